@@ -1,0 +1,71 @@
+/** Run commands for tests: synchronous and asynchronous, with output captured. */
+import { execFileSync, execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+/** Run a command, return stdout; throw with stderr in the message on failure. */
+export function sh(cmd: string, args: readonly string[], input?: string): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+  } catch (err) {
+    const e = err as { stderr?: string; stdout?: string; status?: number };
+    throw new Error(`${cmd} ${args.join(' ')} failed (status ${e.status}): ${e.stderr ?? ''}${e.stdout ?? ''}`);
+  }
+}
+
+export async function shAsync(cmd: string, args: readonly string[]): Promise<string> {
+  const { stdout } = await execFileAsync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return stdout;
+}
+
+/** Like `sh` but returns the status instead of throwing. */
+export function trySh(cmd: string, args: readonly string[]): { status: number; stdout: string; stderr: string } {
+  try {
+    return { status: 0, stdout: execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }), stderr: '' };
+  } catch (err) {
+    const e = err as { stderr?: string; stdout?: string; status?: number };
+    return { status: e.status ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+export function hasCommand(name: string): boolean {
+  return trySh('sh', ['-c', `command -v ${name}`]).status === 0;
+}
+
+/** A child process whose PID the test recorded; `stop()` kills exactly that process. */
+export class Proc {
+  readonly child: ChildProcess;
+  output = '';
+  constructor(cmd: string, args: readonly string[], options: SpawnOptions = {}) {
+    this.child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    this.child.stdout?.on('data', (d: Buffer) => { this.output += d.toString(); });
+    this.child.stderr?.on('data', (d: Buffer) => { this.output += d.toString(); });
+  }
+  get pid(): number | undefined { return this.child.pid; }
+  get exited(): boolean { return this.child.exitCode !== null || this.child.signalCode !== null; }
+  async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 3000): Promise<void> {
+    if (this.exited) return;
+    const done = new Promise<void>((r) => this.child.once('exit', () => r()));
+    this.child.kill(signal);
+    const t = setTimeout(() => { if (!this.exited) this.child.kill('SIGKILL'); }, graceMs);
+    await done;
+    clearTimeout(t);
+  }
+}
+
+/** Kill a daemonised process by the PID in its pid file (BIRD, FRR) and wait for it to go. */
+export async function killPidFile(pidFile: string, timeoutMs = 3000): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number((await import('node:fs')).readFileSync(pidFile, 'utf8').trim());
+  } catch { return; }
+  if (!Number.isInteger(pid) || pid <= 1) return;
+  try { process.kill(pid, 'SIGTERM'); } catch { return; }
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try { process.kill(pid, 0); } catch { return; }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+}
