@@ -1,0 +1,36 @@
+#!/bin/sh
+# install-cni: runs as an init container of tortie-node. Writes to the host:
+#   /opt/cni/bin/tortie, /opt/cni/bin/tortie-ipam   small wrappers that exec the plugin
+#   /opt/cni/bin/tortie.d/                          the Node.js runtime and the compiled plugin
+#   /etc/cni/net.d/10-tortie.conflist               from $CNI_NETWORK_CONFIG with values filled in
+# Each file is written to a temporary name and renamed, so kubelet never sees half a file.
+set -eu
+BIN_DIR=${CNI_BIN_DIR:-/host/opt/cni/bin}
+NET_DIR=${CNI_NET_DIR:-/host/etc/cni/net.d}
+SRC=${TORTIE_HOME:-/opt/tortie}
+
+mkdir -p "$BIN_DIR/tortie.d.new" "$NET_DIR"
+cp "$(command -v node)" "$BIN_DIR/tortie.d.new/node"
+cp -R "$SRC/dist" "$SRC/node_modules" "$SRC/package.json" "$BIN_DIR/tortie.d.new/"
+rm -rf "$BIN_DIR/tortie.d.old"
+[ -d "$BIN_DIR/tortie.d" ] && mv "$BIN_DIR/tortie.d" "$BIN_DIR/tortie.d.old"
+mv "$BIN_DIR/tortie.d.new" "$BIN_DIR/tortie.d"
+rm -rf "$BIN_DIR/tortie.d.old"
+for name in tortie tortie-ipam; do
+  printf '#!/bin/sh\nexec /opt/cni/bin/tortie.d/node /opt/cni/bin/tortie.d/dist/agent/cni/main.js "$@"\n' \
+    > "$BIN_DIR/.$name.tmp"
+  chmod 0755 "$BIN_DIR/.$name.tmp"
+  mv "$BIN_DIR/.$name.tmp" "$BIN_DIR/$name"
+done
+
+mtu=${CNI_MTU:-0}
+[ "$mtu" = "0" ] && mtu=0
+conf=$(printf '%s' "${CNI_NETWORK_CONFIG:?CNI_NETWORK_CONFIG is not set}" \
+  | sed -e "s|__ETCD_ENDPOINTS__|${ETCD_ENDPOINTS:-}|g" \
+        -e "s|__ETCD_CA_CERT_FILE__|${ETCD_CA_CERT_FILE:-}|g" \
+        -e "s|__ETCD_CERT_FILE__|${ETCD_CERT_FILE:-}|g" \
+        -e "s|__ETCD_KEY_FILE__|${ETCD_KEY_FILE:-}|g" \
+        -e "s|__CNI_MTU__|$mtu|g")
+printf '%s\n' "$conf" > "$NET_DIR/.10-tortie.conflist.tmp"
+mv "$NET_DIR/.10-tortie.conflist.tmp" "$NET_DIR/10-tortie.conflist"
+echo "install-cni: wrote $BIN_DIR/tortie, $BIN_DIR/tortie-ipam and $NET_DIR/10-tortie.conflist"
