@@ -1,0 +1,182 @@
+/**
+ * KvStore over etcd v3 (npm `etcd3`): create = txn "create_revision == 0 ? put : get",
+ * update/delete = txn "mod_revision == R ? op : get" (Calico libcalico-go etcdv3.go), prefix
+ * watches with previous KVs that resume from the last revision on reconnect (the client does
+ * that) and end with an error when etcd cancels them (compaction), so the caller re-lists.
+ */
+import type { Etcd3, IOptions } from 'etcd3';
+import type { Logger } from '../../common/logger.js';
+import { DatastoreError } from './errors.js';
+import { prefixRangeEnd, type KvEntry, type KvEvent, type KvLease, type KvStore, type KvWatch,
+  type KvWatchHandlers, type KvWriteOptions } from './kv-store.js';
+import type { EtcdConnectionConfig } from './datastore-config.js';
+import { readFileSync } from 'node:fs';
+
+interface RawKv { key?: Buffer | null; value?: Buffer | null; mod_revision?: string | number | null;
+  create_revision?: string | number | null; lease?: string | number | null }
+
+function toEntry(kv: RawKv): KvEntry {
+  const lease = kv.lease === undefined || kv.lease === null || String(kv.lease) === '0' ? undefined : String(kv.lease);
+  return {
+    key: kv.key?.toString() ?? '', value: kv.value?.toString() ?? '',
+    modRevision: String(kv.mod_revision ?? '0'), createRevision: String(kv.create_revision ?? '0'),
+    ...(lease === undefined ? {} : { lease }),
+  };
+}
+
+/** Map an etcd3/gRPC error onto a DatastoreError with a stable code. */
+export function mapEtcdError(err: unknown, where: string): DatastoreError {
+  if (err instanceof DatastoreError) return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  const name = err instanceof Error ? err.constructor.name : '';
+  const code = /compact/i.test(msg) ? 'compacted'
+    : /permission denied|PermissionDenied|Unauthenticated|authentication/i.test(msg + name) ? 'permission-denied'
+      : 'unavailable';
+  return new DatastoreError(code, `etcd ${where}: ${msg}`, { cause: err });
+}
+
+export interface EtcdKvStoreDeps { readonly logger: Logger }
+
+export class EtcdKvStore implements KvStore {
+  private constructor(private readonly client: Etcd3, private readonly log: Logger) {}
+
+  /** Lazy-loads etcd3 so CLIs that never touch the datastore stay fast to start. */
+  static async connect(config: EtcdConnectionConfig, deps: EtcdKvStoreDeps): Promise<EtcdKvStore> {
+    const { Etcd3: Client } = await import('etcd3');
+    const options: IOptions = {
+      hosts: [...config.endpoints],
+      dialTimeout: 10_000,
+      grpcOptions: { 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000,
+        'grpc.keepalive_permit_without_calls': 1 },
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + (config.requestTimeoutMs ?? 10_000) }),
+    };
+    if (config.caCertFile !== undefined) {
+      const read = (file: string, what: string): Buffer => {
+        try { return readFileSync(file); } catch (err) {
+          throw new DatastoreError('invalid', `cannot read ${what} ${file}: ${(err as Error).message}`, { cause: err });
+        }
+      };
+      options.credentials = {
+        rootCertificate: read(config.caCertFile, 'etcd CA certificate (ETCD_CA_CERT_FILE)'),
+        ...(config.certFile === undefined ? {} : { certChain: read(config.certFile, 'etcd client certificate (ETCD_CERT_FILE)') }),
+        ...(config.keyFile === undefined ? {} : { privateKey: read(config.keyFile, 'etcd client key (ETCD_KEY_FILE)') }),
+      };
+    } else if (config.endpoints.some((e) => e.startsWith('https:'))) {
+      throw new DatastoreError('invalid', 'https etcd endpoint without ETCD_CA_CERT_FILE: refusing to guess a CA');
+    }
+    return new EtcdKvStore(new Client(options), deps.logger.child({ component: 'etcd' }));
+  }
+
+  async get(key: string): Promise<KvEntry | undefined> {
+    try {
+      const res = await this.client.kv.range({ key: Buffer.from(key) });
+      const kv = res.kvs[0];
+      return kv === undefined ? undefined : toEntry(kv);
+    } catch (err) { throw mapEtcdError(err, `get ${key}`); }
+  }
+
+  async list(prefix: string): Promise<{ entries: KvEntry[]; revision: string }> {
+    try {
+      const res = await this.client.kv.range({ key: Buffer.from(prefix), range_end: prefixRangeEnd(prefix) });
+      return { entries: res.kvs.map(toEntry), revision: String(res.header.revision) };
+    } catch (err) { throw mapEtcdError(err, `list ${prefix}`); }
+  }
+
+  private async txn(key: string, target: 'Create' | 'Mod', rev: string, op: 'put' | 'delete', value: string,
+    options: KvWriteOptions): Promise<{ ok: boolean; current: KvEntry | undefined; revision: string; deleted: KvEntry | undefined }> {
+    const k = Buffer.from(key);
+    const success = op === 'put'
+      ? [{ request_put: { key: k, value: Buffer.from(value), ...(options.lease === undefined ? {} : { lease: options.lease.id }) } }]
+      : [{ request_delete_range: { key: k, prev_kv: true } }];
+    const res = await this.client.kv.txn({
+      compare: [{ key: k, target, result: 'Equal', ...(target === 'Create' ? { create_revision: rev } : { mod_revision: rev }) }],
+      success, failure: [{ request_range: { key: k } }],
+    });
+    const revision = String(res.header.revision);
+    if (res.succeeded) {
+      const prev = res.responses[0]?.response_delete_range?.prev_kvs?.[0];
+      return { ok: true, current: undefined, revision, deleted: prev === undefined ? undefined : toEntry(prev) };
+    }
+    const cur = res.responses[0]?.response_range?.kvs?.[0];
+    return { ok: false, current: cur === undefined ? undefined : toEntry(cur), revision, deleted: undefined };
+  }
+
+  async create(key: string, value: string, options: KvWriteOptions = {}): Promise<KvEntry> {
+    let r;
+    try { r = await this.txn(key, 'Create', '0', 'put', value, options); } catch (err) { throw mapEtcdError(err, `create ${key}`); }
+    if (!r.ok) throw new DatastoreError('already-exists', `${key} already exists`, r.current === undefined ? {} : { current: r.current });
+    return { key, value, modRevision: r.revision, createRevision: r.revision, ...(options.lease === undefined ? {} : { lease: options.lease.id }) };
+  }
+
+  async update(key: string, value: string, expectedModRevision: string, options: KvWriteOptions = {}): Promise<KvEntry> {
+    let r;
+    try { r = await this.txn(key, 'Mod', expectedModRevision, 'put', value, options); } catch (err) { throw mapEtcdError(err, `update ${key}`); }
+    if (!r.ok) {
+      if (r.current === undefined) throw new DatastoreError('not-found', `${key} does not exist`);
+      throw new DatastoreError('conflict', `${key} was modified (revision ${r.current.modRevision}, expected ${expectedModRevision})`, { current: r.current });
+    }
+    return { key, value, modRevision: r.revision, createRevision: '0', ...(options.lease === undefined ? {} : { lease: options.lease.id }) };
+  }
+
+  async delete(key: string, expectedModRevision?: string): Promise<KvEntry> {
+    let r;
+    try {
+      r = expectedModRevision === undefined
+        ? await this.deleteAny(key)
+        : await this.txn(key, 'Mod', expectedModRevision, 'delete', '', {});
+    } catch (err) { throw mapEtcdError(err, `delete ${key}`); }
+    if (!r.ok || r.deleted === undefined) {
+      if (r.current === undefined) throw new DatastoreError('not-found', `${key} does not exist`);
+      throw new DatastoreError('conflict', `${key} was modified (revision ${r.current.modRevision}, expected ${expectedModRevision})`, { current: r.current });
+    }
+    return r.deleted;
+  }
+
+  private async deleteAny(key: string): Promise<{ ok: boolean; current: KvEntry | undefined; deleted: KvEntry | undefined }> {
+    const res = await this.client.kv.deleteRange({ key: Buffer.from(key), prev_kv: true });
+    const prev = res.prev_kvs[0];
+    return { ok: prev !== undefined, current: undefined, deleted: prev === undefined ? undefined : toEntry(prev) };
+  }
+
+  async watchPrefix(prefix: string, fromRevision: string, handlers: KvWatchHandlers): Promise<KvWatch> {
+    const watcher = await this.client.watch().prefix(prefix).startRevision(fromRevision).withPreviousKV().create()
+      .catch((err: unknown) => { throw mapEtcdError(err, `watch ${prefix}`); });
+    let closed = false;
+    watcher.on('data', (res) => {
+      const events: KvEvent[] = [];
+      for (const ev of res.events) {
+        if (ev.kv === undefined || ev.kv === null) continue;
+        const entry = toEntry(ev.kv);
+        events.push(ev.type === 'Delete' || String(ev.type) === '1'
+          ? { type: 'delete', key: entry.key, modRevision: entry.modRevision }
+          : { type: 'put', entry });
+      }
+      if (events.length > 0) handlers.onEvents(events, String(res.header.revision));
+    });
+    watcher.on('connected', () => handlers.onConnectionChange?.(true));
+    watcher.on('disconnected', () => handlers.onConnectionChange?.(false));
+    watcher.on('error', (err: Error) => {
+      if (closed) return;
+      closed = true;
+      this.log.warn({ prefix, err: err.message }, 'watch ended by etcd; caller re-lists');
+      void watcher.cancel().catch(() => undefined);
+      handlers.onError(mapEtcdError(err, `watch ${prefix}`));
+    });
+    return { close: async () => { closed = true; await watcher.cancel().catch(() => undefined); } };
+  }
+
+  async grantLease(ttlSeconds: number, options: { keepAlive?: boolean } = {}): Promise<KvLease> {
+    const lease = this.client.lease(ttlSeconds, { autoKeepAlive: options.keepAlive ?? true });
+    let id: string;
+    try { id = await lease.grant(); } catch (err) { throw mapEtcdError(err, 'lease grant'); }
+    const lost: Array<(err: Error) => void> = [];
+    lease.on('lost', (err: Error) => { for (const cb of lost) cb(err); });
+    return {
+      id,
+      onLost: (cb) => { lost.push(cb); },
+      revoke: async () => { await lease.revoke().catch(() => undefined); },
+    };
+  }
+
+  async close(): Promise<void> { this.client.close(); }
+}
