@@ -1,0 +1,233 @@
+/**
+ * `Netlink` on real rtnetlink sockets (the `netlink` npm package). One socket for requests
+ * (bounded in flight, 10 s timeout each, like Felix's netlink timeout) and one subscribed to the
+ * route/link/address groups. Both always carry an 'error' listener: the package aborts the
+ * process on an unhandled socket error. ENOBUFS or any error on the notification socket becomes
+ * an `overflow` event (resync everything); the notification socket is then reopened.
+ *
+ * Namespaces: the sockets live in the namespace of the calling process (Node has no setns).
+ * The agent runs in the host namespace; tests run their code in a child started with
+ * `ip netns exec NS node …` (see test/felix/routes/ns-agent.ts).
+ */
+import { createRtNetlink, rt, FlagsNew, type RtNetlinkSocket } from 'netlink';
+import type { Logger } from '../../common/logger.js';
+import type { Family } from '../../common/prefix.js';
+import { NetlinkError, errnoOf } from './netlink-error.js';
+import { RequestQueue } from './request-queue.js';
+import { decodeRoute, encodeRoute, decodeLink, encodeLinkSpec, decodeAddress, encodeAddress,
+  decodeNeighbour, encodeNeighbour, decodeFdb, encodeFdb, AF_BRIDGE, afOf, macBytes, describeRoute } from './rt-codec.js';
+import type { AddressEntry, FdbEntry, KernelRoute, LinkChange, LinkInfo, LinkSpec, Netlink, NetlinkEvent,
+  NeighbourEntry, Unsubscribe } from './types.js';
+
+export interface RtNetlinkOptions {
+  /** Requests in flight at once (default 64). */
+  readonly maxInFlight?: number;
+  /** Per-request timeout (default 10 s). */
+  readonly timeoutMs?: number;
+  /** Receive buffer of the notification socket (default 8 MiB). */
+  readonly notifyRecvBuffer?: number;
+}
+
+const NEWLINK = 16, DELLINK = 17, NEWADDR = 20, DELADDR = 21, NEWROUTE = 24, DELROUTE = 25;
+const CREATE_REPLACE = FlagsNew.CREATE | FlagsNew.REPLACE;
+const CREATE_EXCL = FlagsNew.CREATE | FlagsNew.EXCL;
+
+export class RtNetlink implements Netlink {
+  private readonly sock: RtNetlinkSocket;
+  private readonly queue: RequestQueue;
+  private readonly timeoutMs: number;
+  private notify: RtNetlinkSocket | undefined;
+  private readonly handlers = new Set<(e: NetlinkEvent) => void>();
+  private closed = false;
+
+  constructor(private readonly deps: { readonly logger: Logger }, private readonly options: RtNetlinkOptions = {}) {
+    this.queue = new RequestQueue(options.maxInFlight ?? 64);
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.sock = createRtNetlink({ recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+    this.sock.socket.on('error', (err: unknown) => {
+      this.deps.logger.warn({ err: errnoOf(err) }, 'netlink request socket error; resyncing');
+      this.emit({ type: 'overflow', reason: `request socket error ${errnoOf(err)}` });
+    });
+    this.sock.on('invalid', (err: unknown) => this.deps.logger.warn({ err: String(err) }, 'netlink: unparsable message dropped'));
+  }
+
+  private async req<T>(operation: string, object: string, fn: () => Promise<T>): Promise<T> {
+    return this.queue.run(async () => {
+      try {
+        return await fn();
+      } catch (err) {
+        throw new NetlinkError(operation, object, errnoOf(err), err);
+      }
+    });
+  }
+
+  private get opts(): { timeout: number } { return { timeout: this.timeoutMs }; }
+
+  async listLinks(): Promise<LinkInfo[]> {
+    const msgs = await this.req('dump', 'links', () => this.sock.getLinks({}, {}, this.opts));
+    return msgs.map(decodeLink);
+  }
+
+  async getLink(name: string): Promise<LinkInfo | undefined> {
+    return (await this.listLinks()).find((l) => l.name === name);
+  }
+
+  async addLink(spec: LinkSpec): Promise<void> {
+    const { data, attrs } = encodeLinkSpec(spec);
+    await this.req('add', `link ${spec.name} (${spec.type})`, () => this.sock.newLink(data, attrs, { ...this.opts, flags: CREATE_EXCL }));
+  }
+
+  async deleteLink(index: number): Promise<void> {
+    await this.req('delete', `link #${index}`, () => this.sock.delLink({ index }, {}, this.opts));
+  }
+
+  async setLink(index: number, change: LinkChange): Promise<void> {
+    const data: rt.Link = change.up === undefined ? { index } : { index, flags: change.up ? { up: true } : {}, change: { up: true } };
+    const attrs: { mtu?: number; address?: Buffer } = {};
+    if (change.mtu !== undefined) attrs.mtu = change.mtu;
+    if (change.mac !== undefined) attrs.address = macBytes(change.mac);
+    await this.req('set', `link #${index} ${JSON.stringify(change)}`, () => this.sock.setLink(data, attrs, this.opts));
+  }
+
+  async listAddresses(family?: Family): Promise<AddressEntry[]> {
+    const msgs = await this.req('dump', 'addresses', () => this.sock.getAddresses(family === undefined ? {} : { family: afOf(family) }, {}, this.opts));
+    return msgs.map(decodeAddress).filter((a): a is AddressEntry => a !== undefined && (family === undefined || a.family === family));
+  }
+
+  async addAddress(entry: AddressEntry): Promise<void> {
+    const { data, attrs } = encodeAddress(entry);
+    await this.req('add', `address ${entry.cidr} on #${entry.ifindex}`, () => this.sock.newAddress(data, attrs, { ...this.opts, flags: CREATE_REPLACE }));
+  }
+
+  async deleteAddress(entry: AddressEntry): Promise<void> {
+    const { data, attrs } = encodeAddress(entry);
+    await this.req('delete', `address ${entry.cidr} on #${entry.ifindex}`, () => this.sock.delAddress(data, attrs, this.opts));
+  }
+
+  async listRoutes(family: Family, table?: number): Promise<KernelRoute[]> {
+    const msgs = await this.req('dump', `IPv${family} routes`, () => this.sock.getRoutes({ family: afOf(family) }, {}, this.opts));
+    const out: KernelRoute[] = [];
+    for (const m of msgs) {
+      const r = decodeRoute(m);
+      if (r !== undefined && r.family === family && (table === undefined || r.table === table)) out.push(r);
+    }
+    return out;
+  }
+
+  async replaceRoute(route: KernelRoute): Promise<void> {
+    const { data, attrs } = encodeRoute(route);
+    await this.req('replace', `route ${describeRoute(route)}`, () => this.sock.newRoute(data, attrs, { ...this.opts, flags: CREATE_REPLACE }));
+  }
+
+  async deleteRoute(route: KernelRoute): Promise<void> {
+    // Delete by key only (table, dst, metric, protocol): any next hop matches.
+    const { data, attrs } = encodeRoute({ family: route.family, dst: route.dst, table: route.table, protocol: route.protocol,
+      type: route.type, scope: 'nowhere', metric: route.metric, onlink: false });
+    await this.req('delete', `route ${describeRoute(route)}`, () => this.sock.delRoute(data, attrs, this.opts));
+  }
+
+  async listNeighbours(family: Family, ifindex?: number): Promise<NeighbourEntry[]> {
+    const msgs = await this.req('dump', 'neighbours', () => this.sock.getNeighbors({ family: afOf(family) }, {}, this.opts));
+    return msgs.map(decodeNeighbour).filter((n): n is NeighbourEntry => n !== undefined && n.family === family
+      && (ifindex === undefined || n.ifindex === ifindex));
+  }
+
+  async setNeighbour(entry: NeighbourEntry): Promise<void> {
+    const { data, attrs } = encodeNeighbour(entry);
+    await this.req('set', `neighbour ${entry.dst} lladdr ${entry.mac} on #${entry.ifindex}`, () => this.sock.newNeighbor(data, attrs, { ...this.opts, flags: CREATE_REPLACE }));
+  }
+
+  async deleteNeighbour(entry: NeighbourEntry): Promise<void> {
+    const { data, attrs } = encodeNeighbour(entry);
+    await this.req('delete', `neighbour ${entry.dst} on #${entry.ifindex}`, () => this.sock.delNeighbor(data, attrs, this.opts));
+  }
+
+  async listFdb(ifindex: number): Promise<FdbEntry[]> {
+    const msgs = await this.req('dump', `fdb of #${ifindex}`, () => this.sock.getNeighbors({ family: AF_BRIDGE }, {}, this.opts));
+    return msgs.map(decodeFdb).filter((f): f is FdbEntry => f !== undefined && f.ifindex === ifindex);
+  }
+
+  async setFdb(entry: FdbEntry): Promise<void> {
+    const { data, attrs } = encodeFdb(entry);
+    await this.req('set', `fdb ${entry.mac} dst ${entry.dst} on #${entry.ifindex}`, () => this.sock.newNeighbor(data, attrs, { ...this.opts, flags: CREATE_REPLACE }));
+  }
+
+  async deleteFdb(entry: FdbEntry): Promise<void> {
+    const { data, attrs } = encodeFdb(entry);
+    await this.req('delete', `fdb ${entry.mac} dst ${entry.dst} on #${entry.ifindex}`, () => this.sock.delNeighbor(data, attrs, this.opts));
+  }
+
+  subscribe(handler: (event: NetlinkEvent) => void): Unsubscribe {
+    this.handlers.add(handler);
+    if (this.notify === undefined) this.openNotify();
+    return () => {
+      this.handlers.delete(handler);
+      if (this.handlers.size === 0) this.closeNotify();
+    };
+  }
+
+  private openNotify(): void {
+    const s = createRtNetlink({ recvBufferSize: this.options.notifyRecvBuffer ?? 8 << 20, sendBufferSize: 1 << 16 });
+    this.notify = s;
+    s.socket.on('error', (err: unknown) => {
+      const errno = errnoOf(err);
+      this.deps.logger.warn({ errno }, 'netlink notification stream broke; reopening and resyncing');
+      this.closeNotify();
+      if (!this.closed && this.handlers.size > 0) this.openNotify();
+      this.emit({ type: 'overflow', reason: `notification socket ${errno}` });
+    });
+    s.on('invalid', () => this.emit({ type: 'overflow', reason: 'unparsable notification' }));
+    // The raw socket keeps the message type (NEW vs DEL), which the rt layer drops.
+    s.socket.on('message', (msgs) => {
+      for (const m of msgs) {
+        try {
+          this.dispatch(m.type, m.data);
+        } catch (err) {
+          this.deps.logger.warn({ err: String(err) }, 'netlink: bad notification');
+          this.emit({ type: 'overflow', reason: 'bad notification' });
+        }
+      }
+    });
+    for (const g of ['LINK', 'IPV4_IFADDR', 'IPV6_IFADDR', 'IPV4_ROUTE', 'IPV6_ROUTE'] as const) s.addMembership(g);
+  }
+
+  private dispatch(type: number, data: Buffer): void {
+    const msg = rt.parseMessage(type, data);
+    switch (type) {
+      case NEWROUTE: case DELROUTE: {
+        if (msg.kind !== 'route') return;
+        const route = decodeRoute(msg);
+        if (route !== undefined) this.emit({ type: 'route', action: type === NEWROUTE ? 'new' : 'del', route });
+        return;
+      }
+      case NEWLINK: case DELLINK:
+        if (msg.kind === 'link') this.emit({ type: 'link', action: type === NEWLINK ? 'new' : 'del', link: decodeLink(msg) });
+        return;
+      case NEWADDR: case DELADDR: {
+        if (msg.kind !== 'address') return;
+        const address = decodeAddress(msg);
+        if (address !== undefined) this.emit({ type: 'address', action: type === NEWADDR ? 'new' : 'del', address });
+        return;
+      }
+      default:
+    }
+  }
+
+  private closeNotify(): void {
+    const s = this.notify;
+    this.notify = undefined;
+    if (s !== undefined) { try { s.socket.close(); } catch { /* already closed */ } }
+  }
+
+  private emit(event: NetlinkEvent): void {
+    for (const h of [...this.handlers]) {
+      try { h(event); } catch (err) { this.deps.logger.error({ err: String(err) }, 'netlink event handler threw'); }
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.closeNotify();
+    try { this.sock.socket.close(); } catch { /* already closed */ }
+  }
+}
