@@ -1,0 +1,277 @@
+/**
+ * tortie-bgpd configuration: a YAML file validated with zod (strict: unknown fields are errors),
+ * or the quick command-line form (`--as --router-id --peer ADDR,as=N,...`). Errors name the
+ * file, the field path, the line and the reason.
+ */
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument } from 'yaml';
+import { z } from 'zod';
+import { isValidAddress, isValidPrefix, parsePrefix } from '../../common/prefix.js';
+import { TortieError } from '../../common/errors.js';
+import type { PeerConfig, PolicyRule, PolicyConfig, SpeakerConfig, OriginateConfig, Family } from '../speaker/peer-config.js';
+
+/** "65001", 65001 or asdot "1.10" (= 65546) → 32-bit AS number. */
+export function parseAsn(input: string | number): number | undefined {
+  if (typeof input === 'number') return Number.isInteger(input) && input >= 1 && input <= 0xffffffff ? input : undefined;
+  const dot = /^(\d{1,5})\.(\d{1,5})$/.exec(input);
+  if (dot) {
+    const hi = Number(dot[1]), lo = Number(dot[2]);
+    if (hi > 0xffff || lo > 0xffff) return undefined;
+    const v = hi * 65536 + lo;
+    return v >= 1 ? v : undefined;
+  }
+  if (!/^\d{1,10}$/.test(input)) return undefined;
+  return parseAsn(Number(input));
+}
+
+const asn = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const n = parseAsn(v);
+  if (n === undefined) {
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not an AS number (1..4294967295 or asdot "1.10")` });
+    return z.NEVER;
+  }
+  return n;
+});
+const address = z.string().refine(isValidAddress, { message: 'not a valid IPv4 or IPv6 address' });
+const ipv4 = z.string().refine((s) => isValidAddress(s) && !s.includes(':'), { message: 'must be an IPv4 address (dotted quad)' });
+const prefix = z.string().refine((s) => isValidPrefix(s), { message: 'not a valid prefix (address/length, host bits zero)' });
+const port = z.number().int().min(1).max(65535);
+const community = z.string().regex(/^\d{1,5}:\d{1,5}$/, { message: 'community must be "ASN:VALUE" (each 0..65535)' })
+  .refine((s) => s.split(':').every((p) => Number(p) <= 65535), { message: 'community halves must be 0..65535' });
+
+const prefixMatch = z.strictObject({ prefix, ge: z.number().int().min(0).max(128).optional(), le: z.number().int().min(0).max(128).optional() });
+const rule = z.strictObject({
+  match: z.strictObject({
+    prefixes: z.array(prefixMatch).optional(),
+    prefixList: z.string().optional(),
+    communities: z.array(community).optional(),
+  }).optional(),
+  action: z.enum(['accept', 'reject']).default('accept'),
+  set: z.strictObject({
+    communities: z.strictObject({ add: z.array(community).optional(), remove: z.array(community).optional() }).optional(),
+    localPref: z.number().int().min(0).max(0xffffffff).optional(),
+    med: z.number().int().min(0).max(0xffffffff).optional(),
+    prepend: z.number().int().min(1).max(10).optional(),
+  }).optional(),
+});
+const policy = z.strictObject({ rules: z.array(rule).default([]), default: z.enum(['accept', 'reject']).default('reject') });
+const policyRef = z.union([z.string(), policy]);
+const family = z.enum(['ipv4-unicast', 'ipv6-unicast']);
+
+const peer = z.strictObject({
+  name: z.string().regex(/^[A-Za-z][\w.-]{0,63}$/, { message: 'name must start with a letter; letters, digits, "_", "-", "."' }).optional(),
+  address,
+  asn,
+  port: port.default(179),
+  passive: z.boolean().default(false),
+  multihop: z.number().int().min(1).max(255).optional(),
+  localAddress: address.optional(),
+  holdTime: z.number().int().refine((h) => h === 0 || (h >= 3 && h <= 65535), { message: 'holdTime must be 0 or 3..65535 (RFC 4271 §4.2)' }).default(90),
+  keepalive: z.number().int().min(1).max(21845).optional(),
+  connectRetry: z.number().int().min(1).max(65535).default(5),
+  families: z.array(family).min(1).optional(),
+  nextHopSelf: z.boolean().default(false),
+  routeReflectorClient: z.boolean().default(false),
+  import: policyRef.optional(),
+  export: policyRef.optional(),
+  maxPrefixes: z.number().int().min(1).optional(),
+  description: z.string().max(200).optional(),
+});
+
+const fileSchema = z.strictObject({
+  routerId: ipv4,
+  asn,
+  listen: z.strictObject({ address: address.default('0.0.0.0'), port: port.default(179) }).optional(),
+  peers: z.array(peer).default([]),
+  prefixLists: z.record(z.string(), z.array(prefixMatch)).default({}),
+  policies: z.record(z.string(), policy).default({}),
+  originate: z.array(z.strictObject({ prefix, nextHop: address.optional(), communities: z.array(community).optional() })).default([]),
+});
+
+export type BgpdFileConfig = z.output<typeof fileSchema>;
+
+export interface BgpdConfig {
+  readonly speaker: SpeakerConfig;
+  readonly originate: readonly OriginateConfig[];
+  /** Where it came from, for messages ("/etc/tortie/bgpd.yaml" or "command line"). */
+  readonly source: string;
+}
+
+export class ConfigError extends TortieError {
+  constructor(message: string, where: string, readonly issues: readonly string[] = [message]) {
+    super('invalid-config', message, { where });
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfigFile(path: string): BgpdConfig {
+  let text: string;
+  try { text = readFileSync(path, 'utf8'); } catch (err) {
+    throw new ConfigError(`cannot read config file: ${(err as Error).message}`, path);
+  }
+  return parseConfigText(text, path);
+}
+
+export function parseConfigText(text: string, file: string): BgpdConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const pos = e?.linePos?.[0];
+    throw new ConfigError(`YAML syntax error: ${e?.message.split('\n')[0] ?? 'unknown'}`,
+      pos ? `${file}:${pos.line}:${pos.col}` : file);
+  }
+  const parsed = fileSchema.safeParse(doc.toJS());
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((iss) => {
+      const path = iss.code === 'unrecognized_keys' ? [...iss.path, iss.keys[0] ?? ''] : iss.path;
+      const node = doc.getIn(path.map((p) => (typeof p === 'symbol' ? String(p) : p)), true) as { range?: [number, number, number] } | undefined;
+      const keyPath = formatPath(path);
+      const line = node?.range ? lineCounter.linePos(node.range[0]).line : undefined;
+      const reason = iss.code === 'unrecognized_keys' ? `unknown field${iss.keys.length > 1 ? 's' : ''} ${iss.keys.map((k) => JSON.stringify(k)).join(', ')}` : iss.message;
+      return `${file}${line === undefined ? '' : `:${line}`}: ${keyPath || '(top level)'}: ${reason}`;
+    });
+    throw new ConfigError(issues.join('\n'), file, issues);
+  }
+  return fromFile(parsed.data, file);
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `${out ? '.' : ''}${String(p)}`;
+  return out;
+}
+
+function toPolicy(ref: BgpdFileConfig['peers'][number]['import'], cfg: BgpdFileConfig, where: string): PolicyConfig | undefined {
+  if (ref === undefined) return undefined;
+  const p = typeof ref === 'string' ? cfg.policies[ref] : ref;
+  if (!p) throw new ConfigError(`unknown policy ${JSON.stringify(ref)} (defined: ${Object.keys(cfg.policies).join(', ') || 'none'})`, where);
+  const rules: PolicyRule[] = p.rules.map((r, i) => {
+    const list = r.match?.prefixList;
+    if (list !== undefined && !cfg.prefixLists[list]) {
+      throw new ConfigError(`unknown prefix list ${JSON.stringify(list)}`, `${where}.rules[${i}].match.prefixList`);
+    }
+    const prefixes = [...(r.match?.prefixes ?? []), ...(list !== undefined ? cfg.prefixLists[list] ?? [] : [])];
+    return {
+      ...(r.match ? {
+        match: {
+          ...(prefixes.length ? { prefixes: prefixes.map((m) => ({ prefix: parsePrefix(m.prefix), ...(m.ge !== undefined ? { ge: m.ge } : {}), ...(m.le !== undefined ? { le: m.le } : {}) })) } : {}),
+          ...(r.match.communities ? { communities: r.match.communities.map(parseCommunity) } : {}),
+        },
+      } : {}),
+      action: r.action,
+      ...(r.set ? {
+        set: {
+          ...(r.set.communities?.add ? { addCommunities: r.set.communities.add.map(parseCommunity) } : {}),
+          ...(r.set.communities?.remove ? { removeCommunities: r.set.communities.remove.map(parseCommunity) } : {}),
+          ...(r.set.localPref !== undefined ? { localPref: r.set.localPref } : {}),
+          ...(r.set.med !== undefined ? { med: r.set.med } : {}),
+          ...(r.set.prepend !== undefined ? { prepend: r.set.prepend } : {}),
+        },
+      } : {}),
+    };
+  });
+  return { rules, default: p.default };
+}
+
+export function parseCommunity(s: string): number {
+  const [a, b] = s.split(':').map(Number);
+  return (((a ?? 0) << 16) | (b ?? 0)) >>> 0;
+}
+
+function fromFile(cfg: BgpdFileConfig, file: string): BgpdConfig {
+  const names = new Set<string>();
+  const peers: PeerConfig[] = cfg.peers.map((p, i) => {
+    const name = p.name ?? defaultPeerName(p.address);
+    if (names.has(name)) throw new ConfigError(`duplicate peer name ${JSON.stringify(name)}`, `${file}: peers[${i}].name`);
+    names.add(name);
+    const fam: Family[] = p.families ?? [p.address.includes(':') ? 'ipv6-unicast' : 'ipv4-unicast'];
+    const imp = toPolicy(p.import, cfg, `${file}: peers[${i}].import`);
+    const exp = toPolicy(p.export, cfg, `${file}: peers[${i}].export`);
+    return {
+      name, address: p.address, asn: p.asn, port: p.port, passive: p.passive,
+      ...(p.multihop !== undefined ? { multihop: p.multihop } : {}),
+      ...(p.localAddress !== undefined ? { localAddress: p.localAddress } : {}),
+      holdTime: p.holdTime, keepalive: p.keepalive ?? Math.floor(p.holdTime / 3), connectRetry: p.connectRetry,
+      families: fam, nextHopSelf: p.nextHopSelf, routeReflectorClient: p.routeReflectorClient,
+      ...(imp ? { import: imp } : {}), ...(exp ? { export: exp } : {}),
+      ...(p.maxPrefixes !== undefined ? { maxPrefixes: p.maxPrefixes } : {}),
+      ...(p.description !== undefined ? { description: p.description } : {}),
+    };
+  });
+  return {
+    source: file,
+    speaker: {
+      routerId: cfg.routerId, asn: cfg.asn,
+      listen: { address: cfg.listen?.address ?? '0.0.0.0', port: cfg.listen?.port ?? 179 },
+      peers,
+    },
+    originate: cfg.originate.map((o) => ({
+      prefix: o.prefix, ...(o.nextHop !== undefined ? { nextHop: o.nextHop } : {}),
+      ...(o.communities ? { communities: o.communities.map(parseCommunity) } : {}),
+    })),
+  };
+}
+
+export function defaultPeerName(address: string): string {
+  return `peer_${address.replace(/[.:]/g, '_')}`;
+}
+
+export interface QuickOptions {
+  readonly as: string;
+  readonly routerId: string;
+  readonly peer: readonly string[];
+  readonly listen?: string;
+  readonly originate: readonly string[];
+}
+
+/**
+ * The quick form: `--as 65002 --router-id 10.99.0.2 --peer 10.99.0.1,as=65001[,port=N][,passive]
+ * [,local=ADDR][,hold=N][,nhs]`; every peer accepts all and passes on all.
+ */
+export function quickConfig(o: QuickOptions): BgpdConfig {
+  const where = 'command line';
+  const localAs = parseAsn(o.as);
+  if (localAs === undefined) throw new ConfigError(`--as ${JSON.stringify(o.as)} is not an AS number`, where);
+  if (!isValidAddress(o.routerId) || o.routerId.includes(':')) throw new ConfigError(`--router-id ${JSON.stringify(o.routerId)} must be an IPv4 address`, where);
+  let listen = { address: '0.0.0.0', port: 179 };
+  if (o.listen !== undefined) {
+    const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(o.listen);
+    if (!m || !isValidAddress(m[1] ?? '') || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+      throw new ConfigError(`--listen ${JSON.stringify(o.listen)} must be ADDR:PORT (IPv6 as [ADDR]:PORT)`, where);
+    }
+    listen = { address: m[1] ?? '', port: Number(m[2]) };
+  }
+  const acceptAll: PolicyConfig = { rules: [], default: 'accept' };
+  const peers = o.peer.map((spec, i): PeerConfig => {
+    const [addr, ...opts] = spec.split(',');
+    const at = `--peer #${i + 1} ${JSON.stringify(spec)}`;
+    if (!addr || !isValidAddress(addr)) throw new ConfigError(`${at}: ${JSON.stringify(addr)} is not an IP address`, where);
+    let peerAs: number | undefined, portN = 179, passive = false, local: string | undefined, hold = 90, nhs = false;
+    for (const opt of opts) {
+      const [k, v = ''] = opt.split('=');
+      switch (k) {
+        case 'as': peerAs = parseAsn(v); if (peerAs === undefined) throw new ConfigError(`${at}: as=${v} is not an AS number`, where); break;
+        case 'port': portN = Number(v); if (!Number.isInteger(portN) || portN < 1 || portN > 65535) throw new ConfigError(`${at}: port=${v} must be 1..65535`, where); break;
+        case 'passive': passive = true; break;
+        case 'local': if (!isValidAddress(v)) throw new ConfigError(`${at}: local=${v} is not an IP address`, where); local = v; break;
+        case 'hold': hold = Number(v); if (!Number.isInteger(hold) || (hold !== 0 && (hold < 3 || hold > 65535))) throw new ConfigError(`${at}: hold=${v} must be 0 or 3..65535`, where); break;
+        case 'nhs': nhs = true; break;
+        default: throw new ConfigError(`${at}: unknown peer option ${JSON.stringify(k)} (known: as=, port=, passive, local=, hold=, nhs)`, where);
+      }
+    }
+    if (peerAs === undefined) throw new ConfigError(`${at}: missing as=ASN`, where);
+    return {
+      name: defaultPeerName(addr), address: addr, asn: peerAs, port: portN, passive,
+      ...(local !== undefined ? { localAddress: local } : {}),
+      holdTime: hold, keepalive: Math.floor(hold / 3), connectRetry: 5,
+      families: [addr.includes(':') ? 'ipv6-unicast' : 'ipv4-unicast'], nextHopSelf: nhs, routeReflectorClient: false,
+      import: acceptAll, export: acceptAll,
+    };
+  });
+  const originate = o.originate.map((p) => {
+    if (!isValidPrefix(p)) throw new ConfigError(`--originate ${JSON.stringify(p)} is not a prefix`, where);
+    return { prefix: p };
+  });
+  return { source: where, speaker: { routerId: o.routerId, asn: localAs, listen, peers }, originate };
+}

@@ -1,0 +1,65 @@
+/**
+ * Unix-socket control server for tortie-bgpd: answers CtlRequests from the speaker's status.
+ */
+import { createServer, type Server } from 'node:net';
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Logger } from '../../common/logger.js';
+import { describeError } from '../../common/errors.js';
+import type { BgpSpeaker } from '../speaker/speaker.js';
+import { parseRequest, type CtlRequest, type CtlResponse } from './ctl-protocol.js';
+import { routeCount } from './format.js';
+
+export interface CtlHandlers {
+  readonly speaker: () => BgpSpeaker;
+  /** Re-read the config and apply it; returns the diff summary. */
+  readonly reload: () => unknown;
+}
+
+export async function startCtlServer(path: string, h: CtlHandlers, logger: Logger): Promise<Server> {
+  mkdirSync(dirname(path), { recursive: true });
+  rmSync(path, { force: true });
+  const server = createServer((sock) => {
+    let buf = '';
+    sock.setEncoding('utf8');
+    sock.on('error', () => { /* client went away */ });
+    sock.on('data', (chunk: string) => {
+      buf += chunk;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let resp: CtlResponse;
+        try { resp = { ok: true, data: handle(parseRequest(line), h) }; } catch (err) { resp = { ok: false, error: describeError(err) }; }
+        sock.write(`${JSON.stringify(resp)}\n`);
+      }
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => { server.off('error', reject); resolve(); });
+  });
+  logger.info({ path }, 'control socket listening');
+  return server;
+}
+
+function handle(r: CtlRequest, h: CtlHandlers): unknown {
+  const sp = h.speaker();
+  switch (r.cmd) {
+    case 'show-protocols': {
+      const all = sp.status();
+      if (r.name === undefined) return all;
+      const one = all.filter((p) => p.name === r.name);
+      if (one.length === 0) throw new Error(`no such protocol ${JSON.stringify(r.name)}`);
+      return one;
+    }
+    case 'show-route': return sp.routes(r.prefix);
+    case 'show-route-count': return routeCount(sp.routes());
+    case 'reload': return h.reload();
+    case 'enable': sp.enablePeer(r.name); return `${r.name}: enabled`;
+    case 'disable': sp.disablePeer(r.name); return `${r.name}: disabled`;
+    case 'restart': sp.restartPeer(r.name); return `${r.name}: restarted`;
+    case 'refresh': sp.routeRefresh(r.name); return `${r.name}: route refresh requested`;
+    default: { const never: never = r; return never; }
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * tortie-bgpd wiring: config → BgpSpeaker with real sockets → control socket → signals
+ * (SIGHUP reload with a per-peer diff, SIGTERM/SIGINT Cease/2 to every peer then exit).
+ */
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { systemClock } from '../../common/clock.js';
+import type { Logger } from '../../common/logger.js';
+import { describeError } from '../../common/errors.js';
+import { BgpSpeaker, type SpeakerDeps } from '../speaker/speaker.js';
+import type { BgpdConfig } from './config.js';
+import { startCtlServer } from './ctl-server.js';
+
+export function realDeps(logger: Logger): SpeakerDeps {
+  return {
+    clock: systemClock,
+    logger,
+    connect: (o) => connect({ host: o.host, port: o.port, ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}) }),
+    listen: (o, onConnection) => new Promise<Server>((resolve, reject) => {
+      const srv = createServer((s: Socket) => onConnection(s));
+      srv.once('error', (err) => reject(new Error(`cannot listen on ${o.address}:${o.port}: ${err.message}`)));
+      srv.listen({ host: o.address, port: o.port, ipv6Only: false }, () => resolve(srv));
+    }),
+  };
+}
+
+export interface Daemon { readonly speaker: BgpSpeaker; stop(): Promise<void> }
+
+export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; reload: (() => BgpdConfig) | undefined }, logger: Logger): Promise<Daemon> {
+  const speaker = new BgpSpeaker(realDeps(logger), cfg.speaker);
+  await speaker.start();
+  let originated = new Set<string>();
+  const applyOriginate = (c: BgpdConfig) => {
+    const next = new Set(c.originate.map((o) => o.prefix));
+    for (const p of originated) if (!next.has(p)) speaker.withdraw(p);
+    for (const o of c.originate) speaker.originate(o.prefix, { ...(o.nextHop !== undefined ? { nextHop: o.nextHop } : {}), ...(o.communities ? { communities: o.communities } : {}) });
+    originated = next;
+  };
+  applyOriginate(cfg);
+  const reload = (): unknown => {
+    if (!opts.reload) throw new Error('reload needs a config file (started with the quick command-line form)');
+    const next = opts.reload();
+    const diff = speaker.reconfigure(next.speaker);
+    applyOriginate(next);
+    logger.info(diff, 'configuration reloaded');
+    return diff;
+  };
+  const ctl = await startCtlServer(opts.ctlPath, { speaker: () => speaker, reload }, logger);
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await speaker.stop();
+    await new Promise<void>((r) => ctl.close(() => r()));
+  };
+  process.on('SIGHUP', () => {
+    try { reload(); } catch (err) { logger.error(`reload failed, keeping the running configuration: ${describeError(err)}`); }
+  });
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(sig, () => {
+      logger.info({ signal: sig }, 'shutting down: Cease/2 to every peer');
+      // Give the NOTIFICATIONs a moment to leave the socket buffers before exiting.
+      void stop().then(() => setTimeout(() => process.exit(0), 200));
+    });
+  }
+  return { speaker, stop };
+}

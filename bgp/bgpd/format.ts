@@ -1,0 +1,99 @@
+/**
+ * Human output of tortie-bgpctl, shaped like `birdc show protocols [all]` and `show route [all]`
+ * so operators (and scripts written for BIRD) read it the same way.
+ */
+import type { PeerStatus, RouteView } from '../speaker/speaker.js';
+
+function hms(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)}`;
+}
+
+function birdState(p: PeerStatus): string {
+  if (!p.enabled) return 'down';
+  return p.state === 'Established' ? 'up' : 'start';
+}
+
+function info(p: PeerStatus): string {
+  if (!p.enabled) return p.lastError ?? '';
+  if (p.state === 'Established') return 'Established';
+  return p.lastError ? `${p.state.padEnd(13)} ${p.lastError}` : p.state;
+}
+
+export function formatProtocols(peers: readonly PeerStatus[], all: boolean): string {
+  const lines = [`${'Name'.padEnd(10)} ${'Proto'.padEnd(10)} ${'Table'.padEnd(10)} ${'State'.padEnd(6)} ${'Since'.padEnd(13)} Info`];
+  for (const p of peers) {
+    lines.push(`${p.name.padEnd(10)} ${'BGP'.padEnd(10)} ${'---'.padEnd(10)} ${birdState(p).padEnd(6)} ${hms(p.since).padEnd(13)} ${info(p)}`.trimEnd());
+    if (!all) continue;
+    if (p.description !== undefined) lines.push(`  Description:    ${p.description}`);
+    lines.push(`  BGP state:          ${p.enabled ? p.state : 'Down'}`);
+    lines.push(`    Neighbor address: ${p.address}`);
+    lines.push(`    Neighbor AS:      ${p.asn}`);
+    lines.push(`    Local AS:         ${p.localAsn}`);
+    if (p.state === 'Established') {
+      lines.push(`    Neighbor ID:      ${p.remoteId ?? ''}`);
+      lines.push(`    Neighbor caps:    ${p.capabilities.join(', ')}`);
+      lines.push(`    Session:          ${p.asn === p.localAsn ? 'internal' : 'external'} AS4`);
+      lines.push(`    Source address:   ${p.localAddress ?? ''}`);
+      lines.push(`    Hold timer:       ${p.holdTime ?? 0}/${p.configuredHoldTime}`);
+      lines.push(`    Keepalive timer:  ${p.keepalive ?? 0}`);
+      lines.push(`    Uptime:           ${p.uptimeSeconds} s`);
+    }
+    if (p.lastError !== undefined) lines.push(`    Last error:       ${p.lastError}`);
+    lines.push(`    Established transitions: ${p.establishedTransitions}`);
+    for (const f of p.families.length ? p.families : ['ipv4-unicast']) {
+      lines.push(`  Channel ${f === 'ipv6-unicast' ? 'ipv6' : 'ipv4'}`);
+      lines.push(`    State:          ${p.state === 'Established' ? 'UP' : 'DOWN'}`);
+    }
+    lines.push(`    Routes:         ${p.prefixes.accepted} imported, ${p.prefixes.received - p.prefixes.accepted} filtered, ${p.prefixes.advertised} exported`);
+    lines.push(`    Prefixes:       ${p.prefixes.received} received, ${p.prefixes.accepted} accepted, ${p.prefixes.advertised} advertised`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+const ORIGIN_CHAR = { IGP: 'i', EGP: 'e', incomplete: '?' } as const;
+
+export function formatRoutes(routes: readonly RouteView[], all: boolean): string {
+  const lines: string[] = [];
+  for (const fam of [4, 6] as const) {
+    const rs = routes.filter((r) => (r.prefix.includes(':') ? 6 : 4) === fam && r.accepted);
+    if (rs.length === 0) continue;
+    lines.push(`Table master${fam}:`);
+    let last = '';
+    for (const r of rs) {
+      const head = r.prefix === last ? ''.padEnd(20) : r.prefix.padEnd(20);
+      last = r.prefix;
+      const src = r.from === 'local' ? 'static' : 'unicast';
+      lines.push(`${head} ${src} [${r.from} ${hmsShort(r.since)}]${r.best ? ' *' : ''} (100) [${r.asPath.length ? `AS${r.asPath[r.asPath.length - 1]}` : ''}${ORIGIN_CHAR[r.origin]}]`);
+      if (r.from !== 'local') lines.push(`\tvia ${r.nextHop}`);
+      if (!all) continue;
+      lines.push(`\tType: ${r.from === 'local' ? 'static' : 'BGP'} univ`);
+      lines.push(`\tBGP.origin: ${r.origin === 'incomplete' ? 'Incomplete' : r.origin}`);
+      lines.push(`\tBGP.as_path: ${r.asPath.join(' ')}`);
+      lines.push(`\tBGP.next_hop: ${r.nextHop}`);
+      if (r.med !== undefined) lines.push(`\tBGP.med: ${r.med}`);
+      if (r.localPref !== undefined) lines.push(`\tBGP.local_pref: ${r.localPref}`);
+      if (r.communities.length) lines.push(`\tBGP.community: ${r.communities.map((c) => `(${c.replace(':', ',')})`).join(' ')}`);
+      lines.push(`\tBest: ${r.best ? 'yes' : 'no'} (${r.reason})`);
+    }
+  }
+  return lines.join('\n');
+}
+
+function hmsShort(ms: number): string { return hms(ms).slice(0, 8); }
+
+export interface RouteCount { readonly routes: number; readonly best: number; readonly networks: number; readonly ipv4: number; readonly ipv6: number }
+
+export function routeCount(routes: readonly RouteView[]): RouteCount {
+  const acc = routes.filter((r) => r.accepted);
+  return {
+    routes: acc.length, best: acc.filter((r) => r.best).length, networks: new Set(acc.map((r) => r.prefix)).size,
+    ipv4: acc.filter((r) => !r.prefix.includes(':')).length, ipv6: acc.filter((r) => r.prefix.includes(':')).length,
+  };
+}
+
+export function formatRouteCount(c: RouteCount): string {
+  return `${c.best} of ${c.routes} routes for ${c.networks} networks (${c.ipv4} IPv4, ${c.ipv6} IPv6)`;
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+/** tortie-bgpd: standalone BGP daemon. `tortie-bgpd -c FILE` or the quick form (see README). */
+import { Command } from 'commander';
+import { createLogger } from '../../common/logger.js';
+import { describeError } from '../../common/errors.js';
+import { loadConfigFile, quickConfig, type BgpdConfig } from './config.js';
+import { DEFAULT_CTL_PATH } from './ctl-protocol.js';
+import { runDaemon } from './daemon.js';
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+const program = new Command('tortie-bgpd')
+  .description('Tortie BGP-4 daemon')
+  .option('-c, --config <file>', 'YAML configuration file')
+  .option('--as <asn>', 'local AS (quick form)')
+  .option('--router-id <id>', 'router ID (quick form)')
+  .option('--peer <spec>', 'ADDR,as=N[,port=N][,passive][,local=ADDR][,hold=N][,nhs] (repeatable)', collect, [])
+  .option('--listen <addr:port>', 'listen address (quick form), default 0.0.0.0:179')
+  .option('--originate <prefix>', 'prefix to originate (repeatable)', collect, [])
+  .option('--ctl <path>', 'control socket', DEFAULT_CTL_PATH)
+  .option('--check', 'validate the configuration and exit')
+  .parse();
+
+const o = program.opts<{ config?: string; as?: string; routerId?: string; peer: string[]; listen?: string; originate: string[]; ctl: string; check?: boolean }>();
+
+let cfg: BgpdConfig;
+let reload: (() => BgpdConfig) | undefined;
+try {
+  if (o.config !== undefined) {
+    const file = o.config;
+    cfg = loadConfigFile(file);
+    reload = () => loadConfigFile(file);
+  } else {
+    if (o.as === undefined || o.routerId === undefined) throw new Error('either -c FILE, or --as and --router-id (with --peer ...) are required');
+    cfg = quickConfig({ as: o.as, routerId: o.routerId, peer: o.peer, originate: o.originate, ...(o.listen !== undefined ? { listen: o.listen } : {}) });
+  }
+} catch (err) {
+  process.stderr.write(`tortie-bgpd: ${describeError(err)}\n`);
+  process.exit(2);
+}
+if (o.check) {
+  process.stdout.write(`configuration OK: AS ${cfg.speaker.asn}, ${cfg.speaker.peers.length} peers\n`);
+  process.exit(0);
+}
+const logger = createLogger('tortie-bgpd');
+runDaemon(cfg, { ctlPath: o.ctl, reload }, logger).catch((err: unknown) => {
+  process.stderr.write(`tortie-bgpd: ${describeError(err)}\n`);
+  process.exit(1);
+});

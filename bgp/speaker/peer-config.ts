@@ -1,0 +1,83 @@
+/**
+ * The speaker's configuration model (already validated: bgpd's YAML/CLI parser and the agent
+ * both produce it). Addresses and prefixes stay as canonical text here; the speaker parses them.
+ */
+import type { Prefix } from '../../common/prefix.js';
+
+export type Family = 'ipv4-unicast' | 'ipv6-unicast';
+
+export interface PrefixMatch {
+  readonly prefix: Prefix;
+  /** Match prefixes inside `prefix` whose length is in [ge, le]; both default to prefix.length. */
+  readonly ge?: number;
+  readonly le?: number;
+}
+
+export interface PolicyRule {
+  readonly match?: {
+    readonly prefixes?: readonly PrefixMatch[];
+    /** All of these communities must be present. */
+    readonly communities?: readonly number[];
+  };
+  readonly action: 'accept' | 'reject';
+  readonly set?: {
+    readonly addCommunities?: readonly number[];
+    readonly removeCommunities?: readonly number[];
+    readonly localPref?: number;
+    readonly med?: number;
+    /** Prepend our AS this many extra times (export only). */
+    readonly prepend?: number;
+  };
+}
+
+/** First matching rule wins; `default` when none matches. */
+export interface PolicyConfig {
+  readonly rules: readonly PolicyRule[];
+  readonly default: 'accept' | 'reject';
+}
+
+export interface PeerConfig {
+  /** Unique; shown by `show protocols`. */
+  readonly name: string;
+  readonly address: string;
+  readonly asn: number;
+  readonly port: number;
+  readonly passive: boolean;
+  /** eBGP multihop TTL; without it eBGP sends TTL 1... (we leave the kernel default). */
+  readonly multihop?: number;
+  readonly localAddress?: string;
+  readonly holdTime: number;
+  readonly keepalive: number;
+  /** Seconds between connection attempts. */
+  readonly connectRetry: number;
+  readonly families: readonly Family[];
+  readonly nextHopSelf: boolean;
+  readonly routeReflectorClient: boolean;
+  /** Absent: accept everything. */
+  readonly import?: PolicyConfig;
+  readonly export?: PolicyConfig;
+  readonly maxPrefixes?: number;
+  readonly description?: string;
+}
+
+export interface SpeakerConfig {
+  readonly routerId: string;
+  readonly asn: number;
+  readonly listen: { readonly address: string; readonly port: number };
+  readonly peers: readonly PeerConfig[];
+}
+
+export interface OriginateConfig {
+  readonly prefix: string;
+  readonly nextHop?: string;
+  readonly communities?: readonly number[];
+}
+
+/** Structural equality of two peer configs: a reload resets only peers for which this is false. */
+export function peerConfigEquals(a: PeerConfig, b: PeerConfig): boolean {
+  return JSON.stringify(a, replacer) === JSON.stringify(b, replacer);
+}
+
+function replacer(_k: string, v: unknown): unknown {
+  return v instanceof Uint8Array ? Array.from(v) : v;
+}

@@ -1,0 +1,251 @@
+/**
+ * Real BGP peers for interop tests, each started inside a network namespace from a generated
+ * config in a temp dir, with its PID recorded and cleanup registered on the Topology.
+ *
+ *   const bird = await BirdPeer.start(topo, ns, birdConfig);   // bird -c -s -P (daemonises)
+ *   bird.protocol('tortie')  -> { state: 'up', bgpState: 'Established', fields, lastError }
+ *   bird.routes()            -> [{ prefix, proto, primary, attrs: { 'BGP.as_path': ... } }]
+ *   const frr = await FrrPeer.start(topo, ns, bgpdConf);        // bgpd -Z alone, vtysh JSON
+ *   const gobgp = await GobgpPeer.start(topo, ns, toml);        // gobgpd + gobgp -j
+ *   const exa = await ExabgpPeer.start(topo, ns, conf);         // exabgp in the foreground
+ */
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { killPidFile, Proc, sh, trySh } from './sh.js';
+import { pollUntil } from './poll.js';
+import type { Topology } from './netns.js';
+
+function tempDir(tag: string, topo: Topology): string {
+  const dir = mkdtempSync(join(tmpdir(), `tortie-${tag}-`));
+  topo.defer(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+// ---------------------------------------------------------------- BIRD
+
+export interface BirdProtocol {
+  readonly name: string;
+  readonly proto: string;
+  /** up / down / start */
+  readonly state: string;
+  readonly info: string;
+  /** "BGP state:" line, e.g. Established, Active, Connect, Down. */
+  readonly bgpState: string | undefined;
+  readonly lastError: string | undefined;
+  /** Every "Key: value" line of `show protocols all NAME`, last occurrence wins. */
+  readonly fields: Readonly<Record<string, string>>;
+  /** "Routes: 1 imported, 0 filtered, 2 exported, 1 preferred" parsed per channel. */
+  readonly routes: Readonly<Record<string, { imported: number; exported: number; filtered: number }>>;
+}
+
+export interface BirdRoute {
+  readonly prefix: string;
+  readonly proto: string;
+  readonly primary: boolean;
+  readonly via: string | undefined;
+  /** "BGP.as_path" → "65002", "BGP.med" → "50", ... */
+  readonly attrs: Readonly<Record<string, string>>;
+}
+
+export class BirdPeer {
+  private constructor(readonly topo: Topology, readonly ns: string, readonly dir: string) {}
+
+  get ctl(): string { return join(this.dir, 'bird.ctl'); }
+
+  static async start(topo: Topology, ns: string, config: string): Promise<BirdPeer> {
+    const dir = tempDir('bird', topo);
+    const peer = new BirdPeer(topo, ns, dir);
+    writeFileSync(join(dir, 'bird.conf'), config);
+    const pidFile = join(dir, 'bird.pid');
+    topo.defer(() => killPidFile(pidFile));
+    topo.exec(ns, 'bird', ['-c', join(dir, 'bird.conf'), '-s', peer.ctl, '-P', pidFile]);
+    await pollUntil(() => trySh('birdc', ['-s', peer.ctl, 'show', 'status']).status === 0,
+      { what: 'bird control socket', timeoutMs: 5000 });
+    return peer;
+  }
+
+  /** Run a birdc command and return its output without the "BIRD x ready." banner. */
+  cmd(...args: string[]): string {
+    const out = sh('birdc', ['-s', this.ctl, ...args]);
+    return out.split('\n').filter((l) => !/^BIRD .* ready\.$/.test(l)).join('\n');
+  }
+
+  protocol(name: string): BirdProtocol {
+    return parseBirdProtocol(this.cmd('show', 'protocols', 'all', name));
+  }
+
+  routes(...filter: string[]): BirdRoute[] {
+    return parseBirdRoutes(this.cmd('show', 'route', ...filter, 'all'));
+  }
+
+  /** birdc configure (re-read the config file, which `rewrite` may have changed). */
+  reconfigure(config?: string): string {
+    if (config !== undefined) writeFileSync(join(this.dir, 'bird.conf'), config);
+    return this.cmd('configure');
+  }
+}
+
+export function parseBirdProtocol(text: string): BirdProtocol {
+  const lines = text.split('\n');
+  const headerIdx = lines.findIndex((l) => /^Name\s+Proto/.test(l));
+  const row = lines[headerIdx + 1] ?? '';
+  const m = /^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+(?:\s+\S+)?)\s{2,}(.*)$/.exec(row)
+    ?? /^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*(.*)$/.exec(row);
+  const fields: Record<string, string> = {};
+  const routes: Record<string, { imported: number; exported: number; filtered: number }> = {};
+  let channel = '';
+  for (const l of lines.slice(headerIdx + 2)) {
+    const ch = /^\s+Channel (\S+)/.exec(l);
+    if (ch) { channel = ch[1] ?? ''; continue; }
+    const r = /^\s+Routes:\s+(\d+) imported, (?:(\d+) filtered, )?(\d+) exported/.exec(l);
+    if (r) { routes[channel] = { imported: Number(r[1]), filtered: Number(r[2] ?? 0), exported: Number(r[3]) }; continue; }
+    const kv = /^\s+([^:]+):\s+(.*)$/.exec(l);
+    if (kv) fields[(kv[1] ?? '').trim()] = (kv[2] ?? '').trim();
+  }
+  return {
+    name: m?.[1] ?? '', proto: m?.[2] ?? '', state: m?.[4] ?? '', info: (m?.[6] ?? '').trim(),
+    bgpState: fields['BGP state'], lastError: fields['Last error'], fields, routes,
+  };
+}
+
+export function parseBirdRoutes(text: string): BirdRoute[] {
+  const out: BirdRoute[] = [];
+  let prefix = '';
+  let cur: { prefix: string; proto: string; primary: boolean; via: string | undefined; attrs: Record<string, string> } | undefined;
+  const flush = () => { if (cur) out.push(cur); cur = undefined; };
+  for (const l of text.split('\n')) {
+    if (/^Table /.test(l) || l.trim() === '') continue;
+    const head = /^(\S+)?\s+\S+\s+\[(\S+)[^\]]*\]\s*(\*)?/.exec(l);
+    if (head && !l.startsWith('\t')) {
+      flush();
+      if (head[1]) prefix = head[1];
+      cur = { prefix, proto: head[2] ?? '', primary: head[3] === '*', via: undefined, attrs: {} };
+      continue;
+    }
+    if (!cur) continue;
+    const via = /^\s+via (\S+)/.exec(l);
+    if (via) { cur.via = via[1]; continue; }
+    const kv = /^\s+([\w.]+):\s?(.*)$/.exec(l);
+    if (kv) cur.attrs[kv[1] ?? ''] = (kv[2] ?? '').trim();
+  }
+  flush();
+  return out;
+}
+
+// ---------------------------------------------------------------- FRR
+
+export class FrrPeer {
+  private constructor(readonly topo: Topology, readonly ns: string, readonly dir: string) {}
+
+  /** bgpd alone (-Z: no zebra), vty socket in its own dir owned by frr. */
+  static async start(topo: Topology, ns: string, bgpdConf: string): Promise<FrrPeer> {
+    const dir = tempDir('frr', topo);
+    chmodSync(dir, 0o755);
+    const peer = new FrrPeer(topo, ns, dir);
+    const frr = frrIds();
+    writeFileSync(join(dir, 'bgpd.conf'), bgpdConf);
+    chownSync(dir, frr.uid, frr.gid);
+    chownSync(join(dir, 'bgpd.conf'), frr.uid, frr.gid);
+    const pidFile = join(dir, 'bgpd.pid');
+    topo.defer(() => killPidFile(pidFile));
+    topo.exec(ns, '/usr/lib/frr/bgpd', ['-d', '-f', join(dir, 'bgpd.conf'), '-i', pidFile,
+      '-z', join(dir, 'zserv.api'), '--vty_socket', dir, '-n', '-Z', '-u', 'frr', '-g', 'frr']);
+    await pollUntil(() => existsSync(join(dir, 'bgpd.vty')) && trySh('vtysh', ['--vty_socket', dir, '-c', 'show bgp summary json']).status === 0,
+      { what: 'frr bgpd vty', timeoutMs: 8000 });
+    return peer;
+  }
+
+  vtysh(...commands: string[]): string {
+    return sh('vtysh', ['--vty_socket', this.dir, ...commands.flatMap((c) => ['-c', c])]);
+  }
+
+  json(command: string): unknown {
+    const out = this.vtysh(command);
+    try { return JSON.parse(out) as unknown; } catch { throw new Error(`vtysh "${command}" did not return JSON: ${out.slice(0, 300)}`); }
+  }
+
+  /** Configure in config mode: lines such as 'router bgp 65001', ' neighbor 10.0.0.2 shutdown'. */
+  configure(...lines: string[]): string {
+    return this.vtysh('configure terminal', ...lines);
+  }
+}
+
+let frrIdCache: { uid: number; gid: number } | undefined;
+function frrIds(): { uid: number; gid: number } {
+  if (!frrIdCache) {
+    frrIdCache = { uid: Number(sh('id', ['-u', 'frr']).trim()), gid: Number(sh('id', ['-g', 'frr']).trim()) };
+  }
+  return frrIdCache;
+}
+
+// ---------------------------------------------------------------- GoBGP
+
+export class GobgpPeer {
+  private constructor(readonly topo: Topology, readonly ns: string, readonly dir: string, readonly proc: Proc) {}
+
+  static async start(topo: Topology, ns: string, toml: string): Promise<GobgpPeer> {
+    const dir = tempDir('gobgp', topo);
+    writeFileSync(join(dir, 'gobgp.toml'), toml);
+    const proc = new Proc('ip', ['netns', 'exec', ns, 'gobgpd', '-f', join(dir, 'gobgp.toml'),
+      '--api-hosts=127.0.0.1:50051', '-l', 'debug']);
+    topo.defer(() => proc.stop());
+    const peer = new GobgpPeer(topo, ns, dir, proc);
+    await pollUntil(() => peer.tryCli('global').status === 0, { what: 'gobgpd API', timeoutMs: 8000 });
+    return peer;
+  }
+
+  private tryCli(...args: string[]): { status: number; stdout: string; stderr: string } {
+    return trySh('ip', ['netns', 'exec', this.ns, 'gobgp', '-u', '127.0.0.1', '-p', '50051', ...args]);
+  }
+
+  cli(...args: string[]): string {
+    return this.topo.exec(this.ns, 'gobgp', ['-u', '127.0.0.1', '-p', '50051', ...args]);
+  }
+
+  json(...args: string[]): unknown {
+    const out = this.cli('-j', ...args);
+    try { return JSON.parse(out) as unknown; } catch { throw new Error(`gobgp -j ${args.join(' ')} did not return JSON: ${out.slice(0, 300)}`); }
+  }
+
+  /** The neighbor object from `gobgp -j neighbor ADDR`. */
+  neighbor(address: string): GobgpNeighbor {
+    return this.json('neighbor', address) as GobgpNeighbor;
+  }
+}
+
+export interface GobgpNeighbor {
+  readonly conf?: { readonly neighbor_address?: string; readonly peer_asn?: number };
+  readonly state?: {
+    readonly session_state?: number;
+    readonly messages?: { readonly received?: Record<string, number>; readonly sent?: Record<string, number> };
+  };
+}
+
+/** GoBGP's session_state enum (api.PeerState_SessionState): 6 = ESTABLISHED. */
+export const GOBGP_ESTABLISHED = 6;
+
+// ---------------------------------------------------------------- ExaBGP
+
+export class ExabgpPeer {
+  private constructor(readonly topo: Topology, readonly ns: string, readonly dir: string, readonly proc: Proc) {}
+
+  get logFile(): string { return join(this.dir, 'exabgp.log'); }
+
+  static async start(topo: Topology, ns: string, conf: string): Promise<ExabgpPeer> {
+    const dir = tempDir('exabgp', topo);
+    chmodSync(dir, 0o755);
+    writeFileSync(join(dir, 'exabgp.conf'), conf);
+    const log = join(dir, 'exabgp.log');
+    const proc = new Proc('ip', ['netns', 'exec', ns, 'env', 'exabgp.daemon.user=root',
+      'exabgp.daemon.daemonize=false', `exabgp.log.destination=${log}`, 'exabgp.log.level=INFO',
+      'exabgp.log.packets=true', 'exabgp.log.message=true', 'exabgp.log.network=true',
+      'exabgp.daemon.pid=' + join(dir, 'exabgp.pid'), 'exabgp', join(dir, 'exabgp.conf')]);
+    topo.defer(() => proc.stop('SIGTERM', 2000));
+    return new ExabgpPeer(topo, ns, dir, proc);
+  }
+
+  log(): string {
+    try { return readFileSync(this.logFile, 'utf8') + this.proc.output; } catch { return this.proc.output; }
+  }
+}
