@@ -1,0 +1,13 @@
+import { TortieError } from '../../common/errors.js';
+
+export type IpamErrorCode = 'ipam-no-pool' | 'ipam-exhausted' | 'ipam-invalid' | 'ipam-retries-exhausted' | 'ipam-stale-sequence';
+
+/** IPAM failures with a stable code (the CNI maps `ipam-*` to its IPAM error). */
+export class IpamError extends TortieError {
+  override readonly code: IpamErrorCode;
+  constructor(code: IpamErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(code, message, options);
+    this.name = 'IpamError';
+    this.code = code;
+  }
+}

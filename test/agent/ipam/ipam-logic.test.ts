@@ -1,0 +1,125 @@
+/** IPAM logic on the in-memory store (etcd semantics); the concurrency proof runs on real etcd. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryKvStore } from '../../../agent/datastore/memory-kv-store.js';
+import { KvDatastore } from '../../../agent/datastore/datastore.js';
+import { Ipam } from '../../../agent/ipam/ipam.js';
+import { IpamError } from '../../../agent/ipam/ipam-error.js';
+import { checkIpam } from '../../../agent/ipam/ipam-check.js';
+import { blockKey, handleKey } from '../../../agent/datastore/key-layout.js';
+import { loadManifest } from '../../../agent/resources/manifest.js';
+import { silentLogger } from '../../../common/logger.js';
+import { systemClock } from '../../../common/clock.js';
+
+async function setup(manifest: string, strictAffinity = false) {
+  const store = new MemoryKvStore();
+  const datastore = new KvDatastore({ store, clock: systemClock, logger: silentLogger() });
+  for (const r of await loadManifest(manifest, 'setup.yaml')) await datastore.apply(r);
+  return { store, datastore, ipam: new Ipam({ store, datastore, logger: silentLogger() }, { strictAffinity }) };
+}
+
+const pool = (name: string, cidr: string, extra = ''): string =>
+  `---\napiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: ${name}}\nspec: {cidr: "${cidr}"${extra}}\n`;
+const node = (name: string, labels = '{}'): string =>
+  `---\napiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: ${name}, labels: ${labels}}\nspec: {}\n`;
+const attrs = (pod: string) => ({ pod, namespace: 'default' });
+
+describe('ipam logic', () => {
+  it('assigns from an affine block, then claims the next block, all unique', async () => {
+    const { ipam, store, datastore } = await setup(pool('p', '10.10.0.0/24', ', blockSize: 30') + node('n1'));
+    const r1 = await ipam.autoAssign({ handle: 'h1', attrs: attrs('a'), node: 'n1', num4: 3, num6: 0 });
+    assert.deepEqual(r1.ipv4.map((a) => a.address), ['10.10.0.0', '10.10.0.1', '10.10.0.2']);
+    const r2 = await ipam.autoAssign({ handle: 'h2', attrs: attrs('b'), node: 'n1', num4: 3, num6: 0 });
+    assert.deepEqual(r2.ipv4.map((a) => a.address), ['10.10.0.3', '10.10.0.4', '10.10.0.5']);
+    assert.deepEqual(await ipam.blocksForNode('n1'), [{ cidr: '10.10.0.0/30', state: 'confirmed' }, { cidr: '10.10.0.4/30', state: 'confirmed' }]);
+    assert.deepEqual((await checkIpam({ store, datastore })).problems, []);
+    const info = await ipam.addressInfo('10.10.0.4');
+    assert.equal(info?.handle, 'h2');
+    assert.deepEqual(info?.attrs, { pod: 'b', namespace: 'default', node: 'n1' });
+  });
+
+  it('release by handle frees exactly that handle, idempotently; freed addresses go to the back of the queue', async () => {
+    const { ipam, store, datastore } = await setup(pool('p', '10.10.0.0/24', ', blockSize: 29') + node('n1'));
+    await ipam.autoAssign({ handle: 'h1', attrs: attrs('a'), node: 'n1', num4: 2, num6: 0 });
+    await ipam.autoAssign({ handle: 'h2', attrs: attrs('b'), node: 'n1', num4: 1, num6: 0 });
+    assert.deepEqual(await ipam.releaseByHandle('h1'), ['10.10.0.0', '10.10.0.1']);
+    assert.deepEqual(await ipam.releaseByHandle('h1'), []);
+    assert.equal(await store.get(handleKey('h1')), undefined);
+    assert.equal((await ipam.addressInfo('10.10.0.2'))?.handle, 'h2');
+    const r = await ipam.autoAssign({ handle: 'h3', attrs: attrs('c'), node: 'n1', num4: 1, num6: 0 });
+    assert.equal(r.ipv4[0]?.address, '10.10.0.3', 'cooldown: FIFO reuse, the just-freed .0 is not handed out first');
+    assert.deepEqual((await checkIpam({ store, datastore })).problems, []);
+  });
+
+  it('nodeSelector picks pools; disabled pools are never used; no pool is a clear error', async () => {
+    const { ipam } = await setup(pool('rack1', '10.1.0.0/24', ", nodeSelector: \"rack == 'r1'\"") + pool('off', '10.2.0.0/24', ', disabled: true')
+      + pool('rack2', '10.3.0.0/24', ", nodeSelector: \"rack == 'r2'\"") + node('n1', '{rack: r1}') + node('n2', '{rack: r2}') + node('n3', '{rack: r3}'));
+    assert.match((await ipam.autoAssign({ handle: 'a', attrs: {}, node: 'n1', num4: 1, num6: 0 })).ipv4[0]?.address ?? '', /^10\.1\.0\./);
+    assert.match((await ipam.autoAssign({ handle: 'b', attrs: {}, node: 'n2', num4: 1, num6: 0 })).ipv4[0]?.address ?? '', /^10\.3\.0\./);
+    await assert.rejects(ipam.autoAssign({ handle: 'c', attrs: {}, node: 'n3', num4: 1, num6: 0 }),
+      (e: unknown) => e instanceof IpamError && e.code === 'ipam-no-pool' && /node "n3"/.test(e.message));
+  });
+
+  it('borrows from another node\'s block when no block is free, unless strictAffinity', async () => {
+    const manifest = pool('p', '10.20.0.0/29', ', blockSize: 30') + node('n1') + node('n2');
+    const { ipam } = await setup(manifest);
+    await ipam.autoAssign({ handle: 'a', attrs: {}, node: 'n1', num4: 1, num6: 0 });
+    await ipam.autoAssign({ handle: 'b', attrs: {}, node: 'n2', num4: 1, num6: 0 });
+    const r = await ipam.autoAssign({ handle: 'c', attrs: {}, node: 'n2', num4: 4, num6: 0 });
+    // n2's own block gives .5-.7, the fourth is borrowed from n1's block.
+    assert.deepEqual(r.ipv4.map((a) => `${a.address} ${a.block}`), ['10.20.0.5 10.20.0.4/30', '10.20.0.6 10.20.0.4/30', '10.20.0.7 10.20.0.4/30', '10.20.0.1 10.20.0.0/30']);
+    const strict = await setup(manifest, true);
+    await strict.ipam.autoAssign({ handle: 'a', attrs: {}, node: 'n1', num4: 1, num6: 0 });
+    await strict.ipam.autoAssign({ handle: 'b', attrs: {}, node: 'n2', num4: 4, num6: 0 });
+    await assert.rejects(strict.ipam.autoAssign({ handle: 'c', attrs: {}, node: 'n2', num4: 1, num6: 0 }), (e: unknown) => e instanceof IpamError && e.code === 'ipam-exhausted');
+  });
+
+  it('exhaustion leaves nothing behind; dual-stack is all or nothing', async () => {
+    const { ipam, store, datastore } = await setup(pool('v4', '10.30.0.0/30', ', blockSize: 30') + pool('v6', 'fd00:30::/126', ', blockSize: 126') + node('n1'));
+    await assert.rejects(ipam.autoAssign({ handle: 'big', attrs: {}, node: 'n1', num4: 5, num6: 0 }), (e: unknown) => e instanceof IpamError && e.code === 'ipam-exhausted');
+    assert.equal(await store.get(handleKey('big')), undefined);
+    const ok = await ipam.autoAssign({ handle: 'ds', attrs: {}, node: 'n1', num4: 1, num6: 1 });
+    assert.deepEqual([ok.ipv4[0]?.address, ok.ipv6[0]?.address], ['10.30.0.0', 'fd00:30::']);
+    await assert.rejects(ipam.autoAssign({ handle: 'half', attrs: {}, node: 'n1', num4: 1, num6: 4 }), (e: unknown) => e instanceof IpamError && e.code === 'ipam-exhausted');
+    assert.equal(await ipam.addressInfo('10.30.0.1'), undefined, 'the IPv4 half was rolled back');
+    assert.equal(await store.get(handleKey('half')), undefined);
+    assert.deepEqual((await checkIpam({ store, datastore })).problems, []);
+  });
+
+  it('a release with a stale sequence number is refused (ABA guard)', async () => {
+    const { ipam } = await setup(pool('p', '10.40.0.0/30', ', blockSize: 30') + node('n1'));
+    await ipam.autoAssign({ handle: 'old', attrs: {}, node: 'n1', num4: 4, num6: 0 });
+    const seqOld = (await ipam.addressInfo('10.40.0.2'))?.sequenceNumber;
+    await ipam.releaseByHandle('old');
+    await ipam.autoAssign({ handle: 'new', attrs: {}, node: 'n1', num4: 4, num6: 0 });
+    assert.ok(seqOld !== undefined);
+    await assert.rejects(ipam.releaseIps(['10.40.0.2'], seqOld), (e: unknown) => e instanceof IpamError && e.code === 'ipam-stale-sequence');
+    assert.equal((await ipam.addressInfo('10.40.0.2'))?.handle, 'new');
+    const cur = (await ipam.addressInfo('10.40.0.2'))?.sequenceNumber;
+    assert.deepEqual(await ipam.releaseIps(['10.40.0.2'], cur), { released: ['10.40.0.2'], notAssigned: [] });
+    assert.deepEqual(await ipam.addressesForHandle('new'), ['10.40.0.0', '10.40.0.1', '10.40.0.3']);
+  });
+
+  it('empty blocks are released, busy ones kept', async () => {
+    const { ipam, store } = await setup(pool('p', '10.50.0.0/24', ', blockSize: 30') + node('n1'));
+    await ipam.autoAssign({ handle: 'a', attrs: {}, node: 'n1', num4: 6, num6: 0 });
+    await ipam.releaseIps(['10.50.0.4', '10.50.0.5']);
+    assert.deepEqual(await ipam.releaseEmptyBlocks('n1'), ['10.50.0.4/30']);
+    assert.deepEqual(await ipam.blocksForNode('n1'), [{ cidr: '10.50.0.0/30', state: 'confirmed' }]);
+    assert.equal(await store.get(blockKey(4, '10.50.0.4/30')), undefined);
+  });
+
+  it('the leak check finds an allocation whose handle record is gone and a handle whose count is wrong', async () => {
+    const { ipam, store, datastore } = await setup(pool('p', '10.60.0.0/24', ', blockSize: 29') + node('n1'));
+    await ipam.autoAssign({ handle: 'leaky', attrs: { pod: 'x' }, node: 'n1', num4: 1, num6: 0 });
+    await ipam.autoAssign({ handle: 'counted', attrs: { pod: 'y' }, node: 'n1', num4: 2, num6: 0 });
+    await store.delete(handleKey('leaky'));
+    const h = await store.get(handleKey('counted'));
+    await store.update(handleKey('counted'), JSON.stringify({ handleID: 'counted', block: { '10.60.0.0/29': 5 } }), h?.modRevision ?? '');
+    const report = await checkIpam({ store, datastore });
+    assert.deepEqual(report.problems, [
+      { type: 'allocation-without-handle', address: '10.60.0.0', handle: 'leaky', block: '10.60.0.0/29' },
+      { type: 'handle-count-mismatch', handle: 'counted', block: '10.60.0.0/29', recorded: 5, actual: 2 },
+    ]);
+  });
+});
