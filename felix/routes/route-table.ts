@@ -1,0 +1,340 @@
+/**
+ * The route reconciler (Calico `routetable` + `deltatracker` pattern). Desired routes (by
+ * destination) and believed kernel routes (ours only: table + protocol) live side by side.
+ * `apply()` deletes, then adds/replaces, in bounded batches, clearing a pending entry only on
+ * success. Full resync on a timer (90 s), after any error and on netlink overflow. Kernel
+ * notifications repair drift: a route of ours removed or changed by someone else is restored,
+ * a route in our protocol we do not want is removed, debounced (default 50 ms, well under 1 s).
+ * Routes of other protocols are never touched.
+ */
+import type { Clock, TimerHandle } from '../../common/clock.js';
+import type { Logger } from '../../common/logger.js';
+import type { Family } from '../../common/prefix.js';
+import { formatPrefix, parsePrefix } from '../../common/prefix.js';
+import { assertNever } from '../../common/assert-never.js';
+import { errnoOf } from '../netlink/netlink-error.js';
+import { MAIN_TABLE, RouteProtocol, type KernelRoute, type Netlink, type NetlinkEvent, type Unsubscribe } from '../netlink/types.js';
+import { ifacesOf, resolveRoute, routeSignature, type DesiredRoute } from './route.js';
+
+export interface RouteTableDeps {
+  readonly netlink: Netlink;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+export interface RouteTableOptions {
+  readonly table?: number;
+  /** The protocol number we own (default 80, Felix's exclusive number; also used for workload routes). */
+  readonly protocol?: number;
+  readonly families?: readonly Family[];
+  /** Full resync period (default 90 s, Felix routeRefreshInterval). */
+  readonly resyncIntervalMs?: number;
+  /** Requests issued per batch (default 1000; the netlink queue bounds what is in flight). */
+  readonly batchSize?: number;
+  /** Debounce between a kernel notification and the repair (default 50 ms). */
+  readonly repairDelayMs?: number;
+}
+
+export interface ApplyResult {
+  readonly resynced: boolean;
+  readonly deleted: number;
+  readonly updated: number;
+  readonly failed: number;
+  /** Routes waiting for an interface that does not exist yet. */
+  readonly pending: number;
+}
+
+/** Counters the metrics module can read (felix_route_table_* in Calico). */
+export interface RouteTableStats {
+  applies: number;
+  resyncs: number;
+  deletes: number;
+  updates: number;
+  failures: number;
+  repairs: number;
+  overflows: number;
+  lastResyncMs: number;
+}
+
+export class RouteTable {
+  readonly table: number;
+  readonly protocol: number;
+  private readonly families: readonly Family[];
+  private readonly desired = new Map<string, DesiredRoute>();
+  /** Our routes as we believe the kernel has them, by destination (normally one per dst). */
+  private readonly believed = new Map<string, KernelRoute[]>();
+  private readonly dirty = new Set<string>();
+  private readonly ifaceUsers = new Map<string, Set<string>>();
+  private links = new Map<string, number>();
+  private resyncNeeded = true;
+  private queued: Promise<ApplyResult> | undefined;
+  private tail: Promise<unknown> = Promise.resolve();
+  private repairTimer: TimerHandle | undefined;
+  private resyncTimer: TimerHandle | undefined;
+  private unsubscribe: Unsubscribe | undefined;
+  private retryDelayMs = 100;
+  readonly stats: RouteTableStats = { applies: 0, resyncs: 0, deletes: 0, updates: 0, failures: 0, repairs: 0, overflows: 0, lastResyncMs: 0 };
+  private readonly log: Logger;
+
+  constructor(private readonly deps: RouteTableDeps, private readonly options: RouteTableOptions = {}) {
+    this.table = options.table ?? MAIN_TABLE;
+    this.protocol = options.protocol ?? RouteProtocol.felix;
+    this.families = options.families ?? [4, 6];
+    this.log = deps.logger.child({ table: this.table, protocol: this.protocol });
+  }
+
+  // ----- desired state -----
+
+  /** Replace the whole desired set. */
+  setDesiredRoutes(routes: Iterable<DesiredRoute>): void {
+    const next = new Map<string, DesiredRoute>();
+    for (const r of routes) next.set(canonDst(r.dst), r);
+    for (const dst of this.desired.keys()) if (!next.has(dst)) this.deleteRoute(dst);
+    for (const r of next.values()) this.setRoute(r);
+  }
+
+  setRoute(route: DesiredRoute): void {
+    const dst = canonDst(route.dst);
+    const r = route.dst === dst ? route : { ...route, dst };
+    const old = this.desired.get(dst);
+    if (old !== undefined) this.unindex(old);
+    this.desired.set(dst, r);
+    for (const i of ifacesOf(r)) {
+      let s = this.ifaceUsers.get(i);
+      if (s === undefined) this.ifaceUsers.set(i, s = new Set());
+      s.add(dst);
+    }
+    this.dirty.add(dst);
+  }
+
+  deleteRoute(dst: string): void {
+    const key = canonDst(dst);
+    const old = this.desired.get(key);
+    if (old !== undefined) this.unindex(old);
+    this.desired.delete(key);
+    this.dirty.add(key);
+  }
+
+  desiredRoutes(): DesiredRoute[] { return [...this.desired.values()]; }
+
+  /** Re-read the kernel on the next apply. */
+  queueResync(): void { this.resyncNeeded = true; }
+
+  get pendingCount(): number { return this.dirty.size; }
+
+  // ----- autonomous mode: notifications + timer -----
+
+  /** Subscribe to kernel notifications and start the periodic resync; applies as needed. */
+  start(): void {
+    if (this.unsubscribe !== undefined) return;
+    this.unsubscribe = this.deps.netlink.subscribe((e) => this.onEvent(e));
+    this.armResyncTimer();
+    this.kick(0);
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    this.repairTimer?.cancel();
+    this.repairTimer = undefined;
+    this.resyncTimer?.cancel();
+    this.resyncTimer = undefined;
+  }
+
+  private armResyncTimer(): void {
+    this.resyncTimer?.cancel();
+    this.resyncTimer = this.deps.clock.setTimeout(() => {
+      this.queueResync();
+      this.kick(0);
+      this.armResyncTimer();
+    }, this.options.resyncIntervalMs ?? 90_000);
+  }
+
+  /** Run apply after `delayMs` (debounced: one pending run at a time). */
+  private kick(delayMs = this.options.repairDelayMs ?? 50): void {
+    if (this.repairTimer !== undefined) return;
+    this.repairTimer = this.deps.clock.setTimeout(() => {
+      this.repairTimer = undefined;
+      this.apply().then((res) => {
+        if (res.failed > 0 && this.unsubscribe !== undefined) {
+          this.retryDelayMs = Math.min(this.retryDelayMs * 2, 30_000);
+          this.kick(this.retryDelayMs);
+        } else {
+          this.retryDelayMs = 100;
+        }
+      }, (err: unknown) => this.log.error({ err: String(err) }, 'route table apply failed'));
+    }, delayMs);
+  }
+
+  /** Feed a kernel notification (called by the subscription; public for tests and the agent). */
+  onEvent(e: NetlinkEvent): void {
+    switch (e.type) {
+      case 'route': {
+        const r = e.route;
+        if (r.table !== this.table || r.protocol !== this.protocol) return; // not ours: never touched
+        const list = (this.believed.get(r.dst) ?? []).filter((b) => b.metric !== r.metric);
+        if (e.action === 'new') list.push(r);
+        if (list.length === 0) this.believed.delete(r.dst); else this.believed.set(r.dst, list);
+        if (!this.inSync(r.dst)) {
+          this.dirty.add(r.dst);
+          this.stats.repairs++;
+          this.kick();
+        }
+        return;
+      }
+      case 'link': {
+        const { name, index } = e.link;
+        if (e.action === 'new') this.links.set(name, index);
+        else if (this.links.get(name) === index) this.links.delete(name);
+        const users = this.ifaceUsers.get(name);
+        if (users !== undefined && users.size > 0) {
+          for (const d of users) this.dirty.add(d);
+          this.kick();
+        }
+        return;
+      }
+      case 'address':
+        return;
+      case 'overflow':
+        this.stats.overflows++;
+        this.log.warn({ reason: e.reason }, 'netlink overflow; full resync');
+        this.queueResync();
+        this.kick();
+        return;
+      default:
+        assertNever(e, 'netlink event');
+    }
+  }
+
+  // ----- reconciliation -----
+
+  /**
+   * Bring the kernel to the desired state. Runs are serialised; calls made while one runs share
+   * the next run, so a caller always sees a run that started after its call.
+   */
+  apply(): Promise<ApplyResult> {
+    if (this.queued !== undefined) return this.queued;
+    const p = this.tail.then(() => {
+      this.queued = undefined;
+      return this.applyOnce();
+    });
+    this.queued = p;
+    this.tail = p.catch(() => undefined);
+    return p;
+  }
+
+  private async applyOnce(): Promise<ApplyResult> {
+    this.stats.applies++;
+    let resynced = false;
+    if (this.resyncNeeded) {
+      this.resyncNeeded = false;
+      try {
+        await this.resync();
+        resynced = true;
+      } catch (err) {
+        this.resyncNeeded = true;
+        this.stats.failures++;
+        this.log.warn({ err: String(err) }, 'route resync failed; will retry');
+        return { resynced: false, deleted: 0, updated: 0, failed: 1, pending: this.dirty.size };
+      }
+    }
+    const ifindexOf = (n: string): number | undefined => this.links.get(n);
+    const deletes: KernelRoute[] = [];
+    const updates: KernelRoute[] = [];
+    let pending = 0;
+    for (const dst of [...this.dirty]) {
+      const d = this.desired.get(dst);
+      const want = d === undefined ? undefined : resolveRoute(d, this.table, this.protocol, ifindexOf);
+      const have = this.believed.get(dst) ?? [];
+      for (const h of have) if (want === undefined || h.metric !== want.metric) deletes.push(h);
+      if (want !== undefined) {
+        const same = have.find((h) => h.metric === want.metric);
+        if (same === undefined || routeSignature(same) !== routeSignature(want)) updates.push(want);
+      }
+      if (d !== undefined && want === undefined) pending++;
+    }
+    let failed = 0;
+    let deleted = 0;
+    let updated = 0;
+    const batch = this.options.batchSize ?? 1000;
+    // Deletions first.
+    for (let i = 0; i < deletes.length; i += batch) {
+      const chunk = deletes.slice(i, i + batch);
+      const results = await Promise.allSettled(chunk.map((r) => this.deps.netlink.deleteRoute(r)));
+      results.forEach((res, j) => {
+        const r = chunk[j];
+        if (r === undefined) return;
+        if (res.status === 'fulfilled' || errnoOf(res.reason) === 'ESRCH' || errnoOf(res.reason) === 'ENOENT') {
+          const rest = (this.believed.get(r.dst) ?? []).filter((b) => b.metric !== r.metric);
+          if (rest.length === 0) this.believed.delete(r.dst); else this.believed.set(r.dst, rest);
+          deleted++;
+        } else {
+          failed++;
+          this.log.warn({ err: String(res.reason) }, 'route delete failed');
+        }
+      });
+    }
+    for (let i = 0; i < updates.length; i += batch) {
+      const chunk = updates.slice(i, i + batch);
+      const results = await Promise.allSettled(chunk.map((r) => this.deps.netlink.replaceRoute(r)));
+      results.forEach((res, j) => {
+        const r = chunk[j];
+        if (r === undefined) return;
+        if (res.status === 'fulfilled') {
+          const rest = (this.believed.get(r.dst) ?? []).filter((b) => b.metric !== r.metric);
+          rest.push(r);
+          this.believed.set(r.dst, rest);
+          updated++;
+        } else {
+          failed++;
+          this.log.warn({ err: String(res.reason) }, 'route update failed');
+        }
+      });
+    }
+    // Clear what is now in sync; leave failures and pending routes dirty.
+    for (const dst of [...this.dirty]) if (this.inSync(dst)) this.dirty.delete(dst);
+    if (failed > 0) this.resyncNeeded = true;
+    this.stats.deletes += deleted;
+    this.stats.updates += updated;
+    this.stats.failures += failed;
+    return { resynced, deleted, updated, failed, pending };
+  }
+
+  /** True when the believed kernel state for `dst` matches the desired one. */
+  private inSync(dst: string): boolean {
+    const d = this.desired.get(dst);
+    const have = this.believed.get(dst) ?? [];
+    if (d === undefined) return have.length === 0;
+    const want = resolveRoute(d, this.table, this.protocol, (n) => this.links.get(n));
+    if (want === undefined) return false;
+    return have.length === 1 && have[0] !== undefined && routeSignature(have[0]) === routeSignature(want);
+  }
+
+  private async resync(): Promise<void> {
+    const t0 = this.deps.clock.now();
+    const links = await this.deps.netlink.listLinks();
+    this.links = new Map(links.map((l) => [l.name, l.index]));
+    const believed = new Map<string, KernelRoute[]>();
+    for (const f of this.families) {
+      for (const r of await this.deps.netlink.listRoutes(f, this.table)) {
+        if (r.protocol !== this.protocol || r.table !== this.table) continue;
+        const list = believed.get(r.dst);
+        if (list === undefined) believed.set(r.dst, [r]); else list.push(r);
+      }
+    }
+    this.believed.clear();
+    for (const [k, v] of believed) this.believed.set(k, v);
+    for (const dst of this.desired.keys()) if (!this.inSync(dst)) this.dirty.add(dst);
+    for (const dst of this.believed.keys()) if (!this.inSync(dst)) this.dirty.add(dst);
+    this.stats.resyncs++;
+    this.stats.lastResyncMs = this.deps.clock.now() - t0;
+  }
+
+  private unindex(r: DesiredRoute): void {
+    for (const i of ifacesOf(r)) this.ifaceUsers.get(i)?.delete(r.dst);
+  }
+}
+
+function canonDst(dst: string): string {
+  return formatPrefix(parsePrefix(dst));
+}

@@ -1,0 +1,124 @@
+/**
+ * Desired routes as the route table's callers describe them (interfaces by name), the kinds
+ * Calico installs (calico-compat.md §3.2), and resolution to kernel routes.
+ */
+import { parsePrefix, formatPrefix, parseAddress, formatAddress, type Family } from '../../common/prefix.js';
+import { defaultMetric, type KernelRoute, type NextHop, type RouteScope } from '../netlink/types.js';
+
+export interface DesiredNextHop {
+  readonly iface: string;
+  readonly gateway?: string;
+  readonly onlink?: boolean;
+  readonly weight?: number;
+}
+
+export interface DesiredRoute {
+  /** Canonical prefix; the route table's key. */
+  readonly dst: string;
+  readonly type: 'unicast' | 'blackhole';
+  readonly iface?: string;
+  readonly gateway?: string;
+  readonly onlink?: boolean;
+  readonly scope?: RouteScope;
+  /** ECMP: two or more next hops (RTA_MULTIPATH). */
+  readonly nexthops?: readonly DesiredNextHop[];
+  readonly metric?: number;
+  readonly src?: string;
+  readonly mtu?: number;
+}
+
+const canonPrefix = (p: string): string => formatPrefix(parsePrefix(p));
+const canonAddr = (a: string): string => formatAddress(parseAddress(a));
+
+/** Local workload: `<ip>/32|128 dev <caliXXX> scope link`. */
+export function workloadRoute(ip: string, iface: string): DesiredRoute {
+  const a = parseAddress(ip);
+  return { dst: `${formatAddress(a)}/${a.family === 4 ? 32 : 128}`, type: 'unicast', iface, scope: 'link' };
+}
+
+/** Local IPAM block: `blackhole <block>`. */
+export function blackholeRoute(block: string): DesiredRoute {
+  return { dst: canonPrefix(block), type: 'blackhole' };
+}
+
+/** Remote block on the same subnet (no encapsulation, or CrossSubnet): `<block> via <nodeIP> dev <parent> onlink`. */
+export function sameSubnetRoute(block: string, nodeIp: string, parentIface: string): DesiredRoute {
+  return { dst: canonPrefix(block), type: 'unicast', iface: parentIface, gateway: canonAddr(nodeIp), onlink: true };
+}
+
+/** Remote block over IPIP: `<block> via <nodeIP> dev tunl0 onlink [mtu <ipipMTU>]`. */
+export function ipipRoute(block: string, nodeIp: string, mtu?: number, device = 'tunl0'): DesiredRoute {
+  const r: DesiredRoute = { dst: canonPrefix(block), type: 'unicast', iface: device, gateway: canonAddr(nodeIp), onlink: true };
+  return mtu === undefined ? r : { ...r, mtu };
+}
+
+/** Remote block over VXLAN: `<block> via <remote VTEP tunnel IP> dev vxlan.calico onlink`. */
+export function vxlanRoute(block: string, vtepTunnelIp: string, device = 'vxlan.calico'): DesiredRoute {
+  return { dst: canonPrefix(block), type: 'unicast', iface: device, gateway: canonAddr(vtepTunnelIp), onlink: true };
+}
+
+/** A block reachable through several next hops at once (ECMP); one hop gives a plain route. */
+export function ecmpRoute(block: string, hops: readonly DesiredNextHop[]): DesiredRoute {
+  if (hops.length === 0) throw new RangeError(`ECMP route ${block} needs at least one next hop`);
+  const dst = canonPrefix(block);
+  const canon = hops.map((h) => (h.gateway === undefined ? h : { ...h, gateway: canonAddr(h.gateway) }));
+  if (canon.length === 1) {
+    const [h] = canon as [DesiredNextHop];
+    const r: DesiredRoute = { dst, type: 'unicast', iface: h.iface, onlink: h.onlink ?? false };
+    return h.gateway === undefined ? r : { ...r, gateway: h.gateway };
+  }
+  return { dst, type: 'unicast', nexthops: canon };
+}
+
+export function familyOfPrefix(dst: string): Family { return dst.includes(':') ? 6 : 4; }
+
+/**
+ * The kernel route for a desired route, or undefined while an interface it needs is missing
+ * (the route stays pending until the link appears, as in Felix).
+ */
+export function resolveRoute(r: DesiredRoute, table: number, protocol: number, ifindexOf: (name: string) => number | undefined): KernelRoute | undefined {
+  const family = familyOfPrefix(r.dst);
+  const base = { family, dst: r.dst, table, protocol, metric: r.metric ?? defaultMetric(family) };
+  const extra: { src?: string; mtu?: number } = {};
+  if (r.src !== undefined) extra.src = r.src;
+  if (r.mtu !== undefined) extra.mtu = r.mtu;
+  if (r.type === 'blackhole') return { ...base, ...extra, type: 'blackhole', scope: 'universe', onlink: false };
+  if (r.nexthops !== undefined && r.nexthops.length > 0) {
+    const hops: NextHop[] = [];
+    for (const h of r.nexthops) {
+      const ifindex = ifindexOf(h.iface);
+      if (ifindex === undefined) return undefined;
+      const hop: NextHop = { ifindex, onlink: h.onlink ?? false, weight: h.weight ?? 1 };
+      hops.push(h.gateway === undefined ? hop : { ...hop, gateway: h.gateway });
+    }
+    return { ...base, ...extra, type: 'unicast', scope: 'universe', onlink: false, nexthops: hops };
+  }
+  if (r.iface === undefined) return undefined;
+  const ifindex = ifindexOf(r.iface);
+  if (ifindex === undefined) return undefined;
+  const scope: RouteScope = r.scope ?? (r.gateway === undefined ? 'link' : 'universe');
+  const route: KernelRoute = { ...base, ...extra, type: 'unicast', scope, onlink: r.onlink ?? false, ifindex };
+  return r.gateway === undefined ? route : { ...route, gateway: r.gateway };
+}
+
+/** The interfaces a desired route needs. */
+export function ifacesOf(r: DesiredRoute): string[] {
+  if (r.nexthops !== undefined) return r.nexthops.map((h) => h.iface);
+  return r.iface === undefined ? [] : [r.iface];
+}
+
+/**
+ * A canonical text for comparing a route we want with what the kernel reports, ignoring the
+ * kernel's decorations: blackholes report `dev lo` on IPv6, IPv6 ignores scope, and
+ * next-hop order does not matter.
+ */
+export function routeSignature(r: KernelRoute): string {
+  const hops = r.nexthops !== undefined && r.nexthops.length > 0
+    ? r.nexthops.map((h) => `${h.ifindex}/${h.gateway ?? ''}/${h.onlink ? 1 : 0}/${h.weight ?? 1}`).sort().join(',')
+    : '';
+  const unicast = r.type === 'unicast';
+  return [r.table, r.family, r.dst, r.metric, r.protocol, r.type,
+    r.family === 6 || !unicast ? '' : r.scope,
+    unicast && hops === '' ? r.ifindex ?? '' : '', unicast && hops === '' ? r.gateway ?? '' : '',
+    unicast && hops === '' && r.onlink ? 'onlink' : '', hops, r.src ?? '', r.mtu ?? ''].join('|');
+}
