@@ -76,7 +76,10 @@ export class BirdPeer {
   }
 
   routes(...filter: string[]): BirdRoute[] {
-    return parseBirdRoutes(this.cmd('show', 'route', ...filter, 'all'));
+    const r = trySh('birdc', ['-s', this.ctl, 'show', 'route', ...filter, 'all']);
+    if (r.status !== 0 && /Network not found/.test(r.stdout + r.stderr)) return [];
+    if (r.status !== 0) throw new Error(`birdc show route failed: ${r.stdout}${r.stderr}`);
+    return parseBirdRoutes(r.stdout);
   }
 
   /** birdc configure (re-read the config file, which `rewrite` may have changed). */
@@ -248,4 +251,103 @@ export class ExabgpPeer {
   log(): string {
     try { return readFileSync(this.logFile, 'utf8') + this.proc.output; } catch { return this.proc.output; }
   }
+}
+
+// ---------------------------------------------------------------- tortie-bgpd itself
+
+const BGPD_MAIN = new URL('../../bgp/bgpd/main.js', import.meta.url).pathname;
+
+/** tortie-bgpd (dist/bgp/bgpd/main.js) run inside a namespace, queried over its control socket. */
+export class TortieBgpd {
+  private constructor(readonly topo: Topology, readonly ns: string, readonly dir: string, public proc: Proc, readonly args: readonly string[]) {}
+
+  get ctlPath(): string { return join(this.dir, 'bgpd.ctl'); }
+  get configPath(): string { return join(this.dir, 'bgpd.yaml'); }
+
+  /** Start with a YAML config (written to a temp file) or quick-form arguments. */
+  static async start(topo: Topology, ns: string, config: { yaml: string } | { args: readonly string[] }): Promise<TortieBgpd> {
+    const dir = tempDir('bgpd', topo);
+    const ctl = join(dir, 'bgpd.ctl');
+    let args: string[];
+    if ('yaml' in config) {
+      writeFileSync(join(dir, 'bgpd.yaml'), config.yaml);
+      args = ['-c', join(dir, 'bgpd.yaml')];
+    } else args = [...config.args];
+    const d = new TortieBgpd(topo, ns, dir, TortieBgpd.spawn(ns, [...args, '--ctl', ctl]), args);
+    topo.defer(() => d.proc.stop('SIGKILL'));
+    await d.waitReady();
+    return d;
+  }
+
+  private static spawn(ns: string, args: readonly string[]): Proc {
+    return new Proc('ip', ['netns', 'exec', ns, process.execPath, BGPD_MAIN, ...args], { env: { ...process.env, TORTIE_LOG_LEVEL: 'debug' } });
+  }
+
+  private async waitReady(): Promise<void> {
+    await pollUntil(async () => {
+      if (this.proc.exited) throw new Error(`tortie-bgpd exited: ${this.proc.output.slice(-2000)}`);
+      try { await this.request({ cmd: 'show-protocols' }); return true; } catch { return false; }
+    }, { what: 'tortie-bgpd control socket', timeoutMs: 8000 });
+  }
+
+  /** Kill (SIGKILL) and start again with the same arguments. */
+  async restart(): Promise<void> {
+    await this.proc.stop('SIGKILL');
+    this.proc = TortieBgpd.spawn(this.ns, [...this.args, '--ctl', this.ctlPath]);
+    this.topo.defer(() => this.proc.stop('SIGKILL'));
+    await this.waitReady();
+  }
+
+  writeConfig(yaml: string): void { writeFileSync(this.configPath, yaml); }
+
+  signal(sig: NodeJS.Signals): void { this.proc.child.kill(sig); }
+
+  /** One control request; resolves with `data` or rejects with the daemon's error. */
+  async request(req: Record<string, unknown>): Promise<unknown> {
+    const { createConnection } = await import('node:net');
+    return await new Promise((resolve, reject) => {
+      const s = createConnection(this.ctlPath);
+      let buf = '';
+      s.setEncoding('utf8');
+      s.on('error', reject);
+      s.on('connect', () => s.write(`${JSON.stringify(req)}\n`));
+      s.on('data', (d: string) => {
+        buf += d;
+        const nl = buf.indexOf('\n');
+        if (nl < 0) return;
+        s.end();
+        const r = JSON.parse(buf.slice(0, nl)) as { ok: boolean; data?: unknown; error?: string };
+        if (r.ok) resolve(r.data); else reject(new Error(r.error));
+      });
+    });
+  }
+
+  async peer(name: string): Promise<TortiePeerStatus> {
+    const all = await this.request({ cmd: 'show-protocols', name }) as TortiePeerStatus[];
+    const p = all[0];
+    if (!p) throw new Error(`no peer ${name}`);
+    return p;
+  }
+
+  async routes(prefix?: string): Promise<TortieRoute[]> {
+    return await this.request(prefix === undefined ? { cmd: 'show-route' } : { cmd: 'show-route', prefix }) as TortieRoute[];
+  }
+
+  /** Run tortie-bgpctl (the real CLI) against this daemon. */
+  ctl(...args: string[]): string {
+    return sh(process.execPath, [new URL('../../bgp/bgpd/ctl-main.js', import.meta.url).pathname, '-s', this.ctlPath, ...args]);
+  }
+}
+
+export interface TortiePeerStatus {
+  readonly name: string; readonly state: string; readonly lastError?: string; readonly establishedTransitions: number;
+  readonly prefixes: { received: number; accepted: number; advertised: number };
+  readonly messages: { messagesIn: number; updatesIn: number; updatesOut: number; notificationsIn: number };
+  readonly capabilities: readonly string[];
+}
+
+export interface TortieRoute {
+  readonly prefix: string; readonly from: string; readonly nextHop: string; readonly asPath: readonly number[];
+  readonly med?: number; readonly localPref?: number; readonly communities: readonly string[]; readonly best: boolean; readonly reason: string;
+  readonly origin: string;
 }
