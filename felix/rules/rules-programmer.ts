@@ -1,0 +1,208 @@
+/**
+ * The rules reconciler: desired rulesets (per family) and believed kernel state side by side.
+ * `apply()` writes only the difference (whole chains whose hash list changed; set elements one by
+ * one); a resync (first apply, `queueResync()`, the periodic refresh, any failed write) first reads
+ * our own objects back and replaces the believed state, so drift is found and repaired.
+ *
+ *   setDesired(config) ─► buildRuleset ─► planWrite(desired, believed) ─► backend.write ─► believed
+ *                                              ▲ resync: backend.read ──────┘
+ */
+import type { Clock, TimerHandle } from '../../common/clock.js';
+import type { Logger } from '../../common/logger.js';
+import type { Family } from '../../common/prefix.js';
+import type { HealthReporter } from '../health/health-aggregator.js';
+import type { DataplaneMetrics } from '../metrics/dataplane-metrics.js';
+import { buildRuleset, type RulesConfig } from './desired-rules.js';
+import {
+  emptyKernelState, planIsEmpty, planWrite, stateAfter, type KernelRulesState, type RulesBackend, type WritePlan,
+} from './rules-backend.js';
+import type { Ruleset } from './rule-model.js';
+
+export interface RulesProgrammerDeps {
+  readonly backend: RulesBackend;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics?: DataplaneMetrics;
+  readonly health?: HealthReporter;
+}
+
+export interface RulesProgrammerOptions {
+  /** Families to program (default both). */
+  readonly families?: readonly Family[];
+  /** Full read-back period (default 90 s, Felix ipsetsRefreshInterval); 0 disables. */
+  readonly refreshIntervalMs?: number;
+  /** First retry delay after a failure, doubled up to `retryMaxMs` (defaults 1 s / 30 s). */
+  readonly retryBaseMs?: number;
+  readonly retryMaxMs?: number;
+}
+
+export interface FamilyApplyReport {
+  readonly family: Family;
+  readonly resynced: boolean;
+  /** The kernel differed from what we believed (someone changed it) and we rewrote it. */
+  readonly repaired: boolean;
+  readonly chainsWritten: readonly string[];
+  readonly elementsAdded: number;
+  readonly elementsDeleted: number;
+}
+
+export interface ApplyReport {
+  readonly families: readonly FamilyApplyReport[];
+  readonly durationMs: number;
+}
+
+function countElements(m: ReadonlyMap<string, readonly string[]>): number {
+  let n = 0;
+  for (const v of m.values()) n += v.length;
+  return n;
+}
+
+export class RulesProgrammer {
+  private readonly log: Logger;
+  private readonly families: readonly Family[];
+  private readonly refreshMs: number;
+  private readonly retryBaseMs: number;
+  private readonly retryMaxMs: number;
+  private desired = new Map<Family, Ruleset>();
+  private believed = new Map<Family, KernelRulesState>();
+  private resyncReason: string | undefined = 'startup';
+  private queue: Promise<unknown> = Promise.resolve();
+  private refreshTimer: TimerHandle | undefined;
+  private retryTimer: TimerHandle | undefined;
+  private failures = 0;
+  private running = false;
+
+  constructor(private readonly deps: RulesProgrammerDeps, options: RulesProgrammerOptions = {}) {
+    this.log = deps.logger.child({ component: 'rules', backend: deps.backend.kind });
+    this.families = options.families ?? [4, 6];
+    this.refreshMs = options.refreshIntervalMs ?? 90_000;
+    this.retryBaseMs = options.retryBaseMs ?? 1000;
+    this.retryMaxMs = options.retryMaxMs ?? 30_000;
+  }
+
+  /** Validate and take the configuration (throws RulesConfigError naming the field). */
+  setDesired(config: RulesConfig): void {
+    const next = new Map<Family, Ruleset>();
+    for (const f of this.families) next.set(f, buildRuleset(config, f));
+    this.desired = next;
+  }
+
+  /** Take prebuilt rulesets (benchmarks, extra chains). */
+  setDesiredRulesets(rulesets: readonly Ruleset[]): void {
+    this.desired = new Map(rulesets.filter((r) => this.families.includes(r.family)).map((r) => [r.family, r]));
+  }
+
+  /** Read the kernel back on the next apply (netlink hint, suspicion of drift, operator request). */
+  queueResync(reason = 'requested'): void {
+    this.resyncReason ??= reason;
+  }
+
+  /** Bring the kernel to the desired state. Serialised; rejects with RulesApplyError/RulesReadError. */
+  apply(): Promise<ApplyReport> {
+    const run = this.queue.then(() => this.applyOnce());
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Periodic refresh and automatic retry with back-off; the agent also calls apply() on changes. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.kick(0);
+  }
+
+  stop(): void {
+    this.running = false;
+    this.refreshTimer?.cancel();
+    this.retryTimer?.cancel();
+    this.refreshTimer = undefined;
+    this.retryTimer = undefined;
+  }
+
+  /** Remove everything we own in every family (uninstall / backend switch). */
+  async removeAll(): Promise<void> {
+    await this.queue;
+    for (const f of this.families) await this.deps.backend.removeAll(f);
+    this.believed.clear();
+    this.resyncReason = 'removed';
+  }
+
+  private kick(delayMs: number): void {
+    this.retryTimer?.cancel();
+    this.retryTimer = this.deps.clock.setTimeout(() => {
+      this.retryTimer = undefined;
+      if (!this.running) return;
+      this.apply().then(() => this.armRefresh(), () => {
+        const delay = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** Math.min(20, this.failures - 1));
+        this.log.warn({ delayMs: delay, failures: this.failures }, 'rules apply failed; retrying');
+        this.kick(delay);
+      });
+    }, delayMs);
+  }
+
+  private armRefresh(): void {
+    this.refreshTimer?.cancel();
+    if (!this.running || this.refreshMs <= 0) return;
+    this.refreshTimer = this.deps.clock.setTimeout(() => {
+      this.refreshTimer = undefined;
+      this.queueResync('refresh');
+      this.kick(0);
+    }, this.refreshMs);
+  }
+
+  private async applyOnce(): Promise<ApplyReport> {
+    const start = this.deps.clock.now();
+    const { backend, metrics } = this.deps;
+    const reason = this.resyncReason;
+    this.resyncReason = undefined;
+    const reports: FamilyApplyReport[] = [];
+    try {
+      for (const family of this.families) {
+        const desired = this.desired.get(family);
+        if (desired === undefined) continue;
+        let believed = this.believed.get(family) ?? emptyKernelState;
+        let repaired = false;
+        if (reason !== undefined) {
+          metrics?.countResync('rules', reason);
+          const wasInSync = this.believed.has(family) && planIsEmpty(planWrite(desired, believed, backend.usesHooks));
+          believed = await backend.read(family);
+          this.believed.set(family, believed);
+          const drift = planWrite(desired, believed, backend.usesHooks);
+          if (wasInSync && !planIsEmpty(drift)) {
+            repaired = true;
+            metrics?.countRepair('rules', 'drift');
+            this.log.warn({ family, chains: drift.chainsToWrite, hooks: drift.hooksToFix.length,
+              setAdds: countElements(drift.setAdds), setDels: countElements(drift.setDels) },
+            'rules drifted from what we wrote; repairing');
+          }
+        }
+        const plan: WritePlan = planWrite(desired, believed, backend.usesHooks);
+        if (!planIsEmpty(plan)) {
+          const t0 = this.deps.clock.now();
+          await backend.write(plan);
+          metrics?.observeRulesApply(backend.kind, (this.deps.clock.now() - t0) / 1000);
+          this.believed.set(family, stateAfter(desired, backend.usesHooks));
+        }
+        metrics?.setRuleCount(backend.kind, family, desired.chains.reduce((n, c) => n + c.rules.length, 0));
+        for (const s of desired.sets) metrics?.setSetElements(s.name, family, s.elements.size);
+        reports.push({
+          family, resynced: reason !== undefined, repaired, chainsWritten: plan.chainsToWrite,
+          elementsAdded: countElements(plan.setAdds) + plan.setsToCreate.reduce((n, s) => n + s.elements.size, 0),
+          elementsDeleted: countElements(plan.setDels),
+        });
+      }
+    } catch (err) {
+      this.failures++;
+      this.resyncReason = 'error';
+      metrics?.countError('rules', err instanceof Error && 'code' in err ? String(err.code) : 'unknown');
+      this.deps.health?.report({ live: this.failures < 10, ready: false,
+        detail: `rules apply failed ${this.failures} time(s): ${err instanceof Error ? err.message : String(err)}` });
+      throw err;
+    }
+    this.failures = 0;
+    const durationMs = this.deps.clock.now() - start;
+    metrics?.observeApply('rules', durationMs / 1000);
+    this.deps.health?.report({ live: true, ready: true, detail: `in sync (${this.deps.backend.kind})` });
+    return { families: reports, durationMs };
+  }
+}
