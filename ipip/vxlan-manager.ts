@@ -1,0 +1,170 @@
+/**
+ * VXLAN tunnel engine (Calico vxlan_mgr + vxlanfdb): device `vxlan.calico` (VNI 4096, UDP 4789,
+ * no learning, parent = interface holding the node IP, source = that IP, stable MAC), the tunnel
+ * address as /32, MTU = parent − 50 (IPv6 − 70); per remote VTEP a permanent neighbour entry
+ * (tunnel IP → VTEP MAC) and a permanent FDB entry (VTEP MAC → node IP).
+ *
+ * Ordering: `applyAdds()` programs the device and new VTEP entries; only then does
+ * `routesFor()` return routes through them; `applyRemovals()` removes stale entries and must run
+ * after the route table dropped their routes. `applyInDependencyOrder` (tunnel-order.ts) does it.
+ */
+import type { Logger } from '../common/logger.js';
+import { TortieError } from '../common/errors.js';
+import { parseAddress, formatAddress } from '../common/prefix.js';
+import type { Netlink, LinkInfo } from '../felix/netlink/types.js';
+import { errnoOf } from '../felix/netlink/netlink-error.js';
+import { vxlanRoute, type DesiredRoute } from '../felix/routes/route.js';
+import { vxlanMacForNode } from './vxlan-mac.js';
+import { ENCAP_OVERHEAD } from './mtu.js';
+
+export interface VxlanConfig {
+  readonly nodeName: string;
+  /** The node's underlay address (VTEP source); its interface is the VXLAN parent. */
+  readonly nodeIp: string;
+  /** This node's tunnel address from the pool (Node.spec.ipv4VXLANTunnelAddr). */
+  readonly tunnelAddress: string;
+  readonly deviceName?: string;
+  readonly vni?: number;
+  readonly port?: number;
+  /** Explicit device MTU; default parent MTU − 50 (− 70 over IPv6). */
+  readonly mtu?: number;
+  /** Explicit VTEP MAC; default derived from the node name. */
+  readonly mac?: string;
+}
+
+export interface RemoteVtep {
+  readonly nodeName: string;
+  readonly nodeIp: string;
+  readonly tunnelIp: string;
+  readonly mac?: string;
+}
+
+export interface RemoteBlock { readonly cidr: string; readonly nodeName: string }
+
+export class VxlanManager {
+  readonly deviceName: string;
+  readonly mac: string;
+  private vteps = new Map<string, RemoteVtep>();
+  /** VTEPs whose neighbour + FDB entries are in the kernel, by node name. */
+  private readonly programmed = new Map<string, RemoteVtep>();
+  private ifindex: number | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: { readonly netlink: Netlink; readonly logger: Logger }, readonly config: VxlanConfig) {
+    this.deviceName = config.deviceName ?? 'vxlan.calico';
+    this.mac = config.mac ?? vxlanMacForNode(config.nodeName);
+    this.log = deps.logger.child({ device: this.deviceName });
+  }
+
+  setRemoteVteps(vteps: Iterable<RemoteVtep>): void {
+    this.vteps = new Map([...vteps].filter((v) => v.nodeName !== this.config.nodeName).map((v) => [v.nodeName, v]));
+  }
+
+  macOf(v: RemoteVtep): string { return v.mac ?? vxlanMacForNode(v.nodeName); }
+
+  /** Create or fix the device; returns its ifindex. Recreates it when VNI/port/parent/MAC/learning differ. */
+  async ensureDevice(): Promise<number> {
+    const nl = this.deps.netlink;
+    const family = parseAddress(this.config.nodeIp).family;
+    const addrs = await nl.listAddresses(family);
+    const nodeIp = formatAddress(parseAddress(this.config.nodeIp));
+    const parentAddr = addrs.find((a) => a.cidr.slice(0, a.cidr.indexOf('/')) === nodeIp);
+    if (parentAddr === undefined) {
+      throw new TortieError('vxlan-no-parent', `no interface holds the node address ${nodeIp}; cannot choose the VXLAN parent`,
+        { where: this.deviceName });
+    }
+    const links = await nl.listLinks();
+    const parent = links.find((l) => l.index === parentAddr.ifindex);
+    const vni = this.config.vni ?? 4096;
+    const port = this.config.port ?? 4789;
+    const mtu = this.config.mtu ?? (parent?.mtu ?? 1500) - (family === 6 ? ENCAP_OVERHEAD.vxlan6 : ENCAP_OVERHEAD.vxlan);
+    let dev = links.find((l) => l.name === this.deviceName);
+    if (dev !== undefined && !this.matches(dev, vni, port, nodeIp, parentAddr.ifindex)) {
+      this.log.warn({ have: dev.vxlan, mac: dev.mac }, 'VXLAN device settings differ; recreating');
+      await nl.deleteLink(dev.index);
+      dev = undefined;
+    }
+    if (dev === undefined) {
+      await nl.addLink({ type: 'vxlan', name: this.deviceName, mac: this.mac, mtu,
+        vxlan: { vni, port, local: nodeIp, parentIndex: parentAddr.ifindex, learning: false } });
+      dev = await nl.getLink(this.deviceName);
+      if (dev === undefined) throw new TortieError('vxlan-create', `${this.deviceName} vanished right after creation`);
+      this.programmed.clear();
+    }
+    if (dev.mtu !== mtu) await nl.setLink(dev.index, { mtu });
+    // Exactly one address: the tunnel address as a host prefix.
+    const tunnel = parseAddress(this.config.tunnelAddress);
+    const want = `${formatAddress(tunnel)}/${tunnel.family === 4 ? 32 : 128}`;
+    const mine = (await nl.listAddresses()).filter((a) => a.ifindex === dev.index && !a.cidr.startsWith('fe80:'));
+    for (const a of mine) if (a.cidr !== want) await nl.deleteAddress(a);
+    if (!mine.some((a) => a.cidr === want)) await nl.addAddress({ ifindex: dev.index, family: tunnel.family, cidr: want });
+    if (!dev.up) await nl.setLink(dev.index, { up: true });
+    this.ifindex = dev.index;
+    return dev.index;
+  }
+
+  private matches(dev: LinkInfo, vni: number, port: number, local: string, parent: number): boolean {
+    const v = dev.vxlan;
+    return dev.kind === 'vxlan' && v !== undefined && v.vni === vni && v.port === port && v.local === local
+      && v.parentIndex === parent && !v.learning && dev.mac === this.mac;
+  }
+
+  /** Device first, then neighbour and FDB entries for every wanted VTEP (idempotent: REPLACE). */
+  async applyAdds(): Promise<void> {
+    const ifindex = await this.ensureDevice();
+    const nl = this.deps.netlink;
+    for (const v of this.vteps.values()) {
+      const have = this.programmed.get(v.nodeName);
+      if (have !== undefined && have.nodeIp === v.nodeIp && have.tunnelIp === v.tunnelIp && this.macOf(have) === this.macOf(v)) continue;
+      const mac = this.macOf(v);
+      const tunnel = parseAddress(v.tunnelIp);
+      await nl.setNeighbour({ ifindex, family: tunnel.family, dst: formatAddress(tunnel), mac, permanent: true });
+      await nl.setFdb({ ifindex, mac, dst: formatAddress(parseAddress(v.nodeIp)), permanent: true });
+      this.programmed.set(v.nodeName, v);
+    }
+  }
+
+  /** Routes to remote blocks, only through VTEPs already programmed. */
+  routesFor(blocks: Iterable<RemoteBlock>): DesiredRoute[] {
+    const out: DesiredRoute[] = [];
+    for (const b of blocks) {
+      const v = this.programmed.get(b.nodeName);
+      const wanted = this.vteps.get(b.nodeName);
+      if (v !== undefined && wanted !== undefined && wanted.tunnelIp === v.tunnelIp) out.push(vxlanRoute(b.cidr, v.tunnelIp, this.deviceName));
+    }
+    return out;
+  }
+
+  /** Remove neighbour/FDB entries no wanted VTEP uses. Run after the route table dropped their routes. */
+  async applyRemovals(): Promise<void> {
+    const nl = this.deps.netlink;
+    const ifindex = this.ifindex ?? (await nl.getLink(this.deviceName))?.index;
+    if (ifindex === undefined) return;
+    const wantedNeigh = new Set<string>();
+    const wantedFdb = new Set<string>();
+    for (const v of this.vteps.values()) {
+      wantedNeigh.add(`${formatAddress(parseAddress(v.tunnelIp))}|${this.macOf(v)}`);
+      wantedFdb.add(`${this.macOf(v)}|${formatAddress(parseAddress(v.nodeIp))}`);
+    }
+    for (const [name, v] of this.programmed) {
+      const w = this.vteps.get(name);
+      if (w === undefined || w.tunnelIp !== v.tunnelIp || w.nodeIp !== v.nodeIp || this.macOf(w) !== this.macOf(v)) this.programmed.delete(name);
+    }
+    const ignoreGone = (err: unknown): void => {
+      const e = errnoOf(err);
+      if (e !== 'ENOENT' && e !== 'ESRCH') throw err;
+    };
+    for (const fam of [4, 6] as const) {
+      for (const n of await nl.listNeighbours(fam, ifindex)) {
+        if (n.permanent && !wantedNeigh.has(`${n.dst}|${n.mac}`)) await nl.deleteNeighbour(n).catch(ignoreGone);
+      }
+    }
+    for (const f of await nl.listFdb(ifindex)) {
+      // Skip the kernel's own entries (all-zero MAC for BUM flooding would be ours too, but we never add one).
+      if (f.permanent && !wantedFdb.has(`${f.mac}|${f.dst}`)) await nl.deleteFdb(f).catch(ignoreGone);
+    }
+  }
+
+  /** Full re-read: forget what we believe is programmed, so the next applyAdds rewrites it. */
+  queueResync(): void { this.programmed.clear(); this.ifindex = undefined; }
+}
