@@ -1,0 +1,165 @@
+/** Golden rendering per backend, read-back parsers, and config validation (pure, no kernel). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildRuleset, type RulesConfig } from '../../../felix/rules/desired-rules.js';
+import { emptyKernelState, planWrite, stateAfter } from '../../../felix/rules/rules-backend.js';
+import { parseNftSetElements, parseNftTable, renderNftTransaction } from '../../../felix/rules/nft-render.js';
+import {
+  parseIpsetSave, parseIptablesSave, renderIpsetUpdate, renderIptablesRestore,
+} from '../../../felix/rules/iptables-render.js';
+import { RulesConfigError } from '../../../felix/rules/errors.js';
+import { chainHashes } from '../../../felix/rules/rule-model.js';
+
+const config: RulesConfig = {
+  pools: [{ cidr: '10.65.0.0/16', natOutgoing: true }], nodeAddresses: ['192.168.1.2'],
+  ipipEnabled: false, vxlanEnabled: true, natOutgoingAddress: '192.168.1.1',
+};
+
+const NFT_GOLDEN = `table ip tortie {
+  set all-ipam-pools { type ipv4_addr; flags interval; }
+  set masq-ipam-pools { type ipv4_addr; flags interval; }
+  set all-hosts-net { type ipv4_addr; }
+  chain INPUT { type filter hook input priority filter; policy accept; }
+  chain FORWARD { type filter hook forward priority filter; policy accept; }
+  chain OUTPUT { type filter hook output priority filter; policy accept; }
+  chain POSTROUTING { type nat hook postrouting priority srcnat; policy accept; }
+  chain nat-outgoing { }
+}
+flush chain ip tortie INPUT
+flush chain ip tortie FORWARD
+flush chain ip tortie OUTPUT
+flush chain ip tortie POSTROUTING
+flush chain ip tortie nat-outgoing
+add rule ip tortie INPUT udp dport 4789 ip saddr @all-hosts-net fib daddr type local counter accept comment "tortie:cNDNxcG6vMIyu6Ph"
+add rule ip tortie INPUT udp dport 4789 counter drop comment "tortie:R_YG6zWb0zeeQ47l"
+add rule ip tortie FORWARD ip saddr @all-ipam-pools counter accept comment "tortie:DdEYUXvkZz5LhKaQ"
+add rule ip tortie FORWARD ip daddr @all-ipam-pools counter accept comment "tortie:wcbfxVYjBWkRnmOx"
+add rule ip tortie OUTPUT udp dport 4789 ip daddr @all-hosts-net counter accept comment "tortie:rnLYhfe36LOUx9H0"
+add rule ip tortie POSTROUTING counter jump nat-outgoing comment "tortie:AUVDrwWXdQfGt2tH"
+add rule ip tortie nat-outgoing ip saddr @masq-ipam-pools ip daddr != @all-ipam-pools counter snat to 192.168.1.1 comment "tortie:Q_rHdY95at3iqk9y"
+add element ip tortie all-ipam-pools { 10.65.0.0/16 }
+add element ip tortie masq-ipam-pools { 10.65.0.0/16 }
+add element ip tortie all-hosts-net { 192.168.1.2 }
+`;
+
+const IPSET_GOLDEN = `create tortie40all-ipam-pools hash:net family inet maxelem 1048576
+add tortie40all-ipam-pools 10.65.0.0/16
+create tortie40masq-ipam-pools hash:net family inet maxelem 1048576
+add tortie40masq-ipam-pools 10.65.0.0/16
+create tortie40all-hosts-net hash:ip family inet maxelem 1048576
+add tortie40all-hosts-net 192.168.1.2
+`;
+
+const FILTER_GOLDEN = `*filter
+:tortie-INPUT - [0:0]
+:tortie-FORWARD - [0:0]
+:tortie-OUTPUT - [0:0]
+-A tortie-INPUT -p udp -m udp --dport 4789 -m set --match-set tortie40all-hosts-net src -m addrtype --dst-type LOCAL -m comment --comment "tortie:cNDNxcG6vMIyu6Ph" -j ACCEPT
+-A tortie-INPUT -p udp -m udp --dport 4789 -m comment --comment "tortie:R_YG6zWb0zeeQ47l" -j DROP
+-A tortie-FORWARD -m set --match-set tortie40all-ipam-pools src -m comment --comment "tortie:DdEYUXvkZz5LhKaQ" -j ACCEPT
+-A tortie-FORWARD -m set --match-set tortie40all-ipam-pools dst -m comment --comment "tortie:wcbfxVYjBWkRnmOx" -j ACCEPT
+-A tortie-OUTPUT -p udp -m udp --dport 4789 -m set --match-set tortie40all-hosts-net dst -m comment --comment "tortie:rnLYhfe36LOUx9H0" -j ACCEPT
+-I INPUT 1 -m comment --comment "tortie:DfHGDkJdqr0H0EnQ" -j tortie-INPUT
+-I FORWARD 1 -m comment --comment "tortie:RenC39Bg2WyT3cN-" -j tortie-FORWARD
+-I OUTPUT 1 -m comment --comment "tortie:6Z6Vo-Yqshbbd3mx" -j tortie-OUTPUT
+COMMIT
+`;
+
+const NAT_GOLDEN = `*nat
+:tortie-POSTROUTING - [0:0]
+:tortie-nat-outgoing - [0:0]
+-A tortie-POSTROUTING -m comment --comment "tortie:AUVDrwWXdQfGt2tH" -j tortie-nat-outgoing
+-A tortie-nat-outgoing -m set --match-set tortie40masq-ipam-pools src -m set ! --match-set tortie40all-ipam-pools dst -m comment --comment "tortie:Q_rHdY95at3iqk9y" -j SNAT --to-source 192.168.1.1
+-I POSTROUTING 1 -m comment --comment "tortie:EN6Cn0GlH7Rqz94y" -j tortie-POSTROUTING
+COMMIT
+`;
+
+test('nft: first write is one transaction declaring our table, rewriting chains, filling sets', () => {
+  const rs = buildRuleset(config, 4);
+  assert.equal(renderNftTransaction(planWrite(rs, emptyKernelState, false)), NFT_GOLDEN);
+});
+
+test('iptables: ipset restore then restore input per table with jumps inserted at 1', () => {
+  const plan = planWrite(buildRuleset(config, 4), emptyKernelState, true);
+  assert.equal(renderIpsetUpdate(plan), IPSET_GOLDEN);
+  assert.equal(renderIptablesRestore(plan, 'filter'), FILTER_GOLDEN);
+  assert.equal(renderIptablesRestore(plan, 'nat'), NAT_GOLDEN);
+});
+
+test('a node address change is an incremental set update, no chain is rewritten', () => {
+  const before = buildRuleset(config, 4);
+  const after = buildRuleset({ ...config, nodeAddresses: ['192.168.1.3'] }, 4);
+  for (const hooks of [false, true]) {
+    const plan = planWrite(after, stateAfter(before, hooks), hooks);
+    assert.deepEqual(plan.chainsToWrite, []);
+    assert.deepEqual(plan.hooksToFix, []);
+    if (!hooks) {
+      assert.equal(renderNftTransaction(plan), 'delete element ip tortie all-hosts-net { 192.168.1.2 }\n'
+        + 'add element ip tortie all-hosts-net { 192.168.1.3 }\n');
+    } else {
+      assert.equal(renderIpsetUpdate(plan), 'del tortie40all-hosts-net 192.168.1.2\nadd tortie40all-hosts-net 192.168.1.3\n');
+      assert.equal(renderIptablesRestore(plan, 'filter'), '');
+    }
+  }
+});
+
+test('iptables-save parse: our chains, our jumps by position, foreign rules ignored; a bad hook is fixed by exact delete', () => {
+  const save = `# Generated by iptables-save
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:KUBE-FORWARD - [0:0]
+:tortie-FORWARD - [0:0]
+-A FORWARD -s 1.2.3.4/32 -j ACCEPT
+-A FORWARD -m comment --comment "tortie:RenC39Bg2WyT3cN-" -j tortie-FORWARD
+-A FORWARD -j KUBE-FORWARD
+-A KUBE-FORWARD -m comment --comment "kube fwd" -j ACCEPT
+-A tortie-FORWARD -m set --match-set tortie40all-ipam-pools src -m comment --comment "tortie:DdEYUXvkZz5LhKaQ" -j ACCEPT
+COMMIT
+`;
+  const seen = parseIptablesSave(save, 'filter');
+  assert.deepEqual([...seen.chains], [['FORWARD', { table: 'filter', hashes: ['DdEYUXvkZz5LhKaQ'] }]]);
+  assert.deepEqual(seen.hooks.get('filter/FORWARD'), [{ position: 2, hash: 'RenC39Bg2WyT3cN-',
+    spec: '-m comment --comment "tortie:RenC39Bg2WyT3cN-" -j tortie-FORWARD' }]);
+  const plan = planWrite(buildRuleset(config, 4), { chains: seen.chains, hooks: seen.hooks, sets: new Map() }, true);
+  const text = renderIptablesRestore(plan, 'filter');
+  assert.match(text, /^-D FORWARD -m comment --comment "tortie:RenC39Bg2WyT3cN-" -j tortie-FORWARD$/m);
+  assert.match(text, /^-I FORWARD 1 -m comment --comment "tortie:RenC39Bg2WyT3cN-" -j tortie-FORWARD$/m);
+  assert.doesNotMatch(text, /KUBE|1\.2\.3\.4/);
+});
+
+test('nft -j parse: comment hashes per chain, set kinds, elements canonical', () => {
+  const rs = buildRuleset(config, 4);
+  const input = rs.chains.find((c) => c.name === 'INPUT');
+  assert.ok(input);
+  const listing = parseNftTable(JSON.stringify({ nftables: [
+    { metainfo: { version: '1.0.6' } },
+    { table: { family: 'ip', name: 'tortie', handle: 3 } },
+    { set: { family: 'ip', name: 'all-ipam-pools', table: 'tortie', type: 'ipv4_addr', flags: ['interval'] } },
+    { set: { family: 'ip', name: 'all-hosts-net', table: 'tortie', type: 'ipv4_addr' } },
+    { chain: { family: 'ip', table: 'tortie', name: 'INPUT', type: 'filter', hook: 'input', prio: 0 } },
+    ...chainHashes(input).map((h) => ({ rule: { family: 'ip', table: 'tortie', chain: 'INPUT', comment: `tortie:${h}`, expr: [] } })),
+    { rule: { family: 'ip', table: 'tortie', chain: 'INPUT', expr: [] } },
+  ] }));
+  assert.deepEqual(listing.chains.get('INPUT')?.hashes, [...chainHashes(input), '']);
+  assert.deepEqual([...listing.sets], [['all-ipam-pools', 'net'], ['all-hosts-net', 'addr']]);
+  const els = parseNftSetElements(JSON.stringify({ nftables: [{ set: { name: 'all-ipam-pools',
+    elem: [{ prefix: { addr: '10.65.0.0', len: 16 } }, '10.66.0.1', { elem: { val: { prefix: { addr: 'fd00:0::', len: 48 } } } }] } }] }), 'net');
+  assert.deepEqual([...els].sort(), ['10.65.0.0/16', '10.66.0.1/32', 'fd00::/48']);
+  assert.deepEqual([...parseIpsetSave('create x hash:net family inet\nadd x 10.2.0.1\nadd x 10.1.0.0/16\n', 'net')], ['10.2.0.1/32', '10.1.0.0/16']);
+  assert.throws(() => parseNftTable('not json'), SyntaxError);
+});
+
+test('bad configuration is refused with the field named; overlapping pools collapse in the sets', () => {
+  assert.throws(() => buildRuleset({ ...config, pools: [{ cidr: '10.65.0.1/16', natOutgoing: true }] }, 4),
+    (e: unknown) => e instanceof RulesConfigError && e.code === 'rules-invalid-config' && /pools\[0\]\.cidr/.test(e.message));
+  assert.throws(() => buildRuleset({ ...config, nodeAddresses: ['300.1.1.1'] }, 4), /nodeAddresses\[0\]/);
+  assert.throws(() => buildRuleset({ ...config, vxlanPort: 70000 }, 4), /vxlanPort/);
+  const rs = buildRuleset({ ...config, pools: [{ cidr: '10.65.1.0/24', natOutgoing: false },
+    { cidr: '10.65.0.0/16', natOutgoing: true }, { cidr: 'fd00::/64', natOutgoing: true }] }, 4);
+  assert.deepEqual([...(rs.sets.find((s) => s.name === 'all-ipam-pools')?.elements ?? [])], ['10.65.0.0/16']);
+  // IPIP is IPv4 only; the v6 ruleset has the VXLAN rules and the v6 pool.
+  const v6 = buildRuleset({ ...config, ipipEnabled: true, pools: [{ cidr: 'fd00::/64', natOutgoing: true }] }, 6);
+  assert.equal(v6.chains.find((c) => c.name === 'INPUT')?.rules.length, 2);
+  assert.deepEqual([...(v6.sets.find((s) => s.name === 'masq-ipam-pools')?.elements ?? [])], ['fd00::/64']);
+});
