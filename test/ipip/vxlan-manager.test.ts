@@ -1,0 +1,90 @@
+/** VxlanManager, MAC and MTU logic on FakeNetlink. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VxlanManager } from '../../ipip/vxlan-manager.js';
+import { vxlanMacForNode } from '../../ipip/vxlan-mac.js';
+import { podMtu, detectHostMtu, writeMtuFile } from '../../ipip/mtu.js';
+import { silentLogger } from '../../common/logger.js';
+import { FakeNetlink } from '../fakes/netlink-fake.js';
+
+function node(): { nl: FakeNetlink; eth0: number } {
+  const nl = new FakeNetlink();
+  const eth0 = nl.externalAddLink('eth0', 'veth', 9000).index;
+  nl.addresses.push({ ifindex: eth0, family: 4, cidr: '192.168.1.1/24' });
+  return { nl, eth0 };
+}
+
+test('VTEP MAC: stable, locally administered, unicast, distinct per node', () => {
+  const m = vxlanMacForNode('node-1');
+  assert.equal(m, vxlanMacForNode('node-1'));
+  assert.notEqual(m, vxlanMacForNode('node-2'));
+  const first = parseInt(m.slice(0, 2), 16);
+  assert.equal(first & 0x02, 0x02);
+  assert.equal(first & 0x01, 0);
+  assert.match(m, /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+});
+
+test('pod MTU per encapsulation (calico-compat §3.6)', () => {
+  assert.equal(podMtu(1500, ['vxlan']), 1450);
+  assert.equal(podMtu(1500, ['ipip']), 1480);
+  assert.equal(podMtu(1500, ['vxlan6']), 1430);
+  assert.equal(podMtu(1500, ['ipip', 'wireguard']), 1440);
+  assert.equal(podMtu(1500, []), 1500);
+  assert.equal(podMtu(1500, ['none']), 1500);
+});
+
+test('host MTU: the interface holding the node IP, else smallest oper-up, else 1460; file written atomically', async () => {
+  const { nl } = node();
+  nl.externalAddLink('eth1', 'veth', 1400);
+  assert.equal(await detectHostMtu(nl, '192.168.1.1'), 9000);
+  assert.equal(await detectHostMtu(nl, '10.9.9.9'), 1400);
+  assert.equal(await detectHostMtu(new FakeNetlink(), undefined), 1460);
+  const dir = mkdtempSync(join(tmpdir(), 'tortie-mtu-'));
+  try {
+    await writeMtuFile(8950, join(dir, 'sub', 'mtu'));
+    assert.equal(readFileSync(join(dir, 'sub', 'mtu'), 'utf8'), '8950\n');
+    await assert.rejects(writeMtuFile(20, join(dir, 'mtu')), /out of range/);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('VxlanManager: device as Calico builds it; routes only after VTEP entries; entries removed after', async () => {
+  const { nl, eth0 } = node();
+  const m = new VxlanManager({ netlink: nl, logger: silentLogger() }, { nodeName: 'a', nodeIp: '192.168.1.1', tunnelAddress: '10.244.0.0' });
+  m.setRemoteVteps([{ nodeName: 'b', nodeIp: '192.168.1.2', tunnelIp: '10.244.1.0' }, { nodeName: 'a', nodeIp: '192.168.1.1', tunnelIp: '10.244.0.0' }]);
+  const blocks = [{ cidr: '10.244.1.0/26', nodeName: 'b' }];
+  assert.deepEqual(m.routesFor(blocks), [], 'no route before the VTEP is programmed');
+  await m.applyAdds();
+  const dev = [...nl.links.values()].find((l) => l.name === 'vxlan.calico');
+  assert.ok(dev);
+  assert.deepEqual([dev.mtu, dev.up, dev.mac, dev.vxlan], [8950, true, vxlanMacForNode('a'),
+    { vni: 4096, port: 4789, local: '192.168.1.1', parentIndex: eth0, learning: false }]);
+  assert.deepEqual(nl.addresses.filter((x) => x.ifindex === dev.index).map((x) => x.cidr), ['10.244.0.0/32']);
+  assert.deepEqual([...nl.neighbours.values()], [{ ifindex: dev.index, family: 4, dst: '10.244.1.0', mac: vxlanMacForNode('b'), permanent: true }]);
+  assert.deepEqual([...nl.fdb.values()], [{ ifindex: dev.index, mac: vxlanMacForNode('b'), dst: '192.168.1.2', permanent: true }]);
+  assert.deepEqual(m.routesFor(blocks), [{ dst: '10.244.1.0/26', type: 'unicast', iface: 'vxlan.calico', gateway: '10.244.1.0', onlink: true }]);
+  // Node b leaves: its route disappears from routesFor at once, entries only on applyRemovals.
+  m.setRemoteVteps([]);
+  assert.deepEqual(m.routesFor(blocks), []);
+  assert.equal(nl.fdb.size, 1);
+  await m.applyRemovals();
+  assert.equal(nl.fdb.size, 0);
+  assert.equal(nl.neighbours.size, 0);
+});
+
+test('VxlanManager recreates a device whose VNI differs', async () => {
+  const { nl, eth0 } = node();
+  await nl.addLink({ type: 'vxlan', name: 'vxlan.calico', vxlan: { vni: 1, port: 4789, local: '192.168.1.1', parentIndex: eth0, learning: true } });
+  const m = new VxlanManager({ netlink: nl, logger: silentLogger() }, { nodeName: 'a', nodeIp: '192.168.1.1', tunnelAddress: '10.244.0.0' });
+  await m.ensureDevice();
+  assert.ok(nl.calls.some((c) => c.op === 'deleteLink'));
+  assert.equal([...nl.links.values()].find((l) => l.name === 'vxlan.calico')?.vxlan?.vni, 4096);
+});
+
+test('VxlanManager: a node address on no interface is a clear error', async () => {
+  const { nl } = node();
+  const m = new VxlanManager({ netlink: nl, logger: silentLogger() }, { nodeName: 'a', nodeIp: '192.168.9.9', tunnelAddress: '10.244.0.0' });
+  await assert.rejects(m.ensureDevice(), /vxlan\.calico: no interface holds the node address 192\.168\.9\.9/);
+});
