@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+/**
+ * tortiectl: calicoctl's command surface for Tortie. Start-up stays light: the datastore
+ * (etcd3, zod, yaml) is only loaded by the commands that need it.
+ */
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import type { Io } from './resource-commands.js';
+import type { Connection } from './connect.js';
+
+const io: Io = {
+  out: (t) => { process.stdout.write(t); },
+  err: (t) => { process.stderr.write(t); },
+  readStdin: () => readFileSync(0, 'utf8'),
+};
+
+async function withDatastore<T>(config: string | undefined, fn: (c: Connection) => Promise<T>): Promise<T> {
+  const { openDatastore } = await import('./connect.js');
+  const c = await openDatastore(config);
+  try { return await fn(c); } finally { await c.close(); }
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return `v${pkg.version ?? '0.0.0'}`;
+  } catch { return 'unknown'; }
+}
+
+const CONFIG = ['-c, --config <file>', 'CalicoAPIConfig file (default: DATASTORE_TYPE / ETCD_* environment)'] as const;
+
+function build(setExit: (code: number) => void): Command {
+  const program = new Command('tortiectl')
+    .description('Manage Tortie (Calico-compatible) resources, IPAM and node status')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+
+  for (const verb of ['apply', 'create', 'replace', 'delete'] as const) {
+    const cmd = program.command(`${verb}${verb === 'delete' ? ' [kind] [names...]' : ''}`)
+      .description(`${verb} resources from a file (multi-document YAML or JSON, "-" for stdin)`)
+      .option('-f, --filename <file>', 'manifest file, or - for stdin')
+      .option(...CONFIG)
+      .option('--allow-version-mismatch', 'accepted for calicoctl compatibility');
+    if (verb === 'create') cmd.option('--skip-exists', 'do not fail on resources that already exist');
+    if (verb === 'delete') cmd.option('-s, --skip-not-exists', 'do not fail on resources that do not exist');
+    cmd.action(async (...args: unknown[]) => {
+      const opts = (verb === 'delete' ? args[2] : args[0]) as { filename?: string; config?: string; skipExists?: boolean; skipNotExists?: boolean };
+      const rc = await import('./resource-commands.js');
+      if (verb === 'delete' && opts.filename === undefined) {
+        const kind = args[0] as string | undefined;
+        if (kind === undefined) throw new (await import('./ctl-error.js')).CtlError('delete needs -f FILE or KIND NAME');
+        await withDatastore(opts.config, (c) => rc.deleteByName(c.datastore, kind, args[1] as string[], opts.skipNotExists === true, io));
+        return;
+      }
+      if (opts.filename === undefined) throw new (await import('./ctl-error.js')).CtlError(`${verb} needs -f FILE (or - for stdin)`);
+      const file = opts.filename;
+      // Validate the whole file before connecting: a bad manifest never reaches the datastore.
+      await rc.parseManifestFile(file === '-' ? '-' : file, { ...io, readStdin: (() => { const t = io.readStdin(); io.readStdin = () => t; return t; }) });
+      await withDatastore(opts.config, (c) => rc.fileVerb(c.datastore, verb, file, io,
+        { ...(opts.skipExists === undefined ? {} : { skipExists: opts.skipExists }), ...(opts.skipNotExists === undefined ? {} : { skipNotExists: opts.skipNotExists }) }));
+    });
+  }
+
+  program.command('get <kind> [names...]').description('show resources (table, -o wide, -o yaml, -o json)')
+    .option('-o, --output <format>', 'ps | wide | yaml | json', 'ps').option(...CONFIG).option('--allow-version-mismatch')
+    .action(async (kind: string, names: string[], opts: { output: string; config?: string }) => {
+      const rc = await import('./resource-commands.js');
+      rc.kindOrThrow(kind);
+      await withDatastore(opts.config, (c) => rc.getCmd(c.datastore, kind, names, opts.output, io));
+    });
+
+  program.command('patch <kind> <name>').description('merge a JSON patch into a resource')
+    .requiredOption('-p, --patch <json>', 'JSON merge patch, e.g. \'{"spec":{"nodeToNodeMeshEnabled":false}}\'')
+    .option('-t, --type <type>', 'merge | strategic', 'strategic').option(...CONFIG).option('--allow-version-mismatch')
+    .action(async (kind: string, name: string, opts: { patch: string; type: string; config?: string }) => {
+      const rc = await import('./resource-commands.js');
+      rc.kindOrThrow(kind);
+      await withDatastore(opts.config, (c) => rc.patchCmd(c.datastore, kind, name, opts.patch, opts.type, io));
+    });
+
+  const ipam = program.command('ipam').description('IP address management');
+  ipam.command('show').description('pool and block usage, or who holds an IP')
+    .option('--ip <ip>', 'show the allocation of one address').option('--show-blocks', 'add a row per block').option(...CONFIG)
+    .action(async (opts: { ip?: string; showBlocks?: boolean; config?: string }) => {
+      const ic = await import('./ipam-commands.js');
+      await withDatastore(opts.config, (c) => ic.ipamShow(c, { ...(opts.ip === undefined ? {} : { ip: opts.ip }), ...(opts.showBlocks === undefined ? {} : { showBlocks: opts.showBlocks }) }, io));
+    });
+  ipam.command('release').description('release one address').requiredOption('--ip <ip>', 'address to release').option(...CONFIG)
+    .action(async (opts: { ip: string; config?: string }) => {
+      const ic = await import('./ipam-commands.js');
+      await withDatastore(opts.config, (c) => ic.ipamRelease(c, opts.ip, io));
+    });
+  ipam.command('check').description('report leaked or inconsistent IPAM data').option(...CONFIG)
+    .action(async (opts: { config?: string }) => {
+      const ic = await import('./ipam-commands.js');
+      await withDatastore(opts.config, (c) => ic.ipamCheck(c, io));
+    });
+
+  const node = program.command('node').description('node commands');
+  node.command('status').description('BGP peer status from the local tortie-node')
+    .action(async () => {
+      const ns = await import('./node-status.js');
+      setExit(await ns.nodeStatus(io));
+    });
+
+  program.command('version').description('print the version').action(() => {
+    io.out(`Client Version:    ${version()}\nCluster Type:      etcdv3\n`);
+  });
+  return program;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let code = 0;
+  const program = build((c) => { code = c; });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 1;
+    const e = err as Error & { code?: unknown };
+    io.err(`${e.message ?? String(err)}\n`);
+    if (process.env['TORTIE_DEBUG'] !== undefined && e.stack !== undefined) io.err(`${e.stack}\n`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {
+  process.stderr.write(`${String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,52 @@
+/** `node status`: ask the local tortie-node over its control socket, print calicoctl's tables. */
+import { connect } from 'node:net';
+import { CtlError } from './ctl-error.js';
+import { formatBoxTable } from './table.js';
+import { DEFAULT_NODE_CTL_SOCKET, parseNodeStatusResponse, type NodeStatusResponse, type PeerStatus } from './node-status-protocol.js';
+import type { Io } from './resource-commands.js';
+
+export async function queryNodeStatus(socketPath: string, timeoutMs = 5000): Promise<NodeStatusResponse | 'not-running'> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(socketPath);
+    let buf = '';
+    const timer = setTimeout(() => { sock.destroy(); reject(new CtlError(`no answer from ${socketPath} within ${timeoutMs} ms`)); }, timeoutMs);
+    const finish = (): void => {
+      clearTimeout(timer);
+      const line = buf.split('\n')[0] ?? '';
+      let v: unknown;
+      try { v = JSON.parse(line); } catch { reject(new CtlError(`malformed answer from ${socketPath}: ${JSON.stringify(line.slice(0, 100))}`)); return; }
+      const r = parseNodeStatusResponse(v);
+      if (typeof r === 'string') reject(new CtlError(`malformed answer from ${socketPath}: ${r}`));
+      else resolve(r);
+    };
+    sock.on('connect', () => sock.write(`${JSON.stringify({ command: 'bgp-status' })}\n`));
+    sock.on('data', (d: Buffer) => { buf += d.toString(); if (buf.includes('\n')) { sock.end(); } });
+    sock.on('end', finish);
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') resolve('not-running');
+      else if (err.code === 'EACCES') reject(new CtlError(`permission denied on ${socketPath}: run as root`));
+      else reject(new CtlError(`cannot talk to ${socketPath}: ${err.message}`));
+    });
+  });
+}
+
+function peerTable(peers: readonly PeerStatus[]): string {
+  return formatBoxTable(['PEER ADDRESS', 'PEER TYPE', 'STATE', 'SINCE', 'INFO'],
+    peers.map((p) => [p.peerIP, p.type, p.state, p.since, p.info]));
+}
+
+export async function nodeStatus(io: Io, socketPath = process.env['TORTIE_NODE_CTL'] ?? DEFAULT_NODE_CTL_SOCKET): Promise<number> {
+  const r = await queryNodeStatus(socketPath);
+  if (r === 'not-running') { io.out('Calico process is not running.\n'); return 1; }
+  if (!r.ok) throw new CtlError(`tortie-node answered with an error: ${r.error}`);
+  if (!r.processRunning) { io.out('Calico process is running.\n\nThe BGP backend process (BIRD) is not running.\n'); return 1; }
+  let out = 'Calico process is running.\n';
+  for (const family of [4, 6] as const) {
+    const peers = r.peers.filter((p) => p.family === family);
+    out += `\nIPv${family} BGP status\n`;
+    out += peers.length === 0 ? `No IPv${family} peers found.\n` : peerTable(peers);
+  }
+  io.out(out);
+  return 0;
+}

@@ -1,0 +1,142 @@
+/**
+ * calicoctl's resource verbs: apply|create|replace|delete -f FILE|-, get KIND [NAME...]
+ * [-o ps|wide|yaml|json], patch KIND NAME -p JSON, delete KIND NAME... Manifests are
+ * validated as a whole before anything is written (one bad document: nothing written).
+ */
+import { readFileSync } from 'node:fs';
+import { isDatastoreError } from '../datastore/errors.js';
+import type { Datastore } from '../datastore/datastore.js';
+import { loadManifest, ManifestError } from '../resources/manifest.js';
+import { API_VERSION, resolveKind, validateResource, type Kind, type KindInfo, type Resource } from '../resources/kinds.js';
+import { effectiveBgpConfiguration } from '../resources/bgp-configuration.js';
+import { CtlError } from './ctl-error.js';
+import { formatColumns } from './table.js';
+import { tableFor } from './resource-table.js';
+
+export type Verb = 'apply' | 'create' | 'replace' | 'delete';
+const PAST: Record<Verb, string> = { apply: 'applied', create: 'created', replace: 'replaced', delete: 'deleted' };
+
+export interface Io { out(text: string): void; err(text: string): void; readStdin(): string }
+
+export function readManifestText(file: string, io: Io): { text: string; name: string } {
+  if (file === '-') return { text: io.readStdin(), name: '<stdin>' };
+  try { return { text: readFileSync(file, 'utf8'), name: file }; } catch (err) {
+    throw new CtlError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
+  }
+}
+
+export async function parseManifestFile(file: string, io: Io): Promise<Resource[]> {
+  const { text, name } = readManifestText(file, io);
+  try {
+    const rs = await loadManifest(text, name);
+    if (rs.length === 0) throw new CtlError(`${name}: no resources found`);
+    return rs;
+  } catch (err) {
+    if (err instanceof ManifestError) throw new CtlError(`Failed to execute command: invalid manifest, nothing was written:\n${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
+function summary(verb: Verb, rs: readonly Resource[]): string {
+  const kinds = new Set(rs.map((r) => r.kind));
+  return kinds.size === 1 ? `Successfully ${PAST[verb]} ${rs.length} '${rs[0]?.kind}' resource(s)` : `Successfully ${PAST[verb]} ${rs.length} resource(s)`;
+}
+
+export async function fileVerb(ds: Datastore, verb: Verb, file: string, io: Io, opts: { skipExists?: boolean; skipNotExists?: boolean }): Promise<void> {
+  const rs = await parseManifestFile(file, io);
+  let done = 0;
+  for (const r of rs) {
+    try {
+      switch (verb) {
+        case 'apply': await ds.apply(r); break;
+        case 'create': await ds.create(r); break;
+        case 'replace': await ds.update(r); break;
+        case 'delete': await ds.delete(r.kind, r.metadata.name, r.metadata.resourceVersion); break;
+      }
+    } catch (err) {
+      const skip = (opts.skipExists === true && isDatastoreError(err, 'already-exists')) || (opts.skipNotExists === true && isDatastoreError(err, 'not-found'));
+      if (!skip) {
+        const msg = `resource ${r.kind}(${r.metadata.name}): ${(err as Error).message}`;
+        throw new CtlError(done === 0 ? `Failed to ${verb} any resources: ${msg}` : `Partial success: ${PAST[verb]} the first ${done} out of ${rs.length} resources:\n${msg}`, { cause: err });
+      }
+    }
+    done++;
+  }
+  io.out(`${summary(verb, rs)}\n`);
+}
+
+export function kindOrThrow(text: string): KindInfo {
+  const k = resolveKind(text);
+  if (k === undefined) throw new CtlError(`resource type '${text}' is not supported`);
+  return k;
+}
+
+export type OutputFormat = 'ps' | 'wide' | 'yaml' | 'json';
+
+export async function getCmd(ds: Datastore, kindText: string, names: readonly string[], output: string, io: Io): Promise<void> {
+  const info = kindOrThrow(kindText);
+  if (!['ps', 'wide', 'yaml', 'json'].includes(output)) throw new CtlError(`unrecognized output format '${output}' (ps, wide, yaml, json)`);
+  let items: Resource[];
+  if (names.length > 0) {
+    items = [];
+    for (const n of names) {
+      const r = await ds.get(info.kind, n);
+      if (r === undefined) throw new CtlError(`resource does not exist: ${info.kind}(${n})`);
+      items.push(r);
+    }
+  } else {
+    items = (await ds.list(info.kind)).items;
+  }
+  if (output === 'yaml' || output === 'json') {
+    const doc = names.length === 1 ? items[0] : { apiVersion: API_VERSION, kind: `${info.kind}List`, items, metadata: {} };
+    if (output === 'json') io.out(`${JSON.stringify(doc, null, 2)}\n`);
+    else { const { stringify } = await import('yaml'); io.out(stringify(doc)); }
+    return;
+  }
+  const global = info.kind === 'Node' ? (await ds.get('BGPConfiguration', 'default'))?.spec : undefined;
+  const t = tableFor(info.kind, items, output === 'wide', { globalAsNumber: effectiveBgpConfiguration(global).asNumber });
+  io.out(formatColumns(t.headers, t.rows));
+}
+
+/** RFC 7386 JSON merge patch. */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> = target !== null && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
+
+export async function patchCmd(ds: Datastore, kindText: string, name: string, patchText: string, type: string, io: Io): Promise<void> {
+  const info = kindOrThrow(kindText);
+  if (type !== 'merge' && type !== 'strategic') throw new CtlError(`patch type '${type}' is not supported (merge, strategic)`);
+  let patch: unknown;
+  try { patch = JSON.parse(patchText); } catch (err) { throw new CtlError(`--patch is not valid JSON: ${(err as Error).message}`); }
+  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) throw new CtlError('--patch must be a JSON object');
+  const cur = await ds.get(info.kind, name);
+  if (cur === undefined) throw new CtlError(`resource does not exist: ${info.kind}(${name})`);
+  const merged = mergePatch(cur, patch) as Record<string, unknown>;
+  const md = merged['metadata'] as Record<string, unknown> | undefined;
+  if (md?.['name'] !== name || merged['kind'] !== info.kind) throw new CtlError('a patch cannot change kind or metadata.name');
+  const v = validateResource(merged);
+  if (!v.ok) throw new CtlError(`patched ${info.kind}(${name}) is invalid, nothing was written:\n${v.issues.map((i) => `${i.path}: ${i.message}`).join('\n')}`);
+  try {
+    await ds.update({ ...v.resource, metadata: { ...v.resource.metadata, resourceVersion: cur.metadata.resourceVersion ?? '' } } as Resource);
+  } catch (err) { throw new CtlError(`Failed to patch ${info.kind}(${name}): ${(err as Error).message}`, { cause: err }); }
+  io.out(`Successfully patched 1 '${info.kind}' resource\n`);
+}
+
+export async function deleteByName(ds: Datastore, kindText: string, names: readonly string[], skipNotExists: boolean, io: Io): Promise<void> {
+  const info = kindOrThrow(kindText);
+  if (names.length === 0) throw new CtlError('delete needs a resource name (or -f FILE)');
+  let n = 0;
+  for (const name of names) {
+    try { await ds.delete(info.kind as Kind, name); n++; } catch (err) {
+      if (skipNotExists && isDatastoreError(err, 'not-found')) continue;
+      throw new CtlError(isDatastoreError(err, 'not-found') ? `resource does not exist: ${info.kind}(${name})` : (err as Error).message, { cause: err });
+    }
+  }
+  io.out(`Successfully deleted ${n} '${info.kind}' resource(s)\n`);
+}

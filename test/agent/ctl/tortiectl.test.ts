@@ -1,0 +1,305 @@
+/**
+ * The real tortiectl binary (node dist/agent/ctl/main.js) against a real etcd 3.4: every kind
+ * round-trips (apply, then `get -o yaml` = input + defaults), invalid manifests are refused
+ * with file / document / field path and nothing is written, patch, delete, tables, ipam
+ * commands, and `node status` against a tiny fake control-socket server.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse, parseAllDocuments } from 'yaml';
+import { EtcdServer, etcdSkipReason } from '../../helpers/etcd.js';
+import { matchesSubset } from '../../helpers/poll.js';
+import { EtcdKvStore } from '../../../agent/datastore/etcd-kv-store.js';
+import { KvDatastore } from '../../../agent/datastore/datastore.js';
+import { Ipam } from '../../../agent/ipam/ipam.js';
+import { silentLogger } from '../../../common/logger.js';
+import { systemClock } from '../../../common/clock.js';
+
+const MAIN = new URL('../../../agent/ctl/main.js', import.meta.url).pathname;
+const skip = etcdSkipReason();
+
+interface Run { code: number; stdout: string; stderr: string }
+
+const MANIFESTS: Record<string, string> = {
+  IPPool: `apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata:
+  name: pool-a
+spec:
+  cidr: 10.244.0.0/16
+  ipipMode: CrossSubnet
+  natOutgoing: true
+  nodeSelector: "!has(edge)"
+`,
+  BGPPeer: `apiVersion: projectcalico.org/v3
+kind: BGPPeer
+metadata:
+  name: tor-1
+spec:
+  peerIP: 10.0.0.1:1179
+  asNumber: 65001
+  nodeSelector: rack == 'r1'
+  keepaliveTime: 30s
+  password:
+    secretKeyRef: {name: bgp-secrets, key: tor1}
+`,
+  BGPConfiguration: `apiVersion: projectcalico.org/v3
+kind: BGPConfiguration
+metadata:
+  name: default
+spec:
+  logSeverityScreen: Info
+  nodeToNodeMeshEnabled: true
+  asNumber: 64512
+  serviceClusterIPs:
+  - cidr: 10.96.0.0/12
+`,
+  Node: `apiVersion: projectcalico.org/v3
+kind: Node
+metadata:
+  name: node-1
+  labels: {rack: r1}
+spec:
+  bgp:
+    ipv4Address: 10.0.3.7/24
+    ipv6Address: fd00::7/64
+`,
+  FelixConfiguration: `apiVersion: projectcalico.org/v3
+kind: FelixConfiguration
+metadata:
+  name: default
+spec:
+  ipipEnabled: true
+  ipipMTU: 1480
+  vxlanVNI: 4096
+  routeRefreshInterval: 90s
+  natOutgoingExclusions: IPPoolsAndHostIPs
+  bpfEnabled: false
+`,
+  BGPFilter: `apiVersion: projectcalico.org/v3
+kind: BGPFilter
+metadata:
+  name: only-pods
+spec:
+  exportV4:
+  - action: Accept
+    matchOperator: In
+    cidr: 10.244.0.0/16
+  - action: Reject
+  importV6:
+  - action: Reject
+    matchOperator: NotIn
+    cidr: fd00::/8
+    prefixLength: {min: 48, max: 64}
+`,
+};
+
+describe('tortiectl against real etcd', { skip }, () => {
+  let etcd: EtcdServer;
+  let dir: string;
+  const run = (args: readonly string[], stdin?: string, env: NodeJS.ProcessEnv = {}): Promise<Run> => new Promise((resolve) => {
+    const child = execFile(process.execPath, [MAIN, ...args], { env: { PATH: process.env['PATH'] ?? '', ETCD_ENDPOINTS: etcd.endpoint, ...env }, encoding: 'utf8' },
+      (err, stdout, stderr) => resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr }));
+    if (stdin !== undefined) child.stdin?.end(stdin); else child.stdin?.end();
+  });
+  const file = (name: string, text: string): string => { const p = join(dir, name); writeFileSync(p, text); return p; };
+  const ok = (r: Run): Run => { assert.equal(r.code, 0, `exit ${r.code}: ${r.stderr}`); assert.equal(r.stderr, ''); return r; };
+
+  before(async () => {
+    etcd = await EtcdServer.start();
+    dir = mkdtempSync(join(tmpdir(), 'tortiectl-test-'));
+  });
+  after(async () => {
+    await etcd?.stop();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const [kind, text] of Object.entries(MANIFESTS)) {
+    it(`${kind}: apply, then get -o yaml gives the input plus defaults`, async () => {
+      const r = ok(await run(['apply', '-f', file(`${kind}.yaml`, text)]));
+      assert.equal(r.stdout, `Successfully applied 1 '${kind}' resource(s)\n`);
+      const input = parse(text) as { metadata: { name: string } };
+      const got = parse(ok(await run(['get', kind.toLowerCase(), input.metadata.name, '-o', 'yaml'])).stdout) as { metadata: Record<string, unknown>; spec: Record<string, unknown> };
+      assert.ok(matchesSubset(got, input), `got ${JSON.stringify(got)}`);
+      assert.match(String(got.metadata['resourceVersion']), /^\d+$/);
+      assert.match(String(got.metadata['creationTimestamp']), /^\d{4}-\d\d-\d\dT/);
+      if (kind === 'IPPool') {
+        assert.deepEqual({ blockSize: got.spec['blockSize'], vxlanMode: got.spec['vxlanMode'], allowedUses: got.spec['allowedUses'], assignmentMode: got.spec['assignmentMode'] },
+          { blockSize: 26, vxlanMode: 'Never', allowedUses: ['Workload', 'Tunnel'], assignmentMode: 'Automatic' });
+      }
+      // The YAML that get prints is accepted back by apply (calicoctl's round trip).
+      ok(await run(['apply', '-f', '-'], ok(await run(['get', kind, '-o', 'yaml'])).stdout));
+    });
+  }
+
+  it('tables: get default and -o wide columns', async () => {
+    assert.equal(ok(await run(['get', 'ippools'])).stdout,
+      'NAME     CIDR            SELECTOR     \npool-a   10.244.0.0/16   !has(edge)   \n');
+    assert.equal(ok(await run(['get', 'ipp', '-o', 'wide'])).stdout.split('\n')[1],
+      'pool-a   10.244.0.0/16   true   CrossSubnet   Never       false      false              !has(edge)   Automatic        ');
+    assert.equal(ok(await run(['get', 'bgppeer'])).stdout,
+      "NAME    PEERIP          NODE           ASN     \ntor-1   10.0.0.1:1179   rack == 'r1'   65001   \n");
+    assert.equal(ok(await run(['get', 'nodes', '-o', 'wide'])).stdout,
+      'NAME     ASN       IPV4          IPV6         \nnode-1   (64512)   10.0.3.7/24   fd00::7/64   \n');
+    assert.equal(ok(await run(['get', 'bgpconfig'])).stdout,
+      'NAME      LOGSEVERITY   MESHENABLED   ASNUMBER   \ndefault   Info          true          64512      \n');
+    const list = JSON.parse(ok(await run(['get', 'felixconfigs', '-o', 'json'])).stdout) as { kind: string; items: unknown[] };
+    assert.equal(list.kind, 'FelixConfigurationList');
+    assert.equal(list.items.length, 1);
+  });
+
+  it('an invalid manifest is refused with file, document, path and reason, and nothing from it is written', async () => {
+    const p = file('mixed.yaml', `apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata: {name: good-pool}
+spec: {cidr: 10.50.0.0/16}
+---
+apiVersion: projectcalico.org/v3
+kind: BGPPeer
+metadata: {name: bad-peer}
+spec: {peerIP: 10.0.0.300, asNumber: 65000, keepAliveTime: 10s}
+`);
+    const r = await run(['apply', '-f', p]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, new RegExp(`${p}: document 1: spec\\.peerIP: .*"10\\.0\\.0\\.300"`));
+    assert.match(r.stderr, new RegExp(`${p}: document 1: spec\\.keepAliveTime: unknown field`));
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    const pools = await run(['get', 'ippool', 'good-pool']);
+    assert.equal(pools.code, 1);
+    assert.match(pools.stderr, /resource does not exist: IPPool\(good-pool\)/);
+  });
+
+  it('create refuses duplicates (unless --skip-exists); JSON from stdin works', async () => {
+    const r = await run(['create', '-f', file('dup.yaml', MANIFESTS['IPPool'] ?? '')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /IPPool\(pool-a\).*already exists/);
+    ok(await run(['create', '--skip-exists', '-f', join(dir, 'dup.yaml')]));
+    const json = JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'pool-json' }, spec: { cidr: 'fd00:244::/64' } });
+    assert.equal(ok(await run(['create', '-f', '-'], json)).stdout, "Successfully created 1 'IPPool' resource(s)\n");
+    assert.equal((parse(ok(await run(['get', 'pool', 'pool-json', '-o', 'yaml'])).stdout) as { spec: { blockSize: number } }).spec.blockSize, 122);
+  });
+
+  it('patch merges and validates; an invalid patch writes nothing', async () => {
+    assert.equal(ok(await run(['patch', 'bgpconfiguration', 'default', '-p', '{"spec": {"nodeToNodeMeshEnabled": false}}'])).stdout,
+      "Successfully patched 1 'BGPConfiguration' resource\n");
+    const got = parse(ok(await run(['get', 'bgpconfig', 'default', '-o', 'yaml'])).stdout) as { spec: Record<string, unknown> };
+    assert.equal(got.spec['nodeToNodeMeshEnabled'], false);
+    assert.equal(got.spec['asNumber'], 64512);
+    const bad = await run(['patch', 'bgpconfig', 'default', '-p', '{"spec": {"listenPort": 70000}}']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /spec\.listenPort: port must be 1-65535/);
+    const imm = await run(['patch', 'ippool', 'pool-a', '-p', '{"spec": {"cidr": "10.245.0.0/16"}}']);
+    assert.equal(imm.code, 1);
+    assert.match(imm.stderr, /spec\.cidr is immutable/);
+    const notJson = await run(['patch', 'ippool', 'pool-a', '-p', '{spec']);
+    assert.equal(notJson.code, 1);
+    assert.match(notJson.stderr, /--patch is not valid JSON/);
+  });
+
+  it('delete by name and by file; missing resources are errors unless --skip-not-exists', async () => {
+    assert.equal(ok(await run(['delete', 'bgpfilter', 'only-pods'])).stdout, "Successfully deleted 1 'BGPFilter' resource(s)\n");
+    const again = await run(['delete', 'bgpfilter', 'only-pods']);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /resource does not exist: BGPFilter\(only-pods\)/);
+    ok(await run(['delete', '-s', 'bgpfilter', 'only-pods']));
+    ok(await run(['delete', '-f', join(dir, 'BGPPeer.yaml')]));
+    assert.equal(ok(await run(['get', 'bgppeers'])).stdout, 'NAME   PEERIP   NODE   ASN   \n');
+  });
+
+  it('user errors: unknown kind, bad output format, missing file, unreachable etcd', async () => {
+    const r1 = await run(['get', 'networkpolicy']);
+    assert.equal(r1.code, 1); assert.match(r1.stderr, /resource type 'networkpolicy' is not supported/);
+    const r2 = await run(['get', 'ippool', '-o', 'xml']);
+    assert.equal(r2.code, 1); assert.match(r2.stderr, /unrecognized output format 'xml'/);
+    const r3 = await run(['apply', '-f', join(dir, 'nope.yaml')]);
+    assert.equal(r3.code, 1); assert.match(r3.stderr, /cannot read .*nope\.yaml: no such file/);
+    const r4 = await run(['get', 'ippool'], undefined, { DATASTORE_TYPE: 'kubernetes' });
+    assert.equal(r4.code, 1); assert.match(r4.stderr, /datastore type "kubernetes" is not supported/);
+  });
+
+  it('--config takes a CalicoAPIConfig file', async () => {
+    const cfg = file('calicoctl.cfg', `apiVersion: projectcalico.org/v3\nkind: CalicoAPIConfig\nmetadata: {}\nspec:\n  datastoreType: etcdv3\n  etcdEndpoints: ${etcd.endpoint}\n`);
+    const r = ok(await run(['get', 'ippool', '-c', cfg], undefined, { ETCD_ENDPOINTS: 'http://127.0.0.1:1' }));
+    assert.match(r.stdout, /pool-a/);
+  });
+
+  it('ipam show / show-blocks / --ip, release --ip, check', async () => {
+    const store = await EtcdKvStore.connect({ endpoints: [etcd.endpoint] }, { logger: silentLogger() });
+    try {
+      const datastore = new KvDatastore({ store, clock: systemClock, logger: silentLogger() });
+      const ipam = new Ipam({ store, datastore, logger: silentLogger() });
+      const a = await ipam.autoAssign({ handle: 'k8s-pod-network.abc', attrs: { pod: 'web-0', namespace: 'shop' }, node: 'node-1', num4: 9, num6: 0 });
+      const first = a.ipv4[0]?.address ?? '';
+      assert.equal(ok(await run(['ipam', 'show', '--show-blocks'])).stdout, [
+        '+----------+---------------+------------+------------+-------------------+',
+        '| GROUPING |     CIDR      | IPS TOTAL  | IPS IN USE |     IPS FREE      |',
+        '+----------+---------------+------------+------------+-------------------+',
+        '| IP Pool  | 10.244.0.0/16 |      65536 | 9 (0%)     | 65527 (100%)      |',
+        '| Block    | 10.244.0.0/26 |         64 | 9 (14%)    | 55 (86%)          |',
+        '| IP Pool  | fd00:244::/64 | 1.8447e+19 | 0 (0%)     | 1.8447e+19 (100%) |',
+        '+----------+---------------+------------+------------+-------------------+', ''].join('\n'));
+      assert.doesNotMatch(ok(await run(['ipam', 'show'])).stdout, /Block/);
+      assert.equal(ok(await run(['ipam', 'show', '--ip', first])).stdout,
+        `IP ${first} is in use\nAttributes:\n  pod: web-0\n  namespace: shop\n  node: node-1\n  handle: k8s-pod-network.abc\n`);
+      assert.equal(ok(await run(['ipam', 'release', '--ip', first])).stdout, `Successfully released IP address ${first}\n`);
+      assert.equal(ok(await run(['ipam', 'show', '--ip', first])).stdout, `IP ${first} is not currently assigned\n`);
+      const rel = await run(['ipam', 'release', '--ip', first]);
+      assert.equal(rel.code, 1); assert.match(rel.stderr, /is not assigned/);
+      const check = ok(await run(['ipam', 'check'])).stdout;
+      assert.match(check, /Found 1 IPAM blocks\.\nFound 8 allocated IPs\.\nFound 1 handles\.\nFound 0 problems\./);
+      await ipam.autoAssign({ handle: 'orphan', attrs: { pod: 'ghost' }, node: 'node-gone', num4: 1, num6: 0 });
+      const check2 = ok(await run(['ipam', 'check'])).stdout;
+      assert.match(check2, /Found 1 problems\.\n  IP 10\.244\.\d+\.\d+ \(handle orphan\) is allocated to node node-gone, which does not exist/);
+    } finally { await store.close(); }
+  });
+
+  it('node status renders the agent\'s answer like calicoctl; no agent → not running', async () => {
+    const sock = join(dir, 'node.ctl');
+    const requests: string[] = [];
+    const server = createServer((c) => {
+      c.on('data', (d: Buffer) => {
+        requests.push(d.toString());
+        c.end(`${JSON.stringify({ ok: true, processRunning: true, peers: [
+          { peerIP: '10.0.3.8', family: 4, type: 'node-to-node mesh', state: 'up', since: '08:15:42', info: 'Established' },
+          { peerIP: '10.0.0.1', family: 4, type: 'global', state: 'start', since: '2024-03-01', info: 'Connect' }] })}\n`);
+      });
+    });
+    await new Promise<void>((r) => server.listen(sock, () => r()));
+    try {
+      const r = ok(await run(['node', 'status'], undefined, { TORTIE_NODE_CTL: sock }));
+      assert.equal(r.stdout, `Calico process is running.
+
+IPv4 BGP status
++--------------+-------------------+-------+------------+-------------+
+| PEER ADDRESS |     PEER TYPE     | STATE |   SINCE    |    INFO     |
++--------------+-------------------+-------+------------+-------------+
+| 10.0.3.8     | node-to-node mesh | up    | 08:15:42   | Established |
+| 10.0.0.1     | global            | start | 2024-03-01 | Connect     |
++--------------+-------------------+-------+------------+-------------+
+
+IPv6 BGP status
+No IPv6 peers found.
+`);
+      assert.deepEqual(requests.map((q) => JSON.parse(q) as unknown), [{ command: 'bgp-status' }]);
+    } finally { await new Promise<void>((r) => server.close(() => r())); }
+    const gone = await run(['node', 'status'], undefined, { TORTIE_NODE_CTL: join(dir, 'absent.ctl') });
+    assert.equal(gone.code, 1);
+    assert.equal(gone.stdout, 'Calico process is not running.\n');
+  });
+
+  it('version', async () => {
+    assert.match(ok(await run(['version'])).stdout, /^Client Version:\s+v\d+\.\d+\.\d+\n/);
+  });
+
+  it('multi-document apply reports the count; the List from get -o yaml re-applies', async () => {
+    const text = Object.values(MANIFESTS).join('---\n');
+    assert.equal(ok(await run(['apply', '-f', file('all.yaml', text)])).stdout, 'Successfully applied 6 resource(s)\n');
+    assert.equal(parseAllDocuments(text).length, 6);
+  });
+});
