@@ -1,0 +1,134 @@
+/**
+ * One benchmark cell: build the lab, start sink, target and tester, wait until every session is
+ * Established (tester, target and sink each asked), then T0 → monitor holds P×R → withdrawal →
+ * monitor holds 0, sampling the target's CPU seconds and peak RSS; always tear down.
+ * Importing this file has no side effects.
+ */
+import type { Logger } from 'pino';
+import { BenchLab } from '../lib/lab.js';
+import { nsToS, waitFor } from '../lib/deadline.js';
+import { sampleTree } from '../lib/proc-stats.js';
+import { MONITOR_AS, MONITOR_ADDR, TARGET_AS, TARGET_MONITOR_SIDE, TARGET_ROUTER_ID, TARGET_TESTER_SIDE, targetAddrFor, testerAddr, type Load } from './plan.js';
+import { SinkHandle, type PhaseTimes } from './sink-handle.js';
+import { startTarget, type RunningTarget, type TargetName } from './targets.js';
+import { startBirdTester, startInjector, type Tester, type TesterKind } from './testers.js';
+
+export type CellTarget = TargetName | 'floor';
+
+export interface CellSpec {
+  readonly load: Load;
+  readonly target: CellTarget;
+  readonly tester: TesterKind;
+  readonly rep: number;
+  /** Deadline for each of announce and withdraw. */
+  readonly phaseTimeoutMs: number;
+  /** Deadline for all sessions to be Established. */
+  readonly establishTimeoutMs: number;
+}
+
+export interface PhaseResult {
+  /** T0 → the monitor holds P×R (or 0), seconds. */
+  readonly seconds: number;
+  readonly firstRouteS: number;
+  readonly p50S: number;
+  readonly p90S: number;
+  readonly updates: number;
+  /** Target CPU seconds spent in this phase (undefined for the floor). */
+  readonly cpuS: number | undefined;
+}
+
+export type CellResult =
+  | { readonly ok: true; readonly spec: CellSpec; readonly announce: PhaseResult; readonly withdraw: PhaseResult;
+      readonly peakRssBytes: number | undefined; readonly establishS: number }
+  | { readonly ok: false; readonly spec: CellSpec; readonly error: string; readonly phase: string };
+
+export interface HarnessDeps {
+  readonly logger: Logger;
+  /** Called with the lab as soon as it exists, so a signal handler can clean it. */
+  readonly onLab?: (lab: BenchLab) => void;
+}
+
+function phase(t0: bigint, t: PhaseTimes, cpuS: number | undefined): PhaseResult {
+  return { seconds: nsToS(t.tNs - t0), firstRouteS: nsToS(t.firstNs - t0), p50S: nsToS(t.t50Ns - t0), p90S: nsToS(t.t90Ns - t0), updates: t.updates, cpuS };
+}
+
+async function withDeadline<T>(p: Promise<T>, ms: number, what: string, describe: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_r, rej) => { timer = setTimeout(() => rej(new Error(`timed out after ${ms / 1000} s waiting for ${what}; ${describe()}`)), ms); });
+  try { return await Promise.race([p, timeout]); } finally { if (timer !== undefined) clearTimeout(timer); }
+}
+
+export async function runCell(spec: CellSpec, deps: HarnessDeps): Promise<CellResult> {
+  const { load } = spec;
+  const log = deps.logger.child({ load: load.label, target: spec.target, tester: spec.tester, rep: spec.rep });
+  const lab = new BenchLab('bgp');
+  deps.onLab?.(lab);
+  let step = 'topology';
+  let target: RunningTarget | undefined;
+  let sink: SinkHandle | undefined;
+  let tester: Tester | undefined;
+  const floor = spec.target === 'floor';
+  try {
+    const t = lab.ns('t'); const d = lab.ns('d'); const m = lab.ns('m');
+    const testerAddrs = Array.from({ length: load.peers }, (_x, i) => `${testerAddr(i)}/24`);
+    lab.veth(t, 'eth0', testerAddrs, d, 'eth0', [`${TARGET_TESTER_SIDE}/24`, ...Array.from({ length: load.peers }, (_x, i) => `${targetAddrFor(i)}/24`)]);
+    lab.veth(d, 'eth1', [`${TARGET_MONITOR_SIDE}/24`], m, 'eth0', [`${MONITOR_ADDR}/24`]);
+
+    step = 'sink';
+    sink = floor ? await SinkHandle.start(lab, d, TARGET_AS, TARGET_ROUTER_ID) : await SinkHandle.start(lab, m, MONITOR_AS, MONITOR_ADDR);
+    if (spec.target !== 'floor') {
+      step = `target ${spec.target}`;
+      target = await startTarget(spec.target, lab, d, load);
+    }
+    step = `tester ${spec.tester}`;
+    tester = spec.tester === 'bird' ? await startBirdTester(lab, t, load) : startInjector(lab, t, load);
+
+    step = 'sessions';
+    const wantSink = floor ? load.peers : 1;
+    const started = Date.now();
+    let last = {};
+    const s = sink; const tt = tester; const tg = target;
+    await waitFor('every session Established', spec.establishTimeoutMs, async () => {
+      if (tg?.proc.exited === true) throw new Error(tg.proc.exitReason());
+      const testerUp = await tt.established();
+      const targetUp = tg === undefined ? undefined : await tg.established().catch(() => -1);
+      last = { tester: `${testerUp}/${load.peers}`, sink: `${s.sessions}/${wantSink}`, ...(tg === undefined ? {} : { target: targetUp === undefined ? 'no CLI' : `${targetUp}/${load.peers + 1}` }) };
+      const targetOk = targetUp === undefined || targetUp === load.peers + 1;
+      return testerUp === load.peers && s.sessions === wantSink && targetOk ? true : undefined;
+    }, { intervalMs: 250, describe: () => last });
+    const establishS = (Date.now() - started) / 1000;
+    log.info({ establishS, sessions: last }, 'all sessions Established');
+
+    const pid = target?.proc.pid;
+    const cpu = (): number | undefined => (pid === undefined ? undefined : sampleTree(pid).cpuSeconds);
+    const describe = (): string => `sink holds ${s.count}; target ${tg === undefined ? 'none' : tg.proc.exited ? tg.proc.exitReason() : 'alive'}`;
+    const total = load.peers * load.routes;
+
+    step = 'announce';
+    const cpu0 = cpu();
+    const full = sink.arm('full', total);
+    const t0 = await tester.announce();
+    const tFull = await withDeadline(full, spec.phaseTimeoutMs, `the monitor to hold ${total} routes`, describe);
+    const cpu1 = cpu();
+    const announce = phase(t0, tFull, cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0);
+    log.info({ s: announce.seconds, cpuS: announce.cpuS }, 'announce done');
+
+    step = 'withdraw';
+    const empty = sink.arm('empty', 0);
+    const w0 = await tester.withdraw();
+    const tEmpty = await withDeadline(empty, spec.phaseTimeoutMs, 'the monitor to hold 0 routes', describe);
+    const cpu2 = cpu();
+    const withdraw = phase(w0, tEmpty, cpu2 === undefined || cpu1 === undefined ? undefined : cpu2 - cpu1);
+    const peakRssBytes = pid === undefined ? undefined : sampleTree(pid).peakRssBytes;
+    log.info({ s: withdraw.seconds, cpuS: withdraw.cpuS, peakRssMB: peakRssBytes === undefined ? undefined : Math.round(peakRssBytes / 1e6) }, 'withdraw done');
+    return { ok: true, spec, announce, withdraw, peakRssBytes, establishS };
+  } catch (err) {
+    const msg = (err as Error).message;
+    const procs = [target?.proc, tester?.proc, sink?.proc].filter((p) => p?.exited === true).map((p) => p?.exitReason());
+    const error = [msg, ...procs].join(' | ').slice(0, 1500);
+    log.warn({ step, error }, 'cell failed');
+    return { ok: false, spec, error, phase: step };
+  } finally {
+    await lab.cleanup();
+  }
+}
