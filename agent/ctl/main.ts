@@ -8,6 +8,10 @@ import { readFileSync } from 'node:fs';
 import type { Io } from './resource-commands.js';
 import type { Connection } from './connect.js';
 
+// grpc-js sets the TLS servername to the etcd IP and Node warns about it on every run; a CLI's
+// stderr is for the user's errors only.
+process.noDeprecation = true;
+
 const io: Io = {
   out: (t) => { process.stdout.write(t); },
   err: (t) => { process.stderr.write(t); },

@@ -24,21 +24,39 @@ function toEntry(kv: RawKv): KvEntry {
   };
 }
 
+/** A reason a person can act on, for the usual connection failures (gRPC wraps them in noise). */
+function explain(msg: string): string | undefined {
+  if (/ECONNREFUSED/.test(msg)) return 'connection refused: is etcd running there? (check ETCD_ENDPOINTS or --config)';
+  if (/ENOTFOUND|EAI_AGAIN/.test(msg)) return 'host name does not resolve (check ETCD_ENDPOINTS)';
+  if (/alert bad certificate|alert number 42|certificate required|alert number 116/.test(msg)) {
+    return 'etcd refused our client certificate (check ETCD_CERT_FILE / ETCD_KEY_FILE and that etcd trusts its CA)';
+  }
+  if (/unable to verify|self[- ]signed|certificate has expired|unable to get local issuer|Hostname\/IP does not match/i.test(msg)) {
+    return "cannot verify etcd's server certificate with ETCD_CA_CERT_FILE (wrong CA, expired, or wrong host)";
+  }
+  if (/wrong version number|packet length too long/.test(msg)) return 'TLS/plaintext mismatch (http:// vs https:// endpoint)';
+  if (/DEADLINE_EXCEEDED|Deadline exceeded/i.test(msg)) return 'etcd did not answer in time';
+  return undefined;
+}
+
 /** Map an etcd3/gRPC error onto a DatastoreError with a stable code. */
-export function mapEtcdError(err: unknown, where: string): DatastoreError {
+export function mapEtcdError(err: unknown, where: string, endpoints?: readonly string[]): DatastoreError {
   if (err instanceof DatastoreError) return err;
   const msg = err instanceof Error ? err.message : String(err);
   const name = err instanceof Error ? err.constructor.name : '';
   const code = /compact/i.test(msg) ? 'compacted'
     : /permission denied|PermissionDenied|Unauthenticated|authentication/i.test(msg + name) ? 'permission-denied'
       : 'unavailable';
-  return new DatastoreError(code, `etcd ${where}: ${msg}`, { cause: err });
+  const why = explain(msg) ?? msg.replace(/\s*Resolution note:\s*$/, '');
+  return new DatastoreError(code, `etcd${endpoints === undefined ? '' : ` (${endpoints.join(',')})`} ${where}: ${why}`, { cause: err });
 }
 
 export interface EtcdKvStoreDeps { readonly logger: Logger }
 
 export class EtcdKvStore implements KvStore {
-  private constructor(private readonly client: Etcd3, private readonly log: Logger) {}
+  private constructor(private readonly client: Etcd3, private readonly log: Logger, private readonly endpoints: readonly string[]) {}
+
+  private fail(err: unknown, where: string): DatastoreError { return mapEtcdError(err, where, this.endpoints); }
 
   /** Lazy-loads etcd3 so CLIs that never touch the datastore stay fast to start. */
   static async connect(config: EtcdConnectionConfig, deps: EtcdKvStoreDeps): Promise<EtcdKvStore> {
@@ -64,7 +82,7 @@ export class EtcdKvStore implements KvStore {
     } else if (config.endpoints.some((e) => e.startsWith('https:'))) {
       throw new DatastoreError('invalid', 'https etcd endpoint without ETCD_CA_CERT_FILE: refusing to guess a CA');
     }
-    return new EtcdKvStore(new Client(options), deps.logger.child({ component: 'etcd' }));
+    return new EtcdKvStore(new Client(options), deps.logger.child({ component: 'etcd' }), config.endpoints);
   }
 
   async get(key: string): Promise<KvEntry | undefined> {
@@ -72,14 +90,14 @@ export class EtcdKvStore implements KvStore {
       const res = await this.client.kv.range({ key: Buffer.from(key) });
       const kv = res.kvs[0];
       return kv === undefined ? undefined : toEntry(kv);
-    } catch (err) { throw mapEtcdError(err, `get ${key}`); }
+    } catch (err) { throw this.fail(err, `get ${key}`); }
   }
 
   async list(prefix: string): Promise<{ entries: KvEntry[]; revision: string }> {
     try {
       const res = await this.client.kv.range({ key: Buffer.from(prefix), range_end: prefixRangeEnd(prefix) });
       return { entries: res.kvs.map(toEntry), revision: String(res.header.revision) };
-    } catch (err) { throw mapEtcdError(err, `list ${prefix}`); }
+    } catch (err) { throw this.fail(err, `list ${prefix}`); }
   }
 
   private async txn(key: string, target: 'Create' | 'Mod', rev: string, op: 'put' | 'delete', value: string,
@@ -103,14 +121,14 @@ export class EtcdKvStore implements KvStore {
 
   async create(key: string, value: string, options: KvWriteOptions = {}): Promise<KvEntry> {
     let r;
-    try { r = await this.txn(key, 'Create', '0', 'put', value, options); } catch (err) { throw mapEtcdError(err, `create ${key}`); }
+    try { r = await this.txn(key, 'Create', '0', 'put', value, options); } catch (err) { throw this.fail(err, `create ${key}`); }
     if (!r.ok) throw new DatastoreError('already-exists', `${key} already exists`, r.current === undefined ? {} : { current: r.current });
     return { key, value, modRevision: r.revision, createRevision: r.revision, ...(options.lease === undefined ? {} : { lease: options.lease.id }) };
   }
 
   async update(key: string, value: string, expectedModRevision: string, options: KvWriteOptions = {}): Promise<KvEntry> {
     let r;
-    try { r = await this.txn(key, 'Mod', expectedModRevision, 'put', value, options); } catch (err) { throw mapEtcdError(err, `update ${key}`); }
+    try { r = await this.txn(key, 'Mod', expectedModRevision, 'put', value, options); } catch (err) { throw this.fail(err, `update ${key}`); }
     if (!r.ok) {
       if (r.current === undefined) throw new DatastoreError('not-found', `${key} does not exist`);
       throw new DatastoreError('conflict', `${key} was modified (revision ${r.current.modRevision}, expected ${expectedModRevision})`, { current: r.current });
@@ -124,7 +142,7 @@ export class EtcdKvStore implements KvStore {
       r = expectedModRevision === undefined
         ? await this.deleteAny(key)
         : await this.txn(key, 'Mod', expectedModRevision, 'delete', '', {});
-    } catch (err) { throw mapEtcdError(err, `delete ${key}`); }
+    } catch (err) { throw this.fail(err, `delete ${key}`); }
     if (!r.ok || r.deleted === undefined) {
       if (r.current === undefined) throw new DatastoreError('not-found', `${key} does not exist`);
       throw new DatastoreError('conflict', `${key} was modified (revision ${r.current.modRevision}, expected ${expectedModRevision})`, { current: r.current });
@@ -140,7 +158,7 @@ export class EtcdKvStore implements KvStore {
 
   async watchPrefix(prefix: string, fromRevision: string, handlers: KvWatchHandlers): Promise<KvWatch> {
     const watcher = await this.client.watch().prefix(prefix).startRevision(fromRevision).withPreviousKV().create()
-      .catch((err: unknown) => { throw mapEtcdError(err, `watch ${prefix}`); });
+      .catch((err: unknown) => { throw this.fail(err, `watch ${prefix}`); });
     let closed = false;
     watcher.on('data', (res) => {
       const events: KvEvent[] = [];
@@ -160,7 +178,7 @@ export class EtcdKvStore implements KvStore {
       closed = true;
       this.log.warn({ prefix, err: err.message }, 'watch ended by etcd; caller re-lists');
       void watcher.cancel().catch(() => undefined);
-      handlers.onError(mapEtcdError(err, `watch ${prefix}`));
+      handlers.onError(this.fail(err, `watch ${prefix}`));
     });
     return { close: async () => { closed = true; await watcher.cancel().catch(() => undefined); } };
   }
@@ -168,7 +186,7 @@ export class EtcdKvStore implements KvStore {
   async grantLease(ttlSeconds: number, options: { keepAlive?: boolean } = {}): Promise<KvLease> {
     const lease = this.client.lease(ttlSeconds, { autoKeepAlive: options.keepAlive ?? true });
     let id: string;
-    try { id = await lease.grant(); } catch (err) { throw mapEtcdError(err, 'lease grant'); }
+    try { id = await lease.grant(); } catch (err) { throw this.fail(err, 'lease grant'); }
     const lost: Array<(err: Error) => void> = [];
     lease.on('lost', (err: Error) => { for (const cb of lost) cb(err); });
     return {

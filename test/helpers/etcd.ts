@@ -3,7 +3,7 @@
  * polled with a deadline, and `stop()` kills exactly the PID it started and removes the dir.
  * `restart()` stops and starts the same member (same dir and ports) to test reconnects.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,16 +26,21 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Server-side TLS for etcd: with `caFile`, clients must present a certificate signed by it. */
+export interface EtcdTls { readonly certFile: string; readonly keyFile: string; readonly caFile: string }
+
 export class EtcdServer {
   private proc: Proc | undefined;
-  private constructor(readonly dir: string, readonly clientPort: number, readonly peerPort: number) {}
+  private constructor(readonly dir: string, readonly clientPort: number, readonly peerPort: number, readonly tls?: EtcdTls,
+    private readonly clientTls?: { cert: string; key: string }) {}
 
-  get endpoint(): string { return `http://127.0.0.1:${this.clientPort}`; }
+  get endpoint(): string { return `${this.tls === undefined ? 'http' : 'https'}://127.0.0.1:${this.clientPort}`; }
   get pid(): number | undefined { return this.proc?.pid; }
 
-  static async start(): Promise<EtcdServer> {
+  /** `tls` + `clientTls` (a certificate etcdctl uses for health checks) for a mutual-TLS member. */
+  static async start(options: { tls?: EtcdTls; clientTls?: { cert: string; key: string } } = {}): Promise<EtcdServer> {
     const dir = mkdtempSync(join(tmpdir(), 'tortie-etcd-'));
-    const srv = new EtcdServer(dir, await freePort(), await freePort());
+    const srv = new EtcdServer(dir, await freePort(), await freePort(), options.tls, options.clientTls);
     try {
       await srv.launch();
     } catch (err) {
@@ -51,10 +56,15 @@ export class EtcdServer {
     this.proc = new Proc('etcd', ['--name', 'tortie-test', '--data-dir', join(this.dir, 'data'),
       '--listen-client-urls', client, '--advertise-client-urls', client,
       '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
-      '--initial-cluster', `tortie-test=${peer}`, '--log-level', 'error']);
+      '--initial-cluster', `tortie-test=${peer}`, '--log-level', 'error',
+      ...(this.tls === undefined ? [] : ['--cert-file', this.tls.certFile, '--key-file', this.tls.keyFile,
+        '--trusted-ca-file', this.tls.caFile, '--client-cert-auth'])]);
     const proc = this.proc;
     await pollUntil(async () => {
       if (proc.exited) throw new Error(`etcd exited: ${proc.output.slice(-500)}`);
+      if (this.tls !== undefined) {
+        try { this.ctl(['endpoint', 'health']); return true; } catch { return false; }
+      }
       const res = await fetch(`${client}/health`).catch(() => undefined);
       if (res === undefined) return false;
       const body = await res.json().catch(() => ({})) as { health?: string };
@@ -64,7 +74,9 @@ export class EtcdServer {
 
   /** etcdctl against this member; throws on failure. */
   ctl(args: readonly string[]): string {
-    const r = trySh('etcdctl', ['--endpoints', this.endpoint, ...args]);
+    const tlsArgs = this.tls === undefined ? [] : ['--cacert', this.tls.caFile,
+      ...(this.clientTls === undefined ? [] : ['--cert', this.clientTls.cert, '--key', this.clientTls.key])];
+    const r = trySh('etcdctl', ['--endpoints', this.endpoint, ...tlsArgs, ...args]);
     if (r.status !== 0) throw new Error(`etcdctl ${args.join(' ')} failed: ${r.stderr}`);
     return r.stdout;
   }
@@ -88,6 +100,33 @@ export class EtcdServer {
     await this.proc?.stop('SIGTERM');
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A throw-away PKI made with openssl: `ca`, a server certificate for 127.0.0.1, a client
+ * certificate (CN=root), and a second, untrusted CA with its own client certificate.
+ */
+export function makeTestPki(dir: string): Record<'caCert' | 'serverCert' | 'serverKey' | 'clientCert' | 'clientKey' | 'rogueCaCert' | 'rogueClientCert' | 'rogueClientKey', string> {
+  const p = (n: string): string => join(dir, n);
+  const run = (args: string[]): void => {
+    const r = trySh('openssl', args);
+    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${r.stderr}`);
+  };
+  const ca = (name: string): void => run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
+    '-subj', `/CN=${name}`, '-keyout', p(`${name}.key`), '-out', p(`${name}.crt`)]);
+  const leaf = (name: string, caName: string, ext: string): void => {
+    run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${name === 'server' ? '127.0.0.1' : 'root'}`,
+      '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`)]);
+    writeFileSync(p(`${name}.ext`), ext);
+    run(['x509', '-req', '-in', p(`${name}.csr`), '-CA', p(`${caName}.crt`), '-CAkey', p(`${caName}.key`), '-CAcreateserial',
+      '-days', '2', '-extfile', p(`${name}.ext`), '-out', p(`${name}.crt`)]);
+  };
+  ca('ca'); ca('rogue-ca');
+  leaf('server', 'ca', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
+  leaf('client', 'ca', 'extendedKeyUsage=clientAuth\n');
+  leaf('rogue-client', 'rogue-ca', 'extendedKeyUsage=clientAuth\n');
+  return { caCert: p('ca.crt'), serverCert: p('server.crt'), serverKey: p('server.key'), clientCert: p('client.crt'), clientKey: p('client.key'),
+    rogueCaCert: p('rogue-ca.crt'), rogueClientCert: p('rogue-client.crt'), rogueClientKey: p('rogue-client.key') };
 }
 
 /** A loopback TCP proxy that can cut every connection and refuse new ones, to simulate a partition. */
