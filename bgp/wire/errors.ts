@@ -43,13 +43,19 @@ export class BgpWireError extends Error {
   readonly subcode: number;
   readonly data: Uint8Array;
   readonly action: ErrorAction;
+  /** The address family concerned, when `action` is 'afi-safi-disable'. */
+  readonly afiSafi: { readonly afi: number; readonly safi: number } | undefined;
   constructor(code: number, subcode: number, message: string,
-    options: { data?: Uint8Array; action?: ErrorAction; cause?: unknown } = {}) {
+    options: {
+      data?: Uint8Array; action?: ErrorAction; cause?: unknown;
+      afiSafi?: { readonly afi: number; readonly safi: number };
+    } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BgpWireError';
     this.code = code;
     this.subcode = subcode;
     this.data = options.data ?? new Uint8Array(0);
     this.action = options.action ?? 'session-reset';
+    this.afiSafi = options.afiSafi;
   }
 }

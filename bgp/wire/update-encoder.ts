@@ -1,0 +1,158 @@
+/**
+ * Bulk UPDATE encoding for the speaker's Adj-RIB-Out: one attribute set, many NLRI, packed into
+ * as few UPDATEs as the peer's maximum message size allows (4096, or 65535 with RFC 8654).
+ * The attribute block is encoded once and copied into each message; NLRI are written straight
+ * into an exactly sized buffer. IPv4 unicast uses the classic NEXT_HOP/NLRI fields unless
+ * `viaMpReach` is set; every other family uses MP_REACH_NLRI / MP_UNREACH_NLRI (RFC 4760),
+ * placed first among the attributes (RFC 7606 §5.1). End-of-RIB per RFC 4724 §2.
+ *
+ *   attrs ──encode once──► block ─┐
+ *   nlri ──size/pack──────────────┴─► [UPDATE ≤ max] × n
+ */
+import { BgpWireError, ErrorCode } from './errors.js';
+import { encodeAttributeList } from './attributes/attribute-list.js';
+import { maxMessageLength, writeHeader } from './header.js';
+import { nlriSize, putNlri } from './nlri.js';
+import {
+  AttrFlag, AttrType, HEADER_LENGTH, MessageType, afiSafiKey,
+  type AfiSafi, type CodecContext, type Nlri, type PathAttributes, type UpdateMessage,
+} from './types.js';
+import { Writer } from './writer.js';
+
+export interface EncodeUpdatesOptions {
+  /** Send IPv4 unicast in MP_REACH_NLRI instead of the classic fields (e.g. RFC 8950 next hop). */
+  readonly viaMpReach?: boolean;
+}
+
+function isClassic(family: AfiSafi, options: EncodeUpdatesOptions): boolean {
+  return family.afi === 1 && family.safi === 1 && options.viaMpReach !== true;
+}
+
+function tooBig(what: string, max: number): BgpWireError {
+  return new BgpWireError(ErrorCode.MESSAGE_HEADER, 2, `${what} does not fit a ${max}-byte UPDATE`);
+}
+
+/**
+ * Announce `nlri` of `family` with `attrs` and next hop(s): 4 bytes for classic IPv4, or the
+ * global (+ link-local) address for MP_REACH. Returns whole UPDATE messages.
+ */
+export function encodeUpdates(family: AfiSafi, attrs: PathAttributes, nlri: readonly Nlri[],
+  nextHops: Uint8Array | readonly Uint8Array[], ctx: CodecContext, options: EncodeUpdatesOptions = {}): Uint8Array[] {
+  const hops: readonly Uint8Array[] = nextHops instanceof Uint8Array ? [nextHops] : nextHops;
+  const max = maxMessageLength(MessageType.UPDATE, ctx);
+  const addPath = ctx.addPathSend.has(afiSafiKey(family.afi, family.safi));
+  const classic = isClassic(family, options);
+  const w = new Writer(256);
+  if (classic) {
+    const nh = hops[0];
+    if (nh === undefined || nh.length !== 4) throw new BgpWireError(ErrorCode.UPDATE_MESSAGE, 8, 'IPv4 unicast needs a 4-byte next hop');
+    encodeAttributeList(w, { attributes: { ...attrs, nextHop: nh } }, ctx);
+  } else {
+    const { nextHop: _drop, ...rest } = attrs;
+    encodeAttributeList(w, { attributes: rest }, ctx);
+  }
+  const block = w.finish();
+  let nhLen = 0;
+  for (const h of hops) nhLen += h.length;
+  // MP_REACH header: flags, type, 2-byte length, AFI, SAFI, NH len, NH, reserved.
+  const mpFixed = classic ? 0 : 4 + 3 + 1 + nhLen + 1;
+  const fixed = HEADER_LENGTH + 2 + 2 + block.length + mpFixed;
+  const room = max - fixed;
+  const out: Uint8Array[] = [];
+  let i = 0;
+  while (i < nlri.length) {
+    let size = 0, j = i;
+    while (j < nlri.length) {
+      const s = nlriSize(nlri[j] as Nlri, addPath);
+      if (size + s > room) break;
+      size += s; j++;
+    }
+    if (j === i) throw tooBig('the path attributes plus one prefix', max);
+    const len = fixed + size;
+    const m = new Uint8Array(len);
+    writeHeader(m, 0, len, MessageType.UPDATE);
+    let p = HEADER_LENGTH + 2; // withdrawn routes length 0
+    const attrLen = block.length + mpFixed + (classic ? 0 : size);
+    m[p++] = attrLen >>> 8; m[p++] = attrLen & 0xff;
+    if (!classic) {
+      const mpLen = 3 + 1 + nhLen + 1 + size;
+      m[p++] = AttrFlag.OPTIONAL | AttrFlag.EXTENDED_LENGTH; m[p++] = AttrType.MP_REACH_NLRI;
+      m[p++] = mpLen >>> 8; m[p++] = mpLen & 0xff;
+      m[p++] = family.afi >>> 8; m[p++] = family.afi & 0xff; m[p++] = family.safi; m[p++] = nhLen;
+      for (const h of hops) { m.set(h, p); p += h.length; }
+      m[p++] = 0;
+      for (let k = i; k < j; k++) p = putNlri(m, p, nlri[k] as Nlri, addPath);
+      m.set(block, p);
+    } else {
+      m.set(block, p); p += block.length;
+      for (let k = i; k < j; k++) p = putNlri(m, p, nlri[k] as Nlri, addPath);
+    }
+    out.push(m);
+    i = j;
+  }
+  return out;
+}
+
+/** Withdraw `nlri` of `family`: classic withdrawn field for IPv4 unicast, else MP_UNREACH_NLRI. */
+export function encodeWithdraws(family: AfiSafi, nlri: readonly Nlri[], ctx: CodecContext,
+  options: EncodeUpdatesOptions = {}): Uint8Array[] {
+  const max = maxMessageLength(MessageType.UPDATE, ctx);
+  const addPath = ctx.addPathSend.has(afiSafiKey(family.afi, family.safi));
+  const classic = isClassic(family, options);
+  const fixed = HEADER_LENGTH + 2 + 2 + (classic ? 0 : 4 + 3);
+  const room = max - fixed;
+  const out: Uint8Array[] = [];
+  let i = 0;
+  while (i < nlri.length) {
+    let size = 0, j = i;
+    while (j < nlri.length) {
+      const s = nlriSize(nlri[j] as Nlri, addPath);
+      if (size + s > room) break;
+      size += s; j++;
+    }
+    const len = fixed + size;
+    const m = new Uint8Array(len);
+    writeHeader(m, 0, len, MessageType.UPDATE);
+    let p = HEADER_LENGTH;
+    if (classic) {
+      m[p++] = size >>> 8; m[p++] = size & 0xff;
+      for (let k = i; k < j; k++) p = putNlri(m, p, nlri[k] as Nlri, addPath);
+      // total path attribute length stays 0
+    } else {
+      p += 2; // withdrawn length 0
+      const attrLen = 4 + 3 + size;
+      m[p++] = attrLen >>> 8; m[p++] = attrLen & 0xff;
+      const mpLen = 3 + size;
+      m[p++] = AttrFlag.OPTIONAL | AttrFlag.EXTENDED_LENGTH; m[p++] = AttrType.MP_UNREACH_NLRI;
+      m[p++] = mpLen >>> 8; m[p++] = mpLen & 0xff;
+      m[p++] = family.afi >>> 8; m[p++] = family.afi & 0xff; m[p++] = family.safi;
+      for (let k = i; k < j; k++) p = putNlri(m, p, nlri[k] as Nlri, addPath);
+    }
+    out.push(m);
+    i = j;
+  }
+  return out;
+}
+
+/** The End-of-RIB marker for `family` (RFC 4724 §2). */
+export function encodeEndOfRib(family: AfiSafi): Uint8Array {
+  if (family.afi === 1 && family.safi === 1) {
+    const m = new Uint8Array(23);
+    writeHeader(m, 0, 23, MessageType.UPDATE);
+    return m;
+  }
+  const m = new Uint8Array(29);
+  writeHeader(m, 0, 29, MessageType.UPDATE);
+  m.set([0, 0, 0, 6, AttrFlag.OPTIONAL, AttrType.MP_UNREACH_NLRI, 3, family.afi >>> 8, family.afi & 0xff, family.safi], HEADER_LENGTH);
+  return m;
+}
+
+/** The family whose End-of-RIB this UPDATE is, or undefined when it is not an End-of-RIB. */
+export function endOfRibFamily(update: UpdateMessage): AfiSafi | undefined {
+  if (update.withdrawn.length > 0 || update.nlri.length > 0 || update.mpReach !== undefined) return undefined;
+  const a = update.attributes;
+  for (const k in a) if ((a as Record<string, unknown>)[k] !== undefined) return undefined;
+  if (update.mpUnreach === undefined) return { afi: 1, safi: 1 };
+  if (update.mpUnreach.withdrawn.length > 0) return undefined;
+  return { afi: update.mpUnreach.afi, safi: update.mpUnreach.safi };
+}
