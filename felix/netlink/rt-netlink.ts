@@ -14,10 +14,11 @@ import type { Logger } from '../../common/logger.js';
 import type { Family } from '../../common/prefix.js';
 import { NetlinkError, errnoOf } from './netlink-error.js';
 import { RequestQueue } from './request-queue.js';
+import { RouteBatcher } from './route-batch.js';
 import { decodeRoute, encodeRoute, decodeLink, encodeLinkSpec, decodeAddress, encodeAddress,
   decodeNeighbour, encodeNeighbour, decodeFdb, encodeFdb, AF_BRIDGE, afOf, macBytes, describeRoute } from './rt-codec.js';
 import type { AddressEntry, FdbEntry, KernelRoute, LinkChange, LinkInfo, LinkSpec, Netlink, NetlinkEvent,
-  NeighbourEntry, Unsubscribe } from './types.js';
+  NeighbourEntry, RouteOp, Unsubscribe } from './types.js';
 
 export interface RtNetlinkOptions {
   /** Requests in flight at once (default 64). */
@@ -39,6 +40,7 @@ export class RtNetlink implements Netlink {
   private notify: RtNetlinkSocket | undefined;
   private readonly handlers = new Set<(e: NetlinkEvent) => void>();
   private closed = false;
+  private batcher: RouteBatcher | undefined;
 
   constructor(private readonly deps: { readonly logger: Logger }, private readonly options: RtNetlinkOptions = {}) {
     this.queue = new RequestQueue(options.maxInFlight ?? 64);
@@ -124,6 +126,12 @@ export class RtNetlink implements Netlink {
     const { data, attrs } = encodeRoute({ family: route.family, dst: route.dst, table: route.table, protocol: route.protocol,
       type: route.type, scope: 'nowhere', metric: route.metric, onlink: false });
     await this.req('delete', `route ${describeRoute(route)}`, () => this.sock.delRoute(data, attrs, this.opts));
+  }
+
+  async applyRoutes(ops: readonly RouteOp[]): Promise<Array<Error | undefined>> {
+    if (ops.length === 0) return [];
+    this.batcher ??= new RouteBatcher({ logger: this.deps.logger }, { timeoutMs: this.timeoutMs });
+    return this.batcher.run(ops);
   }
 
   async listNeighbours(family: Family, ifindex?: number): Promise<NeighbourEntry[]> {
@@ -228,6 +236,7 @@ export class RtNetlink implements Netlink {
   close(): void {
     this.closed = true;
     this.closeNotify();
+    this.batcher?.close();
     try { this.sock.socket.close(); } catch { /* already closed */ }
   }
 }

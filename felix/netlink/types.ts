@@ -104,6 +104,8 @@ export type NetlinkEvent =
   /** Notifications were lost (ENOBUFS) or the stream broke: resync everything. */
   | { readonly type: 'overflow'; readonly reason: string };
 
+export interface RouteOp { readonly op: 'replace' | 'delete'; readonly route: KernelRoute }
+
 export interface Unsubscribe { (): void }
 
 export interface Netlink {
@@ -123,6 +125,11 @@ export interface Netlink {
   /** NLM_F_CREATE|NLM_F_REPLACE: add or overwrite the route with the same key. */
   replaceRoute(route: KernelRoute): Promise<void>;
   deleteRoute(route: KernelRoute): Promise<void>;
+  /**
+   * Many route writes at once, in order; one result per op (undefined = success). The real
+   * implementation packs them into few datagrams (route-batch.ts).
+   */
+  applyRoutes(ops: readonly RouteOp[]): Promise<Array<Error | undefined>>;
 
   listNeighbours(family: Family, ifindex?: number): Promise<NeighbourEntry[]>;
   setNeighbour(entry: NeighbourEntry): Promise<void>;

@@ -29,7 +29,7 @@ export interface RouteTableOptions {
   readonly families?: readonly Family[];
   /** Full resync period (default 90 s, Felix routeRefreshInterval). */
   readonly resyncIntervalMs?: number;
-  /** Requests issued per batch (default 1000; the netlink queue bounds what is in flight). */
+  /** Routes handed to netlink per applyRoutes call (default 10000). */
   readonly batchSize?: number;
   /** Debounce between a kernel notification and the repair (default 50 ms). */
   readonly repairDelayMs?: number;
@@ -66,6 +66,10 @@ export class RouteTable {
   private readonly dirty = new Set<string>();
   private readonly ifaceUsers = new Map<string, Set<string>>();
   private links = new Map<string, number>();
+  /** Bumped whenever the name → ifindex map changes; invalidates resolved routes. */
+  private linksVersion = 0;
+  private readonly resolved = new Map<string, { version: number; kernel: KernelRoute | undefined }>();
+  private readonly sigs = new WeakMap<KernelRoute, string>();
   private resyncNeeded = true;
   private queued: Promise<ApplyResult> | undefined;
   private tail: Promise<unknown> = Promise.resolve();
@@ -99,6 +103,7 @@ export class RouteTable {
     const old = this.desired.get(dst);
     if (old !== undefined) this.unindex(old);
     this.desired.set(dst, r);
+    this.resolved.delete(dst);
     for (const i of ifacesOf(r)) {
       let s = this.ifaceUsers.get(i);
       if (s === undefined) this.ifaceUsers.set(i, s = new Set());
@@ -112,6 +117,7 @@ export class RouteTable {
     const old = this.desired.get(key);
     if (old !== undefined) this.unindex(old);
     this.desired.delete(key);
+    this.resolved.delete(key);
     this.dirty.add(key);
   }
 
@@ -184,8 +190,8 @@ export class RouteTable {
       }
       case 'link': {
         const { name, index } = e.link;
-        if (e.action === 'new') this.links.set(name, index);
-        else if (this.links.get(name) === index) this.links.delete(name);
+        if (e.action === 'new' && this.links.get(name) !== index) { this.links.set(name, index); this.linksVersion++; }
+        else if (e.action === 'del' && this.links.get(name) === index) { this.links.delete(name); this.linksVersion++; }
         const users = this.ifaceUsers.get(name);
         if (users !== undefined && users.size > 0) {
           for (const d of users) this.dirty.add(d);
@@ -238,59 +244,46 @@ export class RouteTable {
         return { resynced: false, deleted: 0, updated: 0, failed: 1, pending: this.dirty.size };
       }
     }
-    const ifindexOf = (n: string): number | undefined => this.links.get(n);
     const deletes: KernelRoute[] = [];
     const updates: KernelRoute[] = [];
     let pending = 0;
     for (const dst of [...this.dirty]) {
       const d = this.desired.get(dst);
-      const want = d === undefined ? undefined : resolveRoute(d, this.table, this.protocol, ifindexOf);
+      const want = this.wantOf(dst);
       const have = this.believed.get(dst) ?? [];
       for (const h of have) if (want === undefined || h.metric !== want.metric) deletes.push(h);
       if (want !== undefined) {
         const same = have.find((h) => h.metric === want.metric);
-        if (same === undefined || routeSignature(same) !== routeSignature(want)) updates.push(want);
+        if (same === undefined || this.sig(same) !== this.sig(want)) updates.push(want);
       }
       if (d !== undefined && want === undefined) pending++;
     }
     let failed = 0;
     let deleted = 0;
     let updated = 0;
-    const batch = this.options.batchSize ?? 1000;
-    // Deletions first.
-    for (let i = 0; i < deletes.length; i += batch) {
-      const chunk = deletes.slice(i, i + batch);
-      const results = await Promise.allSettled(chunk.map((r) => this.deps.netlink.deleteRoute(r)));
-      results.forEach((res, j) => {
-        const r = chunk[j];
-        if (r === undefined) return;
-        if (res.status === 'fulfilled' || errnoOf(res.reason) === 'ESRCH' || errnoOf(res.reason) === 'ENOENT') {
+    const batch = this.options.batchSize ?? 10_000;
+    // Deletions first, then adds/replaces; each in bounded batches.
+    const run = async (op: 'delete' | 'replace', routes: readonly KernelRoute[]): Promise<void> => {
+      for (let i = 0; i < routes.length; i += batch) {
+        const chunk = routes.slice(i, i + batch);
+        const results = await this.deps.netlink.applyRoutes(chunk.map((route) => ({ op, route })));
+        chunk.forEach((r, j) => {
+          const err = results[j];
+          const gone = err !== undefined && op === 'delete' && (errnoOf(err) === 'ESRCH' || errnoOf(err) === 'ENOENT');
+          if (err !== undefined && !gone) {
+            failed++;
+            this.log.warn({ err: err.message }, `route ${op} failed`);
+            return;
+          }
           const rest = (this.believed.get(r.dst) ?? []).filter((b) => b.metric !== r.metric);
+          if (op === 'replace') rest.push(r);
           if (rest.length === 0) this.believed.delete(r.dst); else this.believed.set(r.dst, rest);
-          deleted++;
-        } else {
-          failed++;
-          this.log.warn({ err: String(res.reason) }, 'route delete failed');
-        }
-      });
-    }
-    for (let i = 0; i < updates.length; i += batch) {
-      const chunk = updates.slice(i, i + batch);
-      const results = await Promise.allSettled(chunk.map((r) => this.deps.netlink.replaceRoute(r)));
-      results.forEach((res, j) => {
-        const r = chunk[j];
-        if (r === undefined) return;
-        if (res.status === 'fulfilled') {
-          const rest = (this.believed.get(r.dst) ?? []).filter((b) => b.metric !== r.metric);
-          rest.push(r);
-          this.believed.set(r.dst, rest);
-          updated++;
-        } else {
-          failed++;
-          this.log.warn({ err: String(res.reason) }, 'route update failed');
-        }
-      });
-    }
+          if (op === 'delete') deleted++; else updated++;
+        });
+      }
+    };
+    await run('delete', deletes);
+    await run('replace', updates);
     // Clear what is now in sync; leave failures and pending routes dirty.
     for (const dst of [...this.dirty]) if (this.inSync(dst)) this.dirty.delete(dst);
     if (failed > 0) this.resyncNeeded = true;
@@ -305,15 +298,36 @@ export class RouteTable {
     const d = this.desired.get(dst);
     const have = this.believed.get(dst) ?? [];
     if (d === undefined) return have.length === 0;
-    const want = resolveRoute(d, this.table, this.protocol, (n) => this.links.get(n));
+    const want = this.wantOf(dst);
     if (want === undefined) return false;
-    return have.length === 1 && have[0] !== undefined && routeSignature(have[0]) === routeSignature(want);
+    return have.length === 1 && have[0] !== undefined && this.sig(have[0]) === this.sig(want);
+  }
+
+  /** The kernel route we want for `dst` (cached until the desired route or the links change). */
+  private wantOf(dst: string): KernelRoute | undefined {
+    const c = this.resolved.get(dst);
+    if (c !== undefined && c.version === this.linksVersion) return c.kernel;
+    const d = this.desired.get(dst);
+    if (d === undefined) return undefined;
+    const kernel = resolveRoute(d, this.table, this.protocol, (n) => this.links.get(n));
+    this.resolved.set(dst, { version: this.linksVersion, kernel });
+    return kernel;
+  }
+
+  private sig(r: KernelRoute): string {
+    let s = this.sigs.get(r);
+    if (s === undefined) { s = routeSignature(r); this.sigs.set(r, s); }
+    return s;
   }
 
   private async resync(): Promise<void> {
     const t0 = this.deps.clock.now();
     const links = await this.deps.netlink.listLinks();
-    this.links = new Map(links.map((l) => [l.name, l.index]));
+    const fresh = new Map(links.map((l) => [l.name, l.index]));
+    if (fresh.size !== this.links.size || [...fresh].some(([n, i]) => this.links.get(n) !== i)) {
+      this.links = fresh;
+      this.linksVersion++;
+    }
     const believed = new Map<string, KernelRoute[]>();
     for (const f of this.families) {
       for (const r of await this.deps.netlink.listRoutes(f, this.table)) {
@@ -325,7 +339,7 @@ export class RouteTable {
     this.believed.clear();
     for (const [k, v] of believed) this.believed.set(k, v);
     for (const dst of this.desired.keys()) if (!this.inSync(dst)) this.dirty.add(dst);
-    for (const dst of this.believed.keys()) if (!this.inSync(dst)) this.dirty.add(dst);
+    for (const dst of this.believed.keys()) if (!this.desired.has(dst)) this.dirty.add(dst);
     this.stats.resyncs++;
     this.stats.lastResyncMs = this.deps.clock.now() - t0;
   }

@@ -113,12 +113,15 @@ export function ifacesOf(r: DesiredRoute): string[] {
  * next-hop order does not matter.
  */
 export function routeSignature(r: KernelRoute): string {
-  const hops = r.nexthops !== undefined && r.nexthops.length > 0
-    ? r.nexthops.map((h) => `${h.ifindex}/${h.gateway ?? ''}/${h.onlink ? 1 : 0}/${h.weight ?? 1}`).sort().join(',')
-    : '';
   const unicast = r.type === 'unicast';
-  return [r.table, r.family, r.dst, r.metric, r.protocol, r.type,
-    r.family === 6 || !unicast ? '' : r.scope,
-    unicast && hops === '' ? r.ifindex ?? '' : '', unicast && hops === '' ? r.gateway ?? '' : '',
-    unicast && hops === '' && r.onlink ? 'onlink' : '', hops, r.src ?? '', r.mtu ?? ''].join('|');
+  let via = '';
+  if (unicast) {
+    if (r.nexthops !== undefined && r.nexthops.length > 0) {
+      via = r.nexthops.map((h) => `${h.ifindex}/${h.gateway ?? ''}/${h.onlink ? 1 : 0}/${h.weight ?? 1}`).sort().join(',');
+    } else {
+      via = `${r.ifindex ?? ''}/${r.gateway ?? ''}/${r.onlink ? 1 : 0}`;
+    }
+  }
+  const scope = r.family === 6 || !unicast ? '' : r.scope;
+  return `${r.table}|${r.dst}|${r.metric}|${r.protocol}|${r.type}|${scope}|${via}|${r.src ?? ''}|${r.mtu ?? ''}`;
 }

@@ -86,7 +86,7 @@ export class IptablesBackend implements RulesBackend {
       return { table, builtin, target: '', hash: '', remove };
     });
     await this.write({
-      family, ruleset: { family, chains: [], sets: [] }, chainsToWrite: [],
+      family, ruleset: { family, chains: [], sets: [] }, chainsToWrite: [], chainEdits: new Map(),
       chainsToDelete: [...state.chains].map(([name, s]) => ({ name, table: s.table })),
       hooksToFix, setsToCreate: [], setAdds: new Map(), setDels: new Map(), setsToDelete: [...state.sets.keys()],
     });

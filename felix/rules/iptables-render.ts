@@ -10,7 +10,7 @@ import type { Family } from '../../common/prefix.js';
 import { canonicalElement } from './nft-render.js';
 import type { ChainSeen, HookRuleSeen, WritePlan } from './rules-backend.js';
 import { IPTABLES_CHAIN_PREFIX } from './rules-backend.js';
-import { COMMENT_PREFIX, type Action, type Match, type SetDef, type TableKind } from './rule-model.js';
+import { COMMENT_PREFIX, type Action, type Match, type Rule, type SetDef, type TableKind } from './rule-model.js';
 
 /** ipset names are global per namespace: `tortie` + 4|6 + `0` + logical name (Calico: `cali40…`). */
 export function ipsetName(family: Family, set: string): string {
@@ -53,16 +53,22 @@ export function renderIptablesRestore(plan: WritePlan, table: TableKind): string
   const hooks = plan.hooksToFix.filter((h) => h.table === table);
   if (chains.length === 0 && stale.length === 0 && hooks.length === 0) return '';
   const lines = [`*${table}`];
-  for (const c of chains) lines.push(`:${chainName(c.name)} - [0:0]`);
+  // A chain we know is edited in place; a new (or unknown) one is declared, which flushes it.
+  for (const c of chains) if (!plan.chainEdits.has(c.name)) lines.push(`:${chainName(c.name)} - [0:0]`);
   for (const c of stale) lines.push(`:${chainName(c.name)} - [0:0]`);
   // Deletes by full rule match, never by position: other writers share the built-in chains.
   for (const h of hooks) for (const r of h.remove) lines.push(`-D ${h.builtin} ${r.spec}`);
+  const ruleText = (r: Rule): string => [...r.matches.map((m) => matchText(m, plan.family)),
+    `-m comment --comment "${COMMENT_PREFIX}${r.hash}"`, actionText(r.action)].join(' ');
   for (const c of chains) {
-    for (const r of c.rules) {
-      const parts = r.matches.map((m) => matchText(m, plan.family));
-      parts.push(`-m comment --comment "${COMMENT_PREFIX}${r.hash}"`, actionText(r.action));
-      lines.push(`-A ${chainName(c.name)} ${parts.join(' ')}`);
+    const edit = plan.chainEdits.get(c.name);
+    if (edit === undefined) {
+      for (const r of c.rules) lines.push(`-A ${chainName(c.name)} ${ruleText(r)}`);
+      continue;
     }
+    // Our own chain: nobody else writes it, so positions are stable within this restore.
+    for (let i = 0; i < edit.remove; i++) lines.push(`-D ${chainName(c.name)} ${edit.from + 1}`);
+    edit.insert.forEach((r, k) => lines.push(`-I ${chainName(c.name)} ${edit.from + 1 + k} ${ruleText(r)}`));
   }
   for (const h of hooks) {
     if (h.target === '') continue;

@@ -70,25 +70,20 @@ export interface Ruleset {
 
 export const COMMENT_PREFIX = 'tortie:';
 
-export function ruleHash(chain: string, prevHash: string, spec: RuleSpec): string {
+export function ruleHash(chain: string, spec: RuleSpec): string {
   return createHash('sha256')
-    .update(`${chain}|${prevHash}|${JSON.stringify(spec.matches)}|${JSON.stringify(spec.action)}`)
+    .update(`${chain}|${JSON.stringify(spec.matches)}|${JSON.stringify(spec.action)}`)
     .digest('base64url').slice(0, 16);
 }
 
-/** Attach hashes to a chain's rules (each hash chained to the previous one). */
+/** Attach hashes to a chain's rules. */
 export function hashRules(chain: string, specs: readonly RuleSpec[]): Rule[] {
-  let prev = '';
-  return specs.map((s) => {
-    const hash = ruleHash(chain, prev, s);
-    prev = hash;
-    return { matches: s.matches, action: s.action, hash };
-  });
+  return specs.map((s) => ({ matches: s.matches, action: s.action, hash: ruleHash(chain, s) }));
 }
 
 /** The hash of the jump rule from a built-in chain to our hooked chain (iptables backend). */
 export function hookHash(builtin: string, target: string): string {
-  return ruleHash(`hook:${builtin}`, '', { matches: [], action: { type: 'jump', chain: target } });
+  return ruleHash(`hook:${builtin}`, { matches: [], action: { type: 'jump', chain: target } });
 }
 
 /** The hashes of a chain, in order: what a read-back is compared with. */

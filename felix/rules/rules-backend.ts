@@ -5,7 +5,9 @@
  * incrementally, stale chains/sets of ours removed. Nothing outside our names is ever planned.
  */
 import type { Family } from '../../common/prefix.js';
-import { chainHashes, COMMENT_PREFIX, hookHash, type ChainDef, type Ruleset, type SetDef, type TableKind } from './rule-model.js';
+import {
+  chainHashes, COMMENT_PREFIX, hookHash, type ChainDef, type Rule, type Ruleset, type SetDef, type TableKind,
+} from './rule-model.js';
 
 export interface ChainSeen {
   readonly table: TableKind;
@@ -42,11 +44,25 @@ export interface HookFix {
   readonly remove: readonly HookRuleSeen[];
 }
 
+/**
+ * A minimal edit of a chain we believe we know: keep the common prefix and suffix, delete
+ * `remove` rules at position `from` (0-based) and insert `insert` there. The iptables backend uses
+ * it instead of a flush-and-fill (one `-R`-sized change instead of N rules); nft rewrites whole
+ * chains (a single nft command already costs a full cache load, see bench/rules).
+ */
+export interface ChainEdit {
+  readonly from: number;
+  readonly remove: number;
+  readonly insert: readonly Rule[];
+}
+
 export interface WritePlan {
   readonly family: Family;
   readonly ruleset: Ruleset;
   /** Logical names of chains to rewrite whole (flush and fill, in one transaction). */
   readonly chainsToWrite: readonly string[];
+  /** For chains in `chainsToWrite` that exist in the kernel: the minimal edit. */
+  readonly chainEdits: ReadonlyMap<string, ChainEdit>;
   readonly chainsToDelete: readonly { readonly name: string; readonly table: TableKind }[];
   readonly hooksToFix: readonly HookFix[];
   /** Sets missing from the kernel: created with their full contents. */
@@ -92,10 +108,13 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 /** Pure: what to write so that the kernel (as believed) matches the desired ruleset. */
 export function planWrite(ruleset: Ruleset, believed: KernelRulesState, usesHooks: boolean): WritePlan {
   const chainsToWrite: string[] = [];
+  const chainEdits = new Map<string, ChainEdit>();
   for (const c of ruleset.chains) {
     const seen = believed.chains.get(c.name);
-    if (seen === undefined || (usesHooks && seen.table !== c.table) || !sameList(seen.hashes, chainHashes(c))) {
+    const want = chainHashes(c);
+    if (seen === undefined || (usesHooks && seen.table !== c.table) || !sameList(seen.hashes, want)) {
       chainsToWrite.push(c.name);
+      if (seen !== undefined && seen.table === c.table) chainEdits.set(c.name, chainEdit(seen.hashes, c.rules));
     }
   }
   const wanted = new Set(ruleset.chains.map((c) => c.name));
@@ -124,20 +143,31 @@ export function planWrite(ruleset: Ruleset, believed: KernelRulesState, usesHook
   for (const s of ruleset.sets) {
     const seen = believed.sets.get(s.name);
     if (seen === undefined) { setsToCreate.push(s); continue; }
-    const adds = [...s.elements].filter((e) => !seen.has(e));
-    const dels = [...seen].filter((e) => !s.elements.has(e));
+    if (seen === s.elements) continue; // believed after writing this very ruleset: O(1)
+    const adds: string[] = [];
+    const dels: string[] = [];
+    for (const e of s.elements) if (!seen.has(e)) adds.push(e);
+    for (const e of seen) if (!s.elements.has(e)) dels.push(e);
     if (adds.length > 0) setAdds.set(s.name, adds);
     if (dels.length > 0) setDels.set(s.name, dels);
   }
   const wantedSets = new Set(ruleset.sets.map((s) => s.name));
   const setsToDelete = [...believed.sets.keys()].filter((n) => !wantedSets.has(n));
-  return { family: ruleset.family, ruleset, chainsToWrite, chainsToDelete, hooksToFix, setsToCreate, setAdds, setDels, setsToDelete };
+  return { family: ruleset.family, ruleset, chainsToWrite, chainEdits, chainsToDelete, hooksToFix, setsToCreate, setAdds, setDels, setsToDelete };
 }
 
-/** The state the kernel is in after a successful write of `ruleset`. */
+function chainEdit(have: readonly string[], want: readonly Rule[]): ChainEdit {
+  let p = 0;
+  while (p < have.length && p < want.length && have[p] === want[p]?.hash) p++;
+  let s = 0;
+  while (s < have.length - p && s < want.length - p && have[have.length - 1 - s] === want[want.length - 1 - s]?.hash) s++;
+  return { from: p, remove: have.length - p - s, insert: want.slice(p, want.length - s) };
+}
+
+/** The state the kernel is in after a successful write of `ruleset` (sets shared, not copied). */
 export function stateAfter(ruleset: Ruleset, usesHooks: boolean): KernelRulesState {
   const chains = new Map<string, ChainSeen>(ruleset.chains.map((c) => [c.name, { table: c.table, hashes: chainHashes(c) }]));
-  const sets = new Map<string, ReadonlySet<string>>(ruleset.sets.map((s) => [s.name, new Set(s.elements)]));
+  const sets = new Map<string, ReadonlySet<string>>(ruleset.sets.map((s) => [s.name, s.elements]));
   const hooks = new Map<string, HookRuleSeen[]>();
   if (usesHooks) {
     for (const c of ruleset.chains) {

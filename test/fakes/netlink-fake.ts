@@ -7,7 +7,7 @@
  */
 import { NetlinkError } from '../../felix/netlink/netlink-error.js';
 import { kernelRouteKey, type AddressEntry, type FdbEntry, type KernelRoute, type LinkChange, type LinkInfo, type LinkSpec,
-  type Netlink, type NetlinkEvent, type NeighbourEntry, type Unsubscribe } from '../../felix/netlink/types.js';
+  type Netlink, type NetlinkEvent, type NeighbourEntry, type RouteOp, type Unsubscribe } from '../../felix/netlink/types.js';
 import type { Family } from '../../common/prefix.js';
 
 export type FakeOp = 'addLink' | 'deleteLink' | 'setLink' | 'addAddress' | 'deleteAddress' | 'replaceRoute' | 'deleteRoute'
@@ -199,6 +199,19 @@ export class FakeNetlink implements Netlink {
     if (r === undefined || r.protocol !== route.protocol) throw new NetlinkError('delete', `route ${route.dst}`, 'ESRCH');
     this.routes.delete(k);
     this.push({ type: 'route', action: 'del', route: r });
+  }
+
+  async applyRoutes(ops: readonly RouteOp[]): Promise<Array<Error | undefined>> {
+    const out: Array<Error | undefined> = [];
+    for (const o of ops) {
+      try {
+        if (o.op === 'replace') await this.replaceRoute(o.route); else await this.deleteRoute(o.route);
+        out.push(undefined);
+      } catch (err) {
+        out.push(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+    return out;
   }
 
   async listNeighbours(family: Family, ifindex?: number): Promise<NeighbourEntry[]> {

@@ -1,0 +1,77 @@
+/**
+ * Route programming benchmark: RouteTable (over RtNetlink) versus `ip -batch`, same routes, same
+ * run, each into an empty namespace. Workload-style routes `10.x.y.z/32 dev b0 scope link proto 80`.
+ * Also times a full resync that finds nothing to change. Prints a table and a JSON line.
+ *
+ *   npx tsc -p tsconfig.json; node dist/bench/routes/route-bench.js [10000 100000]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NsAgent } from '../../test/felix/routes/ns-agent-client.js';
+
+const counts = process.argv.slice(2).map(Number).filter((n) => Number.isInteger(n) && n > 0);
+const sizes = counts.length > 0 ? counts : [10_000, 100_000];
+const ns = `tt-rbench-${process.pid}`;
+const dir = mkdtempSync(join(tmpdir(), 'route-bench-'));
+const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8', maxBuffer: 256 << 20 });
+
+function dst(i: number): string { return `10.${(i >> 16) & 0xff}.${(i >> 8) & 0xff}.${i & 0xff}/32`; }
+
+function timeBatch(lines: string[]): number {
+  const f = join(dir, 'batch');
+  writeFileSync(f, `${lines.join('\n')}\n`);
+  const t0 = performance.now();
+  ip('-n', ns, '-batch', f);
+  return performance.now() - t0;
+}
+
+const countRoutes = (): number => ip('-n', ns, 'route', 'show', 'proto', '80').split('\n').filter(Boolean).length;
+
+interface Row { routes: number; tortieAddMs: number; ipBatchAddMs: number; addRatio: number; tortieDelMs: number;
+  ipBatchDelMs: number; delRatio: number; noopResyncMs: number }
+
+async function main(): Promise<void> {
+  const rows: Row[] = [];
+  let agent: NsAgent | undefined;
+  try {
+    ip('netns', 'add', ns);
+    ip('-n', ns, 'link', 'add', 'b0', 'type', 'veth', 'peer', 'name', 'b0p');
+    ip('-n', ns, 'link', 'set', 'b0', 'up');
+    ip('-n', ns, 'link', 'set', 'b0p', 'up');
+    agent = new NsAgent(ns);
+    for (const n of sizes) {
+      // ip -batch first, into the empty namespace.
+      const names = Array.from({ length: n }, (_, i) => dst(i));
+      const ipBatchAddMs = timeBatch(names.map((d) => `route add ${d} dev b0 proto 80 scope link`));
+      if (countRoutes() !== n) throw new Error('ip -batch did not install every route');
+      const ipBatchDelMs = timeBatch(names.map((d) => `route del ${d} dev b0 proto 80`));
+      if (countRoutes() !== 0) throw new Error('ip -batch did not delete every route');
+
+      const add = await agent.call<{ ms: number; failed: number; updated: number }>('routes.bench', { count: n, iface: 'b0' }, 600_000);
+      if (add.failed !== 0 || add.updated !== n || countRoutes() !== n) throw new Error(`tortie add: ${JSON.stringify(add)}`);
+      const resync = await agent.call<{ ms: number; updated: number; deleted: number }>('routes.resync', {}, 600_000);
+      if (resync.updated !== 0 || resync.deleted !== 0) throw new Error(`no-op resync wrote: ${JSON.stringify(resync)}`);
+      const del = await agent.call<{ ms: number; failed: number; deleted: number }>('routes.clearBench', {}, 600_000);
+      if (del.failed !== 0 || del.deleted !== n || countRoutes() !== 0) throw new Error(`tortie delete: ${JSON.stringify(del)}`);
+      const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+      rows.push({ routes: n, tortieAddMs: r3(add.ms), ipBatchAddMs: r3(ipBatchAddMs), addRatio: r3(add.ms / ipBatchAddMs),
+        tortieDelMs: r3(del.ms), ipBatchDelMs: r3(ipBatchDelMs), delRatio: r3(del.ms / ipBatchDelMs), noopResyncMs: r3(resync.ms) });
+    }
+  } finally {
+    await agent?.stop();
+    try { ip('netns', 'del', ns); } catch { /* gone */ }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const pad = (s: string | number, w: number): string => String(s).padStart(w);
+  process.stdout.write(`${['routes', 'tortie add ms', 'ip -batch add ms', 'ratio', 'tortie del ms', 'ip -batch del ms', 'ratio', 'no-op resync ms']
+    .map((h, i) => pad(h, i === 0 ? 7 : 16)).join(' ')}\n`);
+  for (const r of rows) {
+    process.stdout.write(`${[r.routes, r.tortieAddMs.toFixed(0), r.ipBatchAddMs.toFixed(0), r.addRatio.toFixed(2), r.tortieDelMs.toFixed(0),
+      r.ipBatchDelMs.toFixed(0), r.delRatio.toFixed(2), r.noopResyncMs.toFixed(0)].map((c, i) => pad(c, i === 0 ? 7 : 16)).join(' ')}\n`);
+  }
+  process.stdout.write(`${JSON.stringify({ bench: 'routes', kernel: ip('-V').trim(), rows })}\n`);
+}
+
+main().catch((err: unknown) => { process.stderr.write(`route-bench failed: ${err instanceof Error ? err.message : String(err)}\n`); process.exitCode = 1; });
