@@ -1,0 +1,61 @@
+/**
+ * NOTIFICATION constructors used by the FSM: plain code/subcode/data, and Cease with an RFC 9003
+ * shutdown communication (one length octet, then at most 255 octets of UTF-8).
+ */
+import { CeaseSubcode, ErrorCode } from '../wire/errors.js';
+import type { NotificationMessage } from '../wire/types.js';
+
+export function notification(code: number, subcode: number, data: Uint8Array = new Uint8Array(0)): NotificationMessage {
+  return { type: 'notification', code, subcode, data };
+}
+
+/** RFC 9003 §2: the message is truncated to 255 octets on a UTF-8 character boundary. */
+export function encodeShutdownCommunication(message: string): Uint8Array {
+  let bytes = Buffer.from(message, 'utf8');
+  if (bytes.length > 255) {
+    let end = 255;
+    while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
+    bytes = bytes.subarray(0, end);
+  }
+  const out = new Uint8Array(1 + bytes.length);
+  out[0] = bytes.length;
+  out.set(bytes, 1);
+  return out;
+}
+
+/** The shutdown communication in a Cease/2 or Cease/4 NOTIFICATION, if any. */
+export function decodeShutdownCommunication(n: NotificationMessage): string | undefined {
+  if (n.code !== ErrorCode.CEASE) return undefined;
+  if (n.subcode !== CeaseSubcode.ADMINISTRATIVE_SHUTDOWN && n.subcode !== CeaseSubcode.ADMINISTRATIVE_RESET) return undefined;
+  const len = n.data[0];
+  if (len === undefined || len === 0 || n.data.length < 1 + len) return undefined;
+  return Buffer.from(n.data.subarray(1, 1 + len)).toString('utf8');
+}
+
+/** Cease with `subcode`; a message is attached only where RFC 9003 allows it (subcodes 2 and 4). */
+export function shutdownNotification(subcode: number, message?: string): NotificationMessage {
+  const withText = message !== undefined && message !== ''
+    && (subcode === CeaseSubcode.ADMINISTRATIVE_SHUTDOWN || subcode === CeaseSubcode.ADMINISTRATIVE_RESET);
+  return notification(ErrorCode.CEASE, subcode, withText ? encodeShutdownCommunication(message) : new Uint8Array(0));
+}
+
+const TEXT: Readonly<Record<number, readonly [string, Readonly<Record<number, string>>]>> = {
+  1: ['Message header error', { 1: 'Connection not synchronized', 2: 'Bad message length', 3: 'Bad message type' }],
+  2: ['OPEN message error', { 1: 'Unsupported version number', 2: 'Bad peer AS', 3: 'Bad BGP identifier', 4: 'Unsupported optional parameter', 6: 'Unacceptable hold time', 7: 'Unsupported capability', 11: 'Role mismatch' }],
+  3: ['UPDATE message error', { 1: 'Malformed attribute list', 2: 'Unrecognized well-known attribute', 3: 'Missing mandatory attribute', 4: 'Invalid attribute flags', 5: 'Invalid attribute length', 6: 'Invalid ORIGIN attribute', 8: 'Invalid NEXT_HOP attribute', 9: 'Optional attribute error', 10: 'Invalid network field', 11: 'Malformed AS_PATH' }],
+  4: ['Hold timer expired', {}],
+  5: ['Finite state machine error', { 1: 'Unexpected message in OpenSent state', 2: 'Unexpected message in OpenConfirm state', 3: 'Unexpected message in Established state' }],
+  6: ['Cease', { 1: 'Maximum number of prefixes reached', 2: 'Administrative shutdown', 3: 'Peer de-configured', 4: 'Administrative reset', 5: 'Connection rejected', 6: 'Other configuration change', 7: 'Connection collision resolution', 8: 'Out of resources', 9: 'Hard reset', 10: 'BFD down' }],
+  7: ['ROUTE-REFRESH message error', { 1: 'Invalid message length' }],
+  8: ['Send hold timer expired', {}],
+};
+
+/** Human text in BIRD's words ("Bad peer AS", "Administrative shutdown"), plus any RFC 9003 message. */
+export function notificationText(n: NotificationMessage): string {
+  const entry = TEXT[n.code];
+  let base: string;
+  if (entry === undefined) base = `Unknown error code ${n.code}/${n.subcode}`;
+  else base = entry[1][n.subcode] ?? (Object.keys(entry[1]).length === 0 || n.subcode === 0 ? entry[0] : `${entry[0]} (subcode ${n.subcode})`);
+  const msg = decodeShutdownCommunication(n);
+  return msg === undefined ? base : `${base}: "${msg}"`;
+}

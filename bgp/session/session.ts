@@ -1,0 +1,599 @@
+/**
+ * The driver of one BGP session (RFC 4271 §8): owns the TCP connection(s), the clock, framer
+ * and codec; feeds the sans-I/O FSM (bgp/fsm/fsm.ts) and executes its outputs. Connection
+ * collisions (§6.8) run a second FSM on the incoming connection until the BGP identifiers decide
+ * which connection survives; the loser gets Cease/7.
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import { EventEmitter } from 'node:events';
+import type { Clock, TimerHandle } from '../../common/clock.js';
+import type { Logger } from '../../common/logger.js';
+import { assertNever } from '../../common/assert-never.js';
+import { describeError, TortieError } from '../../common/errors.js';
+import { isValidAddress, parseAddress, ipv4ToInt } from '../../common/prefix.js';
+import { BgpWireError, CeaseSubcode, ErrorCode, HeaderSubcode, type ErrorAction } from '../wire/errors.js';
+import type { BgpMessage, NotificationMessage, RouteRefreshMessage, UpdateMessage, AfiSafi } from '../wire/types.js';
+import { BgpFsm } from '../fsm/fsm.js';
+import type {
+  AddPathFamilyConfig, DownReason, FsmConfig, FsmInput, FsmOutput, FsmState, GracefulRestartConfig,
+  NegotiatedSession, TimerName,
+} from '../fsm/fsm-types.js';
+import { decodeShutdownCommunication, notification, notificationText } from '../fsm/notifications.js';
+import { Connection, type ConnectionHandlers } from './connection.js';
+import { applySocketOptions as defaultApplySocketOptions, type ApplySocketOptions, type SocketOptions } from './socket-options.js';
+import type { WireCodec } from './wire-codec.js';
+
+export interface SessionConfig {
+  /** Display name, used in logs ({ peer }); defaults to the peer address. */
+  readonly name?: string;
+  readonly peerAddress: string;
+  /** Default 179. */
+  readonly peerPort?: number;
+  /** Source address for outgoing connections; incoming ones must arrive on it when set. */
+  readonly localAddress?: string;
+  readonly localAs: number;
+  readonly peerAs: number;
+  /** Router id / BGP identifier, dotted quad. */
+  readonly routerId: string;
+  /** Proposed hold time, seconds: 0 or ≥ 3. Default 90. */
+  readonly holdTime?: number;
+  /**
+   * Seconds between connection attempts. Default 5 (what Calico configures in BIRD), not the
+   * RFC's 120: on a cluster fabric a peer that restarts should be back within seconds.
+   */
+  readonly connectRetryTime?: number;
+  readonly passive?: boolean;
+  /** Families to negotiate; default IPv4 unicast. */
+  readonly families?: readonly AfiSafi[];
+  readonly addPath?: readonly AddPathFamilyConfig[];
+  readonly gracefulRestart?: GracefulRestartConfig;
+  /** RFC 8654; default true. */
+  readonly extendedMessage?: boolean;
+  /** RFC 2918/7313; default true. */
+  readonly routeRefresh?: boolean;
+  readonly requiredCapabilities?: readonly number[];
+  /** Back-off between automatic restarts after an error: default 5 s doubling to 30 s (Calico), reset after 60 s Established. */
+  readonly idleHold?: { readonly minMs: number; readonly maxMs: number; readonly stableMs: number };
+  /** Hold timer while waiting for the OPEN; default 240 s (RFC 4271 §8.2.2 suggests 4 minutes). */
+  readonly openHoldTimeMs?: number;
+  readonly socketOptions?: SocketOptions;
+  /** send() reports false above this many queued bytes (default 1 MiB); listen for 'drain'. */
+  readonly writeHighWaterBytes?: number;
+  /** Above this many queued bytes the session is dropped with Cease/8 (default 64 MiB). */
+  readonly maxQueuedBytes?: number;
+  /** Messages processed per event-loop turn before yielding (default 256). */
+  readonly sliceMessages?: number;
+}
+
+export interface ConnectOptions { readonly host: string; readonly port: number; readonly localAddress?: string }
+
+export interface SessionDeps {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly codec: WireCodec;
+  readonly connect?: (options: ConnectOptions) => Socket;
+  readonly applySocketOptions?: ApplySocketOptions;
+}
+
+export interface NotificationInfo {
+  readonly code: number;
+  readonly subcode: number;
+  /** "Bad peer AS", "Administrative shutdown: \"maintenance\"" ... */
+  readonly text: string;
+  /** RFC 9003 shutdown communication, when present. */
+  readonly shutdownMessage?: string;
+  /** Wall-clock ms. */
+  readonly at: number;
+}
+
+export interface SessionStats {
+  readonly name: string;
+  readonly state: FsmState;
+  /** Wall-clock ms of the last state change. */
+  readonly since: number;
+  /** Ms in Established, when Established. */
+  readonly uptimeMs: number | undefined;
+  readonly establishedTransitions: number;
+  /** Drops from Established. */
+  readonly flaps: number;
+  readonly messagesIn: number;
+  readonly messagesOut: number;
+  readonly updatesIn: number;
+  readonly updatesOut: number;
+  readonly lastError: string | undefined;
+  readonly lastNotificationSent: NotificationInfo | undefined;
+  readonly lastNotificationReceived: NotificationInfo | undefined;
+  readonly queuedBytes: number;
+  readonly connectRetryCounter: number;
+}
+
+export interface UpdateInfo { readonly action: ErrorAction | undefined; readonly problems: readonly BgpWireError[] }
+
+export interface StateChange { readonly from: FsmState; readonly to: FsmState; readonly reason: string }
+
+export interface SessionEventMap {
+  state: [StateChange];
+  established: [NegotiatedSession];
+  /**
+   * A decoded UPDATE. When `info.action` is 'treat-as-withdraw' (RFC 7606) the NLRI it lists
+   * must be withdrawn, not installed; 'attribute-discard' means attributes were dropped.
+   */
+  update: [UpdateMessage, UpdateInfo];
+  'route-refresh': [RouteRefreshMessage];
+  down: [DownReason];
+  /** Queued output fell back under writeHighWaterBytes after send() returned false. */
+  drain: [];
+}
+
+/** An FSM with the connection and timers it drives. */
+interface Endpoint {
+  readonly fsm: BgpFsm;
+  conn: Connection | undefined;
+  readonly timers: Map<TimerName, { handle: TimerHandle; deadline: number }>;
+  /** True for the session's FSM; false for the FSM of an incoming connection during a collision. */
+  main: boolean;
+}
+
+function routerIdToInt(text: string, where: string): number {
+  if (!isValidAddress(text) || parseAddress(text).family !== 4) {
+    throw new TortieError('BAD_ROUTER_ID', `router id "${text}" is not an IPv4 dotted quad`, { where });
+  }
+  return ipv4ToInt(parseAddress(text).bytes) >>> 0;
+}
+
+export class BgpSession extends EventEmitter<SessionEventMap> {
+  readonly name: string;
+  readonly config: SessionConfig;
+  readonly fsmConfig: FsmConfig;
+  private readonly log: Logger;
+  private main: Endpoint;
+  private second: Endpoint | undefined;
+  private readonly connectFn: (options: ConnectOptions) => Socket;
+  private readonly applyOpts: ApplySocketOptions;
+  private sinceWall: number;
+  private establishedAt: number | undefined;
+  private counters = { establishedTransitions: 0, flaps: 0, messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0 };
+  private lastError: string | undefined;
+  private lastSent: NotificationInfo | undefined;
+  private lastReceived: NotificationInfo | undefined;
+  private readonly handlers: ConnectionHandlers;
+
+  constructor(config: SessionConfig, private readonly deps: SessionDeps) {
+    super();
+    this.config = config;
+    this.name = config.name ?? config.peerAddress;
+    const where = `session ${this.name}`;
+    if (!isValidAddress(config.peerAddress)) throw new TortieError('BAD_PEER_ADDRESS', `peer address "${config.peerAddress}" is not an IP address`, { where });
+    const holdTime = config.holdTime ?? 90;
+    if (!Number.isInteger(holdTime) || holdTime < 0 || holdTime > 65535 || holdTime === 1 || holdTime === 2) {
+      throw new TortieError('BAD_HOLD_TIME', `hold time ${holdTime} must be 0 or 3..65535 seconds`, { where });
+    }
+    for (const [what, v] of [['local AS', config.localAs], ['peer AS', config.peerAs]] as const) {
+      if (!Number.isInteger(v) || v < 1 || v > 0xffffffff) throw new TortieError('BAD_AS', `${what} ${v} must be 1..4294967295`, { where });
+    }
+    this.fsmConfig = {
+      localAs: config.localAs, peerAs: config.peerAs, routerId: routerIdToInt(config.routerId, where),
+      holdTime, connectRetryTime: config.connectRetryTime ?? 5, passive: config.passive ?? false,
+      families: config.families ?? [], addPath: config.addPath ?? [],
+      ...(config.gracefulRestart ? { gracefulRestart: config.gracefulRestart } : {}),
+      extendedMessage: config.extendedMessage ?? true, routeRefresh: config.routeRefresh ?? true,
+      requiredCapabilities: config.requiredCapabilities ?? [],
+      idleHold: config.idleHold ?? { minMs: 5000, maxMs: 30000, stableMs: 60000 },
+      openHoldTimeMs: config.openHoldTimeMs ?? 240_000,
+    };
+    this.log = deps.logger.child({ peer: this.name });
+    this.connectFn = deps.connect ?? ((o) => netConnect({ host: o.host, port: o.port, ...(o.localAddress ? { localAddress: o.localAddress } : {}) }));
+    this.applyOpts = deps.applySocketOptions ?? defaultApplySocketOptions;
+    this.main = this.newEndpoint(true);
+    this.sinceWall = deps.clock.wallNow();
+    this.handlers = {
+      message: (conn, bytes) => this.onMessage(conn, bytes),
+      framingError: (conn, err) => this.onFramingError(conn, err),
+      closed: (conn, error) => this.onClosed(conn, error),
+      drained: (conn) => { if (conn === this.main.conn) this.emit('drain'); },
+    };
+  }
+
+  // ------------------------------------------------------------ public API
+
+  get state(): FsmState { return this.main.fsm.state; }
+
+  /** The negotiated parameters while OpenConfirm or Established. */
+  get negotiated(): NegotiatedSession | undefined { return this.main.fsm.negotiated; }
+
+  get peerAddress(): string { return this.config.peerAddress; }
+
+  get stats(): SessionStats {
+    const now = this.deps.clock.now();
+    return {
+      name: this.name, state: this.state, since: this.sinceWall,
+      uptimeMs: this.state === 'Established' && this.establishedAt !== undefined ? now - this.establishedAt : undefined,
+      ...this.counters, lastError: this.lastError, lastNotificationSent: this.lastSent,
+      lastNotificationReceived: this.lastReceived, queuedBytes: this.main.conn?.queuedBytes ?? 0,
+      connectRetryCounter: this.main.fsm.connectRetryCounter,
+    };
+  }
+
+  /** ManualStart (passive sessions wait for the peer). */
+  start(): void {
+    this.feed(this.main, this.fsmConfig.passive ? { type: 'ManualStart_with_PassiveTcpEstablishment' } : { type: 'ManualStart' });
+  }
+
+  /**
+   * ManualStop: Cease/2 administrative shutdown (or `subcode`, e.g. 4 administrative reset),
+   * with an optional RFC 9003 message. Resolves when the connection is closed.
+   */
+  async stop(message?: string, subcode?: number): Promise<void> {
+    const conns = [this.main.conn, this.second?.conn].filter((c): c is Connection => c !== undefined);
+    const input: FsmInput = { type: 'ManualStop', ...(message !== undefined ? { message } : {}), ...(subcode !== undefined ? { subcode } : {}) };
+    if (this.second) { const s = this.second; this.second = undefined; this.feed(s, input); this.clearTimers(s); }
+    this.feed(this.main, input);
+    await Promise.all(conns.map((c) => c.whenClosed()));
+  }
+
+  /**
+   * AutomaticStop (RFC 4271 event 8) with a Cease subcode: max prefixes (1, `data` = AFI, SAFI,
+   * limit), peer de-configured (3), administrative reset (4), other configuration change (6).
+   * With `restart` the session comes back after the idle-hold back-off.
+   */
+  automaticStop(subcode: number, options: { restart: boolean; message?: string; data?: Uint8Array }): void {
+    this.feed(this.main, { type: 'AutomaticStop', subcode, restart: options.restart,
+      ...(options.message !== undefined ? { message: options.message } : {}),
+      ...(options.data !== undefined ? { data: options.data } : {}) });
+  }
+
+  /** Administrative reset (Cease/4) then start again at once. */
+  async reset(message?: string): Promise<void> {
+    await this.stop(message, CeaseSubcode.ADMINISTRATIVE_RESET);
+    this.start();
+  }
+
+  /**
+   * Send an UPDATE or ROUTE-REFRESH on the Established session. Returns false when nothing was
+   * sent (not Established) or when the output queue is above writeHighWaterBytes: wait for
+   * 'drain' before sending more. Above maxQueuedBytes the session is dropped with Cease/8.
+   */
+  send(message: UpdateMessage | RouteRefreshMessage): boolean {
+    const conn = this.main.conn;
+    if (this.state !== 'Established' || conn === undefined) return false;
+    const ok = this.write(conn, message);
+    if (message.type === 'update') this.counters.updatesOut++;
+    if (conn.queuedBytes > (this.config.maxQueuedBytes ?? 64 << 20)) {
+      this.log.warn({ queuedBytes: conn.queuedBytes }, 'peer is not reading; dropping the session (Cease/8 out of resources)');
+      this.automaticStop(CeaseSubcode.OUT_OF_RESOURCES, { restart: true });
+      return false;
+    }
+    return ok;
+  }
+
+  /** Bytes waiting to go to the peer. */
+  get queuedBytes(): number { return this.main.conn?.queuedBytes ?? 0; }
+
+  /**
+   * An accepted TCP connection from this peer (called by the listener). Adopted when the session
+   * is waiting (Connect/Active); run as a second FSM for collision resolution in OpenSent or
+   * OpenConfirm; refused otherwise (Idle: closed; Established: Cease/7).
+   */
+  acceptConnection(socket: Socket): void {
+    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    const state = this.state;
+    if (state === 'Connect' || state === 'Active') {
+      const old = this.main.conn;
+      if (old !== undefined) { this.main.conn = undefined; old.destroy(); }
+      this.main.conn = this.wrap(socket, false);
+      this.log.debug({ remote }, 'incoming connection adopted');
+      this.feed(this.main, { type: 'TcpConnectionConfirmed' });
+      return;
+    }
+    if ((state === 'OpenSent' || state === 'OpenConfirm') && this.second === undefined) {
+      this.log.info({ remote, state }, 'incoming connection while a connection is in progress: collision detection');
+      const ep = this.newEndpoint(false);
+      ep.conn = this.wrap(socket, false);
+      this.second = ep;
+      this.feed(ep, { type: 'ManualStart_with_PassiveTcpEstablishment' });
+      this.feed(ep, { type: 'TcpConnectionConfirmed' });
+      return;
+    }
+    if (state === 'Established' || state === 'OpenSent' || state === 'OpenConfirm') {
+      this.log.info({ remote, state }, 'incoming connection refused: connection collision with an existing session (Cease/7)');
+      const conn = this.wrap(socket, false);
+      this.write(conn, notification(ErrorCode.CEASE, CeaseSubcode.CONNECTION_COLLISION));
+      conn.close();
+      return;
+    }
+    this.log.info({ remote }, 'incoming connection refused: session is Idle');
+    socket.destroy();
+  }
+
+  /** Tear everything down without a NOTIFICATION (process exit, tests). */
+  destroy(): void {
+    for (const ep of [this.main, this.second]) {
+      if (!ep) continue;
+      this.clearTimers(ep);
+      ep.conn?.destroy();
+      ep.conn = undefined;
+    }
+    this.second = undefined;
+  }
+
+  // ------------------------------------------------------------ FSM plumbing
+
+  private newEndpoint(main: boolean): Endpoint {
+    return { fsm: new BgpFsm(this.fsmConfig, { now: () => this.deps.clock.now() }), conn: undefined, timers: new Map(), main };
+  }
+
+  private wrap(socket: Socket, outgoing: boolean): Connection {
+    return new Connection(socket, outgoing, this.deps.codec, this.handlers, this.log,
+      this.config.sliceMessages ?? 256, this.config.writeHighWaterBytes ?? 1 << 20);
+  }
+
+  private feed(ep: Endpoint, input: FsmInput): void {
+    const outputs = ep.fsm.process(input);
+    for (const o of outputs) this.execute(ep, o);
+    this.afterFeed(ep);
+  }
+
+  /** When the main FSM fell to Idle while a collision FSM is still negotiating, promote it. */
+  private afterFeed(ep: Endpoint): void {
+    if (ep !== this.main || this.main.fsm.state !== 'Idle' || this.second === undefined) return;
+    const s = this.second;
+    if (s.fsm.state !== 'OpenSent' && s.fsm.state !== 'OpenConfirm') return;
+    if (!this.main.fsm.automaticRestart) return;
+    this.log.info({ state: s.fsm.state }, 'main connection went down; continuing on the incoming connection');
+    this.promote(s);
+  }
+
+  private promote(s: Endpoint): void {
+    const old = this.main;
+    this.clearTimers(old);
+    s.fsm.inherit(old.fsm);
+    s.main = true;
+    this.main = s;
+    this.second = undefined;
+    this.transition({ from: old.fsm.state, to: s.fsm.state, reason: 'collision resolved: incoming connection kept' });
+  }
+
+  private execute(ep: Endpoint, o: FsmOutput): void {
+    switch (o.type) {
+      case 'connect': this.doConnect(ep); return;
+      case 'send': {
+        if (ep.conn === undefined) return;
+        this.write(ep.conn, o.message);
+        if (o.message.type === 'notification' && ep.main) this.lastSent = this.info(o.message);
+        return;
+      }
+      case 'close': {
+        const c = ep.conn;
+        ep.conn = undefined;
+        c?.close();
+        return;
+      }
+      case 'start-timer': this.startTimer(ep, o.timer, o.ms); return;
+      case 'stop-timer': this.stopTimer(ep, o.timer); return;
+      case 'state-change':
+        if (ep.main) this.transition(o);
+        else this.log.debug({ from: o.from, to: o.to, reason: o.reason }, 'collision connection state');
+        return;
+      case 'established': {
+        if (ep.conn !== undefined) ep.conn.ctx = o.session.codec;
+        if (!ep.main) return;
+        this.counters.establishedTransitions++;
+        this.establishedAt = this.deps.clock.now();
+        this.log.info({ holdTime: o.session.holdTime, keepalive: o.session.keepaliveTime, families: o.session.families.map((f) => `${f.afi}/${f.safi}`) }, 'session established');
+        this.emit('established', o.session);
+        return;
+      }
+      case 'down': {
+        if (!ep.main) return;
+        if (o.reason.wasEstablished) this.counters.flaps++;
+        this.lastError = o.reason.text;
+        this.establishedAt = undefined;
+        this.log.info({ reason: o.reason.text, sent: o.reason.notificationSent && notificationText(o.reason.notificationSent),
+          received: o.reason.notificationReceived && notificationText(o.reason.notificationReceived) }, 'session down');
+        this.emit('down', o.reason);
+        return;
+      }
+      case 'deliver-update': return; // emitted by onMessage with the decode problems
+      case 'deliver-route-refresh': if (ep.main) this.emit('route-refresh', o.message); return;
+      default: assertNever(o, 'FSM output');
+    }
+  }
+
+  private transition(o: StateChange): void {
+    this.sinceWall = this.deps.clock.wallNow();
+    this.log.info({ from: o.from, to: o.to, reason: o.reason }, `${o.from} -> ${o.to}`);
+    this.emit('state', { from: o.from, to: o.to, reason: o.reason });
+  }
+
+  private info(n: NotificationMessage): NotificationInfo {
+    const msg = decodeShutdownCommunication(n);
+    return { code: n.code, subcode: n.subcode, text: notificationText(n), at: this.deps.clock.wallNow(), ...(msg !== undefined ? { shutdownMessage: msg } : {}) };
+  }
+
+  private write(conn: Connection, message: BgpMessage): boolean {
+    let bytes: Uint8Array;
+    try {
+      bytes = this.deps.codec.encode(message, conn.ctx);
+    } catch (err) {
+      this.log.error({ err: describeError(err), type: message.type }, 'cannot encode message; not sent');
+      return false;
+    }
+    this.counters.messagesOut++;
+    return conn.write(bytes);
+  }
+
+  private doConnect(ep: Endpoint): void {
+    const old = ep.conn;
+    if (old !== undefined) { ep.conn = undefined; old.destroy(); }
+    const opts: ConnectOptions = {
+      host: this.config.peerAddress, port: this.config.peerPort ?? 179,
+      ...(this.config.localAddress !== undefined ? { localAddress: this.config.localAddress } : {}),
+    };
+    let socket: Socket;
+    try {
+      socket = this.connectFn(opts);
+      if (this.config.socketOptions) this.applyOpts(socket, this.config.socketOptions, `session ${this.name}`);
+    } catch (err) {
+      const msg = describeError(err);
+      this.log.warn({ err: msg }, 'cannot open connection');
+      queueMicrotask(() => this.feed(ep, { type: 'TcpConnectionFails', error: msg }));
+      return;
+    }
+    const conn = this.wrap(socket, true);
+    ep.conn = conn;
+    socket.once('connect', () => {
+      conn.connected = true;
+      if (ep.conn !== conn) { conn.destroy(); return; }
+      this.feed(ep, { type: 'Tcp_CR_Acked' });
+    });
+  }
+
+  private startTimer(ep: Endpoint, timer: TimerName, ms: number): void {
+    const deadline = this.deps.clock.now() + ms;
+    const cur = ep.timers.get(timer);
+    // Restarting a timer later than it would fire (the hold timer on every message) only moves
+    // the deadline; the callback re-arms for the remainder. No timer churn per message.
+    if (cur !== undefined && deadline >= cur.deadline) { cur.deadline = deadline; return; }
+    cur?.handle.cancel();
+    const arm = (delay: number): TimerHandle => this.deps.clock.setTimeout(() => {
+      const t = ep.timers.get(timer);
+      if (t === undefined) return;
+      const left = t.deadline - this.deps.clock.now();
+      if (left > 0) { t.handle = arm(left); return; }
+      ep.timers.delete(timer);
+      this.feed(ep, { type: TIMER_INPUT[timer] });
+    }, delay);
+    ep.timers.set(timer, { handle: arm(ms), deadline });
+  }
+
+  private stopTimer(ep: Endpoint, timer: TimerName): void {
+    ep.timers.get(timer)?.handle.cancel();
+    ep.timers.delete(timer);
+  }
+
+  private clearTimers(ep: Endpoint): void {
+    for (const t of ep.timers.values()) t.handle.cancel();
+    ep.timers.clear();
+  }
+
+  private endpointOf(conn: Connection): Endpoint | undefined {
+    if (this.main.conn === conn) return this.main;
+    if (this.second?.conn === conn) return this.second;
+    return undefined;
+  }
+
+  // ------------------------------------------------------------ connection events
+
+  private onMessage(conn: Connection, bytes: Uint8Array): boolean {
+    const ep = this.endpointOf(conn);
+    if (ep === undefined) return false;
+    this.counters.messagesIn++;
+    let decoded;
+    try {
+      decoded = this.deps.codec.decode(bytes, conn.ctx);
+    } catch (err) {
+      this.feed(ep, errorInput(err, bytes[18] ?? 0));
+      return ep.conn === conn;
+    }
+    const m = decoded.message;
+    if (decoded.action === 'session-reset') {
+      const first = decoded.problems[0] ?? new BgpWireError(ErrorCode.UPDATE_MESSAGE, 0, 'session reset');
+      this.feed(ep, errorInput(first, bytes[18] ?? 0));
+      return ep.conn === conn;
+    }
+    if (decoded.problems.length > 0) {
+      this.log.warn({ type: m.type, action: decoded.action, problems: decoded.problems.map((p) => `${p.code}/${p.subcode} ${p.message}`) }, 'malformed message handled per RFC 7606');
+    }
+    switch (m.type) {
+      case 'open':
+        if (this.collision(ep, m.bgpId >>> 0)) return false;
+        this.feed(ep, { type: 'BGPOpen', message: m });
+        break;
+      case 'keepalive': this.feed(ep, { type: 'KeepAliveMsg' }); break;
+      case 'notification':
+        if (ep.main) this.lastReceived = this.info(m);
+        this.feed(ep, { type: 'NotifMsg', message: m });
+        break;
+      case 'update':
+        if (ep.main) this.counters.updatesIn++;
+        this.feed(ep, { type: 'UpdateMsg', message: m });
+        if (ep.main && ep.fsm.state === 'Established') this.emit('update', m, { action: decoded.action, problems: decoded.problems });
+        break;
+      case 'route-refresh': this.feed(ep, { type: 'RouteRefreshMsg', message: m }); break;
+      default: assertNever(m, 'message');
+    }
+    return ep.conn === conn;
+  }
+
+  /**
+   * RFC 4271 §6.8: an OPEN arrived on `ep` while the other connection is also negotiating. The
+   * connection initiated by the speaker with the higher BGP identifier survives. Returns true
+   * when `ep` itself was dumped (its OPEN must not be processed).
+   */
+  private collision(ep: Endpoint, peerId: number): boolean {
+    const other = ep === this.main ? this.second : this.main;
+    if (other === undefined || other.conn === undefined) return false;
+    const os = other.fsm.state;
+    if (os !== 'OpenSent' && os !== 'OpenConfirm' && os !== 'Established') return false;
+    const localId = this.fsmConfig.routerId;
+    const epOutgoing = ep.conn?.outgoing ?? false;
+    // Keep the connection the higher identifier initiated.
+    const keepOutgoing = localId > peerId;
+    const loser = os === 'Established' ? ep : (epOutgoing === keepOutgoing ? other : ep);
+    const winner = loser === ep ? other : ep;
+    this.log.info({ localId: idText(localId), peerId: idText(peerId), kept: winner.conn?.outgoing === true ? 'outgoing' : 'incoming' },
+      'connection collision resolved (Cease/7 to the other connection)');
+    if (loser === this.main) {
+      // Send Cease/7 on the old main connection and continue with the winner's FSM.
+      const lc = loser.conn;
+      loser.conn = undefined;
+      if (lc !== undefined) {
+        this.write(lc, notification(ErrorCode.CEASE, CeaseSubcode.CONNECTION_COLLISION));
+        lc.close();
+      }
+      this.promote(winner);
+    } else {
+      this.second = undefined;
+      this.feed(loser, { type: 'OpenCollisionDump' });
+      this.clearTimers(loser);
+    }
+    return loser === ep;
+  }
+
+  private onFramingError(conn: Connection, err: unknown): void {
+    const ep = this.endpointOf(conn);
+    if (ep === undefined) { conn.destroy(); return; }
+    this.feed(ep, errorInput(err, 0));
+  }
+
+  private onClosed(conn: Connection, error: string | undefined): void {
+    const ep = this.endpointOf(conn);
+    if (ep === undefined) return;
+    ep.conn = undefined;
+    if (ep === this.second) {
+      this.second = undefined;
+      this.clearTimers(ep);
+      return;
+    }
+    this.feed(ep, { type: 'TcpConnectionFails', error: error ?? 'connection closed by peer' });
+  }
+}
+
+const TIMER_INPUT = {
+  connectRetry: 'ConnectRetryTimer_Expires', hold: 'HoldTimer_Expires',
+  keepalive: 'KeepaliveTimer_Expires', idleHold: 'IdleHoldTimer_Expires',
+} as const satisfies Record<TimerName, FsmInput['type']>;
+
+function idText(n: number): string {
+  return [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff].join('.');
+}
+
+/** Map a decoder failure to the FSM event RFC 4271 §8.1 names for it. */
+function errorInput(err: unknown, messageType: number): FsmInput {
+  const e = err instanceof BgpWireError
+    ? err
+    : new BgpWireError(ErrorCode.MESSAGE_HEADER, HeaderSubcode.BAD_MESSAGE_TYPE, `undecodable message: ${describeError(err)}`, { cause: err });
+  if (e.code === ErrorCode.MESSAGE_HEADER) return { type: 'BGPHeaderErr', error: e };
+  if (e.code === ErrorCode.OPEN_MESSAGE || messageType === 1) return { type: 'BGPOpenMsgErr', error: e };
+  return { type: 'UpdateMsgErr', error: e };
+}

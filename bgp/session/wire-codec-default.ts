@@ -1,0 +1,10 @@
+/** The WireCodec backed by bgp/wire/ (MessageFramer, decodeMessage, encodeMessage). */
+import { MessageFramer } from '../wire/framer.js';
+import { decodeMessage, encodeMessage } from '../wire/message.js';
+import type { WireCodec } from './wire-codec.js';
+
+export const wireCodec: WireCodec = {
+  createFramer: (ctx) => new MessageFramer(ctx),
+  decode: (bytes, ctx) => decodeMessage(bytes, ctx),
+  encode: (message, ctx) => encodeMessage(message, ctx),
+};
