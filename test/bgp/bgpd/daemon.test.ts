@@ -1,0 +1,145 @@
+/**
+ * tortie-bgpd as a process: precise config errors at start-up, SIGHUP reload that touches only
+ * the peers whose config changed (others keep their established-transition count), Cease/3 to a
+ * removed peer, a bad reload keeps the running config, and SIGTERM sends Cease/2 (B10).
+ *
+ *   bird AS65001 10.0.6.1 ──────────────────veth── 10.0.6.2 ┐
+ *                                                             ├ tortie-bgpd AS65002
+ *   frr bgpd AS65003 10.0.7.1 ───────────────veth── 10.0.7.2 ─┘
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Topology, topologySkipReason } from '../../helpers/netns.js';
+import { pollUntil } from '../../helpers/poll.js';
+import { BirdPeer, FrrPeer, TortieBgpd } from '../../helpers/bgp-peers.js';
+
+const MAIN = new URL('../../../bgp/bgpd/main.js', import.meta.url).pathname;
+const CTL = new URL('../../../bgp/bgpd/ctl-main.js', import.meta.url).pathname;
+
+describe('tortie-bgpd start-up errors', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tortie-bgpd-cfg-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const run = (...args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 10_000 });
+
+  it('names the file, line, field path and reason, and exits 2', () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'routerId: 10.0.0.1\nasn: 65001\npeers:\n  - address: 10.0.0.2\n    asn: 65002\n    holdTime: 2\n    colour: blue\n');
+    const r = run('-c', file, '--check');
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, new RegExp(`${file}:6: peers\\[0\\]\\.holdTime: holdTime must be 0 or 3\\.\\.65535`));
+    assert.match(r.stderr, new RegExp(`${file}:7: peers\\[0\\]\\.colour: unknown field "colour"`));
+  });
+
+  it('rejects bad quick-form peers with the offending option', () => {
+    const r = run('--as', '65002', '--router-id', '10.0.0.2', '--peer', '10.0.0.1,as=65001,weight=3', '--check');
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--peer #1 "10\.0\.0\.1,as=65001,weight=3": unknown peer option "weight"/);
+    const ok = run('--as', '1.10', '--router-id', '10.0.0.2', '--peer', '10.0.0.1,as=65001,passive,hold=9', '--check');
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /AS 65546, 1 peers/);
+  });
+
+  it('tortie-bgpctl reports an unreachable daemon clearly', () => {
+    const r = spawnSync(process.execPath, [CTL, '-s', join(dir, 'nope.ctl'), 'show', 'protocols'], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /cannot reach tortie-bgpd at .*nope\.ctl/);
+  });
+});
+
+const skip = topologySkipReason('bird', 'birdc', 'vtysh');
+const TIMERS = 'connect delay time 1; connect retry time 1; error wait time 1, 2;';
+const BIRD = `router id 10.0.6.1;
+protocol device {}
+protocol bgp p1 { local 10.0.6.1 as 65001; neighbor 10.0.6.2 as 65002; ipv4 { import all; export none; }; ${TIMERS} }
+`;
+const FRR = `frr defaults datacenter
+hostname frr
+router bgp 65003
+ bgp router-id 10.0.7.1
+ no bgp ebgp-requires-policy
+ neighbor 10.0.7.2 remote-as 65002
+ neighbor 10.0.7.2 timers connect 1
+ address-family ipv4 unicast
+  neighbor 10.0.7.2 activate
+ exit-address-family
+`;
+const tortie = (opts: { p1Hold: number; frr: boolean; extra: string }) => `routerId: 10.0.6.2
+asn: 65002
+listen: { address: 0.0.0.0, port: 179 }
+peers:
+  - { name: p1, address: 10.0.6.1, asn: 65001, holdTime: ${opts.p1Hold} }
+${opts.frr ? '  - { name: frr, address: 10.0.7.1, asn: 65003, connectRetry: 1 }\n' : ''}originate:
+  - { prefix: 10.90.0.0/24 }
+${opts.extra}`;
+
+interface FrrNeighbor { bgpState?: string; lastNotificationReason?: string; connectionsEstablished?: number }
+
+describe('tortie-bgpd reload and shutdown', { skip, timeout: 120_000 }, () => {
+  const topo = new Topology('bgpd');
+  let t: TortieBgpd, bird: BirdPeer, frr: FrrPeer;
+  const frrNeighbor = () => (frr.json('show bgp neighbors 10.0.7.2 json') as Record<string, FrrNeighbor>)['10.0.7.2'] ?? {};
+  const transitions = async (name: string) => (await t.peer(name)).establishedTransitions;
+
+  before(async () => {
+    const nsT = topo.ns('t'), nsB = topo.ns('b'), nsF = topo.ns('f');
+    topo.link(nsB, 'veB', '10.0.6.1/24', nsT, 'veTB', '10.0.6.2/24');
+    topo.link(nsF, 'veF', '10.0.7.1/24', nsT, 'veTF', '10.0.7.2/24');
+    bird = await BirdPeer.start(topo, nsB, BIRD);
+    frr = await FrrPeer.start(topo, nsF, FRR);
+    t = await TortieBgpd.start(topo, nsT, { yaml: tortie({ p1Hold: 90, frr: true, extra: '' }) });
+    await pollUntil(async () => (await t.peer('p1')).state === 'Established' && (await t.peer('frr')).state === 'Established', { what: 'all sessions Established', timeoutMs: 15_000 })
+      .catch(async (err: unknown) => {
+        throw new Error(`${String(err)}; ours: ${JSON.stringify((await t.request({ cmd: 'show-protocols' }) as Array<{ name: string; state: string; lastError?: string }>).map((p) => [p.name, p.state, p.lastError]))}`);
+      });
+  });
+  after(async () => { await topo.cleanup(); });
+
+  it('SIGHUP resets only the changed peer and applies new originations', async () => {
+    const [p1, f] = [await transitions('p1'), await transitions('frr')];
+    t.writeConfig(tortie({ p1Hold: 30, frr: true, extra: '  - { prefix: 10.91.0.0/24 }\n' }));
+    t.signal('SIGHUP');
+    await pollUntil(async () => (await transitions('p1')) === p1 + 1 && (await t.peer('p1')).state === 'Established', { what: 'p1 re-established' });
+    await pollUntil(() => bird.routes('10.91.0.0/24').length === 1, { what: 'new origination at BIRD' });
+    await pollUntil(() => (frr.json('show bgp ipv4 unicast json') as { routes?: Record<string, unknown> }).routes?.['10.91.0.0/24'], { what: 'new origination at FRR' });
+    assert.equal(await transitions('frr'), f, 'frr untouched');
+    assert.equal(frrNeighbor().connectionsEstablished, 1, 'FRR saw no reset');
+    assert.equal(bird.protocol('p1').fields['Hold timer']?.split('/')[1], '30');
+  });
+
+  it('a broken config on SIGHUP keeps the running config and sessions', async () => {
+    const p1 = await transitions('p1');
+    t.writeConfig('routerId: 10.0.6.2\nasn: banana\n');
+    t.signal('SIGHUP');
+    await pollUntil(() => /reload failed, keeping the running configuration: .*asn/.test(t.proc.output), { what: 'reload error logged' });
+    assert.equal(await transitions('p1'), p1);
+    assert.equal((await t.peer('p1')).state, 'Established');
+    assert.throws(() => t.ctl('reload'), /asn: "banana" is not an AS number/);
+  });
+
+  it('removing a peer sends it Cease/3 (peer de-configured)', async () => {
+    const p1 = await transitions('p1');
+    t.writeConfig(tortie({ p1Hold: 30, frr: false, extra: '' }));
+    assert.match(t.ctl('reload'), /"removed":\["frr"\]/);
+    await pollUntil(() => /Cease\/Peer Unconfigured|Cease\/Peer De-configured/i.test(frrNeighbor().lastNotificationReason ?? ''),
+      { what: 'FRR received Cease/3' });
+    await pollUntil(() => bird.routes('10.91.0.0/24').length === 0, { what: '10.91.0.0/24 withdrawn' });
+    assert.equal(await transitions('p1'), p1);
+    assert.throws(() => t.ctl('show', 'protocols', 'frr'), /no such protocol "frr"/);
+  });
+
+  it('SIGTERM sends Cease/2 administrative shutdown to every peer and exits 0', async () => {
+    t.writeConfig(tortie({ p1Hold: 30, frr: true, extra: '' }));
+    t.ctl('reload');
+    await pollUntil(() => frrNeighbor().bgpState === 'Established', { what: 'FRR re-added', timeoutMs: 15_000 });
+    const exited = new Promise<number | null>((r) => t.proc.child.once('exit', (code) => r(code)));
+    t.signal('SIGTERM');
+    assert.equal(await exited, 0);
+    await pollUntil(() => /Cease\/Administrative Shutdown/.test(frrNeighbor().lastNotificationReason ?? '') && frrNeighbor().bgpState !== 'Established',
+      { what: 'FRR received Cease/2' });
+    await pollUntil(() => bird.protocol('p1').bgpState !== 'Established', { what: 'BIRD p1 down' });
+  });
+});
