@@ -24,6 +24,8 @@ export interface CellSpec {
   readonly phaseTimeoutMs: number;
   /** Deadline for all sessions to be Established. */
   readonly establishTimeoutMs: number;
+  /** The cell fails (and the target is stopped) when the target's RSS passes this. */
+  readonly maxRssBytes: number;
 }
 
 export interface PhaseResult {
@@ -52,10 +54,28 @@ function phase(t0: bigint, t: PhaseTimes, cpuS: number | undefined): PhaseResult
   return { seconds: nsToS(t.tNs - t0), firstRouteS: nsToS(t.firstNs - t0), p50S: nsToS(t.t50Ns - t0), p90S: nsToS(t.t90Ns - t0), updates: t.updates, cpuS };
 }
 
-async function withDeadline<T>(p: Promise<T>, ms: number, what: string, describe: () => string): Promise<T> {
+/**
+ * Wait for `p` with a deadline; meanwhile watch the target: fail early if it exits or its RSS
+ * passes `maxRssBytes` (a runaway daemon must not take the shared machine down).
+ */
+async function withDeadline<T>(p: Promise<T>, ms: number, what: string, describe: () => string,
+  watch?: { pid: number; maxRssBytes: number; exited: () => boolean }): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_r, rej) => { timer = setTimeout(() => rej(new Error(`timed out after ${ms / 1000} s waiting for ${what}; ${describe()}`)), ms); });
-  try { return await Promise.race([p, timeout]); } finally { if (timer !== undefined) clearTimeout(timer); }
+  let poll: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_r, rej) => {
+    timer = setTimeout(() => rej(new Error(`timed out after ${ms / 1000} s waiting for ${what}; ${describe()}`)), ms);
+    if (watch !== undefined) {
+      poll = setInterval(() => {
+        if (watch.exited()) { rej(new Error(`target exited while waiting for ${what}; ${describe()}`)); return; }
+        const rss = sampleTree(watch.pid).rssBytes;
+        if (rss > watch.maxRssBytes) rej(new Error(`target RSS ${Math.round(rss / 1e6)} MB passed the ${Math.round(watch.maxRssBytes / 1e6)} MB limit while waiting for ${what}; ${describe()}`));
+      }, 250);
+    }
+  });
+  try { return await Promise.race([p, timeout]); } finally {
+    if (timer !== undefined) clearTimeout(timer);
+    if (poll !== undefined) clearInterval(poll);
+  }
 }
 
 export async function runCell(spec: CellSpec, deps: HarnessDeps): Promise<CellResult> {
@@ -108,7 +128,8 @@ export async function runCell(spec: CellSpec, deps: HarnessDeps): Promise<CellRe
     const cpu0 = cpu();
     const full = sink.arm('full', total);
     const t0 = await tester.announce();
-    const tFull = await withDeadline(full, spec.phaseTimeoutMs, `the monitor to hold ${total} routes`, describe);
+    const watch = pid === undefined || tg === undefined ? undefined : { pid, maxRssBytes: spec.maxRssBytes, exited: () => tg.proc.exited };
+    const tFull = await withDeadline(full, spec.phaseTimeoutMs, `the monitor to hold ${total} routes`, describe, watch);
     const cpu1 = cpu();
     const announce = phase(t0, tFull, cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0);
     log.info({ s: announce.seconds, cpuS: announce.cpuS }, 'announce done');
@@ -116,7 +137,7 @@ export async function runCell(spec: CellSpec, deps: HarnessDeps): Promise<CellRe
     step = 'withdraw';
     const empty = sink.arm('empty', 0);
     const w0 = await tester.withdraw();
-    const tEmpty = await withDeadline(empty, spec.phaseTimeoutMs, 'the monitor to hold 0 routes', describe);
+    const tEmpty = await withDeadline(empty, spec.phaseTimeoutMs, 'the monitor to hold 0 routes', describe, watch);
     const cpu2 = cpu();
     const withdraw = phase(w0, tEmpty, cpu2 === undefined || cpu1 === undefined ? undefined : cpu2 - cpu1);
     const peakRssBytes = pid === undefined ? undefined : sampleTree(pid).peakRssBytes;

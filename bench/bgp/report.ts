@@ -59,7 +59,7 @@ export function summarize(results: readonly CellResult[]): Summary[] {
   return out;
 }
 
-const f2 = (x: number | undefined, unit = ''): string => (x === undefined ? '—' : `${x < 10 ? x.toFixed(2) : x.toFixed(1)}${unit}`);
+const f2 = (x: number | undefined): string => (x === undefined ? '—' : x < 0.1 ? x.toFixed(3) : x < 10 ? x.toFixed(2) : x.toFixed(1));
 const ratio = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined || b <= 0 ? '—' : `${(a / b).toFixed(2)}x`);
 
 export function markdownTable(sums: readonly Summary[], notes: readonly string[]): string {

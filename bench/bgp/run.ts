@@ -23,7 +23,7 @@ const resultsDir = resolve(here, '../../../bench/results');
 
 interface Options {
   loads: string; targets: string; tester: string; reps: string; json?: string; timeout: string;
-  gobgpTimeout: string; establishTimeout: string; allLoads?: boolean; floor: boolean;
+  gobgpTimeout: string; establishTimeout: string; maxRssMb: string; allLoads?: boolean; floor: boolean;
 }
 
 async function main(): Promise<void> {
@@ -38,6 +38,7 @@ async function main(): Promise<void> {
     .option('--timeout <s>', 'deadline per phase (announce, withdraw) in seconds', '120')
     .option('--gobgp-timeout <s>', 'deadline per phase for GoBGP', '300')
     .option('--establish-timeout <s>', 'deadline for every session to be Established', '90')
+    .option('--max-rss-mb <mb>', 'fail a cell when the target\'s RSS passes this', '4000')
     .option('--all-loads', 'do not skip loads known to take minutes on a target (GoBGP at 100x1k, 1x1M)')
     .option('--no-floor', 'skip the harness floor (testers straight into the sink)');
   program.parse();
@@ -93,7 +94,7 @@ async function main(): Promise<void> {
         for (let rep = 1; rep <= reps; rep++) {
           const timeoutS = Number(target === 'gobgp' ? o.gobgpTimeout : o.timeout);
           log.info({ tester, load: load.label, target, rep }, 'cell start');
-          const r = await runCell({ load, target, tester, rep, phaseTimeoutMs: timeoutS * 1000, establishTimeoutMs: Number(o.establishTimeout) * 1000 }, { logger: log });
+          const r = await runCell({ load, target, tester, rep, phaseTimeoutMs: timeoutS * 1000, establishTimeoutMs: Number(o.establishTimeout) * 1000, maxRssBytes: Number(o.maxRssMb) * 1e6 }, { logger: log });
           results.push(r);
           if (!r.ok && target === 'tortie') {
             const n = `tortie-bgpd: not runnable at ${tester}/${load.label}: ${r.phase}: ${r.error.slice(0, 300)}`;

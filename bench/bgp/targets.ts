@@ -9,6 +9,7 @@
  */
 import { chmodSync, chownSync, existsSync, mkdirSync } from 'node:fs';
 import { execFile } from 'node:child_process';
+import { createConnection } from 'node:net';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchLab, LabProcess } from '../lib/lab.js';
@@ -95,6 +96,25 @@ export function tortieArgs(load: Load, ctlPath: string): string[] {
   return a;
 }
 
+function tortieEstablished(ctlPath: string): Promise<number> {
+  return new Promise((res, rej) => {
+    const sock = createConnection(ctlPath);
+    let buf = '';
+    const timer = setTimeout(() => { sock.destroy(); rej(new Error('ctl timeout')); }, 5000);
+    sock.on('error', (e) => { clearTimeout(timer); rej(e); });
+    sock.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      clearTimeout(timer); sock.destroy();
+      const r = JSON.parse(buf.slice(0, nl)) as { ok?: boolean; data?: Array<{ state?: string }>; error?: string };
+      if (r.ok !== true || !Array.isArray(r.data)) { rej(new Error(`ctl: ${r.error ?? 'bad answer'}`)); return; }
+      res(r.data.filter((p) => p.state === 'Established').length);
+    });
+    sock.write('{"cmd":"show-protocols"}\n');
+  });
+}
+
 interface FrrSummary { ipv4Unicast?: { peers?: Record<string, { state?: string }> } }
 interface GobgpNeighbor { state?: { session_state?: number | string } }
 
@@ -144,7 +164,10 @@ export async function startTarget(name: TargetName, lab: BenchLab, ns: string, l
       // Give it a moment to fail on arguments before the sessions wait starts.
       await waitFor('tortie-bgpd start', 1500, () => (proc.exited ? true : undefined), { intervalMs: 100 }).catch(() => undefined);
       if (proc.exited) throw new Error(proc.exitReason());
-      return { name, proc, established: () => Promise.resolve(undefined) };
+      const ctl = join(lab.dir, 'tortie-bgpd.ctl');
+      // Its control socket speaks JSON lines ({"cmd":"show-protocols"}); if it does not answer,
+      // the harness relies on the testers' and the sink's view of the sessions.
+      return { name, proc, established: () => tortieEstablished(ctl).catch(() => undefined) };
     }
   }
 }
