@@ -65,6 +65,14 @@ function build(setExit: (code: number) => void): Command {
     });
   }
 
+  program.command('validate').description('validate a manifest without touching the datastore')
+    .requiredOption('-f, --filename <file>', 'manifest file, or - for stdin')
+    .action(async (opts: { filename: string }) => {
+      const rc = await import('./resource-commands.js');
+      const rs = await rc.parseManifestFile(opts.filename, io);
+      io.out(`Successfully validated ${rs.length} resource(s)\n`);
+    });
+
   program.command('get <kind> [names...]').description('show resources (table, -o wide, -o yaml, -o json)')
     .option('-o, --output <format>', 'ps | wide | yaml | json', 'ps').option(...CONFIG).option('--allow-version-mismatch')
     .action(async (kind: string, names: string[], opts: { output: string; config?: string }) => {

@@ -12,6 +12,9 @@ export interface EtcdConnectionConfig {
   readonly certFile?: string;
   readonly keyFile?: string;
   readonly requestTimeoutMs?: number;
+  /** gRPC keep-alive ping interval and timeout (default 30 s / 10 s, like Calico); detects a stalled etcd. */
+  readonly keepaliveTimeMs?: number;
+  readonly keepaliveTimeoutMs?: number;
 }
 
 export const DEFAULT_ETCD_ENDPOINT = 'http://127.0.0.1:2379';

@@ -64,7 +64,7 @@ export class EtcdKvStore implements KvStore {
     const options: IOptions = {
       hosts: [...config.endpoints],
       dialTimeout: 10_000,
-      grpcOptions: { 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000,
+      grpcOptions: { 'grpc.keepalive_time_ms': config.keepaliveTimeMs ?? 30_000, 'grpc.keepalive_timeout_ms': config.keepaliveTimeoutMs ?? 10_000,
         'grpc.keepalive_permit_without_calls': 1 },
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + (config.requestTimeoutMs ?? 10_000) }),
     };

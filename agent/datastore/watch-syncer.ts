@@ -18,6 +18,8 @@ export interface WatchSyncerCallbacks {
   onUpdates(events: readonly SyncEvent[]): void;
   /** After each complete list (first sync and every resync). */
   onInSync?(): void;
+  /** The watch stream went down (etcd unreachable or stalled) or came back. */
+  onConnectionChange?(connected: boolean): void;
 }
 
 export interface WatchSyncerDeps { readonly store: KvStore; readonly clock: Clock; readonly logger: Logger }
@@ -31,6 +33,8 @@ export class WatchSyncer {
   private timer: TimerHandle | undefined;
   private stopped = false;
   private revision = '0';
+  /** False while the watch stream is down (for readiness; the cache is kept). */
+  connected = false;
   /** Full re-lists after the first one, and watch errors seen. */
   readonly stats = { lists: 0, resyncs: 0, watchErrors: 0 };
   private readonly log: Logger;
@@ -77,7 +81,14 @@ export class WatchSyncer {
     this.watch = await this.deps.store.watchPrefix(this.prefix, (BigInt(revision) + 1n).toString(), {
       onEvents: (evs, rev) => this.apply(evs, rev),
       onError: (err) => this.onWatchError(err),
+      onConnectionChange: (up) => {
+        if (up === this.connected) return;
+        this.connected = up;
+        this.log.info({ connected: up }, up ? 'watch connected' : 'watch disconnected');
+        this.cb.onConnectionChange?.(up);
+      },
     });
+    this.connected = true;
     if (this.stopped) await this.watch.close();
   }
 

@@ -175,6 +175,14 @@ spec: {peerIP: 10.0.0.300, asNumber: 65000, keepAliveTime: 10s}
     assert.match(pools.stderr, /resource does not exist: IPPool\(good-pool\)/);
   });
 
+  it('validate checks a manifest offline', async () => {
+    assert.equal(ok(await run(['validate', '-f', '-'], Object.values(MANIFESTS).join('---\n'), { ETCD_ENDPOINTS: 'http://127.0.0.1:1' })).stdout,
+      'Successfully validated 6 resource(s)\n');
+    const bad = await run(['validate', '-f', '-'], 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: x}\nspec: {cidr: 10.0.0.0/8, blockSize: 40}\n');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /<stdin>: document 0: spec\.blockSize: must be 20-32 for an IPv4 pool/);
+  });
+
   it('create refuses duplicates (unless --skip-exists); JSON from stdin works', async () => {
     const r = await run(['create', '-f', file('dup.yaml', MANIFESTS['IPPool'] ?? '')]);
     assert.equal(r.code, 1);

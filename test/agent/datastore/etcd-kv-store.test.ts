@@ -94,6 +94,39 @@ describe('etcd KvStore', { skip }, () => {
     }
   });
 
+  it('a stalled etcd (SIGSTOP) is detected by gRPC keep-alive, and the watch recovers after SIGCONT (E3)', async () => {
+    const fast = await EtcdKvStore.connect({ endpoints: [etcd.endpoint], keepaliveTimeMs: 6000, keepaliveTimeoutMs: 2000 }, { logger });
+    const changes: boolean[] = [];
+    const seen = new Map<string, string>();
+    const syncer = new WatchSyncer({ store: fast, clock: systemClock, logger }, '/t/stall/', {
+      onUpdates: (evs) => { for (const e of evs) if (e.type === 'put') seen.set(e.entry.key, e.entry.value); },
+      onConnectionChange: (up) => changes.push(up),
+    });
+    const pid = etcd.pid;
+    assert.ok(pid !== undefined);
+    let stopped = false;
+    try {
+      await syncer.start();
+      assert.equal(syncer.connected, true);
+      process.kill(pid, 'SIGSTOP');
+      stopped = true;
+      const t0 = Date.now();
+      await pollUntil(() => !syncer.connected, { timeoutMs: 30_000, what: 'stall detected' });
+      const detectMs = Date.now() - t0;
+      process.kill(pid, 'SIGCONT');
+      stopped = false;
+      await pollUntil(async () => { try { await store.create('/t/stall/after', 'x'); return true; } catch (e) { return isDatastoreError(e, 'already-exists'); } },
+        { timeoutMs: 20_000, what: 'write after SIGCONT' });
+      await pollUntil(() => seen.get('/t/stall/after') === 'x', { timeoutMs: 30_000, what: 'event after SIGCONT' });
+      assert.deepEqual(changes.slice(0, 1), [false]);
+      process.stderr.write(`# stall detected after ${detectMs} ms (keep-alive 6 s + 2 s)\n`);
+    } finally {
+      if (stopped) process.kill(pid, 'SIGCONT');
+      await syncer.stop();
+      await fast.close();
+    }
+  });
+
   it('a key under a lease without keep-alive is deleted at expiry', async () => {
     const lease = await store.grantLease(2, { keepAlive: false });
     await store.create('/t/lease/k', 'alive', { lease });
