@@ -30,13 +30,13 @@ flush chain ip tortie FORWARD
 flush chain ip tortie OUTPUT
 flush chain ip tortie POSTROUTING
 flush chain ip tortie nat-outgoing
-add rule ip tortie INPUT udp dport 4789 ip saddr @all-hosts-net fib daddr type local counter accept comment "tortie:cNDNxcG6vMIyu6Ph"
-add rule ip tortie INPUT udp dport 4789 counter drop comment "tortie:R_YG6zWb0zeeQ47l"
-add rule ip tortie FORWARD ip saddr @all-ipam-pools counter accept comment "tortie:DdEYUXvkZz5LhKaQ"
-add rule ip tortie FORWARD ip daddr @all-ipam-pools counter accept comment "tortie:wcbfxVYjBWkRnmOx"
-add rule ip tortie OUTPUT udp dport 4789 ip daddr @all-hosts-net counter accept comment "tortie:rnLYhfe36LOUx9H0"
-add rule ip tortie POSTROUTING counter jump nat-outgoing comment "tortie:AUVDrwWXdQfGt2tH"
-add rule ip tortie nat-outgoing ip saddr @masq-ipam-pools ip daddr != @all-ipam-pools counter snat to 192.168.1.1 comment "tortie:Q_rHdY95at3iqk9y"
+add rule ip tortie INPUT udp dport 4789 ip saddr @all-hosts-net fib daddr type local counter accept comment "tortie:4yz2pxCyKyHmcxhx"
+add rule ip tortie INPUT udp dport 4789 counter drop comment "tortie:S3OQtQn5pFqcWdy8"
+add rule ip tortie FORWARD ip saddr @all-ipam-pools counter accept comment "tortie:rRRuFlKSDlN_ZGWn"
+add rule ip tortie FORWARD ip daddr @all-ipam-pools counter accept comment "tortie:1geHLSyHT1-jy5ys"
+add rule ip tortie OUTPUT udp dport 4789 ip daddr @all-hosts-net counter accept comment "tortie:U4mtiHyjZSxXy5yU"
+add rule ip tortie POSTROUTING counter jump nat-outgoing comment "tortie:awRzVa5bz-WeUP_n"
+add rule ip tortie nat-outgoing ip saddr @masq-ipam-pools ip daddr != @all-ipam-pools counter snat to 192.168.1.1 comment "tortie:MCTe3ttknYmQe7Tq"
 add element ip tortie all-ipam-pools { 10.65.0.0/16 }
 add element ip tortie masq-ipam-pools { 10.65.0.0/16 }
 add element ip tortie all-hosts-net { 192.168.1.2 }
@@ -54,23 +54,23 @@ const FILTER_GOLDEN = `*filter
 :tortie-INPUT - [0:0]
 :tortie-FORWARD - [0:0]
 :tortie-OUTPUT - [0:0]
--A tortie-INPUT -p udp -m udp --dport 4789 -m set --match-set tortie40all-hosts-net src -m addrtype --dst-type LOCAL -m comment --comment "tortie:cNDNxcG6vMIyu6Ph" -j ACCEPT
--A tortie-INPUT -p udp -m udp --dport 4789 -m comment --comment "tortie:R_YG6zWb0zeeQ47l" -j DROP
--A tortie-FORWARD -m set --match-set tortie40all-ipam-pools src -m comment --comment "tortie:DdEYUXvkZz5LhKaQ" -j ACCEPT
--A tortie-FORWARD -m set --match-set tortie40all-ipam-pools dst -m comment --comment "tortie:wcbfxVYjBWkRnmOx" -j ACCEPT
--A tortie-OUTPUT -p udp -m udp --dport 4789 -m set --match-set tortie40all-hosts-net dst -m comment --comment "tortie:rnLYhfe36LOUx9H0" -j ACCEPT
--I INPUT 1 -m comment --comment "tortie:DfHGDkJdqr0H0EnQ" -j tortie-INPUT
--I FORWARD 1 -m comment --comment "tortie:RenC39Bg2WyT3cN-" -j tortie-FORWARD
--I OUTPUT 1 -m comment --comment "tortie:6Z6Vo-Yqshbbd3mx" -j tortie-OUTPUT
+-A tortie-INPUT -p udp -m udp --dport 4789 -m set --match-set tortie40all-hosts-net src -m addrtype --dst-type LOCAL -m comment --comment "tortie:4yz2pxCyKyHmcxhx" -j ACCEPT
+-A tortie-INPUT -p udp -m udp --dport 4789 -m comment --comment "tortie:S3OQtQn5pFqcWdy8" -j DROP
+-A tortie-FORWARD -m set --match-set tortie40all-ipam-pools src -m comment --comment "tortie:rRRuFlKSDlN_ZGWn" -j ACCEPT
+-A tortie-FORWARD -m set --match-set tortie40all-ipam-pools dst -m comment --comment "tortie:1geHLSyHT1-jy5ys" -j ACCEPT
+-A tortie-OUTPUT -p udp -m udp --dport 4789 -m set --match-set tortie40all-hosts-net dst -m comment --comment "tortie:U4mtiHyjZSxXy5yU" -j ACCEPT
+-I INPUT 1 -m comment --comment "tortie:PNOw1yt-7ePHg1a4" -j tortie-INPUT
+-I FORWARD 1 -m comment --comment "tortie:5Fw7LpPHV9y6YPKB" -j tortie-FORWARD
+-I OUTPUT 1 -m comment --comment "tortie:Oeb0OCz39Jk97pbg" -j tortie-OUTPUT
 COMMIT
 `;
 
 const NAT_GOLDEN = `*nat
 :tortie-POSTROUTING - [0:0]
 :tortie-nat-outgoing - [0:0]
--A tortie-POSTROUTING -m comment --comment "tortie:AUVDrwWXdQfGt2tH" -j tortie-nat-outgoing
--A tortie-nat-outgoing -m set --match-set tortie40masq-ipam-pools src -m set ! --match-set tortie40all-ipam-pools dst -m comment --comment "tortie:Q_rHdY95at3iqk9y" -j SNAT --to-source 192.168.1.1
--I POSTROUTING 1 -m comment --comment "tortie:EN6Cn0GlH7Rqz94y" -j tortie-POSTROUTING
+-A tortie-POSTROUTING -m comment --comment "tortie:awRzVa5bz-WeUP_n" -j tortie-nat-outgoing
+-A tortie-nat-outgoing -m set --match-set tortie40masq-ipam-pools src -m set ! --match-set tortie40all-ipam-pools dst -m comment --comment "tortie:MCTe3ttknYmQe7Tq" -j SNAT --to-source 192.168.1.1
+-I POSTROUTING 1 -m comment --comment "tortie:LNHgn8OE4z3j9YR7" -j tortie-POSTROUTING
 COMMIT
 `;
 
@@ -111,20 +111,20 @@ test('iptables-save parse: our chains, our jumps by position, foreign rules igno
 :KUBE-FORWARD - [0:0]
 :tortie-FORWARD - [0:0]
 -A FORWARD -s 1.2.3.4/32 -j ACCEPT
--A FORWARD -m comment --comment "tortie:RenC39Bg2WyT3cN-" -j tortie-FORWARD
+-A FORWARD -m comment --comment "tortie:5Fw7LpPHV9y6YPKB" -j tortie-FORWARD
 -A FORWARD -j KUBE-FORWARD
 -A KUBE-FORWARD -m comment --comment "kube fwd" -j ACCEPT
--A tortie-FORWARD -m set --match-set tortie40all-ipam-pools src -m comment --comment "tortie:DdEYUXvkZz5LhKaQ" -j ACCEPT
+-A tortie-FORWARD -m set --match-set tortie40all-ipam-pools src -m comment --comment "tortie:rRRuFlKSDlN_ZGWn" -j ACCEPT
 COMMIT
 `;
   const seen = parseIptablesSave(save, 'filter');
-  assert.deepEqual([...seen.chains], [['FORWARD', { table: 'filter', hashes: ['DdEYUXvkZz5LhKaQ'] }]]);
-  assert.deepEqual(seen.hooks.get('filter/FORWARD'), [{ position: 2, hash: 'RenC39Bg2WyT3cN-',
-    spec: '-m comment --comment "tortie:RenC39Bg2WyT3cN-" -j tortie-FORWARD' }]);
+  assert.deepEqual([...seen.chains], [['FORWARD', { table: 'filter', hashes: ['rRRuFlKSDlN_ZGWn'] }]]);
+  assert.deepEqual(seen.hooks.get('filter/FORWARD'), [{ position: 2, hash: '5Fw7LpPHV9y6YPKB',
+    spec: '-m comment --comment "tortie:5Fw7LpPHV9y6YPKB" -j tortie-FORWARD' }]);
   const plan = planWrite(buildRuleset(config, 4), { chains: seen.chains, hooks: seen.hooks, sets: new Map() }, true);
   const text = renderIptablesRestore(plan, 'filter');
-  assert.match(text, /^-D FORWARD -m comment --comment "tortie:RenC39Bg2WyT3cN-" -j tortie-FORWARD$/m);
-  assert.match(text, /^-I FORWARD 1 -m comment --comment "tortie:RenC39Bg2WyT3cN-" -j tortie-FORWARD$/m);
+  assert.match(text, /^-D FORWARD -m comment --comment "tortie:5Fw7LpPHV9y6YPKB" -j tortie-FORWARD$/m);
+  assert.match(text, /^-I FORWARD 1 -m comment --comment "tortie:5Fw7LpPHV9y6YPKB" -j tortie-FORWARD$/m);
   assert.doesNotMatch(text, /KUBE|1\.2\.3\.4/);
 });
 
@@ -162,4 +162,25 @@ test('bad configuration is refused with the field named; overlapping pools colla
   const v6 = buildRuleset({ ...config, ipipEnabled: true, pools: [{ cidr: 'fd00::/64', natOutgoing: true }] }, 6);
   assert.equal(v6.chains.find((c) => c.name === 'INPUT')?.rules.length, 2);
   assert.deepEqual([...(v6.sets.find((s) => s.name === 'masq-ipam-pools')?.elements ?? [])], ['fd00::/64']);
+});
+
+test('iptables: a changed rule in a chain we know is one in-place delete + insert, not a flush', () => {
+  const before = buildRuleset(config, 4);
+  const after = buildRuleset({ ...config, natOutgoingAddress: '192.168.1.9' }, 4);
+  const plan = planWrite(after, stateAfter(before, true), true);
+  assert.deepEqual(plan.chainsToWrite, ['nat-outgoing']);
+  assert.equal(renderIptablesRestore(plan, 'filter'), '');
+  assert.equal(renderIptablesRestore(plan, 'nat'), `*nat
+-D tortie-nat-outgoing 1
+-I tortie-nat-outgoing 1 -m set --match-set tortie40masq-ipam-pools src -m set ! --match-set tortie40all-ipam-pools dst -m comment --comment "tortie:${after.chains[4]?.rules[0]?.hash}" -j SNAT --to-source 192.168.1.9
+COMMIT
+`);
+  // A rule appended by someone else in our chain is removed by position; ours are kept.
+  const seen = stateAfter(before, true);
+  const chains = new Map(seen.chains);
+  const fwd = chains.get('FORWARD');
+  assert.ok(fwd);
+  chains.set('FORWARD', { table: 'filter', hashes: [fwd.hashes[0] ?? '', '', fwd.hashes[1] ?? ''] });
+  const p2 = planWrite(before, { ...seen, chains }, true);
+  assert.equal(renderIptablesRestore(p2, 'filter'), '*filter\n-D tortie-FORWARD 2\nCOMMIT\n');
 });
