@@ -62,14 +62,13 @@ export class RouteTable {
   private readonly families: readonly Family[];
   private readonly desired = new Map<string, DesiredRoute>();
   /** Our routes as we believe the kernel has them, by destination (normally one per dst). */
-  private readonly believed = new Map<string, KernelRoute[]>();
+  private readonly believed = new Map<string, Entry[]>();
   private readonly dirty = new Set<string>();
   private readonly ifaceUsers = new Map<string, Set<string>>();
   private links = new Map<string, number>();
   /** Bumped whenever the name → ifindex map changes; invalidates resolved routes. */
   private linksVersion = 0;
-  private readonly resolved = new Map<string, { version: number; kernel: KernelRoute | undefined }>();
-  private readonly sigs = new WeakMap<KernelRoute, string>();
+  private readonly resolved = new Map<string, { version: number; want: Entry | undefined }>();
   private resyncNeeded = true;
   private queued: Promise<ApplyResult> | undefined;
   private tail: Promise<unknown> = Promise.resolve();
@@ -178,8 +177,8 @@ export class RouteTable {
       case 'route': {
         const r = e.route;
         if (r.table !== this.table || r.protocol !== this.protocol) return; // not ours: never touched
-        const list = (this.believed.get(r.dst) ?? []).filter((b) => b.metric !== r.metric);
-        if (e.action === 'new') list.push(r);
+        const list = (this.believed.get(r.dst) ?? []).filter((b) => b.route.metric !== r.metric);
+        if (e.action === 'new') list.push({ route: r, sig: routeSignature(r) });
         if (list.length === 0) this.believed.delete(r.dst); else this.believed.set(r.dst, list);
         if (!this.inSync(r.dst)) {
           this.dirty.add(r.dst);
@@ -244,17 +243,17 @@ export class RouteTable {
         return { resynced: false, deleted: 0, updated: 0, failed: 1, pending: this.dirty.size };
       }
     }
-    const deletes: KernelRoute[] = [];
-    const updates: KernelRoute[] = [];
+    const deletes: Entry[] = [];
+    const updates: Entry[] = [];
     let pending = 0;
     for (const dst of [...this.dirty]) {
       const d = this.desired.get(dst);
       const want = this.wantOf(dst);
       const have = this.believed.get(dst) ?? [];
-      for (const h of have) if (want === undefined || h.metric !== want.metric) deletes.push(h);
+      for (const h of have) if (want === undefined || h.route.metric !== want.route.metric) deletes.push(h);
       if (want !== undefined) {
-        const same = have.find((h) => h.metric === want.metric);
-        if (same === undefined || this.sig(same) !== this.sig(want)) updates.push(want);
+        const same = have.find((h) => h.route.metric === want.route.metric);
+        if (same === undefined || same.sig !== want.sig) updates.push(want);
       }
       if (d !== undefined && want === undefined) pending++;
     }
@@ -263,11 +262,12 @@ export class RouteTable {
     let updated = 0;
     const batch = this.options.batchSize ?? 10_000;
     // Deletions first, then adds/replaces; each in bounded batches.
-    const run = async (op: 'delete' | 'replace', routes: readonly KernelRoute[]): Promise<void> => {
+    const run = async (op: 'delete' | 'replace', routes: readonly Entry[]): Promise<void> => {
       for (let i = 0; i < routes.length; i += batch) {
         const chunk = routes.slice(i, i + batch);
-        const results = await this.deps.netlink.applyRoutes(chunk.map((route) => ({ op, route })));
-        chunk.forEach((r, j) => {
+        const results = await this.deps.netlink.applyRoutes(chunk.map((e) => ({ op, route: e.route })));
+        chunk.forEach((entry, j) => {
+          const r = entry.route;
           const err = results[j];
           const gone = err !== undefined && op === 'delete' && (errnoOf(err) === 'ESRCH' || errnoOf(err) === 'ENOENT');
           if (err !== undefined && !gone) {
@@ -275,8 +275,8 @@ export class RouteTable {
             this.log.warn({ err: err.message }, `route ${op} failed`);
             return;
           }
-          const rest = (this.believed.get(r.dst) ?? []).filter((b) => b.metric !== r.metric);
-          if (op === 'replace') rest.push(r);
+          const rest = (this.believed.get(r.dst) ?? []).filter((b) => b.route.metric !== r.metric);
+          if (op === 'replace') rest.push(entry);
           if (rest.length === 0) this.believed.delete(r.dst); else this.believed.set(r.dst, rest);
           if (op === 'delete') deleted++; else updated++;
         });
@@ -300,24 +300,19 @@ export class RouteTable {
     if (d === undefined) return have.length === 0;
     const want = this.wantOf(dst);
     if (want === undefined) return false;
-    return have.length === 1 && have[0] !== undefined && this.sig(have[0]) === this.sig(want);
+    return have.length === 1 && have[0]?.sig === want.sig;
   }
 
   /** The kernel route we want for `dst` (cached until the desired route or the links change). */
-  private wantOf(dst: string): KernelRoute | undefined {
+  private wantOf(dst: string): Entry | undefined {
     const c = this.resolved.get(dst);
-    if (c !== undefined && c.version === this.linksVersion) return c.kernel;
+    if (c !== undefined && c.version === this.linksVersion) return c.want;
     const d = this.desired.get(dst);
     if (d === undefined) return undefined;
     const kernel = resolveRoute(d, this.table, this.protocol, (n) => this.links.get(n));
-    this.resolved.set(dst, { version: this.linksVersion, kernel });
-    return kernel;
-  }
-
-  private sig(r: KernelRoute): string {
-    let s = this.sigs.get(r);
-    if (s === undefined) { s = routeSignature(r); this.sigs.set(r, s); }
-    return s;
+    const want = kernel === undefined ? undefined : { route: kernel, sig: routeSignature(kernel) };
+    this.resolved.set(dst, { version: this.linksVersion, want });
+    return want;
   }
 
   private async resync(): Promise<void> {
@@ -328,12 +323,13 @@ export class RouteTable {
       this.links = fresh;
       this.linksVersion++;
     }
-    const believed = new Map<string, KernelRoute[]>();
+    const believed = new Map<string, Entry[]>();
     for (const f of this.families) {
       for (const r of await this.deps.netlink.listRoutes(f, this.table)) {
         if (r.protocol !== this.protocol || r.table !== this.table) continue;
+        const e: Entry = { route: r, sig: routeSignature(r) };
         const list = believed.get(r.dst);
-        if (list === undefined) believed.set(r.dst, [r]); else list.push(r);
+        if (list === undefined) believed.set(r.dst, [e]); else list.push(e);
       }
     }
     this.believed.clear();
@@ -349,6 +345,26 @@ export class RouteTable {
   }
 }
 
+/** A kernel route with its comparison signature, computed once. */
+interface Entry { readonly route: KernelRoute; readonly sig: string }
+
+const V4_PREFIX = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+
+/** Canonical text of a prefix; a fast path for already-canonical IPv4 (the 100k-route case). */
 function canonDst(dst: string): string {
+  const m = V4_PREFIX.exec(dst);
+  if (m !== null) {
+    const len = Number(m[5]);
+    let n = 0;
+    let canonical = len <= 32 && String(len) === m[5];
+    for (let i = 1; i <= 4 && canonical; i++) {
+      const o = m[i] ?? '';
+      const v = Number(o);
+      if (v > 255 || String(v) !== o) canonical = false;
+      n = (n * 256) + v;
+    }
+    const hostBits = len === 32 ? 0 : n % 2 ** (32 - len);
+    if (canonical && hostBits === 0) return dst;
+  }
   return formatPrefix(parsePrefix(dst));
 }
