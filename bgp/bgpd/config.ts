@@ -117,7 +117,7 @@ export function parseConfigText(text: string, file: string): BgpdConfig {
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
-    const pos = e?.linePos?.[0];
+    const pos = e ? lineCounter.linePos(e.pos[0]) : undefined;
     throw new ConfigError(`YAML syntax error: ${e?.message.split('\n')[0] ?? 'unknown'}`,
       pos ? `${file}:${pos.line}:${pos.col}` : file);
   }

@@ -1,0 +1,79 @@
+/** tortie-bgpd config: schema, precise errors (file:line: field path: reason), quick form, asdot. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, parseAsn, parseConfigText, quickConfig } from '../../../bgp/bgpd/config.js';
+import { applyPolicy } from '../../../bgp/speaker/apply-policy.js';
+import { parsePrefix } from '../../../common/prefix.js';
+
+const GOOD = `routerId: 10.99.0.2
+asn: "1.10"
+listen: { address: 0.0.0.0, port: 1179 }
+prefixLists:
+  pods: [{ prefix: 10.244.0.0/16, le: 26 }]
+policies:
+  in:
+    rules:
+      - { match: { prefixList: pods }, action: accept, set: { localPref: 200, communities: { add: ["65000:1"] } } }
+    default: reject
+peers:
+  - name: tor
+    address: 10.99.0.1
+    asn: 65001
+    holdTime: 30
+    families: [ipv4-unicast, ipv6-unicast]
+    import: in
+    export: { rules: [], default: accept }
+originate:
+  - { prefix: 10.244.1.0/26, communities: ["65002:1"] }
+`;
+
+describe('bgpd config', () => {
+  it('parses a full file: asdot, defaults, policy refs, keepalive from hold', () => {
+    const c = parseConfigText(GOOD, 'bgpd.yaml');
+    assert.equal(c.speaker.asn, 65546);
+    const p = c.speaker.peers[0];
+    assert.ok(p);
+    assert.equal(p.port, 179);
+    assert.equal(p.keepalive, 10);
+    assert.deepEqual(p.families, ['ipv4-unicast', 'ipv6-unicast']);
+    const r = applyPolicy(p.import, parsePrefix('10.244.3.0/26'), {});
+    assert.equal(r.type, 'accept');
+    if (r.type === 'accept') { assert.equal(r.attributes.localPref, 200); assert.deepEqual(r.attributes.communities, [((65000 << 16) | 1) >>> 0]); }
+    assert.equal(applyPolicy(p.import, parsePrefix('10.244.3.0/27'), {}).type, 'reject');
+    assert.equal(applyPolicy(p.import, parsePrefix('10.0.0.0/8'), {}).type, 'reject');
+    assert.deepEqual(c.originate[0]?.communities, [((65002 << 16) | 1) >>> 0]);
+  });
+
+  it('reports every problem with file, line, field path and reason', () => {
+    const bad = GOOD.replace('asn: 65001', 'asn: 70000000000').replace('holdTime: 30', 'holdTime: 30\n    colour: red').replace('10.244.1.0/26', '10.244.1.1/26');
+    try { parseConfigText(bad, 'bgpd.yaml'); assert.fail('should throw'); } catch (e) {
+      assert.ok(e instanceof ConfigError);
+      const msg = e.message;
+      assert.match(msg, /bgpd\.yaml:14: peers\[0\]\.asn: 70000000000 is not an AS number/);
+      assert.match(msg, /bgpd\.yaml:16: peers\[0\]\.colour: unknown field "colour"/);
+      assert.match(msg, /bgpd\.yaml:\d+: originate\[0\]\.prefix: not a valid prefix/);
+      assert.equal(e.issues.length, 3);
+    }
+    assert.throws(() => parseConfigText(GOOD.replace('import: in', 'import: nope'), 'x.yaml'), /x\.yaml: peers\[0\]\.import: unknown policy "nope"/);
+    assert.throws(() => parseConfigText('routerId: [', 'y.yaml'), /y\.yaml:1:\d+: YAML syntax error/);
+  });
+
+  it('quick form: peers eBGP/iBGP by AS, options, errors name the peer', () => {
+    const c = quickConfig({ as: '65002', routerId: '10.99.0.2', peer: ['10.99.0.1,as=65001', '10.99.0.3,as=65002,port=1179,passive,hold=9,nhs'], originate: ['10.5.0.0/24'], listen: '[::]:1179' });
+    assert.deepEqual(c.speaker.listen, { address: '::', port: 1179 });
+    assert.equal(c.speaker.peers[1]?.passive, true);
+    assert.equal(c.speaker.peers[1]?.holdTime, 9);
+    assert.equal(c.speaker.peers[1]?.nextHopSelf, true);
+    assert.throws(() => quickConfig({ as: '65002', routerId: '10.99.0.2', peer: ['10.99.0.1'], originate: [] }), /--peer #1 "10\.99\.0\.1": missing as=ASN/);
+    assert.throws(() => quickConfig({ as: '65002', routerId: '10.99.0.2', peer: ['10.99.0.1,as=1,hold=2'], originate: [] }), /hold=2 must be 0 or 3\.\.65535/);
+  });
+
+  it('AS numbers: plain, asdot, bounds', () => {
+    assert.equal(parseAsn('65001'), 65001);
+    assert.equal(parseAsn('1.10'), 65546);
+    assert.equal(parseAsn('65535.65535'), 4294967295);
+    assert.equal(parseAsn('0'), undefined);
+    assert.equal(parseAsn('4294967296'), undefined);
+    assert.equal(parseAsn('65536.0'), undefined);
+  });
+});

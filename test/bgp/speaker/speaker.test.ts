@@ -1,0 +1,119 @@
+/**
+ * The embedding API in-process: two BgpSpeakers talk over loopback (127.0.0.1 ↔ 127.0.0.2, real
+ * TCP), plus a raw TCP "peer" that writes hand-made UPDATEs to check RFC 7606 handling of the
+ * speaker's Adj-RIB-In (treat-as-withdraw removes the installed route and sends nothing).
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { systemClock } from '../../../common/clock.js';
+import { silentLogger } from '../../../common/logger.js';
+import { pollUntil } from '../../helpers/poll.js';
+import { BgpSpeaker, type BestPathChange, type SpeakerDeps } from '../../../bgp/speaker/speaker.js';
+import type { PeerConfig } from '../../../bgp/speaker/peer-config.js';
+import { Framer, encodeKeepalive, encodeOpen } from '../../../bgp/speaker/interim-codec.js';
+
+function deps(): SpeakerDeps {
+  return {
+    clock: systemClock, logger: silentLogger(),
+    connect: (o) => connect({ host: o.host, port: o.port, ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}) }),
+    listen: (o, onConn) => new Promise<Server>((resolve, reject) => {
+      const s = createServer(onConn);
+      s.once('error', reject);
+      s.listen({ host: o.address, port: o.port }, () => resolve(s));
+    }),
+  };
+}
+
+const peer = (p: Partial<PeerConfig> & Pick<PeerConfig, 'name' | 'address' | 'asn' | 'port'>): PeerConfig => ({
+  passive: false, holdTime: 9, keepalive: 3, connectRetry: 1, families: ['ipv4-unicast'], nextHopSelf: false, routeReflectorClient: false, ...p,
+});
+
+const basePort = 20000 + (process.pid % 20000);
+
+describe('BgpSpeaker embedded, two speakers over loopback', () => {
+  const speakers: BgpSpeaker[] = [];
+  after(async () => { for (const s of speakers) await s.stop(); });
+
+  it('exchanges originated routes, reports best-path changes with reasons, withdraws, and stops with Cease/2', async () => {
+    const a = new BgpSpeaker(deps(), { routerId: '10.0.0.1', asn: 65001, listen: { address: '127.0.0.1', port: basePort }, peers: [] });
+    const b = new BgpSpeaker(deps(), { routerId: '10.0.0.2', asn: 65002, listen: { address: '127.0.0.2', port: basePort + 1 }, peers: [] });
+    speakers.push(a, b);
+    await a.start();
+    await b.start();
+    const changes: BestPathChange[] = [];
+    b.onBestPathChange((c) => changes.push(c));
+    a.addPeer(peer({ name: 'b', address: '127.0.0.2', asn: 65002, port: basePort + 1, localAddress: '127.0.0.1' }));
+    b.addPeer(peer({ name: 'a', address: '127.0.0.1', asn: 65001, port: basePort, localAddress: '127.0.0.2' }));
+    a.originate('10.1.0.0/24', { communities: [(65001 << 16) | 7], med: 5 });
+    a.originate('10.1.1.0/24');
+    await pollUntil(() => b.status()[0]?.state === 'Established', { what: 'Established' });
+    await pollUntil(() => changes.length >= 2, { what: 'two best-path changes' });
+    const r = b.routes('10.1.0.0/24')[0];
+    assert.ok(r);
+    assert.equal(r.from, 'a');
+    assert.deepEqual(r.asPath, [65001]);
+    assert.equal(r.nextHop, '127.0.0.1');
+    assert.equal(r.med, 5, 'MED of a locally originated route is sent to eBGP');
+    assert.deepEqual(r.communities, ['65001:7']);
+    assert.equal(r.reason, 'only route');
+    const st = b.status()[0];
+    assert.equal(st?.prefixes.received, 2);
+    assert.equal(st?.prefixes.accepted, 2);
+    assert.equal(a.status()[0]?.prefixes.advertised, 2);
+
+    // b originates the same prefix: its local route wins, with the reason.
+    b.originate('10.1.0.0/24');
+    const views = b.routes('10.1.0.0/24');
+    assert.equal(views.find((v) => v.best)?.from, 'local');
+    assert.equal(views.find((v) => !v.best)?.reason, 'locally originated');
+
+    a.withdraw('10.1.1.0/24');
+    await pollUntil(() => changes.some((c) => c.prefix === '10.1.1.0/24' && c.best === undefined), { what: 'withdrawal seen as best-path change' });
+    assert.equal(b.routes('10.1.1.0/24').length, 0);
+
+    await a.stop();
+    await pollUntil(() => /Received: Administrative shutdown/.test(b.status()[0]?.lastError ?? ''), { what: 'Cease/2 at b' });
+    assert.equal(b.routes('10.1.0.0/24').filter((v) => v.from === 'a').length, 0, 'routes from a removed');
+  });
+});
+
+describe('BgpSpeaker applies RFC 7606 to a raw peer', () => {
+  let sp: BgpSpeaker | undefined;
+  let sock: Socket | undefined;
+  after(async () => { sock?.destroy(); await sp?.stop(); });
+
+  it('treat-as-withdraw removes the previously installed route and sends no NOTIFICATION', async () => {
+    const port = basePort + 2;
+    sp = new BgpSpeaker(deps(), { routerId: '10.0.0.9', asn: 65009, listen: { address: '127.0.0.1', port }, peers: [] });
+    await sp.start();
+    sp.addPeer(peer({ name: 'raw', address: '127.0.0.3', asn: 65003, port: 1, passive: true }));
+    const received: number[] = [];
+    const s = connect({ host: '127.0.0.1', port, localAddress: '127.0.0.3' });
+    sock = s;
+    const framer = new Framer();
+    s.on('data', (d: Buffer) => { for (const m of framer.push(d)) received.push(m[18] ?? 0); });
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    s.write(encodeOpen(65003, 9, 0x0a000003, [{ type: 'four-octet-as', asn: 65003 }, { type: 'multiprotocol', afi: 1, safi: 1 }]));
+    s.write(encodeKeepalive());
+    await pollUntil(() => sp?.status()[0]?.state === 'Established', { what: 'raw peer Established' });
+    // UPDATE: ORIGIN IGP, AS_PATH [65003] (4-octet), NEXT_HOP 127.0.0.3, NLRI 10.7.0.0/24
+    const attrs = [0x40, 1, 1, 0, 0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xeb, 0x40, 3, 4, 127, 0, 0, 3];
+    const update = (extra: number[]) => {
+      const a = [...attrs, ...extra];
+      const body = [0, 0, 0, a.length, ...a, 24, 10, 7, 0];
+      const b = Buffer.alloc(19 + body.length, 0xff);
+      b.writeUInt16BE(b.length, 16); b[18] = 2; Buffer.from(body).copy(b, 19);
+      return b;
+    };
+    s.write(update([]));
+    await pollUntil(() => sp?.routes('10.7.0.0/24').length === 1, { what: 'route installed' });
+    s.write(update([0x80, 4, 5, 0, 0, 0, 0, 100])); // MED with length 5
+    await pollUntil(() => sp?.routes('10.7.0.0/24').length === 0, { what: 'route treated as withdrawn' });
+    s.write(update([0xc0, 7, 5, 0, 0, 0, 100, 0])); // AGGREGATOR length 5: discard, keep route
+    await pollUntil(() => sp?.routes('10.7.0.0/24').length === 1, { what: 'route back with AGGREGATOR discarded' });
+    assert.equal(sp.status()[0]?.establishedTransitions, 1);
+    assert.equal(sp.status()[0]?.state, 'Established');
+    assert.ok(!received.includes(3), 'no NOTIFICATION was sent');
+  });
+});
