@@ -193,6 +193,19 @@ spec: {peerIP: 10.0.0.300, asNumber: 65000, keepAliveTime: 10s}
     assert.equal((parse(ok(await run(['get', 'pool', 'pool-json', '-o', 'yaml'])).stdout) as { spec: { blockSize: number } }).spec.blockSize, 122);
   });
 
+  it('replace needs an existing resource and honours a stale resourceVersion as a conflict', async () => {
+    const missing = await run(['replace', '-f', '-'], 'apiVersion: projectcalico.org/v3\nkind: BGPFilter\nmetadata: {name: nobody}\nspec: {}\n');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /Failed to replace any resources: resource BGPFilter\(nobody\): BGPFilter "nobody" does not exist/);
+    const current = ok(await run(['get', 'felixconfig', 'default', '-o', 'yaml'])).stdout;
+    const changed = current.replace('ipipMTU: 1480', 'ipipMTU: 1400');
+    assert.equal(ok(await run(['replace', '-f', '-'], changed)).stdout, "Successfully replaced 1 'FelixConfiguration' resource(s)\n");
+    const stale = await run(['replace', '-f', '-'], current);
+    assert.equal(stale.code, 1);
+    assert.match(stale.stderr, /FelixConfiguration "default" was changed by someone else \(resourceVersion \d+ is stale\)/);
+    assert.match(ok(await run(['get', 'felixconfig', 'default', '-o', 'yaml'])).stdout, /ipipMTU: 1400/);
+  });
+
   it('patch merges and validates; an invalid patch writes nothing', async () => {
     assert.equal(ok(await run(['patch', 'bgpconfiguration', 'default', '-p', '{"spec": {"nodeToNodeMeshEnabled": false}}'])).stdout,
       "Successfully patched 1 'BGPConfiguration' resource\n");
