@@ -5,9 +5,10 @@
  *
  *   node dist/bench/rules/rules-bench.js [--rules 1000,10000] [--sets 1000,100000] [--reps 3]
  *
- * Ours = plan + render + exec (`planWrite` → backend.write), the path an apply takes; the read-back
- * column is one full resync read (`backend.read`) of that state. The rules change edits the middle
- * rule of the chain; the set change adds one element. Needs root.
+ * Ours = RulesProgrammer.apply(): load = the startup apply (read-back of the empty namespace, plan,
+ * render, write); change = the middle rule of the chain edited (setDesiredRulesets) or one element
+ * added (updateSetElements), then apply; read-back = one resync apply (read what we own, compare,
+ * nothing written). Needs root.
  */
 import { performance } from 'node:perf_hooks';
 import { silentLogger } from '../../common/logger.js';
@@ -15,7 +16,9 @@ import { formatAddress, intToIpv4 } from '../../common/prefix.js';
 import { spawnExec, type Exec } from '../../felix/rules/exec.js';
 import { IptablesBackend } from '../../felix/rules/iptables-backend.js';
 import { NftBackend } from '../../felix/rules/nft-backend.js';
-import { emptyKernelState, planWrite, stateAfter, type RulesBackend } from '../../felix/rules/rules-backend.js';
+import type { RulesBackend } from '../../felix/rules/rules-backend.js';
+import { RulesProgrammer } from '../../felix/rules/rules-programmer.js';
+import { systemClock } from '../../common/clock.js';
 import { hashRules, type Ruleset } from '../../felix/rules/rule-model.js';
 import { Topology } from '../../test/helpers/netns.js';
 
@@ -37,9 +40,9 @@ function rulesRuleset(n: number, changed = -1): Ruleset {
 
 const addr = (i: number): string => formatAddress(intToIpv4(0x0a000000 + i));
 
-function setRuleset(n: number, extra = 0): Ruleset {
+function setRuleset(n: number): Ruleset {
   const elements = new Set<string>();
-  for (let i = 0; i < n + extra; i++) elements.add(addr(i));
+  for (let i = 0; i < n; i++) elements.add(addr(i));
   return { family: 4, chains: [], sets: [{ name: 'bench', kind: 'addr', elements }] };
 }
 
@@ -61,20 +64,23 @@ async function inFreshNs<T>(fn: (exec: Exec) => Promise<T>): Promise<T> {
   }
 }
 
-async function ours(kind: 'nft' | 'iptables', before: Ruleset, after: Ruleset): Promise<Cell> {
+async function ours(kind: 'nft' | 'iptables', before: Ruleset, change: (p: RulesProgrammer) => void): Promise<Cell> {
   return inFreshNs(async (exec) => {
     const backend: RulesBackend = kind === 'nft' ? new NftBackend({ exec, logger: silentLogger() })
       : new IptablesBackend({ exec, logger: silentLogger() });
+    const p = new RulesProgrammer({ backend, clock: systemClock, logger: silentLogger() }, { families: [4], refreshIntervalMs: 0 });
+    p.setDesiredRulesets([before]);
     let t = performance.now();
-    await backend.write(planWrite(before, emptyKernelState, backend.usesHooks));
+    await p.apply(); // startup: read back (empty namespace) + plan + render + one write
     const load = performance.now() - t;
-    const believed = stateAfter(before, backend.usesHooks); // what the programmer holds after the load
     t = performance.now();
-    await backend.write(planWrite(after, believed, backend.usesHooks));
-    const change = performance.now() - t;
+    change(p);
+    await p.apply();
+    const changeMs = performance.now() - t;
+    p.queueResync('bench');
     t = performance.now();
-    await backend.read(4);
-    return { load, change, read: performance.now() - t };
+    await p.apply(); // full read-back of what we own + compare, nothing to write
+    return { load, change: changeMs, read: performance.now() - t };
   });
 }
 
@@ -165,14 +171,15 @@ async function main(): Promise<void> {
   for (const n of RULE_SIZES) {
     const before = rulesRuleset(n);
     const after = rulesRuleset(n, Math.floor(n / 2));
-    row('nft rules (ref: nft -f / replace rule)', n, await measure(() => ours('nft', before, after)), await measure(() => refNftRules(n)));
-    row('iptables rules (ref: iptables-restore / -R)', n, await measure(() => ours('iptables', before, after)), await measure(() => refIptablesRules(n)));
+    const edit = (p: RulesProgrammer): void => p.setDesiredRulesets([after]);
+    row('nft rules (ref: nft -f / replace rule)', n, await measure(() => ours('nft', before, edit)), await measure(() => refNftRules(n)));
+    row('iptables rules (ref: iptables-restore / -R)', n, await measure(() => ours('iptables', before, edit)), await measure(() => refIptablesRules(n)));
   }
   for (const n of SET_SIZES) {
     const before = setRuleset(n);
-    const after = setRuleset(n, 1);
-    row('nft set (ref: nft -f / add element)', n, await measure(() => ours('nft', before, after)), await measure(() => refNftSet(n)));
-    row('ipset (ref: ipset restore / add)', n, await measure(() => ours('iptables', before, after)), await measure(() => refIpset(n)));
+    const add = (p: RulesProgrammer): void => p.updateSetElements(4, 'bench', [addr(n)]);
+    row('nft set (ref: nft -f / add element)', n, await measure(() => ours('nft', before, add)), await measure(() => refNftSet(n)));
+    row('ipset (ref: ipset restore / add)', n, await measure(() => ours('iptables', before, add)), await measure(() => refIpset(n)));
   }
   process.stdout.write(`B9 rules, median of ${REPS}, ${new Date().toISOString()}\n${rows.join('\n')}\n`);
 }

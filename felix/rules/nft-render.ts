@@ -143,7 +143,11 @@ export function parseNftTable(jsonText: string): NftTableListing {
 }
 
 /** Canonical element text: "10.65.0.0/16" in a net set, "10.0.0.1" in an addr set. */
+const CANON_V4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
 export function canonicalElement(text: string, kind: 'net' | 'addr'): string {
+  // Fast path (read-back of 100k-element sets): canonical dotted quads are already canonical.
+  if (CANON_V4.test(text)) return kind === 'addr' ? text : `${text}/32`;
   if (kind === 'addr') return formatAddress(parseAddress(text));
   if (text.includes('/')) return formatPrefix(parsePrefix(text, { allowHostBits: true }));
   const a = parseAddress(text);

@@ -13,6 +13,8 @@ import type { Family } from '../../common/prefix.js';
 import type { HealthReporter } from '../health/health-aggregator.js';
 import type { DataplaneMetrics } from '../metrics/dataplane-metrics.js';
 import { buildRuleset, type RulesConfig } from './desired-rules.js';
+import { RulesConfigError } from './errors.js';
+import { canonicalElement } from './nft-render.js';
 import {
   emptyKernelState, planIsEmpty, planWrite, stateAfter, type KernelRulesState, type RulesBackend, type WritePlan,
 } from './rules-backend.js';
@@ -57,6 +59,23 @@ function countElements(m: ReadonlyMap<string, readonly string[]>): number {
   return n;
 }
 
+/**
+ * planWrite skips a set whose believed contents are the very object we desire (O(1)); element
+ * changes made in place since then are recorded as pending ops and added here.
+ */
+function withPendingSetOps(plan: WritePlan, desired: Ruleset, believed: KernelRulesState,
+  pending: ReadonlyMap<string, { add: ReadonlySet<string>; del: ReadonlySet<string> }>): WritePlan {
+  const setAdds = new Map(plan.setAdds);
+  const setDels = new Map(plan.setDels);
+  for (const s of desired.sets) {
+    const ops = pending.get(s.name);
+    if (ops === undefined || believed.sets.get(s.name) !== s.elements) continue;
+    if (ops.add.size > 0) setAdds.set(s.name, [...ops.add]);
+    if (ops.del.size > 0) setDels.set(s.name, [...ops.del]);
+  }
+  return { ...plan, setAdds, setDels };
+}
+
 export class RulesProgrammer {
   private readonly log: Logger;
   private readonly families: readonly Family[];
@@ -71,6 +90,8 @@ export class RulesProgrammer {
   private retryTimer: TimerHandle | undefined;
   private failures = 0;
   private running = false;
+  /** Element changes made through updateSetElements() since the last write, per family and set. */
+  private pendingSetOps = new Map<Family, Map<string, { add: Set<string>; del: Set<string> }>>();
 
   constructor(private readonly deps: RulesProgrammerDeps, options: RulesProgrammerOptions = {}) {
     this.log = deps.logger.child({ component: 'rules', backend: deps.backend.kind });
@@ -85,11 +106,39 @@ export class RulesProgrammer {
     const next = new Map<Family, Ruleset>();
     for (const f of this.families) next.set(f, buildRuleset(config, f));
     this.desired = next;
+    this.pendingSetOps.clear();
   }
 
-  /** Take prebuilt rulesets (benchmarks, extra chains). */
+  /** Take prebuilt rulesets (benchmarks, extra chains); set contents are copied. */
   setDesiredRulesets(rulesets: readonly Ruleset[]): void {
-    this.desired = new Map(rulesets.filter((r) => this.families.includes(r.family)).map((r) => [r.family, r]));
+    this.desired = new Map(rulesets.filter((r) => this.families.includes(r.family)).map((r) => [r.family,
+      { ...r, sets: r.sets.map((s) => ({ ...s, elements: new Set(s.elements) })) }]));
+    this.pendingSetOps.clear();
+  }
+
+  /**
+   * Add/remove elements of one desired set at a cost independent of the set's size (a node
+   * joining among 100k): the next apply writes exactly these element operations.
+   * Throws RulesConfigError for an unknown set or a malformed element.
+   */
+  updateSetElements(family: Family, set: string, add: readonly string[], del: readonly string[] = []): void {
+    const def = this.desired.get(family)?.sets.find((s) => s.name === set);
+    if (def === undefined) throw new RulesConfigError(`no desired set ${JSON.stringify(set)} for IPv${family}`, 'set');
+    const canon = (e: string, what: string): string => {
+      try { return canonicalElement(e, def.kind); } catch (err) {
+        throw new RulesConfigError(err instanceof Error ? err.message : String(err), `${set}.${what}`);
+      }
+    };
+    const a = add.map((e) => canon(e, 'add'));
+    const d = del.map((e) => canon(e, 'del'));
+    // Sets in rulesets held here are our own copies (built here or copied above): safe to mutate.
+    const elements = def.elements as Set<string>;
+    const byFamily = this.pendingSetOps.get(family) ?? new Map<string, { add: Set<string>; del: Set<string> }>();
+    const ops = byFamily.get(set) ?? { add: new Set<string>(), del: new Set<string>() };
+    for (const e of d) { if (elements.delete(e)) { if (!ops.add.delete(e)) ops.del.add(e); } }
+    for (const e of a) { if (!elements.has(e)) { elements.add(e); if (!ops.del.delete(e)) ops.add.add(e); } }
+    byFamily.set(set, ops);
+    this.pendingSetOps.set(family, byFamily);
   }
 
   /** Read the kernel back on the next apply (netlink hint, suspicion of drift, operator request). */
@@ -162,9 +211,11 @@ export class RulesProgrammer {
         if (desired === undefined) continue;
         let believed = this.believed.get(family) ?? emptyKernelState;
         let repaired = false;
+        const pending = this.pendingSetOps.get(family);
         if (reason !== undefined) {
           metrics?.countResync('rules', reason);
-          const wasInSync = this.believed.has(family) && planIsEmpty(planWrite(desired, believed, backend.usesHooks));
+          const wasInSync = this.believed.has(family) && (pending === undefined || pending.size === 0)
+            && planIsEmpty(planWrite(desired, believed, backend.usesHooks));
           believed = await backend.read(family);
           this.believed.set(family, believed);
           const drift = planWrite(desired, believed, backend.usesHooks);
@@ -176,13 +227,16 @@ export class RulesProgrammer {
             'rules drifted from what we wrote; repairing');
           }
         }
-        const plan: WritePlan = planWrite(desired, believed, backend.usesHooks);
+        let plan: WritePlan = planWrite(desired, believed, backend.usesHooks);
+        if (pending !== undefined) plan = withPendingSetOps(plan, desired, believed, pending);
         if (!planIsEmpty(plan)) {
           const t0 = this.deps.clock.now();
           await backend.write(plan);
           metrics?.observeRulesApply(backend.kind, (this.deps.clock.now() - t0) / 1000);
-          this.believed.set(family, stateAfter(desired, backend.usesHooks));
         }
+        // The kernel now matches `desired`; sharing its set objects makes the next check O(1).
+        this.believed.set(family, stateAfter(desired, backend.usesHooks));
+        this.pendingSetOps.delete(family);
         metrics?.setRuleCount(backend.kind, family, desired.chains.reduce((n, c) => n + c.rules.length, 0));
         for (const s of desired.sets) metrics?.setSetElements(s.name, family, s.elements.size);
         reports.push({

@@ -147,3 +147,25 @@ test('a failed write rejects typed, makes us unready, and the retry loop resyncs
   assert.equal(backend.sets.get('all-hosts-net')?.size, 2);
   p.stop();
 });
+
+test('updateSetElements: cost independent of set size, exact element ops, no false repair on resync', async () => {
+  const { backend, p } = setup();
+  p.setDesired(config);
+  await p.apply();
+  p.updateSetElements(4, 'all-hosts-net', ['192.168.1.4', '192.168.1.5'], ['192.168.1.2']);
+  p.updateSetElements(4, 'all-hosts-net', [], ['192.168.1.5', '192.168.1.99']);
+  const r = await p.apply();
+  assert.deepEqual(r.families[0], { family: 4, resynced: false, repaired: false, chainsWritten: [], elementsAdded: 1, elementsDeleted: 1 });
+  const last = backend.writes.at(-1);
+  assert.deepEqual([...(last?.setAdds ?? [])], [['all-hosts-net', ['192.168.1.4']]]);
+  assert.deepEqual([...(last?.setDels ?? [])], [['all-hosts-net', ['192.168.1.2']]]);
+  assert.deepEqual([...(backend.sets.get('all-hosts-net') ?? [])].sort(), ['192.168.1.3', '192.168.1.4']);
+  // Pending ops then a resync: the read-back diff covers them; not reported as drift.
+  p.updateSetElements(4, 'all-ipam-pools', ['10.70.0.0/16']);
+  p.queueResync('hint');
+  const r2 = await p.apply();
+  assert.equal(r2.families[0]?.repaired, false);
+  assert.equal(backend.sets.get('all-ipam-pools')?.has('10.70.0.0/16'), true);
+  assert.throws(() => p.updateSetElements(4, 'nope', ['1.2.3.4']), /no desired set "nope"/);
+  assert.throws(() => p.updateSetElements(4, 'all-hosts-net', ['1.2.3']), /all-hosts-net\.add/);
+});
