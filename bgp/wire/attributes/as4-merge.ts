@@ -26,6 +26,7 @@ export function mergeAsPaths(asPath: readonly AsPathSegment[], as4Path: readonly
   const n = asPathLength(asPath), n4 = asPathLength(as4Path);
   if (n < n4) return [...asPath];
   let keep = n - n4;
+  const keepCut = keep > 0;
   const out: AsPathSegment[] = [];
   for (const s of asPath) {
     if (s.type === AsPathSegmentType.AS_CONFED_SEQUENCE || s.type === AsPathSegmentType.AS_CONFED_SET) {
@@ -38,13 +39,14 @@ export function mergeAsPaths(asPath: readonly AsPathSegment[], as4Path: readonly
     out.push(take === s.asns.length ? s : { type: s.type, asns: s.asns.slice(0, take) });
     keep -= take;
   }
-  for (const s of as4Path) {
+  // Where a kept AS_SEQUENCE meets a leading AS4_PATH AS_SEQUENCE they are one segment.
+  as4Path.forEach((s, i) => {
     const last = out[out.length - 1];
-    if (last !== undefined && last.type === AsPathSegmentType.AS_SEQUENCE && s.type === AsPathSegmentType.AS_SEQUENCE) {
+    if (i === 0 && keepCut && last !== undefined && last.type === AsPathSegmentType.AS_SEQUENCE && s.type === AsPathSegmentType.AS_SEQUENCE) {
       out[out.length - 1] = { type: last.type, asns: [...last.asns, ...s.asns] };
     } else {
       out.push(s);
     }
-  }
+  });
   return out;
 }
