@@ -96,6 +96,8 @@ export interface SessionStats {
   readonly establishedTransitions: number;
   /** Drops from Established. */
   readonly flaps: number;
+  /** Connection collisions resolved (RFC 4271 §6.8). */
+  readonly collisions: number;
   readonly messagesIn: number;
   readonly messagesOut: number;
   readonly updatesIn: number;
@@ -108,6 +110,15 @@ export interface SessionStats {
 }
 
 export interface UpdateInfo { readonly action: ErrorAction | undefined; readonly problems: readonly BgpWireError[] }
+
+export interface ConnectionInfo {
+  /** True when we initiated it. */
+  readonly outgoing: boolean;
+  readonly localAddress: string | undefined;
+  readonly localPort: number | undefined;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+}
 
 export interface StateChange { readonly from: FsmState; readonly to: FsmState; readonly reason: string }
 
@@ -152,7 +163,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
   private readonly applyOpts: ApplySocketOptions;
   private sinceWall: number;
   private establishedAt: number | undefined;
-  private counters = { establishedTransitions: 0, flaps: 0, messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0 };
+  private counters = { establishedTransitions: 0, flaps: 0, collisions: 0, messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0 };
   private lastError: string | undefined;
   private lastSent: NotificationInfo | undefined;
   private lastReceived: NotificationInfo | undefined;
@@ -266,6 +277,14 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
     return ok;
   }
 
+  /** The current TCP connection: who initiated it and its endpoints. */
+  get connection(): ConnectionInfo | undefined {
+    const c = this.main.conn;
+    if (c === undefined) return undefined;
+    return { outgoing: c.outgoing, localAddress: c.socket.localAddress, localPort: c.socket.localPort,
+      remoteAddress: c.socket.remoteAddress, remotePort: c.socket.remotePort };
+  }
+
   /** Bytes waiting to go to the peer. */
   get queuedBytes(): number { return this.main.conn?.queuedBytes ?? 0; }
 
@@ -277,16 +296,16 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
   acceptConnection(socket: Socket): void {
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     const state = this.state;
-    if (state === 'Connect' || state === 'Active') {
-      const old = this.main.conn;
-      if (old !== undefined) { this.main.conn = undefined; old.destroy(); }
+    if (state === 'Active' && this.main.conn === undefined) {
       this.main.conn = this.wrap(socket, false);
       this.log.debug({ remote }, 'incoming connection adopted');
       this.feed(this.main, { type: 'TcpConnectionConfirmed' });
       return;
     }
-    if ((state === 'OpenSent' || state === 'OpenConfirm') && this.second === undefined) {
-      this.log.info({ remote, state }, 'incoming connection while a connection is in progress: collision detection');
+    if ((state === 'Connect' || state === 'Active' || state === 'OpenSent' || state === 'OpenConfirm') && this.second === undefined) {
+      // Like BIRD's separate incoming/outgoing slots: both connections run until the OPENs
+      // tell us the identifiers, then the collision rule picks one (never both dropped).
+      this.log.info({ remote, state }, 'incoming connection while our own attempt is in progress: running both until collision detection');
       const ep = this.newEndpoint(false);
       ep.conn = this.wrap(socket, false);
       this.second = ep;
@@ -294,7 +313,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
       this.feed(ep, { type: 'TcpConnectionConfirmed' });
       return;
     }
-    if (state === 'Established' || state === 'OpenSent' || state === 'OpenConfirm') {
+    if (state !== 'Idle') {
       this.log.info({ remote, state }, 'incoming connection refused: connection collision with an existing session (Cease/7)');
       const conn = this.wrap(socket, false);
       this.write(conn, notification(ErrorCode.CEASE, CeaseSubcode.CONNECTION_COLLISION));
@@ -333,19 +352,25 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
     this.afterFeed(ep);
   }
 
-  /** When the main FSM fell to Idle while a collision FSM is still negotiating, promote it. */
+  /**
+   * When our own connection failed (main FSM back in Idle/Active/Connect without a connection)
+   * while the incoming one is negotiating, continue on the incoming one.
+   */
   private afterFeed(ep: Endpoint): void {
-    if (ep !== this.main || this.main.fsm.state !== 'Idle' || this.second === undefined) return;
     const s = this.second;
+    if (ep !== this.main || s === undefined || this.main.conn !== undefined) return;
     if (s.fsm.state !== 'OpenSent' && s.fsm.state !== 'OpenConfirm') return;
-    if (!this.main.fsm.automaticRestart) return;
-    this.log.info({ state: s.fsm.state }, 'main connection went down; continuing on the incoming connection');
+    const ms = this.main.fsm.state;
+    if (ms === 'Idle' && !this.main.fsm.automaticRestart) return;
+    if (ms !== 'Idle' && ms !== 'Active' && ms !== 'Connect') return;
+    this.log.info({ state: s.fsm.state }, 'our connection attempt failed; continuing on the incoming connection');
     this.promote(s);
   }
 
   private promote(s: Endpoint): void {
     const old = this.main;
     this.clearTimers(old);
+    if (old.conn !== undefined) { const c = old.conn; old.conn = undefined; c.destroy(); }
     s.fsm.inherit(old.fsm);
     s.main = true;
     this.main = s;
@@ -376,7 +401,11 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
         return;
       case 'established': {
         if (ep.conn !== undefined) ep.conn.ctx = o.session.codec;
-        if (!ep.main) return;
+        if (!ep.main) {
+          // The incoming connection got there first while ours was still connecting.
+          if (this.second !== ep) return;
+          this.promote(ep);
+        }
         this.counters.establishedTransitions++;
         this.establishedAt = this.deps.clock.now();
         this.log.info({ holdTime: o.session.holdTime, keepalive: o.session.keepaliveTime, families: o.session.families.map((f) => `${f.afi}/${f.safi}`) }, 'session established');
@@ -541,6 +570,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
     const keepOutgoing = localId > peerId;
     const loser = os === 'Established' ? ep : (epOutgoing === keepOutgoing ? other : ep);
     const winner = loser === ep ? other : ep;
+    this.counters.collisions++;
     this.log.info({ localId: idText(localId), peerId: idText(peerId), kept: winner.conn?.outgoing === true ? 'outgoing' : 'incoming' },
       'connection collision resolved (Cease/7 to the other connection)');
     if (loser === this.main) {

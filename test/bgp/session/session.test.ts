@@ -1,0 +1,223 @@
+/**
+ * Sessions over loopback between two of our own speakers, and against a scripted raw peer.
+ *
+ *   A 127.0.0.1 (AS 65001, id 1.1.1.1) <── TCP on lo ──> B 127.0.0.2 (AS 65002, id 2.2.2.2)
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { pollUntil } from '../../helpers/poll.js';
+import { RawPeer, sessionPair, testLogger } from '../../helpers/bgp-session-peers.js';
+import { BgpSession } from '../../../bgp/session/session.js';
+import { BgpListener } from '../../../bgp/session/listener.js';
+import { wireCodec } from '../../../bgp/session/wire-codec-default.js';
+import { systemClock } from '../../../common/clock.js';
+import type { UpdateMessage } from '../../../bgp/wire/types.js';
+import { parsePrefix } from '../../../common/prefix.js';
+
+const established = (s: BgpSession) => s.state === 'Established';
+
+describe('session over loopback', () => {
+  it('reaches Established, negotiates hold time = min, keepalives flow', async () => {
+    const p = await sessionPair({ holdTime: 3 }, { holdTime: 9 });
+    try {
+      p.b.session.start();
+      p.a.session.start();
+      await pollUntil(() => established(p.a.session) && established(p.b.session), { what: 'both Established', timeoutMs: 5000 });
+      assert.equal(p.a.session.negotiated?.holdTime, 3);
+      assert.equal(p.b.session.negotiated?.keepaliveTime, 1);
+      assert.equal(p.a.session.negotiated?.fourOctetAs, true);
+      const inA = p.a.session.stats.messagesIn;
+      // keepalive every 1 s: at least 3 more messages within 5 s, and the session never drops.
+      await pollUntil(() => p.a.session.stats.messagesIn >= inA + 3 && p.b.session.stats.messagesIn >= inA + 3,
+        { what: 'keepalives', timeoutMs: 6000 });
+      assert.equal(p.a.session.stats.establishedTransitions, 1);
+      assert.equal(p.a.session.stats.flaps, 0);
+      assert.ok((p.a.session.stats.uptimeMs ?? 0) > 2000);
+    } finally { await p.close(); }
+  });
+
+  it('UPDATEs sent on one side arrive decoded on the other', async () => {
+    const p = await sessionPair();
+    try {
+      const got: UpdateMessage[] = [];
+      p.b.session.on('update', (u) => { got.push(u); });
+      p.b.session.start(); p.a.session.start();
+      await pollUntil(() => established(p.a.session) && established(p.b.session), { what: 'Established', timeoutMs: 5000 });
+      const u: UpdateMessage = {
+        type: 'update', withdrawn: [], nlri: [{ prefix: parsePrefix('10.1.0.0/24') }],
+        attributes: { origin: 0, asPath: [{ type: 2, asns: [65001] }], nextHop: Uint8Array.of(127, 0, 0, 1) },
+      };
+      for (let i = 0; i < 1000; i++) assert.ok(p.a.session.send(u));
+      await pollUntil(() => got.length === 1000, { what: '1000 UPDATEs', timeoutMs: 5000 });
+      assert.equal(got[0]?.nlri[0]?.prefix.length, 24);
+      assert.equal(p.b.session.stats.updatesIn, 1000);
+      assert.equal(p.a.session.stats.updatesOut, 1000);
+    } finally { await p.close(); }
+  });
+
+  it('passive side waits; the active side connects', async () => {
+    const p = await sessionPair({}, { passive: true });
+    try {
+      p.b.session.start();
+      await pollUntil(() => p.b.session.state === 'Active', { what: 'B Active' });
+      p.a.session.start();
+      await pollUntil(() => established(p.a.session) && established(p.b.session), { what: 'Established', timeoutMs: 5000 });
+      assert.equal(p.a.session.connection?.outgoing, true);
+      assert.equal(p.b.session.connection?.outgoing, false);
+    } finally { await p.close(); }
+  });
+
+  it('collision when both connect: the higher BGP identifier\'s connection survives, no flapping', async () => {
+    let collided = false;
+    for (let attempt = 0; attempt < 5 && !collided; attempt++) {
+      const p = await sessionPair();
+      try {
+        p.a.session.start(); p.b.session.start();
+        await pollUntil(() => established(p.a.session) && established(p.b.session), { what: 'Established', timeoutMs: 5000 });
+        collided = p.a.session.stats.collisions + p.b.session.stats.collisions > 0;
+        if (!collided) continue;
+        // B (2.2.2.2) has the higher identifier: the connection B initiated survives.
+        assert.equal(p.b.session.connection?.outgoing, true);
+        assert.equal(p.a.session.connection?.outgoing, false);
+        const ea = p.a.session.stats.establishedTransitions;
+        await new Promise<void>((r) => { const t = setTimeout(r, 1500); t.unref?.(); });
+        assert.ok(established(p.a.session) && established(p.b.session));
+        assert.equal(p.a.session.stats.establishedTransitions, ea, 'no flap after collision');
+        assert.equal(p.a.session.stats.flaps + p.b.session.stats.flaps, 0);
+      } finally { await p.close(); }
+    }
+    assert.ok(collided, 'simultaneous connects produced a collision in 5 attempts');
+  });
+
+  it('wrong peer AS: the detecting side sends 2/2, the other records it', async () => {
+    const p = await sessionPair({ peerAs: 65099 }, {});
+    try {
+      p.a.session.start(); p.b.session.start();
+      await pollUntil(() => p.a.session.stats.lastNotificationSent?.subcode === 2 && p.b.session.stats.lastNotificationReceived?.subcode === 2,
+        { what: 'Bad peer AS recorded on both sides', timeoutMs: 5000 });
+      assert.equal(p.a.session.stats.lastNotificationSent?.code, 2);
+      assert.equal(p.a.session.stats.lastNotificationSent?.text, 'Bad peer AS');
+      assert.equal(p.b.session.stats.lastNotificationReceived?.text, 'Bad peer AS');
+      assert.notEqual(p.a.session.state, 'Established');
+    } finally { await p.close(); }
+    const q = await sessionPair({}, { peerAs: 65098 });
+    try {
+      q.a.session.start(); q.b.session.start();
+      await pollUntil(() => q.b.session.stats.lastNotificationSent?.subcode === 2 && q.a.session.stats.lastNotificationReceived?.subcode === 2,
+        { what: 'Bad peer AS the other way', timeoutMs: 5000 });
+      assert.match(q.a.session.stats.lastError ?? '', /NOTIFICATION received/);
+      assert.match(q.b.session.stats.lastError ?? '', /peer AS 65001 does not match the configured AS 65098/);
+    } finally { await q.close(); }
+  });
+
+  it('ManualStop with a shutdown message: Cease/2 with the RFC 9003 text on both sides', async () => {
+    const p = await sessionPair();
+    try {
+      p.b.session.start(); p.a.session.start();
+      await pollUntil(() => established(p.a.session) && established(p.b.session), { what: 'Established', timeoutMs: 5000 });
+      const downs: string[] = [];
+      p.b.session.on('down', (r) => downs.push(r.text));
+      await p.a.session.stop('planned maintenance');
+      assert.equal(p.a.session.state, 'Idle');
+      await pollUntil(() => p.b.session.stats.lastNotificationReceived, { what: 'B got NOTIFICATION', timeoutMs: 3000 });
+      const n = p.b.session.stats.lastNotificationReceived;
+      assert.equal(n?.code, 6); assert.equal(n?.subcode, 2);
+      assert.equal(n?.shutdownMessage, 'planned maintenance');
+      assert.equal(p.a.session.stats.lastNotificationSent?.text, 'Administrative shutdown: "planned maintenance"');
+      assert.equal(downs.length, 1);
+      assert.equal(p.b.session.stats.flaps, 1);
+    } finally { await p.close(); }
+  });
+
+  it('hold timer expires when the peer stops sending: 4/0 at hold time', async () => {
+    const srv = await RawPeer.listen('127.0.0.2');
+    const s = new BgpSession({ name: 'hold', peerAddress: '127.0.0.2', peerPort: srv.port, localAddress: '127.0.0.1',
+      localAs: 65001, peerAs: 65002, routerId: '1.1.1.1', holdTime: 3, idleHold: { minMs: 60000, maxMs: 60000, stableMs: 1 } },
+    { clock: systemClock, logger: testLogger('hold'), codec: wireCodec });
+    try {
+      s.start();
+      const peer = await srv.peer;
+      await pollUntil(() => peer.received.some((m) => m.type === 'open'), { what: 'our OPEN' });
+      peer.send({ type: 'open', version: 4, myAs: 65002, holdTime: 3, bgpId: 0x02020202, capabilities: [] });
+      peer.send({ type: 'keepalive' });
+      await pollUntil(() => established(s), { what: 'Established' });
+      const t0 = Date.now();
+      await pollUntil(() => s.state === 'Idle', { what: 'hold expiry', timeoutMs: 6000 });
+      const elapsed = Date.now() - t0;
+      assert.ok(elapsed >= 2000 && elapsed <= 4000, `hold expired after ${elapsed} ms (expected ~3000)`);
+      await pollUntil(() => peer.received.find((m) => m.type === 'notification'), { what: 'NOTIFICATION at peer' });
+      const n = peer.received.find((m) => m.type === 'notification');
+      assert.ok(n?.type === 'notification');
+      assert.deepEqual([n.code, n.subcode], [4, 0]);
+      assert.equal(s.stats.lastNotificationSent?.text, 'Hold timer expired');
+      // Our keepalives went out every second while Established.
+      assert.ok(peer.received.filter((m) => m.type === 'keepalive').length >= 2);
+    } finally { s.destroy(); srv.server.close(); }
+  });
+
+  it('unexpected messages get the RFC 6608 FSM error subcode', async () => {
+    const srv = await RawPeer.listen('127.0.0.2');
+    const s = new BgpSession({ name: 'fsm', peerAddress: '127.0.0.2', peerPort: srv.port, localAddress: '127.0.0.1',
+      localAs: 65001, peerAs: 65002, routerId: '1.1.1.1', idleHold: { minMs: 60000, maxMs: 60000, stableMs: 1 } },
+    { clock: systemClock, logger: testLogger('fsm'), codec: wireCodec });
+    try {
+      s.start();
+      const peer = await srv.peer;
+      await pollUntil(() => peer.received.some((m) => m.type === 'open'), { what: 'our OPEN' });
+      peer.send({ type: 'keepalive' }); // KEEPALIVE in OpenSent
+      await pollUntil(() => peer.received.find((m) => m.type === 'notification'), { what: 'NOTIFICATION' });
+      const n = peer.received.find((m) => m.type === 'notification');
+      assert.ok(n?.type === 'notification');
+      assert.deepEqual([n.code, n.subcode], [5, 1]);
+    } finally { s.destroy(); srv.server.close(); }
+  });
+
+  it('a bad header gets 1/x and the session drops', async () => {
+    const srv = await RawPeer.listen('127.0.0.2');
+    const s = new BgpSession({ name: 'hdr', peerAddress: '127.0.0.2', peerPort: srv.port, localAddress: '127.0.0.1',
+      localAs: 65001, peerAs: 65002, routerId: '1.1.1.1', idleHold: { minMs: 60000, maxMs: 60000, stableMs: 1 } },
+    { clock: systemClock, logger: testLogger('hdr'), codec: wireCodec });
+    try {
+      s.start();
+      const peer = await srv.peer;
+      await pollUntil(() => peer.received.some((m) => m.type === 'open'), { what: 'our OPEN' });
+      peer.sendRaw(new Uint8Array(19).fill(0)); // marker not all ones
+      await pollUntil(() => peer.received.find((m) => m.type === 'notification'), { what: 'NOTIFICATION' });
+      const n = peer.received.find((m) => m.type === 'notification');
+      assert.ok(n?.type === 'notification');
+      assert.equal(n.code, 1);
+      await pollUntil(() => s.state === 'Idle', { what: 'Idle' });
+    } finally { s.destroy(); srv.server.close(); }
+  });
+});
+
+describe('listener', () => {
+  it('closes connections from unknown addresses without reading', async () => {
+    const l = new BgpListener({ host: '127.0.0.1', port: 0 }, { logger: testLogger('L') });
+    await l.listen();
+    try {
+      const sock = connect({ host: '127.0.0.1', port: l.port, localAddress: '127.0.0.9' });
+      let bytes = 0;
+      sock.on('data', (d: Buffer) => { bytes += d.length; });
+      sock.on('error', () => undefined);
+      const closed = new Promise<void>((r) => sock.once('close', () => r()));
+      await closed;
+      assert.equal(bytes, 0);
+    } finally { await l.close(); }
+  });
+
+  it('refuses a second connection to an Established session with Cease/7', async () => {
+    const p = await sessionPair();
+    try {
+      p.b.session.start(); p.a.session.start();
+      await pollUntil(() => established(p.a.session) && established(p.b.session), { what: 'Established', timeoutMs: 5000 });
+      const raw = await RawPeer.connect('127.0.0.1', p.a.listener.port, '127.0.0.2');
+      await pollUntil(() => raw.closed, { what: 'refused connection closed' });
+      const n = raw.received.find((m) => m.type === 'notification');
+      assert.ok(n?.type === 'notification');
+      assert.deepEqual([n.code, n.subcode], [6, 7]);
+      assert.ok(established(p.a.session));
+    } finally { await p.close(); }
+  });
+});

@@ -1,0 +1,111 @@
+/**
+ * Two of our own BGP sessions over loopback for session tests: A on 127.0.0.1 and B on
+ * 127.0.0.2 (both on `lo`), each with a listener on an ephemeral port, plus a scripted raw peer
+ * (a bare TCP socket speaking through bgp/wire) for cases our own session would never produce.
+ */
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { systemClock } from '../../common/clock.js';
+import { silentLogger, createLogger, type Logger } from '../../common/logger.js';
+import { BgpListener } from '../../bgp/session/listener.js';
+import { BgpSession, type SessionConfig } from '../../bgp/session/session.js';
+import { wireCodec } from '../../bgp/session/wire-codec-default.js';
+import { MessageFramer } from '../../bgp/wire/framer.js';
+import { decodeMessage, encodeMessage } from '../../bgp/wire/message.js';
+import { INITIAL_CONTEXT, type BgpMessage, type CodecContext } from '../../bgp/wire/types.js';
+
+export function testLogger(name: string): Logger {
+  return process.env['TORTIE_TEST_LOG'] ? createLogger(name, 'debug') : silentLogger();
+}
+
+export type SideConfig = Partial<Omit<SessionConfig, 'peerAddress' | 'peerPort' | 'localAddress'>>;
+
+export interface Side {
+  readonly session: BgpSession;
+  readonly listener: BgpListener;
+  readonly address: string;
+}
+
+export interface Pair {
+  readonly a: Side;
+  readonly b: Side;
+  close(): Promise<void>;
+}
+
+/** A (AS 65001, router id 1.1.1.1 by default) and B (AS 65002, 2.2.2.2), not started. */
+export async function sessionPair(aCfg: SideConfig = {}, bCfg: SideConfig = {}): Promise<Pair> {
+  const la = new BgpListener({ host: '127.0.0.1', port: 0 }, { logger: testLogger('A') });
+  const lb = new BgpListener({ host: '127.0.0.2', port: 0 }, { logger: testLogger('B') });
+  await la.listen();
+  await lb.listen();
+  const a = new BgpSession({
+    name: 'A->B', localAs: 65001, peerAs: 65002, routerId: '1.1.1.1', connectRetryTime: 1,
+    idleHold: { minMs: 200, maxMs: 1000, stableMs: 5000 }, ...aCfg,
+    peerAddress: '127.0.0.2', peerPort: lb.port, localAddress: '127.0.0.1',
+  }, { clock: systemClock, logger: testLogger('A'), codec: wireCodec });
+  const b = new BgpSession({
+    name: 'B->A', localAs: 65002, peerAs: 65001, routerId: '2.2.2.2', connectRetryTime: 1,
+    idleHold: { minMs: 200, maxMs: 1000, stableMs: 5000 }, ...bCfg,
+    peerAddress: '127.0.0.1', peerPort: la.port, localAddress: '127.0.0.2',
+  }, { clock: systemClock, logger: testLogger('B'), codec: wireCodec });
+  la.addSession(a);
+  lb.addSession(b);
+  return {
+    a: { session: a, listener: la, address: '127.0.0.1' },
+    b: { session: b, listener: lb, address: '127.0.0.2' },
+    async close() {
+      a.destroy(); b.destroy();
+      await Promise.all([la.close(), lb.close()]);
+    },
+  };
+}
+
+/**
+ * A scripted peer: a raw TCP socket that sends what the test tells it and records every decoded
+ * message it receives. It sends nothing on its own (no keepalives), which makes hold timers expire.
+ */
+export class RawPeer {
+  readonly received: BgpMessage[] = [];
+  ctx: CodecContext = INITIAL_CONTEXT;
+  closed = false;
+  private readonly framer = new MessageFramer(() => this.ctx);
+  private constructor(readonly socket: Socket) {
+    socket.on('data', (d: Buffer) => {
+      this.framer.push(d);
+      for (let m = this.framer.next(); m !== undefined; m = this.framer.next()) this.received.push(decodeMessage(m, this.ctx).message);
+    });
+    socket.on('error', () => { /* recorded as closed */ });
+    socket.on('close', () => { this.closed = true; });
+  }
+
+  /** Connect to `host:port` from `localAddress`. */
+  static connect(host: string, port: number, localAddress: string): Promise<RawPeer> {
+    return new Promise((resolve, reject) => {
+      const s = connect({ host, port, localAddress });
+      s.once('error', reject);
+      s.once('connect', () => resolve(new RawPeer(s)));
+    });
+  }
+
+  /** Listen on `host` (ephemeral port); resolves with the server and a promise of the first peer. */
+  static async listen(host: string): Promise<{ server: Server; port: number; peer: Promise<RawPeer> }> {
+    const server = createServer();
+    let resolvePeer: (p: RawPeer) => void = () => undefined;
+    const peer = new Promise<RawPeer>((r) => { resolvePeer = r; });
+    server.on('connection', (s) => resolvePeer(new RawPeer(s)));
+    await new Promise<void>((r) => server.listen({ host, port: 0 }, () => r()));
+    const addr = server.address();
+    return { server, port: typeof addr === 'object' && addr !== null ? addr.port : 0, peer };
+  }
+
+  send(m: BgpMessage): void {
+    this.socket.write(encodeMessage(m, this.ctx));
+  }
+
+  sendRaw(bytes: Uint8Array): void {
+    this.socket.write(bytes);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
