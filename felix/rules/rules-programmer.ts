@@ -144,6 +144,8 @@ export class RulesProgrammer {
   /** Read the kernel back on the next apply (netlink hint, suspicion of drift, operator request). */
   queueResync(reason = 'requested'): void {
     this.resyncReason ??= reason;
+    // Event-driven repair: when the loop runs, act on the hint now rather than at the next refresh.
+    if (this.running) this.kick(0);
   }
 
   /** Bring the kernel to the desired state. Serialised; rejects with RulesApplyError/RulesReadError. */
