@@ -29,7 +29,7 @@ export class RouteBatcher {
   constructor(private readonly deps: { readonly logger: Logger }, private readonly options: { perDatagram?: number; datagramsInFlight?: number; timeoutMs?: number } = {}) {
     this.sock = createNetlink(Protocol.ROUTE, { recvBufferSize: 8 << 20, sendBufferSize: 8 << 20 });
     this.port = this.sock.address().port;
-    this.queue = new RequestQueue(options.datagramsInFlight ?? 4);
+    this.queue = new RequestQueue(options.datagramsInFlight ?? 2);
     this.sock.on('error', (err: unknown) => {
       // Replies may have been lost: fail everything in flight (the caller resyncs).
       this.deps.logger.warn({ errno: errnoOf(err) }, 'bulk route socket error');
@@ -58,7 +58,7 @@ export class RouteBatcher {
 
   /** Apply the ops; returns one entry per op: undefined on success, else the NetlinkError. */
   async run(ops: readonly RouteOp[]): Promise<Array<NetlinkError | undefined>> {
-    const per = this.options.perDatagram ?? 1000;
+    const per = this.options.perDatagram ?? 200;
     const results: Array<NetlinkError | undefined> = new Array<NetlinkError | undefined>(ops.length).fill(undefined);
     const chunks: Array<Promise<void>> = [];
     for (let i = 0; i < ops.length; i += per) {

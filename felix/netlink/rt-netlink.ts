@@ -1,14 +1,18 @@
 /**
  * `Netlink` on real rtnetlink sockets (the `netlink` npm package). One socket for requests
- * (bounded in flight, 10 s timeout each, like Felix's netlink timeout) and one subscribed to the
- * route/link/address groups. Both always carry an 'error' listener: the package aborts the
- * process on an unhandled socket error. ENOBUFS or any error on the notification socket becomes
- * an `overflow` event (resync everything); the notification socket is then reopened.
+ * (bounded in flight, 10 s timeout each, like Felix's netlink timeout), one for bulk route
+ * writes (route-batch.ts); each carries an 'error' listener, as the package aborts the process
+ * on an unhandled socket error.
+ *
+ * Notifications are read by a child process (notify-child.ts) because the package's native
+ * binding aborts the process on ENOBUFS; the child's death is the overflow signal.
  *
  * Namespaces: the sockets live in the namespace of the calling process (Node has no setns).
  * The agent runs in the host namespace; tests run their code in a child started with
  * `ip netns exec NS node …` (see test/felix/routes/ns-agent.ts).
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { createRtNetlink, rt, FlagsNew, type RtNetlinkSocket } from 'netlink';
 import type { Logger } from '../../common/logger.js';
 import type { Family } from '../../common/prefix.js';
@@ -29,6 +33,8 @@ export interface RtNetlinkOptions {
   readonly notifyRecvBuffer?: number;
 }
 
+const NOTIFY_CHILD = fileURLToPath(new URL('./notify-child.js', import.meta.url));
+const MulticastGroups = { LINK: 1, IPV4_IFADDR: 5, IPV4_ROUTE: 7, IPV6_IFADDR: 9, IPV6_ROUTE: 11 } as const;
 const NEWLINK = 16, DELLINK = 17, NEWADDR = 20, DELADDR = 21, NEWROUTE = 24, DELROUTE = 25;
 const CREATE_REPLACE = FlagsNew.CREATE | FlagsNew.REPLACE;
 const CREATE_EXCL = FlagsNew.CREATE | FlagsNew.EXCL;
@@ -37,7 +43,7 @@ export class RtNetlink implements Netlink {
   private readonly sock: RtNetlinkSocket;
   private readonly queue: RequestQueue;
   private readonly timeoutMs: number;
-  private notify: RtNetlinkSocket | undefined;
+  private notify: ChildProcess | undefined;
   private readonly handlers = new Set<(e: NetlinkEvent) => void>();
   private closed = false;
   private batcher: RouteBatcher | undefined;
@@ -174,29 +180,52 @@ export class RtNetlink implements Netlink {
     };
   }
 
+  /**
+   * Notifications come from a child process (notify-child.ts): the native binding aborts the
+   * process on ENOBUFS, so the socket must not live in ours. The child's exit, for whatever
+   * reason, is an `overflow` (resync) and a new child is started.
+   */
   private openNotify(): void {
-    const s = createRtNetlink({ recvBufferSize: this.options.notifyRecvBuffer ?? 8 << 20, sendBufferSize: 1 << 16 });
-    this.notify = s;
-    s.socket.on('error', (err: unknown) => {
-      const errno = errnoOf(err);
-      this.deps.logger.warn({ errno }, 'netlink notification stream broke; reopening and resyncing');
-      this.closeNotify();
-      if (!this.closed && this.handlers.size > 0) this.openNotify();
-      this.emit({ type: 'overflow', reason: `notification socket ${errno}` });
-    });
-    s.on('invalid', () => this.emit({ type: 'overflow', reason: 'unparsable notification' }));
-    // The raw socket keeps the message type (NEW vs DEL), which the rt layer drops.
-    s.socket.on('message', (msgs) => {
-      for (const m of msgs) {
+    const groups = [MulticastGroups.LINK, MulticastGroups.IPV4_IFADDR, MulticastGroups.IPV6_IFADDR,
+      MulticastGroups.IPV4_ROUTE, MulticastGroups.IPV6_ROUTE];
+    const child = spawn(process.execPath, [NOTIFY_CHILD, String(this.options.notifyRecvBuffer ?? 8 << 20), groups.join(',')],
+      { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.notify = child;
+    let pending: Buffer = Buffer.alloc(0);
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-500); });
+    child.stdin.on('error', () => undefined);
+    child.stdout.on('data', (chunk: Buffer) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      let off = 0;
+      while (pending.length - off >= 8) {
+        const len = pending.readUInt32LE(off);
+        const type = pending.readUInt16LE(off + 4);
+        if (pending.length - off - 8 < len) break;
+        const data = pending.subarray(off + 8, off + 8 + len);
+        off += 8 + len;
+        if (type === 0) { this.emit({ type: 'subscribed' }); continue; } // the child has joined the groups
         try {
-          this.dispatch(m.type, m.data);
+          this.dispatch(type, data);
         } catch (err) {
           this.deps.logger.warn({ err: String(err) }, 'netlink: bad notification');
           this.emit({ type: 'overflow', reason: 'bad notification' });
         }
       }
+      pending = off === pending.length ? Buffer.alloc(0) : pending.subarray(off);
     });
-    for (const g of ['LINK', 'IPV4_IFADDR', 'IPV6_IFADDR', 'IPV4_ROUTE', 'IPV6_ROUTE'] as const) s.addMembership(g);
+    child.on('exit', (code, signal) => {
+      if (this.notify !== child) return;
+      this.notify = undefined;
+      if (this.closed || this.handlers.size === 0) return;
+      this.deps.logger.warn({ code, signal, stderr: stderr.trim() }, 'netlink notification reader stopped (events lost); resyncing');
+      this.emit({ type: 'overflow', reason: `notification reader exited (${signal ?? code}): ${stderr.trim().split('\n').pop() ?? ''}` });
+      // Restart soon, but never in a tight loop.
+      const t = setTimeout(() => { if (!this.closed && this.handlers.size > 0 && this.notify === undefined) this.openNotify(); }, 100);
+      t.unref();
+    });
+    child.on('error', (err) => this.deps.logger.error({ err: String(err) }, 'cannot start netlink notification reader'));
+    // While subscribed, the reader keeps the event loop alive; unsubscribe or close() ends it.
   }
 
   private dispatch(type: number, data: Buffer): void {
@@ -222,9 +251,9 @@ export class RtNetlink implements Netlink {
   }
 
   private closeNotify(): void {
-    const s = this.notify;
+    const c = this.notify;
     this.notify = undefined;
-    if (s !== undefined) { try { s.socket.close(); } catch { /* already closed */ } }
+    if (c !== undefined) { c.stdin?.end(); c.kill('SIGTERM'); }
   }
 
   private emit(event: NetlinkEvent): void {

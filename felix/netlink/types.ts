@@ -101,6 +101,8 @@ export type NetlinkEvent =
   | { readonly type: 'route'; readonly action: 'new' | 'del'; readonly route: KernelRoute }
   | { readonly type: 'link'; readonly action: 'new' | 'del'; readonly link: LinkInfo }
   | { readonly type: 'address'; readonly action: 'new' | 'del'; readonly address: AddressEntry }
+  /** The subscription is (re)established: anything before it may be missed, so resync. */
+  | { readonly type: 'subscribed' }
   /** Notifications were lost (ENOBUFS) or the stream broke: resync everything. */
   | { readonly type: 'overflow'; readonly reason: string };
 

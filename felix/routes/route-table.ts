@@ -53,6 +53,8 @@ export interface RouteTableStats {
   failures: number;
   repairs: number;
   overflows: number;
+  /** Times the notification subscription was (re)established. */
+  subscriptions: number;
   lastResyncMs: number;
 }
 
@@ -76,7 +78,7 @@ export class RouteTable {
   private resyncTimer: TimerHandle | undefined;
   private unsubscribe: Unsubscribe | undefined;
   private retryDelayMs = 100;
-  readonly stats: RouteTableStats = { applies: 0, resyncs: 0, deletes: 0, updates: 0, failures: 0, repairs: 0, overflows: 0, lastResyncMs: 0 };
+  readonly stats: RouteTableStats = { applies: 0, resyncs: 0, deletes: 0, updates: 0, failures: 0, repairs: 0, overflows: 0, subscriptions: 0, lastResyncMs: 0 };
   private readonly log: Logger;
 
   constructor(private readonly deps: RouteTableDeps, private readonly options: RouteTableOptions = {}) {
@@ -199,6 +201,11 @@ export class RouteTable {
         return;
       }
       case 'address':
+        return;
+      case 'subscribed':
+        this.stats.subscriptions++;
+        this.queueResync();
+        this.kick(0);
         return;
       case 'overflow':
         this.stats.overflows++;

@@ -12,8 +12,8 @@ export class NsAgent {
   private readonly ready: Promise<void>;
   stderr = '';
 
-  constructor(readonly ns: string) {
-    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, AGENT], { stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(readonly ns: string, env: Record<string, string> = {}) {
+    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, AGENT], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     this.child.stderr?.on('data', (d: Buffer) => { this.stderr += d.toString(); });
     let markReady: () => void = () => undefined;
     this.ready = new Promise((r) => { markReady = r; });

@@ -18,7 +18,8 @@ import type { Family } from '../../../common/prefix.js';
 import type { KernelRoute } from '../../../felix/netlink/types.js';
 
 const logger = createLogger('ns-agent', process.env['TORTIE_LOG_LEVEL'] ?? 'warn');
-const netlink = new RtNetlink({ logger });
+const rcvbuf = Number(process.env['TORTIE_TEST_NOTIFY_RCVBUF'] ?? 0);
+const netlink = new RtNetlink({ logger }, rcvbuf > 0 ? { notifyRecvBuffer: rcvbuf } : {});
 let routeTable = new RouteTable({ netlink, clock: systemClock, logger }, { repairDelayMs: 20 });
 let vxlan: VxlanManager | undefined;
 let blocks: RemoteBlock[] = [];

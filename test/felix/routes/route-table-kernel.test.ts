@@ -81,6 +81,8 @@ test('route kinds appear in the kernel; drift is repaired within 1 s; other prot
 
     // Drift repair, each within a 1 s deadline.
     await agent.call('routes.start');
+    await pollUntil(async () => (await agent?.call<{ subscriptions: number; pending: number }>('routes.stats'))?.subscriptions === 1,
+      { timeoutMs: 5000, what: 'notification subscription' });
     topo.exec(n, 'ip', ['route', 'del', '10.65.0.0/26']);
     await pollUntil(() => ipRoutes(n, 4, ['proto', '80']).some((r) => r['dst'] === '10.65.0.0/26'), { timeoutMs: 1000, intervalMs: 20, what: 'deleted blackhole restored' });
     topo.exec(n, 'ip', ['-6', 'route', 'del', 'fd00:65::5']);
@@ -95,6 +97,33 @@ test('route kinds appear in the kernel; drift is repaired within 1 s; other prot
     assert.equal(foreignAfter, foreignBefore, 'routes of other protocols untouched');
     const stats = await agent.call<{ repairs: number }>('routes.stats');
     assert.ok(stats.repairs >= 4, JSON.stringify(stats));
+  } finally {
+    await agent?.stop();
+    await topo.cleanup();
+  }
+});
+
+test('netlink overflow (shrunk receive buffer, 5000-route burst): resync removes every stray route, no crash', { skip, timeout: 60_000 }, async () => {
+  const topo = new Topology('rto');
+  let agent: NsAgent | undefined;
+  try {
+    const n = topo.ns('n');
+    topo.exec(n, 'ip', ['link', 'add', 'cali1', 'type', 'veth', 'peer', 'name', 'cali1p']);
+    topo.exec(n, 'ip', ['link', 'set', 'cali1', 'up']);
+    agent = new NsAgent(n, { TORTIE_TEST_NOTIFY_RCVBUF: '4096' });
+    await agent.call('routes.set', { routes: [blackholeRoute('10.66.0.0/26'), workloadRoute('10.66.0.5', 'cali1')] });
+    await agent.call('routes.start');
+    await pollUntil(async () => (await agent?.call<{ subscriptions: number }>('routes.stats'))?.subscriptions === 1, { timeoutMs: 5000, what: 'subscription' });
+    // A burst of stray routes in our protocol, far more than a 4 KiB buffer holds.
+    const lines = Array.from({ length: 5000 }, (_, i) => `route add blackhole 10.67.${i >> 8}.${i & 255}/32 proto 80`);
+    topo.exec(n, 'ip', ['-batch', '-'], `${lines.join('\n')}\n`);
+    await pollUntil(() => ipRoutes(n, 4, ['proto', '80']).length === 2, { timeoutMs: 20_000, intervalMs: 100, what: 'stray routes removed' });
+    const stats = await pollUntil(async () => {
+      const s = await agent?.call<{ overflows: number; subscriptions: number }>('routes.stats');
+      return s !== undefined && s.overflows >= 1 && s.subscriptions >= 2 ? s : undefined;
+    }, { timeoutMs: 5000, what: 'overflow seen and re-subscribed' });
+    assert.ok(stats.overflows >= 1);
+    assert.deepEqual(ipRoutes(n, 4, ['proto', '80']).map((r) => r['dst']).sort(), ['10.66.0.0/26', '10.66.0.5']);
   } finally {
     await agent?.stop();
     await topo.cleanup();
