@@ -10,7 +10,7 @@ import type { Logger } from '../../common/logger.js';
 import { parseAddress, ipv4ToInt } from '../../common/prefix.js';
 import { BgpWireError, CeaseSubcode, ErrorCode, OpenSubcode } from '../wire/errors.js';
 import { Afi, INITIAL_CONTEXT, type Capability, type CodecContext, type OpenMessage } from '../wire/types.js';
-import { Framer, decodeMessage, encodeKeepalive, encodeNotification, encodeOpen, type Decoded } from './interim-codec.js';
+import { Framer, decodeMessage, encodeKeepalive, encodeNotification, encodeOpen, type Decoded } from './codec.js';
 import { describeNotification } from './notification-text.js';
 import type { PeerConfig } from './peer-config.js';
 

@@ -12,7 +12,7 @@ import { formatAddress, formatPrefix, ipv4ToInt, parseAddress, parsePrefix, type
 import { CeaseSubcode } from '../wire/errors.js';
 import { Afi, AsPathSegmentType, type AsPathSegment, type CodecContext, type Origin, type PathAttributes, type UpdateMessage } from '../wire/types.js';
 import { applyPolicy } from './apply-policy.js';
-import { attributesKey, encodeAnnounce, encodeEndOfRib, encodeRouteRefresh, encodeWithdraw, type Decoded } from './interim-codec.js';
+import { attributesKey, encodeAnnounce, encodeEndOfRib, encodeRouteRefresh, encodeWithdraw, type Decoded } from './codec.js';
 import { peerConfigEquals, type PeerConfig, type SpeakerConfig } from './peer-config.js';
 import { PeerSession, type ConnectOptions, type FsmState } from './peer-session.js';
 import { compareCandidates, type Candidate } from './best-path.js';
@@ -319,7 +319,7 @@ export class BgpSpeaker {
     for (const n of m.withdrawn) withdraw(n.prefix);
     for (const n of m.mpUnreach?.withdrawn ?? []) withdraw(n.prefix);
     const reach = [...m.nlri.map((n) => ({ p: n.prefix, nh: m.attributes.nextHop })), ...(m.mpReach?.nlri ?? []).map((n) => ({ p: n.prefix, nh: m.mpReach?.nextHops[0] }))];
-    if (d.action === 'treat-as-withdraw') {
+    if (d.action === 'treat-as-withdraw' || d.action === 'afi-safi-disable') {
       this.log.warn({ peer: s.config.name, problems: d.problems, prefixes: reach.length }, 'malformed UPDATE treated as withdraw (RFC 7606)');
       for (const r of reach) withdraw(r.p);
     } else {
@@ -515,9 +515,11 @@ export class BgpSpeaker {
         : [{ type: AsPathSegmentType.AS_SEQUENCE, asns: pre }, ...path];
     }
     const keepMed = s.ibgp || best.peer === LOCAL || pol.attributes.med !== best.attrs.med;
-    const { originatorId, clusterList, ...base } = rest;
+    const { originatorId, clusterList, unknown, ...base } = rest;
+    // RFC 4271 §5: pass on unknown optional transitive attributes with Partial set, drop the rest.
+    const passOn = (unknown ?? []).filter((u) => (u.flags & 0xc0) === 0xc0).map((u) => ({ ...u, flags: u.flags | 0x20 }));
     const clean: PathAttributes = {
-      ...base, origin: rest.origin ?? 2, asPath: path,
+      ...base, origin: rest.origin ?? 2, asPath: path, ...(passOn.length ? { unknown: passOn } : {}),
       ...(v6 ? {} : { nextHop: nh }),
       ...(med !== undefined && keepMed ? { med } : {}),
       ...(s.ibgp ? { localPref: localPref ?? 100 } : {}),

@@ -11,7 +11,7 @@ import { silentLogger } from '../../../common/logger.js';
 import { pollUntil } from '../../helpers/poll.js';
 import { BgpSpeaker, type BestPathChange, type SpeakerDeps } from '../../../bgp/speaker/speaker.js';
 import type { PeerConfig } from '../../../bgp/speaker/peer-config.js';
-import { Framer, encodeKeepalive, encodeOpen } from '../../../bgp/speaker/interim-codec.js';
+import { Framer, encodeKeepalive, encodeOpen } from '../../../bgp/speaker/codec.js';
 
 function deps(): SpeakerDeps {
   return {
@@ -45,15 +45,16 @@ describe('BgpSpeaker embedded, two speakers over loopback', () => {
     b.onBestPathChange((c) => changes.push(c));
     a.addPeer(peer({ name: 'b', address: '127.0.0.2', asn: 65002, port: basePort + 1, localAddress: '127.0.0.1' }));
     b.addPeer(peer({ name: 'a', address: '127.0.0.1', asn: 65001, port: basePort, localAddress: '127.0.0.2' }));
-    a.originate('10.1.0.0/24', { communities: [(65001 << 16) | 7], med: 5 });
-    a.originate('10.1.1.0/24');
+    // Loopback next hops are martians (RFC 4271 §6.3): originate with a documentation address.
+    a.originate('10.1.0.0/24', { nextHop: '192.0.2.1', communities: [(65001 << 16) | 7], med: 5 });
+    a.originate('10.1.1.0/24', { nextHop: '192.0.2.1' });
     await pollUntil(() => b.status()[0]?.state === 'Established', { what: 'Established' });
     await pollUntil(() => changes.length >= 2, { what: 'two best-path changes' });
     const r = b.routes('10.1.0.0/24')[0];
     assert.ok(r);
     assert.equal(r.from, 'a');
     assert.deepEqual(r.asPath, [65001]);
-    assert.equal(r.nextHop, '127.0.0.1');
+    assert.equal(r.nextHop, '192.0.2.1');
     assert.equal(r.med, 5, 'MED of a locally originated route is sent to eBGP');
     assert.deepEqual(r.communities, ['65001:7']);
     assert.equal(r.reason, 'only route');
@@ -97,8 +98,8 @@ describe('BgpSpeaker applies RFC 7606 to a raw peer', () => {
     s.write(encodeOpen(65003, 9, 0x0a000003, [{ type: 'four-octet-as', asn: 65003 }, { type: 'multiprotocol', afi: 1, safi: 1 }]));
     s.write(encodeKeepalive());
     await pollUntil(() => sp?.status()[0]?.state === 'Established', { what: 'raw peer Established' });
-    // UPDATE: ORIGIN IGP, AS_PATH [65003] (4-octet), NEXT_HOP 127.0.0.3, NLRI 10.7.0.0/24
-    const attrs = [0x40, 1, 1, 0, 0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xeb, 0x40, 3, 4, 127, 0, 0, 3];
+    // UPDATE: ORIGIN IGP, AS_PATH [65003] (4-octet), NEXT_HOP 192.0.2.3, NLRI 10.7.0.0/24
+    const attrs = [0x40, 1, 1, 0, 0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xeb, 0x40, 3, 4, 192, 0, 2, 3];
     const update = (extra: number[]) => {
       const a = [...attrs, ...extra];
       const body = [0, 0, 0, a.length, ...a, 24, 10, 7, 0];
