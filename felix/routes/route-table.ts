@@ -33,6 +33,14 @@ export interface RouteTableOptions {
   readonly batchSize?: number;
   /** Debounce between a kernel notification and the repair (default 50 ms). */
   readonly repairDelayMs?: number;
+  /**
+   * Routes of ours we do not want, on a workload interface (name starts with
+   * `workloadIfacePrefix`, default "cali") first seen less than this long ago, are left alone:
+   * the CNI plugin creates the veth and its route before we learn of the endpoint
+   * (Felix routeCleanupGracePeriod, default 10 s).
+   */
+  readonly cleanupGraceMs?: number;
+  readonly workloadIfacePrefix?: string;
 }
 
 export interface ApplyResult {
@@ -70,6 +78,8 @@ export class RouteTable {
   private links = new Map<string, number>();
   /** Bumped whenever the name → ifindex map changes; invalidates resolved routes. */
   private linksVersion = 0;
+  /** When each link (by ifindex) was first seen, for the cleanup grace period. */
+  private readonly firstSeen = new Map<number, number>();
   private readonly resolved = new Map<string, { version: number; want: Entry | undefined }>();
   private resyncNeeded = true;
   private queued: Promise<ApplyResult> | undefined;
@@ -191,6 +201,8 @@ export class RouteTable {
       }
       case 'link': {
         const { name, index } = e.link;
+        if (e.action === 'new' && !this.firstSeen.has(index)) this.firstSeen.set(index, this.deps.clock.now());
+        if (e.action === 'del') this.firstSeen.delete(index);
         if (e.action === 'new' && this.links.get(name) !== index) { this.links.set(name, index); this.linksVersion++; }
         else if (e.action === 'del' && this.links.get(name) === index) { this.links.delete(name); this.linksVersion++; }
         const users = this.ifaceUsers.get(name);
@@ -253,11 +265,17 @@ export class RouteTable {
     const deletes: Entry[] = [];
     const updates: Entry[] = [];
     let pending = 0;
+    let graceUntil = Infinity;
     for (const dst of [...this.dirty]) {
       const d = this.desired.get(dst);
       const want = this.wantOf(dst);
       const have = this.believed.get(dst) ?? [];
-      for (const h of have) if (want === undefined || h.route.metric !== want.route.metric) deletes.push(h);
+      for (const h of have) {
+        if (want !== undefined && h.route.metric === want.route.metric) continue;
+        const until = d === undefined ? this.graceEnd(h.route) : undefined;
+        if (until !== undefined) { graceUntil = Math.min(graceUntil, until); pending++; continue; }
+        deletes.push(h);
+      }
       if (want !== undefined) {
         const same = have.find((h) => h.route.metric === want.route.metric);
         if (same === undefined || same.sig !== want.sig) updates.push(want);
@@ -294,10 +312,28 @@ export class RouteTable {
     // Clear what is now in sync; leave failures and pending routes dirty.
     for (const dst of [...this.dirty]) if (this.inSync(dst)) this.dirty.delete(dst);
     if (failed > 0) this.resyncNeeded = true;
+    if (graceUntil !== Infinity && this.unsubscribe !== undefined) {
+      const t = this.deps.clock.setTimeout(() => this.kick(0), Math.max(0, graceUntil - this.deps.clock.now()) + 10);
+      void t;
+    }
     this.stats.deletes += deleted;
     this.stats.updates += updated;
     this.stats.failures += failed;
     return { resynced, deleted, updated, failed, pending };
+  }
+
+  /** End of the cleanup grace for an unwanted route on a young workload interface, else undefined. */
+  private graceEnd(r: KernelRoute): number | undefined {
+    const grace = this.options.cleanupGraceMs ?? 10_000;
+    if (grace <= 0 || r.ifindex === undefined) return undefined;
+    const prefix = this.options.workloadIfacePrefix ?? 'cali';
+    let name: string | undefined;
+    for (const [n, i] of this.links) if (i === r.ifindex) { name = n; break; }
+    if (name === undefined || !name.startsWith(prefix)) return undefined;
+    const seen = this.firstSeen.get(r.ifindex);
+    if (seen === undefined) return undefined;
+    const end = seen + grace;
+    return end > this.deps.clock.now() ? end : undefined;
   }
 
   /** True when the believed kernel state for `dst` matches the desired one. */
@@ -326,6 +362,9 @@ export class RouteTable {
     const t0 = this.deps.clock.now();
     const links = await this.deps.netlink.listLinks();
     const fresh = new Map(links.map((l) => [l.name, l.index]));
+    const now = this.deps.clock.now();
+    for (const l of links) if (!this.firstSeen.has(l.index)) this.firstSeen.set(l.index, now);
+    for (const i of [...this.firstSeen.keys()]) if (!links.some((l) => l.index === i)) this.firstSeen.delete(i);
     if (fresh.size !== this.links.size || [...fresh].some(([n, i]) => this.links.get(n) !== i)) {
       this.links = fresh;
       this.linksVersion++;

@@ -31,6 +31,10 @@ export interface RulesConfig {
   readonly vxlanPort?: number;
   /** FelixConfiguration natOutgoingAddress: SNAT to it (its family only) instead of MASQUERADE. */
   readonly natOutgoingAddress?: string;
+  /** FelixConfiguration natOutgoingExclusions: also never masquerade towards node addresses. */
+  readonly natOutgoingExclusions?: 'IPPoolsOnly' | 'IPPoolsAndHostIPs';
+  /** FelixConfiguration iptablesNATOutgoingInterfaceFilter, e.g. `eth+`: masquerade only out of it. */
+  readonly natOutgoingInterfaceFilter?: string;
 }
 
 export const IPPROTO_IPIP = 4;
@@ -60,6 +64,11 @@ export function buildRuleset(config: RulesConfig, family: Family): Ruleset {
   const port = config.vxlanPort ?? DEFAULT_VXLAN_PORT;
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new RulesConfigError(`must be an integer 1..65535, got ${String(port)}`, 'vxlanPort');
+  }
+  const ifFilter = config.natOutgoingInterfaceFilter;
+  if (ifFilter !== undefined && !/^[A-Za-z0-9_.:@-]{1,15}\+?$/.test(ifFilter)) {
+    throw new RulesConfigError(`not an interface name or prefix ("eth0", "eth+"): ${JSON.stringify(ifFilter)}`,
+      'natOutgoingInterfaceFilter');
   }
   let snatTo: string | undefined;
   if (config.natOutgoingAddress !== undefined) {
@@ -100,11 +109,14 @@ export function buildRuleset(config: RulesConfig, family: Family): Ruleset {
     { matches: [{ type: 'src-set', set: SetName.allIpamPools, negate: false }], action: { type: 'accept' } },
     { matches: [{ type: 'dst-set', set: SetName.allIpamPools, negate: false }], action: { type: 'accept' } },
   ];
+  const natMatches: Match[] = [
+    { type: 'src-set', set: SetName.masqIpamPools, negate: false },
+    { type: 'dst-set', set: SetName.allIpamPools, negate: true },
+  ];
+  if (config.natOutgoingExclusions === 'IPPoolsAndHostIPs') natMatches.push({ type: 'dst-set', set: SetName.allHostsNet, negate: true });
+  if (ifFilter !== undefined) natMatches.push({ type: 'out-iface', name: ifFilter });
   const natOutgoing: RuleSpec[] = [{
-    matches: [
-      { type: 'src-set', set: SetName.masqIpamPools, negate: false },
-      { type: 'dst-set', set: SetName.allIpamPools, negate: true },
-    ],
+    matches: natMatches,
     action: snatTo === undefined ? { type: 'masquerade' } : { type: 'snat', address: snatTo },
   }];
   const chains: ChainDef[] = [

@@ -30,6 +30,7 @@ function matchText(m: Match, family: Family): string {
     case 'ip-proto': return `-p ${m.proto}`;
     case 'udp-dport': return `-p udp -m udp --dport ${m.port}`;
     case 'dst-local': return '-m addrtype --dst-type LOCAL';
+    case 'out-iface': return `-o ${m.name}`;
     default: return assertNever(m, 'match');
   }
 }

@@ -27,6 +27,7 @@ function matchText(m: Match, family: Family): string {
     case 'ip-proto': return `meta l4proto ${m.proto}`;
     case 'udp-dport': return `udp dport ${m.port}`;
     case 'dst-local': return 'fib daddr type local';
+    case 'out-iface': return `oifname "${m.name.endsWith('+') ? `${m.name.slice(0, -1)}*` : m.name}"`;
     default: return assertNever(m, 'match');
   }
 }

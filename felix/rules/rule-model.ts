@@ -22,7 +22,9 @@ export type Match =
   /** IP protocol number (4 = IPIP). */
   | { readonly type: 'ip-proto'; readonly proto: number }
   | { readonly type: 'udp-dport'; readonly port: number }
-  | { readonly type: 'dst-local' };
+  | { readonly type: 'dst-local' }
+  /** Output interface; a trailing `+` is a prefix wildcard (iptables syntax, as Felix takes it). */
+  | { readonly type: 'out-iface'; readonly name: string };
 
 export type Action =
   | { readonly type: 'accept' }

@@ -88,3 +88,17 @@ test('VxlanManager: a node address on no interface is a clear error', async () =
   const m = new VxlanManager({ netlink: nl, logger: silentLogger() }, { nodeName: 'a', nodeIp: '192.168.9.9', tunnelAddress: '10.244.0.0' });
   await assert.rejects(m.ensureDevice(), /vxlan\.calico: no interface holds the node address 192\.168\.9\.9/);
 });
+
+test('VxlanManager: a remote VTEP changing MAC and underlay IP gets its neighbour and FDB entries updated (D14)', async () => {
+  const { nl } = node();
+  const m = new VxlanManager({ netlink: nl, logger: silentLogger() }, { nodeName: 'a', nodeIp: '192.168.1.1', tunnelAddress: '10.244.0.0' });
+  m.setRemoteVteps([{ nodeName: 'b', nodeIp: '192.168.1.2', tunnelIp: '10.244.1.0' }]);
+  await m.applyAdds();
+  await m.applyRemovals();
+  m.setRemoteVteps([{ nodeName: 'b', nodeIp: '192.168.1.3', tunnelIp: '10.244.1.0', mac: '66:00:00:00:00:0b' }]);
+  await m.applyAdds();
+  await m.applyRemovals();
+  assert.deepEqual([...nl.neighbours.values()].map((n) => [n.dst, n.mac]), [['10.244.1.0', '66:00:00:00:00:0b']]);
+  assert.deepEqual([...nl.fdb.values()].map((f) => [f.mac, f.dst]), [['66:00:00:00:00:0b', '192.168.1.3']]);
+  assert.deepEqual(m.routesFor([{ cidr: '10.244.1.0/26', nodeName: 'b' }]).map((r) => r.gateway), ['10.244.1.0']);
+});

@@ -17,7 +17,7 @@ const stillClock: Clock = { now: () => 0, wallNow: () => 0, setTimeout: (): Time
 function setup(clock: Clock = stillClock, repairDelayMs = 20): { nl: FakeNetlink; rt: RouteTable } {
   const nl = new FakeNetlink();
   for (const n of ['eth0', 'cali1', 'cali2', 'vxlan.calico']) nl.externalAddLink(n);
-  const rt = new RouteTable({ netlink: nl, clock, logger: silentLogger() }, { repairDelayMs });
+  const rt = new RouteTable({ netlink: nl, clock, logger: silentLogger() }, { repairDelayMs, cleanupGraceMs: 0 });
   return { nl, rt };
 }
 
@@ -114,6 +114,32 @@ test('a failed write stays pending and is retried; nothing is cleared on failure
   assert.equal(r2.failed, 0);
   assert.equal(r2.resynced, true, 'an error triggers a full resync');
   assert.equal(nl.routesOfProtocol(80).length, 2);
+});
+
+test('cleanup grace: an unknown route on a new workload interface survives 10 s, then goes (D6)', async () => {
+  let now = 1000;
+  const timers: Array<{ at: number; fn: () => void }> = [];
+  const clock: Clock = { now: () => now, wallNow: () => now, setTimeout: (fn, ms) => { const t = { at: now + ms, fn }; timers.push(t); return { cancel: () => { t.at = Infinity; } }; } };
+  const nl = new FakeNetlink();
+  const rt = new RouteTable({ netlink: nl, clock, logger: silentLogger() }, { repairDelayMs: 20 });
+  rt.start();
+  const cali = nl.externalAddLink('cali7');
+  // The CNI plugin installs the route before we know the endpoint.
+  nl.externalReplaceRoute({ family: 4, dst: '10.8.0.7/32', table: 254, protocol: 80, type: 'unicast', scope: 'link', metric: 0, onlink: false, ifindex: cali.index });
+  await nl.flushEvents();
+  const run = async (): Promise<void> => {
+    for (const t of timers.splice(0).filter((x) => x.at <= now)) t.fn();
+    await new Promise((r) => setImmediate(r));
+    await rt.apply();
+    await nl.flushEvents();
+  };
+  now += 5000;
+  await run();
+  assert.equal(nl.routesOfProtocol(80).length, 1, 'kept during the grace period');
+  now += 6000;
+  await run();
+  assert.equal(nl.routesOfProtocol(80).length, 0, 'removed after the grace period');
+  rt.stop();
 });
 
 // ----- model-based -----

@@ -5,12 +5,14 @@
  *                                  [node] o0 192.168.100.1 ──── [out 192.168.100.2]
  *   [podB 10.66.0.2]──b0 10.66.0.1 ┘        (out has NO route back to the pools)
  *
- * Pools: 10.65.0.0/16 natOutgoing, 10.66.0.0/16 not. Observation counters (a foreign nft table in
+ * Pools: 10.65.0.0/16 natOutgoing, 10.66.0.0/16 not; interface filter `o+` (iptables wildcard syntax,
+ * rendered as `oifname "o*"` for nft) so the masquerade rule is exercised with that match too. Observation counters (a foreign nft table in
  * the receiving namespace) show which source address arrived.
  *   podA → out: reply comes back (only possible when masqueraded), out sees 192.168.100.1,
  *               node's conntrack shows the reply going to 192.168.100.1;
  *   podB → out: out sees 10.66.0.2 (not masqueraded) and cannot answer;
- *   podA → podB: podB sees 10.65.0.2 (pool → pool is never masqueraded).
+ *   podA → podB: podB sees 10.65.0.2 (pool → pool is never masqueraded);
+ *   with natOutgoingExclusions=IPPoolsAndHostIPs, podA → out (a node address) is not masqueraded.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -74,7 +76,8 @@ for (const kind of ['nft', 'iptables'] as const satisfies readonly BackendKind[]
 
       const p = programmerIn(node, kind, { families: [4] });
       p.setDesired({ pools: [{ cidr: '10.65.0.0/16', natOutgoing: true }, { cidr: '10.66.0.0/16', natOutgoing: false }],
-        nodeAddresses: [], ipipEnabled: false, vxlanEnabled: true });
+        nodeAddresses: ['192.168.100.2'], ipipEnabled: false, vxlanEnabled: true,
+        natOutgoingExclusions: 'IPPoolsOnly', natOutgoingInterfaceFilter: 'o+' });
       await p.apply();
 
       assert.equal(await reach(topo, podA, '192.168.100.2'), true, 'natOutgoing pool reaches outside');
@@ -93,12 +96,22 @@ for (const kind of ['nft', 'iptables'] as const satisfies readonly BackendKind[]
 
       // Turning natOutgoing on for podB's pool is a set change; podB now gets out.
       p.setDesired({ pools: [{ cidr: '10.65.0.0/16', natOutgoing: true }, { cidr: '10.66.0.0/16', natOutgoing: true }],
-        nodeAddresses: [], ipipEnabled: false, vxlanEnabled: true });
+        nodeAddresses: ['192.168.100.2'], ipipEnabled: false, vxlanEnabled: true,
+        natOutgoingExclusions: 'IPPoolsOnly', natOutgoingInterfaceFilter: 'o+' });
       const r = await p.apply();
       assert.deepEqual(r.families[0]?.chainsWritten, []);
       assert.equal(await reach(topo, podB, '192.168.100.2'), true);
       assert.ok((counters(topo, out)['from-node'] ?? 0) > (c1['from-node'] ?? 0));
       assert.equal(counters(topo, out)['from-podB'], 1, 'podB is masqueraded now');
+
+      // natOutgoingExclusions=IPPoolsAndHostIPs: node addresses (out is one) are never masqueraded to.
+      p.setDesired({ pools: [{ cidr: '10.65.0.0/16', natOutgoing: true }, { cidr: '10.66.0.0/16', natOutgoing: true }],
+        nodeAddresses: ['192.168.100.2'], ipipEnabled: false, vxlanEnabled: true,
+        natOutgoingExclusions: 'IPPoolsAndHostIPs', natOutgoingInterfaceFilter: 'o+' });
+      await p.apply();
+      const before = counters(topo, out);
+      assert.equal(ping(topo, podA, '192.168.100.2'), false, 'no masquerade towards a host IP');
+      assert.deepEqual(counters(topo, out), { ...before, 'from-podA': (before['from-podA'] ?? 0) + 1 });
     } finally {
       await topo.cleanup();
     }

@@ -184,3 +184,13 @@ COMMIT
   const p2 = planWrite(before, { ...seen, chains }, true);
   assert.equal(renderIptablesRestore(p2, 'filter'), '*filter\n-D tortie-FORWARD 2\nCOMMIT\n');
 });
+
+test('natOutgoingExclusions=IPPoolsAndHostIPs and an interface filter add matches in both backends', () => {
+  const { natOutgoingAddress: _snat, ...masq } = config;
+  const rs = buildRuleset({ ...masq, natOutgoingExclusions: 'IPPoolsAndHostIPs', natOutgoingInterfaceFilter: 'eth+' }, 4);
+  const nft = renderNftTransaction(planWrite(rs, emptyKernelState, false));
+  assert.match(nft, /^add rule ip tortie nat-outgoing ip saddr @masq-ipam-pools ip daddr != @all-ipam-pools ip daddr != @all-hosts-net oifname "eth\*" counter masquerade comment "tortie:[\w-]{16}"$/m);
+  const ipt = renderIptablesRestore(planWrite(rs, emptyKernelState, true), 'nat');
+  assert.match(ipt, /^-A tortie-nat-outgoing -m set --match-set tortie40masq-ipam-pools src -m set ! --match-set tortie40all-ipam-pools dst -m set ! --match-set tortie40all-hosts-net dst -o eth\+ -m comment --comment "tortie:[\w-]{16}" -j MASQUERADE$/m);
+  assert.throws(() => buildRuleset({ ...config, natOutgoingInterfaceFilter: 'eth0; drop' }, 4), /natOutgoingInterfaceFilter/);
+});
