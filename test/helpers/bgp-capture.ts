@@ -197,7 +197,7 @@ const RECIPES: Readonly<Record<string, PeerRecipe>> = {
     description: 'GoBGP eBGP AS 65003 over IPv4, v4+v6 unicast, MED 50, communities 65003:100 (+no-export), large 65003:1:2, ext rt 65003:7',
     async start(topo, ns) {
       const g = await GobgpPeer.start(topo, ns, GOBGP_TOML);
-      const common = ['med', '50', 'large-community', '65003:1:2', 'rt', '65003:7'];
+      const common = ['origin', 'igp', 'med', '50', 'large-community', '65003:1:2', 'rt', '65003:7'];
       g.cli('global', 'rib', 'add', '198.51.100.0/24', 'nexthop', '10.0.0.2', 'community', '65003:100,no-export', ...common);
       g.cli('global', 'rib', 'add', '203.0.113.0/25', 'nexthop', '10.0.0.2', 'community', '65003:100', ...common);
       g.cli('global', 'rib', '-a', 'ipv6', 'add', '2001:db8:1::/48', 'nexthop', 'fd00::2', 'community', '65003:100,no-export', ...common);
@@ -209,6 +209,13 @@ const RECIPES: Readonly<Record<string, PeerRecipe>> = {
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** test/fixtures/bgp in the source tree (this file runs from dist/test/helpers). */
 export const FIXTURE_DIR = resolve(HERE, '../../../test/fixtures/bgp');
+
+/** Run one capture against a real peer (`bird`, `frr` or `gobgp`) in fresh namespaces. */
+export async function capture(name: string): Promise<CaptureFixture> {
+  const recipe = RECIPES[name];
+  if (recipe === undefined) throw new Error(`unknown peer ${name}; choose from ${Object.keys(RECIPES).join(', ')}`);
+  return captureOne(name, recipe);
+}
 
 async function captureOne(name: string, recipe: PeerRecipe): Promise<CaptureFixture> {
   const topo = new Topology('cap');
