@@ -2,7 +2,7 @@
 /**
  * tortie-bgpctl: talk to tortie-bgpd's control socket.
  *   tortie-bgpctl [-s PATH] [-o json] show protocols [all] [NAME] | show route [all] [PREFIX]
- *   | show route count | reload | enable|disable|restart|refresh PEER
+ *   | show route count | show status | reload | enable|disable|restart|refresh PEER
  */
 import { Command } from 'commander';
 import { createConnection } from 'node:net';
@@ -36,9 +36,10 @@ function toRequest(w: readonly string[]): { req: CtlRequest; all: boolean } {
     const prefix = rest.find((x) => x !== 'all');
     return { req: prefix !== undefined ? { cmd: 'show-route', prefix } : { cmd: 'show-route' }, all };
   }
+  if (a === 'show' && b === 'status') return { req: { cmd: 'show-status' }, all: false };
   if (a === 'reload' || a === 'configure') return { req: { cmd: 'reload' }, all: false };
   if ((a === 'enable' || a === 'disable' || a === 'restart' || a === 'refresh') && b !== undefined) return { req: { cmd: a, name: b }, all: false };
-  fail(`unknown command "${w.join(' ')}" (try: show protocols [all] [NAME], show route [all] [PREFIX], show route count, reload, enable|disable|restart|refresh PEER)`);
+  fail(`unknown command "${w.join(' ')}" (try: show protocols [all] [NAME], show route [all] [PREFIX], show route count, show status, reload, enable|disable|restart|refresh PEER)`);
 }
 
 const { req, all } = toRequest(words);
@@ -60,6 +61,11 @@ sock.on('data', (d: string) => {
     case 'show-protocols': text = formatProtocols(resp.data as PeerStatus[], all); break;
     case 'show-route': text = formatRoutes(resp.data as RouteView[], all); break;
     case 'show-route-count': text = formatRouteCount(resp.data as RouteCount); break;
+    case 'show-status': {
+      const st = resp.data as { routerId: string; asn: number; ready: boolean; reason: string };
+      text = `Router ID is ${st.routerId}\nLocal AS ${st.asn}\nBGP ${st.ready ? 'ready' : 'not ready'}: ${st.reason}`;
+      break;
+    }
     default: text = typeof resp.data === 'string' ? resp.data : JSON.stringify(resp.data);
   }
   process.stdout.write(`${text}\n`);

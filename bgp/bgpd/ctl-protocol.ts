@@ -6,6 +6,7 @@ export type CtlRequest =
   | { readonly cmd: 'show-protocols'; readonly name?: string }
   | { readonly cmd: 'show-route'; readonly prefix?: string }
   | { readonly cmd: 'show-route-count' }
+  | { readonly cmd: 'show-status' }
   | { readonly cmd: 'reload' }
   | { readonly cmd: 'enable' | 'disable' | 'restart' | 'refresh'; readonly name: string };
 
@@ -25,6 +26,7 @@ export function parseRequest(line: string): CtlRequest {
     case 'show-protocols': { const name = str('name'); return name !== undefined ? { cmd: 'show-protocols', name } : { cmd: 'show-protocols' }; }
     case 'show-route': { const prefix = str('prefix'); return prefix !== undefined ? { cmd: 'show-route', prefix } : { cmd: 'show-route' }; }
     case 'show-route-count': return { cmd: 'show-route-count' };
+    case 'show-status': return { cmd: 'show-status' };
     case 'reload': return { cmd: 'reload' };
     case 'enable': case 'disable': case 'restart': case 'refresh': {
       const name = str('name');

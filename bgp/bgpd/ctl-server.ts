@@ -9,11 +9,15 @@ import { describeError } from '../../common/errors.js';
 import type { BgpSpeaker } from '../speaker/speaker.js';
 import { parseRequest, type CtlRequest, type CtlResponse } from './ctl-protocol.js';
 import { routeCount } from './format.js';
+import { bgpReadiness } from '../speaker/readiness.js';
 
 export interface CtlHandlers {
   readonly speaker: () => BgpSpeaker;
   /** Re-read the config and apply it; returns the diff summary. */
   readonly reload: () => unknown;
+  /** Monotonic ms when the daemon started (readiness threshold). */
+  readonly startedAt: number;
+  readonly now: () => number;
 }
 
 export async function startCtlServer(path: string, h: CtlHandlers, logger: Logger): Promise<Server> {
@@ -55,6 +59,7 @@ function handle(r: CtlRequest, h: CtlHandlers): unknown {
     }
     case 'show-route': return sp.routes(r.prefix);
     case 'show-route-count': return routeCount(sp.routes());
+    case 'show-status': return { routerId: sp.routerId, asn: sp.asn, ...bgpReadiness(sp.status(), h.now() - h.startedAt) };
     case 'reload': return h.reload();
     case 'enable': sp.enablePeer(r.name); return `${r.name}: enabled`;
     case 'disable': sp.disablePeer(r.name); return `${r.name}: disabled`;

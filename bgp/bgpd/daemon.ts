@@ -26,6 +26,7 @@ export function realDeps(logger: Logger): SpeakerDeps {
 export interface Daemon { readonly speaker: BgpSpeaker; stop(): Promise<void> }
 
 export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; reload: (() => BgpdConfig) | undefined }, logger: Logger): Promise<Daemon> {
+  const startedAt = systemClock.now();
   const speaker = new BgpSpeaker(realDeps(logger), cfg.speaker);
   await speaker.start();
   let originated = new Set<string>();
@@ -44,7 +45,7 @@ export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; reload
     logger.info(diff, 'configuration reloaded');
     return diff;
   };
-  const ctl = await startCtlServer(opts.ctlPath, { speaker: () => speaker, reload }, logger);
+  const ctl = await startCtlServer(opts.ctlPath, { speaker: () => speaker, reload, startedAt, now: () => systemClock.now() }, logger);
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

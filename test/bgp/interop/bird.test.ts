@@ -111,6 +111,20 @@ describe('interop: tortie-bgpd ↔ BIRD 2', { skip, timeout: 120_000 }, () => {
     assert.equal(atA.attrs['BGP.as_path'], '65002');
   });
 
+  it('tortie-bgpctl: show route [all], show route count, show status, -o json', () => {
+    const all = t.ctl('show', 'route', 'all', '10.9.0.0/24');
+    assert.match(all, /^Table master4:\n10\.9\.0\.0\/24\s+unicast \[birda4 [\d:]+\] \* \(100\) \[AS65001i\]\n\tvia 10\.0\.0\.1/);
+    assert.match(all, /\tBGP\.as_path: 65001\n/);
+    assert.match(all, /\tBest: yes \(only route\)/);
+    assert.match(t.ctl('show', 'route', 'count'), /^\d+ of \d+ routes for \d+ networks \(\d+ IPv4, \d+ IPv6\)$/m);
+    const json = JSON.parse(t.ctl('-o', 'json', 'show', 'protocols')) as Array<{ name: string; state: string }>;
+    assert.deepEqual(json.map((p) => p.name).sort(), ['birda4', 'birda6', 'birdc', 'wrongours', 'wrongtheirs']);
+    const status = t.ctl('show', 'status');
+    assert.match(status, /Router ID is 10\.0\.0\.2\nLocal AS 65002/);
+    // Within 30 s of start every peer must be up (calico-node rule); the wrong-AS peers never are.
+    assert.match(status, /BGP not ready: within 30 s of start, not all peers Established: .*wrongtheirs|BGP ready: \d+ of 5 peers Established/);
+  });
+
   it('follows an attribute change and a withdrawal', async () => {
     a.reconfigure(birdA(77));
     await pollUntil(async () => (await t.routes('10.9.0.0/24')).some((r) => r.med === 77), { what: 'MED 77 at tortie' });

@@ -117,4 +117,28 @@ describe('BgpSpeaker applies RFC 7606 to a raw peer', () => {
     assert.equal(sp.status()[0]?.state, 'Established');
     assert.ok(!received.includes(3), 'no NOTIFICATION was sent');
   });
+
+  it('maxPrefixes exceeded: Cease/1 to the peer and its routes removed', async () => {
+    if (!sp) throw new Error('previous test did not start the speaker');
+    const speaker = sp;
+    speaker.addPeer(peer({ name: 'greedy', address: '127.0.0.4', asn: 65004, port: 1, passive: true, maxPrefixes: 2 }));
+    const s = connect({ host: '127.0.0.1', port: basePort + 2, localAddress: '127.0.0.4' });
+    const notes: Array<[number, number]> = [];
+    const framer = new Framer();
+    s.on('data', (d: Buffer) => { for (const m of framer.push(d)) if (m[18] === 3) notes.push([m[19] ?? 0, m[20] ?? 0]); });
+    s.on('error', () => { /* closed by the speaker */ });
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    s.write(encodeOpen(65004, 9, 0x0a000004, [{ type: 'four-octet-as', asn: 65004 }]));
+    s.write(encodeKeepalive());
+    await pollUntil(() => speaker.status().find((x) => x.name === 'greedy')?.state === 'Established', { what: 'greedy Established' });
+    const attrs = [0x40, 1, 1, 0, 0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xec, 0x40, 3, 4, 192, 0, 2, 4];
+    const body = [0, 0, 0, attrs.length, ...attrs, 24, 10, 8, 1, 24, 10, 8, 2, 24, 10, 8, 3];
+    const b = Buffer.alloc(19 + body.length, 0xff);
+    b.writeUInt16BE(b.length, 16); b[18] = 2; Buffer.from(body).copy(b, 19);
+    s.write(b);
+    await pollUntil(() => notes.length > 0, { what: 'NOTIFICATION from the speaker' });
+    assert.deepEqual(notes[0], [6, 1]);
+    assert.equal(speaker.routes().filter((r) => r.from === 'greedy').length, 0);
+    s.destroy();
+  });
 });
