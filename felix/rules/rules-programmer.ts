@@ -36,6 +36,12 @@ export interface RulesProgrammerOptions {
   /** First retry delay after a failure, doubled up to `retryMaxMs` (defaults 1 s / 30 s). */
   readonly retryBaseMs?: number;
   readonly retryMaxMs?: number;
+  /**
+   * Felix iptablesPostWriteCheckInterval: re-read our objects this long after a write, then at
+   * doubling intervals while nothing changes, up to the refresh interval (default 1 s; 0 = off).
+   * Catches another program clobbering us soon after we wrote. Only while start()ed.
+   */
+  readonly postWriteCheckMs?: number;
 }
 
 export interface FamilyApplyReport {
@@ -82,6 +88,9 @@ export class RulesProgrammer {
   private readonly refreshMs: number;
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
+  private readonly postWriteBaseMs: number;
+  private postWriteDelay = 0;
+  private postWriteTimer: TimerHandle | undefined;
   private desired = new Map<Family, Ruleset>();
   private believed = new Map<Family, KernelRulesState>();
   private resyncReason: string | undefined = 'startup';
@@ -99,6 +108,7 @@ export class RulesProgrammer {
     this.refreshMs = options.refreshIntervalMs ?? 90_000;
     this.retryBaseMs = options.retryBaseMs ?? 1000;
     this.retryMaxMs = options.retryMaxMs ?? 30_000;
+    this.postWriteBaseMs = options.postWriteCheckMs ?? 1000;
   }
 
   /** Validate and take the configuration (throws RulesConfigError naming the field). */
@@ -166,8 +176,10 @@ export class RulesProgrammer {
     this.running = false;
     this.refreshTimer?.cancel();
     this.retryTimer?.cancel();
+    this.postWriteTimer?.cancel();
     this.refreshTimer = undefined;
     this.retryTimer = undefined;
+    this.postWriteTimer = undefined;
   }
 
   /** Remove everything we own in every family (uninstall / backend switch). */
@@ -199,6 +211,19 @@ export class RulesProgrammer {
       this.queueResync('refresh');
       this.kick(0);
     }, this.refreshMs);
+  }
+
+  private schedulePostWriteCheck(wrote: boolean, reason: string | undefined): void {
+    if (!this.running || this.postWriteBaseMs <= 0) return;
+    if (wrote) this.postWriteDelay = this.postWriteBaseMs;
+    else if (reason === 'post-write-check') this.postWriteDelay *= 2;
+    else return;
+    if (this.refreshMs > 0 && this.postWriteDelay >= this.refreshMs) return;
+    this.postWriteTimer?.cancel();
+    this.postWriteTimer = this.deps.clock.setTimeout(() => {
+      this.postWriteTimer = undefined;
+      this.queueResync('post-write-check');
+    }, this.postWriteDelay);
   }
 
   private async applyOnce(): Promise<ApplyReport> {
@@ -256,6 +281,8 @@ export class RulesProgrammer {
       throw err;
     }
     this.failures = 0;
+    this.schedulePostWriteCheck(reports.some((r) => r.chainsWritten.length > 0 || r.elementsAdded > 0
+      || r.elementsDeleted > 0), reason);
     const durationMs = this.deps.clock.now() - start;
     metrics?.observeApply('rules', durationMs / 1000);
     this.deps.health?.report({ live: true, ready: true, detail: `in sync (${this.deps.backend.kind})` });

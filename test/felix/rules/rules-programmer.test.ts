@@ -27,7 +27,11 @@ class FakeClock implements Clock {
   }
   advance(ms: number): void {
     this.t += ms;
-    for (const e of this.timers.filter((x) => x.live && x.at <= this.t)) { e.live = false; e.fn(); }
+    for (;;) {
+      const due = this.timers.filter((x) => x.live && x.at <= this.t);
+      if (due.length === 0) return;
+      for (const e of due) { e.live = false; e.fn(); }
+    }
   }
 }
 
@@ -72,7 +76,7 @@ function setup() {
   const health = new HealthAggregator({ clock });
   const reporter = health.register('rules', { live: true, ready: true, timeoutMs: 0 });
   const p = new RulesProgrammer({ backend, clock, logger: silentLogger(), health: reporter },
-    { families: [4], refreshIntervalMs: 90_000, retryBaseMs: 1000 });
+    { families: [4], refreshIntervalMs: 90_000, retryBaseMs: 1000, postWriteCheckMs: 0 });
   return { clock, backend, health, p };
 }
 
@@ -168,4 +172,32 @@ test('updateSetElements: cost independent of set size, exact element ops, no fal
   assert.equal(backend.sets.get('all-ipam-pools')?.has('10.70.0.0/16'), true);
   assert.throws(() => p.updateSetElements(4, 'nope', ['1.2.3.4']), /no desired set "nope"/);
   assert.throws(() => p.updateSetElements(4, 'all-hosts-net', ['1.2.3']), /all-hosts-net\.add/);
+});
+
+test('post-write checks: re-read 1 s after a write, then 2 s, 4 s…; clobbering right after a write is repaired', async () => {
+  const clock = new FakeClock();
+  const backend = new FakeBackend();
+  const p = new RulesProgrammer({ backend, clock, logger: silentLogger() },
+    { families: [4], refreshIntervalMs: 90_000, postWriteCheckMs: 1000 });
+  p.setDesired(config);
+  p.start();
+  const settle = async (): Promise<void> => { for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r)); };
+  clock.advance(0);
+  await settle();
+  assert.equal(backend.writes.length, 1);
+  const readsAfterWrite = backend.reads;
+  clock.advance(999);
+  await settle();
+  assert.equal(backend.reads, readsAfterWrite, 'no check before 1 s');
+  clock.advance(1);
+  await settle();
+  assert.equal(backend.reads, readsAfterWrite + 1, 'checked at 1 s');
+  // Someone flushes our FORWARD chain now; the next check (2 s later) repairs it.
+  backend.chains.set('FORWARD', { table: 'filter', hashes: [] });
+  clock.advance(2000);
+  await settle();
+  assert.equal(backend.reads, readsAfterWrite + 2);
+  assert.equal(backend.writes.length, 2);
+  assert.deepEqual(backend.writes[1]?.chainsToWrite, ['FORWARD']);
+  p.stop();
 });
