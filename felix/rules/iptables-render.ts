@@ -7,10 +7,9 @@
  */
 import { assertNever } from '../../common/assert-never.js';
 import type { Family } from '../../common/prefix.js';
-import { canonicalElement } from './nft-render.js';
 import type { ChainSeen, HookRuleSeen, WritePlan } from './rules-backend.js';
 import { IPTABLES_CHAIN_PREFIX } from './rules-backend.js';
-import { COMMENT_PREFIX, type Action, type Match, type Rule, type SetDef, type TableKind } from './rule-model.js';
+import { canonicalElement, COMMENT_PREFIX, type Action, type Match, type Rule, type SetDef, type TableKind } from './rule-model.js';
 
 /** ipset names are global per namespace: `tortie` + 4|6 + `0` + logical name (Calico: `cali40…`). */
 export function ipsetName(family: Family, set: string): string {

@@ -9,9 +9,9 @@
  *   add element ip tortie all-hosts-net { 10.0.0.2 }
  */
 import { assertNever } from '../../common/assert-never.js';
-import { formatAddress, formatPrefix, parseAddress, parsePrefix, type Family } from '../../common/prefix.js';
+import type { Family } from '../../common/prefix.js';
 import type { ChainSeen, KernelRulesState, WritePlan } from './rules-backend.js';
-import { COMMENT_PREFIX, type Action, type ChainDef, type Match, type SetDef } from './rule-model.js';
+import { canonicalElement, COMMENT_PREFIX, type Action, type ChainDef, type Match, type SetDef } from './rule-model.js';
 
 export const NFT_TABLE = 'tortie';
 
@@ -141,18 +141,6 @@ export function parseNftTable(jsonText: string): NftTableListing {
     }
   }
   return { chains, sets };
-}
-
-/** Canonical element text: "10.65.0.0/16" in a net set, "10.0.0.1" in an addr set. */
-const CANON_V4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
-export function canonicalElement(text: string, kind: 'net' | 'addr'): string {
-  // Fast path (read-back of 100k-element sets): canonical dotted quads are already canonical.
-  if (CANON_V4.test(text)) return kind === 'addr' ? text : `${text}/32`;
-  if (kind === 'addr') return formatAddress(parseAddress(text));
-  if (text.includes('/')) return formatPrefix(parsePrefix(text, { allowHostBits: true }));
-  const a = parseAddress(text);
-  return `${formatAddress(a)}/${a.family === 4 ? 32 : 128}`;
 }
 
 /** Parse `nft -j list set <fam> tortie <name>` into canonical elements. */

@@ -6,7 +6,7 @@
  * rule itself (as Calico's iptables.Table does), so a reordered or edited rule changes hash.
  */
 import { createHash } from 'node:crypto';
-import type { Family } from '../../common/prefix.js';
+import { formatAddress, formatPrefix, parseAddress, parsePrefix, type Family } from '../../common/prefix.js';
 
 /** Logical set names; the backends map them to `table ip tortie` sets or `tortie40<name>` ipsets. */
 export const SetName = {
@@ -92,3 +92,16 @@ export function hookHash(builtin: string, target: string): string {
 export function chainHashes(chain: ChainDef): string[] {
   return chain.rules.map((r) => r.hash);
 }
+
+const CANON_V4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** Canonical element text: "10.65.0.0/16" in a net set, "10.0.0.1" in an addr set. Throws on junk. */
+export function canonicalElement(text: string, kind: 'net' | 'addr'): string {
+  // Fast path (read-back of 100k-element sets): canonical dotted quads are already canonical.
+  if (CANON_V4.test(text)) return kind === 'addr' ? text : `${text}/32`;
+  if (kind === 'addr') return formatAddress(parseAddress(text));
+  if (text.includes('/')) return formatPrefix(parsePrefix(text, { allowHostBits: true }));
+  const a = parseAddress(text);
+  return `${formatAddress(a)}/${a.family === 4 ? 32 : 128}`;
+}
+

@@ -14,7 +14,7 @@ import type { HealthReporter } from '../health/health-aggregator.js';
 import type { DataplaneMetrics } from '../metrics/dataplane-metrics.js';
 import { buildRuleset, type RulesConfig } from './desired-rules.js';
 import { RulesConfigError } from './errors.js';
-import { canonicalElement } from './nft-render.js';
+import { canonicalElement } from './rule-model.js';
 import {
   emptyKernelState, planIsEmpty, planWrite, stateAfter, type KernelRulesState, type RulesBackend, type WritePlan,
 } from './rules-backend.js';
