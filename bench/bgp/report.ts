@@ -14,6 +14,7 @@ export interface Summary {
   readonly announceS?: number;
   readonly withdrawS?: number;
   readonly announceWorstS?: number;
+  readonly announceBestS?: number;
   readonly cpuS?: number;
   readonly peakRssMB?: number;
   readonly bytesPerRoute?: number;
@@ -50,7 +51,7 @@ export function summarize(results: readonly CellResult[]): Summary[] {
       tester: first.spec.tester, load: first.spec.load.label, target: first.spec.target, reps: g.length, failed: g.length - ok.length,
       ...(ann !== undefined ? { announceS: ann } : {}),
       ...(wd !== undefined ? { withdrawS: wd } : {}),
-      ...(worst.length > 0 ? { announceWorstS: Math.max(...worst) } : {}),
+      ...(worst.length > 0 ? { announceWorstS: Math.max(...worst), announceBestS: Math.min(...worst) } : {}),
       ...(cpu !== undefined ? { cpuS: cpu } : {}),
       ...(rss !== undefined ? { peakRssMB: rss / 1e6, bytesPerRoute: rss / routes } : {}),
       errors: g.flatMap((r) => (r.ok ? [] : [`${r.phase}: ${r.error}`])),
@@ -62,13 +63,26 @@ export function summarize(results: readonly CellResult[]): Summary[] {
 const f2 = (x: number | undefined): string => (x === undefined ? '—' : x < 0.1 ? x.toFixed(3) : x < 10 ? x.toFixed(2) : x.toFixed(1));
 const ratio = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined || b <= 0 ? '—' : `${(a / b).toFixed(2)}x`);
 
+/**
+ * performance.md §6: ahead when the median is ≤ 0.9x the best peer's and the worst repetition
+ * beats the best peer's best; in a floor-bound cell, within 1.05x of the floor.
+ */
+function tortieVerdict(r: Summary, peers: readonly Summary[], bestA: number | undefined, floorS: number | undefined): string {
+  if (r.announceS === undefined || bestA === undefined) return r.failed > 0 ? 'failed' : '';
+  if (floorS !== undefined) return r.announceS <= 1.05 * floorS ? 'ahead (≤1.05x floor)' : 'behind';
+  const bestOfBests = Math.min(...peers.map((p) => p.announceBestS ?? Infinity));
+  if (r.announceS <= 0.9 * bestA && (r.announceWorstS ?? Infinity) < bestOfBests) return 'ahead';
+  const beaten = peers.filter((p) => p.announceS !== undefined && r.announceS !== undefined && r.announceS < p.announceS).map((p) => p.target);
+  return beaten.length === 0 ? 'behind all' : `behind; faster than ${beaten.join(', ')}`;
+}
+
 export function markdownTable(sums: readonly Summary[], notes: readonly string[]): string {
   const lines: string[] = [];
   const testers = [...new Set(sums.map((s) => s.tester))];
   for (const tester of testers) {
     lines.push(`### tester: ${tester}`, '',
-      '| load | target | announce s | withdraw s | CPU-s (ann+wd) | peak RSS MB | B/route | announce vs best peer | withdraw vs best peer | announce vs floor |',
-      '|---|---|---|---|---|---|---|---|---|---|');
+      '| load | target | announce s | withdraw s | CPU-s (ann+wd) | peak RSS MB | B/route | announce vs best peer | withdraw vs best peer | announce vs floor | verdict |',
+      '|---|---|---|---|---|---|---|---|---|---|---|');
     const loads = [...new Set(sums.filter((s) => s.tester === tester).map((s) => s.load))];
     for (const load of loads) {
       const rows = sums.filter((s) => s.tester === tester && s.load === load);
@@ -79,11 +93,14 @@ export function markdownTable(sums: readonly Summary[], notes: readonly string[]
       };
       const bestA = best((s) => s.announceS); const bestW = best((s) => s.withdrawS);
       const fl = rows.find((r) => r.target === 'floor');
+      const floorBound = bestA !== undefined && fl?.announceS !== undefined && bestA <= 1.2 * fl.announceS;
       for (const r of rows) {
+        const verdict = r.target === 'floor' ? (floorBound ? 'floor-bound cell' : '')
+          : r.target === 'tortie' ? tortieVerdict(r, peers, bestA, floorBound ? fl?.announceS : undefined) : '';
         const fail = r.failed > 0 ? ` (${r.failed}/${r.reps} failed)` : '';
         lines.push(`| ${load} | ${r.target}${fail} | ${f2(r.announceS)} | ${f2(r.withdrawS)} | ${f2(r.cpuS)} | ${r.peakRssMB === undefined ? '—' : r.peakRssMB.toFixed(0)} | ` +
           `${r.bytesPerRoute === undefined ? '—' : r.bytesPerRoute.toFixed(0)} | ${r.target === 'floor' ? '' : ratio(r.announceS, bestA)} | ` +
-          `${r.target === 'floor' ? '' : ratio(r.withdrawS, bestW)} | ${r.target === 'floor' ? '' : ratio(r.announceS, fl?.announceS)} |`);
+          `${r.target === 'floor' ? '' : ratio(r.withdrawS, bestW)} | ${r.target === 'floor' ? '' : ratio(r.announceS, fl?.announceS)} | ${verdict} |`);
       }
     }
     lines.push('');
