@@ -63,7 +63,9 @@ export class IptablesBackend implements RulesBackend {
     for (const name of list.stdout.split('\n').map((s) => s.trim()).filter((s) => s.startsWith(prefix))) {
       const s = await this.deps.exec('ipset', ['save', name]);
       if (s.code !== 0) throw new RulesReadError(`ipset save ${name}`, `exited ${s.code}: ${s.stderr.trim()}`);
-      sets.set(name.slice(prefix.length), parseIpsetSave(s.stdout, ipsetKind(s.stdout)));
+      try { sets.set(name.slice(prefix.length), parseIpsetSave(s.stdout, ipsetKind(s.stdout))); } catch (err) {
+        throw new RulesReadError(`ipset save ${name}`, `unparseable output: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      }
     }
     return { ...emptyKernelState, chains, hooks, sets };
   }
