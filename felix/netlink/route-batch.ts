@@ -5,12 +5,12 @@
  * failed message's sequence number, and all of them arrive before the final ACK, so that ACK
  * is the barrier. This is what makes 100k routes as fast as `ip -batch`.
  */
-import { createNetlink, AttrStream, Protocol, rt, type NetlinkSocket } from 'netlink';
+import { createNetlink, Protocol, type NetlinkSocket } from 'netlink';
 import { getSystemErrorName } from 'node:util';
 import type { Logger } from '../../common/logger.js';
 import { NetlinkError, errnoOf } from './netlink-error.js';
 import { RequestQueue } from './request-queue.js';
-import { describeRoute, encodeRoute } from './rt-codec.js';
+import { describeRoute, encodeRoutePayload } from './rt-codec.js';
 import type { RouteOp } from './types.js';
 
 const RTM_NEWROUTE = 24, RTM_DELROUTE = 25, NLMSG_ERROR = 2;
@@ -77,23 +77,15 @@ export class RouteBatcher {
     const firstSeq = this.seq;
     const bufs: Uint8Array[] = [];
     ops.forEach((o, j) => {
-      const { data, attrs } = encodeRoute(o.op === 'delete'
-        ? { family: o.route.family, dst: o.route.dst, table: o.route.table, protocol: o.route.protocol, type: o.route.type,
-          scope: 'nowhere', metric: o.route.metric, onlink: false }
-        : o.route);
-      const out = new AttrStream();
-      rt.formatRouteMessage({ kind: 'route', data, attrs }, out);
-      const payload = Buffer.concat(out.bufs);
-      const padded = (payload.length + 3) & ~3;
+      const payload = encodeRoutePayload(o.route, o.op === 'delete');
       const hdr = Buffer.alloc(16);
-      hdr.writeUInt32LE(16 + padded, 0);
+      hdr.writeUInt32LE(16 + payload.length, 0);
       hdr.writeUInt16LE(o.op === 'delete' ? RTM_DELROUTE : RTM_NEWROUTE, 4);
       const last = j === ops.length - 1;
       hdr.writeUInt16LE(NLM_F_REQUEST | (last ? NLM_F_ACK : 0) | (o.op === 'replace' ? NLM_F_CREATE | NLM_F_REPLACE : 0), 6);
       hdr.writeUInt32LE(firstSeq + j, 8);
       hdr.writeUInt32LE(this.port, 12);
       bufs.push(hdr, payload);
-      if (padded > payload.length) bufs.push(Buffer.alloc(padded - payload.length));
     });
     this.seq += ops.length;
     const lastSeq = firstSeq + ops.length - 1;

@@ -23,7 +23,80 @@ const VETH_INFO_PEER = 1, IFLA_IFNAME = 3, IFLA_MTU = 4;
 const IFLA_VXLAN = { ID: 1, LINK: 3, LOCAL: 4, LEARNING: 7, PORT: 15, LOCAL6: 17 } as const;
 const IFLA_IPTUN = { LINK: 1, LOCAL: 2, REMOTE: 3 } as const;
 
-export function addrBytes(text: string): Buffer { return Buffer.from(parseAddress(text).bytes); }
+/** Address text to bytes; a fast path for canonical IPv4 (hot in 100k-route applies). */
+export function addrBytes(text: string): Buffer {
+  const v4 = fastV4(text);
+  return v4 ?? Buffer.from(parseAddress(text).bytes);
+}
+
+function fastV4(text: string): Buffer | undefined {
+  const parts = text.split('.');
+  if (parts.length !== 4) return undefined;
+  const out = Buffer.allocUnsafe(4);
+  for (let i = 0; i < 4; i++) {
+    const p = parts[i] ?? '';
+    const v = Number(p);
+    if (p.length === 0 || p.length > 3 || !Number.isInteger(v) || v > 255 || String(v) !== p) return undefined;
+    out[i] = v;
+  }
+  return out;
+}
+
+/** Prefix text to (bytes, length), strict: host bits must be zero. */
+function prefixParts(text: string): { family: Family; bytes: Buffer; length: number } {
+  const slash = text.indexOf('/');
+  if (slash > 0) {
+    const v4 = fastV4(text.slice(0, slash));
+    const lenText = text.slice(slash + 1);
+    const len = Number(lenText);
+    if (v4 !== undefined && /^\d{1,2}$/.test(lenText) && len <= 32) {
+      const n = v4.readUInt32BE(0);
+      if (len === 32 || n % 2 ** (32 - len) === 0) return { family: 4, bytes: v4, length: len };
+    }
+  }
+  const p = parsePrefix(text);
+  return { family: p.family, bytes: Buffer.from(p.bytes), length: p.length };
+}
+
+const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, METRICS: 8, MULTIPATH: 9, TABLE: 15 } as const;
+const RTAX_MTU = 2;
+
+/**
+ * The payload (struct rtmsg + attributes) of an RTM_NEWROUTE/RTM_DELROUTE, written directly
+ * into one buffer: the bulk path's encoder. A delete carries only the key (table, dst, metric,
+ * protocol, type) with scope "nowhere", so it matches any next hop.
+ */
+export function encodeRoutePayload(r: KernelRoute, forDelete: boolean): Buffer {
+  const p = prefixParts(r.dst);
+  const gw = !forDelete && r.gateway !== undefined ? addrBytes(r.gateway) : undefined;
+  const src = !forDelete && r.src !== undefined ? addrBytes(r.src) : undefined;
+  const mp = !forDelete && r.nexthops !== undefined && r.nexthops.length > 0 ? encodeMultipath(r.family, r.nexthops) : undefined;
+  const oif = !forDelete ? r.ifindex : undefined;
+  const mtu = !forDelete ? r.mtu : undefined;
+  const al = (n: number): number => (4 + n + 3) & ~3;
+  const size = 12 + 8 + 8 + (p.length > 0 ? al(p.bytes.length) : 0) + (oif !== undefined ? 8 : 0) + (gw !== undefined ? al(gw.length) : 0)
+    + (src !== undefined ? al(src.length) : 0) + (mp !== undefined ? al(mp.length) : 0) + (mtu !== undefined ? 12 : 0);
+  const b = Buffer.alloc(size);
+  b[0] = afOf(r.family);
+  b[1] = p.length;
+  b[4] = r.table < 256 ? r.table : 252;
+  b[5] = r.protocol;
+  b[6] = forDelete ? RouteScopeCode.nowhere : RouteScopeCode[r.scope];
+  b[7] = RouteTypeCode[r.type];
+  b.writeUInt32LE(!forDelete && r.onlink ? RTNH_F_ONLINK : 0, 8);
+  let off = 12;
+  const put32 = (t: number, v: number): void => { b.writeUInt16LE(8, off); b.writeUInt16LE(t, off + 2); b.writeUInt32LE(v >>> 0, off + 4); off += 8; };
+  const put = (t: number, v: Uint8Array): void => { b.writeUInt16LE(4 + v.length, off); b.writeUInt16LE(t, off + 2); b.set(v, off + 4); off += al(v.length); };
+  put32(RTA.TABLE, r.table);
+  put32(RTA.PRIORITY, r.metric);
+  if (p.length > 0) put(RTA.DST, p.bytes);
+  if (oif !== undefined) put32(RTA.OIF, oif);
+  if (gw !== undefined) put(RTA.GATEWAY, gw);
+  if (src !== undefined) put(RTA.PREFSRC, src);
+  if (mp !== undefined) put(RTA.MULTIPATH, mp);
+  if (mtu !== undefined) { b.writeUInt16LE(12, off); b.writeUInt16LE(RTA.METRICS, off + 2); off += 4; put32(RTAX_MTU, mtu); }
+  return b;
+}
 const addrText = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : formatAddress(Uint8Array.from(b)));
 
 export function macBytes(mac: string): Buffer {
@@ -78,7 +151,7 @@ export function decodeMultipath(buf: Uint8Array): NextHop[] {
 }
 
 export function encodeRoute(r: KernelRoute): { data: rt.Route; attrs: rt.RouteAttrs } {
-  const p = parsePrefix(r.dst);
+  const p = prefixParts(r.dst);
   const data: rt.Route = {
     family: afOf(r.family), dstLen: p.length, table: r.table < 256 ? r.table : 252,
     protocol: r.protocol as rt.RouteProtocol, scope: RouteScopeCode[r.scope] as rt.RouteScope,

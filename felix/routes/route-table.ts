@@ -103,14 +103,28 @@ export class RouteTable {
   /** Replace the whole desired set. */
   setDesiredRoutes(routes: Iterable<DesiredRoute>): void {
     const next = new Map<string, DesiredRoute>();
-    for (const r of routes) next.set(canonDst(r.dst), r);
-    for (const dst of this.desired.keys()) if (!next.has(dst)) this.deleteRoute(dst);
-    for (const r of next.values()) this.setRoute(r);
+    for (const r of routes) {
+      const dst = canonDst(r.dst);
+      next.set(dst, r.dst === dst ? r : { ...r, dst });
+    }
+    for (const dst of [...this.desired.keys()]) if (!next.has(dst)) this.deleteCanon(dst);
+    for (const [dst, r] of next) {
+      const old = this.desired.get(dst);
+      if (old !== undefined && sameDesired(old, r)) continue; // unchanged: no work on a full refresh
+      this.setCanon(dst, r);
+    }
   }
 
   setRoute(route: DesiredRoute): void {
     const dst = canonDst(route.dst);
-    const r = route.dst === dst ? route : { ...route, dst };
+    this.setCanon(dst, route.dst === dst ? route : { ...route, dst });
+  }
+
+  deleteRoute(dst: string): void {
+    this.deleteCanon(canonDst(dst));
+  }
+
+  private setCanon(dst: string, r: DesiredRoute): void {
     const old = this.desired.get(dst);
     if (old !== undefined) this.unindex(old);
     this.desired.set(dst, r);
@@ -123,8 +137,7 @@ export class RouteTable {
     this.dirty.add(dst);
   }
 
-  deleteRoute(dst: string): void {
-    const key = canonDst(dst);
+  private deleteCanon(key: string): void {
     const old = this.desired.get(key);
     if (old !== undefined) this.unindex(old);
     this.desired.delete(key);
@@ -389,6 +402,13 @@ export class RouteTable {
   private unindex(r: DesiredRoute): void {
     for (const i of ifacesOf(r)) this.ifaceUsers.get(i)?.delete(r.dst);
   }
+}
+
+function sameDesired(a: DesiredRoute, b: DesiredRoute): boolean {
+  if (a === b) return true;
+  return a.type === b.type && a.iface === b.iface && a.gateway === b.gateway && (a.onlink ?? false) === (b.onlink ?? false)
+    && a.scope === b.scope && a.metric === b.metric && a.src === b.src && a.mtu === b.mtu
+    && JSON.stringify(a.nexthops ?? null) === JSON.stringify(b.nexthops ?? null);
 }
 
 /** A kernel route with its comparison signature, computed once. */

@@ -78,27 +78,30 @@ export function familyOfPrefix(dst: string): Family { return dst.includes(':') ?
  */
 export function resolveRoute(r: DesiredRoute, table: number, protocol: number, ifindexOf: (name: string) => number | undefined): KernelRoute | undefined {
   const family = familyOfPrefix(r.dst);
-  const base = { family, dst: r.dst, table, protocol, metric: r.metric ?? defaultMetric(family) };
-  const extra: { src?: string; mtu?: number } = {};
-  if (r.src !== undefined) extra.src = r.src;
-  if (r.mtu !== undefined) extra.mtu = r.mtu;
-  if (r.type === 'blackhole') return { ...base, ...extra, type: 'blackhole', scope: 'universe', onlink: false };
-  if (r.nexthops !== undefined && r.nexthops.length > 0) {
+  const metric = r.metric ?? defaultMetric(family);
+  let out: { -readonly [K in keyof KernelRoute]: KernelRoute[K] };
+  if (r.type === 'blackhole') {
+    out = { family, dst: r.dst, table, protocol, metric, type: 'blackhole', scope: 'universe', onlink: false };
+  } else if (r.nexthops !== undefined && r.nexthops.length > 0) {
     const hops: NextHop[] = [];
     for (const h of r.nexthops) {
       const ifindex = ifindexOf(h.iface);
       if (ifindex === undefined) return undefined;
-      const hop: NextHop = { ifindex, onlink: h.onlink ?? false, weight: h.weight ?? 1 };
-      hops.push(h.gateway === undefined ? hop : { ...hop, gateway: h.gateway });
+      hops.push(h.gateway === undefined ? { ifindex, onlink: h.onlink ?? false, weight: h.weight ?? 1 }
+        : { ifindex, gateway: h.gateway, onlink: h.onlink ?? false, weight: h.weight ?? 1 });
     }
-    return { ...base, ...extra, type: 'unicast', scope: 'universe', onlink: false, nexthops: hops };
+    out = { family, dst: r.dst, table, protocol, metric, type: 'unicast', scope: 'universe', onlink: false, nexthops: hops };
+  } else {
+    if (r.iface === undefined) return undefined;
+    const ifindex = ifindexOf(r.iface);
+    if (ifindex === undefined) return undefined;
+    const scope: RouteScope = r.scope ?? (r.gateway === undefined ? 'link' : 'universe');
+    out = { family, dst: r.dst, table, protocol, metric, type: 'unicast', scope, onlink: r.onlink ?? false, ifindex };
+    if (r.gateway !== undefined) out.gateway = r.gateway;
   }
-  if (r.iface === undefined) return undefined;
-  const ifindex = ifindexOf(r.iface);
-  if (ifindex === undefined) return undefined;
-  const scope: RouteScope = r.scope ?? (r.gateway === undefined ? 'link' : 'universe');
-  const route: KernelRoute = { ...base, ...extra, type: 'unicast', scope, onlink: r.onlink ?? false, ifindex };
-  return r.gateway === undefined ? route : { ...route, gateway: r.gateway };
+  if (r.src !== undefined) out.src = r.src;
+  if (r.mtu !== undefined) out.mtu = r.mtu;
+  return out;
 }
 
 /** The interfaces a desired route needs. */

@@ -5,6 +5,7 @@
  *         cali1 ──veth── cali1p (in n, a stand-in for a pod's host-side veth)
  */
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { Topology, topologySkipReason } from '../../helpers/netns.js';
 import { sh } from '../../helpers/sh.js';
@@ -114,9 +115,18 @@ test('netlink overflow (shrunk receive buffer, 5000-route burst): resync removes
     await agent.call('routes.set', { routes: [blackholeRoute('10.66.0.0/26'), workloadRoute('10.66.0.5', 'cali1')] });
     await agent.call('routes.start');
     await pollUntil(async () => (await agent?.call<{ subscriptions: number }>('routes.stats'))?.subscriptions === 1, { timeoutMs: 5000, what: 'subscription' });
-    // A burst of stray routes in our protocol, far more than a 4 KiB buffer holds.
-    const lines = Array.from({ length: 5000 }, (_, i) => `route add blackhole 10.67.${i >> 8}.${i & 255}/32 proto 80`);
-    topo.exec(n, 'ip', ['-batch', '-'], `${lines.join('\n')}\n`);
+    // A burst of stray routes in our protocol, far more than a 4 KiB buffer holds. The reader
+    // process (found among this namespace's PIDs) is paused meanwhile so the overflow is certain.
+    const reader = sh('ip', ['netns', 'pids', n]).split(/\s+/).filter(Boolean).map(Number)
+      .find((pid) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('notify-child.js'); } catch { return false; } });
+    assert.ok(reader !== undefined, 'notification reader process found');
+    process.kill(reader, 'SIGSTOP');
+    try {
+      const lines = Array.from({ length: 5000 }, (_, i) => `route add blackhole 10.67.${i >> 8}.${i & 255}/32 proto 80`);
+      topo.exec(n, 'ip', ['-batch', '-'], `${lines.join('\n')}\n`);
+    } finally {
+      process.kill(reader, 'SIGCONT');
+    }
     await pollUntil(() => ipRoutes(n, 4, ['proto', '80']).length === 2, { timeoutMs: 20_000, intervalMs: 100, what: 'stray routes removed' });
     const stats = await pollUntil(async () => {
       const s = await agent?.call<{ overflows: number; subscriptions: number }>('routes.stats');
