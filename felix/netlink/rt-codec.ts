@@ -66,6 +66,61 @@ const RTAX_MTU = 2;
  * into one buffer: the bulk path's encoder. A delete carries only the key (table, dst, metric,
  * protocol, type) with scope "nowhere", so it matches any next hop.
  */
+/**
+ * Decode an RTM_NEWROUTE payload (struct rtmsg + attributes) straight from bytes, skipping
+ * routes whose protocol is not `onlyProtocol` before touching their attributes: the resync
+ * path over 100k routes. Undefined for families and types we do not model.
+ */
+export function decodeRoutePayload(b: Buffer, onlyProtocol?: number): KernelRoute | undefined {
+  if (b.length < 12) return undefined;
+  const family = familyOf(b[0]);
+  const protocol = b[5] ?? 0;
+  if (family === undefined || (onlyProtocol !== undefined && protocol !== onlyProtocol)) return undefined;
+  const type = typeName(b[7] ?? 0);
+  if (type === undefined) return undefined;
+  const dstLen = b[1] ?? 0;
+  let table = b[4] ?? 0;
+  let metric = defaultMetric(family);
+  let dst: Uint8Array | undefined;
+  let ifindex: number | undefined;
+  let gateway: string | undefined;
+  let src: string | undefined;
+  let nexthops: NextHop[] | undefined;
+  let mtu: number | undefined;
+  let off = 12;
+  while (off + 4 <= b.length) {
+    const len = b.readUInt16LE(off);
+    const t = b.readUInt16LE(off + 2) & ~NLA_F_NESTED_BIT;
+    if (len < 4 || off + len > b.length) break;
+    const v = b.subarray(off + 4, off + len);
+    switch (t) {
+      case RTA.DST: dst = v; break;
+      case RTA.OIF: ifindex = v.readUInt32LE(0); break;
+      case RTA.GATEWAY: gateway = formatAddress(Uint8Array.from(v)); break;
+      case RTA.PREFSRC: src = formatAddress(Uint8Array.from(v)); break;
+      case RTA.PRIORITY: metric = v.readUInt32LE(0); break;
+      case RTA.TABLE: table = v.readUInt32LE(0); break;
+      case RTA.MULTIPATH: nexthops = decodeMultipath(v); break;
+      case RTA.METRICS: mtu = readU32(find(decodeAttrs(v), RTAX_MTU)); break;
+      default:
+    }
+    off += (len + 3) & ~3;
+  }
+  const bytes = new Uint8Array(family === 4 ? 4 : 16);
+  if (dst !== undefined) bytes.set(dst.subarray(0, bytes.length));
+  const out: { -readonly [K in keyof KernelRoute]: KernelRoute[K] } = {
+    family, dst: formatPrefix({ family, bytes, length: dstLen }), table, protocol, type,
+    scope: scopeName(b[6] ?? 0), metric, onlink: ((b.readUInt32LE(8)) & RTNH_F_ONLINK) !== 0,
+  };
+  if (ifindex !== undefined) out.ifindex = ifindex;
+  if (gateway !== undefined) out.gateway = gateway;
+  if (src !== undefined) out.src = src;
+  if (nexthops !== undefined) out.nexthops = nexthops;
+  if (mtu !== undefined) out.mtu = mtu;
+  return out;
+}
+const NLA_F_NESTED_BIT = 0x8000;
+
 export function encodeRoutePayload(r: KernelRoute, forDelete: boolean): Buffer {
   const p = prefixParts(r.dst);
   const gw = !forDelete && r.gateway !== undefined ? addrBytes(r.gateway) : undefined;

@@ -122,8 +122,8 @@ export interface Netlink {
   addAddress(entry: AddressEntry): Promise<void>;
   deleteAddress(entry: AddressEntry): Promise<void>;
 
-  /** Routes of `family` in `table` (all tables when omitted). */
-  listRoutes(family: Family, table?: number): Promise<KernelRoute[]>;
+  /** Routes of `family` in `table` (all tables when omitted), only `protocol` when given. */
+  listRoutes(family: Family, table?: number, protocol?: number): Promise<KernelRoute[]>;
   /** NLM_F_CREATE|NLM_F_REPLACE: add or overwrite the route with the same key. */
   replaceRoute(route: KernelRoute): Promise<void>;
   deleteRoute(route: KernelRoute): Promise<void>;

@@ -384,7 +384,7 @@ export class RouteTable {
     }
     const believed = new Map<string, Entry[]>();
     for (const f of this.families) {
-      for (const r of await this.deps.netlink.listRoutes(f, this.table)) {
+      for (const r of await this.deps.netlink.listRoutes(f, this.table, this.protocol)) {
         if (r.protocol !== this.protocol || r.table !== this.table) continue;
         const e: Entry = { route: r, sig: routeSignature(r) };
         const list = believed.get(r.dst);

@@ -179,9 +179,10 @@ export class FakeNetlink implements Netlink {
     this.addresses.splice(i, 1);
   }
 
-  async listRoutes(family: Family, table?: number): Promise<KernelRoute[]> {
+  async listRoutes(family: Family, table?: number, protocol?: number): Promise<KernelRoute[]> {
     this.check('listRoutes', family, 'routes', false);
-    return [...this.routes.values()].filter((r) => r.family === family && (table === undefined || r.table === table));
+    return [...this.routes.values()].filter((r) => r.family === family && (table === undefined || r.table === table)
+      && (protocol === undefined || r.protocol === protocol));
   }
 
   async replaceRoute(route: KernelRoute): Promise<void> {

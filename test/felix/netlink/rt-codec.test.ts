@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { rt } from 'netlink';
-import { decodeMultipath, encodeMultipath, encodeLinkSpec, encodeRoute, decodeRoute, decodeLink, encodeRoutePayload } from '../../../felix/netlink/rt-codec.js';
+import { decodeMultipath, encodeMultipath, encodeLinkSpec, encodeRoute, decodeRoute, decodeLink, encodeRoutePayload, decodeRoutePayload } from '../../../felix/netlink/rt-codec.js';
 import { decodeAttrs, encodeAttrs } from '../../../felix/netlink/nlattr.js';
 import { RequestQueue } from '../../../felix/netlink/request-queue.js';
 import { NetlinkError, errnoOf } from '../../../felix/netlink/netlink-error.js';
@@ -57,6 +57,8 @@ test('routes round-trip through the package structs (property)', () => {
     const { data, attrs } = encodeRoute(r);
     assert.deepEqual(decodeRoute({ data, attrs }), r);
     // The bulk path's hand-written encoder, parsed by the package's decoder as the oracle.
+    assert.deepEqual(decodeRoutePayload(encodeRoutePayload(r, false)), r);
+    assert.equal(decodeRoutePayload(encodeRoutePayload(r, false), 4), undefined, 'other protocol skipped');
     const msg = rt.parseMessage(24, encodeRoutePayload(r, false));
     assert.equal(msg.kind, 'route');
     if (msg.kind === 'route') assert.deepEqual(decodeRoute(msg), r);
