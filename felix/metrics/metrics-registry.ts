@@ -5,6 +5,9 @@
  */
 import { collectDefaultMetrics, Registry } from 'prom-client';
 
+/** FelixConfiguration prometheusMetricsPort default; host "" means all interfaces. */
+export const DEFAULT_METRICS_PORT = 9091;
+
 export interface MetricsRegistryOptions {
   readonly collectDefault?: boolean;
   /** Labels on every series, e.g. `{ node: 'node-1' }`. */
