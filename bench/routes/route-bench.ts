@@ -3,7 +3,10 @@
  * run, each into an empty namespace. Workload-style routes `10.x.y.z/32 dev b0 scope link proto 80`.
  * Also times a full resync that finds nothing to change. Prints a table and a JSON line.
  *
- *   npx tsc -p tsconfig.json; node dist/bench/routes/route-bench.js [10000 100000]
+ * Each size is measured `--repeat` times (default 3), ours and ip -batch alternating, and the
+ * median of each is reported: the machine is shared, so single runs are noisy.
+ *
+ *   npx tsc -p tsconfig.json; node dist/bench/routes/route-bench.js [10000 100000] [--repeat 3]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NsAgent } from '../../test/felix/routes/ns-agent-client.js';
 
-const counts = process.argv.slice(2).map(Number).filter((n) => Number.isInteger(n) && n > 0);
+const repeatArg = process.argv.indexOf('--repeat');
+const repeat = repeatArg > 0 ? Math.max(1, Number(process.argv[repeatArg + 1]) || 1) : 3;
+const counts = process.argv.slice(2).filter((a, i, all) => a !== '--repeat' && all[i - 1] !== '--repeat')
+  .map(Number).filter((n) => Number.isInteger(n) && n > 0);
 const sizes = counts.length > 0 ? counts : [10_000, 100_000];
 const ns = `tt-rbench-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'route-bench-'));
@@ -41,23 +47,29 @@ async function main(): Promise<void> {
     ip('-n', ns, 'link', 'set', 'b0', 'up');
     ip('-n', ns, 'link', 'set', 'b0p', 'up');
     agent = new NsAgent(ns);
+    const median = (xs: number[]): number => { const v = [...xs].sort((a, b) => a - b); return v[Math.floor(v.length / 2)] ?? NaN; };
     for (const n of sizes) {
-      // ip -batch first, into the empty namespace.
       const names = Array.from({ length: n }, (_, i) => dst(i));
-      const ipBatchAddMs = timeBatch(names.map((d) => `route add ${d} dev b0 proto 80 scope link`));
-      if (countRoutes() !== n) throw new Error('ip -batch did not install every route');
-      const ipBatchDelMs = timeBatch(names.map((d) => `route del ${d} dev b0 proto 80`));
-      if (countRoutes() !== 0) throw new Error('ip -batch did not delete every route');
+      const m = { ipAdd: [] as number[], ipDel: [] as number[], add: [] as number[], del: [] as number[], resync: [] as number[] };
+      for (let k = 0; k < repeat; k++) {
+        // ip -batch into the empty namespace, then ours, same routes.
+        m.ipAdd.push(timeBatch(names.map((d) => `route add ${d} dev b0 proto 80 scope link`)));
+        if (countRoutes() !== n) throw new Error('ip -batch did not install every route');
+        m.ipDel.push(timeBatch(names.map((d) => `route del ${d} dev b0 proto 80`)));
+        if (countRoutes() !== 0) throw new Error('ip -batch did not delete every route');
 
-      const add = await agent.call<{ ms: number; failed: number; updated: number }>('routes.bench', { count: n, iface: 'b0' }, 600_000);
-      if (add.failed !== 0 || add.updated !== n || countRoutes() !== n) throw new Error(`tortie add: ${JSON.stringify(add)}`);
-      const resync = await agent.call<{ ms: number; updated: number; deleted: number }>('routes.resync', {}, 600_000);
-      if (resync.updated !== 0 || resync.deleted !== 0) throw new Error(`no-op resync wrote: ${JSON.stringify(resync)}`);
-      const del = await agent.call<{ ms: number; failed: number; deleted: number }>('routes.clearBench', {}, 600_000);
-      if (del.failed !== 0 || del.deleted !== n || countRoutes() !== 0) throw new Error(`tortie delete: ${JSON.stringify(del)}`);
+        const add = await agent.call<{ ms: number; failed: number; updated: number }>('routes.bench', { count: n, iface: 'b0' }, 600_000);
+        if (add.failed !== 0 || add.updated !== n || countRoutes() !== n) throw new Error(`tortie add: ${JSON.stringify(add)}`);
+        const resync = await agent.call<{ ms: number; updated: number; deleted: number }>('routes.resync', {}, 600_000);
+        if (resync.updated !== 0 || resync.deleted !== 0) throw new Error(`no-op resync wrote: ${JSON.stringify(resync)}`);
+        const del = await agent.call<{ ms: number; failed: number; deleted: number }>('routes.clearBench', {}, 600_000);
+        if (del.failed !== 0 || del.deleted !== n || countRoutes() !== 0) throw new Error(`tortie delete: ${JSON.stringify(del)}`);
+        m.add.push(add.ms); m.del.push(del.ms); m.resync.push(resync.ms);
+      }
       const r3 = (x: number): number => Math.round(x * 1000) / 1000;
-      rows.push({ routes: n, tortieAddMs: r3(add.ms), ipBatchAddMs: r3(ipBatchAddMs), addRatio: r3(add.ms / ipBatchAddMs),
-        tortieDelMs: r3(del.ms), ipBatchDelMs: r3(ipBatchDelMs), delRatio: r3(del.ms / ipBatchDelMs), noopResyncMs: r3(resync.ms) });
+      const [add, ipAdd, del, ipDel] = [median(m.add), median(m.ipAdd), median(m.del), median(m.ipDel)];
+      rows.push({ routes: n, tortieAddMs: r3(add), ipBatchAddMs: r3(ipAdd), addRatio: r3(add / ipAdd),
+        tortieDelMs: r3(del), ipBatchDelMs: r3(ipDel), delRatio: r3(del / ipDel), noopResyncMs: r3(median(m.resync)) });
     }
   } finally {
     await agent?.stop();
@@ -71,7 +83,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${[r.routes, r.tortieAddMs.toFixed(0), r.ipBatchAddMs.toFixed(0), r.addRatio.toFixed(2), r.tortieDelMs.toFixed(0),
       r.ipBatchDelMs.toFixed(0), r.delRatio.toFixed(2), r.noopResyncMs.toFixed(0)].map((c, i) => pad(c, i === 0 ? 7 : 16)).join(' ')}\n`);
   }
-  process.stdout.write(`${JSON.stringify({ bench: 'routes', kernel: ip('-V').trim(), rows })}\n`);
+  process.stdout.write(`${JSON.stringify({ bench: 'routes', iproute2: ip('-V').trim(), repeat, statistic: 'median', rows })}\n`);
 }
 
 main().catch((err: unknown) => { process.stderr.write(`route-bench failed: ${err instanceof Error ? err.message : String(err)}\n`); process.exitCode = 1; });

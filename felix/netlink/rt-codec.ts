@@ -106,10 +106,16 @@ export function decodeRoutePayload(b: Buffer, onlyProtocol?: number): KernelRout
     }
     off += (len + 3) & ~3;
   }
-  const bytes = new Uint8Array(family === 4 ? 4 : 16);
-  if (dst !== undefined) bytes.set(dst.subarray(0, bytes.length));
+  let dstText: string;
+  if (family === 4) {
+    dstText = dst === undefined || dst.length < 4 ? `0.0.0.0/${dstLen}` : `${dst[0]}.${dst[1]}.${dst[2]}.${dst[3]}/${dstLen}`;
+  } else {
+    const bytes = new Uint8Array(16);
+    if (dst !== undefined) bytes.set(dst.subarray(0, 16));
+    dstText = formatPrefix({ family, bytes, length: dstLen });
+  }
   const out: { -readonly [K in keyof KernelRoute]: KernelRoute[K] } = {
-    family, dst: formatPrefix({ family, bytes, length: dstLen }), table, protocol, type,
+    family, dst: dstText, table, protocol, type,
     scope: scopeName(b[6] ?? 0), metric, onlink: ((b.readUInt32LE(8)) & RTNH_F_ONLINK) !== 0,
   };
   if (ifindex !== undefined) out.ifindex = ifindex;
