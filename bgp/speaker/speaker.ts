@@ -92,7 +92,8 @@ interface LocEntry { best: Candidate | undefined; reason: string }
 export class BgpSpeaker {
   private readonly peers = new Map<string, PeerSession>();
   private readonly adjIn = new Map<string, Map<string, Candidate>>();
-  private readonly adjOut = new Map<string, Map<string, string>>();
+  private readonly adjOut = new Map<string, Map<string, { readonly ak: string; readonly prefix: Prefix }>>();
+  private readonly groupIds = new Map<string, number>();
   private readonly originated = new Map<string, Candidate>();
   private readonly loc = new Map<string, LocEntry>();
   private readonly pending = new Map<string, Set<string>>();
@@ -450,30 +451,58 @@ export class BgpSpeaker {
     this.pending.delete(s.config.name);
     const out = this.adjOut.get(s.config.name);
     if (!out) return;
-    const groups = new Map<string, { attrs: PathAttributes; v6nh: Uint8Array | undefined; prefixes: Prefix[] }>();
+    // Update group: peers that export identically share memoized export results and encodings.
+    const groupText = [s.ibgp, s.config.nextHopSelf, s.config.routeReflectorClient, n.localAddress, n.families.join(','),
+      n.ctx.fourOctetAs, JSON.stringify(s.config.export ?? null)].join('|');
+    let gid = this.groupIds.get(groupText);
+    if (gid === undefined) { gid = this.groupIds.size; this.groupIds.set(groupText, gid); }
+    const group = `g${gid}`;
+    const prefixFree = !policyMatchesPrefixes(s.config.export);
+    const groups = new Map<string, { attrs: PathAttributes; v6nh: Uint8Array | undefined; prefixes: Prefix[]; keys: string[] }>();
     const withdrawn: Prefix[][] = [[], []];
     for (const key of q) {
       const best = this.loc.get(key)?.best;
-      const exp = best ? this.exportFor(s, best) : undefined;
+      const exp = !best || best.peer === s.config.name ? undefined : prefixFree ? this.exportMemoized(s, best, group) : this.withKey(this.exportFor(s, best), best);
       if (!exp) {
-        if (out.delete(key)) withdrawn[key.includes(':') ? 1 : 0]?.push(parsePrefix(key));
+        const was = out.get(key);
+        if (was) { out.delete(key); withdrawn[was.prefix.family === 6 ? 1 : 0]?.push(was.prefix); }
         continue;
       }
-      const ak = attributesKey(exp.attrs) + (exp.v6nh ? formatAddress(exp.v6nh) : '') + (key.includes(':') ? '|6' : '|4');
-      if (out.get(key) === ak) continue;
-      out.set(key, ak);
+      const ak = exp.key;
+      if (out.get(key)?.ak === ak) continue;
+      const prefix = best?.prefix ?? parsePrefix(key);
+      out.set(key, { ak, prefix });
       let g = groups.get(ak);
-      if (!g) { g = { attrs: exp.attrs, v6nh: exp.v6nh, prefixes: [] }; groups.set(ak, g); }
-      g.prefixes.push(best?.prefix ?? parsePrefix(key));
+      if (!g) { g = { attrs: exp.attrs, v6nh: exp.v6nh, prefixes: [], keys: [] }; groups.set(ak, g); }
+      g.prefixes.push(prefix);
+      g.keys.push(key);
     }
     for (const w of withdrawn) if (w.length) for (const b of encodeWithdraw(w)) s.send(b);
-    const ctxKey = `${n.ctx.fourOctetAs}|${n.ctx.ibgp}`;
     for (const [ak, g] of groups) {
-      const ck = `${ctxKey}|${ak}|${g.prefixes.map(formatPrefix).join(',')}`;
+      const ck = `${group}|${ak}|${g.keys.join(',')}`;
       let bufs = cache.get(ck);
       if (!bufs) { bufs = encodeAnnounce(g.prefixes, g.attrs, n.ctx as CodecContext, g.v6nh); cache.set(ck, bufs); }
       for (const b of bufs) s.send(b);
     }
+  }
+
+  private readonly exportMemo = new WeakMap<PathAttributes, Map<string, ExportResult | null>>();
+
+  /** exportFor memoized per (attribute set, update group, source facts): UPDATEs share attrs objects. */
+  private exportMemoized(s: PeerSession, best: Candidate, group: string): ExportResult | undefined {
+    let m = this.exportMemo.get(best.attrs);
+    if (!m) { m = new Map(); this.exportMemo.set(best.attrs, m); }
+    const k = `${group}|${best.peer === LOCAL ? 'L' : best.peer}|${best.ibgp}|${best.rrClient}|${best.peerId}|${best.prefix.family}|${best.nextHop?.join('.') ?? ''}`;
+    const hit = m.get(k);
+    if (hit !== undefined) return hit ?? undefined;
+    const r = this.withKey(this.exportFor(s, best), best);
+    m.set(k, r ?? null);
+    return r;
+  }
+
+  private withKey(e: { attrs: PathAttributes; v6nh: Uint8Array | undefined } | undefined, best: Candidate): ExportResult | undefined {
+    if (!e) return undefined;
+    return { ...e, key: attributesKey(e.attrs) + (e.v6nh ? formatAddress(e.v6nh) : '') + (best.prefix.family === 6 ? '|6' : '|4') };
   }
 
   /** The attributes to send `best` to peer `s` with, or undefined when it must not be sent. */
@@ -528,6 +557,12 @@ export class BgpSpeaker {
     };
     return { attrs: clean, v6nh: v6 ? nh : undefined };
   }
+}
+
+interface ExportResult { readonly attrs: PathAttributes; readonly v6nh: Uint8Array | undefined; readonly key: string }
+
+function policyMatchesPrefixes(p: PeerConfig['export']): boolean {
+  return (p?.rules ?? []).some((r) => r.match?.prefixes !== undefined);
 }
 
 function flattenAsPath(path: readonly AsPathSegment[] | undefined): number[] {
