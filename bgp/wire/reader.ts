@@ -14,11 +14,18 @@ const defaultUnderflow: UnderflowError = (need, have) => new BgpWireError(ErrorC
 export class Reader {
   /** Absolute offset of the next byte in `buf`. */
   pos: number;
-  readonly end: number;
+  end: number;
   constructor(readonly buf: Uint8Array, start = 0, end = buf.length,
     private readonly onUnderflow: UnderflowError = defaultUnderflow) {
     this.pos = start;
     this.end = Math.min(end, buf.length);
+  }
+
+  /** Re-point this reader at `buf[start, end)` (lets a hot loop reuse one reader). */
+  reset(start: number, end: number): this {
+    this.pos = start;
+    this.end = Math.min(end, this.buf.length);
+    return this;
   }
 
   get remaining(): number { return this.end - this.pos; }

@@ -33,27 +33,53 @@ function tooBig(what: string, max: number): BgpWireError {
 }
 
 /**
- * Announce `nlri` of `family` with `attrs` and next hop(s): 4 bytes for classic IPv4, or the
- * global (+ link-local) address for MP_REACH. Returns whole UPDATE messages.
+ * An attribute set encoded once for a family, next hop(s) and session: the RIB-Out can keep one
+ * per interned attribute set and call `encodePreparedUpdates` for each batch of prefixes.
  */
-export function encodeUpdates(family: AfiSafi, attrs: PathAttributes, nlri: readonly Nlri[],
-  nextHops: Uint8Array | readonly Uint8Array[], ctx: CodecContext, options: EncodeUpdatesOptions = {}): Uint8Array[] {
+export interface PreparedAttributes {
+  readonly family: AfiSafi;
+  readonly classic: boolean;
+  readonly addPath: boolean;
+  readonly max: number;
+  /** Encoded attributes (classic NEXT_HOP included; MP_REACH not). */
+  readonly block: Uint8Array;
+  readonly nextHops: readonly Uint8Array[];
+  readonly nextHopLength: number;
+}
+
+export function prepareAttributes(family: AfiSafi, attrs: PathAttributes, nextHops: Uint8Array | readonly Uint8Array[],
+  ctx: CodecContext, options: EncodeUpdatesOptions = {}): PreparedAttributes {
   const hops: readonly Uint8Array[] = nextHops instanceof Uint8Array ? [nextHops] : nextHops;
-  const max = maxMessageLength(MessageType.UPDATE, ctx);
-  const addPath = ctx.addPathSend.has(afiSafiKey(family.afi, family.safi));
   const classic = isClassic(family, options);
   const w = new Writer(256);
   if (classic) {
     const nh = hops[0];
     if (nh === undefined || nh.length !== 4) throw new BgpWireError(ErrorCode.UPDATE_MESSAGE, 8, 'IPv4 unicast needs a 4-byte next hop');
-    encodeAttributeList(w, { attributes: { ...attrs, nextHop: nh } }, ctx);
+    encodeAttributeList(w, { attributes: attrs.nextHop === nh ? attrs : { ...attrs, nextHop: nh } }, ctx);
   } else {
     const { nextHop: _drop, ...rest } = attrs;
     encodeAttributeList(w, { attributes: rest }, ctx);
   }
-  const block = w.finish();
   let nhLen = 0;
   for (const h of hops) nhLen += h.length;
+  return {
+    family, classic, addPath: ctx.addPathSend.has(afiSafiKey(family.afi, family.safi)),
+    max: maxMessageLength(MessageType.UPDATE, ctx), block: w.finish(), nextHops: hops, nextHopLength: nhLen,
+  };
+}
+
+/**
+ * Announce `nlri` of `family` with `attrs` and next hop(s): 4 bytes for classic IPv4, or the
+ * global (+ link-local) address for MP_REACH. Returns whole UPDATE messages.
+ */
+export function encodeUpdates(family: AfiSafi, attrs: PathAttributes, nlri: readonly Nlri[],
+  nextHops: Uint8Array | readonly Uint8Array[], ctx: CodecContext, options: EncodeUpdatesOptions = {}): Uint8Array[] {
+  return encodePreparedUpdates(prepareAttributes(family, attrs, nextHops, ctx, options), nlri);
+}
+
+/** Pack `nlri` behind a prepared attribute set into as few UPDATEs as fit. */
+export function encodePreparedUpdates(prep: PreparedAttributes, nlri: readonly Nlri[]): Uint8Array[] {
+  const { family, classic, addPath, max, block, nextHopLength: nhLen } = prep;
   // MP_REACH header: flags, type, 2-byte length, AFI, SAFI, NH len, NH, reserved.
   const mpFixed = classic ? 0 : 4 + 3 + 1 + nhLen + 1;
   const fixed = HEADER_LENGTH + 2 + 2 + block.length + mpFixed;
@@ -79,7 +105,7 @@ export function encodeUpdates(family: AfiSafi, attrs: PathAttributes, nlri: read
       m[p++] = AttrFlag.OPTIONAL | AttrFlag.EXTENDED_LENGTH; m[p++] = AttrType.MP_REACH_NLRI;
       m[p++] = mpLen >>> 8; m[p++] = mpLen & 0xff;
       m[p++] = family.afi >>> 8; m[p++] = family.afi & 0xff; m[p++] = family.safi; m[p++] = nhLen;
-      for (const h of hops) { m.set(h, p); p += h.length; }
+      for (const h of prep.nextHops) { m.set(h, p); p += h.length; }
       m[p++] = 0;
       for (let k = i; k < j; k++) p = putNlri(m, p, nlri[k] as Nlri, addPath);
       m.set(block, p);

@@ -17,6 +17,7 @@
 import { BgpWireError, ErrorCode, UpdateSubcode, strongerAction, type ErrorAction } from './errors.js';
 import { encodeAttributeList, decodeAttributeList, type AttributeLayoutEntry } from './attributes/attribute-list.js';
 import { isMartianNextHop } from './attributes/next-hop.js';
+import type { Mutable } from './attributes/attribute-codec.js';
 import { HEADER_LENGTH, MessageType, afiSafiKey, type CodecContext, type PathAttributes, type UpdateMessage } from './types.js';
 import { decodeNlri, encodeNlri } from './nlri.js';
 import { maxMessageLength } from './header.js';
@@ -88,17 +89,15 @@ export function decodeUpdateBody(buf: Uint8Array, start: number, end: number, ct
       `${first.message} (in an UPDATE without reachable NLRI: session reset, RFC 7606 §5.2)`, { data: first.data });
   }
   let mpReach = st.mpReach, mpUnreach = st.mpUnreach;
-  for (const p of problems) {
+  if (action === 'afi-safi-disable') for (const p of problems) {
     if (p.action !== 'afi-safi-disable' || p.afiSafi === undefined) continue;
     if (mpReach !== undefined && mpReach.afi === p.afiSafi.afi && mpReach.safi === p.afiSafi.safi) mpReach = undefined;
     if (mpUnreach !== undefined && mpUnreach.afi === p.afiSafi.afi && mpUnreach.safi === p.afiSafi.safi) mpUnreach = undefined;
   }
-  const message: DecodedUpdateMessage = {
-    type: 'update', withdrawn, attributes: attrs as PathAttributes, nlri,
-    ...(mpReach === undefined ? {} : { mpReach }),
-    ...(mpUnreach === undefined ? {} : { mpUnreach }),
-    ...(layout === undefined ? {} : { attributeLayout: layout }),
-  };
+  const message: Mutable<DecodedUpdateMessage> = { type: 'update', withdrawn, attributes: attrs as PathAttributes, nlri };
+  if (mpReach !== undefined) message.mpReach = mpReach;
+  if (mpUnreach !== undefined) message.mpUnreach = mpUnreach;
+  if (layout !== undefined) message.attributeLayout = layout;
   return action === undefined ? { message, problems } : { message, action, problems };
 }
 

@@ -45,7 +45,10 @@ function isMp(type: number): boolean {
 export function decodeAttributeList(buf: Uint8Array, start: number, end: number, ctx: CodecContext,
   layout?: AttributeLayoutEntry[]): AttrDecodeState {
   const st: AttrDecodeState = { ctx, attrs: {}, unknown: [], problems: [] };
-  const seen = new Uint32Array(8); // 256-bit set of type codes already met
+  // Type codes already met: bitmasks for 0-63, a Set beyond (rare).
+  let seenLo = 0, seenHi = 0;
+  let seenMore: Set<number> | undefined;
+  const r = new Reader(buf, start, end, underflow);
   let p = start;
   while (p < end) {
     if (end - p < 3) {
@@ -78,8 +81,8 @@ export function decodeAttributeList(buf: Uint8Array, start: number, end: number,
     const raw = buf.subarray(p, vend);
     p = vend;
     const bit = 1 << (type & 31);
-    const word = type >>> 5;
-    if (((seen[word] as number) & bit) !== 0) {
+    const dup = type < 32 ? (seenLo & bit) !== 0 : type < 64 ? (seenHi & bit) !== 0 : (seenMore?.has(type) ?? false);
+    if (dup) {
       const e = new BgpWireError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.MALFORMED_ATTRIBUTE_LIST,
         `${attributeName(type)}: duplicate attribute${isMp(type) ? '' : ', the first one is kept'}`,
         { action: isMp(type) ? 'session-reset' : 'attribute-discard', data: raw.slice() });
@@ -87,7 +90,7 @@ export function decodeAttributeList(buf: Uint8Array, start: number, end: number,
       st.problems.push(e);
       continue;
     }
-    seen[word] = (seen[word] as number) | bit;
+    if (type < 32) seenLo |= bit; else if (type < 64) seenHi |= bit; else (seenMore ??= new Set()).add(type);
     const row = attributeCodec(type);
     if (row === undefined) {
       decodeUnknown(st, flags, type, raw, hlen, layout);
@@ -102,7 +105,7 @@ export function decodeAttributeList(buf: Uint8Array, start: number, end: number,
       continue;
     }
     try {
-      row.decode(new Reader(buf, vstart, vend, underflow), st);
+      row.decode(r.reset(vstart, vend), st);
     } catch (err) {
       const e = err instanceof BgpWireError ? withData(err, raw)
         : new BgpWireError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.MALFORMED_ATTRIBUTE_LIST,
