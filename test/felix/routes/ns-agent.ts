@@ -25,6 +25,9 @@ let vxlan: VxlanManager | undefined;
 let blocks: RemoteBlock[] = [];
 let localRoutes: DesiredRoute[] = [];
 
+const events: unknown[] = [];
+let eventSub: (() => void) | undefined;
+
 type Handler = (args: Record<string, unknown>) => Promise<unknown>;
 const ops: Record<string, Handler> = {
   'routes.configure': async (a) => {
@@ -60,6 +63,15 @@ const ops: Record<string, Handler> = {
   },
   'nl.routes': async (a) => (await netlink.listRoutes((a['family'] as Family | undefined) ?? 4)).filter((r: KernelRoute) => r.table === 254),
   'nl.links': async () => netlink.listLinks(),
+  /** Call any Netlink method by name with positional arguments (netlink layer tests). */
+  'nl.call': async (a) => {
+    const method = a['method'] as string;
+    const fn = (netlink as unknown as Record<string, unknown>)[method];
+    if (typeof fn !== 'function') throw new Error(`no netlink method ${method}`);
+    return (fn as (...x: unknown[]) => Promise<unknown>).apply(netlink, (a['args'] as unknown[] | undefined) ?? []);
+  },
+  'nl.subscribe': async () => { eventSub ??= netlink.subscribe((e) => events.push(e)); return null; },
+  'nl.events': async () => events.splice(0),
   'vxlan.configure': async (a) => { vxlan = new VxlanManager({ netlink, logger }, a as unknown as VxlanConfig); return { mac: vxlan.mac }; },
   'vxlan.setRemote': async (a) => {
     if (vxlan === undefined) throw new Error('vxlan not configured');
