@@ -4,7 +4,7 @@ import type { Datastore } from '../datastore/datastore.js';
 import type { KvStore } from '../datastore/kv-store.js';
 import { Ipam } from '../ipam/ipam.js';
 import { checkIpam, type IpamProblem } from '../ipam/ipam-check.js';
-import { inUse, type BlockData } from '../ipam/block.js';
+import { inUse } from '../ipam/block.js';
 import type { Logger } from '../../common/logger.js';
 import { assertNever } from '../../common/assert-never.js';
 import { CtlError } from './ctl-error.js';
@@ -71,4 +71,3 @@ export async function ipamCheck(ctx: IpamCtx, io: Io): Promise<number> {
   return r.problems.length;
 }
 
-export type { BlockData };

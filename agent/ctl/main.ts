@@ -57,10 +57,9 @@ function build(setExit: (code: number) => void): Command {
         return;
       }
       if (opts.filename === undefined) throw new (await import('./ctl-error.js')).CtlError(`${verb} needs -f FILE (or - for stdin)`);
-      const file = opts.filename;
       // Validate the whole file before connecting: a bad manifest never reaches the datastore.
-      await rc.parseManifestFile(file === '-' ? '-' : file, { ...io, readStdin: (() => { const t = io.readStdin(); io.readStdin = () => t; return t; }) });
-      await withDatastore(opts.config, (c) => rc.fileVerb(c.datastore, verb, file, io,
+      const resources = await rc.parseManifestFile(opts.filename, io);
+      await withDatastore(opts.config, (c) => rc.fileVerb(c.datastore, verb, resources, io,
         { ...(opts.skipExists === undefined ? {} : { skipExists: opts.skipExists }), ...(opts.skipNotExists === undefined ? {} : { skipNotExists: opts.skipNotExists }) }));
     });
   }

@@ -42,8 +42,8 @@ function summary(verb: Verb, rs: readonly Resource[]): string {
   return kinds.size === 1 ? `Successfully ${PAST[verb]} ${rs.length} '${rs[0]?.kind}' resource(s)` : `Successfully ${PAST[verb]} ${rs.length} resource(s)`;
 }
 
-export async function fileVerb(ds: Datastore, verb: Verb, file: string, io: Io, opts: { skipExists?: boolean; skipNotExists?: boolean }): Promise<void> {
-  const rs = await parseManifestFile(file, io);
+/** Write already-validated resources in file order; stops at the first failure and says how far it got. */
+export async function fileVerb(ds: Datastore, verb: Verb, rs: readonly Resource[], io: Io, opts: { skipExists?: boolean; skipNotExists?: boolean }): Promise<void> {
   let done = 0;
   for (const r of rs) {
     try {

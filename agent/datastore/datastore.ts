@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
-import { kindInfo, type Kind, type Resource, type ResourceOfKind } from '../resources/kinds.js';
+import { kindInfo, validateResource, type Kind, type Resource, type ResourceOfKind } from '../resources/kinds.js';
 import { IPPOOL_IMMUTABLE } from '../resources/ip-pool.js';
 import { DatastoreError, isDatastoreError } from './errors.js';
 import type { KvEntry, KvStore } from './kv-store.js';
@@ -40,12 +40,25 @@ export class KvDatastore implements Datastore {
 
   private key(kind: Kind, name: string): string { return resourceKey(kindInfo(kind).plural, name); }
 
+  /** Parse and re-validate a stored resource: data written by other tools never reaches consumers unchecked. */
   private decode<K extends Kind>(kind: K, e: KvEntry): ResourceOfKind<K> {
-    let r: ResourceOfKind<K>;
-    try { r = JSON.parse(e.value) as ResourceOfKind<K>; } catch (err) {
-      throw new DatastoreError('invalid', `stored ${kind} at ${e.key} is not JSON`, { cause: err });
+    let raw: unknown;
+    try { raw = JSON.parse(e.value); } catch (err) {
+      throw new DatastoreError('invalid', `stored ${kind} is not JSON`, { cause: err, where: e.key });
     }
+    const v = validateResource(raw);
+    if (!v.ok) throw new DatastoreError('invalid', `stored ${kind} is invalid: ${v.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { where: e.key });
+    if (v.resource.kind !== kind) throw new DatastoreError('invalid', `stored object is a ${v.resource.kind}, not a ${kind}`, { where: e.key });
+    const r = v.resource as ResourceOfKind<K>;
     return { ...r, metadata: { ...r.metadata, resourceVersion: e.modRevision } };
+  }
+
+  /** decode for list/watch: a corrupt entry is logged and skipped instead of hiding every other one. */
+  private tryDecode<K extends Kind>(kind: K, e: KvEntry): ResourceOfKind<K> | undefined {
+    try { return this.decode(kind, e); } catch (err) {
+      this.deps.logger.error({ key: e.key, err: (err as Error).message }, 'skipping invalid stored resource');
+      return undefined;
+    }
   }
 
   private encode(r: Resource): string {
@@ -60,7 +73,7 @@ export class KvDatastore implements Datastore {
 
   async list<K extends Kind>(kind: K): Promise<{ items: ResourceOfKind<K>[]; revision: string }> {
     const { entries, revision } = await this.deps.store.list(resourceKindPrefix(kindInfo(kind).plural));
-    return { items: entries.map((e) => this.decode(kind, e)), revision };
+    return { items: entries.map((e) => this.tryDecode(kind, e)).filter((r): r is ResourceOfKind<K> => r !== undefined), revision };
   }
 
   async create<R extends Resource>(resource: R): Promise<R> {
@@ -130,9 +143,16 @@ export class KvDatastore implements Datastore {
   async watch<K extends Kind>(kind: K, onEvents: (events: readonly ResourceEvent<K>[]) => void): Promise<ResourceWatch> {
     const prefix = resourceKindPrefix(kindInfo(kind).plural);
     const syncer = new WatchSyncer({ store: this.deps.store, clock: this.deps.clock, logger: this.deps.logger }, prefix, {
-      onUpdates: (evs) => onEvents(evs.map((e) => (e.type === 'put'
-        ? { type: 'upsert', resource: this.decode(kind, e.entry) }
-        : { type: 'delete', name: e.key.slice(prefix.length) }))),
+      onUpdates: (evs) => {
+        const out: ResourceEvent<K>[] = [];
+        for (const e of evs) {
+          if (e.type === 'delete') { out.push({ type: 'delete', name: e.key.slice(prefix.length) }); continue; }
+          const resource = this.tryDecode(kind, e.entry);
+          // An entry that became invalid is gone as far as consumers are concerned.
+          out.push(resource === undefined ? { type: 'delete', name: e.entry.key.slice(prefix.length) } : { type: 'upsert', resource });
+        }
+        if (out.length > 0) onEvents(out);
+      },
     });
     await syncer.start();
     return { stop: () => syncer.stop() };

@@ -76,8 +76,8 @@ export class WatchSyncer {
       if (!seen.has(key)) { this.cache.delete(key); events.push({ type: 'delete', key }); }
     }
     this.revision = revision;
-    if (events.length > 0) this.cb.onUpdates(events);
-    this.cb.onInSync?.();
+    if (events.length > 0) this.deliver(events);
+    try { this.cb.onInSync?.(); } catch (err) { this.log.error({ err: (err as Error).message }, 'onInSync callback threw'); }
     this.watch = await this.deps.store.watchPrefix(this.prefix, (BigInt(revision) + 1n).toString(), {
       onEvents: (evs, rev) => this.apply(evs, rev),
       onError: (err) => this.onWatchError(err),
@@ -105,7 +105,14 @@ export class WatchSyncer {
       }
     }
     if (BigInt(rev) > BigInt(this.revision)) this.revision = rev;
-    if (out.length > 0) this.cb.onUpdates(out);
+    if (out.length > 0) this.deliver(out);
+  }
+
+  /** A throwing consumer must not kill the watch (or, through the etcd client, the process). */
+  private deliver(events: readonly SyncEvent[]): void {
+    try { this.cb.onUpdates(events); } catch (err) {
+      this.log.error({ err: (err as Error).message, events: events.length }, 'onUpdates callback threw');
+    }
   }
 
   private onWatchError(err: Error): void {

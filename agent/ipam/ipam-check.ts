@@ -8,7 +8,7 @@ import type { KvStore } from '../datastore/kv-store.js';
 import type { Datastore } from '../datastore/datastore.js';
 import { ALL_AFFINITIES_PREFIX, blockPrefix, cidrFromKeyPart, HANDLE_PREFIX, IPAM_PREFIX } from '../datastore/key-layout.js';
 import { affinityNode, attributeOf, ordinalToAddress, type BlockData } from './block.js';
-import type { AffinityData, HandleData } from './ipam.js';
+import { parseAffinity, parseBlock, parseHandle } from './stored.js';
 
 export type IpamProblem =
   | { readonly type: 'allocation-without-handle'; readonly address: string; readonly handle: string | null; readonly block: string }
@@ -27,8 +27,8 @@ export interface IpamCheckReport {
 export async function checkIpam(deps: { store: KvStore; datastore: Datastore }, options: { checkNodes?: boolean } = {}): Promise<IpamCheckReport> {
   const [b4, b6, handlesList, affList] = await Promise.all([
     deps.store.list(blockPrefix(4)), deps.store.list(blockPrefix(6)), deps.store.list(HANDLE_PREFIX), deps.store.list(ALL_AFFINITIES_PREFIX)]);
-  const blocks = [...b4.entries, ...b6.entries].map((e) => JSON.parse(e.value) as BlockData);
-  const handles = new Map(handlesList.entries.map((e) => { const h = JSON.parse(e.value) as HandleData; return [h.handleID, h] as const; }));
+  const blocks = [...b4.entries, ...b6.entries].map((e) => parseBlock(e));
+  const handles = new Map(handlesList.entries.map((e) => { const h = parseHandle(e); return [h.handleID, h] as const; }));
   const nodes = options.checkNodes === false ? undefined : new Set((await deps.datastore.list('Node')).items.map((n) => n.metadata.name));
   const problems: IpamProblem[] = [];
   let allocations = 0;
@@ -63,7 +63,7 @@ export async function checkIpam(deps: { store: KvStore; datastore: Datastore }, 
     const node = rest.slice(0, rest.indexOf('/'));
     const cidr = cidrFromKeyPart(e.key.slice(e.key.lastIndexOf('/') + 1));
     affSet.add(`${node}|${cidr}`);
-    if (!blockSet.has(cidr)) problems.push({ type: 'affinity-without-block', node, block: cidr, state: (JSON.parse(e.value) as AffinityData).state });
+    if (!blockSet.has(cidr)) problems.push({ type: 'affinity-without-block', node, block: cidr, state: (parseAffinity(e)).state });
   }
   for (const b of blocks) {
     const node = affinityNode(b);

@@ -19,6 +19,7 @@ import { selectorMatches } from '../resources/selector.js';
 import { addressToOrdinal, affinityNode, assignInBlock, attributeOf, isEmpty, newBlock, nthBlock, ordinalsForHandle,
   ordinalToAddress, releaseInBlock, type BlockData } from './block.js';
 import { IpamError } from './ipam-error.js';
+import { parseAffinity, parseBlock, parseHandle } from './stored.js';
 
 /** libcalico-go ipam.go datastoreRetries. */
 export const DATASTORE_RETRIES = 100;
@@ -115,7 +116,7 @@ export class Ipam {
         const { entries } = await this.deps.store.list(blockPrefix(family));
         for (const e of entries) {
           if (need() === 0) break;
-          const b = JSON.parse(e.value) as BlockData;
+          const b = parseBlock(e);
           if (inPools(b.cidr) && b.unallocated.length > 0) got.push(...await this.assignFromBlock(b.cidr, need(), args, undefined));
         }
       }
@@ -137,7 +138,7 @@ export class Ipam {
     for (let attempt = 0; attempt < DATASTORE_RETRIES; attempt++) {
       const e = await this.deps.store.get(key);
       if (e === undefined) return [];
-      const block = JSON.parse(e.value) as BlockData;
+      const block = parseBlock(e);
       if (affineTo !== undefined && affinityNode(block) !== affineTo) return [];
       const k = Math.min(want, block.unallocated.length);
       if (k === 0) return [];
@@ -160,7 +161,7 @@ export class Ipam {
     const key = handleKey(handle);
     for (let attempt = 0; attempt < DATASTORE_RETRIES; attempt++) {
       const e = await this.deps.store.get(key);
-      const cur: HandleData = e === undefined ? { handleID: handle, block: {} } : JSON.parse(e.value) as HandleData;
+      const cur: HandleData = e === undefined ? { handleID: handle, block: {} } : parseHandle(e);
       const blocks: Record<string, number> = { ...cur.block };
       const n = (blocks[cidr] ?? 0) + delta;
       if (n > 0) blocks[cidr] = n; else delete blocks[cidr];
@@ -186,7 +187,7 @@ export class Ipam {
   async blocksForNode(node: string, family?: Family): Promise<BlockInfo[]> {
     const prefix = affinityPrefix(node, family);
     const { entries } = await this.deps.store.list(prefix);
-    return entries.map((e) => ({ cidr: cidrFromKeyPart(e.key.slice(e.key.lastIndexOf('/') + 1)), state: (JSON.parse(e.value) as AffinityData).state }))
+    return entries.map((e) => ({ cidr: cidrFromKeyPart(e.key.slice(e.key.lastIndexOf('/') + 1)), state: (parseAffinity(e)).state }))
       .sort((a, b) => (a.cidr < b.cidr ? -1 : 1));
   }
 
@@ -200,7 +201,7 @@ export class Ipam {
 
   /** Two-phase claim of the first free block in `pools`: ∅ → pending → (block created) → confirmed. */
   private async claimBlock(node: string, family: Family, pools: readonly IPPool[]): Promise<string | undefined> {
-    const existing = new Set((await this.deps.store.list(blockPrefix(family))).entries.map((e) => (JSON.parse(e.value) as BlockData).cidr));
+    const existing = new Set((await this.deps.store.list(blockPrefix(family))).entries.map((e) => (parseBlock(e)).cidr));
     for (const pool of pools) {
       const size = pool.spec.blockSize;
       for (let n = 0n; ; n++) {
@@ -222,7 +223,7 @@ export class Ipam {
             throw err;
           }
           existing.add(cidr);
-          const winner = err.current === undefined ? undefined : affinityNode(JSON.parse(err.current.value) as BlockData);
+          const winner = err.current === undefined ? undefined : affinityNode(parseBlock(err.current));
           // Another node won: drop our pending claim (CAS, so a sibling's newer write survives).
           if (winner !== node && ours !== undefined) await this.deps.store.delete(aKey, ours).catch(() => undefined);
           if (winner === node) return cidr; // a sibling call on this node claimed it: use it
@@ -260,7 +261,7 @@ export class Ipam {
       const family = parsePrefix(cidr).family;
       const bKey = blockKey(family, cidr);
       const b = await this.deps.store.get(bKey);
-      if (b !== undefined && !isEmpty(JSON.parse(b.value) as BlockData)) continue;
+      if (b !== undefined && !isEmpty(parseBlock(b))) continue;
       try {
         const marked = await this.deps.store.update(a.key, JSON.stringify({ state: 'pendingDeletion' }), a.modRevision);
         if (b !== undefined) {
@@ -287,7 +288,7 @@ export class Ipam {
   async releaseByHandle(handle: string): Promise<string[]> {
     const e = await this.deps.store.get(handleKey(handle));
     if (e === undefined) return [];
-    const h = JSON.parse(e.value) as HandleData;
+    const h = parseHandle(e);
     const released: string[] = [];
     for (const cidr of Object.keys(h.block)) {
       const key = blockKey(parsePrefix(cidr).family, cidr);
@@ -295,7 +296,7 @@ export class Ipam {
         if (attempt >= DATASTORE_RETRIES) throw new IpamError('ipam-retries-exhausted', `block ${cidr}: gave up after ${DATASTORE_RETRIES} update conflicts`);
         const b = await this.deps.store.get(key);
         if (b === undefined) break;
-        const block = JSON.parse(b.value) as BlockData;
+        const block = parseBlock(b);
         const ords = ordinalsForHandle(block, handle);
         if (ords.length === 0) break;
         try {
@@ -328,7 +329,7 @@ export class Ipam {
       for (let attempt = 0; attempt < DATASTORE_RETRIES && !done; attempt++) {
         const b = await this.deps.store.get(key);
         if (b === undefined) break;
-        const block = JSON.parse(b.value) as BlockData;
+        const block = parseBlock(b);
         const attr = attributeOf(block, ordinal);
         if (attr === undefined) break;
         if (sequenceNumber !== undefined && block.sequenceNumberForAllocation[String(ordinal)] !== sequenceNumber) {
@@ -350,7 +351,7 @@ export class Ipam {
 
   private async findBlock(family: Family, ip: string): Promise<{ cidr: string; key: string; ordinal: number } | undefined> {
     for (const e of (await this.deps.store.list(blockPrefix(family))).entries) {
-      const cidr = (JSON.parse(e.value) as BlockData).cidr;
+      const cidr = (parseBlock(e)).cidr;
       const ordinal = addressToOrdinal(cidr, ip);
       if (ordinal !== undefined) return { cidr, key: e.key, ordinal };
     }
@@ -363,7 +364,7 @@ export class Ipam {
     if (loc === undefined) return undefined;
     const e = await this.deps.store.get(loc.key);
     if (e === undefined) return undefined;
-    const block = JSON.parse(e.value) as BlockData;
+    const block = parseBlock(e);
     const attr = attributeOf(block, loc.ordinal);
     if (attr === undefined) return undefined;
     return { address: ip, block: loc.cidr, handle: attr.handle_id, attrs: attr.secondary ?? {},
@@ -373,18 +374,18 @@ export class Ipam {
   /** Every block, parsed (for `ipam show` and the leak check). */
   async allBlocks(): Promise<BlockData[]> {
     const [v4, v6] = await Promise.all([this.deps.store.list(blockPrefix(4)), this.deps.store.list(blockPrefix(6))]);
-    return [...v4.entries, ...v6.entries].map((e) => JSON.parse(e.value) as BlockData);
+    return [...v4.entries, ...v6.entries].map((e) => parseBlock(e));
   }
 
   /** Addresses held by `handle`. */
   async addressesForHandle(handle: string): Promise<string[]> {
     const e = await this.deps.store.get(handleKey(handle));
     if (e === undefined) return [];
-    const h = JSON.parse(e.value) as HandleData;
+    const h = parseHandle(e);
     const out: string[] = [];
     for (const cidr of Object.keys(h.block)) {
       const b = await this.deps.store.get(blockKey(parsePrefix(cidr).family, cidr));
-      if (b !== undefined) out.push(...ordinalsForHandle(JSON.parse(b.value) as BlockData, handle).map((o) => ordinalToAddress(cidr, o)));
+      if (b !== undefined) out.push(...ordinalsForHandle(parseBlock(b), handle).map((o) => ordinalToAddress(cidr, o)));
     }
     return out;
   }

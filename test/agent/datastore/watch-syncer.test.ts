@@ -72,6 +72,25 @@ describe('KvDatastore (memory store)', () => {
     await assert.rejects(ds.delete('IPPool', 'p1'), (e: unknown) => isDatastoreError(e, 'not-found'));
   });
 
+  it('corrupt stored data: get names the key, list and watch skip it, the rest still flows', async () => {
+    const store = new MemoryKvStore();
+    const ds = new KvDatastore({ store, clock: systemClock, logger });
+    await ds.create(await pool('10.0.0.0/16', 'good'));
+    await store.create('/tortie/v3/projectcalico.org/ippools/junk', '{not json');
+    await store.create('/tortie/v3/projectcalico.org/ippools/wrong', JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'wrong' }, spec: { cidr: '10.0.0.1/16' } }));
+    await assert.rejects(ds.get('IPPool', 'junk'), (e: unknown) => isDatastoreError(e, 'invalid') && e.message.startsWith('/tortie/v3/projectcalico.org/ippools/junk: stored IPPool is not JSON'));
+    await assert.rejects(ds.get('IPPool', 'wrong'), (e: unknown) => isDatastoreError(e, 'invalid') && /spec\.cidr: .*host bits set/.test(e.message));
+    assert.deepEqual((await ds.list('IPPool')).items.map((p) => p.metadata.name), ['good']);
+    const events: ResourceEvent<'IPPool'>[] = [];
+    let calls = 0;
+    const w = await ds.watch('IPPool', (evs) => { calls++; if (calls === 1) throw new Error('consumer bug'); events.push(...evs); });
+    await store.create('/tortie/v3/projectcalico.org/ippools/junk2', '[]');
+    await ds.create(await pool('10.1.0.0/16', 'later'));
+    await pollUntil(() => events.some((e) => e.type === 'upsert' && e.resource.metadata.name === 'later'), { what: 'watch survives a throwing consumer' });
+    assert.ok(events.some((e) => e.type === 'delete' && e.name === 'junk2'), 'an invalid entry is reported as absent');
+    await w.stop();
+  });
+
   it('watch by kind: current state first, then upserts and deletes of that kind only', async () => {
     const ds = new KvDatastore({ store: new MemoryKvStore(), clock: systemClock, logger });
     await ds.create(await pool('10.0.0.0/16', 'a'));

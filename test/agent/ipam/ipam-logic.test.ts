@@ -109,6 +109,15 @@ describe('ipam logic', () => {
     assert.equal(await store.get(blockKey(4, '10.50.0.4/30')), undefined);
   });
 
+  it('a corrupt block is a clear datastore error naming its key, not a crash', async () => {
+    const { ipam, store } = await setup(pool('p', '10.70.0.0/24', ', blockSize: 30') + node('n1'));
+    await ipam.autoAssign({ handle: 'a', attrs: {}, node: 'n1', num4: 1, num6: 0 });
+    const b = await store.get(blockKey(4, '10.70.0.0/30'));
+    await store.update(blockKey(4, '10.70.0.0/30'), '{"cidr":"10.70.0.0/30","allocations":[]}', b?.modRevision ?? '');
+    await assert.rejects(ipam.autoAssign({ handle: 'b', attrs: {}, node: 'n1', num4: 1, num6: 0 }),
+      (e: unknown) => e instanceof Error && e.message === `${blockKey(4, '10.70.0.0/30')}: stored IPAM block is malformed (cidr, allocations, unallocated, attributes, sequenceNumber)`);
+  });
+
   it('the leak check finds an allocation whose handle record is gone and a handle whose count is wrong', async () => {
     const { ipam, store, datastore } = await setup(pool('p', '10.60.0.0/24', ', blockSize: 29') + node('n1'));
     await ipam.autoAssign({ handle: 'leaky', attrs: { pod: 'x' }, node: 'n1', num4: 1, num6: 0 });
