@@ -5,6 +5,7 @@
  */
 import { rt, type ifla } from 'netlink';
 import { formatAddress, parseAddress, parsePrefix, formatPrefix, type Family } from '../../common/prefix.js';
+import { assertNever } from '../../common/assert-never.js';
 import { attr, be16, cstr, decodeAttrs, encodeAttrs, find, nested, readCstr, readU32, u32, u8, type Attr } from './nlattr.js';
 import { RouteScopeCode, RouteTypeCode, type AddressEntry, type FdbEntry, type KernelRoute, type LinkInfo, type LinkSpec,
   type NeighbourEntry, type NextHop, type RouteScope, type RouteType, defaultMetric } from './types.js';
@@ -292,6 +293,7 @@ function linkInfoAttrs(spec: LinkSpec): Attr[] {
     }
     case 'bridge': return [attr(IFLA_INFO_KIND, cstr('bridge'))];
     case 'dummy': return [attr(IFLA_INFO_KIND, cstr('dummy'))];
+    default: return assertNever(spec, 'link spec');
   }
 }
 

@@ -35,7 +35,7 @@ export interface RtNetlinkOptions {
 
 const NOTIFY_CHILD = fileURLToPath(new URL('./notify-child.js', import.meta.url));
 const MulticastGroups = { LINK: 1, IPV4_IFADDR: 5, IPV4_ROUTE: 7, IPV6_IFADDR: 9, IPV6_ROUTE: 11 } as const;
-const RTM_GETROUTE = 26, RTM_NEWROUTE_MSG = 24;
+const RTM_GETROUTE = 26, RTM_NEWROUTE_MSG = 24, NLM_F_DUMP_INTR = 16;
 const NEWLINK = 16, DELLINK = 17, NEWADDR = 20, DELADDR = 21, NEWROUTE = 24, DELROUTE = 25;
 const CREATE_REPLACE = FlagsNew.CREATE | FlagsNew.REPLACE;
 const CREATE_EXCL = FlagsNew.CREATE | FlagsNew.EXCL;
@@ -118,8 +118,15 @@ export class RtNetlink implements Netlink {
     // are parsed, and no intermediate objects are built (100k-route resyncs).
     const req = Buffer.alloc(12);
     req[0] = afOf(family);
-    const [msgs] = await this.req('dump', `IPv${family} routes`, () =>
-      this.sock.socket.request(RTM_GETROUTE, req, { flags: FlagsGet.DUMP, timeout: this.timeoutMs }));
+    // A dump interrupted by concurrent changes (NLM_F_DUMP_INTR) is inconsistent: retry it.
+    let msgs: Array<{ type: number; flags: number; data: Buffer }> = [];
+    for (let attempt = 1; ; attempt++) {
+      [msgs] = await this.req('dump', `IPv${family} routes`, () =>
+        this.sock.socket.request(RTM_GETROUTE, req, { flags: FlagsGet.DUMP, timeout: this.timeoutMs }));
+      if (!msgs.some((m) => (m.flags & NLM_F_DUMP_INTR) !== 0)) break;
+      if (attempt >= 5) throw new NetlinkError('dump', `IPv${family} routes`, 'EINTR');
+      this.deps.logger.debug({ attempt }, 'route dump interrupted by concurrent changes; retrying');
+    }
     const out: KernelRoute[] = [];
     for (const m of msgs) {
       if (m.type !== RTM_NEWROUTE_MSG) continue;
@@ -254,6 +261,7 @@ export class RtNetlink implements Netlink {
         return;
       }
       default:
+        // Other message types are not subscribed to.
     }
   }
 

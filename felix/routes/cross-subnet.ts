@@ -4,6 +4,7 @@
  * through the tunnel otherwise. Pure: no I/O.
  */
 import { parseAddress, parsePrefix, prefixContains } from '../../common/prefix.js';
+import { assertNever } from '../../common/assert-never.js';
 
 export type EncapMode = 'Never' | 'Always' | 'CrossSubnet';
 export type RouteVia = 'direct' | 'tunnel';
@@ -17,6 +18,7 @@ export function crossSubnetDecision(mode: EncapMode, nodeCidr: string, peerIp: s
     case 'Never': return 'direct';
     case 'Always': return 'tunnel';
     case 'CrossSubnet': return sameSubnet(nodeCidr, peerIp) ? 'direct' : 'tunnel';
+    default: return assertNever(mode, 'encapsulation mode');
   }
 }
 

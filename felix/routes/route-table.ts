@@ -86,6 +86,7 @@ export class RouteTable {
   private tail: Promise<unknown> = Promise.resolve();
   private repairTimer: TimerHandle | undefined;
   private resyncTimer: TimerHandle | undefined;
+  private graceTimer: TimerHandle | undefined;
   private unsubscribe: Unsubscribe | undefined;
   private retryDelayMs = 100;
   readonly stats: RouteTableStats = { applies: 0, resyncs: 0, deletes: 0, updates: 0, failures: 0, repairs: 0, overflows: 0, subscriptions: 0, lastResyncMs: 0 };
@@ -169,6 +170,8 @@ export class RouteTable {
     this.repairTimer = undefined;
     this.resyncTimer?.cancel();
     this.resyncTimer = undefined;
+    this.graceTimer?.cancel();
+    this.graceTimer = undefined;
   }
 
   private armResyncTimer(): void {
@@ -326,8 +329,8 @@ export class RouteTable {
     for (const dst of [...this.dirty]) if (this.inSync(dst)) this.dirty.delete(dst);
     if (failed > 0) this.resyncNeeded = true;
     if (graceUntil !== Infinity && this.unsubscribe !== undefined) {
-      const t = this.deps.clock.setTimeout(() => this.kick(0), Math.max(0, graceUntil - this.deps.clock.now()) + 10);
-      void t;
+      this.graceTimer?.cancel();
+      this.graceTimer = this.deps.clock.setTimeout(() => this.kick(0), Math.max(0, graceUntil - this.deps.clock.now()) + 10);
     }
     this.stats.deletes += deleted;
     this.stats.updates += updated;
