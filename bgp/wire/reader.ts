@@ -1,8 +1,8 @@
 /**
  * Big-endian read cursor over a bounded window of a Uint8Array. Every read is bounded by the
  * window's end (the enclosing message, attribute or segment length), never by the buffer's
- * length; an underflow throws the BgpWireError made by `onUnderflow` (default 3/1), so a
- * RangeError can never escape a parser.
+ * length; an underflow throws the BgpWireError given (or made by the function given; default
+ * 3/1 Malformed Attribute List), so a RangeError can never escape a parser.
  */
 import { BgpWireError, ErrorCode, UpdateSubcode } from './errors.js';
 
@@ -15,8 +15,11 @@ export class Reader {
   /** Absolute offset of the next byte in `buf`. */
   pos: number;
   end: number;
+  private readonly onUnderflow: UnderflowError;
+
   constructor(readonly buf: Uint8Array, start = 0, end = buf.length,
-    private readonly onUnderflow: UnderflowError = defaultUnderflow) {
+    onUnderflow: UnderflowError | BgpWireError = defaultUnderflow) {
+    this.onUnderflow = onUnderflow instanceof BgpWireError ? () => onUnderflow : onUnderflow;
     this.pos = start;
     this.end = Math.min(end, buf.length);
   }

@@ -98,6 +98,8 @@ const ROWS: Row[] = [
   { name: 'COMMUNITIES of length 0', bytes: u(attr(0xc0, 8, '')), code: 3, subcode: 9, action: 'treat-as-withdraw' },
   { name: 'COMMUNITIES of 5 bytes', bytes: u(attr(0xc0, 8, 'fde9006401')), code: 3, subcode: 9, action: 'treat-as-withdraw' },
   { name: 'COMMUNITIES flagged non-transitive', bytes: u(attr(0x80, 8, 'fde90064')), code: 3, subcode: 4, action: 'treat-as-withdraw' },
+  { name: 'ORIGINATOR_ID from eBGP', bytes: u(attr(0x80, 9, '0a000009')), code: 3, subcode: 1, action: 'attribute-discard', check: (m) => assert.equal(m.attributes.originatorId, undefined) },
+  { name: 'CLUSTER_LIST from eBGP', bytes: u(attr(0x80, 10, '0a000001')), code: 3, subcode: 1, action: 'attribute-discard', check: (m) => assert.equal(m.attributes.clusterList, undefined) },
   { name: 'ORIGINATOR_ID of 3 bytes from eBGP', bytes: u(attr(0x80, 9, '0a0000')), code: 3, subcode: 5, action: 'attribute-discard' },
   { name: 'ORIGINATOR_ID of 3 bytes from iBGP', ctx: IBGP4, bytes: u(attr(0x80, 9, '0a0000')), code: 3, subcode: 5, action: 'treat-as-withdraw' },
   { name: 'CLUSTER_LIST of 6 bytes from eBGP', bytes: u(attr(0x80, 10, '0a0000010a00')), code: 3, subcode: 5, action: 'attribute-discard' },
