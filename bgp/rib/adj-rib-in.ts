@@ -1,0 +1,225 @@
+/**
+ * Adj-RIB-In for one neighbour (RFC 4271 §3.2): what it announced, after import processing
+ * (loop detection, RFC 4456 reflection loops, import policy). Rejected paths are remembered as
+ * a marker so `received` vs `accepted` counts stay right and a later withdraw is understood.
+ * Every change is passed on to the Loc-RIB at once; one call handles a whole UPDATE.
+ * Treat-as-withdraw (RFC 7606): call withdraw() with that UPDATE's NLRI.
+ */
+import type { Logger } from '../../common/logger.js';
+import type { Prefix } from '../../common/prefix.js';
+import type { CompiledPolicy } from '../policy/compile-policy.js';
+import type { Nlri, PathAttributes } from '../wire/types.js';
+import type { AttrInterner } from './attr-intern.js';
+import { PrefixTable } from './prefix-table.js';
+import { Route, type PeerInfo } from './route.js';
+
+/** What the Adj-RIB-In needs from the Loc-RIB it feeds. */
+export interface RibSink {
+  readonly interner: AttrInterner;
+  readonly localAs: number;
+  readonly routerId: number;
+  readonly clusterId: number;
+  /** Replace candidate `old` by `neu` for `prefix` (either may be undefined). */
+  replace(prefix: Prefix, old: Route | undefined, neu: Route | undefined): void;
+  /** End of one batch: notify subscribers. */
+  flush(): void;
+}
+
+export interface ImportOptions {
+  readonly policy?: CompiledPolicy;
+  /** How many times our own AS may appear in AS_PATH (allowas-in; default 0). */
+  readonly allowAsIn?: number;
+}
+
+/** Why an UPDATE's routes were refused before policy. */
+export type ImportVerdict = 'accept' | 'as-path-loop' | 'originator-id-loop' | 'cluster-list-loop';
+
+class Rejected { constructor(readonly pathId: number) {} }
+const REJECTED0 = new Rejected(0);
+type PathItem = Route | Rejected;
+type Slot = PathItem | PathItem[];
+
+function find(slot: Slot | undefined, pathId: number): PathItem | undefined {
+  if (slot === undefined) return undefined;
+  if (Array.isArray(slot)) return slot.find((p) => p.pathId === pathId);
+  return slot.pathId === pathId ? slot : undefined;
+}
+
+function put(slot: Slot | undefined, item: PathItem): Slot {
+  if (slot === undefined) return item;
+  if (!Array.isArray(slot)) return slot.pathId === item.pathId ? item : [slot, item];
+  const i = slot.findIndex((p) => p.pathId === item.pathId);
+  if (i >= 0) slot[i] = item; else slot.push(item);
+  return slot;
+}
+
+function remove(slot: Slot, pathId: number): Slot | undefined {
+  if (!Array.isArray(slot)) return slot.pathId === pathId ? undefined : slot;
+  const rest = slot.filter((p) => p.pathId !== pathId);
+  return rest.length === 0 ? undefined : rest.length === 1 ? rest[0] : rest;
+}
+
+export class AdjRibIn {
+  private readonly table = new PrefixTable<Slot>();
+  private stale: PrefixTable<true> | undefined;
+  private nReceived = 0;
+  private nRejected = 0;
+  private relObj: PathAttributes | undefined;
+  private relN = 0;
+
+  constructor(
+    readonly peer: PeerInfo,
+    private readonly sink: RibSink,
+    private readonly options: ImportOptions = {},
+    private readonly logger?: Logger,
+  ) {}
+
+  /** Paths received and currently held (accepted or not). */
+  get received(): number { return this.nReceived; }
+  /** Paths that passed import processing. */
+  get accepted(): number { return this.nReceived - this.nRejected; }
+
+  /** Loop checks that do not depend on the prefix (RFC 4271 §9.1.2, RFC 4456 §8). */
+  check(attrs: PathAttributes): ImportVerdict {
+    if (this.peer.kind === 'local') return 'accept';
+    let own = 0;
+    for (const s of attrs.asPath ?? []) for (const a of s.asns) if (a === this.sink.localAs) own++;
+    if (own > (this.options.allowAsIn ?? 0)) return 'as-path-loop';
+    if (this.peer.kind === 'ibgp') {
+      if (attrs.originatorId === this.sink.routerId) return 'originator-id-loop';
+      if (attrs.clusterList?.includes(this.sink.clusterId)) return 'cluster-list-loop';
+    }
+    return 'accept';
+  }
+
+  /**
+   * Announce (or implicitly replace) `nlri` with one attribute set, as received in one UPDATE.
+   * `nextHop` is the MP_REACH next hop for IPv6 routes (IPv4 uses attrs.nextHop).
+   */
+  update(nlri: readonly Nlri[], attrs: PathAttributes, nextHop?: Uint8Array): ImportVerdict {
+    const verdict = this.check(attrs);
+    let a = attrs;
+    if (this.peer.kind === 'ebgp' && a.localPref !== undefined) { const { localPref: _l, ...rest } = a; a = rest; }
+    const policy = this.options.policy;
+    const subject = { sourceKind: this.peer.kind, sourcePeer: this.peer.id, localAs: this.sink.localAs };
+    const interner = this.sink.interner;
+    let shared: PathAttributes | undefined;
+    let sharedRejected = verdict !== 'accept';
+    if (!sharedRejected) {
+      if (!policy) shared = interner.intern(a, nlri.length);
+      else if (policy.prefixIndependent && nlri[0]) {
+        const r = policy.evaluate(nlri[0].prefix, a, subject);
+        if (r.type === 'reject') sharedRejected = true; else shared = interner.intern(r.attrs, nlri.length);
+      }
+    }
+    for (const n of nlri) {
+      const pathId = n.pathId ?? 0;
+      let item: PathItem;
+      if (sharedRejected) item = pathId === 0 ? REJECTED0 : new Rejected(pathId);
+      else if (shared) { item = new Route(this.peer, pathId, shared, nextHop ?? shared.nextHop); }
+      else {
+        const r = policy!.evaluate(n.prefix, a, subject);
+        if (r.type === 'reject') item = pathId === 0 ? REJECTED0 : new Rejected(pathId);
+        else { const i = interner.intern(r.attrs, 1); item = new Route(this.peer, pathId, i, nextHop ?? i.nextHop); }
+      }
+      this.store(n.prefix, pathId, item);
+    }
+    if (shared && nlri.length === 0) interner.release(shared, 0);
+    this.flushRelease();
+    this.sink.flush();
+    if (verdict !== 'accept') this.logger?.debug({ peer: this.peer.id, verdict, count: nlri.length }, 'routes refused by loop detection');
+    return verdict;
+  }
+
+  /** Withdraw `nlri` (also the RFC 7606 treat-as-withdraw path). Unknown NLRI are ignored. */
+  withdraw(nlri: readonly Nlri[]): void {
+    for (const n of nlri) {
+      const pathId = n.pathId ?? 0;
+      const slot = this.table.get(n.prefix);
+      const old = find(slot, pathId);
+      if (!old || slot === undefined) continue;
+      const rest = remove(slot, pathId);
+      if (rest === undefined) this.table.delete(n.prefix); else this.table.set(n.prefix, rest);
+      this.forget(n.prefix, old);
+    }
+    this.flushRelease();
+    this.sink.flush();
+  }
+
+  /** Peer down (or reset): withdraw everything this neighbour sent. */
+  withdrawAll(): void {
+    this.table.forEach((prefix, slot) => {
+      if (Array.isArray(slot)) for (const p of slot) this.forget(prefix, p); else this.forget(prefix, slot);
+    });
+    this.table.clear();
+    this.stale = undefined;
+    this.flushRelease();
+    this.sink.flush();
+  }
+
+  /** Graceful restart hook: mark every current prefix stale; updates un-mark them. */
+  markStale(): void {
+    const st = new PrefixTable<true>();
+    this.table.forEach((p) => st.set(p, true));
+    this.stale = st;
+  }
+
+  /** Withdraw the prefixes still stale (End-of-RIB or restart timer); returns how many. */
+  sweepStale(): number {
+    const st = this.stale;
+    this.stale = undefined;
+    if (!st) return 0;
+    const gone: Nlri[] = [];
+    st.forEach((prefix) => {
+      const slot = this.table.get(prefix);
+      if (slot !== undefined) for (const p of Array.isArray(slot) ? slot : [slot]) gone.push({ prefix, pathId: p.pathId });
+    });
+    this.withdraw(gone);
+    return gone.length;
+  }
+
+  get staleCount(): number { return this.stale?.size ?? 0; }
+
+  /** Accepted routes (snapshot), for `show route received`. */
+  routes(): Array<{ readonly prefix: Prefix; readonly route: Route }> {
+    const out: Array<{ prefix: Prefix; route: Route }> = [];
+    this.table.forEach((prefix, slot) => {
+      for (const p of Array.isArray(slot) ? slot : [slot]) if (p instanceof Route) out.push({ prefix, route: p });
+    });
+    return out;
+  }
+
+  private store(prefix: Prefix, pathId: number, item: PathItem): void {
+    // optimistic single-path write (one hash operation in the common case)
+    const slot = this.table.set(prefix, item);
+    let old: PathItem | undefined;
+    if (slot !== undefined) {
+      old = find(slot, pathId);
+      if (Array.isArray(slot) || slot.pathId !== pathId) this.table.set(prefix, put(slot, item));
+    }
+    this.stale?.delete(prefix);
+    if (old) { if (old instanceof Rejected) this.nRejected--; } else this.nReceived++;
+    if (item instanceof Rejected) this.nRejected++;
+    const oldRoute = old instanceof Route ? old : undefined;
+    const newRoute = item instanceof Route ? item : undefined;
+    if (oldRoute || newRoute) this.sink.replace(prefix, oldRoute, newRoute);
+    if (oldRoute) this.release(oldRoute.attrs);
+  }
+
+  private forget(prefix: Prefix, item: PathItem): void {
+    this.nReceived--;
+    if (item instanceof Rejected) { this.nRejected--; return; }
+    this.sink.replace(prefix, item, undefined);
+    this.release(item.attrs);
+  }
+
+  private release(a: PathAttributes): void {
+    if (a !== this.relObj) { this.flushRelease(); this.relObj = a; }
+    this.relN++;
+  }
+
+  private flushRelease(): void {
+    if (this.relObj) this.sink.interner.release(this.relObj, this.relN);
+    this.relObj = undefined; this.relN = 0;
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Adj-RIB-Out (RFC 4271 §3.2) per neighbour, fed by an ExportGroup: peers with the same
+ * ExportTarget share one group, so the export transform (and policy) runs once per change for
+ * all of them (FRR update-groups); each member only filters "not back to its source" and diffs
+ * against what it already sent. Changes coalesce until drain(), which returns announcements
+ * grouped by (interned) attribute set, ready to pack many NLRI per UPDATE.
+ */
+import type { Prefix } from '../../common/prefix.js';
+import type { PathAttributes } from '../wire/types.js';
+import type { AttrInterner } from './attr-intern.js';
+import { exportRoute, prefixIndependent, type ExportTarget } from './export.js';
+import type { BestChange, LocRib } from './loc-rib.js';
+import { PrefixTable } from './prefix-table.js';
+import type { PeerInfo, Route } from './route.js';
+
+export interface Announcement { readonly attrs: PathAttributes; readonly prefixes: readonly Prefix[] }
+export interface OutboundBatch { readonly announce: readonly Announcement[]; readonly withdraw: readonly Prefix[] }
+
+const WITHDRAW = null;
+const CACHE_LIMIT = 4096;
+
+export class AdjRibOut {
+  private readonly sent = new PrefixTable<PathAttributes>();
+  private pending = new PrefixTable<PathAttributes | null>();
+  private resend = false;
+
+  constructor(readonly peerId: string, private readonly interner: AttrInterner) {}
+
+  /** Prefixes currently advertised to this peer (as of the last drain). */
+  get size(): number { return this.sent.size; }
+  get hasPending(): boolean { return this.pending.size > 0 || (this.resend && this.sent.size > 0); }
+  advertised(prefix: Prefix): PathAttributes | undefined { return this.sent.get(prefix); }
+
+  /** Desired state for one prefix: attributes to announce, or null to withdraw. */
+  queue(prefix: Prefix, attrs: PathAttributes | null): void {
+    const have = this.sent.get(prefix);
+    if (attrs === (have ?? null)) this.pending.delete(prefix);
+    else this.pending.set(prefix, attrs);
+  }
+
+  /** Everything to send now; the caller must send all of it (this becomes the believed state). */
+  drain(): OutboundBatch {
+    const groups = new Map<PathAttributes, Prefix[]>();
+    const withdraw: Prefix[] = [];
+    const pend = this.pending;
+    this.pending = new PrefixTable<PathAttributes | null>();
+    const add = (attrs: PathAttributes, prefix: Prefix) => {
+      const g = groups.get(attrs);
+      if (g) g.push(prefix); else groups.set(attrs, [prefix]);
+    };
+    if (this.resend) {
+      this.resend = false;
+      this.sent.forEach((prefix, attrs) => { if (pend.get(prefix) === undefined) add(attrs, prefix); });
+    }
+    pend.forEach((prefix, attrs) => {
+      if (attrs !== WITHDRAW) this.interner.acquire(attrs);
+      const old = attrs === WITHDRAW ? this.sent.delete(prefix) : this.sent.set(prefix, attrs);
+      if (old) this.interner.release(old);
+      if (attrs === WITHDRAW) { if (old) withdraw.push(prefix); return; }
+      add(attrs, prefix);
+    });
+    return { announce: [...groups].map(([attrs, prefixes]) => ({ attrs, prefixes })), withdraw };
+  }
+
+  /** Route refresh (RFC 2918): send everything again on the next drain. */
+  resendAll(): void { this.resend = true; }
+
+  /** Session down: forget what was sent. */
+  clear(): void {
+    this.sent.forEach((_p, a) => this.interner.release(a));
+    this.sent.clear();
+    this.pending.clear();
+    this.resend = false;
+  }
+}
+
+export class ExportGroup {
+  private readonly members = new Map<string, AdjRibOut>();
+  private cache = new Map<PathAttributes, Map<PeerInfo, PathAttributes | null>>();
+  private cached = 0;
+  private readonly cacheable: boolean;
+
+  constructor(readonly target: ExportTarget, private readonly interner: AttrInterner) {
+    this.cacheable = prefixIndependent(target);
+  }
+
+  get size(): number { return this.members.size; }
+  member(peerId: string): AdjRibOut | undefined { return this.members.get(peerId); }
+
+  /** Add a neighbour; when `rib` is given, queue the current Loc-RIB for it (initial update). */
+  addMember(peerId: string, rib?: LocRib): AdjRibOut {
+    const out = this.members.get(peerId) ?? new AdjRibOut(peerId, this.interner);
+    this.members.set(peerId, out);
+    rib?.forEachBest((prefix, best) => out.queue(prefix, best.source.id === peerId ? null : this.transform(prefix, best)));
+    return out;
+  }
+
+  removeMember(peerId: string): void {
+    this.members.get(peerId)?.clear();
+    this.members.delete(peerId);
+  }
+
+  /** Feed Loc-RIB changes (subscribe with `rib.onBestChange((c) => group.apply(c))`). */
+  apply(changes: readonly BestChange[]): void {
+    for (const c of changes) {
+      const attrs = c.best ? this.transform(c.prefix, c.best) : null;
+      const src = c.best?.source.id;
+      for (const m of this.members.values()) m.queue(c.prefix, src === m.peerId ? null : attrs);
+    }
+  }
+
+  /** Exported (interned) attributes for `best`, or null when it must not be sent. */
+  transform(prefix: Prefix, best: Route): PathAttributes | null {
+    if (this.cacheable) {
+      const bySrc = this.cache.get(best.attrs);
+      const hit = bySrc?.get(best.source);
+      if (hit !== undefined) return hit;
+    }
+    const r = exportRoute(prefix, best, this.target);
+    const attrs = r.type === 'export' ? this.interner.intern(r.attrs, this.cacheable ? 1 : 0) : null;
+    if (this.cacheable) {
+      if (this.cached >= CACHE_LIMIT) this.clearCache();
+      let bySrc = this.cache.get(best.attrs);
+      if (!bySrc) { bySrc = new Map(); this.cache.set(best.attrs, bySrc); }
+      bySrc.set(best.source, attrs);
+      this.cached++;
+    }
+    return attrs;
+  }
+
+  clearCache(): void {
+    for (const m of this.cache.values()) for (const a of m.values()) if (a) this.interner.release(a);
+    this.cache = new Map();
+    this.cached = 0;
+  }
+}

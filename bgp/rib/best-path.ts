@@ -1,0 +1,168 @@
+/**
+ * RFC 4271 §9.1.2 best-path selection as an ordered list of elimination steps (the RFC's own
+ * formulation, which keeps the non-transitive MED rule deterministic). Each step keeps the
+ * routes that are best on its criterion; a route removed by a step "lost at" that step.
+ * Order (as FRR/GoBGP): next hop reachable → highest LOCAL_PREF → locally originated →
+ * shortest AS_PATH (AS_SET counts 1, confederation segments 0) → lowest ORIGIN → lowest MED
+ * among routes from the same neighbour AS (or all: alwaysCompareMed) → eBGP over iBGP →
+ * lowest IGP cost ━ ECMP set ━ lowest ORIGINATOR_ID/router id → shortest CLUSTER_LIST →
+ * lowest peer address → lowest path id.
+ */
+import { AsPathSegmentType, type AsPathSegment, type PathAttributes } from '../wire/types.js';
+import type { Route } from './route.js';
+
+export const DEFAULT_LOCAL_PREF = 100;
+
+export type BestPathStep =
+  | 'next-hop-unreachable' | 'local-pref' | 'local-origin' | 'as-path-length' | 'origin' | 'med'
+  | 'ebgp-over-ibgp' | 'igp-cost' | 'router-id' | 'cluster-list-length' | 'peer-address' | 'path-id';
+
+export interface BestPathOptions {
+  /** Compare MED between routes from different neighbour ASes too (default false). */
+  readonly alwaysCompareMed?: boolean;
+  /** Routes kept in the ECMP set (default 1: no multipath). */
+  readonly maxPaths?: number;
+  /** Hook: IGP metric to reach a next hop (default 0 for all). */
+  readonly igpCost?: (nextHop: Uint8Array | undefined) => number;
+  /** Hook: false excludes the route from selection (default: everything reachable). */
+  readonly nextHopReachable?: (nextHop: Uint8Array | undefined) => boolean;
+}
+
+export interface Selection {
+  readonly best: Route | undefined;
+  /** Best first; length ≤ maxPaths; empty when there is no best. */
+  readonly ecmp: readonly Route[];
+}
+
+export interface Loser { readonly route: Route; readonly step: BestPathStep; readonly why: string }
+export interface Explanation extends Selection { readonly losers: readonly Loser[] }
+
+export function asPathLength(path: readonly AsPathSegment[] | undefined): number {
+  let n = 0;
+  for (const s of path ?? []) {
+    if (s.type === AsPathSegmentType.AS_SEQUENCE) n += s.asns.length;
+    else if (s.type === AsPathSegmentType.AS_SET) n += 1;
+  }
+  return n;
+}
+
+/** The neighbour AS for MED comparison: the first AS of the first AS_SEQUENCE (0 if none: local). */
+export function neighbourAs(a: PathAttributes): number {
+  const s = a.asPath?.[0];
+  return s && s.type === AsPathSegmentType.AS_SEQUENCE ? (s.asns[0] ?? 0) : 0;
+}
+
+const localPref = (r: Route) => r.attrs.localPref ?? DEFAULT_LOCAL_PREF;
+const routerId = (r: Route) => r.attrs.originatorId ?? r.source.routerId;
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  if (a.length !== b.length) return a.length - b.length;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
+}
+
+interface KeyStep {
+  readonly name: BestPathStep;
+  /** Lower wins. */
+  readonly rank: (r: Route, o: BestPathOptions) => number;
+  readonly show: (r: Route, o: BestPathOptions) => string;
+}
+
+const PRE_MED: readonly KeyStep[] = [
+  { name: 'local-pref', rank: (r) => -localPref(r), show: (r) => `LOCAL_PREF ${localPref(r)}` },
+  { name: 'local-origin', rank: (r) => (r.source.kind === 'local' ? 0 : 1), show: (r) => (r.source.kind === 'local' ? 'locally originated' : `learned from ${r.source.id}`) },
+  { name: 'as-path-length', rank: (r) => asPathLength(r.attrs.asPath), show: (r) => `AS_PATH length ${asPathLength(r.attrs.asPath)}` },
+  { name: 'origin', rank: (r) => r.attrs.origin ?? 2, show: (r) => `ORIGIN ${['IGP', 'EGP', 'INCOMPLETE'][r.attrs.origin ?? 2] ?? r.attrs.origin}` },
+];
+const POST_MED: readonly KeyStep[] = [
+  { name: 'ebgp-over-ibgp', rank: (r) => (r.source.kind === 'ibgp' ? 1 : 0), show: (r) => r.source.kind },
+  { name: 'igp-cost', rank: (r, o) => (o.igpCost ? o.igpCost(r.nextHop) : 0), show: (r, o) => `IGP cost ${o.igpCost ? o.igpCost(r.nextHop) : 0}` },
+];
+const TIE_BREAK: readonly KeyStep[] = [
+  { name: 'router-id', rank: routerId, show: (r) => `router id ${routerId(r)}` },
+  { name: 'cluster-list-length', rank: (r) => r.attrs.clusterList?.length ?? 0, show: (r) => `CLUSTER_LIST length ${r.attrs.clusterList?.length ?? 0}` },
+];
+
+function keep(step: KeyStep, set: Route[], o: BestPathOptions, losers: Loser[] | undefined): Route[] {
+  let min = Infinity;
+  for (const r of set) { const k = step.rank(r, o); if (k < min) min = k; }
+  const out: Route[] = [];
+  for (const r of set) {
+    if (step.rank(r, o) === min) out.push(r);
+    else if (losers) {
+      const winner = set.find((w) => step.rank(w, o) === min)!;
+      losers.push({ route: r, step: step.name, why: `${step.show(r, o)} vs ${step.show(winner, o)}` });
+    }
+  }
+  return out;
+}
+
+function keepMed(set: Route[], o: BestPathOptions, losers: Loser[] | undefined): Route[] {
+  const med = (r: Route) => r.attrs.med ?? 0;
+  const group = (r: Route) => (o.alwaysCompareMed ? 0 : neighbourAs(r.attrs));
+  const minBy = new Map<number, number>();
+  for (const r of set) { const g = group(r); const m = minBy.get(g); if (m === undefined || med(r) < m) minBy.set(g, med(r)); }
+  const out: Route[] = [];
+  for (const r of set) {
+    const m = minBy.get(group(r))!;
+    if (med(r) === m) out.push(r);
+    else losers?.push({ route: r, step: 'med', why: `MED ${med(r)} vs ${m} from AS ${group(r)}` });
+  }
+  return out;
+}
+
+/** Deterministic order among routes equal down to IGP cost (the last steps as a comparator). */
+function tieBreak(a: Route, b: Route): number {
+  const d = routerId(a) - routerId(b);
+  if (d !== 0) return d;
+  const c = (a.attrs.clusterList?.length ?? 0) - (b.attrs.clusterList?.length ?? 0);
+  if (c !== 0) return c;
+  const p = compareBytes(a.source.address, b.source.address);
+  return p !== 0 ? p : a.pathId - b.pathId;
+}
+
+function run(cands: readonly Route[], o: BestPathOptions, losers: Loser[] | undefined): Selection {
+  let set: Route[] = [];
+  for (const r of cands) {
+    if (!o.nextHopReachable || o.nextHopReachable(r.nextHop)) set.push(r);
+    else losers?.push({ route: r, step: 'next-hop-unreachable', why: 'next hop unreachable' });
+  }
+  if (set.length === 0) return { best: undefined, ecmp: [] };
+  if (set.length > 1) {
+    for (const s of PRE_MED) set = keep(s, set, o, losers);
+    if (set.length > 1) set = keepMed(set, o, losers);
+    for (const s of POST_MED) if (set.length > 1) set = keep(s, set, o, losers);
+  }
+  const ecmpSet = set.length > 1 ? set.slice().sort(tieBreak) : set;
+  if (losers && set.length > 1) {
+    for (const s of TIE_BREAK) if (set.length > 1) set = keep(s, set, o, losers);
+    if (set.length > 1) {
+      const w = ecmpSet.find((r) => set.includes(r))!;
+      for (const r of set) {
+        if (r === w) continue;
+        const byAddr = compareBytes(r.source.address, w.source.address) !== 0;
+        losers.push({ route: r, step: byAddr ? 'peer-address' : 'path-id', why: byAddr ? `peer ${r.source.id} address higher than ${w.source.id}` : `path id ${r.pathId} vs ${w.pathId}` });
+      }
+    }
+  }
+  const best = ecmpSet[0];
+  const max = Math.max(1, o.maxPaths ?? 1);
+  return { best, ecmp: ecmpSet.length > max ? ecmpSet.slice(0, max) : ecmpSet };
+}
+
+/** The best route and ECMP set among `cands` (hot path: no explanation objects). */
+export function selectBest(cands: readonly Route[], o: BestPathOptions = {}): Selection {
+  if (cands.length === 1) {
+    const r = cands[0]!;
+    if (o.nextHopReachable && !o.nextHopReachable(r.nextHop)) return { best: undefined, ecmp: [] };
+    return { best: r, ecmp: [r] };
+  }
+  return run(cands, o, undefined);
+}
+
+/** Like selectBest, plus for every other route the step it lost at and why (for `show route`). */
+export function explainBest(cands: readonly Route[], o: BestPathOptions = {}): Explanation {
+  const losers: Loser[] = [];
+  const sel = run(cands, o, losers);
+  return { ...sel, losers };
+}

@@ -1,0 +1,95 @@
+/**
+ * The export transform (RFC 4271 §5.1, §9.2; RFC 4456 §8; RFC 1997): may this best route go
+ * to a peer of this kind, and with which attributes. Pure; the Adj-RIB-Out caches results.
+ * Order: well-known communities → iBGP split horizon / reflection → strip what must not leave
+ * (LOCAL_PREF, MED, ORIGINATOR_ID, CLUSTER_LIST towards eBGP) → export policy → add ours
+ * (AS prepend, NEXT_HOP self, LOCAL_PREF, ORIGINATOR_ID / CLUSTER_LIST when reflecting).
+ * "Never back to the peer it came from" is per peer and lives in AdjRibOut.
+ */
+import type { Prefix } from '../../common/prefix.js';
+import type { CompiledPolicy } from '../policy/compile-policy.js';
+import { AsPathSegmentType, WellKnownCommunity, type AsPathSegment, type PathAttributes } from '../wire/types.js';
+import { DEFAULT_LOCAL_PREF } from './best-path.js';
+import type { Route } from './route.js';
+
+/** Everything that decides the outbound transform; peers with equal targets can share a group. */
+export interface ExportTarget {
+  readonly kind: 'ebgp' | 'ibgp';
+  readonly localAs: number;
+  readonly routerId: number;
+  /** Defaults to routerId. */
+  readonly clusterId?: number;
+  /** We are a route reflector for iBGP (RFC 4456). */
+  readonly routeReflector?: boolean;
+  /** The peers of this target are our route-reflector clients. */
+  readonly rrClient?: boolean;
+  /** Our IPv4 session address: NEXT_HOP for eBGP, for next-hop-self, and for local routes without one. */
+  readonly localAddress?: Uint8Array;
+  /** Set NEXT_HOP to ourselves on iBGP too (not for reflected routes). */
+  readonly nextHopSelf?: boolean;
+  /** Pass a received MED on to eBGP peers (default: only locally set MEDs leave the AS). */
+  readonly sendMed?: boolean;
+  readonly policy?: CompiledPolicy;
+}
+
+export type ExportRefusal = 'no-advertise' | 'no-export' | 'ibgp-split-horizon' | 'not-to-non-client' | 'policy';
+
+export type ExportResult =
+  | { readonly type: 'export'; readonly attrs: PathAttributes }
+  | { readonly type: 'refuse'; readonly reason: ExportRefusal; readonly rule?: string };
+
+function prependAs(a: PathAttributes, asn: number): readonly AsPathSegment[] {
+  const path = a.asPath ?? [];
+  const first = path[0];
+  if (first && first.type === AsPathSegmentType.AS_SEQUENCE && first.asns.length < 255) {
+    return [{ type: AsPathSegmentType.AS_SEQUENCE, asns: [asn, ...first.asns] }, ...path.slice(1)];
+  }
+  return [{ type: AsPathSegmentType.AS_SEQUENCE, asns: [asn] }, ...path];
+}
+
+/** True when `exportRoute` never looks at the prefix for this target (results can be cached per attribute set). */
+export function prefixIndependent(t: ExportTarget): boolean { return !t.policy || t.policy.prefixIndependent; }
+
+export function exportRoute(prefix: Prefix, route: Route, t: ExportTarget): ExportResult {
+  const src = route.source;
+  const a0 = route.attrs;
+  const comms = a0.communities;
+  if (comms) {
+    if (comms.includes(WellKnownCommunity.NO_ADVERTISE)) return { type: 'refuse', reason: 'no-advertise' };
+    if (t.kind === 'ebgp' && (comms.includes(WellKnownCommunity.NO_EXPORT) || comms.includes(WellKnownCommunity.NO_EXPORT_SUBCONFED))) {
+      return { type: 'refuse', reason: 'no-export' };
+    }
+  }
+  const reflected = src.kind === 'ibgp' && t.kind === 'ibgp';
+  if (reflected) {
+    if (!t.routeReflector) return { type: 'refuse', reason: 'ibgp-split-horizon' };
+    if (!src.rrClient && !t.rrClient) return { type: 'refuse', reason: 'not-to-non-client' };
+  }
+  // strip what must not leave
+  let a: PathAttributes = a0;
+  if (t.kind === 'ebgp') {
+    const { localPref: _l, originatorId: _o, clusterList: _c, med, ...rest } = a;
+    a = med !== undefined && (t.sendMed || src.kind === 'local') ? { ...rest, med } : rest;
+  }
+  if (t.policy) {
+    const r = t.policy.evaluate(prefix, a, { sourceKind: src.kind, sourcePeer: src.id, localAs: t.localAs });
+    if (r.type === 'reject') return { type: 'refuse', reason: 'policy', rule: r.rule };
+    a = r.attrs;
+  }
+  // add ours
+  const out: { -readonly [K in keyof PathAttributes]: PathAttributes[K] } = { ...a };
+  out.origin ??= 0;
+  if (t.kind === 'ebgp') {
+    out.asPath = prependAs(a, t.localAs);
+    if (t.localAddress) out.nextHop = t.localAddress;
+  } else {
+    out.asPath ??= [];
+    out.localPref ??= DEFAULT_LOCAL_PREF;
+    if (reflected) {
+      out.originatorId ??= src.routerId;
+      out.clusterList = [t.clusterId ?? t.routerId, ...(a.clusterList ?? [])];
+    } else if (t.nextHopSelf && t.localAddress) out.nextHop = t.localAddress;
+  }
+  if (!out.nextHop && t.localAddress && prefix.family === 4) out.nextHop = t.localAddress;
+  return { type: 'export', attrs: out };
+}

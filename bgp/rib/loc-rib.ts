@@ -1,0 +1,204 @@
+/**
+ * Loc-RIB (RFC 4271 §3.2, §9.1): per prefix the candidate routes from every Adj-RIB-In and the
+ * selected best + ECMP set. A prefix with one candidate stores the Route itself (no entry
+ * object); more candidates share a small entry. Subscribers get one batch of BestChange per
+ * input call (one UPDATE, one withdrawAll, one originate), proportional to what changed.
+ * Also the home of local origination (originate / withdrawOriginated) and of the interner.
+ */
+import type { Logger } from '../../common/logger.js';
+import type { Prefix } from '../../common/prefix.js';
+import type { PathAttributes } from '../wire/types.js';
+import { AdjRibIn, type ImportOptions, type RibSink } from './adj-rib-in.js';
+import { AttrInterner } from './attr-intern.js';
+import { explainBest, selectBest, type BestPathOptions, type Explanation } from './best-path.js';
+import { PrefixTable } from './prefix-table.js';
+import { localPeer, LOCAL_PEER_ID, Route, type PeerInfo } from './route.js';
+
+export interface BestChange {
+  readonly prefix: Prefix;
+  /** Undefined: no usable route any more (withdraw). */
+  readonly best: Route | undefined;
+  readonly previous: Route | undefined;
+  /** Best first; empty when best is undefined. */
+  readonly ecmp: readonly Route[];
+}
+
+export type BestChangeListener = (changes: readonly BestChange[]) => void;
+
+export interface LocRibDeps {
+  readonly localAs: number;
+  /** Our BGP identifier (uint32). */
+  readonly routerId: number;
+  /** Route-reflector cluster id (defaults to routerId). */
+  readonly clusterId?: number;
+  readonly bestPath?: BestPathOptions;
+  readonly logger?: Logger;
+}
+
+class Multi {
+  constructor(public cands: Route[], public best: Route | undefined, public ecmp: readonly Route[]) {}
+}
+type Entry = Route | Multi;
+
+function sameList(a: readonly Route[], b: readonly Route[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export class LocRib implements RibSink {
+  readonly interner = new AttrInterner();
+  readonly localAs: number;
+  readonly routerId: number;
+  readonly clusterId: number;
+  private readonly table = new PrefixTable<Entry>();
+  private readonly peers = new Map<string, AdjRibIn>();
+  private readonly listeners = new Set<BestChangeListener>();
+  private pending: BestChange[] = [];
+  private readonly opts: BestPathOptions;
+  private readonly single: boolean;
+  private readonly local: AdjRibIn;
+
+  constructor(private readonly deps: LocRibDeps) {
+    this.localAs = deps.localAs;
+    this.routerId = deps.routerId;
+    this.clusterId = deps.clusterId ?? deps.routerId;
+    this.opts = deps.bestPath ?? {};
+    this.single = !this.opts.nextHopReachable;
+    this.local = new AdjRibIn(localPeer(deps.localAs, deps.routerId), this, {}, deps.logger);
+    this.peers.set(LOCAL_PEER_ID, this.local);
+  }
+
+  /** Subscribe to best-path changes; returns the unsubscribe function. */
+  onBestChange(fn: BestChangeListener): () => void {
+    this.listeners.add(fn);
+    return () => { this.listeners.delete(fn); };
+  }
+
+  /** Register a neighbour (at Established); its Adj-RIB-In feeds this Loc-RIB. */
+  addPeer(peer: PeerInfo, options: ImportOptions = {}): AdjRibIn {
+    if (this.peers.has(peer.id)) throw new Error(`peer ${JSON.stringify(peer.id)} is already in the RIB; removePeer() it first`);
+    const rib = new AdjRibIn(peer, this, options, this.deps.logger?.child({ peer: peer.id }));
+    this.peers.set(peer.id, rib);
+    return rib;
+  }
+
+  adjRibIn(peerId: string): AdjRibIn | undefined { return this.peers.get(peerId); }
+
+  /** Session down: withdraw all its routes and forget the neighbour. */
+  removePeer(peerId: string): void {
+    if (peerId === LOCAL_PEER_ID) throw new Error('the local origin cannot be removed');
+    const rib = this.peers.get(peerId);
+    if (!rib) return;
+    rib.withdrawAll();
+    this.peers.delete(peerId);
+  }
+
+  /** Locally originate `prefix` (e.g. an IPAM block). Replaces an earlier origination. */
+  originate(prefix: Prefix, attrs: PathAttributes, nextHop?: Uint8Array): void {
+    this.local.update([{ prefix }], { origin: 0, ...attrs }, nextHop);
+  }
+
+  withdrawOriginated(prefix: Prefix): void { this.local.withdraw([{ prefix }]); }
+
+  /** Number of prefixes with at least one candidate. */
+  get size(): number { return this.table.size; }
+
+  best(prefix: Prefix): Route | undefined {
+    const e = this.table.get(prefix);
+    return e instanceof Multi ? e.best : e;
+  }
+
+  ecmp(prefix: Prefix): readonly Route[] {
+    const e = this.table.get(prefix);
+    return e === undefined ? [] : e instanceof Multi ? e.ecmp : [e];
+  }
+
+  candidates(prefix: Prefix): readonly Route[] {
+    const e = this.table.get(prefix);
+    return e === undefined ? [] : e instanceof Multi ? e.cands : [e];
+  }
+
+  /** Best path plus, for each other candidate, the step it lost at. */
+  explain(prefix: Prefix): Explanation { return explainBest(this.candidates(prefix), this.opts); }
+
+  /** Visit every prefix that has a best route (e.g. to fill a new peer's Adj-RIB-Out). */
+  forEachBest(fn: (prefix: Prefix, best: Route, ecmp: readonly Route[]) => void): void {
+    this.table.forEach((p, e) => {
+      if (e instanceof Multi) { if (e.best) fn(p, e.best, e.ecmp); } else fn(p, e, [e]);
+    });
+  }
+
+  /** Re-run selection for every prefix (after the IGP-cost or next-hop hooks changed their answers). */
+  reevaluate(): void {
+    for (const [p, e] of this.table.entries()) {
+      if (e instanceof Multi) this.select(p, e, e.best, e.ecmp);
+      else if (!this.single) this.setCands(p, [e], e, [e]);
+    }
+    this.flush();
+  }
+
+  /** RibSink: called by the Adj-RIBs-In. */
+  replace(prefix: Prefix, old: Route | undefined, neu: Route | undefined): void {
+    let e: Entry | undefined;
+    if (this.single && neu && !old) {
+      // optimistic: a new prefix is the common case; put the previous entry back otherwise
+      e = this.table.set(prefix, neu);
+      if (e === undefined) { this.pending.push({ prefix, best: neu, previous: undefined, ecmp: [neu] }); return; }
+      this.table.set(prefix, e);
+    } else if (this.single && old && !neu) {
+      e = this.table.delete(prefix);
+      if (e === old) { this.pending.push({ prefix, best: undefined, previous: old, ecmp: [] }); return; }
+      if (e === undefined) return;
+      this.table.set(prefix, e);
+    } else {
+      e = this.table.get(prefix);
+    }
+    if (e === undefined) {
+      if (!neu) return;
+      this.setCands(prefix, [neu], undefined, []);
+      return;
+    }
+    if (!(e instanceof Multi)) {
+      // single candidate, it is the best
+      if (old === e) {
+        if (!neu) { this.table.delete(prefix); this.pending.push({ prefix, best: undefined, previous: e, ecmp: [] }); return; }
+        if (this.single) { this.table.set(prefix, neu); this.pending.push({ prefix, best: neu, previous: e, ecmp: [neu] }); return; }
+        this.setCands(prefix, [neu], e, [e]);
+        return;
+      }
+      if (!neu) return;
+      this.setCands(prefix, [e, neu], e, [e]);
+      return;
+    }
+    const cands = e.cands;
+    if (old) { const i = cands.indexOf(old); if (i >= 0) { if (neu) cands[i] = neu; else cands.splice(i, 1); } else if (neu) cands.push(neu); } else if (neu) cands.push(neu);
+    this.setCands(prefix, cands, e.best, e.ecmp, e);
+  }
+
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    for (const fn of this.listeners) {
+      try { fn(batch); } catch (err) { this.deps.logger?.error({ err }, 'best-path listener failed'); }
+    }
+  }
+
+  private setCands(prefix: Prefix, cands: Route[], prevBest: Route | undefined, prevEcmp: readonly Route[], entry?: Multi): void {
+    if (cands.length === 0) {
+      this.table.delete(prefix);
+      if (prevBest) this.pending.push({ prefix, best: undefined, previous: prevBest, ecmp: [] });
+      return;
+    }
+    const sel = selectBest(cands, this.opts);
+    if (cands.length === 1 && sel.best && this.single) this.table.set(prefix, cands[0]!);
+    else if (entry) { entry.cands = cands; entry.best = sel.best; entry.ecmp = sel.ecmp; }
+    else this.table.set(prefix, new Multi(cands, sel.best, sel.ecmp));
+    if (sel.best !== prevBest || !sameList(sel.ecmp, prevEcmp)) this.pending.push({ prefix, best: sel.best, previous: prevBest, ecmp: sel.ecmp });
+  }
+
+  private select(prefix: Prefix, e: Multi, prevBest: Route | undefined, prevEcmp: readonly Route[]): void {
+    this.setCands(prefix, e.cands, prevBest, prevEcmp, e);
+  }
+}

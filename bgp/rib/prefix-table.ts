@@ -1,0 +1,154 @@
+/**
+ * A compact map from prefix to value. IPv4 keys live in an open-addressing hash over typed
+ * arrays (address as uint32 + length byte, ~9 bytes per slot, no per-entry objects); IPv6 keys
+ * fall back to a Map keyed by text. Used by the Adj-RIB-In, Loc-RIB and Adj-RIB-Out.
+ */
+import { intToIpv4, ipv4ToInt, type Prefix } from '../../common/prefix.js';
+
+const EMPTY = 255;
+const TOMB = 254;
+const MAX_LOAD = 0.7;
+
+function hashV4(addr: number, len: number): number {
+  let h = Math.imul(addr ^ Math.imul(len + 1, 0x9e3779b1), 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+function v6Key(p: Prefix): string {
+  let s = '';
+  for (let i = 0; i < 16; i++) s += String.fromCharCode(p.bytes[i] ?? 0);
+  return s + String.fromCharCode(p.length);
+}
+
+export class PrefixTable<T> {
+  private addrs: Uint32Array;
+  private lens: Uint8Array;
+  private vals: (T | undefined)[];
+  private mask: number;
+  private used = 0; // live + tombstones
+  private v4Size = 0;
+  private readonly v6 = new Map<string, { readonly prefix: Prefix; value: T }>();
+
+  constructor(initialCapacity = 16) {
+    let cap = 16;
+    while (cap * MAX_LOAD < initialCapacity) cap *= 2;
+    this.addrs = new Uint32Array(cap);
+    this.lens = new Uint8Array(cap).fill(EMPTY);
+    this.vals = new Array<T | undefined>(cap).fill(undefined);
+    this.mask = cap - 1;
+  }
+
+  get size(): number { return this.v4Size + this.v6.size; }
+
+  get(p: Prefix): T | undefined {
+    if (p.family === 4) return this.getV4(ipv4ToInt(p.bytes), p.length);
+    return this.v6.get(v6Key(p))?.value;
+  }
+
+  /** Sets the value; returns the previous one. */
+  set(p: Prefix, value: T): T | undefined {
+    if (p.family === 4) return this.setV4(ipv4ToInt(p.bytes), p.length, value);
+    const k = v6Key(p);
+    const e = this.v6.get(k);
+    if (e) { const old = e.value; e.value = value; return old; }
+    this.v6.set(k, { prefix: p, value });
+    return undefined;
+  }
+
+  /** Removes the entry; returns the removed value. */
+  delete(p: Prefix): T | undefined {
+    if (p.family === 4) return this.deleteV4(ipv4ToInt(p.bytes), p.length);
+    const k = v6Key(p);
+    const e = this.v6.get(k);
+    if (!e) return undefined;
+    this.v6.delete(k);
+    return e.value;
+  }
+
+  getV4(addr: number, len: number): T | undefined {
+    const i = this.find(addr, len);
+    return i < 0 ? undefined : this.vals[i];
+  }
+
+  setV4(addr: number, len: number, value: T): T | undefined {
+    const i = this.find(addr, len);
+    if (i >= 0) { const old = this.vals[i]; this.vals[i] = value; return old; }
+    if ((this.used + 1) > (this.mask + 1) * MAX_LOAD) this.resize();
+    let j = hashV4(addr, len) & this.mask;
+    for (;;) {
+      const l = this.lens[j]!;
+      if (l === EMPTY || l === TOMB) {
+        if (l === EMPTY) this.used++;
+        this.addrs[j] = addr; this.lens[j] = len; this.vals[j] = value; this.v4Size++;
+        return undefined;
+      }
+      j = (j + 1) & this.mask;
+    }
+  }
+
+  deleteV4(addr: number, len: number): T | undefined {
+    const i = this.find(addr, len);
+    if (i < 0) return undefined;
+    const old = this.vals[i];
+    this.lens[i] = TOMB; this.vals[i] = undefined; this.v4Size--;
+    if (this.v4Size === 0) this.clearV4();
+    return old;
+  }
+
+  /** Visits every entry; the callback must not modify the table. */
+  forEach(fn: (prefix: Prefix, value: T) => void): void {
+    for (let i = 0; i <= this.mask; i++) {
+      const l = this.lens[i]!;
+      if (l <= 32) fn({ family: 4, bytes: intToIpv4(this.addrs[i]!), length: l }, this.vals[i] as T);
+    }
+    for (const e of this.v6.values()) fn(e.prefix, e.value);
+  }
+
+  /** Snapshot of all entries (safe to modify the table while walking the result). */
+  entries(): Array<[Prefix, T]> {
+    const out: Array<[Prefix, T]> = [];
+    this.forEach((p, v) => out.push([p, v]));
+    return out;
+  }
+
+  clear(): void { this.clearV4(); this.v6.clear(); }
+
+  private clearV4(): void {
+    if (this.mask + 1 > 16) {
+      this.addrs = new Uint32Array(16); this.lens = new Uint8Array(16).fill(EMPTY);
+      this.vals = new Array<T | undefined>(16).fill(undefined); this.mask = 15;
+    } else { this.lens.fill(EMPTY); this.vals.fill(undefined); }
+    this.used = 0; this.v4Size = 0;
+  }
+
+  private find(addr: number, len: number): number {
+    let j = hashV4(addr, len) & this.mask;
+    for (;;) {
+      const l = this.lens[j]!;
+      if (l === EMPTY) return -1;
+      if (l === len && this.addrs[j] === addr) return j;
+      j = (j + 1) & this.mask;
+    }
+  }
+
+  private resize(): void {
+    const oldA = this.addrs, oldL = this.lens, oldV = this.vals;
+    let cap = this.mask + 1;
+    while (this.v4Size + 1 > cap * 0.5) cap *= 2;
+    this.addrs = new Uint32Array(cap);
+    this.lens = new Uint8Array(cap).fill(EMPTY);
+    this.vals = new Array<T | undefined>(cap).fill(undefined);
+    this.mask = cap - 1;
+    this.used = this.v4Size;
+    for (let i = 0; i < oldL.length; i++) {
+      const l = oldL[i]!;
+      if (l > 32) continue;
+      const a = oldA[i]!;
+      let j = hashV4(a, l) & this.mask;
+      while (this.lens[j] !== EMPTY) j = (j + 1) & this.mask;
+      this.addrs[j] = a; this.lens[j] = l; this.vals[j] = oldV[i];
+    }
+  }
+}
