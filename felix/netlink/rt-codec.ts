@@ -168,10 +168,10 @@ export function macBytes(mac: string): Buffer {
 }
 export const macText = (b: Uint8Array): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 
-const scopeName = (n: number): RouteScope =>
-  (Object.entries(RouteScopeCode).find(([, v]) => v === n)?.[0] as RouteScope | undefined) ?? 'universe';
-const typeName = (n: number): RouteType | undefined =>
-  Object.entries(RouteTypeCode).find(([, v]) => v === n)?.[0] as RouteType | undefined;
+const SCOPE_BY_CODE = new Map<number, RouteScope>(Object.entries(RouteScopeCode).map(([k, v]) => [v, k as RouteScope]));
+const TYPE_BY_CODE = new Map<number, RouteType>(Object.entries(RouteTypeCode).map(([k, v]) => [v, k as RouteType]));
+const scopeName = (n: number): RouteScope => SCOPE_BY_CODE.get(n) ?? 'universe';
+const typeName = (n: number): RouteType | undefined => TYPE_BY_CODE.get(n);
 
 /** "10.0.0.0/24 via 10.1.1.1 dev #3 proto 80 table 254 metric 0" for errors and logs. */
 export function describeRoute(r: KernelRoute): string {
