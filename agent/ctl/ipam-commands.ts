@@ -4,7 +4,7 @@ import type { Datastore } from '../datastore/datastore.js';
 import type { KvStore } from '../datastore/kv-store.js';
 import { Ipam } from '../ipam/ipam.js';
 import { checkIpam, type IpamProblem } from '../ipam/ipam-check.js';
-import { inUse } from '../ipam/block.js';
+import { affinityNode, attributeOf, inUse, ordinalToAddress } from '../ipam/block.js';
 import type { Logger } from '../../common/logger.js';
 import { assertNever } from '../../common/assert-never.js';
 import { CtlError } from './ctl-error.js';
@@ -19,8 +19,25 @@ function row(grouping: string, cidr: string, total: number, used: number): strin
   return [grouping, cidr, formatG5(total), `${formatG5(used)} (${pct(used, total)})`, `${formatG5(total - used)} (${pct(total - used, total)})`];
 }
 
-export async function ipamShow(ctx: IpamCtx, opts: { ip?: string; showBlocks?: boolean }, io: Io): Promise<void> {
+export async function ipamShow(ctx: IpamCtx, opts: { ip?: string; showBlocks?: boolean; showBorrowed?: boolean }, io: Io): Promise<void> {
   const ipam = new Ipam(ctx);
+  if (opts.showBorrowed === true) {
+    const rows: string[][] = [];
+    for (const b of (await ipam.allBlocks()).sort((x, y) => (x.cidr < y.cidr ? -1 : 1))) {
+      const owner = affinityNode(b);
+      b.allocations.forEach((_, o) => {
+        const a = attributeOf(b, o);
+        const user = a?.secondary?.['node'];
+        if (a === undefined || owner === undefined || user === undefined || user === owner) return;
+        const sec = a.secondary ?? {};
+        const type = sec['type'] ?? (sec['pod'] !== undefined ? 'pod' : 'unknown');
+        const to = sec['pod'] === undefined ? (a.handle_id ?? '') : `${sec['namespace'] ?? ''}/${sec['pod']}`;
+        rows.push([ordinalToAddress(b.cidr, o), user, b.cidr, owner, type, to]);
+      });
+    }
+    io.out(formatBoxTable(['IP', 'BORROWING-NODE', 'BLOCK', 'BLOCK OWNER', 'TYPE', 'ALLOCATED-TO'], rows));
+    return;
+  }
   if (opts.ip !== undefined) {
     try { parseAddress(opts.ip); } catch { throw new CtlError(`invalid IP address ${JSON.stringify(opts.ip)}`); }
     const info = await ipam.addressInfo(opts.ip);

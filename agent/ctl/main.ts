@@ -91,10 +91,12 @@ function build(setExit: (code: number) => void): Command {
 
   const ipam = program.command('ipam').description('IP address management');
   ipam.command('show').description('pool and block usage, or who holds an IP')
-    .option('--ip <ip>', 'show the allocation of one address').option('--show-blocks', 'add a row per block').option(...CONFIG)
-    .action(async (opts: { ip?: string; showBlocks?: boolean; config?: string }) => {
+    .option('--ip <ip>', 'show the allocation of one address').option('--show-blocks', 'add a row per block')
+    .option('--show-borrowed', 'list addresses used by a node other than the block owner').option(...CONFIG)
+    .action(async (opts: { ip?: string; showBlocks?: boolean; showBorrowed?: boolean; config?: string }) => {
       const ic = await import('./ipam-commands.js');
-      await withDatastore(opts.config, (c) => ic.ipamShow(c, { ...(opts.ip === undefined ? {} : { ip: opts.ip }), ...(opts.showBlocks === undefined ? {} : { showBlocks: opts.showBlocks }) }, io));
+      await withDatastore(opts.config, (c) => ic.ipamShow(c, { ...(opts.ip === undefined ? {} : { ip: opts.ip }),
+        ...(opts.showBlocks === undefined ? {} : { showBlocks: opts.showBlocks }), ...(opts.showBorrowed === undefined ? {} : { showBorrowed: opts.showBorrowed }) }, io));
     });
   ipam.command('release').description('release one address').requiredOption('--ip <ip>', 'address to release').option(...CONFIG)
     .action(async (opts: { ip: string; config?: string }) => {

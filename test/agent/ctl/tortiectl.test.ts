@@ -266,6 +266,16 @@ spec: {peerIP: 10.0.0.300, asNumber: 65000, keepAliveTime: 10s}
         '| IP Pool  | fd00:244::/64 | 1.8447e+19 | 0 (0%)     | 1.8447e+19 (100%) |',
         '+----------+---------------+------------+------------+-------------------+', ''].join('\n'));
       assert.doesNotMatch(ok(await run(['ipam', 'show'])).stdout, /Block/);
+      // An address in node-1's block used by node-2, which is what borrowing leaves behind (the pool is too big to exhaust here).
+      const borrowed = await ipam.autoAssign({ handle: 'k8s-pod-network.b1', attrs: { pod: 'b-0', namespace: 'x', node: 'node-2' }, node: 'node-1', num4: 1, num6: 0 });
+      assert.equal(ok(await run(['ipam', 'show', '--show-borrowed'])).stdout, [
+        '+------------+----------------+---------------+-------------+------+--------------+',
+        '|     IP     | BORROWING-NODE |     BLOCK     | BLOCK OWNER | TYPE | ALLOCATED-TO |',
+        '+------------+----------------+---------------+-------------+------+--------------+',
+        '| 10.244.0.9 | node-2         | 10.244.0.0/26 | node-1      | pod  | x/b-0        |',
+        '+------------+----------------+---------------+-------------+------+--------------+', ''].join('\n'));
+      assert.equal(borrowed.ipv4[0]?.address, '10.244.0.9', 'FIFO reuse: the released first address goes to the back of the queue');
+      await ipam.releaseByHandle('k8s-pod-network.b1');
       assert.equal(ok(await run(['ipam', 'show', '--ip', first])).stdout,
         `IP ${first} is in use\nAttributes:\n  pod: web-0\n  namespace: shop\n  node: node-1\n  handle: k8s-pod-network.abc\n`);
       assert.equal(ok(await run(['ipam', 'release', '--ip', first])).stdout, `Successfully released IP address ${first}\n`);
