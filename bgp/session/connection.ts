@@ -88,7 +88,8 @@ export class Connection {
     const buf = this.pending.length === 1 ? this.pending[0] as Uint8Array : Buffer.concat(this.pending);
     this.pending = [];
     this.pendingBytes = 0;
-    this.socket.write(buf);
+    // When the kernel took everything at once there will be no 'drain' event: check now.
+    if (this.socket.write(buf)) queueMicrotask(() => this.checkDrained());
   }
 
   /** Flush what is queued, then close (destroy after `graceMs` if the peer does not read). */
