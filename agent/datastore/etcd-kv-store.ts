@@ -101,10 +101,10 @@ export class EtcdKvStore implements KvStore {
   }
 
   private async txn(key: string, target: 'Create' | 'Mod', rev: string, op: 'put' | 'delete', value: string,
-    options: KvWriteOptions): Promise<{ ok: boolean; current: KvEntry | undefined; revision: string; deleted: KvEntry | undefined }> {
+    options: KvWriteOptions): Promise<{ ok: boolean; current: KvEntry | undefined; revision: string; deleted: KvEntry | undefined; previous?: KvEntry }> {
     const k = Buffer.from(key);
     const success = op === 'put'
-      ? [{ request_put: { key: k, value: Buffer.from(value), ...(options.lease === undefined ? {} : { lease: options.lease.id }) } }]
+      ? [{ request_put: { key: k, value: Buffer.from(value), prev_kv: true, ...(options.lease === undefined ? {} : { lease: options.lease.id }) } }]
       : [{ request_delete_range: { key: k, prev_kv: true } }];
     const res = await this.client.kv.txn({
       compare: [{ key: k, target, result: 'Equal', ...(target === 'Create' ? { create_revision: rev } : { mod_revision: rev }) }],
@@ -113,7 +113,9 @@ export class EtcdKvStore implements KvStore {
     const revision = String(res.header.revision);
     if (res.succeeded) {
       const prev = res.responses[0]?.response_delete_range?.prev_kvs?.[0];
-      return { ok: true, current: undefined, revision, deleted: prev === undefined ? undefined : toEntry(prev) };
+      const before = res.responses[0]?.response_put?.prev_kv;
+      return { ok: true, current: undefined, revision, deleted: prev === undefined ? undefined : toEntry(prev),
+        ...(before === undefined || before === null ? {} : { previous: toEntry(before) }) };
     }
     const cur = res.responses[0]?.response_range?.kvs?.[0];
     return { ok: false, current: cur === undefined ? undefined : toEntry(cur), revision, deleted: undefined };
@@ -133,7 +135,8 @@ export class EtcdKvStore implements KvStore {
       if (r.current === undefined) throw new DatastoreError('not-found', `${key} does not exist`);
       throw new DatastoreError('conflict', `${key} was modified (revision ${r.current.modRevision}, expected ${expectedModRevision})`, { current: r.current });
     }
-    return { key, value, modRevision: r.revision, createRevision: '0', ...(options.lease === undefined ? {} : { lease: options.lease.id }) };
+    return { key, value, modRevision: r.revision, createRevision: r.previous?.createRevision ?? r.revision,
+      ...(options.lease === undefined ? {} : { lease: options.lease.id }) };
   }
 
   async delete(key: string, expectedModRevision?: string): Promise<KvEntry> {

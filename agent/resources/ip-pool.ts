@@ -11,8 +11,12 @@ export type AllowedUse = (typeof ALLOWED_USES)[number];
 export const ipPoolSpec = z.strictObject({
   cidr,
   blockSize: z.int().optional(),
-  ipipMode: z.enum(ENCAP_MODES).default('Never'),
+  ipipMode: z.enum(ENCAP_MODES).optional(),
   vxlanMode: z.enum(ENCAP_MODES).default('Never'),
+  /** Deprecated v3.0 form, still accepted by Calico: `ipip: {enabled: true, mode: cross-subnet}`. */
+  ipip: z.strictObject({ enabled: z.boolean().optional(), mode: z.enum(['always', 'cross-subnet']).optional() }).optional(),
+  /** Deprecated v3.0 spelling of natOutgoing. */
+  'nat-outgoing': z.boolean().optional(),
   natOutgoing: z.boolean().optional(),
   disabled: z.boolean().optional(),
   disableBGPExport: z.boolean().optional(),
@@ -20,7 +24,16 @@ export const ipPoolSpec = z.strictObject({
   namespaceSelector: selector.optional(),
   allowedUses: z.array(z.enum(ALLOWED_USES)).default(['Workload', 'Tunnel']),
   assignmentMode: z.enum(['Automatic', 'Manual']).default('Automatic'),
-}).transform((spec, ctx) => {
+}).transform((input, ctx) => {
+  const legacyIpip = input.ipip?.enabled === true ? (input.ipip.mode === 'cross-subnet' ? 'CrossSubnet' : 'Always') : undefined;
+  const spec = {
+    ...input,
+    ipipMode: input.ipipMode ?? legacyIpip ?? 'Never',
+    ...(input.natOutgoing === undefined && input['nat-outgoing'] !== undefined ? { natOutgoing: input['nat-outgoing'] } : {}),
+  };
+  if (input.ipipMode !== undefined && legacyIpip !== undefined && input.ipipMode !== legacyIpip) {
+    ctx.addIssue({ code: 'custom', path: ['ipip'], message: `the deprecated ipip field says ${legacyIpip} but ipipMode says ${input.ipipMode}` });
+  }
   const family = parsePrefix(spec.cidr).family;
   const prefixLen = parsePrefix(spec.cidr).length;
   const blockSize = spec.blockSize ?? (family === 4 ? 26 : 122);

@@ -36,6 +36,8 @@ describe('etcd KvStore', { skip }, () => {
     await assert.rejects(store.create('/t/cas/a', 'v2'), (e: unknown) => isDatastoreError(e, 'already-exists') && e.current?.value === 'v1');
     const b = await store.update('/t/cas/a', 'v2', a.modRevision);
     assert.ok(BigInt(b.modRevision) > BigInt(a.modRevision));
+    assert.equal(b.createRevision, a.createRevision);
+    assert.deepEqual(await store.get('/t/cas/a'), b);
     await assert.rejects(store.update('/t/cas/a', 'v3', a.modRevision), (e: unknown) => isDatastoreError(e, 'conflict') && e.current?.value === 'v2');
     await assert.rejects(store.update('/t/cas/none', 'x', '5'), (e: unknown) => isDatastoreError(e, 'not-found'));
     await assert.rejects(store.delete('/t/cas/a', a.modRevision), (e: unknown) => isDatastoreError(e, 'conflict'));

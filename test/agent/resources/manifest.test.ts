@@ -94,6 +94,13 @@ describe('manifests', () => {
     assert.equal((rs[2]?.spec as { asNumber: number }).asNumber, 65546);
   });
 
+  it('the deprecated v3.0 IPPool fields (ipip, nat-outgoing) still apply and set the modern ones', async () => {
+    const [p] = await loadManifest('apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: old}\nspec:\n  cidr: 10.9.0.0/16\n  ipip: {enabled: true, mode: cross-subnet}\n  nat-outgoing: true\n', 'old.yaml');
+    assert.deepEqual({ ipipMode: (p?.spec as { ipipMode: string }).ipipMode, natOutgoing: (p?.spec as { natOutgoing: boolean }).natOutgoing }, { ipipMode: 'CrossSubnet', natOutgoing: true });
+    await assert.rejects(loadManifest('apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: old}\nspec: {cidr: 10.9.0.0/16, ipip: {enabled: true}, ipipMode: Never}\n', 'c.yaml'),
+      (e: unknown) => e instanceof ManifestError && /spec\.ipip: the deprecated ipip field says Always but ipipMode says Never/.test(e.message));
+  });
+
   it('IPv6 pools default to /122 blocks', async () => {
     const [p] = await loadManifest('{"apiVersion":"projectcalico.org/v3","kind":"IPPool","metadata":{"name":"v6"},"spec":{"cidr":"fd00:10::/48"}}', 'p.json');
     assert.equal((p?.spec as { blockSize: number }).blockSize, 122);
