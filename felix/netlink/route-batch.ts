@@ -73,37 +73,51 @@ export class RouteBatcher {
   }
 
   private sendChunk(ops: readonly RouteOp[]): Promise<Array<NetlinkError | undefined>> {
+    // Encode first; an op that cannot be encoded (bad address text) fails alone, unsent.
+    const payloads: Array<Buffer | undefined> = ops.map((o) => {
+      try { return encodeRoutePayload(o.route, o.op === 'delete'); } catch { return undefined; }
+    });
+    const sent = payloads.filter((p) => p !== undefined).length;
     if (this.seq + ops.length > 0x7fffffff) this.seq = 1;
     const firstSeq = this.seq;
+    const seqOf: number[] = new Array<number>(ops.length).fill(-1);
     const bufs: Uint8Array[] = [];
+    let k = 0;
     ops.forEach((o, j) => {
-      const payload = encodeRoutePayload(o.route, o.op === 'delete');
+      const payload = payloads[j];
+      if (payload === undefined) return;
+      const seq = firstSeq + k;
+      seqOf[j] = seq;
+      k++;
       const hdr = Buffer.alloc(16);
       hdr.writeUInt32LE(16 + payload.length, 0);
       hdr.writeUInt16LE(o.op === 'delete' ? RTM_DELROUTE : RTM_NEWROUTE, 4);
-      const last = j === ops.length - 1;
-      hdr.writeUInt16LE(NLM_F_REQUEST | (last ? NLM_F_ACK : 0) | (o.op === 'replace' ? NLM_F_CREATE | NLM_F_REPLACE : 0), 6);
-      hdr.writeUInt32LE(firstSeq + j, 8);
+      hdr.writeUInt16LE(NLM_F_REQUEST | (k === sent ? NLM_F_ACK : 0) | (o.op === 'replace' ? NLM_F_CREATE | NLM_F_REPLACE : 0), 6);
+      hdr.writeUInt32LE(seq, 8);
       hdr.writeUInt32LE(this.port, 12);
       bufs.push(hdr, payload);
     });
-    this.seq += ops.length;
-    const lastSeq = firstSeq + ops.length - 1;
+    this.seq += sent;
+    const lastSeq = firstSeq + sent - 1;
     return new Promise((resolve) => {
       const errors = new Map<number, string>();
+      const finish = (err?: Error): void => {
+        clearTimeout(timer);
+        resolve(ops.map((o, j) => {
+          const what = `route ${describeRoute(o.route)}`;
+          const seq = seqOf[j] ?? -1;
+          if (seq < 0) return new NetlinkError(o.op, what, 'EINVAL');
+          const e = errors.get(seq);
+          if (e !== undefined) return new NetlinkError(o.op, what, e);
+          if (err !== undefined) return new NetlinkError(o.op, what, errnoOf(err), err);
+          return undefined;
+        }));
+      };
       const timer = setTimeout(() => {
         this.pending.delete(lastSeq);
         finish(new NetlinkError('batch', `${ops.length} routes`, 'ETIMEDOUT'));
       }, this.options.timeoutMs ?? 10_000);
-      const finish = (err?: Error): void => {
-        clearTimeout(timer);
-        resolve(ops.map((o, j) => {
-          const e = errors.get(firstSeq + j);
-          if (e !== undefined) return new NetlinkError(o.op, `route ${describeRoute(o.route)}`, e);
-          if (err !== undefined) return new NetlinkError(o.op, `route ${describeRoute(o.route)}`, errnoOf(err), err);
-          return undefined;
-        }));
-      };
+      if (sent === 0) { finish(); return; }
       this.pending.set(lastSeq, { firstSeq, lastSeq, errors, done: finish });
       this.sock.socket.send(Buffer.concat(bufs), {}, (err) => {
         if (err !== undefined && err !== null) {

@@ -14,7 +14,7 @@ import { formatPrefix, parsePrefix } from '../../common/prefix.js';
 import { assertNever } from '../../common/assert-never.js';
 import { errnoOf } from '../netlink/netlink-error.js';
 import { MAIN_TABLE, RouteProtocol, type KernelRoute, type Netlink, type NetlinkEvent, type Unsubscribe } from '../netlink/types.js';
-import { ifacesOf, resolveRoute, routeSignature, type DesiredRoute } from './route.js';
+import { ifacesOf, resolveRoute, routeSignature, validateDesiredRoute, type DesiredRoute } from './route.js';
 
 export interface RouteTableDeps {
   readonly netlink: Netlink;
@@ -105,6 +105,7 @@ export class RouteTable {
   setDesiredRoutes(routes: Iterable<DesiredRoute>): void {
     const next = new Map<string, DesiredRoute>();
     for (const r of routes) {
+      validateDesiredRoute(r);
       const dst = canonDst(r.dst);
       next.set(dst, r.dst === dst ? r : { ...r, dst });
     }
@@ -117,6 +118,7 @@ export class RouteTable {
   }
 
   setRoute(route: DesiredRoute): void {
+    validateDesiredRoute(route);
     const dst = canonDst(route.dst);
     this.setCanon(dst, route.dst === dst ? route : { ...route, dst });
   }

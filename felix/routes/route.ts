@@ -2,7 +2,8 @@
  * Desired routes as the route table's callers describe them (interfaces by name), the kinds
  * Calico installs (calico-compat.md §3.2), and resolution to kernel routes.
  */
-import { parsePrefix, formatPrefix, parseAddress, formatAddress, type Family } from '../../common/prefix.js';
+import { parsePrefix, formatPrefix, parseAddress, formatAddress, isValidAddress, isValidPrefix, type Family } from '../../common/prefix.js';
+import { TortieError } from '../../common/errors.js';
 import { defaultMetric, type KernelRoute, type NextHop, type RouteScope } from '../netlink/types.js';
 
 export interface DesiredNextHop {
@@ -68,6 +69,38 @@ export function ecmpRoute(block: string, hops: readonly DesiredNextHop[]): Desir
     return h.gateway === undefined ? r : { ...r, gateway: h.gateway };
   }
   return { dst, type: 'unicast', nexthops: canon };
+}
+
+/**
+ * Check a desired route before it is accepted, so one bad entry can never poison an apply.
+ * Throws a TortieError naming the route and the field.
+ */
+export function validateDesiredRoute(r: DesiredRoute): void {
+  const where = `route ${String(r.dst)}`;
+  const fail = (field: string, why: string): never => { throw new TortieError('invalid-route', `${field}: ${why}`, { where }); };
+  if (!isValidPrefix(r.dst)) fail('dst', `${JSON.stringify(r.dst)} is not a valid prefix (host bits must be zero)`);
+  const family = familyOfPrefix(r.dst);
+  const checkAddr = (field: string, a: string | undefined): void => {
+    if (a === undefined) return;
+    if (!isValidAddress(a)) fail(field, `${JSON.stringify(a)} is not an IP address`);
+    if (parseAddress(a).family !== family) fail(field, `${a} is not IPv${family} like the destination`);
+  };
+  if (r.type !== 'unicast' && r.type !== 'blackhole') fail('type', `must be "unicast" or "blackhole", got ${JSON.stringify(r.type)}`);
+  checkAddr('gateway', r.gateway);
+  checkAddr('src', r.src);
+  if (r.metric !== undefined && (!Number.isInteger(r.metric) || r.metric < 0 || r.metric > 0xffffffff)) fail('metric', 'must be an integer 0..4294967295');
+  if (r.mtu !== undefined && (!Number.isInteger(r.mtu) || r.mtu < 68 || r.mtu > 65535)) fail('mtu', 'must be an integer 68..65535');
+  if (r.type === 'unicast') {
+    if (r.nexthops !== undefined && r.nexthops.length > 0) {
+      r.nexthops.forEach((h, i) => {
+        if (typeof h.iface !== 'string' || h.iface.length === 0 || h.iface.length > 15) fail(`nexthops[${i}].iface`, 'must be an interface name (1..15 characters)');
+        checkAddr(`nexthops[${i}].gateway`, h.gateway);
+        if (h.weight !== undefined && (!Number.isInteger(h.weight) || h.weight < 1 || h.weight > 256)) fail(`nexthops[${i}].weight`, 'must be 1..256');
+      });
+    } else if (typeof r.iface !== 'string' || r.iface.length === 0 || r.iface.length > 15) {
+      fail('iface', 'a unicast route needs an interface name (1..15 characters) or next hops');
+    }
+  }
 }
 
 export function familyOfPrefix(dst: string): Family { return dst.includes(':') ? 6 : 4; }

@@ -72,6 +72,14 @@ test('RtNetlink: links, addresses, neighbours, FDB and notifications on the real
     await assert.rejects(call('addLink', { type: 'bridge', name: 'br0' }), /add link br0 \(bridge\) failed: EEXIST/);
     await assert.rejects(call('replaceRoute', { family: 4, dst: '10.82.0.0/24', table: 254, protocol: 80, type: 'unicast', scope: 'link', metric: 0, onlink: false, ifindex: 9999 }),
       /replace route 10\.82\.0\.0\/24 dev #9999 .*failed: ENODEV/);
+    // Bulk writes: one unencodable route fails alone; the others land.
+    const bulk = (dst: string, gateway?: string): unknown => ({ op: 'replace', route: { family: 4, dst, table: 254, protocol: 80, type: 'unicast',
+      scope: gateway === undefined ? 'link' : 'universe', metric: 0, onlink: gateway !== undefined, ifindex: v0.index, ...(gateway === undefined ? {} : { gateway }) } });
+    const results = await call<Array<{ message?: string } | null>>('applyRoutes', [bulk('10.83.0.1/32'), bulk('10.83.0.2/32', 'not-an-ip'), bulk('10.83.0.3/32', '192.168.80.9')]);
+    assert.equal(results.length, 3);
+    assert.ok(results[0] === null || Object.keys(results[0] ?? {}).length === 0, JSON.stringify(results));
+    assert.ok(results[1] !== null && results[1] !== undefined, 'the bad route failed');
+    assert.deepEqual(JSON.parse(sh('ip', ['-n', n, '-j', 'route', 'show', 'proto', '80', 'root', '10.83.0.0/16'])).map((r: { dst: string }) => r.dst), ['10.83.0.1', '10.83.0.3']);
     await call('deleteLink', (await call<LinkInfo>('getLink', 'br0')).index);
     assert.equal(await call('getLink', 'br0'), undefined, 'br0 is gone');
   } finally {

@@ -142,6 +142,24 @@ test('cleanup grace: an unknown route on a new workload interface survives 10 s,
   rt.stop();
 });
 
+test('bad desired routes are refused up front with the route and field named', () => {
+  const { rt } = setup();
+  const cases: Array<[DesiredRoute, RegExp]> = [
+    [{ dst: '10.0.0.1/24', type: 'blackhole' }, /route 10\.0\.0\.1\/24: dst: .*not a valid prefix/],
+    [{ dst: '10.0.0.0/24', type: 'unicast', iface: 'eth0', gateway: 'fd00::1' }, /route 10\.0\.0\.0\/24: gateway: fd00::1 is not IPv4/],
+    [{ dst: '10.0.0.0/24', type: 'unicast', iface: 'eth0', gateway: 'nope' }, /gateway: "nope" is not an IP address/],
+    [{ dst: '10.0.0.0/24', type: 'unicast' }, /iface: a unicast route needs an interface name/],
+    [{ dst: '10.0.0.0/24', type: 'unicast', iface: 'a-very-long-interface-name' }, /iface/],
+    [{ dst: '10.0.0.0/24', type: 'blackhole', metric: -1 }, /metric: must be an integer/],
+    [{ dst: '10.0.0.0/24', type: 'unicast', nexthops: [{ iface: 'eth0', gateway: '10.1.1.1', weight: 0 }, { iface: 'eth0' }] }, /nexthops\[0\]\.weight/],
+  ];
+  for (const [r, re] of cases) {
+    assert.throws(() => rt.setRoute(r), re, JSON.stringify(r));
+    assert.throws(() => rt.setDesiredRoutes([blackholeRoute('10.9.0.0/24'), r]), re);
+  }
+  assert.equal(rt.desiredRoutes().length, 0, 'nothing accepted from a refused set');
+});
+
 // ----- model-based -----
 
 const DSTS = ['10.5.0.0/26', '10.5.0.64/26', '10.5.1.5/32', '10.5.2.0/24', 'fd00:5::/122', 'fd00:5::9/128'];
