@@ -23,6 +23,7 @@ export interface VxlanConfig {
   readonly nodeIp: string;
   /** This node's tunnel address from the pool (Node.spec.ipv4VXLANTunnelAddr). */
   readonly tunnelAddress: string;
+  /** Default "vxlan.calico", or "vxlan-v6.calico" over an IPv6 underlay (as Calico). */
   readonly deviceName?: string;
   readonly vni?: number;
   readonly port?: number;
@@ -51,7 +52,7 @@ export class VxlanManager {
   private readonly log: Logger;
 
   constructor(private readonly deps: { readonly netlink: Netlink; readonly logger: Logger }, readonly config: VxlanConfig) {
-    this.deviceName = config.deviceName ?? 'vxlan.calico';
+    this.deviceName = config.deviceName ?? (parseAddress(config.nodeIp).family === 6 ? 'vxlan-v6.calico' : 'vxlan.calico');
     this.mac = config.mac ?? vxlanMacForNode(config.nodeName);
     this.log = deps.logger.child({ device: this.deviceName });
   }

@@ -102,3 +102,18 @@ test('VxlanManager: a remote VTEP changing MAC and underlay IP gets its neighbou
   assert.deepEqual([...nl.fdb.values()].map((f) => [f.mac, f.dst]), [['66:00:00:00:00:0b', '192.168.1.3']]);
   assert.deepEqual(m.routesFor([{ cidr: '10.244.1.0/26', nodeName: 'b' }]).map((r) => r.gateway), ['10.244.1.0']);
 });
+
+test('VxlanManager over IPv6: vxlan-v6.calico, MTU parent − 70, NDP entry and FDB to the v6 VTEP', async () => {
+  const nl = new FakeNetlink();
+  const eth0 = nl.externalAddLink('eth0', 'veth', 1500).index;
+  nl.addresses.push({ ifindex: eth0, family: 6, cidr: 'fd00:1::1/64' });
+  const m = new VxlanManager({ netlink: nl, logger: silentLogger() }, { nodeName: 'a', nodeIp: 'fd00:1::1', tunnelAddress: 'fd00:244::' });
+  m.setRemoteVteps([{ nodeName: 'b', nodeIp: 'fd00:1::2', tunnelIp: 'fd00:244:0:1::' }]);
+  await m.applyAdds();
+  const dev = [...nl.links.values()].find((l) => l.name === 'vxlan-v6.calico');
+  assert.deepEqual([dev?.mtu, dev?.vxlan?.local], [1430, 'fd00:1::1']);
+  assert.deepEqual(nl.addresses.filter((x) => x.ifindex === dev?.index).map((x) => x.cidr), ['fd00:244::/128']);
+  assert.deepEqual([...nl.neighbours.values()].map((n) => [n.family, n.dst]), [[6, 'fd00:244:0:1::']]);
+  assert.deepEqual([...nl.fdb.values()].map((f) => f.dst), ['fd00:1::2']);
+  assert.deepEqual(m.routesFor([{ cidr: 'fd00:244:0:1::/122', nodeName: 'b' }]).map((r) => [r.iface, r.gateway]), [['vxlan-v6.calico', 'fd00:244:0:1::']]);
+});
