@@ -51,14 +51,13 @@ export function prepareAttributes(family: AfiSafi, attrs: PathAttributes, nextHo
   ctx: CodecContext, options: EncodeUpdatesOptions = {}): PreparedAttributes {
   const hops: readonly Uint8Array[] = nextHops instanceof Uint8Array ? [nextHops] : nextHops;
   const classic = isClassic(family, options);
-  const w = new Writer(256);
+  const w = new Writer(128);
   if (classic) {
     const nh = hops[0];
     if (nh === undefined || nh.length !== 4) throw new BgpWireError(ErrorCode.UPDATE_MESSAGE, 8, 'IPv4 unicast needs a 4-byte next hop');
-    encodeAttributeList(w, { attributes: attrs.nextHop === nh ? attrs : { ...attrs, nextHop: nh } }, ctx);
+    encodeAttributeList(w, { attributes: attrs, nextHop: nh }, ctx);
   } else {
-    const { nextHop: _drop, ...rest } = attrs;
-    encodeAttributeList(w, { attributes: rest }, ctx);
+    encodeAttributeList(w, { attributes: attrs, nextHop: null }, ctx);
   }
   let nhLen = 0;
   for (const h of hops) nhLen += h.length;

@@ -35,6 +35,8 @@ export interface AttrEncodeInput {
   readonly attributes: PathAttributes;
   readonly mpReach?: MpReach | undefined;
   readonly mpUnreach?: MpUnreach | undefined;
+  /** Overrides `attributes.nextHop` when set; null omits NEXT_HOP (bulk encoder, MP families). */
+  readonly nextHop?: Uint8Array | null | undefined;
 }
 
 export interface AttributeCodec {

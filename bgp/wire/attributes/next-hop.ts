@@ -10,8 +10,8 @@ export const nextHopCodec: AttributeCodec = {
     if (r.remaining !== 4) throw malformed(this, st.ctx, UpdateSubcode.ATTRIBUTE_LENGTH_ERROR, `length ${r.remaining}, expected 4`);
     st.attrs.nextHop = r.copy(4);
   },
-  present: (i) => i.attributes.nextHop !== undefined,
-  encode(i, _ctx, w) { w.bytes(i.attributes.nextHop ?? new Uint8Array(4)); },
+  present: (i) => (i.nextHop === undefined ? i.attributes.nextHop !== undefined : i.nextHop !== null),
+  encode(i, _ctx, w) { w.bytes((i.nextHop === undefined ? i.attributes.nextHop : i.nextHop) ?? new Uint8Array(4)); },
 };
 
 /** RFC 4271 §6.3 semantically invalid IPv4 next hops: 0/8, 127/8, 224/4 and above. */
