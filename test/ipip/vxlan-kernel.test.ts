@@ -80,8 +80,10 @@ test('VXLAN: pods on two nodes ping through vxlan.calico; VTEP entries come befo
     assert.deepEqual(mtu, { host: 1400, pod: 1350 });
     assert.equal(readFileSync(mtuFile, 'utf8'), '1350\n');
 
-    // Node B leaves: the route goes, then the VTEP entries.
+    // Node B leaves: the route goes, then the VTEP entries; the device itself is kept as is.
+    const ifindexBefore = j(['-n', a.node, 'link', 'show', 'vxlan.calico'])[0]?.['ifindex'];
     await program(agentA, a, undefined);
+    assert.equal(j(['-n', a.node, 'link', 'show', 'vxlan.calico'])[0]?.['ifindex'], ifindexBefore, 'device not recreated');
     assert.ok(!j(['-n', a.node, 'route', 'show', 'proto', '80']).some((r) => r['dst'] === b.block));
     assert.equal((JSON.parse(sh('bridge', ['-n', a.node, '-j', 'fdb', 'show', 'dev', 'vxlan.calico'])) as Array<{ state?: string }>).filter((f) => f.state === 'permanent').length, 0);
     assert.equal(j(['-n', a.node, 'neigh', 'show', 'dev', 'vxlan.calico']).filter((n) => JSON.stringify(n['state']).includes('PERMANENT')).length, 0);
@@ -90,5 +92,46 @@ test('VXLAN: pods on two nodes ping through vxlan.calico; VTEP entries come befo
     for (const ag of agents) await ag.stop();
     await topo.cleanup();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * The same over IPv6: underlay fd00:70::/64, pods in fd00:244::/122 blocks, device
+ * vxlan-v6.calico (MTU parent − 70), NDP instead of ARP; pods reach the node via fe80::1.
+ */
+test('VXLAN over IPv6: pods on two nodes ping through vxlan-v6.calico', { skip, timeout: 60_000 }, async () => {
+  const topo = new Topology('vx6');
+  const agents: NsAgent[] = [];
+  try {
+    const a = { node: topo.ns('na'), pod: topo.ns('pa'), cali: 'caliA', nodeIp: 'fd00:70::1', tunnel: 'fd00:244::', block: 'fd00:244::/122', podIp: 'fd00:244::5', name: 'node-a' };
+    const b = { node: topo.ns('nb'), pod: topo.ns('pb'), cali: 'caliB', nodeIp: 'fd00:70::2', tunnel: 'fd00:244::40', block: 'fd00:244::40/122', podIp: 'fd00:244::45', name: 'node-b' };
+    topo.link(a.node, 'eth0', `${a.nodeIp}/64`, b.node, 'eth0', `${b.nodeIp}/64`);
+    for (const s of [a, b]) {
+      topo.link(s.node, s.cali, [], s.pod, 'eth0', `${s.podIp}/128`);
+      sh('ip', ['-n', s.node, 'addr', 'add', 'fe80::1/64', 'dev', s.cali, 'nodad']);
+      topo.exec(s.pod, 'ip', ['-6', 'route', 'add', 'default', 'via', 'fe80::1', 'dev', 'eth0']);
+      topo.exec(s.node, 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
+    }
+    for (const [self, peer] of [[a, b], [b, a]] as const) {
+      const agent = new NsAgent(self.node);
+      agents.push(agent);
+      await agent.call('vxlan.configure', { nodeName: self.name, nodeIp: self.nodeIp, tunnelAddress: self.tunnel });
+      await agent.call('vxlan.setRemote', {
+        vteps: [{ nodeName: peer.name, nodeIp: peer.nodeIp, tunnelIp: peer.tunnel }],
+        blocks: [{ cidr: peer.block, nodeName: peer.name }],
+        local: [workloadRoute(self.podIp, self.cali), blackholeRoute(self.block)],
+      });
+      const res = await agent.call<{ failed: number }>('vxlan.apply');
+      assert.equal(res.failed, 0, agent.stderr);
+    }
+    const dev = j(['-n', a.node, '-d', 'link', 'show', 'vxlan-v6.calico'])[0];
+    assert.ok(matchesSubset(dev, { mtu: 1430, linkinfo: { info_kind: 'vxlan', info_data: { id: 4096, port: 4789, local6: a.nodeIp, learning: false } } }), JSON.stringify(dev));
+    assert.ok(j(['-n', a.node, '-6', 'route', 'show', 'proto', '80']).some((r) => matchesSubset(r, { dst: b.block, gateway: b.tunnel, dev: 'vxlan-v6.calico', flags: ['onlink'] })));
+    await pollUntil(() => trySh('ip', ['netns', 'exec', a.pod, 'ping', '-6', '-c', '1', '-W', '1', b.podIp]).status === 0, { timeoutMs: 15_000, what: 'ping6 podA → podB' });
+    const stats = j(['-n', b.node, '-s', 'link', 'show', 'vxlan-v6.calico'])[0] as { stats64: { rx: { packets: number } } };
+    assert.ok(stats.stats64.rx.packets >= 1, 'traffic went through the tunnel');
+  } finally {
+    for (const ag of agents) await ag.stop();
+    await topo.cleanup();
   }
 });
