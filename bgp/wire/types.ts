@@ -123,6 +123,11 @@ export interface PathAttributes {
   readonly extendedCommunities?: readonly Uint8Array[];
   readonly largeCommunities?: readonly LargeCommunity[];
   readonly unknown?: readonly UnknownAttribute[];
+  /**
+   * Type codes of known optional transitive attributes (AGGREGATOR, COMMUNITIES, ...) that
+   * arrived with the Partial bit set: it stays set when they are passed on (RFC 4271 §5).
+   */
+  readonly partial?: readonly number[];
 }
 
 /** A prefix with its RFC 7911 path identifier when ADD-PATH receive is negotiated. */

@@ -49,6 +49,7 @@ export function decodeAttributeList(buf: Uint8Array, start: number, end: number,
   let seenLo = 0, seenHi = 0;
   let seenMore: Set<number> | undefined;
   const r = new Reader(buf, start, end, underflow);
+  let partial: number[] | undefined;
   let p = start;
   while (p < end) {
     if (end - p < 3) {
@@ -114,8 +115,12 @@ export function decodeAttributeList(buf: Uint8Array, start: number, end: number,
       st.problems.push(e);
       continue;
     }
+    if ((flags & AttrFlag.PARTIAL) !== 0 && row.flags === OT_MASK && type !== AttrType.AS4_PATH && type !== AttrType.AS4_AGGREGATOR) {
+      (partial ??= []).push(type);
+    }
     layout?.push({ typeCode: type, flags });
   }
+  if (partial !== undefined) st.attrs.partial = partial;
   if (!ctx.fourOctetAs) mergeAs4(st);
   return st;
 }
@@ -182,7 +187,9 @@ export function encodeAttributeList(w: Writer, input: AttrEncodeInput, ctx: Code
 function writeKnown(w: Writer, row: AttributeCodec, input: AttrEncodeInput, ctx: CodecContext,
   layoutFlags: number | undefined): void {
   const forceExt = layoutFlags !== undefined && (layoutFlags & AttrFlag.EXTENDED_LENGTH) !== 0;
-  const partial = layoutFlags !== undefined && (row.flags & AttrFlag.OPTIONAL) !== 0 ? layoutFlags & AttrFlag.PARTIAL : 0;
+  const partial = (row.flags & AttrFlag.OPTIONAL) === 0 ? 0
+    : layoutFlags !== undefined ? layoutFlags & AttrFlag.PARTIAL
+      : input.attributes.partial?.includes(row.typeCode) === true && (row.flags & AttrFlag.TRANSITIVE) !== 0 ? AttrFlag.PARTIAL : 0;
   const at = w.length;
   w.u8(row.flags | partial).u8(row.typeCode);
   const lenAt = w.length;

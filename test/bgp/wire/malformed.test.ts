@@ -200,3 +200,15 @@ test('every problem carries a message naming the attribute', () => {
   const d = decodeMessage(u(attr(0x80, 4, '0000000064')), EBGP4);
   assert.match(d.problems[0]?.message ?? '', /MULTI_EXIT_DISC: length 5, expected 4/);
 });
+
+test('Partial bit on a known optional transitive attribute is remembered and stays set when passed on (RFC 4271 §5)', async () => {
+  const { encodeMessage } = await import('../../../bgp/wire/message.js');
+  const d = decodeMessage(u(attr(0xe0, 8, 'fde90064')), EBGP4);
+  assert.deepEqual(d.problems, []);
+  assert.ok(d.message.type === 'update');
+  assert.deepEqual(d.message.attributes.partial, [8]);
+  assert.deepEqual(d.message.attributes.communities, [0xfde90064]);
+  assert.ok(toHex(encodeMessage(d.message, EBGP4)).includes('e00804fde90064'));
+  const fresh = decodeMessage(u(attr(0xc0, 8, 'fde90064')), EBGP4).message;
+  assert.ok(fresh.type === 'update' && fresh.attributes.partial === undefined);
+});
