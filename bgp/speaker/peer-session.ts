@@ -58,7 +58,7 @@ export class PeerSession {
   lastError: string | undefined;
   establishedTransitions = 0;
   negotiated: Negotiated | undefined;
-  readonly stats = { messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0, notificationsIn: 0, notificationsOut: 0 };
+  readonly stats = { messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0, notificationsIn: 0, notificationsOut: 0, routeRefreshIn: 0 };
   enabled = true;
   private conns: Conn[] = [];
   private active: Conn | undefined;
@@ -222,6 +222,7 @@ export class PeerSession {
         return;
       case 'route-refresh':
         if (c.state !== 'Established') return;
+        this.stats.routeRefreshIn++;
         if (this.negotiated) this.armHold(c, this.negotiated.holdTime);
         this.events.message(this, d);
         return;

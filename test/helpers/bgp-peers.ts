@@ -342,7 +342,7 @@ export class TortieBgpd {
 export interface TortiePeerStatus {
   readonly name: string; readonly state: string; readonly lastError?: string; readonly establishedTransitions: number;
   readonly prefixes: { received: number; accepted: number; advertised: number };
-  readonly messages: { messagesIn: number; updatesIn: number; updatesOut: number; notificationsIn: number };
+  readonly messages: { messagesIn: number; updatesIn: number; updatesOut: number; notificationsIn: number; routeRefreshIn: number };
   readonly capabilities: readonly string[];
 }
 
