@@ -98,6 +98,9 @@ export interface SessionStats {
   readonly flaps: number;
   /** Connection collisions resolved (RFC 4271 §6.8). */
   readonly collisions: number;
+  /** NOTIFICATIONs sent / received on any of this peer's connections, by "code/subcode". */
+  readonly notificationsSent: Readonly<Record<string, number>>;
+  readonly notificationsReceived: Readonly<Record<string, number>>;
   readonly messagesIn: number;
   readonly messagesOut: number;
   readonly updatesIn: number;
@@ -165,6 +168,8 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
   private establishedAt: number | undefined;
   private counters = { establishedTransitions: 0, flaps: 0, collisions: 0, messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0 };
   private lastError: string | undefined;
+  private readonly notifSent: Record<string, number> = {};
+  private readonly notifReceived: Record<string, number> = {};
   private lastSent: NotificationInfo | undefined;
   private lastReceived: NotificationInfo | undefined;
   private readonly handlers: ConnectionHandlers;
@@ -222,6 +227,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
       ...this.counters, lastError: this.lastError, lastNotificationSent: this.lastSent,
       lastNotificationReceived: this.lastReceived, queuedBytes: this.main.conn?.queuedBytes ?? 0,
       connectRetryCounter: this.main.fsm.connectRetryCounter,
+      notificationsSent: { ...this.notifSent }, notificationsReceived: { ...this.notifReceived },
     };
   }
 
@@ -448,6 +454,10 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
       return false;
     }
     this.counters.messagesOut++;
+    if (message.type === 'notification') {
+      const k = `${message.code}/${message.subcode}`;
+      this.notifSent[k] = (this.notifSent[k] ?? 0) + 1;
+    }
     return conn.write(bytes);
   }
 
@@ -541,6 +551,8 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
       case 'keepalive': this.feed(ep, { type: 'KeepAliveMsg' }); break;
       case 'notification':
         if (ep.main) this.lastReceived = this.info(m);
+        this.notifReceived[`${m.code}/${m.subcode}`] = (this.notifReceived[`${m.code}/${m.subcode}`] ?? 0) + 1;
+        this.log.info({ code: m.code, subcode: m.subcode, text: notificationText(m), main: ep.main }, 'NOTIFICATION received');
         this.feed(ep, { type: 'NotifMsg', message: m });
         break;
       case 'update':

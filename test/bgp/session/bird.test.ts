@@ -25,6 +25,8 @@ const OURS4 = `100.127.${N}.1`;
 const BIRD4 = `100.127.${N}.2`;
 const BIRD4B = `100.127.${N}.3`;
 const OURS4B = `100.127.${N}.4`;
+const BIRD4C = `100.127.${N}.5`;
+const OURS4C = `100.127.${N}.6`;
 const OURS6 = `fd7a:2:${N.toString(16)}::1`;
 const BIRD6 = `fd7a:2:${N.toString(16)}::2`;
 const ROOT_IF = `h2v${process.pid % 100000}`;
@@ -36,12 +38,14 @@ log "${BIRD_LOG}" all;
 protocol device {}
 protocol bgp tortie4 { local ${BIRD4} as 65001; neighbor ${OURS4} as 65002; ipv4 { import all; export none; }; ${TIMERS} }
 protocol bgp tortie6 { local ${BIRD6} as 65001; neighbor ${OURS6} as 65002; ipv6 { import all; export none; }; ${TIMERS} }
+protocol bgp holdtest { local ${BIRD4C} as 65001; neighbor ${OURS4C} as 65002; ipv4 { import all; export none; }; ${TIMERS} }
 protocol bgp wrongas { local ${BIRD4B} as 65001; neighbor ${OURS4B} as 65077; ipv4 { import all; export none; }; ${TIMERS} }
 `;
 
 describe('session ↔ BIRD 2', { skip, timeout: 90_000 }, () => {
   const topo = new Topology('h2bird');
   let bird: BirdPeer;
+  let birdNs = '';
   const sessions: BgpSession[] = [];
 
   function session(cfg: Partial<SessionConfig> & Pick<SessionConfig, 'peerAddress' | 'localAddress'>): BgpSession {
@@ -61,12 +65,14 @@ describe('session ↔ BIRD 2', { skip, timeout: 90_000 }, () => {
     topo.defer(() => { trySh('ip', ['link', 'del', ROOT_IF]); });
     sh('ip', ['addr', 'add', `${OURS4}/29`, 'dev', ROOT_IF]);
     sh('ip', ['addr', 'add', `${OURS4B}/29`, 'dev', ROOT_IF]);
+    sh('ip', ['addr', 'add', `${OURS4C}/29`, 'dev', ROOT_IF]);
     sh('ip', ['addr', 'add', `${OURS6}/64`, 'dev', ROOT_IF, 'nodad']);
     sh('ip', ['link', 'set', ROOT_IF, 'up']);
-    for (const a of [`${BIRD4}/29`, `${BIRD4B}/29`]) sh('ip', ['-n', ns, 'addr', 'add', a, 'dev', 'eth0']);
+    for (const a of [`${BIRD4}/29`, `${BIRD4B}/29`, `${BIRD4C}/29`]) sh('ip', ['-n', ns, 'addr', 'add', a, 'dev', 'eth0']);
     sh('ip', ['-n', ns, 'addr', 'add', `${BIRD6}/64`, 'dev', 'eth0', 'nodad']);
     sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
     bird = await BirdPeer.start(topo, ns, BIRD_CONF);
+    birdNs = ns;
   });
   after(async () => {
     for (const s of sessions) s.destroy();
@@ -113,6 +119,34 @@ describe('session ↔ BIRD 2', { skip, timeout: 90_000 }, () => {
     // BIRD keeps only the reason in "Last error"; the RFC 9003 text goes to its log.
     await pollUntil(() => /tortie maintenance/.test(readFileSync(BIRD_LOG, 'utf8')), { what: 'shutdown message in the BIRD log', timeoutMs: 5000 });
     assert.equal(s4.stats.lastNotificationSent?.text, 'Administrative shutdown: "tortie maintenance"');
+  });
+
+  it('hold timer: BIRD goes silent (nft drop in its namespace) → we send 4/0 at hold time, BIRD times out too', async () => {
+    const h = session({ peerAddress: BIRD4C, localAddress: OURS4C, holdTime: 3 });
+    h.start();
+    await pollUntil(() => h.state === 'Established' && bird.protocol('holdtest').bgpState === 'Established', { what: 'holdtest Established', timeoutMs: 15_000 });
+    assert.equal(h.negotiated?.holdTime, 3);
+    const nft = (script: string) => topo.exec(birdNs, 'nft', ['-f', '-'], script);
+    nft(`table ip h2hold {\n  chain out {\n    type filter hook output priority 0;\n    ip saddr ${BIRD4C} tcp sport 179 drop\n  }\n}\n`);
+    const t0 = Date.now();
+    try {
+      await pollUntil(() => h.stats.lastNotificationSent?.code === 4, { what: 'our hold timer expiry', timeoutMs: 8000 });
+      const elapsed = Date.now() - t0;
+      // The last KEEPALIVE from BIRD arrived up to 1 s before the drop started.
+      assert.ok(elapsed >= 1500 && elapsed <= 4500, `hold expired ${elapsed} ms after BIRD went silent (hold 3 s)`);
+      assert.equal(h.stats.lastNotificationSent?.text, 'Hold timer expired');
+      let seen = '';
+      await pollUntil(() => {
+        const pr = bird.protocol('holdtest');
+        seen = `${pr.bgpState ?? '?'} / ${pr.lastError ?? '-'}`;
+        // BIRD's ACKs are dropped too, so after the first retransmission timeout our KEEPALIVEs
+        // (and the 4/0) queue behind unacknowledged data: BIRD's hold timer expires as well.
+        return /Hold timer expired/.test(pr.lastError ?? '');
+      }, { what: 'BIRD to record the 4/0 it received', timeoutMs: 5000 }).catch((e: unknown) => { throw new Error(`${String(e)}; BIRD says: ${seen}`); });
+    } finally {
+      nft('delete table ip h2hold');
+    }
+    await h.stop();
   });
 
   it('wrong AS: BIRD reports "Bad peer AS" and we record 2/2', async () => {

@@ -80,6 +80,8 @@ describe('session over loopback', () => {
         // B (2.2.2.2) has the higher identifier: the connection B initiated survives.
         assert.equal(p.b.session.connection?.outgoing, true);
         assert.equal(p.a.session.connection?.outgoing, false);
+        const cease7 = (x: BgpSession) => (x.stats.notificationsSent['6/7'] ?? 0) + (x.stats.notificationsReceived['6/7'] ?? 0);
+        assert.ok(cease7(p.a.session) + cease7(p.b.session) >= 1, 'Cease/7 went to the losing connection');
         const ea = p.a.session.stats.establishedTransitions;
         await new Promise<void>((r) => { const t = setTimeout(r, 1500); t.unref?.(); });
         assert.ok(established(p.a.session) && established(p.b.session));
@@ -188,6 +190,31 @@ describe('session over loopback', () => {
       assert.ok(n?.type === 'notification');
       assert.equal(n.code, 1);
       await pollUntil(() => s.state === 'Idle', { what: 'Idle' });
+    } finally { s.destroy(); srv.server.close(); }
+  });
+});
+
+describe('automatic stops', () => {
+  it('max prefixes: Cease/1 with AFI/SAFI/limit data reaches the peer, session stays down', async () => {
+    const srv = await RawPeer.listen('127.0.0.2');
+    const s = new BgpSession({ name: 'auto', peerAddress: '127.0.0.2', peerPort: srv.port, localAddress: '127.0.0.1',
+      localAs: 65001, peerAs: 65002, routerId: '1.1.1.1', idleHold: { minMs: 100, maxMs: 100, stableMs: 1 } },
+    { clock: systemClock, logger: testLogger('auto'), codec: wireCodec });
+    try {
+      s.start();
+      const peer = await srv.peer;
+      await pollUntil(() => peer.received.some((m) => m.type === 'open'), { what: 'our OPEN' });
+      peer.send({ type: 'open', version: 4, myAs: 65002, holdTime: 90, bgpId: 0x02020202, capabilities: [] });
+      peer.send({ type: 'keepalive' });
+      await pollUntil(() => established(s), { what: 'Established' });
+      const data = Uint8Array.of(0, 1, 1, 0, 0, 0, 100);
+      s.automaticStop(1, { restart: false, data });
+      await pollUntil(() => peer.received.find((m) => m.type === 'notification'), { what: 'Cease/1 at peer' });
+      const n = peer.received.find((m) => m.type === 'notification');
+      assert.ok(n?.type === 'notification');
+      assert.deepEqual([n.code, n.subcode, [...n.data]], [6, 1, [...data]]);
+      assert.equal(s.stats.lastNotificationSent?.text, 'Maximum number of prefixes reached');
+      assert.equal(s.state, 'Idle');
     } finally { s.destroy(); srv.server.close(); }
   });
 });
