@@ -65,3 +65,21 @@ export function writeHeader(out: Uint8Array, offset: number, length: number, typ
   out[offset + 17] = length & 0xff;
   out[offset + 18] = type;
 }
+
+/**
+ * Check that `bytes` is exactly one whole message of `type` (marker, length field = size,
+ * type): the per-type decoders (decodeOpen, decodeUpdate, ...) call this first.
+ */
+export function checkWholeMessage(bytes: Uint8Array, type: number, ctx: CodecContext): void {
+  const h = parseHeader(bytes, 0, ctx);
+  if (h === undefined || h.length !== bytes.length) {
+    const n = h?.length ?? bytes.length;
+    throw new BgpWireError(ErrorCode.MESSAGE_HEADER, HeaderSubcode.BAD_MESSAGE_LENGTH,
+      `expected one whole message, got ${bytes.length} bytes${h === undefined ? '' : ` with length field ${h.length}`}`,
+      { data: Uint8Array.of((n >>> 8) & 0xff, n & 0xff) });
+  }
+  if (h.type !== type) {
+    throw new BgpWireError(ErrorCode.MESSAGE_HEADER, HeaderSubcode.BAD_MESSAGE_TYPE,
+      `expected message type ${type}, got ${h.type}`, { data: Uint8Array.of(h.type) });
+  }
+}

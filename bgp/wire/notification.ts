@@ -6,7 +6,8 @@
  * communication (Cease/2 and Cease/4): length octet + UTF-8 text, at most 255 octets, bounded.
  */
 import { BgpWireError, CeaseSubcode, ErrorCode } from './errors.js';
-import { HEADER_LENGTH, MAX_MESSAGE_LENGTH, MessageType, type NotificationMessage } from './types.js';
+import { checkWholeMessage } from './header.js';
+import { HEADER_LENGTH, INITIAL_CONTEXT, MAX_MESSAGE_LENGTH, MessageType, type CodecContext, type NotificationMessage } from './types.js';
 
 /** The most data a NOTIFICATION can carry without an extended-message session. */
 export const MAX_NOTIFICATION_DATA = MAX_MESSAGE_LENGTH - HEADER_LENGTH - 2;
@@ -16,11 +17,8 @@ export function notificationFor(err: BgpWireError): NotificationMessage {
   return { type: 'notification', code: err.code & 0xff, subcode: err.subcode & 0xff, data };
 }
 
-export function decodeNotification(bytes: Uint8Array): NotificationMessage {
-  if (bytes.length < 21 || bytes[18] !== MessageType.NOTIFICATION) {
-    throw new BgpWireError(ErrorCode.MESSAGE_HEADER, 2, `not a NOTIFICATION (${bytes.length} bytes)`,
-      { data: Uint8Array.of((bytes.length >>> 8) & 0xff, bytes.length & 0xff) });
-  }
+export function decodeNotification(bytes: Uint8Array, ctx: CodecContext = INITIAL_CONTEXT): NotificationMessage {
+  checkWholeMessage(bytes, MessageType.NOTIFICATION, ctx);
   return decodeNotificationBody(bytes, HEADER_LENGTH, bytes.length);
 }
 
@@ -28,7 +26,7 @@ export function decodeNotificationBody(buf: Uint8Array, start: number, end: numb
   return { type: 'notification', code: buf[start] ?? 0, subcode: buf[start + 1] ?? 0, data: buf.slice(start + 2, end) };
 }
 
-export function encodeNotification(msg: NotificationMessage): Uint8Array {
+export function encodeNotification(msg: NotificationMessage, _ctx?: CodecContext): Uint8Array {
   const data = msg.data.length > MAX_NOTIFICATION_DATA ? msg.data.subarray(0, MAX_NOTIFICATION_DATA) : msg.data;
   const out = new Uint8Array(HEADER_LENGTH + 2 + data.length);
   out.fill(0xff, 0, 16);

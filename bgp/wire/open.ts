@@ -14,6 +14,7 @@
  */
 import { BgpWireError, ErrorCode, OpenSubcode } from './errors.js';
 import { decodeCapabilities, encodeCapability } from './capabilities.js';
+import { checkWholeMessage } from './header.js';
 import { Reader } from './reader.js';
 import { HEADER_LENGTH, INITIAL_CONTEXT, MessageType, type Capability, type CodecContext, type OpenMessage } from './types.js';
 import { Writer } from './writer.js';
@@ -30,7 +31,7 @@ const openUnderflow = (need: number, have: number) => new BgpWireError(ErrorCode
 /** Decode a whole OPEN message (header included). The context is accepted for symmetry; OPENs do not depend on it. */
 export function decodeOpen(bytes: Uint8Array, _ctx: CodecContext = INITIAL_CONTEXT,
   options: { preserveLayout?: boolean } = {}): DecodedOpenMessage {
-  if (bytes[18] !== MessageType.OPEN) throw new BgpWireError(ErrorCode.MESSAGE_HEADER, 3, 'not an OPEN message', { data: Uint8Array.of(bytes[18] ?? 0) });
+  checkWholeMessage(bytes, MessageType.OPEN, _ctx);
   return decodeOpenBody(bytes, HEADER_LENGTH, bytes.length, options);
 }
 

@@ -9,10 +9,11 @@
  * Subtype 0 may carry RFC 5291 ORF entries after the 4 octets: they are ignored.
  */
 import { BgpWireError, ErrorCode } from './errors.js';
-import { HEADER_LENGTH, MessageType, type RouteRefreshMessage } from './types.js';
+import { checkWholeMessage } from './header.js';
+import { HEADER_LENGTH, INITIAL_CONTEXT, MessageType, type CodecContext, type RouteRefreshMessage } from './types.js';
 
-export function decodeRouteRefresh(bytes: Uint8Array): RouteRefreshMessage {
-  if (bytes[18] !== MessageType.ROUTE_REFRESH) throw new BgpWireError(ErrorCode.MESSAGE_HEADER, 3, 'not a ROUTE-REFRESH message', { data: Uint8Array.of(bytes[18] ?? 0) });
+export function decodeRouteRefresh(bytes: Uint8Array, ctx: CodecContext = INITIAL_CONTEXT): RouteRefreshMessage {
+  checkWholeMessage(bytes, MessageType.ROUTE_REFRESH, ctx);
   return decodeRouteRefreshBody(bytes, HEADER_LENGTH, bytes.length);
 }
 
@@ -32,7 +33,7 @@ export function decodeRouteRefreshBody(buf: Uint8Array, start: number, end: numb
   return { type: 'route-refresh', afi, safi, subtype };
 }
 
-export function encodeRouteRefresh(msg: RouteRefreshMessage): Uint8Array {
+export function encodeRouteRefresh(msg: RouteRefreshMessage, _ctx?: CodecContext): Uint8Array {
   const out = new Uint8Array(23);
   out.fill(0xff, 0, 16);
   out[17] = 23; out[18] = MessageType.ROUTE_REFRESH;

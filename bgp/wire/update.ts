@@ -20,7 +20,7 @@ import { isMartianNextHop } from './attributes/next-hop.js';
 import type { Mutable } from './attributes/attribute-codec.js';
 import { HEADER_LENGTH, MessageType, afiSafiKey, type CodecContext, type PathAttributes, type UpdateMessage } from './types.js';
 import { decodeNlri, encodeNlri } from './nlri.js';
-import { maxMessageLength } from './header.js';
+import { checkWholeMessage, maxMessageLength } from './header.js';
 import { Writer } from './writer.js';
 
 const IPV4_UNICAST = afiSafiKey(1, 1);
@@ -108,10 +108,7 @@ function hasProblemFor(problems: readonly BgpWireError[], typeCode: number): boo
 
 /** Decode a whole UPDATE message (header included). */
 export function decodeUpdate(bytes: Uint8Array, ctx: CodecContext, options: DecodeOptions = {}): DecodedUpdate {
-  if (bytes.length < 23 || bytes[18] !== MessageType.UPDATE) {
-    throw new BgpWireError(ErrorCode.MESSAGE_HEADER, 2, `not an UPDATE message (${bytes.length} bytes, type ${bytes[18]})`,
-      { data: Uint8Array.of(bytes.length >>> 8 & 0xff, bytes.length & 0xff) });
-  }
+  checkWholeMessage(bytes, MessageType.UPDATE, ctx);
   return decodeUpdateBody(bytes, HEADER_LENGTH, bytes.length, ctx, options);
 }
 

@@ -212,3 +212,16 @@ test('Partial bit on a known optional transitive attribute is remembered and sta
   const fresh = decodeMessage(u(attr(0xc0, 8, 'fde90064')), EBGP4).message;
   assert.ok(fresh.type === 'update' && fresh.attributes.partial === undefined);
 });
+
+test('per-type decoders check the whole message first (marker, length field, type)', async () => {
+  const { decodeOpen, decodeUpdate, decodeNotification, decodeRouteRefresh, KEEPALIVE } = await import('../../../bgp/wire/message.js');
+  const isErr = (code: number, subcode: number) => (e: unknown) => e instanceof BgpWireError && e.code === code && e.subcode === subcode;
+  assert.throws(() => decodeUpdate(KEEPALIVE, EBGP4), isErr(1, 3));
+  assert.throws(() => decodeOpen(KEEPALIVE), isErr(1, 3));
+  assert.throws(() => decodeNotification(KEEPALIVE), isErr(1, 3));
+  assert.throws(() => decodeRouteRefresh(KEEPALIVE), isErr(1, 3));
+  const upd = u('');
+  assert.throws(() => decodeUpdate(upd.subarray(0, upd.length - 1), EBGP4), isErr(1, 2));
+  const bad = Uint8Array.from(upd); bad[3] = 0;
+  assert.throws(() => decodeUpdate(bad, EBGP4), isErr(1, 1));
+});
