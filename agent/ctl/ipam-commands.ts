@@ -8,6 +8,7 @@ import { affinityNode, attributeOf, inUse, ordinalToAddress } from '../ipam/bloc
 import type { Logger } from '../../common/logger.js';
 import { assertNever } from '../../common/assert-never.js';
 import { CtlError } from './ctl-error.js';
+import { readIpamConfig, updateIpamConfig } from '../ipam/ipam-config.js';
 import { formatBoxTable, formatG5 } from './table.js';
 import type { Io } from './resource-commands.js';
 
@@ -19,8 +20,13 @@ function row(grouping: string, cidr: string, total: number, used: number): strin
   return [grouping, cidr, formatG5(total), `${formatG5(used)} (${pct(used, total)})`, `${formatG5(total - used)} (${pct(total - used, total)})`];
 }
 
-export async function ipamShow(ctx: IpamCtx, opts: { ip?: string; showBlocks?: boolean; showBorrowed?: boolean }, io: Io): Promise<void> {
+export async function ipamShow(ctx: IpamCtx, opts: { ip?: string; showBlocks?: boolean; showBorrowed?: boolean; showConfiguration?: boolean }, io: Io): Promise<void> {
   const ipam = new Ipam(ctx);
+  if (opts.showConfiguration === true) {
+    const c = await readIpamConfig(ctx.store);
+    io.out(formatBoxTable(['PROPERTY', 'VALUE'], [['StrictAffinity', String(c.strictAffinity)], ['AutoAllocateBlocks', String(c.autoAllocateBlocks)]]));
+    return;
+  }
   if (opts.showBorrowed === true) {
     const rows: string[][] = [];
     for (const b of (await ipam.allBlocks()).sort((x, y) => (x.cidr < y.cidr ? -1 : 1))) {
@@ -57,6 +63,19 @@ export async function ipamShow(ctx: IpamCtx, opts: { ip?: string; showBlocks?: b
     if (opts.showBlocks === true) for (const b of mine) rows.push(row('Block', b.cidr, b.allocations.length, inUse(b)));
   }
   io.out(formatBoxTable(['GROUPING', 'CIDR', 'IPS TOTAL', 'IPS IN USE', 'IPS FREE'], rows));
+}
+
+/** `ipam configure --strictaffinity=true|false [--autoallocateblocks=true|false]`. */
+export async function ipamConfigure(ctx: IpamCtx, opts: { strictaffinity?: string; autoallocateblocks?: string }, io: Io): Promise<void> {
+  const bool = (flag: string, v: string | undefined): boolean | undefined => {
+    if (v === undefined) return undefined;
+    if (v !== 'true' && v !== 'false') throw new CtlError(`--${flag} must be true or false, got ${JSON.stringify(v)}`);
+    return v === 'true';
+  };
+  const strict = bool('strictaffinity', opts.strictaffinity), auto = bool('autoallocateblocks', opts.autoallocateblocks);
+  if (strict === undefined && auto === undefined) throw new CtlError('ipam configure needs --strictaffinity=<true|false> or --autoallocateblocks=<true|false>');
+  await updateIpamConfig(ctx.store, { ...(strict === undefined ? {} : { strictAffinity: strict }), ...(auto === undefined ? {} : { autoAllocateBlocks: auto }) });
+  io.out('Successfully set IPAM configuration\n');
 }
 
 export async function ipamRelease(ctx: IpamCtx, ip: string, io: Io): Promise<void> {

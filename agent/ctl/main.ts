@@ -92,16 +92,25 @@ function build(setExit: (code: number) => void): Command {
   const ipam = program.command('ipam').description('IP address management');
   ipam.command('show').description('pool and block usage, or who holds an IP')
     .option('--ip <ip>', 'show the allocation of one address').option('--show-blocks', 'add a row per block')
-    .option('--show-borrowed', 'list addresses used by a node other than the block owner').option(...CONFIG)
-    .action(async (opts: { ip?: string; showBlocks?: boolean; showBorrowed?: boolean; config?: string }) => {
+    .option('--show-borrowed', 'list addresses used by a node other than the block owner')
+    .option('--show-configuration', 'show StrictAffinity and AutoAllocateBlocks').option(...CONFIG)
+    .action(async (opts: { ip?: string; showBlocks?: boolean; showBorrowed?: boolean; showConfiguration?: boolean; config?: string }) => {
       const ic = await import('./ipam-commands.js');
       await withDatastore(opts.config, (c) => ic.ipamShow(c, { ...(opts.ip === undefined ? {} : { ip: opts.ip }),
-        ...(opts.showBlocks === undefined ? {} : { showBlocks: opts.showBlocks }), ...(opts.showBorrowed === undefined ? {} : { showBorrowed: opts.showBorrowed }) }, io));
+        ...(opts.showBlocks === undefined ? {} : { showBlocks: opts.showBlocks }), ...(opts.showBorrowed === undefined ? {} : { showBorrowed: opts.showBorrowed }),
+        ...(opts.showConfiguration === undefined ? {} : { showConfiguration: opts.showConfiguration }) }, io));
     });
   ipam.command('release').description('release one address').requiredOption('--ip <ip>', 'address to release').option(...CONFIG)
     .action(async (opts: { ip: string; config?: string }) => {
       const ic = await import('./ipam-commands.js');
       await withDatastore(opts.config, (c) => ic.ipamRelease(c, opts.ip, io));
+    });
+  ipam.command('configure').description('set cluster-wide IPAM options')
+    .option('--strictaffinity <bool>', 'never borrow addresses from another node\'s block')
+    .option('--autoallocateblocks <bool>', 'claim new blocks on demand').option(...CONFIG)
+    .action(async (opts: { strictaffinity?: string; autoallocateblocks?: string; config?: string }) => {
+      const ic = await import('./ipam-commands.js');
+      await withDatastore(opts.config, (c) => ic.ipamConfigure(c, opts, io));
     });
   ipam.command('check').description('report leaked or inconsistent IPAM data').option(...CONFIG)
     .action(async (opts: { config?: string }) => {

@@ -4,6 +4,7 @@
  *   /tortie/ipam/v2/assignment/ipv<4|6>/block/<a.b.c.d-26>   IPAM blocks
  *   /tortie/ipam/v2/host/<node>/ipv<4|6>/block/<a.b.c.d-26>  block affinities
  *   /tortie/ipam/v2/handle/<handle>                      handles
+ *   /tortie/ipam/v2/config                               IPAMConfig (strictAffinity, autoAllocateBlocks)
  *   /tortie/status/v1/<node>/...                          lease-bound liveness keys
  */
 export const ROOT = '/tortie';
@@ -37,3 +38,4 @@ export const ALL_AFFINITIES_PREFIX = `${IPAM_PREFIX}host/`;
 export const HANDLE_PREFIX = `${IPAM_PREFIX}handle/`;
 export function handleKey(handle: string): string { return `${HANDLE_PREFIX}${handle}`; }
 export function livenessKey(node: string): string { return `${STATUS_PREFIX}${node}/alive`; }
+export const IPAM_CONFIG_KEY = `${IPAM_PREFIX}config`;

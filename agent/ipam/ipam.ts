@@ -20,6 +20,7 @@ import { addressToOrdinal, affinityNode, assignInBlock, attributeOf, isEmpty, ne
   ordinalToAddress, releaseInBlock, type BlockData } from './block.js';
 import { IpamError } from './ipam-error.js';
 import { parseAffinity, parseBlock, parseHandle } from './stored.js';
+import { DEFAULT_IPAM_CONFIG, readIpamConfig } from './ipam-config.js';
 
 /** libcalico-go ipam.go datastoreRetries. */
 export const DATASTORE_RETRIES = 100;
@@ -48,8 +49,10 @@ export interface BlockInfo { readonly cidr: string; readonly state: AffinityStat
 
 export interface IpamDeps { readonly store: KvStore; readonly datastore: Datastore; readonly logger: Logger }
 export interface IpamOptions {
-  /** Never borrow from another node's block (IPAMConfig strictAffinity). */
+  /** Never borrow from another node's block; overrides the stored IPAMConfig when set. */
   readonly strictAffinity?: boolean;
+  /** Claim new blocks on demand; overrides the stored IPAMConfig when set. */
+  readonly autoAllocateBlocks?: boolean;
 }
 
 export interface AddressInfo { readonly address: string; readonly block: string; readonly handle: string | null;
@@ -105,14 +108,17 @@ export class Ipam {
         if (need() === 0) break;
         if (b.state === 'confirmed' && inPools(b.cidr)) got.push(...await this.assignFromBlock(b.cidr, need(), args, args.node));
       }
+      const stored = need() > 0 ? await readIpamConfig(this.deps.store) : DEFAULT_IPAM_CONFIG;
+      const strictAffinity = this.options.strictAffinity ?? stored.strictAffinity;
+      const autoAllocateBlocks = this.options.autoAllocateBlocks ?? stored.autoAllocateBlocks;
       // 2. New blocks, claimed for this node.
-      while (need() > 0) {
+      while (need() > 0 && autoAllocateBlocks) {
         const cidr = await this.claimBlock(args.node, family, pools);
         if (cidr === undefined) break;
         got.push(...await this.assignFromBlock(cidr, need(), args, args.node));
       }
       // 3. Borrow from any block in the pools.
-      if (need() > 0 && this.options.strictAffinity !== true) {
+      if (need() > 0 && !strictAffinity) {
         const { entries } = await this.deps.store.list(blockPrefix(family));
         for (const e of entries) {
           if (need() === 0) break;

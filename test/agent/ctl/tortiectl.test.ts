@@ -276,6 +276,13 @@ spec: {peerIP: 10.0.0.300, asNumber: 65000, keepAliveTime: 10s}
         '+------------+----------------+---------------+-------------+------+--------------+', ''].join('\n'));
       assert.equal(borrowed.ipv4[0]?.address, '10.244.0.9', 'FIFO reuse: the released first address goes to the back of the queue');
       await ipam.releaseByHandle('k8s-pod-network.b1');
+      const conf = (): Promise<Run> => run(['ipam', 'show', '--show-configuration']);
+      assert.match(ok(await conf()).stdout, /\| StrictAffinity     \| false \|\n\| AutoAllocateBlocks \| true  \|/);
+      assert.equal(ok(await run(['ipam', 'configure', '--strictaffinity=true'])).stdout, 'Successfully set IPAM configuration\n');
+      assert.match(ok(await conf()).stdout, /\| StrictAffinity     \| true  \|\n\| AutoAllocateBlocks \| true  \|/);
+      const badConf = await run(['ipam', 'configure', '--strictaffinity=yes']);
+      assert.equal(badConf.code, 1); assert.match(badConf.stderr, /--strictaffinity must be true or false, got "yes"/);
+      ok(await run(['ipam', 'configure', '--strictaffinity=false']));
       assert.equal(ok(await run(['ipam', 'show', '--ip', first])).stdout,
         `IP ${first} is in use\nAttributes:\n  pod: web-0\n  namespace: shop\n  node: node-1\n  handle: k8s-pod-network.abc\n`);
       assert.equal(ok(await run(['ipam', 'release', '--ip', first])).stdout, `Successfully released IP address ${first}\n`);

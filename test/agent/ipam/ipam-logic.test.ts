@@ -5,6 +5,7 @@ import { MemoryKvStore } from '../../../agent/datastore/memory-kv-store.js';
 import { KvDatastore } from '../../../agent/datastore/datastore.js';
 import { Ipam } from '../../../agent/ipam/ipam.js';
 import { IpamError } from '../../../agent/ipam/ipam-error.js';
+import { updateIpamConfig } from '../../../agent/ipam/ipam-config.js';
 import { checkIpam } from '../../../agent/ipam/ipam-check.js';
 import { blockKey, handleKey } from '../../../agent/datastore/key-layout.js';
 import { loadManifest } from '../../../agent/resources/manifest.js';
@@ -15,7 +16,7 @@ async function setup(manifest: string, strictAffinity = false) {
   const store = new MemoryKvStore();
   const datastore = new KvDatastore({ store, clock: systemClock, logger: silentLogger() });
   for (const r of await loadManifest(manifest, 'setup.yaml')) await datastore.apply(r);
-  return { store, datastore, ipam: new Ipam({ store, datastore, logger: silentLogger() }, { strictAffinity }) };
+  return { store, datastore, ipam: new Ipam({ store, datastore, logger: silentLogger() }, strictAffinity ? { strictAffinity } : {}) };
 }
 
 const pool = (name: string, cidr: string, extra = ''): string =>
@@ -72,6 +73,19 @@ describe('ipam logic', () => {
     await strict.ipam.autoAssign({ handle: 'a', attrs: {}, node: 'n1', num4: 1, num6: 0 });
     await strict.ipam.autoAssign({ handle: 'b', attrs: {}, node: 'n2', num4: 4, num6: 0 });
     await assert.rejects(strict.ipam.autoAssign({ handle: 'c', attrs: {}, node: 'n2', num4: 1, num6: 0 }), (e: unknown) => e instanceof IpamError && e.code === 'ipam-exhausted');
+  });
+
+  it('the stored IPAMConfig drives strictAffinity and autoAllocateBlocks', async () => {
+    const { ipam, store } = await setup(pool('p', '10.21.0.0/29', ', blockSize: 30') + node('n1') + node('n2'));
+    await updateIpamConfig(store, { autoAllocateBlocks: false });
+    await assert.rejects(ipam.autoAssign({ handle: 'a', attrs: {}, node: 'n1', num4: 1, num6: 0 }), (e: unknown) => e instanceof IpamError && e.code === 'ipam-exhausted');
+    await updateIpamConfig(store, { autoAllocateBlocks: true, strictAffinity: true });
+    await ipam.autoAssign({ handle: 'a', attrs: {}, node: 'n1', num4: 1, num6: 0 });
+    await ipam.autoAssign({ handle: 'b', attrs: {}, node: 'n2', num4: 4, num6: 0 });
+    await assert.rejects(ipam.autoAssign({ handle: 'c', attrs: {}, node: 'n2', num4: 1, num6: 0 }), (e: unknown) => e instanceof IpamError && e.code === 'ipam-exhausted');
+    await updateIpamConfig(store, { strictAffinity: false });
+    const r = await ipam.autoAssign({ handle: 'c', attrs: {}, node: 'n2', num4: 1, num6: 0 });
+    assert.equal(r.ipv4[0]?.block, '10.21.0.0/30', 'borrowed from n1 once strictAffinity is off');
   });
 
   it('exhaustion leaves nothing behind; dual-stack is all or nothing', async () => {
