@@ -5,6 +5,7 @@
  * Scenarios: 1x1M-1attr, 1x1M-1000attr, 10x100k-same (10 peers announce the same 100k),
  * 1x1M-1attr-out (plus one eBGP Adj-RIB-Out, drained). Memory is measured after gc, relative
  * to a baseline taken before loading; NLRI arrive 1000 per UPDATE like a full 4 KiB message.
+ * insertCpuS is process CPU (all threads, incl. GC helpers): steadier than wall time on a busy box.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +30,7 @@ function mem(): { heap: number; rss: number } {
 }
 
 function attrsFor(i: number, peerAs: number): PathAttributes {
-  return { origin: 0, asPath: [{ type: 2, asns: [peerAs, 64512 + (i % 1000)] }], nextHop: Uint8Array.of(10, 0, 0, 2), med: i };
+  return { origin: 0, asPath: [{ type: 2, asns: [peerAs, 64000 + (i % 1000)] }], nextHop: Uint8Array.of(10, 0, 0, 2), med: i };
 }
 
 function peer(n: number): PeerInfo {
@@ -42,7 +43,7 @@ function batch(start: number, count: number): Nlri[] {
   return out;
 }
 
-interface Result { scenario: string; routes: number; insertS: number; prefixesPerS: number; heapBytesPerRoute: number; rssBytesPerRoute: number; withdrawS: number; withdrawPerS: number; attrSets: number; bestChanges: number }
+interface Result { scenario: string; routes: number; insertS: number; insertCpuS: number; prefixesPerS: number; heapBytesPerRoute: number; rssBytesPerRoute: number; withdrawS: number; withdrawPerS: number; attrSets: number; bestChanges: number }
 
 function run(scenario: string): Result {
   const peers = scenario.startsWith('10x') ? 10 : 1;
@@ -58,6 +59,7 @@ function run(scenario: string): Result {
   const out = group?.addMember('monitor');
   if (group) rib.onBestChange((c) => group.apply(c));
   const ins = peers === 1 ? [rib.addPeer(peer(1))] : Array.from({ length: peers }, (_, i) => rib.addPeer(peer(i + 1)));
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   let u = 0;
   for (const adj of ins) {
@@ -68,6 +70,7 @@ function run(scenario: string): Result {
     }
   }
   const insertS = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cu = process.cpuUsage(c0);
   const after = mem();
   const routes = peers * perPeer;
   const attrCount = rib.interner.size;
@@ -76,7 +79,7 @@ function run(scenario: string): Result {
   const withdrawS = Number(process.hrtime.bigint() - t1) / 1e9;
   if (rib.size !== 0) throw new Error(`Loc-RIB not empty after withdraw: ${rib.size}`);
   return {
-    scenario, routes, insertS, prefixesPerS: Math.round(routes / insertS),
+    scenario, routes, insertS, insertCpuS: (cu.user + cu.system) / 1e6, prefixesPerS: Math.round(routes / insertS),
     heapBytesPerRoute: Math.round((after.heap - before.heap) / routes),
     rssBytesPerRoute: Math.round((after.rss - before.rss) / routes),
     withdrawS, withdrawPerS: Math.round(routes / withdrawS), attrSets: attrCount, bestChanges: changes,

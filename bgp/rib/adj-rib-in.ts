@@ -3,10 +3,11 @@
  * (loop detection, RFC 4456 reflection loops, import policy). Rejected paths are remembered as
  * a marker so `received` vs `accepted` counts stay right and a later withdraw is understood.
  * Every change is passed on to the Loc-RIB at once; one call handles a whole UPDATE.
+ * Routes are shared between the prefixes of an UPDATE (see routeFor).
  * Treat-as-withdraw (RFC 7606): call withdraw() with that UPDATE's NLRI.
  */
 import type { Logger } from '../../common/logger.js';
-import type { Prefix } from '../../common/prefix.js';
+import { bytesEqual, type Prefix } from '../../common/prefix.js';
 import type { CompiledPolicy } from '../policy/compile-policy.js';
 import type { Nlri, PathAttributes } from '../wire/types.js';
 import type { AttrInterner } from './attr-intern.js';
@@ -66,6 +67,7 @@ export class AdjRibIn {
   private nRejected = 0;
   private relObj: PathAttributes | undefined;
   private relN = 0;
+  private lastRoute: Route | undefined;
 
   constructor(
     readonly peer: PeerInfo,
@@ -112,11 +114,12 @@ export class AdjRibIn {
         if (r.type === 'reject') sharedRejected = true; else shared = interner.intern(r.attrs, nlri.length);
       }
     }
+    let sharedRoute: Route | undefined;
     for (const n of nlri) {
       const pathId = n.pathId ?? 0;
       let item: PathItem;
       if (sharedRejected) item = pathId === 0 ? REJECTED0 : new Rejected(pathId);
-      else if (shared) { item = new Route(this.peer, pathId, shared, nextHop ?? shared.nextHop); }
+      else if (shared) item = pathId === 0 ? (sharedRoute ??= this.routeFor(shared, nextHop)) : new Route(this.peer, pathId, shared, nextHop ?? shared.nextHop);
       else {
         const r = policy!.evaluate(n.prefix, a, subject);
         if (r.type === 'reject') item = pathId === 0 ? REJECTED0 : new Rejected(pathId);
@@ -187,6 +190,20 @@ export class AdjRibIn {
       for (const p of Array.isArray(slot) ? slot : [slot]) if (p instanceof Route) out.push({ prefix, route: p });
     });
     return out;
+  }
+
+  /**
+   * Routes carry no prefix, so one immutable Route serves every NLRI of an UPDATE (and of the
+   * next UPDATE with the same attributes): no per-prefix objects, and a re-announcement with
+   * identical attributes is recognised as no change.
+   */
+  private routeFor(attrs: PathAttributes, nextHop: Uint8Array | undefined): Route {
+    const nh = nextHop ?? attrs.nextHop;
+    const last = this.lastRoute;
+    if (last && last.attrs === attrs && (last.nextHop === nh || (last.nextHop && nh && bytesEqual(last.nextHop, nh)))) return last;
+    const r = new Route(this.peer, 0, attrs, nh);
+    this.lastRoute = r;
+    return r;
   }
 
   private store(prefix: Prefix, pathId: number, item: PathItem): void {

@@ -150,6 +150,65 @@ function run(cands: readonly Route[], o: BestPathOptions, losers: Loser[] | unde
   return { best, ecmp: ecmpSet.length > max ? ecmpSet.slice(0, max) : ecmpSet };
 }
 
+/** The steps before MED as one lexicographic comparison (negative: a is better). */
+export function comparePreMed(a: Route, b: Route): number {
+  const aa = a.attrs, ba = b.attrs;
+  const lp = (ba.localPref ?? DEFAULT_LOCAL_PREF) - (aa.localPref ?? DEFAULT_LOCAL_PREF);
+  if (lp !== 0) return lp;
+  const lo = (a.source.kind === 'local' ? 0 : 1) - (b.source.kind === 'local' ? 0 : 1);
+  if (lo !== 0) return lo;
+  if (aa.asPath !== ba.asPath) {
+    const pl = asPathLength(aa.asPath) - asPathLength(ba.asPath);
+    if (pl !== 0) return pl;
+  }
+  return (aa.origin ?? 2) - (ba.origin ?? 2);
+}
+
+function comparePostMed(a: Route, b: Route, o: BestPathOptions): number {
+  const k = (a.source.kind === 'ibgp' ? 1 : 0) - (b.source.kind === 'ibgp' ? 1 : 0);
+  if (k !== 0 || !o.igpCost) return k;
+  return o.igpCost(a.nextHop) - o.igpCost(b.nextHop);
+}
+
+/** Same result as the step list, in a few allocation-light passes (the Loc-RIB hot path). */
+function fastSelect(cands: readonly Route[], o: BestPathOptions): Selection {
+  const reach = o.nextHopReachable;
+  let set: Route[] = [];
+  for (const r of cands) {
+    if (reach && !reach(r.nextHop)) continue;
+    const c = set.length === 0 ? -1 : comparePreMed(r, set[0]!);
+    if (c < 0) { set.length = 0; set.push(r); } else if (c === 0) set.push(r);
+  }
+  if (set.length === 0) return { best: undefined, ecmp: [] };
+  if (set.length > 1) {
+    const kept: Route[] = [];
+    for (const r of set) {
+      const m = r.attrs.med ?? 0;
+      const g = o.alwaysCompareMed ? 0 : neighbourAs(r.attrs);
+      let lost = false;
+      for (const s of set) {
+        if ((s.attrs.med ?? 0) < m && (o.alwaysCompareMed || neighbourAs(s.attrs) === g)) { lost = true; break; }
+      }
+      if (!lost) kept.push(r);
+    }
+    set = [];
+    for (const r of kept) {
+      const c = set.length === 0 ? -1 : comparePostMed(r, set[0]!, o);
+      if (c < 0) { set.length = 0; set.push(r); } else if (c === 0) set.push(r);
+    }
+  }
+  const max = Math.max(1, o.maxPaths ?? 1);
+  if (set.length === 1) return { best: set[0], ecmp: set };
+  if (max === 1) {
+    let b = set[0]!;
+    for (const r of set) if (tieBreak(r, b) < 0) b = r;
+    return { best: b, ecmp: [b] };
+  }
+  set.sort(tieBreak);
+  if (set.length > max) set.length = max;
+  return { best: set[0], ecmp: set };
+}
+
 /** The best route and ECMP set among `cands` (hot path: no explanation objects). */
 export function selectBest(cands: readonly Route[], o: BestPathOptions = {}): Selection {
   if (cands.length === 1) {
@@ -157,7 +216,7 @@ export function selectBest(cands: readonly Route[], o: BestPathOptions = {}): Se
     if (o.nextHopReachable && !o.nextHopReachable(r.nextHop)) return { best: undefined, ecmp: [] };
     return { best: r, ecmp: [r] };
   }
-  return run(cands, o, undefined);
+  return fastSelect(cands, o);
 }
 
 /** Like selectBest, plus for every other route the step it lost at and why (for `show route`). */

@@ -140,6 +140,7 @@ export class LocRib implements RibSink {
 
   /** RibSink: called by the Adj-RIBs-In. */
   replace(prefix: Prefix, old: Route | undefined, neu: Route | undefined): void {
+    if (old === neu) return;
     let e: Entry | undefined;
     if (this.single && neu && !old) {
       // optimistic: a new prefix is the common case; put the previous entry back otherwise

@@ -114,3 +114,34 @@ describe('ECMP', () => {
     assert.deepEqual(sel.ecmp, [a, c]);
   });
 });
+
+describe('fast selection', () => {
+  it('agrees with the step-by-step explanation on random candidate sets (property)', async () => {
+    const fc = (await import('fast-check')).default;
+    const peers = [e1, e2, i3, i4, peer('c5', 'ibgp', 5, { rrClient: true }), localPeer(LOCAL_AS, ROUTER_ID)];
+    const routeArb = fc.record({
+      src: fc.nat(peers.length - 1), lp: fc.option(fc.constantFrom(100, 200), { nil: undefined }),
+      path: fc.array(fc.constantFrom(100, 200, 300), { maxLength: 3 }), set: fc.boolean(), origin: fc.nat(2),
+      med: fc.option(fc.nat(3), { nil: undefined }), nh: fc.nat(3), oid: fc.option(fc.nat(3), { nil: undefined }),
+      cl: fc.nat(2), pathId: fc.nat(2),
+    }).map((x) => route(peers[x.src]!, attrs({
+      origin: x.origin as 0 | 1 | 2,
+      asPath: [...(x.path.length ? [{ type: 2 as const, asns: x.path }] : []), ...(x.set ? [{ type: 1 as const, asns: [1, 2] }] : [])],
+      nextHop: Uint8Array.of(10, 0, 0, x.nh),
+      ...(x.lp !== undefined ? { localPref: x.lp } : {}), ...(x.med !== undefined ? { med: x.med } : {}),
+      ...(x.oid !== undefined ? { originatorId: x.oid } : {}), clusterList: Array.from({ length: x.cl }, (_, i) => i),
+    }), x.pathId));
+    fc.assert(fc.property(fc.array(routeArb, { minLength: 1, maxLength: 8 }), fc.boolean(), fc.integer({ min: 1, max: 4 }), fc.boolean(), fc.boolean(), (cands, always, maxPaths, igp, reach) => {
+      const o: BestPathOptions = {
+        alwaysCompareMed: always, maxPaths,
+        ...(igp ? { igpCost: (nh: Uint8Array | undefined) => (nh?.[3] ?? 0) % 2 } : {}),
+        ...(reach ? { nextHopReachable: (nh: Uint8Array | undefined) => nh?.[3] !== 3 } : {}),
+      };
+      const fast = selectBest(cands, o);
+      const slow = explainBest(cands, o);
+      assert.equal(fast.best, slow.best);
+      assert.deepEqual(fast.ecmp, slow.ecmp);
+      assert.equal(slow.losers.length + (slow.best ? 1 : 0), cands.length, 'every other candidate has a reason');
+    }), { numRuns: 1000 });
+  });
+});
