@@ -223,9 +223,12 @@ export class RouteTable {
         if (e.action === 'del') this.firstSeen.delete(index);
         if (e.action === 'new' && this.links.get(name) !== index) { this.links.set(name, index); this.linksVersion++; }
         else if (e.action === 'del' && this.links.get(name) === index) { this.links.delete(name); this.linksVersion++; }
+        // The kernel drops IPv4 routes of a link that goes down or away without telling us, so
+        // forget what we believed about the routes using this link (a per-interface partial
+        // resync): apply rewrites them, and NLM_F_REPLACE of an identical route is harmless.
         const users = this.ifaceUsers.get(name);
         if (users !== undefined && users.size > 0) {
-          for (const d of users) this.dirty.add(d);
+          for (const d of users) { this.believed.delete(d); this.dirty.add(d); }
           this.kick();
         }
         return;

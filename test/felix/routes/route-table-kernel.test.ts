@@ -94,6 +94,12 @@ test('route kinds appear in the kernel; drift is repaired within 1 s; other prot
     topo.exec(n, 'ip', ['route', 'add', 'blackhole', '10.99.0.0/24', 'proto', '80']);
     await pollUntil(() => !ipRoutes(n, 4, ['proto', '80']).some((r) => r['dst'] === '10.99.0.0/24'), { timeoutMs: 1000, intervalMs: 20, what: 'foreign proto-80 route removed' });
 
+    // Workload veth flaps: the kernel drops its routes silently; they come back (D7).
+    topo.exec(n, 'ip', ['link', 'set', 'cali1', 'down']);
+    topo.exec(n, 'ip', ['link', 'set', 'cali1', 'up']);
+    await pollUntil(() => ipRoutes(n, 4, ['proto', '80']).some((r) => r['dst'] === '10.65.0.5' && r['dev'] === 'cali1'),
+      { timeoutMs: 1000, intervalMs: 20, what: 'workload route back after a link flap' });
+
     const foreignAfter = JSON.stringify(ipRoutes(n, 4).filter((r) => r['protocol'] === 'static' || r['protocol'] === 'bird'));
     assert.equal(foreignAfter, foreignBefore, 'routes of other protocols untouched');
     const stats = await agent.call<{ repairs: number }>('routes.stats');
