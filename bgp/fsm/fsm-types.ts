@@ -75,6 +75,11 @@ export interface DownReason {
   readonly notificationReceived?: NotificationMessage;
   /** Whether the session had been Established. */
   readonly wasEstablished: boolean;
+  /**
+   * The session that went down (when it was Established): e.g. `peerGracefulRestart` tells the
+   * speaker to keep the peer's routes as stale for restartTime (RFC 4724) instead of withdrawing.
+   */
+  readonly session?: NegotiatedSession;
 }
 
 export type FsmOutput =

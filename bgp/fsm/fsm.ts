@@ -140,6 +140,7 @@ export class BgpFsm {
   /** Every drop to Idle goes through here and carries a reason. */
   private drop(out: FsmOutput[], text: string, options: DropOptions): void {
     const wasEstablished = this.stateValue === 'Established';
+    const session = wasEstablished ? this.negotiated : undefined;
     if (options.notify !== undefined) out.push({ type: 'send', message: options.notify });
     out.push({ type: 'close' });
     for (const t of ['connectRetry', 'hold', 'keepalive'] as const) this.stopTimer(out, t);
@@ -148,7 +149,7 @@ export class BgpFsm {
     out.push({
       type: 'down',
       reason: {
-        text, wasEstablished,
+        text, wasEstablished, ...(session !== undefined ? { session } : {}),
         ...(options.notify !== undefined ? { notificationSent: options.notify } : {}),
         ...(options.received !== undefined ? { notificationReceived: options.received } : {}),
       },

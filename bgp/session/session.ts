@@ -319,6 +319,15 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
       this.feed(ep, { type: 'TcpConnectionConfirmed' });
       return;
     }
+    if (state === 'Established' && this.negotiated?.peerGracefulRestart !== undefined && this.second === undefined) {
+      // RFC 4724 §4.2: a new connection from a graceful-restart capable peer means it restarted.
+      // Drop the old session (the speaker keeps its routes as stale) and negotiate on the new one.
+      this.log.info({ remote }, 'peer reconnected while Established: it restarted (graceful restart); replacing the session');
+      this.feed(this.main, { type: 'TcpConnectionFails', error: 'peer restarted (new connection, graceful restart)' });
+      this.feed(this.main, { type: 'AutomaticStart' });
+      this.acceptConnection(socket);
+      return;
+    }
     if (state !== 'Idle') {
       this.log.info({ remote, state }, 'incoming connection refused: connection collision with an existing session (Cease/7)');
       const conn = this.wrap(socket, false);

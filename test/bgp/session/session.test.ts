@@ -194,6 +194,41 @@ describe('session over loopback', () => {
   });
 });
 
+describe('graceful restart', () => {
+  it('a new connection from a GR-capable peer while Established replaces the session (RFC 4724 §4.2)', async () => {
+    const l = new BgpListener({ host: '127.0.0.1', port: 0 }, { logger: testLogger('gr') });
+    await l.listen();
+    const s = new BgpSession({ name: 'gr', peerAddress: '127.0.0.2', localAddress: '127.0.0.1', passive: true,
+      localAs: 65001, peerAs: 65002, routerId: '1.1.1.1', gracefulRestart: { restartTime: 120 } },
+    { clock: systemClock, logger: testLogger('gr'), codec: wireCodec });
+    l.addSession(s);
+    const peers: RawPeer[] = [];
+    const grOpen = {
+      type: 'open', version: 4, myAs: 65002, holdTime: 90, bgpId: 0x02020202,
+      capabilities: [{ type: 'graceful-restart', restarting: false, notification: false, restartTime: 90, families: [{ afi: 1, safi: 1, forwardingPreserved: true }] }],
+    } as const;
+    try {
+      s.start();
+      const p1 = await RawPeer.connect('127.0.0.1', l.port, '127.0.0.2');
+      peers.push(p1);
+      p1.send(grOpen); p1.send({ type: 'keepalive' });
+      await pollUntil(() => established(s), { what: 'Established' });
+      assert.equal(s.negotiated?.peerGracefulRestart?.restartTime, 90);
+      const downs: Array<{ text: string; gr: number | undefined }> = [];
+      s.on('down', (r) => downs.push({ text: r.text, gr: r.session?.peerGracefulRestart?.restartTime }));
+      const p2 = await RawPeer.connect('127.0.0.1', l.port, '127.0.0.2');
+      peers.push(p2);
+      await pollUntil(() => p2.received.some((m) => m.type === 'open'), { what: 'OPEN on the new connection' });
+      assert.deepEqual(downs, [{ text: 'connection lost: peer restarted (new connection, graceful restart)', gr: 90 }]);
+      p2.send({ ...grOpen, capabilities: [{ ...grOpen.capabilities[0], restarting: true }] }); p2.send({ type: 'keepalive' });
+      await pollUntil(() => established(s), { what: 'Established again' });
+      assert.equal(s.negotiated?.peerGracefulRestart?.restarting, true);
+      assert.equal(s.stats.establishedTransitions, 2);
+      await pollUntil(() => p1.closed, { what: 'old connection closed' });
+    } finally { s.destroy(); for (const p of peers) p.destroy(); await l.close(); }
+  });
+});
+
 describe('automatic stops', () => {
   it('max prefixes: Cease/1 with AFI/SAFI/limit data reaches the peer, session stays down', async () => {
     const srv = await RawPeer.listen('127.0.0.2');
