@@ -19,7 +19,7 @@ import type { Family } from '../../common/prefix.js';
 import { NetlinkError, errnoOf } from './netlink-error.js';
 import { RequestQueue } from './request-queue.js';
 import { RouteBatcher } from './route-batch.js';
-import { decodeRoute, decodeRoutePayload, encodeRoute, decodeLink, encodeLinkSpec, decodeAddress, encodeAddress,
+import { decodeRoutePayload, encodeRoute, decodeLink, encodeLinkSpec, decodeAddress, encodeAddress,
   decodeNeighbour, encodeNeighbour, decodeFdb, encodeFdb, AF_BRIDGE, afOf, macBytes, describeRoute } from './rt-codec.js';
 import type { AddressEntry, FdbEntry, KernelRoute, LinkChange, LinkInfo, LinkSpec, Netlink, NetlinkEvent,
   NeighbourEntry, RouteOp, Unsubscribe } from './types.js';
@@ -243,14 +243,13 @@ export class RtNetlink implements Netlink {
   }
 
   private dispatch(type: number, data: Buffer): void {
+    if (type === NEWROUTE || type === DELROUTE) {
+      const route = decodeRoutePayload(data);
+      if (route !== undefined) this.emit({ type: 'route', action: type === NEWROUTE ? 'new' : 'del', route });
+      return;
+    }
     const msg = rt.parseMessage(type, data);
     switch (type) {
-      case NEWROUTE: case DELROUTE: {
-        if (msg.kind !== 'route') return;
-        const route = decodeRoute(msg);
-        if (route !== undefined) this.emit({ type: 'route', action: type === NEWROUTE ? 'new' : 'del', route });
-        return;
-      }
       case NEWLINK: case DELLINK:
         if (msg.kind === 'link') this.emit({ type: 'link', action: type === NEWLINK ? 'new' : 'del', link: decodeLink(msg) });
         return;
