@@ -18,8 +18,9 @@ import { dirname, join, resolve } from 'node:path';
 import { MessageFramer } from '../../bgp/wire/framer.js';
 import { decodeMessage, encodeMessage, KEEPALIVE } from '../../bgp/wire/message.js';
 import { encodeShutdownCommunication } from '../../bgp/wire/notification.js';
-import { INITIAL_CONTEXT, type CodecContext, type OpenMessage } from '../../bgp/wire/types.js';
-import { formatPrefix } from '../../common/prefix.js';
+import { INITIAL_CONTEXT, type CodecContext, type OpenMessage, type PathAttributes } from '../../bgp/wire/types.js';
+import { encodeEndOfRib, encodeUpdates } from '../../bgp/wire/update-encoder.js';
+import { formatPrefix, parseAddress, parsePrefix } from '../../common/prefix.js';
 import { Topology } from './netns.js';
 import { BirdPeer, FrrPeer, GobgpPeer } from './bgp-peers.js';
 import { Proc, sh } from './sh.js';
@@ -58,8 +59,31 @@ export function captureContext(peerOpen: OpenMessage): CodecContext {
 
 const PREFIXES = ['198.51.100.0/24', '203.0.113.0/25', '2001:db8:1::/48', '2001:db8:2::/64'];
 
-/** Serve one capture inside the current namespace; resolves with the recorded messages. */
-export function serveCapture(address: string, expected: readonly string[], timeoutMs: number): Promise<CapturedMessage[]> {
+/** What `--announce` sends back, built by our encoder: the peer must accept and install these. */
+export const ANNOUNCED = {
+  v4: ['192.0.2.0/24', '192.0.2.128/25'], v6: ['2001:db8:ff::/48'],
+  attributes: {
+    origin: 0, asPath: [{ type: 2, asns: [OUR_AS] }], med: 77,
+    communities: [(OUR_AS << 16 | 1) >>> 0, 0xffffff01], largeCommunities: [{ globalAdmin: OUR_AS, localData1: 5, localData2: 6 }],
+    extendedCommunities: [Uint8Array.of(0, 2, OUR_AS >>> 8, OUR_AS & 0xff, 0, 0, 0, 9)],
+  } satisfies PathAttributes,
+} as const;
+
+export function announcements(ctx: CodecContext): Uint8Array[] {
+  return [
+    ...encodeUpdates({ afi: 1, safi: 1 }, ANNOUNCED.attributes, ANNOUNCED.v4.map((p) => ({ prefix: parsePrefix(p) })), parseAddress('10.0.0.1').bytes, ctx),
+    ...encodeUpdates({ afi: 2, safi: 1 }, ANNOUNCED.attributes, ANNOUNCED.v6.map((p) => ({ prefix: parsePrefix(p) })), [parseAddress('fd00::1').bytes], ctx),
+    encodeEndOfRib({ afi: 1, safi: 1 }), encodeEndOfRib({ afi: 2, safi: 1 }),
+  ];
+}
+
+/**
+ * Serve one capture inside the current namespace; resolves with the recorded messages. With
+ * `announce`, the session is kept up once the capture is complete: the UPDATEs it builds
+ * (for the negotiated context) are sent and KEEPALIVEs continue until the process is stopped.
+ */
+export function serveCapture(address: string, expected: readonly string[], timeoutMs: number,
+  announce?: (ctx: CodecContext) => Uint8Array[]): Promise<CapturedMessage[]> {
   return new Promise((resolvePromise, reject) => {
     const messages: CapturedMessage[] = [];
     const seen = new Set<string>();
@@ -86,10 +110,16 @@ export function serveCapture(address: string, expected: readonly string[], timeo
               for (const n of [...msg.nlri, ...(msg.mpReach?.nlri ?? [])]) seen.add(formatPrefix(n.prefix));
               if (expected.every((p) => seen.has(p))) {
                 done = true;
+                clearTimeout(timer);
+                if (announce !== undefined) {
+                  for (const u of announce(ctx)) send(u);
+                  setInterval(() => s.write(KEEPALIVE), 20_000);
+                  resolvePromise(messages.slice());
+                  return;
+                }
                 send(encodeMessage({ type: 'notification', code: 6, subcode: 2, data: encodeShutdownCommunication('capture complete') }, ctx));
                 s.end();
                 server.close();
-                clearTimeout(timer);
                 resolvePromise(messages);
               }
             }
@@ -108,7 +138,7 @@ export function serveCapture(address: string, expected: readonly string[], timeo
   });
 }
 
-const BIRD_CONF = `router id 10.0.0.2;
+export const BIRD_CONF = `router id 10.0.0.2;
 protocol device {}
 protocol static s4 { ipv4; route 198.51.100.0/24 blackhole; route 203.0.113.0/25 blackhole; }
 protocol static s6 { ipv6; route 2001:db8:1::/48 blackhole; route 2001:db8:2::/64 blackhole; }
@@ -128,7 +158,7 @@ protocol bgp cap {
 }
 `;
 
-const FRR_CONF = `frr defaults datacenter
+export const FRR_CONF = `frr defaults datacenter
 hostname cap
 router bgp 65002
  bgp router-id 10.0.0.2
@@ -207,6 +237,8 @@ const RECIPES: Readonly<Record<string, PeerRecipe>> = {
 };
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+/** This script, compiled (for `ip netns exec ... node CAPTURE_SCRIPT --serve|--announce FILE`). */
+export const CAPTURE_SCRIPT = fileURLToPath(import.meta.url);
 /** test/fixtures/bgp in the source tree (this file runs from dist/test/helpers). */
 export const FIXTURE_DIR = resolve(HERE, '../../../test/fixtures/bgp');
 
@@ -241,9 +273,9 @@ async function captureOne(name: string, recipe: PeerRecipe): Promise<CaptureFixt
 }
 
 async function main(argv: readonly string[]): Promise<void> {
-  if (argv[0] === '--serve') {
+  if (argv[0] === '--serve' || argv[0] === '--announce') {
     const out = argv[1] ?? '/dev/stdout';
-    const messages = await serveCapture('10.0.0.1', PREFIXES, 30_000);
+    const messages = await serveCapture('10.0.0.1', PREFIXES, 30_000, argv[0] === '--announce' ? announcements : undefined);
     writeFileSync(out, JSON.stringify(messages));
     return;
   }
