@@ -71,7 +71,7 @@ interface KeyStep {
 const PRE_MED: readonly KeyStep[] = [
   { name: 'local-pref', rank: (r) => -localPref(r), show: (r) => `LOCAL_PREF ${localPref(r)}` },
   { name: 'local-origin', rank: (r) => (r.source.kind === 'local' ? 0 : 1), show: (r) => (r.source.kind === 'local' ? 'locally originated' : `learned from ${r.source.id}`) },
-  { name: 'as-path-length', rank: (r) => asPathLength(r.attrs.asPath), show: (r) => `AS_PATH length ${asPathLength(r.attrs.asPath)}` },
+  { name: 'as-path-length', rank: (r) => r.asPathLen, show: (r) => `AS_PATH length ${r.asPathLen}` },
   { name: 'origin', rank: (r) => r.attrs.origin ?? 2, show: (r) => `ORIGIN ${['IGP', 'EGP', 'INCOMPLETE'][r.attrs.origin ?? 2] ?? r.attrs.origin}` },
 ];
 const POST_MED: readonly KeyStep[] = [
@@ -99,7 +99,7 @@ function keep(step: KeyStep, set: Route[], o: BestPathOptions, losers: Loser[] |
 
 function keepMed(set: Route[], o: BestPathOptions, losers: Loser[] | undefined): Route[] {
   const med = (r: Route) => r.attrs.med ?? 0;
-  const group = (r: Route) => (o.alwaysCompareMed ? 0 : neighbourAs(r.attrs));
+  const group = (r: Route) => (o.alwaysCompareMed ? 0 : r.neighbourAs);
   const minBy = new Map<number, number>();
   for (const r of set) { const g = group(r); const m = minBy.get(g); if (m === undefined || med(r) < m) minBy.set(g, med(r)); }
   const out: Route[] = [];
@@ -157,10 +157,8 @@ export function comparePreMed(a: Route, b: Route): number {
   if (lp !== 0) return lp;
   const lo = (a.source.kind === 'local' ? 0 : 1) - (b.source.kind === 'local' ? 0 : 1);
   if (lo !== 0) return lo;
-  if (aa.asPath !== ba.asPath) {
-    const pl = asPathLength(aa.asPath) - asPathLength(ba.asPath);
-    if (pl !== 0) return pl;
-  }
+  const pl = a.asPathLen - b.asPathLen;
+  if (pl !== 0) return pl;
   return (aa.origin ?? 2) - (ba.origin ?? 2);
 }
 
@@ -170,43 +168,43 @@ function comparePostMed(a: Route, b: Route, o: BestPathOptions): number {
   return o.igpCost(a.nextHop) - o.igpCost(b.nextHop);
 }
 
+const scratchA: Route[] = [];
+const scratchB: Route[] = [];
+
 /** Same result as the step list, in a few allocation-light passes (the Loc-RIB hot path). */
 function fastSelect(cands: readonly Route[], o: BestPathOptions): Selection {
   const reach = o.nextHopReachable;
-  let set: Route[] = [];
+  const pre = scratchA;
+  pre.length = 0;
   for (const r of cands) {
     if (reach && !reach(r.nextHop)) continue;
-    const c = set.length === 0 ? -1 : comparePreMed(r, set[0]!);
+    const c = pre.length === 0 ? -1 : comparePreMed(r, pre[0]!);
+    if (c < 0) { pre.length = 0; pre.push(r); } else if (c === 0) pre.push(r);
+  }
+  if (pre.length === 0) return { best: undefined, ecmp: [] };
+  if (pre.length === 1) return { best: pre[0], ecmp: pre[0]!.alone };
+  const set = scratchB;
+  set.length = 0;
+  const always = o.alwaysCompareMed === true;
+  for (const r of pre) {
+    const m = r.attrs.med ?? 0;
+    let lost = false;
+    for (const s of pre) {
+      if ((s.attrs.med ?? 0) < m && (always || s.neighbourAs === r.neighbourAs)) { lost = true; break; }
+    }
+    if (lost) continue;
+    const c = set.length === 0 ? -1 : comparePostMed(r, set[0]!, o);
     if (c < 0) { set.length = 0; set.push(r); } else if (c === 0) set.push(r);
   }
-  if (set.length === 0) return { best: undefined, ecmp: [] };
-  if (set.length > 1) {
-    const kept: Route[] = [];
-    for (const r of set) {
-      const m = r.attrs.med ?? 0;
-      const g = o.alwaysCompareMed ? 0 : neighbourAs(r.attrs);
-      let lost = false;
-      for (const s of set) {
-        if ((s.attrs.med ?? 0) < m && (o.alwaysCompareMed || neighbourAs(s.attrs) === g)) { lost = true; break; }
-      }
-      if (!lost) kept.push(r);
-    }
-    set = [];
-    for (const r of kept) {
-      const c = set.length === 0 ? -1 : comparePostMed(r, set[0]!, o);
-      if (c < 0) { set.length = 0; set.push(r); } else if (c === 0) set.push(r);
-    }
-  }
   const max = Math.max(1, o.maxPaths ?? 1);
-  if (set.length === 1) return { best: set[0], ecmp: set };
-  if (max === 1) {
+  if (set.length === 1 || max === 1) {
     let b = set[0]!;
     for (const r of set) if (tieBreak(r, b) < 0) b = r;
-    return { best: b, ecmp: [b] };
+    return { best: b, ecmp: b.alone };
   }
-  set.sort(tieBreak);
-  if (set.length > max) set.length = max;
-  return { best: set[0], ecmp: set };
+  const out = set.slice().sort(tieBreak);
+  if (out.length > max) out.length = max;
+  return { best: out[0], ecmp: out };
 }
 
 /** The best route and ECMP set among `cands` (hot path: no explanation objects). */
@@ -214,7 +212,7 @@ export function selectBest(cands: readonly Route[], o: BestPathOptions = {}): Se
   if (cands.length === 1) {
     const r = cands[0]!;
     if (o.nextHopReachable && !o.nextHopReachable(r.nextHop)) return { best: undefined, ecmp: [] };
-    return { best: r, ecmp: [r] };
+    return { best: r, ecmp: r.alone };
   }
   return fastSelect(cands, o);
 }

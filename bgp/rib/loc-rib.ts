@@ -10,7 +10,7 @@ import type { Prefix } from '../../common/prefix.js';
 import type { PathAttributes } from '../wire/types.js';
 import { AdjRibIn, type ImportOptions, type RibSink } from './adj-rib-in.js';
 import { AttrInterner } from './attr-intern.js';
-import { explainBest, selectBest, type BestPathOptions, type Explanation } from './best-path.js';
+import { comparePreMed, explainBest, selectBest, type BestPathOptions, type Explanation } from './best-path.js';
 import { PrefixTable } from './prefix-table.js';
 import { localPeer, LOCAL_PEER_ID, Route, type PeerInfo } from './route.js';
 
@@ -111,7 +111,7 @@ export class LocRib implements RibSink {
 
   ecmp(prefix: Prefix): readonly Route[] {
     const e = this.table.get(prefix);
-    return e === undefined ? [] : e instanceof Multi ? e.ecmp : [e];
+    return e === undefined ? [] : e instanceof Multi ? e.ecmp : e.alone;
   }
 
   candidates(prefix: Prefix): readonly Route[] {
@@ -125,7 +125,7 @@ export class LocRib implements RibSink {
   /** Visit every prefix that has a best route (e.g. to fill a new peer's Adj-RIB-Out). */
   forEachBest(fn: (prefix: Prefix, best: Route, ecmp: readonly Route[]) => void): void {
     this.table.forEach((p, e) => {
-      if (e instanceof Multi) { if (e.best) fn(p, e.best, e.ecmp); } else fn(p, e, [e]);
+      if (e instanceof Multi) { if (e.best) fn(p, e.best, e.ecmp); } else fn(p, e, e.alone);
     });
   }
 
@@ -133,7 +133,7 @@ export class LocRib implements RibSink {
   reevaluate(): void {
     for (const [p, e] of this.table.entries()) {
       if (e instanceof Multi) this.select(p, e, e.best, e.ecmp);
-      else if (!this.single) this.setCands(p, [e], e, [e]);
+      else if (!this.single) this.setCands(p, [e], e, e.alone);
     }
     this.flush();
   }
@@ -145,7 +145,7 @@ export class LocRib implements RibSink {
     if (this.single && neu && !old) {
       // optimistic: a new prefix is the common case; put the previous entry back otherwise
       e = this.table.set(prefix, neu);
-      if (e === undefined) { this.pending.push({ prefix, best: neu, previous: undefined, ecmp: [neu] }); return; }
+      if (e === undefined) { this.pending.push({ prefix, best: neu, previous: undefined, ecmp: neu.alone }); return; }
       this.table.set(prefix, e);
     } else if (this.single && old && !neu) {
       e = this.table.delete(prefix);
@@ -164,15 +164,21 @@ export class LocRib implements RibSink {
       // single candidate, it is the best
       if (old === e) {
         if (!neu) { this.table.delete(prefix); this.pending.push({ prefix, best: undefined, previous: e, ecmp: [] }); return; }
-        if (this.single) { this.table.set(prefix, neu); this.pending.push({ prefix, best: neu, previous: e, ecmp: [neu] }); return; }
-        this.setCands(prefix, [neu], e, [e]);
+        if (this.single) { this.table.set(prefix, neu); this.pending.push({ prefix, best: neu, previous: e, ecmp: neu.alone }); return; }
+        this.setCands(prefix, [neu], e, e.alone);
         return;
       }
       if (!neu) return;
-      this.setCands(prefix, [e, neu], e, [e]);
+      this.setCands(prefix, [e, neu], e, e.alone);
       return;
     }
     const cands = e.cands;
+    // Shortcut: a route that loses to the best before the MED step cannot influence selection.
+    const b = e.best;
+    if (b && (!old || (old !== b && comparePreMed(old, b) > 0)) && (!neu || comparePreMed(neu, b) > 0)) {
+      if (old) { const i = cands.indexOf(old); if (i >= 0) { if (neu) cands[i] = neu; else cands.splice(i, 1); } else if (neu) cands.push(neu); } else if (neu) cands.push(neu);
+      return;
+    }
     if (old) { const i = cands.indexOf(old); if (i >= 0) { if (neu) cands[i] = neu; else cands.splice(i, 1); } else if (neu) cands.push(neu); } else if (neu) cands.push(neu);
     this.setCands(prefix, cands, e.best, e.ecmp, e);
   }

@@ -1,9 +1,10 @@
 /**
  * A route in the RIB: who it came from, its RFC 7911 path id, its interned attributes and its
- * next hop. Deliberately tiny (four fields, no prefix, no closures): the prefix is the key of
- * the table that holds it, the attributes are shared by every route of the same UPDATE.
+ * next hop. It carries no prefix (the prefix is the key of the table that holds it), so one
+ * immutable Route is shared by every NLRI of an UPDATE; that also makes caching the best-path
+ * inputs (AS_PATH length, neighbour AS) on it free.
  */
-import type { PathAttributes } from '../wire/types.js';
+import { AsPathSegmentType, type PathAttributes } from '../wire/types.js';
 
 export type SourceKind = 'ebgp' | 'ibgp' | 'local';
 
@@ -23,6 +24,13 @@ export interface PeerInfo {
 }
 
 export class Route {
+  /** AS_PATH length for best-path (AS_SET 1, confederation segments 0), computed once. */
+  readonly asPathLen: number;
+  /** First AS of the path, for MED comparison (0 when none). */
+  readonly neighbourAs: number;
+  /** [this]: the ECMP set of a lone best route, without allocating per prefix. */
+  readonly alone: readonly Route[];
+
   constructor(
     readonly source: PeerInfo,
     readonly pathId: number,
@@ -30,7 +38,17 @@ export class Route {
     readonly attrs: PathAttributes,
     /** attrs.nextHop for IPv4, the MP_REACH global next hop for IPv6. */
     readonly nextHop: Uint8Array | undefined,
-  ) {}
+  ) {
+    let n = 0;
+    for (const s of attrs.asPath ?? []) {
+      if (s.type === AsPathSegmentType.AS_SEQUENCE) n += s.asns.length;
+      else if (s.type === AsPathSegmentType.AS_SET) n += 1;
+    }
+    this.asPathLen = n;
+    const first = attrs.asPath?.[0];
+    this.neighbourAs = first && first.type === AsPathSegmentType.AS_SEQUENCE ? (first.asns[0] ?? 0) : 0;
+    this.alone = Object.freeze([this]);
+  }
 }
 
 export const LOCAL_PEER_ID = 'local';
