@@ -74,6 +74,8 @@ export class RouteTable {
   /** Our routes as we believe the kernel has them, by destination (normally one per dst). */
   private readonly believed = new Map<string, Entry[]>();
   private readonly dirty = new Set<string>();
+  /** Destinations whose kernel route may be gone without a notification: rewrite on apply. */
+  private readonly suspect = new Set<string>();
   private readonly ifaceUsers = new Map<string, Set<string>>();
   private links = new Map<string, number>();
   /** Bumped whenever the name → ifindex map changes; invalidates resolved routes. */
@@ -228,7 +230,7 @@ export class RouteTable {
         // resync): apply rewrites them, and NLM_F_REPLACE of an identical route is harmless.
         const users = this.ifaceUsers.get(name);
         if (users !== undefined && users.size > 0) {
-          for (const d of users) { this.believed.delete(d); this.dirty.add(d); }
+          for (const d of users) { this.suspect.add(d); this.dirty.add(d); }
           this.kick();
         }
         return;
@@ -299,7 +301,7 @@ export class RouteTable {
       }
       if (want !== undefined) {
         const same = have.find((h) => h.route.metric === want.route.metric);
-        if (same === undefined || same.sig !== want.sig) updates.push(want);
+        if (same === undefined || same.sig !== want.sig || this.suspect.has(dst)) updates.push(want);
       }
       if (d !== undefined && want === undefined) pending++;
     }
@@ -324,14 +326,17 @@ export class RouteTable {
           const rest = (this.believed.get(r.dst) ?? []).filter((b) => b.route.metric !== r.metric);
           if (op === 'replace') rest.push(entry);
           if (rest.length === 0) this.believed.delete(r.dst); else this.believed.set(r.dst, rest);
-          if (op === 'delete') deleted++; else updated++;
+          if (op === 'delete') deleted++; else { updated++; this.suspect.delete(r.dst); }
         });
       }
     };
     await run('delete', deletes);
     await run('replace', updates);
     // Clear what is now in sync; leave failures and pending routes dirty.
-    for (const dst of [...this.dirty]) if (this.inSync(dst)) this.dirty.delete(dst);
+    for (const dst of [...this.dirty]) {
+      if (!this.desired.has(dst)) this.suspect.delete(dst);
+      if (this.inSync(dst) && !this.suspect.has(dst)) this.dirty.delete(dst);
+    }
     if (failed > 0) this.resyncNeeded = true;
     if (graceUntil !== Infinity && this.unsubscribe !== undefined) {
       this.graceTimer?.cancel();
