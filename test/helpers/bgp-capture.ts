@@ -12,7 +12,7 @@
  *   npx tsc -p tsconfig.json; node dist/test/helpers/bgp-capture.js [bird|frr|gobgp ...]
  */
 import { createServer, type Socket } from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { MessageFramer } from '../../bgp/wire/framer.js';
@@ -264,7 +264,6 @@ async function captureOne(name: string, recipe: PeerRecipe): Promise<CaptureFixt
     await recipe.start(topo, peer);
     await pollUntil(() => server.exited, { what: `${name} capture (${server.output.slice(-300)})`, timeoutMs: 40_000, intervalMs: 100 });
     if (server.child.exitCode !== 0) throw new Error(`${name} capture failed: ${server.output}`);
-    const { readFileSync } = await import('node:fs');
     const messages = JSON.parse(readFileSync(out, 'utf8')) as CapturedMessage[];
     return { peer: name, version: recipe.version(), description: recipe.description, expectedPrefixes: PREFIXES, messages };
   } finally {
