@@ -29,7 +29,7 @@ export class RouteBatcher {
   constructor(private readonly deps: { readonly logger: Logger }, private readonly options: { perDatagram?: number; datagramsInFlight?: number; timeoutMs?: number } = {}) {
     this.sock = createNetlink(Protocol.ROUTE, { recvBufferSize: 8 << 20, sendBufferSize: 8 << 20 });
     this.port = this.sock.address().port;
-    this.queue = new RequestQueue(options.datagramsInFlight ?? 2);
+    this.queue = new RequestQueue(options.datagramsInFlight ?? 1);
     this.sock.on('error', (err: unknown) => {
       // Replies may have been lost: fail everything in flight (the caller resyncs).
       this.deps.logger.warn({ errno: errnoOf(err) }, 'bulk route socket error');

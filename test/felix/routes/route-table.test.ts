@@ -237,5 +237,5 @@ test('model: after apply the kernel equals desired for our protocol and nothing 
     }
     await settle();
     rt.stop();
-  }), { numRuns: 150, ...(process.env["TORTIE_FC_SEED"] ? { seed: Number(process.env["TORTIE_FC_SEED"]) } : {}) });
+  }), { numRuns: 300, ...(process.env["TORTIE_FC_SEED"] ? { seed: Number(process.env["TORTIE_FC_SEED"]) } : {}) });
 });
