@@ -194,6 +194,43 @@ describe('session over loopback', () => {
   });
 });
 
+describe('collision detection, deterministic (RFC 4271 §6.8)', () => {
+  for (const [peerId, keep] of [[0x02020202, 'incoming'], [0x00000009, 'outgoing']] as const) {
+    it(`peer id ${peerId >>> 24}.x vs our 1.1.1.1: the ${keep} connection survives, the other gets Cease/7`, async () => {
+      const l = new BgpListener({ host: '127.0.0.1', port: 0 }, { logger: testLogger('coll') });
+      await l.listen();
+      const srv = await RawPeer.listen('127.0.0.2');
+      const s = new BgpSession({ name: 'coll', peerAddress: '127.0.0.2', peerPort: srv.port, localAddress: '127.0.0.1',
+        localAs: 65001, peerAs: 65002, routerId: '1.1.1.1' }, { clock: systemClock, logger: testLogger('coll'), codec: wireCodec });
+      l.addSession(s);
+      const open = { type: 'open', version: 4, myAs: 65002, holdTime: 90, bgpId: peerId, capabilities: [] } as const;
+      const peers: RawPeer[] = [];
+      try {
+        s.start();
+        const out = await srv.peer; // the connection we initiated
+        peers.push(out);
+        await pollUntil(() => out.received.some((m) => m.type === 'open') && s.state === 'OpenSent', { what: 'OpenSent on ours' });
+        const inc = await RawPeer.connect('127.0.0.1', l.port, '127.0.0.2'); // the one the peer initiated
+        peers.push(inc);
+        await pollUntil(() => inc.received.some((m) => m.type === 'open'), { what: 'OPEN on the incoming connection' });
+        out.send(open);
+        const [winner, loser] = keep === 'incoming' ? [inc, out] : [out, inc];
+        await pollUntil(() => loser.received.find((m) => m.type === 'notification'), { what: 'Cease/7 on the losing connection' });
+        const n = loser.received.find((m) => m.type === 'notification');
+        assert.ok(n?.type === 'notification');
+        assert.deepEqual([n.code, n.subcode], [6, 7]);
+        if (keep === 'incoming') winner.send(open);
+        winner.send({ type: 'keepalive' });
+        await pollUntil(() => established(s), { what: 'Established on the winner' });
+        assert.equal(s.connection?.outgoing, keep === 'outgoing');
+        assert.equal(s.stats.collisions, 1);
+        assert.equal(s.stats.notificationsSent['6/7'], 1);
+        assert.equal(winner.received.some((m) => m.type === 'notification'), false);
+      } finally { s.destroy(); for (const p of peers) p.destroy(); srv.server.close(); await l.close(); }
+    });
+  }
+});
+
 describe('graceful restart', () => {
   it('a new connection from a GR-capable peer while Established replaces the session (RFC 4724 §4.2)', async () => {
     const l = new BgpListener({ host: '127.0.0.1', port: 0 }, { logger: testLogger('gr') });
@@ -267,6 +304,27 @@ describe('listener', () => {
       await closed;
       assert.equal(bytes, 0);
     } finally { await l.close(); }
+  });
+
+  it('on a dual-stack wildcard listener, a session pinned to a local address only takes connections to it', async () => {
+    const l = new BgpListener({ host: '::', port: 0 }, { logger: testLogger('pin') });
+    await l.listen();
+    const s = new BgpSession({ name: 'pin', peerAddress: '127.0.0.2', localAddress: '127.0.0.1', passive: true,
+      localAs: 65001, peerAs: 65002, routerId: '1.1.1.1' }, { clock: systemClock, logger: testLogger('pin'), codec: wireCodec });
+    l.addSession(s);
+    const peers: RawPeer[] = [];
+    try {
+      s.start();
+      const wrong = await RawPeer.connect('127.0.0.3', l.port, '127.0.0.2');
+      peers.push(wrong);
+      await pollUntil(() => wrong.closed, { what: 'connection to the wrong local address closed' });
+      assert.equal(wrong.received.length, 0);
+      assert.equal(s.state, 'Active');
+      const right = await RawPeer.connect('127.0.0.1', l.port, '127.0.0.2');
+      peers.push(right);
+      await pollUntil(() => right.received.some((m) => m.type === 'open'), { what: 'OPEN from the pinned session' });
+      assert.equal(s.state, 'OpenSent');
+    } finally { s.destroy(); for (const p of peers) p.destroy(); await l.close(); }
   });
 
   it('refuses a second connection to an Established session with Cease/7', async () => {
