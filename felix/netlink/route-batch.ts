@@ -74,8 +74,9 @@ export class RouteBatcher {
 
   private sendChunk(ops: readonly RouteOp[]): Promise<Array<NetlinkError | undefined>> {
     // Encode first; an op that cannot be encoded (bad address text) fails alone, unsent.
+    // Each buffer is nlmsghdr (16 bytes, filled below) + payload.
     const payloads: Array<Buffer | undefined> = ops.map((o) => {
-      try { return encodeRoutePayload(o.route, o.op === 'delete'); } catch { return undefined; }
+      try { return encodeRoutePayload(o.route, o.op === 'delete', 16); } catch { return undefined; }
     });
     const sent = payloads.filter((p) => p !== undefined).length;
     if (this.seq + ops.length > 0x7fffffff) this.seq = 1;
@@ -89,13 +90,12 @@ export class RouteBatcher {
       const seq = firstSeq + k;
       seqOf[j] = seq;
       k++;
-      const hdr = Buffer.alloc(16);
-      hdr.writeUInt32LE(16 + payload.length, 0);
-      hdr.writeUInt16LE(o.op === 'delete' ? RTM_DELROUTE : RTM_NEWROUTE, 4);
-      hdr.writeUInt16LE(NLM_F_REQUEST | (k === sent ? NLM_F_ACK : 0) | (o.op === 'replace' ? NLM_F_CREATE | NLM_F_REPLACE : 0), 6);
-      hdr.writeUInt32LE(seq, 8);
-      hdr.writeUInt32LE(this.port, 12);
-      bufs.push(hdr, payload);
+      payload.writeUInt32LE(payload.length, 0);
+      payload.writeUInt16LE(o.op === 'delete' ? RTM_DELROUTE : RTM_NEWROUTE, 4);
+      payload.writeUInt16LE(NLM_F_REQUEST | (k === sent ? NLM_F_ACK : 0) | (o.op === 'replace' ? NLM_F_CREATE | NLM_F_REPLACE : 0), 6);
+      payload.writeUInt32LE(seq, 8);
+      payload.writeUInt32LE(this.port, 12);
+      bufs.push(payload);
     });
     this.seq += sent;
     const lastSeq = firstSeq + sent - 1;

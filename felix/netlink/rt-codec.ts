@@ -64,7 +64,8 @@ const RTAX_MTU = 2;
 
 /**
  * The payload (struct rtmsg + attributes) of an RTM_NEWROUTE/RTM_DELROUTE, written directly
- * into one buffer: the bulk path's encoder. A delete carries only the key (table, dst, metric,
+ * into one buffer (after `headroom` bytes left for the caller's nlmsghdr): the bulk path's
+ * encoder. A delete carries only the key (table, dst, metric,
  * protocol, type) with scope "nowhere", so it matches any next hop.
  */
 /**
@@ -128,7 +129,7 @@ export function decodeRoutePayload(b: Buffer, onlyProtocol?: number): KernelRout
 }
 const NLA_F_NESTED_BIT = 0x8000;
 
-export function encodeRoutePayload(r: KernelRoute, forDelete: boolean): Buffer {
+export function encodeRoutePayload(r: KernelRoute, forDelete: boolean, headroom = 0): Buffer {
   const p = prefixParts(r.dst);
   const gw = !forDelete && r.gateway !== undefined ? addrBytes(r.gateway) : undefined;
   const src = !forDelete && r.src !== undefined ? addrBytes(r.src) : undefined;
@@ -138,15 +139,16 @@ export function encodeRoutePayload(r: KernelRoute, forDelete: boolean): Buffer {
   const al = (n: number): number => (4 + n + 3) & ~3;
   const size = 12 + 8 + 8 + (p.length > 0 ? al(p.bytes.length) : 0) + (oif !== undefined ? 8 : 0) + (gw !== undefined ? al(gw.length) : 0)
     + (src !== undefined ? al(src.length) : 0) + (mp !== undefined ? al(mp.length) : 0) + (mtu !== undefined ? 12 : 0);
-  const b = Buffer.alloc(size);
-  b[0] = afOf(r.family);
-  b[1] = p.length;
-  b[4] = r.table < 256 ? r.table : 252;
-  b[5] = r.protocol;
-  b[6] = forDelete ? RouteScopeCode.nowhere : RouteScopeCode[r.scope];
-  b[7] = RouteTypeCode[r.type];
-  b.writeUInt32LE(!forDelete && r.onlink ? RTNH_F_ONLINK : 0, 8);
-  let off = 12;
+  const b = Buffer.alloc(headroom + size);
+  const h = headroom;
+  b[h] = afOf(r.family);
+  b[h + 1] = p.length;
+  b[h + 4] = r.table < 256 ? r.table : 252;
+  b[h + 5] = r.protocol;
+  b[h + 6] = forDelete ? RouteScopeCode.nowhere : RouteScopeCode[r.scope];
+  b[h + 7] = RouteTypeCode[r.type];
+  b.writeUInt32LE(!forDelete && r.onlink ? RTNH_F_ONLINK : 0, h + 8);
+  let off = h + 12;
   const put32 = (t: number, v: number): void => { b.writeUInt16LE(8, off); b.writeUInt16LE(t, off + 2); b.writeUInt32LE(v >>> 0, off + 4); off += 8; };
   const put = (t: number, v: Uint8Array): void => { b.writeUInt16LE(4 + v.length, off); b.writeUInt16LE(t, off + 2); b.set(v, off + 4); off += al(v.length); };
   put32(RTA.TABLE, r.table);
