@@ -29,6 +29,11 @@ export async function startCtlServer(path: string, h: CtlHandlers, logger: Logge
     sock.on('error', () => { /* client went away */ });
     sock.on('data', (chunk: string) => {
       buf += chunk;
+      if (buf.length > 65536 && !buf.includes('\n')) {
+        sock.end(`${JSON.stringify({ ok: false, error: 'request line longer than 64 KiB' })}\n`);
+        buf = '';
+        return;
+      }
       let nl: number;
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
