@@ -9,135 +9,23 @@ import { EventEmitter } from 'node:events';
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { assertNever } from '../../common/assert-never.js';
-import { describeError, TortieError } from '../../common/errors.js';
-import { isValidAddress, parseAddress, ipv4ToInt } from '../../common/prefix.js';
-import { BgpWireError, CeaseSubcode, ErrorCode, HeaderSubcode, type ErrorAction } from '../wire/errors.js';
-import type { BgpMessage, NotificationMessage, RouteRefreshMessage, UpdateMessage, AfiSafi } from '../wire/types.js';
+import { describeError } from '../../common/errors.js';
+import { BgpWireError, CeaseSubcode, ErrorCode, HeaderSubcode } from '../wire/errors.js';
+import type { BgpMessage, NotificationMessage, RouteRefreshMessage, UpdateMessage } from '../wire/types.js';
 import { BgpFsm } from '../fsm/fsm.js';
-import type {
-  AddPathFamilyConfig, DownReason, FsmConfig, FsmInput, FsmOutput, FsmState, GracefulRestartConfig,
-  NegotiatedSession, TimerName,
-} from '../fsm/fsm-types.js';
+import type { FsmConfig, FsmInput, FsmOutput, FsmState, NegotiatedSession, TimerName } from '../fsm/fsm-types.js';
 import { decodeShutdownCommunication, notification, notificationText } from '../fsm/notifications.js';
 import { Connection, type ConnectionHandlers } from './connection.js';
-import { applySocketOptions as defaultApplySocketOptions, type ApplySocketOptions, type SocketOptions } from './socket-options.js';
-import type { WireCodec } from './wire-codec.js';
+import { applySocketOptions as defaultApplySocketOptions, type ApplySocketOptions } from './socket-options.js';
+import {
+  toFsmConfig, type ConnectOptions, type ConnectionInfo, type NotificationInfo, type SessionConfig, type SessionDeps,
+  type SessionEventMap, type SessionStats, type StateChange,
+} from './session-config.js';
 
-export interface SessionConfig {
-  /** Display name, used in logs ({ peer }); defaults to the peer address. */
-  readonly name?: string;
-  readonly peerAddress: string;
-  /** Default 179. */
-  readonly peerPort?: number;
-  /** Source address for outgoing connections; incoming ones must arrive on it when set. */
-  readonly localAddress?: string;
-  readonly localAs: number;
-  readonly peerAs: number;
-  /** Router id / BGP identifier, dotted quad. */
-  readonly routerId: string;
-  /** Proposed hold time, seconds: 0 or ≥ 3. Default 90. */
-  readonly holdTime?: number;
-  /**
-   * Seconds between connection attempts. Default 5 (what Calico configures in BIRD), not the
-   * RFC's 120: on a cluster fabric a peer that restarts should be back within seconds.
-   */
-  readonly connectRetryTime?: number;
-  readonly passive?: boolean;
-  /** Families to negotiate; default IPv4 unicast. */
-  readonly families?: readonly AfiSafi[];
-  readonly addPath?: readonly AddPathFamilyConfig[];
-  readonly gracefulRestart?: GracefulRestartConfig;
-  /** RFC 8654; default true. */
-  readonly extendedMessage?: boolean;
-  /** RFC 2918/7313; default true. */
-  readonly routeRefresh?: boolean;
-  readonly requiredCapabilities?: readonly number[];
-  /** Back-off between automatic restarts after an error: default 5 s doubling to 30 s (Calico), reset after 60 s Established. */
-  readonly idleHold?: { readonly minMs: number; readonly maxMs: number; readonly stableMs: number };
-  /** Hold timer while waiting for the OPEN; default 240 s (RFC 4271 §8.2.2 suggests 4 minutes). */
-  readonly openHoldTimeMs?: number;
-  readonly socketOptions?: SocketOptions;
-  /** send() reports false above this many queued bytes (default 1 MiB); listen for 'drain'. */
-  readonly writeHighWaterBytes?: number;
-  /** Above this many queued bytes the session is dropped with Cease/8 (default 64 MiB). */
-  readonly maxQueuedBytes?: number;
-  /** Messages processed per event-loop turn before yielding (default 256). */
-  readonly sliceMessages?: number;
-}
-
-export interface ConnectOptions { readonly host: string; readonly port: number; readonly localAddress?: string }
-
-export interface SessionDeps {
-  readonly clock: Clock;
-  readonly logger: Logger;
-  readonly codec: WireCodec;
-  readonly connect?: (options: ConnectOptions) => Socket;
-  readonly applySocketOptions?: ApplySocketOptions;
-}
-
-export interface NotificationInfo {
-  readonly code: number;
-  readonly subcode: number;
-  /** "Bad peer AS", "Administrative shutdown: \"maintenance\"" ... */
-  readonly text: string;
-  /** RFC 9003 shutdown communication, when present. */
-  readonly shutdownMessage?: string;
-  /** Wall-clock ms. */
-  readonly at: number;
-}
-
-export interface SessionStats {
-  readonly name: string;
-  readonly state: FsmState;
-  /** Wall-clock ms of the last state change. */
-  readonly since: number;
-  /** Ms in Established, when Established. */
-  readonly uptimeMs: number | undefined;
-  readonly establishedTransitions: number;
-  /** Drops from Established. */
-  readonly flaps: number;
-  /** Connection collisions resolved (RFC 4271 §6.8). */
-  readonly collisions: number;
-  /** NOTIFICATIONs sent / received on any of this peer's connections, by "code/subcode". */
-  readonly notificationsSent: Readonly<Record<string, number>>;
-  readonly notificationsReceived: Readonly<Record<string, number>>;
-  readonly messagesIn: number;
-  readonly messagesOut: number;
-  readonly updatesIn: number;
-  readonly updatesOut: number;
-  readonly lastError: string | undefined;
-  readonly lastNotificationSent: NotificationInfo | undefined;
-  readonly lastNotificationReceived: NotificationInfo | undefined;
-  readonly queuedBytes: number;
-  readonly connectRetryCounter: number;
-}
-
-export interface UpdateInfo { readonly action: ErrorAction | undefined; readonly problems: readonly BgpWireError[] }
-
-export interface ConnectionInfo {
-  /** True when we initiated it. */
-  readonly outgoing: boolean;
-  readonly localAddress: string | undefined;
-  readonly localPort: number | undefined;
-  readonly remoteAddress: string | undefined;
-  readonly remotePort: number | undefined;
-}
-
-export interface StateChange { readonly from: FsmState; readonly to: FsmState; readonly reason: string }
-
-export interface SessionEventMap {
-  state: [StateChange];
-  established: [NegotiatedSession];
-  /**
-   * A decoded UPDATE. When `info.action` is 'treat-as-withdraw' (RFC 7606) the NLRI it lists
-   * must be withdrawn, not installed; 'attribute-discard' means attributes were dropped.
-   */
-  update: [UpdateMessage, UpdateInfo];
-  'route-refresh': [RouteRefreshMessage];
-  down: [DownReason];
-  /** Queued output fell back under writeHighWaterBytes after send() returned false. */
-  drain: [];
-}
+export type {
+  ConnectOptions, ConnectionInfo, NotificationInfo, SessionConfig, SessionDeps, SessionEventMap, SessionStats,
+  StateChange, UpdateInfo,
+} from './session-config.js';
 
 /** An FSM with the connection and timers it drives. */
 interface Endpoint {
@@ -146,13 +34,6 @@ interface Endpoint {
   readonly timers: Map<TimerName, { handle: TimerHandle; deadline: number }>;
   /** True for the session's FSM; false for the FSM of an incoming connection during a collision. */
   main: boolean;
-}
-
-function routerIdToInt(text: string, where: string): number {
-  if (!isValidAddress(text) || parseAddress(text).family !== 4) {
-    throw new TortieError('BAD_ROUTER_ID', `router id "${text}" is not an IPv4 dotted quad`, { where });
-  }
-  return ipv4ToInt(parseAddress(text).bytes) >>> 0;
 }
 
 export class BgpSession extends EventEmitter<SessionEventMap> {
@@ -178,25 +59,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
     super();
     this.config = config;
     this.name = config.name ?? config.peerAddress;
-    const where = `session ${this.name}`;
-    if (!isValidAddress(config.peerAddress)) throw new TortieError('BAD_PEER_ADDRESS', `peer address "${config.peerAddress}" is not an IP address`, { where });
-    const holdTime = config.holdTime ?? 90;
-    if (!Number.isInteger(holdTime) || holdTime < 0 || holdTime > 65535 || holdTime === 1 || holdTime === 2) {
-      throw new TortieError('BAD_HOLD_TIME', `hold time ${holdTime} must be 0 or 3..65535 seconds`, { where });
-    }
-    for (const [what, v] of [['local AS', config.localAs], ['peer AS', config.peerAs]] as const) {
-      if (!Number.isInteger(v) || v < 1 || v > 0xffffffff) throw new TortieError('BAD_AS', `${what} ${v} must be 1..4294967295`, { where });
-    }
-    this.fsmConfig = {
-      localAs: config.localAs, peerAs: config.peerAs, routerId: routerIdToInt(config.routerId, where),
-      holdTime, connectRetryTime: config.connectRetryTime ?? 5, passive: config.passive ?? false,
-      families: config.families ?? [], addPath: config.addPath ?? [],
-      ...(config.gracefulRestart ? { gracefulRestart: config.gracefulRestart } : {}),
-      extendedMessage: config.extendedMessage ?? true, routeRefresh: config.routeRefresh ?? true,
-      requiredCapabilities: config.requiredCapabilities ?? [],
-      idleHold: config.idleHold ?? { minMs: 5000, maxMs: 30000, stableMs: 60000 },
-      openHoldTimeMs: config.openHoldTimeMs ?? 240_000,
-    };
+    this.fsmConfig = toFsmConfig(config, `session ${this.name}`);
     this.log = deps.logger.child({ peer: this.name });
     this.connectFn = deps.connect ?? ((o) => netConnect({ host: o.host, port: o.port, ...(o.localAddress ? { localAddress: o.localAddress } : {}) }));
     this.applyOpts = deps.applySocketOptions ?? defaultApplySocketOptions;
