@@ -142,6 +142,38 @@ test('cleanup grace: an unknown route on a new workload interface survives 10 s,
   rt.stop();
 });
 
+test('periodic resync (90 s by default) repairs a change the kernel never told us about', async () => {
+  let now = 0;
+  const timers: Array<{ at: number; fn: () => void }> = [];
+  const clock: Clock = { now: () => now, wallNow: () => now, setTimeout: (fn, ms) => { const t = { at: now + ms, fn }; timers.push(t); return { cancel: () => { t.at = Infinity; } }; } };
+  const advance = async (ms: number): Promise<void> => {
+    now += ms;
+    for (;;) {
+      const due = timers.filter((t) => t.at <= now);
+      if (due.length === 0) break;
+      for (const t of due) { t.at = Infinity; t.fn(); }
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+  const nl = new FakeNetlink();
+  nl.externalAddLink('eth0');
+  const rt = new RouteTable({ netlink: nl, clock, logger: silentLogger() }, { cleanupGraceMs: 0 });
+  rt.setDesiredRoutes([blackholeRoute('10.4.0.0/26')]);
+  rt.start();
+  await advance(0);
+  await nl.flushEvents();
+  assert.equal(nl.routesOfProtocol(80).length, 1);
+  const r = nl.routesOfProtocol(80)[0];
+  assert.ok(r);
+  nl.routes.delete(kernelRouteKey(r)); // silently: no notification
+  await advance(89_000);
+  assert.equal(nl.routesOfProtocol(80).length, 0, 'not noticed before the refresh');
+  await advance(1_000);
+  await pollUntil(() => nl.routesOfProtocol(80).length === 1, { timeoutMs: 1000, what: 'restored by the 90 s resync' });
+  rt.stop();
+});
+
 test('bad desired routes are refused up front with the route and field named', () => {
   const { rt } = setup();
   const cases: Array<[DesiredRoute, RegExp]> = [
