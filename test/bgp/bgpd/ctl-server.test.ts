@@ -1,0 +1,66 @@
+/** The control socket never crashes on bad input and answers with errors that say what is wrong. */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createConnection, connect, type Server } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { systemClock } from '../../../common/clock.js';
+import { silentLogger } from '../../../common/logger.js';
+import { BgpSpeaker } from '../../../bgp/speaker/speaker.js';
+import { startCtlServer } from '../../../bgp/bgpd/ctl-server.js';
+
+function ask(path: string, line: string): Promise<{ ok: boolean; data?: unknown; error?: string }> {
+  return new Promise((resolve, reject) => {
+    const s = createConnection(path);
+    let buf = '';
+    s.setEncoding('utf8');
+    s.on('error', reject);
+    s.on('connect', () => s.write(line));
+    s.on('data', (d: string) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) { s.end(); resolve(JSON.parse(buf.slice(0, nl)) as { ok: boolean; data?: unknown; error?: string }); }
+    });
+  });
+}
+
+describe('bgpd control server', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tortie-ctl-'));
+  const path = join(dir, 'bgpd.ctl');
+  let server: Server;
+  const speaker = new BgpSpeaker({
+    clock: systemClock, logger: silentLogger(),
+    connect: (o) => connect({ host: o.host, port: o.port }),
+    listen: () => Promise.reject(new Error('not used')),
+  }, { routerId: '10.0.0.1', asn: 65001, listen: { address: '127.0.0.1', port: 0 }, peers: [] });
+
+  before(async () => {
+    await speaker.start();
+    speaker.originate('10.1.0.0/24');
+    server = await startCtlServer(path, { speaker: () => speaker, reload: () => { throw new Error('no config file'); }, startedAt: 0, now: () => 1 }, silentLogger());
+  });
+  after(async () => {
+    await speaker.stop();
+    await new Promise<void>((r) => server.close(() => r()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers well-formed requests', async () => {
+    assert.deepEqual(await ask(path, '{"cmd":"show-protocols"}\n'), { ok: true, data: [] });
+    const routes = await ask(path, '{"cmd":"show-route","prefix":"10.1.0.0/24"}\n');
+    assert.equal((routes.data as Array<{ prefix: string; best: boolean }>)[0]?.best, true);
+    assert.deepEqual((await ask(path, '{"cmd":"show-status"}\n')).data, { routerId: '10.0.0.1', asn: 65001, ready: true, reason: 'no BGP peers configured' });
+  });
+
+  it('reports bad input precisely and keeps serving', async () => {
+    assert.deepEqual(await ask(path, 'not json\n'), { ok: false, error: 'request is not JSON' });
+    assert.deepEqual(await ask(path, '{"cmd":"explode"}\n'), { ok: false, error: 'unknown command "explode"' });
+    assert.deepEqual(await ask(path, '{"cmd":"enable"}\n'), { ok: false, error: 'enable needs "name"' });
+    assert.match((await ask(path, '{"cmd":"restart","name":"x"}\n')).error ?? '', /no such peer "x" \(peers: none\)/);
+    assert.match((await ask(path, '{"cmd":"show-route","prefix":"10.1.0.0/99"}\n')).error ?? '', /invalid IP address or prefix "10\.1\.0\.0\/99"/);
+    assert.deepEqual(await ask(path, '{"cmd":"reload"}\n'), { ok: false, error: 'no config file' });
+    assert.match((await ask(path, 'x'.repeat(70_000))).error ?? '', /longer than 64 KiB/);
+    assert.equal((await ask(path, '{"cmd":"show-protocols"}\n')).ok, true);
+  });
+});
