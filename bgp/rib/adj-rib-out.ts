@@ -18,13 +18,67 @@ export interface OutboundBatch { readonly announce: readonly Announcement[]; rea
 
 const WITHDRAW = null;
 const CACHE_LIMIT = 4096;
+const DROPPED = undefined;
+
+/**
+ * Changes waiting for drain(), in arrival order. Keeps the Prefix objects it was given (from
+ * the Loc-RIB change), so draining allocates none; the table only maps prefix → slot.
+ */
+class Pending {
+  private readonly index = new PrefixTable<number>();
+  prefixes: Prefix[] = [];
+  values: Array<PathAttributes | null | undefined> = [];
+
+  /** Holds one interner reference per queued attribute set (handed over to `sent` on drain). */
+  constructor(private readonly interner: AttrInterner) {}
+
+  get size(): number { return this.index.size; }
+
+  get(p: Prefix): PathAttributes | null | undefined {
+    const i = this.index.get(p);
+    return i === undefined ? undefined : this.values[i];
+  }
+
+  set(p: Prefix, a: PathAttributes | null): void {
+    if (a) this.interner.acquire(a);
+    const n = this.prefixes.length;
+    const prev = this.index.set(p, n);
+    if (prev !== undefined) {
+      this.index.set(p, prev);
+      const old = this.values[prev];
+      if (old) this.interner.release(old);
+      this.values[prev] = a;
+      return;
+    }
+    this.prefixes.push(p);
+    this.values.push(a);
+  }
+
+  delete(p: Prefix): void {
+    const i = this.index.delete(p);
+    if (i === undefined) return;
+    const old = this.values[i];
+    if (old) this.interner.release(old);
+    this.values[i] = DROPPED;
+  }
+
+  /** Forget everything; `release` false when the references were handed over. */
+  clear(release: boolean): void {
+    if (release) for (const v of this.values) if (v) this.interner.release(v);
+    this.index.clear();
+    this.prefixes = [];
+    this.values = [];
+  }
+}
 
 export class AdjRibOut {
   private readonly sent = new PrefixTable<PathAttributes>();
-  private pending = new PrefixTable<PathAttributes | null>();
+  private readonly pending: Pending;
   private resend = false;
 
-  constructor(readonly peerId: string, private readonly interner: AttrInterner) {}
+  constructor(readonly peerId: string, private readonly interner: AttrInterner) {
+    this.pending = new Pending(interner);
+  }
 
   /** Prefixes currently advertised to this peer (as of the last drain). */
   get size(): number { return this.sent.size; }
@@ -43,22 +97,37 @@ export class AdjRibOut {
     const groups = new Map<PathAttributes, Prefix[]>();
     const withdraw: Prefix[] = [];
     const pend = this.pending;
-    this.pending = new PrefixTable<PathAttributes | null>();
+    let lastAttrs: PathAttributes | undefined;
+    let lastList: Prefix[] = [];
     const add = (attrs: PathAttributes, prefix: Prefix) => {
-      const g = groups.get(attrs);
-      if (g) g.push(prefix); else groups.set(attrs, [prefix]);
+      if (attrs !== lastAttrs) {
+        lastAttrs = attrs;
+        const g = groups.get(attrs);
+        if (g) lastList = g; else { lastList = []; groups.set(attrs, lastList); }
+      }
+      lastList.push(prefix);
     };
     if (this.resend) {
       this.resend = false;
       this.sent.forEach((prefix, attrs) => { if (pend.get(prefix) === undefined) add(attrs, prefix); });
     }
-    pend.forEach((prefix, attrs) => {
-      if (attrs !== WITHDRAW) this.interner.acquire(attrs);
+    // the pending reference moves to `sent`; old sent values are released in runs
+    const released: Array<[PathAttributes, number]> = [];
+    const { prefixes, values } = pend;
+    for (let i = 0; i < prefixes.length; i++) {
+      const attrs = values[i];
+      if (attrs === DROPPED) continue;
+      const prefix = prefixes[i]!;
       const old = attrs === WITHDRAW ? this.sent.delete(prefix) : this.sent.set(prefix, attrs);
-      if (old) this.interner.release(old);
-      if (attrs === WITHDRAW) { if (old) withdraw.push(prefix); return; }
+      if (old) {
+        const last = released[released.length - 1];
+        if (last && last[0] === old) last[1]++; else released.push([old, 1]);
+      }
+      if (attrs === WITHDRAW) { if (old) withdraw.push(prefix); continue; }
       add(attrs, prefix);
-    });
+    }
+    pend.clear(false);
+    for (const [a, n] of released) this.interner.release(a, n);
     return { announce: [...groups].map(([attrs, prefixes]) => ({ attrs, prefixes })), withdraw };
   }
 
@@ -69,7 +138,7 @@ export class AdjRibOut {
   clear(): void {
     this.sent.forEach((_p, a) => this.interner.release(a));
     this.sent.clear();
-    this.pending.clear();
+    this.pending.clear(true);
     this.resend = false;
   }
 }
@@ -78,6 +147,9 @@ export class ExportGroup {
   private readonly members = new Map<string, AdjRibOut>();
   private cache = new Map<PathAttributes, Map<PeerInfo, PathAttributes | null>>();
   private cached = 0;
+  /** One-entry memo: consecutive changes usually carry the same shared Route. */
+  private memoRoute: Route | undefined;
+  private memoOut: PathAttributes | null = null;
   private readonly cacheable: boolean;
 
   constructor(readonly target: ExportTarget, private readonly interner: AttrInterner) {
@@ -91,7 +163,11 @@ export class ExportGroup {
   addMember(peerId: string, rib?: LocRib): AdjRibOut {
     const out = this.members.get(peerId) ?? new AdjRibOut(peerId, this.interner);
     this.members.set(peerId, out);
-    rib?.forEachBest((prefix, best) => out.queue(prefix, best.source.id === peerId ? null : this.transform(prefix, best)));
+    rib?.forEachBest((prefix, best) => {
+      const attrs = best.source.id === peerId ? null : this.transform(prefix, best);
+      out.queue(prefix, attrs);
+      if (attrs && !this.cacheable) this.interner.release(attrs, 0);
+    });
     return out;
   }
 
@@ -106,15 +182,17 @@ export class ExportGroup {
       const attrs = c.best ? this.transform(c.prefix, c.best) : null;
       const src = c.best?.source.id;
       for (const m of this.members.values()) m.queue(c.prefix, src === m.peerId ? null : attrs);
+      if (attrs && !this.cacheable) this.interner.release(attrs, 0); // drop if nobody queued it
     }
   }
 
   /** Exported (interned) attributes for `best`, or null when it must not be sent. */
   transform(prefix: Prefix, best: Route): PathAttributes | null {
+    if (this.cacheable && best === this.memoRoute) return this.memoOut;
     if (this.cacheable) {
       const bySrc = this.cache.get(best.attrs);
       const hit = bySrc?.get(best.source);
-      if (hit !== undefined) return hit;
+      if (hit !== undefined) { this.memoRoute = best; this.memoOut = hit; return hit; }
     }
     const r = exportRoute(prefix, best, this.target);
     const attrs = r.type === 'export' ? this.interner.intern(r.attrs, this.cacheable ? 1 : 0) : null;
@@ -124,6 +202,7 @@ export class ExportGroup {
       if (!bySrc) { bySrc = new Map(); this.cache.set(best.attrs, bySrc); }
       bySrc.set(best.source, attrs);
       this.cached++;
+      this.memoRoute = best; this.memoOut = attrs;
     }
     return attrs;
   }
@@ -132,5 +211,6 @@ export class ExportGroup {
     for (const m of this.cache.values()) for (const a of m.values()) if (a) this.interner.release(a);
     this.cache = new Map();
     this.cached = 0;
+    this.memoRoute = undefined; this.memoOut = null;
   }
 }

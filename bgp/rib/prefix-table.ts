@@ -116,7 +116,7 @@ export class PrefixTable<T> {
   clear(): void { this.clearV4(); this.v6.clear(); }
 
   private clearV4(): void {
-    if (this.mask + 1 > 16) {
+    if (this.mask + 1 > 4096) {
       this.addrs = new Uint32Array(16); this.lens = new Uint8Array(16).fill(EMPTY);
       this.vals = new Array<T | undefined>(16).fill(undefined); this.mask = 15;
     } else { this.lens.fill(EMPTY); this.vals.fill(undefined); }
