@@ -266,6 +266,43 @@ describe('graceful restart', () => {
   });
 });
 
+/** A raw OPEN: version, My AS 65002, hold, BGP id 2.2.2.2, then optional parameters as given. */
+function rawOpen(version: number, hold: number, optParams: number[]): Uint8Array {
+  const body = [version, 0xfd, 0xea, hold >> 8, hold & 255, 2, 2, 2, 2, optParams.length, ...optParams];
+  const len = 19 + body.length;
+  return Uint8Array.from([...new Array<number>(16).fill(0xff), len >> 8, len & 255, 1, ...body]);
+}
+
+describe('OPEN errors on the wire', () => {
+  const cases: Array<[string, Uint8Array, number, number[] | undefined]> = [
+    ['version 3 → 2/1 with data 4', rawOpen(3, 90, []), 1, [0, 4]],
+    ['unknown optional parameter 99 → 2/4', rawOpen(4, 90, [99, 1, 0]), 4, undefined],
+    ['hold time 2 → 2/6', rawOpen(4, 2, []), 6, undefined],
+    ['BGP identifier 0 → 2/3', (() => { const b = rawOpen(4, 90, []); b.set([0, 0, 0, 0], 24); return b; })(), 3, undefined],
+  ];
+  for (const [name, bytes, sub, data] of cases) {
+    it(name, async () => {
+      const srv = await RawPeer.listen('127.0.0.2');
+      const s = new BgpSession({ name: 'open', peerAddress: '127.0.0.2', peerPort: srv.port, localAddress: '127.0.0.1',
+        localAs: 65001, peerAs: 65002, routerId: '1.1.1.1', idleHold: { minMs: 60000, maxMs: 60000, stableMs: 1 } },
+      { clock: systemClock, logger: testLogger('open'), codec: wireCodec });
+      try {
+        s.start();
+        const peer = await srv.peer;
+        await pollUntil(() => peer.received.some((m) => m.type === 'open'), { what: 'our OPEN' });
+        peer.sendRaw(bytes);
+        await pollUntil(() => peer.received.find((m) => m.type === 'notification'), { what: 'NOTIFICATION' });
+        const n = peer.received.find((m) => m.type === 'notification');
+        assert.ok(n?.type === 'notification');
+        assert.deepEqual([n.code, n.subcode], [2, sub]);
+        if (data) assert.deepEqual([...n.data], data);
+        assert.equal(s.stats.lastNotificationSent?.subcode, sub);
+        await pollUntil(() => s.state === 'Idle', { what: 'Idle' });
+      } finally { s.destroy(); srv.server.close(); }
+    });
+  }
+});
+
 describe('automatic stops', () => {
   it('max prefixes: Cease/1 with AFI/SAFI/limit data reaches the peer, session stays down', async () => {
     const srv = await RawPeer.listen('127.0.0.2');
