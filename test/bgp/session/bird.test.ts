@@ -121,7 +121,7 @@ describe('session ↔ BIRD 2', { skip, timeout: 90_000 }, () => {
     assert.equal(s4.stats.lastNotificationSent?.text, 'Administrative shutdown: "tortie maintenance"');
   });
 
-  it('hold timer: BIRD goes silent (nft drop in its namespace) → we send 4/0 at hold time, BIRD times out too', async () => {
+  it('hold timer: BIRD goes silent (nft drop in its namespace) → we send 4/0 at hold time, BIRD times out too', async (t) => {
     const h = session({ peerAddress: BIRD4C, localAddress: OURS4C, holdTime: 3 });
     h.start();
     await pollUntil(() => h.state === 'Established' && bird.protocol('holdtest').bgpState === 'Established', { what: 'holdtest Established', timeoutMs: 15_000 });
@@ -135,6 +135,7 @@ describe('session ↔ BIRD 2', { skip, timeout: 90_000 }, () => {
       // The last KEEPALIVE from BIRD arrived up to 1 s before the drop started.
       assert.ok(elapsed >= 1500 && elapsed <= 4500, `hold expired ${elapsed} ms after BIRD went silent (hold 3 s)`);
       assert.equal(h.stats.lastNotificationSent?.text, 'Hold timer expired');
+      t.diagnostic(`hold 3 s expired ${elapsed} ms after BIRD went silent`);
       let seen = '';
       await pollUntil(() => {
         const pr = bird.protocol('holdtest');

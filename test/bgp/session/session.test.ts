@@ -132,7 +132,7 @@ describe('session over loopback', () => {
     } finally { await p.close(); }
   });
 
-  it('hold timer expires when the peer stops sending: 4/0 at hold time', async () => {
+  it('hold timer expires when the peer stops sending: 4/0 at hold time', async (t) => {
     const srv = await RawPeer.listen('127.0.0.2');
     const s = new BgpSession({ name: 'hold', peerAddress: '127.0.0.2', peerPort: srv.port, localAddress: '127.0.0.1',
       localAs: 65001, peerAs: 65002, routerId: '1.1.1.1', holdTime: 3, idleHold: { minMs: 60000, maxMs: 60000, stableMs: 1 } },
@@ -148,6 +148,7 @@ describe('session over loopback', () => {
       await pollUntil(() => s.state === 'Idle', { what: 'hold expiry', timeoutMs: 6000 });
       const elapsed = Date.now() - t0;
       assert.ok(elapsed >= 2000 && elapsed <= 4000, `hold expired after ${elapsed} ms (expected ~3000)`);
+      t.diagnostic(`hold 3 s expired ${elapsed} ms after Established`);
       await pollUntil(() => peer.received.find((m) => m.type === 'notification'), { what: 'NOTIFICATION at peer' });
       const n = peer.received.find((m) => m.type === 'notification');
       assert.ok(n?.type === 'notification');
