@@ -8,12 +8,13 @@
 import type { Prefix } from '../../common/prefix.js';
 import type { PathAttributes } from '../wire/types.js';
 import type { AttrInterner } from './attr-intern.js';
-import { exportRoute, prefixIndependent, type ExportTarget } from './export.js';
+import { exportRoute, prefixIndependent, type ExportedAttributes, type ExportTarget } from './export.js';
 import type { BestChange, LocRib } from './loc-rib.js';
 import { PrefixTable } from './prefix-table.js';
 import type { PeerInfo, Route } from './route.js';
 
-export interface Announcement { readonly attrs: PathAttributes; readonly prefixes: readonly Prefix[] }
+/** `attrs` is an ExportedAttributes (export.ts): IPv6 groups carry their MP_REACH next hop in attrs.mpNextHop. */
+export interface Announcement { readonly attrs: ExportedAttributes; readonly prefixes: readonly Prefix[] }
 export interface OutboundBatch { readonly announce: readonly Announcement[]; readonly withdraw: readonly Prefix[] }
 
 const WITHDRAW = null;

@@ -22,6 +22,8 @@ export function attributesKey(a: PathAttributes): string {
   k += `|C${a.clusterList ? a.clusterList.join(',') : '-'}|x${a.extendedCommunities ? a.extendedCommunities.map(hex).join(',') : '-'}`;
   k += `|L${a.largeCommunities ? a.largeCommunities.map((c) => `${c.globalAdmin}:${c.localData1}:${c.localData2}`).join(',') : '-'}`;
   k += `|u${a.unknown ? a.unknown.map((u) => `${u.typeCode}/${u.flags}/${hex(u.value)}`).join(',') : '-'}`;
+  const mp = (a as { readonly mpNextHop?: Uint8Array }).mpNextHop; // export.ts ExportedAttributes
+  if (mp) k += `|h${hex(mp)}`;
   return k;
 }
 

@@ -25,6 +25,8 @@ export interface ExportTarget {
   readonly rrClient?: boolean;
   /** Our IPv4 session address: NEXT_HOP for eBGP, for next-hop-self, and for local routes without one. */
   readonly localAddress?: Uint8Array;
+  /** Our global IPv6 address: the MP_REACH next hop in the same cases, for IPv6 prefixes. */
+  readonly localAddress6?: Uint8Array;
   /** Set NEXT_HOP to ourselves on iBGP too (not for reflected routes). */
   readonly nextHopSelf?: boolean;
   /** Pass a received MED on to eBGP peers (default: only locally set MEDs leave the AS). */
@@ -34,8 +36,17 @@ export interface ExportTarget {
 
 export type ExportRefusal = 'no-advertise' | 'no-export' | 'ibgp-split-horizon' | 'not-to-non-client' | 'policy';
 
+/**
+ * Exported attributes. For IPv6 prefixes the MP_REACH next hop travels in `mpNextHop` (part of
+ * the interning key, so announcements group by it too) and the IPv4 NEXT_HOP is absent; the
+ * sender puts `mpNextHop` into MP_REACH_NLRI. Absent `mpNextHop` means "use your own address".
+ */
+export interface ExportedAttributes extends PathAttributes {
+  readonly mpNextHop?: Uint8Array;
+}
+
 export type ExportResult =
-  | { readonly type: 'export'; readonly attrs: PathAttributes }
+  | { readonly type: 'export'; readonly attrs: ExportedAttributes }
   | { readonly type: 'refuse'; readonly reason: ExportRefusal; readonly rule?: string };
 
 function prependAs(a: PathAttributes, asn: number): readonly AsPathSegment[] {
@@ -77,7 +88,7 @@ export function exportRoute(prefix: Prefix, route: Route, t: ExportTarget): Expo
     a = r.attrs;
   }
   // add ours
-  const out: { -readonly [K in keyof PathAttributes]: PathAttributes[K] } = { ...a };
+  const out: { -readonly [K in keyof ExportedAttributes]: ExportedAttributes[K] } = { ...a };
   out.origin ??= 0;
   if (t.kind === 'ebgp') {
     out.asPath = prependAs(a, t.localAs);
@@ -90,6 +101,14 @@ export function exportRoute(prefix: Prefix, route: Route, t: ExportTarget): Expo
       out.clusterList = [t.clusterId ?? t.routerId, ...(a.clusterList ?? [])];
     } else if (t.nextHopSelf && t.localAddress) out.nextHop = t.localAddress;
   }
-  if (!out.nextHop && t.localAddress && prefix.family === 4) out.nextHop = t.localAddress;
+  if (prefix.family === 4) {
+    if (!out.nextHop && t.localAddress) out.nextHop = t.localAddress;
+  } else {
+    // IPv6: same rules as NEXT_HOP, applied to the MP_REACH next hop
+    delete out.nextHop;
+    const self = t.kind === 'ebgp' || (t.nextHopSelf && !reflected) || !route.nextHop;
+    const nh = self ? t.localAddress6 : route.nextHop;
+    if (nh) out.mpNextHop = nh;
+  }
   return { type: 'export', attrs: out };
 }

@@ -9,7 +9,7 @@ import { formatPrefix } from '../../../common/prefix.js';
 import { ExportGroup } from '../../../bgp/rib/adj-rib-out.js';
 import { exportRoute, type ExportTarget } from '../../../bgp/rib/export.js';
 import { LocRib } from '../../../bgp/rib/loc-rib.js';
-import { localPeer } from '../../../bgp/rib/route.js';
+import { localPeer, Route } from '../../../bgp/rib/route.js';
 import { compilePolicy } from '../../../bgp/policy/compile-policy.js';
 import { WellKnownCommunity } from '../../../bgp/wire/types.js';
 import { attrs, LOCAL_AS, p, peer, ROUTER_ID, route, seq } from './fixtures.js';
@@ -148,5 +148,38 @@ describe('Adj-RIB-Out and export groups', () => {
     rib.addPeer(e1).update(Array.from({ length: 100 }, (_, i) => ({ prefix: p(`10.2.${i}.0/24`) })), attrs());
     assert.equal(calls, 1);
     for (const m of ['a', 'b', 'c', 'd']) assert.equal(group.member(m)!.drain().announce[0]?.prefixes.length, 100);
+  });
+});
+
+describe('IPv6 next hop on export', () => {
+  const V6 = p('2001:db8:1::/48');
+  const SELF6 = p('fd00::1/128').bytes;
+  const NH_A = p('fd00::a/128').bytes;
+  const NH_B = p('fd00::b/128').bytes;
+  const t6 = (t: ExportTarget): ExportTarget => ({ ...t, localAddress6: SELF6 });
+  const v6route = (src: typeof e1, nh: Uint8Array | undefined) => new Route(src, 0, { origin: 0, asPath: seq(65101) }, nh);
+  function exp(t: ExportTarget, r: Route) {
+    const x = exportRoute(V6, r, t);
+    if (x.type !== 'export') assert.fail(x.reason);
+    return x.attrs;
+  }
+  it('eBGP: our address; iBGP: the learned next hop unless next-hop-self; reflection keeps it; local routes use ours', () => {
+    const a = exp(t6(ebgp), v6route(e1, NH_A));
+    assert.deepEqual([a.mpNextHop, a.nextHop], [SELF6, undefined]);
+    assert.deepEqual(exp(t6(ibgp), v6route(e1, NH_A)).mpNextHop, NH_A);
+    assert.deepEqual(exp(t6({ ...ibgp, nextHopSelf: true }), v6route(e1, NH_A)).mpNextHop, SELF6);
+    assert.deepEqual(exp(t6({ ...rrNonClients, nextHopSelf: true }), v6route(c4, NH_A)).mpNextHop, NH_A);
+    assert.deepEqual(exp(t6(ibgp), new Route(localPeer(LOCAL_AS, ROUTER_ID), 0, {}, undefined)).mpNextHop, SELF6);
+  });
+  it('announcements are grouped per next hop', () => {
+    const rib = new LocRib({ localAs: LOCAL_AS, routerId: ROUTER_ID });
+    const group = new ExportGroup(t6(ibgp), rib.interner);
+    rib.onBestChange((c) => group.apply(c));
+    const o = group.addMember('i3');
+    const v6attrs = { origin: 0 as const, asPath: seq(65101) };
+    rib.addPeer(e1).update([{ prefix: p('2001:db8:1::/48') }, { prefix: p('2001:db8:2::/48') }], v6attrs, NH_A);
+    rib.addPeer(peer('e2', 'ebgp', 2)).update([{ prefix: p('2001:db8:3::/48') }], v6attrs, NH_B);
+    const got = o.drain().announce.map((a) => [formatPrefix({ family: 6, bytes: a.attrs.mpNextHop!, length: 128 }), a.prefixes.map(formatPrefix)]);
+    assert.deepEqual(got.sort(), [['fd00::a/128', ['2001:db8:1::/48', '2001:db8:2::/48']], ['fd00::b/128', ['2001:db8:3::/48']]]);
   });
 });
