@@ -253,7 +253,11 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
     s.main = true;
     this.main = s;
     this.second = undefined;
-    this.transition({ from: old.fsm.state, to: s.fsm.state, reason: 'collision resolved: incoming connection kept' });
+    if (old.fsm.state !== s.fsm.state) {
+      this.transition({ from: old.fsm.state, to: s.fsm.state, reason: 'continuing on the connection the peer initiated' });
+    } else {
+      this.log.info({ state: s.fsm.state }, 'continuing on the connection the peer initiated');
+    }
   }
 
   private execute(ep: Endpoint, o: FsmOutput): void {
