@@ -68,6 +68,7 @@ export class AdjRibIn {
   private relObj: PathAttributes | undefined;
   private relN = 0;
   private lastRoute: Route | undefined;
+  private sliceCursor = 0;
 
   constructor(
     readonly peer: PeerInfo,
@@ -158,6 +159,21 @@ export class AdjRibIn {
     this.stale = undefined;
     this.flushRelease();
     this.sink.flush();
+  }
+
+  /**
+   * withdrawAll in slices, so one peer's million routes do not stall the event loop (keepalives
+   * of the other sessions): call repeatedly, e.g. from setImmediate, until it returns true.
+   * Each call withdraws about `max` paths and notifies subscribers once.
+   */
+  withdrawSome(max = 10_000): boolean {
+    const gone: Nlri[] = [];
+    this.sliceCursor = this.table.forEachFrom(this.sliceCursor, max, (prefix, slot) => {
+      for (const p of Array.isArray(slot) ? slot : [slot]) gone.push({ prefix, pathId: p.pathId });
+    });
+    this.withdraw(gone);
+    if (this.sliceCursor === -1 || this.table.size === 0) { this.sliceCursor = 0; return this.table.size === 0; }
+    return false;
   }
 
   /** Graceful restart hook: mark every current prefix stale; updates un-mark them. */

@@ -94,6 +94,19 @@ export class LocRib implements RibSink {
     this.peers.delete(peerId);
   }
 
+  /**
+   * removePeer in slices (see AdjRibIn.withdrawSome): returns true once the neighbour is gone.
+   * Until then its remaining routes stay candidates.
+   */
+  removePeerSome(peerId: string, max = 10_000): boolean {
+    const rib = this.peers.get(peerId);
+    if (!rib) return true;
+    if (peerId === LOCAL_PEER_ID) throw new Error('the local origin cannot be removed');
+    if (!rib.withdrawSome(max)) return false;
+    this.peers.delete(peerId);
+    return true;
+  }
+
   /** Locally originate `prefix` (e.g. an IPAM block). Replaces an earlier origination. */
   originate(prefix: Prefix, attrs: PathAttributes, nextHop?: Uint8Array): void {
     this.local.update([{ prefix }], { origin: 0, ...attrs }, nextHop);

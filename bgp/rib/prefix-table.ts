@@ -106,6 +106,23 @@ export class PrefixTable<T> {
     for (const e of this.v6.values()) fn(e.prefix, e.value);
   }
 
+  /**
+   * Visits up to `max` IPv4 entries from slot `cursor` on and returns the cursor to continue
+   * from (-1 when IPv4 is done; IPv6 entries are then visited all at once). The callback may
+   * delete the entry it is given; the table never shrinks while non-empty, so the cursor stays valid.
+   */
+  forEachFrom(cursor: number, max: number, fn: (prefix: Prefix, value: T) => void): number {
+    let i = cursor;
+    let n = 0;
+    for (; i <= this.mask && n < max; i++) {
+      const l = this.lens[i]!;
+      if (l <= 32) { fn({ family: 4, bytes: intToIpv4(this.addrs[i]!), length: l }, this.vals[i] as T); n++; }
+    }
+    if (i <= this.mask) return i;
+    for (const e of [...this.v6.values()]) fn(e.prefix, e.value);
+    return -1;
+  }
+
   /** Snapshot of all entries (safe to modify the table while walking the result). */
   entries(): Array<[Prefix, T]> {
     const out: Array<[Prefix, T]> = [];

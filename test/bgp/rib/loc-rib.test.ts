@@ -216,6 +216,24 @@ describe('Adj-RIB-In import rules', () => {
     assert.equal(rib.candidates(p('10.6.0.0/24')).length, 2);
     assert.equal(rib.explain(p('10.6.0.0/24')).losers.every((l) => l.step === 'next-hop-unreachable'), true);
   });
+  it('removes a big peer in slices, notifying once per slice', () => {
+    const rib = mk();
+    const batches: number[] = [];
+    rib.onBestChange((c) => batches.push(c.length));
+    const e1 = rib.addPeer(peer('e1', 'ebgp', 1));
+    const nlri = Array.from({ length: 25_000 }, (_, i) => ({ prefix: { family: 4 as const, bytes: Uint8Array.of(30, (i >> 8) & 0xff, i & 0xff, 0), length: 24 } }));
+    e1.update(nlri, attrs());
+    e1.update([{ prefix: p('2001:db8:9::/48') }], attrs(), p('fd00::9/128').bytes);
+    batches.length = 0;
+    let calls = 0;
+    while (!rib.removePeerSome('e1', 1000)) { calls++; assert.ok(rib.adjRibIn('e1'), 'still registered while slicing'); }
+    assert.ok(calls >= 24, `${calls} slices`);
+    assert.equal(rib.size, 0);
+    assert.equal(rib.adjRibIn('e1'), undefined);
+    assert.equal(batches.reduce((a, b) => a + b, 0), 25_001);
+    assert.ok(Math.max(...batches) <= 1001, `largest batch ${Math.max(...batches)}`);
+    assert.equal(rib.interner.size, 0);
+  });
   it('refuses a duplicate peer id with a clear error', () => {
     const rib = mk();
     rib.addPeer(peer('e1', 'ebgp', 1));
