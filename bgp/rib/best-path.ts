@@ -171,40 +171,49 @@ function comparePostMed(a: Route, b: Route, o: BestPathOptions): number {
 const scratchA: Route[] = [];
 const scratchB: Route[] = [];
 
-/** Same result as the step list, in a few allocation-light passes (the Loc-RIB hot path). */
+/** Same result as the step list, in a few allocation-free passes (the Loc-RIB hot path). */
 function fastSelect(cands: readonly Route[], o: BestPathOptions): Selection {
   const reach = o.nextHopReachable;
   const pre = scratchA;
-  pre.length = 0;
-  for (const r of cands) {
+  let np = 0;
+  for (let i = 0; i < cands.length; i++) {
+    const r = cands[i]!;
     if (reach && !reach(r.nextHop)) continue;
-    const c = pre.length === 0 ? -1 : comparePreMed(r, pre[0]!);
-    if (c < 0) { pre.length = 0; pre.push(r); } else if (c === 0) pre.push(r);
+    const c = np === 0 ? -1 : comparePreMed(r, pre[0]!);
+    if (c < 0) { pre[0] = r; np = 1; } else if (c === 0) pre[np++] = r;
   }
-  if (pre.length === 0) return { best: undefined, ecmp: [] };
-  if (pre.length === 1) return { best: pre[0], ecmp: pre[0]!.alone };
+  if (np === 0) return { best: undefined, ecmp: [] };
+  if (np === 1) { const r = pre[0]!; pre[0] = undefined as never; return { best: r, ecmp: r.alone }; }
   const set = scratchB;
-  set.length = 0;
+  let ns = 0;
   const always = o.alwaysCompareMed === true;
-  for (const r of pre) {
+  for (let i = 0; i < np; i++) {
+    const r = pre[i]!;
     const m = r.attrs.med ?? 0;
     let lost = false;
-    for (const s of pre) {
+    for (let j = 0; j < np; j++) {
+      const s = pre[j]!;
       if ((s.attrs.med ?? 0) < m && (always || s.neighbourAs === r.neighbourAs)) { lost = true; break; }
     }
     if (lost) continue;
-    const c = set.length === 0 ? -1 : comparePostMed(r, set[0]!, o);
-    if (c < 0) { set.length = 0; set.push(r); } else if (c === 0) set.push(r);
+    const c = ns === 0 ? -1 : comparePostMed(r, set[0]!, o);
+    if (c < 0) { set[0] = r; ns = 1; } else if (c === 0) set[ns++] = r;
   }
   const max = Math.max(1, o.maxPaths ?? 1);
-  if (set.length === 1 || max === 1) {
+  let out: Selection;
+  if (ns === 1 || max === 1) {
     let b = set[0]!;
-    for (const r of set) if (tieBreak(r, b) < 0) b = r;
-    return { best: b, ecmp: b.alone };
+    for (let i = 1; i < ns; i++) if (tieBreak(set[i]!, b) < 0) b = set[i]!;
+    out = { best: b, ecmp: b.alone };
+  } else {
+    const list = set.slice(0, ns).sort(tieBreak);
+    if (list.length > max) list.length = max;
+    out = { best: list[0], ecmp: list };
   }
-  const out = set.slice().sort(tieBreak);
-  if (out.length > max) out.length = max;
-  return { best: out[0], ecmp: out };
+  // drop references so the scratch arrays do not keep withdrawn routes alive
+  if (pre.length > 16) pre.length = 0; else pre.fill(undefined as never, 0, np);
+  if (set.length > 16) set.length = 0; else set.fill(undefined as never, 0, ns);
+  return out;
 }
 
 /** The best route and ECMP set among `cands` (hot path: no explanation objects). */
