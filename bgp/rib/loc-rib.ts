@@ -12,6 +12,7 @@ import { AdjRibIn, type ImportOptions, type RibSink } from './adj-rib-in.js';
 import { AttrInterner } from './attr-intern.js';
 import { comparePreMed, explainBest, selectBest, type BestPathOptions, type Explanation } from './best-path.js';
 import { PrefixTable } from './prefix-table.js';
+import { RibError } from './rib-error.js';
 import { localPeer, LOCAL_PEER_ID, Route, type PeerInfo } from './route.js';
 
 export interface BestChange {
@@ -77,7 +78,7 @@ export class LocRib implements RibSink {
 
   /** Register a neighbour (at Established); its Adj-RIB-In feeds this Loc-RIB. */
   addPeer(peer: PeerInfo, options: ImportOptions = {}): AdjRibIn {
-    if (this.peers.has(peer.id)) throw new Error(`peer ${JSON.stringify(peer.id)} is already in the RIB; removePeer() it first`);
+    if (this.peers.has(peer.id)) throw new RibError('duplicate-peer', `peer ${JSON.stringify(peer.id)} is already in the RIB; removePeer() it first`);
     const rib = new AdjRibIn(peer, this, options, this.deps.logger?.child({ peer: peer.id }));
     this.peers.set(peer.id, rib);
     return rib;
@@ -87,7 +88,7 @@ export class LocRib implements RibSink {
 
   /** Session down: withdraw all its routes and forget the neighbour. */
   removePeer(peerId: string): void {
-    if (peerId === LOCAL_PEER_ID) throw new Error('the local origin cannot be removed');
+    if (peerId === LOCAL_PEER_ID) throw new RibError('local-origin-protected', 'the local origin cannot be removed; use withdrawOriginated()');
     const rib = this.peers.get(peerId);
     if (!rib) return;
     rib.withdrawAll();
@@ -101,7 +102,7 @@ export class LocRib implements RibSink {
   removePeerSome(peerId: string, max = 10_000): boolean {
     const rib = this.peers.get(peerId);
     if (!rib) return true;
-    if (peerId === LOCAL_PEER_ID) throw new Error('the local origin cannot be removed');
+    if (peerId === LOCAL_PEER_ID) throw new RibError('local-origin-protected', 'the local origin cannot be removed; use withdrawOriginated()');
     if (!rib.withdrawSome(max)) return false;
     this.peers.delete(peerId);
     return true;

@@ -12,6 +12,7 @@ import { attributesKey } from '../../../bgp/rib/attr-intern.js';
 import { selectBest } from '../../../bgp/rib/best-path.js';
 import { LocRib, type BestChange } from '../../../bgp/rib/loc-rib.js';
 import { localPeer, Route, type PeerInfo } from '../../../bgp/rib/route.js';
+import { RibError } from '../../../bgp/rib/rib-error.js';
 import { compilePolicy } from '../../../bgp/policy/compile-policy.js';
 import type { PathAttributes } from '../../../bgp/wire/types.js';
 import { attrs, LOCAL_AS, p, peer, ROUTER_ID, seq } from './fixtures.js';
@@ -237,6 +238,7 @@ describe('Adj-RIB-In import rules', () => {
   it('refuses a duplicate peer id with a clear error', () => {
     const rib = mk();
     rib.addPeer(peer('e1', 'ebgp', 1));
-    assert.throws(() => rib.addPeer(peer('e1', 'ebgp', 1)), /peer "e1" is already in the RIB/);
+    assert.throws(() => rib.addPeer(peer('e1', 'ebgp', 1)), (e: unknown) => e instanceof RibError && e.code === 'duplicate-peer' && /peer "e1" is already in the RIB/.test(e.message));
+    assert.throws(() => rib.removePeer('local'), /local origin cannot be removed/);
   });
 });
