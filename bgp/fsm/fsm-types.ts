@@ -39,6 +39,8 @@ export type FsmInput =
   | { readonly type: 'KeepaliveTimer_Expires' }
   /** Event 13 */
   | { readonly type: 'IdleHoldTimer_Expires' }
+  /** RFC 9687: our output has made no progress for the send hold time (the peer is not reading). */
+  | { readonly type: 'SendHoldTimer_Expires' }
   /** Event 16: our outgoing connection completed. */
   | { readonly type: 'Tcp_CR_Acked' }
   /** Event 17: an incoming connection was accepted for this peer. */

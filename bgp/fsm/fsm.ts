@@ -210,7 +210,7 @@ export class BgpFsm {
       case 'AutomaticStop':
         if (!input.restart) { this.autoRestart = false; this.stopTimer(out, 'idleHold'); }
         return;
-      case 'ConnectRetryTimer_Expires': case 'HoldTimer_Expires': case 'KeepaliveTimer_Expires':
+      case 'ConnectRetryTimer_Expires': case 'HoldTimer_Expires': case 'KeepaliveTimer_Expires': case 'SendHoldTimer_Expires':
       case 'TcpConnectionFails': case 'BGPOpen': case 'BGPHeaderErr': case 'BGPOpenMsgErr':
       case 'OpenCollisionDump': case 'NotifMsg': case 'KeepAliveMsg': case 'UpdateMsg':
       case 'UpdateMsgErr': case 'RouteRefreshMsg':
@@ -223,7 +223,7 @@ export class BgpFsm {
   private connecting(input: FsmInput, out: FsmOutput[]): void {
     switch (input.type) {
       case 'ManualStart': case 'AutomaticStart': case 'ManualStart_with_PassiveTcpEstablishment':
-      case 'IdleHoldTimer_Expires':
+      case 'IdleHoldTimer_Expires': case 'SendHoldTimer_Expires':
         return;
       case 'ManualStop':
         this.drop(out, `administrative shutdown${input.message ? `: ${input.message}` : ''}`, { restart: false }); return;
@@ -267,6 +267,10 @@ export class BgpFsm {
         return;
       case 'ManualStop': case 'AutomaticStop':
         this.stopWithCease(out, input); return;
+      case 'SendHoldTimer_Expires':
+        this.drop(out, 'send hold timer expired: the peer is not reading (RFC 9687)',
+          { notify: notification(ErrorCode.SEND_HOLD_TIMER_EXPIRED, 0), restart: true });
+        return;
       case 'HoldTimer_Expires':
         this.drop(out, 'hold timer expired waiting for OPEN', { notify: notification(ErrorCode.HOLD_TIMER_EXPIRED, 0), restart: true }); return;
       case 'TcpConnectionFails':
@@ -311,6 +315,10 @@ export class BgpFsm {
         return;
       case 'ManualStop': case 'AutomaticStop':
         this.stopWithCease(out, input); return;
+      case 'SendHoldTimer_Expires':
+        this.drop(out, 'send hold timer expired: the peer is not reading (RFC 9687)',
+          { notify: notification(ErrorCode.SEND_HOLD_TIMER_EXPIRED, 0), restart: true });
+        return;
       case 'HoldTimer_Expires':
         this.drop(out, 'hold timer expired in OpenConfirm', { notify: notification(ErrorCode.HOLD_TIMER_EXPIRED, 0), restart: true }); return;
       case 'KeepaliveTimer_Expires':
@@ -347,6 +355,10 @@ export class BgpFsm {
         return;
       case 'ManualStop': case 'AutomaticStop':
         this.stopWithCease(out, input); return;
+      case 'SendHoldTimer_Expires':
+        this.drop(out, 'send hold timer expired: the peer is not reading (RFC 9687)',
+          { notify: notification(ErrorCode.SEND_HOLD_TIMER_EXPIRED, 0), restart: true });
+        return;
       case 'HoldTimer_Expires':
         this.drop(out, 'hold timer expired', { notify: notification(ErrorCode.HOLD_TIMER_EXPIRED, 0), restart: true }); return;
       case 'KeepaliveTimer_Expires':

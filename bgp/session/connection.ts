@@ -23,6 +23,8 @@ export interface ConnectionHandlers {
   closed(conn: Connection, error: string | undefined): void;
   /** Queued output fell back under the high-water mark. */
   drained(conn: Connection): void;
+  /** The kernel stopped taking our output (true) or took all of it again (false). */
+  writeBlocked(conn: Connection, blocked: boolean): void;
 }
 
 export class Connection {
@@ -40,6 +42,8 @@ export class Connection {
   private drainScheduled = false;
   private paused = false;
   private wasAboveHighWater = false;
+  private blocked = false;
+  private totalWritten = 0;
   private readonly closedPromise: Promise<void>;
 
   constructor(readonly socket: Socket, readonly outgoing: boolean, private readonly codec: WireCodec,
@@ -58,6 +62,11 @@ export class Connection {
   /** Bytes queued for the peer and not yet taken by the kernel. */
   get queuedBytes(): number {
     return this.pendingBytes + this.socket.writableLength;
+  }
+
+  /** Bytes the kernel has taken from us so far: grows while the peer reads (RFC 9687 progress). */
+  get acceptedBytes(): number {
+    return this.totalWritten - this.socket.writableLength;
   }
 
   get remote(): string {
@@ -88,8 +97,14 @@ export class Connection {
     const buf = this.pending.length === 1 ? this.pending[0] as Uint8Array : Buffer.concat(this.pending);
     this.pending = [];
     this.pendingBytes = 0;
+    this.totalWritten += buf.length;
     // When the kernel took everything at once there will be no 'drain' event: check now.
-    if (this.socket.write(buf)) queueMicrotask(() => this.checkDrained());
+    if (this.socket.write(buf)) {
+      queueMicrotask(() => this.checkDrained());
+    } else if (!this.blocked) {
+      this.blocked = true;
+      this.handlers.writeBlocked(this, true);
+    }
   }
 
   /** Flush what is queued, then close (destroy after `graceMs` if the peer does not read). */
@@ -158,6 +173,10 @@ export class Connection {
   }
 
   private checkDrained(): void {
+    if (this.blocked && this.socket.writableLength === 0) {
+      this.blocked = false;
+      this.handlers.writeBlocked(this, false);
+    }
     if (this.wasAboveHighWater && this.queuedBytes <= this.writeHighWater) {
       this.wasAboveHighWater = false;
       this.handlers.drained(this);

@@ -53,6 +53,11 @@ export interface SessionConfig {
   readonly writeHighWaterBytes?: number;
   /** Above this many queued bytes the session is dropped with Cease/8 (default 64 MiB). */
   readonly maxQueuedBytes?: number;
+  /**
+   * RFC 9687 send hold time, ms: a session whose output makes no progress this long is dropped
+   * with 8/0. Default max(8 min, 2 × hold time); 0 disables.
+   */
+  readonly sendHoldTimeMs?: number;
   /** Messages processed per event-loop turn before yielding (default 256). */
   readonly sliceMessages?: number;
 }

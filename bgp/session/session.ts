@@ -54,6 +54,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
   private lastSent: NotificationInfo | undefined;
   private lastReceived: NotificationInfo | undefined;
   private readonly handlers: ConnectionHandlers;
+  private sendHold: { handle: TimerHandle } | undefined;
 
   constructor(config: SessionConfig, private readonly deps: SessionDeps) {
     super();
@@ -70,6 +71,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
       framingError: (conn, err) => this.onFramingError(conn, err),
       closed: (conn, error) => this.onClosed(conn, error),
       drained: (conn) => { if (conn === this.main.conn) this.emit('drain'); },
+      writeBlocked: (conn, blocked) => this.onWriteBlocked(conn, blocked),
     };
   }
 
@@ -204,6 +206,8 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
 
   /** Tear everything down without a NOTIFICATION (process exit, tests). */
   destroy(): void {
+    this.sendHold?.handle.cancel();
+    this.sendHold = undefined;
     for (const ep of [this.main, this.second]) {
       if (!ep) continue;
       this.clearTimers(ep);
@@ -476,6 +480,23 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
       this.clearTimers(loser);
     }
     return loser === ep;
+  }
+
+  /** RFC 9687: while the kernel is not taking our output, check for progress every send hold time. */
+  private onWriteBlocked(conn: Connection, blocked: boolean): void {
+    this.sendHold?.handle.cancel();
+    this.sendHold = undefined;
+    const ep = this.endpointOf(conn);
+    const ms = this.config.sendHoldTimeMs ?? Math.max(480_000, 2 * this.fsmConfig.holdTime * 1000);
+    if (!blocked || ep === undefined || ms <= 0) return;
+    const arm = (accepted: number): TimerHandle => this.deps.clock.setTimeout(() => {
+      if (ep.conn !== conn || this.sendHold === undefined) return;
+      if (conn.acceptedBytes > accepted) { this.sendHold = { handle: arm(conn.acceptedBytes) }; return; }
+      this.sendHold = undefined;
+      this.log.warn({ queuedBytes: conn.queuedBytes, ms }, 'no output progress for the send hold time');
+      this.feed(ep, { type: 'SendHoldTimer_Expires' });
+    }, ms);
+    this.sendHold = { handle: arm(conn.acceptedBytes) };
   }
 
   private onFramingError(conn: Connection, err: unknown): void {

@@ -341,6 +341,13 @@ describe('FSM Established', () => {
     const outs = h.feed({ type: 'ManualStop', subcode: 4, message: 'config change' });
     assertDrop(h, outs, 6, 4);
   });
+  it('send hold timer (RFC 9687) → 8/0; ignored before a connection exists', () => {
+    const h = new Harness().to('Established');
+    assertDrop(h, h.feed({ type: 'SendHoldTimer_Expires' }), 8, 0);
+    const c = new Harness().to('Connect');
+    assert.deepEqual(c.feed({ type: 'SendHoldTimer_Expires' }), []);
+    assert.equal(c.fsm.state, 'Connect');
+  });
   it('stale timer events are ignored', () => {
     const h = new Harness().to('Established');
     assert.deepEqual(h.feed({ type: 'ConnectRetryTimer_Expires' }), []);
@@ -374,7 +381,7 @@ describe('FSM invariants (property)', () => {
     { type: 'ManualStart' }, { type: 'ManualStop' }, { type: 'AutomaticStart' },
     { type: 'ManualStart_with_PassiveTcpEstablishment' }, { type: 'AutomaticStop', subcode: 1, restart: true },
     { type: 'ConnectRetryTimer_Expires' }, { type: 'HoldTimer_Expires' }, { type: 'KeepaliveTimer_Expires' },
-    { type: 'IdleHoldTimer_Expires' }, { type: 'Tcp_CR_Acked' }, { type: 'TcpConnectionConfirmed' },
+    { type: 'IdleHoldTimer_Expires' }, { type: 'SendHoldTimer_Expires' }, { type: 'Tcp_CR_Acked' }, { type: 'TcpConnectionConfirmed' },
     { type: 'TcpConnectionFails' }, { type: 'BGPOpen', message: peerOpen() }, { type: 'BGPOpen', message: peerOpen({ holdTime: 1 }) },
     { type: 'BGPHeaderErr', error: new BgpWireError(1, 1, 'x') }, { type: 'BGPOpenMsgErr', error: new BgpWireError(2, 4, 'x') },
     { type: 'OpenCollisionDump' }, { type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 2, data: new Uint8Array(0) } },

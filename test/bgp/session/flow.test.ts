@@ -90,6 +90,22 @@ describe('session flow control', () => {
     } finally { close(); }
   });
 
+  it('send hold timer (RFC 9687): no output progress for the send hold time → 8/0 and down', async () => {
+    const { s, peer, close } = await rawEstablished({ writeHighWaterBytes: 256 << 20, maxQueuedBytes: 512 << 20, sendHoldTimeMs: 500,
+      idleHold: { minMs: 60_000, maxMs: 60_000, stableMs: 1 } });
+    try {
+      peer.socket.pause();
+      const u = bigUpdate(800);
+      for (let i = 0; i < 10_000; i++) s.send(u); // ~32 MB: more than the kernel buffers on lo
+      const t0 = Date.now();
+      await pollUntil(() => s.state === 'Idle', { what: 'send hold expiry', timeoutMs: 5000 });
+      const elapsed = Date.now() - t0;
+      assert.ok(elapsed >= 400, `dropped after ${elapsed} ms`);
+      assert.deepEqual([s.stats.lastNotificationSent?.code, s.stats.lastNotificationSent?.subcode], [8, 0]);
+      assert.match(s.stats.lastError ?? '', /send hold timer expired/);
+    } finally { close(); }
+  });
+
   it('repeated resets by the peer back off exponentially up to the cap', async () => {
     const srv = await RawPeer.listen('127.0.0.2');
     const times: number[] = [];
