@@ -119,9 +119,11 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
    * With `restart` the session comes back after the idle-hold back-off.
    */
   automaticStop(subcode: number, options: { restart: boolean; message?: string; data?: Uint8Array }): void {
-    this.feed(this.main, { type: 'AutomaticStop', subcode, restart: options.restart,
+    const input: FsmInput = { type: 'AutomaticStop', subcode, restart: options.restart,
       ...(options.message !== undefined ? { message: options.message } : {}),
-      ...(options.data !== undefined ? { data: options.data } : {}) });
+      ...(options.data !== undefined ? { data: options.data } : {}) };
+    if (this.second) { const s = this.second; this.second = undefined; this.feed(s, input); this.clearTimers(s); }
+    this.feed(this.main, input);
   }
 
   /** Administrative reset (Cease/4) then start again at once. */
