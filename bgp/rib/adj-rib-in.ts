@@ -116,6 +116,8 @@ export class AdjRibIn {
       }
     }
     let sharedRoute: Route | undefined;
+    let memoIn: PathAttributes | undefined;
+    let memoOut: PathAttributes | undefined;
     for (const n of nlri) {
       const pathId = n.pathId ?? 0;
       let item: PathItem;
@@ -124,7 +126,12 @@ export class AdjRibIn {
       else {
         const r = policy!.evaluate(n.prefix, a, subject);
         if (r.type === 'reject') item = pathId === 0 ? REJECTED0 : new Rejected(pathId);
-        else { const i = interner.intern(r.attrs, 1); item = new Route(this.peer, pathId, i, nextHop ?? i.nextHop); }
+        else {
+          // policies mostly return the input object unchanged: intern it once per UPDATE
+          let i: PathAttributes;
+          if (r.attrs === memoIn && memoOut) { i = memoOut; interner.acquire(i, 1); } else { i = interner.intern(r.attrs, 1); memoIn = r.attrs; memoOut = i; }
+          item = pathId === 0 ? this.routeFor(i, nextHop) : new Route(this.peer, pathId, i, nextHop ?? i.nextHop);
+        }
       }
       this.store(n.prefix, pathId, item);
     }

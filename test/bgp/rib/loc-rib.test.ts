@@ -25,6 +25,12 @@ const ATTRS: PathAttributes[] = [
   attrs({ asPath: seq(65101), med: 5, communities: [1, 2] }),
 ];
 const PEERS: PeerInfo[] = [peer('e1', 'ebgp', 1), peer('e2', 'ebgp', 2), peer('i3', 'ibgp', 3)];
+/** e2 imports through a prefix-dependent policy that rejects some prefixes and rewrites others. */
+const E2_POLICY = compilePolicy({ rules: [
+  { match: { prefixList: [{ prefix: p('192.168.0.0/16'), le: 32 }] }, result: 'reject' },
+  { match: { prefixList: [{ prefix: p('10.0.0.0/16'), le: 24 }] }, actions: [{ type: 'set-local-pref', value: 120 }] },
+] });
+const IMPORT = new Map([['e2', E2_POLICY]]);
 
 type Op =
   | { type: 'announce'; peer: number; prefixes: number[]; attr: number; pathId: number }
@@ -57,7 +63,13 @@ class Reference {
       const info = src === 'local' ? this.local : PEERS.find((x) => x.id === src)!;
       for (const e of m.values()) if (formatPrefix(e.prefix) === formatPrefix(prefix)) {
         const { localPref: _l, ...stripped } = e.a;
-        const a = info.kind === 'ebgp' ? stripped : e.a;
+        let a = info.kind === 'ebgp' ? stripped : e.a;
+        const pol = IMPORT.get(src);
+        if (pol) {
+          const r = pol.evaluate(e.prefix, a, { sourceKind: info.kind, sourcePeer: src, localAs: LOCAL_AS });
+          if (r.type === 'reject') continue;
+          a = r.attrs;
+        }
         cands.push(new Route(info, e.pathId, a, a.nextHop));
       }
     }
@@ -67,8 +79,7 @@ class Reference {
 }
 
 function describeRoute(r: Route): string {
-  const { localPref, ...rest } = r.attrs;
-  return `${r.source.id}#${r.pathId}:${attributesKey(localPref === undefined ? rest : r.attrs)}`;
+  return `${r.source.id}#${r.pathId}:${attributesKey(r.attrs)}`;
 }
 
 describe('Loc-RIB model-based', () => {
@@ -88,7 +99,8 @@ describe('Loc-RIB model-based', () => {
       const adj = (i: number) => {
         const info = PEERS[i]!;
         let a = live.get(info.id);
-        if (!a) { a = rib.addPeer(info); live.set(info.id, a); }
+        const policy = IMPORT.get(info.id);
+        if (!a) { a = rib.addPeer(info, policy ? { policy } : {}); live.set(info.id, a); }
         return a;
       };
       for (const op of ops) {
