@@ -58,6 +58,24 @@ function prependAs(a: PathAttributes, asn: number): readonly AsPathSegment[] {
   return [{ type: AsPathSegmentType.AS_SEQUENCE, asns: [asn] }, ...path];
 }
 
+const policyIds = new WeakMap<CompiledPolicy, number>();
+let nextPolicyId = 1;
+
+/**
+ * Peers whose targets have equal keys get identical UPDATEs and can share one ExportGroup
+ * (FRR update-groups). Policies compare by identity: compile once, share the object.
+ */
+export function exportTargetKey(t: ExportTarget): string {
+  let pid = 0;
+  if (t.policy) {
+    pid = policyIds.get(t.policy) ?? 0;
+    if (pid === 0) { pid = nextPolicyId++; policyIds.set(t.policy, pid); }
+  }
+  const b = (x: Uint8Array | undefined) => (x ? Array.from(x).join('.') : '-');
+  return [t.kind, t.localAs, t.routerId, t.clusterId ?? t.routerId, t.routeReflector ? 1 : 0, t.rrClient ? 1 : 0,
+    b(t.localAddress), b(t.localAddress6), t.nextHopSelf ? 1 : 0, t.sendMed ? 1 : 0, pid].join('|');
+}
+
 /** True when `exportRoute` never looks at the prefix for this target (results can be cached per attribute set). */
 export function prefixIndependent(t: ExportTarget): boolean { return !t.policy || t.policy.prefixIndependent; }
 

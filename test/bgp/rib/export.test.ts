@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatPrefix } from '../../../common/prefix.js';
 import { ExportGroup } from '../../../bgp/rib/adj-rib-out.js';
-import { exportRoute, type ExportTarget } from '../../../bgp/rib/export.js';
+import { exportRoute, exportTargetKey, type ExportTarget } from '../../../bgp/rib/export.js';
 import { LocRib } from '../../../bgp/rib/loc-rib.js';
 import { localPeer, Route } from '../../../bgp/rib/route.js';
 import { compilePolicy } from '../../../bgp/policy/compile-policy.js';
@@ -181,5 +181,16 @@ describe('IPv6 next hop on export', () => {
     rib.addPeer(peer('e2', 'ebgp', 2)).update([{ prefix: p('2001:db8:3::/48') }], v6attrs, NH_B);
     const got = o.drain().announce.map((a) => [formatPrefix({ family: 6, bytes: a.attrs.mpNextHop!, length: 128 }), a.prefixes.map(formatPrefix)]);
     assert.deepEqual(got.sort(), [['fd00::a/128', ['2001:db8:1::/48', '2001:db8:2::/48']], ['fd00::b/128', ['2001:db8:3::/48']]]);
+  });
+});
+
+describe('update groups', () => {
+  it('equal targets share a key; any difference (including another policy object) splits them', () => {
+    const pol = compilePolicy({ rules: [] });
+    assert.equal(exportTargetKey({ ...ebgp, policy: pol }), exportTargetKey({ ...ebgp, localAddress: Uint8Array.of(192, 0, 2, 1), policy: pol }));
+    assert.notEqual(exportTargetKey({ ...ebgp, policy: pol }), exportTargetKey({ ...ebgp, policy: compilePolicy({ rules: [] }) }));
+    assert.notEqual(exportTargetKey(ebgp), exportTargetKey(ibgp));
+    assert.notEqual(exportTargetKey(rrClients), exportTargetKey(rrNonClients));
+    assert.notEqual(exportTargetKey(ebgp), exportTargetKey({ ...ebgp, sendMed: true }));
   });
 });
