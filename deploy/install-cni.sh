@@ -17,7 +17,8 @@ rm -rf "$BIN_DIR/tortie.d.old"
 mv "$BIN_DIR/tortie.d.new" "$BIN_DIR/tortie.d"
 rm -rf "$BIN_DIR/tortie.d.old"
 for name in tortie tortie-ipam; do
-  printf '#!/bin/sh\nexec /opt/cni/bin/tortie.d/node /opt/cni/bin/tortie.d/dist/agent/cni/main.js "$@"\n' \
+  role=main; [ "$name" = tortie-ipam ] && role=ipam
+  printf '#!/bin/sh\nTORTIE_CNI_ROLE=%s exec /opt/cni/bin/tortie.d/node /opt/cni/bin/tortie.d/dist/agent/cni/main.js "$@"\n' "$role" \
     > "$BIN_DIR/.$name.tmp"
   chmod 0755 "$BIN_DIR/.$name.tmp"
   mv "$BIN_DIR/.$name.tmp" "$BIN_DIR/$name"

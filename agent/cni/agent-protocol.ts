@@ -1,0 +1,32 @@
+/**
+ * The CNI plugin ↔ tortie-node protocol: one JSON request and one JSON response per line over
+ * the agent's unix socket (default /var/run/tortie/cni.sock). The agent owns IPAM (it holds the
+ * etcd connection, so the plugin starts fast) and the workload routes (so a new pod's route is
+ * programmed and advertised the moment the plugin reports the interface up).
+ */
+export interface PodIdentity {
+  readonly containerId: string;
+  readonly ifname: string;
+  /** Kubernetes namespace and pod name from CNI_ARGS, when the runtime passes them. */
+  readonly namespace?: string;
+  readonly pod?: string;
+}
+
+export type AgentRequest =
+  /** Allocate addresses for a workload (handle = container id); idempotent per handle. */
+  | ({ readonly type: 'assign' } & PodIdentity)
+  /** The interface exists: program the workload routes (answered once they are in the kernel). */
+  | ({ readonly type: 'endpoint-up'; readonly hostIfname: string; readonly addresses: readonly string[] } & PodIdentity)
+  /** Release the addresses and routes of a workload; idempotent ("not found" is success). */
+  | ({ readonly type: 'release' } & PodIdentity)
+  /** Verify the agent still holds the allocation and the routes for these addresses. */
+  | ({ readonly type: 'check'; readonly hostIfname: string; readonly addresses: readonly string[] } & PodIdentity)
+  /** CNI 1.1 GC: release every allocation of this node not in `valid`. */
+  | { readonly type: 'gc'; readonly valid: ReadonlyArray<{ readonly containerId: string; readonly ifname: string }> }
+  /** CNI 1.1 STATUS: is the agent ready to serve ADDs (datastore reachable, addresses left)? */
+  | { readonly type: 'status' };
+
+export type AgentResponse =
+  | { readonly type: 'assigned'; readonly addresses: readonly string[]; readonly mtu?: number }
+  | { readonly type: 'ok'; readonly released?: readonly string[] }
+  | { readonly type: 'error'; readonly code: string; readonly message: string; readonly retry?: boolean };

@@ -1,0 +1,138 @@
+/**
+ * The plugin's inputs: the network configuration on stdin and the CNI_* environment
+ * (CNI spec 1.0 §"Parameters"), validated into one typed request.
+ */
+import { CniError, CniErrorCode } from './cni-error.js';
+
+export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
+
+export type CniCommand = 'ADD' | 'DEL' | 'CHECK' | 'VERSION' | 'GC' | 'STATUS';
+
+export interface NetworkConfig {
+  readonly cniVersion: string;
+  readonly name: string;
+  readonly type: string;
+  /** 0 = read the MTU tortie-node computed from `mtuFile`. */
+  readonly mtu: number;
+  readonly mtuFile: string;
+  readonly agentSocket: string;
+  readonly ipamType: string;
+  readonly logLevel: string;
+  /** The previous result (CHECK, and DEL when the runtime has one). */
+  readonly prevResult?: unknown;
+  /** CNI 1.1 GC: attachments that must be kept. */
+  readonly validAttachments?: ReadonlyArray<{ readonly containerId: string; readonly ifname: string }>;
+  readonly raw: Record<string, unknown>;
+}
+
+export interface CniRequest {
+  readonly command: CniCommand;
+  readonly containerId: string;
+  readonly netns: string;
+  readonly ifname: string;
+  readonly path: string;
+  /** Parsed CNI_ARGS (K8S_POD_NAMESPACE, K8S_POD_NAME, ...). */
+  readonly args: Readonly<Record<string, string>>;
+  readonly config: NetworkConfig;
+}
+
+export const DEFAULT_AGENT_SOCKET = '/var/run/tortie/cni.sock';
+export const DEFAULT_MTU_FILE = '/var/lib/calico/mtu';
+
+function str(obj: Record<string, unknown>, key: string, fallback?: string): string {
+  const v = obj[key];
+  if (v === undefined && fallback !== undefined) return fallback;
+  if (typeof v !== 'string' || v === '') {
+    throw new CniError(CniErrorCode.INVALID_CONFIG, `network configuration: "${key}" must be a non-empty string`);
+  }
+  return v;
+}
+
+export function parseNetworkConfig(text: string): NetworkConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new CniError(CniErrorCode.DECODE, 'network configuration on stdin is not valid JSON', String(err));
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new CniError(CniErrorCode.DECODE, 'network configuration on stdin must be a JSON object');
+  }
+  const o = raw as Record<string, unknown>;
+  const cniVersion = str(o, 'cniVersion', '0.3.1');
+  if (!(SUPPORTED_VERSIONS as readonly string[]).includes(cniVersion)) {
+    throw new CniError(CniErrorCode.INCOMPATIBLE_VERSION, `cniVersion ${cniVersion} is not supported`,
+      `supported: ${SUPPORTED_VERSIONS.join(', ')}`);
+  }
+  const mtuRaw = o['mtu'] ?? 0;
+  const mtu = typeof mtuRaw === 'string' ? Number(mtuRaw) : mtuRaw;
+  if (typeof mtu !== 'number' || !Number.isInteger(mtu) || mtu < 0 || mtu > 65535 || (mtu > 0 && mtu < 576)) {
+    throw new CniError(CniErrorCode.INVALID_CONFIG, `network configuration: "mtu" must be 0 (auto) or 576..65535, got ${JSON.stringify(mtuRaw)}`);
+  }
+  const ipam = o['ipam'];
+  const ipamType = ipam !== null && typeof ipam === 'object' && typeof (ipam as Record<string, unknown>)['type'] === 'string'
+    ? String((ipam as Record<string, unknown>)['type']) : 'tortie-ipam';
+  const valid = o['cni.dev/valid-attachments'] ?? o['validAttachments'];
+  const config: NetworkConfig = {
+    cniVersion,
+    name: str(o, 'name'),
+    type: str(o, 'type'),
+    mtu,
+    mtuFile: str(o, 'mtu_file', DEFAULT_MTU_FILE),
+    agentSocket: str(o, 'agent_socket', DEFAULT_AGENT_SOCKET),
+    ipamType,
+    logLevel: str(o, 'log_level', 'info'),
+    raw: o,
+    ...(o['prevResult'] !== undefined ? { prevResult: o['prevResult'] } : {}),
+    ...(Array.isArray(valid) ? { validAttachments: valid.map((v: unknown) => ({
+      containerId: String((v as Record<string, unknown>)['containerID'] ?? ''),
+      ifname: String((v as Record<string, unknown>)['ifname'] ?? ''),
+    })) } : {}),
+  };
+  return config;
+}
+
+export function parseCniArgs(text: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!text) return out;
+  for (const pair of text.split(';')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new CniError(CniErrorCode.INVALID_ENV, `CNI_ARGS: "${pair}" is not KEY=VALUE`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+const COMMANDS: readonly CniCommand[] = ['ADD', 'DEL', 'CHECK', 'VERSION', 'GC', 'STATUS'];
+
+/** Build the request from the environment and stdin; VERSION needs neither container nor config. */
+export function parseRequest(env: NodeJS.ProcessEnv, stdin: string): CniRequest {
+  const command = env['CNI_COMMAND'];
+  if (command === undefined || !(COMMANDS as readonly string[]).includes(command)) {
+    throw new CniError(CniErrorCode.INVALID_ENV, `CNI_COMMAND must be one of ${COMMANDS.join(', ')}, got ${JSON.stringify(command ?? '')}`);
+  }
+  const cmd = command as CniCommand;
+  const config = cmd === 'VERSION' && stdin.trim() === ''
+    ? parseNetworkConfig('{"cniVersion":"1.0.0","name":"version","type":"tortie"}')
+    : parseNetworkConfig(stdin);
+  const needsContainer = cmd === 'ADD' || cmd === 'DEL' || cmd === 'CHECK';
+  const containerId = env['CNI_CONTAINERID'] ?? '';
+  const ifname = env['CNI_IFNAME'] ?? '';
+  const netns = env['CNI_NETNS'] ?? '';
+  if (needsContainer) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(containerId)) {
+      throw new CniError(CniErrorCode.INVALID_ENV, `CNI_CONTAINERID must be alphanumeric (plus _ . -), got ${JSON.stringify(containerId)}`);
+    }
+    if (!/^[^/\s:]{1,15}$/.test(ifname) || ifname === '.' || ifname === '..') {
+      throw new CniError(CniErrorCode.INVALID_ENV, `CNI_IFNAME must be a valid interface name, got ${JSON.stringify(ifname)}`);
+    }
+    if ((cmd === 'ADD' || cmd === 'CHECK') && netns === '') {
+      throw new CniError(CniErrorCode.INVALID_ENV, `CNI_NETNS is required for ${cmd}`);
+    }
+  }
+  return {
+    command: cmd, containerId, netns, ifname, path: env['CNI_PATH'] ?? '',
+    args: parseCniArgs(env['CNI_ARGS']), config,
+  };
+}

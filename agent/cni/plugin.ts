@@ -1,0 +1,149 @@
+/**
+ * The CNI plugin's commands (spec 1.0 ADD, DEL, CHECK, VERSION; 1.1 GC and STATUS).
+ *
+ *   runtime ──stdin/env──▶ parseRequest ─▶ handle() ──▶ agent (assign/endpoint-up/release)
+ *                                               └──▶ workload-interface (ip -batch, nsenter)
+ *
+ * ADD leaves nothing half-made: a failure after assignment deletes the interface and releases
+ * the addresses before the error is returned. DEL is idempotent and succeeds when the namespace,
+ * the interface or the allocation is already gone.
+ */
+import type { CniRequest } from './cni-config.js';
+import { SUPPORTED_VERSIONS } from './cni-config.js';
+import { CniError, CniErrorCode } from './cni-error.js';
+import type { AgentClient } from './agent-client.js';
+import { expectOk } from './agent-client.js';
+import type { PodIdentity } from './agent-protocol.js';
+import {
+  type InterfaceDeps, GATEWAY_V4, GATEWAY_V6, HOST_SIDE_MAC, checkWorkloadInterface, createWorkloadInterface,
+  deleteWorkloadInterface, hostInterfaceName, randomMac,
+} from './workload-interface.js';
+
+export interface PluginDeps extends InterfaceDeps {
+  readonly agent: AgentClient;
+  readFile(path: string): string | undefined;
+  /** `tortie-ipam` (IPAM only) or `tortie` (the whole interface). */
+  readonly role: 'main' | 'ipam';
+}
+
+export type CniResult = Record<string, unknown>;
+
+function identity(req: CniRequest): PodIdentity {
+  const ns = req.args['K8S_POD_NAMESPACE'];
+  const pod = req.args['K8S_POD_NAME'];
+  return {
+    containerId: req.containerId, ifname: req.ifname,
+    ...(ns !== undefined && ns !== '' ? { namespace: ns } : {}),
+    ...(pod !== undefined && pod !== '' ? { pod } : {}),
+  };
+}
+
+function resolveMtu(req: CniRequest, deps: PluginDeps, agentMtu: number | undefined): number {
+  if (req.config.mtu > 0) return req.config.mtu;
+  if (agentMtu !== undefined && agentMtu > 0) return agentMtu;
+  const text = deps.readFile(req.config.mtuFile)?.trim();
+  const fromFile = text === undefined ? NaN : Number(text);
+  return Number.isInteger(fromFile) && fromFile >= 576 ? fromFile : 1500;
+}
+
+function ipsResult(req: CniRequest, addresses: readonly string[], interfaceIndex?: number): Array<Record<string, unknown>> {
+  const legacy = req.config.cniVersion.startsWith('0.');
+  return addresses.map((address) => ({
+    ...(legacy ? { version: address.includes(':') ? '6' : '4' } : {}),
+    address,
+    ...(interfaceIndex !== undefined ? { interface: interfaceIndex } : {}),
+    gateway: address.includes(':') ? GATEWAY_V6 : GATEWAY_V4,
+  }));
+}
+
+function defaultRoutes(addresses: readonly string[]): Array<Record<string, string>> {
+  const routes: Array<Record<string, string>> = [];
+  if (addresses.some((a) => !a.includes(':'))) routes.push({ dst: '0.0.0.0/0', gw: GATEWAY_V4 });
+  if (addresses.some((a) => a.includes(':'))) routes.push({ dst: '::/0', gw: GATEWAY_V6 });
+  return routes;
+}
+
+async function add(req: CniRequest, deps: PluginDeps): Promise<CniResult> {
+  const id = identity(req);
+  const assigned = expectOk(await deps.agent.call({ type: 'assign', ...id }), 'assigned');
+  if (assigned.addresses.length === 0) throw new CniError(CniErrorCode.IPAM_FAILED, 'tortie-node assigned no address');
+  if (deps.role === 'ipam') {
+    return { cniVersion: req.config.cniVersion, ips: ipsResult(req, assigned.addresses), routes: defaultRoutes(assigned.addresses) };
+  }
+  const hostIfname = hostInterfaceName(id);
+  const containerMac = randomMac();
+  try {
+    createWorkloadInterface(deps, {
+      netns: req.netns, ifname: req.ifname, hostIfname, mtu: resolveMtu(req, deps, assigned.mtu),
+      addresses: assigned.addresses, containerMac,
+    });
+    expectOk(await deps.agent.call({ type: 'endpoint-up', ...id, hostIfname, addresses: assigned.addresses }), 'ok');
+  } catch (err) {
+    // Roll back: no interface, no allocation left behind.
+    try { deleteWorkloadInterface(deps, hostIfname); } catch { /* reported below */ }
+    try { await deps.agent.call({ type: 'release', ...id }); } catch { /* the agent's GC finds it */ }
+    throw err;
+  }
+  return {
+    cniVersion: req.config.cniVersion,
+    interfaces: [
+      { name: hostIfname, mac: HOST_SIDE_MAC },
+      { name: req.ifname, mac: containerMac, sandbox: req.netns },
+    ],
+    ips: ipsResult(req, assigned.addresses, 1),
+    routes: defaultRoutes(assigned.addresses),
+    dns: {},
+  };
+}
+
+async function del(req: CniRequest, deps: PluginDeps): Promise<CniResult | undefined> {
+  const id = identity(req);
+  if (deps.role === 'main') deleteWorkloadInterface(deps, hostInterfaceName(id));
+  const res = await deps.agent.call({ type: 'release', ...id });
+  if (res.type === 'error') expectOk(res, 'ok');
+  return undefined;
+}
+
+function prevAddresses(req: CniRequest): string[] {
+  const prev = req.config.prevResult;
+  if (prev === null || typeof prev !== 'object') {
+    throw new CniError(CniErrorCode.INVALID_CONFIG, 'CHECK needs prevResult in the network configuration');
+  }
+  const ips = (prev as Record<string, unknown>)['ips'];
+  if (!Array.isArray(ips)) throw new CniError(CniErrorCode.INVALID_CONFIG, 'prevResult.ips is missing');
+  return ips.map((ip: unknown) => String((ip as Record<string, unknown>)['address']));
+}
+
+async function check(req: CniRequest, deps: PluginDeps): Promise<undefined> {
+  const id = identity(req);
+  const addresses = prevAddresses(req);
+  const hostIfname = hostInterfaceName(id);
+  if (deps.role === 'main') checkWorkloadInterface(deps, { netns: req.netns, ifname: req.ifname, hostIfname, addresses });
+  const res = await deps.agent.call({ type: 'check', ...id, hostIfname, addresses });
+  if (res.type === 'error') throw new CniError(CniErrorCode.CHECK_FAILED, `tortie-node: ${res.message}`, res.code);
+  return undefined;
+}
+
+/** Run one command; returns the JSON to print on stdout (undefined = print nothing). */
+export async function handle(req: CniRequest, deps: PluginDeps): Promise<CniResult | undefined> {
+  switch (req.command) {
+    case 'VERSION':
+      return { cniVersion: req.config.cniVersion, supportedVersions: [...SUPPORTED_VERSIONS] };
+    case 'ADD':
+      return add(req, deps);
+    case 'DEL':
+      return del(req, deps);
+    case 'CHECK':
+      return check(req, deps);
+    case 'GC': {
+      const res = await deps.agent.call({ type: 'gc', valid: req.config.validAttachments ?? [] });
+      if (res.type === 'error') expectOk(res, 'ok');
+      return undefined;
+    }
+    case 'STATUS': {
+      const res = await deps.agent.call({ type: 'status' });
+      if (res.type === 'error') throw new CniError(CniErrorCode.PLUGIN_NOT_AVAILABLE, `tortie-node: ${res.message}`, res.code);
+      return undefined;
+    }
+  }
+}

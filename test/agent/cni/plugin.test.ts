@@ -1,0 +1,202 @@
+/**
+ * The CNI plugin driven as a container runtime drives it (CNI_* environment, configuration on
+ * stdin, the compiled binary) against real network namespaces:
+ *
+ *   [pod a]──veth──┐                  the "host" is namespace `node`; the plugin runs there
+ *   [pod b]──veth──┤ node ── agent    (ip netns exec), the pods are namespaces of their own.
+ *
+ * The agent side here is a small in-test server speaking the agent protocol (allocating from
+ * 10.77.0.0/24 and installing the /32 route in the node namespace); the real tortie-node serves
+ * the same protocol in the end-to-end tests.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { Topology, topologySkipReason } from '../../helpers/netns.js';
+import { trySh } from '../../helpers/sh.js';
+import type { AgentRequest, AgentResponse } from '../../../agent/cni/agent-protocol.js';
+import { hostInterfaceName } from '../../../agent/cni/workload-interface.js';
+
+const skip = topologySkipReason('ip', 'nsenter');
+const plugin = new URL('../../../agent/cni/main.js', import.meta.url).pathname;
+
+let topo: Topology;
+let node = '';
+let dir = '';
+let server: Server | undefined;
+const calls: AgentRequest[] = [];
+const allocations = new Map<string, string>();
+let nextHost = 10;
+let failEndpointUp = false;
+
+function serveAgent(socketPath: string): Promise<Server> {
+  const srv = createServer((conn) => {
+    let buf = '';
+    conn.setEncoding('utf8');
+    conn.on('data', (d: string) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      const req = JSON.parse(buf.slice(0, nl)) as AgentRequest;
+      calls.push(req);
+      let res: AgentResponse = { type: 'ok' };
+      if (req.type === 'assign') {
+        const addr = allocations.get(req.containerId) ?? `10.77.0.${nextHost++}/32`;
+        allocations.set(req.containerId, addr);
+        res = { type: 'assigned', addresses: [addr], mtu: 1450 };
+      } else if (req.type === 'endpoint-up') {
+        if (failEndpointUp) {
+          res = { type: 'error', code: 'dataplane', message: 'route programming failed (test)' };
+        } else {
+          for (const a of req.addresses) trySh('ip', ['-n', node, 'route', 'replace', a, 'dev', req.hostIfname, 'scope', 'link']);
+        }
+      } else if (req.type === 'release') {
+        const addr = allocations.get(req.containerId);
+        allocations.delete(req.containerId);
+        res = { type: 'ok', released: addr === undefined ? [] : [addr] };
+      } else if (req.type === 'check') {
+        res = req.addresses.every((a) => [...allocations.values()].includes(a))
+          ? { type: 'ok' } : { type: 'error', code: 'ipam-missing', message: 'allocation missing' };
+      }
+      conn.end(`${JSON.stringify(res)}\n`);
+    });
+  });
+  return new Promise((resolve) => srv.listen(socketPath, () => resolve(srv)));
+}
+
+interface RunResult { status: number; json: Record<string, unknown> | undefined; stdout: string }
+
+function cni(command: string, containerId: string, opts: { netns?: string; pod?: string; config?: Record<string, unknown>; socket?: string } = {}): RunResult {
+  const config = {
+    cniVersion: '1.0.0', name: 'k8s-pod-network', type: 'tortie', mtu: 0,
+    agent_socket: opts.socket ?? join(dir, 'cni.sock'), mtu_file: join(dir, 'mtu'), ...opts.config,
+  };
+  const env = [
+    `CNI_COMMAND=${command}`, `CNI_CONTAINERID=${containerId}`, `CNI_IFNAME=eth0`, `CNI_PATH=/opt/cni/bin`,
+    `CNI_NETNS=${opts.netns ?? ''}`, `TORTIE_CNI_LOG=${join(dir, 'cni.log')}`,
+    `CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${opts.pod ?? containerId}`,
+  ];
+  const r = spawnSync('ip', ['netns', 'exec', node, 'env', ...env, process.execPath, plugin],
+    { input: JSON.stringify(config), encoding: 'utf8' });
+  const stdout = r.stdout ?? '';
+  return { status: r.status ?? -1, stdout, json: stdout.trim() ? JSON.parse(stdout) as Record<string, unknown> : undefined };
+}
+
+function podNetns(name: string): string {
+  return `/var/run/netns/${topo.ns(name)}`;
+}
+
+before(async () => {
+  if (skip) return;
+  topo = new Topology('cni');
+  node = topo.ns('node');
+  dir = mkdtempSync(join(tmpdir(), 'tortie-cni-'));
+  server = await serveAgent(join(dir, 'cni.sock'));
+});
+
+after(async () => {
+  server?.close();
+  await topo?.cleanup();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('ADD wires two pods that reach each other through the host side, Calico-style', { skip }, () => {
+  const nsA = podNetns('pa');
+  const nsB = podNetns('pb');
+  const a = cni('ADD', 'ctr-a', { netns: nsA, pod: 'pod-a' });
+  const b = cni('ADD', 'ctr-b', { netns: nsB, pod: 'pod-b' });
+  assert.equal(a.status, 0, a.stdout);
+  assert.equal(b.status, 0, b.stdout);
+  const ips = a.json?.['ips'] as Array<{ address: string; gateway: string; interface: number }>;
+  assert.equal(ips[0]?.gateway, '169.254.1.1');
+  assert.equal(ips[0]?.interface, 1);
+  const ifaces = a.json?.['interfaces'] as Array<{ name: string; sandbox?: string }>;
+  assert.equal(ifaces[0]?.name, hostInterfaceName({ namespace: 'default', pod: 'pod-a', containerId: 'ctr-a' }));
+  assert.equal(ifaces[1]?.sandbox, nsA);
+  // The MTU the agent computed reached the pod.
+  const link = JSON.parse(trySh('nsenter', [`--net=${nsA}`, 'ip', '-j', 'link', 'show', 'eth0']).stdout) as Array<{ mtu: number }>;
+  assert.equal(link[0]?.mtu, 1450);
+  // Real packets: a → b through the node's proxy ARP and /32 routes.
+  const addrB = String((b.json?.['ips'] as Array<{ address: string }>)[0]?.address).split('/')[0] ?? '';
+  const ping = trySh('nsenter', [`--net=${nsA}`, 'ping', '-c', '1', '-W', '2', addrB]);
+  assert.equal(ping.status, 0, `ping a→b failed: ${ping.stdout}${ping.stderr}`);
+});
+
+test('CHECK passes after ADD and fails with the spec error when the pod address is gone', { skip }, () => {
+  const ns = podNetns('pc');
+  const added = cni('ADD', 'ctr-c', { netns: ns, pod: 'pod-c' });
+  assert.equal(added.status, 0, added.stdout);
+  const ok = cni('CHECK', 'ctr-c', { netns: ns, pod: 'pod-c', config: { prevResult: added.json } });
+  assert.equal(ok.status, 0, ok.stdout);
+  const addr = String((added.json?.['ips'] as Array<{ address: string }>)[0]?.address);
+  trySh('nsenter', [`--net=${ns}`, 'ip', 'addr', 'del', addr, 'dev', 'eth0']);
+  const bad = cni('CHECK', 'ctr-c', { netns: ns, pod: 'pod-c', config: { prevResult: added.json } });
+  assert.equal(bad.status, 1);
+  assert.equal(bad.json?.['code'], 103);
+  assert.match(String(bad.json?.['msg']), /address 10\.77\.0\.\d+\/32 is missing from eth0/);
+});
+
+test('DEL is idempotent: twice, and without a namespace, all succeed and remove the host side', { skip }, () => {
+  const ns = podNetns('pd');
+  assert.equal(cni('ADD', 'ctr-d', { netns: ns, pod: 'pod-d' }).status, 0);
+  const host = hostInterfaceName({ namespace: 'default', pod: 'pod-d', containerId: 'ctr-d' });
+  assert.equal(trySh('ip', ['-n', node, 'link', 'show', host]).status, 0);
+  assert.equal(cni('DEL', 'ctr-d', { netns: ns, pod: 'pod-d' }).status, 0);
+  assert.notEqual(trySh('ip', ['-n', node, 'link', 'show', host]).status, 0, 'host side removed');
+  assert.equal(cni('DEL', 'ctr-d', { netns: ns, pod: 'pod-d' }).status, 0);
+  assert.equal(cni('DEL', 'ctr-d', { pod: 'pod-d' }).status, 0);
+  assert.equal(cni('DEL', 'never-added', {}).status, 0);
+  assert.ok(!allocations.has('ctr-d'), 'address released');
+});
+
+test('a second ADD for the same container and interface is refused and keeps the first', { skip }, () => {
+  const ns = podNetns('pe');
+  const first = cni('ADD', 'ctr-e', { netns: ns, pod: 'pod-e' });
+  assert.equal(first.status, 0);
+  const again = cni('ADD', 'ctr-e2', { netns: ns, pod: 'pod-e2' });
+  assert.equal(again.status, 1);
+  assert.match(String(again.json?.['msg']), /interface eth0 already exists/);
+  assert.ok(allocations.has('ctr-e'), 'original allocation intact');
+  assert.ok(!allocations.has('ctr-e2'), 'refused ADD released what it was given');
+});
+
+test('a failure after assignment rolls back: no interface, no allocation', { skip }, () => {
+  const ns = podNetns('pf');
+  failEndpointUp = true;
+  try {
+    const r = cni('ADD', 'ctr-f', { netns: ns, pod: 'pod-f' });
+    assert.equal(r.status, 1);
+    assert.match(String(r.json?.['msg']), /route programming failed/);
+  } finally {
+    failEndpointUp = false;
+  }
+  const host = hostInterfaceName({ namespace: 'default', pod: 'pod-f', containerId: 'ctr-f' });
+  assert.notEqual(trySh('ip', ['-n', node, 'link', 'show', host]).status, 0, 'veth removed');
+  assert.ok(!allocations.has('ctr-f'), 'allocation released');
+  assert.ok(calls.some((c) => c.type === 'release' && c.containerId === 'ctr-f'));
+});
+
+test('ADD with no agent running fails with code 100 and leaves nothing', { skip }, () => {
+  const ns = podNetns('pg');
+  const r = cni('ADD', 'ctr-g', { netns: ns, pod: 'pod-g', socket: join(dir, 'absent.sock') });
+  assert.equal(r.status, 1);
+  assert.equal(r.json?.['code'], 100);
+  assert.match(String(r.json?.['msg']), /tortie-node is not running/);
+  const host = hostInterfaceName({ namespace: 'default', pod: 'pod-g', containerId: 'ctr-g' });
+  assert.notEqual(trySh('ip', ['-n', node, 'link', 'show', host]).status, 0);
+});
+
+test('VERSION and malformed input answer in the spec\'s JSON', { skip }, () => {
+  const v = cni('VERSION', '');
+  assert.equal(v.status, 0);
+  assert.ok((v.json?.['supportedVersions'] as string[]).includes('1.0.0'));
+  const badMtu = cni('ADD', 'ctr-h', { netns: podNetns('ph'), config: { mtu: 12 } });
+  assert.equal(badMtu.json?.['code'], 7);
+  assert.match(String(badMtu.json?.['msg']), /"mtu" must be 0 \(auto\) or 576\.\.65535/);
+  const badVersion = cni('ADD', 'ctr-h', { netns: '/var/run/netns/x', config: { cniVersion: '9.9.9' } });
+  assert.equal(badVersion.json?.['code'], 1);
+});
