@@ -98,9 +98,13 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
   if (local.backend === 'bird') {
     const nodesByIp = new Map<string, NodeInfo>();
     for (const n of s.nodes.values()) if (n.ipv4 !== undefined) nodesByIp.set(n.ipv4, n);
+    const handled = new Set<string>();
     for (const l of [...learned].sort((a, b) => a.prefix.localeCompare(b.prefix))) {
       let prefix: string;
       try { prefix = formatPrefix(parsePrefix(l.prefix)); } catch { out.skipped.push({ prefix: l.prefix, reason: 'not a prefix' }); continue; }
+      // One best route per prefix; a duplicate (should not happen) never yields a second route.
+      if (handled.has(prefix)) { out.skipped.push({ prefix, reason: 'duplicate learned route' }); continue; }
+      handled.add(prefix);
       if (parsePrefix(prefix).family !== 4) { out.skipped.push({ prefix, reason: 'IPv6 routes are not installed yet' }); continue; }
       if (own.has(prefix)) { out.skipped.push({ prefix, reason: 'our own block' }); continue; }
       if (l.nextHop === localIp) { out.skipped.push({ prefix, reason: 'next hop is this node' }); continue; }
