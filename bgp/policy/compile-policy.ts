@@ -46,6 +46,10 @@ function compileMatch(m: PolicyMatch | undefined, where: string): { test: Test; 
     const want = new Set(m.communities.map((c, i) => u32(c, `${where}.match.communities[${i}]`)));
     tests.push((_p, a) => (a.communities ?? []).some((c) => want.has(c)));
   }
+  if (m.allCommunities) {
+    const want = m.allCommunities.map((c, i) => u32(c, `${where}.match.allCommunities[${i}]`));
+    tests.push((_p, a) => { const have = a.communities ?? []; return want.every((c) => have.includes(c)); });
+  }
   if (m.largeCommunities) {
     const want = new Set(m.largeCommunities.map((c) => `${c.globalAdmin}:${c.localData1}:${c.localData2}`));
     tests.push((_p, a) => (a.largeCommunities ?? []).some((c) => want.has(`${c.globalAdmin}:${c.localData1}:${c.localData2}`)));

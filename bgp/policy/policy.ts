@@ -28,6 +28,8 @@ export interface PolicyMatch {
   readonly family?: 4 | 6;
   /** The route carries any of these RFC 1997 communities. */
   readonly communities?: readonly number[];
+  /** The route carries every one of these RFC 1997 communities. */
+  readonly allCommunities?: readonly number[];
   readonly largeCommunities?: readonly LargeCommunity[];
   /** AS_PATH contains any of these ASes. */
   readonly asPathContains?: readonly number[];

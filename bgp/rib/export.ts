@@ -108,23 +108,26 @@ export function exportRoute(prefix: Prefix, route: Route, t: ExportTarget): Expo
   // add ours
   const out: { -readonly [K in keyof ExportedAttributes]: ExportedAttributes[K] } = { ...a };
   out.origin ??= 0;
+  // A locally originated route with an explicit next hop (the embedder's choice) keeps it.
+  const localNh = src.kind === 'local' ? route.nextHop : undefined;
   if (t.kind === 'ebgp') {
     out.asPath = prependAs(a, t.localAs);
-    if (t.localAddress) out.nextHop = t.localAddress;
+    if (out.localPref !== undefined) delete out.localPref; // an export policy may not send LOCAL_PREF out of the AS
+    if (t.localAddress && !localNh) out.nextHop = t.localAddress;
   } else {
     out.asPath ??= [];
     out.localPref ??= DEFAULT_LOCAL_PREF;
     if (reflected) {
       out.originatorId ??= src.routerId;
       out.clusterList = [t.clusterId ?? t.routerId, ...(a.clusterList ?? [])];
-    } else if (t.nextHopSelf && t.localAddress) out.nextHop = t.localAddress;
+    } else if (t.nextHopSelf && t.localAddress && !localNh) out.nextHop = t.localAddress;
   }
   if (prefix.family === 4) {
     if (!out.nextHop && t.localAddress) out.nextHop = t.localAddress;
   } else {
     // IPv6: same rules as NEXT_HOP, applied to the MP_REACH next hop
     delete out.nextHop;
-    const self = t.kind === 'ebgp' || (t.nextHopSelf && !reflected) || !route.nextHop;
+    const self = !localNh && (t.kind === 'ebgp' || (t.nextHopSelf && !reflected) || !route.nextHop);
     const nh = self ? t.localAddress6 : route.nextHop;
     if (nh) out.mpNextHop = nh;
   }

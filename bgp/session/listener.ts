@@ -61,7 +61,7 @@ export class BgpListener {
   listen(): Promise<{ readonly host: string; readonly port: number }> {
     const host = this.config.host ?? '::';
     const port = this.config.port ?? 179;
-    const server = createServer({ pauseOnConnect: true }, (socket) => this.onConnection(socket));
+    const server = createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', (err) => reject(new TortieError('LISTEN_FAILED', `cannot listen on [${host}]:${port}: ${describeError(err)}`, { cause: err, where: 'bgp listener' })));
@@ -82,7 +82,11 @@ export class BgpListener {
     await new Promise<void>((resolve) => s.close(() => resolve()));
   }
 
-  private onConnection(socket: Socket): void {
+  /**
+   * Dispatch one accepted connection to its session (or close it). listen() calls this; an
+   * embedder that owns the server socket (BgpSpeaker's injected listen) calls it directly.
+   */
+  accept(socket: Socket): void {
     socket.on('error', () => { /* reported by the session once adopted; unknown peers are destroyed */ });
     const remote = canonicalAddress(socket.remoteAddress);
     const local = canonicalAddress(socket.localAddress);

@@ -150,6 +150,26 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
     return ok;
   }
 
+  /**
+   * Send UPDATEs the caller encoded itself for this session's negotiated codec context
+   * (`negotiated.codec`), e.g. one attribute block packed with many NLRI and shared by the
+   * peers of an update group. Same return value and limits as send().
+   */
+  sendEncoded(messages: readonly Uint8Array[]): boolean {
+    const conn = this.main.conn;
+    if (this.state !== 'Established' || conn === undefined) return false;
+    let ok = true;
+    for (const m of messages) ok = conn.write(m);
+    this.counters.messagesOut += messages.length;
+    this.counters.updatesOut += messages.length;
+    if (conn.queuedBytes > (this.config.maxQueuedBytes ?? 64 << 20)) {
+      this.log.warn({ queuedBytes: conn.queuedBytes }, 'peer is not reading; dropping the session (Cease/8 out of resources)');
+      this.automaticStop(CeaseSubcode.OUT_OF_RESOURCES, { restart: true });
+      return false;
+    }
+    return ok;
+  }
+
   /** The current TCP connection: who initiated it and its endpoints. */
   get connection(): ConnectionInfo | undefined {
     const c = this.main.conn;

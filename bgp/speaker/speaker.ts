@@ -1,21 +1,41 @@
 /**
- * BgpSpeaker: the in-process BGP speaker that tortie-node and tortie-bgpd embed. Owns the
- * listener, one PeerSession per configured peer, the Adj-RIBs-In, the Loc-RIB (best path with
- * a reason) and the Adj-RIBs-Out; applies UPDATEs (RFC 7606 treat-as-withdraw removes what the
- * peer had installed, never sends a NOTIFICATION), exports batched UPDATEs + End-of-RIB, and
- * answers ROUTE-REFRESH (RFC 2918, RFC 7313 BoRR/EoRR).
+ * BgpSpeaker: the in-process BGP speaker that tortie-node and tortie-bgpd embed. Glue between
+ * bgp/session (one BgpSession per configured peer, a BgpListener dispatching incoming
+ * connections), bgp/rib (one Adj-RIB-In per Established peer feeding the Loc-RIB; Adj-RIBs-Out
+ * in update groups: peers with equal ExportTargets share one ExportGroup, so the export
+ * transform and policy run once per change for all of them) and bgp/policy (compiled import
+ * and export policy). Outbound UPDATEs are packed per attribute set, encoded once per group
+ * and flushed once per event-loop turn, respecting each session's backpressure ('drain').
+ * RFC 7606 treat-as-withdraw removes what the peer had installed and sends no NOTIFICATION;
+ * End-of-RIB after the initial table; ROUTE-REFRESH (RFC 2918) with BoRR/EoRR (RFC 7313).
  */
 import type { Server, Socket } from 'node:net';
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
+import { describeError } from '../../common/errors.js';
 import { formatAddress, formatPrefix, ipv4ToInt, parseAddress, parsePrefix, type Prefix } from '../../common/prefix.js';
 import { CeaseSubcode } from '../wire/errors.js';
-import { Afi, AsPathSegmentType, type AsPathSegment, type CodecContext, type Origin, type PathAttributes, type UpdateMessage } from '../wire/types.js';
-import { applyPolicy } from './apply-policy.js';
-import { attributesKey, encodeAnnounce, encodeEndOfRib, encodeRouteRefresh, encodeWithdraw, type Decoded } from './codec.js';
+import { encodeEndOfRib, prepareAttributes, type PreparedAttributes } from '../wire/update-encoder.js';
+import { AsPathSegmentType, type AsPathSegment, type Capability, type CodecContext, type Origin, type PathAttributes, type UpdateMessage } from '../wire/types.js';
+import type { DownReason, FsmState, NegotiatedSession } from '../fsm/fsm-types.js';
+import { BgpSession, type ConnectOptions } from '../session/session.js';
+import type { UpdateInfo } from '../session/session-config.js';
+import { BgpListener, canonicalAddress } from '../session/listener.js';
+import { wireCodec } from '../session/wire-codec-default.js';
+import type { CompiledPolicy } from '../policy/compile-policy.js';
+import { LocRib, type BestChange } from '../rib/loc-rib.js';
+import type { AdjRibIn } from '../rib/adj-rib-in.js';
+import { ExportGroup, type AdjRibOut } from '../rib/adj-rib-out.js';
+import { exportTargetKey, type ExportedAttributes, type ExportTarget } from '../rib/export.js';
+import type { BestPathStep } from '../rib/best-path.js';
+import { LOCAL_PEER_ID, type PeerInfo, type Route } from '../rib/route.js';
 import { peerConfigEquals, type PeerConfig, type SpeakerConfig } from './peer-config.js';
-import { PeerSession, type ConnectOptions, type FsmState } from './peer-session.js';
-import { compareCandidates, type Candidate } from './best-path.js';
+import { compilePeerPolicy } from './policy-config.js';
+import { describeNotification } from './notification-text.js';
+import { packAnnounce, packWithdraw } from './pack.js';
+
+export type { ConnectOptions } from '../session/session.js';
+export type { FsmState } from '../fsm/fsm-types.js';
 
 export interface SpeakerDeps {
   readonly clock: Clock;
@@ -59,6 +79,16 @@ export interface BestPathChange {
   readonly best: RouteView | undefined;
 }
 
+export interface PeerMessageStats {
+  readonly messagesIn: number;
+  readonly messagesOut: number;
+  readonly updatesIn: number;
+  readonly updatesOut: number;
+  readonly notificationsIn: number;
+  readonly notificationsOut: number;
+  readonly routeRefreshIn: number;
+}
+
 export interface PeerStatus {
   readonly name: string;
   readonly address: string;
@@ -80,24 +110,67 @@ export interface PeerStatus {
   readonly families: readonly string[];
   readonly prefixes: { readonly received: number; readonly accepted: number; readonly advertised: number };
   readonly establishedTransitions: number;
-  readonly messages: PeerSession['stats'];
+  readonly messages: PeerMessageStats;
 }
 
 const ORIGIN_NAMES = ['IGP', 'EGP', 'incomplete'] as const;
-const LOCAL = 'local';
-const NO_EXPORT = 0xffffff01, NO_ADVERTISE = 0xffffff02;
+const LOCAL = LOCAL_PEER_ID;
+/** Prepared attribute blocks kept per update group and codec context before the cache is reset. */
+const PREPARED_LIMIT = 20_000;
 
-interface LocEntry { best: Candidate | undefined; reason: string }
+const STEP_REASON: Record<BestPathStep, string> = {
+  'next-hop-unreachable': 'next hop unreachable', 'local-pref': 'higher local preference', 'local-origin': 'locally originated',
+  'as-path-length': 'shorter AS path', origin: 'lower origin', med: 'lower MED', 'ebgp-over-ibgp': 'eBGP preferred over iBGP',
+  'igp-cost': 'lower IGP cost', 'router-id': 'lower router ID', 'cluster-list-length': 'shorter cluster list',
+  'peer-address': 'lower neighbor address', 'path-id': 'lower path id',
+};
+
+/** One configured peer and, while Established, its RIB state. */
+interface Peer {
+  config: PeerConfig;
+  session: BgpSession;
+  enabled: boolean;
+  lastError: string | undefined;
+  importPolicy: CompiledPolicy | undefined;
+  exportPolicy: CompiledPolicy | undefined;
+  routeRefreshIn: number;
+  /** Counters of this peer's earlier sessions (a config change replaces the session). */
+  base: { establishedTransitions: number; messagesIn: number; messagesOut: number; updatesIn: number; updatesOut: number; notificationsIn: number; notificationsOut: number };
+  negotiated: NegotiatedSession | undefined;
+  ctx: CodecContext | undefined;
+  /** Wall ms when it last became Established (the "since" of its routes). */
+  establishedWall: number;
+  adjIn: AdjRibIn | undefined;
+  group: Group | undefined;
+  out: AdjRibOut | undefined;
+  /** The session's output queue is above its high-water mark: wait for 'drain'. */
+  blocked: boolean;
+  sends4: boolean;
+  sends6: boolean;
+}
+
+/** An update group: peers with equal ExportTargets (FRR update-groups). */
+interface Group {
+  readonly key: string;
+  readonly eg: ExportGroup;
+  readonly members: Set<Peer>;
+  /** Encoded attribute blocks per codec context ("4o|ext|addpath") and family. */
+  readonly prepared: Map<string, Map<ExportedAttributes, PreparedAttributes | null>>;
+}
+
+/** Messages encoded during one flush, shared by the members of a group with equal batches. */
+interface Encoded { readonly ctxKey: string; readonly prefixes: readonly Prefix[]; readonly msgs: Uint8Array[] }
+
+interface Originated { readonly prefix: Prefix; readonly attrs: PathAttributes; readonly nextHop: Uint8Array | undefined; readonly since: number }
 
 export class BgpSpeaker {
-  private readonly peers = new Map<string, PeerSession>();
-  private readonly adjIn = new Map<string, Map<string, Candidate>>();
-  private readonly adjOut = new Map<string, Map<string, { readonly ak: string; readonly prefix: Prefix }>>();
-  private readonly groupIds = new Map<string, number>();
-  private readonly originated = new Map<string, Candidate>();
-  private readonly loc = new Map<string, LocEntry>();
-  private readonly pending = new Map<string, Set<string>>();
+  private readonly peers = new Map<string, Peer>();
+  private readonly groups = new Map<string, Group>();
+  private readonly originated = new Map<string, Originated>();
   private readonly listeners: Array<(c: BestPathChange) => void> = [];
+  private rib: LocRib;
+  private unsubscribeRib: () => void;
+  private listener: BgpListener;
   private flushScheduled = false;
   private server: Server | undefined;
   private readonly log: Logger;
@@ -105,6 +178,9 @@ export class BgpSpeaker {
 
   constructor(private readonly deps: SpeakerDeps, private config: SpeakerConfig) {
     this.log = deps.logger.child({ component: 'bgp-speaker' });
+    this.rib = this.newRib();
+    this.unsubscribeRib = this.rib.onBestChange((c) => this.onBestChange(c));
+    this.listener = new BgpListener({ host: config.listen.address, port: config.listen.port }, { logger: deps.logger });
   }
 
   get routerId(): string { return this.config.routerId; }
@@ -113,7 +189,7 @@ export class BgpSpeaker {
   /** Bind the listener (port 0 disables it) and start every peer. */
   async start(): Promise<void> {
     if (this.config.listen.port !== 0) {
-      this.server = await this.deps.listen(this.config.listen, (s) => this.onIncoming(s));
+      this.server = await this.deps.listen(this.config.listen, (s) => this.listener.accept(s));
     }
     for (const p of this.config.peers) this.addPeer(p);
   }
@@ -124,59 +200,62 @@ export class BgpSpeaker {
     return a && typeof a === 'object' ? a.port : undefined;
   }
 
-  private onIncoming(s: Socket): void {
-    const remote = (s.remoteAddress ?? '').replace(/^::ffff:/, '');
-    const peer = [...this.peers.values()].find((p) => p.config.address === remote);
-    if (!peer) {
-      this.log.warn({ remote }, 'unexpected connect from unknown address');
-      s.destroy();
-      return;
-    }
-    peer.accept(s);
-  }
-
   addPeer(config: PeerConfig): void {
     if (this.peers.has(config.name)) throw new Error(`peer ${config.name} already exists`);
-    const s = new PeerSession(config, { asn: this.config.asn, routerId: this.config.routerId },
-      { clock: this.deps.clock, logger: this.deps.logger, connect: this.deps.connect },
-      { established: (p) => this.onEstablished(p), message: (p, d) => this.onMessage(p, d), down: (p) => this.onDown(p) });
-    this.peers.set(config.name, s);
-    this.adjIn.set(config.name, new Map());
-    this.adjOut.set(config.name, new Map());
-    s.start();
+    const p: Peer = {
+      config, session: this.newSession(config), enabled: true, lastError: undefined,
+      importPolicy: compilePeerPolicy(config.import, 'import'), exportPolicy: compilePeerPolicy(config.export, 'export'),
+      routeRefreshIn: 0, negotiated: undefined,
+      base: { establishedTransitions: 0, messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0, notificationsIn: 0, notificationsOut: 0 }, ctx: undefined, establishedWall: 0,
+      adjIn: undefined, group: undefined, out: undefined, blocked: false, sends4: false, sends6: false,
+    };
+    this.attach(p);
+    this.peers.set(config.name, p);
+    p.session.start();
   }
 
   /** Reset the session only when the config actually changed (Cease/6 other configuration change). */
   updatePeer(config: PeerConfig): boolean {
-    const s = this.peers.get(config.name);
-    if (!s) { this.addPeer(config); return true; }
-    if (peerConfigEquals(s.config, config)) return false;
-    s.stop(CeaseSubcode.OTHER_CONFIGURATION_CHANGE, 'configuration changed');
-    this.onDown(s);
-    s.config = config;
-    s.start();
+    const p = this.peers.get(config.name);
+    if (!p) { this.addPeer(config); return true; }
+    if (peerConfigEquals(p.config, config)) return false;
+    this.retire(p, CeaseSubcode.OTHER_CONFIGURATION_CHANGE);
+    const st = p.session.stats;
+    const b = p.base;
+    p.base = {
+      establishedTransitions: b.establishedTransitions + st.establishedTransitions, messagesIn: b.messagesIn + st.messagesIn,
+      messagesOut: b.messagesOut + st.messagesOut, updatesIn: b.updatesIn + st.updatesIn, updatesOut: b.updatesOut + st.updatesOut,
+      notificationsIn: b.notificationsIn + sumCounts(st.notificationsReceived), notificationsOut: b.notificationsOut + sumCounts(st.notificationsSent),
+    };
+    p.config = config;
+    p.importPolicy = compilePeerPolicy(config.import, 'import');
+    p.exportPolicy = compilePeerPolicy(config.export, 'export');
+    p.session = this.newSession(config);
+    this.attach(p);
+    if (p.enabled) p.session.start();
     return true;
   }
 
   /** Cease/3 peer de-configured, then forget the peer and its routes. */
   removePeer(name: string): void {
-    const s = this.peers.get(name);
-    if (!s) return;
-    s.stop(CeaseSubcode.PEER_DECONFIGURED, 'peer de-configured');
-    this.onDown(s);
+    const p = this.peers.get(name);
+    if (!p) return;
+    this.retire(p, CeaseSubcode.PEER_DECONFIGURED);
     this.peers.delete(name);
-    this.adjIn.delete(name);
-    this.adjOut.delete(name);
-    this.pending.delete(name);
   }
 
   /** Apply a whole new config: only added, changed and removed peers are touched. */
   reconfigure(next: SpeakerConfig): { added: string[]; changed: string[]; removed: string[]; unchanged: string[] } {
     const r = { added: [] as string[], changed: [] as string[], removed: [] as string[], unchanged: [] as string[] };
     if (next.asn !== this.config.asn || next.routerId !== this.config.routerId) {
-      // Identity change: every session must restart.
+      // Identity change: every session must restart, and the Loc-RIB knows our AS and id.
       for (const name of [...this.peers.keys()]) { this.removePeer(name); r.removed.push(name); }
       this.config = next;
+      this.unsubscribeRib();
+      this.groups.clear();
+      this.rib = this.newRib();
+      this.unsubscribeRib = this.rib.onBestChange((c) => this.onBestChange(c));
+      for (const o of this.originated.values()) this.rib.originate(o.prefix, o.attrs, o.nextHop);
       for (const p of next.peers) { this.addPeer(p); r.added.push(p.name); }
       return r;
     }
@@ -189,21 +268,37 @@ export class BgpSpeaker {
     return r;
   }
 
-  enablePeer(name: string): void { this.mustPeer(name).start(); }
-  disablePeer(name: string): void { const s = this.mustPeer(name); s.stop(CeaseSubcode.ADMINISTRATIVE_SHUTDOWN, 'disabled'); this.onDown(s); }
-  restartPeer(name: string): void { const s = this.mustPeer(name); s.stop(CeaseSubcode.ADMINISTRATIVE_RESET, 'restart'); this.onDown(s); s.start(); }
+  enablePeer(name: string): void {
+    const p = this.mustPeer(name);
+    p.enabled = true;
+    if (p.session.state === 'Idle') p.session.start();
+  }
 
-  private mustPeer(name: string): PeerSession {
-    const s = this.peers.get(name);
-    if (!s) throw new Error(`no such peer ${JSON.stringify(name)} (peers: ${[...this.peers.keys()].join(', ') || 'none'})`);
-    return s;
+  disablePeer(name: string): void {
+    const p = this.mustPeer(name);
+    p.enabled = false;
+    this.background(p.session.stop(), name, 'disable');
+  }
+
+  restartPeer(name: string): void {
+    const p = this.mustPeer(name);
+    p.enabled = true;
+    this.background(p.session.reset(), name, 'restart');
+  }
+
+  private mustPeer(name: string): Peer {
+    const p = this.peers.get(name);
+    if (!p) throw new Error(`no such peer ${JSON.stringify(name)} (peers: ${[...this.peers.keys()].join(', ') || 'none'})`);
+    return p;
   }
 
   /** Send ROUTE-REFRESH for every negotiated family to a peer. */
   routeRefresh(name: string): void {
-    const s = this.mustPeer(name);
-    if (!s.negotiated?.routeRefresh) throw new Error(`peer ${name} did not negotiate route refresh`);
-    for (const f of s.negotiated.families) { const [afi, safi] = f.split('/').map(Number); s.send(encodeRouteRefresh(afi ?? 1, safi ?? 1)); }
+    const p = this.mustPeer(name);
+    const n = p.negotiated;
+    if (!n) throw new Error(`peer ${name} is not Established (${p.session.state})`);
+    if (!n.routeRefresh) throw new Error(`peer ${name} did not negotiate route refresh`);
+    for (const f of n.families) p.session.send({ type: 'route-refresh', afi: f.afi, safi: f.safi, subtype: 0 });
   }
 
   onBestPathChange(cb: (c: BestPathChange) => void): () => void {
@@ -213,30 +308,30 @@ export class BgpSpeaker {
 
   originate(prefixText: string, attrs: OriginateAttrs = {}): void {
     const prefix = parsePrefix(prefixText);
+    const nh = attrs.nextHop !== undefined ? parseAddress(attrs.nextHop) : undefined;
+    if (nh && nh.family !== prefix.family) throw new Error(`originate ${prefixText}: next hop ${attrs.nextHop} is not an IPv${prefix.family} address`);
     const a: PathAttributes = {
       origin: attrs.origin ?? 0, asPath: [],
+      ...(prefix.family === 4 && nh ? { nextHop: nh.bytes } : {}),
       ...(attrs.med !== undefined ? { med: attrs.med } : {}),
       ...(attrs.localPref !== undefined ? { localPref: attrs.localPref } : {}),
       ...(attrs.communities?.length ? { communities: [...attrs.communities] } : {}),
     };
-    const key = formatPrefix(prefix);
-    this.originated.set(key, {
-      prefix, key, attrs: a, nextHop: attrs.nextHop !== undefined ? parseAddress(attrs.nextHop).bytes : undefined,
-      peer: LOCAL, peerAsn: this.config.asn, peerId: ipv4ToInt(parseAddress(this.config.routerId).bytes), peerAddress: '',
-      ibgp: false, accepted: true, since: this.deps.clock.wallNow(), rrClient: false,
-    });
-    this.recompute(key);
+    this.originated.set(formatPrefix(prefix), { prefix, attrs: a, nextHop: nh?.bytes, since: this.deps.clock.wallNow() });
+    this.rib.originate(prefix, a, nh?.bytes);
   }
 
   withdraw(prefixText: string): void {
-    const key = formatPrefix(parsePrefix(prefixText));
-    if (this.originated.delete(key)) this.recompute(key);
+    const prefix = parsePrefix(prefixText);
+    if (this.originated.delete(formatPrefix(prefix))) this.rib.withdrawOriginated(prefix);
   }
 
   /** Cease/2 administrative shutdown to every peer, close the listener. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const s of this.peers.values()) s.stop(CeaseSubcode.ADMINISTRATIVE_SHUTDOWN, 'shutdown');
+    await Promise.all([...this.peers.values()].map((p) => p.session.stop().catch((err: unknown) => {
+      this.log.warn({ peer: p.config.name, err: describeError(err) }, 'stopping session failed');
+    })));
     const srv = this.server;
     this.server = undefined;
     if (srv) await new Promise<void>((r) => srv.close(() => r()));
@@ -245,184 +340,241 @@ export class BgpSpeaker {
   // ------------------------------------------------------------ status
 
   status(): PeerStatus[] {
-    const now = this.deps.clock.now();
-    const wall = this.deps.clock.wallNow();
-    return [...this.peers.values()].map((s): PeerStatus => {
-      const n = s.negotiated;
-      const inRib = this.adjIn.get(s.config.name) ?? new Map<string, Candidate>();
-      let accepted = 0;
-      for (const c of inRib.values()) if (c.accepted) accepted++;
+    return [...this.peers.values()].map((p): PeerStatus => {
+      const s = p.session;
+      const st = s.stats;
+      const n = p.negotiated;
+      const b = p.base;
+      const local = canonicalAddress(s.connection?.localAddress);
       return {
-        name: s.config.name, address: s.config.address, asn: s.config.asn, localAsn: this.config.asn,
-        ...(s.config.description !== undefined ? { description: s.config.description } : {}),
-        state: s.state, enabled: s.enabled, since: wall - (now - s.since),
-        uptimeSeconds: s.state === 'Established' ? Math.floor((now - s.since) / 1000) : 0,
-        ...(s.lastError !== undefined ? { lastError: s.lastError } : {}),
-        ...(n ? { holdTime: n.holdTime, keepalive: n.keepalive, remoteId: formatAddress(Uint8Array.of(n.remoteId >>> 24, (n.remoteId >>> 16) & 255, (n.remoteId >>> 8) & 255, n.remoteId & 255)), localAddress: n.localAddress } : {}),
-        configuredHoldTime: s.config.holdTime,
-        capabilities: n ? capabilityNames(n.remoteCaps) : [],
-        families: (n?.families ?? []).map((f) => (f === '2/1' ? 'ipv6-unicast' : 'ipv4-unicast')),
-        prefixes: { received: inRib.size, accepted, advertised: this.adjOut.get(s.config.name)?.size ?? 0 },
-        establishedTransitions: s.establishedTransitions,
-        messages: { ...s.stats },
+        name: p.config.name, address: p.config.address, asn: p.config.asn, localAsn: this.config.asn,
+        ...(p.config.description !== undefined ? { description: p.config.description } : {}),
+        state: s.state, enabled: p.enabled, since: st.since,
+        uptimeSeconds: s.state === 'Established' && st.uptimeMs !== undefined ? Math.floor(st.uptimeMs / 1000) : 0,
+        ...(p.lastError !== undefined ? { lastError: p.lastError } : {}),
+        ...(n ? { holdTime: n.holdTime, keepalive: n.keepaliveTime, remoteId: idText(n.peerBgpId) } : {}),
+        ...(n && local !== undefined ? { localAddress: local } : {}),
+        configuredHoldTime: p.config.holdTime,
+        capabilities: n ? capabilityNames(n.peerCapabilities) : [],
+        families: (n?.families ?? []).map((f) => (f.afi === 2 ? 'ipv6-unicast' : 'ipv4-unicast')),
+        prefixes: { received: p.adjIn?.received ?? 0, accepted: p.adjIn?.accepted ?? 0, advertised: p.out?.size ?? 0 },
+        establishedTransitions: b.establishedTransitions + st.establishedTransitions,
+        messages: {
+          messagesIn: b.messagesIn + st.messagesIn, messagesOut: b.messagesOut + st.messagesOut,
+          updatesIn: b.updatesIn + st.updatesIn, updatesOut: b.updatesOut + st.updatesOut,
+          notificationsIn: b.notificationsIn + sumCounts(st.notificationsReceived),
+          notificationsOut: b.notificationsOut + sumCounts(st.notificationsSent), routeRefreshIn: p.routeRefreshIn,
+        },
       };
     });
   }
 
   /** Every candidate route (originated and received), best flagged, sorted by prefix. */
   routes(filter?: string): RouteView[] {
-    const want = filter !== undefined ? formatPrefix(parsePrefix(filter, { allowHostBits: true })) : undefined;
+    if (filter !== undefined) return this.routesOf(parsePrefix(filter, { allowHostBits: true }));
+    const prefixes: Prefix[] = [];
+    this.rib.forEachBest((p) => { prefixes.push(p); });
+    const keyed = prefixes.map((p) => [formatPrefix(p), p] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     const out: RouteView[] = [];
-    const keys = new Set<string>([...this.originated.keys()]);
-    for (const m of this.adjIn.values()) for (const k of m.keys()) keys.add(k);
-    for (const key of [...keys].sort()) {
-      if (want !== undefined && key !== want) continue;
-      const entry = this.loc.get(key);
-      for (const c of this.candidates(key, true)) {
-        const best = entry?.best === c;
-        const reason = best ? entry.reason : !c.accepted ? 'filtered by import policy' : entry?.best ? (compareCandidates(entry.best, c).reason) : 'not selected';
-        out.push(this.view(c, best, reason));
-      }
-    }
+    for (const [key, p] of keyed) for (const v of this.routesOf(p, key)) out.push(v);
     return out;
   }
 
   /** Best routes only (what a FIB would install). */
   bestRoutes(): RouteView[] {
-    return [...this.loc.values()].filter((e) => e.best).map((e) => this.view(e.best as Candidate, true, e.reason));
+    const out: RouteView[] = [];
+    this.rib.forEachBest((p, best) => { out.push(this.view(formatPrefix(p), best, true, this.bestReason(p))); });
+    return out;
   }
 
-  private view(c: Candidate, best: boolean, reason: string): RouteView {
+  private routesOf(prefix: Prefix, key = formatPrefix(prefix)): RouteView[] {
+    const cands = this.rib.candidates(prefix);
+    if (cands.length === 0) return [];
+    if (cands.length === 1) {
+      const only = cands[0]!;
+      const best = this.rib.best(prefix) === only;
+      return [this.view(key, only, best, best ? 'only route' : 'not selected')];
+    }
+    const ex = this.rib.explain(prefix);
+    const out: RouteView[] = [];
+    const first = ex.losers[0];
+    if (ex.best) out.push(this.view(key, ex.best, true, first ? STEP_REASON[first.step] : 'only route'));
+    for (const l of ex.losers) out.push(this.view(key, l.route, false, STEP_REASON[l.step]));
+    return out;
+  }
+
+  private bestReason(prefix: Prefix): string {
+    const cands = this.rib.candidates(prefix);
+    if (cands.length <= 1) return 'only route';
+    const first = this.rib.explain(prefix).losers[0];
+    return first ? STEP_REASON[first.step] : 'only route';
+  }
+
+  private view(prefix: string, r: Route, best: boolean, reason: string): RouteView {
+    const src = r.source;
+    const local = src.kind === 'local';
+    const a = r.attrs;
     return {
-      prefix: c.key, from: c.peer, ...(c.peer !== LOCAL ? { fromAddress: c.peerAddress } : {}),
-      nextHop: c.nextHop ? formatAddress(c.nextHop) : 'self',
-      asPath: flattenAsPath(c.attrs.asPath), origin: ORIGIN_NAMES[c.attrs.origin ?? 2] ?? 'incomplete',
-      ...(c.attrs.med !== undefined ? { med: c.attrs.med } : {}),
-      ...(c.attrs.localPref !== undefined ? { localPref: c.attrs.localPref } : {}),
-      communities: (c.attrs.communities ?? []).map((x) => `${x >>> 16}:${x & 0xffff}`),
-      ibgp: c.ibgp, accepted: c.accepted, best, reason, since: c.since,
+      prefix, from: src.id, ...(!local ? { fromAddress: formatAddress(src.address) } : {}),
+      nextHop: r.nextHop ? formatAddress(r.nextHop) : 'self',
+      asPath: flattenAsPath(a.asPath), origin: ORIGIN_NAMES[a.origin ?? 2] ?? 'incomplete',
+      ...(a.med !== undefined ? { med: a.med } : {}),
+      ...(a.localPref !== undefined ? { localPref: a.localPref } : {}),
+      communities: (a.communities ?? []).map((x) => `${x >>> 16}:${x & 0xffff}`),
+      ibgp: src.kind === 'ibgp', accepted: true, best, reason,
+      since: local ? (this.originated.get(prefix)?.since ?? 0) : (this.peers.get(src.id)?.establishedWall ?? 0),
     };
+  }
+
+  // ------------------------------------------------------------ sessions
+
+  private newRib(): LocRib {
+    return new LocRib({ localAs: this.config.asn, routerId: ipv4ToInt(parseAddress(this.config.routerId).bytes) >>> 0, logger: this.log });
+  }
+
+  private newSession(c: PeerConfig): BgpSession {
+    return new BgpSession({
+      name: c.name, peerAddress: c.address, peerPort: c.port,
+      ...(c.localAddress !== undefined ? { localAddress: c.localAddress } : {}),
+      localAs: this.config.asn, peerAs: c.asn, routerId: this.config.routerId,
+      holdTime: c.holdTime, connectRetryTime: c.connectRetry, passive: c.passive,
+      families: c.families.map((f) => (f === 'ipv6-unicast' ? { afi: 2, safi: 1 } : { afi: 1, safi: 1 })),
+      routeRefresh: true,
+    }, { clock: this.deps.clock, logger: this.deps.logger, codec: wireCodec, connect: this.deps.connect });
+  }
+
+  /** Wire a peer's (new) session to the speaker and the listener. */
+  private attach(p: Peer): void {
+    const s = p.session;
+    this.listener.addSession(s);
+    s.on('established', (n) => { if (p.session === s) this.onEstablished(p, n); });
+    s.on('update', (m, info) => { if (p.session === s) this.onUpdate(p, m, info); });
+    s.on('route-refresh', (m) => { if (p.session === s) this.onRouteRefresh(p, m.afi, m.safi, m.subtype); });
+    s.on('down', (r) => { if (p.session === s) this.onDown(p, r); });
+    s.on('drain', () => { if (p.session === s && p.blocked) { p.blocked = false; this.scheduleFlush(); } });
+  }
+
+  /** Stop a peer's current session for good (Cease/subcode) and drop what it contributed. */
+  private retire(p: Peer, subcode: number): void {
+    const s = p.session;
+    this.listener.removeSession(s);
+    s.automaticStop(subcode, { restart: false });
+    if (p.adjIn || p.out) this.detachRib(p);
+  }
+
+  private background(pr: Promise<void>, name: string, what: string): void {
+    pr.catch((err: unknown) => this.log.warn({ peer: name, err: describeError(err) }, `${what} failed`));
+  }
+
+  private onEstablished(p: Peer, n: NegotiatedSession): void {
+    if (this.stopped) return;
+    if (p.adjIn || p.out) this.detachRib(p);
+    p.negotiated = n;
+    p.ctx = n.codec;
+    p.lastError = undefined;
+    p.establishedWall = this.deps.clock.wallNow();
+    p.blocked = false;
+    p.sends4 = n.families.some((f) => f.afi === 1 && f.safi === 1);
+    p.sends6 = n.families.some((f) => f.afi === 2 && f.safi === 1);
+    const address = parseAddress(p.config.address).bytes;
+    const info: PeerInfo = {
+      id: p.config.name, kind: n.ibgp ? 'ibgp' : 'ebgp', asn: p.config.asn, routerId: n.peerBgpId >>> 0, address,
+      ...(p.config.routeReflectorClient ? { rrClient: true } : {}),
+    };
+    p.adjIn = this.rib.addPeer(info, p.importPolicy ? { policy: p.importPolicy } : {});
+    const localText = canonicalAddress(p.session.connection?.localAddress);
+    const local = localText !== undefined ? parseAddress(localText) : undefined;
+    const target: ExportTarget = {
+      kind: n.ibgp ? 'ibgp' : 'ebgp', localAs: this.config.asn, routerId: this.rib.routerId, routeReflector: true,
+      ...(p.config.routeReflectorClient ? { rrClient: true } : {}),
+      ...(local?.family === 4 ? { localAddress: local.bytes } : {}),
+      ...(local?.family === 6 ? { localAddress6: local.bytes } : {}),
+      ...(p.config.nextHopSelf ? { nextHopSelf: true } : {}),
+      ...(p.exportPolicy ? { policy: p.exportPolicy } : {}),
+    };
+    const key = exportTargetKey(target);
+    let g = this.groups.get(key);
+    if (!g) { g = { key, eg: new ExportGroup(target, this.rib.interner), members: new Set(), prepared: new Map() }; this.groups.set(key, g); }
+    g.members.add(p);
+    p.group = g;
+    p.out = g.eg.addMember(p.config.name, this.rib);
+    this.flushPeer(p, undefined);
+    // End-of-RIB (RFC 4724 §2) after the initial table, per family.
+    const eor: Uint8Array[] = [];
+    for (const f of n.families) if (f.safi === 1 && (f.afi === 1 || f.afi === 2)) eor.push(encodeEndOfRib(f));
+    if (eor.length) p.session.sendEncoded(eor);
+  }
+
+  private onDown(p: Peer, r: DownReason): void {
+    p.lastError = downText(r, p.config.asn);
+    this.detachRib(p);
+  }
+
+  /** Take a peer out of its update group and the Loc-RIB (its routes are withdrawn from the others). */
+  private detachRib(p: Peer): void {
+    const g = p.group;
+    if (g) {
+      g.eg.removeMember(p.config.name);
+      g.members.delete(p);
+      if (g.members.size === 0) { g.eg.clearCache(); this.groups.delete(g.key); }
+    }
+    p.group = undefined;
+    p.out = undefined;
+    p.negotiated = undefined;
+    p.ctx = undefined;
+    p.blocked = false;
+    if (p.adjIn) { p.adjIn = undefined; this.rib.removePeer(p.config.name); }
   }
 
   // ------------------------------------------------------------ inbound
 
-  private onMessage(s: PeerSession, d: Decoded): void {
-    const m = d.message;
-    if (m.type === 'update') this.onUpdate(s, m, d);
-    else if (m.type === 'route-refresh') this.onRouteRefresh(s, m.afi, m.safi, m.subtype);
-  }
-
-  private onUpdate(s: PeerSession, m: UpdateMessage, d: Decoded): void {
-    const rib = this.adjIn.get(s.config.name);
+  private onUpdate(p: Peer, m: UpdateMessage, info: UpdateInfo): void {
+    const rib = p.adjIn;
     if (!rib) return;
-    const touched = new Set<string>();
-    const withdraw = (p: Prefix) => { const k = formatPrefix(p); if (rib.delete(k)) touched.add(k); };
-    for (const n of m.withdrawn) withdraw(n.prefix);
-    for (const n of m.mpUnreach?.withdrawn ?? []) withdraw(n.prefix);
-    const reach = [...m.nlri.map((n) => ({ p: n.prefix, nh: m.attributes.nextHop })), ...(m.mpReach?.nlri ?? []).map((n) => ({ p: n.prefix, nh: m.mpReach?.nextHops[0] }))];
-    if (d.action === 'treat-as-withdraw' || d.action === 'afi-safi-disable') {
-      this.log.warn({ peer: s.config.name, problems: d.problems, prefixes: reach.length }, 'malformed UPDATE treated as withdraw (RFC 7606)');
-      for (const r of reach) withdraw(r.p);
-    } else {
-      if (d.problems?.length) this.log.warn({ peer: s.config.name, problems: d.problems }, 'attributes discarded (RFC 7606)');
-      const loop = this.isLoop(s, m.attributes);
-      for (const r of reach) {
-        const k = formatPrefix(r.p);
-        if (loop) { withdraw(r.p); continue; }
-        const pol = applyPolicy(s.config.import, r.p, m.attributes);
-        const n = s.negotiated;
-        rib.set(k, {
-          prefix: r.p, key: k, attrs: pol.type === 'accept' ? pol.attributes : m.attributes, nextHop: r.nh,
-          peer: s.config.name, peerAsn: s.config.asn, peerId: n?.remoteId ?? 0, peerAddress: s.config.address,
-          ibgp: s.ibgp, accepted: pol.type === 'accept', since: this.deps.clock.wallNow(), rrClient: s.config.routeReflectorClient,
-        });
-        touched.add(k);
-      }
-      const max = s.config.maxPrefixes;
-      if (max !== undefined && rib.size > max) {
-        this.log.warn({ peer: s.config.name, max }, 'maximum prefixes exceeded: Cease/1');
-        s.stop(CeaseSubcode.MAX_PREFIXES, 'maximum prefixes', true);
-        this.onDown(s);
-        return;
-      }
+    if (m.withdrawn.length) rib.withdraw(m.withdrawn);
+    if (m.mpUnreach?.withdrawn.length) rib.withdraw(m.mpUnreach.withdrawn);
+    if (info.action === 'treat-as-withdraw' || info.action === 'afi-safi-disable') {
+      const n = m.nlri.length + (m.mpReach?.nlri.length ?? 0);
+      this.log.warn({ peer: p.config.name, action: info.action, problems: info.problems.map((e) => e.message), prefixes: n },
+        'malformed UPDATE: its routes are treated as withdrawn (RFC 7606)');
+      if (m.nlri.length) rib.withdraw(m.nlri);
+      if (m.mpReach?.nlri.length) rib.withdraw(m.mpReach.nlri);
+      return;
     }
-    for (const k of touched) this.recompute(k);
-  }
-
-  private isLoop(s: PeerSession, a: PathAttributes): boolean {
-    if (!s.ibgp) return flattenAsPath(a.asPath).includes(this.config.asn);
-    const id = ipv4ToInt(parseAddress(this.config.routerId).bytes);
-    return a.originatorId === id || (a.clusterList ?? []).includes(id);
-  }
-
-  private onDown(s: PeerSession): void {
-    const rib = this.adjIn.get(s.config.name);
-    const keys = rib ? [...rib.keys()] : [];
-    rib?.clear();
-    this.adjOut.get(s.config.name)?.clear();
-    this.pending.delete(s.config.name);
-    for (const k of keys) this.recompute(k);
-  }
-
-  private onRouteRefresh(s: PeerSession, afi: number, safi: number, subtype: number): void {
-    if (subtype !== 0) return; // BoRR/EoRR from the peer: we keep our Adj-RIB-In as is.
-    const out = this.adjOut.get(s.config.name);
-    if (!out) return;
-    const fam = afi === Afi.IPV6 ? 6 : 4;
-    const enhanced = s.negotiated?.enhancedRouteRefresh ?? false;
-    if (enhanced) s.send(encodeRouteRefresh(afi, safi, 1));
-    const keys = [...out.keys()].filter((k) => (k.includes(':') ? 6 : 4) === fam);
-    for (const k of keys) out.delete(k);
-    const q = this.pendingFor(s.config.name);
-    for (const k of keys) q.add(k);
-    this.flushPeer(s);
-    if (enhanced) s.send(encodeRouteRefresh(afi, safi, 2));
-  }
-
-  // ------------------------------------------------------------ Loc-RIB
-
-  private candidates(key: string, includeFiltered = false): Candidate[] {
-    const out: Candidate[] = [];
-    const o = this.originated.get(key);
-    if (o) out.push(o);
-    for (const rib of this.adjIn.values()) { const c = rib.get(key); if (c && (includeFiltered || c.accepted)) out.push(c); }
-    return out;
-  }
-
-  private recompute(key: string): void {
-    const cands = this.candidates(key);
-    let best: Candidate | undefined;
-    let reason = 'only route';
-    for (const c of cands) {
-      if (!best) { best = c; continue; }
-      const r = compareCandidates(c, best);
-      if (r.winner === 'a') { reason = r.reason; best = c; } else reason = r.reason;
+    if (m.nlri.length) rib.update(m.nlri, m.attributes);
+    if (m.mpReach?.nlri.length) rib.update(m.mpReach.nlri, m.attributes, m.mpReach.nextHops[0]);
+    const max = p.config.maxPrefixes;
+    if (max !== undefined && rib.received > max) {
+      this.log.warn({ peer: p.config.name, max, received: rib.received }, 'maximum prefixes exceeded: Cease/1');
+      const fam = m.mpReach ? [m.mpReach.afi >>> 8, m.mpReach.afi & 255, m.mpReach.safi] : [0, 1, 1];
+      p.session.automaticStop(CeaseSubcode.MAX_PREFIXES, { restart: true, data: Uint8Array.of(...fam, max >>> 24, (max >>> 16) & 255, (max >>> 8) & 255, max & 255) });
     }
-    if (cands.length === 1) reason = 'only route';
-    const prev = this.loc.get(key);
-    if (!best) {
-      if (!prev) return;
-      this.loc.delete(key);
-    } else {
-      if (prev?.best === best && prev.reason === reason) return;
-      this.loc.set(key, { best, reason });
-    }
-    if (prev?.best !== best) {
-      const change: BestPathChange = { prefix: key, best: best ? this.view(best, true, reason) : undefined };
+  }
+
+  private onRouteRefresh(p: Peer, afi: number, safi: number, subtype: number): void {
+    p.routeRefreshIn++;
+    if (subtype !== 0 || !p.out || !p.negotiated) return; // BoRR/EoRR from the peer: our Adj-RIB-In stays as is
+    const enhanced = p.negotiated.enhancedRouteRefresh;
+    if (enhanced) p.session.send({ type: 'route-refresh', afi, safi, subtype: 1 });
+    p.out.resendAll();
+    this.flushPeer(p, undefined);
+    if (enhanced) p.session.send({ type: 'route-refresh', afi, safi, subtype: 2 });
+  }
+
+  // ------------------------------------------------------------ Loc-RIB → Adj-RIBs-Out
+
+  private onBestChange(changes: readonly BestChange[]): void {
+    for (const g of this.groups.values()) g.eg.apply(changes);
+    if (this.groups.size > 0) this.scheduleFlush();
+    if (this.listeners.length === 0) return;
+    for (const c of changes) {
+      if (c.best === c.previous) continue;
+      const key = formatPrefix(c.prefix);
+      const change: BestPathChange = { prefix: key, best: c.best ? this.view(key, c.best, true, this.bestReason(c.prefix)) : undefined };
       for (const l of this.listeners) {
-        try { l(change); } catch (err) { this.log.error({ err }, 'onBestPathChange listener threw'); }
+        try { l(change); } catch (err) { this.log.error({ err: describeError(err) }, 'onBestPathChange listener threw'); }
       }
-      for (const name of this.peers.keys()) this.pendingFor(name).add(key);
-      this.scheduleFlush();
     }
-  }
-
-  // ------------------------------------------------------------ outbound
-
-  private pendingFor(name: string): Set<string> {
-    let q = this.pending.get(name);
-    if (!q) { q = new Set(); this.pending.set(name, q); }
-    return q;
   }
 
   private scheduleFlush(): void {
@@ -430,146 +582,132 @@ export class BgpSpeaker {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      const cache = new Map<string, Buffer[]>();
-      for (const s of this.peers.values()) this.flushPeer(s, cache);
+      for (const g of this.groups.values()) {
+        const shared = new Map<ExportedAttributes, Encoded[]>();
+        for (const p of g.members) this.flushPeer(p, shared);
+      }
     });
   }
 
-  private onEstablished(s: PeerSession): void {
-    this.adjOut.get(s.config.name)?.clear();
-    const q = this.pendingFor(s.config.name);
-    for (const k of this.loc.keys()) q.add(k);
-    this.flushPeer(s);
-    for (const f of s.negotiated?.families ?? []) s.send(encodeEndOfRib(f === '2/1' ? Afi.IPV6 : Afi.IPV4));
-  }
-
-  /** Export what changed for this peer, grouped by attribute set (one UPDATE carries many NLRI). */
-  private flushPeer(s: PeerSession, cache = new Map<string, Buffer[]>()): void {
-    const q = this.pending.get(s.config.name);
-    const n = s.negotiated;
-    if (!q || q.size === 0 || !n || s.state !== 'Established' || this.stopped) return;
-    this.pending.delete(s.config.name);
-    const out = this.adjOut.get(s.config.name);
-    if (!out) return;
-    // Update group: peers that export identically share memoized export results and encodings.
-    const groupText = [s.ibgp, s.config.nextHopSelf, s.config.routeReflectorClient, n.localAddress, n.families.join(','),
-      n.ctx.fourOctetAs, JSON.stringify(s.config.export ?? null)].join('|');
-    let gid = this.groupIds.get(groupText);
-    if (gid === undefined) { gid = this.groupIds.size; this.groupIds.set(groupText, gid); }
-    const group = `g${gid}`;
-    const prefixFree = !policyMatchesPrefixes(s.config.export);
-    const groups = new Map<string, { attrs: PathAttributes; v6nh: Uint8Array | undefined; prefixes: Prefix[]; keys: string[] }>();
-    const withdrawn: Prefix[][] = [[], []];
-    for (const key of q) {
-      const best = this.loc.get(key)?.best;
-      const exp = !best || best.peer === s.config.name ? undefined : prefixFree ? this.exportMemoized(s, best, group) : this.withKey(this.exportFor(s, best), best);
-      if (!exp) {
-        const was = out.get(key);
-        if (was) { out.delete(key); withdrawn[was.prefix.family === 6 ? 1 : 0]?.push(was.prefix); }
+  /**
+   * Send what changed for this peer: withdrawals, then one run of packed UPDATEs per attribute
+   * set. Members of one group usually drain identical batches (same Prefix objects from the
+   * same Loc-RIB changes): those are encoded once (`shared`) and the bytes reused.
+   */
+  private flushPeer(p: Peer, shared: Map<ExportedAttributes, Encoded[]> | undefined): void {
+    const out = p.out, g = p.group, ctx = p.ctx;
+    if (!out || !g || !ctx || p.blocked || this.stopped || !out.hasPending) return;
+    const batch = out.drain();
+    const msgs: Uint8Array[] = [];
+    if (batch.withdraw.length) {
+      let w4: Prefix[] | undefined, w6: Prefix[] | undefined;
+      for (const pr of batch.withdraw) {
+        if (pr.family === 4) { if (p.sends4) (w4 ??= []).push(pr); } else if (p.sends6) (w6 ??= []).push(pr);
+      }
+      if (w4) packWithdraw(4, w4, ctx, msgs);
+      if (w6) packWithdraw(6, w6, ctx, msgs);
+    }
+    const ctxKey = `${ctx.fourOctetAs ? 4 : 2}|${ctx.extendedMessage ? 1 : 0}|${[...ctx.addPathSend].join(',')}`;
+    let prepared = g.prepared.get(ctxKey);
+    if (!prepared || prepared.size > PREPARED_LIMIT) { prepared = new Map(); g.prepared.set(ctxKey, prepared); }
+    for (const a of batch.announce) {
+      const attrs = a.attrs;
+      const list = this.familyFilter(p, a.prefixes);
+      if (list.length === 0) continue;
+      const hit = shared?.get(attrs)?.find((e) => e.ctxKey === ctxKey && samePrefixes(e.prefixes, list));
+      if (hit) { for (const b of hit.msgs) msgs.push(b); continue; }
+      const v6 = list[0]!.family === 6;
+      const prep = this.prepare(prepared, attrs, v6, ctx, p);
+      if (!prep) continue;
+      const start = msgs.length;
+      try {
+        packAnnounce(prep, list, msgs);
+      } catch (err) {
+        this.log.error({ peer: p.config.name, err: describeError(err), prefixes: list.length }, 'cannot encode UPDATE; routes not sent');
+        msgs.length = start;
         continue;
       }
-      const ak = exp.key;
-      if (out.get(key)?.ak === ak) continue;
-      const prefix = best?.prefix ?? parsePrefix(key);
-      out.set(key, { ak, prefix });
-      let g = groups.get(ak);
-      if (!g) { g = { attrs: exp.attrs, v6nh: exp.v6nh, prefixes: [], keys: [] }; groups.set(ak, g); }
-      g.prefixes.push(prefix);
-      g.keys.push(key);
+      if (shared && g.members.size > 1) {
+        let arr = shared.get(attrs);
+        if (!arr) { arr = []; shared.set(attrs, arr); }
+        arr.push({ ctxKey, prefixes: list, msgs: msgs.slice(start) });
+      }
     }
-    for (const w of withdrawn) if (w.length) for (const b of encodeWithdraw(w)) s.send(b);
-    for (const [ak, g] of groups) {
-      const ck = `${group}|${ak}|${g.keys.join(',')}`;
-      let bufs = cache.get(ck);
-      if (!bufs) { bufs = encodeAnnounce(g.prefixes, g.attrs, n.ctx as CodecContext, g.v6nh); cache.set(ck, bufs); }
-      for (const b of bufs) s.send(b);
-    }
+    if (msgs.length && !p.session.sendEncoded(msgs)) p.blocked = p.session.state === 'Established';
   }
 
-  private readonly exportMemo = new WeakMap<PathAttributes, Map<string, ExportResult | null>>();
+  /** The prefixes of one announcement of a family this peer negotiated (one family per list). */
+  private familyFilter(p: Peer, prefixes: readonly Prefix[]): readonly Prefix[] {
+    const f0 = prefixes[0]?.family;
+    let mixed = false;
+    for (const x of prefixes) if (x.family !== f0) { mixed = true; break; }
+    if (!mixed) return (f0 === 4 ? p.sends4 : p.sends6) ? prefixes : [];
+    // An attribute set without next hops can serve both families: split and send one.
+    this.log.debug({ peer: p.config.name }, 'announcement mixes IPv4 and IPv6 prefixes; sending IPv4 only');
+    return p.sends4 ? prefixes.filter((x) => x.family === 4) : [];
+  }
 
-  /** exportFor memoized per (attribute set, update group, source facts): UPDATEs share attrs objects. */
-  private exportMemoized(s: PeerSession, best: Candidate, group: string): ExportResult | undefined {
-    let m = this.exportMemo.get(best.attrs);
-    if (!m) { m = new Map(); this.exportMemo.set(best.attrs, m); }
-    const k = `${group}|${best.peer === LOCAL ? 'L' : best.peer}|${best.ibgp}|${best.rrClient}|${best.peerId}|${best.prefix.family}|${best.nextHop?.join('.') ?? ''}`;
-    const hit = m.get(k);
+  private prepare(cache: Map<ExportedAttributes, PreparedAttributes | null>, attrs: ExportedAttributes, v6: boolean, ctx: CodecContext, p: Peer): PreparedAttributes | undefined {
+    const hit = cache.get(attrs);
     if (hit !== undefined) return hit ?? undefined;
-    const r = this.withKey(this.exportFor(s, best), best);
-    m.set(k, r ?? null);
-    return r;
-  }
-
-  private withKey(e: { attrs: PathAttributes; v6nh: Uint8Array | undefined } | undefined, best: Candidate): ExportResult | undefined {
-    if (!e) return undefined;
-    return { ...e, key: attributesKey(e.attrs) + (e.v6nh ? formatAddress(e.v6nh) : '') + (best.prefix.family === 6 ? '|6' : '|4') };
-  }
-
-  /** The attributes to send `best` to peer `s` with, or undefined when it must not be sent. */
-  private exportFor(s: PeerSession, best: Candidate): { attrs: PathAttributes; v6nh: Uint8Array | undefined } | undefined {
-    const n = s.negotiated;
-    if (!n) return undefined;
-    const v6 = best.prefix.family === 6;
-    if (!n.families.includes(v6 ? '2/1' : '1/1')) return undefined;
-    if (best.peer === s.config.name) return undefined;
-    const comms = best.attrs.communities ?? [];
-    if (comms.includes(NO_ADVERTISE)) return undefined;
-    if (!s.ibgp && comms.includes(NO_EXPORT)) return undefined;
-    let a: PathAttributes = best.attrs;
-    if (best.ibgp && s.ibgp) {
-      // Route reflection (RFC 4456): only between a client and anyone.
-      if (!best.rrClient && !s.config.routeReflectorClient) return undefined;
-      const id = ipv4ToInt(parseAddress(this.config.routerId).bytes);
-      a = { ...a, originatorId: a.originatorId ?? best.peerId, clusterList: [id, ...(a.clusterList ?? [])] };
-    }
-    const pol = applyPolicy(s.config.export, best.prefix, a);
-    if (pol.type === 'reject') return undefined;
-    a = pol.attributes;
-    const local = n.localAddress ? parseAddress(n.localAddress) : undefined;
-    const selfNh = !s.ibgp || s.config.nextHopSelf || best.peer === LOCAL;
-    let nh: Uint8Array | undefined = selfNh ? (best.peer === LOCAL && best.nextHop ? best.nextHop : undefined) : best.nextHop;
-    if (!nh && local && (local.family === 6) === v6) nh = local.bytes;
-    if (!nh && !v6 && selfNh && local?.family === 4) nh = local.bytes;
+    let prep: PreparedAttributes | null = null;
+    const { nextHop, mpNextHop, ...rest } = attrs;
+    const nh = v6 ? mpNextHop : nextHop;
     if (!nh || nh.length !== (v6 ? 16 : 4)) {
-      this.log.debug({ peer: s.config.name, prefix: best.key }, 'no usable next hop for this family: not exported');
-      return undefined;
+      this.log.warn({ peer: p.config.name, family: v6 ? 'ipv6' : 'ipv4' }, 'no usable next hop for this family (no local address of it on the session): routes not sent');
+    } else {
+      try {
+        prep = prepareAttributes(v6 ? { afi: 2, safi: 1 } : { afi: 1, safi: 1 }, rest, nh, ctx);
+      } catch (err) {
+        this.log.error({ peer: p.config.name, err: describeError(err) }, 'cannot encode path attributes; routes not sent');
+      }
     }
-    const { nextHop: _nh, med, localPref, ...rest } = a;
-    let path: readonly AsPathSegment[] = rest.asPath ?? [];
-    if (!s.ibgp) {
-      const pre = Array.from({ length: 1 + pol.prepend }, () => this.config.asn);
-      const first = path[0];
-      path = first?.type === AsPathSegmentType.AS_SEQUENCE
-        ? [{ type: AsPathSegmentType.AS_SEQUENCE, asns: [...pre, ...first.asns] }, ...path.slice(1)]
-        : [{ type: AsPathSegmentType.AS_SEQUENCE, asns: pre }, ...path];
-    }
-    const keepMed = s.ibgp || best.peer === LOCAL || pol.attributes.med !== best.attrs.med;
-    const { originatorId, clusterList, unknown, ...base } = rest;
-    // RFC 4271 §5: pass on unknown optional transitive attributes with Partial set, drop the rest.
-    const passOn = (unknown ?? []).filter((u) => (u.flags & 0xc0) === 0xc0).map((u) => ({ ...u, flags: u.flags | 0x20 }));
-    const clean: PathAttributes = {
-      ...base, origin: rest.origin ?? 2, asPath: path, ...(passOn.length ? { unknown: passOn } : {}),
-      ...(v6 ? {} : { nextHop: nh }),
-      ...(med !== undefined && keepMed ? { med } : {}),
-      ...(s.ibgp ? { localPref: localPref ?? 100 } : {}),
-      ...(s.ibgp && originatorId !== undefined ? { originatorId } : {}),
-      ...(s.ibgp && clusterList !== undefined ? { clusterList } : {}),
-    };
-    return { attrs: clean, v6nh: v6 ? nh : undefined };
+    cache.set(attrs, prep);
+    return prep ?? undefined;
   }
 }
 
-interface ExportResult { readonly attrs: PathAttributes; readonly v6nh: Uint8Array | undefined; readonly key: string }
+function sumCounts(r: Readonly<Record<string, number>>): number {
+  let n = 0;
+  for (const k in r) n += r[k] ?? 0;
+  return n;
+}
 
-function policyMatchesPrefixes(p: PeerConfig['export']): boolean {
-  return (p?.rules ?? []).some((r) => r.match?.prefixes !== undefined);
+function samePrefixes(a: readonly Prefix[], b: readonly Prefix[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** BIRD-style last error: "Received: Bad peer AS", "Error: Bad peer AS: 65001 (expected 65004)", "Socket: ...". */
+function downText(r: DownReason, configuredAs: number): string {
+  const got = r.notificationReceived;
+  if (got) return `Received: ${describeNotification(got.code, got.subcode, got.data)}`;
+  const sent = r.notificationSent;
+  if (sent) {
+    const d = describeNotification(sent.code, sent.subcode, sent.data);
+    if (sent.code === 6) return `Sent: ${d}`;
+    if (sent.code === 2 && sent.subcode === 2) {
+      const m = /peer AS (\d+)/.exec(r.text);
+      if (m) return `Error: Bad peer AS: ${m[1]} (expected ${configuredAs})`;
+    }
+    return `Error: ${d} (${r.text})`;
+  }
+  return `Socket: ${r.text}`;
+}
+
+function idText(n: number): string {
+  return [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff].join('.');
 }
 
 function flattenAsPath(path: readonly AsPathSegment[] | undefined): number[] {
-  return (path ?? []).flatMap((s) => s.asns);
+  const out: number[] = [];
+  for (const s of path ?? []) if (s.type === AsPathSegmentType.AS_SEQUENCE || s.type === AsPathSegmentType.AS_SET) out.push(...s.asns);
+  return out;
 }
 
-function capabilityNames(caps: PeerSession['negotiated'] extends infer N ? N extends { remoteCaps: infer C } ? C : never : never): string[] {
+function capabilityNames(caps: readonly Capability[]): string[] {
   return caps.map((c) => {
     switch (c.type) {
       case 'multiprotocol': return `multiprotocol ${c.afi === 2 ? 'IPv6' : c.afi === 1 ? 'IPv4' : c.afi}/${c.safi === 1 ? 'unicast' : c.safi}`;
@@ -584,3 +722,4 @@ function capabilityNames(caps: PeerSession['negotiated'] extends infer N ? N ext
     }
   });
 }
+

@@ -2,8 +2,9 @@
  * The CNI plugin driven as a container runtime drives it (CNI_* environment, configuration on
  * stdin, the compiled binary) against real network namespaces:
  *
- *   [pod a]──veth──┐                  the "host" is namespace `node`; the plugin runs there
- *   [pod b]──veth──┤ node ── agent    (ip netns exec), the pods are namespaces of their own.
+ *   [pod a]──veth──┐                  the "host" is namespace `node` (default route to `up`);
+ *   [pod b]──veth──┤ node ── up       the plugin runs there (ip netns exec), the pods are
+ *                   agent             namespaces of their own.
  *
  * The agent side here is a small in-test server speaking the agent protocol (allocating from
  * 10.77.0.0/24 and installing the /32 route in the node namespace); the real tortie-node serves
@@ -15,7 +16,7 @@ import { createServer, type Server } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { Topology, topologySkipReason } from '../../helpers/netns.js';
 import { trySh } from '../../helpers/sh.js';
 import type { AgentRequest, AgentResponse } from '../../../agent/cni/agent-protocol.js';
@@ -70,7 +71,11 @@ function serveAgent(socketPath: string): Promise<Server> {
 
 interface RunResult { status: number; json: Record<string, unknown> | undefined; stdout: string }
 
-function cni(command: string, containerId: string, opts: { netns?: string; pod?: string; config?: Record<string, unknown>; socket?: string } = {}): RunResult {
+/**
+ * Run the compiled plugin in the node namespace. Asynchronous on purpose: the in-test agent
+ * answers on this process's event loop, which a synchronous spawn would block.
+ */
+function cni(command: string, containerId: string, opts: { netns?: string; pod?: string; config?: Record<string, unknown>; socket?: string } = {}): Promise<RunResult> {
   const config = {
     cniVersion: '1.0.0', name: 'k8s-pod-network', type: 'tortie', mtu: 0,
     agent_socket: opts.socket ?? join(dir, 'cni.sock'), mtu_file: join(dir, 'mtu'), ...opts.config,
@@ -80,10 +85,22 @@ function cni(command: string, containerId: string, opts: { netns?: string; pod?:
     `CNI_NETNS=${opts.netns ?? ''}`, `TORTIE_CNI_LOG=${join(dir, 'cni.log')}`,
     `CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${opts.pod ?? containerId}`,
   ];
-  const r = spawnSync('ip', ['netns', 'exec', node, 'env', ...env, process.execPath, plugin],
-    { input: JSON.stringify(config), encoding: 'utf8' });
-  const stdout = r.stdout ?? '';
-  return { status: r.status ?? -1, stdout, json: stdout.trim() ? JSON.parse(stdout) as Record<string, unknown> : undefined };
+  const child = spawn('ip', ['netns', 'exec', node, 'env', ...env, process.execPath, plugin], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  child.stdin.end(JSON.stringify(config));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      try {
+        resolve({ status: code ?? -1, stdout: stdout + stderr, json: stdout.trim() ? JSON.parse(stdout) as Record<string, unknown> : undefined });
+      } catch (err) {
+        reject(new Error(`plugin printed non-JSON on stdout: ${stdout}${stderr} (${String(err)})`));
+      }
+    });
+  });
 }
 
 function podNetns(name: string): string {
@@ -94,6 +111,11 @@ before(async () => {
   if (skip) return;
   topo = new Topology('cni');
   node = topo.ns('node');
+  // A real host has a default route; proxy ARP answers for 169.254.1.1 only when the host has a
+  // route to it through another interface, exactly as on a Calico node.
+  const uplink = topo.ns('up');
+  topo.link(node, 'up0', '192.0.2.1/24', uplink, 'eth0', '192.0.2.2/24');
+  topo.exec(node, 'ip', ['route', 'add', 'default', 'via', '192.0.2.2']);
   dir = mkdtempSync(join(tmpdir(), 'tortie-cni-'));
   server = await serveAgent(join(dir, 'cni.sock'));
 });
@@ -104,11 +126,11 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-test('ADD wires two pods that reach each other through the host side, Calico-style', { skip }, () => {
+test('ADD wires two pods that reach each other through the host side, Calico-style', { skip }, async () => {
   const nsA = podNetns('pa');
   const nsB = podNetns('pb');
-  const a = cni('ADD', 'ctr-a', { netns: nsA, pod: 'pod-a' });
-  const b = cni('ADD', 'ctr-b', { netns: nsB, pod: 'pod-b' });
+  const a = await cni('ADD', 'ctr-a', { netns: nsA, pod: 'pod-a' });
+  const b = await cni('ADD', 'ctr-b', { netns: nsB, pod: 'pod-b' });
   assert.equal(a.status, 0, a.stdout);
   assert.equal(b.status, 0, b.stdout);
   const ips = a.json?.['ips'] as Array<{ address: string; gateway: string; interface: number }>;
@@ -126,49 +148,49 @@ test('ADD wires two pods that reach each other through the host side, Calico-sty
   assert.equal(ping.status, 0, `ping a→b failed: ${ping.stdout}${ping.stderr}`);
 });
 
-test('CHECK passes after ADD and fails with the spec error when the pod address is gone', { skip }, () => {
+test('CHECK passes after ADD and fails with the spec error when the pod address is gone', { skip }, async () => {
   const ns = podNetns('pc');
-  const added = cni('ADD', 'ctr-c', { netns: ns, pod: 'pod-c' });
+  const added = await cni('ADD', 'ctr-c', { netns: ns, pod: 'pod-c' });
   assert.equal(added.status, 0, added.stdout);
-  const ok = cni('CHECK', 'ctr-c', { netns: ns, pod: 'pod-c', config: { prevResult: added.json } });
+  const ok = await cni('CHECK', 'ctr-c', { netns: ns, pod: 'pod-c', config: { prevResult: added.json } });
   assert.equal(ok.status, 0, ok.stdout);
   const addr = String((added.json?.['ips'] as Array<{ address: string }>)[0]?.address);
   trySh('nsenter', [`--net=${ns}`, 'ip', 'addr', 'del', addr, 'dev', 'eth0']);
-  const bad = cni('CHECK', 'ctr-c', { netns: ns, pod: 'pod-c', config: { prevResult: added.json } });
+  const bad = await cni('CHECK', 'ctr-c', { netns: ns, pod: 'pod-c', config: { prevResult: added.json } });
   assert.equal(bad.status, 1);
   assert.equal(bad.json?.['code'], 103);
   assert.match(String(bad.json?.['msg']), /address 10\.77\.0\.\d+\/32 is missing from eth0/);
 });
 
-test('DEL is idempotent: twice, and without a namespace, all succeed and remove the host side', { skip }, () => {
+test('DEL is idempotent: twice, and without a namespace, all succeed and remove the host side', { skip }, async () => {
   const ns = podNetns('pd');
-  assert.equal(cni('ADD', 'ctr-d', { netns: ns, pod: 'pod-d' }).status, 0);
+  assert.equal((await cni('ADD', 'ctr-d', { netns: ns, pod: 'pod-d' })).status, 0);
   const host = hostInterfaceName({ namespace: 'default', pod: 'pod-d', containerId: 'ctr-d' });
   assert.equal(trySh('ip', ['-n', node, 'link', 'show', host]).status, 0);
-  assert.equal(cni('DEL', 'ctr-d', { netns: ns, pod: 'pod-d' }).status, 0);
+  assert.equal((await cni('DEL', 'ctr-d', { netns: ns, pod: 'pod-d' })).status, 0);
   assert.notEqual(trySh('ip', ['-n', node, 'link', 'show', host]).status, 0, 'host side removed');
-  assert.equal(cni('DEL', 'ctr-d', { netns: ns, pod: 'pod-d' }).status, 0);
-  assert.equal(cni('DEL', 'ctr-d', { pod: 'pod-d' }).status, 0);
-  assert.equal(cni('DEL', 'never-added', {}).status, 0);
+  assert.equal((await cni('DEL', 'ctr-d', { netns: ns, pod: 'pod-d' })).status, 0);
+  assert.equal((await cni('DEL', 'ctr-d', { pod: 'pod-d' })).status, 0);
+  assert.equal((await cni('DEL', 'never-added', {})).status, 0);
   assert.ok(!allocations.has('ctr-d'), 'address released');
 });
 
-test('a second ADD for the same container and interface is refused and keeps the first', { skip }, () => {
+test('a second ADD for the same container and interface is refused and keeps the first', { skip }, async () => {
   const ns = podNetns('pe');
-  const first = cni('ADD', 'ctr-e', { netns: ns, pod: 'pod-e' });
+  const first = await cni('ADD', 'ctr-e', { netns: ns, pod: 'pod-e' });
   assert.equal(first.status, 0);
-  const again = cni('ADD', 'ctr-e2', { netns: ns, pod: 'pod-e2' });
+  const again = await cni('ADD', 'ctr-e2', { netns: ns, pod: 'pod-e2' });
   assert.equal(again.status, 1);
   assert.match(String(again.json?.['msg']), /interface eth0 already exists/);
   assert.ok(allocations.has('ctr-e'), 'original allocation intact');
   assert.ok(!allocations.has('ctr-e2'), 'refused ADD released what it was given');
 });
 
-test('a failure after assignment rolls back: no interface, no allocation', { skip }, () => {
+test('a failure after assignment rolls back: no interface, no allocation', { skip }, async () => {
   const ns = podNetns('pf');
   failEndpointUp = true;
   try {
-    const r = cni('ADD', 'ctr-f', { netns: ns, pod: 'pod-f' });
+    const r = await cni('ADD', 'ctr-f', { netns: ns, pod: 'pod-f' });
     assert.equal(r.status, 1);
     assert.match(String(r.json?.['msg']), /route programming failed/);
   } finally {
@@ -180,9 +202,9 @@ test('a failure after assignment rolls back: no interface, no allocation', { ski
   assert.ok(calls.some((c) => c.type === 'release' && c.containerId === 'ctr-f'));
 });
 
-test('ADD with no agent running fails with code 100 and leaves nothing', { skip }, () => {
+test('ADD with no agent running fails with code 100 and leaves nothing', { skip }, async () => {
   const ns = podNetns('pg');
-  const r = cni('ADD', 'ctr-g', { netns: ns, pod: 'pod-g', socket: join(dir, 'absent.sock') });
+  const r = await cni('ADD', 'ctr-g', { netns: ns, pod: 'pod-g', socket: join(dir, 'absent.sock') });
   assert.equal(r.status, 1);
   assert.equal(r.json?.['code'], 100);
   assert.match(String(r.json?.['msg']), /tortie-node is not running/);
@@ -190,13 +212,13 @@ test('ADD with no agent running fails with code 100 and leaves nothing', { skip 
   assert.notEqual(trySh('ip', ['-n', node, 'link', 'show', host]).status, 0);
 });
 
-test('VERSION and malformed input answer in the spec\'s JSON', { skip }, () => {
-  const v = cni('VERSION', '');
+test('VERSION and malformed input answer in the spec\'s JSON', { skip }, async () => {
+  const v = await cni('VERSION', '');
   assert.equal(v.status, 0);
   assert.ok((v.json?.['supportedVersions'] as string[]).includes('1.0.0'));
-  const badMtu = cni('ADD', 'ctr-h', { netns: podNetns('ph'), config: { mtu: 12 } });
+  const badMtu = await cni('ADD', 'ctr-h', { netns: podNetns('ph'), config: { mtu: 12 } });
   assert.equal(badMtu.json?.['code'], 7);
   assert.match(String(badMtu.json?.['msg']), /"mtu" must be 0 \(auto\) or 576\.\.65535/);
-  const badVersion = cni('ADD', 'ctr-h', { netns: '/var/run/netns/x', config: { cniVersion: '9.9.9' } });
+  const badVersion = await cni('ADD', 'ctr-h', { netns: '/var/run/netns/x', config: { cniVersion: '9.9.9' } });
   assert.equal(badVersion.json?.['code'], 1);
 });

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, parseAsn, parseConfigText, quickConfig } from '../../../bgp/bgpd/config.js';
-import { applyPolicy } from '../../../bgp/speaker/apply-policy.js';
+import { compilePeerPolicy } from '../../../bgp/speaker/policy-config.js';
 import { parsePrefix } from '../../../common/prefix.js';
 
 const GOOD = `routerId: 10.99.0.2
@@ -36,11 +36,14 @@ describe('bgpd config', () => {
     assert.equal(p.port, 179);
     assert.equal(p.keepalive, 10);
     assert.deepEqual(p.families, ['ipv4-unicast', 'ipv6-unicast']);
-    const r = applyPolicy(p.import, parsePrefix('10.244.3.0/26'), {});
+    const pol = compilePeerPolicy(p.import, 'import');
+    assert.ok(pol, 'the import policy is not accept-all');
+    const subject = { sourceKind: 'ebgp' as const, sourcePeer: p.name, localAs: 65002 };
+    const r = pol.evaluate(parsePrefix('10.244.3.0/26'), {}, subject);
     assert.equal(r.type, 'accept');
-    if (r.type === 'accept') { assert.equal(r.attributes.localPref, 200); assert.deepEqual(r.attributes.communities, [((65000 << 16) | 1) >>> 0]); }
-    assert.equal(applyPolicy(p.import, parsePrefix('10.244.3.0/27'), {}).type, 'reject');
-    assert.equal(applyPolicy(p.import, parsePrefix('10.0.0.0/8'), {}).type, 'reject');
+    if (r.type === 'accept') { assert.equal(r.attrs.localPref, 200); assert.deepEqual(r.attrs.communities, [((65000 << 16) | 1) >>> 0]); }
+    assert.equal(pol.evaluate(parsePrefix('10.244.3.0/27'), {}, subject).type, 'reject');
+    assert.equal(pol.evaluate(parsePrefix('10.0.0.0/8'), {}, subject).type, 'reject');
     assert.deepEqual(c.originate[0]?.communities, [((65002 << 16) | 1) >>> 0]);
   });
 

@@ -88,6 +88,8 @@ describe('policy rules', () => {
     assert.equal(accept({ sourceKind: ['ibgp'] }), 'reject');
     assert.equal(accept({ sourcePeer: ['tor1'], communities: [100] }), 'accept');
     assert.equal(accept({ sourcePeer: ['tor1'], communities: [1] }), 'reject', 'fields are ANDed');
+    assert.equal(accept({ allCommunities: [100] }), 'accept');
+    assert.equal(accept({ allCommunities: [100, 5] }), 'reject', 'allCommunities needs every one');
   });
   it('applies actions without mutating the input; continue lets later rules add more', () => {
     const pol = compilePolicy({ rules: [

@@ -44,6 +44,20 @@ describe('export transform', () => {
     const l = out(ebgp, route(localPeer(LOCAL_AS, ROUTER_ID), { med: 3 }));
     assert.deepEqual([l.med, l.origin, l.asPath, l.nextHop], [3, 0, seq(LOCAL_AS), SELF]);
   });
+  it('a locally originated route with an explicit next hop keeps it (eBGP, iBGP next-hop-self, IPv6); policy LOCAL_PREF never leaves the AS', () => {
+    const nh = Uint8Array.of(198, 51, 100, 7);
+    const local = new Route(localPeer(LOCAL_AS, ROUTER_ID), 0, { origin: 0, asPath: [], nextHop: nh }, nh);
+    assert.deepEqual(out(ebgp, local).nextHop, nh);
+    assert.deepEqual(out({ ...ibgp, nextHopSelf: true }, local).nextHop, nh);
+    const nh6 = Uint8Array.from([0x20, 0x01, 0x0d, 0xb8, ...new Array<number>(11).fill(0), 9]);
+    const x = exportRoute(p('2001:db8:9::/48'), new Route(localPeer(LOCAL_AS, ROUTER_ID), 0, { origin: 0, asPath: [] }, nh6),
+      { ...ebgp, localAddress6: Uint8Array.from([0x20, 0x01, 0x0d, 0xb8, ...new Array<number>(11).fill(0), 1]) });
+    assert.ok(x.type === 'export');
+    assert.deepEqual(x.attrs.mpNextHop, nh6);
+    const setLp = compilePolicy({ rules: [{ actions: [{ type: 'set-local-pref', value: 300 }] }] });
+    assert.equal(out({ ...ebgp, policy: setLp }, route(e1, attrs())).localPref, undefined);
+    assert.equal(out({ ...ibgp, policy: setLp }, route(e1, attrs())).localPref, 300);
+  });
   it('iBGP: AS_PATH untouched, LOCAL_PREF filled in, next hop kept unless next-hop-self', () => {
     const a = out(ibgp, route(e1, attrs({ asPath: seq(65101) })));
     assert.deepEqual(a.asPath, seq(65101));

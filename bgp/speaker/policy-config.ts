@@ -1,0 +1,50 @@
+/**
+ * The speaker's PolicyConfig (peer-config.ts: first matching rule wins, prefix lists with ge/le,
+ * "all of these communities", accept/reject, set communities / LOCAL_PREF / MED / prepend) as a
+ * bgp/policy PolicyDefinition, compiled once. Equal configs share one CompiledPolicy object, so
+ * peers with the same export policy land in the same update group (exportTargetKey compares
+ * policies by identity). An accept-all policy compiles to undefined: no policy work at all.
+ */
+import { compilePolicy, type CompiledPolicy } from '../policy/compile-policy.js';
+import type { PolicyAction, PolicyDefinition, PolicyMatch, PolicyRule } from '../policy/policy.js';
+import type { PolicyConfig } from './peer-config.js';
+
+export type PolicyDirection = 'import' | 'export';
+
+/** The bgp/policy definition equivalent to `cfg` (prepend only applies on export). */
+export function toPolicyDefinition(cfg: PolicyConfig, direction: PolicyDirection, name = direction): PolicyDefinition {
+  const rules = cfg.rules.map((r, i): PolicyRule => {
+    const match: { -readonly [K in keyof PolicyMatch]: PolicyMatch[K] } = {};
+    if (r.match?.prefixes) match.prefixList = r.match.prefixes.map((p) => ({ prefix: p.prefix, ...(p.ge !== undefined ? { ge: p.ge } : {}), ...(p.le !== undefined ? { le: p.le } : {}) }));
+    if (r.match?.communities?.length) match.allCommunities = r.match.communities;
+    const actions: PolicyAction[] = [];
+    const s = r.set;
+    if (r.action === 'accept' && s) {
+      if (s.removeCommunities?.length) actions.push({ type: 'remove-communities', values: s.removeCommunities });
+      if (s.addCommunities?.length) actions.push({ type: 'add-communities', values: s.addCommunities });
+      if (s.localPref !== undefined) actions.push({ type: 'set-local-pref', value: s.localPref });
+      if (s.med !== undefined) actions.push({ type: 'set-med', value: s.med });
+      if (direction === 'export' && s.prepend) actions.push({ type: 'prepend', count: s.prepend });
+    }
+    return { name: `rule ${i}`, ...(Object.keys(match).length ? { match } : {}), ...(actions.length ? { actions } : {}), result: r.action };
+  });
+  return { name, rules, defaultAction: cfg.default };
+}
+
+const cache = new Map<string, CompiledPolicy>();
+
+/**
+ * The compiled policy for a peer's import or export config; undefined when it accepts
+ * everything unchanged. Throws PolicyError naming the rule for invalid values.
+ */
+export function compilePeerPolicy(cfg: PolicyConfig | undefined, direction: PolicyDirection): CompiledPolicy | undefined {
+  if (!cfg || (cfg.rules.length === 0 && cfg.default === 'accept')) return undefined;
+  const key = direction + JSON.stringify(cfg, (_k, v: unknown) => (v instanceof Uint8Array ? Array.from(v) : v));
+  let c = cache.get(key);
+  if (!c) {
+    c = compilePolicy(toPolicyDefinition(cfg, direction));
+    if (cache.size > 1000) cache.clear();
+    cache.set(key, c);
+  }
+  return c;
+}
