@@ -79,14 +79,16 @@ peers:
   - { name: frr4, address: 10.0.3.1, asn: 65002, connectRetry: 1 }
   - { name: frr6, address: "fd03::1", asn: 65002, families: [ipv6-unicast], connectRetry: 1 }
   - { name: frre, address: 10.0.9.1, asn: 65003, localAddress: 10.0.9.2, families: [ipv4-unicast, ipv6-unicast], connectRetry: 1 }
+  # Both wrong-AS peers are passive, so the NOTIFICATION travels over FRR's own connection (FRR
+  # keeps the state of a connection it accepted apart from the neighbor it shows).
   # frr-e's 10.0.9.3 neighbor is AS 65003; we expect 65004, so WE refuse its OPEN.
-  - { name: wrongtheirs, address: 10.0.9.4, asn: 65004, localAddress: 10.0.9.3, connectRetry: 1 }
+  - { name: wrongtheirs, address: 10.0.9.4, asn: 65004, localAddress: 10.0.9.3, passive: true }
   # frr-e's 10.0.9.6 neighbor expects us to be AS 65099: IT refuses our OPEN.
-  - { name: wrongours, address: 10.0.9.5, asn: 65003, localAddress: 10.0.9.6, connectRetry: 1 }
+  - { name: wrongours, address: 10.0.9.5, asn: 65003, localAddress: 10.0.9.6, passive: true }
 originate:
   - { prefix: 10.60.0.0/24, communities: ["${o.comm}"]${o.med !== undefined ? `, med: ${o.med}` : ''}${o.lp !== undefined ? `, localPref: ${o.lp}` : ''} }
   - { prefix: "2001:db8:60::/48" }
-${o.v6overv4 ? '  # IPv6 over the IPv4 session to frr-e needs an IPv6 next hop: given here.\n  - { prefix: "2001:db8:62::/48", nextHop: "fd09::2" }\n' : ''}`;
+${o.v6overv4 ? '  # IPv6 over the IPv4 session to frr-e needs an IPv6 next hop: given here.\n  - { prefix: "2001:db8:62::/48", nextHop: "fd09::2", communities: ["65002:62"] }\n' : ''}`;
 
 /** One path of `show bgp ipv4|ipv6 unicast PREFIX json`. */
 interface FrrPath {
