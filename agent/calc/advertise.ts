@@ -1,0 +1,67 @@
+/**
+ * What this node originates over BGP (calico-compat.md §2.4, §2.5): each block affine to it
+ * (not /32), a /32 for each address it borrowed from another node's block, and the service
+ * CIDRs of BGPConfiguration `default`; communities from prefixAdvertisements. Nothing else.
+ */
+import { formatPrefix, parseAddress, parsePrefix, prefixContains } from '../../common/prefix.js';
+import { parseStandardCommunity } from './bgp-filter-rules.js';
+import type { Snapshot } from './snapshot.js';
+
+export interface Originated {
+  readonly prefix: string;
+  readonly kind: 'block' | 'borrowed' | 'service';
+  readonly communities: readonly number[];
+}
+
+/** Addresses of workloads on `node` allocated from blocks affine to another node (or none). */
+export function borrowedAddresses(s: Snapshot, node = s.localNode): string[] {
+  const out: string[] = [];
+  for (const b of s.blocks) {
+    if (b.node === node) continue;
+    for (const a of b.allocations) if (a.node === node) out.push(a.address);
+  }
+  return out.sort();
+}
+
+/** Local (affine) blocks of this node, v4, not /32. */
+export function localBlocks(s: Snapshot): string[] {
+  return s.blocks.filter((b) => b.node === s.localNode).map((b) => b.cidr).filter((c) => {
+    const p = parsePrefix(c);
+    return p.family === 4 && p.length < 32;
+  }).sort();
+}
+
+export function originatedPrefixes(s: Snapshot): { routes: Originated[]; problems: string[] } {
+  const problems: string[] = [];
+  const cfg = s.bgpConfigs.get('default');
+  const perNode = s.bgpConfigs.get(`node.${s.localNode}`);
+  const named = new Map((cfg?.communities ?? []).map((c) => [c.name, c.value]));
+  const advertisements = [...(perNode?.prefixAdvertisements ?? []), ...(cfg?.prefixAdvertisements ?? [])];
+  const noExport = s.pools.filter((p) => p.disableBGPExport).map((p) => parsePrefix(p.cidr));
+  const communitiesFor = (prefix: string): number[] => {
+    const p = parsePrefix(prefix);
+    const out = new Set<number>();
+    for (const pa of advertisements) {
+      if (!prefixContains(parsePrefix(pa.cidr), p)) continue;
+      for (const c of pa.communities ?? []) {
+        const value = named.get(c) ?? c;
+        const n = parseStandardCommunity(value);
+        if (n === undefined) problems.push(`prefixAdvertisements ${pa.cidr}: community ${value} (large) is not supported yet`);
+        else out.add(n);
+      }
+    }
+    return [...out].sort((a, b) => a - b);
+  };
+  const routes = new Map<string, Originated>();
+  const add = (prefix: string, kind: Originated['kind']): void => {
+    const p = parsePrefix(prefix, { allowHostBits: true });
+    if (p.family !== 4) return;
+    if (noExport.some((n) => prefixContains(n, p))) return;
+    const key = formatPrefix({ ...p, bytes: p.bytes });
+    if (!routes.has(key)) routes.set(key, { prefix: key, kind, communities: communitiesFor(key) });
+  };
+  for (const b of localBlocks(s)) add(b, 'block');
+  for (const a of borrowedAddresses(s)) if (parseAddress(a).family === 4) add(`${a}/32`, 'borrowed');
+  for (const c of [...(cfg?.serviceClusterIPs ?? []), ...(cfg?.serviceExternalIPs ?? []), ...(cfg?.serviceLoadBalancerIPs ?? [])]) add(c.cidr, 'service');
+  return { routes: [...routes.values()].sort((a, b) => a.prefix.localeCompare(b.prefix)), problems: [...new Set(problems)] };
+}

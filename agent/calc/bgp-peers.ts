@@ -1,0 +1,194 @@
+/**
+ * Snapshot → BgpSpeaker configuration (calico-compat.md §1.2, §1.3, §2.3, §2.4):
+ *   - full iBGP mesh between nodes when nodeToNodeMeshEnabled (default true), nodes with a
+ *     routeReflectorClusterID left out; Calico's passive-side rule: dial only peers whose IP
+ *     string sorts below ours;
+ *   - BGPPeers: global, `node`, `nodeSelector`; `peerIP` or `peerSelector` (with the reverse
+ *     side of a node-to-node peering generated, reversePeering Auto);
+ *   - route-reflector clients when this node has a cluster ID and the iBGP peer has none or another;
+ *   - import: external peers never give us a route inside our pools; BGPFilter import rules;
+ *   - export: BGPFilter export rules, then Calico's export function (pool with disableBGPExport →
+ *     reject; pool, service CIDR, prefixAdvertisement → accept; anything else → reject).
+ */
+import { parsePeerIp } from '../resources/fields.js';
+import { effectiveBgpConfiguration } from '../resources/bgp-configuration.js';
+import { evaluateSelector, parseSelector, selectorMatches, type Selector } from '../resources/selector.js';
+import { parsePrefix } from '../../common/prefix.js';
+import type { PeerConfig, PolicyConfig, PolicyRule, SpeakerConfig } from '../../bgp/speaker/peer-config.js';
+import type { NodeInfo, PeerInfo, Snapshot } from './snapshot.js';
+import { filterRules } from './bgp-filter-rules.js';
+
+export type PeerKind = 'node-to-node mesh' | 'global' | 'node specific';
+
+export interface CalcPeer {
+  readonly config: PeerConfig;
+  readonly kind: PeerKind;
+  /** The Calico node on the other end, when it is one. */
+  readonly node?: string;
+}
+
+export interface BgpCalcResult {
+  /** undefined when this node cannot run BGP (no IPv4 address in its Node resource). */
+  readonly speaker: SpeakerConfig | undefined;
+  readonly peers: readonly CalcPeer[];
+  /** Things the configuration asks for that we cannot do, each naming the resource and field. */
+  readonly problems: readonly string[];
+}
+
+export const DEFAULT_TIMERS = { holdTime: 90, keepalive: 30, connectRetry: 2 } as const;
+
+/** Calico's protocol names: Mesh_10_0_3_8, Global_10_0_0_1_port_1790 (calico-compat §2.3). */
+export function peerName(kind: PeerKind, ip: string, port: number | undefined): string {
+  const prefix = kind === 'node-to-node mesh' ? 'Mesh' : kind === 'global' ? 'Global' : 'Node';
+  return `${prefix}_${ip.replace(/[.:]/g, '_')}${port === undefined ? '' : `_port_${port}`}`;
+}
+
+export function peerKindOfName(name: string): PeerKind | undefined {
+  if (name.startsWith('Mesh_')) return 'node-to-node mesh';
+  if (name.startsWith('Global_')) return 'global';
+  if (name.startsWith('Node_')) return 'node specific';
+  return undefined;
+}
+
+export function globalAsn(s: Snapshot): number {
+  return effectiveBgpConfiguration(s.bgpConfigs.get('default')).asNumber;
+}
+
+export function nodeAsn(s: Snapshot, n: NodeInfo): number { return n.asNumber ?? globalAsn(s); }
+
+function listenPortOf(s: Snapshot, node: string): number {
+  return effectiveBgpConfiguration(s.bgpConfigs.get('default'), s.bgpConfigs.get(`node.${node}`)).listenPort;
+}
+
+function appliesToLocal(p: PeerInfo, local: NodeInfo): boolean {
+  if (p.spec.node !== undefined) return p.spec.node === local.name;
+  if (p.spec.nodeSelector !== undefined) return selectorMatches(p.spec.nodeSelector, local.labels);
+  return true;
+}
+
+/** Pools (enabled or not: a disabled pool still holds live blocks) as prefix matches ge len le 32. */
+function poolMatches(s: Snapshot, pred: (p: Snapshot['pools'][number]) => boolean = () => true) {
+  return s.pools.filter((p) => pred(p) && parsePrefix(p.cidr).family === 4).map((p) => ({ prefix: parsePrefix(p.cidr), le: 32 }));
+}
+
+/** Calico's calico_export_to_bgp_peers, as speaker rules (after any BGPFilter export rules). */
+export function exportPolicy(s: Snapshot, filterRulesFirst: readonly PolicyRule[]): PolicyConfig {
+  const cfg = s.bgpConfigs.get('default');
+  const rules: PolicyRule[] = [...filterRulesFirst];
+  const noExport = poolMatches(s, (p) => p.disableBGPExport);
+  if (noExport.length > 0) rules.push({ match: { prefixes: noExport }, action: 'reject' });
+  const accept = [
+    ...poolMatches(s, (p) => !p.disableBGPExport),
+    ...[...(cfg?.serviceClusterIPs ?? []), ...(cfg?.serviceExternalIPs ?? []), ...(cfg?.serviceLoadBalancerIPs ?? [])]
+      .map((c) => parsePrefix(c.cidr)).filter((p) => p.family === 4).map((prefix) => ({ prefix, le: 32 })),
+  ];
+  if (accept.length > 0) rules.push({ match: { prefixes: accept }, action: 'accept' });
+  return { rules, default: 'reject' };
+}
+
+/** External (non-node) peers never give us a route inside our own pools; then BGPFilter import rules; then accept. */
+export function importPolicy(s: Snapshot, external: boolean, filterRulesFirst: readonly PolicyRule[]): PolicyConfig | undefined {
+  const pools = poolMatches(s);
+  const rules: PolicyRule[] = [];
+  if (external && pools.length > 0) rules.push({ match: { prefixes: pools }, action: 'reject' });
+  rules.push(...filterRulesFirst);
+  return rules.length === 0 ? undefined : { rules, default: 'accept' };
+}
+
+interface Target { ip: string; port: number | undefined; asn: number; node: NodeInfo | undefined; kind: PeerKind; source: PeerInfo | undefined }
+
+export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
+  const problems: string[] = [];
+  const local = s.nodes.get(s.localNode);
+  if (local?.ipv4 === undefined) {
+    return { speaker: undefined, peers: [], problems: [`Node ${s.localNode}: spec.bgp.ipv4Address is not set; BGP is off`] };
+  }
+  const eff = effectiveBgpConfiguration(s.bgpConfigs.get('default'), s.bgpConfigs.get(`node.${local.name}`));
+  const localAsn = nodeAsn(s, local);
+  const nodesByIp = new Map<string, NodeInfo>();
+  for (const n of s.nodes.values()) if (n.ipv4 !== undefined) nodesByIp.set(n.ipv4, n);
+
+  const targets: Target[] = [];
+  // 1. The mesh (route reflectors drop out of it).
+  if (eff.nodeToNodeMeshEnabled && local.rrClusterId === undefined) {
+    for (const n of [...s.nodes.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+      if (n.name === local.name || n.ipv4 === undefined || n.rrClusterId !== undefined) continue;
+      targets.push({ ip: n.ipv4, port: undefined, asn: nodeAsn(s, n), node: n, kind: 'node-to-node mesh', source: undefined });
+    }
+  }
+  // 2. BGPPeer resources.
+  for (const p of [...s.peers].sort((a, b) => a.name.localeCompare(b.name))) {
+    const where = `BGPPeer ${p.name}`;
+    let applies: boolean;
+    try { applies = appliesToLocal(p, local); } catch (err) { problems.push(`${where}: spec.nodeSelector: ${(err as Error).message}`); continue; }
+    const kind: PeerKind = p.spec.node !== undefined || p.spec.nodeSelector !== undefined ? 'node specific' : 'global';
+    if (p.spec.localASNumber !== undefined) problems.push(`${where}: spec.localASNumber is not supported (one AS per speaker); using ${localAsn}`);
+    if (applies && p.spec.peerIP !== undefined) {
+      const r = parsePeerIp(p.spec.peerIP);
+      if (typeof r === 'string') { problems.push(`${where}: spec.peerIP: ${r}`); continue; }
+      if (r.ip.includes(':')) { problems.push(`${where}: spec.peerIP ${r.ip}: IPv6 peers are not supported yet`); continue; }
+      if (r.ip === local.ipv4) continue;
+      const node = nodesByIp.get(r.ip);
+      const asn = p.spec.asNumber ?? (node === undefined ? localAsn : nodeAsn(s, node));
+      targets.push({ ip: r.ip, port: r.port ?? (node === undefined ? undefined : listenPortOf(s, node.name)), asn, node, kind, source: p });
+    }
+    if (p.spec.peerSelector !== undefined) {
+      let sel: Selector;
+      try { sel = parseSelector(p.spec.peerSelector); } catch (err) { problems.push(`${where}: spec.peerSelector: ${(err as Error).message}`); continue; }
+      const matches = (n: NodeInfo): boolean => evaluateSelector(sel, n.labels);
+      if (applies) {
+        for (const n of s.nodes.values()) {
+          if (n.name === local.name || n.ipv4 === undefined || !matches(n)) continue;
+          targets.push({ ip: n.ipv4, port: undefined, asn: nodeAsn(s, n), node: n, kind, source: p });
+        }
+      }
+      // Reverse side (reversePeering Auto): a selected node peers back with the nodes the peer applies to.
+      if (p.spec.reversePeering !== 'Manual' && matches(local)) {
+        for (const n of s.nodes.values()) {
+          if (n.name === local.name || n.ipv4 === undefined) continue;
+          let nApplies: boolean;
+          try { nApplies = appliesToLocal(p, n); } catch { continue; }
+          if (nApplies) targets.push({ ip: n.ipv4, port: undefined, asn: nodeAsn(s, n), node: n, kind, source: p });
+        }
+      }
+    }
+  }
+
+  // One session per peer address: the first source wins (mesh before BGPPeers, then by name).
+  const seen = new Set<string>();
+  const peers: CalcPeer[] = [];
+  for (const t of targets) {
+    if (seen.has(t.ip)) continue;
+    seen.add(t.ip);
+    const ibgp = t.asn === localAsn;
+    const name = peerName(t.kind, t.ip, t.port);
+    const external = t.node === undefined;
+    const filterNames = t.source?.spec.filters ?? [];
+    const fr = filterRules(s, filterNames, ibgp, `${name}`);
+    problems.push(...fr.problems);
+    const imp = importPolicy(s, external, fr.importRules);
+    const rrClient = local.rrClusterId !== undefined && ibgp && (t.node?.rrClusterId === undefined || t.node.rrClusterId !== local.rrClusterId);
+    const nextHopSelf = t.source?.spec.nextHopMode === 'Self';
+    const config: PeerConfig = {
+      name, address: t.ip, asn: t.asn,
+      port: t.port ?? (t.node !== undefined ? listenPortOf(s, t.node.name) : 179),
+      // Calico: a node dials only peers (that are nodes) whose IP string sorts below its own.
+      passive: t.node !== undefined && t.ip > local.ipv4,
+      localAddress: local.ipv4,
+      ...DEFAULT_TIMERS,
+      families: ['ipv4-unicast'],
+      nextHopSelf,
+      routeReflectorClient: rrClient,
+      ...(imp === undefined ? {} : { import: imp }),
+      export: exportPolicy(s, fr.exportRules),
+      description: t.node !== undefined ? `node ${t.node.name}` : t.source !== undefined ? `BGPPeer ${t.source.name}` : 'mesh',
+    };
+    peers.push({ config, kind: t.kind, ...(t.node === undefined ? {} : { node: t.node.name }) });
+  }
+  const speaker: SpeakerConfig = {
+    routerId: local.ipv4, asn: localAsn,
+    listen: { address: eff.bindMode === 'NodeIP' ? local.ipv4 : '0.0.0.0', port: eff.listenPort },
+    peers: peers.map((p) => p.config),
+  };
+  return { speaker, peers, problems };
+}

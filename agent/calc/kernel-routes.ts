@@ -1,0 +1,149 @@
+/**
+ * Desired kernel routes (proto 80) from the snapshot, the learned BGP routes and local facts
+ * (calico-compat.md §2.6, §2.8, §3.2, §3.5):
+ *   - a blackhole per local block;
+ *   - a /32 per local workload on its cali interface;
+ *   - backend bird: each learned best route — inside a VXLAN pool and (Always, or CrossSubnet and
+ *     the owner node in another subnet) → via vxlan.calico to the owner's VTEP; IPIP likewise via
+ *     tunl0; otherwise via the BGP next hop: onlink out of the parent interface when it is in our
+ *     subnet, else through the underlay route that reaches it (BIRD's "gateway recursive");
+ *   - backend vxlan (no BGP): remote blocks from IPAM via felix/routes blockRoutes.
+ * Routes learned for prefixes outside every pool get metric 1024 so they never replace a route
+ * someone else owns for the same destination.
+ */
+import { parseAddress, parsePrefix, prefixContains, formatPrefix } from '../../common/prefix.js';
+import { blockRoutes } from '../../felix/routes/block-routes.js';
+import { crossSubnetDecision, sameSubnet } from '../../felix/routes/cross-subnet.js';
+import { blackholeRoute, ipipRoute, sameSubnetRoute, workloadRoute, type DesiredRoute } from '../../felix/routes/route.js';
+import type { RemoteBlock, RemoteVtep } from '../../ipip/vxlan-manager.js';
+import type { LearnedRoute, NodeInfo, PoolInfo, Snapshot } from './snapshot.js';
+import { localBlocks } from './advertise.js';
+
+export interface UnderlayRoute { readonly dst: string; readonly gateway?: string; readonly iface: string; readonly metric?: number }
+
+export interface LocalFacts {
+  /** The node address with its prefix length ("10.0.1.2/24"). */
+  readonly cidr: string;
+  /** Interface carrying it. */
+  readonly parentIface: string;
+  readonly backend: 'bird' | 'vxlan' | 'none';
+  /** Kernel routes not ours (for resolving a next hop outside our subnet). */
+  readonly underlay: readonly UnderlayRoute[];
+  readonly ipipMtu?: number;
+}
+
+export interface Workload { readonly address: string; readonly iface: string }
+
+export interface KernelRoutesResult {
+  readonly routes: DesiredRoute[];
+  /** Remote blocks routed over VXLAN (VxlanManager.routesFor after its entries exist). */
+  readonly vxlanBlocks: RemoteBlock[];
+  readonly vteps: RemoteVtep[];
+  readonly skipped: Array<{ readonly prefix: string; readonly reason: string }>;
+}
+
+export const EXTERNAL_ROUTE_METRIC = 1024;
+
+function poolOf(pools: readonly PoolInfo[], prefix: string): PoolInfo | undefined {
+  const p = parsePrefix(prefix);
+  return pools.find((pool) => { const q = parsePrefix(pool.cidr); return q.family === p.family && prefixContains(q, p); });
+}
+
+/** Longest-prefix match of an address over the underlay routes (lowest metric on ties). */
+export function resolveNextHop(underlay: readonly UnderlayRoute[], ip: string): UnderlayRoute | undefined {
+  const a = parseAddress(ip);
+  let best: UnderlayRoute | undefined, bestLen = -1, bestMetric = Infinity;
+  for (const r of underlay) {
+    let p;
+    try { p = parsePrefix(r.dst === 'default' ? '0.0.0.0/0' : r.dst, { allowHostBits: true }); } catch { continue; }
+    if (p.family !== a.family || !prefixContains(p, a)) continue;
+    const m = r.metric ?? 0;
+    if (p.length > bestLen || (p.length === bestLen && m < bestMetric)) { best = r; bestLen = p.length; bestMetric = m; }
+  }
+  return best;
+}
+
+export function vtepsOf(s: Snapshot): RemoteVtep[] {
+  const out: RemoteVtep[] = [];
+  for (const n of s.nodes.values()) {
+    if (n.name === s.localNode || n.ipv4 === undefined || n.vxlanTunnelAddr === undefined) continue;
+    out.push({ nodeName: n.name, nodeIp: n.ipv4, tunnelIp: n.vxlanTunnelAddr, ...(n.vxlanMac === undefined ? {} : { mac: n.vxlanMac }) });
+  }
+  return out.sort((a, b) => a.nodeName.localeCompare(b.nodeName));
+}
+
+export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], workloads: readonly Workload[], local: LocalFacts): KernelRoutesResult {
+  const out: KernelRoutesResult = { routes: [], vxlanBlocks: [], vteps: vtepsOf(s), skipped: [] };
+  const byDst = new Map<string, DesiredRoute>();
+  const put = (r: DesiredRoute): void => { if (!byDst.has(r.dst)) byDst.set(r.dst, r); };
+  const vtepNodes = new Set(out.vteps.map((v) => v.nodeName));
+  const own = new Set(localBlocks(s));
+  const localIp = local.cidr.slice(0, local.cidr.indexOf('/'));
+
+  for (const w of workloads) put(workloadRoute(w.address, w.iface));
+  for (const b of own) put(blackholeRoute(b));
+
+  const direct = (prefix: string, nh: string, metric: number | undefined): DesiredRoute | string => {
+    const withMetric = (r: DesiredRoute): DesiredRoute => (metric === undefined ? r : { ...r, metric });
+    if (sameSubnet(local.cidr, nh)) {
+      if (local.parentIface === '') return `no interface holds the node address ${local.cidr}`;
+      return withMetric(sameSubnetRoute(prefix, nh, local.parentIface));
+    }
+    const u = resolveNextHop(local.underlay, nh);
+    if (u === undefined) return `next hop ${nh} is not reachable (no route to it)`;
+    if (u.gateway === undefined) return withMetric(sameSubnetRoute(prefix, nh, u.iface));
+    return withMetric(sameSubnetRoute(prefix, u.gateway, u.iface));
+  };
+
+  if (local.backend === 'bird') {
+    const nodesByIp = new Map<string, NodeInfo>();
+    for (const n of s.nodes.values()) if (n.ipv4 !== undefined) nodesByIp.set(n.ipv4, n);
+    const handled = new Set<string>();
+    for (const l of [...learned].sort((a, b) => a.prefix.localeCompare(b.prefix))) {
+      let prefix: string;
+      try { prefix = formatPrefix(parsePrefix(l.prefix)); } catch { out.skipped.push({ prefix: l.prefix, reason: 'not a prefix' }); continue; }
+      // One best route per prefix; a duplicate (should not happen) never yields a second route.
+      if (handled.has(prefix)) { out.skipped.push({ prefix, reason: 'duplicate learned route' }); continue; }
+      handled.add(prefix);
+      if (parsePrefix(prefix).family !== 4) { out.skipped.push({ prefix, reason: 'IPv6 routes are not installed yet' }); continue; }
+      if (own.has(prefix)) { out.skipped.push({ prefix, reason: 'our own block' }); continue; }
+      if (l.nextHop === localIp) { out.skipped.push({ prefix, reason: 'next hop is this node' }); continue; }
+      const pool = poolOf(s.pools, prefix);
+      const owner = nodesByIp.get(l.nextHop);
+      if (pool !== undefined && pool.vxlanMode !== 'Never' && owner !== undefined
+        && crossSubnetDecision(pool.vxlanMode, local.cidr, l.nextHop) === 'tunnel') {
+        if (vtepNodes.has(owner.name)) out.vxlanBlocks.push({ cidr: prefix, nodeName: owner.name });
+        else out.skipped.push({ prefix, reason: `node ${owner.name} has no VXLAN tunnel address yet` });
+        continue;
+      }
+      if (pool !== undefined && pool.ipipMode !== 'Never' && crossSubnetDecision(pool.ipipMode, local.cidr, l.nextHop) === 'tunnel') {
+        put(ipipRoute(prefix, l.nextHop, local.ipipMtu));
+        continue;
+      }
+      const r = direct(prefix, l.nextHop, pool === undefined ? EXTERNAL_ROUTE_METRIC : undefined);
+      if (typeof r === 'string') out.skipped.push({ prefix, reason: r });
+      else put(r);
+    }
+  } else if (local.backend === 'vxlan') {
+    const nodes = new Map<string, { name: string; ip: string }>();
+    for (const n of s.nodes.values()) if (n.ipv4 !== undefined) nodes.set(n.name, { name: n.name, ip: n.ipv4 });
+    const blocks = s.blocks.flatMap((b) => {
+      const pool = poolOf(s.pools, b.cidr);
+      if (b.node === undefined || b.node === s.localNode || pool === undefined) return [];
+      return [{ cidr: b.cidr, nodeName: b.node, ipipMode: pool.ipipMode, vxlanMode: pool.vxlanMode }];
+    });
+    if (local.parentIface === '') {
+      out.skipped.push({ prefix: local.cidr, reason: 'no interface holds the node address: remote blocks not routed' });
+      blocks.length = 0;
+    }
+    const br = blockRoutes({ name: s.localNode, cidr: local.cidr, parentIface: local.parentIface }, nodes, blocks);
+    for (const r of br.routes) put(r);
+    for (const v of br.vxlanBlocks) {
+      if (vtepNodes.has(v.nodeName)) out.vxlanBlocks.push(v);
+      else out.skipped.push({ prefix: v.cidr, reason: `node ${v.nodeName} has no VXLAN tunnel address yet` });
+    }
+    for (const sk of br.skipped) out.skipped.push({ prefix: sk.cidr, reason: sk.reason });
+  }
+  out.routes.push(...[...byDst.values()].sort((a, b) => a.dst.localeCompare(b.dst)));
+  return out;
+}

@@ -1,0 +1,62 @@
+/**
+ * The calculation layer's input: a plain snapshot of what the datastore says (pools, peers, BGP
+ * configuration, nodes, filters, IPAM blocks), built by the agent from its watches. Pure data,
+ * so every calc function is a pure function of it (and of the learned BGP routes).
+ */
+import type { BGPConfigurationSpec } from '../resources/bgp-configuration.js';
+import type { BGPFilterSpec } from '../resources/bgp-filter.js';
+import type { BGPPeerSpec } from '../resources/bgp-peer.js';
+import type { EncapMode } from '../resources/ip-pool.js';
+import type { Labels } from '../resources/selector.js';
+
+export interface NodeInfo {
+  readonly name: string;
+  /** IPv4 address without length ("10.0.1.2"), from spec.bgp.ipv4Address. */
+  readonly ipv4?: string;
+  /** The same with its prefix length ("10.0.1.2/24"): the node's subnet for CrossSubnet. */
+  readonly ipv4Cidr?: string;
+  readonly asNumber?: number;
+  readonly rrClusterId?: string;
+  readonly labels: Labels;
+  readonly vxlanTunnelAddr?: string;
+  readonly vxlanMac?: string;
+}
+
+export interface PoolInfo {
+  readonly name: string;
+  readonly cidr: string;
+  readonly blockSize: number;
+  readonly vxlanMode: EncapMode;
+  readonly ipipMode: EncapMode;
+  readonly natOutgoing: boolean;
+  readonly disabled: boolean;
+  readonly disableBGPExport: boolean;
+}
+
+export interface PeerInfo { readonly name: string; readonly spec: BGPPeerSpec }
+
+/** One IPAM block: its affinity and, per allocated address, the node its workload runs on. */
+export interface BlockSnapshot {
+  readonly cidr: string;
+  /** Affine node (block affinity `host:<node>`), undefined for an unaffine block. */
+  readonly node: string | undefined;
+  readonly allocations: readonly { readonly address: string; readonly node: string | undefined }[];
+}
+
+export interface Snapshot {
+  readonly localNode: string;
+  readonly nodes: ReadonlyMap<string, NodeInfo>;
+  readonly pools: readonly PoolInfo[];
+  readonly peers: readonly PeerInfo[];
+  /** BGPConfiguration by name (`default`, `node.<name>`). */
+  readonly bgpConfigs: ReadonlyMap<string, BGPConfigurationSpec>;
+  readonly filters: ReadonlyMap<string, BGPFilterSpec>;
+  readonly blocks: readonly BlockSnapshot[];
+}
+
+/** A best route the speaker learned from a peer (not one we originate). */
+export interface LearnedRoute {
+  readonly prefix: string;
+  readonly nextHop: string;
+  readonly peer: string;
+}

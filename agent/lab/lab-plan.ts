@@ -1,0 +1,167 @@
+/**
+ * The lab's shape, computed from its options and nothing else (no I/O): namespace names,
+ * underlay addresses, the resources written to etcd and the ToR's configuration.
+ *
+ *   <p>-etcd (10.100.0.2) ── etcd0 ┐
+ *                                   <p>-tor  AS 65000, FRR (zebra+bgpd) or BIRD, forwards
+ *   br1 10.100.1.1/24 ─────────────┤        br2 10.100.2.1/24
+ *     <p>-node1 .11  <p>-node2 .12            <p>-node3 .13 ...   (AS 64512, full mesh)
+ *       pods: <p>-pod1-1 ...                    pods: <p>-pod3-1 ...
+ *
+ * Nodes 1..ceil(N/2) sit on subnet 1, the rest on subnet 2, so same-subnet pairs route
+ * directly and cross-subnet pairs use VXLAN (pool vxlanMode CrossSubnet).
+ */
+import { TortieError } from '../../common/errors.js';
+
+export type TorKind = 'frr' | 'bird';
+
+export interface LabOptions {
+  /** Prefix of every namespace name (`tortie` → tortie-node1, tortie-tor, ...). */
+  readonly prefix: string;
+  readonly nodes: number;
+  readonly podsPerNode: number;
+  readonly tor: TorKind;
+  /** Where pid files, logs, sockets and lab.json live. */
+  readonly stateDir: string;
+}
+
+export const TOR_AS = 65000;
+export const NODE_AS = 64512;
+export const POOL_CIDR = '10.244.0.0/16';
+export const ETCD_ADDRESS = '10.100.0.2';
+export const ETCD_TOR_ADDRESS = '10.100.0.1';
+export const SUBNETS = 2;
+
+export interface NodePlan {
+  readonly index: number;
+  /** Node name and namespace, e.g. tortie-node1. */
+  readonly name: string;
+  readonly netns: string;
+  /** 1 or 2. */
+  readonly subnet: number;
+  readonly address: string;
+  readonly prefixLength: number;
+  readonly gateway: string;
+  /** The ToR-side veth of this node (enslaved to the subnet's bridge). */
+  readonly torIfname: string;
+  readonly runDir: string;
+  readonly stateDir: string;
+  readonly logFile: string;
+  readonly pidFile: string;
+}
+
+export interface PodPlan {
+  readonly node: string;
+  readonly name: string;
+  readonly netns: string;
+  readonly containerId: string;
+}
+
+export interface LabPlan {
+  readonly options: LabOptions;
+  readonly torNetns: string;
+  readonly etcdNetns: string;
+  readonly nodes: readonly NodePlan[];
+  readonly pods: readonly PodPlan[];
+  /** Every namespace the lab makes, in creation order. */
+  readonly namespaces: readonly string[];
+}
+
+export function validateOptions(o: LabOptions): void {
+  const bad = (what: string, msg: string): never => { throw new TortieError('lab-options', msg, { where: what }); };
+  if (!/^[a-z][a-z0-9]{0,11}$/.test(o.prefix)) bad('--prefix', `must be 1-12 lowercase letters/digits starting with a letter, got ${JSON.stringify(o.prefix)}`);
+  if (!Number.isInteger(o.nodes) || o.nodes < 2 || o.nodes > 60) bad('--nodes', `must be an integer 2..60, got ${o.nodes}`);
+  if (!Number.isInteger(o.podsPerNode) || o.podsPerNode < 1 || o.podsPerNode > 200) bad('--pods', `must be an integer 1..200, got ${o.podsPerNode}`);
+  if (o.tor !== 'frr' && o.tor !== 'bird') bad('--tor', `must be frr or bird, got ${JSON.stringify(o.tor)}`);
+}
+
+export function planLab(options: LabOptions): LabPlan {
+  validateOptions(options);
+  const p = options.prefix;
+  const onFirst = Math.ceil(options.nodes / 2);
+  const nodes: NodePlan[] = [];
+  for (let i = 1; i <= options.nodes; i++) {
+    const subnet = i <= onFirst ? 1 : 2;
+    const name = `${p}-node${i}`;
+    const dir = `${options.stateDir}/node${i}`;
+    nodes.push({
+      index: i, name, netns: name, subnet, address: `10.100.${subnet}.${10 + i}`, prefixLength: 24,
+      gateway: `10.100.${subnet}.1`, torIfname: `n${i}`, runDir: `${dir}/run`, stateDir: `${dir}/state`,
+      logFile: `${dir}/tortie-node.log`, pidFile: `${dir}/tortie-node.pid`,
+    });
+  }
+  const pods: PodPlan[] = [];
+  for (const n of nodes) {
+    for (let j = 1; j <= options.podsPerNode; j++) {
+      pods.push({ node: n.name, name: `pod${n.index}-${j}`, netns: `${p}-pod${n.index}-${j}`, containerId: `${p}-ctr-${n.index}-${j}` });
+    }
+  }
+  const torNetns = `${p}-tor`;
+  const etcdNetns = `${p}-etcd`;
+  return {
+    options, torNetns, etcdNetns, nodes, pods,
+    namespaces: [torNetns, etcdNetns, ...nodes.map((n) => n.netns), ...pods.map((x) => x.netns)],
+  };
+}
+
+export function subnetGateway(subnet: number): string {
+  return `10.100.${subnet}.1`;
+}
+
+/** The datastore content: BGP defaults, the CrossSubnet VXLAN pool, one ToR peering per node. */
+export function labResources(plan: LabPlan): Array<Record<string, unknown>> {
+  const meta = (name: string): Record<string, unknown> => ({ name });
+  return [
+    { apiVersion: 'projectcalico.org/v3', kind: 'BGPConfiguration', metadata: meta('default'),
+      spec: { asNumber: NODE_AS, nodeToNodeMeshEnabled: true, logSeverityScreen: 'Info' } },
+    { apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: meta('lab-pool'),
+      spec: { cidr: POOL_CIDR, blockSize: 26, vxlanMode: 'CrossSubnet', ipipMode: 'Never', natOutgoing: false, nodeSelector: 'all()' } },
+    ...plan.nodes.map((n) => ({
+      apiVersion: 'projectcalico.org/v3', kind: 'BGPPeer', metadata: meta(`tor-${n.name}`),
+      spec: { node: n.name, peerIP: n.gateway, asNumber: TOR_AS },
+    })),
+  ];
+}
+
+/** FRR bgpd.conf for the ToR: accepts every node, installs (via zebra) what it learns. */
+export function frrBgpdConfig(plan: LabPlan, logFile: string): string {
+  const lines = [
+    'frr defaults datacenter',
+    `hostname ${plan.torNetns}`,
+    `log file ${logFile}`,
+    '!',
+    `router bgp ${TOR_AS}`,
+    ` bgp router-id ${subnetGateway(1)}`,
+    ' no bgp ebgp-requires-policy',
+    ' no bgp network import-check',
+    ' neighbor NODES peer-group',
+    ` neighbor NODES remote-as ${NODE_AS}`,
+    ...plan.nodes.map((n) => ` neighbor ${n.address} peer-group NODES`),
+    ' address-family ipv4 unicast',
+    '  neighbor NODES activate',
+    ' exit-address-family',
+    '!',
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+export function frrZebraConfig(plan: LabPlan, logFile: string): string {
+  return `hostname ${plan.torNetns}\nlog file ${logFile}\n!\n`;
+}
+
+/** BIRD 2 configuration for the ToR (the optional `--tor bird`). */
+export function birdConfig(plan: LabPlan): string {
+  const peers = plan.nodes.map((n) => `protocol bgp ${n.name.replace(/[^a-z0-9]/g, '_')} from nodes { neighbor ${n.address} as ${NODE_AS}; }`);
+  return [
+    `router id ${subnetGateway(1)};`,
+    'protocol device { scan time 10; }',
+    'protocol kernel { ipv4 { import none; export where source = RTS_BGP; }; merge paths on; }',
+    'template bgp nodes {',
+    `  local as ${TOR_AS};`,
+    '  connect delay time 1; connect retry time 1; hold time 9; keepalive time 3;',
+    '  ipv4 { import all; export where source = RTS_BGP; };',
+    '}',
+    ...peers,
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,93 @@
+/** `tortie-lab check` and `status`: the ping matrix, BGP sessions (nodes and ToR) and routes. */
+import { createConnection } from 'node:net';
+import { TortieError, describeError } from '../../common/errors.js';
+import { parseNodeStatusResponse, type NodeStatusResponse } from '../ctl/node-status-protocol.js';
+import { type LabState, type Progress, readState, torDir } from './lab.js';
+import { alive, readPid, tryRunIn } from './lab-host.js';
+import { formatMatrix, formatRouteKinds, pingMatrix, routeKinds, type PingResult } from './ping-matrix.js';
+
+export function requireState(stateDir: string): LabState {
+  const state = readState(stateDir);
+  if (state === undefined) throw new TortieError('lab-absent', `no lab is up (no ${stateDir}/lab.json): run \`tortie-lab up\``);
+  return state;
+}
+
+export interface CheckReport { readonly results: PingResult[]; readonly failed: PingResult[] }
+
+/** The ping matrix and route kinds, printed; `failed` empty means every pod reached every pod. */
+export async function check(state: LabState, say: Progress): Promise<CheckReport> {
+  const results = await pingMatrix(state.pods);
+  const failed = results.filter((r) => !r.ok);
+  say(formatMatrix(state.pods, results));
+  say(formatRouteKinds(state.plan.nodes.map((n) => routeKinds(n.netns))));
+  const byPath = new Map<string, number>();
+  for (const r of results) if (r.ok) byPath.set(r.path, (byPath.get(r.path) ?? 0) + 1);
+  say(`ping: ${results.length - failed.length}/${results.length} pairs reached (${[...byPath].map(([k, v]) => `${k} ${v}`).join(', ')})`);
+  for (const f of failed) say(`ping FAILED: ${f.from} -> ${f.to} (path ${f.path})`);
+  return { results, failed };
+}
+
+/** Ask a node's control socket for its BGP sessions (node.ctl, tortiectl node status protocol). */
+export function nodeStatus(socketPath: string, timeoutMs = 3000): Promise<NodeStatusResponse> {
+  return new Promise((resolve) => {
+    const sock = createConnection(socketPath);
+    let buf = '';
+    const done = (v: NodeStatusResponse): void => { clearTimeout(timer); sock.destroy(); resolve(v); };
+    const timer = setTimeout(() => done({ ok: false, error: `no answer within ${timeoutMs} ms` }), timeoutMs);
+    sock.setEncoding('utf8');
+    sock.on('connect', () => sock.write('{"command":"bgp-status"}\n'));
+    sock.on('data', (d: string) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      try {
+        const parsed = parseNodeStatusResponse(JSON.parse(buf.slice(0, nl)));
+        done(typeof parsed === 'string' ? { ok: false, error: parsed } : parsed);
+      } catch (err) {
+        done({ ok: false, error: `unreadable answer: ${describeError(err)}` });
+      }
+    });
+    sock.on('error', (err) => done({ ok: false, error: err.message }));
+  });
+}
+
+/** The ToR's BGP neighbours as vtysh (FRR) or birdc (BIRD) report them. */
+export function torSessions(state: LabState): string {
+  const dir = torDir(state.plan);
+  if (state.options.tor === 'bird') {
+    const r = tryRunIn(state.plan.torNetns, 'birdc', ['-s', `${dir}/bird.ctl`, 'show', 'protocols']);
+    return r.status === 0 ? r.stdout.trimEnd() : `birdc failed: ${r.stderr.trim()}`;
+  }
+  const r = tryRunIn(state.plan.torNetns, 'vtysh', ['--vty_socket', dir, '-c', 'show bgp summary json']);
+  if (r.status !== 0) return `vtysh failed: ${r.stderr.trim()}`;
+  const sum = JSON.parse(r.stdout) as { ipv4Unicast?: { peers?: Record<string, { state?: string; pfxRcd?: number; peerUptime?: string }> } };
+  const peers = Object.entries(sum.ipv4Unicast?.peers ?? {});
+  return peers.map(([ip, p]) => `  ${ip.padEnd(15)} ${String(p.state ?? '?').padEnd(12)} prefixes received ${p.pfxRcd ?? 0}  up ${p.peerUptime ?? '-'}`).join('\n');
+}
+
+export async function status(state: LabState, say: Progress): Promise<boolean> {
+  let healthy = true;
+  for (const n of state.plan.nodes) {
+    const pid = readPid(n.pidFile);
+    const running = pid !== undefined && alive(pid);
+    healthy &&= running;
+    say(`${n.name} ${n.address}/${n.prefixLength} subnet ${n.subnet}: tortie-node ${running ? `running (pid ${pid})` : 'NOT running'}`);
+    const st = running ? await nodeStatus(`${n.runDir}/node.ctl`) : { ok: false as const, error: 'not running' };
+    if (!st.ok) {
+      healthy = false;
+      say(`  sessions: unavailable (${st.error})`);
+    } else {
+      for (const p of st.peers) {
+        if (p.info !== 'Established') healthy = false;
+        say(`  ${p.peerIP.padEnd(15)} ${p.type.padEnd(18)} ${p.state.padEnd(6)} ${p.since.padEnd(9)} ${p.info}`);
+      }
+    }
+  }
+  say(`ToR ${state.plan.torNetns} (${state.options.tor}) sessions:\n${torSessions(state)}`);
+  say(formatRouteKinds(state.plan.nodes.map((n) => routeKinds(n.netns))));
+  for (const n of state.plan.nodes) {
+    const r = tryRunIn(n.netns, 'ip', ['route', 'show', 'proto', '80']);
+    say(`${n.name} routes (proto 80):\n${r.stdout.trimEnd().split('\n').map((l) => `  ${l}`).join('\n')}`);
+  }
+  return healthy;
+}

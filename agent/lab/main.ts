@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+/**
+ * tortie-lab: a small Tortie cluster in network namespaces on this machine.
+ *   tortie-lab up [--nodes N] [--pods P] [--tor frr|bird]   build it, ping matrix, exit 1 on any loss
+ *   tortie-lab check                                        the ping matrix again
+ *   tortie-lab status                                       nodes, BGP sessions, routes
+ *   tortie-lab down                                         remove everything (idempotent)
+ * Progress and results are plain lines on stdout; errors on stderr with exit 1.
+ */
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { describeError } from '../../common/errors.js';
+import { down, up, type Progress } from './lab.js';
+import { check, requireState, status } from './lab-report.js';
+import type { TorKind } from './lab-plan.js';
+
+process.noDeprecation = true;
+
+const say: Progress = (line) => { process.stdout.write(`${line}\n`); };
+
+function int(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer, got ${JSON.stringify(v)}`);
+    return n;
+  };
+}
+
+interface Common { stateDir: string; prefix: string }
+
+function build(setExit: (code: number) => void): Command {
+  const program = new Command('tortie-lab')
+    .description('A Tortie cluster in network namespaces: etcd, a ToR (FRR or BIRD), tortie-node per node, pods via the CNI plugin')
+    .option('--state-dir <dir>', 'pid files, logs, sockets and lab.json', '/run/tortie-lab')
+    .option('--prefix <name>', 'prefix of every namespace name', 'tortie')
+    .exitOverride();
+  const opts = (): Common => program.opts<Common>();
+
+  program.command('up')
+    .description('build the lab, then print the ping matrix and route kinds; exit 1 unless every pod reaches every pod')
+    .option('-n, --nodes <n>', 'number of nodes (split over two subnets)', int('--nodes'), 3)
+    .option('-p, --pods <n>', 'pods per node', int('--pods'), 2)
+    .option('--tor <kind>', 'ToR BGP router: frr or bird', 'frr')
+    .option('--converge-timeout <ms>', 'how long to wait for every pod to reach every pod', int('--converge-timeout'), 60_000)
+    .action(async (o: { nodes: number; pods: number; tor: string; convergeTimeout: number }) => {
+      const c = opts();
+      const state = await up({ prefix: c.prefix, stateDir: c.stateDir, nodes: o.nodes, podsPerNode: o.pods, tor: o.tor as TorKind }, say);
+      say('waiting for routes to converge (every pod reaches every pod)...');
+      const deadline = Date.now() + o.convergeTimeout;
+      let report = await check(state, () => {});
+      while (report.failed.length > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 500));
+        report = await check(state, () => {});
+      }
+      const final = await check(state, say);
+      setExit(final.failed.length === 0 ? 0 : 1);
+      if (final.failed.length === 0) say('lab is up: `tortie-lab status`, `tortie-lab check`, `tortie-lab down`');
+    });
+
+  program.command('check')
+    .description('ping every pod from every pod; exit 1 on any failure')
+    .action(async () => {
+      const report = await check(requireState(opts().stateDir), say);
+      setExit(report.failed.length === 0 ? 0 : 1);
+    });
+
+  program.command('status')
+    .description('nodes, BGP sessions (each node and the ToR) and the agent routes')
+    .action(async () => {
+      setExit((await status(requireState(opts().stateDir), say)) ? 0 : 1);
+    });
+
+  program.command('down')
+    .description('remove every namespace, process and file the lab made (safe to repeat)')
+    .action(async () => {
+      await down(opts().stateDir, opts().prefix, say);
+    });
+  return program;
+}
+
+async function main(): Promise<number> {
+  let code = 0;
+  const program = build((c) => { code = c; });
+  try {
+    await program.parseAsync(process.argv);
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    process.stderr.write(`tortie-lab: ${describeError(err)}\n`);
+    if (process.env['TORTIE_DEBUG'] === '1' && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main();

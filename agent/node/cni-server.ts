@@ -1,0 +1,123 @@
+/**
+ * cni.sock: the agent side of agent/cni/agent-protocol.ts. IPAM by handle = container id with
+ * attributes pod/namespace/node; endpoint-up programs the workload routes and answers once
+ * they are in the kernel; release is idempotent; check, gc, status.
+ */
+import type { Logger } from '../../common/logger.js';
+import { describeError } from '../../common/errors.js';
+import { isDatastoreError } from '../datastore/errors.js';
+import type { AgentRequest, AgentResponse } from '../cni/agent-protocol.js';
+import type { Ipam } from '../ipam/ipam.js';
+import type { RouteTable } from '../../felix/routes/route-table.js';
+import { MAIN_TABLE, type Netlink } from '../../felix/netlink/types.js';
+import { startLineServer, type LineServer } from './line-server.js';
+import type { NodeAgent } from './node-agent.js';
+
+export interface CniServerDeps {
+  readonly ipam: Ipam;
+  readonly agent: NodeAgent;
+  readonly routeTable: RouteTable;
+  readonly netlink: Netlink;
+  readonly logger: Logger;
+  readonly nodeName: string;
+  readonly mtu: () => number | undefined;
+}
+
+const err = (code: string, message: string, retry = false): AgentResponse => ({ type: 'error', code, message, ...(retry ? { retry } : {}) });
+
+function validate(req: unknown): AgentRequest | string {
+  if (req === null || typeof req !== 'object') return 'request must be a JSON object';
+  const o = req as Record<string, unknown>;
+  const str = (k: string): boolean => typeof o[k] === 'string' && (o[k] as string).length > 0;
+  switch (o['type']) {
+    case 'status': return req as AgentRequest;
+    case 'gc': return Array.isArray(o['valid']) ? req as AgentRequest : 'gc needs valid: [{containerId, ifname}]';
+    case 'assign': case 'release':
+      return str('containerId') ? req as AgentRequest : `${String(o['type'])} needs containerId`;
+    case 'endpoint-up': case 'check':
+      if (!str('containerId') || !str('hostIfname') || !Array.isArray(o['addresses']) || !(o['addresses'] as unknown[]).every((a) => typeof a === 'string')) {
+        return `${String(o['type'])} needs containerId, hostIfname and addresses`;
+      }
+      return req as AgentRequest;
+    default: return `unknown request type ${JSON.stringify(o['type'])}`;
+  }
+}
+
+export async function handleCniRequest(deps: CniServerDeps, raw: unknown): Promise<AgentResponse> {
+  const req = validate(raw);
+  if (typeof req === 'string') return err('bad-request', req);
+  const log = deps.logger;
+  try {
+    switch (req.type) {
+      case 'assign': {
+        const existing = await deps.ipam.addressesForHandle(req.containerId);
+        const addresses = existing.length > 0 ? existing : (await deps.ipam.autoAssign({
+          handle: req.containerId, node: deps.nodeName, num4: 1, num6: 0,
+          attrs: { node: deps.nodeName, ...(req.pod === undefined ? {} : { pod: req.pod }), ...(req.namespace === undefined ? {} : { namespace: req.namespace }) },
+        })).ipv4.map((a) => a.address);
+        if (addresses.length === 0) return err('ipam-exhausted', 'no address left in any pool usable by this node');
+        const mtu = deps.mtu();
+        log.info({ containerId: req.containerId, pod: req.pod, addresses }, 'assigned');
+        return { type: 'assigned', addresses: addresses.map((a) => (a.includes('/') ? a : `${a}/${a.includes(':') ? 128 : 32}`)), ...(mtu === undefined ? {} : { mtu }) };
+      }
+      case 'endpoint-up': {
+        deps.agent.setEndpoint(req.containerId, req.hostIfname, req.addresses);
+        await deps.agent.syncNow();
+        const last = deps.agent.lastApply;
+        if (last !== undefined && last.failed === 0 && last.pending === 0) return { type: 'ok' };
+        // Something is pending or failed: look in the kernel for exactly these routes.
+        const link = (await deps.netlink.listLinks()).find((l) => l.name === req.hostIfname);
+        const have = new Set((await deps.netlink.listRoutes(4, MAIN_TABLE, deps.routeTable.protocol))
+          .filter((r) => link !== undefined && r.ifindex === link.index).map((r) => r.dst));
+        const missing = req.addresses.filter((a) => !a.includes(':') && !have.has(a.includes('/') ? a : `${a}/32`));
+        if (missing.length > 0) return err('dataplane', `route for ${missing.join(', ')} via ${req.hostIfname} is not in the kernel${link === undefined ? ` (no interface ${req.hostIfname})` : ''}`, true);
+        return { type: 'ok' };
+      }
+      case 'release': {
+        const released = await deps.ipam.releaseByHandle(req.containerId);
+        if (deps.agent.removeEndpoint(req.containerId)) await deps.agent.syncNow();
+        log.info({ containerId: req.containerId, released }, 'released');
+        return { type: 'ok', released };
+      }
+      case 'check': {
+        const held = new Set((await deps.ipam.addressesForHandle(req.containerId)).map((a) => a.split('/')[0]));
+        const lost = req.addresses.filter((a) => !held.has(a.split('/')[0]));
+        if (lost.length > 0) return err('ipam-missing', `IPAM holds no allocation of ${lost.join(', ')} for container ${req.containerId}`);
+        const ep = deps.agent.endpoint(req.containerId);
+        if (ep === undefined || ep.iface !== req.hostIfname) return err('endpoint-missing', `tortie-node has no endpoint ${req.hostIfname} for container ${req.containerId}`);
+        return { type: 'ok' };
+      }
+      case 'gc': {
+        const valid = new Set(req.valid.map((v) => v.containerId));
+        const handles = new Set<string>();
+        for (const b of await deps.ipam.allBlocks()) {
+          b.allocations.forEach((idx) => {
+            if (idx === null) return;
+            const a = b.attributes[idx];
+            if (a?.secondary?.['node'] === deps.nodeName && a.handle_id !== null && !valid.has(a.handle_id)) handles.add(a.handle_id);
+          });
+        }
+        const released: string[] = [];
+        for (const h of handles) {
+          released.push(...await deps.ipam.releaseByHandle(h));
+          deps.agent.removeEndpoint(h);
+        }
+        if (handles.size > 0) await deps.agent.syncNow();
+        return { type: 'ok', released };
+      }
+      case 'status': {
+        await deps.ipam.poolsForNode(deps.nodeName, 4);
+        return { type: 'ok' };
+      }
+    }
+  } catch (e) {
+    const retry = isDatastoreError(e, 'unavailable') || isDatastoreError(e, 'conflict');
+    log.error({ type: req.type, err: describeError(e) }, 'CNI request failed');
+    return err(req.type === 'assign' || req.type === 'release' ? 'ipam' : 'agent', describeError(e), retry);
+  }
+}
+
+export function startCniServer(path: string, deps: CniServerDeps): Promise<LineServer> {
+  const log = deps.logger.child({ component: 'cni-server' });
+  return startLineServer(path, (req) => handleCniRequest({ ...deps, logger: log }, req), (m) => err('bad-request', m), log);
+}

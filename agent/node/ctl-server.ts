@@ -1,0 +1,33 @@
+/** node.ctl: `{"command":"bgp-status"}` as agent/ctl/node-status-protocol.ts defines (calicoctl node status). */
+import type { Logger } from '../../common/logger.js';
+import type { PeerStatus as SpeakerPeerStatus } from '../../bgp/speaker/speaker.js';
+import type { NodeStatusResponse, PeerStatus } from '../ctl/node-status-protocol.js';
+import { peerKindOfName } from '../calc/bgp-peers.js';
+import { startLineServer, type LineServer } from './line-server.js';
+
+const pad = (n: number): string => String(n).padStart(2, '0');
+
+export function peerStatusRow(p: SpeakerPeerStatus): PeerStatus {
+  const d = new Date(p.since);
+  // BIRD protocol state: up when Established, start while trying, down when disabled.
+  const state = !p.enabled ? 'down' : p.state === 'Established' ? 'up' : 'start';
+  const info = p.state === 'Established' || p.lastError === undefined ? p.state : `${p.state} ${p.lastError}`;
+  return {
+    peerIP: p.address, family: p.address.includes(':') ? 6 : 4, type: peerKindOfName(p.name) ?? 'global', state,
+    since: `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`, info,
+  };
+}
+
+export function bgpStatus(peers: readonly SpeakerPeerStatus[] | undefined): NodeStatusResponse {
+  if (peers === undefined) return { ok: false, error: 'BGP speaker not started (CALICO_NETWORKING_BACKEND is not bird, or the node has no IPv4 address)' };
+  return { ok: true, processRunning: true, peers: peers.map(peerStatusRow) };
+}
+
+export function startCtlServer(path: string, status: () => readonly SpeakerPeerStatus[] | undefined, logger: Logger): Promise<LineServer> {
+  const log = logger.child({ component: 'ctl-server' });
+  return startLineServer(path, async (req) => {
+    const cmd = req !== null && typeof req === 'object' ? (req as Record<string, unknown>)['command'] : undefined;
+    if (cmd !== 'bgp-status') return { ok: false, error: `unknown command ${JSON.stringify(cmd)} (supported: bgp-status)` };
+    return bgpStatus(status());
+  }, (m) => ({ ok: false, error: m }), log);
+}

@@ -1,0 +1,123 @@
+/**
+ * Watches of the resources the calculation layer needs (Node, IPPool, BGPPeer,
+ * BGPConfiguration, BGPFilter) and of the IPAM blocks, kept as a cache that yields a
+ * calc Snapshot. Every change calls `onChange()`; the agent coalesces.
+ *
+ *   Datastore.watch(kind) ─┐
+ *   WatchSyncer(blocks) ───┴─> cache ─> snapshot() ─> agent/calc
+ */
+import type { Clock } from '../../common/clock.js';
+import type { Logger } from '../../common/logger.js';
+import { parseAddress, parsePrefix } from '../../common/prefix.js';
+import type { Datastore, ResourceEvent, ResourceWatch } from '../datastore/datastore.js';
+import { blockPrefix } from '../datastore/key-layout.js';
+import type { KvStore } from '../datastore/kv-store.js';
+import { WatchSyncer } from '../datastore/watch-syncer.js';
+import { affinityNode, ordinalToAddress, type BlockData } from '../ipam/block.js';
+import { parseBlock } from '../ipam/stored.js';
+import type { BGPConfigurationSpec } from '../resources/bgp-configuration.js';
+import type { BGPFilterSpec } from '../resources/bgp-filter.js';
+import type { BGPPeer, CalicoNode, IPPool, Kind, ResourceOfKind } from '../resources/kinds.js';
+import type { BlockSnapshot, NodeInfo, PoolInfo, Snapshot } from '../calc/snapshot.js';
+
+export function nodeInfo(n: CalicoNode): NodeInfo {
+  const cidr = n.spec.bgp?.ipv4Address;
+  const ip = cidr === undefined ? undefined : cidr.split('/')[0];
+  return {
+    name: n.metadata.name, labels: n.metadata.labels ?? {},
+    ...(ip === undefined ? {} : { ipv4: ip, ipv4Cidr: cidr?.includes('/') ? cidr : `${ip}/32` }),
+    ...(n.spec.bgp?.asNumber === undefined ? {} : { asNumber: n.spec.bgp.asNumber }),
+    ...(n.spec.bgp?.routeReflectorClusterID === undefined ? {} : { rrClusterId: n.spec.bgp.routeReflectorClusterID }),
+    ...(n.spec.ipv4VXLANTunnelAddr === undefined ? {} : { vxlanTunnelAddr: n.spec.ipv4VXLANTunnelAddr }),
+    ...(n.spec.vxlanTunnelMACAddr === undefined ? {} : { vxlanMac: n.spec.vxlanTunnelMACAddr.toLowerCase() }),
+  };
+}
+
+export function poolInfo(p: IPPool): PoolInfo {
+  return {
+    name: p.metadata.name, cidr: p.spec.cidr, blockSize: p.spec.blockSize, vxlanMode: p.spec.vxlanMode, ipipMode: p.spec.ipipMode,
+    natOutgoing: p.spec.natOutgoing === true, disabled: p.spec.disabled === true, disableBGPExport: p.spec.disableBGPExport === true,
+  };
+}
+
+export function blockSnapshot(b: BlockData): BlockSnapshot {
+  const allocations: Array<{ address: string; node: string | undefined }> = [];
+  b.allocations.forEach((attrIdx, ordinal) => {
+    if (attrIdx === null) return;
+    const node = b.attributes[attrIdx]?.secondary?.['node'];
+    allocations.push({ address: ordinalToAddress(b.cidr, ordinal), node });
+  });
+  return { cidr: b.cidr, node: affinityNode(b), allocations };
+}
+
+export class DatastoreCache {
+  readonly nodes = new Map<string, CalicoNode>();
+  readonly pools = new Map<string, IPPool>();
+  readonly peers = new Map<string, BGPPeer>();
+  readonly bgpConfigs = new Map<string, BGPConfigurationSpec>();
+  readonly filters = new Map<string, BGPFilterSpec>();
+  readonly blocks = new Map<string, BlockData>();
+  private readonly watches: ResourceWatch[] = [];
+  private blockSyncer: WatchSyncer | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: { datastore: Datastore; store: KvStore; clock: Clock; logger: Logger },
+    private readonly localNode: string, private readonly onChange: () => void) {
+    this.log = deps.logger.child({ component: 'datastore-cache' });
+  }
+
+  private async watchKind<K extends Kind>(kind: K, apply: (e: ResourceEvent<K>) => void): Promise<void> {
+    this.watches.push(await this.deps.datastore.watch(kind, (events) => {
+      for (const e of events) apply(e);
+      this.onChange();
+    }));
+  }
+
+  /** Resolves once every watch has delivered its initial list. */
+  async start(): Promise<void> {
+    const upsert = <K extends Kind>(m: Map<string, ResourceOfKind<K>>) => (e: ResourceEvent<K>): void => {
+      if (e.type === 'upsert') m.set(e.resource.metadata.name, e.resource); else m.delete(e.name);
+    };
+    await this.watchKind('Node', upsert(this.nodes));
+    await this.watchKind('IPPool', upsert(this.pools));
+    await this.watchKind('BGPPeer', upsert(this.peers));
+    await this.watchKind('BGPConfiguration', (e) => { if (e.type === 'upsert') this.bgpConfigs.set(e.resource.metadata.name, e.resource.spec); else this.bgpConfigs.delete(e.name); });
+    await this.watchKind('BGPFilter', (e) => { if (e.type === 'upsert') this.filters.set(e.resource.metadata.name, e.resource.spec); else this.filters.delete(e.name); });
+    const prefix = blockPrefix(4);
+    this.blockSyncer = new WatchSyncer({ store: this.deps.store, clock: this.deps.clock, logger: this.deps.logger }, prefix, {
+      onUpdates: (events) => {
+        for (const e of events) {
+          if (e.type === 'delete') { this.blocks.delete(e.key); continue; }
+          try { this.blocks.set(e.entry.key, parseBlock(e.entry)); } catch (err) {
+            this.log.error({ key: e.entry.key, err: (err as Error).message }, 'skipping invalid IPAM block');
+            this.blocks.delete(e.entry.key);
+          }
+        }
+        this.onChange();
+      },
+    });
+    await this.blockSyncer.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled([...this.watches.map((w) => w.stop()), this.blockSyncer?.stop()]);
+  }
+
+  snapshot(): Snapshot {
+    const nodes = new Map<string, NodeInfo>();
+    for (const n of this.nodes.values()) {
+      try {
+        const info = nodeInfo(n);
+        if (info.ipv4 !== undefined) parseAddress(info.ipv4);
+        nodes.set(info.name, info);
+      } catch (err) { this.log.warn({ node: n.metadata.name, err: (err as Error).message }, 'ignoring node with a bad address'); }
+    }
+    return {
+      localNode: this.localNode, nodes,
+      pools: [...this.pools.values()].map(poolInfo).filter((p) => { try { parsePrefix(p.cidr); return true; } catch { return false; } }),
+      peers: [...this.peers.values()].map((p) => ({ name: p.metadata.name, spec: p.spec })),
+      bgpConfigs: new Map(this.bgpConfigs), filters: new Map(this.filters),
+      blocks: [...this.blocks.values()].map(blockSnapshot),
+    };
+  }
+}

@@ -1,0 +1,163 @@
+#!/usr/bin/env node
+/**
+ * tortie-node (bin): configuration from the environment, start-up like calico-node, then the
+ * agent until SIGTERM/SIGINT (Cease to every peer, kernel routes left in place, liveness lease
+ * released, exit 0). Any start-up failure is one clear log line and exit 1.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { systemClock } from '../../common/clock.js';
+import type { Logger } from '../../common/logger.js';
+import { createLogger } from '../../common/logger.js';
+import { describeError } from '../../common/errors.js';
+import { realDeps } from '../../bgp/bgpd/daemon.js';
+import { EtcdKvStore } from '../datastore/etcd-kv-store.js';
+import { KvDatastore } from '../datastore/datastore.js';
+import { livenessKey } from '../datastore/key-layout.js';
+import { LivenessKey } from '../datastore/liveness-key.js';
+import { Ipam } from '../ipam/ipam.js';
+import { RtNetlink } from '../../felix/netlink/rt-netlink.js';
+import { RouteTable } from '../../felix/routes/route-table.js';
+import { HealthAggregator } from '../../felix/health/health-aggregator.js';
+import { startHealthServer, type RunningHealthServer } from '../../felix/health/health-server.js';
+import { createMetricsRegistry, renderMetrics } from '../../felix/metrics/metrics-registry.js';
+import { BgpMetrics } from '../../felix/metrics/bgp-metrics.js';
+import { DataplaneMetrics } from '../../felix/metrics/dataplane-metrics.js';
+import { detectHostMtu, podMtu, writeMtuFile, type Encapsulation } from '../../ipip/mtu.js';
+import { nodeConfigFromEnv } from './config.js';
+import { DatastoreCache } from './datastore-cache.js';
+import { NodeAgent } from './node-agent.js';
+import { ensureDefaultPool, nodeAddress, registerNode } from './startup.js';
+import { systemInterfaces } from './autodetect.js';
+import { startCniServer } from './cni-server.js';
+import { startCtlServer } from './ctl-server.js';
+import type { LineServer } from './line-server.js';
+import { VxlanSupport } from './vxlan-support.js';
+
+/** Routing between pods and the underlay needs IPv4 forwarding in this network namespace. */
+function enableForwarding(log: Logger): void {
+  const path = '/proc/sys/net/ipv4/ip_forward';
+  try {
+    if (readFileSync(path, 'utf8').trim() !== '1') { writeFileSync(path, '1'); log.info('enabled net.ipv4.ip_forward'); }
+  } catch (err) { log.warn({ err: describeError(err) }, 'cannot enable net.ipv4.ip_forward; pods will not be reachable from other nodes'); }
+}
+
+async function pollFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function main(): Promise<void> {
+  let cfg;
+  const boot = createLogger('tortie-node');
+  try { cfg = nodeConfigFromEnv(); } catch (err) { boot.fatal({ err: describeError(err) }, 'bad configuration'); boot.flush(); process.exitCode = 1; return; }
+  const log = createLogger('tortie-node', cfg.logLevel).child({ node: cfg.nodeName });
+  const clock = systemClock;
+  const closers: Array<() => Promise<void> | void> = [];
+  const shutdown = async (code: number): Promise<void> => {
+    for (const c of closers.reverse()) { try { await c(); } catch (err) { log.warn({ err: describeError(err) }, 'shutdown step failed'); } }
+    log.info({ code }, 'tortie-node stopped');
+    log.flush();
+    process.exit(code);
+  };
+  let stopping = false;
+  const onSignal = (sig: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal: sig }, 'stopping: Cease to every BGP peer, kernel routes stay');
+    void shutdown(0);
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('unhandledRejection', (err) => log.error({ err: describeError(err) }, 'unhandled rejection'));
+  process.on('uncaughtException', (err) => log.error({ err: describeError(err), stack: err.stack }, 'uncaught exception'));
+
+  try {
+    let addr = await nodeAddress(cfg);
+    if (addr !== undefined && addr.iface === '') {
+      // IP given explicitly: find the interface holding it (it may still be coming up).
+      const wanted = addr;
+      const found = await pollFor(async () => systemInterfaces().find((a) => a.address === wanted.address), 10_000);
+      if (found !== undefined) addr = { ...wanted, iface: found.iface };
+      else log.warn({ address: wanted.address }, 'no interface holds the node address; same-subnet routes stay off until restart');
+    }
+    log.info({ address: addr === undefined ? 'none' : `${addr.address}/${addr.prefixLength}`, iface: addr?.iface }, 'node address');
+    const store = await EtcdKvStore.connect(cfg.etcd, { logger: log });
+    closers.push(() => store.close());
+    const datastore = new KvDatastore({ store, clock, logger: log });
+    await registerNode(datastore, cfg.nodeName, addr, cfg.asNumber, log);
+    await ensureDefaultPool(datastore, cfg.defaultPool, log);
+    const ipam = new Ipam({ store, datastore, logger: log });
+    const block = await ipam.ensureBlock(cfg.nodeName, 4).catch((err: unknown) => { log.warn({ err: describeError(err) }, 'no affine block yet'); return undefined; });
+    if (block !== undefined) log.info({ block }, 'affine block');
+
+    const liveness = new LivenessKey({ store, clock, logger: log }, livenessKey(cfg.nodeName), JSON.stringify({ node: cfg.nodeName, pid: process.pid }));
+    await liveness.start();
+    closers.push(() => liveness.stop());
+
+    enableForwarding(log);
+    const netlink = new RtNetlink({ logger: log });
+    closers.push(() => netlink.close());
+    const routeTable = new RouteTable({ netlink, clock, logger: log }, { families: [4] });
+
+    const health = new HealthAggregator({ clock });
+    const dataplaneHealth = health.register('dataplane', { live: true, ready: true, timeoutMs: 0 });
+    const bgpHealth = health.register('bgp', { live: true, ready: true, timeoutMs: 0 });
+    const registry = createMetricsRegistry();
+    const bgpMetrics = new BgpMetrics(registry);
+    const dpMetrics = new DataplaneMetrics(registry);
+
+    const cache = new DatastoreCache({ datastore, store, clock, logger: log }, cfg.nodeName, () => agent.schedule());
+    const vxlan = addr === undefined ? undefined : new VxlanSupport({ ipam, datastore, netlink, logger: log }, cfg.nodeName, addr.address);
+    const agent: NodeAgent = new NodeAgent({
+      clock, logger: log, netlink, routeTable, cache, speakerDeps: realDeps(log),
+      vxlan: () => vxlan?.manager(), health: { dataplane: dataplaneHealth, bgp: bgpHealth },
+    }, {
+      nodeName: cfg.nodeName, nodeIp: addr?.address, nodeCidr: addr === undefined ? undefined : `${addr.address}/${addr.prefixLength}`,
+      parentIface: addr?.iface ?? '', backend: cfg.backend,
+    });
+    closers.push(() => agent.stop());
+    await cache.start();
+    closers.push(() => cache.stop());
+    if (vxlan !== undefined) await vxlan.ensure(cache.snapshot().pools);
+
+    // MTU file for the CNI plugin.
+    const encaps: Encapsulation[] = [];
+    const snap = cache.snapshot();
+    if (snap.pools.some((p) => !p.disabled && p.vxlanMode !== 'Never')) encaps.push('vxlan');
+    if (snap.pools.some((p) => !p.disabled && p.ipipMode !== 'Never')) encaps.push('ipip');
+    const mtu = podMtu(await detectHostMtu(netlink, addr?.address), encaps);
+    await writeMtuFile(mtu, cfg.mtuFile);
+    log.info({ mtu, file: cfg.mtuFile }, 'wrote pod MTU');
+
+    await agent.start();
+
+    const cni: LineServer = await startCniServer(cfg.cniSocket, { ipam, agent, routeTable, netlink, logger: log, nodeName: cfg.nodeName, mtu: () => mtu });
+    closers.push(() => cni.close());
+    const ctl = await startCtlServer(cfg.ctlSocket, () => agent.speaker?.status(), log);
+    closers.push(() => ctl.close());
+    const servers: RunningHealthServer[] = [];
+    if (cfg.health.enabled) servers.push(await startHealthServer({ aggregator: health, logger: log }, { host: cfg.health.host, port: cfg.health.port }));
+    if (cfg.metrics.enabled) servers.push(await startHealthServer({ logger: log, metrics: () => renderMetrics(registry) }, { host: cfg.health.host, port: cfg.metrics.port }));
+    closers.push(() => Promise.all(servers.map((s) => s.close())).then(() => undefined));
+
+    const metricsTimer = setInterval(() => {
+      for (const p of agent.speaker?.status() ?? []) {
+        bgpMetrics.setSessionState(p.name, p.state);
+        bgpMetrics.setPrefixes(p.name, 'ipv4_unicast', p.prefixes);
+      }
+      dpMetrics.setRoutesProgrammed(254, 'all', routeTable.stats.updates - routeTable.stats.deletes);
+    }, 2000);
+    metricsTimer.unref();
+    closers.push(() => clearInterval(metricsTimer));
+    log.info({ cni: cfg.cniSocket, ctl: cfg.ctlSocket, backend: cfg.backend }, 'tortie-node running');
+  } catch (err) {
+    log.fatal({ err: describeError(err) }, 'start-up failed');
+    await shutdown(1);
+  }
+}
+
+void main();

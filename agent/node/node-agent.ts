@@ -1,0 +1,311 @@
+/**
+ * The tortie-node agent: datastore cache ─> calc (pure) ─> BgpSpeaker (peers, originated
+ * prefixes) and the dataplane (RouteTable proto 80, VXLAN), coalesced into one `sync()` that
+ * runs at most once at a time and again when something changed meanwhile.
+ *
+ *   DatastoreCache ─┐                         ┌─> speaker.reconfigure / originate / withdraw
+ *   speaker best ───┼─> schedule() ─> sync() ─┼─> VxlanManager adds ─> RouteTable.apply ─> removals
+ *   CNI endpoints ──┘                         └─> health reports
+ *
+ * Restart without flapping: routes of ours found in the kernel at start stay (unless replaced)
+ * until BGP has converged (every peer Established, or a deadline), then the desired set rules.
+ */
+import type { Clock, TimerHandle } from '../../common/clock.js';
+import type { Logger } from '../../common/logger.js';
+import { describeError } from '../../common/errors.js';
+import type { BgpSpeaker, BestPathChange, SpeakerDeps } from '../../bgp/speaker/speaker.js';
+import { BgpSpeaker as Speaker } from '../../bgp/speaker/speaker.js';
+import type { SpeakerConfig } from '../../bgp/speaker/peer-config.js';
+import type { ApplyResult, RouteTable } from '../../felix/routes/route-table.js';
+import { validateDesiredRoute, type DesiredRoute } from '../../felix/routes/route.js';
+import { MAIN_TABLE, type KernelRoute, type Netlink } from '../../felix/netlink/types.js';
+import type { VxlanManager } from '../../ipip/vxlan-manager.js';
+import type { HealthReporter } from '../../felix/health/health-aggregator.js';
+import { bgpSpeakerConfig } from '../calc/bgp-peers.js';
+import { originatedPrefixes, type Originated } from '../calc/advertise.js';
+import { kernelRoutes, type LocalFacts, type UnderlayRoute, type Workload } from '../calc/kernel-routes.js';
+import type { LearnedRoute, Snapshot } from '../calc/snapshot.js';
+import type { DatastoreCache } from './datastore-cache.js';
+
+export interface NodeAgentDeps {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly netlink: Netlink;
+  readonly routeTable: RouteTable;
+  readonly cache: DatastoreCache;
+  readonly speakerDeps: SpeakerDeps;
+  /** Created lazily once this node has a VXLAN tunnel address. */
+  readonly vxlan?: () => VxlanManager | undefined;
+  readonly health?: { readonly dataplane: HealthReporter; readonly bgp: HealthReporter };
+}
+
+export interface NodeAgentOptions {
+  readonly nodeName: string;
+  readonly nodeIp: string | undefined;
+  readonly nodeCidr: string | undefined;
+  readonly parentIface: string;
+  readonly backend: 'bird' | 'vxlan' | 'none';
+  /** Longest wait for BGP to converge before routes found at start-up are dropped (default 30 s). */
+  readonly convergeDeadlineMs?: number;
+}
+
+export class NodeAgent {
+  speaker: BgpSpeaker | undefined;
+  private readonly learned = new Map<string, LearnedRoute>();
+  private readonly workloads = new Map<string, { readonly iface: string; readonly addresses: readonly string[] }>();
+  /** Routes of ours found in the kernel at start, kept until convergence. */
+  private inherited = new Map<string, DesiredRoute>();
+  private converged = false;
+  private readonly startedAt: number;
+  private originated = new Map<string, string>();
+  private speakerConfig: SpeakerConfig | undefined;
+  private underlay: UnderlayRoute[] = [];
+  private running: Promise<void> | undefined;
+  private again = false;
+  private scheduled: TimerHandle | undefined;
+  private stopped = false;
+  /** Nothing syncs before start(): the cache may be partial and the kernel not yet read. */
+  private started = false;
+  private lastSnapshot: Snapshot | undefined;
+  private readonly waiters: Array<() => void> = [];
+  readonly stats = { syncs: 0, lastSyncMs: 0, problems: [] as string[] };
+  private readonly log: Logger;
+  private underlayTimer: TimerHandle | undefined;
+  /** The last route table apply (the CNI server checks it before answering endpoint-up). */
+  lastApply: ApplyResult | undefined;
+
+  constructor(private readonly deps: NodeAgentDeps, readonly options: NodeAgentOptions) {
+    this.log = deps.logger.child({ component: 'node-agent' });
+    this.startedAt = deps.clock.now();
+  }
+
+  /** Read what the kernel holds (our routes to keep, the underlay), then sync. */
+  async start(): Promise<void> {
+    const links = new Map((await this.deps.netlink.listLinks()).map((l) => [l.index, l.name]));
+    const ours = await this.deps.netlink.listRoutes(4, MAIN_TABLE, this.deps.routeTable.protocol);
+    for (const r of ours) {
+      const d = toDesired(r, links);
+      if (d !== undefined) this.inherited.set(d.dst, d);
+      // Workload routes from before a restart: re-adopted as endpoints (verified against IPAM in sync).
+      if (d?.iface?.startsWith('cali') === true && r.dst.endsWith('/32') && d.gateway === undefined) {
+        this.workloads.set(`adopted:${d.iface}:${r.dst}`, { iface: d.iface, addresses: [r.dst] });
+      }
+    }
+    if (this.inherited.size === 0) this.converged = true;
+    await this.refreshUnderlay();
+    this.armUnderlayTimer();
+    // The route table's first apply must see what we keep, or it would delete it.
+    this.deps.routeTable.setDesiredRoutes(this.inherited.values());
+    this.deps.routeTable.start();
+    this.started = true;
+    this.schedule(0);
+  }
+
+  private armUnderlayTimer(): void {
+    this.underlayTimer = this.deps.clock.setTimeout(() => {
+      this.refreshUnderlay().then(() => this.schedule(), () => undefined).finally(() => { if (!this.stopped) this.armUnderlayTimer(); });
+    }, 10_000);
+  }
+
+  private async refreshUnderlay(): Promise<void> {
+    try {
+      const links = new Map((await this.deps.netlink.listLinks()).map((l) => [l.index, l.name]));
+      const all = await this.deps.netlink.listRoutes(4, MAIN_TABLE);
+      this.underlay = all.filter((r) => r.protocol !== this.deps.routeTable.protocol && r.type === 'unicast' && r.ifindex !== undefined)
+        .map((r) => ({ dst: r.dst, iface: links.get(r.ifindex ?? -1) ?? '', metric: r.metric, ...(r.gateway === undefined ? {} : { gateway: r.gateway }) }))
+        .filter((r) => r.iface !== '');
+    } catch (err) { this.log.warn({ err: describeError(err) }, 'cannot read the underlay routes'); }
+  }
+
+  /** Coalesce: one sync at a time; changes during a sync trigger exactly one more. */
+  schedule(delayMs = 0): void {
+    if (!this.started || this.stopped || this.scheduled !== undefined) return;
+    this.scheduled = this.deps.clock.setTimeout(() => {
+      this.scheduled = undefined;
+      void this.runSync();
+    }, delayMs);
+  }
+
+  /** Sync now (or right after the running one) and resolve when a sync that saw the current state finished. */
+  syncNow(): Promise<void> {
+    return new Promise((resolve) => { this.waiters.push(resolve); this.schedule(0); });
+  }
+
+  private async runSync(): Promise<void> {
+    if (this.running !== undefined) { this.again = true; return; }
+    const waiters = this.waiters.splice(0);
+    this.running = this.sync().catch((err: unknown) => {
+      this.log.error({ err: describeError(err) }, 'sync failed; retrying in 1 s');
+      this.schedule(1000);
+    });
+    await this.running;
+    this.running = undefined;
+    for (const w of waiters) w();
+    if (this.again || this.waiters.length > 0) { this.again = false; this.schedule(0); }
+  }
+
+  private async sync(): Promise<void> {
+    const t0 = this.deps.clock.now();
+    const s = this.deps.cache.snapshot();
+    this.lastSnapshot = s;
+    const problems: string[] = [];
+    this.verifyAdopted(s);
+
+    // BGP: peers, then originated prefixes.
+    if (this.options.backend === 'bird' && this.options.nodeIp !== undefined) {
+      const calc = bgpSpeakerConfig(s);
+      problems.push(...calc.problems);
+      if (calc.speaker !== undefined) await this.applySpeaker(calc.speaker);
+      const orig = originatedPrefixes(s);
+      problems.push(...orig.problems);
+      this.applyOriginated(orig.routes);
+    }
+
+    // Dataplane.
+    if (this.options.nodeCidr !== undefined) {
+      const local: LocalFacts = { cidr: this.options.nodeCidr, parentIface: this.options.parentIface, backend: this.options.backend, underlay: this.underlay };
+      const workloads: Workload[] = [];
+      for (const w of this.workloads.values()) for (const a of w.addresses) workloads.push({ address: a.split('/')[0] ?? a, iface: w.iface });
+      const kr = kernelRoutes(s, [...this.learned.values()], workloads, local);
+      for (const sk of kr.skipped) this.log.debug(sk, 'route not installed');
+      const vx = kr.vxlanBlocks.length > 0 || kr.vteps.length > 0 ? this.deps.vxlan?.() : undefined;
+      let routes = kr.routes;
+      if (vx !== undefined) {
+        vx.setRemoteVteps(kr.vteps);
+        await vx.applyAdds();
+        routes = [...routes, ...vx.routesFor(kr.vxlanBlocks)];
+      }
+      this.checkConverged();
+      if (!this.converged) {
+        const have = new Set(routes.map((r) => r.dst));
+        routes = [...routes, ...[...this.inherited.values()].filter((r) => !have.has(r.dst))];
+      }
+      const valid = routes.filter((r) => {
+        try { validateDesiredRoute(r); return true; } catch (err) { problems.push(describeError(err)); return false; }
+      });
+      this.deps.routeTable.setDesiredRoutes(valid);
+      const res = await this.deps.routeTable.apply();
+      this.lastApply = res;
+      if (vx !== undefined) await vx.applyRemovals();
+      this.deps.health?.dataplane.report(res.failed === 0 ? { live: true, ready: true } : { live: true, ready: false, detail: `${res.failed} route(s) failed to apply` });
+    } else {
+      this.deps.health?.dataplane.report({ live: true, ready: true, detail: 'no node address: no routes' });
+    }
+    this.reportBgp();
+    const fresh = problems.filter((p) => !this.stats.problems.includes(p));
+    for (const p of fresh) this.log.warn({ problem: p }, 'configuration not fully applied');
+    this.stats.problems = problems;
+    this.stats.syncs++;
+    this.stats.lastSyncMs = this.deps.clock.now() - t0;
+  }
+
+  private async applySpeaker(cfg: SpeakerConfig): Promise<void> {
+    if (this.speaker === undefined) {
+      const sp = new Speaker(this.deps.speakerDeps, cfg);
+      sp.onBestPathChange((c) => this.onBestPath(c));
+      await sp.start();
+      this.speaker = sp;
+      this.speakerConfig = cfg;
+      this.log.info({ asn: cfg.asn, routerId: cfg.routerId, peers: cfg.peers.map((p) => p.name) }, 'BGP speaker started');
+      return;
+    }
+    if (JSON.stringify(cfg) === JSON.stringify(this.speakerConfig)) return;
+    const r = this.speaker.reconfigure(cfg);
+    this.speakerConfig = cfg;
+    if (r.added.length + r.changed.length + r.removed.length > 0) this.log.info({ added: r.added, changed: r.changed, removed: r.removed }, 'BGP peers reconfigured');
+  }
+
+  private applyOriginated(routes: readonly Originated[]): void {
+    const sp = this.speaker;
+    const nh = this.options.nodeIp;
+    if (sp === undefined || nh === undefined) return;
+    const next = new Map<string, string>();
+    for (const r of routes) {
+      const key = JSON.stringify(r.communities);
+      next.set(r.prefix, key);
+      if (this.originated.get(r.prefix) !== key) sp.originate(r.prefix, { nextHop: nh, communities: r.communities });
+    }
+    for (const p of this.originated.keys()) if (!next.has(p)) sp.withdraw(p);
+    this.originated = next;
+  }
+
+  private onBestPath(c: BestPathChange): void {
+    const b = c.best;
+    if (b === undefined || b.from === 'local' || b.nextHop === 'self') this.learned.delete(c.prefix);
+    else this.learned.set(c.prefix, { prefix: c.prefix, nextHop: b.nextHop, peer: b.from });
+    this.schedule(0);
+  }
+
+  /** Adopted workload routes stay only while IPAM says the address is allocated to a workload on this node. */
+  private verifyAdopted(s: Snapshot): void {
+    const mine = new Set<string>();
+    for (const b of s.blocks) for (const a of b.allocations) if (a.node === this.options.nodeName) mine.add(`${a.address}/32`);
+    for (const [k, w] of this.workloads) {
+      if (k.startsWith('adopted:') && !w.addresses.every((a) => mine.has(a))) this.workloads.delete(k);
+    }
+  }
+
+  private checkConverged(): void {
+    if (this.converged) return;
+    const deadline = this.options.convergeDeadlineMs ?? 30_000;
+    const peers = this.speaker?.status() ?? [];
+    const allUp = this.options.backend !== 'bird' || (this.speaker !== undefined && peers.every((p) => p.state === 'Established'));
+    if (allUp || this.deps.clock.now() - this.startedAt > deadline) {
+      this.converged = true;
+      this.inherited.clear();
+      this.log.info({ afterMs: Math.round(this.deps.clock.now() - this.startedAt), allUp }, 'converged: routes found at start-up now follow the desired state');
+    } else {
+      // Look again shortly: peers coming up trigger best-path changes, but not always.
+      this.schedule(500);
+    }
+  }
+
+  private reportBgp(): void {
+    const h = this.deps.health?.bgp;
+    if (h === undefined) return;
+    if (this.options.backend !== 'bird') { h.report({ live: true, ready: true, detail: 'BGP off' }); return; }
+    const peers = this.speaker?.status() ?? [];
+    // Calico checkBIRDReady: no peers → ready; else ready when at least one peer is Established.
+    const up = peers.filter((p) => p.state === 'Established').length;
+    h.report({ live: true, ready: peers.length === 0 || up > 0, detail: `${up}/${peers.length} BGP sessions established` });
+  }
+
+  // ----- CNI endpoints -----
+
+  setEndpoint(containerId: string, iface: string, addresses: readonly string[]): void {
+    for (const [k, w] of this.workloads) if (k.startsWith('adopted:') && w.iface === iface) this.workloads.delete(k);
+    this.workloads.set(containerId, { iface, addresses });
+  }
+
+  removeEndpoint(containerId: string): boolean { return this.workloads.delete(containerId); }
+
+  endpoint(containerId: string): { readonly iface: string; readonly addresses: readonly string[] } | undefined { return this.workloads.get(containerId); }
+
+  snapshot(): Snapshot | undefined { return this.lastSnapshot; }
+
+  learnedRoutes(): LearnedRoute[] { return [...this.learned.values()]; }
+
+  /** SIGTERM: Cease to every peer; kernel routes stay for the next start. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.scheduled?.cancel();
+    this.underlayTimer?.cancel();
+    await this.running;
+    await this.speaker?.stop();
+    this.deps.routeTable.stop();
+  }
+}
+
+/** A kernel route of ours as a desired route (to keep it unchanged during start-up). */
+function toDesired(r: KernelRoute, links: ReadonlyMap<number, string>): DesiredRoute | undefined {
+  if (r.type === 'blackhole') return { dst: r.dst, type: 'blackhole', ...(r.metric !== 0 ? { metric: r.metric } : {}) };
+  if (r.type !== 'unicast' || r.nexthops !== undefined) return undefined;
+  const iface = links.get(r.ifindex ?? -1);
+  if (iface === undefined) return undefined;
+  return {
+    dst: r.dst, type: 'unicast', iface, onlink: r.onlink, scope: r.scope,
+    ...(r.gateway === undefined ? {} : { gateway: r.gateway }),
+    ...(r.metric !== 0 ? { metric: r.metric } : {}),
+    ...(r.mtu === undefined ? {} : { mtu: r.mtu }),
+  };
+}

@@ -1,0 +1,122 @@
+/**
+ * Two real tortie-node processes against a real etcd, on one L2 subnet:
+ *
+ *   db(etcd) ─mgmt─ node1 10.99.0.1/24 ══ eth0 veth ══ node2 10.99.0.2/24 ─mgmt─ db
+ *                     └─ pod-a (CNI)                       └─ pod-b (CNI)
+ *
+ * Each node registers itself, gets a block (blackhole proto 80) before any pod, meshes over
+ * iBGP (node1 dials: its IP string sorts lower), installs the other's block via the peer;
+ * pods made by the CNI plugin ping each other; node.ctl reports the mesh; SIGTERM sends Cease
+ * (the peer sees Administrative shutdown) and leaves the kernel routes; a restart converges
+ * without removing them.
+ */
+import { strict as assert } from 'node:assert';
+import { after, before, test } from 'node:test';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pollUntil } from '../../helpers/poll.js';
+import { Proc, sh } from '../../helpers/sh.js';
+import { etcdSkipReason } from '../../helpers/etcd.js';
+import { topologySkipReason } from '../../helpers/netns.js';
+import { NodeLab, NODE_MAIN, type LabNode } from './node-lab.js';
+
+const skip = topologySkipReason('etcd', 'ping') ?? etcdSkipReason() ?? (existsSync(NODE_MAIN) ? undefined : 'dist/ not built');
+let lab: NodeLab;
+let n1: LabNode, n2: LabNode;
+
+before(async () => {
+  if (skip) return;
+  lab = new NodeLab('node2');
+  await lab.startEtcd();
+  const pool = { CALICO_IPV4POOL_CIDR: '10.244.0.0/16', CALICO_IPV4POOL_BLOCK_SIZE: '26' };
+  n1 = lab.node('node1', { IP: '10.99.0.1/24', ...pool });
+  n2 = lab.node('node2', { IP: '10.99.0.2/24', ...pool });
+  lab.topo.link(n1.ns, 'eth0', '10.99.0.1/24', n2.ns, 'eth0', '10.99.0.2/24');
+  // Hosts have a default route; proxy ARP for the pods' 169.254.1.1 gateway needs one.
+  for (const n of [n1, n2]) sh('ip', ['-n', n.ns, 'route', 'add', 'default', 'via', '10.99.0.254']);
+  lab.start(n1);
+  lab.start(n2);
+});
+
+after(async () => { if (lab) await lab.cleanup(); });
+
+const blackhole = (n: LabNode): string | undefined => lab.routes(n).find((r) => r.type === 'blackhole')?.dst;
+
+test('each node registers, claims a block and installs the other block via its peer', { skip }, async () => {
+  const b1 = await pollUntil(() => blackhole(n1), { timeoutMs: 20_000, what: `node1 blackhole\n${lab.logs()}` });
+  const b2 = await pollUntil(() => blackhole(n2), { timeoutMs: 20_000, what: `node2 blackhole\n${lab.logs()}` });
+  assert.notEqual(b1, b2);
+  assert.match(b1, /^10\.244\.\d+\.\d+\/26$/);
+  await pollUntil(() => lab.routes(n1).some((r) => r.dst === b2 && r.gateway === '10.99.0.2' && r.dev === 'eth0'),
+    { timeoutMs: 20_000, what: `node1 route to ${b2} via 10.99.0.2\n${lab.logs()}` });
+  await pollUntil(() => lab.routes(n2).some((r) => r.dst === b1 && r.gateway === '10.99.0.1' && r.dev === 'eth0'),
+    { timeoutMs: 20_000, what: `node2 route to ${b1} via 10.99.0.1` });
+  const nodeDoc = JSON.parse(lab.etcdctl(['get', '--print-value-only', '/tortie/v3/projectcalico.org/nodes/node1'])) as { spec: { bgp: { ipv4Address: string } } };
+  assert.equal(nodeDoc.spec.bgp.ipv4Address, '10.99.0.1/24');
+  assert.equal(readFileSync(join(n1.dir, 'mtu'), 'utf8').trim(), '1500');
+});
+
+test('node.ctl reports the mesh session as calicoctl node status does', { skip }, async () => {
+  const st = await pollUntil(async () => {
+    const r = await lab.call(n1, 'node.ctl', { command: 'bgp-status' });
+    const peers = r['peers'] as Array<Record<string, unknown>> | undefined;
+    return peers?.[0]?.['info'] === 'Established' ? r : undefined;
+  }, { timeoutMs: 20_000, what: 'node1 mesh Established' });
+  assert.deepEqual((st['peers'] as Array<Record<string, unknown>>).map((p) => ({ peerIP: p['peerIP'], type: p['type'], state: p['state'] })),
+    [{ peerIP: '10.99.0.2', type: 'node-to-node mesh', state: 'up' }]);
+  const bad = await lab.call(n1, 'node.ctl', { command: 'nope' });
+  assert.equal(bad['ok'], false);
+});
+
+test('pods on the two nodes ping each other (workload routes proto 80)', { skip }, async () => {
+  const a = lab.addPod(n1, 'pod-a');
+  const b = lab.addPod(n2, 'pod-b');
+  assert.ok(lab.routes(n1).some((r) => r.dst === a.address && r.dev?.startsWith('cali') === true), 'workload route on node1');
+  await pollUntil(() => lab.ping(a.ns, b.address), { timeoutMs: 10_000,
+    what: `ping ${a.address} -> ${b.address}\nnode1 ${JSON.stringify(lab.routes(n1))}\nnode2 ${JSON.stringify(lab.routes(n2))}\npod-a ${sh('ip', ['-n', a.ns, 'route'])}\n${sh('ip', ['-n', a.ns, 'addr'])}` });
+  assert.ok(lab.ping(b.ns, a.address));
+});
+
+test('cni.sock answers bad requests with an error and release is idempotent', { skip }, async () => {
+  const bad = await lab.call(n1, 'cni.sock', { type: 'frobnicate' });
+  assert.equal(bad['type'], 'error');
+  const r1 = await lab.call(n1, 'cni.sock', { type: 'release', containerId: 'never-existed', ifname: 'eth0' });
+  assert.deepEqual(r1, { type: 'ok', released: [] });
+});
+
+test('SIGTERM sends Cease and keeps routes; a restart converges without removing them', { skip }, async () => {
+  const b1 = blackhole(n1) ?? '';
+  const before2 = lab.routes(n2).map((r) => r.dst).sort();
+  assert.ok(before2.includes(b1));
+  const code = await lab.stop(n2);
+  assert.equal(code, 0, 'tortie-node exits 0 on SIGTERM');
+  // The peer reports the session closed by an administrative shutdown (Cease/2).
+  await pollUntil(async () => {
+    const r = await lab.call(n1, 'node.ctl', { command: 'bgp-status' });
+    const p = (r['peers'] as Array<Record<string, unknown>>)[0];
+    return p !== undefined && p['state'] !== 'up' && /administrative shutdown/i.test(String(p['info'])) ? true : JSON.stringify(p);
+  }, { timeoutMs: 10_000, what: 'node1 sees Cease/administrative shutdown' });
+  assert.deepEqual(lab.routes(n2).map((r) => r.dst).sort(), before2, 'routes stay in node2 kernel after SIGTERM');
+  // Watch node2's routes while it restarts (ip monitor sees every delete): none may disappear.
+  const monitor = new Proc('ip', ['-n', n2.ns, 'monitor', 'route']);
+  lab.topo.defer(() => monitor.stop());
+  await pollUntil(() => monitor.pid !== undefined, { timeoutMs: 2000 });
+  lab.start(n2);
+  const seenMissing: string[] = [];
+  await pollUntil(async () => {
+    const now = new Set(lab.routes(n2).map((r) => r.dst));
+    for (const d of before2) if (!now.has(d)) seenMissing.push(d);
+    const r = await lab.call(n2, 'node.ctl', { command: 'bgp-status' }).catch(() => undefined);
+    const p = (r?.['peers'] as Array<Record<string, unknown>> | undefined)?.[0];
+    return p?.['info'] === 'Established';
+  }, { timeoutMs: 20_000, intervalMs: 20, what: 'node2 back in the mesh' });
+  // Convergence done (give the agent its post-convergence sync), routes still all there.
+  await pollUntil(() => sh('ip', ['-n', n2.ns, '-j', 'route', 'show', 'proto', '80']).length > 0, { timeoutMs: 2000 });
+  const after2 = lab.routes(n2).map((r) => r.dst).sort();
+  // A marker route proves the monitor saw everything up to now.
+  sh('ip', ['-n', n2.ns, 'route', 'add', '192.0.2.1/32', 'dev', 'lo', 'proto', 'static']);
+  await pollUntil(() => monitor.output.includes('192.0.2.1'), { timeoutMs: 5000, what: 'monitor marker' });
+  assert.deepEqual(monitor.output.split('\n').filter((l) => l.startsWith('Deleted') && l.includes('proto 80')), [], 'no route of node2 was deleted during the restart');
+  assert.deepEqual(seenMissing, [], 'no route of node2 vanished during the restart');
+  assert.deepEqual(after2, before2);
+});
