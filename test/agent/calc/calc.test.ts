@@ -262,3 +262,13 @@ test('peer names follow Calico', () => {
   assert.equal(peerName('global', '10.0.0.1', 1790), 'Global_10_0_0_1_port_1790');
   assert.equal(peerName('node-to-node mesh', '10.0.3.8', undefined), 'Mesh_10_0_3_8');
 });
+
+test('backend vxlan: an address borrowed from a block gets a /32 to the node running it', () => {
+  const nodes = [node('a', '10.0.1.2/24'), node('b', '10.0.1.3/24', { vxlanTunnelAddr: '10.244.9.1' }), node('c', '10.0.2.2/24', { vxlanTunnelAddr: '10.244.9.2' })];
+  const s = snap('a', nodes, { pools: [pool('10.244.0.0/16', { vxlanMode: 'CrossSubnet' })], blocks: [
+    { cidr: '10.244.0.0/26', node: 'a', allocations: [{ address: '10.244.0.9', node: 'c' }] },
+    { cidr: '10.244.1.0/26', node: 'b', allocations: [{ address: '10.244.1.7', node: 'a' }, { address: '10.244.1.8', node: 'c' }] }] });
+  const r = kernelRoutes(s, [], [{ address: '10.244.1.7', iface: 'caliX' }], facts('10.0.1.2/24', { backend: 'vxlan' }));
+  assert.deepEqual(r.routes.map((x) => [x.dst, x.iface ?? x.type]), [['10.244.0.0/26', 'blackhole'], ['10.244.1.0/26', 'eth0'], ['10.244.1.7/32', 'caliX']]);
+  assert.deepEqual(r.vxlanBlocks.map((v) => [v.cidr, v.nodeName]).sort(), [['10.244.0.9/32', 'c'], ['10.244.1.8/32', 'c']]);
+});
