@@ -98,9 +98,13 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
   if (local.backend === 'bird') {
     const nodesByIp = new Map<string, NodeInfo>();
     for (const n of s.nodes.values()) if (n.ipv4 !== undefined) nodesByIp.set(n.ipv4, n);
+    const handled = new Set<string>();
     for (const l of [...learned].sort((a, b) => a.prefix.localeCompare(b.prefix))) {
       let prefix: string;
       try { prefix = formatPrefix(parsePrefix(l.prefix)); } catch { out.skipped.push({ prefix: l.prefix, reason: 'not a prefix' }); continue; }
+      // One best route per prefix; a duplicate (should not happen) never yields a second route.
+      if (handled.has(prefix)) { out.skipped.push({ prefix, reason: 'duplicate learned route' }); continue; }
+      handled.add(prefix);
       if (parsePrefix(prefix).family !== 4) { out.skipped.push({ prefix, reason: 'IPv6 routes are not installed yet' }); continue; }
       if (own.has(prefix)) { out.skipped.push({ prefix, reason: 'our own block' }); continue; }
       if (l.nextHop === localIp) { out.skipped.push({ prefix, reason: 'next hop is this node' }); continue; }
@@ -125,8 +129,12 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
     for (const n of s.nodes.values()) if (n.ipv4 !== undefined) nodes.set(n.name, { name: n.name, ip: n.ipv4 });
     const blocks = s.blocks.flatMap((b) => {
       const pool = poolOf(s.pools, b.cidr);
-      if (b.node === undefined || b.node === s.localNode || pool === undefined) return [];
-      return [{ cidr: b.cidr, nodeName: b.node, ipipMode: pool.ipipMode, vxlanMode: pool.vxlanMode }];
+      if (b.node === undefined || pool === undefined) return [];
+      const modes = { ipipMode: pool.ipipMode, vxlanMode: pool.vxlanMode };
+      // Addresses borrowed from this block by another node: a /32 to the node running the workload.
+      const borrowed = b.allocations.filter((a) => a.node !== undefined && a.node !== b.node && a.node !== s.localNode)
+        .map((a) => ({ cidr: `${a.address}/32`, nodeName: a.node ?? '', ...modes }));
+      return b.node === s.localNode ? borrowed : [{ cidr: b.cidr, nodeName: b.node, ...modes }, ...borrowed];
     });
     if (local.parentIface === '') {
       out.skipped.push({ prefix: local.cidr, reason: 'no interface holds the node address: remote blocks not routed' });

@@ -100,7 +100,13 @@ export async function handleCniRequest(deps: CniServerDeps, raw: unknown): Promi
         const released: string[] = [];
         for (const h of handles) {
           released.push(...await deps.ipam.releaseByHandle(h));
+          const ep = deps.agent.endpoint(h);
           deps.agent.removeEndpoint(h);
+          // The attachment is gone as far as the runtime knows: remove its host-side veth too.
+          const link = ep === undefined ? undefined : await deps.netlink.getLink(ep.iface);
+          if (link !== undefined) {
+            try { await deps.netlink.deleteLink(link.index); } catch (e) { log.warn({ iface: ep?.iface, err: describeError(e) }, 'gc: cannot delete the host interface'); }
+          }
         }
         if (handles.size > 0) await deps.agent.syncNow();
         return { type: 'ok', released };

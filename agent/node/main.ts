@@ -32,6 +32,10 @@ import { startCniServer } from './cni-server.js';
 import { startCtlServer } from './ctl-server.js';
 import type { LineServer } from './line-server.js';
 import { VxlanSupport } from './vxlan-support.js';
+import { spawnExec } from '../../felix/rules/exec.js';
+import { NftBackend } from '../../felix/rules/nft-backend.js';
+import { IptablesBackend } from '../../felix/rules/iptables-backend.js';
+import { RulesProgrammer } from '../../felix/rules/rules-programmer.js';
 
 /** Routing between pods and the underlay needs IPv4 forwarding in this network namespace. */
 function enableForwarding(log: Logger): void {
@@ -110,11 +114,15 @@ async function main(): Promise<void> {
     const bgpMetrics = new BgpMetrics(registry);
     const dpMetrics = new DataplaneMetrics(registry);
 
+    const exec = spawnExec();
+    const rulesBackend = cfg.rulesBackend === 'nft' ? new NftBackend({ exec, logger: log }) : new IptablesBackend({ exec, logger: log });
+    const rules = new RulesProgrammer({ backend: rulesBackend, clock, logger: log, metrics: dpMetrics,
+      health: health.register('rules', { live: true, ready: true, timeoutMs: 0 }) }, { families: [4] });
     const cache = new DatastoreCache({ datastore, store, clock, logger: log }, cfg.nodeName, () => agent.schedule());
     const vxlan = addr === undefined ? undefined : new VxlanSupport({ ipam, datastore, netlink, logger: log }, cfg.nodeName, addr.address);
     const agent: NodeAgent = new NodeAgent({
       clock, logger: log, netlink, routeTable, cache, speakerDeps: realDeps(log),
-      vxlan: () => vxlan?.manager(), health: { dataplane: dataplaneHealth, bgp: bgpHealth },
+      vxlan: () => vxlan?.manager(), health: { dataplane: dataplaneHealth, bgp: bgpHealth }, rules,
     }, {
       nodeName: cfg.nodeName, nodeIp: addr?.address, nodeCidr: addr === undefined ? undefined : `${addr.address}/${addr.prefixLength}`,
       parentIface: addr?.iface ?? '', backend: cfg.backend,
@@ -134,6 +142,7 @@ async function main(): Promise<void> {
     log.info({ mtu, file: cfg.mtuFile }, 'wrote pod MTU');
 
     await agent.start();
+    rules.start();
 
     const cni: LineServer = await startCniServer(cfg.cniSocket, { ipam, agent, routeTable, netlink, logger: log, nodeName: cfg.nodeName, mtu: () => mtu });
     closers.push(() => cni.close());

@@ -21,6 +21,8 @@ import { validateDesiredRoute, type DesiredRoute } from '../../felix/routes/rout
 import { MAIN_TABLE, type KernelRoute, type Netlink } from '../../felix/netlink/types.js';
 import type { VxlanManager } from '../../ipip/vxlan-manager.js';
 import type { HealthReporter } from '../../felix/health/health-aggregator.js';
+import type { RulesProgrammer } from '../../felix/rules/rules-programmer.js';
+import { rulesConfig } from '../calc/rules-inputs.js';
 import { bgpSpeakerConfig } from '../calc/bgp-peers.js';
 import { originatedPrefixes, type Originated } from '../calc/advertise.js';
 import { kernelRoutes, type LocalFacts, type UnderlayRoute, type Workload } from '../calc/kernel-routes.js';
@@ -37,6 +39,8 @@ export interface NodeAgentDeps {
   /** Created lazily once this node has a VXLAN tunnel address. */
   readonly vxlan?: () => VxlanManager | undefined;
   readonly health?: { readonly dataplane: HealthReporter; readonly bgp: HealthReporter };
+  /** NAT outgoing, tunnel ingress and forward rules (felix/rules); absent = no rules. */
+  readonly rules?: RulesProgrammer;
 }
 
 export interface NodeAgentOptions {
@@ -191,12 +195,29 @@ export class NodeAgent {
     } else {
       this.deps.health?.dataplane.report({ live: true, ready: true, detail: 'no node address: no routes' });
     }
+    this.applyRules(s, problems);
     this.reportBgp();
     const fresh = problems.filter((p) => !this.stats.problems.includes(p));
     for (const p of fresh) this.log.warn({ problem: p }, 'configuration not fully applied');
     this.stats.problems = problems;
     this.stats.syncs++;
     this.stats.lastSyncMs = this.deps.clock.now() - t0;
+  }
+
+  private rulesKey: string | undefined;
+
+  /** Rules follow the pools and node addresses; the programmer retries and repairs by itself. */
+  private applyRules(s: Snapshot, problems: string[]): void {
+    const rules = this.deps.rules;
+    if (rules === undefined) return;
+    const cfg = rulesConfig(s);
+    const key = JSON.stringify(cfg);
+    if (key === this.rulesKey) return;
+    try {
+      rules.setDesired(cfg);
+      this.rulesKey = key;
+    } catch (err) { problems.push(`rules: ${describeError(err)}`); return; }
+    rules.apply().catch((err: unknown) => this.log.warn({ err: describeError(err) }, 'rules apply failed; the programmer retries'));
   }
 
   private async applySpeaker(cfg: SpeakerConfig): Promise<void> {
@@ -293,6 +314,7 @@ export class NodeAgent {
     await this.running;
     await this.speaker?.stop();
     this.deps.routeTable.stop();
+    this.deps.rules?.stop();
   }
 }
 

@@ -160,7 +160,9 @@ export async function startTarget(name: TargetName, lab: BenchLab, ns: string, l
       };
     }
     case 'tortie': {
-      const proc = lab.spawn('tortie-bgpd', ns, process.execPath, tortieArgs(load, join(lab.dir, 'tortie-bgpd.ctl')));
+      // TORTIE_BENCH_NODE_ARGS: extra node flags for the target, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+      const nodeArgs = (process.env['TORTIE_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+      const proc = lab.spawn('tortie-bgpd', ns, process.execPath, [...nodeArgs, ...tortieArgs(load, join(lab.dir, 'tortie-bgpd.ctl'))]);
       // Give it a moment to fail on arguments before the sessions wait starts.
       await waitFor('tortie-bgpd start', 1500, () => (proc.exited ? true : undefined), { intervalMs: 100 }).catch(() => undefined);
       if (proc.exited) throw new Error(proc.exitReason());

@@ -85,16 +85,25 @@ const fileSchema = z.strictObject({
   peers: z.array(peer).default([]),
   prefixLists: z.record(z.string(), z.array(prefixMatch)).default({}),
   policies: z.record(z.string(), policy).default({}),
-  originate: z.array(z.strictObject({ prefix, nextHop: address.optional(), communities: z.array(community).optional() })).default([]),
+  originate: z.array(z.strictObject({
+    prefix, nextHop: address.optional(), communities: z.array(community).optional(),
+    med: z.number().int().min(0).max(0xffffffff).optional(), localPref: z.number().int().min(0).max(0xffffffff).optional(),
+  })).default([]),
 });
 
 export type BgpdFileConfig = z.output<typeof fileSchema>;
 
 export interface BgpdConfig {
   readonly speaker: SpeakerConfig;
-  readonly originate: readonly OriginateConfig[];
+  readonly originate: readonly BgpdOriginate[];
   /** Where it came from, for messages ("/etc/tortie/bgpd.yaml" or "command line"). */
   readonly source: string;
+}
+
+/** An originated prefix: the speaker's OriginateConfig plus MED and LOCAL_PREF. */
+export interface BgpdOriginate extends OriginateConfig {
+  readonly med?: number;
+  readonly localPref?: number;
 }
 
 export class ConfigError extends TortieError {
@@ -209,6 +218,7 @@ function fromFile(cfg: BgpdFileConfig, file: string): BgpdConfig {
     originate: cfg.originate.map((o) => ({
       prefix: o.prefix, ...(o.nextHop !== undefined ? { nextHop: o.nextHop } : {}),
       ...(o.communities ? { communities: o.communities.map(parseCommunity) } : {}),
+      ...(o.med !== undefined ? { med: o.med } : {}), ...(o.localPref !== undefined ? { localPref: o.localPref } : {}),
     })),
   };
 }

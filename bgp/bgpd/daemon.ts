@@ -33,7 +33,12 @@ export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; reload
   const applyOriginate = (c: BgpdConfig) => {
     const next = new Set(c.originate.map((o) => o.prefix));
     for (const p of originated) if (!next.has(p)) speaker.withdraw(p);
-    for (const o of c.originate) speaker.originate(o.prefix, { ...(o.nextHop !== undefined ? { nextHop: o.nextHop } : {}), ...(o.communities ? { communities: o.communities } : {}) });
+    for (const o of c.originate) {
+      speaker.originate(o.prefix, {
+        ...(o.nextHop !== undefined ? { nextHop: o.nextHop } : {}), ...(o.communities ? { communities: o.communities } : {}),
+        ...(o.med !== undefined ? { med: o.med } : {}), ...(o.localPref !== undefined ? { localPref: o.localPref } : {}),
+      });
+    }
     originated = next;
   };
   applyOriginate(cfg);

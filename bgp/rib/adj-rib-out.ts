@@ -11,7 +11,7 @@ import type { AttrInterner } from './attr-intern.js';
 import { exportRoute, prefixIndependent, type ExportedAttributes, type ExportTarget } from './export.js';
 import type { BestChange, LocRib } from './loc-rib.js';
 import { PrefixTable } from './prefix-table.js';
-import type { PeerInfo, Route } from './route.js';
+import type { Route } from './route.js';
 
 /** `attrs` is an ExportedAttributes (export.ts): IPv6 groups carry their MP_REACH next hop in attrs.mpNextHop. */
 export interface Announcement { readonly attrs: ExportedAttributes; readonly prefixes: readonly Prefix[] }
@@ -146,10 +146,13 @@ export class AdjRibOut {
 
 export class ExportGroup {
   private readonly members = new Map<string, AdjRibOut>();
-  private cache = new Map<PathAttributes, Map<PeerInfo, PathAttributes | null>>();
+  /** Per family and Route: the result depends on attributes, source and next hop (IPv6, local). */
+  private cache4 = new Map<Route, PathAttributes | null>();
+  private cache6 = new Map<Route, PathAttributes | null>();
   private cached = 0;
   /** One-entry memo: consecutive changes usually carry the same shared Route. */
   private memoRoute: Route | undefined;
+  private memoFamily = 0;
   private memoOut: PathAttributes | null = null;
   private readonly cacheable: boolean;
 
@@ -189,28 +192,27 @@ export class ExportGroup {
 
   /** Exported (interned) attributes for `best`, or null when it must not be sent. */
   transform(prefix: Prefix, best: Route): PathAttributes | null {
-    if (this.cacheable && best === this.memoRoute) return this.memoOut;
+    if (this.cacheable && best === this.memoRoute && prefix.family === this.memoFamily) return this.memoOut;
+    const cache = prefix.family === 4 ? this.cache4 : this.cache6;
     if (this.cacheable) {
-      const bySrc = this.cache.get(best.attrs);
-      const hit = bySrc?.get(best.source);
-      if (hit !== undefined) { this.memoRoute = best; this.memoOut = hit; return hit; }
+      const hit = cache.get(best);
+      if (hit !== undefined) { this.memoRoute = best; this.memoFamily = prefix.family; this.memoOut = hit; return hit; }
     }
     const r = exportRoute(prefix, best, this.target);
     const attrs = r.type === 'export' ? this.interner.intern(r.attrs, this.cacheable ? 1 : 0) : null;
     if (this.cacheable) {
       if (this.cached >= CACHE_LIMIT) this.clearCache();
-      let bySrc = this.cache.get(best.attrs);
-      if (!bySrc) { bySrc = new Map(); this.cache.set(best.attrs, bySrc); }
-      bySrc.set(best.source, attrs);
+      cache.set(best, attrs);
       this.cached++;
-      this.memoRoute = best; this.memoOut = attrs;
+      this.memoRoute = best; this.memoFamily = prefix.family; this.memoOut = attrs;
     }
     return attrs;
   }
 
   clearCache(): void {
-    for (const m of this.cache.values()) for (const a of m.values()) if (a) this.interner.release(a);
-    this.cache = new Map();
+    for (const m of [this.cache4, this.cache6]) for (const a of m.values()) if (a) this.interner.release(a);
+    this.cache4 = new Map();
+    this.cache6 = new Map();
     this.cached = 0;
     this.memoRoute = undefined; this.memoOut = null;
   }

@@ -2,10 +2,12 @@
  * BgpSpeaker: the in-process BGP speaker that tortie-node and tortie-bgpd embed. Glue between
  * bgp/session (one BgpSession per configured peer, a BgpListener dispatching incoming
  * connections), bgp/rib (one Adj-RIB-In per Established peer feeding the Loc-RIB; Adj-RIBs-Out
- * in update groups: peers with equal ExportTargets share one ExportGroup, so the export
- * transform and policy run once per change for all of them) and bgp/policy (compiled import
- * and export policy). Outbound UPDATEs are packed per attribute set, encoded once per group
- * and flushed once per event-loop turn, respecting each session's backpressure ('drain').
+ * in update groups: peers with equal ExportTargets share one UpdateGroup, so the export
+ * transform and policy run once per change for all of them, with no per-peer table; the next
+ * hop is a placeholder patched per peer at encoding, so peers on different local addresses still
+ * share a group) and bgp/policy (compiled import and export policy). Outbound UPDATEs are packed
+ * per attribute set (pack.ts), flushed once per event-loop turn, and members with equal batches
+ * and equal session addresses share the encoded bytes.
  * RFC 7606 treat-as-withdraw removes what the peer had installed and sends no NOTIFICATION;
  * End-of-RIB after the initial table; ROUTE-REFRESH (RFC 2918) with BoRR/EoRR (RFC 7313).
  */
@@ -25,7 +27,7 @@ import { wireCodec } from '../session/wire-codec-default.js';
 import type { CompiledPolicy } from '../policy/compile-policy.js';
 import { LocRib, type BestChange } from '../rib/loc-rib.js';
 import type { AdjRibIn } from '../rib/adj-rib-in.js';
-import { ExportGroup, type AdjRibOut } from '../rib/adj-rib-out.js';
+import { isSelfNextHop, NEXT_HOP_SELF_V4, NEXT_HOP_SELF_V6, UpdateGroup, type GroupBatch } from '../rib/update-group.js';
 import { exportTargetKey, type ExportedAttributes, type ExportTarget } from '../rib/export.js';
 import type { BestPathStep } from '../rib/best-path.js';
 import { LOCAL_PEER_ID, type PeerInfo, type Route } from '../rib/route.js';
@@ -115,7 +117,7 @@ export interface PeerStatus {
 
 const ORIGIN_NAMES = ['IGP', 'EGP', 'incomplete'] as const;
 const LOCAL = LOCAL_PEER_ID;
-/** Prepared attribute blocks kept per update group and codec context before the cache is reset. */
+/** Prepared attribute blocks kept per peer before its cache is reset. */
 const PREPARED_LIMIT = 20_000;
 
 const STEP_REASON: Record<BestPathStep, string> = {
@@ -142,9 +144,14 @@ interface Peer {
   establishedWall: number;
   adjIn: AdjRibIn | undefined;
   group: Group | undefined;
-  out: AdjRibOut | undefined;
-  /** The session's output queue is above its high-water mark: wait for 'drain'. */
-  blocked: boolean;
+  /** Our addresses on the session: they replace the placeholder next hops of the group. */
+  local4: Uint8Array | undefined;
+  local6: Uint8Array | undefined;
+  /** Encoded attribute blocks by exported attributes (valid for `preparedGen` of the group). */
+  prepared: Map<ExportedAttributes, PreparedAttributes | null>;
+  preparedGen: number;
+  /** Key of what makes this peer's bytes differ from another member's for the same batch. */
+  encodingKey: string;
   sends4: boolean;
   sends6: boolean;
 }
@@ -152,14 +159,12 @@ interface Peer {
 /** An update group: peers with equal ExportTargets (FRR update-groups). */
 interface Group {
   readonly key: string;
-  readonly eg: ExportGroup;
-  readonly members: Set<Peer>;
-  /** Encoded attribute blocks per codec context ("4o|ext|addpath") and family. */
-  readonly prepared: Map<string, Map<ExportedAttributes, PreparedAttributes | null>>;
+  readonly ug: UpdateGroup;
+  readonly members: Map<string, Peer>;
 }
 
-/** Messages encoded during one flush, shared by the members of a group with equal batches. */
-interface Encoded { readonly ctxKey: string; readonly prefixes: readonly Prefix[]; readonly msgs: Uint8Array[] }
+/** Messages encoded during one flush, by batch and encoding key (members sharing both share bytes). */
+type EncodedCache = Map<GroupBatch, Map<string, Uint8Array[]>>;
 
 interface Originated { readonly prefix: Prefix; readonly attrs: PathAttributes; readonly nextHop: Uint8Array | undefined; readonly since: number }
 
@@ -207,7 +212,8 @@ export class BgpSpeaker {
       importPolicy: compilePeerPolicy(config.import, 'import'), exportPolicy: compilePeerPolicy(config.export, 'export'),
       routeRefreshIn: 0, negotiated: undefined,
       base: { establishedTransitions: 0, messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0, notificationsIn: 0, notificationsOut: 0 }, ctx: undefined, establishedWall: 0,
-      adjIn: undefined, group: undefined, out: undefined, blocked: false, sends4: false, sends6: false,
+      adjIn: undefined, group: undefined, local4: undefined, local6: undefined, prepared: new Map(), preparedGen: -1,
+      encodingKey: '', sends4: false, sends6: false,
     };
     this.attach(p);
     this.peers.set(config.name, p);
@@ -357,7 +363,7 @@ export class BgpSpeaker {
         configuredHoldTime: p.config.holdTime,
         capabilities: n ? capabilityNames(n.peerCapabilities) : [],
         families: (n?.families ?? []).map((f) => (f.afi === 2 ? 'ipv6-unicast' : 'ipv4-unicast')),
-        prefixes: { received: p.adjIn?.received ?? 0, accepted: p.adjIn?.accepted ?? 0, advertised: p.out?.size ?? 0 },
+        prefixes: { received: p.adjIn?.received ?? 0, accepted: p.adjIn?.accepted ?? 0, advertised: p.group?.ug.advertised(p.config.name) ?? 0 },
         establishedTransitions: b.establishedTransitions + st.establishedTransitions,
         messages: {
           messagesIn: b.messagesIn + st.messagesIn, messagesOut: b.messagesOut + st.messagesOut,
@@ -451,7 +457,6 @@ export class BgpSpeaker {
     s.on('update', (m, info) => { if (p.session === s) this.onUpdate(p, m, info); });
     s.on('route-refresh', (m) => { if (p.session === s) this.onRouteRefresh(p, m.afi, m.safi, m.subtype); });
     s.on('down', (r) => { if (p.session === s) this.onDown(p, r); });
-    s.on('drain', () => { if (p.session === s && p.blocked) { p.blocked = false; this.scheduleFlush(); } });
   }
 
   /** Stop a peer's current session for good (Cease/subcode) and drop what it contributed. */
@@ -459,7 +464,7 @@ export class BgpSpeaker {
     const s = p.session;
     this.listener.removeSession(s);
     s.automaticStop(subcode, { restart: false });
-    if (p.adjIn || p.out) this.detachRib(p);
+    if (p.adjIn || p.group) this.detachRib(p);
   }
 
   private background(pr: Promise<void>, name: string, what: string): void {
@@ -468,12 +473,11 @@ export class BgpSpeaker {
 
   private onEstablished(p: Peer, n: NegotiatedSession): void {
     if (this.stopped) return;
-    if (p.adjIn || p.out) this.detachRib(p);
+    if (p.adjIn || p.group) this.detachRib(p);
     p.negotiated = n;
     p.ctx = n.codec;
     p.lastError = undefined;
     p.establishedWall = this.deps.clock.wallNow();
-    p.blocked = false;
     p.sends4 = n.families.some((f) => f.afi === 1 && f.safi === 1);
     p.sends6 = n.families.some((f) => f.afi === 2 && f.safi === 1);
     const address = parseAddress(p.config.address).bytes;
@@ -484,21 +488,28 @@ export class BgpSpeaker {
     p.adjIn = this.rib.addPeer(info, p.importPolicy ? { policy: p.importPolicy } : {});
     const localText = canonicalAddress(p.session.connection?.localAddress);
     const local = localText !== undefined ? parseAddress(localText) : undefined;
+    p.local4 = local?.family === 4 ? local.bytes : undefined;
+    p.local6 = local?.family === 6 ? local.bytes : undefined;
+    const c = n.codec;
+    p.encodingKey = `${c.fourOctetAs ? 4 : 2}|${c.extendedMessage ? 1 : 0}|${[...c.addPathSend].join(',')}|${localText ?? '-'}|${p.sends4 ? 1 : 0}${p.sends6 ? 1 : 0}`;
+    p.prepared = new Map();
+    p.preparedGen = -1;
+    // Placeholder next hops: members on different local addresses share the group.
     const target: ExportTarget = {
       kind: n.ibgp ? 'ibgp' : 'ebgp', localAs: this.config.asn, routerId: this.rib.routerId, routeReflector: true,
       ...(p.config.routeReflectorClient ? { rrClient: true } : {}),
-      ...(local?.family === 4 ? { localAddress: local.bytes } : {}),
-      ...(local?.family === 6 ? { localAddress6: local.bytes } : {}),
+      localAddress: NEXT_HOP_SELF_V4, localAddress6: NEXT_HOP_SELF_V6,
       ...(p.config.nextHopSelf ? { nextHopSelf: true } : {}),
       ...(p.exportPolicy ? { policy: p.exportPolicy } : {}),
     };
     const key = exportTargetKey(target);
     let g = this.groups.get(key);
-    if (!g) { g = { key, eg: new ExportGroup(target, this.rib.interner), members: new Set(), prepared: new Map() }; this.groups.set(key, g); }
-    g.members.add(p);
+    if (!g) { g = { key, ug: new UpdateGroup(target), members: new Map() }; this.groups.set(key, g); }
+    this.flushGroup(g, undefined); // the members so far get the pending changes; the new one gets the table
+    g.ug.addMember(p.config.name);
+    g.members.set(p.config.name, p);
     p.group = g;
-    p.out = g.eg.addMember(p.config.name, this.rib);
-    this.flushPeer(p, undefined);
+    this.sendBatch(p, g.ug.table(p.config.name, this.rib), undefined);
     // End-of-RIB (RFC 4724 §2) after the initial table, per family.
     const eor: Uint8Array[] = [];
     for (const f of n.families) if (f.safi === 1 && (f.afi === 1 || f.afi === 2)) eor.push(encodeEndOfRib(f));
@@ -514,15 +525,14 @@ export class BgpSpeaker {
   private detachRib(p: Peer): void {
     const g = p.group;
     if (g) {
-      g.eg.removeMember(p.config.name);
-      g.members.delete(p);
-      if (g.members.size === 0) { g.eg.clearCache(); this.groups.delete(g.key); }
+      g.ug.removeMember(p.config.name);
+      g.members.delete(p.config.name);
+      if (g.members.size === 0) this.groups.delete(g.key);
     }
     p.group = undefined;
-    p.out = undefined;
     p.negotiated = undefined;
     p.ctx = undefined;
-    p.blocked = false;
+    p.prepared = new Map();
     if (p.adjIn) { p.adjIn = undefined; this.rib.removePeer(p.config.name); }
   }
 
@@ -553,18 +563,19 @@ export class BgpSpeaker {
 
   private onRouteRefresh(p: Peer, afi: number, safi: number, subtype: number): void {
     p.routeRefreshIn++;
-    if (subtype !== 0 || !p.out || !p.negotiated) return; // BoRR/EoRR from the peer: our Adj-RIB-In stays as is
+    const g = p.group;
+    if (subtype !== 0 || !g || !p.negotiated) return; // BoRR/EoRR from the peer: our Adj-RIB-In stays as is
     const enhanced = p.negotiated.enhancedRouteRefresh;
+    this.flushGroup(g, undefined);
     if (enhanced) p.session.send({ type: 'route-refresh', afi, safi, subtype: 1 });
-    p.out.resendAll();
-    this.flushPeer(p, undefined);
+    this.sendBatch(p, g.ug.table(p.config.name, this.rib), undefined);
     if (enhanced) p.session.send({ type: 'route-refresh', afi, safi, subtype: 2 });
   }
 
-  // ------------------------------------------------------------ Loc-RIB → Adj-RIBs-Out
+  // ------------------------------------------------------------ Loc-RIB → update groups
 
   private onBestChange(changes: readonly BestChange[]): void {
-    for (const g of this.groups.values()) g.eg.apply(changes);
+    for (const g of this.groups.values()) g.ug.apply(changes);
     if (this.groups.size > 0) this.scheduleFlush();
     if (this.listeners.length === 0) return;
     for (const c of changes) {
@@ -582,22 +593,30 @@ export class BgpSpeaker {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      for (const g of this.groups.values()) {
-        const shared = new Map<ExportedAttributes, Encoded[]>();
-        for (const p of g.members) this.flushPeer(p, shared);
-      }
+      if (this.stopped) return;
+      for (const g of this.groups.values()) this.flushGroup(g, new Map());
+    });
+  }
+
+  private flushGroup(g: Group, shared: EncodedCache | undefined): void {
+    g.ug.flush((id, batch) => {
+      const p = g.members.get(id);
+      if (p) this.sendBatch(p, batch, shared ?? new Map());
     });
   }
 
   /**
-   * Send what changed for this peer: withdrawals, then one run of packed UPDATEs per attribute
-   * set. Members of one group usually drain identical batches (same Prefix objects from the
-   * same Loc-RIB changes): those are encoded once (`shared`) and the bytes reused.
+   * Encode and send one batch: withdrawals, then packed UPDATEs per attribute set. Members that
+   * got the same batch object and encode identically (codec context, session address,
+   * families) reuse the bytes.
    */
-  private flushPeer(p: Peer, shared: Map<ExportedAttributes, Encoded[]> | undefined): void {
-    const out = p.out, g = p.group, ctx = p.ctx;
-    if (!out || !g || !ctx || p.blocked || this.stopped || !out.hasPending) return;
-    const batch = out.drain();
+  private sendBatch(p: Peer, batch: GroupBatch, shared: EncodedCache | undefined): void {
+    const g = p.group, ctx = p.ctx;
+    if (!g || !ctx) return;
+    let byKey = shared?.get(batch);
+    const hit = byKey?.get(p.encodingKey);
+    if (hit) { if (hit.length) p.session.sendEncoded(hit); return; }
+    if (p.preparedGen !== g.ug.generation || p.prepared.size > PREPARED_LIMIT) { p.prepared = new Map(); p.preparedGen = g.ug.generation; }
     const msgs: Uint8Array[] = [];
     if (batch.withdraw.length) {
       let w4: Prefix[] | undefined, w6: Prefix[] | undefined;
@@ -607,17 +626,10 @@ export class BgpSpeaker {
       if (w4) packWithdraw(4, w4, ctx, msgs);
       if (w6) packWithdraw(6, w6, ctx, msgs);
     }
-    const ctxKey = `${ctx.fourOctetAs ? 4 : 2}|${ctx.extendedMessage ? 1 : 0}|${[...ctx.addPathSend].join(',')}`;
-    let prepared = g.prepared.get(ctxKey);
-    if (!prepared || prepared.size > PREPARED_LIMIT) { prepared = new Map(); g.prepared.set(ctxKey, prepared); }
     for (const a of batch.announce) {
-      const attrs = a.attrs;
       const list = this.familyFilter(p, a.prefixes);
       if (list.length === 0) continue;
-      const hit = shared?.get(attrs)?.find((e) => e.ctxKey === ctxKey && samePrefixes(e.prefixes, list));
-      if (hit) { for (const b of hit.msgs) msgs.push(b); continue; }
-      const v6 = list[0]!.family === 6;
-      const prep = this.prepare(prepared, attrs, v6, ctx, p);
+      const prep = this.prepare(p, a.attrs, list[0]!.family === 6, ctx);
       if (!prep) continue;
       const start = msgs.length;
       try {
@@ -625,15 +637,13 @@ export class BgpSpeaker {
       } catch (err) {
         this.log.error({ peer: p.config.name, err: describeError(err), prefixes: list.length }, 'cannot encode UPDATE; routes not sent');
         msgs.length = start;
-        continue;
-      }
-      if (shared && g.members.size > 1) {
-        let arr = shared.get(attrs);
-        if (!arr) { arr = []; shared.set(attrs, arr); }
-        arr.push({ ctxKey, prefixes: list, msgs: msgs.slice(start) });
       }
     }
-    if (msgs.length && !p.session.sendEncoded(msgs)) p.blocked = p.session.state === 'Established';
+    if (shared) {
+      if (!byKey) { byKey = new Map(); shared.set(batch, byKey); }
+      byKey.set(p.encodingKey, msgs);
+    }
+    if (msgs.length) p.session.sendEncoded(msgs);
   }
 
   /** The prefixes of one announcement of a family this peer negotiated (one family per list). */
@@ -647,12 +657,14 @@ export class BgpSpeaker {
     return p.sends4 ? prefixes.filter((x) => x.family === 4) : [];
   }
 
-  private prepare(cache: Map<ExportedAttributes, PreparedAttributes | null>, attrs: ExportedAttributes, v6: boolean, ctx: CodecContext, p: Peer): PreparedAttributes | undefined {
-    const hit = cache.get(attrs);
+  /** The encoded attribute block for this peer: placeholder next hops become its own address. */
+  private prepare(p: Peer, attrs: ExportedAttributes, v6: boolean, ctx: CodecContext): PreparedAttributes | undefined {
+    const hit = p.prepared.get(attrs);
     if (hit !== undefined) return hit ?? undefined;
     let prep: PreparedAttributes | null = null;
     const { nextHop, mpNextHop, ...rest } = attrs;
-    const nh = v6 ? mpNextHop : nextHop;
+    let nh = v6 ? mpNextHop : nextHop;
+    if (!nh || isSelfNextHop(nh)) nh = v6 ? p.local6 : p.local4;
     if (!nh || nh.length !== (v6 ? 16 : 4)) {
       this.log.warn({ peer: p.config.name, family: v6 ? 'ipv6' : 'ipv4' }, 'no usable next hop for this family (no local address of it on the session): routes not sent');
     } else {
@@ -662,7 +674,7 @@ export class BgpSpeaker {
         this.log.error({ peer: p.config.name, err: describeError(err) }, 'cannot encode path attributes; routes not sent');
       }
     }
-    cache.set(attrs, prep);
+    p.prepared.set(attrs, prep);
     return prep ?? undefined;
   }
 }
@@ -671,13 +683,6 @@ function sumCounts(r: Readonly<Record<string, number>>): number {
   let n = 0;
   for (const k in r) n += r[k] ?? 0;
   return n;
-}
-
-function samePrefixes(a: readonly Prefix[], b: readonly Prefix[]): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** BIRD-style last error: "Received: Bad peer AS", "Error: Bad peer AS: 65001 (expected 65004)", "Socket: ...". */

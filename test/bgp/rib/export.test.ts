@@ -196,6 +196,18 @@ describe('IPv6 next hop on export', () => {
     const got = o.drain().announce.map((a) => [formatPrefix({ family: 6, bytes: a.attrs.mpNextHop!, length: 128 }), a.prefixes.map(formatPrefix)]);
     assert.deepEqual(got.sort(), [['fd00::a/128', ['2001:db8:1::/48', '2001:db8:2::/48']], ['fd00::b/128', ['2001:db8:3::/48']]]);
   });
+  it('one neighbour, same attributes, different MP_REACH next hops: each keeps its own (cache is per Route)', () => {
+    const rib = new LocRib({ localAs: LOCAL_AS, routerId: ROUTER_ID });
+    const group = new ExportGroup(t6(ibgp), rib.interner);
+    rib.onBestChange((c) => group.apply(c));
+    const o = group.addMember('i3');
+    const v6attrs = { origin: 0 as const, asPath: seq(65101) };
+    const e = rib.addPeer(e1);
+    e.update([{ prefix: p('2001:db8:1::/48') }], v6attrs, NH_A);
+    e.update([{ prefix: p('2001:db8:2::/48') }], v6attrs, NH_B);
+    const got = o.drain().announce.map((a) => [formatPrefix({ family: 6, bytes: a.attrs.mpNextHop!, length: 128 }), a.prefixes.map(formatPrefix)]);
+    assert.deepEqual(got.sort(), [['fd00::a/128', ['2001:db8:1::/48']], ['fd00::b/128', ['2001:db8:2::/48']]]);
+  });
 });
 
 describe('update groups', () => {

@@ -1,0 +1,274 @@
+/** The calculation layer: unit tests of Calico's rules and fast-check properties. */
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { bgpSpeakerConfig, peerName } from '../../../agent/calc/bgp-peers.js';
+import { originatedPrefixes } from '../../../agent/calc/advertise.js';
+import { kernelRoutes, resolveNextHop, type LocalFacts } from '../../../agent/calc/kernel-routes.js';
+import { rulesConfig } from '../../../agent/calc/rules-inputs.js';
+import { filterRules } from '../../../agent/calc/bgp-filter-rules.js';
+import type { BlockSnapshot, NodeInfo, PeerInfo, PoolInfo, Snapshot } from '../../../agent/calc/snapshot.js';
+import type { BGPConfigurationSpec } from '../../../agent/resources/bgp-configuration.js';
+import type { BGPFilterSpec } from '../../../agent/resources/bgp-filter.js';
+import type { PolicyConfig } from '../../../bgp/speaker/peer-config.js';
+import { formatPrefix, parsePrefix, prefixContains, parseAddress } from '../../../common/prefix.js';
+import { validateDesiredRoute } from '../../../felix/routes/route.js';
+
+const pool = (cidr: string, extra: Partial<PoolInfo> = {}): PoolInfo => ({
+  name: `pool-${cidr}`, cidr, blockSize: 26, vxlanMode: 'Never', ipipMode: 'Never', natOutgoing: true, disabled: false, disableBGPExport: false, ...extra,
+});
+const node = (name: string, cidr: string, extra: Partial<NodeInfo> = {}): NodeInfo => ({
+  name, ipv4: cidr.split('/')[0] ?? '', ipv4Cidr: cidr, labels: {}, ...extra,
+});
+
+function snap(local: string, nodes: NodeInfo[], o: { pools?: PoolInfo[]; peers?: PeerInfo[]; configs?: Record<string, BGPConfigurationSpec>;
+  filters?: Record<string, BGPFilterSpec>; blocks?: BlockSnapshot[] } = {}): Snapshot {
+  return {
+    localNode: local, nodes: new Map(nodes.map((n) => [n.name, n])), pools: o.pools ?? [pool('10.244.0.0/16')],
+    peers: o.peers ?? [], bgpConfigs: new Map(Object.entries(o.configs ?? {})), filters: new Map(Object.entries(o.filters ?? {})), blocks: o.blocks ?? [],
+  };
+}
+
+/** Evaluate a speaker PolicyConfig on a prefix (first match wins), for assertions. */
+function decide(p: PolicyConfig | undefined, prefix: string, communities: number[] = []): 'accept' | 'reject' {
+  if (p === undefined) return 'accept';
+  const pr = parsePrefix(prefix);
+  for (const r of p.rules) {
+    const m = r.match;
+    const pm = m?.prefixes === undefined || m.prefixes.some((x) => prefixContains(x.prefix, pr) && pr.length >= (x.ge ?? x.prefix.length) && pr.length <= (x.le ?? x.prefix.length));
+    const cm = m?.communities === undefined || m.communities.every((c) => communities.includes(c));
+    if (pm && cm) return r.action;
+  }
+  return p.default;
+}
+
+const three = [node('a', '10.0.0.9/24'), node('b', '10.0.0.10/24'), node('c', '10.0.0.2/24')];
+
+test('mesh: one session per other node, named like Calico, passive when the peer IP string sorts higher', () => {
+  const r = bgpSpeakerConfig(snap('a', three));
+  assert.deepEqual(r.problems, []);
+  assert.equal(r.speaker?.routerId, '10.0.0.9');
+  assert.equal(r.speaker?.asn, 64512);
+  assert.deepEqual(r.speaker?.listen, { address: '0.0.0.0', port: 179 });
+  const peers = r.speaker?.peers ?? [];
+  assert.deepEqual(peers.map((p) => [p.name, p.address, p.passive, p.asn, p.localAddress]).sort(), [
+    ['Mesh_10_0_0_10', '10.0.0.10', false, 64512, '10.0.0.9'], // "10.0.0.10" < "10.0.0.9" as strings: we dial
+    ['Mesh_10_0_0_2', '10.0.0.2', false, 64512, '10.0.0.9'],
+  ]);
+  const c = bgpSpeakerConfig(snap('c', three)).speaker?.peers ?? [];
+  assert.deepEqual(c.map((p) => [p.address, p.passive]).sort(), [['10.0.0.10', false], ['10.0.0.9', true]],
+    'node c (10.0.0.2): "10.0.0.10" sorts below "10.0.0.2" (dial it), "10.0.0.9" above (wait for it)');
+});
+
+test('property: for every pair of nodes exactly one side dials', () => {
+  fc.assert(fc.property(fc.uniqueArray(fc.tuple(fc.integer({ min: 1, max: 254 }), fc.integer({ min: 1, max: 254 })), { minLength: 2, maxLength: 8, selector: (t) => t.join('.') }), (addrs) => {
+    const nodes = addrs.map(([x, y], i) => node(`n${i}`, `10.${x}.${y}.1/16`));
+    const views = new Map(nodes.map((n) => [n.name, bgpSpeakerConfig(snap(n.name, nodes)).speaker?.peers ?? []]));
+    for (const a of nodes) for (const b of nodes) {
+      if (a === b) continue;
+      const ab = views.get(a.name)?.find((p) => p.address === b.ipv4);
+      const ba = views.get(b.name)?.find((p) => p.address === a.ipv4);
+      assert.ok(ab && ba, 'both sides configured');
+      assert.notEqual(ab.passive, ba.passive);
+    }
+  }));
+});
+
+test('mesh off, per-node AS and listenPort, bindMode NodeIP', () => {
+  const nodes = [node('a', '10.0.0.1/24', { asNumber: 65001 }), node('b', '10.0.0.2/24')];
+  assert.equal(bgpSpeakerConfig(snap('a', nodes, { configs: { default: { nodeToNodeMeshEnabled: false } } })).speaker?.peers.length, 0);
+  const r = bgpSpeakerConfig(snap('a', nodes, { configs: { default: { asNumber: 65000, bindMode: 'NodeIP' }, 'node.b': { listenPort: 1790 } } }));
+  assert.equal(r.speaker?.asn, 65001);
+  assert.deepEqual(r.speaker?.listen, { address: '10.0.0.1', port: 179 });
+  assert.deepEqual(r.speaker?.peers.map((p) => [p.asn, p.port]), [[65000, 1790]]);
+});
+
+test('a node without an address runs no BGP and says why', () => {
+  const r = bgpSpeakerConfig(snap('a', [{ name: 'a', labels: {} }]));
+  assert.equal(r.speaker, undefined);
+  assert.match(r.problems[0] ?? '', /Node a: spec\.bgp\.ipv4Address is not set/);
+});
+
+test('BGPPeers: global, node, nodeSelector; external import refuses our pools; export is Calico\'s', () => {
+  const nodes = [node('a', '10.0.0.1/24', { labels: { rack: 'r1' } }), node('b', '10.0.0.2/24')];
+  const peers: PeerInfo[] = [
+    { name: 'tor', spec: { peerIP: '10.0.0.254', asNumber: 65100 } },
+    { name: 'only-b', spec: { node: 'b', peerIP: '10.0.0.253', asNumber: 65100 } },
+    { name: 'rack1', spec: { nodeSelector: "rack == 'r1'", peerIP: '10.0.0.252:1790', asNumber: 65101 } },
+  ];
+  const r = bgpSpeakerConfig(snap('a', nodes, { peers, pools: [pool('10.244.0.0/16'), pool('10.245.0.0/16', { disableBGPExport: true })],
+    configs: { default: { serviceClusterIPs: [{ cidr: '10.96.0.0/12' }] } } }));
+  const byName = new Map((r.speaker?.peers ?? []).map((p) => [p.name, p]));
+  assert.deepEqual([...byName.keys()].sort(), ['Global_10_0_0_254', 'Mesh_10_0_0_2', 'Node_10_0_0_252_port_1790']);
+  const tor = byName.get('Global_10_0_0_254');
+  assert.equal(tor?.passive, false);
+  assert.equal(tor?.asn, 65100);
+  assert.equal(byName.get('Node_10_0_0_252_port_1790')?.port, 1790);
+  assert.equal(decide(tor?.import, '10.244.3.0/26'), 'reject', 'external peer: nothing inside our pools');
+  assert.equal(decide(tor?.import, '0.0.0.0/0'), 'accept');
+  assert.equal(decide(byName.get('Mesh_10_0_0_2')?.import, '10.244.3.0/26'), 'accept', 'mesh peers may send pool routes');
+  for (const [prefix, want] of [['10.244.0.0/26', 'accept'], ['10.244.0.7/32', 'accept'], ['10.245.0.0/26', 'reject'], ['10.96.0.0/12', 'accept'], ['0.0.0.0/0', 'reject'], ['192.0.2.0/24', 'reject']] as const) {
+    assert.equal(decide(tor?.export, prefix), want, `export ${prefix}`);
+  }
+});
+
+test('peerSelector peers with the selected nodes and the reverse side peers back', () => {
+  const nodes = [node('rr1', '10.0.0.100/24', { labels: { rr: 'true' }, rrClusterId: '244.0.0.1' }), node('a', '10.0.0.1/24'), node('b', '10.0.0.2/24')];
+  const peers: PeerInfo[] = [{ name: 'to-rr', spec: { peerSelector: 'has(rr)' } }];
+  const a = bgpSpeakerConfig(snap('a', nodes, { peers }));
+  assert.deepEqual(a.speaker?.peers.map((p) => [p.name, p.routeReflectorClient]).sort(), [['Global_10_0_0_100', false], ['Mesh_10_0_0_2', false]]);
+  const rr = bgpSpeakerConfig(snap('rr1', nodes, { peers }));
+  assert.deepEqual(rr.speaker?.peers.map((p) => [p.address, p.routeReflectorClient]).sort(), [['10.0.0.1', true], ['10.0.0.2', true]],
+    'the reflector is out of the mesh and its iBGP peers without a cluster ID are its clients');
+});
+
+test('BGPFilter rules become speaker rules; unsupported ones are reported with their path', () => {
+  const filters: Record<string, BGPFilterSpec> = { f: {
+    exportV4: [{ action: 'Reject', cidr: '10.244.9.0/24', matchOperator: 'In' }, { action: 'Accept', cidr: '10.244.0.0/16', matchOperator: 'In', operations: [{ addCommunity: { value: '65000:7' } }] }],
+    importV4: [{ action: 'Reject', cidr: '192.0.2.0/24', matchOperator: 'Equal' }, { action: 'Reject', cidr: '198.51.100.0/24', matchOperator: 'NotIn' }, { action: 'Accept', peerType: 'eBGP', prefixLength: { min: 8, max: 24 } }],
+  } };
+  const s = snap('a', [node('a', '10.0.0.1/24')], { filters });
+  const fr = filterRules(s, ['f', 'missing'], true, 'Global_x');
+  assert.equal(fr.exportRules.length, 2);
+  assert.deepEqual(fr.exportRules[1]?.set, { addCommunities: [65000 * 65536 + 7] });
+  assert.equal(fr.importRules.length, 1, 'NotIn left out, eBGP-only rule dropped for an iBGP peer');
+  assert.deepEqual(fr.problems.sort(), ['BGPFilter f spec.importV4[1]: matchOperator NotIn is not supported yet; rule ignored', 'Global_x: BGPFilter missing does not exist; ignored']);
+  const peer = bgpSpeakerConfig(snap('a', [node('a', '10.0.0.1/24')], { filters, peers: [{ name: 'tor', spec: { peerIP: '10.0.0.254', asNumber: 65100, filters: ['f'] } }] })).speaker?.peers[0];
+  assert.equal(decide(peer?.export, '10.244.9.0/26'), 'reject');
+  assert.equal(decide(peer?.export, '10.244.1.0/26'), 'accept');
+  assert.equal(decide(peer?.import, '192.0.2.0/24'), 'reject');
+  assert.equal(decide(peer?.import, '192.0.2.0/25'), 'accept');
+});
+
+test('originated: local blocks, borrowed /32s, service CIDRs with prefixAdvertisement communities; disableBGPExport respected', () => {
+  const blocks: BlockSnapshot[] = [
+    { cidr: '10.244.0.0/26', node: 'a', allocations: [{ address: '10.244.0.1', node: 'a' }] },
+    { cidr: '10.244.0.64/26', node: 'b', allocations: [{ address: '10.244.0.65', node: 'b' }, { address: '10.244.0.66', node: 'a' }] },
+    { cidr: '10.245.0.0/26', node: 'a', allocations: [] },
+  ];
+  const s = snap('a', [node('a', '10.0.0.1/24'), node('b', '10.0.0.2/24')], { blocks, pools: [pool('10.244.0.0/16'), pool('10.245.0.0/16', { disableBGPExport: true })],
+    configs: { default: { serviceClusterIPs: [{ cidr: '10.96.0.0/12' }], communities: [{ name: 'svc', value: '65000:100' }],
+      prefixAdvertisements: [{ cidr: '10.96.0.0/12', communities: ['svc', '65000:200'] }] } } });
+  const o = originatedPrefixes(s);
+  assert.deepEqual(o.routes.map((r) => [r.prefix, r.kind, r.communities]), [
+    ['10.244.0.0/26', 'block', []], ['10.244.0.66/32', 'borrowed', []], ['10.96.0.0/12', 'service', [65000 * 65536 + 100, 65000 * 65536 + 200]],
+  ]);
+});
+
+const facts = (cidr: string, extra: Partial<LocalFacts> = {}): LocalFacts => ({ cidr, parentIface: 'eth0', backend: 'bird', underlay: [], ...extra });
+
+test('kernel routes: blackhole, workloads, same subnet direct, VXLAN CrossSubnet across subnets, recursive next hop', () => {
+  const nodes = [node('a', '10.0.1.2/24'), node('b', '10.0.1.3/24', { vxlanTunnelAddr: '10.244.9.1', vxlanMac: '66:00:00:00:00:01' }),
+    node('c', '10.0.2.2/24', { vxlanTunnelAddr: '10.244.9.2' })];
+  const s = snap('a', nodes, { pools: [pool('10.244.0.0/16', { vxlanMode: 'CrossSubnet' }), pool('10.250.0.0/16')],
+    blocks: [{ cidr: '10.244.0.0/26', node: 'a', allocations: [] }] });
+  const learned = [
+    { prefix: '10.244.1.0/26', nextHop: '10.0.1.3', peer: 'Mesh_10_0_1_3' },
+    { prefix: '10.244.2.0/26', nextHop: '10.0.2.2', peer: 'Mesh_10_0_2_2' },
+    { prefix: '10.250.2.0/26', nextHop: '10.0.2.2', peer: 'Mesh_10_0_2_2' },
+    { prefix: '10.244.0.0/26', nextHop: '10.0.1.3', peer: 'Mesh_10_0_1_3' },
+    { prefix: '0.0.0.0/0', nextHop: '10.0.1.1', peer: 'Global_10_0_1_1' },
+  ];
+  const r = kernelRoutes(s, learned, [{ address: '10.244.0.5', iface: 'cali123' }],
+    facts('10.0.1.2/24', { underlay: [{ dst: 'default', gateway: '10.0.1.1', iface: 'eth0' }, { dst: '10.0.1.0/24', iface: 'eth0' }] }));
+  assert.deepEqual(r.routes, [
+    { dst: '0.0.0.0/0', type: 'unicast', iface: 'eth0', gateway: '10.0.1.1', onlink: true, metric: 1024 },
+    { dst: '10.244.0.0/26', type: 'blackhole' },
+    { dst: '10.244.0.5/32', type: 'unicast', iface: 'cali123', scope: 'link' },
+    { dst: '10.244.1.0/26', type: 'unicast', iface: 'eth0', gateway: '10.0.1.3', onlink: true },
+    { dst: '10.250.2.0/26', type: 'unicast', iface: 'eth0', gateway: '10.0.1.1', onlink: true },
+  ]);
+  assert.deepEqual(r.vxlanBlocks, [{ cidr: '10.244.2.0/26', nodeName: 'c' }]);
+  assert.deepEqual(r.vteps.map((v) => [v.nodeName, v.tunnelIp, v.mac]), [['b', '10.244.9.1', '66:00:00:00:00:01'], ['c', '10.244.9.2', undefined]]);
+  assert.deepEqual(r.skipped, [{ prefix: '10.244.0.0/26', reason: 'our own block' }]);
+});
+
+test('kernel routes with backend vxlan come from IPAM blocks, not BGP', () => {
+  const nodes = [node('a', '10.0.1.2/24'), node('b', '10.0.1.3/24', { vxlanTunnelAddr: '10.244.9.1' }), node('c', '10.0.2.2/24', { vxlanTunnelAddr: '10.244.9.2' })];
+  const s = snap('a', nodes, { pools: [pool('10.244.0.0/16', { vxlanMode: 'CrossSubnet' })], blocks: [
+    { cidr: '10.244.0.0/26', node: 'a', allocations: [] }, { cidr: '10.244.1.0/26', node: 'b', allocations: [] }, { cidr: '10.244.2.0/26', node: 'c', allocations: [] }] });
+  const r = kernelRoutes(s, [{ prefix: '10.9.9.0/24', nextHop: '10.0.1.3', peer: 'x' }], [], facts('10.0.1.2/24', { backend: 'vxlan' }));
+  assert.deepEqual(r.routes.map((x) => [x.dst, x.type, x.gateway]), [['10.244.0.0/26', 'blackhole', undefined], ['10.244.1.0/26', 'unicast', '10.0.1.3']]);
+  assert.deepEqual(r.vxlanBlocks, [{ cidr: '10.244.2.0/26', nodeName: 'c' }]);
+});
+
+test('resolveNextHop: longest prefix, then lowest metric', () => {
+  const u = [{ dst: 'default', gateway: '10.0.0.1', iface: 'eth0', metric: 100 }, { dst: '0.0.0.0/0', gateway: '10.0.0.2', iface: 'eth0', metric: 10 },
+    { dst: '10.5.0.0/16', gateway: '10.0.0.3', iface: 'eth1' }];
+  assert.equal(resolveNextHop(u, '10.5.1.1')?.gateway, '10.0.0.3');
+  assert.equal(resolveNextHop(u, '8.8.8.8')?.gateway, '10.0.0.2');
+  assert.equal(resolveNextHop([], '8.8.8.8'), undefined);
+});
+
+test('rules inputs: enabled pools with natOutgoing, every node address, tunnels in use', () => {
+  const s = snap('a', [node('a', '10.0.1.2/24'), node('b', '10.0.1.3/24')], { pools: [pool('10.244.0.0/16', { vxlanMode: 'Always' }), pool('10.9.0.0/16', { disabled: true })] });
+  assert.deepEqual(rulesConfig(s), { pools: [{ cidr: '10.244.0.0/16', natOutgoing: true }], nodeAddresses: ['10.0.1.2', '10.0.1.3'], ipipEnabled: false, vxlanEnabled: true });
+});
+
+// ---- properties over random clusters ----
+
+const arbCluster = fc.record({
+  n: fc.integer({ min: 1, max: 6 }),
+  mode: fc.constantFrom('Never', 'Always', 'CrossSubnet') as fc.Arbitrary<'Never' | 'Always' | 'CrossSubnet'>,
+  subnets: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 6, maxLength: 6 }),
+  owners: fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 20 }),
+  learnedFrom: fc.array(fc.tuple(fc.integer({ min: 0, max: 19 }), fc.integer({ min: 0, max: 5 })), { maxLength: 30 }),
+  backend: fc.constantFrom('bird', 'vxlan') as fc.Arbitrary<'bird' | 'vxlan'>,
+});
+
+test('property: kernel routes are valid, one per destination, own blocks are blackholes, nothing routes our block away', () => {
+  fc.assert(fc.property(arbCluster, ({ n, mode, subnets, owners, learnedFrom, backend }) => {
+    const nodes = Array.from({ length: n }, (_, i) => node(`n${i}`, `10.0.${subnets[i] ?? 0}.${i + 10}/24`, { vxlanTunnelAddr: `10.244.255.${i + 1}` }));
+    const blocks: BlockSnapshot[] = owners.map((o, i) => ({ cidr: `10.244.${i}.0/26`, node: `n${o % n}`, allocations: [] }));
+    const s = snap('n0', nodes, { pools: [pool('10.244.0.0/16', { vxlanMode: mode })], blocks });
+    const learned = learnedFrom.map(([b, o]) => ({ prefix: `10.244.${b}.0/26`, nextHop: nodes[o % n]?.ipv4 ?? '10.0.0.10', peer: 'p' }));
+    const r = kernelRoutes(s, learned, [], facts(nodes[0]?.ipv4Cidr ?? '', { backend, underlay: [{ dst: 'default', gateway: '10.0.0.1', iface: 'eth0' }] }));
+    const dsts = r.routes.map((x) => x.dst);
+    assert.equal(new Set(dsts).size, dsts.length, 'one route per destination');
+    for (const x of r.routes) validateDesiredRoute(x);
+    for (const b of blocks.filter((b) => b.node === 'n0')) {
+      assert.equal(r.routes.find((x) => x.dst === b.cidr)?.type, 'blackhole');
+      assert.ok(!r.vxlanBlocks.some((v) => v.cidr === b.cidr));
+    }
+    for (const v of r.vxlanBlocks) {
+      assert.notEqual(v.nodeName, 'n0');
+      assert.ok(!dsts.includes(v.cidr), 'a VXLAN block has no second route');
+      const owner = nodes.find((x) => x.name === v.nodeName);
+      if (mode === 'CrossSubnet') assert.notEqual(owner?.ipv4Cidr?.split('.')[2], nodes[0]?.ipv4Cidr?.split('.')[2]);
+      assert.notEqual(mode, 'Never');
+    }
+  }), { numRuns: 300 });
+});
+
+test('property: originated prefixes are ours only: local blocks and addresses of our workloads', () => {
+  fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 4 })), { maxLength: 10 }), (spec) => {
+    const blocks: BlockSnapshot[] = spec.map(([owner, users], i) => ({ cidr: `10.244.${i}.0/26`, node: `n${owner}`,
+      allocations: users.map((u, j) => ({ address: `10.244.${i}.${j + 1}`, node: `n${u}` })) }));
+    const s = snap('n0', [node('n0', '10.0.0.1/24')], { blocks });
+    for (const r of originatedPrefixes(s).routes) {
+      const p = parsePrefix(r.prefix);
+      if (r.kind === 'block') assert.ok(blocks.some((b) => b.cidr === r.prefix && b.node === 'n0'));
+      else {
+        assert.equal(p.length, 32);
+        const addr = formatPrefix(p).split('/')[0] ?? '';
+        const b = blocks.find((x) => prefixContains(parsePrefix(x.cidr), parseAddress(addr)));
+        assert.ok(b !== undefined && b.node !== 'n0' && b.allocations.some((a) => a.address === addr && a.node === 'n0'));
+      }
+    }
+  }), { numRuns: 200 });
+});
+
+test('peer names follow Calico', () => {
+  assert.equal(peerName('global', '10.0.0.1', 1790), 'Global_10_0_0_1_port_1790');
+  assert.equal(peerName('node-to-node mesh', '10.0.3.8', undefined), 'Mesh_10_0_3_8');
+});
+
+test('backend vxlan: an address borrowed from a block gets a /32 to the node running it', () => {
+  const nodes = [node('a', '10.0.1.2/24'), node('b', '10.0.1.3/24', { vxlanTunnelAddr: '10.244.9.1' }), node('c', '10.0.2.2/24', { vxlanTunnelAddr: '10.244.9.2' })];
+  const s = snap('a', nodes, { pools: [pool('10.244.0.0/16', { vxlanMode: 'CrossSubnet' })], blocks: [
+    { cidr: '10.244.0.0/26', node: 'a', allocations: [{ address: '10.244.0.9', node: 'c' }] },
+    { cidr: '10.244.1.0/26', node: 'b', allocations: [{ address: '10.244.1.7', node: 'a' }, { address: '10.244.1.8', node: 'c' }] }] });
+  const r = kernelRoutes(s, [], [{ address: '10.244.1.7', iface: 'caliX' }], facts('10.0.1.2/24', { backend: 'vxlan' }));
+  assert.deepEqual(r.routes.map((x) => [x.dst, x.iface ?? x.type]), [['10.244.0.0/26', 'blackhole'], ['10.244.1.0/26', 'eth0'], ['10.244.1.7/32', 'caliX']]);
+  assert.deepEqual(r.vxlanBlocks.map((v) => [v.cidr, v.nodeName]).sort(), [['10.244.0.9/32', 'c'], ['10.244.1.8/32', 'c']]);
+});

@@ -1,0 +1,121 @@
+/**
+ * Borrowed addresses over BGP, and the BGP-less VXLAN backend, with real tortie-node processes
+ * and a real etcd.
+ *
+ *   BGP:   node1 10.98.0.1/24 ══ node2 10.98.0.2/24        pool 10.245.0.0/29, blocks /30 (4 addresses)
+ *   VXLAN: node3 10.3.0.2 ── router 10.3.0.1 | 10.4.0.1 ── node4 10.4.0.2   (CALICO_NETWORKING_BACKEND=vxlan)
+ */
+import { strict as assert } from 'node:assert';
+import { after, before, describe, test } from 'node:test';
+import { existsSync } from 'node:fs';
+import { pollUntil } from '../../helpers/poll.js';
+import { sh, trySh } from '../../helpers/sh.js';
+import { etcdSkipReason } from '../../helpers/etcd.js';
+import { topologySkipReason } from '../../helpers/netns.js';
+import { NodeLab, NODE_MAIN, type LabNode } from './node-lab.js';
+
+const skip = topologySkipReason('etcd', 'ping') ?? etcdSkipReason() ?? (existsSync(NODE_MAIN) ? undefined : 'dist/ not built');
+
+describe('borrowed addresses over BGP', () => {
+  let lab: NodeLab;
+  let n1: LabNode, n2: LabNode;
+  before(async () => {
+    if (skip) return;
+    lab = new NodeLab('borrow');
+    await lab.startEtcd();
+    const env = { CALICO_IPV4POOL_CIDR: '10.245.0.0/29', CALICO_IPV4POOL_BLOCK_SIZE: '30' };
+    n1 = lab.node('node1', { IP: '10.98.0.1/24', ...env });
+    n2 = lab.node('node2', { IP: '10.98.0.2/24', ...env });
+    lab.topo.link(n1.ns, 'eth0', '10.98.0.1/24', n2.ns, 'eth0', '10.98.0.2/24');
+    for (const n of [n1, n2]) sh('ip', ['-n', n.ns, 'route', 'add', 'default', 'via', '10.98.0.254']);
+    lab.start(n1);
+    await pollUntil(() => lab.routes(n1).some((r) => r.type === 'blackhole'), { timeoutMs: 20_000, what: `node1 block\n${lab.logs()}` });
+    lab.start(n2);
+    await pollUntil(() => lab.routes(n2).some((r) => r.type === 'blackhole'), { timeoutMs: 20_000, what: `node2 block\n${lab.logs()}` });
+  });
+  after(async () => { if (lab) await lab.cleanup(); });
+
+  test('a pod whose address is borrowed from the other node\'s block is advertised as a /32 and reachable', { skip }, async () => {
+    const b1 = lab.routes(n1).find((r) => r.type === 'blackhole')?.dst ?? '';
+    const b2 = lab.routes(n2).find((r) => r.type === 'blackhole')?.dst ?? '';
+    assert.notEqual(b1, b2);
+    const remote = lab.addPod(n2, 'far');
+    const pods = [1, 2, 3, 4, 5].map((i) => lab.addPod(n1, `p${i}`));
+    const borrowed = pods.filter((p) => !p.address.startsWith(b1.slice(0, b1.lastIndexOf('.'))) || !sameBlock(p.address, b1));
+    assert.equal(borrowed.length, 1, `exactly one of ${pods.map((p) => p.address).join(', ')} is outside node1's block ${b1}`);
+    const addr = borrowed[0]?.address ?? '';
+    assert.ok(sameBlock(addr, b2), `${addr} comes from node2's block ${b2}`);
+    // node2 routes the borrowed /32 to node1, more specific than its own blackhole.
+    await pollUntil(() => lab.routes(n2).some((r) => r.dst === addr && r.gateway === '10.98.0.1'), { timeoutMs: 10_000, what: `node2 /32 route to ${addr}: ${JSON.stringify(lab.routes(n2))}\n${lab.logs()}` });
+    await pollUntil(() => lab.ping(remote.ns, addr), { timeoutMs: 10_000, what: `ping borrowed ${addr}` });
+    assert.ok(lab.ping(borrowed[0]?.ns ?? '', remote.address));
+    // Deleting the pod releases the address and withdraws the /32 everywhere.
+    const del = lab.cni(n1, 'DEL', `p${pods.indexOf(borrowed[0] as never) + 1}`, `/var/run/netns/${borrowed[0]?.ns ?? ''}`);
+    assert.equal(del.status, 0, del.stdout + del.stderr);
+    await pollUntil(() => !lab.routes(n2).some((r) => r.dst === addr), { timeoutMs: 10_000, what: 'borrowed /32 withdrawn' });
+    assert.ok(!lab.routes(n1).some((r) => r.dst === addr), 'workload route removed on node1');
+  });
+
+  test('cni.sock check and gc', { skip }, async () => {
+    const pod = lab.addPod(n1, 'chk');
+    const ok = await lab.call(n1, 'cni.sock', { type: 'check', containerId: 'ctr-chk', ifname: 'eth0', hostIfname: hostIf(n1, pod.address), addresses: [`${pod.address}/32`] });
+    assert.deepEqual(ok, { type: 'ok' });
+    const wrong = await lab.call(n1, 'cni.sock', { type: 'check', containerId: 'ctr-chk', ifname: 'eth0', hostIfname: hostIf(n1, pod.address), addresses: ['10.245.0.99/32'] });
+    assert.equal(wrong['type'], 'error');
+    assert.equal(wrong['code'], 'ipam-missing');
+    // GC with a valid list that omits "chk": its allocation and route go.
+    const gc = await lab.call(n1, 'cni.sock', { type: 'gc', valid: [{ containerId: 'ctr-p1', ifname: 'eth0' }, { containerId: 'ctr-p2', ifname: 'eth0' }, { containerId: 'ctr-p3', ifname: 'eth0' }, { containerId: 'ctr-p4', ifname: 'eth0' }] });
+    assert.equal(gc['type'], 'ok');
+    assert.ok((gc['released'] as string[]).some((a) => a.startsWith(pod.address)), JSON.stringify(gc));
+    assert.ok(!lab.routes(n1).some((r) => r.dst === pod.address), 'route of the collected pod removed');
+    const st = await lab.call(n1, 'cni.sock', { type: 'status' });
+    assert.deepEqual(st, { type: 'ok' });
+  });
+});
+
+function sameBlock(addr: string, block: string): boolean {
+  const [base, len] = block.split('/');
+  const toInt = (a: string): number => a.split('.').reduce((v, x) => v * 256 + Number(x), 0);
+  const size = 2 ** (32 - Number(len));
+  return Math.floor(toInt(addr) / size) === Math.floor(toInt(base ?? '') / size);
+}
+
+function hostIf(n: LabNode, addr: string): string {
+  const r = JSON.parse(sh('ip', ['-n', n.ns, '-j', 'route', 'show', `${addr}/32`])) as Array<{ dev: string }>;
+  return r[0]?.dev ?? '';
+}
+
+describe('CALICO_NETWORKING_BACKEND=vxlan: no BGP, remote blocks from the datastore', () => {
+  let lab: NodeLab;
+  let n3: LabNode, n4: LabNode;
+  before(async () => {
+    if (skip) return;
+    lab = new NodeLab('vxbe');
+    await lab.startEtcd();
+    const router = lab.topo.ns('router');
+    sh('ip', ['netns', 'exec', router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    const env = { CALICO_NETWORKING_BACKEND: 'vxlan', CALICO_IPV4POOL_CIDR: '10.246.0.0/16', CALICO_IPV4POOL_VXLAN: 'Always' };
+    n3 = lab.node('node3', { IP: '10.3.0.2/24', ...env });
+    n4 = lab.node('node4', { IP: '10.4.0.2/24', ...env });
+    lab.topo.link(n3.ns, 'eth0', '10.3.0.2/24', router, 'r3', '10.3.0.1/24');
+    lab.topo.link(n4.ns, 'eth0', '10.4.0.2/24', router, 'r4', '10.4.0.1/24');
+    sh('ip', ['-n', n3.ns, 'route', 'add', 'default', 'via', '10.3.0.1']);
+    sh('ip', ['-n', n4.ns, 'route', 'add', 'default', 'via', '10.4.0.1']);
+    lab.start(n3);
+    lab.start(n4);
+  });
+  after(async () => { if (lab) await lab.cleanup(); });
+
+  test('pods on the two subnets talk over vxlan.calico; no BGP listener', { skip }, async () => {
+    const b4 = await pollUntil(() => lab.routes(n4).find((r) => r.type === 'blackhole')?.dst, { timeoutMs: 20_000, what: `node4 block\n${lab.logs()}` });
+    await pollUntil(() => lab.routes(n3).some((r) => r.dst === b4 && r.dev === 'vxlan.calico'), { timeoutMs: 20_000, what: `node3 VXLAN route to ${b4}\n${lab.logs()}` });
+    const a = lab.addPod(n3, 'va');
+    const b = lab.addPod(n4, 'vb');
+    await pollUntil(() => lab.ping(a.ns, b.address), { timeoutMs: 10_000, what: `ping ${a.address} -> ${b.address}: ${JSON.stringify(lab.routes(n3))}` });
+    assert.ok(lab.ping(b.ns, a.address));
+    const st = await lab.call(n3, 'node.ctl', { command: 'bgp-status' });
+    assert.equal(st['ok'], false);
+    assert.match(String(st['error']), /BGP speaker not started/);
+    assert.equal(trySh('ip', ['netns', 'exec', n3.ns, 'ss', '-Hltn', 'sport = :179']).stdout.trim(), '', 'nothing listens on 179');
+  });
+});

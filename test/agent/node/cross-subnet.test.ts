@@ -1,0 +1,132 @@
+/**
+ * Three tortie-node processes on two subnets, a VXLAN CrossSubnet pool and an FRR ToR that peers
+ * with every node (node-scoped BGPPeers), against a real etcd:
+ *
+ *   node1 10.1.0.2 ─┐                                  ┌─ node3 10.2.0.2
+ *   node2 10.1.0.3 ─┴─ br-a 10.1.0.1 [tor: FRR AS 65000] 10.2.0.1 ─┘
+ *
+ * Same subnet → direct `via <node> dev eth0 onlink`; across → `dev vxlan.calico` to the VTEP
+ * published in the Node resource; pods on all three ping each other; the ToR learns every block
+ * (and borrowed /32s) and nothing else; the ToR's own route inside our pool is refused, its
+ * default route is installed with metric 1024 beside the host's own.
+ */
+import { strict as assert } from 'node:assert';
+import { after, before, test } from 'node:test';
+import { existsSync } from 'node:fs';
+import { pollUntil } from '../../helpers/poll.js';
+import { sh } from '../../helpers/sh.js';
+import { etcdSkipReason } from '../../helpers/etcd.js';
+import { topologySkipReason } from '../../helpers/netns.js';
+import { FrrPeer } from '../../helpers/bgp-peers.js';
+import { NodeLab, NODE_MAIN, type LabNode } from './node-lab.js';
+
+const skip = topologySkipReason('etcd', 'ping', 'vtysh') ?? etcdSkipReason() ?? (existsSync(NODE_MAIN) ? undefined : 'dist/ not built');
+let lab: NodeLab;
+let tor: FrrPeer;
+let nodes: LabNode[] = [];
+
+before(async () => {
+  if (skip) return;
+  lab = new NodeLab('xsub');
+  await lab.startEtcd();
+  const torNs = lab.topo.ns('tor');
+  sh('ip', ['-n', torNs, 'link', 'add', 'br-a', 'type', 'bridge']);
+  sh('ip', ['-n', torNs, 'addr', 'add', '10.1.0.1/24', 'dev', 'br-a']);
+  sh('ip', ['-n', torNs, 'link', 'set', 'br-a', 'up']);
+  sh('ip', ['netns', 'exec', torNs, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+  const env = { CALICO_IPV4POOL_CIDR: '10.244.0.0/16', CALICO_IPV4POOL_VXLAN: 'CrossSubnet' };
+  const spec: Array<[string, string, string]> = [['node1', '10.1.0.2', 'a'], ['node2', '10.1.0.3', 'a'], ['node3', '10.2.0.2', 'b']];
+  for (const [name, ip, subnet] of spec) {
+    const n = lab.node(name, { IP: `${ip}/24`, ...env });
+    const port = `p-${name}`;
+    if (subnet === 'a') {
+      lab.topo.link(n.ns, 'eth0', `${ip}/24`, torNs, port, []);
+      sh('ip', ['-n', torNs, 'link', 'set', port, 'master', 'br-a']);
+    } else {
+      lab.topo.link(n.ns, 'eth0', `${ip}/24`, torNs, port, '10.2.0.1/24');
+    }
+    sh('ip', ['-n', n.ns, 'route', 'add', 'default', 'via', subnet === 'a' ? '10.1.0.1' : '10.2.0.1']);
+    nodes.push(n);
+  }
+  tor = await FrrPeer.start(lab.topo, torNs, [
+    'frr defaults datacenter', 'router bgp 65000', ' bgp router-id 10.1.0.1', ' no bgp ebgp-requires-policy', ' no bgp network import-check',
+    ...spec.map(([, ip]) => ` neighbor ${ip} remote-as 64512`),
+    ' address-family ipv4 unicast', '  network 0.0.0.0/0', '  network 10.244.200.0/24', '  network 198.51.100.0/24', ' exit-address-family', '',
+  ].join('\n'));
+  // Node-scoped BGPPeers: each node peers with the ToR address on its own subnet.
+  for (const [name, , subnet] of spec) {
+    lab.putResource('bgppeers', { apiVersion: 'projectcalico.org/v3', kind: 'BGPPeer', metadata: { name: `tor-${name}` },
+      spec: { node: name, peerIP: subnet === 'a' ? '10.1.0.1' : '10.2.0.1', asNumber: 65000 } });
+  }
+  for (const n of nodes) lab.start(n);
+});
+
+after(async () => { if (lab) await lab.cleanup(); });
+
+const block = (n: LabNode): string | undefined => lab.routes(n).find((r) => r.type === 'blackhole')?.dst;
+
+test('same subnet is direct, across subnets goes through vxlan.calico to the published VTEP', { skip }, async () => {
+  const [n1, n2, n3] = nodes as [LabNode, LabNode, LabNode];
+  const blocks = await Promise.all(nodes.map((n) => pollUntil(() => block(n), { timeoutMs: 20_000, what: `${n.name} block\n${lab.logs()}` })));
+  const [b1, b2, b3] = blocks as [string, string, string];
+  await pollUntil(() => lab.routes(n1).some((r) => r.dst === b2 && r.gateway === '10.1.0.3' && r.dev === 'eth0'), { timeoutMs: 20_000, what: `node1 direct to ${b2}\n${lab.logs()}` });
+  const node3 = JSON.parse(lab.etcdctl(['get', '--print-value-only', '/tortie/v3/projectcalico.org/nodes/node3'])) as { spec: { ipv4VXLANTunnelAddr?: string; vxlanTunnelMACAddr?: string } };
+  assert.match(node3.spec.ipv4VXLANTunnelAddr ?? '', /^10\.244\./);
+  assert.match(node3.spec.vxlanTunnelMACAddr ?? '', /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+  await pollUntil(() => lab.routes(n1).some((r) => r.dst === b3 && r.dev === 'vxlan.calico' && r.gateway === node3.spec.ipv4VXLANTunnelAddr),
+    { timeoutMs: 20_000, what: `node1 VXLAN route to ${b3}: ${JSON.stringify(lab.routes(n1))}\n${lab.logs()}` });
+  await pollUntil(() => lab.routes(n3).some((r) => r.dst === b1 && r.dev === 'vxlan.calico'), { timeoutMs: 20_000, what: 'node3 VXLAN route to node1' });
+  await pollUntil(() => lab.routes(n3).some((r) => r.dst === b2 && r.dev === 'vxlan.calico'), { timeoutMs: 20_000, what: 'node3 VXLAN route to node2' });
+  const fdb = sh('bridge', ['-n', n1.ns, 'fdb', 'show', 'dev', 'vxlan.calico']);
+  assert.match(fdb, new RegExp(`${node3.spec.vxlanTunnelMACAddr} dst 10\\.2\\.0\\.2`));
+  assert.equal(sh('cat', [`${n1.dir}/mtu`]).trim(), '1450', 'pod MTU leaves room for VXLAN');
+});
+
+test('pods on all three nodes reach each other', { skip }, async () => {
+  const pods = nodes.map((n, i) => lab.addPod(n, `pod${i + 1}`));
+  for (const a of pods) for (const b of pods) {
+    if (a === b) continue;
+    await pollUntil(() => lab.ping(a.ns, b.address), { timeoutMs: 10_000, what: `ping ${a.address} -> ${b.address}` });
+  }
+});
+
+test('the ToR learns every block and nothing else; the node refuses pool routes from it and installs its default route', { skip }, async () => {
+  const [n1] = nodes as [LabNode];
+  const blocks = nodes.map((n) => block(n) ?? '').sort();
+  const learned = await pollUntil(() => {
+    const rib = tor.json('show bgp ipv4 unicast json') as { routes?: Record<string, unknown> };
+    const prefixes = Object.keys(rib.routes ?? {}).filter((p) => !['0.0.0.0/0', '10.244.200.0/24', '198.51.100.0/24'].includes(p)).sort();
+    return blocks.every((b) => prefixes.includes(b)) ? prefixes : undefined;
+  }, { timeoutMs: 20_000, what: 'ToR learns all blocks' });
+  assert.deepEqual(learned, blocks, 'the ToR learned exactly the blocks (no pod has a borrowed address here)');
+  await pollUntil(() => lab.routes(n1).some((r) => r.dst === 'default' && r.gateway === '10.1.0.1'), { timeoutMs: 20_000, what: `default route from the ToR: ${JSON.stringify(lab.routes(n1))}` });
+  const def = JSON.parse(sh('ip', ['-n', n1.ns, '-j', 'route', 'show', 'default', 'proto', '80'])) as Array<{ metric?: number }>;
+  assert.equal(def[0]?.metric, 1024);
+  assert.ok(lab.routes(n1).some((r) => r.dst === '198.51.100.0/24'), 'external route installed');
+  assert.ok(!lab.routes(n1).some((r) => r.dst === '10.244.200.0/24'), 'a route inside our pool from an external peer is refused');
+  const status = await lab.call(n1, 'node.ctl', { command: 'bgp-status' });
+  const types = (status['peers'] as Array<{ peerIP: string; type: string; state: string }>).map((p) => [p.peerIP, p.type, p.state]).sort();
+  assert.deepEqual(types, [['10.1.0.1', 'node specific', 'up'], ['10.1.0.3', 'node-to-node mesh', 'up'], ['10.2.0.2', 'node-to-node mesh', 'up']]);
+});
+
+test('health and metrics endpoints answer', { skip }, async () => {
+  const [n1] = nodes as [LabNode];
+  const get = (path: string, port: number): string => sh('ip', ['netns', 'exec', n1.ns, 'node', '-e',
+    `fetch('http://127.0.0.1:${port}${path}').then(async (r) => { process.stdout.write(r.status + ' ' + await r.text()); })`]);
+  await pollUntil(() => get('/readiness', 9099).startsWith('200'), { timeoutMs: 10_000, what: `readiness ${get('/readiness', 9099)}` });
+  assert.ok(get('/liveness', 9099).startsWith('200'));
+  const metrics = await pollUntil(() => { const m = get('/metrics', 9091); return /tortie_bgp_session_state\{peer="Mesh_10_1_0_3"\} 6/.test(m) ? m : undefined; },
+    { timeoutMs: 10_000, what: 'BGP session metrics' });
+  // The ToR sends its 3 prefixes and passes our blocks back; only the default and 198.51.100.0/24 are accepted.
+  const received = Number(/tortie_bgp_prefixes_received\{peer="Node_10_1_0_1",afi_safi="ipv4_unicast"\} (\d+)/.exec(metrics)?.[1]);
+  assert.ok(received >= 3, `received ${received}`);
+  assert.match(metrics, /tortie_bgp_prefixes_accepted\{peer="Node_10_1_0_1",afi_safi="ipv4_unicast"\} 2\n/);
+});
+
+test('rules: pools and node addresses in our nft table, NAT outgoing for the pool', { skip }, () => {
+  const [n1] = nodes as [LabNode];
+  const text = sh('ip', ['netns', 'exec', n1.ns, 'nft', 'list', 'table', 'ip', 'tortie']);
+  assert.match(text, /10\.244\.0\.0\/16/);
+  for (const ip of ['10.1.0.2', '10.1.0.3', '10.2.0.2']) assert.ok(text.includes(ip), `node address ${ip} in the all-hosts set`);
+  assert.match(text, /masquerade/);
+});
