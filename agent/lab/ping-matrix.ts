@@ -48,7 +48,7 @@ export async function pathKind(nodeNetns: string, dst: string): Promise<PathKind
   return 'other';
 }
 
-/** Ping every ordered pair once (a second try on loss, for a first ARP/neighbour resolution). */
+/** Ping every ordered pair (up to three tries: a first ARP/neighbour resolution, a loaded machine). */
 export async function pingMatrix(pods: readonly LabPod[], concurrency = 8): Promise<PingResult[]> {
   const pairs: Array<[LabPod, LabPod]> = [];
   for (const a of pods) for (const b of pods) if (a !== b) pairs.push([a, b]);
@@ -57,7 +57,7 @@ export async function pingMatrix(pods: readonly LabPod[], concurrency = 8): Prom
     const key = `${a.node}>${b.address}`;
     if (!paths.has(key)) paths.set(key, pathKind(a.node, b.address));
     let ok = false;
-    for (let attempt = 0; attempt < 2 && !ok; attempt++) {
+    for (let attempt = 0; attempt < 3 && !ok; attempt++) {
       ok = (await runInAsync(a.netns, 'ping', ['-n', '-q', '-c', '1', '-W', '1', b.address])).status === 0;
     }
     return { from: a.name, to: b.name, ok, path: await (paths.get(key) as Promise<PathKind>) };
