@@ -200,7 +200,10 @@ async function main(): Promise<number> {
   process.once('SIGINT', () => { cleanup(); process.exitCode = 130; });
   try {
     const lab = await up({ prefix, stateDir, nodes: args.nodes, podsPerNode: 1, tor: 'frr', blockSize: 31 }, say);
-    await waitFor('every pod to reach every pod', 30_000, async () => ((await check(lab, () => {})).failed.length === 0 ? true : undefined), { intervalMs: 250 });
+    await waitFor('every pod to reach every pod', 30_000, async () => {
+      const r = await check(lab, () => {});
+      return r.failed.length + r.unconverged.length === 0 ? true : undefined;
+    }, { intervalMs: 250 });
     const conv = await convergence(lab, args.pods);
     const thr = await iperf(lab, args.seconds);
     const s1 = stats(conv.fromAddStartMs), s2 = stats(conv.afterAddReturnedMs), s3 = stats(conv.addMs);
