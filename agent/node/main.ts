@@ -28,7 +28,7 @@ import { DatastoreCache } from './datastore-cache.js';
 import { NodeAgent } from './node-agent.js';
 import { ensureDefaultPool, nodeAddress, registerNode } from './startup.js';
 import { systemInterfaces } from './autodetect.js';
-import { startCniServer } from './cni-server.js';
+import { startCniServer, sysfsIfindex } from './cni-server.js';
 import { startCtlServer } from './ctl-server.js';
 import type { LineServer } from './line-server.js';
 import { VxlanSupport } from './vxlan-support.js';
@@ -144,7 +144,7 @@ async function main(): Promise<void> {
     await agent.start();
     rules.start();
 
-    const cni: LineServer = await startCniServer(cfg.cniSocket, { ipam, agent, routeTable, netlink, logger: log, nodeName: cfg.nodeName, mtu: () => mtu });
+    const cni: LineServer = await startCniServer(cfg.cniSocket, { ipam, agent, routeTable, netlink, logger: log, nodeName: cfg.nodeName, mtu: () => mtu, ifindexOf: sysfsIfindex });
     closers.push(() => cni.close());
     const ctl = await startCtlServer(cfg.ctlSocket, () => agent.speaker?.status(), log);
     closers.push(() => ctl.close());
