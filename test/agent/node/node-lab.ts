@@ -64,7 +64,7 @@ export class NodeLab {
   }
 
   /** Put a resource (projectcalico.org/v3 JSON) straight into etcd, under the documented key layout. */
-  putResource(plural: string, doc: Record<string, unknown> & { metadata: { name: string } }): void {
+  putResource(plural: string, doc: Record<string, unknown> & { metadata: { name: string } & Record<string, unknown> }): void {
     this.etcdctl(['put', `/tortie/v3/projectcalico.org/${plural}/${doc.metadata.name}`, JSON.stringify(doc)]);
   }
 
