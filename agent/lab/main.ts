@@ -14,6 +14,8 @@ import { check, requireState, status } from './lab-report.js';
 import type { TorKind } from './lab-plan.js';
 
 process.noDeprecation = true;
+// `tortie-lab status | head`: a closed stdout ends the output, not the process with a stack.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code !== 'EPIPE') throw err; });
 
 const say: Progress = (line) => { process.stdout.write(`${line}\n`); };
 
@@ -47,7 +49,7 @@ function build(setExit: (code: number) => void): Command {
       say('waiting for routes to converge (every pod reaches every pod)...');
       const deadline = Date.now() + o.convergeTimeout;
       let report = await check(state, () => {});
-      while (report.failed.length > 0 && Date.now() < deadline) {
+      while (report.failed.length + report.unconverged.length > 0 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 500));
         report = await check(state, () => {});
       }

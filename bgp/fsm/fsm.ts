@@ -76,6 +76,17 @@ export class BgpFsm {
 
   get automaticRestart(): boolean { return this.autoRestart; }
 
+  /**
+   * After a passive start of a session configured active (restart with a pause): from now on
+   * connect ourselves. True when the FSM was waiting passively (Active) and now is not; feed
+   * ConnectRetryTimer_Expires to connect at once.
+   */
+  endPassiveWait(): boolean {
+    if (this.config.passive || !this.passive || this.stateValue !== 'Active') return false;
+    this.passive = false;
+    return true;
+  }
+
   process(input: FsmInput): FsmOutput[] {
     const timer = TIMER_EVENT[input.type];
     if (timer !== undefined) {

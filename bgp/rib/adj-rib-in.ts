@@ -73,9 +73,18 @@ export class AdjRibIn {
   constructor(
     readonly peer: PeerInfo,
     private readonly sink: RibSink,
-    private readonly options: ImportOptions = {},
+    private options: ImportOptions = {},
     private readonly logger?: Logger,
   ) {}
+
+  /**
+   * Replace the import policy (a reconfiguration without a session reset). It applies to what
+   * arrives from now on: ask the neighbour for a ROUTE-REFRESH to re-evaluate what it sent.
+   */
+  setPolicy(policy: CompiledPolicy | undefined): void {
+    const { policy: _old, ...rest } = this.options;
+    this.options = policy ? { ...rest, policy } : rest;
+  }
 
   /** Paths received and currently held (accepted or not). */
   get received(): number { return this.nReceived; }

@@ -126,6 +126,29 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
     this.feed(this.main, input);
   }
 
+  /**
+   * Administrative reset (Cease/4), then accept the peer's new connection at once but open our
+   * own only after `delayMs`: reconnecting in the same tick meets a peer that still holds the
+   * old session and answers Cease/7 (collision). Passive sessions just wait.
+   */
+  async resetWithPause(delayMs: number, message?: string): Promise<void> {
+    // stop() feeds the FSM synchronously; the old connection closes in the background while we
+    // already accept the peer's new one (an Idle session would refuse it).
+    const closed = this.stop(message, CeaseSubcode.ADMINISTRATIVE_RESET);
+    if (this.state === 'Idle') {
+      const fsm = this.main.fsm;
+      this.feed(this.main, { type: 'ManualStart_with_PassiveTcpEstablishment' });
+      if (!this.fsmConfig.passive) {
+        this.deps.clock.setTimeout(() => {
+          if (this.main.fsm === fsm && this.main.conn === undefined && this.second === undefined && fsm.endPassiveWait()) {
+            this.feed(this.main, { type: 'ConnectRetryTimer_Expires' });
+          }
+        }, delayMs);
+      }
+    }
+    await closed;
+  }
+
   /** Administrative reset (Cease/4) then start again at once. */
   async reset(message?: string): Promise<void> {
     await this.stop(message, CeaseSubcode.ADMINISTRATIVE_RESET);

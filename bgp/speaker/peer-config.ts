@@ -52,6 +52,13 @@ export interface PeerConfig {
   readonly connectRetry: number;
   readonly families: readonly Family[];
   readonly nextHopSelf: boolean;
+  /**
+   * Our IPv4 / IPv6 next hop for routes of the family the session address is not (IPv6 routes
+   * over an IPv4 session...). Absent: a global address of that family on the interface holding
+   * the session's local address, if any.
+   */
+  readonly nextHopSelf4?: string;
+  readonly nextHopSelf6?: string;
   readonly routeReflectorClient: boolean;
   /** Absent: accept everything. */
   readonly import?: PolicyConfig;

@@ -9,6 +9,9 @@ import { compilePolicy, type CompiledPolicy } from '../policy/compile-policy.js'
 import type { PolicyAction, PolicyDefinition, PolicyMatch, PolicyRule } from '../policy/policy.js';
 import type { PolicyConfig } from './peer-config.js';
 
+/** Communities written as (asn << 16) | value are negative in JS for asn ≥ 32768. */
+const u32 = (c: number): number => (Number.isInteger(c) && c >= -0x80000000 && c < 0 ? c >>> 0 : c);
+
 export type PolicyDirection = 'import' | 'export';
 
 /** The bgp/policy definition equivalent to `cfg` (prepend only applies on export). */
@@ -16,12 +19,12 @@ export function toPolicyDefinition(cfg: PolicyConfig, direction: PolicyDirection
   const rules = cfg.rules.map((r, i): PolicyRule => {
     const match: { -readonly [K in keyof PolicyMatch]: PolicyMatch[K] } = {};
     if (r.match?.prefixes) match.prefixList = r.match.prefixes.map((p) => ({ prefix: p.prefix, ...(p.ge !== undefined ? { ge: p.ge } : {}), ...(p.le !== undefined ? { le: p.le } : {}) }));
-    if (r.match?.communities?.length) match.allCommunities = r.match.communities;
+    if (r.match?.communities?.length) match.allCommunities = r.match.communities.map(u32);
     const actions: PolicyAction[] = [];
     const s = r.set;
     if (r.action === 'accept' && s) {
-      if (s.removeCommunities?.length) actions.push({ type: 'remove-communities', values: s.removeCommunities });
-      if (s.addCommunities?.length) actions.push({ type: 'add-communities', values: s.addCommunities });
+      if (s.removeCommunities?.length) actions.push({ type: 'remove-communities', values: s.removeCommunities.map(u32) });
+      if (s.addCommunities?.length) actions.push({ type: 'add-communities', values: s.addCommunities.map(u32) });
       if (s.localPref !== undefined) actions.push({ type: 'set-local-pref', value: s.localPref });
       if (s.med !== undefined) actions.push({ type: 'set-med', value: s.med });
       if (direction === 'export' && s.prepend) actions.push({ type: 'prepend', count: s.prepend });

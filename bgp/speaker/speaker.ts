@@ -12,6 +12,7 @@
  * End-of-RIB after the initial table; ROUTE-REFRESH (RFC 2918) with BoRR/EoRR (RFC 7313).
  */
 import type { Server, Socket } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { describeError } from '../../common/errors.js';
@@ -30,6 +31,7 @@ import type { AdjRibIn } from '../rib/adj-rib-in.js';
 import { isSelfNextHop, NEXT_HOP_SELF_V4, NEXT_HOP_SELF_V6, UpdateGroup, type GroupBatch } from '../rib/update-group.js';
 import { exportTargetKey, type ExportedAttributes, type ExportTarget } from '../rib/export.js';
 import type { BestPathStep } from '../rib/best-path.js';
+import { PrefixTable } from '../rib/prefix-table.js';
 import { LOCAL_PEER_ID, type PeerInfo, type Route } from '../rib/route.js';
 import { peerConfigEquals, type PeerConfig, type SpeakerConfig } from './peer-config.js';
 import { compilePeerPolicy } from './policy-config.js';
@@ -117,6 +119,12 @@ export interface PeerStatus {
 
 const ORIGIN_NAMES = ['IGP', 'EGP', 'incomplete'] as const;
 const LOCAL = LOCAL_PEER_ID;
+/**
+ * Pause between the Cease/4 of restartPeer() and our own new connection (the peer's is accepted
+ * at once). 0 = next tick: with a pause FRR reconnects first and afterwards reports the reset as
+ * "No AFI/SAFI activated for peer" instead of Cease/Administrative Reset.
+ */
+const RESTART_DELAY_MS = 0;
 /** Prepared attribute blocks kept per peer before its cache is reset. */
 const PREPARED_LIMIT = 20_000;
 
@@ -225,6 +233,7 @@ export class BgpSpeaker {
     const p = this.peers.get(config.name);
     if (!p) { this.addPeer(config); return true; }
     if (peerConfigEquals(p.config, config)) return false;
+    if (this.updatePolicies(p, config)) return true;
     this.retire(p, CeaseSubcode.OTHER_CONFIGURATION_CHANGE);
     const st = p.session.stats;
     const b = p.base;
@@ -240,6 +249,51 @@ export class BgpSpeaker {
     this.attach(p);
     if (p.enabled) p.session.start();
     return true;
+  }
+
+  /**
+   * A change of only the import and/or export policy is applied in place, like BIRD and FRR:
+   * import → the Adj-RIB-In gets the new policy and the peer is asked for a ROUTE-REFRESH
+   * (routes it re-sends are re-evaluated); export → the peer moves to the update group of its
+   * new policy and gets the difference. Returns false when a session reset is needed instead
+   * (other fields changed, or the peer cannot do route refresh).
+   */
+  private updatePolicies(p: Peer, config: PeerConfig): boolean {
+    const strip = (c: PeerConfig): PeerConfig => { const { import: _i, export: _e, ...rest } = c; return rest; };
+    if (!peerConfigEquals(strip(p.config), strip(config))) return false;
+    const importChanged = JSON.stringify(p.config.import ?? null) !== JSON.stringify(config.import ?? null);
+    const n = p.negotiated;
+    if (importChanged && n && !n.routeRefresh) return false;
+    p.config = config;
+    p.importPolicy = compilePeerPolicy(config.import, 'import');
+    const exportPolicy = compilePeerPolicy(config.export, 'export');
+    const exportChanged = exportPolicy !== p.exportPolicy;
+    p.exportPolicy = exportPolicy;
+    this.log.info({ peer: config.name, importChanged, exportChanged }, 'policy changed: applied without a session reset');
+    if (importChanged && p.adjIn && n) {
+      p.adjIn.setPolicy(p.importPolicy);
+      for (const f of n.families) p.session.send({ type: 'route-refresh', afi: f.afi, safi: f.safi, subtype: 0 });
+    }
+    if (exportChanged && p.group && n) this.regroup(p, n);
+    return true;
+  }
+
+  /** Move an Established peer to the update group of its (new) export target; send it the difference. */
+  private regroup(p: Peer, n: NegotiatedSession): void {
+    const old = p.group;
+    if (!old) return;
+    this.flushGroup(old, undefined);
+    const before = old.ug.table(p.config.name, this.rib);
+    old.ug.removeMember(p.config.name);
+    old.members.delete(p.config.name);
+    if (old.members.size === 0) this.groups.delete(old.key);
+    const g = this.joinGroup(p, n);
+    const after = g.ug.table(p.config.name, this.rib);
+    const keep = new PrefixTable<true>();
+    for (const a of after.announce) for (const x of a.prefixes) keep.set(x, true);
+    const withdraw: Prefix[] = [];
+    for (const a of before.announce) for (const x of a.prefixes) if (keep.get(x) === undefined) withdraw.push(x);
+    this.sendBatch(p, { announce: after.announce, withdraw }, undefined);
   }
 
   /** Cease/3 peer de-configured, then forget the peer and its routes. */
@@ -286,10 +340,14 @@ export class BgpSpeaker {
     this.background(p.session.stop(), name, 'disable');
   }
 
+  /**
+   * Cease/4 administrative reset; the peer's reconnection is accepted at once and we connect
+   * ourselves after RESTART_DELAY_MS (not in the same tick as the stop).
+   */
   restartPeer(name: string): void {
     const p = this.mustPeer(name);
     p.enabled = true;
-    this.background(p.session.reset(), name, 'restart');
+    this.background(p.session.resetWithPause(RESTART_DELAY_MS), name, 'restart');
   }
 
   private mustPeer(name: string): Peer {
@@ -488,12 +546,23 @@ export class BgpSpeaker {
     p.adjIn = this.rib.addPeer(info, p.importPolicy ? { policy: p.importPolicy } : {});
     const localText = canonicalAddress(p.session.connection?.localAddress);
     const local = localText !== undefined ? parseAddress(localText) : undefined;
-    p.local4 = local?.family === 4 ? local.bytes : undefined;
-    p.local6 = local?.family === 6 ? local.bytes : undefined;
+    p.local4 = local?.family === 4 ? local.bytes : this.otherFamilyNextHop(p, 4, localText);
+    p.local6 = local?.family === 6 ? local.bytes : this.otherFamilyNextHop(p, 6, localText);
     const c = n.codec;
-    p.encodingKey = `${c.fourOctetAs ? 4 : 2}|${c.extendedMessage ? 1 : 0}|${[...c.addPathSend].join(',')}|${localText ?? '-'}|${p.sends4 ? 1 : 0}${p.sends6 ? 1 : 0}`;
+    const nhText = (b: Uint8Array | undefined) => (b ? formatAddress(b) : '-');
+    p.encodingKey = `${c.fourOctetAs ? 4 : 2}|${c.extendedMessage ? 1 : 0}|${[...c.addPathSend].join(',')}|${nhText(p.local4)}|${nhText(p.local6)}|${p.sends4 ? 1 : 0}${p.sends6 ? 1 : 0}`;
     p.prepared = new Map();
     p.preparedGen = -1;
+    const g = this.joinGroup(p, n);
+    this.sendBatch(p, g.ug.table(p.config.name, this.rib), undefined);
+    // End-of-RIB (RFC 4724 §2) after the initial table, per family.
+    const eor: Uint8Array[] = [];
+    for (const f of n.families) if (f.safi === 1 && (f.afi === 1 || f.afi === 2)) eor.push(encodeEndOfRib(f));
+    if (eor.length) p.session.sendEncoded(eor);
+  }
+
+  /** Put the peer into the update group of its export target (created on demand). */
+  private joinGroup(p: Peer, n: NegotiatedSession): Group {
     // Placeholder next hops: members on different local addresses share the group.
     const target: ExportTarget = {
       kind: n.ibgp ? 'ibgp' : 'ebgp', localAs: this.config.asn, routerId: this.rib.routerId, routeReflector: true,
@@ -509,11 +578,7 @@ export class BgpSpeaker {
     g.ug.addMember(p.config.name);
     g.members.set(p.config.name, p);
     p.group = g;
-    this.sendBatch(p, g.ug.table(p.config.name, this.rib), undefined);
-    // End-of-RIB (RFC 4724 §2) after the initial table, per family.
-    const eor: Uint8Array[] = [];
-    for (const f of n.families) if (f.safi === 1 && (f.afi === 1 || f.afi === 2)) eor.push(encodeEndOfRib(f));
-    if (eor.length) p.session.sendEncoded(eor);
+    return g;
   }
 
   private onDown(p: Peer, r: DownReason): void {
@@ -657,6 +722,20 @@ export class BgpSpeaker {
     return p.sends4 ? prefixes.filter((x) => x.family === 4) : [];
   }
 
+  /**
+   * Our next hop for the family the session's own address is not (IPv6 routes over an IPv4
+   * session and vice versa): the configured nextHopSelf4/6, else the first global address of
+   * that family on the interface holding the session's local address (as BIRD and FRR do).
+   */
+  private otherFamilyNextHop(p: Peer, family: 4 | 6, localText: string | undefined): Uint8Array | undefined {
+    const configured = family === 4 ? p.config.nextHopSelf4 : p.config.nextHopSelf6;
+    if (configured !== undefined) return parseAddress(configured).bytes;
+    if (!p.config.families.includes(family === 6 ? 'ipv6-unicast' : 'ipv4-unicast') || localText === undefined) return undefined;
+    const found = interfaceAddress(localText, family);
+    if (found === undefined) this.log.info({ peer: p.config.name, family }, `no IPv${family} address on the interface of ${localText}: IPv${family} routes need nextHopSelf${family} or an originated next hop`);
+    return found;
+  }
+
   /** The encoded attribute block for this peer: placeholder next hops become its own address. */
   private prepare(p: Peer, attrs: ExportedAttributes, v6: boolean, ctx: CodecContext): PreparedAttributes | undefined {
     const hit = p.prepared.get(attrs);
@@ -677,6 +756,17 @@ export class BgpSpeaker {
     p.prepared.set(attrs, prep);
     return prep ?? undefined;
   }
+}
+
+/** A global address of `family` on the interface that holds `localText` (os.networkInterfaces). */
+function interfaceAddress(localText: string, family: 4 | 6): Uint8Array | undefined {
+  const all = networkInterfaces();
+  for (const addrs of Object.values(all)) {
+    if (!addrs?.some((a) => canonicalAddress(a.address) === localText)) continue;
+    const want = addrs.find((a) => (family === 6 ? a.family === 'IPv6' && !a.address.toLowerCase().startsWith('fe80') && a.address !== '::1' : a.family === 'IPv4' && !a.internal));
+    if (want) return parseAddress(want.address).bytes;
+  }
+  return undefined;
 }
 
 function sumCounts(r: Readonly<Record<string, number>>): number {

@@ -9,6 +9,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { systemClock } from '../../../common/clock.js';
 import { silentLogger } from '../../../common/logger.js';
 import { pollUntil } from '../../helpers/poll.js';
+import { parsePrefix } from '../../../common/prefix.js';
 import { BgpSpeaker, type BestPathChange, type SpeakerDeps } from '../../../bgp/speaker/speaker.js';
 import type { PeerConfig } from '../../../bgp/speaker/peer-config.js';
 import { Framer, encodeKeepalive, encodeOpen } from '../../../bgp/speaker/codec.js';
@@ -140,5 +141,55 @@ describe('BgpSpeaker applies RFC 7606 to a raw peer', () => {
     assert.deepEqual(notes[0], [6, 1]);
     assert.equal(speaker.routes().filter((r) => r.from === 'greedy').length, 0);
     s.destroy();
+  });
+});
+
+describe('BgpSpeaker reconfiguration in place, restart, next hop for the other family', () => {
+  const speakers: BgpSpeaker[] = [];
+  after(async () => { for (const s of speakers) await s.stop(); });
+
+  it('policy-only changes apply without a reset; restartPeer resets once; IPv6 over IPv4 uses nextHopSelf6', async () => {
+    const port = basePort + 10;
+    const a = new BgpSpeaker(deps(), { routerId: '10.0.0.1', asn: 65001, listen: { address: '127.0.0.1', port }, peers: [] });
+    const b = new BgpSpeaker(deps(), { routerId: '10.0.0.2', asn: 65002, listen: { address: '127.0.0.2', port: port + 1 }, peers: [] });
+    speakers.push(a, b);
+    await a.start();
+    await b.start();
+    const fams = ['ipv4-unicast', 'ipv6-unicast'] as const;
+    const toB = peer({ name: 'b', address: '127.0.0.2', asn: 65002, port: port + 1, localAddress: '127.0.0.1', families: fams, nextHopSelf6: '2001:db8::a' });
+    const rejectTagged = { rules: [{ match: { communities: [(65001 << 16) | 9] }, action: 'reject' as const }], default: 'accept' as const };
+    const toA = peer({ name: 'a', address: '127.0.0.1', asn: 65001, port, localAddress: '127.0.0.2', families: fams, import: rejectTagged });
+    a.addPeer(toB);
+    b.addPeer(toA);
+    a.originate('10.2.0.0/24', { nextHop: '192.0.2.1', communities: [(65001 << 16) | 9] });
+    a.originate('10.2.1.0/24', { nextHop: '192.0.2.1' });
+    a.originate('2001:db8:1::/48');
+    await pollUntil(() => b.routes('10.2.1.0/24').length === 1 && b.routes('2001:db8:1::/48').length === 1, { what: 'routes at b' });
+    assert.equal(b.routes('2001:db8:1::/48')[0]?.nextHop, '2001:db8::a', 'IPv6 over an IPv4 session: next hop from nextHopSelf6');
+    assert.equal(b.routes('10.2.0.0/24').length, 0, 'tagged route rejected by import policy');
+    assert.equal(b.status()[0]?.prefixes.received, 3);
+    const transitions = () => [a.status()[0]?.establishedTransitions, b.status()[0]?.establishedTransitions];
+    const before = transitions();
+
+    // import policy change at b: route refresh, no reset
+    assert.deepEqual(b.reconfigure({ routerId: '10.0.0.2', asn: 65002, listen: { address: '127.0.0.2', port: port + 1 }, peers: [{ ...toA, import: { rules: [], default: 'accept' } }] }).changed, ['a']);
+    await pollUntil(() => b.routes('10.2.0.0/24').length === 1, { what: 'tagged route accepted after the import change' });
+    assert.ok((a.status()[0]?.messages.routeRefreshIn ?? 0) >= 1, 'a was asked for a route refresh');
+    // export policy change at a: b loses 10.2.1.0/24, no reset
+    const noPrefix = { rules: [{ match: { prefixes: [{ prefix: parsePrefix('10.2.1.0/24') }] }, action: 'reject' as const }], default: 'accept' as const };
+    a.updatePeer({ ...toB, export: noPrefix });
+    await pollUntil(() => b.routes('10.2.1.0/24').length === 0, { what: 'export change withdrew 10.2.1.0/24' });
+    assert.equal(b.routes('10.2.0.0/24').length, 1);
+    assert.equal(a.status()[0]?.prefixes.advertised, 2);
+    assert.deepEqual(transitions(), before, 'no session was reset');
+
+    // restartPeer: one Cease/4, then back
+    const notes = b.status()[0]?.messages.notificationsIn ?? 0;
+    a.restartPeer('b');
+    await pollUntil(() => /Received: Administrative reset/.test(b.status()[0]?.lastError ?? '') || b.status()[0]?.state !== 'Established', { what: 'b saw the reset' });
+    await pollUntil(() => a.status()[0]?.state === 'Established' && b.status()[0]?.state === 'Established' && (b.status()[0]?.establishedTransitions ?? 0) > (before[1] ?? 0),
+      { what: 'session back after restart', timeoutMs: 15_000 });
+    assert.equal(b.status()[0]?.messages.notificationsIn, notes + 1, 'exactly one NOTIFICATION (Cease/4), no collision');
+    await pollUntil(() => b.routes('10.2.0.0/24').length === 1, { what: 'routes back after restart' });
   });
 });
