@@ -108,8 +108,11 @@ test('every pod reaches every pod; same-subnet pairs route directly, cross-subne
 
 test('same-subnet pod traffic is unencapsulated on the underlay; cross-subnet is VXLAN (udp 4789)', { skip }, async () => {
   const a = pod('pod1-1'), b = pod('pod2-1'), c = pod('pod3-1');
-  // node1 → node2: ICMP with the pod addresses themselves on node1's eth0.
-  const plain = await capture(node(1).netns, `icmp and src host ${a.address} and dst host ${b.address}`);
+  // node1 → node2: ICMP with the pod addresses themselves on node1's eth0, in a frame addressed
+  // to node2's own MAC (straight to the peer node, not through the ToR).
+  const mac2 = (JSON.parse(inNs(node(2).netns, 'ip', ['-j', 'link', 'show', 'eth0']).stdout) as Array<{ address: string }>)[0]?.address;
+  assert.ok(mac2 !== undefined);
+  const plain = await capture(node(1).netns, `ether dst ${mac2} and icmp and src host ${a.address} and dst host ${b.address}`);
   try {
     await pollUntil(() => { ping(a, b); return plain.exited; }, { timeoutMs: 5000, what: 'pod ICMP on node1 eth0' });
     assert.match(plain.output, new RegExp(`${a.address.replace(/\./g, '\\.')} > ${b.address.replace(/\./g, '\\.')}: ICMP echo request`));
