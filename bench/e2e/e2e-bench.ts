@@ -98,14 +98,13 @@ function stats(xs: readonly number[]): { n: number; p50: number; p99: number; ma
   return { n: xs.length, p50: pct(xs, 50), p99: pct(xs, 99), max: Math.max(...xs) };
 }
 
-async function addMeasured(lab: LabState, n: NodePlan, pod: PodPlan): Promise<{ address: string; t0: number; t1: number }> {
+async function addMeasured(n: NodePlan, pod: PodPlan): Promise<{ address: string; t0: number; t1: number }> {
   run('ip', ['netns', 'add', pod.netns]);
   const t0 = wallMs();
   const r = await runCni(n, 'ADD', pod);
   const t1 = wallMs();
   const address = (JSON.parse(r.stdout || '{}') as { ips?: Array<{ address?: string }> }).ips?.[0]?.address?.split('/')[0];
   if (r.status !== 0 || address === undefined) throw new Error(`CNI ADD ${pod.name} on ${n.name} failed: ${r.stdout}${r.stderr}`);
-  void lab;
   return { address, t0, t1 };
 }
 
@@ -128,7 +127,7 @@ async function convergence(lab: LabState, pods: number): Promise<Convergence> {
       const pod = mk('m');
       const filler = mk('f');
       made.push({ n, pod }, { n, pod: filler });
-      const { address, t0, t1 } = await addMeasured(lab, n, pod);
+      const { address, t0, t1 } = await addMeasured(n, pod);
       const others = monitors.filter((m) => m.netns !== n.netns);
       const seen = await waitFor(`${address} on every other node`, 10_000, () => {
         const ts = others.map((m) => m.covering(address));
@@ -142,7 +141,7 @@ async function convergence(lab: LabState, pods: number): Promise<Convergence> {
         const via = tryRunIn(m.netns, 'ip', ['-o', 'route', 'get', address]).stdout.includes('vxlan.calico') ? 'vxlan' : 'direct';
         out.kinds[via] = (out.kinds[via] ?? 0) + 1;
       }
-      await addMeasured(lab, n, filler);
+      await addMeasured(n, filler);
       if ((i + 1) % 10 === 0) say(`convergence: ${i + 1}/${pods} pods`);
     }
   } finally {
