@@ -23,6 +23,8 @@ export interface LabOptions {
   readonly tor: TorKind;
   /** Where pid files, logs, sockets and lab.json live. */
   readonly stateDir: string;
+  /** IPPool blockSize (default 26); the convergence bench uses 31 so pods open new blocks. */
+  readonly blockSize?: number;
 }
 
 export const TOR_AS = 65000;
@@ -72,6 +74,9 @@ export function validateOptions(o: LabOptions): void {
   if (!/^[a-z][a-z0-9]{0,11}$/.test(o.prefix)) bad('--prefix', `must be 1-12 lowercase letters/digits starting with a letter, got ${JSON.stringify(o.prefix)}`);
   if (!Number.isInteger(o.nodes) || o.nodes < 2 || o.nodes > 60) bad('--nodes', `must be an integer 2..60, got ${o.nodes}`);
   if (!Number.isInteger(o.podsPerNode) || o.podsPerNode < 1 || o.podsPerNode > 200) bad('--pods', `must be an integer 1..200, got ${o.podsPerNode}`);
+  if (o.blockSize !== undefined && (!Number.isInteger(o.blockSize) || o.blockSize < 20 || o.blockSize > 31)) {
+    bad('blockSize', `must be an integer 20..31, got ${o.blockSize}`);
+  }
   if (o.tor !== 'frr' && o.tor !== 'bird') bad('--tor', `must be frr or bird, got ${JSON.stringify(o.tor)}`);
 }
 
@@ -115,7 +120,7 @@ export function labResources(plan: LabPlan): Array<Record<string, unknown>> {
     { apiVersion: 'projectcalico.org/v3', kind: 'BGPConfiguration', metadata: meta('default'),
       spec: { asNumber: NODE_AS, nodeToNodeMeshEnabled: true, logSeverityScreen: 'Info' } },
     { apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: meta('lab-pool'),
-      spec: { cidr: POOL_CIDR, blockSize: 26, vxlanMode: 'CrossSubnet', ipipMode: 'Never', natOutgoing: false, nodeSelector: 'all()' } },
+      spec: { cidr: POOL_CIDR, blockSize: plan.options.blockSize ?? 26, vxlanMode: 'CrossSubnet', ipipMode: 'Never', natOutgoing: false, nodeSelector: 'all()' } },
     ...plan.nodes.map((n) => ({
       apiVersion: 'projectcalico.org/v3', kind: 'BGPPeer', metadata: meta(`tor-${n.name}`),
       spec: { node: n.name, peerIP: n.gateway, asNumber: TOR_AS },

@@ -12,19 +12,26 @@ export function requireState(stateDir: string): LabState {
   return state;
 }
 
-export interface CheckReport { readonly results: PingResult[]; readonly failed: PingResult[] }
+export interface CheckReport {
+  readonly results: PingResult[];
+  readonly failed: PingResult[];
+  /** Pairs that reached each other but not over an agent route (via the ToR's default route). */
+  readonly unconverged: PingResult[];
+}
 
 /** The ping matrix and route kinds, printed; `failed` empty means every pod reached every pod. */
 export async function check(state: LabState, say: Progress): Promise<CheckReport> {
-  const results = await pingMatrix(state.pods);
+  const results = await pingMatrix(state.pods, new Set(state.plan.nodes.map((n) => n.address)));
   const failed = results.filter((r) => !r.ok);
+  const unconverged = results.filter((r) => r.ok && (r.path === 'tor' || r.path === 'other'));
   say(formatMatrix(state.pods, results));
   say(formatRouteKinds(state.plan.nodes.map((n) => routeKinds(n.netns))));
   const byPath = new Map<string, number>();
   for (const r of results) if (r.ok) byPath.set(r.path, (byPath.get(r.path) ?? 0) + 1);
   say(`ping: ${results.length - failed.length}/${results.length} pairs reached (${[...byPath].map(([k, v]) => `${k} ${v}`).join(', ')})`);
   for (const f of failed) say(`ping FAILED: ${f.from} -> ${f.to} (path ${f.path})`);
-  return { results, failed };
+  for (const u of unconverged) say(`not converged: ${u.from} -> ${u.to} goes ${u.path === 'tor' ? 'via the ToR' : 'by no agent route'}`);
+  return { results, failed, unconverged };
 }
 
 /** Ask a node's control socket for its BGP sessions (node.ctl, tortiectl node status protocol). */

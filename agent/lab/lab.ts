@@ -247,6 +247,18 @@ export async function addPod(plan: LabPlan, pod: PodPlan): Promise<LabPod & { ms
   return { name: pod.name, netns: pod.netns, node: n.netns, address, ms: r.ms };
 }
 
+/** As a kubelet does: a failed ADD (which the plugin rolled back) is tried again, visibly. */
+async function addPodRetrying(plan: LabPlan, pod: PodPlan, say: Progress, tries = 3): Promise<LabPod & { ms: number }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await addPod(plan, pod);
+    } catch (err) {
+      if (attempt >= tries) throw err;
+      say(`pod: ${pod.name} ADD attempt ${attempt} failed (${describeError(err)}); trying again, as a kubelet would`);
+    }
+  }
+}
+
 export async function up(options: LabOptions, say: Progress): Promise<LabState> {
   const plan = planLab(options);
   requireTools(options.tor);
@@ -267,7 +279,7 @@ export async function up(options: LabOptions, say: Progress): Promise<LabState> 
   await Promise.all(plan.nodes.map((n) => waitNodeReady(n)));
   say(`tortie-node: all ${plan.nodes.length} nodes serve cni.sock`);
   for (const pod of plan.pods) {
-    const p = await addPod(plan, pod);
+    const p = await addPodRetrying(plan, pod, say);
     state.pods.push({ name: p.name, netns: p.netns, node: p.node, address: p.address });
     writeState(state);
     say(`pod: ${p.name} on ${p.node} ${p.address} (CNI ADD ${Math.round(p.ms)} ms)`);

@@ -8,12 +8,14 @@
  * Progress and results are plain lines on stdout; errors on stderr with exit 1.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { describeError } from '../../common/errors.js';
+import { TortieError, describeError } from '../../common/errors.js';
 import { down, up, type Progress } from './lab.js';
 import { check, requireState, status } from './lab-report.js';
 import type { TorKind } from './lab-plan.js';
 
 process.noDeprecation = true;
+// `tortie-lab status | head`: a closed stdout ends the output, not the process with a stack.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code !== 'EPIPE') throw err; });
 
 const say: Progress = (line) => { process.stdout.write(`${line}\n`); };
 
@@ -43,11 +45,17 @@ function build(setExit: (code: number) => void): Command {
     .option('--converge-timeout <ms>', 'how long to wait for every pod to reach every pod', int('--converge-timeout'), 60_000)
     .action(async (o: { nodes: number; pods: number; tor: string; convergeTimeout: number }) => {
       const c = opts();
-      const state = await up({ prefix: c.prefix, stateDir: c.stateDir, nodes: o.nodes, podsPerNode: o.pods, tor: o.tor as TorKind }, say);
+      let state;
+      try {
+        state = await up({ prefix: c.prefix, stateDir: c.stateDir, nodes: o.nodes, podsPerNode: o.pods, tor: o.tor as TorKind }, say);
+      } catch (err) {
+        if (err instanceof TortieError && (err.code === 'lab-exists' || err.code === 'lab-options' || err.code === 'lab-root' || err.code === 'lab-tools' || err.code === 'lab-build')) throw err;
+        throw new TortieError('lab-up', `${describeError(err)}\nwhat was made is left for inspection (logs under ${c.stateDir}); \`tortie-lab down\` removes it`, { cause: err });
+      }
       say('waiting for routes to converge (every pod reaches every pod)...');
       const deadline = Date.now() + o.convergeTimeout;
       let report = await check(state, () => {});
-      while (report.failed.length > 0 && Date.now() < deadline) {
+      while (report.failed.length + report.unconverged.length > 0 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 500));
         report = await check(state, () => {});
       }

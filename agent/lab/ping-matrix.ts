@@ -12,7 +12,8 @@ export interface LabPod {
   readonly address: string;
 }
 
-export type PathKind = 'local' | 'direct' | 'vxlan' | 'other';
+/** local: same node; direct: via the peer node; vxlan: vxlan.calico; tor: default route via the ToR. */
+export type PathKind = 'local' | 'direct' | 'vxlan' | 'tor' | 'other';
 
 export interface PingResult {
   readonly from: string;
@@ -37,34 +38,34 @@ async function limit<T, R>(items: readonly T[], n: number, fn: (t: T) => Promise
   return out;
 }
 
-export async function pathKind(nodeNetns: string, dst: string): Promise<PathKind> {
+export async function pathKind(nodeNetns: string, dst: string, nodeAddresses: ReadonlySet<string>): Promise<PathKind> {
   const r = await runInAsync(nodeNetns, 'ip', ['-j', 'route', 'get', dst]);
   if (r.status !== 0) return 'other';
-  const route = (JSON.parse(r.stdout || '[]') as Array<{ dev?: string }>)[0];
+  const route = (JSON.parse(r.stdout || '[]') as Array<{ dev?: string; gateway?: string }>)[0];
   const dev = route?.dev ?? '';
   if (dev.startsWith('cali')) return 'local';
   if (dev === 'vxlan.calico') return 'vxlan';
-  if (dev === 'eth0') return 'direct';
+  if (dev === 'eth0') return route?.gateway !== undefined && nodeAddresses.has(route.gateway) ? 'direct' : 'tor';
   return 'other';
 }
 
-/** Ping every ordered pair once (a second try on loss, for a first ARP/neighbour resolution). */
-export async function pingMatrix(pods: readonly LabPod[], concurrency = 8): Promise<PingResult[]> {
+/** Ping every ordered pair (up to three tries: a first ARP/neighbour resolution, a loaded machine). */
+export async function pingMatrix(pods: readonly LabPod[], nodeAddresses: ReadonlySet<string>, concurrency = 8): Promise<PingResult[]> {
   const pairs: Array<[LabPod, LabPod]> = [];
   for (const a of pods) for (const b of pods) if (a !== b) pairs.push([a, b]);
   const paths = new Map<string, Promise<PathKind>>();
   return limit(pairs, concurrency, async ([a, b]) => {
     const key = `${a.node}>${b.address}`;
-    if (!paths.has(key)) paths.set(key, pathKind(a.node, b.address));
+    if (!paths.has(key)) paths.set(key, pathKind(a.node, b.address, nodeAddresses));
     let ok = false;
-    for (let attempt = 0; attempt < 2 && !ok; attempt++) {
+    for (let attempt = 0; attempt < 3 && !ok; attempt++) {
       ok = (await runInAsync(a.netns, 'ping', ['-n', '-q', '-c', '1', '-W', '1', b.address])).status === 0;
     }
     return { from: a.name, to: b.name, ok, path: await (paths.get(key) as Promise<PathKind>) };
   });
 }
 
-const MARK: Record<PathKind, string> = { local: 'L', direct: 'D', vxlan: 'V', other: '?' };
+const MARK: Record<PathKind, string> = { local: 'L', direct: 'D', vxlan: 'V', tor: 'T', other: '?' };
 
 /** A matrix as text: one row per source pod; cells `D`/`V`/`L` on success, `x` on failure. */
 export function formatMatrix(pods: readonly LabPod[], results: readonly PingResult[]): string {
@@ -79,7 +80,7 @@ export function formatMatrix(pods: readonly LabPod[], results: readonly PingResu
     });
     return `${`${a.name} ${a.address}`.padEnd(w + 18)} ${cells.join(' ')}`;
   });
-  return [head, ...rows, 'D = direct over the underlay, V = VXLAN, L = same node, x = no reply'].join('\n');
+  return [head, ...rows, 'D = direct to the peer node, V = VXLAN, L = same node, T = via the ToR (no agent route yet), x = no reply'].join('\n');
 }
 
 export interface RouteKinds { readonly node: string; direct: number; vxlan: number; workload: number; blackhole: number; other: number }

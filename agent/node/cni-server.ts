@@ -9,7 +9,8 @@ import { isDatastoreError } from '../datastore/errors.js';
 import type { AgentRequest, AgentResponse } from '../cni/agent-protocol.js';
 import type { Ipam } from '../ipam/ipam.js';
 import type { RouteTable } from '../../felix/routes/route-table.js';
-import { MAIN_TABLE, type Netlink } from '../../felix/netlink/types.js';
+import { readFileSync } from 'node:fs';
+import type { Netlink } from '../../felix/netlink/types.js';
 import { startLineServer, type LineServer } from './line-server.js';
 import type { NodeAgent } from './node-agent.js';
 
@@ -21,7 +22,17 @@ export interface CniServerDeps {
   readonly logger: Logger;
   readonly nodeName: string;
   readonly mtu: () => number | undefined;
+  /** Interface index by name (sysfs), undefined when absent. */
+  readonly ifindexOf: (name: string) => number | undefined;
 }
+
+/** /sys/class/net/<name>/ifindex: `ip netns exec` and a hostNetwork pod both see their netns there. */
+export function sysfsIfindex(name: string): number | undefined {
+  if (!/^[\w.@-]{1,15}$/.test(name)) return undefined;
+  try { const n = Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8').trim()); return Number.isInteger(n) && n > 0 ? n : undefined; } catch { return undefined; }
+}
+
+const delay = (ms: number): Promise<void> => new Promise((r) => { setTimeout(r, ms); });
 
 const err = (code: string, message: string, retry = false): AgentResponse => ({ type: 'error', code, message, ...(retry ? { retry } : {}) });
 
@@ -62,16 +73,22 @@ export async function handleCniRequest(deps: CniServerDeps, raw: unknown): Promi
       }
       case 'endpoint-up': {
         deps.agent.setEndpoint(req.containerId, req.hostIfname, req.addresses);
-        await deps.agent.syncNow();
-        const last = deps.agent.lastApply;
-        if (last !== undefined && last.failed === 0 && last.pending === 0) return { type: 'ok' };
-        // Something is pending or failed: look in the kernel for exactly these routes.
-        const link = (await deps.netlink.listLinks()).find((l) => l.name === req.hostIfname);
-        const have = new Set((await deps.netlink.listRoutes(4, MAIN_TABLE, deps.routeTable.protocol))
-          .filter((r) => link !== undefined && r.ifindex === link.index).map((r) => r.dst));
-        const missing = req.addresses.filter((a) => !a.includes(':') && !have.has(a.includes('/') ? a : `${a}/32`));
-        if (missing.length > 0) return err('dataplane', `route for ${missing.join(', ')} via ${req.hostIfname} is not in the kernel${link === undefined ? ` (no interface ${req.hostIfname})` : ''}`, true);
-        return { type: 'ok' };
+        // The link may be new (or re-created under the same name) and its notification not yet
+        // seen by the route table: tell it the current index (from sysfs: no netlink dump, which
+        // would collide with the route table's), sync, and retry briefly while an apply fails
+        // (a late notification with a stale index gives ENODEV once).
+        let why = '';
+        for (let attempt = 0; attempt < 20; attempt++) {
+          const index = deps.ifindexOf(req.hostIfname);
+          if (index === undefined) { why = `no interface ${req.hostIfname}`; await delay(100); continue; }
+          deps.routeTable.onEvent({ type: 'link', action: 'new', link: { index, name: req.hostIfname, kind: 'veth', mtu: 0, up: true, operUp: true } });
+          await deps.agent.syncNow();
+          const last = deps.agent.lastApply;
+          if (last !== undefined && last.failed === 0 && last.pending === 0) return { type: 'ok' };
+          why = last === undefined ? 'the dataplane has not applied yet' : `${last.failed} route(s) failed, ${last.pending} pending`;
+          await delay(50 + attempt * 10);
+        }
+        return err('dataplane', `routes for ${req.addresses.join(', ')} via ${req.hostIfname} not confirmed in 2 s: ${why}`, true);
       }
       case 'release': {
         const released = await deps.ipam.releaseByHandle(req.containerId);
@@ -103,9 +120,9 @@ export async function handleCniRequest(deps: CniServerDeps, raw: unknown): Promi
           const ep = deps.agent.endpoint(h);
           deps.agent.removeEndpoint(h);
           // The attachment is gone as far as the runtime knows: remove its host-side veth too.
-          const link = ep === undefined ? undefined : await deps.netlink.getLink(ep.iface);
-          if (link !== undefined) {
-            try { await deps.netlink.deleteLink(link.index); } catch (e) { log.warn({ iface: ep?.iface, err: describeError(e) }, 'gc: cannot delete the host interface'); }
+          const index = ep === undefined ? undefined : deps.ifindexOf(ep.iface);
+          if (index !== undefined) {
+            try { await deps.netlink.deleteLink(index); } catch (e) { log.warn({ iface: ep?.iface, err: describeError(e) }, 'gc: cannot delete the host interface'); }
           }
         }
         if (handles.size > 0) await deps.agent.syncNow();

@@ -11,6 +11,7 @@ import { createLogger } from '../../common/logger.js';
 import { describeError } from '../../common/errors.js';
 import { realDeps } from '../../bgp/bgpd/daemon.js';
 import { EtcdKvStore } from '../datastore/etcd-kv-store.js';
+import { isDatastoreError } from '../datastore/errors.js';
 import { KvDatastore } from '../datastore/datastore.js';
 import { livenessKey } from '../datastore/key-layout.js';
 import { LivenessKey } from '../datastore/liveness-key.js';
@@ -28,7 +29,7 @@ import { DatastoreCache } from './datastore-cache.js';
 import { NodeAgent } from './node-agent.js';
 import { ensureDefaultPool, nodeAddress, registerNode } from './startup.js';
 import { systemInterfaces } from './autodetect.js';
-import { startCniServer } from './cni-server.js';
+import { startCniServer, sysfsIfindex } from './cni-server.js';
 import { startCtlServer } from './ctl-server.js';
 import type { LineServer } from './line-server.js';
 import { VxlanSupport } from './vxlan-support.js';
@@ -51,6 +52,17 @@ async function pollFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number
     const v = await probe();
     if (v !== undefined || Date.now() > deadline) return v;
     await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Run a start-up step, retrying every 2 s while etcd is unavailable; any other error is fatal. */
+async function untilAvailable<T>(log: Logger, what: string, step: () => Promise<T>, stopping: () => boolean): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try { return await step(); } catch (err) {
+      if (!isDatastoreError(err, 'unavailable') || stopping()) throw err;
+      log.warn({ attempt, err: describeError(err) }, `cannot ${what} yet: datastore unavailable; retrying in 2 s`);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
   }
 }
 
@@ -92,8 +104,9 @@ async function main(): Promise<void> {
     const store = await EtcdKvStore.connect(cfg.etcd, { logger: log });
     closers.push(() => store.close());
     const datastore = new KvDatastore({ store, clock, logger: log });
-    await registerNode(datastore, cfg.nodeName, addr, cfg.asNumber, log);
-    await ensureDefaultPool(datastore, cfg.defaultPool, log);
+    // The datastore may not be up yet (a cluster starting): retry while it is unavailable.
+    await untilAvailable(log, 'register the Node', () => registerNode(datastore, cfg.nodeName, addr, cfg.asNumber, log), () => stopping);
+    await untilAvailable(log, 'ensure the default pool', () => ensureDefaultPool(datastore, cfg.defaultPool, log), () => stopping);
     const ipam = new Ipam({ store, datastore, logger: log });
     const block = await ipam.ensureBlock(cfg.nodeName, 4).catch((err: unknown) => { log.warn({ err: describeError(err) }, 'no affine block yet'); return undefined; });
     if (block !== undefined) log.info({ block }, 'affine block');
@@ -144,7 +157,7 @@ async function main(): Promise<void> {
     await agent.start();
     rules.start();
 
-    const cni: LineServer = await startCniServer(cfg.cniSocket, { ipam, agent, routeTable, netlink, logger: log, nodeName: cfg.nodeName, mtu: () => mtu });
+    const cni: LineServer = await startCniServer(cfg.cniSocket, { ipam, agent, routeTable, netlink, logger: log, nodeName: cfg.nodeName, mtu: () => mtu, ifindexOf: sysfsIfindex });
     closers.push(() => cni.close());
     const ctl = await startCtlServer(cfg.ctlSocket, () => agent.speaker?.status(), log);
     closers.push(() => ctl.close());

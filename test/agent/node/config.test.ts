@@ -5,6 +5,10 @@ import { nodeConfigFromEnv, NodeConfigError } from '../../../agent/node/config.j
 import { autodetectAddress, type InterfaceAddress } from '../../../agent/node/autodetect.js';
 import { bgpStatus, peerStatusRow } from '../../../agent/node/ctl-server.js';
 import { parseNodeStatusResponse } from '../../../agent/ctl/node-status-protocol.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Proc } from '../../helpers/sh.js';
+import { pollUntil } from '../../helpers/poll.js';
 
 test('defaults follow the contract', () => {
   const c = nodeConfigFromEnv({ NODENAME: 'n1' });
@@ -89,4 +93,24 @@ test('node.ctl answers are valid for tortiectl', () => {
   const ok = parseNodeStatusResponse(JSON.parse(JSON.stringify(bgpStatus([]))));
   assert.deepEqual(ok, { ok: true, processRunning: true, peers: [] });
   assert.equal((bgpStatus(undefined) as { ok: boolean }).ok, false);
+});
+
+const MAIN = fileURLToPath(new URL('../../../agent/node/main.js', import.meta.url));
+
+test('tortie-node refuses a bad variable with one clear log line and exit 1', () => {
+  const r = spawnSync(process.execPath, [MAIN], { env: { ...process.env, NODENAME: 'n1', IP: '10.0.0.300' }, encoding: 'utf8', timeout: 20_000 });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /"err":"IP: must be autodetect, none or an IPv4 address \(optionally \/len\), got \\"10\.0\.0\.300\\""/);
+  assert.match(r.stderr, /"msg":"bad configuration"/);
+});
+
+test('tortie-node waits for an unreachable datastore instead of dying, and stops cleanly on SIGTERM', async () => {
+  const p = new Proc(process.execPath, [MAIN], { env: { ...process.env, NODENAME: 'n1', IP: 'none', ETCD_ENDPOINTS: 'http://127.0.0.1:1',
+    TORTIE_RUN_DIR: '/nonexistent-tortie-test', FELIX_HEALTHENABLED: 'false', FELIX_PROMETHEUSMETRICSENABLED: 'false' } });
+  try {
+    await pollUntil(() => /datastore unavailable; retrying/.test(p.output), { timeoutMs: 30_000, what: `retry log line: ${p.output.slice(-500)}` });
+    assert.equal(p.exited, false);
+    await p.stop('SIGTERM', 10_000);
+    assert.equal(p.child.exitCode, 0);
+  } finally { await p.stop('SIGKILL'); }
 });

@@ -6,7 +6,7 @@
  *
  *   db (etcd 10.250.N.1) ──mgmt veth── nodeN (10.250.N.2)      nodes ── test-drawn underlay
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,7 +64,7 @@ export class NodeLab {
   }
 
   /** Put a resource (projectcalico.org/v3 JSON) straight into etcd, under the documented key layout. */
-  putResource(plural: string, doc: Record<string, unknown> & { metadata: { name: string } }): void {
+  putResource(plural: string, doc: Record<string, unknown> & { metadata: { name: string } & Record<string, unknown> }): void {
     this.etcdctl(['put', `/tortie/v3/projectcalico.org/${plural}/${doc.metadata.name}`, JSON.stringify(doc)]);
   }
 
@@ -137,6 +137,23 @@ export class NodeLab {
       `CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod}`];
     const r = spawnSync('ip', ['netns', 'exec', node.ns, 'env', ...env, process.execPath, CNI_MAIN], { input: JSON.stringify(config), encoding: 'utf8' });
     return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  }
+
+  /** The plugin as a runtime runs it, without blocking the event loop (concurrent ADD/DEL). */
+  cniAsync(node: LabNode, command: string, pod: string, netns: string): Promise<{ status: number; stdout: string; stderr: string }> {
+    const config = { cniVersion: '1.0.0', name: 'k8s-pod-network', type: 'tortie', mtu: 0,
+      agent_socket: join(node.dir, 'cni.sock'), mtu_file: join(node.dir, 'mtu') };
+    const env = [`CNI_COMMAND=${command}`, `CNI_CONTAINERID=ctr-${pod}`, 'CNI_IFNAME=eth0', 'CNI_PATH=/opt/cni/bin',
+      `CNI_NETNS=${netns}`, `TORTIE_CNI_LOG=${join(node.dir, 'cni.log')}`,
+      `CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod}`];
+    return new Promise((resolve) => {
+      const child = spawn('ip', ['netns', 'exec', node.ns, 'env', ...env, process.execPath, CNI_MAIN], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '', stderr = '';
+      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
+      child.stdin.end(JSON.stringify(config));
+    });
   }
 
   ping(fromNs: string, to: string): boolean {

@@ -23,6 +23,7 @@ import { NodeLab, NODE_MAIN, type LabNode } from './node-lab.js';
 const skip = topologySkipReason('etcd', 'ping') ?? etcdSkipReason() ?? (existsSync(NODE_MAIN) ? undefined : 'dist/ not built');
 let lab: NodeLab;
 let n1: LabNode, n2: LabNode;
+let podB = '';
 
 before(async () => {
   if (skip) return;
@@ -71,10 +72,19 @@ test('node.ctl reports the mesh session as calicoctl node status does', { skip }
 test('pods on the two nodes ping each other (workload routes proto 80)', { skip }, async () => {
   const a = lab.addPod(n1, 'pod-a');
   const b = lab.addPod(n2, 'pod-b');
+  podB = b.address;
   assert.ok(lab.routes(n1).some((r) => r.dst === a.address && r.dev?.startsWith('cali') === true), 'workload route on node1');
   await pollUntil(() => lab.ping(a.ns, b.address), { timeoutMs: 10_000,
     what: `ping ${a.address} -> ${b.address}\nnode1 ${JSON.stringify(lab.routes(n1))}\nnode2 ${JSON.stringify(lab.routes(n2))}\npod-a ${sh('ip', ['-n', a.ns, 'route'])}\n${sh('ip', ['-n', a.ns, 'addr'])}` });
   assert.ok(lab.ping(b.ns, a.address));
+});
+
+test('a route of ours deleted by someone else is repaired within a second', { skip }, async () => {
+  const b2 = blackhole(n2) ?? '';
+  sh('ip', ['-n', n1.ns, 'route', 'del', b2]);
+  const t0 = Date.now();
+  await pollUntil(() => lab.routes(n1).some((r) => r.dst === b2 && r.gateway === '10.99.0.2'), { timeoutMs: 1000, intervalMs: 10, what: `repair of ${b2}` });
+  assert.ok(Date.now() - t0 < 1000);
 });
 
 test('cni.sock answers bad requests with an error and release is idempotent', { skip }, async () => {
@@ -82,6 +92,23 @@ test('cni.sock answers bad requests with an error and release is idempotent', { 
   assert.equal(bad['type'], 'error');
   const r1 = await lab.call(n1, 'cni.sock', { type: 'release', containerId: 'never-existed', ifname: 'eth0' });
   assert.deepEqual(r1, { type: 'ok', released: [] });
+});
+
+test('concurrent CNI ADD and DEL on both nodes: every pod gets its route, nothing leaks', { skip }, async () => {
+  const names = [1, 2, 3, 4, 5, 6, 7, 8];
+  const pods = [n1, n2].flatMap((n) => names.map((i) => ({ n, pod: `c${n.name}-${i}`, ns: lab.topo.ns(`c${n.name.slice(-1)}${i}`) })));
+  const adds = await Promise.all(pods.map((p) => lab.cniAsync(p.n, 'ADD', p.pod, `/var/run/netns/${p.ns}`)));
+  adds.forEach((r, i) => assert.equal(r.status, 0, `ADD ${pods[i]?.pod}: ${r.stdout} ${r.stderr}`));
+  const addrs = adds.map((r) => (JSON.parse(r.stdout) as { ips: Array<{ address: string }> }).ips[0]?.address.split('/')[0] ?? '');
+  assert.equal(new Set(addrs).size, addrs.length, 'no address handed out twice');
+  pods.forEach((p, i) => assert.ok(lab.routes(p.n).some((r) => r.dst === addrs[i] && r.dev?.startsWith('cali') === true), `route for ${p.pod} ${addrs[i]}`));
+  // Cross-node reachability for one pair, then delete everything concurrently.
+  await pollUntil(() => lab.ping(pods[0]?.ns ?? '', addrs[8] ?? ''), { timeoutMs: 10_000, what: 'ping across nodes' });
+  const dels = await Promise.all(pods.map((p) => lab.cniAsync(p.n, 'DEL', p.pod, `/var/run/netns/${p.ns}`)));
+  dels.forEach((r, i) => assert.equal(r.status, 0, `DEL ${pods[i]?.pod}: ${r.stdout} ${r.stderr}`));
+  for (const [i, p] of pods.entries()) assert.ok(!lab.routes(p.n).some((r) => r.dst === addrs[i]), `route for ${p.pod} removed`);
+  const handles = lab.etcdctl(['get', '--prefix', '--keys-only', '/tortie/ipam/v2/handle/']).split('\n').filter((k) => k.includes('ctr-c'));
+  assert.deepEqual(handles, [], 'no handle left behind');
 });
 
 test('SIGTERM sends Cease and keeps routes; a restart converges without removing them', { skip }, async () => {
@@ -97,6 +124,9 @@ test('SIGTERM sends Cease and keeps routes; a restart converges without removing
     return p !== undefined && p['state'] !== 'up' && /administrative shutdown/i.test(String(p['info'])) ? true : JSON.stringify(p);
   }, { timeoutMs: 10_000, what: 'node1 sees Cease/administrative shutdown' });
   assert.deepEqual(lab.routes(n2).map((r) => r.dst).sort(), before2, 'routes stay in node2 kernel after SIGTERM');
+  // The node that left has its block withdrawn on the other node.
+  const b2 = blackhole(n2) ?? '';
+  await pollUntil(() => !lab.routes(n1).some((r) => r.dst === b2), { timeoutMs: 5000, what: `node1 drops the route to ${b2}` });
   // Watch node2's routes while it restarts (ip monitor sees every delete): none may disappear.
   const monitor = new Proc('ip', ['-n', n2.ns, 'monitor', 'route']);
   lab.topo.defer(() => monitor.stop());
@@ -119,4 +149,10 @@ test('SIGTERM sends Cease and keeps routes; a restart converges without removing
   assert.deepEqual(monitor.output.split('\n').filter((l) => l.startsWith('Deleted') && l.includes('proto 80')), [], 'no route of node2 was deleted during the restart');
   assert.deepEqual(seenMissing, [], 'no route of node2 vanished during the restart');
   assert.deepEqual(after2, before2);
+  await pollUntil(() => lab.routes(n1).some((r) => r.dst === b2 && r.gateway === '10.99.0.2'), { timeoutMs: 10_000, what: `node1 has ${b2} again` });
+  // The restarted agent re-adopted pod-b's endpoint from the kernel + IPAM: CNI CHECK passes.
+  const dev = lab.routes(n2).find((r) => r.dst === podB)?.dev ?? '';
+  assert.match(dev, /^cali/);
+  const chk = await lab.call(n2, 'cni.sock', { type: 'check', containerId: 'ctr-pod-b', ifname: 'eth0', hostIfname: dev, addresses: [`${podB}/32`] });
+  assert.deepEqual(chk, { type: 'ok' });
 });

@@ -61,9 +61,11 @@ hostname frr
 router bgp 65003
  bgp router-id 10.0.7.1
  no bgp ebgp-requires-policy
+ no bgp network import-check
  neighbor 10.0.7.2 remote-as 65002
  neighbor 10.0.7.2 timers connect 1
  address-family ipv4 unicast
+  network 10.93.0.0/24
   neighbor 10.0.7.2 activate
  exit-address-family
 `;
@@ -80,12 +82,13 @@ interface FrrNeighbor { bgpState?: string; lastNotificationReason?: string; conn
 
 describe('tortie-bgpd reload and shutdown', { skip, timeout: 120_000 }, () => {
   const topo = new Topology('bgpd');
-  let t: TortieBgpd, bird: BirdPeer, frr: FrrPeer;
+  let t: TortieBgpd, bird: BirdPeer, frr: FrrPeer, nsT: string;
   const frrNeighbor = () => (frr.json('show bgp neighbors 10.0.7.2 json') as Record<string, FrrNeighbor>)['10.0.7.2'] ?? {};
   const transitions = async (name: string) => (await t.peer(name)).establishedTransitions;
 
   before(async () => {
-    const nsT = topo.ns('t'), nsB = topo.ns('b'), nsF = topo.ns('f');
+    nsT = topo.ns('t');
+    const nsB = topo.ns('b'), nsF = topo.ns('f');
     topo.link(nsB, 'veB', '10.0.6.1/24', nsT, 'veTB', '10.0.6.2/24');
     topo.link(nsF, 'veF', '10.0.7.1/24', nsT, 'veTF', '10.0.7.2/24');
     bird = await BirdPeer.start(topo, nsB, BIRD);
@@ -141,5 +144,26 @@ describe('tortie-bgpd reload and shutdown', { skip, timeout: 120_000 }, () => {
     await pollUntil(() => /Cease\/Administrative Shutdown/.test(frrNeighbor().lastNotificationReason ?? '') && frrNeighbor().bgpState !== 'Established',
       { what: 'FRR received Cease/2' });
     await pollUntil(() => bird.protocol('p1').bgpState !== 'Established', { what: 'BIRD p1 down' });
+    assert.match(bird.protocol('p1').lastError ?? '', /Received: Administrative shutdown/);
+  });
+
+  it('quick form (no file): eBGP by AS, accepts all and passes all on, as BIRD and FRR see it', async () => {
+    const q = await TortieBgpd.start(topo, nsT, { args: ['--as', '65002', '--router-id', '10.0.6.2',
+      '--peer', '10.0.6.1,as=65001', '--peer', '10.0.7.1,as=65003', '--originate', '10.92.0.0/24'] });
+    await pollUntil(() => bird.protocol('p1').bgpState === 'Established' && frrNeighbor().bgpState === 'Established',
+      { what: 'BIRD and FRR Established with the quick-form daemon', timeoutMs: 20_000 });
+    const atBird = await pollUntil(() => bird.routes('10.92.0.0/24')[0], { what: 'BIRD has 10.92.0.0/24' });
+    assert.equal(atBird.attrs['BGP.as_path'], '65002');
+    // FRR's route reaches BIRD through us: accept all from FRR, pass all on to BIRD.
+    const passed = await pollUntil(() => bird.routes('10.93.0.0/24')[0], { what: 'FRR\'s 10.93.0.0/24 at BIRD via tortie' });
+    assert.equal(passed.attrs['BGP.as_path'], '65002 65003');
+    assert.equal(passed.attrs['BGP.next_hop'], '10.0.6.2');
+    await pollUntil(() => (frr.json('show bgp ipv4 unicast json') as { routes?: Record<string, unknown> }).routes?.['10.92.0.0/24'], { what: 'FRR has 10.92.0.0/24' });
+    const text = q.ctl('show', 'protocols', 'all');
+    assert.match(text, /^peer_10_0_6_1\s+BGP\s+---\s+up\s+/m);
+    assert.match(text, /^peer_10_0_7_1\s+BGP\s+---\s+up\s+/m);
+    assert.match(text, /Session:\s+external AS4/);
+    // No file to re-read: reload says so instead of failing silently.
+    assert.throws(() => q.ctl('reload'), /reload needs a config file/);
   });
 });

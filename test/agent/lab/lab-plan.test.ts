@@ -1,0 +1,63 @@
+/** The lab's pure plan: names, subnets, resources (checked by the real resource schemas), configs. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TortieError } from '../../../common/errors.js';
+import { validateResource } from '../../../agent/resources/kinds.js';
+import { birdConfig, frrBgpdConfig, labResources, planLab, type LabOptions } from '../../../agent/lab/lab-plan.js';
+
+const base: LabOptions = { prefix: 'tortie', nodes: 3, podsPerNode: 2, tor: 'frr', stateDir: '/run/tortie-lab' };
+
+test('three nodes: two on subnet 1, one on subnet 2; names carry "node"; per-node dirs', () => {
+  const plan = planLab(base);
+  assert.deepEqual(plan.nodes.map((n) => [n.name, n.subnet, n.address, n.gateway]), [
+    ['tortie-node1', 1, '10.100.1.11', '10.100.1.1'],
+    ['tortie-node2', 1, '10.100.1.12', '10.100.1.1'],
+    ['tortie-node3', 2, '10.100.2.13', '10.100.2.1'],
+  ]);
+  assert.equal(new Set(plan.nodes.map((n) => n.runDir)).size, 3, 'no two nodes share a run dir (sockets)');
+  assert.equal(plan.pods.length, 6);
+  assert.deepEqual(plan.namespaces.slice(0, 5), ['tortie-tor', 'tortie-etcd', 'tortie-node1', 'tortie-node2', 'tortie-node3']);
+  assert.equal(new Set(plan.namespaces).size, plan.namespaces.length, 'namespace names are unique');
+  assert.ok(plan.pods.every((p) => !p.netns.includes('node')), 'only node namespaces contain "node"');
+});
+
+test('resources pass the real schemas: CrossSubnet VXLAN pool, one ToR BGPPeer per node', () => {
+  const plan = planLab({ ...base, nodes: 4 });
+  const docs = labResources(plan);
+  for (const d of docs) {
+    const v = validateResource(d);
+    assert.ok(v.ok, `${String(d['kind'])}: ${v.ok ? '' : JSON.stringify(v.issues)}`);
+  }
+  const pool = docs.find((d) => d['kind'] === 'IPPool')?.['spec'] as Record<string, unknown>;
+  assert.equal(pool['vxlanMode'], 'CrossSubnet');
+  assert.equal(pool['blockSize'], 26);
+  const peers = docs.filter((d) => d['kind'] === 'BGPPeer').map((d) => d['spec'] as Record<string, unknown>);
+  assert.deepEqual(peers.map((p) => [p['node'], p['peerIP'], p['asNumber']]), [
+    ['tortie-node1', '10.100.1.1', 65000], ['tortie-node2', '10.100.1.1', 65000],
+    ['tortie-node3', '10.100.2.1', 65000], ['tortie-node4', '10.100.2.1', 65000],
+  ]);
+  const bench = labResources(planLab({ ...base, blockSize: 31 })).find((d) => d['kind'] === 'IPPool')?.['spec'] as Record<string, unknown>;
+  assert.equal(bench['blockSize'], 31);
+});
+
+test('ToR configs name every node as a neighbour', () => {
+  const plan = planLab(base);
+  const frr = frrBgpdConfig(plan, '/tmp/bgpd.log');
+  assert.match(frr, /^frr defaults datacenter\n/);
+  for (const n of plan.nodes) assert.ok(frr.includes(` neighbor ${n.address} peer-group NODES`));
+  const bird = birdConfig(plan);
+  for (const n of plan.nodes) assert.ok(bird.includes(`neighbor ${n.address} as 64512;`));
+});
+
+test('bad options are refused with the option named', () => {
+  const cases: Array<[Partial<LabOptions>, RegExp]> = [
+    [{ nodes: 1 }, /--nodes: must be an integer 2\.\.60, got 1/],
+    [{ podsPerNode: 0 }, /--pods: must be an integer 1\.\.200/],
+    [{ prefix: 'Bad-Prefix' }, /--prefix: must be 1-12 lowercase/],
+    [{ tor: 'gobgp' as LabOptions['tor'] }, /--tor: must be frr or bird, got "gobgp"/],
+    [{ blockSize: 32 }, /blockSize: must be an integer 20\.\.31, got 32/],
+  ];
+  for (const [o, re] of cases) {
+    assert.throws(() => planLab({ ...base, ...o }), (err: unknown) => err instanceof TortieError && re.test(err.message));
+  }
+});

@@ -1,0 +1,78 @@
+/**
+ * The `tortie-lab` binary as a user runs it, with the optional BIRD ToR:
+ *
+ *   <p>-tor (BIRD, AS 65000) ── node1 (subnet 1), node2 (subnet 2), one pod each
+ *
+ * up → check → status → down → down again (idempotent) → check refuses with a clear message.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hasCommand, trySh } from '../helpers/sh.js';
+import { NODE_MAIN, down } from '../../agent/lab/lab.js';
+
+const main = new URL('../../agent/lab/main.js', import.meta.url).pathname;
+
+function skipReason(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root for network namespaces';
+  if (!existsSync(NODE_MAIN)) return `${NODE_MAIN} is not built`;
+  if (process.env['CI'] === 'true') return undefined;
+  const missing = ['etcd', 'etcdctl', 'bird', 'birdc', 'ping'].filter((c) => !hasCommand(c));
+  return missing.length > 0 ? `${missing.join(', ')} not installed (run scripts/setup.sh)` : undefined;
+}
+const skip = skipReason();
+const prefix = `c${process.pid % 100000}`;
+const stateDir = skip ? '' : mkdtempSync(join(tmpdir(), 'tortie-lab-cli-'));
+
+function lab(...args: string[]): Promise<{ status: number; out: string; err: string }> {
+  const child = spawn(process.execPath, [main, '--state-dir', stateDir, '--prefix', prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ status: code ?? -1, out, err })));
+}
+
+after(async () => {
+  if (skip) return;
+  await down(stateDir, prefix, () => {});
+  rmSync(stateDir, { recursive: true, force: true });
+});
+
+test('tortie-lab up/check/status/down with a BIRD ToR', { skip, timeout: 180_000 }, async () => {
+  const up = await lab('up', '--nodes', '2', '--pods', '1', '--tor', 'bird');
+  assert.equal(up.status, 0, up.out + up.err);
+  assert.match(up.out, /ToR: BIRD/);
+  assert.match(up.out, /ping: 2\/2 pairs reached \(vxlan 2\)/);
+
+  const check = await lab('check');
+  assert.equal(check.status, 0, check.out + check.err);
+  assert.match(check.out, /pod1-1 .* V\n/);
+
+  const status = await lab('status');
+  assert.equal(status.status, 0, status.out + status.err);
+  assert.match(status.out, new RegExp(`${prefix}-node1 10\\.100\\.1\\.11/24 subnet 1: tortie-node running`));
+  assert.match(status.out, /10\.100\.1\.1 +node specific +up .*Established/);
+  assert.match(status.out, /10\.100\.2\.12 +node-to-node mesh +up .*Established/);
+  assert.match(status.out, /_node2 +BGP .* up .*Established/);
+
+  const down1 = await lab('down');
+  assert.equal(down1.status, 0, down1.err);
+  assert.match(down1.out, /removed 6 namespaces/);
+  const left = trySh('ip', ['netns', 'list']).stdout.split('\n').filter((l) => l.startsWith(`${prefix}-`));
+  assert.deepEqual(left, []);
+  assert.ok(!existsSync(stateDir), 'state dir removed');
+  const running = trySh('pgrep', ['-f', stateDir]).stdout.trim();
+  assert.equal(running, '', 'no process of the lab is left');
+
+  const down2 = await lab('down');
+  assert.equal(down2.status, 0);
+  assert.match(down2.out, /nothing to remove/);
+
+  const gone = await lab('check');
+  assert.equal(gone.status, 1);
+  assert.match(gone.err, /no lab is up .* run `tortie-lab up`/);
+});
