@@ -1,10 +1,12 @@
 /**
  * BGPFilter (calico-compat.md §1.6) → the speaker's policy rules, for one peer. First match
- * wins, as in Calico. What the speaker's policy model cannot express yet (NotEqual/NotIn, source,
- * interface, asPathPrefix, setPriority, large communities) is reported as a problem naming the
- * filter, rule and field, and that rule is left out.
+ * wins, as in Calico. NotEqual/NotIn rules ("route not in X") have no direct form in the
+ * speaker's model (prefix lists, first match): `linearize()` rewrites them exactly — routes in X
+ * see the later rules restricted to X and then the default, all others meet the rule.
+ * What cannot be expressed yet (source, interface, asPathPrefix, setPriority, large
+ * communities) is reported as a problem naming the filter, rule and field, and that rule is left out.
  */
-import { parsePrefix } from '../../common/prefix.js';
+import { parsePrefix, prefixContains } from '../../common/prefix.js';
 import type { PolicyRule, PrefixMatch } from '../../bgp/speaker/peer-config.js';
 import type { BGPFilterSpec } from '../resources/bgp-filter.js';
 import type { Snapshot } from './snapshot.js';
@@ -18,20 +20,26 @@ export function parseStandardCommunity(v: string): number | undefined {
   return hi <= 0xffff && lo <= 0xffff ? ((hi << 16) >>> 0) + lo : undefined;
 }
 
-function ruleToPolicy(r: Rule, ibgp: boolean, where: string): { rule?: PolicyRule; problem?: string } {
+/** A speaker rule that, when `notIn` is set, matches only routes outside that prefix range. */
+export type FilterRule = PolicyRule & { readonly notIn?: PrefixMatch };
+
+function ruleToPolicy(r: Rule, ibgp: boolean, where: string): { rule?: FilterRule; problem?: string } {
   if (r.peerType !== undefined && (r.peerType === 'iBGP') !== ibgp) return {}; // never matches this peer
   const unsupported = (field: string): { problem: string } => ({ problem: `${where}: ${field} is not supported yet; rule ignored` });
-  if (r.matchOperator === 'NotEqual' || r.matchOperator === 'NotIn') return unsupported(`matchOperator ${r.matchOperator}`);
   if (r.source !== undefined) return unsupported('source');
   if (r.interface !== undefined) return unsupported('interface');
   if (r.asPathPrefix !== undefined) return unsupported('asPathPrefix');
   const match: { prefixes?: PrefixMatch[]; communities?: number[] } = {};
   const min = r.prefixLength?.min, max = r.prefixLength?.max;
+  let notIn: PrefixMatch | undefined;
   if (r.cidr !== undefined) {
     const p = parsePrefix(r.cidr);
     if (r.matchOperator === 'Equal') match.prefixes = [{ prefix: p, ge: p.length, le: p.length }];
+    else if (r.matchOperator === 'NotEqual') notIn = { prefix: p, ge: p.length, le: p.length };
+    else if (r.matchOperator === 'NotIn') notIn = { prefix: p, ge: p.length, le: 32 };
     else match.prefixes = [{ prefix: p, ge: Math.max(p.length, min ?? p.length), le: max ?? 32 }];
-  } else if (min !== undefined || max !== undefined) {
+  }
+  if (match.prefixes === undefined && (min !== undefined || max !== undefined)) {
     match.prefixes = [{ prefix: parsePrefix('0.0.0.0/0'), ge: min ?? 0, le: max ?? 32 }];
   }
   if (r.communities !== undefined) {
@@ -51,18 +59,59 @@ function ruleToPolicy(r: Rule, ibgp: boolean, where: string): { rule?: PolicyRul
       return unsupported('operations.setPriority');
     }
   }
-  const rule: PolicyRule = {
+  const rule: FilterRule = {
     ...(Object.keys(match).length > 0 ? { match } : {}),
     action: r.action === 'Accept' ? 'accept' : 'reject',
     ...(Object.keys(set).length > 0 ? { set } : {}),
+    ...(notIn === undefined ? {} : { notIn }),
   };
   return { rule };
 }
 
+const bounds = (m: PrefixMatch): [number, number] => [m.ge ?? m.prefix.length, m.le ?? m.prefix.length];
+
+/** The part of prefix range `a` inside range `n`, or undefined when they do not meet. */
+export function intersectRange(a: PrefixMatch, n: PrefixMatch): PrefixMatch | undefined {
+  const [ag, al] = bounds(a), [ng, nl] = bounds(n);
+  const inner = prefixContains(n.prefix, a.prefix) ? a.prefix : prefixContains(a.prefix, n.prefix) ? n.prefix : undefined;
+  if (inner === undefined) return undefined;
+  const ge = Math.max(ag, ng, inner.length), le = Math.min(al, nl);
+  return ge > le ? undefined : { prefix: inner, ge, le };
+}
+
+function restrict(r: PolicyRule, n: PrefixMatch): PolicyRule | undefined {
+  const ranges = (r.match?.prefixes ?? [{ prefix: n.prefix, ge: 0, le: 128 }]).map((p) => intersectRange(p, n)).filter((p): p is PrefixMatch => p !== undefined);
+  if (ranges.length === 0) return undefined;
+  return { ...r, match: { ...(r.match ?? {}), prefixes: ranges } };
+}
+
+export const MAX_LINEARIZED_RULES = 500;
+
+/**
+ * First-match rules with `notIn` → plain first-match rules with the same decisions. A route in
+ * a rule's notIn range skips it: it meets the later rules (restricted to the range), then the
+ * default; every other route meets the rule as written. Throws RangeError past MAX_LINEARIZED_RULES
+ * (each NotIn can double the rules after it).
+ */
+export function linearize(rules: readonly FilterRule[], dflt: 'accept' | 'reject'): PolicyRule[] {
+  const go = (i: number): PolicyRule[] => {
+    const r = rules[i];
+    if (r === undefined) return [];
+    const rest = go(i + 1);
+    const { notIn, ...plain } = r;
+    if (notIn === undefined) return [plain, ...rest];
+    const inside = rest.map((x) => restrict(x, notIn)).filter((x): x is PolicyRule => x !== undefined);
+    const out = [...inside, { match: { prefixes: [notIn] }, action: dflt }, plain, ...rest];
+    if (out.length > MAX_LINEARIZED_RULES) throw new RangeError(`NotIn/NotEqual rules expand to more than ${MAX_LINEARIZED_RULES} policy rules`);
+    return out;
+  };
+  return go(0);
+}
+
 /** The import and export rules of the named filters, in order, for a peer of this type. */
 export function filterRules(s: Snapshot, names: readonly string[], ibgp: boolean, peer: string):
-  { importRules: PolicyRule[]; exportRules: PolicyRule[]; problems: string[] } {
-  const out = { importRules: [] as PolicyRule[], exportRules: [] as PolicyRule[], problems: [] as string[] };
+  { importRules: FilterRule[]; exportRules: FilterRule[]; problems: string[] } {
+  const out = { importRules: [] as FilterRule[], exportRules: [] as FilterRule[], problems: [] as string[] };
   for (const name of names) {
     const f = s.filters.get(name);
     if (f === undefined) { out.problems.push(`${peer}: BGPFilter ${name} does not exist; ignored`); continue; }

@@ -16,7 +16,7 @@ import { evaluateSelector, parseSelector, selectorMatches, type Selector } from 
 import { parsePrefix } from '../../common/prefix.js';
 import type { PeerConfig, PolicyConfig, PolicyRule, SpeakerConfig } from '../../bgp/speaker/peer-config.js';
 import type { NodeInfo, PeerInfo, Snapshot } from './snapshot.js';
-import { filterRules } from './bgp-filter-rules.js';
+import { filterRules, linearize, type FilterRule } from './bgp-filter-rules.js';
 
 export type PeerKind = 'node-to-node mesh' | 'global' | 'node specific';
 
@@ -72,9 +72,9 @@ function poolMatches(s: Snapshot, pred: (p: Snapshot['pools'][number]) => boolea
 }
 
 /** Calico's calico_export_to_bgp_peers, as speaker rules (after any BGPFilter export rules). */
-export function exportPolicy(s: Snapshot, filterRulesFirst: readonly PolicyRule[]): PolicyConfig {
+export function exportPolicy(s: Snapshot, filterRulesFirst: readonly FilterRule[]): PolicyConfig {
   const cfg = s.bgpConfigs.get('default');
-  const rules: PolicyRule[] = [...filterRulesFirst];
+  const rules: FilterRule[] = [...filterRulesFirst];
   const noExport = poolMatches(s, (p) => p.disableBGPExport);
   if (noExport.length > 0) rules.push({ match: { prefixes: noExport }, action: 'reject' });
   const accept = [
@@ -83,16 +83,16 @@ export function exportPolicy(s: Snapshot, filterRulesFirst: readonly PolicyRule[
       .map((c) => parsePrefix(c.cidr)).filter((p) => p.family === 4).map((prefix) => ({ prefix, le: 32 })),
   ];
   if (accept.length > 0) rules.push({ match: { prefixes: accept }, action: 'accept' });
-  return { rules, default: 'reject' };
+  return { rules: linearize(rules, 'reject'), default: 'reject' };
 }
 
 /** External (non-node) peers never give us a route inside our own pools; then BGPFilter import rules; then accept. */
-export function importPolicy(s: Snapshot, external: boolean, filterRulesFirst: readonly PolicyRule[]): PolicyConfig | undefined {
+export function importPolicy(s: Snapshot, external: boolean, filterRulesFirst: readonly FilterRule[]): PolicyConfig | undefined {
   const pools = poolMatches(s);
-  const rules: PolicyRule[] = [];
+  const rules: FilterRule[] = [];
   if (external && pools.length > 0) rules.push({ match: { prefixes: pools }, action: 'reject' });
   rules.push(...filterRulesFirst);
-  return rules.length === 0 ? undefined : { rules, default: 'accept' };
+  return rules.length === 0 ? undefined : { rules: linearize(rules, 'accept'), default: 'accept' };
 }
 
 interface Target { ip: string; port: number | undefined; asn: number; node: NodeInfo | undefined; kind: PeerKind; source: PeerInfo | undefined }
@@ -166,7 +166,15 @@ export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
     const filterNames = t.source?.spec.filters ?? [];
     const fr = filterRules(s, filterNames, ibgp, `${name}`);
     problems.push(...fr.problems);
-    const imp = importPolicy(s, external, fr.importRules);
+    let imp: PolicyConfig | undefined, exp: PolicyConfig;
+    try {
+      imp = importPolicy(s, external, fr.importRules);
+      exp = exportPolicy(s, fr.exportRules);
+    } catch (err) {
+      problems.push(`${name}: BGPFilters ${filterNames.join(', ')}: ${(err as Error).message}; filters ignored for this peer`);
+      imp = importPolicy(s, external, []);
+      exp = exportPolicy(s, []);
+    }
     const rrClient = local.rrClusterId !== undefined && ibgp && (t.node?.rrClusterId === undefined || t.node.rrClusterId !== local.rrClusterId);
     const nextHopSelf = t.source?.spec.nextHopMode === 'Self';
     const config: PeerConfig = {
@@ -180,7 +188,7 @@ export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
       nextHopSelf,
       routeReflectorClient: rrClient,
       ...(imp === undefined ? {} : { import: imp }),
-      export: exportPolicy(s, fr.exportRules),
+      export: exp,
       description: t.node !== undefined ? `node ${t.node.name}` : t.source !== undefined ? `BGPPeer ${t.source.name}` : 'mesh',
     };
     peers.push({ config, kind: t.kind, ...(t.node === undefined ? {} : { node: t.node.name }) });

@@ -40,7 +40,7 @@ export interface BlockSnapshot {
   readonly cidr: string;
   /** Affine node (block affinity `host:<node>`), undefined for an unaffine block. */
   readonly node: string | undefined;
-  readonly allocations: readonly { readonly address: string; readonly node: string | undefined }[];
+  readonly allocations: readonly { readonly address: string; readonly node: string | undefined; readonly handle?: string }[];
 }
 
 export interface Snapshot {

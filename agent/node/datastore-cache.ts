@@ -41,11 +41,13 @@ export function poolInfo(p: IPPool): PoolInfo {
 }
 
 export function blockSnapshot(b: BlockData): BlockSnapshot {
-  const allocations: Array<{ address: string; node: string | undefined }> = [];
+  const allocations: Array<{ address: string; node: string | undefined; handle?: string }> = [];
   b.allocations.forEach((attrIdx, ordinal) => {
     if (attrIdx === null) return;
-    const node = b.attributes[attrIdx]?.secondary?.['node'];
-    allocations.push({ address: ordinalToAddress(b.cidr, ordinal), node });
+    const attr = b.attributes[attrIdx];
+    const node = attr?.secondary?.['node'];
+    const handle = attr?.handle_id ?? undefined;
+    allocations.push({ address: ordinalToAddress(b.cidr, ordinal), node, ...(handle === undefined ? {} : { handle }) });
   });
   return { cidr: b.cidr, node: affinityNode(b), allocations };
 }

@@ -257,12 +257,22 @@ export class NodeAgent {
     this.schedule(0);
   }
 
-  /** Adopted workload routes stay only while IPAM says the address is allocated to a workload on this node. */
+  /**
+   * Workload routes found at start-up become endpoints again, keyed by their IPAM handle (the
+   * container id, so CNI CHECK/DEL find them), while IPAM says the address belongs to a
+   * workload on this node; otherwise they are dropped.
+   */
   private verifyAdopted(s: Snapshot): void {
-    const mine = new Set<string>();
-    for (const b of s.blocks) for (const a of b.allocations) if (a.node === this.options.nodeName) mine.add(`${a.address}/32`);
-    for (const [k, w] of this.workloads) {
-      if (k.startsWith('adopted:') && !w.addresses.every((a) => mine.has(a))) this.workloads.delete(k);
+    const mine = new Map<string, string | undefined>();
+    for (const b of s.blocks) for (const a of b.allocations) if (a.node === this.options.nodeName) mine.set(`${a.address}/32`, a.handle);
+    for (const [k, w] of [...this.workloads]) {
+      if (!k.startsWith('adopted:')) continue;
+      this.workloads.delete(k);
+      if (!w.addresses.every((a) => mine.has(a))) continue;
+      const handle = mine.get(w.addresses[0] ?? '');
+      const key = handle ?? k;
+      const cur = this.workloads.get(key);
+      this.workloads.set(key, cur === undefined ? w : { iface: cur.iface, addresses: [...new Set([...cur.addresses, ...w.addresses])] });
     }
   }
 

@@ -6,7 +6,7 @@ import { bgpSpeakerConfig, peerName } from '../../../agent/calc/bgp-peers.js';
 import { originatedPrefixes } from '../../../agent/calc/advertise.js';
 import { kernelRoutes, resolveNextHop, type LocalFacts } from '../../../agent/calc/kernel-routes.js';
 import { rulesConfig } from '../../../agent/calc/rules-inputs.js';
-import { filterRules } from '../../../agent/calc/bgp-filter-rules.js';
+import { filterRules, linearize, type FilterRule } from '../../../agent/calc/bgp-filter-rules.js';
 import type { BlockSnapshot, NodeInfo, PeerInfo, PoolInfo, Snapshot } from '../../../agent/calc/snapshot.js';
 import type { BGPConfigurationSpec } from '../../../agent/resources/bgp-configuration.js';
 import type { BGPFilterSpec } from '../../../agent/resources/bgp-filter.js';
@@ -131,13 +131,16 @@ test('BGPFilter rules become speaker rules; unsupported ones are reported with t
   const fr = filterRules(s, ['f', 'missing'], true, 'Global_x');
   assert.equal(fr.exportRules.length, 2);
   assert.deepEqual(fr.exportRules[1]?.set, { addCommunities: [65000 * 65536 + 7] });
-  assert.equal(fr.importRules.length, 1, 'NotIn left out, eBGP-only rule dropped for an iBGP peer');
-  assert.deepEqual(fr.problems.sort(), ['BGPFilter f spec.importV4[1]: matchOperator NotIn is not supported yet; rule ignored', 'Global_x: BGPFilter missing does not exist; ignored']);
+  assert.equal(fr.importRules.length, 2, 'eBGP-only rule dropped for an iBGP peer');
+  assert.deepEqual(fr.problems, ['Global_x: BGPFilter missing does not exist; ignored']);
   const peer = bgpSpeakerConfig(snap('a', [node('a', '10.0.0.1/24')], { filters, peers: [{ name: 'tor', spec: { peerIP: '10.0.0.254', asNumber: 65100, filters: ['f'] } }] })).speaker?.peers[0];
   assert.equal(decide(peer?.export, '10.244.9.0/26'), 'reject');
   assert.equal(decide(peer?.export, '10.244.1.0/26'), 'accept');
   assert.equal(decide(peer?.import, '192.0.2.0/24'), 'reject');
-  assert.equal(decide(peer?.import, '192.0.2.0/25'), 'accept');
+  // NotIn 198.51.100.0/24 → Reject: everything outside it is rejected (after the pool rule and the Equal rule).
+  assert.equal(decide(peer?.import, '198.51.100.128/25'), 'accept');
+  assert.equal(decide(peer?.import, '203.0.113.0/24'), 'reject');
+  assert.equal(decide(peer?.import, '10.244.1.0/26'), 'reject', 'external: pool routes refused first');
 });
 
 test('originated: local blocks, borrowed /32s, service CIDRs with prefixAdvertisement communities; disableBGPExport respected', () => {
@@ -271,4 +274,36 @@ test('backend vxlan: an address borrowed from a block gets a /32 to the node run
   const r = kernelRoutes(s, [], [{ address: '10.244.1.7', iface: 'caliX' }], facts('10.0.1.2/24', { backend: 'vxlan' }));
   assert.deepEqual(r.routes.map((x) => [x.dst, x.iface ?? x.type]), [['10.244.0.0/26', 'blackhole'], ['10.244.1.0/26', 'eth0'], ['10.244.1.7/32', 'caliX']]);
   assert.deepEqual(r.vxlanBlocks.map((v) => [v.cidr, v.nodeName]).sort(), [['10.244.0.9/32', 'c'], ['10.244.1.8/32', 'c']]);
+});
+
+/** Reference semantics of FilterRules: first match wins, a notIn range excludes routes inside it. */
+function refDecide(rules: readonly FilterRule[], dflt: 'accept' | 'reject', prefix: string): 'accept' | 'reject' {
+  const pr = parsePrefix(prefix);
+  const inRange = (x: { prefix: ReturnType<typeof parsePrefix>; ge?: number; le?: number }): boolean =>
+    prefixContains(x.prefix, pr) && pr.length >= (x.ge ?? x.prefix.length) && pr.length <= (x.le ?? x.prefix.length);
+  for (const r of rules) {
+    if (r.notIn !== undefined && inRange(r.notIn)) continue;
+    if (r.match?.prefixes !== undefined && !r.match.prefixes.some(inRange)) continue;
+    return r.action;
+  }
+  return dflt;
+}
+
+test('property: linearize() decides exactly like the NotIn/NotEqual semantics it replaces', () => {
+  const arbRange = fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 8, max: 12 }), fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 8 }))
+    .map(([n, len, geExtra, span]) => {
+      const prefix = parsePrefix(`10.${n * 16}.0.0/${len}`, { allowHostBits: true });
+      const ge = len + geExtra;
+      return { prefix: { ...prefix, bytes: prefix.bytes }, ge, le: Math.min(32, ge + span) };
+    });
+  const arbRule = fc.record({ action: fc.constantFrom('accept', 'reject') as fc.Arbitrary<'accept' | 'reject'>,
+    p: fc.option(arbRange, { nil: undefined }), n: fc.option(arbRange, { nil: undefined }) })
+    .map(({ action, p, n }): FilterRule => ({ action, ...(p === undefined ? {} : { match: { prefixes: [p] } }), ...(n === undefined ? {} : { notIn: n }) }));
+  const arbRoute = fc.tuple(fc.integer({ min: 0, max: 63 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 8, max: 24 }))
+    .map(([a, b, len]) => formatPrefix(parsePrefix(`10.${a}.${b}.0/${len}`, { allowHostBits: true })));
+  fc.assert(fc.property(fc.array(arbRule, { maxLength: 6 }), fc.constantFrom('accept', 'reject') as fc.Arbitrary<'accept' | 'reject'>, fc.array(arbRoute, { minLength: 1, maxLength: 20 }),
+    (rules, dflt, routes) => {
+      const lin = { rules: linearize(rules, dflt), default: dflt };
+      for (const r of routes) assert.equal(decide(lin, r), refDecide(rules, dflt, r), `route ${r}`);
+    }), { numRuns: 500 });
 });

@@ -23,6 +23,7 @@ import { NodeLab, NODE_MAIN, type LabNode } from './node-lab.js';
 const skip = topologySkipReason('etcd', 'ping') ?? etcdSkipReason() ?? (existsSync(NODE_MAIN) ? undefined : 'dist/ not built');
 let lab: NodeLab;
 let n1: LabNode, n2: LabNode;
+let podB = '';
 
 before(async () => {
   if (skip) return;
@@ -71,6 +72,7 @@ test('node.ctl reports the mesh session as calicoctl node status does', { skip }
 test('pods on the two nodes ping each other (workload routes proto 80)', { skip }, async () => {
   const a = lab.addPod(n1, 'pod-a');
   const b = lab.addPod(n2, 'pod-b');
+  podB = b.address;
   assert.ok(lab.routes(n1).some((r) => r.dst === a.address && r.dev?.startsWith('cali') === true), 'workload route on node1');
   await pollUntil(() => lab.ping(a.ns, b.address), { timeoutMs: 10_000,
     what: `ping ${a.address} -> ${b.address}\nnode1 ${JSON.stringify(lab.routes(n1))}\nnode2 ${JSON.stringify(lab.routes(n2))}\npod-a ${sh('ip', ['-n', a.ns, 'route'])}\n${sh('ip', ['-n', a.ns, 'addr'])}` });
@@ -148,4 +150,9 @@ test('SIGTERM sends Cease and keeps routes; a restart converges without removing
   assert.deepEqual(seenMissing, [], 'no route of node2 vanished during the restart');
   assert.deepEqual(after2, before2);
   await pollUntil(() => lab.routes(n1).some((r) => r.dst === b2 && r.gateway === '10.99.0.2'), { timeoutMs: 10_000, what: `node1 has ${b2} again` });
+  // The restarted agent re-adopted pod-b's endpoint from the kernel + IPAM: CNI CHECK passes.
+  const dev = lab.routes(n2).find((r) => r.dst === podB)?.dev ?? '';
+  assert.match(dev, /^cali/);
+  const chk = await lab.call(n2, 'cni.sock', { type: 'check', containerId: 'ctr-pod-b', ifname: 'eth0', hostIfname: dev, addresses: [`${podB}/32`] });
+  assert.deepEqual(chk, { type: 'ok' });
 });
