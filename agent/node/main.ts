@@ -124,8 +124,9 @@ async function main(): Promise<void> {
     const routeTable = new RouteTable({ netlink, clock, logger: log }, { families: [4] });
 
     const health = new HealthAggregator({ clock });
-    const dataplaneHealth = health.register('dataplane', { live: true, ready: true, timeoutMs: 0 });
-    const bgpHealth = health.register('bgp', { live: true, ready: true, timeoutMs: 0 });
+    // The agent reports on every sync and syncs at least every 30 s: a stuck loop goes stale.
+    const dataplaneHealth = health.register('dataplane', { live: true, ready: true, timeoutMs: 120_000 });
+    const bgpHealth = health.register('bgp', { live: false, ready: true, timeoutMs: 120_000 });
     const registry = createMetricsRegistry();
     const bgpMetrics = new BgpMetrics(registry);
     const dpMetrics = new DataplaneMetrics(registry);
@@ -170,13 +171,18 @@ async function main(): Promise<void> {
     if (cfg.metrics.enabled) servers.push(await startHealthServer({ logger: log, metrics: () => renderMetrics(registry) }, { host: cfg.health.host, port: cfg.metrics.port }));
     closers.push(() => Promise.all(servers.map((s) => s.close())).then(() => undefined));
 
+    let metricPeers = new Set<string>();
     const metricsTimer = setInterval(() => {
+      const now = new Set<string>();
       for (const p of agent.speaker?.status() ?? []) {
+        now.add(p.name);
         bgpMetrics.setSessionState(p.name, p.state);
         bgpMetrics.setPrefixes(p.name, 'ipv4_unicast', p.prefixes);
       }
-      dpMetrics.setRoutesProgrammed(254, 'all', routeTable.stats.updates - routeTable.stats.deletes);
-    }, 2000);
+      for (const gone of metricPeers) if (!now.has(gone)) bgpMetrics.removePeer(gone);
+      metricPeers = now;
+      for (const [kind, n] of Object.entries(agent.routeCounts)) dpMetrics.setRoutesProgrammed(254, kind, n);
+    }, 1000);
     metricsTimer.unref();
     closers.push(() => clearInterval(metricsTimer));
     log.info({ cni: cfg.cniSocket, ctl: cfg.ctlSocket, backend: cfg.backend }, 'tortie-node running');

@@ -106,6 +106,14 @@ export class NodeAgent {
     this.deps.routeTable.start();
     this.started = true;
     this.schedule(0);
+    this.armHeartbeat();
+  }
+
+  private heartbeat: TimerHandle | undefined;
+
+  /** A sync every 30 s even without changes: health stays fresh (reporters time out otherwise). */
+  private armHeartbeat(): void {
+    this.heartbeat = this.deps.clock.setTimeout(() => { this.schedule(0); if (!this.stopped) this.armHeartbeat(); }, 30_000);
   }
 
   private armUnderlayTimer(): void {
@@ -162,7 +170,14 @@ export class NodeAgent {
     if (this.options.backend === 'bird' && this.options.nodeIp !== undefined) {
       const calc = bgpSpeakerConfig(s);
       problems.push(...calc.problems);
-      if (calc.speaker !== undefined) await this.applySpeaker(calc.speaker);
+      // A BGP failure (port 179 taken, ...) must not hold the dataplane back: report it, retry later.
+      if (calc.speaker !== undefined) {
+        try { await this.applySpeaker(calc.speaker); this.bgpError = undefined; } catch (err) {
+          this.bgpError = `BGP speaker: ${describeError(err)}`;
+          problems.push(this.bgpError);
+          this.schedule(5000);
+        }
+      }
       const orig = originatedPrefixes(s);
       problems.push(...orig.problems);
       this.applyOriginated(orig.routes);
@@ -193,6 +208,12 @@ export class NodeAgent {
         try { validateDesiredRoute(r); return true; } catch (err) { problems.push(describeError(err)); return false; }
       });
       this.deps.routeTable.setDesiredRoutes(valid);
+      const counts: Record<string, number> = { blackhole: 0, workload: 0, vxlan: 0, remote: 0 };
+      for (const r of valid) {
+        const kind = r.type === 'blackhole' ? 'blackhole' : r.iface?.startsWith('cali') === true ? 'workload' : r.iface === vx?.deviceName ? 'vxlan' : 'remote';
+        counts[kind] = (counts[kind] ?? 0) + 1;
+      }
+      this.routeCounts = counts;
       const res = await this.deps.routeTable.apply();
       this.lastApply = res;
       if (vx !== undefined) await vx.applyRemovals();
@@ -234,6 +255,9 @@ export class NodeAgent {
   }
 
   private rulesKey: string | undefined;
+  private bgpError: string | undefined;
+  /** Desired routes by kind at the last sync (for tortie_route_table_num_routes). */
+  routeCounts: Record<string, number> = {};
 
   /** Rules follow the pools and node addresses; the programmer retries and repairs by itself. */
   private applyRules(s: Snapshot, problems: string[]): void {
@@ -324,6 +348,7 @@ export class NodeAgent {
     const h = this.deps.health?.bgp;
     if (h === undefined) return;
     if (this.options.backend !== 'bird') { h.report({ live: true, ready: true, detail: 'BGP off' }); return; }
+    if (this.bgpError !== undefined) { h.report({ live: true, ready: false, detail: this.bgpError }); return; }
     const peers = this.speaker?.status() ?? [];
     // Calico checkBIRDReady: no peers → ready; else ready when at least one peer is Established.
     const up = peers.filter((p) => p.state === 'Established').length;
@@ -350,6 +375,7 @@ export class NodeAgent {
     this.stopped = true;
     this.scheduled?.cancel();
     this.underlayTimer?.cancel();
+    this.heartbeat?.cancel();
     await this.running;
     await this.speaker?.stop();
     this.deps.routeTable.stop();

@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, test } from 'node:test';
 import { existsSync } from 'node:fs';
 import { pollUntil } from '../../helpers/poll.js';
-import { sh, trySh } from '../../helpers/sh.js';
+import { Proc, sh, trySh } from '../../helpers/sh.js';
 import { etcdSkipReason } from '../../helpers/etcd.js';
 import { topologySkipReason } from '../../helpers/netns.js';
 import { NodeLab, NODE_MAIN, type LabNode } from './node-lab.js';
@@ -153,5 +153,33 @@ describe('an IPIP pool on a kernel without ipip', () => {
     assert.match(ready, /IPIP pool: kernel lacks IPIP support/);
     assert.ok(get('/liveness').startsWith('200'), 'still live');
     assert.equal(n.proc?.exited, false);
+  });
+});
+
+describe('BGP port taken at start-up', () => {
+  let lab: NodeLab;
+  let n: LabNode;
+  let squatter: Proc | undefined;
+  before(async () => {
+    if (skip) return;
+    lab = new NodeLab('port');
+    await lab.startEtcd();
+    n = lab.node('node6', { IP: '10.6.0.2/24', CALICO_IPV4POOL_CIDR: '10.250.128.0/17', FELIX_HEALTHHOST: '127.0.0.1' });
+    lab.topo.link(n.ns, 'eth0', '10.6.0.2/24', lab.db, 'x6', '10.6.0.1/24');
+    squatter = new Proc('ip', ['netns', 'exec', n.ns, process.execPath, '-e', "require('net').createServer().listen(179, '0.0.0.0', () => console.log('listening'))"]);
+    await pollUntil(() => squatter?.output.includes('listening'), { timeoutMs: 5000, what: 'port 179 taken' });
+    lab.start(n);
+  });
+  after(async () => { await squatter?.stop('SIGKILL'); if (lab) await lab.cleanup(); });
+
+  test('the dataplane still comes up, readiness says why, and BGP starts once the port is free', { skip }, async () => {
+    await pollUntil(() => lab.routes(n).some((r) => r.type === 'blackhole'), { timeoutMs: 20_000, what: `block route without BGP\n${lab.logs()}` });
+    const get = (path: string): string => sh('ip', ['netns', 'exec', n.ns, process.execPath, '-e',
+      `fetch('http://127.0.0.1:9099${path}').then(async (r) => { process.stdout.write(r.status + ' ' + await r.text()); })`]);
+    await pollUntil(() => { const r = get('/readiness'); return r.startsWith('503') && /BGP speaker: cannot listen on 0\.0\.0\.0:179/.test(r); }, { timeoutMs: 10_000, what: `readiness ${get('/readiness')}` });
+    assert.ok(get('/liveness').startsWith('200'));
+    await squatter?.stop('SIGKILL');
+    await pollUntil(async () => (await lab.call(n, 'node.ctl', { command: 'bgp-status' }))['ok'] === true, { timeoutMs: 15_000, what: 'speaker started after the port was freed' });
+    await pollUntil(() => get('/readiness').startsWith('200'), { timeoutMs: 10_000, what: `ready ${get('/readiness')}` });
   });
 });
