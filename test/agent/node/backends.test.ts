@@ -164,7 +164,7 @@ describe('BGP port taken at start-up', () => {
     if (skip) return;
     lab = new NodeLab('port');
     await lab.startEtcd();
-    n = lab.node('node6', { IP: '10.6.0.2/24', CALICO_IPV4POOL_CIDR: '10.250.128.0/17', FELIX_HEALTHHOST: '127.0.0.1' });
+    n = lab.node('node6', { IP: '10.6.0.2/24', CALICO_IPV4POOL_CIDR: '10.250.128.0/17', FELIX_HEALTHHOST: '127.0.0.1', TORTIE_RULES_BACKEND: 'iptables' });
     lab.topo.link(n.ns, 'eth0', '10.6.0.2/24', lab.db, 'x6', '10.6.0.1/24');
     squatter = new Proc('ip', ['netns', 'exec', n.ns, process.execPath, '-e', "require('net').createServer().listen(179, '0.0.0.0', () => console.log('listening'))"]);
     await pollUntil(() => squatter?.output.includes('listening'), { timeoutMs: 5000, what: 'port 179 taken' });
@@ -181,5 +181,14 @@ describe('BGP port taken at start-up', () => {
     await squatter?.stop('SIGKILL');
     await pollUntil(async () => (await lab.call(n, 'node.ctl', { command: 'bgp-status' }))['ok'] === true, { timeoutMs: 15_000, what: 'speaker started after the port was freed' });
     await pollUntil(() => get('/readiness').startsWith('200'), { timeoutMs: 10_000, what: `ready ${get('/readiness')}` });
+  });
+
+  test('TORTIE_RULES_BACKEND=iptables: our chains and ipsets hold the pool and the node', { skip }, async () => {
+    const nat = await pollUntil(() => { const t = trySh('ip', ['netns', 'exec', n.ns, 'iptables-save', '-t', 'nat']).stdout; return /MASQUERADE/.test(t) ? t : undefined; },
+      { timeoutMs: 10_000, what: 'iptables nat rules' });
+    assert.match(nat, /-A POSTROUTING .*-j tortie-/);
+    const sets = sh('ip', ['netns', 'exec', n.ns, 'ipset', 'list']);
+    assert.match(sets, /10\.250\.128\.0\/17/);
+    assert.match(sets, /10\.6\.0\.2/);
   });
 });
