@@ -22,9 +22,16 @@ for svc in bird frr etcd; do
   if command -v systemctl >/dev/null 2>&1; then systemctl stop "$svc" >/dev/null 2>&1 || true; fi
 done
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# npm ci only when node_modules does not match the lockfile (by content, not mtime: a fresh
+# checkout is newer than an installed tree that still matches). A symlinked node_modules (a git
+# worktree sharing another checkout's packages) is never reinstalled: npm ci would empty the target.
+lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ -L node_modules ]; then
+  :
+elif [ ! -d node_modules ] || [ "$(cat node_modules/.tortie-lock.sha256 2>/dev/null)" != "$lock_sum" ]; then
   echo "setup: npm ci" >&2
   npm ci --no-audit --no-fund >&2
+  echo "$lock_sum" > node_modules/.tortie-lock.sha256
 fi
 echo "setup: building" >&2
 npx tsc -p tsconfig.json >&2
