@@ -33,6 +33,8 @@ import { startCniServer, sysfsIfindex } from './cni-server.js';
 import { startCtlServer } from './ctl-server.js';
 import type { LineServer } from './line-server.js';
 import { VxlanSupport } from './vxlan-support.js';
+import { serializeDumps } from './serial-netlink.js';
+import { IpipManager } from '../../ipip/ipip-manager.js';
 import { spawnExec } from '../../felix/rules/exec.js';
 import { NftBackend } from '../../felix/rules/nft-backend.js';
 import { IptablesBackend } from '../../felix/rules/iptables-backend.js';
@@ -116,8 +118,9 @@ async function main(): Promise<void> {
     closers.push(() => liveness.stop());
 
     enableForwarding(log);
-    const netlink = new RtNetlink({ logger: log });
-    closers.push(() => netlink.close());
+    const rawNetlink = new RtNetlink({ logger: log });
+    closers.push(() => rawNetlink.close());
+    const netlink = serializeDumps(rawNetlink);
     const routeTable = new RouteTable({ netlink, clock, logger: log }, { families: [4] });
 
     const health = new HealthAggregator({ clock });
@@ -136,6 +139,7 @@ async function main(): Promise<void> {
     const agent: NodeAgent = new NodeAgent({
       clock, logger: log, netlink, routeTable, cache, speakerDeps: realDeps(log),
       vxlan: () => vxlan?.manager(), health: { dataplane: dataplaneHealth, bgp: bgpHealth }, rules,
+      ipip: new IpipManager({ netlink, logger: log }, { underlayMtu: await detectHostMtu(netlink, addr?.address) }),
     }, {
       nodeName: cfg.nodeName, nodeIp: addr?.address, nodeCidr: addr === undefined ? undefined : `${addr.address}/${addr.prefixLength}`,
       parentIface: addr?.iface ?? '', backend: cfg.backend,

@@ -20,6 +20,7 @@ import type { ApplyResult, RouteTable } from '../../felix/routes/route-table.js'
 import { validateDesiredRoute, type DesiredRoute } from '../../felix/routes/route.js';
 import { MAIN_TABLE, type KernelRoute, type Netlink } from '../../felix/netlink/types.js';
 import type { VxlanManager } from '../../ipip/vxlan-manager.js';
+import type { IpipManager } from '../../ipip/ipip-manager.js';
 import type { HealthReporter } from '../../felix/health/health-aggregator.js';
 import type { RulesProgrammer } from '../../felix/rules/rules-programmer.js';
 import { rulesConfig } from '../calc/rules-inputs.js';
@@ -41,6 +42,8 @@ export interface NodeAgentDeps {
   readonly health?: { readonly dataplane: HealthReporter; readonly bgp: HealthReporter };
   /** NAT outgoing, tunnel ingress and forward rules (felix/rules); absent = no rules. */
   readonly rules?: RulesProgrammer;
+  /** tunl0 for IPIP pools (fails with IPIP_UNSUPPORTED_MESSAGE on kernels without ipip). */
+  readonly ipip?: IpipManager;
 }
 
 export interface NodeAgentOptions {
@@ -166,6 +169,8 @@ export class NodeAgent {
     }
 
     // Dataplane.
+    const ipipProblem = await this.ensureIpip(s);
+    if (ipipProblem !== undefined) problems.push(ipipProblem);
     if (this.options.nodeCidr !== undefined) {
       const local: LocalFacts = { cidr: this.options.nodeCidr, parentIface: this.options.parentIface, backend: this.options.backend, underlay: this.underlay };
       const workloads: Workload[] = [];
@@ -191,7 +196,8 @@ export class NodeAgent {
       const res = await this.deps.routeTable.apply();
       this.lastApply = res;
       if (vx !== undefined) await vx.applyRemovals();
-      this.deps.health?.dataplane.report(res.failed === 0 ? { live: true, ready: true } : { live: true, ready: false, detail: `${res.failed} route(s) failed to apply` });
+      const notReady = res.failed > 0 ? `${res.failed} route(s) failed to apply` : ipipProblem;
+      this.deps.health?.dataplane.report(notReady === undefined ? { live: true, ready: true } : { live: true, ready: false, detail: notReady });
     } else {
       this.deps.health?.dataplane.report({ live: true, ready: true, detail: 'no node address: no routes' });
     }
@@ -202,6 +208,29 @@ export class NodeAgent {
     this.stats.problems = problems;
     this.stats.syncs++;
     this.stats.lastSyncMs = this.deps.clock.now() - t0;
+  }
+
+  private ipipState: { readonly ok: boolean; readonly at: number; readonly message?: string } | undefined;
+
+  /** tunl0 when an enabled pool uses IPIP (BGP backend): created once; a failure is retried every 30 s. */
+  private async ensureIpip(s: Snapshot): Promise<string | undefined> {
+    const mgr = this.deps.ipip;
+    const wanted = this.options.backend === 'bird' && s.pools.some((p) => !p.disabled && p.ipipMode !== 'Never');
+    if (mgr === undefined || !wanted) return undefined;
+    const st = this.ipipState;
+    if (st?.ok === true) return undefined;
+    if (st !== undefined && this.deps.clock.now() - st.at < 30_000) return `IPIP pool: ${st.message ?? 'tunl0 not ready'}`;
+    try {
+      await mgr.ensureDevice();
+      this.ipipState = { ok: true, at: this.deps.clock.now() };
+      return undefined;
+    } catch (err) {
+      const message = describeError(err);
+      this.ipipState = { ok: false, at: this.deps.clock.now(), message };
+      this.log.error({ err: message }, 'IPIP pool: cannot set up tunl0; IPIP routes stay pending');
+      this.schedule(30_000);
+      return `IPIP pool: ${message}`;
+    }
   }
 
   private rulesKey: string | undefined;

@@ -119,3 +119,39 @@ describe('CALICO_NETWORKING_BACKEND=vxlan: no BGP, remote blocks from the datast
     assert.equal(trySh('ip', ['netns', 'exec', n3.ns, 'ss', '-Hltn', 'sport = :179']).stdout.trim(), '', 'nothing listens on 179');
   });
 });
+
+/** The kernel here lacks ipip; where it has it, this test does not apply. */
+function ipipSupported(): boolean {
+  const ns = `ipipprobe${process.pid}`;
+  trySh('ip', ['netns', 'add', ns]);
+  const ok = trySh('ip', ['-n', ns, 'link', 'add', 'tunl9', 'type', 'ipip']).status === 0;
+  trySh('ip', ['netns', 'del', ns]);
+  return ok;
+}
+
+describe('an IPIP pool on a kernel without ipip', () => {
+  const why = skip ?? (ipipSupported() ? 'this kernel supports IPIP (the test is about kernels without it)' : undefined);
+  let lab: NodeLab;
+  let n: LabNode;
+  before(async () => {
+    if (why) return;
+    lab = new NodeLab('ipip');
+    await lab.startEtcd();
+    n = lab.node('node5', { IP: '10.5.0.2/24', CALICO_IPV4POOL_CIDR: '10.249.0.0/16', CALICO_IPV4POOL_IPIP: 'Always', FELIX_HEALTHHOST: '127.0.0.1' });
+    lab.topo.link(n.ns, 'eth0', '10.5.0.2/24', lab.db, 'x5', '10.5.0.1/24');
+    lab.start(n);
+  });
+  after(async () => { if (lab) await lab.cleanup(); });
+
+  test('is reported with the fixed message, the node stays up and is not ready', { skip: why }, async () => {
+    await pollUntil(() => (n.proc?.output ?? '').includes('kernel lacks IPIP support (CONFIG_NET_IPIP); use vxlanMode or ipipMode: Never'),
+      { timeoutMs: 20_000, what: `IPIP message in the log\n${lab.logs()}` });
+    const get = (path: string): string => sh('ip', ['netns', 'exec', n.ns, process.execPath, '-e',
+      `fetch('http://127.0.0.1:9099${path}').then(async (r) => { process.stdout.write(r.status + ' ' + await r.text()); })`]);
+    const ready = await pollUntil(() => { const r = get('/readiness'); return r.startsWith('503') && r.includes('CONFIG_NET_IPIP') ? r : undefined; },
+      { timeoutMs: 10_000, what: `readiness: ${get('/readiness')}` });
+    assert.match(ready, /IPIP pool: kernel lacks IPIP support/);
+    assert.ok(get('/liveness').startsWith('200'), 'still live');
+    assert.equal(n.proc?.exited, false);
+  });
+});
