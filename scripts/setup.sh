@@ -22,7 +22,19 @@ for svc in bird frr etcd; do
   if command -v systemctl >/dev/null 2>&1; then systemctl stop "$svc" >/dev/null 2>&1 || true; fi
 done
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# npm ci empties node_modules first: never run it through a symlinked node_modules (a git
+# worktree sharing another checkout's), and only when the installed tree does not match the
+# lockfile (npm's own record of it, node_modules/.package-lock.json), not merely when older.
+lock_matches() {
+  [ -f node_modules/.package-lock.json ] && node -e '
+    const want = require("./package-lock.json").packages ?? {};
+    const have = require("./node_modules/.package-lock.json").packages ?? {};
+    const stale = Object.entries(want).filter(([k, v]) => k !== "" && !v.optional && have[k]?.version !== v.version);
+    process.exit(stale.length === 0 ? 0 : 1);' 2>/dev/null
+}
+if [ -L node_modules ]; then
+  echo "setup: node_modules is a symlink (shared with $(readlink node_modules)); not running npm ci" >&2
+elif [ ! -d node_modules ] || ! lock_matches; then
   echo "setup: npm ci" >&2
   npm ci --no-audit --no-fund >&2
 fi

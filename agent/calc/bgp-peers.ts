@@ -10,7 +10,7 @@
  *   - export: BGPFilter export rules, then Calico's export function (pool with disableBGPExport →
  *     reject; pool, service CIDR, prefixAdvertisement → accept; anything else → reject).
  */
-import { parsePeerIp } from '../resources/fields.js';
+import { parseDuration, parsePeerIp } from '../resources/fields.js';
 import { effectiveBgpConfiguration } from '../resources/bgp-configuration.js';
 import { evaluateSelector, parseSelector, selectorMatches, type Selector } from '../resources/selector.js';
 import { parsePrefix } from '../../common/prefix.js';
@@ -122,7 +122,13 @@ export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
     let applies: boolean;
     try { applies = appliesToLocal(p, local); } catch (err) { problems.push(`${where}: spec.nodeSelector: ${(err as Error).message}`); continue; }
     const kind: PeerKind = p.spec.node !== undefined || p.spec.nodeSelector !== undefined ? 'node specific' : 'global';
-    if (p.spec.localASNumber !== undefined) problems.push(`${where}: spec.localASNumber is not supported (one AS per speaker); using ${localAsn}`);
+    if (applies) {
+      if (p.spec.localASNumber !== undefined) problems.push(`${where}: spec.localASNumber is not supported (one AS per speaker); using ${localAsn}`);
+      for (const f of ['password', 'ttlSecurity', 'numAllowedLocalASNumbers', 'maxRestartTime', 'localWorkloadSelector'] as const) {
+        if (p.spec[f] !== undefined) problems.push(`${where}: spec.${f} is not supported yet; ignored`);
+      }
+      if (p.spec.nextHopMode === 'Keep' || p.spec.keepOriginalNextHop === true) problems.push(`${where}: next hop keep is not supported yet; the speaker's default applies`);
+    }
     if (applies && p.spec.peerIP !== undefined) {
       const r = parsePeerIp(p.spec.peerIP);
       if (typeof r === 'string') { problems.push(`${where}: spec.peerIP: ${r}`); continue; }
@@ -177,13 +183,18 @@ export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
     }
     const rrClient = local.rrClusterId !== undefined && ibgp && (t.node?.rrClusterId === undefined || t.node.rrClusterId !== local.rrClusterId);
     const nextHopSelf = t.source?.spec.nextHopMode === 'Self';
+    const keepaliveMs = t.source?.spec.keepaliveTime === undefined ? undefined : parseDuration(t.source.spec.keepaliveTime);
+    const keepalive = keepaliveMs === undefined ? undefined : keepaliveMs / 1000;
+    const timers = keepalive === undefined || keepalive < 1 ? DEFAULT_TIMERS
+      : { ...DEFAULT_TIMERS, keepalive: Math.round(keepalive), holdTime: Math.max(3, Math.round(keepalive) * 3) };
+    const useNodeIp = t.source?.spec.sourceAddress !== 'None';
     const config: PeerConfig = {
       name, address: t.ip, asn: t.asn,
       port: t.port ?? (t.node !== undefined ? listenPortOf(s, t.node.name) : 179),
       // Calico: a node dials only peers (that are nodes) whose IP string sorts below its own.
       passive: t.node !== undefined && t.ip > local.ipv4,
-      localAddress: local.ipv4,
-      ...DEFAULT_TIMERS,
+      ...(useNodeIp ? { localAddress: local.ipv4 } : {}),
+      ...timers,
       families: ['ipv4-unicast'],
       nextHopSelf,
       routeReflectorClient: rrClient,

@@ -18,6 +18,8 @@ import { blackholeRoute, ipipRoute, sameSubnetRoute, workloadRoute, type Desired
 import type { RemoteBlock, RemoteVtep } from '../../ipip/vxlan-manager.js';
 import type { LearnedRoute, NodeInfo, PoolInfo, Snapshot } from './snapshot.js';
 import { localBlocks } from './advertise.js';
+import { parsePeerIp } from '../resources/fields.js';
+import { selectorMatches } from '../resources/selector.js';
 
 export interface UnderlayRoute { readonly dst: string; readonly gateway?: string; readonly iface: string; readonly metric?: number }
 
@@ -80,9 +82,6 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
   const own = new Set(localBlocks(s));
   const localIp = local.cidr.slice(0, local.cidr.indexOf('/'));
 
-  for (const w of workloads) put(workloadRoute(w.address, w.iface));
-  for (const b of own) put(blackholeRoute(b));
-
   const direct = (prefix: string, nh: string, metric: number | undefined): DesiredRoute | string => {
     const withMetric = (r: DesiredRoute): DesiredRoute => (metric === undefined ? r : { ...r, metric });
     if (sameSubnet(local.cidr, nh)) {
@@ -94,6 +93,14 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
     if (u.gateway === undefined) return withMetric(sameSubnetRoute(prefix, nh, u.iface));
     return withMetric(sameSubnetRoute(prefix, u.gateway, u.iface));
   };
+
+  for (const w of workloads) put(workloadRoute(w.address, w.iface));
+  // BGPPeer reachableBy (calico-compat §2.5): `<peerIP>/32 via <gateway>` on the node that has the peering.
+  for (const r of reachableByRoutes(s)) {
+    const d = direct(r.dst, r.gateway, EXTERNAL_ROUTE_METRIC);
+    if (typeof d === 'string') out.skipped.push({ prefix: r.dst, reason: `reachableBy: ${d}` }); else put({ ...d, dst: r.dst });
+  }
+  for (const b of own) put(blackholeRoute(b));
 
   if (local.backend === 'bird') {
     const nodesByIp = new Map<string, NodeInfo>();
@@ -150,4 +157,23 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
   }
   out.routes.push(...[...byDst.values()].sort((a, b) => a.dst.localeCompare(b.dst)));
   return out;
+}
+
+/** Static routes for BGPPeers with reachableBy that apply to this node. */
+export function reachableByRoutes(s: Snapshot): Array<{ dst: string; gateway: string }> {
+  const local = s.nodes.get(s.localNode);
+  if (local === undefined) return [];
+  const out: Array<{ dst: string; gateway: string }> = [];
+  for (const p of s.peers) {
+    const spec = p.spec;
+    if (spec.reachableBy === undefined || spec.peerIP === undefined) continue;
+    let applies: boolean;
+    try {
+      applies = spec.node !== undefined ? spec.node === local.name : spec.nodeSelector !== undefined ? selectorMatches(spec.nodeSelector, local.labels) : true;
+    } catch { continue; }
+    const ip = parsePeerIp(spec.peerIP);
+    if (!applies || typeof ip === 'string' || ip.ip.includes(':')) continue;
+    out.push({ dst: `${ip.ip}/32`, gateway: spec.reachableBy });
+  }
+  return out.sort((a, b) => a.dst.localeCompare(b.dst));
 }

@@ -33,6 +33,8 @@ import { startCniServer, sysfsIfindex } from './cni-server.js';
 import { startCtlServer } from './ctl-server.js';
 import type { LineServer } from './line-server.js';
 import { VxlanSupport } from './vxlan-support.js';
+import { serializeDumps } from './serial-netlink.js';
+import { IpipManager } from '../../ipip/ipip-manager.js';
 import { spawnExec } from '../../felix/rules/exec.js';
 import { NftBackend } from '../../felix/rules/nft-backend.js';
 import { IptablesBackend } from '../../felix/rules/iptables-backend.js';
@@ -116,13 +118,15 @@ async function main(): Promise<void> {
     closers.push(() => liveness.stop());
 
     enableForwarding(log);
-    const netlink = new RtNetlink({ logger: log });
-    closers.push(() => netlink.close());
+    const rawNetlink = new RtNetlink({ logger: log });
+    closers.push(() => rawNetlink.close());
+    const netlink = serializeDumps(rawNetlink);
     const routeTable = new RouteTable({ netlink, clock, logger: log }, { families: [4] });
 
     const health = new HealthAggregator({ clock });
-    const dataplaneHealth = health.register('dataplane', { live: true, ready: true, timeoutMs: 0 });
-    const bgpHealth = health.register('bgp', { live: true, ready: true, timeoutMs: 0 });
+    // The agent reports on every sync and syncs at least every 30 s: a stuck loop goes stale.
+    const dataplaneHealth = health.register('dataplane', { live: true, ready: true, timeoutMs: 120_000 });
+    const bgpHealth = health.register('bgp', { live: false, ready: true, timeoutMs: 120_000 });
     const registry = createMetricsRegistry();
     const bgpMetrics = new BgpMetrics(registry);
     const dpMetrics = new DataplaneMetrics(registry);
@@ -136,6 +140,7 @@ async function main(): Promise<void> {
     const agent: NodeAgent = new NodeAgent({
       clock, logger: log, netlink, routeTable, cache, speakerDeps: realDeps(log),
       vxlan: () => vxlan?.manager(), health: { dataplane: dataplaneHealth, bgp: bgpHealth }, rules,
+      ipip: new IpipManager({ netlink, logger: log }, { underlayMtu: await detectHostMtu(netlink, addr?.address) }),
     }, {
       nodeName: cfg.nodeName, nodeIp: addr?.address, nodeCidr: addr === undefined ? undefined : `${addr.address}/${addr.prefixLength}`,
       parentIface: addr?.iface ?? '', backend: cfg.backend,
@@ -166,13 +171,18 @@ async function main(): Promise<void> {
     if (cfg.metrics.enabled) servers.push(await startHealthServer({ logger: log, metrics: () => renderMetrics(registry) }, { host: cfg.health.host, port: cfg.metrics.port }));
     closers.push(() => Promise.all(servers.map((s) => s.close())).then(() => undefined));
 
+    let metricPeers = new Set<string>();
     const metricsTimer = setInterval(() => {
+      const now = new Set<string>();
       for (const p of agent.speaker?.status() ?? []) {
+        now.add(p.name);
         bgpMetrics.setSessionState(p.name, p.state);
         bgpMetrics.setPrefixes(p.name, 'ipv4_unicast', p.prefixes);
       }
-      dpMetrics.setRoutesProgrammed(254, 'all', routeTable.stats.updates - routeTable.stats.deletes);
-    }, 2000);
+      for (const gone of metricPeers) if (!now.has(gone)) bgpMetrics.removePeer(gone);
+      metricPeers = now;
+      for (const [kind, n] of Object.entries(agent.routeCounts)) dpMetrics.setRoutesProgrammed(254, kind, n);
+    }, 1000);
     metricsTimer.unref();
     closers.push(() => clearInterval(metricsTimer));
     log.info({ cni: cfg.cniSocket, ctl: cfg.ctlSocket, backend: cfg.backend }, 'tortie-node running');

@@ -20,6 +20,7 @@ import type { ApplyResult, RouteTable } from '../../felix/routes/route-table.js'
 import { validateDesiredRoute, type DesiredRoute } from '../../felix/routes/route.js';
 import { MAIN_TABLE, type KernelRoute, type Netlink } from '../../felix/netlink/types.js';
 import type { VxlanManager } from '../../ipip/vxlan-manager.js';
+import type { IpipManager } from '../../ipip/ipip-manager.js';
 import type { HealthReporter } from '../../felix/health/health-aggregator.js';
 import type { RulesProgrammer } from '../../felix/rules/rules-programmer.js';
 import { rulesConfig } from '../calc/rules-inputs.js';
@@ -41,6 +42,8 @@ export interface NodeAgentDeps {
   readonly health?: { readonly dataplane: HealthReporter; readonly bgp: HealthReporter };
   /** NAT outgoing, tunnel ingress and forward rules (felix/rules); absent = no rules. */
   readonly rules?: RulesProgrammer;
+  /** tunl0 for IPIP pools (fails with IPIP_UNSUPPORTED_MESSAGE on kernels without ipip). */
+  readonly ipip?: IpipManager;
 }
 
 export interface NodeAgentOptions {
@@ -103,6 +106,14 @@ export class NodeAgent {
     this.deps.routeTable.start();
     this.started = true;
     this.schedule(0);
+    this.armHeartbeat();
+  }
+
+  private heartbeat: TimerHandle | undefined;
+
+  /** A sync every 30 s even without changes: health stays fresh (reporters time out otherwise). */
+  private armHeartbeat(): void {
+    this.heartbeat = this.deps.clock.setTimeout(() => { this.schedule(0); if (!this.stopped) this.armHeartbeat(); }, 30_000);
   }
 
   private armUnderlayTimer(): void {
@@ -159,13 +170,22 @@ export class NodeAgent {
     if (this.options.backend === 'bird' && this.options.nodeIp !== undefined) {
       const calc = bgpSpeakerConfig(s);
       problems.push(...calc.problems);
-      if (calc.speaker !== undefined) await this.applySpeaker(calc.speaker);
+      // A BGP failure (port 179 taken, ...) must not hold the dataplane back: report it, retry later.
+      if (calc.speaker !== undefined) {
+        try { await this.applySpeaker(calc.speaker); this.bgpError = undefined; } catch (err) {
+          this.bgpError = `BGP speaker: ${describeError(err)}`;
+          problems.push(this.bgpError);
+          this.schedule(5000);
+        }
+      }
       const orig = originatedPrefixes(s);
       problems.push(...orig.problems);
       this.applyOriginated(orig.routes);
     }
 
     // Dataplane.
+    const ipipProblem = await this.ensureIpip(s);
+    if (ipipProblem !== undefined) problems.push(ipipProblem);
     if (this.options.nodeCidr !== undefined) {
       const local: LocalFacts = { cidr: this.options.nodeCidr, parentIface: this.options.parentIface, backend: this.options.backend, underlay: this.underlay };
       const workloads: Workload[] = [];
@@ -188,10 +208,17 @@ export class NodeAgent {
         try { validateDesiredRoute(r); return true; } catch (err) { problems.push(describeError(err)); return false; }
       });
       this.deps.routeTable.setDesiredRoutes(valid);
+      const counts: Record<string, number> = { blackhole: 0, workload: 0, vxlan: 0, remote: 0 };
+      for (const r of valid) {
+        const kind = r.type === 'blackhole' ? 'blackhole' : r.iface?.startsWith('cali') === true ? 'workload' : r.iface === vx?.deviceName ? 'vxlan' : 'remote';
+        counts[kind] = (counts[kind] ?? 0) + 1;
+      }
+      this.routeCounts = counts;
       const res = await this.deps.routeTable.apply();
       this.lastApply = res;
       if (vx !== undefined) await vx.applyRemovals();
-      this.deps.health?.dataplane.report(res.failed === 0 ? { live: true, ready: true } : { live: true, ready: false, detail: `${res.failed} route(s) failed to apply` });
+      const notReady = res.failed > 0 ? `${res.failed} route(s) failed to apply` : ipipProblem;
+      this.deps.health?.dataplane.report(notReady === undefined ? { live: true, ready: true } : { live: true, ready: false, detail: notReady });
     } else {
       this.deps.health?.dataplane.report({ live: true, ready: true, detail: 'no node address: no routes' });
     }
@@ -204,7 +231,33 @@ export class NodeAgent {
     this.stats.lastSyncMs = this.deps.clock.now() - t0;
   }
 
+  private ipipState: { readonly ok: boolean; readonly at: number; readonly message?: string } | undefined;
+
+  /** tunl0 when an enabled pool uses IPIP (BGP backend): created once; a failure is retried every 30 s. */
+  private async ensureIpip(s: Snapshot): Promise<string | undefined> {
+    const mgr = this.deps.ipip;
+    const wanted = this.options.backend === 'bird' && s.pools.some((p) => !p.disabled && p.ipipMode !== 'Never');
+    if (mgr === undefined || !wanted) return undefined;
+    const st = this.ipipState;
+    if (st?.ok === true) return undefined;
+    if (st !== undefined && this.deps.clock.now() - st.at < 30_000) return `IPIP pool: ${st.message ?? 'tunl0 not ready'}`;
+    try {
+      await mgr.ensureDevice();
+      this.ipipState = { ok: true, at: this.deps.clock.now() };
+      return undefined;
+    } catch (err) {
+      const message = describeError(err);
+      this.ipipState = { ok: false, at: this.deps.clock.now(), message };
+      this.log.error({ err: message }, 'IPIP pool: cannot set up tunl0; IPIP routes stay pending');
+      this.schedule(30_000);
+      return `IPIP pool: ${message}`;
+    }
+  }
+
   private rulesKey: string | undefined;
+  private bgpError: string | undefined;
+  /** Desired routes by kind at the last sync (for tortie_route_table_num_routes). */
+  routeCounts: Record<string, number> = {};
 
   /** Rules follow the pools and node addresses; the programmer retries and repairs by itself. */
   private applyRules(s: Snapshot, problems: string[]): void {
@@ -295,6 +348,7 @@ export class NodeAgent {
     const h = this.deps.health?.bgp;
     if (h === undefined) return;
     if (this.options.backend !== 'bird') { h.report({ live: true, ready: true, detail: 'BGP off' }); return; }
+    if (this.bgpError !== undefined) { h.report({ live: true, ready: false, detail: this.bgpError }); return; }
     const peers = this.speaker?.status() ?? [];
     // Calico checkBIRDReady: no peers → ready; else ready when at least one peer is Established.
     const up = peers.filter((p) => p.state === 'Established').length;
@@ -321,6 +375,7 @@ export class NodeAgent {
     this.stopped = true;
     this.scheduled?.cancel();
     this.underlayTimer?.cancel();
+    this.heartbeat?.cancel();
     await this.running;
     await this.speaker?.stop();
     this.deps.routeTable.stop();

@@ -10,7 +10,8 @@
  *     ADD return → last node ("after ADD returned", negative when the route was out first),
  *     and the ADD's own duration; p50/p99/max.
  *  2. Throughput (iperf3, TCP, one stream): pod→pod on the same subnet (direct), pod→pod across
- *     subnets (VXLAN), and node→node on the same underlay for both, side by side.
+ *     subnets (VXLAN), node→node on the same underlay for both, and node→node through the
+ *     nodes' own vxlan.calico tunnel addresses (the VXLAN device without the pod path), side by side.
  *
  * Run (root): node dist/bench/e2e/e2e-bench.js [--pods 60] [--nodes 3] [--seconds 5] [--json FILE]
  * Prints a table; writes JSON to bench/results/e2e-<time>.json (or --json FILE).
@@ -156,6 +157,14 @@ interface IperfJson { error?: string; end?: { sum_received?: { bits_per_second?:
 
 interface Throughput { name: string; from: string; to: string; gbps: number; retransmits: number }
 
+/** The node's own address on vxlan.calico (its VTEP/tunnel address, from the pool). */
+function vtepAddress(n: NodePlan): string {
+  const j = JSON.parse(tryRunIn(n.netns, 'ip', ['-j', '-4', 'addr', 'show', 'dev', 'vxlan.calico']).stdout || '[]') as Array<{ addr_info?: Array<{ local?: string }> }>;
+  const a = j[0]?.addr_info?.[0]?.local;
+  if (a === undefined) throw new Error(`${n.name} has no address on vxlan.calico`);
+  return a;
+}
+
 async function iperf(lab: LabState, seconds: number): Promise<Throughput[]> {
   const byNode = (i: number): string => lab.pods.find((p) => p.node === lab.plan.nodes[i]?.netns)?.netns ?? '';
   const addr = (ns: string): string => lab.pods.find((p) => p.netns === ns)?.address ?? '';
@@ -169,6 +178,7 @@ async function iperf(lab: LabState, seconds: number): Promise<Throughput[]> {
     ['node→node same subnet', n2.netns, n1.netns, n1.address],
     ['pod→pod cross subnet (VXLAN)', p3, p1, addr(p1)],
     ['node→node cross subnet (routed by ToR)', n3.netns, n1.netns, n1.address],
+    ['node→node over VXLAN (tunnel addresses)', n3.netns, n1.netns, vtepAddress(n1)],
   ];
   const out: Throughput[] = [];
   try {

@@ -132,6 +132,16 @@ export class PrefixTable<T> {
 
   clear(): void { this.clearV4(); this.v6.clear(); }
 
+  /**
+   * Empty the table for reuse at a similar size (a per-flush index): keeps the capacity when it
+   * was at least a quarter full, so the next fill does not grow it again through resizes.
+   */
+  reset(): void {
+    const cap = this.mask + 1;
+    if (this.v4Size * 4 >= cap || cap <= 4096) { this.lens.fill(EMPTY); this.vals.fill(undefined); this.used = 0; this.v4Size = 0; } else this.clearV4();
+    this.v6.clear();
+  }
+
   private clearV4(): void {
     if (this.mask + 1 > 4096) {
       this.addrs = new Uint32Array(16); this.lens = new Uint8Array(16).fill(EMPTY);

@@ -36,27 +36,123 @@ export function isSelfNextHop(nh: Uint8Array | undefined): boolean {
   return true;
 }
 
-export interface GroupAnnouncement { readonly attrs: ExportedAttributes; readonly prefixes: Prefix[] }
-export interface GroupBatch { readonly announce: readonly GroupAnnouncement[]; readonly withdraw: readonly Prefix[] }
+const V6 = 255;
+
+/**
+ * The prefixes of a batch without keeping the decoder's Prefix objects alive: IPv4 as address
+ * and length in typed arrays (nothing for the garbage collector to trace or promote), IPv6 as
+ * the objects. Indexed 0..length-1 in arrival order.
+ */
+export class PrefixList {
+  private addrs: Uint32Array;
+  private lens: Uint8Array;
+  private v6: Array<Prefix | undefined> | undefined;
+  private n = 0;
+
+  constructor(capacity = 64) {
+    this.addrs = new Uint32Array(capacity);
+    this.lens = new Uint8Array(capacity);
+  }
+
+  get length(): number { return this.n; }
+
+  push(p: Prefix): void {
+    const i = this.n;
+    if (i === this.addrs.length) {
+      const a = new Uint32Array(i * 2); a.set(this.addrs); this.addrs = a;
+      const l = new Uint8Array(i * 2); l.set(this.lens); this.lens = l;
+    }
+    if (p.family === 4) {
+      const b = p.bytes;
+      this.addrs[i] = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+      this.lens[i] = p.length;
+    } else {
+      this.lens[i] = V6;
+      (this.v6 ??= [])[i] = p;
+    }
+    this.n = i + 1;
+  }
+
+  family(i: number): 4 | 6 { return this.lens[i] === V6 ? 6 : 4; }
+  /** IPv4 address as uint32 (IPv4 entries). */
+  addr(i: number): number { return this.addrs[i]!; }
+  /** Prefix length (IPv4 entries). */
+  len(i: number): number { return this.lens[i]!; }
+  /** The IPv6 Prefix object (IPv6 entries). */
+  v6At(i: number): Prefix { return this.v6![i]!; }
+
+  /** A Prefix object for entry i (allocates for IPv4). */
+  prefix(i: number): Prefix {
+    const l = this.lens[i]!;
+    if (l === V6) return this.v6![i]!;
+    const a = this.addrs[i]!;
+    return { family: 4, bytes: Uint8Array.of(a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255), length: l };
+  }
+}
+
+/** Stand-ins passed to exportRoute when the target's policy does not look at the prefix (only the family matters). */
+const ANY_V4: Prefix = { family: 4, bytes: new Uint8Array(4), length: 0 };
+const ANY_V6: Prefix = { family: 6, bytes: new Uint8Array(16), length: 0 };
+
+/** One attribute set and the batch entries (indices into `GroupBatch.prefixes`) announced with it. */
+export interface GroupAnnouncement { readonly attrs: ExportedAttributes; readonly idx: readonly number[] }
+
+/** Changes for the members of a group; prefixes are referenced by index (shared, no per-member copies). */
+export interface GroupBatch {
+  readonly prefixes: PrefixList;
+  readonly announce: readonly GroupAnnouncement[];
+  readonly withdraw: readonly number[];
+}
+
+/**
+ * What one member must be sent: `base` (shared with other members) without the entries listed
+ * in `skip`, then `extra` (its own differences: the entries where it is the route's source).
+ */
+export interface MemberBatch {
+  readonly base: GroupBatch;
+  readonly skip: readonly number[];
+  readonly extra: GroupBatch | undefined;
+}
+
+/** A member batch as plain lists (tests, simple consumers). */
+export function expandBatch(b: MemberBatch): { announce: Array<{ attrs: ExportedAttributes; prefixes: Prefix[] }>; withdraw: Prefix[] } {
+  const skip = new Set(b.skip);
+  const announce: Array<{ attrs: ExportedAttributes; prefixes: Prefix[] }> = [];
+  const withdraw: Prefix[] = [];
+  const add = (g: GroupBatch, skipping: boolean) => {
+    for (const i of g.withdraw) if (!skipping || !skip.has(i)) withdraw.push(g.prefixes.prefix(i));
+    for (const a of g.announce) {
+      const prefixes = a.idx.filter((i) => !skipping || !skip.has(i)).map((i) => g.prefixes.prefix(i));
+      if (prefixes.length) announce.push({ attrs: a.attrs, prefixes });
+    }
+  };
+  add(b.base, true);
+  if (b.extra) add(b.extra, false);
+  return { announce, withdraw };
+}
+
+const EMPTY_SKIP: readonly number[] = [];
 
 /** Cached transforms (and exported attribute objects) kept before the caches are reset. */
 const CACHE_LIMIT = 8192;
 
-class BatchBuilder {
-  readonly announce: GroupAnnouncement[] = [];
-  readonly withdraw: Prefix[] = [];
-  private readonly byAttrs = new Map<ExportedAttributes, Prefix[]>();
+class BatchBuilder implements GroupBatch {
+  readonly announce: Array<{ attrs: ExportedAttributes; idx: number[] }> = [];
+  readonly withdraw: number[] = [];
+  private readonly byAttrs = new Map<ExportedAttributes, number[]>();
   private lastAttrs: ExportedAttributes | undefined;
-  private lastList: Prefix[] = [];
+  private lastList: number[] = [];
 
-  add(attrs: ExportedAttributes, prefix: Prefix): void {
+  constructor(readonly prefixes: PrefixList) {}
+
+  add(attrs: ExportedAttributes, i: number): void {
     if (attrs !== this.lastAttrs) {
       let l = this.byAttrs.get(attrs);
-      if (!l) { l = []; this.byAttrs.set(attrs, l); this.announce.push({ attrs, prefixes: l }); }
+      if (!l) { l = []; this.byAttrs.set(attrs, l); this.announce.push({ attrs, idx: l }); }
       this.lastAttrs = attrs;
       this.lastList = l;
     }
-    this.lastList.push(prefix);
+    this.lastList.push(i);
   }
 
   get empty(): boolean { return this.announce.length === 0 && this.withdraw.length === 0; }
@@ -67,7 +163,7 @@ export class UpdateGroup {
   private readonly cacheable: boolean;
   // pending changes since the last flush (arrival order)
   private readonly index = new PrefixTable<number>();
-  private prefixes: Prefix[] = [];
+  private pend = new PrefixList();
   private prev: Array<Route | undefined> = [];
   private cur: Array<Route | undefined> = [];
   // export results: one object per distinct exported attribute set (identity = equality)
@@ -85,7 +181,7 @@ export class UpdateGroup {
   }
 
   get size(): number { return this.members.size; }
-  get hasPending(): boolean { return this.prefixes.length > 0; }
+  get hasPending(): boolean { return this.pend.length > 0; }
   /** Changes whenever exported attribute objects may have been replaced (reset caches keyed by them). */
   get generation(): number { return this.gen; }
   memberIds(): IterableIterator<string> { return this.members.keys(); }
@@ -94,7 +190,7 @@ export class UpdateGroup {
 
   /** Add a member; call flush() first, then send it table(). */
   addMember(memberId: string): void {
-    if (this.prefixes.length > 0) throw new Error(`update group: flush() pending changes before adding member ${memberId}`);
+    if (this.pend.length > 0) throw new Error(`update group: flush() pending changes before adding member ${memberId}`);
     if (!this.members.has(memberId)) this.members.set(memberId, { advertised: 0 });
   }
 
@@ -104,68 +200,89 @@ export class UpdateGroup {
   apply(changes: readonly BestChange[]): void {
     if (this.members.size === 0) return;
     for (const c of changes) {
-      const n = this.prefixes.length;
+      const n = this.pend.length;
       const had = this.index.set(c.prefix, n);
       if (had !== undefined) { this.index.set(c.prefix, had); this.cur[had] = c.best; continue; }
-      this.prefixes.push(c.prefix);
+      this.pend.push(c.prefix);
       this.prev.push(c.previous);
       this.cur.push(c.best);
     }
   }
 
   /**
-   * Export the pending changes and hand each member its batch (members that are not the source
-   * of any changed route get the same batch object). The caller must send every batch.
+   * Export the pending changes and hand each member its batch: members that are not the source
+   * of any changed route get the same batch object (first, so their bytes can leave sooner);
+   * a source member gets that batch minus its own entries plus its own differences. The caller
+   * must send every batch.
    */
-  flush(emit: (memberId: string, batch: GroupBatch) => void): void {
-    const n = this.prefixes.length;
+  flush(emit: (memberId: string, batch: MemberBatch) => void): void {
+    const n = this.pend.length;
     if (n === 0) return;
-    const { prefixes, prev, cur } = this;
-    this.prefixes = []; this.prev = []; this.cur = [];
-    this.index.clear();
+    const { pend: prefixes, prev, cur } = this;
+    this.pend = new PrefixList(Math.min(Math.max(64, n), 65536)); this.prev = []; this.cur = [];
+    this.index.reset();
     if (this.cache4.size + this.cache6.size >= CACHE_LIMIT || this.exported.size >= CACHE_LIMIT) this.resetCaches();
+    const generic = new BatchBuilder(prefixes);
+    let genericDelta = 0;
     const newA: Array<ExportedAttributes | null> = new Array(n);
     const oldA: Array<ExportedAttributes | null> = new Array(n);
-    const sources = new Set<string>();
+    /** Entries by the member that is the source of their current or previous best route. */
+    const own = new Map<string, number[]>();
+    let lastSrc = '', lastList: number[] = [];
+    const mark = (id: string, i: number) => {
+      if (id !== lastSrc) { lastSrc = id; let l = own.get(id); if (!l) { l = []; own.set(id, l); } lastList = l; }
+      if (lastList[lastList.length - 1] !== i) lastList.push(i);
+    };
     for (let i = 0; i < n; i++) {
-      const c = cur[i], p = prev[i], prefix = prefixes[i]!;
-      newA[i] = c ? this.transform(prefix, c) : null;
-      oldA[i] = p === c ? newA[i]! : p ? this.transform(prefix, p) : null;
-      if (c) sources.add(c.source.id);
-      if (p) sources.add(p.source.id);
+      const c = cur[i], p = prev[i];
+      const prefix = !this.cacheable ? prefixes.prefix(i) : prefixes.family(i) === 4 ? ANY_V4 : ANY_V6;
+      const nn = c ? this.transform(prefix, c) : null;
+      const oo = p === c ? nn : p ? this.transform(prefix, p) : null;
+      newA[i] = nn; oldA[i] = oo;
+      if (c) mark(c.source.id, i);
+      if (p && p !== c) mark(p.source.id, i);
+      if (nn === oo) continue;
+      if (nn) { generic.add(nn, i); if (!oo) genericDelta++; } else { generic.withdraw.push(i); genericDelta--; }
     }
-    let generic: GroupBatch | undefined;
-    let genericDelta = 0;
+    const plain: MemberBatch = { base: generic, skip: EMPTY_SKIP, extra: undefined };
     for (const [id, m] of this.members) {
-      const own = sources.has(id);
-      if (!own && generic) { m.advertised += genericDelta; if (!(generic.announce.length === 0 && generic.withdraw.length === 0)) emit(id, generic); continue; }
-      const b = new BatchBuilder();
-      let delta = 0;
-      for (let i = 0; i < n; i++) {
+      if (own.has(id)) continue;
+      m.advertised += genericDelta;
+      if (!generic.empty) emit(id, plain);
+    }
+    for (const [id, m] of this.members) {
+      const mine = own.get(id);
+      if (!mine) continue;
+      const skip: number[] = [];
+      const extra = new BatchBuilder(prefixes);
+      let delta = genericDelta;
+      for (const i of mine) {
         const c = cur[i], p = prev[i];
-        const nn = own && c !== undefined && c.source.id === id ? null : newA[i]!;
-        const oo = own && p !== undefined && p.source.id === id ? null : oldA[i]!;
+        const gn = newA[i]!, go = oldA[i]!;
+        const nn = c !== undefined && c.source.id === id ? null : gn;
+        const oo = p !== undefined && p.source.id === id ? null : go;
+        if (gn !== go) { skip.push(i); if (gn) { if (!go) delta--; } else delta++; }
         if (nn === oo) continue;
-        if (nn) { b.add(nn, prefixes[i]!); if (!oo) delta++; } else { b.withdraw.push(prefixes[i]!); delta--; }
+        if (nn) { extra.add(nn, i); if (!oo) delta++; } else { extra.withdraw.push(i); delta--; }
       }
       m.advertised += delta;
-      if (!own) { generic = b; genericDelta = delta; }
-      if (!b.empty) emit(id, b);
+      if (generic.empty && extra.empty) continue;
+      emit(id, { base: generic, skip, extra: extra.empty ? undefined : extra });
     }
   }
 
   /** The whole current table for one member (initial update after Established, route refresh). */
-  table(memberId: string, rib: LocRib): GroupBatch {
+  table(memberId: string, rib: LocRib): MemberBatch {
     const m = this.members.get(memberId);
-    const b = new BatchBuilder();
-    let count = 0;
+    const prefixes = new PrefixList();
+    const b = new BatchBuilder(prefixes);
     rib.forEachBest((prefix, best) => {
       if (best.source.id === memberId) return;
       const a = this.transform(prefix, best);
-      if (a) { b.add(a, prefix); count++; }
+      if (a) { b.add(a, prefixes.length); prefixes.push(prefix); }
     });
-    if (m) m.advertised = count;
-    return b;
+    if (m) m.advertised = prefixes.length;
+    return { base: b, skip: EMPTY_SKIP, extra: undefined };
   }
 
   /** Exported attributes for `route` (one object per distinct result), or null when it must not be sent. */

@@ -183,6 +183,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
     if (this.state !== 'Established' || conn === undefined) return false;
     let ok = true;
     for (const m of messages) ok = conn.write(m);
+    conn.flush(); // a whole batch: hand it to the kernel now rather than at the end of the tick
     this.counters.messagesOut += messages.length;
     this.counters.updatesOut += messages.length;
     if (conn.queuedBytes > (this.config.maxQueuedBytes ?? 64 << 20)) {

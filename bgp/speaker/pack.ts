@@ -8,6 +8,7 @@
 import type { Prefix } from '../../common/prefix.js';
 import { maxMessageLength, writeHeader } from '../wire/header.js';
 import type { PreparedAttributes } from '../wire/update-encoder.js';
+import type { PrefixList } from '../rib/update-group.js';
 import { afiSafiKey, AttrFlag, AttrType, HEADER_LENGTH, MessageType, type CodecContext } from '../wire/types.js';
 
 function nlriBytes(p: Prefix, addPath: boolean): number {
@@ -24,21 +25,60 @@ function putPrefix(m: Uint8Array, at: number, p: Prefix, addPath: boolean): numb
   return o;
 }
 
-/** UPDATEs announcing `prefixes` (all of `prep.family`) with the prepared attributes. */
-export function packAnnounce(prep: PreparedAttributes, prefixes: readonly Prefix[], out: Uint8Array[]): void {
+/**
+ * Which entries of a batch go into this peer's messages: `idx` into `all`, only `family`, and
+ * not those marked `stamp` in `skip` (the peer's own routes in a shared group batch).
+ */
+export interface Selection {
+  readonly all: PrefixList;
+  readonly idx: readonly number[];
+  readonly family: 4 | 6;
+  readonly skip: Uint32Array | undefined;
+  readonly stamp: number;
+}
+
+function selected(sel: Selection, i: number): boolean {
+  return sel.all.family(i) === sel.family && (sel.skip === undefined || sel.skip[i] !== sel.stamp);
+}
+
+function entryBytes(all: PrefixList, i: number, addPath: boolean): number {
+  return all.family(i) === 4 ? (addPath ? 5 : 1) + ((all.len(i) + 7) >>> 3) : nlriBytes(all.v6At(i), addPath);
+}
+
+function putEntry(m: Uint8Array, at: number, all: PrefixList, i: number, addPath: boolean): number {
+  if (all.family(i) !== 4) return putPrefix(m, at, all.v6At(i), addPath);
+  let o = at;
+  if (addPath) { m[o++] = 0; m[o++] = 0; m[o++] = 0; m[o++] = 0; }
+  const l = all.len(i), a = all.addr(i);
+  m[o++] = l;
+  if (l > 0) m[o++] = a >>> 24;
+  if (l > 8) m[o++] = (a >>> 16) & 255;
+  if (l > 16) m[o++] = (a >>> 8) & 255;
+  if (l > 24) m[o++] = a & 255;
+  return o;
+}
+
+/** UPDATEs announcing the selected prefixes with the prepared attributes (of that family). */
+export function packAnnounce(prep: PreparedAttributes, sel: Selection, out: Uint8Array[]): void {
   const { family, classic, addPath, max, block, nextHopLength: nhLen } = prep;
   const mpFixed = classic ? 0 : 4 + 3 + 1 + nhLen + 1;
   const fixed = HEADER_LENGTH + 2 + 2 + block.length + mpFixed;
   const room = max - fixed;
-  let i = 0;
-  while (i < prefixes.length) {
-    let size = 0, j = i;
-    while (j < prefixes.length) {
-      const s = nlriBytes(prefixes[j]!, addPath);
-      if (size + s > room) break;
-      size += s; j++;
+  const { all, idx } = sel;
+  let k = 0;
+  while (k < idx.length) {
+    let size = 0, j = k, any = false;
+    for (; j < idx.length; j++) {
+      const i = idx[j]!;
+      if (!selected(sel, i)) continue;
+      const sz = entryBytes(all, i, addPath);
+      if (size + sz > room) break;
+      size += sz; any = true;
     }
-    if (j === i) throw new Error(`path attributes of ${block.length} bytes leave no room for a prefix in a ${max}-byte UPDATE`);
+    if (!any) {
+      if (j >= idx.length) return;
+      throw new Error(`path attributes of ${block.length} bytes leave no room for a prefix in a ${max}-byte UPDATE`);
+    }
     const len = fixed + size;
     const m = new Uint8Array(len);
     writeHeader(m, 0, len, MessageType.UPDATE);
@@ -52,40 +92,44 @@ export function packAnnounce(prep: PreparedAttributes, prefixes: readonly Prefix
       m[p++] = family.afi >>> 8; m[p++] = family.afi & 0xff; m[p++] = family.safi; m[p++] = nhLen;
       for (const h of prep.nextHops) { m.set(h, p); p += h.length; }
       m[p++] = 0;
-      for (let k = i; k < j; k++) p = putPrefix(m, p, prefixes[k]!, addPath);
+      for (let q = k; q < j; q++) { const i = idx[q]!; if (selected(sel, i)) p = putEntry(m, p, all, i, addPath); }
       m.set(block, p);
     } else {
       m.set(block, p); p += block.length;
-      for (let k = i; k < j; k++) p = putPrefix(m, p, prefixes[k]!, addPath);
+      for (let q = k; q < j; q++) { const i = idx[q]!; if (selected(sel, i)) p = putEntry(m, p, all, i, addPath); }
     }
     out.push(m);
-    i = j;
+    k = j;
   }
 }
 
-/** UPDATEs withdrawing `prefixes` of one family (4: classic field, 6: MP_UNREACH_NLRI). */
-export function packWithdraw(family: 4 | 6, prefixes: readonly Prefix[], ctx: CodecContext, out: Uint8Array[]): void {
-  const classic = family === 4;
+/** UPDATEs withdrawing the selected prefixes (IPv4: classic field, IPv6: MP_UNREACH_NLRI). */
+export function packWithdraw(sel: Selection, ctx: CodecContext, out: Uint8Array[]): void {
+  const classic = sel.family === 4;
   const afi = classic ? 1 : 2;
   const max = maxMessageLength(MessageType.UPDATE, ctx);
   const addPath = ctx.addPathSend.has(afiSafiKey(afi, 1));
   const fixed = HEADER_LENGTH + 2 + 2 + (classic ? 0 : 4 + 3);
   const room = max - fixed;
-  let i = 0;
-  while (i < prefixes.length) {
-    let size = 0, j = i;
-    while (j < prefixes.length) {
-      const s = nlriBytes(prefixes[j]!, addPath);
-      if (size + s > room) break;
-      size += s; j++;
+  const { all, idx } = sel;
+  let k = 0;
+  while (k < idx.length) {
+    let size = 0, j = k;
+    for (; j < idx.length; j++) {
+      const i = idx[j]!;
+      if (!selected(sel, i)) continue;
+      const sz = entryBytes(all, i, addPath);
+      if (size + sz > room) break;
+      size += sz;
     }
+    if (size === 0) return;
     const len = fixed + size;
     const m = new Uint8Array(len);
     writeHeader(m, 0, len, MessageType.UPDATE);
     let p = HEADER_LENGTH;
     if (classic) {
       m[p++] = size >>> 8; m[p++] = size & 0xff;
-      for (let k = i; k < j; k++) p = putPrefix(m, p, prefixes[k]!, addPath);
+      for (let q = k; q < j; q++) { const i = idx[q]!; if (selected(sel, i)) p = putEntry(m, p, all, i, addPath); }
     } else {
       p += 2;
       const attrLen = 4 + 3 + size;
@@ -94,9 +138,9 @@ export function packWithdraw(family: 4 | 6, prefixes: readonly Prefix[], ctx: Co
       m[p++] = AttrFlag.OPTIONAL | AttrFlag.EXTENDED_LENGTH; m[p++] = AttrType.MP_UNREACH_NLRI;
       m[p++] = mpLen >>> 8; m[p++] = mpLen & 0xff;
       m[p++] = 0; m[p++] = afi; m[p++] = 1;
-      for (let k = i; k < j; k++) p = putPrefix(m, p, prefixes[k]!, addPath);
+      for (let q = k; q < j; q++) { const i = idx[q]!; if (selected(sel, i)) p = putEntry(m, p, all, i, addPath); }
     }
     out.push(m);
-    i = j;
+    k = j;
   }
 }

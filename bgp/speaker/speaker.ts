@@ -28,7 +28,7 @@ import { wireCodec } from '../session/wire-codec-default.js';
 import type { CompiledPolicy } from '../policy/compile-policy.js';
 import { LocRib, type BestChange } from '../rib/loc-rib.js';
 import type { AdjRibIn } from '../rib/adj-rib-in.js';
-import { isSelfNextHop, NEXT_HOP_SELF_V4, NEXT_HOP_SELF_V6, UpdateGroup, type GroupBatch } from '../rib/update-group.js';
+import { isSelfNextHop, NEXT_HOP_SELF_V4, NEXT_HOP_SELF_V6, PrefixList, UpdateGroup, type GroupBatch, type MemberBatch } from '../rib/update-group.js';
 import { exportTargetKey, type ExportedAttributes, type ExportTarget } from '../rib/export.js';
 import type { BestPathStep } from '../rib/best-path.js';
 import { PrefixTable } from '../rib/prefix-table.js';
@@ -185,6 +185,9 @@ export class BgpSpeaker {
   private unsubscribeRib: () => void;
   private listener: BgpListener;
   private flushScheduled = false;
+  /** Marks the entries of a shared batch that one peer must not get (reused, stamped per use). */
+  private skipMask = new Uint32Array(1024);
+  private skipStamp = 0;
   private server: Server | undefined;
   private readonly log: Logger;
   private stopped = false;
@@ -290,10 +293,11 @@ export class BgpSpeaker {
     const g = this.joinGroup(p, n);
     const after = g.ug.table(p.config.name, this.rib);
     const keep = new PrefixTable<true>();
-    for (const a of after.announce) for (const x of a.prefixes) keep.set(x, true);
-    const withdraw: Prefix[] = [];
-    for (const a of before.announce) for (const x of a.prefixes) if (keep.get(x) === undefined) withdraw.push(x);
-    this.sendBatch(p, { announce: after.announce, withdraw }, undefined);
+    const a = after.base.prefixes, b = before.base.prefixes;
+    for (let i = 0; i < a.length; i++) keep.set(a.prefix(i), true);
+    const gone = new PrefixList();
+    for (let i = 0; i < b.length; i++) { const x = b.prefix(i); if (keep.get(x) === undefined) gone.push(x); }
+    this.sendBatch(p, { base: after.base, skip: [], extra: { prefixes: gone, announce: [], withdraw: Array.from({ length: gone.length }, (_x, i) => i) } }, undefined);
   }
 
   /** Cease/3 peer de-configured, then forget the peer and its routes. */
@@ -671,55 +675,56 @@ export class BgpSpeaker {
   }
 
   /**
-   * Encode and send one batch: withdrawals, then packed UPDATEs per attribute set. Members that
-   * got the same batch object and encode identically (codec context, session address,
-   * families) reuse the bytes.
+   * Encode and send one member batch: withdrawals, then packed UPDATEs per attribute set, of
+   * the families the peer negotiated, leaving out the entries the batch says to skip (the
+   * peer's own routes). Members given the same plain batch that encode identically (codec
+   * context, next hops, families) reuse the bytes.
    */
-  private sendBatch(p: Peer, batch: GroupBatch, shared: EncodedCache | undefined): void {
+  private sendBatch(p: Peer, mb: MemberBatch, shared: EncodedCache | undefined): void {
     const g = p.group, ctx = p.ctx;
     if (!g || !ctx) return;
-    let byKey = shared?.get(batch);
+    const plain = mb.skip.length === 0 && mb.extra === undefined;
+    let byKey = plain ? shared?.get(mb.base) : undefined;
     const hit = byKey?.get(p.encodingKey);
     if (hit) { if (hit.length) p.session.sendEncoded(hit); return; }
     if (p.preparedGen !== g.ug.generation || p.prepared.size > PREPARED_LIMIT) { p.prepared = new Map(); p.preparedGen = g.ug.generation; }
     const msgs: Uint8Array[] = [];
-    if (batch.withdraw.length) {
-      let w4: Prefix[] | undefined, w6: Prefix[] | undefined;
-      for (const pr of batch.withdraw) {
-        if (pr.family === 4) { if (p.sends4) (w4 ??= []).push(pr); } else if (p.sends6) (w6 ??= []).push(pr);
-      }
-      if (w4) packWithdraw(4, w4, ctx, msgs);
-      if (w6) packWithdraw(6, w6, ctx, msgs);
+    let skip: Uint32Array | undefined;
+    let stamp = 0;
+    if (mb.skip.length) {
+      const n = mb.base.prefixes.length;
+      if (this.skipMask.length < n) this.skipMask = new Uint32Array(Math.max(n, this.skipMask.length * 2));
+      stamp = ++this.skipStamp;
+      if (stamp === 0xffffffff) { this.skipMask.fill(0); this.skipStamp = stamp = 1; }
+      skip = this.skipMask;
+      for (const i of mb.skip) skip[i] = stamp;
     }
-    for (const a of batch.announce) {
-      const list = this.familyFilter(p, a.prefixes);
-      if (list.length === 0) continue;
-      const prep = this.prepare(p, a.attrs, list[0]!.family === 6, ctx);
-      if (!prep) continue;
-      const start = msgs.length;
-      try {
-        packAnnounce(prep, list, msgs);
-      } catch (err) {
-        this.log.error({ peer: p.config.name, err: describeError(err), prefixes: list.length }, 'cannot encode UPDATE; routes not sent');
-        msgs.length = start;
-      }
-    }
-    if (shared) {
-      if (!byKey) { byKey = new Map(); shared.set(batch, byKey); }
+    this.encodeInto(p, ctx, mb.base, skip, stamp, msgs);
+    if (mb.extra) this.encodeInto(p, ctx, mb.extra, undefined, 0, msgs);
+    if (plain && shared) {
+      if (!byKey) { byKey = new Map(); shared.set(mb.base, byKey); }
       byKey.set(p.encodingKey, msgs);
     }
     if (msgs.length) p.session.sendEncoded(msgs);
   }
 
-  /** The prefixes of one announcement of a family this peer negotiated (one family per list). */
-  private familyFilter(p: Peer, prefixes: readonly Prefix[]): readonly Prefix[] {
-    const f0 = prefixes[0]?.family;
-    let mixed = false;
-    for (const x of prefixes) if (x.family !== f0) { mixed = true; break; }
-    if (!mixed) return (f0 === 4 ? p.sends4 : p.sends6) ? prefixes : [];
-    // An attribute set without next hops can serve both families: split and send one.
-    this.log.debug({ peer: p.config.name }, 'announcement mixes IPv4 and IPv6 prefixes; sending IPv4 only');
-    return p.sends4 ? prefixes.filter((x) => x.family === 4) : [];
+  private encodeInto(p: Peer, ctx: CodecContext, b: GroupBatch, skip: Uint32Array | undefined, stamp: number, msgs: Uint8Array[]): void {
+    const fams: Array<4 | 6> = p.sends4 ? (p.sends6 ? [4, 6] : [4]) : p.sends6 ? [6] : [];
+    if (b.withdraw.length) for (const family of fams) packWithdraw({ all: b.prefixes, idx: b.withdraw, family, skip, stamp }, ctx, msgs);
+    for (const a of b.announce) {
+      for (const family of fams) {
+        if (fams.length > 1 && !a.idx.some((i) => b.prefixes.family(i) === family)) continue;
+        const prep = this.prepare(p, a.attrs, family === 6, ctx);
+        if (!prep) continue;
+        const start = msgs.length;
+        try {
+          packAnnounce(prep, { all: b.prefixes, idx: a.idx, family, skip, stamp }, msgs);
+        } catch (err) {
+          this.log.error({ peer: p.config.name, err: describeError(err), prefixes: a.idx.length }, 'cannot encode UPDATE; routes not sent');
+          msgs.length = start;
+        }
+      }
+    }
   }
 
   /**

@@ -43,6 +43,8 @@ const CREATE_EXCL = FlagsNew.CREATE | FlagsNew.EXCL;
 export class RtNetlink implements Netlink {
   private readonly sock: RtNetlinkSocket;
   private readonly queue: RequestQueue;
+  /** The kernel runs one dump per netlink socket at a time (a second one fails with EBUSY). */
+  private readonly dumpLock = new RequestQueue(1);
   private readonly timeoutMs: number;
   private notify: ChildProcess | undefined;
   private readonly handlers = new Set<(e: NetlinkEvent) => void>();
@@ -61,6 +63,11 @@ export class RtNetlink implements Netlink {
   }
 
   private async req<T>(operation: string, object: string, fn: () => Promise<T>): Promise<T> {
+    if (operation === 'dump') return this.dumpLock.run(() => this.queued(operation, object, fn));
+    return this.queued(operation, object, fn);
+  }
+
+  private async queued<T>(operation: string, object: string, fn: () => Promise<T>): Promise<T> {
     return this.queue.run(async () => {
       try {
         return await fn();

@@ -3,7 +3,8 @@
  *
  *   <p>-tor (BIRD, AS 65000) ── node1 (subnet 1), node2 (subnet 2), one pod each
  *
- * up → check → status → down → down again (idempotent) → check refuses with a clear message.
+ * up → check → check with a pod's link down (exit 1) → status → down → down again (idempotent)
+ * → check refuses with a clear message.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -51,6 +52,20 @@ test('tortie-lab up/check/status/down with a BIRD ToR', { skip, timeout: 180_000
   const check = await lab('check');
   assert.equal(check.status, 0, check.out + check.err);
   assert.match(check.out, /pod1-1 .* V\n/);
+
+  // A pod whose interface is down: check names the failing pairs and exits 1; back up, it passes.
+  const pod11 = `${prefix}-pod1-1`;
+  trySh('ip', ['-n', pod11, 'link', 'set', 'eth0', 'down']);
+  const broken = await lab('check');
+  assert.equal(broken.status, 1, broken.out);
+  assert.match(broken.out, /ping FAILED: pod1-1 -> pod2-1/);
+  assert.match(broken.out, /ping FAILED: pod2-1 -> pod1-1/);
+  assert.match(broken.out, /ping: 0\/2 pairs reached/);
+  trySh('ip', ['-n', pod11, 'link', 'set', 'eth0', 'up']);
+  trySh('ip', ['-n', pod11, 'route', 'replace', '169.254.1.1', 'dev', 'eth0', 'scope', 'link']);
+  trySh('ip', ['-n', pod11, 'route', 'replace', 'default', 'via', '169.254.1.1', 'dev', 'eth0']);
+  const fixed = await lab('check');
+  assert.equal(fixed.status, 0, fixed.out);
 
   const status = await lab('status');
   assert.equal(status.status, 0, status.out + status.err);

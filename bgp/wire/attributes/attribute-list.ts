@@ -2,8 +2,8 @@
  * The generic path-attribute driver (RFC 4271 §4.3/§6.3, RFC 7606 §3-§4): walks the attribute
  * list once, bounds every attribute by the Total Path Attribute Length, rejects or discards
  * duplicates, checks Optional/Transitive flags against the row, keeps unknown optional
- * transitive attributes (dropping non-transitive ones) and rejects unknown well-known ones
- * (3/2). Session-reset problems are thrown; weaker ones are collected in `problems`.
+ * transitive attributes (dropping non-transitive ones) and treats the UPDATE as withdraw on an
+ * unknown well-known one (3/2 logged, as BIRD). Session-reset problems are thrown; weaker ones are collected in `problems`.
  */
 import { BgpWireError, ErrorCode, UpdateSubcode } from '../errors.js';
 import { Reader } from '../reader.js';
@@ -128,8 +128,13 @@ export function decodeAttributeList(buf: Uint8Array, start: number, end: number,
 function decodeUnknown(st: AttrDecodeState, flags: number, type: number, raw: Uint8Array, hlen: number,
   layout: AttributeLayoutEntry[] | undefined): void {
   if ((flags & AttrFlag.OPTIONAL) === 0) {
-    throw new BgpWireError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
-      `unrecognized well-known attribute type ${type}`, { data: raw.slice() });
+    // RFC 4271 names this 3/2, but a reset for one attribute is what RFC 7606 §2 argues
+    // against; like BIRD (attrs.c, "unknown attribute with Optional bit 0") the UPDATE is
+    // treated as withdraw, and the problem keeps the 3/2 code for the log.
+    st.problems.push(new BgpWireError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
+      `unrecognized well-known attribute type ${type} (Optional bit clear): treated as withdraw`,
+      { action: 'treat-as-withdraw', data: raw.slice() }));
+    return;
   }
   if ((flags & AttrFlag.TRANSITIVE) === 0) return; // optional non-transitive: quietly not kept
   const u: UnknownAttribute = { typeCode: type, flags: flags & (OT_MASK | AttrFlag.PARTIAL), value: raw.slice(hlen) };

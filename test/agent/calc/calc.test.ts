@@ -307,3 +307,22 @@ test('property: linearize() decides exactly like the NotIn/NotEqual semantics it
       for (const r of routes) assert.equal(decide(lin, r), refDecide(rules, dflt, r), `route ${r}`);
     }), { numRuns: 500 });
 });
+
+test('BGPPeer keepaliveTime, sourceAddress None, reachableBy; unsupported fields are reported', () => {
+  const nodes = [node('a', '10.0.0.1/24')];
+  const peers: PeerInfo[] = [
+    { name: 'far', spec: { peerIP: '192.0.2.7', asNumber: 65100, keepaliveTime: '10s', sourceAddress: 'None', reachableBy: '10.0.0.254' } },
+    { name: 'md5', spec: { peerIP: '10.0.0.9', asNumber: 65100, password: { secretKeyRef: { name: 's', key: 'k' } }, ttlSecurity: 1 } },
+    { name: 'other-node', spec: { node: 'zz', peerIP: '10.0.0.8', asNumber: 65100, password: { secretKeyRef: { name: 's', key: 'k' } } } },
+  ];
+  const s = snap('a', nodes, { peers });
+  const r = bgpSpeakerConfig(s);
+  const far = r.speaker?.peers.find((p) => p.address === '192.0.2.7');
+  assert.equal(far?.keepalive, 10);
+  assert.equal(far?.holdTime, 30);
+  assert.equal(far?.localAddress, undefined);
+  assert.equal(r.speaker?.peers.find((p) => p.address === '10.0.0.9')?.localAddress, '10.0.0.1');
+  assert.deepEqual(r.problems, ['BGPPeer md5: spec.password is not supported yet; ignored', 'BGPPeer md5: spec.ttlSecurity is not supported yet; ignored']);
+  const k = kernelRoutes(s, [], [], facts('10.0.0.1/24'));
+  assert.deepEqual(k.routes.find((x) => x.dst === '192.0.2.7/32'), { dst: '192.0.2.7/32', type: 'unicast', iface: 'eth0', gateway: '10.0.0.254', onlink: true, metric: 1024 });
+});

@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, test } from 'node:test';
 import { existsSync } from 'node:fs';
 import { pollUntil } from '../../helpers/poll.js';
-import { sh, trySh } from '../../helpers/sh.js';
+import { Proc, sh, trySh } from '../../helpers/sh.js';
 import { etcdSkipReason } from '../../helpers/etcd.js';
 import { topologySkipReason } from '../../helpers/netns.js';
 import { NodeLab, NODE_MAIN, type LabNode } from './node-lab.js';
@@ -117,5 +117,78 @@ describe('CALICO_NETWORKING_BACKEND=vxlan: no BGP, remote blocks from the datast
     assert.equal(st['ok'], false);
     assert.match(String(st['error']), /BGP speaker not started/);
     assert.equal(trySh('ip', ['netns', 'exec', n3.ns, 'ss', '-Hltn', 'sport = :179']).stdout.trim(), '', 'nothing listens on 179');
+  });
+});
+
+/** The kernel here lacks ipip; where it has it, this test does not apply. */
+function ipipSupported(): boolean {
+  const ns = `ipipprobe${process.pid}`;
+  trySh('ip', ['netns', 'add', ns]);
+  const ok = trySh('ip', ['-n', ns, 'link', 'add', 'tunl9', 'type', 'ipip']).status === 0;
+  trySh('ip', ['netns', 'del', ns]);
+  return ok;
+}
+
+describe('an IPIP pool on a kernel without ipip', () => {
+  const why = skip ?? (ipipSupported() ? 'this kernel supports IPIP (the test is about kernels without it)' : undefined);
+  let lab: NodeLab;
+  let n: LabNode;
+  before(async () => {
+    if (why) return;
+    lab = new NodeLab('ipip');
+    await lab.startEtcd();
+    n = lab.node('node5', { IP: '10.5.0.2/24', CALICO_IPV4POOL_CIDR: '10.249.0.0/16', CALICO_IPV4POOL_IPIP: 'Always', FELIX_HEALTHHOST: '127.0.0.1' });
+    lab.topo.link(n.ns, 'eth0', '10.5.0.2/24', lab.db, 'x5', '10.5.0.1/24');
+    lab.start(n);
+  });
+  after(async () => { if (lab) await lab.cleanup(); });
+
+  test('is reported with the fixed message, the node stays up and is not ready', { skip: why }, async () => {
+    await pollUntil(() => (n.proc?.output ?? '').includes('kernel lacks IPIP support (CONFIG_NET_IPIP); use vxlanMode or ipipMode: Never'),
+      { timeoutMs: 20_000, what: `IPIP message in the log\n${lab.logs()}` });
+    const get = (path: string): string => sh('ip', ['netns', 'exec', n.ns, process.execPath, '-e',
+      `fetch('http://127.0.0.1:9099${path}').then(async (r) => { process.stdout.write(r.status + ' ' + await r.text()); })`]);
+    const ready = await pollUntil(() => { const r = get('/readiness'); return r.startsWith('503') && r.includes('CONFIG_NET_IPIP') ? r : undefined; },
+      { timeoutMs: 10_000, what: `readiness: ${get('/readiness')}` });
+    assert.match(ready, /IPIP pool: kernel lacks IPIP support/);
+    assert.ok(get('/liveness').startsWith('200'), 'still live');
+    assert.equal(n.proc?.exited, false);
+  });
+});
+
+describe('BGP port taken at start-up', () => {
+  let lab: NodeLab;
+  let n: LabNode;
+  let squatter: Proc | undefined;
+  before(async () => {
+    if (skip) return;
+    lab = new NodeLab('port');
+    await lab.startEtcd();
+    n = lab.node('node6', { IP: '10.6.0.2/24', CALICO_IPV4POOL_CIDR: '10.250.128.0/17', FELIX_HEALTHHOST: '127.0.0.1', TORTIE_RULES_BACKEND: 'iptables' });
+    lab.topo.link(n.ns, 'eth0', '10.6.0.2/24', lab.db, 'x6', '10.6.0.1/24');
+    squatter = new Proc('ip', ['netns', 'exec', n.ns, process.execPath, '-e', "require('net').createServer().listen(179, '0.0.0.0', () => console.log('listening'))"]);
+    await pollUntil(() => squatter?.output.includes('listening'), { timeoutMs: 5000, what: 'port 179 taken' });
+    lab.start(n);
+  });
+  after(async () => { await squatter?.stop('SIGKILL'); if (lab) await lab.cleanup(); });
+
+  test('the dataplane still comes up, readiness says why, and BGP starts once the port is free', { skip }, async () => {
+    await pollUntil(() => lab.routes(n).some((r) => r.type === 'blackhole'), { timeoutMs: 20_000, what: `block route without BGP\n${lab.logs()}` });
+    const get = (path: string): string => sh('ip', ['netns', 'exec', n.ns, process.execPath, '-e',
+      `fetch('http://127.0.0.1:9099${path}').then(async (r) => { process.stdout.write(r.status + ' ' + await r.text()); })`]);
+    await pollUntil(() => { const r = get('/readiness'); return r.startsWith('503') && /BGP speaker: cannot listen on 0\.0\.0\.0:179/.test(r); }, { timeoutMs: 10_000, what: `readiness ${get('/readiness')}` });
+    assert.ok(get('/liveness').startsWith('200'));
+    await squatter?.stop('SIGKILL');
+    await pollUntil(async () => (await lab.call(n, 'node.ctl', { command: 'bgp-status' }))['ok'] === true, { timeoutMs: 15_000, what: 'speaker started after the port was freed' });
+    await pollUntil(() => get('/readiness').startsWith('200'), { timeoutMs: 10_000, what: `ready ${get('/readiness')}` });
+  });
+
+  test('TORTIE_RULES_BACKEND=iptables: our chains and ipsets hold the pool and the node', { skip }, async () => {
+    const nat = await pollUntil(() => { const t = trySh('ip', ['netns', 'exec', n.ns, 'iptables-save', '-t', 'nat']).stdout; return /MASQUERADE/.test(t) ? t : undefined; },
+      { timeoutMs: 10_000, what: 'iptables nat rules' });
+    assert.match(nat, /-A POSTROUTING .*-j tortie-/);
+    const sets = sh('ip', ['netns', 'exec', n.ns, 'ipset', 'list']);
+    assert.match(sets, /10\.250\.128\.0\/17/);
+    assert.match(sets, /10\.6\.0\.2/);
   });
 });

@@ -47,6 +47,10 @@ export class NodeLab {
 
   async startEtcd(): Promise<void> {
     sh('ip', ['-n', this.db, 'addr', 'add', '10.250.0.1/32', 'dev', 'lo']);
+    await this.launchEtcd();
+  }
+
+  private async launchEtcd(): Promise<void> {
     const data = join(this.dir, 'etcd');
     this.etcd = new Proc('ip', ['netns', 'exec', this.db, 'etcd', '--name', 'lab', '--data-dir', data,
       '--listen-client-urls', 'http://0.0.0.0:2379', '--advertise-client-urls', this.etcdEndpoint,
@@ -58,6 +62,10 @@ export class NodeLab {
       return trySh('ip', ['netns', 'exec', this.db, 'etcdctl', '--endpoints', 'http://127.0.0.1:2379', 'endpoint', 'health']).status === 0;
     }, { timeoutMs: 20_000, what: 'etcd health' });
   }
+
+  /** An etcd outage: stop the member (data kept), later `resumeEtcd()`. */
+  async stopEtcd(): Promise<void> { await this.etcd?.stop('SIGTERM', 5000); }
+  async resumeEtcd(): Promise<void> { await this.launchEtcd(); }
 
   etcdctl(args: readonly string[]): string {
     return sh('ip', ['netns', 'exec', this.db, 'etcdctl', '--endpoints', 'http://127.0.0.1:2379', ...args]);

@@ -111,6 +111,34 @@ test('concurrent CNI ADD and DEL on both nodes: every pod gets its route, nothin
   assert.deepEqual(handles, [], 'no handle left behind');
 });
 
+test('BGPConfiguration nodeToNodeMeshEnabled: false at run time drops the mesh and its routes; true brings them back', { skip }, async () => {
+  const b2 = blackhole(n2) ?? '';
+  const put = (mesh: boolean): void => lab.putResource('bgpconfigurations', { apiVersion: 'projectcalico.org/v3', kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { nodeToNodeMeshEnabled: mesh } });
+  put(false);
+  await pollUntil(async () => ((await lab.call(n1, 'node.ctl', { command: 'bgp-status' }))['peers'] as unknown[]).length === 0, { timeoutMs: 10_000, what: 'mesh session removed' });
+  await pollUntil(() => !lab.routes(n1).some((r) => r.dst === b2), { timeoutMs: 10_000, what: `route to ${b2} withdrawn` });
+  put(true);
+  await pollUntil(() => lab.routes(n1).some((r) => r.dst === b2 && r.gateway === '10.99.0.2'), { timeoutMs: 20_000, what: `route to ${b2} back` });
+});
+
+test('an etcd outage leaves routes and BGP alone, CNI ADD fails with a retryable error, and all recovers', { skip }, async () => {
+  const before1 = lab.routes(n1).map((r) => r.dst).sort();
+  await lab.stopEtcd();
+  try {
+    const pod = lab.topo.ns('out-a');
+    const r = await lab.cniAsync(n1, 'ADD', 'out-a', `/var/run/netns/${pod}`);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stdout, /"code":11|try again|unavailable/i, r.stdout);
+    assert.deepEqual(lab.routes(n1).map((x) => x.dst).sort(), before1, 'routes untouched during the outage');
+    const st = await lab.call(n1, 'node.ctl', { command: 'bgp-status' });
+    assert.equal((st['peers'] as Array<{ state: string }>)[0]?.state, 'up');
+  } finally {
+    await lab.resumeEtcd();
+  }
+  const pod = await pollUntil(() => { try { return lab.addPod(n1, 'out-b'); } catch { return undefined; } }, { timeoutMs: 30_000, intervalMs: 500, what: 'ADD after etcd is back' });
+  assert.ok(lab.routes(n1).some((r) => r.dst === pod.address));
+});
+
 test('SIGTERM sends Cease and keeps routes; a restart converges without removing them', { skip }, async () => {
   const b1 = blackhole(n1) ?? '';
   const before2 = lab.routes(n2).map((r) => r.dst).sort();

@@ -13,7 +13,7 @@ import { attributesKey } from '../../../bgp/rib/attr-intern.js';
 import { exportRoute, type ExportTarget } from '../../../bgp/rib/export.js';
 import { LocRib } from '../../../bgp/rib/loc-rib.js';
 import type { PeerInfo } from '../../../bgp/rib/route.js';
-import { isSelfNextHop, NEXT_HOP_SELF_V4, UpdateGroup, type GroupBatch } from '../../../bgp/rib/update-group.js';
+import { expandBatch, isSelfNextHop, NEXT_HOP_SELF_V4, UpdateGroup, type MemberBatch } from '../../../bgp/rib/update-group.js';
 import { compilePolicy } from '../../../bgp/policy/compile-policy.js';
 import { WellKnownCommunity, type PathAttributes } from '../../../bgp/wire/types.js';
 import { attrs, LOCAL_AS, p, peer, ROUTER_ID, seq } from './fixtures.js';
@@ -60,9 +60,10 @@ describe('UpdateGroup', () => {
       const group = new UpdateGroup(target);
       rib.onBestChange((c) => group.apply(c));
       const receivers = new Map<string, Map<string, string>>();
-      const apply = (id: string, b: GroupBatch) => {
+      const apply = (id: string, mb: MemberBatch) => {
         const r = receivers.get(id);
         assert.ok(r, `batch for ${id}, which is not a member`);
+        const b = expandBatch(mb);
         for (const w of b.withdraw) assert.ok(r.delete(formatPrefix(w)), `withdraw of unknown ${formatPrefix(w)} to ${id}`);
         for (const a of b.announce) for (const x of a.prefixes) r.set(formatPrefix(x), attributesKey(a.attrs));
       };
@@ -115,17 +116,17 @@ describe('UpdateGroup', () => {
     rib.onBestChange((c) => group.apply(c));
     for (const id of ['a', 'b', 'c']) group.addMember(id);
     rib.addPeer(PEERS[0]!).update([{ prefix: PREFIXES[0]! }, { prefix: PREFIXES[1]! }], ATTRS[0]!);
-    const got = new Map<string, GroupBatch>();
+    const got = new Map<string, MemberBatch>();
     group.flush((id, b) => got.set(id, b));
     assert.equal(got.size, 3);
     assert.ok(got.get('a') === got.get('b') && got.get('b') === got.get('c'), 'one batch object for all three');
-    const ann = got.get('a')!.announce;
+    const ann = expandBatch(got.get('a')!).announce;
     assert.equal(ann.length, 1);
     assert.equal(ann[0]!.prefixes.length, 2);
     assert.ok(isSelfNextHop(ann[0]!.attrs.nextHop), 'NEXT_HOP left for the sender to fill in');
     // the source member gets nothing for its own routes
     group.addMember('e1');
-    const t = group.table('e1', rib);
+    const t = expandBatch(group.table('e1', rib));
     assert.equal(t.announce.length, 0);
   });
 });

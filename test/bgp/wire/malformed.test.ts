@@ -134,7 +134,7 @@ const ROWS: Row[] = [
     check: (m) => assert.equal(m.attributes.origin, 0) },
   { name: 'duplicate MP_REACH_NLRI', bytes: update({ attrs: `${attr(0x80, 14, `000201 10 ${'20010db8'.repeat(4)} 00 30 20010db80001`)}${attr(0x80, 14, `000201 10 ${'20010db8'.repeat(4)} 00`)}${ORIGIN}${ASP}` }), code: 3, subcode: 1, action: 'session-reset' },
   { name: 'duplicate MP_UNREACH_NLRI', bytes: update({ attrs: attr(0x80, 15, '000201') + attr(0x80, 15, '000201') }), code: 3, subcode: 1, action: 'session-reset' },
-  { name: 'unrecognized well-known attribute 100', bytes: u(attr(0x40, 100, 'abcd')), code: 3, subcode: 2, data: '406402abcd', action: 'session-reset' },
+  { name: 'unrecognized well-known attribute 100 (BIRD: treat-as-withdraw)', bytes: u(attr(0x40, 100, 'abcd')), code: 3, subcode: 2, data: '406402abcd', action: 'treat-as-withdraw' },
 
   // ---- mandatory attributes (§3(d))
   { name: 'missing ORIGIN with NLRI', bytes: update({ attrs: ASP + NH, nlri: ONE_PREFIX }), code: 3, subcode: 3, data: '01', action: 'treat-as-withdraw' },

@@ -80,6 +80,21 @@ test('RtNetlink: links, addresses, neighbours, FDB and notifications on the real
     assert.ok(results[0] === null || Object.keys(results[0] ?? {}).length === 0, JSON.stringify(results));
     assert.ok(results[1] !== null && results[1] !== undefined, 'the bad route failed');
     assert.deepEqual(JSON.parse(sh('ip', ['-n', n, '-j', 'route', 'show', 'proto', '80', 'root', '10.83.0.0/16'])).map((r: { dst: string }) => r.dst), ['10.83.0.1', '10.83.0.3']);
+    // Several dumps at once: the kernel runs one dump per socket (a second gets EBUSY), so
+    // RtNetlink must serialise them while plain requests go on beside them.
+    const many = await Promise.all(Array.from({ length: 24 }, (_, i) => {
+      switch (i % 4) {
+        case 0: return call<unknown[]>('listLinks');
+        case 1: return call<unknown[]>('listAddresses');
+        case 2: return call<unknown[]>('listRoutes', 4);
+        default: return call<unknown[]>('listNeighbours', 4);
+      }
+    }));
+    assert.equal(many.length, 24);
+    for (let i = 0; i < many.length; i += 4) {
+      assert.ok((many[i] as Array<{ name: string }>).some((l) => l.name === 'v0'), `concurrent listLinks #${i} sees v0`);
+      assert.ok((many[i + 2] as Array<{ dst: string }>).some((r) => r.dst === '10.83.0.1/32'), `concurrent listRoutes #${i + 2} sees 10.83.0.1/32`);
+    }
     await call('deleteLink', (await call<LinkInfo>('getLink', 'br0')).index);
     assert.equal(await call('getLink', 'br0'), undefined, 'br0 is gone');
   } finally {

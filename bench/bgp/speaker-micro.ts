@@ -1,0 +1,100 @@
+/**
+ * In-process micro benchmark of BgpSpeaker over loopback, no namespaces and no other daemons:
+ * P raw "tester" peers write pre-encoded UPDATEs (R /24s each, ~1000 per UPDATE) to the speaker,
+ * a raw monitor counts what the speaker re-advertises; then the testers withdraw. Prints the
+ * announce and withdraw times (first write → monitor holds all / none). For profiling the
+ * speaker alone: `node --cpu-prof dist/bench/bgp/speaker-micro.js 1 100000`.
+ */
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { systemClock } from '../../common/clock.js';
+import { silentLogger } from '../../common/logger.js';
+import type { Prefix } from '../../common/prefix.js';
+import { BgpSpeaker } from '../../bgp/speaker/speaker.js';
+import type { PeerConfig } from '../../bgp/speaker/peer-config.js';
+import { MessageFramer } from '../../bgp/wire/framer.js';
+import { encodeMessage } from '../../bgp/wire/message.js';
+import { encodeUpdates, encodeWithdraws } from '../../bgp/wire/update-encoder.js';
+import { INITIAL_CONTEXT, type CodecContext } from '../../bgp/wire/types.js';
+
+const peers = Number(process.argv[2] ?? 1);
+const routes = Number(process.argv[3] ?? 100_000);
+const port = 40000 + (process.pid % 20000);
+const ctx: CodecContext = { ...INITIAL_CONTEXT, fourOctetAs: true };
+
+function peerCfg(name: string, address: string, asn: number): PeerConfig {
+  return { name, address, asn, port: 179, passive: true, holdTime: 240, keepalive: 80, connectRetry: 5, families: ['ipv4-unicast'], nextHopSelf: false, routeReflectorClient: false };
+}
+
+function open(address: string, asn: number, id: number, onMsg?: (b: Uint8Array) => void): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port, localAddress: address });
+    const f = new MessageFramer(() => ctx);
+    s.on('data', (d: Buffer) => { f.push(d); for (let m = f.next(); m !== undefined; m = f.next()) onMsg?.(m); });
+    s.once('error', reject);
+    s.once('connect', () => {
+      s.write(encodeMessage({ type: 'open', version: 4, myAs: asn, holdTime: 240, bgpId: id, capabilities: [{ type: 'four-octet-as', asn }, { type: 'multiprotocol', afi: 1, safi: 1 }] }, INITIAL_CONTEXT));
+      s.write(encodeMessage({ type: 'keepalive' }, ctx));
+      resolve(s);
+    });
+  });
+}
+
+/** Announced minus withdrawn IPv4 prefixes of a classic UPDATE, by walking the length bytes. */
+function countNlri(m: Uint8Array): number {
+  const wl = (m[19]! << 8) | m[20]!;
+  let n = 0;
+  for (let p = 21; p < 21 + wl;) { n--; p += 1 + ((m[p]! + 7) >>> 3); }
+  const al = (m[21 + wl]! << 8) | m[22 + wl]!;
+  for (let p = 23 + wl + al; p < m.length;) { n++; p += 1 + ((m[p]! + 7) >>> 3); }
+  return n;
+}
+
+async function main(): Promise<void> {
+  const cfgPeers = Array.from({ length: peers }, (_, i) => peerCfg(`t${i}`, `127.0.${10 + (i >> 8)}.${(i & 255) + 1}`, 65101 + i));
+  cfgPeers.push(peerCfg('monitor', '127.0.9.1', 65003));
+  const sp = new BgpSpeaker({
+    clock: systemClock, logger: silentLogger(),
+    connect: (o) => connect({ host: o.host, port: o.port }),
+    listen: (o, onConn) => new Promise<Server>((res, rej) => { const s = createServer(onConn); s.once('error', rej); s.listen({ host: o.address, port: o.port }, () => res(s)); }),
+  }, { routerId: '10.0.0.1', asn: 65002, listen: { address: '127.0.0.1', port }, peers: cfgPeers });
+  await sp.start();
+  let held = 0;
+  let done: (() => void) | undefined;
+  let want = -1;
+  const mon = await open('127.0.9.1', 65003, 0x0a000901, (m) => {
+    if (m[18] !== 2) return;
+    held += countNlri(m);
+    if (held === want) done?.();
+  });
+  const testers = await Promise.all(cfgPeers.slice(0, peers).map((c, i) => open(c.address, c.asn, 0x0a000a00 + i + 1)));
+  while (!sp.status().every((s) => s.state === 'Established')) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 200));
+  const ann: Uint8Array[][] = [], wd: Uint8Array[][] = [];
+  for (let i = 0; i < peers; i++) {
+    const prefixes: Array<{ prefix: Prefix }> = [];
+    for (let j = 0; j < routes; j++) { const n = (20 << 16) + i * routes + j; prefixes.push({ prefix: { family: 4, bytes: Uint8Array.of(n >>> 16, (n >>> 8) & 255, n & 255, 0), length: 24 } }); }
+    const msgsA: Uint8Array[] = [], msgsW: Uint8Array[] = [];
+    for (let k = 0; k < prefixes.length; k += 1000) {
+      const chunk = prefixes.slice(k, k + 1000);
+      msgsA.push(...encodeUpdates({ afi: 1, safi: 1 }, { origin: 0, asPath: [{ type: 2, asns: [65101 + i] }] }, chunk, Uint8Array.of(10, 1, 0, i & 255), ctx));
+      msgsW.push(...encodeWithdraws({ afi: 1, safi: 1 }, chunk, ctx));
+    }
+    ann.push(msgsA); wd.push(msgsW);
+  }
+  const phase = async (bufs: Uint8Array[][], target: number): Promise<number> => {
+    want = target;
+    const finished = new Promise<void>((r) => { done = r; });
+    const t0 = process.hrtime.bigint();
+    testers.forEach((s, i) => s.write(Buffer.concat(bufs[i]!)));
+    await finished;
+    return Number(process.hrtime.bigint() - t0) / 1e9;
+  };
+  const a = await phase(ann, peers * routes);
+  const w = await phase(wd, 0);
+  console.log(JSON.stringify({ peers, routes, announceS: a, withdrawS: w, rssMB: Math.round(process.memoryUsage().rss / 1e6) }));
+  for (const s of [...testers, mon]) s.destroy();
+  await sp.stop();
+  process.exit(0);
+}
+
+main().catch((err: unknown) => { console.error(err); process.exit(1); });
