@@ -36,12 +36,70 @@ export function isSelfNextHop(nh: Uint8Array | undefined): boolean {
   return true;
 }
 
+const V6 = 255;
+
+/**
+ * The prefixes of a batch without keeping the decoder's Prefix objects alive: IPv4 as address
+ * and length in typed arrays (nothing for the garbage collector to trace or promote), IPv6 as
+ * the objects. Indexed 0..length-1 in arrival order.
+ */
+export class PrefixList {
+  private addrs: Uint32Array;
+  private lens: Uint8Array;
+  private v6: Array<Prefix | undefined> | undefined;
+  private n = 0;
+
+  constructor(capacity = 64) {
+    this.addrs = new Uint32Array(capacity);
+    this.lens = new Uint8Array(capacity);
+  }
+
+  get length(): number { return this.n; }
+
+  push(p: Prefix): void {
+    const i = this.n;
+    if (i === this.addrs.length) {
+      const a = new Uint32Array(i * 2); a.set(this.addrs); this.addrs = a;
+      const l = new Uint8Array(i * 2); l.set(this.lens); this.lens = l;
+    }
+    if (p.family === 4) {
+      const b = p.bytes;
+      this.addrs[i] = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+      this.lens[i] = p.length;
+    } else {
+      this.lens[i] = V6;
+      (this.v6 ??= [])[i] = p;
+    }
+    this.n = i + 1;
+  }
+
+  family(i: number): 4 | 6 { return this.lens[i] === V6 ? 6 : 4; }
+  /** IPv4 address as uint32 (IPv4 entries). */
+  addr(i: number): number { return this.addrs[i]!; }
+  /** Prefix length (IPv4 entries). */
+  len(i: number): number { return this.lens[i]!; }
+  /** The IPv6 Prefix object (IPv6 entries). */
+  v6At(i: number): Prefix { return this.v6![i]!; }
+
+  /** A Prefix object for entry i (allocates for IPv4). */
+  prefix(i: number): Prefix {
+    const l = this.lens[i]!;
+    if (l === V6) return this.v6![i]!;
+    const a = this.addrs[i]!;
+    return { family: 4, bytes: Uint8Array.of(a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255), length: l };
+  }
+}
+
+/** Stand-ins passed to exportRoute when the target's policy does not look at the prefix (only the family matters). */
+const ANY_V4: Prefix = { family: 4, bytes: new Uint8Array(4), length: 0 };
+const ANY_V6: Prefix = { family: 6, bytes: new Uint8Array(16), length: 0 };
+
 /** One attribute set and the batch entries (indices into `GroupBatch.prefixes`) announced with it. */
 export interface GroupAnnouncement { readonly attrs: ExportedAttributes; readonly idx: readonly number[] }
 
 /** Changes for the members of a group; prefixes are referenced by index (shared, no per-member copies). */
 export interface GroupBatch {
-  readonly prefixes: readonly Prefix[];
+  readonly prefixes: PrefixList;
   readonly announce: readonly GroupAnnouncement[];
   readonly withdraw: readonly number[];
 }
@@ -62,9 +120,9 @@ export function expandBatch(b: MemberBatch): { announce: Array<{ attrs: Exported
   const announce: Array<{ attrs: ExportedAttributes; prefixes: Prefix[] }> = [];
   const withdraw: Prefix[] = [];
   const add = (g: GroupBatch, skipping: boolean) => {
-    for (const i of g.withdraw) if (!skipping || !skip.has(i)) withdraw.push(g.prefixes[i]!);
+    for (const i of g.withdraw) if (!skipping || !skip.has(i)) withdraw.push(g.prefixes.prefix(i));
     for (const a of g.announce) {
-      const prefixes = a.idx.filter((i) => !skipping || !skip.has(i)).map((i) => g.prefixes[i]!);
+      const prefixes = a.idx.filter((i) => !skipping || !skip.has(i)).map((i) => g.prefixes.prefix(i));
       if (prefixes.length) announce.push({ attrs: a.attrs, prefixes });
     }
   };
@@ -85,7 +143,7 @@ class BatchBuilder implements GroupBatch {
   private lastAttrs: ExportedAttributes | undefined;
   private lastList: number[] = [];
 
-  constructor(readonly prefixes: readonly Prefix[]) {}
+  constructor(readonly prefixes: PrefixList) {}
 
   add(attrs: ExportedAttributes, i: number): void {
     if (attrs !== this.lastAttrs) {
@@ -105,7 +163,7 @@ export class UpdateGroup {
   private readonly cacheable: boolean;
   // pending changes since the last flush (arrival order)
   private readonly index = new PrefixTable<number>();
-  private prefixes: Prefix[] = [];
+  private pend = new PrefixList();
   private prev: Array<Route | undefined> = [];
   private cur: Array<Route | undefined> = [];
   // export results: one object per distinct exported attribute set (identity = equality)
@@ -118,12 +176,16 @@ export class UpdateGroup {
   private memoOut: ExportedAttributes | null = null;
   private gen = 0;
 
-  constructor(readonly target: ExportTarget) {
+  /**
+   * `families`: the address families the members negotiated; routes of other families are not
+   * exported to this group at all (nor counted as advertised). Default both.
+   */
+  constructor(readonly target: ExportTarget, readonly families: { readonly v4: boolean; readonly v6: boolean } = { v4: true, v6: true }) {
     this.cacheable = prefixIndependent(target);
   }
 
   get size(): number { return this.members.size; }
-  get hasPending(): boolean { return this.prefixes.length > 0; }
+  get hasPending(): boolean { return this.pend.length > 0; }
   /** Changes whenever exported attribute objects may have been replaced (reset caches keyed by them). */
   get generation(): number { return this.gen; }
   memberIds(): IterableIterator<string> { return this.members.keys(); }
@@ -132,7 +194,7 @@ export class UpdateGroup {
 
   /** Add a member; call flush() first, then send it table(). */
   addMember(memberId: string): void {
-    if (this.prefixes.length > 0) throw new Error(`update group: flush() pending changes before adding member ${memberId}`);
+    if (this.pend.length > 0) throw new Error(`update group: flush() pending changes before adding member ${memberId}`);
     if (!this.members.has(memberId)) this.members.set(memberId, { advertised: 0 });
   }
 
@@ -142,10 +204,10 @@ export class UpdateGroup {
   apply(changes: readonly BestChange[]): void {
     if (this.members.size === 0) return;
     for (const c of changes) {
-      const n = this.prefixes.length;
+      const n = this.pend.length;
       const had = this.index.set(c.prefix, n);
       if (had !== undefined) { this.index.set(c.prefix, had); this.cur[had] = c.best; continue; }
-      this.prefixes.push(c.prefix);
+      this.pend.push(c.prefix);
       this.prev.push(c.previous);
       this.cur.push(c.best);
     }
@@ -158,10 +220,10 @@ export class UpdateGroup {
    * must send every batch.
    */
   flush(emit: (memberId: string, batch: MemberBatch) => void): void {
-    const n = this.prefixes.length;
+    const n = this.pend.length;
     if (n === 0) return;
-    const { prefixes, prev, cur } = this;
-    this.prefixes = []; this.prev = []; this.cur = [];
+    const { pend: prefixes, prev, cur } = this;
+    this.pend = new PrefixList(Math.min(Math.max(64, n), 65536)); this.prev = []; this.cur = [];
     this.index.reset();
     if (this.cache4.size + this.cache6.size >= CACHE_LIMIT || this.exported.size >= CACHE_LIMIT) this.resetCaches();
     const generic = new BatchBuilder(prefixes);
@@ -176,7 +238,8 @@ export class UpdateGroup {
       if (lastList[lastList.length - 1] !== i) lastList.push(i);
     };
     for (let i = 0; i < n; i++) {
-      const c = cur[i], p = prev[i], prefix = prefixes[i]!;
+      const c = cur[i], p = prev[i];
+      const prefix = !this.cacheable ? prefixes.prefix(i) : prefixes.family(i) === 4 ? ANY_V4 : ANY_V6;
       const nn = c ? this.transform(prefix, c) : null;
       const oo = p === c ? nn : p ? this.transform(prefix, p) : null;
       newA[i] = nn; oldA[i] = oo;
@@ -215,7 +278,7 @@ export class UpdateGroup {
   /** The whole current table for one member (initial update after Established, route refresh). */
   table(memberId: string, rib: LocRib): MemberBatch {
     const m = this.members.get(memberId);
-    const prefixes: Prefix[] = [];
+    const prefixes = new PrefixList();
     const b = new BatchBuilder(prefixes);
     rib.forEachBest((prefix, best) => {
       if (best.source.id === memberId) return;
@@ -228,6 +291,7 @@ export class UpdateGroup {
 
   /** Exported attributes for `route` (one object per distinct result), or null when it must not be sent. */
   transform(prefix: Prefix, route: Route): ExportedAttributes | null {
+    if (!(prefix.family === 4 ? this.families.v4 : this.families.v6)) return null;
     const cache = prefix.family === 4 ? this.cache4 : this.cache6;
     if (this.cacheable) {
       if (route === this.memoRoute && prefix.family === this.memoFamily) return this.memoOut;

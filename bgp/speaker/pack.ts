@@ -8,6 +8,7 @@
 import type { Prefix } from '../../common/prefix.js';
 import { maxMessageLength, writeHeader } from '../wire/header.js';
 import type { PreparedAttributes } from '../wire/update-encoder.js';
+import type { PrefixList } from '../rib/update-group.js';
 import { afiSafiKey, AttrFlag, AttrType, HEADER_LENGTH, MessageType, type CodecContext } from '../wire/types.js';
 
 function nlriBytes(p: Prefix, addPath: boolean): number {
@@ -29,7 +30,7 @@ function putPrefix(m: Uint8Array, at: number, p: Prefix, addPath: boolean): numb
  * not those marked `stamp` in `skip` (the peer's own routes in a shared group batch).
  */
 export interface Selection {
-  readonly all: readonly Prefix[];
+  readonly all: PrefixList;
   readonly idx: readonly number[];
   readonly family: 4 | 6;
   readonly skip: Uint32Array | undefined;
@@ -37,7 +38,24 @@ export interface Selection {
 }
 
 function selected(sel: Selection, i: number): boolean {
-  return sel.all[i]!.family === sel.family && (sel.skip === undefined || sel.skip[i] !== sel.stamp);
+  return sel.all.family(i) === sel.family && (sel.skip === undefined || sel.skip[i] !== sel.stamp);
+}
+
+function entryBytes(all: PrefixList, i: number, addPath: boolean): number {
+  return all.family(i) === 4 ? (addPath ? 5 : 1) + ((all.len(i) + 7) >>> 3) : nlriBytes(all.v6At(i), addPath);
+}
+
+function putEntry(m: Uint8Array, at: number, all: PrefixList, i: number, addPath: boolean): number {
+  if (all.family(i) !== 4) return putPrefix(m, at, all.v6At(i), addPath);
+  let o = at;
+  if (addPath) { m[o++] = 0; m[o++] = 0; m[o++] = 0; m[o++] = 0; }
+  const l = all.len(i), a = all.addr(i);
+  m[o++] = l;
+  if (l > 0) m[o++] = a >>> 24;
+  if (l > 8) m[o++] = (a >>> 16) & 255;
+  if (l > 16) m[o++] = (a >>> 8) & 255;
+  if (l > 24) m[o++] = a & 255;
+  return o;
 }
 
 /** UPDATEs announcing the selected prefixes with the prepared attributes (of that family). */
@@ -53,7 +71,7 @@ export function packAnnounce(prep: PreparedAttributes, sel: Selection, out: Uint
     for (; j < idx.length; j++) {
       const i = idx[j]!;
       if (!selected(sel, i)) continue;
-      const sz = nlriBytes(all[i]!, addPath);
+      const sz = entryBytes(all, i, addPath);
       if (size + sz > room) break;
       size += sz; any = true;
     }
@@ -74,11 +92,11 @@ export function packAnnounce(prep: PreparedAttributes, sel: Selection, out: Uint
       m[p++] = family.afi >>> 8; m[p++] = family.afi & 0xff; m[p++] = family.safi; m[p++] = nhLen;
       for (const h of prep.nextHops) { m.set(h, p); p += h.length; }
       m[p++] = 0;
-      for (let q = k; q < j; q++) { const i = idx[q]!; if (selected(sel, i)) p = putPrefix(m, p, all[i]!, addPath); }
+      for (let q = k; q < j; q++) { const i = idx[q]!; if (selected(sel, i)) p = putEntry(m, p, all, i, addPath); }
       m.set(block, p);
     } else {
       m.set(block, p); p += block.length;
-      for (let q = k; q < j; q++) { const i = idx[q]!; if (selected(sel, i)) p = putPrefix(m, p, all[i]!, addPath); }
+      for (let q = k; q < j; q++) { const i = idx[q]!; if (selected(sel, i)) p = putEntry(m, p, all, i, addPath); }
     }
     out.push(m);
     k = j;
@@ -100,7 +118,7 @@ export function packWithdraw(sel: Selection, ctx: CodecContext, out: Uint8Array[
     for (; j < idx.length; j++) {
       const i = idx[j]!;
       if (!selected(sel, i)) continue;
-      const sz = nlriBytes(all[i]!, addPath);
+      const sz = entryBytes(all, i, addPath);
       if (size + sz > room) break;
       size += sz;
     }
@@ -111,7 +129,7 @@ export function packWithdraw(sel: Selection, ctx: CodecContext, out: Uint8Array[
     let p = HEADER_LENGTH;
     if (classic) {
       m[p++] = size >>> 8; m[p++] = size & 0xff;
-      for (let q = k; q < j; q++) { const i = idx[q]!; if (selected(sel, i)) p = putPrefix(m, p, all[i]!, addPath); }
+      for (let q = k; q < j; q++) { const i = idx[q]!; if (selected(sel, i)) p = putEntry(m, p, all, i, addPath); }
     } else {
       p += 2;
       const attrLen = 4 + 3 + size;
@@ -120,7 +138,7 @@ export function packWithdraw(sel: Selection, ctx: CodecContext, out: Uint8Array[
       m[p++] = AttrFlag.OPTIONAL | AttrFlag.EXTENDED_LENGTH; m[p++] = AttrType.MP_UNREACH_NLRI;
       m[p++] = mpLen >>> 8; m[p++] = mpLen & 0xff;
       m[p++] = 0; m[p++] = afi; m[p++] = 1;
-      for (let q = k; q < j; q++) { const i = idx[q]!; if (selected(sel, i)) p = putPrefix(m, p, all[i]!, addPath); }
+      for (let q = k; q < j; q++) { const i = idx[q]!; if (selected(sel, i)) p = putEntry(m, p, all, i, addPath); }
     }
     out.push(m);
     k = j;

@@ -28,7 +28,7 @@ import { wireCodec } from '../session/wire-codec-default.js';
 import type { CompiledPolicy } from '../policy/compile-policy.js';
 import { LocRib, type BestChange } from '../rib/loc-rib.js';
 import type { AdjRibIn } from '../rib/adj-rib-in.js';
-import { isSelfNextHop, NEXT_HOP_SELF_V4, NEXT_HOP_SELF_V6, UpdateGroup, type GroupBatch, type MemberBatch } from '../rib/update-group.js';
+import { isSelfNextHop, NEXT_HOP_SELF_V4, NEXT_HOP_SELF_V6, PrefixList, UpdateGroup, type GroupBatch, type MemberBatch } from '../rib/update-group.js';
 import { exportTargetKey, type ExportedAttributes, type ExportTarget } from '../rib/export.js';
 import type { BestPathStep } from '../rib/best-path.js';
 import { PrefixTable } from '../rib/prefix-table.js';
@@ -293,9 +293,11 @@ export class BgpSpeaker {
     const g = this.joinGroup(p, n);
     const after = g.ug.table(p.config.name, this.rib);
     const keep = new PrefixTable<true>();
-    for (const x of after.base.prefixes) keep.set(x, true);
-    const gone = before.base.prefixes.filter((x) => keep.get(x) === undefined);
-    this.sendBatch(p, { base: after.base, skip: [], extra: { prefixes: gone, announce: [], withdraw: gone.map((_x, i) => i) } }, undefined);
+    const a = after.base.prefixes, b = before.base.prefixes;
+    for (let i = 0; i < a.length; i++) keep.set(a.prefix(i), true);
+    const gone = new PrefixList();
+    for (let i = 0; i < b.length; i++) { const x = b.prefix(i); if (keep.get(x) === undefined) gone.push(x); }
+    this.sendBatch(p, { base: after.base, skip: [], extra: { prefixes: gone, announce: [], withdraw: Array.from({ length: gone.length }, (_x, i) => i) } }, undefined);
   }
 
   /** Cease/3 peer de-configured, then forget the peer and its routes. */
@@ -573,9 +575,10 @@ export class BgpSpeaker {
       ...(p.config.nextHopSelf ? { nextHopSelf: true } : {}),
       ...(p.exportPolicy ? { policy: p.exportPolicy } : {}),
     };
-    const key = exportTargetKey(target);
+    const families = { v4: p.sends4, v6: p.sends6 };
+    const key = `${exportTargetKey(target)}|${families.v4 ? 4 : ''}${families.v6 ? 6 : ''}`;
     let g = this.groups.get(key);
-    if (!g) { g = { key, ug: new UpdateGroup(target), members: new Map() }; this.groups.set(key, g); }
+    if (!g) { g = { key, ug: new UpdateGroup(target, families), members: new Map() }; this.groups.set(key, g); }
     this.flushGroup(g, undefined); // the members so far get the pending changes; the new one gets the table
     g.ug.addMember(p.config.name);
     g.members.set(p.config.name, p);
@@ -711,7 +714,7 @@ export class BgpSpeaker {
     if (b.withdraw.length) for (const family of fams) packWithdraw({ all: b.prefixes, idx: b.withdraw, family, skip, stamp }, ctx, msgs);
     for (const a of b.announce) {
       for (const family of fams) {
-        if (fams.length > 1 && !a.idx.some((i) => b.prefixes[i]!.family === family)) continue;
+        if (fams.length > 1 && !a.idx.some((i) => b.prefixes.family(i) === family)) continue;
         const prep = this.prepare(p, a.attrs, family === 6, ctx);
         if (!prep) continue;
         const start = msgs.length;
