@@ -575,9 +575,10 @@ export class BgpSpeaker {
       ...(p.config.nextHopSelf ? { nextHopSelf: true } : {}),
       ...(p.exportPolicy ? { policy: p.exportPolicy } : {}),
     };
-    const key = exportTargetKey(target);
+    const families = { v4: p.sends4, v6: p.sends6 };
+    const key = `${exportTargetKey(target)}|${families.v4 ? 4 : ''}${families.v6 ? 6 : ''}`;
     let g = this.groups.get(key);
-    if (!g) { g = { key, ug: new UpdateGroup(target), members: new Map() }; this.groups.set(key, g); }
+    if (!g) { g = { key, ug: new UpdateGroup(target, families), members: new Map() }; this.groups.set(key, g); }
     this.flushGroup(g, undefined); // the members so far get the pending changes; the new one gets the table
     g.ug.addMember(p.config.name);
     g.members.set(p.config.name, p);

@@ -19,6 +19,10 @@ import { Proc, sh } from '../../helpers/sh.js';
 import { etcdSkipReason } from '../../helpers/etcd.js';
 import { topologySkipReason } from '../../helpers/netns.js';
 import { NodeLab, NODE_MAIN, type LabNode } from './node-lab.js';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+
+const CTL_MAIN = fileURLToPath(new URL('../../../agent/ctl/main.js', import.meta.url));
 
 const skip = topologySkipReason('etcd', 'ping') ?? etcdSkipReason() ?? (existsSync(NODE_MAIN) ? undefined : 'dist/ not built');
 let lab: NodeLab;
@@ -67,6 +71,10 @@ test('node.ctl reports the mesh session as calicoctl node status does', { skip }
     [{ peerIP: '10.99.0.2', type: 'node-to-node mesh', state: 'up' }]);
   const bad = await lab.call(n1, 'node.ctl', { command: 'nope' });
   assert.equal(bad['ok'], false);
+  // The real CLI against this socket prints calicoctl's table.
+  const out = execFileSync(process.execPath, [CTL_MAIN, 'node', 'status'], { encoding: 'utf8', env: { ...process.env, TORTIE_NODE_CTL: join(n1.dir, 'node.ctl') } });
+  assert.match(out, /Calico process is running\./);
+  assert.match(out, /\|\s*10\.99\.0\.2\s*\|\s*node-to-node mesh\s*\|\s*up\s*\|\s*\d\d:\d\d:\d\d\s*\|\s*Established\s*\|/);
 });
 
 test('pods on the two nodes ping each other (workload routes proto 80)', { skip }, async () => {
