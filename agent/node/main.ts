@@ -166,16 +166,23 @@ async function main(): Promise<void> {
     if (cfg.metrics.enabled) servers.push(await startHealthServer({ logger: log, metrics: () => renderMetrics(registry) }, { host: cfg.health.host, port: cfg.metrics.port }));
     closers.push(() => Promise.all(servers.map((s) => s.close())).then(() => undefined));
 
-    let metricPeers = new Set<string>();
+    const metricPeers = new Map<string, { established: boolean; transitions: number }>();
     const metricsTimer = setInterval(() => {
       const now = new Set<string>();
       for (const p of agent.speaker?.status() ?? []) {
         now.add(p.name);
+        // Flaps between two polls: every new Established after the first implies a drop before it.
+        const prev = metricPeers.get(p.name);
+        const up = p.state === 'Established';
+        if (prev !== undefined) {
+          const drops = p.establishedTransitions - prev.transitions - (up ? 1 : 0) + (prev.established ? 1 : 0);
+          for (let i = 0; i < drops; i++) { bgpMetrics.setSessionState(p.name, 'Established'); bgpMetrics.setSessionState(p.name, 'Idle'); }
+        }
+        metricPeers.set(p.name, { established: up, transitions: p.establishedTransitions });
         bgpMetrics.setSessionState(p.name, p.state);
         bgpMetrics.setPrefixes(p.name, 'ipv4_unicast', p.prefixes);
       }
-      for (const gone of metricPeers) if (!now.has(gone)) bgpMetrics.removePeer(gone);
-      metricPeers = now;
+      for (const gone of [...metricPeers.keys()]) if (!now.has(gone)) { bgpMetrics.removePeer(gone); metricPeers.delete(gone); }
       for (const [kind, n] of Object.entries(agent.routeCounts)) dpMetrics.setRoutesProgrammed(254, kind, n);
     }, 1000);
     metricsTimer.unref();

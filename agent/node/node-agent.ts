@@ -344,6 +344,7 @@ export class NodeAgent {
   }
 
   private onBestPath(c: BestPathChange): void {
+    this.lastBestPathChange = this.deps.clock.now();
     const b = c.best;
     if (b === undefined || b.from === 'local' || b.nextHop === 'self') this.learned.delete(c.prefix);
     else this.learned.set(c.prefix, { prefix: c.prefix, nextHop: b.nextHop, peer: b.from });
@@ -369,18 +370,30 @@ export class NodeAgent {
     }
   }
 
+  private allUpSince: number | undefined;
+  private lastBestPathChange = 0;
+
+  /**
+   * Start-up convergence: every peer Established, then quiet (no best-path change) for 1 s so
+   * their initial tables are in — the speaker does not tell us about a received End-of-RIB
+   * (requests.md) — or the deadline. Until then routes found at start-up are kept.
+   */
   private checkConverged(): void {
     if (this.converged) return;
+    const now = this.deps.clock.now();
     const deadline = this.options.convergeDeadlineMs ?? 30_000;
     const peers = this.speaker?.status() ?? [];
     const allUp = this.options.backend !== 'bird' || (this.speaker !== undefined && peers.every((p) => p.state === 'Established'));
-    if (allUp || this.deps.clock.now() - this.startedAt > deadline) {
+    if (!allUp) this.allUpSince = undefined;
+    else this.allUpSince ??= now;
+    const settled = allUp && (this.options.backend !== 'bird' || peers.length === 0
+      || (now - (this.allUpSince ?? now) >= 1000 && now - this.lastBestPathChange >= 1000));
+    if (settled || now - this.startedAt > deadline) {
       this.converged = true;
       this.inherited.clear();
-      this.log.info({ afterMs: Math.round(this.deps.clock.now() - this.startedAt), allUp }, 'converged: routes found at start-up now follow the desired state');
+      this.log.info({ afterMs: Math.round(now - this.startedAt), settled }, 'converged: routes found at start-up now follow the desired state');
     } else {
-      // Look again shortly: peers coming up trigger best-path changes, but not always.
-      this.schedule(500);
+      this.schedule(250);
     }
   }
 

@@ -186,6 +186,12 @@ test('SIGTERM sends Cease and keeps routes; a restart converges without removing
   assert.deepEqual(seenMissing, [], 'no route of node2 vanished during the restart');
   assert.deepEqual(after2, before2);
   await pollUntil(() => lab.routes(n1).some((r) => r.dst === b2 && r.gateway === '10.99.0.2'), { timeoutMs: 10_000, what: `node1 has ${b2} again` });
+  // node1 counted the session flap in its metrics.
+  const metrics = await pollUntil(() => {
+    const m = sh('ip', ['netns', 'exec', n1.ns, process.execPath, '-e', "fetch('http://127.0.0.1:9091/metrics').then(async (r) => process.stdout.write(await r.text()))"]);
+    return /tortie_bgp_session_flaps_total\{peer="Mesh_10_99_0_2"\} [1-9]/.test(m) && /tortie_bgp_session_state\{peer="Mesh_10_99_0_2"\} 6/.test(m) ? m : undefined;
+  }, { timeoutMs: 5000, what: 'flap counted' });
+  assert.match(metrics, /tortie_bgp_session_flaps_total\{peer="Mesh_10_99_0_2"\} 1\n/);
   // The restarted agent re-adopted pod-b's endpoint from the kernel + IPAM: CNI CHECK passes.
   const dev = lab.routes(n2).find((r) => r.dst === podB)?.dev ?? '';
   assert.match(dev, /^cali/);
