@@ -21,6 +21,7 @@ import { validateDesiredRoute, type DesiredRoute } from '../../felix/routes/rout
 import { MAIN_TABLE, type KernelRoute, type Netlink } from '../../felix/netlink/types.js';
 import type { VxlanManager } from '../../ipip/vxlan-manager.js';
 import type { IpipManager } from '../../ipip/ipip-manager.js';
+import { podMtu, type Encapsulation } from '../../ipip/mtu.js';
 import type { HealthReporter } from '../../felix/health/health-aggregator.js';
 import type { RulesProgrammer } from '../../felix/rules/rules-programmer.js';
 import { rulesConfig } from '../calc/rules-inputs.js';
@@ -39,6 +40,10 @@ export interface NodeAgentDeps {
   readonly speakerDeps: SpeakerDeps;
   /** Created lazily once this node has a VXLAN tunnel address. */
   readonly vxlan?: () => VxlanManager | undefined;
+  /** Allocate/publish this node's VTEP when a VXLAN pool exists (idempotent). */
+  readonly ensureVxlan?: (pools: Snapshot['pools']) => Promise<void>;
+  /** Pod MTU for the CNI plugin: host MTU and the file it is written to. */
+  readonly mtu?: { readonly hostMtu: number; readonly file: string; readonly write: (mtu: number, file: string) => Promise<void> };
   readonly health?: { readonly dataplane: HealthReporter; readonly bgp: HealthReporter };
   /** NAT outgoing, tunnel ingress and forward rules (felix/rules); absent = no rules. */
   readonly rules?: RulesProgrammer;
@@ -183,6 +188,12 @@ export class NodeAgent {
       this.applyOriginated(orig.routes);
     }
 
+    // A VXLAN pool that appeared after start-up gets this node's VTEP; the pod MTU follows the pools.
+    if (this.deps.ensureVxlan !== undefined && this.deps.vxlan?.() === undefined && s.pools.some((p) => !p.disabled && p.vxlanMode !== 'Never')) {
+      await this.deps.ensureVxlan(s.pools);
+    }
+    await this.updateMtu(s);
+
     // Dataplane.
     const ipipProblem = await this.ensureIpip(s);
     if (ipipProblem !== undefined) problems.push(ipipProblem);
@@ -229,6 +240,24 @@ export class NodeAgent {
     this.stats.problems = problems;
     this.stats.syncs++;
     this.stats.lastSyncMs = this.deps.clock.now() - t0;
+  }
+
+  /** The pod MTU the CNI plugin gets (host MTU minus the largest enabled encapsulation). */
+  podMtu: number | undefined;
+
+  private async updateMtu(s: Snapshot): Promise<void> {
+    const m = this.deps.mtu;
+    if (m === undefined) return;
+    const enc: Encapsulation[] = [];
+    if (s.pools.some((p) => !p.disabled && p.vxlanMode !== 'Never')) enc.push('vxlan');
+    if (s.pools.some((p) => !p.disabled && p.ipipMode !== 'Never')) enc.push('ipip');
+    const mtu = podMtu(m.hostMtu, enc);
+    if (mtu === this.podMtu) return;
+    try {
+      await m.write(mtu, m.file);
+      this.log.info({ mtu, file: m.file, encapsulations: enc }, 'wrote pod MTU');
+      this.podMtu = mtu;
+    } catch (err) { this.log.error({ err: describeError(err), file: m.file }, 'cannot write the pod MTU file'); }
   }
 
   private ipipState: { readonly ok: boolean; readonly at: number; readonly message?: string } | undefined;
@@ -284,6 +313,17 @@ export class NodeAgent {
       return;
     }
     if (JSON.stringify(cfg) === JSON.stringify(this.speakerConfig)) return;
+    if (JSON.stringify(cfg.listen) !== JSON.stringify(this.speakerConfig?.listen)) {
+      // A new listen address/port needs a new listener: restart the speaker (Cease to every peer).
+      this.log.info({ from: this.speakerConfig?.listen, to: cfg.listen }, 'BGP listen address changed: restarting the speaker');
+      const old = this.speaker;
+      this.speaker = undefined;
+      this.originated = new Map();
+      this.learned.clear();
+      await old.stop();
+      await this.applySpeaker(cfg);
+      return;
+    }
     const r = this.speaker.reconfigure(cfg);
     this.speakerConfig = cfg;
     if (r.added.length + r.changed.length + r.removed.length > 0) this.log.info({ added: r.added, changed: r.changed, removed: r.removed }, 'BGP peers reconfigured');
@@ -304,6 +344,7 @@ export class NodeAgent {
   }
 
   private onBestPath(c: BestPathChange): void {
+    this.lastBestPathChange = this.deps.clock.now();
     const b = c.best;
     if (b === undefined || b.from === 'local' || b.nextHop === 'self') this.learned.delete(c.prefix);
     else this.learned.set(c.prefix, { prefix: c.prefix, nextHop: b.nextHop, peer: b.from });
@@ -329,18 +370,30 @@ export class NodeAgent {
     }
   }
 
+  private allUpSince: number | undefined;
+  private lastBestPathChange = 0;
+
+  /**
+   * Start-up convergence: every peer Established, then quiet (no best-path change) for 1 s so
+   * their initial tables are in — the speaker does not tell us about a received End-of-RIB
+   * (requests.md) — or the deadline. Until then routes found at start-up are kept.
+   */
   private checkConverged(): void {
     if (this.converged) return;
+    const now = this.deps.clock.now();
     const deadline = this.options.convergeDeadlineMs ?? 30_000;
     const peers = this.speaker?.status() ?? [];
     const allUp = this.options.backend !== 'bird' || (this.speaker !== undefined && peers.every((p) => p.state === 'Established'));
-    if (allUp || this.deps.clock.now() - this.startedAt > deadline) {
+    if (!allUp) this.allUpSince = undefined;
+    else this.allUpSince ??= now;
+    const settled = allUp && (this.options.backend !== 'bird' || peers.length === 0
+      || (now - (this.allUpSince ?? now) >= 1000 && now - this.lastBestPathChange >= 1000));
+    if (settled || now - this.startedAt > deadline) {
       this.converged = true;
       this.inherited.clear();
-      this.log.info({ afterMs: Math.round(this.deps.clock.now() - this.startedAt), allUp }, 'converged: routes found at start-up now follow the desired state');
+      this.log.info({ afterMs: Math.round(now - this.startedAt), settled }, 'converged: routes found at start-up now follow the desired state');
     } else {
-      // Look again shortly: peers coming up trigger best-path changes, but not always.
-      this.schedule(500);
+      this.schedule(250);
     }
   }
 

@@ -136,9 +136,9 @@ describe('tortie-bgpd reload and shutdown', { skip, timeout: 120_000 }, () => {
   });
 
   // The speaker applies a new import policy by sending ROUTE-REFRESH and filtering what comes
-  // back; FRR 8.4 answers a ROUTE-REFRESH with nothing when its Adj-RIB-Out is unchanged, and the
-  // Adj-RIB-In keeps no pre-policy copy to re-filter, so the old decision stays. Filed for h-speaker.
-  it('an import-policy-only change re-filters FRR\'s routes without a reset', { todo: 'needs a re-filter of the Adj-RIB-In (FRR does not re-send on ROUTE-REFRESH)' }, async () => {
+  // back; FRR 8.4 ignores our ROUTE-REFRESH until we advertise Graceful Restart (see frr.test.ts),
+  // and the Adj-RIB-In keeps no pre-policy copy to re-filter, so the old decision stays. Filed.
+  it('an import-policy-only change re-filters FRR\'s routes without a reset', { todo: 'FRR ignores our ROUTE-REFRESH without our GR capability; no Adj-RIB-In re-filter' }, async () => {
     await pollUntil(async () => (await t.routes('10.93.0.0/24')).length === 1, { what: 'FRR\'s 10.93.0.0/24 at tortie' });
     const [f, rr0] = [await transitions('frr'), rrRecv()];
     try {
