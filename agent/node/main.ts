@@ -35,6 +35,7 @@ import type { LineServer } from './line-server.js';
 import { VxlanSupport } from './vxlan-support.js';
 import { serializeDumps } from './serial-netlink.js';
 import { IpipManager } from '../../ipip/ipip-manager.js';
+import { IpipDevice, PodMtuFile } from './tunnel-devices.js';
 import { spawnExec } from '../../felix/rules/exec.js';
 import { NftBackend } from '../../felix/rules/nft-backend.js';
 import { IptablesBackend } from '../../felix/rules/iptables-backend.js';
@@ -142,8 +143,8 @@ async function main(): Promise<void> {
       clock, logger: log, netlink, routeTable, cache, speakerDeps: realDeps(log),
       vxlan: () => vxlan?.manager(), health: { dataplane: dataplaneHealth, bgp: bgpHealth }, rules,
       ...(vxlan === undefined ? {} : { ensureVxlan: (pools) => vxlan.ensure(pools) }),
-      mtu: { hostMtu, file: cfg.mtuFile, write: writeMtuFile },
-      ipip: new IpipManager({ netlink, logger: log }, { underlayMtu: hostMtu }),
+      mtu: new PodMtuFile({ logger: log, write: writeMtuFile }, hostMtu, cfg.mtuFile),
+      ipip: new IpipDevice({ clock, logger: log }, new IpipManager({ netlink, logger: log }, { underlayMtu: hostMtu })),
     }, {
       nodeName: cfg.nodeName, nodeIp: addr?.address, nodeCidr: addr === undefined ? undefined : `${addr.address}/${addr.prefixLength}`,
       parentIface: addr?.iface ?? '', backend: cfg.backend,
