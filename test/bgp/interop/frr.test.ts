@@ -88,7 +88,7 @@ peers:
 originate:
   - { prefix: 10.60.0.0/24, communities: ["${o.comm}"]${o.med !== undefined ? `, med: ${o.med}` : ''}${o.lp !== undefined ? `, localPref: ${o.lp}` : ''} }
   - { prefix: "2001:db8:60::/48" }
-${o.v6overv4 ? '  # IPv6 over the IPv4 session to frr-e needs an IPv6 next hop: given here.\n  - { prefix: "2001:db8:62::/48", nextHop: "fd09::2", communities: ["65002:62"] }\n' : ''}`;
+${o.v6overv4 ? '  # An explicit IPv6 next hop, the attributes otherwise equal to 2001:db8:60::/48.\n  - { prefix: "2001:db8:62::/48", nextHop: "fd09::62" }\n' : ''}`;
 
 /** One path of `show bgp ipv4|ipv6 unicast PREFIX json`. */
 interface FrrPath {
@@ -151,7 +151,10 @@ describe('interop: tortie-bgpd ↔ FRR bgpd', { skip, timeout: 120_000 }, () => 
     assert.equal(e4.locPrf, undefined, 'no LOCAL_PREF across AS boundaries');
     const e6 = await pollUntil(() => route(fe, 'ipv6', '2001:db8:62::/48'), { what: 'frr-e has 2001:db8:62::/48 over the IPv4 session' });
     assert.equal(e6.path, '65002');
-    assert.equal(e6.nexthops?.[0]?.ip, 'fd09::2');
+    assert.equal(e6.nexthops?.[0]?.ip, 'fd09::62', 'the explicit next hop of a local route is kept');
+    // Without an explicit next hop: the IPv6 address of the interface the IPv4 session runs on.
+    const e60 = await pollUntil(() => route(fe, 'ipv6', '2001:db8:60::/48'), { what: 'frr-e has 2001:db8:60::/48 (interface IPv6 next hop)' });
+    assert.equal(e60.nexthops?.[0]?.ip, 'fd09::2');
     const l4 = await pollUntil(() => ours('10.75.0.0/24', 'frre'), { what: 'we have 10.75.0.0/24 from frr-e' });
     assert.deepEqual(l4.asPath, [65003]);
     assert.equal(l4.nextHop, '10.0.9.1');
