@@ -111,7 +111,9 @@ export async function handleCniRequest(deps: CniServerDeps, raw: unknown): Promi
           b.allocations.forEach((idx) => {
             if (idx === null) return;
             const a = b.attributes[idx];
-            if (a?.secondary?.['node'] === deps.nodeName && a.handle_id !== null && !valid.has(a.handle_id)) handles.add(a.handle_id);
+            // Workload allocations only: tunnel addresses (VTEP, tunl0) are not CNI attachments.
+            const tunnel = a?.secondary?.['type'] !== undefined || /^(vxlan|ipip)-tunnel-addr-/.test(a?.handle_id ?? '');
+            if (a?.secondary?.['node'] === deps.nodeName && a.handle_id !== null && !tunnel && !valid.has(a.handle_id)) handles.add(a.handle_id);
           });
         }
         const released: string[] = [];

@@ -19,7 +19,9 @@ export function peerStatusRow(p: SpeakerPeerStatus): PeerStatus {
 }
 
 export function bgpStatus(peers: readonly SpeakerPeerStatus[] | undefined): NodeStatusResponse {
-  if (peers === undefined) return { ok: false, error: 'BGP speaker not started (CALICO_NETWORKING_BACKEND is not bird, or the node has no IPv4 address)' };
+  // No speaker (backend vxlan/none, no IPv4 address, or not started yet): calicoctl's
+  // "The BGP backend process (BIRD) is not running."
+  if (peers === undefined) return { ok: true, processRunning: false, peers: [] };
   return { ok: true, processRunning: true, peers: peers.map(peerStatusRow) };
 }
 

@@ -23,7 +23,7 @@ import { startHealthServer, type RunningHealthServer } from '../../felix/health/
 import { createMetricsRegistry, renderMetrics } from '../../felix/metrics/metrics-registry.js';
 import { BgpMetrics } from '../../felix/metrics/bgp-metrics.js';
 import { DataplaneMetrics } from '../../felix/metrics/dataplane-metrics.js';
-import { detectHostMtu, podMtu, writeMtuFile, type Encapsulation } from '../../ipip/mtu.js';
+import { detectHostMtu, writeMtuFile } from '../../ipip/mtu.js';
 import { nodeConfigFromEnv } from './config.js';
 import { DatastoreCache } from './datastore-cache.js';
 import { NodeAgent } from './node-agent.js';
@@ -35,6 +35,7 @@ import type { LineServer } from './line-server.js';
 import { VxlanSupport } from './vxlan-support.js';
 import { serializeDumps } from './serial-netlink.js';
 import { IpipManager } from '../../ipip/ipip-manager.js';
+import { IpipDevice, PodMtuFile } from './tunnel-devices.js';
 import { spawnExec } from '../../felix/rules/exec.js';
 import { NftBackend } from '../../felix/rules/nft-backend.js';
 import { IptablesBackend } from '../../felix/rules/iptables-backend.js';
@@ -135,12 +136,15 @@ async function main(): Promise<void> {
     const rulesBackend = cfg.rulesBackend === 'nft' ? new NftBackend({ exec, logger: log }) : new IptablesBackend({ exec, logger: log });
     const rules = new RulesProgrammer({ backend: rulesBackend, clock, logger: log, metrics: dpMetrics,
       health: health.register('rules', { live: true, ready: true, timeoutMs: 0 }) }, { families: [4] });
+    const hostMtu = await detectHostMtu(netlink, addr?.address);
     const cache = new DatastoreCache({ datastore, store, clock, logger: log }, cfg.nodeName, () => agent.schedule());
     const vxlan = addr === undefined ? undefined : new VxlanSupport({ ipam, datastore, netlink, logger: log }, cfg.nodeName, addr.address);
     const agent: NodeAgent = new NodeAgent({
       clock, logger: log, netlink, routeTable, cache, speakerDeps: realDeps(log),
       vxlan: () => vxlan?.manager(), health: { dataplane: dataplaneHealth, bgp: bgpHealth }, rules,
-      ipip: new IpipManager({ netlink, logger: log }, { underlayMtu: await detectHostMtu(netlink, addr?.address) }),
+      ...(vxlan === undefined ? {} : { ensureVxlan: (pools) => vxlan.ensure(pools) }),
+      mtu: new PodMtuFile({ logger: log, write: writeMtuFile }, hostMtu, cfg.mtuFile),
+      ipip: new IpipDevice({ clock, logger: log }, new IpipManager({ netlink, logger: log }, { underlayMtu: hostMtu })),
     }, {
       nodeName: cfg.nodeName, nodeIp: addr?.address, nodeCidr: addr === undefined ? undefined : `${addr.address}/${addr.prefixLength}`,
       parentIface: addr?.iface ?? '', backend: cfg.backend,
@@ -148,21 +152,13 @@ async function main(): Promise<void> {
     closers.push(() => agent.stop());
     await cache.start();
     closers.push(() => cache.stop());
-    if (vxlan !== undefined) await vxlan.ensure(cache.snapshot().pools);
 
-    // MTU file for the CNI plugin.
-    const encaps: Encapsulation[] = [];
-    const snap = cache.snapshot();
-    if (snap.pools.some((p) => !p.disabled && p.vxlanMode !== 'Never')) encaps.push('vxlan');
-    if (snap.pools.some((p) => !p.disabled && p.ipipMode !== 'Never')) encaps.push('ipip');
-    const mtu = podMtu(await detectHostMtu(netlink, addr?.address), encaps);
-    await writeMtuFile(mtu, cfg.mtuFile);
-    log.info({ mtu, file: cfg.mtuFile }, 'wrote pod MTU');
 
     await agent.start();
+    await agent.syncNow(); // the MTU file and the first routes exist before cni.sock opens
     rules.start();
 
-    const cni: LineServer = await startCniServer(cfg.cniSocket, { ipam, agent, routeTable, netlink, logger: log, nodeName: cfg.nodeName, mtu: () => mtu, ifindexOf: sysfsIfindex });
+    const cni: LineServer = await startCniServer(cfg.cniSocket, { ipam, agent, routeTable, netlink, logger: log, nodeName: cfg.nodeName, mtu: () => agent.podMtu, ifindexOf: sysfsIfindex });
     closers.push(() => cni.close());
     const ctl = await startCtlServer(cfg.ctlSocket, () => agent.speaker?.status(), log);
     closers.push(() => ctl.close());
@@ -171,16 +167,23 @@ async function main(): Promise<void> {
     if (cfg.metrics.enabled) servers.push(await startHealthServer({ logger: log, metrics: () => renderMetrics(registry) }, { host: cfg.health.host, port: cfg.metrics.port }));
     closers.push(() => Promise.all(servers.map((s) => s.close())).then(() => undefined));
 
-    let metricPeers = new Set<string>();
+    const metricPeers = new Map<string, { established: boolean; transitions: number }>();
     const metricsTimer = setInterval(() => {
       const now = new Set<string>();
       for (const p of agent.speaker?.status() ?? []) {
         now.add(p.name);
+        // Flaps between two polls: every new Established after the first implies a drop before it.
+        const prev = metricPeers.get(p.name);
+        const up = p.state === 'Established';
+        if (prev !== undefined) {
+          const drops = p.establishedTransitions - prev.transitions - (up ? 1 : 0) + (prev.established ? 1 : 0);
+          for (let i = 0; i < drops; i++) { bgpMetrics.setSessionState(p.name, 'Established'); bgpMetrics.setSessionState(p.name, 'Idle'); }
+        }
+        metricPeers.set(p.name, { established: up, transitions: p.establishedTransitions });
         bgpMetrics.setSessionState(p.name, p.state);
         bgpMetrics.setPrefixes(p.name, 'ipv4_unicast', p.prefixes);
       }
-      for (const gone of metricPeers) if (!now.has(gone)) bgpMetrics.removePeer(gone);
-      metricPeers = now;
+      for (const gone of [...metricPeers.keys()]) if (!now.has(gone)) { bgpMetrics.removePeer(gone); metricPeers.delete(gone); }
       for (const [kind, n] of Object.entries(agent.routeCounts)) dpMetrics.setRoutesProgrammed(254, kind, n);
     }, 1000);
     metricsTimer.unref();

@@ -18,9 +18,9 @@ import { BgpSpeaker as Speaker } from '../../bgp/speaker/speaker.js';
 import type { SpeakerConfig } from '../../bgp/speaker/peer-config.js';
 import type { ApplyResult, RouteTable } from '../../felix/routes/route-table.js';
 import { validateDesiredRoute, type DesiredRoute } from '../../felix/routes/route.js';
-import { MAIN_TABLE, type KernelRoute, type Netlink } from '../../felix/netlink/types.js';
+import { MAIN_TABLE, type Netlink } from '../../felix/netlink/types.js';
 import type { VxlanManager } from '../../ipip/vxlan-manager.js';
-import type { IpipManager } from '../../ipip/ipip-manager.js';
+import type { IpipDevice, PodMtuFile } from './tunnel-devices.js';
 import type { HealthReporter } from '../../felix/health/health-aggregator.js';
 import type { RulesProgrammer } from '../../felix/rules/rules-programmer.js';
 import { rulesConfig } from '../calc/rules-inputs.js';
@@ -29,6 +29,7 @@ import { originatedPrefixes, type Originated } from '../calc/advertise.js';
 import { kernelRoutes, type LocalFacts, type UnderlayRoute, type Workload } from '../calc/kernel-routes.js';
 import type { LearnedRoute, Snapshot } from '../calc/snapshot.js';
 import type { DatastoreCache } from './datastore-cache.js';
+import { kernelToDesired, RestartConvergence } from './restart-convergence.js';
 
 export interface NodeAgentDeps {
   readonly clock: Clock;
@@ -39,11 +40,15 @@ export interface NodeAgentDeps {
   readonly speakerDeps: SpeakerDeps;
   /** Created lazily once this node has a VXLAN tunnel address. */
   readonly vxlan?: () => VxlanManager | undefined;
+  /** Allocate/publish this node's VTEP when a VXLAN pool exists (idempotent). */
+  readonly ensureVxlan?: (pools: Snapshot['pools']) => Promise<void>;
+  /** The pod MTU file for the CNI plugin, following the pools' encapsulation. */
+  readonly mtu?: PodMtuFile;
   readonly health?: { readonly dataplane: HealthReporter; readonly bgp: HealthReporter };
   /** NAT outgoing, tunnel ingress and forward rules (felix/rules); absent = no rules. */
   readonly rules?: RulesProgrammer;
   /** tunl0 for IPIP pools (fails with IPIP_UNSUPPORTED_MESSAGE on kernels without ipip). */
-  readonly ipip?: IpipManager;
+  readonly ipip?: IpipDevice;
 }
 
 export interface NodeAgentOptions {
@@ -61,8 +66,7 @@ export class NodeAgent {
   private readonly learned = new Map<string, LearnedRoute>();
   private readonly workloads = new Map<string, { readonly iface: string; readonly addresses: readonly string[] }>();
   /** Routes of ours found in the kernel at start, kept until convergence. */
-  private inherited = new Map<string, DesiredRoute>();
-  private converged = false;
+  private readonly convergence: RestartConvergence;
   private readonly startedAt: number;
   private originated = new Map<string, string>();
   private speakerConfig: SpeakerConfig | undefined;
@@ -84,25 +88,28 @@ export class NodeAgent {
   constructor(private readonly deps: NodeAgentDeps, readonly options: NodeAgentOptions) {
     this.log = deps.logger.child({ component: 'node-agent' });
     this.startedAt = deps.clock.now();
+    this.convergence = new RestartConvergence(this.startedAt, options.convergeDeadlineMs);
   }
 
   /** Read what the kernel holds (our routes to keep, the underlay), then sync. */
   async start(): Promise<void> {
     const links = new Map((await this.deps.netlink.listLinks()).map((l) => [l.index, l.name]));
     const ours = await this.deps.netlink.listRoutes(4, MAIN_TABLE, this.deps.routeTable.protocol);
+    const inherited: DesiredRoute[] = [];
     for (const r of ours) {
-      const d = toDesired(r, links);
-      if (d !== undefined) this.inherited.set(d.dst, d);
+      const d = kernelToDesired(r, links);
+      if (d === undefined) continue;
+      inherited.push(d);
       // Workload routes from before a restart: re-adopted as endpoints (verified against IPAM in sync).
-      if (d?.iface?.startsWith('cali') === true && r.dst.endsWith('/32') && d.gateway === undefined) {
+      if (d.iface?.startsWith('cali') === true && r.dst.endsWith('/32') && d.gateway === undefined) {
         this.workloads.set(`adopted:${d.iface}:${r.dst}`, { iface: d.iface, addresses: [r.dst] });
       }
     }
-    if (this.inherited.size === 0) this.converged = true;
+    this.convergence.inherit(inherited);
     await this.refreshUnderlay();
     this.armUnderlayTimer();
     // The route table's first apply must see what we keep, or it would delete it.
-    this.deps.routeTable.setDesiredRoutes(this.inherited.values());
+    this.deps.routeTable.setDesiredRoutes(this.convergence.inheritedRoutes);
     this.deps.routeTable.start();
     this.started = true;
     this.schedule(0);
@@ -183,8 +190,15 @@ export class NodeAgent {
       this.applyOriginated(orig.routes);
     }
 
+    // A VXLAN pool that appeared after start-up gets this node's VTEP; the pod MTU follows the pools.
+    if (this.deps.ensureVxlan !== undefined && this.deps.vxlan?.() === undefined && s.pools.some((p) => !p.disabled && p.vxlanMode !== 'Never')) {
+      await this.deps.ensureVxlan(s.pools);
+    }
+    await this.deps.mtu?.update(s.pools);
+
     // Dataplane.
-    const ipipProblem = await this.ensureIpip(s);
+    const ipipProblem = this.options.backend === 'bird' ? await this.deps.ipip?.ensure(s.pools) : undefined;
+    if (ipipProblem !== undefined) this.schedule(30_000);
     if (ipipProblem !== undefined) problems.push(ipipProblem);
     if (this.options.nodeCidr !== undefined) {
       const local: LocalFacts = { cidr: this.options.nodeCidr, parentIface: this.options.parentIface, backend: this.options.backend, underlay: this.underlay };
@@ -194,16 +208,21 @@ export class NodeAgent {
       for (const sk of kr.skipped) this.log.debug(sk, 'route not installed');
       const vx = kr.vxlanBlocks.length > 0 || kr.vteps.length > 0 ? this.deps.vxlan?.() : undefined;
       let routes = kr.routes;
+      let vxlanProblem: string | undefined;
       if (vx !== undefined) {
-        vx.setRemoteVteps(kr.vteps);
-        await vx.applyAdds();
-        routes = [...routes, ...vx.routesFor(kr.vxlanBlocks)];
+        // The tunnel device and VTEP entries first; if they fail, VXLAN routes wait (the rest goes on).
+        try {
+          vx.setRemoteVteps(kr.vteps);
+          await vx.applyAdds();
+          routes = [...routes, ...vx.routesFor(kr.vxlanBlocks)];
+        } catch (err) {
+          vxlanProblem = `VXLAN: ${describeError(err)}`;
+          problems.push(vxlanProblem);
+          this.schedule(1000);
+        }
       }
       this.checkConverged();
-      if (!this.converged) {
-        const have = new Set(routes.map((r) => r.dst));
-        routes = [...routes, ...[...this.inherited.values()].filter((r) => !have.has(r.dst))];
-      }
+      routes = this.convergence.withInherited(routes);
       const valid = routes.filter((r) => {
         try { validateDesiredRoute(r); return true; } catch (err) { problems.push(describeError(err)); return false; }
       });
@@ -216,8 +235,10 @@ export class NodeAgent {
       this.routeCounts = counts;
       const res = await this.deps.routeTable.apply();
       this.lastApply = res;
-      if (vx !== undefined) await vx.applyRemovals();
-      const notReady = res.failed > 0 ? `${res.failed} route(s) failed to apply` : ipipProblem;
+      if (vx !== undefined && vxlanProblem === undefined) {
+        try { await vx.applyRemovals(); } catch (err) { problems.push(`VXLAN: ${describeError(err)}`); }
+      }
+      const notReady = res.failed > 0 ? `${res.failed} route(s) failed to apply` : vxlanProblem ?? ipipProblem;
       this.deps.health?.dataplane.report(notReady === undefined ? { live: true, ready: true } : { live: true, ready: false, detail: notReady });
     } else {
       this.deps.health?.dataplane.report({ live: true, ready: true, detail: 'no node address: no routes' });
@@ -231,28 +252,8 @@ export class NodeAgent {
     this.stats.lastSyncMs = this.deps.clock.now() - t0;
   }
 
-  private ipipState: { readonly ok: boolean; readonly at: number; readonly message?: string } | undefined;
-
-  /** tunl0 when an enabled pool uses IPIP (BGP backend): created once; a failure is retried every 30 s. */
-  private async ensureIpip(s: Snapshot): Promise<string | undefined> {
-    const mgr = this.deps.ipip;
-    const wanted = this.options.backend === 'bird' && s.pools.some((p) => !p.disabled && p.ipipMode !== 'Never');
-    if (mgr === undefined || !wanted) return undefined;
-    const st = this.ipipState;
-    if (st?.ok === true) return undefined;
-    if (st !== undefined && this.deps.clock.now() - st.at < 30_000) return `IPIP pool: ${st.message ?? 'tunl0 not ready'}`;
-    try {
-      await mgr.ensureDevice();
-      this.ipipState = { ok: true, at: this.deps.clock.now() };
-      return undefined;
-    } catch (err) {
-      const message = describeError(err);
-      this.ipipState = { ok: false, at: this.deps.clock.now(), message };
-      this.log.error({ err: message }, 'IPIP pool: cannot set up tunl0; IPIP routes stay pending');
-      this.schedule(30_000);
-      return `IPIP pool: ${message}`;
-    }
-  }
+  /** The pod MTU the CNI plugin gets (host MTU minus the largest enabled encapsulation). */
+  get podMtu(): number | undefined { return this.deps.mtu?.current; }
 
   private rulesKey: string | undefined;
   private bgpError: string | undefined;
@@ -284,6 +285,17 @@ export class NodeAgent {
       return;
     }
     if (JSON.stringify(cfg) === JSON.stringify(this.speakerConfig)) return;
+    if (JSON.stringify(cfg.listen) !== JSON.stringify(this.speakerConfig?.listen)) {
+      // A new listen address/port needs a new listener: restart the speaker (Cease to every peer).
+      this.log.info({ from: this.speakerConfig?.listen, to: cfg.listen }, 'BGP listen address changed: restarting the speaker');
+      const old = this.speaker;
+      this.speaker = undefined;
+      this.originated = new Map();
+      this.learned.clear();
+      await old.stop();
+      await this.applySpeaker(cfg);
+      return;
+    }
     const r = this.speaker.reconfigure(cfg);
     this.speakerConfig = cfg;
     if (r.added.length + r.changed.length + r.removed.length > 0) this.log.info({ added: r.added, changed: r.changed, removed: r.removed }, 'BGP peers reconfigured');
@@ -304,6 +316,7 @@ export class NodeAgent {
   }
 
   private onBestPath(c: BestPathChange): void {
+    this.convergence.bestPathChanged(this.deps.clock.now());
     const b = c.best;
     if (b === undefined || b.from === 'local' || b.nextHop === 'self') this.learned.delete(c.prefix);
     else this.learned.set(c.prefix, { prefix: c.prefix, nextHop: b.nextHop, peer: b.from });
@@ -330,17 +343,13 @@ export class NodeAgent {
   }
 
   private checkConverged(): void {
-    if (this.converged) return;
-    const deadline = this.options.convergeDeadlineMs ?? 30_000;
-    const peers = this.speaker?.status() ?? [];
-    const allUp = this.options.backend !== 'bird' || (this.speaker !== undefined && peers.every((p) => p.state === 'Established'));
-    if (allUp || this.deps.clock.now() - this.startedAt > deadline) {
-      this.converged = true;
-      this.inherited.clear();
-      this.log.info({ afterMs: Math.round(this.deps.clock.now() - this.startedAt), allUp }, 'converged: routes found at start-up now follow the desired state');
+    if (this.convergence.converged) return;
+    const now = this.deps.clock.now();
+    const bgpOff = this.options.backend !== 'bird' || this.options.nodeIp === undefined;
+    if (this.convergence.check(now, { bgpOff, peerStates: this.speaker?.status().map((p) => p.state) })) {
+      this.log.info({ afterMs: Math.round(now - this.startedAt) }, 'converged: routes found at start-up now follow the desired state');
     } else {
-      // Look again shortly: peers coming up trigger best-path changes, but not always.
-      this.schedule(500);
+      this.schedule(250);
     }
   }
 
@@ -381,18 +390,4 @@ export class NodeAgent {
     this.deps.routeTable.stop();
     this.deps.rules?.stop();
   }
-}
-
-/** A kernel route of ours as a desired route (to keep it unchanged during start-up). */
-function toDesired(r: KernelRoute, links: ReadonlyMap<number, string>): DesiredRoute | undefined {
-  if (r.type === 'blackhole') return { dst: r.dst, type: 'blackhole', ...(r.metric !== 0 ? { metric: r.metric } : {}) };
-  if (r.type !== 'unicast' || r.nexthops !== undefined) return undefined;
-  const iface = links.get(r.ifindex ?? -1);
-  if (iface === undefined) return undefined;
-  return {
-    dst: r.dst, type: 'unicast', iface, onlink: r.onlink, scope: r.scope,
-    ...(r.gateway === undefined ? {} : { gateway: r.gateway }),
-    ...(r.metric !== 0 ? { metric: r.metric } : {}),
-    ...(r.mtu === undefined ? {} : { mtu: r.mtu }),
-  };
 }

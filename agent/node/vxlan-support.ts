@@ -16,6 +16,7 @@ import type { PoolInfo } from '../calc/snapshot.js';
 
 export class VxlanSupport {
   private mgr: VxlanManager | undefined;
+  private lastAttempt = -Infinity;
   private readonly log: Logger;
 
   constructor(private readonly deps: { ipam: Ipam; datastore: Datastore; netlink: Netlink; logger: Logger },
@@ -27,6 +28,11 @@ export class VxlanSupport {
 
   /** Allocate (or find) the tunnel address and publish it when a VXLAN pool exists. */
   async ensure(pools: readonly PoolInfo[]): Promise<void> {
+    if (this.mgr !== undefined) return;
+    // Called from every sync while no VTEP exists: try at most every 10 s.
+    const now = Date.now();
+    if (now - this.lastAttempt < 10_000) return;
+    this.lastAttempt = now;
     const vxPools = pools.filter((p) => !p.disabled && p.vxlanMode !== 'Never' && !p.cidr.includes(':'));
     if (vxPools.length === 0) return;
     try {

@@ -176,7 +176,11 @@ export class UpdateGroup {
   private memoOut: ExportedAttributes | null = null;
   private gen = 0;
 
-  constructor(readonly target: ExportTarget) {
+  /**
+   * `families`: the address families the members negotiated; routes of other families are not
+   * exported to this group at all (nor counted as advertised). Default both.
+   */
+  constructor(readonly target: ExportTarget, readonly families: { readonly v4: boolean; readonly v6: boolean } = { v4: true, v6: true }) {
     this.cacheable = prefixIndependent(target);
   }
 
@@ -287,6 +291,7 @@ export class UpdateGroup {
 
   /** Exported attributes for `route` (one object per distinct result), or null when it must not be sent. */
   transform(prefix: Prefix, route: Route): ExportedAttributes | null {
+    if (!(prefix.family === 4 ? this.families.v4 : this.families.v6)) return null;
     const cache = prefix.family === 4 ? this.cache4 : this.cache6;
     if (this.cacheable) {
       if (route === this.memoRoute && prefix.family === this.memoFamily) return this.memoOut;

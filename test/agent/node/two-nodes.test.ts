@@ -19,6 +19,10 @@ import { Proc, sh } from '../../helpers/sh.js';
 import { etcdSkipReason } from '../../helpers/etcd.js';
 import { topologySkipReason } from '../../helpers/netns.js';
 import { NodeLab, NODE_MAIN, type LabNode } from './node-lab.js';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+
+const CTL_MAIN = fileURLToPath(new URL('../../../agent/ctl/main.js', import.meta.url));
 
 const skip = topologySkipReason('etcd', 'ping') ?? etcdSkipReason() ?? (existsSync(NODE_MAIN) ? undefined : 'dist/ not built');
 let lab: NodeLab;
@@ -67,6 +71,10 @@ test('node.ctl reports the mesh session as calicoctl node status does', { skip }
     [{ peerIP: '10.99.0.2', type: 'node-to-node mesh', state: 'up' }]);
   const bad = await lab.call(n1, 'node.ctl', { command: 'nope' });
   assert.equal(bad['ok'], false);
+  // The real CLI against this socket prints calicoctl's table.
+  const out = execFileSync(process.execPath, [CTL_MAIN, 'node', 'status'], { encoding: 'utf8', env: { ...process.env, TORTIE_NODE_CTL: join(n1.dir, 'node.ctl') } });
+  assert.match(out, /Calico process is running\./);
+  assert.match(out, /\|\s*10\.99\.0\.2\s*\|\s*node-to-node mesh\s*\|\s*up\s*\|\s*\d\d:\d\d:\d\d\s*\|\s*Established\s*\|/);
 });
 
 test('pods on the two nodes ping each other (workload routes proto 80)', { skip }, async () => {
@@ -178,6 +186,13 @@ test('SIGTERM sends Cease and keeps routes; a restart converges without removing
   assert.deepEqual(seenMissing, [], 'no route of node2 vanished during the restart');
   assert.deepEqual(after2, before2);
   await pollUntil(() => lab.routes(n1).some((r) => r.dst === b2 && r.gateway === '10.99.0.2'), { timeoutMs: 10_000, what: `node1 has ${b2} again` });
+  // node1 counted the session flap in its metrics.
+  const metrics = await pollUntil(() => {
+    const m = sh('ip', ['netns', 'exec', n1.ns, process.execPath, '-e', "fetch('http://127.0.0.1:9091/metrics').then(async (r) => process.stdout.write(await r.text()))"]);
+    return /tortie_bgp_session_flaps_total\{peer="Mesh_10_99_0_2"\} [1-9]/.test(m) && /tortie_bgp_session_state\{peer="Mesh_10_99_0_2"\} 6/.test(m) ? m : undefined;
+  }, { timeoutMs: 5000, what: 'flap counted' });
+  // (At least one: the mesh toggled off and on earlier may count as one more when it fell between two polls.)
+  assert.match(metrics, /tortie_bgp_session_flaps_total\{peer="Mesh_10_99_0_2"\} [12]\n/);
   // The restarted agent re-adopted pod-b's endpoint from the kernel + IPAM: CNI CHECK passes.
   const dev = lab.routes(n2).find((r) => r.dst === podB)?.dev ?? '';
   assert.match(dev, /^cali/);

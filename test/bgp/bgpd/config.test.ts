@@ -71,6 +71,22 @@ describe('bgpd config', () => {
     assert.throws(() => quickConfig({ as: '65002', routerId: '10.99.0.2', peer: ['10.99.0.1,as=1,hold=2'], originate: [] }), /hold=2 must be 0 or 3\.\.65535/);
   });
 
+  it('originate: MED and LOCAL_PREF, range-checked with the field path', () => {
+    const c = parseConfigText(GOOD.replace('communities: ["65002:1"] }', 'communities: ["65002:1"], med: 5, localPref: 300 }'), 'o.yaml');
+    assert.equal(c.originate[0]?.med, 5);
+    assert.equal(c.originate[0]?.localPref, 300);
+    assert.throws(() => parseConfigText(GOOD.replace('communities: ["65002:1"] }', 'med: -1 }'), 'o.yaml'), /o\.yaml:\d+: originate\[0\]\.med: /);
+    assert.throws(() => parseConfigText(GOOD.replace('communities: ["65002:1"] }', 'localPref: 4294967296 }'), 'o.yaml'), /o\.yaml:\d+: originate\[0\]\.localPref: /);
+  });
+
+  it('per-peer next hops for the other family (IPv6 routes over an IPv4 session)', () => {
+    const c = parseConfigText(GOOD.replace('holdTime: 30', 'holdTime: 30\n    nextHopSelf6: "fd00::2"\n    nextHopSelf4: 10.99.0.2'), 'n.yaml');
+    assert.equal(c.speaker.peers[0]?.nextHopSelf6, 'fd00::2');
+    assert.equal(c.speaker.peers[0]?.nextHopSelf4, '10.99.0.2');
+    assert.throws(() => parseConfigText(GOOD.replace('holdTime: 30', 'holdTime: 30\n    nextHopSelf6: 10.0.0.1'), 'n.yaml'), /n\.yaml:\d+: peers\[0\]\.nextHopSelf6: must be an IPv6 address/);
+    assert.throws(() => parseConfigText(GOOD.replace('holdTime: 30', 'holdTime: 30\n    nextHopSelf4: "fd00::1"'), 'n.yaml'), /peers\[0\]\.nextHopSelf4: must be an IPv4 address/);
+  });
+
   it('AS numbers: plain, asdot, bounds', () => {
     assert.equal(parseAsn('65001'), 65001);
     assert.equal(parseAsn('1.10'), 65546);

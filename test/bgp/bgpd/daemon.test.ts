@@ -69,12 +69,12 @@ router bgp 65003
   neighbor 10.0.7.2 activate
  exit-address-family
 `;
-const tortie = (opts: { p1Hold: number; frr: boolean; extra: string }) => `routerId: 10.0.6.2
+const tortie = (opts: { p1Hold: number; frr: boolean; extra: string; frrPolicy?: string }) => `routerId: 10.0.6.2
 asn: 65002
 listen: { address: 0.0.0.0, port: 179 }
 peers:
   - { name: p1, address: 10.0.6.1, asn: 65001, holdTime: ${opts.p1Hold} }
-${opts.frr ? '  - { name: frr, address: 10.0.7.1, asn: 65003, connectRetry: 1 }\n' : ''}originate:
+${opts.frr ? `  - { name: frr, address: 10.0.7.1, asn: 65003, connectRetry: 1${opts.frrPolicy ?? ''} }\n` : ''}originate:
   - { prefix: 10.90.0.0/24 }
 ${opts.extra}`;
 
@@ -121,6 +121,37 @@ describe('tortie-bgpd reload and shutdown', { skip, timeout: 120_000 }, () => {
     assert.equal(await transitions('p1'), p1);
     assert.equal((await t.peer('p1')).state, 'Established');
     assert.throws(() => t.ctl('reload'), /asn: "banana" is not an AS number/);
+  });
+
+  const rrRecv = () => (frr.json('show bgp neighbors 10.0.7.2 json') as Record<string, { messageStats?: { routeRefreshRecv?: number } }>)['10.0.7.2']?.messageStats?.routeRefreshRecv ?? 0;
+  const EXTRA = '  - { prefix: 10.91.0.0/24 }\n';
+
+  it('an export-policy-only change applies without a reset: FRR sees the new attributes', async () => {
+    const [f, c0] = [await transitions('frr'), frrNeighbor().connectionsEstablished];
+    t.writeConfig(tortie({ p1Hold: 30, frr: true, extra: EXTRA, frrPolicy: ', export: { rules: [{ action: accept, set: { med: 33 } }], default: accept }' }));
+    assert.match(t.ctl('reload'), /"changed":\["frr"\]/);
+    await pollUntil(() => (frr.json('show bgp ipv4 unicast 10.90.0.0/24 json') as { paths?: Array<{ metric?: number }> }).paths?.[0]?.metric === 33, { what: 'FRR sees MED 33 from the new export policy' });
+    assert.equal(await transitions('frr'), f, 'our session to FRR was not reset');
+    assert.equal(frrNeighbor().connectionsEstablished, c0, 'FRR saw no reset');
+  });
+
+  // The speaker applies a new import policy by sending ROUTE-REFRESH and filtering what comes
+  // back; FRR 8.4 ignores our ROUTE-REFRESH until we advertise Graceful Restart (see frr.test.ts),
+  // and the Adj-RIB-In keeps no pre-policy copy to re-filter, so the old decision stays. Filed.
+  it('an import-policy-only change re-filters FRR\'s routes without a reset', { todo: 'FRR ignores our ROUTE-REFRESH without our GR capability; no Adj-RIB-In re-filter' }, async () => {
+    await pollUntil(async () => (await t.routes('10.93.0.0/24')).length === 1, { what: 'FRR\'s 10.93.0.0/24 at tortie' });
+    const [f, rr0] = [await transitions('frr'), rrRecv()];
+    try {
+      t.writeConfig(tortie({ p1Hold: 30, frr: true, extra: EXTRA, frrPolicy: ', import: { rules: [{ match: { prefixes: [{ prefix: 10.93.0.0/24 }] }, action: reject }], default: accept }' }));
+      assert.match(t.ctl('reload'), /"changed":\["frr"\]/);
+      await pollUntil(() => rrRecv() > rr0, { what: 'FRR received our ROUTE-REFRESH' });
+      await pollUntil(async () => (await t.routes('10.93.0.0/24')).length === 0, { what: '10.93.0.0/24 refused by the new import policy', timeoutMs: 3000 })
+        .catch((e: unknown) => { throw new Error(`${String(e)}; FRR message stats: ${JSON.stringify((frr.json('show bgp neighbors 10.0.7.2 json') as Record<string, { messageStats?: unknown }>)['10.0.7.2']?.messageStats)}`); });
+      assert.equal(await transitions('frr'), f, 'our session to FRR was not reset');
+    } finally {
+      t.writeConfig(tortie({ p1Hold: 30, frr: true, extra: EXTRA }));
+      t.ctl('reload');
+    }
   });
 
   it('removing a peer sends it Cease/3 (peer de-configured)', async () => {

@@ -124,9 +124,17 @@ describe('UpdateGroup', () => {
     assert.equal(ann.length, 1);
     assert.equal(ann[0]!.prefixes.length, 2);
     assert.ok(isSelfNextHop(ann[0]!.attrs.nextHop), 'NEXT_HOP left for the sender to fill in');
+    // a group of IPv4-only members exports (and counts) no IPv6 route
+    const v4only = new UpdateGroup({ kind: 'ebgp', ...base }, { v4: true, v6: false });
+    v4only.addMember('m');
+    rib.addPeer(PEERS[1]!).update([{ prefix: PREFIXES[5]! }], ATTRS[0]!);
+    const t4 = expandBatch(v4only.table('m', rib));
+    assert.deepEqual(t4.announce.flatMap((a) => a.prefixes.map(formatPrefix)).sort(), ['10.0.0.0/24', '10.0.1.0/24']);
+    assert.equal(v4only.advertised('m'), 2);
     // the source member gets nothing for its own routes
+    group.flush(() => undefined);
     group.addMember('e1');
     const t = expandBatch(group.table('e1', rib));
-    assert.equal(t.announce.length, 0);
+    assert.deepEqual(t.announce.flatMap((a) => a.prefixes.map(formatPrefix)), ['2001:db8::/32'], 'only e2\'s route, none of its own');
   });
 });
