@@ -94,7 +94,9 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
     return withMetric(sameSubnetRoute(prefix, u.gateway, u.iface));
   };
 
-  for (const w of workloads) put(workloadRoute(w.address, w.iface));
+  for (const w of workloads) {
+    try { put(workloadRoute(w.address, w.iface)); } catch { out.skipped.push({ prefix: w.address, reason: `workload on ${w.iface}: not an IP address` }); }
+  }
   // BGPPeer reachableBy (calico-compat §2.5): `<peerIP>/32 via <gateway>` on the node that has the peering.
   for (const r of reachableByRoutes(s)) {
     const d = direct(r.dst, r.gateway, EXTERNAL_ROUTE_METRIC);

@@ -21,6 +21,7 @@ import { topologySkipReason } from '../../helpers/netns.js';
 import { NodeLab, NODE_MAIN, type LabNode } from './node-lab.js';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
+import { createConnection } from 'node:net';
 
 const CTL_MAIN = fileURLToPath(new URL('../../../agent/ctl/main.js', import.meta.url));
 
@@ -98,6 +99,17 @@ test('a route of ours deleted by someone else is repaired within a second', { sk
 test('cni.sock answers bad requests with an error and release is idempotent', { skip }, async () => {
   const bad = await lab.call(n1, 'cni.sock', { type: 'frobnicate' });
   assert.equal(bad['type'], 'error');
+  const badAddr = await lab.call(n1, 'cni.sock', { type: 'endpoint-up', containerId: 'x', ifname: 'eth0', hostIfname: 'cali0', addresses: ['not-an-ip'] });
+  assert.deepEqual(badAddr, { type: 'error', code: 'bad-request', message: 'endpoint-up: address "not-an-ip" is not an IP address (optionally /32 or /128)' });
+  const notJson = await new Promise<string>((resolve, reject) => {
+    const c = createConnection(join(n1.dir, 'cni.sock'));
+    let buf = '';
+    c.on('connect', () => c.write('{oops\n'));
+    c.on('data', (d) => { buf += d.toString(); });
+    c.on('close', () => resolve(buf));
+    c.on('error', reject);
+  });
+  assert.equal(notJson, '{"type":"error","code":"bad-request","message":"request is not JSON"}\n');
   const r1 = await lab.call(n1, 'cni.sock', { type: 'release', containerId: 'never-existed', ifname: 'eth0' });
   assert.deepEqual(r1, { type: 'ok', released: [] });
 });
