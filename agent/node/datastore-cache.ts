@@ -64,7 +64,9 @@ export class DatastoreCache {
   private readonly log: Logger;
 
   constructor(private readonly deps: { datastore: Datastore; store: KvStore; clock: Clock; logger: Logger },
-    private readonly localNode: string, private readonly onChange: () => void) {
+    private readonly localNode: string, private readonly onChange: () => void,
+    /** The IPAM block watch stream went down or came back (etcd reachability, for /readiness detail). */
+    private readonly onConnection?: (connected: boolean) => void) {
     this.log = deps.logger.child({ component: 'datastore-cache' });
   }
 
@@ -97,8 +99,10 @@ export class DatastoreCache {
         }
         this.onChange();
       },
+      onConnectionChange: (connected) => this.onConnection?.(connected),
     });
     await this.blockSyncer.start();
+    this.onConnection?.(true);
   }
 
   async stop(): Promise<void> {

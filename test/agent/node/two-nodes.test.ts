@@ -152,6 +152,12 @@ test('an etcd outage leaves routes and BGP alone, CNI ADD fails with a retryable
     assert.deepEqual(lab.routes(n1).map((x) => x.dst).sort(), before1, 'routes untouched during the outage');
     const st = await lab.call(n1, 'node.ctl', { command: 'bgp-status' });
     assert.equal((st['peers'] as Array<{ state: string }>)[0]?.state, 'up');
+    // /readiness names the trouble (and stays ready, like calico-node: it keeps routing).
+    const ready = await pollUntil(() => {
+      const r = sh('ip', ['netns', 'exec', n1.ns, process.execPath, '-e', "fetch('http://127.0.0.1:9099/readiness').then(async (r) => process.stdout.write(r.status + ' ' + await r.text()))"]);
+      return r.includes('etcd unreachable since') ? r : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 500, what: 'readiness detail names etcd' });
+    assert.match(ready, /^200 /);
   } finally {
     await lab.resumeEtcd();
   }
