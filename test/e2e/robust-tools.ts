@@ -27,7 +27,8 @@ export class Pinger {
   }
 
   private seqs(): number[] {
-    return [...this.proc.output.matchAll(/icmp_seq=(\d+)/g)].map((m) => Number(m[1]));
+    // Echo replies only: "From <router> icmp_seq=N Destination Net Unreachable" is loss too.
+    return [...this.proc.output.matchAll(/bytes from [^\n]*?icmp_seq=(\d+)/g)].map((m) => Number(m[1]));
   }
 
   /** Resolves once `n` replies came back (the path works before the fault is injected). */

@@ -287,7 +287,7 @@ test('etcd outage (~10 s): agents stay up, keep BGP and kernel routes, pods keep
     for (const s of stats) assert.equal(s.lost, 0, `${formatPing(s)}: no loss during the etcd outage`);
     for (const m of monitors) assert.deepEqual(m.deletedAgentRoutes(), [], `${m.netns}: no route deleted across the outage`);
     await t.test('watches resume within 5 s of etcd being back', {
-      todo: watchMs <= 5000 ? false : `took ${Math.round(watchMs)} ms: the etcd3 client's default watch back-off (cockatiel ExponentialBackoff, max 30 s) applies; request to h-node in /work/tasks/requests.md`,
+      todo: watchMs <= 5000 ? false : `took ${Math.round(watchMs)} ms: the etcd client's reconnect back-off (gRPC channel / etcd3 watch back-off) decides; request to h-node in /work/tasks/requests.md`,
     }, () => { assert.ok(watchMs <= 5000, `watches resumed after ${Math.round(watchMs)} ms`); });
     const named = /datastore|etcd/i.test(readiness);
     await t.test('/readiness names the datastore trouble during the outage', {
