@@ -105,6 +105,8 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
   for (const b of own) put(blackholeRoute(b));
 
   if (local.backend === 'bird') {
+    const cfg = s.bgpConfigs.get('default');
+    const services = [...(cfg?.serviceClusterIPs ?? []), ...(cfg?.serviceExternalIPs ?? []), ...(cfg?.serviceLoadBalancerIPs ?? [])].map((c) => parsePrefix(c.cidr));
     const nodesByIp = new Map<string, NodeInfo>();
     for (const n of s.nodes.values()) if (n.ipv4 !== undefined) nodesByIp.set(n.ipv4, n);
     const handled = new Set<string>();
@@ -116,6 +118,8 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
       handled.add(prefix);
       if (parsePrefix(prefix).family !== 4) { out.skipped.push({ prefix, reason: 'IPv6 routes are not installed yet' }); continue; }
       if (own.has(prefix)) { out.skipped.push({ prefix, reason: 'our own block' }); continue; }
+      // Service ranges are advertised, never installed (Calico's /rejectcidrs).
+      if (services.some((c) => prefixContains(c, parsePrefix(prefix)))) { out.skipped.push({ prefix, reason: 'service range: advertised, not installed' }); continue; }
       if (l.nextHop === localIp) { out.skipped.push({ prefix, reason: 'next hop is this node' }); continue; }
       const pool = poolOf(s.pools, prefix);
       const owner = nodesByIp.get(l.nextHop);

@@ -82,6 +82,7 @@ export class NodeAgent {
   readonly stats = { syncs: 0, lastSyncMs: 0, problems: [] as string[] };
   private readonly log: Logger;
   private underlayTimer: TimerHandle | undefined;
+  private unsubscribeLinks: (() => void) | undefined;
   /** The last route table apply (the CNI server checks it before answering endpoint-up). */
   lastApply: ApplyResult | undefined;
 
@@ -108,6 +109,17 @@ export class NodeAgent {
     this.convergence.inherit(inherited);
     await this.refreshUnderlay();
     this.armUnderlayTimer();
+    // Our tunnel devices or the parent interface deleted (or notifications lost): sync at once,
+    // which re-creates the device, its VTEP entries and (through the route table) its routes.
+    this.unsubscribeLinks = this.deps.netlink.subscribe((e) => {
+      if (e.type === 'overflow') { this.schedule(0); return; }
+      if (e.type !== 'link') return;
+      const n = e.link.name;
+      if (n === 'vxlan.calico' || n === 'vxlan-v6.calico' || n === 'tunl0' || n === this.options.parentIface) {
+        this.log.info({ link: n, action: e.action }, 'tunnel/parent link changed: syncing');
+        this.schedule(e.action === 'del' ? 0 : 50);
+      }
+    });
     // The route table's first apply must see what we keep, or it would delete it.
     this.deps.routeTable.setDesiredRoutes(this.convergence.inheritedRoutes);
     this.deps.routeTable.start();
@@ -385,6 +397,7 @@ export class NodeAgent {
     this.scheduled?.cancel();
     this.underlayTimer?.cancel();
     this.heartbeat?.cancel();
+    this.unsubscribeLinks?.();
     await this.running;
     await this.speaker?.stop();
     this.deps.routeTable.stop();

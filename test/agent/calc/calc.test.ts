@@ -333,3 +333,10 @@ test('a bad workload address is skipped, never fatal for the other routes', () =
   assert.deepEqual(r.routes.map((x) => x.dst), ['10.244.0.0/26', '10.244.0.3/32']);
   assert.deepEqual(r.skipped, [{ prefix: 'nonsense', reason: 'workload on cali1: not an IP address' }]);
 });
+
+test('learned routes inside service ranges are never installed (Calico rejectcidrs)', () => {
+  const s = snap('a', [node('a', '10.0.0.1/24'), node('b', '10.0.0.2/24')], { configs: { default: { serviceClusterIPs: [{ cidr: '10.96.0.0/12' }] } } });
+  const r = kernelRoutes(s, [{ prefix: '10.96.0.0/12', nextHop: '10.0.0.2', peer: 'Mesh_10_0_0_2' }, { prefix: '10.100.0.10/32', nextHop: '10.0.0.2', peer: 'Mesh_10_0_0_2' }], [], facts('10.0.0.1/24'));
+  assert.deepEqual(r.routes, []);
+  assert.deepEqual(r.skipped.map((x) => x.prefix), ['10.100.0.10/32', '10.96.0.0/12']);
+});
