@@ -176,16 +176,17 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
   /**
    * Send UPDATEs the caller encoded itself for this session's negotiated codec context
    * (`negotiated.codec`), e.g. one attribute block packed with many NLRI and shared by the
-   * peers of an update group. Same return value and limits as send().
+   * peers of an update group; `count`: how many UPDATEs the buffers hold (several may be
+   * concatenated in one). Same return value and limits as send().
    */
-  sendEncoded(messages: readonly Uint8Array[]): boolean {
+  sendEncoded(messages: readonly Uint8Array[], count = messages.length): boolean {
     const conn = this.main.conn;
     if (this.state !== 'Established' || conn === undefined) return false;
     let ok = true;
     for (const m of messages) ok = conn.write(m);
     conn.flush(); // a whole batch: hand it to the kernel now rather than at the end of the tick
-    this.counters.messagesOut += messages.length;
-    this.counters.updatesOut += messages.length;
+    this.counters.messagesOut += count;
+    this.counters.updatesOut += count;
     if (conn.queuedBytes > (this.config.maxQueuedBytes ?? 64 << 20)) {
       this.log.warn({ queuedBytes: conn.queuedBytes }, 'peer is not reading; dropping the session (Cease/8 out of resources)');
       this.automaticStop(CeaseSubcode.OUT_OF_RESOURCES, { restart: true });

@@ -1,9 +1,14 @@
 /**
- * UPDATE packing straight from the Adj-RIB-Out's Prefix lists: the attribute block is encoded
- * once per (interned attribute set, session codec context) by bgp/wire's prepareAttributes and
- * reused; NLRI bytes are copied from the Prefix objects into exactly sized messages (no Nlri
- * wrapper objects, no per-prefix closures). Withdrawals likewise (classic field for IPv4,
- * MP_UNREACH_NLRI for IPv6, RFC 4760). ADD-PATH send (RFC 7911) writes path id 0.
+ * UPDATE packing for update-group batches. The NLRI of one announcement (or of the withdrawals)
+ * are encoded once per batch into an NlriBlob shared by every member; each member's messages
+ * are then assembled by copying runs of that blob behind its own attribute block (encoded once
+ * per attribute set and session by bgp/wire's prepareAttributes), leaving out the entries it
+ * must skip. All messages for one member go into one buffer (one write, no concatenation).
+ * IPv4 withdrawals use the classic field, IPv6 MP_UNREACH_NLRI (RFC 4760); ADD-PATH send
+ * (RFC 7911) writes path id 0.
+ *
+ *   batch entries ──once──► NlriBlob (bytes + offset per entry)
+ *   member: [header | attrs(member) | blob runs] × messages ──► one Uint8Array
  */
 import type { Prefix } from '../../common/prefix.js';
 import { maxMessageLength, writeHeader } from '../wire/header.js';
@@ -25,22 +30,6 @@ function putPrefix(m: Uint8Array, at: number, p: Prefix, addPath: boolean): numb
   return o;
 }
 
-/**
- * Which entries of a batch go into this peer's messages: `idx` into `all`, only `family`, and
- * not those marked `stamp` in `skip` (the peer's own routes in a shared group batch).
- */
-export interface Selection {
-  readonly all: PrefixList;
-  readonly idx: readonly number[];
-  readonly family: 4 | 6;
-  readonly skip: Uint32Array | undefined;
-  readonly stamp: number;
-}
-
-function selected(sel: Selection, i: number): boolean {
-  return sel.all.family(i) === sel.family && (sel.skip === undefined || sel.skip[i] !== sel.stamp);
-}
-
 function entryBytes(all: PrefixList, i: number, addPath: boolean): number {
   return all.family(i) === 4 ? (addPath ? 5 : 1) + ((all.len(i) + 7) >>> 3) : nlriBytes(all.v6At(i), addPath);
 }
@@ -58,31 +47,126 @@ function putEntry(m: Uint8Array, at: number, all: PrefixList, i: number, addPath
   return o;
 }
 
-/** UPDATEs announcing the selected prefixes with the prepared attributes (of that family). */
-export function packAnnounce(prep: PreparedAttributes, sel: Selection, out: Uint8Array[]): void {
-  const { family, classic, addPath, max, block, nextHopLength: nhLen } = prep;
-  const mpFixed = classic ? 0 : 4 + 3 + 1 + nhLen + 1;
-  const fixed = HEADER_LENGTH + 2 + 2 + block.length + mpFixed;
-  const room = max - fixed;
-  const { all, idx } = sel;
-  let k = 0;
-  while (k < idx.length) {
-    let size = 0, j = k, any = false;
-    for (; j < idx.length; j++) {
-      const i = idx[j]!;
-      if (!selected(sel, i)) continue;
-      const sz = entryBytes(all, i, addPath);
-      if (size + sz > room) break;
-      size += sz; any = true;
+/** The NLRI encodings of a list of batch entries (one family), with each entry's offset. */
+export interface NlriBlob {
+  readonly bytes: Uint8Array;
+  /** off[k]..off[k+1] are the bytes of idx[k] (empty when it is of the other family). */
+  readonly off: Int32Array;
+}
+
+export function nlriBlob(all: PrefixList, idx: readonly number[], family: 4 | 6, addPath: boolean): NlriBlob {
+  const n = idx.length;
+  const off = new Int32Array(n + 1);
+  let size = 0;
+  for (let k = 0; k < n; k++) {
+    off[k] = size;
+    const i = idx[k]!;
+    if (all.family(i) === family) size += entryBytes(all, i, addPath);
+  }
+  off[n] = size;
+  const bytes = new Uint8Array(size);
+  let p = 0;
+  for (let k = 0; k < n; k++) { const i = idx[k]!; if (all.family(i) === family) p = putEntry(bytes, p, all, i, addPath); }
+  return { bytes, off };
+}
+
+/** One UPDATE to assemble: entries [from, to) of a blob, `size` NLRI bytes after skipping. */
+interface Piece {
+  readonly kind: 'announce' | 'withdraw';
+  readonly prep: PreparedAttributes | undefined;
+  readonly family: 4 | 6;
+  readonly blob: NlriBlob;
+  readonly idx: readonly number[];
+  readonly from: number;
+  readonly to: number;
+  readonly size: number;
+  readonly length: number;
+  readonly skip: Uint32Array | undefined;
+  readonly stamp: number;
+}
+
+/**
+ * Collects the UPDATEs for one member: add() splits a blob into messages that fit (skipping
+ * entries marked `stamp` in `skip`), finish() writes them all into one buffer.
+ */
+export class UpdateAssembler {
+  private readonly pieces: Piece[] = [];
+  private total = 0;
+
+  constructor(private readonly ctx: CodecContext) {}
+
+  get messages(): number { return this.pieces.length; }
+
+  /**
+   * Announce the blob's entries behind `prep` (its family), or withdraw them when `prep` is
+   * undefined; entries i with skip[i] === stamp are left out.
+   */
+  add(blob: NlriBlob, idx: readonly number[], family: 4 | 6, prep: PreparedAttributes | undefined, skip: Uint32Array | undefined, stamp: number): void {
+    const classic = family === 4 && (prep === undefined || prep.classic);
+    let fixed: number, max: number;
+    if (prep) {
+      max = prep.max;
+      fixed = HEADER_LENGTH + 2 + 2 + prep.block.length + (prep.classic ? 0 : 4 + 3 + 1 + prep.nextHopLength + 1);
+    } else {
+      max = maxMessageLength(MessageType.UPDATE, this.ctx);
+      fixed = HEADER_LENGTH + 2 + 2 + (classic ? 0 : 4 + 3);
     }
-    if (!any) {
-      if (j >= idx.length) return;
-      throw new Error(`path attributes of ${block.length} bytes leave no room for a prefix in a ${max}-byte UPDATE`);
+    const room = max - fixed;
+    const { off } = blob;
+    const n = idx.length;
+    let k = 0;
+    while (k < n) {
+      let size = 0, j = k;
+      for (; j < n; j++) {
+        const sz = off[j + 1]! - off[j]!;
+        if (sz === 0 || (skip !== undefined && skip[idx[j]!] === stamp)) continue;
+        if (size + sz > room) break;
+        size += sz;
+      }
+      if (size === 0) {
+        if (j >= n) return;
+        throw new Error(`path attributes of ${prep?.block.length ?? 0} bytes leave no room for a prefix in a ${max}-byte UPDATE`);
+      }
+      const length = fixed + size;
+      this.pieces.push({ kind: prep ? 'announce' : 'withdraw', prep, family, blob, idx, from: k, to: j, size, length, skip, stamp });
+      this.total += length;
+      k = j;
     }
-    const len = fixed + size;
-    const m = new Uint8Array(len);
-    writeHeader(m, 0, len, MessageType.UPDATE);
-    let p = HEADER_LENGTH + 2; // withdrawn routes length 0
+  }
+
+  /** All messages in one buffer (undefined when there are none). */
+  finish(): Uint8Array | undefined {
+    if (this.pieces.length === 0) return undefined;
+    const out = new Uint8Array(this.total);
+    let at = 0;
+    for (const pc of this.pieces) { this.write(out, at, pc); at += pc.length; }
+    return out;
+  }
+
+  private write(m: Uint8Array, start: number, pc: Piece): void {
+    writeHeader(m, start, pc.length, MessageType.UPDATE);
+    let p = start + HEADER_LENGTH;
+    const { size, prep } = pc;
+    if (!prep) {
+      if (pc.family === 4) {
+        m[p++] = size >>> 8; m[p++] = size & 0xff;
+        p = this.copy(m, p, pc);
+        m[p++] = 0; m[p++] = 0; // total path attribute length
+      } else {
+        m[p++] = 0; m[p++] = 0;
+        const attrLen = 4 + 3 + size;
+        m[p++] = attrLen >>> 8; m[p++] = attrLen & 0xff;
+        const mpLen = 3 + size;
+        m[p++] = AttrFlag.OPTIONAL | AttrFlag.EXTENDED_LENGTH; m[p++] = AttrType.MP_UNREACH_NLRI;
+        m[p++] = mpLen >>> 8; m[p++] = mpLen & 0xff;
+        m[p++] = 0; m[p++] = 2; m[p++] = 1;
+        this.copy(m, p, pc);
+      }
+      return;
+    }
+    m[p++] = 0; m[p++] = 0; // withdrawn routes length 0
+    const { classic, block, nextHopLength: nhLen, family } = prep;
+    const mpFixed = classic ? 0 : 4 + 3 + 1 + nhLen + 1;
     const attrLen = block.length + mpFixed + (classic ? 0 : size);
     m[p++] = attrLen >>> 8; m[p++] = attrLen & 0xff;
     if (!classic) {
@@ -92,55 +176,31 @@ export function packAnnounce(prep: PreparedAttributes, sel: Selection, out: Uint
       m[p++] = family.afi >>> 8; m[p++] = family.afi & 0xff; m[p++] = family.safi; m[p++] = nhLen;
       for (const h of prep.nextHops) { m.set(h, p); p += h.length; }
       m[p++] = 0;
-      for (let q = k; q < j; q++) { const i = idx[q]!; if (selected(sel, i)) p = putEntry(m, p, all, i, addPath); }
+      p = this.copy(m, p, pc);
       m.set(block, p);
     } else {
       m.set(block, p); p += block.length;
-      for (let q = k; q < j; q++) { const i = idx[q]!; if (selected(sel, i)) p = putEntry(m, p, all, i, addPath); }
+      this.copy(m, p, pc);
     }
-    out.push(m);
-    k = j;
+  }
+
+  /** Copy the selected entries of [from, to) in runs. */
+  private copy(m: Uint8Array, at: number, pc: Piece): number {
+    const { bytes, off } = pc.blob;
+    const { skip, stamp, idx } = pc;
+    let p = at;
+    let runStart = -1;
+    for (let k = pc.from; k < pc.to; k++) {
+      const keep = off[k + 1]! > off[k]! && (skip === undefined || skip[idx[k]!] !== stamp);
+      if (keep) { if (runStart < 0) runStart = off[k]!; continue; }
+      if (runStart >= 0) { const end = off[k]!; m.set(bytes.subarray(runStart, end), p); p += end - runStart; runStart = -1; }
+    }
+    if (runStart >= 0) { const end = off[pc.to]!; m.set(bytes.subarray(runStart, end), p); p += end - runStart; }
+    return p;
   }
 }
 
-/** UPDATEs withdrawing the selected prefixes (IPv4: classic field, IPv6: MP_UNREACH_NLRI). */
-export function packWithdraw(sel: Selection, ctx: CodecContext, out: Uint8Array[]): void {
-  const classic = sel.family === 4;
-  const afi = classic ? 1 : 2;
-  const max = maxMessageLength(MessageType.UPDATE, ctx);
-  const addPath = ctx.addPathSend.has(afiSafiKey(afi, 1));
-  const fixed = HEADER_LENGTH + 2 + 2 + (classic ? 0 : 4 + 3);
-  const room = max - fixed;
-  const { all, idx } = sel;
-  let k = 0;
-  while (k < idx.length) {
-    let size = 0, j = k;
-    for (; j < idx.length; j++) {
-      const i = idx[j]!;
-      if (!selected(sel, i)) continue;
-      const sz = entryBytes(all, i, addPath);
-      if (size + sz > room) break;
-      size += sz;
-    }
-    if (size === 0) return;
-    const len = fixed + size;
-    const m = new Uint8Array(len);
-    writeHeader(m, 0, len, MessageType.UPDATE);
-    let p = HEADER_LENGTH;
-    if (classic) {
-      m[p++] = size >>> 8; m[p++] = size & 0xff;
-      for (let q = k; q < j; q++) { const i = idx[q]!; if (selected(sel, i)) p = putEntry(m, p, all, i, addPath); }
-    } else {
-      p += 2;
-      const attrLen = 4 + 3 + size;
-      m[p++] = attrLen >>> 8; m[p++] = attrLen & 0xff;
-      const mpLen = 3 + size;
-      m[p++] = AttrFlag.OPTIONAL | AttrFlag.EXTENDED_LENGTH; m[p++] = AttrType.MP_UNREACH_NLRI;
-      m[p++] = mpLen >>> 8; m[p++] = mpLen & 0xff;
-      m[p++] = 0; m[p++] = afi; m[p++] = 1;
-      for (let q = k; q < j; q++) { const i = idx[q]!; if (selected(sel, i)) p = putEntry(m, p, all, i, addPath); }
-    }
-    out.push(m);
-    k = j;
-  }
+/** Whether a session sends ADD-PATH identifiers for this family. */
+export function addPathSend(ctx: CodecContext, family: 4 | 6): boolean {
+  return ctx.addPathSend.has(afiSafiKey(family === 4 ? 1 : 2, 1));
 }

@@ -36,7 +36,7 @@ import { LOCAL_PEER_ID, type PeerInfo, type Route } from '../rib/route.js';
 import { peerConfigEquals, type PeerConfig, type SpeakerConfig } from './peer-config.js';
 import { compilePeerPolicy } from './policy-config.js';
 import { describeNotification } from './notification-text.js';
-import { packAnnounce, packWithdraw } from './pack.js';
+import { addPathSend, nlriBlob, UpdateAssembler, type NlriBlob } from './pack.js';
 
 export type { ConnectOptions } from '../session/session.js';
 export type { FsmState } from '../fsm/fsm-types.js';
@@ -171,8 +171,15 @@ interface Group {
   readonly members: Map<string, Peer>;
 }
 
-/** Messages encoded during one flush, by batch and encoding key (members sharing both share bytes). */
-type EncodedCache = Map<GroupBatch, Map<string, Uint8Array[]>>;
+/**
+ * Work shared during one flush: NLRI blobs per entry list (and family, ADD-PATH), and whole
+ * encoded batches by batch and encoding key (members sharing both share the bytes).
+ */
+interface EncodedCache {
+  readonly blobs: Map<readonly number[], Array<NlriBlob | undefined>>;
+  readonly bytes: Map<GroupBatch, Map<string, { readonly msgs: Uint8Array | undefined; readonly count: number }>>;
+}
+const newEncodedCache = (): EncodedCache => ({ blobs: new Map(), bytes: new Map() });
 
 interface Originated { readonly prefix: Prefix; readonly attrs: PathAttributes; readonly nextHop: Uint8Array | undefined; readonly since: number }
 
@@ -664,14 +671,14 @@ export class BgpSpeaker {
     setImmediate(() => {
       this.flushScheduled = false;
       if (this.stopped) return;
-      for (const g of this.groups.values()) this.flushGroup(g, new Map());
+      for (const g of this.groups.values()) this.flushGroup(g, newEncodedCache());
     });
   }
 
   private flushGroup(g: Group, shared: EncodedCache | undefined): void {
     g.ug.flush((id, batch) => {
       const p = g.members.get(id);
-      if (p) this.sendBatch(p, batch, shared ?? new Map());
+      if (p) this.sendBatch(p, batch, shared);
     });
   }
 
@@ -685,11 +692,11 @@ export class BgpSpeaker {
     const g = p.group, ctx = p.ctx;
     if (!g || !ctx) return;
     const plain = mb.skip.length === 0 && mb.extra === undefined;
-    let byKey = plain ? shared?.get(mb.base) : undefined;
+    let byKey = plain ? shared?.bytes.get(mb.base) : undefined;
     const hit = byKey?.get(p.encodingKey);
-    if (hit) { if (hit.length) p.session.sendEncoded(hit); return; }
+    if (hit) { if (hit.msgs) p.session.sendEncoded([hit.msgs], hit.count); return; }
     if (p.preparedGen !== g.ug.generation || p.prepared.size > PREPARED_LIMIT) { p.prepared = new Map(); p.preparedGen = g.ug.generation; }
-    const msgs: Uint8Array[] = [];
+    const blobs = shared?.blobs ?? new Map<readonly number[], Array<NlriBlob | undefined>>();
     let skip: Uint32Array | undefined;
     let stamp = 0;
     if (mb.skip.length) {
@@ -700,29 +707,37 @@ export class BgpSpeaker {
       skip = this.skipMask;
       for (const i of mb.skip) skip[i] = stamp;
     }
-    this.encodeInto(p, ctx, mb.base, skip, stamp, msgs);
-    if (mb.extra) this.encodeInto(p, ctx, mb.extra, undefined, 0, msgs);
+    const asm = new UpdateAssembler(ctx);
+    this.encodeInto(p, ctx, mb.base, skip, stamp, asm, blobs);
+    if (mb.extra) this.encodeInto(p, ctx, mb.extra, undefined, 0, asm, blobs);
+    const out = asm.finish();
     if (plain && shared) {
-      if (!byKey) { byKey = new Map(); shared.set(mb.base, byKey); }
-      byKey.set(p.encodingKey, msgs);
+      if (!byKey) { byKey = new Map(); shared.bytes.set(mb.base, byKey); }
+      byKey.set(p.encodingKey, { msgs: out, count: asm.messages });
     }
-    if (msgs.length) p.session.sendEncoded(msgs);
+    if (out) p.session.sendEncoded([out], asm.messages);
   }
 
-  private encodeInto(p: Peer, ctx: CodecContext, b: GroupBatch, skip: Uint32Array | undefined, stamp: number, msgs: Uint8Array[]): void {
+  private encodeInto(p: Peer, ctx: CodecContext, b: GroupBatch, skip: Uint32Array | undefined, stamp: number, asm: UpdateAssembler,
+    blobs: Map<readonly number[], Array<NlriBlob | undefined>>): void {
     const fams: Array<4 | 6> = p.sends4 ? (p.sends6 ? [4, 6] : [4]) : p.sends6 ? [6] : [];
-    if (b.withdraw.length) for (const family of fams) packWithdraw({ all: b.prefixes, idx: b.withdraw, family, skip, stamp }, ctx, msgs);
+    const blobOf = (idx: readonly number[], family: 4 | 6): NlriBlob => {
+      const ap = addPathSend(ctx, family);
+      let arr = blobs.get(idx);
+      if (!arr) { arr = []; blobs.set(idx, arr); }
+      const slot = (family === 6 ? 2 : 0) + (ap ? 1 : 0);
+      return (arr[slot] ??= nlriBlob(b.prefixes, idx, family, ap));
+    };
+    if (b.withdraw.length) for (const family of fams) asm.add(blobOf(b.withdraw, family), b.withdraw, family, undefined, skip, stamp);
     for (const a of b.announce) {
       for (const family of fams) {
         if (fams.length > 1 && !a.idx.some((i) => b.prefixes.family(i) === family)) continue;
         const prep = this.prepare(p, a.attrs, family === 6, ctx);
         if (!prep) continue;
-        const start = msgs.length;
         try {
-          packAnnounce(prep, { all: b.prefixes, idx: a.idx, family, skip, stamp }, msgs);
+          asm.add(blobOf(a.idx, family), a.idx, family, prep, skip, stamp);
         } catch (err) {
           this.log.error({ peer: p.config.name, err: describeError(err), prefixes: a.idx.length }, 'cannot encode UPDATE; routes not sent');
-          msgs.length = start;
         }
       }
     }
