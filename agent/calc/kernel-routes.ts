@@ -94,7 +94,9 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
     return withMetric(sameSubnetRoute(prefix, u.gateway, u.iface));
   };
 
-  for (const w of workloads) put(workloadRoute(w.address, w.iface));
+  for (const w of workloads) {
+    try { put(workloadRoute(w.address, w.iface)); } catch { out.skipped.push({ prefix: w.address, reason: `workload on ${w.iface}: not an IP address` }); }
+  }
   // BGPPeer reachableBy (calico-compat §2.5): `<peerIP>/32 via <gateway>` on the node that has the peering.
   for (const r of reachableByRoutes(s)) {
     const d = direct(r.dst, r.gateway, EXTERNAL_ROUTE_METRIC);
@@ -103,6 +105,8 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
   for (const b of own) put(blackholeRoute(b));
 
   if (local.backend === 'bird') {
+    const cfg = s.bgpConfigs.get('default');
+    const services = [...(cfg?.serviceClusterIPs ?? []), ...(cfg?.serviceExternalIPs ?? []), ...(cfg?.serviceLoadBalancerIPs ?? [])].map((c) => parsePrefix(c.cidr));
     const nodesByIp = new Map<string, NodeInfo>();
     for (const n of s.nodes.values()) if (n.ipv4 !== undefined) nodesByIp.set(n.ipv4, n);
     const handled = new Set<string>();
@@ -114,6 +118,8 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
       handled.add(prefix);
       if (parsePrefix(prefix).family !== 4) { out.skipped.push({ prefix, reason: 'IPv6 routes are not installed yet' }); continue; }
       if (own.has(prefix)) { out.skipped.push({ prefix, reason: 'our own block' }); continue; }
+      // Service ranges are advertised, never installed (Calico's /rejectcidrs).
+      if (services.some((c) => prefixContains(c, parsePrefix(prefix)))) { out.skipped.push({ prefix, reason: 'service range: advertised, not installed' }); continue; }
       if (l.nextHop === localIp) { out.skipped.push({ prefix, reason: 'next hop is this node' }); continue; }
       const pool = poolOf(s.pools, prefix);
       const owner = nodesByIp.get(l.nextHop);

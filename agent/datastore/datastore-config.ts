@@ -15,6 +15,8 @@ export interface EtcdConnectionConfig {
   /** gRPC keep-alive ping interval and timeout (default 30 s / 10 s, like Calico); detects a stalled etcd. */
   readonly keepaliveTimeMs?: number;
   readonly keepaliveTimeoutMs?: number;
+  /** Ceiling of the watch re-open back-off after etcd is lost (default 2 s). */
+  readonly watchRetryMaxMs?: number;
 }
 
 export const DEFAULT_ETCD_ENDPOINT = 'http://127.0.0.1:2379';

@@ -148,8 +148,10 @@ export class KvDatastore implements Datastore {
         for (const e of evs) {
           if (e.type === 'delete') { out.push({ type: 'delete', name: e.key.slice(prefix.length) }); continue; }
           const resource = this.tryDecode(kind, e.entry);
-          // An entry that became invalid is gone as far as consumers are concerned.
-          out.push(resource === undefined ? { type: 'delete', name: e.entry.key.slice(prefix.length) } : { type: 'upsert', resource });
+          // An invalid value (logged with its key by tryDecode) changes nothing: consumers keep the
+          // last valid version, so one bad write cannot tear down a peer or a pool. (Calico treats
+          // a parse failure as a deletion.) Deleting the key still deletes the resource.
+          if (resource !== undefined) out.push({ type: 'upsert', resource });
         }
         if (out.length > 0) onEvents(out);
       },

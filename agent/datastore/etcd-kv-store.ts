@@ -53,6 +53,22 @@ export function mapEtcdError(err: unknown, where: string, endpoints?: readonly s
 
 export interface EtcdKvStoreDeps { readonly logger: Logger }
 
+/** Ceiling of the delay between two attempts to re-open the etcd watch stream. */
+export const WATCH_RETRY_MAX_MS = 2000;
+
+/**
+ * Exponential back-off for the etcd3 watch stream (the client's IBackoff shape: `duration`, `next()`):
+ * 100 ms doubling up to `maxMs`, with ±20 % jitter so many nodes don't reconnect in lock step.
+ */
+export class WatchBackoff {
+  readonly duration: number;
+  constructor(private readonly maxMs: number, private readonly attempt = -1, random: () => number = Math.random) {
+    const base = attempt < 0 ? 0 : Math.min(maxMs, 100 * 2 ** Math.min(attempt, 20));
+    this.duration = Math.round(base * (0.8 + 0.4 * random()));
+  }
+  next(): WatchBackoff { return new WatchBackoff(this.maxMs, this.attempt + 1); }
+}
+
 export class EtcdKvStore implements KvStore {
   private constructor(private readonly client: Etcd3, private readonly log: Logger, private readonly endpoints: readonly string[]) {}
 
@@ -67,6 +83,9 @@ export class EtcdKvStore implements KvStore {
       grpcOptions: { 'grpc.keepalive_time_ms': config.keepaliveTimeMs ?? 30_000, 'grpc.keepalive_timeout_ms': config.keepaliveTimeoutMs ?? 10_000,
         'grpc.keepalive_permit_without_calls': 1 },
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + (config.requestTimeoutMs ?? 10_000) }),
+      // The client's default watch back-off grows to 30 s: after an etcd outage a watch could stay
+      // down that long and miss config changes meanwhile. Cap it (Calico's watchers retry ~1 s).
+      faultHandling: { watchBackoff: new WatchBackoff(config.watchRetryMaxMs ?? WATCH_RETRY_MAX_MS) },
     };
     if (config.caCertFile !== undefined) {
       const read = (file: string, what: string): Buffer => {

@@ -10,6 +10,7 @@ import type { AgentRequest, AgentResponse } from '../cni/agent-protocol.js';
 import type { Ipam } from '../ipam/ipam.js';
 import type { RouteTable } from '../../felix/routes/route-table.js';
 import { readFileSync } from 'node:fs';
+import { isValidAddress } from '../../common/prefix.js';
 import type { Netlink } from '../../felix/netlink/types.js';
 import { startLineServer, type LineServer } from './line-server.js';
 import type { NodeAgent } from './node-agent.js';
@@ -49,6 +50,13 @@ function validate(req: unknown): AgentRequest | string {
       if (!str('containerId') || !str('hostIfname') || !Array.isArray(o['addresses']) || !(o['addresses'] as unknown[]).every((a) => typeof a === 'string')) {
         return `${String(o['type'])} needs containerId, hostIfname and addresses`;
       }
+      for (const a of o['addresses'] as string[]) {
+        const [ip, len] = a.split('/');
+        if (!isValidAddress(ip ?? '') || (len !== undefined && len !== (a.includes(':') ? '128' : '32'))) {
+          return `${String(o['type'])}: address ${JSON.stringify(a)} is not an IP address (optionally /32 or /128)`;
+        }
+      }
+      if (!/^[\w.@-]{1,15}$/.test(o['hostIfname'] as string)) return `${String(o['type'])}: hostIfname ${JSON.stringify(o['hostIfname'])} is not an interface name`;
       return req as AgentRequest;
     default: return `unknown request type ${JSON.stringify(o['type'])}`;
   }

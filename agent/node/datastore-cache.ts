@@ -9,16 +9,26 @@
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { parseAddress, parsePrefix } from '../../common/prefix.js';
-import type { Datastore, ResourceEvent, ResourceWatch } from '../datastore/datastore.js';
-import { blockPrefix } from '../datastore/key-layout.js';
+import type { Datastore, ResourceEvent } from '../datastore/datastore.js';
+import { blockPrefix, resourceKindPrefix } from '../datastore/key-layout.js';
 import type { KvStore } from '../datastore/kv-store.js';
 import { WatchSyncer } from '../datastore/watch-syncer.js';
 import { affinityNode, ordinalToAddress, type BlockData } from '../ipam/block.js';
 import { parseBlock } from '../ipam/stored.js';
 import type { BGPConfigurationSpec } from '../resources/bgp-configuration.js';
 import type { BGPFilterSpec } from '../resources/bgp-filter.js';
-import type { BGPPeer, CalicoNode, IPPool, Kind, ResourceOfKind } from '../resources/kinds.js';
+import { kindInfo, validateResource, type BGPPeer, type CalicoNode, type IPPool, type Kind, type ResourceOfKind } from '../resources/kinds.js';
 import type { BlockSnapshot, NodeInfo, PoolInfo, Snapshot } from '../calc/snapshot.js';
+
+/** A stored resource of `kind`, validated like the datastore does, or why it is not one. */
+export function decodeResource<K extends Kind>(kind: K, value: string): ResourceOfKind<K> | string {
+  let raw: unknown;
+  try { raw = JSON.parse(value); } catch { return 'not JSON'; }
+  const v = validateResource(raw);
+  if (!v.ok) return v.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+  if (v.resource.kind !== kind) return `a ${v.resource.kind}, not a ${kind}`;
+  return v.resource as ResourceOfKind<K>;
+}
 
 export function nodeInfo(n: CalicoNode): NodeInfo {
   const cidr = n.spec.bgp?.ipv4Address;
@@ -59,20 +69,40 @@ export class DatastoreCache {
   readonly bgpConfigs = new Map<string, BGPConfigurationSpec>();
   readonly filters = new Map<string, BGPFilterSpec>();
   readonly blocks = new Map<string, BlockData>();
-  private readonly watches: ResourceWatch[] = [];
+  private readonly syncers: WatchSyncer[] = [];
   private blockSyncer: WatchSyncer | undefined;
   private readonly log: Logger;
 
   constructor(private readonly deps: { datastore: Datastore; store: KvStore; clock: Clock; logger: Logger },
-    private readonly localNode: string, private readonly onChange: () => void) {
+    private readonly localNode: string, private readonly onChange: () => void,
+    /** The IPAM block watch stream went down or came back (etcd reachability, for /readiness detail). */
+    private readonly onConnection?: (connected: boolean) => void) {
     this.log = deps.logger.child({ component: 'datastore-cache' });
   }
 
+  /**
+   * A watch of one kind straight on the KV store (not Datastore.watch, which turns a stored
+   * value that became invalid into a delete): an invalid update is logged with its key and the
+   * last good version is kept, so bad data written over a good resource changes nothing.
+   */
   private async watchKind<K extends Kind>(kind: K, apply: (e: ResourceEvent<K>) => void): Promise<void> {
-    this.watches.push(await this.deps.datastore.watch(kind, (events) => {
-      for (const e of events) apply(e);
-      this.onChange();
-    }));
+    const prefix = resourceKindPrefix(kindInfo(kind).plural);
+    const syncer = new WatchSyncer({ store: this.deps.store, clock: this.deps.clock, logger: this.deps.logger }, prefix, {
+      onUpdates: (events) => {
+        for (const e of events) {
+          if (e.type === 'delete') { apply({ type: 'delete', name: e.key.slice(prefix.length) }); continue; }
+          const r = decodeResource(kind, e.entry.value);
+          if (typeof r === 'string') {
+            this.log.error({ key: e.entry.key, err: r }, `invalid ${kind} in the datastore: keeping the last good version`);
+            continue;
+          }
+          apply({ type: 'upsert', resource: r });
+        }
+        this.onChange();
+      },
+    });
+    await syncer.start();
+    this.syncers.push(syncer);
   }
 
   /** Resolves once every watch has delivered its initial list. */
@@ -91,18 +121,19 @@ export class DatastoreCache {
         for (const e of events) {
           if (e.type === 'delete') { this.blocks.delete(e.key); continue; }
           try { this.blocks.set(e.entry.key, parseBlock(e.entry)); } catch (err) {
-            this.log.error({ key: e.entry.key, err: (err as Error).message }, 'skipping invalid IPAM block');
-            this.blocks.delete(e.entry.key);
+            this.log.error({ key: e.entry.key, err: (err as Error).message }, 'invalid IPAM block in the datastore: keeping the last good version');
           }
         }
         this.onChange();
       },
+      onConnectionChange: (connected) => this.onConnection?.(connected),
     });
     await this.blockSyncer.start();
+    this.onConnection?.(true);
   }
 
   async stop(): Promise<void> {
-    await Promise.allSettled([...this.watches.map((w) => w.stop()), this.blockSyncer?.stop()]);
+    await Promise.allSettled([...this.syncers.map((w) => w.stop()), this.blockSyncer?.stop()]);
   }
 
   snapshot(): Snapshot {

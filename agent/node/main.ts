@@ -35,6 +35,7 @@ import type { LineServer } from './line-server.js';
 import { VxlanSupport } from './vxlan-support.js';
 import { serializeDumps } from './serial-netlink.js';
 import { IpipManager } from '../../ipip/ipip-manager.js';
+import { IpipDevice, PodMtuFile } from './tunnel-devices.js';
 import { spawnExec } from '../../felix/rules/exec.js';
 import { NftBackend } from '../../felix/rules/nft-backend.js';
 import { IptablesBackend } from '../../felix/rules/iptables-backend.js';
@@ -136,14 +137,24 @@ async function main(): Promise<void> {
     const rules = new RulesProgrammer({ backend: rulesBackend, clock, logger: log, metrics: dpMetrics,
       health: health.register('rules', { live: true, ready: true, timeoutMs: 0 }) }, { families: [4] });
     const hostMtu = await detectHostMtu(netlink, addr?.address);
-    const cache = new DatastoreCache({ datastore, store, clock, logger: log }, cfg.nodeName, () => agent.schedule());
+    // etcd reachability shows in /readiness detail; like calico-node the node stays ready (it keeps
+    // routing with what it has), so this reporter never fails readiness.
+    const dsHealth = health.register('datastore', { live: false, ready: true, timeoutMs: 0 });
+    let downSince: string | undefined;
+    const onConnection = (connected: boolean): void => {
+      if (connected) { downSince = undefined; dsHealth.report({ live: true, ready: true, detail: 'etcd watch connected' }); return; }
+      downSince ??= new Date().toISOString();
+      log.warn({ since: downSince }, 'etcd unreachable: keeping the last known state');
+      dsHealth.report({ live: true, ready: true, detail: `etcd unreachable since ${downSince}; running on the last known state` });
+    };
+    const cache = new DatastoreCache({ datastore, store, clock, logger: log }, cfg.nodeName, () => agent.schedule(), onConnection);
     const vxlan = addr === undefined ? undefined : new VxlanSupport({ ipam, datastore, netlink, logger: log }, cfg.nodeName, addr.address);
     const agent: NodeAgent = new NodeAgent({
       clock, logger: log, netlink, routeTable, cache, speakerDeps: realDeps(log),
       vxlan: () => vxlan?.manager(), health: { dataplane: dataplaneHealth, bgp: bgpHealth }, rules,
       ...(vxlan === undefined ? {} : { ensureVxlan: (pools) => vxlan.ensure(pools) }),
-      mtu: { hostMtu, file: cfg.mtuFile, write: writeMtuFile },
-      ipip: new IpipManager({ netlink, logger: log }, { underlayMtu: hostMtu }),
+      mtu: new PodMtuFile({ logger: log, write: writeMtuFile }, hostMtu, cfg.mtuFile),
+      ipip: new IpipDevice({ clock, logger: log }, new IpipManager({ netlink, logger: log }, { underlayMtu: hostMtu })),
     }, {
       nodeName: cfg.nodeName, nodeIp: addr?.address, nodeCidr: addr === undefined ? undefined : `${addr.address}/${addr.prefixLength}`,
       parentIface: addr?.iface ?? '', backend: cfg.backend,

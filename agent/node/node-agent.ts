@@ -18,10 +18,9 @@ import { BgpSpeaker as Speaker } from '../../bgp/speaker/speaker.js';
 import type { SpeakerConfig } from '../../bgp/speaker/peer-config.js';
 import type { ApplyResult, RouteTable } from '../../felix/routes/route-table.js';
 import { validateDesiredRoute, type DesiredRoute } from '../../felix/routes/route.js';
-import { MAIN_TABLE, type KernelRoute, type Netlink } from '../../felix/netlink/types.js';
+import { MAIN_TABLE, type Netlink } from '../../felix/netlink/types.js';
 import type { VxlanManager } from '../../ipip/vxlan-manager.js';
-import type { IpipManager } from '../../ipip/ipip-manager.js';
-import { podMtu, type Encapsulation } from '../../ipip/mtu.js';
+import type { IpipDevice, PodMtuFile } from './tunnel-devices.js';
 import type { HealthReporter } from '../../felix/health/health-aggregator.js';
 import type { RulesProgrammer } from '../../felix/rules/rules-programmer.js';
 import { rulesConfig } from '../calc/rules-inputs.js';
@@ -30,6 +29,7 @@ import { originatedPrefixes, type Originated } from '../calc/advertise.js';
 import { kernelRoutes, type LocalFacts, type UnderlayRoute, type Workload } from '../calc/kernel-routes.js';
 import type { LearnedRoute, Snapshot } from '../calc/snapshot.js';
 import type { DatastoreCache } from './datastore-cache.js';
+import { kernelToDesired, RestartConvergence } from './restart-convergence.js';
 
 export interface NodeAgentDeps {
   readonly clock: Clock;
@@ -42,13 +42,13 @@ export interface NodeAgentDeps {
   readonly vxlan?: () => VxlanManager | undefined;
   /** Allocate/publish this node's VTEP when a VXLAN pool exists (idempotent). */
   readonly ensureVxlan?: (pools: Snapshot['pools']) => Promise<void>;
-  /** Pod MTU for the CNI plugin: host MTU and the file it is written to. */
-  readonly mtu?: { readonly hostMtu: number; readonly file: string; readonly write: (mtu: number, file: string) => Promise<void> };
+  /** The pod MTU file for the CNI plugin, following the pools' encapsulation. */
+  readonly mtu?: PodMtuFile;
   readonly health?: { readonly dataplane: HealthReporter; readonly bgp: HealthReporter };
   /** NAT outgoing, tunnel ingress and forward rules (felix/rules); absent = no rules. */
   readonly rules?: RulesProgrammer;
   /** tunl0 for IPIP pools (fails with IPIP_UNSUPPORTED_MESSAGE on kernels without ipip). */
-  readonly ipip?: IpipManager;
+  readonly ipip?: IpipDevice;
 }
 
 export interface NodeAgentOptions {
@@ -66,8 +66,7 @@ export class NodeAgent {
   private readonly learned = new Map<string, LearnedRoute>();
   private readonly workloads = new Map<string, { readonly iface: string; readonly addresses: readonly string[] }>();
   /** Routes of ours found in the kernel at start, kept until convergence. */
-  private inherited = new Map<string, DesiredRoute>();
-  private converged = false;
+  private readonly convergence: RestartConvergence;
   private readonly startedAt: number;
   private originated = new Map<string, string>();
   private speakerConfig: SpeakerConfig | undefined;
@@ -83,31 +82,46 @@ export class NodeAgent {
   readonly stats = { syncs: 0, lastSyncMs: 0, problems: [] as string[] };
   private readonly log: Logger;
   private underlayTimer: TimerHandle | undefined;
+  private unsubscribeLinks: (() => void) | undefined;
   /** The last route table apply (the CNI server checks it before answering endpoint-up). */
   lastApply: ApplyResult | undefined;
 
   constructor(private readonly deps: NodeAgentDeps, readonly options: NodeAgentOptions) {
     this.log = deps.logger.child({ component: 'node-agent' });
     this.startedAt = deps.clock.now();
+    this.convergence = new RestartConvergence(this.startedAt, options.convergeDeadlineMs);
   }
 
   /** Read what the kernel holds (our routes to keep, the underlay), then sync. */
   async start(): Promise<void> {
     const links = new Map((await this.deps.netlink.listLinks()).map((l) => [l.index, l.name]));
     const ours = await this.deps.netlink.listRoutes(4, MAIN_TABLE, this.deps.routeTable.protocol);
+    const inherited: DesiredRoute[] = [];
     for (const r of ours) {
-      const d = toDesired(r, links);
-      if (d !== undefined) this.inherited.set(d.dst, d);
+      const d = kernelToDesired(r, links);
+      if (d === undefined) continue;
+      inherited.push(d);
       // Workload routes from before a restart: re-adopted as endpoints (verified against IPAM in sync).
-      if (d?.iface?.startsWith('cali') === true && r.dst.endsWith('/32') && d.gateway === undefined) {
+      if (d.iface?.startsWith('cali') === true && r.dst.endsWith('/32') && d.gateway === undefined) {
         this.workloads.set(`adopted:${d.iface}:${r.dst}`, { iface: d.iface, addresses: [r.dst] });
       }
     }
-    if (this.inherited.size === 0) this.converged = true;
+    this.convergence.inherit(inherited);
     await this.refreshUnderlay();
     this.armUnderlayTimer();
+    // Our tunnel devices or the parent interface deleted (or notifications lost): sync at once,
+    // which re-creates the device, its VTEP entries and (through the route table) its routes.
+    this.unsubscribeLinks = this.deps.netlink.subscribe((e) => {
+      if (e.type === 'overflow') { this.schedule(0); return; }
+      if (e.type !== 'link') return;
+      const n = e.link.name;
+      if (n === 'vxlan.calico' || n === 'vxlan-v6.calico' || n === 'tunl0' || n === this.options.parentIface) {
+        this.log.info({ link: n, action: e.action }, 'tunnel/parent link changed: syncing');
+        this.schedule(e.action === 'del' ? 0 : 50);
+      }
+    });
     // The route table's first apply must see what we keep, or it would delete it.
-    this.deps.routeTable.setDesiredRoutes(this.inherited.values());
+    this.deps.routeTable.setDesiredRoutes(this.convergence.inheritedRoutes);
     this.deps.routeTable.start();
     this.started = true;
     this.schedule(0);
@@ -192,10 +206,11 @@ export class NodeAgent {
     if (this.deps.ensureVxlan !== undefined && this.deps.vxlan?.() === undefined && s.pools.some((p) => !p.disabled && p.vxlanMode !== 'Never')) {
       await this.deps.ensureVxlan(s.pools);
     }
-    await this.updateMtu(s);
+    await this.deps.mtu?.update(s.pools);
 
     // Dataplane.
-    const ipipProblem = await this.ensureIpip(s);
+    const ipipProblem = this.options.backend === 'bird' ? await this.deps.ipip?.ensure(s.pools) : undefined;
+    if (ipipProblem !== undefined) this.schedule(30_000);
     if (ipipProblem !== undefined) problems.push(ipipProblem);
     if (this.options.nodeCidr !== undefined) {
       const local: LocalFacts = { cidr: this.options.nodeCidr, parentIface: this.options.parentIface, backend: this.options.backend, underlay: this.underlay };
@@ -205,16 +220,21 @@ export class NodeAgent {
       for (const sk of kr.skipped) this.log.debug(sk, 'route not installed');
       const vx = kr.vxlanBlocks.length > 0 || kr.vteps.length > 0 ? this.deps.vxlan?.() : undefined;
       let routes = kr.routes;
+      let vxlanProblem: string | undefined;
       if (vx !== undefined) {
-        vx.setRemoteVteps(kr.vteps);
-        await vx.applyAdds();
-        routes = [...routes, ...vx.routesFor(kr.vxlanBlocks)];
+        // The tunnel device and VTEP entries first; if they fail, VXLAN routes wait (the rest goes on).
+        try {
+          vx.setRemoteVteps(kr.vteps);
+          await vx.applyAdds();
+          routes = [...routes, ...vx.routesFor(kr.vxlanBlocks)];
+        } catch (err) {
+          vxlanProblem = `VXLAN: ${describeError(err)}`;
+          problems.push(vxlanProblem);
+          this.schedule(1000);
+        }
       }
       this.checkConverged();
-      if (!this.converged) {
-        const have = new Set(routes.map((r) => r.dst));
-        routes = [...routes, ...[...this.inherited.values()].filter((r) => !have.has(r.dst))];
-      }
+      routes = this.convergence.withInherited(routes);
       const valid = routes.filter((r) => {
         try { validateDesiredRoute(r); return true; } catch (err) { problems.push(describeError(err)); return false; }
       });
@@ -227,8 +247,10 @@ export class NodeAgent {
       this.routeCounts = counts;
       const res = await this.deps.routeTable.apply();
       this.lastApply = res;
-      if (vx !== undefined) await vx.applyRemovals();
-      const notReady = res.failed > 0 ? `${res.failed} route(s) failed to apply` : ipipProblem;
+      if (vx !== undefined && vxlanProblem === undefined) {
+        try { await vx.applyRemovals(); } catch (err) { problems.push(`VXLAN: ${describeError(err)}`); }
+      }
+      const notReady = res.failed > 0 ? `${res.failed} route(s) failed to apply` : vxlanProblem ?? ipipProblem;
       this.deps.health?.dataplane.report(notReady === undefined ? { live: true, ready: true } : { live: true, ready: false, detail: notReady });
     } else {
       this.deps.health?.dataplane.report({ live: true, ready: true, detail: 'no node address: no routes' });
@@ -243,45 +265,7 @@ export class NodeAgent {
   }
 
   /** The pod MTU the CNI plugin gets (host MTU minus the largest enabled encapsulation). */
-  podMtu: number | undefined;
-
-  private async updateMtu(s: Snapshot): Promise<void> {
-    const m = this.deps.mtu;
-    if (m === undefined) return;
-    const enc: Encapsulation[] = [];
-    if (s.pools.some((p) => !p.disabled && p.vxlanMode !== 'Never')) enc.push('vxlan');
-    if (s.pools.some((p) => !p.disabled && p.ipipMode !== 'Never')) enc.push('ipip');
-    const mtu = podMtu(m.hostMtu, enc);
-    if (mtu === this.podMtu) return;
-    try {
-      await m.write(mtu, m.file);
-      this.log.info({ mtu, file: m.file, encapsulations: enc }, 'wrote pod MTU');
-      this.podMtu = mtu;
-    } catch (err) { this.log.error({ err: describeError(err), file: m.file }, 'cannot write the pod MTU file'); }
-  }
-
-  private ipipState: { readonly ok: boolean; readonly at: number; readonly message?: string } | undefined;
-
-  /** tunl0 when an enabled pool uses IPIP (BGP backend): created once; a failure is retried every 30 s. */
-  private async ensureIpip(s: Snapshot): Promise<string | undefined> {
-    const mgr = this.deps.ipip;
-    const wanted = this.options.backend === 'bird' && s.pools.some((p) => !p.disabled && p.ipipMode !== 'Never');
-    if (mgr === undefined || !wanted) return undefined;
-    const st = this.ipipState;
-    if (st?.ok === true) return undefined;
-    if (st !== undefined && this.deps.clock.now() - st.at < 30_000) return `IPIP pool: ${st.message ?? 'tunl0 not ready'}`;
-    try {
-      await mgr.ensureDevice();
-      this.ipipState = { ok: true, at: this.deps.clock.now() };
-      return undefined;
-    } catch (err) {
-      const message = describeError(err);
-      this.ipipState = { ok: false, at: this.deps.clock.now(), message };
-      this.log.error({ err: message }, 'IPIP pool: cannot set up tunl0; IPIP routes stay pending');
-      this.schedule(30_000);
-      return `IPIP pool: ${message}`;
-    }
-  }
+  get podMtu(): number | undefined { return this.deps.mtu?.current; }
 
   private rulesKey: string | undefined;
   private bgpError: string | undefined;
@@ -344,7 +328,7 @@ export class NodeAgent {
   }
 
   private onBestPath(c: BestPathChange): void {
-    this.lastBestPathChange = this.deps.clock.now();
+    this.convergence.bestPathChanged(this.deps.clock.now());
     const b = c.best;
     if (b === undefined || b.from === 'local' || b.nextHop === 'self') this.learned.delete(c.prefix);
     else this.learned.set(c.prefix, { prefix: c.prefix, nextHop: b.nextHop, peer: b.from });
@@ -370,28 +354,12 @@ export class NodeAgent {
     }
   }
 
-  private allUpSince: number | undefined;
-  private lastBestPathChange = 0;
-
-  /**
-   * Start-up convergence: every peer Established, then quiet (no best-path change) for 1 s so
-   * their initial tables are in — the speaker does not tell us about a received End-of-RIB
-   * (requests.md) — or the deadline. Until then routes found at start-up are kept.
-   */
   private checkConverged(): void {
-    if (this.converged) return;
+    if (this.convergence.converged) return;
     const now = this.deps.clock.now();
-    const deadline = this.options.convergeDeadlineMs ?? 30_000;
-    const peers = this.speaker?.status() ?? [];
-    const allUp = this.options.backend !== 'bird' || (this.speaker !== undefined && peers.every((p) => p.state === 'Established'));
-    if (!allUp) this.allUpSince = undefined;
-    else this.allUpSince ??= now;
-    const settled = allUp && (this.options.backend !== 'bird' || peers.length === 0
-      || (now - (this.allUpSince ?? now) >= 1000 && now - this.lastBestPathChange >= 1000));
-    if (settled || now - this.startedAt > deadline) {
-      this.converged = true;
-      this.inherited.clear();
-      this.log.info({ afterMs: Math.round(now - this.startedAt), settled }, 'converged: routes found at start-up now follow the desired state');
+    const bgpOff = this.options.backend !== 'bird' || this.options.nodeIp === undefined;
+    if (this.convergence.check(now, { bgpOff, peerStates: this.speaker?.status().map((p) => p.state) })) {
+      this.log.info({ afterMs: Math.round(now - this.startedAt) }, 'converged: routes found at start-up now follow the desired state');
     } else {
       this.schedule(250);
     }
@@ -429,23 +397,10 @@ export class NodeAgent {
     this.scheduled?.cancel();
     this.underlayTimer?.cancel();
     this.heartbeat?.cancel();
+    this.unsubscribeLinks?.();
     await this.running;
     await this.speaker?.stop();
     this.deps.routeTable.stop();
     this.deps.rules?.stop();
   }
-}
-
-/** A kernel route of ours as a desired route (to keep it unchanged during start-up). */
-function toDesired(r: KernelRoute, links: ReadonlyMap<number, string>): DesiredRoute | undefined {
-  if (r.type === 'blackhole') return { dst: r.dst, type: 'blackhole', ...(r.metric !== 0 ? { metric: r.metric } : {}) };
-  if (r.type !== 'unicast' || r.nexthops !== undefined) return undefined;
-  const iface = links.get(r.ifindex ?? -1);
-  if (iface === undefined) return undefined;
-  return {
-    dst: r.dst, type: 'unicast', iface, onlink: r.onlink, scope: r.scope,
-    ...(r.gateway === undefined ? {} : { gateway: r.gateway }),
-    ...(r.metric !== 0 ? { metric: r.metric } : {}),
-    ...(r.mtu === undefined ? {} : { mtu: r.mtu }),
-  };
 }

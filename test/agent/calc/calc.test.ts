@@ -326,3 +326,17 @@ test('BGPPeer keepaliveTime, sourceAddress None, reachableBy; unsupported fields
   const k = kernelRoutes(s, [], [], facts('10.0.0.1/24'));
   assert.deepEqual(k.routes.find((x) => x.dst === '192.0.2.7/32'), { dst: '192.0.2.7/32', type: 'unicast', iface: 'eth0', gateway: '10.0.0.254', onlink: true, metric: 1024 });
 });
+
+test('a bad workload address is skipped, never fatal for the other routes', () => {
+  const s = snap('a', [node('a', '10.0.0.1/24')], { blocks: [{ cidr: '10.244.0.0/26', node: 'a', allocations: [] }] });
+  const r = kernelRoutes(s, [], [{ address: 'nonsense', iface: 'cali1' }, { address: '10.244.0.3', iface: 'cali2' }], facts('10.0.0.1/24'));
+  assert.deepEqual(r.routes.map((x) => x.dst), ['10.244.0.0/26', '10.244.0.3/32']);
+  assert.deepEqual(r.skipped, [{ prefix: 'nonsense', reason: 'workload on cali1: not an IP address' }]);
+});
+
+test('learned routes inside service ranges are never installed (Calico rejectcidrs)', () => {
+  const s = snap('a', [node('a', '10.0.0.1/24'), node('b', '10.0.0.2/24')], { configs: { default: { serviceClusterIPs: [{ cidr: '10.96.0.0/12' }] } } });
+  const r = kernelRoutes(s, [{ prefix: '10.96.0.0/12', nextHop: '10.0.0.2', peer: 'Mesh_10_0_0_2' }, { prefix: '10.100.0.10/32', nextHop: '10.0.0.2', peer: 'Mesh_10_0_0_2' }], [], facts('10.0.0.1/24'));
+  assert.deepEqual(r.routes, []);
+  assert.deepEqual(r.skipped.map((x) => x.prefix), ['10.100.0.10/32', '10.96.0.0/12']);
+});

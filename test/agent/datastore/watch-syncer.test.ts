@@ -87,7 +87,28 @@ describe('KvDatastore (memory store)', () => {
     await store.create('/tortie/v3/projectcalico.org/ippools/junk2', '[]');
     await ds.create(await pool('10.1.0.0/16', 'later'));
     await pollUntil(() => events.some((e) => e.type === 'upsert' && e.resource.metadata.name === 'later'), { what: 'watch survives a throwing consumer' });
-    assert.ok(events.some((e) => e.type === 'delete' && e.name === 'junk2'), 'an invalid entry is reported as absent');
+    assert.ok(!events.some((e) => e.type === 'delete' && e.name === 'junk2'), 'a new invalid entry produces no event');
+    await w.stop();
+  });
+
+  it('a valid resource overwritten with an invalid value keeps its last valid version; deleting the key deletes it', async () => {
+    const store = new MemoryKvStore();
+    const ds = new KvDatastore({ store, clock: systemClock, logger });
+    await ds.create(await pool('10.0.0.0/16', 'p'));
+    const events: ResourceEvent<'IPPool'>[] = [];
+    const w = await ds.watch('IPPool', (evs) => events.push(...evs));
+    await pollUntil(() => events.some((e) => e.type === 'upsert' && e.resource.metadata.name === 'p'), { what: 'initial state' });
+    const key = '/tortie/v3/projectcalico.org/ippools/p';
+    const bad1 = await store.update(key, JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'p' }, spec: { cidr: 'banana' } }),
+      (await store.get(key))?.modRevision ?? '0');
+    await store.update(key, '{garbage', bad1.modRevision);
+    // A later valid change to another pool proves the watch has processed the bad writes.
+    await ds.create(await pool('10.1.0.0/16', 'marker'));
+    await pollUntil(() => events.some((e) => e.type === 'upsert' && e.resource.metadata.name === 'marker'), { what: 'marker pool' });
+    assert.deepEqual(events.filter((e) => (e.type === 'delete' ? e.name : e.resource.metadata.name) === 'p').map((e) => e.type), ['upsert'],
+      'the bad writes neither delete nor change p');
+    await store.delete(key);
+    await pollUntil(() => events.some((e) => e.type === 'delete' && e.name === 'p'), { what: 'delete of p' });
     await w.stop();
   });
 

@@ -66,7 +66,7 @@ after(async () => { if (lab) await lab.cleanup(); });
 const block = (n: LabNode): string | undefined => lab.routes(n).find((r) => r.type === 'blackhole')?.dst;
 
 test('same subnet is direct, across subnets goes through vxlan.calico to the published VTEP', { skip }, async () => {
-  const [n1, n2, n3] = nodes as [LabNode, LabNode, LabNode];
+  const [n1, , n3] = nodes as [LabNode, LabNode, LabNode];
   const blocks = await Promise.all(nodes.map((n) => pollUntil(() => block(n), { timeoutMs: 20_000, what: `${n.name} block\n${lab.logs()}` })));
   const [b1, b2, b3] = blocks as [string, string, string];
   await pollUntil(() => lab.routes(n1).some((r) => r.dst === b2 && r.gateway === '10.1.0.3' && r.dev === 'eth0'), { timeoutMs: 20_000, what: `node1 direct to ${b2}\n${lab.logs()}` });
@@ -90,6 +90,20 @@ test('pods on all three nodes reach each other', { skip }, async () => {
   }
 });
 
+test('vxlan.calico deleted behind our back is re-created with its VTEP entries and routes within 2 s', { skip }, async () => {
+  const [n1, , n3] = nodes as [LabNode, LabNode, LabNode];
+  const b3 = lab.routes(n3).find((r) => r.type === 'blackhole')?.dst ?? '';
+  sh('ip', ['-n', n1.ns, 'link', 'del', 'vxlan.calico']);
+  const t0 = Date.now();
+  await pollUntil(() => lab.routes(n1).some((r) => r.dst === b3 && r.dev === 'vxlan.calico'), { timeoutMs: 2000, intervalMs: 20, what: `VXLAN route to ${b3} back\n${lab.logs(1500)}` });
+  const ms = Date.now() - t0;
+  assert.match(sh('bridge', ['-n', n1.ns, 'fdb', 'show', 'dev', 'vxlan.calico']), /dst 10\.2\.0\.2/);
+  const pods = nodes.map((n) => lab.routes(n).find((r) => r.dev?.startsWith('cali') === true)?.dst ?? '');
+  const podNs = (i: number): string => `${lab.topo.tag}-pod${i}`;
+  await pollUntil(() => lab.ping(podNs(1), pods[2] ?? ''), { timeoutMs: 5000, what: 'ping node1 pod -> node3 pod after the repair' });
+  assert.ok(ms < 2000, `repaired in ${ms} ms`);
+});
+
 test('the ToR learns every block and nothing else; the node refuses pool routes from it and installs its default route', { skip }, async () => {
   const [n1] = nodes as [LabNode];
   const blocks = nodes.map((n) => block(n) ?? '').sort();
@@ -107,6 +121,19 @@ test('the ToR learns every block and nothing else; the node refuses pool routes 
   const status = await lab.call(n1, 'node.ctl', { command: 'bgp-status' });
   const types = (status['peers'] as Array<{ peerIP: string; type: string; state: string }>).map((p) => [p.peerIP, p.type, p.state]).sort();
   assert.deepEqual(types, [['10.1.0.1', 'node specific', 'up'], ['10.1.0.3', 'node-to-node mesh', 'up'], ['10.2.0.2', 'node-to-node mesh', 'up']]);
+});
+
+test('service cluster IPs are advertised to the ToR with prefixAdvertisement communities', { skip }, async () => {
+  lab.putResource('bgpconfigurations', { apiVersion: 'projectcalico.org/v3', kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: {
+    serviceClusterIPs: [{ cidr: '10.96.0.0/12' }], communities: [{ name: 'svc', value: '64512:300' }],
+    prefixAdvertisements: [{ cidr: '10.96.0.0/12', communities: ['svc'] }] } });
+  const route = await pollUntil(() => {
+    const r = tor.json('show bgp ipv4 unicast 10.96.0.0/12 json') as { paths?: Array<{ community?: { string?: string }; nexthops?: Array<{ ip: string }> }> };
+    return (r.paths ?? []).length >= 3 ? r : undefined;
+  }, { timeoutMs: 20_000, what: 'ToR learns the service range from every node' });
+  for (const p of route.paths ?? []) assert.match(p.community?.string ?? '', /64512:300/);
+  const [n1] = nodes as [LabNode];
+  assert.ok(!lab.routes(n1).some((r) => r.dst === '10.96.0.0/12'), 'advertised, never installed locally');
 });
 
 test('health and metrics endpoints answer', { skip }, async () => {

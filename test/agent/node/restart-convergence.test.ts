@@ -1,0 +1,52 @@
+/** RestartConvergence: inherited routes are kept until every peer is up and best paths are quiet. */
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { kernelToDesired, RestartConvergence } from '../../../agent/node/restart-convergence.js';
+
+const bh = { dst: '10.244.0.0/26', type: 'blackhole' as const };
+const remote = { dst: '10.244.1.0/26', type: 'unicast' as const, iface: 'eth0', gateway: '10.0.0.2', onlink: true };
+
+test('nothing inherited: converged from the start', () => {
+  const c = new RestartConvergence(0);
+  c.inherit([]);
+  assert.equal(c.converged, true);
+});
+
+test('kept until all peers are Established and best paths were quiet for 1 s', () => {
+  const c = new RestartConvergence(0, 30_000, 1000);
+  c.inherit([bh, remote]);
+  assert.deepEqual(c.withInherited([bh]).map((r) => r.dst), ['10.244.0.0/26', '10.244.1.0/26'], 'the desired one wins, the inherited one fills in');
+  assert.equal(c.check(100, { bgpOff: false, peerStates: undefined }), false, 'speaker not running');
+  assert.equal(c.check(200, { bgpOff: false, peerStates: ['Established', 'Active'] }), false);
+  assert.equal(c.check(300, { bgpOff: false, peerStates: ['Established', 'Established'] }), false, 'just came up');
+  c.bestPathChanged(900);
+  assert.equal(c.check(1400, { bgpOff: false, peerStates: ['Established', 'Established'] }), false, 'table still arriving');
+  assert.equal(c.check(1950, { bgpOff: false, peerStates: ['Established', 'Established'] }), true);
+  assert.equal(c.converged, true);
+  assert.deepEqual(c.withInherited([bh]).map((r) => r.dst), ['10.244.0.0/26']);
+});
+
+test('a peer dropping resets the wait; the deadline ends it anyway', () => {
+  const c = new RestartConvergence(0, 5000, 1000);
+  c.inherit([remote]);
+  assert.equal(c.check(100, { bgpOff: false, peerStates: ['Established'] }), false);
+  assert.equal(c.check(1000, { bgpOff: false, peerStates: ['Idle'] }), false);
+  assert.equal(c.check(1500, { bgpOff: false, peerStates: ['Established'] }), false);
+  assert.equal(c.check(2000, { bgpOff: false, peerStates: ['Established'] }), false, 'only 500 ms since all up again');
+  assert.equal(c.check(5001, { bgpOff: false, peerStates: ['Active'] }), true, 'deadline');
+});
+
+test('BGP off or no peers: converged at the first check', () => {
+  const a = new RestartConvergence(0); a.inherit([remote]);
+  assert.equal(a.check(1, { bgpOff: true, peerStates: undefined }), true);
+  const b = new RestartConvergence(0); b.inherit([remote]);
+  assert.equal(b.check(1, { bgpOff: false, peerStates: [] }), true);
+});
+
+test('kernel routes become desired routes that compare equal after resolution', () => {
+  const links = new Map([[3, 'eth0'], [7, 'cali1234']]);
+  assert.deepEqual(kernelToDesired({ family: 4, dst: '10.244.1.0/26', table: 254, protocol: 80, type: 'unicast', scope: 'universe', metric: 0, ifindex: 3, gateway: '10.0.0.2', onlink: true }, links),
+    { dst: '10.244.1.0/26', type: 'unicast', iface: 'eth0', onlink: true, scope: 'universe', gateway: '10.0.0.2' });
+  assert.deepEqual(kernelToDesired({ family: 4, dst: '10.244.0.0/26', table: 254, protocol: 80, type: 'blackhole', scope: 'universe', metric: 0, onlink: false }, links), bh);
+  assert.equal(kernelToDesired({ family: 4, dst: '10.9.0.0/26', table: 254, protocol: 80, type: 'unicast', scope: 'universe', metric: 0, ifindex: 99, onlink: false }, links), undefined, 'unknown interface');
+});

@@ -1,0 +1,551 @@
+/**
+ * Robustness of tortie-node on the lab (agent/lab, issue 5): restart, etcd outage, bad stored
+ * data, a misbehaving ToR, kernel drift. One small lab for the whole file, always taken down.
+ *
+ *   r<pid>-etcd ── r<pid>-tor (FRR zebra+bgpd, AS 65000)
+ *                    │ br1 10.100.1.0/24            │ br2 10.100.2.0/24
+ *       node1 .11         node2 .12            node3 .13         AS 64512, full mesh + ToR
+ *       pod1-1 pod1-2     pod2-1 pod2-2        pod3-1 pod3-2     pool 10.244.0.0/16 CrossSubnet
+ *
+ * Pods ping continuously (every 50 ms) through each fault; `ip -ts monitor route` records every
+ * kernel route change on the nodes; the numbers measured are printed as test diagnostics.
+ * Run: npx tsc -p tsconfig.json && node --test dist/test/e2e/robustness.test.js
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pollUntil } from '../helpers/poll.js';
+import { hasCommand, trySh } from '../helpers/sh.js';
+import { type LabState, NODE_MAIN, addPod, down, runCni, startNode, torDir, up, waitNodeReady } from '../../agent/lab/lab.js';
+import { check, nodeStatus } from '../../agent/lab/lab-report.js';
+import { alive, readPid, startDetached, stopPid } from '../../agent/lab/lab-host.js';
+import type { NodePlan, PodPlan } from '../../agent/lab/lab-plan.js';
+import type { LabPod } from '../../agent/lab/ping-matrix.js';
+import type { PeerStatus } from '../../agent/ctl/node-status-protocol.js';
+import {
+  Pinger, RouteMonitor, type PingStats, agentRoutes, formatPing, health, logOffset, logSince, routeSet,
+} from './robust-tools.js';
+
+function skipReason(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root for network namespaces';
+  if (!existsSync(NODE_MAIN)) return `${NODE_MAIN} is not built`;
+  if (process.env['CI'] === 'true') return undefined;
+  const missing = ['etcd', 'etcdctl', 'vtysh', 'ping'].filter((c) => !hasCommand(c));
+  return missing.length > 0 ? `${missing.join(', ')} not installed (run scripts/setup.sh)` : undefined;
+}
+const skip = skipReason();
+
+const prefix = `r${process.pid % 100000}`;
+const RESOURCES = '/tortie/v3/projectcalico.org';
+const TOR_NET = '198.51.100.0/24';
+let stateDir = '';
+let lab: LabState;
+const log: string[] = [];
+/** Every node's agent routes once the lab converged; each test leaves the lab in this state. */
+let baseline = new Map<string, string[]>();
+
+function node(i: number): NodePlan {
+  const n = lab.plan.nodes[i - 1];
+  assert.ok(n !== undefined, `node${i} in the plan`);
+  return n;
+}
+function nodes(): readonly NodePlan[] { return lab.plan.nodes; }
+function pod(name: string): LabPod {
+  const p = lab.pods.find((x) => x.name === name);
+  assert.ok(p !== undefined, `pod ${name} in the lab`);
+  return p;
+}
+function nodePid(n: NodePlan): number {
+  const pid = readPid(n.pidFile);
+  assert.ok(pid !== undefined, `${n.name} has a pid file`);
+  return pid;
+}
+function snapshot(): Map<string, string[]> {
+  return new Map(nodes().map((n) => [n.name, routeSet(n.netns)]));
+}
+function sameRoutes(a: Map<string, string[]>, b: Map<string, string[]>): boolean {
+  return [...a].every(([k, v]) => JSON.stringify(b.get(k)) === JSON.stringify(v));
+}
+function diffRoutes(want: Map<string, string[]>, got: Map<string, string[]>): string {
+  const out: string[] = [];
+  for (const [k, v] of want) {
+    const g = got.get(k) ?? [];
+    const missing = v.filter((r) => !g.includes(r));
+    const extra = g.filter((r) => !v.includes(r));
+    if (missing.length + extra.length > 0) out.push(`${k}: missing [${missing.join(', ')}] extra [${extra.join(', ')}]`);
+  }
+  return out.join('; ') || 'none';
+}
+async function peers(n: NodePlan): Promise<readonly PeerStatus[]> {
+  const st = await nodeStatus(`${n.runDir}/node.ctl`);
+  if (!st.ok) throw new Error(`${n.name} node.ctl: ${st.error}`);
+  return st.peers;
+}
+/** Every node has its 2 mesh sessions and its ToR session Established. */
+async function allSessionsUp(): Promise<boolean> {
+  for (const n of nodes()) {
+    const p = await peers(n).catch(() => []);
+    if (p.length !== nodes().length || !p.every((x) => x.state === 'up' && x.info === 'Established')) return false;
+  }
+  return true;
+}
+/** peerIP → since, per node: a session that flapped gets a new `since`. */
+async function sessionSince(): Promise<Record<string, Record<string, string>>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const n of nodes()) out[n.name] = Object.fromEntries((await peers(n)).map((p) => [p.peerIP, `${p.state} ${p.info} since ${p.since}`]));
+  return out;
+}
+function etcdctl(args: readonly string[]): { status: number; stdout: string; stderr: string } {
+  return trySh('ip', ['netns', 'exec', lab.plan.etcdNetns, 'etcdctl', '--endpoints', '127.0.0.1:2379', ...args]);
+}
+function vtysh(...commands: string[]): string {
+  const r = trySh('ip', ['netns', 'exec', lab.plan.torNetns, 'vtysh', '--vty_socket', torDir(lab.plan), ...commands.flatMap((c) => ['-c', c])]);
+  assert.equal(r.status, 0, `vtysh ${commands.join(' / ')}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+interface FrrNeighbor { bgpState?: string; connectionsEstablished?: number; lastNotificationReason?: string }
+function torNeighbors(): Record<string, FrrNeighbor> {
+  return JSON.parse(vtysh('show bgp neighbors json')) as Record<string, FrrNeighbor>;
+}
+function torPrefixes(): string[] {
+  return Object.keys((JSON.parse(vtysh('show ip bgp json')) as { routes?: Record<string, unknown> }).routes ?? {}).sort();
+}
+function ownBlocks(): string[] {
+  return nodes().flatMap((n) => agentRoutes(n.netns).filter((r) => r.type === 'blackhole').map((r) => r.dst)).sort();
+}
+function ping1(from: LabPod, to: string): boolean {
+  return trySh('ip', ['netns', 'exec', from.netns, 'ping', '-n', '-q', '-c', '1', '-W', '1', to]).status === 0;
+}
+/** The command line of a running process, to start it again exactly as the lab did. */
+function cmdline(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+}
+async function stopAll(pingers: readonly Pinger[], monitors: readonly RouteMonitor[]): Promise<PingStats[]> {
+  const stats: PingStats[] = [];
+  for (const p of pingers) stats.push(await p.stop());
+  for (const m of monitors) await m.stop();
+  return stats;
+}
+
+before(async () => {
+  if (skip) return;
+  stateDir = mkdtempSync(join(tmpdir(), 'tortie-robust-'));
+  lab = await up({ prefix, stateDir, nodes: 3, podsPerNode: 2, tor: 'frr' }, (l) => log.push(l));
+  await pollUntil(async () => {
+    const r = await check(lab, () => {});
+    return r.failed.length + r.unconverged.length === 0;
+  }, { timeoutMs: 30_000, intervalMs: 250, what: 'the ping matrix over agent routes' });
+  await pollUntil(allSessionsUp, { timeoutMs: 20_000, what: 'every BGP session Established' });
+  baseline = snapshot();
+});
+
+after(async () => {
+  if (skip) return;
+  await down(stateDir, prefix, (l) => log.push(l));
+  rmSync(stateDir, { recursive: true, force: true });
+  const left = trySh('ip', ['netns', 'list']).stdout.split('\n').filter((l) => l.startsWith(`${prefix}-`));
+  assert.deepEqual(left, [], 'down removed every namespace');
+});
+
+test('restart: SIGTERM and start tortie-node on node1; its routes are never deleted, pods keep pinging, same routes after', { skip }, async (t) => {
+  const n1 = node(1);
+  const block1 = agentRoutes(n1.netns).find((r) => r.type === 'blackhole')?.dst;
+  assert.ok(block1 !== undefined, 'node1 has a block');
+  const monitors = nodes().map((n) => new RouteMonitor(n.netns));
+  const pingers = [
+    new Pinger('pod1-1→pod1-2 (same node)', pod('pod1-1').netns, pod('pod1-2').address),
+    new Pinger('pod2-1→pod3-1 (not through node1)', pod('pod2-1').netns, pod('pod3-1').address),
+    new Pinger('pod2-1→pod1-1 (direct, into node1)', pod('pod2-1').netns, pod('pod1-1').address),
+    new Pinger('pod3-1→pod1-2 (VXLAN, into node1)', pod('pod3-1').netns, pod('pod1-2').address),
+  ];
+  let stats: PingStats[] = [];
+  try {
+    for (const m of monitors) await m.flush();
+    await Promise.all(pingers.map((p) => p.started()));
+    const oldPid = nodePid(n1);
+    const t0 = performance.now();
+    await stopPid(oldPid, 10_000);
+    const tStopped = performance.now();
+    assert.equal(alive(oldPid), false);
+    // The peers were told: Cease/administrative shutdown (the ToR's FRR and node2's own status say so).
+    await pollUntil(async () => {
+      const tor = torNeighbors()[n1.address];
+      const mesh = (await peers(node(2))).find((p) => p.peerIP === n1.address);
+      return tor?.lastNotificationReason === 'Cease/Administrative Shutdown' && /administrative shutdown/i.test(mesh?.info ?? '')
+        ? true : `ToR: ${JSON.stringify(tor?.lastNotificationReason)}, node2: ${JSON.stringify(mesh?.info)}`;
+    }, { timeoutMs: 5000, intervalMs: 10, what: 'the ToR and node2 to report Cease/Administrative Shutdown from node1' });
+    startNode(n1);
+    // node2 and node3 get node1's block back as soon as its mesh sessions are re-established.
+    const blockBack = pollUntil(() => [node(2), node(3)].every((n) => agentRoutes(n.netns).some((r) => r.dst === block1)),
+      { timeoutMs: 30_000, intervalMs: 10, what: `${block1} back on node2 and node3` }).then(() => performance.now());
+    await waitNodeReady(n1);
+    const tServing = performance.now();
+    const tBlock = await blockBack;
+    await pollUntil(allSessionsUp, { timeoutMs: 30_000, intervalMs: 20, what: 'every BGP session Established again' });
+    const tSessions = performance.now();
+    await pollUntil(() => sameRoutes(baseline, snapshot()), { timeoutMs: 15_000, intervalMs: 20, what: `the route set from before the restart (diff ${diffRoutes(baseline, snapshot())})` });
+    const tConverged = performance.now();
+    // Every pinger answers again before we stop counting.
+    const seen = pingers.map((p) => p.replies);
+    await pollUntil(() => pingers.every((p, i) => p.replies >= (seen[i] ?? 0) + 5), { timeoutMs: 10_000, what: 'every pinger answering after the restart' });
+    for (const m of monitors) await m.flush();
+    stats = await stopAll(pingers, monitors);
+    const ms = (x: number): number => Math.round(x - t0);
+    t.diagnostic(`SIGTERM→exit ${ms(tStopped)} ms, →cni.sock ${ms(tServing)} ms, →node1's block back on node2+node3 ${ms(tBlock)} ms, →all sessions Established ${ms(tSessions)} ms, →routes as before ${ms(tConverged)} ms`);
+    for (const s of stats) t.diagnostic(formatPing(s));
+    for (const m of monitors.slice(1)) t.diagnostic(`${m.netns}: ${m.agentLines().length} agent route changes (${block1} withdrawn and re-learned)`);
+
+    assert.deepEqual(monitors[0]?.deletedAgentRoutes(), [], 'node1: none of its kernel routes (blackhole, workload, learned) deleted during the restart');
+    // The other nodes only lose and re-learn node1's block (no graceful restart: Cease/2 withdraws it).
+    for (const m of monitors.slice(1)) {
+      const others: string[] = m.deletedAgentRoutes().filter((l) => !l.includes(block1));
+      assert.deepEqual(others, [], `${m.netns}: no route deleted other than node1's block ${block1}`);
+    }
+    assert.deepEqual(snapshot(), baseline, 'every node converged to the route set it had before');
+    const [local, unaffected, direct, vxlan] = stats;
+    assert.equal(local?.lost, 0, 'pods on the restarted node reach each other throughout');
+    assert.equal(unaffected?.lost, 0, 'traffic not through node1 is untouched');
+    // Traffic into node1's block stops between node1's Cease and the re-established mesh session
+    // (no graceful restart: the peers withdraw the block); the outage is bounded by that window
+    // (plus two ping intervals of measurement slack), nothing beyond it.
+    const window = tBlock - t0 + 100;
+    for (const s of [direct, vxlan]) {
+      assert.ok(s !== undefined);
+      assert.ok(s.longestGapMs <= window, `${formatPing(s)}: outage longer than SIGTERM→block re-learned (${Math.round(window)} ms)`);
+    }
+    // The restarted node answers every BGP client from the same process: no second restart.
+    assert.equal(alive(nodePid(n1)), true);
+  } finally {
+    if (stats.length === 0) await stopAll(pingers, monitors);
+  }
+});
+
+test('etcd outage (~10 s): agents stay up, keep BGP and kernel routes, pods keep pinging; after it a new pod ADD works', { skip }, async (t) => {
+  const etcdPidFile = `${stateDir}/etcd/etcd.pid`;
+  const etcdPid = readPid(etcdPidFile);
+  assert.ok(etcdPid !== undefined && alive(etcdPid), 'the lab\'s etcd runs');
+  const etcdArgs = cmdline(etcdPid);
+  const pids = nodes().map(nodePid);
+  const since = await sessionSince();
+  const torBefore = torNeighbors();
+  const offsets = nodes().map((n) => logOffset(n.logFile));
+  const monitors = nodes().map((n) => new RouteMonitor(n.netns));
+  const pingers = [
+    new Pinger('pod1-1→pod2-1 (direct)', pod('pod1-1').netns, pod('pod2-1').address),
+    new Pinger('pod1-2→pod3-1 (VXLAN)', pod('pod1-2').netns, pod('pod3-1').address),
+    new Pinger('pod3-2→pod2-2 (VXLAN)', pod('pod3-2').netns, pod('pod2-2').address),
+  ];
+  const extra: PodPlan = { node: node(2).name, name: 'robust-after-etcd', netns: `${prefix}-pod2-90`, containerId: `${prefix}-robust-etcd` };
+  const during: PodPlan = { node: node(1).name, name: 'robust-during-etcd', netns: `${prefix}-pod1-91`, containerId: `${prefix}-robust-during` };
+  let stats: PingStats[] = [];
+  let etcdDown = false;
+  try {
+    for (const m of monitors) await m.flush();
+    await Promise.all(pingers.map((p) => p.started()));
+    await stopPid(etcdPid, 5000);
+    etcdDown = true;
+    const tDown = performance.now();
+    // Every agent noticed (its watches disconnected) ...
+    await pollUntil(() => nodes().every((n, i) => logSince(n.logFile, offsets[i] ?? 0).some((l) => l.msg === 'watch disconnected')),
+      { timeoutMs: 10_000, what: 'every agent to log its watches disconnected' });
+    // ... and a CNI ADD meanwhile fails with a clear, retryable error (the kubelet tries again).
+    trySh('ip', ['netns', 'add', during.netns]);
+    const addDuring = runCni(node(1), 'ADD', during);
+    // For 10 s nothing may change: processes, sessions, routes (a fixed window for "must not happen").
+    let readiness = '';
+    let liveness = '';
+    while (performance.now() - tDown < 10_000) {
+      nodes().forEach((n, i) => assert.equal(alive(pids[i] ?? 0), true, `${n.name} tortie-node still running`));
+      assert.deepEqual(snapshot(), baseline, 'kernel routes unchanged during the outage');
+      assert.deepEqual(await sessionSince(), since, 'no BGP session dropped during the outage');
+      readiness = health(node(1).netns, '/readiness');
+      liveness = health(node(1).netns, '/liveness');
+      assert.match(liveness, /^200 /, `node1 live during the outage: ${liveness}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    t.diagnostic(`node1 /readiness during the outage: ${readiness}`);
+    const add = await addDuring;
+    t.diagnostic(`CNI ADD during the outage: exit ${add.status} after ${Math.round(add.ms)} ms: ${add.stdout.trim()}`);
+    assert.notEqual(add.status, 0, 'ADD cannot succeed without the datastore');
+    assert.match(add.stdout, /"code":\s*11|try again|unavailable/i, 'the ADD error says to try again');
+    // etcd back, exactly as the lab started it.
+    startDetached(lab.plan.etcdNetns, etcdArgs[0] ?? 'etcd', etcdArgs.slice(1), { logFile: `${stateDir}/etcd/etcd.log`, pidFile: etcdPidFile });
+    await pollUntil(() => etcdctl(['endpoint', 'health']).status === 0, { timeoutMs: 20_000, what: 'etcd healthy again' });
+    etcdDown = false;
+    const tUp = performance.now();
+    t.diagnostic(`etcd down for ${Math.round(tUp - tDown)} ms`);
+    // The agents' watches come back by themselves (the etcd client reconnects with its back-off).
+    const resumed = (i: number): boolean => {
+      const last = new Map<string, string>();
+      for (const l of logSince(nodes()[i]?.logFile ?? '', offsets[i] ?? 0)) {
+        if (l.msg === 'watch connected' || l.msg === 'watch disconnected') last.set(String(l['syncer']), l.msg);
+      }
+      return last.size > 0 && [...last.values()].every((m) => m === 'watch connected');
+    };
+    await pollUntil(() => nodes().every((_, i) => resumed(i)), { timeoutMs: 45_000, intervalMs: 100, what: 'every agent\'s watches connected again' });
+    const watchMs = performance.now() - tUp;
+    t.diagnostic(`every agent's watches connected again ${Math.round(watchMs)} ms after etcd was healthy`);
+    // No restart needed: the same processes serve a new pod.
+    const p = await pollUntil(async () => {
+      try { return await addPod(lab.plan, extra); } catch { return undefined; }
+    }, { timeoutMs: 30_000, intervalMs: 500, what: 'a CNI ADD after etcd is back' });
+    t.diagnostic(`first successful ADD ${Math.round(performance.now() - tUp)} ms after etcd was healthy`);
+    await pollUntil(() => ping1(pod('pod1-1'), p.address) && ping1(pod('pod3-1'), p.address), { timeoutMs: 10_000, what: `the new pod ${p.address} reachable from node1 and node3` });
+    nodes().forEach((n, i) => assert.equal(nodePid(n), pids[i], `${n.name} was not restarted`));
+    const torAfter = torNeighbors();
+    for (const n of nodes()) {
+      assert.equal(torAfter[n.address]?.connectionsEstablished, torBefore[n.address]?.connectionsEstablished, `the ToR's session with ${n.name} never reset`);
+    }
+    for (const m of monitors) await m.flush();
+    stats = await stopAll(pingers, monitors);
+    for (const s of stats) t.diagnostic(formatPing(s));
+    for (const s of stats) assert.equal(s.lost, 0, `${formatPing(s)}: no loss during the etcd outage`);
+    for (const m of monitors) assert.deepEqual(m.deletedAgentRoutes(), [], `${m.netns}: no route deleted across the outage`);
+    await t.test('watches resume within 5 s of etcd being back', {
+      todo: watchMs <= 5000 ? false : `took ${Math.round(watchMs)} ms: the etcd client's reconnect back-off (gRPC channel / etcd3 watch back-off) decides; request to h-node in /work/tasks/requests.md`,
+    }, () => { assert.ok(watchMs <= 5000, `watches resumed after ${Math.round(watchMs)} ms`); });
+    const named = /datastore|etcd/i.test(readiness);
+    await t.test('/readiness names the datastore trouble during the outage', {
+      todo: named ? false : 'readiness stays 200 with no datastore reporter during an etcd outage; request to h-node in /work/tasks/requests.md',
+    }, () => { assert.match(readiness, /datastore|etcd/i); });
+  } finally {
+    if (stats.length === 0) await stopAll(pingers, monitors);
+    if (etcdDown) {
+      startDetached(lab.plan.etcdNetns, etcdArgs[0] ?? 'etcd', etcdArgs.slice(1), { logFile: `${stateDir}/etcd/etcd.log`, pidFile: etcdPidFile });
+      await pollUntil(() => etcdctl(['endpoint', 'health']).status === 0, { timeoutMs: 20_000, what: 'etcd healthy again' });
+    }
+    await runCni(node(2), 'DEL', extra);
+    await runCni(node(1), 'DEL', during);
+    trySh('ip', ['netns', 'del', extra.netns]);
+    trySh('ip', ['netns', 'del', during.netns]);
+  }
+  await pollUntil(() => sameRoutes(baseline, snapshot()), { timeoutMs: 10_000, what: `routes back to the baseline (diff ${diffRoutes(baseline, snapshot())})` });
+});
+
+test('bad data written straight into etcd: every agent logs an error naming the key and keeps running; removing it changes nothing', { skip }, async (t) => {
+  const bad: Record<string, string> = {
+    [`${RESOURCES}/ippools/robust-banana`]: JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'robust-banana' },
+      spec: { cidr: 'banana', blockSize: 26, vxlanMode: 'CrossSubnet', ipipMode: 'Never' } }),
+    [`${RESOURCES}/bgppeers/robust-negative-as`]: JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'BGPPeer', metadata: { name: 'robust-negative-as' },
+      spec: { peerIP: '10.100.1.99', asNumber: -1 } }),
+    [`${RESOURCES}/bgpconfigurations/robust-garbage`]: '{"apiVersion": "projectcalico.org/v3", garbage',
+    [`${RESOURCES}/nodes/robust-binary`]: '\u0001\u0002not json at all',
+    '/tortie/ipam/v2/assignment/ipv4/block/10.244.250.0-26': '{"cidr": "banana"',
+    '/tortie/ipam/v2/assignment/ipv4/block/10.244.251.0-26': JSON.stringify({ cidr: '10.244.251.0/26', affinity: 'host:nowhere', allocations: 'nope' }),
+  };
+  const extra: PodPlan = { node: node(3).name, name: 'robust-bad-data', netns: `${prefix}-pod3-92`, containerId: `${prefix}-robust-bad` };
+  const pids = nodes().map(nodePid);
+  const since = await sessionSince();
+  const offsets = nodes().map((n) => logOffset(n.logFile));
+  const monitors = nodes().map((n) => new RouteMonitor(n.netns));
+  const pinger = new Pinger('pod1-1→pod3-2 (VXLAN)', pod('pod1-1').netns, pod('pod3-2').address);
+  let stats: PingStats[] = [];
+  try {
+    for (const m of monitors) await m.flush();
+    await pinger.started();
+    for (const [key, value] of Object.entries(bad)) {
+      const r = etcdctl(['put', key, value]);
+      assert.equal(r.status, 0, r.stderr);
+    }
+    const errorsFor = (i: number): Map<string, string> => new Map(logSince(nodes()[i]?.logFile ?? '', offsets[i] ?? 0)
+      .filter((l) => l.level >= 50 && typeof l.key === 'string' && l.key in bad).map((l) => [l.key as string, `${l.msg}: ${l.err ?? ''}`]));
+    await pollUntil(() => nodes().every((_, i) => errorsFor(i).size === Object.keys(bad).length),
+      { timeoutMs: 10_000, what: `an error per bad key in every agent's log (node1 has: ${[...errorsFor(0).keys()].join(' ')})` });
+    for (const [key, line] of errorsFor(0)) t.diagnostic(`node1 logged for ${key}: ${line}`);
+    const errs = errorsFor(0);
+    assert.match(errs.get(`${RESOURCES}/ippools/robust-banana`) ?? '', /banana/, 'the IPPool error names the bad cidr');
+    assert.match(errs.get(`${RESOURCES}/bgppeers/robust-negative-as`) ?? '', /asNumber/, 'the BGPPeer error names asNumber');
+    assert.match(errs.get(`${RESOURCES}/bgpconfigurations/robust-garbage`) ?? '', /not JSON/);
+    const check1 = await check(lab, () => {});
+    assert.deepEqual(check1.failed, [], 'every pod still reaches every pod');
+    // IPAM keeps working around the bad blocks: a new pod gets an address from the good pool.
+    const p = await addPod(lab.plan, extra);
+    assert.match(p.address, /^10\.244\./);
+    await pollUntil(() => ping1(pod('pod1-1'), p.address), { timeoutMs: 10_000, what: `the new pod ${p.address} reachable from pod1-1` });
+    const del = await runCni(node(3), 'DEL', extra);
+    assert.equal(del.status, 0, del.stdout + del.stderr);
+    await pollUntil(() => sameRoutes(baseline, snapshot()), { timeoutMs: 10_000, what: `the new pod's routes gone (diff ${diffRoutes(baseline, snapshot())})` });
+    assert.deepEqual(await sessionSince(), since, 'no BGP session touched by the bad data (the bad peer is not configured)');
+    // Remove the bad keys: nothing else may change (a fixed window for "must not happen").
+    for (const key of Object.keys(bad)) assert.equal(etcdctl(['del', key]).status, 0);
+    const offsets2 = nodes().map((n) => logOffset(n.logFile));
+    const tDel = performance.now();
+    while (performance.now() - tDel < 3000) {
+      assert.deepEqual(snapshot(), baseline, 'kernel routes unchanged after removing the bad keys');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.deepEqual(await sessionSince(), since, 'no BGP session touched after removing the bad keys');
+    nodes().forEach((n, i) => {
+      assert.equal(nodePid(n), pids[i]);
+      assert.equal(alive(pids[i] ?? 0), true, `${n.name} still running`);
+      const errors = logSince(n.logFile, offsets2[i] ?? 0).filter((l) => l.level >= 50);
+      assert.deepEqual(errors, [], `${n.name} logs no error when the bad keys go away`);
+    });
+    for (const m of monitors) await m.flush();
+    stats = await stopAll([pinger], monitors);
+    t.diagnostic(formatPing(stats[0] as PingStats));
+    assert.equal(stats[0]?.lost, 0, 'no ping lost to the bad data');
+    // Only the extra pod's own routes came and went; nothing else changed.
+    const podIp = p.address;
+    for (const m of monitors) {
+      const others = m.agentLines().filter((l) => !l.includes(`${podIp} `));
+      assert.deepEqual(others, [], `${m.netns}: no agent route changed except the extra pod's`);
+    }
+  } finally {
+    if (stats.length === 0) await stopAll([pinger], monitors);
+    for (const key of Object.keys(bad)) etcdctl(['del', key]);
+    await runCni(node(3), 'DEL', extra);
+    trySh('ip', ['netns', 'del', extra.netns]);
+  }
+});
+
+test('bad data over a good resource: the agent keeps the last good version (ToR peer of node3 overwritten with asNumber -1)', {
+  skip, todo: 'agent/datastore treats a resource that became invalid as deleted (datastore.ts watch: "An entry that became invalid is gone"): node3 drops its ToR session; request to h-node in /work/tasks/requests.md',
+}, async () => {
+  const n3 = node(3);
+  const key = `${RESOURCES}/bgppeers/tor-${n3.name}`;
+  const good = etcdctl(['get', key, '--print-value-only']).stdout.trim();
+  assert.match(good, /"asNumber":65000/);
+  try {
+    assert.equal(etcdctl(['put', key, good.replace('"asNumber":65000', '"asNumber":-1')]).status, 0);
+    await pollUntil(() => logSince(n3.logFile, 0).some((l) => l.key === key && l.level >= 50), { timeoutMs: 10_000, what: `node3 logs the bad ${key}` });
+    const tor = (await peers(n3)).find((p) => p.peerIP === n3.gateway);
+    assert.equal(tor?.info, 'Established', `node3 keeps its ToR session with the last good BGPPeer (it has: ${JSON.stringify(tor)})`);
+  } finally {
+    etcdctl(['put', key, good]);
+    await pollUntil(allSessionsUp, { timeoutMs: 30_000, what: 'every BGP session Established again' });
+    await pollUntil(() => sameRoutes(baseline, snapshot()), { timeoutMs: 10_000, what: `routes back to the baseline (diff ${diffRoutes(baseline, snapshot())})` });
+  }
+});
+
+test('a misbehaving ToR: `clear bgp *`, then bgpd killed and restarted; nodes keep mesh routes, re-learn from the ToR, never crash', { skip }, async (t) => {
+  const dir = torDir(lab.plan);
+  const pids = nodes().map(nodePid);
+  const blocks = ownBlocks();
+  // Something for the nodes to learn from the ToR: an external network it originates.
+  vtysh('configure terminal', 'router bgp 65000', 'address-family ipv4 unicast', `network ${TOR_NET}`);
+  const hasTorNet = (): boolean => nodes().every((n) => agentRoutes(n.netns).some((r) => r.dst === TOR_NET && r.gateway === n.gateway));
+  await pollUntil(hasTorNet, { timeoutMs: 10_000, what: `${TOR_NET} from the ToR in every node's kernel` });
+  const withTor = snapshot();
+  const monitors = nodes().map((n) => new RouteMonitor(n.netns));
+  const pingers = [
+    new Pinger('pod1-1→pod2-2 (direct)', pod('pod1-1').netns, pod('pod2-2').address),
+    new Pinger('pod2-1→pod3-1 (VXLAN)', pod('pod2-1').netns, pod('pod3-1').address),
+  ];
+  let stats: PingStats[] = [];
+  let bgpdArgs: string[] = [];
+  try {
+    for (const m of monitors) await m.flush();
+    await Promise.all(pingers.map((p) => p.started()));
+    // 1. clear bgp *: the ToR resets every session.
+    const before = torNeighbors();
+    const nodeIps = nodes().map((n) => n.address);
+    const t0 = performance.now();
+    vtysh('clear bgp *');
+    await pollUntil(() => {
+      const now = torNeighbors();
+      return nodeIps.every((ip) => now[ip]?.bgpState === 'Established' && (now[ip]?.connectionsEstablished ?? 0) > (before[ip]?.connectionsEstablished ?? 0));
+    }, { timeoutMs: 30_000, intervalMs: 50, what: 'every ToR session re-established after clear bgp *' });
+    await pollUntil(() => JSON.stringify(torPrefixes()) === JSON.stringify([...blocks, TOR_NET].sort()) && hasTorNet(),
+      { timeoutMs: 15_000, intervalMs: 50, what: `the ToR holding every block again and the nodes ${TOR_NET} (ToR has ${torPrefixes().join(' ')})` });
+    await pollUntil(allSessionsUp, { timeoutMs: 15_000, what: 'every node session up' });
+    t.diagnostic(`clear bgp *: sessions and routes back in ${Math.round(performance.now() - t0)} ms`);
+    // 2. bgpd killed outright (no NOTIFICATION), then started again as the lab started it.
+    const bgpdPid = readPid(`${dir}/bgpd.pid`);
+    assert.ok(bgpdPid !== undefined && alive(bgpdPid));
+    bgpdArgs = cmdline(bgpdPid);
+    const t1 = performance.now();
+    process.kill(bgpdPid, 'SIGKILL');
+    await pollUntil(() => !alive(bgpdPid), { timeoutMs: 5000, what: 'bgpd gone' });
+    await pollUntil(async () => {
+      for (const n of nodes()) if ((await peers(n)).find((p) => p.peerIP === n.gateway)?.info === 'Established') return false;
+      return true;
+    }, { timeoutMs: 15_000, intervalMs: 50, what: 'every node to see its ToR session down' });
+    const tNoticed = performance.now();
+    const r = trySh('ip', ['netns', 'exec', lab.plan.torNetns, ...bgpdArgs]);
+    assert.equal(r.status, 0, `bgpd restart: ${r.stderr}`);
+    await pollUntil(() => trySh('ip', ['netns', 'exec', lab.plan.torNetns, 'vtysh', '--vty_socket', dir, '-c', 'show bgp summary json']).status === 0,
+      { timeoutMs: 10_000, what: 'the new bgpd answering vtysh' });
+    vtysh('configure terminal', 'router bgp 65000', 'address-family ipv4 unicast', `network ${TOR_NET}`);
+    await pollUntil(allSessionsUp, { timeoutMs: 30_000, intervalMs: 50, what: 'every node session up with the new bgpd' });
+    await pollUntil(() => JSON.stringify(torPrefixes()) === JSON.stringify([...blocks, TOR_NET].sort()) && sameRoutes(withTor, snapshot()),
+      { timeoutMs: 15_000, intervalMs: 50, what: `the new bgpd holding every block and the nodes re-learning ${TOR_NET} (diff ${diffRoutes(withTor, snapshot())})` });
+    t.diagnostic(`bgpd SIGKILL: nodes saw the ToR session down after ${Math.round(tNoticed - t1)} ms; everything back ${Math.round(performance.now() - t1)} ms after the kill`);
+    for (const m of monitors) await m.flush();
+    stats = await stopAll(pingers, monitors);
+    for (const s of stats) t.diagnostic(formatPing(s));
+    for (const s of stats) assert.equal(s.lost, 0, `${formatPing(s)}: pod traffic between nodes never needs the ToR's sessions`);
+    for (const m of monitors) {
+      const meshDeleted = m.deletedAgentRoutes().filter((l) => !l.includes(TOR_NET.split('/')[0] ?? TOR_NET));
+      assert.deepEqual(meshDeleted, [], `${m.netns}: only the ToR's own route may come and go; mesh, block and workload routes stay`);
+    }
+    nodes().forEach((n, i) => assert.equal(nodePid(n), pids[i], `${n.name} tortie-node never restarted`));
+    nodes().forEach((n, i) => assert.equal(alive(pids[i] ?? 0), true, `${n.name} tortie-node still running`));
+  } finally {
+    if (stats.length === 0) await stopAll(pingers, monitors);
+    const cur = readPid(`${dir}/bgpd.pid`);
+    if ((cur === undefined || !alive(cur)) && bgpdArgs.length > 0) trySh('ip', ['netns', 'exec', lab.plan.torNetns, ...bgpdArgs]);
+    await pollUntil(() => trySh('ip', ['netns', 'exec', lab.plan.torNetns, 'vtysh', '--vty_socket', dir, '-c', 'show bgp summary json']).status === 0,
+      { timeoutMs: 10_000, what: 'bgpd answering vtysh' });
+    vtysh('configure terminal', 'router bgp 65000', 'address-family ipv4 unicast', `no network ${TOR_NET}`);
+  }
+  await pollUntil(() => sameRoutes(baseline, snapshot()), { timeoutMs: 10_000, what: `routes back to the baseline (diff ${diffRoutes(baseline, snapshot())})` });
+});
+
+test('kernel drift: every proto 80 route flushed on node1 is repaired within 2 s and pods ping again', { skip }, async (t) => {
+  const n1 = node(1);
+  const pids = nodes().map(nodePid);
+  const pingers = [
+    new Pinger('pod1-1→pod3-1 (VXLAN)', pod('pod1-1').netns, pod('pod3-1').address),
+    new Pinger('pod2-2→pod1-2 (direct)', pod('pod2-2').netns, pod('pod1-2').address),
+  ];
+  let stats: PingStats[] = [];
+  try {
+    await Promise.all(pingers.map((p) => p.started()));
+    // Blackhole, workload, direct and VXLAN routes all at once.
+    const flush = trySh('ip', ['-n', n1.netns, 'route', 'flush', 'proto', '80']);
+    assert.equal(flush.status, 0, flush.stderr);
+    const t0 = performance.now();
+    assert.deepEqual(routeSet(n1.netns), [], 'the flush removed every agent route');
+    await pollUntil(() => sameRoutes(baseline, snapshot()), { timeoutMs: 2000, intervalMs: 10, what: `node1's routes back (diff ${diffRoutes(baseline, snapshot())})` });
+    const repairMs = performance.now() - t0;
+    const seen = pingers.map((p) => p.replies);
+    await pollUntil(() => pingers.every((p, i) => p.replies >= (seen[i] ?? 0) + 3), { timeoutMs: 5000, what: 'both pingers answering again' });
+    t.diagnostic(`proto 80 flushed: every route back in ${Math.round(repairMs)} ms, pings answering after ${Math.round(performance.now() - t0)} ms`);
+    stats = await stopAll(pingers, []);
+    for (const s of stats) t.diagnostic(formatPing(s));
+    for (const s of stats) assert.ok(s.longestGapMs <= 2500, `${formatPing(s)}: outage within the repair bound`);
+    nodes().forEach((n, i) => assert.equal(alive(pids[i] ?? 0), true, `${n.name} tortie-node still running`));
+  } finally {
+    if (stats.length === 0) await stopAll(pingers, []);
+  }
+});
+
+test('kernel drift: vxlan.calico deleted on node1 comes back with its routes and pods ping again', { skip }, async (t) => {
+  const n1 = node(1);
+  const pids = nodes().map(nodePid);
+  const pinger = new Pinger('pod1-1→pod3-1 (VXLAN)', pod('pod1-1').netns, pod('pod3-1').address);
+  let stats: PingStats[] = [];
+  try {
+    await pinger.started();
+    const del = trySh('ip', ['-n', n1.netns, 'link', 'del', 'vxlan.calico']);
+    assert.equal(del.status, 0, del.stderr);
+    const t0 = performance.now();
+    assert.ok(!routeSet(n1.netns).some((r) => r.includes('vxlan.calico')), 'the routes through vxlan.calico went with it');
+    await pollUntil(() => sameRoutes(baseline, snapshot()), { timeoutMs: 15_000, intervalMs: 10, what: `vxlan.calico and its routes back on node1 (diff ${diffRoutes(baseline, snapshot())})` });
+    const repairMs = performance.now() - t0;
+    const r0 = pinger.replies;
+    await pollUntil(() => pinger.replies >= r0 + 3, { timeoutMs: 5000, what: 'pod1-1→pod3-1 answering again' });
+    t.diagnostic(`vxlan.calico deleted: device and routes back in ${Math.round(repairMs)} ms, pod1-1→pod3-1 answering after ${Math.round(performance.now() - t0)} ms`);
+    stats = [await pinger.stop()];
+    t.diagnostic(formatPing(stats[0] as PingStats));
+    nodes().forEach((n, i) => assert.equal(alive(pids[i] ?? 0), true, `${n.name} tortie-node still running`));
+    await t.test('repaired within 2 s', {
+      todo: repairMs <= 2000 ? false : `took ${Math.round(repairMs)} ms: the agent re-creates vxlan.calico only on its 10 s underlay timer, it does not watch link deletions; request to h-node in /work/tasks/requests.md`,
+    }, () => { assert.ok(repairMs <= 2000, `vxlan.calico back after ${Math.round(repairMs)} ms`); });
+  } finally {
+    if (stats.length === 0) await pinger.stop();
+  }
+});
