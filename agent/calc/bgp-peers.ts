@@ -14,7 +14,7 @@ import { parseDuration, parsePeerIp } from '../resources/fields.js';
 import { effectiveBgpConfiguration } from '../resources/bgp-configuration.js';
 import { evaluateSelector, parseSelector, selectorMatches, type Selector } from '../resources/selector.js';
 import { parsePrefix } from '../../common/prefix.js';
-import type { PeerConfig, PolicyConfig, PolicyRule, SpeakerConfig } from '../../bgp/speaker/peer-config.js';
+import type { PeerConfig, PolicyConfig, SpeakerConfig } from '../../bgp/speaker/peer-config.js';
 import type { NodeInfo, PeerInfo, Snapshot } from './snapshot.js';
 import { filterRules, linearize, type FilterRule } from './bgp-filter-rules.js';
 

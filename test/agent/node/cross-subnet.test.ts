@@ -66,7 +66,7 @@ after(async () => { if (lab) await lab.cleanup(); });
 const block = (n: LabNode): string | undefined => lab.routes(n).find((r) => r.type === 'blackhole')?.dst;
 
 test('same subnet is direct, across subnets goes through vxlan.calico to the published VTEP', { skip }, async () => {
-  const [n1, n2, n3] = nodes as [LabNode, LabNode, LabNode];
+  const [n1, , n3] = nodes as [LabNode, LabNode, LabNode];
   const blocks = await Promise.all(nodes.map((n) => pollUntil(() => block(n), { timeoutMs: 20_000, what: `${n.name} block\n${lab.logs()}` })));
   const [b1, b2, b3] = blocks as [string, string, string];
   await pollUntil(() => lab.routes(n1).some((r) => r.dst === b2 && r.gateway === '10.1.0.3' && r.dev === 'eth0'), { timeoutMs: 20_000, what: `node1 direct to ${b2}\n${lab.logs()}` });

@@ -57,6 +57,9 @@ test('clients peer only with the reflector, which reflects their blocks with the
   await pollUntil(async () => JSON.stringify(await peersOf(rr)) === JSON.stringify([['10.97.0.1', 'global', 'up'], ['10.97.0.2', 'global', 'up']]), { timeoutMs: 20_000, what: 'rr1 peers with both clients' });
   const bb = await pollUntil(() => lab.routes(b).find((r) => r.type === 'blackhole')?.dst, { timeoutMs: 20_000, what: 'b block' });
   await pollUntil(() => lab.routes(a).some((r) => r.dst === bb && r.gateway === '10.97.0.2'), { timeoutMs: 20_000, what: `a routes ${bb} straight to b: ${JSON.stringify(lab.routes(a))}` });
+  assert.deepEqual(await peersOf(b), [['10.97.0.10', 'global', 'up']], 'b has no mesh session either');
+  const ba = lab.routes(a).find((r) => r.type === 'blackhole')?.dst ?? '';
+  assert.ok(lab.routes(rr).some((r) => r.dst === ba && r.gateway === '10.97.0.1'), 'the reflector routes the clients\' blocks too');
   const pa = lab.addPod(a, 'rpa');
   const pb = lab.addPod(b, 'rpb');
   await pollUntil(() => lab.ping(pa.ns, pb.address), { timeoutMs: 10_000, what: `ping ${pa.address} -> ${pb.address}` });

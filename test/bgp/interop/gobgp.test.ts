@@ -15,21 +15,18 @@ import { GOBGP_ESTABLISHED, GobgpPeer, TortieBgpd } from '../../helpers/bgp-peer
 
 const skip = topologySkipReason('gobgpd', 'gobgp');
 
-const neighbor = (addr: string, family: string, o: { peerAs?: number; localAs?: number; localAddress?: string } = {}) => `[[neighbors]]
+const neighbor = (addr: string, families: string, o: { peerAs?: number; localAs?: number; localAddress?: string } = {}) => `[[neighbors]]
   [neighbors.config]
     neighbor-address = "${addr}"
     peer-as = ${o.peerAs ?? 65002}
 ${o.localAs !== undefined ? `    local-as = ${o.localAs}\n` : ''}${o.localAddress !== undefined ? `  [neighbors.transport.config]\n    local-address = "${o.localAddress}"\n` : ''}  [neighbors.timers.config]
     connect-retry = 1
     idle-hold-time-after-reset = 1
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "${family}"
-`;
+${families.split(',').map((f) => `  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = "${f}"\n`).join('')}`;
 const GOBGP = `[global.config]
   as = 65004
   router-id = "10.0.4.1"
-${neighbor('10.0.4.2', 'ipv4-unicast')}${neighbor('fd04::2', 'ipv6-unicast')}${neighbor('10.0.4.4', 'ipv4-unicast', { localAs: 65002, localAddress: '10.0.4.3' })}\
+${neighbor('10.0.4.2', 'ipv4-unicast')}${neighbor('fd04::2', 'ipv6-unicast')}${neighbor('10.0.4.4', 'ipv4-unicast,ipv6-unicast', { localAs: 65002, localAddress: '10.0.4.3' })}\
 ${neighbor('10.0.4.6', 'ipv4-unicast', { peerAs: 65099, localAddress: '10.0.4.5' })}${neighbor('10.0.4.8', 'ipv4-unicast', { localAddress: '10.0.4.7' })}`;
 
 const TORTIE = `routerId: 10.0.4.2
@@ -38,7 +35,9 @@ listen: { address: "::", port: 179 }
 peers:
   - { name: gobgp4, address: 10.0.4.1, asn: 65004, connectRetry: 1 }
   - { name: gobgp6, address: "fd04::1", asn: 65004, families: [ipv6-unicast], connectRetry: 1 }
-  - { name: gobgpi, address: 10.0.4.3, asn: 65002, localAddress: 10.0.4.4, connectRetry: 1 }
+  # iBGP, IPv4 and IPv6 unicast over one IPv4 session; our IPv6 next hop given explicitly (the
+  # interface fallback is exercised in frr.test.ts).
+  - { name: gobgpi, address: 10.0.4.3, asn: 65002, localAddress: 10.0.4.4, families: [ipv4-unicast, ipv6-unicast], nextHopSelf6: "fd04::2", connectRetry: 1 }
   # GoBGP's 10.0.4.6 neighbor expects AS 65099: IT refuses our OPEN.
   - { name: wrongours, address: 10.0.4.5, asn: 65004, localAddress: 10.0.4.6, connectRetry: 1 }
   # GoBGP is AS 65004 on 10.0.4.7; we expect 65005, so WE refuse its OPEN.
@@ -89,6 +88,10 @@ describe('interop: tortie-bgpd ↔ GoBGP', { skip, timeout: 120_000 }, () => {
     assert.deepEqual(attr(pi, 2)?.as_paths ?? [], []);
     assert.equal(attr(pi, 5)?.value, 100);
     assert.equal(attr(pi, 3)?.nexthop, '10.0.4.4');
+    // IPv6 over the IPv4 iBGP session: MP_REACH next hop = nextHopSelf6.
+    const pi6 = await pollUntil(() => goLearned('ipv6', '2001:db8:61::/48', '10.0.4.4'), { what: 'GoBGP has 2001:db8:61::/48 over the IPv4 iBGP session' });
+    assert.equal(attr(pi6, 14)?.nexthop, 'fd04::2');
+    assert.equal(attr(pi6, 5)?.value, 100);
   });
 
   it('we receive, follow changes to, and drop withdrawn GoBGP routes (eBGP and iBGP)', async () => {
@@ -106,6 +109,9 @@ describe('interop: tortie-bgpd ↔ GoBGP', { skip, timeout: 120_000 }, () => {
     const view = await t.routes('10.80.0.0/24');
     assert.equal(view.find((x) => x.best)?.from, 'gobgpi');
     await pollUntil(async () => (await t.routes('2001:db8:80::/48')).some((x) => x.from === 'gobgp6' && x.nextHop === 'fd04::1'), { what: 'v6 route at tortie' });
+    // The same IPv6 route over the IPv4 iBGP session, its next hop unchanged.
+    g.cli('global', 'rib', 'add', '2001:db8:83::/48', 'nexthop', 'fd04::3', '-a', 'ipv6');
+    await pollUntil(async () => (await ours('2001:db8:83::/48', 'gobgpi'))?.nextHop === 'fd04::3', { what: 'IPv6 route over the IPv4 iBGP session at tortie' });
     g.cli('global', 'rib', 'add', '10.80.0.0/24', 'med', '20', 'community', '65004:2', 'local-pref', '250', '-a', 'ipv4');
     await pollUntil(async () => { const x = await ours('10.80.0.0/24', 'gobgp4'); return x?.med === 20 && x.communities.includes('65004:2'); }, { what: 'changed attributes at tortie' });
     await pollUntil(async () => (await ours('10.80.0.0/24', 'gobgpi'))?.localPref === 250, { what: 'LOCAL_PREF 250 over iBGP at tortie' });
