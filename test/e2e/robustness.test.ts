@@ -149,7 +149,12 @@ after(async () => {
   assert.deepEqual(left, [], 'down removed every namespace');
 });
 
-test('restart: SIGTERM and start tortie-node on node1; its routes are never deleted, pods keep pinging, same routes after', { skip }, async (t) => {
+/**
+ * Stop node1's tortie-node with `signal` and start it again at once, with route monitors on every
+ * node and pods pinging across; node1's own routes must never be deleted and every node must end
+ * with the routes it had before.
+ */
+async function restartNode1(t: { diagnostic(m: string): void }, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
   const n1 = node(1);
   const block1 = agentRoutes(n1.netns).find((r) => r.type === 'blackhole')?.dst;
   assert.ok(block1 !== undefined, 'node1 has a block');
@@ -166,11 +171,17 @@ test('restart: SIGTERM and start tortie-node on node1; its routes are never dele
     await Promise.all(pingers.map((p) => p.started()));
     const oldPid = nodePid(n1);
     const t0 = performance.now();
-    await stopPid(oldPid, 10_000);
+    if (signal === 'SIGTERM') {
+      await stopPid(oldPid, 10_000);
+    } else {
+      process.kill(oldPid, 'SIGKILL');
+      await pollUntil(() => !alive(oldPid), { timeoutMs: 5000, intervalMs: 5, what: 'the killed tortie-node gone' });
+    }
     const tStopped = performance.now();
     assert.equal(alive(oldPid), false);
-    // The peers were told: Cease/administrative shutdown (the ToR's FRR and node2's own status say so).
-    await pollUntil(async () => {
+    // SIGTERM: the peers were told Cease/administrative shutdown (the ToR's FRR and node2's status
+    // say so). SIGKILL is a crash: restart at once, as a supervisor would.
+    if (signal === 'SIGTERM') await pollUntil(async () => {
       const tor = torNeighbors()[n1.address];
       const mesh = (await peers(node(2))).find((p) => p.peerIP === n1.address);
       return tor?.lastNotificationReason === 'Cease/Administrative Shutdown' && /administrative shutdown/i.test(mesh?.info ?? '')
@@ -193,7 +204,7 @@ test('restart: SIGTERM and start tortie-node on node1; its routes are never dele
     for (const m of monitors) await m.flush();
     stats = await stopAll(pingers, monitors);
     const ms = (x: number): number => Math.round(x - t0);
-    t.diagnostic(`SIGTERM→exit ${ms(tStopped)} ms, →cni.sock ${ms(tServing)} ms, →node1's block back on node2+node3 ${ms(tBlock)} ms, →all sessions Established ${ms(tSessions)} ms, →routes as before ${ms(tConverged)} ms`);
+    t.diagnostic(`${signal}→exit ${ms(tStopped)} ms, →cni.sock ${ms(tServing)} ms, →node1's block back on node2+node3 ${ms(tBlock)} ms, →all sessions Established ${ms(tSessions)} ms, →routes as before ${ms(tConverged)} ms`);
     for (const s of stats) t.diagnostic(formatPing(s));
     for (const m of monitors.slice(1)) t.diagnostic(`${m.netns}: ${m.agentLines().length} agent route changes (${block1} withdrawn and re-learned)`);
 
@@ -207,19 +218,27 @@ test('restart: SIGTERM and start tortie-node on node1; its routes are never dele
     const [local, unaffected, direct, vxlan] = stats;
     assert.equal(local?.lost, 0, 'pods on the restarted node reach each other throughout');
     assert.equal(unaffected?.lost, 0, 'traffic not through node1 is untouched');
-    // Traffic into node1's block stops between node1's Cease and the re-established mesh session
+    // Traffic into node1's block stops between node1's leaving and the re-established mesh session
     // (no graceful restart: the peers withdraw the block); the outage is bounded by that window
     // (plus two ping intervals of measurement slack), nothing beyond it.
     const window = tBlock - t0 + 100;
     for (const s of [direct, vxlan]) {
       assert.ok(s !== undefined);
-      assert.ok(s.longestGapMs <= window, `${formatPing(s)}: outage longer than SIGTERM→block re-learned (${Math.round(window)} ms)`);
+      assert.ok(s.longestGapMs <= window, `${formatPing(s)}: outage longer than ${signal}→block re-learned (${Math.round(window)} ms)`);
     }
     // The restarted node answers every BGP client from the same process: no second restart.
     assert.equal(alive(nodePid(n1)), true);
   } finally {
     if (stats.length === 0) await stopAll(pingers, monitors);
   }
+}
+
+test('restart: SIGTERM and start tortie-node on node1; its routes are never deleted, pods keep pinging, same routes after', { skip }, async (t) => {
+  await restartNode1(t, 'SIGTERM');
+});
+
+test('crash: SIGKILL and start tortie-node on node1 at once; same guarantees as a clean restart', { skip }, async (t) => {
+  await restartNode1(t, 'SIGKILL');
 });
 
 test('etcd outage (~10 s): agents stay up, keep BGP and kernel routes, pods keep pinging; after it a new pod ADD works', { skip }, async (t) => {
