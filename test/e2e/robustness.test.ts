@@ -129,9 +129,17 @@ async function stopAll(pingers: readonly Pinger[], monitors: readonly RouteMonit
   return stats;
 }
 
+/** Interrupted (Ctrl-C, a closed pipe): `after` would not run, so take the lab down here. */
+function downOnSignal(sig: NodeJS.Signals): void {
+  process.once(sig, () => {
+    void down(stateDir, prefix, () => {}).finally(() => { rmSync(stateDir, { recursive: true, force: true }); process.exit(130); });
+  });
+}
+
 before(async () => {
   if (skip) return;
   stateDir = mkdtempSync(join(tmpdir(), 'tortie-robust-'));
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGPIPE'] as const) downOnSignal(sig);
   lab = await up({ prefix, stateDir, nodes: 3, podsPerNode: 2, tor: 'frr' }, (l) => log.push(l));
   await pollUntil(async () => {
     const r = await check(lab, () => {});
