@@ -28,7 +28,7 @@ describe('tortie-bgpd start-up errors', () => {
   it('names the file, line, field path and reason, and exits 2', () => {
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'routerId: 10.0.0.1\nasn: 65001\npeers:\n  - address: 10.0.0.2\n    asn: 65002\n    holdTime: 2\n    colour: blue\n');
-    const r = run('-c', file, '--check');
+    const r = run('--config', file, '--check');
     assert.equal(r.status, 2);
     assert.match(r.stderr, new RegExp(`${file}:6: peers\\[0\\]\\.holdTime: holdTime must be 0 or 3\\.\\.65535`));
     assert.match(r.stderr, new RegExp(`${file}:7: peers\\[0\\]\\.colour: unknown field "colour"`));
