@@ -2,6 +2,7 @@
  * Human output of tortie-bgpctl, shaped like `birdc show protocols [all]` and `show route [all]`
  * so operators (and scripts written for BIRD) read it the same way.
  */
+import { parsePrefix } from '../../common/prefix.js';
 import type { PeerStatus, RouteView } from '../speaker/speaker.js';
 
 function hms(ms: number): string {
@@ -58,7 +59,9 @@ const ORIGIN_CHAR = { IGP: 'i', EGP: 'e', incomplete: '?' } as const;
 export function formatRoutes(routes: readonly RouteView[], all: boolean): string {
   const lines: string[] = [];
   for (const fam of [4, 6] as const) {
-    const rs = routes.filter((r) => (r.prefix.includes(':') ? 6 : 4) === fam && r.accepted);
+    // By network, like reading a routing table; the paths of one network keep the speaker's order
+    // (best first) because the sort is stable.
+    const rs = routes.filter((r) => (r.prefix.includes(':') ? 6 : 4) === fam && r.accepted).sort(byNetwork);
     if (rs.length === 0) continue;
     lines.push(`Table master${fam}:`);
     let last = '';
@@ -66,7 +69,7 @@ export function formatRoutes(routes: readonly RouteView[], all: boolean): string
       const head = r.prefix === last ? ''.padEnd(20) : r.prefix.padEnd(20);
       last = r.prefix;
       const src = r.from === 'local' ? 'static' : 'unicast';
-      lines.push(`${head} ${src} [${r.from} ${hmsShort(r.since)}]${r.best ? ' *' : ''} (100) [${r.asPath.length ? `AS${r.asPath[r.asPath.length - 1]}` : ''}${ORIGIN_CHAR[r.origin]}]`);
+      lines.push(`${head} ${src} [${r.from} ${hms(r.since)}]${r.best ? ' *' : ''} (100) [${r.asPath.length ? `AS${r.asPath[r.asPath.length - 1]}` : ''}${ORIGIN_CHAR[r.origin]}]`);
       if (r.from !== 'local') lines.push(`\tvia ${r.nextHop}`);
       if (!all) continue;
       lines.push(`\tType: ${r.from === 'local' ? 'static' : 'BGP'} univ`);
@@ -82,7 +85,16 @@ export function formatRoutes(routes: readonly RouteView[], all: boolean): string
   return lines.join('\n');
 }
 
-function hmsShort(ms: number): string { return hms(ms).slice(0, 8); }
+/** Network order: address bytes, then prefix length. */
+function byNetwork(a: RouteView, b: RouteView): number {
+  if (a.prefix === b.prefix) return 0;
+  const pa = parsePrefix(a.prefix), pb = parsePrefix(b.prefix);
+  for (let i = 0; i < pa.bytes.length; i++) {
+    const d = (pa.bytes[i] ?? 0) - (pb.bytes[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return pa.length - pb.length;
+}
 
 export interface RouteCount { readonly routes: number; readonly best: number; readonly networks: number; readonly ipv4: number; readonly ipv6: number }
 

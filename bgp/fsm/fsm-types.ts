@@ -105,6 +105,12 @@ export interface GracefulRestartConfig {
   readonly notification?: boolean;
   /** Families whose forwarding state we preserve. */
   readonly forwardingPreserved?: boolean;
+  /**
+   * "Aware"/helper-only mode (BIRD's default): the capability lists no address families, so
+   * peers keep none of our routes across our restarts, but they do send End-of-RIB (FRR sends
+   * it, and answers ROUTE-REFRESH, only to GR-capable peers). Use with restartTime 0.
+   */
+  readonly helperOnly?: boolean;
 }
 
 /** What the FSM needs to know about the local side and the expected peer. */

@@ -24,7 +24,7 @@ export function buildLocalOpen(config: FsmConfig): OpenMessage {
     caps.push({
       type: 'graceful-restart', restarting: false, notification: gr.notification ?? false,
       restartTime: Math.min(gr.restartTime, 4095),
-      families: localFamilies(config).map((f) => ({ afi: f.afi, safi: f.safi, forwardingPreserved: gr.forwardingPreserved ?? false })),
+      families: gr.helperOnly ? [] : localFamilies(config).map((f) => ({ afi: f.afi, safi: f.safi, forwardingPreserved: gr.forwardingPreserved ?? false })),
     });
   }
   caps.push({ type: 'four-octet-as', asn: config.localAs });

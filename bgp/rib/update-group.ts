@@ -228,6 +228,7 @@ export class UpdateGroup {
     if (this.cache4.size + this.cache6.size >= CACHE_LIMIT || this.exported.size >= CACHE_LIMIT) this.resetCaches();
     const generic = new BatchBuilder(prefixes);
     let genericDelta = 0;
+    let genericCount = 0;
     const newA: Array<ExportedAttributes | null> = new Array(n);
     const oldA: Array<ExportedAttributes | null> = new Array(n);
     /** Entries by the member that is the source of their current or previous best route. */
@@ -246,6 +247,7 @@ export class UpdateGroup {
       if (c) mark(c.source.id, i);
       if (p && p !== c) mark(p.source.id, i);
       if (nn === oo) continue;
+      genericCount++;
       if (nn) { generic.add(nn, i); if (!oo) genericDelta++; } else { generic.withdraw.push(i); genericDelta--; }
     }
     const plain: MemberBatch = { base: generic, skip: EMPTY_SKIP, extra: undefined };
@@ -270,7 +272,7 @@ export class UpdateGroup {
         if (nn) { extra.add(nn, i); if (!oo) delta++; } else { extra.withdraw.push(i); delta--; }
       }
       m.advertised += delta;
-      if (generic.empty && extra.empty) continue;
+      if (extra.empty && skip.length === genericCount) continue; // nothing of the shared batch is for it
       emit(id, { base: generic, skip, extra: extra.empty ? undefined : extra });
     }
   }

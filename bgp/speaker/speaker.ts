@@ -13,12 +13,12 @@
  */
 import type { Server, Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import type { Clock } from '../../common/clock.js';
+import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { describeError } from '../../common/errors.js';
 import { formatAddress, formatPrefix, ipv4ToInt, parseAddress, parsePrefix, type Prefix } from '../../common/prefix.js';
 import { CeaseSubcode } from '../wire/errors.js';
-import { encodeEndOfRib, prepareAttributes, type PreparedAttributes } from '../wire/update-encoder.js';
+import { encodeEndOfRib, endOfRibFamily, prepareAttributes, type PreparedAttributes } from '../wire/update-encoder.js';
 import { AsPathSegmentType, type AsPathSegment, type Capability, type CodecContext, type Origin, type PathAttributes, type UpdateMessage } from '../wire/types.js';
 import type { DownReason, FsmState, NegotiatedSession } from '../fsm/fsm-types.js';
 import { BgpSession, type ConnectOptions } from '../session/session.js';
@@ -115,6 +115,8 @@ export interface PeerStatus {
   readonly prefixes: { readonly received: number; readonly accepted: number; readonly advertised: number };
   readonly establishedTransitions: number;
   readonly messages: PeerMessageStats;
+  /** Families whose End-of-RIB (RFC 4724 §2) the peer sent since it became Established: its initial table is in. */
+  readonly eorReceived: readonly string[];
 }
 
 const ORIGIN_NAMES = ['IGP', 'EGP', 'incomplete'] as const;
@@ -162,6 +164,11 @@ interface Peer {
   encodingKey: string;
   sends4: boolean;
   sends6: boolean;
+  /** End-of-RIB received since Established, by family name. */
+  eorReceived: Set<string>;
+  /** Pending look for a missing next hop of the other family, and its back-off (ms, 0: none yet). */
+  nhRetry: TimerHandle | undefined;
+  nhRetryDelay: number;
 }
 
 /** An update group: peers with equal ExportTargets (FRR update-groups). */
@@ -231,7 +238,7 @@ export class BgpSpeaker {
       routeRefreshIn: 0, negotiated: undefined,
       base: { establishedTransitions: 0, messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0, notificationsIn: 0, notificationsOut: 0 }, ctx: undefined, establishedWall: 0,
       adjIn: undefined, group: undefined, local4: undefined, local6: undefined, prepared: new Map(), preparedGen: -1,
-      encodingKey: '', sends4: false, sends6: false,
+      encodingKey: '', sends4: false, sends6: false, eorReceived: new Set(), nhRetry: undefined, nhRetryDelay: 0,
     };
     this.attach(p);
     this.peers.set(config.name, p);
@@ -404,6 +411,7 @@ export class BgpSpeaker {
   /** Cease/2 administrative shutdown to every peer, close the listener. */
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const p of this.peers.values()) { p.nhRetry?.cancel(); p.nhRetry = undefined; }
     await Promise.all([...this.peers.values()].map((p) => p.session.stop().catch((err: unknown) => {
       this.log.warn({ peer: p.config.name, err: describeError(err) }, 'stopping session failed');
     })));
@@ -440,6 +448,7 @@ export class BgpSpeaker {
           notificationsIn: b.notificationsIn + sumCounts(st.notificationsReceived),
           notificationsOut: b.notificationsOut + sumCounts(st.notificationsSent), routeRefreshIn: p.routeRefreshIn,
         },
+        eorReceived: [...p.eorReceived],
       };
     });
   }
@@ -515,6 +524,9 @@ export class BgpSpeaker {
       holdTime: c.holdTime, connectRetryTime: c.connectRetry, passive: c.passive,
       families: c.families.map((f) => (f === 'ipv6-unicast' ? { afi: 2, safi: 1 } : { afi: 1, safi: 1 })),
       routeRefresh: true,
+      // Graceful restart "aware" (no families, restart time 0), like BIRD: peers then send
+      // End-of-RIB and FRR answers our ROUTE-REFRESH; nothing of ours is kept across restarts.
+      gracefulRestart: { restartTime: 0, helperOnly: true },
     }, { clock: this.deps.clock, logger: this.deps.logger, codec: wireCodec, connect: this.deps.connect });
   }
 
@@ -547,6 +559,10 @@ export class BgpSpeaker {
     p.ctx = n.codec;
     p.lastError = undefined;
     p.establishedWall = this.deps.clock.wallNow();
+    p.eorReceived = new Set();
+    p.nhRetry?.cancel();
+    p.nhRetry = undefined;
+    p.nhRetryDelay = 0;
     p.sends4 = n.families.some((f) => f.afi === 1 && f.safi === 1);
     p.sends6 = n.families.some((f) => f.afi === 2 && f.safi === 1);
     const address = parseAddress(p.config.address).bytes;
@@ -618,6 +634,10 @@ export class BgpSpeaker {
   private onUpdate(p: Peer, m: UpdateMessage, info: UpdateInfo): void {
     const rib = p.adjIn;
     if (!rib) return;
+    if (m.nlri.length === 0 && m.withdrawn.length === 0 && m.mpReach === undefined) {
+      const eor = endOfRibFamily(m);
+      if (eor) { p.eorReceived.add(eor.afi === 2 ? 'ipv6-unicast' : eor.afi === 1 ? 'ipv4-unicast' : `${eor.afi}/${eor.safi}`); return; }
+    }
     if (m.withdrawn.length) rib.withdraw(m.withdrawn);
     if (m.mpUnreach?.withdrawn.length) rib.withdraw(m.mpUnreach.withdrawn);
     if (info.action === 'treat-as-withdraw' || info.action === 'afi-safi-disable') {
@@ -757,6 +777,32 @@ export class BgpSpeaker {
     return found;
   }
 
+  /**
+   * No next hop for a family we must send: the interface lookup can come back empty right after
+   * the links come up (an interrupted dump). Look again later (0.5 s doubling to 60 s); once
+   * found, the peer gets its whole table again (what it missed was never sent).
+   */
+  private noNextHop(p: Peer, family: 4 | 6): void {
+    if (p.nhRetry !== undefined) return;
+    if (p.nhRetryDelay === 0) {
+      this.log.warn({ peer: p.config.name, family: `ipv${family}` }, `no IPv${family} next hop (no address of that family on the session or its interface, no nextHopSelf${family}): IPv${family} routes not sent; will look again`);
+    }
+    p.nhRetryDelay = Math.min(60_000, p.nhRetryDelay === 0 ? 500 : p.nhRetryDelay * 2);
+    const s = p.session;
+    p.nhRetry = this.deps.clock.setTimeout(() => {
+      p.nhRetry = undefined;
+      if (p.session !== s || !p.group || !p.ctx || this.stopped) return;
+      const found = this.otherFamilyNextHop(p, family, canonicalAddress(s.connection?.localAddress));
+      if (!found) { this.noNextHop(p, family); return; }
+      if (family === 6) p.local6 = found; else p.local4 = found;
+      p.encodingKey += `|${formatAddress(found)}`;
+      p.prepared = new Map();
+      this.log.info({ peer: p.config.name, family: `ipv${family}`, nextHop: formatAddress(found) }, 'next hop found on a later look: sending the table again');
+      this.flushGroup(p.group, undefined);
+      this.sendBatch(p, p.group.ug.table(p.config.name, this.rib), undefined);
+    }, p.nhRetryDelay);
+  }
+
   /** The encoded attribute block for this peer: placeholder next hops become its own address. */
   private prepare(p: Peer, attrs: ExportedAttributes, v6: boolean, ctx: CodecContext): PreparedAttributes | undefined {
     const hit = p.prepared.get(attrs);
@@ -766,7 +812,8 @@ export class BgpSpeaker {
     let nh = v6 ? mpNextHop : nextHop;
     if (!nh || isSelfNextHop(nh)) nh = v6 ? p.local6 : p.local4;
     if (!nh || nh.length !== (v6 ? 16 : 4)) {
-      this.log.warn({ peer: p.config.name, family: v6 ? 'ipv6' : 'ipv4' }, 'no usable next hop for this family (no local address of it on the session): routes not sent');
+      this.noNextHop(p, v6 ? 6 : 4);
+      return undefined; // not cached: a later look may find one
     } else {
       try {
         prep = prepareAttributes(v6 ? { afi: 2, safi: 1 } : { afi: 1, safi: 1 }, rest, nh, ctx);

@@ -73,18 +73,27 @@ export class RouteMonitor {
     this.proc = new Proc('ip', ['-ts', '-n', netns, 'monitor', 'route']);
   }
 
-  /** Add and remove a marker route and wait until the monitor printed it: everything before it was seen too. */
-  async flush(): Promise<void> {
-    const marker = `192.0.2.${(markerSeq++ % 250) + 1}/32`;
-    const add = trySh('ip', ['-n', this.netns, 'route', 'add', marker, 'dev', 'lo', 'proto', 'static']);
-    if (add.status !== 0) throw new Error(`marker route ${marker} in ${this.netns}: ${add.stderr}`);
-    try {
-      await pollUntil(() => {
-        if (this.proc.exited) throw new Error(`ip monitor in ${this.netns} exited: ${this.proc.output}`);
-        return this.proc.output.includes(marker.replace('/32', ''));
-      }, { timeoutMs: 5000, intervalMs: 20, what: `the route monitor in ${this.netns} to print ${marker}` });
-    } finally {
-      trySh('ip', ['-n', this.netns, 'route', 'del', marker, 'dev', 'lo', 'proto', 'static']);
+  /**
+   * Add and remove a marker route and wait until the monitor printed it: everything before it was
+   * seen too. A fresh monitor may not have subscribed yet, so a marker it missed is retried.
+   */
+  async flush(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const marker = `192.0.2.${(markerSeq++ % 250) + 1}`;
+      const add = trySh('ip', ['-n', this.netns, 'route', 'add', `${marker}/32`, 'dev', 'lo', 'proto', 'static']);
+      if (add.status !== 0) throw new Error(`marker route ${marker} in ${this.netns}: ${add.stderr}`);
+      try {
+        await pollUntil(() => {
+          if (this.proc.exited) throw new Error(`ip monitor in ${this.netns} exited: ${this.proc.output}`);
+          return this.proc.output.includes(`${marker} dev lo`);
+        }, { timeoutMs: 500, intervalMs: 10, what: `the route monitor in ${this.netns} to print ${marker}` });
+        return;
+      } catch (err) {
+        if (this.proc.exited || Date.now() > deadline) throw err;
+      } finally {
+        trySh('ip', ['-n', this.netns, 'route', 'del', `${marker}/32`, 'dev', 'lo', 'proto', 'static']);
+      }
     }
   }
 

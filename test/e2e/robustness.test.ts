@@ -129,9 +129,17 @@ async function stopAll(pingers: readonly Pinger[], monitors: readonly RouteMonit
   return stats;
 }
 
+/** Interrupted (Ctrl-C, a closed pipe): `after` would not run, so take the lab down here. */
+function downOnSignal(sig: NodeJS.Signals): void {
+  process.once(sig, () => {
+    void down(stateDir, prefix, () => {}).finally(() => { rmSync(stateDir, { recursive: true, force: true }); process.exit(130); });
+  });
+}
+
 before(async () => {
   if (skip) return;
   stateDir = mkdtempSync(join(tmpdir(), 'tortie-robust-'));
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGPIPE'] as const) downOnSignal(sig);
   lab = await up({ prefix, stateDir, nodes: 3, podsPerNode: 2, tor: 'frr' }, (l) => log.push(l));
   await pollUntil(async () => {
     const r = await check(lab, () => {});
@@ -149,7 +157,12 @@ after(async () => {
   assert.deepEqual(left, [], 'down removed every namespace');
 });
 
-test('restart: SIGTERM and start tortie-node on node1; its routes are never deleted, pods keep pinging, same routes after', { skip }, async (t) => {
+/**
+ * Stop node1's tortie-node with `signal` and start it again at once, with route monitors on every
+ * node and pods pinging across; node1's own routes must never be deleted and every node must end
+ * with the routes it had before.
+ */
+async function restartNode1(t: { diagnostic(m: string): void }, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
   const n1 = node(1);
   const block1 = agentRoutes(n1.netns).find((r) => r.type === 'blackhole')?.dst;
   assert.ok(block1 !== undefined, 'node1 has a block');
@@ -166,11 +179,17 @@ test('restart: SIGTERM and start tortie-node on node1; its routes are never dele
     await Promise.all(pingers.map((p) => p.started()));
     const oldPid = nodePid(n1);
     const t0 = performance.now();
-    await stopPid(oldPid, 10_000);
+    if (signal === 'SIGTERM') {
+      await stopPid(oldPid, 10_000);
+    } else {
+      process.kill(oldPid, 'SIGKILL');
+      await pollUntil(() => !alive(oldPid), { timeoutMs: 5000, intervalMs: 5, what: 'the killed tortie-node gone' });
+    }
     const tStopped = performance.now();
     assert.equal(alive(oldPid), false);
-    // The peers were told: Cease/administrative shutdown (the ToR's FRR and node2's own status say so).
-    await pollUntil(async () => {
+    // SIGTERM: the peers were told Cease/administrative shutdown (the ToR's FRR and node2's status
+    // say so). SIGKILL is a crash: restart at once, as a supervisor would.
+    if (signal === 'SIGTERM') await pollUntil(async () => {
       const tor = torNeighbors()[n1.address];
       const mesh = (await peers(node(2))).find((p) => p.peerIP === n1.address);
       return tor?.lastNotificationReason === 'Cease/Administrative Shutdown' && /administrative shutdown/i.test(mesh?.info ?? '')
@@ -193,7 +212,7 @@ test('restart: SIGTERM and start tortie-node on node1; its routes are never dele
     for (const m of monitors) await m.flush();
     stats = await stopAll(pingers, monitors);
     const ms = (x: number): number => Math.round(x - t0);
-    t.diagnostic(`SIGTERM→exit ${ms(tStopped)} ms, →cni.sock ${ms(tServing)} ms, →node1's block back on node2+node3 ${ms(tBlock)} ms, →all sessions Established ${ms(tSessions)} ms, →routes as before ${ms(tConverged)} ms`);
+    t.diagnostic(`${signal}→exit ${ms(tStopped)} ms, →cni.sock ${ms(tServing)} ms, →node1's block back on node2+node3 ${ms(tBlock)} ms, →all sessions Established ${ms(tSessions)} ms, →routes as before ${ms(tConverged)} ms`);
     for (const s of stats) t.diagnostic(formatPing(s));
     for (const m of monitors.slice(1)) t.diagnostic(`${m.netns}: ${m.agentLines().length} agent route changes (${block1} withdrawn and re-learned)`);
 
@@ -207,19 +226,27 @@ test('restart: SIGTERM and start tortie-node on node1; its routes are never dele
     const [local, unaffected, direct, vxlan] = stats;
     assert.equal(local?.lost, 0, 'pods on the restarted node reach each other throughout');
     assert.equal(unaffected?.lost, 0, 'traffic not through node1 is untouched');
-    // Traffic into node1's block stops between node1's Cease and the re-established mesh session
+    // Traffic into node1's block stops between node1's leaving and the re-established mesh session
     // (no graceful restart: the peers withdraw the block); the outage is bounded by that window
     // (plus two ping intervals of measurement slack), nothing beyond it.
     const window = tBlock - t0 + 100;
     for (const s of [direct, vxlan]) {
       assert.ok(s !== undefined);
-      assert.ok(s.longestGapMs <= window, `${formatPing(s)}: outage longer than SIGTERM→block re-learned (${Math.round(window)} ms)`);
+      assert.ok(s.longestGapMs <= window, `${formatPing(s)}: outage longer than ${signal}→block re-learned (${Math.round(window)} ms)`);
     }
     // The restarted node answers every BGP client from the same process: no second restart.
     assert.equal(alive(nodePid(n1)), true);
   } finally {
     if (stats.length === 0) await stopAll(pingers, monitors);
   }
+}
+
+test('restart: SIGTERM and start tortie-node on node1; its routes are never deleted, pods keep pinging, same routes after', { skip }, async (t) => {
+  await restartNode1(t, 'SIGTERM');
+});
+
+test('crash: SIGKILL and start tortie-node on node1 at once; same guarantees as a clean restart', { skip }, async (t) => {
+  await restartNode1(t, 'SIGKILL');
 });
 
 test('etcd outage (~10 s): agents stay up, keep BGP and kernel routes, pods keep pinging; after it a new pod ADD works', { skip }, async (t) => {
@@ -303,13 +330,12 @@ test('etcd outage (~10 s): agents stay up, keep BGP and kernel routes, pods keep
     for (const s of stats) t.diagnostic(formatPing(s));
     for (const s of stats) assert.equal(s.lost, 0, `${formatPing(s)}: no loss during the etcd outage`);
     for (const m of monitors) assert.deepEqual(m.deletedAgentRoutes(), [], `${m.netns}: no route deleted across the outage`);
-    await t.test('watches resume within 5 s of etcd being back', {
-      todo: watchMs <= 5000 ? false : `took ${Math.round(watchMs)} ms: the etcd client's reconnect back-off (gRPC channel / etcd3 watch back-off) decides; request to h-node in /work/tasks/requests.md`,
-    }, () => { assert.ok(watchMs <= 5000, `watches resumed after ${Math.round(watchMs)} ms`); });
-    const named = /datastore|etcd/i.test(readiness);
-    await t.test('/readiness names the datastore trouble during the outage', {
-      todo: named ? false : 'readiness stays 200 with no datastore reporter during an etcd outage; request to h-node in /work/tasks/requests.md',
-    }, () => { assert.match(readiness, /datastore|etcd/i); });
+    // The watch back-off is capped at 2 s (agent/datastore), so they are back within a few seconds.
+    assert.ok(watchMs <= 5000, `watches resumed ${Math.round(watchMs)} ms after etcd was back`);
+    // Readiness stays 200 (as calico-node: the dataplane runs on the last known state) and says why.
+    assert.match(readiness, /^200 /, 'still ready during the outage');
+    const ds = (JSON.parse(readiness.slice(4)) as { reporters?: Array<{ name: string; detail?: string }> }).reporters?.find((r) => r.name === 'datastore');
+    assert.match(ds?.detail ?? '', /etcd unreachable/, `/readiness has a datastore reporter naming the outage: ${readiness}`);
   } finally {
     if (stats.length === 0) await stopAll(pingers, monitors);
     if (etcdDown) {
@@ -401,20 +427,41 @@ test('bad data written straight into etcd: every agent logs an error naming the 
   }
 });
 
-test('bad data over a good resource: the agent keeps the last good version (ToR peer of node3 overwritten with asNumber -1)', {
-  skip, todo: 'agent/datastore treats a resource that became invalid as deleted (datastore.ts watch: "An entry that became invalid is gone"): node3 drops its ToR session; request to h-node in /work/tasks/requests.md',
-}, async () => {
+test('bad data over good resources: agents keep the last good version (ToR peer of node3 with asNumber -1, the pool as garbage)', { skip }, async () => {
   const n3 = node(3);
-  const key = `${RESOURCES}/bgppeers/tor-${n3.name}`;
-  const good = etcdctl(['get', key, '--print-value-only']).stdout.trim();
-  assert.match(good, /"asNumber":65000/);
+  const peerKey = `${RESOURCES}/bgppeers/tor-${n3.name}`;
+  const poolKey = `${RESOURCES}/ippools/lab-pool`;
+  const goodPeer = etcdctl(['get', peerKey, '--print-value-only']).stdout.trim();
+  const goodPool = etcdctl(['get', poolKey, '--print-value-only']).stdout.trim();
+  assert.match(goodPeer, /"asNumber":65000/);
+  assert.match(goodPool, /"cidr":"10\.244\.0\.0\/16"/);
+  const since = await sessionSince();
+  const torBefore = torNeighbors();
+  const offsets = nodes().map((n) => logOffset(n.logFile));
+  const monitors = nodes().map((n) => new RouteMonitor(n.netns));
+  const pinger = new Pinger('pod3-1→pod1-1 (VXLAN)', pod('pod3-1').netns, pod('pod1-1').address);
+  let stats: PingStats[] = [];
   try {
-    assert.equal(etcdctl(['put', key, good.replace('"asNumber":65000', '"asNumber":-1')]).status, 0);
-    await pollUntil(() => logSince(n3.logFile, 0).some((l) => l.key === key && l.level >= 50), { timeoutMs: 10_000, what: `node3 logs the bad ${key}` });
-    const tor = (await peers(n3)).find((p) => p.peerIP === n3.gateway);
-    assert.equal(tor?.info, 'Established', `node3 keeps its ToR session with the last good BGPPeer (it has: ${JSON.stringify(tor)})`);
+    for (const m of monitors) await m.flush();
+    await pinger.started();
+    assert.equal(etcdctl(['put', peerKey, goodPeer.replace('"asNumber":65000', '"asNumber":-1')]).status, 0);
+    assert.equal(etcdctl(['put', poolKey, '{"apiVersion":"projectcalico.org/v3","kind":"IPPool", oops']).status, 0);
+    await pollUntil(() => nodes().every((n, i) => {
+      const keys = new Set(logSince(n.logFile, offsets[i] ?? 0).filter((l) => l.level >= 50).map((l) => l.key));
+      return keys.has(poolKey) && (n !== n3 || keys.has(peerKey));
+    }), { timeoutMs: 10_000, what: `every agent logging the bad ${poolKey} (and node3 the bad ${peerKey})` });
+    // Processed: nothing changed, on the nodes or on the ToR.
+    assert.deepEqual(await sessionSince(), since, 'every BGP session kept, node3\'s ToR session included');
+    assert.equal(torNeighbors()[n3.address]?.connectionsEstablished, torBefore[n3.address]?.connectionsEstablished, 'the ToR saw no reset');
+    assert.deepEqual(snapshot(), baseline, 'every route kept: the pool is still known by its last good version');
+    for (const m of monitors) await m.flush();
+    stats = await stopAll([pinger], monitors);
+    assert.equal(stats[0]?.lost, 0, formatPing(stats[0] as PingStats));
+    for (const m of monitors) assert.deepEqual(m.agentLines(), [], `${m.netns}: no agent route changed`);
   } finally {
-    etcdctl(['put', key, good]);
+    if (stats.length === 0) await stopAll([pinger], monitors);
+    etcdctl(['put', peerKey, goodPeer]);
+    etcdctl(['put', poolKey, goodPool]);
     await pollUntil(allSessionsUp, { timeoutMs: 30_000, what: 'every BGP session Established again' });
     await pollUntil(() => sameRoutes(baseline, snapshot()), { timeoutMs: 10_000, what: `routes back to the baseline (diff ${diffRoutes(baseline, snapshot())})` });
   }
@@ -523,7 +570,7 @@ test('kernel drift: every proto 80 route flushed on node1 is repaired within 2 s
   }
 });
 
-test('kernel drift: vxlan.calico deleted on node1 comes back with its routes and pods ping again', { skip }, async (t) => {
+test('kernel drift: vxlan.calico deleted on node1 is back with its routes within 2 s and pods ping again', { skip }, async (t) => {
   const n1 = node(1);
   const pids = nodes().map(nodePid);
   const pinger = new Pinger('pod1-1→pod3-1 (VXLAN)', pod('pod1-1').netns, pod('pod3-1').address);
@@ -534,7 +581,7 @@ test('kernel drift: vxlan.calico deleted on node1 comes back with its routes and
     assert.equal(del.status, 0, del.stderr);
     const t0 = performance.now();
     assert.ok(!routeSet(n1.netns).some((r) => r.includes('vxlan.calico')), 'the routes through vxlan.calico went with it');
-    await pollUntil(() => sameRoutes(baseline, snapshot()), { timeoutMs: 15_000, intervalMs: 10, what: `vxlan.calico and its routes back on node1 (diff ${diffRoutes(baseline, snapshot())})` });
+    await pollUntil(() => sameRoutes(baseline, snapshot()), { timeoutMs: 2000, intervalMs: 10, what: `vxlan.calico and its routes back on node1 (diff ${diffRoutes(baseline, snapshot())})` });
     const repairMs = performance.now() - t0;
     const r0 = pinger.replies;
     await pollUntil(() => pinger.replies >= r0 + 3, { timeoutMs: 5000, what: 'pod1-1→pod3-1 answering again' });
@@ -542,9 +589,8 @@ test('kernel drift: vxlan.calico deleted on node1 comes back with its routes and
     stats = [await pinger.stop()];
     t.diagnostic(formatPing(stats[0] as PingStats));
     nodes().forEach((n, i) => assert.equal(alive(pids[i] ?? 0), true, `${n.name} tortie-node still running`));
-    await t.test('repaired within 2 s', {
-      todo: repairMs <= 2000 ? false : `took ${Math.round(repairMs)} ms: the agent re-creates vxlan.calico only on its 10 s underlay timer, it does not watch link deletions; request to h-node in /work/tasks/requests.md`,
-    }, () => { assert.ok(repairMs <= 2000, `vxlan.calico back after ${Math.round(repairMs)} ms`); });
+    assert.ok(repairMs <= 2000, `vxlan.calico back after ${Math.round(repairMs)} ms`);
+    assert.ok((stats[0]?.longestGapMs ?? Infinity) <= 2500, `${formatPing(stats[0] as PingStats)}: outage within the repair bound`);
   } finally {
     if (stats.length === 0) await pinger.stop();
   }

@@ -23,6 +23,14 @@ describe('buildLocalOpen', () => {
       assert.ok(types.includes(t as never), t);
     }
   });
+  it('graceful restart helperOnly ("aware"): the capability lists no families', () => {
+    const gr = (o: ReturnType<typeof buildLocalOpen>) => o.capabilities.find((c) => c.type === 'graceful-restart');
+    const full = gr(buildLocalOpen(base));
+    assert.ok(full?.type === 'graceful-restart' && full.families.length > 0);
+    const aware = gr(buildLocalOpen({ ...base, gracefulRestart: { restartTime: 0, helperOnly: true } }));
+    assert.ok(aware?.type === 'graceful-restart');
+    assert.deepEqual([aware.restartTime, aware.families], [0, []]);
+  });
   it('uses AS_TRANS for a 4-octet local AS', () => {
     const o = buildLocalOpen({ ...base, localAs: 4200000000 });
     assert.equal(o.myAs, AS_TRANS);

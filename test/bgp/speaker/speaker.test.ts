@@ -63,6 +63,8 @@ describe('BgpSpeaker embedded, two speakers over loopback', () => {
     assert.equal(st?.prefixes.received, 2);
     assert.equal(st?.prefixes.accepted, 2);
     assert.equal(a.status()[0]?.prefixes.advertised, 2);
+    await pollUntil(() => b.status()[0]?.eorReceived.includes('ipv4-unicast') === true, { what: 'End-of-RIB from a' });
+    assert.ok(b.status()[0]?.capabilities.includes('graceful restart'), 'graceful restart (aware) advertised');
 
     // b originates the same prefix: its local route wins, with the reason.
     b.originate('10.1.0.0/24');

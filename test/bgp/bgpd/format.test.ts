@@ -1,0 +1,44 @@
+/** tortie-bgpctl's birdc-shaped route output: network order, best first, ms timestamps, attributes. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatRouteCount, formatRoutes, routeCount } from '../../../bgp/bgpd/format.js';
+import type { RouteView } from '../../../bgp/speaker/speaker.js';
+
+const SINCE = Date.UTC(2026, 10, 29, 13, 16, 20, 881);
+
+function route(prefix: string, from: string, o: Partial<RouteView> = {}): RouteView {
+  return {
+    prefix, from, nextHop: from === 'local' ? 'self' : '10.0.0.1', asPath: from === 'local' ? [] : [65001], origin: 'IGP',
+    communities: [], ibgp: false, accepted: true, best: true, reason: 'only route', since: SINCE, ...o,
+  };
+}
+
+describe('bgpctl route format', () => {
+  it('orders networks numerically, keeps best first within one, and hides filtered paths', () => {
+    const text = formatRoutes([
+      route('10.9.0.0/24', 'a'),
+      route('2001:db8::/48', 'a'),
+      route('10.34.0.0/24', 'c', { asPath: [], ibgp: true, localPref: 100, reason: 'shorter AS path' }),
+      route('10.34.0.0/24', 'a', { best: false, reason: 'shorter AS path', med: 5, communities: ['65001:7'] }),
+      route('10.10.0.0/16', 'a', { accepted: false }),
+      route('10.50.0.0/24', 'local'),
+    ], true);
+    const heads = text.split('\n').filter((l) => !l.startsWith('\t'));
+    assert.deepEqual(heads, [
+      'Table master4:',
+      '10.9.0.0/24          unicast [a 13:16:20.881] * (100) [AS65001i]',
+      '10.34.0.0/24         unicast [c 13:16:20.881] * (100) [i]',
+      '                     unicast [a 13:16:20.881] (100) [AS65001i]',
+      '10.50.0.0/24         static [local 13:16:20.881] * (100) [i]',
+      'Table master6:',
+      '2001:db8::/48        unicast [a 13:16:20.881] * (100) [AS65001i]',
+    ]);
+    assert.match(text, /\[a 13:16:20\.881\] \(100\) \[AS65001i\]\n\tvia 10\.0\.0\.1\n\tType: BGP univ\n\tBGP\.origin: IGP\n\tBGP\.as_path: 65001\n\tBGP\.next_hop: 10\.0\.0\.1\n\tBGP\.med: 5\n\tBGP\.community: \(65001,7\)\n\tBest: no \(shorter AS path\)/);
+    assert.doesNotMatch(text, /10\.10\.0\.0\/16/);
+  });
+
+  it('counts like birdc show route count', () => {
+    const c = routeCount([route('10.9.0.0/24', 'a'), route('10.9.0.0/24', 'b', { best: false }), route('2001:db8::/48', 'a'), route('10.1.0.0/24', 'x', { accepted: false })]);
+    assert.equal(formatRouteCount(c), '2 of 3 routes for 2 networks (2 IPv4, 1 IPv6)');
+  });
+});
