@@ -196,6 +196,7 @@ async function main(): Promise<void> {
     closers.push(() => Promise.all(servers.map((s) => s.close())).then(() => undefined));
 
     const metricPeers = new Map<string, { established: boolean; transitions: number }>();
+    let lastRt = { resyncs: 0, repairs: 0, failures: 0 };
     const metricsTimer = setInterval(() => {
       const now = new Set<string>();
       for (const p of agent.speaker?.status() ?? []) {
@@ -213,6 +214,12 @@ async function main(): Promise<void> {
       }
       for (const gone of [...metricPeers.keys()]) if (!now.has(gone)) { bgpMetrics.removePeer(gone); metricPeers.delete(gone); }
       for (const [kind, n] of Object.entries(agent.routeCounts)) dpMetrics.setRoutesProgrammed(254, kind, n);
+      // Route table counters since the last poll (resyncs: timer/overflow/start; repairs: drift fixed).
+      const st = routeTable.stats;
+      for (let i = lastRt.resyncs; i < st.resyncs; i++) dpMetrics.countResync('routes', 'resync');
+      for (let i = lastRt.repairs; i < st.repairs; i++) dpMetrics.countRepair('routes', 'route');
+      for (let i = lastRt.failures; i < st.failures; i++) dpMetrics.countError('routes', 'apply');
+      lastRt = { resyncs: st.resyncs, repairs: st.repairs, failures: st.failures };
     }, 1000);
     metricsTimer.unref();
     closers.push(() => clearInterval(metricsTimer));
