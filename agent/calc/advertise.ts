@@ -23,11 +23,11 @@ export function borrowedAddresses(s: Snapshot, node = s.localNode): string[] {
   return out.sort();
 }
 
-/** Local (affine) blocks of this node, v4, not /32. */
+/** Local (affine) blocks of this node, not host-sized (a /32 or /128 block is a single address). */
 export function localBlocks(s: Snapshot): string[] {
   return s.blocks.filter((b) => b.node === s.localNode).map((b) => b.cidr).filter((c) => {
     const p = parsePrefix(c);
-    return p.family === 4 && p.length < 32;
+    return p.length < (p.family === 4 ? 32 : 128);
   }).sort();
 }
 
@@ -55,13 +55,14 @@ export function originatedPrefixes(s: Snapshot): { routes: Originated[]; problem
   const routes = new Map<string, Originated>();
   const add = (prefix: string, kind: Originated['kind']): void => {
     const p = parsePrefix(prefix, { allowHostBits: true });
-    if (p.family !== 4) return;
+    const local = s.nodes.get(s.localNode);
+    if ((p.family === 4 ? local?.ipv4 : local?.ipv6) === undefined) return; // no session of that family to carry it
     if (noExport.some((n) => prefixContains(n, p))) return;
     const key = formatPrefix({ ...p, bytes: p.bytes });
     if (!routes.has(key)) routes.set(key, { prefix: key, kind, communities: communitiesFor(key) });
   };
   for (const b of localBlocks(s)) add(b, 'block');
-  for (const a of borrowedAddresses(s)) if (parseAddress(a).family === 4) add(`${a}/32`, 'borrowed');
+  for (const a of borrowedAddresses(s)) add(`${a}/${parseAddress(a).family === 4 ? 32 : 128}`, 'borrowed');
   for (const c of [...(cfg?.serviceClusterIPs ?? []), ...(cfg?.serviceExternalIPs ?? []), ...(cfg?.serviceLoadBalancerIPs ?? [])]) add(c.cidr, 'service');
   return { routes: [...routes.values()].sort((a, b) => a.prefix.localeCompare(b.prefix)), problems: [...new Set(problems)] };
 }

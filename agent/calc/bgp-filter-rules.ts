@@ -23,7 +23,8 @@ export function parseStandardCommunity(v: string): number | undefined {
 /** A speaker rule that, when `notIn` is set, matches only routes outside that prefix range. */
 export type FilterRule = PolicyRule & { readonly notIn?: PrefixMatch };
 
-function ruleToPolicy(r: Rule, ibgp: boolean, where: string): { rule?: FilterRule; problem?: string } {
+function ruleToPolicy(r: Rule, ibgp: boolean, where: string, family: 4 | 6 = 4): { rule?: FilterRule; problem?: string } {
+  const maxLen = family === 4 ? 32 : 128;
   if (r.peerType !== undefined && (r.peerType === 'iBGP') !== ibgp) return {}; // never matches this peer
   const unsupported = (field: string): { problem: string } => ({ problem: `${where}: ${field} is not supported yet; rule ignored` });
   if (r.source !== undefined) return unsupported('source');
@@ -36,11 +37,11 @@ function ruleToPolicy(r: Rule, ibgp: boolean, where: string): { rule?: FilterRul
     const p = parsePrefix(r.cidr);
     if (r.matchOperator === 'Equal') match.prefixes = [{ prefix: p, ge: p.length, le: p.length }];
     else if (r.matchOperator === 'NotEqual') notIn = { prefix: p, ge: p.length, le: p.length };
-    else if (r.matchOperator === 'NotIn') notIn = { prefix: p, ge: p.length, le: 32 };
-    else match.prefixes = [{ prefix: p, ge: Math.max(p.length, min ?? p.length), le: max ?? 32 }];
+    else if (r.matchOperator === 'NotIn') notIn = { prefix: p, ge: p.length, le: maxLen };
+    else match.prefixes = [{ prefix: p, ge: Math.max(p.length, min ?? p.length), le: max ?? maxLen }];
   }
   if (match.prefixes === undefined && (min !== undefined || max !== undefined)) {
-    match.prefixes = [{ prefix: parsePrefix('0.0.0.0/0'), ge: min ?? 0, le: max ?? 32 }];
+    match.prefixes = [{ prefix: parsePrefix(family === 4 ? '0.0.0.0/0' : '::/0'), ge: min ?? 0, le: max ?? maxLen }];
   }
   if (r.communities !== undefined) {
     const c = r.communities.values.map(parseStandardCommunity);
@@ -109,15 +110,18 @@ export function linearize(rules: readonly FilterRule[], dflt: 'accept' | 'reject
 }
 
 /** The import and export rules of the named filters, in order, for a peer of this type. */
-export function filterRules(s: Snapshot, names: readonly string[], ibgp: boolean, peer: string):
+export function filterRules(s: Snapshot, names: readonly string[], ibgp: boolean, peer: string, family: 4 | 6 = 4):
   { importRules: FilterRule[]; exportRules: FilterRule[]; problems: string[] } {
   const out = { importRules: [] as FilterRule[], exportRules: [] as FilterRule[], problems: [] as string[] };
   for (const name of names) {
     const f = s.filters.get(name);
     if (f === undefined) { out.problems.push(`${peer}: BGPFilter ${name} does not exist; ignored`); continue; }
-    for (const [dir, list, into] of [['importV4', f.importV4, out.importRules], ['exportV4', f.exportV4, out.exportRules]] as const) {
+    const lists = family === 4
+      ? [['importV4', f.importV4, out.importRules], ['exportV4', f.exportV4, out.exportRules]] as const
+      : [['importV6', f.importV6, out.importRules], ['exportV6', f.exportV6, out.exportRules]] as const;
+    for (const [dir, list, into] of lists) {
       (list ?? []).forEach((r, i) => {
-        const res = ruleToPolicy(r, ibgp, `BGPFilter ${name} spec.${dir}[${i}]`);
+        const res = ruleToPolicy(r, ibgp, `BGPFilter ${name} spec.${dir}[${i}]`, family);
         if (res.problem !== undefined) out.problems.push(res.problem);
         if (res.rule !== undefined) into.push(res.rule);
       });

@@ -66,9 +66,9 @@ function appliesToLocal(p: PeerInfo, local: NodeInfo): boolean {
   return true;
 }
 
-/** Pools (enabled or not: a disabled pool still holds live blocks) as prefix matches ge len le 32. */
+/** Pools (enabled or not: a disabled pool still holds live blocks) as prefix matches ge len le 32 (128). */
 function poolMatches(s: Snapshot, pred: (p: Snapshot['pools'][number]) => boolean = () => true) {
-  return s.pools.filter((p) => pred(p) && parsePrefix(p.cidr).family === 4).map((p) => ({ prefix: parsePrefix(p.cidr), le: 32 }));
+  return s.pools.filter((p) => pred(p)).map((p) => { const prefix = parsePrefix(p.cidr); return { prefix, le: prefix.family === 4 ? 32 : 128 }; });
 }
 
 /** Calico's calico_export_to_bgp_peers, as speaker rules (after any BGPFilter export rules). */
@@ -80,7 +80,7 @@ export function exportPolicy(s: Snapshot, filterRulesFirst: readonly FilterRule[
   const accept = [
     ...poolMatches(s, (p) => !p.disableBGPExport),
     ...[...(cfg?.serviceClusterIPs ?? []), ...(cfg?.serviceExternalIPs ?? []), ...(cfg?.serviceLoadBalancerIPs ?? [])]
-      .map((c) => parsePrefix(c.cidr)).filter((p) => p.family === 4).map((prefix) => ({ prefix, le: 32 })),
+      .map((c) => parsePrefix(c.cidr)).map((prefix) => ({ prefix, le: prefix.family === 4 ? 32 : 128 })),
   ];
   if (accept.length > 0) rules.push({ match: { prefixes: accept }, action: 'accept' });
   return { rules: linearize(rules, 'reject'), default: 'reject' };
@@ -95,7 +95,10 @@ export function importPolicy(s: Snapshot, external: boolean, filterRulesFirst: r
   return rules.length === 0 ? undefined : { rules: linearize(rules, 'accept'), default: 'accept' };
 }
 
-interface Target { ip: string; port: number | undefined; asn: number; node: NodeInfo | undefined; kind: PeerKind; source: PeerInfo | undefined }
+interface Target { ip: string; family: 4 | 6; port: number | undefined; asn: number; node: NodeInfo | undefined; kind: PeerKind; source: PeerInfo | undefined }
+
+/** A node's address in a family (v4 sessions between IPv4 addresses, v6 between IPv6, as Calico). */
+const addrOf = (n: NodeInfo, family: 4 | 6): string | undefined => (family === 4 ? n.ipv4 : n.ipv6);
 
 export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
   const problems: string[] = [];
@@ -106,14 +109,17 @@ export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
   const eff = effectiveBgpConfiguration(s.bgpConfigs.get('default'), s.bgpConfigs.get(`node.${local.name}`));
   const localAsn = nodeAsn(s, local);
   const nodesByIp = new Map<string, NodeInfo>();
-  for (const n of s.nodes.values()) if (n.ipv4 !== undefined) nodesByIp.set(n.ipv4, n);
+  for (const n of s.nodes.values()) for (const a of [n.ipv4, n.ipv6]) if (a !== undefined) nodesByIp.set(a, n);
+  const families = (n: NodeInfo): Array<4 | 6> => ([4, 6] as const).filter((f) => addrOf(local, f) !== undefined && addrOf(n, f) !== undefined);
+  const nodeTargets = (n: NodeInfo, kind: PeerKind, source: PeerInfo | undefined): Target[] =>
+    families(n).map((family) => ({ ip: addrOf(n, family) ?? '', family, port: undefined, asn: nodeAsn(s, n), node: n, kind, source }));
 
   const targets: Target[] = [];
   // 1. The mesh (route reflectors drop out of it).
   if (eff.nodeToNodeMeshEnabled && local.rrClusterId === undefined) {
     for (const n of [...s.nodes.values()].sort((a, b) => a.name.localeCompare(b.name))) {
-      if (n.name === local.name || n.ipv4 === undefined || n.rrClusterId !== undefined) continue;
-      targets.push({ ip: n.ipv4, port: undefined, asn: nodeAsn(s, n), node: n, kind: 'node-to-node mesh', source: undefined });
+      if (n.name === local.name || n.rrClusterId !== undefined) continue;
+      targets.push(...nodeTargets(n, 'node-to-node mesh', undefined));
     }
   }
   // 2. BGPPeer resources.
@@ -132,11 +138,12 @@ export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
     if (applies && p.spec.peerIP !== undefined) {
       const r = parsePeerIp(p.spec.peerIP);
       if (typeof r === 'string') { problems.push(`${where}: spec.peerIP: ${r}`); continue; }
-      if (r.ip.includes(':')) { problems.push(`${where}: spec.peerIP ${r.ip}: IPv6 peers are not supported yet`); continue; }
-      if (r.ip === local.ipv4) continue;
+      const family = r.ip.includes(':') ? 6 : 4;
+      if (addrOf(local, family) === undefined) { problems.push(`${where}: spec.peerIP ${r.ip}: this node has no IPv${family} address`); continue; }
+      if (r.ip === local.ipv4 || r.ip === local.ipv6) continue;
       const node = nodesByIp.get(r.ip);
       const asn = p.spec.asNumber ?? (node === undefined ? localAsn : nodeAsn(s, node));
-      targets.push({ ip: r.ip, port: r.port ?? (node === undefined ? undefined : listenPortOf(s, node.name)), asn, node, kind, source: p });
+      targets.push({ ip: r.ip, family, port: r.port ?? (node === undefined ? undefined : listenPortOf(s, node.name)), asn, node, kind, source: p });
     }
     if (p.spec.peerSelector !== undefined) {
       let sel: Selector;
@@ -144,17 +151,17 @@ export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
       const matches = (n: NodeInfo): boolean => evaluateSelector(sel, n.labels);
       if (applies) {
         for (const n of s.nodes.values()) {
-          if (n.name === local.name || n.ipv4 === undefined || !matches(n)) continue;
-          targets.push({ ip: n.ipv4, port: undefined, asn: nodeAsn(s, n), node: n, kind, source: p });
+          if (n.name === local.name || !matches(n)) continue;
+          targets.push(...nodeTargets(n, kind, p));
         }
       }
       // Reverse side (reversePeering Auto): a selected node peers back with the nodes the peer applies to.
       if (p.spec.reversePeering !== 'Manual' && matches(local)) {
         for (const n of s.nodes.values()) {
-          if (n.name === local.name || n.ipv4 === undefined) continue;
+          if (n.name === local.name) continue;
           let nApplies: boolean;
           try { nApplies = appliesToLocal(p, n); } catch { continue; }
-          if (nApplies) targets.push({ ip: n.ipv4, port: undefined, asn: nodeAsn(s, n), node: n, kind, source: p });
+          if (nApplies) targets.push(...nodeTargets(n, kind, p));
         }
       }
     }
@@ -170,7 +177,7 @@ export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
     const name = peerName(t.kind, t.ip, t.port);
     const external = t.node === undefined;
     const filterNames = t.source?.spec.filters ?? [];
-    const fr = filterRules(s, filterNames, ibgp, `${name}`);
+    const fr = filterRules(s, filterNames, ibgp, `${name}`, t.family);
     problems.push(...fr.problems);
     let imp: PolicyConfig | undefined, exp: PolicyConfig;
     try {
@@ -192,10 +199,10 @@ export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
       name, address: t.ip, asn: t.asn,
       port: t.port ?? (t.node !== undefined ? listenPortOf(s, t.node.name) : 179),
       // Calico: a node dials only peers (that are nodes) whose IP string sorts below its own.
-      passive: t.node !== undefined && t.ip > local.ipv4,
-      ...(useNodeIp ? { localAddress: local.ipv4 } : {}),
+      passive: t.node !== undefined && t.ip > (addrOf(local, t.family) ?? ''),
+      ...(useNodeIp ? { localAddress: addrOf(local, t.family) ?? local.ipv4 } : {}),
       ...timers,
-      families: ['ipv4-unicast'],
+      families: [t.family === 4 ? 'ipv4-unicast' : 'ipv6-unicast'],
       nextHopSelf,
       routeReflectorClient: rrClient,
       ...(imp === undefined ? {} : { import: imp }),
@@ -206,7 +213,8 @@ export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
   }
   const speaker: SpeakerConfig = {
     routerId: local.ipv4, asn: localAsn,
-    listen: { address: eff.bindMode === 'NodeIP' ? local.ipv4 : '0.0.0.0', port: eff.listenPort },
+    // bindMode None: every address; "::" (dual-stack socket) when the node also speaks IPv6.
+    listen: { address: eff.bindMode === 'NodeIP' && local.ipv6 === undefined ? local.ipv4 : local.ipv6 !== undefined ? '::' : '0.0.0.0', port: eff.listenPort },
     peers: peers.map((p) => p.config),
   };
   return { speaker, peers, problems };

@@ -28,6 +28,8 @@ export interface LocalFacts {
   readonly cidr: string;
   /** Interface carrying it. */
   readonly parentIface: string;
+  /** The node's IPv6 address with its prefix length (dual stack), on the same parent interface. */
+  readonly cidr6?: string;
   readonly backend: 'bird' | 'vxlan' | 'none';
   /** Kernel routes not ours (for resolving a next hop outside our subnet). */
   readonly underlay: readonly UnderlayRoute[];
@@ -45,6 +47,8 @@ export interface KernelRoutesResult {
 }
 
 export const EXTERNAL_ROUTE_METRIC = 1024;
+/** IPv6 routes without a metric get 1024 from the kernel: ours for external prefixes sit above it. */
+export const EXTERNAL_ROUTE_METRIC_V6 = 2048;
 
 function poolOf(pools: readonly PoolInfo[], prefix: string): PoolInfo | undefined {
   const p = parsePrefix(prefix);
@@ -57,7 +61,7 @@ export function resolveNextHop(underlay: readonly UnderlayRoute[], ip: string): 
   let best: UnderlayRoute | undefined, bestLen = -1, bestMetric = Infinity;
   for (const r of underlay) {
     let p;
-    try { p = parsePrefix(r.dst === 'default' ? '0.0.0.0/0' : r.dst, { allowHostBits: true }); } catch { continue; }
+    try { p = parsePrefix(r.dst === 'default' ? (a.family === 4 ? '0.0.0.0/0' : '::/0') : r.dst, { allowHostBits: true }); } catch { continue; }
     if (p.family !== a.family || !prefixContains(p, a)) continue;
     const m = r.metric ?? 0;
     if (p.length > bestLen || (p.length === bestLen && m < bestMetric)) { best = r; bestLen = p.length; bestMetric = m; }
@@ -81,11 +85,15 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
   const vtepNodes = new Set(out.vteps.map((v) => v.nodeName));
   const own = new Set(localBlocks(s));
   const localIp = local.cidr.slice(0, local.cidr.indexOf('/'));
+  const localIp6 = local.cidr6 === undefined ? undefined : local.cidr6.slice(0, local.cidr6.indexOf('/'));
 
   const direct = (prefix: string, nh: string, metric: number | undefined): DesiredRoute | string => {
     const withMetric = (r: DesiredRoute): DesiredRoute => (metric === undefined ? r : { ...r, metric });
-    if (sameSubnet(local.cidr, nh)) {
-      if (local.parentIface === '') return `no interface holds the node address ${local.cidr}`;
+    const v6 = parseAddress(nh).family === 6;
+    const subnet = v6 ? local.cidr6 : local.cidr;
+    if (subnet === undefined) return 'this node has no IPv6 address';
+    if (sameSubnet(subnet, nh)) {
+      if (local.parentIface === '') return `no interface holds the node address ${subnet}`;
       return withMetric(sameSubnetRoute(prefix, nh, local.parentIface));
     }
     const u = resolveNextHop(local.underlay, nh);
@@ -99,7 +107,7 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
   }
   // BGPPeer reachableBy (calico-compat §2.5): `<peerIP>/32 via <gateway>` on the node that has the peering.
   for (const r of reachableByRoutes(s)) {
-    const d = direct(r.dst, r.gateway, EXTERNAL_ROUTE_METRIC);
+    const d = direct(r.dst, r.gateway, r.dst.includes(':') ? EXTERNAL_ROUTE_METRIC_V6 : EXTERNAL_ROUTE_METRIC);
     if (typeof d === 'string') out.skipped.push({ prefix: r.dst, reason: `reachableBy: ${d}` }); else put({ ...d, dst: r.dst });
   }
   for (const b of own) put(blackholeRoute(b));
@@ -108,7 +116,7 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
     const cfg = s.bgpConfigs.get('default');
     const services = [...(cfg?.serviceClusterIPs ?? []), ...(cfg?.serviceExternalIPs ?? []), ...(cfg?.serviceLoadBalancerIPs ?? [])].map((c) => parsePrefix(c.cidr));
     const nodesByIp = new Map<string, NodeInfo>();
-    for (const n of s.nodes.values()) if (n.ipv4 !== undefined) nodesByIp.set(n.ipv4, n);
+    for (const n of s.nodes.values()) for (const a of [n.ipv4, n.ipv6]) if (a !== undefined) nodesByIp.set(a, n);
     const handled = new Set<string>();
     for (const l of [...learned].sort((a, b) => a.prefix.localeCompare(b.prefix))) {
       let prefix: string;
@@ -116,13 +124,15 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
       // One best route per prefix; a duplicate (should not happen) never yields a second route.
       if (handled.has(prefix)) { out.skipped.push({ prefix, reason: 'duplicate learned route' }); continue; }
       handled.add(prefix);
-      if (parsePrefix(prefix).family !== 4) { out.skipped.push({ prefix, reason: 'IPv6 routes are not installed yet' }); continue; }
+      const family = parsePrefix(prefix).family;
+      if (parseAddress(l.nextHop).family !== family) { out.skipped.push({ prefix, reason: `next hop ${l.nextHop} is not IPv${family}` }); continue; }
       if (own.has(prefix)) { out.skipped.push({ prefix, reason: 'our own block' }); continue; }
       // Service ranges are advertised, never installed (Calico's /rejectcidrs).
       if (services.some((c) => prefixContains(c, parsePrefix(prefix)))) { out.skipped.push({ prefix, reason: 'service range: advertised, not installed' }); continue; }
-      if (l.nextHop === localIp) { out.skipped.push({ prefix, reason: 'next hop is this node' }); continue; }
+      if (l.nextHop === localIp || l.nextHop === localIp6) { out.skipped.push({ prefix, reason: 'next hop is this node' }); continue; }
       const pool = poolOf(s.pools, prefix);
       const owner = nodesByIp.get(l.nextHop);
+      if (family === 6 && pool !== undefined && pool.vxlanMode !== 'Never') { out.skipped.push({ prefix, reason: 'IPv6 VXLAN is not supported yet' }); continue; }
       if (pool !== undefined && pool.vxlanMode !== 'Never' && owner !== undefined
         && crossSubnetDecision(pool.vxlanMode, local.cidr, l.nextHop) === 'tunnel') {
         if (vtepNodes.has(owner.name)) out.vxlanBlocks.push({ cidr: prefix, nodeName: owner.name });
@@ -133,7 +143,7 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
         put(ipipRoute(prefix, l.nextHop, local.ipipMtu));
         continue;
       }
-      const r = direct(prefix, l.nextHop, pool === undefined ? EXTERNAL_ROUTE_METRIC : undefined);
+      const r = direct(prefix, l.nextHop, pool !== undefined ? undefined : family === 4 ? EXTERNAL_ROUTE_METRIC : EXTERNAL_ROUTE_METRIC_V6);
       if (typeof r === 'string') out.skipped.push({ prefix, reason: r });
       else put(r);
     }
@@ -143,6 +153,7 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
     const blocks = s.blocks.flatMap((b) => {
       const pool = poolOf(s.pools, b.cidr);
       if (b.node === undefined || pool === undefined) return [];
+      if (b.cidr.includes(':')) { if (b.node !== s.localNode) out.skipped.push({ prefix: b.cidr, reason: 'IPv6 without BGP is not supported yet' }); return []; }
       const modes = { ipipMode: pool.ipipMode, vxlanMode: pool.vxlanMode };
       // Addresses borrowed from this block by another node: a /32 to the node running the workload.
       const borrowed = b.allocations.filter((a) => a.node !== undefined && a.node !== b.node && a.node !== s.localNode)

@@ -5,7 +5,7 @@ import type { Snapshot } from './snapshot.js';
 
 export function rulesConfig(s: Snapshot): RulesConfig {
   const pools = s.pools.filter((p) => !p.disabled).map((p) => ({ cidr: p.cidr, natOutgoing: p.natOutgoing }));
-  const nodeAddresses = [...new Set([...s.nodes.values()].flatMap((n) => (n.ipv4 === undefined ? [] : [n.ipv4])))].sort();
+  const nodeAddresses = [...new Set([...s.nodes.values()].flatMap((n) => [n.ipv4, n.ipv6].filter((a): a is string => a !== undefined)))].sort();
   return {
     pools,
     nodeAddresses,

@@ -15,6 +15,9 @@ export interface NodeInfo {
   readonly ipv4?: string;
   /** The same with its prefix length ("10.0.1.2/24"): the node's subnet for CrossSubnet. */
   readonly ipv4Cidr?: string;
+  /** IPv6 address and its prefix length, from spec.bgp.ipv6Address (dual stack). */
+  readonly ipv6?: string;
+  readonly ipv6Cidr?: string;
   readonly asNumber?: number;
   readonly rrClusterId?: string;
   readonly labels: Labels;

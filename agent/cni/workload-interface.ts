@@ -86,7 +86,8 @@ export function createWorkloadInterface(deps: InterfaceDeps, spec: WorkloadInter
   if (spec.addresses.some((a) => !a.includes(':'))) {
     inside.push(`route add ${GATEWAY_V4} dev ${spec.ifname} scope link`, `route add default via ${GATEWAY_V4} dev ${spec.ifname}`);
   }
-  if (has6) inside.push(`-6 route add default via ${GATEWAY_V6} dev ${spec.ifname}`);
+  // ip -batch takes no per-line -6: the ::/0 prefix makes it an IPv6 route.
+  if (has6) inside.push(`route add ::/0 via ${GATEWAY_V6} dev ${spec.ifname}`);
   batch(deps, `container side (${spec.ifname} in ${spec.netns})`, ['nsenter', `--net=${spec.netns}`, 'ip'], inside);
 }
 

@@ -16,11 +16,11 @@ export interface InterfaceAddress { readonly iface: string; readonly address: st
 export const EXCLUDED_INTERFACES = [/^docker.*/, /^cbr.*/, /^dummy.*/, /^virbr.*/, /^lxcbr.*/, /^veth.*/, /^lo$/, /^cali.*/,
   /^tunl.*/, /^flannel.*/, /^kube-ipvs.*/, /^cni.*/, /^vxlan\.calico.*/, /^vxlan-v6\.calico.*/, /^wireguard\.cali.*/, /^nodelocaldns.*/, /^podman.*/];
 
-export function systemInterfaces(): InterfaceAddress[] {
+export function systemInterfaces(family: 4 | 6 = 4): InterfaceAddress[] {
   const out: InterfaceAddress[] = [];
   for (const [iface, addrs] of Object.entries(networkInterfaces())) {
     for (const a of addrs ?? []) {
-      if (a.family !== 'IPv4' || a.cidr === null) continue;
+      if (a.family !== (family === 4 ? 'IPv4' : 'IPv6') || a.cidr === null || a.address.toLowerCase().startsWith('fe80:')) continue;
       out.push({ iface, address: a.address, prefixLength: Number(a.cidr.split('/')[1]) });
     }
   }
@@ -36,23 +36,25 @@ export function sourceAddressTowards(destination: string): Promise<string> {
   });
 }
 
-const usable = (a: InterfaceAddress): boolean => !a.address.startsWith('127.') && !a.address.startsWith('169.254.');
+const usable = (a: InterfaceAddress): boolean => !a.address.startsWith('127.') && !a.address.startsWith('169.254.') && a.address !== '::1'
+  && !a.address.toLowerCase().startsWith('fe80:');
 
 export async function autodetectAddress(method: AutodetectMethod, addrs: readonly InterfaceAddress[],
-  towards: (dst: string) => Promise<string> = sourceAddressTowards): Promise<InterfaceAddress> {
-  const fail = (why: string): never => { throw new TortieError('autodetect-failed', `${why}; set IP or IP_AUTODETECTION_METHOD`, { where: 'IP_AUTODETECTION_METHOD' }); };
+  towards: (dst: string) => Promise<string> = sourceAddressTowards, variable = 'IP_AUTODETECTION_METHOD'): Promise<InterfaceAddress> {
+  const fam = variable.startsWith('IP6') ? 'IPv6' : 'IPv4';
+  const fail = (why: string): never => { throw new TortieError('autodetect-failed', `${why}; set ${variable.replace('_AUTODETECTION_METHOD', '')} or ${variable}`, { where: variable }); };
   const v4 = addrs.filter(usable);
   let found: InterfaceAddress | undefined;
   switch (method.type) {
     case 'first-found':
       found = v4.find((a) => !EXCLUDED_INTERFACES.some((r) => r.test(a.iface)));
-      return found ?? fail('first-found: no IPv4 address on any interface outside the default exclusions');
+      return found ?? fail(`first-found: no ${fam} address on any interface outside the default exclusions`);
     case 'interface':
       found = v4.find((a) => method.regex.test(a.iface));
-      return found ?? fail(`interface=${method.regex.source}: no interface matching it has an IPv4 address`);
+      return found ?? fail(`interface=${method.regex.source}: no interface matching it has an ${fam} address`);
     case 'skip-interface':
       found = v4.find((a) => !method.regex.test(a.iface) && !EXCLUDED_INTERFACES.some((r) => r.test(a.iface)));
-      return found ?? fail(`skip-interface=${method.regex.source}: no other interface has an IPv4 address`);
+      return found ?? fail(`skip-interface=${method.regex.source}: no other interface has an ${fam} address`);
     case 'can-reach': {
       let src: string;
       try { src = await towards(method.destination); } catch (err) { return fail(`can-reach=${method.destination}: ${(err as Error).message}`); }

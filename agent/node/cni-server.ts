@@ -23,6 +23,8 @@ export interface CniServerDeps {
   readonly logger: Logger;
   readonly nodeName: string;
   readonly mtu: () => number | undefined;
+  /** Dual stack: ask IPAM for an IPv6 address too (the node has IP6 and an IPv6 pool exists). */
+  readonly want6?: () => boolean;
   /** Interface index by name (sysfs), undefined when absent. */
   readonly ifindexOf: (name: string) => number | undefined;
 }
@@ -70,10 +72,11 @@ export async function handleCniRequest(deps: CniServerDeps, raw: unknown): Promi
     switch (req.type) {
       case 'assign': {
         const existing = await deps.ipam.addressesForHandle(req.containerId);
-        const addresses = existing.length > 0 ? existing : (await deps.ipam.autoAssign({
-          handle: req.containerId, node: deps.nodeName, num4: 1, num6: 0,
+        const r = existing.length > 0 ? undefined : await deps.ipam.autoAssign({
+          handle: req.containerId, node: deps.nodeName, num4: 1, num6: deps.want6?.() === true ? 1 : 0,
           attrs: { node: deps.nodeName, ...(req.pod === undefined ? {} : { pod: req.pod }), ...(req.namespace === undefined ? {} : { namespace: req.namespace }) },
-        })).ipv4.map((a) => a.address);
+        });
+        const addresses = r === undefined ? existing : [...r.ipv4, ...r.ipv6].map((a) => a.address);
         if (addresses.length === 0) return err('ipam-exhausted', 'no address left in any pool usable by this node');
         const mtu = deps.mtu();
         log.info({ containerId: req.containerId, pod: req.pod, addresses }, 'assigned');

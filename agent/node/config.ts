@@ -42,6 +42,10 @@ export interface NodeConfig {
   readonly etcd: EtcdConnectionConfig;
   readonly nodeName: string;
   readonly ip: IpSetting;
+  /** IPv6 node address (calico-node IP6): off unless set, like Calico. */
+  readonly ip6: IpSetting;
+  /** Default IPv6 pool, created when IP6 is on and no IPv6 pool exists. */
+  readonly defaultPool6: DefaultPoolConfig | undefined;
   readonly asNumber: number | undefined;
   readonly backend: 'bird' | 'vxlan' | 'none';
   readonly defaultPool: DefaultPoolConfig | undefined;
@@ -98,6 +102,28 @@ export function parseAutodetectMethod(text: string | undefined, k = 'IP_AUTODETE
     default:
       throw new NodeConfigError(k, `unknown method ${JSON.stringify(text)} (first-found, interface=REGEX, skip-interface=REGEX, can-reach=ADDR, cidr=CIDR[,CIDR])`);
   }
+}
+
+function parseIp6(env: Env): IpSetting {
+  const v = get(env, 'IP6');
+  if (v === undefined || v === 'none') return { type: 'none' };
+  if (v === 'autodetect') return { type: 'autodetect', method: parseAutodetectMethod(get(env, 'IP6_AUTODETECTION_METHOD'), 'IP6_AUTODETECTION_METHOD') };
+  const slash = v.indexOf('/');
+  const addr = slash < 0 ? v : v.slice(0, slash);
+  if (!isValidAddress(addr) || parseAddress(addr).family !== 6) throw new NodeConfigError('IP6', `must be autodetect, none or an IPv6 address (optionally /len), got ${JSON.stringify(v)}`);
+  if (slash < 0) return { type: 'explicit', address: addr, length: undefined };
+  const len = Number(v.slice(slash + 1));
+  if (!Number.isInteger(len) || len < 0 || len > 128) throw new NodeConfigError('IP6', `prefix length must be 0-128, got ${JSON.stringify(v)}`);
+  return { type: 'explicit', address: addr, length: len };
+}
+
+function defaultPool6(env: Env, ip6: IpSetting): DefaultPoolConfig | undefined {
+  if (ip6.type === 'none' || bool(env, 'NO_DEFAULT_POOLS', false)) return undefined;
+  const cidr = get(env, 'CALICO_IPV6POOL_CIDR') ?? 'fd00:10:244::/48';
+  if (!isValidPrefix(cidr) || parsePrefix(cidr).family !== 6) throw new NodeConfigError('CALICO_IPV6POOL_CIDR', `must be an IPv6 CIDR with no host bits, got ${JSON.stringify(cidr)}`);
+  const vxlanMode = encap(env, 'CALICO_IPV6POOL_VXLAN');
+  return { cidr, blockSize: int(env, 'CALICO_IPV6POOL_BLOCK_SIZE', 122, 116, 128), vxlanMode, ipipMode: 'Never',
+    natOutgoing: bool(env, 'CALICO_IPV6POOL_NAT_OUTGOING', false), nodeSelector: get(env, 'CALICO_IPV6POOL_NODE_SELECTOR') ?? 'all()', disableBGPExport: false };
 }
 
 function parseIp(env: Env): IpSetting {
@@ -158,8 +184,9 @@ export function nodeConfigFromEnv(env: Env = process.env): NodeConfig {
   if (rules !== 'nft' && rules !== 'iptables') throw new NodeConfigError('TORTIE_RULES_BACKEND', `must be nft or iptables, got ${JSON.stringify(rules)}`);
   const runDir = get(env, 'TORTIE_RUN_DIR') ?? '/var/run/tortie';
   const stateDir = get(env, 'TORTIE_STATE_DIR') ?? '/var/lib/calico';
+  const ip6 = parseIp6(env);
   return {
-    etcd, nodeName, ip: parseIp(env), asNumber, backend: backendText, defaultPool: defaultPool(env),
+    etcd, nodeName, ip: parseIp(env), ip6, defaultPool6: defaultPool6(env, ip6), asNumber, backend: backendText, defaultPool: defaultPool(env),
     runDir, stateDir, cniSocket: join(runDir, 'cni.sock'), ctlSocket: join(runDir, 'node.ctl'), mtuFile: join(stateDir, 'mtu'),
     health: { enabled: bool(env, 'FELIX_HEALTHENABLED', true), host: get(env, 'FELIX_HEALTHHOST') ?? '0.0.0.0', port: int(env, 'FELIX_HEALTHPORT', 9099, 0, 65535) },
     metrics: { enabled: bool(env, 'FELIX_PROMETHEUSMETRICSENABLED', true), port: int(env, 'FELIX_PROMETHEUSMETRICSPORT', 9091, 0, 65535) },

@@ -8,7 +8,7 @@
  */
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
-import { parseAddress, parsePrefix } from '../../common/prefix.js';
+import { formatAddress, parseAddress, parsePrefix } from '../../common/prefix.js';
 import type { Datastore, ResourceEvent } from '../datastore/datastore.js';
 import { blockPrefix, resourceKindPrefix } from '../datastore/key-layout.js';
 import type { KvStore } from '../datastore/kv-store.js';
@@ -33,9 +33,12 @@ export function decodeResource<K extends Kind>(kind: K, value: string): Resource
 export function nodeInfo(n: CalicoNode): NodeInfo {
   const cidr = n.spec.bgp?.ipv4Address;
   const ip = cidr === undefined ? undefined : cidr.split('/')[0];
+  const cidr6 = n.spec.bgp?.ipv6Address;
+  const ip6 = cidr6 === undefined ? undefined : formatAddress(parseAddress(cidr6.split('/')[0] ?? ''));
   return {
     name: n.metadata.name, labels: n.metadata.labels ?? {},
     ...(ip === undefined ? {} : { ipv4: ip, ipv4Cidr: cidr?.includes('/') ? cidr : `${ip}/32` }),
+    ...(ip6 === undefined ? {} : { ipv6: ip6, ipv6Cidr: `${ip6}/${cidr6?.split('/')[1] ?? '128'}` }),
     ...(n.spec.bgp?.asNumber === undefined ? {} : { asNumber: n.spec.bgp.asNumber }),
     ...(n.spec.bgp?.routeReflectorClusterID === undefined ? {} : { rrClusterId: n.spec.bgp.routeReflectorClusterID }),
     ...(n.spec.ipv4VXLANTunnelAddr === undefined ? {} : { vxlanTunnelAddr: n.spec.ipv4VXLANTunnelAddr }),
@@ -70,7 +73,7 @@ export class DatastoreCache {
   readonly filters = new Map<string, BGPFilterSpec>();
   readonly blocks = new Map<string, BlockData>();
   private readonly syncers: WatchSyncer[] = [];
-  private blockSyncer: WatchSyncer | undefined;
+  private readonly blockSyncers: WatchSyncer[] = [];
   private readonly log: Logger;
 
   constructor(private readonly deps: { datastore: Datastore; store: KvStore; clock: Clock; logger: Logger },
@@ -115,25 +118,28 @@ export class DatastoreCache {
     await this.watchKind('BGPPeer', upsert(this.peers));
     await this.watchKind('BGPConfiguration', (e) => { if (e.type === 'upsert') this.bgpConfigs.set(e.resource.metadata.name, e.resource.spec); else this.bgpConfigs.delete(e.name); });
     await this.watchKind('BGPFilter', (e) => { if (e.type === 'upsert') this.filters.set(e.resource.metadata.name, e.resource.spec); else this.filters.delete(e.name); });
-    const prefix = blockPrefix(4);
-    this.blockSyncer = new WatchSyncer({ store: this.deps.store, clock: this.deps.clock, logger: this.deps.logger }, prefix, {
-      onUpdates: (events) => {
-        for (const e of events) {
-          if (e.type === 'delete') { this.blocks.delete(e.key); continue; }
-          try { this.blocks.set(e.entry.key, parseBlock(e.entry)); } catch (err) {
-            this.log.error({ key: e.entry.key, err: (err as Error).message }, 'invalid IPAM block in the datastore: keeping the last good version');
+    for (const family of [4, 6] as const) {
+      const prefix = blockPrefix(family);
+      const syncer = new WatchSyncer({ store: this.deps.store, clock: this.deps.clock, logger: this.deps.logger }, prefix, {
+        onUpdates: (events) => {
+          for (const e of events) {
+            if (e.type === 'delete') { this.blocks.delete(e.key); continue; }
+            try { this.blocks.set(e.entry.key, parseBlock(e.entry)); } catch (err) {
+              this.log.error({ key: e.entry.key, err: (err as Error).message }, 'invalid IPAM block in the datastore: keeping the last good version');
+            }
           }
-        }
-        this.onChange();
-      },
-      onConnectionChange: (connected) => this.onConnection?.(connected),
-    });
-    await this.blockSyncer.start();
+          this.onChange();
+        },
+        onConnectionChange: (connected) => this.onConnection?.(connected),
+      });
+      await syncer.start();
+      this.blockSyncers.push(syncer);
+    }
     this.onConnection?.(true);
   }
 
   async stop(): Promise<void> {
-    await Promise.allSettled([...this.syncers.map((w) => w.stop()), this.blockSyncer?.stop()]);
+    await Promise.allSettled([...this.syncers, ...this.blockSyncers].map((w) => w.stop()));
   }
 
   snapshot(): Snapshot {

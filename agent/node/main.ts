@@ -42,11 +42,13 @@ import { IptablesBackend } from '../../felix/rules/iptables-backend.js';
 import { RulesProgrammer } from '../../felix/rules/rules-programmer.js';
 
 /** Routing between pods and the underlay needs IPv4 forwarding in this network namespace. */
-function enableForwarding(log: Logger): void {
-  const path = '/proc/sys/net/ipv4/ip_forward';
-  try {
-    if (readFileSync(path, 'utf8').trim() !== '1') { writeFileSync(path, '1'); log.info('enabled net.ipv4.ip_forward'); }
-  } catch (err) { log.warn({ err: describeError(err) }, 'cannot enable net.ipv4.ip_forward; pods will not be reachable from other nodes'); }
+function enableForwarding(log: Logger, v6: boolean): void {
+  const paths = ['/proc/sys/net/ipv4/ip_forward', ...(v6 ? ['/proc/sys/net/ipv6/conf/all/forwarding'] : [])];
+  for (const path of paths) {
+    try {
+      if (readFileSync(path, 'utf8').trim() !== '1') { writeFileSync(path, '1'); log.info({ sysctl: path }, 'enabled forwarding'); }
+    } catch (err) { log.warn({ err: describeError(err), sysctl: path }, 'cannot enable forwarding; pods will not be reachable from other nodes'); }
+  }
 }
 
 async function pollFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T | undefined> {
@@ -104,25 +106,39 @@ async function main(): Promise<void> {
       else log.warn({ address: wanted.address }, 'no interface holds the node address; same-subnet routes stay off until restart');
     }
     log.info({ address: addr === undefined ? 'none' : `${addr.address}/${addr.prefixLength}`, iface: addr?.iface }, 'node address');
+    let addr6 = await nodeAddress(cfg, 6);
+    if (addr6 !== undefined && addr6.iface === '') {
+      const wanted = addr6;
+      const found = await pollFor(async () => systemInterfaces(6).find((a) => a.address === wanted.address), 10_000);
+      if (found !== undefined) addr6 = { ...wanted, iface: found.iface };
+    }
+    if (addr6 !== undefined) log.info({ address: `${addr6.address}/${addr6.prefixLength}`, iface: addr6.iface }, 'node IPv6 address');
+    const v6 = addr6 !== undefined;
     const store = await EtcdKvStore.connect(cfg.etcd, { logger: log });
     closers.push(() => store.close());
     const datastore = new KvDatastore({ store, clock, logger: log });
     // The datastore may not be up yet (a cluster starting): retry while it is unavailable.
-    await untilAvailable(log, 'register the Node', () => registerNode(datastore, cfg.nodeName, addr, cfg.asNumber, log), () => stopping);
+    await untilAvailable(log, 'register the Node', () => registerNode(datastore, cfg.nodeName, addr, cfg.asNumber, log, addr6), () => stopping);
     await untilAvailable(log, 'ensure the default pool', () => ensureDefaultPool(datastore, cfg.defaultPool, log), () => stopping);
+    if (v6) await untilAvailable(log, 'ensure the default IPv6 pool', () => ensureDefaultPool(datastore, cfg.defaultPool6, log, 6), () => stopping);
     const ipam = new Ipam({ store, datastore, logger: log });
     const block = await ipam.ensureBlock(cfg.nodeName, 4).catch((err: unknown) => { log.warn({ err: describeError(err) }, 'no affine block yet'); return undefined; });
     if (block !== undefined) log.info({ block }, 'affine block');
+    if (v6) {
+      const block6 = await ipam.ensureBlock(cfg.nodeName, 6).catch((err: unknown) => { log.warn({ err: describeError(err) }, 'no affine IPv6 block yet'); return undefined; });
+      if (block6 !== undefined) log.info({ block: block6 }, 'affine IPv6 block');
+    }
 
     const liveness = new LivenessKey({ store, clock, logger: log }, livenessKey(cfg.nodeName), JSON.stringify({ node: cfg.nodeName, pid: process.pid }));
     await liveness.start();
     closers.push(() => liveness.stop());
 
-    enableForwarding(log);
+    enableForwarding(log, v6);
     const rawNetlink = new RtNetlink({ logger: log });
     closers.push(() => rawNetlink.close());
     const netlink = serializeDumps(rawNetlink);
-    const routeTable = new RouteTable({ netlink, clock, logger: log }, { families: [4] });
+    const families: Array<4 | 6> = v6 ? [4, 6] : [4];
+    const routeTable = new RouteTable({ netlink, clock, logger: log }, { families });
 
     const health = new HealthAggregator({ clock });
     // The agent reports on every sync and syncs at least every 30 s: a stuck loop goes stale.
@@ -135,7 +151,7 @@ async function main(): Promise<void> {
     const exec = spawnExec();
     const rulesBackend = cfg.rulesBackend === 'nft' ? new NftBackend({ exec, logger: log }) : new IptablesBackend({ exec, logger: log });
     const rules = new RulesProgrammer({ backend: rulesBackend, clock, logger: log, metrics: dpMetrics,
-      health: health.register('rules', { live: true, ready: true, timeoutMs: 0 }) }, { families: [4] });
+      health: health.register('rules', { live: true, ready: true, timeoutMs: 0 }) }, { families });
     const hostMtu = await detectHostMtu(netlink, addr?.address);
     // etcd reachability shows in /readiness detail; like calico-node the node stays ready (it keeps
     // routing with what it has), so this reporter never fails readiness.
@@ -157,7 +173,8 @@ async function main(): Promise<void> {
       ipip: new IpipDevice({ clock, logger: log }, new IpipManager({ netlink, logger: log }, { underlayMtu: hostMtu })),
     }, {
       nodeName: cfg.nodeName, nodeIp: addr?.address, nodeCidr: addr === undefined ? undefined : `${addr.address}/${addr.prefixLength}`,
-      parentIface: addr?.iface ?? '', backend: cfg.backend,
+      parentIface: addr?.iface ?? addr6?.iface ?? '', backend: cfg.backend,
+      ...(addr6 === undefined ? {} : { nodeIp6: addr6.address, nodeCidr6: `${addr6.address}/${addr6.prefixLength}` }),
     });
     closers.push(() => agent.stop());
     await cache.start();
@@ -168,7 +185,8 @@ async function main(): Promise<void> {
     await agent.syncNow(); // the MTU file and the first routes exist before cni.sock opens
     rules.start();
 
-    const cni: LineServer = await startCniServer(cfg.cniSocket, { ipam, agent, routeTable, netlink, logger: log, nodeName: cfg.nodeName, mtu: () => agent.podMtu, ifindexOf: sysfsIfindex });
+    const cni: LineServer = await startCniServer(cfg.cniSocket, { ipam, agent, routeTable, netlink, logger: log, nodeName: cfg.nodeName, mtu: () => agent.podMtu, ifindexOf: sysfsIfindex,
+      want6: () => v6 && (agent.snapshot()?.pools ?? cache.snapshot().pools).some((p) => p.cidr.includes(':') && !p.disabled) });
     closers.push(() => cni.close());
     const ctl = await startCtlServer(cfg.ctlSocket, () => agent.speaker?.status(), log);
     closers.push(() => ctl.close());
@@ -178,6 +196,7 @@ async function main(): Promise<void> {
     closers.push(() => Promise.all(servers.map((s) => s.close())).then(() => undefined));
 
     const metricPeers = new Map<string, { established: boolean; transitions: number }>();
+    let lastRt = { resyncs: 0, repairs: 0, failures: 0 };
     const metricsTimer = setInterval(() => {
       const now = new Set<string>();
       for (const p of agent.speaker?.status() ?? []) {
@@ -191,10 +210,16 @@ async function main(): Promise<void> {
         }
         metricPeers.set(p.name, { established: up, transitions: p.establishedTransitions });
         bgpMetrics.setSessionState(p.name, p.state);
-        bgpMetrics.setPrefixes(p.name, 'ipv4_unicast', p.prefixes);
+        bgpMetrics.setPrefixes(p.name, p.address.includes(':') ? 'ipv6_unicast' : 'ipv4_unicast', p.prefixes);
       }
       for (const gone of [...metricPeers.keys()]) if (!now.has(gone)) { bgpMetrics.removePeer(gone); metricPeers.delete(gone); }
       for (const [kind, n] of Object.entries(agent.routeCounts)) dpMetrics.setRoutesProgrammed(254, kind, n);
+      // Route table counters since the last poll (resyncs: timer/overflow/start; repairs: drift fixed).
+      const st = routeTable.stats;
+      for (let i = lastRt.resyncs; i < st.resyncs; i++) dpMetrics.countResync('routes', 'resync');
+      for (let i = lastRt.repairs; i < st.repairs; i++) dpMetrics.countRepair('routes', 'route');
+      for (let i = lastRt.failures; i < st.failures; i++) dpMetrics.countError('routes', 'apply');
+      lastRt = { resyncs: st.resyncs, repairs: st.repairs, failures: st.failures };
     }, 1000);
     metricsTimer.unref();
     closers.push(() => clearInterval(metricsTimer));

@@ -55,6 +55,9 @@ export interface NodeAgentOptions {
   readonly nodeName: string;
   readonly nodeIp: string | undefined;
   readonly nodeCidr: string | undefined;
+  /** Dual stack: the node's IPv6 address and its prefix (IP6), on the same parent interface. */
+  readonly nodeIp6?: string | undefined;
+  readonly nodeCidr6?: string | undefined;
   readonly parentIface: string;
   readonly backend: 'bird' | 'vxlan' | 'none';
   /** Longest wait for BGP to converge before routes found at start-up are dropped (default 30 s). */
@@ -95,14 +98,15 @@ export class NodeAgent {
   /** Read what the kernel holds (our routes to keep, the underlay), then sync. */
   async start(): Promise<void> {
     const links = new Map((await this.deps.netlink.listLinks()).map((l) => [l.index, l.name]));
-    const ours = await this.deps.netlink.listRoutes(4, MAIN_TABLE, this.deps.routeTable.protocol);
+    const ours = [...await this.deps.netlink.listRoutes(4, MAIN_TABLE, this.deps.routeTable.protocol),
+      ...(this.options.nodeIp6 === undefined ? [] : await this.deps.netlink.listRoutes(6, MAIN_TABLE, this.deps.routeTable.protocol))];
     const inherited: DesiredRoute[] = [];
     for (const r of ours) {
       const d = kernelToDesired(r, links);
       if (d === undefined) continue;
       inherited.push(d);
       // Workload routes from before a restart: re-adopted as endpoints (verified against IPAM in sync).
-      if (d.iface?.startsWith('cali') === true && r.dst.endsWith('/32') && d.gateway === undefined) {
+      if (d.iface?.startsWith('cali') === true && (r.dst.endsWith('/32') || r.dst.endsWith('/128')) && d.gateway === undefined) {
         this.workloads.set(`adopted:${d.iface}:${r.dst}`, { iface: d.iface, addresses: [r.dst] });
       }
     }
@@ -144,7 +148,7 @@ export class NodeAgent {
   private async refreshUnderlay(): Promise<void> {
     try {
       const links = new Map((await this.deps.netlink.listLinks()).map((l) => [l.index, l.name]));
-      const all = await this.deps.netlink.listRoutes(4, MAIN_TABLE);
+      const all = [...await this.deps.netlink.listRoutes(4, MAIN_TABLE), ...(this.options.nodeIp6 === undefined ? [] : await this.deps.netlink.listRoutes(6, MAIN_TABLE))];
       this.underlay = all.filter((r) => r.protocol !== this.deps.routeTable.protocol && r.type === 'unicast' && r.ifindex !== undefined)
         .map((r) => ({ dst: r.dst, iface: links.get(r.ifindex ?? -1) ?? '', metric: r.metric, ...(r.gateway === undefined ? {} : { gateway: r.gateway }) }))
         .filter((r) => r.iface !== '');
@@ -213,7 +217,8 @@ export class NodeAgent {
     if (ipipProblem !== undefined) this.schedule(30_000);
     if (ipipProblem !== undefined) problems.push(ipipProblem);
     if (this.options.nodeCidr !== undefined) {
-      const local: LocalFacts = { cidr: this.options.nodeCidr, parentIface: this.options.parentIface, backend: this.options.backend, underlay: this.underlay };
+      const local: LocalFacts = { cidr: this.options.nodeCidr, parentIface: this.options.parentIface, backend: this.options.backend, underlay: this.underlay,
+        ...(this.options.nodeCidr6 === undefined ? {} : { cidr6: this.options.nodeCidr6 }) };
       const workloads: Workload[] = [];
       for (const w of this.workloads.values()) for (const a of w.addresses) workloads.push({ address: a.split('/')[0] ?? a, iface: w.iface });
       const kr = kernelRoutes(s, [...this.learned.values()], workloads, local);
@@ -315,10 +320,12 @@ export class NodeAgent {
 
   private applyOriginated(routes: readonly Originated[]): void {
     const sp = this.speaker;
-    const nh = this.options.nodeIp;
-    if (sp === undefined || nh === undefined) return;
+    if (sp === undefined || this.options.nodeIp === undefined) return;
     const next = new Map<string, string>();
     for (const r of routes) {
+      // Next hop: the node's address of the prefix's family (v6 prefixes go over v6 sessions).
+      const nh = r.prefix.includes(':') ? this.options.nodeIp6 : this.options.nodeIp;
+      if (nh === undefined) continue;
       const key = JSON.stringify(r.communities);
       next.set(r.prefix, key);
       if (this.originated.get(r.prefix) !== key) sp.originate(r.prefix, { nextHop: nh, communities: r.communities });
@@ -342,7 +349,7 @@ export class NodeAgent {
    */
   private verifyAdopted(s: Snapshot): void {
     const mine = new Map<string, string | undefined>();
-    for (const b of s.blocks) for (const a of b.allocations) if (a.node === this.options.nodeName) mine.set(`${a.address}/32`, a.handle);
+    for (const b of s.blocks) for (const a of b.allocations) if (a.node === this.options.nodeName) mine.set(`${a.address}/${a.address.includes(':') ? 128 : 32}`, a.handle);
     for (const [k, w] of [...this.workloads]) {
       if (!k.startsWith('adopted:')) continue;
       this.workloads.delete(k);

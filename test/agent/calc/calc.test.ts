@@ -340,3 +340,24 @@ test('learned routes inside service ranges are never installed (Calico rejectcid
   assert.deepEqual(r.routes, []);
   assert.deepEqual(r.skipped.map((x) => x.prefix), ['10.100.0.10/32', '10.96.0.0/12']);
 });
+
+test('dual stack: one session per family between nodes that have both, v6 next hops, v6 blocks originated', () => {
+  const nodes = [node('a', '10.0.0.1/24', { ipv6: 'fd00::1', ipv6Cidr: 'fd00::1/64' }), node('b', '10.0.0.2/24', { ipv6: 'fd00::2', ipv6Cidr: 'fd00::2/64' }), node('c', '10.0.0.3/24')];
+  const s = snap('a', nodes, { pools: [pool('10.244.0.0/16'), pool('fd00:244::/48', { blockSize: 122 })],
+    blocks: [{ cidr: '10.244.0.0/26', node: 'a', allocations: [] }, { cidr: 'fd00:244::/122', node: 'a', allocations: [] }] });
+  const r = bgpSpeakerConfig(s);
+  assert.deepEqual(r.speaker?.listen, { address: '::', port: 179 });
+  assert.deepEqual(r.speaker?.peers.map((p) => [p.name, p.families, p.localAddress, p.passive]).sort(), [
+    ['Mesh_10_0_0_2', ['ipv4-unicast'], '10.0.0.1', true], ['Mesh_10_0_0_3', ['ipv4-unicast'], '10.0.0.1', true], ['Mesh_fd00__2', ['ipv6-unicast'], 'fd00::1', true]]);
+  const exp = r.speaker?.peers.find((p) => p.name === 'Mesh_fd00__2')?.export;
+  assert.equal(decide(exp, 'fd00:244::40/122'), 'accept');
+  assert.deepEqual(originatedPrefixes(s).routes.map((o) => o.prefix), ['10.244.0.0/26', 'fd00:244::/122']);
+  const k = kernelRoutes(s, [{ prefix: 'fd00:244::80/122', nextHop: 'fd00::2', peer: 'Mesh_fd00__2' }, { prefix: '2001:db8::/32', nextHop: 'fd00::2', peer: 'Mesh_fd00__2' }],
+    [{ address: 'fd00:244::5', iface: 'cali9' }], facts('10.0.0.1/24', { cidr6: 'fd00::1/64' }));
+  assert.deepEqual(k.routes.filter((x) => x.dst.includes(':')), [
+    { dst: '2001:db8::/32', type: 'unicast', iface: 'eth0', gateway: 'fd00::2', onlink: true, metric: 2048 },
+    { dst: 'fd00:244::/122', type: 'blackhole' },
+    { dst: 'fd00:244::5/128', type: 'unicast', iface: 'cali9', scope: 'link' },
+    { dst: 'fd00:244::80/122', type: 'unicast', iface: 'eth0', gateway: 'fd00::2', onlink: true },
+  ]);
+});

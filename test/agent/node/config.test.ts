@@ -114,3 +114,16 @@ test('tortie-node waits for an unreachable datastore instead of dying, and stops
     assert.equal(p.child.exitCode, 0);
   } finally { await p.stop('SIGKILL'); }
 });
+
+test('IP6: off by default; explicit or autodetect; a default IPv6 pool only when it is on', () => {
+  const off = nodeConfigFromEnv({ NODENAME: 'n1' });
+  assert.deepEqual(off.ip6, { type: 'none' });
+  assert.equal(off.defaultPool6, undefined);
+  const on = nodeConfigFromEnv({ NODENAME: 'n1', IP6: 'fd00::5/64', CALICO_IPV6POOL_CIDR: 'fd00:44::/48' });
+  assert.deepEqual(on.ip6, { type: 'explicit', address: 'fd00::5', length: 64 });
+  assert.equal(on.defaultPool6?.cidr, 'fd00:44::/48');
+  assert.equal(on.defaultPool6?.blockSize, 122);
+  assert.deepEqual(nodeConfigFromEnv({ NODENAME: 'n1', IP6: 'autodetect', IP6_AUTODETECTION_METHOD: 'interface=eth.*' }).ip6.type, 'autodetect');
+  assert.throws(() => nodeConfigFromEnv({ NODENAME: 'n1', IP6: '10.0.0.1' }), /^TortieError: IP6: must be autodetect, none or an IPv6 address/);
+  assert.throws(() => nodeConfigFromEnv({ NODENAME: 'n1', IP6: 'fd00::1', CALICO_IPV6POOL_CIDR: '10.0.0.0/8' }), /CALICO_IPV6POOL_CIDR: must be an IPv6 CIDR/);
+});

@@ -148,6 +148,8 @@ test('health and metrics endpoints answer', { skip }, async () => {
   const received = Number(/tortie_bgp_prefixes_received\{peer="Node_10_1_0_1",afi_safi="ipv4_unicast"\} (\d+)/.exec(metrics)?.[1]);
   assert.ok(received >= 3, `received ${received}`);
   assert.match(metrics, /tortie_bgp_prefixes_accepted\{peer="Node_10_1_0_1",afi_safi="ipv4_unicast"\} 2\n/);
+  assert.match(metrics, /tortie_route_table_num_routes\{table="254",kind="vxlan"\} 1\n/, 'one remote block over VXLAN on node1');
+  assert.match(metrics, /tortie_dataplane_resyncs_total\{component="routes",reason="resync"\} [1-9]/);
 });
 
 test('rules: pools and node addresses in our nft table, NAT outgoing for the pool', { skip }, () => {

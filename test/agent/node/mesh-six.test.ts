@@ -41,7 +41,8 @@ before(async () => {
 
 after(async () => { if (lab) await lab.cleanup(); });
 
-test(`a ${N}-node mesh converges: every session up once, every block routed to its owner`, { skip }, async () => {
+test(`a ${N}-node mesh converges: every session up once, every block routed to its owner`, { skip }, async (t) => {
+  const t0 = Date.now();
   const blocks = new Map<string, string>();
   for (const n of nodes) {
     blocks.set(n.name, await pollUntil(() => lab.routes(n).find((r) => r.type === 'blackhole')?.dst, { timeoutMs: 30_000, what: `${n.name} block\n${lab.logs(800)}` }));
@@ -59,6 +60,9 @@ test(`a ${N}-node mesh converges: every session up once, every block routed to i
       await pollUntil(() => lab.routes(n).some((r) => r.dst === b && r.gateway === `10.95.0.${j + 1}`), { timeoutMs: 20_000, what: `${n.name} → ${b} via ${m.name}` });
     }
   }
+  t.diagnostic(`${N} nodes started together: full mesh and all block routes in ${Date.now() - t0} ms`);
+  const rss = nodes.map((n) => Number(/VmRSS:\s+(\d+)/.exec(sh('cat', [`/proc/${n.proc?.pid ?? 0}/status`]))?.[1] ?? NaN) / 1024);
+  t.diagnostic(`tortie-node RSS MiB: ${rss.map((x) => x.toFixed(0)).join(' ')}`);
   // Exactly one TCP session per pair: n1 sees 5 established BGP connections.
   const conns = sh('ip', ['netns', 'exec', nodes[0]?.ns ?? '', 'ss', '-Htn', 'state', 'established', '( sport = :179 or dport = :179 )']).trim().split('\n').filter(Boolean);
   assert.equal(conns.length, N - 1, conns.join('\n'));

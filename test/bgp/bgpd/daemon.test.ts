@@ -28,7 +28,7 @@ describe('tortie-bgpd start-up errors', () => {
   it('names the file, line, field path and reason, and exits 2', () => {
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'routerId: 10.0.0.1\nasn: 65001\npeers:\n  - address: 10.0.0.2\n    asn: 65002\n    holdTime: 2\n    colour: blue\n');
-    const r = run('-c', file, '--check');
+    const r = run('--config', file, '--check');
     assert.equal(r.status, 2);
     assert.match(r.stderr, new RegExp(`${file}:6: peers\\[0\\]\\.holdTime: holdTime must be 0 or 3\\.\\.65535`));
     assert.match(r.stderr, new RegExp(`${file}:7: peers\\[0\\]\\.colour: unknown field "colour"`));
@@ -102,14 +102,14 @@ describe('tortie-bgpd reload and shutdown', { skip, timeout: 120_000 }, () => {
   after(async () => { await topo.cleanup(); });
 
   it('SIGHUP resets only the changed peer and applies new originations', async () => {
-    const [p1, f] = [await transitions('p1'), await transitions('frr')];
+    const [p1, f, fc] = [await transitions('p1'), await transitions('frr'), frrNeighbor().connectionsEstablished];
     t.writeConfig(tortie({ p1Hold: 30, frr: true, extra: '  - { prefix: 10.91.0.0/24 }\n' }));
     t.signal('SIGHUP');
     await pollUntil(async () => (await transitions('p1')) === p1 + 1 && (await t.peer('p1')).state === 'Established', { what: 'p1 re-established' });
     await pollUntil(() => bird.routes('10.91.0.0/24').length === 1, { what: 'new origination at BIRD' });
     await pollUntil(() => (frr.json('show bgp ipv4 unicast json') as { routes?: Record<string, unknown> }).routes?.['10.91.0.0/24'], { what: 'new origination at FRR' });
     assert.equal(await transitions('frr'), f, 'frr untouched');
-    assert.equal(frrNeighbor().connectionsEstablished, 1, 'FRR saw no reset');
+    assert.equal(frrNeighbor().connectionsEstablished, fc, 'FRR saw no reset');
     assert.equal(bird.protocol('p1').fields['Hold timer']?.split('/')[1], '30');
   });
 

@@ -182,6 +182,7 @@ describe('interop: tortie-bgpd ↔ BIRD 2', { skip, timeout: 120_000 }, () => {
   });
 
   it('answers BIRD\'s route refresh and asks BIRD for one', async () => {
+    const n0 = (await t.peer('birda4')).establishedTransitions;
     const before = a.protocol('tortie4');
     const importsBefore = Number(/^\s*(\d+)/.exec(before.fields['Import updates'] ?? '0')?.[1] ?? 0);
     a.cmd('reload', 'in', 'tortie4');
@@ -192,7 +193,7 @@ describe('interop: tortie-bgpd ↔ BIRD 2', { skip, timeout: 120_000 }, () => {
     const ours = (await t.peer('birda4')).messages.updatesIn;
     t.ctl('refresh', 'birda4');
     await pollUntil(async () => (await t.peer('birda4')).messages.updatesIn > ours, { what: 'BIRD re-sent its routes' });
-    assert.equal((await t.peer('birda4')).establishedTransitions, 1, 'route refresh must not reset the session');
+    assert.equal((await t.peer('birda4')).establishedTransitions, n0, 'route refresh must not reset the session');
   });
 
   it('recovers from a reset by BIRD and from a reset by us, keeping other sessions untouched', async () => {

@@ -1,0 +1,74 @@
+/**
+ * Dual stack (IP + IP6, an IPv4 and an IPv6 pool) with two real tortie-node processes:
+ *
+ *   node1 10.94.0.1/24 fd94::1/64 ══ eth0 ══ node2 10.94.0.2/24 fd94::2/64
+ *
+ * Each node registers both addresses, claims a block per family, meshes over IPv4 and over
+ * IPv6 (one session per family, as Calico), installs the other node's IPv6 block via its IPv6
+ * address, and pods get one address per family and reach each other over both.
+ */
+import { strict as assert } from 'node:assert';
+import { after, before, test } from 'node:test';
+import { existsSync } from 'node:fs';
+import { pollUntil } from '../../helpers/poll.js';
+import { sh, trySh } from '../../helpers/sh.js';
+import { etcdSkipReason } from '../../helpers/etcd.js';
+import { topologySkipReason } from '../../helpers/netns.js';
+import { NodeLab, NODE_MAIN, type LabNode } from './node-lab.js';
+
+const skip = topologySkipReason('etcd', 'ping') ?? etcdSkipReason() ?? (existsSync(NODE_MAIN) ? undefined : 'dist/ not built');
+let lab: NodeLab;
+let n1: LabNode, n2: LabNode;
+
+before(async () => {
+  if (skip) return;
+  lab = new NodeLab('dual');
+  await lab.startEtcd();
+  const env = { CALICO_IPV4POOL_CIDR: '10.253.0.0/16', CALICO_IPV6POOL_CIDR: 'fd00:94::/48' };
+  n1 = lab.node('node1', { IP: '10.94.0.1/24', IP6: 'fd94::1/64', ...env });
+  n2 = lab.node('node2', { IP: '10.94.0.2/24', IP6: 'fd94::2/64', ...env });
+  lab.topo.link(n1.ns, 'eth0', ['10.94.0.1/24', 'fd94::1/64'], n2.ns, 'eth0', ['10.94.0.2/24', 'fd94::2/64']);
+  for (const n of [n1, n2]) {
+    sh('ip', ['-n', n.ns, 'route', 'add', 'default', 'via', '10.94.0.254']);
+    sh('ip', ['-n', n.ns, '-6', 'route', 'add', 'default', 'via', 'fd94::fe', 'dev', 'eth0']);
+  }
+  lab.start(n1);
+  lab.start(n2);
+});
+
+after(async () => { if (lab) await lab.cleanup(); });
+
+const routes6 = (n: LabNode): Array<{ dst: string; gateway?: string; dev?: string; type?: string }> =>
+  JSON.parse(sh('ip', ['-n', n.ns, '-6', '-j', 'route', 'show', 'proto', '80']) || '[]') as Array<{ dst: string; gateway?: string; dev?: string; type?: string }>;
+
+test('both families: Node addresses, a block each, one session per family, IPv6 blocks routed via the IPv6 peer', { skip }, async () => {
+  const b6 = await Promise.all([n1, n2].map((n) => pollUntil(() => routes6(n).find((r) => r.type === 'blackhole')?.dst, { timeoutMs: 20_000, what: `${n.name} IPv6 block\n${lab.logs()}` })));
+  for (const b of b6) assert.match(b, /^fd00:94:.*\/122$/);
+  const doc = JSON.parse(lab.etcdctl(['get', '--print-value-only', '/tortie/v3/projectcalico.org/nodes/node1'])) as { spec: { bgp: { ipv4Address: string; ipv6Address?: string } } };
+  assert.equal(doc.spec.bgp.ipv6Address, 'fd94::1/64');
+  await pollUntil(async () => {
+    const r = await lab.call(n1, 'node.ctl', { command: 'bgp-status' });
+    const peers = (r['peers'] as Array<{ peerIP: string; family: number; state: string }>).map((p) => [p.peerIP, p.family, p.state]).sort();
+    return JSON.stringify(peers) === JSON.stringify([['10.94.0.2', 4, 'up'], ['fd94::2', 6, 'up']]);
+  }, { timeoutMs: 20_000, what: 'a v4 and a v6 session' });
+  await pollUntil(() => routes6(n1).some((r) => r.dst === b6[1] && r.gateway === 'fd94::2' && r.dev === 'eth0'), { timeoutMs: 20_000, what: `node1 IPv6 route to ${b6[1]}: ${JSON.stringify(routes6(n1))}\n${lab.logs()}` });
+  await pollUntil(() => routes6(n2).some((r) => r.dst === b6[0] && r.gateway === 'fd94::1'), { timeoutMs: 20_000, what: 'node2 IPv6 route' });
+});
+
+test('pods get one address per family and reach each other over both', { skip }, async () => {
+  const add = (n: LabNode, pod: string): { ns: string; v4: string; v6: string } => {
+    const ns = lab.topo.ns(pod);
+    const r = lab.cni(n, 'ADD', pod, `/var/run/netns/${ns}`);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const ips = (JSON.parse(r.stdout) as { ips: Array<{ address: string }> }).ips.map((i) => i.address.split('/')[0] ?? '');
+    const v4 = ips.find((a) => !a.includes(':')), v6 = ips.find((a) => a.includes(':'));
+    assert.ok(v4 !== undefined && v6 !== undefined, `two addresses: ${r.stdout}`);
+    return { ns, v4, v6 };
+  };
+  const a = add(n1, 'd-a');
+  const b = add(n2, 'd-b');
+  assert.ok(routes6(n1).some((r) => r.dst === a.v6 && r.dev?.startsWith('cali') === true), 'IPv6 workload route');
+  await pollUntil(() => lab.ping(a.ns, b.v4), { timeoutMs: 10_000, what: 'ping IPv4' });
+  await pollUntil(() => trySh('ip', ['netns', 'exec', a.ns, 'ping', '-6', '-c', '1', '-W', '1', b.v6]).status === 0,
+    { timeoutMs: 15_000, what: `ping -6 ${a.v6} -> ${b.v6}: n1 ${JSON.stringify(routes6(n1))}` });
+});
