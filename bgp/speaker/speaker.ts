@@ -32,7 +32,7 @@ import { isSelfNextHop, NEXT_HOP_SELF_V4, NEXT_HOP_SELF_V6, PrefixList, UpdateGr
 import { exportTargetKey, type ExportedAttributes, type ExportTarget } from '../rib/export.js';
 import type { BestPathStep } from '../rib/best-path.js';
 import { PrefixTable } from '../rib/prefix-table.js';
-import { LOCAL_PEER_ID, type PeerInfo, type Route } from '../rib/route.js';
+import type { PeerInfo, Route } from '../rib/route.js';
 import { peerConfigEquals, type PeerConfig, type SpeakerConfig } from './peer-config.js';
 import { compilePeerPolicy } from './policy-config.js';
 import { describeNotification } from './notification-text.js';
@@ -120,7 +120,6 @@ export interface PeerStatus {
 }
 
 const ORIGIN_NAMES = ['IGP', 'EGP', 'incomplete'] as const;
-const LOCAL = LOCAL_PEER_ID;
 /**
  * Pause between the Cease/4 of restartPeer() and our own new connection (the peer's is accepted
  * at once). 0 = next tick: with a pause FRR reconnects first and afterwards reports the reset as
