@@ -6,6 +6,7 @@
  * speaker alone: `node --cpu-prof dist/bench/bgp/speaker-micro.js 1 100000`.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { systemClock } from '../../common/clock.js';
 import { silentLogger } from '../../common/logger.js';
 import type { Prefix } from '../../common/prefix.js';
@@ -85,13 +86,17 @@ async function main(): Promise<void> {
     want = target;
     const finished = new Promise<void>((r) => { done = r; });
     const t0 = process.hrtime.bigint();
+    const elu0 = performance.eventLoopUtilization();
     testers.forEach((s, i) => s.write(Buffer.concat(bufs[i]!)));
     await finished;
+    const elu = performance.eventLoopUtilization(elu0);
+    if (process.env['MICRO_ELU']) console.error(`event loop utilization ${(elu.utilization * 100).toFixed(0)} %`);
     return Number(process.hrtime.bigint() - t0) / 1e9;
   };
   const a = await phase(ann, peers * routes);
   const w = await phase(wd, 0);
-  console.log(JSON.stringify({ peers, routes, announceS: a, withdrawS: w, rssMB: Math.round(process.memoryUsage().rss / 1e6) }));
+  const mu = process.memoryUsage();
+  console.log(JSON.stringify({ peers, routes, announceS: a, withdrawS: w, rssMB: Math.round(mu.rss / 1e6), heapMB: Math.round(mu.heapTotal / 1e6), heapUsedMB: Math.round(mu.heapUsed / 1e6), externalMB: Math.round(mu.external / 1e6), arrayBuffersMB: Math.round(mu.arrayBuffers / 1e6) }));
   for (const s of [...testers, mon]) s.destroy();
   await sp.stop();
   process.exit(0);

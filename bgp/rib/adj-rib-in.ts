@@ -177,6 +177,17 @@ export class AdjRibIn {
     this.sink.flush();
   }
 
+  /** Withdraw every path of one address family (RFC 7606 AFI/SAFI disable); returns how many. */
+  withdrawFamily(family: 4 | 6): number {
+    const gone: Nlri[] = [];
+    this.table.forEach((prefix, slot) => {
+      if (prefix.family !== family) return;
+      for (const p of Array.isArray(slot) ? slot : [slot]) gone.push({ prefix, pathId: p.pathId });
+    });
+    this.withdraw(gone);
+    return gone.length;
+  }
+
   /**
    * withdrawAll in slices, so one peer's million routes do not stall the event loop (keepalives
    * of the other sessions): call repeatedly, e.g. from setImmediate, until it returns true.

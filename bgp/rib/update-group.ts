@@ -21,7 +21,6 @@ import type { Prefix } from '../../common/prefix.js';
 import { attributesKey } from './attr-intern.js';
 import { exportRoute, prefixIndependent, type ExportedAttributes, type ExportTarget } from './export.js';
 import type { BestChange, LocRib } from './loc-rib.js';
-import { PrefixTable } from './prefix-table.js';
 import type { Route } from './route.js';
 
 /** Stand-in for "the member's own IPv4 address" in exported NEXT_HOPs (0.0.0.0). */
@@ -38,6 +37,19 @@ export function isSelfNextHop(nh: Uint8Array | undefined): boolean {
 
 const V6 = 255;
 
+function slotHash(addr: number, len: number): number {
+  let h = Math.imul(addr ^ Math.imul(len + 1, 0x9e3779b1), 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+function v6Key(p: Prefix): string {
+  let k = '';
+  for (let i = 0; i < 16; i++) k += String.fromCharCode(p.bytes[i] ?? 0);
+  return k + String.fromCharCode(p.length);
+}
+
 /**
  * The prefixes of a batch without keeping the decoder's Prefix objects alive: IPv4 as address
  * and length in typed arrays (nothing for the garbage collector to trace or promote), IPv6 as
@@ -48,6 +60,9 @@ export class PrefixList {
   private lens: Uint8Array;
   private v6: Array<Prefix | undefined> | undefined;
   private n = 0;
+  /** pushUnique's index: entry + 1 per slot (0 = empty); IPv6 by text. */
+  private slots: Int32Array | undefined;
+  private v6Index: Map<string, number> | undefined;
 
   constructor(capacity = 64) {
     this.addrs = new Uint32Array(capacity);
@@ -71,6 +86,55 @@ export class PrefixList {
       (this.v6 ??= [])[i] = p;
     }
     this.n = i + 1;
+  }
+
+  /**
+   * Append `p` unless it is already in the list; returns its existing index, or -1 when it
+   * was appended. Uses a small open-addressing index over the list's own arrays (4 bytes per
+   * slot, no per-prefix objects), built on the first call.
+   */
+  pushUnique(p: Prefix): number {
+    if (p.family !== 4) {
+      const k = v6Key(p);
+      const m = (this.v6Index ??= new Map());
+      const had = m.get(k);
+      if (had !== undefined) return had;
+      m.set(k, this.n);
+      this.push(p);
+      return -1;
+    }
+    const b = p.bytes;
+    const a = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+    const l = p.length;
+    if (this.slots === undefined || (this.n + 1) * 2 > this.slots.length) this.rehash();
+    const slots = this.slots!;
+    const mask = slots.length - 1;
+    let h = slotHash(a, l) & mask;
+    for (;;) {
+      const e = slots[h]!;
+      if (e === 0) break;
+      const j = e - 1;
+      if (this.lens[j] === l && this.addrs[j] === a) return j;
+      h = (h + 1) & mask;
+    }
+    slots[h] = this.n + 1;
+    this.push(p);
+    return -1;
+  }
+
+  private rehash(): void {
+    let cap = 64;
+    while (cap < (this.n + 1) * 4) cap *= 2;
+    const slots = new Int32Array(cap);
+    const mask = cap - 1;
+    for (let j = 0; j < this.n; j++) {
+      const l = this.lens[j]!;
+      if (l === V6) continue;
+      let h = slotHash(this.addrs[j]!, l) & mask;
+      while (slots[h] !== 0) h = (h + 1) & mask;
+      slots[h] = j + 1;
+    }
+    this.slots = slots;
   }
 
   family(i: number): 4 | 6 { return this.lens[i] === V6 ? 6 : 4; }
@@ -162,7 +226,6 @@ export class UpdateGroup {
   private readonly members = new Map<string, { advertised: number }>();
   private readonly cacheable: boolean;
   // pending changes since the last flush (arrival order)
-  private readonly index = new PrefixTable<number>();
   private pend = new PrefixList();
   private prev: Array<Route | undefined> = [];
   private cur: Array<Route | undefined> = [];
@@ -204,10 +267,8 @@ export class UpdateGroup {
   apply(changes: readonly BestChange[]): void {
     if (this.members.size === 0) return;
     for (const c of changes) {
-      const n = this.pend.length;
-      const had = this.index.set(c.prefix, n);
-      if (had !== undefined) { this.index.set(c.prefix, had); this.cur[had] = c.best; continue; }
-      this.pend.push(c.prefix);
+      const had = this.pend.pushUnique(c.prefix);
+      if (had >= 0) { this.cur[had] = c.best; continue; }
       this.prev.push(c.previous);
       this.cur.push(c.best);
     }
@@ -224,7 +285,6 @@ export class UpdateGroup {
     if (n === 0) return;
     const { pend: prefixes, prev, cur } = this;
     this.pend = new PrefixList(Math.min(Math.max(64, n), 65536)); this.prev = []; this.cur = [];
-    this.index.reset();
     if (this.cache4.size + this.cache6.size >= CACHE_LIMIT || this.exported.size >= CACHE_LIMIT) this.resetCaches();
     const generic = new BatchBuilder(prefixes);
     let genericDelta = 0;

@@ -32,7 +32,7 @@ import { isSelfNextHop, NEXT_HOP_SELF_V4, NEXT_HOP_SELF_V6, PrefixList, UpdateGr
 import { exportTargetKey, type ExportedAttributes, type ExportTarget } from '../rib/export.js';
 import type { BestPathStep } from '../rib/best-path.js';
 import { PrefixTable } from '../rib/prefix-table.js';
-import { LOCAL_PEER_ID, type PeerInfo, type Route } from '../rib/route.js';
+import type { PeerInfo, Route } from '../rib/route.js';
 import { peerConfigEquals, type PeerConfig, type SpeakerConfig } from './peer-config.js';
 import { compilePeerPolicy } from './policy-config.js';
 import { describeNotification } from './notification-text.js';
@@ -120,7 +120,6 @@ export interface PeerStatus {
 }
 
 const ORIGIN_NAMES = ['IGP', 'EGP', 'incomplete'] as const;
-const LOCAL = LOCAL_PEER_ID;
 /**
  * Pause between the Cease/4 of restartPeer() and our own new connection (the peer's is accepted
  * at once). 0 = next tick: with a pause FRR reconnects first and afterwards reports the reset as
@@ -166,6 +165,8 @@ interface Peer {
   sends6: boolean;
   /** End-of-RIB received since Established, by family name. */
   eorReceived: Set<string>;
+  /** Families disabled for this session by RFC 7606 AFI/SAFI disable. */
+  disabledFamilies: Set<4 | 6>;
   /** Pending look for a missing next hop of the other family, and its back-off (ms, 0: none yet). */
   nhRetry: TimerHandle | undefined;
   nhRetryDelay: number;
@@ -238,7 +239,7 @@ export class BgpSpeaker {
       routeRefreshIn: 0, negotiated: undefined,
       base: { establishedTransitions: 0, messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0, notificationsIn: 0, notificationsOut: 0 }, ctx: undefined, establishedWall: 0,
       adjIn: undefined, group: undefined, local4: undefined, local6: undefined, prepared: new Map(), preparedGen: -1,
-      encodingKey: '', sends4: false, sends6: false, eorReceived: new Set(), nhRetry: undefined, nhRetryDelay: 0,
+      encodingKey: '', sends4: false, sends6: false, eorReceived: new Set(), disabledFamilies: new Set(), nhRetry: undefined, nhRetryDelay: 0,
     };
     this.attach(p);
     this.peers.set(config.name, p);
@@ -560,6 +561,7 @@ export class BgpSpeaker {
     p.lastError = undefined;
     p.establishedWall = this.deps.clock.wallNow();
     p.eorReceived = new Set();
+    p.disabledFamilies = new Set();
     p.nhRetry?.cancel();
     p.nhRetry = undefined;
     p.nhRetryDelay = 0;
@@ -631,16 +633,36 @@ export class BgpSpeaker {
 
   // ------------------------------------------------------------ inbound
 
-  private onUpdate(p: Peer, m: UpdateMessage, info: UpdateInfo): void {
+  /**
+   * RFC 7606 §2 AFI/SAFI disable (RFC 4760 §7): drop every route of that family from this peer
+   * and ignore the family until the session ends; no NOTIFICATION.
+   */
+  private disableFamilies(p: Peer, info: UpdateInfo): void {
+    for (const e of info.problems) {
+      if (e.action !== 'afi-safi-disable' || e.afiSafi === undefined || e.afiSafi.safi !== 1) continue;
+      const family: 4 | 6 = e.afiSafi.afi === 2 ? 6 : 4;
+      if (p.disabledFamilies.has(family)) continue;
+      p.disabledFamilies.add(family);
+      const n = p.adjIn?.withdrawFamily(family) ?? 0;
+      this.log.warn({ peer: p.config.name, family: `ipv${family}`, withdrawn: n, problem: e.message },
+        'malformed UPDATE: address family disabled for this session, its routes withdrawn (RFC 7606 AFI/SAFI disable)');
+    }
+  }
+
+  private onUpdate(p: Peer, update: UpdateMessage, info: UpdateInfo): void {
+    let m = update;
     const rib = p.adjIn;
     if (!rib) return;
-    if (m.nlri.length === 0 && m.withdrawn.length === 0 && m.mpReach === undefined) {
+    if (m.nlri.length === 0 && m.withdrawn.length === 0 && m.mpReach === undefined && info.action === undefined) {
       const eor = endOfRibFamily(m);
       if (eor) { p.eorReceived.add(eor.afi === 2 ? 'ipv6-unicast' : eor.afi === 1 ? 'ipv4-unicast' : `${eor.afi}/${eor.safi}`); return; }
     }
+    if (info.action === 'afi-safi-disable') this.disableFamilies(p, info);
+    const off = p.disabledFamilies;
+    if (off.size > 0) m = withoutFamilies(m, off);
     if (m.withdrawn.length) rib.withdraw(m.withdrawn);
     if (m.mpUnreach?.withdrawn.length) rib.withdraw(m.mpUnreach.withdrawn);
-    if (info.action === 'treat-as-withdraw' || info.action === 'afi-safi-disable') {
+    if (info.action === 'treat-as-withdraw') {
       const n = m.nlri.length + (m.mpReach?.nlri.length ?? 0);
       this.log.warn({ peer: p.config.name, action: info.action, problems: info.problems.map((e) => e.message), prefixes: n },
         'malformed UPDATE: its routes are treated as withdrawn (RFC 7606)');
@@ -835,6 +857,19 @@ function interfaceAddress(localText: string, family: 4 | 6): Uint8Array | undefi
     if (want) return parseAddress(want.address).bytes;
   }
   return undefined;
+}
+
+/** The UPDATE without the NLRI of disabled families (classic fields are IPv4, MP by AFI). */
+function withoutFamilies(m: UpdateMessage, off: ReadonlySet<4 | 6>): UpdateMessage {
+  const v4 = off.has(4);
+  const mpOff = (afi: number) => off.has(afi === 2 ? 6 : 4);
+  const { mpReach, mpUnreach, ...rest } = m;
+  return {
+    ...rest,
+    withdrawn: v4 ? [] : m.withdrawn, nlri: v4 ? [] : m.nlri,
+    ...(mpReach && !mpOff(mpReach.afi) ? { mpReach } : {}),
+    ...(mpUnreach && !mpOff(mpUnreach.afi) ? { mpUnreach } : {}),
+  };
 }
 
 function sumCounts(r: Readonly<Record<string, number>>): number {

@@ -23,17 +23,20 @@ protocol device {}
 protocol static s4 { ipv4; route 10.9.0.0/24 blackhole; route 10.9.1.0/24 blackhole; }
 protocol static both { ipv4; route 10.34.0.0/24 blackhole; }
 protocol static s6 { ipv6; route 2001:db8:9::/48 blackhole; }
-filter out4 { if net = 10.9.0.0/24 then bgp_med = ${med}; accept; }
+filter out4 { if net = 10.9.0.0/24 then { bgp_med = ${med}; bgp_community.add((65001, ${med})); } accept; }
 protocol bgp tortie4 { local 10.0.0.1 as 65001; neighbor 10.0.0.2 as 65002; ipv4 { import all; export filter out4; }; ${TIMERS} }
 protocol bgp tortie6 { local fd00::1 as 65001; neighbor fd00::2 as 65002; ipv6 { import all; export all; }; ${TIMERS} }
 `;
 }
 
-const BIRD_C = `router id 10.0.1.3;
+function birdC(localPref: number): string {
+  return `router id 10.0.1.3;
 protocol device {}
 protocol static st { ipv4; route 10.0.0.0/24 via 10.0.1.2; route 10.33.0.0/24 blackhole; route 10.34.0.0/24 blackhole; }
-protocol bgp tortie { local 10.0.1.3 as 65002; neighbor 10.0.1.2 as 65002; ipv4 { import all; export where proto = "st" && net != 10.0.0.0/24; gateway recursive; }; ${TIMERS} }
+filter outc { if proto != "st" || net = 10.0.0.0/24 then reject; if net = 10.33.0.0/24 then bgp_local_pref = ${localPref}; accept; }
+protocol bgp tortie { local 10.0.1.3 as 65002; neighbor 10.0.1.2 as 65002; ipv4 { import all; export filter outc; gateway recursive; }; ${TIMERS} }
 `;
+}
 
 const BIRD_D = `router id 10.0.2.4;
 protocol device {}
@@ -66,7 +69,7 @@ describe('interop: tortie-bgpd ↔ BIRD 2', { skip, timeout: 120_000 }, () => {
     topo.link(nsA, 'veA', ['10.0.0.1/24', 'fd00::1/64'], nsT, 'veTA', ['10.0.0.2/24', 'fd00::2/64']);
     topo.link(nsC, 'veC', '10.0.1.3/24', nsT, 'veTC', '10.0.1.2/24');
     topo.link(nsD, 'veD', ['10.0.2.4/24', '10.0.2.5/24'], nsT, 'veTD', '10.0.2.2/24');
-    [a, c, d] = await Promise.all([BirdPeer.start(topo, nsA, birdA(50)), BirdPeer.start(topo, nsC, BIRD_C), BirdPeer.start(topo, nsD, BIRD_D)]);
+    [a, c, d] = await Promise.all([BirdPeer.start(topo, nsA, birdA(50)), BirdPeer.start(topo, nsC, birdC(100)), BirdPeer.start(topo, nsD, BIRD_D)]);
     t = await TortieBgpd.start(topo, nsT, { yaml: TORTIE });
   });
   after(async () => { await topo.cleanup(); });
@@ -162,9 +165,15 @@ describe('interop: tortie-bgpd ↔ BIRD 2', { skip, timeout: 120_000 }, () => {
     assert.match(bad, /^\s+Last error:\s+Error: Bad peer AS: 65001 \(expected 65004\)/m);
   });
 
-  it('follows an attribute change and a withdrawal', async () => {
+  it('follows attribute changes (MED, communities, LOCAL_PREF) and a withdrawal, and passes them on', async () => {
     a.reconfigure(birdA(77));
-    await pollUntil(async () => (await t.routes('10.9.0.0/24')).some((r) => r.med === 77), { what: 'MED 77 at tortie' });
+    const r = await pollUntil(async () => (await t.routes('10.9.0.0/24')).find((x) => x.med === 77), { what: 'MED 77 at tortie' });
+    assert.deepEqual(r.communities, ['65001:77']);
+    // On to the iBGP peer: MED and community kept.
+    await pollUntil(() => { const x = c.routes('10.9.0.0/24').find((y) => y.proto === 'tortie'); return x?.attrs['BGP.med'] === '77' && x.attrs['BGP.community'] === '(65001,77)'; },
+      { what: 'bird-c sees MED 77 and (65001,77)' });
+    c.reconfigure(birdC(250));
+    await pollUntil(async () => (await t.routes('10.33.0.0/24')).some((x) => x.from === 'birdc' && x.localPref === 250), { what: 'LOCAL_PREF 250 from bird-c at tortie' });
     a.cmd('disable', 's4');
     await pollUntil(async () => !(await t.routes()).some((r) => r.prefix.startsWith('10.9.')), { what: '10.9.x withdrawn at tortie' });
     await pollUntil(() => c.routes('10.9.0.0/24').length === 0, { what: '10.9.0.0/24 withdrawn at bird-c' });
@@ -182,6 +191,7 @@ describe('interop: tortie-bgpd ↔ BIRD 2', { skip, timeout: 120_000 }, () => {
   });
 
   it('answers BIRD\'s route refresh and asks BIRD for one', async () => {
+    const n0 = (await t.peer('birda4')).establishedTransitions;
     const before = a.protocol('tortie4');
     const importsBefore = Number(/^\s*(\d+)/.exec(before.fields['Import updates'] ?? '0')?.[1] ?? 0);
     a.cmd('reload', 'in', 'tortie4');
@@ -192,7 +202,7 @@ describe('interop: tortie-bgpd ↔ BIRD 2', { skip, timeout: 120_000 }, () => {
     const ours = (await t.peer('birda4')).messages.updatesIn;
     t.ctl('refresh', 'birda4');
     await pollUntil(async () => (await t.peer('birda4')).messages.updatesIn > ours, { what: 'BIRD re-sent its routes' });
-    assert.equal((await t.peer('birda4')).establishedTransitions, 1, 'route refresh must not reset the session');
+    assert.equal((await t.peer('birda4')).establishedTransitions, n0, 'route refresh must not reset the session');
   });
 
   it('recovers from a reset by BIRD and from a reset by us, keeping other sessions untouched', async () => {

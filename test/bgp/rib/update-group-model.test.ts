@@ -13,7 +13,7 @@ import { attributesKey } from '../../../bgp/rib/attr-intern.js';
 import { exportRoute, type ExportTarget } from '../../../bgp/rib/export.js';
 import { LocRib } from '../../../bgp/rib/loc-rib.js';
 import type { PeerInfo } from '../../../bgp/rib/route.js';
-import { expandBatch, isSelfNextHop, NEXT_HOP_SELF_V4, UpdateGroup, type MemberBatch } from '../../../bgp/rib/update-group.js';
+import { expandBatch, isSelfNextHop, NEXT_HOP_SELF_V4, PrefixList, UpdateGroup, type MemberBatch } from '../../../bgp/rib/update-group.js';
 import { compilePolicy } from '../../../bgp/policy/compile-policy.js';
 import { WellKnownCommunity, type PathAttributes } from '../../../bgp/wire/types.js';
 import { attrs, LOCAL_AS, p, peer, ROUTER_ID, seq } from './fixtures.js';
@@ -136,5 +136,24 @@ describe('UpdateGroup', () => {
     group.addMember('e1');
     const t = expandBatch(group.table('e1', rib));
     assert.deepEqual(t.announce.flatMap((a) => a.prefixes.map(formatPrefix)), ['2001:db8::/32'], 'only e2\'s route, none of its own');
+  });
+});
+
+describe('PrefixList', () => {
+  it('pushUnique finds every earlier entry across index growth, IPv4 and IPv6 (property)', () => {
+    fc.assert(fc.property(fc.array(fc.record({ v6: fc.boolean(), n: fc.nat(300), len: fc.integer({ min: 8, max: 32 }) }), { maxLength: 400 }), (raw) => {
+      const list = new PrefixList(2);
+      const seen = new Map<string, number>();
+      for (const r of raw) {
+        const prefix = r.v6 ? p(`2001:db8:${r.n.toString(16)}::/48`) : p(`10.${r.n >> 8}.${r.n & 255}.0/24`);
+        const key = formatPrefix(prefix);
+        const got = list.pushUnique(prefix);
+        const want = seen.get(key);
+        assert.equal(got, want ?? -1, key);
+        if (want === undefined) seen.set(key, list.length - 1);
+        assert.equal(formatPrefix(list.prefix(seen.get(key)!)), key);
+      }
+      assert.equal(list.length, seen.size);
+    }), { numRuns: 100 });
   });
 });

@@ -116,6 +116,15 @@ describe('BgpSpeaker applies RFC 7606 to a raw peer', () => {
     await pollUntil(() => sp?.routes('10.7.0.0/24').length === 0, { what: 'route treated as withdrawn' });
     s.write(update([0xc0, 7, 5, 0, 0, 0, 100, 0])); // AGGREGATOR length 5: discard, keep route
     await pollUntil(() => sp?.routes('10.7.0.0/24').length === 1, { what: 'route back with AGGREGATOR discarded' });
+    // MP_REACH_NLRI for IPv4 unicast with a 5-byte next hop: AFI/SAFI disable (RFC 7606 §7.11,
+    // RFC 4760 §7): every IPv4 route of this peer goes, and later IPv4 announcements are ignored
+    const badMpReach = [0x80, 0x0e, 14, 0, 1, 1, 5, 10, 0, 0, 1, 1, 0, 24, 172, 30, 52];
+    s.write(update(badMpReach));
+    await pollUntil(() => sp?.routes('10.7.0.0/24').length === 0, { what: 'IPv4 routes dropped by AFI/SAFI disable' });
+    const before = sp.status()[0]?.messages.updatesIn ?? 0;
+    s.write(update([]));
+    await pollUntil(() => (sp?.status()[0]?.messages.updatesIn ?? 0) > before, { what: 'the next IPv4 UPDATE processed' });
+    assert.equal(sp.routes('10.7.0.0/24').length, 0, 'IPv4 stays disabled for the session');
     assert.equal(sp.status()[0]?.establishedTransitions, 1);
     assert.equal(sp.status()[0]?.state, 'Established');
     assert.ok(!received.includes(3), 'no NOTIFICATION was sent');
