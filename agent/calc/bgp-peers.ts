@@ -35,7 +35,7 @@ export interface BgpCalcResult {
   readonly problems: readonly string[];
 }
 
-export const DEFAULT_TIMERS = { holdTime: 90, keepalive: 30, connectRetry: 2 } as const;
+export const DEFAULT_TIMERS = { holdTime: 90, keepalive: 30, connectRetry: 1 } as const;
 
 /** Calico's protocol names: Mesh_10_0_3_8, Global_10_0_0_1_port_1790 (calico-compat §2.3). */
 export function peerName(kind: PeerKind, ip: string, port: number | undefined): string {

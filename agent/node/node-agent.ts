@@ -8,7 +8,8 @@
  *   CNI endpoints ──┘                         └─> health reports
  *
  * Restart without flapping: routes of ours found in the kernel at start stay (unless replaced)
- * until BGP has converged (every peer Established, or a deadline), then the desired set rules.
+ * until BGP has converged (every peer Established with its End-of-RIB in, or a deadline):
+ * restart-convergence.ts.
  */
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
@@ -365,7 +366,7 @@ export class NodeAgent {
     if (this.convergence.converged) return;
     const now = this.deps.clock.now();
     const bgpOff = this.options.backend !== 'bird' || this.options.nodeIp === undefined;
-    if (this.convergence.check(now, { bgpOff, peerStates: this.speaker?.status().map((p) => p.state) })) {
+    if (this.convergence.check(now, { bgpOff, peers: this.speaker?.status().map((p) => ({ state: p.state, families: p.families, eorReceived: p.eorReceived })) })) {
       this.log.info({ afterMs: Math.round(now - this.startedAt) }, 'converged: routes found at start-up now follow the desired state');
     } else {
       this.schedule(250);

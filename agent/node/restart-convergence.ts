@@ -1,17 +1,24 @@
 /**
  * Restart without flapping: our routes found in the kernel at start-up are kept (added to the
  * desired set when nothing newer covers their destination) until BGP has converged — every
- * peer Established and best paths quiet for 1 s, so their initial tables are in (the speaker
- * does not report a received End-of-RIB) — or a deadline passes. Pure apart from the clock.
+ * peer Established and its End-of-RIB (RFC 4724 §2) received for each of its families, or, for
+ * peers that send none, best paths quiet for `quietMs` — or a deadline passes. Pure.
  */
 import type { DesiredRoute } from '../../felix/routes/route.js';
 import type { KernelRoute } from '../../felix/netlink/types.js';
 
+export interface PeerProgress {
+  readonly state: string;
+  /** Negotiated families ("ipv4-unicast", ...) and those whose End-of-RIB arrived. */
+  readonly families?: readonly string[];
+  readonly eorReceived?: readonly string[];
+}
+
 export interface ConvergenceInput {
   /** true when BGP is off: nothing to wait for. */
   readonly bgpOff: boolean;
-  /** Peer states, undefined while the speaker is not running. */
-  readonly peerStates: readonly string[] | undefined;
+  /** Peers, undefined while the speaker is not running. */
+  readonly peers: readonly PeerProgress[] | undefined;
 }
 
 export class RestartConvergence {
@@ -20,7 +27,7 @@ export class RestartConvergence {
   private allUpSince: number | undefined;
   private lastChange = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly startedAt: number, private readonly deadlineMs = 30_000, private readonly quietMs = 1000) {}
+  constructor(private readonly startedAt: number, private readonly deadlineMs = 30_000, private readonly quietMs = 3000) {}
 
   /** Remember our kernel routes (as desired routes); none = nothing to protect. */
   inherit(routes: Iterable<DesiredRoute>): void {
@@ -36,12 +43,13 @@ export class RestartConvergence {
   /** Re-evaluate; returns true when this call declared convergence. */
   check(now: number, input: ConvergenceInput): boolean {
     if (this.done) return false;
-    const states = input.peerStates;
-    const allUp = input.bgpOff || (states !== undefined && states.every((s) => s === 'Established'));
+    const peers = input.peers;
+    const allUp = input.bgpOff || (peers !== undefined && peers.every((p) => p.state === 'Established'));
     if (!allUp) this.allUpSince = undefined;
     else this.allUpSince ??= now;
-    const settled = allUp && (input.bgpOff || states?.length === 0
-      || (now - (this.allUpSince ?? now) >= this.quietMs && now - this.lastChange >= this.quietMs));
+    const allEor = peers !== undefined && peers.every((p) => (p.families ?? []).length > 0 && (p.families ?? []).every((f) => (p.eorReceived ?? []).includes(f)));
+    const quiet = now - (this.allUpSince ?? now) >= this.quietMs && now - this.lastChange >= this.quietMs;
+    const settled = allUp && (input.bgpOff || peers?.length === 0 || allEor || quiet);
     if (!settled && now - this.startedAt <= this.deadlineMs) return false;
     this.done = true;
     this.inherited.clear();

@@ -350,4 +350,6 @@ export interface TortieRoute {
   readonly prefix: string; readonly from: string; readonly nextHop: string; readonly asPath: readonly number[];
   readonly med?: number; readonly localPref?: number; readonly communities: readonly string[]; readonly best: boolean; readonly reason: string;
   readonly origin: string;
+  /** Wall-clock ms when this path was learnt. */
+  readonly since: number;
 }

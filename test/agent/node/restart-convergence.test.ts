@@ -12,35 +12,44 @@ test('nothing inherited: converged from the start', () => {
   assert.equal(c.converged, true);
 });
 
-test('kept until all peers are Established and best paths were quiet for 1 s', () => {
-  const c = new RestartConvergence(0, 30_000, 1000);
+const up = (eor: string[] = []): { state: string; families: string[]; eorReceived: string[] } => ({ state: 'Established', families: ['ipv4-unicast'], eorReceived: eor });
+
+test('kept until every peer sent its End-of-RIB', () => {
+  const c = new RestartConvergence(0, 30_000, 3000);
   c.inherit([bh, remote]);
   assert.deepEqual(c.withInherited([bh]).map((r) => r.dst), ['10.244.0.0/26', '10.244.1.0/26'], 'the desired one wins, the inherited one fills in');
-  assert.equal(c.check(100, { bgpOff: false, peerStates: undefined }), false, 'speaker not running');
-  assert.equal(c.check(200, { bgpOff: false, peerStates: ['Established', 'Active'] }), false);
-  assert.equal(c.check(300, { bgpOff: false, peerStates: ['Established', 'Established'] }), false, 'just came up');
-  c.bestPathChanged(900);
-  assert.equal(c.check(1400, { bgpOff: false, peerStates: ['Established', 'Established'] }), false, 'table still arriving');
-  assert.equal(c.check(1950, { bgpOff: false, peerStates: ['Established', 'Established'] }), true);
+  assert.equal(c.check(100, { bgpOff: false, peers: undefined }), false, 'speaker not running');
+  assert.equal(c.check(200, { bgpOff: false, peers: [up(), { state: 'Active' }] }), false);
+  assert.equal(c.check(300, { bgpOff: false, peers: [up(['ipv4-unicast']), up()] }), false, 'one table still arriving');
+  assert.equal(c.check(400, { bgpOff: false, peers: [up(['ipv4-unicast']), up(['ipv4-unicast'])] }), true);
   assert.equal(c.converged, true);
   assert.deepEqual(c.withInherited([bh]).map((r) => r.dst), ['10.244.0.0/26']);
+});
+
+test('peers that send no End-of-RIB: all up and best paths quiet for quietMs', () => {
+  const c = new RestartConvergence(0, 30_000, 1000);
+  c.inherit([remote]);
+  assert.equal(c.check(300, { bgpOff: false, peers: [up(), up()] }), false, 'just came up');
+  c.bestPathChanged(900);
+  assert.equal(c.check(1400, { bgpOff: false, peers: [up(), up()] }), false, 'table still arriving');
+  assert.equal(c.check(1950, { bgpOff: false, peers: [up(), up()] }), true);
 });
 
 test('a peer dropping resets the wait; the deadline ends it anyway', () => {
   const c = new RestartConvergence(0, 5000, 1000);
   c.inherit([remote]);
-  assert.equal(c.check(100, { bgpOff: false, peerStates: ['Established'] }), false);
-  assert.equal(c.check(1000, { bgpOff: false, peerStates: ['Idle'] }), false);
-  assert.equal(c.check(1500, { bgpOff: false, peerStates: ['Established'] }), false);
-  assert.equal(c.check(2000, { bgpOff: false, peerStates: ['Established'] }), false, 'only 500 ms since all up again');
-  assert.equal(c.check(5001, { bgpOff: false, peerStates: ['Active'] }), true, 'deadline');
+  assert.equal(c.check(100, { bgpOff: false, peers: [up()] }), false);
+  assert.equal(c.check(1000, { bgpOff: false, peers: [{ state: 'Idle' }] }), false);
+  assert.equal(c.check(1500, { bgpOff: false, peers: [up()] }), false);
+  assert.equal(c.check(2000, { bgpOff: false, peers: [up()] }), false, 'only 500 ms since all up again');
+  assert.equal(c.check(5001, { bgpOff: false, peers: [{ state: 'Active' }] }), true, 'deadline');
 });
 
 test('BGP off or no peers: converged at the first check', () => {
   const a = new RestartConvergence(0); a.inherit([remote]);
-  assert.equal(a.check(1, { bgpOff: true, peerStates: undefined }), true);
+  assert.equal(a.check(1, { bgpOff: true, peers: undefined }), true);
   const b = new RestartConvergence(0); b.inherit([remote]);
-  assert.equal(b.check(1, { bgpOff: false, peerStates: [] }), true);
+  assert.equal(b.check(1, { bgpOff: false, peers: [] }), true);
 });
 
 test('kernel routes become desired routes that compare equal after resolution', () => {

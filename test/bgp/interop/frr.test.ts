@@ -1,6 +1,6 @@
 /**
  * tortie-bgpd against FRR 8 bgpd (alone, -Z), two instances:
- *  - frr-i, iBGP (AS 65002): IPv4 unicast over an IPv4 session, IPv6 unicast over an IPv6 session;
+ *  - frr-i, iBGP (AS 65002): IPv4 unicast over an IPv4 session, IPv6 and IPv4 unicast over an IPv6 session;
  *  - frr-e, eBGP (AS 65003): IPv4 and IPv6 unicast over one IPv4 session, plus two sessions with
  *    the wrong AS (we refuse theirs; they refuse ours).
  * Announce, change attributes (MED, LOCAL_PREF, communities) both ways, withdraw, pass routes
@@ -22,6 +22,9 @@ const skip = topologySkipReason('vtysh', '/usr/lib/frr/bgpd');
 
 const FRR_I = `frr defaults datacenter
 hostname frri
+route-map V4NH permit 10
+ set ip next-hop 10.0.3.1
+exit
 router bgp 65002
  bgp router-id 10.0.3.1
  no bgp ebgp-requires-policy
@@ -34,7 +37,8 @@ router bgp 65002
   network 10.70.0.0/24
   network 10.71.0.0/24
   neighbor 10.0.3.2 activate
-  no neighbor fd03::2 activate
+  neighbor fd03::2 activate
+  neighbor fd03::2 route-map V4NH out
  exit-address-family
  address-family ipv6 unicast
   network 2001:db8:70::/48
@@ -77,7 +81,8 @@ asn: 65002
 listen: { address: "::", port: 179 }
 peers:
   - { name: frr4, address: 10.0.3.1, asn: 65002, connectRetry: 1 }
-  - { name: frr6, address: "fd03::1", asn: 65002, families: [ipv6-unicast], connectRetry: 1 }
+  # IPv6 and IPv4 unicast over the IPv6 session; our IPv4 next hop on it given explicitly.
+  - { name: frr6, address: "fd03::1", asn: 65002, families: [ipv6-unicast, ipv4-unicast], nextHopSelf4: 10.0.3.2, connectRetry: 1 }
   - { name: frre, address: 10.0.9.1, asn: 65003, localAddress: 10.0.9.2, families: [ipv4-unicast, ipv6-unicast], connectRetry: 1 }
   # Both wrong-AS peers are passive, so the NOTIFICATION travels over FRR's own connection (FRR
   # keeps the state of a connection it accepted apart from the neighbor it shows).
@@ -92,7 +97,7 @@ ${o.v6overv4 ? '  # An explicit IPv6 next hop, the attributes otherwise equal to
 
 /** One path of `show bgp ipv4|ipv6 unicast PREFIX json`. */
 interface FrrPath {
-  valid?: boolean; locPrf?: number; metric?: number; aspath?: { string: string; length: number };
+  valid?: boolean; locPrf?: number; metric?: number; aspath?: { string: string; length: number }; peer?: { peerId?: string };
   nexthops?: Array<{ ip: string }>; community?: { string: string }; bestpath?: { overall?: boolean };
 }
 type FrrPrefix = { paths?: FrrPath[] };
@@ -109,6 +114,9 @@ describe('interop: tortie-bgpd ↔ FRR bgpd', { skip, timeout: 120_000 }, () => 
     const p = (f.json(`show bgp ${afi} unicast ${prefix} json`) as FrrPrefix).paths?.find((x) => x.bestpath?.overall);
     return p ? { ...p, path: p.aspath?.length ? p.aspath.string : '' } : undefined;
   };
+  /** FRR's path for a prefix learned from our session at `from`. */
+  const pathFrom = (f: FrrPeer, afi: 'ipv4' | 'ipv6', prefix: string, from: string) =>
+    (f.json(`show bgp ${afi} unicast ${prefix} json`) as FrrPrefix).paths?.find((x) => x.peer?.peerId === from);
   const neighbor = (f: FrrPeer, addr: string) => (f.json(`show bgp neighbors ${addr} json`) as Record<string, FrrNeighbor>)[addr] ?? {};
   const ours = async (prefix: string, from: string) => (await t.routes(prefix)).find((r) => r.from === from);
 
@@ -142,6 +150,11 @@ describe('interop: tortie-bgpd ↔ FRR bgpd', { skip, timeout: 120_000 }, () => 
     await pollUntil(async () => (await ours('10.70.0.0/24', 'frr4'))?.nextHop === '10.0.3.1', { what: 'we have 10.70.0.0/24 from frr4' });
     assert.equal((await ours('10.70.0.0/24', 'frr4'))?.localPref, 100);
     await pollUntil(async () => (await ours('2001:db8:70::/48', 'frr6'))?.nextHop === 'fd03::1', { what: 'we have 2001:db8:70::/48 from frr6' });
+    // IPv4 unicast over the IPv6 session, both ways.
+    await pollUntil(async () => (await ours('10.70.0.0/24', 'frr6'))?.nextHop === '10.0.3.1', { what: 'we have 10.70.0.0/24 over the IPv6 session' });
+    const v4over6 = await pollUntil(() => pathFrom(fi, 'ipv4', '10.60.0.0/24', 'fd03::2'), { what: 'frr-i has 10.60.0.0/24 over the IPv6 session' });
+    assert.equal(v4over6.nexthops?.[0]?.ip, '10.0.3.2');
+    assert.equal(v4over6.locPrf, 100);
   });
 
   it('eBGP: IPv4 and IPv6 (over the IPv4 session) both ways, and transit between the iBGP and eBGP sides', async () => {
@@ -221,20 +234,19 @@ describe('interop: tortie-bgpd ↔ FRR bgpd', { skip, timeout: 120_000 }, () => 
     fi.vtysh('clear bgp ipv4 unicast 10.0.3.2 soft in');
     await pollUntil(() => (neighbor(fi, '10.0.3.2').messageStats?.updatesRecv ?? 0) > up0, { what: 'frr-i received our UPDATEs again' });
     assert.ok(((await t.peer('frr4')).messages.routeRefreshIn) >= 1, 'we counted its ROUTE-REFRESH');
-    // FRR counts our ROUTE-REFRESH but answers nothing yet ("before EoR" in its debug log): it
-    // sends End-of-RIB, and so honours ROUTE-REFRESH, only to peers with the Graceful Restart
-    // capability, which we do not advertise yet (todo below; filed for h-speaker).
+    // (FRR honours ROUTE-REFRESH only after it sent End-of-RIB, which it does only to peers with
+    // the Graceful Restart capability: we advertise it in helper mode, as BIRD does by default.)
     const rr0 = neighbor(fi, '10.0.3.2').messageStats?.routeRefreshRecv ?? 0;
     t.ctl('refresh', 'frr4');
     await pollUntil(() => (neighbor(fi, '10.0.3.2').messageStats?.routeRefreshRecv ?? 0) > rr0, { what: 'frr-i received our ROUTE-REFRESH' });
     assert.equal(neighbor(fi, '10.0.3.2').connectionsEstablished, conn0, 'route refresh must not reset the session');
   });
 
-  it('FRR answers our ROUTE-REFRESH with BoRR, its routes, EoRR', { todo: 'FRR needs our Graceful Restart capability (aware mode) first' }, async () => {
+  it('FRR answers our ROUTE-REFRESH with BoRR, its routes, EoRR', async () => {
     const { updatesIn, routeRefreshIn } = (await t.peer('frr4')).messages;
     t.ctl('refresh', 'frr4');
     await pollUntil(async () => { const m = (await t.peer('frr4')).messages; return m.updatesIn > updatesIn && m.routeRefreshIn >= routeRefreshIn + 2; },
-      { what: 'FRR re-sent its routes between BoRR and EoRR', timeoutMs: 3000 });
+      { what: 'FRR re-sent its routes between BoRR and EoRR' });
   });
 
   it('recovers from a hard reset by FRR and by us', async () => {
@@ -243,7 +255,7 @@ describe('interop: tortie-bgpd ↔ FRR bgpd', { skip, timeout: 120_000 }, () => 
     fi.vtysh('clear bgp 10.0.3.2');
     await pollUntil(async () => { const p = await t.peer('frr4'); return p.state === 'Established' && p.establishedTransitions === n0 + 1; }, { what: 're-established after FRR reset' });
     assert.equal((await t.peer('frr4')).messages.notificationsIn, notes0 + 1, 'FRR\'s reset came as a NOTIFICATION');
-    await pollUntil(async () => (await t.routes('10.70.0.0/24')).length === 1, { what: 'FRR routes back' });
+    await pollUntil(() => ours('10.70.0.0/24', 'frr4'), { what: 'FRR routes back' });
     const c0 = neighbor(fi, '10.0.3.2').connectionsEstablished ?? 0;
     const nr0 = neighbor(fi, '10.0.3.2').messageStats?.notificationsRecv ?? 0;
     t.ctl('restart', 'frr4');
@@ -259,7 +271,7 @@ describe('interop: tortie-bgpd ↔ FRR bgpd', { skip, timeout: 120_000 }, () => 
   it('FRR killed and restarted: its routes leave us and the eBGP side, then come back', async () => {
     const n0 = (await t.peer('frr4')).establishedTransitions;
     await killPidFile(`${fi.dir}/bgpd.pid`);
-    await pollUntil(async () => (await t.peer('frr4')).state !== 'Established' && (await t.routes('10.70.0.0/24')).length === 0, { what: 'frr-i routes gone at tortie' });
+    await pollUntil(async () => (await t.peer('frr4')).state !== 'Established' && (await t.routes('10.70.0.0/24')).length === 0, { what: 'frr-i routes gone at tortie (both sessions)' });
     await pollUntil(() => route(fe, 'ipv4', '10.70.0.0/24') === undefined, { what: '10.70.0.0/24 withdrawn at frr-e' });
     fi = await FrrPeer.start(topo, nsF, FRR_I);
     await pollUntil(async () => (await t.peer('frr4')).establishedTransitions > n0 && (await ours('10.70.0.0/24', 'frr4')) !== undefined,
