@@ -272,7 +272,8 @@ export class BgpSpeaker {
   /**
    * A change of only the import and/or export policy is applied in place, like BIRD and FRR:
    * import → the Adj-RIB-In gets the new policy and re-runs import over what it holds (it keeps
-   * the received attributes of changed and refused paths); export → the peer moves to the
+   * the received attributes of changed and refused paths), then the peer is asked for a
+   * ROUTE-REFRESH when it supports one; export → the peer moves to the
    * update group of its new policy and gets the difference. Returns false when another field
    * changed (then the session is reset).
    */
@@ -289,8 +290,10 @@ export class BgpSpeaker {
     this.log.info({ peer: config.name, importChanged, exportChanged }, 'policy changed: applied without a session reset');
     if (importChanged && p.adjIn) {
       p.adjIn.setPolicy(p.importPolicy);
-      const looked = p.adjIn.refilter(); // from the attributes as received: no ROUTE-REFRESH needed
+      const looked = p.adjIn.refilter(); // from the attributes as received: effective at once
       this.log.info({ peer: config.name, paths: looked }, 'import policy re-applied to the Adj-RIB-In');
+      // and ask for the table again when the peer can (re-syncs anything we did not keep)
+      if (n?.routeRefresh) for (const f of n.families) p.session.send({ type: 'route-refresh', afi: f.afi, safi: f.safi, subtype: 0 });
     }
     if (exportChanged && p.group && n) this.regroup(p, n);
     return true;

@@ -185,7 +185,7 @@ describe('BgpSpeaker reconfiguration in place, restart, next hop for the other f
     // import policy change at b: route refresh, no reset
     assert.deepEqual(b.reconfigure({ routerId: '10.0.0.2', asn: 65002, listen: { address: '127.0.0.2', port: port + 1 }, peers: [{ ...toA, import: { rules: [], default: 'accept' } }] }).changed, ['a']);
     await pollUntil(() => b.routes('10.2.0.0/24').length === 1, { what: 'tagged route accepted after the import change' });
-    assert.equal(a.status()[0]?.messages.routeRefreshIn, 0, 're-filtered from b\'s Adj-RIB-In: no ROUTE-REFRESH needed');
+    await pollUntil(() => (a.status()[0]?.messages.routeRefreshIn ?? 0) >= 1, { what: 'a asked for a route refresh too' });
     // and back: rejected again, from the kept received attributes
     b.updatePeer(toA);
     await pollUntil(() => b.routes('10.2.0.0/24').length === 0, { what: 'tagged route rejected again' });
