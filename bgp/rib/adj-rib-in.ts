@@ -35,8 +35,8 @@ export interface ImportOptions {
 /** Why an UPDATE's routes were refused before policy. */
 export type ImportVerdict = 'accept' | 'as-path-loop' | 'originator-id-loop' | 'cluster-list-loop';
 
-class Rejected { constructor(readonly pathId: number) {} }
-const REJECTED0 = new Rejected(0);
+/** A path refused on import; keeps what was received (shared per UPDATE) so refilter() can look again. */
+class Rejected { constructor(readonly pathId: number, readonly received: PathAttributes, readonly nextHop: Uint8Array | undefined) {} }
 type PathItem = Route | Rejected;
 type Slot = PathItem | PathItem[];
 
@@ -68,6 +68,8 @@ export class AdjRibIn {
   private relObj: PathAttributes | undefined;
   private relN = 0;
   private lastRoute: Route | undefined;
+  /** Received attributes of routes whose import policy changed them (for refilter()). */
+  private receivedAttrs = new WeakMap<Route, PathAttributes>();
   private sliceCursor = 0;
 
   constructor(
@@ -79,7 +81,7 @@ export class AdjRibIn {
 
   /**
    * Replace the import policy (a reconfiguration without a session reset). It applies to what
-   * arrives from now on: ask the neighbour for a ROUTE-REFRESH to re-evaluate what it sent.
+   * arrives from now on; refilter() applies it to what is held.
    */
   setPolicy(policy: CompiledPolicy | undefined): void {
     const { policy: _old, ...rest } = this.options;
@@ -117,29 +119,34 @@ export class AdjRibIn {
     const interner = this.sink.interner;
     let shared: PathAttributes | undefined;
     let sharedRejected = verdict !== 'accept';
+    // With a policy that changed the attributes, the received ones are remembered (refilter()).
+    let keep: PathAttributes | undefined;
     if (!sharedRejected) {
       if (!policy) shared = interner.intern(a, nlri.length);
       else if (policy.prefixIndependent && nlri[0]) {
         const r = policy.evaluate(nlri[0].prefix, a, subject);
-        if (r.type === 'reject') sharedRejected = true; else shared = interner.intern(r.attrs, nlri.length);
+        if (r.type === 'reject') sharedRejected = true;
+        else { shared = interner.intern(r.attrs, nlri.length); if (r.attrs !== a) keep = a; }
       }
     }
     let sharedRoute: Route | undefined;
     let memoIn: PathAttributes | undefined;
     let memoOut: PathAttributes | undefined;
+    let rejected0: Rejected | undefined;
     for (const n of nlri) {
       const pathId = n.pathId ?? 0;
       let item: PathItem;
-      if (sharedRejected) item = pathId === 0 ? REJECTED0 : new Rejected(pathId);
-      else if (shared) item = pathId === 0 ? (sharedRoute ??= this.routeFor(shared, nextHop)) : new Route(this.peer, pathId, shared, nextHop ?? shared.nextHop);
+      if (sharedRejected) item = pathId === 0 ? (rejected0 ??= new Rejected(0, a, nextHop)) : new Rejected(pathId, a, nextHop);
+      else if (shared) item = pathId === 0 ? (sharedRoute ??= this.routeFor(shared, nextHop, keep)) : this.newRoute(pathId, shared, nextHop ?? shared.nextHop, keep);
       else {
         const r = policy!.evaluate(n.prefix, a, subject);
-        if (r.type === 'reject') item = pathId === 0 ? REJECTED0 : new Rejected(pathId);
+        if (r.type === 'reject') item = pathId === 0 ? (rejected0 ??= new Rejected(0, a, nextHop)) : new Rejected(pathId, a, nextHop);
         else {
           // policies mostly return the input object unchanged: intern it once per UPDATE
           let i: PathAttributes;
           if (r.attrs === memoIn && memoOut) { i = memoOut; interner.acquire(i, 1); } else { i = interner.intern(r.attrs, 1); memoIn = r.attrs; memoOut = i; }
-          item = pathId === 0 ? this.routeFor(i, nextHop) : new Route(this.peer, pathId, i, nextHop ?? i.nextHop);
+          const orig = r.attrs === a ? undefined : a;
+          item = pathId === 0 ? this.routeFor(i, nextHop, orig) : this.newRoute(pathId, i, nextHop ?? i.nextHop, orig);
         }
       }
       this.store(n.prefix, pathId, item);
@@ -240,13 +247,44 @@ export class AdjRibIn {
    * next UPDATE with the same attributes): no per-prefix objects, and a re-announcement with
    * identical attributes is recognised as no change.
    */
-  private routeFor(attrs: PathAttributes, nextHop: Uint8Array | undefined): Route {
+  private routeFor(attrs: PathAttributes, nextHop: Uint8Array | undefined, received: PathAttributes | undefined): Route {
     const nh = nextHop ?? attrs.nextHop;
     const last = this.lastRoute;
-    if (last && last.attrs === attrs && (last.nextHop === nh || (last.nextHop && nh && bytesEqual(last.nextHop, nh)))) return last;
-    const r = new Route(this.peer, 0, attrs, nh);
+    if (last && last.attrs === attrs && this.receivedAttrs.get(last) === received
+      && (last.nextHop === nh || (last.nextHop && nh && bytesEqual(last.nextHop, nh)))) return last;
+    const r = this.newRoute(0, attrs, nh, received);
     this.lastRoute = r;
     return r;
+  }
+
+  private newRoute(pathId: number, attrs: PathAttributes, nextHop: Uint8Array | undefined, received: PathAttributes | undefined): Route {
+    const r = new Route(this.peer, pathId, attrs, nextHop);
+    if (received !== undefined) this.receivedAttrs.set(r, received);
+    return r;
+  }
+
+  /**
+   * Run import again (loop checks and the current policy) over every path held, from the
+   * attributes as received: after setPolicy(), without asking the peer for a ROUTE-REFRESH
+   * (BIRD's import table). Returns how many paths were looked at.
+   */
+  refilter(): number {
+    const groups = new Map<PathAttributes, Map<Uint8Array | undefined, Nlri[]>>();
+    let n = 0;
+    const add = (prefix: Prefix, item: PathItem) => {
+      const attrs = item instanceof Route ? (this.receivedAttrs.get(item) ?? item.attrs) : item.received;
+      const nh = item.nextHop;
+      let byNh = groups.get(attrs);
+      if (!byNh) { byNh = new Map(); groups.set(attrs, byNh); }
+      let list = byNh.get(nh);
+      if (!list) { list = []; byNh.set(nh, list); }
+      list.push({ prefix, pathId: item.pathId });
+      n++;
+    };
+    this.table.forEach((prefix, slot) => { if (Array.isArray(slot)) for (const it of slot) add(prefix, it); else add(prefix, slot); });
+    this.lastRoute = undefined;
+    for (const [attrs, byNh] of groups) for (const [nh, nlri] of byNh) this.update(nlri, attrs, nh);
+    return n;
   }
 
   private store(prefix: Prefix, pathId: number, item: PathItem): void {

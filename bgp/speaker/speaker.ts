@@ -271,26 +271,26 @@ export class BgpSpeaker {
 
   /**
    * A change of only the import and/or export policy is applied in place, like BIRD and FRR:
-   * import → the Adj-RIB-In gets the new policy and the peer is asked for a ROUTE-REFRESH
-   * (routes it re-sends are re-evaluated); export → the peer moves to the update group of its
-   * new policy and gets the difference. Returns false when a session reset is needed instead
-   * (other fields changed, or the peer cannot do route refresh).
+   * import → the Adj-RIB-In gets the new policy and re-runs import over what it holds (it keeps
+   * the received attributes of changed and refused paths); export → the peer moves to the
+   * update group of its new policy and gets the difference. Returns false when another field
+   * changed (then the session is reset).
    */
   private updatePolicies(p: Peer, config: PeerConfig): boolean {
     const strip = (c: PeerConfig): PeerConfig => { const { import: _i, export: _e, ...rest } = c; return rest; };
     if (!peerConfigEquals(strip(p.config), strip(config))) return false;
     const importChanged = JSON.stringify(p.config.import ?? null) !== JSON.stringify(config.import ?? null);
     const n = p.negotiated;
-    if (importChanged && n && !n.routeRefresh) return false;
     p.config = config;
     p.importPolicy = compilePeerPolicy(config.import, 'import');
     const exportPolicy = compilePeerPolicy(config.export, 'export');
     const exportChanged = exportPolicy !== p.exportPolicy;
     p.exportPolicy = exportPolicy;
     this.log.info({ peer: config.name, importChanged, exportChanged }, 'policy changed: applied without a session reset');
-    if (importChanged && p.adjIn && n) {
+    if (importChanged && p.adjIn) {
       p.adjIn.setPolicy(p.importPolicy);
-      for (const f of n.families) p.session.send({ type: 'route-refresh', afi: f.afi, safi: f.safi, subtype: 0 });
+      const looked = p.adjIn.refilter(); // from the attributes as received: no ROUTE-REFRESH needed
+      this.log.info({ peer: config.name, paths: looked }, 'import policy re-applied to the Adj-RIB-In');
     }
     if (exportChanged && p.group && n) this.regroup(p, n);
     return true;

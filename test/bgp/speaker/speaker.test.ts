@@ -185,7 +185,12 @@ describe('BgpSpeaker reconfiguration in place, restart, next hop for the other f
     // import policy change at b: route refresh, no reset
     assert.deepEqual(b.reconfigure({ routerId: '10.0.0.2', asn: 65002, listen: { address: '127.0.0.2', port: port + 1 }, peers: [{ ...toA, import: { rules: [], default: 'accept' } }] }).changed, ['a']);
     await pollUntil(() => b.routes('10.2.0.0/24').length === 1, { what: 'tagged route accepted after the import change' });
-    assert.ok((a.status()[0]?.messages.routeRefreshIn ?? 0) >= 1, 'a was asked for a route refresh');
+    assert.equal(a.status()[0]?.messages.routeRefreshIn, 0, 're-filtered from b\'s Adj-RIB-In: no ROUTE-REFRESH needed');
+    // and back: rejected again, from the kept received attributes
+    b.updatePeer(toA);
+    await pollUntil(() => b.routes('10.2.0.0/24').length === 0, { what: 'tagged route rejected again' });
+    b.updatePeer({ ...toA, import: { rules: [], default: 'accept' } });
+    await pollUntil(() => b.routes('10.2.0.0/24').length === 1, { what: 'tagged route accepted again' });
     // export policy change at a: b loses 10.2.1.0/24, no reset
     const noPrefix = { rules: [{ match: { prefixes: [{ prefix: parsePrefix('10.2.1.0/24') }] }, action: 'reject' as const }], default: 'accept' as const };
     a.updatePeer({ ...toB, export: noPrefix });
