@@ -1,6 +1,6 @@
 /**
  * tortie-node configuration from the environment, named like calico-node's
- * (/work/tasks/node-contract.md, deploy/tortie.yaml). Every bad value is a NodeConfigError
+ * (documented in agent/node/CONFIG.md; deploy/tortie.yaml sets them). Every bad value is a NodeConfigError
  * naming the variable and what it accepts.
  */
 import { hostname } from 'node:os';

@@ -33,7 +33,6 @@ import { startCniServer, sysfsIfindex } from './cni-server.js';
 import { startCtlServer } from './ctl-server.js';
 import type { LineServer } from './line-server.js';
 import { VxlanSupport } from './vxlan-support.js';
-import { serializeDumps } from './serial-netlink.js';
 import { IpipManager } from '../../ipip/ipip-manager.js';
 import { IpipDevice, PodMtuFile } from './tunnel-devices.js';
 import { spawnExec } from '../../felix/rules/exec.js';
@@ -134,9 +133,8 @@ async function main(): Promise<void> {
     closers.push(() => liveness.stop());
 
     enableForwarding(log, v6);
-    const rawNetlink = new RtNetlink({ logger: log });
-    closers.push(() => rawNetlink.close());
-    const netlink = serializeDumps(rawNetlink);
+    const netlink = new RtNetlink({ logger: log }); // runs one dump at a time per socket
+    closers.push(() => netlink.close());
     const families: Array<4 | 6> = v6 ? [4, 6] : [4];
     const routeTable = new RouteTable({ netlink, clock, logger: log }, { families });
 
