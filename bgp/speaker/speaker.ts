@@ -21,6 +21,7 @@ import { CeaseSubcode } from '../wire/errors.js';
 import { encodeEndOfRib, endOfRibFamily, prepareAttributes, type PreparedAttributes } from '../wire/update-encoder.js';
 import { AsPathSegmentType, type AsPathSegment, type Capability, type CodecContext, type Origin, type PathAttributes, type UpdateMessage } from '../wire/types.js';
 import type { DownReason, FsmState, NegotiatedSession } from '../fsm/fsm-types.js';
+import { notificationText } from '../fsm/notifications.js';
 import { BgpSession, type ConnectOptions } from '../session/session.js';
 import type { UpdateInfo } from '../session/session-config.js';
 import { BgpListener, canonicalAddress } from '../session/listener.js';
@@ -35,7 +36,6 @@ import { PrefixTable } from '../rib/prefix-table.js';
 import type { PeerInfo, Route } from '../rib/route.js';
 import { peerConfigEquals, type PeerConfig, type SpeakerConfig } from './peer-config.js';
 import { compilePeerPolicy } from './policy-config.js';
-import { describeNotification } from './notification-text.js';
 import { addPathSend, nlriBlob, UpdateAssembler, type NlriBlob } from './pack.js';
 
 export type { ConnectOptions } from '../session/session.js';
@@ -884,10 +884,10 @@ function sumCounts(r: Readonly<Record<string, number>>): number {
 /** BIRD-style last error: "Received: Bad peer AS", "Error: Bad peer AS: 65001 (expected 65004)", "Socket: ...". */
 function downText(r: DownReason, configuredAs: number): string {
   const got = r.notificationReceived;
-  if (got) return `Received: ${describeNotification(got.code, got.subcode, got.data)}`;
+  if (got) return `Received: ${notificationText(got)}`;
   const sent = r.notificationSent;
   if (sent) {
-    const d = describeNotification(sent.code, sent.subcode, sent.data);
+    const d = notificationText(sent);
     if (sent.code === 6) return `Sent: ${d}`;
     if (sent.code === 2 && sent.subcode === 2) {
       const m = /peer AS (\d+)/.exec(r.text);
