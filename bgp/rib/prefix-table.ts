@@ -9,14 +9,16 @@ const EMPTY = 255;
 const TOMB = 254;
 const MAX_LOAD = 0.7;
 
-function hashV4(addr: number, len: number): number {
+/** Hash of an IPv4 prefix as (address, length); shared with update-group.ts. */
+export function hashV4(addr: number, len: number): number {
   let h = Math.imul(addr ^ Math.imul(len + 1, 0x9e3779b1), 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-function v6Key(p: Prefix): string {
+/** Map key for an IPv6 prefix (16 address bytes + length as chars). */
+export function v6Key(p: Prefix): string {
   let s = '';
   for (let i = 0; i < 16; i++) s += String.fromCharCode(p.bytes[i] ?? 0);
   return s + String.fromCharCode(p.length);

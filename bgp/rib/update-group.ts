@@ -21,6 +21,7 @@ import type { Prefix } from '../../common/prefix.js';
 import { attributesKey } from './attr-intern.js';
 import { exportRoute, prefixIndependent, type ExportedAttributes, type ExportTarget } from './export.js';
 import type { BestChange, LocRib } from './loc-rib.js';
+import { hashV4, v6Key } from './prefix-table.js';
 import type { Route } from './route.js';
 
 /** Stand-in for "the member's own IPv4 address" in exported NEXT_HOPs (0.0.0.0). */
@@ -36,19 +37,6 @@ export function isSelfNextHop(nh: Uint8Array | undefined): boolean {
 }
 
 const V6 = 255;
-
-function slotHash(addr: number, len: number): number {
-  let h = Math.imul(addr ^ Math.imul(len + 1, 0x9e3779b1), 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-function v6Key(p: Prefix): string {
-  let k = '';
-  for (let i = 0; i < 16; i++) k += String.fromCharCode(p.bytes[i] ?? 0);
-  return k + String.fromCharCode(p.length);
-}
 
 /**
  * The prefixes of a batch without keeping the decoder's Prefix objects alive: IPv4 as address
@@ -109,7 +97,7 @@ export class PrefixList {
     if (this.slots === undefined || (this.n + 1) * 2 > this.slots.length) this.rehash();
     const slots = this.slots!;
     const mask = slots.length - 1;
-    let h = slotHash(a, l) & mask;
+    let h = hashV4(a, l) & mask;
     for (;;) {
       const e = slots[h]!;
       if (e === 0) break;
@@ -130,7 +118,7 @@ export class PrefixList {
     for (let j = 0; j < this.n; j++) {
       const l = this.lens[j]!;
       if (l === V6) continue;
-      let h = slotHash(this.addrs[j]!, l) & mask;
+      let h = hashV4(this.addrs[j]!, l) & mask;
       while (slots[h] !== 0) h = (h + 1) & mask;
       slots[h] = j + 1;
     }

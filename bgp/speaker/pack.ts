@@ -12,7 +12,7 @@
  */
 import type { Prefix } from '../../common/prefix.js';
 import { maxMessageLength, writeHeader } from '../wire/header.js';
-import type { PreparedAttributes } from '../wire/update-encoder.js';
+import { preparedOverhead, writePreparedFrame, type PreparedAttributes } from '../wire/update-encoder.js';
 import type { PrefixList } from '../rib/update-group.js';
 import { afiSafiKey, AttrFlag, AttrType, HEADER_LENGTH, MessageType, type CodecContext } from '../wire/types.js';
 
@@ -106,7 +106,7 @@ export class UpdateAssembler {
     let fixed: number, max: number;
     if (prep) {
       max = prep.max;
-      fixed = HEADER_LENGTH + 2 + 2 + prep.block.length + (prep.classic ? 0 : 4 + 3 + 1 + prep.nextHopLength + 1);
+      fixed = preparedOverhead(prep);
     } else {
       max = maxMessageLength(MessageType.UPDATE, this.ctx);
       fixed = HEADER_LENGTH + 2 + 2 + (classic ? 0 : 4 + 3);
@@ -144,44 +144,24 @@ export class UpdateAssembler {
   }
 
   private write(m: Uint8Array, start: number, pc: Piece): void {
+    const { size, prep } = pc;
+    if (prep) { this.copy(m, writePreparedFrame(m, start, prep, size), pc); return; }
     writeHeader(m, start, pc.length, MessageType.UPDATE);
     let p = start + HEADER_LENGTH;
-    const { size, prep } = pc;
-    if (!prep) {
-      if (pc.family === 4) {
-        m[p++] = size >>> 8; m[p++] = size & 0xff;
-        p = this.copy(m, p, pc);
-        m[p++] = 0; m[p++] = 0; // total path attribute length
-      } else {
-        m[p++] = 0; m[p++] = 0;
-        const attrLen = 4 + 3 + size;
-        m[p++] = attrLen >>> 8; m[p++] = attrLen & 0xff;
-        const mpLen = 3 + size;
-        m[p++] = AttrFlag.OPTIONAL | AttrFlag.EXTENDED_LENGTH; m[p++] = AttrType.MP_UNREACH_NLRI;
-        m[p++] = mpLen >>> 8; m[p++] = mpLen & 0xff;
-        m[p++] = 0; m[p++] = 2; m[p++] = 1;
-        this.copy(m, p, pc);
-      }
+    if (pc.family === 4) {
+      m[p++] = size >>> 8; m[p++] = size & 0xff;
+      p = this.copy(m, p, pc);
+      m[p++] = 0; m[p++] = 0; // total path attribute length
       return;
     }
-    m[p++] = 0; m[p++] = 0; // withdrawn routes length 0
-    const { classic, block, nextHopLength: nhLen, family } = prep;
-    const mpFixed = classic ? 0 : 4 + 3 + 1 + nhLen + 1;
-    const attrLen = block.length + mpFixed + (classic ? 0 : size);
+    m[p++] = 0; m[p++] = 0;
+    const attrLen = 4 + 3 + size;
     m[p++] = attrLen >>> 8; m[p++] = attrLen & 0xff;
-    if (!classic) {
-      const mpLen = 3 + 1 + nhLen + 1 + size;
-      m[p++] = AttrFlag.OPTIONAL | AttrFlag.EXTENDED_LENGTH; m[p++] = AttrType.MP_REACH_NLRI;
-      m[p++] = mpLen >>> 8; m[p++] = mpLen & 0xff;
-      m[p++] = family.afi >>> 8; m[p++] = family.afi & 0xff; m[p++] = family.safi; m[p++] = nhLen;
-      for (const h of prep.nextHops) { m.set(h, p); p += h.length; }
-      m[p++] = 0;
-      p = this.copy(m, p, pc);
-      m.set(block, p);
-    } else {
-      m.set(block, p); p += block.length;
-      this.copy(m, p, pc);
-    }
+    const mpLen = 3 + size;
+    m[p++] = AttrFlag.OPTIONAL | AttrFlag.EXTENDED_LENGTH; m[p++] = AttrType.MP_UNREACH_NLRI;
+    m[p++] = mpLen >>> 8; m[p++] = mpLen & 0xff;
+    m[p++] = 0; m[p++] = 2; m[p++] = 1;
+    this.copy(m, p, pc);
   }
 
   /** Copy the selected entries of [from, to) in runs. */

@@ -93,29 +93,44 @@ export function encodePreparedUpdates(prep: PreparedAttributes, nlri: readonly N
       size += s; j++;
     }
     if (j === i) throw tooBig('the path attributes plus one prefix', max);
-    const len = fixed + size;
-    const m = new Uint8Array(len);
-    writeHeader(m, 0, len, MessageType.UPDATE);
-    let p = HEADER_LENGTH + 2; // withdrawn routes length 0
-    const attrLen = block.length + mpFixed + (classic ? 0 : size);
-    m[p++] = attrLen >>> 8; m[p++] = attrLen & 0xff;
-    if (!classic) {
-      const mpLen = 3 + 1 + nhLen + 1 + size;
-      m[p++] = AttrFlag.OPTIONAL | AttrFlag.EXTENDED_LENGTH; m[p++] = AttrType.MP_REACH_NLRI;
-      m[p++] = mpLen >>> 8; m[p++] = mpLen & 0xff;
-      m[p++] = family.afi >>> 8; m[p++] = family.afi & 0xff; m[p++] = family.safi; m[p++] = nhLen;
-      for (const h of prep.nextHops) { m.set(h, p); p += h.length; }
-      m[p++] = 0;
-      for (let k = i; k < j; k++) p = putNlri(m, p, nlri[k] as Nlri, addPath);
-      m.set(block, p);
-    } else {
-      m.set(block, p); p += block.length;
-      for (let k = i; k < j; k++) p = putNlri(m, p, nlri[k] as Nlri, addPath);
-    }
+    const m = new Uint8Array(fixed + size);
+    let p = writePreparedFrame(m, 0, prep, size);
+    for (let k = i; k < j; k++) p = putNlri(m, p, nlri[k] as Nlri, addPath);
     out.push(m);
     i = j;
   }
   return out;
+}
+
+/**
+ * Everything of one announcing UPDATE but its NLRI: header, lengths, then either the attribute
+ * block (classic IPv4) or the MP_REACH_NLRI header with the next hops, and the block after the
+ * `nlriSize` bytes of NLRI. Returns the offset where the caller writes the NLRI. The message is
+ * `preparedOverhead(prep) + nlriSize` bytes from `start` (the speaker's update-group packer
+ * shares this with encodePreparedUpdates).
+ */
+export function writePreparedFrame(m: Uint8Array, start: number, prep: PreparedAttributes, nlriSize: number): number {
+  const { family, classic, block, nextHopLength: nhLen } = prep;
+  const mpFixed = classic ? 0 : 4 + 3 + 1 + nhLen + 1;
+  const len = HEADER_LENGTH + 2 + 2 + block.length + mpFixed + nlriSize;
+  writeHeader(m, start, len, MessageType.UPDATE);
+  let p = start + HEADER_LENGTH + 2; // withdrawn routes length 0
+  const attrLen = block.length + mpFixed + (classic ? 0 : nlriSize);
+  m[p++] = attrLen >>> 8; m[p++] = attrLen & 0xff;
+  if (classic) { m.set(block, p); return p + block.length; }
+  const mpLen = 3 + 1 + nhLen + 1 + nlriSize;
+  m[p++] = AttrFlag.OPTIONAL | AttrFlag.EXTENDED_LENGTH; m[p++] = AttrType.MP_REACH_NLRI;
+  m[p++] = mpLen >>> 8; m[p++] = mpLen & 0xff;
+  m[p++] = family.afi >>> 8; m[p++] = family.afi & 0xff; m[p++] = family.safi; m[p++] = nhLen;
+  for (const h of prep.nextHops) { m.set(h, p); p += h.length; }
+  m[p++] = 0;
+  m.set(block, p + nlriSize);
+  return p;
+}
+
+/** Bytes of an announcing UPDATE besides its NLRI (see writePreparedFrame). */
+export function preparedOverhead(prep: PreparedAttributes): number {
+  return HEADER_LENGTH + 2 + 2 + prep.block.length + (prep.classic ? 0 : 4 + 3 + 1 + prep.nextHopLength + 1);
 }
 
 /** Withdraw `nlri` of `family`: classic withdrawn field for IPv4 unicast, else MP_UNREACH_NLRI. */

@@ -15,7 +15,7 @@ import { LocRib } from '../../../bgp/rib/loc-rib.js';
 import type { PeerInfo } from '../../../bgp/rib/route.js';
 import { compilePolicy } from '../../../bgp/policy/compile-policy.js';
 import { WellKnownCommunity, type PathAttributes } from '../../../bgp/wire/types.js';
-import { attrs, LOCAL_AS, p, peer, ROUTER_ID, seq } from './fixtures.js';
+import { attrs, LOCAL_AS, p, peer, ribDriver, ribOpArbs, ROUTER_ID, seq, type RibOp } from './fixtures.js';
 
 const PREFIXES = ['10.0.0.0/24', '10.0.1.0/24', '10.1.0.0/16', '172.16.0.0/12', '10.0.0.0/25'].map(p);
 const ATTRS: PathAttributes[] = [
@@ -32,13 +32,9 @@ const TARGETS: ExportTarget[] = [
 ];
 
 type Op =
-  | { t: 'ann'; peer: number; pre: number[]; a: number } | { t: 'wd'; peer: number; pre: number[] }
-  | { t: 'down'; peer: number } | { t: 'orig'; pre: number; a: number } | { t: 'drain' } | { t: 'refresh' };
+  | RibOp | { t: 'drain' } | { t: 'refresh' };
 const ops: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ t: fc.constant('ann' as const), peer: fc.nat(3), pre: fc.array(fc.nat(4), { minLength: 1, maxLength: 3 }), a: fc.nat(4) }) },
-  { weight: 3, arbitrary: fc.record({ t: fc.constant('wd' as const), peer: fc.nat(3), pre: fc.array(fc.nat(4), { minLength: 1, maxLength: 3 }) }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('down' as const), peer: fc.nat(3) }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('orig' as const), pre: fc.nat(4), a: fc.nat(4) }) },
+  ...ribOpArbs(PEERS.length, PREFIXES.length, ATTRS.length),
   { weight: 3, arbitrary: fc.record({ t: fc.constant('drain' as const) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('refresh' as const) }) },
 );
@@ -57,14 +53,11 @@ it('the receiver ends up with exactly the exported Loc-RIB (property)', () => {
       for (const w of b.withdraw) assert.ok(receiver.delete(formatPrefix(w)), `withdraw of unknown ${formatPrefix(w)}`);
       for (const a of b.announce) for (const x of a.prefixes) receiver.set(formatPrefix(x), attributesKey(a.attrs));
     };
-    const live = new Map<string, ReturnType<LocRib['addPeer']>>();
-    const adj = (i: number) => { const info = PEERS[i]!; let a = live.get(info.id); if (!a) { a = rib.addPeer(info); live.set(info.id, a); } return a; };
+    const drv = ribDriver(rib, PEERS, PREFIXES, ATTRS);
+    const live = drv.live;
     for (const op of seqOps) {
+      if (drv.step(op)) continue;
       switch (op.t) {
-        case 'ann': adj(op.peer).update(op.pre.map((i) => ({ prefix: PREFIXES[i]! })), ATTRS[op.a]!); break;
-        case 'wd': adj(op.peer).withdraw(op.pre.map((i) => ({ prefix: PREFIXES[i]! }))); break;
-        case 'down': rib.removePeer(PEERS[op.peer]!.id); live.delete(PEERS[op.peer]!.id); break;
-        case 'orig': rib.originate(PREFIXES[op.pre]!, ATTRS[op.a]!); break;
         case 'drain': drain(); break;
         case 'refresh': out.resendAll(); break;
       }

@@ -16,7 +16,7 @@ import type { PeerInfo } from '../../../bgp/rib/route.js';
 import { expandBatch, isSelfNextHop, NEXT_HOP_SELF_V4, PrefixList, UpdateGroup, type MemberBatch } from '../../../bgp/rib/update-group.js';
 import { compilePolicy } from '../../../bgp/policy/compile-policy.js';
 import { WellKnownCommunity, type PathAttributes } from '../../../bgp/wire/types.js';
-import { attrs, LOCAL_AS, p, peer, ROUTER_ID, seq } from './fixtures.js';
+import { attrs, LOCAL_AS, p, peer, ribDriver, ribOpArbs, ROUTER_ID, seq, type RibOp } from './fixtures.js';
 
 const PREFIXES = ['10.0.0.0/24', '10.0.1.0/24', '10.1.0.0/16', '172.16.0.0/12', '10.0.0.0/25', '2001:db8::/32'].map(p);
 const ATTRS: PathAttributes[] = [
@@ -38,14 +38,9 @@ const TARGETS: ExportTarget[] = [
 ];
 
 type Op =
-  | { t: 'ann'; peer: number; pre: number[]; a: number } | { t: 'wd'; peer: number; pre: number[] }
-  | { t: 'down'; peer: number } | { t: 'orig'; pre: number; a: number } | { t: 'flush' }
-  | { t: 'join'; m: number } | { t: 'leave'; m: number } | { t: 'refresh'; m: number };
+  | RibOp | { t: 'flush' } | { t: 'join'; m: number } | { t: 'leave'; m: number } | { t: 'refresh'; m: number };
 const ops: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ t: fc.constant('ann' as const), peer: fc.nat(3), pre: fc.array(fc.nat(5), { minLength: 1, maxLength: 3 }), a: fc.nat(5) }) },
-  { weight: 3, arbitrary: fc.record({ t: fc.constant('wd' as const), peer: fc.nat(3), pre: fc.array(fc.nat(5), { minLength: 1, maxLength: 3 }) }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('down' as const), peer: fc.nat(3) }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('orig' as const), pre: fc.nat(5), a: fc.nat(5) }) },
+  ...ribOpArbs(PEERS.length, PREFIXES.length, ATTRS.length),
   { weight: 3, arbitrary: fc.record({ t: fc.constant('flush' as const) }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('join' as const), m: fc.nat(MEMBERS.length - 1) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('leave' as const), m: fc.nat(MEMBERS.length - 1) }) },
@@ -76,14 +71,10 @@ describe('UpdateGroup', () => {
         apply(id, group.table(id, rib));
       };
       join('e2');
-      const live = new Map<string, ReturnType<LocRib['addPeer']>>();
-      const adj = (i: number) => { const info = PEERS[i]!; let a = live.get(info.id); if (!a) { a = rib.addPeer(info); live.set(info.id, a); } return a; };
+      const drv = ribDriver(rib, PEERS, PREFIXES, ATTRS);
       for (const op of seqOps) {
+        if (drv.step(op)) continue;
         switch (op.t) {
-          case 'ann': adj(op.peer).update(op.pre.map((i) => ({ prefix: PREFIXES[i]! })), ATTRS[op.a]!); break;
-          case 'wd': adj(op.peer).withdraw(op.pre.map((i) => ({ prefix: PREFIXES[i]! }))); break;
-          case 'down': rib.removePeer(PEERS[op.peer]!.id); live.delete(PEERS[op.peer]!.id); break;
-          case 'orig': rib.originate(PREFIXES[op.pre]!, ATTRS[op.a]!); break;
           case 'flush': flush(); break;
           case 'join': join(MEMBERS[op.m]!); break;
           case 'leave': group.removeMember(MEMBERS[op.m]!); receivers.delete(MEMBERS[op.m]!); break;
