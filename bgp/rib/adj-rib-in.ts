@@ -162,11 +162,14 @@ export class AdjRibIn {
   withdraw(nlri: readonly Nlri[]): void {
     for (const n of nlri) {
       const pathId = n.pathId ?? 0;
-      const slot = this.table.get(n.prefix);
+      // optimistic delete (one hash operation for the common single-path case); put back otherwise
+      const slot = this.table.delete(n.prefix);
+      if (slot === undefined) continue;
+      if (!Array.isArray(slot) && slot.pathId === pathId) { this.forget(n.prefix, slot); continue; }
       const old = find(slot, pathId);
-      if (!old || slot === undefined) continue;
+      if (!old) { this.table.set(n.prefix, slot); continue; }
       const rest = remove(slot, pathId);
-      if (rest === undefined) this.table.delete(n.prefix); else this.table.set(n.prefix, rest);
+      if (rest !== undefined) this.table.set(n.prefix, rest);
       this.forget(n.prefix, old);
     }
     this.flushRelease();
