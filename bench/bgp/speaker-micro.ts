@@ -7,6 +7,7 @@
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { writeHeapSnapshot } from 'node:v8';
 import { systemClock } from '../../common/clock.js';
 import { silentLogger } from '../../common/logger.js';
 import type { Prefix } from '../../common/prefix.js';
@@ -50,6 +51,19 @@ function countNlri(m: Uint8Array): number {
   return n;
 }
 
+/** Tester i's pre-encoded UPDATEs (a function, so the Prefix objects are not kept alive by main's frame). */
+function encodePeer(i: number): { announce: Uint8Array[]; withdraw: Uint8Array[] } {
+  const prefixes: Array<{ prefix: Prefix }> = [];
+  for (let j = 0; j < routes; j++) { const n = (20 << 16) + i * routes + j; prefixes.push({ prefix: { family: 4, bytes: Uint8Array.of(n >>> 16, (n >>> 8) & 255, n & 255, 0), length: 24 } }); }
+  const announce: Uint8Array[] = [], withdraw: Uint8Array[] = [];
+  for (let k = 0; k < prefixes.length; k += 1000) {
+    const chunk = prefixes.slice(k, k + 1000);
+    announce.push(...encodeUpdates({ afi: 1, safi: 1 }, { origin: 0, asPath: [{ type: 2, asns: [65101 + i] }] }, chunk, Uint8Array.of(10, 1, 0, i & 255), ctx));
+    withdraw.push(...encodeWithdraws({ afi: 1, safi: 1 }, chunk, ctx));
+  }
+  return { announce: [Buffer.concat(announce)], withdraw: [Buffer.concat(withdraw)] };
+}
+
 async function main(): Promise<void> {
   const cfgPeers = Array.from({ length: peers }, (_, i) => peerCfg(`t${i}`, `127.0.${10 + (i >> 8)}.${(i & 255) + 1}`, 65101 + i));
   cfgPeers.push(peerCfg('monitor', '127.0.9.1', 65003));
@@ -71,17 +85,7 @@ async function main(): Promise<void> {
   while (!sp.status().every((s) => s.state === 'Established')) await new Promise((r) => setTimeout(r, 20));
   await new Promise((r) => setTimeout(r, 200));
   const ann: Uint8Array[][] = [], wd: Uint8Array[][] = [];
-  for (let i = 0; i < peers; i++) {
-    const prefixes: Array<{ prefix: Prefix }> = [];
-    for (let j = 0; j < routes; j++) { const n = (20 << 16) + i * routes + j; prefixes.push({ prefix: { family: 4, bytes: Uint8Array.of(n >>> 16, (n >>> 8) & 255, n & 255, 0), length: 24 } }); }
-    const msgsA: Uint8Array[] = [], msgsW: Uint8Array[] = [];
-    for (let k = 0; k < prefixes.length; k += 1000) {
-      const chunk = prefixes.slice(k, k + 1000);
-      msgsA.push(...encodeUpdates({ afi: 1, safi: 1 }, { origin: 0, asPath: [{ type: 2, asns: [65101 + i] }] }, chunk, Uint8Array.of(10, 1, 0, i & 255), ctx));
-      msgsW.push(...encodeWithdraws({ afi: 1, safi: 1 }, chunk, ctx));
-    }
-    ann.push(msgsA); wd.push(msgsW);
-  }
+  for (let i = 0; i < peers; i++) { const e = encodePeer(i); ann.push(e.announce); wd.push(e.withdraw); }
   const phase = async (bufs: Uint8Array[][], target: number): Promise<number> => {
     want = target;
     const finished = new Promise<void>((r) => { done = r; });
@@ -94,9 +98,14 @@ async function main(): Promise<void> {
     return Number(process.hrtime.bigint() - t0) / 1e9;
   };
   const a = await phase(ann, peers * routes);
+  // With --expose-gc: what the speaker (and this process's pre-encoded messages) keeps alive while holding every route.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  let liveMB: number | undefined;
+  if (gc) { gc(); liveMB = Math.round(process.memoryUsage().heapUsed / 1e6); }
+  if (process.env['MICRO_SNAPSHOT']) console.error(`heap snapshot: ${writeHeapSnapshot(process.env['MICRO_SNAPSHOT'])}`);
   const w = await phase(wd, 0);
   const mu = process.memoryUsage();
-  console.log(JSON.stringify({ peers, routes, announceS: a, withdrawS: w, rssMB: Math.round(mu.rss / 1e6), heapMB: Math.round(mu.heapTotal / 1e6), heapUsedMB: Math.round(mu.heapUsed / 1e6), externalMB: Math.round(mu.external / 1e6), arrayBuffersMB: Math.round(mu.arrayBuffers / 1e6) }));
+  console.log(JSON.stringify({ peers, routes, announceS: a, withdrawS: w, rssMB: Math.round(mu.rss / 1e6), heapMB: Math.round(mu.heapTotal / 1e6), heapUsedMB: Math.round(mu.heapUsed / 1e6), externalMB: Math.round(mu.external / 1e6), arrayBuffersMB: Math.round(mu.arrayBuffers / 1e6), ...(liveMB !== undefined ? { liveMBAtPeak: liveMB } : {}) }));
   for (const s of [...testers, mon]) s.destroy();
   await sp.stop();
   process.exit(0);
