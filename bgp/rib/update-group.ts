@@ -237,6 +237,8 @@ export class UpdateGroup {
 
   get size(): number { return this.members.size; }
   get hasPending(): boolean { return this.pend.length > 0; }
+  /** Distinct prefixes changed since the last flush. */
+  get pendingCount(): number { return this.pend.length; }
   /** Changes whenever exported attribute objects may have been replaced (reset caches keyed by them). */
   get generation(): number { return this.gen; }
   memberIds(): IterableIterator<string> { return this.members.keys(); }

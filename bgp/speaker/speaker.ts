@@ -128,6 +128,8 @@ const ORIGIN_NAMES = ['IGP', 'EGP', 'incomplete'] as const;
 const RESTART_DELAY_MS = 0;
 /** Prepared attribute blocks kept per peer before its cache is reset. */
 const PREPARED_LIMIT = 20_000;
+/** Pending changes of an update group that are flushed at once instead of at the next setImmediate. */
+const EAGER_FLUSH = 4096;
 
 const STEP_REASON: Record<BestPathStep, string> = {
   'next-hop-unreachable': 'next hop unreachable', 'local-pref': 'higher local preference', 'local-origin': 'locally originated',
@@ -697,7 +699,13 @@ export class BgpSpeaker {
   // ------------------------------------------------------------ Loc-RIB → update groups
 
   private onBestChange(changes: readonly BestChange[]): void {
-    for (const g of this.groups.values()) g.ug.apply(changes);
+    for (const g of this.groups.values()) {
+      g.ug.apply(changes);
+      // A burst (many UPDATEs read in one event-loop turn) is passed on in slices rather than
+      // all at the setImmediate: the decoded prefixes and change records die young instead of
+      // being promoted to the old generation, and the first bytes leave sooner.
+      if (g.ug.pendingCount >= EAGER_FLUSH) this.flushGroup(g, newEncodedCache());
+    }
     if (this.groups.size > 0) this.scheduleFlush();
     if (this.listeners.length === 0) return;
     for (const c of changes) {
