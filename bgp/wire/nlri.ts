@@ -27,6 +27,17 @@ export function decodeNlri(buf: Uint8Array, start: number, end: number, family: 
   const size = family === 4 ? 4 : 16;
   const maxLen = size * 8;
   let p = start;
+  // One backing buffer for every prefix of the field (a view each): no ArrayBuffer object per
+  // prefix. Sized by a first walk over the length octets (the loop below stops at the same
+  // prefixes or earlier, when it throws).
+  let count = 0;
+  for (let q = start; q < end; count++) {
+    if (addPath) q += 4;
+    if (q >= end) break;
+    q += 1 + (((buf[q] as number) + 7) >>> 3);
+  }
+  const backing = new ArrayBuffer(size * count);
+  let used = 0;
   while (p < end) {
     let pathId = 0;
     if (addPath) {
@@ -39,7 +50,8 @@ export function decodeNlri(buf: Uint8Array, start: number, end: number, family: 
     if (len > maxLen) throw nlriError(subcode, `${what}: prefix length ${len} exceeds ${maxLen} at octet ${p - start}`);
     const nbytes = (len + 7) >>> 3;
     if (p + 1 + nbytes > end) throw nlriError(subcode, `${what}: prefix /${len} overruns the field at octet ${p - start}`);
-    const bytes = new Uint8Array(size);
+    const bytes = used + size <= backing.byteLength ? new Uint8Array(backing, used, size) : new Uint8Array(size);
+    used += size;
     for (let i = 0; i < nbytes; i++) bytes[i] = buf[p + 1 + i] as number;
     // Clear host bits past the length (senders should not set them; we never keep them).
     if ((len & 7) !== 0) bytes[nbytes - 1] = (bytes[nbytes - 1] as number) & ((0xff << (8 - (len & 7))) & 0xff);
