@@ -11,7 +11,7 @@
 import type { Logger } from '../../common/logger.js';
 import { parseAddress, parsePrefix, prefixContains, type Family } from '../../common/prefix.js';
 import { isDatastoreError } from '../datastore/errors.js';
-import type { KvStore } from '../datastore/kv-store.js';
+import type { KvEntry, KvStore } from '../datastore/kv-store.js';
 import type { Datastore } from '../datastore/datastore.js';
 import { affinityKey, affinityPrefix, ALL_AFFINITIES_PREFIX, blockKey, blockPrefix, cidrFromKeyPart, handleKey } from '../datastore/key-layout.js';
 import type { IPPool } from '../resources/kinds.js';
@@ -103,10 +103,14 @@ export class Ipam {
     const got: AssignedAddress[] = [];
     const need = (): number => want - got.length;
     try {
-      // 1. Confirmed blocks affine to this node.
-      for (const b of await this.blocksForNode(args.node, family)) {
+      // 1. Confirmed blocks affine to this node. Read them all at once and try only those with
+      // room: one round trip however many (full) blocks the node holds, instead of one per block.
+      const affine = (await this.blocksForNode(args.node, family)).filter((b) => b.state === 'confirmed' && inPools(b.cidr));
+      const read = await Promise.all(affine.map(async (b) => ({ cidr: b.cidr, entry: await this.deps.store.get(blockKey(family, b.cidr)) })));
+      for (const { cidr, entry } of read) {
         if (need() === 0) break;
-        if (b.state === 'confirmed' && inPools(b.cidr)) got.push(...await this.assignFromBlock(b.cidr, need(), args, args.node));
+        if (entry === undefined || parseBlock(entry).unallocated.length === 0) continue;
+        got.push(...await this.assignFromBlock(cidr, need(), args, args.node, entry));
       }
       const stored = need() > 0 ? await readIpamConfig(this.deps.store) : DEFAULT_IPAM_CONFIG;
       const strictAffinity = this.options.strictAffinity ?? stored.strictAffinity;
@@ -138,11 +142,13 @@ export class Ipam {
   }
 
   /** Assign up to `want` from one block; `affineTo` requires the block's affinity to be that node. */
-  private async assignFromBlock(cidr: string, want: number, args: AssignArgs, affineTo: string | undefined): Promise<AssignedAddress[]> {
+  private async assignFromBlock(cidr: string, want: number, args: AssignArgs, affineTo: string | undefined,
+    known?: KvEntry): Promise<AssignedAddress[]> {
     const family = parsePrefix(cidr).family;
     const key = blockKey(family, cidr);
     for (let attempt = 0; attempt < DATASTORE_RETRIES; attempt++) {
-      const e = await this.deps.store.get(key);
+      // The caller's fresh read serves the first attempt; a CAS conflict re-reads.
+      const e = attempt === 0 && known !== undefined ? known : await this.deps.store.get(key);
       if (e === undefined) return [];
       const block = parseBlock(e);
       if (affineTo !== undefined && affinityNode(block) !== affineTo) return [];
