@@ -7,7 +7,7 @@
  * - gobgp: gobgpd with a TOML config (default policies accept).
  * - tortie: tortie-bgpd quick form (dist/bgp/bgpd/main.js), when that file exists.
  */
-import { chmodSync, chownSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { createConnection } from 'node:net';
 import { join, resolve, dirname } from 'node:path';
@@ -89,6 +89,17 @@ export function gobgpTargetConfig(load: Load): string {
   return l.join('\n');
 }
 
+/**
+ * The node flags on tortie-bgpd's interpreter line (`#!/usr/bin/env -S node FLAGS`), so the
+ * bench runs the daemon as its executable does.
+ */
+export function shebangNodeArgs(script: string): string[] {
+  let first = '';
+  try { first = readFileSync(script, 'utf8').split('\n', 1)[0] ?? ''; } catch { return []; }
+  const m = /^#!\/usr\/bin\/env -S node\s+(.*)$/.exec(first);
+  return m ? m[1]!.split(/\s+/).filter((a) => a !== '') : [];
+}
+
 export function tortieArgs(load: Load, ctlPath: string): string[] {
   const a = [TORTIE_BGPD, '--as', String(TARGET_AS), '--router-id', TARGET_ROUTER_ID, '--ctl', ctlPath];
   for (let i = 0; i < load.peers; i++) a.push('--peer', `${testerAddr(i)},as=${testerAs(i)}`);
@@ -162,7 +173,7 @@ export async function startTarget(name: TargetName, lab: BenchLab, ns: string, l
     case 'tortie': {
       // TORTIE_BENCH_NODE_ARGS: extra node flags for the target, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
       const nodeArgs = (process.env['TORTIE_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
-      const proc = lab.spawn('tortie-bgpd', ns, process.execPath, [...nodeArgs, ...tortieArgs(load, join(lab.dir, 'tortie-bgpd.ctl'))]);
+      const proc = lab.spawn('tortie-bgpd', ns, process.execPath, [...shebangNodeArgs(TORTIE_BGPD), ...nodeArgs, ...tortieArgs(load, join(lab.dir, 'tortie-bgpd.ctl'))]);
       // Give it a moment to fail on arguments before the sessions wait starts.
       await waitFor('tortie-bgpd start', 1500, () => (proc.exited ? true : undefined), { intervalMs: 100 }).catch(() => undefined);
       if (proc.exited) throw new Error(proc.exitReason());

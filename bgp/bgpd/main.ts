@@ -1,5 +1,10 @@
-#!/usr/bin/env node
-/** tortie-bgpd: standalone BGP daemon. `tortie-bgpd -c FILE` or the quick form (see README). */
+#!/usr/bin/env -S node --max-semi-space-size=8
+/**
+ * tortie-bgpd: standalone BGP daemon. `tortie-bgpd -c FILE` or the quick form (see README).
+ * The interpreter line caps V8's young generation at 8 MB per semi-space (default 16): the
+ * speaker's garbage is short-lived, so this cuts peak RSS (bench/bgp 1x100k 111 -> 97 MB)
+ * at no measured cost in time; bench/bgp runs the daemon with the flags of this line.
+ */
 import { Command } from 'commander';
 import { createLogger } from '../../common/logger.js';
 import { describeError } from '../../common/errors.js';
