@@ -704,7 +704,8 @@ export class BgpSpeaker {
       // A burst (many UPDATEs read in one event-loop turn) is passed on in slices rather than
       // all at the setImmediate: the decoded prefixes and change records die young instead of
       // being promoted to the old generation, and the first bytes leave sooner.
-      if (g.ug.pendingCount >= EAGER_FLUSH) this.flushGroup(g, newEncodedCache());
+      // Each flush costs a write per member: large groups (a Calico mesh) wait for more changes.
+      if (g.ug.pendingCount >= EAGER_FLUSH * Math.max(1, g.members.size - 15)) this.flushGroup(g, newEncodedCache());
     }
     if (this.groups.size > 0) this.scheduleFlush();
     if (this.listeners.length === 0) return;
