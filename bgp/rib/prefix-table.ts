@@ -9,12 +9,21 @@ const EMPTY = 255;
 const TOMB = 254;
 const MAX_LOAD = 0.7;
 
-/** Hash of an IPv4 prefix as (address, length); shared with update-group.ts. */
+/**
+ * Hash of an IPv4 prefix as (address, length); shared with update-group.ts. The prefix number
+ * (address >>> (32 - length)) is split: its high bits are mixed and pick an aligned block of 16
+ * slots, its low 4 bits (XORed with 4 bits of that mix, so prefixes that share their low bits do
+ * not pile up at one offset) pick the slot: 16 consecutive prefixes of one length share a block. Tables filled
+ * or emptied in address order (a peer's table dump, its withdrawal) then touch memory
+ * sequentially instead of missing the cache on every prefix; unrelated prefixes still spread.
+ */
 export function hashV4(addr: number, len: number): number {
-  let h = Math.imul(addr ^ Math.imul(len + 1, 0x9e3779b1), 0x85ebca6b);
+  const n = len === 0 ? 0 : addr >>> (32 - len);
+  let h = Math.imul((n >>> 4) ^ Math.imul(len + 1, 0x9e3779b1), 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
+  h ^= h >>> 16;
+  return ((h << 4) | ((n ^ (h >>> 28)) & 15)) >>> 0;
 }
 
 /** Map key for an IPv6 prefix (16 address bytes + length as chars). */
