@@ -195,9 +195,9 @@ describe('interop: RFC 7606 malformed attributes from ExaBGP (BIRD as oracle)', 
 
   // RFC 7606 §7.11: an MP_REACH_NLRI next hop length that fits no form means the NLRI cannot be
   // located: session reset (BIRD: 3/9) or AFI/SAFI disable, which per RFC 4760 §7 drops every route
-  // of that family from the peer for the rest of the session. bgp/wire says afi-safi-disable, but
-  // the speaker only withdraws that UPDATE's own NLRI and keeps the family. Filed for h-speaker.
-  it('MP_REACH_NLRI next hop length 5: reset like BIRD, or disable IPv4 unicast for the session', { todo: 'speaker treats afi-safi-disable as treat-as-withdraw' }, async () => {
+  // of that family from the peer for the rest of the session. bgp/wire says afi-safi-disable and the
+  // speaker drops the family for the session.
+  it('MP_REACH_NLRI next hop length 5: reset like BIRD, or disable IPv4 unicast for the session', async () => {
     const attr = '[0x0e 0x80 0x000101050a000001010018ac1e34]'; // IPv4 unicast, next hop length 5, NLRI 172.30.52.0/24
     const [ourNotes, birdNotes] = [notificationsTo('10.0.0.2').length, notificationsTo('10.0.5.2').length];
     await pollUntil(async () => (await ours('172.30.98.0/24')).length === 1, { what: 'an IPv4 route from ExaBGP at tortie' });

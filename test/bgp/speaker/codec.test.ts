@@ -32,7 +32,7 @@ const TABLE: ReadonlyArray<{ what: string; extra: number[]; base?: boolean; ctx?
   { what: 'COMMUNITIES length 0', extra: [0xc0, 8, 0], action: 'treat-as-withdraw' },
   { what: 'LOCAL_PREF from eBGP', extra: [0x40, 5, 4, 0, 0, 0, 200], action: 'attribute-discard' },
   { what: 'LOCAL_PREF length 3 from iBGP', extra: [0x40, 5, 3, 0, 0, 200], ctx: IBGP, action: 'treat-as-withdraw' },
-  { what: 'unknown well-known 101', extra: [0x40, 101, 1, 1], action: 'treat-as-withdraw', todo: 'bgp/wire resets the session (3/2); robustness.md §1.3 and BIRD say treat-as-withdraw' },
+  { what: 'unknown well-known 101', extra: [0x40, 101, 1, 1], action: 'treat-as-withdraw' }, // robustness.md §1.3, as BIRD
   { what: 'unknown optional transitive 99', extra: [0xc0, 99, 1, 1], action: undefined },
   { what: 'MED with transitive flag', extra: [0xc0, 4, 4, 0, 0, 0, 1], action: 'treat-as-withdraw' },
   { what: 'missing NEXT_HOP', extra: [0x40, 1, 1, 0, 0x40, 2, 0], base: false, action: 'treat-as-withdraw' },
