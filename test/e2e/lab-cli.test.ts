@@ -12,19 +12,13 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hasCommand, trySh } from '../helpers/sh.js';
-import { NODE_MAIN, down } from '../../agent/lab/lab.js';
+import { trySh } from '../helpers/sh.js';
+import { down } from '../../agent/lab/lab.js';
+import { labSkipReason } from './lab-fixture.js';
 
 const main = new URL('../../agent/lab/main.js', import.meta.url).pathname;
 
-function skipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root for network namespaces';
-  if (!existsSync(NODE_MAIN)) return `${NODE_MAIN} is not built`;
-  if (process.env['CI'] === 'true') return undefined;
-  const missing = ['etcd', 'etcdctl', 'bird', 'birdc', 'ping'].filter((c) => !hasCommand(c));
-  return missing.length > 0 ? `${missing.join(', ')} not installed (run scripts/setup.sh)` : undefined;
-}
-const skip = skipReason();
+const skip = labSkipReason(['etcd', 'etcdctl', 'bird', 'birdc', 'ping']);
 const prefix = `c${process.pid % 100000}`;
 const stateDir = skip ? '' : mkdtempSync(join(tmpdir(), 'tortie-lab-cli-'));
 

@@ -11,41 +11,27 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pollUntil } from '../helpers/poll.js';
-import { Proc, hasCommand, trySh } from '../helpers/sh.js';
-import { type LabState, NODE_MAIN, addPod, ctl, down, runCni, startNode, up, waitNodeReady } from '../../agent/lab/lab.js';
+import { Proc, trySh } from '../helpers/sh.js';
+import { type LabState, addPod, ctl, runCni, startNode, waitNodeReady } from '../../agent/lab/lab.js';
 import { check } from '../../agent/lab/lab-report.js';
 import { readPid, stopPid } from '../../agent/lab/lab-host.js';
 import type { NodePlan, PodPlan } from '../../agent/lab/lab-plan.js';
 import type { LabPod } from '../../agent/lab/ping-matrix.js';
+import { downChecked, labNode, labPod, labSkipReason, upConverged } from './lab-fixture.js';
 
-function skipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root for network namespaces';
-  if (!existsSync(NODE_MAIN)) return `${NODE_MAIN} is not built`;
-  if (process.env['CI'] === 'true') return undefined;
-  const missing = ['etcd', 'etcdctl', 'vtysh', 'tcpdump', 'ping'].filter((c) => !hasCommand(c));
-  return missing.length > 0 ? `${missing.join(', ')} not installed (run scripts/setup.sh)` : undefined;
-}
-const skip = skipReason();
+const skip = labSkipReason(['etcd', 'etcdctl', 'vtysh', 'tcpdump', 'ping']);
 
 const prefix = `e${process.pid % 100000}`;
 let stateDir = '';
 let lab: LabState;
 const log: string[] = [];
 
-function node(i: number): NodePlan {
-  const n = lab.plan.nodes[i - 1];
-  assert.ok(n !== undefined, `node${i} in the plan`);
-  return n;
-}
-function pod(name: string): LabPod {
-  const p = lab.pods.find((x) => x.name === name);
-  assert.ok(p !== undefined, `pod ${name} in the lab`);
-  return p;
-}
+const node = (i: number): NodePlan => labNode(lab, i);
+const pod = (name: string): LabPod => labPod(lab, name);
 function inNs(ns: string, cmd: string, args: readonly string[]): { status: number; stdout: string; stderr: string } {
   return trySh('ip', ['netns', 'exec', ns, cmd, ...args]);
 }
@@ -77,20 +63,12 @@ async function capture(ns: string, filter: string): Promise<Proc> {
 before(async () => {
   if (skip) return;
   stateDir = mkdtempSync(join(tmpdir(), 'tortie-e2e-'));
-  lab = await up({ prefix, stateDir, nodes: 3, podsPerNode: 2, tor: 'frr' }, (l) => log.push(l));
-  // Converged: every pod reaches every pod over the agent's routes (not the ToR's default route).
-  await pollUntil(async () => {
-    const r = await check(lab, () => {});
-    return r.failed.length + r.unconverged.length === 0;
-  }, { timeoutMs: 30_000, intervalMs: 250, what: 'the ping matrix over agent routes' });
+  lab = await upConverged({ prefix, stateDir, nodes: 3, podsPerNode: 2, tor: 'frr' }, (l) => log.push(l));
 });
 
 after(async () => {
   if (skip) return;
-  await down(stateDir, prefix, (l) => log.push(l));
-  rmSync(stateDir, { recursive: true, force: true });
-  const left = trySh('ip', ['netns', 'list']).stdout.split('\n').filter((l) => l.startsWith(`${prefix}-`));
-  assert.deepEqual(left, [], 'down removed every namespace');
+  await downChecked(stateDir, prefix, (l) => log.push(l));
 });
 
 test('every pod reaches every pod; same-subnet pairs route directly, cross-subnet over VXLAN', { skip }, async () => {

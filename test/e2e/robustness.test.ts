@@ -13,12 +13,12 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pollUntil } from '../helpers/poll.js';
-import { hasCommand, trySh } from '../helpers/sh.js';
-import { type LabState, NODE_MAIN, addPod, down, runCni, startNode, torDir, up, waitNodeReady } from '../../agent/lab/lab.js';
+import { trySh } from '../helpers/sh.js';
+import { type LabState, addPod, down, runCni, startNode, torDir, waitNodeReady } from '../../agent/lab/lab.js';
 import { check, nodeStatus } from '../../agent/lab/lab-report.js';
 import { alive, readPid, startDetached, stopPid } from '../../agent/lab/lab-host.js';
 import type { NodePlan, PodPlan } from '../../agent/lab/lab-plan.js';
@@ -27,15 +27,9 @@ import type { PeerStatus } from '../../agent/ctl/node-status-protocol.js';
 import {
   Pinger, RouteMonitor, type PingStats, agentRoutes, formatPing, health, logOffset, logSince, routeSet,
 } from './robust-tools.js';
+import { downChecked, labNode, labPod, labSkipReason, upConverged } from './lab-fixture.js';
 
-function skipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root for network namespaces';
-  if (!existsSync(NODE_MAIN)) return `${NODE_MAIN} is not built`;
-  if (process.env['CI'] === 'true') return undefined;
-  const missing = ['etcd', 'etcdctl', 'vtysh', 'ping'].filter((c) => !hasCommand(c));
-  return missing.length > 0 ? `${missing.join(', ')} not installed (run scripts/setup.sh)` : undefined;
-}
-const skip = skipReason();
+const skip = labSkipReason(['etcd', 'etcdctl', 'vtysh', 'ping']);
 
 const prefix = `r${process.pid % 100000}`;
 const RESOURCES = '/tortie/v3/projectcalico.org';
@@ -46,17 +40,9 @@ const log: string[] = [];
 /** Every node's agent routes once the lab converged; each test leaves the lab in this state. */
 let baseline = new Map<string, string[]>();
 
-function node(i: number): NodePlan {
-  const n = lab.plan.nodes[i - 1];
-  assert.ok(n !== undefined, `node${i} in the plan`);
-  return n;
-}
+const node = (i: number): NodePlan => labNode(lab, i);
 function nodes(): readonly NodePlan[] { return lab.plan.nodes; }
-function pod(name: string): LabPod {
-  const p = lab.pods.find((x) => x.name === name);
-  assert.ok(p !== undefined, `pod ${name} in the lab`);
-  return p;
-}
+const pod = (name: string): LabPod => labPod(lab, name);
 function nodePid(n: NodePlan): number {
   const pid = readPid(n.pidFile);
   assert.ok(pid !== undefined, `${n.name} has a pid file`);
@@ -140,21 +126,14 @@ before(async () => {
   if (skip) return;
   stateDir = mkdtempSync(join(tmpdir(), 'tortie-robust-'));
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGPIPE'] as const) downOnSignal(sig);
-  lab = await up({ prefix, stateDir, nodes: 3, podsPerNode: 2, tor: 'frr' }, (l) => log.push(l));
-  await pollUntil(async () => {
-    const r = await check(lab, () => {});
-    return r.failed.length + r.unconverged.length === 0;
-  }, { timeoutMs: 30_000, intervalMs: 250, what: 'the ping matrix over agent routes' });
+  lab = await upConverged({ prefix, stateDir, nodes: 3, podsPerNode: 2, tor: 'frr' }, (l) => log.push(l));
   await pollUntil(allSessionsUp, { timeoutMs: 20_000, what: 'every BGP session Established' });
   baseline = snapshot();
 });
 
 after(async () => {
   if (skip) return;
-  await down(stateDir, prefix, (l) => log.push(l));
-  rmSync(stateDir, { recursive: true, force: true });
-  const left = trySh('ip', ['netns', 'list']).stdout.split('\n').filter((l) => l.startsWith(`${prefix}-`));
-  assert.deepEqual(left, [], 'down removed every namespace');
+  await downChecked(stateDir, prefix, (l) => log.push(l));
 });
 
 /**
