@@ -21,6 +21,7 @@ import { check } from '../../agent/lab/lab-report.js';
 import { readPid, stopPid } from '../../agent/lab/lab-host.js';
 import type { NodePlan, PodPlan } from '../../agent/lab/lab-plan.js';
 import type { LabPod } from '../../agent/lab/ping-matrix.js';
+import { agentRoutes } from './robust-tools.js';
 import { downChecked, labNode, labPod, labSkipReason, upConverged } from './lab-fixture.js';
 
 const skip = labSkipReason(['etcd', 'etcdctl', 'vtysh', 'tcpdump', 'ping']);
@@ -34,10 +35,6 @@ const node = (i: number): NodePlan => labNode(lab, i);
 const pod = (name: string): LabPod => labPod(lab, name);
 function inNs(ns: string, cmd: string, args: readonly string[]): { status: number; stdout: string; stderr: string } {
   return trySh('ip', ['netns', 'exec', ns, cmd, ...args]);
-}
-interface KernelRoute { dst: string; type?: string; gateway?: string; dev?: string }
-function agentRoutes(ns: string): KernelRoute[] {
-  return JSON.parse(inNs(ns, 'ip', ['-j', 'route', 'show', 'proto', '80']).stdout || '[]') as KernelRoute[];
 }
 /** The node's own blocks: its blackhole routes. */
 function blocksOf(n: NodePlan): string[] {
