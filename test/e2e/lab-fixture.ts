@@ -1,12 +1,13 @@
 /**
  * Shared setup of the lab tests (test/e2e/*.test.ts): the skip reason, bring-up until the ping
- * matrix converges over agent routes, a checked take-down, and plan lookups that fail by name.
+ * matrix converges over agent routes, a checked take-down, plan lookups that fail by name, vtysh
+ * on the FRR ToR.
  */
 import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
 import { pollUntil } from '../helpers/poll.js';
 import { hasCommand, trySh } from '../helpers/sh.js';
-import { type LabState, type Progress, NODE_MAIN, down, up } from '../../agent/lab/lab.js';
+import { type LabState, type Progress, NODE_MAIN, down, torDir, up } from '../../agent/lab/lab.js';
 import { check } from '../../agent/lab/lab-report.js';
 import type { LabOptions, NodePlan } from '../../agent/lab/lab-plan.js';
 import type { LabPod } from '../../agent/lab/ping-matrix.js';
@@ -48,4 +49,11 @@ export function labPod(lab: LabState, name: string): LabPod {
   const p = lab.pods.find((x) => x.name === name);
   assert.ok(p !== undefined, `pod ${name} in the lab`);
   return p;
+}
+
+/** vtysh on the lab's FRR ToR (one `-c` per command); asserts it succeeded, returns its stdout. */
+export function torVtysh(lab: LabState, ...commands: string[]): string {
+  const r = trySh('ip', ['netns', 'exec', lab.plan.torNetns, 'vtysh', '--vty_socket', torDir(lab.plan), ...commands.flatMap((c) => ['-c', c])]);
+  assert.equal(r.status, 0, `vtysh ${commands.join(' / ')}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
 }

@@ -22,7 +22,7 @@ import { readPid, stopPid } from '../../agent/lab/lab-host.js';
 import type { NodePlan, PodPlan } from '../../agent/lab/lab-plan.js';
 import type { LabPod } from '../../agent/lab/ping-matrix.js';
 import { agentRoutes } from './robust-tools.js';
-import { downChecked, labNode, labPod, labSkipReason, upConverged } from './lab-fixture.js';
+import { downChecked, labNode, labPod, labSkipReason, torVtysh, upConverged } from './lab-fixture.js';
 
 const skip = labSkipReason(['etcd', 'etcdctl', 'vtysh', 'tcpdump', 'ping']);
 
@@ -41,9 +41,7 @@ function blocksOf(n: NodePlan): string[] {
   return agentRoutes(n.netns).filter((r) => r.type === 'blackhole').map((r) => r.dst);
 }
 function torBgp(): Record<string, Array<{ nexthops: Array<{ ip: string }> }>> {
-  const r = inNs(lab.plan.torNetns, 'vtysh', ['--vty_socket', join(stateDir, 'tor'), '-c', 'show ip bgp json']);
-  assert.equal(r.status, 0, r.stderr);
-  return (JSON.parse(r.stdout) as { routes?: Record<string, Array<{ nexthops: Array<{ ip: string }> }>> }).routes ?? {};
+  return (JSON.parse(torVtysh(lab, 'show ip bgp json')) as { routes?: Record<string, Array<{ nexthops: Array<{ ip: string }> }>> }).routes ?? {};
 }
 function ping(from: LabPod, to: LabPod): boolean {
   return inNs(from.netns, 'ping', ['-n', '-q', '-c', '1', '-W', '1', to.address]).status === 0;

@@ -27,7 +27,7 @@ import type { PeerStatus } from '../../agent/ctl/node-status-protocol.js';
 import {
   Pinger, RouteMonitor, type PingStats, agentRoutes, formatPing, health, logOffset, logSince, routeSet,
 } from './robust-tools.js';
-import { downChecked, labNode, labPod, labSkipReason, upConverged } from './lab-fixture.js';
+import { downChecked, labNode, labPod, labSkipReason, torVtysh, upConverged } from './lab-fixture.js';
 
 const skip = labSkipReason(['etcd', 'etcdctl', 'vtysh', 'ping']);
 
@@ -86,11 +86,7 @@ async function sessionSince(): Promise<Record<string, Record<string, string>>> {
 function etcdctl(args: readonly string[]): { status: number; stdout: string; stderr: string } {
   return trySh('ip', ['netns', 'exec', lab.plan.etcdNetns, 'etcdctl', '--endpoints', '127.0.0.1:2379', ...args]);
 }
-function vtysh(...commands: string[]): string {
-  const r = trySh('ip', ['netns', 'exec', lab.plan.torNetns, 'vtysh', '--vty_socket', torDir(lab.plan), ...commands.flatMap((c) => ['-c', c])]);
-  assert.equal(r.status, 0, `vtysh ${commands.join(' / ')}: ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
+const vtysh = (...commands: string[]): string => torVtysh(lab, ...commands);
 interface FrrNeighbor { bgpState?: string; connectionsEstablished?: number; lastNotificationReason?: string }
 function torNeighbors(): Record<string, FrrNeighbor> {
   return JSON.parse(vtysh('show bgp neighbors json')) as Record<string, FrrNeighbor>;
