@@ -10,8 +10,8 @@
  *   batch entries ──once──► NlriBlob (bytes + offset per entry)
  *   member: [header | attrs(member) | blob runs] × messages ──► one Uint8Array
  */
-import type { Prefix } from '../../common/prefix.js';
 import { maxMessageLength } from '../wire/header.js';
+import { putPrefix } from '../wire/nlri.js';
 import { preparedOverhead, withdrawOverhead, writePreparedFrame, writeWithdrawFrame, type PreparedAttributes } from '../wire/update-encoder.js';
 import type { PrefixList } from '../rib/update-group.js';
 import { afiSafiKey, MessageType, type AfiSafi, type CodecContext } from '../wire/types.js';
@@ -19,22 +19,9 @@ import { afiSafiKey, MessageType, type AfiSafi, type CodecContext } from '../wir
 const IPV4_UNICAST: AfiSafi = { afi: 1, safi: 1 };
 const IPV6_UNICAST: AfiSafi = { afi: 2, safi: 1 };
 
-function nlriBytes(p: Prefix, addPath: boolean): number {
-  return (addPath ? 5 : 1) + ((p.length + 7) >>> 3);
-}
-
-function putPrefix(m: Uint8Array, at: number, p: Prefix, addPath: boolean): number {
-  let o = at;
-  if (addPath) { m[o++] = 0; m[o++] = 0; m[o++] = 0; m[o++] = 0; }
-  m[o++] = p.length;
-  const n = (p.length + 7) >>> 3;
-  const b = p.bytes;
-  for (let i = 0; i < n; i++) m[o++] = b[i]!;
-  return o;
-}
-
 function entryBytes(all: PrefixList, i: number, addPath: boolean): number {
-  return all.family(i) === 4 ? (addPath ? 5 : 1) + ((all.len(i) + 7) >>> 3) : nlriBytes(all.v6At(i), addPath);
+  const len = all.family(i) === 4 ? all.len(i) : all.v6At(i).length;
+  return (addPath ? 5 : 1) + ((len + 7) >>> 3);
 }
 
 function putEntry(m: Uint8Array, at: number, all: PrefixList, i: number, addPath: boolean): number {
