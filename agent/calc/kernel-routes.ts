@@ -11,7 +11,7 @@
  * Routes learned for prefixes outside every pool get metric 1024 so they never replace a route
  * someone else owns for the same destination.
  */
-import { parseAddress, parsePrefix, prefixContains, formatPrefix } from '../../common/prefix.js';
+import { parseAddress, parsePrefix, prefixContains, formatPrefix, type Prefix } from '../../common/prefix.js';
 import { blockRoutes } from '../../felix/routes/block-routes.js';
 import { crossSubnetDecision, sameSubnet } from '../../felix/routes/cross-subnet.js';
 import { blackholeRoute, ipipRoute, sameSubnetRoute, workloadRoute, type DesiredRoute } from '../../felix/routes/route.js';
@@ -50,9 +50,15 @@ export const EXTERNAL_ROUTE_METRIC = 1024;
 /** IPv6 routes without a metric get 1024 from the kernel: ours for external prefixes sit above it. */
 export const EXTERNAL_ROUTE_METRIC_V6 = 2048;
 
-function poolOf(pools: readonly PoolInfo[], prefix: string): PoolInfo | undefined {
-  const p = parsePrefix(prefix);
-  return pools.find((pool) => { const q = parsePrefix(pool.cidr); return q.family === p.family && prefixContains(q, p); });
+type ParsedPool = { readonly pool: PoolInfo; readonly cidr: Prefix };
+
+/** The pools with their CIDRs parsed once per calculation (not once per route); unparsable ones left out. */
+function parsePools(pools: readonly PoolInfo[]): ParsedPool[] {
+  return pools.flatMap((pool) => { try { return [{ pool, cidr: parsePrefix(pool.cidr) }]; } catch { return []; } });
+}
+
+function poolOf(pools: readonly ParsedPool[], p: Prefix): PoolInfo | undefined {
+  return pools.find((q) => q.cidr.family === p.family && prefixContains(q.cidr, p))?.pool;
 }
 
 /** Longest-prefix match of an address over the underlay routes (lowest metric on ties). */
@@ -86,6 +92,7 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
   const own = new Set(localBlocks(s));
   const localIp = local.cidr.slice(0, local.cidr.indexOf('/'));
   const localIp6 = local.cidr6 === undefined ? undefined : local.cidr6.slice(0, local.cidr6.indexOf('/'));
+  const pools = parsePools(s.pools);
 
   const direct = (prefix: string, nh: string, metric: number | undefined): DesiredRoute | string => {
     const withMetric = (r: DesiredRoute): DesiredRoute => (metric === undefined ? r : { ...r, metric });
@@ -119,18 +126,19 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
     for (const n of s.nodes.values()) for (const a of [n.ipv4, n.ipv6]) if (a !== undefined) nodesByIp.set(a, n);
     const handled = new Set<string>();
     for (const l of [...learned].sort((a, b) => a.prefix.localeCompare(b.prefix))) {
-      let prefix: string;
-      try { prefix = formatPrefix(parsePrefix(l.prefix)); } catch { out.skipped.push({ prefix: l.prefix, reason: 'not a prefix' }); continue; }
+      let parsed: Prefix;
+      try { parsed = parsePrefix(l.prefix); } catch { out.skipped.push({ prefix: l.prefix, reason: 'not a prefix' }); continue; }
+      const prefix = formatPrefix(parsed);
       // One best route per prefix; a duplicate (should not happen) never yields a second route.
       if (handled.has(prefix)) { out.skipped.push({ prefix, reason: 'duplicate learned route' }); continue; }
       handled.add(prefix);
-      const family = parsePrefix(prefix).family;
+      const family = parsed.family;
       if (parseAddress(l.nextHop).family !== family) { out.skipped.push({ prefix, reason: `next hop ${l.nextHop} is not IPv${family}` }); continue; }
       if (own.has(prefix)) { out.skipped.push({ prefix, reason: 'our own block' }); continue; }
       // Service ranges are advertised, never installed (Calico's /rejectcidrs).
-      if (services.some((c) => prefixContains(c, parsePrefix(prefix)))) { out.skipped.push({ prefix, reason: 'service range: advertised, not installed' }); continue; }
+      if (services.some((c) => prefixContains(c, parsed))) { out.skipped.push({ prefix, reason: 'service range: advertised, not installed' }); continue; }
       if (l.nextHop === localIp || l.nextHop === localIp6) { out.skipped.push({ prefix, reason: 'next hop is this node' }); continue; }
-      const pool = poolOf(s.pools, prefix);
+      const pool = poolOf(pools, parsed);
       const owner = nodesByIp.get(l.nextHop);
       if (family === 6 && pool !== undefined && pool.vxlanMode !== 'Never') { out.skipped.push({ prefix, reason: 'IPv6 VXLAN is not supported yet' }); continue; }
       if (pool !== undefined && pool.vxlanMode !== 'Never' && owner !== undefined
@@ -151,7 +159,7 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
     const nodes = new Map<string, { name: string; ip: string }>();
     for (const n of s.nodes.values()) if (n.ipv4 !== undefined) nodes.set(n.name, { name: n.name, ip: n.ipv4 });
     const blocks = s.blocks.flatMap((b) => {
-      const pool = poolOf(s.pools, b.cidr);
+      const pool = poolOf(pools, parsePrefix(b.cidr));
       if (b.node === undefined || pool === undefined) return [];
       if (b.cidr.includes(':')) { if (b.node !== s.localNode) out.skipped.push({ prefix: b.cidr, reason: 'IPv6 without BGP is not supported yet' }); return []; }
       const modes = { ipipMode: pool.ipipMode, vxlanMode: pool.vxlanMode };

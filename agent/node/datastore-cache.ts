@@ -75,6 +75,8 @@ export class DatastoreCache {
   private readonly syncers: WatchSyncer[] = [];
   private readonly blockSyncers: WatchSyncer[] = [];
   private readonly log: Logger;
+  /** The snapshot of the current maps, built on demand and dropped on every watch update. */
+  private cached: Snapshot | undefined;
 
   constructor(private readonly deps: { datastore: Datastore; store: KvStore; clock: Clock; logger: Logger },
     private readonly localNode: string, private readonly onChange: () => void,
@@ -101,6 +103,7 @@ export class DatastoreCache {
           }
           apply({ type: 'upsert', resource: r });
         }
+        this.cached = undefined;
         this.onChange();
       },
     });
@@ -128,6 +131,7 @@ export class DatastoreCache {
               this.log.error({ key: e.entry.key, err: (err as Error).message }, 'invalid IPAM block in the datastore: keeping the last good version');
             }
           }
+          this.cached = undefined;
           this.onChange();
         },
         onConnectionChange: (connected) => this.onConnection?.(connected),
@@ -142,7 +146,16 @@ export class DatastoreCache {
     await Promise.allSettled([...this.syncers, ...this.blockSyncers].map((w) => w.stop()));
   }
 
+  /**
+   * The calc input. Rebuilt only after a watch update: a sync triggered by a best-path change or
+   * a CNI endpoint reuses it instead of re-walking every block allocation.
+   */
   snapshot(): Snapshot {
+    this.cached ??= this.build();
+    return this.cached;
+  }
+
+  private build(): Snapshot {
     const nodes = new Map<string, NodeInfo>();
     for (const n of this.nodes.values()) {
       try {

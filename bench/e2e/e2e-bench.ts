@@ -17,7 +17,7 @@
  * Prints a table; writes JSON to bench/results/e2e-<time>.json (or --json FILE).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -109,11 +109,16 @@ async function addMeasured(n: NodePlan, pod: PodPlan): Promise<{ address: string
   return { address, t0, t1 };
 }
 
-interface Convergence { fromAddStartMs: number[]; afterAddReturnedMs: number[]; addMs: number[]; kinds: Record<string, number> }
+interface Convergence {
+  fromAddStartMs: number[]; afterAddReturnedMs: number[]; addMs: number[];
+  /** The route in the ADD's own node's kernel (block blackhole or workload /32) → every other node's kernel: the agents' part. */
+  originToOthersMs: number[];
+  kinds: Record<string, number>;
+}
 
 async function convergence(lab: LabState, pods: number): Promise<Convergence> {
   const monitors = lab.plan.nodes.map((n) => new RouteMonitor(n.netns));
-  const out: Convergence = { fromAddStartMs: [], afterAddReturnedMs: [], addMs: [], kinds: {} };
+  const out: Convergence = { fromAddStartMs: [], afterAddReturnedMs: [], addMs: [], originToOthersMs: [], kinds: {} };
   const made: Array<{ n: NodePlan; pod: PodPlan }> = [];
   try {
     // Each monitor is subscribed once it reports a probe route added in its namespace.
@@ -130,6 +135,7 @@ async function convergence(lab: LabState, pods: number): Promise<Convergence> {
       made.push({ n, pod }, { n, pod: filler });
       const { address, t0, t1 } = await addMeasured(n, pod);
       const others = monitors.filter((m) => m.netns !== n.netns);
+      const origin = monitors.find((m) => m.netns === n.netns);
       const seen = await waitFor(`${address} on every other node`, 10_000, () => {
         const ts = others.map((m) => m.covering(address));
         return ts.every((t) => t !== undefined) ? (ts as number[]) : undefined;
@@ -138,6 +144,8 @@ async function convergence(lab: LabState, pods: number): Promise<Convergence> {
       out.fromAddStartMs.push(last - t0);
       out.afterAddReturnedMs.push(last - t1);
       out.addMs.push(t1 - t0);
+      const own = origin?.covering(address);
+      if (own !== undefined) out.originToOthersMs.push(last - own);
       for (const m of others) {
         const via = tryRunIn(m.netns, 'ip', ['-o', 'route', 'get', address]).stdout.includes('vxlan.calico') ? 'vxlan' : 'direct';
         out.kinds[via] = (out.kinds[via] ?? 0) + 1;
@@ -151,6 +159,31 @@ async function convergence(lab: LabState, pods: number): Promise<Convergence> {
     for (const { pod } of made) tryRun('ip', ['netns', 'del', pod.netns]);
   }
   return out;
+}
+
+const STARTUP_RUNS = 11;
+
+/**
+ * What a pod ADD pays before the plugin sends its first byte: Node.js itself (`node -e 0`) and
+ * the plugin's own module loading (`CNI_COMMAND=VERSION`), both started in a node namespace the
+ * way the lab's runtime starts the plugin. Medians, wall clock.
+ */
+function processStartup(n: NodePlan): { nodeMs: number; pluginMs: number } {
+  const plugin = fileURLToPath(new URL('../../agent/cni/main.js', import.meta.url));
+  const time = (args: string[], input: string, env: NodeJS.ProcessEnv): number => {
+    const xs: number[] = [];
+    for (let i = 0; i < STARTUP_RUNS; i++) {
+      const t = performance.now();
+      const r = spawnSync('ip', ['netns', 'exec', n.netns, process.execPath, ...args], { input, env, stdio: ['pipe', 'ignore', 'ignore'] });
+      if (r.status !== 0) throw new Error(`${args.join(' ')} in ${n.netns} exited ${String(r.status)}`);
+      xs.push(performance.now() - t);
+    }
+    return pct(xs, 50);
+  };
+  return {
+    nodeMs: time(['-e', '0'], '', process.env),
+    pluginMs: time([plugin], '{"cniVersion":"1.0.0","name":"k8s-pod-network","type":"tortie"}', { ...process.env, CNI_COMMAND: 'VERSION' }),
+  };
 }
 
 interface IperfJson { error?: string; end?: { sum_received?: { bits_per_second?: number }; sum_sent?: { retransmits?: number } } }
@@ -214,8 +247,9 @@ async function main(): Promise<number> {
       return r.failed.length + r.unconverged.length === 0 ? true : undefined;
     }, { intervalMs: 250 });
     const conv = await convergence(lab, args.pods);
+    const startup = processStartup(lab.plan.nodes[0] as NodePlan);
     const thr = await iperf(lab, args.seconds);
-    const s1 = stats(conv.fromAddStartMs), s2 = stats(conv.afterAddReturnedMs), s3 = stats(conv.addMs);
+    const s1 = stats(conv.fromAddStartMs), s2 = stats(conv.afterAddReturnedMs), s3 = stats(conv.addMs), s4 = stats(conv.originToOthersMs);
     const f = (x: number): string => x.toFixed(1).padStart(8);
     const table = [
       `Convergence, ${s1.n} pods on ${args.nodes} nodes (route seen in every other node's kernel; ${Object.entries(conv.kinds).map(([k, v]) => `${v} ${k}`).join(', ')} routes)`,
@@ -224,6 +258,8 @@ async function main(): Promise<number> {
       `| CNI ADD start → route on every other node | ${f(s1.p50)} | ${f(s1.p99)} | ${f(s1.max)} |`,
       `| CNI ADD returned → route on every other node | ${f(s2.p50)} | ${f(s2.p99)} | ${f(s2.max)} |`,
       `| CNI ADD duration (plugin start to result) | ${f(s3.p50)} | ${f(s3.p99)} | ${f(s3.max)} |`,
+      `| route in the ADD's node → every other node (agents, BGP, kernel) | ${f(s4.p50)} | ${f(s4.p99)} | ${f(s4.max)} |`,
+      `| process start: \`node -e 0\` / the CNI plugin's VERSION (median of ${STARTUP_RUNS}) | ${f(startup.nodeMs)} | ${f(startup.pluginMs)} | |`,
       '',
       `Throughput, iperf3 TCP 1 stream, ${args.seconds} s each`,
       '| path | Gbit/s | retransmits |',
@@ -235,7 +271,8 @@ async function main(): Promise<number> {
     mkdirSync(join(file, '..'), { recursive: true });
     writeFileSync(file, `${JSON.stringify({
       suite: 'e2e', date: new Date().toISOString(), nodes: args.nodes, pods: args.pods, blockSize: 31,
-      convergence: { fromAddStart: s1, afterAddReturned: s2, addDuration: s3, routeKinds: conv.kinds, samplesMs: conv.fromAddStartMs },
+      convergence: { fromAddStart: s1, afterAddReturned: s2, addDuration: s3, originToOthers: s4, routeKinds: conv.kinds, samplesMs: conv.fromAddStartMs },
+      processStartupMs: startup,
       throughput: thr,
     }, null, 2)}\n`);
     say(`results: ${file}`);

@@ -165,12 +165,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
     if (this.state !== 'Established' || conn === undefined) return false;
     const ok = this.write(conn, message);
     if (message.type === 'update') this.counters.updatesOut++;
-    if (conn.queuedBytes > (this.config.maxQueuedBytes ?? 64 << 20)) {
-      this.log.warn({ queuedBytes: conn.queuedBytes }, 'peer is not reading; dropping the session (Cease/8 out of resources)');
-      this.automaticStop(CeaseSubcode.OUT_OF_RESOURCES, { restart: true });
-      return false;
-    }
-    return ok;
+    return this.overQueueLimit(conn) ? false : ok;
   }
 
   /**
@@ -187,12 +182,15 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
     conn.flush(); // a whole batch: hand it to the kernel now rather than at the end of the tick
     this.counters.messagesOut += count;
     this.counters.updatesOut += count;
-    if (conn.queuedBytes > (this.config.maxQueuedBytes ?? 64 << 20)) {
-      this.log.warn({ queuedBytes: conn.queuedBytes }, 'peer is not reading; dropping the session (Cease/8 out of resources)');
-      this.automaticStop(CeaseSubcode.OUT_OF_RESOURCES, { restart: true });
-      return false;
-    }
-    return ok;
+    return this.overQueueLimit(conn) ? false : ok;
+  }
+
+  /** Above maxQueuedBytes the peer is not reading: drop the session (Cease/8), true. Shared by send() and sendEncoded(). */
+  private overQueueLimit(conn: { readonly queuedBytes: number }): boolean {
+    if (conn.queuedBytes <= (this.config.maxQueuedBytes ?? 64 << 20)) return false;
+    this.log.warn({ queuedBytes: conn.queuedBytes }, 'peer is not reading; dropping the session (Cease/8 out of resources)');
+    this.automaticStop(CeaseSubcode.OUT_OF_RESOURCES, { restart: true });
+    return true;
   }
 
   /** The current TCP connection: who initiated it and its endpoints. */

@@ -10,28 +10,18 @@
  *   batch entries ──once──► NlriBlob (bytes + offset per entry)
  *   member: [header | attrs(member) | blob runs] × messages ──► one Uint8Array
  */
-import type { Prefix } from '../../common/prefix.js';
-import { maxMessageLength, writeHeader } from '../wire/header.js';
-import { preparedOverhead, writePreparedFrame, type PreparedAttributes } from '../wire/update-encoder.js';
+import { maxMessageLength } from '../wire/header.js';
+import { putPrefix } from '../wire/nlri.js';
+import { preparedOverhead, withdrawOverhead, writePreparedFrame, writeWithdrawFrame, type PreparedAttributes } from '../wire/update-encoder.js';
 import type { PrefixList } from '../rib/update-group.js';
-import { afiSafiKey, AttrFlag, AttrType, HEADER_LENGTH, MessageType, type CodecContext } from '../wire/types.js';
+import { afiSafiKey, MessageType, type AfiSafi, type CodecContext } from '../wire/types.js';
 
-function nlriBytes(p: Prefix, addPath: boolean): number {
-  return (addPath ? 5 : 1) + ((p.length + 7) >>> 3);
-}
-
-function putPrefix(m: Uint8Array, at: number, p: Prefix, addPath: boolean): number {
-  let o = at;
-  if (addPath) { m[o++] = 0; m[o++] = 0; m[o++] = 0; m[o++] = 0; }
-  m[o++] = p.length;
-  const n = (p.length + 7) >>> 3;
-  const b = p.bytes;
-  for (let i = 0; i < n; i++) m[o++] = b[i]!;
-  return o;
-}
+const IPV4_UNICAST: AfiSafi = { afi: 1, safi: 1 };
+const IPV6_UNICAST: AfiSafi = { afi: 2, safi: 1 };
 
 function entryBytes(all: PrefixList, i: number, addPath: boolean): number {
-  return all.family(i) === 4 ? (addPath ? 5 : 1) + ((all.len(i) + 7) >>> 3) : nlriBytes(all.v6At(i), addPath);
+  const len = all.family(i) === 4 ? all.len(i) : all.v6At(i).length;
+  return (addPath ? 5 : 1) + ((len + 7) >>> 3);
 }
 
 function putEntry(m: Uint8Array, at: number, all: PrefixList, i: number, addPath: boolean): number {
@@ -109,7 +99,7 @@ export class UpdateAssembler {
       fixed = preparedOverhead(prep);
     } else {
       max = maxMessageLength(MessageType.UPDATE, this.ctx);
-      fixed = HEADER_LENGTH + 2 + 2 + (classic ? 0 : 4 + 3);
+      fixed = withdrawOverhead(classic);
     }
     const room = max - fixed;
     const { off } = blob;
@@ -145,23 +135,9 @@ export class UpdateAssembler {
 
   private write(m: Uint8Array, start: number, pc: Piece): void {
     const { size, prep } = pc;
-    if (prep) { this.copy(m, writePreparedFrame(m, start, prep, size), pc); return; }
-    writeHeader(m, start, pc.length, MessageType.UPDATE);
-    let p = start + HEADER_LENGTH;
-    if (pc.family === 4) {
-      m[p++] = size >>> 8; m[p++] = size & 0xff;
-      p = this.copy(m, p, pc);
-      m[p++] = 0; m[p++] = 0; // total path attribute length
-      return;
-    }
-    m[p++] = 0; m[p++] = 0;
-    const attrLen = 4 + 3 + size;
-    m[p++] = attrLen >>> 8; m[p++] = attrLen & 0xff;
-    const mpLen = 3 + size;
-    m[p++] = AttrFlag.OPTIONAL | AttrFlag.EXTENDED_LENGTH; m[p++] = AttrType.MP_UNREACH_NLRI;
-    m[p++] = mpLen >>> 8; m[p++] = mpLen & 0xff;
-    m[p++] = 0; m[p++] = 2; m[p++] = 1;
-    this.copy(m, p, pc);
+    const at = prep ? writePreparedFrame(m, start, prep, size)
+      : writeWithdrawFrame(m, start, pc.family === 4 ? IPV4_UNICAST : IPV6_UNICAST, pc.family === 4, size);
+    this.copy(m, at, pc);
   }
 
   /** Copy the selected entries of [from, to) in runs. */

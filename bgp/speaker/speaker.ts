@@ -785,11 +785,12 @@ export class BgpSpeaker {
     if (b.withdraw.length) for (const family of fams) asm.add(blobOf(b.withdraw, family), b.withdraw, family, undefined, skip, stamp);
     for (const a of b.announce) {
       for (const family of fams) {
-        if (fams.length > 1 && !a.idx.some((i) => b.prefixes.family(i) === family)) continue;
+        const blob = blobOf(a.idx, family); // shared by the members of this flush
+        if (blob.bytes.length === 0) continue; // no prefix of this family (no per-member scan)
         const prep = this.prepare(p, a.attrs, family === 6, ctx);
         if (!prep) continue;
         try {
-          asm.add(blobOf(a.idx, family), a.idx, family, prep, skip, stamp);
+          asm.add(blob, a.idx, family, prep, skip, stamp);
         } catch (err) {
           this.log.error({ peer: p.config.name, err: describeError(err), prefixes: a.idx.length }, 'cannot encode UPDATE; routes not sent');
         }

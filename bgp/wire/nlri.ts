@@ -85,15 +85,19 @@ export function writeOneNlri(w: Writer, n: Nlri, addPath: boolean): void {
 
 /** Write one NLRI entry straight into `out` at `p`; returns the next offset. */
 export function putNlri(out: Uint8Array, p: number, n: Nlri, addPath: boolean): number {
+  return putPrefix(out, p, n.prefix, addPath, n.pathId ?? 0);
+}
+
+/** putNlri for a bare Prefix (no Nlri object to allocate); `pathId` only with ADD-PATH. */
+export function putPrefix(out: Uint8Array, p: number, prefix: Prefix, addPath: boolean, pathId = 0): number {
   if (addPath) {
-    const id = n.pathId ?? 0;
-    out[p] = id >>> 24; out[p + 1] = (id >>> 16) & 0xff; out[p + 2] = (id >>> 8) & 0xff; out[p + 3] = id & 0xff;
+    out[p] = pathId >>> 24; out[p + 1] = (pathId >>> 16) & 0xff; out[p + 2] = (pathId >>> 8) & 0xff; out[p + 3] = pathId & 0xff;
     p += 4;
   }
-  const len = n.prefix.length;
+  const len = prefix.length;
   out[p++] = len;
   const nbytes = (len + 7) >>> 3;
-  const src = n.prefix.bytes;
+  const src = prefix.bytes;
   for (let i = 0; i < nbytes; i++) out[p + i] = src[i] as number;
   return p + nbytes;
 }

@@ -139,7 +139,7 @@ export function encodeWithdraws(family: AfiSafi, nlri: readonly Nlri[], ctx: Cod
   const max = maxMessageLength(MessageType.UPDATE, ctx);
   const addPath = ctx.addPathSend.has(afiSafiKey(family.afi, family.safi));
   const classic = isClassic(family, options);
-  const fixed = HEADER_LENGTH + 2 + 2 + (classic ? 0 : 4 + 3);
+  const fixed = withdrawOverhead(classic);
   const room = max - fixed;
   const out: Uint8Array[] = [];
   let i = 0;
@@ -150,28 +150,43 @@ export function encodeWithdraws(family: AfiSafi, nlri: readonly Nlri[], ctx: Cod
       if (size + s > room) break;
       size += s; j++;
     }
-    const len = fixed + size;
-    const m = new Uint8Array(len);
-    writeHeader(m, 0, len, MessageType.UPDATE);
-    let p = HEADER_LENGTH;
-    if (classic) {
-      m[p++] = size >>> 8; m[p++] = size & 0xff;
-      for (let k = i; k < j; k++) p = putNlri(m, p, nlri[k] as Nlri, addPath);
-      // total path attribute length stays 0
-    } else {
-      p += 2; // withdrawn length 0
-      const attrLen = 4 + 3 + size;
-      m[p++] = attrLen >>> 8; m[p++] = attrLen & 0xff;
-      const mpLen = 3 + size;
-      m[p++] = AttrFlag.OPTIONAL | AttrFlag.EXTENDED_LENGTH; m[p++] = AttrType.MP_UNREACH_NLRI;
-      m[p++] = mpLen >>> 8; m[p++] = mpLen & 0xff;
-      m[p++] = family.afi >>> 8; m[p++] = family.afi & 0xff; m[p++] = family.safi;
-      for (let k = i; k < j; k++) p = putNlri(m, p, nlri[k] as Nlri, addPath);
-    }
+    const m = new Uint8Array(fixed + size);
+    let p = writeWithdrawFrame(m, 0, family, classic, size);
+    for (let k = i; k < j; k++) p = putNlri(m, p, nlri[k] as Nlri, addPath);
     out.push(m);
     i = j;
   }
   return out;
+}
+
+/**
+ * Everything of one withdrawing UPDATE but its NLRI: header, then either the classic withdrawn
+ * routes length (and the zero total path attribute length after the `nlriSize` bytes) or an
+ * empty withdrawn field and the MP_UNREACH_NLRI header. Returns the offset where the caller
+ * writes the NLRI. The message is `withdrawOverhead(classic) + nlriSize` bytes from `start`
+ * (shared with the speaker's update-group packer, like writePreparedFrame).
+ */
+export function writeWithdrawFrame(m: Uint8Array, start: number, family: AfiSafi, classic: boolean, nlriSize: number): number {
+  writeHeader(m, start, withdrawOverhead(classic) + nlriSize, MessageType.UPDATE);
+  let p = start + HEADER_LENGTH;
+  if (classic) {
+    m[p++] = nlriSize >>> 8; m[p++] = nlriSize & 0xff;
+    m[p + nlriSize] = 0; m[p + nlriSize + 1] = 0; // total path attribute length
+    return p;
+  }
+  m[p++] = 0; m[p++] = 0; // withdrawn length 0
+  const attrLen = 4 + 3 + nlriSize;
+  m[p++] = attrLen >>> 8; m[p++] = attrLen & 0xff;
+  const mpLen = 3 + nlriSize;
+  m[p++] = AttrFlag.OPTIONAL | AttrFlag.EXTENDED_LENGTH; m[p++] = AttrType.MP_UNREACH_NLRI;
+  m[p++] = mpLen >>> 8; m[p++] = mpLen & 0xff;
+  m[p++] = family.afi >>> 8; m[p++] = family.afi & 0xff; m[p++] = family.safi;
+  return p;
+}
+
+/** Bytes of a withdrawing UPDATE besides its NLRI (see writeWithdrawFrame). */
+export function withdrawOverhead(classic: boolean): number {
+  return HEADER_LENGTH + 2 + 2 + (classic ? 0 : 4 + 3);
 }
 
 /** The End-of-RIB marker for `family` (RFC 4724 §2). */

@@ -7,14 +7,11 @@
  */
 import { strict as assert } from 'node:assert';
 import { after, before, describe, test } from 'node:test';
-import { existsSync } from 'node:fs';
 import { pollUntil } from '../../helpers/poll.js';
 import { Proc, sh, trySh } from '../../helpers/sh.js';
-import { etcdSkipReason } from '../../helpers/etcd.js';
-import { topologySkipReason } from '../../helpers/netns.js';
-import { NodeLab, NODE_MAIN, type LabNode } from './node-lab.js';
+import { NodeLab, nodeLabSkipReason, type LabNode } from './node-lab.js';
 
-const skip = topologySkipReason('etcd', 'ping') ?? etcdSkipReason() ?? (existsSync(NODE_MAIN) ? undefined : 'dist/ not built');
+const skip = nodeLabSkipReason();
 
 describe('borrowed addresses over BGP', () => {
   let lab: NodeLab;
@@ -24,10 +21,7 @@ describe('borrowed addresses over BGP', () => {
     lab = new NodeLab('borrow');
     await lab.startEtcd();
     const env = { CALICO_IPV4POOL_CIDR: '10.245.0.0/29', CALICO_IPV4POOL_BLOCK_SIZE: '30' };
-    n1 = lab.node('node1', { IP: '10.98.0.1/24', ...env });
-    n2 = lab.node('node2', { IP: '10.98.0.2/24', ...env });
-    lab.topo.link(n1.ns, 'eth0', '10.98.0.1/24', n2.ns, 'eth0', '10.98.0.2/24');
-    for (const n of [n1, n2]) sh('ip', ['-n', n.ns, 'route', 'add', 'default', 'via', '10.98.0.254']);
+    [n1, n2] = lab.pair('10.98.0', env);
     lab.start(n1);
     await pollUntil(() => lab.routes(n1).some((r) => r.type === 'blackhole'), { timeoutMs: 20_000, what: `node1 block\n${lab.logs()}` });
     lab.start(n2);

@@ -9,14 +9,11 @@
  */
 import { strict as assert } from 'node:assert';
 import { after, before, test } from 'node:test';
-import { existsSync } from 'node:fs';
 import { pollUntil } from '../../helpers/poll.js';
 import { Proc, sh } from '../../helpers/sh.js';
-import { etcdSkipReason } from '../../helpers/etcd.js';
-import { topologySkipReason } from '../../helpers/netns.js';
-import { NodeLab, NODE_MAIN, type LabNode } from './node-lab.js';
+import { NodeLab, nodeLabSkipReason, type LabNode } from './node-lab.js';
 
-const skip = topologySkipReason('etcd', 'ping') ?? etcdSkipReason() ?? (existsSync(NODE_MAIN) ? undefined : 'dist/ not built');
+const skip = nodeLabSkipReason();
 let lab: NodeLab;
 let n1: LabNode, n2: LabNode;
 const PODS = Number(process.env['TORTIE_CONVERGENCE_PODS'] ?? 40);
@@ -26,10 +23,7 @@ before(async () => {
   lab = new NodeLab('conv');
   await lab.startEtcd();
   const env = { CALICO_IPV4POOL_CIDR: '10.248.0.0/24', CALICO_IPV4POOL_BLOCK_SIZE: '30', TORTIE_LOG_LEVEL: 'info' };
-  n1 = lab.node('node1', { IP: '10.96.0.1/24', ...env });
-  n2 = lab.node('node2', { IP: '10.96.0.2/24', ...env });
-  lab.topo.link(n1.ns, 'eth0', '10.96.0.1/24', n2.ns, 'eth0', '10.96.0.2/24');
-  for (const n of [n1, n2]) sh('ip', ['-n', n.ns, 'route', 'add', 'default', 'via', '10.96.0.254']);
+  [n1, n2] = lab.pair('10.96.0', env);
   lab.start(n1);
   lab.start(n2);
 });

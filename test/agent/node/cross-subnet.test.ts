@@ -12,15 +12,12 @@
  */
 import { strict as assert } from 'node:assert';
 import { after, before, test } from 'node:test';
-import { existsSync } from 'node:fs';
 import { pollUntil } from '../../helpers/poll.js';
 import { sh } from '../../helpers/sh.js';
-import { etcdSkipReason } from '../../helpers/etcd.js';
-import { topologySkipReason } from '../../helpers/netns.js';
 import { FrrPeer } from '../../helpers/bgp-peers.js';
-import { NodeLab, NODE_MAIN, type LabNode } from './node-lab.js';
+import { NodeLab, nodeLabSkipReason, type LabNode } from './node-lab.js';
 
-const skip = topologySkipReason('etcd', 'ping', 'vtysh') ?? etcdSkipReason() ?? (existsSync(NODE_MAIN) ? undefined : 'dist/ not built');
+const skip = nodeLabSkipReason('vtysh');
 let lab: NodeLab;
 let tor: FrrPeer;
 let nodes: LabNode[] = [];

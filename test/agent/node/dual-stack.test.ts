@@ -9,14 +9,11 @@
  */
 import { strict as assert } from 'node:assert';
 import { after, before, test } from 'node:test';
-import { existsSync } from 'node:fs';
 import { pollUntil } from '../../helpers/poll.js';
 import { sh, trySh } from '../../helpers/sh.js';
-import { etcdSkipReason } from '../../helpers/etcd.js';
-import { topologySkipReason } from '../../helpers/netns.js';
-import { NodeLab, NODE_MAIN, type LabNode } from './node-lab.js';
+import { NodeLab, nodeLabSkipReason, type LabNode } from './node-lab.js';
 
-const skip = topologySkipReason('etcd', 'ping') ?? etcdSkipReason() ?? (existsSync(NODE_MAIN) ? undefined : 'dist/ not built');
+const skip = nodeLabSkipReason();
 let lab: NodeLab;
 let n1: LabNode, n2: LabNode;
 
@@ -25,13 +22,7 @@ before(async () => {
   lab = new NodeLab('dual');
   await lab.startEtcd();
   const env = { CALICO_IPV4POOL_CIDR: '10.253.0.0/16', CALICO_IPV6POOL_CIDR: 'fd00:94::/48' };
-  n1 = lab.node('node1', { IP: '10.94.0.1/24', IP6: 'fd94::1/64', ...env });
-  n2 = lab.node('node2', { IP: '10.94.0.2/24', IP6: 'fd94::2/64', ...env });
-  lab.topo.link(n1.ns, 'eth0', ['10.94.0.1/24', 'fd94::1/64'], n2.ns, 'eth0', ['10.94.0.2/24', 'fd94::2/64']);
-  for (const n of [n1, n2]) {
-    sh('ip', ['-n', n.ns, 'route', 'add', 'default', 'via', '10.94.0.254']);
-    sh('ip', ['-n', n.ns, '-6', 'route', 'add', 'default', 'via', 'fd94::fe', 'dev', 'eth0']);
-  }
+  [n1, n2] = lab.pair('10.94.0', env, 'fd94:');
   lab.start(n1);
   lab.start(n2);
 });

@@ -11,13 +11,20 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { etcdSkipReason } from '../../helpers/etcd.js';
 import { pollUntil } from '../../helpers/poll.js';
 import { Proc, sh, trySh } from '../../helpers/sh.js';
-import { Topology } from '../../helpers/netns.js';
+import { Topology, topologySkipReason } from '../../helpers/netns.js';
 
 const DIST = fileURLToPath(new URL('../../../', import.meta.url));
 export const NODE_MAIN = join(DIST, 'agent/node/main.js');
 export const CNI_MAIN = join(DIST, 'agent/cni/main.js');
+
+/** Why a NodeLab test cannot run here (netns tools, etcd, `tools`, a built dist/), or undefined. */
+export function nodeLabSkipReason(...tools: string[]): string | undefined {
+  return topologySkipReason('etcd', 'ping', ...tools) ?? etcdSkipReason() ?? (existsSync(NODE_MAIN) ? undefined : 'dist/ not built');
+}
 
 export interface LabNode {
   readonly name: string;
@@ -95,6 +102,24 @@ export class NodeLab {
     return node;
   }
 
+  /**
+   * Two nodes on one L2 subnet `${net}.0/24`: node1 `.1`, node2 `.2` on eth0, default route via
+   * `.254` (proxy ARP for the pods' 169.254.1.1 gateway needs one). With `net6` (e.g. "fd94:")
+   * also `${net6}:1/64` and `${net6}:2/64`, default via `${net6}:fe`. Not started.
+   */
+  pair(net: string, env: Record<string, string>, net6?: string): [LabNode, LabNode] {
+    const v4 = (i: number): string => `${net}.${i}/24`;
+    const v6 = (i: number): string => `${net6 ?? ''}:${i}/64`;
+    const addrs = (i: number): string | string[] => (net6 === undefined ? v4(i) : [v4(i), v6(i)]);
+    const [n1, n2] = [1, 2].map((i) => this.node(`node${i}`, { IP: v4(i), ...(net6 === undefined ? {} : { IP6: v6(i) }), ...env })) as [LabNode, LabNode];
+    this.topo.link(n1.ns, 'eth0', addrs(1), n2.ns, 'eth0', addrs(2));
+    for (const n of [n1, n2]) {
+      sh('ip', ['-n', n.ns, 'route', 'add', 'default', 'via', `${net}.254`]);
+      if (net6 !== undefined) sh('ip', ['-n', n.ns, '-6', 'route', 'add', 'default', 'via', `${net6}:fe`, 'dev', 'eth0']);
+    }
+    return [n1, n2];
+  }
+
   start(node: LabNode): void {
     const env = Object.entries(node.env).map(([k, v]) => `${k}=${v}`);
     node.proc = new Proc('ip', ['netns', 'exec', node.ns, 'env', ...env, process.execPath, NODE_MAIN]);
@@ -137,30 +162,32 @@ export class NodeLab {
     return { ns, address };
   }
 
-  cni(node: LabNode, command: string, pod: string, netns: string): { status: number; stdout: string; stderr: string } {
+  /** The plugin's command line (under `ip netns exec`, with the CNI_* environment) and its stdin config. */
+  private cniInvocation(node: LabNode, command: string, pod: string, netns: string): { args: string[]; input: string } {
     const config = { cniVersion: '1.0.0', name: 'k8s-pod-network', type: 'tortie', mtu: 0,
       agent_socket: join(node.dir, 'cni.sock'), mtu_file: join(node.dir, 'mtu') };
     const env = [`CNI_COMMAND=${command}`, `CNI_CONTAINERID=ctr-${pod}`, 'CNI_IFNAME=eth0', 'CNI_PATH=/opt/cni/bin',
       `CNI_NETNS=${netns}`, `TORTIE_CNI_LOG=${join(node.dir, 'cni.log')}`,
       `CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod}`];
-    const r = spawnSync('ip', ['netns', 'exec', node.ns, 'env', ...env, process.execPath, CNI_MAIN], { input: JSON.stringify(config), encoding: 'utf8' });
+    return { args: ['netns', 'exec', node.ns, 'env', ...env, process.execPath, CNI_MAIN], input: JSON.stringify(config) };
+  }
+
+  cni(node: LabNode, command: string, pod: string, netns: string): { status: number; stdout: string; stderr: string } {
+    const { args, input } = this.cniInvocation(node, command, pod, netns);
+    const r = spawnSync('ip', args, { input, encoding: 'utf8' });
     return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
   }
 
   /** The plugin as a runtime runs it, without blocking the event loop (concurrent ADD/DEL). */
   cniAsync(node: LabNode, command: string, pod: string, netns: string): Promise<{ status: number; stdout: string; stderr: string }> {
-    const config = { cniVersion: '1.0.0', name: 'k8s-pod-network', type: 'tortie', mtu: 0,
-      agent_socket: join(node.dir, 'cni.sock'), mtu_file: join(node.dir, 'mtu') };
-    const env = [`CNI_COMMAND=${command}`, `CNI_CONTAINERID=ctr-${pod}`, 'CNI_IFNAME=eth0', 'CNI_PATH=/opt/cni/bin',
-      `CNI_NETNS=${netns}`, `TORTIE_CNI_LOG=${join(node.dir, 'cni.log')}`,
-      `CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod}`];
+    const { args, input } = this.cniInvocation(node, command, pod, netns);
     return new Promise((resolve) => {
-      const child = spawn('ip', ['netns', 'exec', node.ns, 'env', ...env, process.execPath, CNI_MAIN], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn('ip', args, { stdio: ['pipe', 'pipe', 'pipe'] });
       let stdout = '', stderr = '';
       child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
       child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
       child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
-      child.stdin.end(JSON.stringify(config));
+      child.stdin.end(input);
     });
   }
 

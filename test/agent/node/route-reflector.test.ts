@@ -9,14 +9,11 @@
  */
 import { strict as assert } from 'node:assert';
 import { after, before, test } from 'node:test';
-import { existsSync } from 'node:fs';
 import { pollUntil } from '../../helpers/poll.js';
 import { sh } from '../../helpers/sh.js';
-import { etcdSkipReason } from '../../helpers/etcd.js';
-import { topologySkipReason } from '../../helpers/netns.js';
-import { NodeLab, NODE_MAIN, type LabNode } from './node-lab.js';
+import { NodeLab, nodeLabSkipReason, type LabNode } from './node-lab.js';
 
-const skip = topologySkipReason('etcd', 'ping') ?? etcdSkipReason() ?? (existsSync(NODE_MAIN) ? undefined : 'dist/ not built');
+const skip = nodeLabSkipReason();
 let lab: NodeLab;
 let a: LabNode, b: LabNode, rr: LabNode;
 

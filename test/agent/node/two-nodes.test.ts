@@ -12,20 +12,18 @@
  */
 import { strict as assert } from 'node:assert';
 import { after, before, test } from 'node:test';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pollUntil } from '../../helpers/poll.js';
 import { Proc, sh } from '../../helpers/sh.js';
-import { etcdSkipReason } from '../../helpers/etcd.js';
-import { topologySkipReason } from '../../helpers/netns.js';
-import { NodeLab, NODE_MAIN, type LabNode } from './node-lab.js';
+import { NodeLab, nodeLabSkipReason, type LabNode } from './node-lab.js';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { createConnection } from 'node:net';
 
 const CTL_MAIN = fileURLToPath(new URL('../../../agent/ctl/main.js', import.meta.url));
 
-const skip = topologySkipReason('etcd', 'ping') ?? etcdSkipReason() ?? (existsSync(NODE_MAIN) ? undefined : 'dist/ not built');
+const skip = nodeLabSkipReason();
 let lab: NodeLab;
 let n1: LabNode, n2: LabNode;
 let podB = '';
@@ -35,11 +33,7 @@ before(async () => {
   lab = new NodeLab('node2');
   await lab.startEtcd();
   const pool = { CALICO_IPV4POOL_CIDR: '10.244.0.0/16', CALICO_IPV4POOL_BLOCK_SIZE: '26' };
-  n1 = lab.node('node1', { IP: '10.99.0.1/24', ...pool });
-  n2 = lab.node('node2', { IP: '10.99.0.2/24', ...pool });
-  lab.topo.link(n1.ns, 'eth0', '10.99.0.1/24', n2.ns, 'eth0', '10.99.0.2/24');
-  // Hosts have a default route; proxy ARP for the pods' 169.254.1.1 gateway needs one.
-  for (const n of [n1, n2]) sh('ip', ['-n', n.ns, 'route', 'add', 'default', 'via', '10.99.0.254']);
+  [n1, n2] = lab.pair('10.99.0', pool);
   lab.start(n1);
   lab.start(n2);
 });

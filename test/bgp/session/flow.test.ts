@@ -13,7 +13,8 @@ import { BgpSession, type SessionConfig } from '../../../bgp/session/session.js'
 import { wireCodec } from '../../../bgp/session/wire-codec-default.js';
 import { systemClock } from '../../../common/clock.js';
 import { parsePrefix } from '../../../common/prefix.js';
-import type { UpdateMessage } from '../../../bgp/wire/types.js';
+import { INITIAL_CONTEXT, type UpdateMessage } from '../../../bgp/wire/types.js';
+import { encodeUpdates } from '../../../bgp/wire/update-encoder.js';
 
 function bigUpdate(n: number): UpdateMessage {
   const nlri = [];
@@ -84,6 +85,20 @@ describe('session flow control', () => {
       peer.socket.pause();
       const u = bigUpdate(800);
       for (let i = 0; i < 5000 && s.state === 'Established'; i++) s.send(u);
+      assert.equal(s.state, 'Idle');
+      assert.deepEqual([s.stats.lastNotificationSent?.code, s.stats.lastNotificationSent?.subcode], [6, 8]);
+      assert.match(s.stats.lastError ?? '', /Cease\/8/);
+    } finally { close(); }
+  });
+
+  it('sendEncoded (the speaker\'s pre-encoded batches) drops a peer that never reads with Cease/8 too', async () => {
+    const { s, peer, close } = await rawEstablished({ writeHighWaterBytes: 64 << 10, maxQueuedBytes: 2 << 20,
+      idleHold: { minMs: 60_000, maxMs: 60_000, stableMs: 1 } });
+    try {
+      peer.socket.pause();
+      const u = bigUpdate(800);
+      const msgs = encodeUpdates({ afi: 1, safi: 1 }, u.attributes, u.nlri, Uint8Array.of(127, 0, 0, 1), INITIAL_CONTEXT);
+      for (let i = 0; i < 5000 && s.state === 'Established'; i++) s.sendEncoded(msgs);
       assert.equal(s.state, 'Idle');
       assert.deepEqual([s.stats.lastNotificationSent?.code, s.stats.lastNotificationSent?.subcode], [6, 8]);
       assert.match(s.stats.lastError ?? '', /Cease\/8/);
