@@ -238,6 +238,8 @@ async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const prefix = `bx${process.pid % 100000}`;
   const stateDir = mkdtempSync(join(tmpdir(), 'tortie-bench-e2e-'));
+  say(`lab state in ${stateDir}; if this run is interrupted, remove the lab with: `
+    + `node dist/agent/lab/main.js --state-dir ${stateDir} --prefix ${prefix} down`);
   const cleanup = (): void => { void down(stateDir, prefix, () => {}); };
   process.once('SIGINT', () => { cleanup(); process.exitCode = 130; });
   try {
