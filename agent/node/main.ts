@@ -190,37 +190,35 @@ async function main(): Promise<void> {
     closers.push(() => ctl.close());
     const servers: RunningHealthServer[] = [];
     if (cfg.health.enabled) servers.push(await startHealthServer({ aggregator: health, logger: log }, { host: cfg.health.host, port: cfg.health.port }));
-    if (cfg.metrics.enabled) servers.push(await startHealthServer({ logger: log, metrics: () => renderMetrics(registry) }, { host: cfg.health.host, port: cfg.metrics.port }));
-    closers.push(() => Promise.all(servers.map((s) => s.close())).then(() => undefined));
 
     const metricPeers = new Map<string, { established: boolean; transitions: number }>();
     let lastRt = { resyncs: 0, repairs: 0, failures: 0 };
-    const metricsTimer = setInterval(() => {
+    // Read the speaker and route table at scrape time, so a scrape never sees stale counts.
+    const refreshMetrics = (): void => {
       const now = new Set<string>();
       for (const p of agent.speaker?.status() ?? []) {
         now.add(p.name);
-        // Flaps between two polls: every new Established after the first implies a drop before it.
-        const prev = metricPeers.get(p.name);
+        // Flaps since the last scrape (or since start): every Established entry that is not the
+        // current one implies a drop after it.
+        const prev = metricPeers.get(p.name) ?? { established: false, transitions: 0 };
         const up = p.state === 'Established';
-        if (prev !== undefined) {
-          const drops = p.establishedTransitions - prev.transitions - (up ? 1 : 0) + (prev.established ? 1 : 0);
-          for (let i = 0; i < drops; i++) { bgpMetrics.setSessionState(p.name, 'Established'); bgpMetrics.setSessionState(p.name, 'Idle'); }
-        }
+        const drops = p.establishedTransitions - prev.transitions - (up ? 1 : 0) + (prev.established ? 1 : 0);
+        for (let i = 0; i < drops; i++) { bgpMetrics.setSessionState(p.name, 'Established'); bgpMetrics.setSessionState(p.name, 'Idle'); }
         metricPeers.set(p.name, { established: up, transitions: p.establishedTransitions });
         bgpMetrics.setSessionState(p.name, p.state);
         bgpMetrics.setPrefixes(p.name, p.address.includes(':') ? 'ipv6_unicast' : 'ipv4_unicast', p.prefixes);
       }
       for (const gone of [...metricPeers.keys()]) if (!now.has(gone)) { bgpMetrics.removePeer(gone); metricPeers.delete(gone); }
       for (const [kind, n] of Object.entries(agent.routeCounts)) dpMetrics.setRoutesProgrammed(254, kind, n);
-      // Route table counters since the last poll (resyncs: timer/overflow/start; repairs: drift fixed).
+      // Route table counters since the last scrape (resyncs: timer/overflow/start; repairs: drift fixed).
       const st = routeTable.stats;
       for (let i = lastRt.resyncs; i < st.resyncs; i++) dpMetrics.countResync('routes', 'resync');
       for (let i = lastRt.repairs; i < st.repairs; i++) dpMetrics.countRepair('routes', 'route');
       for (let i = lastRt.failures; i < st.failures; i++) dpMetrics.countError('routes', 'apply');
       lastRt = { resyncs: st.resyncs, repairs: st.repairs, failures: st.failures };
-    }, 1000);
-    metricsTimer.unref();
-    closers.push(() => clearInterval(metricsTimer));
+    };
+    if (cfg.metrics.enabled) servers.push(await startHealthServer({ logger: log, metrics: () => { refreshMetrics(); return renderMetrics(registry); } }, { host: cfg.health.host, port: cfg.metrics.port }));
+    closers.push(() => Promise.all(servers.map((s) => s.close())).then(() => undefined));
     log.info({ cni: cfg.cniSocket, ctl: cfg.ctlSocket, backend: cfg.backend }, 'tortie-node running');
   } catch (err) {
     log.fatal({ err: describeError(err) }, 'start-up failed');

@@ -2,7 +2,8 @@
 export interface PollOptions {
   readonly timeoutMs?: number;
   readonly intervalMs?: number;
-  readonly what?: string;
+  /** What is awaited, for the timeout message; a function is called at the deadline, so it can show the last state. */
+  readonly what?: string | (() => string);
 }
 
 /**
@@ -25,7 +26,7 @@ export async function pollUntil<T>(probe: () => Promise<T | undefined | false> |
     }
     if (Date.now() > deadline) {
       const detail = last instanceof Error ? last.message : JSON.stringify(last);
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${options.what ?? 'condition'} (last: ${detail})`);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${(typeof options.what === 'function' ? options.what() : options.what) ?? 'condition'} (last: ${detail})`);
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

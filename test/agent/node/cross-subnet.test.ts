@@ -137,14 +137,19 @@ test('health and metrics endpoints answer', { skip }, async () => {
   const [n1] = nodes as [LabNode];
   const get = (path: string, port: number): string => sh('ip', ['netns', 'exec', n1.ns, 'node', '-e',
     `fetch('http://127.0.0.1:${port}${path}').then(async (r) => { process.stdout.write(r.status + ' ' + await r.text()); })`]);
-  await pollUntil(() => get('/readiness', 9099).startsWith('200'), { timeoutMs: 10_000, what: `readiness ${get('/readiness', 9099)}` });
+  await pollUntil(() => get('/readiness', 9099).startsWith('200'), { timeoutMs: 10_000, what: () => `readiness (last: ${get('/readiness', 9099)})` });
   assert.ok(get('/liveness', 9099).startsWith('200'));
-  const metrics = await pollUntil(() => { const m = get('/metrics', 9091); return /tortie_bgp_session_state\{peer="Mesh_10_1_0_3"\} 6/.test(m) ? m : undefined; },
-    { timeoutMs: 10_000, what: 'BGP session metrics' });
   // The ToR sends its 3 prefixes and passes our blocks back; only the default and 198.51.100.0/24 are accepted.
-  const received = Number(/tortie_bgp_prefixes_received\{peer="Node_10_1_0_1",afi_safi="ipv4_unicast"\} (\d+)/.exec(metrics)?.[1]);
-  assert.ok(received >= 3, `received ${received}`);
-  assert.match(metrics, /tortie_bgp_prefixes_accepted\{peer="Node_10_1_0_1",afi_safi="ipv4_unicast"\} 2\n/);
+  // The ToR's UPDATEs may still be in flight when the sessions reach Established, so wait for the counts too.
+  const receivedFromTor = (m: string): number => Number(/tortie_bgp_prefixes_received\{peer="Node_10_1_0_1",afi_safi="ipv4_unicast"\} (\d+)/.exec(m)?.[1] ?? 0);
+  let last = '';
+  const metrics = await pollUntil(() => {
+    last = get('/metrics', 9091);
+    return /tortie_bgp_session_state\{peer="Mesh_10_1_0_3"\} 6/.test(last) && receivedFromTor(last) >= 3
+      && /tortie_bgp_prefixes_accepted\{peer="Node_10_1_0_1",afi_safi="ipv4_unicast"\} 2\n/.test(last) ? last : undefined;
+  }, { timeoutMs: 10_000, what: () => `mesh session Established, >= 3 prefixes received from the ToR and 2 accepted; last: ${last.split('\n').filter((l) => l.startsWith('tortie_bgp_')).join('; ')}` });
+  // The BGPConfiguration change of the previous test (communities, prefixAdvertisements) applies without a reset.
+  assert.match(metrics, /tortie_bgp_session_flaps_total\{peer="Node_10_1_0_1"\} 0\n/, 'no ToR session flap');
   assert.match(metrics, /tortie_route_table_num_routes\{table="254",kind="vxlan"\} 1\n/, 'one remote block over VXLAN on node1');
   assert.match(metrics, /tortie_dataplane_resyncs_total\{component="routes",reason="resync"\} [1-9]/);
 });
