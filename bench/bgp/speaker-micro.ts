@@ -3,11 +3,15 @@
  * P raw "tester" peers write pre-encoded UPDATEs (R /24s each, ~1000 per UPDATE) to the speaker,
  * a raw monitor counts what the speaker re-advertises; then the testers withdraw. Prints the
  * announce and withdraw times (first write → monitor holds all / none). For profiling the
- * speaker alone: `node --cpu-prof dist/bench/bgp/speaker-micro.js 1 100000`.
+ * speaker alone: `node --cpu-prof dist/bench/bgp/speaker-micro.js 1 100000`, or only the announce and
+ * withdraw phases: `MICRO_PROF=/tmp/p node dist/bench/bgp/speaker-micro.js 1 100000` (writes
+ * /tmp/p-announce.cpuprofile and /tmp/p-withdraw.cpuprofile; the phase times then include the profiler).
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { systemClock } from '../../common/clock.js';
 import { silentLogger } from '../../common/logger.js';
 import type { Prefix } from '../../common/prefix.js';
@@ -86,16 +90,30 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, 200));
   const ann: Uint8Array[][] = [], wd: Uint8Array[][] = [];
   for (let i = 0; i < peers; i++) { const e = encodePeer(i); ann.push(e.announce); wd.push(e.withdraw); }
+  const cpuS: number[] = [];
   const phase = async (bufs: Uint8Array[][], target: number): Promise<number> => {
     want = target;
     const finished = new Promise<void>((r) => { done = r; });
+    const prof = process.env['MICRO_PROF'] ? new Session() : undefined;
+    if (prof) { prof.connect(); await prof.post('Profiler.enable'); await prof.post('Profiler.setSamplingInterval', { interval: 100 }); await prof.post('Profiler.start'); }
     const t0 = process.hrtime.bigint();
+    const cpu0 = process.cpuUsage();
     const elu0 = performance.eventLoopUtilization();
     testers.forEach((s, i) => s.write(Buffer.concat(bufs[i]!)));
     await finished;
+    const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = process.cpuUsage(cpu0);
+    cpuS.push((cpu.user + cpu.system) / 1e6);
+    if (prof) {
+      const { profile } = await prof.post('Profiler.stop');
+      const file = `${process.env['MICRO_PROF']}-${target === 0 ? 'withdraw' : 'announce'}.cpuprofile`;
+      writeFileSync(file, JSON.stringify(profile));
+      prof.disconnect();
+      console.error(`profile of this phase: ${file}`);
+    }
     const elu = performance.eventLoopUtilization(elu0);
     if (process.env['MICRO_ELU']) console.error(`event loop utilization ${(elu.utilization * 100).toFixed(0)} %`);
-    return Number(process.hrtime.bigint() - t0) / 1e9;
+    return dt;
   };
   const a = await phase(ann, peers * routes);
   // With --expose-gc: what the speaker (and this process's pre-encoded messages) keeps alive while holding every route.
@@ -105,7 +123,7 @@ async function main(): Promise<void> {
   if (process.env['MICRO_SNAPSHOT']) console.error(`heap snapshot: ${writeHeapSnapshot(process.env['MICRO_SNAPSHOT'])}`);
   const w = await phase(wd, 0);
   const mu = process.memoryUsage();
-  console.log(JSON.stringify({ peers, routes, announceS: a, withdrawS: w, rssMB: Math.round(mu.rss / 1e6), heapMB: Math.round(mu.heapTotal / 1e6), heapUsedMB: Math.round(mu.heapUsed / 1e6), externalMB: Math.round(mu.external / 1e6), arrayBuffersMB: Math.round(mu.arrayBuffers / 1e6), ...(liveMB !== undefined ? { liveMBAtPeak: liveMB } : {}) }));
+  console.log(JSON.stringify({ peers, routes, announceS: a, withdrawS: w, announceCpuS: cpuS[0], withdrawCpuS: cpuS[1], rssMB: Math.round(mu.rss / 1e6), heapMB: Math.round(mu.heapTotal / 1e6), heapUsedMB: Math.round(mu.heapUsed / 1e6), externalMB: Math.round(mu.external / 1e6), arrayBuffersMB: Math.round(mu.arrayBuffers / 1e6), ...(liveMB !== undefined ? { liveMBAtPeak: liveMB } : {}) }));
   for (const s of [...testers, mon]) s.destroy();
   await sp.stop();
   process.exit(0);
