@@ -84,19 +84,21 @@ export class PrefixTable<T> {
   }
 
   setV4(addr: number, len: number, value: T): T | undefined {
-    const i = this.find(addr, len);
-    if (i >= 0) { const old = this.vals[i]; this.vals[i] = value; return old; }
     if ((this.used + 1) > (this.mask + 1) * MAX_LOAD) this.resize();
-    let j = hashV4(addr, len) & this.mask;
+    // one probe: find the key, remembering the first tombstone passed for the insert
+    const lens = this.lens, addrs = this.addrs, mask = this.mask;
+    let j = hashV4(addr, len) & mask;
+    let tomb = -1;
     for (;;) {
-      const l = this.lens[j]!;
-      if (l === EMPTY || l === TOMB) {
-        if (l === EMPTY) this.used++;
-        this.addrs[j] = addr; this.lens[j] = len; this.vals[j] = value; this.v4Size++;
-        return undefined;
-      }
-      j = (j + 1) & this.mask;
+      const l = lens[j]!;
+      if (l === EMPTY) break;
+      if (l === len && addrs[j] === addr) { const old = this.vals[j]; this.vals[j] = value; return old; }
+      if (l === TOMB && tomb < 0) tomb = j;
+      j = (j + 1) & mask;
     }
+    if (tomb >= 0) j = tomb; else this.used++;
+    addrs[j] = addr; lens[j] = len; this.vals[j] = value; this.v4Size++;
+    return undefined;
   }
 
   deleteV4(addr: number, len: number): T | undefined {
@@ -119,18 +121,22 @@ export class PrefixTable<T> {
 
   /**
    * Visits up to `max` IPv4 entries from slot `cursor` on and returns the cursor to continue
-   * from (-1 when IPv4 is done; IPv6 entries are then visited all at once). The callback may
+   * from (-1 when IPv4 is done; IPv6 entries are then visited all at once). With `filter`, only
+   * the entries it accepts are visited and counted (no Prefix object for the others). The callback may
    * delete the entry it is given; the table never shrinks while non-empty, so the cursor stays valid.
    */
-  forEachFrom(cursor: number, max: number, fn: (prefix: Prefix, value: T) => void): number {
+  forEachFrom(cursor: number, max: number, fn: (prefix: Prefix, value: T) => void, filter?: (value: T) => boolean): number {
     let i = cursor;
     let n = 0;
     for (; i <= this.mask && n < max; i++) {
       const l = this.lens[i]!;
-      if (l <= 32) { fn({ family: 4, bytes: intToIpv4(this.addrs[i]!), length: l }, this.vals[i] as T); n++; }
+      if (l > 32) continue;
+      const v = this.vals[i] as T;
+      if (filter && !filter(v)) continue;
+      fn({ family: 4, bytes: intToIpv4(this.addrs[i]!), length: l }, v); n++;
     }
     if (i <= this.mask) return i;
-    for (const e of [...this.v6.values()]) fn(e.prefix, e.value);
+    for (const e of [...this.v6.values()]) if (!filter || filter(e.value)) fn(e.prefix, e.value);
     return -1;
   }
 
@@ -162,12 +168,13 @@ export class PrefixTable<T> {
   }
 
   private find(addr: number, len: number): number {
-    let j = hashV4(addr, len) & this.mask;
+    const lens = this.lens, addrs = this.addrs, mask = this.mask;
+    let j = hashV4(addr, len) & mask;
     for (;;) {
-      const l = this.lens[j]!;
+      const l = lens[j]!;
       if (l === EMPTY) return -1;
-      if (l === len && this.addrs[j] === addr) return j;
-      j = (j + 1) & this.mask;
+      if (l === len && addrs[j] === addr) return j;
+      j = (j + 1) & mask;
     }
   }
 
@@ -175,18 +182,20 @@ export class PrefixTable<T> {
     const oldA = this.addrs, oldL = this.lens, oldV = this.vals;
     let cap = this.mask + 1;
     while (this.v4Size + 1 > cap * 0.5) cap *= 2;
-    this.addrs = new Uint32Array(cap);
-    this.lens = new Uint8Array(cap).fill(EMPTY);
-    this.vals = new Array<T | undefined>(cap).fill(undefined);
-    this.mask = cap - 1;
-    this.used = this.v4Size;
+    const addrs = new Uint32Array(cap);
+    const lens = new Uint8Array(cap).fill(EMPTY);
+    const vals = new Array<T | undefined>(cap).fill(undefined);
+    const mask = cap - 1;
+    // locals, not fields: V8 reloads this.* on every access in a loop that writes typed arrays
     for (let i = 0; i < oldL.length; i++) {
       const l = oldL[i]!;
       if (l > 32) continue;
       const a = oldA[i]!;
-      let j = hashV4(a, l) & this.mask;
-      while (this.lens[j] !== EMPTY) j = (j + 1) & this.mask;
-      this.addrs[j] = a; this.lens[j] = l; this.vals[j] = oldV[i];
+      let j = hashV4(a, l) & mask;
+      while (lens[j] !== EMPTY) j = (j + 1) & mask;
+      addrs[j] = a; lens[j] = l; vals[j] = oldV[i];
     }
+    this.addrs = addrs; this.lens = lens; this.vals = vals; this.mask = mask;
+    this.used = this.v4Size;
   }
 }
