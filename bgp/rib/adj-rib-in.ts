@@ -5,6 +5,12 @@
  * Every change is passed on to the Loc-RIB at once; one call handles a whole UPDATE.
  * Routes are shared between the prefixes of an UPDATE (see routeFor).
  * Treat-as-withdraw (RFC 7606): call withdraw() with that UPDATE's NLRI.
+ *
+ * Storage (as BIRD's table, one hash per prefix instead of two): accepted paths live only in
+ * the Loc-RIB, as candidates whose source is this neighbour (RibSink.swap finds and replaces
+ * them); this object keeps only the rejected markers, in its own table (empty in the common
+ * case), and the counts. Walking "everything this neighbour sent" (peer down, refilter, stale
+ * marking) therefore walks the Loc-RIB.
  */
 import type { Logger } from '../../common/logger.js';
 import { bytesEqual, type Prefix } from '../../common/prefix.js';
@@ -20,8 +26,18 @@ export interface RibSink {
   readonly localAs: number;
   readonly routerId: number;
   readonly clusterId: number;
-  /** Replace candidate `old` by `neu` for `prefix` (either may be undefined). */
-  replace(prefix: Prefix, old: Route | undefined, neu: Route | undefined): void;
+  /**
+   * Make `neu` the candidate of `source` with `pathId` for `prefix` (undefined: remove it);
+   * returns the candidate it replaced.
+   */
+  swap(prefix: Prefix, source: PeerInfo, pathId: number, neu: Route | undefined): Route | undefined;
+  /** The candidates of `source` for `prefix`. */
+  pathsOf(prefix: Prefix, source: PeerInfo): readonly Route[];
+  /**
+   * Visits the candidates of `source`, prefix by prefix, from table slot `cursor` on, for up to
+   * `max` prefixes; returns the cursor to continue from (-1: done). `fn` must not change the RIB.
+   */
+  forEachOf(source: PeerInfo, cursor: number, max: number, fn: (prefix: Prefix, route: Route) => void): number;
   /** End of one batch: notify subscribers. */
   flush(): void;
 }
@@ -38,15 +54,16 @@ export type ImportVerdict = 'accept' | 'as-path-loop' | 'originator-id-loop' | '
 /** A path refused on import; keeps what was received (shared per UPDATE) so refilter() can look again. */
 class Rejected { constructor(readonly pathId: number, readonly received: PathAttributes, readonly nextHop: Uint8Array | undefined) {} }
 type PathItem = Route | Rejected;
-type Slot = PathItem | PathItem[];
+/** Rejected markers of one prefix (one per path id). */
+type Slot = Rejected | Rejected[];
 
-function find(slot: Slot | undefined, pathId: number): PathItem | undefined {
+function find(slot: Slot | undefined, pathId: number): Rejected | undefined {
   if (slot === undefined) return undefined;
   if (Array.isArray(slot)) return slot.find((p) => p.pathId === pathId);
   return slot.pathId === pathId ? slot : undefined;
 }
 
-function put(slot: Slot | undefined, item: PathItem): Slot {
+function put(slot: Slot | undefined, item: Rejected): Slot {
   if (slot === undefined) return item;
   if (!Array.isArray(slot)) return slot.pathId === item.pathId ? item : [slot, item];
   const i = slot.findIndex((p) => p.pathId === item.pathId);
@@ -60,8 +77,12 @@ function remove(slot: Slot, pathId: number): Slot | undefined {
   return rest.length === 0 ? undefined : rest.length === 1 ? rest[0] : rest;
 }
 
+/** Prefixes visited per slice when withdrawAll walks the Loc-RIB for this neighbour's paths. */
+const DROP_SLICE = 65_536;
+
 export class AdjRibIn {
-  private readonly table = new PrefixTable<Slot>();
+  /** Rejected markers only; accepted paths are in the Loc-RIB (see the header). */
+  private readonly rejected = new PrefixTable<Slot>();
   private stale: PrefixTable<true> | undefined;
   private nReceived = 0;
   private nRejected = 0;
@@ -71,6 +92,8 @@ export class AdjRibIn {
   /** Received attributes of routes whose import policy changed them (for refilter()). */
   private receivedAttrs = new WeakMap<Route, PathAttributes>();
   private sliceCursor = 0;
+  /** Paths withdrawn since withdrawSome's walk last started at slot 0 (detects a walk that finds nothing). */
+  private passHits = 0;
 
   constructor(
     readonly peer: PeerInfo,
@@ -162,15 +185,9 @@ export class AdjRibIn {
   withdraw(nlri: readonly Nlri[]): void {
     for (const n of nlri) {
       const pathId = n.pathId ?? 0;
-      // optimistic delete (one hash operation for the common single-path case); put back otherwise
-      const slot = this.table.delete(n.prefix);
-      if (slot === undefined) continue;
-      if (!Array.isArray(slot) && slot.pathId === pathId) { this.forget(n.prefix, slot); continue; }
-      const old = find(slot, pathId);
-      if (!old) { this.table.set(n.prefix, slot); continue; }
-      const rest = remove(slot, pathId);
-      if (rest !== undefined) this.table.set(n.prefix, rest);
-      this.forget(n.prefix, old);
+      let old: PathItem | undefined = this.sink.swap(n.prefix, this.peer, pathId, undefined);
+      if (old === undefined && this.rejected.size > 0) old = this.takeRejected(n.prefix, pathId);
+      if (old !== undefined) this.forget(old);
     }
     this.flushRelease();
     this.sink.flush();
@@ -178,10 +195,8 @@ export class AdjRibIn {
 
   /** Peer down (or reset): withdraw everything this neighbour sent. */
   withdrawAll(): void {
-    this.table.forEach((prefix, slot) => {
-      if (Array.isArray(slot)) for (const p of slot) this.forget(prefix, p); else this.forget(prefix, slot);
-    });
-    this.table.clear();
+    this.sliceCursor = 0;
+    while (!this.dropSome(DROP_SLICE));
     this.stale = undefined;
     this.flushRelease();
     this.sink.flush();
@@ -190,33 +205,27 @@ export class AdjRibIn {
   /** Withdraw every path of one address family (RFC 7606 AFI/SAFI disable); returns how many. */
   withdrawFamily(family: 4 | 6): number {
     const gone: Nlri[] = [];
-    this.table.forEach((prefix, slot) => {
-      if (prefix.family !== family) return;
-      for (const p of Array.isArray(slot) ? slot : [slot]) gone.push({ prefix, pathId: p.pathId });
-    });
+    this.forEachPath((prefix, item) => { if (prefix.family === family) gone.push({ prefix, pathId: item.pathId }); });
     this.withdraw(gone);
     return gone.length;
   }
 
   /**
-   * withdrawAll in slices, so one peer's million routes do not stall the event loop (keepalives
+   * withdrawAll in slices, so that a peer's million routes do not stall the event loop (keepalives
    * of the other sessions): call repeatedly, e.g. from setImmediate, until it returns true.
    * Each call withdraws about `max` paths and notifies subscribers once.
    */
   withdrawSome(max = 10_000): boolean {
-    const gone: Nlri[] = [];
-    this.sliceCursor = this.table.forEachFrom(this.sliceCursor, max, (prefix, slot) => {
-      for (const p of Array.isArray(slot) ? slot : [slot]) gone.push({ prefix, pathId: p.pathId });
-    });
-    this.withdraw(gone);
-    if (this.sliceCursor === -1 || this.table.size === 0) { this.sliceCursor = 0; return this.table.size === 0; }
-    return false;
+    const done = this.dropSome(max);
+    this.flushRelease();
+    this.sink.flush();
+    return done;
   }
 
   /** Graceful restart hook: mark every current prefix stale; updates un-mark them. */
   markStale(): void {
     const st = new PrefixTable<true>();
-    this.table.forEach((p) => st.set(p, true));
+    this.forEachPath((p) => st.set(p, true));
     this.stale = st;
   }
 
@@ -227,7 +236,8 @@ export class AdjRibIn {
     if (!st) return 0;
     const gone: Nlri[] = [];
     st.forEach((prefix) => {
-      const slot = this.table.get(prefix);
+      for (const r of this.sink.pathsOf(prefix, this.peer)) gone.push({ prefix, pathId: r.pathId });
+      const slot = this.rejected.size > 0 ? this.rejected.get(prefix) : undefined;
       if (slot !== undefined) for (const p of Array.isArray(slot) ? slot : [slot]) gone.push({ prefix, pathId: p.pathId });
     });
     this.withdraw(gone);
@@ -239,9 +249,7 @@ export class AdjRibIn {
   /** Accepted routes (snapshot), for `show route received`. */
   routes(): Array<{ readonly prefix: Prefix; readonly route: Route }> {
     const out: Array<{ prefix: Prefix; route: Route }> = [];
-    this.table.forEach((prefix, slot) => {
-      for (const p of Array.isArray(slot) ? slot : [slot]) if (p instanceof Route) out.push({ prefix, route: p });
-    });
+    this.sink.forEachOf(this.peer, 0, Infinity, (prefix, route) => { out.push({ prefix, route }); });
     return out;
   }
 
@@ -284,34 +292,81 @@ export class AdjRibIn {
       list.push({ prefix, pathId: item.pathId });
       n++;
     };
-    this.table.forEach((prefix, slot) => { if (Array.isArray(slot)) for (const it of slot) add(prefix, it); else add(prefix, slot); });
+    this.forEachPath(add);
     this.lastRoute = undefined;
     for (const [attrs, byNh] of groups) for (const [nh, nlri] of byNh) this.update(nlri, attrs, nh);
     return n;
   }
 
   private store(prefix: Prefix, pathId: number, item: PathItem): void {
-    // optimistic single-path write (one hash operation in the common case)
-    const slot = this.table.set(prefix, item);
     let old: PathItem | undefined;
-    if (slot !== undefined) {
-      old = find(slot, pathId);
-      if (Array.isArray(slot) || slot.pathId !== pathId) this.table.set(prefix, put(slot, item));
+    if (item instanceof Route) {
+      old = this.sink.swap(prefix, this.peer, pathId, item);
+      if (old === undefined && this.rejected.size > 0) old = this.takeRejected(prefix, pathId);
+    } else {
+      old = this.sink.swap(prefix, this.peer, pathId, undefined);
+      const slot = this.rejected.get(prefix);
+      const before = find(slot, pathId);
+      this.rejected.set(prefix, put(slot, item));
+      old ??= before;
     }
     this.stale?.delete(prefix);
     if (old) { if (old instanceof Rejected) this.nRejected--; } else this.nReceived++;
     if (item instanceof Rejected) this.nRejected++;
-    const oldRoute = old instanceof Route ? old : undefined;
-    const newRoute = item instanceof Route ? item : undefined;
-    if (oldRoute || newRoute) this.sink.replace(prefix, oldRoute, newRoute);
-    if (oldRoute) this.release(oldRoute.attrs);
+    if (old instanceof Route) this.release(old.attrs);
   }
 
-  private forget(prefix: Prefix, item: PathItem): void {
+  /** Remove and return the rejected marker of `prefix` and `pathId`. */
+  private takeRejected(prefix: Prefix, pathId: number): Rejected | undefined {
+    const slot = this.rejected.get(prefix);
+    const old = find(slot, pathId);
+    if (old === undefined) return undefined;
+    const rest = remove(slot!, pathId);
+    if (rest === undefined) this.rejected.delete(prefix); else this.rejected.set(prefix, rest);
+    return old;
+  }
+
+  /** Counts and attribute references of a path already taken out of the Loc-RIB (or the rejected table). */
+  private forget(item: PathItem): void {
     this.nReceived--;
     if (item instanceof Rejected) { this.nRejected--; return; }
-    this.sink.replace(prefix, item, undefined);
     this.release(item.attrs);
+  }
+
+  /** Every path held (accepted ones from the Loc-RIB, then the rejected markers); fn must not change the RIB. */
+  private forEachPath(fn: (prefix: Prefix, item: PathItem) => void): void {
+    this.sink.forEachOf(this.peer, 0, Infinity, fn);
+    this.rejected.forEach((prefix, slot) => { if (Array.isArray(slot)) for (const r of slot) fn(prefix, r); else fn(prefix, slot); });
+  }
+
+  /**
+   * One slice of withdrawAll: the rejected markers, then the accepted paths of up to `max`
+   * prefixes found by walking the Loc-RIB from the saved cursor. The Loc-RIB may have been
+   * resized between slices (other peers' routes), which moves entries: the walk starts again
+   * until every path counted is gone. Returns true when nothing is left.
+   */
+  private dropSome(max: number): boolean {
+    if (this.rejected.size > 0) {
+      this.rejected.forEach((_p, slot) => { for (const r of Array.isArray(slot) ? slot : [slot]) this.forget(r); });
+      this.rejected.clear();
+    }
+    if (this.nReceived === 0) { this.sliceCursor = 0; return true; }
+    if (this.sliceCursor === 0) this.passHits = 0;
+    const gone: Nlri[] = [];
+    const next = this.sink.forEachOf(this.peer, this.sliceCursor, max, (prefix, r) => { gone.push({ prefix, pathId: r.pathId }); });
+    for (const g of gone) {
+      const old = this.sink.swap(g.prefix, this.peer, g.pathId ?? 0, undefined);
+      if (old !== undefined) this.forget(old);
+    }
+    this.passHits += gone.length;
+    if (next !== -1) { this.sliceCursor = next; return this.nReceived === 0; }
+    this.sliceCursor = 0;
+    if (this.nReceived > 0 && this.passHits === 0) {
+      // a whole walk found none of the paths counted: the counts are wrong, not the RIB
+      this.logger?.error({ peer: this.peer.id, received: this.nReceived, rejected: this.nRejected }, 'Adj-RIB-In counts paths the Loc-RIB does not hold; counts reset');
+      this.nReceived = 0; this.nRejected = 0;
+    }
+    return this.nReceived === 0;
   }
 
   private release(a: PathAttributes): void {

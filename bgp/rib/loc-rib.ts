@@ -41,6 +41,13 @@ class Multi {
 }
 type Entry = Route | Multi;
 
+/** The candidate of `source` with `pathId` in an entry. */
+function pathOf(e: Entry, source: PeerInfo, pathId: number): Route | undefined {
+  if (!(e instanceof Multi)) return e.source === source && e.pathId === pathId ? e : undefined;
+  for (const r of e.cands) if (r.source === source && r.pathId === pathId) return r;
+  return undefined;
+}
+
 function sameList(a: readonly Route[], b: readonly Route[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -152,23 +159,61 @@ export class LocRib implements RibSink {
     this.flush();
   }
 
-  /** RibSink: called by the Adj-RIBs-In. */
-  replace(prefix: Prefix, old: Route | undefined, neu: Route | undefined): void {
-    if (old === neu) return;
-    let e: Entry | undefined;
-    if (this.single && neu && !old) {
-      // optimistic: a new prefix is the common case; put the previous entry back otherwise
-      e = this.table.set(prefix, neu);
-      if (e === undefined) { this.pending.push({ prefix, best: neu, previous: undefined, ecmp: neu.alone }); return; }
+  /**
+   * RibSink: called by the Adj-RIBs-In, which keep no table of their accepted paths (this one
+   * is it). In the common case (a new prefix, a lone candidate replaced or withdrawn by its own
+   * neighbour) one hash operation: optimistic set or delete, the entry put back otherwise.
+   */
+  swap(prefix: Prefix, source: PeerInfo, pathId: number, neu: Route | undefined): Route | undefined {
+    if (this.single) {
+      if (neu) {
+        const e = this.table.set(prefix, neu);
+        if (e === undefined) { this.pending.push({ prefix, best: neu, previous: undefined, ecmp: neu.alone }); return undefined; }
+        if (!(e instanceof Multi) && e.source === source && e.pathId === pathId) {
+          if (e !== neu) this.pending.push({ prefix, best: neu, previous: e, ecmp: neu.alone });
+          return e;
+        }
+        this.table.set(prefix, e);
+        const old = pathOf(e, source, pathId);
+        this.replaceIn(prefix, e, old, neu);
+        return old;
+      }
+      const e = this.table.delete(prefix);
+      if (e === undefined) return undefined;
+      if (!(e instanceof Multi) && e.source === source && e.pathId === pathId) {
+        this.pending.push({ prefix, best: undefined, previous: e, ecmp: [] });
+        return e;
+      }
       this.table.set(prefix, e);
-    } else if (this.single && old && !neu) {
-      e = this.table.delete(prefix);
-      if (e === old) { this.pending.push({ prefix, best: undefined, previous: old, ecmp: [] }); return; }
-      if (e === undefined) return;
-      this.table.set(prefix, e);
-    } else {
-      e = this.table.get(prefix);
+      const old = pathOf(e, source, pathId);
+      if (old) this.replaceIn(prefix, e, old, undefined);
+      return old;
     }
+    const e = this.table.get(prefix);
+    const old = e === undefined ? undefined : pathOf(e, source, pathId);
+    if (old || neu) this.replaceIn(prefix, e, old, neu);
+    return old;
+  }
+
+  /** RibSink: the candidates of `source` for `prefix`. */
+  pathsOf(prefix: Prefix, source: PeerInfo): readonly Route[] {
+    const e = this.table.get(prefix);
+    if (e === undefined) return [];
+    if (!(e instanceof Multi)) return e.source === source ? e.alone : [];
+    return e.cands.filter((r) => r.source === source);
+  }
+
+  /** RibSink: walk the candidates of `source` (see RibSink.forEachOf). */
+  forEachOf(source: PeerInfo, cursor: number, max: number, fn: (prefix: Prefix, route: Route) => void): number {
+    return this.table.forEachFrom(cursor, max, (prefix, e) => {
+      if (!(e instanceof Multi)) fn(prefix, e);
+      else for (const r of e.cands) if (r.source === source) fn(prefix, r);
+    }, (e) => (e instanceof Multi ? e.cands.some((r) => r.source === source) : e.source === source));
+  }
+
+  /** Replace candidate `old` by `neu` for `prefix` (either may be undefined); `e` is its current entry. */
+  private replaceIn(prefix: Prefix, e: Entry | undefined, old: Route | undefined, neu: Route | undefined): void {
+    if (old === neu) return;
     if (e === undefined) {
       if (!neu) return;
       this.setCands(prefix, [neu], undefined, []);

@@ -247,6 +247,30 @@ describe('Adj-RIB-In import rules', () => {
     assert.ok(Math.max(...batches) <= 1001, `largest batch ${Math.max(...batches)}`);
     assert.equal(rib.interner.size, 0);
   });
+  it('removes a peer in slices while another peer grows the Loc-RIB between slices', () => {
+    // The Adj-RIB-In keeps no table of accepted paths: its slices walk the Loc-RIB, which the
+    // other peer's routes resize in between; nothing of the removed peer may be left behind.
+    const rib = mk();
+    const e1 = rib.addPeer(peer('e1', 'ebgp', 1));
+    const e2 = rib.addPeer(peer('e2', 'ebgp', 2));
+    const v4 = (a: number, b: number, c: number) => ({ prefix: { family: 4 as const, bytes: Uint8Array.of(a, b, c, 0), length: 24 } });
+    e1.update(Array.from({ length: 5000 }, (_, i) => v4(31, i >> 8, i & 0xff)), attrs());
+    e2.update(Array.from({ length: 100 }, (_, i) => v4(31, i >> 8, i & 0xff)), attrs({ asPath: seq(65102, 1) })); // shared prefixes: two candidates
+    let round = 0;
+    while (!rib.removePeerSome('e1', 300)) {
+      round++;
+      e2.update(Array.from({ length: 4000 }, (_, i) => v4(40 + round, i >> 8, i & 0xff)), attrs({ asPath: seq(65102) }));
+    }
+    assert.ok(round >= 5, `${round} slices`);
+    assert.equal(rib.adjRibIn('e1'), undefined);
+    assert.equal(e1.received, 0);
+    assert.equal(rib.size, e2.received);
+    for (let i = 0; i < 5000; i++) {
+      const c = rib.candidates(v4(31, i >> 8, i & 0xff).prefix);
+      assert.ok(c.every((r) => r.source.id === 'e2'), `e1's route for 31.${i >> 8}.${i & 0xff}.0/24 left behind`);
+    }
+    assert.equal(rib.best(p('31.0.5.0/24'))?.source.id, 'e2');
+  });
   it('refuses a duplicate peer id with a clear error', () => {
     const rib = mk();
     rib.addPeer(peer('e1', 'ebgp', 1));
