@@ -185,6 +185,14 @@ export function expandBatch(b: MemberBatch): { announce: Array<{ attrs: Exported
 
 const EMPTY_SKIP: readonly number[] = [];
 
+/** UpdateGroup.flush: one source of changed routes (see there). */
+class SourceStats {
+  mixed = false;
+  changed = 0;
+  /** Its entries (indices), collected only when its batch is not trivially empty. */
+  list: number[] | undefined = undefined;
+}
+
 /** Cached transforms (and exported attribute objects) kept before the caches are reset. */
 const CACHE_LIMIT = 8192;
 
@@ -281,12 +289,18 @@ export class UpdateGroup {
     let genericCount = 0;
     const newA: Array<ExportedAttributes | null> = new Array(n);
     const oldA: Array<ExportedAttributes | null> = new Array(n);
-    /** Entries by the member that is the source of their current or previous best route. */
-    const own = new Map<string, number[]>();
-    let lastSrc = '', lastList: number[] = [];
-    const mark = (id: string, i: number) => {
-      if (id !== lastSrc) { lastSrc = id; let l = own.get(id); if (!l) { l = []; own.set(id, l); } lastList = l; }
-      if (lastList[lastList.length - 1] !== i) lastList.push(i);
+    // Per source of a changed route: whether any of its entries also involves another source
+    // (mixed) and how many change the shared batch. A member whose entries are all its own and
+    // cover every change of the shared batch gets nothing (a single peer's table: the peer is a
+    // member of the group its routes go to); only the other source members need their entry lists.
+    const own = new Map<string, SourceStats>();
+    let lastId = '', lastSt: SourceStats | undefined;
+    const stats = (id: string): SourceStats => {
+      if (id === lastId && lastSt) return lastSt;
+      let st = own.get(id);
+      if (!st) { st = new SourceStats(); own.set(id, st); }
+      lastId = id; lastSt = st;
+      return st;
     };
     for (let i = 0; i < n; i++) {
       const c = cur[i], p = prev[i];
@@ -294,11 +308,26 @@ export class UpdateGroup {
       const nn = c ? this.transform(prefix, c) : null;
       const oo = p === c ? nn : p ? this.transform(prefix, p) : null;
       newA[i] = nn; oldA[i] = oo;
-      if (c) mark(c.source.id, i);
-      if (p && p !== c) mark(p.source.id, i);
+      const cs = c?.source.id, ps = p === c ? cs : p?.source.id;
+      if (cs !== undefined && ps !== undefined && cs !== ps) { stats(cs).mixed = true; stats(ps).mixed = true; }
+      else if (cs !== undefined || ps !== undefined) { const st = stats((cs ?? ps)!); if (nn !== oo) st.changed++; }
       if (nn === oo) continue;
       genericCount++;
       if (nn) { generic.add(nn, i); if (!oo) genericDelta++; } else { generic.withdraw.push(i); genericDelta--; }
+    }
+    let lists = false;
+    for (const id of this.members.keys()) {
+      const st = own.get(id);
+      if (st && (st.mixed || st.changed !== genericCount)) { st.list = []; lists = true; }
+    }
+    if (lists) {
+      lastId = ''; lastSt = undefined;
+      for (let i = 0; i < n; i++) {
+        const c = cur[i], p = prev[i];
+        const cs = c?.source.id;
+        if (cs !== undefined) stats(cs).list?.push(i);
+        if (p !== undefined && p !== c && p.source.id !== cs) stats(p.source.id).list?.push(i);
+      }
     }
     const plain: MemberBatch = { base: generic, skip: EMPTY_SKIP, extra: undefined };
     for (const [id, m] of this.members) {
@@ -307,8 +336,8 @@ export class UpdateGroup {
       if (!generic.empty) emit(id, plain);
     }
     for (const [id, m] of this.members) {
-      const mine = own.get(id);
-      if (!mine) continue;
+      const mine = own.get(id)?.list;
+      if (!mine) continue; // not a source, or nothing of the shared batch is for it (its count does not change)
       const skip: number[] = [];
       const extra = new BatchBuilder(prefixes);
       let delta = genericDelta;
