@@ -6,6 +6,7 @@
  * speaker alone: `node --cpu-prof dist/bench/bgp/speaker-micro.js 1 100000`, or only the announce and
  * withdraw phases: `MICRO_PROF=/tmp/p node dist/bench/bgp/speaker-micro.js 1 100000` (writes
  * /tmp/p-announce.cpuprofile and /tmp/p-withdraw.cpuprofile; the phase times then include the profiler).
+ * MICRO_WARM=N repeats both phases N times after the measured ones (the same speaker, warm).
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -106,7 +107,7 @@ async function main(): Promise<void> {
     cpuS.push((cpu.user + cpu.system) / 1e6);
     if (prof) {
       const { profile } = await prof.post('Profiler.stop');
-      const file = `${process.env['MICRO_PROF']}-${target === 0 ? 'withdraw' : 'announce'}.cpuprofile`;
+      const file = `${process.env['MICRO_PROF']}-${target === 0 ? 'withdraw' : 'announce'}${round > 0 ? `-warm${round}` : ''}.cpuprofile`;
       writeFileSync(file, JSON.stringify(profile));
       prof.disconnect();
       console.error(`profile of this phase: ${file}`);
@@ -115,6 +116,9 @@ async function main(): Promise<void> {
     if (process.env['MICRO_ELU']) console.error(`event loop utilization ${(elu.utilization * 100).toFixed(0)} %`);
     return dt;
   };
+  // MICRO_WARM=N: N more announce + withdraw rounds after the measured (cold) one, printed as
+  // warmAnnounceS/warmWithdrawS (the same process: JIT-compiled code, tables and heap already grown).
+  let round = 0;
   const a = await phase(ann, peers * routes);
   // With --expose-gc: what the speaker (and this process's pre-encoded messages) keeps alive while holding every route.
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -122,8 +126,10 @@ async function main(): Promise<void> {
   if (gc) { gc(); liveMB = Math.round(process.memoryUsage().heapUsed / 1e6); }
   if (process.env['MICRO_SNAPSHOT']) console.error(`heap snapshot: ${writeHeapSnapshot(process.env['MICRO_SNAPSHOT'])}`);
   const w = await phase(wd, 0);
+  const warm: Array<[number, number]> = [];
+  for (round = 1; round <= Number(process.env['MICRO_WARM'] ?? 0); round++) warm.push([await phase(ann, peers * routes), await phase(wd, 0)]);
   const mu = process.memoryUsage();
-  console.log(JSON.stringify({ peers, routes, announceS: a, withdrawS: w, announceCpuS: cpuS[0], withdrawCpuS: cpuS[1], rssMB: Math.round(mu.rss / 1e6), heapMB: Math.round(mu.heapTotal / 1e6), heapUsedMB: Math.round(mu.heapUsed / 1e6), externalMB: Math.round(mu.external / 1e6), arrayBuffersMB: Math.round(mu.arrayBuffers / 1e6), ...(liveMB !== undefined ? { liveMBAtPeak: liveMB } : {}) }));
+  console.log(JSON.stringify({ peers, routes, announceS: a, withdrawS: w, announceCpuS: cpuS[0], withdrawCpuS: cpuS[1], ...(warm.length ? { warmAnnounceS: warm.map((x) => x[0]), warmWithdrawS: warm.map((x) => x[1]) } : {}), rssMB: Math.round(mu.rss / 1e6), heapMB: Math.round(mu.heapTotal / 1e6), heapUsedMB: Math.round(mu.heapUsed / 1e6), externalMB: Math.round(mu.external / 1e6), arrayBuffersMB: Math.round(mu.arrayBuffers / 1e6), ...(liveMB !== undefined ? { liveMBAtPeak: liveMB } : {}) }));
   for (const s of [...testers, mon]) s.destroy();
   await sp.stop();
   process.exit(0);
