@@ -20,7 +20,7 @@ import { addressToOrdinal, affinityNode, assignInBlock, attributeOf, isEmpty, ne
   ordinalToAddress, releaseInBlock, type BlockData } from './block.js';
 import { IpamError } from './ipam-error.js';
 import { parseAffinity, parseBlock, parseHandle } from './stored.js';
-import { DEFAULT_IPAM_CONFIG, readIpamConfig } from './ipam-config.js';
+import { readIpamConfig, type IpamConfig } from './ipam-config.js';
 
 /** libcalico-go ipam.go datastoreRetries. */
 export const DATASTORE_RETRIES = 100;
@@ -40,6 +40,11 @@ export interface AssignArgs {
   /** Restrict to these pools (names or CIDRs). */
   readonly pools?: readonly string[];
   readonly use?: 'Workload' | 'Tunnel';
+  /**
+   * When the handle already holds addresses, return those instead of assigning more (a CNI ADD
+   * retried by the runtime). The check runs alongside the first reads of the assignment.
+   */
+  readonly reuseHandle?: boolean;
 }
 
 export interface AssignedAddress { readonly address: string; readonly block: string }
@@ -47,7 +52,24 @@ export interface AssignResult { readonly ipv4: readonly AssignedAddress[]; reado
 
 export interface BlockInfo { readonly cidr: string; readonly state: AffinityState }
 
-export interface IpamDeps { readonly store: KvStore; readonly datastore: Datastore; readonly logger: Logger }
+/**
+ * What a watch cache (the agent's) already holds, so a pod's ADD skips reads. Only hints: every
+ * write stays a CAS, so a stale view can cost a retry or an early block claim, never a wrong or
+ * double allocation.
+ */
+export interface IpamView {
+  /** Every IPPool as last seen. When none of them matches, IPAM lists the pools itself (a pool just made). */
+  pools(): readonly IPPool[];
+  /** The node's labels, or undefined when the view has no such Node (IPAM reads it). */
+  nodeLabels(node: string): Readonly<Record<string, string>> | undefined;
+  /** The blocks that exist, by CIDR. Missing ones make a claim try a taken block (already-exists) first. */
+  blocks(family: Family): ReadonlyMap<string, BlockData>;
+}
+
+export interface IpamDeps {
+  readonly store: KvStore; readonly datastore: Datastore; readonly logger: Logger;
+  readonly view?: IpamView;
+}
 export interface IpamOptions {
   /** Never borrow from another node's block; overrides the stored IPAMConfig when set. */
   readonly strictAffinity?: boolean;
@@ -69,13 +91,20 @@ export class Ipam {
   // ---- pools -------------------------------------------------------------------------
   /** Enabled, automatic pools of `family` for `use` whose nodeSelector matches the node. */
   async poolsForNode(node: string, family: Family, use: 'Workload' | 'Tunnel' = 'Workload', only?: readonly string[]): Promise<IPPool[]> {
-    const [{ items }, nodeRes] = await Promise.all([this.deps.datastore.list('IPPool'), this.deps.datastore.get('Node', node)]);
-    const labels = nodeRes?.metadata.labels ?? {};
-    if (nodeRes === undefined) this.log.debug({ node }, 'no Node resource: matching pools with empty labels');
-    return items.filter((p) => parsePrefix(p.spec.cidr).family === family && p.spec.disabled !== true
+    const usable = (items: readonly IPPool[], labels: Readonly<Record<string, string>>): IPPool[] => items.filter((p) =>
+      parsePrefix(p.spec.cidr).family === family && p.spec.disabled !== true
       && p.spec.assignmentMode === 'Automatic' && p.spec.allowedUses.includes(use)
       && (only === undefined || only.includes(p.metadata.name) || only.includes(p.spec.cidr))
       && selectorMatches(p.spec.nodeSelector, labels));
+    const view = this.deps.view;
+    const viewLabels = view?.nodeLabels(node);
+    if (view !== undefined && viewLabels !== undefined) {
+      const fromView = usable(view.pools(), viewLabels);
+      if (fromView.length > 0) return fromView;
+    }
+    const [{ items }, nodeRes] = await Promise.all([this.deps.datastore.list('IPPool'), this.deps.datastore.get('Node', node)]);
+    if (nodeRes === undefined) this.log.debug({ node }, 'no Node resource: matching pools with empty labels');
+    return usable(items, nodeRes?.metadata.labels ?? {});
   }
 
   // ---- assignment --------------------------------------------------------------------
@@ -84,10 +113,23 @@ export class Ipam {
     for (const [f, n] of [['num4', args.num4], ['num6', args.num6]] as const) {
       if (!Number.isInteger(n) || n < 0) throw new IpamError('ipam-invalid', `${f} must be a non-negative integer`);
     }
-    const ipv4 = args.num4 > 0 ? await this.assignFamily(args, 4, args.num4) : [];
+    // The first round of reads (pools, affinities, IPAM config) starts with the handle check.
+    const first4 = args.num4 > 0 ? this.firstReads(args, 4) : undefined;
+    first4?.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+    let handleEntry: KvEntry | undefined;
+    if (args.reuseHandle === true) {
+      handleEntry = await this.deps.store.get(handleKey(args.handle));
+      const held = handleEntry === undefined ? [] : await this.handleAddresses(args.handle, parseHandle(handleEntry));
+      if (held.length > 0) {
+        this.log.info({ handle: args.handle, addresses: held.map((a) => a.address) }, 'handle already holds addresses: reusing them');
+        return { ipv4: held.filter((a) => !a.address.includes(':')), ipv6: held.filter((a) => a.address.includes(':')) };
+      }
+    }
+    const known: KnownHandle = args.reuseHandle === true ? { entry: handleEntry } : undefined;
+    const ipv4 = first4 !== undefined ? await this.assignFamily(args, 4, args.num4, await first4, known) : [];
     let ipv6: AssignedAddress[] = [];
     try {
-      ipv6 = args.num6 > 0 ? await this.assignFamily(args, 6, args.num6) : [];
+      ipv6 = args.num6 > 0 ? await this.assignFamily(args, 6, args.num6, await this.firstReads(args, 6), ipv4.length > 0 ? undefined : known) : [];
     } catch (err) {
       // No half dual-stack: give back the IPv4 addresses this call took.
       await this.releaseIps(ipv4.map((a) => a.address)).catch((e: unknown) => this.log.error({ err: (e as Error).message }, 'dual-stack rollback failed'));
@@ -96,31 +138,52 @@ export class Ipam {
     return { ipv4, ipv6 };
   }
 
-  private async assignFamily(args: AssignArgs, family: Family, want: number): Promise<AssignedAddress[]> {
-    const pools = await this.poolsForNode(args.node, family, args.use ?? 'Workload', args.pools);
+  /** Reads that do not depend on each other, in one round: usable pools, the node's affinities, the IPAM config. */
+  private async firstReads(args: AssignArgs, family: Family): Promise<FirstReads> {
+    const [pools, affinities, config] = await Promise.all([
+      this.poolsForNode(args.node, family, args.use ?? 'Workload', args.pools),
+      this.blocksForNode(args.node, family),
+      readIpamConfig(this.deps.store),
+    ]);
+    return { pools, affinities, config };
+  }
+
+  private async assignFamily(args: AssignArgs, family: Family, want: number, first: FirstReads, known: KnownHandle): Promise<AssignedAddress[]> {
+    const { pools } = first;
     if (pools.length === 0) throw new IpamError('ipam-no-pool', `no enabled IPv${family} pool matches node ${JSON.stringify(args.node)}`);
     const inPools = (cidr: string): boolean => pools.some((p) => prefixContains(parsePrefix(p.spec.cidr), parsePrefix(cidr)));
     const got: AssignedAddress[] = [];
     const need = (): number => want - got.length;
+    // The handle record is known absent only until this call writes it.
+    const handleHint = (): KnownHandle => (got.length === 0 ? known : undefined);
     try {
       // 1. Confirmed blocks affine to this node. Read them all at once and try only those with
       // room: one round trip however many (full) blocks the node holds, instead of one per block.
-      const affine = (await this.blocksForNode(args.node, family)).filter((b) => b.state === 'confirmed' && inPools(b.cidr));
-      const read = await Promise.all(affine.map(async (b) => ({ cidr: b.cidr, entry: await this.deps.store.get(blockKey(family, b.cidr)) })));
-      for (const { cidr, entry } of read) {
-        if (need() === 0) break;
-        if (entry === undefined || parseBlock(entry).unallocated.length === 0) continue;
-        got.push(...await this.assignFromBlock(cidr, need(), args, args.node, entry));
-      }
-      const stored = need() > 0 ? await readIpamConfig(this.deps.store) : DEFAULT_IPAM_CONFIG;
-      const strictAffinity = this.options.strictAffinity ?? stored.strictAffinity;
-      const autoAllocateBlocks = this.options.autoAllocateBlocks ?? stored.autoAllocateBlocks;
+      // With a view, blocks it shows full are not read (an address freed in the last moments may
+      // be missed: then a block is claimed a little early, never an address given twice).
+      const cached = this.deps.view?.blocks(family);
+      const affine = first.affinities.filter((b) => b.state === 'confirmed' && inPools(b.cidr));
+      const viewFull = (cidr: string): boolean => cached?.get(cidr)?.unallocated.length === 0;
+      const fromAffine = async (blocks: readonly BlockInfo[]): Promise<void> => {
+        const read = await Promise.all(blocks.map(async (b) => ({ cidr: b.cidr, entry: await this.deps.store.get(blockKey(family, b.cidr)) })));
+        for (const { cidr, entry } of read) {
+          if (need() === 0) break;
+          if (entry === undefined || parseBlock(entry).unallocated.length === 0) continue;
+          got.push(...await this.assignFromBlock(cidr, need(), args, args.node, entry, handleHint()));
+        }
+      };
+      await fromAffine(affine.filter((b) => !viewFull(b.cidr)));
+      const strictAffinity = this.options.strictAffinity ?? first.config.strictAffinity;
+      const autoAllocateBlocks = this.options.autoAllocateBlocks ?? first.config.autoAllocateBlocks;
       // 2. New blocks, claimed for this node.
       while (need() > 0 && autoAllocateBlocks) {
-        const cidr = await this.claimBlock(args.node, family, pools);
-        if (cidr === undefined) break;
-        got.push(...await this.assignFromBlock(cidr, need(), args, args.node));
+        const claimed = await this.claimBlock(args.node, family, pools);
+        if (claimed === undefined) break;
+        got.push(...await this.assignFromBlock(claimed.cidr, need(), args, args.node, claimed.entry, handleHint()));
+        await claimed.confirmed;
       }
+      // The view may have been behind: read the affine blocks it showed full before borrowing.
+      if (need() > 0 && cached !== undefined) await fromAffine(affine.filter((b) => viewFull(b.cidr)));
       // 3. Borrow from any block in the pools.
       if (need() > 0 && !strictAffinity) {
         const { entries } = await this.deps.store.list(blockPrefix(family));
@@ -143,7 +206,7 @@ export class Ipam {
 
   /** Assign up to `want` from one block; `affineTo` requires the block's affinity to be that node. */
   private async assignFromBlock(cidr: string, want: number, args: AssignArgs, affineTo: string | undefined,
-    known?: KvEntry): Promise<AssignedAddress[]> {
+    known?: KvEntry, handle?: KnownHandle): Promise<AssignedAddress[]> {
     const family = parsePrefix(cidr).family;
     const key = blockKey(family, cidr);
     for (let attempt = 0; attempt < DATASTORE_RETRIES; attempt++) {
@@ -154,7 +217,7 @@ export class Ipam {
       if (affineTo !== undefined && affinityNode(block) !== affineTo) return [];
       const k = Math.min(want, block.unallocated.length);
       if (k === 0) return [];
-      await this.adjustHandle(args.handle, cidr, k);
+      await this.adjustHandle(args.handle, cidr, k, attempt === 0 ? handle : undefined);
       const { block: next, ordinals } = assignInBlock(block, k, args.handle, { ...args.attrs, node: args.attrs['node'] ?? args.node });
       try {
         await this.deps.store.update(key, JSON.stringify(next), e.modRevision);
@@ -169,10 +232,11 @@ export class Ipam {
   }
 
   /** Add `delta` to the handle's count for `cidr` (creating / deleting the handle record). */
-  private async adjustHandle(handle: string, cidr: string, delta: number): Promise<void> {
+  private async adjustHandle(handle: string, cidr: string, delta: number, known?: KnownHandle): Promise<void> {
     const key = handleKey(handle);
     for (let attempt = 0; attempt < DATASTORE_RETRIES; attempt++) {
-      const e = await this.deps.store.get(key);
+      // A record read moments ago serves the first attempt; the CAS catches any change since.
+      const e = attempt === 0 && known !== undefined ? known.entry : await this.deps.store.get(key);
       const cur: HandleData = e === undefined ? { handleID: handle, block: {} } : parseHandle(e);
       const blocks: Record<string, number> = { ...cur.block };
       const n = (blocks[cidr] ?? 0) + delta;
@@ -208,12 +272,29 @@ export class Ipam {
     const pools = await this.poolsForNode(node, family, use);
     const have = (await this.blocksForNode(node, family)).find((b) => b.state === 'confirmed'
       && pools.some((p) => prefixContains(parsePrefix(p.spec.cidr), parsePrefix(b.cidr))));
-    return have?.cidr ?? this.claimBlock(node, family, pools);
+    if (have !== undefined) return have.cidr;
+    const claimed = await this.claimBlock(node, family, pools);
+    await claimed?.confirmed;
+    return claimed?.cidr;
   }
 
-  /** Two-phase claim of the first free block in `pools`: ∅ → pending → (block created) → confirmed. */
-  private async claimBlock(node: string, family: Family, pools: readonly IPPool[]): Promise<string | undefined> {
-    const existing = new Set((await this.deps.store.list(blockPrefix(family))).entries.map((e) => (parseBlock(e)).cidr));
+  /**
+   * Two-phase claim of the first free block in `pools`: ∅ → pending → (block created) → confirmed.
+   * Returns the block (with its stored entry when this call created it) once it exists; the
+   * confirmation write runs meanwhile (`confirmed`), so the caller can assign at the same time.
+   * The free block is found from the view's blocks when there is one (no list of every block).
+   */
+  private async claimBlock(node: string, family: Family, pools: readonly IPPool[]): Promise<ClaimedBlock | undefined> {
+    const view = this.deps.view?.blocks(family);
+    if (view !== undefined) {
+      const claimed = await this.claimFirstFree(node, family, pools, new Set(view.keys()));
+      if (claimed !== undefined) return claimed;
+      // The view may show a block that is gone: look again at what is stored.
+    }
+    return this.claimFirstFree(node, family, pools, new Set((await this.deps.store.list(blockPrefix(family))).entries.map((e) => (parseBlock(e)).cidr)));
+  }
+
+  private async claimFirstFree(node: string, family: Family, pools: readonly IPPool[], existing: Set<string>): Promise<ClaimedBlock | undefined> {
     for (const pool of pools) {
       const size = pool.spec.blockSize;
       for (let n = 0n; ; n++) {
@@ -227,31 +308,37 @@ export class Ipam {
         } catch (err) {
           if (!isDatastoreError(err, 'already-exists')) throw err; // a sibling claim on this node, or a leftover: carry on
         }
+        let created: KvEntry;
         try {
-          await this.deps.store.create(blockKey(family, cidr), JSON.stringify(newBlock(cidr, node)));
+          created = await this.deps.store.create(blockKey(family, cidr), JSON.stringify(newBlock(cidr, node)));
         } catch (err) {
           if (!isDatastoreError(err, 'already-exists')) {
             if (ours !== undefined) await this.deps.store.delete(aKey, ours).catch(() => undefined);
             throw err;
           }
           existing.add(cidr);
-          const winner = err.current === undefined ? undefined : affinityNode(parseBlock(err.current));
+          const current = err.current === undefined ? undefined : parseBlock(err.current);
+          const winner = current === undefined ? undefined : affinityNode(current);
           // Another node won: drop our pending claim (CAS, so a sibling's newer write survives).
           if (winner !== node && ours !== undefined) await this.deps.store.delete(aKey, ours).catch(() => undefined);
-          if (winner === node) return cidr; // a sibling call on this node claimed it: use it
+          // A sibling call on this node claimed it: use it while it has room (a full one, e.g. one
+          // a stale view did not show, would be handed back again and again).
+          if (winner === node && (current?.unallocated.length ?? 0) > 0) return { cidr, confirmed: Promise.resolve() };
           continue;
         }
-        await this.setAffinity(aKey, 'confirmed');
+        const confirmed = this.setAffinity(aKey, 'confirmed', ours);
+        confirmed.catch(() => undefined); // the caller awaits it
         this.log.info({ node, block: cidr }, 'claimed block');
-        return cidr;
+        return { cidr, entry: created, confirmed };
       }
     }
     return undefined;
   }
 
-  private async setAffinity(key: string, state: AffinityState): Promise<void> {
+  /** Set an affinity's state; `revision` (the caller's own last write) spares the first read. */
+  private async setAffinity(key: string, state: AffinityState, revision?: string): Promise<void> {
     for (let attempt = 0; attempt < DATASTORE_RETRIES; attempt++) {
-      const a = await this.deps.store.get(key);
+      const a = attempt === 0 && revision !== undefined ? { modRevision: revision } : await this.deps.store.get(key);
       try {
         if (a === undefined) await this.deps.store.create(key, JSON.stringify({ state } satisfies AffinityData));
         else await this.deps.store.update(key, JSON.stringify({ state } satisfies AffinityData), a.modRevision);
@@ -393,12 +480,19 @@ export class Ipam {
   async addressesForHandle(handle: string): Promise<string[]> {
     const e = await this.deps.store.get(handleKey(handle));
     if (e === undefined) return [];
-    const h = parseHandle(e);
-    const out: string[] = [];
-    for (const cidr of Object.keys(h.block)) {
+    return (await this.handleAddresses(handle, parseHandle(e))).map((a) => a.address);
+  }
+
+  private async handleAddresses(handle: string, h: HandleData): Promise<AssignedAddress[]> {
+    const per = await Promise.all(Object.keys(h.block).map(async (cidr) => {
       const b = await this.deps.store.get(blockKey(parsePrefix(cidr).family, cidr));
-      if (b !== undefined) out.push(...ordinalsForHandle(parseBlock(b), handle).map((o) => ordinalToAddress(cidr, o)));
-    }
-    return out;
+      return b === undefined ? [] : ordinalsForHandle(parseBlock(b), handle).map((o) => ({ address: ordinalToAddress(cidr, o), block: cidr }));
+    }));
+    return per.flat();
   }
 }
+
+interface FirstReads { readonly pools: IPPool[]; readonly affinities: BlockInfo[]; readonly config: IpamConfig }
+/** A handle record read earlier in this call (entry undefined: there was none), or undefined: read it. */
+type KnownHandle = { readonly entry: KvEntry | undefined } | undefined;
+interface ClaimedBlock { readonly cidr: string; readonly entry?: KvEntry; readonly confirmed: Promise<void> }

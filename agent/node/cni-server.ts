@@ -71,15 +71,16 @@ export async function handleCniRequest(deps: CniServerDeps, raw: unknown): Promi
   try {
     switch (req.type) {
       case 'assign': {
-        const existing = await deps.ipam.addressesForHandle(req.containerId);
-        const r = existing.length > 0 ? undefined : await deps.ipam.autoAssign({
-          handle: req.containerId, node: deps.nodeName, num4: 1, num6: deps.want6?.() === true ? 1 : 0,
+        const started = performance.now();
+        // reuseHandle: an ADD the runtime retries gets the addresses it was given before.
+        const r = await deps.ipam.autoAssign({
+          handle: req.containerId, node: deps.nodeName, num4: 1, num6: deps.want6?.() === true ? 1 : 0, reuseHandle: true,
           attrs: { node: deps.nodeName, ...(req.pod === undefined ? {} : { pod: req.pod }), ...(req.namespace === undefined ? {} : { namespace: req.namespace }) },
         });
-        const addresses = r === undefined ? existing : [...r.ipv4, ...r.ipv6].map((a) => a.address);
+        const addresses = [...r.ipv4, ...r.ipv6].map((a) => a.address);
         if (addresses.length === 0) return err('ipam-exhausted', 'no address left in any pool usable by this node');
         const mtu = deps.mtu();
-        log.info({ containerId: req.containerId, pod: req.pod, addresses }, 'assigned');
+        log.info({ containerId: req.containerId, pod: req.pod, addresses, ms: Math.round((performance.now() - started) * 10) / 10 }, 'assigned');
         return { type: 'assigned', addresses: addresses.map((a) => (a.includes('/') ? a : `${a}/${a.includes(':') ? 128 : 32}`)), ...(mtu === undefined ? {} : { mtu }) };
       }
       case 'endpoint-up': {

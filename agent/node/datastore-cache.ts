@@ -132,6 +132,7 @@ export class DatastoreCache {
             }
           }
           this.cached = undefined;
+          this.byCidr = {};
           this.onChange();
         },
         onConnectionChange: (connected) => this.onConnection?.(connected),
@@ -144,6 +145,19 @@ export class DatastoreCache {
 
   async stop(): Promise<void> {
     await Promise.allSettled([...this.syncers, ...this.blockSyncers].map((w) => w.stop()));
+  }
+
+  private byCidr: Partial<Record<4 | 6, Map<string, BlockData>>> = {};
+
+  /** The IPAM blocks of one family by CIDR (IPAM's view; rebuilt after a block update). */
+  blocksByCidr(family: 4 | 6): ReadonlyMap<string, BlockData> {
+    let m = this.byCidr[family];
+    if (m === undefined) {
+      m = new Map();
+      for (const b of this.blocks.values()) if (b.cidr.includes(':') === (family === 6)) m.set(b.cidr, b);
+      this.byCidr[family] = m;
+    }
+    return m;
   }
 
   /**

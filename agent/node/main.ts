@@ -183,7 +183,15 @@ async function main(): Promise<void> {
     await agent.syncNow(); // the MTU file and the first routes exist before cni.sock opens
     rules.start();
 
-    const cni: LineServer = await startCniServer(cfg.cniSocket, { ipam, agent, routeTable, netlink, logger: log, nodeName: cfg.nodeName, mtu: () => agent.podMtu, ifindexOf: sysfsIfindex,
+    // Pod ADDs take pools, Node labels and which blocks exist from the watch cache (hints only:
+    // every IPAM write stays a CAS), which saves most of the etcd round trips before a new block
+    // is claimed and routed.
+    const podIpam = new Ipam({ store, datastore, logger: log, view: {
+      pools: () => [...cache.pools.values()],
+      nodeLabels: (node) => { const n = cache.nodes.get(node); return n === undefined ? undefined : (n.metadata.labels ?? {}); },
+      blocks: (family) => cache.blocksByCidr(family),
+    } });
+    const cni: LineServer = await startCniServer(cfg.cniSocket, { ipam: podIpam, agent, routeTable, netlink, logger: log, nodeName: cfg.nodeName, mtu: () => agent.podMtu, ifindexOf: sysfsIfindex,
       want6: () => v6 && (agent.snapshot()?.pools ?? cache.snapshot().pools).some((p) => p.cidr.includes(':') && !p.disabled) });
     closers.push(() => cni.close());
     const ctl = await startCtlServer(cfg.ctlSocket, () => agent.speaker?.status(), log);

@@ -106,6 +106,13 @@ test('cni.sock answers bad requests with an error and release is idempotent', { 
   assert.equal(notJson, '{"type":"error","code":"bad-request","message":"request is not JSON"}\n');
   const r1 = await lab.call(n1, 'cni.sock', { type: 'release', containerId: 'never-existed', ifname: 'eth0' });
   assert.deepEqual(r1, { type: 'ok', released: [] });
+  // A runtime retrying an ADD (same container id) gets the address it was given, not a second one.
+  const a1 = await lab.call(n1, 'cni.sock', { type: 'assign', containerId: 'retried', ifname: 'eth0' });
+  const a2 = await lab.call(n1, 'cni.sock', { type: 'assign', containerId: 'retried', ifname: 'eth0' });
+  assert.equal(a1['type'], 'assigned', JSON.stringify(a1));
+  assert.deepEqual(a2['addresses'], a1['addresses']);
+  assert.deepEqual(await lab.call(n1, 'cni.sock', { type: 'release', containerId: 'retried', ifname: 'eth0' }),
+    { type: 'ok', released: (a1['addresses'] as string[]).map((a) => a.split('/')[0]) });
 });
 
 test('concurrent CNI ADD and DEL on both nodes: every pod gets its route, nothing leaks', { skip }, async () => {
