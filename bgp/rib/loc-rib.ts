@@ -41,6 +41,9 @@ class Multi {
 }
 type Entry = Route | Multi;
 
+/** The ECMP set of a withdrawal (shared: one per withdrawn prefix would be garbage). */
+const NO_ROUTES: readonly Route[] = Object.freeze([]);
+
 /** The candidate of `source` with `pathId` in an entry. */
 function pathOf(e: Entry, source: PeerInfo, pathId: number): Route | undefined {
   if (!(e instanceof Multi)) return e.source === source && e.pathId === pathId ? e : undefined;
@@ -181,7 +184,7 @@ export class LocRib implements RibSink {
       const e = this.table.delete(prefix);
       if (e === undefined) return undefined;
       if (!(e instanceof Multi) && e.source === source && e.pathId === pathId) {
-        this.pending.push({ prefix, best: undefined, previous: e, ecmp: [] });
+        this.pending.push({ prefix, best: undefined, previous: e, ecmp: NO_ROUTES });
         return e;
       }
       this.table.set(prefix, e);
@@ -222,7 +225,7 @@ export class LocRib implements RibSink {
     if (!(e instanceof Multi)) {
       // single candidate, it is the best
       if (old === e) {
-        if (!neu) { this.table.delete(prefix); this.pending.push({ prefix, best: undefined, previous: e, ecmp: [] }); return; }
+        if (!neu) { this.table.delete(prefix); this.pending.push({ prefix, best: undefined, previous: e, ecmp: NO_ROUTES }); return; }
         if (this.single) { this.table.set(prefix, neu); this.pending.push({ prefix, best: neu, previous: e, ecmp: neu.alone }); return; }
         this.setCands(prefix, [neu], e, e.alone);
         return;
@@ -254,7 +257,7 @@ export class LocRib implements RibSink {
   private setCands(prefix: Prefix, cands: Route[], prevBest: Route | undefined, prevEcmp: readonly Route[], entry?: Multi): void {
     if (cands.length === 0) {
       this.table.delete(prefix);
-      if (prevBest) this.pending.push({ prefix, best: undefined, previous: prevBest, ecmp: [] });
+      if (prevBest) this.pending.push({ prefix, best: undefined, previous: prevBest, ecmp: NO_ROUTES });
       return;
     }
     const sel = selectBest(cands, this.opts);
