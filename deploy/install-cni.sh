@@ -18,7 +18,9 @@ mv "$BIN_DIR/tortie.d.new" "$BIN_DIR/tortie.d"
 rm -rf "$BIN_DIR/tortie.d.old"
 for name in tortie tortie-ipam; do
   role=main; [ "$name" = tortie-ipam ] && role=ipam
-  printf '#!/bin/sh\nTORTIE_CNI_ROLE=%s exec /opt/cni/bin/tortie.d/node /opt/cni/bin/tortie.d/dist/agent/cni/main.js "$@"\n' "$role" \
+  # The plugin makes no TLS connection: NODE_EXTRA_CA_CERTS (if the runtime's environment has it)
+  # would only make Node parse every CA certificate at start-up, ~35 ms per pod on a small host.
+  printf '#!/bin/sh\nunset NODE_EXTRA_CA_CERTS\nTORTIE_CNI_ROLE=%s exec /opt/cni/bin/tortie.d/node /opt/cni/bin/tortie.d/dist/agent/cni/tortie-cni.cjs "$@"\n' "$role" \
     > "$BIN_DIR/.$name.tmp"
   chmod 0755 "$BIN_DIR/.$name.tmp"
   mv "$BIN_DIR/.$name.tmp" "$BIN_DIR/$name"

@@ -74,12 +74,12 @@ export class VxlanManager {
       throw new TortieError('vxlan-no-parent', `no interface holds the node address ${nodeIp}; cannot choose the VXLAN parent`,
         { where: this.deviceName });
     }
-    const links = await nl.listLinks();
-    const parent = links.find((l) => l.index === parentAddr.ifindex);
+    // Two single-link requests, not a dump of every link: this runs on every sync.
+    const [parent, existing] = await Promise.all([nl.getLinkByIndex(parentAddr.ifindex), nl.getLink(this.deviceName)]);
     const vni = this.config.vni ?? 4096;
     const port = this.config.port ?? 4789;
     const mtu = this.config.mtu ?? (parent?.mtu ?? 1500) - (family === 6 ? ENCAP_OVERHEAD.vxlan6 : ENCAP_OVERHEAD.vxlan);
-    let dev = links.find((l) => l.name === this.deviceName);
+    let dev = existing;
     if (dev !== undefined && !this.matches(dev, vni, port, nodeIp, parentAddr.ifindex)) {
       this.log.warn({ have: dev.vxlan, mac: dev.mac }, 'VXLAN device settings differ; recreating');
       await nl.deleteLink(dev.index);

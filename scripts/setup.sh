@@ -39,4 +39,4 @@ elif [ ! -d node_modules ] || ! lock_matches; then
   npm ci --no-audit --no-fund >&2
 fi
 echo "setup: building" >&2
-npx tsc -p tsconfig.json >&2
+npm run -s build >&2

@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 rm -rf dist/test
-npx tsc -p tsconfig.json
+npm run -s build
 files=$(find dist/test -name '*.test.js' | sort)
 exec node --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout="${TEST_TIMEOUT_MS:-300000}" $files

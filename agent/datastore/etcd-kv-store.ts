@@ -7,7 +7,7 @@
 import type { Etcd3, IOptions } from 'etcd3';
 import type { Logger } from '../../common/logger.js';
 import { DatastoreError } from './errors.js';
-import { prefixRangeEnd, type KvEntry, type KvEvent, type KvLease, type KvStore, type KvWatch,
+import { prefixRangeEnd, type KvEntry, type KvEvent, type KvLease, type KvStore, type KvTxnOp, type KvWatch,
   type KvWatchHandlers, type KvWriteOptions } from './kv-store.js';
 import type { EtcdConnectionConfig } from './datastore-config.js';
 import { readFileSync } from 'node:fs';
@@ -156,6 +156,39 @@ export class EtcdKvStore implements KvStore {
     }
     return { key, value, modRevision: r.revision, createRevision: r.previous?.createRevision ?? r.revision,
       ...(options.lease === undefined ? {} : { lease: options.lease.id }) };
+  }
+
+  async commit(ops: readonly KvTxnOp[]): Promise<KvEntry[]> {
+    const keys = ops.map((o) => Buffer.from(o.key));
+    let res;
+    try {
+      res = await this.client.kv.txn({
+        compare: ops.map((o, i) => (o.op === 'create'
+          ? { key: keys[i] as Buffer, target: 'Create' as const, result: 'Equal' as const, create_revision: '0' }
+          : { key: keys[i] as Buffer, target: 'Mod' as const, result: 'Equal' as const, mod_revision: o.expectedModRevision })),
+        success: ops.map((o, i) => ({ request_put: { key: keys[i] as Buffer, value: Buffer.from(o.value), prev_kv: true } })),
+        failure: keys.map((k) => ({ request_range: { key: k } })),
+      });
+    } catch (err) { throw this.fail(err, `commit ${ops.map((o) => o.key).join(', ')}`); }
+    const revision = String(res.header.revision);
+    if (res.succeeded) {
+      return ops.map((o, i) => {
+        const before = res.responses[i]?.response_put?.prev_kv;
+        return { key: o.key, value: o.value, modRevision: revision,
+          createRevision: before === undefined || before === null ? revision : String(before.create_revision) };
+      });
+    }
+    // Which condition failed: the first op whose key is not as it required.
+    for (const [i, o] of ops.entries()) {
+      const kv = res.responses[i]?.response_range?.kvs?.[0];
+      const cur = kv === undefined ? undefined : toEntry(kv);
+      if (o.op === 'create' && cur !== undefined) throw new DatastoreError('already-exists', 'already exists', { where: o.key, current: cur });
+      if (o.op === 'update' && cur === undefined) throw new DatastoreError('not-found', 'does not exist', { where: o.key });
+      if (o.op === 'update' && cur !== undefined && cur.modRevision !== o.expectedModRevision) {
+        throw new DatastoreError('conflict', `was modified (revision ${cur.modRevision}, expected ${o.expectedModRevision})`, { where: o.key, current: cur });
+      }
+    }
+    throw new DatastoreError('conflict', 'the commit was refused but every condition holds now (changed meanwhile)', { where: ops.map((o) => o.key).join(', ') });
   }
 
   async delete(key: string, expectedModRevision?: string): Promise<KvEntry> {

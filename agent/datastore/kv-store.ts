@@ -35,6 +35,11 @@ export interface KvLease {
 
 export interface KvWriteOptions { readonly lease?: KvLease }
 
+/** One write of an atomic commit(): create (key absent) or update (key at a mod revision). */
+export type KvTxnOp =
+  | { readonly op: 'create'; readonly key: string; readonly value: string }
+  | { readonly op: 'update'; readonly key: string; readonly value: string; readonly expectedModRevision: string };
+
 export interface KvStore {
   get(key: string): Promise<KvEntry | undefined>;
   list(prefix: string): Promise<{ readonly entries: readonly KvEntry[]; readonly revision: string }>;
@@ -42,6 +47,13 @@ export interface KvStore {
   create(key: string, value: string, options?: KvWriteOptions): Promise<KvEntry>;
   /** Fails with `not-found`, or `conflict` (carrying the current entry) on a revision mismatch. */
   update(key: string, value: string, expectedModRevision: string, options?: KvWriteOptions): Promise<KvEntry>;
+  /**
+   * Several creates/updates, all or none (one etcd txn, one revision). When a condition fails,
+   * nothing is written and the error is the one that op alone would give (`already-exists`,
+   * `conflict` with the current entry, `not-found`), with `where` = its key. Returns the entries
+   * written, in the order given.
+   */
+  commit(ops: readonly KvTxnOp[]): Promise<KvEntry[]>;
   /** Deletes (CAS when a revision is given); returns the deleted entry. `not-found` when absent. */
   delete(key: string, expectedModRevision?: string): Promise<KvEntry>;
   watchPrefix(prefix: string, fromRevision: string, handlers: KvWatchHandlers): Promise<KvWatch>;

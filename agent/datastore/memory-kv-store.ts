@@ -3,7 +3,7 @@
  * for watches, compaction): for unit tests of logic only; production uses EtcdKvStore.
  */
 import { DatastoreError } from './errors.js';
-import type { KvEntry, KvEvent, KvLease, KvStore, KvWatch, KvWatchHandlers, KvWriteOptions } from './kv-store.js';
+import type { KvEntry, KvEvent, KvLease, KvStore, KvTxnOp, KvWatch, KvWatchHandlers, KvWriteOptions } from './kv-store.js';
 
 interface Watcher { prefix: string; handlers: KvWatchHandlers }
 
@@ -56,6 +56,30 @@ export class MemoryKvStore implements KvStore {
       throw new DatastoreError('conflict', `${key} was modified (revision ${cur.modRevision}, expected ${expectedModRevision})`, { current: cur });
     }
     return this.write(key, value, cur.createRevision, options);
+  }
+
+  async commit(ops: readonly KvTxnOp[]): Promise<KvEntry[]> {
+    for (const o of ops) {
+      const cur = this.data.get(o.key);
+      if (o.op === 'create' && cur !== undefined) throw new DatastoreError('already-exists', 'already exists', { where: o.key, current: cur });
+      if (o.op === 'update') {
+        if (cur === undefined) throw new DatastoreError('not-found', 'does not exist', { where: o.key });
+        if (cur.modRevision !== o.expectedModRevision) {
+          throw new DatastoreError('conflict', `was modified (revision ${cur.modRevision}, expected ${o.expectedModRevision})`, { where: o.key, current: cur });
+        }
+      }
+    }
+    // One revision for the whole commit, as etcd gives a txn.
+    this.revision++;
+    const rev = String(this.revision);
+    const out: KvEntry[] = [];
+    for (const o of ops) {
+      const entry: KvEntry = { key: o.key, value: o.value, modRevision: rev, createRevision: this.data.get(o.key)?.createRevision ?? rev };
+      this.data.set(o.key, entry);
+      this.emit({ type: 'put', entry });
+      out.push(entry);
+    }
+    return out;
   }
 
   async delete(key: string, expectedModRevision?: string): Promise<KvEntry> {

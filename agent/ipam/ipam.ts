@@ -5,13 +5,13 @@
  *
  *   autoAssign ─> pools (enabled, family, use, nodeSelector matches the Node's labels)
  *              ─> 1. node's confirmed affine blocks  2. claim a free block
- *                 (affinity pending ─> create block ─> affinity confirmed)  3. borrow
- *   handle record first (count per block), then the block; a lost block CAS undoes the count.
+ *                 (block + confirmed affinity in one txn)  3. borrow
+ *   the handle record (count per block) and the block are written in one txn.
  */
 import type { Logger } from '../../common/logger.js';
 import { parseAddress, parsePrefix, prefixContains, type Family } from '../../common/prefix.js';
 import { isDatastoreError } from '../datastore/errors.js';
-import type { KvEntry, KvStore } from '../datastore/kv-store.js';
+import type { KvEntry, KvStore, KvTxnOp } from '../datastore/kv-store.js';
 import type { Datastore } from '../datastore/datastore.js';
 import { affinityKey, affinityPrefix, ALL_AFFINITIES_PREFIX, blockKey, blockPrefix, cidrFromKeyPart, handleKey } from '../datastore/key-layout.js';
 import type { IPPool } from '../resources/kinds.js';
@@ -180,7 +180,6 @@ export class Ipam {
         const claimed = await this.claimBlock(args.node, family, pools);
         if (claimed === undefined) break;
         got.push(...await this.assignFromBlock(claimed.cidr, need(), args, args.node, claimed.entry, handleHint()));
-        await claimed.confirmed;
       }
       // The view may have been behind: read the affine blocks it showed full before borrowing.
       if (need() > 0 && cached !== undefined) await fromAffine(affine.filter((b) => viewFull(b.cidr)));
@@ -209,22 +208,32 @@ export class Ipam {
     known?: KvEntry, handle?: KnownHandle): Promise<AssignedAddress[]> {
     const family = parsePrefix(cidr).family;
     const key = blockKey(family, cidr);
+    const hKey = handleKey(args.handle);
     for (let attempt = 0; attempt < DATASTORE_RETRIES; attempt++) {
-      // The caller's fresh read serves the first attempt; a CAS conflict re-reads.
-      const e = attempt === 0 && known !== undefined ? known : await this.deps.store.get(key);
+      // Reads the caller already made serve the first attempt; a lost CAS re-reads both.
+      const [e, h] = await Promise.all([
+        attempt === 0 && known !== undefined ? known : this.deps.store.get(key),
+        attempt === 0 && handle !== undefined ? handle.entry : this.deps.store.get(hKey),
+      ]);
       if (e === undefined) return [];
       const block = parseBlock(e);
       if (affineTo !== undefined && affinityNode(block) !== affineTo) return [];
       const k = Math.min(want, block.unallocated.length);
       if (k === 0) return [];
-      await this.adjustHandle(args.handle, cidr, k, attempt === 0 ? handle : undefined);
       const { block: next, ordinals } = assignInBlock(block, k, args.handle, { ...args.attrs, node: args.attrs['node'] ?? args.node });
+      const counts: Record<string, number> = { ...(h === undefined ? {} : parseHandle(h).block) };
+      counts[cidr] = (counts[cidr] ?? 0) + k;
+      const handleValue = JSON.stringify({ handleID: args.handle, block: counts } satisfies HandleData);
       try {
-        await this.deps.store.update(key, JSON.stringify(next), e.modRevision);
+        // The handle's count and the block's allocation in one txn (Calico writes the handle first
+        // and undoes it when the block write loses).
+        await this.deps.store.commit([
+          h === undefined ? { op: 'create', key: hKey, value: handleValue } : { op: 'update', key: hKey, value: handleValue, expectedModRevision: h.modRevision },
+          { op: 'update', key, value: JSON.stringify(next), expectedModRevision: e.modRevision },
+        ]);
         return ordinals.map((o) => ({ address: ordinalToAddress(cidr, o), block: cidr }));
       } catch (err) {
-        await this.adjustHandle(args.handle, cidr, -k);
-        if (isDatastoreError(err, 'conflict') || isDatastoreError(err, 'not-found')) continue;
+        if (isDatastoreError(err, 'conflict') || isDatastoreError(err, 'not-found') || isDatastoreError(err, 'already-exists')) continue;
         throw err;
       }
     }
@@ -232,11 +241,10 @@ export class Ipam {
   }
 
   /** Add `delta` to the handle's count for `cidr` (creating / deleting the handle record). */
-  private async adjustHandle(handle: string, cidr: string, delta: number, known?: KnownHandle): Promise<void> {
+  private async adjustHandle(handle: string, cidr: string, delta: number): Promise<void> {
     const key = handleKey(handle);
     for (let attempt = 0; attempt < DATASTORE_RETRIES; attempt++) {
-      // A record read moments ago serves the first attempt; the CAS catches any change since.
-      const e = attempt === 0 && known !== undefined ? known.entry : await this.deps.store.get(key);
+      const e = await this.deps.store.get(key);
       const cur: HandleData = e === undefined ? { handleID: handle, block: {} } : parseHandle(e);
       const blocks: Record<string, number> = { ...cur.block };
       const n = (blocks[cidr] ?? 0) + delta;
@@ -273,16 +281,15 @@ export class Ipam {
     const have = (await this.blocksForNode(node, family)).find((b) => b.state === 'confirmed'
       && pools.some((p) => prefixContains(parsePrefix(p.spec.cidr), parsePrefix(b.cidr))));
     if (have !== undefined) return have.cidr;
-    const claimed = await this.claimBlock(node, family, pools);
-    await claimed?.confirmed;
-    return claimed?.cidr;
+    return (await this.claimBlock(node, family, pools))?.cidr;
   }
 
   /**
-   * Two-phase claim of the first free block in `pools`: ∅ → pending → (block created) → confirmed.
-   * Returns the block (with its stored entry when this call created it) once it exists; the
-   * confirmation write runs meanwhile (`confirmed`), so the caller can assign at the same time.
-   * The free block is found from the view's blocks when there is one (no list of every block).
+   * Claim the first free block in `pools`: the block and its confirmed affinity are created in
+   * one etcd txn (Calico goes ∅ → pending → block → confirmed in three writes, because its
+   * Kubernetes backend has no multi-key txn; the stored result is the same). Returns the block,
+   * with its stored entry when this call created it. The free block is found from the view's
+   * blocks when there is one (no list of every block).
    */
   private async claimBlock(node: string, family: Family, pools: readonly IPPool[]): Promise<ClaimedBlock | undefined> {
     const view = this.deps.view?.blocks(family);
@@ -295,6 +302,7 @@ export class Ipam {
   }
 
   private async claimFirstFree(node: string, family: Family, pools: readonly IPPool[], existing: Set<string>): Promise<ClaimedBlock | undefined> {
+    const confirmed = JSON.stringify({ state: 'confirmed' } satisfies AffinityData);
     for (const pool of pools) {
       const size = pool.spec.blockSize;
       for (let n = 0n; ; n++) {
@@ -302,53 +310,35 @@ export class Ipam {
         if (cidr === undefined) break;
         if (existing.has(cidr)) continue;
         const aKey = affinityKey(node, family, cidr);
-        let ours: string | undefined; // mod revision of the pending affinity this call created
-        try {
-          ours = (await this.deps.store.create(aKey, JSON.stringify({ state: 'pending' } satisfies AffinityData))).modRevision;
-        } catch (err) {
-          if (!isDatastoreError(err, 'already-exists')) throw err; // a sibling claim on this node, or a leftover: carry on
-        }
-        let created: KvEntry;
-        try {
-          created = await this.deps.store.create(blockKey(family, cidr), JSON.stringify(newBlock(cidr, node)));
-        } catch (err) {
-          if (!isDatastoreError(err, 'already-exists')) {
-            if (ours !== undefined) await this.deps.store.delete(aKey, ours).catch(() => undefined);
-            throw err;
+        const bKey = blockKey(family, cidr);
+        // Block and confirmed affinity in one txn: no pending phase to clean up after a lost race.
+        // An affinity already there (one being released: pendingDeletion) is taken over by CAS.
+        let affinityOp: KvTxnOp = { op: 'create', key: aKey, value: confirmed };
+        for (let attempt = 0; ; attempt++) {
+          if (attempt >= DATASTORE_RETRIES) throw new IpamError('ipam-retries-exhausted', `block ${cidr}: gave up after ${DATASTORE_RETRIES} claim conflicts`);
+          try {
+            const [created] = await this.deps.store.commit([{ op: 'create', key: bKey, value: JSON.stringify(newBlock(cidr, node)) }, affinityOp]);
+            this.log.info({ node, block: cidr }, 'claimed block');
+            return created === undefined ? { cidr } : { cidr, entry: created };
+          } catch (err) {
+            if (!isDatastoreError(err)) throw err;
+            if (err.where === aKey && (err.code === 'already-exists' || err.code === 'conflict') && err.current !== undefined) {
+              affinityOp = { op: 'update', key: aKey, value: confirmed, expectedModRevision: err.current.modRevision };
+              continue;
+            }
+            if (err.where === aKey && err.code === 'not-found') { affinityOp = { op: 'create', key: aKey, value: confirmed }; continue; }
+            if (err.where !== bKey || err.code !== 'already-exists') throw err;
+            existing.add(cidr);
+            const current = err.current === undefined ? undefined : parseBlock(err.current);
+            // A sibling call on this node claimed it: use it while it has room (a full one, e.g. one
+            // a stale view did not show, would be handed back again and again).
+            if (current !== undefined && affinityNode(current) === node && current.unallocated.length > 0) return { cidr };
+            break;
           }
-          existing.add(cidr);
-          const current = err.current === undefined ? undefined : parseBlock(err.current);
-          const winner = current === undefined ? undefined : affinityNode(current);
-          // Another node won: drop our pending claim (CAS, so a sibling's newer write survives).
-          if (winner !== node && ours !== undefined) await this.deps.store.delete(aKey, ours).catch(() => undefined);
-          // A sibling call on this node claimed it: use it while it has room (a full one, e.g. one
-          // a stale view did not show, would be handed back again and again).
-          if (winner === node && (current?.unallocated.length ?? 0) > 0) return { cidr, confirmed: Promise.resolve() };
-          continue;
         }
-        const confirmed = this.setAffinity(aKey, 'confirmed', ours);
-        confirmed.catch(() => undefined); // the caller awaits it
-        this.log.info({ node, block: cidr }, 'claimed block');
-        return { cidr, entry: created, confirmed };
       }
     }
     return undefined;
-  }
-
-  /** Set an affinity's state; `revision` (the caller's own last write) spares the first read. */
-  private async setAffinity(key: string, state: AffinityState, revision?: string): Promise<void> {
-    for (let attempt = 0; attempt < DATASTORE_RETRIES; attempt++) {
-      const a = attempt === 0 && revision !== undefined ? { modRevision: revision } : await this.deps.store.get(key);
-      try {
-        if (a === undefined) await this.deps.store.create(key, JSON.stringify({ state } satisfies AffinityData));
-        else await this.deps.store.update(key, JSON.stringify({ state } satisfies AffinityData), a.modRevision);
-        return;
-      } catch (err) {
-        if (isDatastoreError(err, 'conflict') || isDatastoreError(err, 'already-exists') || isDatastoreError(err, 'not-found')) continue;
-        throw err;
-      }
-    }
-    throw new IpamError('ipam-retries-exhausted', `affinity ${key}: gave up after ${DATASTORE_RETRIES} update conflicts`);
   }
 
   /** Release every empty block affine to `node` (all nodes when omitted); returns their CIDRs. */
@@ -495,4 +485,4 @@ export class Ipam {
 interface FirstReads { readonly pools: IPPool[]; readonly affinities: BlockInfo[]; readonly config: IpamConfig }
 /** A handle record read earlier in this call (entry undefined: there was none), or undefined: read it. */
 type KnownHandle = { readonly entry: KvEntry | undefined } | undefined;
-interface ClaimedBlock { readonly cidr: string; readonly entry?: KvEntry; readonly confirmed: Promise<void> }
+interface ClaimedBlock { readonly cidr: string; readonly entry?: KvEntry }

@@ -323,16 +323,20 @@ export class NodeAgent {
     const sp = this.speaker;
     if (sp === undefined || this.options.nodeIp === undefined) return;
     const next = new Map<string, string>();
+    let changed = false;
     for (const r of routes) {
       // Next hop: the node's address of the prefix's family (v6 prefixes go over v6 sessions).
       const nh = r.prefix.includes(':') ? this.options.nodeIp6 : this.options.nodeIp;
       if (nh === undefined) continue;
       const key = JSON.stringify(r.communities);
       next.set(r.prefix, key);
-      if (this.originated.get(r.prefix) !== key) sp.originate(r.prefix, { nextHop: nh, communities: r.communities });
+      if (this.originated.get(r.prefix) !== key) { sp.originate(r.prefix, { nextHop: nh, communities: r.communities }); changed = true; }
     }
-    for (const p of this.originated.keys()) if (!next.has(p)) sp.withdraw(p);
+    for (const p of this.originated.keys()) if (!next.has(p)) { sp.withdraw(p); changed = true; }
     this.originated = next;
+    // The peers hear of a new block before this sync goes on to the kernel (route table dumps
+    // and VXLAN entries can take milliseconds on a node with many pods).
+    if (changed) sp.flush();
   }
 
   private onBestPath(c: BestPathChange): void {

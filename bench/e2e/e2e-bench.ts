@@ -16,12 +16,12 @@
  * Run (root): node dist/bench/e2e/e2e-bench.js [--pods 60] [--nodes 3] [--seconds 5] [--json FILE]
  * Prints a table; writes JSON to bench/results/e2e-<time>.json (or --json FILE).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type LabState, down, runCni, up } from '../../agent/lab/lab.js';
+import { CNI_MAIN, type LabState, down, runCni, runtimeEnv, up } from '../../agent/lab/lab.js';
 import { check } from '../../agent/lab/lab-report.js';
 import { run, tryRun, tryRunIn } from '../../agent/lab/lab-host.js';
 import type { NodePlan, PodPlan } from '../../agent/lab/lab-plan.js';
@@ -111,6 +111,8 @@ async function addMeasured(n: NodePlan, pod: PodPlan): Promise<{ address: string
 
 interface Convergence {
   fromAddStartMs: number[]; afterAddReturnedMs: number[]; addMs: number[];
+  /** Container ids of the measured pods (each claims a new block). */
+  measured: string[];
   /** The route in the ADD's own node's kernel (block blackhole or workload /32) → every other node's kernel: the agents' part. */
   originToOthersMs: number[];
   kinds: Record<string, number>;
@@ -118,7 +120,7 @@ interface Convergence {
 
 async function convergence(lab: LabState, pods: number): Promise<Convergence> {
   const monitors = lab.plan.nodes.map((n) => new RouteMonitor(n.netns));
-  const out: Convergence = { fromAddStartMs: [], afterAddReturnedMs: [], addMs: [], originToOthersMs: [], kinds: {} };
+  const out: Convergence = { fromAddStartMs: [], afterAddReturnedMs: [], addMs: [], measured: [], originToOthersMs: [], kinds: {} };
   const made: Array<{ n: NodePlan; pod: PodPlan }> = [];
   try {
     // Each monitor is subscribed once it reports a probe route added in its namespace.
@@ -134,6 +136,7 @@ async function convergence(lab: LabState, pods: number): Promise<Convergence> {
       const filler = mk('f');
       made.push({ n, pod }, { n, pod: filler });
       const { address, t0, t1 } = await addMeasured(n, pod);
+      out.measured.push(pod.containerId);
       const others = monitors.filter((m) => m.netns !== n.netns);
       const origin = monitors.find((m) => m.netns === n.netns);
       const seen = await waitFor(`${address} on every other node`, 10_000, () => {
@@ -161,6 +164,27 @@ async function convergence(lab: LabState, pods: number): Promise<Convergence> {
   return out;
 }
 
+/**
+ * The agents' own IPAM time for the measured ADDs (each claims a new block), from the `assigned`
+ * lines of their logs: handle check, pools, affinities, the claim and the assignment, in etcd.
+ */
+function assignTimes(lab: LabState, containerIds: readonly string[]): number[] {
+  const wanted = new Set(containerIds);
+  const out: number[] = [];
+  for (const n of lab.plan.nodes) {
+    let text = '';
+    try { text = readFileSync(n.logFile, 'utf8'); } catch { continue; }
+    for (const line of text.split('\n')) {
+      if (!line.includes('"assigned"')) continue;
+      try {
+        const j = JSON.parse(line) as { msg?: string; containerId?: string; ms?: number };
+        if (j.msg === 'assigned' && j.containerId !== undefined && wanted.has(j.containerId) && typeof j.ms === 'number') out.push(j.ms);
+      } catch { /* not a log line of ours */ }
+    }
+  }
+  return out;
+}
+
 const STARTUP_RUNS = 11;
 
 /**
@@ -169,7 +193,7 @@ const STARTUP_RUNS = 11;
  * way the lab's runtime starts the plugin. Medians, wall clock.
  */
 function processStartup(n: NodePlan): { nodeMs: number; pluginMs: number } {
-  const plugin = fileURLToPath(new URL('../../agent/cni/main.js', import.meta.url));
+  const plugin = CNI_MAIN;
   const time = (args: string[], input: string, env: NodeJS.ProcessEnv): number => {
     const xs: number[] = [];
     for (let i = 0; i < STARTUP_RUNS; i++) {
@@ -180,9 +204,10 @@ function processStartup(n: NodePlan): { nodeMs: number; pluginMs: number } {
     }
     return pct(xs, 50);
   };
+  // The environment the ADDs run with (runtimeEnv), not this shell's.
   return {
-    nodeMs: time(['-e', '0'], '', process.env),
-    pluginMs: time([plugin], '{"cniVersion":"1.0.0","name":"k8s-pod-network","type":"tortie"}', { ...process.env, CNI_COMMAND: 'VERSION' }),
+    nodeMs: time(['-e', '0'], '', runtimeEnv(n)),
+    pluginMs: time([plugin], '{"cniVersion":"1.0.0","name":"k8s-pod-network","type":"tortie"}', { ...runtimeEnv(n), CNI_COMMAND: 'VERSION' }),
   };
 }
 
@@ -252,6 +277,7 @@ async function main(): Promise<number> {
     const startup = processStartup(lab.plan.nodes[0] as NodePlan);
     const thr = await iperf(lab, args.seconds);
     const s1 = stats(conv.fromAddStartMs), s2 = stats(conv.afterAddReturnedMs), s3 = stats(conv.addMs), s4 = stats(conv.originToOthersMs);
+    const s5 = stats(assignTimes(lab, conv.measured));
     const f = (x: number): string => x.toFixed(1).padStart(8);
     const table = [
       `Convergence, ${s1.n} pods on ${args.nodes} nodes (route seen in every other node's kernel; ${Object.entries(conv.kinds).map(([k, v]) => `${v} ${k}`).join(', ')} routes)`,
@@ -261,6 +287,7 @@ async function main(): Promise<number> {
       `| CNI ADD returned → route on every other node | ${f(s2.p50)} | ${f(s2.p99)} | ${f(s2.max)} |`,
       `| CNI ADD duration (plugin start to result) | ${f(s3.p50)} | ${f(s3.p99)} | ${f(s3.max)} |`,
       `| route in the ADD's node → every other node (agents, BGP, kernel) | ${f(s4.p50)} | ${f(s4.p99)} | ${f(s4.max)} |`,
+      `| the agent's IPAM assign for the ADD (new block claimed; ${s5.n} from its log) | ${f(s5.p50)} | ${f(s5.p99)} | ${f(s5.max)} |`,
       `| process start: \`node -e 0\` / the CNI plugin's VERSION (median of ${STARTUP_RUNS}) | ${f(startup.nodeMs)} | ${f(startup.pluginMs)} | |`,
       '',
       `Throughput, iperf3 TCP 1 stream, ${args.seconds} s each`,
@@ -273,7 +300,7 @@ async function main(): Promise<number> {
     mkdirSync(join(file, '..'), { recursive: true });
     writeFileSync(file, `${JSON.stringify({
       suite: 'e2e', date: new Date().toISOString(), nodes: args.nodes, pods: args.pods, blockSize: 31,
-      convergence: { fromAddStart: s1, afterAddReturned: s2, addDuration: s3, originToOthers: s4, routeKinds: conv.kinds, samplesMs: conv.fromAddStartMs },
+      convergence: { fromAddStart: s1, afterAddReturned: s2, addDuration: s3, originToOthers: s4, agentAssign: s5, routeKinds: conv.kinds, samplesMs: conv.fromAddStartMs },
       processStartupMs: startup,
       throughput: thr,
     }, null, 2)}\n`);

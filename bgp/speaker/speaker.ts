@@ -414,6 +414,16 @@ export class BgpSpeaker {
     if (this.originated.delete(formatPrefix(prefix))) this.rib.withdrawOriginated(prefix);
   }
 
+  /**
+   * Send the UPDATEs that pending changes call for now instead of at the next setImmediate: for an
+   * embedding program that originated or withdrew prefixes and goes on with other work first
+   * (the agent programs its kernel after originating; a slow netlink dump would hold the UPDATE back).
+   */
+  flush(): void {
+    if (this.stopped) return;
+    for (const g of this.groups.values()) this.flushGroup(g, newEncodedCache());
+  }
+
   /** Cease/2 administrative shutdown to every peer, close the listener. */
   async stop(): Promise<void> {
     this.stopped = true;

@@ -84,8 +84,23 @@ export class RtNetlink implements Netlink {
     return msgs.map(decodeLink);
   }
 
+  /** One RTM_GETLINK by name, not a dump of every link (a node has a veth per pod). */
   async getLink(name: string): Promise<LinkInfo | undefined> {
-    return (await this.listLinks()).find((l) => l.name === name);
+    return this.getOneLink(`link ${name}`, () => this.sock.getLink({}, { ifname: name }, this.opts));
+  }
+
+  async getLinkByIndex(index: number): Promise<LinkInfo | undefined> {
+    return this.getOneLink(`link #${index}`, () => this.sock.getLink({ index }, {}, this.opts));
+  }
+
+  private async getOneLink(object: string, fn: () => Promise<rt.LinkMessage[]>): Promise<LinkInfo | undefined> {
+    try {
+      const m = (await this.req('get', object, fn))[0];
+      return m === undefined ? undefined : decodeLink(m);
+    } catch (err) {
+      if (err instanceof NetlinkError && err.errno === 'ENODEV') return undefined;
+      throw err;
+    }
   }
 
   async addLink(spec: LinkSpec): Promise<void> {

@@ -114,6 +114,7 @@ export interface Netlink {
   listLinks(): Promise<LinkInfo[]>;
   /** The link, or undefined when no link has that name. */
   getLink(name: string): Promise<LinkInfo | undefined>;
+  getLinkByIndex(index: number): Promise<LinkInfo | undefined>;
   addLink(spec: LinkSpec): Promise<void>;
   deleteLink(index: number): Promise<void>;
   setLink(index: number, change: LinkChange): Promise<void>;

@@ -112,6 +112,7 @@ export class FakeNetlink implements Netlink {
 
   async listLinks(): Promise<LinkInfo[]> { this.check('listLinks', undefined, 'links', false); return [...this.links.values()]; }
   async getLink(name: string): Promise<LinkInfo | undefined> { return [...this.links.values()].find((l) => l.name === name); }
+  async getLinkByIndex(index: number): Promise<LinkInfo | undefined> { return [...this.links.values()].find((l) => l.index === index); }
 
   async addLink(spec: LinkSpec): Promise<void> {
     this.check('addLink', spec, `link ${spec.name}`);

@@ -23,7 +23,7 @@ import type { AgentRequest, AgentResponse } from '../../../agent/cni/agent-proto
 import { hostInterfaceName } from '../../../agent/cni/workload-interface.js';
 
 const skip = topologySkipReason('ip', 'nsenter');
-const plugin = new URL('../../../agent/cni/main.js', import.meta.url).pathname;
+const plugin = new URL('../../../agent/cni/tortie-cni.cjs', import.meta.url).pathname;
 
 let topo: Topology;
 let node = '';

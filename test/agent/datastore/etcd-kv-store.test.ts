@@ -47,6 +47,27 @@ describe('etcd KvStore', { skip }, () => {
     await assert.rejects(store.delete('/t/cas/a'), (e: unknown) => isDatastoreError(e, 'not-found'));
   });
 
+  it('commit writes several keys in one revision, or nothing, naming the key whose condition failed', async () => {
+    const base = await store.create('/t/txn/b', 'b1');
+    const [a, b] = await store.commit([{ op: 'create', key: '/t/txn/a', value: 'a1' }, { op: 'update', key: '/t/txn/b', value: 'b2', expectedModRevision: base.modRevision }]);
+    assert.equal(a?.modRevision, b?.modRevision, 'one revision for the whole commit');
+    assert.equal(b?.createRevision, base.createRevision);
+    assert.deepEqual(await store.get('/t/txn/a'), a);
+    assert.deepEqual(await store.get('/t/txn/b'), b);
+    // Each failing condition alone: nothing of the commit is written.
+    const failures: Array<[Parameters<EtcdKvStore['commit']>[0], string, string]> = [
+      [[{ op: 'create', key: '/t/txn/c', value: 'c' }, { op: 'create', key: '/t/txn/a', value: 'x' }], 'already-exists', '/t/txn/a'],
+      [[{ op: 'create', key: '/t/txn/c', value: 'c' }, { op: 'update', key: '/t/txn/b', value: 'x', expectedModRevision: base.modRevision }], 'conflict', '/t/txn/b'],
+      [[{ op: 'create', key: '/t/txn/c', value: 'c' }, { op: 'update', key: '/t/txn/none', value: 'x', expectedModRevision: '1' }], 'not-found', '/t/txn/none'],
+    ];
+    for (const [ops, code, where] of failures) {
+      await assert.rejects(store.commit(ops), (e: unknown) => isDatastoreError(e) && e.code === code && e.where === where
+        && (code === 'not-found' || e.current !== undefined), `${code} on ${where}`);
+      assert.equal(await store.get('/t/txn/c'), undefined, 'nothing written');
+    }
+    assert.equal((await store.get('/t/txn/b'))?.value, 'b2');
+  });
+
   it('a watch survives an etcd restart and resumes from the last revision', async () => {
     const seen = new Map<string, string>();
     const syncer = new WatchSyncer({ store, clock: systemClock, logger }, '/t/restart/', {

@@ -2,7 +2,7 @@
  * A small cluster for tortie-node tests: etcd in its own namespace ("db", reached by every node
  * over a management veth), node namespaces joined by the topology the test draws, real
  * tortie-node processes (dist/agent/node/main.js under `ip netns exec`), pods made by the real
- * CNI plugin (dist/agent/cni/main.js) as a container runtime would.
+ * CNI plugin (dist/agent/cni/tortie-cni.cjs, the bundle) as a container runtime would.
  *
  *   db (etcd 10.250.N.1) ──mgmt veth── nodeN (10.250.N.2)      nodes ── test-drawn underlay
  */
@@ -19,7 +19,7 @@ import { Topology, topologySkipReason } from '../../helpers/netns.js';
 
 const DIST = fileURLToPath(new URL('../../../', import.meta.url));
 export const NODE_MAIN = join(DIST, 'agent/node/main.js');
-export const CNI_MAIN = join(DIST, 'agent/cni/main.js');
+export const CNI_MAIN = join(DIST, 'agent/cni/tortie-cni.cjs');
 
 /** Why a NodeLab test cannot run here (netns tools, etcd, `tools`, a built dist/), or undefined. */
 export function nodeLabSkipReason(...tools: string[]): string | undefined {

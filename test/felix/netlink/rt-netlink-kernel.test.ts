@@ -31,6 +31,10 @@ test('RtNetlink: links, addresses, neighbours, FDB and notifications on the real
     await call('addLink', { type: 'veth', name: 'v0', peerName: 'v0p', mtu: 1400 });
     await call('addLink', { type: 'bridge', name: 'br0' });
     const v0 = await call<LinkInfo>('getLink', 'v0');
+    // Single-link requests (RTM_GETLINK by name or index), not a dump; a missing link is undefined.
+    assert.equal((await call<LinkInfo>('getLinkByIndex', v0.index)).name, 'v0');
+    assert.equal(await call('getLinkByIndex', 999_999), undefined);
+    assert.equal(await call('getLink', 'nosuchlink0'), undefined);
     await call('setLink', v0.index, { up: true, mtu: 1300, mac: '02:00:00:00:00:01' });
     await call('addLink', { type: 'vxlan', name: 'vx0', vxlan: { vni: 42, port: 8472, learning: false, parentIndex: v0.index } });
     const links = JSON.parse(sh('ip', ['-n', n, '-j', '-d', 'link', 'show'])) as unknown[];
