@@ -29,7 +29,7 @@ export interface VxlanConfig {
   readonly port?: number;
   /** Explicit device MTU; default parent MTU − 50 (− 70 over IPv6). */
   readonly mtu?: number;
-  /** Explicit VTEP MAC; default derived from the node name. */
+  /** Explicit VTEP MAC; default derived from the node name (and the family, vxlan-mac.ts). */
   readonly mac?: string;
 }
 
@@ -45,6 +45,8 @@ export interface RemoteBlock { readonly cidr: string; readonly nodeName: string 
 export class VxlanManager {
   readonly deviceName: string;
   readonly mac: string;
+  /** Underlay family: 6 for vxlan-v6.calico (also picks the default MACs, vxlan-mac.ts). */
+  readonly family: 4 | 6;
   private vteps = new Map<string, RemoteVtep>();
   /** VTEPs whose neighbour + FDB entries are in the kernel, by node name. */
   private readonly programmed = new Map<string, RemoteVtep>();
@@ -52,8 +54,9 @@ export class VxlanManager {
   private readonly log: Logger;
 
   constructor(private readonly deps: { readonly netlink: Netlink; readonly logger: Logger }, readonly config: VxlanConfig) {
-    this.deviceName = config.deviceName ?? (parseAddress(config.nodeIp).family === 6 ? 'vxlan-v6.calico' : 'vxlan.calico');
-    this.mac = config.mac ?? vxlanMacForNode(config.nodeName);
+    this.family = parseAddress(config.nodeIp).family;
+    this.deviceName = config.deviceName ?? (this.family === 6 ? 'vxlan-v6.calico' : 'vxlan.calico');
+    this.mac = config.mac ?? vxlanMacForNode(config.nodeName, this.family);
     this.log = deps.logger.child({ device: this.deviceName });
   }
 
@@ -61,7 +64,7 @@ export class VxlanManager {
     this.vteps = new Map([...vteps].filter((v) => v.nodeName !== this.config.nodeName).map((v) => [v.nodeName, v]));
   }
 
-  macOf(v: RemoteVtep): string { return v.mac ?? vxlanMacForNode(v.nodeName); }
+  macOf(v: RemoteVtep): string { return v.mac ?? vxlanMacForNode(v.nodeName, this.family); }
 
   /** Create or fix the device; returns its ifindex. Recreates it when VNI/port/parent/MAC/learning differ. */
   async ensureDevice(): Promise<number> {

@@ -4,10 +4,12 @@
  *   - a blackhole per local block;
  *   - a /32 per local workload on its cali interface;
  *   - backend bird: each learned best route — inside a VXLAN pool and (Always, or CrossSubnet and
- *     the owner node in another subnet) → via vxlan.calico to the owner's VTEP; IPIP likewise via
- *     tunl0; otherwise via the BGP next hop: onlink out of the parent interface when it is in our
- *     subnet, else through the underlay route that reaches it (BIRD's "gateway recursive");
- *   - backend vxlan (no BGP): remote blocks from IPAM via felix/routes blockRoutes.
+ *     the owner node in another subnet of that family) → via vxlan.calico (IPv6: vxlan-v6.calico)
+ *     to the owner's VTEP of that family; IPIP (IPv4 only) likewise via tunl0; otherwise via the
+ *     BGP next hop: onlink out of the parent interface when it is in our subnet, else through the
+ *     underlay route that reaches it (BIRD's "gateway recursive");
+ *   - backend vxlan (no BGP): remote blocks from IPAM via felix/routes blockRoutes, per family
+ *     (IPv6 blocks against the nodes' IPv6 addresses and VTEPs), borrowed /32s and /128s likewise.
  * Routes learned for prefixes outside every pool get metric 1024 so they never replace a route
  * someone else owns for the same destination.
  */
@@ -40,9 +42,13 @@ export interface Workload { readonly address: string; readonly iface: string }
 
 export interface KernelRoutesResult {
   readonly routes: DesiredRoute[];
-  /** Remote blocks routed over VXLAN (VxlanManager.routesFor after its entries exist). */
+  /** Remote IPv4 blocks routed over vxlan.calico (VxlanManager.routesFor after its entries exist). */
   readonly vxlanBlocks: RemoteBlock[];
+  /** The other nodes' IPv4 VTEPs. */
   readonly vteps: RemoteVtep[];
+  /** The same for IPv6 over vxlan-v6.calico: remote IPv6 blocks and the other nodes' IPv6 VTEPs. */
+  readonly vxlanBlocks6: RemoteBlock[];
+  readonly vteps6: RemoteVtep[];
   readonly skipped: Array<{ readonly prefix: string; readonly reason: string }>;
 }
 
@@ -75,20 +81,28 @@ export function resolveNextHop(underlay: readonly UnderlayRoute[], ip: string): 
   return best;
 }
 
-export function vtepsOf(s: Snapshot): RemoteVtep[] {
+/** The other nodes' VTEPs of one family: IPv4 from ipv4Address + ipv4VXLANTunnelAddr, IPv6 from ipv6Address + ipv6VXLANTunnelAddr. */
+export function vtepsOf(s: Snapshot, family: 4 | 6 = 4): RemoteVtep[] {
   const out: RemoteVtep[] = [];
   for (const n of s.nodes.values()) {
-    if (n.name === s.localNode || n.ipv4 === undefined || n.vxlanTunnelAddr === undefined) continue;
-    out.push({ nodeName: n.name, nodeIp: n.ipv4, tunnelIp: n.vxlanTunnelAddr, ...(n.vxlanMac === undefined ? {} : { mac: n.vxlanMac }) });
+    if (n.name === s.localNode) continue;
+    const [nodeIp, tunnelIp, mac] = family === 4 ? [n.ipv4, n.vxlanTunnelAddr, n.vxlanMac] : [n.ipv6, n.vxlanTunnelAddrV6, n.vxlanMacV6];
+    if (nodeIp === undefined || tunnelIp === undefined) continue;
+    out.push({ nodeName: n.name, nodeIp, tunnelIp, ...(mac === undefined ? {} : { mac }) });
   }
   return out.sort((a, b) => a.nodeName.localeCompare(b.nodeName));
 }
 
 export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], workloads: readonly Workload[], local: LocalFacts): KernelRoutesResult {
-  const out: KernelRoutesResult = { routes: [], vxlanBlocks: [], vteps: vtepsOf(s), skipped: [] };
+  const out: KernelRoutesResult = { routes: [], vxlanBlocks: [], vteps: vtepsOf(s, 4), vxlanBlocks6: [], vteps6: vtepsOf(s, 6), skipped: [] };
   const byDst = new Map<string, DesiredRoute>();
   const put = (r: DesiredRoute): void => { if (!byDst.has(r.dst)) byDst.set(r.dst, r); };
-  const vtepNodes = new Set(out.vteps.map((v) => v.nodeName));
+  const vtepNodes = { 4: new Set(out.vteps.map((v) => v.nodeName)), 6: new Set(out.vteps6.map((v) => v.nodeName)) };
+  /** A remote block through the owner's VTEP of the block's family, or skipped until that VTEP is known. */
+  const viaVxlan = (family: 4 | 6, b: RemoteBlock): void => {
+    if (vtepNodes[family].has(b.nodeName)) (family === 4 ? out.vxlanBlocks : out.vxlanBlocks6).push(b);
+    else out.skipped.push({ prefix: b.cidr, reason: `node ${b.nodeName} has no ${family === 4 ? 'IPv4' : 'IPv6'} VXLAN tunnel address yet` });
+  };
   const own = new Set(localBlocks(s));
   const localIp = local.cidr.slice(0, local.cidr.indexOf('/'));
   const localIp6 = local.cidr6 === undefined ? undefined : local.cidr6.slice(0, local.cidr6.indexOf('/'));
@@ -140,14 +154,13 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
       if (l.nextHop === localIp || l.nextHop === localIp6) { out.skipped.push({ prefix, reason: 'next hop is this node' }); continue; }
       const pool = poolOf(pools, parsed);
       const owner = nodesByIp.get(l.nextHop);
-      if (family === 6 && pool !== undefined && pool.vxlanMode !== 'Never') { out.skipped.push({ prefix, reason: 'IPv6 VXLAN is not supported yet' }); continue; }
-      if (pool !== undefined && pool.vxlanMode !== 'Never' && owner !== undefined
-        && crossSubnetDecision(pool.vxlanMode, local.cidr, l.nextHop) === 'tunnel') {
-        if (vtepNodes.has(owner.name)) out.vxlanBlocks.push({ cidr: prefix, nodeName: owner.name });
-        else out.skipped.push({ prefix, reason: `node ${owner.name} has no VXLAN tunnel address yet` });
-        continue;
+      // The subnet that decides CrossSubnet is the node's own subnet of the next hop's family.
+      const subnet = family === 4 ? local.cidr : local.cidr6;
+      if (pool !== undefined && pool.vxlanMode !== 'Never' && owner !== undefined) {
+        if (subnet === undefined) { out.skipped.push({ prefix, reason: 'IPv6 VXLAN pool: this node has no IPv6 address' }); continue; }
+        if (crossSubnetDecision(pool.vxlanMode, subnet, l.nextHop) === 'tunnel') { viaVxlan(family, { cidr: prefix, nodeName: owner.name }); continue; }
       }
-      if (pool !== undefined && pool.ipipMode !== 'Never' && crossSubnetDecision(pool.ipipMode, local.cidr, l.nextHop) === 'tunnel') {
+      if (family === 4 && pool !== undefined && pool.ipipMode !== 'Never' && crossSubnetDecision(pool.ipipMode, local.cidr, l.nextHop) === 'tunnel') {
         put(ipipRoute(prefix, l.nextHop, local.ipipMtu));
         continue;
       }
@@ -156,29 +169,38 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
       else put(r);
     }
   } else if (local.backend === 'vxlan') {
-    const nodes = new Map<string, { name: string; ip: string }>();
-    for (const n of s.nodes.values()) if (n.ipv4 !== undefined) nodes.set(n.name, { name: n.name, ip: n.ipv4 });
-    const blocks = s.blocks.flatMap((b) => {
-      const pool = poolOf(pools, parsePrefix(b.cidr));
-      if (b.node === undefined || pool === undefined) return [];
-      if (b.cidr.includes(':')) { if (b.node !== s.localNode) out.skipped.push({ prefix: b.cidr, reason: 'IPv6 without BGP is not supported yet' }); return []; }
-      const modes = { ipipMode: pool.ipipMode, vxlanMode: pool.vxlanMode };
-      // Addresses borrowed from this block by another node: a /32 to the node running the workload.
-      const borrowed = b.allocations.filter((a) => a.node !== undefined && a.node !== b.node && a.node !== s.localNode)
-        .map((a) => ({ cidr: `${a.address}/32`, nodeName: a.node ?? '', ...modes }));
-      return b.node === s.localNode ? borrowed : [{ cidr: b.cidr, nodeName: b.node, ...modes }, ...borrowed];
-    });
-    if (local.parentIface === '') {
-      out.skipped.push({ prefix: local.cidr, reason: 'no interface holds the node address: remote blocks not routed' });
-      blocks.length = 0;
+    for (const family of [4, 6] as const) {
+      const cidr = family === 4 ? local.cidr : local.cidr6;
+      const nodes = new Map<string, { name: string; ip: string }>();
+      for (const n of s.nodes.values()) {
+        const ip = family === 4 ? n.ipv4 : n.ipv6;
+        if (ip !== undefined) nodes.set(n.name, { name: n.name, ip });
+      }
+      const blocks = s.blocks.flatMap((b) => {
+        let p: Prefix;
+        try { p = parsePrefix(b.cidr); } catch { return []; }
+        const pool = p.family === family ? poolOf(pools, p) : undefined;
+        if (b.node === undefined || pool === undefined) return [];
+        const modes = { ipipMode: pool.ipipMode, vxlanMode: pool.vxlanMode };
+        // Addresses borrowed from this block by another node: a /32 (/128) to the node running the workload.
+        const borrowed = b.allocations.filter((a) => a.node !== undefined && a.node !== b.node && a.node !== s.localNode)
+          .map((a) => ({ cidr: `${a.address}/${family === 4 ? 32 : 128}`, nodeName: a.node ?? '', ...modes }));
+        return b.node === s.localNode ? borrowed : [{ cidr: b.cidr, nodeName: b.node, ...modes }, ...borrowed];
+      });
+      if (blocks.length === 0) continue;
+      if (cidr === undefined) {
+        for (const b of blocks) out.skipped.push({ prefix: b.cidr, reason: 'IPv6 block: this node has no IPv6 address' });
+        continue;
+      }
+      if (local.parentIface === '') {
+        out.skipped.push({ prefix: cidr, reason: 'no interface holds the node address: remote blocks not routed' });
+        continue;
+      }
+      const br = blockRoutes({ name: s.localNode, cidr, parentIface: local.parentIface }, nodes, blocks);
+      for (const r of br.routes) put(r);
+      for (const v of br.vxlanBlocks) viaVxlan(family, v);
+      for (const sk of br.skipped) out.skipped.push({ prefix: sk.cidr, reason: sk.reason });
     }
-    const br = blockRoutes({ name: s.localNode, cidr: local.cidr, parentIface: local.parentIface }, nodes, blocks);
-    for (const r of br.routes) put(r);
-    for (const v of br.vxlanBlocks) {
-      if (vtepNodes.has(v.nodeName)) out.vxlanBlocks.push(v);
-      else out.skipped.push({ prefix: v.cidr, reason: `node ${v.nodeName} has no VXLAN tunnel address yet` });
-    }
-    for (const sk of br.skipped) out.skipped.push({ prefix: sk.cidr, reason: sk.reason });
   }
   out.routes.push(...[...byDst.values()].sort((a, b) => a.dst.localeCompare(b.dst)));
   return out;

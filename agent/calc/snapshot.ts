@@ -21,8 +21,12 @@ export interface NodeInfo {
   readonly asNumber?: number;
   readonly rrClusterId?: string;
   readonly labels: Labels;
+  /** IPv4 VTEP: spec.ipv4VXLANTunnelAddr and spec.vxlanTunnelMACAddr (lower case). */
   readonly vxlanTunnelAddr?: string;
   readonly vxlanMac?: string;
+  /** IPv6 VTEP (vxlan-v6.calico): spec.ipv6VXLANTunnelAddr (canonical) and spec.vxlanTunnelMACAddrV6. */
+  readonly vxlanTunnelAddrV6?: string;
+  readonly vxlanMacV6?: string;
 }
 
 export interface PoolInfo {

@@ -124,7 +124,7 @@ export async function handleCniRequest(deps: CniServerDeps, raw: unknown): Promi
             if (idx === null) return;
             const a = b.attributes[idx];
             // Workload allocations only: tunnel addresses (VTEP, tunl0) are not CNI attachments.
-            const tunnel = a?.secondary?.['type'] !== undefined || /^(vxlan|ipip)-tunnel-addr-/.test(a?.handle_id ?? '');
+            const tunnel = a?.secondary?.['type'] !== undefined || /^(vxlan|vxlan-v6|ipip)-tunnel-addr-/.test(a?.handle_id ?? '');
             if (a?.secondary?.['node'] === deps.nodeName && a.handle_id !== null && !tunnel && !valid.has(a.handle_id)) handles.add(a.handle_id);
           });
         }

@@ -43,6 +43,8 @@ export function nodeInfo(n: CalicoNode): NodeInfo {
     ...(n.spec.bgp?.routeReflectorClusterID === undefined ? {} : { rrClusterId: n.spec.bgp.routeReflectorClusterID }),
     ...(n.spec.ipv4VXLANTunnelAddr === undefined ? {} : { vxlanTunnelAddr: n.spec.ipv4VXLANTunnelAddr }),
     ...(n.spec.vxlanTunnelMACAddr === undefined ? {} : { vxlanMac: n.spec.vxlanTunnelMACAddr.toLowerCase() }),
+    ...(n.spec.ipv6VXLANTunnelAddr === undefined ? {} : { vxlanTunnelAddrV6: formatAddress(parseAddress(n.spec.ipv6VXLANTunnelAddr)) }),
+    ...(n.spec.vxlanTunnelMACAddrV6 === undefined ? {} : { vxlanMacV6: n.spec.vxlanTunnelMACAddrV6.toLowerCase() }),
   };
 }
 

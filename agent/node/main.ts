@@ -162,11 +162,13 @@ async function main(): Promise<void> {
       dsHealth.report({ live: true, ready: true, detail: `etcd unreachable since ${downSince}; running on the last known state` });
     };
     const cache = new DatastoreCache({ datastore, store, clock, logger: log }, cfg.nodeName, () => agent.schedule(), onConnection);
+    // One VTEP per family: vxlan.calico on the IPv4 node address, vxlan-v6.calico on the IPv6 one.
     const vxlan = addr === undefined ? undefined : new VxlanSupport({ ipam, datastore, netlink, logger: log }, cfg.nodeName, addr.address);
+    const vxlan6 = addr6 === undefined ? undefined : new VxlanSupport({ ipam, datastore, netlink, logger: log }, cfg.nodeName, addr6.address);
     const agent: NodeAgent = new NodeAgent({
       clock, logger: log, netlink, routeTable, cache, speakerDeps: realDeps(log),
-      vxlan: () => vxlan?.manager(), health: { dataplane: dataplaneHealth, bgp: bgpHealth }, rules,
-      ...(vxlan === undefined ? {} : { ensureVxlan: (pools) => vxlan.ensure(pools) }),
+      vxlan: () => vxlan?.manager(), vxlan6: () => vxlan6?.manager(), health: { dataplane: dataplaneHealth, bgp: bgpHealth }, rules,
+      ...(vxlan === undefined && vxlan6 === undefined ? {} : { ensureVxlan: async (pools) => { await vxlan?.ensure(pools); await vxlan6?.ensure(pools); } }),
       mtu: new PodMtuFile({ logger: log, write: writeMtuFile }, hostMtu, cfg.mtuFile),
       ipip: new IpipDevice({ clock, logger: log }, new IpipManager({ netlink, logger: log }, { underlayMtu: hostMtu })),
     }, {

@@ -39,8 +39,10 @@ export interface NodeAgentDeps {
   readonly routeTable: RouteTable;
   readonly cache: DatastoreCache;
   readonly speakerDeps: SpeakerDeps;
-  /** Created lazily once this node has a VXLAN tunnel address. */
+  /** vxlan.calico, created lazily once this node has an IPv4 VXLAN tunnel address. */
   readonly vxlan?: () => VxlanManager | undefined;
+  /** vxlan-v6.calico (dual stack), created lazily once this node has an IPv6 VXLAN tunnel address. */
+  readonly vxlan6?: () => VxlanManager | undefined;
   /** Allocate/publish this node's VTEP when a VXLAN pool exists (idempotent). */
   readonly ensureVxlan?: (pools: Snapshot['pools']) => Promise<void>;
   /** The pod MTU file for the CNI plugin, following the pools' encapsulation. */
@@ -207,10 +209,10 @@ export class NodeAgent {
       this.applyOriginated(orig.routes);
     }
 
-    // A VXLAN pool that appeared after start-up gets this node's VTEP; the pod MTU follows the pools.
-    if (this.deps.ensureVxlan !== undefined && this.deps.vxlan?.() === undefined && s.pools.some((p) => !p.disabled && p.vxlanMode !== 'Never')) {
-      await this.deps.ensureVxlan(s.pools);
-    }
+    // A VXLAN pool that appeared after start-up gets this node's VTEP of its family; the pod MTU follows the pools.
+    const vtepMissing = s.pools.some((p) => !p.disabled && p.vxlanMode !== 'Never'
+      && (p.cidr.includes(':') ? this.deps.vxlan6 !== undefined && this.deps.vxlan6() === undefined : this.deps.vxlan?.() === undefined));
+    if (this.deps.ensureVxlan !== undefined && vtepMissing) await this.deps.ensureVxlan(s.pools);
     await this.deps.mtu?.update(s.pools);
 
     // Dataplane.
@@ -224,21 +226,28 @@ export class NodeAgent {
       for (const w of this.workloads.values()) for (const a of w.addresses) workloads.push({ address: a.split('/')[0] ?? a, iface: w.iface });
       const kr = kernelRoutes(s, [...this.learned.values()], workloads, local);
       for (const sk of kr.skipped) this.log.debug(sk, 'route not installed');
-      const vx = kr.vxlanBlocks.length > 0 || kr.vteps.length > 0 ? this.deps.vxlan?.() : undefined;
+      // Per family: the tunnel device and VTEP entries first, then routes through them; if they
+      // fail, that family's VXLAN routes wait (the rest goes on).
+      const tunnels = [
+        { vx: kr.vxlanBlocks.length > 0 || kr.vteps.length > 0 ? this.deps.vxlan?.() : undefined, vteps: kr.vteps, blocks: kr.vxlanBlocks, ok: true },
+        { vx: kr.vxlanBlocks6.length > 0 || kr.vteps6.length > 0 ? this.deps.vxlan6?.() : undefined, vteps: kr.vteps6, blocks: kr.vxlanBlocks6, ok: true },
+      ];
       let routes = kr.routes;
       let vxlanProblem: string | undefined;
-      if (vx !== undefined) {
-        // The tunnel device and VTEP entries first; if they fail, VXLAN routes wait (the rest goes on).
+      for (const t of tunnels) {
+        if (t.vx === undefined) continue;
         try {
-          vx.setRemoteVteps(kr.vteps);
-          await vx.applyAdds();
-          routes = [...routes, ...vx.routesFor(kr.vxlanBlocks)];
+          t.vx.setRemoteVteps(t.vteps);
+          await t.vx.applyAdds();
+          routes = [...routes, ...t.vx.routesFor(t.blocks)];
         } catch (err) {
-          vxlanProblem = `VXLAN: ${describeError(err)}`;
-          problems.push(vxlanProblem);
+          t.ok = false;
+          vxlanProblem ??= `VXLAN (${t.vx.deviceName}): ${describeError(err)}`;
+          problems.push(`VXLAN (${t.vx.deviceName}): ${describeError(err)}`);
           this.schedule(1000);
         }
       }
+      const vxDevices = new Set(tunnels.flatMap((t) => (t.vx === undefined ? [] : [t.vx.deviceName])));
       this.checkConverged();
       routes = this.convergence.withInherited(routes);
       const valid = routes.filter((r) => {
@@ -247,14 +256,16 @@ export class NodeAgent {
       this.deps.routeTable.setDesiredRoutes(valid);
       const counts: Record<string, number> = { blackhole: 0, workload: 0, vxlan: 0, remote: 0 };
       for (const r of valid) {
-        const kind = r.type === 'blackhole' ? 'blackhole' : r.iface?.startsWith('cali') === true ? 'workload' : r.iface === vx?.deviceName ? 'vxlan' : 'remote';
+        const kind = r.type === 'blackhole' ? 'blackhole' : r.iface?.startsWith('cali') === true ? 'workload' : vxDevices.has(r.iface ?? '') ? 'vxlan' : 'remote';
         counts[kind] = (counts[kind] ?? 0) + 1;
       }
       this.routeCounts = counts;
       const res = await this.deps.routeTable.apply();
       this.lastApply = res;
-      if (vx !== undefined && vxlanProblem === undefined) {
-        try { await vx.applyRemovals(); } catch (err) { problems.push(`VXLAN: ${describeError(err)}`); }
+      // Stale VTEP entries go only after the route table dropped the routes through them.
+      for (const t of tunnels) {
+        if (t.vx === undefined || !t.ok) continue;
+        try { await t.vx.applyRemovals(); } catch (err) { problems.push(`VXLAN (${t.vx.deviceName}): ${describeError(err)}`); }
       }
       const notReady = res.failed > 0 ? `${res.failed} route(s) failed to apply` : vxlanProblem ?? ipipProblem;
       this.deps.health?.dataplane.report(notReady === undefined ? { live: true, ready: true } : { live: true, ready: false, detail: notReady });

@@ -1,6 +1,6 @@
 /**
  * What the pools' encapsulation asks of this host besides routes: the pod MTU file for the CNI
- * plugin (host MTU minus the largest enabled overhead, calico-compat §3.6) and `tunl0` for IPIP
+ * plugin (host MTU minus the largest enabled overhead, calico-compat §3.6: VXLAN 50, over IPv6 70) and `tunl0` for IPIP
  * pools (a kernel without ipip gets the fixed IPIP_UNSUPPORTED_MESSAGE, retried every 30 s).
  */
 import type { Clock } from '../../common/clock.js';
@@ -21,7 +21,10 @@ export class PodMtuFile {
 
   async update(pools: readonly PoolInfo[]): Promise<void> {
     const enc: Encapsulation[] = [];
-    if (enabled(pools, (p) => p.vxlanMode !== 'Never')) enc.push('vxlan');
+    // VXLAN over IPv6 (an IPv6 pool with vxlanMode) costs 70 bytes, over IPv4 50: Felix takes the
+    // smallest MTU of the enabled encapsulations, VXLANEnabledV6 included.
+    if (enabled(pools, (p) => p.vxlanMode !== 'Never' && !p.cidr.includes(':'))) enc.push('vxlan');
+    if (enabled(pools, (p) => p.vxlanMode !== 'Never' && p.cidr.includes(':'))) enc.push('vxlan6');
     if (enabled(pools, (p) => p.ipipMode !== 'Never')) enc.push('ipip');
     const mtu = podMtu(this.hostMtu, enc);
     if (mtu === this.current) return;

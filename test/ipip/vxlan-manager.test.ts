@@ -25,6 +25,12 @@ test('VTEP MAC: stable, locally administered, unicast, distinct per node', () =>
   assert.equal(first & 0x02, 0x02);
   assert.equal(first & 0x01, 0);
   assert.match(m, /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+  // The IPv6 VTEP (vxlan-v6.calico) has its own MAC, as Calico's vxlanTunnelMACAddrV6, also stable.
+  const m6 = vxlanMacForNode('node-1', 6);
+  assert.equal(m6, vxlanMacForNode('node-1', 6));
+  assert.notEqual(m6, m);
+  assert.notEqual(m6, vxlanMacForNode('node-2', 6));
+  assert.equal(parseInt(m6.slice(0, 2), 16) & 0x03, 0x02);
 });
 
 test('pod MTU per encapsulation (calico-compat §3.6)', () => {
@@ -113,7 +119,8 @@ test('VxlanManager over IPv6: vxlan-v6.calico, MTU parent − 70, NDP entry and 
   const dev = [...nl.links.values()].find((l) => l.name === 'vxlan-v6.calico');
   assert.deepEqual([dev?.mtu, dev?.vxlan?.local], [1430, 'fd00:1::1']);
   assert.deepEqual(nl.addresses.filter((x) => x.ifindex === dev?.index).map((x) => x.cidr), ['fd00:244::/128']);
-  assert.deepEqual([...nl.neighbours.values()].map((n) => [n.family, n.dst]), [[6, 'fd00:244:0:1::']]);
+  assert.deepEqual([...nl.neighbours.values()].map((n) => [n.family, n.dst, n.mac]), [[6, 'fd00:244:0:1::', vxlanMacForNode('b', 6)]]);
+  assert.deepEqual([dev?.mac, m.mac], [vxlanMacForNode('a', 6), vxlanMacForNode('a', 6)], 'the IPv6 VTEP MACs default to the per-family ones');
   assert.deepEqual([...nl.fdb.values()].map((f) => f.dst), ['fd00:1::2']);
   assert.deepEqual(m.routesFor([{ cidr: 'fd00:244:0:1::/122', nodeName: 'b' }]).map((r) => [r.iface, r.gateway]), [['vxlan-v6.calico', 'fd00:244:0:1::']]);
 });

@@ -361,3 +361,76 @@ test('dual stack: one session per family between nodes that have both, v6 next h
     { dst: 'fd00:244::80/122', type: 'unicast', iface: 'eth0', gateway: 'fd00::2', onlink: true },
   ]);
 });
+
+// ---- IPv6 over VXLAN (vxlan-v6.calico) ----
+
+/** Dual-stack nodes: a on fd00:1::/64, b on the same IPv6 subnet, c on another; b and c have IPv6 VTEPs (c also an IPv4 one). */
+const v6Nodes = (): NodeInfo[] => [
+  node('a', '10.0.1.2/24', { ipv6: 'fd00:1::2', ipv6Cidr: 'fd00:1::2/64' }),
+  node('b', '10.0.1.3/24', { ipv6: 'fd00:1::3', ipv6Cidr: 'fd00:1::3/64', vxlanTunnelAddrV6: 'fd00:244:0:9::1', vxlanMacV6: '66:00:00:00:06:01' }),
+  node('c', '10.0.2.2/24', { ipv6: 'fd00:2::2', ipv6Cidr: 'fd00:2::2/64', vxlanTunnelAddr: '10.244.9.2', vxlanTunnelAddrV6: 'fd00:244:0:9::2' }),
+];
+const v6Facts = (backend: LocalFacts['backend']): LocalFacts => facts('10.0.1.2/24', { cidr6: 'fd00:1::2/64', backend,
+  underlay: [{ dst: 'default', gateway: 'fd00:1::fe', iface: 'eth0' }, { dst: 'fd00:1::/64', iface: 'eth0' }] });
+
+test('IPv6 VTEPs come from ipv6Address + ipv6VXLANTunnelAddr (+ vxlanTunnelMACAddrV6), apart from the IPv4 ones', () => {
+  const r = kernelRoutes(snap('a', v6Nodes()), [], [], v6Facts('bird'));
+  assert.deepEqual(r.vteps6, [{ nodeName: 'b', nodeIp: 'fd00:1::3', tunnelIp: 'fd00:244:0:9::1', mac: '66:00:00:00:06:01' },
+    { nodeName: 'c', nodeIp: 'fd00:2::2', tunnelIp: 'fd00:244:0:9::2' }]);
+  assert.deepEqual(r.vteps, [{ nodeName: 'c', nodeIp: '10.0.2.2', tunnelIp: '10.244.9.2' }]);
+});
+
+test('BGP mode, IPv6 pool vxlanMode Always: every learned remote IPv6 block goes through vxlan-v6.calico', () => {
+  const s = snap('a', v6Nodes(), { pools: [pool('10.244.0.0/16'), pool('fd00:244::/48', { blockSize: 122, vxlanMode: 'Always' })] });
+  const learned = [{ prefix: 'fd00:244::40/122', nextHop: 'fd00:1::3', peer: 'Mesh_fd00_1__3' }, { prefix: 'fd00:244::80/122', nextHop: 'fd00:2::2', peer: 'Mesh_fd00_2__2' },
+    { prefix: '10.244.1.0/26', nextHop: '10.0.1.3', peer: 'Mesh_10_0_1_3' }];
+  const r = kernelRoutes(s, learned, [], v6Facts('bird'));
+  assert.deepEqual(r.vxlanBlocks6, [{ cidr: 'fd00:244::40/122', nodeName: 'b' }, { cidr: 'fd00:244::80/122', nodeName: 'c' }]);
+  assert.deepEqual(r.vxlanBlocks, [], 'the IPv4 pool is not VXLAN');
+  assert.deepEqual(r.routes.map((x) => [x.dst, x.gateway, x.iface]), [['10.244.1.0/26', '10.0.1.3', 'eth0']]);
+});
+
+test('BGP mode, IPv6 pool CrossSubnet: direct on the same IPv6 subnet, vxlan-v6.calico across (decided by the IPv6 subnet, not the IPv4 one)', () => {
+  // b shares a's IPv4 and IPv6 subnets; c shares neither. d: same IPv4 subnet as a, other IPv6 subnet.
+  const nodes = [...v6Nodes(), node('d', '10.0.1.4/24', { ipv6: 'fd00:3::4', ipv6Cidr: 'fd00:3::4/64', vxlanTunnelAddrV6: 'fd00:244:0:9::4' })];
+  const s = snap('a', nodes, { pools: [pool('fd00:244::/48', { blockSize: 122, vxlanMode: 'CrossSubnet' })] });
+  const learned = [{ prefix: 'fd00:244::40/122', nextHop: 'fd00:1::3', peer: 'b' }, { prefix: 'fd00:244::80/122', nextHop: 'fd00:2::2', peer: 'c' },
+    { prefix: 'fd00:244::c0/122', nextHop: 'fd00:3::4', peer: 'd' }];
+  const r = kernelRoutes(s, learned, [], v6Facts('bird'));
+  assert.deepEqual(r.routes, [{ dst: 'fd00:244::40/122', type: 'unicast', iface: 'eth0', gateway: 'fd00:1::3', onlink: true }]);
+  assert.deepEqual(r.vxlanBlocks6, [{ cidr: 'fd00:244::80/122', nodeName: 'c' }, { cidr: 'fd00:244::c0/122', nodeName: 'd' }]);
+});
+
+test('BGP mode: an IPv6 VXLAN block waits for its owner\'s IPv6 VTEP (an IPv4 VTEP is not enough), and needs an IPv6 node address', () => {
+  const nodes = [v6Nodes()[0] as NodeInfo, node('e', '10.0.1.5/24', { ipv6: 'fd00:1::5', ipv6Cidr: 'fd00:1::5/64', vxlanTunnelAddr: '10.244.9.5' })];
+  const s = snap('a', nodes, { pools: [pool('fd00:244::/48', { blockSize: 122, vxlanMode: 'Always' })] });
+  const learned = [{ prefix: 'fd00:244::40/122', nextHop: 'fd00:1::5', peer: 'e' }];
+  const r = kernelRoutes(s, learned, [], v6Facts('bird'));
+  assert.deepEqual([r.routes, r.vxlanBlocks6], [[], []]);
+  assert.deepEqual(r.skipped, [{ prefix: 'fd00:244::40/122', reason: 'node e has no IPv6 VXLAN tunnel address yet' }]);
+  const noV6 = kernelRoutes(s, learned, [], facts('10.0.1.2/24'));
+  assert.deepEqual(noV6.skipped, [{ prefix: 'fd00:244::40/122', reason: 'IPv6 VXLAN pool: this node has no IPv6 address' }]);
+});
+
+test('backend vxlan: remote IPv6 blocks from IPAM through vxlan-v6.calico (Always), direct on the same IPv6 subnet (CrossSubnet), borrowed /128s likewise', () => {
+  const blocks: BlockSnapshot[] = [
+    { cidr: 'fd00:244::/122', node: 'a', allocations: [{ address: 'fd00:244::9', node: 'c' }] },
+    { cidr: 'fd00:244::40/122', node: 'b', allocations: [{ address: 'fd00:244::47', node: 'a' }, { address: 'fd00:244::48', node: 'c' }] },
+    { cidr: 'fd00:244::80/122', node: 'c', allocations: [] },
+    { cidr: '10.244.1.0/26', node: 'b', allocations: [] },
+  ];
+  const always = kernelRoutes(snap('a', v6Nodes(), { blocks, pools: [pool('10.244.0.0/16'), pool('fd00:244::/48', { blockSize: 122, vxlanMode: 'Always' })] }),
+    [], [{ address: 'fd00:244::47', iface: 'caliX' }], v6Facts('vxlan'));
+  assert.deepEqual(always.vxlanBlocks6.map((v) => [v.cidr, v.nodeName]).sort(), [
+    ['fd00:244::40/122', 'b'], ['fd00:244::48/128', 'c'], ['fd00:244::80/122', 'c'], ['fd00:244::9/128', 'c']]);
+  assert.deepEqual(always.vxlanBlocks, []);
+  assert.deepEqual(always.routes.map((x) => [x.dst, x.iface ?? x.type, x.gateway]), [
+    ['10.244.1.0/26', 'eth0', '10.0.1.3'], ['fd00:244::/122', 'blackhole', undefined], ['fd00:244::47/128', 'caliX', undefined]]);
+  const cross = kernelRoutes(snap('a', v6Nodes(), { blocks, pools: [pool('fd00:244::/48', { blockSize: 122, vxlanMode: 'CrossSubnet' })] }), [], [], v6Facts('vxlan'));
+  assert.deepEqual(cross.routes.filter((x) => x.type !== 'blackhole').map((x) => [x.dst, x.iface, x.gateway]), [['fd00:244::40/122', 'eth0', 'fd00:1::3']]);
+  assert.deepEqual(cross.vxlanBlocks6.map((v) => v.cidr).sort(), ['fd00:244::48/128', 'fd00:244::80/122', 'fd00:244::9/128']);
+  // A node without an IPv6 address routes no IPv6 block (and says why).
+  const v4only = kernelRoutes(snap('a', v6Nodes(), { blocks, pools: [pool('fd00:244::/48', { blockSize: 122, vxlanMode: 'Always' })] }), [], [], facts('10.0.1.2/24', { backend: 'vxlan' }));
+  assert.deepEqual(v4only.vxlanBlocks6, []);
+  assert.ok(v4only.skipped.some((x) => x.prefix === 'fd00:244::80/122' && x.reason === 'IPv6 block: this node has no IPv6 address'), JSON.stringify(v4only.skipped));
+});
