@@ -99,9 +99,10 @@ export class PrefixList {
    * Append `p` unless it is already in the list; returns its existing index, or -1 when it
    * was appended. Uses a small open-addressing index over the list's own arrays (4 bytes per
    * slot, no per-prefix objects), built when first needed: while the IPv4 prefixes come in
-   * strictly increasing order (a table dump or a withdrawal from most speakers: FRR, GoBGP and
-   * tortie send in address order), a prefix larger than the last cannot be in the list, so no
-   * lookup is made and no index kept; the first one out of order builds the index.
+   * strictly increasing order (a table dump or withdrawal from a speaker that walks its table in
+   * prefix order, as FRR does, or bench/bgp's injector), a prefix larger than the last cannot be
+   * in the list, so no lookup is made and no index kept; the first one out of order (BIRD sends
+   * in hash order) builds the index over the entries so far.
    */
   pushUnique(p: Prefix): number {
     if (p.family !== 4) {
