@@ -4,7 +4,7 @@
  * a link route to 169.254.1.1 and the default route through it (IPv6: through the host side's
  * link-local fe80::ecee:eeff:feee:eeee). Kernel changes are two `ip -batch` runs (host, then
  * container namespace through nsenter) and a few /proc/sys writes: no netlink library load, so
- * the plugin starts fast.
+ * the plugin starts fast, and no look-before-create (a taken name is sorted out on failure).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { CniError, CniErrorCode } from './cni-error.js';
@@ -62,15 +62,25 @@ export function createWorkloadInterface(deps: InterfaceDeps, spec: WorkloadInter
   if (!deps.exists(spec.netns)) {
     throw new CniError(CniErrorCode.CONTAINER_UNKNOWN, `network namespace ${spec.netns} does not exist`);
   }
-  if (linkExists(deps, spec.netns, spec.ifname)) {
-    throw new CniError(CniErrorCode.NETWORK_SETUP_FAILED,
-      `interface ${spec.ifname} already exists in ${spec.netns} (the runtime must DEL before a second ADD)`);
-  }
-  // A host side left by an earlier sandbox of the same pod goes first (Calico does the same).
-  if (linkExists(deps, '', spec.hostIfname)) deps.exec('ip', ['link', 'del', 'dev', spec.hostIfname]);
-  batch(deps, `host side of ${spec.hostIfname}`, ['ip'], [
+  // The fast path is one `ip -batch` for the host side: the veth (its peer straight into the pod's
+  // namespace), up. Only when the kernel says a name is taken do we look at which one.
+  const hostSide = [
     `link add ${spec.hostIfname} mtu ${spec.mtu} address ${HOST_SIDE_MAC} type veth peer name ${spec.ifname} mtu ${spec.mtu} address ${spec.containerMac} netns ${spec.netns}`,
-  ]);
+    `link set ${spec.hostIfname} up`,
+  ];
+  const first = deps.exec('ip', ['-batch', '-'], `${hostSide.join('\n')}\n`);
+  if (first.status !== 0) {
+    if (!/exists/i.test(first.stderr)) {
+      throw new CniError(CniErrorCode.NETWORK_SETUP_FAILED, `setting up the host side of ${spec.hostIfname} failed: ${first.stderr.trim() || `exit ${first.status}`}`, hostSide.join('; '));
+    }
+    if (linkExists(deps, spec.netns, spec.ifname)) {
+      throw new CniError(CniErrorCode.NETWORK_SETUP_FAILED,
+        `interface ${spec.ifname} already exists in ${spec.netns} (the runtime must DEL before a second ADD)`);
+    }
+    // A host side left by an earlier sandbox of the same pod goes first (Calico does the same).
+    if (linkExists(deps, '', spec.hostIfname)) deps.exec('ip', ['link', 'del', 'dev', spec.hostIfname]);
+    batch(deps, `host side of ${spec.hostIfname}`, ['ip'], hostSide);
+  }
   const has6 = spec.addresses.some((a) => a.includes(':'));
   const sys = `/proc/sys/net`;
   deps.writeFile(`${sys}/ipv4/conf/${spec.hostIfname}/proxy_arp`, '1');
@@ -80,7 +90,6 @@ export function createWorkloadInterface(deps: InterfaceDeps, spec: WorkloadInter
     deps.writeFile(`${sys}/ipv6/conf/${spec.hostIfname}/proxy_ndp`, '1');
     deps.writeFile(`${sys}/ipv6/conf/${spec.hostIfname}/forwarding`, '1');
   }
-  batch(deps, `host side of ${spec.hostIfname}`, ['ip'], [`link set ${spec.hostIfname} up`]);
   const inside = ['link set lo up', `link set ${spec.ifname} up`];
   for (const a of spec.addresses) inside.push(`addr add ${a} dev ${spec.ifname}${a.includes(':') ? ' nodad' : ''}`);
   if (spec.addresses.some((a) => !a.includes(':'))) {

@@ -115,7 +115,8 @@ export class Ipam {
     }
     // The first round of reads (pools, affinities, IPAM config) starts with the handle check.
     const first4 = args.num4 > 0 ? this.firstReads(args, 4) : undefined;
-    first4?.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+    const first6 = args.num6 > 0 ? this.firstReads(args, 6) : undefined;
+    for (const f of [first4, first6]) f?.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
     let handleEntry: KvEntry | undefined;
     if (args.reuseHandle === true) {
       handleEntry = await this.deps.store.get(handleKey(args.handle));
@@ -129,7 +130,7 @@ export class Ipam {
     const ipv4 = first4 !== undefined ? await this.assignFamily(args, 4, args.num4, await first4, known) : [];
     let ipv6: AssignedAddress[] = [];
     try {
-      ipv6 = args.num6 > 0 ? await this.assignFamily(args, 6, args.num6, await this.firstReads(args, 6), ipv4.length > 0 ? undefined : known) : [];
+      ipv6 = first6 !== undefined ? await this.assignFamily(args, 6, args.num6, await first6, ipv4.length > 0 ? undefined : known) : [];
     } catch (err) {
       // No half dual-stack: give back the IPv4 addresses this call took.
       await this.releaseIps(ipv4.map((a) => a.address)).catch((e: unknown) => this.log.error({ err: (e as Error).message }, 'dual-stack rollback failed'));

@@ -265,8 +265,16 @@ async function main(): Promise<number> {
   const stateDir = mkdtempSync(join(tmpdir(), 'tortie-bench-e2e-'));
   say(`lab state in ${stateDir}; if this run is interrupted, remove the lab with: `
     + `node dist/agent/lab/main.js --state-dir ${stateDir} --prefix ${prefix} down`);
-  const cleanup = (): void => { void down(stateDir, prefix, () => {}); };
-  process.once('SIGINT', () => { cleanup(); process.exitCode = 130; });
+  // Ctrl-C or SIGTERM: take the lab down at once (the run in flight then fails and exits).
+  let interrupted: string | undefined;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (interrupted !== undefined) return;
+    interrupted = sig;
+    say(`${sig}: taking the lab down`);
+    void down(stateDir, prefix, () => {});
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const lab = await up({ prefix, stateDir, nodes: args.nodes, podsPerNode: 1, tor: 'frr', blockSize: 31 }, say);
     await waitFor('every pod to reach every pod', 30_000, async () => {
@@ -307,6 +315,7 @@ async function main(): Promise<number> {
     say(`results: ${file}`);
     return 0;
   } catch (err) {
+    if (interrupted !== undefined) { say(`interrupted by ${interrupted}; no results written`); return interrupted === 'SIGINT' ? 130 : 143; }
     say(`e2e bench failed: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   } finally {

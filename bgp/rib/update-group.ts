@@ -63,6 +63,10 @@ export class PrefixList {
   /** pushUnique's index: entry + 1 per slot (0 = empty); IPv6 by text. */
   private slots: Int32Array | undefined;
   private v6Index: Map<string, number> | undefined;
+  /** The last IPv4 entry, and whether every IPv4 entry came in strictly increasing (address, length) order. */
+  private lastA = -1;
+  private lastL = -1;
+  private ordered = true;
 
   constructor(capacity = 64) {
     this.addrs = new Uint32Array(capacity);
@@ -79,8 +83,11 @@ export class PrefixList {
     }
     if (p.family === 4) {
       const b = p.bytes;
-      this.addrs[i] = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
-      this.lens[i] = p.length;
+      const a = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+      const l = p.length;
+      this.addrs[i] = a;
+      this.lens[i] = l;
+      if (a > this.lastA || (a === this.lastA && l > this.lastL)) { this.lastA = a; this.lastL = l; } else this.ordered = false;
     } else {
       this.lens[i] = V6;
       (this.v6 ??= [])[i] = p;
@@ -91,7 +98,11 @@ export class PrefixList {
   /**
    * Append `p` unless it is already in the list; returns its existing index, or -1 when it
    * was appended. Uses a small open-addressing index over the list's own arrays (4 bytes per
-   * slot, no per-prefix objects), built on the first call.
+   * slot, no per-prefix objects), built when first needed: while the IPv4 prefixes come in
+   * strictly increasing order (a table dump or withdrawal from a speaker that walks its table in
+   * prefix order, as FRR does, or bench/bgp's injector), a prefix larger than the last cannot be
+   * in the list, so no lookup is made and no index kept; the first one out of order (BIRD sends
+   * in hash order) builds the index over the entries so far.
    */
   pushUnique(p: Prefix): number {
     if (p.family !== 4) {
@@ -106,6 +117,7 @@ export class PrefixList {
     const b = p.bytes;
     const a = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
     const l = p.length;
+    if (this.slots === undefined && this.ordered && (a > this.lastA || (a === this.lastA && l > this.lastL))) { this.push(p); return -1; }
     if (this.slots === undefined || (this.n + 1) * 2 > this.slots.length) this.rehash();
     const slots = this.slots!;
     const mask = slots.length - 1;

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { Topology, topologySkipReason } from '../../helpers/netns.js';
-import { trySh } from '../../helpers/sh.js';
+import { sh, trySh } from '../../helpers/sh.js';
 import type { AgentRequest, AgentResponse } from '../../../agent/cni/agent-protocol.js';
 import { hostInterfaceName } from '../../../agent/cni/workload-interface.js';
 
@@ -184,6 +184,16 @@ test('a second ADD for the same container and interface is refused and keeps the
   assert.match(String(again.json?.['msg']), /interface eth0 already exists/);
   assert.ok(allocations.has('ctr-e'), 'original allocation intact');
   assert.ok(!allocations.has('ctr-e2'), 'refused ADD released what it was given');
+});
+
+test('a host side left by an earlier sandbox of the same pod is replaced', { skip }, async () => {
+  const host = hostInterfaceName({ namespace: 'default', pod: 'pod-g', containerId: 'ctr-g' });
+  sh('ip', ['-n', node, 'link', 'add', host, 'type', 'bridge']);
+  const r = await cni('ADD', 'ctr-g', { netns: podNetns('pg'), pod: 'pod-g' });
+  assert.equal(r.status, 0, r.stdout);
+  const link = JSON.parse(sh('ip', ['-n', node, '-j', '-d', 'link', 'show', host])) as Array<{ linkinfo?: { info_kind?: string }; operstate?: string }>;
+  assert.equal(link[0]?.linkinfo?.info_kind, 'veth', 'the leftover (a bridge here) was replaced by the new veth');
+  assert.equal((await cni('DEL', 'ctr-g', { netns: podNetns('pg'), pod: 'pod-g' })).status, 0);
 });
 
 test('a failure after assignment rolls back: no interface, no allocation', { skip }, async () => {

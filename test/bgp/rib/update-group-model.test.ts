@@ -147,4 +147,21 @@ describe('PrefixList', () => {
       assert.equal(list.length, seen.size);
     }), { numRuns: 100 });
   });
+  it('pushUnique: a run in address order (no index kept) then any order still finds every earlier entry (property)', () => {
+    fc.assert(fc.property(fc.array(fc.record({ n: fc.nat(300), len: fc.integer({ min: 8, max: 32 }) }), { maxLength: 200 }),
+      fc.array(fc.record({ v6: fc.boolean(), n: fc.nat(300), len: fc.integer({ min: 8, max: 32 }) }), { maxLength: 200 }), (run, rest) => {
+        const sorted = [...run].sort((x, y) => x.n - y.n || x.len - y.len);
+        const list = new PrefixList(2);
+        const seen = new Map<string, number>();
+        for (const r of [...sorted.map((x) => ({ ...x, v6: false })), ...rest]) {
+          const prefix = r.v6 ? p(`2001:db8:${r.n.toString(16)}::/48`) : { family: 4 as const, bytes: Uint8Array.of(10, r.n >> 8, r.n & 255, 0), length: r.len };
+          const key = r.v6 ? formatPrefix(prefix) : `10.${r.n}/${r.len}`; // the list compares address bytes as given
+          const got = list.pushUnique(prefix);
+          const want = seen.get(key);
+          assert.equal(got, want ?? -1, key);
+          if (want === undefined) seen.set(key, list.length - 1);
+        }
+        assert.equal(list.length, seen.size);
+      }), { numRuns: 200 });
+  });
 });
