@@ -167,7 +167,7 @@ async function main(): Promise<void> {
     const vxlan6 = addr6 === undefined ? undefined : new VxlanSupport({ ipam, datastore, netlink, logger: log }, cfg.nodeName, addr6.address);
     const agent: NodeAgent = new NodeAgent({
       clock, logger: log, netlink, routeTable, cache, speakerDeps: realDeps(log),
-      vxlan: () => vxlan?.manager(), vxlan6: () => vxlan6?.manager(), health: { dataplane: dataplaneHealth, bgp: bgpHealth }, rules,
+      vxlan: () => vxlan?.manager(), ...(vxlan6 === undefined ? {} : { vxlan6: () => vxlan6.manager() }), health: { dataplane: dataplaneHealth, bgp: bgpHealth }, rules,
       ...(vxlan === undefined && vxlan6 === undefined ? {} : { ensureVxlan: async (pools) => { await vxlan?.ensure(pools); await vxlan6?.ensure(pools); } }),
       mtu: new PodMtuFile({ logger: log, write: writeMtuFile }, hostMtu, cfg.mtuFile),
       ipip: new IpipDevice({ clock, logger: log }, new IpipManager({ netlink, logger: log }, { underlayMtu: hostMtu })),

@@ -45,6 +45,7 @@ function scenario(title: string, o: { lab: string; net: string; net6: string; po
   describe(title, () => {
     let lab: NodeLab;
     let n1: LabNode, n2: LabNode;
+    let pods: { a: { ns: string; v6: string }; b: { ns: string; v6: string } } | undefined;
     before(async () => {
       if (skip) return;
       lab = new NodeLab(o.lab);
@@ -89,6 +90,9 @@ function scenario(title: string, o: { lab: string; net: string; net6: string; po
       // The NDP entry for node2's tunnel address is node2's IPv6 VTEP MAC.
       const neigh = JSON.parse(sh('ip', ['-n', n1.ns, '-6', '-j', 'neigh', 'show', 'dev', 'vxlan-v6.calico'])) as Array<{ dst: string; lladdr: string; state: string[] }>;
       assert.ok(neigh.some((x) => x.dst === v2.ipv6VXLANTunnelAddr && x.lladdr === v2.vxlanTunnelMACAddrV6 && x.state.includes('PERMANENT')), JSON.stringify(neigh));
+      // Calico's IPAM handle for it holds exactly that one address.
+      const handle = JSON.parse(lab.etcdctl(['get', '--print-value-only', '/tortie/ipam/v2/handle/vxlan-v6-tunnel-addr-node1'])) as { block: Record<string, number> };
+      assert.deepEqual(Object.values(handle.block), [1], JSON.stringify(handle));
       // The pod MTU leaves room for VXLAN over IPv6.
       await pollUntil(() => sh('cat', [`${n1.dir}/mtu`]).trim() === String((eth0?.mtu ?? 0) - 70), { timeoutMs: 10_000, what: 'pod MTU parent − 70' });
     });
@@ -103,6 +107,24 @@ function scenario(title: string, o: { lab: string; net: string; net6: string; po
       assert.ok(rx(n1) > before1, 'the echo reply arrived through node1\'s vxlan-v6.calico');
       assert.ok(ping6(b.ns, a.v6), 'and back');
       await pollUntil(() => lab.ping(a.ns, b.v4), { timeoutMs: 10_000, what: `ping ${a.v4} -> ${b.v4}` });
+      pods = { a, b };
+    });
+
+    test('a restarted node keeps its IPv6 VTEP (same address, no second allocation) and its tunnel routes', { skip }, async () => {
+      assert.ok(pods !== undefined, 'the pods of the previous test');
+      const v1 = nodeDoc(n1).spec;
+      const b2 = routes6(n2).find((r) => r.type === 'blackhole')?.dst ?? '';
+      const viaTunnel = (): boolean => routes6(n1).some((r) => r.dst === b2 && r.dev === 'vxlan-v6.calico');
+      assert.equal(await lab.stop(n1), 0, 'clean exit on SIGTERM');
+      assert.ok(viaTunnel(), 'the route through vxlan-v6.calico stays in the kernel while the agent is down');
+      lab.start(n1);
+      await pollUntil(() => /"msg":"tortie-node running"/.test(n1.proc?.output ?? ''), { timeoutMs: 20_000, what: `node1 restarted\n${lab.logs()}` });
+      await pollUntil(() => ping6(pods?.a.ns ?? '', pods?.b.v6 ?? ''), { timeoutMs: 15_000, what: 'ping -6 after the restart' });
+      assert.ok(viaTunnel(), 'still through vxlan-v6.calico');
+      const after = nodeDoc(n1).spec;
+      assert.deepEqual([after.ipv6VXLANTunnelAddr, after.vxlanTunnelMACAddrV6], [v1.ipv6VXLANTunnelAddr, v1.vxlanTunnelMACAddrV6]);
+      const handle = JSON.parse(lab.etcdctl(['get', '--print-value-only', '/tortie/ipam/v2/handle/vxlan-v6-tunnel-addr-node1'])) as { block: Record<string, number> };
+      assert.deepEqual(Object.values(handle.block), [1], `one tunnel address after the restart: ${JSON.stringify(handle)}`);
     });
   });
 }
