@@ -51,6 +51,14 @@ export class VxlanManager {
   /** VTEPs whose neighbour + FDB entries are in the kernel, by node name. */
   private readonly programmed = new Map<string, RemoteVtep>();
   private ifindex: number | undefined;
+  /**
+   * The device was checked (settings, address, up) and nothing has happened to it since: applyAdds
+   * then skips ensureDevice's dumps. recheck() (a link/address event, lost notifications, the
+   * periodic resync) clears it.
+   */
+  private deviceChecked = false;
+  /** Read the kernel's neighbour/FDB tables for stale entries on the next applyRemovals. */
+  private removalsDue = true;
   private readonly log: Logger;
 
   constructor(private readonly deps: { readonly netlink: Netlink; readonly logger: Logger }, readonly config: VxlanConfig) {
@@ -104,6 +112,7 @@ export class VxlanManager {
     if (!mine.some((a) => a.cidr === want)) await nl.addAddress({ ifindex: dev.index, family: tunnel.family, cidr: want });
     if (!dev.up) await nl.setLink(dev.index, { up: true });
     this.ifindex = dev.index;
+    this.deviceChecked = true;
     return dev.index;
   }
 
@@ -115,11 +124,12 @@ export class VxlanManager {
 
   /** Device first, then neighbour and FDB entries for every wanted VTEP (idempotent: REPLACE). */
   async applyAdds(): Promise<void> {
-    const ifindex = await this.ensureDevice();
+    const ifindex = this.deviceChecked && this.ifindex !== undefined ? this.ifindex : await this.ensureDevice();
     const nl = this.deps.netlink;
     for (const v of this.vteps.values()) {
       const have = this.programmed.get(v.nodeName);
       if (have !== undefined && have.nodeIp === v.nodeIp && have.tunnelIp === v.tunnelIp && this.macOf(have) === this.macOf(v)) continue;
+      if (have !== undefined) this.removalsDue = true; // the VTEP moved: its old entries go in applyRemovals
       const mac = this.macOf(v);
       const tunnel = parseAddress(v.tunnelIp);
       await nl.setNeighbour({ ifindex, family: tunnel.family, dst: formatAddress(tunnel), mac, permanent: true });
@@ -152,8 +162,14 @@ export class VxlanManager {
     }
     for (const [name, v] of this.programmed) {
       const w = this.vteps.get(name);
-      if (w === undefined || w.tunnelIp !== v.tunnelIp || w.nodeIp !== v.nodeIp || this.macOf(w) !== this.macOf(v)) this.programmed.delete(name);
+      if (w === undefined || w.tunnelIp !== v.tunnelIp || w.nodeIp !== v.nodeIp || this.macOf(w) !== this.macOf(v)) {
+        this.programmed.delete(name);
+        this.removalsDue = true;
+      }
     }
+    // The neighbour and FDB dumps cover every interface (a node has an entry per pod): read them
+    // only when a VTEP went away or changed, or on a recheck, not on every sync.
+    if (!this.removalsDue) return;
     const ignoreGone = (err: unknown): void => {
       const e = errnoOf(err);
       if (e !== 'ENOENT' && e !== 'ESRCH') throw err;
@@ -167,8 +183,15 @@ export class VxlanManager {
       // Skip the kernel's own entries (all-zero MAC for BUM flooding would be ours too, but we never add one).
       if (f.permanent && !wantedFdb.has(`${f.mac}|${f.dst}`)) await nl.deleteFdb(f).catch(ignoreGone);
     }
+    this.removalsDue = false;
   }
 
+  /** The device's ifindex once created or found (to match address events). */
+  get ifindexKnown(): number | undefined { return this.ifindex; }
+
+  /** Check the device and look for stale entries again on the next apply (events, periodic resync). */
+  recheck(): void { this.deviceChecked = false; this.removalsDue = true; }
+
   /** Full re-read: forget what we believe is programmed, so the next applyAdds rewrites it. */
-  queueResync(): void { this.programmed.clear(); this.ifindex = undefined; }
+  queueResync(): void { this.programmed.clear(); this.ifindex = undefined; this.recheck(); }
 }

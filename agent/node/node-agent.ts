@@ -119,11 +119,18 @@ export class NodeAgent {
     // Our tunnel devices or the parent interface deleted (or notifications lost): sync at once,
     // which re-creates the device, its VTEP entries and (through the route table) its routes.
     this.unsubscribeLinks = this.deps.netlink.subscribe((e) => {
-      if (e.type === 'overflow') { this.schedule(0); return; }
+      if (e.type === 'overflow') { this.recheckTunnels(); this.schedule(0); return; }
+      if (e.type === 'address') {
+        // Our tunnel address changed on a VXLAN device (someone removed it?): check the device.
+        const vx = this.tunnelManagers().find((m) => m.ifindexKnown === e.address.ifindex);
+        if (vx !== undefined) { vx.recheck(); this.schedule(50); }
+        return;
+      }
       if (e.type !== 'link') return;
       const n = e.link.name;
       if (n === 'vxlan.calico' || n === 'vxlan-v6.calico' || n === 'tunl0' || n === this.options.parentIface) {
         this.log.info({ link: n, action: e.action }, 'tunnel/parent link changed: syncing');
+        this.recheckTunnels();
         this.schedule(e.action === 'del' ? 0 : 50);
       }
     });
@@ -137,10 +144,16 @@ export class NodeAgent {
 
   private heartbeat: TimerHandle | undefined;
 
-  /** A sync every 30 s even without changes: health stays fresh (reporters time out otherwise). */
+  /** A sync every 30 s even without changes: health stays fresh (reporters time out otherwise); the tunnels are re-read then. */
   private armHeartbeat(): void {
-    this.heartbeat = this.deps.clock.setTimeout(() => { this.schedule(0); if (!this.stopped) this.armHeartbeat(); }, 30_000);
+    this.heartbeat = this.deps.clock.setTimeout(() => { this.recheckTunnels(); this.schedule(0); if (!this.stopped) this.armHeartbeat(); }, 30_000);
   }
+
+  private tunnelManagers(): VxlanManager[] {
+    return [this.deps.vxlan?.(), this.deps.vxlan6?.()].filter((m): m is VxlanManager => m !== undefined);
+  }
+
+  private recheckTunnels(): void { for (const m of this.tunnelManagers()) m.recheck(); }
 
   private armUnderlayTimer(): void {
     this.underlayTimer = this.deps.clock.setTimeout(() => {

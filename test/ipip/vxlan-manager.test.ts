@@ -124,3 +124,23 @@ test('VxlanManager over IPv6: vxlan-v6.calico, MTU parent − 70, NDP entry and 
   assert.deepEqual([...nl.fdb.values()].map((f) => f.dst), ['fd00:1::2']);
   assert.deepEqual(m.routesFor([{ cidr: 'fd00:244:0:1::/122', nodeName: 'b' }]).map((r) => [r.iface, r.gateway]), [['vxlan-v6.calico', 'fd00:244:0:1::']]);
 });
+
+test('VxlanManager: a sync with nothing changed reads no kernel table; recheck() and a moved VTEP read them again', async () => {
+  const { nl } = node();
+  const reads: string[] = [];
+  for (const name of ['listLinks', 'getLink', 'getLinkByIndex', 'listAddresses', 'listNeighbours', 'listFdb'] as const) {
+    const orig = nl[name].bind(nl) as (...a: unknown[]) => Promise<unknown>;
+    (nl as unknown as Record<string, unknown>)[name] = (...a: unknown[]) => { reads.push(name); return orig(...a); };
+  }
+  const m = new VxlanManager({ netlink: nl, logger: silentLogger() }, { nodeName: 'a', nodeIp: '192.168.1.1', tunnelAddress: '10.244.0.0' });
+  const sync = async (): Promise<string[]> => { reads.length = 0; await m.applyAdds(); await m.applyRemovals(); return [...reads]; };
+  m.setRemoteVteps([{ nodeName: 'b', nodeIp: '192.168.1.2', tunnelIp: '10.244.1.0' }]);
+  assert.ok((await sync()).includes('listNeighbours'), 'the first sync checks the device and looks for stale entries');
+  assert.deepEqual(await sync(), [], 'nothing changed: no dump, no lookup');
+  m.recheck();
+  const again = await sync();
+  assert.ok(again.includes('listAddresses') && again.includes('listFdb'), `recheck reads again: ${again.join(',')}`);
+  m.setRemoteVteps([]);
+  assert.ok((await sync()).includes('listFdb'), 'a VTEP gone: its entries are looked for');
+  assert.deepEqual([...nl.fdb.values()], []);
+});
