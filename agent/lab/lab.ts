@@ -183,7 +183,9 @@ export function nodeEnv(n: NodePlan): NodeJS.ProcessEnv {
 export function startNode(n: NodePlan): number {
   mkdirSync(n.runDir, { recursive: true });
   mkdirSync(n.stateDir, { recursive: true });
-  return startDetached(n.netns, process.execPath, [NODE_MAIN], { logFile: n.logFile, pidFile: n.pidFile, env: nodeEnv(n) });
+  // Extra Node.js flags for the agents only, e.g. TORTIE_LAB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const extra = (process.env['TORTIE_LAB_NODE_ARGS'] ?? '').split(/\s+/).filter((a) => a !== '');
+  return startDetached(n.netns, process.execPath, [...extra, NODE_MAIN], { logFile: n.logFile, pidFile: n.pidFile, env: nodeEnv(n) });
 }
 
 /** Poll the node's cni.sock until it answers `status` with ok. */
