@@ -113,6 +113,8 @@ interface Convergence {
   fromAddStartMs: number[]; afterAddReturnedMs: number[]; addMs: number[];
   /** Container ids of the measured pods (each claims a new block). */
   measured: string[];
+  /** Per measured pod, in order: ADD start → everywhere, and own node's kernel → everywhere (NaN if unseen). */
+  perPod: Array<{ containerId: string; fromAddStartMs: number; originToOthersMs: number }>;
   /** The route in the ADD's own node's kernel (block blackhole or workload /32) → every other node's kernel: the agents' part. */
   originToOthersMs: number[];
   kinds: Record<string, number>;
@@ -120,7 +122,7 @@ interface Convergence {
 
 async function convergence(lab: LabState, pods: number): Promise<Convergence> {
   const monitors = lab.plan.nodes.map((n) => new RouteMonitor(n.netns));
-  const out: Convergence = { fromAddStartMs: [], afterAddReturnedMs: [], addMs: [], measured: [], originToOthersMs: [], kinds: {} };
+  const out: Convergence = { fromAddStartMs: [], afterAddReturnedMs: [], addMs: [], measured: [], perPod: [], originToOthersMs: [], kinds: {} };
   const made: Array<{ n: NodePlan; pod: PodPlan }> = [];
   try {
     // Each monitor is subscribed once it reports a probe route added in its namespace.
@@ -149,6 +151,7 @@ async function convergence(lab: LabState, pods: number): Promise<Convergence> {
       out.addMs.push(t1 - t0);
       const own = origin?.covering(address);
       if (own !== undefined) out.originToOthersMs.push(last - own);
+      out.perPod.push({ containerId: pod.containerId, fromAddStartMs: last - t0, originToOthersMs: own === undefined ? NaN : last - own });
       for (const m of others) {
         const via = tryRunIn(m.netns, 'ip', ['-o', 'route', 'get', address]).stdout.includes('vxlan.calico') ? 'vxlan' : 'direct';
         out.kinds[via] = (out.kinds[via] ?? 0) + 1;
@@ -168,9 +171,9 @@ async function convergence(lab: LabState, pods: number): Promise<Convergence> {
  * The agents' own IPAM time for the measured ADDs (each claims a new block), from the `assigned`
  * lines of their logs: handle check, pools, affinities, the claim and the assignment, in etcd.
  */
-function assignTimes(lab: LabState, containerIds: readonly string[]): number[] {
+function assignTimes(lab: LabState, containerIds: readonly string[]): Map<string, number> {
   const wanted = new Set(containerIds);
-  const out: number[] = [];
+  const out = new Map<string, number>();
   for (const n of lab.plan.nodes) {
     let text = '';
     try { text = readFileSync(n.logFile, 'utf8'); } catch { continue; }
@@ -178,7 +181,7 @@ function assignTimes(lab: LabState, containerIds: readonly string[]): number[] {
       if (!line.includes('"assigned"')) continue;
       try {
         const j = JSON.parse(line) as { msg?: string; containerId?: string; ms?: number };
-        if (j.msg === 'assigned' && j.containerId !== undefined && wanted.has(j.containerId) && typeof j.ms === 'number') out.push(j.ms);
+        if (j.msg === 'assigned' && j.containerId !== undefined && wanted.has(j.containerId) && typeof j.ms === 'number') out.set(j.containerId, j.ms);
       } catch { /* not a log line of ours */ }
     }
   }
@@ -285,7 +288,13 @@ async function main(): Promise<number> {
     const startup = processStartup(lab.plan.nodes[0] as NodePlan);
     const thr = await iperf(lab, args.seconds);
     const s1 = stats(conv.fromAddStartMs), s2 = stats(conv.afterAddReturnedMs), s3 = stats(conv.addMs), s4 = stats(conv.originToOthersMs);
-    const s5 = stats(assignTimes(lab, conv.measured));
+    const assigns = assignTimes(lab, conv.measured);
+    const s5 = stats([...assigns.values()]);
+    // Where the slowest 5% of ADDs lost their time (medians over those pods).
+    const slow = [...conv.perPod].sort((a, b) => b.fromAddStartMs - a.fromAddStartMs).slice(0, Math.max(1, Math.ceil(conv.perPod.length / 20)));
+    const med = (xs: number[]): number => pct(xs.filter((x) => Number.isFinite(x)), 50);
+    const tail = { n: slow.length, fromAddStartMs: med(slow.map((p) => p.fromAddStartMs)), assignMs: med(slow.map((p) => assigns.get(p.containerId) ?? NaN)),
+      originToOthersMs: med(slow.map((p) => p.originToOthersMs)) };
     const f = (x: number): string => x.toFixed(1).padStart(8);
     const table = [
       `Convergence, ${s1.n} pods on ${args.nodes} nodes (route seen in every other node's kernel; ${Object.entries(conv.kinds).map(([k, v]) => `${v} ${k}`).join(', ')} routes)`,
@@ -298,6 +307,8 @@ async function main(): Promise<number> {
       `| the agent's IPAM assign for the ADD (new block claimed; ${s5.n} from its log) | ${f(s5.p50)} | ${f(s5.p99)} | ${f(s5.max)} |`,
       `| process start: \`node -e 0\` / the CNI plugin's VERSION (median of ${STARTUP_RUNS}) | ${f(startup.nodeMs)} | ${f(startup.pluginMs)} | |`,
       '',
+      `The slowest ${tail.n} ADDs (medians): start → everywhere ${tail.fromAddStartMs.toFixed(1)} ms, of which the agent's IPAM ${tail.assignMs.toFixed(1)} ms and own kernel → every other node ${tail.originToOthersMs.toFixed(1)} ms.`,
+      '',
       `Throughput, iperf3 TCP 1 stream, ${args.seconds} s each`,
       '| path | Gbit/s | retransmits |',
       '|---|---:|---:|',
@@ -308,7 +319,8 @@ async function main(): Promise<number> {
     mkdirSync(join(file, '..'), { recursive: true });
     writeFileSync(file, `${JSON.stringify({
       suite: 'e2e', date: new Date().toISOString(), nodes: args.nodes, pods: args.pods, blockSize: 31,
-      convergence: { fromAddStart: s1, afterAddReturned: s2, addDuration: s3, originToOthers: s4, agentAssign: s5, routeKinds: conv.kinds, samplesMs: conv.fromAddStartMs },
+      convergence: { fromAddStart: s1, afterAddReturned: s2, addDuration: s3, originToOthers: s4, agentAssign: s5, slowest5pct: tail, routeKinds: conv.kinds, samplesMs: conv.fromAddStartMs,
+        perPod: conv.perPod.map((p) => ({ ...p, assignMs: assigns.get(p.containerId) ?? null })) },
       processStartupMs: startup,
       throughput: thr,
     }, null, 2)}\n`);
