@@ -119,7 +119,12 @@ export class NodeAgent {
     // Our tunnel devices or the parent interface deleted (or notifications lost): sync at once,
     // which re-creates the device, its VTEP entries and (through the route table) its routes.
     this.unsubscribeLinks = this.deps.netlink.subscribe((e) => {
-      if (e.type === 'overflow') { this.recheckTunnels(); this.schedule(0); return; }
+      if (e.type === 'overflow') { this.recheckTunnels(); this.underlayChanged(); this.schedule(0); return; }
+      if (e.type === 'route') {
+        // Someone else's route in the main table (the underlay) changed: re-read it soon.
+        if (e.route.protocol !== this.deps.routeTable.protocol && e.route.table === MAIN_TABLE) this.underlayChanged();
+        return;
+      }
       if (e.type === 'address') {
         // Our tunnel address changed on a VXLAN device (someone removed it?): check the device.
         const vx = this.tunnelManagers().find((m) => m.ifindexKnown === e.address.ifindex);
@@ -155,10 +160,25 @@ export class NodeAgent {
 
   private recheckTunnels(): void { for (const m of this.tunnelManagers()) m.recheck(); }
 
-  private armUnderlayTimer(): void {
+  /**
+   * The underlay (other routes of the main table, for next hops off our subnet) is re-read 200 ms
+   * after a change notification, and every 60 s as a safety net: a route dump is O(every route,
+   * ours included) and holds the event loop for milliseconds, so not on a short timer.
+   */
+  private armUnderlayTimer(delayMs = 60_000): void {
+    this.underlayTimer?.cancel();
     this.underlayTimer = this.deps.clock.setTimeout(() => {
+      this.underlayTimer = undefined;
       this.refreshUnderlay().then(() => this.schedule(), () => undefined).finally(() => { if (!this.stopped) this.armUnderlayTimer(); });
-    }, 10_000);
+    }, delayMs);
+  }
+
+  private underlaySoon = false;
+
+  private underlayChanged(): void {
+    if (this.stopped || this.underlaySoon) return;
+    this.underlaySoon = true;
+    this.deps.clock.setTimeout(() => { this.underlaySoon = false; if (!this.stopped) this.armUnderlayTimer(0); }, 200);
   }
 
   private async refreshUnderlay(): Promise<void> {

@@ -170,3 +170,28 @@ test('rules: pools and node addresses in our nft table, NAT outgoing for the poo
   for (const ip of ['10.1.0.2', '10.1.0.3', '10.2.0.2']) assert.ok(text.includes(ip), `node address ${ip} in the all-hosts set`);
   assert.match(text, /masquerade/);
 });
+
+test('an underlay route change reaches the pod routes within 1 s (route notifications, not a timer)', { skip }, async (t) => {
+  const [n1, , n3] = nodes as [LabNode, LabNode, LabNode];
+  const b3 = lab.routes(n3).find((r) => r.type === 'blackhole')?.dst ?? '';
+  const key = lab.etcdctl(['get', '--prefix', '--keys-only', '/tortie/v3/projectcalico.org/ippools/']).split('\n').find((k) => k.trim() !== '') ?? '';
+  const pool = JSON.parse(lab.etcdctl(['get', '--print-value-only', key])) as { metadata: { name: string } & Record<string, unknown>; spec: Record<string, unknown> };
+  const via = (): string | undefined => lab.routes(n1).find((r) => r.dst === b3)?.gateway;
+  try {
+    // Without VXLAN, node1 reaches node3's block through its underlay route to 10.2.0.2 (the default via the ToR).
+    lab.putResource('ippools', { ...pool, spec: { ...pool.spec, vxlanMode: 'Never' } });
+    await pollUntil(() => via() === '10.1.0.1', { timeoutMs: 10_000, what: `${b3} via the ToR (now via ${via()})` });
+    sh('ip', ['-n', n1.ns, 'route', 'add', '10.2.0.2/32', 'via', '10.1.0.3']);
+    let t0 = Date.now();
+    await pollUntil(() => via() === '10.1.0.3', { timeoutMs: 1000, intervalMs: 20, what: `${b3} follows the new underlay route (now via ${via()})` });
+    const added = Date.now() - t0;
+    sh('ip', ['-n', n1.ns, 'route', 'del', '10.2.0.2/32']);
+    t0 = Date.now();
+    await pollUntil(() => via() === '10.1.0.1', { timeoutMs: 1000, intervalMs: 20, what: `${b3} back via the ToR (now via ${via()})` });
+    t.diagnostic(`underlay change followed in ${added} ms (added) and ${Date.now() - t0} ms (removed)`);
+  } finally {
+    lab.putResource('ippools', pool);
+  }
+  await pollUntil(() => lab.routes(n1).some((r) => r.dst === b3 && r.dev === 'vxlan.calico'), { timeoutMs: 10_000, what: `${b3} back over VXLAN` });
+});
+
