@@ -3,8 +3,9 @@
  * wins, as in Calico. NotEqual/NotIn rules ("route not in X") have no direct form in the
  * speaker's model (prefix lists, first match): `linearize()` rewrites them exactly — routes in X
  * see the later rules restricted to X and then the default, all others meet the rule.
- * What cannot be expressed yet (source, interface, asPathPrefix, setPriority, large
- * communities) is reported as a problem naming the filter, rule and field, and that rule is left out.
+ * `source: RemotePeers` and `asPathPrefix` map to the speaker's source and AS-path matches. What
+ * cannot be expressed yet (interface, setPriority, large communities) is reported as a problem
+ * naming the filter, rule and field, and that rule is left out.
  */
 import { parsePrefix, prefixContains } from '../../common/prefix.js';
 import type { PolicyRule, PrefixMatch } from '../../bgp/speaker/peer-config.js';
@@ -27,10 +28,11 @@ function ruleToPolicy(r: Rule, ibgp: boolean, where: string, family: 4 | 6 = 4):
   const maxLen = family === 4 ? 32 : 128;
   if (r.peerType !== undefined && (r.peerType === 'iBGP') !== ibgp) return {}; // never matches this peer
   const unsupported = (field: string): { problem: string } => ({ problem: `${where}: ${field} is not supported yet; rule ignored` });
-  if (r.source !== undefined) return unsupported('source');
+  // Routes from interfaces are never imported into BGP here (originated prefixes have none).
   if (r.interface !== undefined) return unsupported('interface');
-  if (r.asPathPrefix !== undefined) return unsupported('asPathPrefix');
-  const match: { prefixes?: PrefixMatch[]; communities?: number[] } = {};
+  const match: { prefixes?: PrefixMatch[]; communities?: number[]; source?: 'peers'; asPathPrefix?: number[] } = {};
+  if (r.source === 'RemotePeers') match.source = 'peers';
+  if (r.asPathPrefix !== undefined && r.asPathPrefix.length > 0) match.asPathPrefix = [...r.asPathPrefix];
   const min = r.prefixLength?.min, max = r.prefixLength?.max;
   let notIn: PrefixMatch | undefined;
   if (r.cidr !== undefined) {

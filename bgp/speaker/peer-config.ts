@@ -18,6 +18,10 @@ export interface PolicyRule {
     readonly prefixes?: readonly PrefixMatch[];
     /** All of these communities must be present. */
     readonly communities?: readonly number[];
+    /** `peers`: only routes learned from BGP peers (not originated here; Calico's source RemotePeers). */
+    readonly source?: 'peers' | 'local';
+    /** AS_PATH starts with exactly these ASes (Calico's asPathPrefix). */
+    readonly asPathPrefix?: readonly number[];
   };
   readonly action: 'accept' | 'reject';
   readonly set?: {

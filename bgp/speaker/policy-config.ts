@@ -20,6 +20,8 @@ export function toPolicyDefinition(cfg: PolicyConfig, direction: PolicyDirection
     const match: { -readonly [K in keyof PolicyMatch]: PolicyMatch[K] } = {};
     if (r.match?.prefixes) match.prefixList = r.match.prefixes.map((p) => ({ prefix: p.prefix, ...(p.ge !== undefined ? { ge: p.ge } : {}), ...(p.le !== undefined ? { le: p.le } : {}) }));
     if (r.match?.communities?.length) match.allCommunities = r.match.communities.map(u32);
+    if (r.match?.source !== undefined) match.sourceKind = r.match.source === 'peers' ? ['ebgp', 'ibgp'] : ['local'];
+    if (r.match?.asPathPrefix?.length) match.asPathPrefix = [...r.match.asPathPrefix];
     const actions: PolicyAction[] = [];
     const s = r.set;
     if (r.action === 'accept' && s) {

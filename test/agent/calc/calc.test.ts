@@ -11,6 +11,8 @@ import type { BlockSnapshot, NodeInfo, PeerInfo, PoolInfo, Snapshot } from '../.
 import type { BGPConfigurationSpec } from '../../../agent/resources/bgp-configuration.js';
 import type { BGPFilterSpec } from '../../../agent/resources/bgp-filter.js';
 import type { PolicyConfig } from '../../../bgp/speaker/peer-config.js';
+import { compilePeerPolicy } from '../../../bgp/speaker/policy-config.js';
+import type { PathAttributes } from '../../../bgp/wire/types.js';
 import { formatPrefix, parsePrefix, prefixContains, parseAddress } from '../../../common/prefix.js';
 import { validateDesiredRoute } from '../../../felix/routes/route.js';
 
@@ -141,6 +143,26 @@ test('BGPFilter rules become speaker rules; unsupported ones are reported with t
   assert.equal(decide(peer?.import, '198.51.100.128/25'), 'accept');
   assert.equal(decide(peer?.import, '203.0.113.0/24'), 'reject');
   assert.equal(decide(peer?.import, '10.244.1.0/26'), 'reject', 'external: pool routes refused first');
+});
+
+test('BGPFilter source RemotePeers and asPathPrefix reach the speaker policy; interface is reported', () => {
+  const filters: Record<string, BGPFilterSpec> = { g: {
+    exportV4: [{ action: 'Reject', source: 'RemotePeers' }],
+    importV4: [{ action: 'Reject', asPathPrefix: [65100, 65200] }, { action: 'Accept', interface: '*.calico' }],
+  } };
+  const peer = bgpSpeakerConfig(snap('a', [node('a', '10.0.0.1/24')], { filters, peers: [{ name: 'tor', spec: { peerIP: '10.0.0.254', asNumber: 65100, filters: ['g'] } }] }));
+  const tor = peer.speaker?.peers[0];
+  assert.ok(peer.problems.some((p) => /BGPFilter g spec\.importV4\[1\]: interface is not supported yet/.test(p)), peer.problems.join('; '));
+  // Evaluated by the speaker's own compiled policy, as the update groups and Adj-RIB-In do.
+  const exp = compilePeerPolicy(tor?.export, 'export');
+  const imp = compilePeerPolicy(tor?.import, 'import');
+  const attrs = (asPath: number[]): PathAttributes => ({ origin: 0, asPath: asPath.length === 0 ? [] : [{ type: 2, asns: asPath }] });
+  const block = parsePrefix('10.244.0.0/26');
+  assert.equal(exp?.evaluate(block, attrs([]), { sourceKind: 'local', sourcePeer: '', localAs: 64512 }).type, 'accept', 'our own block is exported');
+  assert.equal(exp?.evaluate(block, attrs([]), { sourceKind: 'ibgp', sourcePeer: 'Mesh_10_0_0_2', localAs: 64512 }).type, 'reject', 'a block learned in the mesh is not');
+  const ext = parsePrefix('198.51.100.0/24');
+  assert.equal(imp?.evaluate(ext, attrs([65100, 65200, 65300]), { sourceKind: 'ebgp', sourcePeer: 'tor', localAs: 64512 }).type, 'reject');
+  assert.equal(imp?.evaluate(ext, attrs([65100, 65300]), { sourceKind: 'ebgp', sourcePeer: 'tor', localAs: 64512 }).type, 'accept');
 });
 
 test('originated: local blocks, borrowed /32s, service CIDRs with prefixAdvertisement communities; disableBGPExport respected', () => {

@@ -171,6 +171,31 @@ test('rules: pools and node addresses in our nft table, NAT outgoing for the poo
   assert.match(text, /masquerade/);
 });
 
+test('a BGPFilter exporting with source RemotePeers → Reject: the ToR hears each block only from its owner', { skip }, async () => {
+  const spec: Array<[string, string]> = [['node1', '10.1.0.1'], ['node2', '10.1.0.1'], ['node3', '10.2.0.1']];
+  const peers = (filters: string[]): void => {
+    for (const [name, tip] of spec) {
+      lab.putResource('bgppeers', { apiVersion: 'projectcalico.org/v3', kind: 'BGPPeer', metadata: { name: `tor-${name}` },
+        spec: { node: name, peerIP: tip, asNumber: 65000, ...(filters.length > 0 ? { filters } : {}) } });
+    }
+  };
+  const owners = new Map(nodes.map((n) => [block(n) ?? '', n.name === 'node1' ? '10.1.0.2' : n.name === 'node2' ? '10.1.0.3' : '10.2.0.2']));
+  const paths = (b: string): string[] => ((tor.json(`show bgp ipv4 unicast ${b} json`) as { paths?: Array<{ nexthops?: Array<{ ip: string }> }> }).paths ?? [])
+    .map((p) => p.nexthops?.[0]?.ip ?? '?').sort();
+  // Without the filter every node passes the mesh's blocks on: the ToR has a path from each node.
+  await pollUntil(() => [...owners.keys()].every((b) => paths(b).length === 3), { timeoutMs: 10_000, what: 'three paths per block at the ToR' });
+  lab.putResource('bgpfilters', { apiVersion: 'projectcalico.org/v3', kind: 'BGPFilter', metadata: { name: 'no-transit' },
+    spec: { exportV4: [{ action: 'Reject', source: 'RemotePeers' }] } });
+  peers(['no-transit']);
+  try {
+    await pollUntil(() => [...owners].every(([b, owner]) => JSON.stringify(paths(b)) === JSON.stringify([owner])),
+      { timeoutMs: 10_000, what: `one path per block, from its owner (${[...owners.keys()].map((b) => `${b}: ${paths(b).join(',')}`).join('; ')})` });
+  } finally {
+    peers([]);
+  }
+  await pollUntil(() => [...owners.keys()].every((b) => paths(b).length === 3), { timeoutMs: 10_000, what: 'three paths per block again without the filter' });
+});
+
 test('an underlay route change reaches the pod routes within 1 s (route notifications, not a timer)', { skip }, async (t) => {
   const [n1, , n3] = nodes as [LabNode, LabNode, LabNode];
   const b3 = lab.routes(n3).find((r) => r.type === 'blackhole')?.dst ?? '';
