@@ -4,13 +4,16 @@
  * CIDRs of BGPConfiguration `default`; communities from prefixAdvertisements. Nothing else.
  */
 import { formatPrefix, parseAddress, parsePrefix, prefixContains } from '../../common/prefix.js';
-import { parseStandardCommunity } from './bgp-filter-rules.js';
+import { parseLargeCommunity, parseStandardCommunity } from './bgp-filter-rules.js';
+import type { LargeCommunity } from '../../bgp/wire/types.js';
 import type { Snapshot } from './snapshot.js';
 
 export interface Originated {
   readonly prefix: string;
   readonly kind: 'block' | 'borrowed' | 'service';
   readonly communities: readonly number[];
+  /** RFC 8092 large communities from prefixAdvertisements ("a:b:c"); absent when none. */
+  readonly largeCommunities?: readonly LargeCommunity[];
 }
 
 /** Addresses of workloads on `node` allocated from blocks affine to another node (or none). */
@@ -38,19 +41,23 @@ export function originatedPrefixes(s: Snapshot): { routes: Originated[]; problem
   const named = new Map((cfg?.communities ?? []).map((c) => [c.name, c.value]));
   const advertisements = [...(perNode?.prefixAdvertisements ?? []), ...(cfg?.prefixAdvertisements ?? [])];
   const noExport = s.pools.filter((p) => p.disableBGPExport).map((p) => parsePrefix(p.cidr));
-  const communitiesFor = (prefix: string): number[] => {
+  const communitiesFor = (prefix: string): { communities: number[]; largeCommunities?: LargeCommunity[] } => {
     const p = parsePrefix(prefix);
     const out = new Set<number>();
+    const large = new Map<string, LargeCommunity>();
     for (const pa of advertisements) {
       if (!prefixContains(parsePrefix(pa.cidr), p)) continue;
       for (const c of pa.communities ?? []) {
         const value = named.get(c) ?? c;
         const n = parseStandardCommunity(value);
-        if (n === undefined) problems.push(`prefixAdvertisements ${pa.cidr}: community ${value} (large) is not supported yet`);
-        else out.add(n);
+        const l = n === undefined ? parseLargeCommunity(value) : undefined;
+        if (n !== undefined) out.add(n);
+        else if (l !== undefined) large.set(value, l);
+        else problems.push(`prefixAdvertisements ${pa.cidr}: community ${JSON.stringify(value)} is neither a name, a:b nor a:b:c`);
       }
     }
-    return [...out].sort((a, b) => a - b);
+    const sortedLarge = [...large.values()].sort((a, b) => a.globalAdmin - b.globalAdmin || a.localData1 - b.localData1 || a.localData2 - b.localData2);
+    return { communities: [...out].sort((a, b) => a - b), ...(sortedLarge.length > 0 ? { largeCommunities: sortedLarge } : {}) };
   };
   const routes = new Map<string, Originated>();
   const add = (prefix: string, kind: Originated['kind']): void => {
@@ -59,7 +66,7 @@ export function originatedPrefixes(s: Snapshot): { routes: Originated[]; problem
     if ((p.family === 4 ? local?.ipv4 : local?.ipv6) === undefined) return; // no session of that family to carry it
     if (noExport.some((n) => prefixContains(n, p))) return;
     const key = formatPrefix({ ...p, bytes: p.bytes });
-    if (!routes.has(key)) routes.set(key, { prefix: key, kind, communities: communitiesFor(key) });
+    if (!routes.has(key)) routes.set(key, { prefix: key, kind, ...communitiesFor(key) });
   };
   for (const b of localBlocks(s)) add(b, 'block');
   for (const a of borrowedAddresses(s)) add(`${a}/${parseAddress(a).family === 4 ? 32 : 128}`, 'borrowed');

@@ -9,10 +9,19 @@
  */
 import { parsePrefix, prefixContains } from '../../common/prefix.js';
 import type { PolicyRule, PrefixMatch } from '../../bgp/speaker/peer-config.js';
+import type { LargeCommunity } from '../../bgp/wire/types.js';
 import type { BGPFilterSpec } from '../resources/bgp-filter.js';
 import type { Snapshot } from './snapshot.js';
 
 type Rule = NonNullable<BGPFilterSpec['importV4']>[number];
+
+/** "global:data1:data2", each 32-bit (RFC 8092), as Calico writes large communities. */
+export function parseLargeCommunity(v: string): LargeCommunity | undefined {
+  const m = /^(\d+):(\d+):(\d+)$/.exec(v);
+  if (m === null) return undefined;
+  const [g, d1, d2] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  return [g, d1, d2].every((x) => x <= 0xffffffff) ? { globalAdmin: g, localData1: d1, localData2: d2 } : undefined;
+}
 
 export function parseStandardCommunity(v: string): number | undefined {
   const m = /^(\d+):(\d+)$/.exec(v);
@@ -30,7 +39,7 @@ function ruleToPolicy(r: Rule, ibgp: boolean, where: string, family: 4 | 6 = 4):
   const unsupported = (field: string): { problem: string } => ({ problem: `${where}: ${field} is not supported yet; rule ignored` });
   // Routes from interfaces are never imported into BGP here (originated prefixes have none).
   if (r.interface !== undefined) return unsupported('interface');
-  const match: { prefixes?: PrefixMatch[]; communities?: number[]; source?: 'peers'; asPathPrefix?: number[] } = {};
+  const match: { prefixes?: PrefixMatch[]; communities?: number[]; largeCommunities?: LargeCommunity[]; source?: 'peers'; asPathPrefix?: number[] } = {};
   if (r.source === 'RemotePeers') match.source = 'peers';
   if (r.asPathPrefix !== undefined && r.asPathPrefix.length > 0) match.asPathPrefix = [...r.asPathPrefix];
   const min = r.prefixLength?.min, max = r.prefixLength?.max;
@@ -46,16 +55,21 @@ function ruleToPolicy(r: Rule, ibgp: boolean, where: string, family: 4 | 6 = 4):
     match.prefixes = [{ prefix: parsePrefix(family === 4 ? '0.0.0.0/0' : '::/0'), ge: min ?? 0, le: max ?? maxLen }];
   }
   if (r.communities !== undefined) {
-    const c = r.communities.values.map(parseStandardCommunity);
-    if (c.some((x) => x === undefined)) return unsupported('communities (large communities)');
-    match.communities = c as number[];
+    for (const v of r.communities.values) {
+      const std = parseStandardCommunity(v), large = parseLargeCommunity(v);
+      if (std !== undefined) match.communities = [...(match.communities ?? []), std];
+      else if (large !== undefined) match.largeCommunities = [...(match.largeCommunities ?? []), large];
+      else return { problem: `${where}: community ${JSON.stringify(v)} is neither a:b nor a:b:c; rule ignored` };
+    }
   }
-  const set: { addCommunities?: number[]; prepend?: number } = {};
+  const set: { addCommunities?: number[]; addLargeCommunities?: LargeCommunity[]; prepend?: number } = {};
   for (const op of r.operations ?? []) {
     if (op.addCommunity !== undefined) {
-      const c = parseStandardCommunity(op.addCommunity.value);
-      if (c === undefined) return unsupported('operations.addCommunity (large community)');
-      set.addCommunities = [...(set.addCommunities ?? []), c];
+      const v = op.addCommunity.value;
+      const std = parseStandardCommunity(v), large = parseLargeCommunity(v);
+      if (std !== undefined) set.addCommunities = [...(set.addCommunities ?? []), std];
+      else if (large !== undefined) set.addLargeCommunities = [...(set.addLargeCommunities ?? []), large];
+      else return { problem: `${where}: operations.addCommunity ${JSON.stringify(v)} is neither a:b nor a:b:c; rule ignored` };
     } else if (op.prependASPath !== undefined) {
       set.prepend = (set.prepend ?? 0) + op.prependASPath.prefix.length;
     } else if (op.setPriority !== undefined) {

@@ -372,9 +372,12 @@ export class NodeAgent {
       // Next hop: the node's address of the prefix's family (v6 prefixes go over v6 sessions).
       const nh = r.prefix.includes(':') ? this.options.nodeIp6 : this.options.nodeIp;
       if (nh === undefined) continue;
-      const key = JSON.stringify(r.communities);
+      const key = JSON.stringify([r.communities, r.largeCommunities ?? []]);
       next.set(r.prefix, key);
-      if (this.originated.get(r.prefix) !== key) { sp.originate(r.prefix, { nextHop: nh, communities: r.communities }); changed = true; }
+      if (this.originated.get(r.prefix) !== key) {
+        sp.originate(r.prefix, { nextHop: nh, communities: r.communities, ...(r.largeCommunities === undefined ? {} : { largeCommunities: r.largeCommunities }) });
+        changed = true;
+      }
     }
     for (const p of this.originated.keys()) if (!next.has(p)) { sp.withdraw(p); changed = true; }
     this.originated = next;

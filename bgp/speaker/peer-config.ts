@@ -3,6 +3,7 @@
  * both produce it). Addresses and prefixes stay as canonical text here; the speaker parses them.
  */
 import type { Prefix } from '../../common/prefix.js';
+import type { LargeCommunity } from '../wire/types.js';
 
 export type Family = 'ipv4-unicast' | 'ipv6-unicast';
 
@@ -22,11 +23,14 @@ export interface PolicyRule {
     readonly source?: 'peers' | 'local';
     /** AS_PATH starts with exactly these ASes (Calico's asPathPrefix). */
     readonly asPathPrefix?: readonly number[];
+    /** Any of these RFC 8092 large communities is present. */
+    readonly largeCommunities?: readonly LargeCommunity[];
   };
   readonly action: 'accept' | 'reject';
   readonly set?: {
     readonly addCommunities?: readonly number[];
     readonly removeCommunities?: readonly number[];
+    readonly addLargeCommunities?: readonly LargeCommunity[];
     readonly localPref?: number;
     readonly med?: number;
     /** Prepend our AS this many extra times (export only). */

@@ -22,11 +22,13 @@ export function toPolicyDefinition(cfg: PolicyConfig, direction: PolicyDirection
     if (r.match?.communities?.length) match.allCommunities = r.match.communities.map(u32);
     if (r.match?.source !== undefined) match.sourceKind = r.match.source === 'peers' ? ['ebgp', 'ibgp'] : ['local'];
     if (r.match?.asPathPrefix?.length) match.asPathPrefix = [...r.match.asPathPrefix];
+    if (r.match?.largeCommunities?.length) match.largeCommunities = [...r.match.largeCommunities];
     const actions: PolicyAction[] = [];
     const s = r.set;
     if (r.action === 'accept' && s) {
       if (s.removeCommunities?.length) actions.push({ type: 'remove-communities', values: s.removeCommunities.map(u32) });
       if (s.addCommunities?.length) actions.push({ type: 'add-communities', values: s.addCommunities.map(u32) });
+      if (s.addLargeCommunities?.length) actions.push({ type: 'add-large-communities', values: [...s.addLargeCommunities] });
       if (s.localPref !== undefined) actions.push({ type: 'set-local-pref', value: s.localPref });
       if (s.med !== undefined) actions.push({ type: 'set-med', value: s.med });
       if (direction === 'export' && s.prepend) actions.push({ type: 'prepend', count: s.prepend });

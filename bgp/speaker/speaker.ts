@@ -19,7 +19,7 @@ import { describeError } from '../../common/errors.js';
 import { formatAddress, formatPrefix, ipv4ToInt, parseAddress, parsePrefix, type Prefix } from '../../common/prefix.js';
 import { CeaseSubcode } from '../wire/errors.js';
 import { encodeEndOfRib, endOfRibFamily, prepareAttributes, type PreparedAttributes } from '../wire/update-encoder.js';
-import { AsPathSegmentType, type AsPathSegment, type Capability, type CodecContext, type Origin, type PathAttributes, type UpdateMessage } from '../wire/types.js';
+import { AsPathSegmentType, type AsPathSegment, type Capability, type CodecContext, type LargeCommunity, type Origin, type PathAttributes, type UpdateMessage } from '../wire/types.js';
 import type { DownReason, FsmState, NegotiatedSession } from '../fsm/fsm-types.js';
 import { notificationText } from '../fsm/notifications.js';
 import { BgpSession, type ConnectOptions } from '../session/session.js';
@@ -53,6 +53,7 @@ export interface SpeakerDeps {
 export interface OriginateAttrs {
   readonly nextHop?: string;
   readonly communities?: readonly number[];
+  readonly largeCommunities?: readonly LargeCommunity[];
   readonly med?: number;
   readonly localPref?: number;
   readonly origin?: Origin;
@@ -404,6 +405,7 @@ export class BgpSpeaker {
       ...(attrs.med !== undefined ? { med: attrs.med } : {}),
       ...(attrs.localPref !== undefined ? { localPref: attrs.localPref } : {}),
       ...(attrs.communities?.length ? { communities: [...attrs.communities] } : {}),
+      ...(attrs.largeCommunities?.length ? { largeCommunities: [...attrs.largeCommunities] } : {}),
     };
     this.originated.set(formatPrefix(prefix), { prefix, attrs: a, nextHop: nh?.bytes, since: this.deps.clock.wallNow() });
     this.rib.originate(prefix, a, nh?.bytes);

@@ -165,6 +165,26 @@ test('BGPFilter source RemotePeers and asPathPrefix reach the speaker policy; in
   assert.equal(imp?.evaluate(ext, attrs([65100, 65300]), { sourceKind: 'ebgp', sourcePeer: 'tor', localAs: 64512 }).type, 'accept');
 });
 
+test('BGPFilter large communities (a:b:c): matched and added; prefixAdvertisements carry them', () => {
+  const filters: Record<string, BGPFilterSpec> = { l: {
+    importV4: [{ action: 'Reject', communities: { values: ['65000:1:2'] } }, { action: 'Accept', operations: [{ addCommunity: { value: '65000:9:9' } }] }],
+  } };
+  const cfg = bgpSpeakerConfig(snap('a', [node('a', '10.0.0.1/24')], { filters, peers: [{ name: 'tor', spec: { peerIP: '10.0.0.254', asNumber: 65100, filters: ['l'] } }] }));
+  assert.deepEqual(cfg.problems.filter((p) => /BGPFilter/.test(p)), []);
+  const imp = compilePeerPolicy(cfg.speaker?.peers[0]?.import, 'import');
+  const ext = parsePrefix('198.51.100.0/24');
+  const subject = { sourceKind: 'ebgp' as const, sourcePeer: 'tor', localAs: 64512 };
+  assert.equal(imp?.evaluate(ext, { origin: 0, largeCommunities: [{ globalAdmin: 65000, localData1: 1, localData2: 2 }] }, subject).type, 'reject');
+  const ok = imp?.evaluate(ext, { origin: 0 }, subject);
+  assert.deepEqual(ok?.type === 'accept' ? ok.attrs.largeCommunities : undefined, [{ globalAdmin: 65000, localData1: 9, localData2: 9 }]);
+  const s = snap('a', [node('a', '10.0.0.1/24')], {
+    blocks: [{ cidr: '10.244.0.0/26', node: 'a', allocations: [] }],
+    configs: { default: { communities: [{ name: 'big', value: '64512:1:2' }], prefixAdvertisements: [{ cidr: '10.244.0.0/16', communities: ['big', '64512:5'] }] } },
+  });
+  const o = originatedPrefixes(s);
+  assert.deepEqual(o.routes.map((r) => [r.prefix, r.communities, r.largeCommunities]), [['10.244.0.0/26', [64512 * 65536 + 5], [{ globalAdmin: 64512, localData1: 1, localData2: 2 }]]]);
+});
+
 test('originated: local blocks, borrowed /32s, service CIDRs with prefixAdvertisement communities; disableBGPExport respected', () => {
   const blocks: BlockSnapshot[] = [
     { cidr: '10.244.0.0/26', node: 'a', allocations: [{ address: '10.244.0.1', node: 'a' }] },

@@ -129,15 +129,18 @@ test('the ToR learns every block and nothing else; the node refuses pool routes 
   assert.deepEqual(types, [['10.1.0.1', 'node specific', 'up'], ['10.1.0.3', 'node-to-node mesh', 'up'], ['10.2.0.2', 'node-to-node mesh', 'up']]);
 });
 
-test('service cluster IPs are advertised to the ToR with prefixAdvertisement communities', { skip }, async () => {
+test('service cluster IPs are advertised to the ToR with prefixAdvertisement communities, standard and large', { skip }, async () => {
   lab.putResource('bgpconfigurations', { apiVersion: 'projectcalico.org/v3', kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: {
-    serviceClusterIPs: [{ cidr: '10.96.0.0/12' }], communities: [{ name: 'svc', value: '64512:300' }],
-    prefixAdvertisements: [{ cidr: '10.96.0.0/12', communities: ['svc'] }] } });
+    serviceClusterIPs: [{ cidr: '10.96.0.0/12' }], communities: [{ name: 'svc', value: '64512:300' }, { name: 'svc-large', value: '64512:300:1' }],
+    prefixAdvertisements: [{ cidr: '10.96.0.0/12', communities: ['svc', 'svc-large', '65000:7:8'] }] } });
   const route = await pollUntil(() => {
-    const r = tor.json('show bgp ipv4 unicast 10.96.0.0/12 json') as { paths?: Array<{ community?: { string?: string }; nexthops?: Array<{ ip: string }> }> };
+    const r = tor.json('show bgp ipv4 unicast 10.96.0.0/12 json') as { paths?: Array<{ community?: { string?: string }; largeCommunity?: { string?: string }; nexthops?: Array<{ ip: string }> }> };
     return (r.paths ?? []).length >= 3 ? r : undefined;
   }, { timeoutMs: 20_000, what: 'ToR learns the service range from every node' });
-  for (const p of route.paths ?? []) assert.match(p.community?.string ?? '', /64512:300/);
+  for (const p of route.paths ?? []) {
+    assert.match(p.community?.string ?? '', /64512:300/);
+    assert.equal(p.largeCommunity?.string, '64512:300:1 65000:7:8', 'large communities (RFC 8092), named and literal');
+  }
   const [n1] = nodes as [LabNode];
   assert.ok(!lab.routes(n1).some((r) => r.dst === '10.96.0.0/12'), 'advertised, never installed locally');
 });
