@@ -133,7 +133,6 @@ export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
       for (const f of ['password', 'ttlSecurity', 'numAllowedLocalASNumbers', 'maxRestartTime', 'localWorkloadSelector'] as const) {
         if (p.spec[f] !== undefined) problems.push(`${where}: spec.${f} is not supported yet; ignored`);
       }
-      if (p.spec.nextHopMode === 'Keep' || p.spec.keepOriginalNextHop === true) problems.push(`${where}: next hop keep is not supported yet; the speaker's default applies`);
     }
     if (applies && p.spec.peerIP !== undefined) {
       const r = parsePeerIp(p.spec.peerIP);
@@ -190,6 +189,8 @@ export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
     }
     const rrClient = local.rrClusterId !== undefined && ibgp && (t.node?.rrClusterId === undefined || t.node.rrClusterId !== local.rrClusterId);
     const nextHopSelf = t.source?.spec.nextHopMode === 'Self';
+    // Calico: keepOriginalNextHop (older) or nextHopMode Keep; only eBGP peers change (iBGP keeps anyway).
+    const nextHopKeep = t.source?.spec.nextHopMode === 'Keep' || (t.source?.spec.keepOriginalNextHop === true && t.source.spec.nextHopMode !== 'Self');
     const keepaliveMs = t.source?.spec.keepaliveTime === undefined ? undefined : parseDuration(t.source.spec.keepaliveTime);
     const keepalive = keepaliveMs === undefined ? undefined : keepaliveMs / 1000;
     const timers = keepalive === undefined || keepalive < 1 ? DEFAULT_TIMERS
@@ -204,6 +205,7 @@ export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
       ...timers,
       families: [t.family === 4 ? 'ipv4-unicast' : 'ipv6-unicast'],
       nextHopSelf,
+      ...(nextHopKeep ? { nextHopKeep: true } : {}),
       routeReflectorClient: rrClient,
       ...(imp === undefined ? {} : { import: imp }),
       export: exp,

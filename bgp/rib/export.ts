@@ -29,6 +29,8 @@ export interface ExportTarget {
   readonly localAddress6?: Uint8Array;
   /** Set NEXT_HOP to ourselves on iBGP too (not for reflected routes). */
   readonly nextHopSelf?: boolean;
+  /** eBGP: pass learned routes on with their next hop unchanged (BIRD's `next hop keep`, Calico's nextHopMode Keep). */
+  readonly nextHopKeep?: boolean;
   /** Pass a received MED on to eBGP peers (default: only locally set MEDs leave the AS). */
   readonly sendMed?: boolean;
   readonly policy?: CompiledPolicy;
@@ -73,7 +75,7 @@ export function exportTargetKey(t: ExportTarget): string {
   }
   const b = (x: Uint8Array | undefined) => (x ? Array.from(x).join('.') : '-');
   return [t.kind, t.localAs, t.routerId, t.clusterId ?? t.routerId, t.routeReflector ? 1 : 0, t.rrClient ? 1 : 0,
-    b(t.localAddress), b(t.localAddress6), t.nextHopSelf ? 1 : 0, t.sendMed ? 1 : 0, pid].join('|');
+    b(t.localAddress), b(t.localAddress6), t.nextHopSelf ? 1 : 0, t.sendMed ? 1 : 0, pid, t.nextHopKeep ? 'keep' : ''].join('|');
 }
 
 /** True when `exportRoute` never looks at the prefix for this target (results can be cached per attribute set). */
@@ -113,7 +115,7 @@ export function exportRoute(prefix: Prefix, route: Route, t: ExportTarget): Expo
   if (t.kind === 'ebgp') {
     out.asPath = prependAs(a, t.localAs);
     if (out.localPref !== undefined) delete out.localPref; // an export policy may not send LOCAL_PREF out of the AS
-    if (t.localAddress && !localNh) out.nextHop = t.localAddress;
+    if (t.localAddress && !localNh && !(t.nextHopKeep && route.nextHop)) out.nextHop = t.localAddress;
   } else {
     out.asPath ??= [];
     out.localPref ??= DEFAULT_LOCAL_PREF;
@@ -127,7 +129,7 @@ export function exportRoute(prefix: Prefix, route: Route, t: ExportTarget): Expo
   } else {
     // IPv6: same rules as NEXT_HOP, applied to the MP_REACH next hop
     delete out.nextHop;
-    const self = !localNh && (t.kind === 'ebgp' || (t.nextHopSelf && !reflected) || !route.nextHop);
+    const self = !localNh && ((t.kind === 'ebgp' && !(t.nextHopKeep && route.nextHop)) || (t.nextHopSelf && !reflected) || !route.nextHop);
     const nh = self ? t.localAddress6 : route.nextHop;
     if (nh) out.mpNextHop = nh;
   }

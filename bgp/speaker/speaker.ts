@@ -615,6 +615,7 @@ export class BgpSpeaker {
       ...(p.config.routeReflectorClient ? { rrClient: true } : {}),
       localAddress: NEXT_HOP_SELF_V4, localAddress6: NEXT_HOP_SELF_V6,
       ...(p.config.nextHopSelf ? { nextHopSelf: true } : {}),
+      ...(p.config.nextHopKeep === true && !n.ibgp ? { nextHopKeep: true } : {}),
       ...(p.exportPolicy ? { policy: p.exportPolicy } : {}),
     };
     const families = { v4: p.sends4, v6: p.sends6 };

@@ -199,6 +199,23 @@ test('a BGPFilter exporting with source RemotePeers → Reject: the ToR hears ea
   await pollUntil(() => [...owners.keys()].every((b) => paths(b).length === 3), { timeoutMs: 10_000, what: 'three paths per block again without the filter' });
 });
 
+test('keepOriginalNextHop on a ToR peer: node1 passes node2\'s block on with node2 as the next hop', { skip }, async () => {
+  const [, n2] = nodes as [LabNode, LabNode];
+  const b2 = block(n2) ?? '';
+  const peer = (extra: Record<string, unknown>): void => lab.putResource('bgppeers', { apiVersion: 'projectcalico.org/v3', kind: 'BGPPeer',
+    metadata: { name: 'tor-node1' }, spec: { node: 'node1', peerIP: '10.1.0.1', asNumber: 65000, ...extra } });
+  const viaNode1 = (): string | undefined => ((tor.json(`show bgp ipv4 unicast ${b2} json`) as { paths?: Array<{ peer?: { peerId?: string }; nexthops?: Array<{ ip: string }> }> }).paths ?? [])
+    .find((p) => p.peer?.peerId === '10.1.0.2')?.nexthops?.[0]?.ip;
+  await pollUntil(() => viaNode1() === '10.1.0.2', { timeoutMs: 10_000, what: `node1 advertises ${b2} with itself as next hop (now ${viaNode1()})` });
+  peer({ keepOriginalNextHop: true });
+  try {
+    await pollUntil(() => viaNode1() === '10.1.0.3', { timeoutMs: 10_000, what: `node1 keeps node2's next hop for ${b2} (now ${viaNode1()})` });
+  } finally {
+    peer({});
+  }
+  await pollUntil(() => viaNode1() === '10.1.0.2', { timeoutMs: 10_000, what: `next hop self again (now ${viaNode1()})` });
+});
+
 test('an underlay route change reaches the pod routes within 1 s (route notifications, not a timer)', { skip }, async (t) => {
   const [n1, , n3] = nodes as [LabNode, LabNode, LabNode];
   const b3 = lab.routes(n3).find((r) => r.type === 'blackhole')?.dst ?? '';

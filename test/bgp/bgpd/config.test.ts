@@ -87,6 +87,13 @@ describe('bgpd config', () => {
     assert.throws(() => parseConfigText(GOOD.replace('holdTime: 30', 'holdTime: 30\n    nextHopSelf4: "fd00::1"'), 'n.yaml'), /peers\[0\]\.nextHopSelf4: must be an IPv4 address/);
   });
 
+  it('nextHopKeep (BIRD next hop keep) reaches the peer config; absent means off', () => {
+    const c = parseConfigText(GOOD.replace('holdTime: 30', 'holdTime: 30\n    nextHopKeep: true'), 'k.yaml');
+    assert.equal(c.speaker.peers[0]?.nextHopKeep, true);
+    assert.equal(parseConfigText(GOOD, 'k.yaml').speaker.peers[0]?.nextHopKeep, undefined);
+    assert.throws(() => parseConfigText(GOOD.replace('holdTime: 30', 'holdTime: 30\n    nextHopKeep: yes please'), 'k.yaml'), /peers\[0\]\.nextHopKeep/);
+  });
+
   it('AS numbers: plain, asdot, bounds', () => {
     assert.equal(parseAsn('65001'), 65001);
     assert.equal(parseAsn('1.10'), 65546);

@@ -44,6 +44,17 @@ describe('export transform', () => {
     const l = out(ebgp, route(localPeer(LOCAL_AS, ROUTER_ID), { med: 3 }));
     assert.deepEqual([l.med, l.origin, l.asPath, l.nextHop], [3, 0, seq(LOCAL_AS), SELF]);
   });
+  it('eBGP with nextHopKeep: a learned route keeps its next hop (IPv4 and IPv6); one without a next hop gets ours; a different group key', () => {
+    const nh = Uint8Array.of(10, 1, 0, 3);
+    assert.deepEqual(out({ ...ebgp, nextHopKeep: true }, route(i3, attrs({ nextHop: nh }))).nextHop, nh);
+    assert.deepEqual(out(ebgp, route(i3, attrs({ nextHop: nh }))).nextHop, SELF);
+    const nh6 = Uint8Array.from([0xfd, 0, ...new Array<number>(13).fill(0), 3]);
+    const self6 = Uint8Array.from([0xfd, 0, ...new Array<number>(13).fill(0), 1]);
+    const x = exportRoute(p('fd00:9::/64'), new Route(i3, 0, { origin: 0, asPath: [] }, nh6), { ...ebgp, localAddress6: self6, nextHopKeep: true });
+    assert.ok(x.type === 'export');
+    assert.deepEqual(x.attrs.mpNextHop, nh6);
+    assert.notEqual(exportTargetKey({ ...ebgp, nextHopKeep: true }), exportTargetKey(ebgp));
+  });
   it('a locally originated route with an explicit next hop keeps it (eBGP, iBGP next-hop-self, IPv6); policy LOCAL_PREF never leaves the AS', () => {
     const nh = Uint8Array.of(198, 51, 100, 7);
     const local = new Route(localPeer(LOCAL_AS, ROUTER_ID), 0, { origin: 0, asPath: [], nextHop: nh }, nh);
