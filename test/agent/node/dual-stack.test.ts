@@ -47,17 +47,8 @@ test('both families: Node addresses, a block each, one session per family, IPv6 
 });
 
 test('pods get one address per family and reach each other over both', { skip }, async () => {
-  const add = (n: LabNode, pod: string): { ns: string; v4: string; v6: string } => {
-    const ns = lab.topo.ns(pod);
-    const r = lab.cni(n, 'ADD', pod, `/var/run/netns/${ns}`);
-    assert.equal(r.status, 0, r.stdout + r.stderr);
-    const ips = (JSON.parse(r.stdout) as { ips: Array<{ address: string }> }).ips.map((i) => i.address.split('/')[0] ?? '');
-    const v4 = ips.find((a) => !a.includes(':')), v6 = ips.find((a) => a.includes(':'));
-    assert.ok(v4 !== undefined && v6 !== undefined, `two addresses: ${r.stdout}`);
-    return { ns, v4, v6 };
-  };
-  const a = add(n1, 'd-a');
-  const b = add(n2, 'd-b');
+  const a = lab.addDualStackPod(n1, 'd-a');
+  const b = lab.addDualStackPod(n2, 'd-b');
   assert.ok(routes6(n1).some((r) => r.dst === a.v6 && r.dev?.startsWith('cali') === true), 'IPv6 workload route');
   await pollUntil(() => lab.ping(a.ns, b.v4), { timeoutMs: 10_000, what: 'ping IPv4' });
   await pollUntil(() => trySh('ip', ['netns', 'exec', a.ns, 'ping', '-6', '-c', '1', '-W', '1', b.v6]).status === 0,

@@ -172,6 +172,17 @@ export class NodeLab {
     return { args: ['netns', 'exec', node.ns, 'env', ...env, process.execPath, CNI_MAIN], input: JSON.stringify(config) };
   }
 
+  /** A dual-stack pod made by the real CNI plugin: its namespace and its address of each family. */
+  addDualStackPod(n: LabNode, pod: string): { ns: string; v4: string; v6: string } {
+    const ns = this.topo.ns(pod);
+    const r = this.cni(n, 'ADD', pod, `/var/run/netns/${ns}`);
+    if (r.status !== 0) throw new Error(`CNI ADD ${pod} failed (${r.status}): ${r.stdout} ${r.stderr}`);
+    const ips = (JSON.parse(r.stdout) as { ips: Array<{ address: string }> }).ips.map((i) => i.address.split('/')[0] ?? '');
+    const v4 = ips.find((a) => !a.includes(':')), v6 = ips.find((a) => a.includes(':'));
+    if (v4 === undefined || v6 === undefined) throw new Error(`CNI ADD ${pod}: expected one address per family, got ${r.stdout}`);
+    return { ns, v4, v6 };
+  }
+
   cni(node: LabNode, command: string, pod: string, netns: string): { status: number; stdout: string; stderr: string } {
     const { args, input } = this.cniInvocation(node, command, pod, netns);
     const r = spawnSync('ip', args, { input, encoding: 'utf8' });

@@ -28,17 +28,6 @@ const link = (n: LabNode, dev: string): LinkJson | undefined => {
   return r.status === 0 ? (JSON.parse(r.stdout) as LinkJson[])[0] : undefined;
 };
 
-/** Pod with one address per family, made by the real CNI plugin. */
-function addPod(lab: NodeLab, n: LabNode, pod: string): { ns: string; v4: string; v6: string } {
-  const ns = lab.topo.ns(pod);
-  const r = lab.cni(n, 'ADD', pod, `/var/run/netns/${ns}`);
-  assert.equal(r.status, 0, r.stdout + r.stderr);
-  const ips = (JSON.parse(r.stdout) as { ips: Array<{ address: string }> }).ips.map((i) => i.address.split('/')[0] ?? '');
-  const v4 = ips.find((a) => !a.includes(':')), v6 = ips.find((a) => a.includes(':'));
-  assert.ok(v4 !== undefined && v6 !== undefined, `two addresses: ${r.stdout}`);
-  return { ns, v4, v6 };
-}
-
 const ping6 = (fromNs: string, to: string): boolean => trySh('ip', ['netns', 'exec', fromNs, 'ping', '-6', '-c', '1', '-W', '1', to]).status === 0;
 
 function scenario(title: string, o: { lab: string; net: string; net6: string; pool6: string; env: Record<string, string>; v4Vxlan: boolean }): void {
@@ -98,8 +87,8 @@ function scenario(title: string, o: { lab: string; net: string; net6: string; po
     });
 
     test('pods on the two nodes ping each other over IPv6 through vxlan-v6.calico (and over IPv4)', { skip }, async () => {
-      const a = addPod(lab, n1, `${o.lab}-a`);
-      const b = addPod(lab, n2, `${o.lab}-b`);
+      const a = lab.addDualStackPod(n1, `${o.lab}-a`);
+      const b = lab.addDualStackPod(n2, `${o.lab}-b`);
       const rx = (n: LabNode): number => link(n, 'vxlan-v6.calico')?.stats64?.rx.packets ?? 0;
       const before2 = rx(n2), before1 = rx(n1);
       await pollUntil(() => ping6(a.ns, b.v6), { timeoutMs: 15_000, what: `ping -6 ${a.v6} -> ${b.v6}: n1 ${JSON.stringify(routes6(n1))}\n${lab.logs()}` });
