@@ -130,7 +130,7 @@ export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
     const kind: PeerKind = p.spec.node !== undefined || p.spec.nodeSelector !== undefined ? 'node specific' : 'global';
     if (applies) {
       if (p.spec.localASNumber !== undefined) problems.push(`${where}: spec.localASNumber is not supported (one AS per speaker); using ${localAsn}`);
-      for (const f of ['password', 'ttlSecurity', 'numAllowedLocalASNumbers', 'maxRestartTime', 'localWorkloadSelector'] as const) {
+      for (const f of ['password', 'ttlSecurity', 'maxRestartTime', 'localWorkloadSelector'] as const) {
         if (p.spec[f] !== undefined) problems.push(`${where}: spec.${f} is not supported yet; ignored`);
       }
     }
@@ -191,6 +191,7 @@ export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
     const nextHopSelf = t.source?.spec.nextHopMode === 'Self';
     // Calico: keepOriginalNextHop (older) or nextHopMode Keep; only eBGP peers change (iBGP keeps anyway).
     const nextHopKeep = t.source?.spec.nextHopMode === 'Keep' || (t.source?.spec.keepOriginalNextHop === true && t.source.spec.nextHopMode !== 'Self');
+    const allowAsIn = t.source?.spec.numAllowedLocalASNumbers ?? 0;
     const keepaliveMs = t.source?.spec.keepaliveTime === undefined ? undefined : parseDuration(t.source.spec.keepaliveTime);
     const keepalive = keepaliveMs === undefined ? undefined : keepaliveMs / 1000;
     const timers = keepalive === undefined || keepalive < 1 ? DEFAULT_TIMERS
@@ -206,6 +207,8 @@ export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
       families: [t.family === 4 ? 'ipv4-unicast' : 'ipv6-unicast'],
       nextHopSelf,
       ...(nextHopKeep ? { nextHopKeep: true } : {}),
+      // Calico numAllowedLocalASNumbers: BIRD's `allow local as N`.
+      ...(allowAsIn > 0 ? { allowAsIn } : {}),
       routeReflectorClient: rrClient,
       ...(imp === undefined ? {} : { import: imp }),
       export: exp,

@@ -62,6 +62,8 @@ export interface PeerConfig {
   readonly nextHopSelf: boolean;
   /** eBGP: keep the next hop of learned routes instead of setting ourselves (BIRD `next hop keep`). */
   readonly nextHopKeep?: boolean;
+  /** Accept routes whose AS_PATH holds our own AS up to this many times (allowas-in; BIRD `allow local as`). */
+  readonly allowAsIn?: number;
   /**
    * Our IPv4 / IPv6 next hop for routes of the family the session address is not (IPv6 routes
    * over an IPv4 session...). Absent: a global address of that family on the interface holding

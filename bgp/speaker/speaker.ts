@@ -589,7 +589,10 @@ export class BgpSpeaker {
       id: p.config.name, kind: n.ibgp ? 'ibgp' : 'ebgp', asn: p.config.asn, routerId: n.peerBgpId >>> 0, address,
       ...(p.config.routeReflectorClient ? { rrClient: true } : {}),
     };
-    p.adjIn = this.rib.addPeer(info, p.importPolicy ? { policy: p.importPolicy } : {});
+    p.adjIn = this.rib.addPeer(info, {
+      ...(p.importPolicy ? { policy: p.importPolicy } : {}),
+      ...(p.config.allowAsIn !== undefined && p.config.allowAsIn > 0 ? { allowAsIn: p.config.allowAsIn } : {}),
+    });
     const localText = canonicalAddress(p.session.connection?.localAddress);
     const local = localText !== undefined ? parseAddress(localText) : undefined;
     p.local4 = local?.family === 4 ? local.bytes : this.otherFamilyNextHop(p, 4, localText);

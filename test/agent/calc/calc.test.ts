@@ -165,6 +165,18 @@ test('BGPFilter source RemotePeers and asPathPrefix reach the speaker policy; in
   assert.equal(imp?.evaluate(ext, attrs([65100, 65300]), { sourceKind: 'ebgp', sourcePeer: 'tor', localAs: 64512 }).type, 'accept');
 });
 
+test('BGPPeer keepOriginalNextHop / nextHopMode and numAllowedLocalASNumbers reach the speaker config, without problems', () => {
+  const peers: PeerInfo[] = [
+    { name: 'keep', spec: { peerIP: '10.0.0.250', asNumber: 65100, keepOriginalNextHop: true, numAllowedLocalASNumbers: 2 } },
+    { name: 'mode', spec: { peerIP: '10.0.0.251', asNumber: 65100, nextHopMode: 'Keep' } },
+    { name: 'self', spec: { peerIP: '10.0.0.252', asNumber: 65100, nextHopMode: 'Self', keepOriginalNextHop: true } },
+  ];
+  const c = bgpSpeakerConfig(snap('a', [node('a', '10.0.0.1/24')], { peers }));
+  assert.deepEqual(c.speaker?.peers.map((p) => [p.address, p.nextHopKeep ?? false, p.nextHopSelf, p.allowAsIn ?? 0]),
+    [['10.0.0.250', true, false, 2], ['10.0.0.251', true, false, 0], ['10.0.0.252', false, true, 0]]);
+  assert.deepEqual(c.problems.filter((p) => /next hop|numAllowed/.test(p)), []);
+});
+
 test('BGPFilter large communities (a:b:c): matched and added; prefixAdvertisements carry them', () => {
   const filters: Record<string, BGPFilterSpec> = { l: {
     importV4: [{ action: 'Reject', communities: { values: ['65000:1:2'] } }, { action: 'Accept', operations: [{ addCommunity: { value: '65000:9:9' } }] }],

@@ -153,6 +153,42 @@ describe('BgpSpeaker applies RFC 7606 to a raw peer', () => {
     assert.equal(speaker.routes().filter((r) => r.from === 'greedy').length, 0);
     s.destroy();
   });
+
+  it('allowAsIn: a path holding our own AS once is refused by default and accepted with allowAsIn 1', async () => {
+    if (!sp) throw new Error('previous test did not start the speaker');
+    const speaker = sp;
+    const open = async (name: string, addr: string, asn: number, allowAsIn: number | undefined): Promise<Socket> => {
+      speaker.addPeer(peer({ name, address: addr, asn, port: 1, passive: true, ...(allowAsIn === undefined ? {} : { allowAsIn }) }));
+      const s = connect({ host: '127.0.0.1', port: basePort + 2, localAddress: addr });
+      s.on('error', () => { /* closed at the end */ });
+      await new Promise<void>((r) => s.once('connect', () => r()));
+      s.write(encodeOpen(asn, 9, 0x0a000000 + Number(addr.split('.')[3]), [{ type: 'four-octet-as', asn }]));
+      s.write(encodeKeepalive());
+      await pollUntil(() => speaker.status().find((x) => x.name === name)?.state === 'Established', { what: `${name} Established` });
+      return s;
+    };
+    // ORIGIN IGP, AS_PATH [peer, 65009 (ours)], NEXT_HOP 192.0.2.<nh>, NLRI 10.9.0.0/24
+    const update = (asn: number, nh: number): Buffer => {
+      const attrs = [0x40, 1, 1, 0, 0x40, 2, 10, 2, 2, 0, 0, asn >> 8, asn & 0xff, 0, 0, 0xfd, 0xf1, 0x40, 3, 4, 192, 0, 2, nh];
+      const body = [0, 0, 0, attrs.length, ...attrs, 24, 10, 9, 0];
+      const b = Buffer.alloc(19 + body.length, 0xff);
+      b.writeUInt16BE(b.length, 16); b[18] = 2; Buffer.from(body).copy(b, 19);
+      return b;
+    };
+    const strict = await open('strict', '127.0.0.6', 65006, undefined);
+    const loose = await open('loose', '127.0.0.5', 65005, 1);
+    try {
+      const before = speaker.status().find((x) => x.name === 'strict')?.messages.updatesIn ?? 0;
+      strict.write(update(65006, 6));
+      loose.write(update(65005, 5));
+      await pollUntil(() => speaker.routes('10.9.0.0/24').some((r) => r.from === 'loose'), { what: () => `the allowAsIn peer's route accepted: ${JSON.stringify(speaker.routes())} ${JSON.stringify(speaker.status().map((x) => [x.name, x.prefixes, x.messages.updatesIn]))}` });
+      await pollUntil(() => (speaker.status().find((x) => x.name === 'strict')?.messages.updatesIn ?? 0) > before, { what: 'the strict peer\'s UPDATE processed' });
+      assert.deepEqual(speaker.routes('10.9.0.0/24').map((r) => r.from), ['loose'], 'loop detection refused the strict peer\'s copy');
+    } finally {
+      strict.destroy();
+      loose.destroy();
+    }
+  });
 });
 
 describe('BgpSpeaker reconfiguration in place, restart, next hop for the other family', () => {
