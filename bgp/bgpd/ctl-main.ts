@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * tortie-bgpctl: talk to tortie-bgpd's control socket.
- *   tortie-bgpctl [-s PATH] [-o json] show protocols [all] [NAME] | show route [all] [PREFIX]
+ *   tortie-bgpctl [-s PATH] [-o json] show protocols [all] [NAME] | show route [all] [filtered] [PREFIX]
  *   | show route count | show status | reload | enable|disable|restart|refresh PEER
  */
 import { Command } from 'commander';
@@ -33,13 +33,14 @@ function toRequest(w: readonly string[]): { req: CtlRequest; all: boolean } {
   if (a === 'show' && b === 'route') {
     if (rest[0] === 'count') return { req: { cmd: 'show-route-count' }, all: false };
     const all = rest.includes('all');
-    const prefix = rest.find((x) => x !== 'all');
-    return { req: prefix !== undefined ? { cmd: 'show-route', prefix } : { cmd: 'show-route' }, all };
+    const filtered = rest.includes('filtered');
+    const prefix = rest.find((x) => x !== 'all' && x !== 'filtered');
+    return { req: { cmd: 'show-route', ...(prefix !== undefined ? { prefix } : {}), ...(filtered ? { filtered: true } : {}) }, all };
   }
   if (a === 'show' && b === 'status') return { req: { cmd: 'show-status' }, all: false };
   if (a === 'reload' || a === 'configure') return { req: { cmd: 'reload' }, all: false };
   if ((a === 'enable' || a === 'disable' || a === 'restart' || a === 'refresh') && b !== undefined) return { req: { cmd: a, name: b }, all: false };
-  fail(`unknown command "${w.join(' ')}" (try: show protocols [all] [NAME], show route [all] [PREFIX], show route count, show status, reload, enable|disable|restart|refresh PEER)`);
+  fail(`unknown command "${w.join(' ')}" (try: show protocols [all] [NAME], show route [all] [filtered] [PREFIX], show route count, show status, reload, enable|disable|restart|refresh PEER)`);
 }
 
 const { req, all } = toRequest(words);
@@ -59,7 +60,7 @@ sock.on('data', (d: string) => {
   let text: string;
   switch (req.cmd) {
     case 'show-protocols': text = formatProtocols(resp.data as PeerStatus[], all); break;
-    case 'show-route': text = formatRoutes(resp.data as RouteView[], all); break;
+    case 'show-route': text = formatRoutes(resp.data as RouteView[], all, req.filtered === true); break;
     case 'show-route-count': text = formatRouteCount(resp.data as RouteCount); break;
     case 'show-status': {
       const st = resp.data as { routerId: string; asn: number; ready: boolean; reason: string };

@@ -4,7 +4,7 @@
  */
 export type CtlRequest =
   | { readonly cmd: 'show-protocols'; readonly name?: string }
-  | { readonly cmd: 'show-route'; readonly prefix?: string }
+  | { readonly cmd: 'show-route'; readonly prefix?: string; readonly filtered?: boolean }
   | { readonly cmd: 'show-route-count' }
   | { readonly cmd: 'show-status' }
   | { readonly cmd: 'reload' }
@@ -24,7 +24,10 @@ export function parseRequest(line: string): CtlRequest {
   const str = (k: string): string | undefined => (typeof o[k] === 'string' ? o[k] : undefined);
   switch (o['cmd']) {
     case 'show-protocols': { const name = str('name'); return name !== undefined ? { cmd: 'show-protocols', name } : { cmd: 'show-protocols' }; }
-    case 'show-route': { const prefix = str('prefix'); return prefix !== undefined ? { cmd: 'show-route', prefix } : { cmd: 'show-route' }; }
+    case 'show-route': {
+      const prefix = str('prefix');
+      return { cmd: 'show-route', ...(prefix !== undefined ? { prefix } : {}), ...(o['filtered'] === true ? { filtered: true } : {}) };
+    }
     case 'show-route-count': return { cmd: 'show-route-count' };
     case 'show-status': return { cmd: 'show-status' };
     case 'reload': return { cmd: 'reload' };

@@ -62,7 +62,7 @@ function handle(r: CtlRequest, h: CtlHandlers): unknown {
       if (one.length === 0) throw new Error(`no such protocol ${JSON.stringify(r.name)}`);
       return one;
     }
-    case 'show-route': return sp.routes(r.prefix);
+    case 'show-route': return r.filtered === true ? sp.filteredRoutes(r.prefix) : sp.routes(r.prefix);
     case 'show-route-count': return routeCount(sp.routes());
     case 'show-status': return { routerId: sp.routerId, asn: sp.asn, ...bgpReadiness(sp.status(), h.now() - h.startedAt) };
     case 'reload': return h.reload();

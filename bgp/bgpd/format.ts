@@ -56,12 +56,13 @@ export function formatProtocols(peers: readonly PeerStatus[], all: boolean): str
 
 const ORIGIN_CHAR = { IGP: 'i', EGP: 'e', incomplete: '?' } as const;
 
-export function formatRoutes(routes: readonly RouteView[], all: boolean): string {
+/** `filtered`: the routes refused on import (birdc `show route filtered`), with why in `all` form. */
+export function formatRoutes(routes: readonly RouteView[], all: boolean, filtered = false): string {
   const lines: string[] = [];
   for (const fam of [4, 6] as const) {
     // By network, like reading a routing table; the paths of one network keep the speaker's order
     // (best first) because the sort is stable.
-    const rs = routes.filter((r) => (r.prefix.includes(':') ? 6 : 4) === fam && r.accepted).sort(byNetwork);
+    const rs = routes.filter((r) => (r.prefix.includes(':') ? 6 : 4) === fam && r.accepted !== filtered).sort(byNetwork);
     if (rs.length === 0) continue;
     lines.push(`Table master${fam}:`);
     let last = '';
@@ -79,7 +80,7 @@ export function formatRoutes(routes: readonly RouteView[], all: boolean): string
       if (r.med !== undefined) lines.push(`\tBGP.med: ${r.med}`);
       if (r.localPref !== undefined) lines.push(`\tBGP.local_pref: ${r.localPref}`);
       if (r.communities.length) lines.push(`\tBGP.community: ${r.communities.map((c) => `(${c.replace(':', ',')})`).join(' ')}`);
-      lines.push(`\tBest: ${r.best ? 'yes' : 'no'} (${r.reason})`);
+      lines.push(filtered ? `\tFiltered: ${r.reason}` : `\tBest: ${r.best ? 'yes' : 'no'} (${r.reason})`);
     }
   }
   return lines.join('\n');

@@ -333,6 +333,28 @@ export class AdjRibIn {
     this.release(item.attrs);
   }
 
+  /**
+   * The paths refused on import, as received, with why (loop detection, or the import policy
+   * and its rule), for `show route filtered`. `prefix` narrows to one network. Read-only.
+   */
+  forEachRejected(fn: (prefix: Prefix, received: PathAttributes, nextHop: Uint8Array | undefined, why: string) => void, prefix?: Prefix): void {
+    const visit = (p: Prefix, slot: Slot): void => {
+      for (const r of Array.isArray(slot) ? slot : [slot]) fn(p, r.received, r.nextHop, this.whyRejected(p, r.received));
+    };
+    if (prefix !== undefined) { const slot = this.rejected.get(prefix); if (slot !== undefined) visit(prefix, slot); return; }
+    this.rejected.forEach(visit);
+  }
+
+  private whyRejected(prefix: Prefix, received: PathAttributes): string {
+    const verdict = this.check(received);
+    if (verdict !== 'accept') return verdict;
+    const policy = this.options.policy;
+    let a = received;
+    if (this.peer.kind === 'ebgp' && a.localPref !== undefined) { const { localPref: _l, ...rest } = a; a = rest; }
+    const r = policy?.evaluate(prefix, a, { sourceKind: this.peer.kind, sourcePeer: this.peer.id, localAs: this.sink.localAs });
+    return r?.type === 'reject' ? `import policy: ${r.rule}` : 'import policy';
+  }
+
   /** Every path held (accepted ones from the Loc-RIB, then the rejected markers); fn must not change the RIB. */
   private forEachPath(fn: (prefix: Prefix, item: PathItem) => void): void {
     this.sink.forEachOf(this.peer, 0, Infinity, fn);

@@ -482,6 +482,29 @@ export class BgpSpeaker {
     return out;
   }
 
+  /**
+   * Routes refused on import (BIRD's `show route filtered`): as received, accepted false, with
+   * why in `reason` ("as-path-loop", "import policy: rule 2", ...).
+   */
+  filteredRoutes(filter?: string): RouteView[] {
+    const only = filter === undefined ? undefined : parsePrefix(filter, { allowHostBits: true });
+    const out: RouteView[] = [];
+    for (const p of this.peers.values()) {
+      p.adjIn?.forEachRejected((prefix, a, nh, why) => {
+        out.push({
+          prefix: formatPrefix(prefix), from: p.config.name, fromAddress: p.config.address,
+          nextHop: nh ? formatAddress(nh) : a.nextHop ? formatAddress(a.nextHop) : '-',
+          asPath: flattenAsPath(a.asPath), origin: ORIGIN_NAMES[a.origin ?? 2] ?? 'incomplete',
+          ...(a.med !== undefined ? { med: a.med } : {}),
+          ...(a.localPref !== undefined ? { localPref: a.localPref } : {}),
+          communities: (a.communities ?? []).map((x) => `${x >>> 16}:${x & 0xffff}`),
+          ibgp: p.negotiated?.ibgp === true, accepted: false, best: false, reason: why, since: p.establishedWall ?? 0,
+        });
+      }, only);
+    }
+    return out.sort((x, y) => (x.prefix < y.prefix ? -1 : x.prefix > y.prefix ? 1 : x.from.localeCompare(y.from)));
+  }
+
   /** Best routes only (what a FIB would install). */
   bestRoutes(): RouteView[] {
     const out: RouteView[] = [];

@@ -32,7 +32,7 @@ protocol bgp tortie6 { local fd00::1 as 65001; neighbor fd00::2 as 65002; ipv6 {
 function birdC(localPref: number): string {
   return `router id 10.0.1.3;
 protocol device {}
-protocol static st { ipv4; route 10.0.0.0/24 via 10.0.1.2; route 10.33.0.0/24 blackhole; route 10.34.0.0/24 blackhole; }
+protocol static st { ipv4; route 10.0.0.0/24 via 10.0.1.2; route 10.33.0.0/24 blackhole; route 10.34.0.0/24 blackhole; route 10.35.0.0/24 blackhole; }
 filter outc { if proto != "st" || net = 10.0.0.0/24 then reject; if net = 10.33.0.0/24 then bgp_local_pref = ${localPref}; accept; }
 protocol bgp tortie { local 10.0.1.3 as 65002; neighbor 10.0.1.2 as 65002; ipv4 { import all; export filter outc; gateway recursive; }; ${TIMERS} }
 `;
@@ -50,7 +50,7 @@ listen: { address: "::", port: 179 }
 peers:
   - { name: birda4, address: 10.0.0.1, asn: 65001, holdTime: 30 }
   - { name: birda6, address: "fd00::1", asn: 65001, families: [ipv6-unicast] }
-  - { name: birdc, address: 10.0.1.3, asn: 65002 }
+  - { name: birdc, address: 10.0.1.3, asn: 65002, import: { rules: [{ match: { prefixes: [{ prefix: 10.35.0.0/24 }] }, action: reject }], default: accept } }
   # bird-d's wrongtheirs is AS 65001: we expect 65004, so WE refuse its OPEN.
   - { name: wrongtheirs, address: 10.0.2.4, asn: 65004 }
   # bird-d's wrongours expects us to be AS 65099: IT refuses our OPEN.
@@ -121,6 +121,10 @@ describe('interop: tortie-bgpd ↔ BIRD 2', { skip, timeout: 120_000 }, () => {
     assert.match(all, /\tBGP\.as_path: 65001\n/);
     assert.match(all, /\tBest: yes \(only route\)/);
     assert.match(t.ctl('show', 'route', 'count'), /^\d+ of \d+ routes for \d+ networks \(\d+ IPv4, \d+ IPv6\)$/m);
+    // bird-c's 10.35.0.0/24 meets our import policy's reject: `show route filtered` shows it and why.
+    const filtered = t.ctl('show', 'route', 'all', 'filtered');
+    assert.match(filtered, /^Table master4:\n10\.35\.0\.0\/24\s+unicast \[birdc [\d:.]+\] \(100\) \[i\]\n\tvia 10\.0\.1\.3\n[^]*\tFiltered: import policy: rule 0\n?$/);
+    assert.equal(t.ctl('show', 'route', '10.35.0.0/24').trim(), '', 'not among the accepted routes');
     const json = JSON.parse(t.ctl('-o', 'json', 'show', 'protocols')) as Array<{ name: string; state: string }>;
     assert.deepEqual(json.map((p) => p.name).sort(), ['birda4', 'birda6', 'birdc', 'wrongours', 'wrongtheirs']);
     const status = t.ctl('show', 'status');

@@ -184,6 +184,10 @@ describe('BgpSpeaker applies RFC 7606 to a raw peer', () => {
       await pollUntil(() => speaker.routes('10.9.0.0/24').some((r) => r.from === 'loose'), { what: () => `the allowAsIn peer's route accepted: ${JSON.stringify(speaker.routes())} ${JSON.stringify(speaker.status().map((x) => [x.name, x.prefixes, x.messages.updatesIn]))}` });
       await pollUntil(() => (speaker.status().find((x) => x.name === 'strict')?.messages.updatesIn ?? 0) > before, { what: 'the strict peer\'s UPDATE processed' });
       assert.deepEqual(speaker.routes('10.9.0.0/24').map((r) => r.from), ['loose'], 'loop detection refused the strict peer\'s copy');
+      // ... and `show route filtered` shows it, as received, with why.
+      assert.deepEqual(speaker.filteredRoutes('10.9.0.0/24').map((r) => [r.from, r.accepted, r.reason, r.asPath, r.nextHop]),
+        [['strict', false, 'as-path-loop', [65006, 65009], '192.0.2.6']]);
+      assert.equal(speaker.filteredRoutes().filter((r) => r.from === 'loose').length, 0);
     } finally {
       strict.destroy();
       loose.destroy();
