@@ -129,7 +129,6 @@ export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
     try { applies = appliesToLocal(p, local); } catch (err) { problems.push(`${where}: spec.nodeSelector: ${(err as Error).message}`); continue; }
     const kind: PeerKind = p.spec.node !== undefined || p.spec.nodeSelector !== undefined ? 'node specific' : 'global';
     if (applies) {
-      if (p.spec.localASNumber !== undefined) problems.push(`${where}: spec.localASNumber is not supported (one AS per speaker); using ${localAsn}`);
       for (const f of ['password', 'ttlSecurity', 'maxRestartTime', 'localWorkloadSelector'] as const) {
         if (p.spec[f] !== undefined) problems.push(`${where}: spec.${f} is not supported yet; ignored`);
       }
@@ -172,7 +171,9 @@ export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
   for (const t of targets) {
     if (seen.has(t.ip)) continue;
     seen.add(t.ip);
-    const ibgp = t.asn === localAsn;
+    // Calico localASNumber: our AS on this session (BIRD `local as`); it decides iBGP or eBGP too.
+    const localAs = t.source?.spec.localASNumber;
+    const ibgp = t.asn === (localAs ?? localAsn);
     const name = peerName(t.kind, t.ip, t.port);
     const external = t.node === undefined;
     const filterNames = t.source?.spec.filters ?? [];
@@ -209,6 +210,7 @@ export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
       ...(nextHopKeep ? { nextHopKeep: true } : {}),
       // Calico numAllowedLocalASNumbers: BIRD's `allow local as N`.
       ...(allowAsIn > 0 ? { allowAsIn } : {}),
+      ...(localAs !== undefined ? { localAs } : {}),
       routeReflectorClient: rrClient,
       ...(imp === undefined ? {} : { import: imp }),
       export: exp,

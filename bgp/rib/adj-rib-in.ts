@@ -46,6 +46,8 @@ export interface ImportOptions {
   readonly policy?: CompiledPolicy;
   /** How many times our own AS may appear in AS_PATH (allowas-in; default 0). */
   readonly allowAsIn?: number;
+  /** Our AS on this session when it is not the RIB's (local-as): the one loop detection looks for. */
+  readonly localAs?: number;
 }
 
 /** Why an UPDATE's routes were refused before policy. */
@@ -120,7 +122,8 @@ export class AdjRibIn {
   check(attrs: PathAttributes): ImportVerdict {
     if (this.peer.kind === 'local') return 'accept';
     let own = 0;
-    for (const s of attrs.asPath ?? []) for (const a of s.asns) if (a === this.sink.localAs) own++;
+    const ours = this.options.localAs ?? this.sink.localAs;
+    for (const s of attrs.asPath ?? []) for (const a of s.asns) if (a === ours) own++;
     if (own > (this.options.allowAsIn ?? 0)) return 'as-path-loop';
     if (this.peer.kind === 'ibgp') {
       if (attrs.originatorId === this.sink.routerId) return 'originator-id-loop';

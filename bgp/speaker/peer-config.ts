@@ -65,6 +65,11 @@ export interface PeerConfig {
   /** Accept routes whose AS_PATH holds our own AS up to this many times (allowas-in; BIRD `allow local as`). */
   readonly allowAsIn?: number;
   /**
+   * Our AS on this session instead of the speaker's (BIRD `local as`, Calico localASNumber): in
+   * OPEN, in the iBGP/eBGP decision, prepended on export and checked for loops on import.
+   */
+  readonly localAs?: number;
+  /**
    * Our IPv4 / IPv6 next hop for routes of the family the session address is not (IPv6 routes
    * over an IPv4 session...). Absent: a global address of that family on the interface holding
    * the session's local address, if any.

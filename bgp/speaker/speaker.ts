@@ -448,7 +448,7 @@ export class BgpSpeaker {
       const b = p.base;
       const local = canonicalAddress(s.connection?.localAddress);
       return {
-        name: p.config.name, address: p.config.address, asn: p.config.asn, localAsn: this.config.asn,
+        name: p.config.name, address: p.config.address, asn: p.config.asn, localAsn: p.config.localAs ?? this.config.asn,
         ...(p.config.description !== undefined ? { description: p.config.description } : {}),
         state: s.state, enabled: p.enabled, since: st.since,
         uptimeSeconds: s.state === 'Established' && st.uptimeMs !== undefined ? Math.floor(st.uptimeMs / 1000) : 0,
@@ -561,7 +561,7 @@ export class BgpSpeaker {
     return new BgpSession({
       name: c.name, peerAddress: c.address, peerPort: c.port,
       ...(c.localAddress !== undefined ? { localAddress: c.localAddress } : {}),
-      localAs: this.config.asn, peerAs: c.asn, routerId: this.config.routerId,
+      localAs: c.localAs ?? this.config.asn, peerAs: c.asn, routerId: this.config.routerId,
       holdTime: c.holdTime, connectRetryTime: c.connectRetry, passive: c.passive,
       families: c.families.map((f) => (f === 'ipv6-unicast' ? { afi: 2, safi: 1 } : { afi: 1, safi: 1 })),
       routeRefresh: true,
@@ -615,6 +615,7 @@ export class BgpSpeaker {
     p.adjIn = this.rib.addPeer(info, {
       ...(p.importPolicy ? { policy: p.importPolicy } : {}),
       ...(p.config.allowAsIn !== undefined && p.config.allowAsIn > 0 ? { allowAsIn: p.config.allowAsIn } : {}),
+      ...(p.config.localAs !== undefined ? { localAs: p.config.localAs } : {}),
     });
     const localText = canonicalAddress(p.session.connection?.localAddress);
     const local = localText !== undefined ? parseAddress(localText) : undefined;
@@ -637,7 +638,7 @@ export class BgpSpeaker {
   private joinGroup(p: Peer, n: NegotiatedSession): Group {
     // Placeholder next hops: members on different local addresses share the group.
     const target: ExportTarget = {
-      kind: n.ibgp ? 'ibgp' : 'ebgp', localAs: this.config.asn, routerId: this.rib.routerId, routeReflector: true,
+      kind: n.ibgp ? 'ibgp' : 'ebgp', localAs: p.config.localAs ?? this.config.asn, routerId: this.rib.routerId, routeReflector: true,
       ...(p.config.routeReflectorClient ? { rrClient: true } : {}),
       localAddress: NEXT_HOP_SELF_V4, localAddress6: NEXT_HOP_SELF_V6,
       ...(p.config.nextHopSelf ? { nextHopSelf: true } : {}),

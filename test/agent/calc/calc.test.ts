@@ -175,6 +175,10 @@ test('BGPPeer keepOriginalNextHop / nextHopMode and numAllowedLocalASNumbers rea
   assert.deepEqual(c.speaker?.peers.map((p) => [p.address, p.nextHopKeep ?? false, p.nextHopSelf, p.allowAsIn ?? 0]),
     [['10.0.0.250', true, false, 2], ['10.0.0.251', true, false, 0], ['10.0.0.252', false, true, 0]]);
   assert.deepEqual(c.problems.filter((p) => /next hop|numAllowed/.test(p)), []);
+  // localASNumber: our AS on that session, and it decides iBGP/eBGP (here: iBGP with 65100).
+  const l = bgpSpeakerConfig(snap('a', [node('a', '10.0.0.1/24')], { peers: [{ name: 'l', spec: { peerIP: '10.0.0.253', asNumber: 65100, localASNumber: 65100 } }] }));
+  assert.deepEqual(l.speaker?.peers.map((p) => [p.address, p.localAs]), [['10.0.0.253', 65100]]);
+  assert.deepEqual(l.problems.filter((p) => /localASNumber/.test(p)), []);
 });
 
 test('BGPFilter large communities (a:b:c): matched and added; prefixAdvertisements carry them', () => {

@@ -216,6 +216,28 @@ test('keepOriginalNextHop on a ToR peer: node1 passes node2\'s block on with nod
   await pollUntil(() => viaNode1() === '10.1.0.2', { timeoutMs: 10_000, what: `next hop self again (now ${viaNode1()})` });
 });
 
+test('BGPPeer localASNumber: node1 meets the ToR as AS 64999 and prepends 64999, not 64512', { skip }, async () => {
+  const [n1] = nodes as [LabNode];
+  const b1 = block(n1) ?? '';
+  const peer = (extra: Record<string, unknown>): void => lab.putResource('bgppeers', { apiVersion: 'projectcalico.org/v3', kind: 'BGPPeer',
+    metadata: { name: 'tor-node1' }, spec: { node: 'node1', peerIP: '10.1.0.1', asNumber: 65000, ...extra } });
+  const neighbor = (): { remoteAs?: number; bgpState?: string } => (tor.json('show bgp neighbors 10.1.0.2 json') as Record<string, { remoteAs?: number; bgpState?: string }>)['10.1.0.2'] ?? {};
+  const pathFromNode1 = (): string | undefined => ((tor.json(`show bgp ipv4 unicast ${b1} json`) as { paths?: Array<{ peer?: { peerId?: string }; aspath?: { string?: string } }> }).paths ?? [])
+    .find((p) => p.peer?.peerId === '10.1.0.2')?.aspath?.string;
+  try {
+    tor.configure('router bgp 65000', ' neighbor 10.1.0.2 remote-as 64999');
+    peer({ localASNumber: 64999 });
+    await pollUntil(() => neighbor().bgpState === 'Established' && neighbor().remoteAs === 64999 ? true : undefined,
+      { timeoutMs: 20_000, what: () => `the ToR's session with node1 as AS 64999 (now ${JSON.stringify(neighbor())})` });
+    await pollUntil(() => pathFromNode1() === '64999', { timeoutMs: 10_000, what: () => `${b1} from node1 with AS path 64999 (now ${pathFromNode1()})` });
+  } finally {
+    tor.configure('router bgp 65000', ' neighbor 10.1.0.2 remote-as 64512');
+    peer({});
+  }
+  await pollUntil(() => neighbor().bgpState === 'Established' && neighbor().remoteAs === 64512 ? true : undefined,
+    { timeoutMs: 20_000, what: () => `back to AS 64512 (now ${JSON.stringify(neighbor())})` });
+});
+
 test('an underlay route change reaches the pod routes within 1 s (route notifications, not a timer)', { skip }, async (t) => {
   const [n1, , n3] = nodes as [LabNode, LabNode, LabNode];
   const b3 = lab.routes(n3).find((r) => r.type === 'blackhole')?.dst ?? '';

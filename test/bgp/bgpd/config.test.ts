@@ -87,6 +87,12 @@ describe('bgpd config', () => {
     assert.throws(() => parseConfigText(GOOD.replace('holdTime: 30', 'holdTime: 30\n    nextHopSelf4: "fd00::1"'), 'n.yaml'), /peers\[0\]\.nextHopSelf4: must be an IPv4 address/);
   });
 
+  it('localAs (BIRD local as) reaches the peer config, asdot too', () => {
+    assert.equal(parseConfigText(GOOD.replace('holdTime: 30', 'holdTime: 30\n    localAs: 64999'), 'l.yaml').speaker.peers[0]?.localAs, 64999);
+    assert.equal(parseConfigText(GOOD.replace('holdTime: 30', 'holdTime: 30\n    localAs: "1.10"'), 'l.yaml').speaker.peers[0]?.localAs, 65546);
+    assert.throws(() => parseConfigText(GOOD.replace('holdTime: 30', 'holdTime: 30\n    localAs: 0'), 'l.yaml'), /peers\[0\]\.localAs/);
+  });
+
   it('nextHopKeep (BIRD next hop keep) reaches the peer config; absent means off', () => {
     const c = parseConfigText(GOOD.replace('holdTime: 30', 'holdTime: 30\n    nextHopKeep: true'), 'k.yaml');
     assert.equal(c.speaker.peers[0]?.nextHopKeep, true);

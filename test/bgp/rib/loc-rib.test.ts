@@ -159,6 +159,10 @@ describe('Adj-RIB-In import rules', () => {
     assert.equal(e2.update([{ prefix: p('10.2.0.0/24') }], attrs({ asPath: seq(65102, LOCAL_AS, LOCAL_AS) })), 'as-path-loop');
     assert.equal(rib.best(p('10.1.0.0/24'))?.source.id, 'e2');
     assert.equal(rib.interner.size, 1);
+    // local-as: that session's own AS is the one looked for
+    const e3 = rib.addPeer(peer('e3', 'ebgp', 3), { localAs: 64999 });
+    assert.equal(e3.update([{ prefix: p('10.3.0.0/24') }], attrs({ asPath: seq(65103, 64999) })), 'as-path-loop');
+    assert.equal(e3.update([{ prefix: p('10.3.0.0/24') }], attrs({ asPath: seq(65103, LOCAL_AS) })), 'accept');
   });
   it('rejects reflected routes carrying our router id as ORIGINATOR_ID or our cluster id in CLUSTER_LIST (RFC 4456 §8)', () => {
     const rib = mk();
