@@ -238,7 +238,7 @@ test('BGPPeer localASNumber: node1 meets the ToR as AS 64999 and prepends 64999,
     { timeoutMs: 20_000, what: () => `back to AS 64512 (now ${JSON.stringify(neighbor())})` });
 });
 
-test('an underlay route change reaches the pod routes within 1 s (route notifications, not a timer)', { skip }, async (t) => {
+test('an underlay route change reaches the pod routes within 3 s (route notifications, not the 60 s timer)', { skip }, async (t) => {
   const [n1, , n3] = nodes as [LabNode, LabNode, LabNode];
   const b3 = lab.routes(n3).find((r) => r.type === 'blackhole')?.dst ?? '';
   const key = lab.etcdctl(['get', '--prefix', '--keys-only', '/tortie/v3/projectcalico.org/ippools/']).split('\n').find((k) => k.trim() !== '') ?? '';
@@ -250,11 +250,11 @@ test('an underlay route change reaches the pod routes within 1 s (route notifica
     await pollUntil(() => via() === '10.1.0.1', { timeoutMs: 10_000, what: `${b3} via the ToR (now via ${via()})` });
     sh('ip', ['-n', n1.ns, 'route', 'add', '10.2.0.2/32', 'via', '10.1.0.3']);
     let t0 = Date.now();
-    await pollUntil(() => via() === '10.1.0.3', { timeoutMs: 1000, intervalMs: 20, what: `${b3} follows the new underlay route (now via ${via()})` });
+    await pollUntil(() => via() === '10.1.0.3', { timeoutMs: 3000, intervalMs: 20, what: `${b3} follows the new underlay route (now via ${via()})` });
     const added = Date.now() - t0;
     sh('ip', ['-n', n1.ns, 'route', 'del', '10.2.0.2/32']);
     t0 = Date.now();
-    await pollUntil(() => via() === '10.1.0.1', { timeoutMs: 1000, intervalMs: 20, what: `${b3} back via the ToR (now via ${via()})` });
+    await pollUntil(() => via() === '10.1.0.1', { timeoutMs: 3000, intervalMs: 20, what: `${b3} back via the ToR (now via ${via()})` });
     t.diagnostic(`underlay change followed in ${added} ms (added) and ${Date.now() - t0} ms (removed)`);
   } finally {
     lab.putResource('ippools', pool);
