@@ -7,7 +7,7 @@
 import type { KvStore } from '../datastore/kv-store.js';
 import type { Datastore } from '../datastore/datastore.js';
 import { ALL_AFFINITIES_PREFIX, blockPrefix, cidrFromKeyPart, HANDLE_PREFIX, IPAM_PREFIX } from '../datastore/key-layout.js';
-import { affinityNode, attributeOf, ordinalToAddress, type BlockData } from './block.js';
+import { affinityNode, attributeOf, ordinalToAddress } from './block.js';
 import { parseAffinity, parseBlock, parseHandle } from './stored.js';
 
 export type IpamProblem =

@@ -46,7 +46,7 @@ export class Connection {
   private totalWritten = 0;
   private readonly closedPromise: Promise<void>;
 
-  constructor(readonly socket: Socket, readonly outgoing: boolean, private readonly codec: WireCodec,
+  constructor(readonly socket: Socket, readonly outgoing: boolean, codec: WireCodec,
     private readonly handlers: ConnectionHandlers, private readonly logger: Logger,
     private readonly sliceMessages: number, private readonly writeHighWater: number) {
     this.connected = !outgoing;

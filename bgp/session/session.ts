@@ -6,7 +6,7 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { EventEmitter } from 'node:events';
-import type { Clock, TimerHandle } from '../../common/clock.js';
+import type { TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { assertNever } from '../../common/assert-never.js';
 import { describeError } from '../../common/errors.js';

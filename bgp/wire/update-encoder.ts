@@ -78,7 +78,7 @@ export function encodeUpdates(family: AfiSafi, attrs: PathAttributes, nlri: read
 
 /** Pack `nlri` behind a prepared attribute set into as few UPDATEs as fit. */
 export function encodePreparedUpdates(prep: PreparedAttributes, nlri: readonly Nlri[]): Uint8Array[] {
-  const { family, classic, addPath, max, block, nextHopLength: nhLen } = prep;
+  const { classic, addPath, max, block, nextHopLength: nhLen } = prep;
   // MP_REACH header: flags, type, 2-byte length, AFI, SAFI, NH len, NH, reserved.
   const mpFixed = classic ? 0 : 4 + 3 + 1 + nhLen + 1;
   const fixed = HEADER_LENGTH + 2 + 2 + block.length + mpFixed;
