@@ -6,7 +6,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { pollUntil } from '../helpers/poll.js';
-import { Proc, trySh } from '../helpers/sh.js';
+import { httpGetIn, Proc, trySh } from '../helpers/sh.js';
 
 export const PING_INTERVAL_MS = 50;
 
@@ -142,7 +142,5 @@ export function logSince(file: string, offset: number): LogLine[] {
 
 /** GET a health endpoint of the tortie-node in `netns`: "<status> <body>". */
 export function health(netns: string, path: '/readiness' | '/liveness', port = 9099): string {
-  const r = trySh('ip', ['netns', 'exec', netns, process.execPath, '-e',
-    `fetch('http://127.0.0.1:${port}${path}').then(async (r) => { process.stdout.write(r.status + ' ' + await r.text()); }, (e) => { process.stdout.write('000 ' + e.message); })`]);
-  return r.stdout;
+  return httpGetIn(netns, port, path);
 }

@@ -69,3 +69,12 @@ export async function killPidFile(pidFile: string, timeoutMs = 3000): Promise<vo
   }
   try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
 }
+
+/**
+ * GET http://127.0.0.1:<port><path> from inside network namespace `netns` (a node's health or
+ * metrics endpoint): "<status> <body>", or "000 <error>" when nothing answers.
+ */
+export function httpGetIn(netns: string, port: number, path: string): string {
+  return trySh('ip', ['netns', 'exec', netns, process.execPath, '-e',
+    `fetch('http://127.0.0.1:${port}${path}').then(async (r) => { process.stdout.write(r.status + ' ' + await r.text()); }, (e) => { process.stdout.write('000 ' + e.message); })`]).stdout;
+}

@@ -8,7 +8,7 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, test } from 'node:test';
 import { pollUntil } from '../../helpers/poll.js';
-import { Proc, sh, trySh } from '../../helpers/sh.js';
+import { httpGetIn, Proc, sh, trySh } from '../../helpers/sh.js';
 import { NodeLab, nodeLabSkipReason, type LabNode } from './node-lab.js';
 
 const skip = nodeLabSkipReason();
@@ -151,8 +151,7 @@ describe('an IPIP pool on a kernel without ipip', () => {
   test('is reported with the fixed message, the node stays up and is not ready', { skip: why }, async () => {
     await pollUntil(() => (n.proc?.output ?? '').includes('kernel lacks IPIP support (CONFIG_NET_IPIP); use vxlanMode or ipipMode: Never'),
       { timeoutMs: 20_000, what: `IPIP message in the log\n${lab.logs()}` });
-    const get = (path: string): string => sh('ip', ['netns', 'exec', n.ns, process.execPath, '-e',
-      `fetch('http://127.0.0.1:9099${path}').then(async (r) => { process.stdout.write(r.status + ' ' + await r.text()); })`]);
+    const get = (path: string): string => httpGetIn(n.ns, 9099, path);
     const ready = await pollUntil(() => { const r = get('/readiness'); return r.startsWith('503') && r.includes('CONFIG_NET_IPIP') ? r : undefined; },
       { timeoutMs: 10_000, what: `readiness: ${get('/readiness')}` });
     assert.match(ready, /IPIP pool: kernel lacks IPIP support/);
@@ -179,8 +178,7 @@ describe('BGP port taken at start-up', () => {
 
   test('the dataplane still comes up, readiness says why, and BGP starts once the port is free', { skip }, async () => {
     await pollUntil(() => lab.routes(n).some((r) => r.type === 'blackhole'), { timeoutMs: 20_000, what: `block route without BGP\n${lab.logs()}` });
-    const get = (path: string): string => sh('ip', ['netns', 'exec', n.ns, process.execPath, '-e',
-      `fetch('http://127.0.0.1:9099${path}').then(async (r) => { process.stdout.write(r.status + ' ' + await r.text()); })`]);
+    const get = (path: string): string => httpGetIn(n.ns, 9099, path);
     await pollUntil(() => { const r = get('/readiness'); return r.startsWith('503') && /BGP speaker: cannot listen on 0\.0\.0\.0:179/.test(r); }, { timeoutMs: 10_000, what: `readiness ${get('/readiness')}` });
     assert.ok(get('/liveness').startsWith('200'));
     await squatter?.stop('SIGKILL');

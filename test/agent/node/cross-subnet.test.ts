@@ -13,7 +13,7 @@
 import { strict as assert } from 'node:assert';
 import { after, before, test } from 'node:test';
 import { pollUntil } from '../../helpers/poll.js';
-import { sh } from '../../helpers/sh.js';
+import { httpGetIn, sh } from '../../helpers/sh.js';
 import { FrrPeer } from '../../helpers/bgp-peers.js';
 import { NodeLab, nodeLabSkipReason, type LabNode } from './node-lab.js';
 
@@ -147,8 +147,7 @@ test('service cluster IPs are advertised to the ToR with prefixAdvertisement com
 
 test('health and metrics endpoints answer', { skip }, async () => {
   const [n1] = nodes as [LabNode];
-  const get = (path: string, port: number): string => sh('ip', ['netns', 'exec', n1.ns, 'node', '-e',
-    `fetch('http://127.0.0.1:${port}${path}').then(async (r) => { process.stdout.write(r.status + ' ' + await r.text()); })`]);
+  const get = (path: string, port: number): string => httpGetIn(n1.ns, port, path);
   await pollUntil(() => get('/readiness', 9099).startsWith('200'), { timeoutMs: 10_000, what: () => `readiness (last: ${get('/readiness', 9099)})` });
   assert.ok(get('/liveness', 9099).startsWith('200'));
   // The ToR sends its 3 prefixes and passes our blocks back; only the default and 198.51.100.0/24 are accepted.

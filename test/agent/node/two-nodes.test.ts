@@ -15,7 +15,7 @@ import { after, before, test } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pollUntil } from '../../helpers/poll.js';
-import { Proc, sh } from '../../helpers/sh.js';
+import { httpGetIn, Proc, sh } from '../../helpers/sh.js';
 import { NodeLab, nodeLabSkipReason, type LabNode } from './node-lab.js';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
@@ -179,7 +179,7 @@ test('an etcd outage leaves routes and BGP alone, CNI ADD fails with a retryable
     assert.equal((st['peers'] as Array<{ state: string }>)[0]?.state, 'up');
     // /readiness names the trouble (and stays ready, like calico-node: it keeps routing).
     const ready = await pollUntil(() => {
-      const r = sh('ip', ['netns', 'exec', n1.ns, process.execPath, '-e', "fetch('http://127.0.0.1:9099/readiness').then(async (r) => process.stdout.write(r.status + ' ' + await r.text()))"]);
+      const r = httpGetIn(n1.ns, 9099, '/readiness');
       return r.includes('etcd unreachable since') ? r : undefined;
     }, { timeoutMs: 30_000, intervalMs: 500, what: 'readiness detail names etcd' });
     assert.match(ready, /^200 /);
@@ -231,7 +231,7 @@ test('SIGTERM sends Cease and keeps routes; a restart converges without removing
   await pollUntil(() => lab.routes(n1).some((r) => r.dst === b2 && r.gateway === '10.99.0.2'), { timeoutMs: 10_000, what: `node1 has ${b2} again` });
   // node1 counted the session flap in its metrics.
   const metrics = await pollUntil(() => {
-    const m = sh('ip', ['netns', 'exec', n1.ns, process.execPath, '-e', "fetch('http://127.0.0.1:9091/metrics').then(async (r) => process.stdout.write(await r.text()))"]);
+    const m = httpGetIn(n1.ns, 9091, '/metrics');
     return /tortie_bgp_session_flaps_total\{peer="Mesh_10_99_0_2"\} [1-9]/.test(m) && /tortie_bgp_session_state\{peer="Mesh_10_99_0_2"\} 6/.test(m) ? m : undefined;
   }, { timeoutMs: 5000, what: 'flap counted' });
   // (At least one: the mesh toggled off and on earlier may count as one more when it fell between two polls.)
