@@ -104,19 +104,6 @@ export function parseAutodetectMethod(text: string | undefined, k = 'IP_AUTODETE
   }
 }
 
-function parseIp6(env: Env): IpSetting {
-  const v = get(env, 'IP6');
-  if (v === undefined || v === 'none') return { type: 'none' };
-  if (v === 'autodetect') return { type: 'autodetect', method: parseAutodetectMethod(get(env, 'IP6_AUTODETECTION_METHOD'), 'IP6_AUTODETECTION_METHOD') };
-  const slash = v.indexOf('/');
-  const addr = slash < 0 ? v : v.slice(0, slash);
-  if (!isValidAddress(addr) || parseAddress(addr).family !== 6) throw new NodeConfigError('IP6', `must be autodetect, none or an IPv6 address (optionally /len), got ${JSON.stringify(v)}`);
-  if (slash < 0) return { type: 'explicit', address: addr, length: undefined };
-  const len = Number(v.slice(slash + 1));
-  if (!Number.isInteger(len) || len < 0 || len > 128) throw new NodeConfigError('IP6', `prefix length must be 0-128, got ${JSON.stringify(v)}`);
-  return { type: 'explicit', address: addr, length: len };
-}
-
 function defaultPool6(env: Env, ip6: IpSetting): DefaultPoolConfig | undefined {
   if (ip6.type === 'none' || bool(env, 'NO_DEFAULT_POOLS', false)) return undefined;
   const cidr = get(env, 'CALICO_IPV6POOL_CIDR') ?? 'fd00:10:244::/48';
@@ -126,16 +113,24 @@ function defaultPool6(env: Env, ip6: IpSetting): DefaultPoolConfig | undefined {
     natOutgoing: bool(env, 'CALICO_IPV6POOL_NAT_OUTGOING', false), nodeSelector: get(env, 'CALICO_IPV6POOL_NODE_SELECTOR') ?? 'all()', disableBGPExport: false };
 }
 
-function parseIp(env: Env): IpSetting {
-  const v = get(env, 'IP');
-  if (v === undefined || v === 'autodetect') return { type: 'autodetect', method: parseAutodetectMethod(get(env, 'IP_AUTODETECTION_METHOD')) };
+/**
+ * IP / IP6 as calico-node reads them: autodetect, none, or an address with an optional /len.
+ * Unset means autodetect for IPv4 and none for IPv6.
+ */
+function parseIp(env: Env, family: 4 | 6): IpSetting {
+  const name = family === 4 ? 'IP' : 'IP6';
+  const v = get(env, name) ?? (family === 4 ? 'autodetect' : 'none');
   if (v === 'none') return { type: 'none' };
+  if (v === 'autodetect') return { type: 'autodetect', method: parseAutodetectMethod(get(env, `${name}_AUTODETECTION_METHOD`), `${name}_AUTODETECTION_METHOD`) };
   const slash = v.indexOf('/');
   const addr = slash < 0 ? v : v.slice(0, slash);
-  if (!isValidAddress(addr) || parseAddress(addr).family !== 4) throw new NodeConfigError('IP', `must be autodetect, none or an IPv4 address (optionally /len), got ${JSON.stringify(v)}`);
+  if (!isValidAddress(addr) || parseAddress(addr).family !== family) {
+    throw new NodeConfigError(name, `must be autodetect, none or an IPv${family} address (optionally /len), got ${JSON.stringify(v)}`);
+  }
   if (slash < 0) return { type: 'explicit', address: addr, length: undefined };
   const len = Number(v.slice(slash + 1));
-  if (!Number.isInteger(len) || len < 0 || len > 32) throw new NodeConfigError('IP', `prefix length must be 0-32, got ${JSON.stringify(v)}`);
+  const max = family === 4 ? 32 : 128;
+  if (!Number.isInteger(len) || len < 0 || len > max) throw new NodeConfigError(name, `prefix length must be 0-${max}, got ${JSON.stringify(v)}`);
   return { type: 'explicit', address: addr, length: len };
 }
 
@@ -184,9 +179,9 @@ export function nodeConfigFromEnv(env: Env = process.env): NodeConfig {
   if (rules !== 'nft' && rules !== 'iptables') throw new NodeConfigError('TORTIE_RULES_BACKEND', `must be nft or iptables, got ${JSON.stringify(rules)}`);
   const runDir = get(env, 'TORTIE_RUN_DIR') ?? '/var/run/tortie';
   const stateDir = get(env, 'TORTIE_STATE_DIR') ?? '/var/lib/calico';
-  const ip6 = parseIp6(env);
+  const ip6 = parseIp(env, 6);
   return {
-    etcd, nodeName, ip: parseIp(env), ip6, defaultPool6: defaultPool6(env, ip6), asNumber, backend: backendText, defaultPool: defaultPool(env),
+    etcd, nodeName, ip: parseIp(env, 4), ip6, defaultPool6: defaultPool6(env, ip6), asNumber, backend: backendText, defaultPool: defaultPool(env),
     runDir, stateDir, cniSocket: join(runDir, 'cni.sock'), ctlSocket: join(runDir, 'node.ctl'), mtuFile: join(stateDir, 'mtu'),
     health: { enabled: bool(env, 'FELIX_HEALTHENABLED', true), host: get(env, 'FELIX_HEALTHHOST') ?? '0.0.0.0', port: int(env, 'FELIX_HEALTHPORT', 9099, 0, 65535) },
     metrics: { enabled: bool(env, 'FELIX_PROMETHEUSMETRICSENABLED', true), port: int(env, 'FELIX_PROMETHEUSMETRICSPORT', 9091, 0, 65535) },
