@@ -195,8 +195,17 @@ const STARTUP_RUNS = 11;
  * the plugin's own module loading (`CNI_COMMAND=VERSION`), both started in a node namespace the
  * way the lab's runtime starts the plugin. Medians, wall clock.
  */
-function processStartup(n: NodePlan): { nodeMs: number; pluginMs: number } {
+interface Startup {
+  /** `node -e 0`, the plugin (the bundle) and the plugin's unbundled ESM entry, in the ADDs' environment. */
+  readonly nodeMs: number; readonly pluginMs: number; readonly pluginModulesMs: number;
+  /** `node -e 0` with this shell's environment (NODE_EXTRA_CA_CERTS and the like, if set). */
+  readonly nodeShellEnvMs: number;
+}
+
+function processStartup(n: NodePlan): Startup {
   const plugin = CNI_MAIN;
+  const modules = fileURLToPath(new URL('../../agent/cni/main.js', import.meta.url));
+  const version = '{"cniVersion":"1.0.0","name":"k8s-pod-network","type":"tortie"}';
   const time = (args: string[], input: string, env: NodeJS.ProcessEnv): number => {
     const xs: number[] = [];
     for (let i = 0; i < STARTUP_RUNS; i++) {
@@ -210,7 +219,9 @@ function processStartup(n: NodePlan): { nodeMs: number; pluginMs: number } {
   // The environment the ADDs run with (runtimeEnv), not this shell's.
   return {
     nodeMs: time(['-e', '0'], '', runtimeEnv(n)),
-    pluginMs: time([plugin], '{"cniVersion":"1.0.0","name":"k8s-pod-network","type":"tortie"}', { ...runtimeEnv(n), CNI_COMMAND: 'VERSION' }),
+    pluginMs: time([plugin], version, { ...runtimeEnv(n), CNI_COMMAND: 'VERSION' }),
+    pluginModulesMs: time([modules], version, { ...runtimeEnv(n), CNI_COMMAND: 'VERSION' }),
+    nodeShellEnvMs: time(['-e', '0'], '', process.env),
   };
 }
 
@@ -306,6 +317,8 @@ async function main(): Promise<number> {
       `| route in the ADD's node → every other node (agents, BGP, kernel) | ${f(s4.p50)} | ${f(s4.p99)} | ${f(s4.max)} |`,
       `| the agent's IPAM assign for the ADD (new block claimed; ${s5.n} from its log) | ${f(s5.p50)} | ${f(s5.p99)} | ${f(s5.max)} |`,
       `| process start: \`node -e 0\` / the CNI plugin's VERSION (median of ${STARTUP_RUNS}) | ${f(startup.nodeMs)} | ${f(startup.pluginMs)} | |`,
+      '',
+      `Start-up, medians of ${STARTUP_RUNS}: the plugin unbundled (its ESM module graph) ${startup.pluginModulesMs.toFixed(1)} ms against ${startup.pluginMs.toFixed(1)} ms bundled; \`node -e 0\` with this shell's environment ${startup.nodeShellEnvMs.toFixed(1)} ms against ${startup.nodeMs.toFixed(1)} ms with the plugin's.`,
       '',
       `The slowest ${tail.n} ADDs (medians): start → everywhere ${tail.fromAddStartMs.toFixed(1)} ms, of which the agent's IPAM ${tail.assignMs.toFixed(1)} ms and own kernel → every other node ${tail.originToOthersMs.toFixed(1)} ms.`,
       '',
