@@ -96,7 +96,7 @@ export function markdownTable(sums: readonly Summary[], notes: readonly string[]
       const floorBound = bestA !== undefined && fl?.announceS !== undefined && bestA <= 1.2 * fl.announceS;
       for (const r of rows) {
         const verdict = r.target === 'floor' ? (floorBound ? 'floor-bound cell' : '')
-          : r.target === 'tortie' ? tortieVerdict(r, peers, bestA, floorBound ? fl?.announceS : undefined) : '';
+          : r.target === 'tortie' || r.target === 'tortie-cold' ? tortieVerdict(r, peers, bestA, floorBound ? fl?.announceS : undefined) : '';
         const fail = r.failed > 0 ? ` (${r.failed}/${r.reps} failed)` : '';
         lines.push(`| ${load} | ${r.target}${fail} | ${f2(r.announceS)} | ${f2(r.withdrawS)} | ${f2(r.cpuS)} | ${r.peakRssMB === undefined ? '—' : r.peakRssMB.toFixed(0)} | ` +
           `${r.bytesPerRoute === undefined ? '—' : r.bytesPerRoute.toFixed(0)} | ${r.target === 'floor' ? '' : ratio(r.announceS, bestA)} | ` +

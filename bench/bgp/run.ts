@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   for (const t of targets) {
     const why = targetSkipReason(t);
     if (why === undefined) runnable.push(t);
-    else { const n = `${t === 'tortie' ? 'tortie-bgpd' : t}: not runnable: ${why}`; notes.push(n); log.warn(n); }
+    else { const n = `${t.startsWith('tortie') ? 'tortie-bgpd' : t}: not runnable: ${why}`; notes.push(n); log.warn(n); }
   }
 
   const results: CellResult[] = [];
@@ -96,11 +96,11 @@ async function main(): Promise<void> {
           log.info({ tester, load: load.label, target, rep }, 'cell start');
           const r = await runCell({ load, target, tester, rep, phaseTimeoutMs: timeoutS * 1000, establishTimeoutMs: Number(o.establishTimeout) * 1000, maxRssBytes: Number(o.maxRssMb) * 1e6 }, { logger: log });
           results.push(r);
-          if (!r.ok && target === 'tortie') {
-            const n = `tortie-bgpd: not runnable at ${tester}/${load.label}: ${r.phase}: ${r.error.slice(0, 300)}`;
+          if (!r.ok && target.startsWith('tortie')) {
+            const n = `${target}: not runnable at ${tester}/${load.label}: ${r.phase}: ${r.error.slice(0, 300)}`;
             notes.push(n);
           }
-          if (!r.ok && target === 'tortie') break;
+          if (!r.ok && target.startsWith('tortie')) break;
         }
       }
     }

@@ -6,6 +6,7 @@
  * - frr: bgpd alone (`-Z`, no zebra), `frr defaults datacenter`, `no bgp ebgp-requires-policy`.
  * - gobgp: gobgpd with a TOML config (default policies accept).
  * - tortie: tortie-bgpd quick form (dist/bgp/bgpd/main.js), when that file exists.
+ * - tortie-cold: the same with --no-warmup (no JIT warm-up at start: bgp/speaker/warm-up.ts).
  */
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
@@ -18,7 +19,7 @@ import { waitFor } from '../lib/deadline.js';
 import { countBirdEstablished } from './testers.js';
 import { MONITOR_ADDR, MONITOR_AS, TARGET_AS, TARGET_ROUTER_ID, testerAddr, testerAs, type Load } from './plan.js';
 
-export const TARGET_NAMES = ['bird', 'frr', 'gobgp', 'tortie'] as const;
+export const TARGET_NAMES = ['bird', 'frr', 'gobgp', 'tortie', 'tortie-cold'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 export interface RunningTarget {
@@ -41,11 +42,11 @@ function execIn(ns: string, cmd: string, args: readonly string[]): Promise<strin
 
 /** Why a target cannot run on this machine, or undefined. */
 export function targetSkipReason(name: TargetName): string | undefined {
-  const need: Record<TargetName, string[]> = { bird: ['bird', 'birdc'], frr: ['/usr/lib/frr/bgpd', 'vtysh'], gobgp: ['gobgpd', 'gobgp'], tortie: [] };
+  const need: Record<TargetName, string[]> = { bird: ['bird', 'birdc'], frr: ['/usr/lib/frr/bgpd', 'vtysh'], gobgp: ['gobgpd', 'gobgp'], tortie: [], 'tortie-cold': [] };
   for (const c of need[name]) {
     try { run('sh', ['-c', `command -v ${c}`]); } catch { return `${c} is not installed`; }
   }
-  if (name === 'tortie' && !existsSync(TORTIE_BGPD)) return `${TORTIE_BGPD} does not exist (build tortie-bgpd first)`;
+  if ((name === 'tortie' || name === 'tortie-cold') && !existsSync(TORTIE_BGPD)) return `${TORTIE_BGPD} does not exist (build tortie-bgpd first)`;
   return undefined;
 }
 
@@ -100,8 +101,8 @@ export function shebangNodeArgs(script: string): string[] {
   return m ? m[1]!.split(/\s+/).filter((a) => a !== '') : [];
 }
 
-export function tortieArgs(load: Load, ctlPath: string): string[] {
-  const a = [TORTIE_BGPD, '--as', String(TARGET_AS), '--router-id', TARGET_ROUTER_ID, '--ctl', ctlPath];
+export function tortieArgs(load: Load, ctlPath: string, warmUp = true): string[] {
+  const a = [TORTIE_BGPD, '--as', String(TARGET_AS), '--router-id', TARGET_ROUTER_ID, '--ctl', ctlPath, ...(warmUp ? [] : ['--no-warmup'])];
   for (let i = 0; i < load.peers; i++) a.push('--peer', `${testerAddr(i)},as=${testerAs(i)}`);
   a.push('--peer', `${MONITOR_ADDR},as=${MONITOR_AS}`);
   return a;
@@ -170,10 +171,11 @@ export async function startTarget(name: TargetName, lab: BenchLab, ns: string, l
         },
       };
     }
-    case 'tortie': {
+    case 'tortie':
+    case 'tortie-cold': {
       // TORTIE_BENCH_NODE_ARGS: extra node flags for the target, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
       const nodeArgs = (process.env['TORTIE_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
-      const proc = lab.spawn('tortie-bgpd', ns, process.execPath, [...shebangNodeArgs(TORTIE_BGPD), ...nodeArgs, ...tortieArgs(load, join(lab.dir, 'tortie-bgpd.ctl'))]);
+      const proc = lab.spawn('tortie-bgpd', ns, process.execPath, [...shebangNodeArgs(TORTIE_BGPD), ...nodeArgs, ...tortieArgs(load, join(lab.dir, 'tortie-bgpd.ctl'), name === 'tortie')]);
       // Give it a moment to fail on arguments before the sessions wait starts.
       await waitFor('tortie-bgpd start', 1500, () => (proc.exited ? true : undefined), { intervalMs: 100 }).catch(() => undefined);
       if (proc.exited) throw new Error(proc.exitReason());

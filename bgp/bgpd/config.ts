@@ -94,6 +94,7 @@ const fileSchema = z.strictObject({
     prefix, nextHop: address.optional(), communities: z.array(community).optional(),
     med: z.number().int().min(0).max(0xffffffff).optional(), localPref: z.number().int().min(0).max(0xffffffff).optional(),
   })).default([]),
+  warmUp: z.boolean().default(true),
 });
 
 export type BgpdFileConfig = z.output<typeof fileSchema>;
@@ -101,6 +102,8 @@ export type BgpdFileConfig = z.output<typeof fileSchema>;
 export interface BgpdConfig {
   readonly speaker: SpeakerConfig;
   readonly originate: readonly BgpdOriginate[];
+  /** Run the JIT warm-up (bgp/speaker/warm-up.ts) before the first session; read at start only. */
+  readonly warmUp: boolean;
   /** Where it came from, for messages ("/etc/tortie/bgpd.yaml" or "command line"). */
   readonly source: string;
 }
@@ -220,6 +223,7 @@ function fromFile(cfg: BgpdFileConfig, file: string): BgpdConfig {
   });
   return {
     source: file,
+    warmUp: cfg.warmUp,
     speaker: {
       routerId: cfg.routerId, asn: cfg.asn,
       listen: { address: cfg.listen?.address ?? '0.0.0.0', port: cfg.listen?.port ?? 179 },
@@ -293,5 +297,5 @@ export function quickConfig(o: QuickOptions): BgpdConfig {
     if (!isValidPrefix(p)) throw new ConfigError(`--originate ${JSON.stringify(p)} is not a prefix`, where);
     return { prefix: p };
   });
-  return { source: where, speaker: { routerId: o.routerId, asn: localAs, listen, peers }, originate };
+  return { source: where, warmUp: true, speaker: { routerId: o.routerId, asn: localAs, listen, peers }, originate };
 }

@@ -7,6 +7,7 @@ import { systemClock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { describeError } from '../../common/errors.js';
 import { BgpSpeaker, type SpeakerDeps } from '../speaker/speaker.js';
+import { warmUp } from '../speaker/warm-up.js';
 import type { BgpdConfig } from './config.js';
 import { startCtlServer } from './ctl-server.js';
 
@@ -27,6 +28,7 @@ export interface Daemon { readonly speaker: BgpSpeaker; stop(): Promise<void> }
 
 export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; reload: (() => BgpdConfig) | undefined }, logger: Logger): Promise<Daemon> {
   const startedAt = systemClock.now();
+  if (cfg.warmUp) await warmUp({ logger });
   const speaker = new BgpSpeaker(realDeps(logger), cfg.speaker);
   await speaker.start();
   let originated = new Set<string>();

@@ -22,10 +22,11 @@ const program = new Command('tortie-bgpd')
   .option('--listen <addr:port>', 'listen address (quick form), default 0.0.0.0:179')
   .option('--originate <prefix>', 'prefix to originate (repeatable)', collect, [])
   .option('--ctl <path>', 'control socket', DEFAULT_CTL_PATH)
+  .option('--no-warmup', 'skip the JIT warm-up at start (a synthetic table through a private speaker, ~0.1-0.2 s CPU)')
   .option('--check', 'validate the configuration and exit')
   .parse();
 
-const o = program.opts<{ config?: string; as?: string; routerId?: string; peer: string[]; listen?: string; originate: string[]; ctl: string; check?: boolean }>();
+const o = program.opts<{ config?: string; as?: string; routerId?: string; peer: string[]; listen?: string; originate: string[]; ctl: string; check?: boolean; warmup: boolean }>();
 
 let cfg: BgpdConfig;
 let reload: (() => BgpdConfig) | undefined;
@@ -42,6 +43,7 @@ try {
   process.stderr.write(`tortie-bgpd: ${describeError(err)}\n`);
   process.exit(2);
 }
+if (!o.warmup) cfg = { ...cfg, warmUp: false };
 if (o.check) {
   process.stdout.write(`configuration OK: AS ${cfg.speaker.asn}, ${cfg.speaker.peers.length} peers\n`);
   process.exit(0);

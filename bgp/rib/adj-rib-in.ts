@@ -13,9 +13,10 @@
  * marking) therefore walks the Loc-RIB.
  */
 import type { Logger } from '../../common/logger.js';
-import { bytesEqual, type Prefix } from '../../common/prefix.js';
+import { bytesEqual, intToIpv4, type Prefix } from '../../common/prefix.js';
 import type { CompiledPolicy } from '../policy/compile-policy.js';
-import type { Nlri, PathAttributes } from '../wire/types.js';
+import { ipv4PrefixAt } from '../wire/nlri.js';
+import type { Ipv4Prefixes, Nlri, PathAttributes } from '../wire/types.js';
 import type { AttrInterner } from './attr-intern.js';
 import { PrefixTable } from './prefix-table.js';
 import { Route, type PeerInfo } from './route.js';
@@ -31,6 +32,8 @@ export interface RibSink {
    * returns the candidate it replaced.
    */
   swap(prefix: Prefix, source: PeerInfo, pathId: number, neu: Route | undefined): Route | undefined;
+  /** swap() of an IPv4 prefix given as address (uint32) and length. */
+  swapV4(addr: number, len: number, source: PeerInfo, pathId: number, neu: Route | undefined): Route | undefined;
   /** The candidates of `source` for `prefix`. */
   pathsOf(prefix: Prefix, source: PeerInfo): readonly Route[];
   /**
@@ -58,6 +61,11 @@ class Rejected { constructor(readonly pathId: number, readonly received: PathAtt
 type PathItem = Route | Rejected;
 /** Rejected markers of one prefix (one per path id). */
 type Slot = Rejected | Rejected[];
+
+/** The speaker's classic IPv4 prefixes (typed arrays), as opposed to a list of Nlri. */
+function isCompact(nlri: readonly Nlri[] | Ipv4Prefixes): nlri is Ipv4Prefixes {
+  return (nlri as Ipv4Prefixes).addrs !== undefined;
+}
 
 function find(slot: Slot | undefined, pathId: number): Rejected | undefined {
   if (slot === undefined) return undefined;
@@ -136,7 +144,9 @@ export class AdjRibIn {
    * Announce (or implicitly replace) `nlri` with one attribute set, as received in one UPDATE.
    * `nextHop` is the MP_REACH next hop for IPv6 routes (IPv4 uses attrs.nextHop).
    */
-  update(nlri: readonly Nlri[], attrs: PathAttributes, nextHop?: Uint8Array): ImportVerdict {
+  update(nlri: readonly Nlri[] | Ipv4Prefixes, attrs: PathAttributes, nextHop?: Uint8Array): ImportVerdict {
+    const compact = isCompact(nlri) ? nlri : undefined;
+    const list = compact === undefined ? nlri as readonly Nlri[] : undefined;
     const verdict = this.check(attrs);
     let a = attrs;
     if (this.peer.kind === 'ebgp' && a.localPref !== undefined) { const { localPref: _l, ...rest } = a; a = rest; }
@@ -149,8 +159,8 @@ export class AdjRibIn {
     let keep: PathAttributes | undefined;
     if (!sharedRejected) {
       if (!policy) shared = interner.intern(a, nlri.length);
-      else if (policy.prefixIndependent && nlri[0]) {
-        const r = policy.evaluate(nlri[0].prefix, a, subject);
+      else if (policy.prefixIndependent && nlri.length > 0) {
+        const r = policy.evaluate(compact ? ipv4PrefixAt(compact, 0) : list![0]!.prefix, a, subject);
         if (r.type === 'reject') sharedRejected = true;
         else { shared = interner.intern(r.attrs, nlri.length); if (r.attrs !== a) keep = a; }
       }
@@ -159,13 +169,15 @@ export class AdjRibIn {
     let memoIn: PathAttributes | undefined;
     let memoOut: PathAttributes | undefined;
     let rejected0: Rejected | undefined;
-    for (const n of nlri) {
-      const pathId = n.pathId ?? 0;
+    const count = nlri.length;
+    for (let k = 0; k < count; k++) {
+      const n = list?.[k];
+      const pathId = n?.pathId ?? 0;
       let item: PathItem;
       if (sharedRejected) item = pathId === 0 ? (rejected0 ??= new Rejected(0, a, nextHop)) : new Rejected(pathId, a, nextHop);
       else if (shared) item = pathId === 0 ? (sharedRoute ??= this.routeFor(shared, nextHop, keep)) : this.newRoute(pathId, shared, nextHop ?? shared.nextHop, keep);
       else {
-        const r = policy!.evaluate(n.prefix, a, subject);
+        const r = policy!.evaluate(n ? n.prefix : ipv4PrefixAt(compact!, k), a, subject);
         if (r.type === 'reject') item = pathId === 0 ? (rejected0 ??= new Rejected(0, a, nextHop)) : new Rejected(pathId, a, nextHop);
         else {
           // policies mostly return the input object unchanged: intern it once per UPDATE
@@ -175,7 +187,7 @@ export class AdjRibIn {
           item = pathId === 0 ? this.routeFor(i, nextHop, orig) : this.newRoute(pathId, i, nextHop ?? i.nextHop, orig);
         }
       }
-      this.store(n.prefix, pathId, item);
+      if (n) this.store(n.prefix, pathId, item); else this.storeV4(compact!.addrs[k]!, compact!.lens[k]!, item);
     }
     if (shared && nlri.length === 0) interner.release(shared, 0);
     this.flushRelease();
@@ -185,7 +197,8 @@ export class AdjRibIn {
   }
 
   /** Withdraw `nlri` (also the RFC 7606 treat-as-withdraw path). Unknown NLRI are ignored. */
-  withdraw(nlri: readonly Nlri[]): void {
+  withdraw(nlri: readonly Nlri[] | Ipv4Prefixes): void {
+    if (isCompact(nlri)) { this.withdrawV4(nlri); return; }
     for (const n of nlri) {
       const pathId = n.pathId ?? 0;
       let old: PathItem | undefined = this.sink.swap(n.prefix, this.peer, pathId, undefined);
@@ -299,6 +312,27 @@ export class AdjRibIn {
     this.lastRoute = undefined;
     for (const [attrs, byNh] of groups) for (const [nh, nlri] of byNh) this.update(nlri, attrs, nh);
     return n;
+  }
+
+  private withdrawV4(list: Ipv4Prefixes): void {
+    const { addrs, lens } = list;
+    for (let k = 0; k < list.length; k++) {
+      let old: PathItem | undefined = this.sink.swapV4(addrs[k]!, lens[k]!, this.peer, 0, undefined);
+      if (old === undefined && this.rejected.size > 0) old = this.takeRejected(ipv4PrefixAt(list, k), 0);
+      if (old !== undefined) this.forget(old);
+    }
+    this.flushRelease();
+    this.sink.flush();
+  }
+
+  /** store() of an IPv4 prefix (path id 0) given as address and length; no Prefix object for an accepted route. */
+  private storeV4(addr: number, len: number, item: PathItem): void {
+    if (!(item instanceof Route) || this.rejected.size > 0 || this.stale !== undefined) {
+      this.store({ family: 4, bytes: intToIpv4(addr), length: len }, 0, item);
+      return;
+    }
+    const old = this.sink.swapV4(addr, len, this.peer, 0, item);
+    if (old === undefined) this.nReceived++; else this.release(old.attrs);
   }
 
   private store(prefix: Prefix, pathId: number, item: PathItem): void {

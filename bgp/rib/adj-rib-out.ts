@@ -181,7 +181,7 @@ export class ExportGroup {
   }
 
   /** Feed Loc-RIB changes (subscribe with `rib.onBestChange((c) => group.apply(c))`). */
-  apply(changes: readonly BestChange[]): void {
+  apply(changes: Iterable<BestChange>): void {
     for (const c of changes) {
       const attrs = c.best ? this.transform(c.prefix, c.best) : null;
       const src = c.best?.source.id;

@@ -6,25 +6,20 @@
  * Also the home of local origination (originate / withdrawOriginated) and of the interner.
  */
 import type { Logger } from '../../common/logger.js';
-import type { Prefix } from '../../common/prefix.js';
+import { intToIpv4, ipv4ToInt, type Prefix } from '../../common/prefix.js';
 import type { PathAttributes } from '../wire/types.js';
 import { AdjRibIn, type ImportOptions, type RibSink } from './adj-rib-in.js';
 import { AttrInterner } from './attr-intern.js';
+import { BestChanges } from './best-changes.js';
 import { comparePreMed, explainBest, selectBest, type BestPathOptions, type Explanation } from './best-path.js';
 import { PrefixTable } from './prefix-table.js';
 import { RibError } from './rib-error.js';
 import { localPeer, LOCAL_PEER_ID, Route, type PeerInfo } from './route.js';
 
-export interface BestChange {
-  readonly prefix: Prefix;
-  /** Undefined: no usable route any more (withdraw). */
-  readonly best: Route | undefined;
-  readonly previous: Route | undefined;
-  /** Best first; empty when best is undefined. */
-  readonly ecmp: readonly Route[];
-}
+export type { BestChange } from './best-changes.js';
+export { BestChanges } from './best-changes.js';
 
-export type BestChangeListener = (changes: readonly BestChange[]) => void;
+export type BestChangeListener = (changes: BestChanges) => void;
 
 export interface LocRibDeps {
   readonly localAs: number;
@@ -51,6 +46,10 @@ function pathOf(e: Entry, source: PeerInfo, pathId: number): Route | undefined {
   return undefined;
 }
 
+function v4Prefix(addr: number, len: number): Prefix {
+  return { family: 4, bytes: intToIpv4(addr), length: len };
+}
+
 function sameList(a: readonly Route[], b: readonly Route[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -65,7 +64,7 @@ export class LocRib implements RibSink {
   private readonly table = new PrefixTable<Entry>();
   private readonly peers = new Map<string, AdjRibIn>();
   private readonly listeners = new Set<BestChangeListener>();
-  private pending: BestChange[] = [];
+  private pending = new BestChanges();
   private readonly opts: BestPathOptions;
   private readonly single: boolean;
   private readonly local: AdjRibIn;
@@ -168,32 +167,64 @@ export class LocRib implements RibSink {
    * neighbour) one hash operation: optimistic set or delete, the entry put back otherwise.
    */
   swap(prefix: Prefix, source: PeerInfo, pathId: number, neu: Route | undefined): Route | undefined {
+    if (prefix.family === 4 && this.single) return this.swapV4(ipv4ToInt(prefix.bytes), prefix.length, source, pathId, neu, prefix);
     if (this.single) {
       if (neu) {
         const e = this.table.set(prefix, neu);
-        if (e === undefined) { this.pending.push({ prefix, best: neu, previous: undefined, ecmp: neu.alone }); return undefined; }
+        if (e === undefined) { this.pending.push(prefix, neu, undefined, neu.alone); return undefined; }
         if (!(e instanceof Multi) && e.source === source && e.pathId === pathId) {
-          if (e !== neu) this.pending.push({ prefix, best: neu, previous: e, ecmp: neu.alone });
+          if (e !== neu) this.pending.push(prefix, neu, e, neu.alone);
           return e;
         }
         this.table.set(prefix, e);
-        const old = pathOf(e, source, pathId);
-        this.replaceIn(prefix, e, old, neu);
-        return old;
+        return this.replaced(prefix, e, source, pathId, neu);
       }
       const e = this.table.delete(prefix);
       if (e === undefined) return undefined;
       if (!(e instanceof Multi) && e.source === source && e.pathId === pathId) {
-        this.pending.push({ prefix, best: undefined, previous: e, ecmp: NO_ROUTES });
+        this.pending.push(prefix, undefined, e, NO_ROUTES);
         return e;
       }
       this.table.set(prefix, e);
-      const old = pathOf(e, source, pathId);
-      if (old) this.replaceIn(prefix, e, old, undefined);
-      return old;
+      return this.replaced(prefix, e, source, pathId, neu);
     }
     const e = this.table.get(prefix);
     const old = e === undefined ? undefined : pathOf(e, source, pathId);
+    if (old || neu) this.replaceIn(prefix, e, old, neu);
+    return old;
+  }
+
+  /**
+   * RibSink: swap() of an IPv4 prefix given as address (uint32) and length: the common cases
+   * (see swap) touch no Prefix object; `prefix`, when the caller has one, saves making it for
+   * the others.
+   */
+  swapV4(addr: number, len: number, source: PeerInfo, pathId: number, neu: Route | undefined, prefix?: Prefix): Route | undefined {
+    if (!this.single) return this.swap(prefix ?? v4Prefix(addr, len), source, pathId, neu);
+    const t = this.table;
+    let e: Entry | undefined;
+    if (neu) {
+      e = t.setV4(addr, len, neu);
+      if (e === undefined) { this.pending.pushV4(addr, len, neu, undefined, neu.alone); return undefined; }
+      if (!(e instanceof Multi) && e.source === source && e.pathId === pathId) {
+        if (e !== neu) this.pending.pushV4(addr, len, neu, e, neu.alone);
+        return e;
+      }
+    } else {
+      e = t.deleteV4(addr, len);
+      if (e === undefined) return undefined;
+      if (!(e instanceof Multi) && e.source === source && e.pathId === pathId) {
+        this.pending.pushV4(addr, len, undefined, e, NO_ROUTES);
+        return e;
+      }
+    }
+    t.setV4(addr, len, e); // put back: another source's route, or several candidates
+    return this.replaced(prefix ?? v4Prefix(addr, len), e, source, pathId, neu);
+  }
+
+  /** swap()'s general case: `e` (back in the table) holds other candidates than the one replaced. */
+  private replaced(prefix: Prefix, e: Entry, source: PeerInfo, pathId: number, neu: Route | undefined): Route | undefined {
+    const old = pathOf(e, source, pathId);
     if (old || neu) this.replaceIn(prefix, e, old, neu);
     return old;
   }
@@ -225,8 +256,8 @@ export class LocRib implements RibSink {
     if (!(e instanceof Multi)) {
       // single candidate, it is the best
       if (old === e) {
-        if (!neu) { this.table.delete(prefix); this.pending.push({ prefix, best: undefined, previous: e, ecmp: NO_ROUTES }); return; }
-        if (this.single) { this.table.set(prefix, neu); this.pending.push({ prefix, best: neu, previous: e, ecmp: neu.alone }); return; }
+        if (!neu) { this.table.delete(prefix); this.pending.push(prefix, undefined, e, NO_ROUTES); return; }
+        if (this.single) { this.table.set(prefix, neu); this.pending.push(prefix, neu, e, neu.alone); return; }
         this.setCands(prefix, [neu], e, e.alone);
         return;
       }
@@ -248,7 +279,7 @@ export class LocRib implements RibSink {
   flush(): void {
     if (this.pending.length === 0) return;
     const batch = this.pending;
-    this.pending = [];
+    this.pending = new BestChanges(Math.min(batch.length, 4096)); // the next UPDATE is often the same size
     for (const fn of this.listeners) {
       try { fn(batch); } catch (err) { this.deps.logger?.error({ err }, 'best-path listener failed'); }
     }
@@ -257,14 +288,14 @@ export class LocRib implements RibSink {
   private setCands(prefix: Prefix, cands: Route[], prevBest: Route | undefined, prevEcmp: readonly Route[], entry?: Multi): void {
     if (cands.length === 0) {
       this.table.delete(prefix);
-      if (prevBest) this.pending.push({ prefix, best: undefined, previous: prevBest, ecmp: NO_ROUTES });
+      if (prevBest) this.pending.push(prefix, undefined, prevBest, NO_ROUTES);
       return;
     }
     const sel = selectBest(cands, this.opts);
     if (cands.length === 1 && sel.best && this.single) this.table.set(prefix, cands[0]!);
     else if (entry) { entry.cands = cands; entry.best = sel.best; entry.ecmp = sel.ecmp; }
     else this.table.set(prefix, new Multi(cands, sel.best, sel.ecmp));
-    if (sel.best !== prevBest || !sameList(sel.ecmp, prevEcmp)) this.pending.push({ prefix, best: sel.best, previous: prevBest, ecmp: sel.ecmp });
+    if (sel.best !== prevBest || !sameList(sel.ecmp, prevEcmp)) this.pending.push(prefix, sel.best, prevBest, sel.ecmp);
   }
 
   private select(prefix: Prefix, e: Multi, prevBest: Route | undefined, prevEcmp: readonly Route[]): void {

@@ -20,8 +20,9 @@
 import type { Prefix } from '../../common/prefix.js';
 import { attributesKey } from './attr-intern.js';
 import { exportRoute, prefixIndependent, type ExportedAttributes, type ExportTarget } from './export.js';
-import type { BestChange, LocRib } from './loc-rib.js';
-import { v6Key } from './prefix-table.js';
+import type { BestChanges } from './best-changes.js';
+import type { LocRib } from './loc-rib.js';
+import { PrefixList } from './prefix-list.js';
 import type { Route } from './route.js';
 
 /** Stand-in for "the member's own IPv4 address" in exported NEXT_HOPs (0.0.0.0). */
@@ -34,136 +35,6 @@ export function isSelfNextHop(nh: Uint8Array | undefined): boolean {
   if (!nh) return false;
   for (let i = 0; i < nh.length; i++) if (nh[i] !== 0) return false;
   return true;
-}
-
-const V6 = 255;
-
-/**
- * Hash of an IPv4 prefix for PrefixList's index: fully mixed. Not prefix-table's hashV4, whose
- * blocks of 16 consecutive prefixes (memory locality for a table of millions) make probe runs
- * 6-8 slots long; this index is small enough to stay in the cache, so short runs win.
- */
-function mixV4(addr: number, len: number): number {
-  let h = Math.imul(addr ^ Math.imul(len + 1, 0x9e3779b1), 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-/**
- * The prefixes of a batch without keeping the decoder's Prefix objects alive: IPv4 as address
- * and length in typed arrays (nothing for the garbage collector to trace or promote), IPv6 as
- * the objects. Indexed 0..length-1 in arrival order.
- */
-export class PrefixList {
-  private addrs: Uint32Array;
-  private lens: Uint8Array;
-  private v6: Array<Prefix | undefined> | undefined;
-  private n = 0;
-  /** pushUnique's index: entry + 1 per slot (0 = empty); IPv6 by text. */
-  private slots: Int32Array | undefined;
-  private v6Index: Map<string, number> | undefined;
-  /** The last IPv4 entry, and whether every IPv4 entry came in strictly increasing (address, length) order. */
-  private lastA = -1;
-  private lastL = -1;
-  private ordered = true;
-
-  constructor(capacity = 64) {
-    this.addrs = new Uint32Array(capacity);
-    this.lens = new Uint8Array(capacity);
-  }
-
-  get length(): number { return this.n; }
-
-  push(p: Prefix): void {
-    const i = this.n;
-    if (i === this.addrs.length) {
-      const a = new Uint32Array(i * 2); a.set(this.addrs); this.addrs = a;
-      const l = new Uint8Array(i * 2); l.set(this.lens); this.lens = l;
-    }
-    if (p.family === 4) {
-      const b = p.bytes;
-      const a = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
-      const l = p.length;
-      this.addrs[i] = a;
-      this.lens[i] = l;
-      if (a > this.lastA || (a === this.lastA && l > this.lastL)) { this.lastA = a; this.lastL = l; } else this.ordered = false;
-    } else {
-      this.lens[i] = V6;
-      (this.v6 ??= [])[i] = p;
-    }
-    this.n = i + 1;
-  }
-
-  /**
-   * Append `p` unless it is already in the list; returns its existing index, or -1 when it
-   * was appended. Uses a small open-addressing index over the list's own arrays (4 bytes per
-   * slot, no per-prefix objects), built when first needed: while the IPv4 prefixes come in
-   * strictly increasing order (a table dump or withdrawal from a speaker that walks its table in
-   * prefix order, as FRR does, or bench/bgp's injector), a prefix larger than the last cannot be
-   * in the list, so no lookup is made and no index kept; the first one out of order (BIRD sends
-   * in hash order) builds the index over the entries so far.
-   */
-  pushUnique(p: Prefix): number {
-    if (p.family !== 4) {
-      const k = v6Key(p);
-      const m = (this.v6Index ??= new Map());
-      const had = m.get(k);
-      if (had !== undefined) return had;
-      m.set(k, this.n);
-      this.push(p);
-      return -1;
-    }
-    const b = p.bytes;
-    const a = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
-    const l = p.length;
-    if (this.slots === undefined && this.ordered && (a > this.lastA || (a === this.lastA && l > this.lastL))) { this.push(p); return -1; }
-    if (this.slots === undefined || (this.n + 1) * 2 > this.slots.length) this.rehash();
-    const slots = this.slots!;
-    const mask = slots.length - 1;
-    let h = mixV4(a, l) & mask;
-    for (;;) {
-      const e = slots[h]!;
-      if (e === 0) break;
-      const j = e - 1;
-      if (this.lens[j] === l && this.addrs[j] === a) return j;
-      h = (h + 1) & mask;
-    }
-    slots[h] = this.n + 1;
-    this.push(p);
-    return -1;
-  }
-
-  private rehash(): void {
-    let cap = 64;
-    while (cap < (this.n + 1) * 4) cap *= 2;
-    const slots = new Int32Array(cap);
-    const mask = cap - 1;
-    for (let j = 0; j < this.n; j++) {
-      const l = this.lens[j]!;
-      if (l === V6) continue;
-      let h = mixV4(this.addrs[j]!, l) & mask;
-      while (slots[h] !== 0) h = (h + 1) & mask;
-      slots[h] = j + 1;
-    }
-    this.slots = slots;
-  }
-
-  family(i: number): 4 | 6 { return this.lens[i] === V6 ? 6 : 4; }
-  /** IPv4 address as uint32 (IPv4 entries). */
-  addr(i: number): number { return this.addrs[i]!; }
-  /** Prefix length (IPv4 entries). */
-  len(i: number): number { return this.lens[i]!; }
-  /** The IPv6 Prefix object (IPv6 entries). */
-  v6At(i: number): Prefix { return this.v6![i]!; }
-
-  /** A Prefix object for entry i (allocates for IPv4). */
-  prefix(i: number): Prefix {
-    const l = this.lens[i]!;
-    if (l === V6) return this.v6![i]!;
-    const a = this.addrs[i]!;
-    return { family: 4, bytes: Uint8Array.of(a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255), length: l };
-  }
 }
 
 /** Stand-ins passed to exportRoute when the target's policy does not look at the prefix (only the family matters). */
@@ -286,13 +157,15 @@ export class UpdateGroup {
   removeMember(memberId: string): void { this.members.delete(memberId); }
 
   /** Record Loc-RIB changes (subscribe with `rib.onBestChange((c) => group.apply(c))`). */
-  apply(changes: readonly BestChange[]): void {
+  apply(changes: BestChanges): void {
     if (this.members.size === 0) return;
-    for (const c of changes) {
-      const had = this.pend.pushUnique(c.prefix);
-      if (had >= 0) { this.cur[had] = c.best; continue; }
-      this.prev.push(c.previous);
-      this.cur.push(c.best);
+    const { prefixes, best, previous } = changes;
+    const n = changes.length;
+    for (let i = 0; i < n; i++) {
+      const had = this.pend.pushUniqueFrom(prefixes, i);
+      if (had >= 0) { this.cur[had] = best[i]; continue; }
+      this.prev.push(previous[i]);
+      this.cur.push(best[i]);
     }
   }
 

@@ -13,7 +13,7 @@
 import { maxMessageLength } from '../wire/header.js';
 import { putPrefix } from '../wire/nlri.js';
 import { preparedOverhead, withdrawOverhead, writePreparedFrame, writeWithdrawFrame, type PreparedAttributes } from '../wire/update-encoder.js';
-import type { PrefixList } from '../rib/update-group.js';
+import type { PrefixList } from '../rib/prefix-list.js';
 import { afiSafiKey, MessageType, type AfiSafi, type CodecContext } from '../wire/types.js';
 
 const IPV4_UNICAST: AfiSafi = { afi: 1, safi: 1 };

@@ -25,11 +25,12 @@ import { notificationText } from '../fsm/notifications.js';
 import { BgpSession, type ConnectOptions } from '../session/session.js';
 import type { UpdateInfo } from '../session/session-config.js';
 import { BgpListener, canonicalAddress } from '../session/listener.js';
-import { wireCodec } from '../session/wire-codec-default.js';
+import { compactWireCodec } from '../session/wire-codec-default.js';
 import type { CompiledPolicy } from '../policy/compile-policy.js';
-import { LocRib, type BestChange } from '../rib/loc-rib.js';
+import { LocRib, type BestChanges } from '../rib/loc-rib.js';
 import type { AdjRibIn } from '../rib/adj-rib-in.js';
-import { isSelfNextHop, NEXT_HOP_SELF_V4, NEXT_HOP_SELF_V6, PrefixList, UpdateGroup, type GroupBatch, type MemberBatch } from '../rib/update-group.js';
+import { isSelfNextHop, NEXT_HOP_SELF_V4, NEXT_HOP_SELF_V6, UpdateGroup, type GroupBatch, type MemberBatch } from '../rib/update-group.js';
+import { PrefixList } from '../rib/prefix-list.js';
 import { exportTargetKey, type ExportedAttributes, type ExportTarget } from '../rib/export.js';
 import type { BestPathStep } from '../rib/best-path.js';
 import { PrefixTable } from '../rib/prefix-table.js';
@@ -568,7 +569,7 @@ export class BgpSpeaker {
       // Graceful restart "aware" (no families, restart time 0), like BIRD: peers then send
       // End-of-RIB and FRR answers our ROUTE-REFRESH; nothing of ours is kept across restarts.
       gracefulRestart: { restartTime: 0, helperOnly: true },
-    }, { clock: this.deps.clock, logger: this.deps.logger, codec: wireCodec, connect: this.deps.connect });
+    }, { clock: this.deps.clock, logger: this.deps.logger, codec: compactWireCodec, connect: this.deps.connect });
   }
 
   /** Wire a peer's (new) session to the speaker and the listener. */
@@ -698,24 +699,31 @@ export class BgpSpeaker {
     let m = update;
     const rib = p.adjIn;
     if (!rib) return;
-    if (m.nlri.length === 0 && m.withdrawn.length === 0 && m.mpReach === undefined && info.action === undefined) {
+    // the session's codec puts classic IPv4 prefixes in compact4 (typed arrays, see bgp/wire)
+    const c4 = m.compact4;
+    if (m.nlri.length === 0 && m.withdrawn.length === 0 && (c4 === undefined || c4.nlri.length + c4.withdrawn.length === 0)
+      && m.mpReach === undefined && info.action === undefined) {
       const eor = endOfRibFamily(m);
       if (eor) { p.eorReceived.add(eor.afi === 2 ? 'ipv6-unicast' : eor.afi === 1 ? 'ipv4-unicast' : `${eor.afi}/${eor.safi}`); return; }
     }
     if (info.action === 'afi-safi-disable') this.disableFamilies(p, info);
     const off = p.disabledFamilies;
     if (off.size > 0) m = withoutFamilies(m, off);
+    const w4 = m.compact4?.withdrawn, n4 = m.compact4?.nlri;
     if (m.withdrawn.length) rib.withdraw(m.withdrawn);
+    if (w4?.length) rib.withdraw(w4);
     if (m.mpUnreach?.withdrawn.length) rib.withdraw(m.mpUnreach.withdrawn);
     if (info.action === 'treat-as-withdraw') {
-      const n = m.nlri.length + (m.mpReach?.nlri.length ?? 0);
+      const n = m.nlri.length + (n4?.length ?? 0) + (m.mpReach?.nlri.length ?? 0);
       this.log.warn({ peer: p.config.name, action: info.action, problems: info.problems.map((e) => e.message), prefixes: n },
         'malformed UPDATE: its routes are treated as withdrawn (RFC 7606)');
       if (m.nlri.length) rib.withdraw(m.nlri);
+      if (n4?.length) rib.withdraw(n4);
       if (m.mpReach?.nlri.length) rib.withdraw(m.mpReach.nlri);
       return;
     }
     if (m.nlri.length) rib.update(m.nlri, m.attributes);
+    if (n4?.length) rib.update(n4, m.attributes);
     if (m.mpReach?.nlri.length) rib.update(m.mpReach.nlri, m.attributes, m.mpReach.nextHops[0]);
     const max = p.config.maxPrefixes;
     if (max !== undefined && rib.received > max) {
@@ -738,7 +746,7 @@ export class BgpSpeaker {
 
   // ------------------------------------------------------------ Loc-RIB → update groups
 
-  private onBestChange(changes: readonly BestChange[]): void {
+  private onBestChange(changes: BestChanges): void {
     for (const g of this.groups.values()) {
       g.ug.apply(changes);
       // A burst (many UPDATEs read in one event-loop turn) is passed on in slices rather than
@@ -749,10 +757,13 @@ export class BgpSpeaker {
     }
     if (this.groups.size > 0) this.scheduleFlush();
     if (this.listeners.length === 0) return;
-    for (const c of changes) {
-      if (c.best === c.previous) continue;
-      const key = formatPrefix(c.prefix);
-      const change: BestPathChange = { prefix: key, best: c.best ? this.view(key, c.best, true, this.bestReason(c.prefix)) : undefined };
+    const { best, previous } = changes;
+    for (let i = 0; i < changes.length; i++) {
+      const b = best[i];
+      if (b === previous[i]) continue;
+      const prefix = changes.prefixes.prefix(i);
+      const key = formatPrefix(prefix);
+      const change: BestPathChange = { prefix: key, best: b ? this.view(key, b, true, this.bestReason(prefix)) : undefined };
       for (const l of this.listeners) {
         try { l(change); } catch (err) { this.log.error({ err: describeError(err) }, 'onBestPathChange listener threw'); }
       }
@@ -916,10 +927,11 @@ function interfaceAddress(localText: string, family: 4 | 6): Uint8Array | undefi
 function withoutFamilies(m: UpdateMessage, off: ReadonlySet<4 | 6>): UpdateMessage {
   const v4 = off.has(4);
   const mpOff = (afi: number) => off.has(afi === 2 ? 6 : 4);
-  const { mpReach, mpUnreach, ...rest } = m;
+  const { mpReach, mpUnreach, compact4, ...rest } = m;
   return {
     ...rest,
     withdrawn: v4 ? [] : m.withdrawn, nlri: v4 ? [] : m.nlri,
+    ...(compact4 && !v4 ? { compact4 } : {}),
     ...(mpReach && !mpOff(mpReach.afi) ? { mpReach } : {}),
     ...(mpUnreach && !mpOff(mpUnreach.afi) ? { mpUnreach } : {}),
   };

@@ -14,7 +14,7 @@
  */
 import type { Prefix } from '../../common/prefix.js';
 import { BgpWireError, ErrorCode, UpdateSubcode } from './errors.js';
-import type { Nlri } from './types.js';
+import type { Ipv4Prefixes, Nlri } from './types.js';
 import type { Writer } from './writer.js';
 
 /**
@@ -60,6 +60,59 @@ export function decodeNlri(buf: Uint8Array, start: number, end: number, family: 
     out.push(addPath ? { prefix, pathId } : { prefix });
   }
   return out;
+}
+
+/** No prefixes (shared; never written to). */
+export const NO_IPV4_PREFIXES: Ipv4Prefixes = Object.freeze({ length: 0, addrs: new Uint32Array(0), lens: new Uint8Array(0) });
+
+/**
+ * decodeNlri for IPv4 without ADD-PATH, into two typed arrays instead of an object per prefix
+ * (see Ipv4Prefixes). Same checks, errors and host-bit clearing as decodeNlri.
+ */
+export function decodeNlriV4(buf: Uint8Array, start: number, end: number,
+  subcode: number = UpdateSubcode.INVALID_NETWORK_FIELD, what = 'NLRI'): Ipv4Prefixes {
+  if (start >= end) return NO_IPV4_PREFIXES;
+  // at most one prefix per 1 octet (/0): size by a first walk over the length octets
+  let count = 0;
+  for (let q = start; q < end; count++) q += 1 + (((buf[q] as number) + 7) >>> 3);
+  const addrs = new Uint32Array(count);
+  const lens = new Uint8Array(count);
+  let p = start;
+  let n = 0;
+  while (p < end) {
+    const len = buf[p] as number;
+    if (len > 32) throw nlriError(subcode, `${what}: prefix length ${len} exceeds 32 at octet ${p - start}`);
+    const nbytes = (len + 7) >>> 3;
+    if (p + 1 + nbytes > end) throw nlriError(subcode, `${what}: prefix /${len} overruns the field at octet ${p - start}`);
+    let a = 0;
+    if (nbytes > 0) a = (buf[p + 1] as number) << 24;
+    if (nbytes > 1) a |= (buf[p + 2] as number) << 16;
+    if (nbytes > 2) a |= (buf[p + 3] as number) << 8;
+    if (nbytes > 3) a |= buf[p + 4] as number;
+    // clear host bits past the length (senders should not set them; we never keep them)
+    addrs[n] = len === 0 ? 0 : (a & (0xffffffff << (32 - len))) >>> 0;
+    lens[n] = len;
+    n++;
+    p += 1 + nbytes;
+  }
+  return { length: n, addrs, lens };
+}
+
+/** Entry i of `list` as a Prefix object (allocates). */
+export function ipv4PrefixAt(list: Ipv4Prefixes, i: number): Prefix {
+  const a = list.addrs[i] as number;
+  return { family: 4, bytes: Uint8Array.of(a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255), length: list.lens[i] as number };
+}
+
+/** Write entry i of `list` into `out` at `p` (no ADD-PATH); returns the next offset. */
+export function putIpv4Entry(out: Uint8Array, p: number, list: Ipv4Prefixes, i: number): number {
+  const l = list.lens[i] as number, a = list.addrs[i] as number;
+  out[p++] = l;
+  if (l > 0) out[p++] = a >>> 24;
+  if (l > 8) out[p++] = (a >>> 16) & 255;
+  if (l > 16) out[p++] = (a >>> 8) & 255;
+  if (l > 24) out[p++] = a & 255;
+  return p;
 }
 
 function nlriError(subcode: number, message: string): BgpWireError {

@@ -205,6 +205,7 @@ export function encodeEndOfRib(family: AfiSafi): Uint8Array {
 /** The family whose End-of-RIB this UPDATE is, or undefined when it is not an End-of-RIB. */
 export function endOfRibFamily(update: UpdateMessage): AfiSafi | undefined {
   if (update.withdrawn.length > 0 || update.nlri.length > 0 || update.mpReach !== undefined) return undefined;
+  if (update.compact4 !== undefined && (update.compact4.withdrawn.length > 0 || update.compact4.nlri.length > 0)) return undefined;
   const a = update.attributes;
   for (const k in a) if ((a as Record<string, unknown>)[k] !== undefined) return undefined;
   if (update.mpUnreach === undefined) return { afi: 1, safi: 1 };

@@ -18,8 +18,8 @@ import { BgpWireError, ErrorCode, UpdateSubcode, strongerAction, type ErrorActio
 import { encodeAttributeList, decodeAttributeList, type AttributeLayoutEntry } from './attributes/attribute-list.js';
 import { isMartianNextHop } from './attributes/next-hop.js';
 import type { Mutable } from './attributes/attribute-codec.js';
-import { HEADER_LENGTH, MessageType, afiSafiKey, type CodecContext, type PathAttributes, type UpdateMessage } from './types.js';
-import { decodeNlri, encodeNlri } from './nlri.js';
+import { HEADER_LENGTH, MessageType, afiSafiKey, type CodecContext, type Ipv4Prefixes, type PathAttributes, type UpdateMessage } from './types.js';
+import { decodeNlri, decodeNlriV4, encodeNlri, NO_IPV4_PREFIXES } from './nlri.js';
 import { checkWholeMessage, maxMessageLength } from './header.js';
 import { Writer } from './writer.js';
 
@@ -28,6 +28,12 @@ const IPV4_UNICAST = afiSafiKey(1, 1);
 export interface DecodeOptions {
   /** Record the attribute order and flags (`attributeLayout`) so re-encoding is byte-exact. */
   readonly preserveLayout?: boolean;
+  /**
+   * Decode the classic IPv4 fields (without ADD-PATH) into `compact4` (two typed arrays each)
+   * instead of an Nlri object per prefix; `withdrawn` and `nlri` are then empty. For a receiver
+   * that handles compact4 (the speaker); same checks and errors either way.
+   */
+  readonly compactIpv4?: boolean;
 }
 
 /** An UPDATE as decoded, with the sender's attribute layout when asked for. */
@@ -51,7 +57,9 @@ export function decodeUpdateBody(buf: Uint8Array, start: number, end: number, ct
       `withdrawn routes length ${wl} runs past the message (${bodyLen - 4} bytes available)`);
   }
   const addPath4 = ctx.addPathReceive.has(IPV4_UNICAST);
-  const withdrawn = wl === 0 ? [] : decodeNlri(buf, start + 2, start + 2 + wl, 4, addPath4, UpdateSubcode.INVALID_NETWORK_FIELD, 'withdrawn routes');
+  const compact = options.compactIpv4 === true && !addPath4;
+  const withdrawn = wl === 0 || compact ? [] : decodeNlri(buf, start + 2, start + 2 + wl, 4, addPath4, UpdateSubcode.INVALID_NETWORK_FIELD, 'withdrawn routes');
+  const withdrawn4 = compact ? decodeNlriV4(buf, start + 2, start + 2 + wl, UpdateSubcode.INVALID_NETWORK_FIELD, 'withdrawn routes') : NO_IPV4_PREFIXES;
   const aStart = start + 2 + wl + 2;
   const al = ((buf[aStart - 2] as number) << 8) | (buf[aStart - 1] as number);
   if (aStart + al > end) {
@@ -60,22 +68,24 @@ export function decodeUpdateBody(buf: Uint8Array, start: number, end: number, ct
   }
   const layout: AttributeLayoutEntry[] | undefined = options.preserveLayout ? [] : undefined;
   const st = decodeAttributeList(buf, aStart, aStart + al, ctx, layout);
-  const nlri = aStart + al === end ? [] : decodeNlri(buf, aStart + al, end, 4, addPath4, UpdateSubcode.INVALID_NETWORK_FIELD, 'NLRI');
+  const nlri = aStart + al === end || compact ? [] : decodeNlri(buf, aStart + al, end, 4, addPath4, UpdateSubcode.INVALID_NETWORK_FIELD, 'NLRI');
+  const nlri4 = compact ? decodeNlriV4(buf, aStart + al, end, UpdateSubcode.INVALID_NETWORK_FIELD, 'NLRI') : NO_IPV4_PREFIXES;
+  const nNlri = nlri.length + nlri4.length;
   const attrs = st.attrs;
   if (st.unknown.length > 0) attrs.unknown = st.unknown;
   const problems = st.problems;
-  const reach = nlri.length > 0 || (st.mpReach !== undefined && st.mpReach.nlri.length > 0);
+  const reach = nNlri > 0 || (st.mpReach !== undefined && st.mpReach.nlri.length > 0);
   if (reach) {
     const missing: number[] = [];
     if (attrs.origin === undefined && !hasProblemFor(problems, 1)) missing.push(1);
     if (attrs.asPath === undefined && !hasProblemFor(problems, 2)) missing.push(2);
-    if (nlri.length > 0 && attrs.nextHop === undefined && !hasProblemFor(problems, 3)) missing.push(3);
+    if (nNlri > 0 && attrs.nextHop === undefined && !hasProblemFor(problems, 3)) missing.push(3);
     for (const t of missing) {
       problems.push(new BgpWireError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.MISSING_WELL_KNOWN_ATTRIBUTE,
         `missing well-known mandatory attribute ${t === 1 ? 'ORIGIN' : t === 2 ? 'AS_PATH' : 'NEXT_HOP'}`,
         { action: 'treat-as-withdraw', data: Uint8Array.of(t) }));
     }
-    if (nlri.length > 0 && attrs.nextHop !== undefined && isMartianNextHop(attrs.nextHop)) {
+    if (nNlri > 0 && attrs.nextHop !== undefined && isMartianNextHop(attrs.nextHop)) {
       problems.push(new BgpWireError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.INVALID_NEXT_HOP,
         `NEXT_HOP ${attrs.nextHop.join('.')} is not a valid unicast address`,
         { action: 'treat-as-withdraw', data: Uint8Array.of(0x40, 3, 4, ...attrs.nextHop) }));
@@ -95,6 +105,7 @@ export function decodeUpdateBody(buf: Uint8Array, start: number, end: number, ct
     if (mpUnreach !== undefined && mpUnreach.afi === p.afiSafi.afi && mpUnreach.safi === p.afiSafi.safi) mpUnreach = undefined;
   }
   const message: Mutable<DecodedUpdateMessage> = { type: 'update', withdrawn, attributes: attrs as PathAttributes, nlri };
+  if (compact) message.compact4 = { withdrawn: withdrawn4, nlri: nlri4 };
   if (mpReach !== undefined) message.mpReach = mpReach;
   if (mpUnreach !== undefined) message.mpUnreach = mpUnreach;
   if (layout !== undefined) message.attributeLayout = layout;
@@ -104,6 +115,15 @@ export function decodeUpdateBody(buf: Uint8Array, start: number, end: number, ct
 function hasProblemFor(problems: readonly BgpWireError[], typeCode: number): boolean {
   // A present-but-malformed attribute already produced its own problem: do not also call it missing.
   return problems.some((p) => p.data.length >= 2 && p.data[1] === typeCode && p.subcode !== UpdateSubcode.MALFORMED_ATTRIBUTE_LIST);
+}
+
+function writeIpv4(w: Writer, list: Ipv4Prefixes, addPath: boolean): void {
+  for (let i = 0; i < list.length; i++) {
+    if (addPath) w.u32(0);
+    const l = list.lens[i] as number, a = list.addrs[i] as number;
+    w.u8(l);
+    for (let b = 0; b * 8 < l; b++) w.u8((a >>> (24 - 8 * b)) & 255);
+  }
 }
 
 /** Decode a whole UPDATE message (header included). */
@@ -121,12 +141,14 @@ export function encodeUpdate(msg: UpdateMessage & { readonly attributeLayout?: r
   const wlAt = w.length;
   w.u16(0);
   encodeNlri(w, msg.withdrawn, addPath4);
+  if (msg.compact4) writeIpv4(w, msg.compact4.withdrawn, addPath4);
   w.patchU16(wlAt, w.length - wlAt - 2);
   const alAt = w.length;
   w.u16(0);
   encodeAttributeList(w, { attributes: msg.attributes, mpReach: msg.mpReach, mpUnreach: msg.mpUnreach }, ctx, msg.attributeLayout);
   w.patchU16(alAt, w.length - alAt - 2);
   encodeNlri(w, msg.nlri, addPath4);
+  if (msg.compact4) writeIpv4(w, msg.compact4.nlri, addPath4);
   const max = maxMessageLength(MessageType.UPDATE, ctx);
   if (w.length > max) {
     throw new BgpWireError(ErrorCode.MESSAGE_HEADER, 2, `UPDATE of ${w.length} bytes exceeds the maximum ${max}`);

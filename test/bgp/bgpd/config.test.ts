@@ -47,6 +47,12 @@ describe('bgpd config', () => {
     assert.deepEqual(c.originate[0]?.communities, [((65002 << 16) | 1) >>> 0]);
   });
 
+  it('warmUp: on by default, off with warmUp: false, a wrong type named', () => {
+    assert.equal(parseConfigText(GOOD, 'bgpd.yaml').warmUp, true);
+    assert.equal(parseConfigText(`${GOOD}warmUp: false\n`, 'bgpd.yaml').warmUp, false);
+    assert.throws(() => parseConfigText(`${GOOD}warmUp: 3\n`, 'w.yaml'), /w\.yaml:\d+: warmUp: /);
+  });
+
   it('reports every problem with file, line, field path and reason', () => {
     const bad = GOOD.replace('asn: 65001', 'asn: 70000000000').replace('holdTime: 30', 'holdTime: 30\n    colour: red').replace('10.244.1.0/26', '10.244.1.1/26');
     try { parseConfigText(bad, 'bgpd.yaml'); assert.fail('should throw'); } catch (e) {

@@ -7,14 +7,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { formatPrefix, type Prefix } from '../../../common/prefix.js';
+import { formatPrefix, ipv4ToInt, type Prefix } from '../../../common/prefix.js';
 import { attributesKey } from '../../../bgp/rib/attr-intern.js';
 import { selectBest } from '../../../bgp/rib/best-path.js';
 import { LocRib, type BestChange } from '../../../bgp/rib/loc-rib.js';
 import { localPeer, Route, type PeerInfo } from '../../../bgp/rib/route.js';
 import { RibError } from '../../../bgp/rib/rib-error.js';
 import { compilePolicy } from '../../../bgp/policy/compile-policy.js';
-import type { PathAttributes } from '../../../bgp/wire/types.js';
+import type { Ipv4Prefixes, Nlri, PathAttributes } from '../../../bgp/wire/types.js';
 import { attrs, LOCAL_AS, p, peer, ROUTER_ID, seq } from './fixtures.js';
 
 const PREFIXES = ['10.0.0.0/24', '10.0.1.0/24', '10.0.0.0/16', '192.168.0.0/32', '0.0.0.0/0', '2001:db8::/48'].map(p);
@@ -33,15 +33,15 @@ const E2_POLICY = compilePolicy({ rules: [
 const IMPORT = new Map([['e2', E2_POLICY]]);
 
 type Op =
-  | { type: 'announce'; peer: number; prefixes: number[]; attr: number; pathId: number }
-  | { type: 'withdraw'; peer: number; prefixes: number[]; pathId: number }
+  | { type: 'announce'; peer: number; prefixes: number[]; attr: number; pathId: number; compact: boolean }
+  | { type: 'withdraw'; peer: number; prefixes: number[]; pathId: number; compact: boolean }
   | { type: 'down'; peer: number }
   | { type: 'originate'; prefix: number; attr: number }
   | { type: 'unoriginate'; prefix: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ type: fc.constant('announce' as const), peer: fc.nat(2), prefixes: fc.array(fc.nat(5), { minLength: 1, maxLength: 4 }), attr: fc.nat(3), pathId: fc.nat(1) }) },
-  { weight: 3, arbitrary: fc.record({ type: fc.constant('withdraw' as const), peer: fc.nat(2), prefixes: fc.array(fc.nat(5), { minLength: 1, maxLength: 4 }), pathId: fc.nat(1) }) },
+  { weight: 5, arbitrary: fc.record({ type: fc.constant('announce' as const), peer: fc.nat(2), prefixes: fc.array(fc.nat(5), { minLength: 1, maxLength: 4 }), attr: fc.nat(3), pathId: fc.nat(1), compact: fc.boolean() }) },
+  { weight: 3, arbitrary: fc.record({ type: fc.constant('withdraw' as const), peer: fc.nat(2), prefixes: fc.array(fc.nat(5), { minLength: 1, maxLength: 4 }), pathId: fc.nat(1), compact: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ type: fc.constant('down' as const), peer: fc.nat(2) }) },
   { weight: 1, arbitrary: fc.record({ type: fc.constant('originate' as const), prefix: fc.nat(5), attr: fc.nat(3) }) },
   { weight: 1, arbitrary: fc.record({ type: fc.constant('unoriginate' as const), prefix: fc.nat(5) }) },
@@ -78,6 +78,16 @@ class Reference {
   }
 }
 
+/** An UPDATE's prefixes as the speaker's codec gives them: IPv4 in typed arrays, IPv6 as Nlri. */
+function compactSplit(nlri: readonly Nlri[]): [Ipv4Prefixes, Nlri[]] {
+  const v4 = nlri.filter((n) => n.prefix.family === 4);
+  return [{
+    length: v4.length,
+    addrs: Uint32Array.from(v4, (n) => ipv4ToInt(n.prefix.bytes)),
+    lens: Uint8Array.from(v4, (n) => n.prefix.length),
+  }, nlri.filter((n) => n.prefix.family === 6)];
+}
+
 function describeRoute(r: Route): string {
   return `${r.source.id}#${r.pathId}:${attributesKey(r.attrs)}`;
 }
@@ -87,11 +97,13 @@ describe('Loc-RIB model-based', () => {
     fc.assert(fc.property(fc.array(opArb, { maxLength: 40 }), fc.integer({ min: 1, max: 3 }), (ops, maxPaths) => {
       const rib = new LocRib({ localAs: LOCAL_AS, routerId: ROUTER_ID, bestPath: { maxPaths } });
       const view = new Map<string, string>();
-      rib.onBestChange((cs: readonly BestChange[]) => {
+      const viewEcmp = new Map<string, string[]>();
+      rib.onBestChange((cs: Iterable<BestChange>) => {
         for (const c of cs) {
           const k = formatPrefix(c.prefix);
           assert.ok(c.best !== undefined || c.previous !== undefined, 'a change has a best or a previous');
           if (c.best) view.set(k, describeRoute(c.best)); else view.delete(k);
+          viewEcmp.set(k, c.ecmp.map(describeRoute));
         }
       });
       const ref = new Reference();
@@ -107,13 +119,22 @@ describe('Loc-RIB model-based', () => {
         switch (op.type) {
           case 'announce': {
             const nlri = op.prefixes.map((i) => ({ prefix: PREFIXES[i]!, pathId: op.pathId }));
-            adj(op.peer).update(nlri, ATTRS[op.attr]!);
+            // the speaker's form: IPv4 prefixes in typed arrays (path id 0), the rest as Nlri
+            if (op.compact && op.pathId === 0) {
+              const [v4, other] = compactSplit(nlri);
+              adj(op.peer).update(v4, ATTRS[op.attr]!);
+              if (other.length) adj(op.peer).update(other, ATTRS[op.attr]!);
+            } else adj(op.peer).update(nlri, ATTRS[op.attr]!);
             for (const n of nlri) ref.set(PEERS[op.peer]!.id, n.prefix, op.pathId, ATTRS[op.attr]!);
             break;
           }
           case 'withdraw': {
             const nlri = op.prefixes.map((i) => ({ prefix: PREFIXES[i]!, pathId: op.pathId }));
-            adj(op.peer).withdraw(nlri);
+            if (op.compact && op.pathId === 0) {
+              const [v4, other] = compactSplit(nlri);
+              adj(op.peer).withdraw(v4);
+              if (other.length) adj(op.peer).withdraw(other);
+            } else adj(op.peer).withdraw(nlri);
             for (const n of nlri) ref.set(PEERS[op.peer]!.id, n.prefix, op.pathId, undefined);
             break;
           }
@@ -128,6 +149,7 @@ describe('Loc-RIB model-based', () => {
         assert.equal(b && describeRoute(b), want.best, `best ${formatPrefix(prefix)}`);
         assert.deepEqual(rib.ecmp(prefix).map(describeRoute), want.ecmp, `ecmp ${formatPrefix(prefix)}`);
         assert.equal(view.get(formatPrefix(prefix)), want.best, `change stream ${formatPrefix(prefix)}`);
+        assert.deepEqual(viewEcmp.get(formatPrefix(prefix)) ?? [], want.ecmp, `change stream ecmp ${formatPrefix(prefix)}`);
       }
       for (const [id, a] of live) assert.equal(a.received, ref.bySource.get(id)?.size ?? 0, `received ${id}`);
       // every attribute set still interned is used by a live route; all gone after everything is withdrawn
@@ -137,6 +159,7 @@ describe('Loc-RIB model-based', () => {
       for (const id of live.keys()) rib.removePeer(id);
       for (const prefix of PREFIXES) rib.withdrawOriginated(prefix);
       assert.equal(rib.size, 0);
+      assert.equal(rib.interner.size, 0, "every attribute set released once nothing uses it");
       assert.equal(view.size, 0);
       assert.equal(rib.interner.size, 0);
     }), { numRuns: 300 });

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { formatPrefix, parsePrefix, type Prefix } from '../../../common/prefix.js';
-import { PrefixList } from '../../../bgp/rib/update-group.js';
+import { PrefixList } from '../../../bgp/rib/prefix-list.js';
 import { addPathSend, nlriBlob, UpdateAssembler } from '../../../bgp/speaker/pack.js';
 import { MessageFramer } from '../../../bgp/wire/framer.js';
 import { decodeMessage } from '../../../bgp/wire/message.js';

@@ -16,8 +16,9 @@ import { MessageFramer } from '../../../bgp/wire/framer.js';
 import { maskBytes, type Prefix } from '../../../common/prefix.js';
 import {
   AS_TRANS, INITIAL_CONTEXT, type AsPathSegment, type BgpMessage, type Capability, type CodecContext,
-  type Nlri, type OpenMessage, type PathAttributes, type UpdateMessage,
+  type Ipv4Prefixes, type Nlri, type OpenMessage, type PathAttributes, type UpdateMessage,
 } from '../../../bgp/wire/types.js';
+import { ipv4PrefixAt } from '../../../bgp/wire/nlri.js';
 import { hex } from './wire-test-helpers.js';
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
@@ -236,4 +237,34 @@ test('W1-style corpus: every captured message truncated at every length (header 
     }
   }
   assert.ok(decided > 1000);
+});
+
+/** decodeMessage's result, or its error, as a comparable value; compact4 expanded into Nlri. */
+function decodedAs(bytes: Uint8Array, ctx: CodecContext, compactIpv4: boolean): unknown {
+  try {
+    const d = decodeMessage(bytes, ctx, { compactIpv4 });
+    const m = d.message;
+    if (m.type !== 'update' || m.compact4 === undefined) return { ...d, problems: d.problems.map((p) => p.message) };
+    const { compact4, ...rest } = m;
+    const expand = (l: Ipv4Prefixes): Nlri[] => Array.from({ length: l.length }, (_, i) => ({ prefix: ipv4PrefixAt(l, i) }));
+    // re-encoding the compact form gives the bytes the Nlri form re-encodes to
+    if (d.action === undefined) assert.deepEqual(encodeMessage(m, ctx), encodeMessage({ ...rest, withdrawn: expand(compact4.withdrawn), nlri: expand(compact4.nlri) }, ctx));
+    return { ...d, message: { ...rest, withdrawn: expand(compact4.withdrawn), nlri: expand(compact4.nlri) }, problems: d.problems.map((p) => p.message) };
+  } catch (err) {
+    if (!(err instanceof BgpWireError)) throw err;
+    return `throw:${err.code}/${err.subcode}:${err.message}`;
+  }
+}
+
+test('compactIpv4: the same prefixes, problems and errors as the Nlri form (valid, mutated and captured UPDATEs)', () => {
+  const ctx4 = CONTEXTS[0]?.[1] as CodecContext;
+  const seedArb = fc.oneof(fc.constantFrom(...corpus()), updateArb(ctx4).map((m) => encodeMessage(m, ctx4)));
+  let compared = 0;
+  fc.assert(fc.property(seedArb, fc.option(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }))), (seed, mutation) => {
+    const m = Uint8Array.from(seed);
+    if (mutation) m[19 + (mutation[0] % (m.length - 19))] = mutation[1];
+    assert.deepEqual(decodedAs(m, ctx4, true), decodedAs(m, ctx4, false));
+    compared++;
+  }), { numRuns: 2000 });
+  assert.equal(compared, 2000);
 });
