@@ -19,6 +19,7 @@ import type { Prefix } from '../../common/prefix.js';
 import { BgpSpeaker } from '../../bgp/speaker/speaker.js';
 import type { PeerConfig } from '../../bgp/speaker/peer-config.js';
 import { MessageFramer } from '../../bgp/wire/framer.js';
+import { countIpv4 } from '../../bgp/speaker/warm-up.js';
 import { encodeMessage } from '../../bgp/wire/message.js';
 import { encodeUpdates, encodeWithdraws } from '../../bgp/wire/update-encoder.js';
 import { INITIAL_CONTEXT, type CodecContext } from '../../bgp/wire/types.js';
@@ -44,16 +45,6 @@ function open(address: string, asn: number, id: number, onMsg?: (b: Uint8Array) 
       resolve(s);
     });
   });
-}
-
-/** Announced minus withdrawn IPv4 prefixes of a classic UPDATE, by walking the length bytes. */
-function countNlri(m: Uint8Array): number {
-  const wl = (m[19]! << 8) | m[20]!;
-  let n = 0;
-  for (let p = 21; p < 21 + wl;) { n--; p += 1 + ((m[p]! + 7) >>> 3); }
-  const al = (m[21 + wl]! << 8) | m[22 + wl]!;
-  for (let p = 23 + wl + al; p < m.length;) { n++; p += 1 + ((m[p]! + 7) >>> 3); }
-  return n;
 }
 
 /** Tester i's pre-encoded UPDATEs (a function, so the Prefix objects are not kept alive by main's frame). */
@@ -83,7 +74,7 @@ async function main(): Promise<void> {
   let want = -1;
   const mon = await open('127.0.9.1', 65003, 0x0a000901, (m) => {
     if (m[18] !== 2) return;
-    held += countNlri(m);
+    held += countIpv4(m);
     if (held === want) done?.();
   });
   const testers = await Promise.all(cfgPeers.slice(0, peers).map((c, i) => open(c.address, c.asn, 0x0a000a00 + i + 1)));

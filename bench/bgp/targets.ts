@@ -5,7 +5,7 @@
  * - bird: BIRD 2, explicit `import all; export all`, no kernel protocol.
  * - frr: bgpd alone (`-Z`, no zebra), `frr defaults datacenter`, `no bgp ebgp-requires-policy`.
  * - gobgp: gobgpd with a TOML config (default policies accept).
- * - tortie: tortie-bgpd quick form (dist/bgp/bgpd/main.js), when that file exists.
+ * - tortie: tortie-bgpd quick form (dist/bgp/bgpd/tortie-bgpd.cjs, the shipped bundle), when that file exists.
  * - tortie-cold: the same with --no-warmup (no JIT warm-up at start: bgp/speaker/warm-up.ts).
  */
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -30,8 +30,8 @@ export interface RunningTarget {
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** dist/bgp/bgpd/main.js relative to dist/bench/bgp/. */
-export const TORTIE_BGPD = resolve(here, '../../bgp/bgpd/main.js');
+/** dist/bgp/bgpd/tortie-bgpd.cjs relative to dist/bench/bgp/. */
+export const TORTIE_BGPD = resolve(here, '../../bgp/bgpd/tortie-bgpd.cjs');
 
 function execIn(ns: string, cmd: string, args: readonly string[]): Promise<string> {
   return new Promise((res, rej) => {

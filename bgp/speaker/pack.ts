@@ -11,7 +11,7 @@
  *   member: [header | attrs(member) | blob runs] × messages ──► one Uint8Array
  */
 import { maxMessageLength } from '../wire/header.js';
-import { putPrefix } from '../wire/nlri.js';
+import { putPrefix, putV4 } from '../wire/nlri.js';
 import { preparedOverhead, withdrawOverhead, writePreparedFrame, writeWithdrawFrame, type PreparedAttributes } from '../wire/update-encoder.js';
 import type { PrefixList } from '../rib/prefix-list.js';
 import { afiSafiKey, MessageType, type AfiSafi, type CodecContext } from '../wire/types.js';
@@ -28,13 +28,7 @@ function putEntry(m: Uint8Array, at: number, all: PrefixList, i: number, addPath
   if (all.family(i) !== 4) return putPrefix(m, at, all.v6At(i), addPath);
   let o = at;
   if (addPath) { m[o++] = 0; m[o++] = 0; m[o++] = 0; m[o++] = 0; }
-  const l = all.len(i), a = all.addr(i);
-  m[o++] = l;
-  if (l > 0) m[o++] = a >>> 24;
-  if (l > 8) m[o++] = (a >>> 16) & 255;
-  if (l > 16) m[o++] = (a >>> 8) & 255;
-  if (l > 24) m[o++] = a & 255;
-  return o;
+  return putV4(m, o, all.addr(i), all.len(i));
 }
 
 /** The NLRI encodings of a list of batch entries (one family), with each entry's offset. */

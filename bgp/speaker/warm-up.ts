@@ -134,7 +134,7 @@ class FakePeer {
 }
 
 /** Announced minus withdrawn prefixes of a classic IPv4 UPDATE (walks the length octets). */
-function countIpv4(m: Uint8Array): number {
+export function countIpv4(m: Uint8Array): number {
   const wl = (m[19]! << 8) | m[20]!;
   let n = 0;
   for (let p = 21; p < 21 + wl;) { n--; p += 1 + ((m[p]! + 7) >>> 3); }

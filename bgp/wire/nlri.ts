@@ -104,9 +104,8 @@ export function ipv4PrefixAt(list: Ipv4Prefixes, i: number): Prefix {
   return { family: 4, bytes: Uint8Array.of(a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255), length: list.lens[i] as number };
 }
 
-/** Write entry i of `list` into `out` at `p` (no ADD-PATH); returns the next offset. */
-export function putIpv4Entry(out: Uint8Array, p: number, list: Ipv4Prefixes, i: number): number {
-  const l = list.lens[i] as number, a = list.addrs[i] as number;
+/** Write an IPv4 prefix given as address (uint32) and length into `out` at `p` (no path id); returns the next offset. */
+export function putV4(out: Uint8Array, p: number, a: number, l: number): number {
   out[p++] = l;
   if (l > 0) out[p++] = a >>> 24;
   if (l > 8) out[p++] = (a >>> 16) & 255;

@@ -255,9 +255,9 @@ export class ExabgpPeer {
 
 // ---------------------------------------------------------------- tortie-bgpd itself
 
-const BGPD_MAIN = new URL('../../bgp/bgpd/main.js', import.meta.url).pathname;
+const BGPD_MAIN = new URL('../../bgp/bgpd/tortie-bgpd.cjs', import.meta.url).pathname;
 
-/** tortie-bgpd (dist/bgp/bgpd/main.js) run inside a namespace, queried over its control socket. */
+/** tortie-bgpd (dist/bgp/bgpd/tortie-bgpd.cjs, the shipped bundle) run inside a namespace, queried over its control socket. */
 export class TortieBgpd {
   private constructor(readonly topo: Topology, readonly ns: string, readonly dir: string, public proc: Proc, readonly args: readonly string[]) {}
 
@@ -335,7 +335,7 @@ export class TortieBgpd {
 
   /** Run tortie-bgpctl (the real CLI) against this daemon. */
   ctl(...args: string[]): string {
-    return sh(process.execPath, [new URL('../../bgp/bgpd/ctl-main.js', import.meta.url).pathname, '-s', this.ctlPath, ...args]);
+    return sh(process.execPath, [new URL('../../bgp/bgpd/tortie-bgpctl.cjs', import.meta.url).pathname, '-s', this.ctlPath, ...args]);
   }
 }
 

@@ -17,8 +17,8 @@ import { Topology, topologySkipReason } from '../../helpers/netns.js';
 import { pollUntil } from '../../helpers/poll.js';
 import { BirdPeer, FrrPeer, TortieBgpd } from '../../helpers/bgp-peers.js';
 
-const MAIN = new URL('../../../bgp/bgpd/main.js', import.meta.url).pathname;
-const CTL = new URL('../../../bgp/bgpd/ctl-main.js', import.meta.url).pathname;
+const MAIN = new URL('../../../bgp/bgpd/tortie-bgpd.cjs', import.meta.url).pathname;
+const CTL = new URL('../../../bgp/bgpd/tortie-bgpctl.cjs', import.meta.url).pathname;
 
 describe('tortie-bgpd start-up errors', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tortie-bgpd-cfg-'));

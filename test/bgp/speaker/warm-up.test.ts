@@ -13,7 +13,7 @@ import { warmUp } from '../../../bgp/speaker/warm-up.js';
 import { createLogger } from '../../../common/logger.js';
 import { pollUntil } from '../../helpers/poll.js';
 
-const MAIN = new URL('../../../bgp/bgpd/main.js', import.meta.url).pathname;
+const MAIN = new URL('../../../bgp/bgpd/tortie-bgpd.cjs', import.meta.url).pathname;
 
 /** TCP handles of this process (servers and sockets). */
 function tcpHandles(): number {
