@@ -9,7 +9,8 @@
  * announce 0.094 -> 0.045 s, withdraw 0.040 -> 0.020 s after a 20k-route warm-up (median of 5).
  * Cost: about 0.1-0.2 s of CPU once at start, before any session is attempted. Nothing of it
  * stays: the private speaker, its sockets and its RIB are gone when warmUp() returns.
- * Failure (no loopback, a port refused) is logged and ignored: the daemon starts cold.
+ * Failure (loopback down, a port refused: checked first, so it costs milliseconds) is logged and
+ * ignored: the daemon starts cold.
  *
  *   tester 127.0.0.2 ──UPDATEs──▶ private speaker ──UPDATEs──▶ sink 127.0.0.3 (counts prefixes)
  */
@@ -46,6 +47,8 @@ const CTX: CodecContext = { ...INITIAL_CONTEXT, fourOctetAs: true };
 const SPEAKER_AS = 4_200_000_000; // private use (RFC 6996); never seen outside this process
 const TESTER = { address: '127.0.0.2', asn: 4_200_000_001, id: 0x7f000002 };
 const SINK = { address: '127.0.0.3', asn: 4_200_000_002, id: 0x7f000003 };
+/** A loopback connect answers in microseconds; this only bounds the wait for one that never will. */
+const PROBE_MS = 500;
 
 /** Run the warm-up; never throws. */
 export async function warmUp(opts: WarmUpOptions): Promise<WarmUpResult> {
@@ -79,6 +82,7 @@ export async function warmUp(opts: WarmUpOptions): Promise<WarmUpResult> {
 /** One loopback peer of the warm-up: answers OPEN, counts the IPv4 prefixes it is sent. */
 class FakePeer {
   held = 0;
+  private closed = false;
   private socket: Socket | undefined;
   private server: Server | undefined;
   private waiters: Array<{ want: number; resolve: () => void }> = [];
@@ -92,6 +96,7 @@ class FakePeer {
     const srv = createServer((s) => this.accept(s));
     this.server = srv;
     await new Promise<void>((resolve, reject) => { srv.once('error', reject); srv.listen({ host: this.me.address, port: 0 }, () => resolve()); });
+    if (this.closed) { srv.close(); throw new Error('warm-up stopped'); } // close() ran while binding
     const a = srv.address();
     if (!a || typeof a !== 'object') throw new Error('no port');
     return a.port;
@@ -130,7 +135,7 @@ class FakePeer {
 
   write(bytes: Uint8Array): void { this.socket?.write(bytes); }
 
-  close(): void { this.socket?.destroy(); this.server?.close(); }
+  close(): void { this.closed = true; this.socket?.destroy(); this.server?.close(); }
 }
 
 /** Announced minus withdrawn prefixes of a classic IPv4 UPDATE (walks the length octets). */
@@ -143,16 +148,39 @@ export function countIpv4(m: Uint8Array): number {
   return n;
 }
 
+/** Connect to a throw-away listener on `address`: rejects at once when loopback is down (ENETUNREACH). */
+async function loopbackProbe(address: string): Promise<void> {
+  const srv = createServer((s) => s.destroy());
+  try {
+    await new Promise<void>((resolve, reject) => { srv.once('error', reject); srv.listen({ host: address, port: 0 }, () => resolve()); });
+    const a = srv.address();
+    if (!a || typeof a !== 'object') throw new Error('no port');
+    await new Promise<void>((resolve, reject) => {
+      const c = connect({ host: address, port: a.port });
+      // a loopback that was up and is down drops the SYN: no error, no answer
+      const t = setTimeout(() => { c.destroy(); reject(new Error(`loopback ${address} unusable: no answer to a connect within ${PROBE_MS} ms`)); }, PROBE_MS);
+      c.once('connect', () => { clearTimeout(t); c.destroy(); resolve(); });
+      c.once('error', (err) => { clearTimeout(t); c.destroy(); reject(new Error(`loopback ${address} unusable: ${err.message}`)); });
+    });
+  } finally {
+    srv.close();
+  }
+}
+
 /** The private speaker and its two peers. */
 class Rig {
   private readonly tester = new FakePeer(TESTER);
   private readonly sink = new FakePeer(SINK);
   private speaker: BgpSpeaker | undefined;
+  private closing = false;
 
   constructor(private readonly routes: number) {}
 
   async run(rounds: number): Promise<void> {
+    await loopbackProbe(TESTER.address); // fail now, not after the speaker's connect retries
+    this.live();
     const [tPort, sPort] = await Promise.all([this.tester.listen(), this.sink.listen()]);
+    this.live();
     const peer = (name: string, p: { address: string; asn: number }, port: number): PeerConfig => ({
       name, address: p.address, asn: p.asn, port, passive: false, holdTime: 240, keepalive: 80, connectRetry: 1,
       families: ['ipv4-unicast'], nextHopSelf: false, routeReflectorClient: false,
@@ -162,7 +190,8 @@ class Rig {
       connect: (o) => connect({ host: o.host, port: o.port }),
       listen: () => Promise.reject(new Error('the warm-up speaker does not listen')),
     }, { routerId: '127.0.0.1', asn: SPEAKER_AS, listen: { address: '127.0.0.1', port: 0 }, peers: [peer('tester', TESTER, tPort), peer('sink', SINK, sPort)] });
-    await this.speaker.start();
+    await this.speaker.start(); // close() during start stops it: this.speaker is already set
+    this.live();
     await Promise.all([this.tester.whenEstablished(), this.sink.whenEstablished()]);
     const { announce, withdraw } = table(this.routes);
     for (let r = 0; r < rounds; r++) {
@@ -173,7 +202,13 @@ class Rig {
     }
   }
 
+  /** run() goes on after an await only while close() has not been called (the deadline passed). */
+  private live(): void {
+    if (this.closing) throw new Error('warm-up stopped');
+  }
+
   async close(): Promise<void> {
+    this.closing = true;
     this.tester.close();
     this.sink.close();
     await this.speaker?.stop().catch(() => undefined);
