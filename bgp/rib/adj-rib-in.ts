@@ -41,6 +41,12 @@ export interface RibSink {
    * `max` prefixes; returns the cursor to continue from (-1: done). `fn` must not change the RIB.
    */
   forEachOf(source: PeerInfo, cursor: number, max: number, fn: (prefix: Prefix, route: Route) => void): number;
+  /**
+   * Peer down: remove the candidates of `source` of up to `max` prefixes from table slot
+   * `cursor` on, in place (one hash operation each, no list of them first), passing each removed
+   * route to `dropped`; returns the cursor to continue from (-1: done). Subscribers learn at flush().
+   */
+  dropFrom(source: PeerInfo, cursor: number, max: number, dropped: (route: Route) => void): number;
   /** End of one batch: notify subscribers. */
   flush(): void;
 }
@@ -411,13 +417,9 @@ export class AdjRibIn {
     }
     if (this.nReceived === 0) { this.sliceCursor = 0; return true; }
     if (this.sliceCursor === 0) this.passHits = 0;
-    const gone: Nlri[] = [];
-    const next = this.sink.forEachOf(this.peer, this.sliceCursor, max, (prefix, r) => { gone.push({ prefix, pathId: r.pathId }); });
-    for (const g of gone) {
-      const old = this.sink.swap(g.prefix, this.peer, g.pathId ?? 0, undefined);
-      if (old !== undefined) this.forget(old);
-    }
-    this.passHits += gone.length;
+    let hits = 0;
+    const next = this.sink.dropFrom(this.peer, this.sliceCursor, max, (r) => { this.forget(r); hits++; });
+    this.passHits += hits;
     if (next !== -1) { this.sliceCursor = next; return this.nReceived === 0; }
     this.sliceCursor = 0;
     if (this.nReceived > 0 && this.passHits === 0) {

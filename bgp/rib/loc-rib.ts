@@ -237,6 +237,23 @@ export class LocRib implements RibSink {
     return e.cands.filter((r) => r.source === source);
   }
 
+  /** RibSink: see RibSink.dropFrom. */
+  dropFrom(source: PeerInfo, cursor: number, max: number, dropped: (route: Route) => void): number {
+    return this.table.forEachFrom(cursor, max, (prefix, e) => {
+      if (!(e instanceof Multi)) {
+        // a lone candidate (the filter says it is this source's), so the best: its prefix goes
+        this.table.delete(prefix);
+        this.pending.push(prefix, undefined, e, NO_ROUTES);
+        dropped(e);
+        return;
+      }
+      for (const r of e.cands.filter((c) => c.source === source)) {
+        const old = this.swap(prefix, source, r.pathId, undefined);
+        if (old !== undefined) dropped(old);
+      }
+    }, (e) => (e instanceof Multi ? e.cands.some((r) => r.source === source) : e.source === source));
+  }
+
   /** RibSink: walk the candidates of `source` (see RibSink.forEachOf). */
   forEachOf(source: PeerInfo, cursor: number, max: number, fn: (prefix: Prefix, route: Route) => void): number {
     return this.table.forEachFrom(cursor, max, (prefix, e) => {
