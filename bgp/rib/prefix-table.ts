@@ -114,14 +114,16 @@ export class PrefixTable<T> {
 
   getV4(addr: number, len: number): T | undefined {
     const j = this.find(addr, len);
-    return j < 0 ? undefined : this.value(this.ents[j]!);
+    if (j < 0) return undefined;
+    const e = this.ents[j]!;
+    return this.vals[e >> CHUNK_BITS]![e & (CHUNK - 1)] as T;
   }
 
   setV4(addr: number, len: number, value: T): T | undefined {
     if (this.used >= (this.mask + 1) * MAX_LOAD) this.resize();
     // one probe: find the key, remembering the first tombstone passed for the insert
     const tags = this.tags, ents = this.ents, addrs = this.addrs, lens = this.lens, mask = this.mask;
-    const h = hashV4(addr, len), tag = tagOf(h);
+    const h = hashV4(addr, len), tag = ((h ^ (h >>> 25)) & 127) | 128; // tagOf(h), inlined for the cold (interpreted) start
     let j = h & mask;
     let tomb = -1;
     for (;;) {
@@ -139,7 +141,14 @@ export class PrefixTable<T> {
       if (t === TOMB && tomb < 0) tomb = j;
       j = (j + 1) & mask;
     }
-    const e = this.free >= 0 ? this.reuse() : this.append();
+    let e = this.free;
+    if (e >= 0) this.free = addrs[e]! - 1;
+    else {
+      e = this.next;
+      const c = this.vals[e >> CHUNK_BITS];
+      if (c === undefined || (e & (CHUNK - 1)) === c.length || e === lens.length) this.grow(e);
+      this.next = e + 1;
+    }
     if (tomb >= 0) j = tomb; else this.used++;
     this.addrs[e] = addr; this.lens[e] = len; this.vals[e >> CHUNK_BITS]![e & (CHUNK - 1)] = value;
     tags[j] = tag; ents[j] = e; this.v4Size++;
@@ -228,16 +237,11 @@ export class PrefixTable<T> {
 
   private value(e: number): T { return this.vals[e >> CHUNK_BITS]![e & (CHUNK - 1)] as T; }
 
-  /** A freed entry number. */
-  private reuse(): number {
-    const e = this.free;
-    this.free = this.addrs[e]! - 1;
-    return e;
-  }
-
-  /** A new entry number; the entry arrays double, the first value chunk doubles up to CHUNK, then chunks are added. */
-  private append(): number {
-    const e = this.next;
+  /**
+   * Room for new entry number `e` (= next): the first value chunk doubles up to CHUNK, then
+   * chunks are added; the entry arrays double only if resize() did not leave room.
+   */
+  private grow(e: number): void {
     if (e >= MAX_V4) throw new RangeError(`PrefixTable: more than ${MAX_V4} IPv4 entries`);
     if (e === this.lens.length) {
       // never while resize() keeps room for cap * MAX_LOAD entries; here so a miscount cannot drop writes
@@ -253,14 +257,12 @@ export class PrefixTable<T> {
       for (let i = 0; i < c.length; i++) d[i] = c[i];
       this.vals[0] = d;
     }
-    this.next = e + 1;
-    return e;
   }
 
   /** The slot of the key, or -1. */
   private find(addr: number, len: number): number {
     const tags = this.tags, ents = this.ents, addrs = this.addrs, lens = this.lens, mask = this.mask;
-    const h = hashV4(addr, len), tag = tagOf(h);
+    const h = hashV4(addr, len), tag = ((h ^ (h >>> 25)) & 127) | 128; // tagOf(h)
     let j = h & mask;
     for (;;) {
       const t = tags[j]!;
