@@ -89,8 +89,8 @@ export class PrefixTable<T> {
     return i < 0 ? undefined : this.vals[i];
   }
 
+  /** Sets the value; returns the previous one. Only adding a key can resize the table. */
   setV4(addr: number, len: number, value: T): T | undefined {
-    if ((this.used + 1) > (this.mask + 1) * MAX_LOAD) this.resize();
     // one probe: find the key, remembering the first tombstone passed for the insert
     const lens = this.lens, addrs = this.addrs, mask = this.mask;
     let j = hashV4(addr, len) & mask;
@@ -102,7 +102,12 @@ export class PrefixTable<T> {
       if (l === TOMB && tomb < 0) tomb = j;
       j = (j + 1) & mask;
     }
-    if (tomb >= 0) j = tomb; else this.used++;
+    if (tomb >= 0) j = tomb;
+    else {
+      // a new slot past the load limit: grow first (then the key goes to its slot in the new arrays)
+      if ((this.used + 1) > (mask + 1) * MAX_LOAD) { this.resize(); return this.setV4(addr, len, value); }
+      this.used++;
+    }
     addrs[j] = addr; lens[j] = len; this.vals[j] = value; this.v4Size++;
     return undefined;
   }
@@ -129,7 +134,8 @@ export class PrefixTable<T> {
    * Visits up to `max` IPv4 entries from slot `cursor` on and returns the cursor to continue
    * from (-1 when IPv4 is done; IPv6 entries are then visited all at once). With `filter`, only
    * the entries it accepts are visited and counted (no Prefix object for the others). The callback may
-   * delete the entry it is given; the table never shrinks while non-empty, so the cursor stays valid.
+   * delete the entry it is given or set a new value for it: only adding a key resizes the table, and
+   * it never shrinks while non-empty, so the cursor stays valid.
    */
   forEachFrom(cursor: number, max: number, fn: (prefix: Prefix, value: T) => void, filter?: (value: T) => boolean): number {
     let i = cursor;

@@ -1,8 +1,9 @@
 /**
- * PrefixTable against a Map model: random set/get/delete/forEach/forEachFrom (deleting the visited
- * entry during the walk, and deleting a slice's entries between slices as Adj-RIB-In's withdrawAll
- * does)/reset/clear over IPv4 and IPv6 keys, plus the edge cases: /0 and /32 (/128), one address at
- * every length, tombstone reuse under churn, a table emptied and refilled, growth past many resizes.
+ * PrefixTable against a Map model: random set/get/delete/forEach/forEachFrom (deleting or updating
+ * the visited entry during the walk, and deleting a slice's entries between slices as Adj-RIB-In's
+ * withdrawAll does)/reset/clear over IPv4 and IPv6 keys, plus the edge cases: /0 and /32 (/128),
+ * one address at every length, tombstone reuse under churn, a table emptied and refilled, growth
+ * past many resizes, a walk that updates entries of a table at its load limit.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -85,7 +86,8 @@ function apply(t: PrefixTable<number>, m: Model, o: Op): void {
       break;
     }
     case 'walk': {
-      // filter 0: none; else accept values divisible by filter+1. del 0: keep all; else delete every del-th visit
+      // filter 0: none; else accept values divisible by filter+1. del 0: leave all; else delete
+      // every del-th visit (in the callback, or after the slice) and update every other one
       const accept = (v: number): boolean => o.filter === 0 || v % (o.filter + 1) === 0;
       const expect = new Map<string, number>();
       for (const [k, e] of m) if (accept(e.v)) expect.set(k, e.v);
@@ -98,9 +100,13 @@ function apply(t: PrefixTable<number>, m: Model, o: Op): void {
           const k = formatPrefix(p);
           visitsOnce(seen, k, v, m);
           if (p.family === 4) inSlice++;
-          if (o.del !== 0 && n++ % o.del === 0) {
+          const i = n++;
+          if (o.del !== 0 && i % o.del === 0) {
             if (o.after) slice.push(p);
             else { assert.equal(t.delete(p), v); m.delete(k); }
+          } else if (o.del !== 0 && !o.after && i % 2 === 1) {
+            // a new value for the visited entry (Loc-RIB's dropFrom does this mid-walk)
+            assert.equal(t.set(p, v + 1), v); m.set(k, { p, v: v + 1 });
           }
         }, o.filter === 0 ? undefined : accept);
         assert.ok(inSlice <= o.max, `a slice visits at most max IPv4 entries (${inSlice} > ${o.max})`);
@@ -202,6 +208,29 @@ describe('PrefixTable (edge cases)', () => {
     t.set(keys[5]!, 5);
     assert.equal(t.get(keys[5]!), 5);
     assert.equal(t.get(keys[0]!), undefined);
+  });
+
+  it('lets a walk update or delete the entry it visits, even at the load limit (no resize mid-walk)', () => {
+    // 16, 64, ... 4096 entries fill a table grown from empty to exactly its load limit: the next
+    // new key resizes it (an update used to, moving entries under the cursor)
+    for (const n of [16, 64, 256, 1024, 4096, 5000]) {
+      const t = new PrefixTable<number>();
+      const keys = run(0x0a0000, n, 24);
+      keys.forEach((p, i) => t.set(p, i));
+      const seen = new Uint8Array(n);
+      let cursor = 0;
+      do {
+        cursor = t.forEachFrom(cursor, 7, (p, v) => {
+          assert.ok(v < n, `${formatPrefix(p)} visited again after its update (n ${n})`);
+          assert.equal(seen[v], 0, `${formatPrefix(p)} visited twice (n ${n})`);
+          seen[v] = 1;
+          if (v % 3 === 0) assert.equal(t.delete(p), v);
+          else assert.equal(t.set(p, n + v), v);
+        });
+      } while (cursor !== -1);
+      assert.ok(seen.every((x) => x === 1), `every entry visited (n ${n})`);
+      keys.forEach((p, i) => assert.equal(t.get(p), i % 3 === 0 ? undefined : n + i));
+    }
   });
 
   it('grows past many resizes, in address order and shuffled, and walks everything once with deletes', () => {
