@@ -23,7 +23,7 @@ import { exportRoute, prefixIndependent, type ExportedAttributes, type ExportTar
 import type { BestChanges } from './best-changes.js';
 import type { LocRib } from './loc-rib.js';
 import { PrefixList } from './prefix-list.js';
-import type { Route } from './route.js';
+import type { PeerInfo, Route } from './route.js';
 
 /** Stand-in for "the member's own IPv4 address" in exported NEXT_HOPs (0.0.0.0). */
 export const NEXT_HOP_SELF_V4: Uint8Array = new Uint8Array(4);
@@ -80,6 +80,18 @@ export function expandBatch(b: MemberBatch): { announce: Array<{ attrs: Exported
 
 const EMPTY_SKIP: readonly number[] = [];
 
+/**
+ * An empty list for routes: one allocation site for every such list, already of V8's "any
+ * element" kind. A `[]` starts as a small-integer array; the first route pushed into one that
+ * optimised code handles deoptimises it ("not a Smi"), which happened to each new group's first
+ * lists (measured with --trace-deopt after tortie-bgpd's warm-up).
+ */
+function routeList(): Array<Route | undefined> {
+  const l: Array<Route | undefined> = [undefined];
+  l.length = 0;
+  return l;
+}
+
 /** UpdateGroup.flush: one source of changed routes (see there). */
 class SourceStats {
   mixed = false;
@@ -118,8 +130,8 @@ export class UpdateGroup {
   private readonly cacheable: boolean;
   // pending changes since the last flush (arrival order)
   private pend = new PrefixList();
-  private prev: Array<Route | undefined> = [];
-  private cur: Array<Route | undefined> = [];
+  private prev = routeList();
+  private cur = routeList();
   // export results: one object per distinct exported attribute set (identity = equality)
   private exported = new Map<string, ExportedAttributes>();
   /** By family: the result depends on the Route (attributes, source, next hop) and the family only. */
@@ -179,7 +191,7 @@ export class UpdateGroup {
     const n = this.pend.length;
     if (n === 0) return;
     const { pend: prefixes, prev, cur } = this;
-    this.pend = new PrefixList(Math.min(Math.max(64, n), 65536)); this.prev = []; this.cur = [];
+    this.pend = new PrefixList(Math.min(Math.max(64, n), 65536)); this.prev = routeList(); this.cur = routeList();
     if (this.cache4.size + this.cache6.size >= CACHE_LIMIT || this.exported.size >= CACHE_LIMIT) this.resetCaches();
     const generic = new BatchBuilder(prefixes);
     let genericDelta = 0;
@@ -191,12 +203,15 @@ export class UpdateGroup {
     // cover every change of the shared batch gets nothing (a single peer's table: the peer is a
     // member of the group its routes go to); only the other source members need their entry lists.
     const own = new Map<string, SourceStats>();
-    let lastId = '', lastSt: SourceStats | undefined;
-    const stats = (id: string): SourceStats => {
-      if (id === lastId && lastSt) return lastSt;
-      let st = own.get(id);
-      if (!st) { st = new SourceStats(); own.set(id, st); }
-      lastId = id; lastSt = st;
+    // Sources are compared as objects first (all routes of one session share its PeerInfo), by
+    // id only when the objects differ: comparing the id strings on every entry deoptimised this
+    // loop whenever the ids were strings of another internal kind than the ones it was compiled with.
+    let lastSrc: PeerInfo | undefined, lastSt: SourceStats | undefined;
+    const stats = (src: PeerInfo): SourceStats => {
+      if (src === lastSrc && lastSt) return lastSt;
+      let st = own.get(src.id);
+      if (!st) { st = new SourceStats(); own.set(src.id, st); }
+      lastSrc = src; lastSt = st;
       return st;
     };
     for (let i = 0; i < n; i++) {
@@ -205,8 +220,8 @@ export class UpdateGroup {
       const nn = c ? this.transform(prefix, c) : null;
       const oo = p === c ? nn : p ? this.transform(prefix, p) : null;
       newA[i] = nn; oldA[i] = oo;
-      const cs = c?.source.id, ps = p === c ? cs : p?.source.id;
-      if (cs !== undefined && ps !== undefined && cs !== ps) { stats(cs).mixed = true; stats(ps).mixed = true; }
+      const cs = c?.source, ps = p === c ? cs : p?.source;
+      if (cs !== undefined && ps !== undefined && cs !== ps && cs.id !== ps.id) { stats(cs).mixed = true; stats(ps).mixed = true; }
       else if (cs !== undefined || ps !== undefined) { const st = stats((cs ?? ps)!); if (nn !== oo) st.changed++; }
       if (nn === oo) continue;
       genericCount++;
@@ -218,12 +233,12 @@ export class UpdateGroup {
       if (st && (st.mixed || st.changed !== genericCount)) { st.list = []; lists = true; }
     }
     if (lists) {
-      lastId = ''; lastSt = undefined;
+      lastSrc = undefined; lastSt = undefined;
       for (let i = 0; i < n; i++) {
         const c = cur[i], p = prev[i];
-        const cs = c?.source.id;
+        const cs = c?.source;
         if (cs !== undefined) stats(cs).list?.push(i);
-        if (p !== undefined && p !== c && p.source.id !== cs) stats(p.source.id).list?.push(i);
+        if (p !== undefined && p !== c && p.source !== cs && p.source.id !== cs?.id) stats(p.source).list?.push(i);
       }
     }
     const plain: MemberBatch = { base: generic, skip: EMPTY_SKIP, extra: undefined };

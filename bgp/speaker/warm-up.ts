@@ -18,7 +18,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { systemClock } from '../../common/clock.js';
 import { describeError } from '../../common/errors.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
-import type { Prefix } from '../../common/prefix.js';
+import { intToIpv4, type Prefix } from '../../common/prefix.js';
 import { MessageFramer } from '../wire/framer.js';
 import { encodeMessage } from '../wire/message.js';
 import { encodeUpdates, encodeWithdraws } from '../wire/update-encoder.js';
@@ -44,15 +44,23 @@ export interface WarmUpResult {
 }
 
 const CTX: CodecContext = { ...INITIAL_CONTEXT, fourOctetAs: true };
-const SPEAKER_AS = 4_200_000_000; // private use (RFC 6996); never seen outside this process
-const TESTER = { address: '127.0.0.2', asn: 4_200_000_001, id: 0x7f000002 };
-const SINK = { address: '127.0.0.3', asn: 4_200_000_002, id: 0x7f000003 };
+/**
+ * Private-use ASNs (RFC 6996), never seen outside this process. 2-octet ones: values V8 keeps as
+ * small integers, like most real AS numbers and router IDs here, so the compiled code and the
+ * object shapes it specialised on are those of real traffic (4-octet ones above 2^31 are heap
+ * numbers in V8, and AS_PATH arrays of them are double arrays).
+ */
+const SPEAKER_AS = 65534;
+const TESTER = { address: '127.0.0.2', asn: 65533, id: 0x0a7f0002 };
+const SINK = { address: '127.0.0.3', asn: 65532, id: 0x0a7f0003 };
+/** Distinct prefixes table() can make: 16384 /26s in 172.16.0.0/12 for half of them. */
+const MAX_ROUTES = 32_768;
 /** A loopback connect answers in microseconds; this only bounds the wait for one that never will. */
 const PROBE_MS = 500;
 
 /** Run the warm-up; never throws. */
 export async function warmUp(opts: WarmUpOptions): Promise<WarmUpResult> {
-  const routes = opts.routes ?? 20_000;
+  const routes = Math.min(opts.routes ?? 20_000, MAX_ROUTES);
   const rounds = opts.rounds ?? 2;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
@@ -113,7 +121,7 @@ class FakePeer {
         for (let m = f.next(); m !== undefined; m = f.next()) this.onMessage(m);
       } catch { s.destroy(); }
     });
-    s.write(encodeMessage({ type: 'open', version: 4, myAs: 23456, holdTime: 240, bgpId: this.me.id, capabilities: [{ type: 'four-octet-as', asn: this.me.asn }, { type: 'multiprotocol', afi: 1, safi: 1 }] }, INITIAL_CONTEXT));
+    s.write(encodeMessage({ type: 'open', version: 4, myAs: this.me.asn, holdTime: 240, bgpId: this.me.id, capabilities: [{ type: 'four-octet-as', asn: this.me.asn }, { type: 'multiprotocol', afi: 1, safi: 1 }] }, INITIAL_CONTEXT));
   }
 
   private onMessage(m: Uint8Array): void {
@@ -189,7 +197,7 @@ class Rig {
       clock: systemClock, logger: silentLogger(),
       connect: (o) => connect({ host: o.host, port: o.port }),
       listen: () => Promise.reject(new Error('the warm-up speaker does not listen')),
-    }, { routerId: '127.0.0.1', asn: SPEAKER_AS, listen: { address: '127.0.0.1', port: 0 }, peers: [peer('tester', TESTER, tPort), peer('sink', SINK, sPort)] });
+    }, { routerId: '10.127.0.1', asn: SPEAKER_AS, listen: { address: '127.0.0.1', port: 0 }, peers: [peer('tester', TESTER, tPort), peer('sink', SINK, sPort)] });
     await this.speaker.start(); // close() during start stops it: this.speaker is already set
     this.live();
     await Promise.all([this.tester.whenEstablished(), this.sink.whenEstablished()]);
@@ -216,9 +224,11 @@ class Rig {
 }
 
 /**
- * The tester's UPDATEs: /24s in 10.0.0.0/8... order (as FRR and the bench injector send a table),
- * 1000 per message, under three attribute sets (with and without MED and communities) so the
- * decoder and the RIB see more than one shape.
+ * The tester's UPDATEs, 1000 prefixes each, in address order within a message (as FRR and the
+ * bench injector send a table): alternately /24s of 10.0.0.0/8 and /26s of 172.16.0.0/12, so
+ * both halves of the address space (V8 holds addresses from 128.0.0.0 up as heap numbers, not
+ * small integers) and more than one length go through the compiled code; under three attribute
+ * sets (with and without MED and communities) so the decoder and the RIB see more than one shape.
  */
 function table(routes: number): { announce: Uint8Array; withdraw: Uint8Array } {
   const sets: PathAttributes[] = [
@@ -230,7 +240,12 @@ function table(routes: number): { announce: Uint8Array; withdraw: Uint8Array } {
   const ann: Uint8Array[] = [], wd: Uint8Array[] = [];
   for (let k = 0; k < routes; k += 1000) {
     const chunk: Array<{ prefix: Prefix }> = [];
-    for (let j = k; j < Math.min(routes, k + 1000); j++) chunk.push({ prefix: { family: 4, bytes: Uint8Array.of(10 + (j >>> 16), (j >>> 8) & 255, j & 255, 0), length: 24 } });
+    const high = (k / 1000) % 2 === 1;
+    for (let j = k; j < Math.min(routes, k + 1000); j++) {
+      const n = Math.floor(k / 2000) * 1000 + (j - k); // the n-th prefix of its half
+      const a = high ? (0xac100000 + (n << 6)) >>> 0 : (0x0a000000 + (n << 8)) >>> 0;
+      chunk.push({ prefix: { family: 4, bytes: intToIpv4(a), length: high ? 26 : 24 } });
+    }
     ann.push(...encodeUpdates({ afi: 1, safi: 1 }, sets[(k / 1000) % sets.length]!, chunk, nh, CTX));
     wd.push(...encodeWithdraws({ afi: 1, safi: 1 }, chunk, CTX));
   }
