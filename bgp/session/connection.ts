@@ -64,6 +64,14 @@ export class Connection {
     return this.pendingBytes + this.socket.writableLength;
   }
 
+  /**
+   * Everything written so far is in the kernel: nothing queued here or in the socket, so no
+   * buffer passed to write() is still referenced (a write the kernel took at once keeps none).
+   */
+  get writeIdle(): boolean {
+    return this.pending.length === 0 && this.socket.writableLength === 0;
+  }
+
   /** Bytes the kernel has taken from us so far: grows while the peer reads (RFC 9687 progress). */
   get acceptedBytes(): number {
     return this.totalWritten - this.socket.writableLength;

@@ -185,6 +185,11 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
     return this.overQueueLimit(conn) ? false : ok;
   }
 
+  /** See Connection.writeIdle; true without a connection (nothing can be holding a buffer). */
+  get writeIdle(): boolean {
+    return this.main.conn?.writeIdle ?? true;
+  }
+
   /** Above maxQueuedBytes the peer is not reading: drop the session (Cease/8), true. Shared by send() and sendEncoded(). */
   private overQueueLimit(conn: { readonly queuedBytes: number }): boolean {
     if (conn.queuedBytes <= (this.config.maxQueuedBytes ?? 64 << 20)) return false;

@@ -118,10 +118,16 @@ export class UpdateAssembler {
     }
   }
 
-  /** All messages in one buffer (undefined when there are none). */
-  finish(): Uint8Array | undefined {
+  /** Bytes finish() writes. */
+  get byteLength(): number { return this.total; }
+
+  /**
+   * All messages in one buffer (undefined when there are none): a view of `into` when it is
+   * large enough (every byte is written, so it may hold old bytes), else a new buffer.
+   */
+  finish(into?: Uint8Array): Uint8Array | undefined {
     if (this.pieces.length === 0) return undefined;
-    const out = new Uint8Array(this.total);
+    const out = into !== undefined && into.length >= this.total ? into.subarray(0, this.total) : new Uint8Array(this.total);
     let at = 0;
     for (const pc of this.pieces) { this.write(out, at, pc); at += pc.length; }
     return out;

@@ -114,7 +114,8 @@ export function writePreparedFrame(m: Uint8Array, start: number, prep: PreparedA
   const mpFixed = classic ? 0 : 4 + 3 + 1 + nhLen + 1;
   const len = HEADER_LENGTH + 2 + 2 + block.length + mpFixed + nlriSize;
   writeHeader(m, start, len, MessageType.UPDATE);
-  let p = start + HEADER_LENGTH + 2; // withdrawn routes length 0
+  let p = start + HEADER_LENGTH;
+  m[p++] = 0; m[p++] = 0; // withdrawn routes length 0 (written: `m` may be a reused buffer)
   const attrLen = block.length + mpFixed + (classic ? 0 : nlriSize);
   m[p++] = attrLen >>> 8; m[p++] = attrLen & 0xff;
   if (classic) { m.set(block, p); return p + block.length; }

@@ -56,7 +56,13 @@ describe('pack.ts UpdateAssembler', () => {
         const prep6 = prepareAttributes({ afi: 2, safi: 1 }, attrs, parsePrefix('2001:db8::1/128').bytes, ctx);
         asm.add(nlriBlob(list, idx, 4, addPathSend(ctx, 4)), idx, 4, prep4, skip, 7);
         asm.add(nlriBlob(list, idx, 6, addPathSend(ctx, 6)), idx, 6, prep6, skip, 7);
-        const ann = decodeAll(asm.finish());
+        const fresh = asm.finish();
+        // into a reused buffer full of old bytes: the same bytes (every byte is written), in that buffer
+        const dirty = new Uint8Array(asm.byteLength + 7).fill(0xaa);
+        const reused = asm.finish(dirty);
+        assert.deepEqual(reused, fresh);
+        assert.equal(reused?.buffer, dirty.buffer);
+        const ann = decodeAll(fresh);
         assert.equal(ann.length, asm.messages);
         assert.deepEqual(ann.flatMap((u) => u.nlri.map((n) => formatPrefix(n.prefix))).sort(), want(4));
         assert.deepEqual(ann.flatMap((u) => (u.mpReach?.nlri ?? []).map((n) => formatPrefix(n.prefix))).sort(), want(6));
@@ -64,7 +70,9 @@ describe('pack.ts UpdateAssembler', () => {
         const wd = new UpdateAssembler(ctx);
         wd.add(nlriBlob(list, idx, 4, false), idx, 4, undefined, skip, 7);
         wd.add(nlriBlob(list, idx, 6, false), idx, 6, undefined, skip, 7);
-        const w = decodeAll(wd.finish());
+        const wFresh = wd.finish();
+        assert.deepEqual(wd.finish(new Uint8Array(wd.byteLength).fill(0x55)), wFresh);
+        const w = decodeAll(wFresh);
         assert.deepEqual(w.flatMap((u) => u.withdrawn.map((n) => formatPrefix(n.prefix))).sort(), want(4));
         assert.deepEqual(w.flatMap((u) => (u.mpUnreach?.withdrawn ?? []).map((n) => formatPrefix(n.prefix))).sort(), want(6));
       }), { numRuns: 60 });
