@@ -7,6 +7,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { systemClock } from '../../common/clock.js';
 import { silentLogger, createLogger, type Logger } from '../../common/logger.js';
 import { BgpListener } from '../../bgp/session/listener.js';
+import type { PeerConfig } from '../../bgp/speaker/peer-config.js';
+import type { SpeakerDeps } from '../../bgp/speaker/speaker.js';
 import { BgpSession, type SessionConfig } from '../../bgp/session/session.js';
 import { wireCodec } from '../../bgp/session/wire-codec-default.js';
 import { MessageFramer } from '../../bgp/wire/framer.js';
@@ -108,4 +110,40 @@ export class RawPeer {
   destroy(): void {
     this.socket.destroy();
   }
+}
+
+// ---------------------------------------------------------------- a BgpSpeaker over loopback
+
+/** SpeakerDeps over real TCP, connecting and listening as tortie-bgpd does. */
+export function tcpSpeakerDeps(): SpeakerDeps {
+  return {
+    clock: systemClock, logger: testLogger('speaker'),
+    connect: (o) => connect({ host: o.host, port: o.port, ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}) }),
+    listen: (o, onConn) => new Promise<Server>((resolve, reject) => {
+      const s = createServer(onConn);
+      s.once('error', reject);
+      s.listen({ host: o.address, port: o.port }, () => resolve(s));
+    }),
+  };
+}
+
+/** A passive IPv4-unicast peer of the speaker under test (a RawPeer connects from `address`). */
+export function passivePeerConfig(name: string, address: string, asn: number, over: Partial<PeerConfig> = {}): PeerConfig {
+  return {
+    name, address, asn, port: 179, passive: true, holdTime: 90, keepalive: 30, connectRetry: 1,
+    families: ['ipv4-unicast'], nextHopSelf: false, routeReflectorClient: false, ...over,
+  };
+}
+
+/**
+ * A RawPeer connected from `address` to the speaker on 127.0.0.1:`port`, its OPEN (4-octet AS,
+ * IPv4 unicast, route refresh) and KEEPALIVE sent; it decodes as an iBGP peer when `ibgp`.
+ */
+export async function openRawPeer(port: number, address: string, asn: number, bgpId: number, opts: { holdTime?: number; ibgp?: boolean } = {}): Promise<RawPeer> {
+  const r = await RawPeer.connect('127.0.0.1', port, address);
+  r.send({ type: 'open', version: 4, myAs: asn, holdTime: opts.holdTime ?? 0, bgpId,
+    capabilities: [{ type: 'four-octet-as', asn }, { type: 'multiprotocol', afi: 1, safi: 1 }, { type: 'route-refresh' }] });
+  r.send({ type: 'keepalive' });
+  r.ctx = { ...INITIAL_CONTEXT, fourOctetAs: true, ibgp: opts.ibgp ?? false }; // LOCAL_PREF is kept only on iBGP (RFC 7606)
+  return r;
 }

@@ -7,35 +7,15 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, createServer, type Server } from 'node:net';
-import { systemClock } from '../../../common/clock.js';
 import { formatPrefix, type Prefix } from '../../../common/prefix.js';
 import { pollUntil } from '../../helpers/poll.js';
-import { RawPeer, testLogger } from '../../helpers/bgp-session-peers.js';
-import { BgpSpeaker, type SpeakerDeps } from '../../../bgp/speaker/speaker.js';
-import type { PeerConfig } from '../../../bgp/speaker/peer-config.js';
-import { INITIAL_CONTEXT, type BgpMessage } from '../../../bgp/wire/types.js';
+import { openRawPeer, passivePeerConfig, RawPeer, tcpSpeakerDeps } from '../../helpers/bgp-session-peers.js';
+import { BgpSpeaker } from '../../../bgp/speaker/speaker.js';
+import type { BgpMessage } from '../../../bgp/wire/types.js';
 
 const TESTERS = 40;
 const ROUTES = 250;
 const SPEAKER_AS = 65000;
-
-function deps(): SpeakerDeps {
-  return {
-    clock: systemClock, logger: testLogger('speaker'),
-    connect: (o) => connect({ host: o.host, port: o.port, ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}) }),
-    listen: (o, onConn) => new Promise<Server>((resolve, reject) => {
-      const s = createServer(onConn);
-      s.once('error', reject);
-      s.listen({ host: o.address, port: o.port }, () => resolve(s));
-    }),
-  };
-}
-
-const peer = (name: string, address: string, asn: number): PeerConfig => ({
-  name, address, asn, port: 179, passive: true, holdTime: 90, keepalive: 30, connectRetry: 1,
-  families: ['ipv4-unicast'], nextHopSelf: false, routeReflectorClient: false,
-});
 
 /** What a raw peer has been told: prefixes currently advertised to it, by text. */
 function advertised(messages: readonly BgpMessage[], from = 0, into = new Set<string>()): Set<string> {
@@ -65,18 +45,14 @@ describe('BgpSpeaker with many peers: withdrawals propagate', () => {
 
   it(`${TESTERS} peers x ${ROUTES} routes: the monitor gets all, then none (UPDATE withdraws and session drops)`, async () => {
     const port = 30000 + (process.pid % 20000);
-    const peers = Array.from({ length: TESTERS }, (_, i) => peer(`t${i}`, `127.0.2.${i + 1}`, 65101 + i));
-    peers.push(peer('monitor', '127.0.3.1', 65003));
-    sp = new BgpSpeaker(deps(), { routerId: '10.0.0.1', asn: SPEAKER_AS, listen: { address: '127.0.0.1', port }, peers });
+    const peers = Array.from({ length: TESTERS }, (_, i) => passivePeerConfig(`t${i}`, `127.0.2.${i + 1}`, 65101 + i));
+    peers.push(passivePeerConfig('monitor', '127.0.3.1', 65003));
+    sp = new BgpSpeaker(tcpSpeakerDeps(), { routerId: '10.0.0.1', asn: SPEAKER_AS, listen: { address: '127.0.0.1', port }, peers });
     await sp.start();
     const speaker = sp;
     const open = async (address: string, asn: number, id: number): Promise<RawPeer> => {
-      const r = await RawPeer.connect('127.0.0.1', port, address);
+      const r = await openRawPeer(port, address, asn, id);
       raws.push(r);
-      r.send({ type: 'open', version: 4, myAs: asn, holdTime: 0, bgpId: id,
-        capabilities: [{ type: 'four-octet-as', asn }, { type: 'multiprotocol', afi: 1, safi: 1 }] });
-      r.send({ type: 'keepalive' });
-      r.ctx = { ...INITIAL_CONTEXT, fourOctetAs: true };
       return r;
     };
     const monitor = await open('127.0.3.1', 65003, 0x0a000301);

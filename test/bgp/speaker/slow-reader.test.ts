@@ -9,34 +9,14 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, createServer, type Server } from 'node:net';
-import { systemClock } from '../../../common/clock.js';
 import { formatPrefix, type Prefix } from '../../../common/prefix.js';
 import { pollUntil } from '../../helpers/poll.js';
-import { RawPeer, testLogger } from '../../helpers/bgp-session-peers.js';
-import { BgpSpeaker, type SpeakerDeps } from '../../../bgp/speaker/speaker.js';
-import type { PeerConfig } from '../../../bgp/speaker/peer-config.js';
-import { INITIAL_CONTEXT, type BgpMessage } from '../../../bgp/wire/types.js';
+import { openRawPeer, passivePeerConfig, RawPeer, tcpSpeakerDeps } from '../../helpers/bgp-session-peers.js';
+import { BgpSpeaker } from '../../../bgp/speaker/speaker.js';
+import type { BgpMessage } from '../../../bgp/wire/types.js';
 
 /** 1000 /24s per UPDATE, about 4 kB each: 0.8 MB of UPDATEs for a whole table (under SCRATCH_MAX). */
 const ROUTES = 200_000;
-
-function deps(): SpeakerDeps {
-  return {
-    clock: systemClock, logger: testLogger('speaker'),
-    connect: (o) => connect({ host: o.host, port: o.port }),
-    listen: (o, onConn) => new Promise<Server>((resolve, reject) => {
-      const s = createServer(onConn);
-      s.once('error', reject);
-      s.listen({ host: o.address, port: o.port }, () => resolve(s));
-    }),
-  };
-}
-
-const peer = (name: string, address: string, asn: number): PeerConfig => ({
-  name, address, asn, port: 179, passive: true, holdTime: 0, keepalive: 30, connectRetry: 1,
-  families: ['ipv4-unicast'], nextHopSelf: false, routeReflectorClient: false,
-});
 
 const p24 = (i: number): Prefix => ({ family: 4, bytes: Uint8Array.of(20 + (i >>> 16), (i >>> 8) & 255, i & 255, 0), length: 24 });
 
@@ -58,18 +38,15 @@ describe('BgpSpeaker: a peer that stops reading', () => {
 
   it('gets its table intact after another peer\'s table was encoded meanwhile', async () => {
     const port = 31000 + (process.pid % 20000);
-    sp = new BgpSpeaker(deps(), { routerId: '10.0.0.1', asn: 65000, listen: { address: '127.0.0.1', port }, peers: [
-      peer('tester', '127.0.4.1', 65101), peer('slow', '127.0.4.2', 65000), peer('fast', '127.0.4.3', 65103),
+    sp = new BgpSpeaker(tcpSpeakerDeps(), { routerId: '10.0.0.1', asn: 65000, listen: { address: '127.0.0.1', port }, peers: [
+      passivePeerConfig('tester', '127.0.4.1', 65101, { holdTime: 0 }), passivePeerConfig('slow', '127.0.4.2', 65000, { holdTime: 0 }),
+      passivePeerConfig('fast', '127.0.4.3', 65103, { holdTime: 0 }),
     ] });
     await sp.start();
     const speaker = sp;
     const open = async (address: string, asn: number, id: number): Promise<RawPeer> => {
-      const r = await RawPeer.connect('127.0.0.1', port, address);
+      const r = await openRawPeer(port, address, asn, id, { ibgp: asn === 65000 });
       raws.push(r);
-      r.send({ type: 'open', version: 4, myAs: asn, holdTime: 0, bgpId: id,
-        capabilities: [{ type: 'four-octet-as', asn }, { type: 'multiprotocol', afi: 1, safi: 1 }, { type: 'route-refresh' }] });
-      r.send({ type: 'keepalive' });
-      r.ctx = { ...INITIAL_CONTEXT, fourOctetAs: true, ibgp: asn === 65000 }; // LOCAL_PREF is kept only on iBGP (RFC 7606)
       return r;
     };
     const established = (name: string) => () => speaker.status().find((s) => s.name === name)?.state === 'Established';
