@@ -37,20 +37,32 @@ export function hasCommand(name: string): boolean {
 export class Proc {
   readonly child: ChildProcess;
   output = '';
+  /** Resolves once the process has exited and its stdout/stderr are read to the end. */
+  private readonly closed: Promise<void>;
   constructor(cmd: string, args: readonly string[], options: SpawnOptions = {}) {
     this.child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
     this.child.stdout?.on('data', (d: Buffer) => { this.output += d.toString(); });
     this.child.stderr?.on('data', (d: Buffer) => { this.output += d.toString(); });
+    this.closed = new Promise<void>((r) => this.child.once('close', () => r()));
   }
   get pid(): number | undefined { return this.child.pid; }
   get exited(): boolean { return this.child.exitCode !== null || this.child.signalCode !== null; }
+  /**
+   * Signal the process (SIGKILL after `graceMs`) and wait until its output is all in `output`
+   * (at most 2 s more): 'close', not 'exit', which can come before the last bytes of a pipe
+   * (ping's summary line, printed as it exits, was missing from a loaded CI run).
+   */
   async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 3000): Promise<void> {
-    if (this.exited) return;
-    const done = new Promise<void>((r) => this.child.once('exit', () => r()));
-    this.child.kill(signal);
-    const t = setTimeout(() => { if (!this.exited) this.child.kill('SIGKILL'); }, graceMs);
-    await done;
-    clearTimeout(t);
+    if (!this.exited) {
+      this.child.kill(signal);
+      const t = setTimeout(() => { if (!this.exited) this.child.kill('SIGKILL'); }, graceMs);
+      await new Promise<void>((r) => { if (this.exited) r(); else this.child.once('exit', () => r()); });
+      clearTimeout(t);
+    }
+    // bounded: a grandchild that inherited the pipe would keep it open after the process is gone
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.closed, new Promise<void>((r) => { timer = setTimeout(r, 2000); })]);
+    clearTimeout(timer);
   }
 }
 
