@@ -498,10 +498,7 @@ export class BgpSpeaker {
         out.push({
           prefix: formatPrefix(prefix), from: p.config.name, fromAddress: p.config.address,
           nextHop: nh ? formatAddress(nh) : a.nextHop ? formatAddress(a.nextHop) : '-',
-          asPath: flattenAsPath(a.asPath), origin: ORIGIN_NAMES[a.origin ?? 2] ?? 'incomplete',
-          ...(a.med !== undefined ? { med: a.med } : {}),
-          ...(a.localPref !== undefined ? { localPref: a.localPref } : {}),
-          communities: (a.communities ?? []).map((x) => `${x >>> 16}:${x & 0xffff}`),
+          ...attributesView(a),
           ibgp: p.negotiated?.ibgp === true, accepted: false, best: false, reason: why, since: p.establishedWall ?? 0,
         });
       }, only);
@@ -546,10 +543,7 @@ export class BgpSpeaker {
     return {
       prefix, from: src.id, ...(!local ? { fromAddress: formatAddress(src.address) } : {}),
       nextHop: r.nextHop ? formatAddress(r.nextHop) : 'self',
-      asPath: flattenAsPath(a.asPath), origin: ORIGIN_NAMES[a.origin ?? 2] ?? 'incomplete',
-      ...(a.med !== undefined ? { med: a.med } : {}),
-      ...(a.localPref !== undefined ? { localPref: a.localPref } : {}),
-      communities: (a.communities ?? []).map((x) => `${x >>> 16}:${x & 0xffff}`),
+      ...attributesView(a),
       ibgp: src.kind === 'ibgp', accepted: true, best, reason,
       since: local ? (this.originated.get(prefix)?.since ?? 0) : (this.peers.get(src.id)?.establishedWall ?? 0),
     };
@@ -985,6 +979,16 @@ function downText(r: DownReason, configuredAs: number): string {
 
 function idText(n: number): string {
   return [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff].join('.');
+}
+
+/** The BGP attribute columns of a RouteView (accepted and filtered routes alike). */
+function attributesView(a: PathAttributes): Pick<RouteView, 'asPath' | 'origin' | 'med' | 'localPref' | 'communities'> {
+  return {
+    asPath: flattenAsPath(a.asPath), origin: ORIGIN_NAMES[a.origin ?? 2] ?? 'incomplete',
+    ...(a.med !== undefined ? { med: a.med } : {}),
+    ...(a.localPref !== undefined ? { localPref: a.localPref } : {}),
+    communities: (a.communities ?? []).map((x) => `${x >>> 16}:${x & 0xffff}`),
+  };
 }
 
 function flattenAsPath(path: readonly AsPathSegment[] | undefined): number[] {
