@@ -772,8 +772,7 @@ export class BgpSpeaker {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      if (this.stopped) return;
-      for (const g of this.groups.values()) this.flushGroup(g, newEncodedCache());
+      this.flush();
     });
   }
 
