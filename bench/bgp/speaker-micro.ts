@@ -7,6 +7,7 @@
  * withdraw phases: `MICRO_PROF=/tmp/p node dist/bench/bgp/speaker-micro.js 1 100000` (writes
  * /tmp/p-announce.cpuprofile and /tmp/p-withdraw.cpuprofile; the phase times then include the profiler).
  * MICRO_WARM=N repeats both phases N times after the measured ones (the same speaker, warm).
+ * MICRO_WARMUP=1 runs tortie-bgpd's JIT warm-up (bgp/speaker/warm-up.ts) first, as the daemon does.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -19,7 +20,7 @@ import type { Prefix } from '../../common/prefix.js';
 import { BgpSpeaker } from '../../bgp/speaker/speaker.js';
 import type { PeerConfig } from '../../bgp/speaker/peer-config.js';
 import { MessageFramer } from '../../bgp/wire/framer.js';
-import { countIpv4 } from '../../bgp/speaker/warm-up.js';
+import { countIpv4, warmUp } from '../../bgp/speaker/warm-up.js';
 import { encodeMessage } from '../../bgp/wire/message.js';
 import { encodeUpdates, encodeWithdraws } from '../../bgp/wire/update-encoder.js';
 import { INITIAL_CONTEXT, type CodecContext } from '../../bgp/wire/types.js';
@@ -61,6 +62,8 @@ function encodePeer(i: number): { announce: Uint8Array[]; withdraw: Uint8Array[]
 }
 
 async function main(): Promise<void> {
+  const warmed = process.env['MICRO_WARMUP'] ? await warmUp({ logger: silentLogger() }) : undefined;
+  if (warmed && !warmed.ok) throw new Error(`warm-up failed: ${warmed.error ?? '?'}`);
   const cfgPeers = Array.from({ length: peers }, (_, i) => peerCfg(`t${i}`, `127.0.${10 + (i >> 8)}.${(i & 255) + 1}`, 65101 + i));
   cfgPeers.push(peerCfg('monitor', '127.0.9.1', 65003));
   const sp = new BgpSpeaker({
@@ -120,7 +123,7 @@ async function main(): Promise<void> {
   const warm: Array<[number, number]> = [];
   for (round = 1; round <= Number(process.env['MICRO_WARM'] ?? 0); round++) warm.push([await phase(ann, peers * routes), await phase(wd, 0)]);
   const mu = process.memoryUsage();
-  console.log(JSON.stringify({ peers, routes, announceS: a, withdrawS: w, announceCpuS: cpuS[0], withdrawCpuS: cpuS[1], ...(warm.length ? { warmAnnounceS: warm.map((x) => x[0]), warmWithdrawS: warm.map((x) => x[1]) } : {}), rssMB: Math.round(mu.rss / 1e6), heapMB: Math.round(mu.heapTotal / 1e6), heapUsedMB: Math.round(mu.heapUsed / 1e6), externalMB: Math.round(mu.external / 1e6), arrayBuffersMB: Math.round(mu.arrayBuffers / 1e6), ...(liveMB !== undefined ? { liveMBAtPeak: liveMB } : {}) }));
+  console.log(JSON.stringify({ peers, routes, announceS: a, withdrawS: w, announceCpuS: cpuS[0], withdrawCpuS: cpuS[1], ...(warmed ? { warmUpCpuMs: warmed.cpuMs, warmUpWallMs: warmed.wallMs } : {}), ...(warm.length ? { warmAnnounceS: warm.map((x) => x[0]), warmWithdrawS: warm.map((x) => x[1]) } : {}), rssMB: Math.round(mu.rss / 1e6), heapMB: Math.round(mu.heapTotal / 1e6), heapUsedMB: Math.round(mu.heapUsed / 1e6), externalMB: Math.round(mu.external / 1e6), arrayBuffersMB: Math.round(mu.arrayBuffers / 1e6), ...(liveMB !== undefined ? { liveMBAtPeak: liveMB } : {}) }));
   for (const s of [...testers, mon]) s.destroy();
   await sp.stop();
   process.exit(0);

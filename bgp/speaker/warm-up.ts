@@ -5,10 +5,13 @@
  * group, encoder. V8 then runs that code optimised when the first real table arrives.
  *
  * Why: a table a peer sends right after the daemon (re)starts otherwise runs mostly in V8's
- * interpreter and baseline tier. speaker-micro, 1 peer x 100k routes into a fresh process:
- * announce 0.094 -> 0.045 s, withdraw 0.040 -> 0.020 s after a 20k-route warm-up (median of 5).
- * Cost: about 0.1-0.2 s of CPU once at start, before any session is attempted. Nothing of it
- * stays: the private speaker, its sockets and its RIB are gone when warmUp() returns.
+ * interpreter and baseline tier. `node dist/bench/bgp/speaker-micro.js 1 100000` against the same
+ * with MICRO_WARMUP=1 (this warm-up first), 1 peer x 100k routes into a fresh process, median of
+ * 5 on the shared machine (2026-11-29 18:50 UTC, load 2-3): announce 0.147 -> 0.069 CPU-s,
+ * withdraw 0.076 -> 0.029 CPU-s (wall times too noisy there to quote).
+ * Cost: 0.3-0.44 s of CPU once at start (warmUpCpuMs, and the daemon logs it), before any
+ * session is attempted. Nothing of it stays: the private speaker, its sockets and its RIB are
+ * gone when warmUp() returns.
  * Failure (loopback down, a port refused: checked first, so it costs milliseconds) is logged and
  * ignored: the daemon starts cold.
  *
