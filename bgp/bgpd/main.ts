@@ -22,7 +22,7 @@ const program = new Command('tortie-bgpd')
   .option('--listen <addr:port>', 'listen address (quick form), default 0.0.0.0:179')
   .option('--originate <prefix>', 'prefix to originate (repeatable)', collect, [])
   .option('--ctl <path>', 'control socket', DEFAULT_CTL_PATH)
-  .option('--no-warmup', 'skip the JIT warm-up at start (a synthetic table through a private speaker, ~0.1-0.2 s CPU)')
+  .option('--no-warmup', 'skip the JIT warm-up at start (a synthetic table through a private speaker, ~0.3-0.4 s CPU)')
   .option('--check', 'validate the configuration and exit')
   .parse();
 
