@@ -6,13 +6,13 @@
  * Also the home of local origination (originate / withdrawOriginated) and of the interner.
  */
 import type { Logger } from '../../common/logger.js';
-import { intToIpv4, ipv4ToInt, type Prefix } from '../../common/prefix.js';
+import { ipv4ToInt, type Prefix } from '../../common/prefix.js';
 import type { PathAttributes } from '../wire/types.js';
 import { AdjRibIn, type ImportOptions, type RibSink } from './adj-rib-in.js';
 import { AttrInterner } from './attr-intern.js';
 import { BestChanges } from './best-changes.js';
 import { comparePreMed, explainBest, selectBest, type BestPathOptions, type Explanation } from './best-path.js';
-import { PrefixTable } from './prefix-table.js';
+import { PrefixTable, v4Prefix } from './prefix-table.js';
 import { RibError } from './rib-error.js';
 import { localPeer, LOCAL_PEER_ID, Route, type PeerInfo } from './route.js';
 
@@ -44,10 +44,6 @@ function pathOf(e: Entry, source: PeerInfo, pathId: number): Route | undefined {
   if (!(e instanceof Multi)) return e.source === source && e.pathId === pathId ? e : undefined;
   for (const r of e.cands) if (r.source === source && r.pathId === pathId) return r;
   return undefined;
-}
-
-function v4Prefix(addr: number, len: number): Prefix {
-  return { family: 4, bytes: intToIpv4(addr), length: len };
 }
 
 function sameList(a: readonly Route[], b: readonly Route[]): boolean {
