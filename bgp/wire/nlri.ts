@@ -98,6 +98,16 @@ export function decodeNlriV4(buf: Uint8Array, start: number, end: number,
   return { length: n, addrs, lens };
 }
 
+/** encodeNlri for Ipv4Prefixes (decodeNlriV4's output); path id 0 with ADD-PATH. */
+export function encodeNlriV4(w: Writer, list: Ipv4Prefixes, addPath: boolean): void {
+  for (let i = 0; i < list.length; i++) {
+    if (addPath) w.u32(0);
+    const l = list.lens[i] as number, a = list.addrs[i] as number;
+    w.u8(l);
+    for (let b = 0; b * 8 < l; b++) w.u8((a >>> (24 - 8 * b)) & 255);
+  }
+}
+
 /** Entry i of `list` as a Prefix object (allocates). */
 export function ipv4PrefixAt(list: Ipv4Prefixes, i: number): Prefix {
   return { family: 4, bytes: intToIpv4(list.addrs[i] as number), length: list.lens[i] as number };
