@@ -13,12 +13,12 @@
  * marking) therefore walks the Loc-RIB.
  */
 import type { Logger } from '../../common/logger.js';
-import { bytesEqual, intToIpv4, type Prefix } from '../../common/prefix.js';
+import { bytesEqual, type Prefix } from '../../common/prefix.js';
 import type { CompiledPolicy } from '../policy/compile-policy.js';
 import { ipv4PrefixAt } from '../wire/nlri.js';
 import type { Ipv4Prefixes, Nlri, PathAttributes } from '../wire/types.js';
 import type { AttrInterner } from './attr-intern.js';
-import { PrefixTable } from './prefix-table.js';
+import { PrefixTable, v4Prefix } from './prefix-table.js';
 import { Route, type PeerInfo } from './route.js';
 
 /** What the Adj-RIB-In needs from the Loc-RIB it feeds. */
@@ -334,7 +334,7 @@ export class AdjRibIn {
   /** store() of an IPv4 prefix (path id 0) given as address and length; no Prefix object for an accepted route. */
   private storeV4(addr: number, len: number, item: PathItem): void {
     if (!(item instanceof Route) || this.rejected.size > 0 || this.stale !== undefined) {
-      this.store({ family: 4, bytes: intToIpv4(addr), length: len }, 0, item);
+      this.store(v4Prefix(addr, len), 0, item);
       return;
     }
     const old = this.sink.swapV4(addr, len, this.peer, 0, item);
