@@ -4,7 +4,7 @@
  * CIDRs of BGPConfiguration `default`; communities from prefixAdvertisements. Nothing else.
  */
 import { formatPrefix, parseAddress, parsePrefix, prefixContains } from '../../common/prefix.js';
-import { parseLargeCommunity, parseStandardCommunity } from './bgp-filter-rules.js';
+import { parseCommunityValue } from './bgp-filter-rules.js';
 import type { LargeCommunity } from '../../bgp/wire/types.js';
 import type { Snapshot } from './snapshot.js';
 
@@ -49,10 +49,9 @@ export function originatedPrefixes(s: Snapshot): { routes: Originated[]; problem
       if (!prefixContains(parsePrefix(pa.cidr), p)) continue;
       for (const c of pa.communities ?? []) {
         const value = named.get(c) ?? c;
-        const n = parseStandardCommunity(value);
-        const l = n === undefined ? parseLargeCommunity(value) : undefined;
-        if (n !== undefined) out.add(n);
-        else if (l !== undefined) large.set(value, l);
+        const parsed = parseCommunityValue(value);
+        if (parsed?.type === 'standard') out.add(parsed.value);
+        else if (parsed?.type === 'large') large.set(value, parsed.value);
         else problems.push(`prefixAdvertisements ${pa.cidr}: community ${JSON.stringify(value)} is neither a name, a:b nor a:b:c`);
       }
     }

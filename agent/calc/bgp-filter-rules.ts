@@ -30,6 +30,19 @@ export function parseStandardCommunity(v: string): number | undefined {
   return hi <= 0xffff && lo <= 0xffff ? ((hi << 16) >>> 0) + lo : undefined;
 }
 
+/** A Calico community value: "a:b" (standard, 16-bit parts) or "a:b:c" (large, RFC 8092). */
+export type CommunityValue =
+  | { readonly type: 'standard'; readonly value: number }
+  | { readonly type: 'large'; readonly value: LargeCommunity };
+
+/** Either form of community value, or undefined when the text is neither a:b nor a:b:c. */
+export function parseCommunityValue(v: string): CommunityValue | undefined {
+  const std = parseStandardCommunity(v);
+  if (std !== undefined) return { type: 'standard', value: std };
+  const large = parseLargeCommunity(v);
+  return large === undefined ? undefined : { type: 'large', value: large };
+}
+
 /** A speaker rule that, when `notIn` is set, matches only routes outside that prefix range. */
 export type FilterRule = PolicyRule & { readonly notIn?: PrefixMatch };
 
@@ -56,20 +69,20 @@ function ruleToPolicy(r: Rule, ibgp: boolean, where: string, family: 4 | 6 = 4):
   }
   if (r.communities !== undefined) {
     for (const v of r.communities.values) {
-      const std = parseStandardCommunity(v), large = parseLargeCommunity(v);
-      if (std !== undefined) match.communities = [...(match.communities ?? []), std];
-      else if (large !== undefined) match.largeCommunities = [...(match.largeCommunities ?? []), large];
-      else return { problem: `${where}: community ${JSON.stringify(v)} is neither a:b nor a:b:c; rule ignored` };
+      const c = parseCommunityValue(v);
+      if (c === undefined) return { problem: `${where}: community ${JSON.stringify(v)} is neither a:b nor a:b:c; rule ignored` };
+      if (c.type === 'standard') match.communities = [...(match.communities ?? []), c.value];
+      else match.largeCommunities = [...(match.largeCommunities ?? []), c.value];
     }
   }
   const set: { addCommunities?: number[]; addLargeCommunities?: LargeCommunity[]; prepend?: number } = {};
   for (const op of r.operations ?? []) {
     if (op.addCommunity !== undefined) {
       const v = op.addCommunity.value;
-      const std = parseStandardCommunity(v), large = parseLargeCommunity(v);
-      if (std !== undefined) set.addCommunities = [...(set.addCommunities ?? []), std];
-      else if (large !== undefined) set.addLargeCommunities = [...(set.addLargeCommunities ?? []), large];
-      else return { problem: `${where}: operations.addCommunity ${JSON.stringify(v)} is neither a:b nor a:b:c; rule ignored` };
+      const c = parseCommunityValue(v);
+      if (c === undefined) return { problem: `${where}: operations.addCommunity ${JSON.stringify(v)} is neither a:b nor a:b:c; rule ignored` };
+      if (c.type === 'standard') set.addCommunities = [...(set.addCommunities ?? []), c.value];
+      else set.addLargeCommunities = [...(set.addLargeCommunities ?? []), c.value];
     } else if (op.prependASPath !== undefined) {
       set.prepend = (set.prepend ?? 0) + op.prependASPath.prefix.length;
     } else if (op.setPriority !== undefined) {

@@ -177,9 +177,10 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
         if (ip !== undefined) nodes.set(n.name, { name: n.name, ip });
       }
       const blocks = s.blocks.flatMap((b) => {
+        if (b.cidr.includes(':') !== (family === 6)) return []; // the other family's pass parses it
         let p: Prefix;
         try { p = parsePrefix(b.cidr); } catch { return []; }
-        const pool = p.family === family ? poolOf(pools, p) : undefined;
+        const pool = poolOf(pools, p);
         if (b.node === undefined || pool === undefined) return [];
         const modes = { ipipMode: pool.ipipMode, vxlanMode: pool.vxlanMode };
         // Addresses borrowed from this block by another node: a /32 (/128) to the node running the workload.

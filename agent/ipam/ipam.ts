@@ -114,8 +114,10 @@ export class Ipam {
       if (!Number.isInteger(n) || n < 0) throw new IpamError('ipam-invalid', `${f} must be a non-negative integer`);
     }
     // The first round of reads (pools, affinities, IPAM config) starts with the handle check.
-    const first4 = args.num4 > 0 ? this.firstReads(args, 4) : undefined;
-    const first6 = args.num6 > 0 ? this.firstReads(args, 6) : undefined;
+    // The IPAM config is one key: read once for both families of a dual-stack ADD.
+    const config = args.num4 > 0 || args.num6 > 0 ? readIpamConfig(this.deps.store) : undefined;
+    const first4 = args.num4 > 0 && config !== undefined ? this.firstReads(args, 4, config) : undefined;
+    const first6 = args.num6 > 0 && config !== undefined ? this.firstReads(args, 6, config) : undefined;
     for (const f of [first4, first6]) f?.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
     let handleEntry: KvEntry | undefined;
     if (args.reuseHandle === true) {
@@ -140,11 +142,11 @@ export class Ipam {
   }
 
   /** Reads that do not depend on each other, in one round: usable pools, the node's affinities, the IPAM config. */
-  private async firstReads(args: AssignArgs, family: Family): Promise<FirstReads> {
+  private async firstReads(args: AssignArgs, family: Family, ipamConfig: Promise<IpamConfig>): Promise<FirstReads> {
     const [pools, affinities, config] = await Promise.all([
       this.poolsForNode(args.node, family, args.use ?? 'Workload', args.pools),
       this.blocksForNode(args.node, family),
-      readIpamConfig(this.deps.store),
+      ipamConfig,
     ]);
     return { pools, affinities, config };
   }

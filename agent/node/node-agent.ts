@@ -242,10 +242,9 @@ export class NodeAgent {
       this.applyOriginated(orig.routes);
     }
 
-    // A VXLAN pool that appeared after start-up gets this node's VTEP of its family; the pod MTU follows the pools.
-    const vtepMissing = s.pools.some((p) => !p.disabled && p.vxlanMode !== 'Never'
-      && (p.cidr.includes(':') ? this.deps.vxlan6 !== undefined && this.deps.vxlan6() === undefined : this.deps.vxlan?.() === undefined));
-    if (this.deps.ensureVxlan !== undefined && vtepMissing) await this.deps.ensureVxlan(s.pools);
+    // A VXLAN pool that appeared after start-up gets this node's VTEP of its family (ensureVxlan
+    // returns at once when the VTEP exists or no pool of its family uses VXLAN); the pod MTU follows the pools.
+    await this.deps.ensureVxlan?.(s.pools);
     await this.deps.mtu?.update(s.pools);
 
     // Dataplane.
@@ -275,8 +274,9 @@ export class NodeAgent {
           routes = [...routes, ...t.vx.routesFor(t.blocks)];
         } catch (err) {
           t.ok = false;
-          vxlanProblem ??= `VXLAN (${t.vx.deviceName}): ${describeError(err)}`;
-          problems.push(`VXLAN (${t.vx.deviceName}): ${describeError(err)}`);
+          const problem = `VXLAN (${t.vx.deviceName}): ${describeError(err)}`;
+          vxlanProblem ??= problem;
+          problems.push(problem);
           this.schedule(1000);
         }
       }

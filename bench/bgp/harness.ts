@@ -41,7 +41,11 @@ export interface PhaseResult {
 
 export type CellResult =
   | { readonly ok: true; readonly spec: CellSpec; readonly announce: PhaseResult; readonly withdraw: PhaseResult;
-      readonly peakRssBytes: number | undefined; readonly establishS: number }
+      readonly peakRssBytes: number | undefined; readonly establishS: number;
+      /** The target's RSS with every session up, before the first route. */
+      readonly readyRssBytes: number | undefined;
+      /** tortie-bgpd's own log line for its JIT warm-up ('JIT warm-up done'), when it ran one. */
+      readonly warmUp?: { readonly wallMs: number; readonly cpuMs: number } }
   | { readonly ok: false; readonly spec: CellSpec; readonly error: string; readonly phase: string };
 
 export interface HarnessDeps {
@@ -76,6 +80,18 @@ async function withDeadline<T>(p: Promise<T>, ms: number, what: string, describe
     if (timer !== undefined) clearTimeout(timer);
     if (poll !== undefined) clearInterval(poll);
   }
+}
+
+/** The wall and CPU milliseconds of tortie-bgpd's 'JIT warm-up done' log line (pino JSON on stderr), if any. */
+export function warmUpLogged(output: string): { wallMs: number; cpuMs: number } | undefined {
+  for (const line of output.split('\n')) {
+    if (!line.includes('"JIT warm-up done"')) continue;
+    try {
+      const j = JSON.parse(line) as { wallMs?: unknown; cpuMs?: unknown };
+      if (typeof j.wallMs === 'number' && typeof j.cpuMs === 'number') return { wallMs: j.wallMs, cpuMs: j.cpuMs };
+    } catch { /* a partial line */ }
+  }
+  return undefined;
 }
 
 export async function runCell(spec: CellSpec, deps: HarnessDeps): Promise<CellResult> {
@@ -120,6 +136,8 @@ export async function runCell(spec: CellSpec, deps: HarnessDeps): Promise<CellRe
     log.info({ establishS, sessions: last }, 'all sessions Established');
 
     const pid = target?.proc.pid;
+    const readyRssBytes = pid === undefined ? undefined : sampleTree(pid).rssBytes;
+    const warmUp = target === undefined ? undefined : warmUpLogged(target.proc.output);
     const cpu = (): number | undefined => (pid === undefined ? undefined : sampleTree(pid).cpuSeconds);
     const describe = (): string => `sink holds ${s.count}; target ${tg === undefined ? 'none' : tg.proc.exited ? tg.proc.exitReason() : 'alive'}`;
     const total = load.peers * load.routes;
@@ -142,7 +160,7 @@ export async function runCell(spec: CellSpec, deps: HarnessDeps): Promise<CellRe
     const withdraw = phase(w0, tEmpty, cpu2 === undefined || cpu1 === undefined ? undefined : cpu2 - cpu1);
     const peakRssBytes = pid === undefined ? undefined : sampleTree(pid).peakRssBytes;
     log.info({ s: withdraw.seconds, cpuS: withdraw.cpuS, peakRssMB: peakRssBytes === undefined ? undefined : Math.round(peakRssBytes / 1e6) }, 'withdraw done');
-    return { ok: true, spec, announce, withdraw, peakRssBytes, establishS };
+    return { ok: true, spec, announce, withdraw, peakRssBytes, establishS, readyRssBytes, ...(warmUp ? { warmUp } : {}) };
   } catch (err) {
     const msg = (err as Error).message;
     const procs = [target?.proc, tester?.proc, sink?.proc].filter((p) => p?.exited === true).map((p) => p?.exitReason());

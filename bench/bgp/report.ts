@@ -18,6 +18,10 @@ export interface Summary {
   readonly cpuS?: number;
   readonly peakRssMB?: number;
   readonly bytesPerRoute?: number;
+  /** RSS with the sessions up, before any route. */
+  readonly readyRssMB?: number;
+  /** tortie-bgpd's JIT warm-up, as it logged it. */
+  readonly warmUpCpuMs?: number;
   readonly errors: readonly string[];
 }
 
@@ -44,6 +48,8 @@ export function summarize(results: readonly CellResult[]): Summary[] {
     const ann = median(nums((r) => r.announce.seconds));
     const cpu = median(nums((r) => (r.announce.cpuS === undefined || r.withdraw.cpuS === undefined ? undefined : r.announce.cpuS + r.withdraw.cpuS)));
     const rss = median(nums((r) => r.peakRssBytes));
+    const ready = median(nums((r) => r.readyRssBytes));
+    const warm = median(nums((r) => r.warmUp?.cpuMs));
     const routes = first.spec.load.peers * first.spec.load.routes;
     const wd = median(nums((r) => r.withdraw.seconds));
     const worst = nums((r) => r.announce.seconds);
@@ -54,6 +60,8 @@ export function summarize(results: readonly CellResult[]): Summary[] {
       ...(worst.length > 0 ? { announceWorstS: Math.max(...worst), announceBestS: Math.min(...worst) } : {}),
       ...(cpu !== undefined ? { cpuS: cpu } : {}),
       ...(rss !== undefined ? { peakRssMB: rss / 1e6, bytesPerRoute: rss / routes } : {}),
+      ...(ready !== undefined ? { readyRssMB: ready / 1e6 } : {}),
+      ...(warm !== undefined ? { warmUpCpuMs: warm } : {}),
       errors: g.flatMap((r) => (r.ok ? [] : [`${r.phase}: ${r.error}`])),
     });
   }
@@ -81,8 +89,8 @@ export function markdownTable(sums: readonly Summary[], notes: readonly string[]
   const testers = [...new Set(sums.map((s) => s.tester))];
   for (const tester of testers) {
     lines.push(`### tester: ${tester}`, '',
-      '| load | target | announce s | withdraw s | CPU-s (ann+wd) | peak RSS MB | B/route | announce vs best peer | withdraw vs best peer | announce vs floor | verdict |',
-      '|---|---|---|---|---|---|---|---|---|---|---|');
+      '| load | target | announce s | withdraw s | CPU-s (ann+wd) | peak RSS MB | RSS MB, sessions up | B/route | announce vs best peer | withdraw vs best peer | announce vs floor | verdict |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|');
     const loads = [...new Set(sums.filter((s) => s.tester === tester).map((s) => s.load))];
     for (const load of loads) {
       const rows = sums.filter((s) => s.tester === tester && s.load === load);
@@ -98,13 +106,15 @@ export function markdownTable(sums: readonly Summary[], notes: readonly string[]
         const verdict = r.target === 'floor' ? (floorBound ? 'floor-bound cell' : '')
           : r.target === 'tortie' || r.target === 'tortie-cold' ? tortieVerdict(r, peers, bestA, floorBound ? fl?.announceS : undefined) : '';
         const fail = r.failed > 0 ? ` (${r.failed}/${r.reps} failed)` : '';
-        lines.push(`| ${load} | ${r.target}${fail} | ${f2(r.announceS)} | ${f2(r.withdrawS)} | ${f2(r.cpuS)} | ${r.peakRssMB === undefined ? '—' : r.peakRssMB.toFixed(0)} | ` +
+        lines.push(`| ${load} | ${r.target}${fail} | ${f2(r.announceS)} | ${f2(r.withdrawS)} | ${f2(r.cpuS)} | ${r.peakRssMB === undefined ? '—' : r.peakRssMB.toFixed(0)} | ${r.readyRssMB === undefined ? '—' : r.readyRssMB.toFixed(0)} | ` +
           `${r.bytesPerRoute === undefined ? '—' : r.bytesPerRoute.toFixed(0)} | ${r.target === 'floor' ? '' : ratio(r.announceS, bestA)} | ` +
           `${r.target === 'floor' ? '' : ratio(r.withdrawS, bestW)} | ${r.target === 'floor' ? '' : ratio(r.announceS, fl?.announceS)} | ${verdict} |`);
       }
     }
     lines.push('');
   }
+  const warm = sums.filter((s) => s.warmUpCpuMs !== undefined).map((s) => `${s.load} ${s.warmUpCpuMs!.toFixed(0)}`);
+  if (warm.length > 0) lines.push(`tortie-bgpd's JIT warm-up (its log, median CPU ms per load): ${warm.join(', ')}.`, '');
   const errs = sums.flatMap((s) => s.errors.map((e) => `- ${s.tester} ${s.load} ${s.target}: ${e.replace(/\n/g, ' ').slice(0, 400)}`));
   if (notes.length > 0) lines.push('Notes:', ...notes.map((n) => `- ${n}`), '');
   if (errs.length > 0) lines.push('Failures:', ...errs, '');

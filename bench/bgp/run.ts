@@ -3,6 +3,7 @@
  * bird,frr,gobgp,tortie] [--tester bird|injector|both] [--reps N] [--json out.json]`.
  * Progress on stderr (pino), the markdown table on stdout, results as JSON under bench/results/.
  */
+import { spawnSync } from 'node:child_process';
 import { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -72,6 +73,8 @@ async function main(): Promise<void> {
   process.on('exit', () => cleanupAllLabsSync());
 
   const notes: string[] = [];
+  const idleNode = idleNodeRssMB();
+  if (idleNode !== undefined) notes.push(`an idle \`node\` (this Node.js, nothing loaded): ${idleNode.toFixed(0)} MB RSS`);
   const runnable: TargetName[] = [];
   for (const t of targets) {
     const why = targetSkipReason(t);
@@ -114,6 +117,13 @@ async function main(): Promise<void> {
   mkdirSync(dirname(resolve(file)), { recursive: true });
   writeFileSync(file, JSON.stringify({ started: started.toISOString(), command: cmd, notes, summary: sums, results }, null, 2));
   process.stderr.write(`bench-bgp: results in ${file}\n`);
+}
+
+/** RSS of a `node` process that loads nothing: the floor of any Node.js daemon's memory here. */
+function idleNodeRssMB(): number | undefined {
+  const r = spawnSync(process.execPath, ['-e', 'setTimeout(() => process.stdout.write(String(process.memoryUsage().rss)), 200)'], { encoding: 'utf8', timeout: 10_000 });
+  const n = Number(r.stdout);
+  return r.status === 0 && Number.isFinite(n) && n > 0 ? n / 1e6 : undefined;
 }
 
 void main();

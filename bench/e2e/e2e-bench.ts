@@ -279,13 +279,16 @@ async function main(): Promise<number> {
   const stateDir = mkdtempSync(join(tmpdir(), 'tortie-bench-e2e-'));
   say(`lab state in ${stateDir}; if this run is interrupted, remove the lab with: `
     + `node dist/agent/lab/main.js --state-dir ${stateDir} --prefix ${prefix} down`);
-  // Ctrl-C or SIGTERM: take the lab down at once (the run in flight then fails and exits).
+  // Ctrl-C or SIGTERM: take the lab down at once (the run in flight then fails and exits); the
+  // `finally` below then waits for that same take-down instead of starting a second one beside it.
   let interrupted: string | undefined;
+  let takingDown: Promise<void> | undefined;
+  const takeDown = (): Promise<void> => (takingDown ??= down(stateDir, prefix, () => {}));
   const onSignal = (sig: NodeJS.Signals): void => {
     if (interrupted !== undefined) return;
     interrupted = sig;
     say(`${sig}: taking the lab down`);
-    void down(stateDir, prefix, () => {});
+    void takeDown();
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -344,7 +347,7 @@ async function main(): Promise<number> {
     say(`e2e bench failed: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   } finally {
-    await down(stateDir, prefix, () => {});
+    await takeDown();
     rmSync(stateDir, { recursive: true, force: true });
   }
 }

@@ -13,12 +13,13 @@
  * marking) therefore walks the Loc-RIB.
  */
 import type { Logger } from '../../common/logger.js';
-import { bytesEqual, intToIpv4, type Prefix } from '../../common/prefix.js';
+import { bytesEqual, type Prefix } from '../../common/prefix.js';
 import type { CompiledPolicy } from '../policy/compile-policy.js';
+import type { PolicySubject } from '../policy/policy.js';
 import { ipv4PrefixAt } from '../wire/nlri.js';
 import type { Ipv4Prefixes, Nlri, PathAttributes } from '../wire/types.js';
 import type { AttrInterner } from './attr-intern.js';
-import { PrefixTable } from './prefix-table.js';
+import { PrefixTable, v4Prefix } from './prefix-table.js';
 import { Route, type PeerInfo } from './route.js';
 
 /** What the Adj-RIB-In needs from the Loc-RIB it feeds. */
@@ -154,10 +155,9 @@ export class AdjRibIn {
     const compact = isCompact(nlri) ? nlri : undefined;
     const list = compact === undefined ? nlri as readonly Nlri[] : undefined;
     const verdict = this.check(attrs);
-    let a = attrs;
-    if (this.peer.kind === 'ebgp' && a.localPref !== undefined) { const { localPref: _l, ...rest } = a; a = rest; }
+    const a = this.importView(attrs);
     const policy = this.options.policy;
-    const subject = { sourceKind: this.peer.kind, sourcePeer: this.peer.id, localAs: this.sink.localAs };
+    const subject = this.policySubject();
     const interner = this.sink.interner;
     let shared: PathAttributes | undefined;
     let sharedRejected = verdict !== 'accept';
@@ -334,7 +334,7 @@ export class AdjRibIn {
   /** store() of an IPv4 prefix (path id 0) given as address and length; no Prefix object for an accepted route. */
   private storeV4(addr: number, len: number, item: PathItem): void {
     if (!(item instanceof Route) || this.rejected.size > 0 || this.stale !== undefined) {
-      this.store({ family: 4, bytes: intToIpv4(addr), length: len }, 0, item);
+      this.store(v4Prefix(addr, len), 0, item);
       return;
     }
     const old = this.sink.swapV4(addr, len, this.peer, 0, item);
@@ -388,13 +388,22 @@ export class AdjRibIn {
     this.rejected.forEach(visit);
   }
 
+  /** The attributes import policy sees: a LOCAL_PREF from an eBGP neighbour is dropped (RFC 4271 §5.1.5). */
+  private importView(received: PathAttributes): PathAttributes {
+    if (this.peer.kind !== 'ebgp' || received.localPref === undefined) return received;
+    const { localPref: _l, ...rest } = received;
+    return rest;
+  }
+
+  private policySubject(): PolicySubject {
+    return { sourceKind: this.peer.kind, sourcePeer: this.peer.id, localAs: this.sink.localAs };
+  }
+
   private whyRejected(prefix: Prefix, received: PathAttributes): string {
     const verdict = this.check(received);
     if (verdict !== 'accept') return verdict;
     const policy = this.options.policy;
-    let a = received;
-    if (this.peer.kind === 'ebgp' && a.localPref !== undefined) { const { localPref: _l, ...rest } = a; a = rest; }
-    const r = policy?.evaluate(prefix, a, { sourceKind: this.peer.kind, sourcePeer: this.peer.id, localAs: this.sink.localAs });
+    const r = policy?.evaluate(prefix, this.importView(received), this.policySubject());
     return r?.type === 'reject' ? `import policy: ${r.rule}` : 'import policy';
   }
 

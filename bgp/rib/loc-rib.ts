@@ -6,13 +6,13 @@
  * Also the home of local origination (originate / withdrawOriginated) and of the interner.
  */
 import type { Logger } from '../../common/logger.js';
-import { intToIpv4, ipv4ToInt, type Prefix } from '../../common/prefix.js';
+import { ipv4ToInt, type Prefix } from '../../common/prefix.js';
 import type { PathAttributes } from '../wire/types.js';
 import { AdjRibIn, type ImportOptions, type RibSink } from './adj-rib-in.js';
 import { AttrInterner } from './attr-intern.js';
 import { BestChanges } from './best-changes.js';
 import { comparePreMed, explainBest, selectBest, type BestPathOptions, type Explanation } from './best-path.js';
-import { PrefixTable } from './prefix-table.js';
+import { PrefixTable, v4Prefix } from './prefix-table.js';
 import { RibError } from './rib-error.js';
 import { localPeer, LOCAL_PEER_ID, Route, type PeerInfo } from './route.js';
 
@@ -39,15 +39,16 @@ type Entry = Route | Multi;
 /** The ECMP set of a withdrawal (shared: one per withdrawn prefix would be garbage). */
 const NO_ROUTES: readonly Route[] = Object.freeze([]);
 
+/** Whether an entry holds a candidate of `source`. */
+function holdsPathOf(e: Entry, source: PeerInfo): boolean {
+  return e instanceof Multi ? e.cands.some((r) => r.source === source) : e.source === source;
+}
+
 /** The candidate of `source` with `pathId` in an entry. */
 function pathOf(e: Entry, source: PeerInfo, pathId: number): Route | undefined {
   if (!(e instanceof Multi)) return e.source === source && e.pathId === pathId ? e : undefined;
   for (const r of e.cands) if (r.source === source && r.pathId === pathId) return r;
   return undefined;
-}
-
-function v4Prefix(addr: number, len: number): Prefix {
-  return { family: 4, bytes: intToIpv4(addr), length: len };
 }
 
 function sameList(a: readonly Route[], b: readonly Route[]): boolean {
@@ -169,29 +170,16 @@ export class LocRib implements RibSink {
   swap(prefix: Prefix, source: PeerInfo, pathId: number, neu: Route | undefined): Route | undefined {
     if (prefix.family === 4 && this.single) return this.swapV4(ipv4ToInt(prefix.bytes), prefix.length, source, pathId, neu, prefix);
     if (this.single) {
-      if (neu) {
-        const e = this.table.set(prefix, neu);
-        if (e === undefined) { this.pending.push(prefix, neu, undefined, neu.alone); return undefined; }
-        if (!(e instanceof Multi) && e.source === source && e.pathId === pathId) {
-          if (e !== neu) this.pending.push(prefix, neu, e, neu.alone);
-          return e;
-        }
-        this.table.set(prefix, e);
-        return this.replaced(prefix, e, source, pathId, neu);
-      }
-      const e = this.table.delete(prefix);
-      if (e === undefined) return undefined;
+      const e = neu ? this.table.set(prefix, neu) : this.table.delete(prefix);
+      if (e === undefined) { if (neu) this.pending.push(prefix, neu, undefined, neu.alone); return undefined; }
       if (!(e instanceof Multi) && e.source === source && e.pathId === pathId) {
-        this.pending.push(prefix, undefined, e, NO_ROUTES);
+        if (e !== neu) this.pending.push(prefix, neu, e, neu ? neu.alone : NO_ROUTES);
         return e;
       }
-      this.table.set(prefix, e);
+      this.table.set(prefix, e); // put back: another source's route, or several candidates
       return this.replaced(prefix, e, source, pathId, neu);
     }
-    const e = this.table.get(prefix);
-    const old = e === undefined ? undefined : pathOf(e, source, pathId);
-    if (old || neu) this.replaceIn(prefix, e, old, neu);
-    return old;
+    return this.replaced(prefix, this.table.get(prefix), source, pathId, neu);
   }
 
   /**
@@ -202,29 +190,19 @@ export class LocRib implements RibSink {
   swapV4(addr: number, len: number, source: PeerInfo, pathId: number, neu: Route | undefined, prefix?: Prefix): Route | undefined {
     if (!this.single) return this.swap(prefix ?? v4Prefix(addr, len), source, pathId, neu);
     const t = this.table;
-    let e: Entry | undefined;
-    if (neu) {
-      e = t.setV4(addr, len, neu);
-      if (e === undefined) { this.pending.pushV4(addr, len, neu, undefined, neu.alone); return undefined; }
-      if (!(e instanceof Multi) && e.source === source && e.pathId === pathId) {
-        if (e !== neu) this.pending.pushV4(addr, len, neu, e, neu.alone);
-        return e;
-      }
-    } else {
-      e = t.deleteV4(addr, len);
-      if (e === undefined) return undefined;
-      if (!(e instanceof Multi) && e.source === source && e.pathId === pathId) {
-        this.pending.pushV4(addr, len, undefined, e, NO_ROUTES);
-        return e;
-      }
+    const e = neu ? t.setV4(addr, len, neu) : t.deleteV4(addr, len);
+    if (e === undefined) { if (neu) this.pending.pushV4(addr, len, neu, undefined, neu.alone); return undefined; }
+    if (!(e instanceof Multi) && e.source === source && e.pathId === pathId) {
+      if (e !== neu) this.pending.pushV4(addr, len, neu, e, neu ? neu.alone : NO_ROUTES);
+      return e;
     }
     t.setV4(addr, len, e); // put back: another source's route, or several candidates
     return this.replaced(prefix ?? v4Prefix(addr, len), e, source, pathId, neu);
   }
 
-  /** swap()'s general case: `e` (back in the table) holds other candidates than the one replaced. */
-  private replaced(prefix: Prefix, e: Entry, source: PeerInfo, pathId: number, neu: Route | undefined): Route | undefined {
-    const old = pathOf(e, source, pathId);
+  /** swap()'s general case: `e` (in the table) holds other candidates than the one replaced, or none. */
+  private replaced(prefix: Prefix, e: Entry | undefined, source: PeerInfo, pathId: number, neu: Route | undefined): Route | undefined {
+    const old = e === undefined ? undefined : pathOf(e, source, pathId);
     if (old || neu) this.replaceIn(prefix, e, old, neu);
     return old;
   }
@@ -251,7 +229,7 @@ export class LocRib implements RibSink {
         const old = this.swap(prefix, source, r.pathId, undefined);
         if (old !== undefined) dropped(old);
       }
-    }, (e) => (e instanceof Multi ? e.cands.some((r) => r.source === source) : e.source === source));
+    }, (e) => holdsPathOf(e, source));
   }
 
   /** RibSink: walk the candidates of `source` (see RibSink.forEachOf). */
@@ -259,7 +237,7 @@ export class LocRib implements RibSink {
     return this.table.forEachFrom(cursor, max, (prefix, e) => {
       if (!(e instanceof Multi)) fn(prefix, e);
       else for (const r of e.cands) if (r.source === source) fn(prefix, r);
-    }, (e) => (e instanceof Multi ? e.cands.some((r) => r.source === source) : e.source === source));
+    }, (e) => holdsPathOf(e, source));
   }
 
   /** Replace candidate `old` by `neu` for `prefix` (either may be undefined); `e` is its current entry. */

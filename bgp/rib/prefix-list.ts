@@ -4,8 +4,8 @@
  * 0..length-1 in arrival order. Holds the prefixes of the Loc-RIB's change batches and of an
  * update group's pending changes.
  */
-import type { Prefix } from '../../common/prefix.js';
-import { v6Key } from './prefix-table.js';
+import { ipv4ToInt, type Prefix } from '../../common/prefix.js';
+import { v4Prefix, v6Key } from './prefix-table.js';
 
 const V6 = 255;
 
@@ -42,7 +42,7 @@ export class PrefixList {
   get length(): number { return this.n; }
 
   push(p: Prefix): void {
-    if (p.family === 4) { const b = p.bytes; this.pushV4(((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0, p.length); return; }
+    if (p.family === 4) { this.pushV4(ipv4ToInt(p.bytes), p.length); return; }
     const i = this.grow();
     this.lens[i] = V6;
     (this.v6 ??= [])[i] = p;
@@ -77,7 +77,7 @@ export class PrefixList {
    * in hash order) builds the index over the entries so far.
    */
   pushUnique(p: Prefix): number {
-    if (p.family === 4) { const b = p.bytes; return this.pushUniqueV4(((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0, p.length); }
+    if (p.family === 4) return this.pushUniqueV4(ipv4ToInt(p.bytes), p.length);
     const k = v6Key(p);
     const m = (this.v6Index ??= new Map());
     const had = m.get(k);
@@ -139,7 +139,6 @@ export class PrefixList {
   prefix(i: number): Prefix {
     const l = this.lens[i]!;
     if (l === V6) return this.v6![i]!;
-    const a = this.addrs[i]!;
-    return { family: 4, bytes: Uint8Array.of(a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255), length: l };
+    return v4Prefix(this.addrs[i]!, l);
   }
 }

@@ -18,7 +18,7 @@ const TOMB = 254;
 const MAX_LOAD = 0.5;
 
 /**
- * Hash of an IPv4 prefix as (address, length); shared with update-group.ts. The prefix number
+ * Hash of an IPv4 prefix as (address, length). The prefix number
  * (address >>> (32 - length)) is split: its high bits are mixed and pick an aligned block of 16
  * slots, its low 4 bits (XORed with 4 bits of that mix, so prefixes that share their low bits do
  * not pile up at one offset) pick the slot: 16 consecutive prefixes of one length share a block. Tables filled
@@ -32,6 +32,11 @@ export function hashV4(addr: number, len: number): number {
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return ((h << 4) | ((n ^ (h >>> 28)) & 15)) >>> 0;
+}
+
+/** An IPv4 prefix given as address (uint32) and length, as a Prefix object (allocates). */
+export function v4Prefix(addr: number, len: number): Prefix {
+  return { family: 4, bytes: intToIpv4(addr), length: len };
 }
 
 /** Map key for an IPv6 prefix (16 address bytes + length as chars). */
@@ -127,7 +132,7 @@ export class PrefixTable<T> {
   forEach(fn: (prefix: Prefix, value: T) => void): void {
     for (let i = 0; i <= this.mask; i++) {
       const l = this.lens[i]!;
-      if (l <= 32) fn({ family: 4, bytes: intToIpv4(this.addrs[i]!), length: l }, this.vals[i] as T);
+      if (l <= 32) fn(v4Prefix(this.addrs[i]!, l), this.vals[i] as T);
     }
     for (const e of this.v6.values()) fn(e.prefix, e.value);
   }
@@ -147,7 +152,7 @@ export class PrefixTable<T> {
       if (l > 32) continue;
       const v = this.vals[i] as T;
       if (filter && !filter(v)) continue;
-      fn({ family: 4, bytes: intToIpv4(this.addrs[i]!), length: l }, v); n++;
+      fn(v4Prefix(this.addrs[i]!, l), v); n++;
     }
     if (i <= this.mask) return i;
     for (const e of [...this.v6.values()]) if (!filter || filter(e.value)) fn(e.prefix, e.value);

@@ -12,7 +12,7 @@
  * Decoding is a tight index loop (no Reader per prefix); errors are 3/10 Invalid Network Field
  * (or the subcode the caller passes for MP_REACH/MP_UNREACH) with action session-reset.
  */
-import type { Prefix } from '../../common/prefix.js';
+import { intToIpv4, type Prefix } from '../../common/prefix.js';
 import { BgpWireError, ErrorCode, UpdateSubcode } from './errors.js';
 import type { Ipv4Prefixes, Nlri } from './types.js';
 import type { Writer } from './writer.js';
@@ -98,10 +98,19 @@ export function decodeNlriV4(buf: Uint8Array, start: number, end: number,
   return { length: n, addrs, lens };
 }
 
+/** encodeNlri for Ipv4Prefixes (decodeNlriV4's output); path id 0 with ADD-PATH. */
+export function encodeNlriV4(w: Writer, list: Ipv4Prefixes, addPath: boolean): void {
+  for (let i = 0; i < list.length; i++) {
+    if (addPath) w.u32(0);
+    const l = list.lens[i] as number, a = list.addrs[i] as number;
+    w.u8(l);
+    for (let b = 0; b * 8 < l; b++) w.u8((a >>> (24 - 8 * b)) & 255);
+  }
+}
+
 /** Entry i of `list` as a Prefix object (allocates). */
 export function ipv4PrefixAt(list: Ipv4Prefixes, i: number): Prefix {
-  const a = list.addrs[i] as number;
-  return { family: 4, bytes: Uint8Array.of(a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255), length: list.lens[i] as number };
+  return { family: 4, bytes: intToIpv4(list.addrs[i] as number), length: list.lens[i] as number };
 }
 
 /** Write an IPv4 prefix given as address (uint32) and length into `out` at `p` (no path id); returns the next offset. */

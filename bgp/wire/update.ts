@@ -18,8 +18,8 @@ import { BgpWireError, ErrorCode, UpdateSubcode, strongerAction, type ErrorActio
 import { encodeAttributeList, decodeAttributeList, type AttributeLayoutEntry } from './attributes/attribute-list.js';
 import { isMartianNextHop } from './attributes/next-hop.js';
 import type { Mutable } from './attributes/attribute-codec.js';
-import { HEADER_LENGTH, MessageType, afiSafiKey, type CodecContext, type Ipv4Prefixes, type PathAttributes, type UpdateMessage } from './types.js';
-import { decodeNlri, decodeNlriV4, encodeNlri, NO_IPV4_PREFIXES } from './nlri.js';
+import { HEADER_LENGTH, MessageType, afiSafiKey, type CodecContext, type PathAttributes, type UpdateMessage } from './types.js';
+import { decodeNlri, decodeNlriV4, encodeNlri, encodeNlriV4, NO_IPV4_PREFIXES } from './nlri.js';
 import { checkWholeMessage, maxMessageLength } from './header.js';
 import { Writer } from './writer.js';
 
@@ -117,15 +117,6 @@ function hasProblemFor(problems: readonly BgpWireError[], typeCode: number): boo
   return problems.some((p) => p.data.length >= 2 && p.data[1] === typeCode && p.subcode !== UpdateSubcode.MALFORMED_ATTRIBUTE_LIST);
 }
 
-function writeIpv4(w: Writer, list: Ipv4Prefixes, addPath: boolean): void {
-  for (let i = 0; i < list.length; i++) {
-    if (addPath) w.u32(0);
-    const l = list.lens[i] as number, a = list.addrs[i] as number;
-    w.u8(l);
-    for (let b = 0; b * 8 < l; b++) w.u8((a >>> (24 - 8 * b)) & 255);
-  }
-}
-
 /** Decode a whole UPDATE message (header included). */
 export function decodeUpdate(bytes: Uint8Array, ctx: CodecContext, options: DecodeOptions = {}): DecodedUpdate {
   checkWholeMessage(bytes, MessageType.UPDATE, ctx);
@@ -141,14 +132,14 @@ export function encodeUpdate(msg: UpdateMessage & { readonly attributeLayout?: r
   const wlAt = w.length;
   w.u16(0);
   encodeNlri(w, msg.withdrawn, addPath4);
-  if (msg.compact4) writeIpv4(w, msg.compact4.withdrawn, addPath4);
+  if (msg.compact4) encodeNlriV4(w, msg.compact4.withdrawn, addPath4);
   w.patchU16(wlAt, w.length - wlAt - 2);
   const alAt = w.length;
   w.u16(0);
   encodeAttributeList(w, { attributes: msg.attributes, mpReach: msg.mpReach, mpUnreach: msg.mpUnreach }, ctx, msg.attributeLayout);
   w.patchU16(alAt, w.length - alAt - 2);
   encodeNlri(w, msg.nlri, addPath4);
-  if (msg.compact4) writeIpv4(w, msg.compact4.nlri, addPath4);
+  if (msg.compact4) encodeNlriV4(w, msg.compact4.nlri, addPath4);
   const max = maxMessageLength(MessageType.UPDATE, ctx);
   if (w.length > max) {
     throw new BgpWireError(ErrorCode.MESSAGE_HEADER, 2, `UPDATE of ${w.length} bytes exceeds the maximum ${max}`);

@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
+import { readFileSync, mkdtempSync, rmSync, statSync, existsSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -96,6 +97,31 @@ test('install-cni.sh writes the plugin wrappers and a filled-in conflist atomica
     assert.ok((statSync(join(dir, 'bin/tortie')).mode & 0o111) !== 0, 'wrapper is executable');
     assert.ok(existsSync(join(dir, 'bin/tortie.d/node')), 'Node.js runtime copied next to the plugin');
     assert.ok(!existsSync(join(dir, 'net.d/.10-tortie.conflist.tmp')), 'no temporary file left');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the wrapper install-cni.sh writes runs the bundled plugin without NODE_EXTRA_CA_CERTS', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tortie-install-cni-'));
+  try {
+    const home = join(dir, 'opt-tortie');
+    sh('mkdir', ['-p', join(home, 'dist/agent/cni'), join(home, 'node_modules')]);
+    sh('cp', [join(root, 'package.json'), home]);
+    sh('cp', [join(root, 'dist/agent/cni/tortie-cni.cjs'), join(home, 'dist/agent/cni/')]); // the build's bundle, as the image has it
+    const bin = join(dir, 'bin');
+    sh('env', [`CNI_BIN_DIR=${bin}`, `CNI_NET_DIR=${join(dir, 'net.d')}`, `TORTIE_HOME=${home}`, 'CNI_NETWORK_CONFIG={}', 'sh', join(root, 'deploy/install-cni.sh')]);
+    // The wrapper names the host path /opt/cni/bin; point it at this temporary bin directory.
+    const wrapper = readFileSync(join(bin, 'tortie'), 'utf8').replaceAll('/opt/cni/bin/', `${bin}/`);
+    writeFileSync(join(dir, 'tortie'), wrapper, { mode: 0o755 });
+    // Node warns on stderr when NODE_EXTRA_CA_CERTS names a missing file: silence proves the wrapper unset it.
+    const r = spawnSync(join(dir, 'tortie'), [], {
+      input: '{"cniVersion":"1.0.0","name":"k8s-pod-network","type":"tortie"}', encoding: 'utf8',
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CNI_COMMAND: 'VERSION', NODE_EXTRA_CA_CERTS: join(dir, 'no-such-ca.pem') },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { cniVersion: string }).cniVersion, '1.0.0');
+    assert.equal(r.stderr, '', 'no NODE_EXTRA_CA_CERTS warning');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

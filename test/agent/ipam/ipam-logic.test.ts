@@ -7,7 +7,8 @@ import { Ipam } from '../../../agent/ipam/ipam.js';
 import { IpamError } from '../../../agent/ipam/ipam-error.js';
 import { updateIpamConfig } from '../../../agent/ipam/ipam-config.js';
 import { checkIpam } from '../../../agent/ipam/ipam-check.js';
-import { blockKey, handleKey } from '../../../agent/datastore/key-layout.js';
+import { blockKey, blockPrefix, handleKey, IPAM_CONFIG_KEY } from '../../../agent/datastore/key-layout.js';
+import { parseBlock } from '../../../agent/ipam/stored.js';
 import { loadManifest } from '../../../agent/resources/manifest.js';
 import { silentLogger } from '../../../common/logger.js';
 import { systemClock } from '../../../common/clock.js';
@@ -144,5 +145,56 @@ describe('ipam logic', () => {
       { type: 'allocation-without-handle', address: '10.60.0.0', handle: 'leaky', block: '10.60.0.0/29' },
       { type: 'handle-count-mismatch', handle: 'counted', block: '10.60.0.0/29', recorded: 5, actual: 2 },
     ]);
+  });
+});
+
+/** MemoryKvStore that records each call as it starts and as it settles. */
+class CountingStore extends MemoryKvStore {
+  readonly log: string[] = [];
+  /** The keys of every get, in order. */
+  readonly gets: string[] = [];
+  private track<T>(what: string, p: Promise<T>): Promise<T> {
+    this.log.push(`start ${what}`);
+    return p.finally(() => this.log.push(`end ${what}`));
+  }
+  override get(key: string) { this.gets.push(key); return this.track('get', super.get(key)); }
+  override list(prefix: string) { return this.track('list', super.list(prefix)); }
+  override commit(ops: Parameters<MemoryKvStore['commit']>[0]) { return this.track('commit', super.commit(ops)); }
+  override create(...a: Parameters<MemoryKvStore['create']>) { return this.track('create', super.create(...a)); }
+  override update(...a: Parameters<MemoryKvStore['update']>) { return this.track('update', super.update(...a)); }
+  override delete(...a: Parameters<MemoryKvStore['delete']>) { return this.track('delete', super.delete(...a)); }
+}
+
+describe('ipam round trips (bench/e2e/README: "1 read round + 2 writes where there were 6 reads and 5 writes")', () => {
+  it('a pod ADD that claims a new block, with the agent\'s view: 3 reads started together, then 2 commits', async () => {
+    const store = new CountingStore();
+    const datastore = new KvDatastore({ store, clock: systemClock, logger: silentLogger() });
+    for (const r of await loadManifest(pool('p', '10.10.0.0/24', ', blockSize: 31') + node('n1'), 'setup.yaml')) await datastore.apply(r);
+    const plain = new Ipam({ store, datastore, logger: silentLogger() });
+    await plain.autoAssign({ handle: 'h1', attrs: attrs('a'), node: 'n1', num4: 2, num6: 0 }); // the node's first block, now full
+    // The view as the agent's watch cache would show it after that ADD.
+    const pools = (await datastore.list('IPPool')).items;
+    const blocks = new Map((await store.list(blockPrefix(4))).entries.map((e) => { const b = parseBlock(e); return [b.cidr, b] as const; }));
+    const ipam = new Ipam({ store, datastore, logger: silentLogger(), view: { pools: () => pools, nodeLabels: () => ({}), blocks: () => blocks } });
+    store.log.length = 0;
+    const r = await ipam.autoAssign({ handle: 'h2', attrs: attrs('b'), node: 'n1', num4: 1, num6: 0, reuseHandle: true });
+    assert.deepEqual(r.ipv4.map((a) => a.block), ['10.10.0.2/31'], 'a new block was claimed');
+    const starts = store.log.filter((l) => l.startsWith('start'));
+    assert.deepEqual([...starts.slice(0, 3)].sort().concat(starts.slice(3)), ['start get', 'start get', 'start list', 'start commit', 'start commit'],
+      'the handle check, the node\'s affinities and the IPAM config, then block+affinity and handle+allocation');
+    const firstEnd = store.log.findIndex((l) => l.startsWith('end'));
+    assert.equal(store.log.slice(0, firstEnd).length, 3, `the 3 reads are in flight together: ${store.log.join(', ')}`);
+    assert.deepEqual((await checkIpam({ store, datastore })).problems, []);
+  });
+
+  it('a dual-stack ADD reads the IPAM config once, not once per family', async () => {
+    const store = new CountingStore();
+    const datastore = new KvDatastore({ store, clock: systemClock, logger: silentLogger() });
+    for (const r of await loadManifest(pool('p4', '10.10.0.0/24') + pool('p6', 'fd00:10::/120', ', blockSize: 122') + node('n1'), 'setup.yaml')) await datastore.apply(r);
+    const ipam = new Ipam({ store, datastore, logger: silentLogger() });
+    store.gets.length = 0;
+    const r = await ipam.autoAssign({ handle: 'h1', attrs: attrs('a'), node: 'n1', num4: 1, num6: 1 });
+    assert.deepEqual([r.ipv4.length, r.ipv6.length], [1, 1]);
+    assert.equal(store.gets.filter((k) => k === IPAM_CONFIG_KEY).length, 1, store.gets.join(', '));
   });
 });

@@ -10,16 +10,15 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { etcdSkipReason } from '../../helpers/etcd.js';
 import { pollUntil } from '../../helpers/poll.js';
 import { Proc, sh, trySh } from '../../helpers/sh.js';
 import { Topology, topologySkipReason } from '../../helpers/netns.js';
 
-const DIST = fileURLToPath(new URL('../../../', import.meta.url));
-export const NODE_MAIN = join(DIST, 'agent/node/main.js');
-export const CNI_MAIN = join(DIST, 'agent/cni/tortie-cni.cjs');
+// The entry points as the lab and the e2e tests run them (one place names the plugin's bundle).
+import { CNI_MAIN, NODE_MAIN } from '../../../agent/lab/lab.js';
+export { CNI_MAIN, NODE_MAIN };
 
 /** Why a NodeLab test cannot run here (netns tools, etcd, `tools`, a built dist/), or undefined. */
 export function nodeLabSkipReason(...tools: string[]): string | undefined {

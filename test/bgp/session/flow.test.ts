@@ -105,6 +105,32 @@ describe('session flow control', () => {
     } finally { close(); }
   });
 
+  it('writeIdle: a batch the kernel took at once leaves its buffer free to reuse; a peer that does not read makes it false until drained', async () => {
+    // what the speaker relies on to encode the next batch into the same scratch buffer
+    const { s, peer, close } = await rawEstablished({ writeHighWaterBytes: 256 << 10, maxQueuedBytes: 256 << 20 });
+    try {
+      const u = bigUpdate(50);
+      const [m] = encodeUpdates({ afi: 1, safi: 1 }, u.attributes, u.nlri, Uint8Array.of(127, 0, 0, 1), INITIAL_CONTEXT);
+      assert.ok(m !== undefined);
+      const before = peer.received.length;
+      s.sendEncoded([m]);
+      assert.equal(s.writeIdle, true, 'a 200-byte write on loopback is taken at once');
+      m.fill(0); // reuse the buffer at once: the peer must still get the UPDATE as sent
+      await pollUntil(() => peer.received.length > before, { what: 'the UPDATE at the peer' });
+      const got = peer.received[before];
+      assert.ok(got?.type === 'update');
+      assert.deepEqual(got.nlri.map((n) => n.prefix), u.nlri.map((n) => n.prefix));
+      peer.socket.pause();
+      const big = encodeUpdates({ afi: 1, safi: 1 }, u.attributes, bigUpdate(800).nlri, Uint8Array.of(127, 0, 0, 1), INITIAL_CONTEXT);
+      let sent = 0;
+      while (s.writeIdle && sent < 10_000) { s.sendEncoded(big); sent++; }
+      assert.equal(s.writeIdle, false, `still idle after ${sent} batches to a peer that does not read`);
+      peer.socket.resume();
+      await pollUntil(() => s.writeIdle, { what: 'writeIdle again once the peer reads' });
+      assert.equal(s.state, 'Established');
+    } finally { close(); }
+  });
+
   it('send hold timer (RFC 9687): no output progress for the send hold time → 8/0 and down', async () => {
     const { s, peer, close } = await rawEstablished({ writeHighWaterBytes: 256 << 20, maxQueuedBytes: 512 << 20, sendHoldTimeMs: 500,
       idleHold: { minMs: 60_000, maxMs: 60_000, stableMs: 1 } });

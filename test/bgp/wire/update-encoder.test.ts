@@ -96,6 +96,17 @@ test('End-of-RIB markers encode and are recognised; ordinary UPDATEs are not', (
   assert.equal(endOfRibFamily(u as UpdateMessage), undefined);
 });
 
+test('End-of-RIB with compactIpv4 (the speaker\'s codec): an IPv4 withdraw (prefixes only in compact4) is not one; the marker still is', () => {
+  const [w] = encodeWithdraws({ afi: 1, safi: 1 }, v4(3), EBGP4);
+  const d = decodeMessage(w!, EBGP4, { compactIpv4: true });
+  assert.ok(d.message.type === 'update');
+  assert.deepEqual([d.message.withdrawn.length, d.message.compact4?.withdrawn.length], [0, 3]);
+  assert.equal(endOfRibFamily(d.message), undefined, 'a compact withdraw is not an End-of-RIB');
+  const eor = decodeMessage(encodeEndOfRib({ afi: 1, safi: 1 }), EBGP4, { compactIpv4: true });
+  assert.ok(eor.message.type === 'update');
+  assert.deepEqual(endOfRibFamily(eor.message), { afi: 1, safi: 1 });
+});
+
 test('encodeUpdates: attributes too large for one message is a BgpWireError, not a RangeError', () => {
   const huge: PathAttributes = { ...ATTRS, communities: Array.from({ length: 1100 }, (_, i) => i) };
   assert.throws(() => encodeUpdates({ afi: 1, safi: 1 }, huge, v4(1), nh4, EBGP4), BgpWireError);
