@@ -5,26 +5,13 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, createServer, type Server, type Socket } from 'node:net';
-import { systemClock } from '../../../common/clock.js';
-import { silentLogger } from '../../../common/logger.js';
+import { connect, type Socket } from 'node:net';
 import { pollUntil } from '../../helpers/poll.js';
+import { tcpSpeakerDeps } from '../../helpers/bgp-session-peers.js';
 import { parsePrefix } from '../../../common/prefix.js';
-import { BgpSpeaker, type BestPathChange, type SpeakerDeps } from '../../../bgp/speaker/speaker.js';
+import { BgpSpeaker, type BestPathChange } from '../../../bgp/speaker/speaker.js';
 import type { PeerConfig } from '../../../bgp/speaker/peer-config.js';
 import { Framer, encodeKeepalive, encodeOpen } from '../../../bgp/speaker/codec.js';
-
-function deps(): SpeakerDeps {
-  return {
-    clock: systemClock, logger: silentLogger(),
-    connect: (o) => connect({ host: o.host, port: o.port, ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}) }),
-    listen: (o, onConn) => new Promise<Server>((resolve, reject) => {
-      const s = createServer(onConn);
-      s.once('error', reject);
-      s.listen({ host: o.address, port: o.port }, () => resolve(s));
-    }),
-  };
-}
 
 const peer = (p: Partial<PeerConfig> & Pick<PeerConfig, 'name' | 'address' | 'asn' | 'port'>): PeerConfig => ({
   passive: false, holdTime: 9, keepalive: 3, connectRetry: 1, families: ['ipv4-unicast'], nextHopSelf: false, routeReflectorClient: false, ...p,
@@ -37,8 +24,8 @@ describe('BgpSpeaker embedded, two speakers over loopback', () => {
   after(async () => { for (const s of speakers) await s.stop(); });
 
   it('exchanges originated routes, reports best-path changes with reasons, withdraws, and stops with Cease/2', async () => {
-    const a = new BgpSpeaker(deps(), { routerId: '10.0.0.1', asn: 65001, listen: { address: '127.0.0.1', port: basePort }, peers: [] });
-    const b = new BgpSpeaker(deps(), { routerId: '10.0.0.2', asn: 65002, listen: { address: '127.0.0.2', port: basePort + 1 }, peers: [] });
+    const a = new BgpSpeaker(tcpSpeakerDeps(), { routerId: '10.0.0.1', asn: 65001, listen: { address: '127.0.0.1', port: basePort }, peers: [] });
+    const b = new BgpSpeaker(tcpSpeakerDeps(), { routerId: '10.0.0.2', asn: 65002, listen: { address: '127.0.0.2', port: basePort + 1 }, peers: [] });
     speakers.push(a, b);
     await a.start();
     await b.start();
@@ -89,7 +76,7 @@ describe('BgpSpeaker applies RFC 7606 to a raw peer', () => {
 
   it('treat-as-withdraw removes the previously installed route and sends no NOTIFICATION', async () => {
     const port = basePort + 2;
-    sp = new BgpSpeaker(deps(), { routerId: '10.0.0.9', asn: 65009, listen: { address: '127.0.0.1', port }, peers: [] });
+    sp = new BgpSpeaker(tcpSpeakerDeps(), { routerId: '10.0.0.9', asn: 65009, listen: { address: '127.0.0.1', port }, peers: [] });
     await sp.start();
     sp.addPeer(peer({ name: 'raw', address: '127.0.0.3', asn: 65003, port: 1, passive: true }));
     const received: number[] = [];
@@ -201,8 +188,8 @@ describe('BgpSpeaker reconfiguration in place, restart, next hop for the other f
 
   it('policy-only changes apply without a reset; restartPeer resets once; IPv6 over IPv4 uses nextHopSelf6', async () => {
     const port = basePort + 10;
-    const a = new BgpSpeaker(deps(), { routerId: '10.0.0.1', asn: 65001, listen: { address: '127.0.0.1', port }, peers: [] });
-    const b = new BgpSpeaker(deps(), { routerId: '10.0.0.2', asn: 65002, listen: { address: '127.0.0.2', port: port + 1 }, peers: [] });
+    const a = new BgpSpeaker(tcpSpeakerDeps(), { routerId: '10.0.0.1', asn: 65001, listen: { address: '127.0.0.1', port }, peers: [] });
+    const b = new BgpSpeaker(tcpSpeakerDeps(), { routerId: '10.0.0.2', asn: 65002, listen: { address: '127.0.0.2', port: port + 1 }, peers: [] });
     speakers.push(a, b);
     await a.start();
     await b.start();
