@@ -106,6 +106,14 @@ describe('bgpd config', () => {
     assert.throws(() => parseConfigText(GOOD.replace('holdTime: 30', 'holdTime: 30\n    nextHopKeep: yes please'), 'k.yaml'), /peers\[0\]\.nextHopKeep/);
   });
 
+  it('allowAsIn (BIRD allow local as N) reaches the peer config; 0 or absent means off, bounds named', () => {
+    assert.equal(parseConfigText(GOOD.replace('holdTime: 30', 'holdTime: 30\n    allowAsIn: 2'), 'a.yaml').speaker.peers[0]?.allowAsIn, 2);
+    assert.equal(parseConfigText(GOOD.replace('holdTime: 30', 'holdTime: 30\n    allowAsIn: 0'), 'a.yaml').speaker.peers[0]?.allowAsIn, undefined);
+    assert.equal(parseConfigText(GOOD, 'a.yaml').speaker.peers[0]?.allowAsIn, undefined);
+    assert.throws(() => parseConfigText(GOOD.replace('holdTime: 30', 'holdTime: 30\n    allowAsIn: 256'), 'a.yaml'), /a\.yaml:\d+: peers\[0\]\.allowAsIn/);
+    assert.throws(() => parseConfigText(GOOD.replace('holdTime: 30', 'holdTime: 30\n    allowAsIn: -1'), 'a.yaml'), /peers\[0\]\.allowAsIn/);
+  });
+
   it('AS numbers: plain, asdot, bounds', () => {
     assert.equal(parseAsn('65001'), 65001);
     assert.equal(parseAsn('1.10'), 65546);
