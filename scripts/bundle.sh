@@ -2,7 +2,7 @@
 # After tsc: the shipped entry points that start often or stay resident, each bundled by esbuild
 # into one CommonJS file (no module resolution at start, less source kept in V8's heap):
 #   tortie-cni.cjs    the CNI plugin, started once per pod (start-up is pod start-up)
-#   tortie-bgpd.cjs   the BGP daemon: idle RSS 67 -> 58 MB (bench/bgp counts it)
+#   tortie-bgpd.cjs   the BGP daemon: idle RSS 67 -> 58 MB with --no-warmup (bench/bgp/run.js notes)
 #   tortie-bgpctl.cjs its CLI
 # Whitespace and syntax are minified for the daemons, identifiers kept (readable stack traces).
 set -euo pipefail

@@ -13,7 +13,7 @@ import { cleanupAllLabsSync } from '../lib/lab.js';
 import { runCell, type CellResult, type CellTarget } from './harness.js';
 import { parseLoad, type Load } from './plan.js';
 import { markdownTable, summarize } from './report.js';
-import { TARGET_NAMES, targetSkipReason, type TargetName } from './targets.js';
+import { idleTortieRssMB, TARGET_NAMES, targetSkipReason, type TargetName } from './targets.js';
 import type { TesterKind } from './testers.js';
 
 /** Loads a target is known to take minutes on (performance.md §1); skipped unless --all-loads. */
@@ -75,6 +75,12 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   const idleNode = idleNodeRssMB();
   if (idleNode !== undefined) notes.push(`an idle \`node\` (this Node.js, nothing loaded): ${idleNode.toFixed(0)} MB RSS`);
+  if (targets.some((t) => t.startsWith('tortie')) && targetSkipReason('tortie') === undefined) {
+    for (const warm of [true, false]) {
+      const mb = await idleTortieRssMB(warm);
+      if (mb !== undefined) notes.push(`an idle tortie-bgpd (no peers${warm ? ', after its JIT warm-up' : ', --no-warmup'}): ${mb.toFixed(0)} MB RSS`);
+    }
+  }
   const runnable: TargetName[] = [];
   for (const t of targets) {
     const why = targetSkipReason(t);

@@ -8,14 +8,16 @@
  * - tortie: tortie-bgpd quick form (dist/bgp/bgpd/tortie-bgpd.cjs, the shipped bundle), when that file exists.
  * - tortie-cold: the same with --no-warmup (no JIT warm-up at start: bgp/speaker/warm-up.ts).
  */
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { execFile } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { createConnection } from 'node:net';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchLab, LabProcess } from '../lib/lab.js';
 import { run } from '../lib/lab.js';
-import { waitFor } from '../lib/deadline.js';
+import { sleep, waitFor } from '../lib/deadline.js';
+import { sampleTree } from '../lib/proc-stats.js';
 import { countBirdEstablished } from './testers.js';
 import { MONITOR_ADDR, MONITOR_AS, TARGET_AS, TARGET_ROUTER_ID, testerAddr, testerAs, type Load } from './plan.js';
 
@@ -99,6 +101,32 @@ export function shebangNodeArgs(script: string): string[] {
   try { first = readFileSync(script, 'utf8').split('\n', 1)[0] ?? ''; } catch { return []; }
   const m = /^#!\/usr\/bin\/env -S node\s+(.*)$/.exec(first);
   return m ? m[1]!.split(/\s+/).filter((a) => a !== '') : [];
+}
+
+/**
+ * RSS of tortie-bgpd with no peers, 0.5 s after its control socket listens (after the JIT
+ * warm-up unless `warmUp` is false): the floor of its memory in every cell. Undefined when it
+ * does not start within 15 s.
+ */
+export async function idleTortieRssMB(warmUp: boolean): Promise<number | undefined> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-bgpd-idle-'));
+  const port = 30000 + (process.pid % 20000);
+  const p = spawn(process.execPath, [...shebangNodeArgs(TORTIE_BGPD), TORTIE_BGPD, '--as', String(TARGET_AS), '--router-id', TARGET_ROUTER_ID,
+    '--listen', `127.0.0.1:${port}`, '--ctl', join(dir, 'ctl'), ...(warmUp ? [] : ['--no-warmup'])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  p.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+  try {
+    await waitFor('idle tortie-bgpd to listen', 15_000, () => (out.includes('control socket listening') ? true : p.exitCode !== null ? false : undefined));
+    if (p.exitCode !== null || p.pid === undefined) return undefined;
+    await sleep(500);
+    return sampleTree(p.pid).rssBytes / 1e6;
+  } catch {
+    return undefined;
+  } finally {
+    p.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export function tortieArgs(load: Load, ctlPath: string, warmUp = true): string[] {

@@ -10,8 +10,9 @@
  * 5 on the shared machine (2026-11-29 18:50 UTC, load 2-3): announce 0.147 -> 0.069 CPU-s,
  * withdraw 0.076 -> 0.029 CPU-s (wall times too noisy there to quote).
  * Cost: 0.3-0.44 s of CPU once at start (warmUpCpuMs, and the daemon logs it), before any
- * session is attempted. Nothing of it stays: the private speaker, its sockets and its RIB are
- * gone when warmUp() returns.
+ * session is attempted. The private speaker, its sockets and its RIB are gone when warmUp()
+ * returns, but the process keeps the memory it grew into: an idle daemon is ~80 MB RSS after
+ * it, ~60 MB with --no-warmup (bench/bgp/run.js notes, idleTortieRssMB).
  * Failure (loopback down, a port refused: checked first, so it costs milliseconds) is logged and
  * ignored: the daemon starts cold.
  *
