@@ -7,8 +7,14 @@
 # Whitespace and syntax are minified for the daemons, identifiers kept (readable stack traces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-common=(--bundle --platform=node --format=cjs --target=node20 --log-level=warning)
+# import.meta.url keeps meaning "this file" inside a CommonJS bundle (common/native finds its .node by it).
+common=(--bundle --platform=node --format=cjs --target=node20 --log-level=warning
+        --inject:scripts/import-meta-url.js --define:import.meta.url=importMetaUrl)
 npx esbuild dist/agent/cni/main.js "${common[@]}" --outfile=dist/agent/cni/tortie-cni.cjs
 npx esbuild dist/bgp/bgpd/main.js "${common[@]}" --minify-whitespace --minify-syntax --outfile=dist/bgp/bgpd/tortie-bgpd.cjs
 npx esbuild dist/bgp/bgpd/ctl-main.js "${common[@]}" --minify-whitespace --minify-syntax --outfile=dist/bgp/bgpd/tortie-bgpctl.cjs
+# The native helper (scripts/build-native.sh), next to the bundles: dist/native/tortie_native.node.
+if [ -f common/native/build/Release/tortie_native.node ]; then
+  mkdir -p dist/native && cp common/native/build/Release/tortie_native.node dist/native/
+fi
 chmod 0755 dist/agent/cni/tortie-cni.cjs dist/bgp/bgpd/tortie-bgpd.cjs dist/bgp/bgpd/tortie-bgpctl.cjs

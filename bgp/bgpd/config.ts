@@ -8,6 +8,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { isValidAddress, isValidPrefix, parsePrefix } from '../../common/prefix.js';
 import { TortieError } from '../../common/errors.js';
+import { canonicalAddress } from '../session/listener.js';
 import type { PeerConfig, PolicyRule, PolicyConfig, SpeakerConfig, OriginateConfig, Family } from '../speaker/peer-config.js';
 
 /** "65001", 65001 or asdot "1.10" (= 65546) → 32-bit AS number. */
@@ -64,7 +65,13 @@ const peer = z.strictObject({
   asn,
   port: port.default(179),
   passive: z.boolean().default(false),
-  multihop: z.number().int().min(1).max(255).optional(),
+  // BIRD `multihop [N]` (bare: 64), FRR `ebgp-multihop [N]`: the TTL we send.
+  multihop: z.union([z.literal(true), z.number().int().min(1).max(255)]).optional(),
+  // BIRD `ttl security on` (hops from multihop, else 1) or FRR/Calico `ttl-security hops N`.
+  ttlSecurity: z.union([z.boolean(), z.number().int().min(1).max(254)]).optional(),
+  // BIRD/FRR `password`: TCP-MD5 (RFC 2385), at most 80 bytes (TCP_MD5SIG_MAXKEYLEN).
+  password: z.string().refine((v) => { const n = Buffer.byteLength(v, 'utf8'); return n >= 1 && n <= 80; },
+    { message: 'password must be 1..80 bytes (the TCP-MD5 key limit)' }).optional(),
   localAddress: address.optional(),
   holdTime: z.number().int().refine((h) => h === 0 || (h >= 3 && h <= 65535), { message: 'holdTime must be 0 or 3..65535 (RFC 4271 §4.2)' }).default(90),
   keepalive: z.number().int().min(1).max(21845).optional(),
@@ -196,18 +203,50 @@ export function parseCommunity(s: string): number {
   return (((a ?? 0) << 16) | (b ?? 0)) >>> 0;
 }
 
+/** BIRD's bare `multihop`. */
+const DEFAULT_MULTIHOP = 64;
+
+/**
+ * `multihop` and `ttlSecurity` → the speaker's TTL (hops) and GTSM hop count. ttlSecurity: true
+ * takes the hop count from multihop, as BIRD (1 when not multihop, 64 for iBGP's default);
+ * ttlSecurity: N is FRR's `ttl-security hops N`, which FRR refuses together with ebgp-multihop.
+ */
+function ttlOf(p: BgpdFileConfig['peers'][number], ebgp: boolean, where: string): { multihop?: number; ttlSecurity?: number } {
+  const multihop = p.multihop === true ? DEFAULT_MULTIHOP : p.multihop;
+  if (p.ttlSecurity === undefined || p.ttlSecurity === false) return multihop !== undefined ? { multihop } : {};
+  if (typeof p.ttlSecurity === 'number') {
+    if (multihop !== undefined) {
+      throw new ConfigError('ttlSecurity: N and multihop together: with GTSM the TTL sent is 255; give the hop count once ' +
+        '(ttlSecurity: true with multihop: N, as BIRD, or ttlSecurity: N alone, as FRR)', `${where}.ttlSecurity`);
+    }
+    return { ttlSecurity: p.ttlSecurity };
+  }
+  const hops = multihop ?? (ebgp ? 1 : DEFAULT_MULTIHOP);
+  if (hops > 254) throw new ConfigError(`ttlSecurity with multihop ${hops}: GTSM allows at most 254 hops`, `${where}.multihop`);
+  return { ttlSecurity: hops };
+}
+
 function fromFile(cfg: BgpdFileConfig, file: string): BgpdConfig {
   const names = new Set<string>();
+  const addresses = new Map<string, number>();
   const peers: PeerConfig[] = cfg.peers.map((p, i) => {
     const name = p.name ?? defaultPeerName(p.address);
     if (names.has(name)) throw new ConfigError(`duplicate peer name ${JSON.stringify(name)}`, `${file}: peers[${i}].name`);
     names.add(name);
+    // One session per peer address (the listener routes incoming connections by it): refused here
+    // so that --check refuses what start would.
+    const canon = canonicalAddress(p.address) ?? p.address;
+    const first = addresses.get(canon);
+    if (first !== undefined) throw new ConfigError(`peer address ${p.address} is already used by peers[${first}]: one peer per address`, `${file}: peers[${i}].address`);
+    addresses.set(canon, i);
+    const ttl = ttlOf(p, (p.localAs ?? cfg.asn) !== p.asn, `${file}: peers[${i}]`);
     const fam: Family[] = p.families ?? [p.address.includes(':') ? 'ipv6-unicast' : 'ipv4-unicast'];
     const imp = toPolicy(p.import, cfg, `${file}: peers[${i}].import`);
     const exp = toPolicy(p.export, cfg, `${file}: peers[${i}].export`);
     return {
       name, address: p.address, asn: p.asn, port: p.port, passive: p.passive,
-      ...(p.multihop !== undefined ? { multihop: p.multihop } : {}),
+      ...ttl,
+      ...(p.password !== undefined ? { password: p.password } : {}),
       ...(p.localAddress !== undefined ? { localAddress: p.localAddress } : {}),
       holdTime: p.holdTime, keepalive: p.keepalive ?? Math.floor(p.holdTime / 3), connectRetry: p.connectRetry,
       families: fam, nextHopSelf: p.nextHopSelf, routeReflectorClient: p.routeReflectorClient,
@@ -293,6 +332,12 @@ export function quickConfig(o: QuickOptions): BgpdConfig {
       import: acceptAll, export: acceptAll,
     };
   });
+  const seen = new Set<string>();
+  for (const [i, p] of peers.entries()) {
+    const canon = canonicalAddress(p.address) ?? p.address;
+    if (seen.has(canon)) throw new ConfigError(`--peer #${i + 1}: peer address ${p.address} is given twice: one peer per address`, where);
+    seen.add(canon);
+  }
   const originate = o.originate.map((p) => {
     if (!isValidPrefix(p)) throw new ConfigError(`--originate ${JSON.stringify(p)} is not a prefix`, where);
     return { prefix: p };

@@ -2,7 +2,8 @@
  * tortie-bgpd wiring: config → BgpSpeaker with real sockets → control socket → signals
  * (SIGHUP reload with a per-peer diff, SIGTERM/SIGINT Cease/2 to every peer then exit).
  */
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
+import { connectTcp } from '../session/socket-options.js';
 import { systemClock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { describeError } from '../../common/errors.js';
@@ -15,7 +16,8 @@ export function realDeps(logger: Logger): SpeakerDeps {
   return {
     clock: systemClock,
     logger,
-    connect: (o) => connect({ host: o.host, port: o.port, ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}) }),
+    // TTL, GTSM and TCP-MD5 are set before the SYN (socket-options.ts).
+    connect: connectTcp,
     listen: (o, onConnection) => new Promise<Server>((resolve, reject) => {
       const srv = createServer((s: Socket) => onConnection(s));
       srv.once('error', (err) => reject(new Error(`cannot listen on ${o.address}:${o.port}: ${err.message}`)));

@@ -12,7 +12,7 @@ import type { AfiSafi, RouteRefreshMessage, UpdateMessage } from '../wire/types.
 import type {
   AddPathFamilyConfig, DownReason, FsmConfig, FsmState, GracefulRestartConfig, NegotiatedSession,
 } from '../fsm/fsm-types.js';
-import type { ApplySocketOptions, SocketOptions } from './socket-options.js';
+import type { ApplySocketOptions, ConnectOptions, SocketOptions } from './socket-options.js';
 import type { WireCodec } from './wire-codec.js';
 
 export interface SessionConfig {
@@ -48,6 +48,7 @@ export interface SessionConfig {
   readonly idleHold?: { readonly minMs: number; readonly maxMs: number; readonly stableMs: number };
   /** Hold timer while waiting for the OPEN; default 240 s (RFC 4271 §8.2.2 suggests 4 minutes). */
   readonly openHoldTimeMs?: number;
+  /** TTL, minimum TTL (GTSM), TCP-MD5: handed to `connect` for outgoing connections, applied to accepted ones. */
   readonly socketOptions?: SocketOptions;
   /** send() reports false above this many queued bytes (default 1 MiB); listen for 'drain'. */
   readonly writeHighWaterBytes?: number;
@@ -62,13 +63,15 @@ export interface SessionConfig {
   readonly sliceMessages?: number;
 }
 
-export interface ConnectOptions { readonly host: string; readonly port: number; readonly localAddress?: string }
+export type { ConnectOptions } from './socket-options.js';
 
 export interface SessionDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly codec: WireCodec;
+  /** Opens outgoing connections with `options.socketOptions` set before the SYN (default connectTcp). */
   readonly connect?: (options: ConnectOptions) => Socket;
+  /** Sets TTL and minimum TTL on accepted connections (default: through common/native). */
   readonly applySocketOptions?: ApplySocketOptions;
 }
 

@@ -4,7 +4,7 @@
  * collisions (§6.8) run a second FSM on the incoming connection until the BGP identifiers decide
  * which connection survives; the loser gets Cease/7.
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { EventEmitter } from 'node:events';
 import type { TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
@@ -16,7 +16,7 @@ import { BgpFsm } from '../fsm/fsm.js';
 import type { FsmConfig, FsmInput, FsmOutput, FsmState, NegotiatedSession, TimerName } from '../fsm/fsm-types.js';
 import { decodeShutdownCommunication, notification, notificationText } from '../fsm/notifications.js';
 import { Connection, type ConnectionHandlers } from './connection.js';
-import { applySocketOptions as defaultApplySocketOptions, type ApplySocketOptions } from './socket-options.js';
+import { applySocketOptions as defaultApplySocketOptions, connectTcp, validateSocketOptions, type ApplySocketOptions } from './socket-options.js';
 import {
   toFsmConfig, type ConnectOptions, type ConnectionInfo, type NotificationInfo, type SessionConfig, type SessionDeps,
   type SessionEventMap, type SessionStats, type StateChange,
@@ -62,7 +62,8 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
     this.name = config.name ?? config.peerAddress;
     this.fsmConfig = toFsmConfig(config, `session ${this.name}`);
     this.log = deps.logger.child({ peer: this.name });
-    this.connectFn = deps.connect ?? ((o) => netConnect({ host: o.host, port: o.port, ...(o.localAddress ? { localAddress: o.localAddress } : {}) }));
+    this.connectFn = deps.connect ?? ((o) => connectTcp(o));
+    if (config.socketOptions) validateSocketOptions(config.socketOptions, `session ${this.name}`);
     this.applyOpts = deps.applySocketOptions ?? defaultApplySocketOptions;
     this.main = this.newEndpoint(true);
     this.sinceWall = deps.clock.wallNow();
@@ -216,6 +217,18 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
    */
   acceptConnection(socket: Socket): void {
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    if (this.config.socketOptions !== undefined) {
+      // TTL and GTSM's minimum TTL before anything is read or sent; a connection we cannot
+      // protect as configured is refused rather than run without it.
+      try {
+        this.applyOpts(socket, this.config.socketOptions, `session ${this.name}`);
+      } catch (err) {
+        this.lastError = `incoming connection from ${remote} refused: ${describeError(err)}`;
+        this.log.warn({ remote, err: describeError(err) }, 'incoming connection refused: cannot set its socket options');
+        socket.destroy();
+        return;
+      }
+    }
     const state = this.state;
     if (state === 'Active' && this.main.conn === undefined) {
       this.main.conn = this.wrap(socket, false);
@@ -397,11 +410,11 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
     const opts: ConnectOptions = {
       host: this.config.peerAddress, port: this.config.peerPort ?? 179,
       ...(this.config.localAddress !== undefined ? { localAddress: this.config.localAddress } : {}),
+      ...(this.config.socketOptions !== undefined ? { socketOptions: this.config.socketOptions } : {}),
     };
     let socket: Socket;
     try {
       socket = this.connectFn(opts);
-      if (this.config.socketOptions) this.applyOpts(socket, this.config.socketOptions, `session ${this.name}`);
     } catch (err) {
       const msg = describeError(err);
       this.log.warn({ err: msg }, 'cannot open connection');

@@ -4,6 +4,7 @@
  */
 import type { Prefix } from '../../common/prefix.js';
 import type { LargeCommunity } from '../wire/types.js';
+import type { SocketOptions } from '../session/socket-options.js';
 
 export type Family = 'ipv4-unicast' | 'ipv6-unicast';
 
@@ -51,8 +52,18 @@ export interface PeerConfig {
   readonly asn: number;
   readonly port: number;
   readonly passive: boolean;
-  /** eBGP multihop TTL; without it eBGP sends TTL 1... (we leave the kernel default). */
+  /**
+   * TTL of what we send (BIRD `multihop N`, FRR `ebgp-multihop N`). Absent: eBGP sends TTL 1
+   * (a directly connected peer, as BIRD and FRR), iBGP the kernel default (64).
+   */
   readonly multihop?: number;
+  /**
+   * GTSM (RFC 5082; BIRD `ttl security`, FRR `ttl-security hops N`, Calico ttlSecurity): the peer
+   * is at most this many hops away; we send TTL 255 and drop what arrives below 256 - hops.
+   */
+  readonly ttlSecurity?: number;
+  /** TCP-MD5 key (RFC 2385; BIRD and FRR `password`), on our connections and the listener. */
+  readonly password?: string;
   readonly localAddress?: string;
   readonly holdTime: number;
   readonly keepalive: number;
@@ -95,6 +106,17 @@ export interface OriginateConfig {
   readonly prefix: string;
   readonly nextHop?: string;
   readonly communities?: readonly number[];
+}
+
+/** Socket options of a peer's session: GTSM, else multihop TTL, else 1 for eBGP; plus the MD5 key. */
+export function peerSocketOptions(c: PeerConfig, speakerAsn: number): SocketOptions {
+  const ebgp = (c.localAs ?? speakerAsn) !== c.asn;
+  const ttl = c.ttlSecurity !== undefined ? 255 : c.multihop ?? (ebgp ? 1 : undefined);
+  return {
+    ...(ttl !== undefined ? { ttl } : {}),
+    ...(c.ttlSecurity !== undefined ? { minTtl: 256 - c.ttlSecurity } : {}),
+    ...(c.password !== undefined ? { md5Password: c.password } : {}),
+  };
 }
 
 /** Structural equality of two peer configs: a reload resets only peers for which this is false. */

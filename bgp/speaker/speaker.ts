@@ -35,7 +35,8 @@ import { exportTargetKey, type ExportedAttributes, type ExportTarget } from '../
 import type { BestPathStep } from '../rib/best-path.js';
 import { PrefixTable } from '../rib/prefix-table.js';
 import type { PeerInfo, Route } from '../rib/route.js';
-import { peerConfigEquals, type PeerConfig, type SpeakerConfig } from './peer-config.js';
+import { peerConfigEquals, peerSocketOptions, type PeerConfig, type SpeakerConfig } from './peer-config.js';
+import { setListenerMd5 } from '../session/socket-options.js';
 import { compilePeerPolicy } from './policy-config.js';
 import { addPathSend, nlriBlob, UpdateAssembler, type NlriBlob } from './pack.js';
 
@@ -211,6 +212,8 @@ export class BgpSpeaker {
   private skipMask = new Uint32Array(1024);
   private skipStamp = 0;
   private server: Server | undefined;
+  /** Peer address → TCP-MD5 key set on the listener. */
+  private readonly listenerKeys = new Map<string, string>();
   private readonly log: Logger;
   private stopped = false;
 
@@ -566,6 +569,7 @@ export class BgpSpeaker {
       // Graceful restart "aware" (no families, restart time 0), like BIRD: peers then send
       // End-of-RIB and FRR answers our ROUTE-REFRESH; nothing of ours is kept across restarts.
       gracefulRestart: { restartTime: 0, helperOnly: true },
+      socketOptions: peerSocketOptions(c, this.config.asn),
     }, { clock: this.deps.clock, logger: this.deps.logger, codec: compactWireCodec, connect: this.deps.connect });
   }
 
@@ -573,6 +577,7 @@ export class BgpSpeaker {
   private attach(p: Peer): void {
     const s = p.session;
     this.listener.addSession(s);
+    if (p.config.password !== undefined) this.setListenerKey(p, p.config.password);
     s.on('established', (n) => { if (p.session === s) this.onEstablished(p, n); });
     s.on('update', (m, info) => { if (p.session === s) this.onUpdate(p, m, info); });
     s.on('route-refresh', (m) => { if (p.session === s) this.onRouteRefresh(p, m.afi, m.safi, m.subtype); });
@@ -583,8 +588,25 @@ export class BgpSpeaker {
   private retire(p: Peer, subcode: number): void {
     const s = p.session;
     this.listener.removeSession(s);
+    if (this.listenerKeys.has(p.config.address)) this.setListenerKey(p, undefined);
     s.automaticStop(subcode, { restart: false });
     if (p.adjIn || p.group) this.detachRib(p);
+  }
+
+  /**
+   * TCP-MD5 key for a peer on the listening socket (the kernel checks incoming SYNs against it
+   * and copies it to the accepted socket). Only this peer's key changes: other sessions, and
+   * their keys, are untouched.
+   */
+  private setListenerKey(p: Peer, key: string | undefined): void {
+    if (key === undefined) this.listenerKeys.delete(p.config.address); else this.listenerKeys.set(p.config.address, key);
+    if (this.server === undefined) return;
+    try {
+      setListenerMd5(this.server, p.config.address, key);
+    } catch (err) {
+      p.lastError = `cannot ${key === undefined ? 'remove' : 'set'} the TCP-MD5 key on the listener: ${describeError(err)}`;
+      this.log.error({ peer: p.config.name, err: describeError(err) }, 'listener TCP-MD5 key not set: incoming connections from this peer will fail');
+    }
   }
 
   private background(pr: Promise<void>, name: string, what: string): void {

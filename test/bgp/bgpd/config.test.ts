@@ -114,6 +114,37 @@ describe('bgpd config', () => {
     assert.throws(() => parseConfigText(GOOD.replace('holdTime: 30', 'holdTime: 30\n    allowAsIn: -1'), 'a.yaml'), /peers\[0\]\.allowAsIn/);
   });
 
+  it('password, multihop and ttlSecurity (BIRD password / multihop [N] / ttl security; FRR ttl-security hops N)', () => {
+    const peer = (extra: string) => parseConfigText(GOOD.replace('holdTime: 30', `holdTime: 30\n    ${extra.replace(/\n/g, '\n    ')}`), 'm.yaml').speaker.peers[0];
+    const pick = (p: ReturnType<typeof peer>) => ({ password: p?.password, multihop: p?.multihop, ttlSecurity: p?.ttlSecurity });
+    assert.deepEqual(pick(peer('password: "s3cret"')), { password: 's3cret', multihop: undefined, ttlSecurity: undefined });
+    assert.deepEqual(pick(peer('multihop: true')), { password: undefined, multihop: 64, ttlSecurity: undefined });
+    assert.deepEqual(pick(peer('multihop: 3')), { password: undefined, multihop: 3, ttlSecurity: undefined });
+    // eBGP (65546 vs 65001): ttl security on a direct session allows 1 hop, with multihop N allows N.
+    assert.deepEqual(pick(peer('ttlSecurity: true')), { password: undefined, multihop: undefined, ttlSecurity: 1 });
+    assert.deepEqual(pick(peer('ttlSecurity: true\nmultihop: 2')), { password: undefined, multihop: undefined, ttlSecurity: 2 });
+    assert.deepEqual(pick(peer('ttlSecurity: 3')), { password: undefined, multihop: undefined, ttlSecurity: 3 });
+    assert.deepEqual(pick(peer('ttlSecurity: false\nmultihop: 5')), { password: undefined, multihop: 5, ttlSecurity: undefined });
+    const bad = (extra: string, re: RegExp) => assert.throws(() => peer(extra), (e: unknown) => e instanceof ConfigError && re.test(e.message));
+    bad('password: ""', /m\.yaml:\d+: peers\[0\]\.password: password must be 1\.\.80 bytes/);
+    bad(`password: "${'x'.repeat(81)}"`, /peers\[0\]\.password/);
+    bad('password: 12', /peers\[0\]\.password/);
+    bad('multihop: 0', /peers\[0\]\.multihop/);
+    bad('multihop: 256', /peers\[0\]\.multihop/);
+    bad('ttlSecurity: 255', /peers\[0\]\.ttlSecurity/);
+    bad('ttlSecurity: 2\nmultihop: 2', /peers\[0\]\.ttlSecurity: ttlSecurity: N and multihop together/);
+    bad('ttlSecurity: true\nmultihop: 255', /peers\[0\]\.multihop: .*at most 254 hops/);
+  });
+
+  it('two peers with one address are refused by the parser (so --check refuses what start refuses)', () => {
+    const two = GOOD.replace('peers:\n', 'peers:\n  - { name: other, address: 10.99.0.1, asn: 65003 }\n');
+    assert.throws(() => parseConfigText(two, 'd.yaml'), /d\.yaml: peers\[1\]\.address: peer address 10\.99\.0\.1 is already used by peers\[0\]/);
+    const v6 = GOOD.replace('peers:\n', 'peers:\n  - { name: a, address: "fd00::1", asn: 65003 }\n  - { name: b, address: "fd00:0::1", asn: 65003 }\n');
+    assert.throws(() => parseConfigText(v6, 'd.yaml'), /peers\[1\]\.address/);
+    assert.throws(() => quickConfig({ as: '65002', routerId: '10.0.0.2', peer: ['10.0.0.1,as=65001', '10.0.0.1,as=65003'], originate: [] }),
+      /--peer #2: peer address 10\.0\.0\.1 is given twice/);
+  });
+
   it('AS numbers: plain, asdot, bounds', () => {
     assert.equal(parseAsn('65001'), 65001);
     assert.equal(parseAsn('1.10'), 65546);

@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "tortie_native",
+      "sources": ["tortie-native.c"],
+      "cflags": ["-Wall", "-Wextra", "-Werror", "-O2"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}
