@@ -14,7 +14,11 @@
  *
  * Incoming connections: MD5 keys live on the listening socket (setListenerMd5: the kernel checks
  * the SYN against them and copies them to the accepted socket); TTL and minimum TTL are set on
- * the accepted socket (applySocketOptions) before the first byte is read, as BIRD does.
+ * the accepted socket (applySocketOptions) before the first byte is read, as BIRD does. That
+ * alone leaves GTSM open during the handshake: the kernel queues the peer's first segments (its
+ * OPEN) before accept() returns, so a peer too far away would see our OPEN and KEEPALIVE and
+ * call the session Established. The listener therefore also carries a socket filter with every
+ * GTSM peer's minimum (setListenerTtlFilter), which the kernel runs on the SYN and the ACK.
  */
 import { connect as netConnect, Socket, type Server } from 'node:net';
 import { isIPv6 } from 'node:net';
@@ -101,6 +105,12 @@ export const applySocketOptions: ApplySocketOptions = (socket, options, where) =
   if (options.ttl !== undefined) n.setTtl(fd, options.ttl);
   if (options.minTtl !== undefined) n.setMinTtl(fd, options.minTtl);
 };
+
+/** Replace the listener's GTSM filter: per peer address, the minimum TTL of what it may send us. */
+export function setListenerTtlFilter(server: Server, entries: ReadonlyArray<{ readonly address: string; readonly minTtl: number }>,
+  native: () => NativeHelper = loadNative): void {
+  native().setTtlFilter(fdOf(server), entries);
+}
 
 /** Add (key) or remove (undefined) the TCP-MD5 key for `peer` on a listening server. */
 export function setListenerMd5(server: Server, peer: string, key: string | undefined, native: () => NativeHelper = loadNative): void {

@@ -36,7 +36,7 @@ import type { BestPathStep } from '../rib/best-path.js';
 import { PrefixTable } from '../rib/prefix-table.js';
 import type { PeerInfo, Route } from '../rib/route.js';
 import { peerConfigEquals, peerSocketOptions, type PeerConfig, type SpeakerConfig } from './peer-config.js';
-import { setListenerMd5 } from '../session/socket-options.js';
+import { setListenerMd5, setListenerTtlFilter } from '../session/socket-options.js';
 import { compilePeerPolicy } from './policy-config.js';
 import { addPathSend, nlriBlob, UpdateAssembler, type NlriBlob } from './pack.js';
 
@@ -214,6 +214,8 @@ export class BgpSpeaker {
   private server: Server | undefined;
   /** Peer address → TCP-MD5 key set on the listener. */
   private readonly listenerKeys = new Map<string, string>();
+  /** GTSM peer address → minimum TTL, in the listener's socket filter. */
+  private readonly listenerGtsm = new Map<string, number>();
   private readonly log: Logger;
   private stopped = false;
 
@@ -578,6 +580,7 @@ export class BgpSpeaker {
     const s = p.session;
     this.listener.addSession(s);
     if (p.config.password !== undefined) this.setListenerKey(p, p.config.password);
+    if (p.config.ttlSecurity !== undefined) this.setListenerGtsm(p, 256 - p.config.ttlSecurity);
     s.on('established', (n) => { if (p.session === s) this.onEstablished(p, n); });
     s.on('update', (m, info) => { if (p.session === s) this.onUpdate(p, m, info); });
     s.on('route-refresh', (m) => { if (p.session === s) this.onRouteRefresh(p, m.afi, m.safi, m.subtype); });
@@ -589,6 +592,7 @@ export class BgpSpeaker {
     const s = p.session;
     this.listener.removeSession(s);
     if (this.listenerKeys.has(p.config.address)) this.setListenerKey(p, undefined);
+    if (this.listenerGtsm.has(p.config.address)) this.setListenerGtsm(p, undefined);
     s.automaticStop(subcode, { restart: false });
     if (p.adjIn || p.group) this.detachRib(p);
   }
@@ -606,6 +610,18 @@ export class BgpSpeaker {
     } catch (err) {
       p.lastError = `cannot ${key === undefined ? 'remove' : 'set'} the TCP-MD5 key on the listener: ${describeError(err)}`;
       this.log.error({ peer: p.config.name, err: describeError(err) }, 'listener TCP-MD5 key not set: incoming connections from this peer will fail');
+    }
+  }
+
+  /** A GTSM peer's minimum TTL in the listener's filter (socket-options.ts says why). */
+  private setListenerGtsm(p: Peer, minTtl: number | undefined): void {
+    if (minTtl === undefined) this.listenerGtsm.delete(p.config.address); else this.listenerGtsm.set(p.config.address, minTtl);
+    if (this.server === undefined) return;
+    try {
+      setListenerTtlFilter(this.server, [...this.listenerGtsm].map(([address, min]) => ({ address, minTtl: min })));
+    } catch (err) {
+      p.lastError = `cannot set the GTSM filter on the listener: ${describeError(err)}`;
+      this.log.error({ peer: p.config.name, err: describeError(err) }, 'listener GTSM filter not set: the minimum TTL is checked only after accept');
     }
   }
 

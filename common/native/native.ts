@@ -21,6 +21,11 @@ export interface NativeHelper {
   setTtl(fd: number, ttl: number): void;
   /** IP_MINTTL (and IPV6_MINHOPCOUNT on an IPv6 socket), 0..255; 0 turns the check off. */
   setMinTtl(fd: number, minTtl: number): void;
+  /**
+   * Classic BPF on a listening socket: drop segments from each address that arrive with a TTL /
+   * hop limit below its minTtl (GTSM for the handshake, see tortie-native.c). [] detaches it.
+   */
+  setTtlFilter(fd: number, entries: ReadonlyArray<{ readonly address: string; readonly minTtl: number }>): void;
   /** A TUN device without packet information (IFF_TUN | IFF_NO_PI); non-blocking fd. */
   openTun(name: string): { readonly fd: number; readonly name: string };
   close(fd: number): void;

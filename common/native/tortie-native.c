@@ -6,6 +6,8 @@
  *   setMd5(fd, peer, key | null)       TCP_MD5SIG (RFC 2385) for one peer address; null clears
  *   setTtl(fd, ttl)                    IP_TTL / IPV6_UNICAST_HOPS (both on an IPv6 socket: mapped IPv4)
  *   setMinTtl(fd, minTtl)              IP_MINTTL / IPV6_MINHOPCOUNT (RFC 5082 GTSM); 0 clears
+ *   setTtlFilter(fd, [{ address, minTtl }])  classic BPF on a listener: drop segments from
+ *                                      those addresses arriving below their minimum TTL
  *   openTun(name) -> { fd, name }      /dev/net/tun, IFF_TUN | IFF_NO_PI (bare IP packets)
  *   close(fd)
  *
@@ -21,6 +23,9 @@
 #include <arpa/inet.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/filter.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
@@ -230,6 +235,96 @@ static napi_value js_set_min_ttl(napi_env env, napi_callback_info info) {
   return set_hops(env, info, IP_MINTTL, IPV6_MINHOPCOUNT, "IP_MINTTL/IPV6_MINHOPCOUNT", 0);
 }
 
+/*
+ * GTSM on a shared listener. IP_MINTTL on the accepted socket comes too late: the peer's first
+ * segments (its OPEN follows the handshake at once) are queued before accept() returns, and the
+ * listener itself serves every peer, so it cannot carry one peer's minimum. A socket filter on
+ * the listener runs for the SYN and the handshake's ACK (and is inherited by the accepted
+ * socket): per GTSM peer, drop what comes from its address with a lower TTL / hop limit.
+ * Program: IPv4 section (one 6-instruction block per IPv4 peer), then IPv6 (12 per peer); all
+ * jumps inside a block are short, the one long jump uses BPF_JA's 32-bit offset.
+ */
+#define NET(off) ((uint32_t)(SKF_NET_OFF + (off)))
+#define KEEP 0xffffffffu
+
+static napi_value js_set_ttl_filter(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  bool is_array = false;
+  if (argc < 2 || !arg_int(env, argv[0], &fd) || napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) {
+    return throw_type(env, "setTtlFilter(fd, [{ address, minTtl }]): bad arguments");
+  }
+  uint32_t n = 0;
+  napi_get_array_length(env, argv[1], &n);
+  if (n == 0) {
+    if (setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, NULL, 0) < 0 && errno != ENOENT) return throw_errno(env, errno, "setsockopt", "SO_DETACH_FILTER");
+    return NULL;
+  }
+  if (n > 2000) return throw_type(env, "setTtlFilter: at most 2000 entries");
+  struct entry { int v6; uint8_t addr[16]; int32_t min; } *es = calloc(n, sizeof *es);
+  if (es == NULL) return throw_errno(env, ENOMEM, "setTtlFilter", "calloc");
+  uint32_t n4 = 0, n6 = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e, a, m;
+    char text[INET6_ADDRSTRLEN + 1];
+    if (napi_get_element(env, argv[1], i, &e) != napi_ok || napi_get_named_property(env, e, "address", &a) != napi_ok ||
+        napi_get_named_property(env, e, "minTtl", &m) != napi_ok || !arg_str(env, a, text, sizeof text, NULL) ||
+        !arg_int(env, m, &es[i].min) || es[i].min < 1 || es[i].min > 255) {
+      free(es);
+      return throw_type(env, "setTtlFilter: each entry needs address (IP text) and minTtl 1..255");
+    }
+    if (inet_pton(AF_INET, text, es[i].addr) == 1) { es[i].v6 = 0; n4++; }
+    else if (inet_pton(AF_INET6, text, es[i].addr) == 1) { es[i].v6 = 1; n6++; }
+    else { free(es); return throw_type(env, "setTtlFilter: address is not an IP address"); }
+  }
+  size_t len = 4 + 6 * n4 + 1 + 4 + 12 * n6 + 1;
+  struct sock_filter *p = calloc(len, sizeof *p), *q = p;
+  if (p == NULL) { free(es); return throw_errno(env, ENOMEM, "setTtlFilter", "calloc"); }
+#define INS(c, t, f, k) (*q++ = (struct sock_filter)BPF_JUMP((c), (k), (t), (f)))
+  INS(BPF_LD | BPF_B | BPF_ABS, 0, 0, NET(0));
+  INS(BPF_ALU | BPF_AND | BPF_K, 0, 0, 0xf0);
+  INS(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 0x40);
+  INS(BPF_JMP | BPF_JA, 0, 0, 6 * n4 + 1);            /* not IPv4: to the IPv6 section */
+  for (uint32_t i = 0; i < n; i++) {
+    if (es[i].v6) continue;
+    const uint8_t *b = es[i].addr;
+    INS(BPF_LD | BPF_W | BPF_ABS, 0, 0, NET(12));      /* source address */
+    INS(BPF_JMP | BPF_JEQ | BPF_K, 0, 4, ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3]);
+    INS(BPF_LD | BPF_B | BPF_ABS, 0, 0, NET(8));       /* TTL */
+    INS(BPF_JMP | BPF_JGE | BPF_K, 0, 1, (uint32_t)es[i].min);
+    INS(BPF_RET | BPF_K, 0, 0, KEEP);
+    INS(BPF_RET | BPF_K, 0, 0, 0);
+  }
+  INS(BPF_RET | BPF_K, 0, 0, KEEP);
+  INS(BPF_LD | BPF_B | BPF_ABS, 0, 0, NET(0));
+  INS(BPF_ALU | BPF_AND | BPF_K, 0, 0, 0xf0);
+  INS(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 0x60);
+  INS(BPF_RET | BPF_K, 0, 0, KEEP);
+  for (uint32_t i = 0; i < n; i++) {
+    if (!es[i].v6) continue;
+    for (int w = 0; w < 4; w++) {
+      const uint8_t *b = es[i].addr + 4 * w;
+      INS(BPF_LD | BPF_W | BPF_ABS, 0, 0, NET(8 + 4 * w));
+      INS(BPF_JMP | BPF_JEQ | BPF_K, 0, (uint8_t)(10 - 2 * w), ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3]);
+    }
+    INS(BPF_LD | BPF_B | BPF_ABS, 0, 0, NET(7));       /* hop limit */
+    INS(BPF_JMP | BPF_JGE | BPF_K, 0, 1, (uint32_t)es[i].min);
+    INS(BPF_RET | BPF_K, 0, 0, KEEP);
+    INS(BPF_RET | BPF_K, 0, 0, 0);
+  }
+  INS(BPF_RET | BPF_K, 0, 0, KEEP);
+#undef INS
+  struct sock_fprog prog = { .len = (unsigned short)(q - p), .filter = p };
+  int rc = setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+  int e = errno;
+  free(p);
+  free(es);
+  if (rc < 0) return throw_errno(env, e, "setsockopt", "SO_ATTACH_FILTER");
+  return NULL;
+}
+
 static napi_value js_open_tun(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -275,6 +370,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "setMd5", NULL, js_set_md5, NULL, NULL, NULL, napi_enumerable, NULL },
     { "setTtl", NULL, js_set_ttl, NULL, NULL, NULL, napi_enumerable, NULL },
     { "setMinTtl", NULL, js_set_min_ttl, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "setTtlFilter", NULL, js_set_ttl_filter, NULL, NULL, NULL, napi_enumerable, NULL },
     { "openTun", NULL, js_open_tun, NULL, NULL, NULL, napi_enumerable, NULL },
     { "close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL },
   };
