@@ -49,7 +49,12 @@ let cached: NativeHelper | undefined;
 
 export function loadNative(): NativeHelper {
   if (cached !== undefined) return cached;
-  const candidates = nativeAddonCandidates();
+  cached = loadNativeFrom(nativeAddonCandidates());
+  return cached;
+}
+
+/** Load the first existing candidate (uncached; loadNative() is what programs use). */
+export function loadNativeFrom(candidates: readonly string[]): NativeHelper {
   const path = candidates.find((p) => existsSync(p));
   if (path === undefined) {
     throw new TortieError('NATIVE_HELPER_MISSING',
@@ -57,10 +62,9 @@ export function loadNative(): NativeHelper {
       '(part of scripts/setup.sh) then npm run build, or set TORTIE_NATIVE_ADDON', { where: 'common/native' });
   }
   try {
-    cached = createRequire(import.meta.url)(path) as NativeHelper;
+    return createRequire(import.meta.url)(path) as NativeHelper;
   } catch (err) {
     throw new TortieError('NATIVE_HELPER_MISSING', `cannot load the native helper ${path}: ${err instanceof Error ? err.message : String(err)}`,
       { cause: err, where: 'common/native' });
   }
-  return cached;
 }

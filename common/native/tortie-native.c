@@ -259,7 +259,8 @@ static napi_value js_set_ttl_filter(napi_env env, napi_callback_info info) {
   uint32_t n = 0;
   napi_get_array_length(env, argv[1], &n);
   if (n == 0) {
-    if (setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, NULL, 0) < 0 && errno != ENOENT) return throw_errno(env, errno, "setsockopt", "SO_DETACH_FILTER");
+    int unused = 0; /* the kernel wants an int-sized option even here */
+    if (setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof unused) < 0 && errno != ENOENT) return throw_errno(env, errno, "setsockopt", "SO_DETACH_FILTER");
     return NULL;
   }
   if (n > 2000) return throw_type(env, "setTtlFilter: at most 2000 entries");
