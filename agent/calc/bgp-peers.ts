@@ -8,7 +8,11 @@
  *   - route-reflector clients when this node has a cluster ID and the iBGP peer has none or another;
  *   - import: external peers never give us a route inside our pools; BGPFilter import rules;
  *   - export: BGPFilter export rules, then Calico's export function (pool with disableBGPExport →
- *     reject; pool, service CIDR, prefixAdvertisement → accept; anything else → reject).
+ *     reject; pool, service CIDR, prefixAdvertisement → accept; anything else → reject);
+ *   - TCP-MD5 from BGPPeer `password.secretKeyRef` and BGPConfiguration `nodeMeshPassword` (mesh
+ *     sessions), read through `secrets` (mounted Secret files; see agent/node/CONFIG.md); GTSM
+ *     from `ttlSecurity` (hop count, BIRD `ttl security on; multihop N`); every other eBGP session
+ *     multihop 64, as Calico renders every session `multihop`.
  */
 import { parseDuration, parsePeerIp } from '../resources/fields.js';
 import { effectiveBgpConfiguration } from '../resources/bgp-configuration.js';
@@ -33,6 +37,39 @@ export interface BgpCalcResult {
   readonly peers: readonly CalcPeer[];
   /** Things the configuration asks for that we cannot do, each naming the resource and field. */
   readonly problems: readonly string[];
+}
+
+/**
+ * The value of one key of a Secret (read from where the DaemonSet mounts it); throws with a
+ * message naming the Secret, key and file, never the value.
+ */
+export type SecretReader = (name: string, key: string) => string;
+
+type SecretRef = { readonly secretKeyRef: { readonly name: string; readonly key: string; readonly optional?: boolean | undefined } };
+
+/** Calico's bare `multihop` (BIRD's default hop count). */
+const CALICO_MULTIHOP = 64;
+
+/**
+ * A password reference → the key, or undefined with a problem recorded. `ok: false` means the
+ * session must not be configured (a non-optional Secret is unreadable: without its key the peer
+ * would refuse us anyway, and we must not fall back to an unauthenticated session).
+ */
+function resolvePassword(ref: SecretRef | undefined, where: string, secrets: SecretReader | undefined, problems: string[]):
+  { readonly ok: true; readonly password?: string } | { readonly ok: false } {
+  if (ref === undefined) return { ok: true };
+  const { name, key, optional } = ref.secretKeyRef;
+  const what = `${where}: Secret ${name} key ${key}`;
+  if (secrets === undefined) { problems.push(`${what}: no Secret reader configured; session not configured`); return { ok: false }; }
+  let value: string;
+  try { value = secrets(name, key); } catch (err) {
+    if (optional === true) { problems.push(`${what} (optional): ${(err as Error).message}; session without a password`); return { ok: true }; }
+    problems.push(`${what}: ${(err as Error).message}; session not configured`);
+    return { ok: false };
+  }
+  const n = Buffer.byteLength(value, 'utf8');
+  if (n < 1 || n > 80) { problems.push(`${what}: the password must be 1..80 bytes (TCP-MD5), it is ${n}; session not configured`); return { ok: false }; }
+  return { ok: true, password: value };
 }
 
 export const DEFAULT_TIMERS = { holdTime: 90, keepalive: 30, connectRetry: 1 } as const;
@@ -100,7 +137,7 @@ interface Target { ip: string; family: 4 | 6; port: number | undefined; asn: num
 /** A node's address in a family (v4 sessions between IPv4 addresses, v6 between IPv6, as Calico). */
 const addrOf = (n: NodeInfo, family: 4 | 6): string | undefined => (family === 4 ? n.ipv4 : n.ipv6);
 
-export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
+export function bgpSpeakerConfig(s: Snapshot, secrets?: SecretReader): BgpCalcResult {
   const problems: string[] = [];
   const local = s.nodes.get(s.localNode);
   if (local?.ipv4 === undefined) {
@@ -129,7 +166,7 @@ export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
     try { applies = appliesToLocal(p, local); } catch (err) { problems.push(`${where}: spec.nodeSelector: ${(err as Error).message}`); continue; }
     const kind: PeerKind = p.spec.node !== undefined || p.spec.nodeSelector !== undefined ? 'node specific' : 'global';
     if (applies) {
-      for (const f of ['password', 'ttlSecurity', 'maxRestartTime', 'localWorkloadSelector'] as const) {
+      for (const f of ['maxRestartTime', 'localWorkloadSelector'] as const) {
         if (p.spec[f] !== undefined) problems.push(`${where}: spec.${f} is not supported yet; ignored`);
       }
     }
@@ -198,6 +235,11 @@ export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
     const timers = keepalive === undefined || keepalive < 1 ? DEFAULT_TIMERS
       : { ...DEFAULT_TIMERS, keepalive: Math.round(keepalive), holdTime: Math.max(3, Math.round(keepalive) * 3) };
     const useNodeIp = t.source?.spec.sourceAddress !== 'None';
+    const passwordRef = t.kind === 'node-to-node mesh' ? s.bgpConfigs.get('default')?.nodeMeshPassword : t.source?.spec.password;
+    const pw = resolvePassword(passwordRef, t.source !== undefined ? `BGPPeer ${t.source.name} spec.password` : 'BGPConfiguration default spec.nodeMeshPassword', secrets, problems);
+    if (!pw.ok) continue;
+    // Calico ttlSecurity N: `ttl security on; multihop N`; 0 or unset: plain `multihop`.
+    const ttlSecurity = t.source?.spec.ttlSecurity !== undefined && t.source.spec.ttlSecurity > 0 ? t.source.spec.ttlSecurity : undefined;
     const config: PeerConfig = {
       name, address: t.ip, asn: t.asn,
       port: t.port ?? (t.node !== undefined ? listenPortOf(s, t.node.name) : 179),
@@ -212,6 +254,8 @@ export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
       ...(allowAsIn > 0 ? { allowAsIn } : {}),
       ...(localAs !== undefined ? { localAs } : {}),
       routeReflectorClient: rrClient,
+      ...(ttlSecurity !== undefined ? { ttlSecurity } : !ibgp ? { multihop: CALICO_MULTIHOP } : {}),
+      ...(pw.password !== undefined ? { password: pw.password } : {}),
       ...(imp === undefined ? {} : { import: imp }),
       export: exp,
       description: t.node !== undefined ? `node ${t.node.name}` : t.source !== undefined ? `BGPPeer ${t.source.name}` : 'mesh',

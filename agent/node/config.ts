@@ -11,6 +11,7 @@ import { etcdConfigFromEnv, type EtcdConnectionConfig } from '../datastore/datas
 import { parseAsNumber } from '../resources/fields.js';
 import { parseSelector } from '../resources/selector.js';
 import type { EncapMode } from '../resources/ip-pool.js';
+import { DEFAULT_SECRETS_DIR } from './mounted-secrets.js';
 
 export class NodeConfigError extends TortieError {
   constructor(variable: string, message: string) { super('invalid-config', message, { where: variable }); }
@@ -58,6 +59,8 @@ export interface NodeConfig {
   readonly metrics: { readonly enabled: boolean; readonly port: number };
   readonly rulesBackend: 'nft' | 'iptables';
   readonly logLevel: string;
+  /** TORTIE_SECRETS_DIR: mounted Secrets, `<dir>/<name>/<key>` (BGP passwords). */
+  readonly secretsDir: string;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -186,5 +189,6 @@ export function nodeConfigFromEnv(env: Env = process.env): NodeConfig {
     health: { enabled: bool(env, 'FELIX_HEALTHENABLED', true), host: get(env, 'FELIX_HEALTHHOST') ?? '0.0.0.0', port: int(env, 'FELIX_HEALTHPORT', 9099, 0, 65535) },
     metrics: { enabled: bool(env, 'FELIX_PROMETHEUSMETRICSENABLED', true), port: int(env, 'FELIX_PROMETHEUSMETRICSPORT', 9091, 0, 65535) },
     rulesBackend: rules, logLevel: get(env, 'TORTIE_LOG_LEVEL') ?? 'info',
+    secretsDir: get(env, 'TORTIE_SECRETS_DIR') ?? DEFAULT_SECRETS_DIR,
   };
 }

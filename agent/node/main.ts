@@ -10,6 +10,7 @@ import type { Logger } from '../../common/logger.js';
 import { createLogger } from '../../common/logger.js';
 import { describeError } from '../../common/errors.js';
 import { realDeps } from '../../bgp/bgpd/daemon.js';
+import { mountedSecretReader } from './mounted-secrets.js';
 import { EtcdKvStore } from '../datastore/etcd-kv-store.js';
 import { isDatastoreError } from '../datastore/errors.js';
 import { KvDatastore } from '../datastore/datastore.js';
@@ -166,7 +167,7 @@ async function main(): Promise<void> {
     const vxlan = addr === undefined ? undefined : new VxlanSupport({ ipam, datastore, netlink, logger: log }, cfg.nodeName, addr.address);
     const vxlan6 = addr6 === undefined ? undefined : new VxlanSupport({ ipam, datastore, netlink, logger: log }, cfg.nodeName, addr6.address);
     const agent: NodeAgent = new NodeAgent({
-      clock, logger: log, netlink, routeTable, cache, speakerDeps: realDeps(log),
+      clock, logger: log, netlink, routeTable, cache, speakerDeps: realDeps(log), secrets: mountedSecretReader(cfg.secretsDir),
       vxlan: () => vxlan?.manager(), ...(vxlan6 === undefined ? {} : { vxlan6: () => vxlan6.manager() }), health: { dataplane: dataplaneHealth, bgp: bgpHealth }, rules,
       ...(vxlan === undefined && vxlan6 === undefined ? {} : { ensureVxlan: async (pools) => { await vxlan?.ensure(pools); await vxlan6?.ensure(pools); } }),
       mtu: new PodMtuFile({ logger: log, write: writeMtuFile }, hostMtu, cfg.mtuFile),

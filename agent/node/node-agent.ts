@@ -25,7 +25,7 @@ import type { IpipDevice, PodMtuFile } from './tunnel-devices.js';
 import type { HealthReporter } from '../../felix/health/health-aggregator.js';
 import type { RulesProgrammer } from '../../felix/rules/rules-programmer.js';
 import { rulesConfig } from '../calc/rules-inputs.js';
-import { bgpSpeakerConfig } from '../calc/bgp-peers.js';
+import { bgpSpeakerConfig, type SecretReader } from '../calc/bgp-peers.js';
 import { originatedPrefixes, type Originated } from '../calc/advertise.js';
 import { kernelRoutes, type LocalFacts, type UnderlayRoute, type Workload } from '../calc/kernel-routes.js';
 import type { LearnedRoute, Snapshot } from '../calc/snapshot.js';
@@ -39,6 +39,8 @@ export interface NodeAgentDeps {
   readonly routeTable: RouteTable;
   readonly cache: DatastoreCache;
   readonly speakerDeps: SpeakerDeps;
+  /** BGP passwords (BGPPeer password, nodeMeshPassword) from mounted Secrets; absent: such peers are reported, not configured. */
+  readonly secrets?: SecretReader;
   /** vxlan.calico, created lazily once this node has an IPv4 VXLAN tunnel address. */
   readonly vxlan?: () => VxlanManager | undefined;
   /** vxlan-v6.calico (dual stack), created lazily once this node has an IPv6 VXLAN tunnel address. */
@@ -227,7 +229,7 @@ export class NodeAgent {
 
     // BGP: peers, then originated prefixes.
     if (this.options.backend === 'bird' && this.options.nodeIp !== undefined) {
-      const calc = bgpSpeakerConfig(s);
+      const calc = bgpSpeakerConfig(s, this.deps.secrets);
       problems.push(...calc.problems);
       // A BGP failure (port 179 taken, ...) must not hold the dataplane back: report it, retry later.
       if (calc.speaker !== undefined) {

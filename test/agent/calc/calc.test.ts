@@ -374,13 +374,19 @@ test('BGPPeer keepaliveTime, sourceAddress None, reachableBy; unsupported fields
     { name: 'other-node', spec: { node: 'zz', peerIP: '10.0.0.8', asNumber: 65100, password: { secretKeyRef: { name: 's', key: 'k' } } } },
   ];
   const s = snap('a', nodes, { peers });
-  const r = bgpSpeakerConfig(s);
+  const r = bgpSpeakerConfig(s, (name, key) => (name === 's' && key === 'k' ? 'md5-key' : assert.fail(`read ${name}/${key}`)));
   const far = r.speaker?.peers.find((p) => p.address === '192.0.2.7');
   assert.equal(far?.keepalive, 10);
   assert.equal(far?.holdTime, 30);
   assert.equal(far?.localAddress, undefined);
   assert.equal(r.speaker?.peers.find((p) => p.address === '10.0.0.9')?.localAddress, '10.0.0.1');
-  assert.deepEqual(r.problems, ['BGPPeer md5: spec.password is not supported yet; ignored', 'BGPPeer md5: spec.ttlSecurity is not supported yet; ignored']);
+  assert.deepEqual(r.problems, []);
+  const md5 = r.speaker?.peers.find((p) => p.address === '10.0.0.9');
+  assert.equal(md5?.password, 'md5-key');
+  assert.equal(md5?.ttlSecurity, 1);
+  assert.equal(md5?.multihop, undefined, 'GTSM replaces multihop (TTL 255 sent)');
+  assert.equal(far?.multihop, 64, 'eBGP without ttlSecurity: Calico\'s multihop');
+  assert.equal(far?.password, undefined);
   const k = kernelRoutes(s, [], [], facts('10.0.0.1/24'));
   assert.deepEqual(k.routes.find((x) => x.dst === '192.0.2.7/32'), { dst: '192.0.2.7/32', type: 'unicast', iface: 'eth0', gateway: '10.0.0.254', onlink: true, metric: 1024 });
 });
@@ -491,4 +497,43 @@ test('backend vxlan: remote IPv6 blocks from IPAM through vxlan-v6.calico (Alway
   const v4only = kernelRoutes(snap('a', v6Nodes(), { blocks, pools: [pool('fd00:244::/48', { blockSize: 122, vxlanMode: 'Always' })] }), [], [], facts('10.0.1.2/24', { backend: 'vxlan' }));
   assert.deepEqual(v4only.vxlanBlocks6, []);
   assert.ok(v4only.skipped.some((x) => x.prefix === 'fd00:244::80/122' && x.reason === 'IPv6 block: this node has no IPv6 address'), JSON.stringify(v4only.skipped));
+});
+
+test('BGP passwords: BGPPeer secretKeyRef, nodeMeshPassword on mesh sessions only, unreadable Secrets, never the key in a problem', () => {
+  const nodes = [node('a', '10.0.0.1/24'), node('b', '10.0.0.2/24')];
+  const ref = (name: string, key: string, optional?: boolean) => ({ secretKeyRef: { name, key, ...(optional === undefined ? {} : { optional }) } });
+  const peers: PeerInfo[] = [
+    { name: 'tor', spec: { peerIP: '10.0.0.254', asNumber: 65100, password: ref('tor', 'pw') } },
+    { name: 'gone', spec: { peerIP: '10.0.0.253', asNumber: 65100, password: ref('missing', 'pw') } },
+    { name: 'opt', spec: { peerIP: '10.0.0.252', asNumber: 65100, password: ref('missing', 'pw', true) } },
+    { name: 'long', spec: { peerIP: '10.0.0.251', asNumber: 65100, password: ref('long', 'pw') } },
+    { name: 'ibgp', spec: { peerIP: '10.0.0.250', asNumber: 64512, ttlSecurity: 0 } },
+  ];
+  const values: Record<string, string> = { 'tor/pw': 'tor-secret', 'mesh/pw': 'mesh-secret', 'long/pw': 'x'.repeat(81) };
+  const reads: string[] = [];
+  const reader = (name: string, key: string): string => {
+    reads.push(`${name}/${key}`);
+    const v = values[`${name}/${key}`];
+    if (v === undefined) throw new Error(`/etc/tortie/secrets/${name}/${key} does not exist`);
+    return v;
+  };
+  const r = bgpSpeakerConfig(snap('a', nodes, { peers, configs: { default: { nodeMeshPassword: ref('mesh', 'pw') } } }), reader);
+  const by = new Map((r.speaker?.peers ?? []).map((p) => [p.address, p]));
+  assert.equal(by.get('10.0.0.254')?.password, 'tor-secret');
+  assert.equal(by.get('10.0.0.2')?.password, 'mesh-secret', 'mesh session: nodeMeshPassword');
+  assert.equal(by.has('10.0.0.253'), false, 'unreadable Secret: the peer is not configured without its password');
+  assert.equal(by.get('10.0.0.252')?.password, undefined, 'optional: configured without a password');
+  assert.ok(by.has('10.0.0.252'));
+  assert.equal(by.has('10.0.0.251'), false, 'an 81-byte password is refused');
+  assert.equal(by.get('10.0.0.250')?.ttlSecurity, undefined, 'ttlSecurity 0: off');
+  assert.equal(by.get('10.0.0.250')?.multihop, undefined, 'iBGP keeps the kernel default TTL');
+  assert.equal(r.problems.length, 3, r.problems.join('; '));
+  assert.match(r.problems.join('\n'), /BGPPeer gone spec\.password: Secret missing key pw: .*does not exist; session not configured/);
+  assert.match(r.problems.join('\n'), /BGPPeer opt spec\.password: Secret missing key pw \(optional\)/);
+  assert.match(r.problems.join('\n'), /BGPPeer long spec\.password: Secret long key pw: the password must be 1\.\.80 bytes/);
+  assert.doesNotMatch(r.problems.join('\n'), /secret-|xxxx/, 'no key in any problem');
+  // Without a reader (no mounted Secrets configured): reported, not configured.
+  const none = bgpSpeakerConfig(snap('a', nodes, { peers: [peers[0] as PeerInfo] }));
+  assert.equal(none.speaker?.peers.some((p) => p.address === '10.0.0.254'), false);
+  assert.match(none.problems.join('\n'), /BGPPeer tor spec\.password: Secret tor key pw: no Secret reader configured/);
 });
