@@ -1,8 +1,11 @@
 /**
  * Unix-socket control server for tortie-bgpd: answers CtlRequests from the speaker's status.
+ * Whoever can connect can disable peers, so the socket is 0600 (0660 with a group, like BIRD's
+ * `-g group`) whatever the umask: bound under umask 0177 (no moment where others may connect),
+ * then chmod/chown to the final mode.
  */
 import { createServer, type Server } from 'node:net';
-import { mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../../common/logger.js';
 import { describeError } from '../../common/errors.js';
@@ -20,7 +23,24 @@ export interface CtlHandlers {
   readonly now: () => number;
 }
 
-export async function startCtlServer(path: string, h: CtlHandlers, logger: Logger): Promise<Server> {
+export interface CtlSocketOptions {
+  /** Group allowed to use the socket (mode 0660); absent: owner only (0600). */
+  readonly group?: number;
+}
+
+/** A group name or numeric id → gid (from /etc/group; Node has no getgrnam). */
+export function resolveGroup(text: string, groupFile = '/etc/group'): number {
+  if (/^\d+$/.test(text)) return Number(text);
+  let lines: string[] = [];
+  try { lines = readFileSync(groupFile, 'utf8').split('\n'); } catch { /* reported below */ }
+  for (const l of lines) {
+    const [name, , gid] = l.split(':');
+    if (name === text && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
+  }
+  throw new Error(`--ctl-group: no group ${JSON.stringify(text)} in ${groupFile}`);
+}
+
+export async function startCtlServer(path: string, h: CtlHandlers, logger: Logger, opts: CtlSocketOptions = {}): Promise<Server> {
   mkdirSync(dirname(path), { recursive: true });
   rmSync(path, { force: true });
   const server = createServer((sock) => {
@@ -46,9 +66,21 @@ export async function startCtlServer(path: string, h: CtlHandlers, logger: Logge
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(path, () => { server.off('error', reject); resolve(); });
+    // listen() binds a Unix socket synchronously: the file is created under this umask.
+    const old = process.umask(0o177);
+    try {
+      server.listen(path, () => { server.off('error', reject); resolve(); });
+    } finally { process.umask(old); }
   });
-  logger.info({ path }, 'control socket listening');
+  const mode = opts.group === undefined ? 0o600 : 0o660;
+  try {
+    if (opts.group !== undefined) chownSync(path, -1, opts.group);
+    chmodSync(path, mode);
+  } catch (err) {
+    server.close();
+    throw new Error(`control socket ${path}: cannot set mode ${mode.toString(8)}${opts.group === undefined ? '' : ` and group ${opts.group}`}: ${describeError(err)}`);
+  }
+  logger.info({ path, mode: mode.toString(8), ...(opts.group !== undefined ? { group: opts.group } : {}) }, 'control socket listening');
   return server;
 }
 

@@ -28,7 +28,7 @@ export function realDeps(logger: Logger): SpeakerDeps {
 
 export interface Daemon { readonly speaker: BgpSpeaker; stop(): Promise<void> }
 
-export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; reload: (() => BgpdConfig) | undefined }, logger: Logger): Promise<Daemon> {
+export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; ctlGroup?: number; reload: (() => BgpdConfig) | undefined }, logger: Logger): Promise<Daemon> {
   const startedAt = systemClock.now();
   if (cfg.warmUp) await warmUp({ logger });
   const speaker = new BgpSpeaker(realDeps(logger), cfg.speaker);
@@ -54,7 +54,8 @@ export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; reload
     logger.info(diff, 'configuration reloaded');
     return diff;
   };
-  const ctl = await startCtlServer(opts.ctlPath, { speaker: () => speaker, reload, startedAt, now: () => systemClock.now() }, logger);
+  const ctl = await startCtlServer(opts.ctlPath, { speaker: () => speaker, reload, startedAt, now: () => systemClock.now() }, logger,
+    opts.ctlGroup !== undefined ? { group: opts.ctlGroup } : {});
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

@@ -10,6 +10,7 @@ import { createLogger } from '../../common/logger.js';
 import { describeError } from '../../common/errors.js';
 import { loadConfigFile, quickConfig, type BgpdConfig } from './config.js';
 import { DEFAULT_CTL_PATH } from './ctl-protocol.js';
+import { resolveGroup } from './ctl-server.js';
 import { runDaemon } from './daemon.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -21,16 +22,19 @@ const program = new Command('tortie-bgpd')
   .option('--peer <spec>', 'ADDR,as=N[,port=N][,passive][,local=ADDR][,hold=N][,nhs] (repeatable)', collect, [])
   .option('--listen <addr:port>', 'listen address (quick form), default 0.0.0.0:179')
   .option('--originate <prefix>', 'prefix to originate (repeatable)', collect, [])
-  .option('--ctl <path>', 'control socket', DEFAULT_CTL_PATH)
+  .option('--ctl <path>', 'control socket (mode 0600)', DEFAULT_CTL_PATH)
+  .option('--ctl-group <group>', 'group allowed to use the control socket (mode 0660), name or gid')
   .option('--no-warmup', 'skip the JIT warm-up at start (a synthetic table through a private speaker, ~0.3-0.4 s CPU)')
   .option('--check', 'validate the configuration and exit')
   .parse();
 
-const o = program.opts<{ config?: string; as?: string; routerId?: string; peer: string[]; listen?: string; originate: string[]; ctl: string; check?: boolean; warmup: boolean }>();
+const o = program.opts<{ config?: string; as?: string; routerId?: string; peer: string[]; listen?: string; originate: string[]; ctl: string; ctlGroup?: string; check?: boolean; warmup: boolean }>();
 
 let cfg: BgpdConfig;
 let reload: (() => BgpdConfig) | undefined;
+let ctlGroup: number | undefined;
 try {
+  if (o.ctlGroup !== undefined) ctlGroup = resolveGroup(o.ctlGroup);
   if (o.config !== undefined) {
     const file = o.config;
     cfg = loadConfigFile(file);
@@ -49,7 +53,7 @@ if (o.check) {
   process.exit(0);
 }
 const logger = createLogger('tortie-bgpd');
-runDaemon(cfg, { ctlPath: o.ctl, reload }, logger).catch((err: unknown) => {
+runDaemon(cfg, { ctlPath: o.ctl, ...(ctlGroup !== undefined ? { ctlGroup } : {}), reload }, logger).catch((err: unknown) => {
   process.stderr.write(`tortie-bgpd: ${describeError(err)}\n`);
   process.exit(1);
 });

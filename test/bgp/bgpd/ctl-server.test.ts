@@ -2,13 +2,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createConnection, connect, type Server } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { systemClock } from '../../../common/clock.js';
 import { silentLogger } from '../../../common/logger.js';
 import { BgpSpeaker } from '../../../bgp/speaker/speaker.js';
-import { startCtlServer } from '../../../bgp/bgpd/ctl-server.js';
+import { resolveGroup, startCtlServer } from '../../../bgp/bgpd/ctl-server.js';
 
 function ask(path: string, line: string): Promise<{ ok: boolean; data?: unknown; error?: string }> {
   return new Promise((resolve, reject) => {
@@ -29,6 +29,7 @@ describe('bgpd control server', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tortie-ctl-'));
   const path = join(dir, 'bgpd.ctl');
   let server: Server;
+  let oldUmask = 0o022;
   const speaker = new BgpSpeaker({
     clock: systemClock, logger: silentLogger(),
     connect: (o) => connect({ host: o.host, port: o.port }),
@@ -36,14 +37,36 @@ describe('bgpd control server', () => {
   }, { routerId: '10.0.0.1', asn: 65001, listen: { address: '127.0.0.1', port: 0 }, peers: [] });
 
   before(async () => {
+    oldUmask = process.umask(0); // the mode must not come from the umask
     await speaker.start();
     speaker.originate('10.1.0.0/24');
     server = await startCtlServer(path, { speaker: () => speaker, reload: () => { throw new Error('no config file'); }, startedAt: 0, now: () => 1 }, silentLogger());
   });
   after(async () => {
+    process.umask(oldUmask);
     await speaker.stop();
     await new Promise<void>((r) => server.close(() => r()));
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the socket is 0600 whatever the umask; --ctl-group makes it 0660 for that group', async () => {
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    const old = process.umask(0);
+    const other = join(dir, 'grp.ctl');
+    let srv: Server | undefined;
+    try {
+      srv = await startCtlServer(other, { speaker: () => speaker, reload: () => undefined, startedAt: 0, now: () => 1 }, silentLogger(), { group: 4242 });
+      assert.equal(statSync(other).mode & 0o777, 0o660);
+      assert.equal(statSync(other).gid, 4242);
+    } finally {
+      process.umask(old);
+      const s = srv;
+      if (s) await new Promise<void>((r) => s.close(() => r()));
+    }
+    writeFileSync(join(dir, 'group'), 'root:x:0:\nbgp:x:4243:alice\n');
+    assert.equal(resolveGroup('bgp', join(dir, 'group')), 4243);
+    assert.equal(resolveGroup('77', join(dir, 'group')), 77);
+    assert.throws(() => resolveGroup('nobody-here', join(dir, 'group')), /--ctl-group: no group "nobody-here"/);
   });
 
   it('answers well-formed requests', async () => {
