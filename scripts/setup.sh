@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(bird2 frr gobgpd exabgp etcd-server etcd-client iptables nftables ipset iperf3 tcpdump
-      iputils-ping conntrack iproute2 procps)
+      iputils-ping conntrack iproute2 procps make g++ python3)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -38,5 +38,6 @@ elif [ ! -d node_modules ] || ! lock_matches; then
   echo "setup: npm ci" >&2
   npm ci --no-audit --no-fund >&2
 fi
+bash scripts/build-native.sh
 echo "setup: building" >&2
 npm run -s build >&2

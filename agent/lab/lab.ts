@@ -135,7 +135,7 @@ export function ctl(plan: LabPlan, args: readonly string[], input?: string): str
 function applyResources(plan: LabPlan, say: Progress): void {
   const docs = labResources(plan);
   ctl(plan, ['apply', '-f', '-'], docs.map((d) => stringify(d)).join('---\n'));
-  say(`datastore: BGPConfiguration default (AS 64512, mesh on), IPPool lab-pool 10.244.0.0/16 vxlanMode CrossSubnet, ${plan.nodes.length} BGPPeers to the ToR`);
+  say(`datastore: BGPConfiguration default (AS 64512, mesh on), IPPool lab-pool 10.244.0.0/16 vxlanMode CrossSubnet${plan.options.encap === 'udp' ? ' over the UDP backend' : ''}, ${plan.nodes.length} BGPPeers to the ToR`);
 }
 
 export function torDir(plan: LabPlan): string {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * tortie-lab: a small Tortie cluster in network namespaces on this machine.
- *   tortie-lab up [--nodes N] [--pods P] [--tor frr|bird]   build it, ping matrix, exit 1 on any loss
+ *   tortie-lab up [--nodes N] [--pods P] [--tor frr|bird] [--encap vxlan|udp]   build it, ping matrix, exit 1 on any loss
  *   tortie-lab check                                        the ping matrix again
  *   tortie-lab status                                       nodes, BGP sessions, routes
  *   tortie-lab down                                         remove everything (idempotent)
@@ -11,7 +11,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { TortieError, describeError } from '../../common/errors.js';
 import { down, up, type Progress } from './lab.js';
 import { check, requireState, status } from './lab-report.js';
-import type { TorKind } from './lab-plan.js';
+import type { LabEncap, TorKind } from './lab-plan.js';
 
 process.noDeprecation = true;
 // `tortie-lab status | head`: a closed stdout ends the output, not the process with a stack.
@@ -42,12 +42,13 @@ function build(setExit: (code: number) => void): Command {
     .option('-n, --nodes <n>', 'number of nodes (split over two subnets)', int('--nodes'), 3)
     .option('-p, --pods <n>', 'pods per node', int('--pods'), 2)
     .option('--tor <kind>', 'ToR BGP router: frr or bird', 'frr')
+    .option('--encap <kind>', 'cross-subnet encapsulation: vxlan (kernel) or udp (the userspace UDP backend)', 'vxlan')
     .option('--converge-timeout <ms>', 'how long to wait for every pod to reach every pod', int('--converge-timeout'), 60_000)
-    .action(async (o: { nodes: number; pods: number; tor: string; convergeTimeout: number }) => {
+    .action(async (o: { nodes: number; pods: number; tor: string; encap: string; convergeTimeout: number }) => {
       const c = opts();
       let state;
       try {
-        state = await up({ prefix: c.prefix, stateDir: c.stateDir, nodes: o.nodes, podsPerNode: o.pods, tor: o.tor as TorKind }, say);
+        state = await up({ prefix: c.prefix, stateDir: c.stateDir, nodes: o.nodes, podsPerNode: o.pods, tor: o.tor as TorKind, encap: o.encap as LabEncap }, say);
       } catch (err) {
         if (err instanceof TortieError && (err.code === 'lab-exists' || err.code === 'lab-options' || err.code === 'lab-root' || err.code === 'lab-tools' || err.code === 'lab-build')) throw err;
         throw new TortieError('lab-up', `${describeError(err)}\nwhat was made is left for inspection (logs under ${c.stateDir}); \`tortie-lab down\` removes it`, { cause: err });
