@@ -70,7 +70,9 @@ function run(init: DatapathInit): void {
     post({ type: 'fatal', message: `cannot open TUN ${init.device}: ${err instanceof Error ? err.message : String(err)}` });
     return;
   }
-  const sock: Socket = createSocket({ type: local.family === 4 ? 'udp4' : 'udp6' });
+  // Bursts of a TCP window arrive faster than one thread writes them into the TUN: larger socket
+  // buffers absorb them instead of dropping (the kernel caps them at net.core.[rw]mem_max).
+  const sock: Socket = createSocket({ type: local.family === 4 ? 'udp4' : 'udp6', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
 
   const toTun = (pkt: Uint8Array): boolean => {
     try { writeSync(fd, pkt); return true; } catch { stats.tunWriteErrors++; return false; }
@@ -78,25 +80,28 @@ function run(init: DatapathInit): void {
 
   const closeReader = native.readTun(fd, (err, packets) => {
     if (err !== null) { post({ type: 'fatal', message: `reading ${init.device}: ${err.message}` }); return; }
-    for (const pkt of packets) {
-      const c = checkInner(pkt);
-      if (!c.ok) { stats.dropMalformed++; continue; }
-      if (!decrementTtl(pkt, c.family)) { stats.dropTtl++; continue; }
-      const node = table.lookup(pkt, c.family);
-      if (node === undefined) {
-        stats.dropNoRoute++;
-        if (c.family === local.family) {
-          const icmp = netUnreachable(pkt, c.family, local.bytes);
-          if (icmp !== undefined) toTun(icmp);
-        }
-        continue;
-      }
-      if (sock.getSendQueueCount() >= maxQueue) { stats.dropSendQueue++; continue; }
-      stats.txPackets++;
-      stats.txBytes += pkt.length;
-      sock.send(pkt, init.port, node, (e) => { if (e !== null && e !== undefined) stats.sendErrors++; });
-    }
+    for (const pkt of packets) fromTun(pkt);
   });
+
+  /** One packet the kernel routed into the device: to its owner node, or an ICMP error back. */
+  function fromTun(pkt: Buffer): void {
+    const c = checkInner(pkt);
+    if (!c.ok) { stats.dropMalformed++; return; }
+    if (!decrementTtl(pkt, c.family)) { stats.dropTtl++; return; }
+    const node = table.lookup(pkt, c.family);
+    if (node === undefined) {
+      stats.dropNoRoute++;
+      if (c.family === local.family) {
+        const icmp = netUnreachable(pkt, c.family, local.bytes);
+        if (icmp !== undefined) toTun(icmp);
+      }
+      return;
+    }
+    if (sock.getSendQueueCount() >= maxQueue) { stats.dropSendQueue++; return; }
+    stats.txPackets++;
+    stats.txBytes += pkt.length;
+    sock.send(pkt, init.port, node, (e) => { if (e !== null && e !== undefined) stats.sendErrors++; });
+  }
 
   sock.on('message', (msg, rinfo) => {
     if (!peers.has(rinfo.address)) { stats.dropUnknownSource++; return; }
