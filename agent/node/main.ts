@@ -35,6 +35,7 @@ import type { LineServer } from './line-server.js';
 import { VxlanSupport } from './vxlan-support.js';
 import { IpipManager } from '../../ipip/ipip-manager.js';
 import { UdpTunnel } from '../../ipip/udp-tunnel.js';
+import { registerUdpBackendMetrics } from '../../felix/metrics/udp-backend-metrics.js';
 import { IpipDevice, PodMtuFile } from './tunnel-devices.js';
 import { spawnExec } from '../../felix/rules/exec.js';
 import { NftBackend } from '../../felix/rules/nft-backend.js';
@@ -233,6 +234,7 @@ async function main(): Promise<void> {
       for (let i = lastRt.failures; i < st.failures; i++) dpMetrics.countError('routes', 'apply');
       lastRt = { resyncs: st.resyncs, repairs: st.repairs, failures: st.failures };
     };
+    if (udp !== undefined) registerUdpBackendMetrics(registry, () => (udp.isUp ? udp.stats() : undefined));
     if (cfg.metrics.enabled) servers.push(await startHealthServer({ logger: log, metrics: () => { refreshMetrics(); return renderMetrics(registry); } }, { host: cfg.health.host, port: cfg.metrics.port }));
     closers.push(() => Promise.all(servers.map((s) => s.close())).then(() => undefined));
     log.info({ cni: cfg.cniSocket, ctl: cfg.ctlSocket, backend: cfg.backend }, 'tortie-node running');
