@@ -298,6 +298,9 @@ export class NodeAgent {
             problems.push(udpProblem);
             this.schedule(1000);
           }
+        } else if (udp.isUp) {
+          // The last UDP pool went: its routes left the desired set above; the device goes with the worker.
+          await udp.stop();
         }
       }
       const vxDevices = new Set(tunnels.flatMap((t) => (t.vx === undefined ? [] : [t.vx.deviceName])));
