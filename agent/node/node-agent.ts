@@ -66,8 +66,15 @@ export interface NodeAgentOptions {
   readonly nodeCidr6?: string | undefined;
   readonly parentIface: string;
   readonly backend: 'bird' | 'vxlan' | 'none';
+  /** The kernel creates neither VXLAN nor IPIP devices: every tunnel pool uses the UDP backend (ipip/tunnel-support.ts). */
+  readonly udpFallback?: boolean;
   /** Longest wait for BGP to converge before routes found at start-up are dropped (default 30 s). */
   readonly convergeDeadlineMs?: number;
+}
+
+/** The snapshot with every pool's vxlanMode/ipipMode carried by the UDP backend. */
+export function withUdpBackend(s: Snapshot): Snapshot {
+  return { ...s, pools: s.pools.map((p) => (p.vxlanMode === 'Never' && p.ipipMode === 'Never' ? p : { ...p, encapsulation: 'udp' as const })) };
 }
 
 export class NodeAgent {
@@ -223,7 +230,7 @@ export class NodeAgent {
 
   private async sync(): Promise<void> {
     const t0 = this.deps.clock.now();
-    const s = this.deps.cache.snapshot();
+    const s = this.options.udpFallback === true ? withUdpBackend(this.deps.cache.snapshot()) : this.deps.cache.snapshot();
     this.lastSnapshot = s;
     const problems: string[] = [];
     this.verifyAdopted(s);

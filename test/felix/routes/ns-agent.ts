@@ -14,6 +14,7 @@ import { VxlanManager, type RemoteBlock, type RemoteVtep, type VxlanConfig } fro
 import { IpipManager, type IpipConfig } from '../../../ipip/ipip-manager.js';
 import { UdpTunnel, type UdpTunnelConfig } from '../../../ipip/udp-tunnel.js';
 import type { UdpRemote } from '../../../ipip/udp-packet.js';
+import { probeTunnelSupport } from '../../../ipip/tunnel-support.js';
 import { applyInDependencyOrder } from '../../../ipip/tunnel-order.js';
 import { detectHostMtu, podMtu, writeMtuFile, type Encapsulation } from '../../../ipip/mtu.js';
 import type { Family } from '../../../common/prefix.js';
@@ -87,6 +88,7 @@ const ops: Record<string, Handler> = {
     return routeTable.apply();
   },
   'udp.stats': async () => udp?.stats(),
+  'tunnels.probe': async () => { const t = await probeTunnelSupport(netlink); return { vxlan: t.vxlan ?? null, ipip: t.ipip ?? null }; },
   'udp.stop': async () => { await udp?.stop(); return null; },
   'vxlan.configure': async (a) => { vxlan = new VxlanManager({ netlink, logger }, a as unknown as VxlanConfig); return { mac: vxlan.mac }; },
   'vxlan.setRemote': async (a) => {
