@@ -11,7 +11,7 @@ import { errnoOf } from '../felix/netlink/netlink-error.js';
 import { ipipRoute, type DesiredRoute } from '../felix/routes/route.js';
 import { ENCAP_OVERHEAD } from './mtu.js';
 
-export const IPIP_UNSUPPORTED_MESSAGE = 'kernel lacks IPIP support (CONFIG_NET_IPIP); use vxlanMode or ipipMode: Never';
+export const IPIP_UNSUPPORTED_MESSAGE = 'kernel lacks IPIP support (CONFIG_NET_IPIP); use vxlanMode, the UDP backend (IPPool annotation tortie.io/encapsulation: udp) or ipipMode: Never';
 
 export interface IpipConfig {
   readonly tunnelAddress?: string;

@@ -7,7 +7,8 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Netlink } from '../felix/netlink/types.js';
 
-export const ENCAP_OVERHEAD = { none: 0, ipip: 20, vxlan: 50, vxlan6: 70, wireguard: 60, wireguard6: 80 } as const;
+/** Bytes each encapsulation adds; udp is the userspace UDP backend (IPv4 + UDP headers, IPv6 + UDP over an IPv6 underlay). */
+export const ENCAP_OVERHEAD = { none: 0, ipip: 20, vxlan: 50, vxlan6: 70, wireguard: 60, wireguard6: 80, udp: 28, udp6: 48 } as const;
 export type Encapsulation = keyof typeof ENCAP_OVERHEAD;
 export const DEFAULT_MTU_FILE = '/var/lib/calico/mtu';
 export const FALLBACK_HOST_MTU = 1460;

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../common/native"
 out=build/Release/tortie_native.node
-if [ -f "$out" ] && [ "$out" -nt tortie-native.c ] && [ "$out" -nt binding.gyp ]; then
+if [ -f "$out" ] && [ -z "$(find . -maxdepth 1 \( -name '*.c' -o -name '*.h' -o -name binding.gyp \) -newer "$out")" ]; then
   echo "build-native: $out is up to date" >&2; exit 0
 fi
 node_bin=$(readlink -f "$(command -v node)")

@@ -8,6 +8,8 @@
  *     to the owner's VTEP of that family; IPIP (IPv4 only) likewise via tunl0; otherwise via the
  *     BGP next hop: onlink out of the parent interface when it is in our subnet, else through the
  *     underlay route that reaches it (BIRD's "gateway recursive");
+ *   - a pool annotated for the UDP backend: as VXLAN (its vxlanMode, else its ipipMode, decides),
+ *     but through the UDP backend's device to the owner node's address (IPv4 underlay);
  *   - backend vxlan (no BGP): remote blocks from IPAM via felix/routes blockRoutes, per family
  *     (IPv6 blocks against the nodes' IPv6 addresses and VTEPs), borrowed /32s and /128s likewise.
  * Routes learned for prefixes outside every pool get metric 1024 so they never replace a route
@@ -18,6 +20,7 @@ import { blockRoutes } from '../../felix/routes/block-routes.js';
 import { crossSubnetDecision, sameSubnet } from '../../felix/routes/cross-subnet.js';
 import { blackholeRoute, ipipRoute, sameSubnetRoute, workloadRoute, type DesiredRoute } from '../../felix/routes/route.js';
 import type { RemoteBlock, RemoteVtep } from '../../ipip/vxlan-manager.js';
+import type { UdpRemote } from '../../ipip/udp-packet.js';
 import type { LearnedRoute, NodeInfo, PoolInfo, Snapshot } from './snapshot.js';
 import { localBlocks } from './advertise.js';
 import { parsePeerIp } from '../resources/fields.js';
@@ -49,6 +52,10 @@ export interface KernelRoutesResult {
   /** The same for IPv6 over vxlan-v6.calico: remote IPv6 blocks and the other nodes' IPv6 VTEPs. */
   readonly vxlanBlocks6: RemoteBlock[];
   readonly vteps6: RemoteVtep[];
+  /** Remote blocks over the UDP backend (UdpTunnel.routesFor once its device is up), with the owner's address. */
+  readonly udpBlocks: Array<UdpRemote & { readonly nodeName: string }>;
+  /** Every other node's underlay address: where UDP backend datagrams may come from. */
+  readonly udpPeers: string[];
   readonly skipped: Array<{ readonly prefix: string; readonly reason: string }>;
 }
 
@@ -94,7 +101,8 @@ export function vtepsOf(s: Snapshot, family: 4 | 6 = 4): RemoteVtep[] {
 }
 
 export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], workloads: readonly Workload[], local: LocalFacts): KernelRoutesResult {
-  const out: KernelRoutesResult = { routes: [], vxlanBlocks: [], vteps: vtepsOf(s, 4), vxlanBlocks6: [], vteps6: vtepsOf(s, 6), skipped: [] };
+  const out: KernelRoutesResult = { routes: [], vxlanBlocks: [], vteps: vtepsOf(s, 4), vxlanBlocks6: [], vteps6: vtepsOf(s, 6),
+    udpBlocks: [], udpPeers: udpPeersOf(s), skipped: [] };
   const byDst = new Map<string, DesiredRoute>();
   const put = (r: DesiredRoute): void => { if (!byDst.has(r.dst)) byDst.set(r.dst, r); };
   const vtepNodes = { 4: new Set(out.vteps.map((v) => v.nodeName)), 6: new Set(out.vteps6.map((v) => v.nodeName)) };
@@ -156,6 +164,16 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
       const owner = nodesByIp.get(l.nextHop);
       // The subnet that decides CrossSubnet is the node's own subnet of the next hop's family.
       const subnet = family === 4 ? local.cidr : local.cidr6;
+      if (pool?.encapsulation === 'udp') {
+        const mode = pool.vxlanMode !== 'Never' ? pool.vxlanMode : pool.ipipMode;
+        if (mode !== 'Never' && owner !== undefined) {
+          if (family !== 4) { out.skipped.push({ prefix, reason: 'UDP backend pool: IPv6 is not carried yet (IPv4 underlay only)' }); continue; }
+          if (crossSubnetDecision(mode, local.cidr, l.nextHop) === 'tunnel') { out.udpBlocks.push({ cidr: prefix, nodeName: owner.name, nodeIp: l.nextHop }); continue; }
+        }
+        const r = direct(prefix, l.nextHop, undefined);
+        if (typeof r === 'string') out.skipped.push({ prefix, reason: r }); else put(r);
+        continue;
+      }
       if (pool !== undefined && pool.vxlanMode !== 'Never' && owner !== undefined) {
         if (subnet === undefined) { out.skipped.push({ prefix, reason: 'IPv6 VXLAN pool: this node has no IPv6 address' }); continue; }
         if (crossSubnetDecision(pool.vxlanMode, subnet, l.nextHop) === 'tunnel') { viaVxlan(family, { cidr: prefix, nodeName: owner.name }); continue; }
@@ -182,7 +200,7 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
         try { p = parsePrefix(b.cidr); } catch { return []; }
         const pool = poolOf(pools, p);
         if (b.node === undefined || pool === undefined) return [];
-        const modes = { ipipMode: pool.ipipMode, vxlanMode: pool.vxlanMode };
+        const modes = { ipipMode: pool.ipipMode, vxlanMode: pool.vxlanMode, ...(pool.encapsulation === 'udp' ? { udp: true } : {}) };
         // Addresses borrowed from this block by another node: a /32 (/128) to the node running the workload.
         const borrowed = b.allocations.filter((a) => a.node !== undefined && a.node !== b.node && a.node !== s.localNode)
           .map((a) => ({ cidr: `${a.address}/${family === 4 ? 32 : 128}`, nodeName: a.node ?? '', ...modes }));
@@ -200,11 +218,22 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
       const br = blockRoutes({ name: s.localNode, cidr, parentIface: local.parentIface }, nodes, blocks);
       for (const r of br.routes) put(r);
       for (const v of br.vxlanBlocks) viaVxlan(family, v);
+      for (const u of br.udpBlocks) {
+        if (family === 4) out.udpBlocks.push(u);
+        else out.skipped.push({ prefix: u.cidr, reason: 'UDP backend pool: IPv6 is not carried yet (IPv4 underlay only)' });
+      }
       for (const sk of br.skipped) out.skipped.push({ prefix: sk.cidr, reason: sk.reason });
     }
   }
   out.routes.push(...[...byDst.values()].sort((a, b) => a.dst.localeCompare(b.dst)));
   return out;
+}
+
+/** The other nodes' IPv4 addresses: the sources the UDP backend accepts datagrams from. */
+export function udpPeersOf(s: Snapshot): string[] {
+  const out: string[] = [];
+  for (const n of s.nodes.values()) if (n.name !== s.localNode && n.ipv4 !== undefined) out.push(n.ipv4);
+  return out.sort();
 }
 
 /** Static routes for BGPPeers with reachableBy that apply to this node. */

@@ -38,6 +38,8 @@ export interface PoolInfo {
   readonly natOutgoing: boolean;
   readonly disabled: boolean;
   readonly disableBGPExport: boolean;
+  /** `udp`: the pool's vxlanMode/ipipMode is carried by the userspace UDP backend (IPPool annotation tortie.io/encapsulation). */
+  readonly encapsulation?: 'udp';
 }
 
 export interface PeerInfo { readonly name: string; readonly spec: BGPPeerSpec }

@@ -9,9 +9,11 @@
  *       pods: <p>-pod1-1 ...                    pods: <p>-pod3-1 ...
  *
  * Nodes 1..ceil(N/2) sit on subnet 1, the rest on subnet 2, so same-subnet pairs route
- * directly and cross-subnet pairs use VXLAN (pool vxlanMode CrossSubnet).
+ * directly and cross-subnet pairs use VXLAN (pool vxlanMode CrossSubnet), or with `encap: udp` the
+ * userspace UDP backend (the pool annotated tortie.io/encapsulation: udp).
  */
 import { TortieError } from '../../common/errors.js';
+import { ENCAPSULATION_ANNOTATION } from '../resources/ip-pool.js';
 
 export type TorKind = 'frr' | 'bird';
 
@@ -25,7 +27,12 @@ export interface LabOptions {
   readonly stateDir: string;
   /** IPPool blockSize (default 26); the convergence bench uses 31 so pods open new blocks. */
   readonly blockSize?: number;
+  /** How cross-subnet pairs are carried: the kernel's VXLAN (default) or the userspace UDP backend. */
+  readonly encap?: LabEncap;
 }
+
+export const LAB_ENCAPS = ['vxlan', 'udp'] as const;
+export type LabEncap = (typeof LAB_ENCAPS)[number];
 
 export const TOR_AS = 65000;
 export const NODE_AS = 64512;
@@ -78,6 +85,7 @@ export function validateOptions(o: LabOptions): void {
     bad('blockSize', `must be an integer 20..31, got ${o.blockSize}`);
   }
   if (o.tor !== 'frr' && o.tor !== 'bird') bad('--tor', `must be frr or bird, got ${JSON.stringify(o.tor)}`);
+  if (o.encap !== undefined && !LAB_ENCAPS.includes(o.encap)) bad('--encap', `must be ${LAB_ENCAPS.join(' or ')}, got ${JSON.stringify(o.encap)}`);
 }
 
 export function planLab(options: LabOptions): LabPlan {
@@ -113,13 +121,14 @@ export function subnetGateway(subnet: number): string {
   return `10.100.${subnet}.1`;
 }
 
-/** The datastore content: BGP defaults, the CrossSubnet VXLAN pool, one ToR peering per node. */
+/** The datastore content: BGP defaults, the CrossSubnet pool (VXLAN, or the UDP backend), one ToR peering per node. */
 export function labResources(plan: LabPlan): Array<Record<string, unknown>> {
   const meta = (name: string): Record<string, unknown> => ({ name });
   return [
     { apiVersion: 'projectcalico.org/v3', kind: 'BGPConfiguration', metadata: meta('default'),
       spec: { asNumber: NODE_AS, nodeToNodeMeshEnabled: true, logSeverityScreen: 'Info' } },
-    { apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: meta('lab-pool'),
+    { apiVersion: 'projectcalico.org/v3', kind: 'IPPool',
+      metadata: plan.options.encap === 'udp' ? { name: 'lab-pool', annotations: { [ENCAPSULATION_ANNOTATION]: 'udp' } } : meta('lab-pool'),
       spec: { cidr: POOL_CIDR, blockSize: plan.options.blockSize ?? 26, vxlanMode: 'CrossSubnet', ipipMode: 'Never', natOutgoing: false, nodeSelector: 'all()' } },
     ...plan.nodes.map((n) => ({
       apiVersion: 'projectcalico.org/v3', kind: 'BGPPeer', metadata: meta(`tor-${n.name}`),

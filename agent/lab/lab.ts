@@ -135,7 +135,7 @@ export function ctl(plan: LabPlan, args: readonly string[], input?: string): str
 function applyResources(plan: LabPlan, say: Progress): void {
   const docs = labResources(plan);
   ctl(plan, ['apply', '-f', '-'], docs.map((d) => stringify(d)).join('---\n'));
-  say(`datastore: BGPConfiguration default (AS 64512, mesh on), IPPool lab-pool 10.244.0.0/16 vxlanMode CrossSubnet, ${plan.nodes.length} BGPPeers to the ToR`);
+  say(`datastore: BGPConfiguration default (AS 64512, mesh on), IPPool lab-pool 10.244.0.0/16 vxlanMode CrossSubnet${plan.options.encap === 'udp' ? ' over the UDP backend' : ''}, ${plan.nodes.length} BGPPeers to the ToR`);
 }
 
 export function torDir(plan: LabPlan): string {
@@ -179,13 +179,13 @@ export function nodeEnv(n: NodePlan): NodeJS.ProcessEnv {
   };
 }
 
-/** Start tortie-node in a node namespace (also used by tests to restart one). */
-export function startNode(n: NodePlan): number {
+/** Start tortie-node in a node namespace (also by `restart`; `main` another build's agent for an upgrade). */
+export function startNode(n: NodePlan, main: string = NODE_MAIN): number {
   mkdirSync(n.runDir, { recursive: true });
   mkdirSync(n.stateDir, { recursive: true });
   // Extra Node.js flags for the agents only, e.g. TORTIE_LAB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
   const extra = (process.env['TORTIE_LAB_NODE_ARGS'] ?? '').split(/\s+/).filter((a) => a !== '');
-  return startDetached(n.netns, process.execPath, [...extra, NODE_MAIN], { logFile: n.logFile, pidFile: n.pidFile, env: nodeEnv(n) });
+  return startDetached(n.netns, process.execPath, [...extra, main], { logFile: n.logFile, pidFile: n.pidFile, env: nodeEnv(n) });
 }
 
 /** Poll the node's cni.sock until it answers `status` with ok. */

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
  * tortie-lab: a small Tortie cluster in network namespaces on this machine.
- *   tortie-lab up [--nodes N] [--pods P] [--tor frr|bird]   build it, ping matrix, exit 1 on any loss
+ *   tortie-lab up [--nodes N] [--pods P] [--tor frr|bird] [--encap vxlan|udp]   build it, ping matrix, exit 1 on any loss
  *   tortie-lab check                                        the ping matrix again
  *   tortie-lab status                                       nodes, BGP sessions, routes
+ *   tortie-lab restart NODE [--kill] [--upgrade [DIST]]    restart one agent; lost packets, withdrawals, re-convergence
  *   tortie-lab down                                         remove everything (idempotent)
  * Progress and results are plain lines on stdout; errors on stderr with exit 1.
  */
@@ -11,7 +12,9 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { TortieError, describeError } from '../../common/errors.js';
 import { down, up, type Progress } from './lab.js';
 import { check, requireState, status } from './lab-report.js';
-import type { TorKind } from './lab-plan.js';
+import { resolve } from 'node:path';
+import type { LabEncap, TorKind } from './lab-plan.js';
+import { findNode, formatRestart, restartNode } from './lab-restart.js';
 
 process.noDeprecation = true;
 // `tortie-lab status | head`: a closed stdout ends the output, not the process with a stack.
@@ -42,12 +45,13 @@ function build(setExit: (code: number) => void): Command {
     .option('-n, --nodes <n>', 'number of nodes (split over two subnets)', int('--nodes'), 3)
     .option('-p, --pods <n>', 'pods per node', int('--pods'), 2)
     .option('--tor <kind>', 'ToR BGP router: frr or bird', 'frr')
+    .option('--encap <kind>', 'cross-subnet encapsulation: vxlan (kernel) or udp (the userspace UDP backend)', 'vxlan')
     .option('--converge-timeout <ms>', 'how long to wait for every pod to reach every pod', int('--converge-timeout'), 60_000)
-    .action(async (o: { nodes: number; pods: number; tor: string; convergeTimeout: number }) => {
+    .action(async (o: { nodes: number; pods: number; tor: string; encap: string; convergeTimeout: number }) => {
       const c = opts();
       let state;
       try {
-        state = await up({ prefix: c.prefix, stateDir: c.stateDir, nodes: o.nodes, podsPerNode: o.pods, tor: o.tor as TorKind }, say);
+        state = await up({ prefix: c.prefix, stateDir: c.stateDir, nodes: o.nodes, podsPerNode: o.pods, tor: o.tor as TorKind, encap: o.encap as LabEncap }, say);
       } catch (err) {
         if (err instanceof TortieError && (err.code === 'lab-exists' || err.code === 'lab-options' || err.code === 'lab-root' || err.code === 'lab-tools' || err.code === 'lab-build')) throw err;
         throw new TortieError('lab-up', `${describeError(err)}\nwhat was made is left for inspection (logs under ${c.stateDir}); \`tortie-lab down\` removes it`, { cause: err });
@@ -75,6 +79,23 @@ function build(setExit: (code: number) => void): Command {
     .description('nodes, BGP sessions (each node and the ToR) and the agent routes')
     .action(async () => {
       setExit((await status(requireState(opts().stateDir), say)) ? 0 : 1);
+    });
+
+  program.command('restart <node>')
+    .description('restart one node\'s tortie-node (SIGTERM, start) while pods ping on every node pair; report lost packets, routes withdrawn and the time to re-converge')
+    .option('--kill', 'SIGKILL instead of SIGTERM (a crash)')
+    .option('--upgrade [dist]', 'SIGTERM, then start a newly built agent: DIST/agent/node/main.js (default: this build\'s)')
+    .option('--strict', 'exit 1 if any packet was lost or any route withdrawn')
+    .action(async (name: string, o: { kill?: boolean; upgrade?: string | boolean; strict?: boolean }) => {
+      const state = requireState(opts().stateDir);
+      if (o.kill === true && o.upgrade !== undefined) throw new TortieError('lab-options', '--kill and --upgrade exclude each other', { where: 'restart' });
+      const mode = o.kill === true ? 'kill' : o.upgrade !== undefined ? 'upgrade' : 'term';
+      const report = await restartNode(state, findNode(state, name), {
+        mode, ...(typeof o.upgrade === 'string' ? { upgradeMain: resolve(o.upgrade, 'agent/node/main.js') } : {}),
+      }, say);
+      say(formatRestart(report));
+      const clean = report.lostPackets === 0 && report.withdrawnOnTor === 0 && Object.values(report.withdrawnOnNodes).every((c) => c === 0);
+      setExit(o.strict === true && !clean ? 1 : 0);
     });
 
   program.command('down')

@@ -1,7 +1,8 @@
 /**
  * Every pod pings every other pod; each pair also records how the source node forwards to the
  * destination (`ip route get` in the source node): local (cali*), direct (the underlay, via the
- * peer node) or vxlan (vxlan.calico). Route kinds per node come from the agent's own routes.
+ * peer node), vxlan (vxlan.calico) or udp (the UDP backend's tortie-udp). Route kinds per node come
+ * from the agent's own routes.
  */
 import { runInAsync, tryRunIn } from './lab-host.js';
 
@@ -12,8 +13,11 @@ export interface LabPod {
   readonly address: string;
 }
 
-/** local: same node; direct: via the peer node; vxlan: vxlan.calico; tor: default route via the ToR. */
-export type PathKind = 'local' | 'direct' | 'vxlan' | 'tor' | 'other';
+/** local: same node; direct: via the peer node; vxlan: vxlan.calico; udp: tortie-udp; tor: default route via the ToR. */
+export type PathKind = 'local' | 'direct' | 'vxlan' | 'udp' | 'tor' | 'other';
+
+/** The UDP backend's device (ipip/udp-tunnel.ts UDP_DEVICE). */
+const UDP_DEVICE = 'tortie-udp';
 
 export interface PingResult {
   readonly from: string;
@@ -45,6 +49,7 @@ export async function pathKind(nodeNetns: string, dst: string, nodeAddresses: Re
   const dev = route?.dev ?? '';
   if (dev.startsWith('cali')) return 'local';
   if (dev === 'vxlan.calico') return 'vxlan';
+  if (dev === UDP_DEVICE) return 'udp';
   if (dev === 'eth0') return route?.gateway !== undefined && nodeAddresses.has(route.gateway) ? 'direct' : 'tor';
   return 'other';
 }
@@ -65,7 +70,7 @@ export async function pingMatrix(pods: readonly LabPod[], nodeAddresses: Readonl
   });
 }
 
-const MARK: Record<PathKind, string> = { local: 'L', direct: 'D', vxlan: 'V', tor: 'T', other: '?' };
+const MARK: Record<PathKind, string> = { local: 'L', direct: 'D', vxlan: 'V', udp: 'U', tor: 'T', other: '?' };
 
 /** A matrix as text: one row per source pod; cells `D`/`V`/`L` on success, `x` on failure. */
 export function formatMatrix(pods: readonly LabPod[], results: readonly PingResult[]): string {
@@ -80,19 +85,20 @@ export function formatMatrix(pods: readonly LabPod[], results: readonly PingResu
     });
     return `${`${a.name} ${a.address}`.padEnd(w + 18)} ${cells.join(' ')}`;
   });
-  return [head, ...rows, 'D = direct to the peer node, V = VXLAN, L = same node, T = via the ToR (no agent route yet), x = no reply'].join('\n');
+  return [head, ...rows, 'D = direct to the peer node, V = VXLAN, U = UDP backend, L = same node, T = via the ToR (no agent route yet), x = no reply'].join('\n');
 }
 
-export interface RouteKinds { readonly node: string; direct: number; vxlan: number; workload: number; blackhole: number; other: number }
+export interface RouteKinds { readonly node: string; direct: number; vxlan: number; udp: number; workload: number; blackhole: number; other: number }
 
 /** Count the agent's routes (proto 80) in a node's kernel by kind. */
 export function routeKinds(nodeNetns: string): RouteKinds {
-  const kinds: RouteKinds = { node: nodeNetns, direct: 0, vxlan: 0, workload: 0, blackhole: 0, other: 0 };
+  const kinds: RouteKinds = { node: nodeNetns, direct: 0, vxlan: 0, udp: 0, workload: 0, blackhole: 0, other: 0 };
   const r = tryRunIn(nodeNetns, 'ip', ['-j', 'route', 'show', 'proto', String(AGENT_ROUTE_PROTO)]);
   if (r.status !== 0) return kinds;
   for (const route of JSON.parse(r.stdout || '[]') as Array<{ type?: string; dev?: string; gateway?: string }>) {
     if (route.type === 'blackhole') kinds.blackhole++;
     else if (route.dev === 'vxlan.calico') kinds.vxlan++;
+    else if (route.dev === UDP_DEVICE) kinds.udp++;
     else if (route.dev?.startsWith('cali') === true) kinds.workload++;
     else if (route.gateway !== undefined) kinds.direct++;
     else kinds.other++;
@@ -102,6 +108,6 @@ export function routeKinds(nodeNetns: string): RouteKinds {
 
 export function formatRouteKinds(rows: readonly RouteKinds[]): string {
   const w = Math.max(...rows.map((r) => r.node.length), 4);
-  const head = `${'node'.padEnd(w)}  direct  vxlan  workload  blackhole(local block)  other`;
-  return [head, ...rows.map((r) => `${r.node.padEnd(w)}  ${String(r.direct).padStart(6)}  ${String(r.vxlan).padStart(5)}  ${String(r.workload).padStart(8)}  ${String(r.blackhole).padStart(21)}  ${String(r.other).padStart(5)}`)].join('\n');
+  const head = `${'node'.padEnd(w)}  direct  vxlan  udp  workload  blackhole(local block)  other`;
+  return [head, ...rows.map((r) => `${r.node.padEnd(w)}  ${String(r.direct).padStart(6)}  ${String(r.vxlan).padStart(5)}  ${String(r.udp).padStart(3)}  ${String(r.workload).padStart(8)}  ${String(r.blackhole).padStart(21)}  ${String(r.other).padStart(5)}`)].join('\n');
 }

@@ -15,6 +15,7 @@ import type { KvStore } from '../datastore/kv-store.js';
 import { WatchSyncer } from '../datastore/watch-syncer.js';
 import { affinityNode, ordinalToAddress, type BlockData } from '../ipam/block.js';
 import { parseBlock } from '../ipam/stored.js';
+import { ENCAPSULATION_ANNOTATION } from '../resources/ip-pool.js';
 import type { BGPConfigurationSpec } from '../resources/bgp-configuration.js';
 import type { BGPFilterSpec } from '../resources/bgp-filter.js';
 import { kindInfo, validateResource, type BGPPeer, type CalicoNode, type IPPool, type Kind, type ResourceOfKind } from '../resources/kinds.js';
@@ -52,6 +53,7 @@ export function poolInfo(p: IPPool): PoolInfo {
   return {
     name: p.metadata.name, cidr: p.spec.cidr, blockSize: p.spec.blockSize, vxlanMode: p.spec.vxlanMode, ipipMode: p.spec.ipipMode,
     natOutgoing: p.spec.natOutgoing === true, disabled: p.spec.disabled === true, disableBGPExport: p.spec.disableBGPExport === true,
+    ...(p.metadata.annotations?.[ENCAPSULATION_ANNOTATION] === 'udp' ? { encapsulation: 'udp' as const } : {}),
   };
 }
 

@@ -4,6 +4,7 @@
  * agent until SIGTERM/SIGINT (Cease to every peer, kernel routes left in place, liveness lease
  * released, exit 0). Any start-up failure is one clear log line and exit 1.
  */
+import { release } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { systemClock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
@@ -35,6 +36,9 @@ import { startCtlServer } from './ctl-server.js';
 import type { LineServer } from './line-server.js';
 import { VxlanSupport } from './vxlan-support.js';
 import { IpipManager } from '../../ipip/ipip-manager.js';
+import { UDP_PORT, UdpTunnel } from '../../ipip/udp-tunnel.js';
+import { probeTunnelSupport, udpFallbackNeeded } from '../../ipip/tunnel-support.js';
+import { registerUdpBackendMetrics } from '../../felix/metrics/udp-backend-metrics.js';
 import { IpipDevice, PodMtuFile } from './tunnel-devices.js';
 import { spawnExec } from '../../felix/rules/exec.js';
 import { NftBackend } from '../../felix/rules/nft-backend.js';
@@ -166,15 +170,27 @@ async function main(): Promise<void> {
     // One VTEP per family: vxlan.calico on the IPv4 node address, vxlan-v6.calico on the IPv6 one.
     const vxlan = addr === undefined ? undefined : new VxlanSupport({ ipam, datastore, netlink, logger: log }, cfg.nodeName, addr.address);
     const vxlan6 = addr6 === undefined ? undefined : new VxlanSupport({ ipam, datastore, netlink, logger: log }, cfg.nodeName, addr6.address);
+    // A kernel that can create neither VXLAN nor IPIP devices gets the UDP backend for every tunnel pool.
+    const tunnels = addr === undefined ? undefined : await probeTunnelSupport(netlink);
+    const udpFallback = tunnels !== undefined && udpFallbackNeeded(tunnels);
+    if (udpFallback) {
+      log.warn({ kernel: release(), vxlan: tunnels.vxlan, ipip: tunnels.ipip },
+        `kernel ${release()} creates neither VXLAN nor IPIP devices: pools with vxlanMode or ipipMode use the userspace UDP backend (tortie-udp, UDP ${UDP_PORT})`);
+    }
+    // The UDP backend over the IPv4 underlay; its worker starts only once a pool asks for it.
+    const udp = addr === undefined ? undefined
+      : new UdpTunnel({ netlink, logger: log, onChange: () => { agent.schedule(0); } }, { nodeIp: addr.address, underlayMtu: hostMtu });
+    if (udp !== undefined) closers.push(() => udp.stop());
     const agent: NodeAgent = new NodeAgent({
       clock, logger: log, netlink, routeTable, cache, speakerDeps: realDeps(log), secrets: mountedSecretReader(cfg.secretsDir),
       vxlan: () => vxlan?.manager(), ...(vxlan6 === undefined ? {} : { vxlan6: () => vxlan6.manager() }), health: { dataplane: dataplaneHealth, bgp: bgpHealth }, rules,
       ...(vxlan === undefined && vxlan6 === undefined ? {} : { ensureVxlan: async (pools) => { await vxlan?.ensure(pools); await vxlan6?.ensure(pools); } }),
       mtu: new PodMtuFile({ logger: log, write: writeMtuFile }, hostMtu, cfg.mtuFile),
       ipip: new IpipDevice({ clock, logger: log }, new IpipManager({ netlink, logger: log }, { underlayMtu: hostMtu })),
+      ...(udp === undefined ? {} : { udp }),
     }, {
       nodeName: cfg.nodeName, nodeIp: addr?.address, nodeCidr: addr === undefined ? undefined : `${addr.address}/${addr.prefixLength}`,
-      parentIface: addr?.iface ?? addr6?.iface ?? '', backend: cfg.backend,
+      parentIface: addr?.iface ?? addr6?.iface ?? '', backend: cfg.backend, ...(udpFallback ? { udpFallback } : {}),
       ...(addr6 === undefined ? {} : { nodeIp6: addr6.address, nodeCidr6: `${addr6.address}/${addr6.prefixLength}` }),
     });
     closers.push(() => agent.stop());
@@ -228,6 +244,7 @@ async function main(): Promise<void> {
       for (let i = lastRt.failures; i < st.failures; i++) dpMetrics.countError('routes', 'apply');
       lastRt = { resyncs: st.resyncs, repairs: st.repairs, failures: st.failures };
     };
+    if (udp !== undefined) registerUdpBackendMetrics(registry, () => (udp.isUp ? udp.stats() : undefined));
     if (cfg.metrics.enabled) servers.push(await startHealthServer({ logger: log, metrics: () => { refreshMetrics(); return renderMetrics(registry); } }, { host: cfg.health.host, port: cfg.metrics.port }));
     closers.push(() => Promise.all(servers.map((s) => s.close())).then(() => undefined));
     log.info({ cni: cfg.cniSocket, ctl: cfg.ctlSocket, backend: cfg.backend }, 'tortie-node running');

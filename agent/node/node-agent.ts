@@ -21,6 +21,7 @@ import type { ApplyResult, RouteTable } from '../../felix/routes/route-table.js'
 import { validateDesiredRoute, type DesiredRoute } from '../../felix/routes/route.js';
 import { MAIN_TABLE, type Netlink } from '../../felix/netlink/types.js';
 import type { VxlanManager } from '../../ipip/vxlan-manager.js';
+import type { UdpTunnel } from '../../ipip/udp-tunnel.js';
 import type { IpipDevice, PodMtuFile } from './tunnel-devices.js';
 import type { HealthReporter } from '../../felix/health/health-aggregator.js';
 import type { RulesProgrammer } from '../../felix/rules/rules-programmer.js';
@@ -54,6 +55,8 @@ export interface NodeAgentDeps {
   readonly rules?: RulesProgrammer;
   /** tunl0 for IPIP pools (fails with IPIP_UNSUPPORTED_MESSAGE on kernels without ipip). */
   readonly ipip?: IpipDevice;
+  /** The userspace UDP backend (tortie-udp), started once a pool is annotated for it. */
+  readonly udp?: UdpTunnel;
 }
 
 export interface NodeAgentOptions {
@@ -65,8 +68,15 @@ export interface NodeAgentOptions {
   readonly nodeCidr6?: string | undefined;
   readonly parentIface: string;
   readonly backend: 'bird' | 'vxlan' | 'none';
+  /** The kernel creates neither VXLAN nor IPIP devices: every tunnel pool uses the UDP backend (ipip/tunnel-support.ts). */
+  readonly udpFallback?: boolean;
   /** Longest wait for BGP to converge before routes found at start-up are dropped (default 30 s). */
   readonly convergeDeadlineMs?: number;
+}
+
+/** The snapshot with every pool's vxlanMode/ipipMode carried by the UDP backend. */
+export function withUdpBackend(s: Snapshot): Snapshot {
+  return { ...s, pools: s.pools.map((p) => (p.vxlanMode === 'Never' && p.ipipMode === 'Never' ? p : { ...p, encapsulation: 'udp' as const })) };
 }
 
 export class NodeAgent {
@@ -222,7 +232,7 @@ export class NodeAgent {
 
   private async sync(): Promise<void> {
     const t0 = this.deps.clock.now();
-    const s = this.deps.cache.snapshot();
+    const s = this.options.udpFallback === true ? withUdpBackend(this.deps.cache.snapshot()) : this.deps.cache.snapshot();
     this.lastSnapshot = s;
     const problems: string[] = [];
     this.verifyAdopted(s);
@@ -282,6 +292,26 @@ export class NodeAgent {
           this.schedule(1000);
         }
       }
+      // The UDP backend runs on every node with a UDP pool (it receives even with nothing to send);
+      // its routes wait until its device is up, the other routes go on without it.
+      const udp = this.deps.udp;
+      let udpProblem: string | undefined;
+      if (udp !== undefined) {
+        udp.setRemotes(kr.udpBlocks, kr.udpPeers);
+        if (kr.udpBlocks.length > 0 || s.pools.some((p) => p.encapsulation === 'udp' && !p.disabled)) {
+          try {
+            await udp.ensureDevice();
+            routes = [...routes, ...udp.routesFor(kr.udpBlocks)];
+          } catch (err) {
+            udpProblem = `UDP backend (${udp.device}): ${describeError(err)}`;
+            problems.push(udpProblem);
+            this.schedule(1000);
+          }
+        } else if (udp.isUp) {
+          // The last UDP pool went: its routes left the desired set above; the device goes with the worker.
+          await udp.stop();
+        }
+      }
       const vxDevices = new Set(tunnels.flatMap((t) => (t.vx === undefined ? [] : [t.vx.deviceName])));
       this.checkConverged();
       routes = this.convergence.withInherited(routes);
@@ -289,9 +319,10 @@ export class NodeAgent {
         try { validateDesiredRoute(r); return true; } catch (err) { problems.push(describeError(err)); return false; }
       });
       this.deps.routeTable.setDesiredRoutes(valid);
-      const counts: Record<string, number> = { blackhole: 0, workload: 0, vxlan: 0, remote: 0 };
+      const counts: Record<string, number> = { blackhole: 0, workload: 0, vxlan: 0, remote: 0, ...(udp === undefined ? {} : { udp: 0 }) };
       for (const r of valid) {
-        const kind = r.type === 'blackhole' ? 'blackhole' : r.iface?.startsWith('cali') === true ? 'workload' : vxDevices.has(r.iface ?? '') ? 'vxlan' : 'remote';
+        const kind = r.type === 'blackhole' ? 'blackhole' : r.iface?.startsWith('cali') === true ? 'workload' : vxDevices.has(r.iface ?? '') ? 'vxlan'
+          : r.iface !== undefined && r.iface === udp?.device ? 'udp' : 'remote';
         counts[kind] = (counts[kind] ?? 0) + 1;
       }
       this.routeCounts = counts;
@@ -302,7 +333,7 @@ export class NodeAgent {
         if (t.vx === undefined || !t.ok) continue;
         try { await t.vx.applyRemovals(); } catch (err) { problems.push(`VXLAN (${t.vx.deviceName}): ${describeError(err)}`); }
       }
-      const notReady = res.failed > 0 ? `${res.failed} route(s) failed to apply` : vxlanProblem ?? ipipProblem;
+      const notReady = res.failed > 0 ? `${res.failed} route(s) failed to apply` : vxlanProblem ?? udpProblem ?? ipipProblem;
       this.deps.health?.dataplane.report(notReady === undefined ? { live: true, ready: true } : { live: true, ready: false, detail: notReady });
     } else {
       this.deps.health?.dataplane.report({ live: true, ready: true, detail: 'no node address: no routes' });

@@ -1,6 +1,7 @@
 /**
  * What the pools' encapsulation asks of this host besides routes: the pod MTU file for the CNI
- * plugin (host MTU minus the largest enabled overhead, calico-compat §3.6: VXLAN 50, over IPv6 70) and `tunl0` for IPIP
+ * plugin (host MTU minus the largest enabled overhead, calico-compat §3.6: VXLAN 50, over IPv6 70;
+ * the UDP backend 28) and `tunl0` for IPIP
  * pools (a kernel without ipip gets the fixed IPIP_UNSUPPORTED_MESSAGE, retried every 30 s).
  */
 import type { Clock } from '../../common/clock.js';
@@ -23,9 +24,12 @@ export class PodMtuFile {
     const enc: Encapsulation[] = [];
     // VXLAN over IPv6 (an IPv6 pool with vxlanMode) costs 70 bytes, over IPv4 50: Felix takes the
     // smallest MTU of the enabled encapsulations, VXLANEnabledV6 included.
-    if (enabled(pools, (p) => p.vxlanMode !== 'Never' && !p.cidr.includes(':'))) enc.push('vxlan');
-    if (enabled(pools, (p) => p.vxlanMode !== 'Never' && p.cidr.includes(':'))) enc.push('vxlan6');
-    if (enabled(pools, (p) => p.ipipMode !== 'Never')) enc.push('ipip');
+    const kernel = (p: PoolInfo): boolean => p.encapsulation !== 'udp';
+    if (enabled(pools, (p) => kernel(p) && p.vxlanMode !== 'Never' && !p.cidr.includes(':'))) enc.push('vxlan');
+    if (enabled(pools, (p) => kernel(p) && p.vxlanMode !== 'Never' && p.cidr.includes(':'))) enc.push('vxlan6');
+    if (enabled(pools, (p) => kernel(p) && p.ipipMode !== 'Never')) enc.push('ipip');
+    // The UDP backend (IPv4 underlay): IPv4 and UDP headers.
+    if (enabled(pools, (p) => !kernel(p) && (p.vxlanMode !== 'Never' || p.ipipMode !== 'Never'))) enc.push('udp');
     const mtu = podMtu(this.hostMtu, enc);
     if (mtu === this.current) return;
     try {
@@ -43,7 +47,7 @@ export class IpipDevice {
 
   /** undefined when no IPIP pool needs tunl0 or it is ready; else the problem, for logs and readiness. */
   async ensure(pools: readonly PoolInfo[]): Promise<string | undefined> {
-    if (!enabled(pools, (p) => p.ipipMode !== 'Never')) return undefined;
+    if (!enabled(pools, (p) => p.ipipMode !== 'Never' && p.encapsulation !== 'udp')) return undefined;
     const st = this.state;
     if (st?.ok === true) return undefined;
     if (st !== undefined && this.deps.clock.now() - st.at < this.retryMs) return `IPIP pool: ${st.message ?? 'tunl0 not ready'}`;

@@ -39,7 +39,7 @@ export class VxlanSupport {
 
   /** The enabled pools of this family that use VXLAN. */
   pools(pools: readonly PoolInfo[]): PoolInfo[] {
-    return pools.filter((p) => !p.disabled && p.vxlanMode !== 'Never' && p.cidr.includes(':') === (this.family === 6));
+    return pools.filter((p) => !p.disabled && p.vxlanMode !== 'Never' && p.encapsulation !== 'udp' && p.cidr.includes(':') === (this.family === 6));
   }
 
   /** Allocate (or find) the tunnel address and publish it when a VXLAN pool of this family exists. */

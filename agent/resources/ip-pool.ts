@@ -56,5 +56,24 @@ export const ipPoolSpec = z.strictObject({
 
 export type IPPoolSpec = z.output<typeof ipPoolSpec>;
 
+/**
+ * Tortie's one IPPool extension, an annotation so the YAML stays valid for Calico: `udp` carries
+ * the pool's vxlanMode (or ipipMode) over the userspace UDP backend (ipip/udp-tunnel.ts) instead
+ * of the kernel's VXLAN or IPIP device, with the same Always / CrossSubnet meaning. Calico itself
+ * ignores the annotation and uses its VXLAN or IPIP, which is why the mode is still set.
+ */
+export const ENCAPSULATION_ANNOTATION = 'tortie.io/encapsulation';
+
+export function checkIpPoolMetadata(annotations: Readonly<Record<string, string>> | undefined, spec: Record<string, unknown>): Array<{ path: string; message: string }> {
+  const value = annotations?.[ENCAPSULATION_ANNOTATION];
+  if (value === undefined) return [];
+  const path = `metadata.annotations.${ENCAPSULATION_ANNOTATION}`;
+  if (value !== 'udp') return [{ path, message: `must be "udp" (the only encapsulation it selects), got ${JSON.stringify(value)}` }];
+  if (spec['vxlanMode'] === 'Never' && spec['ipipMode'] === 'Never') {
+    return [{ path, message: 'udp carries the pool\'s vxlanMode or ipipMode: set one of them to Always or CrossSubnet' }];
+  }
+  return [];
+}
+
 /** Fields that Calico marks immutable (CEL self == oldSelf). */
 export const IPPOOL_IMMUTABLE = ['cidr', 'blockSize'] as const;

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { metadata } from './fields.js';
-import { ipPoolSpec, type IPPoolSpec } from './ip-pool.js';
+import { checkIpPoolMetadata, ipPoolSpec, type IPPoolSpec } from './ip-pool.js';
 import { bgpPeerSpec, type BGPPeerSpec } from './bgp-peer.js';
 import { bgpConfigurationSpec, PER_NODE_BGP_FIELDS, type BGPConfigurationSpec } from './bgp-configuration.js';
 import { nodeSpec, nodeStatus, type NodeSpec } from './node.js';
@@ -42,6 +42,8 @@ export interface KindInfo {
   readonly status?: z.ZodType;
   /** Extra checks that need the name (e.g. `node.<name>` BGPConfiguration). */
   readonly checkName?: (name: string, spec: Record<string, unknown>) => Issue[];
+  /** Extra checks of annotations against the spec (Tortie's extensions ride on annotations). */
+  readonly checkAnnotations?: (annotations: Readonly<Record<string, string>> | undefined, spec: Record<string, unknown>) => Issue[];
 }
 
 export interface Issue { readonly path: string; readonly message: string }
@@ -57,7 +59,7 @@ const configName = (kind: string, perNodeFields?: readonly string[]) => (name: s
 };
 
 export const KINDS: readonly KindInfo[] = [
-  { kind: 'IPPool', plural: 'ippools', aliases: ['ippool', 'ippools', 'ipp', 'ipps', 'pool', 'pools'], spec: ipPoolSpec },
+  { kind: 'IPPool', plural: 'ippools', aliases: ['ippool', 'ippools', 'ipp', 'ipps', 'pool', 'pools'], spec: ipPoolSpec, checkAnnotations: checkIpPoolMetadata },
   { kind: 'BGPPeer', plural: 'bgppeers', aliases: ['bgppeer', 'bgppeers', 'bgpp', 'bgpps', 'bp', 'bps'], spec: bgpPeerSpec },
   { kind: 'BGPConfiguration', plural: 'bgpconfigurations', aliases: ['bgpconfiguration', 'bgpconfigurations', 'bgpconfig', 'bgpconfigs'],
     spec: bgpConfigurationSpec, checkName: configName('BGPConfiguration', PER_NODE_BGP_FIELDS) },
@@ -138,6 +140,9 @@ export function validateResource(doc: unknown): ValidationResult {
   }
   if (md.success && spec.success && info.checkName !== undefined) {
     issues.push(...info.checkName(md.data.name, spec.data as Record<string, unknown>));
+  }
+  if (md.success && spec.success && info.checkAnnotations !== undefined) {
+    issues.push(...info.checkAnnotations(md.data.annotations, spec.data as Record<string, unknown>));
   }
   if (issues.length > 0 || !md.success || !spec.success) return { ok: false, issues };
   const resource = { apiVersion: API_VERSION, kind: info.kind, metadata: md.data, spec: spec.data,

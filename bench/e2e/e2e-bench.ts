@@ -11,7 +11,9 @@
  *     and the ADD's own duration; p50/p99/max.
  *  2. Throughput (iperf3, TCP, one stream): pod→pod on the same subnet (direct), pod→pod across
  *     subnets (VXLAN), node→node on the same underlay for both, and node→node through the
- *     nodes' own vxlan.calico tunnel addresses (the VXLAN device without the pod path), side by side.
+ *     nodes' own vxlan.calico tunnel addresses (the VXLAN device without the pod path), side by side;
+ *     then the pool is annotated for the userspace UDP backend (tortie.io/encapsulation: udp) and,
+ *     once the cross-subnet route goes through tortie-udp, pod→pod across subnets again over it.
  *
  * Run (root): node dist/bench/e2e/e2e-bench.js [--pods 60] [--nodes 3] [--seconds 5] [--json FILE]
  * Prints a table; writes JSON to bench/results/e2e-<time>.json (or --json FILE).
@@ -21,10 +23,12 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CNI_MAIN, type LabState, down, runCni, runtimeEnv, up } from '../../agent/lab/lab.js';
+import { CNI_MAIN, type LabState, ctl, down, runCni, runtimeEnv, up } from '../../agent/lab/lab.js';
 import { check } from '../../agent/lab/lab-report.js';
 import { run, tryRun, tryRunIn } from '../../agent/lab/lab-host.js';
-import type { NodePlan, PodPlan } from '../../agent/lab/lab-plan.js';
+import { labResources, type NodePlan, type PodPlan } from '../../agent/lab/lab-plan.js';
+import { pathKind } from '../../agent/lab/ping-matrix.js';
+import { stringify } from 'yaml';
 import { waitFor } from '../lib/deadline.js';
 
 interface Args { pods: number; nodes: number; seconds: number; json: string | undefined }
@@ -253,8 +257,7 @@ async function iperf(lab: LabState, seconds: number): Promise<Throughput[]> {
     ['node→node over VXLAN (tunnel addresses)', n3.netns, n1.netns, vtepAddress(n1)],
   ];
   const out: Throughput[] = [];
-  try {
-    for (const [name, from, to, target] of cases) {
+  const measure = async ([name, from, to, target]: [string, string, string, string]): Promise<void> => {
       let lastErr = '';
       const j = await waitFor(`iperf3 ${name}`, 30_000 + seconds * 1000, () => {
         const r = tryRunIn(from, 'iperf3', ['-c', target, '-t', String(seconds), '-J']);
@@ -266,7 +269,15 @@ async function iperf(lab: LabState, seconds: number): Promise<Throughput[]> {
       }, { intervalMs: 200, describe: () => lastErr });
       out.push({ name, from, to, gbps: (j.end?.sum_received?.bits_per_second ?? 0) / 1e9, retransmits: j.end?.sum_sent?.retransmits ?? 0 });
       say(`iperf3: ${name}: ${out.at(-1)?.gbps.toFixed(2)} Gbit/s`);
-    }
+  };
+  try {
+    for (const c of cases) await measure(c);
+    // The same pool over the UDP backend, switched live: wait until node3 routes pod1 through tortie-udp.
+    const pool = labResources({ ...lab.plan, options: { ...lab.plan.options, encap: 'udp' } }).filter((d) => d['kind'] === 'IPPool');
+    ctl(lab.plan, ['apply', '-f', '-'], pool.map((d) => stringify(d)).join('---\n'));
+    const nodeIps = new Set(lab.plan.nodes.map((n) => n.address));
+    await waitFor('the cross-subnet route to move to tortie-udp', 30_000, async () => ((await pathKind(n3.netns, addr(p1), nodeIps)) === 'udp' ? true : undefined));
+    await measure(['pod→pod cross subnet (UDP backend)', p3, p1, addr(p1)]);
   } finally {
     for (const s of servers) s.kill();
   }

@@ -28,6 +28,11 @@ export interface NativeHelper {
   setTtlFilter(fd: number, entries: ReadonlyArray<{ readonly address: string; readonly minTtl: number }>): void;
   /** A TUN device without packet information (IFF_TUN | IFF_NO_PI); non-blocking fd. */
   openTun(name: string): { readonly fd: number; readonly name: string };
+  /**
+   * Poll a TUN fd on the calling thread's event loop (a worker thread's, for the UDP backend);
+   * each wake-up hands over every queued packet, up to a batch. Returns close().
+   */
+  readTun(fd: number, onPackets: (err: Error | null, packets: Buffer[]) => void): () => void;
   close(fd: number): void;
 }
 

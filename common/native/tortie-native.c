@@ -9,6 +9,7 @@
  *   setTtlFilter(fd, [{ address, minTtl }])  classic BPF on a listener: drop segments from
  *                                      those addresses arriving below their minimum TTL
  *   openTun(name) -> { fd, name }      /dev/net/tun, IFF_TUN | IFF_NO_PI (bare IP packets)
+ *   readTun(fd, cb) -> close()         poll a TUN fd on this thread's loop (tun-reader.c)
  *   close(fd)
  *
  * Errors are thrown as Error objects with `code` ("EINVAL"...), `errno` and `syscall`, like
@@ -364,6 +365,9 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* tun-reader.c */
+napi_value tortie_read_tun(napi_env env, napi_callback_info info);
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "tcpSocket", NULL, js_tcp_socket, NULL, NULL, NULL, napi_enumerable, NULL },
@@ -373,6 +377,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "setMinTtl", NULL, js_set_min_ttl, NULL, NULL, NULL, napi_enumerable, NULL },
     { "setTtlFilter", NULL, js_set_ttl_filter, NULL, NULL, NULL, napi_enumerable, NULL },
     { "openTun", NULL, js_open_tun, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "readTun", NULL, tortie_read_tun, NULL, NULL, NULL, napi_enumerable, NULL },
     { "close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -4,7 +4,8 @@
  *   - kernel routes the route table can install directly (blackholes for local blocks,
  *     same-subnet routes, IPIP routes), and
  *   - the remote blocks that need VXLAN, which go through VxlanManager.routesFor() so that their
- *     routes only appear once the VTEP entries are programmed.
+ *     routes only appear once the VTEP entries are programmed, and those whose pool carries its
+ *     mode over the userspace UDP backend (UdpTunnel.routesFor, once its device is up).
  */
 import { parsePrefix } from '../../common/prefix.js';
 import { crossSubnetDecision, type EncapMode } from './cross-subnet.js';
@@ -28,18 +29,22 @@ export interface BlockInfo {
   readonly nodeName: string;
   readonly ipipMode: EncapMode;
   readonly vxlanMode: EncapMode;
+  /** The pool's mode is carried by the userspace UDP backend instead of VXLAN/IPIP. */
+  readonly udp?: boolean;
 }
 
 export interface BlockRoutes {
   readonly routes: DesiredRoute[];
   /** Remote blocks to route over VXLAN (hand to VxlanManager.routesFor). */
   readonly vxlanBlocks: Array<{ readonly cidr: string; readonly nodeName: string }>;
+  /** Remote blocks to route over the UDP backend, with the owner's address (UdpTunnel). */
+  readonly udpBlocks: Array<{ readonly cidr: string; readonly nodeName: string; readonly nodeIp: string }>;
   /** Blocks skipped, with the reason (unknown node, not this node's job without BGP, ...). */
   readonly skipped: Array<{ readonly cidr: string; readonly reason: string }>;
 }
 
 export function blockRoutes(local: LocalNodeInfo, nodes: ReadonlyMap<string, RemoteNodeInfo>, blocks: Iterable<BlockInfo>): BlockRoutes {
-  const out: BlockRoutes = { routes: [], vxlanBlocks: [], skipped: [] };
+  const out: BlockRoutes = { routes: [], vxlanBlocks: [], udpBlocks: [], skipped: [] };
   for (const b of blocks) {
     const p = parsePrefix(b.cidr);
     if (b.nodeName === local.name) {
@@ -50,7 +55,11 @@ export function blockRoutes(local: LocalNodeInfo, nodes: ReadonlyMap<string, Rem
     const node = nodes.get(b.nodeName);
     if (node === undefined) { out.skipped.push({ cidr: b.cidr, reason: `node ${b.nodeName} unknown` }); continue; }
     const direct = (): void => { out.routes.push(sameSubnetRoute(b.cidr, node.ip, local.parentIface)); };
-    if (b.vxlanMode !== 'Never') {
+    const udpMode = b.vxlanMode !== 'Never' ? b.vxlanMode : b.ipipMode;
+    if (b.udp === true && udpMode !== 'Never') {
+      if (crossSubnetDecision(udpMode, local.cidr, node.ip) === 'direct') direct();
+      else out.udpBlocks.push({ cidr: b.cidr, nodeName: b.nodeName, nodeIp: node.ip });
+    } else if (b.vxlanMode !== 'Never') {
       if (crossSubnetDecision(b.vxlanMode, local.cidr, node.ip) === 'direct') direct();
       else out.vxlanBlocks.push({ cidr: b.cidr, nodeName: b.nodeName });
     } else if (b.ipipMode !== 'Never') {

@@ -3,7 +3,7 @@
  *
  *   <p>-tor (BIRD, AS 65000) ── node1 (subnet 1), node2 (subnet 2), one pod each
  *
- * up → check → check with a pod's link down (exit 1) → status → down → down again (idempotent)
+ * up → check → check with a pod's link down (exit 1) → status → restart --kill → down → down again (idempotent)
  * → check refuses with a clear message.
  */
 import { test, after } from 'node:test';
@@ -67,6 +67,18 @@ test('tortie-lab up/check/status/down with a BIRD ToR', { skip, timeout: 180_000
   assert.match(status.out, /10\.100\.1\.1 +node specific +up .*Established/);
   assert.match(status.out, /10\.100\.2\.12 +node-to-node mesh +up .*Established/);
   assert.match(status.out, /_node2 +BGP .* up .*Established/);
+
+  // A crash of node2's agent, watched: pods ping on both pairs, the ToR's and node1's kernels are
+  // monitored; the report names each measure (zero loss needs graceful restart on both sides).
+  const restart = await lab('restart', `${prefix}-node2`, '--kill');
+  assert.equal(restart.status, 0, restart.out + restart.err);
+  assert.match(restart.out, /restart \S+-node2 \(kill\): exited \d+ ms, cni\.sock \d+ ms, sessions Established \d+ ms, routes as before \d+ ms after the signal/);
+  assert.match(restart.out, /lost packets: \d+ over 2 pod pairs/);
+  assert.match(restart.out, new RegExp(`routes withdrawn: ToR \\d+, ${prefix}-node1 \\d+`));
+  const unknown = await lab('restart', 'node9');
+  assert.equal(unknown.status, 1);
+  assert.match(unknown.err, /no node "node9" \(nodes: \S+-node1, \S+-node2\)/);
+  assert.equal((await lab('check')).status, 0, 'the lab works after the restart');
 
   const down1 = await lab('down');
   assert.equal(down1.status, 0, down1.err);

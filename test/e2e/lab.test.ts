@@ -19,7 +19,8 @@ import { Proc, trySh } from '../helpers/sh.js';
 import { type LabState, addPod, ctl, runCni, startNode, waitNodeReady } from '../../agent/lab/lab.js';
 import { check } from '../../agent/lab/lab-report.js';
 import { readPid, stopPid } from '../../agent/lab/lab-host.js';
-import type { NodePlan, PodPlan } from '../../agent/lab/lab-plan.js';
+import { labResources, type NodePlan, type PodPlan } from '../../agent/lab/lab-plan.js';
+import { stringify } from 'yaml';
 import type { LabPod } from '../../agent/lab/ping-matrix.js';
 import { agentRoutes } from './robust-tools.js';
 import { downChecked, labNode, labPod, labSkipReason, torVtysh, upConverged } from './lab-fixture.js';
@@ -100,6 +101,36 @@ test('same-subnet pod traffic is unencapsulated on the underlay; cross-subnet is
   } finally {
     await vx.stop();
     await bare.stop();
+  }
+});
+
+test('the pool switched live to the UDP backend: cross-subnet pairs go over tortie-udp (udp 8285 on the underlay), then back to VXLAN', { skip }, async () => {
+  const pool = (udp: boolean): string => stringify(labResources({ ...lab.plan, options: { ...lab.plan.options, encap: udp ? 'udp' : 'vxlan' } })
+    .find((d) => d['kind'] === 'IPPool'));
+  const pathTo = async (encap: string): Promise<void> => {
+    await pollUntil(async () => {
+      const r = await check(lab, () => {});
+      const p = r.results.find((x) => x.from === 'pod1-1' && x.to === 'pod3-1');
+      return r.failed.length === 0 && r.unconverged.length === 0 && p?.path === encap ? r : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 250, what: `every pair reachable and pod1-1 → pod3-1 over ${encap}` });
+  };
+  try {
+    ctl(lab.plan, ['apply', '-f', '-'], pool(true));
+    await pathTo('udp');
+    const r = await check(lab, () => {});
+    assert.deepEqual(r.results.filter((x) => x.path === 'vxlan'), [], 'no pair left on VXLAN');
+    assert.equal(r.results.filter((x) => x.path === 'direct').length, 8, 'same-subnet pairs stay direct');
+    const a = pod('pod1-1'), c = pod('pod3-1');
+    const udp = await capture(node(1).netns, `udp dst port 8285 and src host ${node(1).address} and dst host ${node(3).address}`);
+    try {
+      await pollUntil(() => { ping(a, c); return udp.exited; }, { timeoutMs: 5000, what: 'UDP backend datagram on node1 eth0' });
+      assert.match(udp.output, new RegExp(`${node(1).address.replace(/\./g, '\\.')}\\.\\d+ > ${node(3).address.replace(/\./g, '\\.')}\\.8285: UDP`));
+    } finally { await udp.stop(); }
+    const mtu = (JSON.parse(inNs(node(3).netns, 'ip', ['-j', 'link', 'show', 'tortie-udp']).stdout) as Array<{ mtu: number }>)[0]?.mtu;
+    assert.equal(mtu, 1500 - 28);
+  } finally {
+    ctl(lab.plan, ['apply', '-f', '-'], pool(false));
+    await pathTo('vxlan');
   }
 });
 

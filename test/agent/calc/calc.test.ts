@@ -253,6 +253,28 @@ test('kernel routes with backend vxlan come from IPAM blocks, not BGP', () => {
   assert.deepEqual(r.vxlanBlocks, [{ cidr: '10.244.2.0/26', nodeName: 'c' }]);
 });
 
+test('kernel routes: a pool annotated for the UDP backend goes direct within the subnet and over tortie-udp across, in both backends', () => {
+  const nodes = [node('a', '10.0.1.2/24'), node('b', '10.0.1.3/24', { vxlanTunnelAddr: '10.244.9.1' }), node('c', '10.0.2.2/24', { vxlanTunnelAddr: '10.244.9.2' })];
+  for (const mode of [{ vxlanMode: 'CrossSubnet' as const }, { ipipMode: 'CrossSubnet' as const }]) {
+    const pools = [pool('10.244.0.0/16', { ...mode, encapsulation: 'udp' })];
+    const bird = kernelRoutes(snap('a', nodes, { pools }), [
+      { prefix: '10.244.1.0/26', nextHop: '10.0.1.3', peer: 'Mesh_10_0_1_3' },
+      { prefix: '10.244.2.0/26', nextHop: '10.0.2.2', peer: 'Mesh_10_0_2_2' },
+    ], [], facts('10.0.1.2/24'));
+    assert.deepEqual(bird.routes, [{ dst: '10.244.1.0/26', type: 'unicast', iface: 'eth0', gateway: '10.0.1.3', onlink: true }], JSON.stringify(mode));
+    assert.deepEqual(bird.udpBlocks, [{ cidr: '10.244.2.0/26', nodeName: 'c', nodeIp: '10.0.2.2' }]);
+    assert.deepEqual([bird.vxlanBlocks, bird.udpPeers], [[], ['10.0.1.3', '10.0.2.2']]);
+    const vx = kernelRoutes(snap('a', nodes, { pools, blocks: [{ cidr: '10.244.1.0/26', node: 'b', allocations: [] }, { cidr: '10.244.2.0/26', node: 'c', allocations: [] }] }),
+      [], [], facts('10.0.1.2/24', { backend: 'vxlan' }));
+    assert.deepEqual(vx.routes.map((x) => [x.dst, x.gateway]), [['10.244.1.0/26', '10.0.1.3']]);
+    assert.deepEqual(vx.udpBlocks, [{ cidr: '10.244.2.0/26', nodeName: 'c', nodeIp: '10.0.2.2' }]);
+  }
+  // Always: every other node's block over UDP, also within the subnet.
+  const always = kernelRoutes(snap('a', nodes, { pools: [pool('10.244.0.0/16', { vxlanMode: 'Always', encapsulation: 'udp' })] }),
+    [{ prefix: '10.244.1.0/26', nextHop: '10.0.1.3', peer: 'Mesh_10_0_1_3' }], [], facts('10.0.1.2/24'));
+  assert.deepEqual([always.routes, always.udpBlocks], [[], [{ cidr: '10.244.1.0/26', nodeName: 'b', nodeIp: '10.0.1.3' }]]);
+});
+
 test('resolveNextHop: longest prefix, then lowest metric', () => {
   const u = [{ dst: 'default', gateway: '10.0.0.1', iface: 'eth0', metric: 100 }, { dst: '0.0.0.0/0', gateway: '10.0.0.2', iface: 'eth0', metric: 10 },
     { dst: '10.5.0.0/16', gateway: '10.0.0.3', iface: 'eth1' }];

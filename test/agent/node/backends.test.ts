@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { pollUntil } from '../../helpers/poll.js';
 import { httpGetIn, Proc, sh, trySh } from '../../helpers/sh.js';
 import { NodeLab, nodeLabSkipReason, type LabNode } from './node-lab.js';
+import { IPIP_UNSUPPORTED_MESSAGE } from '../../../ipip/ipip-manager.js';
 
 const skip = nodeLabSkipReason();
 
@@ -149,7 +150,7 @@ describe('an IPIP pool on a kernel without ipip', () => {
   after(async () => { if (lab) await lab.cleanup(); });
 
   test('is reported with the fixed message, the node stays up and is not ready', { skip: why }, async () => {
-    await pollUntil(() => (n.proc?.output ?? '').includes('kernel lacks IPIP support (CONFIG_NET_IPIP); use vxlanMode or ipipMode: Never'),
+    await pollUntil(() => (n.proc?.output ?? '').includes(IPIP_UNSUPPORTED_MESSAGE),
       { timeoutMs: 20_000, what: `IPIP message in the log\n${lab.logs()}` });
     const get = (path: string): string => httpGetIn(n.ns, 9099, path);
     const ready = await pollUntil(() => { const r = get('/readiness'); return r.startsWith('503') && r.includes('CONFIG_NET_IPIP') ? r : undefined; },

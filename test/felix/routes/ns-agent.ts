@@ -12,6 +12,9 @@ import { systemClock } from '../../../common/clock.js';
 import { createLogger } from '../../../common/logger.js';
 import { VxlanManager, type RemoteBlock, type RemoteVtep, type VxlanConfig } from '../../../ipip/vxlan-manager.js';
 import { IpipManager, type IpipConfig } from '../../../ipip/ipip-manager.js';
+import { UdpTunnel, type UdpTunnelConfig } from '../../../ipip/udp-tunnel.js';
+import type { UdpRemote } from '../../../ipip/udp-packet.js';
+import { probeTunnelSupport } from '../../../ipip/tunnel-support.js';
 import { applyInDependencyOrder } from '../../../ipip/tunnel-order.js';
 import { detectHostMtu, podMtu, writeMtuFile, type Encapsulation } from '../../../ipip/mtu.js';
 import type { Family } from '../../../common/prefix.js';
@@ -22,6 +25,7 @@ const rcvbuf = Number(process.env['TORTIE_TEST_NOTIFY_RCVBUF'] ?? 0);
 const netlink = new RtNetlink({ logger }, rcvbuf > 0 ? { notifyRecvBuffer: rcvbuf } : {});
 let routeTable = new RouteTable({ netlink, clock: systemClock, logger }, { repairDelayMs: 20 });
 let vxlan: VxlanManager | undefined;
+let udp: UdpTunnel | undefined;
 let blocks: RemoteBlock[] = [];
 let localRoutes: DesiredRoute[] = [];
 
@@ -72,6 +76,20 @@ const ops: Record<string, Handler> = {
   },
   'nl.subscribe': async () => { eventSub ??= netlink.subscribe((e) => events.push(e)); return null; },
   'nl.events': async () => events.splice(0),
+  // The UDP backend as the agent drives it: device first, then routes through it.
+  'udp.configure': async (a) => { udp = new UdpTunnel({ netlink, logger }, a as unknown as UdpTunnelConfig); return { device: udp.device, mtu: udp.mtu }; },
+  'udp.apply': async (a) => {
+    const u = udp;
+    if (u === undefined) throw new Error('udp not configured');
+    const remotes = a['remotes'] as UdpRemote[];
+    u.setRemotes(remotes, a['peers'] as string[]);
+    await u.ensureDevice();
+    routeTable.setDesiredRoutes([...(a['local'] as DesiredRoute[] ?? []), ...u.routesFor(remotes)]);
+    return routeTable.apply();
+  },
+  'udp.stats': async () => udp?.stats(),
+  'tunnels.probe': async () => { const t = await probeTunnelSupport(netlink); return { vxlan: t.vxlan ?? null, ipip: t.ipip ?? null }; },
+  'udp.stop': async () => { await udp?.stop(); return null; },
   'vxlan.configure': async (a) => { vxlan = new VxlanManager({ netlink, logger }, a as unknown as VxlanConfig); return { mac: vxlan.mac }; },
   'vxlan.setRemote': async (a) => {
     if (vxlan === undefined) throw new Error('vxlan not configured');

@@ -1,0 +1,97 @@
+/**
+ * What a tortie-node restart costs the cluster, on the lab (agent/lab): for each way of
+ * restarting (SIGTERM and start as a DaemonSet rolling update does, SIGKILL and start, SIGTERM and
+ * an upgraded agent), `--reps` restarts rotating over the nodes, each measured by
+ * agent/lab/lab-restart.ts: packets lost between pods on every node pair (ping every 10 ms),
+ * routes withdrawn from the ToR's FIB and the other nodes' kernels, and the time from the signal
+ * to every node's routes being as before (full re-convergence).
+ *
+ * Run (root): node dist/bench/restart/restart-bench.js [--reps 3] [--nodes 3] [--tor frr|bird] [--json FILE]
+ * Prints a table; writes JSON to bench/results/restart-<time>.json (or --json FILE).
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { down, up } from '../../agent/lab/lab.js';
+import { check } from '../../agent/lab/lab-report.js';
+import { formatRestart, restartNode, type RestartMode, type RestartReport } from '../../agent/lab/lab-restart.js';
+import type { TorKind } from '../../agent/lab/lab-plan.js';
+import { waitFor } from '../lib/deadline.js';
+
+interface Args { reps: number; nodes: number; tor: TorKind; json: string | undefined }
+
+function parseArgs(argv: readonly string[]): Args {
+  const a: Args = { reps: 3, nodes: 3, tor: 'frr', json: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i], v = argv[i + 1];
+    const num = (): number => { const n = Number(v); if (!Number.isInteger(n) || n < 1) throw new Error(`${k} needs a positive integer`); i++; return n; };
+    if (k === '--reps') a.reps = num();
+    else if (k === '--nodes') a.nodes = num();
+    else if (k === '--tor' && (v === 'frr' || v === 'bird')) { a.tor = v; i++; }
+    else if (k === '--json' && v !== undefined) { a.json = v; i++; }
+    else throw new Error(`unknown argument ${k} (use --reps N --nodes N --tor frr|bird --json FILE)`);
+  }
+  return a;
+}
+
+const say = (l: string): void => { process.stderr.write(`${l}\n`); };
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? NaN : (s[Math.floor((s.length - 1) / 2)] ?? NaN); };
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const prefix = `rb${process.pid % 100000}`;
+  const stateDir = mkdtempSync(join(tmpdir(), 'tortie-bench-restart-'));
+  say(`lab state in ${stateDir}; if interrupted: node dist/agent/lab/main.js --state-dir ${stateDir} --prefix ${prefix} down`);
+  let takingDown: Promise<void> | undefined;
+  const takeDown = (): Promise<void> => (takingDown ??= down(stateDir, prefix, () => {}));
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { void takeDown().finally(() => process.exit(130)); });
+  try {
+    const lab = await up({ prefix, stateDir, nodes: args.nodes, podsPerNode: 1, tor: args.tor }, say);
+    await waitFor('every pod to reach every pod', 60_000, async () => {
+      const r = await check(lab, () => {});
+      return r.failed.length + r.unconverged.length === 0 ? true : undefined;
+    }, { intervalMs: 250 });
+    const modes: RestartMode[] = ['term', 'kill', 'upgrade'];
+    const runs: RestartReport[] = [];
+    for (const mode of modes) {
+      for (let i = 0; i < args.reps; i++) {
+        const node = lab.plan.nodes[i % lab.plan.nodes.length];
+        if (node === undefined) throw new Error('no node');
+        const r = await restartNode(lab, node, { mode }, say);
+        say(formatRestart(r));
+        runs.push(r);
+      }
+    }
+    const label: Record<RestartMode, string> = { term: 'SIGTERM, start (rolling update)', kill: 'SIGKILL, start (crash)', upgrade: 'SIGTERM, start a new build (upgrade)' };
+    const rows = modes.map((mode) => {
+      const rs = runs.filter((r) => r.mode === mode);
+      const lost = rs.map((r) => r.lostPackets);
+      const gap = rs.map((r) => Math.max(0, ...r.pings.map((p) => p.longestGapMs)));
+      const wTor = rs.map((r) => r.withdrawnOnTor);
+      const wNodes = rs.map((r) => Object.values(r.withdrawnOnNodes).reduce((a, b) => a + b, 0));
+      const conv = rs.map((r) => r.convergedMs);
+      return `| ${label[mode]} | ${median(lost)} (max ${Math.max(...lost)}) | ${median(gap)} (max ${Math.max(...gap)}) | ${median(wTor)} / ${median(wNodes)} | ${median(conv)} (max ${Math.max(...conv)}) |`;
+    });
+    const table = [
+      `Restarts of one tortie-node, ${args.reps} per way, rotating over ${args.nodes} nodes (${args.tor} ToR); pods ping every 10 ms on every node pair; medians (max)`,
+      '| restart | lost packets, all pairs | longest outage ms | routes withdrawn: ToR / other nodes | signal → routes as before, ms |',
+      '|---|---:|---:|---:|---:|',
+      ...rows,
+    ].join('\n');
+    process.stdout.write(`${table}\n`);
+    const file = args.json ?? fileURLToPath(new URL(`../../../bench/results/restart-${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url));
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, `${JSON.stringify({ suite: 'restart', date: new Date().toISOString(), nodes: args.nodes, tor: args.tor, reps: args.reps, runs }, null, 2)}\n`);
+    say(`results: ${file}`);
+    return 0;
+  } catch (err) {
+    say(`restart bench failed: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  } finally {
+    await takeDown();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+process.exitCode = await main();
