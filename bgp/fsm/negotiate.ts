@@ -105,3 +105,13 @@ export function negotiate(config: FsmConfig, localOpen: OpenMessage, peerOpen: O
     localOpen, peerOpen,
   };
 }
+
+/**
+ * Both sides set the N bit of the graceful-restart capability (RFC 8538 §2): a NOTIFICATION
+ * other than Cease/Hard Reset then keeps graceful restart, and we send Hard Reset where a
+ * session must end for good (see hardResetWrap).
+ */
+export function notificationGr(n: NegotiatedSession): boolean {
+  const ours = n.localOpen.capabilities.some((c) => c.type === 'graceful-restart' && c.notification);
+  return ours && n.peerGracefulRestart?.notification === true;
+}

@@ -84,11 +84,20 @@ export interface PeerConfig {
   readonly description?: string;
 }
 
+/** Graceful restart (RFC 4724, RFC 8538) for every peer. */
+export interface GracefulRestartSettings {
+  /** Keep a restarting GR peer's routes as stale (helper); default true, as in BIRD and FRR. */
+  readonly helper?: boolean;
+  /** Seconds stale routes wait for the peer's End-of-RIB once it is back (FRR stalepath-time); default 360. */
+  readonly staleTime?: number;
+}
+
 export interface SpeakerConfig {
   readonly routerId: string;
   readonly asn: number;
   readonly listen: { readonly address: string; readonly port: number };
   readonly peers: readonly PeerConfig[];
+  readonly gracefulRestart?: GracefulRestartSettings;
 }
 
 export interface OriginateConfig {
