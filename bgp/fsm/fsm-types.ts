@@ -78,8 +78,9 @@ export interface DownReason {
   /** Whether the session had been Established. */
   readonly wasEstablished: boolean;
   /**
-   * The session that went down (when it was Established): e.g. `peerGracefulRestart` tells the
-   * speaker to keep the peer's routes as stale for restartTime (RFC 4724) instead of withdrawing.
+   * The session that went down (when it was Established): its `peerGracefulRestart` lets the
+   * speaker's GR helper keep the peer's routes as stale for the restart time (RFC 4724) instead
+   * of withdrawing them (bgp/speaker/graceful-restart.ts).
    */
   readonly session?: NegotiatedSession;
 }
