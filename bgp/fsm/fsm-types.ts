@@ -104,6 +104,8 @@ export interface GracefulRestartConfig {
   readonly restartTime: number;
   /** N bit (RFC 8538). */
   readonly notification?: boolean;
+  /** R bit: we restarted and kept (or are rebuilding) our routes; peers must not wait for our End-of-RIB. */
+  readonly restarting?: boolean;
   /** Families whose forwarding state we preserve. */
   readonly forwardingPreserved?: boolean;
   /**

@@ -22,7 +22,7 @@ export function buildLocalOpen(config: FsmConfig): OpenMessage {
   if (config.gracefulRestart) {
     const gr = config.gracefulRestart;
     caps.push({
-      type: 'graceful-restart', restarting: false, notification: gr.notification ?? false,
+      type: 'graceful-restart', restarting: gr.restarting ?? false, notification: gr.notification ?? false,
       restartTime: Math.min(gr.restartTime, 4095),
       families: gr.helperOnly ? [] : localFamilies(config).map((f) => ({ afi: f.afi, safi: f.safi, forwardingPreserved: gr.forwardingPreserved ?? false })),
     });

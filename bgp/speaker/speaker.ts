@@ -19,7 +19,7 @@ import { formatPrefix, ipv4ToInt, parseAddress, parsePrefix, type Prefix } from 
 import { CeaseSubcode } from '../wire/errors.js';
 import { endOfRibFamily } from '../wire/update-encoder.js';
 import type { LargeCommunity, Origin, PathAttributes, UpdateMessage } from '../wire/types.js';
-import type { DownReason, NegotiatedSession } from '../fsm/fsm-types.js';
+import type { DownReason, GracefulRestartConfig, NegotiatedSession } from '../fsm/fsm-types.js';
 import { BgpSession, type ConnectOptions } from '../session/session.js';
 import type { UpdateInfo } from '../session/session-config.js';
 import { BgpListener } from '../session/listener.js';
@@ -71,6 +71,8 @@ const RESTART_DELAY_MS = 0;
  * routes must not stall the keepalives of the others (LocRib.removePeerSome).
  */
 const FLUSH_SLICE = 20_000;
+/** Our restart time when none is configured, seconds (BIRD's and Calico's 120). */
+export const DEFAULT_RESTART_TIME = 120;
 
 interface Originated { readonly prefix: Prefix; readonly attrs: PathAttributes; readonly nextHop: Uint8Array | undefined; readonly since: number }
 
@@ -323,11 +325,24 @@ export class BgpSpeaker {
       holdTime: c.holdTime, connectRetryTime: c.connectRetry, passive: c.passive,
       families: c.families.map((f) => (f === 'ipv6-unicast' ? { afi: 2, safi: 1 } : { afi: 1, safi: 1 })),
       routeRefresh: true,
-      // Graceful restart "aware" (no families, restart time 0), like BIRD: peers then send
-      // End-of-RIB and FRR answers our ROUTE-REFRESH; nothing of ours is kept across restarts.
-      // N bit (RFC 8538): a NOTIFICATION other than Hard Reset keeps the peer's routes (our helper).
-      gracefulRestart: { restartTime: 0, helperOnly: true, notification: true },
+      gracefulRestart: this.grCapability(c),
     }, { clock: this.deps.clock, logger: this.deps.logger, codec: compactWireCodec, connect: this.deps.connect });
+  }
+
+  /**
+   * Our graceful-restart capability (RFC 4724 §3): as a restarting speaker, our families with
+   * the restart time, F only when the embedding program says forwarding survived, R after a
+   * restart; "aware" (no families, restart time 0, as BIRD's default) when disabled, which
+   * still makes peers send End-of-RIB and FRR answer ROUTE-REFRESH. The N bit (RFC 8538) is
+   * always set: a NOTIFICATION other than Hard Reset then keeps the routes on both sides.
+   */
+  private grCapability(c: PeerConfig): GracefulRestartConfig {
+    const g = this.config.gracefulRestart;
+    if (g?.enabled === false) return { restartTime: 0, helperOnly: true, notification: true };
+    return {
+      restartTime: Math.min(4095, c.gracefulRestartTime ?? g?.restartTime ?? DEFAULT_RESTART_TIME), notification: true,
+      forwardingPreserved: g?.forwardingPreserved ?? false, restarting: g?.restarting ?? false,
+    };
   }
 
   /** Wire a peer's (new) session to the speaker and the listener. */

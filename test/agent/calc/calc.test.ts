@@ -492,3 +492,22 @@ test('backend vxlan: remote IPv6 blocks from IPAM through vxlan-v6.calico (Alway
   assert.deepEqual(v4only.vxlanBlocks6, []);
   assert.ok(v4only.skipped.some((x) => x.prefix === 'fd00:244::80/122' && x.reason === 'IPv6 block: this node has no IPv6 address'), JSON.stringify(v4only.skipped));
 });
+
+test('graceful restart time: BGPPeer maxRestartTime, BGPConfiguration nodeMeshMaxRestartTime, else the speaker default (120 s)', () => {
+  const nodes = [node('a', '10.0.0.1/24'), node('b', '10.0.0.2/24')];
+  const peers: PeerInfo[] = [
+    { name: 'tor', spec: { peerIP: '10.0.0.254', asNumber: 65100, maxRestartTime: '2m' } },
+    { name: 'slow', spec: { peerIP: '10.0.0.253', asNumber: 65100, maxRestartTime: '2h' } },
+    { name: 'plain', spec: { peerIP: '10.0.0.252', asNumber: 65100 } },
+  ];
+  const at = (r: ReturnType<typeof bgpSpeakerConfig>, ip: string) => r.speaker?.peers.find((p) => p.address === ip)?.gracefulRestartTime;
+  let r = bgpSpeakerConfig(snap('a', nodes, { peers }));
+  assert.equal(at(r, '10.0.0.254'), 120);
+  assert.equal(at(r, '10.0.0.253'), 4095);
+  assert.equal(at(r, '10.0.0.252'), undefined, 'the speaker default');
+  assert.equal(at(r, '10.0.0.2'), undefined, 'mesh without nodeMeshMaxRestartTime: the speaker default');
+  assert.ok(r.problems.some((p) => /BGPPeer slow: spec\.maxRestartTime 2h is above the 4095 s/.test(p)), r.problems.join('; '));
+  assert.ok(!r.problems.some((p) => /maxRestartTime is not supported/.test(p)));
+  r = bgpSpeakerConfig(snap('a', nodes, { peers, configs: { default: { nodeMeshMaxRestartTime: '30s' } } }));
+  assert.equal(at(r, '10.0.0.2'), 30);
+});

@@ -14,6 +14,7 @@ import { pollUntil } from '../../helpers/poll.js';
 import { openRawPeer, passivePeerConfig, RawPeer, tcpSpeakerDeps } from '../../helpers/bgp-session-peers.js';
 import { INITIAL_CONTEXT, type Capability } from '../../../bgp/wire/types.js';
 import { BgpSpeaker } from '../../../bgp/speaker/speaker.js';
+import type { PeerConfig, SpeakerConfig } from '../../../bgp/speaker/peer-config.js';
 
 interface GrCap { restarting?: boolean; notification?: boolean; restartTime?: number; forwarding?: boolean; families?: boolean }
 
@@ -146,5 +147,35 @@ describe('BgpSpeaker graceful restart helper', () => {
     await pollUntil(() => routesFrom('r4').length === 1, { what: 'r4 route again' });
     r4.send({ type: 'notification', code: 6, subcode: 6, data: new Uint8Array(0) });
     await pollUntil(() => routesFrom('r4').length === 0, { what: 'no N bit: a NOTIFICATION flushes (RFC 4724)' });
+  });
+});
+
+describe('BgpSpeaker graceful restart capability (restarting speaker)', () => {
+  const port = 35000 + (process.pid % 20000);
+  const sps: BgpSpeaker[] = [];
+  const raws: RawPeer[] = [];
+  after(async () => { for (const r of raws) r.destroy(); for (const s of sps) await s.stop(); });
+
+  const openOf = async (gracefulRestart: SpeakerConfig['gracefulRestart'], over: Partial<PeerConfig>, p: number): Promise<Capability | undefined> => {
+    const sp = new BgpSpeaker(tcpSpeakerDeps(), { routerId: '10.0.0.1', asn: 65000, listen: { address: '127.0.0.1', port: p },
+      peers: [passivePeerConfig('r', '127.0.6.20', 65120, over)], ...(gracefulRestart ? { gracefulRestart } : {}) });
+    sps.push(sp);
+    await sp.start();
+    const r = await openRawPeer(p, '127.0.6.20', 65120, 0x0a000614);
+    raws.push(r);
+    const open = await pollUntil(() => r.received.find((m) => m.type === 'open'), { what: 'our OPEN' });
+    return open.type === 'open' ? open.capabilities.find((c) => c.type === 'graceful-restart') : undefined;
+  };
+
+  it('advertises our families with a real restart time (default 120 s), N set, F and R only when told', async () => {
+    assert.deepEqual(await openOf(undefined, {}, port), {
+      type: 'graceful-restart', restarting: false, notification: true, restartTime: 120, families: [{ afi: 1, safi: 1, forwardingPreserved: false }],
+    });
+    assert.deepEqual(await openOf({ restartTime: 30, forwardingPreserved: true, restarting: true }, { gracefulRestartTime: 45 }, port + 1), {
+      type: 'graceful-restart', restarting: true, notification: true, restartTime: 45, families: [{ afi: 1, safi: 1, forwardingPreserved: true }],
+    });
+    assert.deepEqual(await openOf({ enabled: false }, {}, port + 2), {
+      type: 'graceful-restart', restarting: false, notification: true, restartTime: 0, families: [],
+    }, 'disabled: "aware" only, as BIRD by default');
   });
 });
