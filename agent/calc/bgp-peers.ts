@@ -134,6 +134,22 @@ export function importPolicy(s: Snapshot, external: boolean, filterRulesFirst: r
 
 interface Target { ip: string; family: 4 | 6; port: number | undefined; asn: number; node: NodeInfo | undefined; kind: PeerKind; source: PeerInfo | undefined }
 
+/**
+ * Our graceful-restart Restart Time towards a peer, seconds: the BGPPeer's maxRestartTime, or
+ * BGPConfiguration nodeMeshMaxRestartTime for the mesh (Calico's BIRD `graceful restart time`);
+ * undefined: the speaker's default (120 s, as BIRD's and so Calico's). The capability field has 12 bits.
+ */
+function gracefulRestartTime(s: Snapshot, t: Target, name: string, problems: string[]): number | undefined {
+  const [text, where] = t.source !== undefined
+    ? [t.source.spec.maxRestartTime, `BGPPeer ${t.source.name}: spec.maxRestartTime`]
+    : [s.bgpConfigs.get('default')?.nodeMeshMaxRestartTime, 'BGPConfiguration default: spec.nodeMeshMaxRestartTime'];
+  if (text === undefined) return undefined;
+  const ms = parseDuration(text) ?? 0;
+  const secs = Math.round(ms / 1000);
+  if (secs > 4095) { problems.push(`${where} ${text} is above the 4095 s graceful restart allows; ${name} uses 4095 s`); return 4095; }
+  return secs;
+}
+
 /** A node's address in a family (v4 sessions between IPv4 addresses, v6 between IPv6, as Calico). */
 const addrOf = (n: NodeInfo, family: 4 | 6): string | undefined => (family === 4 ? n.ipv4 : n.ipv6);
 
@@ -166,7 +182,7 @@ export function bgpSpeakerConfig(s: Snapshot, secrets?: SecretReader): BgpCalcRe
     try { applies = appliesToLocal(p, local); } catch (err) { problems.push(`${where}: spec.nodeSelector: ${(err as Error).message}`); continue; }
     const kind: PeerKind = p.spec.node !== undefined || p.spec.nodeSelector !== undefined ? 'node specific' : 'global';
     if (applies) {
-      for (const f of ['maxRestartTime', 'localWorkloadSelector'] as const) {
+      for (const f of ['localWorkloadSelector'] as const) {
         if (p.spec[f] !== undefined) problems.push(`${where}: spec.${f} is not supported yet; ignored`);
       }
     }
@@ -240,6 +256,7 @@ export function bgpSpeakerConfig(s: Snapshot, secrets?: SecretReader): BgpCalcRe
     if (!pw.ok) continue;
     // Calico ttlSecurity N: `ttl security on; multihop N`; 0 or unset: plain `multihop`.
     const ttlSecurity = t.source?.spec.ttlSecurity !== undefined && t.source.spec.ttlSecurity > 0 ? t.source.spec.ttlSecurity : undefined;
+    const restartTime = gracefulRestartTime(s, t, name, problems);
     const config: PeerConfig = {
       name, address: t.ip, asn: t.asn,
       port: t.port ?? (t.node !== undefined ? listenPortOf(s, t.node.name) : 179),
@@ -259,6 +276,7 @@ export function bgpSpeakerConfig(s: Snapshot, secrets?: SecretReader): BgpCalcRe
       ...(imp === undefined ? {} : { import: imp }),
       export: exp,
       description: t.node !== undefined ? `node ${t.node.name}` : t.source !== undefined ? `BGPPeer ${t.source.name}` : 'mesh',
+      ...(restartTime !== undefined ? { gracefulRestartTime: restartTime } : {}),
     };
     peers.push({ config, kind: t.kind, ...(t.node === undefined ? {} : { node: t.node.name }) });
   }

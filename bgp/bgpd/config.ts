@@ -102,6 +102,13 @@ const fileSchema = z.strictObject({
     med: z.number().int().min(0).max(0xffffffff).optional(), localPref: z.number().int().min(0).max(0xffffffff).optional(),
   })).default([]),
   warmUp: z.boolean().default(true),
+  gracefulRestart: z.strictObject({
+    enabled: z.boolean().default(true),
+    restartTime: z.number().int().min(1).max(4095).default(120),
+    stalePathTime: z.number().int().min(1).max(65535).default(360),
+    helper: z.boolean().default(true),
+    forwardingPreserved: z.boolean().default(false),
+  }).optional(),
 });
 
 export type BgpdFileConfig = z.output<typeof fileSchema>;
@@ -267,6 +274,10 @@ function fromFile(cfg: BgpdFileConfig, file: string): BgpdConfig {
       routerId: cfg.routerId, asn: cfg.asn,
       listen: { address: cfg.listen?.address ?? '0.0.0.0', port: cfg.listen?.port ?? 179 },
       peers,
+      ...(cfg.gracefulRestart ? { gracefulRestart: {
+        enabled: cfg.gracefulRestart.enabled, restartTime: cfg.gracefulRestart.restartTime, staleTime: cfg.gracefulRestart.stalePathTime,
+        helper: cfg.gracefulRestart.helper, forwardingPreserved: cfg.gracefulRestart.forwardingPreserved,
+      } } : {}),
     },
     originate: cfg.originate.map((o) => ({
       prefix: o.prefix, ...(o.nextHop !== undefined ? { nextHop: o.nextHop } : {}),

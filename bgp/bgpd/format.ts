@@ -42,6 +42,8 @@ export function formatProtocols(peers: readonly PeerStatus[], all: boolean): str
       lines.push(`    Uptime:           ${p.uptimeSeconds} s`);
     }
     if (p.lastError !== undefined) lines.push(`    Last error:       ${p.lastError}`);
+    const gr = p.gracefulRestart;
+    if (gr) lines.push(`    Graceful restart: ${gr.state === 'restart-wait' ? 'waiting for the peer to restart' : 'waiting for End-of-RIB'} (${gr.families.join(', ')}: ${gr.staleRoutes} stale routes)`);
     lines.push(`    Established transitions: ${p.establishedTransitions}`);
     for (const f of p.families.length ? p.families : ['ipv4-unicast']) {
       lines.push(`  Channel ${f === 'ipv6-unicast' ? 'ipv6' : 'ipv4'}`);
@@ -70,7 +72,7 @@ export function formatRoutes(routes: readonly RouteView[], all: boolean, filtere
       const head = r.prefix === last ? ''.padEnd(20) : r.prefix.padEnd(20);
       last = r.prefix;
       const src = r.from === 'local' ? 'static' : 'unicast';
-      lines.push(`${head} ${src} [${r.from} ${hms(r.since)}]${r.best ? ' *' : ''} (100) [${r.asPath.length ? `AS${r.asPath[r.asPath.length - 1]}` : ''}${ORIGIN_CHAR[r.origin]}]`);
+      lines.push(`${head} ${src} [${r.from} ${hms(r.since)}${r.stale ? ' stale' : ''}]${r.best ? ' *' : ''} (100) [${r.asPath.length ? `AS${r.asPath[r.asPath.length - 1]}` : ''}${ORIGIN_CHAR[r.origin]}]`);
       if (r.from !== 'local') lines.push(`\tvia ${r.nextHop}`);
       if (!all) continue;
       lines.push(`\tType: ${r.from === 'local' ? 'static' : 'BGP'} univ`);

@@ -25,10 +25,11 @@ const program = new Command('tortie-bgpd')
   .option('--ctl <path>', 'control socket (mode 0600)', DEFAULT_CTL_PATH)
   .option('--ctl-group <group>', 'group allowed to use the control socket (mode 0660), name or gid')
   .option('--no-warmup', 'skip the JIT warm-up at start (a synthetic table through a private speaker, ~0.3-0.4 s CPU)')
+  .option('-R, --graceful-restart-recovery', 'we restarted: set the graceful-restart R bit in our OPENs (BIRD -R)')
   .option('--check', 'validate the configuration and exit')
   .parse();
 
-const o = program.opts<{ config?: string; as?: string; routerId?: string; peer: string[]; listen?: string; originate: string[]; ctl: string; ctlGroup?: string; check?: boolean; warmup: boolean }>();
+const o = program.opts<{ config?: string; as?: string; routerId?: string; peer: string[]; listen?: string; originate: string[]; ctl: string; ctlGroup?: string; check?: boolean; warmup: boolean; gracefulRestartRecovery?: boolean }>();
 
 let cfg: BgpdConfig;
 let reload: (() => BgpdConfig) | undefined;
@@ -48,6 +49,7 @@ try {
   process.exit(2);
 }
 if (!o.warmup) cfg = { ...cfg, warmUp: false };
+if (o.gracefulRestartRecovery) cfg = { ...cfg, speaker: { ...cfg.speaker, gracefulRestart: { ...cfg.speaker.gracefulRestart, restarting: true } } };
 if (o.check) {
   process.stdout.write(`configuration OK: AS ${cfg.speaker.asn}, ${cfg.speaker.peers.length} peers\n`);
   process.exit(0);

@@ -78,8 +78,9 @@ export interface DownReason {
   /** Whether the session had been Established. */
   readonly wasEstablished: boolean;
   /**
-   * The session that went down (when it was Established): e.g. `peerGracefulRestart` tells the
-   * speaker to keep the peer's routes as stale for restartTime (RFC 4724) instead of withdrawing.
+   * The session that went down (when it was Established): its `peerGracefulRestart` lets the
+   * speaker's GR helper keep the peer's routes as stale for the restart time (RFC 4724) instead
+   * of withdrawing them (bgp/speaker/graceful-restart.ts).
    */
   readonly session?: NegotiatedSession;
 }
@@ -103,6 +104,8 @@ export interface GracefulRestartConfig {
   readonly restartTime: number;
   /** N bit (RFC 8538). */
   readonly notification?: boolean;
+  /** R bit: we restarted and kept (or are rebuilding) our routes; peers must not wait for our End-of-RIB. */
+  readonly restarting?: boolean;
   /** Families whose forwarding state we preserve. */
   readonly forwardingPreserved?: boolean;
   /**

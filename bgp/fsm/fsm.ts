@@ -13,9 +13,9 @@ import { CeaseSubcode, ErrorCode, FsmSubcode, type BgpWireError } from '../wire/
 import type { NotificationMessage, OpenMessage } from '../wire/types.js';
 import type { FsmConfig, FsmInput, FsmOutput, FsmState, NegotiatedSession, TimerName } from './fsm-types.js';
 import { IdleHoldBackoff } from './idle-hold-backoff.js';
-import { buildLocalOpen, negotiate } from './negotiate.js';
+import { buildLocalOpen, negotiate, notificationGr } from './negotiate.js';
 import { checkOpen } from './open-check.js';
-import { notification, shutdownNotification } from './notifications.js';
+import { hardResetWrap, notification, shutdownNotification } from './notifications.js';
 
 export interface FsmDeps {
   /** Monotonic milliseconds (only used to decide when the idle-hold back-off resets). */
@@ -152,6 +152,7 @@ export class BgpFsm {
   private drop(out: FsmOutput[], text: string, options: DropOptions): void {
     const wasEstablished = this.stateValue === 'Established';
     const session = wasEstablished ? this.negotiated : undefined;
+    if (options.notify !== undefined && session !== undefined && notificationGr(session)) options = { ...options, notify: hardResetWrap(options.notify) };
     if (options.notify !== undefined) out.push({ type: 'send', message: options.notify });
     out.push({ type: 'close' });
     for (const t of ['connectRetry', 'hold', 'keepalive'] as const) this.stopTimer(out, t);

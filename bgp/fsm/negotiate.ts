@@ -22,7 +22,7 @@ export function buildLocalOpen(config: FsmConfig): OpenMessage {
   if (config.gracefulRestart) {
     const gr = config.gracefulRestart;
     caps.push({
-      type: 'graceful-restart', restarting: false, notification: gr.notification ?? false,
+      type: 'graceful-restart', restarting: gr.restarting ?? false, notification: gr.notification ?? false,
       restartTime: Math.min(gr.restartTime, 4095),
       families: gr.helperOnly ? [] : localFamilies(config).map((f) => ({ afi: f.afi, safi: f.safi, forwardingPreserved: gr.forwardingPreserved ?? false })),
     });
@@ -104,4 +104,14 @@ export function negotiate(config: FsmConfig, localOpen: OpenMessage, peerOpen: O
     codec: { fourOctetAs, extendedMessage, addPathReceive, addPathSend, ibgp },
     localOpen, peerOpen,
   };
+}
+
+/**
+ * Both sides set the N bit of the graceful-restart capability (RFC 8538 §2): a NOTIFICATION
+ * other than Cease/Hard Reset then keeps graceful restart, and we send Hard Reset where a
+ * session must end for good (see hardResetWrap).
+ */
+export function notificationGr(n: NegotiatedSession): boolean {
+  const ours = n.localOpen.capabilities.some((c) => c.type === 'graceful-restart' && c.notification);
+  return ours && n.peerGracefulRestart?.notification === true;
 }

@@ -52,10 +52,33 @@ const TEXT: Readonly<Record<number, readonly [string, Readonly<Record<number, st
 
 /** Human text in BIRD's words ("Bad peer AS", "Administrative shutdown"), plus any RFC 9003 message. */
 export function notificationText(n: NotificationMessage): string {
+  if (n.code === ErrorCode.CEASE && n.subcode === CeaseSubcode.HARD_RESET && n.data.length >= 2) {
+    // RFC 8538 §3: the data is the NOTIFICATION the hard reset stands for
+    return `Hard reset: ${notificationText(notification(n.data[0]!, n.data[1]!, n.data.subarray(2)))}`;
+  }
   const entry = TEXT[n.code];
   let base: string;
   if (entry === undefined) base = `Unknown error code ${n.code}/${n.subcode}`;
   else base = entry[1][n.subcode] ?? (Object.keys(entry[1]).length === 0 || n.subcode === 0 ? entry[0] : `${entry[0]} (subcode ${n.subcode})`);
   const msg = decodeShutdownCommunication(n);
   return msg === undefined ? base : `${base}: "${msg}"`;
+}
+
+/**
+ * Cease subcodes sent as Cease/Hard Reset once the N bit is negotiated (RFC 8538 §5.1, as FRR
+ * does with its default hard administrative reset): the peer must flush our routes rather than
+ * keep them stale. The others (connection rejected, other configuration change, collision, out
+ * of resources) keep graceful restart.
+ */
+const HARD_RESET_CEASE: ReadonlySet<number> = new Set([
+  CeaseSubcode.MAX_PREFIXES, CeaseSubcode.ADMINISTRATIVE_SHUTDOWN, CeaseSubcode.PEER_DECONFIGURED,
+  CeaseSubcode.ADMINISTRATIVE_RESET, CeaseSubcode.BFD_DOWN,
+]);
+
+/** The NOTIFICATION to send on a session with the N bit negotiated: Cease/9 carrying the original code, subcode and data (RFC 8538 §3). */
+export function hardResetWrap(n: NotificationMessage): NotificationMessage {
+  if (n.code !== ErrorCode.CEASE || !HARD_RESET_CEASE.has(n.subcode)) return n;
+  const data = new Uint8Array(2 + n.data.length);
+  data[0] = n.code; data[1] = n.subcode; data.set(n.data, 2);
+  return notification(ErrorCode.CEASE, CeaseSubcode.HARD_RESET, data);
 }

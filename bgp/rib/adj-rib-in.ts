@@ -96,6 +96,7 @@ function remove(slot: Slot, pathId: number): Slot | undefined {
 
 /** Prefixes visited per slice when withdrawAll walks the Loc-RIB for this neighbour's paths. */
 const DROP_SLICE = 65_536;
+const BOTH_FAMILIES: ReadonlySet<4 | 6> = new Set([4, 6]);
 
 export class AdjRibIn {
   /** Rejected markers only; accepted paths are in the Loc-RIB (see the header). */
@@ -244,27 +245,40 @@ export class AdjRibIn {
     return done;
   }
 
-  /** Graceful restart hook: mark every current prefix stale; updates un-mark them. */
-  markStale(): void {
-    const st = new PrefixTable<true>();
-    this.forEachPath((p) => st.set(p, true));
-    this.stale = st;
+  /**
+   * Graceful restart (RFC 4724 §4.2), the peer's session went down: mark every prefix held of
+   * `families` (default both) stale. They stay candidates; a re-announcement un-marks one.
+   * Marks add up: prefixes still stale from an earlier restart stay so.
+   */
+  markStale(families: ReadonlySet<4 | 6> = BOTH_FAMILIES): number {
+    const st = this.stale ?? new PrefixTable<true>();
+    this.forEachPath((p) => { if (families.has(p.family)) st.set(p, true); });
+    this.stale = st.size > 0 ? st : undefined;
+    return st.size;
   }
 
-  /** Withdraw the prefixes still stale (End-of-RIB or restart timer); returns how many. */
-  sweepStale(): number {
+  /**
+   * Withdraw the prefixes still stale (the peer's End-of-RIB, or a GR timer), of `family` only
+   * when given; returns how many paths went.
+   */
+  sweepStale(family?: 4 | 6): number {
     const st = this.stale;
-    this.stale = undefined;
     if (!st) return 0;
     const gone: Nlri[] = [];
+    const left = new PrefixTable<true>();
     st.forEach((prefix) => {
+      if (family !== undefined && prefix.family !== family) { left.set(prefix, true); return; }
       for (const r of this.sink.pathsOf(prefix, this.peer)) gone.push({ prefix, pathId: r.pathId });
       const slot = this.rejected.size > 0 ? this.rejected.get(prefix) : undefined;
       if (slot !== undefined) for (const p of Array.isArray(slot) ? slot : [slot]) gone.push({ prefix, pathId: p.pathId });
     });
+    this.stale = left.size > 0 ? left : undefined;
     this.withdraw(gone);
     return gone.length;
   }
+
+  /** Whether `prefix` is stale (received before the peer's session went down, not re-sent since). */
+  isStale(prefix: Prefix): boolean { return this.stale?.get(prefix) !== undefined; }
 
   get staleCount(): number { return this.stale?.size ?? 0; }
 
@@ -353,7 +367,7 @@ export class AdjRibIn {
       this.rejected.set(prefix, put(slot, item));
       old ??= before;
     }
-    this.stale?.delete(prefix);
+    if (this.stale?.delete(prefix) !== undefined && this.stale.size === 0) this.stale = undefined;
     if (old) { if (old instanceof Rejected) this.nRejected--; } else this.nReceived++;
     if (item instanceof Rejected) this.nRejected++;
     if (old instanceof Route) this.release(old.attrs);

@@ -249,7 +249,9 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
     }
     if (state === 'Established' && this.negotiated?.peerGracefulRestart !== undefined && this.second === undefined) {
       // RFC 4724 §4.2: a new connection from a graceful-restart capable peer means it restarted.
-      // Drop the old session (the speaker keeps its routes as stale) and negotiate on the new one.
+      // Drop the old session without a NOTIFICATION and negotiate on the new one; the speaker's
+      // GR helper (bgp/speaker/graceful-restart.ts) keeps the routes of the families the peer
+      // preserved, as stale, until its End-of-RIB.
       this.log.info({ remote }, 'peer reconnected while Established: it restarted (graceful restart); replacing the session');
       this.feed(this.main, { type: 'TcpConnectionFails', error: 'peer restarted (new connection, graceful restart)' });
       this.feed(this.main, { type: 'AutomaticStart' });

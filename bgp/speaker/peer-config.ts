@@ -93,6 +93,33 @@ export interface PeerConfig {
   readonly export?: PolicyConfig;
   readonly maxPrefixes?: number;
   readonly description?: string;
+  /** Our graceful-restart Restart Time on this session, seconds (Calico maxRestartTime); default the speaker's. */
+  readonly gracefulRestartTime?: number;
+}
+
+/**
+ * Graceful restart (RFC 4724, RFC 8538) for every peer; read when a peer's session is created
+ * (a change reaches sessions created after it).
+ */
+export interface GracefulRestartSettings {
+  /**
+   * Restarting speaker: advertise our families and a restart time, so peers keep our routes
+   * while we restart (BIRD `graceful restart on`); default true. false: "aware" only (no families).
+   */
+  readonly enabled?: boolean;
+  /** Seconds peers keep our routes after our session drops (BIRD `graceful restart time`, FRR restart-time); default 120. */
+  readonly restartTime?: number;
+  /**
+   * F bit: our forwarding state survived the restart (kernel routes kept), so peers may keep
+   * using our stale routes; default false (tortie-bgpd has no kernel routes; the agent says).
+   */
+  readonly forwardingPreserved?: boolean;
+  /** R bit: this process restarted (BIRD `-R`); peers must not wait for our End-of-RIB. */
+  readonly restarting?: boolean;
+  /** Keep a restarting GR peer's routes as stale (helper); default true, as in BIRD and FRR. */
+  readonly helper?: boolean;
+  /** Seconds stale routes wait for the peer's End-of-RIB once it is back (FRR stalepath-time); default 360. */
+  readonly staleTime?: number;
 }
 
 export interface SpeakerConfig {
@@ -100,6 +127,7 @@ export interface SpeakerConfig {
   readonly asn: number;
   readonly listen: { readonly address: string; readonly port: number };
   readonly peers: readonly PeerConfig[];
+  readonly gracefulRestart?: GracefulRestartSettings;
 }
 
 export interface OriginateConfig {

@@ -82,6 +82,34 @@ export class BirdPeer {
     return parseBirdRoutes(r.stdout);
   }
 
+  get pidFile(): string { return join(this.dir, 'bird.pid'); }
+
+  /** The daemon's PID while it runs, else undefined. */
+  pid(): number | undefined {
+    let pid: number;
+    try { pid = Number(readFileSync(this.pidFile, 'utf8').trim()); } catch { return undefined; }
+    if (!Number.isInteger(pid) || pid <= 1) return undefined;
+    try { process.kill(pid, 0); return pid; } catch { return undefined; }
+  }
+
+  /** SIGKILL: a crash, no NOTIFICATION, the TCP sessions reset by the kernel. */
+  async kill(): Promise<void> {
+    const pid = this.pid();
+    if (pid !== undefined) process.kill(pid, 'SIGKILL');
+    await pollUntil(() => this.pid() === undefined, { what: 'bird gone', timeoutMs: 5000 });
+  }
+
+  /**
+   * Start again once it has exited (after `birdc graceful restart` or kill()), optionally with a
+   * new config; `recovery` passes -R (graceful restart recovery: R bit, waits for End-of-RIB).
+   */
+  async restart(opts: { recovery?: boolean; config?: string } = {}): Promise<void> {
+    await pollUntil(() => this.pid() === undefined, { what: 'bird exited', timeoutMs: 10_000 });
+    if (opts.config !== undefined) writeFileSync(join(this.dir, 'bird.conf'), opts.config);
+    this.topo.exec(this.ns, 'bird', ['-c', join(this.dir, 'bird.conf'), '-s', this.ctl, '-P', this.pidFile, ...(opts.recovery ? ['-R'] : [])]);
+    await pollUntil(() => trySh('birdc', ['-s', this.ctl, 'show', 'status']).status === 0, { what: 'bird control socket', timeoutMs: 5000 });
+  }
+
   /** birdc configure (re-read the config file, which `rewrite` may have changed). */
   reconfigure(config?: string): string {
     if (config !== undefined) writeFileSync(join(this.dir, 'bird.conf'), config);
@@ -290,10 +318,13 @@ export class TortieBgpd {
     }, { what: 'tortie-bgpd control socket', timeoutMs: 8000 });
   }
 
-  /** Kill (SIGKILL) and start again with the same arguments. */
-  async restart(): Promise<void> {
+  /** SIGKILL: a crash, no NOTIFICATION (restart() starts it again). */
+  async kill(): Promise<void> { await this.proc.stop('SIGKILL'); }
+
+  /** Kill (SIGKILL) and start again with the same arguments, plus `extraArgs` (e.g. -R). */
+  async restart(extraArgs: readonly string[] = []): Promise<void> {
     await this.proc.stop('SIGKILL');
-    this.proc = TortieBgpd.spawn(this.ns, [...this.args, '--ctl', this.ctlPath]);
+    this.proc = TortieBgpd.spawn(this.ns, [...this.args, ...extraArgs, '--ctl', this.ctlPath]);
     this.topo.defer(() => this.proc.stop('SIGKILL'));
     await this.waitReady();
   }
@@ -344,6 +375,7 @@ export interface TortiePeerStatus {
   readonly prefixes: { received: number; accepted: number; advertised: number };
   readonly messages: { messagesIn: number; updatesIn: number; updatesOut: number; notificationsIn: number; routeRefreshIn: number };
   readonly capabilities: readonly string[];
+  readonly gracefulRestart?: { readonly state: string; readonly families: readonly string[]; readonly staleRoutes: number };
 }
 
 export interface TortieRoute {
@@ -352,4 +384,6 @@ export interface TortieRoute {
   readonly origin: string;
   /** Wall-clock ms when this path was learnt. */
   readonly since: number;
+  /** Kept across the peer's graceful restart, not re-sent yet. */
+  readonly stale?: true;
 }

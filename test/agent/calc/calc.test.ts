@@ -559,3 +559,22 @@ test('BGP passwords: BGPPeer secretKeyRef, nodeMeshPassword on mesh sessions onl
   assert.equal(none.speaker?.peers.some((p) => p.address === '10.0.0.254'), false);
   assert.match(none.problems.join('\n'), /BGPPeer tor spec\.password: Secret tor key pw: no Secret reader configured/);
 });
+
+test('graceful restart time: BGPPeer maxRestartTime, BGPConfiguration nodeMeshMaxRestartTime, else the speaker default (120 s)', () => {
+  const nodes = [node('a', '10.0.0.1/24'), node('b', '10.0.0.2/24')];
+  const peers: PeerInfo[] = [
+    { name: 'tor', spec: { peerIP: '10.0.0.254', asNumber: 65100, maxRestartTime: '2m' } },
+    { name: 'slow', spec: { peerIP: '10.0.0.253', asNumber: 65100, maxRestartTime: '2h' } },
+    { name: 'plain', spec: { peerIP: '10.0.0.252', asNumber: 65100 } },
+  ];
+  const at = (r: ReturnType<typeof bgpSpeakerConfig>, ip: string) => r.speaker?.peers.find((p) => p.address === ip)?.gracefulRestartTime;
+  let r = bgpSpeakerConfig(snap('a', nodes, { peers }));
+  assert.equal(at(r, '10.0.0.254'), 120);
+  assert.equal(at(r, '10.0.0.253'), 4095);
+  assert.equal(at(r, '10.0.0.252'), undefined, 'the speaker default');
+  assert.equal(at(r, '10.0.0.2'), undefined, 'mesh without nodeMeshMaxRestartTime: the speaker default');
+  assert.ok(r.problems.some((p) => /BGPPeer slow: spec\.maxRestartTime 2h is above the 4095 s/.test(p)), r.problems.join('; '));
+  assert.ok(!r.problems.some((p) => /maxRestartTime is not supported/.test(p)));
+  r = bgpSpeakerConfig(snap('a', nodes, { peers, configs: { default: { nodeMeshMaxRestartTime: '30s' } } }));
+  assert.equal(at(r, '10.0.0.2'), 30);
+});

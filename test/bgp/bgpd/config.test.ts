@@ -145,6 +145,16 @@ describe('bgpd config', () => {
       /--peer #2: peer address 10\.0\.0\.1 is given twice/);
   });
 
+  it('gracefulRestart (BIRD graceful restart [time], FRR restart-time/stalepath-time) reaches the speaker; bounds named', () => {
+    assert.equal(parseConfigText(GOOD, 'g.yaml').speaker.gracefulRestart, undefined, 'absent: the speaker defaults (enabled, 120 s, helper)');
+    assert.deepEqual(parseConfigText(`${GOOD}gracefulRestart: { restartTime: 30 }\n`, 'g.yaml').speaker.gracefulRestart,
+      { enabled: true, restartTime: 30, staleTime: 360, helper: true, forwardingPreserved: false });
+    assert.deepEqual(parseConfigText(`${GOOD}gracefulRestart: { enabled: false, helper: false, stalePathTime: 60, forwardingPreserved: true }\n`, 'g.yaml').speaker.gracefulRestart,
+      { enabled: false, restartTime: 120, staleTime: 60, helper: false, forwardingPreserved: true });
+    assert.throws(() => parseConfigText(`${GOOD}gracefulRestart: { restartTime: 4096 }\n`, 'g.yaml'), /g\.yaml:\d+: gracefulRestart\.restartTime/);
+    assert.throws(() => parseConfigText(`${GOOD}gracefulRestart: { restart: 30 }\n`, 'g.yaml'), /gracefulRestart/);
+  });
+
   it('AS numbers: plain, asdot, bounds', () => {
     assert.equal(parseAsn('65001'), 65001);
     assert.equal(parseAsn('1.10'), 65546);

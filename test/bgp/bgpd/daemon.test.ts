@@ -170,8 +170,10 @@ describe('tortie-bgpd reload and shutdown', { skip, timeout: 120_000 }, () => {
     const exited = new Promise<number | null>((r) => t.proc.child.once('exit', (code) => r(code)));
     t.signal('SIGTERM');
     assert.equal(await exited, 0);
-    await pollUntil(() => /Cease\/Administrative Shutdown/.test(frrNeighbor().lastNotificationReason ?? '') && frrNeighbor().bgpState !== 'Established',
-      { what: 'FRR received Cease/2' });
+    // FRR and we both set the RFC 8538 N bit: the Cease/2 goes out wrapped in Cease/9 Hard Reset
+    // (so FRR flushes our routes instead of keeping them stale)
+    await pollUntil(() => /Cease\/(Administrative Shutdown|Hard Reset)/.test(frrNeighbor().lastNotificationReason ?? '') && frrNeighbor().bgpState !== 'Established',
+      { what: () => `FRR received Cease/2 (as Hard Reset) (has ${JSON.stringify(frrNeighbor().lastNotificationReason)})` });
     await pollUntil(() => bird.protocol('p1').bgpState !== 'Established', { what: 'BIRD p1 down' });
     assert.match(bird.protocol('p1').lastError ?? '', /Received: Administrative shutdown/);
   });

@@ -37,6 +37,11 @@ describe('bgpctl route format', () => {
     assert.doesNotMatch(text, /10\.10\.0\.0\/16/);
   });
 
+  it('marks a route kept across its peer\'s graceful restart as stale', () => {
+    const text = formatRoutes([route('10.9.0.0/24', 'a', { stale: true })], false);
+    assert.equal(text.split('\n')[1], '10.9.0.0/24          unicast [a 13:16:20.881 stale] * (100) [AS65001i]');
+  });
+
   it('counts like birdc show route count', () => {
     const c = routeCount([route('10.9.0.0/24', 'a'), route('10.9.0.0/24', 'b', { best: false }), route('2001:db8::/48', 'a'), route('10.1.0.0/24', 'x', { accepted: false })]);
     assert.equal(formatRouteCount(c), '2 of 3 routes for 2 networks (2 IPv4, 1 IPv6)');

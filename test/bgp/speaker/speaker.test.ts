@@ -64,7 +64,7 @@ describe('BgpSpeaker embedded, two speakers over loopback', () => {
     assert.equal(b.routes('10.1.1.0/24').length, 0);
 
     await a.stop();
-    await pollUntil(() => /Received: Administrative shutdown/.test(b.status()[0]?.lastError ?? ''), { what: 'Cease/2 at b' });
+    await pollUntil(() => /Received: Hard reset: Administrative shutdown/.test(b.status()[0]?.lastError ?? ''), { what: 'Cease/2 at b (as Hard Reset: both sides set the RFC 8538 N bit)' });
     assert.equal(b.routes('10.1.0.0/24').filter((v) => v.from === 'a').length, 0, 'routes from a removed');
   });
 });

@@ -1,0 +1,336 @@
+/**
+ * The speaker's outbound path: Loc-RIB changes → update groups (peers with equal ExportTargets
+ * share one UpdateGroup, so the export transform and policy run once per change for all of
+ * them, with no per-peer table) → per-member batches packed per attribute set (pack.ts),
+ * flushed once per event-loop turn; members with equal batches and equal session addresses
+ * share the encoded bytes. Next hops in a group are placeholders patched per member here.
+ */
+import { networkInterfaces } from 'node:os';
+import type { Clock } from '../../common/clock.js';
+import type { Logger } from '../../common/logger.js';
+import { describeError } from '../../common/errors.js';
+import { formatAddress, parseAddress } from '../../common/prefix.js';
+import { encodeEndOfRib, prepareAttributes, type PreparedAttributes } from '../wire/update-encoder.js';
+import type { CodecContext } from '../wire/types.js';
+import { canonicalAddress } from '../session/listener.js';
+import type { BestChanges, LocRib } from '../rib/loc-rib.js';
+import { isSelfNextHop, NEXT_HOP_SELF_V4, NEXT_HOP_SELF_V6, UpdateGroup, type GroupBatch, type MemberBatch } from '../rib/update-group.js';
+import { PrefixList } from '../rib/prefix-list.js';
+import { exportTargetKey, type ExportedAttributes, type ExportTarget } from '../rib/export.js';
+import { PrefixTable } from '../rib/prefix-table.js';
+import type { EstablishedSession, Group } from './established-session.js';
+import type { Peer } from './peer.js';
+import { addPathSend, nlriBlob, UpdateAssembler, type NlriBlob } from './pack.js';
+
+/** Prepared attribute blocks kept per peer before its cache is reset. */
+const PREPARED_LIMIT = 20_000;
+/** Pending changes of an update group that are flushed at once instead of at the next setImmediate. */
+const EAGER_FLUSH = 4096;
+/** Largest reusable encode buffer (sendBatch); bigger batches (a table dump) get their own. */
+const SCRATCH_MAX = 1 << 20;
+
+/**
+ * Work shared during one flush: NLRI blobs per entry list (and family, ADD-PATH), and whole
+ * encoded batches by batch and encoding key (members sharing both share the bytes).
+ */
+interface EncodedCache {
+  readonly blobs: Map<readonly number[], Array<NlriBlob | undefined>>;
+  readonly bytes: Map<GroupBatch, Map<string, { readonly msgs: Uint8Array | undefined; readonly count: number }>>;
+}
+const newEncodedCache = (): EncodedCache => ({ blobs: new Map(), bytes: new Map() });
+
+export interface OutboundDeps {
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** The current Loc-RIB (replaced when the speaker's identity changes). */
+  readonly rib: () => LocRib;
+  /** Our AS towards this peer. */
+  readonly localAs: (p: Peer) => number;
+  readonly stopped: () => boolean;
+}
+
+export class Outbound {
+  private readonly groups = new Map<string, Group>();
+  private scratch: Uint8Array | undefined;
+  private flushScheduled = false;
+  /** Marks the entries of a shared batch that one peer must not get (reused, stamped per use). */
+  private skipMask = new Uint32Array(1024);
+  private skipStamp = 0;
+
+  constructor(private readonly deps: OutboundDeps) {}
+
+  /** Forget every group (the Loc-RIB was replaced; its peers were removed first). */
+  clear(): void { this.groups.clear(); }
+
+  /** Loc-RIB changes: record them in every group; large bursts are flushed at once. */
+  apply(changes: BestChanges): void {
+    for (const g of this.groups.values()) {
+      g.ug.apply(changes);
+      // A burst (many UPDATEs read in one event-loop turn) is passed on in slices rather than
+      // all at the setImmediate: the decoded prefixes and change records die young instead of
+      // being promoted to the old generation, and the first bytes leave sooner.
+      // Each flush costs a write per member: large groups (a Calico mesh) wait for more changes.
+      if (g.ug.pendingCount >= EAGER_FLUSH * Math.max(1, g.members.size - 15)) this.flushGroup(g, newEncodedCache());
+    }
+    if (this.groups.size > 0) this.scheduleFlush();
+  }
+
+  /** Send what the pending changes call for now. */
+  flush(): void {
+    if (this.deps.stopped()) return;
+    for (const g of this.groups.values()) this.flushGroup(g, newEncodedCache());
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flushGroup(g: Group, shared: EncodedCache | undefined): void {
+    g.ug.flush((id, batch) => {
+      const p = g.members.get(id);
+      if (p) this.sendBatch(p, batch, shared);
+    });
+  }
+
+  /**
+   * A new Established session: work out our next hops on it, join the update group of its
+   * export target, send the table, then End-of-RIB (RFC 4724 §2) per family.
+   */
+  start(p: Peer, e: EstablishedSession): void {
+    const localText = canonicalAddress(p.session.connection?.localAddress);
+    const local = localText !== undefined ? parseAddress(localText) : undefined;
+    e.setLocal(local?.family === 4 ? local.bytes : this.otherFamilyNextHop(p, 4, localText),
+      local?.family === 6 ? local.bytes : this.otherFamilyNextHop(p, 6, localText));
+    const g = this.joinGroup(p, e);
+    this.sendBatch(p, g.ug.table(p.config.name, this.deps.rib()), undefined);
+    const eor: Uint8Array[] = [];
+    for (const f of e.negotiated.families) if (f.safi === 1 && (f.afi === 1 || f.afi === 2)) eor.push(encodeEndOfRib(f));
+    if (eor.length) p.session.sendEncoded(eor);
+  }
+
+  /** ROUTE-REFRESH (RFC 2918) for a family: the whole table again, within BoRR/EoRR (RFC 7313) when negotiated. */
+  refresh(p: Peer, afi: number, safi: number): void {
+    const e = p.established;
+    const g = e?.group;
+    if (!e || !g) return;
+    const enhanced = e.negotiated.enhancedRouteRefresh;
+    this.flushGroup(g, undefined);
+    if (enhanced) p.session.send({ type: 'route-refresh', afi, safi, subtype: 1 });
+    this.sendBatch(p, g.ug.table(p.config.name, this.deps.rib()), undefined);
+    if (enhanced) p.session.send({ type: 'route-refresh', afi, safi, subtype: 2 });
+  }
+
+  /** Routes currently advertised to the peer. */
+  advertised(p: Peer): number { return p.established?.group?.ug.advertised(p.config.name) ?? 0; }
+
+  /** Put the peer into the update group of its export target (created on demand). */
+  private joinGroup(p: Peer, e: EstablishedSession): Group {
+    const n = e.negotiated;
+    // Placeholder next hops: members on different local addresses share the group.
+    const target: ExportTarget = {
+      kind: n.ibgp ? 'ibgp' : 'ebgp', localAs: this.deps.localAs(p), routerId: this.deps.rib().routerId, routeReflector: true,
+      ...(p.config.routeReflectorClient ? { rrClient: true } : {}),
+      localAddress: NEXT_HOP_SELF_V4, localAddress6: NEXT_HOP_SELF_V6,
+      ...(p.config.nextHopSelf ? { nextHopSelf: true } : {}),
+      ...(p.config.nextHopKeep === true && !n.ibgp ? { nextHopKeep: true } : {}),
+      ...(p.exportPolicy ? { policy: p.exportPolicy } : {}),
+    };
+    const families = { v4: e.sends4, v6: e.sends6 };
+    const key = `${exportTargetKey(target)}|${families.v4 ? 4 : ''}${families.v6 ? 6 : ''}`;
+    let g = this.groups.get(key);
+    if (!g) { g = { key, ug: new UpdateGroup(target, families), members: new Map() }; this.groups.set(key, g); }
+    this.flushGroup(g, undefined); // the members so far get the pending changes; the new one gets the table
+    g.ug.addMember(p.config.name);
+    g.members.set(p.config.name, p);
+    e.group = g;
+    return g;
+  }
+
+  /** Take the session out of its update group (session down, or before a regroup). */
+  leaveGroup(p: Peer, e: EstablishedSession): void {
+    const g = e.group;
+    if (!g) return;
+    g.ug.removeMember(p.config.name);
+    g.members.delete(p.config.name);
+    if (g.members.size === 0) this.groups.delete(g.key);
+    e.group = undefined;
+  }
+
+  /** Move an Established peer to the update group of its (new) export target; send it the difference. */
+  regroup(p: Peer): void {
+    const e = p.established;
+    const old = e?.group;
+    if (!e || !old) return;
+    const rib = this.deps.rib();
+    this.flushGroup(old, undefined);
+    const before = old.ug.table(p.config.name, rib);
+    this.leaveGroup(p, e);
+    const g = this.joinGroup(p, e);
+    const after = g.ug.table(p.config.name, rib);
+    const keep = new PrefixTable<true>();
+    const a = after.base.prefixes, b = before.base.prefixes;
+    for (let i = 0; i < a.length; i++) keep.set(a.prefix(i), true);
+    const gone = new PrefixList();
+    for (let i = 0; i < b.length; i++) { const x = b.prefix(i); if (keep.get(x) === undefined) gone.push(x); }
+    this.sendBatch(p, { base: after.base, skip: [], extra: { prefixes: gone, announce: [], withdraw: Array.from({ length: gone.length }, (_x, i) => i) } }, undefined);
+  }
+
+  /**
+   * Encode and send one member batch: withdrawals, then packed UPDATEs per attribute set, of
+   * the families the peer negotiated, leaving out the entries the batch says to skip (the
+   * peer's own routes). Members given the same plain batch that encode identically (codec
+   * context, next hops, families) reuse the bytes.
+   */
+  private sendBatch(p: Peer, mb: MemberBatch, shared: EncodedCache | undefined): void {
+    const e = p.established;
+    const g = e?.group;
+    if (!e || !g) return;
+    const ctx = e.ctx;
+    const plain = mb.skip.length === 0 && mb.extra === undefined;
+    let byKey = plain ? shared?.bytes.get(mb.base) : undefined;
+    const hit = byKey?.get(e.encodingKey);
+    if (hit) { if (hit.msgs) p.session.sendEncoded([hit.msgs], hit.count); return; }
+    if (e.preparedGen !== g.ug.generation || e.prepared.size > PREPARED_LIMIT) { e.prepared = new Map(); e.preparedGen = g.ug.generation; }
+    const blobs = shared?.blobs ?? new Map<readonly number[], Array<NlriBlob | undefined>>();
+    let skip: Uint32Array | undefined;
+    let stamp = 0;
+    if (mb.skip.length) {
+      const n = mb.base.prefixes.length;
+      if (this.skipMask.length < n) this.skipMask = new Uint32Array(Math.max(n, this.skipMask.length * 2));
+      stamp = ++this.skipStamp;
+      if (stamp === 0xffffffff) { this.skipMask.fill(0); this.skipStamp = stamp = 1; }
+      skip = this.skipMask;
+      for (const i of mb.skip) skip[i] = stamp;
+    }
+    const asm = new UpdateAssembler(ctx);
+    this.encodeInto(p, e, mb.base, skip, stamp, asm, blobs);
+    if (mb.extra) this.encodeInto(p, e, mb.extra, undefined, 0, asm, blobs);
+    const cached = plain && shared !== undefined;
+    const scratch = cached ? undefined : this.scratchFor(asm.byteLength);
+    const out = asm.finish(scratch);
+    if (cached) {
+      if (!byKey) { byKey = new Map(); shared.bytes.set(mb.base, byKey); }
+      byKey.set(e.encodingKey, { msgs: out, count: asm.messages });
+    }
+    if (!out) return;
+    p.session.sendEncoded([out], asm.messages);
+    // The kernel took it all at once (the usual case): the scratch buffer is free again. Else the
+    // socket holds it until written; the next batch gets a new one.
+    if (scratch !== undefined && out.buffer === scratch.buffer && !p.session.writeIdle) this.scratch = undefined;
+  }
+
+  /**
+   * A buffer to encode one member's batch into, reused from batch to batch and member to member
+   * while the kernel takes each write at once: encoding a skip batch for each of 100 members
+   * otherwise left a new buffer per member per flush for the garbage collector, tens of MB of
+   * dead external memory at the peak of a 100 x 1k run. Undefined (allocate) above SCRATCH_MAX.
+   */
+  private scratchFor(bytes: number): Uint8Array | undefined {
+    if (bytes > SCRATCH_MAX) return undefined;
+    if (this.scratch === undefined || this.scratch.length < bytes) {
+      this.scratch = new Uint8Array(Math.min(SCRATCH_MAX, Math.max(bytes, 64 << 10, 2 * (this.scratch?.length ?? 0))));
+    }
+    return this.scratch;
+  }
+
+  private encodeInto(p: Peer, e: EstablishedSession, b: GroupBatch, skip: Uint32Array | undefined, stamp: number, asm: UpdateAssembler,
+    blobs: Map<readonly number[], Array<NlriBlob | undefined>>): void {
+    const ctx = e.ctx;
+    const fams: Array<4 | 6> = e.sends4 ? (e.sends6 ? [4, 6] : [4]) : e.sends6 ? [6] : [];
+    const blobOf = (idx: readonly number[], family: 4 | 6): NlriBlob => {
+      const ap = addPathSend(ctx, family);
+      let arr = blobs.get(idx);
+      if (!arr) { arr = []; blobs.set(idx, arr); }
+      const slot = (family === 6 ? 2 : 0) + (ap ? 1 : 0);
+      return (arr[slot] ??= nlriBlob(b.prefixes, idx, family, ap));
+    };
+    if (b.withdraw.length) for (const family of fams) asm.add(blobOf(b.withdraw, family), b.withdraw, family, undefined, skip, stamp);
+    for (const a of b.announce) {
+      for (const family of fams) {
+        const blob = blobOf(a.idx, family); // shared by the members of this flush
+        if (blob.bytes.length === 0) continue; // no prefix of this family (no per-member scan)
+        const prep = this.prepare(p, e, a.attrs, family === 6, ctx);
+        if (!prep) continue;
+        try {
+          asm.add(blob, a.idx, family, prep, skip, stamp);
+        } catch (err) {
+          this.deps.log.error({ peer: p.config.name, err: describeError(err), prefixes: a.idx.length }, 'cannot encode UPDATE; routes not sent');
+        }
+      }
+    }
+  }
+
+  /**
+   * Our next hop for the family the session's own address is not (IPv6 routes over an IPv4
+   * session and vice versa): the configured nextHopSelf4/6, else the first global address of
+   * that family on the interface holding the session's local address (as BIRD and FRR do).
+   */
+  private otherFamilyNextHop(p: Peer, family: 4 | 6, localText: string | undefined): Uint8Array | undefined {
+    const configured = family === 4 ? p.config.nextHopSelf4 : p.config.nextHopSelf6;
+    if (configured !== undefined) return parseAddress(configured).bytes;
+    if (!p.config.families.includes(family === 6 ? 'ipv6-unicast' : 'ipv4-unicast') || localText === undefined) return undefined;
+    const found = interfaceAddress(localText, family);
+    if (found === undefined) this.deps.log.info({ peer: p.config.name, family }, `no IPv${family} address on the interface of ${localText}: IPv${family} routes need nextHopSelf${family} or an originated next hop`);
+    return found;
+  }
+
+  /**
+   * No next hop for a family we must send: the interface lookup can come back empty right after
+   * the links come up (an interrupted dump). Look again later (0.5 s doubling to 60 s); once
+   * found, the peer gets its whole table again (what it missed was never sent).
+   */
+  private noNextHop(p: Peer, e: EstablishedSession, family: 4 | 6): void {
+    if (e.nhRetry !== undefined || e.isClosed) return;
+    if (e.nhRetryDelay === 0) {
+      this.deps.log.warn({ peer: p.config.name, family: `ipv${family}` }, `no IPv${family} next hop (no address of that family on the session or its interface, no nextHopSelf${family}): IPv${family} routes not sent; will look again`);
+    }
+    e.nhRetryDelay = Math.min(60_000, e.nhRetryDelay === 0 ? 500 : e.nhRetryDelay * 2);
+    e.nhRetry = this.deps.clock.setTimeout(() => {
+      e.nhRetry = undefined;
+      if (e.isClosed || p.established !== e || !e.group || this.deps.stopped()) return;
+      const found = this.otherFamilyNextHop(p, family, canonicalAddress(p.session.connection?.localAddress));
+      if (!found) { this.noNextHop(p, e, family); return; }
+      e.setLocal(family === 4 ? found : e.local4, family === 6 ? found : e.local6);
+      this.deps.log.info({ peer: p.config.name, family: `ipv${family}`, nextHop: formatAddress(found) }, 'next hop found on a later look: sending the table again');
+      this.flushGroup(e.group, undefined);
+      this.sendBatch(p, e.group.ug.table(p.config.name, this.deps.rib()), undefined);
+    }, e.nhRetryDelay);
+  }
+
+  /** The encoded attribute block for this peer: placeholder next hops become its own address. */
+  private prepare(p: Peer, e: EstablishedSession, attrs: ExportedAttributes, v6: boolean, ctx: CodecContext): PreparedAttributes | undefined {
+    const hit = e.prepared.get(attrs);
+    if (hit !== undefined) return hit ?? undefined;
+    let prep: PreparedAttributes | null = null;
+    const { nextHop, mpNextHop, ...rest } = attrs;
+    let nh = v6 ? mpNextHop : nextHop;
+    if (!nh || isSelfNextHop(nh)) nh = v6 ? e.local6 : e.local4;
+    if (!nh || nh.length !== (v6 ? 16 : 4)) {
+      this.noNextHop(p, e, v6 ? 6 : 4);
+      return undefined; // not cached: a later look may find one
+    }
+    try {
+      prep = prepareAttributes(v6 ? { afi: 2, safi: 1 } : { afi: 1, safi: 1 }, rest, nh, ctx);
+    } catch (err) {
+      this.deps.log.error({ peer: p.config.name, err: describeError(err) }, 'cannot encode path attributes; routes not sent');
+    }
+    e.prepared.set(attrs, prep);
+    return prep ?? undefined;
+  }
+}
+
+/** A global address of `family` on the interface that holds `localText` (os.networkInterfaces). */
+function interfaceAddress(localText: string, family: 4 | 6): Uint8Array | undefined {
+  const all = networkInterfaces();
+  for (const addrs of Object.values(all)) {
+    if (!addrs?.some((a) => canonicalAddress(a.address) === localText)) continue;
+    const want = addrs.find((a) => (family === 6 ? a.family === 'IPv6' && !a.address.toLowerCase().startsWith('fe80') && a.address !== '::1' : a.family === 'IPv4' && !a.internal));
+    if (want) return parseAddress(want.address).bytes;
+  }
+  return undefined;
+}

@@ -1,0 +1,122 @@
+/**
+ * Graceful restart (RFC 4724) against BIRD 2, both roles, read from BIRD's own view and ours:
+ * BIRD restarts (`birdc graceful restart`, then bird -R) and tortie-bgpd keeps its routes as
+ * stale with no withdrawal to a third peer, then End-of-RIB sweeps the route BIRD no longer has;
+ * a NOTIFICATION (Cease) flushes; a crash without return flushes at the restart time; tortie-bgpd
+ * is killed and restarted (-R) and BIRD keeps our routes stale, then refreshed.
+ *
+ *   bird-r AS65001 10.0.0.1 (GR on, restarts) ──veth── 10.0.0.2 ┐
+ *                                                                ├ tortie-bgpd AS65002 (ns t)
+ *   bird-w AS65003 10.0.1.3 (watcher)   ───────veth── 10.0.1.2 ┘
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Topology, topologySkipReason } from '../../helpers/netns.js';
+import { pollUntil } from '../../helpers/poll.js';
+import { BirdPeer, TortieBgpd } from '../../helpers/bgp-peers.js';
+
+const skip = topologySkipReason('bird', 'birdc');
+
+const TIMERS = 'connect delay time 1; connect retry time 1; error wait time 1, 2;';
+
+const birdR = (routes: readonly string[], restartTime: number): string => `router id 10.0.0.1;
+protocol device {}
+protocol static s4 { ipv4; ${routes.map((r) => `route ${r} blackhole;`).join(' ')} }
+protocol bgp tortie { local 10.0.0.1 as 65001; neighbor 10.0.0.2 as 65002; ipv4 { import all; export all; };
+  graceful restart on; graceful restart time ${restartTime}; ${TIMERS} }
+`;
+
+const BIRD_W = `router id 10.0.1.3;
+protocol device {}
+protocol bgp tortie { local 10.0.1.3 as 65003; neighbor 10.0.1.2 as 65002; ipv4 { import all; export none; }; ${TIMERS} }
+`;
+
+const TORTIE = `routerId: 10.0.0.2
+asn: 65002
+peers:
+  - { name: birdr, address: 10.0.0.1, asn: 65001, connectRetry: 1 }
+  - { name: birdw, address: 10.0.1.3, asn: 65003, connectRetry: 1 }
+originate:
+  - { prefix: 10.50.0.0/24 }
+gracefulRestart: { restartTime: 30, forwardingPreserved: true }
+`;
+
+describe('interop: graceful restart, tortie-bgpd ↔ BIRD 2', { skip, timeout: 180_000 }, () => {
+  const topo = new Topology('gr');
+  let r: BirdPeer, w: BirdPeer, t: TortieBgpd;
+  /** "Import withdraws: received ..." at the watcher: how many withdrawals it has been sent. */
+  const withdrawsAtWatcher = (): number => Number(/^(\d+)/.exec(w.protocol('tortie').fields['Import withdraws'] ?? '')?.[1] ?? NaN);
+  const fromR = async () => (await t.routes()).filter((x) => x.from === 'birdr');
+
+  before(async () => {
+    const nsR = topo.ns('r'), nsW = topo.ns('w'), nsT = topo.ns('t');
+    topo.link(nsR, 'veR', '10.0.0.1/24', nsT, 'veTR', '10.0.0.2/24');
+    topo.link(nsW, 'veW', '10.0.1.3/24', nsT, 'veTW', '10.0.1.2/24');
+    [r, w] = await Promise.all([BirdPeer.start(topo, nsR, birdR(['10.71.0.0/24', '10.71.1.0/24'], 30)), BirdPeer.start(topo, nsW, BIRD_W)]);
+    t = await TortieBgpd.start(topo, nsT, { yaml: TORTIE });
+    await pollUntil(async () => (await fromR()).length === 2, { what: 'tortie has bird-r routes', timeoutMs: 20_000 });
+    await pollUntil(() => w.routes('10.71.0.0/24').length === 1 && w.routes('10.71.1.0/24').length === 1, { what: 'watcher has them', timeoutMs: 10_000 });
+  });
+  after(async () => { await topo.cleanup(); });
+
+  it('BIRD graceful restart: routes kept stale, no withdrawal at the watcher; End-of-RIB sweeps what BIRD dropped', async () => {
+    assert.ok((await t.peer('birdr')).capabilities.includes('graceful restart'));
+    const w0 = withdrawsAtWatcher();
+    assert.ok(Number.isFinite(w0), `watcher import withdraws readable: ${JSON.stringify(w.protocol('tortie').fields)}`);
+    r.cmd('graceful', 'restart');
+    await pollUntil(async () => (await t.peer('birdr')).gracefulRestart?.state === 'restart-wait', { what: 'tortie in restart-wait for bird-r' });
+    const kept = await fromR();
+    assert.equal(kept.length, 2);
+    assert.ok(kept.every((x) => x.stale === true && x.best), JSON.stringify(kept));
+    assert.match(t.ctl('show', 'route'), /10\.71\.0\.0\/24\s+unicast \[birdr [\d:.]+ stale\] \*/);
+    assert.match(t.ctl('show', 'protocols', 'all', 'birdr'), /Graceful restart: waiting for the peer to restart \(ipv4-unicast: 2 stale routes\)/);
+    // bird-r comes back without 10.71.1.0/24
+    await r.restart({ recovery: true, config: birdR(['10.71.0.0/24'], 30) });
+    await pollUntil(async () => (await t.peer('birdr')).state === 'Established' && (await t.peer('birdr')).gracefulRestart === undefined,
+      { what: 'bird-r back and its End-of-RIB in', timeoutMs: 30_000 });
+    const after1 = await fromR();
+    assert.deepEqual(after1.map((x) => [x.prefix, x.stale ?? false]), [['10.71.0.0/24', false]]);
+    await pollUntil(() => w.routes('10.71.1.0/24').length === 0, { what: 'watcher lost the swept route' });
+    assert.equal(w.routes('10.71.0.0/24').length, 1, 'watcher kept the refreshed route');
+    assert.equal(withdrawsAtWatcher() - w0, 1, 'the watcher was sent exactly one withdrawal: the route bird-r dropped');
+  });
+
+  it('a NOTIFICATION from BIRD (Cease, administrative reset) flushes; a crash without return flushes at the restart time', async () => {
+    r.cmd('restart', 'tortie');
+    await pollUntil(async () => (await t.peer('birdr')).establishedTransitions >= 3 || (await fromR()).length === 0, { what: 'routes flushed or session back' });
+    assert.match((await t.peer('birdr')).lastError ?? '', /Received: .*(Administrative reset|Hard reset)/);
+    await pollUntil(async () => (await t.peer('birdr')).state === 'Established' && (await fromR()).length === 1, { what: 'bird-r back', timeoutMs: 20_000 });
+
+    await r.kill();
+    await r.restart({ config: birdR(['10.71.0.0/24'], 3) }); // a short restart time for the next session
+    await pollUntil(async () => (await t.peer('birdr')).state === 'Established' && (await fromR()).length === 1, { what: 'bird-r with restart time 3', timeoutMs: 30_000 });
+    const w0 = withdrawsAtWatcher();
+    await r.kill();
+    await pollUntil(async () => (await fromR())[0]?.stale === true, { what: 'stale after the crash', timeoutMs: 10_000 });
+    assert.equal(withdrawsAtWatcher(), w0, 'no withdrawal while waiting');
+    await pollUntil(async () => (await fromR()).length === 0, { what: 'flushed when the 3 s restart time expired', timeoutMs: 10_000 });
+    await pollUntil(() => withdrawsAtWatcher() === w0 + 1, { what: 'watcher told once' });
+    await r.restart({ config: birdR(['10.71.0.0/24'], 30) });
+  });
+
+  it('tortie-bgpd killed and restarted with -R: BIRD keeps our route (GR active) and then keeps it, never re-learnt', async () => {
+    await pollUntil(() => r.protocol('tortie').bgpState === 'Established',
+      { what: () => `bird-r Established (bird: ${JSON.stringify(r.protocol('tortie'))})`, timeoutMs: 45_000 });
+    const routeLine = (): string | undefined => /^10\.50\.0\.0\/24\s.*$/m.exec(r.cmd('show', 'route', '10.50.0.0/24'))?.[0];
+    const line0 = await pollUntil(() => routeLine(), { what: 'our route at bird-r' });
+    const withdraws = (): number => Number(/^(\d+)/.exec(r.protocol('tortie').fields['Import withdraws'] ?? '')?.[1] ?? NaN);
+    const w0 = withdraws();
+    // BIRD (2.0) lists our graceful-restart capability with the restart time we configured
+    assert.match(r.cmd('show', 'protocols', 'all', 'tortie'), /Neighbor capabilities[\s\S]*Graceful restart\n\s+Restart time: 30\n\s+AF supported: ipv4\n\s+AF preserved: ipv4/);
+    await t.kill();
+    await pollUntil(() => r.protocol('tortie').bgpState !== 'Established', { what: 'bird-r sees our session drop' });
+    assert.match(r.cmd('show', 'protocols', 'all', 'tortie'), /Neighbor graceful restart active/);
+    assert.equal(routeLine(), line0, 'BIRD keeps our route while we are down (its show route has no stale flag; the helper state above)');
+    await t.restart(['-R']);
+    await pollUntil(() => r.protocol('tortie').bgpState === 'Established', { what: 'bird-r sees us back', timeoutMs: 20_000 });
+    assert.match(r.cmd('show', 'protocols', 'all', 'tortie'), /Neighbor capabilities[\s\S]*Graceful restart\n\s+Restart time: 30\n\s+Restart recovery/, 'R bit seen');
+    await pollUntil(() => !/Neighbor graceful restart active/.test(r.cmd('show', 'protocols', 'all', 'tortie')), { what: 'BIRD done with our restart (our End-of-RIB)' });
+    assert.equal(routeLine(), line0, 'same route, same timestamp: refreshed in place, never withdrawn and re-learnt');
+    assert.equal(withdraws(), w0, 'BIRD received no withdrawal from us');
+  });
+});
