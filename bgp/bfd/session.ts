@@ -169,6 +169,7 @@ export class BfdSession {
 
   private receive(p: BfdControlPacket, raw: Uint8Array, out: BfdOutput[]): void {
     if (!this.authOk(p, raw, out)) return;
+    const txBefore = this.txIntervalUs();
     this.remoteDiscr = p.myDiscr;
     this.remoteSessionState = p.state;
     this.remoteDiag = p.diag;
@@ -179,6 +180,10 @@ export class BfdSession {
       this.pollPending = false;
       this.inUse = this.advertised;
     }
+    // The peer now wants packets faster (its Required Min RX fell, typically in a Poll whose
+    // Final it arms a shorter detection time on): a timer armed for the old, longer interval
+    // would outlast that detection time, so the next packet is scheduled on the new interval.
+    if (this.txArmed && this.txIntervalUs() < txBefore) { out.push({ type: 'CancelTxTimer' }); this.armTx(out); }
     if (this.sessionState === BfdState.AdminDown) { out.push({ type: 'Discard', reason: 'session is AdminDown' }); return; }
     out.push({ type: 'ArmDetectTimer', ms: this.detectTimeUs() / 1000 });
     const before = this.sessionState;
@@ -275,6 +280,10 @@ export class BfdSession {
     if (!this.mayTransmitPeriodic()) return;
     out.push({ type: 'Send', bytes: this.encode(this.pollPending, false) });
     this.sentThisStep = true;
+    this.armTx(out);
+  }
+
+  private armTx(out: BfdOutput[]): void {
     // §6.8.7: reduce each interval by a random 0-25% (10-25% with Detect Mult 1).
     const interval = this.txIntervalUs();
     const factor = this.params.detectMult === 1 ? 0.75 + 0.15 * this.deps.random() : 0.75 + 0.25 * this.deps.random();
