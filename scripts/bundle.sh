@@ -4,11 +4,13 @@
 #   tortie-cni.cjs    the CNI plugin, started once per pod (start-up is pod start-up)
 #   tortie-bgpd.cjs   the BGP daemon: idle RSS 67 -> 58 MB with --no-warmup (bench/bgp/run.js notes)
 #   tortie-bgpctl.cjs its CLI
+#   tortie-bfd-worker.cjs the daemon's BFD worker thread (bgp/bfd/worker-main.ts), found beside the daemon
 # Whitespace and syntax are minified for the daemons, identifiers kept (readable stack traces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 common=(--bundle --platform=node --format=cjs --target=node20 --log-level=warning)
 npx esbuild dist/agent/cni/main.js "${common[@]}" --outfile=dist/agent/cni/tortie-cni.cjs
-npx esbuild dist/bgp/bgpd/main.js "${common[@]}" --minify-whitespace --minify-syntax --outfile=dist/bgp/bgpd/tortie-bgpd.cjs
+npx esbuild dist/bgp/bgpd/main.js "${common[@]}" --log-override:empty-import-meta=silent --minify-whitespace --minify-syntax --outfile=dist/bgp/bgpd/tortie-bgpd.cjs
+npx esbuild dist/bgp/bfd/worker-main.js "${common[@]}" --minify-whitespace --minify-syntax --outfile=dist/bgp/bgpd/tortie-bfd-worker.cjs
 npx esbuild dist/bgp/bgpd/ctl-main.js "${common[@]}" --minify-whitespace --minify-syntax --outfile=dist/bgp/bgpd/tortie-bgpctl.cjs
 chmod 0755 dist/agent/cni/tortie-cni.cjs dist/bgp/bgpd/tortie-bgpd.cjs dist/bgp/bgpd/tortie-bgpctl.cjs

@@ -27,6 +27,8 @@ export interface BfdStateEvent {
   readonly to: BfdStateName;
   readonly diag: number;
   readonly diagText: string;
+  /** The peer's state as last received: AdminDown means a planned stop, not a failure (RFC 5882 §3.2). */
+  readonly remoteState: BfdStateName;
 }
 
 export interface BfdSessionView extends BfdSessionSnapshot {
@@ -34,7 +36,7 @@ export interface BfdSessionView extends BfdSessionSnapshot {
   readonly peer: string;
   readonly local?: string;
   readonly multihop: boolean;
-  /** Monotonic ms of the last state change. */
+  /** Wall-clock ms of the last state change (display only). */
   readonly since: number;
   readonly packetsIn: number;
   readonly packetsOut: number;
@@ -76,7 +78,7 @@ export class BfdEngine {
     if (this.byAddr.has(k)) throw new Error(`a BFD session to ${spec.peer} (${spec.multihop ? 'multihop' : 'single-hop'}) exists`);
     const e: Entry = {
       id, spec, session: new BfdSession(this.newDiscr(), spec.params, { random: this.deps.random }),
-      tx: undefined, detect: undefined, since: this.deps.clock.now(), packetsIn: 0, packetsOut: 0, discarded: 0,
+      tx: undefined, detect: undefined, since: this.deps.clock.wallNow(), packetsIn: 0, packetsOut: 0, discarded: 0,
     };
     this.byId.set(id, e);
     this.byDiscr.set(e.session.localDiscr, e);
@@ -164,8 +166,8 @@ export class BfdEngine {
         break;
       case 'CancelDetectTimer': e.detect?.cancel(); e.detect = undefined; break;
       case 'StateChange':
-        e.since = this.deps.clock.now();
-        this.deps.onState({ id: e.id, peer: e.spec.peer, from: o.from, to: o.to, diag: o.diag, diagText: diagText(o.diag) });
+        e.since = this.deps.clock.wallNow();
+        this.deps.onState({ id: e.id, peer: e.spec.peer, from: o.from, to: o.to, diag: o.diag, diagText: diagText(o.diag), remoteState: e.session.snapshot().remoteState });
         break;
       case 'Discard': e.discarded++; this.deps.onDiscard?.(o.reason, e.spec.peer); break;
       default: assertNever(o, 'BFD output');

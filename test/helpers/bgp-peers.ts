@@ -82,11 +82,35 @@ export class BirdPeer {
     return parseBirdRoutes(r.stdout);
   }
 
+  /** `show bfd sessions`: one row per session of every BFD protocol (Interval/Timeout in seconds). */
+  bfdSessions(): BirdBfdSession[] {
+    return parseBirdBfdSessions(this.cmd('show', 'bfd', 'sessions'));
+  }
+
   /** birdc configure (re-read the config file, which `rewrite` may have changed). */
   reconfigure(config?: string): string {
     if (config !== undefined) writeFileSync(join(this.dir, 'bird.conf'), config);
     return this.cmd('configure');
   }
+}
+
+export interface BirdBfdSession {
+  readonly address: string;
+  /** Up / Down / Init / AdminDown */
+  readonly state: string;
+  readonly interval: number;
+  readonly timeout: number;
+}
+
+export function parseBirdBfdSessions(text: string): BirdBfdSession[] {
+  const out: BirdBfdSession[] = [];
+  for (const l of text.split('\n')) {
+    const t = l.trim().split(/\s+/);
+    const state = t.find((x) => /^(Up|Down|Init|AdminDown)$/.test(x));
+    if (!state || !/^[\d.:a-f]+$/i.test(t[0] ?? '') || t.length < 4) continue;
+    out.push({ address: t[0] ?? '', state, interval: Number(t[t.length - 2]), timeout: Number(t[t.length - 1]) });
+  }
+  return out;
 }
 
 export function parseBirdProtocol(text: string): BirdProtocol {
