@@ -1,6 +1,7 @@
 /**
  * tortie-bgpd's BFD against BIRD 2's `protocol bfd`: single-hop (RFC 5881) over IPv4 and IPv6,
- * multihop (RFC 5883) between loopbacks over IPv4 and IPv6, asymmetric timers negotiated both
+ * multihop (RFC 5883) between loopbacks over IPv4 and IPv6 with meticulous keyed SHA1
+ * authentication (RFC 5880 §6.7.4; a wrong key keeps them Down), asymmetric timers negotiated both
  * ways, a timer change by reload (Poll/Final), BFD Down tearing BGP down with Cease/10, and the
  * session going Down on BIRD when Tortie stops (AdminDown) and on Tortie when BIRD stops.
  * Assertions read BIRD's own view (birdc show bfd sessions / show protocols all).
@@ -28,7 +29,7 @@ protocol device {}
 protocol direct { ipv4; ipv6; interface "lo"; }
 protocol bfd bfd1 {
   interface "*" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; };
-  multihop { min rx interval 200 ms; min tx interval 200 ms; multiplier 4; };
+  multihop { min rx interval 200 ms; min tx interval 200 ms; multiplier 4; authentication meticulous keyed sha1; password "s3cret" { id 7; }; };
   neighbor 10.0.0.2 dev "veB" local 10.0.0.1;
 }
 protocol bgp t6 { local fd00::1 as 65001; neighbor fd00::2 as 65002; bfd on; ipv6 { import all; export none; }; ${TIMERS} }
@@ -44,8 +45,8 @@ listen: { address: "::", port: 179 }
 peers:
   - { name: plain4, address: 10.0.0.1, asn: 65001, holdTime: 90, bfd: { minTx: ${singleTx}, minRx: 50, multiplier: 5 } }
   - { name: t6, address: "fd00::1", asn: 65001, families: [ipv6-unicast], bfd: { minTx: 200, minRx: 50, multiplier: 5 } }
-  - { name: m4, address: 10.1.0.1, asn: 65001, multihop: 2, localAddress: 10.1.0.2, bfd: { minTx: 300, minRx: 300, multiplier: 3 } }
-  - { name: m6, address: "fd01::1", asn: 65001, multihop: 2, localAddress: "fd01::2", families: [ipv6-unicast], bfd: { minTx: 300, minRx: 300, multiplier: 3 } }
+  - { name: m4, address: 10.1.0.1, asn: 65001, multihop: 2, localAddress: 10.1.0.2, bfd: { minTx: 300, minRx: 300, multiplier: 3, auth: { type: meticulous-keyed-sha1, keyId: 7, key: s3cret } } }
+  - { name: m6, address: "fd01::1", asn: 65001, multihop: 2, localAddress: "fd01::2", families: [ipv6-unicast], bfd: { minTx: 300, minRx: 300, multiplier: 3, auth: { type: meticulous-keyed-sha1, keyId: 7, key: s3cret } } }
 `;
 }
 
