@@ -60,7 +60,8 @@ function run(): void {
   const ensureListener = (v6: boolean, multihop: boolean): void => {
     const key = `${v6 ? 6 : 4}/${multihop ? 'm' : 's'}`;
     if (rxSockets.has(key)) return;
-    const s = createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6, reuseAddr: true });
+    // No SO_REUSEADDR: a second BFD daemon on this host must fail loudly here, not split the packets.
+    const s = createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6 });
     rxSockets.set(key, s);
     const p = multihop ? multihopPort : singleHopPort;
     s.on('error', (err) => {
