@@ -28,24 +28,42 @@ export function defaultWorkerPath(): string {
 }
 
 export class BfdDriver {
-  private readonly worker: Worker;
+  private worker: Worker;
   private readonly listeners: Array<(e: BfdStateEvent) => void> = [];
   private readonly pending = new Map<number, (m: FromWorker) => void>();
   private readonly specs = new Map<string, BfdSessionSpec>();
   private readonly states = new Map<string, BfdStateEvent>();
   private nextReq = 1;
-  private exited = false;
+  private stopping = false;
+  private running = false;
 
   constructor(private readonly deps: BfdDriverDeps) {
-    this.worker = new Worker(deps.workerPath ?? defaultWorkerPath(), { workerData: deps.options ?? {}, name: 'bfd' });
-    this.worker.on('message', (m: FromWorker) => this.onMessage(m));
-    this.worker.on('error', (err) => deps.logger.error({ err: err.message }, 'BFD worker failed'));
-    this.worker.on('exit', (code) => {
-      this.exited = true;
+    this.worker = this.startWorker();
+  }
+
+  /**
+   * A worker that dies (a bug, not a packet: the engine never throws on input) is started again
+   * after a second with every session re-added; sessions come back Up through the handshake.
+   */
+  private startWorker(): Worker {
+    const w = new Worker(this.deps.workerPath ?? defaultWorkerPath(), { workerData: this.deps.options ?? {}, name: 'bfd' });
+    this.running = true;
+    w.on('message', (m: FromWorker) => this.onMessage(m));
+    w.on('error', (err) => this.deps.logger.error({ err: err.message }, 'BFD worker failed'));
+    w.on('exit', (code) => {
+      this.running = false;
       for (const r of this.pending.values()) r({ type: 'list', req: 0, sessions: [] });
       this.pending.clear();
-      if (code !== 0) deps.logger.error({ code }, 'BFD worker exited');
+      if (this.stopping) return;
+      this.deps.logger.error({ code }, 'BFD worker exited; restarting it in 1 s');
+      const t = setTimeout(() => {
+        if (this.stopping) return;
+        this.worker = this.startWorker();
+        for (const [id, spec] of this.specs) this.post({ type: 'add', id, spec });
+      }, 1000);
+      t.unref();
     });
+    return w;
   }
 
   onState(cb: (e: BfdStateEvent) => void): () => void {
@@ -83,13 +101,15 @@ export class BfdDriver {
 
   /** Planned shutdown: AdminDown to every peer (RFC 5882 §3.2: not a failure), then stop the worker. */
   async stop(): Promise<void> {
-    if (this.exited) return;
+    if (this.stopping) return;
+    this.stopping = true;
+    if (!this.running) return;
     await this.request((req) => ({ type: 'shutdown', req }));
     await this.worker.terminate();
   }
 
   private request(make: (req: number) => ToWorker): Promise<FromWorker> {
-    if (this.exited) return Promise.resolve({ type: 'done', req: 0 });
+    if (!this.running) return Promise.resolve({ type: 'done', req: 0 });
     const req = this.nextReq++;
     return new Promise((resolve) => {
       this.pending.set(req, resolve);
@@ -98,7 +118,7 @@ export class BfdDriver {
   }
 
   private post(m: ToWorker): void {
-    if (!this.exited) this.worker.postMessage(m);
+    if (this.running) this.worker.postMessage(m);
   }
 
   private onMessage(m: FromWorker): void {

@@ -21,6 +21,7 @@ export const BFD_MULTIHOP_PORT = 4784;
 const SOURCE_PORT_MIN = 49152;
 const SOURCE_PORT_MAX = 65535;
 const LOG_EVERY_MS = 10_000;
+const RETRY_MS = 5000;
 
 function run(): void {
   const port = parentPort;
@@ -40,18 +41,24 @@ function run(): void {
     post({ type: 'log', level, msg, fields: { ...fields, ...(l?.suppressed ? { suppressed: l.suppressed } : {}) } });
   };
 
-  const txSockets = new Map<string, Socket>();
+  /** A session's send socket; replaced after a failed bind (address not there yet) every RETRY_MS. */
+  interface Tx { socket: Socket | undefined; retry: NodeJS.Timeout | undefined; closed: boolean }
+  const txSockets = new Map<string, Tx>();
   const rxSockets = new Map<string, Socket>();
 
   const engine = new BfdEngine({
     clock: systemClock,
     random: Math.random,
     send: (id, spec, bytes) => {
-      const s = txSockets.get(id);
+      const s = txSockets.get(id)?.socket;
       if (!s) return;
-      s.send(bytes, spec.multihop ? multihopPort : singleHopPort, spec.peer, (err) => {
-        if (err) log('warn', `send:${id}:${(err as NodeJS.ErrnoException).code ?? ''}`, 'BFD send failed', { peer: spec.peer, err: err.message });
-      });
+      try {
+        s.send(bytes, spec.multihop ? multihopPort : singleHopPort, spec.peer, (err) => {
+          if (err) log('warn', `send:${id}:${(err as NodeJS.ErrnoException).code ?? ''}`, 'BFD send failed', { peer: spec.peer, err: err.message });
+        });
+      } catch (err) {
+        log('warn', `send:${id}:throw`, 'BFD send failed', { peer: spec.peer, err: describeError(err) });
+      }
     },
     onState: (event) => post({ type: 'state', event }),
     onDiscard: (reason, from) => log('debug', `discard:${from}:${reason}`, 'BFD packet discarded', { from, reason }),
@@ -65,49 +72,68 @@ function run(): void {
     rxSockets.set(key, s);
     const p = multihop ? multihopPort : singleHopPort;
     s.on('error', (err) => {
-      post({ type: 'log', level: 'error', msg: `BFD cannot listen on UDP ${p} (${v6 ? 'IPv6' : 'IPv4'}): ${err.message}`, fields: {} });
+      log('warn', `listen:${key}`, `BFD cannot listen on UDP ${p} (${v6 ? 'IPv6' : 'IPv4'}), retrying every ${RETRY_MS / 1000} s`, { err: err.message });
       rxSockets.delete(key);
-      s.close();
+      try { s.close(); } catch { /* never bound */ }
+      setTimeout(() => ensureListener(v6, multihop), RETRY_MS);
     });
     s.on('message', (msg, rinfo) => engine.receive(msg, rinfo.address, multihop));
     s.bind({ port: p, address: v6 ? '::' : '0.0.0.0' });
   };
 
-  const openTx = (id: string, spec: BfdSessionSpec): Socket => {
-    const v6 = spec.peer.includes(':');
-    const s = createSocket({ type: v6 ? 'udp6' : 'udp4' });
-    let tries = 0;
-    const tryBind = () => {
-      const p = SOURCE_PORT_MIN + Math.floor(Math.random() * (SOURCE_PORT_MAX - SOURCE_PORT_MIN + 1));
-      s.bind({ port: p, ...(spec.local !== undefined ? { address: spec.local } : {}), exclusive: true }, () => {
-        try { s.setTTL(255); } catch (err) { log('warn', `ttl:${id}`, 'BFD cannot set TTL 255', { peer: spec.peer, err: describeError(err) }); }
+  const openTx = (id: string, spec: BfdSessionSpec): Tx => {
+    const tx: Tx = { socket: undefined, retry: undefined, closed: false };
+    const start = () => {
+      tx.retry = undefined;
+      if (tx.closed) return;
+      const s = createSocket({ type: spec.peer.includes(':') ? 'udp6' : 'udp4' });
+      tx.socket = s;
+      let tries = 0;
+      const tryBind = () => {
+        const p = SOURCE_PORT_MIN + Math.floor(Math.random() * (SOURCE_PORT_MAX - SOURCE_PORT_MIN + 1));
+        s.bind({ port: p, ...(spec.local !== undefined ? { address: spec.local } : {}), exclusive: true }, () => {
+          try { s.setTTL(255); } catch (err) { log('warn', `ttl:${id}`, 'BFD cannot set TTL 255', { peer: spec.peer, err: describeError(err) }); }
+        });
+      };
+      s.on('error', (err) => {
+        if (tx.socket !== s) return;
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && ++tries < 32) { tryBind(); return; }
+        log('warn', `txsock:${id}`, `BFD send socket failed, retrying every ${RETRY_MS / 1000} s`, { peer: spec.peer, local: spec.local, err: err.message });
+        tx.socket = undefined;
+        try { s.close(); } catch { /* never bound */ }
+        if (!tx.closed) tx.retry = setTimeout(start, RETRY_MS);
       });
+      tryBind();
     };
-    s.on('error', (err) => {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EADDRINUSE' && ++tries < 32 && txSockets.get(id) === s) { tryBind(); return; }
-      log('warn', `txsock:${id}`, 'BFD send socket error', { peer: spec.peer, err: err.message });
-    });
-    tryBind();
-    return s;
+    start();
+    return tx;
+  };
+
+  const closeTx = (tx: Tx | undefined): void => {
+    if (!tx) return;
+    tx.closed = true;
+    if (tx.retry) clearTimeout(tx.retry);
+    const s = tx.socket;
+    // Let a last AdminDown leave before closing.
+    if (s) setTimeout(() => { try { s.close(); } catch { /* closed */ } }, 100);
   };
 
   port.on('message', (m: ToWorker) => {
     try {
       switch (m.type) {
         case 'add': {
+          if (engine.has(m.id)) throw new Error(`BFD session ${m.id} exists`);
           ensureListener(m.spec.peer.includes(':'), m.spec.multihop);
-          txSockets.set(m.id, openTx(m.id, m.spec));
-          engine.add(m.id, m.spec);
+          const tx = openTx(m.id, m.spec);
+          txSockets.set(m.id, tx);
+          try { engine.add(m.id, m.spec); } catch (err) { closeTx(tx); txSockets.delete(m.id); throw err; }
           break;
         }
         case 'update': engine.update(m.id, m.params); break;
         case 'remove': {
           engine.remove(m.id);
-          const s = txSockets.get(m.id);
+          closeTx(txSockets.get(m.id));
           txSockets.delete(m.id);
-          // Let the AdminDown leave before closing.
-          if (s) setTimeout(() => { try { s.close(); } catch { /* closed */ } }, 100);
           break;
         }
         case 'list': post({ type: 'list', req: m.req, sessions: engine.list() }); break;
