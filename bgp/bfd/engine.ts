@@ -49,6 +49,13 @@ export interface BfdEngineDeps {
   readonly send: (id: string, spec: BfdSessionSpec, bytes: Uint8Array) => void;
   readonly onState: (e: BfdStateEvent) => void;
   readonly onDiscard?: (reason: string, from: string) => void;
+  /**
+   * Run a detection-timer expiry after the datagrams already waiting have been read (the worker
+   * passes setImmediate). After the thread was held up for longer than a detection time, libuv
+   * runs due timers before it polls the sockets, so without this a packet that arrived in time
+   * but was not yet read would still be counted missing. Default: at once.
+   */
+  readonly afterPendingInput?: (fn: () => void) => void;
 }
 
 interface Entry {
@@ -162,7 +169,16 @@ export class BfdEngine {
       case 'CancelTxTimer': e.tx?.cancel(); e.tx = undefined; break;
       case 'ArmDetectTimer':
         e.detect?.cancel();
-        e.detect = this.deps.clock.setTimeout(() => { e.detect = undefined; if (this.byId.get(e.id) === e) this.run(e, { type: 'DetectTimerExpired' }); }, o.ms);
+        e.detect = this.deps.clock.setTimeout(() => {
+          const fired = e.detect;
+          const expire = () => {
+            // Still the same timer: no packet re-armed it meanwhile.
+            if (e.detect !== fired || this.byId.get(e.id) !== e) return;
+            e.detect = undefined;
+            this.run(e, { type: 'DetectTimerExpired' });
+          };
+          if (this.deps.afterPendingInput) this.deps.afterPendingInput(expire); else expire();
+        }, o.ms);
         break;
       case 'CancelDetectTimer': e.detect?.cancel(); e.detect = undefined; break;
       case 'StateChange':

@@ -10,6 +10,8 @@
  * does not offer.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { systemClock } from '../../common/clock.js';
 import { describeError } from '../../common/errors.js';
@@ -43,6 +45,20 @@ function run(): void {
 
   /** A session's send socket; replaced after a failed bind (address not there yet) every RETRY_MS. */
   interface Tx { socket: Socket | undefined; retry: NodeJS.Timeout | undefined; closed: boolean }
+  // A thread of its own is not enough when the CPUs are busy (the main thread busy with a table,
+  // other processes): the kernel shares them fairly and a BFD packet can wait whole time slices.
+  // A higher priority for this thread alone (setpriority on its TID; needs CAP_SYS_NICE, which
+  // tortie-node and tortie-bgpd as root have) lets it run as soon as a timer or packet is due.
+  const nice = opts.nice ?? -10;
+  if (nice !== 0) {
+    try {
+      const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+      setPriority(tid, nice);
+    } catch (err) {
+      post({ type: 'log', level: 'info', msg: `BFD worker keeps its priority (cannot set nice ${nice}: ${describeError(err)})`, fields: {} });
+    }
+  }
+
   const txSockets = new Map<string, Tx>();
   const rxSockets = new Map<string, Socket>();
 
@@ -62,6 +78,7 @@ function run(): void {
     },
     onState: (event) => post({ type: 'state', event }),
     onDiscard: (reason, from) => log('debug', `discard:${from}:${reason}`, 'BFD packet discarded', { from, reason }),
+    afterPendingInput: (fn) => { setImmediate(fn); },
   });
 
   const ensureListener = (v6: boolean, multihop: boolean): void => {

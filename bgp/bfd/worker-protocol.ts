@@ -9,6 +9,8 @@ export interface WorkerOptions {
   /** Overrides of the well-known ports, for tests that run two engines on one host. */
   readonly singleHopPort?: number;
   readonly multihopPort?: number;
+  /** Nice value of the worker thread (default -10; 0 leaves it alone). */
+  readonly nice?: number;
 }
 
 export type ToWorker =

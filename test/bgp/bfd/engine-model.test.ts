@@ -132,3 +132,33 @@ test('engine demux: Your Discriminator unknown or from the wrong address, and Up
   e.receive(pkt(1, 0), '2001:0db8:0::1', true);
   assert.equal(e.list()[0]?.state, 'Init', 'address match is on the canonical form');
 });
+
+test('engine: a detection timer that fires while a packet waits unread does not take the session down', () => {
+  const clock = new FakeClock();
+  const deferred: Array<() => void> = [];
+  const events: BfdStateEvent[] = [];
+  const sent: Uint8Array[] = [];
+  const e = new BfdEngine({
+    clock, random: () => 0.5, send: (_id, _spec, b) => sent.push(b), onState: (ev) => events.push(ev),
+    afterPendingInput: (fn) => deferred.push(fn),
+  });
+  const params: BfdSessionParams = { desiredMinTxUs: 100_000, requiredMinRxUs: 100_000, detectMult: 3, passive: false };
+  e.add('p', { peer: '10.0.0.9', multihop: false, params });
+  const discr = e.list()[0]?.localDiscr ?? 0;
+  const pkt = (state: number) => {
+    const b = new Uint8Array(24); const dv = new DataView(b.buffer);
+    b[0] = 0x20; b[1] = state << 6; b[2] = 3; b[3] = 24; dv.setUint32(4, 77); dv.setUint32(8, discr);
+    dv.setUint32(12, 100_000); dv.setUint32(16, 100_000);
+    return b;
+  };
+  e.receive(pkt(2), '10.0.0.9', false);
+  assert.equal(e.list()[0]?.state, 'Up');
+  clock.advance(300); // the detection time passes: the timer fires, its decision deferred
+  assert.equal(deferred.length, 1);
+  e.receive(pkt(3), '10.0.0.9', false); // the packet that had been waiting in the socket
+  deferred.shift()?.();
+  assert.equal(e.list()[0]?.state, 'Up', 'the deferred expiry saw the re-armed timer');
+  clock.advance(300);
+  deferred.shift()?.();
+  assert.deepEqual(events.map((x) => `${x.to}/${x.diag}`), ['Up/0', 'Down/1'], 'a real silence still ends in Down/1');
+});
