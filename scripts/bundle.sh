@@ -4,6 +4,7 @@
 #   tortie-cni.cjs    the CNI plugin, started once per pod (start-up is pod start-up)
 #   tortie-bgpd.cjs   the BGP daemon: idle RSS 67 -> 58 MB with --no-warmup (bench/bgp/run.js notes)
 #   tortie-bgpctl.cjs its CLI
+#   tortie-bfd-worker.cjs the daemon's BFD worker thread (bgp/bfd/worker-main.ts), found beside the daemon
 # Whitespace and syntax are minified for the daemons, identifiers kept (readable stack traces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,8 @@ cd "$(dirname "$0")/.."
 common=(--bundle --platform=node --format=cjs --target=node20 --log-level=warning
         --inject:scripts/import-meta-url.js --define:import.meta.url=importMetaUrl)
 npx esbuild dist/agent/cni/main.js "${common[@]}" --outfile=dist/agent/cni/tortie-cni.cjs
-npx esbuild dist/bgp/bgpd/main.js "${common[@]}" --minify-whitespace --minify-syntax --outfile=dist/bgp/bgpd/tortie-bgpd.cjs
+npx esbuild dist/bgp/bgpd/main.js "${common[@]}" --log-override:empty-import-meta=silent --minify-whitespace --minify-syntax --outfile=dist/bgp/bgpd/tortie-bgpd.cjs
+npx esbuild dist/bgp/bfd/worker-main.js "${common[@]}" --minify-whitespace --minify-syntax --outfile=dist/bgp/bgpd/tortie-bfd-worker.cjs
 npx esbuild dist/bgp/bgpd/ctl-main.js "${common[@]}" --minify-whitespace --minify-syntax --outfile=dist/bgp/bgpd/tortie-bgpctl.cjs
 # The native helper (scripts/build-native.sh), next to the bundles: dist/native/tortie_native.node.
 if [ -f common/native/build/Release/tortie_native.node ]; then

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { isValidAddress, isValidPrefix, parsePrefix } from '../../common/prefix.js';
 import { TortieError } from '../../common/errors.js';
 import { canonicalAddress } from '../session/listener.js';
+import type { BfdSessionSpec } from '../bfd/engine.js';
 import type { PeerConfig, PolicyRule, PolicyConfig, SpeakerConfig, OriginateConfig, Family } from '../speaker/peer-config.js';
 
 /** "65001", 65001 or asdot "1.10" (= 65546) → 32-bit AS number. */
@@ -59,6 +60,25 @@ const policy = z.strictObject({ rules: z.array(rule).default([]), default: z.enu
 const policyRef = z.union([z.string(), policy]);
 const family = z.enum(['ipv4-unicast', 'ipv6-unicast']);
 
+/**
+ * Per-peer BFD (bgp/bfd). Names and defaults follow FRR's bfd profile (receive-interval,
+ * transmit-interval 300 ms, detect-multiplier 3, passive-mode) and MetalLB's BFDProfile; BIRD's
+ * `min rx interval` / `min tx interval` / `multiplier` / `passive` are the same knobs.
+ */
+const bfd = z.strictObject({
+  enabled: z.boolean().default(true),
+  minRx: z.number().int().min(1).max(60_000).default(300),
+  minTx: z.number().int().min(1).max(60_000).default(300),
+  multiplier: z.number().int().min(1).max(255).default(3),
+  multihop: z.boolean().optional(),
+  passive: z.boolean().default(false),
+  auth: z.strictObject({
+    type: z.enum(['keyed-sha1', 'meticulous-keyed-sha1']),
+    keyId: z.number().int().min(0).max(255).default(1),
+    key: z.string().min(1).max(20).refine((k) => Buffer.byteLength(k) <= 20, { message: 'key must be at most 20 bytes' }),
+  }).optional(),
+});
+
 const peer = z.strictObject({
   name: z.string().regex(/^[A-Za-z][\w.-]{0,63}$/, { message: 'name must start with a letter; letters, digits, "_", "-", "."' }).optional(),
   address,
@@ -88,6 +108,7 @@ const peer = z.strictObject({
   export: policyRef.optional(),
   maxPrefixes: z.number().int().min(1).optional(),
   description: z.string().max(200).optional(),
+  bfd: bfd.optional(),
 });
 
 const fileSchema = z.strictObject({
@@ -120,6 +141,14 @@ export interface BgpdConfig {
   readonly warmUp: boolean;
   /** Where it came from, for messages ("/etc/tortie/bgpd.yaml" or "command line"). */
   readonly source: string;
+  /** BFD sessions, one per peer with `bfd` enabled, keyed by peer name. */
+  readonly bfd: readonly BgpdBfdPeer[];
+}
+
+/** A peer's BFD session: what the BFD engine needs (intervals in µs, as on the wire). */
+export interface BgpdBfdPeer {
+  readonly peerName: string;
+  readonly spec: BfdSessionSpec;
 }
 
 /** An originated prefix: the speaker's OriginateConfig plus MED and LOCAL_PREF. */
@@ -267,9 +296,27 @@ function fromFile(cfg: BgpdFileConfig, file: string): BgpdConfig {
       ...(p.description !== undefined ? { description: p.description } : {}),
     };
   });
+  const bfdPeers = cfg.peers.flatMap((p, i): BgpdBfdPeer[] => {
+    const b = p.bfd;
+    if (!b?.enabled) return [];
+    const name = peers[i]?.name ?? defaultPeerName(p.address);
+    return [{
+      peerName: name,
+      spec: {
+        peer: p.address, ...(p.localAddress !== undefined ? { local: p.localAddress } : {}),
+        // Default: multihop BFD (RFC 5883) exactly when the BGP session is eBGP multihop.
+        multihop: b.multihop ?? p.multihop !== undefined,
+        params: {
+          desiredMinTxUs: b.minTx * 1000, requiredMinRxUs: b.minRx * 1000, detectMult: b.multiplier, passive: b.passive,
+          ...(b.auth ? { auth: { type: b.auth.type, keyId: b.auth.keyId, key: Uint8Array.from(Buffer.from(b.auth.key)) } } : {}),
+        },
+      },
+    }];
+  });
   return {
     source: file,
     warmUp: cfg.warmUp,
+    bfd: bfdPeers,
     speaker: {
       routerId: cfg.routerId, asn: cfg.asn,
       listen: { address: cfg.listen?.address ?? '0.0.0.0', port: cfg.listen?.port ?? 179 },
@@ -317,11 +364,12 @@ export function quickConfig(o: QuickOptions): BgpdConfig {
     listen = { address: m[1] ?? '', port: Number(m[2]) };
   }
   const acceptAll: PolicyConfig = { rules: [], default: 'accept' };
+  const bfdPeers: BgpdBfdPeer[] = [];
   const peers = o.peer.map((spec, i): PeerConfig => {
     const [addr, ...opts] = spec.split(',');
     const at = `--peer #${i + 1} ${JSON.stringify(spec)}`;
     if (!addr || !isValidAddress(addr)) throw new ConfigError(`${at}: ${JSON.stringify(addr)} is not an IP address`, where);
-    let peerAs: number | undefined, portN = 179, passive = false, local: string | undefined, hold = 90, nhs = false;
+    let peerAs: number | undefined, portN = 179, passive = false, local: string | undefined, hold = 90, nhs = false, withBfd = false;
     for (const opt of opts) {
       const [k, v = ''] = opt.split('=');
       switch (k) {
@@ -331,10 +379,17 @@ export function quickConfig(o: QuickOptions): BgpdConfig {
         case 'local': if (!isValidAddress(v)) throw new ConfigError(`${at}: local=${v} is not an IP address`, where); local = v; break;
         case 'hold': hold = Number(v); if (!Number.isInteger(hold) || (hold !== 0 && (hold < 3 || hold > 65535))) throw new ConfigError(`${at}: hold=${v} must be 0 or 3..65535`, where); break;
         case 'nhs': nhs = true; break;
-        default: throw new ConfigError(`${at}: unknown peer option ${JSON.stringify(k)} (known: as=, port=, passive, local=, hold=, nhs)`, where);
+        case 'bfd': withBfd = true; break;
+        default: throw new ConfigError(`${at}: unknown peer option ${JSON.stringify(k)} (known: as=, port=, passive, local=, hold=, nhs, bfd)`, where);
       }
     }
     if (peerAs === undefined) throw new ConfigError(`${at}: missing as=ASN`, where);
+    if (withBfd) {
+      bfdPeers.push({ peerName: defaultPeerName(addr), spec: {
+        peer: addr, ...(local !== undefined ? { local } : {}), multihop: false,
+        params: { desiredMinTxUs: 300_000, requiredMinRxUs: 300_000, detectMult: 3, passive: false },
+      } });
+    }
     return {
       name: defaultPeerName(addr), address: addr, asn: peerAs, port: portN, passive,
       ...(local !== undefined ? { localAddress: local } : {}),
@@ -353,5 +408,5 @@ export function quickConfig(o: QuickOptions): BgpdConfig {
     if (!isValidPrefix(p)) throw new ConfigError(`--originate ${JSON.stringify(p)} is not a prefix`, where);
     return { prefix: p };
   });
-  return { source: where, warmUp: true, speaker: { routerId: o.routerId, asn: localAs, listen, peers }, originate };
+  return { source: where, warmUp: true, speaker: { routerId: o.routerId, asn: localAs, listen, peers }, originate, bfd: bfdPeers };
 }

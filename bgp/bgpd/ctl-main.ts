@@ -2,12 +2,13 @@
 /**
  * tortie-bgpctl: talk to tortie-bgpd's control socket.
  *   tortie-bgpctl [-s PATH] [-o json] show protocols [all] [NAME] | show route [all] [filtered] [PREFIX]
- *   | show route count | show status | reload | enable|disable|restart|refresh PEER
+ *   | show route count | show status | show bfd sessions [all] | reload | enable|disable|restart|refresh PEER
  */
 import { Command } from 'commander';
 import { createConnection } from 'node:net';
 import { DEFAULT_CTL_PATH, type CtlRequest, type CtlResponse } from './ctl-protocol.js';
-import { formatProtocols, formatRouteCount, formatRoutes, type RouteCount } from './format.js';
+import { formatBfdSessions, formatProtocols, formatRouteCount, formatRoutes, type RouteCount } from './format.js';
+import type { BfdSessionView } from '../bfd/engine.js';
 import type { PeerStatus, RouteView } from '../speaker/speaker.js';
 
 const program = new Command('tortie-bgpctl')
@@ -38,9 +39,10 @@ function toRequest(w: readonly string[]): { req: CtlRequest; all: boolean } {
     return { req: { cmd: 'show-route', ...(prefix !== undefined ? { prefix } : {}), ...(filtered ? { filtered: true } : {}) }, all };
   }
   if (a === 'show' && b === 'status') return { req: { cmd: 'show-status' }, all: false };
+  if (a === 'show' && b === 'bfd' && (rest[0] === 'sessions' || rest[0] === 'session')) return { req: { cmd: 'show-bfd-sessions' }, all: rest[1] === 'all' };
   if (a === 'reload' || a === 'configure') return { req: { cmd: 'reload' }, all: false };
   if ((a === 'enable' || a === 'disable' || a === 'restart' || a === 'refresh') && b !== undefined) return { req: { cmd: a, name: b }, all: false };
-  fail(`unknown command "${w.join(' ')}" (try: show protocols [all] [NAME], show route [all] [filtered] [PREFIX], show route count, show status, reload, enable|disable|restart|refresh PEER)`);
+  fail(`unknown command "${w.join(' ')}" (try: show protocols [all] [NAME], show route [all] [filtered] [PREFIX], show route count, show status, show bfd sessions [all], reload, enable|disable|restart|refresh PEER)`);
 }
 
 const { req, all } = toRequest(words);
@@ -62,6 +64,7 @@ sock.on('data', (d: string) => {
     case 'show-protocols': text = formatProtocols(resp.data as PeerStatus[], all); break;
     case 'show-route': text = formatRoutes(resp.data as RouteView[], all, req.filtered === true); break;
     case 'show-route-count': text = formatRouteCount(resp.data as RouteCount); break;
+    case 'show-bfd-sessions': text = formatBfdSessions(resp.data as BfdSessionView[], all); break;
     case 'show-status': {
       const st = resp.data as { routerId: string; asn: number; ready: boolean; reason: string };
       text = `Router ID is ${st.routerId}\nLocal AS ${st.asn}\nBGP ${st.ready ? 'ready' : 'not ready'}: ${st.reason}`;

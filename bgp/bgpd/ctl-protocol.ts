@@ -7,6 +7,7 @@ export type CtlRequest =
   | { readonly cmd: 'show-route'; readonly prefix?: string; readonly filtered?: boolean }
   | { readonly cmd: 'show-route-count' }
   | { readonly cmd: 'show-status' }
+  | { readonly cmd: 'show-bfd-sessions' }
   | { readonly cmd: 'reload' }
   | { readonly cmd: 'enable' | 'disable' | 'restart' | 'refresh'; readonly name: string };
 
@@ -30,6 +31,7 @@ export function parseRequest(line: string): CtlRequest {
     }
     case 'show-route-count': return { cmd: 'show-route-count' };
     case 'show-status': return { cmd: 'show-status' };
+    case 'show-bfd-sessions': return { cmd: 'show-bfd-sessions' };
     case 'reload': return { cmd: 'reload' };
     case 'enable': case 'disable': case 'restart': case 'refresh': {
       const name = str('name');

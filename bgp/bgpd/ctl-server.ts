@@ -13,6 +13,7 @@ import type { BgpSpeaker } from '../speaker/speaker.js';
 import { parseRequest, type CtlRequest, type CtlResponse } from './ctl-protocol.js';
 import { routeCount } from './format.js';
 import { bgpReadiness } from '../speaker/readiness.js';
+import type { BfdSessionView } from '../bfd/engine.js';
 
 export interface CtlHandlers {
   readonly speaker: () => BgpSpeaker;
@@ -21,6 +22,8 @@ export interface CtlHandlers {
   /** Monotonic ms when the daemon started (readiness threshold). */
   readonly startedAt: number;
   readonly now: () => number;
+  /** BFD sessions from the worker (empty when no peer has BFD). */
+  readonly bfdSessions?: () => Promise<readonly BfdSessionView[]>;
 }
 
 export interface CtlSocketOptions {
@@ -45,6 +48,8 @@ export async function startCtlServer(path: string, h: CtlHandlers, logger: Logge
   rmSync(path, { force: true });
   const server = createServer((sock) => {
     let buf = '';
+    // Answers go out in request order, also when one of them is asynchronous.
+    let queue: Promise<void> = Promise.resolve();
     sock.setEncoding('utf8');
     sock.on('error', () => { /* client went away */ });
     sock.on('data', (chunk: string) => {
@@ -58,9 +63,13 @@ export async function startCtlServer(path: string, h: CtlHandlers, logger: Logge
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        let resp: CtlResponse;
-        try { resp = { ok: true, data: handle(parseRequest(line), h) }; } catch (err) { resp = { ok: false, error: describeError(err) }; }
-        sock.write(`${JSON.stringify(resp)}\n`);
+        let answer: unknown;
+        try { answer = handle(parseRequest(line), h); } catch (err) { answer = Promise.reject(err); }
+        const pending = Promise.resolve(answer).then((data): CtlResponse => ({ ok: true, data }), (err: unknown): CtlResponse => ({ ok: false, error: describeError(err) }));
+        queue = queue.then(async () => {
+          const resp = await pending;
+          if (!sock.destroyed) sock.write(`${JSON.stringify(resp)}\n`);
+        });
       }
     });
   });
@@ -97,6 +106,7 @@ function handle(r: CtlRequest, h: CtlHandlers): unknown {
     case 'show-route': return r.filtered === true ? sp.filteredRoutes(r.prefix) : sp.routes(r.prefix);
     case 'show-route-count': return routeCount(sp.routes());
     case 'show-status': return { routerId: sp.routerId, asn: sp.asn, ...bgpReadiness(sp.status(), h.now() - h.startedAt) };
+    case 'show-bfd-sessions': return h.bfdSessions ? h.bfdSessions() : [];
     case 'reload': return h.reload();
     case 'enable': sp.enablePeer(r.name); return `${r.name}: enabled`;
     case 'disable': sp.disablePeer(r.name); return `${r.name}: disabled`;

@@ -1,6 +1,7 @@
 /**
  * tortie-bgpd wiring: config → BgpSpeaker with real sockets → control socket → signals
- * (SIGHUP reload with a per-peer diff, SIGTERM/SIGINT Cease/2 to every peer then exit).
+ * and BFD (SIGHUP reload with a per-peer diff, SIGTERM/SIGINT BFD AdminDown and Cease/2 to every
+ * peer then exit). BFD Down on a peer's session takes its BGP session down with Cease/10.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { connectTcp } from '../session/socket-options.js';
@@ -8,6 +9,7 @@ import { systemClock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { describeError } from '../../common/errors.js';
 import { BgpSpeaker, type SpeakerDeps } from '../speaker/speaker.js';
+import { BfdDriver } from '../bfd/driver.js';
 import { warmUp } from '../speaker/warm-up.js';
 import type { BgpdConfig } from './config.js';
 import { startCtlServer } from './ctl-server.js';
@@ -46,20 +48,44 @@ export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; ctlGro
     originated = next;
   };
   applyOriginate(cfg);
+  // BFD runs in a worker thread, started with the first peer that asks for it.
+  let bfd: BfdDriver | undefined;
+  const applyBfd = (c: BgpdConfig) => {
+    if (c.bfd.length === 0 && !bfd) return;
+    if (!bfd) {
+      bfd = new BfdDriver({ logger: logger.child({ component: 'bfd' }) });
+      bfd.onState((e) => {
+        // RFC 5882 §3.2: a peer's AdminDown is a planned stop, not a failed path.
+        if (e.from !== 'Up' || e.to !== 'Down' || e.remoteState === 'AdminDown') return;
+        try {
+          if (speaker.bfdDown(e.id)) logger.warn({ peer: e.id, diag: e.diagText }, 'BFD Down: BGP session torn down (Cease/10)');
+        } catch (err) { logger.warn({ peer: e.id, err: describeError(err) }, 'BFD Down for an unknown peer'); }
+      });
+    }
+    const want = new Map(c.bfd.map((b) => [b.peerName, b.spec]));
+    for (const id of bfd.ids()) if (!want.has(id)) bfd.remove(id);
+    for (const [id, spec] of want) bfd.set(id, spec);
+  };
+  applyBfd(cfg);
   const reload = (): unknown => {
     if (!opts.reload) throw new Error('reload needs a config file (started with the quick command-line form)');
     const next = opts.reload();
     const diff = speaker.reconfigure(next.speaker);
     applyOriginate(next);
+    applyBfd(next);
     logger.info(diff, 'configuration reloaded');
     return diff;
   };
-  const ctl = await startCtlServer(opts.ctlPath, { speaker: () => speaker, reload, startedAt, now: () => systemClock.now() }, logger,
-    opts.ctlGroup !== undefined ? { group: opts.ctlGroup } : {});
+  const ctl = await startCtlServer(opts.ctlPath, {
+    speaker: () => speaker, reload, startedAt, now: () => systemClock.now(),
+    bfdSessions: async () => (bfd ? await bfd.sessions() : []),
+  }, logger, opts.ctlGroup !== undefined ? { group: opts.ctlGroup } : {});
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    // AdminDown first (RFC 5882 §3.2): peers keep forwarding until our Cease/2 arrives.
+    await bfd?.stop();
     await speaker.stop();
     await new Promise<void>((r) => ctl.close(() => r()));
   };
@@ -68,7 +94,7 @@ export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; ctlGro
   });
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     process.on(sig, () => {
-      logger.info({ signal: sig }, 'shutting down: Cease/2 to every peer');
+      logger.info({ signal: sig }, 'shutting down: BFD AdminDown and Cease/2 to every peer');
       // Give the NOTIFICATIONs a moment to leave the socket buffers before exiting.
       void stop().then(() => setTimeout(() => process.exit(0), 200));
     });

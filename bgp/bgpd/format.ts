@@ -4,6 +4,8 @@
  */
 import { parsePrefix } from '../../common/prefix.js';
 import type { PeerStatus, RouteView } from '../speaker/speaker.js';
+import type { BfdSessionView } from '../bfd/engine.js';
+import { diagText } from '../bfd/packet.js';
 
 function hms(ms: number): string {
   const d = new Date(ms);
@@ -111,4 +113,22 @@ export function routeCount(routes: readonly RouteView[]): RouteCount {
 
 export function formatRouteCount(c: RouteCount): string {
   return `${c.best} of ${c.routes} routes for ${c.networks} networks (${c.ipv4} IPv4, ${c.ipv6} IPv6)`;
+}
+
+/**
+ * `show bfd sessions [all]`, birdc's columns (IP address, Interface → our peer name, State, Since,
+ * Interval = our transmit interval, Timeout = detection time, both in seconds).
+ */
+export function formatBfdSessions(sessions: readonly BfdSessionView[], all: boolean): string {
+  const sec = (us: number) => (us / 1e6).toFixed(3).padStart(8);
+  const lines = [`${'IP address'.padEnd(25)} ${'Peer'.padEnd(12)} ${'State'.padEnd(10)} ${'Since'.padEnd(13)} Interval  Timeout`];
+  for (const s of sessions) {
+    lines.push(`${s.peer.padEnd(25)} ${s.id.padEnd(12)} ${s.state.padEnd(10)} ${hms(s.since).padEnd(13)} ${sec(s.txIntervalUs)} ${sec(s.detectTimeUs)}`);
+    if (!all) continue;
+    lines.push(`  Mode:             ${s.multihop ? 'multihop (RFC 5883, UDP 4784)' : 'single-hop (RFC 5881, UDP 3784)'}${s.local !== undefined ? `, source ${s.local}` : ''}`);
+    lines.push(`  Local:            discr ${s.localDiscr}, diag ${s.localDiag} (${diagText(s.localDiag)}), min tx ${s.desiredMinTxUs / 1000} ms, min rx ${s.requiredMinRxUs / 1000} ms${s.pollPending ? ', poll pending' : ''}`);
+    lines.push(`  Remote:           discr ${s.remoteDiscr}, state ${s.remoteState}, diag ${s.remoteDiag} (${diagText(s.remoteDiag)}), min tx ${s.remoteMinTxUs / 1000} ms, min rx ${s.remoteMinRxUs / 1000} ms, multiplier ${s.remoteDetectMult}`);
+    lines.push(`  Packets:          ${s.packetsIn} in, ${s.packetsOut} out, ${s.discarded} discarded`);
+  }
+  return lines.join('\n');
 }

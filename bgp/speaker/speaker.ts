@@ -234,6 +234,19 @@ export class BgpSpeaker {
     this.background(p.session.resetWithPause(RESTART_DELAY_MS), name, 'restart');
   }
 
+  /**
+   * BFD saw the path to this peer fail (RFC 5882 §4.3): Cease/10 "BFD Down" (RFC 9384) at once and
+   * its routes withdrawn, then reconnect as after any automatic stop. A session that is not up
+   * yet is left alone: there is nothing to tear down and BFD will say when the path is back.
+   */
+  bfdDown(name: string): boolean {
+    const p = this.mustPeer(name);
+    const st = p.session.state;
+    if (st === 'Idle' || st === 'Connect' || st === 'Active') return false;
+    p.session.automaticStop(CeaseSubcode.BFD_DOWN, { restart: true, message: 'BFD Down' });
+    return true;
+  }
+
   private mustPeer(name: string): Peer {
     const p = this.peers.get(name);
     if (!p) throw new Error(`no such peer ${JSON.stringify(name)} (peers: ${[...this.peers.keys()].join(', ') || 'none'})`);

@@ -110,11 +110,35 @@ export class BirdPeer {
     await pollUntil(() => trySh('birdc', ['-s', this.ctl, 'show', 'status']).status === 0, { what: 'bird control socket', timeoutMs: 5000 });
   }
 
+  /** `show bfd sessions`: one row per session of every BFD protocol (Interval/Timeout in seconds). */
+  bfdSessions(): BirdBfdSession[] {
+    return parseBirdBfdSessions(this.cmd('show', 'bfd', 'sessions'));
+  }
+
   /** birdc configure (re-read the config file, which `rewrite` may have changed). */
   reconfigure(config?: string): string {
     if (config !== undefined) writeFileSync(join(this.dir, 'bird.conf'), config);
     return this.cmd('configure');
   }
+}
+
+export interface BirdBfdSession {
+  readonly address: string;
+  /** Up / Down / Init / AdminDown */
+  readonly state: string;
+  readonly interval: number;
+  readonly timeout: number;
+}
+
+export function parseBirdBfdSessions(text: string): BirdBfdSession[] {
+  const out: BirdBfdSession[] = [];
+  for (const l of text.split('\n')) {
+    const t = l.trim().split(/\s+/);
+    const state = t.find((x) => /^(Up|Down|Init|AdminDown)$/.test(x));
+    if (!state || !/^[\d.:a-f]+$/i.test(t[0] ?? '') || t.length < 4) continue;
+    out.push({ address: t[0] ?? '', state, interval: Number(t[t.length - 2]), timeout: Number(t[t.length - 1]) });
+  }
+  return out;
 }
 
 export function parseBirdProtocol(text: string): BirdProtocol {
@@ -169,8 +193,11 @@ export function parseBirdRoutes(text: string): BirdRoute[] {
 export class FrrPeer {
   private constructor(readonly topo: Topology, readonly ns: string, readonly dir: string) {}
 
-  /** bgpd alone (-Z: no zebra), vty socket in its own dir owned by frr. */
-  static async start(topo: Topology, ns: string, bgpdConf: string): Promise<FrrPeer> {
+  /**
+   * bgpd alone (-Z: no zebra), vty socket in its own dir owned by frr; with `bfddConf`, bfdd
+   * beside it (static `bfd` peers: without zebra, bgpd cannot register its own BFD sessions).
+   */
+  static async start(topo: Topology, ns: string, bgpdConf: string, opts: { bfddConf?: string } = {}): Promise<FrrPeer> {
     const dir = tempDir('frr', topo);
     chmodSync(dir, 0o755);
     const peer = new FrrPeer(topo, ns, dir);
@@ -184,7 +211,30 @@ export class FrrPeer {
       '-z', join(dir, 'zserv.api'), '--vty_socket', dir, '-n', '-Z', '-u', 'frr', '-g', 'frr']);
     await pollUntil(() => existsSync(join(dir, 'bgpd.vty')) && trySh('vtysh', ['--vty_socket', dir, '-c', 'show bgp summary json']).status === 0,
       { what: 'frr bgpd vty', timeoutMs: 8000 });
+    if (opts.bfddConf !== undefined) await peer.startBfdd(opts.bfddConf);
     return peer;
+  }
+
+  get bfddPidFile(): string { return join(this.dir, 'bfdd.pid'); }
+
+  /** Start (or restart) bfdd with its own control socket and config in this peer's dir. */
+  async startBfdd(conf?: string): Promise<void> {
+    const frr = frrIds();
+    if (conf !== undefined) {
+      writeFileSync(join(this.dir, 'bfdd.conf'), conf);
+      chownSync(join(this.dir, 'bfdd.conf'), frr.uid, frr.gid);
+    }
+    rmSync(join(this.dir, 'bfdd.vty'), { force: true });
+    this.topo.defer(() => killPidFile(this.bfddPidFile));
+    this.topo.exec(this.ns, '/usr/lib/frr/bfdd', ['-d', '-f', join(this.dir, 'bfdd.conf'), '-i', this.bfddPidFile,
+      '-z', join(this.dir, 'zserv.api'), '--vty_socket', this.dir, '--bfdctl', join(this.dir, 'bfdd.sock'), '-u', 'frr', '-g', 'frr']);
+    await pollUntil(() => existsSync(join(this.dir, 'bfdd.vty')) && trySh('vtysh', ['--vty_socket', this.dir, '-c', 'show bfd peers json']).status === 0,
+      { what: 'frr bfdd vty', timeoutMs: 8000 });
+  }
+
+  /** `show bfd peers json`. */
+  bfdPeers(): FrrBfdPeer[] {
+    return this.json('show bfd peers json') as FrrBfdPeer[];
   }
 
   vtysh(...commands: string[]): string {
@@ -200,6 +250,23 @@ export class FrrPeer {
   configure(...lines: string[]): string {
     return this.vtysh('configure terminal', ...lines);
   }
+}
+
+/** One entry of FRR bfdd's `show bfd peers json` (intervals in ms). */
+export interface FrrBfdPeer {
+  readonly multihop: boolean;
+  readonly peer: string;
+  readonly local?: string;
+  /** up / down / init / shutdown */
+  readonly status: string;
+  readonly diagnostic: string;
+  readonly 'remote-diagnostic': string;
+  readonly 'receive-interval': number;
+  readonly 'transmit-interval': number;
+  readonly 'detect-multiplier': number;
+  readonly 'remote-receive-interval': number;
+  readonly 'remote-transmit-interval': number;
+  readonly 'remote-detect-multiplier': number;
 }
 
 let frrIdCache: { uid: number; gid: number } | undefined;

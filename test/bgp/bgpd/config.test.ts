@@ -155,6 +155,27 @@ describe('bgpd config', () => {
     assert.throws(() => parseConfigText(`${GOOD}gracefulRestart: { restart: 30 }\n`, 'g.yaml'), /gracefulRestart/);
   });
 
+  it('bfd: FRR-profile defaults, ms -> µs, multihop follows the BGP multihop, auth, disabled, errors with the field path', () => {
+    const withBfd = (b: string, extra = '') => parseConfigText(GOOD.replace('holdTime: 30', `holdTime: 30${extra}\n    bfd: ${b}`), 'b.yaml');
+    assert.deepEqual(parseConfigText(GOOD, 'b.yaml').bfd, [], 'no bfd block: no session');
+    assert.deepEqual(withBfd('{}').bfd, [{ peerName: 'tor', spec: { peer: '10.99.0.1', multihop: false,
+      params: { desiredMinTxUs: 300_000, requiredMinRxUs: 300_000, detectMult: 3, passive: false } } }]);
+    const c = withBfd('{ minRx: 100, minTx: 50, multiplier: 5, passive: true }', '\n    multihop: 2\n    localAddress: 10.99.0.2');
+    assert.deepEqual(c.bfd[0]?.spec, { peer: '10.99.0.1', local: '10.99.0.2', multihop: true,
+      params: { desiredMinTxUs: 50_000, requiredMinRxUs: 100_000, detectMult: 5, passive: true } });
+    assert.equal(withBfd('{ multihop: false }', '\n    multihop: 2').bfd[0]?.spec.multihop, false, 'explicit single-hop wins');
+    assert.deepEqual(withBfd('{ enabled: false }').bfd, []);
+    const a = withBfd('{ auth: { type: meticulous-keyed-sha1, keyId: 3, key: s3cret } }').bfd[0]?.spec.params.auth;
+    assert.deepEqual(a && { type: a.type, keyId: a.keyId, key: Buffer.from(a.key).toString() }, { type: 'meticulous-keyed-sha1', keyId: 3, key: 's3cret' });
+    assert.throws(() => withBfd('{ minRx: 0 }'), /b\.yaml:\d+: peers\[0\]\.bfd\.minRx/);
+    assert.throws(() => withBfd('{ multiplier: 256 }'), /peers\[0\]\.bfd\.multiplier/);
+    assert.throws(() => withBfd('{ minTX: 100 }'), /peers\[0\]\.bfd\.minTX: unknown field "minTX"/);
+    assert.throws(() => withBfd('{ auth: { type: keyed-md5, key: x } }'), /peers\[0\]\.bfd\.auth\.type/);
+    assert.throws(() => withBfd('{ auth: { type: keyed-sha1, key: "123456789012345678901" } }'), /peers\[0\]\.bfd\.auth\.key/);
+    const q = quickConfig({ as: '65002', routerId: '10.0.0.2', peer: ['10.0.0.1,as=65001,bfd', '10.0.0.3,as=65001'], originate: [] });
+    assert.deepEqual(q.bfd.map((b) => [b.peerName, b.spec.peer, b.spec.params.desiredMinTxUs]), [['peer_10_0_0_1', '10.0.0.1', 300_000]]);
+  });
+
   it('AS numbers: plain, asdot, bounds', () => {
     assert.equal(parseAsn('65001'), 65001);
     assert.equal(parseAsn('1.10'), 65546);

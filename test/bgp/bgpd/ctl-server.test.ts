@@ -76,6 +76,20 @@ describe('bgpd control server', () => {
     assert.deepEqual((await ask(path, '{"cmd":"show-status"}\n')).data, { routerId: '10.0.0.1', asn: 65001, ready: true, reason: 'no BGP peers configured' });
   });
 
+  it('show-bfd-sessions: [] without BFD; answers in request order when one of them is asynchronous', async () => {
+    assert.deepEqual(await ask(path, '{"cmd":"show-bfd-sessions"}\n'), { ok: true, data: [] });
+    const lines = await new Promise<string[]>((resolve, reject) => {
+      const s = createConnection(path);
+      let buf = '';
+      s.setEncoding('utf8');
+      s.on('error', reject);
+      s.on('connect', () => s.write('{"cmd":"show-bfd-sessions"}\n{"cmd":"show-status"}\nnot json\n'));
+      s.on('data', (d: string) => { buf += d; const l = buf.split('\n'); if (l.length > 3) { s.end(); resolve(l.slice(0, 3)); } });
+    });
+    assert.deepEqual(lines.map((l) => Object.keys(JSON.parse(l) as object).join()), ['ok,data', 'ok,data', 'ok,error']);
+    assert.deepEqual((JSON.parse(lines[0] ?? '') as { data: unknown }).data, []);
+  });
+
   it('reports bad input precisely and keeps serving', async () => {
     assert.deepEqual(await ask(path, 'not json\n'), { ok: false, error: 'request is not JSON' });
     assert.deepEqual(await ask(path, '{"cmd":"explode"}\n'), { ok: false, error: 'unknown command "explode"' });

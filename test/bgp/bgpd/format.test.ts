@@ -1,7 +1,8 @@
 /** tortie-bgpctl's birdc-shaped route output: network order, best first, ms timestamps, attributes. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatRouteCount, formatRoutes, routeCount } from '../../../bgp/bgpd/format.js';
+import { formatBfdSessions, formatRouteCount, formatRoutes, routeCount } from '../../../bgp/bgpd/format.js';
+import type { BfdSessionView } from '../../../bgp/bfd/engine.js';
 import type { RouteView } from '../../../bgp/speaker/speaker.js';
 
 const SINCE = Date.UTC(2026, 10, 29, 13, 16, 20, 881);
@@ -45,5 +46,23 @@ describe('bgpctl route format', () => {
   it('counts like birdc show route count', () => {
     const c = routeCount([route('10.9.0.0/24', 'a'), route('10.9.0.0/24', 'b', { best: false }), route('2001:db8::/48', 'a'), route('10.1.0.0/24', 'x', { accepted: false })]);
     assert.equal(formatRouteCount(c), '2 of 3 routes for 2 networks (2 IPv4, 1 IPv6)');
+  });
+
+  it('show bfd sessions: birdc columns (seconds), and the detail with all', () => {
+    const v: BfdSessionView = {
+      id: 'tor', peer: '10.0.0.1', local: '10.0.0.2', multihop: false, since: SINCE, packetsIn: 10, packetsOut: 12, discarded: 1,
+      state: 'Up', remoteState: 'Up', localDiag: 1, remoteDiag: 0, localDiscr: 7, remoteDiscr: 9,
+      txIntervalUs: 100_000, detectTimeUs: 300_000, desiredMinTxUs: 100_000, requiredMinRxUs: 100_000,
+      remoteMinTxUs: 100_000, remoteMinRxUs: 50_000, remoteDetectMult: 3, pollPending: false,
+    };
+    assert.deepEqual(formatBfdSessions([v], false).split('\n'), [
+      'IP address                Peer         State      Since         Interval  Timeout',
+      '10.0.0.1                  tor          Up         13:16:20.881     0.100    0.300',
+    ]);
+    const all = formatBfdSessions([v], true);
+    assert.match(all, /Mode: +single-hop \(RFC 5881, UDP 3784\), source 10\.0\.0\.2/);
+    assert.match(all, /Local: +discr 7, diag 1 \(Control Detection Time Expired\), min tx 100 ms, min rx 100 ms/);
+    assert.match(all, /Remote: +discr 9, state Up, diag 0 \(No Diagnostic\), min tx 100 ms, min rx 50 ms, multiplier 3/);
+    assert.match(all, /Packets: +10 in, 12 out, 1 discarded/);
   });
 });
