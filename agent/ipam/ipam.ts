@@ -48,7 +48,11 @@ export interface AssignArgs {
 }
 
 export interface AssignedAddress { readonly address: string; readonly block: string }
-export interface AssignResult { readonly ipv4: readonly AssignedAddress[]; readonly ipv6: readonly AssignedAddress[] }
+export interface AssignResult {
+  readonly ipv4: readonly AssignedAddress[]; readonly ipv6: readonly AssignedAddress[];
+  /** reuseHandle found the handle holding addresses: these are they, nothing new was assigned. */
+  readonly reused?: boolean;
+}
 
 export interface BlockInfo { readonly cidr: string; readonly state: AffinityState }
 
@@ -125,7 +129,7 @@ export class Ipam {
       const held = handleEntry === undefined ? [] : await this.handleAddresses(args.handle, parseHandle(handleEntry));
       if (held.length > 0) {
         this.log.info({ handle: args.handle, addresses: held.map((a) => a.address) }, 'handle already holds addresses: reusing them');
-        return { ipv4: held.filter((a) => !a.address.includes(':')), ipv6: held.filter((a) => a.address.includes(':')) };
+        return { ipv4: held.filter((a) => !a.address.includes(':')), ipv6: held.filter((a) => a.address.includes(':')), reused: true };
       }
     }
     const known: KnownHandle = args.reuseHandle === true ? { entry: handleEntry } : undefined;

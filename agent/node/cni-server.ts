@@ -81,7 +81,8 @@ export async function handleCniRequest(deps: CniServerDeps, raw: unknown): Promi
         if (addresses.length === 0) return err('ipam-exhausted', 'no address left in any pool usable by this node');
         const mtu = deps.mtu();
         log.info({ containerId: req.containerId, pod: req.pod, addresses, ms: Math.round((performance.now() - started) * 10) / 10 }, 'assigned');
-        return { type: 'assigned', addresses: addresses.map((a) => (a.includes('/') ? a : `${a}/${a.includes(':') ? 128 : 32}`)), ...(mtu === undefined ? {} : { mtu }) };
+        return { type: 'assigned', addresses: addresses.map((a) => (a.includes('/') ? a : `${a}/${a.includes(':') ? 128 : 32}`)),
+          ...(mtu === undefined ? {} : { mtu }), ...(r.reused === true ? { existing: true } : {}) };
       }
       case 'endpoint-up': {
         deps.agent.setEndpoint(req.containerId, req.hostIfname, req.addresses);
