@@ -96,9 +96,12 @@ export async function handleCniRequest(deps: CniServerDeps, raw: unknown): Promi
           if (index === undefined) { why = `no interface ${req.hostIfname}`; await delay(100); continue; }
           deps.routeTable.onEvent({ type: 'link', action: 'new', link: { index, name: req.hostIfname, kind: 'veth', mtu: 0, up: true, operUp: true } });
           await deps.agent.syncNow();
+          // This workload's routes only: another workload's pending route (its interface gone,
+          // say) must not hold this ADD back.
+          const missing = req.addresses.filter((a) => !deps.routeTable.isProgrammed(a));
+          if (missing.length === 0) return { type: 'ok' };
           const last = deps.agent.lastApply;
-          if (last !== undefined && last.failed === 0 && last.pending === 0) return { type: 'ok' };
-          why = last === undefined ? 'the dataplane has not applied yet' : `${last.failed} route(s) failed, ${last.pending} pending`;
+          why = `${missing.join(', ')} not in the kernel yet${last === undefined ? ' (the dataplane has not applied yet)' : `; last apply: ${last.failed} route(s) failed, ${last.pending} pending`}`;
           await delay(50 + attempt * 10);
         }
         return err('dataplane', `routes for ${req.addresses.join(', ')} via ${req.hostIfname} not confirmed in 2 s: ${why}`, true);

@@ -30,6 +30,7 @@ import { NodeAgent } from './node-agent.js';
 import { ensureDefaultPool, nodeAddress, registerNode } from './startup.js';
 import { systemInterfaces } from './autodetect.js';
 import { startCniServer, sysfsIfindex } from './cni-server.js';
+import { WorkloadReaper } from './workload-reaper.js';
 import { startCtlServer } from './ctl-server.js';
 import type { LineServer } from './line-server.js';
 import { VxlanSupport } from './vxlan-support.js';
@@ -196,6 +197,11 @@ async function main(): Promise<void> {
     const cni: LineServer = await startCniServer(cfg.cniSocket, { ipam: podIpam, agent, routeTable, netlink, logger: log, nodeName: cfg.nodeName, mtu: () => agent.podMtu, ifindexOf: sysfsIfindex,
       want6: () => v6 && (agent.snapshot()?.pools ?? cache.snapshot().pools).some((p) => p.cidr.includes(':') && !p.disabled) });
     closers.push(() => cni.close());
+    const reaper = new WorkloadReaper({ clock, logger: log, subscribe: (h) => netlink.subscribe(h), ifindexOf: sysfsIfindex,
+      endpoints: () => agent.endpoints(), removeEndpoint: (id) => agent.removeEndpoint(id), syncNow: () => agent.syncNow(),
+      releaseByHandle: (h) => podIpam.releaseByHandle(h) });
+    reaper.start();
+    closers.push(() => reaper.stop());
     const ctl = await startCtlServer(cfg.ctlSocket, () => agent.speaker?.status(), log);
     closers.push(() => ctl.close());
     const servers: RunningHealthServer[] = [];
