@@ -13,7 +13,7 @@ import type { CniRequest } from './cni-config.js';
 import { SUPPORTED_VERSIONS } from './cni-config.js';
 import { CniError, CniErrorCode } from './cni-error.js';
 import type { AgentClient } from './agent-client.js';
-import { expectOk } from './agent-client.js';
+import { AgentUnavailableError, expectOk } from './agent-client.js';
 import type { PodIdentity } from './agent-protocol.js';
 import {
   type InterfaceDeps, GATEWAY_V4, GATEWAY_V6, HOST_SIDE_MAC, InterfaceExistsError, checkWorkloadInterface, containerInterfaceMac,
@@ -22,6 +22,8 @@ import {
 
 export interface PluginDeps extends InterfaceDeps {
   readonly agent: AgentClient;
+  /** Release a handle straight in the datastore (DEL while tortie-node is down); absent without etcd config. */
+  readonly releaseInDatastore?: (handle: string) => Promise<string[]>;
   readFile(path: string): string | undefined;
   /** `tortie-ipam` (IPAM only) or `tortie` (the whole interface). */
   readonly role: 'main' | 'ipam';
@@ -97,7 +99,9 @@ async function existingAttachment(req: CniRequest, deps: PluginDeps, id: PodIden
 
 async function add(req: CniRequest, deps: PluginDeps): Promise<CniResult> {
   const id = identity(req);
-  const assigned = expectOk(await deps.agent.call({ type: 'assign', ...id }), 'assigned');
+  // An agent starting or restarting is waited for (agent_wait_ms), then code 11: try again later.
+  const wait = { waitMs: req.config.agentWaitMs };
+  const assigned = expectOk(await deps.agent.call({ type: 'assign', ...id }, wait), 'assigned');
   if (assigned.addresses.length === 0) throw new CniError(CniErrorCode.IPAM_FAILED, 'tortie-node assigned no address');
   if (deps.role === 'ipam') {
     return { cniVersion: req.config.cniVersion, ips: ipsResult(req, assigned.addresses), routes: defaultRoutes(assigned.addresses) };
@@ -121,7 +125,7 @@ async function add(req: CniRequest, deps: PluginDeps): Promise<CniResult> {
     throw err;
   }
   try {
-    expectOk(await deps.agent.call({ type: 'endpoint-up', ...id, hostIfname, addresses: assigned.addresses }), 'ok');
+    expectOk(await deps.agent.call({ type: 'endpoint-up', ...id, hostIfname, addresses: assigned.addresses }, wait), 'ok');
   } catch (err) {
     await rollBack(deps, id, hostIfname);
     throw err;
@@ -135,10 +139,26 @@ async function rollBack(deps: PluginDeps, id: PodIdentity, hostIfname: string): 
   try { await deps.agent.call({ type: 'release', ...id }); } catch { /* the agent's GC finds it */ }
 }
 
+/**
+ * DEL: the interface goes first (no agent needed), then the addresses. With the agent down, they
+ * are released straight in the datastore when the configuration names it (as Calico's plugin
+ * does); otherwise code 11 and the runtime retries the DEL.
+ */
 async function del(req: CniRequest, deps: PluginDeps): Promise<CniResult | undefined> {
   const id = identity(req);
   if (deps.role === 'main') deleteWorkloadInterface(deps, hostInterfaceName(id));
-  const res = await deps.agent.call({ type: 'release', ...id });
+  let res;
+  try {
+    res = await deps.agent.call({ type: 'release', ...id });
+  } catch (err) {
+    if (!(err instanceof AgentUnavailableError) || deps.releaseInDatastore === undefined) throw err;
+    try {
+      await deps.releaseInDatastore(req.containerId);
+    } catch (e) {
+      throw new CniError(CniErrorCode.TRY_AGAIN_LATER, `tortie-node is down and releasing ${req.containerId} in etcd failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return undefined;
+  }
   if (res.type === 'error') expectOk(res, 'ok');
   return undefined;
 }

@@ -83,3 +83,37 @@ test('a pod whose namespace vanished without DEL blocks no ADD and is cleaned up
   // A later DEL from the runtime is still a success (idempotent).
   assert.equal(lab.cni(n1, 'DEL', 'gone1', `/var/run/netns/${gone.ns}`).status, 0);
 });
+
+test('with tortie-node down, DEL removes the veth and releases the address in etcd; an ADD waits for the restart', { skip }, async () => {
+  lab.cniConfigExtra = { etcd_endpoints: lab.etcdEndpoint, agent_wait_ms: 30_000 };
+  try {
+    const pod = lab.addPod(n1, 'del1');
+    const dev = hostIf('del1');
+    const handleKey = '/tortie/ipam/v2/handle/ctr-del1';
+    assert.notEqual(lab.etcdctl(['get', handleKey, '--print-value-only']).trim(), '', 'the handle exists while the pod runs');
+    await lab.stop(n1, 'SIGKILL'); // a crash: the socket file stays, nothing listens
+
+    const del = lab.cni(n1, 'DEL', 'del1', `/var/run/netns/${pod.ns}`);
+    assert.equal(del.status, 0, `DEL with the agent down: ${del.stdout}${del.stderr}`);
+    assert.equal(ifindex(n1, dev), undefined, `host side ${dev} removed`);
+    assert.equal(lab.etcdctl(['get', handleKey, '--print-value-only']).trim(), '', 'handle released in etcd');
+    const blocks = lab.etcdctl(['get', '--prefix', '/tortie/ipam/v2/assignment/ipv4/block/', '--print-value-only']);
+    const ordinal = Number(pod.address.split('.')[3]);
+    assert.ok(blocks.split('\n').filter((l) => l.startsWith('{')).every((l) => {
+      const b = JSON.parse(l) as { cidr: string; allocations: Array<number | null> };
+      return !b.cidr.startsWith('10.246.0.') || b.allocations[ordinal] === null;
+    }), `${pod.address} is free in its block`);
+
+    // An ADD while the agent is down waits for it (agent_wait_ms) and succeeds once it is back.
+    const ns = lab.topo.ns('after1');
+    const pending = lab.cniAsync(n1, 'ADD', 'after1', `/var/run/netns/${ns}`);
+    await pollUntil(() => trySh('grep', ['-q', 'waiting for it', `${n1.dir}/cni.log`]).status === 0, { timeoutMs: 10_000, what: 'the plugin waiting for tortie-node' });
+    lab.start(n1);
+    const r = await pending;
+    assert.equal(r.status, 0, `ADD across the restart: ${r.stdout}${r.stderr}\n${lab.logs()}`);
+    const addr = (JSON.parse(r.stdout) as { ips: Array<{ address: string }> }).ips[0]?.address.split('/')[0] ?? '';
+    await pollUntil(() => lab.ping(n1.ns, addr), { timeoutMs: 10_000, what: `after1 ${addr} answers` });
+  } finally {
+    lab.cniConfigExtra = {};
+  }
+});
