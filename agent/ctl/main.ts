@@ -53,14 +53,14 @@ function build(setExit: (code: number) => void): Command {
       if (verb === 'delete' && opts.filename === undefined) {
         const kind = args[0] as string | undefined;
         if (kind === undefined) throw new (await import('./ctl-error.js')).CtlError('delete needs -f FILE or KIND NAME');
-        await withDatastore(opts.config, (c) => rc.deleteByName(c.datastore, kind, args[1] as string[], opts.skipNotExists === true, io));
+        await withDatastore(opts.config, (c) => rc.deleteByName(c.datastore, kind, args[1] as string[], opts.skipNotExists === true, io, c));
         return;
       }
       if (opts.filename === undefined) throw new (await import('./ctl-error.js')).CtlError(`${verb} needs -f FILE (or - for stdin)`);
       // Validate the whole file before connecting: a bad manifest never reaches the datastore.
       const resources = await rc.parseManifestFile(opts.filename, io);
       await withDatastore(opts.config, (c) => rc.fileVerb(c.datastore, verb, resources, io,
-        { ...(opts.skipExists === undefined ? {} : { skipExists: opts.skipExists }), ...(opts.skipNotExists === undefined ? {} : { skipNotExists: opts.skipNotExists }) }));
+        { ...(opts.skipExists === undefined ? {} : { skipExists: opts.skipExists }), ...(opts.skipNotExists === undefined ? {} : { skipNotExists: opts.skipNotExists }), ipamGc: c }));
     });
   }
 

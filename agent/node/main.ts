@@ -31,6 +31,7 @@ import { ensureDefaultPool, nodeAddress, registerNode } from './startup.js';
 import { systemInterfaces } from './autodetect.js';
 import { startCniServer, sysfsIfindex } from './cni-server.js';
 import { WorkloadReaper } from './workload-reaper.js';
+import { IpamController } from './ipam-controller.js';
 import { startCtlServer } from './ctl-server.js';
 import type { LineServer } from './line-server.js';
 import { VxlanSupport } from './vxlan-support.js';
@@ -162,7 +163,10 @@ async function main(): Promise<void> {
       log.warn({ since: downSince }, 'etcd unreachable: keeping the last known state');
       dsHealth.report({ live: true, ready: true, detail: `etcd unreachable since ${downSince}; running on the last known state` });
     };
-    const cache = new DatastoreCache({ datastore, store, clock, logger: log }, cfg.nodeName, () => agent.schedule(), onConnection);
+    // One agent at a time (etcd election) collects what deleted Nodes and IPPools left in IPAM.
+    const ipamController = new IpamController({ elector: store, gc: { store, datastore, logger: log }, clock, logger: log,
+      names: () => ({ nodes: cache.nodes.keys(), pools: cache.pools.keys() }) }, { nodeName: cfg.nodeName });
+    const cache = new DatastoreCache({ datastore, store, clock, logger: log }, cfg.nodeName, () => { agent.schedule(); ipamController.kick(); }, onConnection);
     // One VTEP per family: vxlan.calico on the IPv4 node address, vxlan-v6.calico on the IPv6 one.
     const vxlan = addr === undefined ? undefined : new VxlanSupport({ ipam, datastore, netlink, logger: log }, cfg.nodeName, addr.address);
     const vxlan6 = addr6 === undefined ? undefined : new VxlanSupport({ ipam, datastore, netlink, logger: log }, cfg.nodeName, addr6.address);
@@ -184,6 +188,9 @@ async function main(): Promise<void> {
 
     await agent.start();
     await agent.syncNow(); // the MTU file and the first routes exist before cni.sock opens
+    ipamController.kick();
+    ipamController.start();
+    closers.push(() => ipamController.stop());
     rules.start();
 
     // Pod ADDs take pools, Node labels and which blocks exist from the watch cache (hints only:

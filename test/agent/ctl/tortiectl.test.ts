@@ -297,6 +297,33 @@ spec: {peerIP: 10.0.0.300, asNumber: 65000, keepAliveTime: 10s}
     } finally { await store.close(); }
   });
 
+  it('delete ippool releases its block affinities as calicoctl does: empty blocks deleted, used ones kept without affinity', async () => {
+    const store = await EtcdKvStore.connect({ endpoints: [etcd.endpoint] }, { logger: silentLogger() });
+    try {
+      const datastore = new KvDatastore({ store, clock: systemClock, logger: silentLogger() });
+      const ipam = new Ipam({ store, datastore, logger: silentLogger() });
+      ok(await run(['apply', '-f', file('gc-pool.yaml', 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: gc-pool}\nspec: {cidr: 10.239.0.0/24, blockSize: 28}\n')]));
+      const used = await ipam.autoAssign({ handle: 'gc-used', attrs: { pod: 'p' }, node: 'gc-node-a', num4: 1, num6: 0, pools: ['gc-pool'] });
+      const usedBlock = used.ipv4[0]?.block ?? '';
+      // Node b claims a block in the pool and gives its address back: an empty affine block.
+      const emptyBlock = (await ipam.autoAssign({ handle: 'gc-tmp', attrs: {}, node: 'gc-node-b', num4: 1, num6: 0, pools: ['gc-pool'] })).ipv4[0]?.block ?? '';
+      await ipam.releaseByHandle('gc-tmp');
+      assert.match(emptyBlock, /^10\.239\.0\.\d+\/28$/);
+      const aff = async (node: string): Promise<number> => (await store.list(`/tortie/ipam/v2/host/${node}/`)).entries.length;
+      assert.equal(await aff('gc-node-a'), 1);
+      assert.equal(ok(await run(['delete', 'ippool', 'gc-pool'])).stdout, "Successfully deleted 1 'IPPool' resource(s)\n");
+      assert.equal(await aff('gc-node-a'), 0, 'affinity released');
+      assert.equal(await aff('gc-node-b'), 0, 'affinity released');
+      assert.equal(await store.get(`/tortie/ipam/v2/assignment/ipv4/block/${emptyBlock.replace('/', '-')}`), undefined, 'the empty block is deleted');
+      const b = await store.get(`/tortie/ipam/v2/assignment/ipv4/block/${usedBlock.replace('/', '-')}`);
+      assert.ok(b !== undefined, 'the block holding an address stays');
+      assert.equal((JSON.parse(b.value) as { affinity: unknown }).affinity, null, 'without affinity');
+      assert.equal((await ipam.addressInfo(used.ipv4[0]?.address ?? ''))?.handle, 'gc-used', 'the address stays allocated');
+      assert.equal(await datastore.get('IPPool', 'gc-pool'), undefined);
+      await ipam.releaseByHandle('gc-used');
+    } finally { await store.close(); }
+  });
+
   it('node status renders the agent\'s answer like calicoctl; no agent → not running', async () => {
     const sock = join(dir, 'node.ctl');
     const requests: string[] = [];
