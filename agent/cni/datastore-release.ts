@@ -13,13 +13,16 @@ import type { EtcdConnectionConfig } from '../datastore/datastore-config.js';
 import { KvDatastore } from '../datastore/datastore.js';
 import { EtcdKvStore } from '../datastore/etcd-kv-store.js';
 import { Ipam } from '../ipam/ipam.js';
+import { deleteWorkloadRecord } from '../ipam/workload-records.js';
 
 export async function releaseHandleInDatastore(etcd: EtcdConnectionConfig, handle: string): Promise<string[]> {
   const logger = silentLogger();
   const store = await EtcdKvStore.connect({ requestTimeoutMs: 5000, ...etcd }, { logger });
   try {
     const ipam = new Ipam({ store, datastore: new KvDatastore({ store, clock: systemClock, logger }), logger });
-    return await ipam.releaseByHandle(handle);
+    const released = await ipam.releaseByHandle(handle);
+    await deleteWorkloadRecord(store, handle);
+    return released;
   } finally {
     await store.close();
   }

@@ -21,6 +21,7 @@ import { affinityNode, attributeOf, isEmpty, ordinalToAddress } from './block.js
 import { DATASTORE_RETRIES, Ipam } from './ipam.js';
 import { IpamError } from './ipam-error.js';
 import { parseBlock } from './stored.js';
+import { deleteWorkloadRecord, listWorkloadRecords } from './workload-records.js';
 
 export interface IpamGcDeps { readonly store: KvStore; readonly datastore: Datastore; readonly logger: Logger }
 
@@ -115,6 +116,7 @@ export async function releaseNodeIpam(deps: IpamGcDeps, node: string): Promise<G
     }
   }
   for (const h of handles) out.addressesReleased.push(...await ipam.releaseByHandle(h));
+  for (const [h, rec] of await listWorkloadRecords(deps.store)) if (rec.node === node) await deleteWorkloadRecord(deps.store, h);
   if (loose.length > 0) out.addressesReleased.push(...(await ipam.releaseIps(loose)).released);
   const refs = (await deps.store.list(affinityPrefix(node))).entries.map((e) => affinityRef(e.key));
   const aff = await releaseAffinities(deps, refs, false);

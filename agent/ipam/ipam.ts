@@ -92,6 +92,9 @@ export class Ipam {
     this.log = deps.logger.child({ component: 'ipam' });
   }
 
+  /** The store this IPAM writes to (workload records live next to the allocations). */
+  get store(): KvStore { return this.deps.store; }
+
   // ---- pools -------------------------------------------------------------------------
   /** Enabled, automatic pools of `family` for `use` whose nodeSelector matches the node. */
   async poolsForNode(node: string, family: Family, use: 'Workload' | 'Tunnel' = 'Workload', only?: readonly string[]): Promise<IPPool[]> {

@@ -8,6 +8,7 @@ import { describeError } from '../../common/errors.js';
 import { isDatastoreError } from '../datastore/errors.js';
 import type { AgentRequest, AgentResponse } from '../cni/agent-protocol.js';
 import type { Ipam } from '../ipam/ipam.js';
+import { deleteWorkloadRecord, putWorkloadRecord } from '../ipam/workload-records.js';
 import type { RouteTable } from '../../felix/routes/route-table.js';
 import { readFileSync } from 'node:fs';
 import { isValidAddress } from '../../common/prefix.js';
@@ -99,7 +100,13 @@ export async function handleCniRequest(deps: CniServerDeps, raw: unknown): Promi
           // This workload's routes only: another workload's pending route (its interface gone,
           // say) must not hold this ADD back.
           const missing = req.addresses.filter((a) => !deps.routeTable.isProgrammed(a));
-          if (missing.length === 0) return { type: 'ok' };
+          if (missing.length === 0) {
+            // The record `ipam check` counts as "in use"; a failure to write it costs a false leak report, not the pod.
+            await putWorkloadRecord(deps.ipam.store, { handle: req.containerId, node: deps.nodeName, iface: req.hostIfname, addresses: req.addresses,
+              ...(req.pod === undefined ? {} : { pod: req.pod }), ...(req.namespace === undefined ? {} : { namespace: req.namespace }) })
+              .catch((e: unknown) => log.warn({ containerId: req.containerId, err: describeError(e) }, 'cannot write the workload record'));
+            return { type: 'ok' };
+          }
           const last = deps.agent.lastApply;
           why = `${missing.join(', ')} not in the kernel yet${last === undefined ? ' (the dataplane has not applied yet)' : `; last apply: ${last.failed} route(s) failed, ${last.pending} pending`}`;
           await delay(50 + attempt * 10);
@@ -108,6 +115,7 @@ export async function handleCniRequest(deps: CniServerDeps, raw: unknown): Promi
       }
       case 'release': {
         const released = await deps.ipam.releaseByHandle(req.containerId);
+        await deleteWorkloadRecord(deps.ipam.store, req.containerId);
         if (deps.agent.removeEndpoint(req.containerId)) await deps.agent.syncNow();
         log.info({ containerId: req.containerId, released }, 'released');
         return { type: 'ok', released };
@@ -135,6 +143,7 @@ export async function handleCniRequest(deps: CniServerDeps, raw: unknown): Promi
         const released: string[] = [];
         for (const h of handles) {
           released.push(...await deps.ipam.releaseByHandle(h));
+          await deleteWorkloadRecord(deps.ipam.store, h);
           const ep = deps.agent.endpoint(h);
           deps.agent.removeEndpoint(h);
           // The attachment is gone as far as the runtime knows: remove its host-side veth too.

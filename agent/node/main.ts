@@ -32,6 +32,7 @@ import { systemInterfaces } from './autodetect.js';
 import { startCniServer, sysfsIfindex } from './cni-server.js';
 import { WorkloadReaper } from './workload-reaper.js';
 import { IpamController } from './ipam-controller.js';
+import { deleteWorkloadRecord, publishMissingRecords } from '../ipam/workload-records.js';
 import { startCtlServer } from './ctl-server.js';
 import type { LineServer } from './line-server.js';
 import { VxlanSupport } from './vxlan-support.js';
@@ -206,9 +207,18 @@ async function main(): Promise<void> {
     closers.push(() => cni.close());
     const reaper = new WorkloadReaper({ clock, logger: log, subscribe: (h) => netlink.subscribe(h), ifindexOf: sysfsIfindex,
       endpoints: () => agent.endpoints(), removeEndpoint: (id) => agent.removeEndpoint(id), syncNow: () => agent.syncNow(),
-      releaseByHandle: (h) => podIpam.releaseByHandle(h) });
+      releaseByHandle: async (h) => { const r = await podIpam.releaseByHandle(h); await deleteWorkloadRecord(store, h); return r; } });
     reaper.start();
     closers.push(() => reaper.stop());
+    // Workload records for `ipam check` (see agent/ipam/workload-records.ts): endpoints that have
+    // none get one after start-up (workloads adopted from before a restart or an upgrade) and every 5 min.
+    const publish = (): void => { void publishMissingRecords(store, cfg.nodeName, [...agent.endpoints()])
+      .then((n) => { if (n > 0) log.info({ records: n }, 'published missing workload records'); })
+      .catch((err: unknown) => log.warn({ err: describeError(err) }, 'cannot publish workload records')); };
+    publish();
+    const publishTimer = setInterval(publish, 300_000);
+    publishTimer.unref();
+    closers.push(() => clearInterval(publishTimer));
     const ctl = await startCtlServer(cfg.ctlSocket, () => agent.speaker?.status(), log);
     closers.push(() => ctl.close());
     const servers: RunningHealthServer[] = [];

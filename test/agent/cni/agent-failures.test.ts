@@ -60,7 +60,11 @@ test('a second ADD for a running container leaves its veth, route and address un
   assert.ok(lab.routes(n1).some((r) => r.dst === pod.address && r.dev === dev), `route to ${pod.address} via ${dev}: ${JSON.stringify(lab.routes(n1))}`);
   assert.deepEqual(await ipamCheck(n1, 'run1', pod.address), { type: 'ok' }, 'IPAM still holds the address and the agent the endpoint');
   assert.ok(lab.ping(n1.ns, pod.address), 'pod answers after the second ADD');
+  // The workload record `tortiectl ipam check` counts as "in use" exists while the pod runs, not after DEL.
+  const record = JSON.parse(lab.etcdctl(['get', '/tortie/workloads/v1/ctr-run1', '--print-value-only']) || '{}') as Record<string, unknown>;
+  assert.deepEqual(record, { handle: 'ctr-run1', node: 'node1', iface: dev, addresses: [`${pod.address}/32`], pod: 'run1', namespace: 'default' });
   assert.equal(lab.cni(n1, 'DEL', 'run1', `/var/run/netns/${pod.ns}`).status, 0);
+  assert.equal(lab.etcdctl(['get', '/tortie/workloads/v1/ctr-run1', '--print-value-only']).trim(), '', 'record deleted with the pod');
 });
 
 test('a pod whose namespace vanished without DEL blocks no ADD and is cleaned up', { skip }, async () => {
@@ -80,6 +84,7 @@ test('a pod whose namespace vanished without DEL blocks no ADD and is cleaned up
   await pollUntil(async () => (await ipamCheck(n1, 'gone1', gone.address))['code'] === 'ipam-missing',
     { timeoutMs: 10_000, what: () => `gone1's address ${gone.address} released\n${lab.logs()}` });
   assert.ok(!lab.routes(n1).some((x) => x.dst === gone.address), 'no route to the vanished pod');
+  assert.equal(lab.etcdctl(['get', '/tortie/workloads/v1/ctr-gone1', '--print-value-only']).trim(), '', 'its workload record deleted');
   // A later DEL from the runtime is still a success (idempotent).
   assert.equal(lab.cni(n1, 'DEL', 'gone1', `/var/run/netns/${gone.ns}`).status, 0);
 });
@@ -97,6 +102,7 @@ test('with tortie-node down, DEL removes the veth and releases the address in et
     assert.equal(del.status, 0, `DEL with the agent down: ${del.stdout}${del.stderr}`);
     assert.equal(ifindex(n1, dev), undefined, `host side ${dev} removed`);
     assert.equal(lab.etcdctl(['get', handleKey, '--print-value-only']).trim(), '', 'handle released in etcd');
+    assert.equal(lab.etcdctl(['get', '/tortie/workloads/v1/ctr-del1', '--print-value-only']).trim(), '', 'workload record deleted in etcd');
     const blocks = lab.etcdctl(['get', '--prefix', '/tortie/ipam/v2/assignment/ipv4/block/', '--print-value-only']);
     const ordinal = Number(pod.address.split('.')[3]);
     assert.ok(blocks.split('\n').filter((l) => l.startsWith('{')).every((l) => {

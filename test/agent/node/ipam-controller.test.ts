@@ -41,11 +41,13 @@ test('a deleted node\'s addresses, handles, affinities and blocks are released',
   const pod = lab.addPod(n2, 'gone-node-pod');
   assert.ok(keys('/tortie/ipam/v2/host/node2/').length > 0, 'node2 has block affinities');
   assert.ok(keys('/tortie/ipam/v2/handle/ctr-gone-node-pod').length === 1);
+  assert.ok(keys('/tortie/workloads/v1/ctr-gone-node-pod').length === 1, 'the running pod has a workload record');
   // The node goes away as an operator removes one: agent stopped, Node resource deleted.
   await lab.stop(n2, 'SIGTERM');
   lab.etcdctl(['del', '/tortie/v3/projectcalico.org/nodes/node2']);
   await pollUntil(() => keys('/tortie/ipam/v2/host/node2/').length === 0 && keys('/tortie/ipam/v2/handle/ctr-gone-node-pod').length === 0,
     { timeoutMs: 20_000, what: () => `node2's IPAM released: ${keys('/tortie/ipam/v2/')}\n${lab.logs()}` });
+  assert.deepEqual(keys('/tortie/workloads/v1/ctr-gone-node-pod'), [], 'its workload record too');
   const blocks = lab.etcdctl(['get', '--prefix', '/tortie/ipam/v2/assignment/ipv4/block/', '--print-value-only']).split('\n').filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as { cidr: string; affinity: string | null; allocations: Array<number | null> });
   assert.ok(blocks.every((b) => b.affinity !== 'host:node2'), `no block affine to node2: ${JSON.stringify(blocks.map((b) => [b.cidr, b.affinity]))}`);
