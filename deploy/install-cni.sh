@@ -18,8 +18,9 @@ mv "$BIN_DIR/tortie.d.new" "$BIN_DIR/tortie.d"
 rm -rf "$BIN_DIR/tortie.d.old"
 for name in tortie tortie-ipam; do
   role=main; [ "$name" = tortie-ipam ] && role=ipam
-  # The plugin makes no TLS connection: NODE_EXTRA_CA_CERTS (if the runtime's environment has it)
-  # would only make Node parse every CA certificate at start-up, ~35 ms per pod on a small host.
+  # The plugin's only TLS connection (etcd, for a DEL while tortie-node is down) takes its CA from
+  # etcd_ca_cert_file: NODE_EXTRA_CA_CERTS (if the runtime's environment has it) would only make
+  # Node parse every CA certificate at start-up, ~35 ms per pod on a small host.
   printf '#!/bin/sh\nunset NODE_EXTRA_CA_CERTS\nTORTIE_CNI_ROLE=%s exec /opt/cni/bin/tortie.d/node /opt/cni/bin/tortie.d/dist/agent/cni/tortie-cni.cjs "$@"\n' "$role" \
     > "$BIN_DIR/.$name.tmp"
   chmod 0755 "$BIN_DIR/.$name.tmp"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # After tsc: the shipped entry points that start often or stay resident, each bundled by esbuild
 # into one CommonJS file (no module resolution at start, less source kept in V8's heap):
-#   tortie-cni.cjs    the CNI plugin, started once per pod (start-up is pod start-up)
+#   tortie-cni.cjs    the CNI plugin, started once per pod (start-up is pod start-up); datastore-release.js
+#                     (the etcd client, for a DEL while tortie-node is down) stays outside it, loaded on that path only
 #   tortie-bgpd.cjs   the BGP daemon: idle RSS 67 -> 58 MB with --no-warmup (bench/bgp/run.js notes)
 #   tortie-bgpctl.cjs its CLI
 #   tortie-bfd-worker.cjs the daemon's BFD worker thread (bgp/bfd/worker-main.ts), found beside the daemon
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 # import.meta.url keeps meaning "this file" inside a CommonJS bundle (common/native finds its .node by it).
 common=(--bundle --platform=node --format=cjs --target=node20 --log-level=warning
         --inject:scripts/import-meta-url.js --define:import.meta.url=importMetaUrl)
-npx esbuild dist/agent/cni/main.js "${common[@]}" --outfile=dist/agent/cni/tortie-cni.cjs
+npx esbuild dist/agent/cni/main.js "${common[@]}" --external:./datastore-release.js --outfile=dist/agent/cni/tortie-cni.cjs
 npx esbuild dist/bgp/bgpd/main.js "${common[@]}" --log-override:empty-import-meta=silent --minify-whitespace --minify-syntax --outfile=dist/bgp/bgpd/tortie-bgpd.cjs
 npx esbuild dist/bgp/bfd/worker-main.js "${common[@]}" --minify-whitespace --minify-syntax --outfile=dist/bgp/bgpd/tortie-bfd-worker.cjs
 npx esbuild dist/bgp/bgpd/ctl-main.js "${common[@]}" --minify-whitespace --minify-syntax --outfile=dist/bgp/bgpd/tortie-bgpctl.cjs

@@ -27,6 +27,7 @@ export type AgentRequest =
   | { readonly type: 'status' };
 
 export type AgentResponse =
-  | { readonly type: 'assigned'; readonly addresses: readonly string[]; readonly mtu?: number }
+  /** `existing`: the handle held these addresses before this request (an ADD for an attachment that may be running). */
+  | { readonly type: 'assigned'; readonly addresses: readonly string[]; readonly mtu?: number; readonly existing?: boolean }
   | { readonly type: 'ok'; readonly released?: readonly string[] }
   | { readonly type: 'error'; readonly code: string; readonly message: string; readonly retry?: boolean };

@@ -16,6 +16,10 @@ export interface NetworkConfig {
   readonly mtu: number;
   readonly mtuFile: string;
   readonly agentSocket: string;
+  /** How long ADD waits for tortie-node to listen (starting, restarting) before code 11 (default 15 s). */
+  readonly agentWaitMs: number;
+  /** etcd as Calico's CNI config names it (etcd_endpoints, ...): DEL releases there when the agent is down. */
+  readonly etcd?: { readonly endpoints: readonly string[]; readonly caCertFile?: string; readonly certFile?: string; readonly keyFile?: string };
   readonly ipamType: string;
   readonly logLevel: string;
   /** The previous result (CHECK, and DEL when the runtime has one). */
@@ -73,6 +77,22 @@ export function parseNetworkConfig(text: string): NetworkConfig {
   const ipamType = ipam !== null && typeof ipam === 'object' && typeof (ipam as Record<string, unknown>)['type'] === 'string'
     ? String((ipam as Record<string, unknown>)['type']) : 'tortie-ipam';
   const valid = o['cni.dev/valid-attachments'] ?? o['validAttachments'];
+  const waitRaw = o['agent_wait_ms'] ?? 15_000;
+  if (typeof waitRaw !== 'number' || !Number.isInteger(waitRaw) || waitRaw < 0 || waitRaw > 600_000) {
+    throw new CniError(CniErrorCode.INVALID_CONFIG, `network configuration: "agent_wait_ms" must be 0..600000, got ${JSON.stringify(waitRaw)}`);
+  }
+  // install-cni fills the placeholders with '' when a value is not set: '' means absent.
+  const opt = (k: string): string | undefined => {
+    const v = o[k];
+    if (v === undefined || v === '') return undefined;
+    if (typeof v !== 'string') throw new CniError(CniErrorCode.INVALID_CONFIG, `network configuration: "${k}" must be a string`);
+    return v;
+  };
+  const endpoints = (opt('etcd_endpoints') ?? '').split(',').map((e) => e.trim()).filter((e) => e !== '');
+  for (const ep of endpoints) {
+    if (!/^https?:\/\/[^/\s]+\/?$/.test(ep)) throw new CniError(CniErrorCode.INVALID_CONFIG, `network configuration: etcd endpoint ${JSON.stringify(ep)} must look like http://host:port`);
+  }
+  const [ca, cert, key] = [opt('etcd_ca_cert_file'), opt('etcd_cert_file'), opt('etcd_key_file')];
   const config: NetworkConfig = {
     cniVersion,
     name: str(o, 'name'),
@@ -82,6 +102,9 @@ export function parseNetworkConfig(text: string): NetworkConfig {
     agentSocket: str(o, 'agent_socket', DEFAULT_AGENT_SOCKET),
     ipamType,
     logLevel: str(o, 'log_level', 'info'),
+    agentWaitMs: waitRaw,
+    ...(endpoints.length === 0 ? {} : { etcd: { endpoints, ...(ca === undefined ? {} : { caCertFile: ca }),
+      ...(cert === undefined ? {} : { certFile: cert }), ...(key === undefined ? {} : { keyFile: key }) } }),
     raw: o,
     ...(o['prevResult'] !== undefined ? { prevResult: o['prevResult'] } : {}),
     ...(Array.isArray(valid) ? { validAttachments: valid.map((v: unknown) => ({

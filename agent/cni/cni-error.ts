@@ -5,8 +5,6 @@
 export const CniErrorCode = {
   INCOMPATIBLE_VERSION: 1, UNSUPPORTED_FIELD: 2, CONTAINER_UNKNOWN: 3, INVALID_ENV: 4, IO: 5,
   DECODE: 6, INVALID_CONFIG: 7, TRY_AGAIN_LATER: 11, PLUGIN_NOT_AVAILABLE: 50,
-  /** Tortie: the node agent is not running or did not answer. */
-  AGENT_UNAVAILABLE: 100,
   /** Tortie: IPAM could not give an address (pools exhausted, none matching). */
   IPAM_FAILED: 101,
   /** Tortie: the kernel refused part of the interface setup. */

@@ -31,7 +31,8 @@ async function main(): Promise<number> {
     cniVersion = req.config.cniVersion;
     const deps: PluginDeps = {
       role: process.env['TORTIE_CNI_ROLE'] === 'ipam' || req.config.type === 'tortie-ipam' ? 'ipam' : 'main',
-      agent: unixAgentClient(req.config.agentSocket),
+      agent: unixAgentClient(req.config.agentSocket, undefined, (r, waitMs) =>
+        log('info', 'tortie-node is not listening (starting or restarting?): waiting for it', { request: r.type, socket: req.config.agentSocket, waitMs })),
       exec: (cmd, args, input) => {
         const r = spawnSync(cmd, args, { input: input ?? '', encoding: 'utf8' });
         return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? (r.error ? String(r.error) : '') };
@@ -39,6 +40,15 @@ async function main(): Promise<number> {
       writeFile: (p, d) => writeFileSync(p, d),
       exists: (p) => existsSync(p),
       readFile: (p) => { try { return readFileSync(p, 'utf8'); } catch { return undefined; } },
+      ...(req.config.etcd === undefined ? {} : { releaseInDatastore: async (handle: string) => {
+        const etcd = req.config.etcd;
+        if (etcd === undefined) return [];
+        // Kept out of the bundle (scripts/bundle.sh): the etcd client loads only on this path.
+        const { releaseHandleInDatastore } = await import('./datastore-release.js');
+        const released = await releaseHandleInDatastore(etcd, handle);
+        log('info', 'tortie-node down: released in etcd', { handle, released });
+        return released;
+      } }),
     };
     const result = await handle(req, deps);
     if (result !== undefined) process.stdout.write(`${JSON.stringify(result)}\n`);

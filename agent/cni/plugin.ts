@@ -5,22 +5,25 @@
  *                                               └──▶ workload-interface (ip -batch, nsenter)
  *
  * ADD leaves nothing half-made: a failure after assignment deletes the interface and releases
- * the addresses before the error is returned. DEL is idempotent and succeeds when the namespace,
+ * the addresses before the error is returned. An ADD for an attachment that exists never touches
+ * it: its result when it is intact, else an error. DEL is idempotent and succeeds when the namespace,
  * the interface or the allocation is already gone.
  */
 import type { CniRequest } from './cni-config.js';
 import { SUPPORTED_VERSIONS } from './cni-config.js';
 import { CniError, CniErrorCode } from './cni-error.js';
 import type { AgentClient } from './agent-client.js';
-import { expectOk } from './agent-client.js';
+import { AgentUnavailableError, expectOk } from './agent-client.js';
 import type { PodIdentity } from './agent-protocol.js';
 import {
-  type InterfaceDeps, GATEWAY_V4, GATEWAY_V6, HOST_SIDE_MAC, checkWorkloadInterface, createWorkloadInterface,
-  deleteWorkloadInterface, hostInterfaceName, randomMac,
+  type InterfaceDeps, GATEWAY_V4, GATEWAY_V6, HOST_SIDE_MAC, InterfaceExistsError, checkWorkloadInterface, containerInterfaceMac,
+  createWorkloadInterface, deleteWorkloadInterface, hostInterfaceName, randomMac,
 } from './workload-interface.js';
 
 export interface PluginDeps extends InterfaceDeps {
   readonly agent: AgentClient;
+  /** Release a handle straight in the datastore (DEL while tortie-node is down); absent without etcd config. */
+  readonly releaseInDatastore?: (handle: string) => Promise<string[]>;
   readFile(path: string): string | undefined;
   /** `tortie-ipam` (IPAM only) or `tortie` (the whole interface). */
   readonly role: 'main' | 'ipam';
@@ -63,9 +66,42 @@ function defaultRoutes(addresses: readonly string[]): Array<Record<string, strin
   return routes;
 }
 
+function addResult(req: CniRequest, hostIfname: string, containerMac: string, addresses: readonly string[]): CniResult {
+  return {
+    cniVersion: req.config.cniVersion,
+    interfaces: [
+      { name: hostIfname, mac: HOST_SIDE_MAC },
+      { name: req.ifname, mac: containerMac, sandbox: req.netns },
+    ],
+    ips: ipsResult(req, addresses, 1),
+    routes: defaultRoutes(addresses),
+    dns: {},
+  };
+}
+
+/**
+ * An ADD for an attachment that is already there (same container id and interface, the
+ * addresses its handle holds): CNI 1.0/1.1 let the plugin answer with its result or an error,
+ * and it must not damage it. When the interface, its addresses and the host side are as an
+ * earlier ADD made them, this is the result (the agent re-confirms the route; nothing is
+ * re-created); otherwise an error, and the running attachment is left as it is.
+ */
+async function existingAttachment(req: CniRequest, deps: PluginDeps, id: PodIdentity, hostIfname: string,
+  addresses: readonly string[], cause: InterfaceExistsError): Promise<CniResult> {
+  try {
+    checkWorkloadInterface(deps, { netns: req.netns, ifname: req.ifname, hostIfname, addresses });
+  } catch (err) {
+    throw new CniError(cause.code, `${cause.message}; it does not match the addresses container ${req.containerId} holds (${addresses.join(', ')}): ${err instanceof Error ? err.message : String(err)}`);
+  }
+  expectOk(await deps.agent.call({ type: 'endpoint-up', ...id, hostIfname, addresses }), 'ok');
+  return addResult(req, hostIfname, containerInterfaceMac(deps, req.netns, req.ifname) ?? '', addresses);
+}
+
 async function add(req: CniRequest, deps: PluginDeps): Promise<CniResult> {
   const id = identity(req);
-  const assigned = expectOk(await deps.agent.call({ type: 'assign', ...id }), 'assigned');
+  // An agent starting or restarting is waited for (agent_wait_ms), then code 11: try again later.
+  const wait = { waitMs: req.config.agentWaitMs };
+  const assigned = expectOk(await deps.agent.call({ type: 'assign', ...id }, wait), 'assigned');
   if (assigned.addresses.length === 0) throw new CniError(CniErrorCode.IPAM_FAILED, 'tortie-node assigned no address');
   if (deps.role === 'ipam') {
     return { cniVersion: req.config.cniVersion, ips: ipsResult(req, assigned.addresses), routes: defaultRoutes(assigned.addresses) };
@@ -77,29 +113,52 @@ async function add(req: CniRequest, deps: PluginDeps): Promise<CniResult> {
       netns: req.netns, ifname: req.ifname, hostIfname, mtu: resolveMtu(req, deps, assigned.mtu),
       addresses: assigned.addresses, containerMac,
     });
-    expectOk(await deps.agent.call({ type: 'endpoint-up', ...id, hostIfname, addresses: assigned.addresses }), 'ok');
   } catch (err) {
-    // Roll back: no interface, no allocation left behind.
-    try { deleteWorkloadInterface(deps, hostIfname); } catch { /* reported below */ }
-    try { await deps.agent.call({ type: 'release', ...id }); } catch { /* the agent's GC finds it */ }
+    if (err instanceof InterfaceExistsError) {
+      // Nothing was created. Addresses the handle held before belong to the running attachment:
+      // they stay; addresses given for this ADD alone go back.
+      if (assigned.existing === true) return existingAttachment(req, deps, id, hostIfname, assigned.addresses, err);
+      try { await deps.agent.call({ type: 'release', ...id }); } catch { /* the agent's GC finds it */ }
+      throw err;
+    }
+    await rollBack(deps, id, hostIfname);
     throw err;
   }
-  return {
-    cniVersion: req.config.cniVersion,
-    interfaces: [
-      { name: hostIfname, mac: HOST_SIDE_MAC },
-      { name: req.ifname, mac: containerMac, sandbox: req.netns },
-    ],
-    ips: ipsResult(req, assigned.addresses, 1),
-    routes: defaultRoutes(assigned.addresses),
-    dns: {},
-  };
+  try {
+    expectOk(await deps.agent.call({ type: 'endpoint-up', ...id, hostIfname, addresses: assigned.addresses }, wait), 'ok');
+  } catch (err) {
+    await rollBack(deps, id, hostIfname);
+    throw err;
+  }
+  return addResult(req, hostIfname, containerMac, assigned.addresses);
 }
 
+/** A failed ADD leaves nothing behind: no interface, no allocation. */
+async function rollBack(deps: PluginDeps, id: PodIdentity, hostIfname: string): Promise<void> {
+  try { deleteWorkloadInterface(deps, hostIfname); } catch { /* the error that made us roll back is reported */ }
+  try { await deps.agent.call({ type: 'release', ...id }); } catch { /* the agent's GC finds it */ }
+}
+
+/**
+ * DEL: the interface goes first (no agent needed), then the addresses. With the agent down, they
+ * are released straight in the datastore when the configuration names it (as Calico's plugin
+ * does); otherwise code 11 and the runtime retries the DEL.
+ */
 async function del(req: CniRequest, deps: PluginDeps): Promise<CniResult | undefined> {
   const id = identity(req);
   if (deps.role === 'main') deleteWorkloadInterface(deps, hostInterfaceName(id));
-  const res = await deps.agent.call({ type: 'release', ...id });
+  let res;
+  try {
+    res = await deps.agent.call({ type: 'release', ...id });
+  } catch (err) {
+    if (!(err instanceof AgentUnavailableError) || deps.releaseInDatastore === undefined) throw err;
+    try {
+      await deps.releaseInDatastore(req.containerId);
+    } catch (e) {
+      throw new CniError(CniErrorCode.TRY_AGAIN_LATER, `tortie-node is down and releasing ${req.containerId} in etcd failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return undefined;
+  }
   if (res.type === 'error') expectOk(res, 'ok');
   return undefined;
 }

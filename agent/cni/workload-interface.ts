@@ -34,6 +34,24 @@ export function randomMac(): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
+/**
+ * The container already has an interface of that name (CNI 1.0 §ADD: the plugin must return an
+ * error and leave it as it is). Thrown before anything was created or deleted, so whoever
+ * catches it knows there is nothing of this ADD to roll back on the host.
+ */
+export class InterfaceExistsError extends CniError {
+  constructor(readonly netns: string, readonly ifname: string) {
+    super(CniErrorCode.NETWORK_SETUP_FAILED, `interface ${ifname} already exists in ${netns} (the runtime must DEL before a second ADD)`);
+  }
+}
+
+/** The MAC of the container side, for the result of an ADD that finds its attachment in place. */
+export function containerInterfaceMac(deps: InterfaceDeps, netns: string, ifname: string): string | undefined {
+  const r = deps.exec('nsenter', [`--net=${netns}`, 'ip', '-j', 'link', 'show', 'dev', ifname]);
+  if (r.status !== 0) return undefined;
+  try { return (JSON.parse(r.stdout || '[]') as Array<{ address?: string }>)[0]?.address; } catch { return undefined; }
+}
+
 export interface WorkloadInterfaceSpec {
   readonly netns: string;
   readonly ifname: string;
@@ -73,10 +91,7 @@ export function createWorkloadInterface(deps: InterfaceDeps, spec: WorkloadInter
     if (!/exists/i.test(first.stderr)) {
       throw new CniError(CniErrorCode.NETWORK_SETUP_FAILED, `setting up the host side of ${spec.hostIfname} failed: ${first.stderr.trim() || `exit ${first.status}`}`, hostSide.join('; '));
     }
-    if (linkExists(deps, spec.netns, spec.ifname)) {
-      throw new CniError(CniErrorCode.NETWORK_SETUP_FAILED,
-        `interface ${spec.ifname} already exists in ${spec.netns} (the runtime must DEL before a second ADD)`);
-    }
+    if (linkExists(deps, spec.netns, spec.ifname)) throw new InterfaceExistsError(spec.netns, spec.ifname);
     // A host side left by an earlier sandbox of the same pod goes first (Calico does the same).
     if (linkExists(deps, '', spec.hostIfname)) deps.exec('ip', ['link', 'del', 'dev', spec.hostIfname]);
     batch(deps, `host side of ${spec.hostIfname}`, ['ip'], hostSide);

@@ -53,14 +53,14 @@ function build(setExit: (code: number) => void): Command {
       if (verb === 'delete' && opts.filename === undefined) {
         const kind = args[0] as string | undefined;
         if (kind === undefined) throw new (await import('./ctl-error.js')).CtlError('delete needs -f FILE or KIND NAME');
-        await withDatastore(opts.config, (c) => rc.deleteByName(c.datastore, kind, args[1] as string[], opts.skipNotExists === true, io));
+        await withDatastore(opts.config, (c) => rc.deleteByName(c.datastore, kind, args[1] as string[], opts.skipNotExists === true, io, c));
         return;
       }
       if (opts.filename === undefined) throw new (await import('./ctl-error.js')).CtlError(`${verb} needs -f FILE (or - for stdin)`);
       // Validate the whole file before connecting: a bad manifest never reaches the datastore.
       const resources = await rc.parseManifestFile(opts.filename, io);
       await withDatastore(opts.config, (c) => rc.fileVerb(c.datastore, verb, resources, io,
-        { ...(opts.skipExists === undefined ? {} : { skipExists: opts.skipExists }), ...(opts.skipNotExists === undefined ? {} : { skipNotExists: opts.skipNotExists }) }));
+        { ...(opts.skipExists === undefined ? {} : { skipExists: opts.skipExists }), ...(opts.skipNotExists === undefined ? {} : { skipNotExists: opts.skipNotExists }), ipamGc: c }));
     });
   }
 
@@ -100,10 +100,22 @@ function build(setExit: (code: number) => void): Command {
         ...(opts.showBlocks === undefined ? {} : { showBlocks: opts.showBlocks }), ...(opts.showBorrowed === undefined ? {} : { showBorrowed: opts.showBorrowed }),
         ...(opts.showConfiguration === undefined ? {} : { showConfiguration: opts.showConfiguration }) }, io));
     });
-  ipam.command('release').description('release one address').requiredOption('--ip <ip>', 'address to release').option(...CONFIG)
-    .action(async (opts: { ip: string; config?: string }) => {
+  ipam.command('release').description('release one address, or every leaked one a check report found')
+    .option('--ip <ip>', 'address to release')
+    .option('--from-report <file>', 'release what the report (ipam check -o) calls leaked; repeat it to release only what every report calls leaked',
+      (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option('--force', 'release even though the report came from another tortiectl version')
+    .option(...CONFIG)
+    .action(async (opts: { ip?: string; fromReport?: string[]; force?: boolean; config?: string }) => {
       const ic = await import('./ipam-commands.js');
-      await withDatastore(opts.config, (c) => ic.ipamRelease(c, opts.ip, io));
+      if (opts.fromReport !== undefined) {
+        const files = opts.fromReport;
+        await withDatastore(opts.config, (c) => ic.ipamReleaseFromReports(c, files, { force: opts.force === true, version: version() }, io));
+        return;
+      }
+      const ip = opts.ip;
+      if (ip === undefined) throw new (await import('./ctl-error.js')).CtlError('ipam release needs --ip IP or --from-report FILE');
+      await withDatastore(opts.config, (c) => ic.ipamRelease(c, ip, io));
     });
   ipam.command('configure').description('set cluster-wide IPAM options')
     .option('--strictaffinity <bool>', 'never borrow addresses from another node\'s block')
@@ -113,9 +125,10 @@ function build(setExit: (code: number) => void): Command {
       await withDatastore(opts.config, (c) => ic.ipamConfigure(c, opts, io));
     });
   ipam.command('check').description('report leaked or inconsistent IPAM data').option(...CONFIG)
-    .action(async (opts: { config?: string }) => {
+    .option('-o, --output <file>', 'write the report (calicoctl\'s JSON) for ipam release --from-report')
+    .action(async (opts: { config?: string; output?: string }) => {
       const ic = await import('./ipam-commands.js');
-      await withDatastore(opts.config, (c) => ic.ipamCheck(c, io));
+      await withDatastore(opts.config, (c) => ic.ipamCheck(c, io, { version: version(), ...(opts.output === undefined ? {} : { output: opts.output }) }));
     });
 
   const node = program.command('node').description('node commands');

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { isDatastoreError } from '../datastore/errors.js';
 import type { Datastore } from '../datastore/datastore.js';
+import { releasePoolAffinities, type IpamGcDeps } from '../ipam/ipam-gc.js';
 import { loadManifest, ManifestError } from '../resources/manifest.js';
 import { API_VERSION, resolveKind, validateResource, type Kind, type KindInfo, type Resource } from '../resources/kinds.js';
 import { effectiveBgpConfiguration } from '../resources/bgp-configuration.js';
@@ -43,7 +44,8 @@ function summary(verb: Verb, rs: readonly Resource[]): string {
 }
 
 /** Write already-validated resources in file order; stops at the first failure and says how far it got. */
-export async function fileVerb(ds: Datastore, verb: Verb, rs: readonly Resource[], io: Io, opts: { skipExists?: boolean; skipNotExists?: boolean }): Promise<void> {
+export async function fileVerb(ds: Datastore, verb: Verb, rs: readonly Resource[], io: Io,
+  opts: { skipExists?: boolean; skipNotExists?: boolean; ipamGc?: IpamGcDeps }): Promise<void> {
   let done = 0;
   for (const r of rs) {
     try {
@@ -51,7 +53,7 @@ export async function fileVerb(ds: Datastore, verb: Verb, rs: readonly Resource[
         case 'apply': await ds.apply(r); break;
         case 'create': await ds.create(r); break;
         case 'replace': await ds.update(r); break;
-        case 'delete': await ds.delete(r.kind, r.metadata.name, r.metadata.resourceVersion); break;
+        case 'delete': await deleteResource(ds, r.kind, r.metadata.name, r.metadata.resourceVersion, opts.ipamGc); break;
       }
     } catch (err) {
       const skip = (opts.skipExists === true && isDatastoreError(err, 'already-exists')) || (opts.skipNotExists === true && isDatastoreError(err, 'not-found'));
@@ -128,12 +130,30 @@ export async function patchCmd(ds: Datastore, kindText: string, name: string, pa
   io.out(`Successfully patched 1 '${info.kind}' resource\n`);
 }
 
-export async function deleteByName(ds: Datastore, kindText: string, names: readonly string[], skipNotExists: boolean, io: Io): Promise<void> {
+/**
+ * Delete one resource. An IPPool goes as libcalico-go deletes it: disabled first (no new block is
+ * claimed in it meanwhile), every node's block affinity in it released (empty blocks deleted, the
+ * others kept for the addresses still in use), then the pool itself.
+ */
+export async function deleteResource(ds: Datastore, kind: Kind, name: string, resourceVersion: string | undefined, ipamGc: IpamGcDeps | undefined): Promise<void> {
+  if (kind === 'IPPool' && ipamGc !== undefined) {
+    const pool = await ds.get('IPPool', name);
+    if (pool !== undefined && (resourceVersion === undefined || resourceVersion === '' || resourceVersion === pool.metadata.resourceVersion)) {
+      const disabled = pool.spec.disabled === true ? pool : await ds.update({ ...pool, spec: { ...pool.spec, disabled: true } });
+      await releasePoolAffinities(ipamGc, pool.spec.cidr);
+      await ds.delete('IPPool', name, disabled.metadata.resourceVersion);
+      return;
+    }
+  }
+  await ds.delete(kind, name, resourceVersion);
+}
+
+export async function deleteByName(ds: Datastore, kindText: string, names: readonly string[], skipNotExists: boolean, io: Io, ipamGc?: IpamGcDeps): Promise<void> {
   const info = kindOrThrow(kindText);
   if (names.length === 0) throw new CtlError('delete needs a resource name (or -f FILE)');
   let n = 0;
   for (const name of names) {
-    try { await ds.delete(info.kind as Kind, name); n++; } catch (err) {
+    try { await deleteResource(ds, info.kind as Kind, name, undefined, ipamGc); n++; } catch (err) {
       if (skipNotExists && isDatastoreError(err, 'not-found')) continue;
       throw new CtlError(isDatastoreError(err, 'not-found') ? `resource does not exist: ${info.kind}(${name})` : (err as Error).message, { cause: err });
     }

@@ -7,9 +7,10 @@
 import type { Etcd3, IOptions } from 'etcd3';
 import type { Logger } from '../../common/logger.js';
 import { DatastoreError } from './errors.js';
-import { prefixRangeEnd, type KvEntry, type KvEvent, type KvLease, type KvStore, type KvTxnOp, type KvWatch,
+import { prefixRangeEnd, type KvEntry, type LeaderCampaign, type LeaderElection, type KvEvent, type KvLease, type KvStore, type KvTxnOp, type KvWatch,
   type KvWatchHandlers, type KvWriteOptions } from './kv-store.js';
 import type { EtcdConnectionConfig } from './datastore-config.js';
+import { ROOT } from './key-layout.js';
 import { readFileSync } from 'node:fs';
 
 interface RawKv { key?: Buffer | null; value?: Buffer | null; mod_revision?: string | number | null;
@@ -69,7 +70,7 @@ export class WatchBackoff {
   next(): WatchBackoff { return new WatchBackoff(this.maxMs, this.attempt + 1); }
 }
 
-export class EtcdKvStore implements KvStore {
+export class EtcdKvStore implements KvStore, LeaderElection {
   private constructor(private readonly client: Etcd3, private readonly log: Logger, private readonly endpoints: readonly string[]) {}
 
   private fail(err: unknown, where: string): DatastoreError { return mapEtcdError(err, where, this.endpoints); }
@@ -248,6 +249,20 @@ export class EtcdKvStore implements KvStore {
       id,
       onLost: (cb) => { lost.push(cb); },
       revoke: async () => { await lease.revoke().catch(() => undefined); },
+    };
+  }
+
+  /** etcd3's Election: keys `/tortie/election/<election>/<lease>`, kept alive by the client. */
+  campaign(election: string, value: string, ttlSeconds: number): LeaderCampaign {
+    const c = this.client.namespace(`${ROOT}/`).election(election, ttlSeconds).campaign(value);
+    const elected: Array<() => void> = [];
+    const failed: Array<(err: Error) => void> = [];
+    c.on('elected', () => { for (const cb of elected) cb(); });
+    c.on('error', (err: Error) => { for (const cb of failed) cb(this.fail(err, `election ${election}`)); });
+    return {
+      onElected: (cb) => { elected.push(cb); },
+      onError: (cb) => { failed.push(cb); },
+      resign: async () => { await c.resign().catch(() => undefined); },
     };
   }
 

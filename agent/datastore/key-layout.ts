@@ -6,6 +6,9 @@
  *   /tortie/ipam/v2/handle/<handle>                      handles
  *   /tortie/ipam/v2/config                               IPAMConfig (strictAffinity, autoAllocateBlocks)
  *   /tortie/status/v1/<node>/...                          lease-bound liveness keys
+ *   /tortie/workloads/v1/<handle>                        a running workload's addresses (Calico's WorkloadEndpoint, etcd mode)
+ *   /tortie/election/<name>/<lease>                      etcd election candidates (ipam-gc)
+ *   /tortie/cluster/v1/guid                              the cluster's id (ipam check reports)
  */
 export const ROOT = '/tortie';
 export const RESOURCE_PREFIX = `${ROOT}/v3/projectcalico.org/`;
@@ -39,3 +42,6 @@ export const HANDLE_PREFIX = `${IPAM_PREFIX}handle/`;
 export function handleKey(handle: string): string { return `${HANDLE_PREFIX}${handle}`; }
 export function livenessKey(node: string): string { return `${STATUS_PREFIX}${node}/alive`; }
 export const IPAM_CONFIG_KEY = `${IPAM_PREFIX}config`;
+export const WORKLOAD_PREFIX = `${ROOT}/workloads/v1/`;
+export function workloadKey(handle: string): string { return `${WORKLOAD_PREFIX}${handle}`; }
+export const CLUSTER_GUID_KEY = `${ROOT}/cluster/v1/guid`;

@@ -62,6 +62,22 @@ export interface KvStore {
   close(): Promise<void>;
 }
 
+/**
+ * One candidate in a leader election (etcd's Election API: a key under a lease, the lowest
+ * create revision leads). Leader from `onElected` until `onError` (lease lost: start a new
+ * campaign) or `resign()`.
+ */
+export interface LeaderCampaign {
+  onElected(cb: () => void): void;
+  onError(cb: (err: Error) => void): void;
+  resign(): Promise<void>;
+}
+
+/** Stores that can run an election (etcd); `election` names it, `value` identifies the candidate. */
+export interface LeaderElection {
+  campaign(election: string, value: string, ttlSeconds: number): LeaderCampaign;
+}
+
 /** The etcd range_end for "every key starting with prefix". */
 export function prefixRangeEnd(prefix: string): Buffer {
   const b = Buffer.from(prefix);

@@ -48,7 +48,11 @@ export interface AssignArgs {
 }
 
 export interface AssignedAddress { readonly address: string; readonly block: string }
-export interface AssignResult { readonly ipv4: readonly AssignedAddress[]; readonly ipv6: readonly AssignedAddress[] }
+export interface AssignResult {
+  readonly ipv4: readonly AssignedAddress[]; readonly ipv6: readonly AssignedAddress[];
+  /** reuseHandle found the handle holding addresses: these are they, nothing new was assigned. */
+  readonly reused?: boolean;
+}
 
 export interface BlockInfo { readonly cidr: string; readonly state: AffinityState }
 
@@ -88,6 +92,9 @@ export class Ipam {
     this.log = deps.logger.child({ component: 'ipam' });
   }
 
+  /** The store this IPAM writes to (workload records live next to the allocations). */
+  get store(): KvStore { return this.deps.store; }
+
   // ---- pools -------------------------------------------------------------------------
   /** Enabled, automatic pools of `family` for `use` whose nodeSelector matches the node. */
   async poolsForNode(node: string, family: Family, use: 'Workload' | 'Tunnel' = 'Workload', only?: readonly string[]): Promise<IPPool[]> {
@@ -125,7 +132,7 @@ export class Ipam {
       const held = handleEntry === undefined ? [] : await this.handleAddresses(args.handle, parseHandle(handleEntry));
       if (held.length > 0) {
         this.log.info({ handle: args.handle, addresses: held.map((a) => a.address) }, 'handle already holds addresses: reusing them');
-        return { ipv4: held.filter((a) => !a.address.includes(':')), ipv6: held.filter((a) => a.address.includes(':')) };
+        return { ipv4: held.filter((a) => !a.address.includes(':')), ipv6: held.filter((a) => a.address.includes(':')), reused: true };
       }
     }
     const known: KnownHandle = args.reuseHandle === true ? { entry: handleEntry } : undefined;

@@ -204,6 +204,8 @@ export function cniConfig(n: NodePlan): string {
   return JSON.stringify({
     cniVersion: '1.0.0', name: 'k8s-pod-network', type: 'tortie', mtu: 0, log_level: 'info',
     agent_socket: `${n.runDir}/cni.sock`, mtu_file: `${n.stateDir}/mtu`, ipam: { type: 'tortie-ipam' },
+    // As deploy/ writes it: a DEL while the agent restarts releases in etcd.
+    datastore_type: 'etcdv3', etcd_endpoints: `http://${ETCD_ADDRESS}:2379`,
   });
 }
 

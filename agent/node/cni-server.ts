@@ -8,6 +8,7 @@ import { describeError } from '../../common/errors.js';
 import { isDatastoreError } from '../datastore/errors.js';
 import type { AgentRequest, AgentResponse } from '../cni/agent-protocol.js';
 import type { Ipam } from '../ipam/ipam.js';
+import { deleteWorkloadRecord, putWorkloadRecord } from '../ipam/workload-records.js';
 import type { RouteTable } from '../../felix/routes/route-table.js';
 import { readFileSync } from 'node:fs';
 import { isValidAddress } from '../../common/prefix.js';
@@ -81,7 +82,8 @@ export async function handleCniRequest(deps: CniServerDeps, raw: unknown): Promi
         if (addresses.length === 0) return err('ipam-exhausted', 'no address left in any pool usable by this node');
         const mtu = deps.mtu();
         log.info({ containerId: req.containerId, pod: req.pod, addresses, ms: Math.round((performance.now() - started) * 10) / 10 }, 'assigned');
-        return { type: 'assigned', addresses: addresses.map((a) => (a.includes('/') ? a : `${a}/${a.includes(':') ? 128 : 32}`)), ...(mtu === undefined ? {} : { mtu }) };
+        return { type: 'assigned', addresses: addresses.map((a) => (a.includes('/') ? a : `${a}/${a.includes(':') ? 128 : 32}`)),
+          ...(mtu === undefined ? {} : { mtu }), ...(r.reused === true ? { existing: true } : {}) };
       }
       case 'endpoint-up': {
         deps.agent.setEndpoint(req.containerId, req.hostIfname, req.addresses);
@@ -95,15 +97,25 @@ export async function handleCniRequest(deps: CniServerDeps, raw: unknown): Promi
           if (index === undefined) { why = `no interface ${req.hostIfname}`; await delay(100); continue; }
           deps.routeTable.onEvent({ type: 'link', action: 'new', link: { index, name: req.hostIfname, kind: 'veth', mtu: 0, up: true, operUp: true } });
           await deps.agent.syncNow();
+          // This workload's routes only: another workload's pending route (its interface gone,
+          // say) must not hold this ADD back.
+          const missing = req.addresses.filter((a) => !deps.routeTable.isProgrammed(a));
+          if (missing.length === 0) {
+            // The record `ipam check` counts as "in use"; a failure to write it costs a false leak report, not the pod.
+            await putWorkloadRecord(deps.ipam.store, { handle: req.containerId, node: deps.nodeName, iface: req.hostIfname, addresses: req.addresses,
+              ...(req.pod === undefined ? {} : { pod: req.pod }), ...(req.namespace === undefined ? {} : { namespace: req.namespace }) })
+              .catch((e: unknown) => log.warn({ containerId: req.containerId, err: describeError(e) }, 'cannot write the workload record'));
+            return { type: 'ok' };
+          }
           const last = deps.agent.lastApply;
-          if (last !== undefined && last.failed === 0 && last.pending === 0) return { type: 'ok' };
-          why = last === undefined ? 'the dataplane has not applied yet' : `${last.failed} route(s) failed, ${last.pending} pending`;
+          why = `${missing.join(', ')} not in the kernel yet${last === undefined ? ' (the dataplane has not applied yet)' : `; last apply: ${last.failed} route(s) failed, ${last.pending} pending`}`;
           await delay(50 + attempt * 10);
         }
         return err('dataplane', `routes for ${req.addresses.join(', ')} via ${req.hostIfname} not confirmed in 2 s: ${why}`, true);
       }
       case 'release': {
         const released = await deps.ipam.releaseByHandle(req.containerId);
+        await deleteWorkloadRecord(deps.ipam.store, req.containerId);
         if (deps.agent.removeEndpoint(req.containerId)) await deps.agent.syncNow();
         log.info({ containerId: req.containerId, released }, 'released');
         return { type: 'ok', released };
@@ -131,6 +143,7 @@ export async function handleCniRequest(deps: CniServerDeps, raw: unknown): Promi
         const released: string[] = [];
         for (const h of handles) {
           released.push(...await deps.ipam.releaseByHandle(h));
+          await deleteWorkloadRecord(deps.ipam.store, h);
           const ep = deps.agent.endpoint(h);
           deps.agent.removeEndpoint(h);
           // The attachment is gone as far as the runtime knows: remove its host-side veth too.

@@ -32,6 +32,9 @@ import { NodeAgent } from './node-agent.js';
 import { ensureDefaultPool, nodeAddress, registerNode } from './startup.js';
 import { systemInterfaces } from './autodetect.js';
 import { startCniServer, sysfsIfindex } from './cni-server.js';
+import { WorkloadReaper } from './workload-reaper.js';
+import { IpamController } from './ipam-controller.js';
+import { deleteWorkloadRecord, publishMissingRecords } from '../ipam/workload-records.js';
 import { startCtlServer } from './ctl-server.js';
 import type { LineServer } from './line-server.js';
 import { VxlanSupport } from './vxlan-support.js';
@@ -166,7 +169,10 @@ async function main(): Promise<void> {
       log.warn({ since: downSince }, 'etcd unreachable: keeping the last known state');
       dsHealth.report({ live: true, ready: true, detail: `etcd unreachable since ${downSince}; running on the last known state` });
     };
-    const cache = new DatastoreCache({ datastore, store, clock, logger: log }, cfg.nodeName, () => agent.schedule(), onConnection);
+    // One agent at a time (etcd election) collects what deleted Nodes and IPPools left in IPAM.
+    const ipamController = new IpamController({ elector: store, gc: { store, datastore, logger: log }, clock, logger: log,
+      names: () => ({ nodes: cache.nodes.keys(), pools: cache.pools.keys() }) }, { nodeName: cfg.nodeName });
+    const cache = new DatastoreCache({ datastore, store, clock, logger: log }, cfg.nodeName, () => { agent.schedule(); ipamController.kick(); }, onConnection);
     // One VTEP per family: vxlan.calico on the IPv4 node address, vxlan-v6.calico on the IPv6 one.
     const vxlan = addr === undefined ? undefined : new VxlanSupport({ ipam, datastore, netlink, logger: log }, cfg.nodeName, addr.address);
     const vxlan6 = addr6 === undefined ? undefined : new VxlanSupport({ ipam, datastore, netlink, logger: log }, cfg.nodeName, addr6.address);
@@ -200,6 +206,9 @@ async function main(): Promise<void> {
 
     await agent.start();
     await agent.syncNow(); // the MTU file and the first routes exist before cni.sock opens
+    ipamController.kick();
+    ipamController.start();
+    closers.push(() => ipamController.stop());
     rules.start();
 
     // Pod ADDs take pools, Node labels and which blocks exist from the watch cache (hints only:
@@ -213,6 +222,20 @@ async function main(): Promise<void> {
     const cni: LineServer = await startCniServer(cfg.cniSocket, { ipam: podIpam, agent, routeTable, netlink, logger: log, nodeName: cfg.nodeName, mtu: () => agent.podMtu, ifindexOf: sysfsIfindex,
       want6: () => v6 && (agent.snapshot()?.pools ?? cache.snapshot().pools).some((p) => p.cidr.includes(':') && !p.disabled) });
     closers.push(() => cni.close());
+    const reaper = new WorkloadReaper({ clock, logger: log, subscribe: (h) => netlink.subscribe(h), ifindexOf: sysfsIfindex,
+      endpoints: () => agent.endpoints(), removeEndpoint: (id) => agent.removeEndpoint(id), syncNow: () => agent.syncNow(),
+      releaseByHandle: async (h) => { const r = await podIpam.releaseByHandle(h); await deleteWorkloadRecord(store, h); return r; } });
+    reaper.start();
+    closers.push(() => reaper.stop());
+    // Workload records for `ipam check` (see agent/ipam/workload-records.ts): endpoints that have
+    // none get one after start-up (workloads adopted from before a restart or an upgrade) and every 5 min.
+    const publish = (): void => { void publishMissingRecords(store, cfg.nodeName, [...agent.endpoints()])
+      .then((n) => { if (n > 0) log.info({ records: n }, 'published missing workload records'); })
+      .catch((err: unknown) => log.warn({ err: describeError(err) }, 'cannot publish workload records')); };
+    publish();
+    const publishTimer = setInterval(publish, 300_000);
+    publishTimer.unref();
+    closers.push(() => clearInterval(publishTimer));
     const ctl = await startCtlServer(cfg.ctlSocket, () => agent.speaker?.status(), log);
     closers.push(() => ctl.close());
     const servers: RunningHealthServer[] = [];

@@ -481,6 +481,9 @@ export class NodeAgent {
 
   endpoint(containerId: string): { readonly iface: string; readonly addresses: readonly string[] } | undefined { return this.workloads.get(containerId); }
 
+  /** Every endpoint by container id (keys `adopted:…` are routes found at start, not yet matched to IPAM). */
+  endpoints(): IterableIterator<[string, { readonly iface: string; readonly addresses: readonly string[] }]> { return this.workloads.entries(); }
+
   snapshot(): Snapshot | undefined { return this.lastSnapshot; }
 
   learnedRoutes(): LearnedRoute[] { return [...this.learned.values()]; }

@@ -157,6 +157,12 @@ export class RouteTable {
 
   get pendingCount(): number { return this.dirty.size; }
 
+  /** The route to `dst` is desired and in the kernel as desired (one workload's route, independent of the others'). */
+  isProgrammed(dst: string): boolean {
+    const key = canonDst(dst);
+    return this.desired.has(key) && !this.dirty.has(key) && this.inSync(key);
+  }
+
   // ----- autonomous mode: notifications + timer -----
 
   /** Subscribe to kernel notifications and start the periodic resync; applies as needed. */

@@ -13,12 +13,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { Topology, topologySkipReason } from '../../helpers/netns.js';
 import { sh, trySh } from '../../helpers/sh.js';
+import { pollUntil } from '../../helpers/poll.js';
 import type { AgentRequest, AgentResponse } from '../../../agent/cni/agent-protocol.js';
 import { hostInterfaceName } from '../../../agent/cni/workload-interface.js';
 
@@ -212,14 +213,28 @@ test('a failure after assignment rolls back: no interface, no allocation', { ski
   assert.ok(calls.some((c) => c.type === 'release' && c.containerId === 'ctr-f'));
 });
 
-test('ADD with no agent running fails with code 100 and leaves nothing', { skip }, async () => {
+test('ADD with no agent running waits agent_wait_ms, then fails with code 11 (try again later) and leaves nothing', { skip }, async () => {
   const ns = podNetns('pg');
-  const r = await cni('ADD', 'ctr-g', { netns: ns, pod: 'pod-g', socket: join(dir, 'absent.sock') });
+  const r = await cni('ADD', 'ctr-g', { netns: ns, pod: 'pod-g', socket: join(dir, 'absent.sock'), config: { agent_wait_ms: 300 } });
   assert.equal(r.status, 1);
-  assert.equal(r.json?.['code'], 100);
-  assert.match(String(r.json?.['msg']), /tortie-node is not running/);
+  assert.equal(r.json?.['code'], 11);
+  assert.match(String(r.json?.['msg']), /tortie-node is not running on this host \(no listener on .*absent\.sock after waiting \d+ ms\)/);
   const host = hostInterfaceName({ namespace: 'default', pod: 'pod-g', containerId: 'ctr-g' });
   assert.notEqual(trySh('ip', ['-n', node, 'link', 'show', host]).status, 0);
+});
+
+test('ADD while the agent is (re)starting waits for it and succeeds', { skip }, async () => {
+  const late = join(dir, 'late.sock');
+  const pending = cni('ADD', 'ctr-late', { netns: podNetns('pl'), pod: 'pod-late', socket: late, config: { agent_wait_ms: 10_000 } });
+  // The agent's socket appears only once the plugin is already waiting for it.
+  await pollUntil(() => existsSync(join(dir, 'cni.log')) && readFileSync(join(dir, 'cni.log'), 'utf8').includes(`"socket":"${late}"`),
+    { timeoutMs: 5000, what: 'the plugin logging that it waits for the agent' });
+  const srv = await serveAgent(late);
+  try {
+    const r = await pending;
+    assert.equal(r.status, 0, r.stdout);
+    assert.ok(calls.some((c) => c.type === 'endpoint-up' && c.containerId === 'ctr-late'));
+  } finally { srv.close(); }
 });
 
 test('VERSION and malformed input answer in the spec\'s JSON', { skip }, async () => {

@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,8 @@ import { matchesSubset } from '../../helpers/poll.js';
 import { EtcdKvStore } from '../../../agent/datastore/etcd-kv-store.js';
 import { KvDatastore } from '../../../agent/datastore/datastore.js';
 import { Ipam } from '../../../agent/ipam/ipam.js';
+import { deleteWorkloadRecord, putWorkloadRecord } from '../../../agent/ipam/workload-records.js';
+import type { IpamReport } from '../../../agent/ipam/ipam-check.js';
 import { silentLogger } from '../../../common/logger.js';
 import { systemClock } from '../../../common/clock.js';
 
@@ -289,11 +291,92 @@ spec: {peerIP: 10.0.0.300, asNumber: 65000, keepAliveTime: 10s}
       assert.equal(ok(await run(['ipam', 'show', '--ip', first])).stdout, `IP ${first} is not currently assigned\n`);
       const rel = await run(['ipam', 'release', '--ip', first]);
       assert.equal(rel.code, 1); assert.match(rel.stderr, /is not assigned/);
+      // web-0 runs: tortie-node wrote its workload record (ipam check counts it as in use).
+      await putWorkloadRecord(store, { handle: 'k8s-pod-network.abc', node: 'node-1', iface: 'cali0', addresses: (await ipam.addressesForHandle('k8s-pod-network.abc')).map((x) => `${x}/32`), pod: 'web-0', namespace: 'shop' });
       const check = ok(await run(['ipam', 'check'])).stdout;
-      assert.match(check, /Found 1 IPAM blocks\.\nFound 8 allocated IPs\.\nFound 1 handles\.\nFound 0 problems\./);
+      assert.match(check, /Found 1 IPAM blocks\.\nFound 8 allocated IPs\.\nFound 1 handles\.\nFound 0 IPs that are allocated in IPAM but not actually in use\.\nFound 0 problems\./);
       await ipam.autoAssign({ handle: 'orphan', attrs: { pod: 'ghost' }, node: 'node-gone', num4: 1, num6: 0 });
       const check2 = ok(await run(['ipam', 'check'])).stdout;
       assert.match(check2, /Found 1 problems\.\n  IP 10\.244\.\d+\.\d+ \(handle orphan\) is allocated to node node-gone, which does not exist/);
+      await ipam.releaseByHandle('orphan');
+      await deleteWorkloadRecord(store, 'k8s-pod-network.abc');
+      await ipam.releaseByHandle('k8s-pod-network.abc');
+    } finally { await store.close(); }
+  });
+
+  it('ipam check reports allocations whose workload is gone; -o writes calicoctl\'s report; release --from-report releases exactly those', async () => {
+    const store = await EtcdKvStore.connect({ endpoints: [etcd.endpoint] }, { logger: silentLogger() });
+    try {
+      const datastore = new KvDatastore({ store, clock: systemClock, logger: silentLogger() });
+      const ipam = new Ipam({ store, datastore, logger: silentLogger() });
+      const one = async (handle: string, pod: string): Promise<string> =>
+        (await ipam.autoAssign({ handle, attrs: { pod, namespace: 'rep', node: 'node-1' }, node: 'node-1', num4: 1, num6: 0 })).ipv4[0]?.address ?? '';
+      const live = await one('rep-live', 'live-0');
+      await putWorkloadRecord(store, { handle: 'rep-live', node: 'node-1', iface: 'cali1', addresses: [`${live}/32`], pod: 'live-0', namespace: 'rep' });
+      const gone = await one('rep-gone', 'gone-0');       // its pod went away without CNI DEL reaching IPAM
+      const racing = await one('rep-racing', 'race-0');   // an ADD in progress when the report is taken
+      await store.create('/tortie/ipam/v2/handle/rep-empty', JSON.stringify({ handleID: 'rep-empty', block: {} }));
+      const reportFile = join(dir, 'report.json');
+      const check = ok(await run(['ipam', 'check', '-o', reportFile])).stdout;
+      assert.match(check, new RegExp(`IP ${gone.replace(/\./g, '\\.')} \\(handle rep-gone, workload rep/gone-0 on node node-1\\) is allocated but no running workload or node uses it`));
+      assert.match(check, /handle rep-empty holds no address \(leaked handle\)/);
+      assert.match(check, new RegExp(`Report written to ${reportFile.replace(/[./]/g, (c) => `\\${c}`)}`));
+      const report = JSON.parse(readFileSync(reportFile, 'utf8')) as IpamReport;
+      assert.match(report.clusterGUID, /^[0-9a-f-]{36}$/);
+      assert.equal(report.datastoreLocked, false);
+      assert.ok(matchesSubset(report.allocations[live]?.[0], { ip: live, handle: 'rep-live', pod: 'live-0', namespace: 'rep', node: 'node-1', inUse: true, owners: ['Workload(rep/live-0)'] }));
+      assert.ok(matchesSubset(report.allocations[gone]?.[0], { ip: gone, handle: 'rep-gone', inUse: false, owners: [] }));
+      assert.equal(typeof report.allocations[gone]?.[0]?.sequenceNumber, 'number');
+      assert.deepEqual(report.leakedHandles?.map((h) => h.ID), ['rep-empty']);
+
+      // Refused: a report of another cluster; a report of another version without --force.
+      const other = file('other.json', JSON.stringify({ ...report, clusterGUID: '00000000-0000-0000-0000-000000000000' }));
+      const bad = await run(['ipam', 'release', '--from-report', other]);
+      assert.equal(bad.code, 1); assert.match(bad.stderr, /mismatched cluster GUID\. Refusing to release/);
+      const old = file('old.json', JSON.stringify({ ...report, version: 'v0.0.1' }));
+      const badV = await run(['ipam', 'release', '--from-report', old]);
+      assert.equal(badV.code, 1); assert.match(badV.stderr, /different version \(v0\.0\.1\) of tortiectl\. Refusing to release/);
+
+      // The racing ADD finished after the report: its record now exists, so it is left alone.
+      await putWorkloadRecord(store, { handle: 'rep-racing', node: 'node-1', iface: 'cali2', addresses: [`${racing}/32`], pod: 'race-0', namespace: 'rep' });
+      const rel = ok(await run(['ipam', 'release', '--from-report', reportFile])).stdout;
+      assert.match(rel, /Releasing 2 old IPs\.\.\.\n  [\d.]+ changed since the report \(re-assigned or now in use\): skipped\nReleased 1 IPs successfully\n/);
+      assert.match(rel, /Released 1 handles; 0 skipped; 0 errors\./);
+      assert.equal(await ipam.addressInfo(gone), undefined, 'the leaked address is free');
+      assert.equal((await ipam.addressInfo(live))?.handle, 'rep-live', 'the live one stays');
+      assert.equal((await ipam.addressInfo(racing))?.handle, 'rep-racing', 'the one in use since the report stays');
+      assert.equal(await store.get('/tortie/ipam/v2/handle/rep-empty'), undefined);
+      // Idempotent: a second run finds everything already cleaned up.
+      const again = ok(await run(['ipam', 'release', '--from-report', reportFile])).stdout;
+      assert.match(again, /1 addresses marked as leaked in the report had already been cleaned up\./);
+      for (const h of ['rep-live', 'rep-racing']) { await deleteWorkloadRecord(store, h); await ipam.releaseByHandle(h); }
+    } finally { await store.close(); }
+  });
+
+  it('delete ippool releases its block affinities as calicoctl does: empty blocks deleted, used ones kept without affinity', async () => {
+    const store = await EtcdKvStore.connect({ endpoints: [etcd.endpoint] }, { logger: silentLogger() });
+    try {
+      const datastore = new KvDatastore({ store, clock: systemClock, logger: silentLogger() });
+      const ipam = new Ipam({ store, datastore, logger: silentLogger() });
+      ok(await run(['apply', '-f', file('gc-pool.yaml', 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: gc-pool}\nspec: {cidr: 10.239.0.0/24, blockSize: 28}\n')]));
+      const used = await ipam.autoAssign({ handle: 'gc-used', attrs: { pod: 'p' }, node: 'gc-node-a', num4: 1, num6: 0, pools: ['gc-pool'] });
+      const usedBlock = used.ipv4[0]?.block ?? '';
+      // Node b claims a block in the pool and gives its address back: an empty affine block.
+      const emptyBlock = (await ipam.autoAssign({ handle: 'gc-tmp', attrs: {}, node: 'gc-node-b', num4: 1, num6: 0, pools: ['gc-pool'] })).ipv4[0]?.block ?? '';
+      await ipam.releaseByHandle('gc-tmp');
+      assert.match(emptyBlock, /^10\.239\.0\.\d+\/28$/);
+      const aff = async (node: string): Promise<number> => (await store.list(`/tortie/ipam/v2/host/${node}/`)).entries.length;
+      assert.equal(await aff('gc-node-a'), 1);
+      assert.equal(ok(await run(['delete', 'ippool', 'gc-pool'])).stdout, "Successfully deleted 1 'IPPool' resource(s)\n");
+      assert.equal(await aff('gc-node-a'), 0, 'affinity released');
+      assert.equal(await aff('gc-node-b'), 0, 'affinity released');
+      assert.equal(await store.get(`/tortie/ipam/v2/assignment/ipv4/block/${emptyBlock.replace('/', '-')}`), undefined, 'the empty block is deleted');
+      const b = await store.get(`/tortie/ipam/v2/assignment/ipv4/block/${usedBlock.replace('/', '-')}`);
+      assert.ok(b !== undefined, 'the block holding an address stays');
+      assert.equal((JSON.parse(b.value) as { affinity: unknown }).affinity, null, 'without affinity');
+      assert.equal((await ipam.addressInfo(used.ipv4[0]?.address ?? ''))?.handle, 'gc-used', 'the address stays allocated');
+      assert.equal(await datastore.get('IPPool', 'gc-pool'), undefined);
+      await ipam.releaseByHandle('gc-used');
     } finally { await store.close(); }
   });
 

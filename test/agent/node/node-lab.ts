@@ -42,6 +42,8 @@ export class NodeLab {
   private etcd: Proc | undefined;
   private mgmt = 0;
   readonly nodes = new Map<string, LabNode>();
+  /** Extra keys for the plugin's network configuration (etcd_endpoints, agent_wait_ms, ...). */
+  cniConfigExtra: Record<string, unknown> = {};
 
   constructor(name: string) {
     this.topo = new Topology(name);
@@ -164,7 +166,7 @@ export class NodeLab {
   /** The plugin's command line (under `ip netns exec`, with the CNI_* environment) and its stdin config. */
   private cniInvocation(node: LabNode, command: string, pod: string, netns: string): { args: string[]; input: string } {
     const config = { cniVersion: '1.0.0', name: 'k8s-pod-network', type: 'tortie', mtu: 0,
-      agent_socket: join(node.dir, 'cni.sock'), mtu_file: join(node.dir, 'mtu') };
+      agent_socket: join(node.dir, 'cni.sock'), mtu_file: join(node.dir, 'mtu'), ...this.cniConfigExtra };
     const env = [`CNI_COMMAND=${command}`, `CNI_CONTAINERID=ctr-${pod}`, 'CNI_IFNAME=eth0', 'CNI_PATH=/opt/cni/bin',
       `CNI_NETNS=${netns}`, `TORTIE_CNI_LOG=${join(node.dir, 'cni.log')}`,
       `CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod}`];
