@@ -354,11 +354,17 @@ export function encodeNeighbour(n: NeighbourEntry): { data: rt.Neighbor; attrs: 
   };
 }
 
-export function decodeNeighbour(m: { data: rt.Neighbor; attrs: rt.NeighborAttrs }): NeighbourEntry | undefined {
+/**
+ * A neighbour entry; undefined without a 6-byte link-layer address unless `allowNoMac` (then
+ * mac is ""): the kernel sends an entry being deleted in state FAILED, without its lladdr.
+ */
+export function decodeNeighbour(m: { data: rt.Neighbor; attrs: rt.NeighborAttrs }, allowNoMac = false): NeighbourEntry | undefined {
   const family = familyOf(m.data.family);
-  if (family === undefined || m.attrs.dst === undefined || m.attrs.lladdr === undefined || m.attrs.lladdr.length !== 6) return undefined;
-  return { ifindex: m.data.ifindex ?? 0, family, dst: formatAddress(Uint8Array.from(m.attrs.dst)), mac: macText(m.attrs.lladdr),
-    permanent: m.data.state?.permanent === true };
+  if (family === undefined || m.attrs.dst === undefined) return undefined;
+  const hasMac = m.attrs.lladdr !== undefined && m.attrs.lladdr.length === 6;
+  if (!hasMac && !allowNoMac) return undefined;
+  return { ifindex: m.data.ifindex ?? 0, family, dst: formatAddress(Uint8Array.from(m.attrs.dst)),
+    mac: hasMac && m.attrs.lladdr !== undefined ? macText(m.attrs.lladdr) : '', permanent: m.data.state?.permanent === true };
 }
 
 export function encodeFdb(f: FdbEntry): { data: rt.Neighbor; attrs: rt.NeighborAttrs } {

@@ -34,9 +34,9 @@ export interface RtNetlinkOptions {
 }
 
 const NOTIFY_CHILD = fileURLToPath(new URL('./notify-child.js', import.meta.url));
-const MulticastGroups = { LINK: 1, IPV4_IFADDR: 5, IPV4_ROUTE: 7, IPV6_IFADDR: 9, IPV6_ROUTE: 11 } as const;
+const MulticastGroups = { LINK: 1, NEIGH: 3, IPV4_IFADDR: 5, IPV4_ROUTE: 7, IPV6_IFADDR: 9, IPV6_ROUTE: 11 } as const;
 const RTM_GETROUTE = 26, RTM_NEWROUTE_MSG = 24, NLM_F_DUMP_INTR = 16;
-const NEWLINK = 16, DELLINK = 17, NEWADDR = 20, DELADDR = 21, NEWROUTE = 24, DELROUTE = 25;
+const NEWLINK = 16, DELLINK = 17, NEWADDR = 20, DELADDR = 21, NEWROUTE = 24, DELROUTE = 25, NEWNEIGH = 28, DELNEIGH = 29;
 const CREATE_REPLACE = FlagsNew.CREATE | FlagsNew.REPLACE;
 const NLMSG_ERROR = 2;
 const CREATE_EXCL = FlagsNew.CREATE | FlagsNew.EXCL;
@@ -184,7 +184,7 @@ export class RtNetlink implements Netlink {
 
   async listNeighbours(family: Family, ifindex?: number): Promise<NeighbourEntry[]> {
     const msgs = await this.req('dump', 'neighbours', () => this.sock.getNeighbors({ family: afOf(family) }, {}, this.opts));
-    return msgs.map(decodeNeighbour).filter((n): n is NeighbourEntry => n !== undefined && n.family === family
+    return msgs.map((m) => decodeNeighbour(m)).filter((n): n is NeighbourEntry => n !== undefined && n.family === family
       && (ifindex === undefined || n.ifindex === ifindex));
   }
 
@@ -228,7 +228,8 @@ export class RtNetlink implements Netlink {
    * reason, is an `overflow` (resync) and a new child is started.
    */
   private openNotify(): void {
-    const groups = [MulticastGroups.LINK, MulticastGroups.IPV4_IFADDR, MulticastGroups.IPV6_IFADDR,
+    // NEIGH carries neighbour and bridge FDB changes: a VTEP entry deleted behind our back.
+    const groups = [MulticastGroups.LINK, MulticastGroups.NEIGH, MulticastGroups.IPV4_IFADDR, MulticastGroups.IPV6_IFADDR,
       MulticastGroups.IPV4_ROUTE, MulticastGroups.IPV6_ROUTE];
     const child = spawn(process.execPath, [NOTIFY_CHILD, String(this.options.notifyRecvBuffer ?? 8 << 20), groups.join(',')],
       { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -285,6 +286,18 @@ export class RtNetlink implements Netlink {
         if (msg.kind !== 'address') return;
         const address = decodeAddress(msg);
         if (address !== undefined) this.emit({ type: 'address', action: type === NEWADDR ? 'new' : 'del', address });
+        return;
+      }
+      case NEWNEIGH: case DELNEIGH: {
+        if (msg.kind !== 'neighbor') return;
+        const action = type === NEWNEIGH ? 'new' : 'del';
+        if (msg.data.family === AF_BRIDGE) {
+          const fdb = decodeFdb(msg);
+          if (fdb !== undefined) this.emit({ type: 'fdb', action, fdb });
+          return;
+        }
+        const neighbour = decodeNeighbour(msg, true);
+        if (neighbour !== undefined) this.emit({ type: 'neighbour', action, neighbour });
         return;
       }
       default:

@@ -236,6 +236,8 @@ export class RouteTable {
         return;
       }
       case 'address':
+      case 'neighbour':
+      case 'fdb':
         return;
       case 'subscribed':
         this.stats.subscriptions++;
