@@ -13,7 +13,7 @@
 import { strict as assert } from 'node:assert';
 import { after, before, test } from 'node:test';
 import { pollUntil } from '../../helpers/poll.js';
-import { httpGetIn, sh } from '../../helpers/sh.js';
+import { httpGetIn, sh, trySh } from '../../helpers/sh.js';
 import { FrrPeer } from '../../helpers/bgp-peers.js';
 import { NodeLab, nodeLabSkipReason, type LabNode } from './node-lab.js';
 
@@ -199,6 +199,34 @@ test('rules: pools and node addresses in our nft table, NAT outgoing for the poo
   assert.match(text, /10\.244\.0\.0\/16/);
   for (const ip of ['10.1.0.2', '10.1.0.3', '10.2.0.2']) assert.ok(text.includes(ip), `node address ${ip} in the all-hosts set`);
   assert.match(text, /masquerade/);
+});
+
+test('rules: a rule, a set element or the whole table of ours deleted on the node is back within 1 s (nft monitor)', { skip }, async (t) => {
+  const [n1] = nodes as [LabNode];
+  // Our table as rule hashes per chain and sorted set elements (counters and handles vary).
+  const table = (): string => {
+    const r = trySh('ip', ['netns', 'exec', n1.ns, 'nft', '-j', 'list', 'table', 'ip', 'tortie']);
+    if (r.status !== 0) return '';
+    const items = (JSON.parse(r.stdout) as { nftables: Array<{ rule?: { chain: string; comment?: string }; set?: { name: string; elem?: unknown[] } }> }).nftables;
+    return JSON.stringify(items.map((i) => (i.rule !== undefined ? `${i.rule.chain} ${i.rule.comment ?? ''}`
+      : i.set !== undefined ? `${i.set.name} ${(i.set.elem ?? []).map((e) => JSON.stringify(e)).sort().join(' ')}` : '')).filter((x) => x !== '').sort());
+  };
+  const before = await pollUntil(() => { const x = table(); return x.includes('10.2.0.2') && x.includes('nat-outgoing tortie:') ? x : undefined; }, { timeoutMs: 10_000, what: 'our nft table' });
+  const handle = (): string => /masquerade.*# handle (\d+)/.exec(sh('ip', ['netns', 'exec', n1.ns, 'nft', '-a', 'list', 'chain', 'ip', 'tortie', 'nat-outgoing']))?.[1] ?? '';
+  const cases: Array<[string, () => void]> = [
+    ['masquerade rule', () => sh('ip', ['netns', 'exec', n1.ns, 'nft', 'delete', 'rule', 'ip', 'tortie', 'nat-outgoing', 'handle', handle()])],
+    ['node address in all-hosts-net', () => sh('ip', ['netns', 'exec', n1.ns, 'nft', 'delete', 'element', 'ip', 'tortie', 'all-hosts-net', '{ 10.2.0.2 }'])],
+    ['table', () => sh('ip', ['netns', 'exec', n1.ns, 'nft', 'delete', 'table', 'ip', 'tortie'])],
+  ];
+  const took: Record<string, number> = {};
+  for (const [what, remove] of cases) {
+    remove();
+    const t0 = Date.now();
+    await pollUntil(() => table() === before, { timeoutMs: 3000, intervalMs: 20, what: () => `${what} back: ${table()}` });
+    took[what] = Date.now() - t0;
+  }
+  t.diagnostic(`repair times (ms, upper bounds): ${JSON.stringify(took)}`);
+  for (const [what, ms] of Object.entries(took)) assert.ok(ms < 1000, `${what} back in ${ms} ms: ${JSON.stringify(took)}`);
 });
 
 test('a BGPFilter exporting with source RemotePeers → Reject: the ToR hears each block only from its owner', { skip }, async () => {
