@@ -4,14 +4,21 @@
  * address as /32, MTU = parent − 50 (IPv6 − 70); per remote VTEP a permanent neighbour entry
  * (tunnel IP → VTEP MAC) and a permanent FDB entry (VTEP MAC → node IP).
  *
+ * Repair: `onEvent()` reads the kernel's notifications (link, address, neighbour, FDB); a change
+ * to the device, its address or a VTEP entry of ours forgets what we believed about it and
+ * returns true, so the caller runs `applyAdds()` again (the agent within 50 ms). `recheck()` (the
+ * heartbeat, lost notifications) also compares the kernel's neighbour and FDB tables with what
+ * we believe we programmed, so an entry lost without a notification comes back too.
+ *
  * Ordering: `applyAdds()` programs the device and new VTEP entries; only then does
  * `routesFor()` return routes through them; `applyRemovals()` removes stale entries and must run
  * after the route table dropped their routes. `applyInDependencyOrder` (tunnel-order.ts) does it.
  */
 import type { Logger } from '../common/logger.js';
 import { TortieError } from '../common/errors.js';
+import { assertNever } from '../common/assert-never.js';
 import { parseAddress, formatAddress } from '../common/prefix.js';
-import type { Netlink, LinkInfo } from '../felix/netlink/types.js';
+import type { Netlink, LinkInfo, NetlinkEvent } from '../felix/netlink/types.js';
 import { errnoOf } from '../felix/netlink/netlink-error.js';
 import { vxlanRoute, type DesiredRoute } from '../felix/routes/route.js';
 import { vxlanMacForNode } from './vxlan-mac.js';
@@ -51,6 +58,8 @@ export class VxlanManager {
   /** VTEPs whose neighbour + FDB entries are in the kernel, by node name. */
   private readonly programmed = new Map<string, RemoteVtep>();
   private ifindex: number | undefined;
+  /** The MTU ensureDevice last set (a link event with another MTU means someone changed it). */
+  private mtu: number | undefined;
   /**
    * The device was checked (settings, address, up) and nothing has happened to it since: applyAdds
    * then skips ensureDevice's dumps. recheck() (a link/address event, lost notifications, the
@@ -59,6 +68,8 @@ export class VxlanManager {
   private deviceChecked = false;
   /** Read the kernel's neighbour/FDB tables for stale entries on the next applyRemovals. */
   private removalsDue = true;
+  /** Compare the kernel's entries with `programmed` on the next applyAdds (forget the missing ones). */
+  private verifyDue = false;
   private readonly log: Logger;
 
   constructor(private readonly deps: { readonly netlink: Netlink; readonly logger: Logger }, readonly config: VxlanConfig) {
@@ -112,6 +123,7 @@ export class VxlanManager {
     if (!mine.some((a) => a.cidr === want)) await nl.addAddress({ ifindex: dev.index, family: tunnel.family, cidr: want });
     if (!dev.up) await nl.setLink(dev.index, { up: true });
     this.ifindex = dev.index;
+    this.mtu = mtu;
     this.deviceChecked = true;
     return dev.index;
   }
@@ -126,6 +138,7 @@ export class VxlanManager {
   async applyAdds(): Promise<void> {
     const ifindex = this.deviceChecked && this.ifindex !== undefined ? this.ifindex : await this.ensureDevice();
     const nl = this.deps.netlink;
+    if (this.verifyDue) await this.verifyProgrammed(ifindex);
     for (const v of this.vteps.values()) {
       const have = this.programmed.get(v.nodeName);
       if (have !== undefined && have.nodeIp === v.nodeIp && have.tunnelIp === v.tunnelIp && this.macOf(have) === this.macOf(v)) continue;
@@ -136,6 +149,85 @@ export class VxlanManager {
       await nl.setFdb({ ifindex, mac, dst: formatAddress(parseAddress(v.nodeIp)), permanent: true });
       this.programmed.set(v.nodeName, v);
     }
+  }
+
+  /**
+   * Forget every VTEP whose neighbour or FDB entry is not in the kernel as we wrote it, so the
+   * loop in applyAdds rewrites it. Dumps only the device's entries' tables (one per family + FDB).
+   */
+  private async verifyProgrammed(ifindex: number): Promise<void> {
+    if (this.programmed.size === 0) { this.verifyDue = false; return; }
+    const nl = this.deps.netlink;
+    const neigh = new Set<string>();
+    for (const fam of new Set([...this.programmed.values()].map((v) => parseAddress(v.tunnelIp).family))) {
+      for (const n of await nl.listNeighbours(fam, ifindex)) if (n.permanent) neigh.add(`${n.dst}|${n.mac}`);
+    }
+    const fdb = new Set((await nl.listFdb(ifindex)).filter((f) => f.permanent).map((f) => `${f.mac}|${f.dst}`));
+    for (const [name, v] of this.programmed) {
+      const mac = this.macOf(v);
+      if (!neigh.has(`${formatAddress(parseAddress(v.tunnelIp))}|${mac}`) || !fdb.has(`${mac}|${formatAddress(parseAddress(v.nodeIp))}`)) {
+        this.log.warn({ vtep: name }, 'VTEP entry missing from the kernel; re-adding');
+        this.programmed.delete(name);
+      }
+    }
+    this.verifyDue = false;
+  }
+
+  /**
+   * A kernel notification: forget what it shows is no longer as we programmed it. Returns true
+   * when applyAdds must run again (the device, its address or one of our VTEP entries changed).
+   */
+  onEvent(e: NetlinkEvent): boolean {
+    switch (e.type) {
+      case 'link':
+        if (e.link.name !== this.deviceName && e.link.index !== this.ifindex) return false;
+        // Our own writes (MTU, up) also come back as events: only a difference needs work.
+        if (e.action === 'new' && e.link.index === this.ifindex && e.link.name === this.deviceName && e.link.up
+          && this.deviceChecked && e.link.mtu === this.mtu && e.link.vxlan !== undefined && !e.link.vxlan.learning && e.link.mac === this.mac) return false;
+        if (e.action === 'del') { this.programmed.clear(); this.ifindex = undefined; }
+        this.recheck();
+        return true;
+      case 'address':
+        if (e.address.ifindex !== this.ifindex || e.address.cidr.startsWith('fe80:')) return false;
+        if (e.action === 'new' && e.address.cidr === this.tunnelCidr()) return false;
+        this.deviceChecked = false;
+        return true;
+      case 'neighbour': {
+        const n = e.neighbour;
+        if (n.ifindex !== this.ifindex) return false;
+        for (const [name, v] of this.programmed) {
+          if (formatAddress(parseAddress(v.tunnelIp)) !== n.dst) continue;
+          if (e.action === 'new' && n.permanent && n.mac === this.macOf(v)) return false;
+          this.programmed.delete(name);
+          return true;
+        }
+        return false;
+      }
+      case 'fdb': {
+        const f = e.fdb;
+        if (f.ifindex !== this.ifindex) return false;
+        for (const [name, v] of this.programmed) {
+          if (this.macOf(v) !== f.mac) continue;
+          if (e.action === 'new' && f.permanent && f.dst === formatAddress(parseAddress(v.nodeIp))) return false;
+          this.programmed.delete(name);
+          return true;
+        }
+        return false;
+      }
+      case 'overflow':
+      case 'subscribed':
+        this.recheck();
+        return true;
+      case 'route':
+        return false;
+      default:
+        return assertNever(e, 'netlink event');
+    }
+  }
+
+  private tunnelCidr(): string {
+    const t = parseAddress(this.config.tunnelAddress);
+    return `${formatAddress(t)}/${t.family === 4 ? 32 : 128}`;
   }
 
   /** Routes to remote blocks, only through VTEPs already programmed. */
@@ -186,11 +278,8 @@ export class VxlanManager {
     this.removalsDue = false;
   }
 
-  /** The device's ifindex once created or found (to match address events). */
-  get ifindexKnown(): number | undefined { return this.ifindex; }
-
   /** Check the device and look for stale entries again on the next apply (events, periodic resync). */
-  recheck(): void { this.deviceChecked = false; this.removalsDue = true; }
+  recheck(): void { this.deviceChecked = false; this.removalsDue = true; this.verifyDue = true; }
 
   /** Full re-read: forget what we believe is programmed, so the next applyAdds rewrites it. */
   queueResync(): void { this.programmed.clear(); this.ifindex = undefined; this.recheck(); }

@@ -47,6 +47,8 @@ import { spawnExec } from '../../felix/rules/exec.js';
 import { NftBackend } from '../../felix/rules/nft-backend.js';
 import { IptablesBackend } from '../../felix/rules/iptables-backend.js';
 import { RulesProgrammer } from '../../felix/rules/rules-programmer.js';
+import { NftMonitor, watchedTables } from '../../felix/rules/nft-monitor.js';
+import { spawn } from 'node:child_process';
 
 /** Routing between pods and the underlay needs IPv4 forwarding in this network namespace. */
 function enableForwarding(log: Logger, v6: boolean): void {
@@ -156,7 +158,10 @@ async function main(): Promise<void> {
 
     const exec = spawnExec();
     const rulesBackend = cfg.rulesBackend === 'nft' ? new NftBackend({ exec, logger: log }) : new IptablesBackend({ exec, logger: log });
-    const rules = new RulesProgrammer({ backend: rulesBackend, clock, logger: log, metrics: dpMetrics,
+    // `nft monitor` reports a change to our table (or iptables-nft's) at once: repaired within 1 s.
+    const rulesWatcher = new NftMonitor({ spawnMonitor: () => spawn('nft', ['monitor'], { stdio: ['ignore', 'pipe', 'pipe'] }), clock, logger: log },
+      { tables: watchedTables(cfg.rulesBackend) });
+    const rules = new RulesProgrammer({ backend: rulesBackend, clock, logger: log, metrics: dpMetrics, watcher: rulesWatcher,
       health: health.register('rules', { live: true, ready: true, timeoutMs: 0 }) }, { families });
     const hostMtu = await detectHostMtu(netlink, addr?.address);
     // etcd reachability shows in /readiness detail; like calico-node the node stays ready (it keeps

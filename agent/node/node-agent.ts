@@ -131,21 +131,20 @@ export class NodeAgent {
     // Our tunnel devices or the parent interface deleted (or notifications lost): sync at once,
     // which re-creates the device, its VTEP entries and (through the route table) its routes.
     this.unsubscribeLinks = this.deps.netlink.subscribe((e) => {
+      // The VXLAN devices, their addresses and VTEP neighbour/FDB entries: each manager says
+      // whether the event undid something of ours; a sync puts it back.
+      let tunnels = false;
+      for (const m of this.tunnelManagers()) if (m.onEvent(e)) tunnels = true;
+      if (tunnels && e.type !== 'overflow') this.schedule(e.type === 'link' && e.action === 'del' ? 0 : 50);
       if (e.type === 'overflow') { this.recheckTunnels(); this.underlayChanged(); this.schedule(0); return; }
       if (e.type === 'route') {
         // Someone else's route in the main table (the underlay) changed: re-read it soon.
         if (e.route.protocol !== this.deps.routeTable.protocol && e.route.table === MAIN_TABLE) this.underlayChanged();
         return;
       }
-      if (e.type === 'address') {
-        // Our tunnel address changed on a VXLAN device (someone removed it?): check the device.
-        const vx = this.tunnelManagers().find((m) => m.ifindexKnown === e.address.ifindex);
-        if (vx !== undefined) { vx.recheck(); this.schedule(50); }
-        return;
-      }
       if (e.type !== 'link') return;
       const n = e.link.name;
-      if (n === 'vxlan.calico' || n === 'vxlan-v6.calico' || n === 'tunl0' || n === this.options.parentIface) {
+      if (n === 'tunl0' || n === this.options.parentIface) {
         this.log.info({ link: n, action: e.action }, 'tunnel/parent link changed: syncing');
         this.recheckTunnels();
         this.schedule(e.action === 'del' ? 0 : 50);

@@ -73,52 +73,55 @@ const RTAX_MTU = 2;
  * routes whose protocol is not `onlyProtocol` before touching their attributes: the resync
  * path over 100k routes. Undefined for families and types we do not model.
  */
-export function decodeRoutePayload(b: Buffer, onlyProtocol?: number): KernelRoute | undefined {
-  if (b.length < 12) return undefined;
-  const family = familyOf(b[0]);
-  const protocol = b[5] ?? 0;
+export function decodeRoutePayload(b: Buffer, onlyProtocol?: number, start = 0, end = b.length): KernelRoute | undefined {
+  if (end - start < 12) return undefined;
+  const family = familyOf(b[start]);
+  const protocol = b[start + 5] ?? 0;
   if (family === undefined || (onlyProtocol !== undefined && protocol !== onlyProtocol)) return undefined;
-  const type = typeName(b[7] ?? 0);
+  const type = typeName(b[start + 7] ?? 0);
   if (type === undefined) return undefined;
-  const dstLen = b[1] ?? 0;
-  let table = b[4] ?? 0;
+  const dstLen = b[start + 1] ?? 0;
+  let table = b[start + 4] ?? 0;
   let metric = defaultMetric(family);
-  let dst: Uint8Array | undefined;
+  // Attributes are read in place (offsets, no Buffer views) for the common ones: at 100k routes
+  // a view per attribute is a measurable share of a resync.
+  let dstOff = -1;
+  let dstBytes = 0;
   let ifindex: number | undefined;
   let gateway: string | undefined;
   let src: string | undefined;
   let nexthops: NextHop[] | undefined;
   let mtu: number | undefined;
-  let off = 12;
-  while (off + 4 <= b.length) {
+  let off = start + 12;
+  while (off + 4 <= end) {
     const len = b.readUInt16LE(off);
     const t = b.readUInt16LE(off + 2) & ~NLA_F_NESTED_BIT;
-    if (len < 4 || off + len > b.length) break;
-    const v = b.subarray(off + 4, off + len);
+    if (len < 4 || off + len > end) break;
+    const v = off + 4;
     switch (t) {
-      case RTA.DST: dst = v; break;
-      case RTA.OIF: ifindex = v.readUInt32LE(0); break;
-      case RTA.GATEWAY: gateway = formatAddress(Uint8Array.from(v)); break;
-      case RTA.PREFSRC: src = formatAddress(Uint8Array.from(v)); break;
-      case RTA.PRIORITY: metric = v.readUInt32LE(0); break;
-      case RTA.TABLE: table = v.readUInt32LE(0); break;
-      case RTA.MULTIPATH: nexthops = decodeMultipath(v); break;
-      case RTA.METRICS: mtu = readU32(find(decodeAttrs(v), RTAX_MTU)); break;
+      case RTA.DST: dstOff = v; dstBytes = len - 4; break;
+      case RTA.OIF: ifindex = b.readUInt32LE(v); break;
+      case RTA.GATEWAY: gateway = formatAddress(Uint8Array.from(b.subarray(v, off + len))); break;
+      case RTA.PREFSRC: src = formatAddress(Uint8Array.from(b.subarray(v, off + len))); break;
+      case RTA.PRIORITY: metric = b.readUInt32LE(v); break;
+      case RTA.TABLE: table = b.readUInt32LE(v); break;
+      case RTA.MULTIPATH: nexthops = decodeMultipath(b.subarray(v, off + len)); break;
+      case RTA.METRICS: mtu = readU32(find(decodeAttrs(b.subarray(v, off + len)), RTAX_MTU)); break;
       default:
     }
     off += (len + 3) & ~3;
   }
   let dstText: string;
   if (family === 4) {
-    dstText = dst === undefined || dst.length < 4 ? `0.0.0.0/${dstLen}` : `${dst[0]}.${dst[1]}.${dst[2]}.${dst[3]}/${dstLen}`;
+    dstText = dstOff < 0 || dstBytes < 4 ? `0.0.0.0/${dstLen}` : `${b[dstOff]}.${b[dstOff + 1]}.${b[dstOff + 2]}.${b[dstOff + 3]}/${dstLen}`;
   } else {
     const bytes = new Uint8Array(16);
-    if (dst !== undefined) bytes.set(dst.subarray(0, 16));
+    if (dstOff >= 0) bytes.set(b.subarray(dstOff, dstOff + Math.min(16, dstBytes)));
     dstText = formatPrefix({ family, bytes, length: dstLen });
   }
   const out: { -readonly [K in keyof KernelRoute]: KernelRoute[K] } = {
     family, dst: dstText, table, protocol, type,
-    scope: scopeName(b[6] ?? 0), metric, onlink: ((b.readUInt32LE(8)) & RTNH_F_ONLINK) !== 0,
+    scope: scopeName(b[start + 6] ?? 0), metric, onlink: ((b.readUInt32LE(start + 8)) & RTNH_F_ONLINK) !== 0,
   };
   if (ifindex !== undefined) out.ifindex = ifindex;
   if (gateway !== undefined) out.gateway = gateway;
@@ -354,11 +357,17 @@ export function encodeNeighbour(n: NeighbourEntry): { data: rt.Neighbor; attrs: 
   };
 }
 
-export function decodeNeighbour(m: { data: rt.Neighbor; attrs: rt.NeighborAttrs }): NeighbourEntry | undefined {
+/**
+ * A neighbour entry; undefined without a 6-byte link-layer address unless `allowNoMac` (then
+ * mac is ""): the kernel sends an entry being deleted in state FAILED, without its lladdr.
+ */
+export function decodeNeighbour(m: { data: rt.Neighbor; attrs: rt.NeighborAttrs }, allowNoMac = false): NeighbourEntry | undefined {
   const family = familyOf(m.data.family);
-  if (family === undefined || m.attrs.dst === undefined || m.attrs.lladdr === undefined || m.attrs.lladdr.length !== 6) return undefined;
-  return { ifindex: m.data.ifindex ?? 0, family, dst: formatAddress(Uint8Array.from(m.attrs.dst)), mac: macText(m.attrs.lladdr),
-    permanent: m.data.state?.permanent === true };
+  if (family === undefined || m.attrs.dst === undefined) return undefined;
+  const hasMac = m.attrs.lladdr !== undefined && m.attrs.lladdr.length === 6;
+  if (!hasMac && !allowNoMac) return undefined;
+  return { ifindex: m.data.ifindex ?? 0, family, dst: formatAddress(Uint8Array.from(m.attrs.dst)),
+    mac: hasMac && m.attrs.lladdr !== undefined ? macText(m.attrs.lladdr) : '', permanent: m.data.state?.permanent === true };
 }
 
 export function encodeFdb(f: FdbEntry): { data: rt.Neighbor; attrs: rt.NeighborAttrs } {

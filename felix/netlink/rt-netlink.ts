@@ -13,12 +13,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createRtNetlink, rt, FlagsNew, FlagsGet, type RtNetlinkSocket } from 'netlink';
+import { createRtNetlink, rt, FlagsNew, type RtNetlinkSocket } from 'netlink';
 import type { Logger } from '../../common/logger.js';
 import type { Family } from '../../common/prefix.js';
 import { NetlinkError, errnoOf } from './netlink-error.js';
 import { RequestQueue } from './request-queue.js';
 import { RouteBatcher } from './route-batch.js';
+import { RouteDumper } from './route-dump.js';
 import { decodeRoutePayload, encodeRoute, decodeLink, encodeLinkSpec, decodeAddress, encodeAddress,
   decodeNeighbour, encodeNeighbour, decodeFdb, encodeFdb, AF_BRIDGE, afOf, macBytes, describeRoute } from './rt-codec.js';
 import type { AddressEntry, FdbEntry, KernelRoute, LinkChange, LinkInfo, LinkSpec, Netlink, NetlinkEvent,
@@ -34,9 +35,8 @@ export interface RtNetlinkOptions {
 }
 
 const NOTIFY_CHILD = fileURLToPath(new URL('./notify-child.js', import.meta.url));
-const MulticastGroups = { LINK: 1, IPV4_IFADDR: 5, IPV4_ROUTE: 7, IPV6_IFADDR: 9, IPV6_ROUTE: 11 } as const;
-const RTM_GETROUTE = 26, RTM_NEWROUTE_MSG = 24, NLM_F_DUMP_INTR = 16;
-const NEWLINK = 16, DELLINK = 17, NEWADDR = 20, DELADDR = 21, NEWROUTE = 24, DELROUTE = 25;
+const MulticastGroups = { LINK: 1, NEIGH: 3, IPV4_IFADDR: 5, IPV4_ROUTE: 7, IPV6_IFADDR: 9, IPV6_ROUTE: 11 } as const;
+const NEWLINK = 16, DELLINK = 17, NEWADDR = 20, DELADDR = 21, NEWROUTE = 24, DELROUTE = 25, NEWNEIGH = 28, DELNEIGH = 29;
 const CREATE_REPLACE = FlagsNew.CREATE | FlagsNew.REPLACE;
 const NLMSG_ERROR = 2;
 const CREATE_EXCL = FlagsNew.CREATE | FlagsNew.EXCL;
@@ -51,6 +51,7 @@ export class RtNetlink implements Netlink {
   private readonly handlers = new Set<(e: NetlinkEvent) => void>();
   private closed = false;
   private batcher: RouteBatcher | undefined;
+  private dumper: RouteDumper | undefined;
 
   constructor(private readonly deps: { readonly logger: Logger }, private readonly options: RtNetlinkOptions = {}) {
     this.queue = new RequestQueue(options.maxInFlight ?? 64);
@@ -142,26 +143,21 @@ export class RtNetlink implements Netlink {
   }
 
   async listRoutes(family: Family, table?: number, protocol?: number): Promise<KernelRoute[]> {
-    // Raw dump, decoded by hand: routes of other protocols are skipped before their attributes
-    // are parsed, and no intermediate objects are built (100k-route resyncs).
-    const req = Buffer.alloc(12);
-    req[0] = afOf(family);
+    // Raw dump on its own socket, decoded in place (route-dump.ts): routes of other protocols
+    // are skipped before their attributes are parsed, and no per-message objects are built.
+    this.dumper ??= new RouteDumper({ timeoutMs: this.timeoutMs });
+    const dumper = this.dumper;
     // A dump interrupted by concurrent changes (NLM_F_DUMP_INTR) is inconsistent: retry it.
-    let msgs: Array<{ type: number; flags: number; data: Buffer }> = [];
     for (let attempt = 1; ; attempt++) {
-      [msgs] = await this.req('dump', `IPv${family} routes`, () =>
-        this.sock.socket.request(RTM_GETROUTE, req, { flags: FlagsGet.DUMP, timeout: this.timeoutMs }));
-      if (!msgs.some((m) => (m.flags & NLM_F_DUMP_INTR) !== 0)) break;
+      const out: KernelRoute[] = [];
+      const interrupted = await this.dumpLock.run(() => dumper.dump(family, (buf, start, end) => {
+        const r = decodeRoutePayload(buf, protocol, start, end);
+        if (r !== undefined && r.family === family && (table === undefined || r.table === table)) out.push(r);
+      }));
+      if (!interrupted) return out;
       if (attempt >= 5) throw new NetlinkError('dump', `IPv${family} routes`, 'EINTR');
       this.deps.logger.debug({ attempt }, 'route dump interrupted by concurrent changes; retrying');
     }
-    const out: KernelRoute[] = [];
-    for (const m of msgs) {
-      if (m.type !== RTM_NEWROUTE_MSG) continue;
-      const r = decodeRoutePayload(m.data, protocol);
-      if (r !== undefined && r.family === family && (table === undefined || r.table === table)) out.push(r);
-    }
-    return out;
   }
 
   async replaceRoute(route: KernelRoute): Promise<void> {
@@ -184,7 +180,7 @@ export class RtNetlink implements Netlink {
 
   async listNeighbours(family: Family, ifindex?: number): Promise<NeighbourEntry[]> {
     const msgs = await this.req('dump', 'neighbours', () => this.sock.getNeighbors({ family: afOf(family) }, {}, this.opts));
-    return msgs.map(decodeNeighbour).filter((n): n is NeighbourEntry => n !== undefined && n.family === family
+    return msgs.map((m) => decodeNeighbour(m)).filter((n): n is NeighbourEntry => n !== undefined && n.family === family
       && (ifindex === undefined || n.ifindex === ifindex));
   }
 
@@ -228,7 +224,8 @@ export class RtNetlink implements Netlink {
    * reason, is an `overflow` (resync) and a new child is started.
    */
   private openNotify(): void {
-    const groups = [MulticastGroups.LINK, MulticastGroups.IPV4_IFADDR, MulticastGroups.IPV6_IFADDR,
+    // NEIGH carries neighbour and bridge FDB changes: a VTEP entry deleted behind our back.
+    const groups = [MulticastGroups.LINK, MulticastGroups.NEIGH, MulticastGroups.IPV4_IFADDR, MulticastGroups.IPV6_IFADDR,
       MulticastGroups.IPV4_ROUTE, MulticastGroups.IPV6_ROUTE];
     const child = spawn(process.execPath, [NOTIFY_CHILD, String(this.options.notifyRecvBuffer ?? 8 << 20), groups.join(',')],
       { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -287,6 +284,18 @@ export class RtNetlink implements Netlink {
         if (address !== undefined) this.emit({ type: 'address', action: type === NEWADDR ? 'new' : 'del', address });
         return;
       }
+      case NEWNEIGH: case DELNEIGH: {
+        if (msg.kind !== 'neighbor') return;
+        const action = type === NEWNEIGH ? 'new' : 'del';
+        if (msg.data.family === AF_BRIDGE) {
+          const fdb = decodeFdb(msg);
+          if (fdb !== undefined) this.emit({ type: 'fdb', action, fdb });
+          return;
+        }
+        const neighbour = decodeNeighbour(msg, true);
+        if (neighbour !== undefined) this.emit({ type: 'neighbour', action, neighbour });
+        return;
+      }
       default:
         // Other message types are not subscribed to.
     }
@@ -308,6 +317,7 @@ export class RtNetlink implements Netlink {
     this.closed = true;
     this.closeNotify();
     this.batcher?.close();
+    this.dumper?.close();
     try { this.sock.socket.close(); } catch { /* already closed */ }
   }
 }

@@ -101,6 +101,10 @@ export type NetlinkEvent =
   | { readonly type: 'route'; readonly action: 'new' | 'del'; readonly route: KernelRoute }
   | { readonly type: 'link'; readonly action: 'new' | 'del'; readonly link: LinkInfo }
   | { readonly type: 'address'; readonly action: 'new' | 'del'; readonly address: AddressEntry }
+  /** A neighbour entry (ARP/NDP) changed: RTNLGRP_NEIGH, families inet/inet6; mac is "" when the kernel sent none (deletes). */
+  | { readonly type: 'neighbour'; readonly action: 'new' | 'del'; readonly neighbour: NeighbourEntry }
+  /** A bridge FDB entry changed (AF_BRIDGE on RTNLGRP_NEIGH), e.g. a VXLAN device's VTEP entry. */
+  | { readonly type: 'fdb'; readonly action: 'new' | 'del'; readonly fdb: FdbEntry }
   /** The subscription is (re)established: anything before it may be missed, so resync. */
   | { readonly type: 'subscribed' }
   /** Notifications were lost (ENOBUFS) or the stream broke: resync everything. */
@@ -142,7 +146,7 @@ export interface Netlink {
   setFdb(entry: FdbEntry): Promise<void>;
   deleteFdb(entry: FdbEntry): Promise<void>;
 
-  /** Route, link and address notifications plus overflow; returns an unsubscribe function. */
+  /** Route, link, address, neighbour and FDB notifications plus overflow; returns an unsubscribe function. */
   subscribe(handler: (event: NetlinkEvent) => void): Unsubscribe;
   close(): void;
 }

@@ -14,7 +14,7 @@ import { formatPrefix, parsePrefix } from '../../common/prefix.js';
 import { assertNever } from '../../common/assert-never.js';
 import { errnoOf } from '../netlink/netlink-error.js';
 import { MAIN_TABLE, RouteProtocol, type KernelRoute, type Netlink, type NetlinkEvent, type Unsubscribe } from '../netlink/types.js';
-import { ifacesOf, resolveRoute, routeSignature, validateDesiredRoute, type DesiredRoute } from './route.js';
+import { ifacesOf, resolveRoute, routeSignature, sameRouteSignature, validateDesiredRoute, type DesiredRoute } from './route.js';
 
 export interface RouteTableDeps {
   readonly netlink: Netlink;
@@ -73,6 +73,8 @@ export class RouteTable {
   private readonly desired = new Map<string, DesiredRoute>();
   /** Our routes as we believe the kernel has them, by destination (normally one per dst). */
   private readonly believed = new Map<string, Entry[]>();
+  /** Marks the entries seen by the running resync (Entry.gen). */
+  private resyncGen = 0;
   private readonly dirty = new Set<string>();
   /** Destinations whose kernel route may be gone without a notification: rewrite on apply. */
   private readonly suspect = new Set<string>();
@@ -242,6 +244,8 @@ export class RouteTable {
         return;
       }
       case 'address':
+      case 'neighbour':
+      case 'fdb':
         return;
       case 'subscribed':
         this.stats.subscriptions++;
@@ -392,28 +396,57 @@ export class RouteTable {
 
   private async resync(): Promise<void> {
     const t0 = this.deps.clock.now();
+    const linksBefore = this.linksVersion;
     const links = await this.deps.netlink.listLinks();
-    const fresh = new Map(links.map((l) => [l.name, l.index]));
+    const byName = new Map(links.map((l) => [l.name, l.index]));
     const now = this.deps.clock.now();
     for (const l of links) if (!this.firstSeen.has(l.index)) this.firstSeen.set(l.index, now);
-    for (const i of [...this.firstSeen.keys()]) if (!links.some((l) => l.index === i)) this.firstSeen.delete(i);
-    if (fresh.size !== this.links.size || [...fresh].some(([n, i]) => this.links.get(n) !== i)) {
-      this.links = fresh;
+    const present = new Set(links.map((l) => l.index));
+    for (const i of [...this.firstSeen.keys()]) if (!present.has(i)) this.firstSeen.delete(i);
+    if (byName.size !== this.links.size || [...byName].some(([n, i]) => this.links.get(n) !== i)) {
+      this.links = byName;
       this.linksVersion++;
     }
-    const believed = new Map<string, Entry[]>();
+    // A resync that finds nothing to do must be cheap (it runs every 90 s, on every error and
+    // overflow, at 100k routes): an entry whose signature is unchanged keeps its old object, and
+    // only destinations whose kernel state changed are compared with the desired state, unless
+    // the links changed (then every resolved route may differ).
+    const linksVersion = this.linksVersion;
+    const gen = ++this.resyncGen;
+    const touched: string[] = [];
+    /** Destinations seen twice in this dump (several metrics): rebuilt from scratch. */
+    const multi = new Map<string, Entry[]>();
     for (const f of this.families) {
       for (const r of await this.deps.netlink.listRoutes(f, this.table, this.protocol)) {
         if (r.protocol !== this.protocol || r.table !== this.table) continue;
-        const e: Entry = { route: r, sig: routeSignature(r) };
-        const list = believed.get(r.dst);
-        if (list === undefined) believed.set(r.dst, [e]); else list.push(e);
+        const old = this.believed.get(r.dst);
+        const first = old?.[0];
+        if (old !== undefined && old.length === 1 && first !== undefined && first.gen !== gen && sameRouteSignature(first.route, r)) {
+          first.gen = gen; // unchanged: keep the object, no map write, no signature text
+          continue;
+        }
+        const e: Entry = { route: r, sig: routeSignature(r), gen };
+        const m = multi.get(r.dst);
+        if (m !== undefined) m.push(e);
+        else if (first !== undefined && first.gen === gen) multi.set(r.dst, [...old ?? [], e]);
+        else multi.set(r.dst, [e]);
+        touched.push(r.dst);
       }
     }
-    this.believed.clear();
-    for (const [k, v] of believed) this.believed.set(k, v);
-    for (const dst of this.desired.keys()) if (!this.inSync(dst)) this.dirty.add(dst);
-    for (const dst of this.believed.keys()) if (!this.desired.has(dst)) this.dirty.add(dst);
+    for (const [dst, list] of multi) this.believed.set(dst, list);
+    for (const [dst, list] of this.believed) {
+      if (list.every((e) => e.gen === gen)) continue;
+      const kept = list.filter((e) => e.gen === gen);
+      if (kept.length === 0) this.believed.delete(dst); else this.believed.set(dst, kept);
+      touched.push(dst);
+    }
+    if (this.stats.resyncs === 0 || linksVersion !== linksBefore) {
+      for (const dst of this.desired.keys()) if (!this.inSync(dst)) this.dirty.add(dst);
+      for (const dst of this.believed.keys()) if (!this.desired.has(dst)) this.dirty.add(dst);
+    } else {
+      // Untouched destinations are as the last apply left them: in sync unless already dirty.
+      for (const dst of touched) if (!this.inSync(dst)) this.dirty.add(dst);
+    }
     this.stats.resyncs++;
     this.stats.lastResyncMs = this.deps.clock.now() - t0;
   }
@@ -430,8 +463,8 @@ function sameDesired(a: DesiredRoute, b: DesiredRoute): boolean {
     && JSON.stringify(a.nexthops ?? null) === JSON.stringify(b.nexthops ?? null);
 }
 
-/** A kernel route with its comparison signature, computed once. */
-interface Entry { readonly route: KernelRoute; readonly sig: string }
+/** A kernel route with its comparison signature, computed once; `gen`: the last resync that saw it. */
+interface Entry { readonly route: KernelRoute; readonly sig: string; gen?: number }
 
 const V4_PREFIX = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 

@@ -161,3 +161,16 @@ export function routeSignature(r: KernelRoute): string {
   const scope = r.family === 6 || !unicast ? '' : r.scope;
   return `${r.table}|${r.dst}|${r.metric}|${r.protocol}|${r.type}|${scope}|${via}|${r.src ?? ''}|${r.mtu ?? ''}`;
 }
+
+/**
+ * `routeSignature(a) === routeSignature(b)` without building either string, for the common
+ * single-next-hop case (the no-op resync compares 100k pairs); multipath falls back to the texts.
+ */
+export function sameRouteSignature(a: KernelRoute, b: KernelRoute): boolean {
+  if (a.nexthops !== undefined || b.nexthops !== undefined) return routeSignature(a) === routeSignature(b);
+  if (a.table !== b.table || a.dst !== b.dst || a.metric !== b.metric || a.protocol !== b.protocol || a.type !== b.type
+    || a.src !== b.src || a.mtu !== b.mtu) return false;
+  if (a.type !== 'unicast') return true;
+  if (a.family === 4 && b.family === 4 && a.scope !== b.scope) return false;
+  return a.ifindex === b.ifindex && a.gateway === b.gateway && a.onlink === b.onlink;
+}

@@ -1,8 +1,8 @@
 /**
  * iptables backend: `ipset restore -exist` for set creates and element changes, then one
  * `iptables-restore --noflush --wait 10` per table we change (ip6tables-restore for IPv6), then
- * destroys of stale sets. Read-back: `iptables-save -t filter|nat` (parse only `tortie-*` chains
- * and `tortie:` comments) and `ipset save` of our sets.
+ * destroys of stale sets. Read-back: one `iptables-save` (parse only filter/nat `tortie-*` chains
+ * and `tortie:` comments) and one `ipset save`, of which only our sets are kept.
  */
 import type { Logger } from '../../common/logger.js';
 import type { Family } from '../../common/prefix.js';
@@ -48,26 +48,58 @@ export class IptablesBackend implements RulesBackend {
   async read(family: Family): Promise<KernelRulesState> {
     const chains = new Map<string, ChainSeen>();
     const hooks = new Map<string, HookRuleSeen[]>();
+    // One save of every table (the parser keeps filter and nat apart): one process, not one per table.
+    const cmd = this.tool(family, 'save');
+    const r = await this.deps.exec(cmd, []);
+    if (r.code !== 0) throw new RulesReadError(cmd, `exited ${r.code}: ${r.stderr.trim()}`);
     for (const table of TABLES) {
-      const cmd = this.tool(family, 'save');
-      const r = await this.deps.exec(cmd, ['-t', table]);
-      if (r.code !== 0) throw new RulesReadError(`${cmd} -t ${table}`, `exited ${r.code}: ${r.stderr.trim()}`);
       const seen = parseIptablesSave(r.stdout, table);
       for (const [k, v] of seen.chains) chains.set(k, v);
       for (const [k, v] of seen.hooks) hooks.set(k, v);
     }
-    const list = await this.deps.exec('ipset', ['list', '-n']);
-    if (list.code !== 0) throw new RulesReadError('ipset list -n', `exited ${list.code}: ${list.stderr.trim()}`);
+    // One `ipset save` for every set (not a list and a save per set): each process costs.
+    const all = await this.deps.exec('ipset', ['save']);
+    if (all.code !== 0) throw new RulesReadError('ipset save', `exited ${all.code}: ${all.stderr.trim()}`);
     const prefix = `tortie${family}0`;
+    const byName = new Map<string, string[]>();
+    for (const line of all.stdout.split('\n')) {
+      const name = /^(?:create|add) (\S+) /.exec(line)?.[1];
+      if (name === undefined || !name.startsWith(prefix)) continue;
+      const lines = byName.get(name) ?? [];
+      lines.push(line);
+      byName.set(name, lines);
+    }
     const sets = new Map<string, ReadonlySet<string>>();
-    for (const name of list.stdout.split('\n').map((s) => s.trim()).filter((s) => s.startsWith(prefix))) {
-      const s = await this.deps.exec('ipset', ['save', name]);
-      if (s.code !== 0) throw new RulesReadError(`ipset save ${name}`, `exited ${s.code}: ${s.stderr.trim()}`);
-      try { sets.set(name.slice(prefix.length), parseIpsetSave(s.stdout, ipsetKind(s.stdout))); } catch (err) {
-        throw new RulesReadError(`ipset save ${name}`, `unparseable output: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    for (const [name, lines] of byName) {
+      const text = lines.join('\n');
+      try { sets.set(name.slice(prefix.length), parseIpsetSave(text, ipsetKind(text))); } catch (err) {
+        throw new RulesReadError(`ipset save (${name})`, `unparseable output: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       }
     }
     return { ...emptyKernelState, chains, hooks, sets };
+  }
+
+  /**
+   * One `ipset list -t` (headers only: no elements) gives each of our sets' size; with legacy
+   * iptables, which `nft monitor` cannot see, also our lines of `iptables-save` (counters cut).
+   */
+  async fingerprint(family: Family): Promise<string> {
+    const r = await this.deps.exec('ipset', ['list', '-t']);
+    if (r.code !== 0) throw new RulesReadError('ipset list -t', `exited ${r.code}: ${r.stderr.trim()}`);
+    const prefix = `tortie${family}0`;
+    const parts: string[] = [];
+    let name: string | undefined;
+    for (const line of r.stdout.split('\n')) {
+      if (line.startsWith('Name: ')) name = line.slice(6).trim();
+      else if (line.startsWith('Number of entries: ') && name?.startsWith(prefix) === true) parts.push(`${name}=${line.slice(19).trim()}`);
+    }
+    if (this.mode === 'legacy') {
+      const cmd = this.tool(family, 'save');
+      const s = await this.deps.exec(cmd, []);
+      if (s.code !== 0) throw new RulesReadError(cmd, `exited ${s.code}: ${s.stderr.trim()}`);
+      for (const line of s.stdout.split('\n')) if (line.includes('tortie')) parts.push(line.replace(/ \[\d+:\d+\]$/, ''));
+    }
+    return parts.join('\n');
   }
 
   async write(plan: WritePlan): Promise<void> {

@@ -1,13 +1,13 @@
 /**
  * nftables backend: one `nft -f -` transaction per apply into our own `table ip|ip6 tortie`.
- * Read-back lists our table tersely (no set elements) and each of our sets: nothing else.
+ * Read-back lists our table, set elements included, in one `nft` run: nothing else.
  */
 import type { Logger } from '../../common/logger.js';
 import type { Family } from '../../common/prefix.js';
 import { RulesApplyError, RulesReadError } from './errors.js';
 import type { Exec } from './exec.js';
 import {
-  NFT_TABLE, nftFamily, nftStateFrom, parseNftSetElements, parseNftTable, renderNftRemove, renderNftTransaction,
+  NFT_TABLE, nftFamily, nftStateFrom, parseNftTableWithElements, renderNftRemove, renderNftTransaction,
 } from './nft-render.js';
 import type { KernelRulesState, RulesBackend, WritePlan } from './rules-backend.js';
 
@@ -29,28 +29,20 @@ export class NftBackend implements RulesBackend {
 
   async read(family: Family): Promise<KernelRulesState> {
     const fam = nftFamily(family);
-    const args = ['-j', '-t', 'list', 'table', fam, NFT_TABLE];
+    // One process: the table with its set elements (every nft run loads its whole cache).
+    const args = ['-j', 'list', 'table', fam, NFT_TABLE];
     const r = await this.deps.exec(this.nft, args);
     const cmd = `${this.nft} ${args.join(' ')}`;
     if (r.code !== 0) {
       if (/No such file or directory/.test(r.stderr)) return nftStateFrom({ chains: new Map(), sets: new Map() }, new Map());
       throw new RulesReadError(cmd, `exited ${r.code}: ${r.stderr.trim()}`);
     }
-    let listing;
-    try { listing = parseNftTable(r.stdout); } catch (err) {
+    try {
+      const { listing, elements } = parseNftTableWithElements(r.stdout);
+      return nftStateFrom(listing, elements);
+    } catch (err) {
       throw new RulesReadError(cmd, `unparseable output: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
-    const elements = new Map<string, ReadonlySet<string>>();
-    for (const [name, kind] of listing.sets) {
-      const sargs = ['-j', 'list', 'set', fam, NFT_TABLE, name];
-      const s = await this.deps.exec(this.nft, sargs);
-      const scmd = `${this.nft} ${sargs.join(' ')}`;
-      if (s.code !== 0) throw new RulesReadError(scmd, `exited ${s.code}: ${s.stderr.trim()}`);
-      try { elements.set(name, parseNftSetElements(s.stdout, kind)); } catch (err) {
-        throw new RulesReadError(scmd, `unparseable output: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-      }
-    }
-    return nftStateFrom(listing, elements);
   }
 
   async write(plan: WritePlan): Promise<void> {

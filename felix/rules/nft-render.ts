@@ -120,9 +120,13 @@ export interface NftTableListing {
 
 /** Parse `nft -j -t list table <fam> tortie` (terse: no set elements). Throws on malformed JSON. */
 export function parseNftTable(jsonText: string): NftTableListing {
+  return parseNftItems(nftItems(jsonText));
+}
+
+function parseNftItems(items: readonly Record<string, unknown>[]): NftTableListing {
   const chains = new Map<string, { table: 'filter' | 'nat'; hashes: string[] }>();
   const sets = new Map<string, 'net' | 'addr'>();
-  for (const item of nftItems(jsonText)) {
+  for (const item of items) {
     const chain = rec(item['chain']);
     if (chain !== undefined && chain['table'] === NFT_TABLE && typeof chain['name'] === 'string') {
       chains.set(chain['name'], { table: chain['type'] === 'nat' ? 'nat' : 'filter', hashes: [] });
@@ -145,8 +149,26 @@ export function parseNftTable(jsonText: string): NftTableListing {
 
 /** Parse `nft -j list set <fam> tortie <name>` into canonical elements. */
 export function parseNftSetElements(jsonText: string, kind: 'net' | 'addr'): Set<string> {
+  return elementsOf(nftItems(jsonText), kind);
+}
+
+/**
+ * Parse `nft -j list table <fam> tortie` (with set elements): the whole read-back in one nft
+ * process (each costs a full cache load), chains with their hashes and every set's elements.
+ */
+export function parseNftTableWithElements(jsonText: string): { listing: NftTableListing; elements: Map<string, ReadonlySet<string>> } {
+  const items = nftItems(jsonText);
+  const listing = parseNftItems(items);
+  const elements = new Map<string, ReadonlySet<string>>();
+  for (const [name, kind] of listing.sets) {
+    elements.set(name, elementsOf(items.filter((i) => rec(i['set'])?.['name'] === name && rec(i['set'])?.['table'] === NFT_TABLE), kind));
+  }
+  return { listing, elements };
+}
+
+function elementsOf(items: readonly Record<string, unknown>[], kind: 'net' | 'addr'): Set<string> {
   const out = new Set<string>();
-  for (const item of nftItems(jsonText)) {
+  for (const item of items) {
     const set = rec(item['set']);
     const elems = set?.['elem'];
     if (!Array.isArray(elems)) continue;

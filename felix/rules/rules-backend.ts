@@ -82,6 +82,11 @@ export interface RulesBackend {
   write(plan: WritePlan): Promise<void>;
   /** Remove everything we own (tables, chains, jumps, sets) for this family. */
   removeAll(family: Family): Promise<void>;
+  /**
+   * A cheap digest of what no watcher reports (iptables: our ipsets' sizes, and with legacy
+   * iptables our rule lines): polled every second, a change means "read back now".
+   */
+  fingerprint?(family: Family): Promise<string>;
 }
 
 /** The jump rule as iptables-save prints it (after `-A <builtin> `). */

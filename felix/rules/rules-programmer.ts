@@ -12,6 +12,7 @@ import type { Logger } from '../../common/logger.js';
 import type { Family } from '../../common/prefix.js';
 import type { HealthReporter } from '../health/health-aggregator.js';
 import type { DataplaneMetrics } from '../metrics/dataplane-metrics.js';
+import type { RulesWatcher } from './nft-monitor.js';
 import { buildRuleset, type RulesConfig } from './desired-rules.js';
 import { RulesConfigError } from './errors.js';
 import { canonicalElement } from './rule-model.js';
@@ -26,6 +27,11 @@ export interface RulesProgrammerDeps {
   readonly logger: Logger;
   readonly metrics?: DataplaneMetrics;
   readonly health?: HealthReporter;
+  /**
+   * Tells us when our objects may have changed (`nft monitor`, nft-monitor.ts): the read-back
+   * runs within `watchDebounceMs` instead of at the next post-write check or refresh.
+   */
+  readonly watcher?: RulesWatcher;
 }
 
 export interface RulesProgrammerOptions {
@@ -42,6 +48,14 @@ export interface RulesProgrammerOptions {
    * Catches another program clobbering us soon after we wrote. Only while start()ed.
    */
   readonly postWriteCheckMs?: number;
+  /** Delay between a watcher's change report and the read-back (default 50 ms: one per burst). */
+  readonly watchDebounceMs?: number;
+  /**
+   * Period of the backend's cheap fingerprint check (`RulesBackend.fingerprint`, e.g. ipset
+   * sizes), for objects no watcher sees; a change triggers a read-back (default 500 ms, so a
+   * change is seen and repaired within 1 s; 0 = off).
+   */
+  readonly fingerprintCheckMs?: number;
 }
 
 export interface FamilyApplyReport {
@@ -89,6 +103,12 @@ export class RulesProgrammer {
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
   private readonly postWriteBaseMs: number;
+  private readonly watchDebounceMs: number;
+  private readonly fingerprintMs: number;
+  private fingerprintTimer: TimerHandle | undefined;
+  /** The backend's fingerprint per family right after our last successful apply. */
+  private readonly fingerprints = new Map<Family, string>();
+  private applying = false;
   private postWriteDelay = 0;
   private postWriteTimer: TimerHandle | undefined;
   private desired = new Map<Family, Ruleset>();
@@ -109,6 +129,8 @@ export class RulesProgrammer {
     this.retryBaseMs = options.retryBaseMs ?? 1000;
     this.retryMaxMs = options.retryMaxMs ?? 30_000;
     this.postWriteBaseMs = options.postWriteCheckMs ?? 1000;
+    this.watchDebounceMs = options.watchDebounceMs ?? 50;
+    this.fingerprintMs = options.fingerprintCheckMs ?? 500;
   }
 
   /** Validate and take the configuration (throws RulesConfigError naming the field). */
@@ -169,11 +191,45 @@ export class RulesProgrammer {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.deps.watcher?.start((reason) => this.onWatcherChange(reason));
     this.kick(0);
+    this.armFingerprintCheck();
+  }
+
+  /** Poll the backend's cheap fingerprint; a difference from the one after our last apply is drift. */
+  private armFingerprintCheck(): void {
+    const backend = this.deps.backend;
+    if (!this.running || this.fingerprintMs <= 0 || backend.fingerprint === undefined) return;
+    this.fingerprintTimer = this.deps.clock.setTimeout(() => {
+      this.fingerprintTimer = undefined;
+      void this.checkFingerprints().finally(() => this.armFingerprintCheck());
+    }, this.fingerprintMs);
+  }
+
+  private async checkFingerprints(): Promise<void> {
+    const fp = this.deps.backend.fingerprint?.bind(this.deps.backend);
+    if (fp === undefined || this.applying) return;
+    for (const [family, before] of this.fingerprints) {
+      let now: string;
+      try { now = await fp(family); } catch { continue; }
+      if (this.applying) return; // our own write may be under way: its apply records a fresh one
+      if (now !== before) { this.onWatcherChange('fingerprint'); return; }
+    }
+  }
+
+  /** A change somewhere in what the watcher sees: read back soon, once per burst. */
+  private onWatcherChange(reason: string): void {
+    if (!this.running) return;
+    this.resyncReason ??= reason;
+    // A pending run (retry, earlier report) will read back anyway: do not push it later.
+    if (this.retryTimer === undefined) this.kick(this.watchDebounceMs);
   }
 
   stop(): void {
     this.running = false;
+    this.deps.watcher?.stop();
+    this.fingerprintTimer?.cancel();
+    this.fingerprintTimer = undefined;
     this.refreshTimer?.cancel();
     this.retryTimer?.cancel();
     this.postWriteTimer?.cancel();
@@ -232,6 +288,7 @@ export class RulesProgrammer {
     const reason = this.resyncReason;
     this.resyncReason = undefined;
     const reports: FamilyApplyReport[] = [];
+    this.applying = true;
     try {
       for (const family of this.families) {
         const desired = this.desired.get(family);
@@ -264,6 +321,9 @@ export class RulesProgrammer {
         // The kernel now matches `desired`; sharing its set objects makes the next check O(1).
         this.believed.set(family, stateAfter(desired, backend.usesHooks));
         this.pendingSetOps.delete(family);
+        if (this.running && this.fingerprintMs > 0 && backend.fingerprint !== undefined) {
+          this.fingerprints.set(family, await backend.fingerprint(family));
+        }
         metrics?.setRuleCount(backend.kind, family, desired.chains.reduce((n, c) => n + c.rules.length, 0));
         for (const s of desired.sets) metrics?.setSetElements(s.name, family, s.elements.size);
         reports.push({
@@ -279,6 +339,8 @@ export class RulesProgrammer {
       this.deps.health?.report({ live: this.failures < 10, ready: false,
         detail: `rules apply failed ${this.failures} time(s): ${err instanceof Error ? err.message : String(err)}` });
       throw err;
+    } finally {
+      this.applying = false;
     }
     this.failures = 0;
     this.schedulePostWriteCheck(reports.some((r) => r.chainsWritten.length > 0 || r.elementsAdded > 0

@@ -79,6 +79,30 @@ export class FakeNetlink implements Netlink {
     if (l !== undefined) this.removeLink(l);
   }
 
+  /** Someone else deletes a neighbour entry (`ip neigh del`). */
+  externalDeleteNeighbour(ifindex: number, dst: string, notify = true): void {
+    const n = this.neighbours.get(`${ifindex}|${dst}`);
+    if (n === undefined) return;
+    this.neighbours.delete(`${ifindex}|${dst}`);
+    if (notify) this.push({ type: 'neighbour', action: 'del', neighbour: n });
+  }
+
+  /** Someone else deletes an FDB entry (`bridge fdb del`); `notify: false` = the event was lost. */
+  externalDeleteFdb(ifindex: number, mac: string, dst: string, notify = true): void {
+    const f = this.fdb.get(`${ifindex}|${mac}|${dst}`);
+    if (f === undefined) return;
+    this.fdb.delete(`${ifindex}|${mac}|${dst}`);
+    if (notify) this.push({ type: 'fdb', action: 'del', fdb: f });
+  }
+
+  /** Someone else removes an address (`ip addr flush`). */
+  externalDeleteAddress(ifindex: number, cidr: string): void {
+    const i = this.addresses.findIndex((a) => a.ifindex === ifindex && a.cidr === cidr);
+    if (i < 0) return;
+    const [address] = this.addresses.splice(i, 1);
+    if (address !== undefined) this.push({ type: 'address', action: 'del', address });
+  }
+
   routesOfProtocol(protocol: number): KernelRoute[] {
     return [...this.routes.values()].filter((r) => r.protocol === protocol);
   }
@@ -171,6 +195,7 @@ export class FakeNetlink implements Netlink {
     this.check('addAddress', entry, `address ${entry.cidr}`);
     if (!this.links.has(entry.ifindex)) throw new NetlinkError('add', `address ${entry.cidr}`, 'ENODEV');
     if (!this.addresses.some((a) => a.ifindex === entry.ifindex && a.cidr === entry.cidr)) this.addresses.push(entry);
+    this.push({ type: 'address', action: 'new', address: entry });
   }
 
   async deleteAddress(entry: AddressEntry): Promise<void> {
@@ -178,6 +203,7 @@ export class FakeNetlink implements Netlink {
     const i = this.addresses.findIndex((a) => a.ifindex === entry.ifindex && a.cidr === entry.cidr);
     if (i < 0) throw new NetlinkError('delete', `address ${entry.cidr}`, 'EADDRNOTAVAIL');
     this.addresses.splice(i, 1);
+    this.push({ type: 'address', action: 'del', address: entry });
   }
 
   async listRoutes(family: Family, table?: number, protocol?: number): Promise<KernelRoute[]> {
@@ -224,11 +250,13 @@ export class FakeNetlink implements Netlink {
     this.check('setNeighbour', entry, `neighbour ${entry.dst}`);
     if (!this.links.has(entry.ifindex)) throw new NetlinkError('set', `neighbour ${entry.dst}`, 'ENODEV');
     this.neighbours.set(`${entry.ifindex}|${entry.dst}`, entry);
+    this.push({ type: 'neighbour', action: 'new', neighbour: entry });
   }
 
   async deleteNeighbour(entry: NeighbourEntry): Promise<void> {
     this.check('deleteNeighbour', entry, `neighbour ${entry.dst}`);
     if (!this.neighbours.delete(`${entry.ifindex}|${entry.dst}`)) throw new NetlinkError('delete', `neighbour ${entry.dst}`, 'ENOENT');
+    this.push({ type: 'neighbour', action: 'del', neighbour: entry });
   }
 
   async listFdb(ifindex: number): Promise<FdbEntry[]> {
@@ -239,11 +267,13 @@ export class FakeNetlink implements Netlink {
     this.check('setFdb', entry, `fdb ${entry.mac}`);
     if (!this.links.has(entry.ifindex)) throw new NetlinkError('set', `fdb ${entry.mac}`, 'ENODEV');
     this.fdb.set(`${entry.ifindex}|${entry.mac}|${entry.dst}`, entry);
+    this.push({ type: 'fdb', action: 'new', fdb: entry });
   }
 
   async deleteFdb(entry: FdbEntry): Promise<void> {
     this.check('deleteFdb', entry, `fdb ${entry.mac}`);
     if (!this.fdb.delete(`${entry.ifindex}|${entry.mac}|${entry.dst}`)) throw new NetlinkError('delete', `fdb ${entry.mac}`, 'ENOENT');
+    this.push({ type: 'fdb', action: 'del', fdb: entry });
   }
 
   subscribe(handler: (event: NetlinkEvent) => void): Unsubscribe {

@@ -6,7 +6,10 @@ import { NftBackend } from '../../felix/rules/nft-backend.js';
 import { IptablesBackend } from '../../felix/rules/iptables-backend.js';
 import type { RulesBackend } from '../../felix/rules/rules-backend.js';
 import { RulesProgrammer, type RulesProgrammerOptions } from '../../felix/rules/rules-programmer.js';
+import { watchedTables } from '../../felix/rules/nft-monitor.js';
+import { NftMonitor } from '../../felix/rules/nft-monitor.js';
 import { sh } from './sh.js';
+import { spawn } from 'node:child_process';
 
 export type BackendKind = 'nft' | 'iptables';
 
@@ -15,9 +18,15 @@ export function backendIn(ns: string, kind: BackendKind): RulesBackend {
   return kind === 'nft' ? new NftBackend({ exec, logger: silentLogger() }) : new IptablesBackend({ exec, logger: silentLogger() });
 }
 
-export function programmerIn(ns: string, kind: BackendKind, options: RulesProgrammerOptions = {}): RulesProgrammer {
-  return new RulesProgrammer({ backend: backendIn(ns, kind), clock: systemClock, logger: silentLogger() },
-    { refreshIntervalMs: 0, ...options });
+export function programmerIn(ns: string, kind: BackendKind, options: RulesProgrammerOptions = {}, watch = false): RulesProgrammer {
+  return new RulesProgrammer({ backend: backendIn(ns, kind), clock: systemClock, logger: silentLogger(),
+    ...(watch ? { watcher: monitorIn(ns, kind) } : {}) }, { refreshIntervalMs: 0, ...options });
+}
+
+/** `nft monitor` in the namespace, watching the tables the agent watches for this backend. */
+export function monitorIn(ns: string, kind: BackendKind): NftMonitor {
+  return new NftMonitor({ spawnMonitor: () => spawn('ip', ['netns', 'exec', ns, 'nft', 'monitor'], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    clock: systemClock, logger: silentLogger() }, { tables: watchedTables(kind) });
 }
 
 /** Every `tortie:` comment hash per chain, read with the stock tools (not our parser). */

@@ -144,3 +144,69 @@ test('VxlanManager: a sync with nothing changed reads no kernel table; recheck()
   assert.ok((await sync()).includes('listFdb'), 'a VTEP gone: its entries are looked for');
   assert.deepEqual([...nl.fdb.values()], []);
 });
+
+/** A manager fed by the fake's notifications; `settle()` delivers them and says whether any since the last settle needed applyAdds. */
+async function subscribed(): Promise<{ nl: FakeNetlink; m: VxlanManager; settle: () => Promise<boolean>; dev: () => number }> {
+  const { nl } = node();
+  const m = new VxlanManager({ netlink: nl, logger: silentLogger() }, { nodeName: 'a', nodeIp: '192.168.1.1', tunnelAddress: '10.244.0.0' });
+  let dirty = false;
+  nl.subscribe((e) => { if (m.onEvent(e)) dirty = true; });
+  m.setRemoteVteps([{ nodeName: 'b', nodeIp: '192.168.1.2', tunnelIp: '10.244.1.0' }, { nodeName: 'c', nodeIp: '192.168.1.3', tunnelIp: '10.244.2.0' }]);
+  await m.applyAdds();
+  await m.applyRemovals();
+  const settle = async (): Promise<boolean> => { await nl.flushEvents(); const d = dirty; dirty = false; return d; };
+  await settle();
+  // Our own writes' echoes, once the device has settled, need no work.
+  await m.applyAdds();
+  assert.equal(await settle(), false, 'a second apply with nothing changed raises no event that needs work');
+  const dev = (): number => [...nl.links.values()].find((l) => l.name === 'vxlan.calico')?.index ?? -1;
+  return { nl, m, settle, dev };
+}
+
+test('VxlanManager: a VTEP neighbour or FDB entry deleted behind our back is reported and re-added by the next applyAdds', async () => {
+  const { nl, m, settle, dev } = await subscribed();
+  const before = { neigh: [...nl.neighbours.values()], fdb: [...nl.fdb.values()] };
+  nl.externalDeleteFdb(dev(), vxlanMacForNode('b'), '192.168.1.2');
+  assert.equal(await settle(), true, 'an FDB delete of ours needs work');
+  await m.applyAdds();
+  assert.deepEqual([...nl.fdb.values()].sort((x, y) => x.dst.localeCompare(y.dst)), before.fdb);
+  await settle();
+  nl.externalDeleteNeighbour(dev(), '10.244.2.0');
+  assert.equal(await settle(), true, 'a neighbour delete of ours needs work');
+  await m.applyAdds();
+  assert.deepEqual([...nl.neighbours.values()].sort((x, y) => x.dst.localeCompare(y.dst)), before.neigh);
+  // Someone else's entry on another interface: not ours, no work.
+  nl.neighbours.set('1|10.9.9.9', { ifindex: 1, family: 4, dst: '10.9.9.9', mac: '02:00:00:00:00:01', permanent: true });
+  nl.externalDeleteNeighbour(1, '10.9.9.9');
+  assert.equal(await settle(), false);
+});
+
+test('VxlanManager: an entry lost without a notification is found by recheck() (the heartbeat), not believed forever', async () => {
+  const { nl, m, settle, dev } = await subscribed();
+  nl.externalDeleteFdb(dev(), vxlanMacForNode('c'), '192.168.1.3', false);
+  nl.externalDeleteNeighbour(dev(), '10.244.1.0', false);
+  assert.equal(await settle(), false);
+  await m.applyAdds();
+  assert.equal(nl.fdb.size, 1, 'without a recheck the believed state is trusted');
+  m.recheck();
+  await m.applyAdds();
+  assert.deepEqual([nl.fdb.size, nl.neighbours.size], [2, 2]);
+});
+
+test('VxlanManager: the tunnel address removed, the device set down or given another MTU are reported and put back', async () => {
+  const { nl, m, settle, dev } = await subscribed();
+  nl.externalDeleteAddress(dev(), '10.244.0.0/32');
+  assert.equal(await settle(), true);
+  await m.applyAdds();
+  assert.deepEqual(nl.addresses.filter((a) => a.ifindex === dev()).map((a) => a.cidr), ['10.244.0.0/32']);
+  await settle();
+  await nl.setLink(dev(), { up: false, mtu: 1400 });
+  assert.equal(await settle(), true);
+  await m.applyAdds();
+  const l = nl.links.get(dev());
+  assert.deepEqual([l?.up, l?.mtu], [true, 8950]);
+  nl.externalDeleteLink('vxlan.calico');
+  assert.equal(await settle(), true);
+  await m.applyAdds();
+  assert.deepEqual([nl.fdb.size, nl.neighbours.size, nl.links.get(dev())?.up], [2, 2, true], 'a new device gets every VTEP entry');
+});

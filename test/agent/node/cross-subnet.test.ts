@@ -13,7 +13,7 @@
 import { strict as assert } from 'node:assert';
 import { after, before, test } from 'node:test';
 import { pollUntil } from '../../helpers/poll.js';
-import { httpGetIn, sh } from '../../helpers/sh.js';
+import { httpGetIn, sh, trySh } from '../../helpers/sh.js';
 import { FrrPeer } from '../../helpers/bgp-peers.js';
 import { NodeLab, nodeLabSkipReason, type LabNode } from './node-lab.js';
 
@@ -110,6 +110,34 @@ test('the tunnel address flushed from vxlan.calico is put back within 2 s', { sk
   await pollUntil(() => addrOf() === before, { timeoutMs: 2000, intervalMs: 20, what: `tunnel address back on vxlan.calico (now ${addrOf()})` });
 });
 
+test('a VTEP FDB entry, neighbour entry, VXLAN route or the device\'s up flag changed behind our back is repaired within 1 s', { skip }, async (t) => {
+  const [n1, , n3] = nodes as [LabNode, LabNode, LabNode];
+  const node3 = JSON.parse(lab.etcdctl(['get', '--print-value-only', '/tortie/v3/projectcalico.org/nodes/node3'])) as { spec: { ipv4VXLANTunnelAddr: string; vxlanTunnelMACAddr: string } };
+  const { ipv4VXLANTunnelAddr: tun3, vxlanTunnelMACAddr: mac3 } = node3.spec;
+  const b3 = lab.routes(n3).find((r) => r.type === 'blackhole')?.dst ?? '';
+  const fdb = (): boolean => sh('bridge', ['-n', n1.ns, 'fdb', 'show', 'dev', 'vxlan.calico']).includes(`${mac3} dst 10.2.0.2 self permanent`);
+  const neigh = (): boolean => sh('ip', ['-n', n1.ns, 'neigh', 'show', 'dev', 'vxlan.calico']).includes(`${tun3} lladdr ${mac3} PERMANENT`);
+  const route = (): boolean => lab.routes(n1).some((r) => r.dst === b3 && r.dev === 'vxlan.calico' && r.gateway === tun3);
+  const up = (): boolean => !/state DOWN/.test(sh('ip', ['-n', n1.ns, 'link', 'show', 'vxlan.calico']));
+  const cases: Array<[string, string[], () => boolean]> = [
+    ['FDB entry', ['bridge', '-n', n1.ns, 'fdb', 'del', mac3, 'dev', 'vxlan.calico', 'dst', '10.2.0.2'], fdb],
+    ['neighbour entry', ['ip', '-n', n1.ns, 'neigh', 'del', tun3, 'dev', 'vxlan.calico'], neigh],
+    ['route', ['ip', '-n', n1.ns, 'route', 'del', b3], route],
+    ['device down', ['ip', '-n', n1.ns, 'link', 'set', 'vxlan.calico', 'down'], () => up() && route() && fdb() && neigh()],
+  ];
+  const took: Record<string, number> = {};
+  for (const [what, [cmd, ...args], back] of cases) {
+    await pollUntil(() => fdb() && neigh() && route(), { timeoutMs: 3000, what: `all in place before the ${what} case` });
+    const t0 = Date.now();
+    sh(cmd ?? '', args);
+    // The delete succeeded (sh throws otherwise); the agent may already have repaired it by the next look.
+    await pollUntil(back, { timeoutMs: 3000, intervalMs: 10, what: `${what} back\n${lab.logs(1500)}` });
+    took[what] = Date.now() - t0;
+  }
+  t.diagnostic(`repair times (ms): ${JSON.stringify(took)}`);
+  for (const [what, ms] of Object.entries(took)) assert.ok(ms < 1000, `${what} repaired in ${ms} ms: ${JSON.stringify(took)}`);
+});
+
 test('the ToR learns every block and nothing else; the node refuses pool routes from it and installs its default route', { skip }, async () => {
   const [n1] = nodes as [LabNode];
   const blocks = nodes.map((n) => block(n) ?? '').sort();
@@ -171,6 +199,34 @@ test('rules: pools and node addresses in our nft table, NAT outgoing for the poo
   assert.match(text, /10\.244\.0\.0\/16/);
   for (const ip of ['10.1.0.2', '10.1.0.3', '10.2.0.2']) assert.ok(text.includes(ip), `node address ${ip} in the all-hosts set`);
   assert.match(text, /masquerade/);
+});
+
+test('rules: a rule, a set element or the whole table of ours deleted on the node is back within 1 s (nft monitor)', { skip }, async (t) => {
+  const [n1] = nodes as [LabNode];
+  // Our table as rule hashes per chain and sorted set elements (counters and handles vary).
+  const table = (): string => {
+    const r = trySh('ip', ['netns', 'exec', n1.ns, 'nft', '-j', 'list', 'table', 'ip', 'tortie']);
+    if (r.status !== 0) return '';
+    const items = (JSON.parse(r.stdout) as { nftables: Array<{ rule?: { chain: string; comment?: string }; set?: { name: string; elem?: unknown[] } }> }).nftables;
+    return JSON.stringify(items.map((i) => (i.rule !== undefined ? `${i.rule.chain} ${i.rule.comment ?? ''}`
+      : i.set !== undefined ? `${i.set.name} ${(i.set.elem ?? []).map((e) => JSON.stringify(e)).sort().join(' ')}` : '')).filter((x) => x !== '').sort());
+  };
+  const before = await pollUntil(() => { const x = table(); return x.includes('10.2.0.2') && x.includes('nat-outgoing tortie:') ? x : undefined; }, { timeoutMs: 10_000, what: 'our nft table' });
+  const handle = (): string => /masquerade.*# handle (\d+)/.exec(sh('ip', ['netns', 'exec', n1.ns, 'nft', '-a', 'list', 'chain', 'ip', 'tortie', 'nat-outgoing']))?.[1] ?? '';
+  const cases: Array<[string, () => void]> = [
+    ['masquerade rule', () => sh('ip', ['netns', 'exec', n1.ns, 'nft', 'delete', 'rule', 'ip', 'tortie', 'nat-outgoing', 'handle', handle()])],
+    ['node address in all-hosts-net', () => sh('ip', ['netns', 'exec', n1.ns, 'nft', 'delete', 'element', 'ip', 'tortie', 'all-hosts-net', '{ 10.2.0.2 }'])],
+    ['table', () => sh('ip', ['netns', 'exec', n1.ns, 'nft', 'delete', 'table', 'ip', 'tortie'])],
+  ];
+  const took: Record<string, number> = {};
+  for (const [what, remove] of cases) {
+    remove();
+    const t0 = Date.now();
+    await pollUntil(() => table() === before, { timeoutMs: 3000, intervalMs: 20, what: () => `${what} back: ${table()}` });
+    took[what] = Date.now() - t0;
+  }
+  t.diagnostic(`repair times (ms, upper bounds): ${JSON.stringify(took)}`);
+  for (const [what, ms] of Object.entries(took)) assert.ok(ms < 1000, `${what} back in ${ms} ms: ${JSON.stringify(took)}`);
 });
 
 test('a BGPFilter exporting with source RemotePeers → Reject: the ToR hears each block only from its owner', { skip }, async () => {

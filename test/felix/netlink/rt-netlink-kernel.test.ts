@@ -64,6 +64,19 @@ test('RtNetlink: links, addresses, neighbours, FDB and notifications on the real
     await call('deleteNeighbour', { ifindex: vx.index, family: 4, dst: '10.1.1.1', mac: '66:00:00:00:00:02', permanent: true });
     assert.deepEqual(await call('listFdb', vx.index), []);
 
+    // Neighbour and FDB entries deleted by someone else are notified (RTNLGRP_NEIGH), each as its kind.
+    await call('setNeighbour', { ifindex: vx.index, family: 4, dst: '10.1.1.3', mac: '66:00:00:00:00:03', permanent: true });
+    await call('setFdb', { ifindex: vx.index, mac: '66:00:00:00:00:03', dst: '192.168.80.3', permanent: true });
+    await agent.call('nl.events');
+    sh('ip', ['-n', n, 'neigh', 'del', '10.1.1.3', 'dev', 'vx0']);
+    sh('bridge', ['-n', n, 'fdb', 'del', '66:00:00:00:00:03', 'dev', 'vx0', 'dst', '192.168.80.3']);
+    const seen: NetlinkEvent[] = [];
+    await pollUntil(async () => {
+      seen.push(...await agent!.call<NetlinkEvent[]>('nl.events'));
+      return seen.some((e) => matchesSubset(e, { type: 'neighbour', action: 'del', neighbour: { ifindex: vx.index, family: 4, dst: '10.1.1.3' } }))
+        && seen.some((e) => matchesSubset(e, { type: 'fdb', action: 'del', fdb: { ifindex: vx.index, mac: '66:00:00:00:00:03', dst: '192.168.80.3' } }));
+    }, { timeoutMs: 2000, what: () => `neighbour and FDB delete notifications: ${JSON.stringify(seen)}` });
+
     // Notifications for changes made by someone else.
     sh('ip', ['-n', n, 'route', 'add', 'blackhole', '10.81.0.0/24', 'proto', '80']);
     sh('ip', ['-n', n, 'link', 'set', 'br0', 'up']);

@@ -271,3 +271,27 @@ test('model: after apply the kernel equals desired for our protocol and nothing 
     rt.stop();
   }), { numRuns: 300, ...(process.env["TORTIE_FC_SEED"] ? { seed: Number(process.env["TORTIE_FC_SEED"]) } : {}) });
 });
+
+test('a resync compares only what changed, and still finds every silent change: a route deleted, altered, added', async () => {
+  const { nl, rt } = setup();
+  const eth0 = nl.externalAddLink('eth0').index;
+  const routes = Array.from({ length: 300 }, (_, i) => workloadRoute(`10.5.${i >> 8}.${i & 0xff}`, 'eth0'));
+  rt.setDesiredRoutes(routes);
+  assert.equal((await rt.apply()).updated, 300);
+  rt.queueResync();
+  assert.deepEqual(await rt.apply(), { resynced: true, deleted: 0, updated: 0, failed: 0, pending: 0 }, 'a no-op resync writes nothing');
+  // Behind our back, without notifications: one of ours deleted, one moved to another scope, one unwanted added.
+  const key = (dst: string): string => kernelRouteKey({ table: 254, family: 4, dst, metric: 0 });
+  nl.routes.delete(key('10.5.0.7/32'));
+  const moved = nl.routes.get(key('10.5.1.3/32'));
+  assert.ok(moved);
+  nl.routes.set(key('10.5.1.3/32'), { ...moved, scope: 'universe' });
+  nl.routes.set(key('10.9.9.9/32'), { ...moved, dst: '10.9.9.9/32' });
+  rt.queueResync();
+  const res = await rt.apply();
+  assert.deepEqual([res.updated, res.deleted, res.failed], [2, 1, 0]);
+  assert.equal(nl.routesOfProtocol(80).length, 300);
+  assert.equal(nl.routes.get(key('10.5.1.3/32'))?.scope, 'link');
+  assert.equal(nl.routes.has(key('10.9.9.9/32')), false);
+  assert.equal(nl.routes.get(key('10.5.0.7/32'))?.ifindex, eth0);
+});

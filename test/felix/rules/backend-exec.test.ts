@@ -34,7 +34,7 @@ test('nft: a missing table reads as empty; a write is one `nft -f -`; failures a
   const state = await b.read(4);
   assert.equal(state.chains.size + state.sets.size, 0);
   await b.write(planWrite(rs, state, false));
-  assert.deepEqual(calls.map((c) => [c.cmd, ...c.args]), [['nft', '-j', '-t', 'list', 'table', 'ip', 'tortie'], ['nft', '-f', '-']]);
+  assert.deepEqual(calls.map((c) => [c.cmd, ...c.args]), [['nft', '-j', 'list', 'table', 'ip', 'tortie'], ['nft', '-f', '-']]);
   assert.match(calls[1]?.stdin ?? '', /^table ip tortie \{/);
 
   const bad = new NftBackend({ exec: fakeExec(() => ({ code: 1, stderr: 'Error: Could not process rule: Operation not permitted' })).exec,
@@ -54,18 +54,23 @@ test('iptables: ipset restore, then one restore per table with --noflush --wait;
   await b.read(6);
   await b.write(planWrite(rs, emptyKernelState, true));
   assert.deepEqual(calls.map((c) => [c.cmd, ...c.args].join(' ')), [
-    'ip6tables-legacy-save -t filter', 'ip6tables-legacy-save -t nat', 'ipset list -n',
+    'ip6tables-legacy-save', 'ipset save',
     'ipset restore -exist', 'iptables-legacy-restore --noflush --wait 7', 'iptables-legacy-restore --noflush --wait 7',
   ]);
-  assert.match(calls[4]?.stdin ?? '', /^\*filter\n/);
-  assert.match(calls[5]?.stdin ?? '', /^\*nat\n/);
+  assert.match(calls[3]?.stdin ?? '', /^\*filter\n/);
+  assert.match(calls[4]?.stdin ?? '', /^\*nat\n/);
 
   const lock = fakeExec((c) => c.cmd.endsWith('-restore')
     ? { code: 4, stderr: "Can't lock /run/xtables.lock: Resource temporarily unavailable" } : {});
   await assert.rejects(new IptablesBackend({ exec: lock.exec, logger: silentLogger() }).write(planWrite(rs, emptyKernelState, true)),
     (e: unknown) => e instanceof RulesApplyError && e.exitCode === 4 && e.command === 'iptables-restore --noflush --wait 10');
-  const junkSet = fakeExec((c) => c.args[0] === 'list' ? { stdout: 'tortie40all-hosts-net\n' }
-    : c.args[0] === 'save' ? { stdout: 'create tortie40all-hosts-net hash:ip family inet\nadd tortie40all-hosts-net not-an-ip\n' } : {});
+  // One `ipset save` for all sets; only ours (tortie4 0…) are parsed, others' elements are never looked at.
+  const junkSet = fakeExec((c) => c.args[0] === 'save' ? { stdout: 'create other hash:ip family inet\nadd other whatever\n'
+    + 'create tortie40all-hosts-net hash:ip family inet\nadd tortie40all-hosts-net not-an-ip\n' } : {});
   await assert.rejects(new IptablesBackend({ exec: junkSet.exec, logger: silentLogger() }).read(4),
-    (e: unknown) => e instanceof RulesReadError && /ipset save tortie40all-hosts-net/.test(e.message));
+    (e: unknown) => e instanceof RulesReadError && /ipset save \(tortie40all-hosts-net\)/.test(e.message));
+  const fine = fakeExec((c) => c.args[0] === 'save' ? { stdout: 'create other hash:ip family inet\nadd other whatever\n'
+    + 'create tortie40all-hosts-net hash:ip family inet\nadd tortie40all-hosts-net 10.0.0.1\ncreate tortie40all-ipam-pools hash:net family inet\n' } : {});
+  const read = await new IptablesBackend({ exec: fine.exec, logger: silentLogger() }).read(4);
+  assert.deepEqual([...read.sets].map(([n, e]) => [n, [...e]]), [['all-hosts-net', ['10.0.0.1']], ['all-ipam-pools', []]]);
 });
