@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { metadata } from './fields.js';
+import { dropNulls, parseAsCalico } from './go-yaml.js';
 import { ipPoolSpec, type IPPoolSpec } from './ip-pool.js';
 import { bgpPeerSpec, type BGPPeerSpec } from './bgp-peer.js';
 import { bgpConfigurationSpec, PER_NODE_BGP_FIELDS, type BGPConfigurationSpec } from './bgp-configuration.js';
@@ -110,7 +111,7 @@ export function validateResource(doc: unknown): ValidationResult {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     return { ok: false, issues: [{ path: '(document)', message: 'must be a mapping with apiVersion, kind, metadata and spec' }] };
   }
-  const o = doc as Record<string, unknown>;
+  const o = dropNulls(doc) as Record<string, unknown>;
   const issues: Issue[] = [];
   if (o['apiVersion'] !== API_VERSION) {
     issues.push({ path: 'apiVersion', message: `must be ${API_VERSION} (got ${JSON.stringify(o['apiVersion'])})` });
@@ -123,15 +124,15 @@ export function validateResource(doc: unknown): ValidationResult {
   for (const k of Object.keys(o)) {
     if (!['apiVersion', 'kind', 'metadata', 'spec', 'status'].includes(k)) issues.push({ path: k, message: 'unknown field' });
   }
-  const md = metadata.safeParse(o['metadata']);
+  const md = parseAsCalico(metadata, o['metadata']);
   if (!md.success) issues.push(...zodIssues(md.error, 'metadata'));
-  const spec = info.spec.safeParse(o['spec'] ?? {});
+  const spec = parseAsCalico(info.spec, o['spec'] ?? {});
   if (!spec.success) issues.push(...zodIssues(spec.error, 'spec'));
   let status: unknown;
   if (o['status'] !== undefined) {
     if (info.status === undefined) issues.push({ path: 'status', message: `${info.kind} has no status` });
     else {
-      const st = info.status.safeParse(o['status']);
+      const st = parseAsCalico(info.status, o['status']);
       if (!st.success) issues.push(...zodIssues(st.error, 'status'));
       else status = st.data;
     }
