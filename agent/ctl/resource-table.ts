@@ -28,8 +28,10 @@ export function tableFor(kind: Kind, items: readonly Resource[], wide: boolean, 
       }
       case 'BGPPeer': {
         const s = r.spec;
+        // calicoctl's templates: PEERIP is spec.peerIP only (empty for peerSelector peers), ASN the
+        // plain number, 0 when unset; -o wide shows the same columns.
         const node = s.node ?? s.nodeSelector ?? '(global)';
-        rows.push([r.metadata.name, s.peerIP ?? s.peerSelector ?? '', node, s.asNumber === undefined ? '' : String(s.asNumber)]);
+        rows.push([r.metadata.name, s.peerIP ?? '', node, String(s.asNumber ?? 0)]);
         break;
       }
       case 'BGPConfiguration': {

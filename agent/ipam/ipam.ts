@@ -89,12 +89,13 @@ export class Ipam {
   }
 
   // ---- pools -------------------------------------------------------------------------
-  /** Enabled, automatic pools of `family` for `use` whose nodeSelector matches the node. */
+  /** Enabled pools of `family` for `use` whose nodeSelector matches the node: Automatic ones, or those named in `only`. */
   async poolsForNode(node: string, family: Family, use: 'Workload' | 'Tunnel' = 'Workload', only?: readonly string[]): Promise<IPPool[]> {
     const usable = (items: readonly IPPool[], labels: Readonly<Record<string, string>>): IPPool[] => items.filter((p) =>
       parsePrefix(p.spec.cidr).family === family && p.spec.disabled !== true
-      && p.spec.assignmentMode === 'Automatic' && p.spec.allowedUses.includes(use)
-      && (only === undefined || only.includes(p.metadata.name) || only.includes(p.spec.cidr))
+      && p.spec.allowedUses.includes(use)
+      // Manual pools hand out addresses only when asked for by name or CIDR (Calico's assignmentMode).
+      && (only === undefined ? p.spec.assignmentMode === 'Automatic' : only.includes(p.metadata.name) || only.includes(p.spec.cidr))
       && selectorMatches(p.spec.nodeSelector, labels));
     const view = this.deps.view;
     const viewLabels = view?.nodeLabels(node);

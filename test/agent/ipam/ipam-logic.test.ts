@@ -53,6 +53,15 @@ describe('ipam logic', () => {
     assert.deepEqual((await checkIpam({ store, datastore })).problems, []);
   });
 
+  it('assignmentMode Manual: a pool hands out addresses only when asked for by name or CIDR', async () => {
+    const { ipam } = await setup(pool('auto', '10.4.0.0/24') + pool('manual', '10.5.0.0/24', ', assignmentMode: Manual') + node('n1'));
+    assert.match((await ipam.autoAssign({ handle: 'a', attrs: {}, node: 'n1', num4: 1, num6: 0 })).ipv4[0]?.address ?? '', /^10\.4\.0\./);
+    assert.match((await ipam.autoAssign({ handle: 'b', attrs: {}, node: 'n1', num4: 1, num6: 0, pools: ['manual'] })).ipv4[0]?.address ?? '', /^10\.5\.0\./);
+    assert.match((await ipam.autoAssign({ handle: 'c', attrs: {}, node: 'n1', num4: 1, num6: 0, pools: ['10.5.0.0/24'] })).ipv4[0]?.address ?? '', /^10\.5\.0\./);
+    const only = await setup(pool('manual', '10.5.0.0/24', ', assignmentMode: Manual') + node('n1'));
+    await assert.rejects(only.ipam.autoAssign({ handle: 'd', attrs: {}, node: 'n1', num4: 1, num6: 0 }), (e: unknown) => e instanceof IpamError && e.code === 'ipam-no-pool');
+  });
+
   it('nodeSelector picks pools; disabled pools are never used; no pool is a clear error', async () => {
     const { ipam } = await setup(pool('rack1', '10.1.0.0/24', ", nodeSelector: \"rack == 'r1'\"") + pool('off', '10.2.0.0/24', ', disabled: true')
       + pool('rack2', '10.3.0.0/24', ", nodeSelector: \"rack == 'r2'\"") + node('n1', '{rack: r1}') + node('n2', '{rack: r2}') + node('n3', '{rack: r3}'));
