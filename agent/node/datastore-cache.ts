@@ -17,7 +17,7 @@ import { affinityNode, ordinalToAddress, type BlockData } from '../ipam/block.js
 import { parseBlock } from '../ipam/stored.js';
 import type { BGPConfigurationSpec } from '../resources/bgp-configuration.js';
 import type { BGPFilterSpec } from '../resources/bgp-filter.js';
-import { kindInfo, validateResource, type BGPPeer, type CalicoNode, type IPPool, type Kind, type ResourceOfKind } from '../resources/kinds.js';
+import { kindInfo, validateResource, type BGPPeer, type CalicoNode, type IPPool, type IPReservation, type Kind, type ResourceOfKind } from '../resources/kinds.js';
 import type { BlockSnapshot, NodeInfo, PoolInfo, Snapshot } from '../calc/snapshot.js';
 
 /** A stored resource of `kind`, validated like the datastore does, or why it is not one. */
@@ -70,6 +70,8 @@ export function blockSnapshot(b: BlockData): BlockSnapshot {
 export class DatastoreCache {
   readonly nodes = new Map<string, CalicoNode>();
   readonly pools = new Map<string, IPPool>();
+  /** IPReservations, for IPAM's view (addresses a pod's ADD never gets). */
+  readonly reservations = new Map<string, IPReservation>();
   readonly peers = new Map<string, BGPPeer>();
   readonly bgpConfigs = new Map<string, BGPConfigurationSpec>();
   readonly filters = new Map<string, BGPFilterSpec>();
@@ -120,6 +122,7 @@ export class DatastoreCache {
     };
     await this.watchKind('Node', upsert(this.nodes));
     await this.watchKind('IPPool', upsert(this.pools));
+    await this.watchKind('IPReservation', upsert(this.reservations));
     await this.watchKind('BGPPeer', upsert(this.peers));
     await this.watchKind('BGPConfiguration', (e) => { if (e.type === 'upsert') this.bgpConfigs.set(e.resource.metadata.name, e.resource.spec); else this.bgpConfigs.delete(e.name); });
     await this.watchKind('BGPFilter', (e) => { if (e.type === 'upsert') this.filters.set(e.resource.metadata.name, e.resource.spec); else this.filters.delete(e.name); });

@@ -192,6 +192,7 @@ async function main(): Promise<void> {
       pools: () => [...cache.pools.values()],
       nodeLabels: (node) => { const n = cache.nodes.get(node); return n === undefined ? undefined : (n.metadata.labels ?? {}); },
       blocks: (family) => cache.blocksByCidr(family),
+      reservations: () => [...cache.reservations.values()],
     } });
     const cni: LineServer = await startCniServer(cfg.cniSocket, { ipam: podIpam, agent, routeTable, netlink, logger: log, nodeName: cfg.nodeName, mtu: () => agent.podMtu, ifindexOf: sysfsIfindex,
       want6: () => v6 && (agent.snapshot()?.pools ?? cache.snapshot().pools).some((p) => p.cidr.includes(':') && !p.disabled) });

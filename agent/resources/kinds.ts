@@ -12,6 +12,7 @@ import { bgpConfigurationSpec, PER_NODE_BGP_FIELDS, type BGPConfigurationSpec } 
 import { nodeSpec, nodeStatus, type NodeSpec } from './node.js';
 import { felixConfigurationSpec, type FelixConfigurationSpec } from './felix-configuration.js';
 import { bgpFilterSpec, type BGPFilterSpec } from './bgp-filter.js';
+import { ipReservationSpec, type IPReservationSpec } from './ip-reservation.js';
 
 export const API_VERSION = 'projectcalico.org/v3';
 
@@ -30,7 +31,8 @@ export type BGPConfiguration = ResourceOf<'BGPConfiguration', BGPConfigurationSp
 export type CalicoNode = ResourceOf<'Node', NodeSpec>;
 export type FelixConfiguration = ResourceOf<'FelixConfiguration', FelixConfigurationSpec>;
 export type BGPFilter = ResourceOf<'BGPFilter', BGPFilterSpec>;
-export type Resource = IPPool | BGPPeer | BGPConfiguration | CalicoNode | FelixConfiguration | BGPFilter;
+export type IPReservation = ResourceOf<'IPReservation', IPReservationSpec>;
+export type Resource = IPPool | BGPPeer | BGPConfiguration | CalicoNode | FelixConfiguration | BGPFilter | IPReservation;
 export type Kind = Resource['kind'];
 export type ResourceOfKind<K extends Kind> = Extract<Resource, { kind: K }>;
 
@@ -66,6 +68,7 @@ export const KINDS: readonly KindInfo[] = [
   { kind: 'FelixConfiguration', plural: 'felixconfigurations', aliases: ['felixconfiguration', 'felixconfigurations', 'felixconfig', 'felixconfigs'],
     spec: felixConfigurationSpec, checkName: configName('FelixConfiguration') },
   { kind: 'BGPFilter', plural: 'bgpfilters', aliases: ['bgpfilter', 'bgpfilters'], spec: bgpFilterSpec },
+  { kind: 'IPReservation', plural: 'ipreservations', aliases: ['ipreservation', 'ipreservations', 'reservation', 'reservations'], spec: ipReservationSpec },
 ];
 
 export function kindInfo(kind: Kind): KindInfo {
