@@ -79,6 +79,9 @@ function build(setExit: (code: number) => void): Command {
     .option('-o, --output <format>', 'ps | wide | yaml | json', 'ps').option(...CONFIG).option('--allow-version-mismatch')
     .action(async (kind: string, names: string[], opts: { output: string; config?: string }) => {
       const rc = await import('./resource-commands.js');
+      const { resolveIpamKind, getIpamCmd } = await import('./ipam-resources.js');
+      const ipamKind = resolveIpamKind(kind);
+      if (ipamKind !== undefined) { await withDatastore(opts.config, (c) => getIpamCmd(c.store, ipamKind, names, opts.output, io)); return; }
       rc.kindOrThrow(kind);
       await withDatastore(opts.config, (c) => rc.getCmd(c.datastore, kind, names, opts.output, io));
     });
