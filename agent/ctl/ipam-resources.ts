@@ -8,6 +8,8 @@ import type { KvStore } from '../datastore/kv-store.js';
 import { ALL_AFFINITIES_PREFIX, blockPrefix, cidrFromKeyPart, HANDLE_PREFIX, IPAM_PREFIX } from '../datastore/key-layout.js';
 import { readIpamConfig } from '../ipam/ipam-config.js';
 import { parseAffinity, parseBlock, parseHandle } from '../ipam/stored.js';
+import { ordinalToAddress } from '../ipam/block.js';
+import { hostInterfaceName } from '../cni/workload-interface.js';
 import { API_VERSION } from '../resources/kinds.js';
 import { CtlError } from './ctl-error.js';
 import { formatColumns } from './table.js';
@@ -16,12 +18,14 @@ import type { Io } from './resource-commands.js';
 export interface IpamObject {
   readonly apiVersion: typeof API_VERSION;
   readonly kind: string;
-  readonly metadata: { readonly name: string; readonly resourceVersion?: string };
+  readonly metadata: { readonly name: string; readonly namespace?: string; readonly resourceVersion?: string };
   readonly spec: Record<string, unknown>;
 }
 
 interface IpamKind {
   readonly kind: string;
+  /** WorkloadEndpoints live in a namespace (calicoctl: `-n NS`, default "default"; `-A` all). */
+  readonly namespaced?: boolean;
   readonly aliases: readonly string[];
   headers(wide: boolean): string[];
   list(store: KvStore): Promise<IpamObject[]>;
@@ -95,14 +99,55 @@ const KINDS: readonly IpamKind[] = [
   },
 ];
 
+/** Calico's WorkloadEndpoint name part: `-` doubled. */
+const wepPart = (s: string): string => s.replace(/-/g, '--');
+
+/**
+ * WorkloadEndpoints as calicoctl lists them, from what Tortie has without a Kubernetes API: each
+ * IPAM handle whose allocations carry a pod (the CNI plugin's ADD), with its addresses, node and
+ * Calico's interface name. No profiles from service accounts (Tortie does not read them).
+ */
+const WORKLOAD_ENDPOINT: IpamKind = {
+  kind: 'WorkloadEndpoint', aliases: ['workloadendpoint', 'workloadendpoints', 'wep', 'weps'], namespaced: true,
+  headers: (wide) => (wide ? ['NAME', 'WORKLOAD', 'NODE', 'NETWORKS', 'INTERFACE', 'PROFILES', 'NATS'] : ['WORKLOAD', 'NODE', 'NETWORKS', 'INTERFACE']),
+  async list(store) {
+    const byHandle = new Map<string, { pod: string; namespace: string; node: string; nets: string[] }>();
+    for (const family of [4, 6] as const) {
+      for (const e of (await store.list(blockPrefix(family))).entries) {
+        const b = parseBlock(e);
+        b.allocations.forEach((a, ordinal) => {
+          const attr = a === null ? undefined : b.attributes[a];
+          const sec = attr?.secondary ?? {};
+          if (attr?.handle_id == null || sec['pod'] === undefined || sec['type'] !== undefined) return;
+          const w = byHandle.get(attr.handle_id) ?? { pod: sec['pod'], namespace: sec['namespace'] ?? 'default', node: sec['node'] ?? '', nets: [] };
+          w.nets.push(`${ordinalToAddress(b.cidr, ordinal)}/${family === 4 ? 32 : 128}`);
+          byHandle.set(attr.handle_id, w);
+        });
+      }
+    }
+    return [...byHandle.entries()].map(([handle, w]) => ({ ...obj('WorkloadEndpoint', `${wepPart(w.node)}-k8s-${wepPart(w.pod)}-eth0`, undefined, {
+      orchestrator: 'k8s', node: w.node, containerID: handle, pod: w.pod, endpoint: 'eth0', ipNetworks: w.nets,
+      profiles: [`kns.${w.namespace}`], interfaceName: hostInterfaceName({ namespace: w.namespace, pod: w.pod, containerId: handle }) }),
+    metadata: { name: `${wepPart(w.node)}-k8s-${wepPart(w.pod)}-eth0`, namespace: w.namespace } }));
+  },
+  row(o, wide) {
+    const s = o.spec as { pod: string; node: string; ipNetworks: string[]; interfaceName: string; profiles: string[] };
+    const base = [s.pod, s.node, s.ipNetworks.join(','), s.interfaceName];
+    return wide ? [o.metadata.name, ...base, s.profiles.join(','), ''] : base;
+  },
+};
+
 export function resolveIpamKind(text: string): IpamKind | undefined {
   const t = text.toLowerCase();
-  return KINDS.find((k) => k.kind.toLowerCase() === t || k.aliases.includes(t));
+  return [...KINDS, WORKLOAD_ENDPOINT].find((k) => k.kind.toLowerCase() === t || k.aliases.includes(t));
 }
 
-export async function getIpamCmd(store: KvStore, info: IpamKind, names: readonly string[], output: string, io: Io): Promise<void> {
+/** `namespace`: for namespaced kinds, undefined = every namespace (`-A`, adds a NAMESPACE column). */
+export async function getIpamCmd(store: KvStore, info: IpamKind, names: readonly string[], output: string, io: Io, namespace?: string): Promise<void> {
   if (!['ps', 'wide', 'yaml', 'json'].includes(output)) throw new CtlError(`unrecognized output format '${output}' (ps, wide, yaml, json)`);
   let items = await info.list(store);
+  const all = info.namespaced === true && namespace === undefined;
+  if (info.namespaced === true && namespace !== undefined) items = items.filter((o) => o.metadata.namespace === namespace);
   if (names.length > 0) {
     items = names.map((n) => {
       const o = items.find((i) => i.metadata.name === n);
@@ -116,5 +161,7 @@ export async function getIpamCmd(store: KvStore, info: IpamKind, names: readonly
     else { const { stringify } = await import('yaml'); io.out(stringify(doc)); }
     return;
   }
-  io.out(formatColumns(info.headers(output === 'wide'), items.map((o) => info.row(o, output === 'wide'))));
+  const headers = info.headers(output === 'wide');
+  const rows = items.map((o) => info.row(o, output === 'wide'));
+  io.out(all ? formatColumns(['NAMESPACE', ...headers], rows.map((r, i) => [items[i]?.metadata.namespace ?? '', ...r])) : formatColumns(headers, rows));
 }

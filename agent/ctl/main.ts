@@ -77,11 +77,16 @@ function build(setExit: (code: number) => void): Command {
 
   program.command('get <kind> [names...]').description('show resources (table, -o wide, -o yaml, -o json)')
     .option('-o, --output <format>', 'ps | wide | yaml | json', 'ps').option(...CONFIG).option('--allow-version-mismatch')
-    .action(async (kind: string, names: string[], opts: { output: string; config?: string }) => {
+    .option('-n, --namespace <ns>', 'namespace of namespaced kinds (workloadendpoints)', 'default')
+    .option('-A, --all-namespaces', 'every namespace')
+    .action(async (kind: string, names: string[], opts: { output: string; config?: string; namespace: string; allNamespaces?: boolean }) => {
       const rc = await import('./resource-commands.js');
       const { resolveIpamKind, getIpamCmd } = await import('./ipam-resources.js');
       const ipamKind = resolveIpamKind(kind);
-      if (ipamKind !== undefined) { await withDatastore(opts.config, (c) => getIpamCmd(c.store, ipamKind, names, opts.output, io)); return; }
+      if (ipamKind !== undefined) {
+        await withDatastore(opts.config, (c) => getIpamCmd(c.store, ipamKind, names, opts.output, io, opts.allNamespaces === true ? undefined : opts.namespace));
+        return;
+      }
       rc.kindOrThrow(kind);
       await withDatastore(opts.config, (c) => rc.getCmd(c.datastore, kind, names, opts.output, io));
     });

@@ -39,3 +39,31 @@ it('IPAM records read back as IPAMBlock, BlockAffinity, IPAMHandle and IPAMConfi
   assert.deepEqual(list.items[0]?.spec, { state: 'confirmed', node: 'n1', cidr: '10.20.0.0/29', deleted: 'false' });
   await assert.rejects(get('ipamhandle', ['nope'], 'ps'), /resource does not exist: IPAMHandle\(nope\)/);
 });
+
+it('get workloadendpoints: pods from IPAM as calicoctl lists them (-n default, -A adds NAMESPACE)', async () => {
+  const store = new MemoryKvStore();
+  const datastore = new KvDatastore({ store, clock: systemClock, logger: silentLogger() });
+  for (const r of await loadManifest('apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: p}\nspec: {cidr: 10.20.0.0/24, blockSize: 29}\n---\napiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: node-1}\nspec: {}\n', 's.yaml')) await datastore.apply(r);
+  const ipam = new Ipam({ store, datastore, logger: silentLogger() });
+  await ipam.autoAssign({ handle: 'c1', attrs: { pod: 'web-0', namespace: 'default' }, node: 'node-1', num4: 1, num6: 0 });
+  await ipam.autoAssign({ handle: 'c2', attrs: { pod: 'dns', namespace: 'kube-system' }, node: 'node-1', num4: 1, num6: 0 });
+  await ipam.autoAssign({ handle: 'vxlan-tunnel-addr-node-1', attrs: { type: 'vxlanTunnelAddress' }, node: 'node-1', num4: 1, num6: 0 });
+  const get = async (names: string[], output: string, ns?: string): Promise<string> => {
+    let out = '';
+    const info = resolveIpamKind('weps');
+    assert.ok(info);
+    await getIpamCmd(store, info, names, output, { out: (t) => { out += t; }, err: () => undefined, stdinFd: 0 }, ns);
+    return out;
+  };
+  // "cali" + sha1("default.web-0")[0:11], as Calico's CNI plugin names the host side.
+  const { createHash } = await import('node:crypto');
+  const iface = `cali${createHash('sha1').update('default.web-0').digest('hex').slice(0, 11)}`;
+  assert.equal(await get([], 'ps', 'default'), `WORKLOAD   NODE     NETWORKS       INTERFACE         \nweb-0      node-1   10.20.0.0/32   ${iface}   \n`);
+  assert.match(await get([], 'wide', 'default'), /^NAME\s+WORKLOAD\s+NODE\s+NETWORKS\s+INTERFACE\s+PROFILES\s+NATS\s*\nnode--1-k8s-web--0-eth0\s+web-0\s+node-1\s+10\.20\.0\.0\/32\s+cali\w{11}\s+kns\.default\s*\n$/);
+  const all = await get([], 'ps');
+  assert.match(all, /^NAMESPACE\s+WORKLOAD/);
+  assert.match(all, /kube-system\s+dns\s+node-1\s+10\.20\.0\.1\/32/);
+  assert.doesNotMatch(all, /tunnel|10\.20\.0\.2/, 'tunnel addresses are not workloads');
+  const wep = parse(await get(['node--1-k8s-web--0-eth0'], 'yaml', 'default')) as { metadata: { namespace: string }; spec: { ipNetworks: string[]; profiles: string[] } };
+  assert.deepEqual([wep.metadata.namespace, wep.spec.ipNetworks, wep.spec.profiles], ['default', ['10.20.0.0/32'], ['kns.default']]);
+});
