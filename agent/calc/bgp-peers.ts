@@ -17,6 +17,7 @@ import { parsePrefix } from '../../common/prefix.js';
 import type { PeerConfig, PolicyConfig, SpeakerConfig } from '../../bgp/speaker/peer-config.js';
 import type { NodeInfo, PeerInfo, Snapshot } from './snapshot.js';
 import { filterRules, linearize, type FilterRule } from './bgp-filter-rules.js';
+import { routerIdFor } from './router-id.js';
 
 export type PeerKind = 'node-to-node mesh' | 'global' | 'node specific';
 
@@ -219,7 +220,7 @@ export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
     peers.push({ config, kind: t.kind, ...(t.node === undefined ? {} : { node: t.node.name }) });
   }
   const speaker: SpeakerConfig = {
-    routerId: local.ipv4, asn: localAsn,
+    routerId: routerIdFor(s.routerIdSetting, local.name, local.ipv4) ?? local.ipv4, asn: localAsn,
     // bindMode None: every address; "::" (dual-stack socket) when the node also speaks IPv6.
     listen: { address: eff.bindMode === 'NodeIP' && local.ipv6 === undefined ? local.ipv4 : local.ipv6 !== undefined ? '::' : '0.0.0.0', port: eff.listenPort },
     peers: peers.map((p) => p.config),

@@ -82,7 +82,7 @@ export class DatastoreCache {
   /** The snapshot of the current maps, built on demand and dropped on every watch update. */
   private cached: Snapshot | undefined;
 
-  constructor(private readonly deps: { datastore: Datastore; store: KvStore; clock: Clock; logger: Logger },
+  constructor(private readonly deps: { datastore: Datastore; store: KvStore; clock: Clock; logger: Logger; routerIdSetting?: string },
     private readonly localNode: string, private readonly onChange: () => void,
     /** The IPAM block watch stream went down or came back (etcd reachability, for /readiness detail). */
     private readonly onConnection?: (connected: boolean) => void) {
@@ -189,6 +189,7 @@ export class DatastoreCache {
       peers: [...this.peers.values()].map((p) => ({ name: p.metadata.name, spec: p.spec })),
       bgpConfigs: new Map(this.bgpConfigs), filters: new Map(this.filters),
       blocks: [...this.blocks.values()].map(blockSnapshot),
+      ...(this.deps.routerIdSetting === undefined ? {} : { routerIdSetting: this.deps.routerIdSetting }),
     };
   }
 }

@@ -161,7 +161,7 @@ async function main(): Promise<void> {
       log.warn({ since: downSince }, 'etcd unreachable: keeping the last known state');
       dsHealth.report({ live: true, ready: true, detail: `etcd unreachable since ${downSince}; running on the last known state` });
     };
-    const cache = new DatastoreCache({ datastore, store, clock, logger: log }, cfg.nodeName, () => agent.schedule(), onConnection);
+    const cache = new DatastoreCache({ datastore, store, clock, logger: log, ...(cfg.routerId === undefined ? {} : { routerIdSetting: cfg.routerId }) }, cfg.nodeName, () => agent.schedule(), onConnection);
     // One VTEP per family: vxlan.calico on the IPv4 node address, vxlan-v6.calico on the IPv6 one.
     const vxlan = addr === undefined ? undefined : new VxlanSupport({ ipam, datastore, netlink, logger: log }, cfg.nodeName, addr.address);
     const vxlan6 = addr6 === undefined ? undefined : new VxlanSupport({ ipam, datastore, netlink, logger: log }, cfg.nodeName, addr6.address);
