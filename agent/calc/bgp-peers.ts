@@ -18,6 +18,7 @@ import type { PeerConfig, PolicyConfig, SpeakerConfig } from '../../bgp/speaker/
 import type { NodeInfo, PeerInfo, Snapshot } from './snapshot.js';
 import { filterRules, linearize, type FilterRule } from './bgp-filter-rules.js';
 import { routerIdFor } from './router-id.js';
+import { withRoutePriority } from './route-priority.js';
 
 export type PeerKind = 'node-to-node mesh' | 'global' | 'node specific';
 
@@ -189,6 +190,8 @@ export function bgpSpeakerConfig(s: Snapshot): BgpCalcResult {
       imp = importPolicy(s, external, []);
       exp = exportPolicy(s, []);
     }
+    // Calico v3.32: LOCAL_PREF = 2147483647 - route priority on mesh and iBGP sessions.
+    if (ibgp) exp = withRoutePriority(exp, t.family === 4 ? eff.ipv4NormalRoutePriority : eff.ipv6NormalRoutePriority);
     const rrClient = local.rrClusterId !== undefined && ibgp && (t.node?.rrClusterId === undefined || t.node.rrClusterId !== local.rrClusterId);
     const nextHopSelf = t.source?.spec.nextHopMode === 'Self';
     // Calico: keepOriginalNextHop (older) or nextHopMode Keep; only eBGP peers change (iBGP keeps anyway).
