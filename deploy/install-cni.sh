@@ -2,6 +2,7 @@
 # install-cni: runs as an init container of tortie-node. Writes to the host:
 #   /opt/cni/bin/tortie, /opt/cni/bin/tortie-ipam   small wrappers that exec the plugin
 #   /opt/cni/bin/tortie.d/                          the Node.js runtime and the compiled plugin
+#   /opt/cni/bin/portmap                            the other plugins the conflist chains (image's cni/)
 #   /etc/cni/net.d/10-tortie.conflist               from $CNI_NETWORK_CONFIG with values filled in
 # Each file is written to a temporary name and renamed, so kubelet never sees half a file.
 set -eu
@@ -26,6 +27,20 @@ for name in tortie tortie-ipam; do
   chmod 0755 "$BIN_DIR/.$name.tmp"
   mv "$BIN_DIR/.$name.tmp" "$BIN_DIR/$name"
 done
+
+# Chained plugins the conflist names (portmap), as Calico's install-cni copies its own: an existing
+# host binary is replaced unless UPDATE_CNI_BINARIES=false; SKIP_CNI_BINARIES lists names to leave out.
+if [ -d "$SRC/cni" ]; then
+  for plugin in "$SRC"/cni/*; do
+    [ -f "$plugin" ] || continue
+    name=$(basename "$plugin")
+    case ",${SKIP_CNI_BINARIES:-}," in *",$name,"*) continue ;; esac
+    [ "${UPDATE_CNI_BINARIES:-true}" = false ] && [ -e "$BIN_DIR/$name" ] && continue
+    cp "$plugin" "$BIN_DIR/.$name.tmp"
+    chmod 0755 "$BIN_DIR/.$name.tmp"
+    mv "$BIN_DIR/.$name.tmp" "$BIN_DIR/$name"
+  done
+fi
 
 mtu=${CNI_MTU:-0}
 [ "$mtu" = "0" ] && mtu=0

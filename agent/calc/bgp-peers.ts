@@ -21,6 +21,8 @@ import { parsePrefix } from '../../common/prefix.js';
 import type { PeerConfig, PolicyConfig, SpeakerConfig } from '../../bgp/speaker/peer-config.js';
 import type { NodeInfo, PeerInfo, Snapshot } from './snapshot.js';
 import { filterRules, linearize, type FilterRule } from './bgp-filter-rules.js';
+import { routerIdFor } from './router-id.js';
+import { withRoutePriority } from './route-priority.js';
 
 export type PeerKind = 'node-to-node mesh' | 'global' | 'node specific';
 
@@ -241,6 +243,8 @@ export function bgpSpeakerConfig(s: Snapshot, secrets?: SecretReader): BgpCalcRe
       imp = importPolicy(s, external, []);
       exp = exportPolicy(s, []);
     }
+    // Calico v3.32: LOCAL_PREF = 2147483647 - route priority on mesh and iBGP sessions.
+    if (ibgp) exp = withRoutePriority(exp, t.family === 4 ? eff.ipv4NormalRoutePriority : eff.ipv6NormalRoutePriority);
     const rrClient = local.rrClusterId !== undefined && ibgp && (t.node?.rrClusterId === undefined || t.node.rrClusterId !== local.rrClusterId);
     const nextHopSelf = t.source?.spec.nextHopMode === 'Self';
     // Calico: keepOriginalNextHop (older) or nextHopMode Keep; only eBGP peers change (iBGP keeps anyway).
@@ -281,7 +285,7 @@ export function bgpSpeakerConfig(s: Snapshot, secrets?: SecretReader): BgpCalcRe
     peers.push({ config, kind: t.kind, ...(t.node === undefined ? {} : { node: t.node.name }) });
   }
   const speaker: SpeakerConfig = {
-    routerId: local.ipv4, asn: localAsn,
+    routerId: routerIdFor(s.routerIdSetting, local.name, local.ipv4) ?? local.ipv4, asn: localAsn,
     // bindMode None: every address; "::" (dual-stack socket) when the node also speaks IPv6.
     listen: { address: eff.bindMode === 'NodeIP' && local.ipv6 === undefined ? local.ipv4 : local.ipv6 !== undefined ? '::' : '0.0.0.0', port: eff.listenPort },
     peers: peers.map((p) => p.config),

@@ -61,6 +61,8 @@ export interface Snapshot {
   readonly bgpConfigs: ReadonlyMap<string, BGPConfigurationSpec>;
   readonly filters: ReadonlyMap<string, BGPFilterSpec>;
   readonly blocks: readonly BlockSnapshot[];
+  /** CALICO_ROUTER_ID of this node ('hash' or an IPv4 address); unset: the node's IPv4 address. */
+  readonly routerIdSetting?: string;
 }
 
 /** A best route the speaker learned from a peer (not one we originate). */

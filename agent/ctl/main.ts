@@ -15,7 +15,7 @@ process.noDeprecation = true;
 const io: Io = {
   out: (t) => { process.stdout.write(t); },
   err: (t) => { process.stderr.write(t); },
-  readStdin: () => readFileSync(0, 'utf8'),
+  stdinFd: 0,
 };
 
 async function withDatastore<T>(config: string | undefined, fn: (c: Connection) => Promise<T>): Promise<T> {
@@ -59,8 +59,10 @@ function build(setExit: (code: number) => void): Command {
       if (opts.filename === undefined) throw new (await import('./ctl-error.js')).CtlError(`${verb} needs -f FILE (or - for stdin)`);
       // Validate the whole file before connecting: a bad manifest never reaches the datastore.
       const resources = await rc.parseManifestFile(opts.filename, io);
-      await withDatastore(opts.config, (c) => rc.fileVerb(c.datastore, verb, resources, io,
-        { ...(opts.skipExists === undefined ? {} : { skipExists: opts.skipExists }), ...(opts.skipNotExists === undefined ? {} : { skipNotExists: opts.skipNotExists }), ipamGc: c }));
+      try {
+        await withDatastore(opts.config, (c) => rc.fileVerb(c.datastore, verb, resources, io,
+          { ...(opts.skipExists === undefined ? {} : { skipExists: opts.skipExists }), ...(opts.skipNotExists === undefined ? {} : { skipNotExists: opts.skipNotExists }), ipamGc: c }));
+      } finally { resources.close(); }
     });
   }
 
@@ -69,13 +71,22 @@ function build(setExit: (code: number) => void): Command {
     .action(async (opts: { filename: string }) => {
       const rc = await import('./resource-commands.js');
       const rs = await rc.parseManifestFile(opts.filename, io);
-      io.out(`Successfully validated ${rs.length} resource(s)\n`);
+      rs.close();
+      io.out(`Successfully validated ${rs.count} resource(s)\n`);
     });
 
   program.command('get <kind> [names...]').description('show resources (table, -o wide, -o yaml, -o json)')
     .option('-o, --output <format>', 'ps | wide | yaml | json', 'ps').option(...CONFIG).option('--allow-version-mismatch')
-    .action(async (kind: string, names: string[], opts: { output: string; config?: string }) => {
+    .option('-n, --namespace <ns>', 'namespace of namespaced kinds (workloadendpoints)', 'default')
+    .option('-A, --all-namespaces', 'every namespace')
+    .action(async (kind: string, names: string[], opts: { output: string; config?: string; namespace: string; allNamespaces?: boolean }) => {
       const rc = await import('./resource-commands.js');
+      const { resolveIpamKind, getIpamCmd } = await import('./ipam-resources.js');
+      const ipamKind = resolveIpamKind(kind);
+      if (ipamKind !== undefined) {
+        await withDatastore(opts.config, (c) => getIpamCmd(c.store, ipamKind, names, opts.output, io, opts.allNamespaces === true ? undefined : opts.namespace));
+        return;
+      }
       rc.kindOrThrow(kind);
       await withDatastore(opts.config, (c) => rc.getCmd(c.datastore, kind, names, opts.output, io));
     });

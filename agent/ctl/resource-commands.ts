@@ -3,11 +3,13 @@
  * [-o ps|wide|yaml|json], patch KIND NAME -p JSON, delete KIND NAME... Manifests are
  * validated as a whole before anything is written (one bad document: nothing written).
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { isDatastoreError } from '../datastore/errors.js';
 import type { Datastore } from '../datastore/datastore.js';
 import { releasePoolAffinities, type IpamGcDeps } from '../ipam/ipam-gc.js';
-import { loadManifest, ManifestError } from '../resources/manifest.js';
+import { DEFAULT_LIMITS, ManifestError, streamManifest, type ManifestLimits } from '../resources/manifest.js';
+import { ManifestSpool, readChunks } from './manifest-spool.js';
+import { parsePrefix, prefixOverlaps, type Prefix } from '../../common/prefix.js';
 import { API_VERSION, resolveKind, validateResource, type Kind, type KindInfo, type Resource } from '../resources/kinds.js';
 import { effectiveBgpConfiguration } from '../resources/bgp-configuration.js';
 import { CtlError } from './ctl-error.js';
@@ -17,34 +19,71 @@ import { tableFor } from './resource-table.js';
 export type Verb = 'apply' | 'create' | 'replace' | 'delete';
 const PAST: Record<Verb, string> = { apply: 'applied', create: 'created', replace: 'replaced', delete: 'deleted' };
 
-export interface Io { out(text: string): void; err(text: string): void; readStdin(): string }
+export interface Io { out(text: string): void; err(text: string): void; /** File descriptor `-f -` reads. */ readonly stdinFd: number }
 
-export function readManifestText(file: string, io: Io): { text: string; name: string } {
-  if (file === '-') return { text: io.readStdin(), name: '<stdin>' };
-  try { return { text: readFileSync(file, 'utf8'), name: file }; } catch (err) {
-    throw new CtlError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
-  }
+/** etcd's request size limit the manifest is checked against (TORTIE_MAX_REQUEST_BYTES, else etcd's default). */
+export function manifestLimits(env: NodeJS.ProcessEnv = process.env): ManifestLimits {
+  const v = env['TORTIE_MAX_REQUEST_BYTES'];
+  if (v === undefined || v === '') return DEFAULT_LIMITS;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 4096) throw new CtlError(`TORTIE_MAX_REQUEST_BYTES=${JSON.stringify(v)}: must be a byte count of at least 4096 (etcd's --max-request-bytes)`);
+  return { maxRequestBytes: n };
 }
 
-export async function parseManifestFile(file: string, io: Io): Promise<Resource[]> {
-  const { text, name } = readManifestText(file, io);
+/**
+ * Read, parse and validate a manifest as it streams in (bounded memory: one document's parse tree
+ * at a time, resources spooled past a thousand). Throws CtlError naming every problem; nothing
+ * has been written then. The caller closes the returned spool.
+ */
+export async function parseManifestFile(file: string, io: Io): Promise<ManifestSpool> {
+  const name = file === '-' ? '<stdin>' : file;
+  let fd: number;
+  if (file === '-') fd = io.stdinFd;
+  else {
+    try { fd = openSync(file, 'r'); } catch (err) {
+      throw new CtlError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
+    }
+  }
+  const spool = new ManifestSpool();
+  const pools: Array<{ name: string; cidr: string; prefix: Prefix }> = [];
   try {
-    const rs = await loadManifest(text, name);
-    if (rs.length === 0) throw new CtlError(`${name}: no resources found`);
-    return rs;
+    await streamManifest(readChunks(fd), name, (r) => {
+      spool.add(r);
+      if (r.kind === 'IPPool') pools.push({ name: r.metadata.name, cidr: r.spec.cidr, prefix: parsePrefix(r.spec.cidr) });
+    }, manifestLimits());
+    if (spool.count === 0) throw new CtlError(`${name}: no resources found`);
+    refuseOverlappingPools(pools, name);
+    return spool;
   } catch (err) {
+    spool.close();
     if (err instanceof ManifestError) throw new CtlError(`Failed to execute command: invalid manifest, nothing was written:\n${err.message}`, { cause: err });
     throw err;
+  } finally {
+    if (file !== '-') closeSync(fd);
   }
 }
 
-function summary(verb: Verb, rs: readonly Resource[]): string {
-  const kinds = new Set(rs.map((r) => r.kind));
-  return kinds.size === 1 ? `Successfully ${PAST[verb]} ${rs.length} '${rs[0]?.kind}' resource(s)` : `Successfully ${PAST[verb]} ${rs.length} resource(s)`;
+/**
+ * Two pools of one manifest that overlap: refused before anything is written (calicoctl would
+ * create the first and fail on the second). Sorted by first address, an overlap shows between
+ * neighbours: the nearest later pool starting inside one that overlaps it also starts inside it.
+ */
+function refuseOverlappingPools(pools: Array<{ name: string; cidr: string; prefix: Prefix }>, file: string): void {
+  const key = (p: Prefix): string => `${p.family}:${Buffer.from(p.bytes).toString('hex')}`;
+  const sorted = [...pools].sort((a, b) => (key(a.prefix) < key(b.prefix) ? -1 : key(a.prefix) > key(b.prefix) ? 1 : a.prefix.length - b.prefix.length));
+  for (let i = 1; i < sorted.length; i++) {
+    const a = sorted[i - 1], b = sorted[i];
+    if (a === undefined || b === undefined || a.name === b.name || !prefixOverlaps(a.prefix, b.prefix)) continue;
+    throw new CtlError(`Failed to execute command: invalid manifest, nothing was written:\n${file}: IPPool(${b.name}) CIDR overlaps with IPPool(${a.name}) CIDR ${a.cidr}`);
+  }
+}
+
+function summary(verb: Verb, rs: ManifestSpool): string {
+  return rs.kinds.size === 1 ? `Successfully ${PAST[verb]} ${rs.count} '${rs.firstKind ?? ''}' resource(s)` : `Successfully ${PAST[verb]} ${rs.count} resource(s)`;
 }
 
 /** Write already-validated resources in file order; stops at the first failure and says how far it got. */
-export async function fileVerb(ds: Datastore, verb: Verb, rs: readonly Resource[], io: Io,
+export async function fileVerb(ds: Datastore, verb: Verb, rs: ManifestSpool, io: Io,
   opts: { skipExists?: boolean; skipNotExists?: boolean; ipamGc?: IpamGcDeps }): Promise<void> {
   let done = 0;
   for (const r of rs) {
@@ -59,7 +98,7 @@ export async function fileVerb(ds: Datastore, verb: Verb, rs: readonly Resource[
       const skip = (opts.skipExists === true && isDatastoreError(err, 'already-exists')) || (opts.skipNotExists === true && isDatastoreError(err, 'not-found'));
       if (!skip) {
         const msg = `resource ${r.kind}(${r.metadata.name}): ${(err as Error).message}`;
-        throw new CtlError(done === 0 ? `Failed to ${verb} any resources: ${msg}` : `Partial success: ${PAST[verb]} the first ${done} out of ${rs.length} resources:\n${msg}`, { cause: err });
+        throw new CtlError(done === 0 ? `Failed to ${verb} any resources: ${msg}` : `Partial success: ${PAST[verb]} the first ${done} out of ${rs.count} resources:\n${msg}`, { cause: err });
       }
     }
     done++;

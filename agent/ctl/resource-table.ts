@@ -11,6 +11,7 @@ export function headersFor(kind: Kind, wide: boolean): string[] {
     case 'BGPConfiguration': return ['NAME', 'LOGSEVERITY', 'MESHENABLED', 'ASNUMBER'];
     case 'Node': return wide ? ['NAME', 'ASN', 'IPV4', 'IPV6'] : ['NAME'];
     case 'FelixConfiguration': case 'BGPFilter': return ['NAME'];
+    case 'IPReservation': return wide ? ['NAME', 'CIDRS'] : ['NAME'];
     default: return assertNever(kind, 'kind');
   }
 }
@@ -28,8 +29,10 @@ export function tableFor(kind: Kind, items: readonly Resource[], wide: boolean, 
       }
       case 'BGPPeer': {
         const s = r.spec;
+        // calicoctl's templates: PEERIP is spec.peerIP only (empty for peerSelector peers), ASN the
+        // plain number, 0 when unset; -o wide shows the same columns.
         const node = s.node ?? s.nodeSelector ?? '(global)';
-        rows.push([r.metadata.name, s.peerIP ?? s.peerSelector ?? '', node, s.asNumber === undefined ? '' : String(s.asNumber)]);
+        rows.push([r.metadata.name, s.peerIP ?? '', node, String(s.asNumber ?? 0)]);
         break;
       }
       case 'BGPConfiguration': {
@@ -48,6 +51,12 @@ export function tableFor(kind: Kind, items: readonly Resource[], wide: boolean, 
       case 'BGPFilter':
         rows.push([r.metadata.name]);
         break;
+      case 'IPReservation': {
+        // calicoctl: {{joinAndTruncate .Spec.ReservedCIDRs "," 80}}
+        const cidrs = (r.spec.reservedCIDRs ?? []).join(',');
+        rows.push(wide ? [r.metadata.name, cidrs.length > 80 ? `${cidrs.slice(0, 77)}...` : cidrs] : [r.metadata.name]);
+        break;
+      }
       default: assertNever(r, 'resource');
     }
   }

@@ -8,6 +8,7 @@ import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { kindInfo, validateResource, type Kind, type Resource, type ResourceOfKind } from '../resources/kinds.js';
 import { IPPOOL_IMMUTABLE } from '../resources/ip-pool.js';
+import { parsePrefix, prefixOverlaps } from '../../common/prefix.js';
 import { DatastoreError, isDatastoreError } from './errors.js';
 import type { KvEntry, KvStore } from './kv-store.js';
 import { resourceKey, resourceKindPrefix } from './key-layout.js';
@@ -77,6 +78,7 @@ export class KvDatastore implements Datastore {
   }
 
   async create<R extends Resource>(resource: R): Promise<R> {
+    if (resource.kind === 'IPPool') await this.refuseOverlap(resource);
     const stored = { ...resource, metadata: { ...resource.metadata, uid: resource.metadata.uid ?? randomUUID(),
       creationTimestamp: resource.metadata.creationTimestamp ?? new Date(this.deps.clock.wallNow()).toISOString().replace(/\.\d+Z$/, 'Z') } } as R;
     try {
@@ -87,6 +89,20 @@ export class KvDatastore implements Datastore {
         throw new DatastoreError('already-exists', `${resource.kind} ${JSON.stringify(resource.metadata.name)} already exists`, { cause: err });
       }
       throw err;
+    }
+  }
+
+  /**
+   * A new IPPool must not overlap another (libcalico-go's validateAndSetDefaults does this on
+   * create only: cidr is immutable, so an update cannot make an overlap). Same wording as Calico.
+   */
+  private async refuseOverlap(pool: ResourceOfKind<'IPPool'>): Promise<void> {
+    const mine = parsePrefix(pool.spec.cidr);
+    for (const other of (await this.list('IPPool')).items) {
+      if (other.metadata.name === pool.metadata.name) continue;
+      if (prefixOverlaps(parsePrefix(other.spec.cidr), mine)) {
+        throw new DatastoreError('invalid', `IPPool(${pool.metadata.name}) CIDR overlaps with IPPool(${other.metadata.name}) CIDR ${other.spec.cidr}`, { where: 'IPPool.Spec.CIDR' });
+      }
     }
   }
 

@@ -6,7 +6,7 @@
  * (ABA guard: a release naming a stale sequence number is refused).
  * Pure functions; ipam.ts does the CAS writes.
  */
-import { formatAddress, parseAddress, parsePrefix, prefixContains, type Family } from '../../common/prefix.js';
+import { formatAddress, parseAddress, parsePrefix, prefixContains, prefixOverlaps, type Family, type Prefix } from '../../common/prefix.js';
 
 export interface AllocationAttribute {
   readonly handle_id: string | null;
@@ -76,10 +76,10 @@ export function nthBlock(poolCidr: string, blockSize: number, n: bigint): string
 export function inUse(b: BlockData): number { return b.allocations.length - b.unallocated.length; }
 export function isEmpty(b: BlockData): boolean { return b.unallocated.length === b.allocations.length; }
 
-/** Take up to `n` ordinals from the front of the queue for `handle`. */
-export function assignInBlock(b: BlockData, n: number, handle: string, attrs: Readonly<Record<string, string>>):
+/** Take up to `n` ordinals from the front of the queue for `handle`, passing over `skip` (reserved ones stay queued). */
+export function assignInBlock(b: BlockData, n: number, handle: string, attrs: Readonly<Record<string, string>>, skip?: ReadonlySet<number>):
   { block: BlockData; ordinals: number[] } {
-  const take = b.unallocated.slice(0, n);
+  const take = (skip === undefined || skip.size === 0 ? b.unallocated : b.unallocated.filter((o) => !skip.has(o))).slice(0, n);
   if (take.length === 0) return { block: b, ordinals: [] };
   const attributes = [...b.attributes, { handle_id: handle, secondary: { ...attrs } }];
   const attrIndex = attributes.length - 1;
@@ -87,8 +87,9 @@ export function assignInBlock(b: BlockData, n: number, handle: string, attrs: Re
   const seq = b.sequenceNumber + 1;
   const seqs = { ...b.sequenceNumberForAllocation };
   for (const o of take) { allocations[o] = attrIndex; seqs[String(o)] = seq; }
+  const taken = new Set(take);
   return {
-    block: { ...b, allocations, unallocated: b.unallocated.slice(take.length), attributes, sequenceNumber: seq, sequenceNumberForAllocation: seqs },
+    block: { ...b, allocations, unallocated: skip === undefined || skip.size === 0 ? b.unallocated.slice(take.length) : b.unallocated.filter((o) => !taken.has(o)), attributes, sequenceNumber: seq, sequenceNumberForAllocation: seqs },
     ordinals: take,
   };
 }
@@ -126,4 +127,19 @@ export function ordinalsForHandle(b: BlockData, handle: string): number[] {
 export function attributeOf(b: BlockData, ordinal: number): AllocationAttribute | undefined {
   const a = b.allocations[ordinal];
   return a === null || a === undefined ? undefined : b.attributes[a];
+}
+
+/** Ordinals of `block` inside any of `reserved` (IPReservation), for assignInBlock's skip. */
+export function reservedOrdinals(block: string, reserved: readonly Prefix[]): Set<number> {
+  const out = new Set<number>();
+  const b = parsePrefix(block);
+  const size = 2 ** ((b.family === 4 ? 32 : 128) - b.length);
+  for (const r of reserved) {
+    if (r.family !== b.family || !prefixOverlaps(r, b)) continue;
+    if (r.length <= b.length) { for (let o = 0; o < size; o++) out.add(o); return out; }
+    const first = Number(toBig(r.bytes) - toBig(b.bytes));
+    const n = 2 ** ((b.family === 4 ? 32 : 128) - r.length);
+    for (let o = first; o < first + n; o++) out.add(o);
+  }
+  return out;
 }

@@ -9,14 +9,14 @@
  *   the handle record (count per block) and the block are written in one txn.
  */
 import type { Logger } from '../../common/logger.js';
-import { parseAddress, parsePrefix, prefixContains, type Family } from '../../common/prefix.js';
+import { hostPrefix, parseAddress, parsePrefix, prefixContains, type Family, type Prefix } from '../../common/prefix.js';
 import { isDatastoreError } from '../datastore/errors.js';
 import type { KvEntry, KvStore, KvTxnOp } from '../datastore/kv-store.js';
 import type { Datastore } from '../datastore/datastore.js';
 import { affinityKey, affinityPrefix, ALL_AFFINITIES_PREFIX, blockKey, blockPrefix, cidrFromKeyPart, handleKey } from '../datastore/key-layout.js';
-import type { IPPool } from '../resources/kinds.js';
+import type { IPPool, IPReservation } from '../resources/kinds.js';
 import { selectorMatches } from '../resources/selector.js';
-import { addressToOrdinal, affinityNode, assignInBlock, attributeOf, isEmpty, newBlock, nthBlock, ordinalsForHandle,
+import { addressToOrdinal, affinityNode, assignInBlock, reservedOrdinals, attributeOf, isEmpty, newBlock, nthBlock, ordinalsForHandle,
   ordinalToAddress, releaseInBlock, type BlockData } from './block.js';
 import { IpamError } from './ipam-error.js';
 import { parseAffinity, parseBlock, parseHandle } from './stored.js';
@@ -68,6 +68,8 @@ export interface IpamView {
   nodeLabels(node: string): Readonly<Record<string, string>> | undefined;
   /** The blocks that exist, by CIDR. Missing ones make a claim try a taken block (already-exists) first. */
   blocks(family: Family): ReadonlyMap<string, BlockData>;
+  /** Every IPReservation as last seen (one made moments ago may be missed); absent: IPAM lists them itself. */
+  reservations?(): readonly IPReservation[];
 }
 
 export interface IpamDeps {
@@ -96,12 +98,13 @@ export class Ipam {
   get store(): KvStore { return this.deps.store; }
 
   // ---- pools -------------------------------------------------------------------------
-  /** Enabled, automatic pools of `family` for `use` whose nodeSelector matches the node. */
+  /** Enabled pools of `family` for `use` whose nodeSelector matches the node: Automatic ones, or those named in `only`. */
   async poolsForNode(node: string, family: Family, use: 'Workload' | 'Tunnel' = 'Workload', only?: readonly string[]): Promise<IPPool[]> {
     const usable = (items: readonly IPPool[], labels: Readonly<Record<string, string>>): IPPool[] => items.filter((p) =>
       parsePrefix(p.spec.cidr).family === family && p.spec.disabled !== true
-      && p.spec.assignmentMode === 'Automatic' && p.spec.allowedUses.includes(use)
-      && (only === undefined || only.includes(p.metadata.name) || only.includes(p.spec.cidr))
+      && p.spec.allowedUses.includes(use)
+      // Manual pools hand out addresses only when asked for by name or CIDR (Calico's assignmentMode).
+      && (only === undefined ? p.spec.assignmentMode === 'Automatic' : only.includes(p.metadata.name) || only.includes(p.spec.cidr))
       && selectorMatches(p.spec.nodeSelector, labels));
     const view = this.deps.view;
     const viewLabels = view?.nodeLabels(node);
@@ -148,14 +151,28 @@ export class Ipam {
     return { ipv4, ipv6 };
   }
 
-  /** Reads that do not depend on each other, in one round: usable pools, the node's affinities, the IPAM config. */
+  /** IPReservation CIDRs (and single IPs) of `family`: addresses no assignment hands out. */
+  async reservedPrefixes(family: Family): Promise<Prefix[]> {
+    const items = this.deps.view?.reservations?.() ?? (await this.deps.datastore.list('IPReservation')).items;
+    const out: Prefix[] = [];
+    for (const r of items) {
+      for (const c of r.spec.reservedCIDRs ?? []) {
+        const p = c.includes('/') ? parsePrefix(c, { allowHostBits: true }) : hostPrefix(parseAddress(c));
+        if (p.family === family) out.push(p);
+      }
+    }
+    return out;
+  }
+
+  /** Reads that do not depend on each other, in one round: usable pools, the node's affinities, the IPAM config, reservations. */
   private async firstReads(args: AssignArgs, family: Family, ipamConfig: Promise<IpamConfig>): Promise<FirstReads> {
-    const [pools, affinities, config] = await Promise.all([
+    const [pools, affinities, config, reserved] = await Promise.all([
       this.poolsForNode(args.node, family, args.use ?? 'Workload', args.pools),
       this.blocksForNode(args.node, family),
       ipamConfig,
+      this.reservedPrefixes(family),
     ]);
-    return { pools, affinities, config };
+    return { pools, affinities, config, reserved };
   }
 
   private async assignFamily(args: AssignArgs, family: Family, want: number, first: FirstReads, known: KnownHandle): Promise<AssignedAddress[]> {
@@ -179,7 +196,7 @@ export class Ipam {
         for (const { cidr, entry } of read) {
           if (need() === 0) break;
           if (entry === undefined || parseBlock(entry).unallocated.length === 0) continue;
-          got.push(...await this.assignFromBlock(cidr, need(), args, args.node, entry, handleHint()));
+          got.push(...await this.assignFromBlock(cidr, need(), args, args.node, first.reserved, entry, handleHint()));
         }
       };
       await fromAffine(affine.filter((b) => !viewFull(b.cidr)));
@@ -189,7 +206,7 @@ export class Ipam {
       while (need() > 0 && autoAllocateBlocks) {
         const claimed = await this.claimBlock(args.node, family, pools);
         if (claimed === undefined) break;
-        got.push(...await this.assignFromBlock(claimed.cidr, need(), args, args.node, claimed.entry, handleHint()));
+        got.push(...await this.assignFromBlock(claimed.cidr, need(), args, args.node, first.reserved, claimed.entry, handleHint()));
       }
       // The view may have been behind: read the affine blocks it showed full before borrowing.
       if (need() > 0 && cached !== undefined) await fromAffine(affine.filter((b) => viewFull(b.cidr)));
@@ -199,7 +216,7 @@ export class Ipam {
         for (const e of entries) {
           if (need() === 0) break;
           const b = parseBlock(e);
-          if (inPools(b.cidr) && b.unallocated.length > 0) got.push(...await this.assignFromBlock(b.cidr, need(), args, undefined));
+          if (inPools(b.cidr) && b.unallocated.length > 0) got.push(...await this.assignFromBlock(b.cidr, need(), args, undefined, first.reserved));
         }
       }
     } catch (err) {
@@ -215,8 +232,9 @@ export class Ipam {
 
   /** Assign up to `want` from one block; `affineTo` requires the block's affinity to be that node. */
   private async assignFromBlock(cidr: string, want: number, args: AssignArgs, affineTo: string | undefined,
-    known?: KvEntry, handle?: KnownHandle): Promise<AssignedAddress[]> {
+    reserved: readonly Prefix[], known?: KvEntry, handle?: KnownHandle): Promise<AssignedAddress[]> {
     const family = parsePrefix(cidr).family;
+    const skip = reserved.length === 0 ? undefined : reservedOrdinals(cidr, reserved);
     const key = blockKey(family, cidr);
     const hKey = handleKey(args.handle);
     for (let attempt = 0; attempt < DATASTORE_RETRIES; attempt++) {
@@ -228,9 +246,10 @@ export class Ipam {
       if (e === undefined) return [];
       const block = parseBlock(e);
       if (affineTo !== undefined && affinityNode(block) !== affineTo) return [];
-      const k = Math.min(want, block.unallocated.length);
+      const free = skip === undefined ? block.unallocated.length : block.unallocated.filter((o) => !skip.has(o)).length;
+      const k = Math.min(want, free);
       if (k === 0) return [];
-      const { block: next, ordinals } = assignInBlock(block, k, args.handle, { ...args.attrs, node: args.attrs['node'] ?? args.node });
+      const { block: next, ordinals } = assignInBlock(block, k, args.handle, { ...args.attrs, node: args.attrs['node'] ?? args.node }, skip);
       const counts: Record<string, number> = { ...(h === undefined ? {} : parseHandle(h).block) };
       counts[cidr] = (counts[cidr] ?? 0) + k;
       const handleValue = JSON.stringify({ handleID: args.handle, block: counts } satisfies HandleData);
@@ -492,7 +511,7 @@ export class Ipam {
   }
 }
 
-interface FirstReads { readonly pools: IPPool[]; readonly affinities: BlockInfo[]; readonly config: IpamConfig }
+interface FirstReads { readonly pools: IPPool[]; readonly affinities: BlockInfo[]; readonly config: IpamConfig; readonly reserved: readonly Prefix[] }
 /** A handle record read earlier in this call (entry undefined: there was none), or undefined: read it. */
 type KnownHandle = { readonly entry: KvEntry | undefined } | undefined;
 interface ClaimedBlock { readonly cidr: string; readonly entry?: KvEntry }

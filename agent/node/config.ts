@@ -42,6 +42,8 @@ export interface DefaultPoolConfig {
 export interface NodeConfig {
   readonly etcd: EtcdConnectionConfig;
   readonly nodeName: string;
+  /** CALICO_ROUTER_ID: 'hash' (from the node name) or an IPv4 address; unset = the node's IPv4 address. */
+  readonly routerId?: string;
   readonly ip: IpSetting;
   /** IPv6 node address (calico-node IP6): off unless set, like Calico. */
   readonly ip6: IpSetting;
@@ -183,8 +185,12 @@ export function nodeConfigFromEnv(env: Env = process.env): NodeConfig {
   const runDir = get(env, 'TORTIE_RUN_DIR') ?? '/var/run/tortie';
   const stateDir = get(env, 'TORTIE_STATE_DIR') ?? '/var/lib/calico';
   const ip6 = parseIp(env, 6);
+  const routerId = get(env, 'CALICO_ROUTER_ID');
+  if (routerId !== undefined && routerId !== 'hash' && !(isValidAddress(routerId) && !routerId.includes(':'))) {
+    throw new NodeConfigError('CALICO_ROUTER_ID', `must be "hash" or an IPv4 address, got ${JSON.stringify(routerId)}`);
+  }
   return {
-    etcd, nodeName, ip: parseIp(env, 4), ip6, defaultPool6: defaultPool6(env, ip6), asNumber, backend: backendText, defaultPool: defaultPool(env),
+    etcd, nodeName, ...(routerId === undefined ? {} : { routerId }), ip: parseIp(env, 4), ip6, defaultPool6: defaultPool6(env, ip6), asNumber, backend: backendText, defaultPool: defaultPool(env),
     runDir, stateDir, cniSocket: join(runDir, 'cni.sock'), ctlSocket: join(runDir, 'node.ctl'), mtuFile: join(stateDir, 'mtu'),
     health: { enabled: bool(env, 'FELIX_HEALTHENABLED', true), host: get(env, 'FELIX_HEALTHHOST') ?? '0.0.0.0', port: int(env, 'FELIX_HEALTHPORT', 9099, 0, 65535) },
     metrics: { enabled: bool(env, 'FELIX_PROMETHEUSMETRICSENABLED', true), port: int(env, 'FELIX_PROMETHEUSMETRICSPORT', 9091, 0, 65535) },

@@ -18,7 +18,7 @@ import { parseBlock } from '../ipam/stored.js';
 import { ENCAPSULATION_ANNOTATION } from '../resources/ip-pool.js';
 import type { BGPConfigurationSpec } from '../resources/bgp-configuration.js';
 import type { BGPFilterSpec } from '../resources/bgp-filter.js';
-import { kindInfo, validateResource, type BGPPeer, type CalicoNode, type IPPool, type Kind, type ResourceOfKind } from '../resources/kinds.js';
+import { kindInfo, validateResource, type BGPPeer, type CalicoNode, type IPPool, type IPReservation, type Kind, type ResourceOfKind } from '../resources/kinds.js';
 import type { BlockSnapshot, NodeInfo, PoolInfo, Snapshot } from '../calc/snapshot.js';
 
 /** A stored resource of `kind`, validated like the datastore does, or why it is not one. */
@@ -72,6 +72,8 @@ export function blockSnapshot(b: BlockData): BlockSnapshot {
 export class DatastoreCache {
   readonly nodes = new Map<string, CalicoNode>();
   readonly pools = new Map<string, IPPool>();
+  /** IPReservations, for IPAM's view (addresses a pod's ADD never gets). */
+  readonly reservations = new Map<string, IPReservation>();
   readonly peers = new Map<string, BGPPeer>();
   readonly bgpConfigs = new Map<string, BGPConfigurationSpec>();
   readonly filters = new Map<string, BGPFilterSpec>();
@@ -82,7 +84,7 @@ export class DatastoreCache {
   /** The snapshot of the current maps, built on demand and dropped on every watch update. */
   private cached: Snapshot | undefined;
 
-  constructor(private readonly deps: { datastore: Datastore; store: KvStore; clock: Clock; logger: Logger },
+  constructor(private readonly deps: { datastore: Datastore; store: KvStore; clock: Clock; logger: Logger; routerIdSetting?: string },
     private readonly localNode: string, private readonly onChange: () => void,
     /** The IPAM block watch stream went down or came back (etcd reachability, for /readiness detail). */
     private readonly onConnection?: (connected: boolean) => void) {
@@ -122,6 +124,7 @@ export class DatastoreCache {
     };
     await this.watchKind('Node', upsert(this.nodes));
     await this.watchKind('IPPool', upsert(this.pools));
+    await this.watchKind('IPReservation', upsert(this.reservations));
     await this.watchKind('BGPPeer', upsert(this.peers));
     await this.watchKind('BGPConfiguration', (e) => { if (e.type === 'upsert') this.bgpConfigs.set(e.resource.metadata.name, e.resource.spec); else this.bgpConfigs.delete(e.name); });
     await this.watchKind('BGPFilter', (e) => { if (e.type === 'upsert') this.filters.set(e.resource.metadata.name, e.resource.spec); else this.filters.delete(e.name); });
@@ -188,6 +191,7 @@ export class DatastoreCache {
       peers: [...this.peers.values()].map((p) => ({ name: p.metadata.name, spec: p.spec })),
       bgpConfigs: new Map(this.bgpConfigs), filters: new Map(this.filters),
       blocks: [...this.blocks.values()].map(blockSnapshot),
+      ...(this.deps.routerIdSetting === undefined ? {} : { routerIdSetting: this.deps.routerIdSetting }),
     };
   }
 }

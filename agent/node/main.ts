@@ -177,7 +177,8 @@ async function main(): Promise<void> {
     // One agent at a time (etcd election) collects what deleted Nodes and IPPools left in IPAM.
     const ipamController = new IpamController({ elector: store, gc: { store, datastore, logger: log }, clock, logger: log,
       names: () => ({ nodes: cache.nodes.keys(), pools: cache.pools.keys() }) }, { nodeName: cfg.nodeName });
-    const cache = new DatastoreCache({ datastore, store, clock, logger: log }, cfg.nodeName, () => { agent.schedule(); ipamController.kick(); }, onConnection);
+    const cache = new DatastoreCache({ datastore, store, clock, logger: log, ...(cfg.routerId === undefined ? {} : { routerIdSetting: cfg.routerId }) },
+      cfg.nodeName, () => { agent.schedule(); ipamController.kick(); }, onConnection);
     // One VTEP per family: vxlan.calico on the IPv4 node address, vxlan-v6.calico on the IPv6 one.
     const vxlan = addr === undefined ? undefined : new VxlanSupport({ ipam, datastore, netlink, logger: log }, cfg.nodeName, addr.address);
     const vxlan6 = addr6 === undefined ? undefined : new VxlanSupport({ ipam, datastore, netlink, logger: log }, cfg.nodeName, addr6.address);
@@ -223,6 +224,7 @@ async function main(): Promise<void> {
       pools: () => [...cache.pools.values()],
       nodeLabels: (node) => { const n = cache.nodes.get(node); return n === undefined ? undefined : (n.metadata.labels ?? {}); },
       blocks: (family) => cache.blocksByCidr(family),
+      reservations: () => [...cache.reservations.values()],
     } });
     const cni: LineServer = await startCniServer(cfg.cniSocket, { ipam: podIpam, agent, routeTable, netlink, logger: log, nodeName: cfg.nodeName, mtu: () => agent.podMtu, ifindexOf: sysfsIfindex,
       want6: () => v6 && (agent.snapshot()?.pools ?? cache.snapshot().pools).some((p) => p.cidr.includes(':') && !p.disabled) });

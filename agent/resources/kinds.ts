@@ -5,12 +5,14 @@
  */
 import { z } from 'zod';
 import { metadata } from './fields.js';
+import { dropNulls, parseAsCalico } from './go-yaml.js';
 import { checkIpPoolMetadata, ipPoolSpec, type IPPoolSpec } from './ip-pool.js';
 import { bgpPeerSpec, type BGPPeerSpec } from './bgp-peer.js';
 import { bgpConfigurationSpec, PER_NODE_BGP_FIELDS, type BGPConfigurationSpec } from './bgp-configuration.js';
 import { nodeSpec, nodeStatus, type NodeSpec } from './node.js';
 import { felixConfigurationSpec, type FelixConfigurationSpec } from './felix-configuration.js';
 import { bgpFilterSpec, type BGPFilterSpec } from './bgp-filter.js';
+import { ipReservationSpec, type IPReservationSpec } from './ip-reservation.js';
 
 export const API_VERSION = 'projectcalico.org/v3';
 
@@ -29,7 +31,8 @@ export type BGPConfiguration = ResourceOf<'BGPConfiguration', BGPConfigurationSp
 export type CalicoNode = ResourceOf<'Node', NodeSpec>;
 export type FelixConfiguration = ResourceOf<'FelixConfiguration', FelixConfigurationSpec>;
 export type BGPFilter = ResourceOf<'BGPFilter', BGPFilterSpec>;
-export type Resource = IPPool | BGPPeer | BGPConfiguration | CalicoNode | FelixConfiguration | BGPFilter;
+export type IPReservation = ResourceOf<'IPReservation', IPReservationSpec>;
+export type Resource = IPPool | BGPPeer | BGPConfiguration | CalicoNode | FelixConfiguration | BGPFilter | IPReservation;
 export type Kind = Resource['kind'];
 export type ResourceOfKind<K extends Kind> = Extract<Resource, { kind: K }>;
 
@@ -67,6 +70,7 @@ export const KINDS: readonly KindInfo[] = [
   { kind: 'FelixConfiguration', plural: 'felixconfigurations', aliases: ['felixconfiguration', 'felixconfigurations', 'felixconfig', 'felixconfigs'],
     spec: felixConfigurationSpec, checkName: configName('FelixConfiguration') },
   { kind: 'BGPFilter', plural: 'bgpfilters', aliases: ['bgpfilter', 'bgpfilters'], spec: bgpFilterSpec },
+  { kind: 'IPReservation', plural: 'ipreservations', aliases: ['ipreservation', 'ipreservations', 'reservation', 'reservations'], spec: ipReservationSpec },
 ];
 
 export function kindInfo(kind: Kind): KindInfo {
@@ -112,7 +116,7 @@ export function validateResource(doc: unknown): ValidationResult {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     return { ok: false, issues: [{ path: '(document)', message: 'must be a mapping with apiVersion, kind, metadata and spec' }] };
   }
-  const o = doc as Record<string, unknown>;
+  const o = dropNulls(doc) as Record<string, unknown>;
   const issues: Issue[] = [];
   if (o['apiVersion'] !== API_VERSION) {
     issues.push({ path: 'apiVersion', message: `must be ${API_VERSION} (got ${JSON.stringify(o['apiVersion'])})` });
@@ -125,15 +129,15 @@ export function validateResource(doc: unknown): ValidationResult {
   for (const k of Object.keys(o)) {
     if (!['apiVersion', 'kind', 'metadata', 'spec', 'status'].includes(k)) issues.push({ path: k, message: 'unknown field' });
   }
-  const md = metadata.safeParse(o['metadata']);
+  const md = parseAsCalico(metadata, o['metadata']);
   if (!md.success) issues.push(...zodIssues(md.error, 'metadata'));
-  const spec = info.spec.safeParse(o['spec'] ?? {});
+  const spec = parseAsCalico(info.spec, o['spec'] ?? {});
   if (!spec.success) issues.push(...zodIssues(spec.error, 'spec'));
   let status: unknown;
   if (o['status'] !== undefined) {
     if (info.status === undefined) issues.push({ path: 'status', message: `${info.kind} has no status` });
     else {
-      const st = info.status.safeParse(o['status']);
+      const st = parseAsCalico(info.status, o['status']);
       if (!st.success) issues.push(...zodIssues(st.error, 'status'));
       else status = st.data;
     }

@@ -102,6 +102,42 @@ test('install-cni.sh writes the plugin wrappers and a filled-in conflist atomica
   }
 });
 
+test('install-cni.sh installs every chained plugin the conflist names, as Calico\'s install-cni does', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tortie-install-cni-'));
+  try {
+    const home = join(dir, 'opt-tortie');
+    sh('mkdir', ['-p', join(home, 'dist/agent/cni'), join(home, 'node_modules'), join(home, 'cni')]);
+    sh('cp', [join(root, 'package.json'), home]);
+    const cm = manifestDocs().find((d) => d['kind'] === 'ConfigMap') as { data: Record<string, string> };
+    const chained = (JSON.parse((cm.data['cni_network_config'] ?? '').replace('__CNI_MTU__', '0')) as { plugins: Array<{ type: string }> })
+      .plugins.map((p) => p.type).filter((t) => t !== 'tortie');
+    assert.deepEqual(chained, ['portmap'], 'hostPort support, as in Calico\'s conflist');
+    // The image's cni/ holds Debian's plugin binaries (deploy/Dockerfile); a marker file stands in here,
+    // since what is checked is where install-cni.sh puts them.
+    for (const name of chained) writeFileSync(join(home, 'cni', name), `#!/bin/sh\necho ${name}-from-image\n`, { mode: 0o755 });
+    const bin = join(dir, 'bin');
+    const run = (extra: string[]): string => sh('env', [`CNI_BIN_DIR=${bin}`, `CNI_NET_DIR=${join(dir, 'net.d')}`, `TORTIE_HOME=${home}`,
+      `CNI_NETWORK_CONFIG=${cm.data['cni_network_config'] ?? ''}`, ...extra, 'sh', join(root, 'deploy/install-cni.sh')]);
+    run([]);
+    for (const name of chained) {
+      assert.ok((statSync(join(bin, name)).mode & 0o111) !== 0, `${name} installed, executable`);
+      assert.equal(sh(join(bin, name), []).trim(), `${name}-from-image`);
+      assert.ok(!existsSync(join(bin, `.${name}.tmp`)), 'no temporary file left');
+    }
+    // UPDATE_CNI_BINARIES=false keeps a host's own plugin; SKIP_CNI_BINARIES leaves one out.
+    writeFileSync(join(bin, 'portmap'), '#!/bin/sh\necho host-portmap\n', { mode: 0o755 });
+    run(['UPDATE_CNI_BINARIES=false']);
+    assert.equal(sh(join(bin, 'portmap'), []).trim(), 'host-portmap');
+    run([]);
+    assert.equal(sh(join(bin, 'portmap'), []).trim(), 'portmap-from-image');
+    rmSync(join(bin, 'portmap'));
+    run(['SKIP_CNI_BINARIES=bandwidth,portmap']);
+    assert.ok(!existsSync(join(bin, 'portmap')), 'skipped');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('the wrapper install-cni.sh writes runs the bundled plugin without NODE_EXTRA_CA_CERTS', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tortie-install-cni-'));
   try {

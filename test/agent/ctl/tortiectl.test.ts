@@ -423,4 +423,36 @@ No IPv6 peers found.
     assert.equal(ok(await run(['apply', '-f', file('all.yaml', text)])).stdout, 'Successfully applied 6 resource(s)\n');
     assert.equal(parseAllDocuments(text).length, 6);
   });
+
+  it('Calico\'s route-reflector fixture (label routeReflector: true) applies; the stored label is "true"', async () => {
+    const node = 'apiVersion: projectcalico.org/v3\nkind: Node\nmetadata:\n  name: rr-1\n  labels:\n    routeReflector: true\n    rack: 7\nspec:\n  bgp:\n    ipv4Address: 10.0.9.1/24\n    routeReflectorClusterID: 244.0.0.1\n';
+    ok(await run(['apply', '-f', '-'], node));
+    const got = parse(ok(await run(['get', 'node', 'rr-1', '-o', 'yaml'])).stdout) as { metadata: { labels: Record<string, unknown> } };
+    assert.deepEqual(got.metadata.labels, { routeReflector: 'true', rack: '7' });
+    const sel = 'apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: {name: to-rr}\nspec: {nodeSelector: "!has(routeReflector)", peerSelector: routeReflector == \'true\'}\n';
+    ok(await run(['apply', '-f', '-'], sel));
+  });
+
+  it('a document larger than etcd takes is refused before it is read in full, naming it; nothing is written', async () => {
+    const big = `apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: fine}\nspec: {cidr: 10.61.0.0/16}\n---\napiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: huge\n  annotations:\n    blob: ${'x'.repeat(3 << 20)}\nspec: {cidr: 10.62.0.0/16}\n`;
+    const r = await run(['apply', '-f', file('big.yaml', big)]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /big\.yaml: document 1: line 6 \(IPPool\(huge\)\): larger than 1\.5 MiB, etcd's request size limit/);
+    assert.equal((await run(['get', 'ippool', 'fine'])).code, 1, 'nothing written');
+    // TORTIE_MAX_REQUEST_BYTES follows an etcd started with a larger --max-request-bytes.
+    assert.match((await run(['validate', '-f', file('big.yaml', big)], undefined, { TORTIE_MAX_REQUEST_BYTES: String(8 << 20) })).stdout, /validated 2/);
+  });
+
+  it('overlapping IPPools are refused as calicoctl refuses them, in the datastore and within one manifest', async () => {
+    const pool = (name: string, cidr: string): string => `apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: ${name}}\nspec: {cidr: ${cidr}}\n`;
+    ok(await run(['create', '-f', '-'], pool('ov-a', '10.70.0.0/16')));
+    const r = await run(['apply', '-f', '-'], pool('ov-b', '10.70.8.0/24'));
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /IPPool\(ov-b\) CIDR overlaps with IPPool\(ov-a\) CIDR 10\.70\.0\.0\/16/);
+    ok(await run(['apply', '-f', '-'], pool('ov-a', '10.70.0.0/16'))); // re-applying the same pool is no overlap
+    const both = await run(['apply', '-f', '-'], `${pool('ov-c', '10.71.0.0/24')}---\n${pool('ov-d', '10.71.0.128/25')}`);
+    assert.equal(both.code, 1);
+    assert.match(both.stderr, /nothing was written:\n<stdin>: IPPool\(ov-d\) CIDR overlaps with IPPool\(ov-c\) CIDR 10\.71\.0\.0\/24/);
+    assert.equal((await run(['get', 'ippool', 'ov-c'])).code, 1, 'the first pool was not written either');
+  });
 });

@@ -53,6 +53,28 @@ describe('ipam logic', () => {
     assert.deepEqual((await checkIpam({ store, datastore })).problems, []);
   });
 
+  it('assignmentMode Manual: a pool hands out addresses only when asked for by name or CIDR', async () => {
+    const { ipam } = await setup(pool('auto', '10.4.0.0/24') + pool('manual', '10.5.0.0/24', ', assignmentMode: Manual') + node('n1'));
+    assert.match((await ipam.autoAssign({ handle: 'a', attrs: {}, node: 'n1', num4: 1, num6: 0 })).ipv4[0]?.address ?? '', /^10\.4\.0\./);
+    assert.match((await ipam.autoAssign({ handle: 'b', attrs: {}, node: 'n1', num4: 1, num6: 0, pools: ['manual'] })).ipv4[0]?.address ?? '', /^10\.5\.0\./);
+    assert.match((await ipam.autoAssign({ handle: 'c', attrs: {}, node: 'n1', num4: 1, num6: 0, pools: ['10.5.0.0/24'] })).ipv4[0]?.address ?? '', /^10\.5\.0\./);
+    const only = await setup(pool('manual', '10.5.0.0/24', ', assignmentMode: Manual') + node('n1'));
+    await assert.rejects(only.ipam.autoAssign({ handle: 'd', attrs: {}, node: 'n1', num4: 1, num6: 0 }), (e: unknown) => e instanceof IpamError && e.code === 'ipam-no-pool');
+  });
+
+  it('IPReservation: reserved addresses and CIDRs are never handed out, in any block; the rest of the block is', async () => {
+    const reservation = '---\napiVersion: projectcalico.org/v3\nkind: IPReservation\nmetadata: {name: r}\nspec:\n  reservedCIDRs: [10.10.0.0/30, 10.10.0.5, 10.10.0.8/29, "fd00::1"]\n';
+    const { ipam, store, datastore } = await setup(pool('p', '10.10.0.0/24', ', blockSize: 29') + node('n1') + reservation);
+    const r = await ipam.autoAssign({ handle: 'h', attrs: attrs('a'), node: 'n1', num4: 5, num6: 0 });
+    // .0-.3 and .5 reserved in the first block, the whole second block (.8/29) reserved: the third block serves the rest.
+    assert.deepEqual(r.ipv4.map((a) => a.address), ['10.10.0.4', '10.10.0.6', '10.10.0.7', '10.10.0.16', '10.10.0.17']);
+    assert.deepEqual((await checkIpam({ store, datastore })).problems, []);
+    // A reservation lifted: its addresses are handed out again.
+    await datastore.delete('IPReservation', 'r');
+    const again = await ipam.autoAssign({ handle: 'h2', attrs: attrs('b'), node: 'n1', num4: 2, num6: 0 });
+    assert.deepEqual(again.ipv4.map((a) => a.address), ['10.10.0.0', '10.10.0.1']);
+  });
+
   it('nodeSelector picks pools; disabled pools are never used; no pool is a clear error', async () => {
     const { ipam } = await setup(pool('rack1', '10.1.0.0/24', ", nodeSelector: \"rack == 'r1'\"") + pool('off', '10.2.0.0/24', ', disabled: true')
       + pool('rack2', '10.3.0.0/24', ", nodeSelector: \"rack == 'r2'\"") + node('n1', '{rack: r1}') + node('n2', '{rack: r2}') + node('n3', '{rack: r3}'));
@@ -175,7 +197,7 @@ describe('ipam round trips (bench/e2e/README: "1 read round + 2 writes where the
     // The view as the agent's watch cache would show it after that ADD.
     const pools = (await datastore.list('IPPool')).items;
     const blocks = new Map((await store.list(blockPrefix(4))).entries.map((e) => { const b = parseBlock(e); return [b.cidr, b] as const; }));
-    const ipam = new Ipam({ store, datastore, logger: silentLogger(), view: { pools: () => pools, nodeLabels: () => ({}), blocks: () => blocks } });
+    const ipam = new Ipam({ store, datastore, logger: silentLogger(), view: { pools: () => pools, nodeLabels: () => ({}), blocks: () => blocks, reservations: () => [] } });
     store.log.length = 0;
     const r = await ipam.autoAssign({ handle: 'h2', attrs: attrs('b'), node: 'n1', num4: 1, num6: 0, reuseHandle: true });
     assert.deepEqual(r.ipv4.map((a) => a.block), ['10.10.0.2/31'], 'a new block was claimed');
