@@ -16,6 +16,7 @@ import { BgpFsm } from '../fsm/fsm.js';
 import type { FsmConfig, FsmInput, FsmOutput, FsmState, NegotiatedSession, TimerName } from '../fsm/fsm-types.js';
 import { decodeShutdownCommunication, notification, notificationText } from '../fsm/notifications.js';
 import { Connection, type ConnectionHandlers } from './connection.js';
+import { LogLimiter } from '../../common/log-limiter.js';
 import { applySocketOptions as defaultApplySocketOptions, connectTcp, validateSocketOptions, type ApplySocketOptions } from './socket-options.js';
 import {
   toFsmConfig, type ConnectOptions, type ConnectionInfo, type NotificationInfo, type SessionConfig, type SessionDeps,
@@ -55,6 +56,8 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
   private lastReceived: NotificationInfo | undefined;
   private readonly handlers: ConnectionHandlers;
   private sendHold: { handle: TimerHandle } | undefined;
+  /** A peer sending malformed UPDATEs (kept up per RFC 7606) would otherwise log one line each. */
+  private readonly malformedLog: LogLimiter;
 
   constructor(config: SessionConfig, private readonly deps: SessionDeps) {
     super();
@@ -65,6 +68,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
     this.connectFn = deps.connect ?? ((o) => connectTcp(o));
     if (config.socketOptions) validateSocketOptions(config.socketOptions, `session ${this.name}`);
     this.applyOpts = deps.applySocketOptions ?? defaultApplySocketOptions;
+    this.malformedLog = new LogLimiter({ now: () => deps.clock.now() });
     this.main = this.newEndpoint(true);
     this.sinceWall = deps.clock.wallNow();
     this.handlers = {
@@ -484,7 +488,11 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
       return ep.conn === conn;
     }
     if (decoded.problems.length > 0) {
-      this.log.warn({ type: m.type, action: decoded.action, problems: decoded.problems.map((p) => `${p.code}/${p.subcode} ${p.message}`) }, 'malformed message handled per RFC 7606');
+      const extra = this.malformedLog.take('malformed');
+      if (extra !== undefined) {
+        this.log.warn({ type: m.type, action: decoded.action, problems: decoded.problems.map((p) => `${p.code}/${p.subcode} ${p.message}`), ...extra },
+          'malformed message handled per RFC 7606');
+      }
     }
     switch (m.type) {
       case 'open':
