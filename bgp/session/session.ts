@@ -56,7 +56,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
   private lastReceived: NotificationInfo | undefined;
   private readonly handlers: ConnectionHandlers;
   private sendHold: { handle: TimerHandle } | undefined;
-  /** A peer sending malformed UPDATEs (kept up per RFC 7606) would otherwise log one line each. */
+  /** Lines a peer can make us repeat (malformed UPDATEs kept up per RFC 7606, unanswered MD5 SYNs): rate-limited. */
   private readonly malformedLog: LogLimiter;
 
   constructor(config: SessionConfig, private readonly deps: SessionDeps) {
@@ -296,9 +296,24 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
   }
 
   private feed(ep: Endpoint, input: FsmInput): void {
+    if (input.type === 'ConnectRetryTimer_Expires' && ep === this.main && ep.fsm.state === 'Connect' && ep.conn?.outgoing === true
+      && !ep.conn.connected && this.config.socketOptions?.md5Password !== undefined) this.unansweredSignedSyn();
     const outputs = ep.fsm.process(input);
     for (const o of outputs) this.execute(ep, o);
     this.afterFeed(ep);
+  }
+
+  /**
+   * Our MD5-signed SYN went unanswered for a whole connect retry time. A peer whose key differs
+   * (or who has none) drops it without a word, so say what this most likely is; its kernel
+   * counts TcpExtTCPMD5Failure (or TCPMD5Unexpected), ours does for its SYNs to us.
+   */
+  private unansweredSignedSyn(): void {
+    const secs = this.fsmConfig.connectRetryTime;
+    this.lastError = `TCP connection not answered in ${secs} s with TCP-MD5 configured: a wrong or missing password on the peer ` +
+      'drops our SYN silently (nstat TcpExtTCPMD5Failure / TcpExtTCPMD5Unexpected on the peer, TcpExtTCPMD5Failure here for its SYNs)';
+    const extra = this.malformedLog.take('md5-unanswered');
+    if (extra !== undefined) this.log.warn({ ...extra }, this.lastError);
   }
 
   /**

@@ -125,6 +125,9 @@ describe('TCP-MD5, GTSM and eBGP TTL against BIRD 2 and FRR (tortie-bgpd)', { sk
     await pollUntil(() => counter(nsT, 'TcpExtTCPMD5Failure') > 0, { what: 'TcpExtTCPMD5Failure in our namespace', timeoutMs: 15_000 });
     assert.notEqual(frrNeighbor().bgpState, 'Established');
     assert.notEqual((await t.peer('frr')).state, 'Established');
+    let last = '';
+    await pollUntil(async () => /not answered in 1 s with TCP-MD5 configured/.test(last = (await t.peer('frr')).lastError ?? ''),
+      { what: () => `our status to say why (lastError: ${last})` });
   });
 
   it('SIGHUP with the right key: FRR (MD5 + ttl-security hops 1) comes up, BIRD\'s session is not restarted', async () => {
