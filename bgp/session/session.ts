@@ -57,7 +57,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
   private readonly handlers: ConnectionHandlers;
   private sendHold: { handle: TimerHandle } | undefined;
   /** Lines a peer can make us repeat (malformed UPDATEs kept up per RFC 7606, unanswered MD5 SYNs): rate-limited. */
-  private readonly malformedLog: LogLimiter;
+  private readonly repeatLog: LogLimiter;
 
   constructor(config: SessionConfig, private readonly deps: SessionDeps) {
     super();
@@ -68,7 +68,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
     this.connectFn = deps.connect ?? ((o) => connectTcp(o));
     if (config.socketOptions) validateSocketOptions(config.socketOptions, `session ${this.name}`);
     this.applyOpts = deps.applySocketOptions ?? defaultApplySocketOptions;
-    this.malformedLog = new LogLimiter({ now: () => deps.clock.now() });
+    this.repeatLog = new LogLimiter({ now: () => deps.clock.now() });
     this.main = this.newEndpoint(true);
     this.sinceWall = deps.clock.wallNow();
     this.handlers = {
@@ -312,7 +312,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
     const secs = this.fsmConfig.connectRetryTime;
     this.lastError = `TCP connection not answered in ${secs} s with TCP-MD5 configured: a wrong or missing password on the peer ` +
       'drops our SYN silently (nstat TcpExtTCPMD5Failure / TcpExtTCPMD5Unexpected on the peer, TcpExtTCPMD5Failure here for its SYNs)';
-    const extra = this.malformedLog.take('md5-unanswered');
+    const extra = this.repeatLog.take('md5-unanswered');
     if (extra !== undefined) this.log.warn({ ...extra }, this.lastError);
   }
 
@@ -503,7 +503,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
       return ep.conn === conn;
     }
     if (decoded.problems.length > 0) {
-      const extra = this.malformedLog.take('malformed');
+      const extra = this.repeatLog.take('malformed');
       if (extra !== undefined) {
         this.log.warn({ type: m.type, action: decoded.action, problems: decoded.problems.map((p) => `${p.code}/${p.subcode} ${p.message}`), ...extra },
           'malformed message handled per RFC 7606');
