@@ -88,7 +88,7 @@ const peer = z.strictObject({
   // BIRD `multihop [N]` (bare: 64), FRR `ebgp-multihop [N]`: the TTL we send.
   multihop: z.union([z.literal(true), z.number().int().min(1).max(255)]).optional(),
   // BIRD `ttl security on` (hops from multihop, else 1) or FRR/Calico `ttl-security hops N`.
-  ttlSecurity: z.union([z.boolean(), z.number().int().min(1).max(254)]).optional(),
+  ttlSecurity: z.union([z.boolean(), z.number().int().min(1).max(255)]).optional(),
   // BIRD/FRR `password`: TCP-MD5 (RFC 2385), at most 80 bytes (TCP_MD5SIG_MAXKEYLEN).
   password: z.string().refine((v) => { const n = Buffer.byteLength(v, 'utf8'); return n >= 1 && n <= 80; },
     { message: 'password must be 1..80 bytes (the TCP-MD5 key limit)' }).optional(),
@@ -257,9 +257,7 @@ function ttlOf(p: BgpdFileConfig['peers'][number], ebgp: boolean, where: string)
     }
     return { ttlSecurity: p.ttlSecurity };
   }
-  const hops = multihop ?? (ebgp ? 1 : DEFAULT_MULTIHOP);
-  if (hops > 254) throw new ConfigError(`ttlSecurity with multihop ${hops}: GTSM allows at most 254 hops`, `${where}.multihop`);
-  return { ttlSecurity: hops };
+  return { ttlSecurity: multihop ?? (ebgp ? 1 : DEFAULT_MULTIHOP) };
 }
 
 function fromFile(cfg: BgpdFileConfig, file: string): BgpdConfig {

@@ -8,6 +8,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../../common/logger.js';
 import { describeError, TortieError } from '../../common/errors.js';
 import { formatAddress, isValidAddress, parseAddress } from '../../common/prefix.js';
+import { LogLimiter } from '../../common/log-limiter.js';
 import type { BgpSession } from './session.js';
 
 export interface ListenerConfig {
@@ -35,6 +36,8 @@ export class BgpListener {
   private server: Server | undefined;
   private readonly log: Logger;
   private boundPort = 0;
+  /** Anyone can connect to port 179: one line per such connection must not flood the log. */
+  private readonly unknownLog = new LogLimiter();
 
   constructor(private readonly config: ListenerConfig, deps: ListenerDeps) {
     this.log = deps.logger.child({ component: 'bgp-listener' });
@@ -93,8 +96,11 @@ export class BgpListener {
     const session = remote === undefined ? undefined : this.sessions.get(remote);
     const pinned = session?.config.localAddress === undefined ? undefined : canonicalAddress(session.config.localAddress);
     if (session === undefined || (pinned !== undefined && pinned !== local)) {
-      this.log.warn({ remote: socket.remoteAddress, local: socket.localAddress },
-        `unexpected connect from unknown address ${socket.remoteAddress ?? '?'} (port ${socket.remotePort ?? '?'})`);
+      const extra = this.unknownLog.take('unknown');
+      if (extra !== undefined) {
+        this.log.warn({ remote: socket.remoteAddress, local: socket.localAddress, ...extra },
+          `unexpected connect from unknown address ${socket.remoteAddress ?? '?'} (port ${socket.remotePort ?? '?'})`);
+      }
       socket.destroy();
       return;
     }

@@ -16,6 +16,7 @@ import { BgpFsm } from '../fsm/fsm.js';
 import type { FsmConfig, FsmInput, FsmOutput, FsmState, NegotiatedSession, TimerName } from '../fsm/fsm-types.js';
 import { decodeShutdownCommunication, notification, notificationText } from '../fsm/notifications.js';
 import { Connection, type ConnectionHandlers } from './connection.js';
+import { LogLimiter } from '../../common/log-limiter.js';
 import { applySocketOptions as defaultApplySocketOptions, connectTcp, validateSocketOptions, type ApplySocketOptions } from './socket-options.js';
 import {
   toFsmConfig, type ConnectOptions, type ConnectionInfo, type NotificationInfo, type SessionConfig, type SessionDeps,
@@ -55,6 +56,8 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
   private lastReceived: NotificationInfo | undefined;
   private readonly handlers: ConnectionHandlers;
   private sendHold: { handle: TimerHandle } | undefined;
+  /** Lines a peer can make us repeat (malformed UPDATEs kept up per RFC 7606, unanswered MD5 SYNs): rate-limited. */
+  private readonly repeatLog: LogLimiter;
 
   constructor(config: SessionConfig, private readonly deps: SessionDeps) {
     super();
@@ -65,6 +68,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
     this.connectFn = deps.connect ?? ((o) => connectTcp(o));
     if (config.socketOptions) validateSocketOptions(config.socketOptions, `session ${this.name}`);
     this.applyOpts = deps.applySocketOptions ?? defaultApplySocketOptions;
+    this.repeatLog = new LogLimiter({ now: () => deps.clock.now() });
     this.main = this.newEndpoint(true);
     this.sinceWall = deps.clock.wallNow();
     this.handlers = {
@@ -294,9 +298,24 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
   }
 
   private feed(ep: Endpoint, input: FsmInput): void {
+    if (input.type === 'ConnectRetryTimer_Expires' && ep === this.main && ep.fsm.state === 'Connect' && ep.conn?.outgoing === true
+      && !ep.conn.connected && this.config.socketOptions?.md5Password !== undefined) this.unansweredSignedSyn();
     const outputs = ep.fsm.process(input);
     for (const o of outputs) this.execute(ep, o);
     this.afterFeed(ep);
+  }
+
+  /**
+   * Our MD5-signed SYN went unanswered for a whole connect retry time. A peer whose key differs
+   * (or who has none) drops it without a word, so say what this most likely is; its kernel
+   * counts TcpExtTCPMD5Failure (or TCPMD5Unexpected), ours does for its SYNs to us.
+   */
+  private unansweredSignedSyn(): void {
+    const secs = this.fsmConfig.connectRetryTime;
+    this.lastError = `TCP connection not answered in ${secs} s with TCP-MD5 configured: a wrong or missing password on the peer ` +
+      'drops our SYN silently (nstat TcpExtTCPMD5Failure / TcpExtTCPMD5Unexpected on the peer, TcpExtTCPMD5Failure here for its SYNs)';
+    const extra = this.repeatLog.take('md5-unanswered');
+    if (extra !== undefined) this.log.warn({ ...extra }, this.lastError);
   }
 
   /**
@@ -486,7 +505,11 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
       return ep.conn === conn;
     }
     if (decoded.problems.length > 0) {
-      this.log.warn({ type: m.type, action: decoded.action, problems: decoded.problems.map((p) => `${p.code}/${p.subcode} ${p.message}`) }, 'malformed message handled per RFC 7606');
+      const extra = this.repeatLog.take('malformed');
+      if (extra !== undefined) {
+        this.log.warn({ type: m.type, action: decoded.action, problems: decoded.problems.map((p) => `${p.code}/${p.subcode} ${p.message}`), ...extra },
+          'malformed message handled per RFC 7606');
+      }
     }
     switch (m.type) {
       case 'open':

@@ -28,6 +28,7 @@ import { LocRib, type BestChanges } from '../rib/loc-rib.js';
 import type { PeerInfo } from '../rib/route.js';
 import { peerConfigEquals, peerSocketOptions, type PeerConfig, type SpeakerConfig } from './peer-config.js';
 import { setListenerMd5, setListenerTtlFilter } from '../session/socket-options.js';
+import { LogLimiter } from '../../common/log-limiter.js';
 import { compilePeerPolicy } from './policy-config.js';
 import { Peer } from './peer.js';
 import { EstablishedSession } from './established-session.js';
@@ -89,6 +90,8 @@ export class BgpSpeaker {
   /** Peers whose routes are being removed in slices (by name): finished before the name is used again. */
   private readonly draining = new Set<string>();
   private server: Server | undefined;
+  /** One line per treat-as-withdraw UPDATE would let a peer flood the log: per peer, rate-limited. */
+  private readonly malformedLog: LogLimiter;
   /** Peer address → TCP-MD5 key set on the listener. */
   private readonly listenerKeys = new Map<string, string>();
   /** GTSM peer address → minimum TTL, in the listener's socket filter. */
@@ -98,6 +101,7 @@ export class BgpSpeaker {
 
   constructor(private readonly deps: SpeakerDeps, private config: SpeakerConfig) {
     this.log = deps.logger.child({ component: 'bgp-speaker' });
+    this.malformedLog = new LogLimiter({ now: () => deps.clock.now() });
     this.rib = this.newRib();
     this.unsubscribeRib = this.rib.onBestChange((c) => this.onBestChange(c));
     this.listener = new BgpListener({ host: config.listen.address, port: config.listen.port }, { logger: deps.logger });
@@ -538,8 +542,11 @@ export class BgpSpeaker {
     if (m.mpUnreach?.withdrawn.length) rib.withdraw(m.mpUnreach.withdrawn);
     if (info.action === 'treat-as-withdraw') {
       const n = m.nlri.length + (n4?.length ?? 0) + (m.mpReach?.nlri.length ?? 0);
-      this.log.warn({ peer: p.config.name, action: info.action, problems: info.problems.map((x) => x.message), prefixes: n },
-        'malformed UPDATE: its routes are treated as withdrawn (RFC 7606)');
+      const extra = this.malformedLog.take(p.config.name);
+      if (extra !== undefined) {
+        this.log.warn({ peer: p.config.name, action: info.action, problems: info.problems.map((e) => e.message), prefixes: n, ...extra },
+          'malformed UPDATE: its routes are treated as withdrawn (RFC 7606)');
+      }
       if (m.nlri.length) rib.withdraw(m.nlri);
       if (n4?.length) rib.withdraw(n4);
       if (m.mpReach?.nlri.length) rib.withdraw(m.mpReach.nlri);

@@ -100,7 +100,8 @@ export function peerStatus(p: Peer, speakerAsn: number, advertised: number): Pee
     ...(p.config.description !== undefined ? { description: p.config.description } : {}),
     state: s.state, enabled: p.enabled, since: st.since,
     uptimeSeconds: s.state === 'Established' && st.uptimeMs !== undefined ? Math.floor(st.uptimeMs / 1000) : 0,
-    ...(p.lastError !== undefined ? { lastError: p.lastError } : {}),
+    // A session that never came up has no down reason; what it saw instead (an MD5 SYN left unanswered...).
+    ...(p.lastError !== undefined ? { lastError: p.lastError } : st.lastError !== undefined && s.state !== 'Established' ? { lastError: st.lastError } : {}),
     ...(n ? { holdTime: n.holdTime, keepalive: n.keepaliveTime, remoteId: idText(n.peerBgpId) } : {}),
     ...(n && local !== undefined ? { localAddress: local } : {}),
     configuredHoldTime: p.config.holdTime,

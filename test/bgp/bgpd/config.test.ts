@@ -131,9 +131,10 @@ describe('bgpd config', () => {
     bad('password: 12', /peers\[0\]\.password/);
     bad('multihop: 0', /peers\[0\]\.multihop/);
     bad('multihop: 256', /peers\[0\]\.multihop/);
-    bad('ttlSecurity: 255', /peers\[0\]\.ttlSecurity/);
+    bad('ttlSecurity: 256', /peers\[0\]\.ttlSecurity/);
+    bad('ttlSecurity: 0', /peers\[0\]\.ttlSecurity/);
     bad('ttlSecurity: 2\nmultihop: 2', /peers\[0\]\.ttlSecurity: ttlSecurity: N and multihop together/);
-    bad('ttlSecurity: true\nmultihop: 255', /peers\[0\]\.multihop: .*at most 254 hops/);
+    assert.deepEqual(pick(peer('ttlSecurity: true\nmultihop: 255')), { password: undefined, multihop: undefined, ttlSecurity: 255 });
   });
 
   it('two peers with one address are refused by the parser (so --check refuses what start refuses)', () => {

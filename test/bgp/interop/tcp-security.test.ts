@@ -3,10 +3,13 @@
  * against BIRD 2 and FRR 8, checked on the peers' own view and on the kernels' counters (nstat).
  *
  *   bird  AS65001 (ns b) 10.61.1.1 ──── 10.61.1.2 ┐
- *   frr   AS65003 (ns f) 10.61.2.1 ──── 10.61.2.2 ├ tortie-bgpd AS65002 (ns t)
- *                 router (ns r) 10.61.3.1 ──── 10.61.3.2 ┘
- *   far   AS65004 (ns c) 10.61.4.2 ──── 10.61.4.1 (ns r)     two hops from tortie
+ *   frr   AS65003 (ns f) 10.61.2.1 ──── 10.61.2.2 ├ tortie-bgpd AS65002 (ns t), listening on "::"
+ *      router (ns r) 10.61.3.1 fd61:3::1 ──── 10.61.3.2 fd61:3::2 ┘
+ *   far   AS65004 (ns c) 10.61.4.2 fd61:4::2 ──── 10.61.4.1 fd61:4::1 (ns r)   two hops from tortie
  *
+ * The listener is dual-stack, so the IPv4 peers' keys and GTSM entries sit on an IPv6 socket
+ * (IPv4-mapped); far also peers over IPv6 (IPV6_UNICAST_HOPS, IPV6_MINHOPCOUNT, the filter's
+ * IPv6 part).
  * bird and frr: MD5 and GTSM (BIRD `ttl security on`, FRR `ttl-security hops 1`); frr starts with
  * a wrong key on our side (refused, TcpExtTCPMD5Failure in FRR's namespace), then SIGHUP with
  * the right one: frr comes up, bird's session is not touched. far (BIRD, multihop 2) behind the
@@ -43,6 +46,11 @@ protocol bgp tortie {
   multihop 2; ${gtsm ? 'ttl security on;' : ''}
   ipv4 { import all; export all; };
 }
+protocol bgp tortie6 {
+  local fd61:4::2 as 65004; neighbor fd61:3::2 as 65002; ${TIMERS}
+  multihop 2; ${gtsm ? 'ttl security on;' : ''}
+  ipv6 { import all; export all; };
+}
 `;
 const FRR = `frr defaults datacenter
 hostname frrmd5
@@ -61,11 +69,13 @@ router bgp 65003
 `;
 const tortie = (o: { frrKey: string; far: string }) => `routerId: 10.61.1.2
 asn: 65002
+listen: { address: "::", port: 179 }
 warmUp: false
 peers:
   - { name: bird, address: 10.61.1.1, asn: 65001, connectRetry: 1, password: md5-for-bird, ttlSecurity: true }
   - { name: frr, address: 10.61.2.1, asn: 65003, connectRetry: 1, password: ${o.frrKey}, ttlSecurity: 1 }
   - { name: far, address: 10.61.4.2, asn: 65004, connectRetry: 1${o.far} }
+  - { name: far6, address: "fd61:4::2", asn: 65004, connectRetry: 1${o.far} }
 originate:
   - { prefix: 10.72.0.0/24 }
 `;
@@ -98,11 +108,14 @@ describe('TCP-MD5, GTSM and eBGP TTL against BIRD 2 and FRR (tortie-bgpd)', { sk
     const nsC = topo.ns('c');
     topo.link(nsB, 'eth0', '10.61.1.1/24', nsT, 'eb', '10.61.1.2/24');
     topo.link(nsF, 'eth0', '10.61.2.1/24', nsT, 'ef', '10.61.2.2/24');
-    topo.link(nsR, 'et', '10.61.3.1/24', nsT, 'er', '10.61.3.2/24');
-    topo.link(nsR, 'ec', '10.61.4.1/24', nsC, 'eth0', '10.61.4.2/24');
+    topo.link(nsR, 'et', ['10.61.3.1/24', 'fd61:3::1/64'], nsT, 'er', ['10.61.3.2/24', 'fd61:3::2/64']);
+    topo.link(nsR, 'ec', ['10.61.4.1/24', 'fd61:4::1/64'], nsC, 'eth0', ['10.61.4.2/24', 'fd61:4::2/64']);
     topo.exec(nsR, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
+    topo.exec(nsR, 'sysctl', ['-q', '-w', 'net.ipv6.conf.all.forwarding=1']);
     topo.exec(nsT, 'ip', ['route', 'add', '10.61.4.0/24', 'via', '10.61.3.1']);
     topo.exec(nsC, 'ip', ['route', 'add', '10.61.3.0/24', 'via', '10.61.4.1']);
+    topo.exec(nsT, 'ip', ['-6', 'route', 'add', 'fd61:4::/64', 'via', 'fd61:3::1']);
+    topo.exec(nsC, 'ip', ['-6', 'route', 'add', 'fd61:3::/64', 'via', 'fd61:4::1']);
     bird = await BirdPeer.start(topo, nsB, BIRD);
     frr = await FrrPeer.start(topo, nsF, FRR);
     farBird = await BirdPeer.start(topo, nsC, far(false));
@@ -125,6 +138,9 @@ describe('TCP-MD5, GTSM and eBGP TTL against BIRD 2 and FRR (tortie-bgpd)', { sk
     await pollUntil(() => counter(nsT, 'TcpExtTCPMD5Failure') > 0, { what: 'TcpExtTCPMD5Failure in our namespace', timeoutMs: 15_000 });
     assert.notEqual(frrNeighbor().bgpState, 'Established');
     assert.notEqual((await t.peer('frr')).state, 'Established');
+    let last = '';
+    await pollUntil(async () => /not answered in 1 s with TCP-MD5 configured/.test(last = (await t.peer('frr')).lastError ?? ''),
+      { what: () => `our status to say why (lastError: ${last})` });
   });
 
   it('SIGHUP with the right key: FRR (MD5 + ttl-security hops 1) comes up, BIRD\'s session is not restarted', async () => {
@@ -145,7 +161,8 @@ describe('TCP-MD5, GTSM and eBGP TTL against BIRD 2 and FRR (tortie-bgpd)', { sk
     await pollUntil(() => counter(nsR, 'IcmpOutTimeExcds') > before, { what: 'the router dropping our TTL-1 packets (IcmpOutTimeExcds)', timeoutMs: 15_000 });
     assert.notEqual(farBird.protocol('tortie').bgpState, 'Established');
     await reload({ frrKey: 'md5-for-frr', far: ', multihop: 2' });
-    await pollUntil(() => farBird.protocol('tortie').bgpState === 'Established', { what: 'far BIRD Established with multihop 2', timeoutMs: 15_000 });
+    await pollUntil(() => farBird.protocol('tortie').bgpState === 'Established' && farBird.protocol('tortie6').bgpState === 'Established',
+      { what: 'far BIRD Established with multihop 2, IPv4 and IPv6', timeoutMs: 15_000 });
     assert.equal(frrNeighbor().bgpState, 'Established', 'FRR untouched by the reload');
   });
 
@@ -153,7 +170,8 @@ describe('TCP-MD5, GTSM and eBGP TTL against BIRD 2 and FRR (tortie-bgpd)', { sk
     // Ours first: BIRD applies `ttl security` to its open connection at once, and would then
     // drop our Cease (sent with the old TTL 2) and stay Established until its hold timer.
     await reload({ frrKey: 'md5-for-frr', far: ', ttlSecurity: true' });
-    await pollUntil(() => farBird.protocol('tortie').bgpState !== 'Established', { what: 'far BIRD saw our reset' });
+    await pollUntil(() => farBird.protocol('tortie').bgpState !== 'Established' && farBird.protocol('tortie6').bgpState !== 'Established',
+      { what: 'far BIRD saw our resets' });
     farBird.reconfigure(far(true));
     const before = counter(nsT, 'TcpExtTCPMinTTLDrop');
     await pollUntil(() => counter(nsT, 'TcpExtTCPMinTTLDrop') > before, { what: 'our kernel dropping the far peer\'s TTL-254 segments', timeoutMs: 15_000 });
@@ -162,17 +180,21 @@ describe('TCP-MD5, GTSM and eBGP TTL against BIRD 2 and FRR (tortie-bgpd)', { sk
     // connection from it. Without the filter the handshake completes, its OPEN is queued before
     // accept() sets the minimum TTL, and BIRD reaches Established on our OPEN and KEEPALIVE.
     const nsC = farBird.ns;
-    const attempts = new Set<string>();
+    const attempts = { 4: new Set<string>(), 6: new Set<string>() };
     await pollUntil(() => {
-      const synSent = topo.exec(nsC, 'ss', ['-tnH', 'state', 'syn-sent', 'dst', '10.61.3.2', 'dport', '=', ':179']);
-      for (const m of synSent.matchAll(/10\.61\.4\.2:(\d+)/g)) attempts.add(m[1] ?? '');
-      assert.equal(topo.exec(nsT, 'ss', ['-tnH', 'state', 'established', 'state', 'syn-recv', 'dst', '10.61.4.2', 'sport', '=', ':179']).trim(), '', 'no connection from the far peer');
-      assert.doesNotMatch(farBird.protocol('tortie').bgpState ?? '', /OpenSent|OpenConfirm|Established/);
-      return attempts.size >= 3;
-    }, { what: () => `three of far BIRD's connection attempts left unanswered (seen: ${[...attempts].join(', ')})`, timeoutMs: 20_000 });
+      for (const [fam, dst, src] of [[4, '10.61.3.2', /10\.61\.4\.2:(\d+)/g], [6, '[fd61:3::2]', /\[fd61:4::2\]:(\d+)/g]] as const) {
+        const synSent = topo.exec(nsC, 'ss', ['-tnH', 'state', 'syn-sent', 'dst', dst, 'dport', '=', ':179']);
+        for (const m of synSent.matchAll(src)) attempts[fam].add(m[1] ?? '');
+      }
+      assert.equal(topo.exec(nsT, 'ss', ['-tnH', 'state', 'established', 'state', 'syn-recv', 'sport', '=', ':179']).split('\n')
+        .filter((l) => /10\.61\.4\.2|fd61:4::2/.test(l)).join('\n'), '', 'no connection from the far peer');
+      for (const proto of ['tortie', 'tortie6']) assert.doesNotMatch(farBird.protocol(proto).bgpState ?? '', /OpenSent|OpenConfirm|Established/);
+      return attempts[4].size >= 3 && attempts[6].size >= 3;
+    }, { what: () => `three of far BIRD's connection attempts per family left unanswered (seen: ${attempts[4].size} IPv4, ${attempts[6].size} IPv6)`, timeoutMs: 20_000 });
     assert.match(farBird.protocol('tortie').bgpState ?? '', /^(Connect|Active)$/);
     assert.notEqual((await t.peer('far')).state, 'Established');
     await reload({ frrKey: 'md5-for-frr', far: ', ttlSecurity: true, multihop: 2' });
-    await pollUntil(() => farBird.protocol('tortie').bgpState === 'Established', { what: 'far BIRD Established with GTSM over two hops', timeoutMs: 15_000 });
+    await pollUntil(() => farBird.protocol('tortie').bgpState === 'Established' && farBird.protocol('tortie6').bgpState === 'Established',
+      { what: 'far BIRD Established with GTSM over two hops, IPv4 and IPv6', timeoutMs: 15_000 });
   });
 });
