@@ -200,7 +200,10 @@ export async function handle(req: CniRequest, deps: PluginDeps): Promise<CniResu
       return undefined;
     }
     case 'STATUS': {
-      const res = await deps.agent.call({ type: 'status' });
+      // CNI 1.1: code 50 when the plugin cannot serve ADDs (the agent not running among them).
+      const res = await deps.agent.call({ type: 'status' }).catch((err: unknown) => {
+        throw err instanceof AgentUnavailableError ? new CniError(CniErrorCode.PLUGIN_NOT_AVAILABLE, err.message, err.details) : err;
+      });
       if (res.type === 'error') throw new CniError(CniErrorCode.PLUGIN_NOT_AVAILABLE, `tortie-node: ${res.message}`, res.code);
       return undefined;
     }

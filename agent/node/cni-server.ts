@@ -101,8 +101,10 @@ export async function handleCniRequest(deps: CniServerDeps, raw: unknown): Promi
           // say) must not hold this ADD back.
           const missing = req.addresses.filter((a) => !deps.routeTable.isProgrammed(a));
           if (missing.length === 0) {
-            // The record `ipam check` counts as "in use"; a failure to write it costs a false leak report, not the pod.
-            await putWorkloadRecord(deps.ipam.store, { handle: req.containerId, node: deps.nodeName, iface: req.hostIfname, addresses: req.addresses,
+            // The record `ipam check` counts as "in use", written without holding the ADD up: a failure
+            // costs a leak report (the agent re-publishes missing records), never the pod. A record left
+            // by a racing DEL names a handle with no allocation, which nothing reads.
+            void putWorkloadRecord(deps.ipam.store, { handle: req.containerId, node: deps.nodeName, iface: req.hostIfname, addresses: req.addresses,
               ...(req.pod === undefined ? {} : { pod: req.pod }), ...(req.namespace === undefined ? {} : { namespace: req.namespace }) })
               .catch((e: unknown) => log.warn({ containerId: req.containerId, err: describeError(e) }, 'cannot write the workload record'));
             return { type: 'ok' };

@@ -61,7 +61,8 @@ test('a second ADD for a running container leaves its veth, route and address un
   assert.deepEqual(await ipamCheck(n1, 'run1', pod.address), { type: 'ok' }, 'IPAM still holds the address and the agent the endpoint');
   assert.ok(lab.ping(n1.ns, pod.address), 'pod answers after the second ADD');
   // The workload record `tortiectl ipam check` counts as "in use" exists while the pod runs, not after DEL.
-  const record = JSON.parse(lab.etcdctl(['get', '/tortie/workloads/v1/ctr-run1', '--print-value-only']) || '{}') as Record<string, unknown>;
+  const record = await pollUntil(() => { const v = lab.etcdctl(['get', '/tortie/workloads/v1/ctr-run1', '--print-value-only']).trim(); return v === '' ? undefined : JSON.parse(v) as Record<string, unknown>; },
+    { timeoutMs: 5000, what: 'the workload record of run1' });
   assert.deepEqual(record, { handle: 'ctr-run1', node: 'node1', iface: dev, addresses: [`${pod.address}/32`], pod: 'run1', namespace: 'default' });
   assert.equal(lab.cni(n1, 'DEL', 'run1', `/var/run/netns/${pod.ns}`).status, 0);
   assert.equal(lab.etcdctl(['get', '/tortie/workloads/v1/ctr-run1', '--print-value-only']).trim(), '', 'record deleted with the pod');

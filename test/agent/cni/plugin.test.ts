@@ -223,6 +223,13 @@ test('ADD with no agent running waits agent_wait_ms, then fails with code 11 (tr
   assert.notEqual(trySh('ip', ['-n', node, 'link', 'show', host]).status, 0);
 });
 
+test('STATUS with no agent running answers code 50 (CNI 1.1: plugin not available)', { skip }, async () => {
+  const r = await cni('STATUS', '', { socket: join(dir, 'absent.sock'), config: { cniVersion: '1.1.0' } });
+  assert.equal(r.status, 1);
+  assert.equal(r.json?.['code'], 50);
+  assert.match(String(r.json?.['msg']), /tortie-node is not running on this host/);
+});
+
 test('ADD while the agent is (re)starting waits for it and succeeds', { skip }, async () => {
   const late = join(dir, 'late.sock');
   const pending = cni('ADD', 'ctr-late', { netns: podNetns('pl'), pod: 'pod-late', socket: late, config: { agent_wait_ms: 10_000 } });

@@ -41,7 +41,7 @@ test('a deleted node\'s addresses, handles, affinities and blocks are released',
   const pod = lab.addPod(n2, 'gone-node-pod');
   assert.ok(keys('/tortie/ipam/v2/host/node2/').length > 0, 'node2 has block affinities');
   assert.ok(keys('/tortie/ipam/v2/handle/ctr-gone-node-pod').length === 1);
-  assert.ok(keys('/tortie/workloads/v1/ctr-gone-node-pod').length === 1, 'the running pod has a workload record');
+  await pollUntil(() => keys('/tortie/workloads/v1/ctr-gone-node-pod').length === 1, { timeoutMs: 5000, what: 'the running pod\'s workload record' });
   // The node goes away as an operator removes one: agent stopped, Node resource deleted.
   await lab.stop(n2, 'SIGTERM');
   lab.etcdctl(['del', '/tortie/v3/projectcalico.org/nodes/node2']);
