@@ -8,6 +8,7 @@ import { isDatastoreError } from '../datastore/errors.js';
 import type { Datastore } from '../datastore/datastore.js';
 import { DEFAULT_LIMITS, ManifestError, streamManifest, type ManifestLimits } from '../resources/manifest.js';
 import { ManifestSpool, readChunks } from './manifest-spool.js';
+import { compatNotes } from '../resources/compat-notes.js';
 import { parsePrefix, prefixOverlaps, type Prefix } from '../../common/prefix.js';
 import { API_VERSION, resolveKind, validateResource, type Kind, type KindInfo, type Resource } from '../resources/kinds.js';
 import { effectiveBgpConfiguration } from '../resources/bgp-configuration.js';
@@ -85,6 +86,7 @@ function summary(verb: Verb, rs: ManifestSpool): string {
 export async function fileVerb(ds: Datastore, verb: Verb, rs: ManifestSpool, io: Io, opts: { skipExists?: boolean; skipNotExists?: boolean }): Promise<void> {
   let done = 0;
   for (const r of rs) {
+    if (verb !== 'delete') for (const note of compatNotes(r)) io.err(`Warning: ${note}\n`);
     try {
       switch (verb) {
         case 'apply': await ds.apply(r); break;

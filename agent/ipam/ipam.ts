@@ -16,6 +16,7 @@ import type { Datastore } from '../datastore/datastore.js';
 import { affinityKey, affinityPrefix, ALL_AFFINITIES_PREFIX, blockKey, blockPrefix, cidrFromKeyPart, handleKey } from '../datastore/key-layout.js';
 import type { IPPool, IPReservation } from '../resources/kinds.js';
 import { selectorMatches } from '../resources/selector.js';
+import { compatNotes } from '../resources/compat-notes.js';
 import { addressToOrdinal, affinityNode, assignInBlock, reservedOrdinals, attributeOf, isEmpty, newBlock, nthBlock, ordinalsForHandle,
   ordinalToAddress, releaseInBlock, type BlockData } from './block.js';
 import { IpamError } from './ipam-error.js';
@@ -82,6 +83,20 @@ export interface IpamOptions {
 export interface AddressInfo { readonly address: string; readonly block: string; readonly handle: string | null;
   readonly attrs: Readonly<Record<string, string>>; readonly sequenceNumber: number | undefined }
 
+/**
+ * IPPool namespaceSelector (Calico v3.31+) selects on the pod's Namespace labels. Without a
+ * Kubernetes API Tortie knows only the labels every Namespace carries by name
+ * (`kubernetes.io/metadata.name`, and Calico's `projectcalico.org/name`): a selector on other
+ * labels matches no namespace, so such a pool serves only requests that name it. The agent and
+ * tortiectl report it (agent/node/README.md).
+ */
+export function namespaceMatches(p: IPPool, namespace: string | undefined): boolean {
+  const sel = p.spec.namespaceSelector;
+  if (sel === undefined || sel.trim() === '' || sel.trim() === 'all()') return true;
+  if (namespace === undefined) return false;
+  return selectorMatches(sel, { 'kubernetes.io/metadata.name': namespace, 'projectcalico.org/name': namespace });
+}
+
 const handleOk = (h: string): boolean => h.length > 0 && h.length <= 253 && !h.includes('/');
 
 export class Ipam {
@@ -90,12 +105,24 @@ export class Ipam {
     this.log = deps.logger.child({ component: 'ipam' });
   }
 
+  private readonly noted = new Set<string>();
+  private namespaceOk(p: IPPool, namespace: string | undefined): boolean {
+    if (namespaceMatches(p, namespace)) return true;
+    const key = `${p.metadata.name}\0${p.spec.namespaceSelector ?? ''}`;
+    if (!this.noted.has(key)) {
+      this.noted.add(key);
+      for (const note of compatNotes(p)) this.log.warn({ pool: p.metadata.name, field: 'spec.namespaceSelector' }, note);
+    }
+    return false;
+  }
+
   // ---- pools -------------------------------------------------------------------------
   /** Enabled pools of `family` for `use` whose nodeSelector matches the node: Automatic ones, or those named in `only`. */
-  async poolsForNode(node: string, family: Family, use: 'Workload' | 'Tunnel' = 'Workload', only?: readonly string[]): Promise<IPPool[]> {
+  async poolsForNode(node: string, family: Family, use: 'Workload' | 'Tunnel' = 'Workload', only?: readonly string[], namespace?: string): Promise<IPPool[]> {
     const usable = (items: readonly IPPool[], labels: Readonly<Record<string, string>>): IPPool[] => items.filter((p) =>
       parsePrefix(p.spec.cidr).family === family && p.spec.disabled !== true
       && p.spec.allowedUses.includes(use)
+      && (use !== 'Workload' || only !== undefined || this.namespaceOk(p, namespace))
       // Manual pools hand out addresses only when asked for by name or CIDR (Calico's assignmentMode).
       && (only === undefined ? p.spec.assignmentMode === 'Automatic' : only.includes(p.metadata.name) || only.includes(p.spec.cidr))
       && selectorMatches(p.spec.nodeSelector, labels));
@@ -160,7 +187,7 @@ export class Ipam {
   /** Reads that do not depend on each other, in one round: usable pools, the node's affinities, the IPAM config, reservations. */
   private async firstReads(args: AssignArgs, family: Family, ipamConfig: Promise<IpamConfig>): Promise<FirstReads> {
     const [pools, affinities, config, reserved] = await Promise.all([
-      this.poolsForNode(args.node, family, args.use ?? 'Workload', args.pools),
+      this.poolsForNode(args.node, family, args.use ?? 'Workload', args.pools, args.attrs['namespace']),
       this.blocksForNode(args.node, family),
       ipamConfig,
       this.reservedPrefixes(family),

@@ -372,4 +372,11 @@ No IPv6 peers found.
     assert.match(both.stderr, /nothing was written:\n<stdin>: IPPool\(ov-d\) CIDR overlaps with IPPool\(ov-c\) CIDR 10\.71\.0\.0\/24/);
     assert.equal((await run(['get', 'ippool', 'ov-c'])).code, 1, 'the first pool was not written either');
   });
+
+  it('a field Tortie cannot act on as Calico does is applied and reported, naming resource and field', async () => {
+    const r = await run(['apply', '-f', '-'], 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: ns-team}\nspec: {cidr: 10.72.0.0/24, namespaceSelector: "team == \'x\'"}\n');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^Warning: IPPool\(ns-team\): spec\.namespaceSelector: Tortie has no Kubernetes API/);
+    assert.match(r.stdout, /Successfully applied 1 'IPPool'/);
+  });
 });

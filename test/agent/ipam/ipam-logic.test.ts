@@ -10,6 +10,7 @@ import { checkIpam } from '../../../agent/ipam/ipam-check.js';
 import { blockKey, blockPrefix, handleKey, IPAM_CONFIG_KEY } from '../../../agent/datastore/key-layout.js';
 import { parseBlock } from '../../../agent/ipam/stored.js';
 import { loadManifest } from '../../../agent/resources/manifest.js';
+import { compatNotes } from '../../../agent/resources/compat-notes.js';
 import { silentLogger } from '../../../common/logger.js';
 import { systemClock } from '../../../common/clock.js';
 
@@ -73,6 +74,21 @@ describe('ipam logic', () => {
     await datastore.delete('IPReservation', 'r');
     const again = await ipam.autoAssign({ handle: 'h2', attrs: attrs('b'), node: 'n1', num4: 2, num6: 0 });
     assert.deepEqual(again.ipv4.map((a) => a.address), ['10.10.0.0', '10.10.0.1']);
+  });
+
+  it('namespaceSelector: matched on the namespace name (the labels Tortie knows); other labels only by explicit request, reported', async () => {
+    const { ipam } = await setup(pool('prod', '10.6.0.0/24', ", namespaceSelector: \"projectcalico.org/name == 'prod'\"")
+      + pool('team', '10.7.0.0/24', ", namespaceSelector: \"team == 'x'\"") + node('n1'));
+    const at = (ns: string, pools?: string[]) => ipam.autoAssign({ handle: `h-${ns}-${pools?.join() ?? ''}`, attrs: { pod: 'p', namespace: ns }, node: 'n1', num4: 1, num6: 0, ...(pools === undefined ? {} : { pools }) });
+    assert.match((await at('prod')).ipv4[0]?.address ?? '', /^10\.6\.0\./);
+    await assert.rejects(at('dev'), (e: unknown) => e instanceof IpamError && e.code === 'ipam-no-pool');
+    assert.match((await at('dev', ['team'])).ipv4[0]?.address ?? '', /^10\.7\.0\./);
+    const [team] = await loadManifest(pool('team', '10.7.0.0/24', ", namespaceSelector: \"team == 'x' && kubernetes.io/metadata.name == 'a'\""), 't.yaml');
+    assert.ok(team);
+    assert.deepEqual(compatNotes(team).map((n) => /IPPool\(team\): spec\.namespaceSelector: .* label\(s\) team match no namespace/.test(n)), [true]);
+    const [prod] = await loadManifest(pool('prod', '10.6.0.0/24', ", namespaceSelector: \"kubernetes.io/metadata.name in {'a', 'b'}\""), 'p.yaml');
+    assert.ok(prod);
+    assert.deepEqual(compatNotes(prod), []);
   });
 
   it('nodeSelector picks pools; disabled pools are never used; no pool is a clear error', async () => {
