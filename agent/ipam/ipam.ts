@@ -87,14 +87,15 @@ export interface AddressInfo { readonly address: string; readonly block: string;
  * IPPool namespaceSelector (Calico v3.31+) selects on the pod's Namespace labels. Without a
  * Kubernetes API Tortie knows only the labels every Namespace carries by name
  * (`kubernetes.io/metadata.name`, and Calico's `projectcalico.org/name`): a selector on other
- * labels matches no namespace, so such a pool serves only requests that name it. The agent and
+ * labels is evaluated as if the Namespace had only those (a pool it excludes still serves requests
+ * naming it, as requested pools ignore selectors in Calico). The agent and
  * tortiectl report it (agent/node/README.md).
  */
 export function namespaceMatches(p: IPPool, namespace: string | undefined): boolean {
   const sel = p.spec.namespaceSelector;
-  if (sel === undefined || sel.trim() === '' || sel.trim() === 'all()') return true;
-  if (namespace === undefined) return false;
-  return selectorMatches(sel, { 'kubernetes.io/metadata.name': namespace, 'projectcalico.org/name': namespace });
+  if (sel === undefined || sel.trim() === '') return true;
+  // libcalico-go SelectsNamespace: no namespace (tunnel addresses, blocks) = no labels.
+  return selectorMatches(sel, namespace === undefined ? {} : { 'kubernetes.io/metadata.name': namespace, 'projectcalico.org/name': namespace });
 }
 
 const handleOk = (h: string): boolean => h.length > 0 && h.length <= 253 && !h.includes('/');
@@ -122,10 +123,10 @@ export class Ipam {
     const usable = (items: readonly IPPool[], labels: Readonly<Record<string, string>>): IPPool[] => items.filter((p) =>
       parsePrefix(p.spec.cidr).family === family && p.spec.disabled !== true
       && p.spec.allowedUses.includes(use)
-      && (use !== 'Workload' || only !== undefined || this.namespaceOk(p, namespace))
-      // Manual pools hand out addresses only when asked for by name or CIDR (Calico's assignmentMode).
-      && (only === undefined ? p.spec.assignmentMode === 'Automatic' : only.includes(p.metadata.name) || only.includes(p.spec.cidr))
-      && selectorMatches(p.spec.nodeSelector, labels));
+      // libcalico-go determinePools: requested pools are used as asked, selectors ignored; otherwise
+      // Automatic pools whose nodeSelector and namespaceSelector match (Manual ones only on request).
+      && (only !== undefined ? only.includes(p.metadata.name) || only.includes(p.spec.cidr)
+        : p.spec.assignmentMode === 'Automatic' && selectorMatches(p.spec.nodeSelector, labels) && this.namespaceOk(p, namespace)));
     const view = this.deps.view;
     const viewLabels = view?.nodeLabels(node);
     if (view !== undefined && viewLabels !== undefined) {

@@ -76,6 +76,12 @@ describe('ipam logic', () => {
     assert.deepEqual(again.ipv4.map((a) => a.address), ['10.10.0.0', '10.10.0.1']);
   });
 
+  it('requested pools are used as asked, selectors ignored (libcalico-go determinePools); pools need the use', async () => {
+    const { ipam } = await setup(pool('rack9', '10.9.0.0/24', ", nodeSelector: \"rack == 'r9'\"") + pool('lb', '10.11.0.0/24', ', allowedUses: [LoadBalancer]') + node('n1', '{rack: r1}'));
+    assert.match((await ipam.autoAssign({ handle: 'r', attrs: {}, node: 'n1', num4: 1, num6: 0, pools: ['rack9'] })).ipv4[0]?.address ?? '', /^10\.9\.0\./);
+    await assert.rejects(ipam.autoAssign({ handle: 'l', attrs: {}, node: 'n1', num4: 1, num6: 0, pools: ['lb'] }), (e: unknown) => e instanceof IpamError && e.code === 'ipam-no-pool');
+  });
+
   it('namespaceSelector: matched on the namespace name (the labels Tortie knows); other labels only by explicit request, reported', async () => {
     const { ipam } = await setup(pool('prod', '10.6.0.0/24', ", namespaceSelector: \"projectcalico.org/name == 'prod'\"")
       + pool('team', '10.7.0.0/24', ", namespaceSelector: \"team == 'x'\"") + node('n1'));
