@@ -225,7 +225,7 @@ export class Ipam {
       const autoAllocateBlocks = this.options.autoAllocateBlocks ?? first.config.autoAllocateBlocks;
       // 2. New blocks, claimed for this node.
       while (need() > 0 && autoAllocateBlocks) {
-        const claimed = await this.claimBlock(args.node, family, pools);
+        const claimed = await this.claimBlock(args.node, family, pools, first.reserved);
         if (claimed === undefined) break;
         got.push(...await this.assignFromBlock(claimed.cidr, need(), args, args.node, first.reserved, claimed.entry, handleHint()));
       }
@@ -331,7 +331,7 @@ export class Ipam {
     const have = (await this.blocksForNode(node, family)).find((b) => b.state === 'confirmed'
       && pools.some((p) => prefixContains(parsePrefix(p.spec.cidr), parsePrefix(b.cidr))));
     if (have !== undefined) return have.cidr;
-    return (await this.claimBlock(node, family, pools))?.cidr;
+    return (await this.claimBlock(node, family, pools, await this.reservedPrefixes(family)))?.cidr;
   }
 
   /**
@@ -341,17 +341,17 @@ export class Ipam {
    * with its stored entry when this call created it. The free block is found from the view's
    * blocks when there is one (no list of every block).
    */
-  private async claimBlock(node: string, family: Family, pools: readonly IPPool[]): Promise<ClaimedBlock | undefined> {
+  private async claimBlock(node: string, family: Family, pools: readonly IPPool[], reserved: readonly Prefix[]): Promise<ClaimedBlock | undefined> {
     const view = this.deps.view?.blocks(family);
     if (view !== undefined) {
-      const claimed = await this.claimFirstFree(node, family, pools, new Set(view.keys()));
+      const claimed = await this.claimFirstFree(node, family, pools, new Set(view.keys()), reserved);
       if (claimed !== undefined) return claimed;
       // The view may show a block that is gone: look again at what is stored.
     }
-    return this.claimFirstFree(node, family, pools, new Set((await this.deps.store.list(blockPrefix(family))).entries.map((e) => (parseBlock(e)).cidr)));
+    return this.claimFirstFree(node, family, pools, new Set((await this.deps.store.list(blockPrefix(family))).entries.map((e) => (parseBlock(e)).cidr)), reserved);
   }
 
-  private async claimFirstFree(node: string, family: Family, pools: readonly IPPool[], existing: Set<string>): Promise<ClaimedBlock | undefined> {
+  private async claimFirstFree(node: string, family: Family, pools: readonly IPPool[], existing: Set<string>, reserved: readonly Prefix[]): Promise<ClaimedBlock | undefined> {
     const confirmed = JSON.stringify({ state: 'confirmed' } satisfies AffinityData);
     for (const pool of pools) {
       const size = pool.spec.blockSize;
@@ -359,6 +359,9 @@ export class Ipam {
         const cidr = nthBlock(pool.spec.cidr, size, n);
         if (cidr === undefined) break;
         if (existing.has(cidr)) continue;
+        // A block wholly reserved is never claimed (libcalico-go findUsableBlock): no affinity,
+        // no blackhole route over addresses that belong to something else.
+        if (reserved.length > 0 && reservedOrdinals(cidr, reserved).size === 2 ** ((family === 4 ? 32 : 128) - size)) continue;
         const aKey = affinityKey(node, family, cidr);
         const bKey = blockKey(family, cidr);
         // Block and confirmed affinity in one txn: no pending phase to clean up after a lost race.

@@ -67,9 +67,10 @@ describe('ipam logic', () => {
     const reservation = '---\napiVersion: projectcalico.org/v3\nkind: IPReservation\nmetadata: {name: r}\nspec:\n  reservedCIDRs: [10.10.0.0/30, 10.10.0.5, 10.10.0.8/29, "fd00::1"]\n';
     const { ipam, store, datastore } = await setup(pool('p', '10.10.0.0/24', ', blockSize: 29') + node('n1') + reservation);
     const r = await ipam.autoAssign({ handle: 'h', attrs: attrs('a'), node: 'n1', num4: 5, num6: 0 });
-    // .0-.3 and .5 reserved in the first block, the whole second block (.8/29) reserved: the third block serves the rest.
+    // .0-.3 and .5 reserved in the first block, the whole second block (.8/29) reserved and skipped: the third serves the rest.
     assert.deepEqual(r.ipv4.map((a) => a.address), ['10.10.0.4', '10.10.0.6', '10.10.0.7', '10.10.0.16', '10.10.0.17']);
     assert.deepEqual((await checkIpam({ store, datastore })).problems, []);
+    assert.deepEqual((await ipam.blocksForNode('n1')).map((b) => b.cidr), ['10.10.0.0/29', '10.10.0.16/29'], 'the wholly reserved block is never claimed');
     // A reservation lifted: its addresses are handed out again.
     await datastore.delete('IPReservation', 'r');
     const again = await ipam.autoAssign({ handle: 'h2', attrs: attrs('b'), node: 'n1', num4: 2, num6: 0 });
