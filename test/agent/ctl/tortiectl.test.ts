@@ -162,13 +162,13 @@ spec: {cidr: 10.50.0.0/16}
 apiVersion: projectcalico.org/v3
 kind: BGPPeer
 metadata: {name: bad-peer}
-spec: {peerIP: 10.0.0.300, asNumber: 65000, keepAliveTime: 10s}
+spec: {peerIP: 10.0.0.300, asNumber: 65000, keepaliveTme: 10s}
 `);
     const r = await run(['apply', '-f', p]);
     assert.equal(r.code, 1);
     assert.equal(r.stdout, '');
     assert.match(r.stderr, new RegExp(`${p}: document 1: spec\\.peerIP: .*"10\\.0\\.0\\.300"`));
-    assert.match(r.stderr, new RegExp(`${p}: document 1: spec\\.keepAliveTime: unknown field`));
+    assert.match(r.stderr, new RegExp(`${p}: document 1: spec\\.keepaliveTme: unknown field`));
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
     const pools = await run(['get', 'ippool', 'good-pool']);
     assert.equal(pools.code, 1);
