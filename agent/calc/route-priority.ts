@@ -6,17 +6,24 @@
  * 2147483547 from a LOCAL_PREF of 100. Tortie has no elevated-priority (live migration) routes,
  * so every route it exports carries the normal priority.
  */
-import type { PolicyConfig } from '../../bgp/speaker/peer-config.js';
+import type { PolicyConfig, PolicyRule } from '../../bgp/speaker/peer-config.js';
 
 export const MAX_ROUTE_PRIORITY = 2147483647;
 
 export function localPrefFor(priority: number): number { return MAX_ROUTE_PRIORITY - priority; }
 
-/** Every route the policy accepts leaves with LOCAL_PREF = 2147483647 - priority (unless a rule set one). */
+/**
+ * Every route we originate that the policy accepts leaves with LOCAL_PREF = 2147483647 - priority
+ * (unless a rule sets one); a route learned from a BGP peer keeps its LOCAL_PREF, as confd's
+ * export filter keeps it for `source = RTS_BGP` (route reflectors re-advertising, ToR re-export).
+ */
 export function withRoutePriority(p: PolicyConfig, priority: number): PolicyConfig {
   const localPref = localPrefFor(priority);
-  const rules = p.rules.map((r) => (r.action === 'accept' && r.set?.localPref === undefined ? { ...r, set: { ...r.set, localPref } } : r));
-  return p.default === 'accept'
-    ? { rules: [...rules, { action: 'accept', set: { localPref } }], default: 'reject' }
-    : { rules, default: p.default };
+  const rules: PolicyRule[] = [];
+  for (const r of [...p.rules, ...(p.default === 'accept' ? [{ action: 'accept' as const }] : [])]) {
+    if (r.action !== 'accept' || r.set?.localPref !== undefined || r.match?.source === 'peers') { rules.push(r); continue; }
+    rules.push({ ...r, match: { ...r.match, source: 'local' }, set: { ...r.set, localPref } });
+    if (r.match?.source !== 'local') rules.push(r);
+  }
+  return { rules, default: p.default === 'accept' ? 'reject' : p.default };
 }

@@ -90,12 +90,12 @@ const KINDS: readonly IpamKind[] = [
   },
   {
     kind: 'IPAMConfiguration', aliases: ['ipamconfiguration', 'ipamconfigurations', 'ipamconfig', 'ipamconfigs'],
-    headers: () => ['NAME', 'STRICTAFFINITY', 'AUTOALLOCATEBLOCKS'],
+    headers: (wide) => (wide ? ['NAME', 'STRICTAFFINITY', 'AUTOALLOCATEBLOCKS', 'MAXBLOCKSPERHOST'] : ['NAME', 'STRICTAFFINITY', 'AUTOALLOCATEBLOCKS']),
     async list(store) {
       const c = await readIpamConfig(store);
       return [obj('IPAMConfiguration', 'default', undefined, { strictAffinity: c.strictAffinity, autoAllocateBlocks: c.autoAllocateBlocks, maxBlocksPerHost: 0 })];
     },
-    row: (o) => [o.metadata.name, str(o.spec['strictAffinity']), str(o.spec['autoAllocateBlocks'])],
+    row: (o, wide) => [o.metadata.name, str(o.spec['strictAffinity']), str(o.spec['autoAllocateBlocks']), ...(wide ? [str(o.spec['maxBlocksPerHost'])] : [])],
   },
 ];
 

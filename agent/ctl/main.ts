@@ -91,6 +91,15 @@ function build(setExit: (code: number) => void): Command {
       await withDatastore(opts.config, (c) => rc.getCmd(c.datastore, kind, names, opts.output, io));
     });
 
+  program.command('label <kind> <name> <label>').description('set (KEY=VALUE) or remove (KEY --remove) a label, as calicoctl label')
+    .option('--overwrite', 'replace an existing value').option('--remove', 'remove the label KEY').option(...CONFIG).option('--allow-version-mismatch')
+    .action(async (kind: string, name: string, label: string, opts: { overwrite?: boolean; remove?: boolean; config?: string }) => {
+      const rc = await import('./resource-commands.js');
+      rc.kindOrThrow(kind);
+      await withDatastore(opts.config, (c) => rc.labelCmd(c.datastore, kind, name, label,
+        { ...(opts.overwrite === undefined ? {} : { overwrite: opts.overwrite }), ...(opts.remove === undefined ? {} : { remove: opts.remove }) }, io));
+    });
+
   program.command('patch <kind> <name>').description('merge a JSON patch into a resource')
     .requiredOption('-p, --patch <json>', 'JSON merge patch, e.g. \'{"spec":{"nodeToNodeMeshEnabled":false}}\'')
     .option('-t, --type <type>', 'merge | strategic', 'strategic').option(...CONFIG).option('--allow-version-mismatch')

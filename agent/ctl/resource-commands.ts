@@ -9,6 +9,7 @@ import type { Datastore } from '../datastore/datastore.js';
 import { releasePoolAffinities, type IpamGcDeps } from '../ipam/ipam-gc.js';
 import { DEFAULT_LIMITS, ManifestError, streamManifest, type ManifestLimits } from '../resources/manifest.js';
 import { ManifestSpool, readChunks } from './manifest-spool.js';
+import { compatNotes } from '../resources/compat-notes.js';
 import { parsePrefix, prefixOverlaps, type Prefix } from '../../common/prefix.js';
 import { API_VERSION, resolveKind, validateResource, type Kind, type KindInfo, type Resource } from '../resources/kinds.js';
 import { effectiveBgpConfiguration } from '../resources/bgp-configuration.js';
@@ -87,6 +88,7 @@ export async function fileVerb(ds: Datastore, verb: Verb, rs: ManifestSpool, io:
   opts: { skipExists?: boolean; skipNotExists?: boolean; ipamGc?: IpamGcDeps }): Promise<void> {
   let done = 0;
   for (const r of rs) {
+    if (verb !== 'delete') for (const note of compatNotes(r)) io.err(`Warning: ${note}\n`);
     try {
       switch (verb) {
         case 'apply': await ds.apply(r); break;
@@ -198,4 +200,42 @@ export async function deleteByName(ds: Datastore, kindText: string, names: reado
     }
   }
   io.out(`Successfully deleted ${n} '${info.kind}' resource(s)\n`);
+}
+
+/**
+ * calicoctl label KIND NAME KEY=VALUE [--overwrite] | KEY --remove: read, change metadata.labels,
+ * validate, write with the read's resourceVersion (a concurrent change is retried).
+ */
+export async function labelCmd(ds: Datastore, kindText: string, name: string, label: string, opts: { overwrite?: boolean; remove?: boolean }, io: Io): Promise<void> {
+  const info = kindOrThrow(kindText);
+  const eq = label.indexOf('=');
+  if (opts.remove === true ? eq >= 0 : eq <= 0) {
+    throw new CtlError(opts.remove === true ? `--remove takes a label key, not ${JSON.stringify(label)}` : `label must be KEY=VALUE (or KEY --remove), got ${JSON.stringify(label)}`);
+  }
+  const key = opts.remove === true ? label : label.slice(0, eq);
+  const value = label.slice(eq + 1);
+  for (let attempt = 0; ; attempt++) {
+    const cur = await ds.get(info.kind, name);
+    if (cur === undefined) throw new CtlError(`resource does not exist: ${info.kind}(${name})`);
+    const labels: Record<string, string> = { ...(cur.metadata.labels ?? {}) };
+    if (opts.remove === true) {
+      if (!(key in labels)) throw new CtlError(`can not remove label of resource ${kindText} ${name}: label key ${key} is not found`);
+      delete labels[key];
+    } else {
+      if (key in labels && labels[key] !== value && opts.overwrite !== true) {
+        throw new CtlError(`failed to update label of resource ${kindText} ${name}: key ${key} is already present, please use '--overwrite' to set a new value`);
+      }
+      labels[key] = value;
+    }
+    const v = validateResource({ ...cur, metadata: { ...cur.metadata, labels } });
+    if (!v.ok) throw new CtlError(`label ${JSON.stringify(label)} on ${info.kind}(${name}) is invalid, nothing was written:\n${v.issues.map((i) => `${i.path}: ${i.message}`).join('\n')}`);
+    try {
+      await ds.update({ ...v.resource, metadata: { ...v.resource.metadata, resourceVersion: cur.metadata.resourceVersion ?? '' } } as Resource);
+    } catch (err) {
+      if (attempt < 5 && isDatastoreError(err, 'conflict')) continue;
+      throw new CtlError(`Failed to label ${info.kind}(${name}): ${(err as Error).message}`, { cause: err });
+    }
+    io.out(opts.remove === true ? `Successfully removed label ${key} from ${kindText} ${name}\n` : `Successfully set label ${key} on ${kindText} ${name}\n`);
+    return;
+  }
 }

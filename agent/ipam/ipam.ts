@@ -16,6 +16,7 @@ import type { Datastore } from '../datastore/datastore.js';
 import { affinityKey, affinityPrefix, ALL_AFFINITIES_PREFIX, blockKey, blockPrefix, cidrFromKeyPart, handleKey } from '../datastore/key-layout.js';
 import type { IPPool, IPReservation } from '../resources/kinds.js';
 import { selectorMatches } from '../resources/selector.js';
+import { compatNotes } from '../resources/compat-notes.js';
 import { addressToOrdinal, affinityNode, assignInBlock, reservedOrdinals, attributeOf, isEmpty, newBlock, nthBlock, ordinalsForHandle,
   ordinalToAddress, releaseInBlock, type BlockData } from './block.js';
 import { IpamError } from './ipam-error.js';
@@ -86,6 +87,21 @@ export interface IpamOptions {
 export interface AddressInfo { readonly address: string; readonly block: string; readonly handle: string | null;
   readonly attrs: Readonly<Record<string, string>>; readonly sequenceNumber: number | undefined }
 
+/**
+ * IPPool namespaceSelector (Calico v3.31+) selects on the pod's Namespace labels. Without a
+ * Kubernetes API Tortie knows only the labels every Namespace carries by name
+ * (`kubernetes.io/metadata.name`, and Calico's `projectcalico.org/name`): a selector on other
+ * labels is evaluated as if the Namespace had only those (a pool it excludes still serves requests
+ * naming it, as requested pools ignore selectors in Calico). The agent and
+ * tortiectl report it (agent/node/README.md).
+ */
+export function namespaceMatches(p: IPPool, namespace: string | undefined): boolean {
+  const sel = p.spec.namespaceSelector;
+  if (sel === undefined || sel.trim() === '') return true;
+  // libcalico-go SelectsNamespace: no namespace (tunnel addresses, blocks) = no labels.
+  return selectorMatches(sel, namespace === undefined ? {} : { 'kubernetes.io/metadata.name': namespace, 'projectcalico.org/name': namespace });
+}
+
 const handleOk = (h: string): boolean => h.length > 0 && h.length <= 253 && !h.includes('/');
 
 export class Ipam {
@@ -97,15 +113,27 @@ export class Ipam {
   /** The store this IPAM writes to (workload records live next to the allocations). */
   get store(): KvStore { return this.deps.store; }
 
+  private readonly noted = new Set<string>();
+  private namespaceOk(p: IPPool, namespace: string | undefined): boolean {
+    if (namespaceMatches(p, namespace)) return true;
+    const key = `${p.metadata.name}\0${p.spec.namespaceSelector ?? ''}`;
+    if (!this.noted.has(key)) {
+      this.noted.add(key);
+      for (const note of compatNotes(p)) this.log.warn({ pool: p.metadata.name, field: 'spec.namespaceSelector' }, note);
+    }
+    return false;
+  }
+
   // ---- pools -------------------------------------------------------------------------
   /** Enabled pools of `family` for `use` whose nodeSelector matches the node: Automatic ones, or those named in `only`. */
-  async poolsForNode(node: string, family: Family, use: 'Workload' | 'Tunnel' = 'Workload', only?: readonly string[]): Promise<IPPool[]> {
+  async poolsForNode(node: string, family: Family, use: 'Workload' | 'Tunnel' = 'Workload', only?: readonly string[], namespace?: string): Promise<IPPool[]> {
     const usable = (items: readonly IPPool[], labels: Readonly<Record<string, string>>): IPPool[] => items.filter((p) =>
       parsePrefix(p.spec.cidr).family === family && p.spec.disabled !== true
       && p.spec.allowedUses.includes(use)
-      // Manual pools hand out addresses only when asked for by name or CIDR (Calico's assignmentMode).
-      && (only === undefined ? p.spec.assignmentMode === 'Automatic' : only.includes(p.metadata.name) || only.includes(p.spec.cidr))
-      && selectorMatches(p.spec.nodeSelector, labels));
+      // libcalico-go determinePools: requested pools are used as asked, selectors ignored; otherwise
+      // Automatic pools whose nodeSelector and namespaceSelector match (Manual ones only on request).
+      && (only !== undefined ? only.includes(p.metadata.name) || only.includes(p.spec.cidr)
+        : p.spec.assignmentMode === 'Automatic' && selectorMatches(p.spec.nodeSelector, labels) && this.namespaceOk(p, namespace)));
     const view = this.deps.view;
     const viewLabels = view?.nodeLabels(node);
     if (view !== undefined && viewLabels !== undefined) {
@@ -167,7 +195,7 @@ export class Ipam {
   /** Reads that do not depend on each other, in one round: usable pools, the node's affinities, the IPAM config, reservations. */
   private async firstReads(args: AssignArgs, family: Family, ipamConfig: Promise<IpamConfig>): Promise<FirstReads> {
     const [pools, affinities, config, reserved] = await Promise.all([
-      this.poolsForNode(args.node, family, args.use ?? 'Workload', args.pools),
+      this.poolsForNode(args.node, family, args.use ?? 'Workload', args.pools, args.attrs['namespace']),
       this.blocksForNode(args.node, family),
       ipamConfig,
       this.reservedPrefixes(family),
@@ -204,7 +232,7 @@ export class Ipam {
       const autoAllocateBlocks = this.options.autoAllocateBlocks ?? first.config.autoAllocateBlocks;
       // 2. New blocks, claimed for this node.
       while (need() > 0 && autoAllocateBlocks) {
-        const claimed = await this.claimBlock(args.node, family, pools);
+        const claimed = await this.claimBlock(args.node, family, pools, first.reserved);
         if (claimed === undefined) break;
         got.push(...await this.assignFromBlock(claimed.cidr, need(), args, args.node, first.reserved, claimed.entry, handleHint()));
       }
@@ -310,7 +338,7 @@ export class Ipam {
     const have = (await this.blocksForNode(node, family)).find((b) => b.state === 'confirmed'
       && pools.some((p) => prefixContains(parsePrefix(p.spec.cidr), parsePrefix(b.cidr))));
     if (have !== undefined) return have.cidr;
-    return (await this.claimBlock(node, family, pools))?.cidr;
+    return (await this.claimBlock(node, family, pools, await this.reservedPrefixes(family)))?.cidr;
   }
 
   /**
@@ -320,17 +348,17 @@ export class Ipam {
    * with its stored entry when this call created it. The free block is found from the view's
    * blocks when there is one (no list of every block).
    */
-  private async claimBlock(node: string, family: Family, pools: readonly IPPool[]): Promise<ClaimedBlock | undefined> {
+  private async claimBlock(node: string, family: Family, pools: readonly IPPool[], reserved: readonly Prefix[]): Promise<ClaimedBlock | undefined> {
     const view = this.deps.view?.blocks(family);
     if (view !== undefined) {
-      const claimed = await this.claimFirstFree(node, family, pools, new Set(view.keys()));
+      const claimed = await this.claimFirstFree(node, family, pools, new Set(view.keys()), reserved);
       if (claimed !== undefined) return claimed;
       // The view may show a block that is gone: look again at what is stored.
     }
-    return this.claimFirstFree(node, family, pools, new Set((await this.deps.store.list(blockPrefix(family))).entries.map((e) => (parseBlock(e)).cidr)));
+    return this.claimFirstFree(node, family, pools, new Set((await this.deps.store.list(blockPrefix(family))).entries.map((e) => (parseBlock(e)).cidr)), reserved);
   }
 
-  private async claimFirstFree(node: string, family: Family, pools: readonly IPPool[], existing: Set<string>): Promise<ClaimedBlock | undefined> {
+  private async claimFirstFree(node: string, family: Family, pools: readonly IPPool[], existing: Set<string>, reserved: readonly Prefix[]): Promise<ClaimedBlock | undefined> {
     const confirmed = JSON.stringify({ state: 'confirmed' } satisfies AffinityData);
     for (const pool of pools) {
       const size = pool.spec.blockSize;
@@ -338,6 +366,9 @@ export class Ipam {
         const cidr = nthBlock(pool.spec.cidr, size, n);
         if (cidr === undefined) break;
         if (existing.has(cidr)) continue;
+        // A block wholly reserved is never claimed (libcalico-go findUsableBlock): no affinity,
+        // no blackhole route over addresses that belong to something else.
+        if (reserved.length > 0 && reservedOrdinals(cidr, reserved).size === 2 ** ((family === 4 ? 32 : 128) - size)) continue;
         const aKey = affinityKey(node, family, cidr);
         const bKey = blockKey(family, cidr);
         // Block and confirmed affinity in one txn: no pending phase to clean up after a lost race.

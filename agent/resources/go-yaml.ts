@@ -7,7 +7,8 @@
  * the result goes through encoding/json into the typed struct, and where the struct's field is a
  * string, a boolean or number is first turned into its Go text (strconv.FormatBool, FormatInt,
  * FormatFloat(v, 'g', -1, 32)). So `routeReflector: true` as a label value is the label "true",
- * and `null` on any field is the same as leaving it out.
+ * and `null` on any field is the same as leaving it out. encoding/json also matches field names
+ * without regard to case (`CIDR:` sets `cidr`), which the schema's own field names make possible.
  */
 import type { z } from 'zod';
 import type { ParseOptions, DocumentOptions, SchemaOptions, ToJSOptions } from 'yaml';
@@ -71,6 +72,40 @@ function at(root: unknown, path: readonly PropertyKey[]): { parent: Record<Prope
   return { parent: cur as Record<PropertyKey, unknown>, key };
 }
 
+/** Every object field name a schema knows, by lower case (zod v4 definitions walked once). */
+const fieldNames = new WeakMap<object, Map<string, string[]>>();
+function knownFields(schema: z.ZodType): Map<string, string[]> {
+  let m = fieldNames.get(schema);
+  if (m !== undefined) return m;
+  m = new Map();
+  const seen = new Set<unknown>();
+  const walk = (node: unknown): void => {
+    if (node === null || typeof node !== 'object' || seen.has(node)) return;
+    seen.add(node);
+    const d = (node as { _zod?: { def?: Record<string, unknown> } })._zod?.def;
+    if (d === undefined) return;
+    switch (d['type']) {
+      case 'object':
+        for (const [k, v] of Object.entries(d['shape'] as Record<string, unknown>)) {
+          const list = m?.get(k.toLowerCase()) ?? [];
+          if (!list.includes(k)) list.push(k);
+          m?.set(k.toLowerCase(), list);
+          walk(v);
+        }
+        break;
+      case 'pipe': walk(d['in']); walk(d['out']); break;
+      case 'array': walk(d['element']); break;
+      case 'record': walk(d['valueType']); break;
+      case 'union': for (const o of d['options'] as unknown[]) walk(o); break;
+      case 'intersection': walk(d['left']); walk(d['right']); break;
+      default: walk(d['innerType']);
+    }
+  };
+  walk(schema);
+  fieldNames.set(schema, m);
+  return m;
+}
+
 /**
  * safeParse, turning booleans and numbers into Go's text wherever the schema wants a string (the
  * schema says where: each round rewrites the values zod reported as "expected string").
@@ -83,6 +118,22 @@ export function parseAsCalico<S extends z.ZodType>(schema: S, value: unknown): R
     if (r.success || round >= 8) return r;
     let changed = false;
     for (const issue of r.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        // encoding/json: `NatOutgoing` sets natOutgoing, unless the exact name is there too.
+        if (!copied) { v = structuredClone(v); copied = true; }
+        const obj = issue.path.length === 0 ? v : (() => { const slot = at(v, issue.path); return slot?.parent[slot.key]; })();
+        if (obj === null || typeof obj !== 'object') continue;
+        const o = obj as Record<string, unknown>;
+        for (const k of issue.keys) {
+          const canon = knownFields(schema).get(k.toLowerCase());
+          const name = canon?.length === 1 ? canon[0] : undefined;
+          if (name === undefined || name === k || name in o) continue;
+          o[name] = o[k];
+          delete o[k];
+          changed = true;
+        }
+        continue;
+      }
       if (issue.code !== 'invalid_type' || issue.expected !== 'string') continue;
       if (!copied) { v = structuredClone(v); copied = true; }
       const slot = at(v, issue.path);

@@ -111,12 +111,19 @@ export type ValidationResult =
   | { readonly ok: true; readonly resource: Resource }
   | { readonly ok: false; readonly issues: readonly Issue[] };
 
+const TOP_LEVEL: readonly string[] = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
+
 /** Validate one document; on success the resource carries defaults and canonical values. */
 export function validateResource(doc: unknown): ValidationResult {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     return { ok: false, issues: [{ path: '(document)', message: 'must be a mapping with apiVersion, kind, metadata and spec' }] };
   }
   const o = dropNulls(doc) as Record<string, unknown>;
+  // encoding/json matches top-level names regardless of case, as every field (go-yaml.ts).
+  for (const k of Object.keys(o)) {
+    const canon = TOP_LEVEL.find((t) => t.toLowerCase() === k.toLowerCase());
+    if (canon !== undefined && canon !== k && !(canon in o)) { o[canon] = o[k]; delete o[k]; }
+  }
   const issues: Issue[] = [];
   if (o['apiVersion'] !== API_VERSION) {
     issues.push({ path: 'apiVersion', message: `must be ${API_VERSION} (got ${JSON.stringify(o['apiVersion'])})` });
@@ -127,7 +134,7 @@ export function validateResource(doc: unknown): ValidationResult {
     return { ok: false, issues };
   }
   for (const k of Object.keys(o)) {
-    if (!['apiVersion', 'kind', 'metadata', 'spec', 'status'].includes(k)) issues.push({ path: k, message: 'unknown field' });
+    if (!TOP_LEVEL.includes(k)) issues.push({ path: k, message: 'unknown field' });
   }
   const md = parseAsCalico(metadata, o['metadata']);
   if (!md.success) issues.push(...zodIssues(md.error, 'metadata'));

@@ -28,7 +28,8 @@ it('IPAM records read back as IPAMBlock, BlockAffinity, IPAMHandle and IPAMConfi
   assert.match(await get('ipamblock', [], 'wide'), /10-20-0-0-29\s+10\.20\.0\.0\/29\s+host:n1\s+3\s+5/);
   assert.match(await get('blockaffinities', [], 'ps'), /^NAME\s+NODE\s+CIDR\s+STATE\s*\nn1-10-20-0-0-29\s+n1\s+10\.20\.0\.0\/29\s+confirmed\s*\n$/);
   assert.match(await get('ipamhandles', [], 'wide'), /k8s-pod-network\.abc\s+3\s+10\.20\.0\.0\/29/);
-  assert.match(await get('ipamconfig', [], 'ps'), /default\s+true\s+true/);
+  assert.match(await get('ipamconfig', [], 'ps'), /^NAME\s+STRICTAFFINITY\s+AUTOALLOCATEBLOCKS\s*\ndefault\s+true\s+true\s*\n$/);
+  assert.match(await get('ipamconfigs', [], 'wide'), /MAXBLOCKSPERHOST\s*\ndefault\s+true\s+true\s+0\s*\n$/);
   const block = parse(await get('IPAMBlock', ['10-20-0-0-29'], 'yaml')) as { kind: string; spec: { cidr: string; affinity: string; allocations: unknown[]; attributes: Array<{ handle_id: string }> } };
   assert.equal(block.kind, 'IPAMBlock');
   assert.equal(block.spec.affinity, 'host:n1');

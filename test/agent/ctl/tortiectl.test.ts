@@ -164,13 +164,13 @@ spec: {cidr: 10.50.0.0/16}
 apiVersion: projectcalico.org/v3
 kind: BGPPeer
 metadata: {name: bad-peer}
-spec: {peerIP: 10.0.0.300, asNumber: 65000, keepAliveTime: 10s}
+spec: {peerIP: 10.0.0.300, asNumber: 65000, keepaliveTme: 10s}
 `);
     const r = await run(['apply', '-f', p]);
     assert.equal(r.code, 1);
     assert.equal(r.stdout, '');
     assert.match(r.stderr, new RegExp(`${p}: document 1: spec\\.peerIP: .*"10\\.0\\.0\\.300"`));
-    assert.match(r.stderr, new RegExp(`${p}: document 1: spec\\.keepAliveTime: unknown field`));
+    assert.match(r.stderr, new RegExp(`${p}: document 1: spec\\.keepaliveTme: unknown field`));
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
     const pools = await run(['get', 'ippool', 'good-pool']);
     assert.equal(pools.code, 1);
@@ -454,5 +454,12 @@ No IPv6 peers found.
     assert.equal(both.code, 1);
     assert.match(both.stderr, /nothing was written:\n<stdin>: IPPool\(ov-d\) CIDR overlaps with IPPool\(ov-c\) CIDR 10\.71\.0\.0\/24/);
     assert.equal((await run(['get', 'ippool', 'ov-c'])).code, 1, 'the first pool was not written either');
+  });
+
+  it('a field Tortie cannot act on as Calico does is applied and reported, naming resource and field', async () => {
+    const r = await run(['apply', '-f', '-'], 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: ns-team}\nspec: {cidr: 10.72.0.0/24, namespaceSelector: "team == \'x\'"}\n');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^Warning: IPPool\(ns-team\): spec\.namespaceSelector: Tortie has no Kubernetes API/);
+    assert.match(r.stdout, /Successfully applied 1 'IPPool'/);
   });
 });

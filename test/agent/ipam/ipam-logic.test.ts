@@ -10,6 +10,7 @@ import { checkIpam } from '../../../agent/ipam/ipam-check.js';
 import { blockKey, blockPrefix, handleKey, IPAM_CONFIG_KEY } from '../../../agent/datastore/key-layout.js';
 import { parseBlock } from '../../../agent/ipam/stored.js';
 import { loadManifest } from '../../../agent/resources/manifest.js';
+import { compatNotes } from '../../../agent/resources/compat-notes.js';
 import { silentLogger } from '../../../common/logger.js';
 import { systemClock } from '../../../common/clock.js';
 
@@ -66,13 +67,35 @@ describe('ipam logic', () => {
     const reservation = '---\napiVersion: projectcalico.org/v3\nkind: IPReservation\nmetadata: {name: r}\nspec:\n  reservedCIDRs: [10.10.0.0/30, 10.10.0.5, 10.10.0.8/29, "fd00::1"]\n';
     const { ipam, store, datastore } = await setup(pool('p', '10.10.0.0/24', ', blockSize: 29') + node('n1') + reservation);
     const r = await ipam.autoAssign({ handle: 'h', attrs: attrs('a'), node: 'n1', num4: 5, num6: 0 });
-    // .0-.3 and .5 reserved in the first block, the whole second block (.8/29) reserved: the third block serves the rest.
+    // .0-.3 and .5 reserved in the first block, the whole second block (.8/29) reserved and skipped: the third serves the rest.
     assert.deepEqual(r.ipv4.map((a) => a.address), ['10.10.0.4', '10.10.0.6', '10.10.0.7', '10.10.0.16', '10.10.0.17']);
     assert.deepEqual((await checkIpam({ store, datastore })).problems, []);
+    assert.deepEqual((await ipam.blocksForNode('n1')).map((b) => b.cidr), ['10.10.0.0/29', '10.10.0.16/29'], 'the wholly reserved block is never claimed');
     // A reservation lifted: its addresses are handed out again.
     await datastore.delete('IPReservation', 'r');
     const again = await ipam.autoAssign({ handle: 'h2', attrs: attrs('b'), node: 'n1', num4: 2, num6: 0 });
     assert.deepEqual(again.ipv4.map((a) => a.address), ['10.10.0.0', '10.10.0.1']);
+  });
+
+  it('requested pools are used as asked, selectors ignored (libcalico-go determinePools); pools need the use', async () => {
+    const { ipam } = await setup(pool('rack9', '10.9.0.0/24', ", nodeSelector: \"rack == 'r9'\"") + pool('lb', '10.11.0.0/24', ', allowedUses: [LoadBalancer]') + node('n1', '{rack: r1}'));
+    assert.match((await ipam.autoAssign({ handle: 'r', attrs: {}, node: 'n1', num4: 1, num6: 0, pools: ['rack9'] })).ipv4[0]?.address ?? '', /^10\.9\.0\./);
+    await assert.rejects(ipam.autoAssign({ handle: 'l', attrs: {}, node: 'n1', num4: 1, num6: 0, pools: ['lb'] }), (e: unknown) => e instanceof IpamError && e.code === 'ipam-no-pool');
+  });
+
+  it('namespaceSelector: matched on the namespace name (the labels Tortie knows); other labels only by explicit request, reported', async () => {
+    const { ipam } = await setup(pool('prod', '10.6.0.0/24', ", namespaceSelector: \"projectcalico.org/name == 'prod'\"")
+      + pool('team', '10.7.0.0/24', ", namespaceSelector: \"team == 'x'\"") + node('n1'));
+    const at = (ns: string, pools?: string[]) => ipam.autoAssign({ handle: `h-${ns}-${pools?.join() ?? ''}`, attrs: { pod: 'p', namespace: ns }, node: 'n1', num4: 1, num6: 0, ...(pools === undefined ? {} : { pools }) });
+    assert.match((await at('prod')).ipv4[0]?.address ?? '', /^10\.6\.0\./);
+    await assert.rejects(at('dev'), (e: unknown) => e instanceof IpamError && e.code === 'ipam-no-pool');
+    assert.match((await at('dev', ['team'])).ipv4[0]?.address ?? '', /^10\.7\.0\./);
+    const [team] = await loadManifest(pool('team', '10.7.0.0/24', ", namespaceSelector: \"team == 'x' && kubernetes.io/metadata.name == 'a'\""), 't.yaml');
+    assert.ok(team);
+    assert.deepEqual(compatNotes(team).map((n) => /IPPool\(team\): spec\.namespaceSelector: .* label\(s\) team match no namespace/.test(n)), [true]);
+    const [prod] = await loadManifest(pool('prod', '10.6.0.0/24', ", namespaceSelector: \"kubernetes.io/metadata.name in {'a', 'b'}\""), 'p.yaml');
+    assert.ok(prod);
+    assert.deepEqual(compatNotes(prod), []);
   });
 
   it('nodeSelector picks pools; disabled pools are never used; no pool is a clear error', async () => {

@@ -60,6 +60,14 @@ spec: {node: 7, peerIP: 10.0.0.9, asNumber: 64512, filters: [12]}
     assert.equal(peer.spec.asNumber, 64512);
   });
 
+  it('field names match regardless of case, as encoding/json matches them; an exact name wins', async () => {
+    const [p] = await loadManifest('APIVersion: projectcalico.org/v3\nKind: IPPool\nMetadata: {Name: p}\nSpec: {CIDR: 10.8.0.0/16, NatOutgoing: true, IPIPMode: Always, BlockSize: 24}\n', 'case.yaml') as IPPool[];
+    assert.equal(p?.metadata.name, 'p');
+    assert.deepEqual([p?.spec.cidr, p?.spec.natOutgoing, p?.spec.ipipMode, p?.spec.blockSize], ['10.8.0.0/16', true, 'Always', 24]);
+    await assert.rejects(loadManifest('apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: q}\nspec: {cidr: 10.9.0.0/16, CIDR: 10.10.0.0/16}\n', 'dup.yaml'),
+      (e: unknown) => e instanceof ManifestError && /spec\.CIDR: unknown field/.test(e.message));
+  });
+
   it('what calicoctl refuses stays refused: a map where a string goes, a string where a number goes', async () => {
     await assert.rejects(loadManifest('apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: n, labels: {a: {b: c}}}\nspec: {}\n', 'm.yaml'),
       (e: unknown) => e instanceof ManifestError && /metadata\.labels\.a/.test(e.message));

@@ -113,7 +113,7 @@ describe('manifests', () => {
     ['ipip + vxlan', 'kind: IPPool\nmetadata: {name: p}\nspec: {cidr: 10.0.0.0/16, ipipMode: Always, vxlanMode: Always}', /spec\.vxlanMode: ipipMode and vxlanMode/],
     ['link-local', 'kind: IPPool\nmetadata: {name: p}\nspec: {cidr: 169.254.0.0/16}', /spec\.cidr: must not overlap the link-local/],
     ['bad enum', 'kind: IPPool\nmetadata: {name: p}\nspec: {cidr: 10.0.0.0/16, ipipMode: always}', /spec\.ipipMode: Invalid option/],
-    ['unknown field', 'kind: IPPool\nmetadata: {name: p}\nspec: {cidr: 10.0.0.0/16, natOutGoing: true}', /spec\.natOutGoing: unknown field/],
+    ['unknown field', 'kind: IPPool\nmetadata: {name: p}\nspec: {cidr: 10.0.0.0/16, natOutgoin: true}', /spec\.natOutgoin: unknown field/],
     ['bad selector', "kind: IPPool\nmetadata: {name: p}\nspec: {cidr: 10.0.0.0/16, nodeSelector: \"rack == 'a' &&\"}", /spec\.nodeSelector: invalid selector .* at position 14/],
     ['bad name', 'kind: IPPool\nmetadata: {name: My_Pool}\nspec: {cidr: 10.0.0.0/16}', /metadata\.name: must be a lowercase RFC 1123/],
     ['bad peerIP', 'kind: BGPPeer\nmetadata: {name: p}\nspec: {peerIP: "10.0.0.1:", asNumber: 1}', /spec\.peerIP: .*not an IP/],

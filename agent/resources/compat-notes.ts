@@ -1,0 +1,30 @@
+/**
+ * Where a resource Calico accepts does something else under Tortie because Tortie has no
+ * Kubernetes API: one note per resource and field, printed by tortiectl when it writes the
+ * resource (and listed in agent/node/README.md). Accepted all the same: the YAML stays Calico's.
+ */
+import { parseSelector, type Selector } from './selector.js';
+import type { Resource } from './kinds.js';
+import { assertNever } from '../../common/assert-never.js';
+
+/** The Namespace labels Tortie can know without the Kubernetes API: both carry the namespace's name. */
+export const KNOWN_NAMESPACE_LABELS = ['kubernetes.io/metadata.name', 'projectcalico.org/name'] as const;
+
+function labelKeys(s: Selector, out: Set<string> = new Set()): Set<string> {
+  switch (s.type) {
+    case 'all': case 'global': break;
+    case 'has': case 'eq': case 'in': case 'contains': case 'startsWith': case 'endsWith': out.add(s.key); break;
+    case 'not': labelKeys(s.expr, out); break;
+    case 'and': case 'or': for (const e of s.exprs) labelKeys(e, out); break;
+    default: assertNever(s, 'selector');
+  }
+  return out;
+}
+
+export function compatNotes(r: Resource): string[] {
+  if (r.kind !== 'IPPool' || r.spec.namespaceSelector === undefined) return [];
+  const unknown = [...labelKeys(parseSelector(r.spec.namespaceSelector))].filter((k) => !(KNOWN_NAMESPACE_LABELS as readonly string[]).includes(k));
+  if (unknown.length === 0) return [];
+  return [`IPPool(${r.metadata.name}): spec.namespaceSelector: Tortie has no Kubernetes API and knows a Namespace only by name `
+    + `(${KNOWN_NAMESPACE_LABELS.join(', ')}); label(s) ${unknown.join(', ')} match no namespace, so pods get addresses from this pool only when they ask for it by name`];
+}
