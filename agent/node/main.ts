@@ -174,7 +174,7 @@ async function main(): Promise<void> {
       clock, logger: log, netlink, routeTable, cache, speakerDeps: realDeps(log),
       vxlan: () => vxlan?.manager(), ...(vxlan6 === undefined ? {} : { vxlan6: () => vxlan6.manager() }), health: { dataplane: dataplaneHealth, bgp: bgpHealth }, rules,
       ...(vxlan === undefined && vxlan6 === undefined ? {} : { ensureVxlan: async (pools) => { await vxlan?.ensure(pools); await vxlan6?.ensure(pools); } }),
-      mtu: new PodMtuFile({ logger: log, write: writeMtuFile }, hostMtu, cfg.mtuFile),
+      mtu: new PodMtuFile({ logger: log, write: writeMtuFile, detectHostMtu: () => detectHostMtu(netlink, addr?.address) }, cfg.mtuFile, hostMtu),
       ipip: new IpipDevice({ clock, logger: log }, new IpipManager({ netlink, logger: log }, { underlayMtu: hostMtu })),
     }, {
       nodeName: cfg.nodeName, nodeIp: addr?.address, nodeCidr: addr === undefined ? undefined : `${addr.address}/${addr.prefixLength}`,

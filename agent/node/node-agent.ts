@@ -124,7 +124,7 @@ export class NodeAgent {
       let tunnels = false;
       for (const m of this.tunnelManagers()) if (m.onEvent(e)) tunnels = true;
       if (tunnels && e.type !== 'overflow') this.schedule(e.type === 'link' && e.action === 'del' ? 0 : 50);
-      if (e.type === 'overflow') { this.recheckTunnels(); this.underlayChanged(); this.schedule(0); return; }
+      if (e.type === 'overflow') { this.recheckTunnels(); this.deps.mtu?.hostChanged(); this.underlayChanged(); this.schedule(0); return; }
       if (e.type === 'route') {
         // Someone else's route in the main table (the underlay) changed: re-read it soon.
         if (e.route.protocol !== this.deps.routeTable.protocol && e.route.table === MAIN_TABLE) this.underlayChanged();
@@ -132,6 +132,7 @@ export class NodeAgent {
       }
       if (e.type !== 'link') return;
       const n = e.link.name;
+      if (n === this.options.parentIface) this.deps.mtu?.hostChanged(); // its MTU may have changed: new pods follow
       if (n === 'tunl0' || n === this.options.parentIface) {
         this.log.info({ link: n, action: e.action }, 'tunnel/parent link changed: syncing');
         this.recheckTunnels();
@@ -150,7 +151,7 @@ export class NodeAgent {
 
   /** A sync every 30 s even without changes: health stays fresh (reporters time out otherwise); the tunnels are re-read then. */
   private armHeartbeat(): void {
-    this.heartbeat = this.deps.clock.setTimeout(() => { this.recheckTunnels(); this.schedule(0); if (!this.stopped) this.armHeartbeat(); }, 30_000);
+    this.heartbeat = this.deps.clock.setTimeout(() => { this.recheckTunnels(); this.deps.mtu?.hostChanged(); this.schedule(0); if (!this.stopped) this.armHeartbeat(); }, 30_000);
   }
 
   private tunnelManagers(): VxlanManager[] {

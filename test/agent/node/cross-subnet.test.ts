@@ -138,6 +138,20 @@ test('a VTEP FDB entry, neighbour entry, VXLAN route or the device\'s up flag ch
   for (const [what, ms] of Object.entries(took)) assert.ok(ms < 1000, `${what} repaired in ${ms} ms: ${JSON.stringify(took)}`);
 });
 
+test('a host MTU change reaches vxlan.calico and the pod MTU file new pods get', { skip }, async () => {
+  const [n1] = nodes as [LabNode];
+  const mtuFile = (): string => sh('cat', [`${n1.dir}/mtu`]).trim();
+  const devMtu = (): number | undefined => (JSON.parse(sh('ip', ['-n', n1.ns, '-j', 'link', 'show', 'vxlan.calico'])) as Array<{ mtu?: number }>)[0]?.mtu;
+  assert.equal(mtuFile(), '1450');
+  try {
+    sh('ip', ['-n', n1.ns, 'link', 'set', 'eth0', 'mtu', '1400']);
+    await pollUntil(() => devMtu() === 1350 && mtuFile() === '1350', { timeoutMs: 3000, what: () => `vxlan.calico ${devMtu()}, mtu file ${mtuFile()}` });
+  } finally {
+    sh('ip', ['-n', n1.ns, 'link', 'set', 'eth0', 'mtu', '1500']);
+  }
+  await pollUntil(() => devMtu() === 1450 && mtuFile() === '1450', { timeoutMs: 3000, what: () => `back: vxlan.calico ${devMtu()}, mtu file ${mtuFile()}` });
+});
+
 test('the ToR learns every block and nothing else; the node refuses pool routes from it and installs its default route', { skip }, async () => {
   const [n1] = nodes as [LabNode];
   const blocks = nodes.map((n) => block(n) ?? '').sort();
