@@ -31,6 +31,7 @@ import { kernelRoutes, type LocalFacts, type UnderlayRoute, type Workload } from
 import type { LearnedRoute, Snapshot } from '../calc/snapshot.js';
 import type { DatastoreCache } from './datastore-cache.js';
 import { kernelToDesired, RestartConvergence } from './restart-convergence.js';
+import { bgpReadiness } from './bgp-readiness.js';
 
 export interface NodeAgentDeps {
   readonly clock: Clock;
@@ -65,6 +66,8 @@ export interface NodeAgentOptions {
   readonly backend: 'bird' | 'vxlan' | 'none';
   /** Longest wait for BGP to converge before routes found at start-up are dropped (default 30 s). */
   readonly convergeDeadlineMs?: number;
+  /** calico-node's `--threshold-time`: every peer must be Established to be ready this long after start (default 30 s). */
+  readonly bgpReadyThresholdMs?: number;
 }
 
 export class NodeAgent {
@@ -145,6 +148,7 @@ export class NodeAgent {
     this.started = true;
     this.schedule(0);
     this.armHeartbeat();
+    this.armBgpHealth();
   }
 
   private heartbeat: TimerHandle | undefined;
@@ -431,11 +435,19 @@ export class NodeAgent {
     if (h === undefined) return;
     if (this.options.backend !== 'bird') { h.report({ live: true, ready: true, detail: 'BGP off' }); return; }
     if (this.bgpError !== undefined) { h.report({ live: true, ready: false, detail: this.bgpError }); return; }
-    const peers = this.speaker?.status() ?? [];
-    // Calico checkBIRDReady: no peers → ready; else ready when at least one peer is Established.
-    const up = peers.filter((p) => p.state === 'Established').length;
-    h.report({ live: true, ready: peers.length === 0 || up > 0, detail: `${up}/${peers.length} BGP sessions established` });
+    h.report(bgpReadiness(this.speaker?.status() ?? [], this.deps.clock.now() - this.startedAt, this.options.bgpReadyThresholdMs));
   }
+
+  /** BGP readiness is re-read every second, not only on syncs: its detail is at most 1 s old. */
+  private armBgpHealth(): void {
+    this.bgpHealthTimer = this.deps.clock.setTimeout(() => {
+      if (this.stopped) return;
+      this.reportBgp();
+      this.armBgpHealth();
+    }, 1000);
+  }
+
+  private bgpHealthTimer: TimerHandle | undefined;
 
   // ----- CNI endpoints -----
 
@@ -458,6 +470,7 @@ export class NodeAgent {
     this.scheduled?.cancel();
     this.underlayTimer?.cancel();
     this.heartbeat?.cancel();
+    this.bgpHealthTimer?.cancel();
     this.unsubscribeLinks?.();
     await this.running;
     await this.speaker?.stop();

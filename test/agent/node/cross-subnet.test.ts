@@ -207,6 +207,24 @@ test('health and metrics endpoints answer', { skip }, async () => {
   assert.match(metrics, /tortie_dataplane_resyncs_total\{component="routes",reason="resync"\} [1-9]/);
 });
 
+test('readiness names a configured peer that went down within 1 s (calico-node -bird-ready), and clears when it is back', { skip }, async (t) => {
+  const [n1] = nodes as [LabNode];
+  const readiness = (): string => httpGetIn(n1.ns, 9099, '/readiness');
+  await pollUntil(() => /3\/3 BGP sessions established/.test(readiness()), { timeoutMs: 20_000, what: () => `all sessions up: ${readiness()}` });
+  tor.vtysh('configure terminal', 'router bgp 65000', 'neighbor 10.1.0.2 shutdown');
+  try {
+    const t0 = Date.now();
+    await pollUntil(() => /not established with 10\.1\.0\.1 \(/.test(readiness()), { timeoutMs: 5000, intervalMs: 50, what: () => `the ToR named: ${readiness()}` });
+    const ms = Date.now() - t0;
+    t.diagnostic(`readiness named the ToR after ${ms} ms`);
+    // The ToR's NOTIFICATION reaches us at once; the readiness detail is at most 1 s old.
+    assert.ok(ms < 2000, `named after ${ms} ms`);
+  } finally {
+    tor.vtysh('configure terminal', 'router bgp 65000', 'no neighbor 10.1.0.2 shutdown');
+  }
+  await pollUntil(() => /3\/3 BGP sessions established/.test(readiness()), { timeoutMs: 30_000, what: () => `back: ${readiness()}` });
+});
+
 test('rules: pools and node addresses in our nft table, NAT outgoing for the pool', { skip }, () => {
   const [n1] = nodes as [LabNode];
   const text = sh('ip', ['netns', 'exec', n1.ns, 'nft', 'list', 'table', 'ip', 'tortie']);
