@@ -22,6 +22,7 @@ import { HealthAggregator } from '../../felix/health/health-aggregator.js';
 import { startHealthServer, type RunningHealthServer } from '../../felix/health/health-server.js';
 import { createMetricsRegistry, renderMetrics } from '../../felix/metrics/metrics-registry.js';
 import { BgpMetrics } from '../../felix/metrics/bgp-metrics.js';
+import { IpamMetrics } from '../../felix/metrics/ipam-metrics.js';
 import { DataplaneMetrics } from '../../felix/metrics/dataplane-metrics.js';
 import { detectHostMtu, writeMtuFile } from '../../ipip/mtu.js';
 import { nodeConfigFromEnv } from './config.js';
@@ -144,8 +145,10 @@ async function main(): Promise<void> {
     // The agent reports on every sync and syncs at least every 30 s: a stuck loop goes stale.
     const dataplaneHealth = health.register('dataplane', { live: true, ready: true, timeoutMs: 120_000 });
     const bgpHealth = health.register('bgp', { live: false, ready: true, timeoutMs: 120_000 });
-    const registry = createMetricsRegistry();
+    // Process metrics (prom-client's defaults, as Felix's prometheusProcessMetricsEnabled) and IPAM.
+    const registry = createMetricsRegistry({ collectDefault: cfg.metrics.processMetrics });
     const bgpMetrics = new BgpMetrics(registry);
+    const ipamMetrics = new IpamMetrics(registry);
     const dpMetrics = new DataplaneMetrics(registry);
 
     const exec = spawnExec();
@@ -211,7 +214,12 @@ async function main(): Promise<void> {
     // Read the speaker and route table at scrape time, so a scrape never sees stale counts.
     const refreshMetrics = (): void => {
       const now = new Set<string>();
-      for (const p of agent.speaker?.status() ?? []) {
+      const statuses = agent.speaker?.status() ?? [];
+      const afiSafiOf = (address: string): string => (address.includes(':') ? 'ipv6_unicast' : 'ipv4_unicast');
+      bgpMetrics.setTotals(statuses.map((p) => ({ state: p.state, afiSafi: afiSafiOf(p.address), prefixes: p.prefixes })));
+      const snap = agent.snapshot();
+      if (snap !== undefined) ipamMetrics.update(cfg.nodeName, snap.pools, snap.blocks);
+      for (const p of cfg.metrics.perPeer ? statuses : []) {
         now.add(p.name);
         // Flaps since the last scrape (or since start): every Established entry that is not the
         // current one implies a drop after it.
@@ -221,7 +229,7 @@ async function main(): Promise<void> {
         for (let i = 0; i < drops; i++) { bgpMetrics.setSessionState(p.name, 'Established'); bgpMetrics.setSessionState(p.name, 'Idle'); }
         metricPeers.set(p.name, { established: up, transitions: p.establishedTransitions });
         bgpMetrics.setSessionState(p.name, p.state);
-        bgpMetrics.setPrefixes(p.name, p.address.includes(':') ? 'ipv6_unicast' : 'ipv4_unicast', p.prefixes);
+        bgpMetrics.setPrefixes(p.name, afiSafiOf(p.address), p.prefixes);
       }
       for (const gone of [...metricPeers.keys()]) if (!now.has(gone)) { bgpMetrics.removePeer(gone); metricPeers.delete(gone); }
       for (const [kind, n] of Object.entries(agent.routeCounts)) dpMetrics.setRoutesProgrammed(254, kind, n);

@@ -20,7 +20,7 @@ test('defaults follow the contract', () => {
   assert.equal(c.ctlSocket, '/var/run/tortie/node.ctl');
   assert.equal(c.mtuFile, '/var/lib/calico/mtu');
   assert.deepEqual(c.health, { enabled: true, host: '0.0.0.0', port: 9099 });
-  assert.deepEqual(c.metrics, { enabled: true, port: 9091 });
+  assert.deepEqual(c.metrics, { enabled: true, port: 9091, perPeer: true, processMetrics: true });
   assert.equal(c.rulesBackend, 'nft');
   assert.deepEqual(c.etcd.endpoints, ['http://127.0.0.1:2379']);
 });

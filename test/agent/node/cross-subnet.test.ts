@@ -205,6 +205,12 @@ test('health and metrics endpoints answer', { skip }, async () => {
   assert.match(metrics, /tortie_bgp_session_flaps_total\{peer="Node_10_1_0_1"\} 0\n/, 'no ToR session flap');
   assert.match(metrics, /tortie_route_table_num_routes\{table="254",kind="vxlan"\} 1\n/, 'one remote block over VXLAN on node1');
   assert.match(metrics, /tortie_dataplane_resyncs_total\{component="routes",reason="resync"\} [1-9]/);
+  // Process metrics (prom-client defaults), IPAM as Calico's kube-controllers names it (this node only), peer-less BGP sums.
+  assert.match(metrics, /tortie_process_resident_memory_bytes \d+/);
+  assert.match(metrics, /ipam_blocks\{ippool="[^"]+",node="node1"\} [1-9]/);
+  assert.match(metrics, /ipam_allocations_in_use\{ippool="[^"]+",node="node1"\} \d+/);
+  assert.doesNotMatch(metrics, /node="node2"/);
+  assert.match(metrics, /tortie_bgp_sessions\{state="Established"\} 3\n/);
 });
 
 test('readiness names a configured peer that went down within 1 s (calico-node -bird-ready), and clears when it is back', { skip }, async (t) => {
