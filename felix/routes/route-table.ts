@@ -12,7 +12,7 @@ import type { Logger } from '../../common/logger.js';
 import type { Family } from '../../common/prefix.js';
 import { formatPrefix, parsePrefix } from '../../common/prefix.js';
 import { assertNever } from '../../common/assert-never.js';
-import { errnoOf } from '../netlink/netlink-error.js';
+import { errnoOf, NetlinkError } from '../netlink/netlink-error.js';
 import { MAIN_TABLE, RouteProtocol, type KernelRoute, type Netlink, type NetlinkEvent, type Unsubscribe } from '../netlink/types.js';
 import { ifacesOf, resolveRoute, routeSignature, sameRouteSignature, validateDesiredRoute, type DesiredRoute } from './route.js';
 
@@ -406,26 +406,39 @@ export class RouteTable {
     // only destinations whose kernel state changed are compared with the desired state, unless
     // the links changed (then every resolved route may differ).
     const linksVersion = this.linksVersion;
-    const gen = ++this.resyncGen;
-    const touched: string[] = [];
-    /** Destinations seen twice in this dump (several metrics): rebuilt from scratch. */
-    const multi = new Map<string, Entry[]>();
-    for (const f of this.families) {
-      for (const r of await this.deps.netlink.listRoutes(f, this.table, this.protocol)) {
-        if (r.protocol !== this.protocol || r.table !== this.table) continue;
-        const old = this.believed.get(r.dst);
-        const first = old?.[0];
-        if (old !== undefined && old.length === 1 && first !== undefined && first.gen !== gen && sameRouteSignature(first.route, r)) {
-          first.gen = gen; // unchanged: keep the object, no map write, no signature text
-          continue;
-        }
-        const e: Entry = { route: r, sig: routeSignature(r), gen };
-        const m = multi.get(r.dst);
-        if (m !== undefined) m.push(e);
-        else if (first !== undefined && first.gen === gen) multi.set(r.dst, [...old ?? [], e]);
-        else multi.set(r.dst, [e]);
-        touched.push(r.dst);
+    let gen = 0;
+    let touched: string[] = [];
+    /** Destinations seen twice in this dump (several metrics), or changed: their new entry lists. */
+    let multi = new Map<string, Entry[]>();
+    // Each route is compared as the dump is read, not collected first (a list of 100k routes
+    // outlives the young generation and turns every resync into a major GC).
+    const visit = (r: KernelRoute): void => {
+      if (r.protocol !== this.protocol || r.table !== this.table) return;
+      const old = this.believed.get(r.dst);
+      const first = old?.[0];
+      if (old !== undefined && old.length === 1 && first !== undefined && first.gen !== gen && sameRouteSignature(first.route, r)) {
+        first.gen = gen; // unchanged: keep the object, no map write, no signature text
+        return;
       }
+      const e: Entry = { route: r, sig: routeSignature(r), gen };
+      const m = multi.get(r.dst);
+      if (m !== undefined) m.push(e);
+      else if (first !== undefined && first.gen === gen) multi.set(r.dst, [...old ?? [], e]);
+      else multi.set(r.dst, [e]);
+      touched.push(r.dst);
+    };
+    for (let attempt = 1; ; attempt++) {
+      gen = ++this.resyncGen;
+      touched = [];
+      multi = new Map();
+      let consistent = true;
+      for (const f of this.families) {
+        if (!await this.deps.netlink.visitRoutes(f, this.table, this.protocol, visit)) { consistent = false; break; }
+      }
+      if (consistent) break;
+      // NLM_F_DUMP_INTR: routes changed during the dump; what was seen is no snapshot.
+      if (attempt >= 5) throw new NetlinkError('dump', 'routes', 'EINTR');
+      this.log.debug({ attempt }, 'route dump interrupted by concurrent changes; dumping again');
     }
     for (const [dst, list] of multi) this.believed.set(dst, list);
     for (const [dst, list] of this.believed) {
