@@ -237,7 +237,20 @@ export class RouteTable {
         }
         return;
       }
-      case 'address':
+      case 'address': {
+        // Removing a link's last IPv4 address makes the kernel flush the IPv4 routes through it,
+        // again without a notification (vxlan.calico's tunnel address flushed by hand): rewrite
+        // the routes using the link, as for a link change.
+        if (e.action !== 'del' || e.address.family !== 4) return;
+        let name: string | undefined;
+        for (const [n, i] of this.links) if (i === e.address.ifindex) { name = n; break; }
+        const users = name === undefined ? undefined : this.ifaceUsers.get(name);
+        if (users !== undefined && users.size > 0) {
+          for (const d of users) { this.suspect.add(d); this.dirty.add(d); }
+          this.kick();
+        }
+        return;
+      }
       case 'neighbour':
       case 'fdb':
         return;
