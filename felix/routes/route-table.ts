@@ -427,6 +427,8 @@ export class RouteTable {
     // outlives the young generation and turns every resync into a major GC).
     const visit = (r: KernelRoute): void => {
       if (r.protocol !== this.protocol || r.table !== this.table) return;
+      const m = multi.get(r.dst);
+      if (m !== undefined) { m.push({ route: r, sig: routeSignature(r), gen }); return; }
       const old = this.believed.get(r.dst);
       const first = old?.[0];
       if (old !== undefined && old.length === 1 && first !== undefined && first.gen !== gen && sameRouteSignature(first.route, r)) {
@@ -434,10 +436,8 @@ export class RouteTable {
         return;
       }
       const e: Entry = { route: r, sig: routeSignature(r), gen };
-      const m = multi.get(r.dst);
-      if (m !== undefined) m.push(e);
-      else if (first !== undefined && first.gen === gen) multi.set(r.dst, [...old ?? [], e]);
-      else multi.set(r.dst, [e]);
+      // A second route for the destination after an unchanged first one: both go in the new list.
+      multi.set(r.dst, first !== undefined && first.gen === gen ? [first, e] : [e]);
       touched.push(r.dst);
     };
     for (let attempt = 1; ; attempt++) {
@@ -454,9 +454,17 @@ export class RouteTable {
       this.log.debug({ attempt }, 'route dump interrupted by concurrent changes; dumping again');
     }
     for (const [dst, list] of multi) this.believed.set(dst, list);
-    for (const [dst, list] of this.believed) {
+    // Entries the dump did not show are gone. Values only (an entries() iterator allocates a pair
+    // per destination); the common single, seen entry is checked without a callback.
+    const stale: string[] = [];
+    for (const list of this.believed.values()) {
+      if (list.length === 1 && list[0]?.gen === gen) continue;
       if (list.every((e) => e.gen === gen)) continue;
-      const kept = list.filter((e) => e.gen === gen);
+      const dst = list[0]?.route.dst;
+      if (dst !== undefined) stale.push(dst);
+    }
+    for (const dst of stale) {
+      const kept = (this.believed.get(dst) ?? []).filter((e) => e.gen === gen);
       if (kept.length === 0) this.believed.delete(dst); else this.believed.set(dst, kept);
       touched.push(dst);
     }
