@@ -59,6 +59,8 @@ export interface NodeConfig {
   readonly metrics: { readonly enabled: boolean; readonly port: number; readonly perPeer: boolean; readonly processMetrics: boolean };
   readonly rulesBackend: 'nft' | 'iptables';
   readonly logLevel: string;
+  /** calico-node's `--threshold-time`: every configured BGP peer must be up to be ready this long after start. */
+  readonly bgpReadyThresholdSeconds: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -188,5 +190,6 @@ export function nodeConfigFromEnv(env: Env = process.env): NodeConfig {
     metrics: { enabled: bool(env, 'FELIX_PROMETHEUSMETRICSENABLED', true), port: int(env, 'FELIX_PROMETHEUSMETRICSPORT', 9091, 0, 65535),
       perPeer: bool(env, 'TORTIE_BGP_METRICS_PER_PEER', true), processMetrics: bool(env, 'FELIX_PROMETHEUSPROCESSMETRICSENABLED', true) },
     rulesBackend: rules, logLevel: get(env, 'TORTIE_LOG_LEVEL') ?? 'info',
+    bgpReadyThresholdSeconds: int(env, 'TORTIE_BGP_READY_THRESHOLD_SECONDS', 30, 0, 3600),
   };
 }

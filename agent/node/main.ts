@@ -181,6 +181,7 @@ async function main(): Promise<void> {
       ipip: new IpipDevice({ clock, logger: log }, new IpipManager({ netlink, logger: log }, { underlayMtu: hostMtu })),
     }, {
       nodeName: cfg.nodeName, nodeIp: addr?.address, nodeCidr: addr === undefined ? undefined : `${addr.address}/${addr.prefixLength}`,
+      bgpReadyThresholdMs: cfg.bgpReadyThresholdSeconds * 1000,
       parentIface: addr?.iface ?? addr6?.iface ?? '', backend: cfg.backend,
       ...(addr6 === undefined ? {} : { nodeIp6: addr6.address, nodeCidr6: `${addr6.address}/${addr6.prefixLength}` }),
     });

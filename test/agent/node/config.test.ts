@@ -23,6 +23,9 @@ test('defaults follow the contract', () => {
   assert.deepEqual(c.metrics, { enabled: true, port: 9091, perPeer: true, processMetrics: true });
   assert.equal(c.rulesBackend, 'nft');
   assert.deepEqual(c.etcd.endpoints, ['http://127.0.0.1:2379']);
+  assert.equal(c.bgpReadyThresholdSeconds, 30);
+  assert.equal(nodeConfigFromEnv({ NODENAME: 'n1', TORTIE_BGP_READY_THRESHOLD_SECONDS: '0', TORTIE_BGP_METRICS_PER_PEER: 'false' }).bgpReadyThresholdSeconds, 0);
+  assert.equal(nodeConfigFromEnv({ NODENAME: 'n1', TORTIE_BGP_METRICS_PER_PEER: 'false' }).metrics.perPeer, false);
 });
 
 test('explicit values are parsed', () => {
