@@ -58,11 +58,14 @@ export interface NodeConfig {
   readonly ctlSocket: string;
   readonly mtuFile: string;
   readonly health: { readonly enabled: boolean; readonly host: string; readonly port: number };
-  readonly metrics: { readonly enabled: boolean; readonly port: number };
+  /** perPeer: BGP series per peer (off for large meshes: peer-less sums only); processMetrics: prom-client defaults. */
+  readonly metrics: { readonly enabled: boolean; readonly port: number; readonly perPeer: boolean; readonly processMetrics: boolean };
   readonly rulesBackend: 'nft' | 'iptables';
   readonly logLevel: string;
   /** TORTIE_SECRETS_DIR: mounted Secrets, `<dir>/<name>/<key>` (BGP passwords). */
   readonly secretsDir: string;
+  /** calico-node's `--threshold-time`: every configured BGP peer must be up to be ready this long after start. */
+  readonly bgpReadyThresholdSeconds: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -193,8 +196,10 @@ export function nodeConfigFromEnv(env: Env = process.env): NodeConfig {
     etcd, nodeName, ...(routerId === undefined ? {} : { routerId }), ip: parseIp(env, 4), ip6, defaultPool6: defaultPool6(env, ip6), asNumber, backend: backendText, defaultPool: defaultPool(env),
     runDir, stateDir, cniSocket: join(runDir, 'cni.sock'), ctlSocket: join(runDir, 'node.ctl'), mtuFile: join(stateDir, 'mtu'),
     health: { enabled: bool(env, 'FELIX_HEALTHENABLED', true), host: get(env, 'FELIX_HEALTHHOST') ?? '0.0.0.0', port: int(env, 'FELIX_HEALTHPORT', 9099, 0, 65535) },
-    metrics: { enabled: bool(env, 'FELIX_PROMETHEUSMETRICSENABLED', true), port: int(env, 'FELIX_PROMETHEUSMETRICSPORT', 9091, 0, 65535) },
+    metrics: { enabled: bool(env, 'FELIX_PROMETHEUSMETRICSENABLED', true), port: int(env, 'FELIX_PROMETHEUSMETRICSPORT', 9091, 0, 65535),
+      perPeer: bool(env, 'TORTIE_BGP_METRICS_PER_PEER', true), processMetrics: bool(env, 'FELIX_PROMETHEUSPROCESSMETRICSENABLED', true) },
     rulesBackend: rules, logLevel: get(env, 'TORTIE_LOG_LEVEL') ?? 'info',
     secretsDir: get(env, 'TORTIE_SECRETS_DIR') ?? DEFAULT_SECRETS_DIR,
+    bgpReadyThresholdSeconds: int(env, 'TORTIE_BGP_READY_THRESHOLD_SECONDS', 30, 0, 3600),
   };
 }

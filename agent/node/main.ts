@@ -24,6 +24,7 @@ import { HealthAggregator } from '../../felix/health/health-aggregator.js';
 import { startHealthServer, type RunningHealthServer } from '../../felix/health/health-server.js';
 import { createMetricsRegistry, renderMetrics } from '../../felix/metrics/metrics-registry.js';
 import { BgpMetrics } from '../../felix/metrics/bgp-metrics.js';
+import { IpamMetrics } from '../../felix/metrics/ipam-metrics.js';
 import { DataplaneMetrics } from '../../felix/metrics/dataplane-metrics.js';
 import { detectHostMtu, writeMtuFile } from '../../ipip/mtu.js';
 import { nodeConfigFromEnv } from './config.js';
@@ -152,8 +153,10 @@ async function main(): Promise<void> {
     // The agent reports on every sync and syncs at least every 30 s: a stuck loop goes stale.
     const dataplaneHealth = health.register('dataplane', { live: true, ready: true, timeoutMs: 120_000 });
     const bgpHealth = health.register('bgp', { live: false, ready: true, timeoutMs: 120_000 });
-    const registry = createMetricsRegistry();
+    // Process metrics (prom-client's defaults, as Felix's prometheusProcessMetricsEnabled) and IPAM.
+    const registry = createMetricsRegistry({ collectDefault: cfg.metrics.processMetrics });
     const bgpMetrics = new BgpMetrics(registry);
+    const ipamMetrics = new IpamMetrics(registry);
     const dpMetrics = new DataplaneMetrics(registry);
 
     const exec = spawnExec();
@@ -197,11 +200,12 @@ async function main(): Promise<void> {
       clock, logger: log, netlink, routeTable, cache, speakerDeps: realDeps(log), secrets: mountedSecretReader(cfg.secretsDir),
       vxlan: () => vxlan?.manager(), ...(vxlan6 === undefined ? {} : { vxlan6: () => vxlan6.manager() }), health: { dataplane: dataplaneHealth, bgp: bgpHealth }, rules,
       ...(vxlan === undefined && vxlan6 === undefined ? {} : { ensureVxlan: async (pools) => { await vxlan?.ensure(pools); await vxlan6?.ensure(pools); } }),
-      mtu: new PodMtuFile({ logger: log, write: writeMtuFile }, hostMtu, cfg.mtuFile),
+      mtu: new PodMtuFile({ logger: log, write: writeMtuFile, detectHostMtu: () => detectHostMtu(netlink, addr?.address) }, cfg.mtuFile, hostMtu),
       ipip: new IpipDevice({ clock, logger: log }, new IpipManager({ netlink, logger: log }, { underlayMtu: hostMtu })),
       ...(udp === undefined ? {} : { udp }),
     }, {
       nodeName: cfg.nodeName, nodeIp: addr?.address, nodeCidr: addr === undefined ? undefined : `${addr.address}/${addr.prefixLength}`,
+      bgpReadyThresholdMs: cfg.bgpReadyThresholdSeconds * 1000,
       parentIface: addr?.iface ?? addr6?.iface ?? '', backend: cfg.backend, ...(udpFallback ? { udpFallback } : {}),
       ...(addr6 === undefined ? {} : { nodeIp6: addr6.address, nodeCidr6: `${addr6.address}/${addr6.prefixLength}` }),
     });
@@ -253,7 +257,12 @@ async function main(): Promise<void> {
     // Read the speaker and route table at scrape time, so a scrape never sees stale counts.
     const refreshMetrics = (): void => {
       const now = new Set<string>();
-      for (const p of agent.speaker?.status() ?? []) {
+      const statuses = agent.speaker?.status() ?? [];
+      const afiSafiOf = (address: string): string => (address.includes(':') ? 'ipv6_unicast' : 'ipv4_unicast');
+      bgpMetrics.setTotals(statuses.map((p) => ({ state: p.state, afiSafi: afiSafiOf(p.address), prefixes: p.prefixes })));
+      const snap = agent.snapshot();
+      if (snap !== undefined) ipamMetrics.update(cfg.nodeName, snap.pools, snap.blocks);
+      for (const p of cfg.metrics.perPeer ? statuses : []) {
         now.add(p.name);
         // Flaps since the last scrape (or since start): every Established entry that is not the
         // current one implies a drop after it.
@@ -263,7 +272,7 @@ async function main(): Promise<void> {
         for (let i = 0; i < drops; i++) { bgpMetrics.setSessionState(p.name, 'Established'); bgpMetrics.setSessionState(p.name, 'Idle'); }
         metricPeers.set(p.name, { established: up, transitions: p.establishedTransitions });
         bgpMetrics.setSessionState(p.name, p.state);
-        bgpMetrics.setPrefixes(p.name, p.address.includes(':') ? 'ipv6_unicast' : 'ipv4_unicast', p.prefixes);
+        bgpMetrics.setPrefixes(p.name, afiSafiOf(p.address), p.prefixes);
       }
       for (const gone of [...metricPeers.keys()]) if (!now.has(gone)) { bgpMetrics.removePeer(gone); metricPeers.delete(gone); }
       for (const [kind, n] of Object.entries(agent.routeCounts)) dpMetrics.setRoutesProgrammed(254, kind, n);

@@ -32,6 +32,7 @@ import { kernelRoutes, type LocalFacts, type UnderlayRoute, type Workload } from
 import type { LearnedRoute, Snapshot } from '../calc/snapshot.js';
 import type { DatastoreCache } from './datastore-cache.js';
 import { kernelToDesired, RestartConvergence } from './restart-convergence.js';
+import { bgpReadiness } from './bgp-readiness.js';
 
 export interface NodeAgentDeps {
   readonly clock: Clock;
@@ -72,6 +73,8 @@ export interface NodeAgentOptions {
   readonly udpFallback?: boolean;
   /** Longest wait for BGP to converge before routes found at start-up are dropped (default 30 s). */
   readonly convergeDeadlineMs?: number;
+  /** calico-node's `--threshold-time`: every peer must be Established to be ready this long after start (default 30 s). */
+  readonly bgpReadyThresholdMs?: number;
 }
 
 /** The snapshot with every pool's vxlanMode/ipipMode carried by the UDP backend. */
@@ -136,7 +139,7 @@ export class NodeAgent {
       let tunnels = false;
       for (const m of this.tunnelManagers()) if (m.onEvent(e)) tunnels = true;
       if (tunnels && e.type !== 'overflow') this.schedule(e.type === 'link' && e.action === 'del' ? 0 : 50);
-      if (e.type === 'overflow') { this.recheckTunnels(); this.underlayChanged(); this.schedule(0); return; }
+      if (e.type === 'overflow') { this.recheckTunnels(); this.deps.mtu?.hostChanged(); this.underlayChanged(); this.schedule(0); return; }
       if (e.type === 'route') {
         // Someone else's route in the main table (the underlay) changed: re-read it soon.
         if (e.route.protocol !== this.deps.routeTable.protocol && e.route.table === MAIN_TABLE) this.underlayChanged();
@@ -144,6 +147,7 @@ export class NodeAgent {
       }
       if (e.type !== 'link') return;
       const n = e.link.name;
+      if (n === this.options.parentIface) this.deps.mtu?.hostChanged(); // its MTU may have changed: new pods follow
       if (n === 'tunl0' || n === this.options.parentIface) {
         this.log.info({ link: n, action: e.action }, 'tunnel/parent link changed: syncing');
         this.recheckTunnels();
@@ -156,13 +160,14 @@ export class NodeAgent {
     this.started = true;
     this.schedule(0);
     this.armHeartbeat();
+    this.armBgpHealth();
   }
 
   private heartbeat: TimerHandle | undefined;
 
   /** A sync every 30 s even without changes: health stays fresh (reporters time out otherwise); the tunnels are re-read then. */
   private armHeartbeat(): void {
-    this.heartbeat = this.deps.clock.setTimeout(() => { this.recheckTunnels(); this.schedule(0); if (!this.stopped) this.armHeartbeat(); }, 30_000);
+    this.heartbeat = this.deps.clock.setTimeout(() => { this.recheckTunnels(); this.deps.mtu?.hostChanged(); this.schedule(0); if (!this.stopped) this.armHeartbeat(); }, 30_000);
   }
 
   private tunnelManagers(): VxlanManager[] {
@@ -463,11 +468,19 @@ export class NodeAgent {
     if (h === undefined) return;
     if (this.options.backend !== 'bird') { h.report({ live: true, ready: true, detail: 'BGP off' }); return; }
     if (this.bgpError !== undefined) { h.report({ live: true, ready: false, detail: this.bgpError }); return; }
-    const peers = this.speaker?.status() ?? [];
-    // Calico checkBIRDReady: no peers → ready; else ready when at least one peer is Established.
-    const up = peers.filter((p) => p.state === 'Established').length;
-    h.report({ live: true, ready: peers.length === 0 || up > 0, detail: `${up}/${peers.length} BGP sessions established` });
+    h.report(bgpReadiness(this.speaker?.status() ?? [], this.deps.clock.now() - this.startedAt, this.options.bgpReadyThresholdMs));
   }
+
+  /** BGP readiness is re-read every second, not only on syncs: its detail is at most 1 s old. */
+  private armBgpHealth(): void {
+    this.bgpHealthTimer = this.deps.clock.setTimeout(() => {
+      if (this.stopped) return;
+      this.reportBgp();
+      this.armBgpHealth();
+    }, 1000);
+  }
+
+  private bgpHealthTimer: TimerHandle | undefined;
 
   // ----- CNI endpoints -----
 
@@ -493,6 +506,7 @@ export class NodeAgent {
     this.scheduled?.cancel();
     this.underlayTimer?.cancel();
     this.heartbeat?.cancel();
+    this.bgpHealthTimer?.cancel();
     this.unsubscribeLinks?.();
     await this.running;
     await this.speaker?.stop();

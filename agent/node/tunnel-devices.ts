@@ -16,11 +16,27 @@ const enabled = (pools: readonly PoolInfo[], f: (p: PoolInfo) => boolean): boole
 export class PodMtuFile {
   /** The MTU last written (what the CNI plugin gets), undefined before the first write. */
   current: number | undefined;
+  /** The host MTU as last detected; undefined = detect again on the next update. */
+  private host: number | undefined;
 
-  constructor(private readonly deps: { logger: Logger; write: (mtu: number, file: string) => Promise<void> },
-    private readonly hostMtu: number, private readonly file: string) {}
+  constructor(private readonly deps: { logger: Logger; write: (mtu: number, file: string) => Promise<void>; detectHostMtu: () => Promise<number> },
+    private readonly file: string, hostMtu?: number) {
+    this.host = hostMtu;
+  }
+
+  /**
+   * The host MTU may have changed (the parent interface changed, the heartbeat): detect it again
+   * on the next update, so new pods get what the tunnel device now has.
+   */
+  hostChanged(): void { this.host = undefined; }
 
   async update(pools: readonly PoolInfo[]): Promise<void> {
+    if (this.host === undefined) {
+      try { this.host = await this.deps.detectHostMtu(); } catch (err) {
+        this.deps.logger.warn({ err: describeError(err) }, 'cannot detect the host MTU; keeping the pod MTU file as it is');
+        return;
+      }
+    }
     const enc: Encapsulation[] = [];
     // VXLAN over IPv6 (an IPv6 pool with vxlanMode) costs 70 bytes, over IPv4 50: Felix takes the
     // smallest MTU of the enabled encapsulations, VXLANEnabledV6 included.
@@ -30,11 +46,11 @@ export class PodMtuFile {
     if (enabled(pools, (p) => kernel(p) && p.ipipMode !== 'Never')) enc.push('ipip');
     // The UDP backend (IPv4 underlay): IPv4 and UDP headers.
     if (enabled(pools, (p) => !kernel(p) && (p.vxlanMode !== 'Never' || p.ipipMode !== 'Never'))) enc.push('udp');
-    const mtu = podMtu(this.hostMtu, enc);
+    const mtu = podMtu(this.host, enc);
     if (mtu === this.current) return;
     try {
       await this.deps.write(mtu, this.file);
-      this.deps.logger.info({ mtu, file: this.file, encapsulations: enc }, 'wrote pod MTU');
+      this.deps.logger.info({ mtu, hostMtu: this.host, file: this.file, encapsulations: enc }, 'wrote pod MTU');
       this.current = mtu;
     } catch (err) { this.deps.logger.error({ err: describeError(err), file: this.file }, 'cannot write the pod MTU file'); }
   }

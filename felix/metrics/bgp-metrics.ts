@@ -1,7 +1,9 @@
 /**
  * BGP metrics Calico lacks (it has none): per-peer session state, prefixes received / accepted /
  * advertised per AFI/SAFI, session flaps, UPDATE counts. The agent feeds these from the speaker's
- * events (bgp/ does not import felix/).
+ * events (bgp/ does not import felix/). Per-peer series grow with the mesh (a 500-node mesh is
+ * thousands of series per node): `setTotals()` feeds peer-less sums, always exported, and the
+ * agent can turn the per-peer ones off.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 
@@ -25,6 +27,8 @@ export class BgpMetrics {
   private readonly accepted: Gauge<'peer' | 'afi_safi'>;
   private readonly advertised: Gauge<'peer' | 'afi_safi'>;
   private readonly updates: Counter<'peer' | 'direction'>;
+  private readonly sessions: Gauge<'state'>;
+  private readonly prefixTotals: Gauge<'afi_safi' | 'kind'>;
   private readonly last = new Map<string, BgpSessionStateName>();
   private readonly afiSafis = new Map<string, Set<string>>();
 
@@ -45,6 +49,27 @@ export class BgpMetrics {
       labelNames: ['peer', 'afi_safi'], registers });
     this.updates = new Counter({ name: 'tortie_bgp_updates_total', help: 'UPDATE messages, by direction',
       labelNames: ['peer', 'direction'], registers });
+    this.sessions = new Gauge({ name: 'tortie_bgp_sessions', help: 'BGP sessions per FSM state (all peers)',
+      labelNames: ['state'], registers });
+    this.prefixTotals = new Gauge({ name: 'tortie_bgp_prefixes', help: 'Prefixes over all peers: received, accepted, advertised',
+      labelNames: ['afi_safi', 'kind'], registers });
+  }
+
+  /** Peer-less sums: sessions per state, prefixes per AFI/SAFI (exported however many peers there are). */
+  setTotals(peers: readonly { readonly state: BgpSessionStateName; readonly afiSafi: string; readonly prefixes: PrefixCounts }[]): void {
+    const byState = new Map<string, number>(Object.keys(BgpSessionStateCode).map((k) => [k, 0]));
+    const prefixes = new Map<string, PrefixCounts>();
+    for (const p of peers) {
+      byState.set(p.state, (byState.get(p.state) ?? 0) + 1);
+      const t = prefixes.get(p.afiSafi) ?? { received: 0, accepted: 0, advertised: 0 };
+      prefixes.set(p.afiSafi, { received: t.received + p.prefixes.received, accepted: t.accepted + p.prefixes.accepted,
+        advertised: t.advertised + p.prefixes.advertised });
+    }
+    for (const [state, n] of byState) this.sessions.set({ state }, n);
+    this.prefixTotals.reset();
+    for (const [afiSafi, t] of prefixes) {
+      for (const kind of ['received', 'accepted', 'advertised'] as const) this.prefixTotals.set({ afi_safi: afiSafi, kind }, t[kind]);
+    }
   }
 
   /** Record the FSM state; leaving Established counts one flap. */

@@ -143,21 +143,25 @@ export class RtNetlink implements Netlink {
   }
 
   async listRoutes(family: Family, table?: number, protocol?: number): Promise<KernelRoute[]> {
+    // A dump interrupted by concurrent changes (NLM_F_DUMP_INTR) is inconsistent: retry it.
+    for (let attempt = 1; ; attempt++) {
+      const out: KernelRoute[] = [];
+      if (await this.visitRoutes(family, table, protocol, (r) => out.push(r))) return out;
+      if (attempt >= 5) throw new NetlinkError('dump', `IPv${family} routes`, 'EINTR');
+      this.deps.logger.debug({ attempt }, 'route dump interrupted by concurrent changes; retrying');
+    }
+  }
+
+  async visitRoutes(family: Family, table: number | undefined, protocol: number | undefined, visit: (r: KernelRoute) => void): Promise<boolean> {
     // Raw dump on its own socket, decoded in place (route-dump.ts): routes of other protocols
     // are skipped before their attributes are parsed, and no per-message objects are built.
     this.dumper ??= new RouteDumper({ timeoutMs: this.timeoutMs });
     const dumper = this.dumper;
-    // A dump interrupted by concurrent changes (NLM_F_DUMP_INTR) is inconsistent: retry it.
-    for (let attempt = 1; ; attempt++) {
-      const out: KernelRoute[] = [];
-      const interrupted = await this.dumpLock.run(() => dumper.dump(family, (buf, start, end) => {
-        const r = decodeRoutePayload(buf, protocol, start, end);
-        if (r !== undefined && r.family === family && (table === undefined || r.table === table)) out.push(r);
-      }));
-      if (!interrupted) return out;
-      if (attempt >= 5) throw new NetlinkError('dump', `IPv${family} routes`, 'EINTR');
-      this.deps.logger.debug({ attempt }, 'route dump interrupted by concurrent changes; retrying');
-    }
+    const interrupted = await this.dumpLock.run(() => dumper.dump(family, (buf, start, end) => {
+      const r = decodeRoutePayload(buf, protocol, start, end);
+      if (r !== undefined && r.family === family && (table === undefined || r.table === table)) visit(r);
+    }));
+    return !interrupted;
   }
 
   async replaceRoute(route: KernelRoute): Promise<void> {

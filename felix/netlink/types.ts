@@ -129,6 +129,13 @@ export interface Netlink {
 
   /** Routes of `family` in `table` (all tables when omitted), only `protocol` when given. */
   listRoutes(family: Family, table?: number, protocol?: number): Promise<KernelRoute[]>;
+  /**
+   * The same routes, handed to `visit` one by one as the dump is read (no list of them all: at
+   * 100k routes a list outlives the young generation and makes the GC expensive). Resolves false
+   * when the kernel flagged the dump inconsistent (NLM_F_DUMP_INTR): what was visited is not a
+   * snapshot; dump again.
+   */
+  visitRoutes(family: Family, table: number | undefined, protocol: number | undefined, visit: (r: KernelRoute) => void): Promise<boolean>;
   /** NLM_F_CREATE|NLM_F_REPLACE: add or overwrite the route with the same key. */
   replaceRoute(route: KernelRoute): Promise<void>;
   deleteRoute(route: KernelRoute): Promise<void>;

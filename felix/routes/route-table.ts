@@ -12,7 +12,7 @@ import type { Logger } from '../../common/logger.js';
 import type { Family } from '../../common/prefix.js';
 import { formatPrefix, parsePrefix } from '../../common/prefix.js';
 import { assertNever } from '../../common/assert-never.js';
-import { errnoOf } from '../netlink/netlink-error.js';
+import { errnoOf, NetlinkError } from '../netlink/netlink-error.js';
 import { MAIN_TABLE, RouteProtocol, type KernelRoute, type Netlink, type NetlinkEvent, type Unsubscribe } from '../netlink/types.js';
 import { ifacesOf, resolveRoute, routeSignature, sameRouteSignature, validateDesiredRoute, type DesiredRoute } from './route.js';
 
@@ -243,7 +243,20 @@ export class RouteTable {
         }
         return;
       }
-      case 'address':
+      case 'address': {
+        // Removing a link's last IPv4 address makes the kernel flush the IPv4 routes through it,
+        // again without a notification (vxlan.calico's tunnel address flushed by hand): rewrite
+        // the routes using the link, as for a link change.
+        if (e.action !== 'del' || e.address.family !== 4) return;
+        let name: string | undefined;
+        for (const [n, i] of this.links) if (i === e.address.ifindex) { name = n; break; }
+        const users = name === undefined ? undefined : this.ifaceUsers.get(name);
+        if (users !== undefined && users.size > 0) {
+          for (const d of users) { this.suspect.add(d); this.dirty.add(d); }
+          this.kick();
+        }
+        return;
+      }
       case 'neighbour':
       case 'fdb':
         return;
@@ -412,31 +425,52 @@ export class RouteTable {
     // only destinations whose kernel state changed are compared with the desired state, unless
     // the links changed (then every resolved route may differ).
     const linksVersion = this.linksVersion;
-    const gen = ++this.resyncGen;
-    const touched: string[] = [];
-    /** Destinations seen twice in this dump (several metrics): rebuilt from scratch. */
-    const multi = new Map<string, Entry[]>();
-    for (const f of this.families) {
-      for (const r of await this.deps.netlink.listRoutes(f, this.table, this.protocol)) {
-        if (r.protocol !== this.protocol || r.table !== this.table) continue;
-        const old = this.believed.get(r.dst);
-        const first = old?.[0];
-        if (old !== undefined && old.length === 1 && first !== undefined && first.gen !== gen && sameRouteSignature(first.route, r)) {
-          first.gen = gen; // unchanged: keep the object, no map write, no signature text
-          continue;
-        }
-        const e: Entry = { route: r, sig: routeSignature(r), gen };
-        const m = multi.get(r.dst);
-        if (m !== undefined) m.push(e);
-        else if (first !== undefined && first.gen === gen) multi.set(r.dst, [...old ?? [], e]);
-        else multi.set(r.dst, [e]);
-        touched.push(r.dst);
+    let gen = 0;
+    let touched: string[] = [];
+    /** Destinations seen twice in this dump (several metrics), or changed: their new entry lists. */
+    let multi = new Map<string, Entry[]>();
+    // Each route is compared as the dump is read, not collected first (a list of 100k routes
+    // outlives the young generation and turns every resync into a major GC).
+    const visit = (r: KernelRoute): void => {
+      if (r.protocol !== this.protocol || r.table !== this.table) return;
+      const m = multi.get(r.dst);
+      if (m !== undefined) { m.push({ route: r, sig: routeSignature(r), gen }); return; }
+      const old = this.believed.get(r.dst);
+      const first = old?.[0];
+      if (old !== undefined && old.length === 1 && first !== undefined && first.gen !== gen && sameRouteSignature(first.route, r)) {
+        first.gen = gen; // unchanged: keep the object, no map write, no signature text
+        return;
       }
+      const e: Entry = { route: r, sig: routeSignature(r), gen };
+      // A second route for the destination after an unchanged first one: both go in the new list.
+      multi.set(r.dst, first !== undefined && first.gen === gen ? [first, e] : [e]);
+      touched.push(r.dst);
+    };
+    for (let attempt = 1; ; attempt++) {
+      gen = ++this.resyncGen;
+      touched = [];
+      multi = new Map();
+      let consistent = true;
+      for (const f of this.families) {
+        if (!await this.deps.netlink.visitRoutes(f, this.table, this.protocol, visit)) { consistent = false; break; }
+      }
+      if (consistent) break;
+      // NLM_F_DUMP_INTR: routes changed during the dump; what was seen is no snapshot.
+      if (attempt >= 5) throw new NetlinkError('dump', 'routes', 'EINTR');
+      this.log.debug({ attempt }, 'route dump interrupted by concurrent changes; dumping again');
     }
     for (const [dst, list] of multi) this.believed.set(dst, list);
-    for (const [dst, list] of this.believed) {
+    // Entries the dump did not show are gone. Values only (an entries() iterator allocates a pair
+    // per destination); the common single, seen entry is checked without a callback.
+    const stale: string[] = [];
+    for (const list of this.believed.values()) {
+      if (list.length === 1 && list[0]?.gen === gen) continue;
       if (list.every((e) => e.gen === gen)) continue;
-      const kept = list.filter((e) => e.gen === gen);
+      const dst = list[0]?.route.dst;
+      if (dst !== undefined) stale.push(dst);
+    }
+    for (const dst of stale) {
+      const kept = (this.believed.get(dst) ?? []).filter((e) => e.gen === gen);
       if (kept.length === 0) this.believed.delete(dst); else this.believed.set(dst, kept);
       touched.push(dst);
     }

@@ -212,6 +212,11 @@ export class FakeNetlink implements Netlink {
       && (protocol === undefined || r.protocol === protocol));
   }
 
+  async visitRoutes(family: Family, table: number | undefined, protocol: number | undefined, visit: (r: KernelRoute) => void): Promise<boolean> {
+    for (const r of await this.listRoutes(family, table, protocol)) visit(r);
+    return true;
+  }
+
   async replaceRoute(route: KernelRoute): Promise<void> {
     this.check('replaceRoute', route, `route ${route.dst}`);
     const ifs = [route.ifindex, ...(route.nexthops ?? []).map((h) => h.ifindex)].filter((x): x is number => x !== undefined);

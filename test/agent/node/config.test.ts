@@ -20,9 +20,12 @@ test('defaults follow the contract', () => {
   assert.equal(c.ctlSocket, '/var/run/tortie/node.ctl');
   assert.equal(c.mtuFile, '/var/lib/calico/mtu');
   assert.deepEqual(c.health, { enabled: true, host: '0.0.0.0', port: 9099 });
-  assert.deepEqual(c.metrics, { enabled: true, port: 9091 });
+  assert.deepEqual(c.metrics, { enabled: true, port: 9091, perPeer: true, processMetrics: true });
   assert.equal(c.rulesBackend, 'nft');
   assert.deepEqual(c.etcd.endpoints, ['http://127.0.0.1:2379']);
+  assert.equal(c.bgpReadyThresholdSeconds, 30);
+  assert.equal(nodeConfigFromEnv({ NODENAME: 'n1', TORTIE_BGP_READY_THRESHOLD_SECONDS: '0', TORTIE_BGP_METRICS_PER_PEER: 'false' }).bgpReadyThresholdSeconds, 0);
+  assert.equal(nodeConfigFromEnv({ NODENAME: 'n1', TORTIE_BGP_METRICS_PER_PEER: 'false' }).metrics.perPeer, false);
 });
 
 test('explicit values are parsed', () => {

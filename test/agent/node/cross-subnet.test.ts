@@ -101,13 +101,16 @@ test('vxlan.calico deleted behind our back is re-created with its VTEP entries a
   assert.ok(ms < 2000, `repaired in ${ms} ms`);
 });
 
-test('the tunnel address flushed from vxlan.calico is put back within 2 s', { skip }, async () => {
-  const [n1] = nodes as [LabNode];
+test('the tunnel address flushed from vxlan.calico is put back within 2 s, and the routes the kernel dropped with it', { skip }, async () => {
+  const [n1, , n3] = nodes as [LabNode, LabNode, LabNode];
+  const b3 = lab.routes(n3).find((r) => r.type === 'blackhole')?.dst ?? '';
   const addrOf = (): string => JSON.stringify((JSON.parse(sh('ip', ['-n', n1.ns, '-j', '-4', 'addr', 'show', 'dev', 'vxlan.calico'])) as Array<{ addr_info?: unknown[] }>)[0]?.addr_info ?? []);
   const before = addrOf();
   assert.notEqual(before, '[]');
   sh('ip', ['-n', n1.ns, 'addr', 'flush', 'dev', 'vxlan.calico']);
   await pollUntil(() => addrOf() === before, { timeoutMs: 2000, intervalMs: 20, what: `tunnel address back on vxlan.calico (now ${addrOf()})` });
+  // Removing a link's last IPv4 address flushes the IPv4 routes through it, without RTM_DELROUTE.
+  await pollUntil(() => lab.routes(n1).some((r) => r.dst === b3 && r.dev === 'vxlan.calico'), { timeoutMs: 2000, intervalMs: 20, what: `VXLAN route to ${b3} back` });
 });
 
 test('a VTEP FDB entry, neighbour entry, VXLAN route or the device\'s up flag changed behind our back is repaired within 1 s', { skip }, async (t) => {
@@ -127,7 +130,9 @@ test('a VTEP FDB entry, neighbour entry, VXLAN route or the device\'s up flag ch
   ];
   const took: Record<string, number> = {};
   for (const [what, [cmd, ...args], back] of cases) {
-    await pollUntil(() => fdb() && neigh() && route(), { timeoutMs: 3000, what: `all in place before the ${what} case` });
+    await pollUntil(() => fdb() && neigh() && route(), { timeoutMs: 3000, what: () => `all in place before the ${what} case: fdb ${fdb()} neigh ${neigh()} route ${route()}\n`
+      + `${sh('bridge', ['-n', n1.ns, 'fdb', 'show', 'dev', 'vxlan.calico'])}\n${sh('ip', ['-n', n1.ns, 'neigh', 'show', 'dev', 'vxlan.calico'])}\n`
+      + `b3 ${b3} via ${tun3}: ${JSON.stringify(lab.routes(n1))}\n${(n1.proc?.output ?? '').split('\n').filter((l) => /vxlan|VXLAN|VTEP|sync failed|not fully applied/.test(l)).slice(-25).join('\n')}` });
     const t0 = Date.now();
     sh(cmd ?? '', args);
     // The delete succeeded (sh throws otherwise); the agent may already have repaired it by the next look.
@@ -136,6 +141,20 @@ test('a VTEP FDB entry, neighbour entry, VXLAN route or the device\'s up flag ch
   }
   t.diagnostic(`repair times (ms): ${JSON.stringify(took)}`);
   for (const [what, ms] of Object.entries(took)) assert.ok(ms < 1000, `${what} repaired in ${ms} ms: ${JSON.stringify(took)}`);
+});
+
+test('a host MTU change reaches vxlan.calico and the pod MTU file new pods get', { skip }, async () => {
+  const [n1] = nodes as [LabNode];
+  const mtuFile = (): string => sh('cat', [`${n1.dir}/mtu`]).trim();
+  const devMtu = (): number | undefined => (JSON.parse(sh('ip', ['-n', n1.ns, '-j', 'link', 'show', 'vxlan.calico'])) as Array<{ mtu?: number }>)[0]?.mtu;
+  assert.equal(mtuFile(), '1450');
+  try {
+    sh('ip', ['-n', n1.ns, 'link', 'set', 'eth0', 'mtu', '1400']);
+    await pollUntil(() => devMtu() === 1350 && mtuFile() === '1350', { timeoutMs: 3000, what: () => `vxlan.calico ${devMtu()}, mtu file ${mtuFile()}` });
+  } finally {
+    sh('ip', ['-n', n1.ns, 'link', 'set', 'eth0', 'mtu', '1500']);
+  }
+  await pollUntil(() => devMtu() === 1450 && mtuFile() === '1450', { timeoutMs: 3000, what: () => `back: vxlan.calico ${devMtu()}, mtu file ${mtuFile()}` });
 });
 
 test('the ToR learns every block and nothing else; the node refuses pool routes from it and installs its default route', { skip }, async () => {
@@ -191,6 +210,30 @@ test('health and metrics endpoints answer', { skip }, async () => {
   assert.match(metrics, /tortie_bgp_session_flaps_total\{peer="Node_10_1_0_1"\} 0\n/, 'no ToR session flap');
   assert.match(metrics, /tortie_route_table_num_routes\{table="254",kind="vxlan"\} 1\n/, 'one remote block over VXLAN on node1');
   assert.match(metrics, /tortie_dataplane_resyncs_total\{component="routes",reason="resync"\} [1-9]/);
+  // Process metrics (prom-client defaults), IPAM as Calico's kube-controllers names it (this node only), peer-less BGP sums.
+  assert.match(metrics, /tortie_process_resident_memory_bytes \d+/);
+  assert.match(metrics, /ipam_blocks\{ippool="[^"]+",node="node1"\} [1-9]/);
+  assert.match(metrics, /ipam_allocations_in_use\{ippool="[^"]+",node="node1"\} \d+/);
+  assert.doesNotMatch(metrics, /node="node2"/);
+  assert.match(metrics, /tortie_bgp_sessions\{state="Established"\} 3\n/);
+});
+
+test('readiness names a configured peer that went down within 1 s (calico-node -bird-ready), and clears when it is back', { skip }, async (t) => {
+  const [n1] = nodes as [LabNode];
+  const readiness = (): string => httpGetIn(n1.ns, 9099, '/readiness');
+  await pollUntil(() => /3\/3 BGP sessions established/.test(readiness()), { timeoutMs: 20_000, what: () => `all sessions up: ${readiness()}` });
+  tor.vtysh('configure terminal', 'router bgp 65000', 'neighbor 10.1.0.2 shutdown');
+  try {
+    const t0 = Date.now();
+    await pollUntil(() => /not established with 10\.1\.0\.1 \(/.test(readiness()), { timeoutMs: 5000, intervalMs: 50, what: () => `the ToR named: ${readiness()}` });
+    const ms = Date.now() - t0;
+    t.diagnostic(`readiness named the ToR after ${ms} ms`);
+    // The ToR's NOTIFICATION reaches us at once; the readiness detail is at most 1 s old.
+    assert.ok(ms < 2000, `named after ${ms} ms`);
+  } finally {
+    tor.vtysh('configure terminal', 'router bgp 65000', 'no neighbor 10.1.0.2 shutdown');
+  }
+  await pollUntil(() => /3\/3 BGP sessions established/.test(readiness()), { timeoutMs: 30_000, what: () => `back: ${readiness()}` });
 });
 
 test('rules: pools and node addresses in our nft table, NAT outgoing for the pool', { skip }, () => {

@@ -14,7 +14,7 @@ const pool = (cidr: string, extra: Partial<PoolInfo> = {}): PoolInfo => ({
 test('pod MTU: the UDP backend costs 28 bytes, and a UDP pool needs neither VXLAN nor tunl0', async () => {
   const written: number[] = [];
   const logger = createLogger('t', 'silent');
-  const f = new PodMtuFile({ logger, write: async (m) => { written.push(m); } }, 1500, '/dev/null');
+  const f = new PodMtuFile({ logger, write: async (m) => { written.push(m); }, detectHostMtu: async () => 1500 }, '/dev/null', 1500);
   await f.update([pool('10.244.0.0/16', { vxlanMode: 'CrossSubnet', encapsulation: 'udp' })]);
   await f.update([pool('10.244.0.0/16', { vxlanMode: 'CrossSubnet' })]);
   assert.deepEqual(written, [1472, 1450]);

@@ -5,6 +5,7 @@ import { register as globalRegistry } from 'prom-client';
 import { createMetricsRegistry, renderMetrics } from '../../../felix/metrics/metrics-registry.js';
 import { DataplaneMetrics } from '../../../felix/metrics/dataplane-metrics.js';
 import { BgpMetrics } from '../../../felix/metrics/bgp-metrics.js';
+import { IpamMetrics } from '../../../felix/metrics/ipam-metrics.js';
 
 test('dataplane metrics appear in the exposition text with labels and values', async () => {
   const reg = createMetricsRegistry({ defaultLabels: { node: 'n1' } });
@@ -61,4 +62,39 @@ test('BGP metrics: state, flaps counted on leaving Established, prefixes, remova
   const other = createMetricsRegistry({ collectDefault: true });
   new BgpMetrics(other);
   assert.match(await other.metrics(), /tortie_process_cpu_user_seconds_total/);
+});
+
+test('IPAM metrics (Calico kube-controllers names): this node\'s allocations per pool, borrowed ones, its blocks', async () => {
+  const reg = createMetricsRegistry();
+  const m = new IpamMetrics(reg);
+  const pools = [{ name: 'default-ipv4-ippool', cidr: '10.244.0.0/16' }, { name: 'other', cidr: '10.99.0.0/16' }];
+  m.update('n1', pools, [
+    { cidr: '10.244.0.0/26', node: 'n1', allocations: [{ node: 'n1' }, { node: 'n1' }, { node: 'n2' }] },
+    { cidr: '10.244.0.64/26', node: 'n2', allocations: [{ node: 'n2' }, { node: 'n1' }] },
+    { cidr: '10.244.0.128/26', node: 'n1', allocations: [] },
+    { cidr: '10.99.0.0/26', node: 'n3', allocations: [{ node: 'n3' }] },
+  ]);
+  const { body } = await renderMetrics(reg);
+  for (const line of [
+    'ipam_allocations_in_use{ippool="default-ipv4-ippool",node="n1"} 3',
+    'ipam_allocations_borrowed{ippool="default-ipv4-ippool",node="n1"} 1',
+    'ipam_blocks{ippool="default-ipv4-ippool",node="n1"} 2',
+    'ipam_allocations_in_use{ippool="other",node="n1"} 0',
+  ]) assert.ok(body.includes(`${line}\n`), `missing ${line}\n${body}`);
+  assert.doesNotMatch(body, /node="n[23]"/, 'only this node\'s series');
+});
+
+test('BGP peer-less totals: sessions per state and prefix sums, for meshes too large for per-peer series', async () => {
+  const reg = createMetricsRegistry();
+  const m = new BgpMetrics(reg);
+  m.setTotals([
+    { state: 'Established', afiSafi: 'ipv4_unicast', prefixes: { received: 3, accepted: 2, advertised: 5 } },
+    { state: 'Established', afiSafi: 'ipv4_unicast', prefixes: { received: 1, accepted: 1, advertised: 5 } },
+    { state: 'Active', afiSafi: 'ipv4_unicast', prefixes: { received: 0, accepted: 0, advertised: 0 } },
+  ]);
+  const { body } = await renderMetrics(reg);
+  for (const line of ['tortie_bgp_sessions{state="Established"} 2', 'tortie_bgp_sessions{state="Active"} 1', 'tortie_bgp_sessions{state="Idle"} 0',
+    'tortie_bgp_prefixes{afi_safi="ipv4_unicast",kind="received"} 4', 'tortie_bgp_prefixes{afi_safi="ipv4_unicast",kind="advertised"} 10',
+  ]) assert.ok(body.includes(`${line}\n`), `missing ${line}\n${body}`);
+  assert.doesNotMatch(body, /\{peer=/);
 });
