@@ -505,10 +505,23 @@ export class BgpSpeaker {
     }
   }
 
+  /**
+   * ROUTE-REFRESH from the peer: a request (subtype 0) gets the table again. Enhanced route
+   * refresh (RFC 7313 §4): BoRR marks the peer's routes of the family stale, EoRR removes those
+   * it did not re-send in between (a route it dropped while we were not told).
+   */
   private onRouteRefresh(p: Peer, afi: number, safi: number, subtype: number): void {
-    p.routeRefreshIn++;
-    if (subtype !== 0) return; // BoRR/EoRR from the peer: our Adj-RIB-In stays as is
-    this.outbound.refresh(p, afi, safi);
+    if (subtype === 0) { p.routeRefreshIn++; this.outbound.refresh(p, afi, safi); return; }
+    const family = safi !== 1 ? undefined : afi === 1 ? 4 : afi === 2 ? 6 : undefined;
+    const rib = p.adjIn;
+    if (family === undefined || !rib || p.established?.negotiated.enhancedRouteRefresh !== true) return;
+    if (subtype === 1) {
+      const n = rib.markStale(new Set([family]));
+      this.log.debug({ peer: p.config.name, family: `ipv${family}`, stale: n }, 'BoRR: routes marked stale until EoRR (RFC 7313)');
+    } else if (subtype === 2) {
+      const gone = rib.sweepStale(family);
+      if (gone > 0) this.log.info({ peer: p.config.name, family: `ipv${family}`, withdrawn: gone }, 'EoRR: routes not re-sent during the refresh removed (RFC 7313)');
+    }
   }
 
   // ------------------------------------------------------------ Loc-RIB → update groups, listeners

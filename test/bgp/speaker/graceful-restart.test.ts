@@ -179,3 +179,34 @@ describe('BgpSpeaker graceful restart capability (restarting speaker)', () => {
     }, 'disabled: "aware" only, as BIRD by default');
   });
 });
+
+describe('BgpSpeaker enhanced route refresh, receiving side (RFC 7313 §4)', () => {
+  const port = 36000 + (process.pid % 20000);
+  let sp: BgpSpeaker | undefined;
+  let raw: RawPeer | undefined;
+  after(async () => { raw?.destroy(); await sp?.stop(); });
+
+  it('routes not re-sent between BoRR and EoRR are removed; BoRR/EoRR are not counted as refresh requests', async () => {
+    sp = new BgpSpeaker(tcpSpeakerDeps(), { routerId: '10.0.0.1', asn: 65000, listen: { address: '127.0.0.1', port },
+      peers: [passivePeerConfig('e', '127.0.6.30', 65130)] });
+    await sp.start();
+    const speaker = sp;
+    const r = await RawPeer.connect('127.0.0.1', port, '127.0.6.30');
+    raw = r;
+    r.send({ type: 'open', version: 4, myAs: 65130, holdTime: 0, bgpId: 0x0a00061e,
+      capabilities: [{ type: 'four-octet-as', asn: 65130 }, { type: 'multiprotocol', afi: 1, safi: 1 }, { type: 'route-refresh' }, { type: 'enhanced-route-refresh' }] });
+    r.send({ type: 'keepalive' });
+    r.ctx = { ...INITIAL_CONTEXT, fourOctetAs: true };
+    await pollUntil(() => speaker.status()[0]?.state === 'Established', { what: 'Established' });
+    const mine = () => speaker.routes().filter((v) => v.from === 'e').map((v) => v.prefix);
+    announce(r, 65130, ['10.65.1.0/24', '10.65.2.0/24']);
+    await pollUntil(() => mine().length === 2, { what: 'two routes' });
+    r.send({ type: 'route-refresh', afi: 1, safi: 1, subtype: 1 }); // BoRR
+    announce(r, 65130, ['10.65.1.0/24']);
+    r.send({ type: 'route-refresh', afi: 1, safi: 1, subtype: 2 }); // EoRR
+    await pollUntil(() => mine().length === 1, { what: () => `the route not re-sent removed (have ${JSON.stringify(mine())})` });
+    assert.deepEqual(mine(), ['10.65.1.0/24']);
+    assert.equal(speaker.routes('10.65.1.0/24')[0]?.stale, undefined, 'the re-sent route is fresh');
+    assert.equal(speaker.status()[0]?.messages.routeRefreshIn, 0, 'BoRR and EoRR are not refresh requests');
+  });
+});
