@@ -209,4 +209,14 @@ describe('BgpSpeaker enhanced route refresh, receiving side (RFC 7313 §4)', () 
     assert.equal(speaker.routes('10.65.1.0/24')[0]?.stale, undefined, 'the re-sent route is fresh');
     assert.equal(speaker.status()[0]?.messages.routeRefreshIn, 0, 'BoRR and EoRR are not refresh requests');
   });
+
+  it('route views format AS_PATH with the wire codec: AS_SET in braces', async () => {
+    const r = raw, speaker = sp;
+    if (!r || !speaker) throw new Error('previous test did not connect');
+    r.send({ type: 'update', withdrawn: [], nlri: [{ prefix: parsePrefix('10.65.9.0/24') }],
+      attributes: { origin: 0, asPath: [{ type: 2, asns: [65130] }, { type: 1, asns: [65010, 65011] }], nextHop: Uint8Array.of(192, 0, 2, 7) } });
+    const v = await pollUntil(() => speaker.routes('10.65.9.0/24')[0], { what: 'the AS_SET route' });
+    assert.equal(v.asPathText, '65130 {65010,65011}');
+    assert.deepEqual(v.asPath, [65130, 65010, 65011]);
+  });
 });
