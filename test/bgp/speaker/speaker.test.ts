@@ -11,7 +11,7 @@ import { tcpSpeakerDeps } from '../../helpers/bgp-session-peers.js';
 import { parsePrefix } from '../../../common/prefix.js';
 import { BgpSpeaker, type BestPathChange } from '../../../bgp/speaker/speaker.js';
 import type { PeerConfig } from '../../../bgp/speaker/peer-config.js';
-import { Framer, encodeKeepalive, encodeOpen } from '../../../bgp/speaker/codec.js';
+import { Framer, encodeKeepalive, encodeOpen } from '../../helpers/bgp-codec.js';
 
 const peer = (p: Partial<PeerConfig> & Pick<PeerConfig, 'name' | 'address' | 'asn' | 'port'>): PeerConfig => ({
   passive: false, holdTime: 9, keepalive: 3, connectRetry: 1, families: ['ipv4-unicast'], nextHopSelf: false, routeReflectorClient: false, ...p,
