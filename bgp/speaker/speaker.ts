@@ -217,6 +217,8 @@ export class BgpSpeaker {
     const p = this.mustPeer(name);
     p.enabled = false;
     this.background(p.session.stop(), name, 'disable');
+    // routes kept for a graceful restart are not waited for by a peer we switched off
+    if (p.gr) { this.gr.finish(p); this.flushRoutes(p, 'peer disabled'); }
   }
 
   /**

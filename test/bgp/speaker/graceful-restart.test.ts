@@ -123,6 +123,13 @@ describe('BgpSpeaker graceful restart helper', () => {
     await pollUntil(() => routesFrom('r3')[0]?.stale === true, { what: 'r3 route stale' });
     r3 = await reconnect('127.0.6.3', 65103, 0x0a000603, { restarting: true, forwarding: false }, 'r3');
     await pollUntil(() => routesFrom('r3').length === 0, { what: 'F bit clear: stale routes flushed at once' });
+
+    announce(r3, 65103, ['10.63.2.0/24']);
+    await pollUntil(() => routesFrom('r3').length === 1, { what: 'r3 route again' });
+    r3.destroy();
+    await pollUntil(() => routesFrom('r3')[0]?.stale === true, { what: 'r3 route stale again' });
+    speaker().disablePeer('r3');
+    assert.equal(routesFrom('r3').length, 0, 'disabling the peer flushes what was kept for its restart');
   });
 
   it('RFC 8538: a NOTIFICATION keeps the routes with the N bit, Cease/Hard Reset flushes, no N bit flushes', async () => {
