@@ -279,13 +279,23 @@ export class BgpSpeaker {
    */
   flush(): void { this.outbound.flush(); }
 
-  /** Cease/2 administrative shutdown to every peer, close the listener. */
-  async stop(): Promise<void> {
+  /**
+   * Cease/2 administrative shutdown to every peer (sent as Hard Reset where the N bit is
+   * negotiated: peers flush our routes), close the listener. `graceful`: close the connections
+   * without a NOTIFICATION instead (BIRD's `graceful restart` command), so peers that took our
+   * graceful-restart capability keep our routes, stale, until we are back or our restart time
+   * runs out: for a restart that keeps the forwarding state.
+   */
+  async stop(options: { readonly graceful?: boolean } = {}): Promise<void> {
     this.stopped = true;
     for (const p of this.peers.values()) { p.established?.close(); this.gr.finish(p); }
-    await Promise.all([...this.peers.values()].map((p) => p.session.stop().catch((err: unknown) => {
-      this.log.warn({ peer: p.config.name, err: describeError(err) }, 'stopping session failed');
-    })));
+    if (options.graceful) {
+      for (const p of this.peers.values()) { this.listener.removeSession(p.session); p.session.destroy(); }
+    } else {
+      await Promise.all([...this.peers.values()].map((p) => p.session.stop().catch((err: unknown) => {
+        this.log.warn({ peer: p.config.name, err: describeError(err) }, 'stopping session failed');
+      })));
+    }
     const srv = this.server;
     this.server = undefined;
     if (srv) await new Promise<void>((r) => srv.close(() => r()));
