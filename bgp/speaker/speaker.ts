@@ -71,6 +71,8 @@ const RESTART_DELAY_MS = 0;
  * routes must not stall the keepalives of the others (LocRib.removePeerSome).
  */
 const FLUSH_SLICE = 20_000;
+/** Stale prefixes withdrawn per event-loop turn by a sweep: small slices keep each turn short at 1M routes. */
+const SWEEP_SLICE = 4096;
 /** Our restart time when none is configured, seconds (BIRD's and Calico's 120). */
 export const DEFAULT_RESTART_TIME = 120;
 
@@ -101,7 +103,7 @@ export class BgpSpeaker {
       localAs: (p) => p.config.localAs ?? this.config.asn,
     });
     this.gr = new GracefulRestartHelper({
-      clock: deps.clock, log: this.log, flush: (p, why) => this.flushRoutes(p, why),
+      clock: deps.clock, log: this.log, flush: (p, why) => this.flushRoutes(p, why), sweep: (p, f, why) => this.sweepStale(p, f, why),
       options: () => ({ helper: this.config.gracefulRestart?.helper ?? true, staleTime: this.config.gracefulRestart?.staleTime ?? DEFAULT_STALE_TIME }),
     });
   }
@@ -450,6 +452,27 @@ export class BgpSpeaker {
     setImmediate(next);
   }
 
+  /**
+   * Withdraw the peer's stale routes of `family` (graceful restart End-of-RIB or timers, RFC 7313
+   * EoRR) in slices of SWEEP_SLICE, one per event-loop turn; a new marking (the peer went down
+   * again) or a flush ends the sweep.
+   */
+  private sweepStale(p: Peer, family: 4 | 6, why: string): void {
+    const rib = p.adjIn;
+    if (!rib) return;
+    const epoch = rib.staleEpoch;
+    let cursor = 0, total = 0;
+    const step = (): void => {
+      if (p.adjIn !== rib || rib.staleEpoch !== epoch || this.stopped) return;
+      const r = rib.sweepStaleSome(family, cursor, SWEEP_SLICE);
+      total += r.withdrawn;
+      cursor = r.cursor;
+      if (cursor !== -1) { setImmediate(step); return; }
+      if (total > 0) this.log.info({ peer: p.config.name, family: `ipv${family}`, withdrawn: total }, why);
+    };
+    step();
+  }
+
   /** A new Adj-RIB-In under a name still being flushed: finish that first. */
   private finishDrain(name: string): void {
     if (!this.draining.delete(name)) return;
@@ -531,8 +554,7 @@ export class BgpSpeaker {
       const n = rib.markStale(new Set([family]));
       this.log.debug({ peer: p.config.name, family: `ipv${family}`, stale: n }, 'BoRR: routes marked stale until EoRR (RFC 7313)');
     } else if (subtype === 2) {
-      const gone = rib.sweepStale(family);
-      if (gone > 0) this.log.info({ peer: p.config.name, family: `ipv${family}`, withdrawn: gone }, 'EoRR: routes not re-sent during the refresh removed (RFC 7313)');
+      this.sweepStale(p, family, 'EoRR: routes not re-sent during the refresh removed (RFC 7313)');
     }
   }
 
