@@ -23,9 +23,9 @@ const grCap = (o: GrCap): Capability => ({
   families: o.families === false ? [] : [{ afi: 1, safi: 1, forwardingPreserved: o.forwarding ?? true }],
 });
 
-async function connectGr(port: number, address: string, asn: number, id: number, gr: GrCap | undefined): Promise<RawPeer> {
+async function connectGr(port: number, address: string, asn: number, id: number, gr: GrCap | undefined, holdTime = 0): Promise<RawPeer> {
   const r = await RawPeer.connect('127.0.0.1', port, address);
-  r.send({ type: 'open', version: 4, myAs: asn, holdTime: 0, bgpId: id,
+  r.send({ type: 'open', version: 4, myAs: asn, holdTime, bgpId: id,
     capabilities: [{ type: 'four-octet-as', asn }, { type: 'multiprotocol', afi: 1, safi: 1 }, { type: 'route-refresh' }, ...(gr ? [grCap(gr)] : [])] });
   r.send({ type: 'keepalive' });
   r.ctx = { ...INITIAL_CONTEXT, fourOctetAs: true };
@@ -69,6 +69,7 @@ describe('BgpSpeaker graceful restart helper', () => {
       passivePeerConfig('watcher', '127.0.6.9', 65109),
       passivePeerConfig('r1', '127.0.6.1', 65101), passivePeerConfig('r2', '127.0.6.2', 65102),
       passivePeerConfig('r3', '127.0.6.3', 65103), passivePeerConfig('r4', '127.0.6.4', 65104),
+      passivePeerConfig('r5', '127.0.6.5', 65105, { holdTime: 3, keepalive: 1 }),
     ] });
     await sp.start();
     watcher = await openRawPeer(port, '127.0.6.9', 65109, 0x0a000609);
@@ -154,6 +155,18 @@ describe('BgpSpeaker graceful restart helper', () => {
     await pollUntil(() => routesFrom('r4').length === 1, { what: 'r4 route again' });
     r4.send({ type: 'notification', code: 6, subcode: 6, data: new Uint8Array(0) });
     await pollUntil(() => routesFrom('r4').length === 0, { what: 'no N bit: a NOTIFICATION flushes (RFC 4724)' });
+  });
+
+  it('RFC 8538: our hold timer expires (we send 4/0) and the N bit keeps the routes', async () => {
+    const r5 = await connectGr(port, '127.0.6.5', 65105, 0x0a000605, { restartTime: 30 }, 3);
+    raws.push(r5);
+    await established('r5');
+    announce(r5, 65105, ['10.66.1.0/24']);
+    await pollUntil(() => routesFrom('r5').length === 1, { what: 'r5 route' });
+    // the raw peer sends no KEEPALIVE: our hold timer (3 s) expires
+    await pollUntil(() => r5.received.some((m) => m.type === 'notification' && m.code === 4), { what: 'our Hold Timer Expired NOTIFICATION', timeoutMs: 8000 });
+    await pollUntil(() => routesFrom('r5')[0]?.stale === true, { what: 'route kept stale after hold expiry (N bit)' });
+    assert.match(speaker().status().find((s) => s.name === 'r5')?.lastError ?? '', /Hold timer expired/);
   });
 });
 
