@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { intToIpv4 } from '../../common/prefix.js';
-import { ExportGroup } from '../../bgp/rib/adj-rib-out.js';
+import { UpdateGroup } from '../../bgp/rib/update-group.js';
 import { LocRib } from '../../bgp/rib/loc-rib.js';
 import type { PeerInfo } from '../../bgp/rib/route.js';
 import type { Nlri, PathAttributes } from '../../bgp/wire/types.js';
@@ -55,9 +55,12 @@ function run(scenario: string): Result {
   const rib = new LocRib({ localAs: 65000, routerId: 0x0a000001 });
   let changes = 0;
   rib.onBestChange((c) => { changes += c.length; });
-  const group = withOut ? new ExportGroup({ kind: 'ebgp', localAs: 65000, routerId: 0x0a000001, localAddress: Uint8Array.of(10, 0, 0, 1) }, rib.interner) : undefined;
-  const out = group?.addMember('monitor');
+  // '-out': the speaker's outbound path (an update group with one member, flushed per batch)
+  const group = withOut ? new UpdateGroup({ kind: 'ebgp', localAs: 65000, routerId: 0x0a000001, localAddress: Uint8Array.of(10, 0, 0, 1) }) : undefined;
+  group?.addMember('monitor');
   if (group) rib.onBestChange((c) => group.apply(c));
+  let sent = 0;
+  const out = group && { get hasPending() { return group.hasPending; }, drain: () => group.flush((_id, b) => { sent += b.base.prefixes.length; }) };
   const ins = peers === 1 ? [rib.addPeer(peer(1))] : Array.from({ length: peers }, (_, i) => rib.addPeer(peer(i + 1)));
   const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();

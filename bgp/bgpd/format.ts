@@ -79,7 +79,7 @@ export function formatRoutes(routes: readonly RouteView[], all: boolean, filtere
       if (!all) continue;
       lines.push(`\tType: ${r.from === 'local' ? 'static' : 'BGP'} univ`);
       lines.push(`\tBGP.origin: ${r.origin === 'incomplete' ? 'Incomplete' : r.origin}`);
-      lines.push(`\tBGP.as_path: ${r.asPath.join(' ')}`);
+      lines.push(`\tBGP.as_path: ${r.asPathText}`);
       lines.push(`\tBGP.next_hop: ${r.nextHop}`);
       if (r.med !== undefined) lines.push(`\tBGP.med: ${r.med}`);
       if (r.localPref !== undefined) lines.push(`\tBGP.local_pref: ${r.localPref}`);

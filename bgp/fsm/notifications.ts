@@ -1,35 +1,15 @@
 /**
- * NOTIFICATION constructors used by the FSM: plain code/subcode/data, and Cease with an RFC 9003
- * shutdown communication (one length octet, then at most 255 octets of UTF-8).
+ * NOTIFICATION constructors used by the FSM: plain code/subcode/data, Cease with an RFC 9003
+ * shutdown communication (the codec is bgp/wire/notification.ts: one length octet, then at most
+ * 255 octets of UTF-8; invalid UTF-8 is not shown), the RFC 8538 Hard Reset wrap, and BIRD-worded
+ * text for logs and `show protocols`.
  */
 import { CeaseSubcode, ErrorCode } from '../wire/errors.js';
+import { decodeShutdownCommunication, encodeShutdownCommunication } from '../wire/notification.js';
 import type { NotificationMessage } from '../wire/types.js';
 
 export function notification(code: number, subcode: number, data: Uint8Array = new Uint8Array(0)): NotificationMessage {
   return { type: 'notification', code, subcode, data };
-}
-
-/** RFC 9003 §2: the message is truncated to 255 octets on a UTF-8 character boundary. */
-export function encodeShutdownCommunication(message: string): Uint8Array {
-  let bytes = Buffer.from(message, 'utf8');
-  if (bytes.length > 255) {
-    let end = 255;
-    while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
-    bytes = bytes.subarray(0, end);
-  }
-  const out = new Uint8Array(1 + bytes.length);
-  out[0] = bytes.length;
-  out.set(bytes, 1);
-  return out;
-}
-
-/** The shutdown communication in a Cease/2 or Cease/4 NOTIFICATION, if any. */
-export function decodeShutdownCommunication(n: NotificationMessage): string | undefined {
-  if (n.code !== ErrorCode.CEASE) return undefined;
-  if (n.subcode !== CeaseSubcode.ADMINISTRATIVE_SHUTDOWN && n.subcode !== CeaseSubcode.ADMINISTRATIVE_RESET) return undefined;
-  const len = n.data[0];
-  if (len === undefined || len === 0 || n.data.length < 1 + len) return undefined;
-  return Buffer.from(n.data.subarray(1, 1 + len)).toString('utf8');
 }
 
 /** Cease with `subcode`; a message is attached only where RFC 9003 allows it (subcodes 2 and 4). */

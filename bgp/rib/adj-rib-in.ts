@@ -102,6 +102,7 @@ export class AdjRibIn {
   /** Rejected markers only; accepted paths are in the Loc-RIB (see the header). */
   private readonly rejected = new PrefixTable<Slot>();
   private stale: PrefixTable<true> | undefined;
+  private staleMarks = 0;
   private nReceived = 0;
   private nRejected = 0;
   private relObj: PathAttributes | undefined;
@@ -251,6 +252,7 @@ export class AdjRibIn {
    * Marks add up: prefixes still stale from an earlier restart stay so.
    */
   markStale(families: ReadonlySet<4 | 6> = BOTH_FAMILIES): number {
+    this.staleMarks++;
     const st = this.stale ?? new PrefixTable<true>();
     this.forEachPath((p) => { if (families.has(p.family)) st.set(p, true); });
     this.stale = st.size > 0 ? st : undefined;
@@ -259,23 +261,38 @@ export class AdjRibIn {
 
   /**
    * Withdraw the prefixes still stale (the peer's End-of-RIB, or a GR timer), of `family` only
-   * when given; returns how many paths went.
+   * when given; returns how many paths went. All at once: see sweepStaleSome for large tables.
    */
   sweepStale(family?: 4 | 6): number {
+    let n = 0;
+    let cursor = 0;
+    do { const r = this.sweepStaleSome(family, cursor, Infinity); n += r.withdrawn; cursor = r.cursor; } while (cursor !== -1);
+    return n;
+  }
+
+  /**
+   * One slice of sweepStale: the stale prefixes (of `family`) among up to `max` entries of the
+   * stale table from `cursor` on are withdrawn; returns the cursor to continue from (-1: done)
+   * and how many paths went. A prefix re-sent between slices is no longer stale and stays.
+   */
+  sweepStaleSome(family: 4 | 6 | undefined, cursor: number, max: number): { cursor: number; withdrawn: number } {
     const st = this.stale;
-    if (!st) return 0;
+    if (!st) return { cursor: -1, withdrawn: 0 };
     const gone: Nlri[] = [];
-    const left = new PrefixTable<true>();
-    st.forEach((prefix) => {
-      if (family !== undefined && prefix.family !== family) { left.set(prefix, true); return; }
+    const next = st.forEachFrom(cursor, max, (prefix) => {
+      if (family !== undefined && prefix.family !== family) return;
+      st.delete(prefix);
       for (const r of this.sink.pathsOf(prefix, this.peer)) gone.push({ prefix, pathId: r.pathId });
       const slot = this.rejected.size > 0 ? this.rejected.get(prefix) : undefined;
       if (slot !== undefined) for (const p of Array.isArray(slot) ? slot : [slot]) gone.push({ prefix, pathId: p.pathId });
     });
-    this.stale = left.size > 0 ? left : undefined;
-    this.withdraw(gone);
-    return gone.length;
+    if (this.stale === st && st.size === 0) this.stale = undefined;
+    if (gone.length > 0) this.withdraw(gone);
+    return { cursor: next, withdrawn: gone.length };
   }
+
+  /** Counts markStale() calls: a sliced sweep started before a new marking stops (it would sweep the new marks). */
+  get staleEpoch(): number { return this.staleMarks; }
 
   /** Whether `prefix` is stale (received before the peer's session went down, not re-sent since). */
   isStale(prefix: Prefix): boolean { return this.stale?.get(prefix) !== undefined; }

@@ -1,10 +1,10 @@
 /**
  * The export transform (RFC 4271 §5.1, §9.2; RFC 4456 §8; RFC 1997): may this best route go
- * to a peer of this kind, and with which attributes. Pure; ExportGroup and UpdateGroup cache results.
+ * to a peer of this kind, and with which attributes. Pure; UpdateGroup caches results.
  * Order: well-known communities → iBGP split horizon / reflection → strip what must not leave
  * (LOCAL_PREF, MED, ORIGINATOR_ID, CLUSTER_LIST towards eBGP) → export policy → add ours
  * (AS prepend, NEXT_HOP self, LOCAL_PREF, ORIGINATOR_ID / CLUSTER_LIST when reflecting).
- * "Never back to the peer it came from" is per peer and lives in AdjRibOut / UpdateGroup.flush().
+ * "Never back to the peer it came from" is per peer and lives in UpdateGroup.flush().
  */
 import type { Prefix } from '../../common/prefix.js';
 import type { CompiledPolicy } from '../policy/compile-policy.js';
@@ -64,7 +64,7 @@ const policyIds = new WeakMap<CompiledPolicy, number>();
 let nextPolicyId = 1;
 
 /**
- * Peers whose targets have equal keys get identical UPDATEs and can share one ExportGroup or UpdateGroup
+ * Peers whose targets have equal keys get identical UPDATEs and can share one UpdateGroup
  * (FRR update-groups). Policies compare by identity: compile once, share the object.
  */
 export function exportTargetKey(t: ExportTarget): string {

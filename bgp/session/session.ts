@@ -14,7 +14,8 @@ import { BgpWireError, CeaseSubcode, ErrorCode, HeaderSubcode } from '../wire/er
 import type { BgpMessage, NotificationMessage, RouteRefreshMessage, UpdateMessage } from '../wire/types.js';
 import { BgpFsm } from '../fsm/fsm.js';
 import type { FsmConfig, FsmInput, FsmOutput, FsmState, NegotiatedSession, TimerName } from '../fsm/fsm-types.js';
-import { decodeShutdownCommunication, notification, notificationText } from '../fsm/notifications.js';
+import { notification, notificationText } from '../fsm/notifications.js';
+import { decodeShutdownCommunication } from '../wire/notification.js';
 import { Connection, type ConnectionHandlers } from './connection.js';
 import { LogLimiter } from '../../common/log-limiter.js';
 import { applySocketOptions as defaultApplySocketOptions, connectTcp, validateSocketOptions, type ApplySocketOptions } from './socket-options.js';

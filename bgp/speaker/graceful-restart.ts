@@ -40,6 +40,8 @@ export interface GrHelperDeps {
   readonly log: Logger;
   /** Remove every route of the peer now. */
   readonly flush: (p: Peer, why: string) => void;
+  /** Withdraw the peer's routes of `family` still stale (in slices), logging `why` with the count. */
+  readonly sweep: (p: Peer, family: 4 | 6, why: string) => void;
   readonly options: () => GrHelperOptions;
 }
 
@@ -68,7 +70,7 @@ export class GracefulRestartHelper {
       const fam = familyOf(f.afi, f.safi);
       if (fam !== undefined && n.families.some((x) => x.afi === f.afi && x.safi === f.safi)) kept.add(fam);
     }
-    if (p.gr) for (const f of p.gr.stale) if (!kept.has(f)) rib.sweepStale(f); // still stale from before, not listed now
+    if (p.gr) for (const f of p.gr.stale) if (!kept.has(f)) rib.sweepStale(f); // still stale from before, not listed now (rare: all at once)
     for (const f of [4, 6] as const) if (!kept.has(f)) rib.withdrawFamily(f);
     const staleNow = rib.markStale(kept);
     this.finish(p);
@@ -116,19 +118,16 @@ export class GracefulRestartHelper {
       const listed = g?.families.find((x) => familyOf(x.afi, x.safi) === f);
       const negotiated = n.families.some((x) => familyOf(x.afi, x.safi) === f);
       if (listed?.forwardingPreserved === true && negotiated) continue;
-      const swept = rib.sweepStale(f);
       gr.stale.delete(f);
-      this.deps.log.info({ peer: p.name, family: `ipv${f}`, withdrawn: swept },
-        `graceful restart: ${!g ? 'no graceful restart capability' : !listed ? 'family not in the capability' : !negotiated ? 'family not negotiated' : 'F bit clear (forwarding state lost)'} on the new session: stale routes removed`);
+      this.deps.sweep(p, f, `graceful restart: ${!g ? 'no graceful restart capability' : !listed ? 'family not in the capability' : !negotiated ? 'family not negotiated' : 'F bit clear (forwarding state lost)'} on the new session: stale routes removed`);
     }
     if (gr.stale.size === 0) { this.finish(p); return; }
     gr.state = 'stale';
     const staleTime = this.deps.options().staleTime;
     gr.timer = this.deps.clock.setTimeout(() => {
       if (p.gr !== gr) return;
-      let swept = 0;
-      for (const f of gr.stale) swept += rib.sweepStale(f);
-      this.deps.log.warn({ peer: p.name, staleTime, withdrawn: swept }, 'graceful restart: no End-of-RIB within the stale-path time; stale routes removed');
+      this.deps.log.warn({ peer: p.name, staleTime }, 'graceful restart: no End-of-RIB within the stale-path time; stale routes removed');
+      for (const f of gr.stale) this.deps.sweep(p, f, 'graceful restart: stale-path time expired: stale routes removed');
       this.finish(p);
     }, staleTime * 1000);
   }
@@ -138,9 +137,8 @@ export class GracefulRestartHelper {
     const gr = p.gr;
     const f = familyOf(afi, safi);
     if (!gr || gr.state !== 'stale' || f === undefined || !gr.stale.has(f)) return;
-    const swept = p.adjIn?.sweepStale(f) ?? 0;
     gr.stale.delete(f);
-    this.deps.log.info({ peer: p.name, family: `ipv${f}`, withdrawn: swept }, 'graceful restart: End-of-RIB received, stale routes not re-sent removed');
+    this.deps.sweep(p, f, 'graceful restart: End-of-RIB received, stale routes not re-sent removed');
     if (gr.stale.size === 0) this.finish(p);
   }
 

@@ -73,6 +73,8 @@ const RESTART_DELAY_MS = 0;
  * routes must not stall the keepalives of the others (LocRib.removePeerSome).
  */
 const FLUSH_SLICE = 20_000;
+/** Stale prefixes withdrawn per event-loop turn by a sweep: small slices keep each turn short at 1M routes. */
+const SWEEP_SLICE = 4096;
 /** Our restart time when none is configured, seconds (BIRD's and Calico's 120). */
 export const DEFAULT_RESTART_TIME = 120;
 
@@ -110,7 +112,7 @@ export class BgpSpeaker {
       localAs: (p) => p.config.localAs ?? this.config.asn,
     });
     this.gr = new GracefulRestartHelper({
-      clock: deps.clock, log: this.log, flush: (p, why) => this.flushRoutes(p, why),
+      clock: deps.clock, log: this.log, flush: (p, why) => this.flushRoutes(p, why), sweep: (p, f, why) => this.sweepStale(p, f, why),
       options: () => ({ helper: this.config.gracefulRestart?.helper ?? true, staleTime: this.config.gracefulRestart?.staleTime ?? DEFAULT_STALE_TIME }),
     });
   }
@@ -226,6 +228,8 @@ export class BgpSpeaker {
     const p = this.mustPeer(name);
     p.enabled = false;
     this.background(p.session.stop(), name, 'disable');
+    // routes kept for a graceful restart are not waited for by a peer we switched off
+    if (p.gr) { this.gr.finish(p); this.flushRoutes(p, 'peer disabled'); }
   }
 
   /**
@@ -299,13 +303,23 @@ export class BgpSpeaker {
    */
   flush(): void { this.outbound.flush(); }
 
-  /** Cease/2 administrative shutdown to every peer, close the listener. */
-  async stop(): Promise<void> {
+  /**
+   * Cease/2 administrative shutdown to every peer (sent as Hard Reset where the N bit is
+   * negotiated: peers flush our routes), close the listener. `graceful`: close the connections
+   * without a NOTIFICATION instead (BIRD's `graceful restart` command), so peers that took our
+   * graceful-restart capability keep our routes, stale, until we are back or our restart time
+   * runs out: for a restart that keeps the forwarding state.
+   */
+  async stop(options: { readonly graceful?: boolean } = {}): Promise<void> {
     this.stopped = true;
     for (const p of this.peers.values()) { p.established?.close(); this.gr.finish(p); }
-    await Promise.all([...this.peers.values()].map((p) => p.session.stop().catch((err: unknown) => {
-      this.log.warn({ peer: p.config.name, err: describeError(err) }, 'stopping session failed');
-    })));
+    if (options.graceful) {
+      for (const p of this.peers.values()) { this.listener.removeSession(p.session); p.session.destroy(); }
+    } else {
+      await Promise.all([...this.peers.values()].map((p) => p.session.stop().catch((err: unknown) => {
+        this.log.warn({ peer: p.config.name, err: describeError(err) }, 'stopping session failed');
+      })));
+    }
     const srv = this.server;
     this.server = undefined;
     if (srv) await new Promise<void>((r) => srv.close(() => r()));
@@ -493,6 +507,27 @@ export class BgpSpeaker {
     setImmediate(next);
   }
 
+  /**
+   * Withdraw the peer's stale routes of `family` (graceful restart End-of-RIB or timers, RFC 7313
+   * EoRR) in slices of SWEEP_SLICE, one per event-loop turn; a new marking (the peer went down
+   * again) or a flush ends the sweep.
+   */
+  private sweepStale(p: Peer, family: 4 | 6, why: string): void {
+    const rib = p.adjIn;
+    if (!rib) return;
+    const epoch = rib.staleEpoch;
+    let cursor = 0, total = 0;
+    const step = (): void => {
+      if (p.adjIn !== rib || rib.staleEpoch !== epoch || this.stopped) return;
+      const r = rib.sweepStaleSome(family, cursor, SWEEP_SLICE);
+      total += r.withdrawn;
+      cursor = r.cursor;
+      if (cursor !== -1) { setImmediate(step); return; }
+      if (total > 0) this.log.info({ peer: p.config.name, family: `ipv${family}`, withdrawn: total }, why);
+    };
+    step();
+  }
+
   /** A new Adj-RIB-In under a name still being flushed: finish that first. */
   private finishDrain(name: string): void {
     if (!this.draining.delete(name)) return;
@@ -563,10 +598,22 @@ export class BgpSpeaker {
     }
   }
 
+  /**
+   * ROUTE-REFRESH from the peer: a request (subtype 0) gets the table again. Enhanced route
+   * refresh (RFC 7313 §4): BoRR marks the peer's routes of the family stale, EoRR removes those
+   * it did not re-send in between (a route it dropped while we were not told).
+   */
   private onRouteRefresh(p: Peer, afi: number, safi: number, subtype: number): void {
-    p.routeRefreshIn++;
-    if (subtype !== 0) return; // BoRR/EoRR from the peer: our Adj-RIB-In stays as is
-    this.outbound.refresh(p, afi, safi);
+    if (subtype === 0) { p.routeRefreshIn++; this.outbound.refresh(p, afi, safi); return; }
+    const family = safi !== 1 ? undefined : afi === 1 ? 4 : afi === 2 ? 6 : undefined;
+    const rib = p.adjIn;
+    if (family === undefined || !rib || p.established?.negotiated.enhancedRouteRefresh !== true) return;
+    if (subtype === 1) {
+      const n = rib.markStale(new Set([family]));
+      this.log.debug({ peer: p.config.name, family: `ipv${family}`, stale: n }, 'BoRR: routes marked stale until EoRR (RFC 7313)');
+    } else if (subtype === 2) {
+      this.sweepStale(p, family, 'EoRR: routes not re-sent during the refresh removed (RFC 7313)');
+    }
   }
 
   // ------------------------------------------------------------ Loc-RIB → update groups, listeners

@@ -5,6 +5,8 @@
  */
 import { formatAddress, formatPrefix, parsePrefix, type Prefix } from '../../common/prefix.js';
 import { AsPathSegmentType, type AsPathSegment, type Capability, type PathAttributes } from '../wire/types.js';
+import { formatAsPath } from '../wire/attributes/as-path.js';
+import { formatOrigin } from '../wire/attributes/origin.js';
 import type { DownReason, FsmState } from '../fsm/fsm-types.js';
 import { notificationText } from '../fsm/notifications.js';
 import { canonicalAddress } from '../session/listener.js';
@@ -19,7 +21,10 @@ export interface RouteView {
   readonly from: string;
   readonly fromAddress?: string;
   readonly nextHop: string;
+  /** The ASes of the path in order (sets and confederation segments flattened). */
   readonly asPath: readonly number[];
+  /** The path as the wire codec formats it: AS_SET in {}, confederation segments in () and []. */
+  readonly asPathText: string;
   readonly origin: 'IGP' | 'EGP' | 'incomplete';
   readonly med?: number;
   readonly localPref?: number;
@@ -78,7 +83,6 @@ export interface PeerStatus {
   readonly gracefulRestart?: GracefulRestartStatus;
 }
 
-const ORIGIN_NAMES = ['IGP', 'EGP', 'incomplete'] as const;
 
 const STEP_REASON: Record<BestPathStep, string> = {
   'next-hop-unreachable': 'next hop unreachable', 'local-pref': 'higher local preference', 'local-origin': 'locally originated',
@@ -223,9 +227,11 @@ function idText(n: number): string {
 }
 
 /** The BGP attribute columns of a RouteView (accepted and filtered routes alike). */
-function attributesView(a: PathAttributes): Pick<RouteView, 'asPath' | 'origin' | 'med' | 'localPref' | 'communities'> {
+function attributesView(a: PathAttributes): Pick<RouteView, 'asPath' | 'asPathText' | 'origin' | 'med' | 'localPref' | 'communities'> {
+  const origin = formatOrigin(a.origin ?? 2);
   return {
-    asPath: flattenAsPath(a.asPath), origin: ORIGIN_NAMES[a.origin ?? 2] ?? 'incomplete',
+    asPath: flattenAsPath(a.asPath), asPathText: formatAsPath(a.asPath),
+    origin: origin === 'IGP' || origin === 'EGP' ? origin : 'incomplete',
     ...(a.med !== undefined ? { med: a.med } : {}),
     ...(a.localPref !== undefined ? { localPref: a.localPref } : {}),
     communities: (a.communities ?? []).map((x) => `${x >>> 16}:${x & 0xffff}`),

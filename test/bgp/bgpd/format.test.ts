@@ -9,7 +9,7 @@ const SINCE = Date.UTC(2026, 10, 29, 13, 16, 20, 881);
 
 function route(prefix: string, from: string, o: Partial<RouteView> = {}): RouteView {
   return {
-    prefix, from, nextHop: from === 'local' ? 'self' : '10.0.0.1', asPath: from === 'local' ? [] : [65001], origin: 'IGP',
+    prefix, from, nextHop: from === 'local' ? 'self' : '10.0.0.1', asPath: from === 'local' ? [] : [65001], asPathText: from === 'local' ? '' : '65001', origin: 'IGP',
     communities: [], ibgp: false, accepted: true, best: true, reason: 'only route', since: SINCE, ...o,
   };
 }
@@ -36,6 +36,11 @@ describe('bgpctl route format', () => {
     ]);
     assert.match(text, /\[a 13:16:20\.881\] \(100\) \[AS65001i\]\n\tvia 10\.0\.0\.1\n\tType: BGP univ\n\tBGP\.origin: IGP\n\tBGP\.as_path: 65001\n\tBGP\.next_hop: 10\.0\.0\.1\n\tBGP\.med: 5\n\tBGP\.community: \(65001,7\)\n\tBest: no \(shorter AS path\)/);
     assert.doesNotMatch(text, /10\.10\.0\.0\/16/);
+  });
+
+  it('shows AS_SET in braces (the wire codec\'s format)', () => {
+    const text = formatRoutes([route('10.9.0.0/24', 'a', { asPath: [65001, 65010, 65011], asPathText: '65001 {65010,65011}' })], true);
+    assert.match(text, /\tBGP\.as_path: 65001 \{65010,65011\}\n/);
   });
 
   it('marks a route kept across its peer\'s graceful restart as stale', () => {

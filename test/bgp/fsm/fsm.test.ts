@@ -8,7 +8,7 @@ import { BgpFsm } from '../../../bgp/fsm/fsm.js';
 import type { FsmConfig, FsmInput, FsmOutput, FsmState } from '../../../bgp/fsm/fsm-types.js';
 import { BgpWireError, ErrorCode, OpenSubcode, UpdateSubcode } from '../../../bgp/wire/errors.js';
 import { AS_TRANS, type Capability, type OpenMessage } from '../../../bgp/wire/types.js';
-import { decodeShutdownCommunication } from '../../../bgp/fsm/notifications.js';
+import { decodeShutdownCommunication } from '../../../bgp/wire/notification.js';
 
 const LOCAL_ID = 0x0a000001;
 const PEER_ID = 0x0a000002;

@@ -2,7 +2,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildLocalOpen, negotiate } from '../../../bgp/fsm/negotiate.js';
-import { encodeShutdownCommunication, decodeShutdownCommunication, notificationText, shutdownNotification } from '../../../bgp/fsm/notifications.js';
+import { hardResetWrap, notificationText, shutdownNotification } from '../../../bgp/fsm/notifications.js';
+import { encodeShutdownCommunication, decodeShutdownCommunication } from '../../../bgp/wire/notification.js';
 import type { FsmConfig } from '../../../bgp/fsm/fsm-types.js';
 import { AS_TRANS, type OpenMessage } from '../../../bgp/wire/types.js';
 
@@ -88,5 +89,21 @@ describe('shutdown communication (RFC 9003)', () => {
     assert.equal(long[0], 254);
     assert.equal(Buffer.from(long.subarray(1)).toString('utf8'), 'é'.repeat(127));
     assert.equal(shutdownNotification(3, 'ignored').data.length, 0);
+  });
+
+  it('invalid UTF-8 in a received communication is not shown (one codec: bgp/wire/notification.ts)', () => {
+    const n = { type: 'notification' as const, code: 6, subcode: 2, data: Uint8Array.of(3, 0x61, 0xff, 0x62) };
+    assert.equal(decodeShutdownCommunication(n), undefined);
+    assert.equal(notificationText(n), 'Administrative shutdown');
+  });
+
+  it('RFC 8538: Cease 1/2/3/4/10 become Hard Reset carrying the original; others stay', () => {
+    const wrapped = hardResetWrap(shutdownNotification(2, 'bye'));
+    assert.deepEqual([wrapped.code, wrapped.subcode, ...wrapped.data], [6, 9, 6, 2, 3, 0x62, 0x79, 0x65]);
+    assert.equal(notificationText(wrapped), 'Hard reset: Administrative shutdown: "bye"');
+    const other = shutdownNotification(6);
+    assert.equal(hardResetWrap(other), other);
+    const hold = { type: 'notification' as const, code: 4, subcode: 0, data: new Uint8Array(0) };
+    assert.equal(hardResetWrap(hold), hold);
   });
 });

@@ -244,9 +244,15 @@ describe('interop: tortie-bgpd ↔ FRR bgpd', { skip, timeout: 120_000 }, () => 
 
   it('FRR answers our ROUTE-REFRESH with BoRR, its routes, EoRR', async () => {
     const { updatesIn, routeRefreshIn } = (await t.peer('frr4')).messages;
+    const before = (await t.routes()).filter((r) => r.from === 'frr4').map((r) => r.prefix).sort();
+    assert.ok(before.length > 0);
     t.ctl('refresh', 'frr4');
-    await pollUntil(async () => { const m = (await t.peer('frr4')).messages; return m.updatesIn > updatesIn && m.routeRefreshIn >= routeRefreshIn + 2; },
-      { what: 'FRR re-sent its routes between BoRR and EoRR' });
+    await pollUntil(async () => (await t.peer('frr4')).messages.updatesIn > updatesIn, { what: 'FRR re-sent its routes' });
+    // RFC 7313: BoRR marks them stale, the re-sent ones are fresh again, EoRR removes nothing here
+    await pollUntil(async () => { const mine = (await t.routes()).filter((r) => r.from === 'frr4'); return mine.length === before.length && mine.every((r) => r.stale === undefined); },
+      { what: 'after EoRR: every FRR route still there, none stale' });
+    assert.deepEqual((await t.routes()).filter((r) => r.from === 'frr4').map((r) => r.prefix).sort(), before);
+    assert.equal((await t.peer('frr4')).messages.routeRefreshIn, routeRefreshIn, 'BoRR/EoRR are not refresh requests');
   });
 
   it('recovers from a hard reset by FRR and by us', async () => {

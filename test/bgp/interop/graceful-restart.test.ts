@@ -3,17 +3,22 @@
  * BIRD restarts (`birdc graceful restart`, then bird -R) and tortie-bgpd keeps its routes as
  * stale with no withdrawal to a third peer, then End-of-RIB sweeps the route BIRD no longer has;
  * a NOTIFICATION (Cease) flushes; a crash without return flushes at the restart time; tortie-bgpd
- * is killed and restarted (-R) and BIRD keeps our routes stale, then refreshed.
+ * is killed and restarted (-R) and BIRD keeps our routes stale, then refreshed. FRR 8 (N bit):
+ * it sees us as a restarting speaker; killed and restarted, its routes stay stale here with no
+ * withdrawal to the watcher; its `clear bgp` arrives as Cease/Hard Reset and flushes.
  *
  *   bird-r AS65001 10.0.0.1 (GR on, restarts) ──veth── 10.0.0.2 ┐
  *                                                                ├ tortie-bgpd AS65002 (ns t)
  *   bird-w AS65003 10.0.1.3 (watcher)   ───────veth── 10.0.1.2 ┘
+ *   frr-g AS65004 10.0.4.1 (GR, F) ──veth── 10.0.4.2 ┬ tortie-bgpd AS65002 (second topology)
+ *   bird-w AS65003 10.0.5.3 (watcher) ──veth── 10.0.5.2 ┘
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { Topology, topologySkipReason } from '../../helpers/netns.js';
 import { pollUntil } from '../../helpers/poll.js';
-import { BirdPeer, TortieBgpd } from '../../helpers/bgp-peers.js';
+import { BirdPeer, FrrPeer, TortieBgpd } from '../../helpers/bgp-peers.js';
 
 const skip = topologySkipReason('bird', 'birdc');
 
@@ -118,5 +123,83 @@ describe('interop: graceful restart, tortie-bgpd ↔ BIRD 2', { skip, timeout: 1
     await pollUntil(() => !/Neighbor graceful restart active/.test(r.cmd('show', 'protocols', 'all', 'tortie')), { what: 'BIRD done with our restart (our End-of-RIB)' });
     assert.equal(routeLine(), line0, 'same route, same timestamp: refreshed in place, never withdrawn and re-learnt');
     assert.equal(withdraws(), w0, 'BIRD received no withdrawal from us');
+  });
+});
+
+const FRR = `frr defaults datacenter
+hostname frrg
+router bgp 65004
+ bgp router-id 10.0.4.1
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ bgp graceful-restart
+ bgp graceful-restart preserve-fw-state
+ bgp graceful-restart restart-time 30
+ neighbor 10.0.4.2 remote-as 65002
+ neighbor 10.0.4.2 timers connect 1
+ address-family ipv4 unicast
+  network 10.74.0.0/24
+  network 10.74.1.0/24
+  neighbor 10.0.4.2 activate
+ exit-address-family
+`;
+
+const TORTIE_F = `routerId: 10.0.4.2
+asn: 65002
+peers:
+  - { name: frr, address: 10.0.4.1, asn: 65004, connectRetry: 1 }
+  - { name: birdw, address: 10.0.5.3, asn: 65003, connectRetry: 1 }
+originate:
+  - { prefix: 10.50.0.0/24 }
+`;
+
+const BIRD_W5 = BIRD_W.replace(/10\.0\.1\.3/g, '10.0.5.3').replace('10.0.1.2', '10.0.5.2');
+
+describe('interop: graceful restart, tortie-bgpd ↔ FRR 8 (N bit)', { skip: skip ?? topologySkipReason('vtysh', '/usr/lib/frr/bgpd'), timeout: 180_000 }, () => {
+  const topo = new Topology('grf');
+  let f: FrrPeer, w: BirdPeer, t: TortieBgpd;
+  let nsF = '';
+  const withdrawsAtWatcher = (): number => Number(/^(\d+)/.exec(w.protocol('tortie').fields['Import withdraws'] ?? '')?.[1] ?? NaN);
+  const fromF = async () => (await t.routes()).filter((x) => x.from === 'frr');
+  const frrNeighbor = (): Record<string, unknown> => ((f.json('show bgp neighbors 10.0.4.2 json') as Record<string, Record<string, unknown>>)['10.0.4.2'] ?? {});
+
+  before(async () => {
+    nsF = topo.ns('f');
+    const nsW = topo.ns('w'), nsT = topo.ns('t');
+    topo.link(nsF, 'veF', '10.0.4.1/24', nsT, 'veTF', '10.0.4.2/24');
+    topo.link(nsW, 'veW', '10.0.5.3/24', nsT, 'veTW', '10.0.5.2/24');
+    [f, w] = await Promise.all([FrrPeer.start(topo, nsF, FRR), BirdPeer.start(topo, nsW, BIRD_W5)]);
+    t = await TortieBgpd.start(topo, nsT, { yaml: TORTIE_F });
+    await pollUntil(async () => (await fromF()).length === 2, { what: 'tortie has FRR routes', timeoutMs: 20_000 });
+    await pollUntil(() => w.routes('10.74.0.0/24').length === 1 && w.routes('10.74.1.0/24').length === 1, { what: 'watcher has them', timeoutMs: 10_000 });
+  });
+  after(async () => { await topo.cleanup(); });
+
+  it('FRR sees our GR capability (restart time 120, N bit); FRR killed and restarted: routes kept stale, no withdrawal', async () => {
+    // FRR's view of us: a restarting speaker (before: 'Helper', restart time 0), N bit, F clear
+    // (tortie-bgpd keeps no kernel routes), restart time 120 (the default)
+    const gr = frrNeighbor()['gracefulRestartInfo'] as { remoteGrMode?: string; nBit?: boolean; timers?: { receivedRestartTimer?: number }; ipv4Unicast?: { fBit?: boolean } } | undefined;
+    assert.equal(gr?.remoteGrMode, 'Restart', JSON.stringify(gr));
+    assert.equal(gr?.nBit, true);
+    assert.equal(gr?.timers?.receivedRestartTimer, 120);
+    assert.equal(gr?.ipv4Unicast?.fBit, false);
+    const w0 = withdrawsAtWatcher();
+    const pid = Number(readFileSync(`${f.dir}/bgpd.pid`, 'utf8').trim());
+    process.kill(pid, 'SIGKILL');
+    await pollUntil(async () => (await t.peer('frr')).gracefulRestart?.state === 'restart-wait', { what: 'tortie in restart-wait for FRR' });
+    assert.ok((await fromF()).every((x) => x.stale === true));
+    f = await FrrPeer.start(topo, nsF, FRR);
+    await pollUntil(async () => (await t.peer('frr')).state === 'Established' && (await t.peer('frr')).gracefulRestart === undefined,
+      { what: 'FRR back and its End-of-RIB in', timeoutMs: 40_000 });
+    assert.deepEqual((await fromF()).map((x) => [x.prefix, x.stale ?? false]), [['10.74.0.0/24', false], ['10.74.1.0/24', false]]);
+    assert.equal(withdrawsAtWatcher(), w0, 'the watcher was sent no withdrawal');
+  });
+
+  it('RFC 8538: clear bgp from FRR comes as Cease/Hard Reset and flushes', async () => {
+    f.vtysh('clear bgp 10.0.4.2');
+    await pollUntil(async () => /Received: /.test((await t.peer('frr')).lastError ?? ''), { what: 'a NOTIFICATION from FRR' });
+    const err = (await t.peer('frr')).lastError ?? '';
+    assert.match(err, /Received: Hard reset: Administrative reset/);
+    await pollUntil(async () => (await t.peer('frr')).state === 'Established' && (await fromF()).length === 2, { what: 'FRR back', timeoutMs: 30_000 });
   });
 });

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { formatPrefix, parsePrefix as parse } from '../../../common/prefix.js';
-import { ExportGroup } from '../../../bgp/rib/adj-rib-out.js';
+import { TestUpdateGroup } from '../../helpers/update-group-member.js';
 import { LocRib } from '../../../bgp/rib/loc-rib.js';
 import { decodeMessage } from '../../../bgp/wire/message.js';
 import { encodeUpdates } from '../../../bgp/wire/update-encoder.js';
@@ -37,7 +37,7 @@ function load(name: string): Captured {
 it('best path, NO_EXPORT and eBGP export over UPDATEs from real BIRD, FRR and GoBGP', () => {
   const peers = ['bird', 'frr', 'gobgp'].map(load);
   const rib = new LocRib({ localAs: 65000, routerId: 0x0a0000fe });
-  const group = new ExportGroup({ kind: 'ebgp', localAs: 65000, routerId: 0x0a0000fe, localAddress: Uint8Array.of(192, 0, 2, 254) }, rib.interner);
+  const group = new TestUpdateGroup({ kind: 'ebgp', localAs: 65000, routerId: 0x0a0000fe, localAddress: Uint8Array.of(192, 0, 2, 254) });
   rib.onBestChange((c) => group.apply(c));
   const monitor = group.addMember('monitor');
   for (const [i, c] of peers.entries()) {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { intToIpv4 } from '../../../common/prefix.js';
-import { ExportGroup } from '../../../bgp/rib/adj-rib-out.js';
+import { TestUpdateGroup } from '../../helpers/update-group-member.js';
 import { LocRib } from '../../../bgp/rib/loc-rib.js';
 import type { Nlri } from '../../../bgp/wire/types.js';
 import { attrs, peer, seq } from './fixtures.js';
@@ -19,7 +19,7 @@ function heap(): number { gc(); gc(); const m = process.memoryUsage(); return m.
 
 it('memory is reclaimed after withdrawal (real GC)', () => {
   const rib = new LocRib({ localAs: 65000, routerId: 1 });
-  const group = new ExportGroup({ kind: 'ebgp', localAs: 65000, routerId: 1, localAddress: Uint8Array.of(10, 0, 0, 1) }, rib.interner);
+  const group = new TestUpdateGroup({ kind: 'ebgp', localAs: 65000, routerId: 1, localAddress: Uint8Array.of(10, 0, 0, 1) });
   rib.onBestChange((c) => group.apply(c));
   const out = group.addMember('monitor');
   const before = heap();
@@ -40,7 +40,7 @@ it('memory is reclaimed after withdrawal (real GC)', () => {
   rib.removePeer('e1');
   rib.removePeer('e2');
   assert.equal(out.drain().withdraw.length, 100_000);
-  group.clearCache();
+  
   const after = heap();
   assert.equal(rib.size, 0);
   assert.equal(rib.interner.size, 0);

@@ -2,7 +2,7 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatPrefix, parsePrefix } from '../../../common/prefix.js';
-import { ExportGroup } from '../../../bgp/rib/adj-rib-out.js';
+import { expandBatch, UpdateGroup } from '../../../bgp/rib/update-group.js';
 import { LocRib, type BestChange } from '../../../bgp/rib/loc-rib.js';
 import { compilePolicy } from '../../../bgp/policy/compile-policy.js';
 import type { UpdateMessage } from '../../../bgp/wire/types.js';
@@ -21,15 +21,18 @@ it('API.md example', () => {
   assert.equal(tor.update(update.nlri, update.attributes), 'accept');
   assert.deepEqual(seen.map((c) => [formatPrefix(c.prefix), c.best?.source.id]), [['192.0.2.0/24', 'tor1'], ['198.51.100.0/24', 'tor1']]);
 
-  const group = new ExportGroup({ kind: 'ebgp', localAs: 65000, routerId: 0x0a000001, localAddress: Uint8Array.of(10, 0, 0, 1) }, rib.interner);
+  const group = new UpdateGroup({ kind: 'ebgp', localAs: 65000, routerId: 0x0a000001, localAddress: Uint8Array.of(10, 0, 0, 1) });
   rib.onBestChange((c) => group.apply(c));
-  const spine = group.addMember('spine1', rib);
+  group.flush(() => undefined);
+  group.addMember('spine1');
+  const table = expandBatch(group.table('spine1', rib));
+  assert.deepEqual(table.announce.map((a) => [a.attrs.asPath?.[0]?.asns, a.prefixes.map(formatPrefix).sort()]), [[[65000, 65100], ['192.0.2.0/24', '198.51.100.0/24']]]);
+  const sent: Array<ReturnType<typeof expandBatch>> = [];
+  const flush = () => { sent.length = 0; group.flush((id, b) => { if (id === 'spine1') sent.push(expandBatch(b)); }); return sent[0]; };
   rib.originate(parsePrefix('10.65.3.0/26'), { communities: [] });
-  const batch = spine.drain();
-  const byPath = batch.announce.map((a) => [a.attrs.asPath?.[0]?.asns, a.prefixes.map(formatPrefix).sort()]);
-  assert.deepEqual(byPath.sort(), [[[65000], ['10.65.3.0/26']], [[65000, 65100], ['192.0.2.0/24', '198.51.100.0/24']]].sort());
+  assert.deepEqual(flush()?.announce.map((a) => [a.attrs.asPath?.[0]?.asns, a.prefixes.map(formatPrefix)]), [[[65000], ['10.65.3.0/26']]]);
   tor.withdraw(update.nlri.slice(0, 1));
-  assert.deepEqual(spine.drain().withdraw.map(formatPrefix), ['192.0.2.0/24']);
+  assert.deepEqual(flush()?.withdraw.map(formatPrefix), ['192.0.2.0/24']);
   rib.removePeer('tor1');
-  assert.deepEqual(spine.drain().withdraw.map(formatPrefix), ['198.51.100.0/24']);
+  assert.deepEqual(flush()?.withdraw.map(formatPrefix), ['198.51.100.0/24']);
 });

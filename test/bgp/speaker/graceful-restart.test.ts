@@ -23,9 +23,9 @@ const grCap = (o: GrCap): Capability => ({
   families: o.families === false ? [] : [{ afi: 1, safi: 1, forwardingPreserved: o.forwarding ?? true }],
 });
 
-async function connectGr(port: number, address: string, asn: number, id: number, gr: GrCap | undefined): Promise<RawPeer> {
+async function connectGr(port: number, address: string, asn: number, id: number, gr: GrCap | undefined, holdTime = 0): Promise<RawPeer> {
   const r = await RawPeer.connect('127.0.0.1', port, address);
-  r.send({ type: 'open', version: 4, myAs: asn, holdTime: 0, bgpId: id,
+  r.send({ type: 'open', version: 4, myAs: asn, holdTime, bgpId: id,
     capabilities: [{ type: 'four-octet-as', asn }, { type: 'multiprotocol', afi: 1, safi: 1 }, { type: 'route-refresh' }, ...(gr ? [grCap(gr)] : [])] });
   r.send({ type: 'keepalive' });
   r.ctx = { ...INITIAL_CONTEXT, fourOctetAs: true };
@@ -69,6 +69,7 @@ describe('BgpSpeaker graceful restart helper', () => {
       passivePeerConfig('watcher', '127.0.6.9', 65109),
       passivePeerConfig('r1', '127.0.6.1', 65101), passivePeerConfig('r2', '127.0.6.2', 65102),
       passivePeerConfig('r3', '127.0.6.3', 65103), passivePeerConfig('r4', '127.0.6.4', 65104),
+      passivePeerConfig('r5', '127.0.6.5', 65105, { holdTime: 3, keepalive: 1 }),
     ] });
     await sp.start();
     watcher = await openRawPeer(port, '127.0.6.9', 65109, 0x0a000609);
@@ -123,6 +124,13 @@ describe('BgpSpeaker graceful restart helper', () => {
     await pollUntil(() => routesFrom('r3')[0]?.stale === true, { what: 'r3 route stale' });
     r3 = await reconnect('127.0.6.3', 65103, 0x0a000603, { restarting: true, forwarding: false }, 'r3');
     await pollUntil(() => routesFrom('r3').length === 0, { what: 'F bit clear: stale routes flushed at once' });
+
+    announce(r3, 65103, ['10.63.2.0/24']);
+    await pollUntil(() => routesFrom('r3').length === 1, { what: 'r3 route again' });
+    r3.destroy();
+    await pollUntil(() => routesFrom('r3')[0]?.stale === true, { what: 'r3 route stale again' });
+    speaker().disablePeer('r3');
+    assert.equal(routesFrom('r3').length, 0, 'disabling the peer flushes what was kept for its restart');
   });
 
   it('RFC 8538: a NOTIFICATION keeps the routes with the N bit, Cease/Hard Reset flushes, no N bit flushes', async () => {
@@ -147,6 +155,18 @@ describe('BgpSpeaker graceful restart helper', () => {
     await pollUntil(() => routesFrom('r4').length === 1, { what: 'r4 route again' });
     r4.send({ type: 'notification', code: 6, subcode: 6, data: new Uint8Array(0) });
     await pollUntil(() => routesFrom('r4').length === 0, { what: 'no N bit: a NOTIFICATION flushes (RFC 4724)' });
+  });
+
+  it('RFC 8538: our hold timer expires (we send 4/0) and the N bit keeps the routes', async () => {
+    const r5 = await connectGr(port, '127.0.6.5', 65105, 0x0a000605, { restartTime: 30 }, 3);
+    raws.push(r5);
+    await established('r5');
+    announce(r5, 65105, ['10.66.1.0/24']);
+    await pollUntil(() => routesFrom('r5').length === 1, { what: 'r5 route' });
+    // the raw peer sends no KEEPALIVE: our hold timer (3 s) expires
+    await pollUntil(() => r5.received.some((m) => m.type === 'notification' && m.code === 4), { what: 'our Hold Timer Expired NOTIFICATION', timeoutMs: 8000 });
+    await pollUntil(() => routesFrom('r5')[0]?.stale === true, { what: 'route kept stale after hold expiry (N bit)' });
+    assert.match(speaker().status().find((s) => s.name === 'r5')?.lastError ?? '', /Hold timer expired/);
   });
 });
 
@@ -177,5 +197,46 @@ describe('BgpSpeaker graceful restart capability (restarting speaker)', () => {
     assert.deepEqual(await openOf({ enabled: false }, {}, port + 2), {
       type: 'graceful-restart', restarting: false, notification: true, restartTime: 0, families: [],
     }, 'disabled: "aware" only, as BIRD by default');
+  });
+});
+
+describe('BgpSpeaker enhanced route refresh, receiving side (RFC 7313 §4)', () => {
+  const port = 36000 + (process.pid % 20000);
+  let sp: BgpSpeaker | undefined;
+  let raw: RawPeer | undefined;
+  after(async () => { raw?.destroy(); await sp?.stop(); });
+
+  it('routes not re-sent between BoRR and EoRR are removed; BoRR/EoRR are not counted as refresh requests', async () => {
+    sp = new BgpSpeaker(tcpSpeakerDeps(), { routerId: '10.0.0.1', asn: 65000, listen: { address: '127.0.0.1', port },
+      peers: [passivePeerConfig('e', '127.0.6.30', 65130)] });
+    await sp.start();
+    const speaker = sp;
+    const r = await RawPeer.connect('127.0.0.1', port, '127.0.6.30');
+    raw = r;
+    r.send({ type: 'open', version: 4, myAs: 65130, holdTime: 0, bgpId: 0x0a00061e,
+      capabilities: [{ type: 'four-octet-as', asn: 65130 }, { type: 'multiprotocol', afi: 1, safi: 1 }, { type: 'route-refresh' }, { type: 'enhanced-route-refresh' }] });
+    r.send({ type: 'keepalive' });
+    r.ctx = { ...INITIAL_CONTEXT, fourOctetAs: true };
+    await pollUntil(() => speaker.status()[0]?.state === 'Established', { what: 'Established' });
+    const mine = () => speaker.routes().filter((v) => v.from === 'e').map((v) => v.prefix);
+    announce(r, 65130, ['10.65.1.0/24', '10.65.2.0/24']);
+    await pollUntil(() => mine().length === 2, { what: 'two routes' });
+    r.send({ type: 'route-refresh', afi: 1, safi: 1, subtype: 1 }); // BoRR
+    announce(r, 65130, ['10.65.1.0/24']);
+    r.send({ type: 'route-refresh', afi: 1, safi: 1, subtype: 2 }); // EoRR
+    await pollUntil(() => mine().length === 1, { what: () => `the route not re-sent removed (have ${JSON.stringify(mine())})` });
+    assert.deepEqual(mine(), ['10.65.1.0/24']);
+    assert.equal(speaker.routes('10.65.1.0/24')[0]?.stale, undefined, 'the re-sent route is fresh');
+    assert.equal(speaker.status()[0]?.messages.routeRefreshIn, 0, 'BoRR and EoRR are not refresh requests');
+  });
+
+  it('route views format AS_PATH with the wire codec: AS_SET in braces', async () => {
+    const r = raw, speaker = sp;
+    if (!r || !speaker) throw new Error('previous test did not connect');
+    r.send({ type: 'update', withdrawn: [], nlri: [{ prefix: parsePrefix('10.65.9.0/24') }],
+      attributes: { origin: 0, asPath: [{ type: 2, asns: [65130] }, { type: 1, asns: [65010, 65011] }], nextHop: Uint8Array.of(192, 0, 2, 7) } });
+    const v = await pollUntil(() => speaker.routes('10.65.9.0/24')[0], { what: 'the AS_SET route' });
+    assert.equal(v.asPathText, '65130 {65010,65011}');
+    assert.deepEqual(v.asPath, [65130, 65010, 65011]);
   });
 });

@@ -11,7 +11,7 @@ import { tcpSpeakerDeps } from '../../helpers/bgp-session-peers.js';
 import { parsePrefix } from '../../../common/prefix.js';
 import { BgpSpeaker, type BestPathChange } from '../../../bgp/speaker/speaker.js';
 import type { PeerConfig } from '../../../bgp/speaker/peer-config.js';
-import { Framer, encodeKeepalive, encodeOpen } from '../../../bgp/speaker/codec.js';
+import { Framer, encodeKeepalive, encodeOpen } from '../../helpers/bgp-codec.js';
 
 const peer = (p: Partial<PeerConfig> & Pick<PeerConfig, 'name' | 'address' | 'asn' | 'port'>): PeerConfig => ({
   passive: false, holdTime: 9, keepalive: 3, connectRetry: 1, families: ['ipv4-unicast'], nextHopSelf: false, routeReflectorClient: false, ...p,
@@ -234,5 +234,28 @@ describe('BgpSpeaker reconfiguration in place, restart, next hop for the other f
       { what: 'session back after restart', timeoutMs: 15_000 });
     assert.equal(b.status()[0]?.messages.notificationsIn, notes + 1, 'exactly one NOTIFICATION (Cease/4), no collision');
     await pollUntil(() => b.routes('10.2.0.0/24').length === 1, { what: 'routes back after restart' });
+  });
+});
+
+describe('BgpSpeaker graceful stop', () => {
+  const speakers: BgpSpeaker[] = [];
+  after(async () => { for (const s of speakers) await s.stop(); });
+
+  it('stop({ graceful: true }) sends no NOTIFICATION: the peer keeps our routes as stale (its GR helper)', async () => {
+    const port = basePort + 40;
+    const a = new BgpSpeaker(tcpSpeakerDeps(), { routerId: '10.0.0.1', asn: 65001, listen: { address: '127.0.0.1', port }, peers: [] });
+    const b = new BgpSpeaker(tcpSpeakerDeps(), { routerId: '10.0.0.2', asn: 65002, listen: { address: '127.0.0.2', port: port + 1 }, peers: [] });
+    speakers.push(b);
+    await a.start();
+    await b.start();
+    a.addPeer(peer({ name: 'b', address: '127.0.0.2', asn: 65002, port: port + 1, localAddress: '127.0.0.1' }));
+    b.addPeer(peer({ name: 'a', address: '127.0.0.1', asn: 65001, port, localAddress: '127.0.0.2' }));
+    a.originate('10.41.0.0/24', { nextHop: '192.0.2.1' });
+    await pollUntil(() => b.routes('10.41.0.0/24').length === 1, { what: 'b has a\'s route' });
+    const notesIn = b.status()[0]?.messages.notificationsIn;
+    await a.stop({ graceful: true });
+    await pollUntil(() => b.status()[0]?.gracefulRestart?.state === 'restart-wait', { what: 'b waits for a to restart' });
+    assert.equal(b.routes('10.41.0.0/24')[0]?.stale, true);
+    assert.equal(b.status()[0]?.messages.notificationsIn, notesIn, 'no NOTIFICATION');
   });
 });

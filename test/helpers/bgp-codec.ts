@@ -1,13 +1,13 @@
 /**
- * The speaker's view of the codec: thin adapter over bgp/wire (decodeMessage with RFC 7606
- * actions, MessageFramer, the bulk UPDATE encoder, End-of-RIB, OPEN/NOTIFICATION/ROUTE-REFRESH
- * encoders), returning Buffers for the socket and problem strings for the logs.
+ * Tests' thin adapter over bgp/wire (decodeMessage with RFC 7606 actions, MessageFramer, the
+ * bulk UPDATE encoder, End-of-RIB, OPEN/NOTIFICATION/ROUTE-REFRESH encoders), returning Buffers
+ * for raw sockets and problem strings. Production uses bgp/wire directly (session, speaker).
  */
-import { MessageFramer } from '../wire/framer.js';
-import { decodeMessage as wireDecode, encodeOpen as wireEncodeOpen, encodeNotification as wireEncodeNotification, encodeRouteRefresh as wireEncodeRouteRefresh, KEEPALIVE } from '../wire/message.js';
-import { encodeEndOfRib as wireEoR, encodeUpdates, encodeWithdraws } from '../wire/update-encoder.js';
-import type { ErrorAction } from '../wire/errors.js';
-import { INITIAL_CONTEXT, type BgpMessage, type Capability, type CodecContext, type PathAttributes } from '../wire/types.js';
+import { MessageFramer } from '../../bgp/wire/framer.js';
+import { decodeMessage as wireDecode, encodeOpen as wireEncodeOpen, encodeNotification as wireEncodeNotification, encodeRouteRefresh as wireEncodeRouteRefresh, KEEPALIVE } from '../../bgp/wire/message.js';
+import { encodeEndOfRib as wireEoR, encodeUpdates, encodeWithdraws } from '../../bgp/wire/update-encoder.js';
+import type { ErrorAction } from '../../bgp/wire/errors.js';
+import { INITIAL_CONTEXT, type BgpMessage, type Capability, type CodecContext, type PathAttributes } from '../../bgp/wire/types.js';
 import type { Prefix } from '../../common/prefix.js';
 
 const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);

@@ -1,5 +1,5 @@
 /**
- * The speaker's codec adapter over bgp/wire: the RFC 7606 outcomes the speaker relies on
+ * bgp/wire decoding through the tests' adapter (test/helpers/bgp-codec.ts): the RFC 7606 outcomes the speaker relies on
  * (robustness.md §1.3), session-level errors, round trips of batched UPDATEs, and "arbitrary
  * bytes never throw anything but BgpWireError".
  */
@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { BgpWireError } from '../../../bgp/wire/errors.js';
 import { INITIAL_CONTEXT, type PathAttributes, type UpdateMessage } from '../../../bgp/wire/types.js';
-import { decodeMessage, encodeAnnounce, encodeEndOfRib, encodeWithdraw, Framer } from '../../../bgp/speaker/codec.js';
+import { decodeMessage, encodeAnnounce, encodeEndOfRib, encodeWithdraw, Framer } from '../../helpers/bgp-codec.js';
 import { formatPrefix, parseAddress, parsePrefix } from '../../../common/prefix.js';
 
 const EBGP = { ...INITIAL_CONTEXT, fourOctetAs: true };
