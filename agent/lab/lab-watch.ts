@@ -4,19 +4,20 @@
  * `ip -ts monitor route` recorder that can prove it has seen everything up to now (a marker
  * route) and counts the route deletions a fault caused.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 
-/** A child process with its output captured; `stop()` ends exactly that process. */
+/** A child process with its output captured; `stop()` ends exactly that process (the tests' Proc too). */
 export class WatchedProcess {
   readonly child: ChildProcess;
   output = '';
   private readonly closed: Promise<void>;
-  constructor(cmd: string, args: readonly string[]) {
-    this.child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(cmd: string, args: readonly string[], options: SpawnOptions = {}) {
+    this.child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
     this.child.stdout?.on('data', (d: Buffer) => { this.output += d.toString(); });
     this.child.stderr?.on('data', (d: Buffer) => { this.output += d.toString(); });
     this.closed = new Promise<void>((r) => this.child.once('close', () => r()));
   }
+  get pid(): number | undefined { return this.child.pid; }
   get exited(): boolean { return this.child.exitCode !== null || this.child.signalCode !== null; }
   /**
    * Signal the process (SIGKILL after `graceMs`) and wait until its output is all read: 'close',

@@ -14,7 +14,8 @@
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { CeaseSubcode, ErrorCode } from '../wire/errors.js';
-import type { DownReason, NegotiatedSession } from '../fsm/fsm-types.js';
+import type { DownReason, GracefulRestartConfig, NegotiatedSession } from '../fsm/fsm-types.js';
+import type { PeerConfig, SpeakerConfig } from './peer-config.js';
 import { notificationGr } from '../fsm/negotiate.js';
 import type { Peer } from './peer.js';
 
@@ -147,4 +148,22 @@ export class GracefulRestartHelper {
     p.gr?.timer?.cancel();
     p.gr = undefined;
   }
+}
+
+/** Our restart time when none is configured, seconds (BIRD's and Calico's 120). */
+export const DEFAULT_RESTART_TIME = 120;
+
+/**
+ * Our graceful-restart capability (RFC 4724 §3): as a restarting speaker, our families with
+ * the restart time, F only when the embedding program says forwarding survived, R after a
+ * restart; "aware" (no families, restart time 0, as BIRD's default) when disabled, which
+ * still makes peers send End-of-RIB and FRR answer ROUTE-REFRESH. The N bit (RFC 8538) is
+ * always set: a NOTIFICATION other than Hard Reset then keeps the routes on both sides.
+ */
+export function gracefulRestartCapability(c: PeerConfig, g: SpeakerConfig['gracefulRestart']): GracefulRestartConfig {
+  if (g?.enabled === false) return { restartTime: 0, helperOnly: true, notification: true };
+  return {
+    restartTime: Math.min(4095, c.gracefulRestartTime ?? g?.restartTime ?? DEFAULT_RESTART_TIME), notification: true,
+    forwardingPreserved: g?.forwardingPreserved ?? false, restarting: g?.restarting ?? false,
+  };
 }

@@ -3,7 +3,7 @@
  * both produce it). Addresses and prefixes stay as canonical text here; the speaker parses them.
  */
 import type { Prefix } from '../../common/prefix.js';
-import type { LargeCommunity } from '../wire/types.js';
+import type { LargeCommunity, Origin } from '../wire/types.js';
 import type { SocketOptions } from '../session/socket-options.js';
 
 export type Family = 'ipv4-unicast' | 'ipv6-unicast';
@@ -154,4 +154,14 @@ export function peerConfigEquals(a: PeerConfig, b: PeerConfig): boolean {
 
 function replacer(_k: string, v: unknown): unknown {
   return v instanceof Uint8Array ? Array.from(v) : v;
+}
+
+/** What a caller may set on an originated route (BgpSpeaker.originate). */
+export interface OriginateAttrs {
+  readonly nextHop?: string;
+  readonly communities?: readonly number[];
+  readonly largeCommunities?: readonly LargeCommunity[];
+  readonly med?: number;
+  readonly localPref?: number;
+  readonly origin?: Origin;
 }

@@ -18,22 +18,22 @@ import { describeError } from '../../common/errors.js';
 import { formatPrefix, ipv4ToInt, parseAddress, parsePrefix, type Prefix } from '../../common/prefix.js';
 import { CeaseSubcode } from '../wire/errors.js';
 import { endOfRibFamily } from '../wire/update-encoder.js';
-import type { LargeCommunity, Origin, PathAttributes, UpdateMessage } from '../wire/types.js';
-import type { DownReason, GracefulRestartConfig, NegotiatedSession } from '../fsm/fsm-types.js';
+import type { PathAttributes, UpdateMessage } from '../wire/types.js';
+import type { DownReason, NegotiatedSession } from '../fsm/fsm-types.js';
 import { BgpSession, type ConnectOptions } from '../session/session.js';
 import type { UpdateInfo } from '../session/session-config.js';
 import { BgpListener } from '../session/listener.js';
 import { compactWireCodec } from '../session/wire-codec-default.js';
 import { LocRib, type BestChanges } from '../rib/loc-rib.js';
 import type { PeerInfo } from '../rib/route.js';
-import { peerConfigEquals, peerSocketOptions, type PeerConfig, type SpeakerConfig } from './peer-config.js';
-import { setListenerMd5, setListenerTtlFilter } from '../session/socket-options.js';
+import { peerConfigEquals, peerSocketOptions, type OriginateAttrs, type PeerConfig, type SpeakerConfig } from './peer-config.js';
+import { ListenerSecurity } from './listener-security.js';
 import { LogLimiter } from '../../common/log-limiter.js';
 import { compilePeerPolicy } from './policy-config.js';
 import { Peer } from './peer.js';
 import { EstablishedSession } from './established-session.js';
 import { Outbound } from './outbound.js';
-import { DEFAULT_STALE_TIME, GracefulRestartHelper } from './graceful-restart.js';
+import { DEFAULT_STALE_TIME, GracefulRestartHelper, gracefulRestartCapability } from './graceful-restart.js';
 import {
   bestReason, bestRouteViews, downText, filteredRouteViews, peerStatus, routeView, routeViews,
   type BestPathChange, type PeerStatus, type RouteSource, type RouteView,
@@ -42,6 +42,7 @@ import {
 export type { ConnectOptions } from '../session/session.js';
 export type { FsmState } from '../fsm/fsm-types.js';
 export type { PeerMessageStats } from './peer.js';
+export type { OriginateAttrs } from './peer-config.js';
 export type { BestPathChange, GracefulRestartStatus, PeerStatus, RouteView } from './views.js';
 
 export interface SpeakerDeps {
@@ -50,16 +51,6 @@ export interface SpeakerDeps {
   readonly connect: (o: ConnectOptions) => Socket;
   /** Start listening; resolve once bound (reject with the bind error). */
   readonly listen: (o: { address: string; port: number }, onConnection: (s: Socket) => void) => Promise<Server>;
-}
-
-/** What a caller may set on an originated route. */
-export interface OriginateAttrs {
-  readonly nextHop?: string;
-  readonly communities?: readonly number[];
-  readonly largeCommunities?: readonly LargeCommunity[];
-  readonly med?: number;
-  readonly localPref?: number;
-  readonly origin?: Origin;
 }
 
 /**
@@ -75,8 +66,6 @@ const RESTART_DELAY_MS = 0;
 const FLUSH_SLICE = 20_000;
 /** Stale prefixes withdrawn per event-loop turn by a sweep: small slices keep each turn short at 1M routes. */
 const SWEEP_SLICE = 4096;
-/** Our restart time when none is configured, seconds (BIRD's and Calico's 120). */
-export const DEFAULT_RESTART_TIME = 120;
 
 interface Originated { readonly prefix: Prefix; readonly attrs: PathAttributes; readonly nextHop: Uint8Array | undefined; readonly since: number }
 
@@ -94,10 +83,8 @@ export class BgpSpeaker {
   private server: Server | undefined;
   /** One line per treat-as-withdraw UPDATE would let a peer flood the log: per peer, rate-limited. */
   private readonly malformedLog: LogLimiter;
-  /** Peer address → TCP-MD5 key set on the listener. */
-  private readonly listenerKeys = new Map<string, string>();
-  /** GTSM peer address → minimum TTL, in the listener's socket filter. */
-  private readonly listenerGtsm = new Map<string, number>();
+  /** TCP-MD5 keys and GTSM minimum TTLs on the listening socket, per peer. */
+  private readonly security = new ListenerSecurity(() => this.server);
   private readonly log: Logger;
   private stopped = false;
 
@@ -361,33 +348,16 @@ export class BgpSpeaker {
       holdTime: c.holdTime, connectRetryTime: c.connectRetry, passive: c.passive,
       families: c.families.map((f) => (f === 'ipv6-unicast' ? { afi: 2, safi: 1 } : { afi: 1, safi: 1 })),
       routeRefresh: true,
-      gracefulRestart: this.grCapability(c),
+      gracefulRestart: gracefulRestartCapability(c, this.config.gracefulRestart),
       socketOptions: peerSocketOptions(c, this.config.asn),
     }, { clock: this.deps.clock, logger: this.deps.logger, codec: compactWireCodec, connect: this.deps.connect });
-  }
-
-  /**
-   * Our graceful-restart capability (RFC 4724 §3): as a restarting speaker, our families with
-   * the restart time, F only when the embedding program says forwarding survived, R after a
-   * restart; "aware" (no families, restart time 0, as BIRD's default) when disabled, which
-   * still makes peers send End-of-RIB and FRR answer ROUTE-REFRESH. The N bit (RFC 8538) is
-   * always set: a NOTIFICATION other than Hard Reset then keeps the routes on both sides.
-   */
-  private grCapability(c: PeerConfig): GracefulRestartConfig {
-    const g = this.config.gracefulRestart;
-    if (g?.enabled === false) return { restartTime: 0, helperOnly: true, notification: true };
-    return {
-      restartTime: Math.min(4095, c.gracefulRestartTime ?? g?.restartTime ?? DEFAULT_RESTART_TIME), notification: true,
-      forwardingPreserved: g?.forwardingPreserved ?? false, restarting: g?.restarting ?? false,
-    };
   }
 
   /** Wire a peer's (new) session to the speaker and the listener. */
   private attach(p: Peer): void {
     const s = p.session;
     this.listener.addSession(s);
-    if (p.config.password !== undefined) this.setListenerKey(p, p.config.password);
-    if (p.config.ttlSecurity !== undefined) this.setListenerGtsm(p, 256 - p.config.ttlSecurity);
+    this.secureListener(p, p.config.password, p.config.ttlSecurity);
     s.on('established', (n) => { if (p.session === s) this.onEstablished(p, n); });
     s.on('update', (m, info) => { if (p.session === s) this.onUpdate(p, m, info); });
     s.on('route-refresh', (m) => { if (p.session === s) this.onRouteRefresh(p, m.afi, m.safi, m.subtype); });
@@ -398,40 +368,18 @@ export class BgpSpeaker {
   private retire(p: Peer, subcode: number): void {
     const s = p.session;
     this.listener.removeSession(s);
-    if (this.listenerKeys.has(p.config.address)) this.setListenerKey(p, undefined);
-    if (this.listenerGtsm.has(p.config.address)) this.setListenerGtsm(p, undefined);
+    this.secureListener(p, undefined, undefined);
     s.automaticStop(subcode, { restart: false });
     this.endSession(p);
     this.gr.finish(p);
     this.flushRoutes(p, subcode === CeaseSubcode.PEER_DECONFIGURED ? 'peer removed' : 'configuration changed');
   }
 
-  /**
-   * TCP-MD5 key for a peer on the listening socket (the kernel checks incoming SYNs against it
-   * and copies it to the accepted socket). Only this peer's key changes: other sessions, and
-   * their keys, are untouched.
-   */
-  private setListenerKey(p: Peer, key: string | undefined): void {
-    if (key === undefined) this.listenerKeys.delete(p.config.address); else this.listenerKeys.set(p.config.address, key);
-    if (this.server === undefined) return;
-    try {
-      setListenerMd5(this.server, p.config.address, key);
-    } catch (err) {
-      p.lastError = `cannot ${key === undefined ? 'remove' : 'set'} the TCP-MD5 key on the listener: ${describeError(err)}`;
-      this.log.error({ peer: p.config.name, err: describeError(err) }, 'listener TCP-MD5 key not set: incoming connections from this peer will fail');
-    }
-  }
-
-  /** A GTSM peer's minimum TTL in the listener's filter (socket-options.ts says why). */
-  private setListenerGtsm(p: Peer, minTtl: number | undefined): void {
-    if (minTtl === undefined) this.listenerGtsm.delete(p.config.address); else this.listenerGtsm.set(p.config.address, minTtl);
-    if (this.server === undefined) return;
-    try {
-      setListenerTtlFilter(this.server, [...this.listenerGtsm].map(([address, min]) => ({ address, minTtl: min })));
-    } catch (err) {
-      p.lastError = `cannot set the GTSM filter on the listener: ${describeError(err)}`;
-      this.log.error({ peer: p.config.name, err: describeError(err) }, 'listener GTSM filter not set: the minimum TTL is checked only after accept');
-    }
+  private secureListener(p: Peer, password: string | undefined, ttlSecurityHops: number | undefined): void {
+    const problem = this.security.set(p.config.address, password, ttlSecurityHops);
+    if (problem === undefined) return;
+    p.lastError = problem;
+    this.log.error({ peer: p.config.name, err: problem }, 'listener security not set for this peer');
   }
 
   private background(pr: Promise<void>, name: string, what: string): void {

@@ -5,11 +5,9 @@
  * group, encoder. V8 then runs that code optimised when the first real table arrives.
  *
  * Why: a table a peer sends right after the daemon (re)starts otherwise runs mostly in V8's
- * interpreter and baseline tier. `node dist/bench/bgp/speaker-micro.js 1 100000` against the same
- * with MICRO_WARMUP=1 (this warm-up first), 1 peer x 100k routes into a fresh process, median of
- * 5 on the shared machine (2026-11-29 18:50 UTC, load 2-3): announce 0.147 -> 0.069 CPU-s,
- * withdraw 0.076 -> 0.029 CPU-s (wall times too noisy there to quote).
- * Cost: 0.3-0.44 s of CPU once at start (warmUpCpuMs, and the daemon logs it), before any
+ * interpreter and baseline tier. The gain is measured by `node dist/bench/bgp/speaker-micro.js 1
+ * 100000` against the same with MICRO_WARMUP=1 (this warm-up first); figures in bench/bgp/README.md.
+ * Cost: a fraction of a second of CPU once at start (warmUpCpuMs, and the daemon logs it), before any
  * session is attempted. The private speaker, its sockets and its RIB are gone when warmUp()
  * returns, but the process keeps the memory it grew into: an idle daemon is ~80 MB RSS after
  * it, ~60 MB with --no-warmup (bench/bgp/run.js notes, idleTortieRssMB).

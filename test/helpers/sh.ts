@@ -1,5 +1,5 @@
 /** Run commands for tests: synchronous and asynchronous, with output captured. */
-import { execFileSync, execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { execFileSync, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
@@ -34,37 +34,7 @@ export function hasCommand(name: string): boolean {
 }
 
 /** A child process whose PID the test recorded; `stop()` kills exactly that process. */
-export class Proc {
-  readonly child: ChildProcess;
-  output = '';
-  /** Resolves once the process has exited and its stdout/stderr are read to the end. */
-  private readonly closed: Promise<void>;
-  constructor(cmd: string, args: readonly string[], options: SpawnOptions = {}) {
-    this.child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
-    this.child.stdout?.on('data', (d: Buffer) => { this.output += d.toString(); });
-    this.child.stderr?.on('data', (d: Buffer) => { this.output += d.toString(); });
-    this.closed = new Promise<void>((r) => this.child.once('close', () => r()));
-  }
-  get pid(): number | undefined { return this.child.pid; }
-  get exited(): boolean { return this.child.exitCode !== null || this.child.signalCode !== null; }
-  /**
-   * Signal the process (SIGKILL after `graceMs`) and wait until its output is all in `output`
-   * (at most 2 s more): 'close', not 'exit', which can come before the last bytes of a pipe
-   * (ping's summary line, printed as it exits, was missing from a loaded CI run).
-   */
-  async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 3000): Promise<void> {
-    if (!this.exited) {
-      this.child.kill(signal);
-      const t = setTimeout(() => { if (!this.exited) this.child.kill('SIGKILL'); }, graceMs);
-      await new Promise<void>((r) => { if (this.exited) r(); else this.child.once('exit', () => r()); });
-      clearTimeout(t);
-    }
-    // bounded: a grandchild that inherited the pipe would keep it open after the process is gone
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.closed, new Promise<void>((r) => { timer = setTimeout(r, 2000); })]);
-    clearTimeout(timer);
-  }
-}
+export { WatchedProcess as Proc } from '../../agent/lab/lab-watch.js';
 
 /** Kill a daemonised process by the PID in its pid file (BIRD, FRR) and wait for it to go. */
 export async function killPidFile(pidFile: string, timeoutMs = 3000): Promise<void> {
