@@ -10,13 +10,15 @@ import type { TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { assertNever } from '../../common/assert-never.js';
 import { describeError } from '../../common/errors.js';
-import { BgpWireError, CeaseSubcode, ErrorCode, HeaderSubcode } from '../wire/errors.js';
+import { BgpWireError, CeaseSubcode, ErrorCode } from '../wire/errors.js';
 import type { BgpMessage, NotificationMessage, RouteRefreshMessage, UpdateMessage } from '../wire/types.js';
 import { BgpFsm } from '../fsm/fsm.js';
 import type { FsmConfig, FsmInput, FsmOutput, FsmState, NegotiatedSession, TimerName } from '../fsm/fsm-types.js';
 import { notification, notificationText } from '../fsm/notifications.js';
 import { decodeShutdownCommunication } from '../wire/notification.js';
 import { Connection, type ConnectionHandlers } from './connection.js';
+import { errorInput, TIMER_INPUT } from './fsm-inputs.js';
+import { formatAddress, intToIpv4 } from '../../common/prefix.js';
 import { LogLimiter } from '../../common/log-limiter.js';
 import { applySocketOptions as defaultApplySocketOptions, connectTcp, validateSocketOptions, type ApplySocketOptions } from './socket-options.js';
 import {
@@ -552,7 +554,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
     const loser = os === 'Established' ? ep : (epOutgoing === keepOutgoing ? other : ep);
     const winner = loser === ep ? other : ep;
     this.counters.collisions++;
-    this.log.info({ localId: idText(localId), peerId: idText(peerId), kept: winner.conn?.outgoing === true ? 'outgoing' : 'incoming' },
+    this.log.info({ localId: formatAddress(intToIpv4(localId)), peerId: formatAddress(intToIpv4(peerId)), kept: winner.conn?.outgoing === true ? 'outgoing' : 'incoming' },
       'connection collision resolved (Cease/7 to the other connection)');
     if (loser === this.main) {
       // Send Cease/7 on the old main connection and continue with the winner's FSM.
@@ -605,23 +607,4 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
     }
     this.feed(ep, { type: 'TcpConnectionFails', error: error ?? 'connection closed by peer' });
   }
-}
-
-const TIMER_INPUT = {
-  connectRetry: 'ConnectRetryTimer_Expires', hold: 'HoldTimer_Expires',
-  keepalive: 'KeepaliveTimer_Expires', idleHold: 'IdleHoldTimer_Expires',
-} as const satisfies Record<TimerName, FsmInput['type']>;
-
-function idText(n: number): string {
-  return [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff].join('.');
-}
-
-/** Map a decoder failure to the FSM event RFC 4271 §8.1 names for it. */
-function errorInput(err: unknown, messageType: number): FsmInput {
-  const e = err instanceof BgpWireError
-    ? err
-    : new BgpWireError(ErrorCode.MESSAGE_HEADER, HeaderSubcode.BAD_MESSAGE_TYPE, `undecodable message: ${describeError(err)}`, { cause: err });
-  if (e.code === ErrorCode.MESSAGE_HEADER) return { type: 'BGPHeaderErr', error: e };
-  if (e.code === ErrorCode.OPEN_MESSAGE || messageType === 1) return { type: 'BGPOpenMsgErr', error: e };
-  return { type: 'UpdateMsgErr', error: e };
 }

@@ -3,7 +3,7 @@
  * views): PeerStatus per peer and RouteView per candidate route, built from the peers, their
  * Established sessions and the Loc-RIB. Read-only: nothing here changes state.
  */
-import { formatAddress, formatPrefix, parsePrefix, type Prefix } from '../../common/prefix.js';
+import { formatAddress, formatPrefix, intToIpv4, parsePrefix, type Prefix } from '../../common/prefix.js';
 import { AsPathSegmentType, type AsPathSegment, type Capability, type PathAttributes } from '../wire/types.js';
 import { formatAsPath } from '../wire/attributes/as-path.js';
 import { formatOrigin } from '../wire/attributes/origin.js';
@@ -106,7 +106,7 @@ export function peerStatus(p: Peer, speakerAsn: number, advertised: number): Pee
     uptimeSeconds: s.state === 'Established' && st.uptimeMs !== undefined ? Math.floor(st.uptimeMs / 1000) : 0,
     // A session that never came up has no down reason; what it saw instead (an MD5 SYN left unanswered...).
     ...(p.lastError !== undefined ? { lastError: p.lastError } : st.lastError !== undefined && s.state !== 'Established' ? { lastError: st.lastError } : {}),
-    ...(n ? { holdTime: n.holdTime, keepalive: n.keepaliveTime, remoteId: idText(n.peerBgpId) } : {}),
+    ...(n ? { holdTime: n.holdTime, keepalive: n.keepaliveTime, remoteId: formatAddress(intToIpv4(n.peerBgpId)) } : {}),
     ...(n && local !== undefined ? { localAddress: local } : {}),
     configuredHoldTime: p.config.holdTime,
     capabilities: n ? capabilityNames(n.peerCapabilities) : [],
@@ -222,9 +222,6 @@ export function downText(r: DownReason, configuredAs: number): string {
   return `Socket: ${r.text}`;
 }
 
-function idText(n: number): string {
-  return [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff].join('.');
-}
 
 /** The BGP attribute columns of a RouteView (accepted and filtered routes alike). */
 function attributesView(a: PathAttributes): Pick<RouteView, 'asPath' | 'asPathText' | 'origin' | 'med' | 'localPref' | 'communities'> {
