@@ -37,6 +37,26 @@ export class FakeClock implements Clock {
     this.t = end;
   }
 
+  /**
+   * advance() for logic whose timer callbacks start async work: the event loop turns once before
+   * each due timer and once at the end, so promises a callback started settle before the next.
+   */
+  async advanceAsync(ms: number): Promise<void> {
+    const end = this.t + ms;
+    for (;;) {
+      await new Promise((r) => setImmediate(r));
+      this.timers = this.timers.filter((p) => p.live);
+      let next: Pending | undefined;
+      for (const p of this.timers) if (p.at <= end && (!next || p.at < next.at || (p.at === next.at && p.seq < next.seq))) next = p;
+      if (!next) break;
+      next.live = false;
+      this.t = next.at;
+      next.fn();
+    }
+    this.t = end;
+    await new Promise((r) => setImmediate(r));
+  }
+
   /** Live timers (for tests asserting that nothing is left armed). */
   get pending(): number { return this.timers.filter((p) => p.live).length; }
 }
