@@ -20,16 +20,12 @@ import { Connection, type ConnectionHandlers } from './connection.js';
 import { errorInput, TIMER_INPUT } from './fsm-inputs.js';
 import { formatAddress, intToIpv4 } from '../../common/prefix.js';
 import { LogLimiter } from '../../common/log-limiter.js';
-import { applySocketOptions as defaultApplySocketOptions, connectTcp, validateSocketOptions, type ApplySocketOptions } from './socket-options.js';
-import {
-  toFsmConfig, type ConnectOptions, type ConnectionInfo, type NotificationInfo, type SessionConfig, type SessionDeps,
-  type SessionEventMap, type SessionStats, type StateChange,
-} from './session-config.js';
+import { applySocketOptions as defaultApplySocketOptions, connectTcp, md5UnansweredText, validateSocketOptions, type ApplySocketOptions } from './socket-options.js';
+import { toFsmConfig, type ConnectOptions, type ConnectionInfo, type NotificationInfo, type SessionConfig, type SessionDeps,
+  type SessionEventMap, type SessionStats, type StateChange } from './session-config.js';
 
-export type {
-  ConnectOptions, ConnectionInfo, NotificationInfo, SessionConfig, SessionDeps, SessionEventMap, SessionStats,
-  StateChange, UpdateInfo,
-} from './session-config.js';
+export type { ConnectOptions, ConnectionInfo, NotificationInfo, SessionConfig, SessionDeps, SessionEventMap, SessionStats,
+  StateChange, UpdateInfo } from './session-config.js';
 
 /** An FSM with the connection and timers it drives. */
 interface Endpoint {
@@ -225,8 +221,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
   acceptConnection(socket: Socket): void {
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     if (this.config.socketOptions !== undefined) {
-      // TTL and GTSM's minimum TTL before anything is read or sent; a connection we cannot
-      // protect as configured is refused rather than run without it.
+      // TTL and GTSM's minimum TTL before anything is read or sent, or the connection is refused.
       try {
         this.applyOpts(socket, this.config.socketOptions, `session ${this.name}`);
       } catch (err) {
@@ -308,15 +303,9 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
     this.afterFeed(ep);
   }
 
-  /**
-   * Our MD5-signed SYN went unanswered for a whole connect retry time. A peer whose key differs
-   * (or who has none) drops it without a word, so say what this most likely is; its kernel
-   * counts TcpExtTCPMD5Failure (or TCPMD5Unexpected), ours does for its SYNs to us.
-   */
+  /** Our MD5-signed SYN went unanswered for a whole connect retry time: say what that most likely is. */
   private unansweredSignedSyn(): void {
-    const secs = this.fsmConfig.connectRetryTime;
-    this.lastError = `TCP connection not answered in ${secs} s with TCP-MD5 configured: a wrong or missing password on the peer ` +
-      'drops our SYN silently (nstat TcpExtTCPMD5Failure / TcpExtTCPMD5Unexpected on the peer, TcpExtTCPMD5Failure here for its SYNs)';
+    this.lastError = md5UnansweredText(this.fsmConfig.connectRetryTime);
     const extra = this.repeatLog.take('md5-unanswered');
     if (extra !== undefined) this.log.warn({ ...extra }, this.lastError);
   }

@@ -117,3 +117,13 @@ export function setListenerMd5(server: Server, peer: string, key: string | undef
   if (key !== undefined) validateSocketOptions({ md5Password: key }, `listener key for ${peer}`);
   native().setMd5(fdOf(server), peer, key ?? null);
 }
+
+/**
+ * Why a session's MD5-signed SYN went unanswered for a whole connect retry time, most likely: a
+ * peer whose key differs (or who has none) drops it without a word. Its kernel counts
+ * TcpExtTCPMD5Failure (or TCPMD5Unexpected); ours does for its SYNs to us.
+ */
+export function md5UnansweredText(connectRetrySecs: number): string {
+  return `TCP connection not answered in ${connectRetrySecs} s with TCP-MD5 configured: a wrong or missing password on the peer ` +
+    'drops our SYN silently (nstat TcpExtTCPMD5Failure / TcpExtTCPMD5Unexpected on the peer, TcpExtTCPMD5Failure here for its SYNs)';
+}
