@@ -12,9 +12,9 @@ import { existsSync } from 'node:fs';
 import { TortieError } from '../../common/errors.js';
 import { type LabState, type Progress, NODE_MAIN, startNode, waitNodeReady } from './lab.js';
 import { nodeStatus } from './lab-report.js';
-import { alive, readPid, stopPid, tryRunIn } from './lab-host.js';
+import { alive, readPid, stopPid } from './lab-host.js';
 import type { NodePlan } from './lab-plan.js';
-import { Pinger, RouteMonitor, formatPing, type PingStats } from './lab-watch.js';
+import { Pinger, RouteMonitor, formatPing, routeSet, waitUntil, type PingStats } from './lab-watch.js';
 
 export type RestartMode = 'term' | 'kill' | 'upgrade';
 
@@ -53,25 +53,11 @@ export function findNode(state: LabState, name: string): NodePlan {
   return n;
 }
 
-/** The agent's routes in a node as comparable strings. */
-function routeSet(netns: string): string[] {
-  const r = tryRunIn(netns, 'ip', ['-j', 'route', 'show', 'proto', '80']);
-  const routes = JSON.parse(r.status === 0 ? r.stdout || '[]' : '[]') as Array<{ dst: string; type?: string; gateway?: string; dev?: string }>;
-  return routes.map((x) => `${x.type ?? 'unicast'} ${x.dst} via ${x.gateway ?? '-'} dev ${x.dev ?? '-'}`).sort();
-}
-
 async function allEstablished(n: NodePlan, expected: number): Promise<boolean> {
   const st = await nodeStatus(`${n.runDir}/node.ctl`, 1000);
   return st.ok && st.peers.length === expected && st.peers.every((p) => p.info === 'Established');
 }
 
-async function until(what: string, deadline: number, intervalMs: number, probe: () => boolean | Promise<boolean>): Promise<number> {
-  for (;;) {
-    if (await probe()) return performance.now();
-    if (Date.now() > deadline) throw new TortieError('lab-restart', `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
 
 export async function restartNode(state: LabState, node: NodePlan, options: RestartOptions, say: Progress): Promise<RestartReport> {
   const main = options.mode === 'upgrade' ? options.upgradeMain ?? NODE_MAIN : NODE_MAIN;
@@ -102,16 +88,16 @@ export async function restartNode(state: LabState, node: NodePlan, options: Rest
     const deadline = Date.now() + (options.timeoutMs ?? 60_000);
     const t0 = performance.now();
     if (options.mode === 'kill') process.kill(oldPid, 'SIGKILL'); else await stopPid(oldPid, 10_000);
-    const tStopped = await until('the old tortie-node to exit', deadline, 5, () => !alive(oldPid));
+    const tStopped = await waitUntil('the old tortie-node to exit', deadline, 5, () => !alive(oldPid));
     startNode(node, main);
     await waitNodeReady(node, Math.max(1000, deadline - Date.now()));
     const tServing = performance.now();
-    const tSessions = await until('every BGP session Established', deadline, 20, () => allEstablished(node, sessions));
-    const tConverged = await until('every node\'s routes as before the restart', deadline, 20,
+    const tSessions = await waitUntil('every BGP session Established', deadline, 20, () => allEstablished(node, sessions));
+    const tConverged = await waitUntil('every node\'s routes as before the restart', deadline, 20,
       () => nodes.every((n) => JSON.stringify(routeSet(n.netns)) === JSON.stringify(before.get(n.name))));
     // A second of traffic after convergence, so late loss is counted too.
     const seen = pingers.map((p) => p.replies);
-    await until('every pair answering after the restart', deadline, 20, () => pingers.every((p, i) => p.replies >= (seen[i] ?? 0) + 100));
+    await waitUntil('every pair answering after the restart', deadline, 20, () => pingers.every((p, i) => p.replies >= (seen[i] ?? 0) + 100));
     for (const m of monitors) await m.flush();
     stats = [];
     for (const p of pingers) stats.push(await p.stop());

@@ -37,10 +37,11 @@ export class WatchedProcess {
   }
 }
 
-async function until(what: string, timeoutMs: number, intervalMs: number, probe: () => boolean): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+/** Poll `probe` every `intervalMs` until it holds (returns performance.now() then) or the deadline (Date.now() ms) passes. */
+export async function waitUntil(what: string, deadline: number, intervalMs: number, probe: () => boolean | Promise<boolean>): Promise<number> {
+  for (;;) {
+    if (await probe()) return performance.now();
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
@@ -68,7 +69,7 @@ export class Pinger {
 
   /** Resolves once `n` replies came back (the path works before the fault is injected). */
   async started(n = 5): Promise<void> {
-    await until(`ping ${this.what} to get ${n} replies`, 10_000, 20, () => {
+    await waitUntil(`ping ${this.what} to get ${n} replies`, Date.now() + 10_000, 20, () => {
       if (this.proc.exited) throw new Error(`ping ${this.what} exited: ${this.proc.output}`);
       return new Set(this.seqs()).size >= n;
     });
@@ -119,7 +120,7 @@ export class RouteMonitor {
       const add = spawnSyncIp(['-n', this.netns, 'route', 'add', `${marker}/32`, 'dev', 'lo', 'proto', 'static']);
       if (add !== 0) throw new Error(`marker route ${marker} in ${this.netns} could not be added`);
       try {
-        await until(`the route monitor in ${this.netns} to print ${marker}`, 500, 10, () => {
+        await waitUntil(`the route monitor in ${this.netns} to print ${marker}`, Date.now() + 500, 10, () => {
           if (this.proc.exited) throw new Error(`ip monitor in ${this.netns} exited: ${this.proc.output}`);
           return this.proc.output.includes(`${marker} dev lo`);
         });
@@ -151,4 +152,18 @@ export class RouteMonitor {
 
 function spawnSyncIp(args: readonly string[]): number {
   return spawnSync('ip', args, { stdio: 'ignore' }).status ?? 1;
+}
+
+export interface KernelRoute { dst: string; type?: string; gateway?: string; dev?: string; protocol?: string }
+
+/** The agent's routes (proto 80) in a namespace's kernel. */
+export function agentRoutes(netns: string): KernelRoute[] {
+  const r = spawnSync('ip', ['-n', netns, '-j', 'route', 'show', 'proto', '80'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`ip route show in ${netns}: ${r.stderr}`);
+  return JSON.parse(r.stdout || '[]') as KernelRoute[];
+}
+
+/** The agent's routes as comparable strings: kind, destination, next hop, device. */
+export function routeSet(netns: string): string[] {
+  return agentRoutes(netns).map((r) => `${r.type ?? 'unicast'} ${r.dst} via ${r.gateway ?? '-'} dev ${r.dev ?? '-'}`).sort();
 }

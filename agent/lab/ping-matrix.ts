@@ -5,6 +5,7 @@
  * from the agent's own routes.
  */
 import { runInAsync, tryRunIn } from './lab-host.js';
+import { UDP_DEVICE } from '../../ipip/udp-tunnel.js';
 
 export interface LabPod {
   readonly name: string;
@@ -16,8 +17,6 @@ export interface LabPod {
 /** local: same node; direct: via the peer node; vxlan: vxlan.calico; udp: tortie-udp; tor: default route via the ToR. */
 export type PathKind = 'local' | 'direct' | 'vxlan' | 'udp' | 'tor' | 'other';
 
-/** The UDP backend's device (ipip/udp-tunnel.ts UDP_DEVICE). */
-const UDP_DEVICE = 'tortie-udp';
 
 export interface PingResult {
   readonly from: string;

@@ -4,22 +4,9 @@
  * from an offset, health endpoints fetched inside a node namespace.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { httpGetIn, trySh } from '../helpers/sh.js';
+import { httpGetIn } from '../helpers/sh.js';
 
-export { Pinger, RouteMonitor, formatPing, type PingStats } from '../../agent/lab/lab-watch.js';
-
-export interface KernelRoute { dst: string; type?: string; gateway?: string; dev?: string; protocol?: string }
-
-export function agentRoutes(netns: string): KernelRoute[] {
-  const r = trySh('ip', ['-n', netns, '-j', 'route', 'show', 'proto', '80']);
-  if (r.status !== 0) throw new Error(`ip route show in ${netns}: ${r.stderr}`);
-  return JSON.parse(r.stdout || '[]') as KernelRoute[];
-}
-
-/** The agent's routes as comparable strings: kind, destination, next hop, device. */
-export function routeSet(netns: string): string[] {
-  return agentRoutes(netns).map((r) => `${r.type ?? 'unicast'} ${r.dst} via ${r.gateway ?? '-'} dev ${r.dev ?? '-'}`).sort();
-}
+export { Pinger, RouteMonitor, agentRoutes, formatPing, routeSet, type KernelRoute, type PingStats } from '../../agent/lab/lab-watch.js';
 
 /** Byte offset of a log file now; read what was written after it with `logSince`. */
 export function logOffset(file: string): number {

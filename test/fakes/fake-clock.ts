@@ -25,15 +25,7 @@ export class FakeClock implements Clock {
   /** Run every timer due within `ms`, including ones armed by the timers themselves. */
   advance(ms: number): void {
     const end = this.t + ms;
-    for (;;) {
-      this.timers = this.timers.filter((p) => p.live);
-      let next: Pending | undefined;
-      for (const p of this.timers) if (p.at <= end && (!next || p.at < next.at || (p.at === next.at && p.seq < next.seq))) next = p;
-      if (!next) break;
-      next.live = false;
-      this.t = next.at;
-      next.fn();
-    }
+    while (this.fireNext(end));
     this.t = end;
   }
 
@@ -43,18 +35,21 @@ export class FakeClock implements Clock {
    */
   async advanceAsync(ms: number): Promise<void> {
     const end = this.t + ms;
-    for (;;) {
-      await new Promise((r) => setImmediate(r));
-      this.timers = this.timers.filter((p) => p.live);
-      let next: Pending | undefined;
-      for (const p of this.timers) if (p.at <= end && (!next || p.at < next.at || (p.at === next.at && p.seq < next.seq))) next = p;
-      if (!next) break;
-      next.live = false;
-      this.t = next.at;
-      next.fn();
-    }
+    do await new Promise((r) => setImmediate(r)); while (this.fireNext(end));
     this.t = end;
     await new Promise((r) => setImmediate(r));
+  }
+
+  /** Fire the earliest live timer due by `end` (ties in arming order); false when none is. */
+  private fireNext(end: number): boolean {
+    this.timers = this.timers.filter((p) => p.live);
+    let next: Pending | undefined;
+    for (const p of this.timers) if (p.at <= end && (!next || p.at < next.at || (p.at === next.at && p.seq < next.seq))) next = p;
+    if (!next) return false;
+    next.live = false;
+    this.t = next.at;
+    next.fn();
+    return true;
   }
 
   /** Live timers (for tests asserting that nothing is left armed). */
