@@ -86,6 +86,8 @@ export class NodeAgent {
   speaker: BgpSpeaker | undefined;
   private readonly learned = new Map<string, LearnedRoute>();
   private readonly workloads = new Map<string, { readonly iface: string; readonly addresses: readonly string[] }>();
+  /** Our routes were in the kernel at start: the forwarding state survived a restart (the GR F bit). */
+  private forwardingSurvived = false;
   /** Routes of ours found in the kernel at start, kept until convergence. */
   private readonly convergence: RestartConvergence;
   private readonly startedAt: number;
@@ -129,6 +131,7 @@ export class NodeAgent {
       }
     }
     this.convergence.inherit(inherited);
+    this.forwardingSurvived = inherited.length > 0;
     await this.refreshUnderlay();
     this.armUnderlayTimer();
     // Our tunnel devices or the parent interface deleted (or notifications lost): sync at once,
@@ -247,7 +250,12 @@ export class NodeAgent {
       problems.push(...calc.problems);
       // A BGP failure (port 179 taken, ...) must not hold the dataplane back: report it, retry later.
       if (calc.speaker !== undefined) {
-        try { await this.applySpeaker(calc.speaker); this.bgpError = undefined; } catch (err) {
+        // Our routes were still in the kernel at start (a restart, not a reboot): forwarding
+        // survived, so the graceful-restart F bit tells peers to keep our stale routes until our
+        // End-of-RIB instead of flushing them the moment we reconnect (RFC 4724 §4.2).
+        const speakerCfg = this.forwardingSurvived
+          ? { ...calc.speaker, gracefulRestart: { ...calc.speaker.gracefulRestart, forwardingPreserved: true } } : calc.speaker;
+        try { await this.applySpeaker(speakerCfg); this.bgpError = undefined; } catch (err) {
           this.bgpError = `BGP speaker: ${describeError(err)}`;
           problems.push(this.bgpError);
           this.schedule(5000);
