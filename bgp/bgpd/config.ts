@@ -10,6 +10,8 @@ import { isValidAddress, isValidPrefix, parsePrefix } from '../../common/prefix.
 import { TortieError } from '../../common/errors.js';
 import { canonicalAddress } from '../session/listener.js';
 import type { BfdSessionSpec } from '../bfd/engine.js';
+import { BGP_ROLES, type BgpRole } from '../wire/role.js';
+import { communityMatch, communityMatchFields, communitySet, communitySetFields } from './config-communities.js';
 import type { PeerConfig, PolicyRule, PolicyConfig, SpeakerConfig, OriginateConfig, Family } from '../speaker/peer-config.js';
 
 /** "65001", 65001 or asdot "1.10" (= 65546) → 32-bit AS number. */
@@ -47,10 +49,12 @@ const rule = z.strictObject({
     prefixes: z.array(prefixMatch).optional(),
     prefixList: z.string().optional(),
     communities: z.array(community).optional(),
+    ...communityMatchFields,
   }).optional(),
   action: z.enum(['accept', 'reject']).default('accept'),
   set: z.strictObject({
-    communities: z.strictObject({ add: z.array(community).optional(), remove: z.array(community).optional() }).optional(),
+    communities: z.strictObject({ add: z.array(community).optional(), remove: z.array(community).optional(), set: z.array(community).optional() }).optional(),
+    ...communitySetFields,
     localPref: z.number().int().min(0).max(0xffffffff).optional(),
     med: z.number().int().min(0).max(0xffffffff).optional(),
     prepend: z.number().int().min(1).max(10).optional(),
@@ -107,6 +111,11 @@ const peer = z.strictObject({
   import: policyRef.optional(),
   export: policyRef.optional(),
   maxPrefixes: z.number().int().min(1).optional(),
+  maxPrefixAction: z.enum(['restart', 'warn', 'disable']).optional(),
+  maxPrefixRestart: z.number().int().min(1).max(65535).optional(),
+  enforceFirstAs: z.boolean().optional(),
+  localRole: z.enum(BGP_ROLES as [BgpRole, ...BgpRole[]]).optional(),
+  roleStrict: z.boolean().optional(),
   description: z.string().max(200).optional(),
   bfd: bfd.optional(),
 });
@@ -114,6 +123,7 @@ const peer = z.strictObject({
 const fileSchema = z.strictObject({
   routerId: ipv4,
   asn,
+  clusterId: ipv4.optional(),
   listen: z.strictObject({ address: address.default('0.0.0.0'), port: port.default(179) }).optional(),
   peers: z.array(peer).default([]),
   prefixLists: z.record(z.string(), z.array(prefixMatch)).default({}),
@@ -217,6 +227,7 @@ function toPolicy(ref: BgpdFileConfig['peers'][number]['import'], cfg: BgpdFileC
         match: {
           ...(prefixes.length ? { prefixes: prefixes.map((m) => ({ prefix: parsePrefix(m.prefix), ...(m.ge !== undefined ? { ge: m.ge } : {}), ...(m.le !== undefined ? { le: m.le } : {}) })) } : {}),
           ...(r.match.communities ? { communities: r.match.communities.map(parseCommunity) } : {}),
+          ...communityMatch(r.match),
         },
       } : {}),
       action: r.action,
@@ -224,6 +235,7 @@ function toPolicy(ref: BgpdFileConfig['peers'][number]['import'], cfg: BgpdFileC
         set: {
           ...(r.set.communities?.add ? { addCommunities: r.set.communities.add.map(parseCommunity) } : {}),
           ...(r.set.communities?.remove ? { removeCommunities: r.set.communities.remove.map(parseCommunity) } : {}),
+          ...communitySet(r.set, r.set.communities?.set?.map(parseCommunity)),
           ...(r.set.localPref !== undefined ? { localPref: r.set.localPref } : {}),
           ...(r.set.med !== undefined ? { med: r.set.med } : {}),
           ...(r.set.prepend !== undefined ? { prepend: r.set.prepend } : {}),
@@ -291,6 +303,7 @@ function fromFile(cfg: BgpdFileConfig, file: string): BgpdConfig {
       ...(p.nextHopSelf6 !== undefined ? { nextHopSelf6: p.nextHopSelf6 } : {}),
       ...(imp ? { import: imp } : {}), ...(exp ? { export: exp } : {}),
       ...(p.maxPrefixes !== undefined ? { maxPrefixes: p.maxPrefixes } : {}),
+      ...peerExtras(p, (p.localAs ?? cfg.asn) !== p.asn, `${file}: peers[${i}]`),
       ...(p.description !== undefined ? { description: p.description } : {}),
     };
   });
@@ -319,6 +332,7 @@ function fromFile(cfg: BgpdFileConfig, file: string): BgpdConfig {
       routerId: cfg.routerId, asn: cfg.asn,
       listen: { address: cfg.listen?.address ?? '0.0.0.0', port: cfg.listen?.port ?? 179 },
       peers,
+      ...(cfg.clusterId !== undefined ? { clusterId: cfg.clusterId } : {}),
       ...(cfg.gracefulRestart ? { gracefulRestart: {
         enabled: cfg.gracefulRestart.enabled, restartTime: cfg.gracefulRestart.restartTime, staleTime: cfg.gracefulRestart.stalePathTime,
         helper: cfg.gracefulRestart.helper, forwardingPreserved: cfg.gracefulRestart.forwardingPreserved,
@@ -329,6 +343,23 @@ function fromFile(cfg: BgpdFileConfig, file: string): BgpdConfig {
       ...(o.communities ? { communities: o.communities.map(parseCommunity) } : {}),
       ...(o.med !== undefined ? { med: o.med } : {}), ...(o.localPref !== undefined ? { localPref: o.localPref } : {}),
     })),
+  };
+}
+
+/** maxPrefixAction/Restart, enforceFirstAs, localRole/roleStrict: as given, checked against each other. */
+function peerExtras(p: BgpdFileConfig['peers'][number], ebgp: boolean, where: string): Partial<PeerConfig> {
+  if (p.maxPrefixAction !== undefined && p.maxPrefixes === undefined) throw new ConfigError('maxPrefixAction without maxPrefixes', `${where}.maxPrefixAction`);
+  if (p.maxPrefixRestart !== undefined && (p.maxPrefixAction ?? 'restart') !== 'restart') {
+    throw new ConfigError(`maxPrefixRestart goes with maxPrefixAction restart, not ${p.maxPrefixAction}`, `${where}.maxPrefixRestart`);
+  }
+  if (p.localRole !== undefined && !ebgp) throw new ConfigError('localRole is for eBGP sessions (RFC 9234): this peer is iBGP', `${where}.localRole`);
+  if (p.roleStrict !== undefined && p.localRole === undefined) throw new ConfigError('roleStrict needs localRole', `${where}.roleStrict`);
+  return {
+    ...(p.maxPrefixAction !== undefined ? { maxPrefixAction: p.maxPrefixAction } : {}),
+    ...(p.maxPrefixRestart !== undefined ? { maxPrefixRestart: p.maxPrefixRestart } : {}),
+    ...(p.enforceFirstAs !== undefined ? { enforceFirstAs: p.enforceFirstAs } : {}),
+    ...(p.localRole !== undefined ? { localRole: p.localRole } : {}),
+    ...(p.roleStrict !== undefined ? { roleStrict: p.roleStrict } : {}),
   };
 }
 

@@ -4,6 +4,7 @@
  * notifications for the layer above (state changes, established, down, updates).
  */
 import type { BgpWireError } from '../wire/errors.js';
+import type { RoleConfig } from './role-check.js';
 import type {
   AfiSafi, Capability, CodecContext, NotificationMessage, OpenMessage, RouteRefreshMessage, UpdateMessage,
   BgpMessage, AddPathMode,
@@ -140,6 +141,8 @@ export interface FsmConfig {
   readonly idleHold: { readonly minMs: number; readonly maxMs: number; readonly stableMs: number };
   /** Hold timer while waiting for the peer's OPEN (RFC 4271 §8.2.2 suggests 4 minutes). */
   readonly openHoldTimeMs: number;
+  /** RFC 9234 role: sent as a capability, the peer's checked (role-check.ts). */
+  readonly role?: RoleConfig;
 }
 
 export interface AddPathNegotiated extends AfiSafi {

@@ -7,6 +7,7 @@
 import { AS_TRANS, AddPathMode, Afi, Safi, afiSafiKey, type AfiSafi, type Capability, type OpenMessage } from '../wire/types.js';
 import type { AddPathNegotiated, FsmConfig, GracefulRestartInfo, NegotiatedSession } from './fsm-types.js';
 import { BGP_VERSION, peerAsOf } from './open-check.js';
+import { roleCapability } from '../wire/role.js';
 
 const IPV4_UNICAST: AfiSafi = { afi: Afi.IPV4, safi: Safi.UNICAST };
 
@@ -31,6 +32,7 @@ export function buildLocalOpen(config: FsmConfig): OpenMessage {
   if (config.addPath.length > 0) {
     caps.push({ type: 'add-path', families: config.addPath.map((f) => ({ afi: f.afi, safi: f.safi, mode: f.mode })) });
   }
+  if (config.role && config.peerAs !== config.localAs) caps.push(roleCapability(config.role.local));
   return {
     type: 'open', version: BGP_VERSION, myAs: config.localAs > 0xffff ? AS_TRANS : config.localAs,
     holdTime: config.holdTime, bgpId: config.routerId >>> 0, capabilities: caps,

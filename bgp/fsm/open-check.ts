@@ -7,6 +7,7 @@ import { assertNever } from '../../common/assert-never.js';
 import { BgpWireError, ErrorCode, OpenSubcode } from '../wire/errors.js';
 import { AS_TRANS, type OpenMessage } from '../wire/types.js';
 import type { FsmConfig } from './fsm-types.js';
+import { checkRole } from './role-check.js';
 
 /** The highest BGP version we speak; sent as the 2-octet data of 2/1. */
 export const BGP_VERSION = 4;
@@ -54,6 +55,8 @@ export function checkOpen(open: OpenMessage, config: FsmConfig): BgpWireError | 
     return new BgpWireError(ErrorCode.OPEN_MESSAGE, OpenSubcode.UNACCEPTABLE_HOLD_TIME,
       `hold time ${open.holdTime} s is unacceptable (must be 0 or at least 3)`);
   }
+  const roleError = config.peerAs !== config.localAs ? checkRole(config.role, open) : undefined;
+  if (roleError) return roleError;
   for (const code of config.requiredCapabilities) {
     const present = open.capabilities.some((c) => capabilityCode(c) === code);
     if (!present) {

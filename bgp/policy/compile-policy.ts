@@ -8,6 +8,7 @@ import type { Prefix } from '../../common/prefix.js';
 import { AsPathSegmentType, type AsPathSegment, type PathAttributes } from '../wire/types.js';
 import type { PolicyAction, PolicyDefinition, PolicyMatch, PolicySubject } from './policy.js';
 import { compilePrefixList, PolicyError } from './prefix-list.js';
+import { applyCommunityAction, extMatches, largeMatches } from './communities.js';
 
 export type PolicyResult =
   | { readonly type: 'accept'; readonly attrs: PathAttributes }
@@ -53,6 +54,14 @@ function compileMatch(m: PolicyMatch | undefined, where: string): { test: Test; 
   if (m.largeCommunities) {
     const want = new Set(m.largeCommunities.map((c) => `${c.globalAdmin}:${c.localData1}:${c.localData2}`));
     tests.push((_p, a) => (a.largeCommunities ?? []).some((c) => want.has(`${c.globalAdmin}:${c.localData1}:${c.localData2}`)));
+  }
+  if (m.largeCommunityPatterns) {
+    const want = m.largeCommunityPatterns;
+    tests.push((_p, a) => (a.largeCommunities ?? []).some((c) => want.some((w) => largeMatches(c, w))));
+  }
+  if (m.extendedCommunities) {
+    const want = m.extendedCommunities;
+    tests.push((_p, a) => (a.extendedCommunities ?? []).some((c) => want.some((w) => extMatches(c, w))));
   }
   if (m.asPathContains) {
     const want = new Set(m.asPathContains);
@@ -116,6 +125,9 @@ export function applyAction(a: PathAttributes, act: PolicyAction, localAs: numbe
       for (let i = 0; i < n; i++) all.push(...one);
       return all.length === 0 ? a : { ...a, asPath: prependPath(a.asPath, all) };
     }
+    case 'set-communities': case 'set-large-communities': case 'remove-large-communities':
+    case 'set-extended-communities': case 'add-extended-communities': case 'remove-extended-communities':
+      return applyCommunityAction(a, act);
     default: return assertNever(act, 'policy action');
   }
 }
@@ -124,7 +136,12 @@ function checkAction(act: PolicyAction, where: string): void {
   switch (act.type) {
     case 'set-local-pref': case 'set-med': u32(act.value, `${where}.value`); return;
     case 'add-communities': case 'remove-communities': act.values.forEach((v, i) => u32(v, `${where}.values[${i}]`)); return;
-    case 'add-large-communities': return;
+    case 'add-large-communities': case 'set-large-communities': case 'remove-large-communities': return;
+    case 'set-communities': act.values.forEach((v, i) => u32(v, `${where}.values[${i}]`)); return;
+    case 'set-extended-communities': case 'add-extended-communities':
+      act.values.forEach((v, i) => { if (v.length !== 8) throw new PolicyError(`${where}.values[${i}]`, 'an extended community is 8 octets'); });
+      return;
+    case 'remove-extended-communities': return;
     case 'prepend':
       if (act.count !== undefined && (!Number.isInteger(act.count) || act.count < 0 || act.count > 32)) throw new PolicyError(`${where}.count`, `${act.count} must be an integer 0..32`);
       (act.asns ?? []).forEach((v, i) => u32(v, `${where}.asns[${i}]`));

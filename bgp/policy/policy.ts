@@ -6,6 +6,7 @@
  */
 import type { Prefix } from '../../common/prefix.js';
 import type { LargeCommunity } from '../wire/types.js';
+import type { ExtCommunityPattern, LargeCommunityPattern } from './communities.js';
 
 /**
  * Cisco/FRR semantics: the route's prefix must lie inside `prefix`; its length must be in
@@ -31,6 +32,10 @@ export interface PolicyMatch {
   /** The route carries every one of these RFC 1997 communities. */
   readonly allCommunities?: readonly number[];
   readonly largeCommunities?: readonly LargeCommunity[];
+  /** The route carries a large community matching any of these patterns. */
+  readonly largeCommunityPatterns?: readonly LargeCommunityPattern[];
+  /** The route carries an extended community matching any of these patterns. */
+  readonly extendedCommunities?: readonly ExtCommunityPattern[];
   /** AS_PATH contains any of these ASes. */
   readonly asPathContains?: readonly number[];
   /** AS_PATH starts with exactly this sequence (Calico asPathPrefix). */
@@ -50,7 +55,17 @@ export type PolicyAction =
   | { readonly type: 'remove-communities'; readonly values: readonly number[] }
   | { readonly type: 'add-large-communities'; readonly values: readonly LargeCommunity[] }
   /** Prepends `asns` in order, `count` times (asns default to [context localAs]). */
-  | { readonly type: 'prepend'; readonly asns?: readonly number[]; readonly count?: number };
+  | { readonly type: 'prepend'; readonly asns?: readonly number[]; readonly count?: number }
+  | CommunityAction;
+
+/** Replace, add to or remove from the communities of each kind (communities.ts applies them); an empty set removes the attribute. */
+export type CommunityAction =
+  | { readonly type: 'set-communities'; readonly values: readonly number[] }
+  | { readonly type: 'set-large-communities'; readonly values: readonly LargeCommunity[] }
+  | { readonly type: 'remove-large-communities'; readonly patterns: readonly LargeCommunityPattern[] }
+  | { readonly type: 'set-extended-communities'; readonly values: readonly Uint8Array[] }
+  | { readonly type: 'add-extended-communities'; readonly values: readonly Uint8Array[] }
+  | { readonly type: 'remove-extended-communities'; readonly patterns: readonly ExtCommunityPattern[] };
 
 export interface PolicyRule {
   readonly name?: string;

@@ -17,7 +17,9 @@ import { bytesEqual, type Prefix } from '../../common/prefix.js';
 import type { CompiledPolicy } from '../policy/compile-policy.js';
 import type { PolicySubject } from '../policy/policy.js';
 import { ipv4PrefixAt } from '../wire/nlri.js';
-import type { Ipv4Prefixes, Nlri, PathAttributes } from '../wire/types.js';
+import { AsPathSegmentType, type Ipv4Prefixes, type Nlri, type PathAttributes } from '../wire/types.js';
+import type { BgpRole } from '../wire/role.js';
+import { otcIngressLeak, otcIngressMark } from './otc.js';
 import type { AttrInterner } from './attr-intern.js';
 import { PrefixTable, v4Prefix } from './prefix-table.js';
 import { Route, type PeerInfo } from './route.js';
@@ -58,10 +60,14 @@ export interface ImportOptions {
   readonly allowAsIn?: number;
   /** Our AS on this session when it is not the RIB's (local-as): the one loop detection looks for. */
   readonly localAs?: number;
+  /** eBGP enforce-first-AS: the AS the AS_PATH must start with (the peer's); routes of other paths are refused. */
+  readonly firstAs?: number;
+  /** RFC 9234 role of ours on the session and the peer's AS: OTC ingress procedure (otc.ts). */
+  readonly role?: { readonly local: BgpRole; readonly peerAs: number };
 }
 
 /** Why an UPDATE's routes were refused before policy. */
-export type ImportVerdict = 'accept' | 'as-path-loop' | 'originator-id-loop' | 'cluster-list-loop';
+export type ImportVerdict = 'accept' | 'as-path-loop' | 'originator-id-loop' | 'cluster-list-loop' | 'first-as-mismatch' | 'otc-route-leak';
 
 /** A path refused on import; keeps what was received (shared per UPDATE) so refilter() can look again. */
 class Rejected { constructor(readonly pathId: number, readonly received: PathAttributes, readonly nextHop: Uint8Array | undefined) {} }
@@ -92,6 +98,15 @@ function remove(slot: Slot, pathId: number): Slot | undefined {
   if (!Array.isArray(slot)) return slot.pathId === pathId ? undefined : slot;
   const rest = slot.filter((p) => p.pathId !== pathId);
   return rest.length === 0 ? undefined : rest.length === 1 ? rest[0] : rest;
+}
+
+/**
+ * RFC 4271 §6.3 first-AS check: the leftmost AS of an AS_SEQUENCE first segment is `asn`. An
+ * empty AS_PATH, or one opening with an AS_SET, fails (as FRR's enforce-first-as).
+ */
+function startsWith(attrs: PathAttributes, asn: number): boolean {
+  const s = attrs.asPath?.[0];
+  return s !== undefined && s.type === AsPathSegmentType.AS_SEQUENCE && s.asns[0] === asn;
 }
 
 /** Prefixes visited per slice when withdrawAll walks the Loc-RIB for this neighbour's paths. */
@@ -142,6 +157,10 @@ export class AdjRibIn {
     const ours = this.options.localAs ?? this.sink.localAs;
     for (const s of attrs.asPath ?? []) for (const a of s.asns) if (a === ours) own++;
     if (own > (this.options.allowAsIn ?? 0)) return 'as-path-loop';
+    const first = this.options.firstAs;
+    if (first !== undefined && this.peer.kind === 'ebgp' && !startsWith(attrs, first)) return 'first-as-mismatch';
+    const role = this.options.role;
+    if (role && otcIngressLeak(role.local, attrs, role.peerAs)) return 'otc-route-leak';
     if (this.peer.kind === 'ibgp') {
       if (attrs.originatorId === this.sink.routerId) return 'originator-id-loop';
       if (attrs.clusterList?.includes(this.sink.clusterId)) return 'cluster-list-loop';
@@ -421,8 +440,10 @@ export class AdjRibIn {
 
   /** The attributes import policy sees: a LOCAL_PREF from an eBGP neighbour is dropped (RFC 4271 §5.1.5). */
   private importView(received: PathAttributes): PathAttributes {
-    if (this.peer.kind !== 'ebgp' || received.localPref === undefined) return received;
-    const { localPref: _l, ...rest } = received;
+    const role = this.options.role;
+    const a = role ? otcIngressMark(role.local, received, role.peerAs) : received;
+    if (this.peer.kind !== 'ebgp' || a.localPref === undefined) return a;
+    const { localPref: _l, ...rest } = a;
     return rest;
   }
 

@@ -21,6 +21,7 @@ export function attributesKey(a: PathAttributes): string {
   k += `|c${a.communities ? a.communities.join(',') : '-'}|r${a.originatorId ?? '-'}`;
   k += `|C${a.clusterList ? a.clusterList.join(',') : '-'}|x${a.extendedCommunities ? a.extendedCommunities.map(hex).join(',') : '-'}`;
   k += `|L${a.largeCommunities ? a.largeCommunities.map((c) => `${c.globalAdmin}:${c.localData1}:${c.localData2}`).join(',') : '-'}`;
+  if (a.onlyToCustomer !== undefined) k += `|O${a.onlyToCustomer}`;
   k += `|u${a.unknown ? a.unknown.map((u) => `${u.typeCode}/${u.flags}/${hex(u.value)}`).join(',') : '-'}`;
   const mp = (a as { readonly mpNextHop?: Uint8Array }).mpNextHop; // export.ts ExportedAttributes
   if (mp) k += `|h${hex(mp)}`;

@@ -2,7 +2,8 @@
  * The export transform (RFC 4271 §5.1, §9.2; RFC 4456 §8; RFC 1997): may this best route go
  * to a peer of this kind, and with which attributes. Pure; UpdateGroup caches results.
  * Order: well-known communities → iBGP split horizon / reflection → strip what must not leave
- * (LOCAL_PREF, MED, ORIGINATOR_ID, CLUSTER_LIST towards eBGP) → export policy → add ours
+ * (LOCAL_PREF, MED, ORIGINATOR_ID, CLUSTER_LIST towards eBGP) → export policy → RFC 9234 OTC
+ * egress (otc.ts: not to providers/peers/RS when set; set towards customers/peers/RS-clients) → add ours
  * (AS prepend, NEXT_HOP self, LOCAL_PREF, ORIGINATOR_ID / CLUSTER_LIST when reflecting).
  * "Never back to the peer it came from" is per peer and lives in UpdateGroup.flush().
  */
@@ -11,6 +12,8 @@ import type { CompiledPolicy } from '../policy/compile-policy.js';
 import { AsPathSegmentType, WellKnownCommunity, type AsPathSegment, type PathAttributes } from '../wire/types.js';
 import { DEFAULT_LOCAL_PREF } from './best-path.js';
 import type { Route } from './route.js';
+import type { BgpRole } from '../wire/role.js';
+import { otcEgress } from './otc.js';
 
 /** Everything that decides the outbound transform; peers with equal targets can share a group. */
 export interface ExportTarget {
@@ -34,9 +37,11 @@ export interface ExportTarget {
   /** Pass a received MED on to eBGP peers (default: only locally set MEDs leave the AS). */
   readonly sendMed?: boolean;
   readonly policy?: CompiledPolicy;
+  /** RFC 9234 role of ours towards these peers (eBGP): the OTC egress procedure (otc.ts). */
+  readonly role?: BgpRole;
 }
 
-export type ExportRefusal = 'no-advertise' | 'no-export' | 'ibgp-split-horizon' | 'not-to-non-client' | 'policy';
+export type ExportRefusal = 'no-advertise' | 'no-export' | 'ibgp-split-horizon' | 'not-to-non-client' | 'policy' | 'only-to-customer';
 
 /**
  * Exported attributes. For IPv6 prefixes the MP_REACH next hop travels in `mpNextHop` (part of
@@ -75,7 +80,7 @@ export function exportTargetKey(t: ExportTarget): string {
   }
   const b = (x: Uint8Array | undefined) => (x ? Array.from(x).join('.') : '-');
   return [t.kind, t.localAs, t.routerId, t.clusterId ?? t.routerId, t.routeReflector ? 1 : 0, t.rrClient ? 1 : 0,
-    b(t.localAddress), b(t.localAddress6), t.nextHopSelf ? 1 : 0, t.sendMed ? 1 : 0, pid, t.nextHopKeep ? 'keep' : ''].join('|');
+    b(t.localAddress), b(t.localAddress6), t.nextHopSelf ? 1 : 0, t.sendMed ? 1 : 0, pid, t.nextHopKeep ? 'keep' : '', t.role ?? ''].join('|');
 }
 
 /** True when `exportRoute` never looks at the prefix for this target (results can be cached per attribute set). */
@@ -106,6 +111,11 @@ export function exportRoute(prefix: Prefix, route: Route, t: ExportTarget): Expo
     const r = t.policy.evaluate(prefix, a, { sourceKind: src.kind, sourcePeer: src.id, localAs: t.localAs });
     if (r.type === 'reject') return { type: 'refuse', reason: 'policy', rule: r.rule };
     a = r.attrs;
+  }
+  if (t.role !== undefined) {
+    const o = otcEgress(t.role, a, t.localAs);
+    if (o === undefined) return { type: 'refuse', reason: 'only-to-customer' };
+    a = o;
   }
   // add ours
   const out: { -readonly [K in keyof ExportedAttributes]: ExportedAttributes[K] } = { ...a };

@@ -12,6 +12,7 @@ import type { AfiSafi, RouteRefreshMessage, UpdateMessage } from '../wire/types.
 import type {
   AddPathFamilyConfig, DownReason, FsmConfig, FsmState, GracefulRestartConfig, NegotiatedSession,
 } from '../fsm/fsm-types.js';
+import type { RoleConfig } from '../fsm/role-check.js';
 import type { ApplySocketOptions, ConnectOptions, SocketOptions } from './socket-options.js';
 import type { WireCodec } from './wire-codec.js';
 
@@ -61,6 +62,8 @@ export interface SessionConfig {
   readonly sendHoldTimeMs?: number;
   /** Messages processed per event-loop turn before yielding (default 256). */
   readonly sliceMessages?: number;
+  /** RFC 9234 BGP role (eBGP): capability 9 in our OPEN, Role Mismatch (2/11) for a peer that does not pair. */
+  readonly role?: RoleConfig;
 }
 
 export type { ConnectOptions } from './socket-options.js';
@@ -178,5 +181,6 @@ export function toFsmConfig(config: SessionConfig, where: string): FsmConfig {
     requiredCapabilities: config.requiredCapabilities ?? [],
     idleHold,
     openHoldTimeMs: positive(config.openHoldTimeMs ?? 240_000, 'openHoldTimeMs', where),
+    ...(config.role ? { role: config.role } : {}),
   };
 }

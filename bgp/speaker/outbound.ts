@@ -134,6 +134,8 @@ export class Outbound {
     // Placeholder next hops: members on different local addresses share the group.
     const target: ExportTarget = {
       kind: n.ibgp ? 'ibgp' : 'ebgp', localAs: this.deps.localAs(p), routerId: this.deps.rib().routerId, routeReflector: true,
+      clusterId: this.deps.rib().clusterId,
+      ...(p.config.localRole !== undefined && !n.ibgp ? { role: p.config.localRole } : {}),
       ...(p.config.routeReflectorClient ? { rrClient: true } : {}),
       localAddress: NEXT_HOP_SELF_V4, localAddress6: NEXT_HOP_SELF_V6,
       ...(p.config.nextHopSelf ? { nextHopSelf: true } : {}),

@@ -5,8 +5,12 @@
 import type { Prefix } from '../../common/prefix.js';
 import type { LargeCommunity, Origin } from '../wire/types.js';
 import type { SocketOptions } from '../session/socket-options.js';
+import type { BgpRole } from '../wire/role.js';
+import type { ExtCommunityPattern, LargeCommunityPattern } from '../policy/communities.js';
 
 export type Family = 'ipv4-unicast' | 'ipv6-unicast';
+export type MaxPrefixAction = 'restart' | 'warn' | 'disable';
+export type { BgpRole } from '../wire/role.js';
 
 export interface PrefixMatch {
   readonly prefix: Prefix;
@@ -26,12 +30,23 @@ export interface PolicyRule {
     readonly asPathPrefix?: readonly number[];
     /** Any of these RFC 8092 large communities is present. */
     readonly largeCommunities?: readonly LargeCommunity[];
+    /** Any large community matching one of these patterns ("*" fields) is present. */
+    readonly largeCommunityPatterns?: readonly LargeCommunityPattern[];
+    /** Any extended community matching one of these patterns is present. */
+    readonly extendedCommunities?: readonly ExtCommunityPattern[];
   };
   readonly action: 'accept' | 'reject';
   readonly set?: {
     readonly addCommunities?: readonly number[];
     readonly removeCommunities?: readonly number[];
     readonly addLargeCommunities?: readonly LargeCommunity[];
+    /** Replace the list (applied before remove and add); empty: remove the attribute. */
+    readonly setCommunities?: readonly number[];
+    readonly setLargeCommunities?: readonly LargeCommunity[];
+    readonly removeLargeCommunities?: readonly LargeCommunityPattern[];
+    readonly setExtendedCommunities?: readonly Uint8Array[];
+    readonly addExtendedCommunities?: readonly Uint8Array[];
+    readonly removeExtendedCommunities?: readonly ExtCommunityPattern[];
     readonly localPref?: number;
     readonly med?: number;
     /** Prepend our AS this many extra times (export only). */
@@ -92,6 +107,23 @@ export interface PeerConfig {
   readonly import?: PolicyConfig;
   readonly export?: PolicyConfig;
   readonly maxPrefixes?: number;
+  /**
+   * What exceeding maxPrefixes does (BIRD `import limit N action ...`, FRR `maximum-prefix N
+   * [warning-only] [restart M]`): 'restart' (default) Cease/1, back after maxPrefixRestart seconds
+   * when set, else after the idle-hold back-off; 'warn' logs and keeps the session; 'disable'
+   * Cease/1 and stays down until enabled again. See max-prefix.ts.
+   */
+  readonly maxPrefixAction?: MaxPrefixAction;
+  readonly maxPrefixRestart?: number;
+  /**
+   * eBGP: an UPDATE whose AS_PATH does not start with the peer's AS is treated as withdrawn
+   * (FRR `enforce-first-as`, BIRD `enforce first as`); default true, false for a route server.
+   */
+  readonly enforceFirstAs?: boolean;
+  /** RFC 9234 BGP role of this side on the session (BIRD `local role`, FRR `local-role`); eBGP only. */
+  readonly localRole?: BgpRole;
+  /** Refuse a peer that sends no role capability (BIRD `require roles`, FRR `strict-mode`). */
+  readonly roleStrict?: boolean;
   readonly description?: string;
   /** Our graceful-restart Restart Time on this session, seconds (Calico maxRestartTime); default the speaker's. */
   readonly gracefulRestartTime?: number;
@@ -128,6 +160,8 @@ export interface SpeakerConfig {
   readonly listen: { readonly address: string; readonly port: number };
   readonly peers: readonly PeerConfig[];
   readonly gracefulRestart?: GracefulRestartSettings;
+  /** Route-reflector cluster id (RFC 4456; BIRD `rr cluster id`, Calico routeReflectorClusterID), dotted quad; default the router id. */
+  readonly clusterId?: string;
 }
 
 export interface OriginateConfig {
@@ -144,6 +178,18 @@ export function peerSocketOptions(c: PeerConfig, speakerAsn: number): SocketOpti
     ...(ttl !== undefined ? { ttl } : {}),
     ...(c.ttlSecurity !== undefined ? { minTtl: 256 - c.ttlSecurity } : {}),
     ...(c.password !== undefined ? { md5Password: c.password } : {}),
+  };
+}
+
+/**
+ * Import checks of a peer's Adj-RIB-In beyond loop detection: eBGP enforce-first-AS (on unless
+ * enforceFirstAs is false) and the RFC 9234 OTC ingress procedure for a configured role.
+ */
+export function importChecks(c: PeerConfig, ibgp: boolean): { firstAs?: number; role?: { local: BgpRole; peerAs: number } } {
+  if (ibgp) return {};
+  return {
+    ...(c.enforceFirstAs !== false ? { firstAs: c.asn } : {}),
+    ...(c.localRole !== undefined ? { role: { local: c.localRole, peerAs: c.asn } } : {}),
   };
 }
 

@@ -23,9 +23,18 @@ export function toPolicyDefinition(cfg: PolicyConfig, direction: PolicyDirection
     if (r.match?.source !== undefined) match.sourceKind = r.match.source === 'peers' ? ['ebgp', 'ibgp'] : ['local'];
     if (r.match?.asPathPrefix?.length) match.asPathPrefix = [...r.match.asPathPrefix];
     if (r.match?.largeCommunities?.length) match.largeCommunities = [...r.match.largeCommunities];
+    if (r.match?.largeCommunityPatterns?.length) match.largeCommunityPatterns = [...r.match.largeCommunityPatterns];
+    if (r.match?.extendedCommunities?.length) match.extendedCommunities = [...r.match.extendedCommunities];
     const actions: PolicyAction[] = [];
     const s = r.set;
     if (r.action === 'accept' && s) {
+      // set (replace) first, then remove, then add: FRR's `set community X` then `comm-list delete`, then additive
+      if (s.setCommunities) actions.push({ type: 'set-communities', values: s.setCommunities.map(u32) });
+      if (s.setLargeCommunities) actions.push({ type: 'set-large-communities', values: [...s.setLargeCommunities] });
+      if (s.setExtendedCommunities) actions.push({ type: 'set-extended-communities', values: [...s.setExtendedCommunities] });
+      if (s.removeLargeCommunities?.length) actions.push({ type: 'remove-large-communities', patterns: [...s.removeLargeCommunities] });
+      if (s.removeExtendedCommunities?.length) actions.push({ type: 'remove-extended-communities', patterns: [...s.removeExtendedCommunities] });
+      if (s.addExtendedCommunities?.length) actions.push({ type: 'add-extended-communities', values: [...s.addExtendedCommunities] });
       if (s.removeCommunities?.length) actions.push({ type: 'remove-communities', values: s.removeCommunities.map(u32) });
       if (s.addCommunities?.length) actions.push({ type: 'add-communities', values: s.addCommunities.map(u32) });
       if (s.addLargeCommunities?.length) actions.push({ type: 'add-large-communities', values: [...s.addLargeCommunities] });

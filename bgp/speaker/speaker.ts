@@ -26,13 +26,14 @@ import { BgpListener } from '../session/listener.js';
 import { compactWireCodec } from '../session/wire-codec-default.js';
 import { LocRib, type BestChanges } from '../rib/loc-rib.js';
 import type { PeerInfo } from '../rib/route.js';
-import { peerConfigEquals, peerSocketOptions, type OriginateAttrs, type PeerConfig, type SpeakerConfig } from './peer-config.js';
+import { importChecks, peerConfigEquals, peerSocketOptions, type OriginateAttrs, type PeerConfig, type SpeakerConfig } from './peer-config.js';
 import { ListenerSecurity } from './listener-security.js';
 import { LogLimiter } from '../../common/log-limiter.js';
 import { compilePeerPolicy } from './policy-config.js';
 import { Peer } from './peer.js';
 import { EstablishedSession } from './established-session.js';
 import { Outbound } from './outbound.js';
+import { enforceMaxPrefixes } from './max-prefix.js';
 import { DEFAULT_STALE_TIME, GracefulRestartHelper, gracefulRestartCapability } from './graceful-restart.js';
 import {
   bestReason, bestRouteViews, downText, filteredRouteViews, peerStatus, routeView, routeViews,
@@ -183,7 +184,7 @@ export class BgpSpeaker {
   /** Apply a whole new config: only added, changed and removed peers are touched. */
   reconfigure(next: SpeakerConfig): { added: string[]; changed: string[]; removed: string[]; unchanged: string[] } {
     const r = { added: [] as string[], changed: [] as string[], removed: [] as string[], unchanged: [] as string[] };
-    if (next.asn !== this.config.asn || next.routerId !== this.config.routerId) {
+    if (next.asn !== this.config.asn || next.routerId !== this.config.routerId || next.clusterId !== this.config.clusterId) {
       // Identity change: every session must restart, and the Loc-RIB knows our AS and id.
       for (const name of [...this.peers.keys()]) { this.removePeer(name); r.removed.push(name); }
       this.config = next;
@@ -337,7 +338,9 @@ export class BgpSpeaker {
   // ------------------------------------------------------------ sessions
 
   private newRib(): LocRib {
-    return new LocRib({ localAs: this.config.asn, routerId: ipv4ToInt(parseAddress(this.config.routerId).bytes) >>> 0, logger: this.log });
+    const id = (a: string) => ipv4ToInt(parseAddress(a).bytes) >>> 0;
+    const cluster = this.config.clusterId;
+    return new LocRib({ localAs: this.config.asn, routerId: id(this.config.routerId), ...(cluster !== undefined ? { clusterId: id(cluster) } : {}), logger: this.log });
   }
 
   private newSession(c: PeerConfig): BgpSession {
@@ -350,6 +353,7 @@ export class BgpSpeaker {
       routeRefresh: true,
       gracefulRestart: gracefulRestartCapability(c, this.config.gracefulRestart),
       socketOptions: peerSocketOptions(c, this.config.asn),
+      ...(c.localRole !== undefined ? { role: { local: c.localRole, strict: c.roleStrict ?? false } } : {}),
     }, { clock: this.deps.clock, logger: this.deps.logger, codec: compactWireCodec, connect: this.deps.connect });
   }
 
@@ -412,6 +416,7 @@ export class BgpSpeaker {
         ...(p.importPolicy ? { policy: p.importPolicy } : {}),
         ...(p.config.allowAsIn !== undefined && p.config.allowAsIn > 0 ? { allowAsIn: p.config.allowAsIn } : {}),
         ...(p.config.localAs !== undefined ? { localAs: p.config.localAs } : {}),
+        ...importChecks(p.config, n.ibgp),
       });
     }
     this.outbound.start(p, e);
@@ -538,12 +543,7 @@ export class BgpSpeaker {
     if (m.nlri.length) rib.update(m.nlri, m.attributes);
     if (n4?.length) rib.update(n4, m.attributes);
     if (m.mpReach?.nlri.length) rib.update(m.mpReach.nlri, m.attributes, m.mpReach.nextHops[0]);
-    const max = p.config.maxPrefixes;
-    if (max !== undefined && rib.received > max) {
-      this.log.warn({ peer: p.config.name, max, received: rib.received }, 'maximum prefixes exceeded: Cease/1');
-      const fam = m.mpReach ? [m.mpReach.afi >>> 8, m.mpReach.afi & 255, m.mpReach.safi] : [0, 1, 1];
-      p.session.automaticStop(CeaseSubcode.MAX_PREFIXES, { restart: true, data: Uint8Array.of(...fam, max >>> 24, (max >>> 16) & 255, (max >>> 8) & 255, max & 255) });
-    }
+    enforceMaxPrefixes(p, rib.received, m, { clock: this.deps.clock, log: this.log });
   }
 
   /**

@@ -77,7 +77,7 @@ export const AttrType = {
   ORIGIN: 1, AS_PATH: 2, NEXT_HOP: 3, MULTI_EXIT_DISC: 4, LOCAL_PREF: 5, ATOMIC_AGGREGATE: 6,
   AGGREGATOR: 7, COMMUNITIES: 8, ORIGINATOR_ID: 9, CLUSTER_LIST: 10, MP_REACH_NLRI: 14,
   MP_UNREACH_NLRI: 15, EXTENDED_COMMUNITIES: 16, AS4_PATH: 17, AS4_AGGREGATOR: 18,
-  LARGE_COMMUNITY: 32,
+  LARGE_COMMUNITY: 32, ONLY_TO_CUSTOMER: 35,
 } as const;
 export type AttrType = typeof AttrType[keyof typeof AttrType];
 
@@ -122,6 +122,8 @@ export interface PathAttributes {
   /** RFC 4360 extended communities, 8 bytes each. */
   readonly extendedCommunities?: readonly Uint8Array[];
   readonly largeCommunities?: readonly LargeCommunity[];
+  /** RFC 9234 Only to Customer: the AS that set it (bgp/rib/otc.ts). */
+  readonly onlyToCustomer?: number;
   readonly unknown?: readonly UnknownAttribute[];
   /**
    * Type codes of known optional transitive attributes (AGGREGATOR, COMMUNITIES, ...) that

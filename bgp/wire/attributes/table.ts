@@ -15,12 +15,14 @@ import { mpUnreachCodec } from './mp-unreach.js';
 import { nextHopCodec } from './next-hop.js';
 import { originCodec } from './origin.js';
 import { originatorIdCodec } from './originator-id.js';
+import { onlyToCustomerCodec } from './only-to-customer.js';
 
 /** In type-code order, which is also the order we encode in (RFC 4271 §5: SHOULD ascend). */
 export const ATTRIBUTE_CODECS: readonly AttributeCodec[] = [
   originCodec, asPathCodec, nextHopCodec, medCodec, localPrefCodec, atomicAggregateCodec,
   aggregatorCodec, communitiesCodec, originatorIdCodec, clusterListCodec, mpReachCodec,
   mpUnreachCodec, extendedCommunitiesCodec, as4PathCodec, as4AggregatorCodec, largeCommunityCodec,
+  onlyToCustomerCodec,
 ];
 
 const BY_CODE: Array<AttributeCodec | undefined> = new Array<AttributeCodec | undefined>(256).fill(undefined);
