@@ -193,7 +193,7 @@ export function parseConfigText(text: string, file: string): BgpdConfig {
   }
   const parsed = fileSchema.safeParse(doc.toJS());
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((iss) => {
+    const issues = parsed.error.issues.flatMap(unionBranch).map((iss) => {
       const path = iss.code === 'unrecognized_keys' ? [...iss.path, iss.keys[0] ?? ''] : iss.path;
       const node = doc.getIn(path.map((p) => (typeof p === 'symbol' ? String(p) : p)), true) as { range?: [number, number, number] } | undefined;
       const keyPath = formatPath(path);
@@ -204,6 +204,17 @@ export function parseConfigText(text: string, file: string): BgpdConfig {
     throw new ConfigError(issues.join('\n'), file, issues);
   }
   return fromFile(parsed.data, file);
+}
+
+/**
+ * An error inside an inline policy (a union with the policy name) says only "Invalid input": use
+ * the issues of the branch that got furthest (the deepest path), so the field is named.
+ */
+function unionBranch(iss: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (iss.code !== 'invalid_union' || iss.errors.length === 0) return [iss];
+  const depth = (b: readonly z.core.$ZodIssue[]) => Math.max(...b.map((i) => i.path.length));
+  const best = iss.errors.reduce((a, b) => (depth(b) > depth(a) ? b : a));
+  return best.flatMap((i) => unionBranch({ ...i, path: [...iss.path, ...i.path] }));
 }
 
 function formatPath(path: readonly PropertyKey[]): string {

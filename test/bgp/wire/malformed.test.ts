@@ -108,6 +108,8 @@ const ROWS: Row[] = [
   { name: 'EXTENDED_COMMUNITIES of 7 bytes', bytes: u(attr(0xc0, 16, '0002fde9000000')), code: 3, subcode: 9, action: 'treat-as-withdraw' },
   { name: 'LARGE_COMMUNITY of 11 bytes', bytes: u(attr(0xc0, 32, '0000fde9000000010000')), code: 3, subcode: 9, action: 'treat-as-withdraw' },
   { name: 'LARGE_COMMUNITY of length 0', bytes: u(attr(0xc0, 32, '')), code: 3, subcode: 9, action: 'treat-as-withdraw' },
+  { name: 'ONLY_TO_CUSTOMER of 3 bytes (RFC 9234 §5)', bytes: u(attr(0xc0, 35, '00fde9')), code: 3, subcode: 5, action: 'treat-as-withdraw' },
+  { name: 'ONLY_TO_CUSTOMER flagged non-transitive', bytes: u(attr(0x80, 35, '0000fde9')), code: 3, subcode: 4, action: 'treat-as-withdraw' },
   { name: 'AS4_PATH from a 4-octet peer', bytes: u(attr(0xc0, 17, '0201 0000fde9')), code: 3, subcode: 9, action: 'attribute-discard' },
   { name: 'AS4_PATH malformed from a 2-octet peer', ctx: EBGP2, bytes: u(attr(0xc0, 17, '0200'), ONE_PREFIX, ORIGIN + attr(0x40, 2, '0201 5ba0') + NH), code: 3, subcode: 11, action: 'attribute-discard',
     check: (m) => assert.deepEqual(m.attributes.asPath, [{ type: 2, asns: [23456] }]) },

@@ -51,7 +51,7 @@ function asPathArb(ctx: CodecContext): fc.Arbitrary<AsPathSegment[]> {
 
 const unicastNextHop = fc.tuple(fc.oneof(fc.integer({ min: 1, max: 126 }), fc.integer({ min: 128, max: 223 })), fc.uint8Array({ minLength: 3, maxLength: 3 }))
   .map(([a, rest]) => Uint8Array.of(a, ...rest));
-const UNKNOWN_CODES = [11, 12, 13, 19, 20, 21, 22, 23, 25, 26, 29, 33, 35, 40, 128, 200, 254, 255];
+const UNKNOWN_CODES = [11, 12, 13, 19, 20, 21, 22, 23, 25, 26, 29, 33, 36, 40, 128, 200, 254, 255];
 
 function attrsArb(ctx: CodecContext): fc.Arbitrary<PathAttributes> {
   return fc.record({
@@ -66,6 +66,7 @@ function attrsArb(ctx: CodecContext): fc.Arbitrary<PathAttributes> {
     ...(ctx.ibgp ? { originatorId: u32, clusterList: fc.array(u32, { minLength: 1, maxLength: 4 }) } : {}),
     extendedCommunities: fc.array(fc.uint8Array({ minLength: 8, maxLength: 8 }), { minLength: 1, maxLength: 4 }),
     largeCommunities: fc.array(fc.record({ globalAdmin: u32, localData1: u32, localData2: u32 }), { minLength: 1, maxLength: 4 }),
+    onlyToCustomer: u32,
     unknown: fc.uniqueArray(fc.record({ typeCode: fc.constantFrom(...UNKNOWN_CODES), flags: fc.constant(0xe0), value: fc.uint8Array({ maxLength: 300 }) }),
       { selector: (u) => u.typeCode, minLength: 1, maxLength: 3 }).map((us) => us.sort((a, b) => a.typeCode - b.typeCode)),
   }, { requiredKeys: [] });
