@@ -289,6 +289,8 @@ export function bgpSpeakerConfig(s: Snapshot, secrets?: SecretReader): BgpCalcRe
     // bindMode None: every address; "::" (dual-stack socket) when the node also speaks IPv6.
     listen: { address: eff.bindMode === 'NodeIP' && local.ipv6 === undefined ? local.ipv4 : local.ipv6 !== undefined ? '::' : '0.0.0.0', port: eff.listenPort },
     peers: peers.map((p) => p.config),
+    // Calico renders `rr cluster id` for a reflector's clients: our CLUSTER_LIST entry and loop check
+    ...(local.rrClusterId !== undefined ? { clusterId: local.rrClusterId } : {}),
   };
   return { speaker, peers, problems };
 }

@@ -122,6 +122,8 @@ test('peerSelector peers with the selected nodes and the reverse side peers back
   const rr = bgpSpeakerConfig(snap('rr1', nodes, { peers }));
   assert.deepEqual(rr.speaker?.peers.map((p) => [p.address, p.routeReflectorClient]).sort(), [['10.0.0.1', true], ['10.0.0.2', true]],
     'the reflector is out of the mesh and its iBGP peers without a cluster ID are its clients');
+  assert.equal(rr.speaker?.clusterId, '244.0.0.1', 'the node\'s routeReflectorClusterID is the speaker\'s cluster id (CLUSTER_LIST, loop check)');
+  assert.equal(a.speaker?.clusterId, undefined);
 });
 
 test('BGPFilter rules become speaker rules; unsupported ones are reported with their path', () => {
