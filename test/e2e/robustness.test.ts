@@ -170,8 +170,6 @@ async function restartNode1(t: { diagnostic(m: string): void }, mode: RestartMod
     assert.deepEqual(r.withdrawnOnNodes, Object.fromEntries(nodes().filter((n) => n !== n1).map((n) => [n.name, 0])), 'no route withdrawn on the other nodes');
     assert.equal(r.lostPackets, 0, `no packet lost between pods (${r.pings.length} pairs, every 10 ms)`);
     assert.deepEqual(snapshot(), baseline, 'every node converged to the route set it had before');
-    // The sessions came back at once: no idle-hold back-off on the peers for a graceful restart.
-    assert.ok(r.sessionsMs < 5000, `every session Established ${r.sessionsMs} ms after the signal`);
   } finally {
     await own.stop();
   }
