@@ -137,7 +137,11 @@ export function labResources(plan: LabPlan): Array<Record<string, unknown>> {
   ];
 }
 
-/** FRR bgpd.conf for the ToR: accepts every node, installs (via zebra) what it learns. */
+/**
+ * FRR bgpd.conf for the ToR: accepts every node, installs (via zebra) what it learns. Graceful
+ * restart in both roles, as a ToR under Calico runs it: a node restarting keeps its routes here
+ * (stale until its End-of-RIB). Connect retry 1 s: the ToR dials a restarted node again soon.
+ */
 export function frrBgpdConfig(plan: LabPlan, logFile: string): string {
   const lines = [
     'frr defaults datacenter',
@@ -148,8 +152,10 @@ export function frrBgpdConfig(plan: LabPlan, logFile: string): string {
     ` bgp router-id ${subnetGateway(1)}`,
     ' no bgp ebgp-requires-policy',
     ' no bgp network import-check',
+    ' bgp graceful-restart',
     ' neighbor NODES peer-group',
     ` neighbor NODES remote-as ${NODE_AS}`,
+    ' neighbor NODES timers connect 1',
     ...plan.nodes.map((n) => ` neighbor ${n.address} peer-group NODES`),
     ' address-family ipv4 unicast',
     '  neighbor NODES activate',
@@ -163,7 +169,7 @@ export function frrZebraConfig(plan: LabPlan, logFile: string): string {
   return `hostname ${plan.torNetns}\nlog file ${logFile}\n!\n`;
 }
 
-/** BIRD 2 configuration for the ToR (the optional `--tor bird`). */
+/** BIRD 2 configuration for the ToR (the optional `--tor bird`), graceful restart in both roles. */
 export function birdConfig(plan: LabPlan): string {
   const peers = plan.nodes.map((n) => `protocol bgp ${n.name.replace(/[^a-z0-9]/g, '_')} from nodes { neighbor ${n.address} as ${NODE_AS}; }`);
   return [
@@ -173,6 +179,7 @@ export function birdConfig(plan: LabPlan): string {
     'template bgp nodes {',
     `  local as ${TOR_AS};`,
     '  connect delay time 1; connect retry time 1; hold time 9; keepalive time 3;',
+    '  graceful restart on;',
     '  ipv4 { import all; export where source = RTS_BGP; };',
     '}',
     ...peers,

@@ -26,6 +26,8 @@ export interface RestartOptions {
   readonly pingIntervalMs?: number;
   /** Longest wait for re-convergence (default 60 s). */
   readonly timeoutMs?: number;
+  /** Called once the old agent is gone, before the new one starts (tests look at the peers' view then). */
+  readonly whileDown?: () => Promise<void>;
 }
 
 export interface RestartReport {
@@ -89,6 +91,7 @@ export async function restartNode(state: LabState, node: NodePlan, options: Rest
     const t0 = performance.now();
     if (options.mode === 'kill') process.kill(oldPid, 'SIGKILL'); else await stopPid(oldPid, 10_000);
     const tStopped = await waitUntil('the old tortie-node to exit', deadline, 5, () => !alive(oldPid));
+    await options.whileDown?.();
     startNode(node, main);
     await waitNodeReady(node, Math.max(1000, deadline - Date.now()));
     const tServing = performance.now();

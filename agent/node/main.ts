@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /**
  * tortie-node (bin): configuration from the environment, start-up like calico-node, then the
- * agent until SIGTERM/SIGINT (Cease to every peer, kernel routes left in place, liveness lease
- * released, exit 0). Any start-up failure is one clear log line and exit 1.
+ * agent until SIGTERM/SIGINT (a graceful restart: BGP connections closed without NOTIFICATION,
+ * kernel routes and IPAM left in place, liveness lease released, exit 0) or until its Node is
+ * deleted (routes withdrawn from every peer, exit 0). Any start-up failure is one clear log line
+ * and exit 1. See RESTART.md.
  */
 import { release } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -95,11 +97,26 @@ async function main(): Promise<void> {
     process.exit(code);
   };
   let stopping = false;
+  // A DaemonSet's rolling restart or upgrade sends SIGTERM: a graceful restart (peers keep our
+  // routes stale until we are back). A node leaving for good withdraws: its Node deleted, or
+  // TORTIE_WITHDRAW_ON_STOP for a drain that keeps the Node.
+  let withdraw = cfg.withdrawOnStop;
   const onSignal = (sig: string): void => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal: sig }, 'stopping: Cease to every BGP peer, kernel routes stay');
+    log.info({ signal: sig }, withdraw
+      ? 'stopping: Cease to every BGP peer (TORTIE_WITHDRAW_ON_STOP), routes withdrawn everywhere; kernel routes stay'
+      : 'stopping for a graceful restart: BGP connections closed without NOTIFICATION, peers keep our routes until we are back; kernel routes and IPAM stay');
     void shutdown(0);
+  };
+  let ownNodeSeen = false;
+  /** Our Node resource deleted (`tortiectl delete node`): the node leaves for good; withdraw and exit. */
+  const checkOwnNode = (present: boolean): void => {
+    if (present) { ownNodeSeen = true; return; }
+    if (!ownNodeSeen || stopping) return;
+    withdraw = true;
+    log.warn('this node\'s Node resource was deleted: withdrawing its routes from every BGP peer and exiting');
+    onSignal('Node deleted');
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
@@ -181,7 +198,7 @@ async function main(): Promise<void> {
     const ipamController = new IpamController({ elector: store, gc: { store, datastore, logger: log }, clock, logger: log,
       names: () => ({ nodes: cache.nodes.keys(), pools: cache.pools.keys() }) }, { nodeName: cfg.nodeName });
     const cache = new DatastoreCache({ datastore, store, clock, logger: log, ...(cfg.routerId === undefined ? {} : { routerIdSetting: cfg.routerId }) },
-      cfg.nodeName, () => { agent.schedule(); ipamController.kick(); }, onConnection);
+      cfg.nodeName, () => { agent.schedule(); ipamController.kick(); checkOwnNode(cache.nodes.has(cfg.nodeName)); }, onConnection);
     // One VTEP per family: vxlan.calico on the IPv4 node address, vxlan-v6.calico on the IPv6 one.
     const vxlan = addr === undefined ? undefined : new VxlanSupport({ ipam, datastore, netlink, logger: log }, cfg.nodeName, addr.address);
     const vxlan6 = addr6 === undefined ? undefined : new VxlanSupport({ ipam, datastore, netlink, logger: log }, cfg.nodeName, addr6.address);
@@ -209,7 +226,7 @@ async function main(): Promise<void> {
       parentIface: addr?.iface ?? addr6?.iface ?? '', backend: cfg.backend, ...(udpFallback ? { udpFallback } : {}),
       ...(addr6 === undefined ? {} : { nodeIp6: addr6.address, nodeCidr6: `${addr6.address}/${addr6.prefixLength}` }),
     });
-    closers.push(() => agent.stop());
+    closers.push(() => agent.stop({ withdraw }));
     await cache.start();
     closers.push(() => cache.stop());
 

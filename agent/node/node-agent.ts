@@ -508,8 +508,14 @@ export class NodeAgent {
 
   learnedRoutes(): LearnedRoute[] { return [...this.learned.values()]; }
 
-  /** SIGTERM: Cease to every peer; kernel routes stay for the next start. */
-  async stop(): Promise<void> {
+  /**
+   * Stop; kernel routes stay for the next start. By default a graceful restart: the BGP
+   * connections close without a NOTIFICATION, so peers that took our graceful-restart capability
+   * keep our routes (stale) until we are back and send End-of-RIB, or our restart time runs out.
+   * `withdraw`: Cease/administrative shutdown (Hard Reset where the N bit is negotiated), so every
+   * peer drops our routes now: a node leaving for good.
+   */
+  async stop(options: { readonly withdraw?: boolean } = {}): Promise<void> {
     this.stopped = true;
     this.scheduled?.cancel();
     this.underlayTimer?.cancel();
@@ -517,7 +523,7 @@ export class NodeAgent {
     this.bgpHealthTimer?.cancel();
     this.unsubscribeLinks?.();
     await this.running;
-    await this.speaker?.stop();
+    await this.speaker?.stop({ graceful: options.withdraw !== true });
     this.deps.routeTable.stop();
     this.deps.rules?.stop();
   }

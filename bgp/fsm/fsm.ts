@@ -13,7 +13,7 @@ import { CeaseSubcode, ErrorCode, FsmSubcode, type BgpWireError } from '../wire/
 import type { NotificationMessage, OpenMessage } from '../wire/types.js';
 import type { FsmConfig, FsmInput, FsmOutput, FsmState, NegotiatedSession, TimerName } from './fsm-types.js';
 import { IdleHoldBackoff } from './idle-hold-backoff.js';
-import { buildLocalOpen, negotiate, notificationGr } from './negotiate.js';
+import { buildLocalOpen, negotiate, notificationGr, peerRestarting } from './negotiate.js';
 import { checkOpen } from './open-check.js';
 import { hardResetWrap, notification, shutdownNotification } from './notifications.js';
 
@@ -166,7 +166,14 @@ export class BgpFsm {
         ...(options.received !== undefined ? { notificationReceived: options.received } : {}),
       },
     });
-    if (options.restart && this.autoRestart) {
+    if (options.restart && this.autoRestart && session !== undefined && peerRestarting(session, options)) {
+      // RFC 4724: a graceful-restart peer that closed its session is restarting and reconnects
+      // within its restart time while its routes are kept stale. Damping that (the Idle state
+      // refuses its connection until the back-off expires) would hold every stale route that
+      // long, growing with each rolling restart: listen and connect again at once instead.
+      this.connectRetryCounter++;
+      this.startTimer(out, 'idleHold', 0);
+    } else if (options.restart && this.autoRestart) {
       this.connectRetryCounter++;
       this.startTimer(out, 'idleHold', this.backoff.dropped(this.deps.now()));
     } else {

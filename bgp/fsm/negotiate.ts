@@ -4,7 +4,8 @@
  * (RFC 6793), MP-BGP families (RFC 4760), ADD-PATH (RFC 7911), extended message (RFC 8654),
  * route refresh (RFC 2918/7313), graceful restart (RFC 4724).
  */
-import { AS_TRANS, AddPathMode, Afi, Safi, afiSafiKey, type AfiSafi, type Capability, type OpenMessage } from '../wire/types.js';
+import { AS_TRANS, AddPathMode, Afi, Safi, afiSafiKey, type AfiSafi, type Capability, type NotificationMessage, type OpenMessage } from '../wire/types.js';
+import { CeaseSubcode, ErrorCode } from '../wire/errors.js';
 import type { AddPathNegotiated, FsmConfig, GracefulRestartInfo, NegotiatedSession } from './fsm-types.js';
 import { BGP_VERSION, peerAsOf } from './open-check.js';
 import { roleCapability } from '../wire/role.js';
@@ -116,4 +117,16 @@ export function negotiate(config: FsmConfig, localOpen: OpenMessage, peerOpen: O
 export function notificationGr(n: NegotiatedSession): boolean {
   const ours = n.localOpen.capabilities.some((c) => c.type === 'graceful-restart' && c.notification);
   return ours && n.peerGracefulRestart?.notification === true;
+}
+
+/**
+ * The Established session `n` went down the way a graceful restart of the peer looks (RFC 4724
+ * §4.2, RFC 8538): the peer advertised a restart time and families, we sent no NOTIFICATION, and
+ * it sent none or, with the N bit on both sides, one other than Cease/Hard Reset.
+ */
+export function peerRestarting(n: NegotiatedSession, drop: { readonly notify?: NotificationMessage; readonly received?: NotificationMessage }): boolean {
+  const g = n.peerGracefulRestart;
+  if (g === undefined || g.restartTime === 0 || g.families.length === 0 || drop.notify !== undefined) return false;
+  const r = drop.received;
+  return r === undefined || (notificationGr(n) && !(r.code === ErrorCode.CEASE && r.subcode === CeaseSubcode.HARD_RESET));
 }

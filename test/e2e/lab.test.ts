@@ -16,9 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pollUntil } from '../helpers/poll.js';
 import { Proc, trySh } from '../helpers/sh.js';
-import { type LabState, addPod, ctl, runCni, startNode, waitNodeReady } from '../../agent/lab/lab.js';
+import { type LabState, addPod, ctl, runCni } from '../../agent/lab/lab.js';
 import { check } from '../../agent/lab/lab-report.js';
-import { readPid, stopPid } from '../../agent/lab/lab-host.js';
+import { alive, readPid } from '../../agent/lab/lab-host.js';
 import { labResources, type NodePlan, type PodPlan } from '../../agent/lab/lab-plan.js';
 import { stringify } from 'yaml';
 import type { LabPod } from '../../agent/lab/ping-matrix.js';
@@ -198,20 +198,18 @@ test('concurrent CNI ADD and DEL on two nodes leak no address and no interface',
   }
 });
 
-test('a node leaving (SIGTERM) has its routes withdrawn everywhere; it comes back on restart', { skip }, async () => {
+// SIGTERM is a graceful restart (peers keep the node's routes): restarts are in robustness.test.ts.
+// A node leaves for good when its Node is deleted, as a Calico user removes one (last: node3 stays gone).
+test('a node leaving for good (tortiectl delete node) has its routes withdrawn everywhere; its agent exits', { skip }, async () => {
   const n3 = node(3);
   const [block] = blocksOf(n3);
   assert.ok(block !== undefined);
   const pid = readPid(n3.pidFile);
   assert.ok(pid !== undefined);
-  await stopPid(pid, 10_000);
+  ctl(lab.plan, ['delete', 'node', n3.name]);
   await pollUntil(() => [node(1), node(2)].every((n) => !agentRoutes(n.netns).some((r) => r.dst === block)) && !(block in torBgp()),
     { timeoutMs: 15_000, what: `${block} withdrawn from node1, node2 and the ToR` });
-  // SIGTERM leaves the leaving node's own kernel routes in place (restart converges without flapping).
-  assert.ok(blocksOf(n3).includes(block), 'node3 keeps its blackhole route');
-  startNode(n3);
-  await waitNodeReady(n3);
-  await pollUntil(() => [node(1), node(2)].every((n) => agentRoutes(n.netns).some((r) => r.dst === block)) && block in torBgp(),
-    { timeoutMs: 20_000, what: `${block} back on node1, node2 and the ToR` });
-  await pollUntil(() => ping(pod('pod1-1'), pod('pod3-1')), { timeoutMs: 10_000, what: 'pod1-1 → pod3-1 after the restart' });
+  await pollUntil(() => !alive(pid), { timeoutMs: 10_000, what: 'node3\'s tortie-node to exit' });
+  const tor = (JSON.parse(torVtysh(lab, `show ip bgp neighbors ${n3.address} json`)) as Record<string, { lastNotificationReason?: string }>)[n3.address];
+  assert.match(tor?.lastNotificationReason ?? '', /Cease\/(Administrative Shutdown|Hard Reset)/, 'the ToR was told the node is going away');
 });

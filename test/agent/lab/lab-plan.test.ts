@@ -40,13 +40,15 @@ test('resources pass the real schemas: CrossSubnet VXLAN pool, one ToR BGPPeer p
   assert.equal(bench['blockSize'], 31);
 });
 
-test('ToR configs name every node as a neighbour', () => {
+test('ToR configs name every node as a neighbour, with graceful restart on', () => {
   const plan = planLab(base);
   const frr = frrBgpdConfig(plan, '/tmp/bgpd.log');
   assert.match(frr, /^frr defaults datacenter\n/);
   for (const n of plan.nodes) assert.ok(frr.includes(` neighbor ${n.address} peer-group NODES`));
   const bird = birdConfig(plan);
   for (const n of plan.nodes) assert.ok(bird.includes(`neighbor ${n.address} as 64512;`));
+  assert.match(frr, /^ bgp graceful-restart$/m);
+  assert.match(bird, /^  graceful restart on;$/m);
 });
 
 test('bad options are refused with the option named', () => {

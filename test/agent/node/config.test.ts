@@ -25,6 +25,8 @@ test('defaults follow the contract', () => {
   assert.deepEqual(c.etcd.endpoints, ['http://127.0.0.1:2379']);
   assert.equal(c.bgpReadyThresholdSeconds, 30);
   assert.equal(nodeConfigFromEnv({ NODENAME: 'n1', TORTIE_BGP_READY_THRESHOLD_SECONDS: '0', TORTIE_BGP_METRICS_PER_PEER: 'false' }).bgpReadyThresholdSeconds, 0);
+  assert.equal(c.withdrawOnStop, false, 'SIGTERM is a graceful restart by default');
+  assert.equal(nodeConfigFromEnv({ NODENAME: 'n1', TORTIE_WITHDRAW_ON_STOP: 'true' }).withdrawOnStop, true);
   assert.equal(nodeConfigFromEnv({ NODENAME: 'n1', TORTIE_BGP_METRICS_PER_PEER: 'false' }).metrics.perPeer, false);
 });
 

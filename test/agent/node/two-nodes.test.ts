@@ -6,9 +6,10 @@
  *
  * Each node registers itself, gets a block (blackhole proto 80) before any pod, meshes over
  * iBGP (node1 dials: its IP string sorts lower), installs the other's block via the peer;
- * pods made by the CNI plugin ping each other; node.ctl reports the mesh; SIGTERM sends Cease
- * (the peer sees Administrative shutdown) and leaves the kernel routes; a restart converges
- * without removing them.
+ * pods made by the CNI plugin ping each other; node.ctl reports the mesh; SIGTERM is a graceful
+ * restart (the peer keeps the routes stale) and, with TORTIE_WITHDRAW_ON_STOP, sends Cease (the
+ * peer sees Administrative shutdown and withdraws); either way kernel routes stay and a restart
+ * converges without removing them.
  */
 import { strict as assert } from 'node:assert';
 import { after, before, test } from 'node:test';
@@ -190,52 +191,74 @@ test('an etcd outage leaves routes and BGP alone, CNI ADD fails with a retryable
   assert.ok(lab.routes(n1).some((r) => r.dst === pod.address));
 });
 
-test('SIGTERM sends Cease and keeps routes; a restart converges without removing them', { skip }, async () => {
-  const b1 = blackhole(n1) ?? '';
+/** node1's view of its mesh session with node2 (node.ctl). */
+async function meshPeer(): Promise<Record<string, unknown> | undefined> {
+  const r = await lab.call(n1, 'node.ctl', { command: 'bgp-status' }).catch(() => undefined);
+  return (r?.['peers'] as Array<Record<string, unknown>> | undefined)?.[0];
+}
+
+/** `ip monitor route` in each node's namespace, with a marker route proving it saw everything up to now. */
+async function deletedProto80(monitors: ReadonlyArray<readonly [LabNode, Proc]>, marker: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const [n, m] of monitors) {
+    sh('ip', ['-n', n.ns, 'route', 'add', marker, 'dev', 'lo', 'proto', 'static']);
+    await pollUntil(() => m.output.includes(marker.replace('/32', '')), { timeoutMs: 5000, what: `monitor marker in ${n.ns}` });
+    sh('ip', ['-n', n.ns, 'route', 'del', marker, 'dev', 'lo', 'proto', 'static']);
+    out.push(...m.output.split('\n').filter((l) => l.startsWith('Deleted') && l.includes('proto 80')).map((l) => `${n.ns}: ${l}`));
+  }
+  return out;
+}
+
+test('SIGTERM is a graceful restart: node1 keeps node2\'s block (stale, no NOTIFICATION), nothing is deleted on either node', { skip }, async () => {
+  const b2 = blackhole(n2) ?? '';
+  const before1 = lab.routes(n1).map((r) => r.dst).sort();
   const before2 = lab.routes(n2).map((r) => r.dst).sort();
-  assert.ok(before2.includes(b1));
+  assert.ok(before1.includes(b2));
+  const monitors = [n1, n2].map((n) => [n, new Proc('ip', ['-n', n.ns, 'monitor', 'route'])] as const);
+  for (const [, m] of monitors) { lab.topo.defer(() => m.stop()); await pollUntil(() => m.pid !== undefined, { timeoutMs: 2000 }); }
   const code = await lab.stop(n2);
   assert.equal(code, 0, 'tortie-node exits 0 on SIGTERM');
-  // The peer reports the session closed by an administrative shutdown (Cease/2).
-  await pollUntil(async () => {
-    const r = await lab.call(n1, 'node.ctl', { command: 'bgp-status' });
-    const p = (r['peers'] as Array<Record<string, unknown>>)[0];
-    return p !== undefined && p['state'] !== 'up' && /administrative shutdown/i.test(String(p['info'])) ? true : JSON.stringify(p);
-  }, { timeoutMs: 10_000, what: 'node1 sees Cease/administrative shutdown' });
+  // The connection closed without a NOTIFICATION: node1's graceful-restart helper keeps the block.
+  const down = await pollUntil(async () => { const p = await meshPeer(); return p !== undefined && p['state'] !== 'up' ? p : undefined; },
+    { timeoutMs: 10_000, what: 'node1 sees the session down' });
+  assert.doesNotMatch(String(down['info']), /administrative shutdown|hard reset/i, 'no Cease on a restart');
+  assert.ok(lab.routes(n1).some((r) => r.dst === b2), `node1 keeps ${b2} while node2 restarts`);
   assert.deepEqual(lab.routes(n2).map((r) => r.dst).sort(), before2, 'routes stay in node2 kernel after SIGTERM');
-  // The node that left has its block withdrawn on the other node.
+  lab.start(n2);
+  await pollUntil(async () => (await meshPeer())?.['info'] === 'Established', { timeoutMs: 20_000, intervalMs: 20, what: 'node2 back in the mesh' });
+  await pollUntil(() => JSON.stringify(lab.routes(n2).map((r) => r.dst).sort()) === JSON.stringify(before2), { timeoutMs: 10_000, what: 'node2\'s routes as before' });
+  assert.deepEqual(await deletedProto80(monitors, '192.0.2.1/32'), [], 'no route of either node deleted during the restart');
+  assert.deepEqual(lab.routes(n1).map((r) => r.dst).sort(), before1);
+});
+
+test('TORTIE_WITHDRAW_ON_STOP: SIGTERM sends Cease and node1 drops node2\'s block; a restart converges without removing node2\'s routes', { skip }, async () => {
   const b2 = blackhole(n2) ?? '';
-  await pollUntil(() => !lab.routes(n1).some((r) => r.dst === b2), { timeoutMs: 5000, what: `node1 drops the route to ${b2}` });
-  // Watch node2's routes while it restarts (ip monitor sees every delete): none may disappear.
+  const before2 = lab.routes(n2).map((r) => r.dst).sort();
+  // The setting is read at start: restart node2 with it (gracefully), then stop it.
+  n2.env['TORTIE_WITHDRAW_ON_STOP'] = 'true';
+  try {
+    assert.equal(await lab.stop(n2), 0);
+    lab.start(n2);
+    await pollUntil(async () => (await meshPeer())?.['info'] === 'Established', { timeoutMs: 20_000, intervalMs: 20, what: 'node2 back in the mesh' });
+    assert.equal(await lab.stop(n2), 0);
+  } finally { delete n2.env['TORTIE_WITHDRAW_ON_STOP']; }
+  await pollUntil(async () => { const p = await meshPeer(); return p !== undefined && p['state'] !== 'up' && /administrative shutdown/i.test(String(p['info'])) ? true : JSON.stringify(p); },
+    { timeoutMs: 10_000, what: 'node1 sees Cease/administrative shutdown' });
+  await pollUntil(() => !lab.routes(n1).some((r) => r.dst === b2), { timeoutMs: 5000, what: () => `node1 drops the route to ${b2}\n${lab.logs(8000)}` });
+  assert.deepEqual(lab.routes(n2).map((r) => r.dst).sort(), before2, 'kernel routes stay in node2');
   const monitor = new Proc('ip', ['-n', n2.ns, 'monitor', 'route']);
   lab.topo.defer(() => monitor.stop());
   await pollUntil(() => monitor.pid !== undefined, { timeoutMs: 2000 });
   lab.start(n2);
-  const seenMissing: string[] = [];
-  await pollUntil(async () => {
-    const now = new Set(lab.routes(n2).map((r) => r.dst));
-    for (const d of before2) if (!now.has(d)) seenMissing.push(d);
-    const r = await lab.call(n2, 'node.ctl', { command: 'bgp-status' }).catch(() => undefined);
-    const p = (r?.['peers'] as Array<Record<string, unknown>> | undefined)?.[0];
-    return p?.['info'] === 'Established';
-  }, { timeoutMs: 20_000, intervalMs: 20, what: 'node2 back in the mesh' });
-  // Convergence done (give the agent its post-convergence sync), routes still all there.
-  await pollUntil(() => sh('ip', ['-n', n2.ns, '-j', 'route', 'show', 'proto', '80']).length > 0, { timeoutMs: 2000 });
-  const after2 = lab.routes(n2).map((r) => r.dst).sort();
-  // A marker route proves the monitor saw everything up to now.
-  sh('ip', ['-n', n2.ns, 'route', 'add', '192.0.2.1/32', 'dev', 'lo', 'proto', 'static']);
-  await pollUntil(() => monitor.output.includes('192.0.2.1'), { timeoutMs: 5000, what: 'monitor marker' });
-  assert.deepEqual(monitor.output.split('\n').filter((l) => l.startsWith('Deleted') && l.includes('proto 80')), [], 'no route of node2 was deleted during the restart');
-  assert.deepEqual(seenMissing, [], 'no route of node2 vanished during the restart');
-  assert.deepEqual(after2, before2);
+  await pollUntil(async () => (await meshPeer())?.['info'] === 'Established', { timeoutMs: 20_000, intervalMs: 20, what: 'node2 back in the mesh' });
   await pollUntil(() => lab.routes(n1).some((r) => r.dst === b2 && r.gateway === '10.99.0.2'), { timeoutMs: 10_000, what: `node1 has ${b2} again` });
-  // node1 counted the session flap in its metrics.
-  const metrics = await pollUntil(() => {
+  assert.deepEqual(await deletedProto80([[n2, monitor]], '192.0.2.2/32'), [], 'no route of node2 deleted during the restart');
+  assert.deepEqual(lab.routes(n2).map((r) => r.dst).sort(), before2);
+  // node1 counted the session flaps in its metrics.
+  await pollUntil(() => {
     const m = httpGetIn(n1.ns, 9091, '/metrics');
     return /tortie_bgp_session_flaps_total\{peer="Mesh_10_99_0_2"\} [1-9]/.test(m) && /tortie_bgp_session_state\{peer="Mesh_10_99_0_2"\} 6/.test(m) ? m : undefined;
-  }, { timeoutMs: 5000, what: 'flap counted' });
-  // (One or two: the mesh toggled off and on earlier in this test may have taken this session down too.)
-  assert.match(metrics, /tortie_bgp_session_flaps_total\{peer="Mesh_10_99_0_2"\} [12]\n/);
+  }, { timeoutMs: 5000, what: 'flaps counted' });
   // The restarted agent re-adopted pod-b's endpoint from the kernel + IPAM: CNI CHECK passes.
   const dev = lab.routes(n2).find((r) => r.dst === podB)?.dev ?? '';
   assert.match(dev, /^cali/);

@@ -376,6 +376,51 @@ describe('idle-hold back-off', () => {
   });
 });
 
+describe('graceful restart of the peer: no idle-hold back-off', () => {
+  const grCaps = (notification: boolean): Capability[] => [{ type: 'multiprotocol', afi: 1, safi: 1 }, { type: 'four-octet-as', asn: 65002 },
+    { type: 'graceful-restart', restarting: false, notification, restartTime: 120, families: [{ afi: 1, safi: 1, forwardingPreserved: true }] }];
+  const established = (h: Harness, caps: Capability[]): void => {
+    h.feed({ type: 'Tcp_CR_Acked' }, { type: 'BGPOpen', message: peerOpen({}, caps) }, { type: 'KeepAliveMsg' });
+    assert.equal(h.fsm.state, 'Established');
+  };
+  it('a GR peer that closes its connection is listened for and dialled at once, every time', () => {
+    const h = new Harness(config({ gracefulRestart: { restartTime: 120 } }));
+    h.feed({ type: 'ManualStart' });
+    for (let i = 0; i < 4; i++) {
+      established(h, grCaps(false));
+      const outs = h.feed({ type: 'TcpConnectionFails', error: 'ECONNRESET' });
+      assertDrop(h, outs);
+      assert.deepEqual(timers(outs), ['idleHold:0'], `restart ${i + 1}: no back-off`);
+      const again = h.feed({ type: 'IdleHoldTimer_Expires' });
+      assert.ok(has(again, 'connect'));
+      // Its new process is not listening yet: wait in Active for its own connection.
+      h.feed({ type: 'TcpConnectionFails', error: 'ECONNREFUSED' });
+      assert.equal(h.fsm.state, 'Active');
+      h.feed({ type: 'ConnectRetryTimer_Expires' });
+    }
+  });
+  it('with the N bit, a Cease other than Hard Reset is a restart too; Hard Reset and errors back off', () => {
+    const grN = config({ gracefulRestart: { restartTime: 120, notification: true } });
+    const h = new Harness(grN);
+    h.feed({ type: 'ManualStart' });
+    established(h, grCaps(true));
+    assert.deepEqual(timers(h.feed({ type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 4, data: new Uint8Array() } })), ['idleHold:0']);
+    h.feed({ type: 'IdleHoldTimer_Expires' });
+    established(h, grCaps(true));
+    assert.deepEqual(timers(h.feed({ type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 9, data: new Uint8Array() } })), ['idleHold:5000']);
+    const e = new Harness(grN);
+    e.feed({ type: 'ManualStart' });
+    established(e, grCaps(true));
+    assert.deepEqual(timers(e.feed({ type: 'HoldTimer_Expires' })), ['idleHold:5000'], 'hold timer expiry (we send 4/0) is an error');
+    const noN = new Harness(config({ gracefulRestart: { restartTime: 120 } }));
+    noN.feed({ type: 'ManualStart' });
+    established(noN, grCaps(false));
+    assert.deepEqual(timers(noN.feed({ type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 2, data: new Uint8Array() } })), ['idleHold:5000'], 'no N bit: a NOTIFICATION ends GR');
+    const plain = new Harness().to('Established');
+    assert.deepEqual(timers(plain.feed({ type: 'TcpConnectionFails' })), ['idleHold:5000'], 'a peer without GR backs off');
+  });
+});
+
 describe('FSM invariants (property)', () => {
   const arbInput: fc.Arbitrary<FsmInput> = fc.constantFrom<FsmInput>(
     { type: 'ManualStart' }, { type: 'ManualStop' }, { type: 'AutomaticStart' },
