@@ -435,7 +435,7 @@ export class NodeAgent {
     this.convergence.bestPathChanged(this.deps.clock.now());
     const b = c.best;
     if (b === undefined || b.from === 'local' || b.nextHop === 'self') this.learned.delete(c.prefix);
-    else this.learned.set(c.prefix, { prefix: c.prefix, nextHop: b.nextHop, peer: b.from });
+    else this.learned.set(c.prefix, { prefix: c.prefix, nextHop: b.nextHop, peer: b.from, ...(b.localPref === undefined ? {} : { localPref: b.localPref }) });
     this.schedule(0);
   }
 

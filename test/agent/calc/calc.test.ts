@@ -608,3 +608,23 @@ test('passive side per peering kind as confd renders `passive on`', () => {
     assert.equal(rev?.name, 'Node_10_0_0_2', 'confd names the reverse side node-specific');
   }
 });
+
+test('kernel routes: a learned route with LOCAL_PREF above 2147483647 - normal priority is elevated (confd import/kernel filters)', () => {
+  const nodes = [node('a', '10.0.1.2/24'), node('b', '10.0.1.3/24')];
+  const s = snap('a', nodes, { blocks: [{ cidr: '10.244.0.0/26', node: 'a', allocations: [] }] });
+  const wl = [{ address: '10.244.0.5', iface: 'cali123' }, { address: '10.244.0.6', iface: 'cali456' }];
+  const learned = [
+    // A VM migrating from this node to b: b advertises its /32 with priority 512.
+    { prefix: '10.244.0.5/32', nextHop: '10.0.1.3', peer: 'Mesh_10_0_1_3', localPref: 2147483647 - 512 },
+    // Normal priority (2147483647 - 1024): the local workload route stays.
+    { prefix: '10.244.0.6/32', nextHop: '10.0.1.3', peer: 'Mesh_10_0_1_3', localPref: 2147483647 - 1024 },
+    { prefix: '10.244.1.0/26', nextHop: '10.0.1.3', peer: 'Mesh_10_0_1_3', localPref: 100 },
+  ];
+  const byDst = new Map(kernelRoutes(s, learned, wl, facts('10.0.1.2/24')).routes.map((r) => [r.dst, r]));
+  assert.deepEqual(byDst.get('10.244.0.5/32'), { dst: '10.244.0.5/32', type: 'unicast', iface: 'eth0', gateway: '10.0.1.3', onlink: true, metric: 512 });
+  assert.deepEqual(byDst.get('10.244.0.6/32'), { dst: '10.244.0.6/32', type: 'unicast', iface: 'cali456', scope: 'link' });
+  assert.equal(byDst.get('10.244.1.0/26')?.metric, undefined);
+  // ipv4NormalRoutePriority moves the threshold with it.
+  const s2 = snap('a', nodes, { configs: { default: { ipv4NormalRoutePriority: 256 } } });
+  assert.equal(new Map(kernelRoutes(s2, learned, wl, facts('10.0.1.2/24')).routes.map((r) => [r.dst, r])).get('10.244.0.5/32')?.iface, 'cali123');
+});

@@ -174,3 +174,18 @@ test('peerSelector peering (confd: Node_, both ends dial): tortie1 dials calico-
   await pollUntil(() => synsTo(CALICO.b.ip) > 0, { timeoutMs: 20_000, what: 'tortie1 dials calico-b (confd never makes a Node_ peering passive)' });
   await routesMatch(false);
 });
+
+test('live migration: calico-a advertises a tortie1 pod\'s /32 at priority 512; tortie1 routes it there (metric 512), then back', { skip }, async () => {
+  const pod = lab.addPod(t, 'vm1');
+  const host = `${pod.address}/32`;
+  const local = (): boolean => lab.routes(t).some((r) => r.dst === pod.address && (r.dev ?? '').startsWith('cali'));
+  await pollUntil(local, { timeoutMs: 15_000, what: `tortie1 workload route ${host}: ${JSON.stringify(lab.routes(t))}` });
+  // Felix on the VM's new node programs the /32 with the elevated priority; BIRD learns it from the kernel.
+  sh('ip', ['-n', ns.a, 'route', 'add', host, 'dev', 'eth0', 'metric', '512']);
+  const seen = await pollUntil(async () => (await tortieRoutes()).find((x) => x.prefix === host), { timeoutMs: 20_000, what: `tortie1 learns ${host}\n${diag()}` });
+  assert.equal(seen.localPref, 2147483647 - 512);
+  await pollUntil(() => sh('ip', ['-n', t.ns, 'route', 'show', 'proto', '80', host]).includes(`via ${CALICO.a.ip} dev eth0 metric 512`),
+    { timeoutMs: 15_000, what: `tortie1 kernel: ${host} via calico-a metric 512: ${sh('ip', ['-n', t.ns, 'route', 'show', host])}` });
+  sh('ip', ['-n', ns.a, 'route', 'del', host, 'dev', 'eth0', 'metric', '512']);
+  await pollUntil(local, { timeoutMs: 20_000, what: `tortie1 workload route back: ${sh('ip', ['-n', t.ns, 'route', 'show', host])}` });
+});
