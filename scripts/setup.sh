@@ -17,6 +17,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q >&2
   apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
 fi
+# BIRD 1.6 (calico-node's BGP daemon is a fork of 1.6.8) for the migration tests: Debian's `bird`
+# package conflicts with bird2, so it is unpacked beside it (test/helpers/calico-bird.ts finds it).
+if [ ! -x /opt/bird16/usr/sbin/bird ]; then
+  echo "setup: unpacking Debian's bird (1.6) into /opt/bird16" >&2
+  tmp=$(mktemp -d); chmod 755 "$tmp"
+  (cd "$tmp" && apt-get download -q bird >&2) && mkdir -p /opt/bird16 && dpkg -x "$tmp"/bird_*.deb /opt/bird16
+  rm -rf "$tmp"
+fi
 # Installing the packages must not leave daemons running that would take our ports.
 for svc in bird frr etcd; do
   if command -v systemctl >/dev/null 2>&1; then systemctl stop "$svc" >/dev/null 2>&1 || true; fi

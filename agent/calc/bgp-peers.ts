@@ -134,7 +134,24 @@ export function importPolicy(s: Snapshot, external: boolean, filterRulesFirst: r
   return rules.length === 0 ? undefined : { rules: linearize(rules, 'accept'), default: 'accept' };
 }
 
-interface Target { ip: string; family: 4 | 6; port: number | undefined; asn: number; node: NodeInfo | undefined; kind: PeerKind; source: PeerInfo | undefined }
+interface Target {
+  ip: string; family: 4 | 6; port: number | undefined; asn: number; node: NodeInfo | undefined; kind: PeerKind; source: PeerInfo | undefined;
+  /** Generated from a peerSelector (forward or reverse side): confd never makes those passive. */
+  selected?: boolean;
+}
+
+/**
+ * Whether we wait for the peer to dial, as confd renders `passive on` (bgp_processor.go
+ * buildPeerFromData, client.go nodeAsBGPPeers): mesh peers, and global BGPPeers whose peerIP is a
+ * Calico node's address, wait when the peer's IP string sorts above ours; node-specific
+ * peerings and every peerSelector-generated one (forward and reverse) never wait, so both sides
+ * dial and the BGP collision rule keeps one connection. Matching it side by side keeps a
+ * half-Calico cluster from a pair that both wait.
+ */
+export function passiveLikeConfd(kind: PeerKind, peerIsNode: boolean, selected: boolean, peerIp: string, ourIp: string): boolean {
+  if (kind === 'node specific' || selected || !peerIsNode) return false;
+  return peerIp > ourIp;
+}
 
 /**
  * Our graceful-restart Restart Time towards a peer, seconds: the BGPPeer's maxRestartTime, or
@@ -167,7 +184,7 @@ export function bgpSpeakerConfig(s: Snapshot, secrets?: SecretReader): BgpCalcRe
   for (const n of s.nodes.values()) for (const a of [n.ipv4, n.ipv6]) if (a !== undefined) nodesByIp.set(a, n);
   const families = (n: NodeInfo): Array<4 | 6> => ([4, 6] as const).filter((f) => addrOf(local, f) !== undefined && addrOf(n, f) !== undefined);
   const nodeTargets = (n: NodeInfo, kind: PeerKind, source: PeerInfo | undefined): Target[] =>
-    families(n).map((family) => ({ ip: addrOf(n, family) ?? '', family, port: undefined, asn: nodeAsn(s, n), node: n, kind, source }));
+    families(n).map((family) => ({ ip: addrOf(n, family) ?? '', family, port: undefined, asn: nodeAsn(s, n), node: n, kind, source, selected: source !== undefined }));
 
   const targets: Target[] = [];
   // 1. The mesh (route reflectors drop out of it).
@@ -208,13 +225,14 @@ export function bgpSpeakerConfig(s: Snapshot, secrets?: SecretReader): BgpCalcRe
           targets.push(...nodeTargets(n, kind, p));
         }
       }
-      // Reverse side (reversePeering Auto): a selected node peers back with the nodes the peer applies to.
+      // Reverse side (reversePeering Auto): a selected node peers back with the nodes the peer
+      // applies to; confd emits these as node-specific peerings (Node_<ip>).
       if (p.spec.reversePeering !== 'Manual' && matches(local)) {
         for (const n of s.nodes.values()) {
           if (n.name === local.name) continue;
           let nApplies: boolean;
           try { nApplies = appliesToLocal(p, n); } catch { continue; }
-          if (nApplies) targets.push(...nodeTargets(n, kind, p));
+          if (nApplies) targets.push(...nodeTargets(n, 'node specific', p));
         }
       }
     }
@@ -264,8 +282,7 @@ export function bgpSpeakerConfig(s: Snapshot, secrets?: SecretReader): BgpCalcRe
     const config: PeerConfig = {
       name, address: t.ip, asn: t.asn,
       port: t.port ?? (t.node !== undefined ? listenPortOf(s, t.node.name) : 179),
-      // Calico: a node dials only peers (that are nodes) whose IP string sorts below its own.
-      passive: t.node !== undefined && t.ip > (addrOf(local, t.family) ?? ''),
+      passive: passiveLikeConfd(t.kind, t.node !== undefined, t.selected === true, t.ip, addrOf(local, t.family) ?? ''),
       ...(useNodeIp ? { localAddress: addrOf(local, t.family) ?? local.ipv4 } : {}),
       ...timers,
       families: [t.family === 4 ? 'ipv4-unicast' : 'ipv6-unicast'],

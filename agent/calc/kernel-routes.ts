@@ -13,7 +13,9 @@
  *   - backend vxlan (no BGP): remote blocks from IPAM via felix/routes blockRoutes, per family
  *     (IPv6 blocks against the nodes' IPv6 addresses and VTEPs), borrowed /32s and /128s likewise.
  * Routes learned for prefixes outside every pool get metric 1024 so they never replace a route
- * someone else owns for the same destination.
+ * someone else owns for the same destination. A learned route with an elevated LOCAL_PREF
+ * (route-priority.ts elevatedMetric) gets metric 2147483647 - LOCAL_PREF and replaces a local
+ * workload route for the same address, as calico-node's import and kernel filters do.
  */
 import { parseAddress, parsePrefix, prefixContains, formatPrefix, type Prefix } from '../../common/prefix.js';
 import { blockRoutes } from '../../felix/routes/block-routes.js';
@@ -25,6 +27,8 @@ import type { LearnedRoute, NodeInfo, PoolInfo, Snapshot } from './snapshot.js';
 import { localBlocks } from './advertise.js';
 import { parsePeerIp } from '../resources/fields.js';
 import { selectorMatches } from '../resources/selector.js';
+import { effectiveBgpConfiguration } from '../resources/bgp-configuration.js';
+import { elevatedMetric } from './route-priority.js';
 
 export interface UnderlayRoute { readonly dst: string; readonly gateway?: string; readonly iface: string; readonly metric?: number }
 
@@ -104,7 +108,8 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
   const out: KernelRoutesResult = { routes: [], vxlanBlocks: [], vteps: vtepsOf(s, 4), vxlanBlocks6: [], vteps6: vtepsOf(s, 6),
     udpBlocks: [], udpPeers: udpPeersOf(s), skipped: [] };
   const byDst = new Map<string, DesiredRoute>();
-  const put = (r: DesiredRoute): void => { if (!byDst.has(r.dst)) byDst.set(r.dst, r); };
+  const putFirst = (r: DesiredRoute): void => { if (!byDst.has(r.dst)) byDst.set(r.dst, r); };
+  const put = putFirst;
   const vtepNodes = { 4: new Set(out.vteps.map((v) => v.nodeName)), 6: new Set(out.vteps6.map((v) => v.nodeName)) };
   /** A remote block through the owner's VTEP of the block's family, or skipped until that VTEP is known. */
   const viaVxlan = (family: 4 | 6, b: RemoteBlock): void => {
@@ -147,6 +152,7 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
     const nodesByIp = new Map<string, NodeInfo>();
     for (const n of s.nodes.values()) for (const a of [n.ipv4, n.ipv6]) if (a !== undefined) nodesByIp.set(a, n);
     const handled = new Set<string>();
+    const eff = effectiveBgpConfiguration(cfg);
     for (const l of [...learned].sort((a, b) => a.prefix.localeCompare(b.prefix))) {
       let parsed: Prefix;
       try { parsed = parsePrefix(l.prefix); } catch { out.skipped.push({ prefix: l.prefix, reason: 'not a prefix' }); continue; }
@@ -156,6 +162,8 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
       handled.add(prefix);
       const family = parsed.family;
       if (parseAddress(l.nextHop).family !== family) { out.skipped.push({ prefix, reason: `next hop ${l.nextHop} is not IPv${family}` }); continue; }
+      const elevated = elevatedMetric(l.localPref, family === 4 ? eff.ipv4NormalRoutePriority : eff.ipv6NormalRoutePriority);
+      const put = elevated === undefined ? putFirst : (r: DesiredRoute): void => { byDst.set(r.dst, { ...r, metric: elevated }); };
       if (own.has(prefix)) { out.skipped.push({ prefix, reason: 'our own block' }); continue; }
       // Service ranges are advertised, never installed (Calico's /rejectcidrs).
       if (services.some((c) => prefixContains(c, parsed))) { out.skipped.push({ prefix, reason: 'service range: advertised, not installed' }); continue; }

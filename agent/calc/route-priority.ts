@@ -27,3 +27,15 @@ export function withRoutePriority(p: PolicyConfig, priority: number): PolicyConf
   }
   return { rules, default: p.default === 'accept' ? 'reject' : p.default };
 }
+
+/**
+ * Import side (confd's import and kernel filters, v3.32): a learned route whose LOCAL_PREF is
+ * above 2147483647 - normal priority carries an elevated priority (a VM live-migrating away
+ * from its old node). It goes to the kernel with metric 2147483647 - LOCAL_PREF and wins over a
+ * local workload route for the same address (BIRD's preference 200 over its kernel-learned
+ * route); undefined for a route of normal priority, which keeps Tortie's usual metric.
+ */
+export function elevatedMetric(localPref: number | undefined, normalPriority: number): number | undefined {
+  if (localPref === undefined || localPref <= MAX_ROUTE_PRIORITY - normalPriority) return undefined;
+  return MAX_ROUTE_PRIORITY - localPref;
+}

@@ -70,4 +70,6 @@ export interface LearnedRoute {
   readonly prefix: string;
   readonly nextHop: string;
   readonly peer: string;
+  /** LOCAL_PREF of the best path (iBGP): above 2147483647 - normal priority it is an elevated route (kernel-routes.ts). */
+  readonly localPref?: number;
 }

@@ -1,6 +1,11 @@
-/** node.ctl: `{"command":"bgp-status"}` as agent/ctl/node-status-protocol.ts defines (calicoctl node status). */
+/**
+ * node.ctl: `{"command":"bgp-status"}` as agent/ctl/node-status-protocol.ts defines (calicoctl node
+ * status); `{"command":"bgp-routes"}` → `{ ok, routes: RouteView[] }`, every route the speaker
+ * holds with its attributes (what `birdcl show route all` shows on a calico-node).
+ */
 import type { Logger } from '../../common/logger.js';
 import type { PeerStatus as SpeakerPeerStatus } from '../../bgp/speaker/speaker.js';
+import type { RouteView } from '../../bgp/speaker/views.js';
 import type { NodeStatusResponse, PeerStatus } from '../ctl/node-status-protocol.js';
 import { peerKindOfName } from '../calc/bgp-peers.js';
 import { startLineServer, type LineServer } from './line-server.js';
@@ -25,11 +30,13 @@ export function bgpStatus(peers: readonly SpeakerPeerStatus[] | undefined): Node
   return { ok: true, processRunning: true, peers: peers.map(peerStatusRow) };
 }
 
-export function startCtlServer(path: string, status: () => readonly SpeakerPeerStatus[] | undefined, logger: Logger): Promise<LineServer> {
+export function startCtlServer(path: string, status: () => readonly SpeakerPeerStatus[] | undefined, logger: Logger,
+  routes: () => readonly RouteView[] | undefined = () => undefined): Promise<LineServer> {
   const log = logger.child({ component: 'ctl-server' });
   return startLineServer(path, async (req) => {
     const cmd = req !== null && typeof req === 'object' ? (req as Record<string, unknown>)['command'] : undefined;
-    if (cmd !== 'bgp-status') return { ok: false, error: `unknown command ${JSON.stringify(cmd)} (supported: bgp-status)` };
+    if (cmd === 'bgp-routes') return { ok: true, routes: routes() ?? [] };
+    if (cmd !== 'bgp-status') return { ok: false, error: `unknown command ${JSON.stringify(cmd)} (supported: bgp-status, bgp-routes)` };
     return bgpStatus(status());
   }, (m) => ({ ok: false, error: m }), log);
 }

@@ -210,14 +210,25 @@ export class NodeAgent {
     } catch (err) { this.log.warn({ err: describeError(err) }, 'cannot read the underlay routes'); }
   }
 
-  /** Coalesce: one sync at a time; changes during a sync trigger exactly one more. */
+  /**
+   * Coalesce: one sync at a time; changes during a sync trigger exactly one more. A pending sync
+   * far off (a part of the dataplane that failed retries in 30 s: no ipip module) is brought
+   * forward when a change wants one sooner, so that failure never delays the other parts.
+   */
   schedule(delayMs = 0): void {
-    if (!this.started || this.stopped || this.scheduled !== undefined) return;
+    if (!this.started || this.stopped) return;
+    const due = this.deps.clock.now() + delayMs;
+    if (this.scheduled !== undefined) {
+      if (this.scheduledDue <= due) return;
+      this.scheduled.cancel();
+    }
+    this.scheduledDue = due;
     this.scheduled = this.deps.clock.setTimeout(() => {
       this.scheduled = undefined;
       void this.runSync();
     }, delayMs);
   }
+  private scheduledDue = 0;
 
   /** Sync now (or right after the running one) and resolve when a sync that saw the current state finished. */
   syncNow(): Promise<void> {
@@ -435,7 +446,7 @@ export class NodeAgent {
     this.convergence.bestPathChanged(this.deps.clock.now());
     const b = c.best;
     if (b === undefined || b.from === 'local' || b.nextHop === 'self') this.learned.delete(c.prefix);
-    else this.learned.set(c.prefix, { prefix: c.prefix, nextHop: b.nextHop, peer: b.from });
+    else this.learned.set(c.prefix, { prefix: c.prefix, nextHop: b.nextHop, peer: b.from, ...(b.localPref === undefined ? {} : { localPref: b.localPref }) });
     this.schedule(0);
   }
 

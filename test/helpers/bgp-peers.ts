@@ -49,25 +49,27 @@ export interface BirdRoute {
 }
 
 export class BirdPeer {
-  private constructor(readonly topo: Topology, readonly ns: string, readonly dir: string) {}
+  private constructor(readonly topo: Topology, readonly ns: string, readonly dir: string,
+    readonly bin: { readonly bird: string; readonly birdc: string } = { bird: 'bird', birdc: 'birdc' }) {}
 
   get ctl(): string { return join(this.dir, 'bird.ctl'); }
 
-  static async start(topo: Topology, ns: string, config: string): Promise<BirdPeer> {
+  /** `bin`: other binaries than bird/birdc on PATH (BIRD 1.6 beside bird2, test/helpers/calico-bird.ts). */
+  static async start(topo: Topology, ns: string, config: string, bin?: { bird: string; birdc: string }): Promise<BirdPeer> {
     const dir = tempDir('bird', topo);
-    const peer = new BirdPeer(topo, ns, dir);
+    const peer = new BirdPeer(topo, ns, dir, bin);
     writeFileSync(join(dir, 'bird.conf'), config);
     const pidFile = join(dir, 'bird.pid');
     topo.defer(() => killPidFile(pidFile));
-    topo.exec(ns, 'bird', ['-c', join(dir, 'bird.conf'), '-s', peer.ctl, '-P', pidFile]);
-    await pollUntil(() => trySh('birdc', ['-s', peer.ctl, 'show', 'status']).status === 0,
+    topo.exec(ns, peer.bin.bird, ['-c', join(dir, 'bird.conf'), '-s', peer.ctl, '-P', pidFile]);
+    await pollUntil(() => trySh(peer.bin.birdc, ['-s', peer.ctl, 'show', 'status']).status === 0,
       { what: 'bird control socket', timeoutMs: 5000 });
     return peer;
   }
 
   /** Run a birdc command and return its output without the "BIRD x ready." banner. */
   cmd(...args: string[]): string {
-    const out = sh('birdc', ['-s', this.ctl, ...args]);
+    const out = sh(this.bin.birdc, ['-s', this.ctl, ...args]);
     return out.split('\n').filter((l) => !/^BIRD .* ready\.$/.test(l)).join('\n');
   }
 
@@ -143,7 +145,7 @@ export function parseBirdBfdSessions(text: string): BirdBfdSession[] {
 
 export function parseBirdProtocol(text: string): BirdProtocol {
   const lines = text.split('\n');
-  const headerIdx = lines.findIndex((l) => /^Name\s+Proto/.test(l));
+  const headerIdx = lines.findIndex((l) => /^name\s+proto/i.test(l));
   const row = lines[headerIdx + 1] ?? '';
   const m = /^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+(?:\s+\S+)?)\s{2,}(.*)$/.exec(row)
     ?? /^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*(.*)$/.exec(row);

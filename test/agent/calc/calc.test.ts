@@ -580,3 +580,53 @@ test('graceful restart time: BGPPeer maxRestartTime, BGPConfiguration nodeMeshMa
   r = bgpSpeakerConfig(snap('a', nodes, { peers, configs: { default: { nodeMeshMaxRestartTime: '30s' } } }));
   assert.equal(at(r, '10.0.0.2'), 30);
 });
+
+test('passive side per peering kind as confd renders `passive on`', () => {
+  // a = 10.0.0.1 (lowest string), c = 10.0.0.3, tor = 10.0.0.254 (not a node).
+  const nodes = [node('a', '10.0.0.1/24', { labels: { role: 'w' } }), node('b', '10.0.0.2/24', { labels: { role: 'x' } }), node('c', '10.0.0.3/24', { labels: { role: 'w' } })];
+  const cfgNoMesh = { default: { nodeToNodeMeshEnabled: false } };
+  const view = (local: string, peers: PeerInfo[], mesh = false) =>
+    new Map((bgpSpeakerConfig(snap(local, nodes, { peers, ...(mesh ? {} : { configs: cfgNoMesh }) })).speaker?.peers ?? []).map((p) => [p.address, p]));
+  // Mesh: wait for peers whose IP string sorts above ours.
+  assert.equal(view('a', [], true).get('10.0.0.3')?.passive, true);
+  assert.equal(view('c', [], true).get('10.0.0.1')?.passive, false);
+  // Global peerIP BGPPeer naming a node: the same rule (confd: type global, CalicoNode).
+  const glob: PeerInfo[] = [{ name: 'to-c', spec: { peerIP: '10.0.0.3', asNumber: 64512 } }];
+  assert.equal(view('a', glob).get('10.0.0.3')?.passive, true);
+  // Global peerIP BGPPeer to a router: we dial.
+  assert.equal(view('a', [{ name: 'tor', spec: { peerIP: '10.0.0.254', asNumber: 65000 } }]).get('10.0.0.254')?.passive, false);
+  // Node-specific peerIP BGPPeer naming a node: confd never waits (Node_ type), even towards a higher IP.
+  const nodeSpecific: PeerInfo[] = [{ name: 'a-to-c', spec: { node: 'a', peerIP: '10.0.0.3', asNumber: 64512 } }];
+  assert.equal(view('a', nodeSpecific).get('10.0.0.3')?.passive, false);
+  const nodeSel: PeerInfo[] = [{ name: 'w-to-c', spec: { nodeSelector: "role == 'w'", peerIP: '10.0.0.3', asNumber: 64512 } }];
+  assert.equal(view('a', nodeSel).get('10.0.0.3')?.passive, false);
+  // peerSelector (global and node-specific), forward and reverse: both sides dial.
+  for (const spec of [{ peerSelector: "role == 'w'" }, { nodeSelector: "role == 'x'", peerSelector: "role == 'w'" }]) {
+    const peers: PeerInfo[] = [{ name: 'sel', spec }];
+    const fwd = view('b', peers).get('10.0.0.3');
+    assert.equal(fwd?.passive, false, `forward ${JSON.stringify(spec)}`);
+    const rev = view('c', peers).get('10.0.0.2');
+    assert.equal(rev?.passive, false, `reverse ${JSON.stringify(spec)}`);
+    assert.equal(rev?.name, 'Node_10_0_0_2', 'confd names the reverse side node-specific');
+  }
+});
+
+test('kernel routes: a learned route with LOCAL_PREF above 2147483647 - normal priority is elevated (confd import/kernel filters)', () => {
+  const nodes = [node('a', '10.0.1.2/24'), node('b', '10.0.1.3/24')];
+  const s = snap('a', nodes, { blocks: [{ cidr: '10.244.0.0/26', node: 'a', allocations: [] }] });
+  const wl = [{ address: '10.244.0.5', iface: 'cali123' }, { address: '10.244.0.6', iface: 'cali456' }];
+  const learned = [
+    // A VM migrating from this node to b: b advertises its /32 with priority 512.
+    { prefix: '10.244.0.5/32', nextHop: '10.0.1.3', peer: 'Mesh_10_0_1_3', localPref: 2147483647 - 512 },
+    // Normal priority (2147483647 - 1024): the local workload route stays.
+    { prefix: '10.244.0.6/32', nextHop: '10.0.1.3', peer: 'Mesh_10_0_1_3', localPref: 2147483647 - 1024 },
+    { prefix: '10.244.1.0/26', nextHop: '10.0.1.3', peer: 'Mesh_10_0_1_3', localPref: 100 },
+  ];
+  const byDst = new Map(kernelRoutes(s, learned, wl, facts('10.0.1.2/24')).routes.map((r) => [r.dst, r]));
+  assert.deepEqual(byDst.get('10.244.0.5/32'), { dst: '10.244.0.5/32', type: 'unicast', iface: 'eth0', gateway: '10.0.1.3', onlink: true, metric: 512 });
+  assert.deepEqual(byDst.get('10.244.0.6/32'), { dst: '10.244.0.6/32', type: 'unicast', iface: 'cali456', scope: 'link' });
+  assert.equal(byDst.get('10.244.1.0/26')?.metric, undefined);
+  // ipv4NormalRoutePriority moves the threshold with it.
+  const s2 = snap('a', nodes, { configs: { default: { ipv4NormalRoutePriority: 256 } } });
+  assert.equal(new Map(kernelRoutes(s2, learned, wl, facts('10.0.1.2/24')).routes.map((r) => [r.dst, r])).get('10.244.0.5/32')?.iface, 'cali123');
+});

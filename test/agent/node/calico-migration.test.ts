@@ -1,0 +1,191 @@
+/**
+ * A cluster half on Calico, half on Tortie: tortie-node meshes with two calico-node stand-ins,
+ * BIRD 1.6 configured as confd renders it for them (test/helpers/calico-bird.ts), all three in
+ * etcd as Nodes. Checked on each side's own view: sessions, who dials, routes, next hops,
+ * communities, LOCAL_PREF, and the kernels.
+ *
+ *   db(etcd) ─mgmt─ tortie1 10.77.0.5 (router id 10.77.0.200) ─┐
+ *                   calico-a 10.77.0.3 (BIRD 1.6) ─────────────┼─ br0 (ns sw)
+ *                   calico-b 10.77.0.7 (BIRD 1.6) ─────────────┘
+ *
+ * Mesh: "10.77.0.3" < "10.77.0.5" < "10.77.0.7" as strings, so tortie1 dials calico-a and waits
+ * for calico-b. Then mesh off and a BGPPeer { nodeSelector: !has(calico), peerSelector: calico ==
+ * 'true' }: confd renders Node_ peerings that dial from both ends, so tortie1 must dial calico-b
+ * too (an nftables counter of tortie1's SYNs towards each peer tells).
+ */
+import { strict as assert } from 'node:assert';
+import { after, before, test } from 'node:test';
+import { pollUntil } from '../../helpers/poll.js';
+import { sh } from '../../helpers/sh.js';
+import { BirdPeer } from '../../helpers/bgp-peers.js';
+import { bird16Binaries, calicoBirdConfig, parseBird16Routes, type CalicoBirdNode, type CalicoBirdPeer } from '../../helpers/calico-bird.js';
+import { NodeLab, nodeLabSkipReason, type LabNode } from './node-lab.js';
+
+const bin = bird16Binaries();
+const skip = nodeLabSkipReason('nft', 'ss') ?? (bin === undefined ? 'BIRD 1.6 not found (scripts/setup.sh unpacks Debian\'s bird into /opt/bird16; or set TORTIE_BIRD16_DIR)' : undefined);
+const v3 = 'projectcalico.org/v3';
+const POOLS = [{ cidr: '10.246.0.0/16' }, { cidr: '10.247.0.0/16' }];
+const ADVERTS = [{ cidr: '10.246.0.0/16', communities: ['65000:100', '65000:1:2'] }, { cidr: '10.247.0.0/16', communities: ['65000:200'] }];
+const LP = String(2147483647 - 1024);
+const T_IP = '10.77.0.5';
+const CALICO = { a: { name: 'calico-a', ip: '10.77.0.3', block: '10.247.1.0/26' }, b: { name: 'calico-b', ip: '10.77.0.7', block: '10.247.2.0/26' } } as const;
+
+let lab: NodeLab;
+let t: LabNode;
+const birds: Record<'a' | 'b', BirdPeer | undefined> = { a: undefined, b: undefined };
+const ns: Record<'a' | 'b', string> = { a: '', b: '' };
+
+function birdNode(k: 'a' | 'b', peers: CalicoBirdPeer[]): CalicoBirdNode {
+  const c = CALICO[k];
+  return { nodeName: c.name, ip: c.ip, asNumber: 64512, pools: POOLS, blocks: [c.block], prefixAdvertisements: ADVERTS, peers };
+}
+const meshPeers = (k: 'a' | 'b'): CalicoBirdPeer[] => [T_IP, CALICO[k === 'a' ? 'b' : 'a'].ip].map((ip) => ({ type: 'mesh', ip, asNumber: 64512, calicoNode: true }));
+
+/** tortie1's outgoing SYNs per destination (nftables counters in its namespace). */
+function synsTo(ip: string): number {
+  const out = sh('ip', ['netns', 'exec', t.ns, 'nft', 'list', 'chain', 'inet', 'ttsyn', 'out']);
+  const m = new RegExp(`ip daddr ${ip.replace(/\./g, '\\.')} .*counter packets (\\d+)`).exec(out);
+  return Number(m?.[1] ?? -1);
+}
+
+/** Established BGP connections in tortie1's namespace: peer address → did tortie1 dial (its local port is not 179). */
+function tortieDialed(): Map<string, boolean> {
+  const out = sh('ip', ['netns', 'exec', t.ns, 'ss', '-Htn', 'state', 'established']);
+  const m = new Map<string, boolean>();
+  for (const l of out.split('\n')) {
+    const f = l.trim().split(/\s+/);
+    const [local, peer] = [f[f.length - 2] ?? '', f[f.length - 1] ?? ''];
+    const lp = local.slice(local.lastIndexOf(':') + 1), pp = peer.slice(peer.lastIndexOf(':') + 1);
+    if (lp !== '179' && pp !== '179') continue;
+    m.set(peer.slice(0, peer.lastIndexOf(':')), lp !== '179');
+  }
+  return m;
+}
+
+async function tortieRoutes(): Promise<Array<{ prefix: string; nextHop: string; localPref?: number; communities: string[]; from: string }>> {
+  const r = await lab.call(t, 'node.ctl', { command: 'bgp-routes' });
+  return (r['routes'] ?? []) as Array<{ prefix: string; nextHop: string; localPref?: number; communities: string[]; from: string }>;
+}
+
+async function tortiePeers(): Promise<Array<{ peerIP: string; type: string; info: string }>> {
+  const r = await lab.call(t, 'node.ctl', { command: 'bgp-status' });
+  return (r['peers'] ?? []) as Array<{ peerIP: string; type: string; info: string }>;
+}
+
+before(async () => {
+  if (skip !== undefined || bin === undefined) return;
+  lab = new NodeLab('calmig');
+  await lab.startEtcd();
+  t = lab.node('tortie1', { IP: `${T_IP}/24`, CALICO_IPV4POOL_CIDR: '10.246.0.0/16', CALICO_IPV4POOL_IPIP: 'Never', CALICO_ROUTER_ID: '10.77.0.200', TORTIE_LOG_LEVEL: 'info' });
+  const sw = lab.topo.ns('sw');
+  sh('ip', ['-n', sw, 'link', 'add', 'br0', 'type', 'bridge']);
+  sh('ip', ['-n', sw, 'link', 'set', 'br0', 'up']);
+  lab.topo.link(t.ns, 'eth0', `${T_IP}/24`, sw, 'pt', []);
+  sh('ip', ['-n', sw, 'link', 'set', 'pt', 'master', 'br0']);
+  for (const k of ['a', 'b'] as const) {
+    ns[k] = lab.topo.ns(k === 'a' ? 'cala' : 'calb');
+    lab.topo.link(ns[k], 'eth0', `${CALICO[k].ip}/24`, sw, `p${k}`, []);
+    sh('ip', ['-n', sw, 'link', 'set', `p${k}`, 'master', 'br0']);
+    lab.putResource('nodes', { apiVersion: v3, kind: 'Node', metadata: { name: CALICO[k].name, labels: { calico: 'true' } }, spec: { bgp: { ipv4Address: `${CALICO[k].ip}/24` } } });
+  }
+  // One pool per side (a Calico node's block must not be claimed by tortie1's IPAM, which knows nothing of BIRD's static routes).
+  for (const [name, cidr, nodeSelector] of [['tortie-pool', '10.246.0.0/16', '!has(calico)'], ['calico-pool', '10.247.0.0/16', "calico == 'true'"]] as const) {
+    lab.putResource('ippools', { apiVersion: v3, kind: 'IPPool', metadata: { name }, spec: { cidr, blockSize: 26, ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: true, nodeSelector } });
+  }
+  lab.putResource('bgpconfigurations', { apiVersion: v3, kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { prefixAdvertisements: ADVERTS } });
+  sh('ip', ['netns', 'exec', t.ns, 'nft', '-f', '-'], `table inet ttsyn {
+  chain out { type filter hook output priority 0;
+    ip daddr ${CALICO.a.ip} tcp dport 179 tcp flags & (syn | ack) == syn counter
+    ip daddr ${CALICO.b.ip} tcp dport 179 tcp flags & (syn | ack) == syn counter
+  }
+}
+`);
+  for (const k of ['a', 'b'] as const) birds[k] = await BirdPeer.start(lab.topo, ns[k], calicoBirdConfig(birdNode(k, meshPeers(k))), bin);
+  lab.start(t);
+});
+
+after(async () => { if (lab) await lab.cleanup(); });
+
+const diag = (): string => `${(['a', 'b'] as const).map((k) => birds[k]?.cmd('show', 'protocols')).join('\n')}\n${lab.logs(2000)}`;
+
+async function allUp(prefix: 'Mesh' | 'Node'): Promise<void> {
+  const tName = (ip: string): string => `${prefix}_${ip.replace(/\./g, '_')}`;
+  for (const k of ['a', 'b'] as const) {
+    await pollUntil(() => birds[k]?.protocol(tName(T_IP)).bgpState === 'Established', { timeoutMs: 45_000, what: `calico-${k} ${tName(T_IP)} Established\n${diag()}` });
+  }
+  await pollUntil(async () => {
+    const p = await tortiePeers();
+    return [CALICO.a.ip, CALICO.b.ip].every((ip) => p.some((x) => x.peerIP === ip && x.info === 'Established'));
+  }, { timeoutMs: 30_000, what: `tortie1 sees both sessions Established\n${diag()}` });
+}
+
+async function routesMatch(mesh: boolean): Promise<string> {
+  const block = await pollUntil(() => lab.routes(t).find((r) => r.type === 'blackhole')?.dst, { timeoutMs: 30_000, what: `tortie1 block\n${lab.logs()}` });
+  // calico-node's view of tortie1's block: next hop tortie1, LOCAL_PREF 2147483647 - 1024, the prefixAdvertisements communities.
+  for (const k of ['a', 'b'] as const) {
+    const seen = await pollUntil(() => parseBird16Routes(birds[k]?.cmd('show', 'route', block, 'all') ?? '').find((r) => r.proto.endsWith(T_IP.replace(/\./g, '_'))),
+      { timeoutMs: 30_000, what: `calico-${k} has ${block}\n${diag()}` });
+    assert.equal(seen.via, T_IP);
+    assert.equal(seen.attrs['BGP.next_hop'], T_IP);
+    assert.equal(seen.attrs['BGP.local_pref'], LP, JSON.stringify(seen.attrs));
+    assert.equal(seen.attrs['BGP.community'], '(65000,100)');
+    assert.equal(seen.attrs['BGP.large_community'], '(65000, 1, 2)');
+    // And its kernel: confd's kernel filter turns LOCAL_PREF back into metric 1024.
+    await pollUntil(() => sh('ip', ['-n', ns[k], 'route', 'show', block]).includes(`via ${T_IP} dev eth0 proto bird metric 1024`),
+      { timeoutMs: 15_000, what: `calico-${k} kernel route ${block}: ${sh('ip', ['-n', ns[k], 'route'])}` });
+  }
+  // tortie1's view of the calico nodes' blocks: the same attributes, and its kernel routes.
+  for (const k of ['a', 'b'] as const) {
+    const c = CALICO[k];
+    const r = await pollUntil(async () => (await tortieRoutes()).find((x) => x.prefix === c.block && x.nextHop === c.ip),
+      { timeoutMs: 30_000, what: `tortie1 has ${c.block}\n${diag()}` });
+    assert.equal(String(r.localPref), LP);
+    assert.deepEqual(r.communities, ['65000:200']);
+    await pollUntil(() => lab.routes(t).some((x) => x.dst === c.block && x.gateway === c.ip && x.dev === 'eth0'),
+      { timeoutMs: 15_000, what: `tortie1 kernel route ${c.block} via ${c.ip}: ${JSON.stringify(lab.routes(t))}` });
+  }
+  if (mesh) {
+    // A Calico node sees the other Calico node's block the same way (the oracle: BIRD to BIRD).
+    const ab = parseBird16Routes(birds.a?.cmd('show', 'route', CALICO.b.block, 'all') ?? '').find((r) => r.via === CALICO.b.ip);
+    assert.equal(ab?.attrs['BGP.local_pref'], LP);
+    assert.equal(ab?.attrs['BGP.community'], '(65000,200)');
+  }
+  return block;
+}
+
+test('mesh with BIRD 1.6 as confd renders it: sessions, dial side, routes, communities, LOCAL_PREF, kernels', { skip }, async () => {
+  await allUp('Mesh');
+  // "10.77.0.3" sorts below "10.77.0.5": tortie1 dials calico-a; calico-b ("10.77.0.7") dials tortie1.
+  const dialed = tortieDialed();
+  assert.equal(dialed.get(CALICO.a.ip), true, `ss: ${JSON.stringify([...dialed])}`);
+  assert.equal(dialed.get(CALICO.b.ip), false, `ss: ${JSON.stringify([...dialed])}`);
+  assert.ok(synsTo(CALICO.a.ip) > 0);
+  assert.equal(synsTo(CALICO.b.ip), 0, 'tortie1 waits for calico-b as calico-node would (passive on)');
+  await routesMatch(true);
+});
+
+test('peerSelector peering (confd: Node_, both ends dial): tortie1 dials calico-b too; routes as before', { skip }, async () => {
+  lab.putResource('bgpconfigurations', { apiVersion: v3, kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { nodeToNodeMeshEnabled: false, prefixAdvertisements: ADVERTS } });
+  lab.putResource('bgppeers', { apiVersion: v3, kind: 'BGPPeer', metadata: { name: 'to-calico' }, spec: { nodeSelector: '!has(calico)', peerSelector: "calico == 'true'" } });
+  // confd on each calico node: the reverse side of the peering, a node-specific peer (not a Calico node by peerIP).
+  for (const k of ['a', 'b'] as const) birds[k]?.reconfigure(calicoBirdConfig(birdNode(k, [{ type: 'node', ip: T_IP, asNumber: 64512, calicoNode: false }])));
+  await pollUntil(async () => (await tortiePeers()).some((p) => p.peerIP === CALICO.b.ip && p.type === 'node specific'), { timeoutMs: 20_000, what: `tortie1 Node_ peers\n${diag()}` });
+  await allUp('Node');
+  await pollUntil(() => synsTo(CALICO.b.ip) > 0, { timeoutMs: 20_000, what: 'tortie1 dials calico-b (confd never makes a Node_ peering passive)' });
+  await routesMatch(false);
+});
+
+test('live migration: calico-a advertises a tortie1 pod\'s /32 at priority 512; tortie1 routes it there (metric 512), then back', { skip }, async () => {
+  const pod = lab.addPod(t, 'vm1');
+  const host = `${pod.address}/32`;
+  const local = (): boolean => lab.routes(t).some((r) => r.dst === pod.address && (r.dev ?? '').startsWith('cali'));
+  await pollUntil(local, { timeoutMs: 15_000, what: `tortie1 workload route ${host}: ${JSON.stringify(lab.routes(t))}` });
+  // Felix on the VM's new node programs the /32 with the elevated priority; BIRD learns it from the kernel.
+  sh('ip', ['-n', ns.a, 'route', 'add', host, 'dev', 'eth0', 'metric', '512']);
+  const seen = await pollUntil(async () => (await tortieRoutes()).find((x) => x.prefix === host), { timeoutMs: 20_000, what: `tortie1 learns ${host}\n${diag()}` });
+  assert.equal(seen.localPref, 2147483647 - 512);
+  await pollUntil(() => sh('ip', ['-n', t.ns, 'route', 'show', 'proto', '80', host]).includes(`via ${CALICO.a.ip} dev eth0 metric 512`),
+    { timeoutMs: 15_000, what: `tortie1 kernel: ${host} via calico-a metric 512: ${sh('ip', ['-n', t.ns, 'route', 'show', host])}` });
+  sh('ip', ['-n', ns.a, 'route', 'del', host, 'dev', 'eth0', 'metric', '512']);
+  await pollUntil(local, { timeoutMs: 20_000, what: `tortie1 workload route back: ${sh('ip', ['-n', t.ns, 'route', 'show', host])}` });
+});
