@@ -6,8 +6,11 @@
  * Receive: one socket per family and port: 3784 single-hop (RFC 5881 §4), 4784 multihop
  * (RFC 5883 §5), bound to the wildcard address. Send: one socket per session bound to a source
  * port in 49152-65535 (RFC 5881 §4: unique per session) with TTL / hop limit 255 (§5).
- * Not checked: the received TTL (RFC 5881 §5 GTSM), which needs IP_RECVTTL that Node's dgram
- * does not offer.
+ * Received TTL (RFC 5881 §5, GTSM): Node's dgram has no IP_RECVTTL, so instead of reading the
+ * TTL of each datagram the single-hop receive socket carries a socket filter (the native helper's
+ * setTtlFilter, the one BGP's GTSM uses) that drops, per single-hop peer address, anything that
+ * arrives with a TTL / hop limit below 255: such a packet crossed a router. Without the native
+ * helper the check is off, and the worker says so once.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { readlinkSync } from 'node:fs';
@@ -15,7 +18,8 @@ import { setPriority } from 'node:os';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { systemClock } from '../../common/clock.js';
 import { describeError } from '../../common/errors.js';
-import { BfdEngine, type BfdSessionSpec } from './engine.js';
+import { loadNative } from '../../common/native/native.js';
+import { BfdEngine, canonical, type BfdSessionSpec } from './engine.js';
 import type { FromWorker, ToWorker, WorkerOptions } from './worker-protocol.js';
 
 export const BFD_SINGLE_HOP_PORT = 3784;
@@ -61,6 +65,23 @@ function run(): void {
 
   const txSockets = new Map<string, Tx>();
   const rxSockets = new Map<string, Socket>();
+  const specs = new Map<string, BfdSessionSpec>();
+  let ttlCheckOff = false;
+
+  /** GTSM on a single-hop receive socket: its sessions' peers must arrive with TTL 255. */
+  const applyTtlFilter = (v6: boolean): void => {
+    const s = rxSockets.get(`${v6 ? 6 : 4}/s`);
+    const fd = (s as unknown as { _handle?: { fd?: unknown } } | undefined)?._handle?.fd;
+    if (ttlCheckOff || typeof fd !== 'number' || fd < 0) return; // not bound yet: applied once it is
+    const entries = [...specs.values()].filter((x) => !x.multihop && x.peer.includes(':') === v6)
+      .map((x) => ({ address: canonical(x.peer), minTtl: 255 }));
+    try {
+      loadNative().setTtlFilter(fd, entries);
+    } catch (err) {
+      ttlCheckOff = true;
+      post({ type: 'log', level: 'warn', msg: `BFD does not check the received TTL (RFC 5881 §5): ${describeError(err)}`, fields: {} });
+    }
+  };
 
   const engine = new BfdEngine({
     clock: systemClock,
@@ -95,7 +116,7 @@ function run(): void {
       setTimeout(() => ensureListener(v6, multihop), RETRY_MS);
     });
     s.on('message', (msg, rinfo) => engine.receive(msg, rinfo.address, multihop));
-    s.bind({ port: p, address: v6 ? '::' : '0.0.0.0' });
+    s.bind({ port: p, address: v6 ? '::' : '0.0.0.0' }, () => { if (!multihop) applyTtlFilter(v6); });
   };
 
   const openTx = (id: string, spec: BfdSessionSpec): Tx => {
@@ -144,6 +165,8 @@ function run(): void {
           const tx = openTx(m.id, m.spec);
           txSockets.set(m.id, tx);
           try { engine.add(m.id, m.spec); } catch (err) { closeTx(tx); txSockets.delete(m.id); throw err; }
+          specs.set(m.id, m.spec);
+          if (!m.spec.multihop) applyTtlFilter(m.spec.peer.includes(':'));
           break;
         }
         case 'update': engine.update(m.id, m.params); break;
@@ -151,6 +174,9 @@ function run(): void {
           engine.remove(m.id);
           closeTx(txSockets.get(m.id));
           txSockets.delete(m.id);
+          const spec = specs.get(m.id);
+          specs.delete(m.id);
+          if (spec && !spec.multihop) applyTtlFilter(spec.peer.includes(':'));
           break;
         }
         case 'list': post({ type: 'list', req: m.req, sessions: engine.list() }); break;

@@ -1,0 +1,47 @@
+/**
+ * RFC 5881 §5: a single-hop BFD packet must arrive with TTL 255. The worker's receive socket
+ * carries a socket filter (common/native setTtlFilter) per single-hop peer; a multihop session
+ * (RFC 5883) takes any TTL. Loopback addresses and test ports, no namespace:
+ *
+ *   sender 127.0.0.2:port (TTL 255 | 254) ──▶ worker 127.0.0.1 (single-hop session to 127.0.0.2)
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { BfdDriver } from '../../../bgp/bfd/driver.js';
+import { BfdState, encodeControl } from '../../../bgp/bfd/packet.js';
+import { silentLogger } from '../../../common/logger.js';
+import { loadNative } from '../../../common/native/native.js';
+import { pollUntil } from '../../helpers/poll.js';
+
+function nativeMissing(): string | undefined {
+  try { loadNative(); return undefined; } catch (err) { return (err as Error).message; }
+}
+
+test('single-hop BFD: a packet with TTL 254 is dropped, TTL 255 is taken', { skip: nativeMissing() }, async () => {
+  const port = 20000 + (process.pid % 20000);
+  const d = new BfdDriver({ logger: silentLogger(), options: { singleHopPort: port, multihopPort: port + 1, nice: 0 } });
+  const tx = createSocket('udp4');
+  try {
+    const params = { desiredMinTxUs: 1e6, requiredMinRxUs: 1e6, detectMult: 3, passive: true };
+    d.set('p', { peer: '127.0.0.2', local: '127.0.0.1', multihop: false, params });
+    await new Promise<void>((r) => tx.bind({ address: '127.0.0.2', port: 0 }, () => r()));
+    const pkt = encodeControl({ diag: 0, state: BfdState.Down, poll: false, final: false, cpi: false, demand: false, detectMult: 3,
+      myDiscr: 42, yourDiscr: 0, desiredMinTxUs: 1e6, requiredMinRxUs: 1e6, requiredMinEchoRxUs: 0 });
+    const packetsIn = async () => (await d.sessions())[0]?.packetsIn ?? 0;
+    // The filter goes on once the receive socket is bound: keep sending TTL 255 until one counts.
+    tx.setTTL(255);
+    await pollUntil(async () => { tx.send(pkt, port, '127.0.0.1'); return (await packetsIn()) > 0; }, { what: 'a TTL 255 packet is received', timeoutMs: 5000 });
+    const before = await packetsIn();
+    tx.setTTL(254);
+    for (let i = 0; i < 5; i++) await new Promise<void>((r) => tx.send(pkt, port, '127.0.0.1', () => r()));
+    // A TTL 255 packet after them: once it is counted, the TTL 254 ones had their chance.
+    tx.setTTL(255);
+    await new Promise<void>((r) => tx.send(pkt, port, '127.0.0.1', () => r()));
+    await pollUntil(async () => (await packetsIn()) > before, { what: 'the last TTL 255 packet is received', timeoutMs: 5000 });
+    assert.equal(await packetsIn(), before + 1, 'the five TTL 254 packets were dropped by the filter');
+  } finally {
+    tx.close();
+    await d.stop();
+  }
+});
