@@ -26,7 +26,7 @@ import { BgpListener } from '../session/listener.js';
 import { compactWireCodec } from '../session/wire-codec-default.js';
 import { LocRib, type BestChanges } from '../rib/loc-rib.js';
 import type { PeerInfo } from '../rib/route.js';
-import { peerConfigEquals, peerSocketOptions, type OriginateAttrs, type PeerConfig, type SpeakerConfig } from './peer-config.js';
+import { addPathFamilies, peerConfigEquals, peerSocketOptions, type OriginateAttrs, type PeerConfig, type SpeakerConfig } from './peer-config.js';
 import { ListenerSecurity } from './listener-security.js';
 import { LogLimiter } from '../../common/log-limiter.js';
 import { compilePeerPolicy } from './policy-config.js';
@@ -347,7 +347,7 @@ export class BgpSpeaker {
       localAs: c.localAs ?? this.config.asn, peerAs: c.asn, routerId: this.config.routerId,
       holdTime: c.holdTime, connectRetryTime: c.connectRetry, passive: c.passive,
       families: c.families.map((f) => (f === 'ipv6-unicast' ? { afi: 2, safi: 1 } : { afi: 1, safi: 1 })),
-      routeRefresh: true,
+      routeRefresh: true, addPath: addPathFamilies(c),
       gracefulRestart: gracefulRestartCapability(c, this.config.gracefulRestart),
       socketOptions: peerSocketOptions(c, this.config.asn),
     }, { clock: this.deps.clock, logger: this.deps.logger, codec: compactWireCodec, connect: this.deps.connect });
