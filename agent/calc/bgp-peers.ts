@@ -12,7 +12,8 @@
  *   - TCP-MD5 from BGPPeer `password.secretKeyRef` and BGPConfiguration `nodeMeshPassword` (mesh
  *     sessions), read through `secrets` (mounted Secret files; see agent/node/CONFIG.md); GTSM
  *     from `ttlSecurity` (hop count, BIRD `ttl security on; multihop N`); every other eBGP session
- *     multihop 64, as Calico renders every session `multihop`.
+ *     multihop 64, as Calico renders every session `multihop`;
+ *   - ADD-PATH send and receive on every session (Calico's `add paths on`).
  */
 import { parseDuration, parsePeerIp } from '../resources/fields.js';
 import { effectiveBgpConfiguration } from '../resources/bgp-configuration.js';
@@ -298,6 +299,8 @@ export function bgpSpeakerConfig(s: Snapshot, secrets?: SecretReader): BgpCalcRe
       export: exp,
       description: t.node !== undefined ? `node ${t.node.name}` : t.source !== undefined ? `BGPPeer ${t.source.name}` : 'mesh',
       ...(restartTime !== undefined ? { gracefulRestartTime: restartTime } : {}),
+      // Calico's bgp_template: `add paths on` (ADD-PATH both ways; used where the peer agrees).
+      addPaths: { send: true, receive: true },
     };
     peers.push({ config, kind: t.kind, ...(t.node === undefined ? {} : { node: t.node.name }) });
   }

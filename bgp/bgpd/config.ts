@@ -12,7 +12,7 @@ import { canonicalAddress } from '../session/listener.js';
 import type { BfdSessionSpec } from '../bfd/engine.js';
 import { BGP_ROLES, type BgpRole } from '../wire/role.js';
 import { communityMatch, communityMatchFields, communitySet, communitySetFields } from './config-communities.js';
-import type { PeerConfig, PolicyRule, PolicyConfig, SpeakerConfig, OriginateConfig, Family } from '../speaker/peer-config.js';
+import type { AddPathsConfig, PeerConfig, PolicyRule, PolicyConfig, SpeakerConfig, OriginateConfig, Family } from '../speaker/peer-config.js';
 
 /** "65001", 65001 or asdot "1.10" (= 65546) → 32-bit AS number. */
 export function parseAsn(input: string | number): number | undefined {
@@ -118,6 +118,13 @@ const peer = z.strictObject({
   roleStrict: z.boolean().optional(),
   description: z.string().max(200).optional(),
   bfd: bfd.optional(),
+  // ADD-PATH (RFC 7911): BIRD `add paths on|rx|tx|off` (true = on), or the long form.
+  addPaths: z.union([z.boolean(), z.enum(['on', 'rx', 'tx', 'off']), z.strictObject({
+    send: z.boolean().default(false),
+    receive: z.boolean().default(false),
+    limit: z.number().int().min(1).max(0xffff).optional(),
+    families: z.array(family).min(1).optional(),
+  })]).optional(),
 });
 
 const fileSchema = z.strictObject({
@@ -283,6 +290,20 @@ function ttlOf(p: BgpdFileConfig['peers'][number], ebgp: boolean, where: string)
   return { ttlSecurity: multihop ?? (ebgp ? 1 : DEFAULT_MULTIHOP) };
 }
 
+/** `addPaths` → the speaker's AddPathsConfig (undefined: off); families must be among the peer's. */
+function addPathsOf(p: BgpdFileConfig['peers'][number], fam: readonly Family[], where: string): AddPathsConfig | undefined {
+  const a = p.addPaths;
+  if (a === undefined || a === false || a === 'off') return undefined;
+  if (a === true || a === 'on') return { send: true, receive: true };
+  if (a === 'rx') return { send: false, receive: true };
+  if (a === 'tx') return { send: true, receive: false };
+  const bad = a.families?.find((f) => !fam.includes(f));
+  if (bad !== undefined) throw new ConfigError(`addPaths.families: ${bad} is not one of the peer's families (${fam.join(', ')})`, `${where}.addPaths.families`);
+  if (a.limit !== undefined && !a.send) throw new ConfigError('addPaths.limit without send: true (the limit is on the paths we send)', `${where}.addPaths.limit`);
+  if (!a.send && !a.receive) return undefined;
+  return { send: a.send, receive: a.receive, ...(a.limit !== undefined ? { limit: a.limit } : {}), ...(a.families ? { families: a.families } : {}) };
+}
+
 function fromFile(cfg: BgpdFileConfig, file: string): BgpdConfig {
   const names = new Set<string>();
   const addresses = new Map<string, number>();
@@ -300,6 +321,7 @@ function fromFile(cfg: BgpdFileConfig, file: string): BgpdConfig {
     const fam: Family[] = p.families ?? [p.address.includes(':') ? 'ipv6-unicast' : 'ipv4-unicast'];
     const imp = toPolicy(p.import, cfg, `${file}: peers[${i}].import`);
     const exp = toPolicy(p.export, cfg, `${file}: peers[${i}].export`);
+    const addPaths = addPathsOf(p, fam, `${file}: peers[${i}]`);
     return {
       name, address: p.address, asn: p.asn, port: p.port, passive: p.passive,
       ...ttl,
@@ -316,6 +338,7 @@ function fromFile(cfg: BgpdFileConfig, file: string): BgpdConfig {
       ...(p.maxPrefixes !== undefined ? { maxPrefixes: p.maxPrefixes } : {}),
       ...peerExtras(p, (p.localAs ?? cfg.asn) !== p.asn, `${file}: peers[${i}]`),
       ...(p.description !== undefined ? { description: p.description } : {}),
+      ...(addPaths ? { addPaths } : {}),
     };
   });
   const bfdPeers = cfg.peers.flatMap((p, i): BgpdBfdPeer[] => {

@@ -74,7 +74,7 @@ export function formatRoutes(routes: readonly RouteView[], all: boolean, filtere
       const head = r.prefix === last ? ''.padEnd(20) : r.prefix.padEnd(20);
       last = r.prefix;
       const src = r.from === 'local' ? 'static' : 'unicast';
-      lines.push(`${head} ${src} [${r.from} ${hms(r.since)}${r.stale ? ' stale' : ''}]${r.best ? ' *' : ''} (100) [${r.asPath.length ? `AS${r.asPath[r.asPath.length - 1]}` : ''}${ORIGIN_CHAR[r.origin]}]`);
+      lines.push(`${head} ${src} [${r.from} ${hms(r.since)}${r.pathId !== undefined ? ` path ${r.pathId}` : ''}${r.stale ? ' stale' : ''}]${r.best ? ' *' : ''} (100) [${r.asPath.length ? `AS${r.asPath[r.asPath.length - 1]}` : ''}${ORIGIN_CHAR[r.origin]}]`);
       if (r.from !== 'local') lines.push(`\tvia ${r.nextHop}`);
       if (!all) continue;
       lines.push(`\tType: ${r.from === 'local' ? 'static' : 'BGP'} univ`);

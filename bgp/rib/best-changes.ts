@@ -27,6 +27,12 @@ export class BestChanges implements Iterable<BestChange> {
   readonly previous: Array<Route | undefined>;
   /** ECMP sets other than the trivial one ([best], or none after a withdraw), by change. */
   private ecmpOther: Map<number, readonly Route[]> | undefined;
+  /**
+   * Candidate lists before and after change i where they are not the trivial ones (the previous
+   * and the new best alone): recorded only while the Loc-RIB tracks paths (ADD-PATH send), and
+   * then also for changes of non-best candidates (best === previous).
+   */
+  private pathsOther: Map<number, { readonly prev: readonly Route[]; readonly cur: readonly Route[] }> | undefined;
   private n = 0;
 
   /** `capacity`: the expected number of changes (the arrays grow past it). */
@@ -54,6 +60,28 @@ export class BestChanges implements Iterable<BestChange> {
     this.best[i] = best; this.previous[i] = previous; // past the capacity: the arrays grow
     if (best ? ecmp !== best.alone : ecmp.length > 0) (this.ecmpOther ??= new Map()).set(i, ecmp);
     this.n = i + 1;
+  }
+
+  /** push() with the candidate lists before and after (Loc-RIB path tracking, see pathsOther). */
+  pushPaths(prefix: Prefix, best: Route | undefined, previous: Route | undefined, ecmp: readonly Route[], prev: readonly Route[], cur: readonly Route[]): void {
+    (this.pathsOther ??= new Map()).set(this.n, { prev, cur });
+    this.push(prefix, best, previous, ecmp);
+  }
+
+  /** Every candidate of change i's prefix before the change (path tracking on; else the previous best alone). */
+  prevPathsAt(i: number): readonly Route[] {
+    const o = this.pathsOther?.get(i);
+    if (o !== undefined) return o.prev;
+    const p = this.previous[i];
+    return p ? p.alone : NONE;
+  }
+
+  /** Every candidate of change i's prefix after the change (see prevPathsAt). */
+  curPathsAt(i: number): readonly Route[] {
+    const o = this.pathsOther?.get(i);
+    if (o !== undefined) return o.cur;
+    const b = this.best[i];
+    return b ? b.alone : NONE;
   }
 
   /** The ECMP set of change i (best first; empty when withdrawn). */

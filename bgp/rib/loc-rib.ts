@@ -69,6 +69,12 @@ export class LocRib implements RibSink {
   private readonly opts: BestPathOptions;
   private readonly single: boolean;
   private readonly local: AdjRibIn;
+  /**
+   * Path tracking (ADD-PATH send, bgp/rib/add-path-group.ts): change batches also carry the
+   * candidate lists before and after, and a change of a non-best candidate is a change too.
+   * Turn it on after a flush() (changes pending from before carry no lists).
+   */
+  trackPaths = false;
 
   constructor(private readonly deps: LocRibDeps) {
     this.localAs = deps.localAs;
@@ -145,6 +151,11 @@ export class LocRib implements RibSink {
 
   /** Best path plus, for each other candidate, the step it lost at. */
   explain(prefix: Prefix): Explanation { return explainBest(this.candidates(prefix), this.opts); }
+
+  /** Visit every prefix with its candidates (every path, best or not: ADD-PATH send, multipath). */
+  forEachPaths(fn: (prefix: Prefix, cands: readonly Route[]) => void): void {
+    this.table.forEach((p, e) => { if (e instanceof Multi) { if (e.cands.length) fn(p, e.cands); } else fn(p, e.alone); });
+  }
 
   /** Visit every prefix that has a best route (e.g. to fill a new peer's Adj-RIB-Out). */
   forEachBest(fn: (prefix: Prefix, best: Route, ecmp: readonly Route[]) => void): void {
@@ -245,7 +256,7 @@ export class LocRib implements RibSink {
     if (old === neu) return;
     if (e === undefined) {
       if (!neu) return;
-      this.setCands(prefix, [neu], undefined, []);
+      this.setCands(prefix, [neu], undefined, [], undefined, NO_ROUTES);
       return;
     }
     if (!(e instanceof Multi)) {
@@ -253,22 +264,24 @@ export class LocRib implements RibSink {
       if (old === e) {
         if (!neu) { this.table.delete(prefix); this.pending.push(prefix, undefined, e, NO_ROUTES); return; }
         if (this.single) { this.table.set(prefix, neu); this.pending.push(prefix, neu, e, neu.alone); return; }
-        this.setCands(prefix, [neu], e, e.alone);
+        this.setCands(prefix, [neu], e, e.alone, undefined, e.alone);
         return;
       }
       if (!neu) return;
-      this.setCands(prefix, [e, neu], e, e.alone);
+      this.setCands(prefix, [e, neu], e, e.alone, undefined, e.alone);
       return;
     }
     const cands = e.cands;
+    const prevPaths = this.trackPaths ? cands.slice() : undefined;
     // Shortcut: a route that loses to the best before the MED step cannot influence selection.
     const b = e.best;
     if (b && (!old || (old !== b && comparePreMed(old, b) > 0)) && (!neu || comparePreMed(neu, b) > 0)) {
       if (old) { const i = cands.indexOf(old); if (i >= 0) { if (neu) cands[i] = neu; else cands.splice(i, 1); } else if (neu) cands.push(neu); } else if (neu) cands.push(neu);
+      if (prevPaths) this.pending.pushPaths(prefix, b, b, e.ecmp, prevPaths, cands.slice());
       return;
     }
     if (old) { const i = cands.indexOf(old); if (i >= 0) { if (neu) cands[i] = neu; else cands.splice(i, 1); } else if (neu) cands.push(neu); } else if (neu) cands.push(neu);
-    this.setCands(prefix, cands, e.best, e.ecmp, e);
+    this.setCands(prefix, cands, e.best, e.ecmp, e, prevPaths);
   }
 
   flush(): void {
@@ -280,17 +293,21 @@ export class LocRib implements RibSink {
     }
   }
 
-  private setCands(prefix: Prefix, cands: Route[], prevBest: Route | undefined, prevEcmp: readonly Route[], entry?: Multi): void {
+  /** `prevPaths`: the candidates before, when they changed (undefined: the same as `cands`). */
+  private setCands(prefix: Prefix, cands: Route[], prevBest: Route | undefined, prevEcmp: readonly Route[], entry?: Multi, prevPaths?: readonly Route[]): void {
     if (cands.length === 0) {
       this.table.delete(prefix);
-      if (prevBest) this.pending.push(prefix, undefined, prevBest, NO_ROUTES);
+      if (this.trackPaths && prevPaths?.length) this.pending.pushPaths(prefix, undefined, prevBest, NO_ROUTES, prevPaths, NO_ROUTES);
+      else if (prevBest) this.pending.push(prefix, undefined, prevBest, NO_ROUTES);
       return;
     }
     const sel = selectBest(cands, this.opts);
     if (cands.length === 1 && sel.best && this.single) this.table.set(prefix, cands[0]!);
     else if (entry) { entry.cands = cands; entry.best = sel.best; entry.ecmp = sel.ecmp; }
     else this.table.set(prefix, new Multi(cands, sel.best, sel.ecmp));
-    if (sel.best !== prevBest || !sameList(sel.ecmp, prevEcmp)) this.pending.push(prefix, sel.best, prevBest, sel.ecmp);
+    const changed = sel.best !== prevBest || !sameList(sel.ecmp, prevEcmp);
+    if (this.trackPaths && (changed || prevPaths !== undefined)) this.pending.pushPaths(prefix, sel.best, prevBest, sel.ecmp, prevPaths ?? cands.slice(), cands.slice());
+    else if (changed) this.pending.push(prefix, sel.best, prevBest, sel.ecmp);
   }
 
   private select(prefix: Prefix, e: Multi, prevBest: Route | undefined, prevEcmp: readonly Route[]): void {

@@ -47,6 +47,8 @@ export interface GroupAnnouncement { readonly attrs: ExportedAttributes; readonl
 /** Changes for the members of a group; prefixes are referenced by index (shared, no per-member copies). */
 export interface GroupBatch {
   readonly prefixes: PrefixList;
+  /** ADD-PATH (add-path-group.ts): the path identifier of each entry of `prefixes`; absent: one path per prefix. */
+  readonly pathIds?: readonly number[];
   readonly announce: readonly GroupAnnouncement[];
   readonly withdraw: readonly number[];
 }

@@ -11,12 +11,14 @@ import type { CodecContext } from '../wire/types.js';
 import type { NegotiatedSession } from '../fsm/fsm-types.js';
 import type { ExportedAttributes } from '../rib/export.js';
 import type { UpdateGroup } from '../rib/update-group.js';
+import type { AddPathGroup } from '../rib/add-path-group.js';
 import type { Peer } from './peer.js';
 
 /** An update group: peers with equal ExportTargets (FRR update-groups). */
 export interface Group {
   readonly key: string;
-  readonly ug: UpdateGroup;
+  /** AddPathGroup: the members send several paths per prefix (ADD-PATH send negotiated). */
+  readonly ug: UpdateGroup | AddPathGroup;
   readonly members: Map<string, Peer>;
 }
 

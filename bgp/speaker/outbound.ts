@@ -18,6 +18,8 @@ import { isSelfNextHop, NEXT_HOP_SELF_V4, NEXT_HOP_SELF_V6, UpdateGroup, type Gr
 import { PrefixList } from '../rib/prefix-list.js';
 import { exportTargetKey, type ExportedAttributes, type ExportTarget } from '../rib/export.js';
 import { PrefixTable } from '../rib/prefix-table.js';
+import { AddPathGroup } from '../rib/add-path-group.js';
+import { PathIds } from '../rib/path-ids.js';
 import type { EstablishedSession, Group } from './established-session.js';
 import type { Peer } from './peer.js';
 import { addPathSend, nlriBlob, UpdateAssembler, type NlriBlob } from './pack.js';
@@ -56,11 +58,13 @@ export class Outbound {
   /** Marks the entries of a shared batch that one peer must not get (reused, stamped per use). */
   private skipMask = new Uint32Array(1024);
   private skipStamp = 0;
+  /** The path ids ADD-PATH groups send (one per source and received id; kept with the Loc-RIB). */
+  private pathIds = new PathIds();
 
   constructor(private readonly deps: OutboundDeps) {}
 
   /** Forget every group (the Loc-RIB was replaced; its peers were removed first). */
-  clear(): void { this.groups.clear(); }
+  clear(): void { this.groups.clear(); this.pathIds = new PathIds(); }
 
   /** Loc-RIB changes: record them in every group; large bursts are flushed at once. */
   apply(changes: BestChanges): void {
@@ -143,9 +147,14 @@ export class Outbound {
       ...(p.exportPolicy ? { policy: p.exportPolicy } : {}),
     };
     const families = { v4: e.sends4, v6: e.sends6 };
-    const key = `${exportTargetKey(target)}|${families.v4 ? 4 : ''}${families.v6 ? 6 : ''}`;
+    const limit = this.addPathLimit(p, e);
+    const key = `${exportTargetKey(target)}|${families.v4 ? 4 : ''}${families.v6 ? 6 : ''}${limit === undefined ? '' : `|ap${limit}`}`;
     let g = this.groups.get(key);
-    if (!g) { g = { key, ug: new UpdateGroup(target, families), members: new Map() }; this.groups.set(key, g); }
+    if (!g) {
+      if (limit !== undefined) this.trackPaths(true);
+      g = { key, ug: limit === undefined ? new UpdateGroup(target, families) : new AddPathGroup(target, families, limit, this.pathIds), members: new Map() };
+      this.groups.set(key, g);
+    }
     this.flushGroup(g, undefined); // the members so far get the pending changes; the new one gets the table
     g.ug.addMember(p.config.name);
     g.members.set(p.config.name, p);
@@ -159,8 +168,36 @@ export class Outbound {
     if (!g) return;
     g.ug.removeMember(p.config.name);
     g.members.delete(p.config.name);
-    if (g.members.size === 0) this.groups.delete(g.key);
+    if (g.members.size === 0) {
+      this.groups.delete(g.key);
+      if (g.ug instanceof AddPathGroup && ![...this.groups.values()].some((x) => x.ug instanceof AddPathGroup)) this.trackPaths(false);
+    }
     e.group = undefined;
+  }
+
+  /**
+   * The ADD-PATH send limit of the peer's group (0: all paths), or undefined for best path only:
+   * ADD-PATH send not configured, or not negotiated for every family the session carries (a
+   * member's families share one kind of group; the other case sends best paths, logged).
+   */
+  private addPathLimit(p: Peer, e: EstablishedSession): number | undefined {
+    const ap = p.config.addPaths;
+    if (!ap?.send) return undefined;
+    const a4 = addPathSend(e.ctx, 4), a6 = addPathSend(e.ctx, 6);
+    if (!a4 && !a6) return undefined;
+    if ((e.sends4 && !a4) || (e.sends6 && !a6)) {
+      this.deps.log.info({ peer: p.config.name, ipv4: a4, ipv6: a6 }, 'ADD-PATH send negotiated for only some of the session\'s families: sending best paths only');
+      return undefined;
+    }
+    return ap.limit ?? 0;
+  }
+
+  /** Loc-RIB path tracking for ADD-PATH groups; pending changes (made without it) are passed on first. */
+  private trackPaths(on: boolean): void {
+    const rib = this.deps.rib();
+    if (rib.trackPaths === on) return;
+    if (on) rib.flush();
+    rib.trackPaths = on;
   }
 
   /** Move an Established peer to the update group of its (new) export target; send it the difference. */
@@ -174,12 +211,23 @@ export class Outbound {
     this.leaveGroup(p, e);
     const g = this.joinGroup(p, e);
     const after = g.ug.table(p.config.name, rib);
-    const keep = new PrefixTable<true>();
+    // what was sent before and is not sent now: by prefix, or by prefix and path id (ADD-PATH)
+    const keep = new PrefixTable<Set<number>>();
     const a = after.base.prefixes, b = before.base.prefixes;
-    for (let i = 0; i < a.length; i++) keep.set(a.prefix(i), true);
+    const aIds = after.base.pathIds, bIds = before.base.pathIds;
+    for (let i = 0; i < a.length; i++) {
+      const x = a.prefix(i);
+      let s = keep.get(x);
+      if (!s) { s = new Set(); keep.set(x, s); }
+      s.add(aIds?.[i] ?? 0);
+    }
     const gone = new PrefixList();
-    for (let i = 0; i < b.length; i++) { const x = b.prefix(i); if (keep.get(x) === undefined) gone.push(x); }
-    this.sendBatch(p, { base: after.base, skip: [], extra: { prefixes: gone, announce: [], withdraw: Array.from({ length: gone.length }, (_x, i) => i) } }, undefined);
+    const goneIds: number[] = [];
+    for (let i = 0; i < b.length; i++) {
+      const x = b.prefix(i), id = bIds?.[i] ?? 0;
+      if (keep.get(x)?.has(id) !== true) { gone.push(x); goneIds.push(id); }
+    }
+    this.sendBatch(p, { base: after.base, skip: [], extra: { prefixes: gone, pathIds: goneIds, announce: [], withdraw: Array.from({ length: gone.length }, (_x, i) => i) } }, undefined);
   }
 
   /**
@@ -249,7 +297,7 @@ export class Outbound {
       let arr = blobs.get(idx);
       if (!arr) { arr = []; blobs.set(idx, arr); }
       const slot = (family === 6 ? 2 : 0) + (ap ? 1 : 0);
-      return (arr[slot] ??= nlriBlob(b.prefixes, idx, family, ap));
+      return (arr[slot] ??= nlriBlob(b.prefixes, idx, family, ap, b.pathIds));
     };
     if (b.withdraw.length) for (const family of fams) asm.add(blobOf(b.withdraw, family), b.withdraw, family, undefined, skip, stamp);
     for (const a of b.announce) {

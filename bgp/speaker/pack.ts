@@ -5,7 +5,7 @@
  * per attribute set and session by bgp/wire's prepareAttributes), leaving out the entries it
  * must skip. All messages for one member go into one buffer (one write, no concatenation).
  * IPv4 withdrawals use the classic field, IPv6 MP_UNREACH_NLRI (RFC 4760); ADD-PATH send
- * (RFC 7911) writes path id 0.
+ * (RFC 7911) writes the batch's path id of each entry (add-path-group.ts), else 0.
  *
  *   batch entries ──once──► NlriBlob (bytes + offset per entry)
  *   member: [header | attrs(member) | blob runs] × messages ──► one Uint8Array
@@ -24,10 +24,10 @@ function entryBytes(all: PrefixList, i: number, addPath: boolean): number {
   return (addPath ? 5 : 1) + ((len + 7) >>> 3);
 }
 
-function putEntry(m: Uint8Array, at: number, all: PrefixList, i: number, addPath: boolean): number {
-  if (all.family(i) !== 4) return putPrefix(m, at, all.v6At(i), addPath);
+function putEntry(m: Uint8Array, at: number, all: PrefixList, i: number, addPath: boolean, id: number): number {
+  if (all.family(i) !== 4) return putPrefix(m, at, all.v6At(i), addPath, id);
   let o = at;
-  if (addPath) { m[o++] = 0; m[o++] = 0; m[o++] = 0; m[o++] = 0; }
+  if (addPath) { m[o++] = id >>> 24; m[o++] = (id >>> 16) & 0xff; m[o++] = (id >>> 8) & 0xff; m[o++] = id & 0xff; }
   return putV4(m, o, all.addr(i), all.len(i));
 }
 
@@ -38,7 +38,8 @@ export interface NlriBlob {
   readonly off: Int32Array;
 }
 
-export function nlriBlob(all: PrefixList, idx: readonly number[], family: 4 | 6, addPath: boolean): NlriBlob {
+/** `ids`: the path id of each entry of `all` (ADD-PATH batches); absent: 0. */
+export function nlriBlob(all: PrefixList, idx: readonly number[], family: 4 | 6, addPath: boolean, ids?: readonly number[]): NlriBlob {
   const n = idx.length;
   const off = new Int32Array(n + 1);
   let size = 0;
@@ -50,7 +51,7 @@ export function nlriBlob(all: PrefixList, idx: readonly number[], family: 4 | 6,
   off[n] = size;
   const bytes = new Uint8Array(size);
   let p = 0;
-  for (let k = 0; k < n; k++) { const i = idx[k]!; if (all.family(i) === family) p = putEntry(bytes, p, all, i, addPath); }
+  for (let k = 0; k < n; k++) { const i = idx[k]!; if (all.family(i) === family) p = putEntry(bytes, p, all, i, addPath, ids === undefined ? 0 : ids[i]!); }
   return { bytes, off };
 }
 

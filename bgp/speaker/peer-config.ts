@@ -127,6 +127,33 @@ export interface PeerConfig {
   readonly description?: string;
   /** Our graceful-restart Restart Time on this session, seconds (Calico maxRestartTime); default the speaker's. */
   readonly gracefulRestartTime?: number;
+  /** ADD-PATH (RFC 7911) on this session; absent: off (one path per prefix each way). */
+  readonly addPaths?: AddPathsConfig;
+}
+
+/**
+ * ADD-PATH per session, as BIRD's `add paths rx|tx|on` and FRR's `addpath-rx-paths-limit` /
+ * `addpath-tx-all-paths` / `addpath-tx-best-selected N`. Each direction is used where the peer
+ * agrees (capability 69) for the family.
+ */
+export interface AddPathsConfig {
+  /** Advertise that we send several paths per prefix (BIRD `tx`). */
+  readonly send: boolean;
+  /** Advertise that we accept several paths per prefix (BIRD `rx`): each is kept, best path runs over all. */
+  readonly receive: boolean;
+  /** Send at most this many paths per prefix, best first (FRR `addpath-tx-best-selected N`); absent: all (BIRD, FRR all-paths). */
+  readonly limit?: number;
+  /** Families to negotiate ADD-PATH for; absent: all of the peer's `families`. */
+  readonly families?: readonly Family[];
+}
+
+/** The ADD-PATH capability entries (RFC 7911 §4) of a peer's OPEN: per family, send/receive as configured. */
+export function addPathFamilies(c: PeerConfig): Array<{ afi: number; safi: number; mode: 1 | 2 | 3 }> {
+  const a = c.addPaths;
+  if (!a || (!a.send && !a.receive)) return [];
+  const mode = ((a.receive ? 1 : 0) | (a.send ? 2 : 0)) as 1 | 2 | 3;
+  return (a.families ?? c.families).filter((f) => c.families.includes(f))
+    .map((f) => ({ afi: f === 'ipv6-unicast' ? 2 : 1, safi: 1, mode }));
 }
 
 /**

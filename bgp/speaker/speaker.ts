@@ -26,7 +26,7 @@ import { BgpListener } from '../session/listener.js';
 import { compactWireCodec } from '../session/wire-codec-default.js';
 import { LocRib, type BestChanges } from '../rib/loc-rib.js';
 import type { PeerInfo } from '../rib/route.js';
-import { importChecks, peerConfigEquals, peerSocketOptions, type OriginateAttrs, type PeerConfig, type SpeakerConfig } from './peer-config.js';
+import { addPathFamilies, importChecks, peerConfigEquals, peerSocketOptions, type OriginateAttrs, type PeerConfig, type SpeakerConfig } from './peer-config.js';
 import { ListenerSecurity } from './listener-security.js';
 import { LogLimiter } from '../../common/log-limiter.js';
 import { compilePeerPolicy } from './policy-config.js';
@@ -350,7 +350,7 @@ export class BgpSpeaker {
       localAs: c.localAs ?? this.config.asn, peerAs: c.asn, routerId: this.config.routerId,
       holdTime: c.holdTime, connectRetryTime: c.connectRetry, passive: c.passive,
       families: c.families.map((f) => (f === 'ipv6-unicast' ? { afi: 2, safi: 1 } : { afi: 1, safi: 1 })),
-      routeRefresh: true,
+      routeRefresh: true, addPath: addPathFamilies(c),
       gracefulRestart: gracefulRestartCapability(c, this.config.gracefulRestart),
       socketOptions: peerSocketOptions(c, this.config.asn),
       ...(c.localRole !== undefined ? { role: { local: c.localRole, strict: c.roleStrict ?? false } } : {}),

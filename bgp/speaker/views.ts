@@ -37,6 +37,8 @@ export interface RouteView {
   readonly since: number;
   /** Kept from a peer whose session went down with graceful restart (RFC 4724), not re-sent yet. */
   readonly stale?: true;
+  /** The path identifier the peer gave it (ADD-PATH receive, RFC 7911); absent when 0. */
+  readonly pathId?: number;
 }
 
 export interface BestPathChange {
@@ -202,6 +204,7 @@ export function routeView(src: RouteSource, prefix: Prefix, key: string, r: Rout
     ibgp: s.kind === 'ibgp', accepted: true, best, reason,
     since: local ? (src.originatedSince(key) ?? 0) : (peer?.routesSince ?? 0),
     ...(peer?.adjIn !== undefined && peer.adjIn.staleCount > 0 && peer.adjIn.isStale(prefix) ? { stale: true as const } : {}),
+    ...(r.pathId !== 0 ? { pathId: r.pathId } : {}),
   };
 }
 

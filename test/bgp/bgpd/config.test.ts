@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, parseAsn, parseConfigText, quickConfig } from '../../../bgp/bgpd/config.js';
 import { compilePeerPolicy } from '../../../bgp/speaker/policy-config.js';
+import { addPathFamilies } from '../../../bgp/speaker/peer-config.js';
 import { parsePrefix } from '../../../common/prefix.js';
 
 const GOOD = `routerId: 10.99.0.2
@@ -104,6 +105,25 @@ describe('bgpd config', () => {
     assert.equal(c.speaker.peers[0]?.nextHopKeep, true);
     assert.equal(parseConfigText(GOOD, 'k.yaml').speaker.peers[0]?.nextHopKeep, undefined);
     assert.throws(() => parseConfigText(GOOD.replace('holdTime: 30', 'holdTime: 30\n    nextHopKeep: yes please'), 'k.yaml'), /peers\[0\]\.nextHopKeep/);
+  });
+
+  it('addPaths (BIRD add paths on|rx|tx|off, or the long form) reaches the peer config and the OPEN; errors named', () => {
+    const ap = (v: string) => parseConfigText(GOOD.replace('holdTime: 30', `holdTime: 30\n    addPaths: ${v}`), 'p.yaml').speaker.peers[0];
+    assert.deepEqual(ap('on')?.addPaths, { send: true, receive: true });
+    assert.deepEqual(ap('true')?.addPaths, { send: true, receive: true });
+    assert.deepEqual(ap('rx')?.addPaths, { send: false, receive: true });
+    assert.deepEqual(ap('tx')?.addPaths, { send: true, receive: false });
+    assert.equal(ap('off')?.addPaths, undefined);
+    assert.equal(parseConfigText(GOOD, 'p.yaml').speaker.peers[0]?.addPaths, undefined);
+    const long = ap('{ send: true, limit: 4, families: [ipv6-unicast] }')!;
+    assert.deepEqual(long.addPaths, { send: true, receive: false, limit: 4, families: ['ipv6-unicast'] });
+    assert.deepEqual(addPathFamilies(long), [{ afi: 2, safi: 1, mode: 2 }], 'capability 69: IPv6 unicast, send only');
+    assert.deepEqual(addPathFamilies(ap('on')!), [{ afi: 1, safi: 1, mode: 3 }, { afi: 2, safi: 1, mode: 3 }]);
+    assert.throws(() => ap('sometimes'), /p\.yaml:\d+: peers\[0\]\.addPaths/);
+    assert.throws(() => ap('{ receive: true, limit: 2 }'), /addPaths\.limit without send/);
+    assert.throws(() => ap('{ send: true, limit: 0 }'), /peers\[0\]\.addPaths/);
+    assert.throws(() => parseConfigText(GOOD.replace('families: [ipv4-unicast, ipv6-unicast]', 'families: [ipv4-unicast]')
+      .replace('holdTime: 30', 'holdTime: 30\n    addPaths: { send: true, families: [ipv6-unicast] }'), 'p.yaml'), /ipv6-unicast is not one of the peer's families/);
   });
 
   it('allowAsIn (BIRD allow local as N) reaches the peer config; 0 or absent means off, bounds named', () => {

@@ -1,0 +1,206 @@
+/**
+ * The update group of sessions that negotiated ADD-PATH send (RFC 7911) for every family they
+ * carry: like UpdateGroup (update-group.ts), no per-peer table and one export per change for all
+ * members, but an entry is a (prefix, path id) pair and a prefix has up to `limit` paths: the
+ * best exportable candidates in best-path order (all of them when limit is 0, as BIRD's
+ * `add paths tx` and FRR's `addpath-tx-all-paths`). Path ids come from PathIds (one per source and
+ * received path id), so a changed path is re-announced under its id and a lost one withdrawn by it.
+ *
+ * The Loc-RIB tracks paths while such a group exists (LocRib.trackPaths): every change carries
+ * the prefix's candidates before and after, so the group keeps no table either; flush() selects
+ * the sent paths of both and sends the difference. A member is never sent its own paths (skip
+ * list), as FRR: a member that is the source of one of the `limit` best gets one path fewer.
+ */
+import type { Prefix } from '../../common/prefix.js';
+import type { BestChanges } from './best-changes.js';
+import type { ExportedAttributes, ExportTarget } from './export.js';
+import type { LocRib } from './loc-rib.js';
+import { PathIds } from './path-ids.js';
+import { PrefixList } from './prefix-list.js';
+import type { Route } from './route.js';
+import { selectBest } from './best-path.js';
+import { UpdateGroup, type GroupBatch, type MemberBatch } from './update-group.js';
+import { prefixIndependent } from './export.js';
+
+const NONE: readonly Route[] = Object.freeze([]);
+/** Stand-ins for the prefix when the target's export does not look at it (as in UpdateGroup). */
+const ANY_V4: Prefix = { family: 4, bytes: new Uint8Array(4), length: 0 };
+const ANY_V6: Prefix = { family: 6, bytes: new Uint8Array(16), length: 0 };
+const EMPTY_SKIP: readonly number[] = [];
+
+/** A GroupBatch under construction: entries are (prefix, path id), announcements grouped by attribute set. */
+class PathBatch implements GroupBatch {
+  readonly prefixes = new PrefixList();
+  readonly pathIds: number[] = [];
+  readonly announce: Array<{ attrs: ExportedAttributes; idx: number[] }> = [];
+  readonly withdraw: number[] = [];
+  /** Per entry: the id of the source of its path (the member that must not get it). */
+  readonly sources: string[] = [];
+  private readonly byAttrs = new Map<ExportedAttributes, number[]>();
+  private lastAttrs: ExportedAttributes | undefined;
+  private lastList: number[] = [];
+
+  /** Entry i of `prefixes`, or `prefixes` itself when it is a Prefix. */
+  private entry(prefixes: PrefixList | Prefix, i: number, id: number, source: string): number {
+    const k = this.pathIds.length;
+    if (!(prefixes instanceof PrefixList)) this.prefixes.push(prefixes);
+    else if (prefixes.family(i) === 4) this.prefixes.pushV4(prefixes.addr(i), prefixes.len(i));
+    else this.prefixes.push(prefixes.v6At(i));
+    this.pathIds.push(id);
+    this.sources.push(source);
+    return k;
+  }
+
+  add(prefixes: PrefixList | Prefix, i: number, id: number, source: string, attrs: ExportedAttributes): void {
+    const k = this.entry(prefixes, i, id, source);
+    if (attrs !== this.lastAttrs) {
+      let l = this.byAttrs.get(attrs);
+      if (!l) { l = []; this.byAttrs.set(attrs, l); this.announce.push({ attrs, idx: l }); }
+      this.lastAttrs = attrs;
+      this.lastList = l;
+    }
+    this.lastList.push(k);
+  }
+
+  remove(prefixes: PrefixList, i: number, id: number, source: string): void {
+    this.withdraw.push(this.entry(prefixes, i, id, source));
+  }
+
+  get empty(): boolean { return this.pathIds.length === 0; }
+}
+
+export class AddPathGroup {
+  private readonly members = new Map<string, { advertised: number }>();
+  /** Export transform and its caches: an UpdateGroup of the same target with no members. */
+  private readonly exporter: UpdateGroup;
+  private readonly cacheable: boolean;
+  private pend = new PrefixList();
+  private prev: Array<readonly Route[]> = [];
+  private cur: Array<readonly Route[]> = [];
+  private readonly sel: Route[] = [];
+
+  /** `limit`: paths per prefix at most (0: every exportable candidate). */
+  constructor(readonly target: ExportTarget, readonly families: { readonly v4: boolean; readonly v6: boolean },
+    readonly limit: number, private readonly ids: PathIds = new PathIds()) {
+    this.exporter = new UpdateGroup(target, families);
+    this.cacheable = prefixIndependent(target);
+  }
+
+  get size(): number { return this.members.size; }
+  get hasPending(): boolean { return this.pend.length > 0; }
+  get pendingCount(): number { return this.pend.length; }
+  get generation(): number { return this.exporter.generation; }
+  memberIds(): IterableIterator<string> { return this.members.keys(); }
+  /** Paths (prefix, id) currently announced to the member. */
+  advertised(memberId: string): number { return this.members.get(memberId)?.advertised ?? 0; }
+
+  addMember(memberId: string): void {
+    if (this.pend.length > 0) throw new Error(`add-path group: flush() pending changes before adding member ${memberId}`);
+    if (!this.members.has(memberId)) this.members.set(memberId, { advertised: 0 });
+  }
+
+  removeMember(memberId: string): void { this.members.delete(memberId); }
+
+  /** Record Loc-RIB changes (made while LocRib.trackPaths was on). */
+  apply(changes: BestChanges): void {
+    if (this.members.size === 0) return;
+    const n = changes.length;
+    for (let i = 0; i < n; i++) {
+      const had = this.pend.pushUniqueFrom(changes.prefixes, i);
+      if (had >= 0) { this.cur[had] = changes.curPathsAt(i); continue; }
+      this.prev.push(changes.prevPathsAt(i));
+      this.cur.push(changes.curPathsAt(i));
+    }
+  }
+
+  /**
+   * The paths sent for a prefix with candidates `cands`, into `out` (cleared): exportable, best
+   * first when a limit applies. Returns the exported attributes by position in `attrs`.
+   */
+  private select(prefix: Prefix, cands: readonly Route[], out: Route[], attrs: ExportedAttributes[]): void {
+    out.length = 0; attrs.length = 0;
+    if (cands.length === 0) return;
+    if (cands.length === 1) {
+      const a = this.exporter.transform(prefix, cands[0]!);
+      if (a) { out.push(cands[0]!); attrs.push(a); }
+      return;
+    }
+    let rest: Route[] = [];
+    const exp = new Map<Route, ExportedAttributes>();
+    for (const r of cands) { const a = this.exporter.transform(prefix, r); if (a) { rest.push(r); exp.set(r, a); } }
+    if (this.limit === 0 || rest.length <= this.limit) { for (const r of rest) { out.push(r); attrs.push(exp.get(r)!); } return; }
+    while (out.length < this.limit && rest.length > 0) {
+      const b = selectBest(rest).best!;
+      out.push(b); attrs.push(exp.get(b)!);
+      rest = rest.filter((r) => r !== b);
+    }
+  }
+
+  /** Export the pending changes; members get the shared batch minus the paths they are the source of. */
+  flush(emit: (memberId: string, batch: MemberBatch) => void): void {
+    const n = this.pend.length;
+    if (n === 0) return;
+    const { pend: prefixes, prev, cur } = this;
+    this.pend = new PrefixList(Math.min(Math.max(64, n), 65536)); this.prev = []; this.cur = [];
+    const b = new PathBatch();
+    const oldSel: Route[] = [], oldAttrs: ExportedAttributes[] = [];
+    const newSel = this.sel, newAttrs: ExportedAttributes[] = [];
+    let delta = 0;
+    const own = new Map<string, { delta: number; skip: number[] }>();
+    let lastSrc = '', lastMember = false;
+    const mark = (src: string, d: number): void => {
+      if (src !== lastSrc) { lastSrc = src; lastMember = this.members.has(src); }
+      if (!lastMember) return;
+      let o = own.get(src);
+      if (!o) { o = { delta: 0, skip: [] }; own.set(src, o); }
+      o.delta += d; o.skip.push(b.pathIds.length - 1);
+    };
+    for (let i = 0; i < n; i++) {
+      const prefix = !this.cacheable ? prefixes.prefix(i) : prefixes.family(i) === 4 ? ANY_V4 : ANY_V6;
+      this.select(prefix, prev[i] ?? NONE, oldSel, oldAttrs);
+      this.select(prefix, cur[i] ?? NONE, newSel, newAttrs);
+      for (let k = 0; k < newSel.length; k++) {
+        const r = newSel[k]!;
+        const id = this.ids.of(r);
+        let was: ExportedAttributes | undefined;
+        for (let j = 0; j < oldSel.length; j++) if (this.ids.of(oldSel[j]!) === id) { was = oldAttrs[j]; break; }
+        if (was === newAttrs[k]) continue;
+        b.add(prefixes, i, id, r.source.id, newAttrs[k]!);
+        const d = was === undefined ? 1 : 0;
+        delta += d;
+        mark(r.source.id, d);
+      }
+      for (const o of oldSel) {
+        const id = this.ids.of(o);
+        if (newSel.some((r) => this.ids.of(r) === id)) continue;
+        b.remove(prefixes, i, id, o.source.id);
+        delta--;
+        mark(o.source.id, -1);
+      }
+    }
+    newSel.length = 0;
+    if (b.empty) return;
+    for (const [id, m] of this.members) {
+      const o = own.get(id);
+      m.advertised += delta - (o?.delta ?? 0);
+      if (o && o.skip.length === b.pathIds.length) continue; // all of it is its own
+      emit(id, { base: b, skip: o?.skip ?? EMPTY_SKIP, extra: undefined });
+    }
+  }
+
+  /** Every path this group sends, for one member (initial update after Established, route refresh). */
+  table(memberId: string, rib: LocRib): MemberBatch {
+    const b = new PathBatch();
+    const sel: Route[] = [], attrs: ExportedAttributes[] = [];
+    rib.forEachPaths((prefix, cands) => {
+      this.select(prefix, cands, sel, attrs);
+      for (let k = 0; k < sel.length; k++) {
+        const r = sel[k]!;
+        if (r.source.id !== memberId) b.add(prefix, 0, this.ids.of(r), r.source.id, attrs[k]!);
+      }
+    });
+    const m = this.members.get(memberId);
+    if (m) m.advertised = b.pathIds.length;
+    return { base: b, skip: EMPTY_SKIP, extra: undefined };
+  }
+}
