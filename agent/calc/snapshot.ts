@@ -70,4 +70,6 @@ export interface LearnedRoute {
   readonly prefix: string;
   readonly nextHop: string;
   readonly peer: string;
+  /** Multipath (BIRD `merge paths`): the distinct next hops of the equal paths, best first, when more than one. */
+  readonly nextHops?: readonly string[];
 }

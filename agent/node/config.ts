@@ -66,6 +66,8 @@ export interface NodeConfig {
   readonly secretsDir: string;
   /** calico-node's `--threshold-time`: every configured BGP peer must be up to be ready this long after start. */
   readonly bgpReadyThresholdSeconds: number;
+  /** TORTIE_BGP_MAX_PATHS: equal BGP paths installed as one ECMP kernel route (default 16, BIRD's merge paths limit; 1 = best only). */
+  readonly bgpMaxPaths: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -201,5 +203,6 @@ export function nodeConfigFromEnv(env: Env = process.env): NodeConfig {
     rulesBackend: rules, logLevel: get(env, 'TORTIE_LOG_LEVEL') ?? 'info',
     secretsDir: get(env, 'TORTIE_SECRETS_DIR') ?? DEFAULT_SECRETS_DIR,
     bgpReadyThresholdSeconds: int(env, 'TORTIE_BGP_READY_THRESHOLD_SECONDS', 30, 0, 3600),
+    bgpMaxPaths: int(env, 'TORTIE_BGP_MAX_PATHS', 16, 1, 256),
   };
 }

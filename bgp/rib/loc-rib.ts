@@ -66,8 +66,8 @@ export class LocRib implements RibSink {
   private readonly peers = new Map<string, AdjRibIn>();
   private readonly listeners = new Set<BestChangeListener>();
   private pending = new BestChanges();
-  private readonly opts: BestPathOptions;
-  private readonly single: boolean;
+  private opts: BestPathOptions;
+  private single: boolean;
   private readonly local: AdjRibIn;
 
   constructor(private readonly deps: LocRibDeps) {
@@ -151,6 +151,13 @@ export class LocRib implements RibSink {
     this.table.forEach((p, e) => {
       if (e instanceof Multi) { if (e.best) fn(p, e.best, e.ecmp); } else fn(p, e, e.alone);
     });
+  }
+
+  /** New selection options (multipath limits, MED): every prefix is selected again; changes go to the listeners. */
+  setBestPathOptions(o: BestPathOptions): void {
+    this.opts = o;
+    this.single = !o.nextHopReachable;
+    this.reevaluate();
   }
 
   /** Re-run selection for every prefix (after the IGP-cost or next-hop hooks changed their answers). */
