@@ -26,6 +26,8 @@ import type { AddressEntry, RouteFingerprint, FdbEntry, KernelRoute, LinkChange,
   NeighbourEntry, RouteOp, Unsubscribe } from './types.js';
 
 export interface RtNetlinkOptions {
+  /** The notification reader script (default notify-child.js beside this module; a bundle names the unbundled one). */
+  readonly notifyChild?: string;
   /** Requests in flight at once (default 64). */
   readonly maxInFlight?: number;
   /** Per-request timeout (default 10 s). */
@@ -239,7 +241,7 @@ export class RtNetlink implements Netlink {
     // NEIGH carries neighbour and bridge FDB changes: a VTEP entry deleted behind our back.
     const groups = [MulticastGroups.LINK, MulticastGroups.NEIGH, MulticastGroups.IPV4_IFADDR, MulticastGroups.IPV6_IFADDR,
       MulticastGroups.IPV4_ROUTE, MulticastGroups.IPV6_ROUTE];
-    const child = spawn(process.execPath, [NOTIFY_CHILD, String(this.options.notifyRecvBuffer ?? 8 << 20), groups.join(',')],
+    const child = spawn(process.execPath, [this.options.notifyChild ?? NOTIFY_CHILD, String(this.options.notifyRecvBuffer ?? 8 << 20), groups.join(',')],
       { stdio: ['pipe', 'pipe', 'pipe'] });
     this.notify = child;
     let pending: Buffer = Buffer.alloc(0);
