@@ -13,7 +13,9 @@ cd "$(dirname "$0")/.."
 common=(--bundle --platform=node --format=cjs --target=node20 --log-level=warning
         --inject:scripts/import-meta-url.js --define:import.meta.url=importMetaUrl)
 npx esbuild dist/agent/cni/main.js "${common[@]}" --external:./datastore-release.js --outfile=dist/agent/cni/tortie-cni.cjs
-npx esbuild dist/bgp/bgpd/main.js "${common[@]}" --log-override:empty-import-meta=silent --minify-whitespace --minify-syntax --outfile=dist/bgp/bgpd/tortie-bgpd.cjs
+# netlink (a native addon, found by node-gyp-build from its own directory) stays in node_modules;
+# the daemon loads it only for a `kernel` section.
+npx esbuild dist/bgp/bgpd/main.js "${common[@]}" --external:netlink --log-override:empty-import-meta=silent --minify-whitespace --minify-syntax --outfile=dist/bgp/bgpd/tortie-bgpd.cjs
 npx esbuild dist/bgp/bfd/worker-main.js "${common[@]}" --minify-whitespace --minify-syntax --outfile=dist/bgp/bgpd/tortie-bfd-worker.cjs
 npx esbuild dist/bgp/bgpd/ctl-main.js "${common[@]}" --minify-whitespace --minify-syntax --outfile=dist/bgp/bgpd/tortie-bgpctl.cjs
 # The native helper (scripts/build-native.sh), next to the bundles: dist/native/tortie_native.node.

@@ -7,7 +7,8 @@
  *     the owner node in another subnet of that family) → via vxlan.calico (IPv6: vxlan-v6.calico)
  *     to the owner's VTEP of that family; IPIP (IPv4 only) likewise via tunl0; otherwise via the
  *     BGP next hop: onlink out of the parent interface when it is in our subnet, else through the
- *     underlay route that reaches it (BIRD's "gateway recursive");
+ *     underlay route that reaches it (BIRD's "gateway recursive"); with several equal paths
+ *     (multipath, BIRD `merge paths on`) one route with a next hop per path (RTA_MULTIPATH);
  *   - a pool annotated for the UDP backend: as VXLAN (its vxlanMode, else its ipipMode, decides),
  *     but through the UDP backend's device to the owner node's address (IPv4 underlay);
  *   - backend vxlan (no BGP): remote blocks from IPAM via felix/routes blockRoutes, per family
@@ -20,7 +21,7 @@
 import { parseAddress, parsePrefix, prefixContains, formatPrefix, type Prefix } from '../../common/prefix.js';
 import { blockRoutes } from '../../felix/routes/block-routes.js';
 import { crossSubnetDecision, sameSubnet } from '../../felix/routes/cross-subnet.js';
-import { blackholeRoute, ipipRoute, sameSubnetRoute, workloadRoute, type DesiredRoute } from '../../felix/routes/route.js';
+import { blackholeRoute, ecmpRoute, ipipRoute, sameSubnetRoute, workloadRoute, type DesiredNextHop, type DesiredRoute } from '../../felix/routes/route.js';
 import type { RemoteBlock, RemoteVtep } from '../../ipip/vxlan-manager.js';
 import type { UdpRemote } from '../../ipip/udp-packet.js';
 import type { LearnedRoute, NodeInfo, PoolInfo, Snapshot } from './snapshot.js';
@@ -136,6 +137,28 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
     return withMetric(sameSubnetRoute(prefix, u.gateway, u.iface));
   };
 
+  /**
+   * One route through every usable next hop of a multipath set (each resolved as direct() does);
+   * unusable ones are left out, as BIRD leaves out a next hop it cannot resolve.
+   */
+  const multipath = (prefix: string, nextHops: readonly string[], metric: number | undefined): DesiredRoute | string => {
+    const hops: DesiredNextHop[] = [];
+    const seen = new Set<string>();
+    let why = '';
+    for (const nh of nextHops) {
+      if (nh === localIp || nh === localIp6) continue;
+      const d = direct(prefix, nh, metric);
+      if (typeof d === 'string') { why ||= d; continue; }
+      const key = `${d.iface ?? ''}/${d.gateway ?? ''}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      hops.push({ iface: d.iface ?? '', ...(d.gateway === undefined ? {} : { gateway: d.gateway }), onlink: d.onlink ?? false });
+    }
+    if (hops.length === 0) return why || 'no usable next hop';
+    const r = ecmpRoute(prefix, hops);
+    return metric === undefined ? r : { ...r, metric };
+  };
+
   for (const w of workloads) {
     try { put(workloadRoute(w.address, w.iface)); } catch { out.skipped.push({ prefix: w.address, reason: `workload on ${w.iface}: not an IP address` }); }
   }
@@ -190,7 +213,8 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
         put(ipipRoute(prefix, l.nextHop, local.ipipMtu));
         continue;
       }
-      const r = direct(prefix, l.nextHop, pool !== undefined ? undefined : family === 4 ? EXTERNAL_ROUTE_METRIC : EXTERNAL_ROUTE_METRIC_V6);
+      const metric = pool !== undefined ? undefined : family === 4 ? EXTERNAL_ROUTE_METRIC : EXTERNAL_ROUTE_METRIC_V6;
+      const r = l.nextHops !== undefined && l.nextHops.length > 1 ? multipath(prefix, l.nextHops, metric) : direct(prefix, l.nextHop, metric);
       if (typeof r === 'string') out.skipped.push({ prefix, reason: r });
       else put(r);
     }

@@ -72,4 +72,6 @@ export interface LearnedRoute {
   readonly peer: string;
   /** LOCAL_PREF of the best path (iBGP): above 2147483647 - normal priority it is an elevated route (kernel-routes.ts). */
   readonly localPref?: number;
+  /** Multipath (BIRD `merge paths`): the distinct next hops of the equal paths, best first, when more than one. */
+  readonly nextHops?: readonly string[];
 }

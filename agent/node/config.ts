@@ -68,6 +68,8 @@ export interface NodeConfig {
   readonly bgpReadyThresholdSeconds: number;
   /** TORTIE_WITHDRAW_ON_STOP: SIGTERM withdraws this node's routes from every peer (a drain for good) instead of a graceful restart. */
   readonly withdrawOnStop: boolean;
+  /** TORTIE_BGP_MAX_PATHS: equal BGP paths installed as one ECMP kernel route (default 16, BIRD's merge paths limit; 1 = best only). */
+  readonly bgpMaxPaths: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -204,5 +206,6 @@ export function nodeConfigFromEnv(env: Env = process.env): NodeConfig {
     secretsDir: get(env, 'TORTIE_SECRETS_DIR') ?? DEFAULT_SECRETS_DIR,
     bgpReadyThresholdSeconds: int(env, 'TORTIE_BGP_READY_THRESHOLD_SECONDS', 30, 0, 3600),
     withdrawOnStop: bool(env, 'TORTIE_WITHDRAW_ON_STOP', false),
+    bgpMaxPaths: int(env, 'TORTIE_BGP_MAX_PATHS', 16, 1, 256),
   };
 }

@@ -223,6 +223,7 @@ async function main(): Promise<void> {
     }, {
       nodeName: cfg.nodeName, nodeIp: addr?.address, nodeCidr: addr === undefined ? undefined : `${addr.address}/${addr.prefixLength}`,
       bgpReadyThresholdMs: cfg.bgpReadyThresholdSeconds * 1000,
+      bgpMaxPaths: cfg.bgpMaxPaths,
       parentIface: addr?.iface ?? addr6?.iface ?? '', backend: cfg.backend, ...(udpFallback ? { udpFallback } : {}),
       ...(addr6 === undefined ? {} : { nodeIp6: addr6.address, nodeCidr6: `${addr6.address}/${addr6.prefixLength}` }),
     });

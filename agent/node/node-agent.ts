@@ -75,6 +75,14 @@ export interface NodeAgentOptions {
   readonly convergeDeadlineMs?: number;
   /** calico-node's `--threshold-time`: every peer must be Established to be ready this long after start (default 30 s). */
   readonly bgpReadyThresholdMs?: number;
+  /** ECMP over equal BGP paths into the kernel (BIRD `merge paths on`, its limit 16 by default); 1 turns it off. */
+  readonly bgpMaxPaths?: number;
+}
+
+/** The distinct next hops of a multipath set (best first), when there are several. */
+function multipathHops(c: BestPathChange): { nextHops?: string[] } {
+  const hops = [...new Set((c.multipath ?? []).filter((r) => r.from !== 'local' && r.nextHop !== 'self').map((r) => r.nextHop))];
+  return hops.length > 1 ? { nextHops: hops } : {};
 }
 
 /** The snapshot with every pool's vxlanMode/ipipMode carried by the UDP backend. */
@@ -264,8 +272,13 @@ export class NodeAgent {
         // Our routes were still in the kernel at start (a restart, not a reboot): forwarding
         // survived, so the graceful-restart F bit tells peers to keep our stale routes until our
         // End-of-RIB instead of flushing them the moment we reconnect (RFC 4724 §4.2).
-        const speakerCfg = this.forwardingSurvived
-          ? { ...calc.speaker, gracefulRestart: { ...calc.speaker.gracefulRestart, forwardingPreserved: true } } : calc.speaker;
+        const speakerCfg = {
+          ...calc.speaker,
+          // Calico's BIRD merges equal paths in its kernel protocol; its BGP best-path compares
+          // AS_PATH lengths only, hence relaxAsPath.
+          multipath: { maxPaths: this.options.bgpMaxPaths ?? 16, relaxAsPath: true },
+          ...(this.forwardingSurvived ? { gracefulRestart: { ...calc.speaker.gracefulRestart, forwardingPreserved: true } } : {}),
+        };
         try { await this.applySpeaker(speakerCfg); this.bgpError = undefined; } catch (err) {
           this.bgpError = `BGP speaker: ${describeError(err)}`;
           problems.push(this.bgpError);
@@ -446,7 +459,7 @@ export class NodeAgent {
     this.convergence.bestPathChanged(this.deps.clock.now());
     const b = c.best;
     if (b === undefined || b.from === 'local' || b.nextHop === 'self') this.learned.delete(c.prefix);
-    else this.learned.set(c.prefix, { prefix: c.prefix, nextHop: b.nextHop, peer: b.from, ...(b.localPref === undefined ? {} : { localPref: b.localPref }) });
+    else this.learned.set(c.prefix, { prefix: c.prefix, nextHop: b.nextHop, peer: b.from, ...(b.localPref === undefined ? {} : { localPref: b.localPref }), ...multipathHops(c) });
     this.schedule(0);
   }
 

@@ -140,6 +140,18 @@ const fileSchema = z.strictObject({
     med: z.number().int().min(0).max(0xffffffff).optional(), localPref: z.number().int().min(0).max(0xffffffff).optional(),
   })).default([]),
   warmUp: z.boolean().default(true),
+  multipath: z.strictObject({
+    maxPaths: z.number().int().min(1).max(256),
+    relaxAsPath: z.boolean().default(false),
+  }).optional(),
+  kernel: z.strictObject({
+    table: z.number().int().min(1).max(0xffffffff).default(254),
+    // Every route of this protocol in the table is ours to replace or remove: never the kernel's own (0-4).
+    protocol: z.number().int().min(5, { message: 'must be 5..255: 0-4 are the kernel\'s own (unspec, redirect, kernel, boot, static)' }).max(255).default(186),
+    mergePaths: z.boolean().default(true),
+    persist: z.boolean().default(false),
+    families: z.array(z.enum(['ipv4', 'ipv6'])).min(1).default(['ipv4', 'ipv6']),
+  }).optional(),
   gracefulRestart: z.strictObject({
     enabled: z.boolean().default(true),
     restartTime: z.number().int().min(1).max(4095).default(120),
@@ -160,6 +172,18 @@ export interface BgpdConfig {
   readonly source: string;
   /** BFD sessions, one per peer with `bfd` enabled, keyed by peer name. */
   readonly bfd: readonly BgpdBfdPeer[];
+  /** Best (or multipath) routes into the kernel (BIRD `protocol kernel`); read at start only. */
+  readonly kernel?: BgpdKernel;
+}
+
+export interface BgpdKernel {
+  readonly table: number;
+  readonly protocol: number;
+  /** Install the multipath set as one ECMP route (BIRD `merge paths on`); else the best path only. */
+  readonly mergePaths: boolean;
+  /** Leave the routes in the kernel at stop (BIRD `persist`). */
+  readonly persist: boolean;
+  readonly families: ReadonlyArray<4 | 6>;
 }
 
 /** A peer's BFD session: what the BFD engine needs (intervals in µs, as on the wire). */
@@ -362,11 +386,14 @@ function fromFile(cfg: BgpdFileConfig, file: string): BgpdConfig {
     source: file,
     warmUp: cfg.warmUp,
     bfd: bfdPeers,
+    ...(cfg.kernel ? { kernel: { table: cfg.kernel.table, protocol: cfg.kernel.protocol, mergePaths: cfg.kernel.mergePaths, persist: cfg.kernel.persist,
+      families: cfg.kernel.families.map((f) => (f === 'ipv4' ? 4 as const : 6 as const)) } } : {}),
     speaker: {
       routerId: cfg.routerId, asn: cfg.asn,
       listen: { address: cfg.listen?.address ?? '0.0.0.0', port: cfg.listen?.port ?? 179 },
       peers,
       ...(cfg.clusterId !== undefined ? { clusterId: cfg.clusterId } : {}),
+      ...(cfg.multipath ? { multipath: { maxPaths: cfg.multipath.maxPaths, relaxAsPath: cfg.multipath.relaxAsPath } } : {}),
       ...(cfg.gracefulRestart ? { gracefulRestart: {
         enabled: cfg.gracefulRestart.enabled, restartTime: cfg.gracefulRestart.restartTime, staleTime: cfg.gracefulRestart.stalePathTime,
         helper: cfg.gracefulRestart.helper, forwardingPreserved: cfg.gracefulRestart.forwardingPreserved,

@@ -11,7 +11,8 @@ import { describeError } from '../../common/errors.js';
 import { BgpSpeaker, type SpeakerDeps } from '../speaker/speaker.js';
 import { BfdDriver } from '../bfd/driver.js';
 import { warmUp } from '../speaker/warm-up.js';
-import type { BgpdConfig } from './config.js';
+import type { BgpdConfig, BgpdKernel } from './config.js';
+import type { BestPathChange } from '../speaker/views.js';
 import { startCtlServer } from './ctl-server.js';
 
 export function realDeps(logger: Logger): SpeakerDeps {
@@ -30,10 +31,42 @@ export function realDeps(logger: Logger): SpeakerDeps {
 
 export interface Daemon { readonly speaker: BgpSpeaker; stop(): Promise<void> }
 
-export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; ctlGroup?: number; reload: (() => BgpdConfig) | undefined }, logger: Logger): Promise<Daemon> {
+/**
+ * Where the `kernel` section's routes go: main.ts (the daemon's composition root) passes
+ * felix/routes GatewayRoutes, the reconciler tortie-node uses; bgp/ itself stays free of netlink.
+ */
+export interface KernelSink {
+  start(): Promise<void>;
+  /** The next hops of `prefix`, best first; undefined: no route. */
+  set(prefix: string, nextHops: readonly string[] | undefined): void;
+  stop(persist: boolean): Promise<void>;
+}
+
+/** What the kernel gets for a best-path change: learned routes only, the multipath set when merged. */
+export function kernelNextHops(c: BestPathChange, mergePaths: boolean): string[] | undefined {
+  const b = c.best;
+  if (b === undefined || b.from === 'local' || b.nextHop === 'self') return undefined;
+  const family = c.prefix.includes(':') ? 6 : 4;
+  const paths = mergePaths && c.multipath !== undefined ? c.multipath : [b];
+  const hops = [...new Set(paths.filter((r) => r.from !== 'local' && r.nextHop !== 'self' && r.nextHop.includes(':') === (family === 6)).map((r) => r.nextHop))];
+  return hops.length === 0 ? undefined : hops;
+}
+
+export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; ctlGroup?: number; reload: (() => BgpdConfig) | undefined;
+  kernel?: (k: BgpdKernel) => Promise<KernelSink> }, logger: Logger): Promise<Daemon> {
   const startedAt = systemClock.now();
   if (cfg.warmUp) await warmUp({ logger });
   const speaker = new BgpSpeaker(realDeps(logger), cfg.speaker);
+  const k = cfg.kernel;
+  const kernel = k !== undefined && opts.kernel !== undefined ? await opts.kernel(k) : undefined;
+  if (k !== undefined && kernel !== undefined) {
+    await kernel.start();
+    const families = new Set(k.families);
+    speaker.onBestPathChange((c) => {
+      if (families.has(c.prefix.includes(':') ? 6 : 4)) kernel.set(c.prefix, kernelNextHops(c, k.mergePaths));
+    });
+    logger.info({ table: k.table, protocol: k.protocol, mergePaths: k.mergePaths, persist: k.persist }, 'kernel routes: exporting best paths');
+  }
   await speaker.start();
   let originated = new Set<string>();
   const applyOriginate = (c: BgpdConfig) => {
@@ -87,6 +120,7 @@ export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; ctlGro
     // AdminDown first (RFC 5882 §3.2): peers keep forwarding until our Cease/2 arrives.
     await bfd?.stop();
     await speaker.stop();
+    if (k !== undefined) await kernel?.stop(k.persist).catch((err: unknown) => logger.warn({ err: describeError(err) }, 'kernel routes: stop failed'));
     await new Promise<void>((r) => ctl.close(() => r()));
   };
   process.on('SIGHUP', () => {

@@ -5,13 +5,15 @@
  * speaker's garbage is short-lived, so this cuts peak RSS (bench/bgp 1x100k 111 -> 97 MB)
  * at no measured cost in time; bench/bgp runs the daemon with the flags of this line.
  */
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { createLogger } from '../../common/logger.js';
 import { describeError } from '../../common/errors.js';
 import { loadConfigFile, quickConfig, type BgpdConfig } from './config.js';
 import { DEFAULT_CTL_PATH } from './ctl-protocol.js';
 import { resolveGroup } from './ctl-server.js';
-import { runDaemon } from './daemon.js';
+import { runDaemon, type KernelSink } from './daemon.js';
+import { systemClock } from '../../common/clock.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 const program = new Command('tortie-bgpd')
@@ -55,7 +57,18 @@ if (o.check) {
   process.exit(0);
 }
 const logger = createLogger('tortie-bgpd');
-runDaemon(cfg, { ctlPath: o.ctl, ...(ctlGroup !== undefined ? { ctlGroup } : {}), reload }, logger).catch((err: unknown) => {
+// The daemon's composition root: the kernel section's netlink and route reconciler are
+// tortie-node's own (felix/), created here and handed to the daemon as a KernelSink; loaded
+// only for a kernel section (the native netlink binding costs memory).
+const kernel = async (k: { table: number; protocol: number; families: ReadonlyArray<4 | 6> }): Promise<KernelSink> => {
+  const [{ RtNetlink }, { GatewayRoutes }] = await Promise.all([import('../../felix/netlink/rt-netlink.js'), import('../../felix/routes/gateway-routes.js')]);
+  const log = logger.child({ component: 'kernel' });
+  // From dist/bgp/bgpd (main.js or the tortie-bgpd.cjs bundle) to the unbundled notification reader.
+  const notifyChild = fileURLToPath(new URL('../../felix/netlink/notify-child.js', import.meta.url));
+  return new GatewayRoutes({ netlink: new RtNetlink({ logger: log }, { notifyChild }), clock: systemClock, logger: log },
+    { table: k.table, protocol: k.protocol, families: k.families });
+};
+runDaemon(cfg, { ctlPath: o.ctl, ...(ctlGroup !== undefined ? { ctlGroup } : {}), reload, kernel }, logger).catch((err: unknown) => {
   process.stderr.write(`tortie-bgpd: ${describeError(err)}\n`);
   process.exit(1);
 });

@@ -20,8 +20,14 @@ export type BestPathStep =
 export interface BestPathOptions {
   /** Compare MED between routes from different neighbour ASes too (default false). */
   readonly alwaysCompareMed?: boolean;
-  /** Routes kept in the ECMP set (default 1: no multipath). */
+  /** Routes kept in the ECMP set (default 1: no multipath; BIRD `merge paths`, FRR `maximum-paths`). */
   readonly maxPaths?: number;
+  /**
+   * Only routes whose AS_PATH equals the best one's join its ECMP set (FRR's default; its
+   * `bgp bestpath as-path multipath-relax` and BIRD's `merge paths` compare the length only,
+   * which is this option off, the default here).
+   */
+  readonly multipathSameAsPath?: boolean;
   /** Hook: IGP metric to reach a next hop (default 0 for all). */
   readonly igpCost?: (nextHop: Uint8Array | undefined) => number;
   /** Hook: false excludes the route from selection (default: everything reachable). */
@@ -121,6 +127,30 @@ function tieBreak(a: Route, b: Route): number {
   return p !== 0 ? p : a.pathId - b.pathId;
 }
 
+function sameSegments(a: readonly AsPathSegment[] | undefined, b: readonly AsPathSegment[] | undefined): boolean {
+  if (a === b) return true;
+  const x = a ?? [], y = b ?? [];
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) {
+    const s = x[i]!, t = y[i]!;
+    if (s.type !== t.type || s.asns.length !== t.asns.length) return false;
+    for (let j = 0; j < s.asns.length; j++) if (s.asns[j] !== t.asns[j]) return false;
+  }
+  return true;
+}
+
+/** The ECMP set from the routes equal down to IGP cost (sorted, best first): capped, and same AS_PATH when asked. */
+function cap(sorted: Route[], o: BestPathOptions): Route[] {
+  const max = Math.max(1, o.maxPaths ?? 1);
+  let out = sorted;
+  if (o.multipathSameAsPath === true && out.length > 1) {
+    const path = out[0]!.attrs.asPath;
+    out = out.filter((r, i) => i === 0 || sameSegments(r.attrs.asPath, path));
+  }
+  if (out.length > max) out = out.slice(0, max);
+  return out;
+}
+
 function run(cands: readonly Route[], o: BestPathOptions, losers: Loser[] | undefined): Selection {
   let set: Route[] = [];
   for (const r of cands) {
@@ -145,9 +175,7 @@ function run(cands: readonly Route[], o: BestPathOptions, losers: Loser[] | unde
       }
     }
   }
-  const best = ecmpSet[0];
-  const max = Math.max(1, o.maxPaths ?? 1);
-  return { best, ecmp: ecmpSet.length > max ? ecmpSet.slice(0, max) : ecmpSet };
+  return { best: ecmpSet[0], ecmp: cap(ecmpSet, o) };
 }
 
 /** The steps before MED as one lexicographic comparison (negative: a is better). */
@@ -206,9 +234,8 @@ function fastSelect(cands: readonly Route[], o: BestPathOptions): Selection {
     for (let i = 1; i < ns; i++) if (tieBreak(set[i]!, b) < 0) b = set[i]!;
     out = { best: b, ecmp: b.alone };
   } else {
-    const list = set.slice(0, ns).sort(tieBreak);
-    if (list.length > max) list.length = max;
-    out = { best: list[0], ecmp: list };
+    const list = cap(set.slice(0, ns).sort(tieBreak), o);
+    out = list.length === 1 ? { best: list[0], ecmp: list[0]!.alone } : { best: list[0], ecmp: list };
   }
   // drop references so the scratch arrays do not keep withdrawn routes alive
   if (pre.length > 16) pre.length = 0; else pre.fill(undefined as never, 0, np);

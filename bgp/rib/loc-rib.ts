@@ -66,8 +66,8 @@ export class LocRib implements RibSink {
   private readonly peers = new Map<string, AdjRibIn>();
   private readonly listeners = new Set<BestChangeListener>();
   private pending = new BestChanges();
-  private readonly opts: BestPathOptions;
-  private readonly single: boolean;
+  private opts: BestPathOptions;
+  private single: boolean;
   private readonly local: AdjRibIn;
   /**
    * Path tracking (ADD-PATH send, bgp/rib/add-path-group.ts): change batches also carry the
@@ -162,6 +162,13 @@ export class LocRib implements RibSink {
     this.table.forEach((p, e) => {
       if (e instanceof Multi) { if (e.best) fn(p, e.best, e.ecmp); } else fn(p, e, e.alone);
     });
+  }
+
+  /** New selection options (multipath limits, MED): every prefix is selected again; changes go to the listeners. */
+  setBestPathOptions(o: BestPathOptions): void {
+    this.opts = o;
+    this.single = !o.nextHopReachable;
+    this.reevaluate();
   }
 
   /** Re-run selection for every prefix (after the IGP-cost or next-hop hooks changed their answers). */

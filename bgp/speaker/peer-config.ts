@@ -189,6 +189,20 @@ export interface SpeakerConfig {
   readonly gracefulRestart?: GracefulRestartSettings;
   /** Route-reflector cluster id (RFC 4456; BIRD `rr cluster id`, Calico routeReflectorClusterID), dotted quad; default the router id. */
   readonly clusterId?: string;
+  /** ECMP: the paths equal to the best down to the tie-breakers, handed to onBestPathChange (absent: best only). */
+  readonly multipath?: MultipathSettings;
+}
+
+/**
+ * Multipath selection (BIRD `merge paths on limit N`, FRR `maximum-paths N`): paths equal to
+ * the best in LOCAL_PREF, AS_PATH length, ORIGIN, MED (same neighbour AS), eBGP/iBGP and IGP
+ * cost form the set. Only consumers (the kernel) see it; UPDATEs still carry the best path.
+ */
+export interface MultipathSettings {
+  /** Paths in the set, best included (1: no multipath). */
+  readonly maxPaths: number;
+  /** Paths with a different AS_PATH of the same length join too (FRR `as-path multipath-relax`; BIRD always). Default false. */
+  readonly relaxAsPath?: boolean;
 }
 
 export interface OriginateConfig {

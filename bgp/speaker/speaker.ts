@@ -199,10 +199,12 @@ export class BgpSpeaker {
     }
     const names = new Set(next.peers.map((p) => p.name));
     for (const name of [...this.peers.keys()]) if (!names.has(name)) { this.removePeer(name); r.removed.push(name); }
+    const multipathChanged = JSON.stringify(multipathOptions(next)) !== JSON.stringify(multipathOptions(this.config));
     this.config = next; // before the peers: new sessions read the speaker-wide settings (graceful restart)
     for (const p of next.peers) {
       if (!this.peers.has(p.name)) { this.addPeer(p); r.added.push(p.name); } else if (this.updatePeer(p)) r.changed.push(p.name); else r.unchanged.push(p.name);
     }
+    if (multipathChanged) this.rib.setBestPathOptions(multipathOptions(next)); // no session reset: the new sets go to the listeners
     return r;
   }
 
@@ -340,7 +342,8 @@ export class BgpSpeaker {
   private newRib(): LocRib {
     const id = (a: string) => ipv4ToInt(parseAddress(a).bytes) >>> 0;
     const cluster = this.config.clusterId;
-    return new LocRib({ localAs: this.config.asn, routerId: id(this.config.routerId), ...(cluster !== undefined ? { clusterId: id(cluster) } : {}), logger: this.log });
+    return new LocRib({ localAs: this.config.asn, routerId: id(this.config.routerId), ...(cluster !== undefined ? { clusterId: id(cluster) } : {}), logger: this.log,
+      bestPath: multipathOptions(this.config) });
   }
 
   private newSession(c: PeerConfig): BgpSession {
@@ -571,17 +574,28 @@ export class BgpSpeaker {
     if (this.listeners.length === 0) return;
     const { best, previous } = changes;
     const src = this.routeSource();
+    // With multipath a change may leave the best path as it was and change only the set.
+    const multipath = (this.config.multipath?.maxPaths ?? 1) > 1;
     for (let i = 0; i < changes.length; i++) {
       const b = best[i];
-      if (b === previous[i]) continue;
+      if (b === previous[i] && !multipath) continue;
       const prefix = changes.prefixes.prefix(i);
       const key = formatPrefix(prefix);
-      const change: BestPathChange = { prefix: key, best: b ? routeView(src, prefix, key, b, true, bestReason(this.rib, prefix)) : undefined };
+      const set = changes.ecmpAt(i);
+      const change: BestPathChange = {
+        prefix: key, best: b ? routeView(src, prefix, key, b, true, bestReason(this.rib, prefix)) : undefined,
+        ...(set.length > 1 ? { multipath: set.map((r) => routeView(src, prefix, key, r, r === b, r === b ? 'best' : 'multipath')) } : {}),
+      };
       for (const l of this.listeners) {
         try { l(change); } catch (err) { this.log.error({ err: describeError(err) }, 'onBestPathChange listener threw'); }
       }
     }
   }
+}
+
+/** The Loc-RIB's selection options for a config's multipath settings. */
+function multipathOptions(c: SpeakerConfig): { maxPaths: number; multipathSameAsPath: boolean } {
+  return { maxPaths: Math.max(1, c.multipath?.maxPaths ?? 1), multipathSameAsPath: c.multipath?.relaxAsPath !== true };
 }
 
 /** The UPDATE without the NLRI of disabled families (classic fields are IPv4, MP by AFI). */

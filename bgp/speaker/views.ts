@@ -45,6 +45,8 @@ export interface BestPathChange {
   readonly prefix: string;
   /** undefined: the prefix is gone. */
   readonly best: RouteView | undefined;
+  /** With multipath (SpeakerConfig.multipath) and two or more equal paths: the set, best first. */
+  readonly multipath?: readonly RouteView[];
 }
 
 /** Graceful restart helper state of a peer whose routes are kept (RFC 4724 §4.2). */

@@ -131,6 +131,40 @@ export function decodeRoutePayload(b: Buffer, onlyProtocol?: number, start = 0, 
   return out;
 }
 const NLA_F_NESTED_BIT = 0x8000;
+const RTA_CACHEINFO = 12;
+
+/**
+ * Two independent 32-bit hashes over an RTM_NEWROUTE payload (struct rtmsg and every attribute
+ * but RTA_CACHEINFO, whose use counters change by themselves), written into `out`: equal
+ * fingerprints mean the same route for every purpose here (a chance of 2^-64 otherwise), so a
+ * resync can recognise an unchanged route without decoding it. Words of 4 bytes: attributes are
+ * 4-byte aligned, their padding bytes are hashed as they come.
+ */
+export function routeFingerprint(b: Buffer, start: number, end: number, out: { h1: number; h2: number }): void {
+  let h1 = 0x811c9dc5 ^ (end - start), h2 = 0x27d4eb2f;
+  const words = (from: number, to: number): void => {
+    let i = from;
+    for (; i + 4 <= to; i += 4) {
+      const w = b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
+      h1 = Math.imul(h1 ^ w, 0x01000193);
+      h2 = Math.imul((h2 << 13) | (h2 >>> 19), 5) + 0xe6546b64 ^ Math.imul(w, 0xcc9e2d51);
+    }
+    for (; i < to; i++) { h1 = Math.imul(h1 ^ b[i]!, 0x01000193); h2 = Math.imul(h2 ^ b[i]!, 0x1b873593); }
+  };
+  words(start, Math.min(end, start + 12));
+  let off = start + 12;
+  while (off + 4 <= end) {
+    const len = b[off]! | (b[off + 1]! << 8);
+    if (len < 4 || off + len > end) { words(off, end); break; }
+    const t = (b[off + 2]! | (b[off + 3]! << 8)) & ~NLA_F_NESTED_BIT;
+    const next = Math.min(end, off + ((len + 3) & ~3));
+    if (t !== RTA_CACHEINFO) words(off, next);
+    off = next;
+  }
+  if (off < end) words(off, end);
+  out.h1 = h1 | 0;
+  out.h2 = h2 | 0;
+}
 
 export function encodeRoutePayload(r: KernelRoute, forDelete: boolean, headroom = 0): Buffer {
   const p = prefixParts(r.dst);

@@ -20,12 +20,14 @@ import { NetlinkError, errnoOf } from './netlink-error.js';
 import { RequestQueue } from './request-queue.js';
 import { RouteBatcher } from './route-batch.js';
 import { RouteDumper } from './route-dump.js';
-import { decodeRoutePayload, encodeRoute, decodeLink, encodeLinkSpec, decodeAddress, encodeAddress,
+import { decodeRoutePayload, routeFingerprint, encodeRoute, decodeLink, encodeLinkSpec, decodeAddress, encodeAddress,
   decodeNeighbour, encodeNeighbour, decodeFdb, encodeFdb, AF_BRIDGE, afOf, macBytes, describeRoute } from './rt-codec.js';
-import type { AddressEntry, FdbEntry, KernelRoute, LinkChange, LinkInfo, LinkSpec, Netlink, NetlinkEvent,
+import type { AddressEntry, RouteFingerprint, FdbEntry, KernelRoute, LinkChange, LinkInfo, LinkSpec, Netlink, NetlinkEvent,
   NeighbourEntry, RouteOp, Unsubscribe } from './types.js';
 
 export interface RtNetlinkOptions {
+  /** The notification reader script (default notify-child.js beside this module; a bundle names the unbundled one). */
+  readonly notifyChild?: string;
   /** Requests in flight at once (default 64). */
   readonly maxInFlight?: number;
   /** Per-request timeout (default 10 s). */
@@ -152,14 +154,22 @@ export class RtNetlink implements Netlink {
     }
   }
 
-  async visitRoutes(family: Family, table: number | undefined, protocol: number | undefined, visit: (r: KernelRoute) => void): Promise<boolean> {
+  async visitRoutes(family: Family, table: number | undefined, protocol: number | undefined, visit: (r: KernelRoute, fp?: RouteFingerprint) => void,
+    known?: (fp: RouteFingerprint) => boolean): Promise<boolean> {
     // Raw dump on its own socket, decoded in place (route-dump.ts): routes of other protocols
-    // are skipped before their attributes are parsed, and no per-message objects are built.
+    // are skipped before their attributes are parsed, and no per-message objects are built;
+    // routes the caller knows by fingerprint are not decoded at all.
     this.dumper ??= new RouteDumper({ timeoutMs: this.timeoutMs });
     const dumper = this.dumper;
+    const fp: RouteFingerprint = { h1: 0, h2: 0 };
     const interrupted = await this.dumpLock.run(() => dumper.dump(family, (buf, start, end) => {
+      if (protocol !== undefined && end - start >= 12 && buf[start + 5] !== protocol) return;
+      if (known !== undefined) {
+        routeFingerprint(buf, start, end, fp);
+        if (known(fp)) return;
+      }
       const r = decodeRoutePayload(buf, protocol, start, end);
-      if (r !== undefined && r.family === family && (table === undefined || r.table === table)) visit(r);
+      if (r !== undefined && r.family === family && (table === undefined || r.table === table)) visit(r, known !== undefined ? fp : undefined);
     }));
     return !interrupted;
   }
@@ -231,7 +241,7 @@ export class RtNetlink implements Netlink {
     // NEIGH carries neighbour and bridge FDB changes: a VTEP entry deleted behind our back.
     const groups = [MulticastGroups.LINK, MulticastGroups.NEIGH, MulticastGroups.IPV4_IFADDR, MulticastGroups.IPV6_IFADDR,
       MulticastGroups.IPV4_ROUTE, MulticastGroups.IPV6_ROUTE];
-    const child = spawn(process.execPath, [NOTIFY_CHILD, String(this.options.notifyRecvBuffer ?? 8 << 20), groups.join(',')],
+    const child = spawn(process.execPath, [this.options.notifyChild ?? NOTIFY_CHILD, String(this.options.notifyRecvBuffer ?? 8 << 20), groups.join(',')],
       { stdio: ['pipe', 'pipe', 'pipe'] });
     this.notify = child;
     let pending: Buffer = Buffer.alloc(0);

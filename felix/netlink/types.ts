@@ -23,6 +23,9 @@ export interface NextHop {
   readonly weight?: number;
 }
 
+/** Two 32-bit hashes of a route message (rt-codec routeFingerprint), reused between calls: copy what you keep. */
+export interface RouteFingerprint { h1: number; h2: number }
+
 /** One kernel route. A route with several next hops carries them in `nexthops` (RTA_MULTIPATH). */
 export interface KernelRoute {
   readonly family: Family;
@@ -134,8 +137,14 @@ export interface Netlink {
    * 100k routes a list outlives the young generation and makes the GC expensive). Resolves false
    * when the kernel flagged the dump inconsistent (NLM_F_DUMP_INTR): what was visited is not a
    * snapshot; dump again.
+   *
+   * `known`, when given, is asked first with the route message's fingerprint (routeFingerprint:
+   * two 32-bit hashes of its bytes, kernel statistics left out); true means the caller already
+   * holds that exact route and it is not decoded. `visit` gets the fingerprint of what it is
+   * handed (absent where the implementation has no bytes, as the in-memory fake).
    */
-  visitRoutes(family: Family, table: number | undefined, protocol: number | undefined, visit: (r: KernelRoute) => void): Promise<boolean>;
+  visitRoutes(family: Family, table: number | undefined, protocol: number | undefined, visit: (r: KernelRoute, fp?: RouteFingerprint) => void,
+    known?: (fp: RouteFingerprint) => boolean): Promise<boolean>;
   /** NLM_F_CREATE|NLM_F_REPLACE: add or overwrite the route with the same key. */
   replaceRoute(route: KernelRoute): Promise<void>;
   deleteRoute(route: KernelRoute): Promise<void>;

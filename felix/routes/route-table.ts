@@ -13,7 +13,7 @@ import type { Family } from '../../common/prefix.js';
 import { formatPrefix, parsePrefix } from '../../common/prefix.js';
 import { assertNever } from '../../common/assert-never.js';
 import { errnoOf, NetlinkError } from '../netlink/netlink-error.js';
-import { MAIN_TABLE, RouteProtocol, type KernelRoute, type Netlink, type NetlinkEvent, type Unsubscribe } from '../netlink/types.js';
+import { MAIN_TABLE, RouteProtocol, type KernelRoute, type Netlink, type NetlinkEvent, type RouteFingerprint, type Unsubscribe } from '../netlink/types.js';
 import { ifacesOf, resolveRoute, routeSignature, sameRouteSignature, validateDesiredRoute, type DesiredRoute } from './route.js';
 
 export interface RouteTableDeps {
@@ -75,6 +75,8 @@ export class RouteTable {
   private readonly believed = new Map<string, Entry[]>();
   /** Marks the entries seen by the running resync (Entry.gen). */
   private resyncGen = 0;
+  /** Our routes in the order the last resync's dump showed them (the kernel dumps in a stable order). */
+  private order: Entry[] = [];
   private readonly dirty = new Set<string>();
   /** Destinations whose kernel route may be gone without a notification: rewrite on apply. */
   private readonly suspect = new Set<string>();
@@ -219,7 +221,7 @@ export class RouteTable {
         if (r.table !== this.table || r.protocol !== this.protocol) return; // not ours: never touched
         const list = (this.believed.get(r.dst) ?? []).filter((b) => b.route.metric !== r.metric);
         if (e.action === 'new') list.push({ route: r, sig: routeSignature(r) });
-        if (list.length === 0) this.believed.delete(r.dst); else this.believed.set(r.dst, list);
+        this.setBelieved(r.dst, list);
         if (!this.inSync(r.dst)) {
           this.dirty.add(r.dst);
           this.stats.repairs++;
@@ -348,7 +350,7 @@ export class RouteTable {
           }
           const rest = (this.believed.get(r.dst) ?? []).filter((b) => b.route.metric !== r.metric);
           if (op === 'replace') rest.push(entry);
-          if (rest.length === 0) this.believed.delete(r.dst); else this.believed.set(r.dst, rest);
+          this.setBelieved(r.dst, rest);
           if (op === 'delete') deleted++; else { updated++; this.suspect.delete(r.dst); }
         });
       }
@@ -429,19 +431,46 @@ export class RouteTable {
     let touched: string[] = [];
     /** Destinations seen twice in this dump (several metrics), or changed: their new entry lists. */
     let multi = new Map<string, Entry[]>();
+    // The kernel dumps a table in a stable order, so the route at position i is usually the one
+    // the last dump showed there: if its message has the same fingerprint and that entry is still
+    // the lone believed route of its destination, it is unchanged and is not even decoded (no
+    // object, no destination text, no map lookup). Anything else is decoded and compared as
+    // before, and the cursor follows the route found, so an added or removed route costs one
+    // slow step, not a slow tail.
+    const prev = this.order;
+    let order: Entry[] = [];
+    let cursor = 0;
+    const known = (fp: RouteFingerprint): boolean => {
+      const c = prev[cursor];
+      if (c === undefined || c.fast !== true || c.fp1 !== fp.h1 || c.fp2 !== fp.h2 || c.gen === gen) return false;
+      c.gen = gen;
+      c.pos = order.length;
+      order.push(c);
+      cursor++;
+      return true;
+    };
+    const seen = (e: Entry, fp: RouteFingerprint | undefined, was: Entry | undefined): void => {
+      if (was?.pos !== undefined && prev[was.pos] === was) cursor = was.pos + 1;
+      if (fp !== undefined) { e.fp1 = fp.h1; e.fp2 = fp.h2; }
+      e.pos = order.length;
+      order.push(e);
+    };
     // Each route is compared as the dump is read, not collected first (a list of 100k routes
     // outlives the young generation and turns every resync into a major GC).
-    const visit = (r: KernelRoute): void => {
+    const visit = (r: KernelRoute, fp?: RouteFingerprint): void => {
       if (r.protocol !== this.protocol || r.table !== this.table) return;
       const m = multi.get(r.dst);
-      if (m !== undefined) { m.push({ route: r, sig: routeSignature(r), gen }); return; }
+      if (m !== undefined) { const e: Entry = { route: r, sig: routeSignature(r), gen }; m.push(e); seen(e, fp, undefined); return; }
       const old = this.believed.get(r.dst);
       const first = old?.[0];
       if (old !== undefined && old.length === 1 && first !== undefined && first.gen !== gen && sameRouteSignature(first.route, r)) {
         first.gen = gen; // unchanged: keep the object, no map write, no signature text
+        seen(first, fp, first);
+        first.fast = first.fp1 !== undefined;
         return;
       }
       const e: Entry = { route: r, sig: routeSignature(r), gen };
+      seen(e, fp, first);
       // A second route for the destination after an unchanged first one: both go in the new list.
       multi.set(r.dst, first !== undefined && first.gen === gen ? [first, e] : [e]);
       touched.push(r.dst);
@@ -450,16 +479,19 @@ export class RouteTable {
       gen = ++this.resyncGen;
       touched = [];
       multi = new Map();
+      order = [];
+      cursor = 0;
       let consistent = true;
       for (const f of this.families) {
-        if (!await this.deps.netlink.visitRoutes(f, this.table, this.protocol, visit)) { consistent = false; break; }
+        if (!await this.deps.netlink.visitRoutes(f, this.table, this.protocol, visit, known)) { consistent = false; break; }
       }
       if (consistent) break;
       // NLM_F_DUMP_INTR: routes changed during the dump; what was seen is no snapshot.
       if (attempt >= 5) throw new NetlinkError('dump', 'routes', 'EINTR');
       this.log.debug({ attempt }, 'route dump interrupted by concurrent changes; dumping again');
     }
-    for (const [dst, list] of multi) this.believed.set(dst, list);
+    this.order = order;
+    for (const [dst, list] of multi) this.setBelieved(dst, list);
     // Entries the dump did not show are gone. Values only (an entries() iterator allocates a pair
     // per destination); the common single, seen entry is checked without a callback.
     const stale: string[] = [];
@@ -470,8 +502,7 @@ export class RouteTable {
       if (dst !== undefined) stale.push(dst);
     }
     for (const dst of stale) {
-      const kept = (this.believed.get(dst) ?? []).filter((e) => e.gen === gen);
-      if (kept.length === 0) this.believed.delete(dst); else this.believed.set(dst, kept);
+      this.setBelieved(dst, (this.believed.get(dst) ?? []).filter((e) => e.gen === gen));
       touched.push(dst);
     }
     if (this.stats.resyncs === 0 || linksVersion !== linksBefore) {
@@ -483,6 +514,17 @@ export class RouteTable {
     }
     this.stats.resyncs++;
     this.stats.lastResyncMs = this.deps.clock.now() - t0;
+  }
+
+  /** Every change of `believed` goes here: an entry that leaves it can no longer be recognised by fingerprint. */
+  private setBelieved(dst: string, list: Entry[] | undefined): void {
+    const old = this.believed.get(dst);
+    if (old !== undefined) for (const e of old) if (list === undefined || !list.includes(e)) e.fast = false;
+    if (list === undefined || list.length === 0) { this.believed.delete(dst); return; }
+    this.believed.set(dst, list);
+    const only = list.length === 1 ? list[0] : undefined;
+    if (only !== undefined) only.fast = only.fp1 !== undefined;
+    else for (const e of list) e.fast = false;
   }
 
   private unindex(r: DesiredRoute): void {
@@ -497,8 +539,13 @@ function sameDesired(a: DesiredRoute, b: DesiredRoute): boolean {
     && JSON.stringify(a.nexthops ?? null) === JSON.stringify(b.nexthops ?? null);
 }
 
-/** A kernel route with its comparison signature, computed once; `gen`: the last resync that saw it. */
-interface Entry { readonly route: KernelRoute; readonly sig: string; gen?: number }
+/**
+ * A kernel route with its comparison signature, computed once; `gen`: the last resync that saw
+ * it. `fp1`/`fp2`: the fingerprint of the kernel message it was read from, `pos` its place in
+ * that dump, `fast`: it is the lone believed route of its destination, so the next resync may
+ * recognise it by fingerprint alone (cleared whenever it leaves `believed`).
+ */
+interface Entry { readonly route: KernelRoute; readonly sig: string; gen?: number; fp1?: number; fp2?: number; pos?: number; fast?: boolean }
 
 const V4_PREFIX = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 

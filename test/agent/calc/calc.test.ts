@@ -630,3 +630,18 @@ test('kernel routes: a learned route with LOCAL_PREF above 2147483647 - normal p
   const s2 = snap('a', nodes, { configs: { default: { ipv4NormalRoutePriority: 256 } } });
   assert.equal(new Map(kernelRoutes(s2, learned, wl, facts('10.0.1.2/24')).routes.map((r) => [r.dst, r])).get('10.244.0.5/32')?.iface, 'cali123');
 });
+
+test('kernel routes: a multipath set (two ToRs) becomes one route with a next hop each; unusable hops are left out', () => {
+  const s = snap('a', [node('a', '10.0.1.2/24')], { pools: [pool('10.244.0.0/16')] });
+  const underlay = [{ dst: '10.0.1.0/24', iface: 'eth0' }, { dst: '10.0.9.0/24', iface: 'eth1' }];
+  const r = kernelRoutes(s, [
+    { prefix: '0.0.0.0/0', nextHop: '10.0.1.1', peer: 'tor1', nextHops: ['10.0.1.1', '10.0.9.1', '192.0.2.1'] },
+    { prefix: '10.244.7.0/26', nextHop: '10.0.1.1', peer: 'tor1', nextHops: ['10.0.1.1', '10.0.9.1'] },
+    { prefix: '198.51.100.0/24', nextHop: '192.0.2.1', peer: 'tor1', nextHops: ['192.0.2.1', '192.0.2.2'] },
+  ], [], facts('10.0.1.2/24', { underlay }));
+  assert.deepEqual(r.routes, [
+    { dst: '0.0.0.0/0', type: 'unicast', metric: 1024, nexthops: [{ iface: 'eth0', gateway: '10.0.1.1', onlink: true }, { iface: 'eth1', gateway: '10.0.9.1', onlink: true }] },
+    { dst: '10.244.7.0/26', type: 'unicast', nexthops: [{ iface: 'eth0', gateway: '10.0.1.1', onlink: true }, { iface: 'eth1', gateway: '10.0.9.1', onlink: true }] },
+  ]);
+  assert.deepEqual(r.skipped, [{ prefix: '198.51.100.0/24', reason: 'next hop 192.0.2.1 is not reachable (no route to it)' }]);
+});

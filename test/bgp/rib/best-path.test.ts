@@ -106,6 +106,16 @@ describe('ECMP', () => {
     assert.equal(ex.ecmp.length, 4);
     assert.equal(ex.losers.find((l) => l.route === worse)?.step, 'as-path-length');
   });
+  it('multipathSameAsPath keeps only routes with the best one\'s AS_PATH (FRR without multipath-relax)', () => {
+    const a = route(peer('t1', 'ebgp', 1, { routerId: 1 }), attrs({ asPath: seq(65001, 65100) }));
+    const b = route(peer('t2', 'ebgp', 2, { routerId: 2 }), attrs({ asPath: seq(65001, 65100) }));
+    const c = route(peer('t3', 'ebgp', 3, { routerId: 3 }), attrs({ asPath: seq(65002, 65100) }));
+    assert.deepEqual(selectBest([c, b, a], { maxPaths: 4 }).ecmp, [a, b, c]);
+    assert.deepEqual(selectBest([c, b, a], { maxPaths: 4, multipathSameAsPath: true }).ecmp, [a, b]);
+    assert.deepEqual(explainBest([c, b, a], { maxPaths: 4, multipathSameAsPath: true }).ecmp, [a, b]);
+    const lone = selectBest([c, a], { maxPaths: 4, multipathSameAsPath: true });
+    assert.equal(lone.ecmp, a.alone, 'a set of one is the route\'s own [route]');
+  });
   it('a route with a higher IGP cost is not in the set', () => {
     const a = route(i3, attrs({ nextHop: Uint8Array.of(1, 1, 1, 1) }));
     const b = route(i4, attrs({ nextHop: Uint8Array.of(2, 2, 2, 2) }));
@@ -131,9 +141,9 @@ describe('fast selection', () => {
       ...(x.lp !== undefined ? { localPref: x.lp } : {}), ...(x.med !== undefined ? { med: x.med } : {}),
       ...(x.oid !== undefined ? { originatorId: x.oid } : {}), clusterList: Array.from({ length: x.cl }, (_, i) => i),
     }), x.pathId));
-    fc.assert(fc.property(fc.array(routeArb, { minLength: 1, maxLength: 8 }), fc.boolean(), fc.integer({ min: 1, max: 4 }), fc.boolean(), fc.boolean(), (cands, always, maxPaths, igp, reach) => {
+    fc.assert(fc.property(fc.array(routeArb, { minLength: 1, maxLength: 8 }), fc.boolean(), fc.integer({ min: 1, max: 4 }), fc.boolean(), fc.boolean(), fc.boolean(), (cands, always, maxPaths, igp, reach, sameAsPath) => {
       const o: BestPathOptions = {
-        alwaysCompareMed: always, maxPaths,
+        alwaysCompareMed: always, maxPaths, multipathSameAsPath: sameAsPath,
         ...(igp ? { igpCost: (nh: Uint8Array | undefined) => (nh?.[3] ?? 0) % 2 } : {}),
         ...(reach ? { nextHopReachable: (nh: Uint8Array | undefined) => nh?.[3] !== 3 } : {}),
       };

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { rt } from 'netlink';
-import { decodeMultipath, encodeMultipath, encodeLinkSpec, encodeRoute, decodeRoute, decodeLink, encodeRoutePayload, decodeRoutePayload } from '../../../felix/netlink/rt-codec.js';
+import { decodeMultipath, encodeMultipath, encodeLinkSpec, encodeRoute, decodeRoute, decodeLink, encodeRoutePayload, decodeRoutePayload, routeFingerprint } from '../../../felix/netlink/rt-codec.js';
 import { decodeAttrs, encodeAttrs } from '../../../felix/netlink/nlattr.js';
 import { RequestQueue } from '../../../felix/netlink/request-queue.js';
 import { NetlinkError, errnoOf } from '../../../felix/netlink/netlink-error.js';
@@ -94,4 +94,25 @@ test('NetlinkError names the object, the errno and what to do', () => {
   assert.match(e.message, /replace route 10\.0\.0\.0\/26 dev #7 failed: ENODEV \(the interface does not exist/);
   assert.equal(errnoOf(new Error('Request rejected: EEXIST')), 'EEXIST');
   assert.equal(errnoOf(e), 'ENODEV');
+});
+
+test('routeFingerprint: equal for the same route message, different for any changed byte, blind to RTA_CACHEINFO only', () => {
+  const r: KernelRoute = { family: 6, dst: 'fd00:65::/122', table: 254, protocol: 80, type: 'unicast', scope: 'universe', metric: 1024, onlink: false, ifindex: 3, gateway: 'fd00:60::2' };
+  const base = encodeRoutePayload(r, false);
+  const fp = (b: Buffer): string => { const o = { h1: 0, h2: 0 }; routeFingerprint(b, 0, b.length, o); return `${o.h1}/${o.h2}`; };
+  // RTA_CACHEINFO (type 12, 32 bytes of counters), as the kernel appends to IPv6 routes.
+  const withCache = (fill: number): Buffer => { const a = Buffer.alloc(36, fill); a.writeUInt16LE(36, 0); a.writeUInt16LE(12, 2); return Buffer.concat([base, a]); };
+  assert.equal(fp(withCache(1)), fp(withCache(2)), 'counters do not count');
+  const seen = new Set<string>([fp(base)]);
+  for (let i = 0; i < base.length; i++) {
+    const b = Buffer.from(base);
+    b[i] = (b[i]! + 1) & 0xff;
+    seen.add(fp(b));
+  }
+  assert.equal(seen.size, base.length + 1, 'every one-byte change gives another fingerprint');
+  // At an offset inside a larger datagram, as the dump hands it.
+  const dg = Buffer.concat([Buffer.alloc(20, 7), base]);
+  const o = { h1: 0, h2: 0 };
+  routeFingerprint(dg, 20, dg.length, o);
+  assert.equal(`${o.h1}/${o.h2}`, fp(base));
 });

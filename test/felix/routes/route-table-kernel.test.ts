@@ -145,3 +145,49 @@ test('netlink overflow (shrunk receive buffer, 5000-route burst): resync removes
     await topo.cleanup();
   }
 });
+
+test('no-op resyncs write nothing (multipath included); drift made without notifications is found by the next resync', { skip, timeout: 60_000 }, async () => {
+  // A resync recognises unchanged routes by the fingerprint of their kernel message at the same
+  // place in the dump; a changed, missing or extra route anywhere in the dump must still be seen.
+  const topo = new Topology('rtf');
+  let agent: NsAgent | undefined;
+  try {
+    const n = topo.ns('n');
+    const p = topo.ns('p');
+    topo.link(n, 'eth0', ['192.168.60.1/24', 'fd00:60::1/64'], p, 'eth0', ['192.168.60.2/24', 'fd00:60::2/64']);
+    const desired: DesiredRoute[] = [
+      ...Array.from({ length: 300 }, (_, i) => blackholeRoute(`10.70.${i >> 8}.${i & 255}/32`)),
+      ecmpRoute('10.65.2.0/26', [{ iface: 'eth0', gateway: '192.168.60.2', onlink: true }, { iface: 'eth0', gateway: '192.168.60.3', onlink: true }]),
+      ecmpRoute('fd00:65:2::/122', [{ iface: 'eth0', gateway: 'fd00:60::2' }, { iface: 'eth0', gateway: 'fd00:60::3' }]),
+      sameSubnetRoute('10.65.1.0/26', '192.168.60.2', 'eth0'),
+    ];
+    agent = new NsAgent(n);
+    await agent.call('routes.set', { routes: desired });
+    const res = await agent.call<{ failed: number; updated: number }>('routes.apply');
+    assert.deepEqual([res.failed, res.updated], [0, desired.length], agent.stderr);
+    type Res = { updated: number; deleted: number; failed: number };
+    const resync = async (): Promise<Res> => {
+      const x = await agent!.call<Res>('routes.resync');
+      return { updated: x.updated, deleted: x.deleted, failed: x.failed };
+    };
+    for (let k = 0; k < 3; k++) assert.deepEqual(await resync(), { updated: 0, deleted: 0, failed: 0 }, `no-op resync ${k}`);
+
+    // Behind its back (no subscription, so no notifications): one route changed, one deleted,
+    // a stray one of ours added, the IPv4 multipath route narrowed to one next hop, the IPv6 one reordered.
+    topo.exec(n, 'ip', ['route', 'replace', '10.70.0.150/32', 'via', '192.168.60.2', 'dev', 'eth0', 'proto', '80']);
+    topo.exec(n, 'ip', ['route', 'del', '10.70.0.10/32']);
+    topo.exec(n, 'ip', ['route', 'add', 'blackhole', '10.70.0.76/31', 'proto', '80']);
+    topo.exec(n, 'ip', ['route', 'replace', '10.65.2.0/26', 'via', '192.168.60.2', 'dev', 'eth0', 'onlink', 'proto', '80']);
+    assert.deepEqual(await resync(), { updated: 3, deleted: 1, failed: 0 });
+    const v4 = ipRoutes(n, 4, ['proto', '80']);
+    assert.ok(v4.some((x) => x['dst'] === '10.70.0.150' && x['type'] === 'blackhole'), 'changed route rewritten');
+    assert.ok(v4.some((x) => x['dst'] === '10.70.0.10'), 'deleted route restored');
+    assert.ok(!v4.some((x) => x['dst'] === '10.70.0.76/31'), 'stray route removed');
+    assert.ok(v4.some((x) => x['dst'] === '10.65.2.0/26' && Array.isArray(x['nexthops']) && (x['nexthops'] as unknown[]).length === 2), 'multipath restored');
+    assert.equal(v4.length + ipRoutes(n, 6, ['proto', '80']).length, desired.length);
+    for (let k = 0; k < 2; k++) assert.deepEqual(await resync(), { updated: 0, deleted: 0, failed: 0 }, `no-op resync after repair ${k}`);
+  } finally {
+    await agent?.stop();
+    await topo.cleanup();
+  }
+});

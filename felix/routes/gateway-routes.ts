@@ -1,0 +1,122 @@
+/**
+ * Routes through gateways into a chosen table and protocol: tortie-bgpd's `kernel` section
+ * (BIRD's `protocol kernel`). Callers hand prefixes with their next-hop addresses (one, or
+ * several for ECMP); each next hop goes out of the interface whose connected subnet holds it
+ * (longest match, as BIRD resolves a direct gateway), and the routes are programmed by the same
+ * RouteTable tortie-node uses. A next hop on no connected subnet leaves its route out (no
+ * recursive resolution) until an address appears that covers it. `stop()` removes the routes
+ * unless `persist` (BIRD `persist`).
+ */
+import type { Clock, TimerHandle } from '../../common/clock.js';
+import type { Logger } from '../../common/logger.js';
+import { parseAddress, parsePrefix, prefixContains, type Family, type Prefix } from '../../common/prefix.js';
+import type { Netlink, Unsubscribe } from '../netlink/types.js';
+import { RouteTable } from './route-table.js';
+import { ecmpRoute, type DesiredNextHop, type DesiredRoute } from './route.js';
+
+export interface GatewayRoutesOptions {
+  /** Kernel table (default 254, main). */
+  readonly table?: number;
+  /** The protocol number we own in that table: every route of it there is ours to remove. */
+  readonly protocol: number;
+  readonly families?: readonly Family[];
+}
+
+export interface GatewayRoutesDeps { readonly netlink: Netlink; readonly clock: Clock; readonly logger: Logger }
+
+interface Subnet { readonly prefix: Prefix; readonly ifindex: number }
+
+export class GatewayRoutes {
+  readonly routes: RouteTable;
+  private readonly wanted = new Map<string, readonly string[]>();
+  private subnets: Subnet[] = [];
+  private names = new Map<number, string>();
+  private unsubscribe: Unsubscribe | undefined;
+  private applyTimer: TimerHandle | undefined;
+  private refreshTimer: TimerHandle | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: GatewayRoutesDeps, options: GatewayRoutesOptions) {
+    this.log = deps.logger.child({ component: 'kernel-routes' });
+    this.routes = new RouteTable(deps, { table: options.table ?? 254, protocol: options.protocol, families: options.families ?? [4, 6],
+      cleanupGraceMs: 0 });
+  }
+
+  /** Read the connected subnets, follow address and link changes, start the reconciler. */
+  async start(): Promise<void> {
+    await this.refresh();
+    this.unsubscribe = this.deps.netlink.subscribe((e) => {
+      if (e.type === 'address' || e.type === 'link' || e.type === 'overflow') this.scheduleRefresh();
+    });
+    this.routes.start();
+  }
+
+  /** The routes for `prefix` go through `nextHops` (best first); none or undefined: no route. */
+  set(prefix: string, nextHops: readonly string[] | undefined): void {
+    if (nextHops === undefined || nextHops.length === 0) {
+      if (!this.wanted.delete(prefix)) return;
+      this.routes.deleteRoute(prefix);
+    } else {
+      this.wanted.set(prefix, nextHops);
+      const r = this.resolve(prefix, nextHops);
+      if (r === undefined) this.routes.deleteRoute(prefix); else this.routes.setRoute(r);
+    }
+    this.scheduleApply();
+  }
+
+  /** Stop following the kernel; remove our routes unless `persist`. */
+  async stop(persist: boolean): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    this.applyTimer?.cancel();
+    this.refreshTimer?.cancel();
+    this.routes.stop();
+    if (persist) return;
+    this.routes.setDesiredRoutes([]);
+    const r = await this.routes.apply();
+    if (r.failed > 0) this.log.warn({ failed: r.failed }, 'some kernel routes could not be removed at stop');
+  }
+
+  private resolve(prefix: string, nextHops: readonly string[]): DesiredRoute | undefined {
+    const hops: DesiredNextHop[] = [];
+    for (const nh of nextHops) {
+      const a = parseAddress(nh);
+      let best: Subnet | undefined;
+      for (const s of this.subnets) if (s.prefix.family === a.family && prefixContains(s.prefix, a) && (best === undefined || s.prefix.length > best.prefix.length)) best = s;
+      const iface = best === undefined ? undefined : this.names.get(best.ifindex);
+      if (iface === undefined) { this.log.debug({ prefix, nextHop: nh }, 'next hop on no connected subnet: left out'); continue; }
+      if (!hops.some((h) => h.gateway === nh)) hops.push({ iface, gateway: nh });
+    }
+    return hops.length === 0 ? undefined : ecmpRoute(prefix, hops);
+  }
+
+  private scheduleApply(): void {
+    if (this.applyTimer !== undefined) return;
+    this.applyTimer = this.deps.clock.setTimeout(() => {
+      this.applyTimer = undefined;
+      this.routes.apply().then((r) => { if (r.failed > 0) this.log.warn({ failed: r.failed }, 'kernel route apply failed; retried on resync'); },
+        (err: unknown) => this.log.warn({ err: String(err) }, 'kernel route apply failed'));
+    }, 0);
+  }
+
+  private scheduleRefresh(): void {
+    if (this.refreshTimer !== undefined) return;
+    this.refreshTimer = this.deps.clock.setTimeout(() => {
+      this.refreshTimer = undefined;
+      this.refresh().then(() => {
+        const all: DesiredRoute[] = [];
+        for (const [p, hops] of this.wanted) { const r = this.resolve(p, hops); if (r !== undefined) all.push(r); }
+        this.routes.setDesiredRoutes(all);
+        this.scheduleApply();
+      }, (err: unknown) => { this.log.warn({ err: String(err) }, 'reading addresses failed; retrying'); this.scheduleRefresh(); });
+    }, 50);
+  }
+
+  private async refresh(): Promise<void> {
+    const [links, addrs] = await Promise.all([this.deps.netlink.listLinks(), this.deps.netlink.listAddresses()]);
+    this.names = new Map(links.map((l) => [l.index, l.name]));
+    this.subnets = addrs.flatMap((a) => {
+      try { return [{ prefix: parsePrefix(a.cidr, { allowHostBits: true }), ifindex: a.ifindex }]; } catch { return []; }
+    });
+  }
+}
