@@ -129,6 +129,8 @@ const fileSchema = z.strictObject({
     stalePathTime: z.number().int().min(1).max(65535).default(360),
     helper: z.boolean().default(true),
     forwardingPreserved: z.boolean().default(false),
+    /** RFC 4724 Selection_Deferral_Timer after `-R` (BIRD `graceful restart wait`, FRR `select-defer-time`). */
+    selectionDeferralTime: z.number().int().min(1).max(3600).default(240),
   }).optional(),
 });
 
@@ -322,6 +324,7 @@ function fromFile(cfg: BgpdFileConfig, file: string): BgpdConfig {
       ...(cfg.gracefulRestart ? { gracefulRestart: {
         enabled: cfg.gracefulRestart.enabled, restartTime: cfg.gracefulRestart.restartTime, staleTime: cfg.gracefulRestart.stalePathTime,
         helper: cfg.gracefulRestart.helper, forwardingPreserved: cfg.gracefulRestart.forwardingPreserved,
+        selectionDeferralTime: cfg.gracefulRestart.selectionDeferralTime,
       } } : {}),
     },
     originate: cfg.originate.map((o) => ({

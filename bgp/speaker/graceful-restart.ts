@@ -160,10 +160,12 @@ export const DEFAULT_RESTART_TIME = 120;
  * still makes peers send End-of-RIB and FRR answer ROUTE-REFRESH. The N bit (RFC 8538) is
  * always set: a NOTIFICATION other than Hard Reset then keeps the routes on both sides.
  */
-export function gracefulRestartCapability(c: PeerConfig, g: SpeakerConfig['gracefulRestart']): GracefulRestartConfig {
+export function gracefulRestartCapability(c: PeerConfig, g: SpeakerConfig['gracefulRestart'], deferring: () => boolean = () => true): GracefulRestartConfig {
   if (g?.enabled === false) return { restartTime: 0, helperOnly: true, notification: true };
-  return {
-    restartTime: Math.min(4095, c.gracefulRestartTime ?? g?.restartTime ?? DEFAULT_RESTART_TIME), notification: true,
-    forwardingPreserved: g?.forwardingPreserved ?? false, restarting: g?.restarting ?? false,
-  };
+  const restartTime = Math.min(4095, c.gracefulRestartTime ?? g?.restartTime ?? DEFAULT_RESTART_TIME);
+  const forwardingPreserved = g?.forwardingPreserved ?? false;
+  const restarting = g?.restarting ?? false;
+  // The FSM builds an OPEN per connection from this object: R is read then, so it is set only
+  // while our selection deferral lasts (a session that resets later is not "just restarted").
+  return { restartTime, notification: true, forwardingPreserved, get restarting() { return restarting && deferring(); } };
 }

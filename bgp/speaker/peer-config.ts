@@ -114,12 +114,21 @@ export interface GracefulRestartSettings {
    * using our stale routes; default false (tortie-bgpd has no kernel routes; the agent says).
    */
   readonly forwardingPreserved?: boolean;
-  /** R bit: this process restarted (BIRD `-R`); peers must not wait for our End-of-RIB. */
+  /**
+   * This process restarted (BIRD `-R`): R bit set and advertisement deferred until peers sent
+   * End-of-RIB (selection-deferral.ts); BgpSpeaker.whenConverged() says when.
+   */
   readonly restarting?: boolean;
   /** Keep a restarting GR peer's routes as stale (helper); default true, as in BIRD and FRR. */
   readonly helper?: boolean;
   /** Seconds stale routes wait for the peer's End-of-RIB once it is back (FRR stalepath-time); default 360. */
   readonly staleTime?: number;
+  /**
+   * Seconds, after our restart (`restarting`), that advertisement waits for End-of-RIB from every
+   * peer (RFC 4724 Selection_Deferral_Timer; BIRD `graceful restart wait`, FRR
+   * `select-defer-time`); default 240.
+   */
+  readonly selectionDeferralTime?: number;
 }
 
 export interface SpeakerConfig {
