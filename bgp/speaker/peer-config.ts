@@ -129,6 +129,14 @@ export interface GracefulRestartSettings {
    * `select-defer-time`); default 240.
    */
   readonly selectionDeferralTime?: number;
+  /**
+   * Long-lived graceful restart (RFC 9494), restarting side: seconds peers keep our routes as
+   * LLGR_STALE (least preferred) after our restart time ran out (BIRD `long lived stale time`,
+   * FRR `bgp long-lived-graceful-restart stale-time`); default 0: our families are not offered.
+   */
+  readonly longLivedStaleTime?: number;
+  /** LLGR helper: keep an LLGR peer's routes past its restart time as LLGR_STALE; default true (BIRD `aware`). */
+  readonly longLivedHelper?: boolean;
 }
 
 export interface SpeakerConfig {

@@ -100,7 +100,9 @@ export class BgpSpeaker {
     });
     this.gr = new GracefulRestartHelper({
       clock: deps.clock, log: this.log, flush: (p, why) => this.flushRoutes(p, why), sweep: (p, f, why) => this.sweepStale(p, f, why),
-      options: () => ({ helper: this.config.gracefulRestart?.helper ?? true, staleTime: this.config.gracefulRestart?.staleTime ?? DEFAULT_STALE_TIME }),
+      longLived: (p, f) => this.longLivedStale(p, f),
+      options: () => ({ helper: this.config.gracefulRestart?.helper ?? true, staleTime: this.config.gracefulRestart?.staleTime ?? DEFAULT_STALE_TIME,
+        longLivedHelper: this.config.gracefulRestart?.longLivedHelper ?? true }),
     });
     const g = config.gracefulRestart;
     this.deferral = new SelectionDeferral({
@@ -506,6 +508,25 @@ export class BgpSpeaker {
       cursor = r.cursor;
       if (cursor !== -1) { setImmediate(step); return; }
       if (total > 0) this.log.info({ peer: p.config.name, family: `ipv${family}`, withdrawn: total }, why);
+    };
+    step();
+  }
+
+  /**
+   * The peer's stale routes of `family` enter the long-lived stale period (RFC 9494): LLGR_STALE
+   * added, NO_LLGR ones withdrawn; in slices of SWEEP_SLICE, ended like a sweep.
+   */
+  private longLivedStale(p: Peer, family: 4 | 6): void {
+    const rib = p.adjIn;
+    if (!rib) return;
+    const epoch = rib.staleEpoch;
+    let cursor = 0, marked = 0, withdrawn = 0;
+    const step = (): void => {
+      if (p.adjIn !== rib || rib.staleEpoch !== epoch || this.stopped) return;
+      const r = rib.longLivedStaleSome(family, cursor, SWEEP_SLICE);
+      marked += r.marked; withdrawn += r.withdrawn; cursor = r.cursor;
+      if (cursor !== -1) { setImmediate(step); return; }
+      this.log.info({ peer: p.config.name, family: `ipv${family}`, marked, withdrawnNoLlgr: withdrawn }, 'long-lived graceful restart: stale routes now carry LLGR_STALE');
     };
     step();
   }
