@@ -158,6 +158,12 @@ const fileSchema = z.strictObject({
     stalePathTime: z.number().int().min(1).max(65535).default(360),
     helper: z.boolean().default(true),
     forwardingPreserved: z.boolean().default(false),
+    /** RFC 4724 Selection_Deferral_Timer after `-R` (BIRD `graceful restart wait`, FRR `select-defer-time`). */
+    selectionDeferralTime: z.number().int().min(1).max(3600).default(240),
+    /** RFC 9494 (BIRD `long lived stale time`, FRR `bgp long-lived-graceful-restart stale-time`); 0: not offered. */
+    longLivedStaleTime: z.number().int().min(0).max(0xffffff).default(0),
+    /** Keep an LLGR peer's routes as LLGR_STALE past its restart time (BIRD `long lived graceful restart aware`). */
+    longLivedHelper: z.boolean().default(true),
   }).optional(),
 });
 
@@ -397,6 +403,8 @@ function fromFile(cfg: BgpdFileConfig, file: string): BgpdConfig {
       ...(cfg.gracefulRestart ? { gracefulRestart: {
         enabled: cfg.gracefulRestart.enabled, restartTime: cfg.gracefulRestart.restartTime, staleTime: cfg.gracefulRestart.stalePathTime,
         helper: cfg.gracefulRestart.helper, forwardingPreserved: cfg.gracefulRestart.forwardingPreserved,
+        selectionDeferralTime: cfg.gracefulRestart.selectionDeferralTime,
+        longLivedStaleTime: cfg.gracefulRestart.longLivedStaleTime, longLivedHelper: cfg.gracefulRestart.longLivedHelper,
       } } : {}),
     },
     originate: cfg.originate.map((o) => ({

@@ -45,7 +45,7 @@ export function formatProtocols(peers: readonly PeerStatus[], all: boolean): str
     }
     if (p.lastError !== undefined) lines.push(`    Last error:       ${p.lastError}`);
     const gr = p.gracefulRestart;
-    if (gr) lines.push(`    Graceful restart: ${gr.state === 'restart-wait' ? 'waiting for the peer to restart' : 'waiting for End-of-RIB'} (${gr.families.join(', ')}: ${gr.staleRoutes} stale routes)`);
+    if (gr) lines.push(`    Graceful restart: ${gr.state === 'restart-wait' ? 'waiting for the peer to restart' : gr.state === 'long-lived' ? 'long-lived stale (LLGR_STALE), waiting for the peer' : 'waiting for End-of-RIB'} (${gr.families.join(', ')}: ${gr.staleRoutes} stale routes)`);
     lines.push(`    Established transitions: ${p.establishedTransitions}`);
     for (const f of p.families.length ? p.families : ['ipv4-unicast']) {
       lines.push(`  Channel ${f === 'ipv6-unicast' ? 'ipv6' : 'ipv4'}`);

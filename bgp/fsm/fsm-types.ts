@@ -115,6 +115,12 @@ export interface GracefulRestartConfig {
    * it, and answers ROUTE-REFRESH, only to GR-capable peers). Use with restartTime 0.
    */
   readonly helperOnly?: boolean;
+  /**
+   * RFC 9494: advertise the long-lived graceful-restart capability. `staleTime` > 0: our families
+   * with this Long-lived Stale Time (seconds) and F as above; 0: no families ("aware", so peers
+   * may send us LLGR_STALE routes). Absent: no LLGR capability.
+   */
+  readonly longLived?: { readonly staleTime: number };
 }
 
 /** What the FSM needs to know about the local side and the expected peer. */
@@ -159,6 +165,11 @@ export interface GracefulRestartInfo {
   readonly families: ReadonlyArray<AfiSafi & { readonly forwardingPreserved: boolean }>;
 }
 
+/** The peer's long-lived graceful-restart capability (RFC 9494 §3). */
+export interface LongLivedGracefulRestartInfo {
+  readonly families: ReadonlyArray<AfiSafi & { readonly forwardingPreserved: boolean; readonly staleTime: number }>;
+}
+
 /** The result of OPEN exchange and capability negotiation (RFC 4271 §4.2, RFC 5492). */
 export interface NegotiatedSession {
   readonly peerAs: number;
@@ -180,6 +191,8 @@ export interface NegotiatedSession {
   readonly peerGracefulRestart?: GracefulRestartInfo;
   /** Whether we advertised graceful restart. */
   readonly localGracefulRestart: boolean;
+  /** The peer's LLGR capability, when it sent it together with a graceful-restart one (RFC 9494 §3). */
+  readonly peerLongLivedGracefulRestart?: LongLivedGracefulRestartInfo;
   readonly peerCapabilities: readonly Capability[];
   readonly unknownCapabilities: ReadonlyArray<{ readonly code: number; readonly value: Uint8Array }>;
   /** The context every encoder/decoder call on this session must use from now on. */

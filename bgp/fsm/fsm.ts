@@ -46,7 +46,7 @@ export class BgpFsm {
   connectRetryCounter = 0;
   /** Set when the OPEN exchange completed (OpenConfirm and Established). */
   negotiated: NegotiatedSession | undefined;
-  readonly localOpen: OpenMessage;
+  localOpen: OpenMessage;
   private backoffState: IdleHoldBackoff;
   private autoRestart = false;
   private passive: boolean;
@@ -138,6 +138,9 @@ export class BgpFsm {
 
   private sendOpen(out: FsmOutput[], reason: string): void {
     this.stopTimer(out, 'connectRetry');
+    // Built per OPEN: a capability may change between connections (the graceful-restart R bit
+    // is set only while the speaker defers selection after its restart).
+    this.localOpen = buildLocalOpen(this.config);
     out.push({ type: 'send', message: this.localOpen });
     this.startTimer(out, 'hold', this.config.openHoldTimeMs);
     this.go(out, 'OpenSent', reason);

@@ -6,7 +6,7 @@
  */
 import { AS_TRANS, AddPathMode, Afi, Safi, afiSafiKey, type AfiSafi, type Capability, type NotificationMessage, type OpenMessage } from '../wire/types.js';
 import { CeaseSubcode, ErrorCode } from '../wire/errors.js';
-import type { AddPathNegotiated, FsmConfig, GracefulRestartInfo, NegotiatedSession } from './fsm-types.js';
+import type { AddPathNegotiated, FsmConfig, GracefulRestartInfo, LongLivedGracefulRestartInfo, NegotiatedSession } from './fsm-types.js';
 import { BGP_VERSION, peerAsOf } from './open-check.js';
 import { roleCapability } from '../wire/role.js';
 
@@ -28,6 +28,11 @@ export function buildLocalOpen(config: FsmConfig): OpenMessage {
       restartTime: Math.min(gr.restartTime, 4095),
       families: gr.helperOnly ? [] : localFamilies(config).map((f) => ({ afi: f.afi, safi: f.safi, forwardingPreserved: gr.forwardingPreserved ?? false })),
     });
+    const ll = gr.longLived;
+    if (ll) {
+      caps.push({ type: 'long-lived-graceful-restart', families: gr.helperOnly || ll.staleTime <= 0 ? []
+        : localFamilies(config).map((f) => ({ afi: f.afi, safi: f.safi, forwardingPreserved: gr.forwardingPreserved ?? false, staleTime: Math.min(ll.staleTime, 0xffffff) })) });
+    }
   }
   caps.push({ type: 'four-octet-as', asn: config.localAs });
   if (config.addPath.length > 0) {
@@ -88,10 +93,13 @@ export function negotiate(config: FsmConfig, localOpen: OpenMessage, peerOpen: O
   const routeRefresh = has(localOpen, 'route-refresh') && has(peerOpen, 'route-refresh');
   const enhancedRouteRefresh = has(localOpen, 'enhanced-route-refresh') && has(peerOpen, 'enhanced-route-refresh');
   let peerGracefulRestart: GracefulRestartInfo | undefined;
+  let peerLongLived: LongLivedGracefulRestartInfo | undefined;
   const unknownCapabilities: Array<{ code: number; value: Uint8Array }> = [];
   for (const c of peerOpen.capabilities) {
     if (c.type === 'graceful-restart') {
       peerGracefulRestart = { restarting: c.restarting, notification: c.notification, restartTime: c.restartTime, families: c.families };
+    } else if (c.type === 'long-lived-graceful-restart') {
+      peerLongLived = { families: c.families };
     } else if (c.type === 'unknown') {
       unknownCapabilities.push({ code: c.code, value: c.value });
     }
@@ -103,6 +111,8 @@ export function negotiate(config: FsmConfig, localOpen: OpenMessage, peerOpen: O
     holdTime, keepaliveTime, fourOctetAs, families, addPath, extendedMessage, routeRefresh, enhancedRouteRefresh,
     ...(peerGracefulRestart ? { peerGracefulRestart } : {}),
     localGracefulRestart: has(localOpen, 'graceful-restart'),
+    // RFC 9494 §3: LLGR without a graceful-restart capability is ignored
+    ...(peerLongLived && peerGracefulRestart ? { peerLongLivedGracefulRestart: peerLongLived } : {}),
     peerCapabilities: peerOpen.capabilities, unknownCapabilities,
     codec: { fourOctetAs, extendedMessage, addPathReceive, addPathSend, ibgp },
     localOpen, peerOpen,

@@ -3,7 +3,7 @@
  * required capabilities). Returns the error to send as a NOTIFICATION, or undefined when the
  * OPEN is acceptable.
  */
-import { assertNever } from '../../common/assert-never.js';
+import { capabilityCode } from '../wire/capabilities.js';
 import { BgpWireError, ErrorCode, OpenSubcode } from '../wire/errors.js';
 import { AS_TRANS, type OpenMessage } from '../wire/types.js';
 import type { FsmConfig } from './fsm-types.js';
@@ -67,17 +67,3 @@ export function checkOpen(open: OpenMessage, config: FsmConfig): BgpWireError | 
   return undefined;
 }
 
-/** The IANA code of a decoded capability. */
-export function capabilityCode(c: OpenMessage['capabilities'][number]): number {
-  switch (c.type) {
-    case 'multiprotocol': return 1;
-    case 'route-refresh': return 2;
-    case 'extended-message': return 6;
-    case 'graceful-restart': return 64;
-    case 'four-octet-as': return 65;
-    case 'add-path': return 69;
-    case 'enhanced-route-refresh': return 70;
-    case 'unknown': return c.code;
-    default: return assertNever(c, 'capability');
-  }
-}

@@ -17,7 +17,7 @@ import { bytesEqual, type Prefix } from '../../common/prefix.js';
 import type { CompiledPolicy } from '../policy/compile-policy.js';
 import type { PolicySubject } from '../policy/policy.js';
 import { ipv4PrefixAt } from '../wire/nlri.js';
-import { AsPathSegmentType, type Ipv4Prefixes, type Nlri, type PathAttributes } from '../wire/types.js';
+import { AsPathSegmentType, WellKnownCommunity, type Ipv4Prefixes, type Nlri, type PathAttributes } from '../wire/types.js';
 import type { BgpRole } from '../wire/role.js';
 import { otcIngressLeak, otcIngressMark } from './otc.js';
 import type { AttrInterner } from './attr-intern.js';
@@ -107,6 +107,11 @@ function remove(slot: Slot, pathId: number): Slot | undefined {
 function startsWith(attrs: PathAttributes, asn: number): boolean {
   const s = attrs.asPath?.[0];
   return s !== undefined && s.type === AsPathSegmentType.AS_SEQUENCE && s.asns[0] === asn;
+}
+
+/** The attributes with the LLGR_STALE community added (RFC 9494 §4.2). */
+function withLlgrStale(a: PathAttributes): PathAttributes {
+  return { ...a, communities: [...(a.communities ?? []), WellKnownCommunity.LLGR_STALE] };
 }
 
 /** Prefixes visited per slice when withdrawAll walks the Loc-RIB for this neighbour's paths. */
@@ -308,6 +313,47 @@ export class AdjRibIn {
     if (this.stale === st && st.size === 0) this.stale = undefined;
     if (gone.length > 0) this.withdraw(gone);
     return { cursor: next, withdrawn: gone.length };
+  }
+
+  /**
+   * Long-lived graceful restart (RFC 9494 §4.2), one slice: the restart time ran out, so the
+   * stale paths of `family` among up to `max` entries of the stale table from `cursor` on enter
+   * the long-lived stale period: a path carrying NO_LLGR is withdrawn, every other one is
+   * replaced by the same path with LLGR_STALE added (which makes it least preferred, and not
+   * sent to peers without LLGR). Returns the cursor to continue from (-1: done) and the counts.
+   */
+  longLivedStaleSome(family: 4 | 6, cursor: number, max: number): { cursor: number; marked: number; withdrawn: number } {
+    const st = this.stale;
+    if (!st) return { cursor: -1, marked: 0, withdrawn: 0 };
+    const gone: Nlri[] = [];
+    const mark: Array<{ prefix: Prefix; route: Route }> = [];
+    const next = st.forEachFrom(cursor, max, (prefix) => {
+      if (prefix.family !== family) return;
+      for (const r of this.sink.pathsOf(prefix, this.peer)) {
+        const c = r.attrs.communities;
+        if (c?.includes(WellKnownCommunity.NO_LLGR)) gone.push({ prefix, pathId: r.pathId });
+        else if (!r.llgrStale) mark.push({ prefix, route: r });
+      }
+    });
+    const interner = this.sink.interner;
+    const made = new Map<PathAttributes, Route>();
+    for (const { prefix, route } of mark) {
+      // one new Route per old one: the prefixes that shared a Route share its replacement
+      let neu = made.get(route.attrs);
+      if (neu === undefined || neu.nextHop !== route.nextHop || neu.pathId !== route.pathId) {
+        const attrs = interner.intern(withLlgrStale(route.attrs), 0);
+        const received = this.receivedAttrs.get(route);
+        neu = this.newRoute(route.pathId, attrs, route.nextHop, received !== undefined ? withLlgrStale(received) : undefined);
+        made.set(route.attrs, neu);
+      }
+      interner.acquire(neu.attrs, 1);
+      const old = this.sink.swap(prefix, this.peer, route.pathId, neu);
+      if (old !== undefined) this.release(old.attrs); else { this.release(neu.attrs); }
+    }
+    this.lastRoute = undefined;
+    this.flushRelease();
+    if (gone.length > 0) this.withdraw(gone); else this.sink.flush();
+    return { cursor: next, marked: mark.length, withdrawn: gone.length };
   }
 
   /** Counts markStale() calls: a sliced sweep started before a new marking stops (it would sweep the new marks). */

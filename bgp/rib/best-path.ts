@@ -2,7 +2,7 @@
  * RFC 4271 §9.1.2 best-path selection as an ordered list of elimination steps (the RFC's own
  * formulation, which keeps the non-transitive MED rule deterministic). Each step keeps the
  * routes that are best on its criterion; a route removed by a step "lost at" that step.
- * Order (as FRR/GoBGP): next hop reachable → highest LOCAL_PREF → locally originated →
+ * Order (as FRR/GoBGP): next hop reachable → not LLGR_STALE (RFC 9494 §4.3) → highest LOCAL_PREF → locally originated →
  * shortest AS_PATH (AS_SET counts 1, confederation segments 0) → lowest ORIGIN → lowest MED
  * among routes from the same neighbour AS (or all: alwaysCompareMed) → eBGP over iBGP →
  * lowest IGP cost ━ ECMP set ━ lowest ORIGINATOR_ID/router id → shortest CLUSTER_LIST →
@@ -14,7 +14,7 @@ import type { Route } from './route.js';
 export const DEFAULT_LOCAL_PREF = 100;
 
 export type BestPathStep =
-  | 'next-hop-unreachable' | 'local-pref' | 'local-origin' | 'as-path-length' | 'origin' | 'med'
+  | 'next-hop-unreachable' | 'llgr-stale' | 'local-pref' | 'local-origin' | 'as-path-length' | 'origin' | 'med'
   | 'ebgp-over-ibgp' | 'igp-cost' | 'router-id' | 'cluster-list-length' | 'peer-address' | 'path-id';
 
 export interface BestPathOptions {
@@ -75,6 +75,7 @@ interface KeyStep {
 }
 
 const PRE_MED: readonly KeyStep[] = [
+  { name: 'llgr-stale', rank: (r) => r.llgrStale, show: (r) => (r.llgrStale ? 'LLGR_STALE (long-lived stale)' : 'not LLGR_STALE') },
   { name: 'local-pref', rank: (r) => -localPref(r), show: (r) => `LOCAL_PREF ${localPref(r)}` },
   { name: 'local-origin', rank: (r) => (r.source.kind === 'local' ? 0 : 1), show: (r) => (r.source.kind === 'local' ? 'locally originated' : `learned from ${r.source.id}`) },
   { name: 'as-path-length', rank: (r) => r.asPathLen, show: (r) => `AS_PATH length ${r.asPathLen}` },
@@ -180,6 +181,8 @@ function run(cands: readonly Route[], o: BestPathOptions, losers: Loser[] | unde
 
 /** The steps before MED as one lexicographic comparison (negative: a is better). */
 export function comparePreMed(a: Route, b: Route): number {
+  const ls = a.llgrStale - b.llgrStale;
+  if (ls !== 0) return ls;
   const aa = a.attrs, ba = b.attrs;
   const lp = (ba.localPref ?? DEFAULT_LOCAL_PREF) - (aa.localPref ?? DEFAULT_LOCAL_PREF);
   if (lp !== 0) return lp;

@@ -1,7 +1,7 @@
 /**
  * The export transform (RFC 4271 §5.1, §9.2; RFC 4456 §8; RFC 1997): may this best route go
  * to a peer of this kind, and with which attributes. Pure; UpdateGroup caches results.
- * Order: well-known communities → iBGP split horizon / reflection → strip what must not leave
+ * Order: well-known communities (and LLGR_STALE to a peer without LLGR, RFC 9494 §4.5) → iBGP split horizon / reflection → strip what must not leave
  * (LOCAL_PREF, MED, ORIGINATOR_ID, CLUSTER_LIST towards eBGP) → export policy → RFC 9234 OTC
  * egress (otc.ts: not to providers/peers/RS when set; set towards customers/peers/RS-clients) → add ours
  * (AS prepend, NEXT_HOP self, LOCAL_PREF, ORIGINATOR_ID / CLUSTER_LIST when reflecting).
@@ -36,12 +36,17 @@ export interface ExportTarget {
   readonly nextHopKeep?: boolean;
   /** Pass a received MED on to eBGP peers (default: only locally set MEDs leave the AS). */
   readonly sendMed?: boolean;
+  /**
+   * The peers advertised the long-lived graceful-restart capability: only they may get routes
+   * carrying LLGR_STALE (RFC 9494 §4.5); to others such a route is not sent (withdrawn).
+   */
+  readonly llgr?: boolean;
   readonly policy?: CompiledPolicy;
   /** RFC 9234 role of ours towards these peers (eBGP): the OTC egress procedure (otc.ts). */
   readonly role?: BgpRole;
 }
 
-export type ExportRefusal = 'no-advertise' | 'no-export' | 'ibgp-split-horizon' | 'not-to-non-client' | 'policy' | 'only-to-customer';
+export type ExportRefusal = 'no-advertise' | 'no-export' | 'llgr-stale' | 'ibgp-split-horizon' | 'not-to-non-client' | 'policy' | 'only-to-customer';
 
 /**
  * Exported attributes. For IPv6 prefixes the MP_REACH next hop travels in `mpNextHop` (part of
@@ -80,7 +85,7 @@ export function exportTargetKey(t: ExportTarget): string {
   }
   const b = (x: Uint8Array | undefined) => (x ? Array.from(x).join('.') : '-');
   return [t.kind, t.localAs, t.routerId, t.clusterId ?? t.routerId, t.routeReflector ? 1 : 0, t.rrClient ? 1 : 0,
-    b(t.localAddress), b(t.localAddress6), t.nextHopSelf ? 1 : 0, t.sendMed ? 1 : 0, pid, t.nextHopKeep ? 'keep' : '', t.role ?? ''].join('|');
+    b(t.localAddress), b(t.localAddress6), t.nextHopSelf ? 1 : 0, t.sendMed ? 1 : 0, pid, t.nextHopKeep ? 'keep' : '', t.role ?? '', t.llgr ? 'llgr' : ''].join('|');
 }
 
 /** True when `exportRoute` never looks at the prefix for this target (results can be cached per attribute set). */
@@ -92,6 +97,7 @@ export function exportRoute(prefix: Prefix, route: Route, t: ExportTarget): Expo
   const comms = a0.communities;
   if (comms) {
     if (comms.includes(WellKnownCommunity.NO_ADVERTISE)) return { type: 'refuse', reason: 'no-advertise' };
+    if (!t.llgr && route.llgrStale) return { type: 'refuse', reason: 'llgr-stale' };
     if (t.kind === 'ebgp' && (comms.includes(WellKnownCommunity.NO_EXPORT) || comms.includes(WellKnownCommunity.NO_EXPORT_SUBCONFED))) {
       return { type: 'refuse', reason: 'no-export' };
     }

@@ -4,7 +4,7 @@
  * immutable Route is shared by every NLRI of an UPDATE; that also makes caching the best-path
  * inputs (AS_PATH length, neighbour AS) on it free.
  */
-import { AsPathSegmentType, type PathAttributes } from '../wire/types.js';
+import { AsPathSegmentType, WellKnownCommunity, type PathAttributes } from '../wire/types.js';
 
 export type SourceKind = 'ebgp' | 'ibgp' | 'local';
 
@@ -30,6 +30,8 @@ export class Route {
   readonly neighbourAs: number;
   /** [this]: the ECMP set of a lone best route, without allocating per prefix. */
   readonly alone: readonly Route[];
+  /** 1 when it carries LLGR_STALE (RFC 9494 §4.3): least preferred in best-path selection; else 0. */
+  readonly llgrStale: number;
 
   constructor(
     readonly source: PeerInfo,
@@ -47,6 +49,7 @@ export class Route {
     this.asPathLen = n;
     const first = attrs.asPath?.[0];
     this.neighbourAs = first && first.type === AsPathSegmentType.AS_SEQUENCE ? (first.asns[0] ?? 0) : 0;
+    this.llgrStale = attrs.communities?.includes(WellKnownCommunity.LLGR_STALE) ? 1 : 0;
     this.alone = Object.freeze([this]);
   }
 }

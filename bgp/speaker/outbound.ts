@@ -144,6 +144,7 @@ export class Outbound {
       localAddress: NEXT_HOP_SELF_V4, localAddress6: NEXT_HOP_SELF_V6,
       ...(p.config.nextHopSelf ? { nextHopSelf: true } : {}),
       ...(p.config.nextHopKeep === true && !n.ibgp ? { nextHopKeep: true } : {}),
+      ...(n.peerLongLivedGracefulRestart ? { llgr: true } : {}),
       ...(p.exportPolicy ? { policy: p.exportPolicy } : {}),
     };
     const families = { v4: e.sends4, v6: e.sends6 };

@@ -173,12 +173,29 @@ export interface GracefulRestartSettings {
    * using our stale routes; default false (tortie-bgpd has no kernel routes; the agent says).
    */
   readonly forwardingPreserved?: boolean;
-  /** R bit: this process restarted (BIRD `-R`); peers must not wait for our End-of-RIB. */
+  /**
+   * This process restarted (BIRD `-R`): R bit set and advertisement deferred until peers sent
+   * End-of-RIB (selection-deferral.ts); BgpSpeaker.whenConverged() says when.
+   */
   readonly restarting?: boolean;
   /** Keep a restarting GR peer's routes as stale (helper); default true, as in BIRD and FRR. */
   readonly helper?: boolean;
   /** Seconds stale routes wait for the peer's End-of-RIB once it is back (FRR stalepath-time); default 360. */
   readonly staleTime?: number;
+  /**
+   * Seconds, after our restart (`restarting`), that advertisement waits for End-of-RIB from every
+   * peer (RFC 4724 Selection_Deferral_Timer; BIRD `graceful restart wait`, FRR
+   * `select-defer-time`); default 240.
+   */
+  readonly selectionDeferralTime?: number;
+  /**
+   * Long-lived graceful restart (RFC 9494), restarting side: seconds peers keep our routes as
+   * LLGR_STALE (least preferred) after our restart time ran out (BIRD `long lived stale time`,
+   * FRR `bgp long-lived-graceful-restart stale-time`); default 0: our families are not offered.
+   */
+  readonly longLivedStaleTime?: number;
+  /** LLGR helper: keep an LLGR peer's routes past its restart time as LLGR_STALE; default true (BIRD `aware`). */
+  readonly longLivedHelper?: boolean;
 }
 
 export interface SpeakerConfig {

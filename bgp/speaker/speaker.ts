@@ -5,11 +5,11 @@
  *   peer.ts                 a configured peer and what outlives its sessions (its routes, GR state)
  *   established-session.ts  what lives for one Established session (created there, dropped at down)
  *   outbound.ts             Loc-RIB changes → update groups → packed UPDATEs
+ *   inbound.ts              UPDATEs and ROUTE-REFRESHes into the peer's Adj-RIB-In (RFC 7606, 2918, 7313)
  *   graceful-restart.ts     RFC 4724/8538 helper: a GR peer's routes kept stale across its restart
+ *   selection-deferral.ts   RFC 4724 §4.1 restarting speaker: advertise only once peers sent End-of-RIB
  *   views.ts                status() and the route views
- * This file: the peer lifecycle and the inbound path. RFC 7606 treat-as-withdraw removes what
- * the peer had installed and sends no NOTIFICATION; ROUTE-REFRESH (RFC 2918) with BoRR/EoRR
- * (RFC 7313).
+ * This file: the API and the peer lifecycle.
  */
 import type { Server, Socket } from 'node:net';
 import type { Clock } from '../../common/clock.js';
@@ -17,24 +17,22 @@ import type { Logger } from '../../common/logger.js';
 import { describeError } from '../../common/errors.js';
 import { formatPrefix, ipv4ToInt, parseAddress, parsePrefix, type Prefix } from '../../common/prefix.js';
 import { CeaseSubcode } from '../wire/errors.js';
-import { endOfRibFamily } from '../wire/update-encoder.js';
-import type { PathAttributes, UpdateMessage } from '../wire/types.js';
+import type { PathAttributes } from '../wire/types.js';
 import type { DownReason, NegotiatedSession } from '../fsm/fsm-types.js';
 import { BgpSession, type ConnectOptions } from '../session/session.js';
-import type { UpdateInfo } from '../session/session-config.js';
 import { BgpListener } from '../session/listener.js';
 import { compactWireCodec } from '../session/wire-codec-default.js';
 import { LocRib, type BestChanges } from '../rib/loc-rib.js';
 import type { PeerInfo } from '../rib/route.js';
 import { addPathFamilies, importChecks, peerConfigEquals, peerSocketOptions, type OriginateAttrs, type PeerConfig, type SpeakerConfig } from './peer-config.js';
 import { ListenerSecurity } from './listener-security.js';
-import { LogLimiter } from '../../common/log-limiter.js';
 import { compilePeerPolicy } from './policy-config.js';
 import { Peer } from './peer.js';
 import { EstablishedSession } from './established-session.js';
 import { Outbound } from './outbound.js';
-import { enforceMaxPrefixes } from './max-prefix.js';
 import { DEFAULT_STALE_TIME, GracefulRestartHelper, gracefulRestartCapability } from './graceful-restart.js';
+import { Inbound } from './inbound.js';
+import { DEFAULT_SELECTION_DEFERRAL_TIME, SelectionDeferral, type SelectionDeferralStatus } from './selection-deferral.js';
 import {
   bestReason, bestRouteViews, downText, filteredRouteViews, peerStatus, routeView, routeViews,
   type BestPathChange, type PeerStatus, type RouteSource, type RouteView,
@@ -45,6 +43,7 @@ export type { FsmState } from '../fsm/fsm-types.js';
 export type { PeerMessageStats } from './peer.js';
 export type { OriginateAttrs } from './peer-config.js';
 export type { BestPathChange, GracefulRestartStatus, PeerStatus, RouteView } from './views.js';
+export type { SelectionDeferralStatus } from './selection-deferral.js';
 
 export interface SpeakerDeps {
   readonly clock: Clock;
@@ -82,8 +81,9 @@ export class BgpSpeaker {
   /** Peers whose routes are being removed in slices (by name): finished before the name is used again. */
   private readonly draining = new Set<string>();
   private server: Server | undefined;
-  /** One line per treat-as-withdraw UPDATE would let a peer flood the log: per peer, rate-limited. */
-  private readonly malformedLog: LogLimiter;
+  private readonly inbound: Inbound;
+  /** RFC 4724 §4.1: after our restart, nothing is advertised until peers sent End-of-RIB. */
+  private readonly deferral: SelectionDeferral;
   /** TCP-MD5 keys and GTSM minimum TTLs on the listening socket, per peer. */
   private readonly security = new ListenerSecurity(() => this.server);
   private readonly log: Logger;
@@ -91,7 +91,6 @@ export class BgpSpeaker {
 
   constructor(private readonly deps: SpeakerDeps, private config: SpeakerConfig) {
     this.log = deps.logger.child({ component: 'bgp-speaker' });
-    this.malformedLog = new LogLimiter({ now: () => deps.clock.now() });
     this.rib = this.newRib();
     this.unsubscribeRib = this.rib.onBestChange((c) => this.onBestChange(c));
     this.listener = new BgpListener({ host: config.listen.address, port: config.listen.port }, { logger: deps.logger });
@@ -101,7 +100,21 @@ export class BgpSpeaker {
     });
     this.gr = new GracefulRestartHelper({
       clock: deps.clock, log: this.log, flush: (p, why) => this.flushRoutes(p, why), sweep: (p, f, why) => this.sweepStale(p, f, why),
-      options: () => ({ helper: this.config.gracefulRestart?.helper ?? true, staleTime: this.config.gracefulRestart?.staleTime ?? DEFAULT_STALE_TIME }),
+      longLived: (p, f) => this.longLivedStale(p, f),
+      options: () => ({ helper: this.config.gracefulRestart?.helper ?? true, staleTime: this.config.gracefulRestart?.staleTime ?? DEFAULT_STALE_TIME,
+        longLivedHelper: this.config.gracefulRestart?.longLivedHelper ?? true }),
+    });
+    const g = config.gracefulRestart;
+    this.deferral = new SelectionDeferral({
+      clock: deps.clock, log: this.log, peers: () => this.peers.values(),
+      finished: () => { for (const p of this.peers.values()) this.startOutbound(p); },
+    }, g?.restarting === true && g.enabled !== false, g?.selectionDeferralTime ?? DEFAULT_SELECTION_DEFERRAL_TIME);
+    this.inbound = new Inbound({
+      clock: deps.clock, log: this.log,
+      endOfRib: (p, afi, safi) => { this.gr.endOfRib(p, afi, safi); this.deferral.endOfRib(p, afi, safi); },
+      refresh: (p, afi, safi) => this.outbound.refresh(p, afi, safi),
+      markStale: (p, family, why) => { const n = p.adjIn?.markStale(new Set([family])); this.log.debug({ peer: p.config.name, family: `ipv${family}`, stale: n }, why); },
+      sweepStale: (p, family, why) => this.sweepStale(p, family, why),
     });
   }
 
@@ -114,7 +127,19 @@ export class BgpSpeaker {
       this.server = await this.deps.listen(this.config.listen, (s) => this.listener.accept(s));
     }
     for (const p of this.config.peers) this.addPeer(p);
+    this.deferral.start();
   }
+
+  /**
+   * Resolves when the Loc-RIB has converged after our restart (RFC 4724 §4.1): every peer we
+   * wait for sent End-of-RIB, or the selection deferral timer expired; at once when we were not
+   * restarting. Our table and End-of-RIB go out to peers at that moment: the embedding program
+   * removes what it kept from before the restart (tortie-node: stale kernel routes) then.
+   */
+  whenConverged(): Promise<void> { return this.deferral.whenConverged(); }
+
+  /** The restart's selection deferral: still deferring, and for which peers and families. */
+  selectionDeferral(): SelectionDeferralStatus { return this.deferral.status(); }
 
   /** The bound listen port (useful with port 0 in tests). */
   listenPort(): number | undefined {
@@ -179,6 +204,7 @@ export class BgpSpeaker {
     if (!p) return;
     this.retire(p, CeaseSubcode.PEER_DECONFIGURED);
     this.peers.delete(name);
+    this.deferral.forget(name);
   }
 
   /** Apply a whole new config: only added, changed and removed peers are touched. */
@@ -220,6 +246,7 @@ export class BgpSpeaker {
     this.background(p.session.stop(), name, 'disable');
     // routes kept for a graceful restart are not waited for by a peer we switched off
     if (p.gr) { this.gr.finish(p); this.flushRoutes(p, 'peer disabled'); }
+    this.deferral.forget(name);
   }
 
   /**
@@ -302,6 +329,7 @@ export class BgpSpeaker {
    */
   async stop(options: { readonly graceful?: boolean } = {}): Promise<void> {
     this.stopped = true;
+    this.deferral.cancel();
     for (const p of this.peers.values()) { p.established?.close(); this.gr.finish(p); }
     if (options.graceful) {
       for (const p of this.peers.values()) { this.listener.removeSession(p.session); p.session.destroy(); }
@@ -354,7 +382,7 @@ export class BgpSpeaker {
       holdTime: c.holdTime, connectRetryTime: c.connectRetry, passive: c.passive,
       families: c.families.map((f) => (f === 'ipv6-unicast' ? { afi: 2, safi: 1 } : { afi: 1, safi: 1 })),
       routeRefresh: true, addPath: addPathFamilies(c),
-      gracefulRestart: gracefulRestartCapability(c, this.config.gracefulRestart),
+      gracefulRestart: gracefulRestartCapability(c, this.config.gracefulRestart, () => this.deferral.deferring),
       socketOptions: peerSocketOptions(c, this.config.asn),
       ...(c.localRole !== undefined ? { role: { local: c.localRole, strict: c.roleStrict ?? false } } : {}),
     }, { clock: this.deps.clock, logger: this.deps.logger, codec: compactWireCodec, connect: this.deps.connect });
@@ -366,8 +394,8 @@ export class BgpSpeaker {
     this.listener.addSession(s);
     this.secureListener(p, p.config.password, p.config.ttlSecurity);
     s.on('established', (n) => { if (p.session === s) this.onEstablished(p, n); });
-    s.on('update', (m, info) => { if (p.session === s) this.onUpdate(p, m, info); });
-    s.on('route-refresh', (m) => { if (p.session === s) this.onRouteRefresh(p, m.afi, m.safi, m.subtype); });
+    s.on('update', (m, info) => { if (p.session === s) this.inbound.update(p, m, info); });
+    s.on('route-refresh', (m) => { if (p.session === s) this.inbound.routeRefresh(p, m.afi, m.safi, m.subtype); });
     s.on('down', (r) => { if (p.session === s) this.onDown(p, r); });
   }
 
@@ -422,7 +450,14 @@ export class BgpSpeaker {
         ...importChecks(p.config, n.ibgp),
       });
     }
-    this.outbound.start(p, e);
+    this.deferral.established(p, n);
+    this.startOutbound(p);
+  }
+
+  /** Send the table and End-of-RIB to an Established peer not yet in an update group, unless deferring. */
+  private startOutbound(p: Peer): void {
+    const e = p.established;
+    if (e && !e.group && !e.isClosed && !this.deferral.deferring && !this.stopped) this.outbound.start(p, e);
   }
 
   private onDown(p: Peer, r: DownReason): void {
@@ -484,87 +519,29 @@ export class BgpSpeaker {
     step();
   }
 
+  /**
+   * The peer's stale routes of `family` enter the long-lived stale period (RFC 9494): LLGR_STALE
+   * added, NO_LLGR ones withdrawn; in slices of SWEEP_SLICE, ended like a sweep.
+   */
+  private longLivedStale(p: Peer, family: 4 | 6): void {
+    const rib = p.adjIn;
+    if (!rib) return;
+    const epoch = rib.staleEpoch;
+    let cursor = 0, marked = 0, withdrawn = 0;
+    const step = (): void => {
+      if (p.adjIn !== rib || rib.staleEpoch !== epoch || this.stopped) return;
+      const r = rib.longLivedStaleSome(family, cursor, SWEEP_SLICE);
+      marked += r.marked; withdrawn += r.withdrawn; cursor = r.cursor;
+      if (cursor !== -1) { setImmediate(step); return; }
+      this.log.info({ peer: p.config.name, family: `ipv${family}`, marked, withdrawnNoLlgr: withdrawn }, 'long-lived graceful restart: stale routes now carry LLGR_STALE');
+    };
+    step();
+  }
+
   /** A new Adj-RIB-In under a name still being flushed: finish that first. */
   private finishDrain(name: string): void {
     if (!this.draining.delete(name)) return;
     this.rib.removePeer(name);
-  }
-
-  // ------------------------------------------------------------ inbound
-
-  /**
-   * RFC 7606 §2 AFI/SAFI disable (RFC 4760 §7): drop every route of that family from this peer
-   * and ignore the family until the session ends; no NOTIFICATION.
-   */
-  private disableFamilies(p: Peer, e: EstablishedSession, info: UpdateInfo): void {
-    for (const x of info.problems) {
-      if (x.action !== 'afi-safi-disable' || x.afiSafi === undefined || x.afiSafi.safi !== 1) continue;
-      const family: 4 | 6 = x.afiSafi.afi === 2 ? 6 : 4;
-      if (e.disabledFamilies.has(family)) continue;
-      e.disabledFamilies.add(family);
-      const n = p.adjIn?.withdrawFamily(family) ?? 0;
-      this.log.warn({ peer: p.config.name, family: `ipv${family}`, withdrawn: n, problem: x.message },
-        'malformed UPDATE: address family disabled for this session, its routes withdrawn (RFC 7606 AFI/SAFI disable)');
-    }
-  }
-
-  private onUpdate(p: Peer, update: UpdateMessage, info: UpdateInfo): void {
-    let m = update;
-    const rib = p.adjIn;
-    const e = p.established;
-    if (!rib || !e) return;
-    // the session's codec puts classic IPv4 prefixes in compact4 (typed arrays, see bgp/wire)
-    const c4 = m.compact4;
-    if (m.nlri.length === 0 && m.withdrawn.length === 0 && (c4 === undefined || c4.nlri.length + c4.withdrawn.length === 0)
-      && m.mpReach === undefined && info.action === undefined) {
-      const eor = endOfRibFamily(m);
-      if (eor) {
-        e.eorReceived.add(eor.afi === 2 ? 'ipv6-unicast' : eor.afi === 1 ? 'ipv4-unicast' : `${eor.afi}/${eor.safi}`);
-        this.gr.endOfRib(p, eor.afi, eor.safi);
-        return;
-      }
-    }
-    if (info.action === 'afi-safi-disable') this.disableFamilies(p, e, info);
-    const off = e.disabledFamilies;
-    if (off.size > 0) m = withoutFamilies(m, off);
-    const w4 = m.compact4?.withdrawn, n4 = m.compact4?.nlri;
-    if (m.withdrawn.length) rib.withdraw(m.withdrawn);
-    if (w4?.length) rib.withdraw(w4);
-    if (m.mpUnreach?.withdrawn.length) rib.withdraw(m.mpUnreach.withdrawn);
-    if (info.action === 'treat-as-withdraw') {
-      const n = m.nlri.length + (n4?.length ?? 0) + (m.mpReach?.nlri.length ?? 0);
-      const extra = this.malformedLog.take(p.config.name);
-      if (extra !== undefined) {
-        this.log.warn({ peer: p.config.name, action: info.action, problems: info.problems.map((e) => e.message), prefixes: n, ...extra },
-          'malformed UPDATE: its routes are treated as withdrawn (RFC 7606)');
-      }
-      if (m.nlri.length) rib.withdraw(m.nlri);
-      if (n4?.length) rib.withdraw(n4);
-      if (m.mpReach?.nlri.length) rib.withdraw(m.mpReach.nlri);
-      return;
-    }
-    if (m.nlri.length) rib.update(m.nlri, m.attributes);
-    if (n4?.length) rib.update(n4, m.attributes);
-    if (m.mpReach?.nlri.length) rib.update(m.mpReach.nlri, m.attributes, m.mpReach.nextHops[0]);
-    enforceMaxPrefixes(p, rib.received, m, { clock: this.deps.clock, log: this.log });
-  }
-
-  /**
-   * ROUTE-REFRESH from the peer: a request (subtype 0) gets the table again. Enhanced route
-   * refresh (RFC 7313 §4): BoRR marks the peer's routes of the family stale, EoRR removes those
-   * it did not re-send in between (a route it dropped while we were not told).
-   */
-  private onRouteRefresh(p: Peer, afi: number, safi: number, subtype: number): void {
-    if (subtype === 0) { p.routeRefreshIn++; this.outbound.refresh(p, afi, safi); return; }
-    const family = safi !== 1 ? undefined : afi === 1 ? 4 : afi === 2 ? 6 : undefined;
-    const rib = p.adjIn;
-    if (family === undefined || !rib || p.established?.negotiated.enhancedRouteRefresh !== true) return;
-    if (subtype === 1) {
-      const n = rib.markStale(new Set([family]));
-      this.log.debug({ peer: p.config.name, family: `ipv${family}`, stale: n }, 'BoRR: routes marked stale until EoRR (RFC 7313)');
-    } else if (subtype === 2) {
-      this.sweepStale(p, family, 'EoRR: routes not re-sent during the refresh removed (RFC 7313)');
-    }
   }
 
   // ------------------------------------------------------------ Loc-RIB → update groups, listeners
@@ -596,18 +573,4 @@ export class BgpSpeaker {
 /** The Loc-RIB's selection options for a config's multipath settings. */
 function multipathOptions(c: SpeakerConfig): { maxPaths: number; multipathSameAsPath: boolean } {
   return { maxPaths: Math.max(1, c.multipath?.maxPaths ?? 1), multipathSameAsPath: c.multipath?.relaxAsPath !== true };
-}
-
-/** The UPDATE without the NLRI of disabled families (classic fields are IPv4, MP by AFI). */
-function withoutFamilies(m: UpdateMessage, off: ReadonlySet<4 | 6>): UpdateMessage {
-  const v4 = off.has(4);
-  const mpOff = (afi: number) => off.has(afi === 2 ? 6 : 4);
-  const { mpReach, mpUnreach, compact4, ...rest } = m;
-  return {
-    ...rest,
-    withdrawn: v4 ? [] : m.withdrawn, nlri: v4 ? [] : m.nlri,
-    ...(compact4 && !v4 ? { compact4 } : {}),
-    ...(mpReach && !mpOff(mpReach.afi) ? { mpReach } : {}),
-    ...(mpUnreach && !mpOff(mpUnreach.afi) ? { mpUnreach } : {}),
-  };
 }

@@ -51,8 +51,11 @@ export interface BestPathChange {
 
 /** Graceful restart helper state of a peer whose routes are kept (RFC 4724 §4.2). */
 export interface GracefulRestartStatus {
-  /** restart-wait: session down, waiting for it within the restart time; stale: back up, waiting for End-of-RIB. */
-  readonly state: 'restart-wait' | 'stale';
+  /**
+   * restart-wait: session down, waiting for it within the restart time; long-lived: down past
+   * it, routes kept as LLGR_STALE (RFC 9494); stale: back up, waiting for End-of-RIB.
+   */
+  readonly state: 'restart-wait' | 'long-lived' | 'stale';
   /** Families whose routes are kept stale. */
   readonly families: readonly string[];
   /** Stale prefixes held. */
@@ -89,7 +92,7 @@ export interface PeerStatus {
 
 
 const STEP_REASON: Record<BestPathStep, string> = {
-  'next-hop-unreachable': 'next hop unreachable', 'local-pref': 'higher local preference', 'local-origin': 'locally originated',
+  'next-hop-unreachable': 'next hop unreachable', 'llgr-stale': 'not long-lived stale', 'local-pref': 'higher local preference', 'local-origin': 'locally originated',
   'as-path-length': 'shorter AS path', origin: 'lower origin', med: 'lower MED', 'ebgp-over-ibgp': 'eBGP preferred over iBGP',
   'igp-cost': 'lower IGP cost', 'router-id': 'lower router ID', 'cluster-list-length': 'shorter cluster list',
   'peer-address': 'lower neighbor address', 'path-id': 'lower path id',
@@ -256,6 +259,7 @@ function capabilityNames(caps: readonly Capability[]): string[] {
       case 'extended-message': return 'extended message';
       case 'graceful-restart': return 'graceful restart';
       case 'add-path': return 'ADD-PATH';
+      case 'long-lived-graceful-restart': return 'long-lived graceful restart';
       case 'unknown': return `unknown capability ${c.code}`;
       default: return 'other';
     }

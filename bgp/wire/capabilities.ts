@@ -2,9 +2,11 @@
  * Capabilities (RFC 5492 §4): code (1), length (1), value. Implemented: multiprotocol (RFC 4760
  * §8), route refresh (RFC 2918), extended message (RFC 8654), graceful restart (RFC 4724 §3,
  * N bit RFC 8538), 4-octet AS (RFC 6793), ADD-PATH (RFC 7911 §4), enhanced route refresh
- * (RFC 7313). Anything else is kept as 'unknown' with its value.
+ * (RFC 7313), long-lived graceful restart (RFC 9494 §3). Anything else is kept as 'unknown'
+ * with its value.
  *
  *   GR value: |R|N|0|0| restart time (12 bits) | then per family: AFI (2) SAFI (1) flags (F bit)
+ *   LLGR value, per family: AFI (2) SAFI (1) flags (1, F bit 0x80) Long-lived Stale Time (3)
  */
 import { assertNever } from '../../common/assert-never.js';
 import { BgpWireError, ErrorCode } from './errors.js';
@@ -60,6 +62,15 @@ function decodeCapability(code: number, v: Reader): Capability {
         restartTime: word & 0x0fff, families,
       };
     }
+    case CapabilityCode.LONG_LIVED_GRACEFUL_RESTART: {
+      if (len % 7 !== 0) throw bad('7n');
+      const families: Array<{ afi: number; safi: number; forwardingPreserved: boolean; staleTime: number }> = [];
+      while (v.remaining > 0) {
+        const afi = v.u16(), safi = v.u8(), flags = v.u8();
+        families.push({ afi, safi, forwardingPreserved: (flags & 0x80) !== 0, staleTime: (v.u8() << 16) | v.u16() });
+      }
+      return { type: 'long-lived-graceful-restart', families };
+    }
     case CapabilityCode.ADD_PATH: {
       if (len === 0 || len % 4 !== 0) throw bad('4n');
       const families: Array<{ afi: number; safi: number; mode: AddPathMode }> = [];
@@ -92,6 +103,12 @@ export function encodeCapability(w: Writer, c: Capability): void {
     case 'add-path':
       for (const f of c.families) w.u16(f.afi).u8(f.safi).u8(f.mode);
       break;
+    case 'long-lived-graceful-restart':
+      for (const f of c.families) {
+        const t = Math.min(0xffffff, Math.max(0, f.staleTime));
+        w.u16(f.afi).u8(f.safi).u8(f.forwardingPreserved ? 0x80 : 0).u8(t >>> 16).u16(t & 0xffff);
+      }
+      break;
     case 'unknown': w.bytes(c.value); break;
     default: assertNever(c, 'capability');
   }
@@ -108,6 +125,7 @@ export function capabilityCode(c: Capability): number {
     case 'four-octet-as': return CapabilityCode.FOUR_OCTET_AS;
     case 'graceful-restart': return CapabilityCode.GRACEFUL_RESTART;
     case 'add-path': return CapabilityCode.ADD_PATH;
+    case 'long-lived-graceful-restart': return CapabilityCode.LONG_LIVED_GRACEFUL_RESTART;
     case 'unknown': return c.code;
     default: return assertNever(c, 'capability');
   }

@@ -25,7 +25,7 @@ export interface AfiSafi { readonly afi: number; readonly safi: number }
 
 export const CapabilityCode = {
   MULTIPROTOCOL: 1, ROUTE_REFRESH: 2, EXTENDED_MESSAGE: 6, GRACEFUL_RESTART: 64,
-  FOUR_OCTET_AS: 65, ADD_PATH: 69, ENHANCED_ROUTE_REFRESH: 70,
+  FOUR_OCTET_AS: 65, ADD_PATH: 69, ENHANCED_ROUTE_REFRESH: 70, LONG_LIVED_GRACEFUL_RESTART: 71,
 } as const;
 
 export const AddPathMode = { RECEIVE: 1, SEND: 2, BOTH: 3 } as const;
@@ -47,6 +47,11 @@ export type Capability =
     readonly families: ReadonlyArray<AfiSafi & { readonly forwardingPreserved: boolean }>;
   }
   | { readonly type: 'add-path'; readonly families: ReadonlyArray<AfiSafi & { readonly mode: AddPathMode }> }
+  | {
+    /** RFC 9494 §3: per family the F bit and the Long-lived Stale Time (seconds, 24 bits). */
+    readonly type: 'long-lived-graceful-restart';
+    readonly families: ReadonlyArray<AfiSafi & { readonly forwardingPreserved: boolean; readonly staleTime: number }>;
+  }
   | { readonly type: 'unknown'; readonly code: number; readonly value: Uint8Array };
 
 export interface OpenMessage {
@@ -84,7 +89,7 @@ export type AttrType = typeof AttrType[keyof typeof AttrType];
 export const AttrFlag = { OPTIONAL: 0x80, TRANSITIVE: 0x40, PARTIAL: 0x20, EXTENDED_LENGTH: 0x10 } as const;
 
 export const WellKnownCommunity = {
-  GRACEFUL_SHUTDOWN: 0xffff0000, BLACKHOLE: 0xffff029a, NO_EXPORT: 0xffffff01,
+  GRACEFUL_SHUTDOWN: 0xffff0000, BLACKHOLE: 0xffff029a, LLGR_STALE: 0xffff0006, NO_LLGR: 0xffff0007, NO_EXPORT: 0xffffff01,
   NO_ADVERTISE: 0xffffff02, NO_EXPORT_SUBCONFED: 0xffffff03, NO_PEER: 0xffffff04,
 } as const;
 

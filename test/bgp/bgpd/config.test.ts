@@ -169,9 +169,9 @@ describe('bgpd config', () => {
   it('gracefulRestart (BIRD graceful restart [time], FRR restart-time/stalepath-time) reaches the speaker; bounds named', () => {
     assert.equal(parseConfigText(GOOD, 'g.yaml').speaker.gracefulRestart, undefined, 'absent: the speaker defaults (enabled, 120 s, helper)');
     assert.deepEqual(parseConfigText(`${GOOD}gracefulRestart: { restartTime: 30 }\n`, 'g.yaml').speaker.gracefulRestart,
-      { enabled: true, restartTime: 30, staleTime: 360, helper: true, forwardingPreserved: false });
+      { enabled: true, restartTime: 30, staleTime: 360, helper: true, forwardingPreserved: false, selectionDeferralTime: 240, longLivedStaleTime: 0, longLivedHelper: true });
     assert.deepEqual(parseConfigText(`${GOOD}gracefulRestart: { enabled: false, helper: false, stalePathTime: 60, forwardingPreserved: true }\n`, 'g.yaml').speaker.gracefulRestart,
-      { enabled: false, restartTime: 120, staleTime: 60, helper: false, forwardingPreserved: true });
+      { enabled: false, restartTime: 120, staleTime: 60, helper: false, forwardingPreserved: true, selectionDeferralTime: 240, longLivedStaleTime: 0, longLivedHelper: true });
     assert.throws(() => parseConfigText(`${GOOD}gracefulRestart: { restartTime: 4096 }\n`, 'g.yaml'), /g\.yaml:\d+: gracefulRestart\.restartTime/);
     assert.throws(() => parseConfigText(`${GOOD}gracefulRestart: { restart: 30 }\n`, 'g.yaml'), /gracefulRestart/);
   });

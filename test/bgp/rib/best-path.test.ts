@@ -32,6 +32,9 @@ describe('best path, one step at a time', () => {
     duel(a, b, 'next-hop-unreachable', /unreachable/, { nextHopReachable: (nh) => nh?.[0] === 10 });
     assert.equal(selectBest([b], { nextHopReachable: () => false }).best, undefined);
   });
+  it('a route carrying LLGR_STALE is least preferred, before LOCAL_PREF (RFC 9494 §4.3)', () => {
+    duel(route(i3, attrs({ asPath: seq(1, 2, 3, 4) })), route(i4, attrs({ localPref: 500, communities: [0xffff0006] })), 'llgr-stale', /LLGR_STALE/);
+  });
   it('highest LOCAL_PREF (absent counts as 100)', () => {
     duel(route(i3, attrs({ localPref: 200, asPath: seq(1, 2, 3) })), route(i4, attrs({})), 'local-pref', /LOCAL_PREF 100 vs LOCAL_PREF 200/);
   });

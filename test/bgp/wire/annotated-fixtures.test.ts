@@ -28,10 +28,10 @@ const p = (s: string) => parsePrefix(s);
 const a = (s: string) => parseAddress(s).bytes;
 
 const OPEN_BYTES = annotated([
-  [MARKER, 'marker'], ['0049', 'length 73'], ['01', 'type OPEN'],
+  [MARKER, 'marker'], ['0052', 'length 82'], ['01', 'type OPEN'],
   ['04', 'version 4'], ['fde8', 'My AS 65000'], ['005a', 'hold time 90'], ['0a000001', 'BGP Identifier 10.0.0.1'],
-  ['2c', 'optional parameters length 44'],
-  ['02 2a', 'parameter: capabilities, 42 bytes'],
+  ['35', 'optional parameters length 53'],
+  ['02 33', 'parameter: capabilities, 51 bytes'],
   ['01 04 0001 00 01', 'MP: IPv4 unicast'],
   ['01 04 0002 00 01', 'MP: IPv6 unicast'],
   ['02 00', 'route refresh'],
@@ -40,6 +40,7 @@ const OPEN_BYTES = annotated([
   ['45 04 0001 01 03', 'ADD-PATH: IPv4 unicast, send+receive'],
   ['06 00', 'extended message'],
   ['46 00', 'enhanced route refresh'],
+  ['47 07 0001 01 80 000e10', 'LLGR (RFC 9494): IPv4 unicast, F bit, long-lived stale time 3600'],
   ['83 02 abcd', 'unknown capability 131, kept'],
 ]);
 const OPEN_MODEL: OpenMessage = {
@@ -50,6 +51,7 @@ const OPEN_MODEL: OpenMessage = {
     { type: 'graceful-restart', restarting: true, notification: false, restartTime: 120, families: [{ afi: 1, safi: 1, forwardingPreserved: true }] },
     { type: 'add-path', families: [{ afi: 1, safi: 1, mode: 3 }] },
     { type: 'extended-message' }, { type: 'enhanced-route-refresh' },
+    { type: 'long-lived-graceful-restart', families: [{ afi: 1, safi: 1, forwardingPreserved: true, staleTime: 3600 }] },
     { type: 'unknown', code: 131, value: Uint8Array.of(0xab, 0xcd) },
   ],
 };

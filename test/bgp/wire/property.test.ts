@@ -133,7 +133,12 @@ const capabilityArb: fc.Arbitrary<Capability> = fc.oneof(
     type: fc.constant('add-path' as const),
     families: fc.array(fc.record({ afi: fc.integer({ min: 0, max: 0xffff }), safi: fc.integer({ min: 0, max: 255 }), mode: fc.constantFrom(1, 2, 3) as fc.Arbitrary<1 | 2 | 3> }), { minLength: 1, maxLength: 4 }),
   }),
-  fc.record({ type: fc.constant('unknown' as const), code: fc.constantFrom(3, 5, 9, 71, 73, 128, 131, 255), value: fc.uint8Array({ maxLength: 20 }) }),
+  fc.record({
+    type: fc.constant('long-lived-graceful-restart' as const),
+    families: fc.array(fc.record({ afi: fc.integer({ min: 0, max: 0xffff }), safi: fc.integer({ min: 0, max: 255 }), forwardingPreserved: fc.boolean(),
+      staleTime: fc.integer({ min: 0, max: 0xffffff }) }), { maxLength: 4 }),
+  }),
+  fc.record({ type: fc.constant('unknown' as const), code: fc.constantFrom(3, 5, 9, 73, 128, 131, 255), value: fc.uint8Array({ maxLength: 20 }) }),
 );
 
 const openArb: fc.Arbitrary<OpenMessage> = fc.record({
