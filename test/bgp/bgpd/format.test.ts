@@ -1,7 +1,7 @@
 /** tortie-bgpctl's birdc-shaped route output: network order, best first, ms timestamps, attributes. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatBfdSessions, formatRouteCount, formatRoutes, routeCount } from '../../../bgp/bgpd/format.js';
+import { formatBfdSessions, formatRouteCount, formatRoutes, RouteFormatter } from '../../../bgp/bgpd/format.js';
 import type { BfdSessionView } from '../../../bgp/bfd/engine.js';
 import type { RouteView } from '../../../bgp/speaker/speaker.js';
 
@@ -48,9 +48,31 @@ describe('bgpctl route format', () => {
     assert.equal(text.split('\n')[1], '10.9.0.0/24          unicast [a 13:16:20.881 stale] * (100) [AS65001i]');
   });
 
+  it('streamed in batches, the listing is the same as in one piece (network printed once across batches)', () => {
+    const rs = [route('10.9.0.0/24', 'a'), route('10.9.0.0/24', 'b', { best: false, reason: 'lower router ID' }), route('10.34.0.0/24', 'c'), route('2001:db8::/48', 'a')];
+    const f = new RouteFormatter(true);
+    const streamed = [...f.lines(rs.slice(0, 1)), ...f.lines(rs.slice(1, 3)), ...f.lines([]), ...f.lines(rs.slice(3))].join('\n');
+    assert.equal(streamed, formatRoutes(rs, true));
+    assert.equal(streamed.split('\n').filter((l) => l.startsWith('10.9.0.0/24')).length, 1);
+  });
+
+  it('show route all: ORIGINATOR_ID, CLUSTER_LIST, extended and large communities, aggregator and unknown attributes', () => {
+    const text = formatRoutes([route('10.9.0.0/24', 'a', {
+      communities: ['65001:7', 'no-export'], extendedCommunities: ['rt:65000:100', '0x0302000000000001'], largeCommunities: ['65000:1:2'],
+      originatorId: '10.0.0.9', clusterList: ['10.0.0.1', '10.0.0.2'], atomicAggregate: true, aggregator: '65009 10.0.0.9',
+      unknownAttributes: ['type 99 flags 0xc0: 0a0b'],
+    })], true);
+    assert.match(text, /\tBGP\.community: \(65001,7\) \(no-export\)\n/);
+    assert.match(text, /\tBGP\.ext_community: \(rt, 65000, 100\) \(0x0302000000000001\)\n/);
+    assert.match(text, /\tBGP\.large_community: \(65000, 1, 2\)\n/);
+    assert.match(text, /\tBGP\.originator_id: 10\.0\.0\.9\n\tBGP\.cluster_list: 10\.0\.0\.1 10\.0\.0\.2\n/);
+    assert.match(text, /\tBGP\.atomic_aggr:\n\tBGP\.aggregator: 65009 10\.0\.0\.9\n/);
+    assert.match(text, /\tBGP\.unknown: type 99 flags 0xc0: 0a0b\n/);
+  });
+
   it('counts like birdc show route count', () => {
-    const c = routeCount([route('10.9.0.0/24', 'a'), route('10.9.0.0/24', 'b', { best: false }), route('2001:db8::/48', 'a'), route('10.1.0.0/24', 'x', { accepted: false })]);
-    assert.equal(formatRouteCount(c), '2 of 3 routes for 2 networks (2 IPv4, 1 IPv6)');
+    const c = { routes: 3, best: 2, networks: 2, ipv4: 2, ipv6: 1, networks4: 1, networks6: 1 };
+    assert.equal(formatRouteCount(c), '2 of 3 routes for 2 networks (2 IPv4, 1 IPv6)\n  ipv4: 2 routes for 1 networks\n  ipv6: 1 routes for 1 networks');
   });
 
   it('show bfd sessions: birdc columns (seconds), and the detail with all', () => {
