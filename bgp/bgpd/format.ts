@@ -24,6 +24,11 @@ function info(p: PeerStatus): string {
   return p.lastError ? `${p.state.padEnd(13)} ${p.lastError}` : p.state;
 }
 
+const MESSAGE_TYPES = [['open', 'OPEN'], ['update', 'UPDATE'], ['notification', 'NOTIFICATION'], ['keepalive', 'KEEPALIVE'], ['route-refresh', 'ROUTE-REFRESH']] as const;
+
+/** Seconds with ms, as birdc prints timers ("57.321"); "-" when not running. */
+const secs = (s: number | undefined): string => (s === undefined ? '-' : s.toFixed(3));
+
 export function formatProtocols(peers: readonly PeerStatus[], all: boolean): string {
   const lines = [`${'Name'.padEnd(10)} ${'Proto'.padEnd(10)} ${'Table'.padEnd(10)} ${'State'.padEnd(6)} ${'Since'.padEnd(13)} Info`];
   for (const p of peers) {
@@ -37,22 +42,36 @@ export function formatProtocols(peers: readonly PeerStatus[], all: boolean): str
     if (p.state === 'Established') {
       lines.push(`    Neighbor ID:      ${p.remoteId ?? ''}`);
       lines.push(`    Neighbor caps:    ${p.capabilities.join(', ')}`);
-      lines.push(`    Session:          ${p.asn === p.localAsn ? 'internal' : 'external'} AS4`);
+      if (p.localCapabilities) { lines.push('    Local capabilities'); for (const c of p.localCapabilities) lines.push(`      ${c}`); }
+      if (p.peerCapabilities) { lines.push('    Neighbor capabilities'); for (const c of p.peerCapabilities) lines.push(`      ${c}`); }
+      if (p.negotiated) lines.push(`    Negotiated:       ${p.negotiated.join(', ')}`);
+      lines.push(`    Session:          ${p.asn === p.localAsn ? 'internal' : 'external'}${p.fourOctetAs ? ' AS4' : ''}`);
       lines.push(`    Source address:   ${p.localAddress ?? ''}`);
-      lines.push(`    Hold timer:       ${p.holdTime ?? 0}/${p.configuredHoldTime}`);
-      lines.push(`    Keepalive timer:  ${p.keepalive ?? 0}`);
+      // birdc: time left / negotiated (seconds, counting down)
+      lines.push(`    Hold timer:       ${secs(p.holdTimerLeft)}/${p.holdTime ?? 0}`);
+      lines.push(`    Keepalive timer:  ${secs(p.keepaliveTimerLeft)}/${p.keepalive ?? 0}`);
       lines.push(`    Uptime:           ${p.uptimeSeconds} s`);
     }
+    lines.push(`    InQ / OutQ:       ${p.inQueueBytes} / ${p.outQueueBytes} bytes`);
     if (p.lastError !== undefined) lines.push(`    Last error:       ${p.lastError}`);
     const gr = p.gracefulRestart;
     if (gr) lines.push(`    Graceful restart: ${gr.state === 'restart-wait' ? 'waiting for the peer to restart' : 'waiting for End-of-RIB'} (${gr.families.join(', ')}: ${gr.staleRoutes} stale routes)`);
     lines.push(`    Established transitions: ${p.establishedTransitions}`);
-    for (const f of p.families.length ? p.families : ['ipv4-unicast']) {
-      lines.push(`  Channel ${f === 'ipv6-unicast' ? 'ipv6' : 'ipv4'}`);
-      lines.push(`    State:          ${p.state === 'Established' ? 'UP' : 'DOWN'}`);
+    const mt = p.messageTypes;
+    if (mt) {
+      lines.push(`    Messages:         ${'received'.padStart(10)} ${'sent'.padStart(10)}`);
+      for (const [k, label] of MESSAGE_TYPES) lines.push(`      ${label.padEnd(16)}${String(mt.in[k]).padStart(10)} ${String(mt.out[k]).padStart(10)}`);
+      lines.push(`      ${'total'.padEnd(16)}${String(p.messages.messagesIn).padStart(10)} ${String(p.messages.messagesOut).padStart(10)}`);
     }
-    lines.push(`    Routes:         ${p.prefixes.accepted} imported, ${p.prefixes.received - p.prefixes.accepted} filtered, ${p.prefixes.advertised} exported`);
-    lines.push(`    Prefixes:       ${p.prefixes.received} received, ${p.prefixes.accepted} accepted, ${p.prefixes.advertised} advertised`);
+    const fams = Object.keys(p.familyPrefixes);
+    for (const f of fams.length ? fams : p.families.length ? p.families : ['ipv4-unicast']) {
+      const c = p.familyPrefixes[f] ?? { received: 0, accepted: 0 };
+      lines.push(`  Channel ${f === 'ipv6-unicast' ? 'ipv6' : f === 'ipv4-unicast' ? 'ipv4' : f}`);
+      lines.push(`    State:          ${p.state === 'Established' && p.families.includes(f) ? 'UP' : 'DOWN'}`);
+      lines.push(`    Routes:         ${c.accepted} imported, ${c.received - c.accepted} filtered${fams.length <= 1 ? `, ${p.prefixes.advertised} exported` : ''}`);
+    }
+    if (fams.length > 1) lines.push(`  Exported (all channels): ${p.prefixes.advertised}`);
+    lines.push(`  Prefixes:         ${p.prefixes.received} received, ${p.prefixes.accepted} accepted, ${p.prefixes.advertised} advertised`);
     lines.push('');
   }
   return lines.join('\n');

@@ -4,13 +4,16 @@
  * Established sessions and the Loc-RIB. Read-only: nothing here changes state.
  */
 import { formatAddress, formatPrefix, intToIpv4, parsePrefix, type Prefix } from '../../common/prefix.js';
-import { AsPathSegmentType, type AsPathSegment, type Capability, type PathAttributes } from '../wire/types.js';
+import { AsPathSegmentType, CapabilityCode, type AsPathSegment, type Capability, type PathAttributes } from '../wire/types.js';
 import { formatAsPath } from '../wire/attributes/as-path.js';
 import { formatOrigin } from '../wire/attributes/origin.js';
 import { formatCommunity } from '../wire/attributes/communities.js';
 import { formatExtendedCommunity } from '../wire/attributes/extended-communities.js';
 import { formatLargeCommunity } from '../wire/attributes/large-community.js';
-import type { DownReason, FsmState } from '../fsm/fsm-types.js';
+import type { AddPathNegotiated, DownReason, FsmState, NegotiatedSession } from '../fsm/fsm-types.js';
+import type { MessageTypeCounts } from '../session/session-config.js';
+import { capabilityCode } from '../wire/capabilities.js';
+import { CAPABILITY_NAMES, formatAfiSafi, formatCapability } from '../wire/capability-names.js';
 import { notificationText } from '../fsm/notifications.js';
 import { canonicalAddress } from '../session/listener.js';
 import type { LocRib } from '../rib/loc-rib.js';
@@ -89,9 +92,28 @@ export interface PeerStatus {
   readonly configuredHoldTime: number;
   readonly remoteId?: string;
   readonly localAddress?: string;
+  /** The peer's capabilities, short names ("4-octet AS numbers", "long-lived graceful restart", "multiprotocol IPv4/unicast"). */
   readonly capabilities: readonly string[];
+  /** The peer's capabilities with their parameters (wire/capability-names.ts formatCapability). */
+  readonly peerCapabilities?: readonly string[];
+  /** What we sent in our OPEN, with parameters. */
+  readonly localCapabilities?: readonly string[];
+  /** What both sides use on this session: "4-octet AS", "route refresh", "ADD-PATH ipv4-unicast receive", ... */
+  readonly negotiated?: readonly string[];
+  /** 4-octet AS numbers negotiated (RFC 6793): birdc's "AS4". */
+  readonly fourOctetAs?: boolean;
+  /** Seconds left until the hold timer / keepalive timer fires (counting down, birdc's "Hold timer: 57.3/90"). */
+  readonly holdTimerLeft?: number;
+  readonly keepaliveTimerLeft?: number;
+  /** Bytes received and not yet processed (InQ), and queued for the peer and not yet taken by the kernel (OutQ). */
+  readonly inQueueBytes: number;
+  readonly outQueueBytes: number;
   readonly families: readonly string[];
   readonly prefixes: { readonly received: number; readonly accepted: number; readonly advertised: number };
+  /** Received/accepted per family (filtered = received - accepted). */
+  readonly familyPrefixes: Readonly<Record<string, { readonly received: number; readonly accepted: number }>>;
+  /** Messages by type (OPEN, UPDATE, NOTIFICATION, KEEPALIVE, ROUTE-REFRESH), over the peer's current session. */
+  readonly messageTypes?: { readonly in: MessageTypeCounts; readonly out: MessageTypeCounts };
   readonly establishedTransitions: number;
   readonly messages: PeerMessageStats;
   /** Families whose End-of-RIB (RFC 4724 §2) the peer sent since it became Established: its initial table is in. */
@@ -127,8 +149,17 @@ export function peerStatus(p: Peer, speakerAsn: number, advertised: number): Pee
     ...(n && local !== undefined ? { localAddress: local } : {}),
     configuredHoldTime: p.config.holdTime,
     capabilities: n ? capabilityNames(n.peerCapabilities) : [],
+    ...(n ? {
+      peerCapabilities: n.peerCapabilities.map(formatCapability), localCapabilities: n.localOpen.capabilities.map(formatCapability),
+      negotiated: negotiatedNames(n), fourOctetAs: n.fourOctetAs,
+    } : {}),
+    ...(st.timersLeftMs.hold !== undefined ? { holdTimerLeft: st.timersLeftMs.hold / 1000 } : {}),
+    ...(st.timersLeftMs.keepalive !== undefined ? { keepaliveTimerLeft: st.timersLeftMs.keepalive / 1000 } : {}),
+    inQueueBytes: st.receivedBytes, outQueueBytes: st.queuedBytes,
     families: (n?.families ?? []).map((f) => (f.afi === 2 ? 'ipv6-unicast' : 'ipv4-unicast')),
     prefixes: { received: p.adjIn?.received ?? 0, accepted: p.adjIn?.accepted ?? 0, advertised },
+    familyPrefixes: familyPrefixes(p),
+    messageTypes: st.messageTypes,
     establishedTransitions: t.establishedTransitions,
     messages: {
       messagesIn: t.messagesIn, messagesOut: t.messagesOut, updatesIn: t.updatesIn, updatesOut: t.updatesOut,
@@ -299,18 +330,39 @@ function flattenAsPath(path: readonly AsPathSegment[] | undefined): number[] {
   return out;
 }
 
+/** Short names (the peer's capability list); multiprotocol with its family, as birdc and earlier versions print it. */
 function capabilityNames(caps: readonly Capability[]): string[] {
   return caps.map((c) => {
-    switch (c.type) {
-      case 'multiprotocol': return `multiprotocol ${c.afi === 2 ? 'IPv6' : c.afi === 1 ? 'IPv4' : c.afi}/${c.safi === 1 ? 'unicast' : c.safi}`;
-      case 'four-octet-as': return '4-octet AS numbers';
-      case 'route-refresh': return 'route refresh';
-      case 'enhanced-route-refresh': return 'enhanced route refresh';
-      case 'extended-message': return 'extended message';
-      case 'graceful-restart': return 'graceful restart';
-      case 'add-path': return 'ADD-PATH';
-      case 'unknown': return `unknown capability ${c.code}`;
-      default: return 'other';
-    }
+    if (c.type === 'multiprotocol') return `multiprotocol ${c.afi === 2 ? 'IPv6' : c.afi === 1 ? 'IPv4' : c.afi}/${c.safi === 1 ? 'unicast' : c.safi}`;
+    const code = capabilityCode(c);
+    return code === CapabilityCode.ADD_PATH ? 'ADD-PATH' : CAPABILITY_NAMES[code] ?? `capability ${code}`;
   });
+}
+
+/** What the session uses, as negotiated (fsm/negotiate.ts), by name. */
+function negotiatedNames(n: NegotiatedSession): string[] {
+  return [
+    ...n.families.map(formatAfiSafi),
+    ...(n.fourOctetAs ? ['4-octet AS numbers'] : []),
+    ...(n.routeRefresh ? ['route refresh'] : []),
+    ...(n.enhancedRouteRefresh ? ['enhanced route refresh'] : []),
+    ...(n.extendedMessage ? ['extended message'] : []),
+    ...(n.localGracefulRestart && n.peerGracefulRestart ? ['graceful restart'] : []),
+    ...n.addPath.map((a) => `ADD-PATH ${formatAddPath(a)}`),
+  ];
+}
+
+function formatAddPath(a: AddPathNegotiated): string {
+  const dirs = [...(a.send ? ['send'] : []), ...(a.receive ? ['receive'] : [])];
+  return `${formatAfiSafi(a)} ${dirs.join('/')}`;
+}
+
+function familyPrefixes(p: Peer): Record<string, { received: number; accepted: number }> {
+  const a = p.adjIn;
+  const fams = p.established?.negotiated.families.map((f) => (f.afi === 2 ? 6 : 4) as 4 | 6) ?? [];
+  const out: Record<string, { received: number; accepted: number }> = {};
+  for (const f of new Set<4 | 6>([...fams, ...(a && a.receivedOf(4) > 0 ? [4 as const] : []), ...(a && a.receivedOf(6) > 0 ? [6 as const] : [])])) {
+    out[`ipv${f}-unicast`] = { received: a?.receivedOf(f) ?? 0, accepted: a?.acceptedOf(f) ?? 0 };
+  }
+  return out;
 }

@@ -142,4 +142,25 @@ describe('route views of two speakers over loopback', () => {
     assert.deepEqual((await collect(a, { type: 'export', peer: 'b', prefix: '10.1.1.0/24' })).views.map((v) => v.prefix), ['10.1.1.0/24']);
     await assert.rejects(collect(a, { type: 'export', peer: 'nobody' }), /no such peer "nobody"/);
   });
+
+  it('status: timers counting down, InQ/OutQ, messages by type, capabilities by name, AS4 as negotiated, per-family counts', async () => {
+    const [a, b] = speakers;
+    assert.ok(a && b);
+    const st = b.status()[0]!;
+    assert.equal(st.holdTime, 9);
+    assert.ok(st.holdTimerLeft !== undefined && st.holdTimerLeft > 0 && st.holdTimerLeft <= 9, `hold timer left ${st.holdTimerLeft}`);
+    assert.ok(st.keepaliveTimerLeft !== undefined && st.keepaliveTimerLeft > 0 && st.keepaliveTimerLeft <= 3, `keepalive left ${st.keepaliveTimerLeft}`);
+    assert.equal(st.inQueueBytes, 0);
+    assert.equal(st.outQueueBytes, 0);
+    // both sides connect: a collision (RFC 4271 §6.8) may add an OPEN each way
+    assert.ok((st.messageTypes?.in.open ?? 0) >= 1 && (st.messageTypes?.out.open ?? 0) >= 1);
+    assert.ok((st.messageTypes?.in.update ?? 0) >= 2, 'the two routes and End-of-RIB came as UPDATEs');
+    assert.ok((st.messageTypes?.in.keepalive ?? 0) >= 1);
+    assert.equal(st.fourOctetAs, true);
+    assert.ok(st.localCapabilities?.includes('4-octet AS numbers (AS 65002)'), st.localCapabilities?.join(', '));
+    assert.ok(st.peerCapabilities?.includes('4-octet AS numbers (AS 65001)'), st.peerCapabilities?.join(', '));
+    assert.ok(st.peerCapabilities?.some((c) => c.startsWith('graceful restart (restart time')), st.peerCapabilities?.join(', '));
+    assert.ok(st.negotiated?.includes('ipv4-unicast') && st.negotiated.includes('4-octet AS numbers') && st.negotiated.includes('route refresh'), st.negotiated?.join(', '));
+    assert.deepEqual(st.familyPrefixes, { 'ipv4-unicast': { received: 2, accepted: 2 } });
+  });
 });
