@@ -1,10 +1,19 @@
 /**
- * The bgpd control protocol: one JSON request per line on a unix socket, one JSON response line
- * back. Shared by the server (ctl-server.ts) and the client (ctl-main.ts).
+ * The bgpd control protocol: one JSON request per line on a unix socket, JSON response lines
+ * back. A list that may be long (`show-route`) comes in several lines, each
+ * `{"ok":true,"data":[...],"more":true}`, then a last line without `more` (or `{"ok":false,...}`):
+ * the server never holds the whole answer, the client prints as it reads. Every other answer is
+ * one line. Shared by the server (ctl-server.ts) and the client (ctl-main.ts).
  */
 export type CtlRequest =
   | { readonly cmd: 'show-protocols'; readonly name?: string }
-  | { readonly cmd: 'show-route'; readonly prefix?: string; readonly filtered?: boolean }
+  | {
+    readonly cmd: 'show-route'; readonly prefix?: string; readonly filtered?: boolean;
+    /** Longest match for this address (birdc `show route for`). */
+    readonly for?: string;
+    /** What this peer is sent (birdc `show route export`). */
+    readonly export?: string;
+  }
   | { readonly cmd: 'show-route-count' }
   | { readonly cmd: 'show-status' }
   | { readonly cmd: 'show-bfd-sessions' }
@@ -12,7 +21,7 @@ export type CtlRequest =
   | { readonly cmd: 'enable' | 'disable' | 'restart' | 'refresh'; readonly name: string };
 
 export type CtlResponse =
-  | { readonly ok: true; readonly data: unknown }
+  | { readonly ok: true; readonly data: unknown; readonly more?: true }
   | { readonly ok: false; readonly error: string };
 
 export const DEFAULT_CTL_PATH = '/run/tortie/bgpd.ctl';
@@ -26,8 +35,11 @@ export function parseRequest(line: string): CtlRequest {
   switch (o['cmd']) {
     case 'show-protocols': { const name = str('name'); return name !== undefined ? { cmd: 'show-protocols', name } : { cmd: 'show-protocols' }; }
     case 'show-route': {
-      const prefix = str('prefix');
-      return { cmd: 'show-route', ...(prefix !== undefined ? { prefix } : {}), ...(o['filtered'] === true ? { filtered: true } : {}) };
+      const prefix = str('prefix'), forAddr = str('for'), exp = str('export');
+      return {
+        cmd: 'show-route', ...(prefix !== undefined ? { prefix } : {}), ...(o['filtered'] === true ? { filtered: true } : {}),
+        ...(forAddr !== undefined ? { for: forAddr } : {}), ...(exp !== undefined ? { export: exp } : {}),
+      };
     }
     case 'show-route-count': return { cmd: 'show-route-count' };
     case 'show-status': return { cmd: 'show-status' };

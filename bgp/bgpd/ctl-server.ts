@@ -4,14 +4,13 @@
  * `-g group`) whatever the umask: bound under umask 0177 (no moment where others may connect),
  * then chmod/chown to the final mode.
  */
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../../common/logger.js';
 import { describeError } from '../../common/errors.js';
-import type { BgpSpeaker } from '../speaker/speaker.js';
+import type { BgpSpeaker, RouteQuery, RouteSink } from '../speaker/speaker.js';
 import { parseRequest, type CtlRequest, type CtlResponse } from './ctl-protocol.js';
-import { routeCount } from './format.js';
 import { bgpReadiness } from '../speaker/readiness.js';
 import type { BfdSessionView } from '../bfd/engine.js';
 
@@ -65,6 +64,11 @@ export async function startCtlServer(path: string, h: CtlHandlers, logger: Logge
         buf = buf.slice(nl + 1);
         let answer: unknown;
         try { answer = handle(parseRequest(line), h); } catch (err) { answer = Promise.reject(err); }
+        if (answer instanceof Streamed) {
+          const s = answer;
+          queue = queue.then(() => sendStream(sock, s));
+          continue;
+        }
         const pending = Promise.resolve(answer).then((data): CtlResponse => ({ ok: true, data }), (err: unknown): CtlResponse => ({ ok: false, error: describeError(err) }));
         queue = queue.then(async () => {
           const resp = await pending;
@@ -93,6 +97,48 @@ export async function startCtlServer(path: string, h: CtlHandlers, logger: Logge
   return server;
 }
 
+/** A long list answered in several lines (see ctl-protocol.ts), produced when its turn comes. */
+class Streamed {
+  constructor(readonly run: (sink: RouteSink) => Promise<number>) {}
+}
+
+/**
+ * Run a Streamed answer: each batch as a `more` line, written when the previous one is
+ * taken (socket back-pressure: the socket's buffer is all the server holds), the last batch
+ * held back to go without `more`. A client that goes away ends the walk.
+ */
+async function sendStream(sock: Socket, s: Streamed): Promise<void> {
+  let held: readonly unknown[] | undefined;
+  const gone = new Error('client went away');
+  const write = (resp: CtlResponse): Promise<void> | undefined => {
+    if (sock.destroyed || !sock.writable) throw gone;
+    if (sock.write(`${JSON.stringify(resp)}\n`)) return undefined;
+    return new Promise<void>((resolve) => {
+      const done = (): void => { sock.off('drain', done); sock.off('close', done); resolve(); };
+      sock.on('drain', done);
+      sock.on('close', done);
+    });
+  };
+  try {
+    await s.run((batch) => {
+      const prev = held;
+      held = batch;
+      return prev === undefined ? undefined : write({ ok: true, data: prev, more: true });
+    });
+    await write({ ok: true, data: held ?? [] });
+  } catch (err) {
+    if (err === gone) return;
+    try { await write({ ok: false, error: describeError(err) }); } catch { /* gone as well */ }
+  }
+}
+
+function routeQuery(r: Extract<CtlRequest, { cmd: 'show-route' }>): RouteQuery {
+  if (r.for !== undefined) return { type: 'for', address: r.for };
+  if (r.export !== undefined) return { type: 'export', peer: r.export, ...(r.prefix !== undefined ? { prefix: r.prefix } : {}) };
+  const prefix = r.prefix !== undefined ? { prefix: r.prefix } : {};
+  return r.filtered === true ? { type: 'filtered', ...prefix } : { type: 'table', ...prefix };
+}
+
 function handle(r: CtlRequest, h: CtlHandlers): unknown {
   const sp = h.speaker();
   switch (r.cmd) {
@@ -103,8 +149,8 @@ function handle(r: CtlRequest, h: CtlHandlers): unknown {
       if (one.length === 0) throw new Error(`no such protocol ${JSON.stringify(r.name)}`);
       return one;
     }
-    case 'show-route': return r.filtered === true ? sp.filteredRoutes(r.prefix) : sp.routes(r.prefix);
-    case 'show-route-count': return routeCount(sp.routes());
+    case 'show-route': { const q = routeQuery(r); return new Streamed((sink) => sp.streamRoutes(q, sink)); }
+    case 'show-route-count': return sp.routeCount();
     case 'show-status': return { routerId: sp.routerId, asn: sp.asn, ...bgpReadiness(sp.status(), h.now() - h.startedAt) };
     case 'show-bfd-sessions': return h.bfdSessions ? h.bfdSessions() : [];
     case 'reload': return h.reload();

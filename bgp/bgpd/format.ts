@@ -3,7 +3,7 @@
  * so operators (and scripts written for BIRD) read it the same way.
  */
 import { parsePrefix } from '../../common/prefix.js';
-import type { PeerStatus, RouteView } from '../speaker/speaker.js';
+import type { PeerStatus, RouteCount, RouteView } from '../speaker/speaker.js';
 import type { BfdSessionView } from '../bfd/engine.js';
 import { diagText } from '../bfd/packet.js';
 
@@ -24,6 +24,11 @@ function info(p: PeerStatus): string {
   return p.lastError ? `${p.state.padEnd(13)} ${p.lastError}` : p.state;
 }
 
+const MESSAGE_TYPES = [['open', 'OPEN'], ['update', 'UPDATE'], ['notification', 'NOTIFICATION'], ['keepalive', 'KEEPALIVE'], ['route-refresh', 'ROUTE-REFRESH']] as const;
+
+/** Seconds with ms, as birdc prints timers ("57.321"); "-" when not running. */
+const secs = (s: number | undefined): string => (s === undefined ? '-' : s.toFixed(3));
+
 export function formatProtocols(peers: readonly PeerStatus[], all: boolean): string {
   const lines = [`${'Name'.padEnd(10)} ${'Proto'.padEnd(10)} ${'Table'.padEnd(10)} ${'State'.padEnd(6)} ${'Since'.padEnd(13)} Info`];
   for (const p of peers) {
@@ -37,22 +42,36 @@ export function formatProtocols(peers: readonly PeerStatus[], all: boolean): str
     if (p.state === 'Established') {
       lines.push(`    Neighbor ID:      ${p.remoteId ?? ''}`);
       lines.push(`    Neighbor caps:    ${p.capabilities.join(', ')}`);
-      lines.push(`    Session:          ${p.asn === p.localAsn ? 'internal' : 'external'} AS4`);
+      if (p.localCapabilities) { lines.push('    Local capabilities'); for (const c of p.localCapabilities) lines.push(`      ${c}`); }
+      if (p.peerCapabilities) { lines.push('    Neighbor capabilities'); for (const c of p.peerCapabilities) lines.push(`      ${c}`); }
+      if (p.negotiated) lines.push(`    Negotiated:       ${p.negotiated.join(', ')}`);
+      lines.push(`    Session:          ${p.asn === p.localAsn ? 'internal' : 'external'}${p.fourOctetAs ? ' AS4' : ''}`);
       lines.push(`    Source address:   ${p.localAddress ?? ''}`);
-      lines.push(`    Hold timer:       ${p.holdTime ?? 0}/${p.configuredHoldTime}`);
-      lines.push(`    Keepalive timer:  ${p.keepalive ?? 0}`);
+      // birdc: time left / negotiated (seconds, counting down)
+      lines.push(`    Hold timer:       ${secs(p.holdTimerLeft)}/${p.holdTime ?? 0}`);
+      lines.push(`    Keepalive timer:  ${secs(p.keepaliveTimerLeft)}/${p.keepalive ?? 0}`);
       lines.push(`    Uptime:           ${p.uptimeSeconds} s`);
     }
+    lines.push(`    InQ / OutQ:       ${p.inQueueBytes} / ${p.outQueueBytes} bytes`);
     if (p.lastError !== undefined) lines.push(`    Last error:       ${p.lastError}`);
     const gr = p.gracefulRestart;
     if (gr) lines.push(`    Graceful restart: ${gr.state === 'restart-wait' ? 'waiting for the peer to restart' : gr.state === 'long-lived' ? 'long-lived stale (LLGR_STALE), waiting for the peer' : 'waiting for End-of-RIB'} (${gr.families.join(', ')}: ${gr.staleRoutes} stale routes)`);
     lines.push(`    Established transitions: ${p.establishedTransitions}`);
-    for (const f of p.families.length ? p.families : ['ipv4-unicast']) {
-      lines.push(`  Channel ${f === 'ipv6-unicast' ? 'ipv6' : 'ipv4'}`);
-      lines.push(`    State:          ${p.state === 'Established' ? 'UP' : 'DOWN'}`);
+    const mt = p.messageTypes;
+    if (mt) {
+      lines.push(`    Messages:         ${'received'.padStart(10)} ${'sent'.padStart(10)}`);
+      for (const [k, label] of MESSAGE_TYPES) lines.push(`      ${label.padEnd(16)}${String(mt.in[k]).padStart(10)} ${String(mt.out[k]).padStart(10)}`);
+      lines.push(`      ${'total'.padEnd(16)}${String(p.messages.messagesIn).padStart(10)} ${String(p.messages.messagesOut).padStart(10)}`);
     }
-    lines.push(`    Routes:         ${p.prefixes.accepted} imported, ${p.prefixes.received - p.prefixes.accepted} filtered, ${p.prefixes.advertised} exported`);
-    lines.push(`    Prefixes:       ${p.prefixes.received} received, ${p.prefixes.accepted} accepted, ${p.prefixes.advertised} advertised`);
+    const fams = Object.keys(p.familyPrefixes);
+    for (const f of fams.length ? fams : p.families.length ? p.families : ['ipv4-unicast']) {
+      const c = p.familyPrefixes[f] ?? { received: 0, accepted: 0 };
+      lines.push(`  Channel ${f === 'ipv6-unicast' ? 'ipv6' : f === 'ipv4-unicast' ? 'ipv4' : f}`);
+      lines.push(`    State:          ${p.state === 'Established' && p.families.includes(f) ? 'UP' : 'DOWN'}`);
+      lines.push(`    Routes:         ${c.accepted} imported, ${c.received - c.accepted} filtered${fams.length <= 1 ? `, ${p.prefixes.advertised} exported` : ''}`);
+    }
+    if (fams.length > 1) lines.push(`  Exported (all channels): ${p.prefixes.advertised}`);
+    lines.push(`  Prefixes:         ${p.prefixes.received} received, ${p.prefixes.accepted} accepted, ${p.prefixes.advertised} advertised`);
     lines.push('');
   }
   return lines.join('\n');
@@ -62,32 +81,55 @@ const ORIGIN_CHAR = { IGP: 'i', EGP: 'e', incomplete: '?' } as const;
 
 /** `filtered`: the routes refused on import (birdc `show route filtered`), with why in `all` form. */
 export function formatRoutes(routes: readonly RouteView[], all: boolean, filtered = false): string {
-  const lines: string[] = [];
-  for (const fam of [4, 6] as const) {
-    // By network, like reading a routing table; the paths of one network keep the speaker's order
-    // (best first) because the sort is stable.
-    const rs = routes.filter((r) => (r.prefix.includes(':') ? 6 : 4) === fam && r.accepted !== filtered).sort(byNetwork);
-    if (rs.length === 0) continue;
-    lines.push(`Table master${fam}:`);
-    let last = '';
-    for (const r of rs) {
-      const head = r.prefix === last ? ''.padEnd(20) : r.prefix.padEnd(20);
-      last = r.prefix;
+  // By network, like reading a routing table; the paths of one network keep the speaker's order
+  // (best first) because the sort is stable.
+  const sorted = [...routes].sort((a, b) => family(a) - family(b) || byNetwork(a, b));
+  return new RouteFormatter(all, filtered).lines(sorted).join('\n');
+}
+
+const family = (r: RouteView): number => (r.prefix.includes(':') ? 6 : 4);
+
+/**
+ * birdc's route listing for routes that arrive in batches, already in network order (the
+ * daemon streams them so): a table header when the family changes, the network printed once
+ * for its paths. Keeps only the last family and network between batches.
+ */
+export class RouteFormatter {
+  private fam = 0;
+  private last = '';
+
+  constructor(private readonly all: boolean, private readonly filtered = false) {}
+
+  lines(routes: readonly RouteView[]): string[] {
+    const lines: string[] = [];
+    for (const r of routes) {
+      if (r.accepted === this.filtered) continue;
+      const f = family(r);
+      if (f !== this.fam) { lines.push(`Table master${f}:`); this.fam = f; this.last = ''; }
+      const head = r.prefix === this.last ? ''.padEnd(20) : r.prefix.padEnd(20);
+      this.last = r.prefix;
       const src = r.from === 'local' ? 'static' : 'unicast';
       lines.push(`${head} ${src} [${r.from} ${hms(r.since)}${r.pathId !== undefined ? ` path ${r.pathId}` : ''}${r.stale ? ' stale' : ''}]${r.best ? ' *' : ''} (100) [${r.asPath.length ? `AS${r.asPath[r.asPath.length - 1]}` : ''}${ORIGIN_CHAR[r.origin]}]`);
       if (r.from !== 'local') lines.push(`\tvia ${r.nextHop}`);
-      if (!all) continue;
+      if (!this.all) continue;
       lines.push(`\tType: ${r.from === 'local' ? 'static' : 'BGP'} univ`);
       lines.push(`\tBGP.origin: ${r.origin === 'incomplete' ? 'Incomplete' : r.origin}`);
       lines.push(`\tBGP.as_path: ${r.asPathText}`);
       lines.push(`\tBGP.next_hop: ${r.nextHop}`);
       if (r.med !== undefined) lines.push(`\tBGP.med: ${r.med}`);
       if (r.localPref !== undefined) lines.push(`\tBGP.local_pref: ${r.localPref}`);
+      if (r.atomicAggregate) lines.push('\tBGP.atomic_aggr:');
+      if (r.aggregator !== undefined) lines.push(`\tBGP.aggregator: ${r.aggregator}`);
       if (r.communities.length) lines.push(`\tBGP.community: ${r.communities.map((c) => `(${c.replace(':', ',')})`).join(' ')}`);
-      lines.push(filtered ? `\tFiltered: ${r.reason}` : `\tBest: ${r.best ? 'yes' : 'no'} (${r.reason})`);
+      if (r.extendedCommunities?.length) lines.push(`\tBGP.ext_community: ${r.extendedCommunities.map((c) => `(${c.replaceAll(':', ', ')})`).join(' ')}`);
+      if (r.largeCommunities?.length) lines.push(`\tBGP.large_community: ${r.largeCommunities.map((c) => `(${c.replaceAll(':', ', ')})`).join(' ')}`);
+      if (r.originatorId !== undefined) lines.push(`\tBGP.originator_id: ${r.originatorId}`);
+      if (r.clusterList?.length) lines.push(`\tBGP.cluster_list: ${r.clusterList.join(' ')}`);
+      for (const u of r.unknownAttributes ?? []) lines.push(`\tBGP.unknown: ${u}`);
+      lines.push(this.filtered ? `\tFiltered: ${r.reason}` : `\tBest: ${r.best ? 'yes' : 'no'} (${r.reason})`);
     }
+    return lines;
   }
-  return lines.join('\n');
 }
 
 /** Network order: address bytes, then prefix length. */
@@ -101,18 +143,10 @@ function byNetwork(a: RouteView, b: RouteView): number {
   return pa.length - pb.length;
 }
 
-export interface RouteCount { readonly routes: number; readonly best: number; readonly networks: number; readonly ipv4: number; readonly ipv6: number }
-
-export function routeCount(routes: readonly RouteView[]): RouteCount {
-  const acc = routes.filter((r) => r.accepted);
-  return {
-    routes: acc.length, best: acc.filter((r) => r.best).length, networks: new Set(acc.map((r) => r.prefix)).size,
-    ipv4: acc.filter((r) => !r.prefix.includes(':')).length, ipv6: acc.filter((r) => r.prefix.includes(':')).length,
-  };
-}
-
+/** birdc's `show route count`, with the split per family. */
 export function formatRouteCount(c: RouteCount): string {
-  return `${c.best} of ${c.routes} routes for ${c.networks} networks (${c.ipv4} IPv4, ${c.ipv6} IPv6)`;
+  return `${c.best} of ${c.routes} routes for ${c.networks} networks (${c.ipv4} IPv4, ${c.ipv6} IPv6)\n`
+    + `  ipv4: ${c.ipv4} routes for ${c.networks4} networks\n  ipv6: ${c.ipv6} routes for ${c.networks6} networks`;
 }
 
 /**

@@ -91,6 +91,8 @@ export class AddPathGroup {
   get pendingCount(): number { return this.pend.length; }
   get generation(): number { return this.exporter.generation; }
   memberIds(): IterableIterator<string> { return this.members.keys(); }
+  /** The export transform for one path (what `show route export` prints for the best path). */
+  transform(prefix: Prefix, route: Route): ExportedAttributes | null { return this.exporter.transform(prefix, route); }
   /** Paths (prefix, id) currently announced to the member. */
   advertised(memberId: string): number { return this.members.get(memberId)?.advertised ?? 0; }
 

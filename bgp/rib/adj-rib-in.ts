@@ -22,6 +22,7 @@ import type { BgpRole } from '../wire/role.js';
 import { otcIngressLeak, otcIngressMark } from './otc.js';
 import type { AttrInterner } from './attr-intern.js';
 import { PrefixTable, v4Prefix } from './prefix-table.js';
+import { SortedPrefixWalk } from './sorted-prefix-walk.js';
 import { Route, type PeerInfo } from './route.js';
 
 /** What the Adj-RIB-In needs from the Loc-RIB it feeds. */
@@ -49,7 +50,7 @@ export interface RibSink {
    * `cursor` on, in place (one hash operation each, no list of them first), passing each removed
    * route to `dropped`; returns the cursor to continue from (-1: done). Subscribers learn at flush().
    */
-  dropFrom(source: PeerInfo, cursor: number, max: number, dropped: (route: Route) => void): number;
+  dropFrom(source: PeerInfo, cursor: number, max: number, dropped: (route: Route, prefix: Prefix) => void): number;
   /** End of one batch: notify subscribers. */
   flush(): void;
 }
@@ -64,7 +65,15 @@ export interface ImportOptions {
   readonly firstAs?: number;
   /** RFC 9234 role of ours on the session and the peer's AS: OTC ingress procedure (otc.ts). */
   readonly role?: { readonly local: BgpRole; readonly peerAs: number };
+  /** Wall clock (ms) to stamp routes with their arrival (Route.since); absent: not stamped. */
+  readonly now?: () => number;
 }
+
+/**
+ * An UPDATE reuses the previous UPDATE's Route when the attributes are the same (see routeFor),
+ * which would give its prefixes the earlier arrival time: reuse only within this many ms.
+ */
+const SINCE_RESOLUTION_MS = 1000;
 
 /** Why an UPDATE's routes were refused before policy. */
 export type ImportVerdict = 'accept' | 'as-path-loop' | 'originator-id-loop' | 'cluster-list-loop' | 'first-as-mismatch' | 'otc-route-leak';
@@ -125,9 +134,14 @@ export class AdjRibIn {
   private staleMarks = 0;
   private nReceived = 0;
   private nRejected = 0;
+  /** The IPv6 part of nReceived and nRejected (per-family counts in the show views). */
+  private n6Received = 0;
+  private n6Rejected = 0;
   private relObj: PathAttributes | undefined;
   private relN = 0;
   private lastRoute: Route | undefined;
+  /** Wall ms of the UPDATE being imported (0: routes not stamped). */
+  private arrival = 0;
   /** Received attributes of routes whose import policy changed them (for refilter()). */
   private receivedAttrs = new WeakMap<Route, PathAttributes>();
   private sliceCursor = 0;
@@ -154,6 +168,13 @@ export class AdjRibIn {
   get received(): number { return this.nReceived; }
   /** Paths that passed import processing. */
   get accepted(): number { return this.nReceived - this.nRejected; }
+  /** received, of one address family. */
+  receivedOf(family: 4 | 6): number { return family === 6 ? this.n6Received : this.nReceived - this.n6Received; }
+  /** accepted, of one address family. */
+  acceptedOf(family: 4 | 6): number { return family === 6 ? this.n6Received - this.n6Rejected : this.nReceived - this.n6Received - (this.nRejected - this.n6Rejected); }
+
+  /** The prefixes with a path refused on import, in network order and in slices (show route filtered). */
+  rejectedWalk(): SortedPrefixWalk { return new SortedPrefixWalk(this.rejected); }
 
   /** Loop checks that do not depend on the prefix (RFC 4271 §9.1.2, RFC 4456 §8). */
   check(attrs: PathAttributes): ImportVerdict {
@@ -182,6 +203,7 @@ export class AdjRibIn {
     const list = compact === undefined ? nlri as readonly Nlri[] : undefined;
     const verdict = this.check(attrs);
     const a = this.importView(attrs);
+    this.arrival = this.options.now?.() ?? 0;
     const policy = this.options.policy;
     const subject = this.policySubject();
     const interner = this.sink.interner;
@@ -235,7 +257,7 @@ export class AdjRibIn {
       const pathId = n.pathId ?? 0;
       let old: PathItem | undefined = this.sink.swap(n.prefix, this.peer, pathId, undefined);
       if (old === undefined && this.rejected.size > 0) old = this.takeRejected(n.prefix, pathId);
-      if (old !== undefined) this.forget(old);
+      if (old !== undefined) this.forget(old, n.prefix.family);
     }
     this.flushRelease();
     this.sink.flush();
@@ -379,7 +401,7 @@ export class AdjRibIn {
   private routeFor(attrs: PathAttributes, nextHop: Uint8Array | undefined, received: PathAttributes | undefined): Route {
     const nh = nextHop ?? attrs.nextHop;
     const last = this.lastRoute;
-    if (last && last.attrs === attrs && this.receivedAttrs.get(last) === received
+    if (last && last.attrs === attrs && this.receivedAttrs.get(last) === received && this.arrival - last.since < SINCE_RESOLUTION_MS
       && (last.nextHop === nh || (last.nextHop && nh && bytesEqual(last.nextHop, nh)))) return last;
     const r = this.newRoute(0, attrs, nh, received);
     this.lastRoute = r;
@@ -387,7 +409,7 @@ export class AdjRibIn {
   }
 
   private newRoute(pathId: number, attrs: PathAttributes, nextHop: Uint8Array | undefined, received: PathAttributes | undefined): Route {
-    const r = new Route(this.peer, pathId, attrs, nextHop);
+    const r = new Route(this.peer, pathId, attrs, nextHop, this.arrival);
     if (received !== undefined) this.receivedAttrs.set(r, received);
     return r;
   }
@@ -421,7 +443,7 @@ export class AdjRibIn {
     for (let k = 0; k < list.length; k++) {
       let old: PathItem | undefined = this.sink.swapV4(addrs[k]!, lens[k]!, this.peer, 0, undefined);
       if (old === undefined && this.rejected.size > 0) old = this.takeRejected(ipv4PrefixAt(list, k), 0);
-      if (old !== undefined) this.forget(old);
+      if (old !== undefined) this.forget(old, 4);
     }
     this.flushRelease();
     this.sink.flush();
@@ -450,8 +472,9 @@ export class AdjRibIn {
       old ??= before;
     }
     if (this.stale?.delete(prefix) !== undefined && this.stale.size === 0) this.stale = undefined;
-    if (old) { if (old instanceof Rejected) this.nRejected--; } else this.nReceived++;
-    if (item instanceof Rejected) this.nRejected++;
+    const v6 = prefix.family === 6 ? 1 : 0;
+    if (old) { if (old instanceof Rejected) { this.nRejected--; this.n6Rejected -= v6; } } else { this.nReceived++; this.n6Received += v6; }
+    if (item instanceof Rejected) { this.nRejected++; this.n6Rejected += v6; }
     if (old instanceof Route) this.release(old.attrs);
   }
 
@@ -466,9 +489,10 @@ export class AdjRibIn {
   }
 
   /** Counts and attribute references of a path already taken out of the Loc-RIB (or the rejected table). */
-  private forget(item: PathItem): void {
-    this.nReceived--;
-    if (item instanceof Rejected) { this.nRejected--; return; }
+  private forget(item: PathItem, family: 4 | 6): void {
+    const v6 = family === 6 ? 1 : 0;
+    this.nReceived--; this.n6Received -= v6;
+    if (item instanceof Rejected) { this.nRejected--; this.n6Rejected -= v6; return; }
     this.release(item.attrs);
   }
 
@@ -519,20 +543,20 @@ export class AdjRibIn {
    */
   private dropSome(max: number): boolean {
     if (this.rejected.size > 0) {
-      this.rejected.forEach((_p, slot) => { for (const r of Array.isArray(slot) ? slot : [slot]) this.forget(r); });
+      this.rejected.forEach((p, slot) => { for (const r of Array.isArray(slot) ? slot : [slot]) this.forget(r, p.family); });
       this.rejected.clear();
     }
     if (this.nReceived === 0) { this.sliceCursor = 0; return true; }
     if (this.sliceCursor === 0) this.passHits = 0;
     let hits = 0;
-    const next = this.sink.dropFrom(this.peer, this.sliceCursor, max, (r) => { this.forget(r); hits++; });
+    const next = this.sink.dropFrom(this.peer, this.sliceCursor, max, (r, p) => { this.forget(r, p.family); hits++; });
     this.passHits += hits;
     if (next !== -1) { this.sliceCursor = next; return this.nReceived === 0; }
     this.sliceCursor = 0;
     if (this.nReceived > 0 && this.passHits === 0) {
       // a whole walk found none of the paths counted: the counts are wrong, not the RIB
       this.logger?.error({ peer: this.peer.id, received: this.nReceived, rejected: this.nRejected }, 'Adj-RIB-In counts paths the Loc-RIB does not hold; counts reset');
-      this.nReceived = 0; this.nRejected = 0;
+      this.nReceived = 0; this.nRejected = 0; this.n6Received = 0; this.n6Rejected = 0;
     }
     return this.nReceived === 0;
   }

@@ -14,6 +14,7 @@ import { BestChanges } from './best-changes.js';
 import { comparePreMed, explainBest, selectBest, type BestPathOptions, type Explanation } from './best-path.js';
 import { PrefixTable, v4Prefix } from './prefix-table.js';
 import { RibError } from './rib-error.js';
+import { SortedPrefixWalk } from './sorted-prefix-walk.js';
 import { localPeer, LOCAL_PEER_ID, Route, type PeerInfo } from './route.js';
 
 export type { BestChange } from './best-changes.js';
@@ -102,6 +103,12 @@ export class LocRib implements RibSink {
 
   adjRibIn(peerId: string): AdjRibIn | undefined { return this.peers.get(peerId); }
 
+  /** Every Adj-RIB-In feeding this Loc-RIB (the local origin and peers still being removed included). */
+  forEachAdjRibIn(fn: (rib: AdjRibIn) => void): void { for (const r of this.peers.values()) fn(r); }
+
+  /** Whether a prefix can have candidates but no best route (next hops checked: bestPath.nextHopReachable). */
+  get mayLackBest(): boolean { return !this.single; }
+
   /** Session down: withdraw all its routes and forget the neighbour. */
   removePeer(peerId: string): void {
     if (peerId === LOCAL_PEER_ID) throw new RibError('local-origin-protected', 'the local origin cannot be removed; use withdrawOriginated()');
@@ -133,6 +140,12 @@ export class LocRib implements RibSink {
 
   /** Number of prefixes with at least one candidate. */
   get size(): number { return this.table.size; }
+
+  /** Prefixes of one family with at least one candidate. */
+  sizeOf(family: 4 | 6): number { return family === 4 ? this.table.sizeV4 : this.table.sizeV6; }
+
+  /** The prefixes in network order, in slices (show views over a large table). */
+  sortedWalk(): SortedPrefixWalk { return new SortedPrefixWalk(this.table); }
 
   best(prefix: Prefix): Route | undefined {
     const e = this.table.get(prefix);
@@ -234,18 +247,18 @@ export class LocRib implements RibSink {
   }
 
   /** RibSink: see RibSink.dropFrom. */
-  dropFrom(source: PeerInfo, cursor: number, max: number, dropped: (route: Route) => void): number {
+  dropFrom(source: PeerInfo, cursor: number, max: number, dropped: (route: Route, prefix: Prefix) => void): number {
     return this.table.forEachFrom(cursor, max, (prefix, e) => {
       if (!(e instanceof Multi)) {
         // a lone candidate (the filter says it is this source's), so the best: its prefix goes
         this.table.delete(prefix);
         this.pending.push(prefix, undefined, e, NO_ROUTES);
-        dropped(e);
+        dropped(e, prefix);
         return;
       }
       for (const r of e.cands.filter((c) => c.source === source)) {
         const old = this.swap(prefix, source, r.pathId, undefined);
-        if (old !== undefined) dropped(old);
+        if (old !== undefined) dropped(old, prefix);
       }
     }, (e) => holdsPathOf(e, source));
   }

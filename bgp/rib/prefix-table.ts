@@ -53,6 +53,8 @@ export class PrefixTable<T> {
   private mask: number;
   private used = 0; // live + tombstones
   private v4Size = 0;
+  /** Bumped when IPv4 entries move between slots (resize, clear): a saved slot cursor is then void. */
+  private moves = 0;
   private readonly v6 = new Map<string, { readonly prefix: Prefix; value: T }>();
 
   constructor(initialCapacity = 16) {
@@ -65,6 +67,30 @@ export class PrefixTable<T> {
   }
 
   get size(): number { return this.v4Size + this.v6.size; }
+  get sizeV4(): number { return this.v4Size; }
+  get sizeV6(): number { return this.v6.size; }
+  /** Changes whenever IPv4 entries move between slots; keysV4From's cursor is only valid while it does not. */
+  get layout(): number { return this.moves; }
+
+  /**
+   * Passes the IPv4 keys of up to `maxSlots` slots from slot `cursor` on to `push` (no Prefix
+   * objects); returns the cursor to continue from, -1 when the last slot was read.
+   */
+  keysV4From(cursor: number, maxSlots: number, push: (addr: number, len: number) => void): number {
+    const lens = this.lens, addrs = this.addrs;
+    const end = Math.min(this.mask + 1, cursor + maxSlots);
+    for (let i = cursor; i < end; i++) { const l = lens[i]!; if (l <= 32) push(addrs[i]!, l); }
+    return end > this.mask ? -1 : end;
+  }
+
+  /** The IPv6 prefixes, as a live iterator: a Map iterator stays valid while the table changes. */
+  v6Prefixes(): IterableIterator<Prefix> {
+    const it = this.v6.values();
+    return {
+      next: (): IteratorResult<Prefix> => { const r = it.next(); return r.done === true ? { done: true, value: undefined } : { done: false, value: r.value.prefix }; },
+      [Symbol.iterator]() { return this; },
+    };
+  }
 
   get(p: Prefix): T | undefined {
     if (p.family === 4) return this.getV4(ipv4ToInt(p.bytes), p.length);
@@ -173,12 +199,14 @@ export class PrefixTable<T> {
    * was at least a quarter full, so the next fill does not grow it again through resizes.
    */
   reset(): void {
+    this.moves++;
     const cap = this.mask + 1;
     if (this.v4Size * 4 >= cap || cap <= 4096) { this.lens.fill(EMPTY); this.vals.fill(undefined); this.used = 0; this.v4Size = 0; } else this.clearV4();
     this.v6.clear();
   }
 
   private clearV4(): void {
+    this.moves++;
     if (this.mask + 1 > 4096) {
       this.addrs = new Uint32Array(16); this.lens = new Uint8Array(16).fill(EMPTY);
       this.vals = new Array<T | undefined>(16).fill(undefined); this.mask = 15;
@@ -216,5 +244,6 @@ export class PrefixTable<T> {
     }
     this.addrs = addrs; this.lens = lens; this.vals = vals; this.mask = mask;
     this.used = this.v4Size;
+    this.moves++;
   }
 }

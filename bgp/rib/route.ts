@@ -40,6 +40,8 @@ export class Route {
     readonly attrs: PathAttributes,
     /** attrs.nextHop for IPv4, the MP_REACH global next hop for IPv6. */
     readonly nextHop: Uint8Array | undefined,
+    /** Wall ms it arrived (the route's age in the show views); 0: not recorded. */
+    readonly since: number = 0,
   ) {
     let n = 0;
     for (const s of attrs.asPath ?? []) {

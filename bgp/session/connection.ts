@@ -59,6 +59,9 @@ export class Connection {
     socket.on('close', () => this.fail(undefined));
   }
 
+  /** Bytes received and not yet processed as messages (InQ). */
+  get receivedBytes(): number { return this.framer.buffered; }
+
   /** Bytes queued for the peer and not yet taken by the kernel. */
   get queuedBytes(): number {
     return this.pendingBytes + this.socket.writableLength;

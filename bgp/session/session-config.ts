@@ -112,7 +112,21 @@ export interface SessionStats {
   readonly lastNotificationSent: NotificationInfo | undefined;
   readonly lastNotificationReceived: NotificationInfo | undefined;
   readonly queuedBytes: number;
+  /** Bytes received and not yet processed (InQ). */
+  readonly receivedBytes: number;
   readonly connectRetryCounter: number;
+  /** Messages by type, received and sent, over this session object's connections. */
+  readonly messageTypes: { readonly in: MessageTypeCounts; readonly out: MessageTypeCounts };
+  /** Ms until each running timer fires (hold, keepalive, connectRetry, idleHold). */
+  readonly timersLeftMs: Readonly<Partial<Record<'connectRetry' | 'hold' | 'keepalive' | 'idleHold', number>>>;
+}
+
+export interface MessageTypeCounts {
+  readonly open: number;
+  readonly update: number;
+  readonly notification: number;
+  readonly keepalive: number;
+  readonly 'route-refresh': number;
 }
 
 export interface UpdateInfo { readonly action: ErrorAction | undefined; readonly problems: readonly BgpWireError[] }

@@ -49,6 +49,8 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
   private establishedAt: number | undefined;
   private counters = { establishedTransitions: 0, flaps: 0, collisions: 0, messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0 };
   private lastError: string | undefined;
+  private readonly typesIn = { open: 0, update: 0, notification: 0, keepalive: 0, 'route-refresh': 0 };
+  private readonly typesOut = { open: 0, update: 0, notification: 0, keepalive: 0, 'route-refresh': 0 };
   private readonly notifSent: Record<string, number> = {};
   private readonly notifReceived: Record<string, number> = {};
   private lastSent: NotificationInfo | undefined;
@@ -95,7 +97,10 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
       uptimeMs: this.state === 'Established' && this.establishedAt !== undefined ? now - this.establishedAt : undefined,
       ...this.counters, lastError: this.lastError, lastNotificationSent: this.lastSent,
       lastNotificationReceived: this.lastReceived, queuedBytes: this.main.conn?.queuedBytes ?? 0,
+      receivedBytes: this.main.conn?.receivedBytes ?? 0,
       connectRetryCounter: this.main.fsm.connectRetryCounter,
+      messageTypes: { in: { ...this.typesIn }, out: { ...this.typesOut } },
+      timersLeftMs: Object.fromEntries([...this.main.timers].map(([k, t]) => [k, Math.max(0, t.deadline - now)])),
       notificationsSent: { ...this.notifSent }, notificationsReceived: { ...this.notifReceived },
     };
   }
@@ -186,6 +191,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
     conn.flush(); // a whole batch: hand it to the kernel now rather than at the end of the tick
     this.counters.messagesOut += count;
     this.counters.updatesOut += count;
+    this.typesOut.update += count;
     return this.overQueueLimit(conn) ? false : ok;
   }
 
@@ -410,6 +416,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
       return false;
     }
     this.counters.messagesOut++;
+    this.typesOut[message.type]++;
     if (message.type === 'notification') {
       const k = `${message.code}/${message.subcode}`;
       this.notifSent[k] = (this.notifSent[k] ?? 0) + 1;
@@ -491,6 +498,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
       return ep.conn === conn;
     }
     const m = decoded.message;
+    if (ep.main) this.typesIn[m.type]++;
     if (decoded.action === 'session-reset') {
       const first = decoded.problems[0] ?? new BgpWireError(ErrorCode.UPDATE_MESSAGE, 0, 'session reset');
       this.feed(ep, errorInput(first, bytes[18] ?? 0));

@@ -37,13 +37,16 @@ import {
   bestReason, bestRouteViews, downText, filteredRouteViews, peerStatus, routeView, routeViews,
   type BestPathChange, type PeerStatus, type RouteSource, type RouteView,
 } from './views.js';
+import { routeCount, type RouteCount } from './views.js';
+import { streamRoutes, type RouteQuery, type RouteSink, type StreamOptions } from './route-stream.js';
 
 export type { ConnectOptions } from '../session/session.js';
 export type { FsmState } from '../fsm/fsm-types.js';
 export type { PeerMessageStats } from './peer.js';
 export type { OriginateAttrs } from './peer-config.js';
-export type { BestPathChange, GracefulRestartStatus, PeerStatus, RouteView } from './views.js';
 export type { SelectionDeferralStatus } from './selection-deferral.js';
+export type { BestPathChange, GracefulRestartStatus, PeerStatus, RouteCount, RouteView } from './views.js';
+export type { RouteQuery, RouteSink, StreamOptions } from './route-stream.js';
 
 export interface SpeakerDeps {
   readonly clock: Clock;
@@ -361,6 +364,12 @@ export class BgpSpeaker {
   /** Best routes only (what a FIB would install). */
   bestRoutes(): RouteView[] { return bestRouteViews(this.routeSource()); }
 
+  /** The route views of `q`, in slices and batches for tables of any size (see route-stream.ts). */
+  streamRoutes(q: RouteQuery, sink: RouteSink, options?: StreamOptions): Promise<number> { return streamRoutes(this.routeSource(), q, sink, options); }
+
+  /** `show route count` from the RIBs' counters (no walk). */
+  routeCount(): RouteCount { return routeCount(this.rib); }
+
   private routeSource(): RouteSource {
     return { rib: this.rib, peers: this.peers, originatedSince: (k) => this.originated.get(k)?.since };
   }
@@ -448,6 +457,7 @@ export class BgpSpeaker {
         ...(p.config.allowAsIn !== undefined && p.config.allowAsIn > 0 ? { allowAsIn: p.config.allowAsIn } : {}),
         ...(p.config.localAs !== undefined ? { localAs: p.config.localAs } : {}),
         ...importChecks(p.config, n.ibgp),
+        now: () => this.deps.clock.wallNow(),
       });
     }
     this.deferral.established(p, n);

@@ -4,10 +4,16 @@
  * Established sessions and the Loc-RIB. Read-only: nothing here changes state.
  */
 import { formatAddress, formatPrefix, intToIpv4, parsePrefix, type Prefix } from '../../common/prefix.js';
-import { AsPathSegmentType, type AsPathSegment, type Capability, type PathAttributes } from '../wire/types.js';
+import { AsPathSegmentType, CapabilityCode, type AsPathSegment, type Capability, type PathAttributes } from '../wire/types.js';
 import { formatAsPath } from '../wire/attributes/as-path.js';
 import { formatOrigin } from '../wire/attributes/origin.js';
-import type { DownReason, FsmState } from '../fsm/fsm-types.js';
+import { formatCommunity } from '../wire/attributes/communities.js';
+import { formatExtendedCommunity } from '../wire/attributes/extended-communities.js';
+import { formatLargeCommunity } from '../wire/attributes/large-community.js';
+import type { AddPathNegotiated, DownReason, FsmState, NegotiatedSession } from '../fsm/fsm-types.js';
+import type { MessageTypeCounts } from '../session/session-config.js';
+import { capabilityCode } from '../wire/capabilities.js';
+import { CAPABILITY_NAMES, formatAfiSafi, formatCapability } from '../wire/capability-names.js';
 import { notificationText } from '../fsm/notifications.js';
 import { canonicalAddress } from '../session/listener.js';
 import type { LocRib } from '../rib/loc-rib.js';
@@ -28,12 +34,26 @@ export interface RouteView {
   readonly origin: 'IGP' | 'EGP' | 'incomplete';
   readonly med?: number;
   readonly localPref?: number;
+  /** RFC 1997 communities as the wire codec formats them ("65000:100", "no-export"). */
   readonly communities: readonly string[];
+  /** RFC 4360 extended communities ("rt:65000:100", else hex). */
+  readonly extendedCommunities?: readonly string[];
+  /** RFC 8092 large communities ("65000:1:2"). */
+  readonly largeCommunities?: readonly string[];
+  /** RFC 4456 ORIGINATOR_ID and CLUSTER_LIST, as dotted quads. */
+  readonly originatorId?: string;
+  readonly clusterList?: readonly string[];
+  readonly atomicAggregate?: true;
+  /** "AS 10.0.0.1" */
+  readonly aggregator?: string;
+  /** Attributes the codec does not know, passed on as received: "type 99 flags 0xc0: 0a0b". */
+  readonly unknownAttributes?: readonly string[];
   readonly ibgp: boolean;
   readonly accepted: boolean;
   readonly best: boolean;
   /** Why the best route won over this one, or why this one is best ("only route", ...). */
   readonly reason: string;
+  /** Wall ms the route arrived (for routes of a peer without a recorded arrival: its session's start). */
   readonly since: number;
   /** Kept from a peer whose session went down with graceful restart (RFC 4724), not re-sent yet. */
   readonly stale?: true;
@@ -79,9 +99,28 @@ export interface PeerStatus {
   readonly configuredHoldTime: number;
   readonly remoteId?: string;
   readonly localAddress?: string;
+  /** The peer's capabilities, short names ("4-octet AS numbers", "long-lived graceful restart", "multiprotocol IPv4/unicast"). */
   readonly capabilities: readonly string[];
+  /** The peer's capabilities with their parameters (wire/capability-names.ts formatCapability). */
+  readonly peerCapabilities?: readonly string[];
+  /** What we sent in our OPEN, with parameters. */
+  readonly localCapabilities?: readonly string[];
+  /** What both sides use on this session: "4-octet AS", "route refresh", "ADD-PATH ipv4-unicast receive", ... */
+  readonly negotiated?: readonly string[];
+  /** 4-octet AS numbers negotiated (RFC 6793): birdc's "AS4". */
+  readonly fourOctetAs?: boolean;
+  /** Seconds left until the hold timer / keepalive timer fires (counting down, birdc's "Hold timer: 57.3/90"). */
+  readonly holdTimerLeft?: number;
+  readonly keepaliveTimerLeft?: number;
+  /** Bytes received and not yet processed (InQ), and queued for the peer and not yet taken by the kernel (OutQ). */
+  readonly inQueueBytes: number;
+  readonly outQueueBytes: number;
   readonly families: readonly string[];
   readonly prefixes: { readonly received: number; readonly accepted: number; readonly advertised: number };
+  /** Received/accepted per family (filtered = received - accepted). */
+  readonly familyPrefixes: Readonly<Record<string, { readonly received: number; readonly accepted: number }>>;
+  /** Messages by type (OPEN, UPDATE, NOTIFICATION, KEEPALIVE, ROUTE-REFRESH), over the peer's current session. */
+  readonly messageTypes?: { readonly in: MessageTypeCounts; readonly out: MessageTypeCounts };
   readonly establishedTransitions: number;
   readonly messages: PeerMessageStats;
   /** Families whose End-of-RIB (RFC 4724 §2) the peer sent since it became Established: its initial table is in. */
@@ -117,8 +156,17 @@ export function peerStatus(p: Peer, speakerAsn: number, advertised: number): Pee
     ...(n && local !== undefined ? { localAddress: local } : {}),
     configuredHoldTime: p.config.holdTime,
     capabilities: n ? capabilityNames(n.peerCapabilities) : [],
+    ...(n ? {
+      peerCapabilities: n.peerCapabilities.map(formatCapability), localCapabilities: n.localOpen.capabilities.map(formatCapability),
+      negotiated: negotiatedNames(n), fourOctetAs: n.fourOctetAs,
+    } : {}),
+    ...(st.timersLeftMs.hold !== undefined ? { holdTimerLeft: st.timersLeftMs.hold / 1000 } : {}),
+    ...(st.timersLeftMs.keepalive !== undefined ? { keepaliveTimerLeft: st.timersLeftMs.keepalive / 1000 } : {}),
+    inQueueBytes: st.receivedBytes, outQueueBytes: st.queuedBytes,
     families: (n?.families ?? []).map((f) => (f.afi === 2 ? 'ipv6-unicast' : 'ipv4-unicast')),
     prefixes: { received: p.adjIn?.received ?? 0, accepted: p.adjIn?.accepted ?? 0, advertised },
+    familyPrefixes: familyPrefixes(p),
+    messageTypes: st.messageTypes,
     establishedTransitions: t.establishedTransitions,
     messages: {
       messagesIn: t.messagesIn, messagesOut: t.messagesOut, updatesIn: t.updatesIn, updatesOut: t.updatesOut,
@@ -154,17 +202,18 @@ export function routeViews(src: RouteSource, filter?: string): RouteView[] {
 export function filteredRouteViews(src: RouteSource, filter?: string): RouteView[] {
   const only = filter === undefined ? undefined : parsePrefix(filter, { allowHostBits: true });
   const out: RouteView[] = [];
-  for (const p of src.peers.values()) {
-    p.adjIn?.forEachRejected((prefix, a, nh, why) => {
-      out.push({
-        prefix: formatPrefix(prefix), from: p.config.name, fromAddress: p.config.address,
-        nextHop: nh ? formatAddress(nh) : a.nextHop ? formatAddress(a.nextHop) : '-',
-        ...attributesView(a),
-        ibgp: p.adjIn?.peer.kind === 'ibgp', accepted: false, best: false, reason: why, since: p.routesSince,
-      });
-    }, only);
-  }
+  for (const p of src.peers.values()) p.adjIn?.forEachRejected((prefix, a, nh, why) => { out.push(rejectedView(p, prefix, a, nh, why)); }, only);
   return out.sort((x, y) => (x.prefix < y.prefix ? -1 : x.prefix > y.prefix ? 1 : x.from.localeCompare(y.from)));
+}
+
+/** A path refused on import, as received (`show route filtered`). */
+export function rejectedView(p: Peer, prefix: Prefix, a: PathAttributes, nh: Uint8Array | undefined, why: string): RouteView {
+  return {
+    prefix: formatPrefix(prefix), from: p.config.name, fromAddress: p.config.address,
+    nextHop: nh ? formatAddress(nh) : a.nextHop ? formatAddress(a.nextHop) : '-',
+    ...attributesView(a),
+    ibgp: p.adjIn?.peer.kind === 'ibgp', accepted: false, best: false, reason: why, since: p.routesSince,
+  };
 }
 
 /** Best routes only (what a FIB would install). */
@@ -174,7 +223,8 @@ export function bestRouteViews(src: RouteSource): RouteView[] {
   return out;
 }
 
-function routesOf(src: RouteSource, prefix: Prefix, key = formatPrefix(prefix)): RouteView[] {
+/** The candidates of one prefix, best first, each with why it lost (empty: no route). */
+export function routesOf(src: RouteSource, prefix: Prefix, key = formatPrefix(prefix)): RouteView[] {
   const rib = src.rib;
   const cands = rib.candidates(prefix);
   if (cands.length === 0) return [];
@@ -207,10 +257,36 @@ export function routeView(src: RouteSource, prefix: Prefix, key: string, r: Rout
     nextHop: r.nextHop ? formatAddress(r.nextHop) : 'self',
     ...attributesView(r.attrs),
     ibgp: s.kind === 'ibgp', accepted: true, best, reason,
-    since: local ? (src.originatedSince(key) ?? 0) : (peer?.routesSince ?? 0),
+    since: local ? (src.originatedSince(key) ?? 0) : r.since > 0 ? r.since : (peer?.routesSince ?? 0),
     ...(peer?.adjIn !== undefined && peer.adjIn.staleCount > 0 && peer.adjIn.isStale(prefix) ? { stale: true as const } : {}),
     ...(r.pathId !== 0 ? { pathId: r.pathId } : {}),
   };
+}
+
+/** `show route count` (birdc's "N of M routes for K networks"), per family too. */
+export interface RouteCount {
+  /** Accepted candidate routes (originated included). */
+  readonly routes: number;
+  /** Networks with a best route. */
+  readonly best: number;
+  /** Networks with at least one candidate. */
+  readonly networks: number;
+  /** Accepted routes per family. */
+  readonly ipv4: number;
+  readonly ipv6: number;
+  readonly networks4: number;
+  readonly networks6: number;
+}
+
+/**
+ * From the counters the RIBs keep: O(peers), no walk of the table. The best count equals the
+ * networks unless next hops are checked for reachability (LocRib.mayLackBest), which this speaker does not do.
+ */
+export function routeCount(rib: LocRib): RouteCount {
+  let v4 = 0, v6 = 0;
+  rib.forEachAdjRibIn((a) => { v4 += a.acceptedOf(4); v6 += a.acceptedOf(6); });
+  if (rib.mayLackBest) throw new Error('route count: next-hop checking Loc-RIB has no best-route counter');
+  return { routes: v4 + v6, best: rib.size, networks: rib.size, ipv4: v4, ipv6: v6, networks4: rib.sizeOf(4), networks6: rib.sizeOf(6) };
 }
 
 /** BIRD-style last error: "Received: Bad peer AS", "Error: Bad peer AS: 65001 (expected 65004)", "Socket: ...". */
@@ -231,15 +307,28 @@ export function downText(r: DownReason, configuredAs: number): string {
 }
 
 
-/** The BGP attribute columns of a RouteView (accepted and filtered routes alike). */
-function attributesView(a: PathAttributes): Pick<RouteView, 'asPath' | 'asPathText' | 'origin' | 'med' | 'localPref' | 'communities'> {
+type AttributeColumns = 'asPath' | 'asPathText' | 'origin' | 'med' | 'localPref' | 'communities' | 'extendedCommunities'
+  | 'largeCommunities' | 'originatorId' | 'clusterList' | 'atomicAggregate' | 'aggregator' | 'unknownAttributes';
+
+const quad = (n: number): string => formatAddress(intToIpv4(n >>> 0));
+const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+/** The BGP attribute columns of a RouteView (accepted, filtered and exported routes alike), formatted by the wire codec. */
+export function attributesView(a: PathAttributes): Pick<RouteView, AttributeColumns> {
   const origin = formatOrigin(a.origin ?? 2);
   return {
     asPath: flattenAsPath(a.asPath), asPathText: formatAsPath(a.asPath),
     origin: origin === 'IGP' || origin === 'EGP' ? origin : 'incomplete',
     ...(a.med !== undefined ? { med: a.med } : {}),
     ...(a.localPref !== undefined ? { localPref: a.localPref } : {}),
-    communities: (a.communities ?? []).map((x) => `${x >>> 16}:${x & 0xffff}`),
+    communities: (a.communities ?? []).map(formatCommunity),
+    ...(a.extendedCommunities?.length ? { extendedCommunities: a.extendedCommunities.map(formatExtendedCommunity) } : {}),
+    ...(a.largeCommunities?.length ? { largeCommunities: a.largeCommunities.map(formatLargeCommunity) } : {}),
+    ...(a.originatorId !== undefined ? { originatorId: quad(a.originatorId) } : {}),
+    ...(a.clusterList?.length ? { clusterList: a.clusterList.map(quad) } : {}),
+    ...(a.atomicAggregate === true ? { atomicAggregate: true as const } : {}),
+    ...(a.aggregator ? { aggregator: `${a.aggregator.asn} ${formatAddress(a.aggregator.address)}` } : {}),
+    ...(a.unknown?.length ? { unknownAttributes: a.unknown.map((u) => `type ${u.typeCode} flags 0x${u.flags.toString(16).padStart(2, '0')}: ${hex(u.value)}`) } : {}),
   };
 }
 
@@ -249,19 +338,39 @@ function flattenAsPath(path: readonly AsPathSegment[] | undefined): number[] {
   return out;
 }
 
+/** Short names (the peer's capability list); multiprotocol with its family, as birdc and earlier versions print it. */
 function capabilityNames(caps: readonly Capability[]): string[] {
   return caps.map((c) => {
-    switch (c.type) {
-      case 'multiprotocol': return `multiprotocol ${c.afi === 2 ? 'IPv6' : c.afi === 1 ? 'IPv4' : c.afi}/${c.safi === 1 ? 'unicast' : c.safi}`;
-      case 'four-octet-as': return '4-octet AS numbers';
-      case 'route-refresh': return 'route refresh';
-      case 'enhanced-route-refresh': return 'enhanced route refresh';
-      case 'extended-message': return 'extended message';
-      case 'graceful-restart': return 'graceful restart';
-      case 'add-path': return 'ADD-PATH';
-      case 'long-lived-graceful-restart': return 'long-lived graceful restart';
-      case 'unknown': return `unknown capability ${c.code}`;
-      default: return 'other';
-    }
+    if (c.type === 'multiprotocol') return `multiprotocol ${c.afi === 2 ? 'IPv6' : c.afi === 1 ? 'IPv4' : c.afi}/${c.safi === 1 ? 'unicast' : c.safi}`;
+    const code = capabilityCode(c);
+    return code === CapabilityCode.ADD_PATH ? 'ADD-PATH' : CAPABILITY_NAMES[code] ?? `capability ${code}`;
   });
+}
+
+/** What the session uses, as negotiated (fsm/negotiate.ts), by name. */
+function negotiatedNames(n: NegotiatedSession): string[] {
+  return [
+    ...n.families.map(formatAfiSafi),
+    ...(n.fourOctetAs ? ['4-octet AS numbers'] : []),
+    ...(n.routeRefresh ? ['route refresh'] : []),
+    ...(n.enhancedRouteRefresh ? ['enhanced route refresh'] : []),
+    ...(n.extendedMessage ? ['extended message'] : []),
+    ...(n.localGracefulRestart && n.peerGracefulRestart ? ['graceful restart'] : []),
+    ...n.addPath.map((a) => `ADD-PATH ${formatAddPath(a)}`),
+  ];
+}
+
+function formatAddPath(a: AddPathNegotiated): string {
+  const dirs = [...(a.send ? ['send'] : []), ...(a.receive ? ['receive'] : [])];
+  return `${formatAfiSafi(a)} ${dirs.join('/')}`;
+}
+
+function familyPrefixes(p: Peer): Record<string, { received: number; accepted: number }> {
+  const a = p.adjIn;
+  const fams = p.established?.negotiated.families.map((f) => (f.afi === 2 ? 6 : 4) as 4 | 6) ?? [];
+  const out: Record<string, { received: number; accepted: number }> = {};
+  for (const f of new Set<4 | 6>([...fams, ...(a && a.receivedOf(4) > 0 ? [4 as const] : []), ...(a && a.receivedOf(6) > 0 ? [6 as const] : [])])) {
+    out[`ipv${f}-unicast`] = { received: a?.receivedOf(f) ?? 0, accepted: a?.acceptedOf(f) ?? 0 };
+  }
+  return out;
 }

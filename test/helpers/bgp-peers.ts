@@ -411,13 +411,20 @@ export class TortieBgpd {
       s.setEncoding('utf8');
       s.on('error', reject);
       s.on('connect', () => s.write(`${JSON.stringify(req)}\n`));
+      // a long list comes in several lines marked `more` (bgp/bgpd/ctl-protocol.ts): joined here
+      const parts: unknown[] = [];
       s.on('data', (d: string) => {
         buf += d;
-        const nl = buf.indexOf('\n');
-        if (nl < 0) return;
-        s.end();
-        const r = JSON.parse(buf.slice(0, nl)) as { ok: boolean; data?: unknown; error?: string };
-        if (r.ok) resolve(r.data); else reject(new Error(r.error));
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const r = JSON.parse(buf.slice(0, nl)) as { ok: boolean; data?: unknown; error?: string; more?: boolean };
+          buf = buf.slice(nl + 1);
+          if (r.ok && r.more === true) { parts.push(...(r.data as unknown[])); continue; }
+          s.end();
+          if (!r.ok) reject(new Error(r.error));
+          else resolve(parts.length > 0 ? [...parts, ...(r.data as unknown[])] : r.data);
+          return;
+        }
       });
     });
   }

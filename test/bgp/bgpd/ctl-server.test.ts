@@ -90,12 +90,48 @@ describe('bgpd control server', () => {
     assert.deepEqual((JSON.parse(lines[0] ?? '') as { data: unknown }).data, []);
   });
 
+  it('show-route streams a long list as "more" lines (bounded batches), then a last line; show-route-count from counters', async () => {
+    for (let i = 0; i < 1500; i++) speaker.originate(`10.200.${i >> 8}.${i & 255}/32`);
+    try {
+      const lines = await new Promise<Array<{ ok: boolean; data: Array<{ prefix: string }>; more?: boolean }>>((resolve, reject) => {
+        const s = createConnection(path);
+        let buf = '';
+        const got: Array<{ ok: boolean; data: Array<{ prefix: string }>; more?: boolean }> = [];
+        s.setEncoding('utf8');
+        s.on('error', reject);
+        s.on('connect', () => s.write('{"cmd":"show-route"}\n'));
+        s.on('data', (d: string) => {
+          buf += d;
+          let nl: number;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const l = JSON.parse(buf.slice(0, nl)) as { ok: boolean; data: Array<{ prefix: string }>; more?: boolean };
+            buf = buf.slice(nl + 1);
+            got.push(l);
+            if (l.more !== true) { s.end(); resolve(got); }
+          }
+        });
+      });
+      assert.ok(lines.length >= 5, `${lines.length} lines`);
+      assert.ok(lines.slice(0, -1).every((l) => l.ok && l.more === true && l.data.length <= 256));
+      assert.equal(lines.at(-1)?.more, undefined);
+      const all = lines.flatMap((l) => l.data.map((r) => r.prefix));
+      assert.equal(all.length, 1501);
+      assert.equal(all[0], '10.1.0.0/24');
+      assert.deepEqual((await ask(path, '{"cmd":"show-route-count"}\n')).data, { routes: 1501, best: 1501, networks: 1501, ipv4: 1501, ipv6: 0, networks4: 1501, networks6: 0 });
+      const one = await ask(path, '{"cmd":"show-route","for":"10.1.0.77"}\n');
+      assert.deepEqual((one.data as Array<{ prefix: string }>).map((r) => r.prefix), ['10.1.0.0/24']);
+    } finally {
+      for (let i = 0; i < 1500; i++) speaker.withdraw(`10.200.${i >> 8}.${i & 255}/32`);
+    }
+  });
+
   it('reports bad input precisely and keeps serving', async () => {
     assert.deepEqual(await ask(path, 'not json\n'), { ok: false, error: 'request is not JSON' });
     assert.deepEqual(await ask(path, '{"cmd":"explode"}\n'), { ok: false, error: 'unknown command "explode"' });
     assert.deepEqual(await ask(path, '{"cmd":"enable"}\n'), { ok: false, error: 'enable needs "name"' });
     assert.match((await ask(path, '{"cmd":"restart","name":"x"}\n')).error ?? '', /no such peer "x" \(peers: none\)/);
     assert.match((await ask(path, '{"cmd":"show-route","prefix":"10.1.0.0/99"}\n')).error ?? '', /invalid IP address or prefix "10\.1\.0\.0\/99"/);
+    assert.match((await ask(path, '{"cmd":"show-route","export":"x"}\n')).error ?? '', /no such peer "x"/);
     assert.deepEqual(await ask(path, '{"cmd":"reload"}\n'), { ok: false, error: 'no config file' });
     assert.match((await ask(path, 'x'.repeat(70_000))).error ?? '', /longer than 64 KiB/);
     assert.equal((await ask(path, '{"cmd":"show-protocols"}\n')).ok, true);

@@ -163,7 +163,11 @@ describe('interop: tortie-bgpd ↔ BIRD 2', { skip, timeout: 120_000 }, () => {
     assert.match(text, /^\s+Session:\s+external AS4$/m);
     assert.match(text, /^\s+Uptime:\s+\d+ s$/m);
     assert.match(text, new RegExp(`^\\s+Prefixes:\\s+${p.prefixes.received} received, ${p.prefixes.accepted} accepted, ${p.prefixes.advertised} advertised$`, 'm'));
-    assert.match(text, /^\s+Hold timer:\s+\d+\/30$/m);
+    assert.match(text, /^\s+Hold timer:\s+\d+\.\d{3}\/30$/m, 'counting down, birdc style');
+    assert.match(text, /^\s+Keepalive timer:\s+\d+\.\d{3}\/10$/m);
+    assert.match(text, /^\s+InQ \/ OutQ:\s+\d+ \/ \d+ bytes$/m);
+    assert.match(text, /^\s+KEEPALIVE\s+\d+\s+\d+$/m);
+    assert.match(text, /Neighbor capabilities\n(\s{6}.*\n)*\s{6}4-octet AS numbers \(AS 65001\)\n/);
     const bad = t.ctl('show', 'protocols', 'all', 'wrongtheirs');
     assert.match(bad, /^wrongtheirs\s+BGP\s+---\s+start\s+/m);
     assert.match(bad, /^\s+Last error:\s+Error: Bad peer AS: 65001 \(expected 65004\)/m);

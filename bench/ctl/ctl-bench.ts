@@ -1,0 +1,179 @@
+/**
+ * Control commands against a large table: the longest event-loop stall and the memory of the
+ * process that holds the speaker while tortie-bgpctl (the real, bundled client) runs
+ * `show route`, `show route all`, `show route count`, `show protocols all`, `show route export`
+ * and `show route for`. The speaker and the control server run in this process exactly as
+ * tortie-bgpd wires them (BgpSpeaker + startCtlServer); a raw tester peer over loopback loads
+ * ROUTES /24s (pre-encoded UPDATEs, as bench/bgp/speaker-micro.ts), a raw monitor peer takes
+ * the re-advertisement (so an export view exists). No namespaces, no other daemons.
+ *
+ *   node dist/bench/ctl/ctl-bench.js [ROUTES=1000000] [--json FILE]
+ *
+ * Stall, two ways: wall clock, perf_hooks.monitorEventLoopDelay (1 ms resolution) max and a
+ * timer-lag probe (a 2 ms timer chain: worst lateness), which on a shared, loaded machine also
+ * count the time the process waited for a CPU; and CPU, the main thread's on-CPU time between
+ * two ticks of that timer chain (/proc/self/task/PID/schedstat, ns), which is the longest
+ * stretch of work the event loop ran without getting back to its timers. Server RSS: peak (VmHWM, reset through /proc/self/clear_refs
+ * before each command) and after. Client: wall time and max RSS from /usr/bin/time.
+ */
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { systemClock } from '../../common/clock.js';
+import { silentLogger } from '../../common/logger.js';
+import type { Prefix } from '../../common/prefix.js';
+import { BgpSpeaker } from '../../bgp/speaker/speaker.js';
+import type { PeerConfig } from '../../bgp/speaker/peer-config.js';
+import { startCtlServer } from '../../bgp/bgpd/ctl-server.js';
+import { MessageFramer } from '../../bgp/wire/framer.js';
+import { countIpv4 } from '../../bgp/speaker/warm-up.js';
+import { encodeMessage } from '../../bgp/wire/message.js';
+import { encodeUpdates } from '../../bgp/wire/update-encoder.js';
+import { INITIAL_CONTEXT, type CodecContext } from '../../bgp/wire/types.js';
+
+const argv = process.argv.slice(2);
+const jsonAt = argv.indexOf('--json');
+const jsonFile = jsonAt >= 0 ? argv[jsonAt + 1] : undefined;
+const routes = Number(argv.find((a, i) => /^\d+$/.test(a) && argv[i - 1] !== '--json') ?? 1_000_000);
+const port = 40000 + (process.pid % 20000);
+const ctx: CodecContext = { ...INITIAL_CONTEXT, fourOctetAs: true };
+const CTL = new URL('../../bgp/bgpd/tortie-bgpctl.cjs', import.meta.url).pathname;
+
+function peerCfg(name: string, address: string, asn: number): PeerConfig {
+  return { name, address, asn, port: 179, passive: true, holdTime: 240, keepalive: 80, connectRetry: 5, families: ['ipv4-unicast'], nextHopSelf: false, routeReflectorClient: false };
+}
+
+function open(address: string, asn: number, id: number, onMsg?: (b: Uint8Array) => void): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port, localAddress: address });
+    const f = new MessageFramer(() => ctx);
+    s.on('data', (d: Buffer) => { f.push(d); for (let m = f.next(); m !== undefined; m = f.next()) onMsg?.(m); });
+    s.once('error', reject);
+    s.once('connect', () => {
+      s.write(encodeMessage({ type: 'open', version: 4, myAs: asn, holdTime: 240, bgpId: id, capabilities: [{ type: 'four-octet-as', asn }, { type: 'multiprotocol', afi: 1, safi: 1 }] }, INITIAL_CONTEXT));
+      s.write(encodeMessage({ type: 'keepalive' }, ctx));
+      // keepalives: a hold time of 240 s outlasts the bench, but the speaker's keepalives must be read
+      resolve(s);
+    });
+  });
+}
+
+/** The tester's table: ROUTES /24s from 20.0.0.0, ~1000 per UPDATE, in one buffer. */
+function encodeTable(): Buffer {
+  const out: Uint8Array[] = [];
+  for (let k = 0; k < routes; k += 1000) {
+    const chunk: Array<{ prefix: Prefix }> = [];
+    for (let j = k; j < Math.min(routes, k + 1000); j++) { const n = (20 << 16) + j; chunk.push({ prefix: { family: 4, bytes: Uint8Array.of(n >>> 16, (n >>> 8) & 255, n & 255, 0), length: 24 } }); }
+    out.push(...encodeUpdates({ afi: 1, safi: 1 }, { origin: 0, asPath: [{ type: 2, asns: [65101, 65200 + (k % 7)] }], communities: [(65101 << 16) | 7] }, chunk, Uint8Array.of(10, 1, 0, 1), ctx));
+  }
+  return Buffer.concat(out);
+}
+
+const SCHEDSTAT = `/proc/self/task/${process.pid}/schedstat`;
+/** The main thread's time on a CPU (ns): first field of its schedstat. */
+function mainThreadCpuNs(): number { return Number(readFileSync(SCHEDSTAT, 'utf8').split(' ')[0]); }
+
+function statusKb(key: string): number {
+  const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+interface Result {
+  readonly command: string;
+  readonly clientWallS: number;
+  readonly clientMaxRssMB: number;
+  readonly maxStallMs: number;
+  readonly p99StallMs: number;
+  readonly timerLagMaxMs: number;
+  /** Longest main-thread on-CPU time between two probe ticks. */
+  readonly cpuStallMaxMs: number;
+  readonly serverPeakRssMB: number;
+  readonly serverRssAfterMB: number;
+  readonly exitCode: number;
+  readonly stderr: string;
+}
+
+async function measure(ctlPath: string, words: readonly string[]): Promise<Result> {
+  try { writeFileSync('/proc/self/clear_refs', '5'); } catch { /* older kernels: VmHWM is then the lifetime peak */ }
+  // the probes start once the client is spawned: fork+exec of this big process is the bench's cost, not the daemon's
+  const r = new Promise<{ code: number; stderr: string }>((resolve) => {
+    const c = spawn('/usr/bin/time', ['-f', '%e %M', process.execPath, CTL, '-s', ctlPath, ...words], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    c.stderr.setEncoding('utf8');
+    c.stderr.on('data', (d: string) => { err += d; });
+    c.on('close', (code) => resolve({ code: code ?? -1, stderr: err }));
+  });
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  let lagMax = 0, cpuMax = 0;
+  let expected = performance.now() + 2;
+  let cpuLast = mainThreadCpuNs();
+  let probe: NodeJS.Timeout | undefined;
+  const tick = (): void => {
+    const now = performance.now();
+    const cpu = mainThreadCpuNs();
+    lagMax = Math.max(lagMax, now - expected);
+    cpuMax = Math.max(cpuMax, (cpu - cpuLast) / 1e6);
+    expected = now + 2; cpuLast = cpu;
+    probe = setTimeout(tick, 2);
+  };
+  probe = setTimeout(tick, 2);
+  h.enable();
+  const { code, stderr } = await r;
+  h.disable();
+  clearTimeout(probe);
+  const [wall, kb] = (stderr.trim().split('\n').at(-1) ?? '').split(' ').map(Number);
+  return {
+    command: words.join(' '), clientWallS: wall ?? NaN, clientMaxRssMB: Math.round((kb ?? 0) / 1024),
+    maxStallMs: Math.round(h.max / 1e5) / 10, p99StallMs: Math.round(h.percentile(99) / 1e5) / 10, timerLagMaxMs: Math.round(lagMax * 10) / 10, cpuStallMaxMs: Math.round(cpuMax * 10) / 10,
+    serverPeakRssMB: Math.round(statusKb('VmHWM') / 1024), serverRssAfterMB: Math.round(statusKb('VmRSS') / 1024),
+    exitCode: code, stderr: stderr.trim().split('\n').slice(0, -1).join('\n').slice(0, 300),
+  };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tortie-ctl-bench-'));
+  const ctlPath = join(dir, 'bgpd.ctl');
+  const sp = new BgpSpeaker({
+    clock: systemClock, logger: silentLogger(),
+    connect: (o) => connect({ host: o.host, port: o.port }),
+    listen: (o, onConn) => new Promise<Server>((res, rej) => { const s = createServer(onConn); s.once('error', rej); s.listen({ host: o.address, port: o.port }, () => res(s)); }),
+  }, { routerId: '10.0.0.1', asn: 65002, listen: { address: '127.0.0.1', port }, peers: [peerCfg('tester', '127.0.10.1', 65101), peerCfg('monitor', '127.0.9.1', 65003)] });
+  await sp.start();
+  const ctl = await startCtlServer(ctlPath, { speaker: () => sp, reload: () => ({}), startedAt: 0, now: () => performance.now() }, silentLogger());
+  let held = 0;
+  let loaded: (() => void) | undefined;
+  const mon = await open('127.0.9.1', 65003, 0x0a000901, (m) => { if (m[18] !== 2) return; held += countIpv4(m); if (held === routes) loaded?.(); });
+  const tester = await open('127.0.10.1', 65101, 0x0a000a01);
+  while (!sp.status().every((s) => s.state === 'Established')) await new Promise((r) => setTimeout(r, 20));
+  const table = encodeTable();
+  const t0 = performance.now();
+  const done = new Promise<void>((r) => { loaded = r; });
+  tester.write(table);
+  await done;
+  const loadS = (performance.now() - t0) / 1000;
+  console.error(`loaded ${routes} routes in ${loadS.toFixed(1)} s (monitor holds them all)`);
+  const idle = await measure(ctlPath, ['show', 'status']);
+  const results: Result[] = [idle];
+  for (const words of [
+    ['show', 'route', 'count'], ['show', 'protocols', 'all'], ['show', 'route', 'for', '20.3.4.5'],
+    ['show', 'route'], ['show', 'route', 'all'], ['-o', 'json', 'show', 'route'], ['show', 'route', 'export', 'monitor'],
+  ]) {
+    const r = await measure(ctlPath, words);
+    console.error(JSON.stringify(r));
+    results.push(r);
+  }
+  const established = sp.status().every((s) => s.state === 'Established');
+  const out = { routes, loadS: Math.round(loadS * 10) / 10, node: process.version, sessionsStayedUp: established, results };
+  console.log(JSON.stringify(out, null, 2));
+  if (jsonFile) writeFileSync(jsonFile, `${JSON.stringify(out, null, 2)}\n`);
+  for (const s of [tester, mon]) s.destroy();
+  await sp.stop();
+  await new Promise<void>((r) => ctl.close(() => r()));
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+}
+
+main().catch((err: unknown) => { console.error(err); process.exit(1); });
