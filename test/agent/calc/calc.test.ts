@@ -642,3 +642,17 @@ test('BGPFilter operations.setPriority sets LOCAL_PREF 2147483647 - value; a pri
   const peer = bgpSpeakerConfig(snap('a', [node('a', '10.0.0.1/24')], { filters, peers: [{ name: 'rr', spec: { peerIP: '10.0.0.254', asNumber: 64512, filters: ['p'] } }] })).speaker?.peers[0];
   assert.equal(peer?.export?.rules.find((r) => r.match?.prefixes?.[0]?.prefix.length === 16)?.set?.localPref, 2147483647 - 512);
 });
+
+test('fields that need the Kubernetes API are reported naming resource and field (localWorkloadSelector, localWorkloadPeeringIPV4, serviceLoadBalancerAggregation)', () => {
+  const r = bgpSpeakerConfig(snap('a', [node('a', '10.0.0.1/24')], {
+    peers: [{ name: 'vms', spec: { localWorkloadSelector: "app == 'bgp'", asNumber: 65100 } }],
+    configs: { default: { localWorkloadPeeringIPV4: '169.254.0.179', serviceLoadBalancerAggregation: 'Disabled', serviceLoadBalancerIPs: [{ cidr: '192.0.2.0/24' }] } },
+  }));
+  assert.deepEqual(r.problems.map((p) => p.split(':').slice(0, 2).join(':')), [
+    'BGPConfiguration(default): spec.localWorkloadPeeringIPV4',
+    'BGPConfiguration(default): spec.serviceLoadBalancerAggregation',
+    'BGPPeer(vms): spec.localWorkloadSelector',
+  ]);
+  const dual = bgpSpeakerConfig(snap('a', [node('a', '10.0.0.1/24', { ipv6: 'fd00::1', ipv6Cidr: 'fd00::1/64' })], { configs: { default: { bindMode: 'NodeIP' } } }));
+  assert.match(dual.problems.join('\n'), /spec\.bindMode NodeIP on a dual-stack node/);
+});
