@@ -3,15 +3,17 @@
  * wins, as in Calico. NotEqual/NotIn rules ("route not in X") have no direct form in the
  * speaker's model (prefix lists, first match): `linearize()` rewrites them exactly — routes in X
  * see the later rules restricted to X and then the default, all others meet the rule.
- * `source: RemotePeers` and `asPathPrefix` map to the speaker's source and AS-path matches. What
- * cannot be expressed yet (interface, setPriority, large communities) is reported as a problem
- * naming the filter, rule and field, and that rule is left out.
+ * `source: RemotePeers` and `asPathPrefix` map to the speaker's source and AS-path matches,
+ * `operations.setPriority` to LOCAL_PREF 2147483647 - value. What cannot be expressed yet
+ * (`interface`, the `priority` match) is reported as a problem naming the filter, rule and
+ * field, and that rule is left out.
  */
 import { parsePrefix, prefixContains } from '../../common/prefix.js';
 import type { PolicyRule, PrefixMatch } from '../../bgp/speaker/peer-config.js';
 import type { LargeCommunity } from '../../bgp/wire/types.js';
 import type { BGPFilterSpec } from '../resources/bgp-filter.js';
 import type { Snapshot } from './snapshot.js';
+import { MAX_ROUTE_PRIORITY } from './route-priority.js';
 
 type Rule = NonNullable<BGPFilterSpec['importV4']>[number];
 
@@ -52,6 +54,9 @@ function ruleToPolicy(r: Rule, ibgp: boolean, where: string, family: 4 | 6 = 4):
   const unsupported = (field: string): { problem: string } => ({ problem: `${where}: ${field} is not supported yet; rule ignored` });
   // Routes from interfaces are never imported into BGP here (originated prefixes have none).
   if (r.interface !== undefined) return unsupported('interface');
+  // Calico matches bgp_local_pref = 2147483647 - priority, after its export filter gave local
+  // routes LOCAL_PREF from their kernel metric; the speaker has no LOCAL_PREF match yet.
+  if (r.priority !== undefined) return unsupported('priority');
   const match: { prefixes?: PrefixMatch[]; communities?: number[]; largeCommunities?: LargeCommunity[]; source?: 'peers'; asPathPrefix?: number[] } = {};
   if (r.source === 'RemotePeers') match.source = 'peers';
   if (r.asPathPrefix !== undefined && r.asPathPrefix.length > 0) match.asPathPrefix = [...r.asPathPrefix];
@@ -75,7 +80,7 @@ function ruleToPolicy(r: Rule, ibgp: boolean, where: string, family: 4 | 6 = 4):
       else match.largeCommunities = [...(match.largeCommunities ?? []), c.value];
     }
   }
-  const set: { addCommunities?: number[]; addLargeCommunities?: LargeCommunity[]; prepend?: number } = {};
+  const set: { addCommunities?: number[]; addLargeCommunities?: LargeCommunity[]; prepend?: number; localPref?: number } = {};
   for (const op of r.operations ?? []) {
     if (op.addCommunity !== undefined) {
       const v = op.addCommunity.value;
@@ -86,7 +91,9 @@ function ruleToPolicy(r: Rule, ibgp: boolean, where: string, family: 4 | 6 = 4):
     } else if (op.prependASPath !== undefined) {
       set.prepend = (set.prepend ?? 0) + op.prependASPath.prefix.length;
     } else if (op.setPriority !== undefined) {
-      return unsupported('operations.setPriority');
+      // Calico: bgp_local_pref = 2147483647 - value (sent on iBGP; on import it becomes the
+      // kernel metric, kernel-routes.ts / route-priority.ts elevatedMetric).
+      set.localPref = MAX_ROUTE_PRIORITY - op.setPriority.value;
     }
   }
   const rule: FilterRule = {

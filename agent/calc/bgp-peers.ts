@@ -23,6 +23,7 @@ import type { PeerConfig, PolicyConfig, SpeakerConfig } from '../../bgp/speaker/
 import type { NodeInfo, PeerInfo, Snapshot } from './snapshot.js';
 import { filterRules, linearize, type FilterRule } from './bgp-filter-rules.js';
 import { routerIdFor } from './router-id.js';
+import { bgpConfigurationNotes, bgpPeerNotes } from '../resources/compat-notes.js';
 import { withRoutePriority } from './route-priority.js';
 
 export type PeerKind = 'node-to-node mesh' | 'global' | 'node specific';
@@ -180,6 +181,10 @@ export function bgpSpeakerConfig(s: Snapshot, secrets?: SecretReader): BgpCalcRe
     return { speaker: undefined, peers: [], problems: [`Node ${s.localNode}: spec.bgp.ipv4Address is not set; BGP is off`] };
   }
   const eff = effectiveBgpConfiguration(s.bgpConfigs.get('default'), s.bgpConfigs.get(`node.${local.name}`));
+  for (const name of ['default', `node.${local.name}`]) {
+    const spec = s.bgpConfigs.get(name);
+    if (spec !== undefined) problems.push(...bgpConfigurationNotes(name, spec));
+  }
   const localAsn = nodeAsn(s, local);
   const nodesByIp = new Map<string, NodeInfo>();
   for (const n of s.nodes.values()) for (const a of [n.ipv4, n.ipv6]) if (a !== undefined) nodesByIp.set(a, n);
@@ -201,11 +206,7 @@ export function bgpSpeakerConfig(s: Snapshot, secrets?: SecretReader): BgpCalcRe
     let applies: boolean;
     try { applies = appliesToLocal(p, local); } catch (err) { problems.push(`${where}: spec.nodeSelector: ${(err as Error).message}`); continue; }
     const kind: PeerKind = p.spec.node !== undefined || p.spec.nodeSelector !== undefined ? 'node specific' : 'global';
-    if (applies) {
-      for (const f of ['localWorkloadSelector'] as const) {
-        if (p.spec[f] !== undefined) problems.push(`${where}: spec.${f} is not supported yet; ignored`);
-      }
-    }
+    if (applies) problems.push(...bgpPeerNotes(p.name, p.spec));
     if (applies && p.spec.peerIP !== undefined) {
       const r = parsePeerIp(p.spec.peerIP);
       if (typeof r === 'string') { problems.push(`${where}: spec.peerIP: ${r}`); continue; }
@@ -303,6 +304,9 @@ export function bgpSpeakerConfig(s: Snapshot, secrets?: SecretReader): BgpCalcRe
       addPaths: { send: true, receive: true },
     };
     peers.push({ config, kind: t.kind, ...(t.node === undefined ? {} : { node: t.node.name }) });
+  }
+  if (eff.bindMode === 'NodeIP' && local.ipv6 !== undefined) {
+    problems.push(`BGPConfiguration: spec.bindMode NodeIP on a dual-stack node: one speaker serves both families here, so it listens on every address (Calico binds bird and bird6 to each node address)`);
   }
   const speaker: SpeakerConfig = {
     routerId: routerIdFor(s.routerIdSetting, local.name, local.ipv4) ?? local.ipv4, asn: localAsn,

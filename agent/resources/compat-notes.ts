@@ -1,7 +1,8 @@
 /**
  * Where a resource Calico accepts does something else under Tortie because Tortie has no
  * Kubernetes API: one note per resource and field, printed by tortiectl when it writes the
- * resource (and listed in agent/node/README.md). Accepted all the same: the YAML stays Calico's.
+ * resource, logged by the agent (and listed in agent/node/README.md). Accepted all the same: the
+ * YAML stays Calico's.
  */
 import { parseSelector, type Selector } from './selector.js';
 import type { Resource } from './kinds.js';
@@ -21,7 +22,30 @@ function labelKeys(s: Selector, out: Set<string> = new Set()): Set<string> {
   return out;
 }
 
+/**
+ * BGPPeer and BGPConfiguration fields whose Calico behaviour needs the Kubernetes API (pod
+ * labels and addresses, Service status); the agent reports them too (agent/calc/bgp-peers.ts).
+ */
+export function bgpPeerNotes(name: string, spec: Extract<Resource, { kind: 'BGPPeer' }>['spec']): string[] {
+  return spec.localWorkloadSelector === undefined ? []
+    : [`BGPPeer(${name}): spec.localWorkloadSelector: Tortie has no Kubernetes API, so it cannot see pod labels; no Local_Workload_ sessions are made for this peer`];
+}
+
+export function bgpConfigurationNotes(name: string, spec: Extract<Resource, { kind: 'BGPConfiguration' }>['spec']): string[] {
+  const where = `BGPConfiguration(${name})`;
+  const out: string[] = [];
+  for (const f of ['localWorkloadPeeringIPV4', 'localWorkloadPeeringIPV6'] as const) {
+    if (spec[f] !== undefined) out.push(`${where}: spec.${f}: Tortie makes no local workload peerings (no Kubernetes API for pod labels); the address is not used`);
+  }
+  if (spec.serviceLoadBalancerAggregation === 'Disabled') {
+    out.push(`${where}: spec.serviceLoadBalancerAggregation: Disabled: Tortie has no Kubernetes API to read Services' load balancer IPs; it advertises the serviceLoadBalancerIPs CIDRs as with Enabled`);
+  }
+  return out;
+}
+
 export function compatNotes(r: Resource): string[] {
+  if (r.kind === 'BGPPeer') return bgpPeerNotes(r.metadata.name, r.spec);
+  if (r.kind === 'BGPConfiguration') return bgpConfigurationNotes(r.metadata.name, r.spec);
   if (r.kind !== 'IPPool' || r.spec.namespaceSelector === undefined) return [];
   const unknown = [...labelKeys(parseSelector(r.spec.namespaceSelector))].filter((k) => !(KNOWN_NAMESPACE_LABELS as readonly string[]).includes(k));
   if (unknown.length === 0) return [];

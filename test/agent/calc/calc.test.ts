@@ -645,3 +645,31 @@ test('kernel routes: a multipath set (two ToRs) becomes one route with a next ho
   ]);
   assert.deepEqual(r.skipped, [{ prefix: '198.51.100.0/24', reason: 'next hop 192.0.2.1 is not reachable (no route to it)' }]);
 });
+
+test('BGPFilter operations.setPriority sets LOCAL_PREF 2147483647 - value; a priority match is reported, its rule left out', () => {
+  const filters: Record<string, BGPFilterSpec> = { p: {
+    exportV4: [{ action: 'Accept', cidr: '10.244.0.0/16', matchOperator: 'In', operations: [{ setPriority: { value: 512 } }] }],
+    importV4: [{ action: 'Reject', priority: 512 }, { action: 'Accept', operations: [{ setPriority: { value: 300 } }] }],
+  } };
+  const fr = filterRules(snap('a', [node('a', '10.0.0.1/24')], { filters }), ['p'], true, 'Mesh_x');
+  assert.deepEqual(fr.exportRules[0]?.set, { localPref: 2147483647 - 512 });
+  assert.deepEqual(fr.importRules.map((r) => r.set), [{ localPref: 2147483647 - 300 }]);
+  assert.deepEqual(fr.problems, ['BGPFilter p spec.importV4[0]: priority is not supported yet; rule ignored']);
+  // On an iBGP peer the filter's LOCAL_PREF wins over the normal route priority for our routes.
+  const peer = bgpSpeakerConfig(snap('a', [node('a', '10.0.0.1/24')], { filters, peers: [{ name: 'rr', spec: { peerIP: '10.0.0.254', asNumber: 64512, filters: ['p'] } }] })).speaker?.peers[0];
+  assert.equal(peer?.export?.rules.find((r) => r.match?.prefixes?.[0]?.prefix.length === 16)?.set?.localPref, 2147483647 - 512);
+});
+
+test('fields that need the Kubernetes API are reported naming resource and field (localWorkloadSelector, localWorkloadPeeringIPV4, serviceLoadBalancerAggregation)', () => {
+  const r = bgpSpeakerConfig(snap('a', [node('a', '10.0.0.1/24')], {
+    peers: [{ name: 'vms', spec: { localWorkloadSelector: "app == 'bgp'", asNumber: 65100 } }],
+    configs: { default: { localWorkloadPeeringIPV4: '169.254.0.179', serviceLoadBalancerAggregation: 'Disabled', serviceLoadBalancerIPs: [{ cidr: '192.0.2.0/24' }] } },
+  }));
+  assert.deepEqual(r.problems.map((p) => p.split(':').slice(0, 2).join(':')), [
+    'BGPConfiguration(default): spec.localWorkloadPeeringIPV4',
+    'BGPConfiguration(default): spec.serviceLoadBalancerAggregation',
+    'BGPPeer(vms): spec.localWorkloadSelector',
+  ]);
+  const dual = bgpSpeakerConfig(snap('a', [node('a', '10.0.0.1/24', { ipv6: 'fd00::1', ipv6Cidr: 'fd00::1/64' })], { configs: { default: { bindMode: 'NodeIP' } } }));
+  assert.match(dual.problems.join('\n'), /spec\.bindMode NodeIP on a dual-stack node/);
+});

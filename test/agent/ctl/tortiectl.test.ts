@@ -461,5 +461,11 @@ No IPv6 peers found.
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /^Warning: IPPool\(ns-team\): spec\.namespaceSelector: Tortie has no Kubernetes API/);
     assert.match(r.stdout, /Successfully applied 1 'IPPool'/);
+    const bgp = await run(['apply', '-f', '-'], 'apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: {name: vm-peers}\nspec: {localWorkloadSelector: "app == \'bgp\'", asNumber: 65100}\n'
+      + '---\napiVersion: projectcalico.org/v3\nkind: BGPConfiguration\nmetadata: {name: default}\nspec: {localWorkloadPeeringIPV4: 169.254.0.179, serviceLoadBalancerAggregation: Disabled}\n');
+    assert.equal(bgp.code, 0, bgp.stderr);
+    assert.match(bgp.stderr, /Warning: BGPPeer\(vm-peers\): spec\.localWorkloadSelector: Tortie has no Kubernetes API/);
+    assert.match(bgp.stderr, /Warning: BGPConfiguration\(default\): spec\.localWorkloadPeeringIPV4: /);
+    assert.match(bgp.stderr, /Warning: BGPConfiguration\(default\): spec\.serviceLoadBalancerAggregation: Disabled: /);
   });
 });

@@ -189,3 +189,15 @@ test('live migration: calico-a advertises a tortie1 pod\'s /32 at priority 512; 
   sh('ip', ['-n', ns.a, 'route', 'del', host, 'dev', 'eth0', 'metric', '512']);
   await pollUntil(local, { timeoutMs: 20_000, what: `tortie1 workload route back: ${sh('ip', ['-n', t.ns, 'route', 'show', host])}` });
 });
+
+test('BGPFilter setPriority on export: calico-a sees LOCAL_PREF 2147483647 - 512 and programs metric 512', { skip }, async () => {
+  const block = await pollUntil(() => lab.routes(t).find((r) => r.type === 'blackhole')?.dst, { timeoutMs: 10_000, what: 'tortie1 block' });
+  lab.putResource('bgpfilters', { apiVersion: v3, kind: 'BGPFilter', metadata: { name: 'prio' },
+    spec: { exportV4: [{ action: 'Accept', cidr: '10.246.0.0/16', matchOperator: 'In', operations: [{ setPriority: { value: 512 } }] }] } });
+  lab.putResource('bgppeers', { apiVersion: v3, kind: 'BGPPeer', metadata: { name: 'to-calico' },
+    spec: { nodeSelector: '!has(calico)', peerSelector: "calico == 'true'", filters: ['prio'] } });
+  await pollUntil(() => parseBird16Routes(birds.a?.cmd('show', 'route', block, 'all') ?? '').find((r) => r.via === T_IP)?.attrs['BGP.local_pref'] === String(2147483647 - 512),
+    { timeoutMs: 30_000, what: `calico-a sees ${block} with LOCAL_PREF ${2147483647 - 512}: ${birds.a?.cmd('show', 'route', block, 'all')}\n${lab.logs(2000)}` });
+  await pollUntil(() => sh('ip', ['-n', ns.a, 'route', 'show', block]).includes(`via ${T_IP} dev eth0 proto bird metric 512`),
+    { timeoutMs: 15_000, what: `calico-a kernel route ${block} metric 512: ${sh('ip', ['-n', ns.a, 'route'])}` });
+});
