@@ -34,6 +34,7 @@ import { Peer } from './peer.js';
 import { EstablishedSession } from './established-session.js';
 import { Outbound } from './outbound.js';
 import { enforceMaxPrefixes } from './max-prefix.js';
+import { usableNextHop } from './link-local.js';
 import { DEFAULT_STALE_TIME, GracefulRestartHelper, gracefulRestartCapability } from './graceful-restart.js';
 import {
   bestReason, bestRouteViews, downText, filteredRouteViews, peerStatus, routeView, routeViews,
@@ -338,8 +339,7 @@ export class BgpSpeaker {
   // ------------------------------------------------------------ sessions
 
   private newRib(): LocRib {
-    const id = (a: string) => ipv4ToInt(parseAddress(a).bytes) >>> 0;
-    const cluster = this.config.clusterId;
+    const id = (a: string) => ipv4ToInt(parseAddress(a).bytes) >>> 0, cluster = this.config.clusterId;
     return new LocRib({ localAs: this.config.asn, routerId: id(this.config.routerId), ...(cluster !== undefined ? { clusterId: id(cluster) } : {}), logger: this.log });
   }
 
@@ -542,7 +542,7 @@ export class BgpSpeaker {
     }
     if (m.nlri.length) rib.update(m.nlri, m.attributes);
     if (n4?.length) rib.update(n4, m.attributes);
-    if (m.mpReach?.nlri.length) rib.update(m.mpReach.nlri, m.attributes, m.mpReach.nextHops[0]);
+    if (m.mpReach?.nlri.length) rib.update(m.mpReach.nlri, m.attributes, usableNextHop(m.mpReach.nextHops));
     enforceMaxPrefixes(p, rib.received, m, { clock: this.deps.clock, log: this.log });
   }
 
