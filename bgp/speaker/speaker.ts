@@ -543,7 +543,7 @@ export class BgpSpeaker {
     if (m.nlri.length) rib.update(m.nlri, m.attributes);
     if (n4?.length) rib.update(n4, m.attributes);
     if (m.mpReach?.nlri.length) rib.update(m.mpReach.nlri, m.attributes, usableNextHop(m.mpReach.nextHops));
-    enforceMaxPrefixes(p, rib.received, m, { clock: this.deps.clock, log: this.log });
+    enforceMaxPrefixes(p, rib.received, m, { clock: this.deps.clock, log: this.log, current: (x) => !this.stopped && this.peers.get(x.config.name) === x });
   }
 
   /**
