@@ -171,5 +171,8 @@ describe('interop: RFC 9234 roles and OTC with FRR, enforce-first-AS with ExaBGP
     assert.deepEqual(filtered.filter((r) => r.prefix.startsWith('10.84.')).map((r) => [r.prefix, r.reason]).sort(),
       [['10.84.1.0/24', 'first-as-mismatch'], ['10.84.2.0/24', 'otc-route-leak']]);
     assert.equal((await t.peer('exa')).state, 'Established', 'no NOTIFICATION: treated as withdrawn');
+    // and FRR (our provider) gets the sentinel but neither refused route
+    await pollUntil(() => paths(up, '10.84.9.0/24').length === 1, { what: 'the sentinel at up' });
+    assert.deepEqual([paths(up, '10.84.1.0/24').length, paths(up, '10.84.2.0/24').length], [0, 0]);
   });
 });
