@@ -114,6 +114,7 @@ const peer = z.strictObject({
   maxPrefixAction: z.enum(['restart', 'warn', 'disable']).optional(),
   maxPrefixRestart: z.number().int().min(1).max(65535).optional(),
   enforceFirstAs: z.boolean().optional(),
+  linkLocalNextHop: z.boolean().optional(),
   localRole: z.enum(BGP_ROLES as [BgpRole, ...BgpRole[]]).optional(),
   roleStrict: z.boolean().optional(),
   description: z.string().max(200).optional(),
@@ -415,7 +416,7 @@ function fromFile(cfg: BgpdFileConfig, file: string): BgpdConfig {
   };
 }
 
-/** maxPrefixAction/Restart, enforceFirstAs, localRole/roleStrict: as given, checked against each other. */
+/** maxPrefixAction/Restart, enforceFirstAs, linkLocalNextHop, localRole/roleStrict: as given, checked against each other. */
 function peerExtras(p: BgpdFileConfig['peers'][number], ebgp: boolean, where: string): Partial<PeerConfig> {
   if (p.maxPrefixAction !== undefined && p.maxPrefixes === undefined) throw new ConfigError('maxPrefixAction without maxPrefixes', `${where}.maxPrefixAction`);
   if (p.maxPrefixRestart !== undefined && (p.maxPrefixAction ?? 'restart') !== 'restart') {
@@ -427,6 +428,7 @@ function peerExtras(p: BgpdFileConfig['peers'][number], ebgp: boolean, where: st
     ...(p.maxPrefixAction !== undefined ? { maxPrefixAction: p.maxPrefixAction } : {}),
     ...(p.maxPrefixRestart !== undefined ? { maxPrefixRestart: p.maxPrefixRestart } : {}),
     ...(p.enforceFirstAs !== undefined ? { enforceFirstAs: p.enforceFirstAs } : {}),
+    ...(p.linkLocalNextHop !== undefined ? { linkLocalNextHop: p.linkLocalNextHop } : {}),
     ...(p.localRole !== undefined ? { localRole: p.localRole } : {}),
     ...(p.roleStrict !== undefined ? { roleStrict: p.roleStrict } : {}),
   };

@@ -31,6 +31,8 @@ export class EstablishedSession {
   /** Our addresses on the session: they replace the placeholder next hops of the group. */
   local4: Uint8Array | undefined;
   local6: Uint8Array | undefined;
+  /** Our link-local IPv6 address, sent after local6 when the peer shares its subnet (RFC 2545 §3; link-local.ts). */
+  linkLocal6: Uint8Array | undefined;
   /** Encoded attribute blocks by exported attributes (valid for `preparedGen` of the group). */
   prepared = new Map<ExportedAttributes, PreparedAttributes | null>();
   preparedGen = -1;
@@ -57,7 +59,7 @@ export class EstablishedSession {
     this.local6 = local6;
     const c = this.ctx;
     const nhText = (b: Uint8Array | undefined) => (b ? formatAddress(b) : '-');
-    this.encodingKey = `${c.fourOctetAs ? 4 : 2}|${c.extendedMessage ? 1 : 0}|${[...c.addPathSend].join(',')}|${nhText(local4)}|${nhText(local6)}|${this.sends4 ? 1 : 0}${this.sends6 ? 1 : 0}`;
+    this.encodingKey = `${c.fourOctetAs ? 4 : 2}|${c.extendedMessage ? 1 : 0}|${[...c.addPathSend].join(',')}|${nhText(local4)}|${nhText(local6)}|${nhText(this.linkLocal6)}|${this.sends4 ? 1 : 0}${this.sends6 ? 1 : 0}`;
     this.prepared = new Map();
   }
 

@@ -17,6 +17,7 @@ import type { UpdateInfo } from '../session/session-config.js';
 import type { EstablishedSession } from './established-session.js';
 import type { Peer } from './peer.js';
 import { enforceMaxPrefixes } from './max-prefix.js';
+import { usableNextHop } from './link-local.js';
 
 export interface InboundDeps {
   readonly clock: Clock;
@@ -28,6 +29,8 @@ export interface InboundDeps {
   /** Mark the peer's routes of a family stale (BoRR); sweep them (EoRR). */
   readonly markStale: (p: Peer, family: 4 | 6, why: string) => void;
   readonly sweepStale: (p: Peer, family: 4 | 6, why: string) => void;
+  /** The peer is still this speaker's (not stopped, not replaced): max-prefix restart timers check it. */
+  readonly current: (p: Peer) => boolean;
 }
 
 const familyOf = (afi: number, safi: number): 4 | 6 | undefined => (safi !== 1 ? undefined : afi === 1 ? 4 : afi === 2 ? 6 : undefined);
@@ -95,8 +98,8 @@ export class Inbound {
     }
     if (m.nlri.length) rib.update(m.nlri, m.attributes);
     if (n4?.length) rib.update(n4, m.attributes);
-    if (m.mpReach?.nlri.length) rib.update(m.mpReach.nlri, m.attributes, m.mpReach.nextHops[0]);
-    enforceMaxPrefixes(p, rib.received, m, { clock: this.deps.clock, log: this.deps.log });
+    if (m.mpReach?.nlri.length) rib.update(m.mpReach.nlri, m.attributes, usableNextHop(m.mpReach.nextHops));
+    enforceMaxPrefixes(p, rib.received, m, { clock: this.deps.clock, log: this.deps.log, current: this.deps.current });
   }
 
   /**

@@ -17,7 +17,14 @@ import type { Peer } from './peer.js';
 const warned = new WeakSet<object>();
 const restarts = new WeakMap<Peer, TimerHandle>();
 
-export function enforceMaxPrefixes(p: Peer, received: number, m: UpdateMessage, deps: { readonly clock: Clock; readonly log: Logger }): void {
+export interface MaxPrefixDeps {
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** False once the peer was removed (or the speaker stopped): a pending restart is dropped. */
+  readonly current: (p: Peer) => boolean;
+}
+
+export function enforceMaxPrefixes(p: Peer, received: number, m: UpdateMessage, deps: MaxPrefixDeps): void {
   const max = p.config.maxPrefixes;
   const e = p.established;
   if (max === undefined || e === undefined) return;
@@ -42,6 +49,6 @@ export function enforceMaxPrefixes(p: Peer, received: number, m: UpdateMessage, 
   restarts.get(p)?.cancel();
   restarts.set(p, deps.clock.setTimeout(() => {
     restarts.delete(p);
-    if (p.session === s && p.enabled && s.state === 'Idle') s.start();
+    if (deps.current(p) && p.session === s && p.enabled && s.state === 'Idle') s.start();
   }, restartAfter * 1000));
 }

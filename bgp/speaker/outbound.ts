@@ -6,6 +6,7 @@
  * share the encoded bytes. Next hops in a group are placeholders patched per member here.
  */
 import { networkInterfaces } from 'node:os';
+import { sharedSubnetLinkLocal } from './link-local.js';
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { describeError } from '../../common/errors.js';
@@ -108,6 +109,7 @@ export class Outbound {
   start(p: Peer, e: EstablishedSession): void {
     const localText = canonicalAddress(p.session.connection?.localAddress);
     const local = localText !== undefined ? parseAddress(localText) : undefined;
+    e.linkLocal6 = p.config.linkLocalNextHop === false ? undefined : sharedSubnetLinkLocal(localText, p.config.address);
     e.setLocal(local?.family === 4 ? local.bytes : this.otherFamilyNextHop(p, 4, localText),
       local?.family === 6 ? local.bytes : this.otherFamilyNextHop(p, 6, localText));
     const g = this.joinGroup(p, e);
@@ -366,7 +368,8 @@ export class Outbound {
       return undefined; // not cached: a later look may find one
     }
     try {
-      prep = prepareAttributes(v6 ? { afi: 2, safi: 1 } : { afi: 1, safi: 1 }, rest, nh, ctx);
+      const ll = v6 && nh === e.local6 ? e.linkLocal6 : undefined; // our own next hop: with the link-local one
+      prep = prepareAttributes(v6 ? { afi: 2, safi: 1 } : { afi: 1, safi: 1 }, rest, ll ? [nh, ll] : nh, ctx);
     } catch (err) {
       this.deps.log.error({ peer: p.config.name, err: describeError(err) }, 'cannot encode path attributes; routes not sent');
     }

@@ -102,6 +102,12 @@ export interface PeerConfig {
    */
   readonly nextHopSelf4?: string;
   readonly nextHopSelf6?: string;
+  /**
+   * Our IPv6 next hop carries our link-local address too when the peer is on the session
+   * interface's subnet (RFC 2545 §3, as BIRD and FRR); default true. false: the global one only
+   * (for a peer that cannot use it, such as FRR's bgpd run without zebra).
+   */
+  readonly linkLocalNextHop?: boolean;
   readonly routeReflectorClient: boolean;
   /** Absent: accept everything. */
   readonly import?: PolicyConfig;

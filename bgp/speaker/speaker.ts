@@ -118,6 +118,7 @@ export class BgpSpeaker {
       refresh: (p, afi, safi) => this.outbound.refresh(p, afi, safi),
       markStale: (p, family, why) => { const n = p.adjIn?.markStale(new Set([family])); this.log.debug({ peer: p.config.name, family: `ipv${family}`, stale: n }, why); },
       sweepStale: (p, family, why) => this.sweepStale(p, family, why),
+      current: (x) => !this.stopped && this.peers.get(x.config.name) === x,
     });
   }
 

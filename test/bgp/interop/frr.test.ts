@@ -82,8 +82,10 @@ listen: { address: "::", port: 179 }
 peers:
   - { name: frr4, address: 10.0.3.1, asn: 65002, connectRetry: 1 }
   # IPv6 and IPv4 unicast over the IPv6 session; our IPv4 next hop on it given explicitly.
-  - { name: frr6, address: "fd03::1", asn: 65002, families: [ipv6-unicast, ipv4-unicast], nextHopSelf4: 10.0.3.2, connectRetry: 1 }
-  - { name: frre, address: 10.0.9.1, asn: 65003, localAddress: 10.0.9.2, families: [ipv4-unicast, ipv6-unicast], connectRetry: 1 }
+  # linkLocalNextHop false: bgpd here runs without zebra, and FRR without zebra's interface data
+  # withdraws routes whose next hop carries a link-local address (ipv6-link-local.test.ts).
+  - { name: frr6, address: "fd03::1", asn: 65002, families: [ipv6-unicast, ipv4-unicast], nextHopSelf4: 10.0.3.2, connectRetry: 1, linkLocalNextHop: false }
+  - { name: frre, address: 10.0.9.1, asn: 65003, localAddress: 10.0.9.2, families: [ipv4-unicast, ipv6-unicast], connectRetry: 1, linkLocalNextHop: false }
   # Both wrong-AS peers are passive, so the NOTIFICATION travels over FRR's own connection (FRR
   # keeps the state of a connection it accepted apart from the neighbor it shows).
   # frr-e's 10.0.9.3 neighbor is AS 65003; we expect 65004, so WE refuse its OPEN.

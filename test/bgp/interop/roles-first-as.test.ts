@@ -10,7 +10,9 @@
  *
  * up's route crosses us to down with OTC 65001 (added by our ingress from a provider); our own
  * route reaches down with OTC 65002 (our egress towards a customer) and up without one; down's
- * route reaches up. odd never comes up: both sides say Role Mismatch (2/11).
+ * route reaches up. odd never comes up: both sides say Role Mismatch (2/11). Policy on down's
+ * import: a route tagged rt:65003:* loses rt:65003:1 and its large community *:*:9, gains
+ * soo:65002:7 and 65002:0:1 (up's view shows what is left).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,9 +36,12 @@ ${neighbors.map((n) => ` neighbor ${n.addr} remote-as 65002
  neighbor ${n.addr} timers connect 1
  neighbor ${n.addr} local-role ${n.role}`).join('\n')}
  address-family ipv4 unicast
-  network ${network}
+  network ${network} route-map TAG
 ${neighbors.map((n) => `  neighbor ${n.addr} activate`).join('\n')}
  exit-address-family
+route-map TAG permit 10
+ set extcommunity rt ${asn}:1 ${asn}:2
+ set large-community ${asn}:0:9
 `;
 
 const TORTIE = `routerId: 10.62.0.2
@@ -45,7 +50,16 @@ listen: { address: 0.0.0.0, port: 179 }
 warmUp: false
 peers:
   - { name: up, address: 10.62.1.1, asn: 65001, connectRetry: 1, localRole: customer, roleStrict: true }
-  - { name: down, address: 10.62.2.1, asn: 65003, connectRetry: 1, localRole: provider }
+  - name: down
+    address: 10.62.2.1
+    asn: 65003
+    connectRetry: 1
+    localRole: provider
+    import:
+      rules:
+        - match: { extendedCommunities: ["rt:65003:*"] }
+          set: { extendedCommunities: { remove: ["rt:65003:1"], add: ["soo:65002:7"] }, largeCommunities: { remove: ["*:*:9"], add: ["65002:0:1"] } }
+      default: accept
   - { name: odd, address: 10.62.3.1, asn: 65003, connectRetry: 1, localRole: customer }
   - { name: exa, address: 10.62.4.1, asn: 65004, connectRetry: 1, localRole: provider }
 originate:
@@ -67,7 +81,10 @@ interface FrrNeighbor {
   bgpState?: string; localRole?: string; remoteRole?: string;
   lastNotificationReason?: string; lastResetDueTo?: string; lastErrorCodeSubcode?: string;
 }
-interface FrrPath { peer?: { peerId?: string }; otc?: number; aspath?: { string?: string } }
+interface FrrPath {
+  peer?: { peerId?: string }; otc?: number; aspath?: { string?: string };
+  extendedCommunity?: { string?: string }; largeCommunity?: { string?: string };
+}
 
 describe('interop: RFC 9234 roles and OTC with FRR, enforce-first-AS with ExaBGP', { skip, timeout: 120_000 }, () => {
   const topo = new Topology('role');
@@ -136,6 +153,9 @@ describe('interop: RFC 9234 roles and OTC with FRR, enforce-first-AS with ExaBGP
     assert.equal(atUp.otc, undefined);
     const custAtUp = await pollUntil(() => paths(up, '10.83.0.0/24').find((p) => p.peer?.peerId === '10.62.1.2'), { what: 'down\'s route at up' });
     assert.equal(custAtUp.otc, undefined);
+    // our import policy on down: extended and large communities matched with "*", removed and added
+    assert.equal(custAtUp.extendedCommunity?.string, 'RT:65003:2 SoO:65002:7');
+    assert.equal(custAtUp.largeCommunity?.string, '65002:0:1');
     assert.deepEqual(paths(up, '10.81.0.0/24').filter((p) => p.peer?.peerId === '10.62.1.2'), [], 'up\'s own route not sent back');
   });
 
@@ -151,5 +171,8 @@ describe('interop: RFC 9234 roles and OTC with FRR, enforce-first-AS with ExaBGP
     assert.deepEqual(filtered.filter((r) => r.prefix.startsWith('10.84.')).map((r) => [r.prefix, r.reason]).sort(),
       [['10.84.1.0/24', 'first-as-mismatch'], ['10.84.2.0/24', 'otc-route-leak']]);
     assert.equal((await t.peer('exa')).state, 'Established', 'no NOTIFICATION: treated as withdrawn');
+    // and FRR (our provider) gets the sentinel but neither refused route
+    await pollUntil(() => paths(up, '10.84.9.0/24').length === 1, { what: 'the sentinel at up' });
+    assert.deepEqual([paths(up, '10.84.1.0/24').length, paths(up, '10.84.2.0/24').length], [0, 0]);
   });
 });
