@@ -183,7 +183,7 @@ export class AdjRibIn {
       const pathId = n?.pathId ?? 0;
       let item: PathItem;
       if (sharedRejected) item = pathId === 0 ? (rejected0 ??= new Rejected(0, a, nextHop)) : new Rejected(pathId, a, nextHop);
-      else if (shared) item = pathId === 0 ? (sharedRoute ??= this.routeFor(shared, nextHop, keep)) : this.newRoute(pathId, shared, nextHop ?? shared.nextHop, keep);
+      else if (shared) item = pathId === 0 ? (sharedRoute ??= this.routeFor(shared, nextHop, keep)) : this.routeFor(shared, nextHop, keep, pathId);
       else {
         const r = policy!.evaluate(n ? n.prefix : ipv4PrefixAt(compact!, k), a, subject);
         if (r.type === 'reject') item = pathId === 0 ? (rejected0 ??= new Rejected(0, a, nextHop)) : new Rejected(pathId, a, nextHop);
@@ -192,7 +192,7 @@ export class AdjRibIn {
           let i: PathAttributes;
           if (r.attrs === memoIn && memoOut) { i = memoOut; interner.acquire(i, 1); } else { i = interner.intern(r.attrs, 1); memoIn = r.attrs; memoOut = i; }
           const orig = r.attrs === a ? undefined : a;
-          item = pathId === 0 ? this.routeFor(i, nextHop, orig) : this.newRoute(pathId, i, nextHop ?? i.nextHop, orig);
+          item = this.routeFor(i, nextHop, orig, pathId);
         }
       }
       if (n) this.store(n.prefix, pathId, item); else this.storeV4(compact!.addrs[k]!, compact!.lens[k]!, item);
@@ -311,12 +311,16 @@ export class AdjRibIn {
    * next UPDATE with the same attributes): no per-prefix objects, and a re-announcement with
    * identical attributes is recognised as no change.
    */
-  private routeFor(attrs: PathAttributes, nextHop: Uint8Array | undefined, received: PathAttributes | undefined): Route {
+  /**
+   * The Route for these attributes, next hop and path id: the last one made when they are the
+   * same (one Route serves the NLRI of an UPDATE, also with ADD-PATH where a path id repeats).
+   */
+  private routeFor(attrs: PathAttributes, nextHop: Uint8Array | undefined, received: PathAttributes | undefined, pathId = 0): Route {
     const nh = nextHop ?? attrs.nextHop;
     const last = this.lastRoute;
-    if (last && last.attrs === attrs && this.receivedAttrs.get(last) === received
+    if (last && last.attrs === attrs && last.pathId === pathId && this.receivedAttrs.get(last) === received
       && (last.nextHop === nh || (last.nextHop && nh && bytesEqual(last.nextHop, nh)))) return last;
-    const r = this.newRoute(0, attrs, nh, received);
+    const r = this.newRoute(pathId, attrs, nh, received);
     this.lastRoute = r;
     return r;
   }
