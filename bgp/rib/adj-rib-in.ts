@@ -178,9 +178,10 @@ export class AdjRibIn {
     let memoOut: PathAttributes | undefined;
     let rejected0: Rejected | undefined;
     const count = nlri.length;
+    const ids = compact?.pathIds;
     for (let k = 0; k < count; k++) {
       const n = list?.[k];
-      const pathId = n?.pathId ?? 0;
+      const pathId = n !== undefined ? n.pathId ?? 0 : ids !== undefined ? ids[k]! : 0;
       let item: PathItem;
       if (sharedRejected) item = pathId === 0 ? (rejected0 ??= new Rejected(0, a, nextHop)) : new Rejected(pathId, a, nextHop);
       else if (shared) item = pathId === 0 ? (sharedRoute ??= this.routeFor(shared, nextHop, keep)) : this.routeFor(shared, nextHop, keep, pathId);
@@ -195,7 +196,7 @@ export class AdjRibIn {
           item = this.routeFor(i, nextHop, orig, pathId);
         }
       }
-      if (n) this.store(n.prefix, pathId, item); else this.storeV4(compact!.addrs[k]!, compact!.lens[k]!, item);
+      if (n) this.store(n.prefix, pathId, item); else this.storeV4(compact!.addrs[k]!, compact!.lens[k]!, pathId, item);
     }
     if (shared && nlri.length === 0) interner.release(shared, 0);
     this.flushRelease();
@@ -356,23 +357,24 @@ export class AdjRibIn {
   }
 
   private withdrawV4(list: Ipv4Prefixes): void {
-    const { addrs, lens } = list;
+    const { addrs, lens, pathIds } = list;
     for (let k = 0; k < list.length; k++) {
-      let old: PathItem | undefined = this.sink.swapV4(addrs[k]!, lens[k]!, this.peer, 0, undefined);
-      if (old === undefined && this.rejected.size > 0) old = this.takeRejected(ipv4PrefixAt(list, k), 0);
+      const pathId = pathIds !== undefined ? pathIds[k]! : 0;
+      let old: PathItem | undefined = this.sink.swapV4(addrs[k]!, lens[k]!, this.peer, pathId, undefined);
+      if (old === undefined && this.rejected.size > 0) old = this.takeRejected(ipv4PrefixAt(list, k), pathId);
       if (old !== undefined) this.forget(old);
     }
     this.flushRelease();
     this.sink.flush();
   }
 
-  /** store() of an IPv4 prefix (path id 0) given as address and length; no Prefix object for an accepted route. */
-  private storeV4(addr: number, len: number, item: PathItem): void {
+  /** store() of an IPv4 prefix given as address and length; no Prefix object for an accepted route. */
+  private storeV4(addr: number, len: number, pathId: number, item: PathItem): void {
     if (!(item instanceof Route) || this.rejected.size > 0 || this.stale !== undefined) {
-      this.store(v4Prefix(addr, len), 0, item);
+      this.store(v4Prefix(addr, len), pathId, item);
       return;
     }
-    const old = this.sink.swapV4(addr, len, this.peer, 0, item);
+    const old = this.sink.swapV4(addr, len, this.peer, pathId, item);
     if (old === undefined) this.nReceived++; else this.release(old.attrs);
   }
 
