@@ -369,7 +369,7 @@ export interface QuickOptions {
 
 /**
  * The quick form: `--as 65002 --router-id 10.99.0.2 --peer 10.99.0.1,as=65001[,port=N][,passive]
- * [,local=ADDR][,hold=N][,nhs]`; every peer accepts all and passes on all.
+ * [,local=ADDR][,hold=N][,nhs][,bfd][,addpaths]` (addpaths: ADD-PATH both ways); every peer accepts all and passes on all.
  */
 export function quickConfig(o: QuickOptions): BgpdConfig {
   const where = 'command line';

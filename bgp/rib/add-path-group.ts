@@ -34,25 +34,22 @@ class PathBatch implements GroupBatch {
   readonly pathIds: number[] = [];
   readonly announce: Array<{ attrs: ExportedAttributes; idx: number[] }> = [];
   readonly withdraw: number[] = [];
-  /** Per entry: the id of the source of its path (the member that must not get it). */
-  readonly sources: string[] = [];
   private readonly byAttrs = new Map<ExportedAttributes, number[]>();
   private lastAttrs: ExportedAttributes | undefined;
   private lastList: number[] = [];
 
   /** Entry i of `prefixes`, or `prefixes` itself when it is a Prefix. */
-  private entry(prefixes: PrefixList | Prefix, i: number, id: number, source: string): number {
+  private entry(prefixes: PrefixList | Prefix, i: number, id: number): number {
     const k = this.pathIds.length;
     if (!(prefixes instanceof PrefixList)) this.prefixes.push(prefixes);
     else if (prefixes.family(i) === 4) this.prefixes.pushV4(prefixes.addr(i), prefixes.len(i));
     else this.prefixes.push(prefixes.v6At(i));
     this.pathIds.push(id);
-    this.sources.push(source);
     return k;
   }
 
-  add(prefixes: PrefixList | Prefix, i: number, id: number, source: string, attrs: ExportedAttributes): void {
-    const k = this.entry(prefixes, i, id, source);
+  add(prefixes: PrefixList | Prefix, i: number, id: number, attrs: ExportedAttributes): void {
+    const k = this.entry(prefixes, i, id);
     if (attrs !== this.lastAttrs) {
       let l = this.byAttrs.get(attrs);
       if (!l) { l = []; this.byAttrs.set(attrs, l); this.announce.push({ attrs, idx: l }); }
@@ -62,8 +59,8 @@ class PathBatch implements GroupBatch {
     this.lastList.push(k);
   }
 
-  remove(prefixes: PrefixList, i: number, id: number, source: string): void {
-    this.withdraw.push(this.entry(prefixes, i, id, source));
+  remove(prefixes: PrefixList, i: number, id: number): void {
+    this.withdraw.push(this.entry(prefixes, i, id));
   }
 
   get empty(): boolean { return this.pathIds.length === 0; }
@@ -165,7 +162,7 @@ export class AddPathGroup {
         let was: ExportedAttributes | undefined;
         for (let j = 0; j < oldSel.length; j++) if (this.ids.of(oldSel[j]!) === id) { was = oldAttrs[j]; break; }
         if (was === newAttrs[k]) continue;
-        b.add(prefixes, i, id, r.source.id, newAttrs[k]!);
+        b.add(prefixes, i, id, newAttrs[k]!);
         const d = was === undefined ? 1 : 0;
         delta += d;
         mark(r.source.id, d);
@@ -173,7 +170,7 @@ export class AddPathGroup {
       for (const o of oldSel) {
         const id = this.ids.of(o);
         if (newSel.some((r) => this.ids.of(r) === id)) continue;
-        b.remove(prefixes, i, id, o.source.id);
+        b.remove(prefixes, i, id);
         delta--;
         mark(o.source.id, -1);
       }
@@ -196,7 +193,7 @@ export class AddPathGroup {
       this.select(prefix, cands, sel, attrs);
       for (let k = 0; k < sel.length; k++) {
         const r = sel[k]!;
-        if (r.source.id !== memberId) b.add(prefix, 0, this.ids.of(r), r.source.id, attrs[k]!);
+        if (r.source.id !== memberId) b.add(prefix, 0, this.ids.of(r), attrs[k]!);
       }
     });
     const m = this.members.get(memberId);
