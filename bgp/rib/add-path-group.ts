@@ -154,8 +154,29 @@ export class AddPathGroup {
     };
     for (let i = 0; i < n; i++) {
       const prefix = !this.cacheable ? prefixes.prefix(i) : prefixes.family(i) === 4 ? ANY_V4 : ANY_V6;
-      this.select(prefix, prev[i] ?? NONE, oldSel, oldAttrs);
-      this.select(prefix, cur[i] ?? NONE, newSel, newAttrs);
+      const pl = prev[i] ?? NONE, cl = cur[i] ?? NONE;
+      if (pl.length <= 1 && cl.length <= 1) {
+        // the common case, one path before and after (or none): no selection lists
+        const o = pl[0], c = cl[0];
+        const oa = o !== undefined ? this.exporter.transform(prefix, o) : null;
+        const ca = c !== undefined ? this.exporter.transform(prefix, c) : null;
+        const oid = oa !== null ? this.ids.of(o!) : -1;
+        const cid = ca !== null ? this.ids.of(c!) : -1;
+        if (ca !== null && !(oid === cid && oa === ca)) {
+          b.add(prefixes, i, cid, ca);
+          const d = oid === cid ? 0 : 1;
+          delta += d;
+          mark(c!.source.id, d);
+        }
+        if (oa !== null && oid !== cid) {
+          b.remove(prefixes, i, oid);
+          delta--;
+          mark(o!.source.id, -1);
+        }
+        continue;
+      }
+      this.select(prefix, pl, oldSel, oldAttrs);
+      this.select(prefix, cl, newSel, newAttrs);
       for (let k = 0; k < newSel.length; k++) {
         const r = newSel[k]!;
         const id = this.ids.of(r);
