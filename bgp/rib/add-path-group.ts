@@ -28,24 +28,53 @@ const ANY_V4: Prefix = { family: 4, bytes: new Uint8Array(4), length: 0 };
 const ANY_V6: Prefix = { family: 6, bytes: new Uint8Array(16), length: 0 };
 const EMPTY_SKIP: readonly number[] = [];
 
-/** A GroupBatch under construction: entries are (prefix, path id), announcements grouped by attribute set. */
+function copyEntry(from: PrefixList, i: number, to: PrefixList): void {
+  if (from.family(i) === 4) to.pushV4(from.addr(i), from.len(i)); else to.push(from.v6At(i));
+}
+
+/**
+ * A GroupBatch under construction: entries are (prefix, path id), announcements grouped by
+ * attribute set. While entry k is the k-th prefix of the pending list (one path per changed
+ * prefix, the usual batch) the entries are that list itself, not a copy.
+ */
 class PathBatch implements GroupBatch {
-  readonly prefixes = new PrefixList();
   readonly pathIds: number[] = [];
   readonly announce: Array<{ attrs: ExportedAttributes; idx: number[] }> = [];
   readonly withdraw: number[] = [];
+  private own: PrefixList | undefined;
+  private src: PrefixList | undefined;
   private readonly byAttrs = new Map<ExportedAttributes, number[]>();
   private lastAttrs: ExportedAttributes | undefined;
   private lastList: number[] = [];
 
+  get prefixes(): PrefixList { return this.own ?? this.src ?? (this.own = new PrefixList()); }
+
   /** Entry i of `prefixes`, or `prefixes` itself when it is a Prefix. */
   private entry(prefixes: PrefixList | Prefix, i: number, id: number): number {
     const k = this.pathIds.length;
-    if (!(prefixes instanceof PrefixList)) this.prefixes.push(prefixes);
-    else if (prefixes.family(i) === 4) this.prefixes.pushV4(prefixes.addr(i), prefixes.len(i));
-    else this.prefixes.push(prefixes.v6At(i));
+    if (this.own === undefined && i === k && prefixes instanceof PrefixList && (this.src === undefined || this.src === prefixes)) {
+      this.src = prefixes;
+    } else {
+      const own = this.materialize(k);
+      if (!(prefixes instanceof PrefixList)) own.push(prefixes);
+      else copyEntry(prefixes, i, own);
+    }
     this.pathIds.push(id);
     return k;
+  }
+
+  /** Own list holding the first k entries (copied from the pending list when they were it). */
+  private materialize(k: number): PrefixList {
+    if (this.own !== undefined) return this.own;
+    const own = new PrefixList(Math.max(64, k * 2));
+    if (this.src !== undefined) for (let j = 0; j < k; j++) copyEntry(this.src, j, own);
+    this.own = own;
+    return own;
+  }
+
+  /** Done adding: `prefixes` holds exactly the entries. */
+  finish(): void {
+    if (this.own === undefined && this.src !== undefined && this.src.length !== this.pathIds.length) this.materialize(this.pathIds.length);
   }
 
   add(prefixes: PrefixList | Prefix, i: number, id: number, attrs: ExportedAttributes): void {
@@ -198,6 +227,7 @@ export class AddPathGroup {
     }
     newSel.length = 0;
     if (b.empty) return;
+    b.finish();
     for (const [id, m] of this.members) {
       const o = own.get(id);
       m.advertised += delta - (o?.delta ?? 0);
@@ -217,6 +247,7 @@ export class AddPathGroup {
         if (r.source.id !== memberId) b.add(prefix, 0, this.ids.of(r), attrs[k]!);
       }
     });
+    b.finish();
     const m = this.members.get(memberId);
     if (m) m.advertised = b.pathIds.length;
     return { base: b, skip: EMPTY_SKIP, extra: undefined };
