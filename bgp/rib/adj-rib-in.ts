@@ -101,7 +101,8 @@ const BOTH_FAMILIES: ReadonlySet<4 | 6> = new Set([4, 6]);
 export class AdjRibIn {
   /** Rejected markers only; accepted paths are in the Loc-RIB (see the header). */
   private readonly rejected = new PrefixTable<Slot>();
-  private stale: PrefixTable<true> | undefined;
+  /** Stale paths by prefix: `true` for path id 0 alone (no ADD-PATH), else the stale path ids. */
+  private stale: PrefixTable<true | Set<number>> | undefined;
   private staleMarks = 0;
   private nReceived = 0;
   private nRejected = 0;
@@ -254,8 +255,15 @@ export class AdjRibIn {
    */
   markStale(families: ReadonlySet<4 | 6> = BOTH_FAMILIES): number {
     this.staleMarks++;
-    const st = this.stale ?? new PrefixTable<true>();
-    this.forEachPath((p) => { if (families.has(p.family)) st.set(p, true); });
+    const st = this.stale ?? new PrefixTable<true | Set<number>>();
+    this.forEachPath((p, item) => {
+      if (!families.has(p.family)) return;
+      const m = st.get(p);
+      if (item.pathId === 0 && (m === undefined || m === true)) { st.set(p, true); return; }
+      const ids = m instanceof Set ? m : new Set<number>(m === true ? [0] : []);
+      ids.add(item.pathId);
+      st.set(p, ids);
+    });
     this.stale = st.size > 0 ? st : undefined;
     return st.size;
   }
@@ -280,12 +288,11 @@ export class AdjRibIn {
     const st = this.stale;
     if (!st) return { cursor: -1, withdrawn: 0 };
     const gone: Nlri[] = [];
-    const next = st.forEachFrom(cursor, max, (prefix) => {
+    const next = st.forEachFrom(cursor, max, (prefix, m) => {
       if (family !== undefined && prefix.family !== family) return;
       st.delete(prefix);
-      for (const r of this.sink.pathsOf(prefix, this.peer)) gone.push({ prefix, pathId: r.pathId });
-      const slot = this.rejected.size > 0 ? this.rejected.get(prefix) : undefined;
-      if (slot !== undefined) for (const p of Array.isArray(slot) ? slot : [slot]) gone.push({ prefix, pathId: p.pathId });
+      // the stale paths only: with ADD-PATH another path of the prefix may have been re-sent
+      if (m === true) gone.push({ prefix, pathId: 0 }); else for (const pathId of m) gone.push({ prefix, pathId });
     });
     if (this.stale === st && st.size === 0) this.stale = undefined;
     if (gone.length > 0) this.withdraw(gone);
@@ -390,10 +397,19 @@ export class AdjRibIn {
       this.rejected.set(prefix, put(slot, item));
       old ??= before;
     }
-    if (this.stale?.delete(prefix) !== undefined && this.stale.size === 0) this.stale = undefined;
+    if (this.stale !== undefined) this.unmarkStale(prefix, pathId);
     if (old) { if (old instanceof Rejected) this.nRejected--; } else this.nReceived++;
     if (item instanceof Rejected) this.nRejected++;
     if (old instanceof Route) this.release(old.attrs);
+  }
+
+  /** The path was re-sent: no longer stale. */
+  private unmarkStale(prefix: Prefix, pathId: number): void {
+    const st = this.stale!;
+    const m = st.get(prefix);
+    if (m === undefined) return;
+    if (m === true ? pathId === 0 : (m.delete(pathId) && m.size === 0)) st.delete(prefix);
+    if (st.size === 0) this.stale = undefined;
   }
 
   /** Remove and return the rejected marker of `prefix` and `pathId`. */
