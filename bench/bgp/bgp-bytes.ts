@@ -1,6 +1,7 @@
 /**
  * The few BGP-4 messages the benchmark's injector and sink need, as raw bytes (RFC 4271 §4,
- * RFC 6793 4-octet AS, RFC 4760 MP_REACH/MP_UNREACH for IPv4 unicast). Self-contained on
+ * RFC 6793 4-octet AS, RFC 4760 MP_REACH/MP_UNREACH for IPv4 unicast, RFC 7911 ADD-PATH for
+ * IPv4 unicast when the run asks for it: TORTIE_BENCH_ADD_PATHS=1, run.js --add-paths). Self-contained on
  * purpose: the benchmark must not depend on the speaker it measures.
  *
  *   0                   1                   2                   3
@@ -47,11 +48,15 @@ export function slash24ToString(n: number): string {
 
 export const keepalive = (): Buffer => header(0, BgpType.KEEPALIVE);
 
-/** OPEN with capabilities MP IPv4 unicast (1) and 4-octet AS (65). */
-export function encodeOpen(asn: number, holdTime: number, routerId: string): Buffer {
+/** Whether this run negotiates ADD-PATH (send and receive, IPv4 unicast) on the injector's and the sink's sessions. */
+export function benchAddPaths(): boolean { return process.env['TORTIE_BENCH_ADD_PATHS'] === '1'; }
+
+/** OPEN with capabilities MP IPv4 unicast (1) and 4-octet AS (65); with `addPaths`, ADD-PATH (69) IPv4 unicast send/receive. */
+export function encodeOpen(asn: number, holdTime: number, routerId: string, addPaths = false): Buffer {
   const caps = Buffer.from([
     1, 4, 0, 1, 0, 1, // MP_BGP: AFI 1, reserved, SAFI 1
     65, 4, (asn >>> 24) & 255, (asn >>> 16) & 255, (asn >>> 8) & 255, asn & 255,
+    ...(addPaths ? [69, 4, 0, 1, 1, 3] : []), // ADD-PATH: AFI 1, SAFI 1, send/receive 3
   ]);
   const optParams = Buffer.concat([Buffer.from([2, caps.length]), caps]);
   const b = header(10 + optParams.length, BgpType.OPEN);
@@ -71,6 +76,8 @@ export interface DecodedOpen {
   readonly holdTime: number;
   readonly routerId: string;
   readonly fourOctetAs: boolean;
+  /** The peer's ADD-PATH send/receive value for IPv4 unicast (RFC 7911 §4; 0 when none). */
+  readonly addPathMode: number;
 }
 
 /** Decode an OPEN body (after the header); throws Error naming the field on malformed input. */
@@ -85,6 +92,7 @@ export function decodeOpen(msg: Buffer): DecodedOpen {
   if (o + optLen > msg.length) throw new Error('OPEN optional parameters overrun the message');
   const end = o + optLen;
   let fourOctetAs = false;
+  let addPathMode = 0;
   while (o + 2 <= end) {
     const ptype = msg.readUInt8(o); const plen = msg.readUInt8(o + 1); o += 2;
     if (o + plen > end) throw new Error('OPEN parameter overruns the parameters');
@@ -93,12 +101,13 @@ export function decodeOpen(msg: Buffer): DecodedOpen {
       while (c + 2 <= o + plen) {
         const code = msg.readUInt8(c); const clen = msg.readUInt8(c + 1); c += 2;
         if (code === 65 && clen === 4 && c + 4 <= msg.length) { fourOctetAs = true; asn = msg.readUInt32BE(c); }
+        if (code === 69) for (let e = c; e + 4 <= c + clen && e + 4 <= msg.length; e += 4) if (msg.readUInt16BE(e) === 1 && msg[e + 2] === 1) addPathMode = msg[e + 3] ?? 0;
         c += clen;
       }
     }
     o += plen;
   }
-  return { version, asn, holdTime, routerId, fourOctetAs };
+  return { version, asn, holdTime, routerId, fourOctetAs, addPathMode };
 }
 
 /**
@@ -106,7 +115,8 @@ export function decodeOpen(msg: Buffer): DecodedOpen {
  * ORIGIN IGP, AS_PATH (one AS_SEQUENCE of `asn`), NEXT_HOP, then as many 4-byte NLRI as fit
  * in one 4096-byte message. Returns one Buffer holding all UPDATEs back to back.
  */
-export function encodeAnnouncements(first24: number, count: number, asn: number, nextHop: string, fourOctetAs: boolean): Buffer {
+export function encodeAnnouncements(first24: number, count: number, asn: number, nextHop: string, fourOctetAs: boolean, addPath = false): Buffer {
+  const ent = addPath ? 8 : 4; // ADD-PATH: path id 1 before each prefix
   const asLen = fourOctetAs ? 4 : 2;
   const attrs = Buffer.alloc(4 + (3 + 2 + asLen) + 7);
   let a = 0;
@@ -117,13 +127,13 @@ export function encodeAnnouncements(first24: number, count: number, asn: number,
   attrs.set([0x40, 3, 4], a); a += 3;
   attrs.writeUInt32BE(ipv4ToInt(nextHop), a);
   const fixed = HEADER_LEN + 2 + 2 + attrs.length;
-  const perMsg = Math.floor((MAX_MESSAGE - fixed) / 4);
+  const perMsg = Math.floor((MAX_MESSAGE - fixed) / ent);
   const msgs = Math.ceil(count / perMsg);
-  const out = Buffer.alloc(msgs * fixed + count * 4);
+  const out = Buffer.alloc(msgs * fixed + count * ent);
   let o = 0; let done = 0;
   while (done < count) {
     const n = Math.min(perMsg, count - done);
-    const len = fixed + n * 4;
+    const len = fixed + n * ent;
     out.fill(0xff, o, o + 16);
     out.writeUInt16BE(len, o + 16);
     out.writeUInt8(BgpType.UPDATE, o + 18);
@@ -133,6 +143,7 @@ export function encodeAnnouncements(first24: number, count: number, asn: number,
     let p = o + fixed;
     for (let i = 0; i < n; i++) {
       const v = first24 + done + i;
+      if (addPath) { out.writeUInt32BE(1, p); p += 4; }
       out[p] = 24; out[p + 1] = (v >>> 16) & 255; out[p + 2] = (v >>> 8) & 255; out[p + 3] = v & 255;
       p += 4;
     }
@@ -142,22 +153,24 @@ export function encodeAnnouncements(first24: number, count: number, asn: number,
 }
 
 /** Pre-encode withdrawals of the same /24s (Withdrawn Routes field only). */
-export function encodeWithdrawals(first24: number, count: number): Buffer {
+export function encodeWithdrawals(first24: number, count: number, addPath = false): Buffer {
+  const ent = addPath ? 8 : 4;
   const fixed = HEADER_LEN + 2 + 2;
-  const perMsg = Math.floor((MAX_MESSAGE - fixed) / 4);
+  const perMsg = Math.floor((MAX_MESSAGE - fixed) / ent);
   const msgs = Math.ceil(count / perMsg);
-  const out = Buffer.alloc(msgs * fixed + count * 4);
+  const out = Buffer.alloc(msgs * fixed + count * ent);
   let o = 0; let done = 0;
   while (done < count) {
     const n = Math.min(perMsg, count - done);
-    const len = fixed + n * 4;
+    const len = fixed + n * ent;
     out.fill(0xff, o, o + 16);
     out.writeUInt16BE(len, o + 16);
     out.writeUInt8(BgpType.UPDATE, o + 18);
-    out.writeUInt16BE(n * 4, o + 19);
+    out.writeUInt16BE(n * ent, o + 19);
     let p = o + 21;
     for (let i = 0; i < n; i++) {
       const v = first24 + done + i;
+      if (addPath) { out.writeUInt32BE(1, p); p += 4; }
       out[p] = 24; out[p + 1] = (v >>> 16) & 255; out[p + 2] = (v >>> 8) & 255; out[p + 3] = v & 255;
       p += 4;
     }
@@ -195,13 +208,13 @@ export class MessageFramer {
  * MP_UNREACH for AFI 1 SAFI 1. `onPrefix(announce, len, key)` where key is the top 24 bits for
  * a /24 (the only length the benchmark counts) and -1 otherwise. Throws Error on malformed input.
  */
-export function walkUpdate(msg: Buffer, onPrefix: (announce: boolean, len: number, key: number) => void): void {
+export function walkUpdate(msg: Buffer, onPrefix: (announce: boolean, len: number, key: number) => void, addPath = false): void {
   const end = msg.length;
   let o = HEADER_LEN;
   if (o + 2 > end) throw new Error('UPDATE: no withdrawn routes length');
   const wlen = msg.readUInt16BE(o); o += 2;
   if (o + wlen + 2 > end) throw new Error('UPDATE: withdrawn routes overrun the message');
-  walkNlri(msg, o, o + wlen, false, onPrefix);
+  walkNlri(msg, o, o + wlen, false, onPrefix, addPath);
   o += wlen;
   const alen = msg.readUInt16BE(o); o += 2;
   const aend = o + alen;
@@ -218,21 +231,22 @@ export function walkUpdate(msg: Buffer, onPrefix: (announce: boolean, len: numbe
       if (afi === 1 && safi === 1) {
         if (type === 14) {
           const nhLen = msg[o + 3] ?? 0;
-          walkNlri(msg, o + 4 + nhLen + 1, o + len, true, onPrefix);
+          walkNlri(msg, o + 4 + nhLen + 1, o + len, true, onPrefix, addPath);
         } else {
-          walkNlri(msg, o + 3, o + len, false, onPrefix);
+          walkNlri(msg, o + 3, o + len, false, onPrefix, addPath);
         }
       }
     }
     o += len;
   }
-  walkNlri(msg, aend, end, true, onPrefix);
+  walkNlri(msg, aend, end, true, onPrefix, addPath);
 }
 
 function walkNlri(msg: Buffer, start: number, end: number, announce: boolean,
-  onPrefix: (announce: boolean, len: number, key: number) => void): void {
+  onPrefix: (announce: boolean, len: number, key: number) => void, addPath: boolean): void {
   let o = start;
   while (o < end) {
+    if (addPath) { if (o + 4 >= end) throw new Error(`UPDATE: path identifier at offset ${o} overruns its field`); o += 4; }
     const len = msg[o] ?? 0;
     if (len > 32) throw new Error(`UPDATE: IPv4 prefix length ${len} at offset ${o}`);
     const bytes = (len + 7) >>> 3;

@@ -58,8 +58,8 @@ export class Injector {
         asn: slot.spec.asn, routerId: slot.spec.local, holdTime: this.holdTime,
         onEstablished: (s) => {
           // Pre-encode now (4-octet AS is known), well before T0.
-          slot.announce = encodeAnnouncements(slot.spec.first24, slot.spec.count, slot.spec.asn, slot.spec.local, s.fourOctetAs);
-          slot.withdraw = encodeWithdrawals(slot.spec.first24, slot.spec.count);
+          slot.announce = encodeAnnouncements(slot.spec.first24, slot.spec.count, slot.spec.asn, slot.spec.local, s.fourOctetAs, s.addPathSend);
+          slot.withdraw = encodeWithdrawals(slot.spec.first24, slot.spec.count, s.addPathSend);
           this.emit({ ev: 'established', local: slot.spec.local, sessions: this.established });
         },
         onClose: (_s, reason) => {

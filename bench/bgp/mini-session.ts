@@ -5,7 +5,7 @@
  * No policy, no RIB, no loop detection: counting is the caller's business.
  */
 import type { Socket } from 'node:net';
-import { BgpType, MessageFramer, decodeOpen, encodeOpen, keepalive, type DecodedOpen } from './bgp-bytes.js';
+import { benchAddPaths, BgpType, MessageFramer, decodeOpen, encodeOpen, keepalive, type DecodedOpen } from './bgp-bytes.js';
 
 export type MiniState = 'OpenSent' | 'OpenConfirm' | 'Established' | 'Closed';
 
@@ -34,16 +34,25 @@ export class MiniSession {
     });
     socket.on('error', (err) => this.close(`socket error: ${err.message}`));
     socket.on('close', () => this.close('connection closed by peer'));
-    socket.write(encodeOpen(opts.asn, opts.holdTime, opts.routerId));
+    socket.write(encodeOpen(opts.asn, opts.holdTime, opts.routerId, benchAddPaths()));
   }
 
   get remote(): string { return `${this.socket.remoteAddress ?? '?'}:${String(this.socket.remotePort ?? '?')}`; }
   get fourOctetAs(): boolean { return this.peerOpen?.fourOctetAs ?? false; }
+  /** ADD-PATH negotiated (we offer send and receive in --add-paths runs): we send path ids (the peer receives). */
+  get addPathSend(): boolean { return benchAddPaths() && ((this.peerOpen?.addPathMode ?? 0) & 1) !== 0; }
+  /** The peer sends path ids. */
+  get addPathReceive(): boolean { return benchAddPaths() && ((this.peerOpen?.addPathMode ?? 0) & 2) !== 0; }
 
   private onMessage(type: number, msg: Buffer): void {
     switch (type) {
       case BgpType.OPEN: {
         this.peerOpen = decodeOpen(msg);
+        if (benchAddPaths() && this.peerOpen.addPathMode !== 3) {
+          // an ADD-PATH run measures sessions that carry path ids both ways, or nothing
+          this.close(`ADD-PATH not negotiated: the peer's OPEN offers send/receive ${this.peerOpen.addPathMode} for IPv4 unicast, not 3`);
+          return;
+        }
         const hold = Math.min(this.opts.holdTime, this.peerOpen.holdTime);
         this.socket.write(keepalive());
         if (hold > 0) {

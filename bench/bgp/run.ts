@@ -24,7 +24,7 @@ const resultsDir = resolve(here, '../../../bench/results');
 
 interface Options {
   loads: string; targets: string; tester: string; reps: string; json?: string; timeout: string;
-  gobgpTimeout: string; establishTimeout: string; maxRssMb: string; allLoads?: boolean; floor: boolean;
+  gobgpTimeout: string; establishTimeout: string; maxRssMb: string; allLoads?: boolean; floor: boolean; addPaths?: boolean;
 }
 
 async function main(): Promise<void> {
@@ -41,7 +41,8 @@ async function main(): Promise<void> {
     .option('--establish-timeout <s>', 'deadline for every session to be Established', '90')
     .option('--max-rss-mb <mb>', 'fail a cell when the target\'s RSS passes this', '4000')
     .option('--all-loads', 'do not skip loads known to take minutes on a target (GoBGP at 100x1k, 1x1M)')
-    .option('--no-floor', 'skip the harness floor (testers straight into the sink)');
+    .option('--no-floor', 'skip the harness floor (testers straight into the sink)')
+    .option('--add-paths', 'negotiate ADD-PATH (RFC 7911, send and receive, IPv4 unicast) on every session: injector, target, sink');
   program.parse();
   const o = program.opts<Options>();
   const log = createLogger('bench-bgp');
@@ -57,6 +58,8 @@ async function main(): Promise<void> {
     reps = Number(o.reps);
     if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps: "${o.reps}" is not a positive integer`);
     if (process.getuid?.() !== 0) throw new Error('needs root (network namespaces)');
+    // read by targets.ts and the injector, sink and BIRD tester (child processes inherit it)
+    if (o.addPaths === true) process.env['TORTIE_BENCH_ADD_PATHS'] = '1';
   } catch (err) {
     process.stderr.write(`bench-bgp: ${(err as Error).message}\n`);
     process.exitCode = 2;
@@ -73,6 +76,7 @@ async function main(): Promise<void> {
   process.on('exit', () => cleanupAllLabsSync());
 
   const notes: string[] = [];
+  if (o.addPaths === true) notes.push('ADD-PATH (RFC 7911) send and receive negotiated on every session (a session without it is closed by the injector and the sink)');
   const idleNode = idleNodeRssMB();
   if (idleNode !== undefined) notes.push(`an idle \`node\` (this Node.js, nothing loaded): ${idleNode.toFixed(0)} MB RSS`);
   if (targets.some((t) => t.startsWith('tortie')) && targetSkipReason('tortie') === undefined) {

@@ -75,7 +75,7 @@ export class RouteSink {
   private adopt(sock: import('node:net').Socket): void {
     const s = new MiniSession(sock, {
       asn: this.opts.asn, routerId: this.opts.routerId, holdTime: this.opts.holdTime,
-      onUpdate: (msg) => this.onUpdate(msg),
+      onUpdate: (msg) => this.onUpdate(msg, s.addPathReceive),
       onEstablished: (x) => this.opts.emit({ ev: 'established', peer: x.remote, asn: x.peerOpen?.asn ?? 0, sessions: this.established }),
       onClose: (x, reason) => {
         this.sessions.delete(x);
@@ -108,7 +108,7 @@ export class RouteSink {
     this.curveN = [this.count];
   }
 
-  private onUpdate(msg: Buffer): void {
+  private onUpdate(msg: Buffer, addPath: boolean): void {
     this.updates++;
     const before = this.count;
     try {
@@ -117,7 +117,7 @@ export class RouteSink {
         const had = this.present[key] === 1;
         if (announce && !had) { this.present[key] = 1; this.count++; }
         else if (!announce && had) { this.present[key] = 0; this.count--; }
-      });
+      }, addPath);
     } catch (err) {
       this.errors++;
       this.opts.emit({ ev: 'error', message: (err as Error).message });

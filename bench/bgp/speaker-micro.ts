@@ -20,7 +20,7 @@ import type { Prefix } from '../../common/prefix.js';
 import { BgpSpeaker } from '../../bgp/speaker/speaker.js';
 import type { PeerConfig } from '../../bgp/speaker/peer-config.js';
 import { MessageFramer } from '../../bgp/wire/framer.js';
-import { countIpv4, warmUp } from '../../bgp/speaker/warm-up.js';
+import { countIpv4, countIpv4AddPath, warmUp } from '../../bgp/speaker/warm-up.js';
 import { encodeMessage } from '../../bgp/wire/message.js';
 import { encodeUpdates, encodeWithdraws } from '../../bgp/wire/update-encoder.js';
 import { INITIAL_CONTEXT, type CodecContext } from '../../bgp/wire/types.js';
@@ -28,10 +28,13 @@ import { INITIAL_CONTEXT, type CodecContext } from '../../bgp/wire/types.js';
 const peers = Number(process.argv[2] ?? 1);
 const routes = Number(process.argv[3] ?? 100_000);
 const port = 40000 + (process.pid % 20000);
-const ctx: CodecContext = { ...INITIAL_CONTEXT, fourOctetAs: true };
+/** MICRO_ADD_PATHS=1: ADD-PATH (RFC 7911) send and receive negotiated on every session, as run.js --add-paths. */
+const addPaths = process.env['MICRO_ADD_PATHS'] === '1';
+const ctx: CodecContext = { ...INITIAL_CONTEXT, fourOctetAs: true, ...(addPaths ? { addPathSend: new Set(['1/1']), addPathReceive: new Set(['1/1']) } : {}) };
 
 function peerCfg(name: string, address: string, asn: number): PeerConfig {
-  return { name, address, asn, port: 179, passive: true, holdTime: 240, keepalive: 80, connectRetry: 5, families: ['ipv4-unicast'], nextHopSelf: false, routeReflectorClient: false };
+  return { name, address, asn, port: 179, passive: true, holdTime: 240, keepalive: 80, connectRetry: 5, families: ['ipv4-unicast'], nextHopSelf: false, routeReflectorClient: false,
+    ...(addPaths ? { addPaths: { send: true, receive: true } } : {}) };
 }
 
 function open(address: string, asn: number, id: number, onMsg?: (b: Uint8Array) => void): Promise<Socket> {
@@ -41,7 +44,8 @@ function open(address: string, asn: number, id: number, onMsg?: (b: Uint8Array) 
     s.on('data', (d: Buffer) => { f.push(d); for (let m = f.next(); m !== undefined; m = f.next()) onMsg?.(m); });
     s.once('error', reject);
     s.once('connect', () => {
-      s.write(encodeMessage({ type: 'open', version: 4, myAs: asn, holdTime: 240, bgpId: id, capabilities: [{ type: 'four-octet-as', asn }, { type: 'multiprotocol', afi: 1, safi: 1 }] }, INITIAL_CONTEXT));
+      s.write(encodeMessage({ type: 'open', version: 4, myAs: asn, holdTime: 240, bgpId: id, capabilities: [{ type: 'four-octet-as', asn }, { type: 'multiprotocol', afi: 1, safi: 1 },
+        ...(addPaths ? [{ type: 'add-path' as const, families: [{ afi: 1, safi: 1, mode: 3 as const }] }] : [])] }, INITIAL_CONTEXT));
       s.write(encodeMessage({ type: 'keepalive' }, ctx));
       resolve(s);
     });
@@ -50,8 +54,8 @@ function open(address: string, asn: number, id: number, onMsg?: (b: Uint8Array) 
 
 /** Tester i's pre-encoded UPDATEs (a function, so the Prefix objects are not kept alive by main's frame). */
 function encodePeer(i: number): { announce: Uint8Array[]; withdraw: Uint8Array[] } {
-  const prefixes: Array<{ prefix: Prefix }> = [];
-  for (let j = 0; j < routes; j++) { const n = (20 << 16) + i * routes + j; prefixes.push({ prefix: { family: 4, bytes: Uint8Array.of(n >>> 16, (n >>> 8) & 255, n & 255, 0), length: 24 } }); }
+  const prefixes: Array<{ prefix: Prefix; pathId?: number }> = [];
+  for (let j = 0; j < routes; j++) { const n = (20 << 16) + i * routes + j; prefixes.push({ prefix: { family: 4, bytes: Uint8Array.of(n >>> 16, (n >>> 8) & 255, n & 255, 0), length: 24 }, ...(addPaths ? { pathId: 1 } : {}) }); }
   const announce: Uint8Array[] = [], withdraw: Uint8Array[] = [];
   for (let k = 0; k < prefixes.length; k += 1000) {
     const chunk = prefixes.slice(k, k + 1000);
@@ -77,7 +81,7 @@ async function main(): Promise<void> {
   let want = -1;
   const mon = await open('127.0.9.1', 65003, 0x0a000901, (m) => {
     if (m[18] !== 2) return;
-    held += countIpv4(m);
+    held += addPaths ? countIpv4AddPath(m) : countIpv4(m);
     if (held === want) done?.();
   });
   const testers = await Promise.all(cfgPeers.slice(0, peers).map((c, i) => open(c.address, c.asn, 0x0a000a00 + i + 1)));
@@ -130,3 +134,4 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => { console.error(err); process.exit(1); });
+

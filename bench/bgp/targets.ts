@@ -19,6 +19,7 @@ import { run } from '../lib/lab.js';
 import { sleep, waitFor } from '../lib/deadline.js';
 import { sampleTree } from '../lib/proc-stats.js';
 import { countBirdEstablished } from './testers.js';
+import { benchAddPaths } from './bgp-bytes.js';
 import { MONITOR_ADDR, MONITOR_AS, TARGET_AS, TARGET_ROUTER_ID, testerAddr, testerAs, type Load } from './plan.js';
 
 export const TARGET_NAMES = ['bird', 'frr', 'gobgp', 'tortie', 'tortie-cold'] as const;
@@ -60,7 +61,7 @@ export function birdTargetConfig(load: Load, logPath: string): string {
     'template bgp tpl {',
     `  local as ${TARGET_AS};`,
     '  connect delay time 1; connect retry time 1; hold time 240;',
-    '  ipv4 { import all; export all; };',
+    `  ipv4 { import all; export all;${benchAddPaths() ? ' add paths on;' : ''} };`,
     '}',
   ];
   for (let i = 0; i < load.peers; i++) l.push(`protocol bgp t${i} from tpl { neighbor ${testerAddr(i)} as ${testerAs(i)}; passive on; }`);
@@ -75,7 +76,14 @@ export function frrTargetConfig(load: Load): string {
   for (let i = 0; i < load.peers; i++) {
     l.push(` neighbor ${testerAddr(i)} remote-as ${testerAs(i)}`, ` neighbor ${testerAddr(i)} passive`);
   }
-  l.push(` neighbor ${MONITOR_ADDR} remote-as ${MONITOR_AS}`, '!');
+  l.push(` neighbor ${MONITOR_ADDR} remote-as ${MONITOR_AS}`);
+  // ADD-PATH runs: FRR always offers receive; send to every neighbour
+  if (benchAddPaths()) {
+    l.push(' address-family ipv4 unicast');
+    for (let i = 0; i < load.peers; i++) l.push(`  neighbor ${testerAddr(i)} addpath-tx-all-paths`);
+    l.push(`  neighbor ${MONITOR_ADDR} addpath-tx-all-paths`, ' exit-address-family');
+  }
+  l.push('!');
   return l.join('\n') + '\n';
 }
 
@@ -85,6 +93,7 @@ export function gobgpTargetConfig(load: Load): string {
     l.push('[[neighbors]]', '  [neighbors.config]', `    neighbor-address = "${addr}"`, `    peer-as = ${asn}`,
       '  [neighbors.timers.config]', '    hold-time = 240', '    keepalive-interval = 80');
     if (passive) l.push('  [neighbors.transport.config]', '    passive-mode = true');
+    if (benchAddPaths()) l.push('  [neighbors.add-paths.config]', '    receive = true', '    send-max = 8');
     l.push('');
   };
   for (let i = 0; i < load.peers; i++) nb(testerAddr(i), testerAs(i), true);
@@ -131,8 +140,9 @@ export async function idleTortieRssMB(warmUp: boolean): Promise<number | undefin
 
 export function tortieArgs(load: Load, ctlPath: string, warmUp = true): string[] {
   const a = [TORTIE_BGPD, '--as', String(TARGET_AS), '--router-id', TARGET_ROUTER_ID, '--ctl', ctlPath, ...(warmUp ? [] : ['--no-warmup'])];
-  for (let i = 0; i < load.peers; i++) a.push('--peer', `${testerAddr(i)},as=${testerAs(i)}`);
-  a.push('--peer', `${MONITOR_ADDR},as=${MONITOR_AS}`);
+  const ap = benchAddPaths() ? ',addpaths' : '';
+  for (let i = 0; i < load.peers; i++) a.push('--peer', `${testerAddr(i)},as=${testerAs(i)}${ap}`);
+  a.push('--peer', `${MONITOR_ADDR},as=${MONITOR_AS}${ap}`);
   return a;
 }
 

@@ -7,6 +7,7 @@
  *   `disable "s*"` (bgperf's method with one process instead of P containers).
  * - injector: bench/bgp/injector-main.js, pre-encoded UPDATEs written at T0.
  */
+import { benchAddPaths } from './bgp-bytes.js';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
@@ -46,7 +47,7 @@ export function birdTesterConfig(load: Load, logPath: string): string {
       `  local ${testerAddr(i)} as ${testerAs(i)};`,
       `  neighbor ${targetAddrFor(i)} as ${TARGET_AS};`,
       '  connect delay time 1; connect retry time 1; hold time 240;',
-      `  ipv4 { table tt${i}; import none; export all; };`,
+      `  ipv4 { table tt${i}; import none; export all;${benchAddPaths() ? ' add paths on;' : ''} };`,
       '}');
   }
   return lines.join('\n') + '\n';

@@ -448,7 +448,7 @@ export interface QuickOptions {
 
 /**
  * The quick form: `--as 65002 --router-id 10.99.0.2 --peer 10.99.0.1,as=65001[,port=N][,passive]
- * [,local=ADDR][,hold=N][,nhs]`; every peer accepts all and passes on all.
+ * [,local=ADDR][,hold=N][,nhs][,bfd][,addpaths]` (addpaths: ADD-PATH both ways); every peer accepts all and passes on all.
  */
 export function quickConfig(o: QuickOptions): BgpdConfig {
   const where = 'command line';
@@ -469,7 +469,7 @@ export function quickConfig(o: QuickOptions): BgpdConfig {
     const [addr, ...opts] = spec.split(',');
     const at = `--peer #${i + 1} ${JSON.stringify(spec)}`;
     if (!addr || !isValidAddress(addr)) throw new ConfigError(`${at}: ${JSON.stringify(addr)} is not an IP address`, where);
-    let peerAs: number | undefined, portN = 179, passive = false, local: string | undefined, hold = 90, nhs = false, withBfd = false;
+    let peerAs: number | undefined, portN = 179, passive = false, local: string | undefined, hold = 90, nhs = false, withBfd = false, addPaths = false;
     for (const opt of opts) {
       const [k, v = ''] = opt.split('=');
       switch (k) {
@@ -480,7 +480,8 @@ export function quickConfig(o: QuickOptions): BgpdConfig {
         case 'hold': hold = Number(v); if (!Number.isInteger(hold) || (hold !== 0 && (hold < 3 || hold > 65535))) throw new ConfigError(`${at}: hold=${v} must be 0 or 3..65535`, where); break;
         case 'nhs': nhs = true; break;
         case 'bfd': withBfd = true; break;
-        default: throw new ConfigError(`${at}: unknown peer option ${JSON.stringify(k)} (known: as=, port=, passive, local=, hold=, nhs, bfd)`, where);
+        case 'addpaths': addPaths = true; break;
+        default: throw new ConfigError(`${at}: unknown peer option ${JSON.stringify(k)} (known: as=, port=, passive, local=, hold=, nhs, bfd, addpaths)`, where);
       }
     }
     if (peerAs === undefined) throw new ConfigError(`${at}: missing as=ASN`, where);
@@ -496,6 +497,7 @@ export function quickConfig(o: QuickOptions): BgpdConfig {
       holdTime: hold, keepalive: Math.floor(hold / 3), connectRetry: 5,
       families: [addr.includes(':') ? 'ipv6-unicast' : 'ipv4-unicast'], nextHopSelf: nhs, routeReflectorClient: false,
       import: acceptAll, export: acceptAll,
+      ...(addPaths ? { addPaths: { send: true, receive: true } } : {}),
     };
   });
   const seen = new Set<string>();

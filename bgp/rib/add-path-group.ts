@@ -28,31 +28,57 @@ const ANY_V4: Prefix = { family: 4, bytes: new Uint8Array(4), length: 0 };
 const ANY_V6: Prefix = { family: 6, bytes: new Uint8Array(16), length: 0 };
 const EMPTY_SKIP: readonly number[] = [];
 
-/** A GroupBatch under construction: entries are (prefix, path id), announcements grouped by attribute set. */
+function copyEntry(from: PrefixList, i: number, to: PrefixList): void {
+  if (from.family(i) === 4) to.pushV4(from.addr(i), from.len(i)); else to.push(from.v6At(i));
+}
+
+/**
+ * A GroupBatch under construction: entries are (prefix, path id), announcements grouped by
+ * attribute set. While entry k is the k-th prefix of the pending list (one path per changed
+ * prefix, the usual batch) the entries are that list itself, not a copy.
+ */
 class PathBatch implements GroupBatch {
-  readonly prefixes = new PrefixList();
   readonly pathIds: number[] = [];
   readonly announce: Array<{ attrs: ExportedAttributes; idx: number[] }> = [];
   readonly withdraw: number[] = [];
-  /** Per entry: the id of the source of its path (the member that must not get it). */
-  readonly sources: string[] = [];
+  private own: PrefixList | undefined;
+  private src: PrefixList | undefined;
   private readonly byAttrs = new Map<ExportedAttributes, number[]>();
   private lastAttrs: ExportedAttributes | undefined;
   private lastList: number[] = [];
 
+  get prefixes(): PrefixList { return this.own ?? this.src ?? (this.own = new PrefixList()); }
+
   /** Entry i of `prefixes`, or `prefixes` itself when it is a Prefix. */
-  private entry(prefixes: PrefixList | Prefix, i: number, id: number, source: string): number {
+  private entry(prefixes: PrefixList | Prefix, i: number, id: number): number {
     const k = this.pathIds.length;
-    if (!(prefixes instanceof PrefixList)) this.prefixes.push(prefixes);
-    else if (prefixes.family(i) === 4) this.prefixes.pushV4(prefixes.addr(i), prefixes.len(i));
-    else this.prefixes.push(prefixes.v6At(i));
+    if (this.own === undefined && i === k && prefixes instanceof PrefixList && (this.src === undefined || this.src === prefixes)) {
+      this.src = prefixes;
+    } else {
+      const own = this.materialize(k);
+      if (!(prefixes instanceof PrefixList)) own.push(prefixes);
+      else copyEntry(prefixes, i, own);
+    }
     this.pathIds.push(id);
-    this.sources.push(source);
     return k;
   }
 
-  add(prefixes: PrefixList | Prefix, i: number, id: number, source: string, attrs: ExportedAttributes): void {
-    const k = this.entry(prefixes, i, id, source);
+  /** Own list holding the first k entries (copied from the pending list when they were it). */
+  private materialize(k: number): PrefixList {
+    if (this.own !== undefined) return this.own;
+    const own = new PrefixList(Math.max(64, k * 2));
+    if (this.src !== undefined) for (let j = 0; j < k; j++) copyEntry(this.src, j, own);
+    this.own = own;
+    return own;
+  }
+
+  /** Done adding: `prefixes` holds exactly the entries. */
+  finish(): void {
+    if (this.own === undefined && this.src !== undefined && this.src.length !== this.pathIds.length) this.materialize(this.pathIds.length);
+  }
+
+  add(prefixes: PrefixList | Prefix, i: number, id: number, attrs: ExportedAttributes): void {
+    const k = this.entry(prefixes, i, id);
     if (attrs !== this.lastAttrs) {
       let l = this.byAttrs.get(attrs);
       if (!l) { l = []; this.byAttrs.set(attrs, l); this.announce.push({ attrs, idx: l }); }
@@ -62,8 +88,8 @@ class PathBatch implements GroupBatch {
     this.lastList.push(k);
   }
 
-  remove(prefixes: PrefixList, i: number, id: number, source: string): void {
-    this.withdraw.push(this.entry(prefixes, i, id, source));
+  remove(prefixes: PrefixList, i: number, id: number): void {
+    this.withdraw.push(this.entry(prefixes, i, id));
   }
 
   get empty(): boolean { return this.pathIds.length === 0; }
@@ -159,15 +185,36 @@ export class AddPathGroup {
     };
     for (let i = 0; i < n; i++) {
       const prefix = !this.cacheable ? prefixes.prefix(i) : prefixes.family(i) === 4 ? ANY_V4 : ANY_V6;
-      this.select(prefix, prev[i] ?? NONE, oldSel, oldAttrs);
-      this.select(prefix, cur[i] ?? NONE, newSel, newAttrs);
+      const pl = prev[i] ?? NONE, cl = cur[i] ?? NONE;
+      if (pl.length <= 1 && cl.length <= 1) {
+        // the common case, one path before and after (or none): no selection lists
+        const o = pl[0], c = cl[0];
+        const oa = o !== undefined ? this.exporter.transform(prefix, o) : null;
+        const ca = c !== undefined ? this.exporter.transform(prefix, c) : null;
+        const oid = oa !== null ? this.ids.of(o!) : -1;
+        const cid = ca !== null ? this.ids.of(c!) : -1;
+        if (ca !== null && !(oid === cid && oa === ca)) {
+          b.add(prefixes, i, cid, ca);
+          const d = oid === cid ? 0 : 1;
+          delta += d;
+          mark(c!.source.id, d);
+        }
+        if (oa !== null && oid !== cid) {
+          b.remove(prefixes, i, oid);
+          delta--;
+          mark(o!.source.id, -1);
+        }
+        continue;
+      }
+      this.select(prefix, pl, oldSel, oldAttrs);
+      this.select(prefix, cl, newSel, newAttrs);
       for (let k = 0; k < newSel.length; k++) {
         const r = newSel[k]!;
         const id = this.ids.of(r);
         let was: ExportedAttributes | undefined;
         for (let j = 0; j < oldSel.length; j++) if (this.ids.of(oldSel[j]!) === id) { was = oldAttrs[j]; break; }
         if (was === newAttrs[k]) continue;
-        b.add(prefixes, i, id, r.source.id, newAttrs[k]!);
+        b.add(prefixes, i, id, newAttrs[k]!);
         const d = was === undefined ? 1 : 0;
         delta += d;
         mark(r.source.id, d);
@@ -175,13 +222,14 @@ export class AddPathGroup {
       for (const o of oldSel) {
         const id = this.ids.of(o);
         if (newSel.some((r) => this.ids.of(r) === id)) continue;
-        b.remove(prefixes, i, id, o.source.id);
+        b.remove(prefixes, i, id);
         delta--;
         mark(o.source.id, -1);
       }
     }
     newSel.length = 0;
     if (b.empty) return;
+    b.finish();
     for (const [id, m] of this.members) {
       const o = own.get(id);
       m.advertised += delta - (o?.delta ?? 0);
@@ -198,9 +246,10 @@ export class AddPathGroup {
       this.select(prefix, cands, sel, attrs);
       for (let k = 0; k < sel.length; k++) {
         const r = sel[k]!;
-        if (r.source.id !== memberId) b.add(prefix, 0, this.ids.of(r), r.source.id, attrs[k]!);
+        if (r.source.id !== memberId) b.add(prefix, 0, this.ids.of(r), attrs[k]!);
       }
     });
+    b.finish();
     const m = this.members.get(memberId);
     if (m) m.advertised = b.pathIds.length;
     return { base: b, skip: EMPTY_SKIP, extra: undefined };

@@ -130,7 +130,8 @@ const BOTH_FAMILIES: ReadonlySet<4 | 6> = new Set([4, 6]);
 export class AdjRibIn {
   /** Rejected markers only; accepted paths are in the Loc-RIB (see the header). */
   private readonly rejected = new PrefixTable<Slot>();
-  private stale: PrefixTable<true> | undefined;
+  /** Stale paths by prefix: `true` for path id 0 alone (no ADD-PATH), else the stale path ids. */
+  private stale: PrefixTable<true | Set<number>> | undefined;
   private staleMarks = 0;
   private nReceived = 0;
   private nRejected = 0;
@@ -224,12 +225,13 @@ export class AdjRibIn {
     let memoOut: PathAttributes | undefined;
     let rejected0: Rejected | undefined;
     const count = nlri.length;
+    const ids = compact?.pathIds;
     for (let k = 0; k < count; k++) {
       const n = list?.[k];
-      const pathId = n?.pathId ?? 0;
+      const pathId = n !== undefined ? n.pathId ?? 0 : ids !== undefined ? ids[k]! : 0;
       let item: PathItem;
       if (sharedRejected) item = pathId === 0 ? (rejected0 ??= new Rejected(0, a, nextHop)) : new Rejected(pathId, a, nextHop);
-      else if (shared) item = pathId === 0 ? (sharedRoute ??= this.routeFor(shared, nextHop, keep)) : this.newRoute(pathId, shared, nextHop ?? shared.nextHop, keep);
+      else if (shared) item = pathId === 0 ? (sharedRoute ??= this.routeFor(shared, nextHop, keep)) : this.routeFor(shared, nextHop, keep, pathId);
       else {
         const r = policy!.evaluate(n ? n.prefix : ipv4PrefixAt(compact!, k), a, subject);
         if (r.type === 'reject') item = pathId === 0 ? (rejected0 ??= new Rejected(0, a, nextHop)) : new Rejected(pathId, a, nextHop);
@@ -238,10 +240,10 @@ export class AdjRibIn {
           let i: PathAttributes;
           if (r.attrs === memoIn && memoOut) { i = memoOut; interner.acquire(i, 1); } else { i = interner.intern(r.attrs, 1); memoIn = r.attrs; memoOut = i; }
           const orig = r.attrs === a ? undefined : a;
-          item = pathId === 0 ? this.routeFor(i, nextHop, orig) : this.newRoute(pathId, i, nextHop ?? i.nextHop, orig);
+          item = this.routeFor(i, nextHop, orig, pathId);
         }
       }
-      if (n) this.store(n.prefix, pathId, item); else this.storeV4(compact!.addrs[k]!, compact!.lens[k]!, item);
+      if (n) this.store(n.prefix, pathId, item); else this.storeV4(compact!.addrs[k]!, compact!.lens[k]!, pathId, item);
     }
     if (shared && nlri.length === 0) interner.release(shared, 0);
     this.flushRelease();
@@ -299,8 +301,15 @@ export class AdjRibIn {
    */
   markStale(families: ReadonlySet<4 | 6> = BOTH_FAMILIES): number {
     this.staleMarks++;
-    const st = this.stale ?? new PrefixTable<true>();
-    this.forEachPath((p) => { if (families.has(p.family)) st.set(p, true); });
+    const st = this.stale ?? new PrefixTable<true | Set<number>>();
+    this.forEachPath((p, item) => {
+      if (!families.has(p.family)) return;
+      const m = st.get(p);
+      if (item.pathId === 0 && (m === undefined || m === true)) { st.set(p, true); return; }
+      const ids = m instanceof Set ? m : new Set<number>(m === true ? [0] : []);
+      ids.add(item.pathId);
+      st.set(p, ids);
+    });
     this.stale = st.size > 0 ? st : undefined;
     return st.size;
   }
@@ -325,12 +334,11 @@ export class AdjRibIn {
     const st = this.stale;
     if (!st) return { cursor: -1, withdrawn: 0 };
     const gone: Nlri[] = [];
-    const next = st.forEachFrom(cursor, max, (prefix) => {
+    const next = st.forEachFrom(cursor, max, (prefix, m) => {
       if (family !== undefined && prefix.family !== family) return;
       st.delete(prefix);
-      for (const r of this.sink.pathsOf(prefix, this.peer)) gone.push({ prefix, pathId: r.pathId });
-      const slot = this.rejected.size > 0 ? this.rejected.get(prefix) : undefined;
-      if (slot !== undefined) for (const p of Array.isArray(slot) ? slot : [slot]) gone.push({ prefix, pathId: p.pathId });
+      // the stale paths only: with ADD-PATH another path of the prefix may have been re-sent
+      if (m === true) gone.push({ prefix, pathId: 0 }); else for (const pathId of m) gone.push({ prefix, pathId });
     });
     if (this.stale === st && st.size === 0) this.stale = undefined;
     if (gone.length > 0) this.withdraw(gone);
@@ -349,9 +357,11 @@ export class AdjRibIn {
     if (!st) return { cursor: -1, marked: 0, withdrawn: 0 };
     const gone: Nlri[] = [];
     const mark: Array<{ prefix: Prefix; route: Route }> = [];
-    const next = st.forEachFrom(cursor, max, (prefix) => {
+    const next = st.forEachFrom(cursor, max, (prefix, m) => {
       if (prefix.family !== family) return;
       for (const r of this.sink.pathsOf(prefix, this.peer)) {
+        // the stale paths only: with ADD-PATH another path of the prefix may have been re-sent
+        if (m === true ? r.pathId !== 0 : !m.has(r.pathId)) continue;
         const c = r.attrs.communities;
         if (c?.includes(WellKnownCommunity.NO_LLGR)) gone.push({ prefix, pathId: r.pathId });
         else if (!r.llgrStale) mark.push({ prefix, route: r });
@@ -398,12 +408,16 @@ export class AdjRibIn {
    * next UPDATE with the same attributes): no per-prefix objects, and a re-announcement with
    * identical attributes is recognised as no change.
    */
-  private routeFor(attrs: PathAttributes, nextHop: Uint8Array | undefined, received: PathAttributes | undefined): Route {
+  /**
+   * The Route for these attributes, next hop and path id: the last one made when they are the
+   * same (one Route serves the NLRI of an UPDATE, also with ADD-PATH where a path id repeats).
+   */
+  private routeFor(attrs: PathAttributes, nextHop: Uint8Array | undefined, received: PathAttributes | undefined, pathId = 0): Route {
     const nh = nextHop ?? attrs.nextHop;
     const last = this.lastRoute;
-    if (last && last.attrs === attrs && this.receivedAttrs.get(last) === received && this.arrival - last.since < SINCE_RESOLUTION_MS
+    if (last && last.attrs === attrs && last.pathId === pathId && this.receivedAttrs.get(last) === received && this.arrival - last.since < SINCE_RESOLUTION_MS
       && (last.nextHop === nh || (last.nextHop && nh && bytesEqual(last.nextHop, nh)))) return last;
-    const r = this.newRoute(0, attrs, nh, received);
+    const r = this.newRoute(pathId, attrs, nh, received);
     this.lastRoute = r;
     return r;
   }
@@ -439,23 +453,24 @@ export class AdjRibIn {
   }
 
   private withdrawV4(list: Ipv4Prefixes): void {
-    const { addrs, lens } = list;
+    const { addrs, lens, pathIds } = list;
     for (let k = 0; k < list.length; k++) {
-      let old: PathItem | undefined = this.sink.swapV4(addrs[k]!, lens[k]!, this.peer, 0, undefined);
-      if (old === undefined && this.rejected.size > 0) old = this.takeRejected(ipv4PrefixAt(list, k), 0);
+      const pathId = pathIds !== undefined ? pathIds[k]! : 0;
+      let old: PathItem | undefined = this.sink.swapV4(addrs[k]!, lens[k]!, this.peer, pathId, undefined);
+      if (old === undefined && this.rejected.size > 0) old = this.takeRejected(ipv4PrefixAt(list, k), pathId);
       if (old !== undefined) this.forget(old, 4);
     }
     this.flushRelease();
     this.sink.flush();
   }
 
-  /** store() of an IPv4 prefix (path id 0) given as address and length; no Prefix object for an accepted route. */
-  private storeV4(addr: number, len: number, item: PathItem): void {
+  /** store() of an IPv4 prefix given as address and length; no Prefix object for an accepted route. */
+  private storeV4(addr: number, len: number, pathId: number, item: PathItem): void {
     if (!(item instanceof Route) || this.rejected.size > 0 || this.stale !== undefined) {
-      this.store(v4Prefix(addr, len), 0, item);
+      this.store(v4Prefix(addr, len), pathId, item);
       return;
     }
-    const old = this.sink.swapV4(addr, len, this.peer, 0, item);
+    const old = this.sink.swapV4(addr, len, this.peer, pathId, item);
     if (old === undefined) this.nReceived++; else this.release(old.attrs);
   }
 
@@ -471,11 +486,20 @@ export class AdjRibIn {
       this.rejected.set(prefix, put(slot, item));
       old ??= before;
     }
-    if (this.stale?.delete(prefix) !== undefined && this.stale.size === 0) this.stale = undefined;
+    if (this.stale !== undefined) this.unmarkStale(prefix, pathId);
     const v6 = prefix.family === 6 ? 1 : 0;
     if (old) { if (old instanceof Rejected) { this.nRejected--; this.n6Rejected -= v6; } } else { this.nReceived++; this.n6Received += v6; }
     if (item instanceof Rejected) { this.nRejected++; this.n6Rejected += v6; }
     if (old instanceof Route) this.release(old.attrs);
+  }
+
+  /** The path was re-sent: no longer stale. */
+  private unmarkStale(prefix: Prefix, pathId: number): void {
+    const st = this.stale!;
+    const m = st.get(prefix);
+    if (m === undefined) return;
+    if (m === true ? pathId === 0 : (m.delete(pathId) && m.size === 0)) st.delete(prefix);
+    if (st.size === 0) this.stale = undefined;
   }
 
   /** Remove and return the rejected marker of `prefix` and `pathId`. */

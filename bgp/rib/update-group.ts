@@ -289,7 +289,9 @@ export class UpdateGroup {
     if (!(prefix.family === 4 ? this.families.v4 : this.families.v6)) return null;
     const cache = prefix.family === 4 ? this.cache4 : this.cache6;
     if (this.cacheable) {
-      if (route === this.memoRoute && prefix.family === this.memoFamily) return this.memoOut;
+      const m = this.memoRoute;
+      if (prefix.family === this.memoFamily && m !== undefined
+        && (route === m || (route.attrs === m.attrs && route.source === m.source && route.nextHop === m.nextHop))) return this.memoOut;
       const hit = cache.get(route);
       if (hit !== undefined) { this.memoRoute = route; this.memoFamily = prefix.family; this.memoOut = hit; return hit; }
     }

@@ -302,7 +302,11 @@ export class Outbound {
       const slot = (family === 6 ? 2 : 0) + (ap ? 1 : 0);
       return (arr[slot] ??= nlriBlob(b.prefixes, idx, family, ap, b.pathIds));
     };
-    if (b.withdraw.length) for (const family of fams) asm.add(blobOf(b.withdraw, family), b.withdraw, family, undefined, skip, stamp);
+    // ADD-PATH entries are (prefix, path id) pairs, never one announced and withdrawn at once: the
+    // withdrawals go last, so a receiver never sees a prefix lose its last path while its
+    // replacement (another path id) is on the way
+    const withdrawLast = b.pathIds !== undefined;
+    if (b.withdraw.length && !withdrawLast) for (const family of fams) asm.add(blobOf(b.withdraw, family), b.withdraw, family, undefined, skip, stamp);
     for (const a of b.announce) {
       for (const family of fams) {
         const blob = blobOf(a.idx, family); // shared by the members of this flush
@@ -316,6 +320,7 @@ export class Outbound {
         }
       }
     }
+    if (b.withdraw.length && withdrawLast) for (const family of fams) asm.add(blobOf(b.withdraw, family), b.withdraw, family, undefined, skip, stamp);
   }
 
   /**

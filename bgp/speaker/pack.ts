@@ -18,6 +18,8 @@ import { afiSafiKey, MessageType, type AfiSafi, type CodecContext } from '../wir
 
 const IPV4_UNICAST: AfiSafi = { afi: 1, safi: 1 };
 const IPV6_UNICAST: AfiSafi = { afi: 2, safi: 1 };
+const IPV4_KEY = afiSafiKey(1, 1);
+const IPV6_KEY = afiSafiKey(2, 1);
 
 function entryBytes(all: PrefixList, i: number, addPath: boolean): number {
   const len = all.family(i) === 4 ? all.len(i) : all.v6At(i).length;
@@ -159,5 +161,5 @@ export class UpdateAssembler {
 
 /** Whether a session sends ADD-PATH identifiers for this family. */
 export function addPathSend(ctx: CodecContext, family: 4 | 6): boolean {
-  return ctx.addPathSend.has(afiSafiKey(family === 4 ? 1 : 2, 1));
+  return ctx.addPathSend.has(family === 4 ? IPV4_KEY : IPV6_KEY);
 }

@@ -12,9 +12,13 @@
  * returns, but the process keeps the memory it grew into: an idle daemon is ~80 MB RSS after
  * it, ~60 MB with --no-warmup (bench/bgp/run.js notes, idleTortieRssMB).
  * Failure (loopback down, a port refused: checked first, so it costs milliseconds) is logged and
- * ignored: the daemon starts cold.
+ * ignored: the daemon starts cold. Rounds alternate between two testers, one without and one
+ * with ADD-PATH (RFC 7911: path ids, the Adj-RIB-In's per-path routes), and every round reaches
+ * both sinks, one without (update group) and one with ADD-PATH (add-path group): tortie-node
+ * negotiates ADD-PATH wherever the peer agrees, tortie-bgpd where configured.
  *
- *   tester 127.0.0.2 ──UPDATEs──▶ private speaker ──UPDATEs──▶ sink 127.0.0.3 (counts prefixes)
+ *   tester 127.0.0.2 ─┐                         ┌─▶ sink 127.0.0.3 (counts prefixes)
+ *   tester 127.0.0.4 ─┴─UPDATEs─▶ private speaker ─┴─▶ sink 127.0.0.5 (ADD-PATH)
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { systemClock } from '../../common/clock.js';
@@ -46,6 +50,7 @@ export interface WarmUpResult {
 }
 
 const CTX: CodecContext = { ...INITIAL_CONTEXT, fourOctetAs: true };
+const CTX_AP: CodecContext = { ...CTX, addPathSend: new Set(['1/1']), addPathReceive: new Set(['1/1']) };
 /**
  * Private-use ASNs (RFC 6996), never seen outside this process. 2-octet ones: values V8 keeps as
  * small integers, like most real AS numbers and router IDs here, so the compiled code and the
@@ -55,6 +60,8 @@ const CTX: CodecContext = { ...INITIAL_CONTEXT, fourOctetAs: true };
 const SPEAKER_AS = 65534;
 const TESTER = { address: '127.0.0.2', asn: 65533, id: 0x0a7f0002 };
 const SINK = { address: '127.0.0.3', asn: 65532, id: 0x0a7f0003 };
+const TESTER_AP = { address: '127.0.0.4', asn: 65531, id: 0x0a7f0004, addPath: true };
+const SINK_AP = { address: '127.0.0.5', asn: 65530, id: 0x0a7f0005, addPath: true };
 /** Distinct prefixes table() can make: 16384 /26s in 172.16.0.0/12 for half of them. */
 const MAX_ROUTES = 32_768;
 /** A loopback connect answers in microseconds; this only bounds the wait for one that never will. */
@@ -99,7 +106,11 @@ class FakePeer {
   private onEstablished: (() => void) | undefined;
   private readonly established = new Promise<void>((r) => { this.onEstablished = r; });
 
-  constructor(private readonly me: { address: string; asn: number; id: number }) {}
+  private readonly ctx: CodecContext;
+
+  constructor(private readonly me: { address: string; asn: number; id: number; addPath?: boolean }) {
+    this.ctx = me.addPath === true ? CTX_AP : CTX;
+  }
 
   /** Listen on an ephemeral port of `me.address`; the speaker connects to it. */
   async listen(): Promise<number> {
@@ -116,14 +127,17 @@ class FakePeer {
     if (this.socket) { s.destroy(); return; }
     this.socket = s;
     s.on('error', () => { /* the rig's deadline reports a dead session */ });
-    const f = new MessageFramer(() => CTX);
+    const f = new MessageFramer(() => this.ctx);
     s.on('data', (d: Buffer) => {
       try {
         f.push(d);
         for (let m = f.next(); m !== undefined; m = f.next()) this.onMessage(m);
       } catch { s.destroy(); }
     });
-    s.write(encodeMessage({ type: 'open', version: 4, myAs: this.me.asn, holdTime: 240, bgpId: this.me.id, capabilities: [{ type: 'four-octet-as', asn: this.me.asn }, { type: 'multiprotocol', afi: 1, safi: 1 }] }, INITIAL_CONTEXT));
+    s.write(encodeMessage({ type: 'open', version: 4, myAs: this.me.asn, holdTime: 240, bgpId: this.me.id, capabilities: [
+      { type: 'four-octet-as', asn: this.me.asn }, { type: 'multiprotocol', afi: 1, safi: 1 },
+      ...(this.me.addPath === true ? [{ type: 'add-path' as const, families: [{ afi: 1, safi: 1, mode: 3 as const }] }] : []),
+    ] }, INITIAL_CONTEXT));
   }
 
   private onMessage(m: Uint8Array): void {
@@ -131,7 +145,7 @@ class FakePeer {
     if (type === MessageType.OPEN) { this.socket?.write(encodeMessage({ type: 'keepalive' }, CTX)); return; }
     if (type === MessageType.KEEPALIVE) { this.onEstablished?.(); return; }
     if (type !== MessageType.UPDATE) return;
-    this.held += countIpv4(m);
+    this.held += this.me.addPath === true ? countIpv4AddPath(m) : countIpv4(m);
     this.waiters = this.waiters.filter((w) => { if (w.want !== this.held) return true; w.resolve(); return false; });
   }
 
@@ -158,6 +172,16 @@ export function countIpv4(m: Uint8Array): number {
   return n;
 }
 
+/** countIpv4 for a session with ADD-PATH: a 4-byte path id before each prefix. */
+export function countIpv4AddPath(m: Uint8Array): number {
+  const wl = (m[19]! << 8) | m[20]!;
+  let n = 0;
+  for (let p = 21; p < 21 + wl;) { n--; p += 5 + ((m[p + 4]! + 7) >>> 3); }
+  const al = (m[21 + wl]! << 8) | m[22 + wl]!;
+  for (let p = 23 + wl + al; p < m.length;) { n++; p += 5 + ((m[p + 4]! + 7) >>> 3); }
+  return n;
+}
+
 /** Connect to a throw-away listener on `address`: rejects at once when loopback is down (ENETUNREACH). */
 async function loopbackProbe(address: string): Promise<void> {
   const srv = createServer((s) => s.destroy());
@@ -181,6 +205,8 @@ async function loopbackProbe(address: string): Promise<void> {
 class Rig {
   private readonly tester = new FakePeer(TESTER);
   private readonly sink = new FakePeer(SINK);
+  private readonly testerAp = new FakePeer(TESTER_AP);
+  private readonly sinkAp = new FakePeer(SINK_AP);
   private speaker: BgpSpeaker | undefined;
   private closing = false;
 
@@ -189,26 +215,28 @@ class Rig {
   async run(rounds: number): Promise<void> {
     await loopbackProbe(TESTER.address); // fail now, not after the speaker's connect retries
     this.live();
-    const [tPort, sPort] = await Promise.all([this.tester.listen(), this.sink.listen()]);
+    const [tPort, sPort, taPort, saPort] = await Promise.all([this.tester.listen(), this.sink.listen(), this.testerAp.listen(), this.sinkAp.listen()]);
     this.live();
-    const peer = (name: string, p: { address: string; asn: number }, port: number): PeerConfig => ({
+    const peer = (name: string, p: { address: string; asn: number; addPath?: boolean }, port: number): PeerConfig => ({
       name, address: p.address, asn: p.asn, port, passive: false, holdTime: 240, keepalive: 80, connectRetry: 1,
       families: ['ipv4-unicast'], nextHopSelf: false, routeReflectorClient: false,
+      ...(p.addPath === true ? { addPaths: { send: true, receive: true } } : {}),
     });
     this.speaker = new BgpSpeaker({
       clock: systemClock, logger: silentLogger(),
       connect: (o) => connect({ host: o.host, port: o.port }),
       listen: () => Promise.reject(new Error('the warm-up speaker does not listen')),
-    }, { routerId: '10.127.0.1', asn: SPEAKER_AS, listen: { address: '127.0.0.1', port: 0 }, peers: [peer('tester', TESTER, tPort), peer('sink', SINK, sPort)] });
+    }, { routerId: '10.127.0.1', asn: SPEAKER_AS, listen: { address: '127.0.0.1', port: 0 }, peers: [peer('tester', TESTER, tPort), peer('sink', SINK, sPort), peer('tester-ap', TESTER_AP, taPort), peer('sink-ap', SINK_AP, saPort)] });
     await this.speaker.start(); // close() during start stops it: this.speaker is already set
     this.live();
-    await Promise.all([this.tester.whenEstablished(), this.sink.whenEstablished()]);
-    const { announce, withdraw } = table(this.routes);
+    await Promise.all([this.tester, this.sink, this.testerAp, this.sinkAp].map((p) => p.whenEstablished()));
+    const plain = table(this.routes, CTX), ap = table(this.routes, CTX_AP);
     for (let r = 0; r < rounds; r++) {
-      this.tester.write(announce);
-      await this.sink.until(this.routes);
-      this.tester.write(withdraw);
-      await this.sink.until(0);
+      const [t, { announce, withdraw }] = r % 2 === 0 ? [this.tester, plain] : [this.testerAp, ap];
+      t.write(announce);
+      await Promise.all([this.sink.until(this.routes), this.sinkAp.until(this.routes)]);
+      t.write(withdraw);
+      await Promise.all([this.sink.until(0), this.sinkAp.until(0)]);
     }
   }
 
@@ -219,8 +247,7 @@ class Rig {
 
   async close(): Promise<void> {
     this.closing = true;
-    this.tester.close();
-    this.sink.close();
+    for (const p of [this.tester, this.sink, this.testerAp, this.sinkAp]) p.close();
     await this.speaker?.stop().catch(() => undefined);
   }
 }
@@ -232,7 +259,7 @@ class Rig {
  * small integers) and more than one length go through the compiled code; under three attribute
  * sets (with and without MED and communities) so the decoder and the RIB see more than one shape.
  */
-function table(routes: number): { announce: Uint8Array; withdraw: Uint8Array } {
+function table(routes: number, ctx: CodecContext): { announce: Uint8Array; withdraw: Uint8Array } {
   const sets: PathAttributes[] = [
     { origin: 0, asPath: [{ type: 2, asns: [TESTER.asn, 65001] }] },
     { origin: 0, asPath: [{ type: 2, asns: [TESTER.asn, 65002, 65003] }], med: 10 },
@@ -241,15 +268,15 @@ function table(routes: number): { announce: Uint8Array; withdraw: Uint8Array } {
   const nh = Uint8Array.of(192, 0, 2, 2); // TEST-NET-1 (RFC 5737): loopback next hops are refused as martians
   const ann: Uint8Array[] = [], wd: Uint8Array[] = [];
   for (let k = 0; k < routes; k += 1000) {
-    const chunk: Array<{ prefix: Prefix }> = [];
+    const chunk: Array<{ prefix: Prefix; pathId?: number }> = [];
     const high = (k / 1000) % 2 === 1;
     for (let j = k; j < Math.min(routes, k + 1000); j++) {
       const n = Math.floor(k / 2000) * 1000 + (j - k); // the n-th prefix of its half
       const a = high ? (0xac100000 + (n << 6)) >>> 0 : (0x0a000000 + (n << 8)) >>> 0;
-      chunk.push({ prefix: { family: 4, bytes: intToIpv4(a), length: high ? 26 : 24 } });
+      chunk.push({ prefix: { family: 4, bytes: intToIpv4(a), length: high ? 26 : 24 }, ...(ctx === CTX_AP ? { pathId: 1 + (j % 3) } : {}) });
     }
-    ann.push(...encodeUpdates({ afi: 1, safi: 1 }, sets[(k / 1000) % sets.length]!, chunk, nh, CTX));
-    wd.push(...encodeWithdraws({ afi: 1, safi: 1 }, chunk, CTX));
+    ann.push(...encodeUpdates({ afi: 1, safi: 1 }, sets[(k / 1000) % sets.length]!, chunk, nh, ctx));
+    wd.push(...encodeWithdraws({ afi: 1, safi: 1 }, chunk, ctx));
   }
   return { announce: Buffer.concat(ann), withdraw: Buffer.concat(wd) };
 }

@@ -66,20 +66,27 @@ export function decodeNlri(buf: Uint8Array, start: number, end: number, family: 
 export const NO_IPV4_PREFIXES: Ipv4Prefixes = Object.freeze({ length: 0, addrs: new Uint32Array(0), lens: new Uint8Array(0) });
 
 /**
- * decodeNlri for IPv4 without ADD-PATH, into two typed arrays instead of an object per prefix
- * (see Ipv4Prefixes). Same checks, errors and host-bit clearing as decodeNlri.
+ * decodeNlri for IPv4, into typed arrays instead of an object per prefix (see Ipv4Prefixes);
+ * with `addPath` also the path identifiers. Same checks, errors and host-bit clearing as decodeNlri.
  */
 export function decodeNlriV4(buf: Uint8Array, start: number, end: number,
-  subcode: number = UpdateSubcode.INVALID_NETWORK_FIELD, what = 'NLRI'): Ipv4Prefixes {
+  subcode: number = UpdateSubcode.INVALID_NETWORK_FIELD, what = 'NLRI', addPath = false): Ipv4Prefixes {
   if (start >= end) return NO_IPV4_PREFIXES;
   // at most one prefix per 1 octet (/0): size by a first walk over the length octets
+  const skip = addPath ? 4 : 0;
   let count = 0;
-  for (let q = start; q < end; count++) q += 1 + (((buf[q] as number) + 7) >>> 3);
+  for (let q = start; q < end; count++) q += 1 + skip + (((buf[q + skip] ?? 0) + 7) >>> 3);
   const addrs = new Uint32Array(count);
   const lens = new Uint8Array(count);
+  const ids = addPath ? new Uint32Array(count) : undefined;
   let p = start;
   let n = 0;
   while (p < end) {
+    if (ids !== undefined) {
+      if (end - p < 5) throw nlriError(subcode, `${what}: truncated path identifier at octet ${p - start}`);
+      ids[n] = (((buf[p] as number) << 24) | ((buf[p + 1] as number) << 16) | ((buf[p + 2] as number) << 8) | (buf[p + 3] as number)) >>> 0;
+      p += 4;
+    }
     const len = buf[p] as number;
     if (len > 32) throw nlriError(subcode, `${what}: prefix length ${len} exceeds 32 at octet ${p - start}`);
     const nbytes = (len + 7) >>> 3;
@@ -95,13 +102,13 @@ export function decodeNlriV4(buf: Uint8Array, start: number, end: number,
     n++;
     p += 1 + nbytes;
   }
-  return { length: n, addrs, lens };
+  return ids !== undefined ? { length: n, addrs, lens, pathIds: ids } : { length: n, addrs, lens };
 }
 
-/** encodeNlri for Ipv4Prefixes (decodeNlriV4's output); path id 0 with ADD-PATH. */
+/** encodeNlri for Ipv4Prefixes (decodeNlriV4's output); with ADD-PATH its path ids (0 when it has none). */
 export function encodeNlriV4(w: Writer, list: Ipv4Prefixes, addPath: boolean): void {
   for (let i = 0; i < list.length; i++) {
-    if (addPath) w.u32(0);
+    if (addPath) w.u32(list.pathIds?.[i] ?? 0);
     const l = list.lens[i] as number, a = list.addrs[i] as number;
     w.u8(l);
     for (let b = 0; b * 8 < l; b++) w.u8((a >>> (24 - 8 * b)) & 255);

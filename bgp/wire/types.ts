@@ -154,6 +154,8 @@ export interface Ipv4Prefixes {
   readonly length: number;
   readonly addrs: Uint32Array;
   readonly lens: Uint8Array;
+  /** Each prefix's RFC 7911 path identifier, when ADD-PATH receive is negotiated for IPv4 unicast. */
+  readonly pathIds?: Uint32Array;
 }
 
 export interface MpReach {

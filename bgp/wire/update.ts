@@ -57,9 +57,9 @@ export function decodeUpdateBody(buf: Uint8Array, start: number, end: number, ct
       `withdrawn routes length ${wl} runs past the message (${bodyLen - 4} bytes available)`);
   }
   const addPath4 = ctx.addPathReceive.has(IPV4_UNICAST);
-  const compact = options.compactIpv4 === true && !addPath4;
+  const compact = options.compactIpv4 === true;
   const withdrawn = wl === 0 || compact ? [] : decodeNlri(buf, start + 2, start + 2 + wl, 4, addPath4, UpdateSubcode.INVALID_NETWORK_FIELD, 'withdrawn routes');
-  const withdrawn4 = compact ? decodeNlriV4(buf, start + 2, start + 2 + wl, UpdateSubcode.INVALID_NETWORK_FIELD, 'withdrawn routes') : NO_IPV4_PREFIXES;
+  const withdrawn4 = compact ? decodeNlriV4(buf, start + 2, start + 2 + wl, UpdateSubcode.INVALID_NETWORK_FIELD, 'withdrawn routes', addPath4) : NO_IPV4_PREFIXES;
   const aStart = start + 2 + wl + 2;
   const al = ((buf[aStart - 2] as number) << 8) | (buf[aStart - 1] as number);
   if (aStart + al > end) {
@@ -69,7 +69,7 @@ export function decodeUpdateBody(buf: Uint8Array, start: number, end: number, ct
   const layout: AttributeLayoutEntry[] | undefined = options.preserveLayout ? [] : undefined;
   const st = decodeAttributeList(buf, aStart, aStart + al, ctx, layout);
   const nlri = aStart + al === end || compact ? [] : decodeNlri(buf, aStart + al, end, 4, addPath4, UpdateSubcode.INVALID_NETWORK_FIELD, 'NLRI');
-  const nlri4 = compact ? decodeNlriV4(buf, aStart + al, end, UpdateSubcode.INVALID_NETWORK_FIELD, 'NLRI') : NO_IPV4_PREFIXES;
+  const nlri4 = compact ? decodeNlriV4(buf, aStart + al, end, UpdateSubcode.INVALID_NETWORK_FIELD, 'NLRI', addPath4) : NO_IPV4_PREFIXES;
   const nNlri = nlri.length + nlri4.length;
   const attrs = st.attrs;
   if (st.unknown.length > 0) attrs.unknown = st.unknown;

@@ -462,4 +462,6 @@ export interface TortieRoute {
   readonly since: number;
   /** Kept across the peer's graceful restart, not re-sent yet. */
   readonly stale?: true;
+  /** The peer's path id (ADD-PATH receive); absent when 0. */
+  readonly pathId?: number;
 }

@@ -120,6 +120,8 @@ describe('bgpd config', () => {
     assert.deepEqual(addPathFamilies(long), [{ afi: 2, safi: 1, mode: 2 }], 'capability 69: IPv6 unicast, send only');
     assert.deepEqual(addPathFamilies(ap('on')!), [{ afi: 1, safi: 1, mode: 3 }, { afi: 2, safi: 1, mode: 3 }]);
     assert.throws(() => ap('sometimes'), /p\.yaml:\d+: peers\[0\]\.addPaths/);
+    const q = quickConfig({ as: '65002', routerId: '10.0.0.2', peer: ['10.0.0.1,as=65001,addpaths', '10.0.0.3,as=65003'], originate: [] });
+    assert.deepEqual(q.speaker.peers.map((x) => x.addPaths), [{ send: true, receive: true }, undefined], 'quick form: addpaths');
     assert.throws(() => ap('{ receive: true, limit: 2 }'), /addPaths\.limit without send/);
     assert.throws(() => ap('{ send: true, limit: 0 }'), /peers\[0\]\.addPaths/);
     assert.throws(() => parseConfigText(GOOD.replace('families: [ipv4-unicast, ipv6-unicast]', 'families: [ipv4-unicast]')

@@ -106,7 +106,7 @@ describe('interop: ADD-PATH with FRR (receive) and GoBGP (send)', { skip, timeou
     }, { what: 'FRR has three paths for the prefix', timeoutMs: 30_000 });
     const ours = await pollUntil(async () => { const p = await ourPaths(); return p.length === 3 ? p : undefined; },
       { what: 'tortie-bgpd holds three paths from FRR', timeoutMs: 20_000 });
-    const ids = ours.map((r) => (r as { pathId?: number }).pathId);
+    const ids = ours.map((r) => r.pathId);
     assert.equal(new Set(ids).size, 3, `three distinct path ids: ${JSON.stringify(ids)}`);
     assert.equal(ours.filter((r) => r.best).length, 1, 'one best among them');
     const text = t.ctl('show', 'route', PREFIX);

@@ -238,6 +238,16 @@ describe('Adj-RIB-In import rules', () => {
     assert.deepEqual(changes.map((c) => [formatPrefix(c.prefix), c.best]), [['10.8.0.0/24', undefined]]);
     assert.equal(rib.best(p('10.7.0.0/24'))?.attrs.med, 1);
   });
+  it('graceful restart with ADD-PATH: a path id not re-sent is swept although another path of its prefix was', () => {
+    const rib = mk();
+    const e1 = rib.addPeer(peer('e1', 'ebgp', 1));
+    e1.update([1, 2].map((pathId) => ({ prefix: p('10.7.0.0/24'), pathId })), attrs());
+    e1.markStale();
+    e1.update([{ prefix: p('10.7.0.0/24'), pathId: 1 }], attrs({ med: 1 }));
+    assert.equal(e1.sweepStale(), 1);
+    assert.deepEqual(rib.candidates(p('10.7.0.0/24')).map((r) => [r.pathId, r.attrs.med]), [[1, 1]]);
+    assert.equal(e1.staleCount, 0);
+  });
   it('re-evaluates when the next-hop hook changes its answer', () => {
     const down = new Set<number>();
     const rib = new LocRib({ localAs: LOCAL_AS, routerId: ROUTER_ID, bestPath: { nextHopReachable: (nh) => !down.has(nh?.[3] ?? -1) } });

@@ -3,7 +3,7 @@
  * (send and receive on every session, iBGP): a route reflector R with clients A and B (and D,
  * later). A and B originate the same prefix with different next hops; each gets the other's path
  * (never its own), D both under R's path ids; C (an iBGP non-client without ADD-PATH) the best
- * only; a withdrawal removes that path only.
+ * only; a withdrawal removes that path only. IPv4 and IPv6 (MP_REACH / MP_UNREACH with path ids).
  *
  *   A 127.0.0.11 ─┐
  *                 ├─ R 127.0.0.10 (RR, AS 65000) ── C 127.0.0.13 (non-client, no ADD-PATH)
@@ -19,7 +19,7 @@ import type { PeerConfig } from '../../../bgp/speaker/peer-config.js';
 const port = 20000 + ((process.pid + 7919) % 20000);
 const ON = { send: true, receive: true } as const;
 const peer = (p: Partial<PeerConfig> & Pick<PeerConfig, 'name' | 'address' | 'asn'>): PeerConfig => ({
-  port, passive: false, holdTime: 9, keepalive: 3, connectRetry: 1, families: ['ipv4-unicast'], nextHopSelf: false, routeReflectorClient: false, ...p,
+  port, passive: false, holdTime: 9, keepalive: 3, connectRetry: 1, families: ['ipv4-unicast', 'ipv6-unicast'], nextHopSelf: false, routeReflectorClient: false, ...p,
 });
 
 describe('BgpSpeaker ADD-PATH over loopback', () => {
@@ -45,6 +45,8 @@ describe('BgpSpeaker ADD-PATH over loopback', () => {
     a.originate('10.9.0.0/24', { nextHop: '192.0.2.11' });
     b.originate('10.9.0.0/24', { nextHop: '192.0.2.12', localPref: 50 });
     b.originate('10.9.1.0/24', { nextHop: '192.0.2.12' });
+    a.originate('2001:db8:9::/48', { nextHop: '2001:db8::11' });
+    b.originate('2001:db8:9::/48', { nextHop: '2001:db8::12' });
     await pollUntil(() => r.routes('10.9.0.0/24').length === 2, { what: 'R holds both paths' });
     assert.ok(r.status().find((p) => p.name === 'a')?.capabilities.includes('ADD-PATH'));
     // A gets B's path only (its own is never sent back), B gets A's; C without ADD-PATH gets the best (A's, higher LOCAL_PREF)
@@ -60,12 +62,17 @@ describe('BgpSpeaker ADD-PATH over loopback', () => {
     assert.deepEqual(both.map((x) => x.nextHop).sort(), ['192.0.2.11', '192.0.2.12']);
     assert.equal(new Set(both.map((x) => x.pathId)).size, 2, 'two path ids');
     assert.equal(both.find((x) => x.best)?.nextHop, '192.0.2.11', 'best path over both: LOCAL_PREF 100 over 50');
+    const both6 = await pollUntil(() => { const v = d.routes('2001:db8:9::/48'); return v.length === 2 ? v : undefined; }, { what: 'D holds both IPv6 paths (MP_REACH with path ids)' });
+    assert.deepEqual(both6.map((x) => x.nextHop).sort(), ['2001:db8::11', '2001:db8::12']);
     // A withdraws: D keeps B's path under its id; C's best becomes B's
     const bId = both.find((x) => x.nextHop === '192.0.2.12')?.pathId;
     a.withdraw('10.9.0.0/24');
     await pollUntil(() => d.routes('10.9.0.0/24').length === 1, { what: 'D holds one path' });
     assert.equal(d.routes('10.9.0.0/24')[0]?.pathId, bId, 'B\'s path kept its id');
     await pollUntil(() => c.routes('10.9.0.0/24').length === 1 && c.routes('10.9.0.0/24')[0]?.nextHop === '192.0.2.12', { what: 'C has B\'s path now' });
-    assert.equal(r.status().find((p) => p.name === 'd')?.prefixes.advertised, 2, 'D: 10.9.0.0/24 (B) and 10.9.1.0/24');
+    assert.equal(r.status().find((p) => p.name === 'd')?.prefixes.advertised, 4, 'D: 10.9.0.0/24 (B), 10.9.1.0/24 and both paths of 2001:db8:9::/48');
+    a.withdraw('2001:db8:9::/48');
+    await pollUntil(() => d.routes('2001:db8:9::/48').length === 1, { what: 'D holds one IPv6 path (MP_UNREACH by path id)' });
+    assert.equal(d.routes('2001:db8:9::/48')[0]?.nextHop, '2001:db8::12');
   });
 });

@@ -252,7 +252,7 @@ function decodedAs(bytes: Uint8Array, ctx: CodecContext, compactIpv4: boolean): 
     const m = d.message;
     if (m.type !== 'update' || m.compact4 === undefined) return { ...d, problems: d.problems.map((p) => p.message) };
     const { compact4, ...rest } = m;
-    const expand = (l: Ipv4Prefixes): Nlri[] => Array.from({ length: l.length }, (_, i) => ({ prefix: ipv4PrefixAt(l, i) }));
+    const expand = (l: Ipv4Prefixes): Nlri[] => Array.from({ length: l.length }, (_, i) => ({ prefix: ipv4PrefixAt(l, i), ...(l.pathIds ? { pathId: l.pathIds[i]! } : {}) }));
     // re-encoding the compact form gives the bytes the Nlri form re-encodes to
     if (d.action === undefined) assert.deepEqual(encodeMessage(m, ctx), encodeMessage({ ...rest, withdrawn: expand(compact4.withdrawn), nlri: expand(compact4.nlri) }, ctx));
     return { ...d, message: { ...rest, withdrawn: expand(compact4.withdrawn), nlri: expand(compact4.nlri) }, problems: d.problems.map((p) => p.message) };
@@ -262,8 +262,7 @@ function decodedAs(bytes: Uint8Array, ctx: CodecContext, compactIpv4: boolean): 
   }
 }
 
-test('compactIpv4: the same prefixes, problems and errors as the Nlri form (valid, mutated and captured UPDATEs)', () => {
-  const ctx4 = CONTEXTS[0]?.[1] as CodecContext;
+for (const ctx4 of [CONTEXTS[0]?.[1] as CodecContext, CONTEXTS[1]?.[1] as CodecContext]) test(`compactIpv4${ctx4.addPathReceive.size ? ' with ADD-PATH' : ''}: the same prefixes, path ids, problems and errors as the Nlri form (valid, mutated and captured UPDATEs)`, () => {
   const seedArb = fc.oneof(fc.constantFrom(...corpus()), updateArb(ctx4).map((m) => encodeMessage(m, ctx4)));
   let compared = 0;
   fc.assert(fc.property(seedArb, fc.option(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }))), (seed, mutation) => {
