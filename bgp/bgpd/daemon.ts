@@ -59,10 +59,11 @@ export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; ctlGro
   const speaker = new BgpSpeaker(realDeps(logger), cfg.speaker);
   const k = cfg.kernel;
   const kernel = k !== undefined && opts.kernel !== undefined ? await opts.kernel(k) : undefined;
+  let detachKernel = (): void => undefined;
   if (k !== undefined && kernel !== undefined) {
     await kernel.start();
     const families = new Set(k.families);
-    speaker.onBestPathChange((c) => {
+    detachKernel = speaker.onBestPathChange((c) => {
       if (families.has(c.prefix.includes(':') ? 6 : 4)) kernel.set(c.prefix, kernelNextHops(c, k.mergePaths));
     });
     logger.info({ table: k.table, protocol: k.protocol, mergePaths: k.mergePaths, persist: k.persist }, 'kernel routes: exporting best paths');
@@ -119,6 +120,9 @@ export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; ctlGro
     stopping = true;
     // AdminDown first (RFC 5882 §3.2): peers keep forwarding until our Cease/2 arrives.
     await bfd?.stop();
+    // The kernel keeps what it has while the sessions close (their withdrawals are not ours to
+    // program): then `persist` leaves it all, and otherwise stop() removes it all.
+    detachKernel();
     await speaker.stop();
     if (k !== undefined) await kernel?.stop(k.persist).catch((err: unknown) => logger.warn({ err: describeError(err) }, 'kernel routes: stop failed'));
     await new Promise<void>((r) => ctl.close(() => r()));

@@ -4,7 +4,7 @@
  * ToRs as next hops (RTA_MULTIPATH, our protocol and table); traffic to the server flows; when
  * one ToR's session goes down the route narrows to the other ToR and traffic still flows; a
  * route deleted behind our back comes back; SIGTERM removes our routes (no `persist`), other
- * protocols' routes stay.
+ * protocols' routes stay; with `persist` they stay after the daemon exits.
  *
  *                  ┌── tor1 FRR AS65101 ──┐
  *   node (ns n)  eth1 10.0.1.2 ─ 10.0.1.1   10.9.1.1 ─ 10.9.1.2 s1 ┐
@@ -105,5 +105,14 @@ describe('tortie-bgpd kernel section: dual-ToR ECMP into the kernel', { skip, ti
     await pollUntil(() => route() === undefined || undefined, { what: 'our route removed at stop', timeoutMs: 10_000 });
     const other = JSON.parse(sh('ip', ['-n', n, '-j', 'route', 'show', '203.0.113.0/24'])) as IpRoute[];
     assert.equal(other.length, 1, 'the static route stays');
+    await pollUntil(() => t.proc.exited || undefined, { what: 'tortie-bgpd exited', timeoutMs: 10_000 });
+  });
+
+  it('with persist the routes stay in the kernel after the daemon exits (BIRD persist)', async () => {
+    const p = await TortieBgpd.start(topo, n, { yaml: NODE.replace('persist: false', 'persist: true') });
+    await pollUntil(() => hops().length === 2 || undefined, { what: 'ECMP route again', timeoutMs: 30_000 });
+    p.signal('SIGTERM');
+    await pollUntil(() => p.proc.exited || undefined, { what: 'tortie-bgpd exited', timeoutMs: 10_000 });
+    assert.deepEqual(hops(), ['10.0.1.1@eth1', '10.0.2.1@eth2']);
   });
 });
