@@ -29,6 +29,9 @@ export function realDeps(logger: Logger): SpeakerDeps {
   };
 }
 
+/** Longest wait with `kernel.persist` for every peer's End-of-RIB before the kernel is programmed. */
+const PERSIST_WAIT_MS = 30_000;
+
 export interface Daemon { readonly speaker: BgpSpeaker; stop(): Promise<void> }
 
 /**
@@ -37,6 +40,8 @@ export interface Daemon { readonly speaker: BgpSpeaker; stop(): Promise<void> }
  */
 export interface KernelSink {
   start(): Promise<void>;
+  /** Begin writing (and removing) routes; before it, set() only records. */
+  program(): void;
   /** The next hops of `prefix`, best first; undefined: no route. */
   set(prefix: string, nextHops: readonly string[] | undefined): void;
   stop(persist: boolean): Promise<void>;
@@ -69,6 +74,25 @@ export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; ctlGro
     logger.info({ table: k.table, protocol: k.protocol, mergePaths: k.mergePaths, persist: k.persist }, 'kernel routes: exporting best paths');
   }
   await speaker.start();
+  let waitForSync: ReturnType<typeof setInterval> | undefined;
+  if (k !== undefined && kernel !== undefined) {
+    if (!k.persist) kernel.program();
+    else {
+      // Routes kept from the last run forward meanwhile: programming starts (and removes what
+      // is no longer learned) once every peer has sent its End-of-RIB, or after PERSIST_WAIT_MS
+      // (BIRD's kernel protocol defers its sync until graceful-restart recovery ends likewise).
+      const t0 = systemClock.now();
+      const timer = waitForSync = setInterval(() => {
+        const peers = speaker.status().filter((p) => p.enabled);
+        const synced = peers.every((p) => p.state === 'Established' && p.eorReceived.length > 0);
+        if (!synced && systemClock.now() - t0 < PERSIST_WAIT_MS) return;
+        clearInterval(timer);
+        logger.info({ synced, waitedMs: systemClock.now() - t0 }, 'kernel routes: programming');
+        kernel.program();
+      }, 200);
+      timer.unref();
+    }
+  }
   let originated = new Set<string>();
   const applyOriginate = (c: BgpdConfig) => {
     const next = new Set(c.originate.map((o) => o.prefix));
@@ -123,6 +147,7 @@ export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; ctlGro
     // The kernel keeps what it has while the sessions close (their withdrawals are not ours to
     // program): then `persist` leaves it all, and otherwise stop() removes it all.
     detachKernel();
+    clearInterval(waitForSync);
     await speaker.stop();
     if (k !== undefined) await kernel?.stop(k.persist).catch((err: unknown) => logger.warn({ err: describeError(err) }, 'kernel routes: stop failed'));
     await new Promise<void>((r) => ctl.close(() => r()));
