@@ -145,8 +145,10 @@ export function kernelRoutes(s: Snapshot, learned: readonly LearnedRoute[], work
     const hops: DesiredNextHop[] = [];
     const seen = new Set<string>();
     let why = '';
+    const family = prefix.includes(':') ? 6 : 4;
     for (const nh of nextHops) {
       if (nh === localIp || nh === localIp6) continue;
+      try { if (parseAddress(nh).family !== family) continue; } catch { continue; }
       const d = direct(prefix, nh, metric);
       if (typeof d === 'string') { why ||= d; continue; }
       const key = `${d.iface ?? ''}/${d.gateway ?? ''}`;

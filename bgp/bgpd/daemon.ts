@@ -29,6 +29,9 @@ export function realDeps(logger: Logger): SpeakerDeps {
   };
 }
 
+/** Longest wait with `kernel.persist` for every peer's End-of-RIB before the kernel is programmed. */
+const PERSIST_WAIT_MS = 30_000;
+
 export interface Daemon { readonly speaker: BgpSpeaker; stop(): Promise<void> }
 
 /**
@@ -37,6 +40,8 @@ export interface Daemon { readonly speaker: BgpSpeaker; stop(): Promise<void> }
  */
 export interface KernelSink {
   start(): Promise<void>;
+  /** Begin writing (and removing) routes; before it, set() only records. */
+  program(): void;
   /** The next hops of `prefix`, best first; undefined: no route. */
   set(prefix: string, nextHops: readonly string[] | undefined): void;
   stop(persist: boolean): Promise<void>;
@@ -59,15 +64,35 @@ export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; ctlGro
   const speaker = new BgpSpeaker(realDeps(logger), cfg.speaker);
   const k = cfg.kernel;
   const kernel = k !== undefined && opts.kernel !== undefined ? await opts.kernel(k) : undefined;
+  let detachKernel = (): void => undefined;
   if (k !== undefined && kernel !== undefined) {
     await kernel.start();
     const families = new Set(k.families);
-    speaker.onBestPathChange((c) => {
+    detachKernel = speaker.onBestPathChange((c) => {
       if (families.has(c.prefix.includes(':') ? 6 : 4)) kernel.set(c.prefix, kernelNextHops(c, k.mergePaths));
     });
     logger.info({ table: k.table, protocol: k.protocol, mergePaths: k.mergePaths, persist: k.persist }, 'kernel routes: exporting best paths');
   }
   await speaker.start();
+  let waitForSync: ReturnType<typeof setInterval> | undefined;
+  if (k !== undefined && kernel !== undefined) {
+    if (!k.persist) kernel.program();
+    else {
+      // Routes kept from the last run forward meanwhile: programming starts (and removes what
+      // is no longer learned) once every peer has sent its End-of-RIB, or after PERSIST_WAIT_MS
+      // (BIRD's kernel protocol defers its sync until graceful-restart recovery ends likewise).
+      const t0 = systemClock.now();
+      const timer = waitForSync = setInterval(() => {
+        const peers = speaker.status().filter((p) => p.enabled);
+        const synced = peers.every((p) => p.state === 'Established' && p.eorReceived.length > 0);
+        if (!synced && systemClock.now() - t0 < PERSIST_WAIT_MS) return;
+        clearInterval(timer);
+        logger.info({ synced, waitedMs: systemClock.now() - t0 }, 'kernel routes: programming');
+        kernel.program();
+      }, 200);
+      timer.unref();
+    }
+  }
   let originated = new Set<string>();
   const applyOriginate = (c: BgpdConfig) => {
     const next = new Set(c.originate.map((o) => o.prefix));
@@ -119,6 +144,10 @@ export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; ctlGro
     stopping = true;
     // AdminDown first (RFC 5882 §3.2): peers keep forwarding until our Cease/2 arrives.
     await bfd?.stop();
+    // The kernel keeps what it has while the sessions close (their withdrawals are not ours to
+    // program): then `persist` leaves it all, and otherwise stop() removes it all.
+    detachKernel();
+    clearInterval(waitForSync);
     await speaker.stop();
     if (k !== undefined) await kernel?.stop(k.persist).catch((err: unknown) => logger.warn({ err: describeError(err) }, 'kernel routes: stop failed'));
     await new Promise<void>((r) => ctl.close(() => r()));

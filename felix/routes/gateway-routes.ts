@@ -4,8 +4,9 @@
  * several for ECMP); each next hop goes out of the interface whose connected subnet holds it
  * (longest match, as BIRD resolves a direct gateway), and the routes are programmed by the same
  * RouteTable tortie-node uses. A next hop on no connected subnet leaves its route out (no
- * recursive resolution) until an address appears that covers it. `stop()` removes the routes
- * unless `persist` (BIRD `persist`).
+ * recursive resolution) until an address appears that covers it. Nothing is written (nor
+ * removed) before `program()`: routes a previous run left (`persist`, a crash) stay until the
+ * caller has relearned its table. `stop()` removes the routes unless `persist` (BIRD `persist`).
  */
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
@@ -34,6 +35,7 @@ export class GatewayRoutes {
   private unsubscribe: Unsubscribe | undefined;
   private applyTimer: TimerHandle | undefined;
   private refreshTimer: TimerHandle | undefined;
+  private programming = false;
   private readonly log: Logger;
 
   constructor(private readonly deps: GatewayRoutesDeps, options: GatewayRoutesOptions) {
@@ -42,12 +44,18 @@ export class GatewayRoutes {
       cleanupGraceMs: 0 });
   }
 
-  /** Read the connected subnets, follow address and link changes, start the reconciler. */
+  /** Read the connected subnets and follow address and link changes. */
   async start(): Promise<void> {
     await this.refresh();
     this.unsubscribe = this.deps.netlink.subscribe((e) => {
       if (e.type === 'address' || e.type === 'link' || e.type === 'overflow') this.scheduleRefresh();
     });
+  }
+
+  /** Start the reconciler: from now on the kernel follows set(), and routes of ours nobody set go. */
+  program(): void {
+    if (this.programming) return;
+    this.programming = true;
     this.routes.start();
   }
 
@@ -71,7 +79,7 @@ export class GatewayRoutes {
     this.applyTimer?.cancel();
     this.refreshTimer?.cancel();
     this.routes.stop();
-    if (persist) return;
+    if (persist || !this.programming) return;
     this.routes.setDesiredRoutes([]);
     const r = await this.routes.apply();
     if (r.failed > 0) this.log.warn({ failed: r.failed }, 'some kernel routes could not be removed at stop');
@@ -91,7 +99,7 @@ export class GatewayRoutes {
   }
 
   private scheduleApply(): void {
-    if (this.applyTimer !== undefined) return;
+    if (this.applyTimer !== undefined || !this.programming) return;
     this.applyTimer = this.deps.clock.setTimeout(() => {
       this.applyTimer = undefined;
       this.routes.apply().then((r) => { if (r.failed > 0) this.log.warn({ failed: r.failed }, 'kernel route apply failed; retried on resync'); },

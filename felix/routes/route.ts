@@ -58,7 +58,14 @@ export function vxlanRoute(block: string, vtepTunnelIp: string, device = 'vxlan.
   return { dst: canonPrefix(block), type: 'unicast', iface: device, gateway: canonAddr(vtepTunnelIp), onlink: true };
 }
 
-/** A block reachable through several next hops at once (ECMP); one hop gives a plain route. */
+/**
+ * A prefix reachable through several next hops at once (ECMP); one hop gives a plain route.
+ * The hops travel in the route itself (RTA_MULTIPATH), not as nexthop objects and groups
+ * (RTM_NEWNEXTHOP): each route is then compared and repaired on its own from one dump, with no
+ * second kind of kernel object to own and reconcile. Groups pay off when many prefixes share
+ * one set (a full table through two ToRs narrows with one group change instead of one replace
+ * per prefix); the node's ECMP routes are a handful (default, external prefixes), so they do not here.
+ */
 export function ecmpRoute(block: string, hops: readonly DesiredNextHop[]): DesiredRoute {
   if (hops.length === 0) throw new RangeError(`ECMP route ${block} needs at least one next hop`);
   const dst = canonPrefix(block);

@@ -635,7 +635,7 @@ test('kernel routes: a multipath set (two ToRs) becomes one route with a next ho
   const s = snap('a', [node('a', '10.0.1.2/24')], { pools: [pool('10.244.0.0/16')] });
   const underlay = [{ dst: '10.0.1.0/24', iface: 'eth0' }, { dst: '10.0.9.0/24', iface: 'eth1' }];
   const r = kernelRoutes(s, [
-    { prefix: '0.0.0.0/0', nextHop: '10.0.1.1', peer: 'tor1', nextHops: ['10.0.1.1', '10.0.9.1', '192.0.2.1'] },
+    { prefix: '0.0.0.0/0', nextHop: '10.0.1.1', peer: 'tor1', nextHops: ['10.0.1.1', 'fd00::1', '10.0.9.1', '192.0.2.1'] },
     { prefix: '10.244.7.0/26', nextHop: '10.0.1.1', peer: 'tor1', nextHops: ['10.0.1.1', '10.0.9.1'] },
     { prefix: '198.51.100.0/24', nextHop: '192.0.2.1', peer: 'tor1', nextHops: ['192.0.2.1', '192.0.2.2'] },
   ], [], facts('10.0.1.2/24', { underlay }));

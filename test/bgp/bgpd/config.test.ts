@@ -208,3 +208,23 @@ describe('bgpd config', () => {
     assert.equal(parseAsn('65536.0'), undefined);
   });
 });
+
+describe('bgpd config: multipath and kernel sections', () => {
+  const base = 'routerId: 10.0.0.1\nasn: 65000\n';
+  it('reads them with BIRD-like defaults; absent means best path only and no kernel routes', () => {
+    const none = parseConfigText(base, 'bgpd.yaml');
+    assert.equal(none.kernel, undefined);
+    assert.equal(none.speaker.multipath, undefined);
+    const c = parseConfigText(`${base}multipath: { maxPaths: 8 }\nkernel: {}\n`, 'bgpd.yaml');
+    assert.deepEqual(c.speaker.multipath, { maxPaths: 8, relaxAsPath: false });
+    assert.deepEqual(c.kernel, { table: 254, protocol: 186, mergePaths: true, persist: false, families: [4, 6] });
+    const k = parseConfigText(`${base}kernel: { table: 100, protocol: 12, mergePaths: false, persist: true, families: [ipv6] }\n`, 'bgpd.yaml');
+    assert.deepEqual(k.kernel, { table: 100, protocol: 12, mergePaths: false, persist: true, families: [6] });
+  });
+  it('refuses the kernel\'s own protocol numbers and unknown fields, naming the line', () => {
+    assert.throws(() => parseConfigText(`${base}kernel:\n  protocol: 4\n`, 'bgpd.yaml'),
+      (e: unknown) => e instanceof ConfigError && /bgpd\.yaml:4: kernel\.protocol: must be 5\.\.255/.test(e.message));
+    assert.throws(() => parseConfigText(`${base}kernel: { metric: 32 }\n`, 'bgpd.yaml'), /kernel\.metric: unknown field "metric"/);
+    assert.throws(() => parseConfigText(`${base}multipath: { maxPaths: 0 }\n`, 'bgpd.yaml'), /multipath\.maxPaths/);
+  });
+});

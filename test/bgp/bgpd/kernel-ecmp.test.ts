@@ -4,7 +4,8 @@
  * ToRs as next hops (RTA_MULTIPATH, our protocol and table); traffic to the server flows; when
  * one ToR's session goes down the route narrows to the other ToR and traffic still flows; a
  * route deleted behind our back comes back; SIGTERM removes our routes (no `persist`), other
- * protocols' routes stay.
+ * protocols' routes stay; with `persist` they stay after the daemon exits, and the next start
+ * leaves them in place until every peer has sent its End-of-RIB.
  *
  *                  ┌── tor1 FRR AS65101 ──┐
  *   node (ns n)  eth1 10.0.1.2 ─ 10.0.1.1   10.9.1.1 ─ 10.9.1.2 s1 ┐
@@ -44,6 +45,10 @@ peers:
 multipath: { maxPaths: 4, relaxAsPath: true }
 kernel: { table: 254, protocol: 186, mergePaths: true, persist: false, families: [ipv4] }
 `;
+
+/** The families whose End-of-RIB a peer of the daemon has sent (its show-protocols status). */
+const eor = async (d: TortieBgpd, peer: string): Promise<string[]> =>
+  ((await d.peer(peer)) as unknown as { eorReceived?: string[] }).eorReceived ?? [];
 
 type IpRoute = { dst?: string; gateway?: string; dev?: string; protocol?: string; nexthops?: Array<{ gateway?: string; dev?: string }> };
 
@@ -105,5 +110,28 @@ describe('tortie-bgpd kernel section: dual-ToR ECMP into the kernel', { skip, ti
     await pollUntil(() => route() === undefined || undefined, { what: 'our route removed at stop', timeoutMs: 10_000 });
     const other = JSON.parse(sh('ip', ['-n', n, '-j', 'route', 'show', '203.0.113.0/24'])) as IpRoute[];
     assert.equal(other.length, 1, 'the static route stays');
+    await pollUntil(() => t.proc.exited || undefined, { what: 'tortie-bgpd exited', timeoutMs: 10_000 });
+  });
+
+  it('with persist the routes stay in the kernel after the daemon exits (BIRD persist)', async () => {
+    const p = await TortieBgpd.start(topo, n, { yaml: NODE.replace('persist: false', 'persist: true') });
+    await pollUntil(() => hops().length === 2 || undefined, { what: 'ECMP route again', timeoutMs: 30_000 });
+    p.signal('SIGTERM');
+    await pollUntil(() => p.proc.exited || undefined, { what: 'tortie-bgpd exited', timeoutMs: 10_000 });
+    assert.deepEqual(hops(), ['10.0.1.1@eth1', '10.0.2.1@eth2']);
+  });
+
+  it('with persist a restart keeps the old routes until every peer has sent its End-of-RIB', async () => {
+    tor1.configure('router bgp 65101', 'neighbor 10.0.1.2 shutdown');
+    const p = await TortieBgpd.start(topo, n, { yaml: NODE.replace('persist: false', 'persist: true') });
+    await pollUntil(async () => (await eor(p, 'tor2')).includes('ipv4-unicast') || undefined, { what: 'End-of-RIB from tor2', timeoutMs: 30_000 });
+    // tor2 alone would make it a one-hop route: not yet, tor1 has not sent its End-of-RIB.
+    assert.deepEqual(hops(), ['10.0.1.1@eth1', '10.0.2.1@eth2'], 'the persisted route is untouched');
+    tor1.configure('router bgp 65101', 'no neighbor 10.0.1.2 shutdown');
+    await pollUntil(async () => (await eor(p, 'tor1')).includes('ipv4-unicast') || undefined, { what: 'End-of-RIB from tor1', timeoutMs: 30_000 });
+    // Programming now: a route of ours nobody wants goes, the learned one stays.
+    sh('ip', ['-n', n, 'route', 'add', 'blackhole', '192.0.2.0/24', 'proto', '186']);
+    await pollUntil(() => !sh('ip', ['-n', n, 'route', 'show', 'proto', '186']).includes('192.0.2.0') || undefined, { what: 'stray route of ours removed once programming', timeoutMs: 5000 });
+    assert.deepEqual(hops(), ['10.0.1.1@eth1', '10.0.2.1@eth2']);
   });
 });
