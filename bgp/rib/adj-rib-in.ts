@@ -42,6 +42,10 @@ export interface RibSink {
    * `max` prefixes; returns the cursor to continue from (-1: done). `fn` must not change the RIB.
    */
   forEachOf(source: PeerInfo, cursor: number, max: number, fn: (prefix: Prefix, route: Route) => void): number;
+  /** forEachOf with IPv4 prefixes as address (uint32) and length: no object per prefix. */
+  forEachOfV4(source: PeerInfo, cursor: number, max: number, fn4: (addr: number, len: number, route: Route) => void, fn6: (prefix: Prefix, route: Route) => void): number;
+  /** Changes when entries move between table slots: a sliced forEachOf walk must start again. */
+  readonly layout: number;
   /**
    * Peer down: remove the candidates of `source` of up to `max` prefixes from table slot
    * `cursor` on, in place (one hash operation each, no list of them first), passing each removed
@@ -116,6 +120,8 @@ export class AdjRibIn {
   /** Received attributes of routes whose import policy changed them (for refilter()). */
   private receivedAttrs = new WeakMap<Route, PathAttributes>();
   private sliceCursor = 0;
+  /** The sliced stale marking under way, and the prefixes changed by the peer since it began. */
+  private markWalk: { readonly families: ReadonlySet<4 | 6>; readonly withdrawOthers: boolean; cursor: number; layout: number; readonly fresh: PrefixTable<true>; readonly table: PrefixTable<true> } | undefined;
   /** Paths withdrawn since withdrawSome's walk last started at slot 0 (detects a walk that finds nothing). */
   private passHits = 0;
 
@@ -254,15 +260,61 @@ export class AdjRibIn {
   /**
    * Graceful restart (RFC 4724 §4.2), the peer's session went down: mark every prefix held of
    * `families` (default both) stale. They stay candidates; a re-announcement un-marks one.
-   * Marks add up: prefixes still stale from an earlier restart stay so.
+   * Marks add up: prefixes still stale from an earlier restart stay so. All at once: see
+   * beginMarkStale for large tables.
    */
   markStale(families: ReadonlySet<4 | 6> = BOTH_FAMILIES): number {
-    this.staleMarks++;
-    const st = this.stale ?? new PrefixTable<true>();
-    this.forEachPath((p) => { if (families.has(p.family)) st.set(p, true); });
-    this.stale = st.size > 0 ? st : undefined;
-    return st.size;
+    this.beginMarkStale(families);
+    while (!this.markStaleSome(Infinity));
+    return this.staleCount;
   }
+
+  /**
+   * markStale in slices, so that a million routes do not stall the event loop: start here, then
+   * call markStaleSome until it returns true. `withdrawOthers`: the paths of the other families
+   * are withdrawn on the way (graceful restart for the families the peer listed only). What the
+   * peer sends or withdraws before the walk reaches it is left alone (it is not stale), and a
+   * walk that the Loc-RIB's growth re-laid out starts again (marking twice is harmless).
+   * Sweeps must wait until `marking` is false.
+   */
+  beginMarkStale(families: ReadonlySet<4 | 6>, withdrawOthers = false): void {
+    this.staleMarks++;
+    // sized for every path held: growing it slice by slice (a resize rehashes all so far) made
+    // single turns of several hundred ms at 1M routes
+    const st = this.stale ?? new PrefixTable<true>(this.nReceived);
+    // the rejected markers (few) at once
+    this.rejected.forEach((p) => { if (families.has(p.family)) st.set(p, true); });
+    this.stale = st.size > 0 ? st : undefined;
+    this.markWalk = { families, withdrawOthers, cursor: 0, layout: this.sink.layout, fresh: new PrefixTable<true>(), table: st };
+  }
+
+  /** One slice of the marking begun by beginMarkStale: up to `max` prefixes; true when done. */
+  markStaleSome(max: number): boolean {
+    const m = this.markWalk;
+    if (!m) return true;
+    if (this.sink.layout !== m.layout) { m.layout = this.sink.layout; m.cursor = 0; }
+    const st = this.stale ?? m.table;
+    const gone: Nlri[] = [];
+    const fresh = m.fresh;
+    const v4 = m.families.has(4);
+    const next = this.sink.forEachOfV4(this.peer, m.cursor, max, (addr, len, route) => {
+      if (fresh.size > 0 && fresh.getV4(addr, len) !== undefined) return; // sent again (or withdrawn) since the session went down
+      if (v4) st.setV4(addr, len, true);
+      else if (m.withdrawOthers) gone.push({ prefix: v4Prefix(addr, len), pathId: route.pathId });
+    }, (prefix, route) => {
+      if (fresh.get(prefix) !== undefined) return;
+      if (m.families.has(6)) st.set(prefix, true);
+      else if (m.withdrawOthers) gone.push({ prefix, pathId: route.pathId });
+    });
+    this.stale = st.size > 0 ? st : undefined;
+    if (gone.length > 0) this.withdraw(gone);
+    if (next !== -1 && this.markWalk === m) { m.cursor = next; return false; }
+    if (this.markWalk === m) this.markWalk = undefined;
+    return true;
+  }
+
+  /** A sliced marking is under way (beginMarkStale): sweeps wait for it. */
+  get marking(): boolean { return this.markWalk !== undefined; }
 
   /**
    * Withdraw the prefixes still stale (the peer's End-of-RIB, or a GR timer), of `family` only
@@ -308,11 +360,12 @@ export class AdjRibIn {
     if (!st) return { cursor: -1, marked: 0, withdrawn: 0 };
     const gone: Nlri[] = [];
     const mark: Array<{ prefix: Prefix; route: Route }> = [];
+    const stBefore = st;
     const next = st.forEachFrom(cursor, max, (prefix) => {
       if (prefix.family !== family) return;
       for (const r of this.sink.pathsOf(prefix, this.peer)) {
         const c = r.attrs.communities;
-        if (c?.includes(WellKnownCommunity.NO_LLGR)) gone.push({ prefix, pathId: r.pathId });
+        if (c?.includes(WellKnownCommunity.NO_LLGR)) { gone.push({ prefix, pathId: r.pathId }); st.delete(prefix); }
         else if (!r.llgrStale) mark.push({ prefix, route: r });
       }
     });
@@ -333,6 +386,7 @@ export class AdjRibIn {
     }
     this.lastRoute = undefined;
     this.flushRelease();
+    if (this.stale === stBefore && st.size === 0) this.stale = undefined;
     if (gone.length > 0) this.withdraw(gone); else this.sink.flush();
     return { cursor: next, marked: mark.length, withdrawn: gone.length };
   }
@@ -410,7 +464,7 @@ export class AdjRibIn {
 
   /** store() of an IPv4 prefix (path id 0) given as address and length; no Prefix object for an accepted route. */
   private storeV4(addr: number, len: number, item: PathItem): void {
-    if (!(item instanceof Route) || this.rejected.size > 0 || this.stale !== undefined) {
+    if (!(item instanceof Route) || this.rejected.size > 0 || this.stale !== undefined || this.markWalk !== undefined) {
       this.store(v4Prefix(addr, len), 0, item);
       return;
     }
@@ -431,6 +485,7 @@ export class AdjRibIn {
       old ??= before;
     }
     if (this.stale?.delete(prefix) !== undefined && this.stale.size === 0) this.stale = undefined;
+    this.markWalk?.fresh.set(prefix, true);
     if (old) { if (old instanceof Rejected) this.nRejected--; } else this.nReceived++;
     if (item instanceof Rejected) this.nRejected++;
     if (old instanceof Route) this.release(old.attrs);

@@ -53,6 +53,7 @@ export class PrefixTable<T> {
   private mask: number;
   private used = 0; // live + tombstones
   private v4Size = 0;
+  private layoutChanges = 0;
   private readonly v6 = new Map<string, { readonly prefix: Prefix; value: T }>();
 
   constructor(initialCapacity = 16) {
@@ -65,6 +66,12 @@ export class PrefixTable<T> {
   }
 
   get size(): number { return this.v4Size + this.v6.size; }
+
+  /**
+   * Changes whenever IPv4 entries move to other slots (a resize, the table emptied): a walk in
+   * slices (forEachFrom) started before then must start again to be sure to see every entry.
+   */
+  get layout(): number { return this.layoutChanges; }
 
   get(p: Prefix): T | undefined {
     if (p.family === 4) return this.getV4(ipv4ToInt(p.bytes), p.length);
@@ -159,6 +166,27 @@ export class PrefixTable<T> {
     return -1;
   }
 
+  /**
+   * forEachFrom without a Prefix object per IPv4 entry (address as uint32 and length): a walk
+   * over a million entries otherwise leaves two million short-lived objects for the GC.
+   */
+  forEachFromV4(cursor: number, max: number, fn4: (addr: number, len: number, value: T) => void, fn6: (prefix: Prefix, value: T) => void,
+    filter?: (value: T) => boolean): number {
+    let i = cursor;
+    let n = 0;
+    const lens = this.lens, addrs = this.addrs, vals = this.vals, mask = this.mask;
+    for (; i <= mask && n < max; i++) {
+      const l = lens[i]!;
+      if (l > 32) continue;
+      const v = vals[i] as T;
+      if (filter && !filter(v)) continue;
+      fn4(addrs[i]!, l, v); n++;
+    }
+    if (i <= mask) return i;
+    for (const e of [...this.v6.values()]) if (!filter || filter(e.value)) fn6(e.prefix, e.value);
+    return -1;
+  }
+
   /** Snapshot of all entries (safe to modify the table while walking the result). */
   entries(): Array<[Prefix, T]> {
     const out: Array<[Prefix, T]> = [];
@@ -179,6 +207,7 @@ export class PrefixTable<T> {
   }
 
   private clearV4(): void {
+    this.layoutChanges++;
     if (this.mask + 1 > 4096) {
       this.addrs = new Uint32Array(16); this.lens = new Uint8Array(16).fill(EMPTY);
       this.vals = new Array<T | undefined>(16).fill(undefined); this.mask = 15;
@@ -216,5 +245,6 @@ export class PrefixTable<T> {
     }
     this.addrs = addrs; this.lens = lens; this.vals = vals; this.mask = mask;
     this.used = this.v4Size;
+    this.layoutChanges++;
   }
 }
