@@ -223,6 +223,7 @@ export class AdjRibIn {
       let old: PathItem | undefined = this.sink.swap(n.prefix, this.peer, pathId, undefined);
       if (old === undefined && this.rejected.size > 0) old = this.takeRejected(n.prefix, pathId);
       if (old !== undefined) this.forget(old);
+      if (this.stale !== undefined) this.unstale(n.prefix);
     }
     this.flushRelease();
     this.sink.flush();
@@ -457,6 +458,7 @@ export class AdjRibIn {
       let old: PathItem | undefined = this.sink.swapV4(addrs[k]!, lens[k]!, this.peer, 0, undefined);
       if (old === undefined && this.rejected.size > 0) old = this.takeRejected(ipv4PrefixAt(list, k), 0);
       if (old !== undefined) this.forget(old);
+      if (this.stale !== undefined && this.stale.deleteV4(addrs[k]!, lens[k]!) !== undefined && this.stale.size === 0) this.stale = undefined;
     }
     this.flushRelease();
     this.sink.flush();
@@ -489,6 +491,11 @@ export class AdjRibIn {
     if (old) { if (old instanceof Rejected) this.nRejected--; } else this.nReceived++;
     if (item instanceof Rejected) this.nRejected++;
     if (old instanceof Route) this.release(old.attrs);
+  }
+
+  /** A withdrawn prefix is no longer stale (staleCount counts what is kept for the peer). */
+  private unstale(prefix: Prefix): void {
+    if (this.stale?.delete(prefix) !== undefined && this.stale.size === 0) this.stale = undefined;
   }
 
   /** Remove and return the rejected marker of `prefix` and `pathId`. */

@@ -38,8 +38,11 @@ describe('AdjRibIn sliced stale marking', () => {
     assert.equal(a.staleCount, 4900);
     assert.equal(rib.candidates(p('2001:db8::/48')).length, 0, 'IPv6 (not kept) withdrawn');
     assert.equal(a.received, 5000);
-    assert.equal(a.sweepStale(4), 4900);
+    a.withdraw(nlri(4999, 1)); // the peer withdraws a stale route: no longer counted as kept
+    assert.equal(a.staleCount, 4899);
+    assert.equal(a.sweepStale(4), 4899);
     assert.equal(a.received, 100);
+    assert.equal(a.staleCount, 0);
   });
 
   it('long-lived: LLGR_STALE added, least preferred, NO_LLGR withdrawn, attribute sets released when re-sent', () => {
