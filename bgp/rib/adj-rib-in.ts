@@ -45,6 +45,10 @@ export interface RibSink {
    * `max` prefixes; returns the cursor to continue from (-1: done). `fn` must not change the RIB.
    */
   forEachOf(source: PeerInfo, cursor: number, max: number, fn: (prefix: Prefix, route: Route) => void): number;
+  /** forEachOf with IPv4 prefixes as address (uint32) and length: no object per prefix. */
+  forEachOfV4(source: PeerInfo, cursor: number, max: number, fn4: (addr: number, len: number, route: Route) => void, fn6: (prefix: Prefix, route: Route) => void): number;
+  /** Changes when entries move between table slots: a sliced forEachOf walk must start again. */
+  readonly layout: number;
   /**
    * Peer down: remove the candidates of `source` of up to `max` prefixes from table slot
    * `cursor` on, in place (one hash operation each, no list of them first), passing each removed
@@ -123,6 +127,14 @@ function withLlgrStale(a: PathAttributes): PathAttributes {
   return { ...a, communities: [...(a.communities ?? []), WellKnownCommunity.LLGR_STALE] };
 }
 
+/** A stale entry with path `pathId` added: `true` stands for path id 0 alone (no ADD-PATH). */
+function staleWith(m: true | Set<number> | undefined, pathId: number): true | Set<number> {
+  if (pathId === 0 && (m === undefined || m === true)) return true;
+  const ids = m instanceof Set ? m : new Set<number>(m === true ? [0] : []);
+  ids.add(pathId);
+  return ids;
+}
+
 /** Prefixes visited per slice when withdrawAll walks the Loc-RIB for this neighbour's paths. */
 const DROP_SLICE = 65_536;
 const BOTH_FAMILIES: ReadonlySet<4 | 6> = new Set([4, 6]);
@@ -146,6 +158,8 @@ export class AdjRibIn {
   /** Received attributes of routes whose import policy changed them (for refilter()). */
   private receivedAttrs = new WeakMap<Route, PathAttributes>();
   private sliceCursor = 0;
+  /** The sliced stale marking under way, and the prefixes changed by the peer since it began. */
+  private markWalk: { readonly families: ReadonlySet<4 | 6>; readonly withdrawOthers: boolean; cursor: number; layout: number; readonly fresh: PrefixTable<true>; readonly table: PrefixTable<true | Set<number>> } | undefined;
   /** Paths withdrawn since withdrawSome's walk last started at slot 0 (detects a walk that finds nothing). */
   private passHits = 0;
 
@@ -260,6 +274,7 @@ export class AdjRibIn {
       let old: PathItem | undefined = this.sink.swap(n.prefix, this.peer, pathId, undefined);
       if (old === undefined && this.rejected.size > 0) old = this.takeRejected(n.prefix, pathId);
       if (old !== undefined) this.forget(old, n.prefix.family);
+      if (this.stale !== undefined) this.unmarkStale(n.prefix, pathId);
     }
     this.flushRelease();
     this.sink.flush();
@@ -297,22 +312,63 @@ export class AdjRibIn {
   /**
    * Graceful restart (RFC 4724 §4.2), the peer's session went down: mark every prefix held of
    * `families` (default both) stale. They stay candidates; a re-announcement un-marks one.
-   * Marks add up: prefixes still stale from an earlier restart stay so.
+   * Marks add up: prefixes still stale from an earlier restart stay so. All at once: see
+   * beginMarkStale for large tables.
    */
   markStale(families: ReadonlySet<4 | 6> = BOTH_FAMILIES): number {
+    this.beginMarkStale(families);
+    while (!this.markStaleSome(Infinity));
+    return this.staleCount;
+  }
+
+  /**
+   * markStale in slices, so that a million routes do not stall the event loop: start here, then
+   * call markStaleSome until it returns true. `withdrawOthers`: the paths of the other families
+   * are withdrawn on the way (graceful restart for the families the peer listed only). What the
+   * peer sends or withdraws before the walk reaches it is left alone (it is not stale), and a
+   * walk that the Loc-RIB's growth re-laid out starts again (marking twice is harmless).
+   * Sweeps must wait until `marking` is false.
+   */
+  beginMarkStale(families: ReadonlySet<4 | 6>, withdrawOthers = false): void {
     this.staleMarks++;
-    const st = this.stale ?? new PrefixTable<true | Set<number>>();
-    this.forEachPath((p, item) => {
-      if (!families.has(p.family)) return;
-      const m = st.get(p);
-      if (item.pathId === 0 && (m === undefined || m === true)) { st.set(p, true); return; }
-      const ids = m instanceof Set ? m : new Set<number>(m === true ? [0] : []);
-      ids.add(item.pathId);
-      st.set(p, ids);
+    // sized for every path held: growing it slice by slice (a resize rehashes all so far) made
+    // single turns of several hundred ms at 1M routes
+    const st = this.stale ?? new PrefixTable<true | Set<number>>(this.nReceived);
+    // the rejected markers (few) at once
+    this.rejected.forEach((p, slot) => {
+      if (families.has(p.family)) for (const r of Array.isArray(slot) ? slot : [slot]) st.set(p, staleWith(st.get(p), r.pathId));
     });
     this.stale = st.size > 0 ? st : undefined;
-    return st.size;
+    this.markWalk = { families, withdrawOthers, cursor: 0, layout: this.sink.layout, fresh: new PrefixTable<true>(), table: st };
   }
+
+  /** One slice of the marking begun by beginMarkStale: up to `max` prefixes; true when done. */
+  markStaleSome(max: number): boolean {
+    const m = this.markWalk;
+    if (!m) return true;
+    if (this.sink.layout !== m.layout) { m.layout = this.sink.layout; m.cursor = 0; }
+    const st = this.stale ?? m.table;
+    const gone: Nlri[] = [];
+    const fresh = m.fresh;
+    const v4 = m.families.has(4);
+    const next = this.sink.forEachOfV4(this.peer, m.cursor, max, (addr, len, route) => {
+      if (fresh.size > 0 && fresh.getV4(addr, len) !== undefined) return; // sent again (or withdrawn) since the session went down
+      if (v4) st.setV4(addr, len, staleWith(st.getV4(addr, len), route.pathId));
+      else if (m.withdrawOthers) gone.push({ prefix: v4Prefix(addr, len), pathId: route.pathId });
+    }, (prefix, route) => {
+      if (fresh.get(prefix) !== undefined) return;
+      if (m.families.has(6)) st.set(prefix, staleWith(st.get(prefix), route.pathId));
+      else if (m.withdrawOthers) gone.push({ prefix, pathId: route.pathId });
+    });
+    this.stale = st.size > 0 ? st : undefined;
+    if (gone.length > 0) this.withdraw(gone);
+    if (next !== -1 && this.markWalk === m) { m.cursor = next; return false; }
+    if (this.markWalk === m) this.markWalk = undefined;
+    return true;
+  }
+
+  /** A sliced marking is under way (beginMarkStale): sweeps wait for it. */
+  get marking(): boolean { return this.markWalk !== undefined; }
 
   /**
    * Withdraw the prefixes still stale (the peer's End-of-RIB, or a GR timer), of `family` only
@@ -363,7 +419,7 @@ export class AdjRibIn {
         // the stale paths only: with ADD-PATH another path of the prefix may have been re-sent
         if (m === true ? r.pathId !== 0 : !m.has(r.pathId)) continue;
         const c = r.attrs.communities;
-        if (c?.includes(WellKnownCommunity.NO_LLGR)) gone.push({ prefix, pathId: r.pathId });
+        if (c?.includes(WellKnownCommunity.NO_LLGR)) { gone.push({ prefix, pathId: r.pathId }); st.delete(prefix); }
         else if (!r.llgrStale) mark.push({ prefix, route: r });
       }
     });
@@ -384,6 +440,7 @@ export class AdjRibIn {
     }
     this.lastRoute = undefined;
     this.flushRelease();
+    if (this.stale === st && st.size === 0) this.stale = undefined;
     if (gone.length > 0) this.withdraw(gone); else this.sink.flush();
     return { cursor: next, marked: mark.length, withdrawn: gone.length };
   }
@@ -459,6 +516,7 @@ export class AdjRibIn {
       let old: PathItem | undefined = this.sink.swapV4(addrs[k]!, lens[k]!, this.peer, pathId, undefined);
       if (old === undefined && this.rejected.size > 0) old = this.takeRejected(ipv4PrefixAt(list, k), pathId);
       if (old !== undefined) this.forget(old, 4);
+      if (this.stale !== undefined) this.unmarkStale(v4Prefix(addrs[k]!, lens[k]!), pathId);
     }
     this.flushRelease();
     this.sink.flush();
@@ -466,7 +524,7 @@ export class AdjRibIn {
 
   /** store() of an IPv4 prefix given as address and length; no Prefix object for an accepted route. */
   private storeV4(addr: number, len: number, pathId: number, item: PathItem): void {
-    if (!(item instanceof Route) || this.rejected.size > 0 || this.stale !== undefined) {
+    if (!(item instanceof Route) || this.rejected.size > 0 || this.stale !== undefined || this.markWalk !== undefined) {
       this.store(v4Prefix(addr, len), pathId, item);
       return;
     }
@@ -487,6 +545,7 @@ export class AdjRibIn {
       old ??= before;
     }
     if (this.stale !== undefined) this.unmarkStale(prefix, pathId);
+    this.markWalk?.fresh.set(prefix, true);
     const v6 = prefix.family === 6 ? 1 : 0;
     if (old) { if (old instanceof Rejected) { this.nRejected--; this.n6Rejected -= v6; } } else { this.nReceived++; this.n6Received += v6; }
     if (item instanceof Rejected) { this.nRejected++; this.n6Rejected += v6; }

@@ -263,6 +263,20 @@ export class LocRib implements RibSink {
     }, (e) => holdsPathOf(e, source));
   }
 
+  /** RibSink: see RibSink.forEachOfV4. */
+  forEachOfV4(source: PeerInfo, cursor: number, max: number, fn4: (addr: number, len: number, route: Route) => void, fn6: (prefix: Prefix, route: Route) => void): number {
+    return this.table.forEachFromV4(cursor, max, (addr, len, e) => {
+      if (!(e instanceof Multi)) fn4(addr, len, e);
+      else for (const r of e.cands) if (r.source === source) fn4(addr, len, r);
+    }, (prefix, e) => {
+      if (!(e instanceof Multi)) fn6(prefix, e);
+      else for (const r of e.cands) if (r.source === source) fn6(prefix, r);
+    }, (e) => holdsPathOf(e, source));
+  }
+
+  /** RibSink: see RibSink.layout. */
+  get layout(): number { return this.table.layout; }
+
   /** RibSink: walk the candidates of `source` (see RibSink.forEachOf). */
   forEachOf(source: PeerInfo, cursor: number, max: number, fn: (prefix: Prefix, route: Route) => void): number {
     return this.table.forEachFrom(cursor, max, (prefix, e) => {

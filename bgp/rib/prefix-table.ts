@@ -69,7 +69,7 @@ export class PrefixTable<T> {
   get size(): number { return this.v4Size + this.v6.size; }
   get sizeV4(): number { return this.v4Size; }
   get sizeV6(): number { return this.v6.size; }
-  /** Changes whenever IPv4 entries move between slots; keysV4From's cursor is only valid while it does not. */
+  /** Changes whenever IPv4 entries move between slots (a resize, the table emptied): a cursor of keysV4From or forEachFrom is only valid while it does not. */
   get layout(): number { return this.moves; }
 
   /**
@@ -182,6 +182,27 @@ export class PrefixTable<T> {
     }
     if (i <= this.mask) return i;
     for (const e of [...this.v6.values()]) if (!filter || filter(e.value)) fn(e.prefix, e.value);
+    return -1;
+  }
+
+  /**
+   * forEachFrom without a Prefix object per IPv4 entry (address as uint32 and length): a walk
+   * over a million entries otherwise leaves two million short-lived objects for the GC.
+   */
+  forEachFromV4(cursor: number, max: number, fn4: (addr: number, len: number, value: T) => void, fn6: (prefix: Prefix, value: T) => void,
+    filter?: (value: T) => boolean): number {
+    let i = cursor;
+    let n = 0;
+    const lens = this.lens, addrs = this.addrs, vals = this.vals, mask = this.mask;
+    for (; i <= mask && n < max; i++) {
+      const l = lens[i]!;
+      if (l > 32) continue;
+      const v = vals[i] as T;
+      if (filter && !filter(v)) continue;
+      fn4(addrs[i]!, l, v); n++;
+    }
+    if (i <= mask) return i;
+    for (const e of [...this.v6.values()]) if (!filter || filter(e.value)) fn6(e.prefix, e.value);
     return -1;
   }
 

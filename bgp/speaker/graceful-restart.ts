@@ -52,6 +52,8 @@ export interface GrHelperDeps {
   readonly log: Logger;
   /** Remove every route of the peer now. */
   readonly flush: (p: Peer, why: string) => void;
+  /** Mark the peer's routes of `families` stale and withdraw its others (in slices). */
+  readonly markStale: (p: Peer, families: ReadonlySet<4 | 6>, why: string) => void;
   /** Withdraw the peer's routes of `family` still stale (in slices), logging `why` with the count. */
   readonly sweep: (p: Peer, family: 4 | 6, why: string) => void;
   /** Stale routes of `family` enter the long-lived stale period: LLGR_STALE added, NO_LLGR ones withdrawn (in slices). */
@@ -92,13 +94,12 @@ export class GracefulRestartHelper {
     if (why !== undefined || !g) { this.finish(p); this.deps.flush(p, why ?? 'no graceful restart'); return false; }
     const rib = p.adjIn;
     if (!rib) { this.finish(p); return false; }
-    if (p.gr) for (const f of p.gr.stale) if (!kept.has(f)) rib.sweepStale(f); // still stale from before, not listed now (rare: all at once)
-    for (const f of [4, 6] as const) if (!kept.has(f)) rib.withdrawFamily(f);
-    const staleNow = rib.markStale(kept);
+    // routes of the families not kept go, also those still stale from an earlier restart
+    this.deps.markStale(p, kept, 'graceful restart: the peer\'s routes marked stale');
     this.finish(p);
     const state: GrHelperState = { state: 'restart-wait', stale: kept, longLivedTime: llTime, longLived: new Set(), timer: undefined, llTimers: [] };
     p.gr = state;
-    this.deps.log.info({ peer: p.name, families: [...kept].map((f) => `ipv${f}`), stale: staleNow, restartTime: g.restartTime,
+    this.deps.log.info({ peer: p.name, families: [...kept].map((f) => `ipv${f}`), restartTime: g.restartTime,
       ...(llTime.size ? { longLivedStaleTime: Object.fromEntries([...llTime].map(([f, t]) => [`ipv${f}`, t])) } : {}), reason: r.text },
     'graceful restart: session down, the peer\'s routes are kept as stale');
     // families only in the LLGR capability (or a restart time of 0) skip the restart-wait period

@@ -312,12 +312,18 @@ export class Outbound {
         const blob = blobOf(a.idx, family); // shared by the members of this flush
         if (blob.bytes.length === 0) continue; // no prefix of this family (no per-member scan)
         const prep = this.prepare(p, e, a.attrs, family === 6, ctx);
-        if (!prep) continue;
-        try {
-          asm.add(blob, a.idx, family, prep, skip, stamp);
-        } catch (err) {
-          this.deps.log.error({ peer: p.config.name, err: describeError(err), prefixes: a.idx.length }, 'cannot encode UPDATE; routes not sent');
+        if (prep === undefined) continue; // no next hop yet: sent once one is found
+        if (prep !== null) {
+          try {
+            asm.add(blob, a.idx, family, prep, skip, stamp);
+            continue;
+          } catch (err) {
+            this.deps.log.error({ peer: p.config.name, err: describeError(err), prefixes: a.idx.length, extendedMessage: ctx.extendedMessage },
+              'cannot encode UPDATE (attributes too large for this peer\'s messages): its routes are withdrawn there instead');
+          }
         }
+        // The peer must not keep an older version of these routes as if it were current: withdraw.
+        asm.add(blob, a.idx, family, undefined, skip, stamp);
       }
     }
     if (b.withdraw.length && withdrawLast) for (const family of fams) asm.add(blobOf(b.withdraw, family), b.withdraw, family, undefined, skip, stamp);
@@ -360,10 +366,13 @@ export class Outbound {
     }, e.nhRetryDelay);
   }
 
-  /** The encoded attribute block for this peer: placeholder next hops become its own address. */
-  private prepare(p: Peer, e: EstablishedSession, attrs: ExportedAttributes, v6: boolean, ctx: CodecContext): PreparedAttributes | undefined {
+  /**
+   * The encoded attribute block for this peer: placeholder next hops become its own address.
+   * undefined: no next hop of the family yet; null: the attributes cannot be encoded for it.
+   */
+  private prepare(p: Peer, e: EstablishedSession, attrs: ExportedAttributes, v6: boolean, ctx: CodecContext): PreparedAttributes | null | undefined {
     const hit = e.prepared.get(attrs);
-    if (hit !== undefined) return hit ?? undefined;
+    if (hit !== undefined) return hit;
     let prep: PreparedAttributes | null = null;
     const { nextHop, mpNextHop, ...rest } = attrs;
     let nh = v6 ? mpNextHop : nextHop;
@@ -379,7 +388,7 @@ export class Outbound {
       this.deps.log.error({ peer: p.config.name, err: describeError(err) }, 'cannot encode path attributes; routes not sent');
     }
     e.prepared.set(attrs, prep);
-    return prep ?? undefined;
+    return prep;
   }
 }
 

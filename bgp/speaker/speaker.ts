@@ -32,6 +32,7 @@ import { EstablishedSession } from './established-session.js';
 import { Outbound } from './outbound.js';
 import { DEFAULT_STALE_TIME, GracefulRestartHelper, gracefulRestartCapability } from './graceful-restart.js';
 import { Inbound } from './inbound.js';
+import { StaleRoutes } from './stale-routes.js';
 import { DEFAULT_SELECTION_DEFERRAL_TIME, SelectionDeferral, type SelectionDeferralStatus } from './selection-deferral.js';
 import {
   bestReason, bestRouteViews, downText, filteredRouteViews, peerStatus, routeView, routeViews,
@@ -67,8 +68,6 @@ const RESTART_DELAY_MS = 0;
  * routes must not stall the keepalives of the others (LocRib.removePeerSome).
  */
 const FLUSH_SLICE = 20_000;
-/** Stale prefixes withdrawn per event-loop turn by a sweep: small slices keep each turn short at 1M routes. */
-const SWEEP_SLICE = 4096;
 
 interface Originated { readonly prefix: Prefix; readonly attrs: PathAttributes; readonly nextHop: Uint8Array | undefined; readonly since: number }
 
@@ -101,9 +100,10 @@ export class BgpSpeaker {
       clock: deps.clock, log: this.log, rib: () => this.rib, stopped: () => this.stopped,
       localAs: (p) => p.config.localAs ?? this.config.asn,
     });
+    const stale = new StaleRoutes({ log: this.log, stopped: () => this.stopped });
     this.gr = new GracefulRestartHelper({
-      clock: deps.clock, log: this.log, flush: (p, why) => this.flushRoutes(p, why), sweep: (p, f, why) => this.sweepStale(p, f, why),
-      longLived: (p, f) => this.longLivedStale(p, f),
+      clock: deps.clock, log: this.log, flush: (p, why) => this.flushRoutes(p, why), sweep: (p, f, why) => stale.sweep(p, f, why),
+      markStale: (p, families, why) => stale.mark(p, families, true, why), longLived: (p, f) => stale.longLived(p, f),
       options: () => ({ helper: this.config.gracefulRestart?.helper ?? true, staleTime: this.config.gracefulRestart?.staleTime ?? DEFAULT_STALE_TIME,
         longLivedHelper: this.config.gracefulRestart?.longLivedHelper ?? true }),
     });
@@ -116,8 +116,8 @@ export class BgpSpeaker {
       clock: deps.clock, log: this.log,
       endOfRib: (p, afi, safi) => { this.gr.endOfRib(p, afi, safi); this.deferral.endOfRib(p, afi, safi); },
       refresh: (p, afi, safi) => this.outbound.refresh(p, afi, safi),
-      markStale: (p, family, why) => { const n = p.adjIn?.markStale(new Set([family])); this.log.debug({ peer: p.config.name, family: `ipv${family}`, stale: n }, why); },
-      sweepStale: (p, family, why) => this.sweepStale(p, family, why),
+      markStale: (p, family, why) => stale.mark(p, new Set([family]), false, why),
+      sweepStale: (p, family, why) => stale.sweep(p, family, why),
       current: (x) => !this.stopped && this.peers.get(x.config.name) === x,
     });
   }
@@ -507,46 +507,6 @@ export class BgpSpeaker {
       if (rib.removePeerSome(name, FLUSH_SLICE)) this.draining.delete(name); else setImmediate(next);
     };
     setImmediate(next);
-  }
-
-  /**
-   * Withdraw the peer's stale routes of `family` (graceful restart End-of-RIB or timers, RFC 7313
-   * EoRR) in slices of SWEEP_SLICE, one per event-loop turn; a new marking (the peer went down
-   * again) or a flush ends the sweep.
-   */
-  private sweepStale(p: Peer, family: 4 | 6, why: string): void {
-    const rib = p.adjIn;
-    if (!rib) return;
-    const epoch = rib.staleEpoch;
-    let cursor = 0, total = 0;
-    const step = (): void => {
-      if (p.adjIn !== rib || rib.staleEpoch !== epoch || this.stopped) return;
-      const r = rib.sweepStaleSome(family, cursor, SWEEP_SLICE);
-      total += r.withdrawn;
-      cursor = r.cursor;
-      if (cursor !== -1) { setImmediate(step); return; }
-      if (total > 0) this.log.info({ peer: p.config.name, family: `ipv${family}`, withdrawn: total }, why);
-    };
-    step();
-  }
-
-  /**
-   * The peer's stale routes of `family` enter the long-lived stale period (RFC 9494): LLGR_STALE
-   * added, NO_LLGR ones withdrawn; in slices of SWEEP_SLICE, ended like a sweep.
-   */
-  private longLivedStale(p: Peer, family: 4 | 6): void {
-    const rib = p.adjIn;
-    if (!rib) return;
-    const epoch = rib.staleEpoch;
-    let cursor = 0, marked = 0, withdrawn = 0;
-    const step = (): void => {
-      if (p.adjIn !== rib || rib.staleEpoch !== epoch || this.stopped) return;
-      const r = rib.longLivedStaleSome(family, cursor, SWEEP_SLICE);
-      marked += r.marked; withdrawn += r.withdrawn; cursor = r.cursor;
-      if (cursor !== -1) { setImmediate(step); return; }
-      this.log.info({ peer: p.config.name, family: `ipv${family}`, marked, withdrawnNoLlgr: withdrawn }, 'long-lived graceful restart: stale routes now carry LLGR_STALE');
-    };
-    step();
   }
 
   /** A new Adj-RIB-In under a name still being flushed: finish that first. */

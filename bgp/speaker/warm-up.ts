@@ -60,7 +60,8 @@ const CTX_AP: CodecContext = { ...CTX, addPathSend: new Set(['1/1']), addPathRec
 const SPEAKER_AS = 65534;
 const TESTER = { address: '127.0.0.2', asn: 65533, id: 0x0a7f0002 };
 const SINK = { address: '127.0.0.3', asn: 65532, id: 0x0a7f0003 };
-const TESTER_AP = { address: '127.0.0.4', asn: 65531, id: 0x0a7f0004, addPath: true };
+// The same AS as TESTER: the table's AS_PATHs start with it, as enforce-first-AS (on for eBGP) wants.
+const TESTER_AP = { address: '127.0.0.4', asn: TESTER.asn, id: 0x0a7f0004, addPath: true };
 const SINK_AP = { address: '127.0.0.5', asn: 65530, id: 0x0a7f0005, addPath: true };
 /** Distinct prefixes table() can make: 16384 /26s in 172.16.0.0/12 for half of them. */
 const MAX_ROUTES = 32_768;

@@ -5,7 +5,8 @@
  *   watcher BIRD gets them with (65535,6), the watcher without LLGR has them withdrawn; BIRD's
  *   return refreshes them everywhere.
  * - tortie-bgpd (restart time 2 s, longLivedStaleTime 60) crashes: BIRD keeps our route past 2 s
- *   with (65535,6), and drops the mark when we are back (-R).
+ *   with (65535,6), and drops the mark when we are back (-R); FRR 8 the same (vtysh json:
+ *   community llgr-stale, stale).
  *
  *   bird-r AS65001 10.0.0.1 (GR + LLGR on) ──veth── 10.0.0.2 ┐
  *   bird-w AS65003 10.0.1.3 (LLGR aware)   ──veth── 10.0.1.2 ├ tortie-bgpd AS65002 (ns t)
@@ -15,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Topology, topologySkipReason } from '../../helpers/netns.js';
 import { pollUntil } from '../../helpers/poll.js';
-import { BirdPeer, TortieBgpd } from '../../helpers/bgp-peers.js';
+import { BirdPeer, FrrPeer, TortieBgpd } from '../../helpers/bgp-peers.js';
 
 const skip = topologySkipReason('bird', 'birdc');
 const TIMERS = 'connect delay time 1; connect retry time 1; error wait time 1, 2;';
@@ -98,5 +99,58 @@ describe('interop: long-lived graceful restart, tortie-bgpd ↔ BIRD 2', { skip,
     await pollUntil(() => r.protocol('tortie').bgpState === 'Established', { what: 'bird-r sees us back', timeoutMs: 20_000 });
     await pollUntil(() => fresh(r, '10.50.0.0/24'),
       { what: () => `our route fresh at bird-r: ${r.cmd('show', 'route', '10.50.0.0/24', 'all')}`, timeoutMs: 20_000 });
+  });
+});
+
+const FRR = `frr defaults datacenter
+hostname frrl
+router bgp 65004
+ bgp router-id 10.0.4.1
+ no bgp ebgp-requires-policy
+ bgp graceful-restart
+ bgp long-lived-graceful-restart stale-time 60
+ neighbor 10.0.4.2 remote-as 65002
+ neighbor 10.0.4.2 timers connect 1
+ address-family ipv4 unicast
+  neighbor 10.0.4.2 activate
+ exit-address-family
+`;
+
+const TORTIE_F = `routerId: 10.0.4.2
+asn: 65002
+peers:
+  - { name: frr, address: 10.0.4.1, asn: 65004, connectRetry: 1 }
+originate:
+  - { prefix: 10.50.0.0/24 }
+gracefulRestart: { restartTime: 2, longLivedStaleTime: 60, forwardingPreserved: true }
+`;
+
+interface FrrPath { readonly community?: { readonly string?: string }; readonly stale?: boolean }
+
+describe('interop: long-lived graceful restart, tortie-bgpd restarts, FRR 8 keeps our routes', { skip: skip ?? topologySkipReason('vtysh', '/usr/lib/frr/bgpd'), timeout: 120_000 }, () => {
+  const topo = new Topology('llgrf');
+  let f: FrrPeer, t: TortieBgpd;
+  before(async () => {
+    const nsF = topo.ns('f'), nsT = topo.ns('t');
+    topo.link(nsF, 'veF', '10.0.4.1/24', nsT, 'veTF', '10.0.4.2/24');
+    f = await FrrPeer.start(topo, nsF, FRR);
+    t = await TortieBgpd.start(topo, nsT, { yaml: TORTIE_F });
+  });
+  after(async () => { await topo.cleanup(); });
+
+  const path = (): FrrPath | undefined => {
+    const j = f.json('show bgp ipv4 unicast 10.50.0.0/24 json') as { paths?: FrrPath[] };
+    return j.paths?.[0];
+  };
+
+  it('past our restart time FRR marks our route llgr-stale (its own JSON view); fresh again after -R', async () => {
+    await pollUntil(() => path() !== undefined, { what: 'our route at FRR', timeoutMs: 30_000 });
+    await t.kill();
+    let seen = '';
+    await pollUntil(() => { const x = path(); seen = JSON.stringify(x); return x?.stale === true && /llgr-stale/.test(x.community?.string ?? ''); },
+      { what: () => `FRR: our route stale with llgr-stale: ${seen}`, timeoutMs: 15_000 });
+    await t.restart(['-R']);
+    await pollUntil(() => { const x = path(); seen = JSON.stringify(x); return x !== undefined && x.stale !== true && !/llgr-stale/.test(x.community?.string ?? ''); },
+      { what: () => `FRR: our route fresh: ${seen}`, timeoutMs: 30_000 });
   });
 });
