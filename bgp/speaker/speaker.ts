@@ -26,7 +26,7 @@ import { BgpListener } from '../session/listener.js';
 import { compactWireCodec } from '../session/wire-codec-default.js';
 import { LocRib, type BestChanges } from '../rib/loc-rib.js';
 import type { PeerInfo } from '../rib/route.js';
-import { peerConfigEquals, peerSocketOptions, type OriginateAttrs, type PeerConfig, type SpeakerConfig } from './peer-config.js';
+import { multipathOptions, peerConfigEquals, peerSocketOptions, type OriginateAttrs, type PeerConfig, type SpeakerConfig } from './peer-config.js';
 import { ListenerSecurity } from './listener-security.js';
 import { LogLimiter } from '../../common/log-limiter.js';
 import { compilePeerPolicy } from './policy-config.js';
@@ -35,7 +35,7 @@ import { EstablishedSession } from './established-session.js';
 import { Outbound } from './outbound.js';
 import { DEFAULT_STALE_TIME, GracefulRestartHelper, gracefulRestartCapability } from './graceful-restart.js';
 import {
-  bestReason, bestRouteViews, downText, filteredRouteViews, peerStatus, routeView, routeViews,
+  bestPathChange, bestRouteViews, downText, filteredRouteViews, peerStatus, routeViews,
   type BestPathChange, type PeerStatus, type RouteSource, type RouteView,
 } from './views.js';
 
@@ -198,12 +198,12 @@ export class BgpSpeaker {
     }
     const names = new Set(next.peers.map((p) => p.name));
     for (const name of [...this.peers.keys()]) if (!names.has(name)) { this.removePeer(name); r.removed.push(name); }
-    const multipathChanged = JSON.stringify(multipathOptions(next)) !== JSON.stringify(multipathOptions(this.config));
+    // Multipath settings: reselect every prefix, no session reset; the new sets go to the listeners.
+    if (JSON.stringify(multipathOptions(next)) !== JSON.stringify(multipathOptions(this.config))) this.rib.setBestPathOptions(multipathOptions(next));
     this.config = next; // before the peers: new sessions read the speaker-wide settings (graceful restart)
     for (const p of next.peers) {
       if (!this.peers.has(p.name)) { this.addPeer(p); r.added.push(p.name); } else if (this.updatePeer(p)) r.changed.push(p.name); else r.unchanged.push(p.name);
     }
-    if (multipathChanged) this.rib.setBestPathOptions(multipathOptions(next)); // no session reset: the new sets go to the listeners
     return r;
   }
 
@@ -339,8 +339,7 @@ export class BgpSpeaker {
   // ------------------------------------------------------------ sessions
 
   private newRib(): LocRib {
-    return new LocRib({ localAs: this.config.asn, routerId: ipv4ToInt(parseAddress(this.config.routerId).bytes) >>> 0, logger: this.log,
-      bestPath: multipathOptions(this.config) });
+    return new LocRib({ localAs: this.config.asn, routerId: ipv4ToInt(parseAddress(this.config.routerId).bytes) >>> 0, logger: this.log, bestPath: multipathOptions(this.config) });
   }
 
   private newSession(c: PeerConfig): BgpSession {
@@ -572,30 +571,16 @@ export class BgpSpeaker {
   private onBestChange(changes: BestChanges): void {
     this.outbound.apply(changes);
     if (this.listeners.length === 0) return;
-    const { best, previous } = changes;
+    // Every entry is a change of the best path or of the multipath set (the Loc-RIB records nothing else).
+    const { best } = changes;
     const src = this.routeSource();
-    // With multipath a change may leave the best path as it was and change only the set.
-    const multipath = (this.config.multipath?.maxPaths ?? 1) > 1;
     for (let i = 0; i < changes.length; i++) {
-      const b = best[i];
-      if (b === previous[i] && !multipath) continue;
-      const prefix = changes.prefixes.prefix(i);
-      const key = formatPrefix(prefix);
-      const set = changes.ecmpAt(i);
-      const change: BestPathChange = {
-        prefix: key, best: b ? routeView(src, prefix, key, b, true, bestReason(this.rib, prefix)) : undefined,
-        ...(set.length > 1 ? { multipath: set.map((r) => routeView(src, prefix, key, r, r === b, r === b ? 'best' : 'multipath')) } : {}),
-      };
+      const change = bestPathChange(src, changes.prefixes.prefix(i), best[i], changes.ecmpAt(i));
       for (const l of this.listeners) {
         try { l(change); } catch (err) { this.log.error({ err: describeError(err) }, 'onBestPathChange listener threw'); }
       }
     }
   }
-}
-
-/** The Loc-RIB's selection options for a config's multipath settings. */
-function multipathOptions(c: SpeakerConfig): { maxPaths: number; multipathSameAsPath: boolean } {
-  return { maxPaths: Math.max(1, c.multipath?.maxPaths ?? 1), multipathSameAsPath: c.multipath?.relaxAsPath !== true };
 }
 
 /** The UPDATE without the NLRI of disabled families (classic fields are IPv4, MP by AFI). */
