@@ -234,6 +234,11 @@ export interface OriginateConfig {
   readonly communities?: readonly number[];
 }
 
+/** The Loc-RIB's selection options for a config's multipath settings. */
+export function multipathOptions(c: SpeakerConfig): { maxPaths: number; multipathSameAsPath: boolean } {
+  return { maxPaths: Math.max(1, c.multipath?.maxPaths ?? 1), multipathSameAsPath: c.multipath?.relaxAsPath !== true };
+}
+
 /** Socket options of a peer's session: GTSM, else multihop TTL, else 1 for eBGP; plus the MD5 key. */
 export function peerSocketOptions(c: PeerConfig, speakerAsn: number): SocketOptions {
   const ebgp = (c.localAs ?? speakerAsn) !== c.asn;

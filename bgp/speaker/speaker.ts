@@ -24,7 +24,7 @@ import { BgpListener } from '../session/listener.js';
 import { compactWireCodec } from '../session/wire-codec-default.js';
 import { LocRib, type BestChanges } from '../rib/loc-rib.js';
 import type { PeerInfo } from '../rib/route.js';
-import { addPathFamilies, importChecks, peerConfigEquals, peerSocketOptions, type OriginateAttrs, type PeerConfig, type SpeakerConfig } from './peer-config.js';
+import { addPathFamilies, importChecks, multipathOptions, peerConfigEquals, peerSocketOptions, type OriginateAttrs, type PeerConfig, type SpeakerConfig } from './peer-config.js';
 import { ListenerSecurity } from './listener-security.js';
 import { compilePeerPolicy } from './policy-config.js';
 import { Peer } from './peer.js';
@@ -35,7 +35,7 @@ import { Inbound } from './inbound.js';
 import { StaleRoutes } from './stale-routes.js';
 import { DEFAULT_SELECTION_DEFERRAL_TIME, SelectionDeferral, type SelectionDeferralStatus } from './selection-deferral.js';
 import {
-  bestReason, bestRouteViews, downText, filteredRouteViews, peerStatus, routeView, routeViews,
+  bestPathChange, bestRouteViews, downText, filteredRouteViews, peerStatus, routeViews,
   type BestPathChange, type PeerStatus, type RouteSource, type RouteView,
 } from './views.js';
 import { routeCount, type RouteCount } from './views.js';
@@ -229,12 +229,12 @@ export class BgpSpeaker {
     }
     const names = new Set(next.peers.map((p) => p.name));
     for (const name of [...this.peers.keys()]) if (!names.has(name)) { this.removePeer(name); r.removed.push(name); }
-    const multipathChanged = JSON.stringify(multipathOptions(next)) !== JSON.stringify(multipathOptions(this.config));
+    // Multipath settings: reselect every prefix, no session reset; the new sets go to the listeners.
+    if (JSON.stringify(multipathOptions(next)) !== JSON.stringify(multipathOptions(this.config))) this.rib.setBestPathOptions(multipathOptions(next));
     this.config = next; // before the peers: new sessions read the speaker-wide settings (graceful restart)
     for (const p of next.peers) {
       if (!this.peers.has(p.name)) { this.addPeer(p); r.added.push(p.name); } else if (this.updatePeer(p)) r.changed.push(p.name); else r.unchanged.push(p.name);
     }
-    if (multipathChanged) this.rib.setBestPathOptions(multipathOptions(next)); // no session reset: the new sets go to the listeners
     return r;
   }
 
@@ -520,28 +520,14 @@ export class BgpSpeaker {
   private onBestChange(changes: BestChanges): void {
     this.outbound.apply(changes);
     if (this.listeners.length === 0) return;
-    const { best, previous } = changes;
+    // Every entry is a change of the best path or of the multipath set (the Loc-RIB records nothing else).
+    const { best } = changes;
     const src = this.routeSource();
-    // With multipath a change may leave the best path as it was and change only the set.
-    const multipath = (this.config.multipath?.maxPaths ?? 1) > 1;
     for (let i = 0; i < changes.length; i++) {
-      const b = best[i];
-      if (b === previous[i] && !multipath) continue;
-      const prefix = changes.prefixes.prefix(i);
-      const key = formatPrefix(prefix);
-      const set = changes.ecmpAt(i);
-      const change: BestPathChange = {
-        prefix: key, best: b ? routeView(src, prefix, key, b, true, bestReason(this.rib, prefix)) : undefined,
-        ...(set.length > 1 ? { multipath: set.map((r) => routeView(src, prefix, key, r, r === b, r === b ? 'best' : 'multipath')) } : {}),
-      };
+      const change = bestPathChange(src, changes.prefixes.prefix(i), best[i], changes.ecmpAt(i));
       for (const l of this.listeners) {
         try { l(change); } catch (err) { this.log.error({ err: describeError(err) }, 'onBestPathChange listener threw'); }
       }
     }
   }
-}
-
-/** The Loc-RIB's selection options for a config's multipath settings. */
-function multipathOptions(c: SpeakerConfig): { maxPaths: number; multipathSameAsPath: boolean } {
-  return { maxPaths: Math.max(1, c.multipath?.maxPaths ?? 1), multipathSameAsPath: c.multipath?.relaxAsPath !== true };
 }

@@ -289,6 +289,15 @@ export function routeCount(rib: LocRib): RouteCount {
   return { routes: v4 + v6, best: rib.size, networks: rib.size, ipv4: v4, ipv6: v6, networks4: rib.sizeOf(4), networks6: rib.sizeOf(6) };
 }
 
+/** The change handed to onBestPathChange listeners: the best path, and the multipath set when it has several. */
+export function bestPathChange(src: RouteSource, prefix: Prefix, best: Route | undefined, set: readonly Route[]): BestPathChange {
+  const key = formatPrefix(prefix);
+  return {
+    prefix: key, best: best ? routeView(src, prefix, key, best, true, bestReason(src.rib, prefix)) : undefined,
+    ...(set.length > 1 ? { multipath: set.map((r) => routeView(src, prefix, key, r, r === best, r === best ? 'best' : 'multipath')) } : {}),
+  };
+}
+
 /** BIRD-style last error: "Received: Bad peer AS", "Error: Bad peer AS: 65001 (expected 65004)", "Socket: ...". */
 export function downText(r: DownReason, configuredAs: number): string {
   const got = r.notificationReceived;
