@@ -7,7 +7,10 @@
  * ROUTES /24s (pre-encoded UPDATEs, as bench/bgp/speaker-micro.ts), a raw monitor peer takes
  * the re-advertisement (so an export view exists). No namespaces, no other daemons.
  *
- *   node dist/bench/ctl/ctl-bench.js [ROUTES=1000000] [--json FILE]
+ *   node --max-semi-space-size=8 dist/bench/ctl/ctl-bench.js [ROUTES=1000000] [--json FILE]
+ * (the flag tortie-bgpd runs with, see bgp/bgpd/main.ts: it sets the young generation, so the scavenges)
+ *
+ * CTL_BENCH_COMMANDS="show route count;show route" runs only those (e.g. against an older build).
  *
  * Stall, two ways: wall clock, perf_hooks.monitorEventLoopDelay (1 ms resolution) max and a
  * timer-lag probe (a 2 ms timer chain: worst lateness), which on a shared, loaded machine also
@@ -55,7 +58,9 @@ function open(address: string, asn: number, id: number, onMsg?: (b: Uint8Array) 
     s.once('connect', () => {
       s.write(encodeMessage({ type: 'open', version: 4, myAs: asn, holdTime: 240, bgpId: id, capabilities: [{ type: 'four-octet-as', asn }, { type: 'multiprotocol', afi: 1, safi: 1 }] }, INITIAL_CONTEXT));
       s.write(encodeMessage({ type: 'keepalive' }, ctx));
-      // keepalives: a hold time of 240 s outlasts the bench, but the speaker's keepalives must be read
+      // the bench outlasts the hold time: keepalives as a real peer sends them
+      const ka = setInterval(() => { if (!s.destroyed) s.write(encodeMessage({ type: 'keepalive' }, ctx)); }, 30_000);
+      s.once('close', () => clearInterval(ka));
       resolve(s);
     });
   });
@@ -157,16 +162,17 @@ async function main(): Promise<void> {
   console.error(`loaded ${routes} routes in ${loadS.toFixed(1)} s (monitor holds them all)`);
   const idle = await measure(ctlPath, ['show', 'status']);
   const results: Result[] = [idle];
-  for (const words of [
+  const commands = process.env['CTL_BENCH_COMMANDS']?.split(';').map((c) => c.trim().split(/\s+/)) ?? [
     ['show', 'route', 'count'], ['show', 'protocols', 'all'], ['show', 'route', 'for', '20.3.4.5'],
     ['show', 'route'], ['show', 'route', 'all'], ['-o', 'json', 'show', 'route'], ['show', 'route', 'export', 'monitor'],
-  ]) {
+  ];
+  for (const words of commands) {
     const r = await measure(ctlPath, words);
     console.error(JSON.stringify(r));
     results.push(r);
   }
-  const established = sp.status().every((s) => s.state === 'Established');
-  const out = { routes, loadS: Math.round(loadS * 10) / 10, node: process.version, sessionsStayedUp: established, results };
+  const established = sp.status().every((s) => s.state === 'Established' && s.establishedTransitions === 1);
+  const out = { routes, loadS: Math.round(loadS * 10) / 10, node: process.version, execArgv: process.execArgv, sessionsStayedUp: established, results };
   console.log(JSON.stringify(out, null, 2));
   if (jsonFile) writeFileSync(jsonFile, `${JSON.stringify(out, null, 2)}\n`);
   for (const s of [tester, mon]) s.destroy();

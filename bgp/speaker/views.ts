@@ -175,7 +175,15 @@ export interface RouteSource {
   readonly rib: LocRib;
   readonly peers: ReadonlyMap<string, Peer>;
   readonly originatedSince: (prefix: string) => number | undefined;
+  /**
+   * Formatted attribute columns by attribute set (attributes are interned, so the routes of one
+   * UPDATE share one object): a long listing formats each set once. Per stream, cleared when large.
+   */
+  readonly columns?: Map<PathAttributes, AttributeColumnsView>;
 }
+
+/** Keep at most this many formatted attribute sets per stream. */
+const COLUMNS_CACHE = 4096;
 
 /** Every candidate route (originated and received), best flagged, sorted by prefix. */
 export function routeViews(src: RouteSource, filter?: string): RouteView[] {
@@ -248,7 +256,7 @@ export function routeView(src: RouteSource, prefix: Prefix, key: string, r: Rout
   return {
     prefix: key, from: s.id, ...(!local ? { fromAddress: formatAddress(s.address) } : {}),
     nextHop: r.nextHop ? formatAddress(r.nextHop) : 'self',
-    ...attributesView(r.attrs),
+    ...cachedColumns(src, r.attrs),
     ibgp: s.kind === 'ibgp', accepted: true, best, reason,
     since: local ? (src.originatedSince(key) ?? 0) : r.since > 0 ? r.since : (peer?.routesSince ?? 0),
     ...(peer?.adjIn !== undefined && peer.adjIn.staleCount > 0 && peer.adjIn.isStale(prefix) ? { stale: true as const } : {}),
@@ -301,6 +309,20 @@ export function downText(r: DownReason, configuredAs: number): string {
 
 type AttributeColumns = 'asPath' | 'asPathText' | 'origin' | 'med' | 'localPref' | 'communities' | 'extendedCommunities'
   | 'largeCommunities' | 'originatorId' | 'clusterList' | 'atomicAggregate' | 'aggregator' | 'unknownAttributes';
+
+export type AttributeColumnsView = Pick<RouteView, AttributeColumns>;
+
+export function cachedColumns(src: RouteSource, a: PathAttributes): AttributeColumnsView {
+  const m = src.columns;
+  if (!m) return attributesView(a);
+  let c = m.get(a);
+  if (c === undefined) {
+    if (m.size >= COLUMNS_CACHE) m.clear();
+    c = attributesView(a);
+    m.set(a, c);
+  }
+  return c;
+}
 
 const quad = (n: number): string => formatAddress(intToIpv4(n >>> 0));
 const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
