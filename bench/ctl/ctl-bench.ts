@@ -152,7 +152,11 @@ async function main(): Promise<void> {
   let loaded: (() => void) | undefined;
   const mon = await open('127.0.9.1', 65003, 0x0a000901, (m) => { if (m[18] !== 2) return; held += countIpv4(m); if (held === routes) loaded?.(); });
   const tester = await open('127.0.10.1', 65101, 0x0a000a01);
-  while (!sp.status().every((s) => s.state === 'Established')) await new Promise((r) => setTimeout(r, 20));
+  const upBy = performance.now() + 30_000;
+  while (!sp.status().every((s) => s.state === 'Established')) {
+    if (performance.now() > upBy) throw new Error(`sessions not Established within 30 s: ${JSON.stringify(sp.status().map((s) => [s.name, s.state, s.lastError]))}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
   const table = encodeTable();
   const t0 = performance.now();
   const done = new Promise<void>((r) => { loaded = r; });
