@@ -196,17 +196,6 @@ export function routeViews(src: RouteSource, filter?: string): RouteView[] {
   return out;
 }
 
-/**
- * Routes refused on import (BIRD's `show route filtered`): as received, accepted false, with
- * why in `reason` ("as-path-loop", "import policy: rule 2", ...).
- */
-export function filteredRouteViews(src: RouteSource, filter?: string): RouteView[] {
-  const only = filter === undefined ? undefined : parsePrefix(filter, { allowHostBits: true });
-  const out: RouteView[] = [];
-  for (const p of src.peers.values()) p.adjIn?.forEachRejected((prefix, a, nh, why) => { out.push(rejectedView(p, prefix, a, nh, why)); }, only);
-  return out.sort((x, y) => (x.prefix < y.prefix ? -1 : x.prefix > y.prefix ? 1 : x.from.localeCompare(y.from)));
-}
-
 /** A path refused on import, as received (`show route filtered`). */
 export function rejectedView(p: Peer, prefix: Prefix, a: PathAttributes, nh: Uint8Array | undefined, why: string): RouteView {
   return {
