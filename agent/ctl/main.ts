@@ -152,10 +152,13 @@ function build(setExit: (code: number) => void): Command {
     });
 
   const node = program.command('node').description('node commands');
-  node.command('status').description('BGP peer status from the local tortie-node')
-    .action(async () => {
+  node.command('status').description('BGP peer status from the local tortie-node (--all: every node, from the datastore)')
+    .option('--all', 'every node\'s sessions, as each tortie-node publishes them to the datastore')
+    .option(...CONFIG)
+    .action(async (opts: { all?: boolean; config?: string }) => {
       const ns = await import('./node-status.js');
-      setExit(await ns.nodeStatus(io));
+      if (opts.all === true) setExit(await withDatastore(opts.config, (c) => ns.nodeStatusAll(io, c.store)));
+      else setExit(await ns.nodeStatus(io));
     });
 
   program.command('version').description('print the version').action(() => {

@@ -1,9 +1,15 @@
-/** `node status`: ask the local tortie-node over its control socket, print calicoctl's tables. */
+/**
+ * `node status`: ask the local tortie-node over its control socket, print calicoctl's tables.
+ * `node status --all`: every node's, as each tortie-node publishes it to the datastore
+ * (agent/node/bgp-status-publisher.ts), from one place.
+ */
 import { connect } from 'node:net';
 import { CtlError } from './ctl-error.js';
 import { formatBoxTable } from './table.js';
 import { DEFAULT_NODE_CTL_SOCKET, parseNodeStatusResponse, type NodeStatusResponse, type PeerStatus } from './node-status-protocol.js';
 import type { Io } from './resource-commands.js';
+import type { KvStore } from '../datastore/kv-store.js';
+import { STATUS_PREFIX } from '../datastore/key-layout.js';
 
 export async function queryNodeStatus(socketPath: string, timeoutMs = 5000): Promise<NodeStatusResponse | 'not-running'> {
   return new Promise((resolve, reject) => {
@@ -41,11 +47,42 @@ export async function nodeStatus(io: Io, socketPath = process.env['TORTIE_NODE_C
   if (r === 'not-running') { io.out('Calico process is not running.\n'); return 1; }
   if (!r.ok) throw new CtlError(`tortie-node answered with an error: ${r.error}`);
   if (!r.processRunning) { io.out('Calico process is running.\n\nThe BGP backend process (BIRD) is not running.\n'); return 1; }
-  let out = 'Calico process is running.\n';
+  io.out(`Calico process is running.\n${familyTables(r.peers)}`);
+  return 0;
+}
+
+function familyTables(all: readonly PeerStatus[]): string {
+  let out = '';
   for (const family of [4, 6] as const) {
-    const peers = r.peers.filter((p) => p.family === family);
+    const peers = all.filter((p) => p.family === family);
     out += `\nIPv${family} BGP status\n`;
     out += peers.length === 0 ? `No IPv${family} peers found.\n` : peerTable(peers);
+  }
+  return out;
+}
+
+/** Every node's published status (key /tortie/status/v1/<node>/bgp), by node name. */
+export async function nodeStatusAll(io: Io, store: KvStore, wallNow = Date.now()): Promise<number> {
+  const { entries } = await store.list(STATUS_PREFIX);
+  const nodes: Array<{ node: string; updated: number; status: NodeStatusResponse }> = [];
+  for (const e of entries) {
+    if (!e.key.endsWith('/bgp')) continue;
+    const name = e.key.slice(STATUS_PREFIX.length, -'/bgp'.length);
+    let v: Record<string, unknown>;
+    try { v = JSON.parse(e.value) as Record<string, unknown>; } catch { io.err(`node ${name}: malformed status in ${e.key} (not JSON); skipped\n`); continue; }
+    const st = parseNodeStatusResponse(v?.['status']);
+    if (typeof st === 'string' || typeof v['updated'] !== 'number') { io.err(`node ${name}: malformed status in ${e.key} (${typeof st === 'string' ? st : 'no "updated"'}); skipped\n`); continue; }
+    nodes.push({ node: name, updated: v['updated'], status: st });
+  }
+  if (nodes.length === 0) { io.out('No node has published its BGP status (each tortie-node does, every few seconds, while it runs).\n'); return 1; }
+  let out = '';
+  for (const n of nodes.sort((a, b) => a.node.localeCompare(b.node))) {
+    const age = Math.max(0, Math.round((wallNow - n.updated) / 1000));
+    out += `${out === '' ? '' : '\n'}Node ${n.node} (status from ${age} s ago)\n`;
+    const r = n.status;
+    if (!r.ok) out += `tortie-node reported an error: ${r.error}\n`;
+    else if (!r.processRunning) out += 'The BGP backend process is not running.\n';
+    else out += familyTables(r.peers);
   }
   io.out(out);
   return 0;

@@ -41,6 +41,8 @@ export const ALL_AFFINITIES_PREFIX = `${IPAM_PREFIX}host/`;
 export const HANDLE_PREFIX = `${IPAM_PREFIX}handle/`;
 export function handleKey(handle: string): string { return `${HANDLE_PREFIX}${handle}`; }
 export function livenessKey(node: string): string { return `${STATUS_PREFIX}${node}/alive`; }
+/** The node's BGP session status (CalicoNodeStatus's role), lease-bound: agent/node/bgp-status-publisher.ts. */
+export function bgpStatusKey(node: string): string { return `${STATUS_PREFIX}${node}/bgp`; }
 export const IPAM_CONFIG_KEY = `${IPAM_PREFIX}config`;
 export const WORKLOAD_PREFIX = `${ROOT}/workloads/v1/`;
 export function workloadKey(handle: string): string { return `${WORKLOAD_PREFIX}${handle}`; }

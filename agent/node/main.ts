@@ -38,7 +38,8 @@ import { startCniServer, sysfsIfindex } from './cni-server.js';
 import { WorkloadReaper } from './workload-reaper.js';
 import { IpamController } from './ipam-controller.js';
 import { deleteWorkloadRecord, publishMissingRecords } from '../ipam/workload-records.js';
-import { startCtlServer } from './ctl-server.js';
+import { bgpStatus, startCtlServer } from './ctl-server.js';
+import { BgpStatusPublisher } from './bgp-status-publisher.js';
 import type { LineServer } from './line-server.js';
 import { VxlanSupport } from './vxlan-support.js';
 import { IpipManager } from '../../ipip/ipip-manager.js';
@@ -267,6 +268,10 @@ async function main(): Promise<void> {
     closers.push(() => clearInterval(publishTimer));
     const ctl = await startCtlServer(cfg.ctlSocket, () => agent.speaker?.status(), log, () => agent.speaker?.routes());
     closers.push(() => ctl.close());
+    // every node's sessions for `tortiectl node status --all`
+    const bgpPublisher = new BgpStatusPublisher({ store, clock, logger: log }, cfg.nodeName, () => bgpStatus(agent.speaker?.status()));
+    bgpPublisher.start();
+    closers.push(() => bgpPublisher.stop());
     const servers: RunningHealthServer[] = [];
     if (cfg.health.enabled) servers.push(await startHealthServer({ aggregator: health, logger: log }, { host: cfg.health.host, port: cfg.health.port }));
 

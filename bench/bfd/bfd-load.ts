@@ -28,21 +28,29 @@ const PAIRS = [['10.0.0.1', '10.0.0.2'], ['10.0.0.3', '10.0.0.5'], ['10.0.0.4', 
 const flags = parseFlags(process.argv.slice(2), ['routes', 'json']);
 const ROUTES = Number(flags['routes']?.[0] ?? '1000000');
 
+/** One control request; a long list arrives as several lines marked `more` (bgp/bgpd/ctl-protocol.ts): counted, joined. */
 function ctl(path: string, req: Record<string, unknown>): Promise<{ data: unknown; ms: number; bytes: number }> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const s = createConnection(path);
-    const chunks: Buffer[] = [];
+    let buf = '';
     let bytes = 0;
+    const parts: unknown[] = [];
+    s.setEncoding('utf8');
     s.on('error', reject);
     s.on('connect', () => s.write(`${JSON.stringify(req)}\n`));
-    s.on('data', (d: Buffer) => {
-      chunks.push(d);
-      bytes += d.length;
-      if (d.includes(10)) {
+    s.on('data', (d: string) => {
+      buf += d;
+      bytes += Buffer.byteLength(d);
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const r = JSON.parse(buf.slice(0, nl)) as { ok: boolean; data?: unknown; error?: string; more?: boolean };
+        buf = buf.slice(nl + 1);
+        if (r.ok && r.more === true) { parts.push(...(r.data as unknown[])); continue; }
         s.end();
-        const r = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { ok: boolean; data?: unknown; error?: string };
-        if (!r.ok) reject(new Error(r.error)); else resolve({ data: r.data, ms: performance.now() - t0, bytes });
+        if (!r.ok) reject(new Error(r.error));
+        else resolve({ data: parts.length > 0 ? [...parts, ...(r.data as unknown[])] : r.data, ms: performance.now() - t0, bytes });
+        return;
       }
     });
   });

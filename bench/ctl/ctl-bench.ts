@@ -7,13 +7,18 @@
  * ROUTES /24s (pre-encoded UPDATEs, as bench/bgp/speaker-micro.ts), a raw monitor peer takes
  * the re-advertisement (so an export view exists). No namespaces, no other daemons.
  *
- *   node dist/bench/ctl/ctl-bench.js [ROUTES=1000000] [--json FILE]
+ *   node --max-semi-space-size=8 dist/bench/ctl/ctl-bench.js [ROUTES=1000000] [--json FILE]
+ * (the flag tortie-bgpd runs with, see bgp/bgpd/main.ts: it sets the young generation, so the scavenges)
+ *
+ * CTL_BENCH_COMMANDS="show route count;show route" runs only those (e.g. against an older build).
  *
  * Stall, two ways: wall clock, perf_hooks.monitorEventLoopDelay (1 ms resolution) max and a
  * timer-lag probe (a 2 ms timer chain: worst lateness), which on a shared, loaded machine also
  * count the time the process waited for a CPU; and CPU, the main thread's on-CPU time between
  * two ticks of that timer chain (/proc/self/task/PID/schedstat, ns), which is the longest
- * stretch of work the event loop ran without getting back to its timers. Server RSS: peak (VmHWM, reset through /proc/self/clear_refs
+ * stretch of work the event loop ran without getting back to its timers; and the wall gap less
+ * the main thread's run-queue wait (schedstat field 2), which keeps time it was blocked (waiting
+ * for V8's GC helper threads) but not time it waited for a CPU. Server RSS: peak (VmHWM, reset through /proc/self/clear_refs
  * before each command) and after. Client: wall time and max RSS from /usr/bin/time.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -55,7 +60,9 @@ function open(address: string, asn: number, id: number, onMsg?: (b: Uint8Array) 
     s.once('connect', () => {
       s.write(encodeMessage({ type: 'open', version: 4, myAs: asn, holdTime: 240, bgpId: id, capabilities: [{ type: 'four-octet-as', asn }, { type: 'multiprotocol', afi: 1, safi: 1 }] }, INITIAL_CONTEXT));
       s.write(encodeMessage({ type: 'keepalive' }, ctx));
-      // keepalives: a hold time of 240 s outlasts the bench, but the speaker's keepalives must be read
+      // the bench outlasts the hold time: keepalives as a real peer sends them
+      const ka = setInterval(() => { if (!s.destroyed) s.write(encodeMessage({ type: 'keepalive' }, ctx)); }, 30_000);
+      s.once('close', () => clearInterval(ka));
       resolve(s);
     });
   });
@@ -73,8 +80,11 @@ function encodeTable(): Buffer {
 }
 
 const SCHEDSTAT = `/proc/self/task/${process.pid}/schedstat`;
-/** The main thread's time on a CPU (ns): first field of its schedstat. */
-function mainThreadCpuNs(): number { return Number(readFileSync(SCHEDSTAT, 'utf8').split(' ')[0]); }
+/** The main thread's time on a CPU and waiting for one (ns): the first two fields of its schedstat. */
+function mainThreadSched(): { run: number; wait: number } {
+  const f = readFileSync(SCHEDSTAT, 'utf8').split(' ');
+  return { run: Number(f[0]), wait: Number(f[1]) };
+}
 
 function statusKb(key: string): number {
   const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
@@ -84,12 +94,20 @@ function statusKb(key: string): number {
 interface Result {
   readonly command: string;
   readonly clientWallS: number;
+  readonly clientCpuS: number;
+  /** This process's CPU (all threads) while the command ran. */
+  readonly serverCpuS: number;
   readonly clientMaxRssMB: number;
   readonly maxStallMs: number;
   readonly p99StallMs: number;
   readonly timerLagMaxMs: number;
   /** Longest main-thread on-CPU time between two probe ticks. */
   readonly cpuStallMaxMs: number;
+  /**
+   * Longest gap between two probe ticks less the time the main thread waited in the run queue
+   * (runnable, no CPU free): what is left is work and blocking (GC helpers included).
+   */
+  readonly stallLessRunQueueMaxMs: number;
   readonly serverPeakRssMB: number;
   readonly serverRssAfterMB: number;
   readonly exitCode: number;
@@ -100,34 +118,40 @@ async function measure(ctlPath: string, words: readonly string[]): Promise<Resul
   try { writeFileSync('/proc/self/clear_refs', '5'); } catch { /* older kernels: VmHWM is then the lifetime peak */ }
   // the probes start once the client is spawned: fork+exec of this big process is the bench's cost, not the daemon's
   const r = new Promise<{ code: number; stderr: string }>((resolve) => {
-    const c = spawn('/usr/bin/time', ['-f', '%e %M', process.execPath, CTL, '-s', ctlPath, ...words], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const c = spawn('/usr/bin/time', ['-f', '%e %M %U %S', process.execPath, CTL, '-s', ctlPath, ...words], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     c.stderr.setEncoding('utf8');
     c.stderr.on('data', (d: string) => { err += d; });
     c.on('close', (code) => resolve({ code: code ?? -1, stderr: err }));
   });
   const h = monitorEventLoopDelay({ resolution: 1 });
-  let lagMax = 0, cpuMax = 0;
-  let expected = performance.now() + 2;
-  let cpuLast = mainThreadCpuNs();
+  let lagMax = 0, cpuMax = 0, unqueuedMax = 0;
+  let last = performance.now();
+  let schedLast = mainThreadSched();
   let probe: NodeJS.Timeout | undefined;
   const tick = (): void => {
     const now = performance.now();
-    const cpu = mainThreadCpuNs();
-    lagMax = Math.max(lagMax, now - expected);
-    cpuMax = Math.max(cpuMax, (cpu - cpuLast) / 1e6);
-    expected = now + 2; cpuLast = cpu;
+    const sc = mainThreadSched();
+    const gap = now - last - 2;
+    lagMax = Math.max(lagMax, gap);
+    cpuMax = Math.max(cpuMax, (sc.run - schedLast.run) / 1e6);
+    unqueuedMax = Math.max(unqueuedMax, gap - (sc.wait - schedLast.wait) / 1e6);
+    last = now; schedLast = sc;
     probe = setTimeout(tick, 2);
   };
   probe = setTimeout(tick, 2);
   h.enable();
+  const cpu0 = process.cpuUsage();
   const { code, stderr } = await r;
   h.disable();
   clearTimeout(probe);
-  const [wall, kb] = (stderr.trim().split('\n').at(-1) ?? '').split(' ').map(Number);
+  const [wall, kb, cu, cs] = (stderr.trim().split('\n').at(-1) ?? '').split(' ').map(Number);
+  const cpu = process.cpuUsage(cpu0);
   return {
-    command: words.join(' '), clientWallS: wall ?? NaN, clientMaxRssMB: Math.round((kb ?? 0) / 1024),
+    command: words.join(' '), clientWallS: wall ?? NaN, clientCpuS: Math.round(((cu ?? 0) + (cs ?? 0)) * 100) / 100,
+    serverCpuS: Math.round((cpu.user + cpu.system) / 1e4) / 100, clientMaxRssMB: Math.round((kb ?? 0) / 1024),
     maxStallMs: Math.round(h.max / 1e5) / 10, p99StallMs: Math.round(h.percentile(99) / 1e5) / 10, timerLagMaxMs: Math.round(lagMax * 10) / 10, cpuStallMaxMs: Math.round(cpuMax * 10) / 10,
+    stallLessRunQueueMaxMs: Math.round(unqueuedMax * 10) / 10,
     serverPeakRssMB: Math.round(statusKb('VmHWM') / 1024), serverRssAfterMB: Math.round(statusKb('VmRSS') / 1024),
     exitCode: code, stderr: stderr.trim().split('\n').slice(0, -1).join('\n').slice(0, 300),
   };
@@ -147,7 +171,11 @@ async function main(): Promise<void> {
   let loaded: (() => void) | undefined;
   const mon = await open('127.0.9.1', 65003, 0x0a000901, (m) => { if (m[18] !== 2) return; held += countIpv4(m); if (held === routes) loaded?.(); });
   const tester = await open('127.0.10.1', 65101, 0x0a000a01);
-  while (!sp.status().every((s) => s.state === 'Established')) await new Promise((r) => setTimeout(r, 20));
+  const upBy = performance.now() + 30_000;
+  while (!sp.status().every((s) => s.state === 'Established')) {
+    if (performance.now() > upBy) throw new Error(`sessions not Established within 30 s: ${JSON.stringify(sp.status().map((s) => [s.name, s.state, s.lastError]))}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
   const table = encodeTable();
   const t0 = performance.now();
   const done = new Promise<void>((r) => { loaded = r; });
@@ -157,16 +185,17 @@ async function main(): Promise<void> {
   console.error(`loaded ${routes} routes in ${loadS.toFixed(1)} s (monitor holds them all)`);
   const idle = await measure(ctlPath, ['show', 'status']);
   const results: Result[] = [idle];
-  for (const words of [
+  const commands = process.env['CTL_BENCH_COMMANDS']?.split(';').map((c) => c.trim().split(/\s+/)) ?? [
     ['show', 'route', 'count'], ['show', 'protocols', 'all'], ['show', 'route', 'for', '20.3.4.5'],
     ['show', 'route'], ['show', 'route', 'all'], ['-o', 'json', 'show', 'route'], ['show', 'route', 'export', 'monitor'],
-  ]) {
+  ];
+  for (const words of commands) {
     const r = await measure(ctlPath, words);
     console.error(JSON.stringify(r));
     results.push(r);
   }
-  const established = sp.status().every((s) => s.state === 'Established');
-  const out = { routes, loadS: Math.round(loadS * 10) / 10, node: process.version, sessionsStayedUp: established, results };
+  const established = sp.status().every((s) => s.state === 'Established' && s.establishedTransitions === 1);
+  const out = { routes, loadS: Math.round(loadS * 10) / 10, node: process.version, execArgv: process.execArgv, sessionsStayedUp: established, results };
   console.log(JSON.stringify(out, null, 2));
   if (jsonFile) writeFileSync(jsonFile, `${JSON.stringify(out, null, 2)}\n`);
   for (const s of [tester, mon]) s.destroy();

@@ -129,6 +129,11 @@ export interface MessageTypeCounts {
   readonly 'route-refresh': number;
 }
 
+/** Zero counts, to count into. */
+export function noMessages(): { -readonly [K in keyof MessageTypeCounts]: number } {
+  return { open: 0, update: 0, notification: 0, keepalive: 0, 'route-refresh': 0 };
+}
+
 export interface UpdateInfo { readonly action: ErrorAction | undefined; readonly problems: readonly BgpWireError[] }
 
 export interface ConnectionInfo {

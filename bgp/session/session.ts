@@ -22,7 +22,7 @@ import { formatAddress, intToIpv4 } from '../../common/prefix.js';
 import { LogLimiter } from '../../common/log-limiter.js';
 import { applySocketOptions as defaultApplySocketOptions, connectTcp, md5UnansweredText, validateSocketOptions, type ApplySocketOptions } from './socket-options.js';
 import { toFsmConfig, type ConnectOptions, type ConnectionInfo, type NotificationInfo, type SessionConfig, type SessionDeps,
-  type SessionEventMap, type SessionStats, type StateChange } from './session-config.js';
+  type SessionEventMap, type SessionStats, type StateChange, noMessages } from './session-config.js';
 
 export type { ConnectOptions, ConnectionInfo, NotificationInfo, SessionConfig, SessionDeps, SessionEventMap, SessionStats,
   StateChange, UpdateInfo } from './session-config.js';
@@ -49,8 +49,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
   private establishedAt: number | undefined;
   private counters = { establishedTransitions: 0, flaps: 0, collisions: 0, messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0 };
   private lastError: string | undefined;
-  private readonly typesIn = { open: 0, update: 0, notification: 0, keepalive: 0, 'route-refresh': 0 };
-  private readonly typesOut = { open: 0, update: 0, notification: 0, keepalive: 0, 'route-refresh': 0 };
+  private readonly types = { in: noMessages(), out: noMessages() };
   private readonly notifSent: Record<string, number> = {};
   private readonly notifReceived: Record<string, number> = {};
   private lastSent: NotificationInfo | undefined;
@@ -96,11 +95,8 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
       name: this.name, state: this.state, since: this.sinceWall,
       uptimeMs: this.state === 'Established' && this.establishedAt !== undefined ? now - this.establishedAt : undefined,
       ...this.counters, lastError: this.lastError, lastNotificationSent: this.lastSent,
-      lastNotificationReceived: this.lastReceived, queuedBytes: this.main.conn?.queuedBytes ?? 0,
-      receivedBytes: this.main.conn?.receivedBytes ?? 0,
-      connectRetryCounter: this.main.fsm.connectRetryCounter,
-      messageTypes: { in: { ...this.typesIn }, out: { ...this.typesOut } },
-      timersLeftMs: Object.fromEntries([...this.main.timers].map(([k, t]) => [k, Math.max(0, t.deadline - now)])),
+      lastNotificationReceived: this.lastReceived, queuedBytes: this.main.conn?.queuedBytes ?? 0, receivedBytes: this.main.conn?.receivedBytes ?? 0,
+      connectRetryCounter: this.main.fsm.connectRetryCounter, messageTypes: { in: { ...this.types.in }, out: { ...this.types.out } }, timersLeftMs: Object.fromEntries([...this.main.timers].map(([k, t]) => [k, Math.max(0, t.deadline - now)])),
       notificationsSent: { ...this.notifSent }, notificationsReceived: { ...this.notifReceived },
     };
   }
@@ -190,8 +186,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
     for (const m of messages) ok = conn.write(m);
     conn.flush(); // a whole batch: hand it to the kernel now rather than at the end of the tick
     this.counters.messagesOut += count;
-    this.counters.updatesOut += count;
-    this.typesOut.update += count;
+    this.counters.updatesOut += count; this.types.out.update += count;
     return this.overQueueLimit(conn) ? false : ok;
   }
 
@@ -415,8 +410,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
       this.log.error({ err: describeError(err), type: message.type }, 'cannot encode message; not sent');
       return false;
     }
-    this.counters.messagesOut++;
-    this.typesOut[message.type]++;
+    this.counters.messagesOut++; this.types.out[message.type]++;
     if (message.type === 'notification') {
       const k = `${message.code}/${message.subcode}`;
       this.notifSent[k] = (this.notifSent[k] ?? 0) + 1;
@@ -497,8 +491,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
       this.feed(ep, errorInput(err, bytes[18] ?? 0));
       return ep.conn === conn;
     }
-    const m = decoded.message;
-    if (ep.main) this.typesIn[m.type]++;
+    const m = decoded.message; if (ep.main) this.types.in[m.type]++;
     if (decoded.action === 'session-reset') {
       const first = decoded.problems[0] ?? new BgpWireError(ErrorCode.UPDATE_MESSAGE, 0, 'session reset');
       this.feed(ep, errorInput(first, bytes[18] ?? 0));

@@ -12,7 +12,7 @@ import type { SortedPrefixWalk } from '../rib/sorted-prefix-walk.js';
 import { isSelfNextHop } from '../rib/update-group.js';
 import type { ExportedAttributes } from '../rib/export.js';
 import type { Peer } from './peer.js';
-import { attributesView, rejectedView, routesOf, type RouteSource, type RouteView } from './views.js';
+import { cachedColumns, rejectedView, routesOf, type RouteSource, type RouteView } from './views.js';
 
 export type RouteQuery =
   /** Every candidate route (BIRD `show route`); `prefix`: that network only. */
@@ -46,7 +46,8 @@ const LOOK_EVERY = 32;
 const yieldTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /** Stream the views `q` asks for to `sink`; resolves with how many were sent. */
-export async function streamRoutes(src: RouteSource, q: RouteQuery, sink: RouteSink, o: StreamOptions = {}): Promise<number> {
+export async function streamRoutes(source: RouteSource, q: RouteQuery, sink: RouteSink, o: StreamOptions = {}): Promise<number> {
+  const src: RouteSource = { ...source, columns: new Map() };
   const now = o.now ?? (() => performance.now());
   const sliceMs = o.sliceMs ?? DEFAULT_SLICE_MS;
   const batchSize = o.batch ?? DEFAULT_BATCH;
@@ -133,7 +134,7 @@ function exportedView(src: RouteSource, peer: Peer, prefix: Prefix): RouteView |
   return {
     prefix: formatPrefix(prefix), from: best.source.id, ...(!local ? { fromAddress: formatAddress(best.source.address) } : {}),
     nextHop: nh === undefined || isSelfNextHop(nh) ? (self ? formatAddress(self) : 'self') : formatAddress(nh),
-    ...attributesView(a),
+    ...cachedColumns(src, a),
     ibgp: e.negotiated.ibgp, accepted: true, best: true, reason: `exported to ${peer.config.name}`,
     since: best.since > 0 ? best.since : local ? (src.originatedSince(formatPrefix(prefix)) ?? 0) : (src.peers.get(best.source.id)?.routesSince ?? 0),
   };

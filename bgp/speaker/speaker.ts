@@ -35,10 +35,9 @@ import { Inbound } from './inbound.js';
 import { StaleRoutes } from './stale-routes.js';
 import { DEFAULT_SELECTION_DEFERRAL_TIME, SelectionDeferral, type SelectionDeferralStatus } from './selection-deferral.js';
 import {
-  bestPathChange, bestRouteViews, downText, filteredRouteViews, peerStatus, routeViews,
-  type BestPathChange, type PeerStatus, type RouteSource, type RouteView,
+  bestPathChange, bestRouteViews, downText, peerStatus, routeViews,
+  routeCount, type BestPathChange, type PeerStatus, type RouteCount, type RouteSource, type RouteView,
 } from './views.js';
-import { routeCount, type RouteCount } from './views.js';
 import { streamRoutes, type RouteQuery, type RouteSink, type StreamOptions } from './route-stream.js';
 
 export type { ConnectOptions } from '../session/session.js';
@@ -47,7 +46,6 @@ export type { PeerMessageStats } from './peer.js';
 export type { OriginateAttrs } from './peer-config.js';
 export type { SelectionDeferralStatus } from './selection-deferral.js';
 export type { BestPathChange, GracefulRestartStatus, PeerStatus, RouteCount, RouteView } from './views.js';
-export type { RouteQuery, RouteSink, StreamOptions } from './route-stream.js';
 
 export interface SpeakerDeps {
   readonly clock: Clock;
@@ -356,20 +354,12 @@ export class BgpSpeaker {
   /** Every candidate route (originated and received), best flagged, sorted by prefix. */
   routes(filter?: string): RouteView[] { return routeViews(this.routeSource(), filter); }
 
-  /**
-   * Routes refused on import (BIRD's `show route filtered`): as received, accepted false, with
-   * why in `reason` ("as-path-loop", "import policy: rule 2", ...).
-   */
-  filteredRoutes(filter?: string): RouteView[] { return filteredRouteViews(this.routeSource(), filter); }
-
   /** Best routes only (what a FIB would install). */
   bestRoutes(): RouteView[] { return bestRouteViews(this.routeSource()); }
 
-  /** The route views of `q`, in slices and batches for tables of any size (see route-stream.ts). */
+  /** The route views of `q` (also `show route filtered`: as received, with why), in slices and batches for tables of any size (route-stream.ts). */
   streamRoutes(q: RouteQuery, sink: RouteSink, options?: StreamOptions): Promise<number> { return streamRoutes(this.routeSource(), q, sink, options); }
-
-  /** `show route count` from the RIBs' counters (no walk). */
-  routeCount(): RouteCount { return routeCount(this.rib); }
+  /** `show route count` from the RIBs' counters (no walk). */ routeCount(): RouteCount { return routeCount(this.rib); }
 
   private routeSource(): RouteSource {
     return { rib: this.rib, peers: this.peers, originatedSince: (k) => this.originated.get(k)?.since };

@@ -182,7 +182,15 @@ export interface RouteSource {
   readonly rib: LocRib;
   readonly peers: ReadonlyMap<string, Peer>;
   readonly originatedSince: (prefix: string) => number | undefined;
+  /**
+   * Formatted attribute columns by attribute set (attributes are interned, so the routes of one
+   * UPDATE share one object): a long listing formats each set once. Per stream, cleared when large.
+   */
+  readonly columns?: Map<PathAttributes, AttributeColumnsView>;
 }
+
+/** Keep at most this many formatted attribute sets per stream. */
+const COLUMNS_CACHE = 4096;
 
 /** Every candidate route (originated and received), best flagged, sorted by prefix. */
 export function routeViews(src: RouteSource, filter?: string): RouteView[] {
@@ -193,17 +201,6 @@ export function routeViews(src: RouteSource, filter?: string): RouteView[] {
   const out: RouteView[] = [];
   for (const [key, p] of keyed) for (const v of routesOf(src, p, key)) out.push(v);
   return out;
-}
-
-/**
- * Routes refused on import (BIRD's `show route filtered`): as received, accepted false, with
- * why in `reason` ("as-path-loop", "import policy: rule 2", ...).
- */
-export function filteredRouteViews(src: RouteSource, filter?: string): RouteView[] {
-  const only = filter === undefined ? undefined : parsePrefix(filter, { allowHostBits: true });
-  const out: RouteView[] = [];
-  for (const p of src.peers.values()) p.adjIn?.forEachRejected((prefix, a, nh, why) => { out.push(rejectedView(p, prefix, a, nh, why)); }, only);
-  return out.sort((x, y) => (x.prefix < y.prefix ? -1 : x.prefix > y.prefix ? 1 : x.from.localeCompare(y.from)));
 }
 
 /** A path refused on import, as received (`show route filtered`). */
@@ -255,7 +252,7 @@ export function routeView(src: RouteSource, prefix: Prefix, key: string, r: Rout
   return {
     prefix: key, from: s.id, ...(!local ? { fromAddress: formatAddress(s.address) } : {}),
     nextHop: r.nextHop ? formatAddress(r.nextHop) : 'self',
-    ...attributesView(r.attrs),
+    ...cachedColumns(src, r.attrs),
     ibgp: s.kind === 'ibgp', accepted: true, best, reason,
     since: local ? (src.originatedSince(key) ?? 0) : r.since > 0 ? r.since : (peer?.routesSince ?? 0),
     ...(peer?.adjIn !== undefined && peer.adjIn.staleCount > 0 && peer.adjIn.isStale(prefix) ? { stale: true as const } : {}),
@@ -318,6 +315,20 @@ export function downText(r: DownReason, configuredAs: number): string {
 
 type AttributeColumns = 'asPath' | 'asPathText' | 'origin' | 'med' | 'localPref' | 'communities' | 'extendedCommunities'
   | 'largeCommunities' | 'originatorId' | 'clusterList' | 'atomicAggregate' | 'aggregator' | 'unknownAttributes';
+
+export type AttributeColumnsView = Pick<RouteView, AttributeColumns>;
+
+export function cachedColumns(src: RouteSource, a: PathAttributes): AttributeColumnsView {
+  const m = src.columns;
+  if (!m) return attributesView(a);
+  let c = m.get(a);
+  if (c === undefined) {
+    if (m.size >= COLUMNS_CACHE) m.clear();
+    c = attributesView(a);
+    m.set(a, c);
+  }
+  return c;
+}
 
 const quad = (n: number): string => formatAddress(intToIpv4(n >>> 0));
 const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');

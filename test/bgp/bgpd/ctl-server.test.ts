@@ -2,6 +2,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createConnection, connect, type Server } from 'node:net';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,8 @@ import { systemClock } from '../../../common/clock.js';
 import { silentLogger } from '../../../common/logger.js';
 import { BgpSpeaker } from '../../../bgp/speaker/speaker.js';
 import { resolveGroup, startCtlServer } from '../../../bgp/bgpd/ctl-server.js';
+
+const CTL = new URL('../../../bgp/bgpd/tortie-bgpctl.cjs', import.meta.url).pathname;
 
 function ask(path: string, line: string): Promise<{ ok: boolean; data?: unknown; error?: string }> {
   return new Promise((resolve, reject) => {
@@ -35,6 +38,13 @@ describe('bgpd control server', () => {
     connect: (o) => connect({ host: o.host, port: o.port }),
     listen: () => Promise.reject(new Error('not used')),
   }, { routerId: '10.0.0.1', asn: 65001, listen: { address: '127.0.0.1', port: 0 }, peers: [] });
+
+  // asynchronously: the server runs in this process
+  const bgpctl = (...args: string[]) => new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(process.execPath, [CTL, '-s', path, ...args], { encoding: 'utf8', timeout: 20_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      resolve({ status: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+    });
+  });
 
   before(async () => {
     oldUmask = process.umask(0); // the mode must not come from the umask
@@ -120,6 +130,19 @@ describe('bgpd control server', () => {
       assert.deepEqual((await ask(path, '{"cmd":"show-route-count"}\n')).data, { routes: 1501, best: 1501, networks: 1501, ipv4: 1501, ipv6: 0, networks4: 1501, networks6: 0 });
       const one = await ask(path, '{"cmd":"show-route","for":"10.1.0.77"}\n');
       assert.deepEqual((one.data as Array<{ prefix: string }>).map((r) => r.prefix), ['10.1.0.0/24']);
+
+      // the real client prints the stream as it comes: text, and JSON as one array
+      const text = (await bgpctl('show', 'route'));
+      assert.equal(text.stdout.split('\n').filter((l) => / static \[local /.test(l)).length, 1501);
+      assert.equal(text.stdout.split('\n').filter((l) => l === 'Table master4:').length, 1, 'one table header across batches');
+      const json = JSON.parse((await bgpctl('-o', 'json', 'show', 'route')).stdout) as Array<{ prefix: string }>;
+      assert.equal(json.length, 1501);
+      assert.equal(json[1500]?.prefix, '10.200.5.219/32');
+      assert.match((await bgpctl('show', 'route', 'for', '10.200.0.3')).stdout, /^10\.200\.0\.3\/32 +static \[local /m);
+      assert.match((await bgpctl('show', 'route', 'count')).stdout, /^1501 of 1501 routes for 1501 networks \(1501 IPv4, 0 IPv6\)$/m);
+      const bad = (await bgpctl('show', 'route', 'export', 'nobody'));
+      assert.equal(bad.status, 1);
+      assert.match(bad.stderr, /no such peer "nobody"/);
     } finally {
       for (let i = 0; i < 1500; i++) speaker.withdraw(`10.200.${i >> 8}.${i & 255}/32`);
     }

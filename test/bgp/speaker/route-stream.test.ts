@@ -13,6 +13,7 @@ import { parsePrefix } from '../../../common/prefix.js';
 import { BgpSpeaker, type RouteView } from '../../../bgp/speaker/speaker.js';
 import type { PeerConfig } from '../../../bgp/speaker/peer-config.js';
 import type { RouteQuery } from '../../../bgp/speaker/route-stream.js';
+import { attributesView } from '../../../bgp/speaker/views.js';
 
 const basePort = 21000 + (process.pid % 20000);
 
@@ -105,6 +106,27 @@ describe('route views as a stream', () => {
       assert.deepEqual(await match('2001:db8:2::5'), ['2001:db8::/32']);
       await assert.rejects(collect(sp, { type: 'for', address: '10.1.2' }), /invalid/i);
     } finally { await sp.stop(); }
+  });
+});
+
+describe('route attributes in the views, formatted by the wire codec', () => {
+  it('ORIGINATOR_ID, CLUSTER_LIST, AS_SET braces, (extended, large) communities, aggregator, unknown attributes', () => {
+    const v = attributesView({
+      origin: 0, asPath: [{ type: 2, asns: [65001] }, { type: 1, asns: [65010, 65011] }], originatorId: 0x0a000009, clusterList: [0x0a000001, 0x0a000002],
+      communities: [(65001 << 16) | 7, 0xffffff01], extendedCommunities: [Uint8Array.of(0, 2, 0xfd, 0xe8, 0, 0, 0, 100)],
+      largeCommunities: [{ globalAdmin: 65000, localData1: 1, localData2: 2 }], atomicAggregate: true,
+      aggregator: { asn: 65009, address: Uint8Array.of(10, 0, 0, 9) }, unknown: [{ typeCode: 99, flags: 0xc0, value: Uint8Array.of(10, 11) }],
+    });
+    assert.equal(v.asPathText, '65001 {65010,65011}');
+    assert.deepEqual(v.asPath, [65001, 65010, 65011]);
+    assert.equal(v.originatorId, '10.0.0.9');
+    assert.deepEqual(v.clusterList, ['10.0.0.1', '10.0.0.2']);
+    assert.deepEqual(v.communities, ['65001:7', 'no-export']);
+    assert.deepEqual(v.extendedCommunities, ['rt:65000:100']);
+    assert.deepEqual(v.largeCommunities, ['65000:1:2']);
+    assert.equal(v.atomicAggregate, true);
+    assert.equal(v.aggregator, '65009 10.0.0.9');
+    assert.deepEqual(v.unknownAttributes, ['type 99 flags 0xc0: 0a0b']);
   });
 });
 

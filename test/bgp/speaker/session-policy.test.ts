@@ -13,8 +13,15 @@ import { pollUntil } from '../../helpers/poll.js';
 import { openRawPeer, passivePeerConfig, RawPeer, tcpSpeakerDeps } from '../../helpers/bgp-session-peers.js';
 import { INITIAL_CONTEXT, type AsPathSegment, type PathAttributes, type UpdateMessage } from '../../../bgp/wire/types.js';
 import { roleCapability } from '../../../bgp/wire/role.js';
-import { BgpSpeaker } from '../../../bgp/speaker/speaker.js';
+import { BgpSpeaker, type RouteView } from '../../../bgp/speaker/speaker.js';
 import type { PeerConfig } from '../../../bgp/speaker/peer-config.js';
+
+/** `show route filtered PREFIX`: the paths refused on import, with why. */
+async function filteredRoutes(s: BgpSpeaker, prefix: string): Promise<RouteView[]> {
+  const out: RouteView[] = [];
+  await s.streamRoutes({ type: 'filtered', prefix }, (b) => { out.push(...b); });
+  return out;
+}
 
 const LOCAL_AS = 65200;
 const seq = (...asns: number[]): AsPathSegment[] => [{ type: 2, asns }];
@@ -59,11 +66,11 @@ describe('BgpSpeaker session policy: first AS, max prefixes, cluster id, roles',
     announce(r, ['10.70.1.0/24', '10.70.2.0/24'], { asPath: seq(65099, 65100) });
     await processed('first', n);
     assert.equal(s.routes('10.70.1.0/24').length, 0, 'the earlier route is withdrawn');
-    assert.deepEqual(s.filteredRoutes('10.70.2.0/24').map((v) => [v.reason, v.asPath]), [['first-as-mismatch', [65099, 65100]]]);
+    assert.deepEqual((await filteredRoutes(s, '10.70.2.0/24')).map((v) => [v.reason, v.asPath]), [['first-as-mismatch', [65099, 65100]]]);
     n = status('first')?.messages.updatesIn ?? 0;
     announce(r, ['10.70.3.0/24'], { asPath: [] });
     await processed('first', n);
-    assert.deepEqual(s.filteredRoutes('10.70.3.0/24').map((v) => v.reason), ['first-as-mismatch'], 'an empty AS_PATH from eBGP too');
+    assert.deepEqual((await filteredRoutes(s, '10.70.3.0/24')).map((v) => v.reason), ['first-as-mismatch'], 'an empty AS_PATH from eBGP too');
     assert.equal(status('first')?.state, 'Established', 'no NOTIFICATION: treat-as-withdraw');
     assert.deepEqual(notificationsAt(r), []);
   });
@@ -118,7 +125,7 @@ describe('BgpSpeaker session policy: first AS, max prefixes, cluster id, roles',
     const n = status('client')?.messages.updatesIn ?? 0;
     announce(client, ['10.70.41.0/24'], { asPath: [], localPref: 100, originatorId: 0x0a000799, clusterList: [0x0a000001, 0x0aff0001] });
     await processed('client', n);
-    assert.deepEqual((await speaker()).filteredRoutes('10.70.41.0/24').map((v) => v.reason), ['cluster-list-loop']);
+    assert.deepEqual((await filteredRoutes(await speaker(), '10.70.41.0/24')).map((v) => v.reason), ['cluster-list-loop']);
   });
 
   it('roles: Role Mismatch (2/11) for a peer whose role does not pair, and for none in strict mode', async () => {
@@ -164,7 +171,7 @@ describe('BgpSpeaker session policy: first AS, max prefixes, cluster id, roles',
     let n = status('downstream')?.messages.updatesIn ?? 0;
     announce(downstream, ['10.70.51.0/24'], { asPath: seq(65212), onlyToCustomer: 65099 });
     await processed('downstream', n);
-    assert.deepEqual(s.filteredRoutes('10.70.51.0/24').map((v) => v.reason), ['otc-route-leak']);
+    assert.deepEqual((await filteredRoutes(s, '10.70.51.0/24')).map((v) => v.reason), ['otc-route-leak']);
     // the provider's route (OTC set) never goes to the other provider; a customer route does, without OTC
     n = status('downstream')?.messages.updatesIn ?? 0;
     announce(downstream, ['10.70.52.0/24'], { asPath: seq(65212) });

@@ -9,7 +9,7 @@ import { connect, type Socket } from 'node:net';
 import { pollUntil } from '../../helpers/poll.js';
 import { tcpSpeakerDeps } from '../../helpers/bgp-session-peers.js';
 import { parsePrefix } from '../../../common/prefix.js';
-import { BgpSpeaker, type BestPathChange } from '../../../bgp/speaker/speaker.js';
+import { BgpSpeaker, type BestPathChange, type RouteView } from '../../../bgp/speaker/speaker.js';
 import type { PeerConfig } from '../../../bgp/speaker/peer-config.js';
 import { Framer, encodeKeepalive, encodeOpen } from '../../helpers/bgp-codec.js';
 
@@ -172,9 +172,14 @@ describe('BgpSpeaker applies RFC 7606 to a raw peer', () => {
       await pollUntil(() => (speaker.status().find((x) => x.name === 'strict')?.messages.updatesIn ?? 0) > before, { what: 'the strict peer\'s UPDATE processed' });
       assert.deepEqual(speaker.routes('10.9.0.0/24').map((r) => r.from), ['loose'], 'loop detection refused the strict peer\'s copy');
       // ... and `show route filtered` shows it, as received, with why.
-      assert.deepEqual(speaker.filteredRoutes('10.9.0.0/24').map((r) => [r.from, r.accepted, r.reason, r.asPath, r.nextHop]),
+      const filtered = async (prefix?: string): Promise<RouteView[]> => {
+        const out: RouteView[] = [];
+        await speaker.streamRoutes({ type: 'filtered', ...(prefix !== undefined ? { prefix } : {}) }, (b) => { out.push(...b); });
+        return out;
+      };
+      assert.deepEqual((await filtered('10.9.0.0/24')).map((r) => [r.from, r.accepted, r.reason, r.asPath, r.nextHop]),
         [['strict', false, 'as-path-loop', [65006, 65009], '192.0.2.6']]);
-      assert.equal(speaker.filteredRoutes().filter((r) => r.from === 'loose').length, 0);
+      assert.deepEqual((await filtered()).map((r) => [r.from, r.prefix]), [['strict', '10.9.0.0/24']]);
     } finally {
       strict.destroy();
       loose.destroy();
