@@ -11,7 +11,9 @@
  * Mesh: "10.77.0.3" < "10.77.0.5" < "10.77.0.7" as strings, so tortie1 dials calico-a and waits
  * for calico-b. Then mesh off and a BGPPeer { nodeSelector: !has(calico), peerSelector: calico ==
  * 'true' }: confd renders Node_ peerings that dial from both ends, so tortie1 must dial calico-b
- * too (an nftables counter of tortie1's SYNs towards each peer tells).
+ * too (an nftables counter of tortie1's SYNs towards each peer tells). Then a VM live migration
+ * (calico-a advertises a tortie1 pod's /32 at priority 512), a BGPFilter setPriority on export,
+ * and calico-a as route reflector (peerSelector has(rr)) between tortie1 and calico-b.
  */
 import { strict as assert } from 'node:assert';
 import { after, before, test } from 'node:test';
@@ -200,4 +202,34 @@ test('BGPFilter setPriority on export: calico-a sees LOCAL_PREF 2147483647 - 512
     { timeoutMs: 30_000, what: `calico-a sees ${block} with LOCAL_PREF ${2147483647 - 512}: ${birds.a?.cmd('show', 'route', block, 'all')}\n${lab.logs(2000)}` });
   await pollUntil(() => sh('ip', ['-n', ns.a, 'route', 'show', block]).includes(`via ${T_IP} dev eth0 proto bird metric 512`),
     { timeoutMs: 15_000, what: `calico-a kernel route ${block} metric 512: ${sh('ip', ['-n', ns.a, 'route'])}` });
+});
+
+test('route reflector: calico-a reflects (confd rr client towards tortie1 and calico-b); each side gets the other\'s routes through it', { skip }, async () => {
+  const rrId = '244.0.0.1';
+  lab.etcdctl(['del', '/tortie/v3/projectcalico.org/bgppeers/to-calico']);
+  lab.putResource('nodes', { apiVersion: v3, kind: 'Node', metadata: { name: CALICO.a.name, labels: { calico: 'true', rr: 'true' } },
+    spec: { bgp: { ipv4Address: `${CALICO.a.ip}/24`, routeReflectorClusterID: rrId } } });
+  lab.putResource('bgppeers', { apiVersion: v3, kind: 'BGPPeer', metadata: { name: 'to-rr' }, spec: { peerSelector: 'has(rr)' } });
+  // confd on calico-a (the reflector): reverse peerings to every node, rr clients; on calico-b: Global_ to the reflector.
+  birds.a?.reconfigure(calicoBirdConfig({ ...birdNode('a', [T_IP, CALICO.b.ip].map((ip) => ({ type: 'node' as const, ip, asNumber: 64512, calicoNode: false }))), rrClusterId: rrId }));
+  birds.b?.reconfigure(calicoBirdConfig(birdNode('b', [{ type: 'global', ip: CALICO.a.ip, asNumber: 64512, calicoNode: false, rrClusterId: rrId }])));
+  const block = await pollUntil(() => lab.routes(t).find((r) => r.type === 'blackhole')?.dst, { timeoutMs: 10_000, what: 'tortie1 block' });
+  await pollUntil(async () => (await tortiePeers()).some((p) => p.peerIP === CALICO.a.ip && p.type === 'global' && p.info === 'Established')
+    && !(await tortiePeers()).some((p) => p.peerIP === CALICO.b.ip),
+  { timeoutMs: 30_000, what: `tortie1: Global_ to the reflector only\n${JSON.stringify(await tortiePeers())}\n${diag()}` });
+  // calico-b gets tortie1's block from the reflector: next hop still tortie1, LOCAL_PREF kept, originator tortie1.
+  const seen = await pollUntil(() => parseBird16Routes(birds.b?.cmd('show', 'route', block, 'all') ?? '').find((r) => r.proto === `Global_${CALICO.a.ip.replace(/\./g, '_')}`),
+    { timeoutMs: 30_000, what: `calico-b has ${block} via the reflector\n${diag()}` });
+  assert.equal(seen.via, T_IP);
+  assert.equal(seen.attrs['BGP.local_pref'], LP);
+  assert.equal(seen.attrs['BGP.originator_id'], '10.77.0.200');
+  assert.equal(seen.attrs['BGP.cluster_list'], rrId);
+  assert.equal(seen.attrs['BGP.community'], '(65000,100)');
+  // tortie1 gets calico-b's block from the reflector with calico-b as next hop, and routes it there.
+  const r = await pollUntil(async () => (await tortieRoutes()).find((x) => x.prefix === CALICO.b.block && x.from === `Global_${CALICO.a.ip.replace(/\./g, '_')}`),
+    { timeoutMs: 30_000, what: `tortie1 has ${CALICO.b.block} via the reflector\n${diag()}` });
+  assert.equal(r.nextHop, CALICO.b.ip);
+  assert.equal(String(r.localPref), LP);
+  await pollUntil(() => lab.routes(t).some((x) => x.dst === CALICO.b.block && x.gateway === CALICO.b.ip),
+    { timeoutMs: 15_000, what: `tortie1 kernel route ${CALICO.b.block} via ${CALICO.b.ip}: ${JSON.stringify(lab.routes(t))}` });
 });
