@@ -656,3 +656,15 @@ test('fields that need the Kubernetes API are reported naming resource and field
   const dual = bgpSpeakerConfig(snap('a', [node('a', '10.0.0.1/24', { ipv6: 'fd00::1', ipv6Cidr: 'fd00::1/64' })], { configs: { default: { bindMode: 'NodeIP' } } }));
   assert.match(dual.problems.join('\n'), /spec\.bindMode NodeIP on a dual-stack node/);
 });
+
+test('a peerIP BGPPeer naming this node: we peer back with the nodes it applies to (confd reverse peering), unless reversePeering Manual', () => {
+  const nodes = [node('a', '10.0.0.1/24', { labels: { r: 'x' } }), node('b', '10.0.0.2/24', { labels: { r: 'x' } }), node('t', '10.0.0.5/24')];
+  const cfg = { default: { nodeToNodeMeshEnabled: false } };
+  const peer = (extra: Partial<PeerInfo['spec']> = {}): PeerInfo[] => [{ name: 'to-t', spec: { nodeSelector: "r == 'x'", peerIP: '10.0.0.5', asNumber: 64512, ...extra } }];
+  const t = bgpSpeakerConfig(snap('t', nodes, { peers: peer(), configs: cfg })).speaker?.peers ?? [];
+  assert.deepEqual(t.map((p) => [p.name, p.passive]).sort(), [['Node_10_0_0_1', false], ['Node_10_0_0_2', false]]);
+  const a = bgpSpeakerConfig(snap('a', nodes, { peers: peer(), configs: cfg })).speaker?.peers ?? [];
+  assert.deepEqual(a.map((p) => [p.name, p.passive]), [['Node_10_0_0_5', false]]);
+  assert.equal(bgpSpeakerConfig(snap('t', nodes, { peers: peer({ reversePeering: 'Manual' }), configs: cfg })).speaker?.peers.length, 0);
+  assert.equal(bgpSpeakerConfig(snap('t', nodes, { peers: peer({ asNumber: 65009 }), configs: cfg })).speaker?.peers.length, 0, 'another AS: not this node');
+});

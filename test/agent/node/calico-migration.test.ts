@@ -13,7 +13,8 @@
  * 'true' }: confd renders Node_ peerings that dial from both ends, so tortie1 must dial calico-b
  * too (an nftables counter of tortie1's SYNs towards each peer tells). Then a VM live migration
  * (calico-a advertises a tortie1 pod's /32 at priority 512), a BGPFilter setPriority on export,
- * and calico-a as route reflector (peerSelector has(rr)) between tortie1 and calico-b.
+ * calico-a as route reflector (peerSelector has(rr)) between tortie1 and calico-b, and a BGPPeer
+ * on the Calico nodes with peerIP tortie1 (tortie1 must peer back, as confd's reverse peering).
  */
 import { strict as assert } from 'node:assert';
 import { after, before, test } from 'node:test';
@@ -274,4 +275,15 @@ test('route reflector: calico-a reflects (confd rr client towards tortie1 and ca
   assert.equal(String(r.localPref), LP);
   await pollUntil(() => lab.routes(t).some((x) => x.dst === CALICO.b.block && x.gateway === CALICO.b.ip),
     { timeoutMs: 15_000, what: `tortie1 kernel route ${CALICO.b.block} via ${CALICO.b.ip}: ${JSON.stringify(lab.routes(t))}` });
+});
+
+test('a BGPPeer on the Calico nodes with peerIP tortie1: tortie1 peers back (confd reverse peering); both ends dial', { skip }, async () => {
+  lab.etcdctl(['del', '/tortie/v3/projectcalico.org/bgppeers/to-rr']);
+  lab.putResource('nodes', { apiVersion: v3, kind: 'Node', metadata: { name: CALICO.a.name, labels: { calico: 'true' } }, spec: { bgp: { ipv4Address: `${CALICO.a.ip}/24`, ipv6Address: `${CALICO.a.ip6}/64` } } });
+  lab.putResource('bgppeers', { apiVersion: v3, kind: 'BGPPeer', metadata: { name: 'to-tortie' }, spec: { nodeSelector: "calico == 'true'", peerIP: T_IP, asNumber: 64512 } });
+  // confd on the calico nodes: Node_10_77_0_5, a node-specific peer that is a Calico node by its IP.
+  for (const k of ['a', 'b'] as const) birds[k]?.reconfigure(calicoBirdConfig(birdNode(k, [{ type: 'node', ip: T_IP, asNumber: 64512, calicoNode: true }])));
+  await allUp('Node');
+  const block = await routesMatch(false);
+  assert.match(block, /^10\.246\./);
 });
