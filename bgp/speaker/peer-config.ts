@@ -26,6 +26,8 @@ export interface PolicyRule {
     readonly asPathPrefix?: readonly number[];
     /** Any of these RFC 8092 large communities is present. */
     readonly largeCommunities?: readonly LargeCommunity[];
+    /** LOCAL_PREF equals this (Calico's BGPFilter priority match: 2147483647 - priority). */
+    readonly localPref?: number;
   };
   readonly action: 'accept' | 'reject';
   readonly set?: {

@@ -23,6 +23,7 @@ export function toPolicyDefinition(cfg: PolicyConfig, direction: PolicyDirection
     if (r.match?.source !== undefined) match.sourceKind = r.match.source === 'peers' ? ['ebgp', 'ibgp'] : ['local'];
     if (r.match?.asPathPrefix?.length) match.asPathPrefix = [...r.match.asPathPrefix];
     if (r.match?.largeCommunities?.length) match.largeCommunities = [...r.match.largeCommunities];
+    if (r.match?.localPref !== undefined) match.localPref = r.match.localPref;
     const actions: PolicyAction[] = [];
     const s = r.set;
     if (r.action === 'accept' && s) {

@@ -629,15 +629,20 @@ test('kernel routes: a learned route with LOCAL_PREF above 2147483647 - normal p
   assert.equal(new Map(kernelRoutes(s2, learned, wl, facts('10.0.1.2/24')).routes.map((r) => [r.dst, r])).get('10.244.0.5/32')?.iface, 'cali123');
 });
 
-test('BGPFilter operations.setPriority sets LOCAL_PREF 2147483647 - value; a priority match is reported, its rule left out', () => {
+test('BGPFilter operations.setPriority sets LOCAL_PREF 2147483647 - value; priority matches LOCAL_PREF 2147483647 - priority', () => {
   const filters: Record<string, BGPFilterSpec> = { p: {
     exportV4: [{ action: 'Accept', cidr: '10.244.0.0/16', matchOperator: 'In', operations: [{ setPriority: { value: 512 } }] }],
     importV4: [{ action: 'Reject', priority: 512 }, { action: 'Accept', operations: [{ setPriority: { value: 300 } }] }],
   } };
   const fr = filterRules(snap('a', [node('a', '10.0.0.1/24')], { filters }), ['p'], true, 'Mesh_x');
   assert.deepEqual(fr.exportRules[0]?.set, { localPref: 2147483647 - 512 });
-  assert.deepEqual(fr.importRules.map((r) => r.set), [{ localPref: 2147483647 - 300 }]);
-  assert.deepEqual(fr.problems, ['BGPFilter p spec.importV4[0]: priority is not supported yet; rule ignored']);
+  assert.deepEqual(fr.importRules.map((r) => [r.action, r.match?.localPref, r.set]), [['reject', 2147483647 - 512, undefined], ['accept', undefined, { localPref: 2147483647 - 300 }]]);
+  assert.deepEqual(fr.problems, []);
+  // Export: our own routes carry the normal priority (1024), learned ones their LOCAL_PREF.
+  const ex = (priority: number) => filterRules(snap('a', [node('a', '10.0.0.1/24')], { filters: { q: { exportV4: [{ action: 'Reject', priority }] } } }), ['q'], true, 'Mesh_x').exportRules
+    .map((r) => [r.match?.source, r.match?.localPref]);
+  assert.deepEqual(ex(1024), [['local', undefined], ['peers', 2147483647 - 1024]]);
+  assert.deepEqual(ex(512), [['peers', 2147483647 - 512]]);
   // On an iBGP peer the filter's LOCAL_PREF wins over the normal route priority for our routes.
   const peer = bgpSpeakerConfig(snap('a', [node('a', '10.0.0.1/24')], { filters, peers: [{ name: 'rr', spec: { peerIP: '10.0.0.254', asNumber: 64512, filters: ['p'] } }] })).speaker?.peers[0];
   assert.equal(peer?.export?.rules.find((r) => r.match?.prefixes?.[0]?.prefix.length === 16)?.set?.localPref, 2147483647 - 512);

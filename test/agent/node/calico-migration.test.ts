@@ -287,3 +287,21 @@ test('a BGPPeer on the Calico nodes with peerIP tortie1: tortie1 peers back (con
   const block = await routesMatch(false);
   assert.match(block, /^10\.246\./);
 });
+
+test('BGPFilter priority match on import: tortie1 refuses calico-a\'s priority-512 route, keeps the normal ones', { skip }, async () => {
+  lab.putResource('bgpfilters', { apiVersion: v3, kind: 'BGPFilter', metadata: { name: 'no-elevated' }, spec: { importV4: [{ action: 'Reject', priority: 512 }] } });
+  lab.putResource('bgppeers', { apiVersion: v3, kind: 'BGPPeer', metadata: { name: 'to-tortie' },
+    spec: { nodeSelector: "calico == 'true'", peerIP: T_IP, asNumber: 64512, filters: ['no-elevated'] } });
+  const host = '10.247.9.9/32';
+  const fromA = `Node_${CALICO.a.ip.replace(/\./g, '_')}`;
+  // A filter change reaches the session (route refresh or reset); wait until calico-a's block is back as before.
+  await pollUntil(async () => (await tortieRoutes()).some((x) => x.prefix === CALICO.a.block && x.from === fromA), { timeoutMs: 30_000, what: `${CALICO.a.block} from ${fromA}` });
+  sh('ip', ['-n', ns.a, 'route', 'add', host, 'dev', 'eth0', 'metric', '512']);
+  sh('ip', ['-n', ns.a, 'route', 'add', '10.247.9.10/32', 'dev', 'eth0', 'metric', '1024']);
+  // The normal-priority route arrives (so the elevated one was sent too: calico-a exports both in its scan).
+  await pollUntil(async () => (await tortieRoutes()).some((x) => x.prefix === '10.247.9.10/32'), { timeoutMs: 20_000, what: `tortie1 learns 10.247.9.10/32\n${diag()}` });
+  await pollUntil(() => parseBird16Routes(birds.a?.cmd('show', 'route', 'export', `Node_${T_IP.replace(/\./g, '_')}`, host, 'all') ?? '').some((r) => r.prefix === host),
+    { timeoutMs: 20_000, what: `calico-a exports ${host}` });
+  assert.equal((await tortieRoutes()).some((x) => x.prefix === host), false, `${host} (priority 512) was refused on import`);
+  assert.equal(sh('ip', ['-n', t.ns, 'route', 'show', host]), '');
+});
