@@ -4,8 +4,8 @@
  * speaker's model (prefix lists, first match): `linearize()` rewrites them exactly — routes in X
  * see the later rules restricted to X and then the default, all others meet the rule.
  * `source: RemotePeers` and `asPathPrefix` map to the speaker's source and AS-path matches,
- * `operations.setPriority` to LOCAL_PREF 2147483647 - value. What cannot be expressed yet
- * (`interface`, the `priority` match) is reported as a problem naming the filter, rule and
+ * `operations.setPriority` to LOCAL_PREF 2147483647 - value, `priority` to a LOCAL_PREF match.
+ * What cannot be expressed yet (`interface`) is reported as a problem naming the filter, rule and
  * field, and that rule is left out.
  */
 import { parsePrefix, prefixContains } from '../../common/prefix.js';
@@ -14,6 +14,7 @@ import type { LargeCommunity } from '../../bgp/wire/types.js';
 import type { BGPFilterSpec } from '../resources/bgp-filter.js';
 import type { Snapshot } from './snapshot.js';
 import { MAX_ROUTE_PRIORITY } from './route-priority.js';
+import { effectiveBgpConfiguration } from '../resources/bgp-configuration.js';
 
 type Rule = NonNullable<BGPFilterSpec['importV4']>[number];
 
@@ -48,16 +49,20 @@ export function parseCommunityValue(v: string): CommunityValue | undefined {
 /** A speaker rule that, when `notIn` is set, matches only routes outside that prefix range. */
 export type FilterRule = PolicyRule & { readonly notIn?: PrefixMatch };
 
-function ruleToPolicy(r: Rule, ibgp: boolean, where: string, family: 4 | 6 = 4): { rule?: FilterRule; problem?: string } {
+/**
+ * One BGPFilter rule as speaker rules. `priority` (Calico: bgp_local_pref = 2147483647 - priority)
+ * matches LOCAL_PREF on import; on export Calico first gives our own routes LOCAL_PREF from their
+ * kernel metric, which is always the normal priority here, so the rule becomes one for learned
+ * routes with that LOCAL_PREF plus, when the priority is the normal one, one for our own routes.
+ */
+function ruleToPolicy(r: Rule, ibgp: boolean, where: string, family: 4 | 6, direction: 'import' | 'export', normalPriority: number):
+  { rules?: FilterRule[]; problem?: string } {
   const maxLen = family === 4 ? 32 : 128;
   if (r.peerType !== undefined && (r.peerType === 'iBGP') !== ibgp) return {}; // never matches this peer
   const unsupported = (field: string): { problem: string } => ({ problem: `${where}: ${field} is not supported yet; rule ignored` });
   // Routes from interfaces are never imported into BGP here (originated prefixes have none).
   if (r.interface !== undefined) return unsupported('interface');
-  // Calico matches bgp_local_pref = 2147483647 - priority, after its export filter gave local
-  // routes LOCAL_PREF from their kernel metric; the speaker has no LOCAL_PREF match yet.
-  if (r.priority !== undefined) return unsupported('priority');
-  const match: { prefixes?: PrefixMatch[]; communities?: number[]; largeCommunities?: LargeCommunity[]; source?: 'peers'; asPathPrefix?: number[] } = {};
+  const match: { prefixes?: PrefixMatch[]; communities?: number[]; largeCommunities?: LargeCommunity[]; source?: 'peers' | 'local'; asPathPrefix?: number[]; localPref?: number } = {};
   if (r.source === 'RemotePeers') match.source = 'peers';
   if (r.asPathPrefix !== undefined && r.asPathPrefix.length > 0) match.asPathPrefix = [...r.asPathPrefix];
   const min = r.prefixLength?.min, max = r.prefixLength?.max;
@@ -96,13 +101,16 @@ function ruleToPolicy(r: Rule, ibgp: boolean, where: string, family: 4 | 6 = 4):
       set.localPref = MAX_ROUTE_PRIORITY - op.setPriority.value;
     }
   }
-  const rule: FilterRule = {
-    ...(Object.keys(match).length > 0 ? { match } : {}),
+  const ruleWith = (m: typeof match): FilterRule => ({
+    ...(Object.keys(m).length > 0 ? { match: m } : {}),
     action: r.action === 'Accept' ? 'accept' : 'reject',
     ...(Object.keys(set).length > 0 ? { set } : {}),
     ...(notIn === undefined ? {} : { notIn }),
-  };
-  return { rule };
+  });
+  if (r.priority === undefined) return { rules: [ruleWith(match)] };
+  const learned = ruleWith({ ...match, ...(direction === 'export' ? { source: 'peers' as const } : {}), localPref: MAX_ROUTE_PRIORITY - r.priority });
+  if (direction === 'import' || match.source === 'peers' || r.priority !== normalPriority) return { rules: [learned] };
+  return { rules: [ruleWith({ ...match, source: 'local' }), learned] };
 }
 
 const bounds = (m: PrefixMatch): [number, number] => [m.ge ?? m.prefix.length, m.le ?? m.prefix.length];
@@ -149,6 +157,8 @@ export function linearize(rules: readonly FilterRule[], dflt: 'accept' | 'reject
 export function filterRules(s: Snapshot, names: readonly string[], ibgp: boolean, peer: string, family: 4 | 6 = 4):
   { importRules: FilterRule[]; exportRules: FilterRule[]; problems: string[] } {
   const out = { importRules: [] as FilterRule[], exportRules: [] as FilterRule[], problems: [] as string[] };
+  const eff = effectiveBgpConfiguration(s.bgpConfigs.get('default'));
+  const normalPriority = family === 4 ? eff.ipv4NormalRoutePriority : eff.ipv6NormalRoutePriority;
   for (const name of names) {
     const f = s.filters.get(name);
     if (f === undefined) { out.problems.push(`${peer}: BGPFilter ${name} does not exist; ignored`); continue; }
@@ -157,9 +167,9 @@ export function filterRules(s: Snapshot, names: readonly string[], ibgp: boolean
       : [['importV6', f.importV6, out.importRules], ['exportV6', f.exportV6, out.exportRules]] as const;
     for (const [dir, list, into] of lists) {
       (list ?? []).forEach((r, i) => {
-        const res = ruleToPolicy(r, ibgp, `BGPFilter ${name} spec.${dir}[${i}]`, family);
+        const res = ruleToPolicy(r, ibgp, `BGPFilter ${name} spec.${dir}[${i}]`, family, dir.startsWith('import') ? 'import' : 'export', normalPriority);
         if (res.problem !== undefined) out.problems.push(res.problem);
-        if (res.rule !== undefined) into.push(res.rule);
+        into.push(...(res.rules ?? []));
       });
     }
   }

@@ -207,6 +207,21 @@ export function bgpSpeakerConfig(s: Snapshot, secrets?: SecretReader): BgpCalcRe
     try { applies = appliesToLocal(p, local); } catch (err) { problems.push(`${where}: spec.nodeSelector: ${(err as Error).message}`); continue; }
     const kind: PeerKind = p.spec.node !== undefined || p.spec.nodeSelector !== undefined ? 'node specific' : 'global';
     if (applies) problems.push(...bgpPeerNotes(p.name, p.spec));
+    // Reverse side of a peerIP BGPPeer naming this node (reversePeering Auto, confd client.go): we
+    // peer back, node-specific, with each node the BGPPeer applies to, in the peerIP's family;
+    // without it the peer's dials would be refused as from an unknown peer.
+    if (p.spec.peerIP !== undefined && p.spec.reversePeering !== 'Manual') {
+      const r = parsePeerIp(p.spec.peerIP);
+      if (typeof r !== 'string' && (r.ip === local.ipv4 || r.ip === local.ipv6)
+        && (p.spec.asNumber ?? globalAsn(s)) === localAsn && (r.port === undefined || r.port === eff.listenPort)) {
+        const family = r.ip.includes(':') ? 6 : 4;
+        for (const n of s.nodes.values()) {
+          let nApplies = false;
+          try { nApplies = n.name !== local.name && appliesToLocal(p, n); } catch { /* reported on that node */ }
+          if (nApplies) targets.push(...nodeTargets(n, 'node specific', p).filter((x) => x.family === family));
+        }
+      }
+    }
     if (applies && p.spec.peerIP !== undefined) {
       const r = parsePeerIp(p.spec.peerIP);
       if (typeof r === 'string') { problems.push(`${where}: spec.peerIP: ${r}`); continue; }
@@ -215,7 +230,9 @@ export function bgpSpeakerConfig(s: Snapshot, secrets?: SecretReader): BgpCalcRe
       if (r.ip === local.ipv4 || r.ip === local.ipv6) continue;
       const node = nodesByIp.get(r.ip);
       const asn = p.spec.asNumber ?? (node === undefined ? localAsn : nodeAsn(s, node));
-      targets.push({ ip: r.ip, family, port: r.port ?? (node === undefined ? undefined : listenPortOf(s, node.name)), asn, node, kind, source: p });
+      // confd names the port (Node_<ip>_port_<n>) only when the peer node's listenPort is configured.
+      const configuredPort = node === undefined ? undefined : s.bgpConfigs.get(`node.${node.name}`)?.listenPort ?? s.bgpConfigs.get('default')?.listenPort;
+      targets.push({ ip: r.ip, family, port: r.port ?? configuredPort, asn, node, kind, source: p });
     }
     if (p.spec.peerSelector !== undefined) {
       let sel: Selector;

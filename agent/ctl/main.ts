@@ -144,6 +144,12 @@ function build(setExit: (code: number) => void): Command {
       const ic = await import('./ipam-commands.js');
       await withDatastore(opts.config, (c) => ic.ipamConfigure(c, opts, io));
     });
+  ipam.command('split <number>').description('split an IP pool into <number> (a power of 2) smaller pools')
+    .option('--cidr <cidr>', 'the pool to split, by CIDR').option('--name <name>', 'the pool to split, by name').option(...CONFIG)
+    .action(async (number: string, opts: { cidr?: string; name?: string; config?: string }) => {
+      const { ipamSplit } = await import('./ipam-split.js');
+      await withDatastore(opts.config, (c) => ipamSplit(c, Number(number), { ...(opts.cidr === undefined ? {} : { cidr: opts.cidr }), ...(opts.name === undefined ? {} : { name: opts.name }) }, io));
+    });
   ipam.command('check').description('report leaked or inconsistent IPAM data').option(...CONFIG)
     .option('-o, --output <file>', 'write the report (calicoctl\'s JSON) for ipam release --from-report')
     .action(async (opts: { config?: string; output?: string }) => {

@@ -77,6 +77,7 @@ function compileMatch(m: PolicyMatch | undefined, where: string): { test: Test; 
   }
   if (m.sourceKind) { const k = new Set(m.sourceKind); tests.push((_p, _a, s) => k.has(s.sourceKind)); }
   if (m.sourcePeer) { const k = new Set(m.sourcePeer); tests.push((_p, _a, s) => k.has(s.sourcePeer)); }
+  if (m.localPref !== undefined) { const want = u32(m.localPref, `${where}.match.localPref`); tests.push((_p, a) => a.localPref === want); }
   if (m.interface !== undefined) {
     const re = globToRegExp(m.interface);
     tests.push((_p, _a, s) => s.interface !== undefined && re.test(s.interface));

@@ -46,6 +46,8 @@ export interface PolicyMatch {
   readonly sourcePeer?: readonly string[];
   /** Glob (`*` only) on the route's interface, supplied by the embedder for local routes. */
   readonly interface?: string;
+  /** LOCAL_PREF equals this value (absent LOCAL_PREF never matches). */
+  readonly localPref?: number;
 }
 
 export type PolicyAction =

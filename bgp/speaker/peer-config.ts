@@ -34,6 +34,8 @@ export interface PolicyRule {
     readonly largeCommunityPatterns?: readonly LargeCommunityPattern[];
     /** Any extended community matching one of these patterns is present. */
     readonly extendedCommunities?: readonly ExtCommunityPattern[];
+    /** LOCAL_PREF equals this (Calico's BGPFilter priority match: 2147483647 - priority). */
+    readonly localPref?: number;
   };
   readonly action: 'accept' | 'reject';
   readonly set?: {

@@ -25,6 +25,7 @@ export function toPolicyDefinition(cfg: PolicyConfig, direction: PolicyDirection
     if (r.match?.largeCommunities?.length) match.largeCommunities = [...r.match.largeCommunities];
     if (r.match?.largeCommunityPatterns?.length) match.largeCommunityPatterns = [...r.match.largeCommunityPatterns];
     if (r.match?.extendedCommunities?.length) match.extendedCommunities = [...r.match.extendedCommunities];
+    if (r.match?.localPref !== undefined) match.localPref = r.match.localPref;
     const actions: PolicyAction[] = [];
     const s = r.set;
     if (r.action === 'accept' && s) {

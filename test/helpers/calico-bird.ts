@@ -66,8 +66,17 @@ function communityAdd(c: string): string {
   return parts.length === 2 ? `bgp_community.add((${parts[0]}, ${parts[1]}));` : `bgp_large_community.add((${parts[0]}, ${parts[1]}, ${parts[2]}));`;
 }
 
-/** The three files confd writes, concatenated in include order (bird_aggr, bird_ipam, bird). */
-export function calicoBirdConfig(n: CalicoBirdNode): string {
+/**
+ * The three files confd writes, concatenated in include order (bird_aggr, bird_ipam, bird); for
+ * bird6 (`ip` an IPv6 address, `routerId` the node's IPv4 address) the bird6*.cfg equivalents.
+ * Pools and prefixAdvertisements of the other family are left out, as confd splits them.
+ */
+export function calicoBirdConfig(all: CalicoBirdNode): string {
+  const v6 = all.ip.includes(':');
+  const mine = (cidr: string): boolean => cidr.includes(':') === v6;
+  const n: CalicoBirdNode = { ...all, pools: all.pools.filter((p) => mine(p.cidr)),
+    ...(all.prefixAdvertisements === undefined ? {} : { prefixAdvertisements: all.prefixAdvertisements.filter((a) => mine(a.cidr)) }) };
+  if (v6 && n.routerId === undefined) throw new Error('bird6 needs routerId (the node\'s IPv4 address)');
   const prio = n.normalRoutePriority ?? 1024;
   for (const p of n.pools) {
     if (p.ipipMode !== undefined && p.ipipMode !== 'Never') throw new Error(`pool ${p.cidr}: IPIP needs the Calico BIRD fork's krt_tunnel`);
@@ -123,7 +132,8 @@ export function calicoBirdConfig(n: CalicoBirdNode): string {
     '          preference = 200;',
     '      }',
     '  }',
-    ...sortedPools.map((p) => (usesVxlan(p) ? `  if (net ~ ${p.cidr}) then { reject; } # VXLAN routes are handled by Felix.` : `  if (net ~ ${p.cidr}) then { accept; }`)),
+    // IPv6: only the reject statements, the final accept covers the rest.
+    ...sortedPools.flatMap((p) => (usesVxlan(p) ? [`  if (net ~ ${p.cidr}) then { reject; } # VXLAN routes are handled by Felix.`] : v6 ? [] : [`  if (net ~ ${p.cidr}) then { accept; }`])),
     '  accept;',
     '}',
   ];
@@ -210,12 +220,18 @@ export function calicoBirdConfig(n: CalicoBirdNode): string {
   return bird.join('\n');
 }
 
-/** BIRD 1.6's binaries: TORTIE_BIRD16_DIR, or /opt/bird16/usr/sbin (setup.sh unpacks Debian's `bird` there beside bird2), or `bird` on PATH when it is 1.x. */
-export function bird16Binaries(): { bird: string; birdc: string } | undefined {
+/**
+ * BIRD 1.6's binaries, IPv4 (bird, birdc) and IPv6 (bird6, birdc6): TORTIE_BIRD16_DIR, or
+ * /opt/bird16/usr/sbin (setup.sh unpacks Debian's `bird` there beside bird2), or PATH when `bird` is 1.x.
+ */
+export function bird16Binaries(): { v4: { bird: string; birdc: string }; v6: { bird: string; birdc: string } } | undefined {
   const dirs = [process.env['TORTIE_BIRD16_DIR'], '/opt/bird16/usr/sbin'].filter((d): d is string => d !== undefined && d !== '');
-  for (const d of dirs) if (existsSync(`${d}/bird`) && existsSync(`${d}/birdc`)) return { bird: `${d}/bird`, birdc: `${d}/birdc` };
+  const pair = (d: string, sfx: string) => ({ bird: `${d}bird${sfx}`, birdc: `${d}birdc${sfx}` });
+  for (const d of dirs) {
+    if (['bird', 'birdc', 'bird6', 'birdc6'].every((b) => existsSync(`${d}/${b}`))) return { v4: pair(`${d}/`, ''), v6: pair(`${d}/`, '6') };
+  }
   const v = trySh('bird', ['--version']);
-  if (/BIRD version 1\./.test(v.stdout + v.stderr)) return { bird: 'bird', birdc: 'birdc' };
+  if (/BIRD version 1\./.test(v.stdout + v.stderr)) return { v4: pair('', ''), v6: pair('', '6') };
   return undefined;
 }
 

@@ -646,15 +646,20 @@ test('kernel routes: a multipath set (two ToRs) becomes one route with a next ho
   assert.deepEqual(r.skipped, [{ prefix: '198.51.100.0/24', reason: 'next hop 192.0.2.1 is not reachable (no route to it)' }]);
 });
 
-test('BGPFilter operations.setPriority sets LOCAL_PREF 2147483647 - value; a priority match is reported, its rule left out', () => {
+test('BGPFilter operations.setPriority sets LOCAL_PREF 2147483647 - value; priority matches LOCAL_PREF 2147483647 - priority', () => {
   const filters: Record<string, BGPFilterSpec> = { p: {
     exportV4: [{ action: 'Accept', cidr: '10.244.0.0/16', matchOperator: 'In', operations: [{ setPriority: { value: 512 } }] }],
     importV4: [{ action: 'Reject', priority: 512 }, { action: 'Accept', operations: [{ setPriority: { value: 300 } }] }],
   } };
   const fr = filterRules(snap('a', [node('a', '10.0.0.1/24')], { filters }), ['p'], true, 'Mesh_x');
   assert.deepEqual(fr.exportRules[0]?.set, { localPref: 2147483647 - 512 });
-  assert.deepEqual(fr.importRules.map((r) => r.set), [{ localPref: 2147483647 - 300 }]);
-  assert.deepEqual(fr.problems, ['BGPFilter p spec.importV4[0]: priority is not supported yet; rule ignored']);
+  assert.deepEqual(fr.importRules.map((r) => [r.action, r.match?.localPref, r.set]), [['reject', 2147483647 - 512, undefined], ['accept', undefined, { localPref: 2147483647 - 300 }]]);
+  assert.deepEqual(fr.problems, []);
+  // Export: our own routes carry the normal priority (1024), learned ones their LOCAL_PREF.
+  const ex = (priority: number) => filterRules(snap('a', [node('a', '10.0.0.1/24')], { filters: { q: { exportV4: [{ action: 'Reject', priority }] } } }), ['q'], true, 'Mesh_x').exportRules
+    .map((r) => [r.match?.source, r.match?.localPref]);
+  assert.deepEqual(ex(1024), [['local', undefined], ['peers', 2147483647 - 1024]]);
+  assert.deepEqual(ex(512), [['peers', 2147483647 - 512]]);
   // On an iBGP peer the filter's LOCAL_PREF wins over the normal route priority for our routes.
   const peer = bgpSpeakerConfig(snap('a', [node('a', '10.0.0.1/24')], { filters, peers: [{ name: 'rr', spec: { peerIP: '10.0.0.254', asNumber: 64512, filters: ['p'] } }] })).speaker?.peers[0];
   assert.equal(peer?.export?.rules.find((r) => r.match?.prefixes?.[0]?.prefix.length === 16)?.set?.localPref, 2147483647 - 512);
@@ -672,4 +677,16 @@ test('fields that need the Kubernetes API are reported naming resource and field
   ]);
   const dual = bgpSpeakerConfig(snap('a', [node('a', '10.0.0.1/24', { ipv6: 'fd00::1', ipv6Cidr: 'fd00::1/64' })], { configs: { default: { bindMode: 'NodeIP' } } }));
   assert.match(dual.problems.join('\n'), /spec\.bindMode NodeIP on a dual-stack node/);
+});
+
+test('a peerIP BGPPeer naming this node: we peer back with the nodes it applies to (confd reverse peering), unless reversePeering Manual', () => {
+  const nodes = [node('a', '10.0.0.1/24', { labels: { r: 'x' } }), node('b', '10.0.0.2/24', { labels: { r: 'x' } }), node('t', '10.0.0.5/24')];
+  const cfg = { default: { nodeToNodeMeshEnabled: false } };
+  const peer = (extra: Partial<PeerInfo['spec']> = {}): PeerInfo[] => [{ name: 'to-t', spec: { nodeSelector: "r == 'x'", peerIP: '10.0.0.5', asNumber: 64512, ...extra } }];
+  const t = bgpSpeakerConfig(snap('t', nodes, { peers: peer(), configs: cfg })).speaker?.peers ?? [];
+  assert.deepEqual(t.map((p) => [p.name, p.passive]).sort(), [['Node_10_0_0_1', false], ['Node_10_0_0_2', false]]);
+  const a = bgpSpeakerConfig(snap('a', nodes, { peers: peer(), configs: cfg })).speaker?.peers ?? [];
+  assert.deepEqual(a.map((p) => [p.name, p.passive]), [['Node_10_0_0_5', false]]);
+  assert.equal(bgpSpeakerConfig(snap('t', nodes, { peers: peer({ reversePeering: 'Manual' }), configs: cfg })).speaker?.peers.length, 0);
+  assert.equal(bgpSpeakerConfig(snap('t', nodes, { peers: peer({ asNumber: 65009 }), configs: cfg })).speaker?.peers.length, 0, 'another AS: not this node');
 });

@@ -456,6 +456,22 @@ No IPv6 peers found.
     assert.equal((await run(['get', 'ippool', 'ov-c'])).code, 1, 'the first pool was not written either');
   });
 
+  it('ipam split: a pool becomes N equal pools named split-<name>-<i>, fields kept, the old one gone (calicoctl ipam split)', async () => {
+    ok(await run(['create', '-f', '-'], 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: sp}\nspec: {cidr: 10.74.0.0/24, blockSize: 28, natOutgoing: true, vxlanMode: CrossSubnet, nodeSelector: "rack == \'a\'"}\n'));
+    assert.match((await run(['ipam', 'split', '3', '--name', 'sp'])).stderr, /not a valid power of 2: 3/);
+    assert.match((await run(['ipam', 'split', '32', '--name', 'sp'])).stderr, /spec\.blockSize|prefix|would be invalid/, 'a /29 pool cannot hold a /28 block');
+    assert.match((await run(['ipam', 'split', '512', '--cidr', '10.74.0.0/24'])).stderr, /not large enough to be split into 512 parts/);
+    assert.match((await run(['ipam', 'split', '4'])).stderr, /no name or CIDR provided/);
+    const r = ok(await run(['ipam', 'split', '4', '--cidr', '10.74.0.0/24']));
+    assert.equal(r.stdout, 'IP Pool sp was successfully split into 4 smaller pools.\n'
+      + [0, 1, 2, 3].map((i) => `Created split-sp-${i} with CIDR 10.74.0.${i * 64}/26.\n`).join(''));
+    assert.equal((await run(['get', 'ippool', 'sp'])).code, 1, 'the old pool is gone');
+    const got = JSON.parse(ok(await run(['get', 'ippool', 'split-sp-2', '-o', 'json'])).stdout) as { spec: Record<string, unknown> };
+    assert.deepEqual({ cidr: got.spec['cidr'], blockSize: got.spec['blockSize'], natOutgoing: got.spec['natOutgoing'], vxlanMode: got.spec['vxlanMode'], nodeSelector: got.spec['nodeSelector'], disabled: got.spec['disabled'] },
+      { cidr: '10.74.0.128/26', blockSize: 28, natOutgoing: true, vxlanMode: 'CrossSubnet', nodeSelector: "rack == 'a'", disabled: false });
+    for (let i = 0; i < 4; i++) ok(await run(['delete', 'ippool', `split-sp-${i}`]));
+  });
+
   it('a field Tortie cannot act on as Calico does is applied and reported, naming resource and field', async () => {
     const r = await run(['apply', '-f', '-'], 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: ns-team}\nspec: {cidr: 10.72.0.0/24, namespaceSelector: "team == \'x\'"}\n');
     assert.equal(r.code, 0, r.stderr);

@@ -51,7 +51,9 @@ const peersOf = async (n: LabNode): Promise<string[][]> => {
 
 test('clients peer only with the reflector, which reflects their blocks with the original next hop', { skip }, async () => {
   await pollUntil(async () => JSON.stringify(await peersOf(a)) === JSON.stringify([['10.97.0.10', 'global', 'up']]), { timeoutMs: 20_000, what: `a peers ${JSON.stringify(await peersOf(a).catch(() => []))}\n${lab.logs()}` });
-  await pollUntil(async () => JSON.stringify(await peersOf(rr)) === JSON.stringify([['10.97.0.1', 'global', 'up'], ['10.97.0.2', 'global', 'up']]), { timeoutMs: 20_000, what: 'rr1 peers with both clients' });
+  // The reflector's side is the reverse peering, which confd renders node-specific (Node_<ip>).
+  await pollUntil(async () => JSON.stringify(await peersOf(rr)) === JSON.stringify([['10.97.0.1', 'node specific', 'up'], ['10.97.0.2', 'node specific', 'up']]),
+    { timeoutMs: 20_000, what: `rr1 peers with both clients: ${JSON.stringify(await peersOf(rr).catch(() => []))}` });
   const bb = await pollUntil(() => lab.routes(b).find((r) => r.type === 'blackhole')?.dst, { timeoutMs: 20_000, what: 'b block' });
   await pollUntil(() => lab.routes(a).some((r) => r.dst === bb && r.gateway === '10.97.0.2'), { timeoutMs: 20_000, what: `a routes ${bb} straight to b: ${JSON.stringify(lab.routes(a))}` });
   assert.deepEqual(await peersOf(b), [['10.97.0.10', 'global', 'up']], 'b has no mesh session either');

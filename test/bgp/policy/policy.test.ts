@@ -90,6 +90,10 @@ describe('policy rules', () => {
     assert.equal(accept({ sourcePeer: ['tor1'], communities: [1] }), 'reject', 'fields are ANDed');
     assert.equal(accept({ allCommunities: [100] }), 'accept');
     assert.equal(accept({ allCommunities: [100, 5] }), 'reject', 'allCommunities needs every one');
+    assert.equal(accept({ localPref: 100 }), 'reject', 'no LOCAL_PREF never matches');
+    const withLp = compilePolicy({ rules: [{ match: { localPref: 2147482623 }, result: 'accept' }], defaultAction: 'reject' });
+    assert.equal(withLp.evaluate(p('10.0.0.0/24'), { ...base, localPref: 2147482623 }, subj).type, 'accept');
+    assert.equal(withLp.evaluate(p('10.0.0.0/24'), { ...base, localPref: 100 }, subj).type, 'reject');
   });
   it('applies actions without mutating the input; continue lets later rules add more', () => {
     const pol = compilePolicy({ rules: [
