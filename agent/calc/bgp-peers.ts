@@ -31,6 +31,8 @@ export interface CalcPeer {
   readonly kind: PeerKind;
   /** The Calico node on the other end, when it is one. */
   readonly node?: string;
+  /** The BGPPeer this session comes from (none for the mesh). */
+  readonly source?: string;
 }
 
 export interface BgpCalcResult {
@@ -282,7 +284,7 @@ export function bgpSpeakerConfig(s: Snapshot, secrets?: SecretReader): BgpCalcRe
       description: t.node !== undefined ? `node ${t.node.name}` : t.source !== undefined ? `BGPPeer ${t.source.name}` : 'mesh',
       ...(restartTime !== undefined ? { gracefulRestartTime: restartTime } : {}),
     };
-    peers.push({ config, kind: t.kind, ...(t.node === undefined ? {} : { node: t.node.name }) });
+    peers.push({ config, kind: t.kind, ...(t.node === undefined ? {} : { node: t.node.name }), ...(t.source === undefined ? {} : { source: t.source.name }) });
   }
   const speaker: SpeakerConfig = {
     routerId: routerIdFor(s.routerIdSetting, local.name, local.ipv4) ?? local.ipv4, asn: localAsn,
