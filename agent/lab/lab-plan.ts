@@ -30,13 +30,16 @@ export interface LabOptions {
   readonly blockSize?: number;
   /** How cross-subnet pairs are carried: the kernel's VXLAN (default) or the userspace UDP backend. */
   readonly encap?: LabEncap;
-  /** BFD (100 ms x 3) on the mesh and towards the ToR; default on, `--no-bfd` off. */
+  /**
+   * BFD (100 ms x 3) on the mesh and towards the ToR. `tortie-lab up` turns it on unless
+   * `--no-bfd`; callers of up() (tests, benches) ask for it, so their labs keep their behaviour.
+   */
   readonly bfd?: boolean;
 }
 
 /** The lab's BFD profile: what the issue asks of a node's death (seen within 300 ms). */
 export const LAB_BFD = { name: 'lab-bfd', intervalMs: 100, multiplier: 3 } as const;
-const bfdOn = (plan: LabPlan): boolean => plan.options.bfd !== false;
+const bfdOn = (plan: LabPlan): boolean => plan.options.bfd === true;
 
 export const LAB_ENCAPS = ['vxlan', 'udp'] as const;
 export type LabEncap = (typeof LAB_ENCAPS)[number];
