@@ -1,7 +1,9 @@
-/** node.ctl: `{"command":"bgp-status"}` as agent/ctl/node-status-protocol.ts defines (calicoctl node status). */
+/** node.ctl: `{"command":"bgp-status"|"bfd-status"}` as agent/ctl/node-status-protocol.ts defines (calicoctl node status). */
 import type { Logger } from '../../common/logger.js';
 import type { PeerStatus as SpeakerPeerStatus } from '../../bgp/speaker/speaker.js';
-import type { NodeStatusResponse, PeerStatus } from '../ctl/node-status-protocol.js';
+import type { BfdStatus, NodeStatusResponse, PeerStatus } from '../ctl/node-status-protocol.js';
+import type { BfdSessionView } from '../../bgp/bfd/engine.js';
+import { diagText } from '../../bgp/bfd/packet.js';
 import { peerKindOfName } from '../calc/bgp-peers.js';
 import { startLineServer, type LineServer } from './line-server.js';
 
@@ -25,11 +27,18 @@ export function bgpStatus(peers: readonly SpeakerPeerStatus[] | undefined): Node
   return { ok: true, processRunning: true, peers: peers.map(peerStatusRow) };
 }
 
-export function startCtlServer(path: string, status: () => readonly SpeakerPeerStatus[] | undefined, logger: Logger): Promise<LineServer> {
+export function bfdStatusRow(v: BfdSessionView): BfdStatus {
+  return { peerIP: v.peer, multihop: v.multihop, state: v.state, remoteState: v.remoteState, txIntervalMs: v.txIntervalUs / 1000,
+    detectTimeMs: v.detectTimeUs / 1000, diag: diagText(v.localDiag) };
+}
+
+export function startCtlServer(path: string, status: () => readonly SpeakerPeerStatus[] | undefined, logger: Logger,
+  bfd: () => Promise<readonly BfdSessionView[]> = async () => []): Promise<LineServer> {
   const log = logger.child({ component: 'ctl-server' });
   return startLineServer(path, async (req) => {
     const cmd = req !== null && typeof req === 'object' ? (req as Record<string, unknown>)['command'] : undefined;
-    if (cmd !== 'bgp-status') return { ok: false, error: `unknown command ${JSON.stringify(cmd)} (supported: bgp-status)` };
+    if (cmd === 'bfd-status') return { ok: true, sessions: (await bfd()).map(bfdStatusRow) };
+    if (cmd !== 'bgp-status') return { ok: false, error: `unknown command ${JSON.stringify(cmd)} (supported: bgp-status, bfd-status)` };
     return bgpStatus(status());
   }, (m) => ({ ok: false, error: m }), log);
 }

@@ -247,7 +247,7 @@ async function main(): Promise<void> {
     const publishTimer = setInterval(publish, 300_000);
     publishTimer.unref();
     closers.push(() => clearInterval(publishTimer));
-    const ctl = await startCtlServer(cfg.ctlSocket, () => agent.speaker?.status(), log);
+    const ctl = await startCtlServer(cfg.ctlSocket, () => agent.speaker?.status(), log, () => agent.bfd.sessions());
     closers.push(() => ctl.close());
     const servers: RunningHealthServer[] = [];
     if (cfg.health.enabled) servers.push(await startHealthServer({ aggregator: health, logger: log }, { host: cfg.health.host, port: cfg.health.port }));

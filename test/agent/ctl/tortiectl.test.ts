@@ -406,12 +406,16 @@ spec: {peerIP: 10.0.0.300, asNumber: 65000, keepaliveTme: 10s}
     } finally { await store.close(); }
   });
 
-  it('node status renders the agent\'s answer like calicoctl; no agent → not running', async () => {
+  it('node status renders the agent\'s answer like calicoctl, then its BFD sessions; no agent → not running', async () => {
     const sock = join(dir, 'node.ctl');
     const requests: string[] = [];
     const server = createServer((c) => {
       c.on('data', (d: Buffer) => {
         requests.push(d.toString());
+        if (d.toString().includes('bfd-status')) {
+          c.end(`${JSON.stringify({ ok: true, sessions: [{ peerIP: '10.0.0.1', multihop: false, state: 'Up', remoteState: 'Up', txIntervalMs: 100, detectTimeMs: 300, diag: 'No Diagnostic' }] })}\n`);
+          return;
+        }
         c.end(`${JSON.stringify({ ok: true, processRunning: true, peers: [
           { peerIP: '10.0.3.8', family: 4, type: 'node-to-node mesh', state: 'up', since: '08:15:42', info: 'Established' },
           { peerIP: '10.0.0.1', family: 4, type: 'global', state: 'start', since: '2024-03-01', info: 'Connect' }] })}\n`);
@@ -432,8 +436,15 @@ IPv4 BGP status
 
 IPv6 BGP status
 No IPv6 peers found.
+
+BFD sessions
++--------------+------------+-------+--------+-------+-----------+---------------+
+| PEER ADDRESS |    TYPE    | STATE | REMOTE | TX MS | DETECT MS |  DIAGNOSTIC   |
++--------------+------------+-------+--------+-------+-----------+---------------+
+| 10.0.0.1     | single-hop | Up    | Up     |   100 |       300 | No Diagnostic |
++--------------+------------+-------+--------+-------+-----------+---------------+
 `);
-      assert.deepEqual(requests.map((q) => JSON.parse(q) as unknown), [{ command: 'bgp-status' }]);
+      assert.deepEqual(requests.map((q) => JSON.parse(q) as unknown), [{ command: 'bgp-status' }, { command: 'bfd-status' }]);
     } finally { await new Promise<void>((r) => server.close(() => r())); }
     const gone = await run(['node', 'status'], undefined, { TORTIE_NODE_CTL: join(dir, 'absent.ctl') });
     assert.equal(gone.code, 1);
