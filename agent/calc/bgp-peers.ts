@@ -33,6 +33,8 @@ export interface CalcPeer {
   readonly kind: PeerKind;
   /** The Calico node on the other end, when it is one. */
   readonly node?: string;
+  /** The BGPPeer this session comes from (none for the mesh). */
+  readonly source?: string;
 }
 
 export interface BgpCalcResult {
@@ -320,7 +322,7 @@ export function bgpSpeakerConfig(s: Snapshot, secrets?: SecretReader): BgpCalcRe
       // Calico's bgp_template: `add paths on` (ADD-PATH both ways; used where the peer agrees).
       addPaths: { send: true, receive: true },
     };
-    peers.push({ config, kind: t.kind, ...(t.node === undefined ? {} : { node: t.node.name }) });
+    peers.push({ config, kind: t.kind, ...(t.node === undefined ? {} : { node: t.node.name }), ...(t.source === undefined ? {} : { source: t.source.name }) });
   }
   if (eff.bindMode === 'NodeIP' && local.ipv6 !== undefined) {
     problems.push(`BGPConfiguration: spec.bindMode NodeIP on a dual-stack node: one speaker serves both families here, so it listens on every address (Calico binds bird and bird6 to each node address)`);

@@ -4,6 +4,7 @@
  * so every calc function is a pure function of it (and of the learned BGP routes).
  */
 import type { BGPConfigurationSpec } from '../resources/bgp-configuration.js';
+import type { BFDProfileSpec } from '../resources/bfd-profile.js';
 import type { BGPFilterSpec } from '../resources/bgp-filter.js';
 import type { BGPPeerSpec } from '../resources/bgp-peer.js';
 import type { EncapMode } from '../resources/ip-pool.js';
@@ -42,7 +43,12 @@ export interface PoolInfo {
   readonly encapsulation?: 'udp';
 }
 
-export interface PeerInfo { readonly name: string; readonly spec: BGPPeerSpec }
+export interface PeerInfo {
+  readonly name: string;
+  readonly spec: BGPPeerSpec;
+  /** Its annotation tortie.io/bfd-profile: the BFDProfile its sessions use. */
+  readonly bfdProfile?: string;
+}
 
 /** One IPAM block: its affinity and, per allocated address, the node its workload runs on. */
 export interface BlockSnapshot {
@@ -61,6 +67,10 @@ export interface Snapshot {
   readonly bgpConfigs: ReadonlyMap<string, BGPConfigurationSpec>;
   readonly filters: ReadonlyMap<string, BGPFilterSpec>;
   readonly blocks: readonly BlockSnapshot[];
+  /** BFDProfiles (tortie.io/v1) by name. */
+  readonly bfdProfiles?: ReadonlyMap<string, BFDProfileSpec>;
+  /** The annotation tortie.io/bfd-profile of BGPConfiguration default: the mesh's BFD profile. */
+  readonly meshBfdProfile?: string;
   /** CALICO_ROUTER_ID of this node ('hash' or an IPv4 address); unset: the node's IPv4 address. */
   readonly routerIdSetting?: string;
 }

@@ -6,12 +6,31 @@
 import { connect } from 'node:net';
 import { CtlError } from './ctl-error.js';
 import { formatBoxTable } from './table.js';
-import { DEFAULT_NODE_CTL_SOCKET, parseNodeStatusResponse, type NodeStatusResponse, type PeerStatus } from './node-status-protocol.js';
+import {
+  DEFAULT_NODE_CTL_SOCKET, parseBfdStatusResponse, parseNodeStatusResponse,
+  type BfdStatus, type NodeStatusRequest, type NodeStatusResponse, type PeerStatus,
+} from './node-status-protocol.js';
 import type { Io } from './resource-commands.js';
 import type { KvStore } from '../datastore/kv-store.js';
 import { STATUS_PREFIX } from '../datastore/key-layout.js';
 
 export async function queryNodeStatus(socketPath: string, timeoutMs = 5000): Promise<NodeStatusResponse | 'not-running'> {
+  const r = await queryLine(socketPath, 'bgp-status', timeoutMs);
+  if (r === 'not-running') return r;
+  const parsed = parseNodeStatusResponse(r);
+  if (typeof parsed === 'string') throw new CtlError(`malformed answer from ${socketPath}: ${parsed}`);
+  return parsed;
+}
+
+export async function queryBfdStatus(socketPath: string, timeoutMs = 5000): Promise<BfdStatus[]> {
+  const r = await queryLine(socketPath, 'bfd-status', timeoutMs);
+  if (r === 'not-running') return [];
+  const parsed = parseBfdStatusResponse(r);
+  if (typeof parsed === 'string') throw new CtlError(`malformed answer from ${socketPath}: ${parsed}`);
+  return parsed;
+}
+
+function queryLine(socketPath: string, command: NodeStatusRequest['command'], timeoutMs: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const sock = connect(socketPath);
     let buf = '';
@@ -19,13 +38,9 @@ export async function queryNodeStatus(socketPath: string, timeoutMs = 5000): Pro
     const finish = (): void => {
       clearTimeout(timer);
       const line = buf.split('\n')[0] ?? '';
-      let v: unknown;
-      try { v = JSON.parse(line); } catch { reject(new CtlError(`malformed answer from ${socketPath}: ${JSON.stringify(line.slice(0, 100))}`)); return; }
-      const r = parseNodeStatusResponse(v);
-      if (typeof r === 'string') reject(new CtlError(`malformed answer from ${socketPath}: ${r}`));
-      else resolve(r);
+      try { resolve(JSON.parse(line)); } catch { reject(new CtlError(`malformed answer from ${socketPath}: ${JSON.stringify(line.slice(0, 100))}`)); }
     };
-    sock.on('connect', () => sock.write(`${JSON.stringify({ command: 'bgp-status' })}\n`));
+    sock.on('connect', () => sock.write(`${JSON.stringify({ command })}\n`));
     sock.on('data', (d: Buffer) => { buf += d.toString(); if (buf.includes('\n')) { sock.end(); } });
     sock.on('end', finish);
     sock.on('error', (err: NodeJS.ErrnoException) => {
@@ -47,7 +62,15 @@ export async function nodeStatus(io: Io, socketPath = process.env['TORTIE_NODE_C
   if (r === 'not-running') { io.out('Calico process is not running.\n'); return 1; }
   if (!r.ok) throw new CtlError(`tortie-node answered with an error: ${r.error}`);
   if (!r.processRunning) { io.out('Calico process is running.\n\nThe BGP backend process (BIRD) is not running.\n'); return 1; }
-  io.out(`Calico process is running.\n${familyTables(r.peers)}`);
+  let out = `Calico process is running.\n${familyTables(r.peers)}`;
+  // Tortie's addition (calicoctl has no BFD): only when the agent runs BFD sessions.
+  const bfd = await queryBfdStatus(socketPath);
+  if (bfd.length > 0) {
+    out += '\nBFD sessions\n';
+    out += formatBoxTable(['PEER ADDRESS', 'TYPE', 'STATE', 'REMOTE', 'TX MS', 'DETECT MS', 'DIAGNOSTIC'],
+      bfd.map((b) => [b.peerIP, b.multihop ? 'multihop' : 'single-hop', b.state, b.remoteState, String(b.txIntervalMs), String(b.detectTimeMs), b.diag]));
+  }
+  io.out(out);
   return 0;
 }
 

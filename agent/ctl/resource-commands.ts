@@ -11,7 +11,7 @@ import { DEFAULT_LIMITS, ManifestError, streamManifest, type ManifestLimits } fr
 import { ManifestSpool, readChunks } from './manifest-spool.js';
 import { compatNotes } from '../resources/compat-notes.js';
 import { parsePrefix, prefixOverlaps, type Prefix } from '../../common/prefix.js';
-import { API_VERSION, resolveKind, validateResource, type Kind, type KindInfo, type Resource } from '../resources/kinds.js';
+import { apiVersionOf, resolveKind, validateResource, type Kind, type KindInfo, type Resource } from '../resources/kinds.js';
 import { effectiveBgpConfiguration } from '../resources/bgp-configuration.js';
 import { CtlError } from './ctl-error.js';
 import { formatColumns } from './table.js';
@@ -131,7 +131,7 @@ export async function getCmd(ds: Datastore, kindText: string, names: readonly st
     items = (await ds.list(info.kind)).items;
   }
   if (output === 'yaml' || output === 'json') {
-    const doc = names.length === 1 ? items[0] : { apiVersion: API_VERSION, kind: `${info.kind}List`, items, metadata: {} };
+    const doc = names.length === 1 ? items[0] : { apiVersion: apiVersionOf(info), kind: `${info.kind}List`, items, metadata: {} };
     if (output === 'json') io.out(`${JSON.stringify(doc, null, 2)}\n`);
     else { const { stringify } = await import('yaml'); io.out(stringify(doc)); }
     return;

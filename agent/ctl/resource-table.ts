@@ -1,6 +1,7 @@
 /** `get` table columns per kind (calico-compat.md §4.1), default and `-o wide`. */
 import type { Kind, Resource } from '../resources/kinds.js';
 import { assertNever } from '../../common/assert-never.js';
+import { BFD_DEFAULTS } from '../resources/bfd-profile.js';
 
 export interface TableContext { readonly globalAsNumber: number }
 
@@ -12,6 +13,7 @@ export function headersFor(kind: Kind, wide: boolean): string[] {
     case 'Node': return wide ? ['NAME', 'ASN', 'IPV4', 'IPV6'] : ['NAME'];
     case 'FelixConfiguration': case 'BGPFilter': return ['NAME'];
     case 'IPReservation': return wide ? ['NAME', 'CIDRS'] : ['NAME'];
+    case 'BFDProfile': return ['NAME', 'RXINTERVAL', 'TXINTERVAL', 'MULTIPLIER', 'MULTIHOP', 'PASSIVE'];
     default: return assertNever(kind, 'kind');
   }
 }
@@ -55,6 +57,13 @@ export function tableFor(kind: Kind, items: readonly Resource[], wide: boolean, 
         // calicoctl: {{joinAndTruncate .Spec.ReservedCIDRs "," 80}}
         const cidrs = (r.spec.reservedCIDRs ?? []).join(',');
         rows.push(wide ? [r.metadata.name, cidrs.length > 80 ? `${cidrs.slice(0, 77)}...` : cidrs] : [r.metadata.name]);
+        break;
+      }
+      case 'BFDProfile': {
+        // Effective values, defaults filled in: what the sessions use.
+        const s = r.spec;
+        rows.push([r.metadata.name, `${s.receiveInterval ?? BFD_DEFAULTS.receiveInterval}ms`, `${s.transmitInterval ?? BFD_DEFAULTS.transmitInterval}ms`,
+          String(s.detectMultiplier ?? BFD_DEFAULTS.detectMultiplier), s.multihop === undefined ? 'auto' : String(s.multihop), String(s.passive ?? false)]);
         break;
       }
       default: assertNever(r, 'resource');

@@ -14,6 +14,7 @@
  */
 import { TortieError } from '../../common/errors.js';
 import { ENCAPSULATION_ANNOTATION } from '../resources/ip-pool.js';
+import { BFD_PROFILE_ANNOTATION, TORTIE_API_VERSION } from '../resources/bfd-profile.js';
 
 export type TorKind = 'frr' | 'bird';
 
@@ -29,7 +30,16 @@ export interface LabOptions {
   readonly blockSize?: number;
   /** How cross-subnet pairs are carried: the kernel's VXLAN (default) or the userspace UDP backend. */
   readonly encap?: LabEncap;
+  /**
+   * BFD (100 ms x 3) on the mesh and towards the ToR. `tortie-lab up` turns it on unless
+   * `--no-bfd`; callers of up() (tests, benches) ask for it, so their labs keep their behaviour.
+   */
+  readonly bfd?: boolean;
 }
+
+/** The lab's BFD profile: what the issue asks of a node's death (seen within 300 ms). */
+export const LAB_BFD = { name: 'lab-bfd', intervalMs: 100, multiplier: 3 } as const;
+const bfdOn = (plan: LabPlan): boolean => plan.options.bfd === true;
 
 export const LAB_ENCAPS = ['vxlan', 'udp'] as const;
 export type LabEncap = (typeof LAB_ENCAPS)[number];
@@ -123,15 +133,20 @@ export function subnetGateway(subnet: number): string {
 
 /** The datastore content: BGP defaults, the CrossSubnet pool (VXLAN, or the UDP backend), one ToR peering per node. */
 export function labResources(plan: LabPlan): Array<Record<string, unknown>> {
-  const meta = (name: string): Record<string, unknown> => ({ name });
+  // BFD rides on an annotation (tortie.io/bfd-profile), so the Calico resources stay Calico's.
+  const bfd = bfdOn(plan);
+  const meta = (name: string, bfdToo = false): Record<string, unknown> =>
+    (bfd && bfdToo ? { name, annotations: { [BFD_PROFILE_ANNOTATION]: LAB_BFD.name } } : { name });
   return [
-    { apiVersion: 'projectcalico.org/v3', kind: 'BGPConfiguration', metadata: meta('default'),
+    ...(bfd ? [{ apiVersion: TORTIE_API_VERSION, kind: 'BFDProfile', metadata: { name: LAB_BFD.name },
+      spec: { receiveInterval: LAB_BFD.intervalMs, transmitInterval: LAB_BFD.intervalMs, detectMultiplier: LAB_BFD.multiplier } }] : []),
+    { apiVersion: 'projectcalico.org/v3', kind: 'BGPConfiguration', metadata: meta('default', true),
       spec: { asNumber: NODE_AS, nodeToNodeMeshEnabled: true, logSeverityScreen: 'Info' } },
     { apiVersion: 'projectcalico.org/v3', kind: 'IPPool',
       metadata: plan.options.encap === 'udp' ? { name: 'lab-pool', annotations: { [ENCAPSULATION_ANNOTATION]: 'udp' } } : meta('lab-pool'),
       spec: { cidr: POOL_CIDR, blockSize: plan.options.blockSize ?? 26, vxlanMode: 'CrossSubnet', ipipMode: 'Never', natOutgoing: false, nodeSelector: 'all()' } },
     ...plan.nodes.map((n) => ({
-      apiVersion: 'projectcalico.org/v3', kind: 'BGPPeer', metadata: meta(`tor-${n.name}`),
+      apiVersion: 'projectcalico.org/v3', kind: 'BGPPeer', metadata: meta(`tor-${n.name}`, true),
       spec: { node: n.name, peerIP: n.gateway, asNumber: TOR_AS },
     })),
   ];
@@ -157,12 +172,22 @@ export function frrBgpdConfig(plan: LabPlan, logFile: string): string {
     ` neighbor NODES remote-as ${NODE_AS}`,
     ' neighbor NODES timers connect 1',
     ...plan.nodes.map((n) => ` neighbor ${n.address} peer-group NODES`),
+    ...(bfdOn(plan) ? [` neighbor NODES bfd profile ${LAB_BFD.name}`] : []),
     ' address-family ipv4 unicast',
     '  neighbor NODES activate',
     ' exit-address-family',
     '!',
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** FRR bfdd.conf: the profile bgpd's `neighbor NODES bfd profile` names (bgpd registers the sessions via zebra). */
+export function frrBfddConfig(plan: LabPlan, logFile: string): string {
+  return [
+    `hostname ${plan.torNetns}`, `log file ${logFile}`, 'bfd', ` profile ${LAB_BFD.name}`,
+    `  receive-interval ${LAB_BFD.intervalMs}`, `  transmit-interval ${LAB_BFD.intervalMs}`, `  detect-multiplier ${LAB_BFD.multiplier}`,
+    ' !', '!', '',
+  ].join('\n');
 }
 
 export function frrZebraConfig(plan: LabPlan, logFile: string): string {
@@ -176,8 +201,10 @@ export function birdConfig(plan: LabPlan): string {
     `router id ${subnetGateway(1)};`,
     'protocol device { scan time 10; }',
     'protocol kernel { ipv4 { import none; export where source = RTS_BGP; }; merge paths on; }',
+    ...(bfdOn(plan) ? [`protocol bfd { interface "*" { min rx interval ${LAB_BFD.intervalMs} ms; min tx interval ${LAB_BFD.intervalMs} ms; multiplier ${LAB_BFD.multiplier}; }; }`] : []),
     'template bgp nodes {',
     `  local as ${TOR_AS};`,
+    ...(bfdOn(plan) ? ['  bfd on;'] : []),
     '  connect delay time 1; connect retry time 1; hold time 9; keepalive time 3;',
     '  graceful restart on;',
     '  ipv4 { import all; export where source = RTS_BGP; };',

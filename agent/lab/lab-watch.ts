@@ -142,6 +142,9 @@ export class RouteMonitor {
   /** Lines for deletions of the agent's routes (proto 80). */
   deletedAgentRoutes(): string[] { return this.deletedRoutes(80); }
 
+  /** Every line printed so far (with `-ts` timestamps). */
+  lines(): string[] { return this.proc.output.split('\n'); }
+
   /** Everything printed for the agent's routes (adds and deletes). */
   agentLines(): string[] {
     return this.proc.output.split('\n').filter((l) => /\bproto 80\b/.test(l));

@@ -12,7 +12,7 @@ import { TortieError, describeError } from '../../common/errors.js';
 import { unixAgentClient } from '../cni/agent-client.js';
 import {
   type LabOptions, type LabPlan, type NodePlan, type PodPlan, ETCD_ADDRESS, ETCD_TOR_ADDRESS, SUBNETS,
-  birdConfig, frrBgpdConfig, frrZebraConfig, labResources, planLab, subnetGateway,
+  birdConfig, frrBfddConfig, frrBgpdConfig, frrZebraConfig, labResources, planLab, subnetGateway,
 } from './lab-plan.js';
 import {
   alive, hasCommand, listNamespaces, namespaceExists, namespacePids, readPid, run, runIn, startDetached, stopPid, tryRun, tryRunIn,
@@ -135,7 +135,7 @@ export function ctl(plan: LabPlan, args: readonly string[], input?: string): str
 function applyResources(plan: LabPlan, say: Progress): void {
   const docs = labResources(plan);
   ctl(plan, ['apply', '-f', '-'], docs.map((d) => stringify(d)).join('---\n'));
-  say(`datastore: BGPConfiguration default (AS 64512, mesh on), IPPool lab-pool 10.244.0.0/16 vxlanMode CrossSubnet${plan.options.encap === 'udp' ? ' over the UDP backend' : ''}, ${plan.nodes.length} BGPPeers to the ToR`);
+  say(`datastore: ${plan.options.bfd === true ? 'BFDProfile lab-bfd (100 ms x 3) on the mesh and the ToR peers, ' : ''}BGPConfiguration default (AS 64512, mesh on), IPPool lab-pool 10.244.0.0/16 vxlanMode CrossSubnet${plan.options.encap === 'udp' ? ' over the UDP backend' : ''}, ${plan.nodes.length} BGPPeers to the ToR`);
 }
 
 export function torDir(plan: LabPlan): string {
@@ -148,7 +148,7 @@ async function startTor(plan: LabPlan, say: Progress): Promise<void> {
   if (plan.options.tor === 'bird') {
     writeFileSync(`${dir}/bird.conf`, birdConfig(plan));
     runIn(plan.torNetns, 'bird', ['-c', `${dir}/bird.conf`, '-s', `${dir}/bird.ctl`, '-P', `${dir}/bird.pid`]);
-    say(`ToR: BIRD in ${plan.torNetns}, AS 65000`);
+    say(`ToR: BIRD in ${plan.torNetns}, AS 65000${plan.options.bfd === true ? ', protocol bfd' : ''}`);
     return;
   }
   chownSync(dir, uid('frr'), gid('frr'));
@@ -158,9 +158,13 @@ async function startTor(plan: LabPlan, say: Progress): Promise<void> {
   const common = ['-z', `${dir}/zserv.api`, '--vty_socket', dir, '-u', 'frr', '-g', 'frr'];
   runIn(plan.torNetns, '/usr/lib/frr/zebra', ['-d', '-f', `${dir}/zebra.conf`, '-i', `${dir}/zebra.pid`, ...common]);
   await waitFor('zebra', 10_000, () => (existsSync(`${dir}/zserv.api`) ? true : undefined));
+  if (plan.options.bfd === true) {
+    writeFileSync(`${dir}/bfdd.conf`, frrBfddConfig(plan, `${dir}/bfdd.log`));
+    runIn(plan.torNetns, '/usr/lib/frr/bfdd', ['-d', '-f', `${dir}/bfdd.conf`, '-i', `${dir}/bfdd.pid`, '--bfdctl', `${dir}/bfdd.sock`, ...common]);
+  }
   runIn(plan.torNetns, '/usr/lib/frr/bgpd', ['-d', '-f', `${dir}/bgpd.conf`, '-i', `${dir}/bgpd.pid`, ...common]);
   await waitFor('bgpd', 10_000, () => (tryRunIn(plan.torNetns, 'vtysh', ['--vty_socket', dir, '-c', 'show bgp summary json']).status === 0 ? true : undefined));
-  say(`ToR: FRR (zebra + bgpd) in ${plan.torNetns}, AS 65000, peers ${plan.nodes.map((n) => n.address).join(' ')}`);
+  say(`ToR: FRR (zebra + bgpd${plan.options.bfd === true ? ' + bfdd' : ''}) in ${plan.torNetns}, AS 65000, peers ${plan.nodes.map((n) => n.address).join(' ')}`);
 }
 
 function uid(user: string): number {

@@ -5,6 +5,7 @@
  *   tortie-lab check                                        the ping matrix again
  *   tortie-lab status                                       nodes, BGP sessions, routes
  *   tortie-lab restart NODE [--kill] [--upgrade [DIST]]    restart one agent; lost packets, withdrawals, re-convergence
+ *   tortie-lab fail NODE link|freeze|drop                   kill a node (lab-fail.ts); `heal NODE` undoes it
  *   tortie-lab down                                         remove everything (idempotent)
  * Progress and results are plain lines on stdout; errors on stderr with exit 1.
  */
@@ -15,6 +16,7 @@ import { check, requireState, status } from './lab-report.js';
 import { resolve } from 'node:path';
 import type { LabEncap, TorKind } from './lab-plan.js';
 import { findNode, formatRestart, restartNode } from './lab-restart.js';
+import { FAIL_MODES, failNode, healNode, type FailMode } from './lab-fail.js';
 
 process.noDeprecation = true;
 // `tortie-lab status | head`: a closed stdout ends the output, not the process with a stack.
@@ -46,12 +48,13 @@ function build(setExit: (code: number) => void): Command {
     .option('-p, --pods <n>', 'pods per node', int('--pods'), 2)
     .option('--tor <kind>', 'ToR BGP router: frr or bird', 'frr')
     .option('--encap <kind>', 'cross-subnet encapsulation: vxlan (kernel) or udp (the userspace UDP backend)', 'vxlan')
+    .option('--no-bfd', 'no BFD (default: 100 ms x 3 on the mesh and towards the ToR)')
     .option('--converge-timeout <ms>', 'how long to wait for every pod to reach every pod', int('--converge-timeout'), 60_000)
-    .action(async (o: { nodes: number; pods: number; tor: string; encap: string; convergeTimeout: number }) => {
+    .action(async (o: { nodes: number; pods: number; tor: string; encap: string; bfd: boolean; convergeTimeout: number }) => {
       const c = opts();
       let state;
       try {
-        state = await up({ prefix: c.prefix, stateDir: c.stateDir, nodes: o.nodes, podsPerNode: o.pods, tor: o.tor as TorKind, encap: o.encap as LabEncap }, say);
+        state = await up({ prefix: c.prefix, stateDir: c.stateDir, nodes: o.nodes, podsPerNode: o.pods, tor: o.tor as TorKind, encap: o.encap as LabEncap, bfd: o.bfd }, say);
       } catch (err) {
         if (err instanceof TortieError && (err.code === 'lab-exists' || err.code === 'lab-options' || err.code === 'lab-root' || err.code === 'lab-tools' || err.code === 'lab-build')) throw err;
         throw new TortieError('lab-up', `${describeError(err)}\nwhat was made is left for inspection (logs under ${c.stateDir}); \`tortie-lab down\` removes it`, { cause: err });
@@ -96,6 +99,25 @@ function build(setExit: (code: number) => void): Command {
       say(formatRestart(report));
       const clean = report.lostPackets === 0 && report.withdrawnOnTor === 0 && Object.values(report.withdrawnOnNodes).every((c) => c === 0);
       setExit(o.strict === true && !clean ? 1 : 0);
+    });
+
+  program.command('fail <node> <how>')
+    .description(`make a node die for the others: ${FAIL_MODES.join('|')} (its ToR port off the bridge | its agent SIGSTOPped | its uplink traffic dropped by nft)`)
+    .action((name: string, how: string) => {
+      const state = requireState(opts().stateDir);
+      if (!(FAIL_MODES as readonly string[]).includes(how)) throw new TortieError('lab-options', `must be ${FAIL_MODES.join(', ')}, got ${JSON.stringify(how)}`, { where: 'fail <how>' });
+      const n = findNode(state, name);
+      failNode(state, n, how as FailMode);
+      say(`${n.name}: ${how} (\`tortie-lab heal ${n.name}\` undoes it)`);
+    });
+
+  program.command('heal <node>')
+    .description('undo every `fail` on a node')
+    .action((name: string) => {
+      const state = requireState(opts().stateDir);
+      const n = findNode(state, name);
+      const undone = healNode(state, n);
+      say(undone.length === 0 ? `${n.name}: nothing to heal` : `${n.name}: healed ${undone.join(', ')}`);
     });
 
   program.command('down')

@@ -1,12 +1,14 @@
 /**
- * node.ctl: `{"command":"bgp-status"}` as agent/ctl/node-status-protocol.ts defines (calicoctl node
+ * node.ctl: `{"command":"bgp-status"|"bfd-status"}` as agent/ctl/node-status-protocol.ts defines (calicoctl node
  * status); `{"command":"bgp-routes"}` → `{ ok, routes: RouteView[] }`, every route the speaker
  * holds with its attributes (what `birdcl show route all` shows on a calico-node).
  */
 import type { Logger } from '../../common/logger.js';
 import type { PeerStatus as SpeakerPeerStatus } from '../../bgp/speaker/speaker.js';
 import type { RouteView } from '../../bgp/speaker/views.js';
-import type { NodeStatusResponse, PeerStatus } from '../ctl/node-status-protocol.js';
+import type { BfdStatus, NodeStatusResponse, PeerStatus } from '../ctl/node-status-protocol.js';
+import type { BfdSessionView } from '../../bgp/bfd/engine.js';
+import { diagText } from '../../bgp/bfd/packet.js';
 import { peerKindOfName } from '../calc/bgp-peers.js';
 import { startLineServer, type LineServer } from './line-server.js';
 
@@ -30,13 +32,26 @@ export function bgpStatus(peers: readonly SpeakerPeerStatus[] | undefined): Node
   return { ok: true, processRunning: true, peers: peers.map(peerStatusRow) };
 }
 
+export function bfdStatusRow(v: BfdSessionView): BfdStatus {
+  return { peerIP: v.peer, multihop: v.multihop, state: v.state, remoteState: v.remoteState, txIntervalMs: v.txIntervalUs / 1000,
+    detectTimeMs: v.detectTimeUs / 1000, diag: diagText(v.localDiag) };
+}
+
+export interface CtlSources {
+  /** Every route the speaker holds (`bgp-routes`). */
+  readonly routes?: () => readonly RouteView[] | undefined;
+  /** The agent's BFD sessions (`bfd-status`). */
+  readonly bfd?: () => Promise<readonly BfdSessionView[]>;
+}
+
 export function startCtlServer(path: string, status: () => readonly SpeakerPeerStatus[] | undefined, logger: Logger,
-  routes: () => readonly RouteView[] | undefined = () => undefined): Promise<LineServer> {
+  sources: CtlSources = {}): Promise<LineServer> {
   const log = logger.child({ component: 'ctl-server' });
   return startLineServer(path, async (req) => {
     const cmd = req !== null && typeof req === 'object' ? (req as Record<string, unknown>)['command'] : undefined;
-    if (cmd === 'bgp-routes') return { ok: true, routes: routes() ?? [] };
-    if (cmd !== 'bgp-status') return { ok: false, error: `unknown command ${JSON.stringify(cmd)} (supported: bgp-status, bgp-routes)` };
+    if (cmd === 'bgp-routes') return { ok: true, routes: sources.routes?.() ?? [] };
+    if (cmd === 'bfd-status') return { ok: true, sessions: (await (sources.bfd?.() ?? Promise.resolve([]))).map(bfdStatusRow) };
+    if (cmd !== 'bgp-status') return { ok: false, error: `unknown command ${JSON.stringify(cmd)} (supported: bgp-status, bgp-routes, bfd-status)` };
     return bgpStatus(status());
   }, (m) => ({ ok: false, error: m }), log);
 }

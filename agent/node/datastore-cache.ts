@@ -18,6 +18,7 @@ import { parseBlock } from '../ipam/stored.js';
 import { ENCAPSULATION_ANNOTATION } from '../resources/ip-pool.js';
 import type { BGPConfigurationSpec } from '../resources/bgp-configuration.js';
 import type { BGPFilterSpec } from '../resources/bgp-filter.js';
+import { BFD_PROFILE_ANNOTATION, type BFDProfileSpec } from '../resources/bfd-profile.js';
 import { kindInfo, validateResource, type BGPPeer, type CalicoNode, type IPPool, type IPReservation, type Kind, type ResourceOfKind } from '../resources/kinds.js';
 import type { BlockSnapshot, NodeInfo, PoolInfo, Snapshot } from '../calc/snapshot.js';
 
@@ -77,6 +78,8 @@ export class DatastoreCache {
   readonly peers = new Map<string, BGPPeer>();
   readonly bgpConfigs = new Map<string, BGPConfigurationSpec>();
   readonly filters = new Map<string, BGPFilterSpec>();
+  readonly bfdProfiles = new Map<string, BFDProfileSpec>();
+  private meshBfdProfile: string | undefined;
   readonly blocks = new Map<string, BlockData>();
   private readonly syncers: WatchSyncer[] = [];
   private readonly blockSyncers: WatchSyncer[] = [];
@@ -126,7 +129,12 @@ export class DatastoreCache {
     await this.watchKind('IPPool', upsert(this.pools));
     await this.watchKind('IPReservation', upsert(this.reservations));
     await this.watchKind('BGPPeer', upsert(this.peers));
-    await this.watchKind('BGPConfiguration', (e) => { if (e.type === 'upsert') this.bgpConfigs.set(e.resource.metadata.name, e.resource.spec); else this.bgpConfigs.delete(e.name); });
+    await this.watchKind('BGPConfiguration', (e) => {
+      if (e.type === 'upsert') this.bgpConfigs.set(e.resource.metadata.name, e.resource.spec); else this.bgpConfigs.delete(e.name);
+      const name = e.type === 'upsert' ? e.resource.metadata.name : e.name;
+      if (name === 'default') this.meshBfdProfile = e.type === 'upsert' ? e.resource.metadata.annotations?.[BFD_PROFILE_ANNOTATION] : undefined;
+    });
+    await this.watchKind('BFDProfile', (e) => { if (e.type === 'upsert') this.bfdProfiles.set(e.resource.metadata.name, e.resource.spec); else this.bfdProfiles.delete(e.name); });
     await this.watchKind('BGPFilter', (e) => { if (e.type === 'upsert') this.filters.set(e.resource.metadata.name, e.resource.spec); else this.filters.delete(e.name); });
     for (const family of [4, 6] as const) {
       const prefix = blockPrefix(family);
@@ -188,8 +196,12 @@ export class DatastoreCache {
     return {
       localNode: this.localNode, nodes,
       pools: [...this.pools.values()].map(poolInfo).filter((p) => { try { parsePrefix(p.cidr); return true; } catch { return false; } }),
-      peers: [...this.peers.values()].map((p) => ({ name: p.metadata.name, spec: p.spec })),
+      peers: [...this.peers.values()].map((p) => {
+        const bfd = p.metadata.annotations?.[BFD_PROFILE_ANNOTATION];
+        return { name: p.metadata.name, spec: p.spec, ...(bfd === undefined ? {} : { bfdProfile: bfd }) };
+      }),
       bgpConfigs: new Map(this.bgpConfigs), filters: new Map(this.filters),
+      bfdProfiles: new Map(this.bfdProfiles), ...(this.meshBfdProfile === undefined ? {} : { meshBfdProfile: this.meshBfdProfile }),
       blocks: [...this.blocks.values()].map(blockSnapshot),
       ...(this.deps.routerIdSetting === undefined ? {} : { routerIdSetting: this.deps.routerIdSetting }),
     };

@@ -266,7 +266,7 @@ async function main(): Promise<void> {
     const publishTimer = setInterval(publish, 300_000);
     publishTimer.unref();
     closers.push(() => clearInterval(publishTimer));
-    const ctl = await startCtlServer(cfg.ctlSocket, () => agent.speaker?.status(), log, () => agent.speaker?.routes());
+    const ctl = await startCtlServer(cfg.ctlSocket, () => agent.speaker?.status(), log, { routes: () => agent.speaker?.routes(), bfd: () => agent.bfd.sessions() });
     closers.push(() => ctl.close());
     // every node's sessions for `tortiectl node status --all`
     const bgpPublisher = new BgpStatusPublisher({ store, clock, logger: log }, cfg.nodeName, () => bgpStatus(agent.speaker?.status()));

@@ -27,6 +27,9 @@ import type { HealthReporter } from '../../felix/health/health-aggregator.js';
 import type { RulesProgrammer } from '../../felix/rules/rules-programmer.js';
 import { rulesConfig } from '../calc/rules-inputs.js';
 import { bgpSpeakerConfig, type SecretReader } from '../calc/bgp-peers.js';
+import { bfdSessions } from '../calc/bfd-sessions.js';
+import { NodeBfd } from './node-bfd.js';
+import type { WorkerOptions } from '../../bgp/bfd/worker-protocol.js';
 import { originatedPrefixes, type Originated } from '../calc/advertise.js';
 import { kernelRoutes, type LocalFacts, type UnderlayRoute, type Workload } from '../calc/kernel-routes.js';
 import type { LearnedRoute, Snapshot } from '../calc/snapshot.js';
@@ -43,6 +46,8 @@ export interface NodeAgentDeps {
   readonly speakerDeps: SpeakerDeps;
   /** BGP passwords (BGPPeer password, nodeMeshPassword) from mounted Secrets; absent: such peers are reported, not configured. */
   readonly secrets?: SecretReader;
+  /** BFD worker ports and priority (tests with several agents in one namespace); default the RFC ports. */
+  readonly bfdWorkerOptions?: WorkerOptions;
   /** vxlan.calico, created lazily once this node has an IPv4 VXLAN tunnel address. */
   readonly vxlan?: () => VxlanManager | undefined;
   /** vxlan-v6.calico (dual stack), created lazily once this node has an IPv6 VXLAN tunnel address. */
@@ -112,6 +117,8 @@ export class NodeAgent {
   private readonly waiters: Array<() => void> = [];
   readonly stats = { syncs: 0, lastSyncMs: 0, problems: [] as string[] };
   private readonly log: Logger;
+  /** BFD towards the BGP peers whose source names a BFDProfile (agent/node/node-bfd.ts). */
+  readonly bfd: NodeBfd;
   private underlayTimer: TimerHandle | undefined;
   private unsubscribeLinks: (() => void) | undefined;
   /** The last route table apply (the CNI server checks it before answering endpoint-up). */
@@ -119,6 +126,8 @@ export class NodeAgent {
 
   constructor(private readonly deps: NodeAgentDeps, readonly options: NodeAgentOptions) {
     this.log = deps.logger.child({ component: 'node-agent' });
+    this.bfd = new NodeBfd({ logger: deps.logger, bfdDown: (peer) => this.speaker?.bfdDown(peer) ?? false,
+      ...(deps.bfdWorkerOptions ? { workerOptions: deps.bfdWorkerOptions } : {}) });
     this.startedAt = deps.clock.now();
     this.convergence = new RestartConvergence(this.startedAt, options.convergeDeadlineMs);
   }
@@ -285,6 +294,9 @@ export class NodeAgent {
           this.schedule(5000);
         }
       }
+      const bfd = bfdSessions(s, calc.peers);
+      problems.push(...bfd.problems);
+      this.bfd.apply(this.speaker === undefined ? new Map() : bfd.sessions);
       const orig = originatedPrefixes(s);
       problems.push(...orig.problems);
       this.applyOriginated(orig.routes);
@@ -547,6 +559,7 @@ export class NodeAgent {
     this.bgpHealthTimer?.cancel();
     this.unsubscribeLinks?.();
     await this.running;
+    await this.bfd.stop(); // AdminDown before the BGP sessions close (RFC 5882 §3.2): peers keep BGP up for it
     await this.speaker?.stop({ graceful: options.withdraw !== true });
     this.deps.routeTable.stop();
     this.deps.rules?.stop();

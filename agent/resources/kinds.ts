@@ -1,5 +1,5 @@
 /**
- * The projectcalico.org/v3 kinds Tortie stores: typed resource objects, calicoctl's kind
+ * The projectcalico.org/v3 kinds Tortie stores (and Tortie's own tortie.io/v1 BFDProfile): typed resource objects, calicoctl's kind
  * aliases, storage names, and one `validateResource()` that returns every problem with its
  * field path (unknown fields included) or the resource with defaults filled in.
  */
@@ -13,13 +13,14 @@ import { nodeSpec, nodeStatus, type NodeSpec } from './node.js';
 import { felixConfigurationSpec, type FelixConfigurationSpec } from './felix-configuration.js';
 import { bgpFilterSpec, type BGPFilterSpec } from './bgp-filter.js';
 import { ipReservationSpec, type IPReservationSpec } from './ip-reservation.js';
+import { bfdProfileSpec, checkBfdAnnotation, TORTIE_API_VERSION, type BFDProfileSpec } from './bfd-profile.js';
 
 export const API_VERSION = 'projectcalico.org/v3';
 
 export type Metadata = z.output<typeof metadata>;
 
-interface ResourceOf<K extends string, S> {
-  readonly apiVersion: typeof API_VERSION;
+interface ResourceOf<K extends string, S, V extends string = typeof API_VERSION> {
+  readonly apiVersion: V;
   readonly kind: K;
   readonly metadata: Metadata;
   readonly spec: S;
@@ -32,12 +33,15 @@ export type CalicoNode = ResourceOf<'Node', NodeSpec>;
 export type FelixConfiguration = ResourceOf<'FelixConfiguration', FelixConfigurationSpec>;
 export type BGPFilter = ResourceOf<'BGPFilter', BGPFilterSpec>;
 export type IPReservation = ResourceOf<'IPReservation', IPReservationSpec>;
-export type Resource = IPPool | BGPPeer | BGPConfiguration | CalicoNode | FelixConfiguration | BGPFilter | IPReservation;
+export type BFDProfile = ResourceOf<'BFDProfile', BFDProfileSpec, typeof TORTIE_API_VERSION>;
+export type Resource = IPPool | BGPPeer | BGPConfiguration | CalicoNode | FelixConfiguration | BGPFilter | IPReservation | BFDProfile;
 export type Kind = Resource['kind'];
 export type ResourceOfKind<K extends Kind> = Extract<Resource, { kind: K }>;
 
 export interface KindInfo {
   readonly kind: Kind;
+  /** Its apiVersion: projectcalico.org/v3 unless said (Tortie's own kinds: tortie.io/v1). */
+  readonly apiVersion?: string;
   /** Storage / display plural (lower case, as Calico's etcd layout). */
   readonly plural: string;
   readonly aliases: readonly string[];
@@ -46,7 +50,7 @@ export interface KindInfo {
   /** Extra checks that need the name (e.g. `node.<name>` BGPConfiguration). */
   readonly checkName?: (name: string, spec: Record<string, unknown>) => Issue[];
   /** Extra checks of annotations against the spec (Tortie's extensions ride on annotations). */
-  readonly checkAnnotations?: (annotations: Readonly<Record<string, string>> | undefined, spec: Record<string, unknown>) => Issue[];
+  readonly checkAnnotations?: (annotations: Readonly<Record<string, string>> | undefined, spec: Record<string, unknown>, name: string) => Issue[];
 }
 
 export interface Issue { readonly path: string; readonly message: string }
@@ -63,15 +67,19 @@ const configName = (kind: string, perNodeFields?: readonly string[]) => (name: s
 
 export const KINDS: readonly KindInfo[] = [
   { kind: 'IPPool', plural: 'ippools', aliases: ['ippool', 'ippools', 'ipp', 'ipps', 'pool', 'pools'], spec: ipPoolSpec, checkAnnotations: checkIpPoolMetadata },
-  { kind: 'BGPPeer', plural: 'bgppeers', aliases: ['bgppeer', 'bgppeers', 'bgpp', 'bgpps', 'bp', 'bps'], spec: bgpPeerSpec },
+  { kind: 'BGPPeer', plural: 'bgppeers', aliases: ['bgppeer', 'bgppeers', 'bgpp', 'bgpps', 'bp', 'bps'], spec: bgpPeerSpec,
+    checkAnnotations: checkBfdAnnotation('BGPPeer') },
   { kind: 'BGPConfiguration', plural: 'bgpconfigurations', aliases: ['bgpconfiguration', 'bgpconfigurations', 'bgpconfig', 'bgpconfigs'],
-    spec: bgpConfigurationSpec, checkName: configName('BGPConfiguration', PER_NODE_BGP_FIELDS) },
+    spec: bgpConfigurationSpec, checkName: configName('BGPConfiguration', PER_NODE_BGP_FIELDS), checkAnnotations: checkBfdAnnotation('BGPConfiguration') },
   { kind: 'Node', plural: 'nodes', aliases: ['node', 'nodes', 'no', 'nos'], spec: nodeSpec, status: nodeStatus },
   { kind: 'FelixConfiguration', plural: 'felixconfigurations', aliases: ['felixconfiguration', 'felixconfigurations', 'felixconfig', 'felixconfigs'],
     spec: felixConfigurationSpec, checkName: configName('FelixConfiguration') },
   { kind: 'BGPFilter', plural: 'bgpfilters', aliases: ['bgpfilter', 'bgpfilters'], spec: bgpFilterSpec },
   { kind: 'IPReservation', plural: 'ipreservations', aliases: ['ipreservation', 'ipreservations', 'reservation', 'reservations'], spec: ipReservationSpec },
+  { kind: 'BFDProfile', apiVersion: TORTIE_API_VERSION, plural: 'bfdprofiles', aliases: ['bfdprofile', 'bfdprofiles', 'bfd'], spec: bfdProfileSpec },
 ];
+
+export function apiVersionOf(info: KindInfo): string { return info.apiVersion ?? API_VERSION; }
 
 export function kindInfo(kind: Kind): KindInfo {
   const k = KINDS.find((x) => x.kind === kind);
@@ -125,10 +133,11 @@ export function validateResource(doc: unknown): ValidationResult {
     if (canon !== undefined && canon !== k && !(canon in o)) { o[canon] = o[k]; delete o[k]; }
   }
   const issues: Issue[] = [];
-  if (o['apiVersion'] !== API_VERSION) {
-    issues.push({ path: 'apiVersion', message: `must be ${API_VERSION} (got ${JSON.stringify(o['apiVersion'])})` });
-  }
   const info = typeof o['kind'] === 'string' ? KINDS.find((k) => k.kind === o['kind']) : undefined;
+  const wantVersion = info === undefined ? API_VERSION : apiVersionOf(info);
+  if (o['apiVersion'] !== wantVersion) {
+    issues.push({ path: 'apiVersion', message: `must be ${wantVersion}${info === undefined ? '' : ` for a ${info.kind}`} (got ${JSON.stringify(o['apiVersion'])})` });
+  }
   if (info === undefined) {
     issues.push({ path: 'kind', message: `unsupported kind ${JSON.stringify(o['kind'])} (supported: ${KINDS.map((k) => k.kind).join(', ')})` });
     return { ok: false, issues };
@@ -153,10 +162,10 @@ export function validateResource(doc: unknown): ValidationResult {
     issues.push(...info.checkName(md.data.name, spec.data as Record<string, unknown>));
   }
   if (md.success && spec.success && info.checkAnnotations !== undefined) {
-    issues.push(...info.checkAnnotations(md.data.annotations, spec.data as Record<string, unknown>));
+    issues.push(...info.checkAnnotations(md.data.annotations, spec.data as Record<string, unknown>, md.data.name));
   }
   if (issues.length > 0 || !md.success || !spec.success) return { ok: false, issues };
-  const resource = { apiVersion: API_VERSION, kind: info.kind, metadata: md.data, spec: spec.data,
+  const resource = { apiVersion: wantVersion, kind: info.kind, metadata: md.data, spec: spec.data,
     ...(status === undefined ? {} : { status }) } as Resource;
   return { ok: true, resource };
 }

@@ -158,6 +158,9 @@ export class GracefulRestartHelper {
     const notif = r.notificationReceived ?? r.notificationSent;
     if (notif !== undefined) {
       if (isHardReset(notif)) return 'Cease/Hard Reset (RFC 8538)';
+      // BFD saw the forwarding path fail (ours sent it, or the peer's): the routes lead nowhere.
+      // A planned restart never gets here: it sends BFD AdminDown, which takes no session down.
+      if (notif.code === ErrorCode.CEASE && notif.subcode === CeaseSubcode.BFD_DOWN) return 'Cease/BFD Down (RFC 9384): the forwarding path failed';
       if (!notificationGr(n)) return 'NOTIFICATION without the RFC 8538 N bit on both sides';
     }
     return undefined;

@@ -99,6 +99,15 @@ spec:
     cidr: fd00::/8
     prefixLength: {min: 48, max: 64}
 `,
+  BFDProfile: `apiVersion: tortie.io/v1
+kind: BFDProfile
+metadata:
+  name: fast
+spec:
+  receiveInterval: 100
+  transmitInterval: 100
+  detectMultiplier: 3
+`,
 };
 
 describe('tortiectl against real etcd', { skip }, () => {
@@ -138,6 +147,23 @@ describe('tortiectl against real etcd', { skip }, () => {
       ok(await run(['apply', '-f', '-'], ok(await run(['get', kind, '-o', 'yaml'])).stdout));
     });
   }
+
+  it('BFDProfile (tortie.io/v1): table, errors naming the field, the annotation checked, delete', async () => {
+    ok(await run(['apply', '-f', '-'], 'apiVersion: tortie.io/v1\nkind: BFDProfile\nmetadata: {name: slow}\nspec: {multihop: true}\n'));
+    assert.equal(ok(await run(['get', 'bfdprofiles'])).stdout,
+      'NAME   RXINTERVAL   TXINTERVAL   MULTIPLIER   MULTIHOP   PASSIVE   \nfast   100ms        100ms        3            auto       false     \nslow   300ms        300ms        3            true       false     \n');
+    const bad = await run(['apply', '-f', '-'], 'apiVersion: tortie.io/v1\nkind: BFDProfile\nmetadata: {name: bad}\nspec: {receiveInterval: 5, detectMultiplier: 1, echo: true}\n');
+    assert.equal(bad.code, 1);
+    for (const path of ['spec.receiveInterval', 'spec.detectMultiplier', 'spec.echo']) assert.match(bad.stderr, new RegExp(path.replace('.', '\\.')), bad.stderr);
+    const wrongGroup = await run(['apply', '-f', '-'], 'apiVersion: projectcalico.org/v3\nkind: BFDProfile\nmetadata: {name: g}\nspec: {}\n');
+    assert.match(wrongGroup.stderr, /apiVersion: must be tortie\.io\/v1 for a BFDProfile/);
+    const badRef = await run(['apply', '-f', '-'], 'apiVersion: projectcalico.org/v3\nkind: BGPConfiguration\nmetadata: {name: node.x, annotations: {tortie.io/bfd-profile: fast}}\nspec: {}\n');
+    assert.match(badRef.stderr, /metadata\.annotations\.tortie\.io\/bfd-profile: only BGPConfiguration "default"/);
+    ok(await run(['apply', '-f', '-'], 'apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: {name: tor-bfd, annotations: {tortie.io/bfd-profile: fast}}\nspec: {peerIP: 10.0.0.1, asNumber: 65000}\n'));
+    ok(await run(['delete', 'bfdprofile', 'slow']));
+    assert.equal(ok(await run(['get', 'bfd', '-o', 'json'])).stdout.includes('"slow"'), false);
+    ok(await run(['delete', 'bgppeer', 'tor-bfd']));
+  });
 
   it('tables: get default and -o wide columns', async () => {
     assert.equal(ok(await run(['get', 'ippools'])).stdout,
@@ -179,7 +205,7 @@ spec: {peerIP: 10.0.0.300, asNumber: 65000, keepaliveTme: 10s}
 
   it('validate checks a manifest offline', async () => {
     assert.equal(ok(await run(['validate', '-f', '-'], Object.values(MANIFESTS).join('---\n'), { ETCD_ENDPOINTS: 'http://127.0.0.1:1' })).stdout,
-      'Successfully validated 6 resource(s)\n');
+      'Successfully validated 7 resource(s)\n');
     const bad = await run(['validate', '-f', '-'], 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: x}\nspec: {cidr: 10.0.0.0/8, blockSize: 40}\n');
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /<stdin>: document 0: spec\.blockSize: must be 20-32 for an IPv4 pool/);
@@ -380,12 +406,16 @@ spec: {peerIP: 10.0.0.300, asNumber: 65000, keepaliveTme: 10s}
     } finally { await store.close(); }
   });
 
-  it('node status renders the agent\'s answer like calicoctl; no agent → not running', async () => {
+  it('node status renders the agent\'s answer like calicoctl, then its BFD sessions; no agent → not running', async () => {
     const sock = join(dir, 'node.ctl');
     const requests: string[] = [];
     const server = createServer((c) => {
       c.on('data', (d: Buffer) => {
         requests.push(d.toString());
+        if (d.toString().includes('bfd-status')) {
+          c.end(`${JSON.stringify({ ok: true, sessions: [{ peerIP: '10.0.0.1', multihop: false, state: 'Up', remoteState: 'Up', txIntervalMs: 100, detectTimeMs: 300, diag: 'No Diagnostic' }] })}\n`);
+          return;
+        }
         c.end(`${JSON.stringify({ ok: true, processRunning: true, peers: [
           { peerIP: '10.0.3.8', family: 4, type: 'node-to-node mesh', state: 'up', since: '08:15:42', info: 'Established' },
           { peerIP: '10.0.0.1', family: 4, type: 'global', state: 'start', since: '2024-03-01', info: 'Connect' }] })}\n`);
@@ -406,8 +436,15 @@ IPv4 BGP status
 
 IPv6 BGP status
 No IPv6 peers found.
+
+BFD sessions
++--------------+------------+-------+--------+-------+-----------+---------------+
+| PEER ADDRESS |    TYPE    | STATE | REMOTE | TX MS | DETECT MS |  DIAGNOSTIC   |
++--------------+------------+-------+--------+-------+-----------+---------------+
+| 10.0.0.1     | single-hop | Up    | Up     |   100 |       300 | No Diagnostic |
++--------------+------------+-------+--------+-------+-----------+---------------+
 `);
-      assert.deepEqual(requests.map((q) => JSON.parse(q) as unknown), [{ command: 'bgp-status' }]);
+      assert.deepEqual(requests.map((q) => JSON.parse(q) as unknown), [{ command: 'bgp-status' }, { command: 'bfd-status' }]);
     } finally { await new Promise<void>((r) => server.close(() => r())); }
     const gone = await run(['node', 'status'], undefined, { TORTIE_NODE_CTL: join(dir, 'absent.ctl') });
     assert.equal(gone.code, 1);
@@ -420,8 +457,8 @@ No IPv6 peers found.
 
   it('multi-document apply reports the count; the List from get -o yaml re-applies', async () => {
     const text = Object.values(MANIFESTS).join('---\n');
-    assert.equal(ok(await run(['apply', '-f', file('all.yaml', text)])).stdout, 'Successfully applied 6 resource(s)\n');
-    assert.equal(parseAllDocuments(text).length, 6);
+    assert.equal(ok(await run(['apply', '-f', file('all.yaml', text)])).stdout, 'Successfully applied 7 resource(s)\n');
+    assert.equal(parseAllDocuments(text).length, 7);
   });
 
   it('Calico\'s route-reflector fixture (label routeReflector: true) applies; the stored label is "true"', async () => {

@@ -63,3 +63,20 @@ test('bad options are refused with the option named', () => {
     assert.throws(() => planLab({ ...base, ...o }), (err: unknown) => err instanceof TortieError && re.test(err.message));
   }
 });
+
+test('bfd: a BFDProfile (100 ms x 3) named by the mesh and every ToR peer; the ToR runs BFD too; off by default', () => {
+  const plan = planLab({ ...base, bfd: true });
+  const docs = labResources(plan);
+  for (const d of docs) { const v = validateResource(d); assert.ok(v.ok, `${String(d['kind'])}: ${v.ok ? '' : JSON.stringify(v.issues)}`); }
+  assert.deepEqual(docs.find((d) => d['kind'] === 'BFDProfile'), { apiVersion: 'tortie.io/v1', kind: 'BFDProfile', metadata: { name: 'lab-bfd' },
+    spec: { receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3 } });
+  const annotated = docs.filter((d) => (d['metadata'] as { annotations?: Record<string, string> }).annotations?.['tortie.io/bfd-profile'] === 'lab-bfd');
+  assert.deepEqual(annotated.map((d) => d['kind']), ['BGPConfiguration', 'BGPPeer', 'BGPPeer', 'BGPPeer']);
+  assert.match(frrBgpdConfig(plan, '/x'), /^ neighbor NODES bfd profile lab-bfd$/m);
+  assert.match(birdConfig(plan), /protocol bfd \{ interface "\*" \{ min rx interval 100 ms; min tx interval 100 ms; multiplier 3; \}; \}/);
+  assert.match(birdConfig(plan), /^ {2}bfd on;$/m);
+  const off = planLab(base);
+  assert.equal(labResources(off).some((d) => d['kind'] === 'BFDProfile'), false);
+  assert.doesNotMatch(frrBgpdConfig(off, '/x'), /bfd/);
+  assert.doesNotMatch(birdConfig(off), /bfd/);
+});

@@ -70,6 +70,7 @@ describe('BgpSpeaker graceful restart helper', () => {
       passivePeerConfig('r1', '127.0.6.1', 65101), passivePeerConfig('r2', '127.0.6.2', 65102),
       passivePeerConfig('r3', '127.0.6.3', 65103), passivePeerConfig('r4', '127.0.6.4', 65104),
       passivePeerConfig('r5', '127.0.6.5', 65105, { holdTime: 3, keepalive: 1 }),
+      passivePeerConfig('r6', '127.0.6.6', 65106),
     ] });
     await sp.start();
     watcher = await openRawPeer(port, '127.0.6.9', 65109, 0x0a000609);
@@ -167,6 +168,26 @@ describe('BgpSpeaker graceful restart helper', () => {
     await pollUntil(() => r5.received.some((m) => m.type === 'notification' && m.code === 4), { what: 'our Hold Timer Expired NOTIFICATION', timeoutMs: 8000 });
     await pollUntil(() => routesFrom('r5')[0]?.stale === true, { what: 'route kept stale after hold expiry (N bit)' });
     assert.match(speaker().status().find((s) => s.name === 'r5')?.lastError ?? '', /Hold timer expired/);
+  });
+
+  it('BFD Down (RFC 5882, RFC 9384): our Cease/10 and the peer\'s both flush at once, N bit or not', async () => {
+    let r6 = await connectGr(port, '127.0.6.6', 65106, 0x0a000606, { restartTime: 30 });
+    raws.push(r6);
+    await established('r6');
+    announce(r6, 65106, ['10.67.1.0/24']);
+    await pollUntil(() => routesFrom('r6').length === 1, { what: 'r6 route' });
+    assert.equal(speaker().bfdDown('r6'), true);
+    // With the N bit it goes out as Cease/Hard Reset carrying Cease/10 (RFC 8538 §3).
+    await pollUntil(() => r6.received.some((m) => m.type === 'notification' && m.code === 6 && m.subcode === 9 && m.data[0] === 6 && m.data[1] === 10),
+      { what: 'our Hard Reset (Cease/10 BFD Down)' });
+    assert.equal(routesFrom('r6').length, 0, 'flushed at once, not kept stale: the forwarding path failed');
+    r6 = await reconnect('127.0.6.6', 65106, 0x0a000606, { restartTime: 30 }, 'r6');
+    announce(r6, 65106, ['10.67.1.0/24']);
+    await pollUntil(() => routesFrom('r6').length === 1, { what: 'r6 route again' });
+    // A peer may send Cease/10 bare even with the N bit: its BFD saw our path fail, so no stale routes either.
+    r6.send({ type: 'notification', code: 6, subcode: 10, data: new Uint8Array(0) });
+    await pollUntil(() => routesFrom('r6').length === 0, { what: 'the peer\'s bare Cease/10 flushed' });
+    assert.equal(speaker().status().find((s) => s.name === 'r6')?.gracefulRestart, undefined);
   });
 });
 

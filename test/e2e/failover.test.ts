@@ -1,0 +1,39 @@
+/**
+ * A node's death seen in under a second with BFD (100 ms x 3): the lab with BFD on the mesh and
+ * towards the FRR ToR, node1's link cut at the ToR bridge (`tortie-lab fail node1 link`); node2,
+ * node3 and the ToR each delete node1's block routes within 1 s (their kernels' own view, `ip -ts
+ * monitor route`), and after `heal` the routes come back. BFD Up is checked on FRR bfdd's own view.
+ *
+ *   tor (FRR bgpd + bfdd) ── br1 ─┬─ node1 (cut here)     br2 ── node3
+ *                                 └─ node2
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pollUntil } from '../helpers/poll.js';
+import { downChecked, labNode, labSkipReason, torVtysh, upConverged } from './lab-fixture.js';
+import { measureFailure } from '../../agent/lab/lab-fail.js';
+
+const skip = labSkipReason(['etcd', 'vtysh', 'nft']);
+
+test('BFD: node1 cut off at the ToR bridge; every other node and the ToR withdraw its routes within 1 s; heal brings them back', { skip, timeout: 240_000 }, async () => {
+  const prefix = `fo${process.pid % 100000}`;
+  const stateDir = mkdtempSync(join(tmpdir(), 'tortie-e2e-failover-'));
+  const say = (l: string): void => { if (process.env['TORTIE_TEST_VERBOSE'] === '1') process.stderr.write(`${l}\n`); };
+  try {
+    const lab = await upConverged({ prefix, stateDir, nodes: 3, podsPerNode: 1, tor: 'frr', bfd: true }, say);
+    const addresses = lab.plan.nodes.map((n) => n.address).sort();
+    await pollUntil(() => {
+      const peers = JSON.parse(torVtysh(lab, 'show bfd peers json')) as Array<{ peer: string; status: string; 'receive-interval': number; 'transmit-interval': number }>;
+      const up = peers.filter((p) => p.status === 'up' && p['receive-interval'] === 100 && p['transmit-interval'] === 100).map((p) => p.peer).sort();
+      return JSON.stringify(up) === JSON.stringify(addresses);
+    }, { what: 'FRR bfdd: a session Up at 100 ms with every node', timeoutMs: 20_000 });
+    const r = await measureFailure(lab, labNode(lab, 1), 'link', say, 60_000);
+    assert.deepEqual(Object.keys(r.withdrawnMs).sort(), [labNode(lab, 2).name, labNode(lab, 3).name, 'tor'].sort());
+    assert.ok(r.allWithdrawnMs < 1000, `every observer withdrew node1's routes within 1 s: ${JSON.stringify(r.withdrawnMs)}`);
+  } finally {
+    await downChecked(stateDir, prefix, say);
+  }
+});
