@@ -6,6 +6,7 @@
  */
 import { capabilityCode } from './capabilities.js';
 import { AddPathMode, type AfiSafi, type Capability } from './types.js';
+import { ROLE_CAPABILITY_CODE, roleName } from './role.js';
 
 export const CAPABILITY_NAMES: Readonly<Record<number, string>> = {
   1: 'multiprotocol', 2: 'route refresh', 3: 'outbound route filtering', 4: 'multiple routes to a destination',
@@ -38,7 +39,7 @@ function fqdn(v: Uint8Array): string | undefined {
 
 /**
  * "multiprotocol ipv4-unicast", "graceful restart (restart time 120 s, N; ipv4-unicast F)",
- * "long-lived graceful restart (code 71)", "capability 200".
+ * "long-lived graceful restart (ipv4-unicast F stale 60 s)", "BGP role (customer)", "capability 200".
  */
 export function formatCapability(c: Capability): string {
   switch (c.type) {
@@ -49,10 +50,15 @@ export function formatCapability(c: Capability): string {
       const fams = c.families.map((f) => `${formatAfiSafi(f)}${f.forwardingPreserved ? ' F' : ''}`);
       return `graceful restart (restart time ${c.restartTime} s${flags.length ? `, ${flags.join(' ')}` : ''}${fams.length ? `; ${fams.join(', ')}` : ''})`;
     }
+    case 'long-lived-graceful-restart': {
+      const fams = c.families.map((f) => `${formatAfiSafi(f)}${f.forwardingPreserved ? ' F' : ''} stale ${f.staleTime} s`);
+      return `long-lived graceful restart${fams.length ? ` (${fams.join(', ')})` : ''}`;
+    }
     case 'add-path': return `ADD-PATH (${c.families.map((f) => `${formatAfiSafi(f)} ${ADD_PATH_MODE[f.mode] ?? f.mode}`).join(', ')})`;
     case 'unknown': {
       const name = CAPABILITY_NAMES[c.code];
       if (c.code === 73) { const f = fqdn(c.value); if (f !== undefined) return `FQDN (${f})`; }
+      if (c.code === ROLE_CAPABILITY_CODE && c.value.length === 1) return `BGP role (${roleName(c.value[0]!) ?? `unknown role ${c.value[0]}`})`;
       return name !== undefined ? `${name} (code ${c.code})` : `capability ${c.code}`;
     }
     default: {

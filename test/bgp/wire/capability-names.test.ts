@@ -28,12 +28,14 @@ describe('capability names', () => {
       [70, 0], // enhanced route refresh
       [71, 7, 0, 1, 1, 0x80, 0, 0, 60], // long-lived GR
       [73, 6, 4, ...fqdn, 0], // FQDN "tor1", no domain
+      [9, 1, 3], // BGP role: customer
       [200, 1, 9],
     );
     assert.deepEqual(got.map(formatCapability), [
       'multiprotocol ipv4-unicast', 'route refresh', 'route refresh (old Cisco) (code 128)', 'extended next hop (code 5)',
       'extended message', 'graceful restart (restart time 120 s, R N; ipv4-unicast F)', '4-octet AS numbers (AS 65001)',
-      'ADD-PATH (ipv4-unicast send/receive)', 'enhanced route refresh', 'long-lived graceful restart (code 71)', 'FQDN (tor1)', 'capability 200',
+      'ADD-PATH (ipv4-unicast send/receive)', 'enhanced route refresh', 'long-lived graceful restart (ipv4-unicast F stale 60 s)', 'FQDN (tor1)',
+      'BGP role (customer)', 'capability 200',
     ]);
   });
 });
