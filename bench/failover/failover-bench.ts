@@ -66,7 +66,8 @@ async function main(): Promise<number> {
       for (let i = 0; i < args.reps; i++) {
         const node = lab.plan.nodes[i % lab.plan.nodes.length];
         if (node === undefined) throw new Error('no node');
-        runs.push(await measureFailure(lab, node, mode, say));
+        // Without BFD: the hold time (90 s on the mesh), then graceful restart keeps the routes stale for its restart time (120 s).
+        runs.push(await measureFailure(lab, node, mode, say, args.bfd ? 60_000 : 400_000));
       }
     }
     const label: Record<FailMode, string> = {

@@ -29,6 +29,19 @@ const SOURCE_PORT_MAX = 65535;
 const LOG_EVERY_MS = 10_000;
 const RETRY_MS = 5000;
 
+/**
+ * The fd under a bound dgram socket. Node keeps its handle under the symbol "state symbol"
+ * (lib/internal/dgram.js); `socket._handle` reaches the same but prints a DEP0112 warning
+ * (plain text on stderr, in the middle of the JSON log).
+ */
+function dgramFd(s: Socket | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  const o = s as unknown as Record<symbol, { handle?: { fd?: unknown } } | undefined>;
+  const sym = Object.getOwnPropertySymbols(s).find((x) => x.description === 'state symbol');
+  const fd = sym === undefined ? undefined : o[sym]?.handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}
+
 function run(): void {
   const port = parentPort;
   if (isMainThread || !port) throw new Error('bfd worker-main must run in a worker thread');
@@ -70,9 +83,8 @@ function run(): void {
 
   /** GTSM on a single-hop receive socket: its sessions' peers must arrive with TTL 255. */
   const applyTtlFilter = (v6: boolean): void => {
-    const s = rxSockets.get(`${v6 ? 6 : 4}/s`);
-    const fd = (s as unknown as { _handle?: { fd?: unknown } } | undefined)?._handle?.fd;
-    if (ttlCheckOff || typeof fd !== 'number' || fd < 0) return; // not bound yet: applied once it is
+    const fd = dgramFd(rxSockets.get(`${v6 ? 6 : 4}/s`));
+    if (ttlCheckOff || fd === undefined) return; // not bound yet: applied once it is
     const entries = [...specs.values()].filter((x) => !x.multihop && x.peer.includes(':') === v6)
       .map((x) => ({ address: canonical(x.peer), minTtl: 255 }));
     try {
@@ -116,7 +128,14 @@ function run(): void {
       setTimeout(() => ensureListener(v6, multihop), RETRY_MS);
     });
     s.on('message', (msg, rinfo) => engine.receive(msg, rinfo.address, multihop));
-    s.bind({ port: p, address: v6 ? '::' : '0.0.0.0' }, () => { if (!multihop) applyTtlFilter(v6); });
+    s.bind({ port: p, address: v6 ? '::' : '0.0.0.0' }, () => {
+      if (multihop) return;
+      if (dgramFd(s) === undefined && !ttlCheckOff) {
+        ttlCheckOff = true;
+        post({ type: 'log', level: 'warn', msg: 'BFD does not check the received TTL (RFC 5881 §5): no file descriptor under the dgram socket', fields: {} });
+      }
+      applyTtlFilter(v6);
+    });
   };
 
   const openTx = (id: string, spec: BfdSessionSpec): Tx => {
