@@ -6,7 +6,7 @@
  *
  * Why: a table a peer sends right after the daemon (re)starts otherwise runs mostly in V8's
  * interpreter and baseline tier. The gain is measured by `node dist/bench/bgp/speaker-micro.js 1
- * 100000` against the same with MICRO_WARMUP=1 (this warm-up first); figures in bench/bgp/README.md.
+ * 100000` against the same with MICRO_WARMUP=1 (this warm-up first); figures in bench/bgp/RESULTS.md.
  * Cost: a fraction of a second of CPU once at start (warmUpCpuMs, and the daemon logs it), before any
  * session is attempted. The private speaker, its sockets and its RIB are gone when warmUp()
  * returns, but the process keeps the memory it grew into: an idle daemon is ~80 MB RSS after

@@ -1,6 +1,6 @@
 /**
  * createWorkloadInterface's process spawns, against a recording fake exec (logic only; the real
- * kernel path is test/agent/cni/plugin.test.ts). bench/e2e/README.md says the plugin makes the
+ * kernel path is test/agent/cni/plugin.test.ts). bench/e2e/RESULTS.md says the plugin makes the
  * veth with 2 spawns instead of 5: one `ip -batch` for the host side, one `nsenter ... ip -batch`
  * for the container side, and looks at which name is taken only when the kernel says one is.
  */

@@ -210,7 +210,7 @@ class CountingStore extends MemoryKvStore {
   override delete(...a: Parameters<MemoryKvStore['delete']>) { return this.track('delete', super.delete(...a)); }
 }
 
-describe('ipam round trips (bench/e2e/README: "1 read round + 2 writes where there were 6 reads and 5 writes")', () => {
+describe('ipam round trips (bench/e2e/RESULTS.md: "1 read round + 2 writes where there were 6 reads and 5 writes")', () => {
   it('a pod ADD that claims a new block, with the agent\'s view: 3 reads started together, then 2 commits', async () => {
     const store = new CountingStore();
     const datastore = new KvDatastore({ store, clock: systemClock, logger: silentLogger() });
