@@ -17,47 +17,18 @@ import { bytesEqual, type Prefix } from '../../common/prefix.js';
 import type { CompiledPolicy } from '../policy/compile-policy.js';
 import type { PolicySubject } from '../policy/policy.js';
 import { ipv4PrefixAt } from '../wire/nlri.js';
-import { AsPathSegmentType, WellKnownCommunity, type Ipv4Prefixes, type Nlri, type PathAttributes } from '../wire/types.js';
+import { WellKnownCommunity, type Ipv4Prefixes, type Nlri, type PathAttributes } from '../wire/types.js';
 import type { BgpRole } from '../wire/role.js';
 import { otcIngressLeak, otcIngressMark } from './otc.js';
-import type { AttrInterner } from './attr-intern.js';
 import { PrefixTable, v4Prefix } from './prefix-table.js';
 import { SortedPrefixWalk } from './sorted-prefix-walk.js';
 import { Route, type PeerInfo } from './route.js';
+import { Rejected, find, put, remove, staleWith, staleWithout, type Slot } from './path-slots.js';
+import { startsWith, withLlgrStale } from './import-attrs.js';
+import type { RibSink } from './rib-sink.js';
 
-/** What the Adj-RIB-In needs from the Loc-RIB it feeds. */
-export interface RibSink {
-  readonly interner: AttrInterner;
-  readonly localAs: number;
-  readonly routerId: number;
-  readonly clusterId: number;
-  /**
-   * Make `neu` the candidate of `source` with `pathId` for `prefix` (undefined: remove it);
-   * returns the candidate it replaced.
-   */
-  swap(prefix: Prefix, source: PeerInfo, pathId: number, neu: Route | undefined): Route | undefined;
-  /** swap() of an IPv4 prefix given as address (uint32) and length. */
-  swapV4(addr: number, len: number, source: PeerInfo, pathId: number, neu: Route | undefined): Route | undefined;
-  /** The candidates of `source` for `prefix`. */
-  pathsOf(prefix: Prefix, source: PeerInfo): readonly Route[];
-  /**
-   * Visits the candidates of `source`, prefix by prefix, from table slot `cursor` on, for up to
-   * `max` prefixes; returns the cursor to continue from (-1: done). `fn` must not change the RIB.
-   */
-  forEachOf(source: PeerInfo, cursor: number, max: number, fn: (prefix: Prefix, route: Route) => void): number;
-  /** forEachOf with IPv4 prefixes as address (uint32) and length: no object per prefix. */
-  forEachOfV4(source: PeerInfo, cursor: number, max: number, fn4: (addr: number, len: number, route: Route) => void, fn6: (prefix: Prefix, route: Route) => void): number;
-  /** Changes when entries move between table slots: a sliced forEachOf walk must start again. */
-  readonly layout: number;
-  /**
-   * Peer down: remove the candidates of `source` of up to `max` prefixes from table slot
-   * `cursor` on, in place (one hash operation each, no list of them first), passing each removed
-   * route to `dropped`; returns the cursor to continue from (-1: done). Subscribers learn at flush().
-   */
-  dropFrom(source: PeerInfo, cursor: number, max: number, dropped: (route: Route, prefix: Prefix) => void): number;
-  /** End of one batch: notify subscribers. */
-  flush(): void;
-}
+export type { RibSink } from './rib-sink.js';
+
 
 export interface ImportOptions {
   readonly policy?: CompiledPolicy;
@@ -82,57 +53,11 @@ const SINCE_RESOLUTION_MS = 1000;
 /** Why an UPDATE's routes were refused before policy. */
 export type ImportVerdict = 'accept' | 'as-path-loop' | 'originator-id-loop' | 'cluster-list-loop' | 'first-as-mismatch' | 'otc-route-leak';
 
-/** A path refused on import; keeps what was received (shared per UPDATE) so refilter() can look again. */
-class Rejected { constructor(readonly pathId: number, readonly received: PathAttributes, readonly nextHop: Uint8Array | undefined) {} }
 type PathItem = Route | Rejected;
-/** Rejected markers of one prefix (one per path id). */
-type Slot = Rejected | Rejected[];
 
 /** The speaker's classic IPv4 prefixes (typed arrays), as opposed to a list of Nlri. */
 function isCompact(nlri: readonly Nlri[] | Ipv4Prefixes): nlri is Ipv4Prefixes {
   return (nlri as Ipv4Prefixes).addrs !== undefined;
-}
-
-function find(slot: Slot | undefined, pathId: number): Rejected | undefined {
-  if (slot === undefined) return undefined;
-  if (Array.isArray(slot)) return slot.find((p) => p.pathId === pathId);
-  return slot.pathId === pathId ? slot : undefined;
-}
-
-function put(slot: Slot | undefined, item: Rejected): Slot {
-  if (slot === undefined) return item;
-  if (!Array.isArray(slot)) return slot.pathId === item.pathId ? item : [slot, item];
-  const i = slot.findIndex((p) => p.pathId === item.pathId);
-  if (i >= 0) slot[i] = item; else slot.push(item);
-  return slot;
-}
-
-function remove(slot: Slot, pathId: number): Slot | undefined {
-  if (!Array.isArray(slot)) return slot.pathId === pathId ? undefined : slot;
-  const rest = slot.filter((p) => p.pathId !== pathId);
-  return rest.length === 0 ? undefined : rest.length === 1 ? rest[0] : rest;
-}
-
-/**
- * RFC 4271 §6.3 first-AS check: the leftmost AS of an AS_SEQUENCE first segment is `asn`. An
- * empty AS_PATH, or one opening with an AS_SET, fails (as FRR's enforce-first-as).
- */
-function startsWith(attrs: PathAttributes, asn: number): boolean {
-  const s = attrs.asPath?.[0];
-  return s !== undefined && s.type === AsPathSegmentType.AS_SEQUENCE && s.asns[0] === asn;
-}
-
-/** The attributes with the LLGR_STALE community added (RFC 9494 §4.2). */
-function withLlgrStale(a: PathAttributes): PathAttributes {
-  return { ...a, communities: [...(a.communities ?? []), WellKnownCommunity.LLGR_STALE] };
-}
-
-/** A stale entry with path `pathId` added: `true` stands for path id 0 alone (no ADD-PATH). */
-function staleWith(m: true | Set<number> | undefined, pathId: number): true | Set<number> {
-  if (pathId === 0 && (m === undefined || m === true)) return true;
-  const ids = m instanceof Set ? m : new Set<number>(m === true ? [0] : []);
-  ids.add(pathId);
-  return ids;
 }
 
 /** Prefixes visited per slice when withdrawAll walks the Loc-RIB for this neighbour's paths. */
@@ -556,8 +481,7 @@ export class AdjRibIn {
   private unmarkStale(prefix: Prefix, pathId: number): void {
     const st = this.stale!;
     const m = st.get(prefix);
-    if (m === undefined) return;
-    if (m === true ? pathId === 0 : (m.delete(pathId) && m.size === 0)) st.delete(prefix);
+    if (m !== undefined && staleWithout(m, pathId) === undefined) st.delete(prefix);
     if (st.size === 0) this.stale = undefined;
   }
 
