@@ -271,7 +271,8 @@ describe('interop: tortie-bgpd ↔ FRR bgpd', { skip, timeout: 120_000 }, () => 
     // FRR counts our Cease/4; its lastNotificationReason is not asserted because FRR overwrites it
     // when the sessions reconnect at once ("No AFI/SAFI activated for peer").
     // (>: our immediate reconnect can also collide with FRR's own, and FRR counts that Cease/7 too.)
-    assert.ok((neighbor(fi, '10.0.3.2').messageStats?.notificationsRecv ?? 0) > nr0, 'FRR received our NOTIFICATION');
+    // FRR's I/O thread may take up the new connection before it counts the old one's NOTIFICATION.
+    await pollUntil(() => (neighbor(fi, '10.0.3.2').messageStats?.notificationsRecv ?? 0) > nr0, { timeoutMs: 5000, what: 'FRR received our NOTIFICATION' });
     await pollUntil(() => route(fi, 'ipv4', '10.60.0.0/24'), { what: 'FRR has our route again' });
     assert.equal((await t.peer('frr6')).establishedTransitions, six0, 'the IPv6 session was not touched');
   });
