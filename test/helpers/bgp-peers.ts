@@ -449,7 +449,7 @@ export class TortieBgpd {
 export interface TortiePeerStatus {
   readonly name: string; readonly state: string; readonly lastError?: string; readonly establishedTransitions: number;
   readonly prefixes: { received: number; accepted: number; advertised: number };
-  readonly messages: { messagesIn: number; updatesIn: number; updatesOut: number; notificationsIn: number; routeRefreshIn: number };
+  readonly messages: { messagesIn: number; updatesIn: number; updatesOut: number; notificationsIn: number; notificationsOut: number; routeRefreshIn: number };
   readonly capabilities: readonly string[];
   readonly gracefulRestart?: { readonly state: string; readonly families: readonly string[]; readonly staleRoutes: number };
 }
