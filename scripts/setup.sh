@@ -22,7 +22,9 @@ fi
 if [ ! -x /opt/bird16/usr/sbin/bird ]; then
   echo "setup: unpacking Debian's bird (1.6) into /opt/bird16" >&2
   tmp=$(mktemp -d); chmod 755 "$tmp"
-  (cd "$tmp" && apt-get download -q bird >&2) && mkdir -p /opt/bird16 && dpkg -x "$tmp"/bird_*.deb /opt/bird16
+  # a fresh machine may have no package lists yet when every other package was already there
+  (cd "$tmp" && { apt-get download -q bird >&2 || { apt-get update -q >&2 && apt-get download -q bird >&2; }; }) \
+    && mkdir -p /opt/bird16 && dpkg -x "$tmp"/bird_*.deb /opt/bird16
   rm -rf "$tmp"
 fi
 # Installing the packages must not leave daemons running that would take our ports.
