@@ -26,20 +26,26 @@ test('single-hop BFD: a packet with TTL 254 is dropped, TTL 255 is taken', { ski
     const params = { desiredMinTxUs: 1e6, requiredMinRxUs: 1e6, detectMult: 3, passive: true };
     d.set('p', { peer: '127.0.0.2', local: '127.0.0.1', multihop: false, params });
     await new Promise<void>((r) => tx.bind({ address: '127.0.0.2', port: 0 }, () => r()));
-    const pkt = encodeControl({ diag: 0, state: BfdState.Down, poll: false, final: false, cpi: false, demand: false, detectMult: 3,
-      myDiscr: 42, yourDiscr: 0, desiredMinTxUs: 1e6, requiredMinRxUs: 1e6, requiredMinEchoRxUs: 0 });
-    const packetsIn = async () => (await d.sessions())[0]?.packetsIn ?? 0;
+    const control = (myDiscr: number) => encodeControl({ diag: 0, state: BfdState.Down, poll: false, final: false, cpi: false, demand: false, detectMult: 3,
+      myDiscr, yourDiscr: 0, desiredMinTxUs: 1e6, requiredMinRxUs: 1e6, requiredMinEchoRxUs: 0 });
+    const pkt = control(42);
+    const session = async () => (await d.sessions())[0];
+    // Loopback keeps the order, so once the session has taken a packet with a new discriminator,
+    // every packet sent before it was taken or dropped: each phase ends with such a marker.
+    const marker = async (myDiscr: number) => {
+      tx.setTTL(255);
+      await new Promise<void>((r) => tx.send(control(myDiscr), port, '127.0.0.1', () => r()));
+      await pollUntil(async () => (await session())?.remoteDiscr === myDiscr, { what: `the TTL 255 packet with discriminator ${myDiscr} is received`, timeoutMs: 5000 });
+    };
     // The filter goes on once the receive socket is bound: keep sending TTL 255 until one counts.
     tx.setTTL(255);
-    await pollUntil(async () => { tx.send(pkt, port, '127.0.0.1'); return (await packetsIn()) > 0; }, { what: 'a TTL 255 packet is received', timeoutMs: 5000 });
-    const before = await packetsIn();
+    await pollUntil(async () => { tx.send(pkt, port, '127.0.0.1'); return ((await session())?.packetsIn ?? 0) > 0; }, { what: 'a TTL 255 packet is received', timeoutMs: 5000 });
+    await marker(44);
+    const before = (await session())?.packetsIn ?? 0;
     tx.setTTL(254);
     for (let i = 0; i < 5; i++) await new Promise<void>((r) => tx.send(pkt, port, '127.0.0.1', () => r()));
-    // A TTL 255 packet after them: once it is counted, the TTL 254 ones had their chance.
-    tx.setTTL(255);
-    await new Promise<void>((r) => tx.send(pkt, port, '127.0.0.1', () => r()));
-    await pollUntil(async () => (await packetsIn()) > before, { what: 'the last TTL 255 packet is received', timeoutMs: 5000 });
-    assert.equal(await packetsIn(), before + 1, 'the five TTL 254 packets were dropped by the filter');
+    await marker(43);
+    assert.equal((await session())?.packetsIn, before + 1, 'only the marker counted: the five TTL 254 packets were dropped by the filter');
   } finally {
     tx.close();
     await d.stop();
