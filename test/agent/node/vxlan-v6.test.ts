@@ -69,8 +69,11 @@ function scenario(title: string, o: { lab: string; net: string; net6: string; po
       assert.equal(dev.linkinfo?.info_kind, 'vxlan');
       const d = dev.linkinfo?.info_data ?? {};
       assert.deepEqual([d['id'], d['port'], d['local6'], d['learning']], [4096, 4789, `${o.net6}:1`, false]);
-      const addrs = JSON.parse(sh('ip', ['-n', n1.ns, '-6', '-j', 'addr', 'show', 'dev', 'vxlan-v6.calico', 'scope', 'global'])) as Array<{ addr_info: Array<{ local?: string; prefixlen?: number }> }>;
-      assert.deepEqual(addrs[0]?.addr_info.filter((a) => a.local !== undefined).map((a) => `${a.local}/${a.prefixlen}`), [`${v1.ipv6VXLANTunnelAddr ?? ''}/128`]);
+      // The device is made first and its address added after it: wait for the address.
+      const globalAddrs = (): string[] => (JSON.parse(sh('ip', ['-n', n1.ns, '-6', '-j', 'addr', 'show', 'dev', 'vxlan-v6.calico', 'scope', 'global'])) as Array<{ addr_info: Array<{ local?: string; prefixlen?: number }> }>)
+        .flatMap((x) => x.addr_info.filter((a) => a.local !== undefined).map((a) => `${a.local}/${a.prefixlen}`));
+      const addrs = await pollUntil(() => { const a = globalAddrs(); return a.length > 0 ? a : undefined; }, { timeoutMs: 5000, what: 'an address on node1 vxlan-v6.calico' });
+      assert.deepEqual(addrs, [`${v1.ipv6VXLANTunnelAddr ?? ''}/128`]);
       assert.equal(link(n1, 'vxlan.calico') !== undefined, o.v4Vxlan, 'vxlan.calico only with an IPv4 VXLAN pool');
 
       const b2 = await pollUntil(() => routes6(n2).find((r) => r.type === 'blackhole')?.dst, { timeoutMs: 20_000, what: 'node2 IPv6 block' });
