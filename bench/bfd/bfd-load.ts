@@ -19,6 +19,7 @@ import { waitFor } from '../lib/deadline.js';
 import { parseFlags } from '../bgp/flags.js';
 import { sampleTree } from '../lib/proc-stats.js';
 import type { BfdSessionView } from '../../bgp/bfd/engine.js';
+import { responseReader } from '../../bgp/bgpd/ctl-protocol.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BGPD = join(here, '../../bgp/bgpd/tortie-bgpd.cjs');
@@ -33,25 +34,17 @@ function ctl(path: string, req: Record<string, unknown>): Promise<{ data: unknow
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const s = createConnection(path);
-    let buf = '';
     let bytes = 0;
-    const parts: unknown[] = [];
+    const read = responseReader();
     s.setEncoding('utf8');
     s.on('error', reject);
     s.on('connect', () => s.write(`${JSON.stringify(req)}\n`));
     s.on('data', (d: string) => {
-      buf += d;
       bytes += Buffer.byteLength(d);
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const r = JSON.parse(buf.slice(0, nl)) as { ok: boolean; data?: unknown; error?: string; more?: boolean };
-        buf = buf.slice(nl + 1);
-        if (r.ok && r.more === true) { parts.push(...(r.data as unknown[])); continue; }
-        s.end();
-        if (!r.ok) reject(new Error(r.error));
-        else resolve({ data: parts.length > 0 ? [...parts, ...(r.data as unknown[])] : r.data, ms: performance.now() - t0, bytes });
-        return;
-      }
+      const r = read(d);
+      if (r === undefined) return;
+      s.end();
+      if ('error' in r) reject(new Error(r.error)); else resolve({ data: r.data, ms: performance.now() - t0, bytes });
     });
   });
 }

@@ -26,6 +26,27 @@ export type CtlResponse =
 
 export const DEFAULT_CTL_PATH = '/run/tortie/bgpd.ctl';
 
+/**
+ * The client side of one request: feed it the socket's text as it comes; it returns undefined
+ * until the last line, then the whole answer (a long list arrives as several lines marked
+ * `more`, joined here) or the daemon's error.
+ */
+export function responseReader(): (text: string) => { readonly data: unknown } | { readonly error: string } | undefined {
+  let buf = '';
+  const parts: unknown[] = [];
+  return (text) => {
+    buf += text;
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const r = JSON.parse(buf.slice(0, nl)) as CtlResponse;
+      buf = buf.slice(nl + 1);
+      if (r.ok && r.more === true) { parts.push(...(r.data as unknown[])); continue; }
+      if (!r.ok) return { error: r.error };
+      return { data: parts.length > 0 ? [...parts, ...(r.data as unknown[])] : r.data };
+    }
+    return undefined;
+  };
+}
+
 export function parseRequest(line: string): CtlRequest {
   let v: unknown;
   try { v = JSON.parse(line); } catch { throw new Error('request is not JSON'); }

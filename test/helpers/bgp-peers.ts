@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { killPidFile, Proc, sh, trySh } from './sh.js';
 import { pollUntil } from './poll.js';
 import type { Topology } from './netns.js';
+import { responseReader } from '../../bgp/bgpd/ctl-protocol.js';
 
 function tempDir(tag: string, topo: Topology): string {
   const dir = mkdtempSync(join(tmpdir(), `tortie-${tag}-`));
@@ -407,24 +408,15 @@ export class TortieBgpd {
     const { createConnection } = await import('node:net');
     return await new Promise((resolve, reject) => {
       const s = createConnection(this.ctlPath);
-      let buf = '';
       s.setEncoding('utf8');
       s.on('error', reject);
       s.on('connect', () => s.write(`${JSON.stringify(req)}\n`));
-      // a long list comes in several lines marked `more` (bgp/bgpd/ctl-protocol.ts): joined here
-      const parts: unknown[] = [];
+      const read = responseReader();
       s.on('data', (d: string) => {
-        buf += d;
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const r = JSON.parse(buf.slice(0, nl)) as { ok: boolean; data?: unknown; error?: string; more?: boolean };
-          buf = buf.slice(nl + 1);
-          if (r.ok && r.more === true) { parts.push(...(r.data as unknown[])); continue; }
-          s.end();
-          if (!r.ok) reject(new Error(r.error));
-          else resolve(parts.length > 0 ? [...parts, ...(r.data as unknown[])] : r.data);
-          return;
-        }
+        const r = read(d);
+        if (r === undefined) return;
+        s.end();
+        if ('error' in r) reject(new Error(r.error)); else resolve(r.data);
       });
     });
   }
