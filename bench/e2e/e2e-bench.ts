@@ -124,7 +124,8 @@ interface Convergence {
   kinds: Record<string, number>;
 }
 
-async function convergence(lab: LabState, pods: number): Promise<Convergence> {
+/** `interrupted` says the lab is being taken down: stop at the next pod, and leave the pods to that take-down. */
+async function convergence(lab: LabState, pods: number, interrupted: () => boolean): Promise<Convergence> {
   const monitors = lab.plan.nodes.map((n) => new RouteMonitor(n.netns));
   const out: Convergence = { fromAddStartMs: [], afterAddReturnedMs: [], addMs: [], measured: [], perPod: [], originToOthersMs: [], kinds: {} };
   const made: Array<{ n: NodePlan; pod: PodPlan }> = [];
@@ -136,6 +137,7 @@ async function convergence(lab: LabState, pods: number): Promise<Convergence> {
     }, { intervalMs: 20 })));
     for (const m of monitors) tryRunIn(m.netns, 'ip', ['route', 'del', 'blackhole', PROBE_ROUTE]);
     for (let i = 0; i < pods; i++) {
+      if (interrupted()) throw new Error('interrupted');
       const n = lab.plan.nodes[i % lab.plan.nodes.length] as NodePlan;
       const mk = (tag: string): PodPlan => ({ node: n.name, name: `bench-${tag}${i}`, netns: `${lab.options.prefix}-pod${n.index}-${1000 + i * 2 + (tag === 'f' ? 1 : 0)}`, containerId: `${lab.options.prefix}-bench-${tag}${i}` });
       const pod = mk('m');
@@ -165,7 +167,8 @@ async function convergence(lab: LabState, pods: number): Promise<Convergence> {
     }
   } finally {
     for (const m of monitors) m.stop();
-    await Promise.all(made.map(({ n, pod }) => runCni(n, 'DEL', pod)));
+    // A CNI DEL per pod against agents being stopped only waits for their time-outs.
+    if (!interrupted()) await Promise.all(made.map(({ n, pod }) => runCni(n, 'DEL', pod)));
     for (const { pod } of made) tryRun('ip', ['netns', 'del', pod.netns]);
   }
   return out;
@@ -309,7 +312,7 @@ async function main(): Promise<number> {
       const r = await check(lab, () => {});
       return r.failed.length + r.unconverged.length === 0 ? true : undefined;
     }, { intervalMs: 250 });
-    const conv = await convergence(lab, args.pods);
+    const conv = await convergence(lab, args.pods, () => interrupted !== undefined);
     const startup = processStartup(lab.plan.nodes[0] as NodePlan);
     const thr = await iperf(lab, args.seconds);
     const s1 = stats(conv.fromAddStartMs), s2 = stats(conv.afterAddReturnedMs), s3 = stats(conv.addMs), s4 = stats(conv.originToOthersMs);

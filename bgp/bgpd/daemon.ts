@@ -60,6 +60,12 @@ export function kernelNextHops(c: BestPathChange, mergePaths: boolean): string[]
 export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; ctlGroup?: number; reload: (() => BgpdConfig) | undefined;
   kernel?: (k: BgpdKernel) => Promise<KernelSink> }, logger: Logger): Promise<Daemon> {
   const startedAt = systemClock.now();
+  // Signals are taken from the first moment: one that arrives while the daemon is still starting
+  // (its BGP port or control socket may already be open) stops it cleanly once start-up is done,
+  // instead of killing it by the default action.
+  let onStop: ((sig: string) => void) | undefined;
+  let stopAsked: string | undefined;
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => { if (onStop) onStop(sig); else stopAsked ??= sig; });
   if (cfg.warmUp) await warmUp({ logger });
   const speaker = new BgpSpeaker(realDeps(logger), cfg.speaker);
   const k = cfg.kernel;
@@ -155,12 +161,11 @@ export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; ctlGro
   process.on('SIGHUP', () => {
     try { reload(); } catch (err) { logger.error(`reload failed, keeping the running configuration: ${describeError(err)}`); }
   });
-  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(sig, () => {
-      logger.info({ signal: sig }, 'shutting down: BFD AdminDown and Cease/2 to every peer');
-      // Give the NOTIFICATIONs a moment to leave the socket buffers before exiting.
-      void stop().then(() => setTimeout(() => process.exit(0), 200));
-    });
-  }
+  onStop = (sig) => {
+    logger.info({ signal: sig }, 'shutting down: BFD AdminDown and Cease/2 to every peer');
+    // Give the NOTIFICATIONs a moment to leave the socket buffers before exiting.
+    void stop().then(() => setTimeout(() => process.exit(0), 200));
+  };
+  if (stopAsked !== undefined) onStop(stopAsked);
   return { speaker, stop };
 }

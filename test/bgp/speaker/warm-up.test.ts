@@ -76,6 +76,24 @@ describe('tortie-bgpd start-up', () => {
     assert.doesNotMatch(cold, /warm-up/);
   });
 
+  it('a SIGTERM while it is still starting stops it cleanly (exit 0), not by the default action', async () => {
+    // The signal goes as soon as the warm-up ends: the BGP port and the control socket open after it.
+    for (let i = 0; i < 3; i++) {
+      const p = spawn(process.execPath, [MAIN, '--as', '65002', '--router-id', '10.0.0.2', '--listen', `127.0.0.1:${20000 + ((process.pid + 7) % 20000)}`, '--ctl', join(dir, `early${i}.ctl`)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      const exited = new Promise<[number | null, string | null]>((r) => p.once('exit', (code, signal) => r([code, signal])));
+      let sent = false;
+      const take = (d: Buffer): void => {
+        out += d.toString();
+        if (!sent && out.includes('JIT warm-up')) { sent = true; p.kill('SIGTERM'); }
+      };
+      p.stdout.on('data', take);
+      p.stderr.on('data', take);
+      assert.deepEqual(await exited, [0, null], out);
+      assert.match(out, /shutting down/);
+    }
+  });
+
   it('with loopback down (a fresh namespace) skips the warm-up at once, naming why', { skip: topologySkipReason() }, async () => {
     const topo = new Topology('warm');
     try {
