@@ -101,16 +101,14 @@ export class Ipam {
   get store(): KvStore { return this.deps.store; }
 
   private readonly noted = new Set<string>();
-  private namespaceOk(p: IPPool, namespace: string | undefined): boolean {
-    if (namespaceMatches(p, namespace)) return true;
-    const key = `${p.metadata.name}\0${p.spec.namespaceSelector ?? ''}`;
-    if (!this.noted.has(key)) {
-      this.noted.add(key);
-      for (const note of compatNotes(p)) this.log.warn({ pool: p.metadata.name, field: 'spec.namespaceSelector' }, note);
+  /** Log a pool's compat notes (namespaceSelector labels, Manual mode) once per pool and content. */
+  private note(p: IPPool): void {
+    for (const note of compatNotes(p)) {
+      if (this.noted.has(note)) continue;
+      this.noted.add(note);
+      this.log.warn({ pool: p.metadata.name }, note);
     }
-    return false;
   }
-
   // ---- pools -------------------------------------------------------------------------
   /**
    * Enabled pools of `family` for `use` whose nodeSelector matches the node: Automatic ones, or
@@ -119,11 +117,15 @@ export class Ipam {
    */
   async poolsForNode(node: string, family: Family, use: 'Workload' | 'Tunnel' = 'Workload', only?: readonly string[], namespace?: string): Promise<IPPool[]> {
     const requested = only !== undefined && only.length > 0 ? only : undefined;
-    const usable = (items: readonly IPPool[], labels: Readonly<Record<string, string>>): IPPool[] => items.filter((p) =>
-      parsePrefix(p.spec.cidr).family === family && p.spec.disabled !== true
-      && p.spec.allowedUses.includes(use)
+    const usable = (items: readonly IPPool[], labels: Readonly<Record<string, string>>): IPPool[] => items.filter((p) => {
+      if (parsePrefix(p.spec.cidr).family !== family || p.spec.disabled === true || !p.spec.allowedUses.includes(use)) return false;
       // libcalico-go determinePools: Automatic pools whose nodeSelector and namespaceSelector match.
-      && p.spec.assignmentMode === 'Automatic' && selectorMatches(p.spec.nodeSelector, labels) && this.namespaceOk(p, namespace));
+      if (p.spec.assignmentMode !== 'Automatic') { this.note(p); return false; }
+      if (!selectorMatches(p.spec.nodeSelector, labels)) return false;
+      const ok = namespaceMatches(p, namespace);
+      if (!ok) this.note(p);
+      return ok;
+    });
     const view = this.deps.view;
     if (requested !== undefined) {
       // Requested pools are used as asked, selectors and assignmentMode ignored (libcalico-go

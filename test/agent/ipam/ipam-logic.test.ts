@@ -59,6 +59,10 @@ describe('ipam logic', () => {
     assert.match((await ipam.autoAssign({ handle: 'a', attrs: {}, node: 'n1', num4: 1, num6: 0 })).ipv4[0]?.address ?? '', /^10\.4\.0\./);
     assert.match((await ipam.autoAssign({ handle: 'b', attrs: {}, node: 'n1', num4: 1, num6: 0, ipv4Pools: ['manual'] })).ipv4[0]?.address ?? '', /^10\.5\.0\./);
     assert.match((await ipam.autoAssign({ handle: 'c', attrs: {}, node: 'n1', num4: 1, num6: 0, ipv4Pools: ['10.5.0.0/24'] })).ipv4[0]?.address ?? '', /^10\.5\.0\./);
+    // Reported (tortiectl on apply, the agent once): the annotations that would ask for it are not read.
+    const [manual] = await loadManifest(pool('manual', '10.5.0.0/24', ', assignmentMode: Manual'), 'm.yaml');
+    assert.ok(manual !== undefined);
+    assert.deepEqual(compatNotes(manual).map((n) => /IPPool\(manual\): spec\.assignmentMode: Manual: .*cni\.projectcalico\.org\/ipv4pools.*ipam\.ipv4_pools.*IP=/.test(n)), [true]);
     const only = await setup(pool('manual', '10.5.0.0/24', ', assignmentMode: Manual') + node('n1'));
     await assert.rejects(only.ipam.autoAssign({ handle: 'd', attrs: {}, node: 'n1', num4: 1, num6: 0 }), (e: unknown) => e instanceof IpamError && e.code === 'ipam-no-pool');
   });
