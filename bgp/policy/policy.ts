@@ -44,7 +44,7 @@ export interface PolicyMatch {
   readonly sourceKind?: readonly SourceKindMatch[];
   /** Source neighbour ids. */
   readonly sourcePeer?: readonly string[];
-  /** Glob (`*` only) on the route's interface, supplied by the embedder for local routes. */
+  /** Glob (`*`, `?`: BIRD's patmatch) on the route's interface: the one toward the neighbour it came from (rib PeerInfo.interface). */
   readonly interface?: string;
   /** LOCAL_PREF equals this value (absent LOCAL_PREF never matches). */
   readonly localPref?: number;

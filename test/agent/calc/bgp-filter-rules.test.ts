@@ -56,6 +56,20 @@ describe('Calico BGPFilter', () => {
     assert.equal(ev([{ action: 'Reject', peerType: 'iBGP' }], '10.0.0.0/24', { sourceKind: 'ibgp' }, 'import', true), 'reject');
   });
 
+  it('interface: a glob (BIRD patmatch: * and ?) on the interface toward the peer a route came from; routes without one never match', () => {
+    const rules: Rule[] = [{ action: 'Reject', interface: 'eth?' }, { action: 'Accept', interface: '*.calico' }, { action: 'Reject' }];
+    assert.equal(ev(rules, '10.0.0.0/24', { interface: 'eth1' }), 'reject');
+    assert.equal(ev(rules, '10.0.0.0/24', { interface: 'eth10' }), 'reject', 'eth10 is not eth?: the catch-all rejects');
+    assert.equal(ev(rules, '10.0.0.0/24', { interface: 'vxlan.calico' }), 'accept');
+    assert.equal(ev([{ action: 'Accept', interface: '*.calico' }], '10.0.0.0/24', { interface: 'vxlanXcalico' }), 'accept', 'no match: default accept');
+    assert.equal(ev([{ action: 'Reject', interface: '*' }], '10.0.0.0/24', { sourceKind: 'local' }, 'export'), 'accept', 'an originated blackhole has no interface');
+    // With a cidr too, both must hold; NotIn keeps the interface on the rewritten rules.
+    const both: Rule[] = [{ action: 'Reject', interface: 'eth1', cidr: '10.0.0.0/8', matchOperator: 'NotIn' }];
+    assert.equal(ev(both, '192.0.2.0/24', { interface: 'eth1' }), 'reject');
+    assert.equal(ev(both, '192.0.2.0/24', { interface: 'eth2' }), 'accept');
+    assert.equal(ev(both, '10.1.0.0/16', { interface: 'eth1' }), 'accept');
+  });
+
   it('operations on Accept rules: addCommunity and prependASPath (export)', () => {
     const r = policy([{ action: 'Accept', operations: [{ addCommunity: { value: '65000:7' } }, { prependASPath: { prefix: [65000] } }] }], 'export')
       ?.evaluate(parsePrefix('10.0.0.0/24'), base, subj);
