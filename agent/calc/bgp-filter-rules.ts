@@ -4,9 +4,8 @@
  * speaker's model (prefix lists, first match): `linearize()` rewrites them exactly — routes in X
  * see the later rules restricted to X and then the default, all others meet the rule.
  * `source: RemotePeers` and `asPathPrefix` map to the speaker's source and AS-path matches,
- * `operations.setPriority` to LOCAL_PREF 2147483647 - value, `priority` to a LOCAL_PREF match.
- * What cannot be expressed yet (`interface`) is reported as a problem naming the filter, rule and
- * field, and that rule is left out.
+ * `operations.setPriority` to LOCAL_PREF 2147483647 - value, `priority` to a LOCAL_PREF match,
+ * `interface` to the speaker's interface glob.
  */
 import { parsePrefix, prefixContains } from '../../common/prefix.js';
 import type { PolicyRule, PrefixMatch } from '../../bgp/speaker/peer-config.js';
@@ -59,11 +58,11 @@ function ruleToPolicy(r: Rule, ibgp: boolean, where: string, family: 4 | 6, dire
   { rules?: FilterRule[]; problem?: string } {
   const maxLen = family === 4 ? 32 : 128;
   if (r.peerType !== undefined && (r.peerType === 'iBGP') !== ibgp) return {}; // never matches this peer
-  const unsupported = (field: string): { problem: string } => ({ problem: `${where}: ${field} is not supported yet; rule ignored` });
-  // Routes from interfaces are never imported into BGP here (originated prefixes have none).
-  if (r.interface !== undefined) return unsupported('interface');
-  const match: { prefixes?: PrefixMatch[]; communities?: number[]; largeCommunities?: LargeCommunity[]; source?: 'peers' | 'local'; asPathPrefix?: number[]; localPref?: number } = {};
+  const match: { prefixes?: PrefixMatch[]; communities?: number[]; largeCommunities?: LargeCommunity[]; source?: 'peers' | 'local'; asPathPrefix?: number[]; localPref?: number; interface?: string } = {};
   if (r.source === 'RemotePeers') match.source = 'peers';
+  // confd: ((defined(ifname))&&(ifname ~ "<interface>")): the interface toward the peer a route
+  // came from; our own blocks and service routes are blackholes, with none.
+  if (r.interface !== undefined) match.interface = r.interface;
   if (r.asPathPrefix !== undefined && r.asPathPrefix.length > 0) match.asPathPrefix = [...r.asPathPrefix];
   const min = r.prefixLength?.min, max = r.prefixLength?.max;
   let notIn: PrefixMatch | undefined;

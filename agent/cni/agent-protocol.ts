@@ -12,9 +12,24 @@ export interface PodIdentity {
   readonly pod?: string;
 }
 
+/**
+ * What a CNI call asks of IPAM besides "one address" (Calico's CNI IPAM plugin): CNI_ARGS `IP=`,
+ * and the network configuration's `ipam` section. Absent fields: the agent's defaults.
+ */
+export interface AddressRequest {
+  /** CNI_ARGS `IP=`: exactly these addresses (one per family), from any enabled pool; pools and counts are then ignored. */
+  readonly ips?: readonly string[];
+  /** `ipam.ipv4_pools` / `ipv6_pools`: pool names or CIDRs to assign from (Manual pools serve only such requests). */
+  readonly ipv4Pools?: readonly string[];
+  readonly ipv6Pools?: readonly string[];
+  /** `ipam.assign_ipv4` / `assign_ipv6`. Absent: IPv4, and IPv6 when the node is dual stack. */
+  readonly assignIpv4?: boolean;
+  readonly assignIpv6?: boolean;
+}
+
 export type AgentRequest =
   /** Allocate addresses for a workload (handle = container id); idempotent per handle. */
-  | ({ readonly type: 'assign' } & PodIdentity)
+  | ({ readonly type: 'assign' } & PodIdentity & AddressRequest)
   /** The interface exists: program the workload routes (answered once they are in the kernel). */
   | ({ readonly type: 'endpoint-up'; readonly hostIfname: string; readonly addresses: readonly string[] } & PodIdentity)
   /** Release the addresses and routes of a workload; idempotent ("not found" is success). */

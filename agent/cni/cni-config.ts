@@ -3,6 +3,8 @@
  * (CNI spec 1.0 §"Parameters"), validated into one typed request.
  */
 import { CniError, CniErrorCode } from './cni-error.js';
+import type { AddressRequest } from './agent-protocol.js';
+import { parseAddress } from '../../common/prefix.js';
 
 export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
 
@@ -21,6 +23,8 @@ export interface NetworkConfig {
   /** etcd as Calico's CNI config names it (etcd_endpoints, ...): DEL releases there when the agent is down. */
   readonly etcd?: { readonly endpoints: readonly string[]; readonly caCertFile?: string; readonly certFile?: string; readonly keyFile?: string };
   readonly ipamType: string;
+  /** The `ipam` section's pool and family requests (Calico's ipv4_pools, ipv6_pools, assign_ipv4, assign_ipv6). */
+  readonly ipam: Omit<AddressRequest, 'ips'>;
   readonly logLevel: string;
   /** The previous result (CHECK, and DEL when the runtime has one). */
   readonly prevResult?: unknown;
@@ -76,6 +80,7 @@ export function parseNetworkConfig(text: string): NetworkConfig {
   const ipam = o['ipam'];
   const ipamType = ipam !== null && typeof ipam === 'object' && typeof (ipam as Record<string, unknown>)['type'] === 'string'
     ? String((ipam as Record<string, unknown>)['type']) : 'tortie-ipam';
+  const ipamRequest = parseIpamSection(ipam);
   const valid = o['cni.dev/valid-attachments'] ?? o['validAttachments'];
   const waitRaw = o['agent_wait_ms'] ?? 15_000;
   if (typeof waitRaw !== 'number' || !Number.isInteger(waitRaw) || waitRaw < 0 || waitRaw > 600_000) {
@@ -101,6 +106,7 @@ export function parseNetworkConfig(text: string): NetworkConfig {
     mtuFile: str(o, 'mtu_file', DEFAULT_MTU_FILE),
     agentSocket: str(o, 'agent_socket', DEFAULT_AGENT_SOCKET),
     ipamType,
+    ipam: ipamRequest,
     logLevel: str(o, 'log_level', 'info'),
     agentWaitMs: waitRaw,
     ...(endpoints.length === 0 ? {} : { etcd: { endpoints, ...(ca === undefined ? {} : { caCertFile: ca }),
@@ -113,6 +119,47 @@ export function parseNetworkConfig(text: string): NetworkConfig {
     })) } : {}),
   };
   return config;
+}
+
+/** Calico's `ipam` keys: `ipv4_pools`/`ipv6_pools` (names or CIDRs), `assign_ipv4`/`assign_ipv6` ("true"/"false"). */
+function parseIpamSection(ipam: unknown): Omit<AddressRequest, 'ips'> {
+  if (ipam === undefined || ipam === null) return {};
+  if (typeof ipam !== 'object' || Array.isArray(ipam)) throw new CniError(CniErrorCode.INVALID_CONFIG, 'network configuration: "ipam" must be an object');
+  const o = ipam as Record<string, unknown>;
+  const out: { -readonly [K in keyof AddressRequest]: AddressRequest[K] } = {};
+  for (const [key, field] of [['ipv4_pools', 'ipv4Pools'], ['ipv6_pools', 'ipv6Pools']] as const) {
+    const v = o[key];
+    if (v === undefined || v === null) continue;
+    if (!Array.isArray(v) || !v.every((x): x is string => typeof x === 'string' && x !== '')) {
+      throw new CniError(CniErrorCode.INVALID_CONFIG, `network configuration: "ipam.${key}" must be a list of IP pool names or CIDRs, got ${JSON.stringify(v)}`);
+    }
+    if (v.length > 0) out[field] = v;
+  }
+  for (const [key, field] of [['assign_ipv4', 'assignIpv4'], ['assign_ipv6', 'assignIpv6']] as const) {
+    const v = o[key];
+    if (v === undefined || v === null) continue;
+    if (v !== 'true' && v !== 'false') throw new CniError(CniErrorCode.INVALID_CONFIG, `network configuration: "ipam.${key}" must be "true" or "false", got ${JSON.stringify(v)}`);
+    out[field] = v === 'true';
+  }
+  if (out.assignIpv4 === false && out.assignIpv6 === false) throw new CniError(CniErrorCode.INVALID_CONFIG, 'network configuration: "ipam.assign_ipv4" and "assign_ipv6" are both "false": no address to assign');
+  return out;
+}
+
+/** CNI_ARGS `IP=` (CNI CONVENTIONS.md): one address, or one per family separated by a comma. */
+export function requestedIps(args: Readonly<Record<string, string>>): string[] | undefined {
+  const text = args['IP'];
+  if (text === undefined || text === '') return undefined;
+  const ips = text.split(',').map((x) => x.trim());
+  const families = new Set<number>();
+  for (const ip of ips) {
+    let family: number;
+    try { family = parseAddress(ip).family; } catch {
+      throw new CniError(CniErrorCode.INVALID_ENV, `CNI_ARGS: IP=${text}: ${JSON.stringify(ip)} is not an IP address`);
+    }
+    if (families.has(family)) throw new CniError(CniErrorCode.INVALID_ENV, `CNI_ARGS: IP=${text}: at most one IPv${family} address`);
+    families.add(family);
+  }
+  return ips;
 }
 
 export function parseCniArgs(text: string | undefined): Record<string, string> {

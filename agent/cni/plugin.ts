@@ -10,7 +10,7 @@
  * the interface or the allocation is already gone.
  */
 import type { CniRequest } from './cni-config.js';
-import { SUPPORTED_VERSIONS } from './cni-config.js';
+import { SUPPORTED_VERSIONS, requestedIps } from './cni-config.js';
 import { CniError, CniErrorCode } from './cni-error.js';
 import type { AgentClient } from './agent-client.js';
 import { AgentUnavailableError, expectOk } from './agent-client.js';
@@ -101,7 +101,8 @@ async function add(req: CniRequest, deps: PluginDeps): Promise<CniResult> {
   const id = identity(req);
   // An agent starting or restarting is waited for (agent_wait_ms), then code 11: try again later.
   const wait = { waitMs: req.config.agentWaitMs };
-  const assigned = expectOk(await deps.agent.call({ type: 'assign', ...id }, wait), 'assigned');
+  const ips = requestedIps(req.args);
+  const assigned = expectOk(await deps.agent.call({ type: 'assign', ...id, ...req.config.ipam, ...(ips === undefined ? {} : { ips }) }, wait), 'assigned');
   if (assigned.addresses.length === 0) throw new CniError(CniErrorCode.IPAM_FAILED, 'tortie-node assigned no address');
   if (deps.role === 'ipam') {
     return { cniVersion: req.config.cniVersion, ips: ipsResult(req, assigned.addresses), routes: defaultRoutes(assigned.addresses) };

@@ -99,6 +99,9 @@ function describeProblem(p: IpamProblem | IpamLeak): string {
     case 'allocation-on-unknown-node': return `IP ${p.address} (handle ${p.handle ?? '(none)'}) is allocated to node ${p.node}, which does not exist (possible leak)`;
     case 'allocation-not-in-use': return `IP ${p.address} (handle ${p.handle ?? '(none)'}${p.workload === undefined ? '' : `, workload ${p.workload}`}${p.node === undefined ? '' : ` on node ${p.node}`}) is allocated but no running workload or node uses it (possible leak)`;
     case 'leaked-handle': return `handle ${p.handle} holds no address (leaked handle)`;
+    case 'pool-overlap': return p.splitInto !== undefined
+      ? `IPPool ${p.pool} (${p.cidr}, disabled) overlaps ${p.overlaps.join(', ')}: an ipam split stopped half way; run "tortiectl ipam split ${p.splitInto} --name ${p.pool}" again to finish it`
+      : `IPPool ${p.pool} (${p.cidr}) overlaps ${p.overlaps.join(', ')}: addresses in both pools follow whichever IPAM finds first; delete or shrink one`;
     default: return assertNever(p, 'problem');
   }
 }

@@ -94,6 +94,13 @@ export function assignInBlock(b: BlockData, n: number, handle: string, attrs: Re
   };
 }
 
+/** Assign exactly `ordinal` (libcalico-go block.assign); undefined when it is taken. */
+export function assignOrdinalInBlock(b: BlockData, ordinal: number, handle: string, attrs: Readonly<Record<string, string>>): { block: BlockData; ordinals: number[] } | undefined {
+  if (b.allocations[ordinal] !== null || ordinal < 0 || ordinal >= b.allocations.length) return undefined;
+  const { block, ordinals } = assignInBlock({ ...b, unallocated: [ordinal] }, 1, handle, attrs);
+  return { block: { ...block, unallocated: b.unallocated.filter((o) => o !== ordinal) }, ordinals };
+}
+
 /** Free ordinals (those allocated), re-packing attributes no longer referenced. */
 export function releaseInBlock(b: BlockData, ordinals: readonly number[]): BlockData {
   const allocations = [...b.allocations];

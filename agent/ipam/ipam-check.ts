@@ -14,6 +14,11 @@ import { affinityNode, attributeOf, ordinalToAddress } from './block.js';
 import { parseAffinity, parseBlock, parseHandle } from './stored.js';
 import { listWorkloadRecords } from './workload-records.js';
 import { randomUUID } from 'node:crypto';
+import { parsePrefix, prefixOverlaps } from '../../common/prefix.js';
+import type { IPPool } from '../resources/kinds.js';
+
+/** Set on an IPPool by the first step of `tortiectl ipam split` (agent/ctl/ipam-split.ts): the number of parts. */
+export const SPLIT_ANNOTATION = 'tortie.io/split-into';
 
 export type IpamProblem =
   | { readonly type: 'allocation-without-handle'; readonly address: string; readonly handle: string | null; readonly block: string }
@@ -21,7 +26,9 @@ export type IpamProblem =
   | { readonly type: 'affinity-without-block'; readonly node: string; readonly block: string; readonly state: string }
   | { readonly type: 'block-without-affinity'; readonly block: string; readonly node: string }
   | { readonly type: 'allocation-on-unknown-node'; readonly address: string; readonly node: string; readonly handle: string | null }
-  | { readonly type: 'leaked-handle'; readonly handle: string };
+  | { readonly type: 'leaked-handle'; readonly handle: string }
+  /** Two pools share addresses (never made by apply/create); `splitInto`: `ipam split` stopped after its first step. */
+  | { readonly type: 'pool-overlap'; readonly pool: string; readonly cidr: string; readonly overlaps: readonly string[]; readonly splitInto?: string };
 
 /** An allocation no running workload (workload record) and no Node (tunnel address) uses: a leak candidate. */
 export interface IpamLeak {
@@ -85,12 +92,28 @@ export async function clusterGuid(store: KvStore): Promise<{ guid: string; revis
   }
 }
 
+/** Pools that share addresses: each pool with the later-named pools it overlaps (the split pools for a pool being split). */
+function poolOverlaps(pools: readonly IPPool[]): IpamProblem[] {
+  const out: IpamProblem[] = [];
+  const parsed = pools.map((p) => ({ p, c: parsePrefix(p.spec.cidr) }));
+  const seen = new Set<string>();
+  for (const a of parsed) {
+    const splitInto = a.p.metadata.annotations?.[SPLIT_ANNOTATION];
+    // A pair once; a pool being split reports all of its own (the split pools say nothing).
+    const overlaps = parsed.filter((b) => b !== a && prefixOverlaps(a.c, b.c)
+      && (splitInto !== undefined || (b.p.metadata.annotations?.[SPLIT_ANNOTATION] === undefined && !seen.has(b.p.metadata.name)))).map((b) => b.p.metadata.name);
+    seen.add(a.p.metadata.name);
+    if (overlaps.length > 0) out.push({ type: 'pool-overlap', pool: a.p.metadata.name, cidr: a.p.spec.cidr, overlaps, ...(splitInto === undefined ? {} : { splitInto }) });
+  }
+  return out;
+}
+
 const TUNNEL_FIELDS = [['ipv4VXLANTunnelAddr'], ['ipv6VXLANTunnelAddr'], ['bgp', 'ipv4IPIPTunnelAddr']] as const;
 
 export async function checkIpam(deps: { store: KvStore; datastore: Datastore }, options: { checkNodes?: boolean; version?: string } = {}): Promise<IpamCheckReport> {
-  const [b4, b6, handlesList, affList, records, cluster] = await Promise.all([
+  const [b4, b6, handlesList, affList, records, cluster, poolList] = await Promise.all([
     deps.store.list(blockPrefix(4)), deps.store.list(blockPrefix(6)), deps.store.list(HANDLE_PREFIX), deps.store.list(ALL_AFFINITIES_PREFIX),
-    listWorkloadRecords(deps.store), clusterGuid(deps.store)]);
+    listWorkloadRecords(deps.store), clusterGuid(deps.store), deps.datastore.list('IPPool')]);
   const blocks = [...b4.entries, ...b6.entries].map((e) => parseBlock(e));
   const handleEntries = new Map(handlesList.entries.map((e) => { const h = parseHandle(e); return [h.handleID, { h, revision: e.modRevision }] as const; }));
   const nodeList = options.checkNodes === false ? undefined : (await deps.datastore.list('Node')).items;
@@ -105,7 +128,7 @@ export async function checkIpam(deps: { store: KvStore; datastore: Datastore }, 
       if (typeof v === 'string' && v !== '') nodeIps.set(v.split('/')[0] ?? v, n.metadata.name);
     }
   }
-  const problems: IpamProblem[] = [];
+  const problems: IpamProblem[] = [...poolOverlaps(poolList.items)];
   const leaks: IpamLeak[] = [];
   const allocations: Record<string, ReportAllocation[]> = {};
   let count = 0;

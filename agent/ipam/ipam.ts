@@ -9,7 +9,7 @@
  *   the handle record (count per block) and the block are written in one txn.
  */
 import type { Logger } from '../../common/logger.js';
-import { hostPrefix, parseAddress, parsePrefix, prefixContains, type Family, type Prefix } from '../../common/prefix.js';
+import { formatAddress, formatPrefix, hostPrefix, maskBytes, parseAddress, parsePrefix, prefixContains, type Family, type Prefix } from '../../common/prefix.js';
 import { isDatastoreError } from '../datastore/errors.js';
 import type { KvEntry, KvStore, KvTxnOp } from '../datastore/kv-store.js';
 import type { Datastore } from '../datastore/datastore.js';
@@ -17,7 +17,8 @@ import { affinityKey, affinityPrefix, ALL_AFFINITIES_PREFIX, blockKey, blockPref
 import type { IPPool, IPReservation } from '../resources/kinds.js';
 import { selectorMatches } from '../resources/selector.js';
 import { compatNotes } from '../resources/compat-notes.js';
-import { addressToOrdinal, affinityNode, assignInBlock, reservedOrdinals, attributeOf, isEmpty, newBlock, nthBlock, ordinalsForHandle,
+import { namespaceMatches, requestedPools } from './pool-choice.js';
+import { addressToOrdinal, affinityNode, assignInBlock, assignOrdinalInBlock, reservedOrdinals, attributeOf, isEmpty, newBlock, nthBlock, ordinalsForHandle,
   ordinalToAddress, releaseInBlock, type BlockData } from './block.js';
 import { IpamError } from './ipam-error.js';
 import { parseAffinity, parseBlock, parseHandle } from './stored.js';
@@ -38,8 +39,9 @@ export interface AssignArgs {
   readonly node: string;
   readonly num4: number;
   readonly num6: number;
-  /** Restrict to these pools (names or CIDRs). */
-  readonly pools?: readonly string[];
+  /** Assign from these pools only (names or CIDRs; libcalico-go AutoAssignArgs IPv4Pools / IPv6Pools). */
+  readonly ipv4Pools?: readonly string[];
+  readonly ipv6Pools?: readonly string[];
   readonly use?: 'Workload' | 'Tunnel';
   /**
    * When the handle already holds addresses, return those instead of assigning more (a CNI ADD
@@ -87,21 +89,6 @@ export interface IpamOptions {
 export interface AddressInfo { readonly address: string; readonly block: string; readonly handle: string | null;
   readonly attrs: Readonly<Record<string, string>>; readonly sequenceNumber: number | undefined }
 
-/**
- * IPPool namespaceSelector (Calico v3.31+) selects on the pod's Namespace labels. Without a
- * Kubernetes API Tortie knows only the labels every Namespace carries by name
- * (`kubernetes.io/metadata.name`, and Calico's `projectcalico.org/name`): a selector on other
- * labels is evaluated as if the Namespace had only those (a pool it excludes still serves requests
- * naming it, as requested pools ignore selectors in Calico). The agent and
- * tortiectl report it (agent/node/README.md).
- */
-export function namespaceMatches(p: IPPool, namespace: string | undefined): boolean {
-  const sel = p.spec.namespaceSelector;
-  if (sel === undefined || sel.trim() === '') return true;
-  // libcalico-go SelectsNamespace: no namespace (tunnel addresses, blocks) = no labels.
-  return selectorMatches(sel, namespace === undefined ? {} : { 'kubernetes.io/metadata.name': namespace, 'projectcalico.org/name': namespace });
-}
-
 const handleOk = (h: string): boolean => h.length > 0 && h.length <= 253 && !h.includes('/');
 
 export class Ipam {
@@ -114,27 +101,41 @@ export class Ipam {
   get store(): KvStore { return this.deps.store; }
 
   private readonly noted = new Set<string>();
-  private namespaceOk(p: IPPool, namespace: string | undefined): boolean {
-    if (namespaceMatches(p, namespace)) return true;
-    const key = `${p.metadata.name}\0${p.spec.namespaceSelector ?? ''}`;
-    if (!this.noted.has(key)) {
-      this.noted.add(key);
-      for (const note of compatNotes(p)) this.log.warn({ pool: p.metadata.name, field: 'spec.namespaceSelector' }, note);
+  /** Log a pool's compat notes (namespaceSelector labels, Manual mode) once per pool and content. */
+  private note(p: IPPool): void {
+    for (const note of compatNotes(p)) {
+      if (this.noted.has(note)) continue;
+      this.noted.add(note);
+      this.log.warn({ pool: p.metadata.name }, note);
     }
-    return false;
   }
-
   // ---- pools -------------------------------------------------------------------------
-  /** Enabled pools of `family` for `use` whose nodeSelector matches the node: Automatic ones, or those named in `only`. */
+  /**
+   * Enabled pools of `family` for `use` whose nodeSelector matches the node: Automatic ones, or
+   * exactly those named (by name or CIDR) in `only`, which must all exist, be enabled, of this
+   * family and allow `use` (IpamError 'ipam-unknown-pool' naming the first that does not).
+   */
   async poolsForNode(node: string, family: Family, use: 'Workload' | 'Tunnel' = 'Workload', only?: readonly string[], namespace?: string): Promise<IPPool[]> {
-    const usable = (items: readonly IPPool[], labels: Readonly<Record<string, string>>): IPPool[] => items.filter((p) =>
-      parsePrefix(p.spec.cidr).family === family && p.spec.disabled !== true
-      && p.spec.allowedUses.includes(use)
-      // libcalico-go determinePools: requested pools are used as asked, selectors ignored; otherwise
-      // Automatic pools whose nodeSelector and namespaceSelector match (Manual ones only on request).
-      && (only !== undefined ? only.includes(p.metadata.name) || only.includes(p.spec.cidr)
-        : p.spec.assignmentMode === 'Automatic' && selectorMatches(p.spec.nodeSelector, labels) && this.namespaceOk(p, namespace)));
+    const requested = only !== undefined && only.length > 0 ? only : undefined;
+    const usable = (items: readonly IPPool[], labels: Readonly<Record<string, string>>): IPPool[] => items.filter((p) => {
+      if (parsePrefix(p.spec.cidr).family !== family || p.spec.disabled === true || !p.spec.allowedUses.includes(use)) return false;
+      // libcalico-go determinePools: Automatic pools whose nodeSelector and namespaceSelector match.
+      if (p.spec.assignmentMode !== 'Automatic') { this.note(p); return false; }
+      if (!selectorMatches(p.spec.nodeSelector, labels)) return false;
+      const ok = namespaceMatches(p, namespace);
+      if (!ok) this.note(p);
+      return ok;
+    });
     const view = this.deps.view;
+    if (requested !== undefined) {
+      // Requested pools are used as asked, selectors and assignmentMode ignored (libcalico-go
+      // determinePools); one the view does not know may have just been made: list them.
+      const fromView = view === undefined ? undefined : requestedPools(view.pools(), requested, family, use);
+      if (Array.isArray(fromView)) return fromView;
+      const resolved = requestedPools((await this.deps.datastore.list('IPPool')).items, requested, family, use);
+      if (!Array.isArray(resolved)) throw new IpamError(resolved.code, resolved.message);
+      return resolved;
+    }
     const viewLabels = view?.nodeLabels(node);
     if (view !== undefined && viewLabels !== undefined) {
       const fromView = usable(view.pools(), viewLabels);
@@ -179,6 +180,45 @@ export class Ipam {
     return { ipv4, ipv6 };
   }
 
+  /**
+   * libcalico-go AssignIP (CNI_ARGS `IP=`): exactly `ip`, from the enabled pool holding it
+   * whatever its assignmentMode, claiming its block for the node when the block does not exist
+   * yet. Refused when the pool does not allow `use`, the address is taken, or under strictAffinity
+   * the block is another node's. IPReservations bind auto-assignment only, as in Calico.
+   */
+  async assignIp(args: Omit<AssignArgs, 'num4' | 'num6' | 'ipv4Pools' | 'ipv6Pools'> & { readonly ip: string }): Promise<AssignResult> {
+    if (!handleOk(args.handle)) throw new IpamError('ipam-invalid', `invalid handle ${JSON.stringify(args.handle)} (non-empty, no "/")`);
+    const addr = parseAddress(args.ip);
+    const family = addr.family;
+    const pack = (a: AssignedAddress[]): AssignResult => (family === 4 ? { ipv4: a, ipv6: [] } : { ipv4: [], ipv6: a });
+    const ip = formatAddress(addr);
+    if (args.reuseHandle === true) {
+      const h = await this.deps.store.get(handleKey(args.handle));
+      const held = h === undefined ? [] : (await this.handleAddresses(args.handle, parseHandle(h))).filter((a) => a.address === ip);
+      if (held.length > 0) return { ...pack(held), reused: true };
+    }
+    const [{ items }, config] = await Promise.all([this.deps.datastore.list('IPPool'), readIpamConfig(this.deps.store)]);
+    const pool = items.find((p) => p.spec.disabled !== true && prefixContains(parsePrefix(p.spec.cidr), addr));
+    const unavailable = (why: string): IpamError => new IpamError('ipam-address-unavailable', `requested address ${args.ip} ${why}`);
+    if (pool === undefined) throw unavailable('is not in any enabled IP pool');
+    const use = args.use ?? 'Workload';
+    if (!pool.spec.allowedUses.includes(use)) throw unavailable(`is in IP pool ${JSON.stringify(pool.metadata.name)}, which does not allow use ${use}`);
+    const cidr = formatPrefix({ family, bytes: maskBytes(addr.bytes, pool.spec.blockSize), length: pool.spec.blockSize });
+    const claimed = await this.tryClaim(args.node, family, cidr);
+    const entry = (claimed.type === 'claimed' ? claimed.entry : claimed.current) ?? await this.deps.store.get(blockKey(family, cidr));
+    if (entry === undefined) throw new IpamError('ipam-retries-exhausted', `block ${cidr} vanished while being claimed; try again`);
+    const block = parseBlock(entry);
+    const owner = affinityNode(block);
+    if ((this.options.strictAffinity ?? config.strictAffinity) && owner !== args.node) throw unavailable(`is in block ${cidr}, affine to ${owner ?? 'no node'} (strictAffinity)`);
+    const ordinal = addressToOrdinal(cidr, ip) ?? -1;
+    const got = await this.assignFromBlock(cidr, 1, args, undefined, [], entry, undefined, ordinal);
+    if (got.length === 0) {
+      const holder = (await this.addressInfo(ip))?.handle;
+      throw unavailable(`is already assigned${holder ? ` (handle ${holder})` : ''}`);
+    }
+    return pack(got);
+  }
+
   /** IPReservation CIDRs (and single IPs) of `family`: addresses no assignment hands out. */
   async reservedPrefixes(family: Family): Promise<Prefix[]> {
     const items = this.deps.view?.reservations?.() ?? (await this.deps.datastore.list('IPReservation')).items;
@@ -195,7 +235,7 @@ export class Ipam {
   /** Reads that do not depend on each other, in one round: usable pools, the node's affinities, the IPAM config, reservations. */
   private async firstReads(args: AssignArgs, family: Family, ipamConfig: Promise<IpamConfig>): Promise<FirstReads> {
     const [pools, affinities, config, reserved] = await Promise.all([
-      this.poolsForNode(args.node, family, args.use ?? 'Workload', args.pools, args.attrs['namespace']),
+      this.poolsForNode(args.node, family, args.use ?? 'Workload', family === 4 ? args.ipv4Pools : args.ipv6Pools, args.attrs['namespace']),
       this.blocksForNode(args.node, family),
       ipamConfig,
       this.reservedPrefixes(family),
@@ -259,8 +299,8 @@ export class Ipam {
   }
 
   /** Assign up to `want` from one block; `affineTo` requires the block's affinity to be that node. */
-  private async assignFromBlock(cidr: string, want: number, args: AssignArgs, affineTo: string | undefined,
-    reserved: readonly Prefix[], known?: KvEntry, handle?: KnownHandle): Promise<AssignedAddress[]> {
+  private async assignFromBlock(cidr: string, want: number, args: Pick<AssignArgs, 'handle' | 'attrs' | 'node'>, affineTo: string | undefined,
+    reserved: readonly Prefix[], known?: KvEntry, handle?: KnownHandle, pick?: number): Promise<AssignedAddress[]> {
     const family = parsePrefix(cidr).family;
     const skip = reserved.length === 0 ? undefined : reservedOrdinals(cidr, reserved);
     const key = blockKey(family, cidr);
@@ -274,10 +314,13 @@ export class Ipam {
       if (e === undefined) return [];
       const block = parseBlock(e);
       if (affineTo !== undefined && affinityNode(block) !== affineTo) return [];
+      const attrs = { ...args.attrs, node: args.attrs['node'] ?? args.node };
       const free = skip === undefined ? block.unallocated.length : block.unallocated.filter((o) => !skip.has(o)).length;
-      const k = Math.min(want, free);
+      const k = pick !== undefined ? 1 : Math.min(want, free);
       if (k === 0) return [];
-      const { block: next, ordinals } = assignInBlock(block, k, args.handle, { ...args.attrs, node: args.attrs['node'] ?? args.node }, skip);
+      const picked = pick === undefined ? assignInBlock(block, k, args.handle, attrs, skip) : assignOrdinalInBlock(block, pick, args.handle, attrs);
+      if (picked === undefined) return [];
+      const { block: next, ordinals } = picked;
       const counts: Record<string, number> = { ...(h === undefined ? {} : parseHandle(h).block) };
       counts[cidr] = (counts[cidr] ?? 0) + k;
       const handleValue = JSON.stringify({ handleID: args.handle, block: counts } satisfies HandleData);
@@ -342,9 +385,7 @@ export class Ipam {
   }
 
   /**
-   * Claim the first free block in `pools`: the block and its confirmed affinity are created in
-   * one etcd txn (Calico goes ∅ → pending → block → confirmed in three writes, because its
-   * Kubernetes backend has no multi-key txn; the stored result is the same). Returns the block,
+   * Claim the first free block in `pools` (tryClaim). Returns the block,
    * with its stored entry when this call created it. The free block is found from the view's
    * blocks when there is one (no list of every block).
    */
@@ -359,7 +400,6 @@ export class Ipam {
   }
 
   private async claimFirstFree(node: string, family: Family, pools: readonly IPPool[], existing: Set<string>, reserved: readonly Prefix[]): Promise<ClaimedBlock | undefined> {
-    const confirmed = JSON.stringify({ state: 'confirmed' } satisfies AffinityData);
     for (const pool of pools) {
       const size = pool.spec.blockSize;
       for (let n = 0n; ; n++) {
@@ -369,36 +409,46 @@ export class Ipam {
         // A block wholly reserved is never claimed (libcalico-go findUsableBlock): no affinity,
         // no blackhole route over addresses that belong to something else.
         if (reserved.length > 0 && reservedOrdinals(cidr, reserved).size === 2 ** ((family === 4 ? 32 : 128) - size)) continue;
-        const aKey = affinityKey(node, family, cidr);
-        const bKey = blockKey(family, cidr);
-        // Block and confirmed affinity in one txn: no pending phase to clean up after a lost race.
-        // An affinity already there (one being released: pendingDeletion) is taken over by CAS.
-        let affinityOp: KvTxnOp = { op: 'create', key: aKey, value: confirmed };
-        for (let attempt = 0; ; attempt++) {
-          if (attempt >= DATASTORE_RETRIES) throw new IpamError('ipam-retries-exhausted', `block ${cidr}: gave up after ${DATASTORE_RETRIES} claim conflicts`);
-          try {
-            const [created] = await this.deps.store.commit([{ op: 'create', key: bKey, value: JSON.stringify(newBlock(cidr, node)) }, affinityOp]);
-            this.log.info({ node, block: cidr }, 'claimed block');
-            return created === undefined ? { cidr } : { cidr, entry: created };
-          } catch (err) {
-            if (!isDatastoreError(err)) throw err;
-            if (err.where === aKey && (err.code === 'already-exists' || err.code === 'conflict') && err.current !== undefined) {
-              affinityOp = { op: 'update', key: aKey, value: confirmed, expectedModRevision: err.current.modRevision };
-              continue;
-            }
-            if (err.where === aKey && err.code === 'not-found') { affinityOp = { op: 'create', key: aKey, value: confirmed }; continue; }
-            if (err.where !== bKey || err.code !== 'already-exists') throw err;
-            existing.add(cidr);
-            const current = err.current === undefined ? undefined : parseBlock(err.current);
-            // A sibling call on this node claimed it: use it while it has room (a full one, e.g. one
-            // a stale view did not show, would be handed back again and again).
-            if (current !== undefined && affinityNode(current) === node && current.unallocated.length > 0) return { cidr };
-            break;
-          }
-        }
+        const claimed = await this.tryClaim(node, family, cidr);
+        if (claimed.type === 'claimed') return { cidr, ...(claimed.entry === undefined ? {} : { entry: claimed.entry }) };
+        existing.add(cidr);
+        // A sibling call on this node claimed it: use it while it has room (a full one, e.g. one
+        // a stale view did not show, would be handed back again and again).
+        const current = claimed.current === undefined ? undefined : parseBlock(claimed.current);
+        if (current !== undefined && affinityNode(current) === node && current.unallocated.length > 0) return { cidr };
       }
     }
     return undefined;
+  }
+
+  /**
+   * Create block `cidr` with a confirmed affinity to `node` in one txn (Calico goes ∅ → pending →
+   * block → confirmed in three writes, because its Kubernetes backend has no multi-key txn; the
+   * stored result is the same). An affinity already there (one being released: pendingDeletion)
+   * is taken over by CAS. Returns the created entry, or the block another claim made first.
+   */
+  private async tryClaim(node: string, family: Family, cidr: string): Promise<{ type: 'claimed'; entry?: KvEntry } | { type: 'taken'; current?: KvEntry }> {
+    const confirmed = JSON.stringify({ state: 'confirmed' } satisfies AffinityData);
+    const aKey = affinityKey(node, family, cidr);
+    const bKey = blockKey(family, cidr);
+    let affinityOp: KvTxnOp = { op: 'create', key: aKey, value: confirmed };
+    for (let attempt = 0; ; attempt++) {
+      if (attempt >= DATASTORE_RETRIES) throw new IpamError('ipam-retries-exhausted', `block ${cidr}: gave up after ${DATASTORE_RETRIES} claim conflicts`);
+      try {
+        const [created] = await this.deps.store.commit([{ op: 'create', key: bKey, value: JSON.stringify(newBlock(cidr, node)) }, affinityOp]);
+        this.log.info({ node, block: cidr }, 'claimed block');
+        return created === undefined ? { type: 'claimed' } : { type: 'claimed', entry: created };
+      } catch (err) {
+        if (!isDatastoreError(err)) throw err;
+        if (err.where === aKey && (err.code === 'already-exists' || err.code === 'conflict') && err.current !== undefined) {
+          affinityOp = { op: 'update', key: aKey, value: confirmed, expectedModRevision: err.current.modRevision };
+          continue;
+        }
+        if (err.where === aKey && err.code === 'not-found') { affinityOp = { op: 'create', key: aKey, value: confirmed }; continue; }
+        if (err.where !== bKey || err.code !== 'already-exists') throw err;
+        return err.current === undefined ? { type: 'taken' } : { type: 'taken', current: err.current };
+      }
+    }
   }
 
   /** Release every empty block affine to `node` (all nodes when omitted); returns their CIDRs. */
@@ -546,3 +596,4 @@ interface FirstReads { readonly pools: IPPool[]; readonly affinities: BlockInfo[
 /** A handle record read earlier in this call (entry undefined: there was none), or undefined: read it. */
 type KnownHandle = { readonly entry: KvEntry | undefined } | undefined;
 interface ClaimedBlock { readonly cidr: string; readonly entry?: KvEntry }
+

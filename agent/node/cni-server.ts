@@ -7,7 +7,7 @@ import type { Logger } from '../../common/logger.js';
 import { describeError } from '../../common/errors.js';
 import { isDatastoreError } from '../datastore/errors.js';
 import type { AgentRequest, AgentResponse } from '../cni/agent-protocol.js';
-import type { Ipam } from '../ipam/ipam.js';
+import type { AssignResult, Ipam } from '../ipam/ipam.js';
 import { deleteWorkloadRecord, putWorkloadRecord } from '../ipam/workload-records.js';
 import type { RouteTable } from '../../felix/routes/route-table.js';
 import { readFileSync } from 'node:fs';
@@ -47,7 +47,15 @@ function validate(req: unknown): AgentRequest | string {
   switch (o['type']) {
     case 'status': return req as AgentRequest;
     case 'gc': return Array.isArray(o['valid']) ? req as AgentRequest : 'gc needs valid: [{containerId, ifname}]';
-    case 'assign': case 'release':
+    case 'assign': {
+      if (!str('containerId')) return 'assign needs containerId';
+      const strings = (k: string): boolean => o[k] === undefined || (Array.isArray(o[k]) && (o[k] as unknown[]).every((x) => typeof x === 'string' && x !== ''));
+      for (const k of ['ips', 'ipv4Pools', 'ipv6Pools']) if (!strings(k)) return `assign: ${k} must be a list of non-empty strings`;
+      for (const k of ['assignIpv4', 'assignIpv6']) if (o[k] !== undefined && typeof o[k] !== 'boolean') return `assign: ${k} must be a boolean`;
+      const bad = ((o['ips'] ?? []) as string[]).find((a) => !isValidAddress(a));
+      return bad === undefined ? req as AgentRequest : `assign: ${JSON.stringify(bad)} is not an IP address`;
+    }
+    case 'release':
       return str('containerId') ? req as AgentRequest : `${String(o['type'])} needs containerId`;
     case 'endpoint-up': case 'check':
       if (!str('containerId') || !str('hostIfname') || !Array.isArray(o['addresses']) || !(o['addresses'] as unknown[]).every((a) => typeof a === 'string')) {
@@ -65,6 +73,33 @@ function validate(req: unknown): AgentRequest | string {
   }
 }
 
+/**
+ * Calico's CNI IPAM: `IP=` addresses exactly (any enabled pool, Manual ones included), else one
+ * IPv4 (unless assign_ipv4 is "false") and one IPv6 (assign_ipv6, else when the node is dual
+ * stack) from the requested pools or the node's Automatic ones. reuseHandle: an ADD the runtime
+ * retries gets the addresses it was given before.
+ */
+async function assign(deps: CniServerDeps, req: Extract<AgentRequest, { type: 'assign' }>): Promise<AssignResult> {
+  const base = {
+    handle: req.containerId, node: deps.nodeName, reuseHandle: true,
+    attrs: { node: deps.nodeName, ...(req.pod === undefined ? {} : { pod: req.pod }), ...(req.namespace === undefined ? {} : { namespace: req.namespace }) },
+  };
+  if (req.ips === undefined || req.ips.length === 0) {
+    return deps.ipam.autoAssign({ ...base, num4: req.assignIpv4 === false ? 0 : 1, num6: (req.assignIpv6 ?? deps.want6?.() === true) ? 1 : 0,
+      ...(req.ipv4Pools === undefined ? {} : { ipv4Pools: req.ipv4Pools }), ...(req.ipv6Pools === undefined ? {} : { ipv6Pools: req.ipv6Pools }) });
+  }
+  const got: AssignResult[] = [];
+  try {
+    for (const ip of req.ips) got.push(await deps.ipam.assignIp({ ...base, ip }));
+  } catch (e) {
+    // All or nothing, as a dual-stack auto-assignment: give back what this call took.
+    const taken = got.filter((g) => g.reused !== true).flatMap((g) => [...g.ipv4, ...g.ipv6].map((a) => a.address));
+    await deps.ipam.releaseIps(taken).catch((x: unknown) => deps.logger.error({ err: describeError(x) }, 'releasing requested addresses after a failure'));
+    throw e;
+  }
+  return { ipv4: got.flatMap((g) => g.ipv4), ipv6: got.flatMap((g) => g.ipv6), ...(got.every((g) => g.reused === true) ? { reused: true } : {}) };
+}
+
 export async function handleCniRequest(deps: CniServerDeps, raw: unknown): Promise<AgentResponse> {
   const req = validate(raw);
   if (typeof req === 'string') return err('bad-request', req);
@@ -73,11 +108,7 @@ export async function handleCniRequest(deps: CniServerDeps, raw: unknown): Promi
     switch (req.type) {
       case 'assign': {
         const started = performance.now();
-        // reuseHandle: an ADD the runtime retries gets the addresses it was given before.
-        const r = await deps.ipam.autoAssign({
-          handle: req.containerId, node: deps.nodeName, num4: 1, num6: deps.want6?.() === true ? 1 : 0, reuseHandle: true,
-          attrs: { node: deps.nodeName, ...(req.pod === undefined ? {} : { pod: req.pod }), ...(req.namespace === undefined ? {} : { namespace: req.namespace }) },
-        });
+        const r = await assign(deps, req);
         const addresses = [...r.ipv4, ...r.ipv6].map((a) => a.address);
         if (addresses.length === 0) return err('ipam-exhausted', 'no address left in any pool usable by this node');
         const mtu = deps.mtu();

@@ -56,7 +56,7 @@ export class VxlanSupport {
       let addr = (await this.deps.ipam.addressesForHandle(this.handle)).find((a) => a.includes(':') === v6);
       if (addr === undefined) {
         const r = await this.deps.ipam.autoAssign({ handle: this.handle, node: this.nodeName, num4: v6 ? 0 : 1, num6: v6 ? 1 : 0, use: 'Tunnel',
-          pools: vxPools.map((p) => p.name), attrs: { node: this.nodeName, type: v6 ? 'vxlanV6TunnelAddress' : 'vxlanTunnelAddress' } });
+          [v6 ? 'ipv6Pools' : 'ipv4Pools']: vxPools.map((p) => p.name), attrs: { node: this.nodeName, type: v6 ? 'vxlanV6TunnelAddress' : 'vxlanTunnelAddress' } });
         addr = (v6 ? r.ipv6 : r.ipv4)[0]?.address;
       }
       if (addr === undefined) { this.log.warn({ pools: vxPools.map((p) => p.name) }, `no IPv${this.family} tunnel address available in the VXLAN pools`); return; }

@@ -46,9 +46,15 @@ export function bgpConfigurationNotes(name: string, spec: Extract<Resource, { ki
 export function compatNotes(r: Resource): string[] {
   if (r.kind === 'BGPPeer') return bgpPeerNotes(r.metadata.name, r.spec);
   if (r.kind === 'BGPConfiguration') return bgpConfigurationNotes(r.metadata.name, r.spec);
-  if (r.kind !== 'IPPool' || r.spec.namespaceSelector === undefined) return [];
+  if (r.kind !== 'IPPool') return [];
+  const out: string[] = [];
+  if (r.spec.assignmentMode === 'Manual') {
+    out.push(`IPPool(${r.metadata.name}): spec.assignmentMode: Manual: Tortie has no Kubernetes API to read the pod and namespace annotations `
+      + 'cni.projectcalico.org/ipv4pools, ipv6pools and ipAddrs; pods get addresses from this pool when the CNI network configuration names it (ipam.ipv4_pools / ipv6_pools) or CNI_ARGS asks for an address in it (IP=)');
+  }
+  if (r.spec.namespaceSelector === undefined) return out;
   const unknown = [...labelKeys(parseSelector(r.spec.namespaceSelector))].filter((k) => !(KNOWN_NAMESPACE_LABELS as readonly string[]).includes(k));
-  if (unknown.length === 0) return [];
-  return [`IPPool(${r.metadata.name}): spec.namespaceSelector: Tortie has no Kubernetes API and knows a Namespace only by name `
+  if (unknown.length === 0) return out;
+  return [...out, `IPPool(${r.metadata.name}): spec.namespaceSelector: Tortie has no Kubernetes API and knows a Namespace only by name `
     + `(${KNOWN_NAMESPACE_LABELS.join(', ')}); label(s) ${unknown.join(', ')} match no namespace, so pods get addresses from this pool only when they ask for it by name`];
 }

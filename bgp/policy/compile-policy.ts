@@ -23,8 +23,9 @@ export interface CompiledPolicy {
 
 type Test = (p: Prefix, a: PathAttributes, s: PolicySubject) => boolean;
 
+/** BIRD's string `~` pattern (patmatch): `*` any run of characters, `?` any one. */
 function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return new RegExp(`^${glob.split('*').map((x) => x.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('?', '.')).join('.*')}$`);
 }
 
 function u32(v: number, where: string): number {

@@ -1,7 +1,7 @@
 /**
  * The import/export policy model: ordered rules, each a conjunction of matches plus actions and
  * a result (accept, reject, or continue to the next rule), and a default action. Plain data so
- * it can come from YAML, a CLI or a Calico BGPFilter (calico-bgp-filter.ts); compilePolicy()
+ * it can come from any front end (the speaker's PolicyConfig, bgp/speaker/policy-config.ts); compilePolicy()
  * turns it into a fast matcher once.
  */
 import type { Prefix } from '../../common/prefix.js';
@@ -44,7 +44,7 @@ export interface PolicyMatch {
   readonly sourceKind?: readonly SourceKindMatch[];
   /** Source neighbour ids. */
   readonly sourcePeer?: readonly string[];
-  /** Glob (`*` only) on the route's interface, supplied by the embedder for local routes. */
+  /** Glob (`*`, `?`: BIRD's patmatch) on the route's interface: the one toward the neighbour it came from (rib PeerInfo.interface). */
   readonly interface?: string;
   /** LOCAL_PREF equals this value (absent LOCAL_PREF never matches). */
   readonly localPref?: number;

@@ -525,7 +525,8 @@ export class AdjRibIn {
   }
 
   private policySubject(): PolicySubject {
-    return { sourceKind: this.peer.kind, sourcePeer: this.peer.id, localAs: this.sink.localAs };
+    return { sourceKind: this.peer.kind, sourcePeer: this.peer.id, localAs: this.sink.localAs,
+      ...(this.peer.interface === undefined ? {} : { interface: this.peer.interface }) };
   }
 
   private whyRejected(prefix: Prefix, received: PathAttributes): string {

@@ -21,6 +21,8 @@ export interface PeerInfo {
   readonly address: Uint8Array;
   /** Route-reflector client (only meaningful on iBGP when we reflect). */
   readonly rrClient?: boolean;
+  /** The interface toward the neighbour, where its routes' next hops are (policy `interface` matches). */
+  readonly interface?: string;
 }
 
 export class Route {

@@ -22,6 +22,21 @@ export function sharedSubnetLinkLocal(localText: string | undefined, peerText: s
   return undefined;
 }
 
+/**
+ * The interface toward a peer, for policy `interface` matches (BIRD's `ifname` of its routes): the
+ * one with a subnet holding the peer's address, else the one holding the session's local address
+ * (a multihop session). Undefined when neither is known.
+ */
+export function sessionInterface(localText: string | undefined, peerText: string): string | undefined {
+  const peer = isValidAddress(peerText) ? parseAddress(canonicalAddress(peerText) ?? peerText) : undefined;
+  let holder: string | undefined;
+  for (const [name, addrs] of Object.entries(networkInterfaces())) {
+    if (peer !== undefined && addrs?.some((a) => a.cidr !== null && !a.internal && prefixContains(parsePrefix(a.cidr, { allowHostBits: true }), peer))) return name;
+    if (localText !== undefined && addrs?.some((a) => canonicalAddress(a.address) === localText)) holder ??= name;
+  }
+  return holder;
+}
+
 function isLinkLocal(b: Uint8Array): boolean { return b[0] === 0xfe && ((b[1] ?? 0) & 0xc0) === 0x80; }
 
 /** The next hop to use from an MP_REACH next-hop list (global first, then link-local). */

@@ -36,6 +36,11 @@ export interface PolicyRule {
     readonly extendedCommunities?: readonly ExtCommunityPattern[];
     /** LOCAL_PREF equals this (Calico's BGPFilter priority match: 2147483647 - priority). */
     readonly localPref?: number;
+    /**
+     * Glob (`*`, `?`) on the route's interface (Calico's BGPFilter `interface`, BIRD's `ifname`):
+     * the interface toward the peer a route was learned from, or the one given when originating.
+     */
+    readonly interface?: string;
   };
   readonly action: 'accept' | 'reject';
   readonly set?: {

@@ -26,6 +26,7 @@ export function toPolicyDefinition(cfg: PolicyConfig, direction: PolicyDirection
     if (r.match?.largeCommunityPatterns?.length) match.largeCommunityPatterns = [...r.match.largeCommunityPatterns];
     if (r.match?.extendedCommunities?.length) match.extendedCommunities = [...r.match.extendedCommunities];
     if (r.match?.localPref !== undefined) match.localPref = r.match.localPref;
+    if (r.match?.interface !== undefined) match.interface = r.match.interface;
     const actions: PolicyAction[] = [];
     const s = r.set;
     if (r.action === 'accept' && s) {

@@ -20,12 +20,13 @@ import { CeaseSubcode } from '../wire/errors.js';
 import type { PathAttributes } from '../wire/types.js';
 import type { DownReason, NegotiatedSession } from '../fsm/fsm-types.js';
 import { BgpSession, type ConnectOptions } from '../session/session.js';
-import { BgpListener } from '../session/listener.js';
+import { BgpListener, canonicalAddress } from '../session/listener.js';
 import { compactWireCodec } from '../session/wire-codec-default.js';
 import { LocRib, type BestChanges } from '../rib/loc-rib.js';
 import type { PeerInfo } from '../rib/route.js';
 import { addPathFamilies, importChecks, multipathOptions, peerConfigEquals, peerSocketOptions, type OriginateAttrs, type PeerConfig, type SpeakerConfig } from './peer-config.js';
 import { ListenerSecurity } from './listener-security.js';
+import { sessionInterface } from './link-local.js';
 import { compilePeerPolicy } from './policy-config.js';
 import { Peer } from './peer.js';
 import { EstablishedSession } from './established-session.js';
@@ -428,10 +429,12 @@ export class BgpSpeaker {
     const e = new EstablishedSession(n, this.deps.clock.wallNow());
     p.established = e;
     p.routesSince = e.since;
+    const iface = sessionInterface(canonicalAddress(p.session.connection?.localAddress), p.config.address);
     const info: PeerInfo = {
       id: p.config.name, kind: n.ibgp ? 'ibgp' : 'ebgp', asn: p.config.asn, routerId: n.peerBgpId >>> 0,
       address: parseAddress(p.config.address).bytes,
       ...(p.config.routeReflectorClient ? { rrClient: true } : {}),
+      ...(iface === undefined ? {} : { interface: iface }),
     };
     const kept = p.adjIn;
     if (kept && (kept.peer.kind !== info.kind || kept.peer.routerId !== info.routerId || kept.peer.asn !== info.asn)) {

@@ -147,14 +147,14 @@ test('BGPFilter rules become speaker rules; unsupported ones are reported with t
   assert.equal(decide(peer?.import, '10.244.1.0/26'), 'reject', 'external: pool routes refused first');
 });
 
-test('BGPFilter source RemotePeers and asPathPrefix reach the speaker policy; interface is reported', () => {
+test('BGPFilter source RemotePeers, asPathPrefix and interface reach the speaker policy', () => {
   const filters: Record<string, BGPFilterSpec> = { g: {
     exportV4: [{ action: 'Reject', source: 'RemotePeers' }],
     importV4: [{ action: 'Reject', asPathPrefix: [65100, 65200] }, { action: 'Accept', interface: '*.calico' }],
   } };
   const peer = bgpSpeakerConfig(snap('a', [node('a', '10.0.0.1/24')], { filters, peers: [{ name: 'tor', spec: { peerIP: '10.0.0.254', asNumber: 65100, filters: ['g'] } }] }));
   const tor = peer.speaker?.peers[0];
-  assert.ok(peer.problems.some((p) => /BGPFilter g spec\.importV4\[1\]: interface is not supported yet/.test(p)), peer.problems.join('; '));
+  assert.deepEqual(peer.problems, []);
   // Evaluated by the speaker's own compiled policy, as the update groups and Adj-RIB-In do.
   const exp = compilePeerPolicy(tor?.export, 'export');
   const imp = compilePeerPolicy(tor?.import, 'import');
@@ -165,6 +165,7 @@ test('BGPFilter source RemotePeers and asPathPrefix reach the speaker policy; in
   const ext = parsePrefix('198.51.100.0/24');
   assert.equal(imp?.evaluate(ext, attrs([65100, 65200, 65300]), { sourceKind: 'ebgp', sourcePeer: 'tor', localAs: 64512 }).type, 'reject');
   assert.equal(imp?.evaluate(ext, attrs([65100, 65300]), { sourceKind: 'ebgp', sourcePeer: 'tor', localAs: 64512 }).type, 'accept');
+  assert.deepEqual(tor?.import?.rules.find((r) => r.match?.interface !== undefined)?.match, { interface: '*.calico' });
 });
 
 test('BGPPeer keepOriginalNextHop / nextHopMode and numAllowedLocalASNumbers reach the speaker config, without problems', () => {

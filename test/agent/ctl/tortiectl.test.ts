@@ -385,10 +385,10 @@ spec: {peerIP: 10.0.0.300, asNumber: 65000, keepaliveTme: 10s}
       const datastore = new KvDatastore({ store, clock: systemClock, logger: silentLogger() });
       const ipam = new Ipam({ store, datastore, logger: silentLogger() });
       ok(await run(['apply', '-f', file('gc-pool.yaml', 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: gc-pool}\nspec: {cidr: 10.239.0.0/24, blockSize: 28}\n')]));
-      const used = await ipam.autoAssign({ handle: 'gc-used', attrs: { pod: 'p' }, node: 'gc-node-a', num4: 1, num6: 0, pools: ['gc-pool'] });
+      const used = await ipam.autoAssign({ handle: 'gc-used', attrs: { pod: 'p' }, node: 'gc-node-a', num4: 1, num6: 0, ipv4Pools: ['gc-pool'] });
       const usedBlock = used.ipv4[0]?.block ?? '';
       // Node b claims a block in the pool and gives its address back: an empty affine block.
-      const emptyBlock = (await ipam.autoAssign({ handle: 'gc-tmp', attrs: {}, node: 'gc-node-b', num4: 1, num6: 0, pools: ['gc-pool'] })).ipv4[0]?.block ?? '';
+      const emptyBlock = (await ipam.autoAssign({ handle: 'gc-tmp', attrs: {}, node: 'gc-node-b', num4: 1, num6: 0, ipv4Pools: ['gc-pool'] })).ipv4[0]?.block ?? '';
       await ipam.releaseByHandle('gc-tmp');
       assert.match(emptyBlock, /^10\.239\.0\.\d+\/28$/);
       const aff = async (node: string): Promise<number> => (await store.list(`/tortie/ipam/v2/host/${node}/`)).entries.length;

@@ -50,8 +50,8 @@ describe('ipam gc', () => {
 
   it('requireEmpty keeps a used block\'s affinity; a pool\'s deletion releases its affinities, the others stay', async () => {
     const { store, datastore, logger, ipam } = await setup(pool('p', '10.81.0.0/29') + pool('q', '10.82.0.0/29') + node('n1'));
-    const p = await ipam.autoAssign({ handle: 'hp', attrs: {}, node: 'n1', num4: 1, num6: 0, pools: ['p'] });
-    const q = await ipam.autoAssign({ handle: 'hq', attrs: {}, node: 'n1', num4: 1, num6: 0, pools: ['q'] });
+    const p = await ipam.autoAssign({ handle: 'hp', attrs: {}, node: 'n1', num4: 1, num6: 0, ipv4Pools: ['p'] });
+    const q = await ipam.autoAssign({ handle: 'hq', attrs: {}, node: 'n1', num4: 1, num6: 0, ipv4Pools: ['q'] });
     assert.equal(await releaseBlockAffinity({ store, datastore, logger }, 'n1', p.ipv4[0]?.block ?? '', true), 'not-empty');
     await datastore.delete('IPPool', 'q');
     const r = await sweepIpam({ store, datastore, logger });

@@ -57,10 +57,50 @@ describe('ipam logic', () => {
   it('assignmentMode Manual: a pool hands out addresses only when asked for by name or CIDR', async () => {
     const { ipam } = await setup(pool('auto', '10.4.0.0/24') + pool('manual', '10.5.0.0/24', ', assignmentMode: Manual') + node('n1'));
     assert.match((await ipam.autoAssign({ handle: 'a', attrs: {}, node: 'n1', num4: 1, num6: 0 })).ipv4[0]?.address ?? '', /^10\.4\.0\./);
-    assert.match((await ipam.autoAssign({ handle: 'b', attrs: {}, node: 'n1', num4: 1, num6: 0, pools: ['manual'] })).ipv4[0]?.address ?? '', /^10\.5\.0\./);
-    assert.match((await ipam.autoAssign({ handle: 'c', attrs: {}, node: 'n1', num4: 1, num6: 0, pools: ['10.5.0.0/24'] })).ipv4[0]?.address ?? '', /^10\.5\.0\./);
+    assert.match((await ipam.autoAssign({ handle: 'b', attrs: {}, node: 'n1', num4: 1, num6: 0, ipv4Pools: ['manual'] })).ipv4[0]?.address ?? '', /^10\.5\.0\./);
+    assert.match((await ipam.autoAssign({ handle: 'c', attrs: {}, node: 'n1', num4: 1, num6: 0, ipv4Pools: ['10.5.0.0/24'] })).ipv4[0]?.address ?? '', /^10\.5\.0\./);
+    // Reported (tortiectl on apply, the agent once): the annotations that would ask for it are not read.
+    const [manual] = await loadManifest(pool('manual', '10.5.0.0/24', ', assignmentMode: Manual'), 'm.yaml');
+    assert.ok(manual !== undefined);
+    assert.deepEqual(compatNotes(manual).map((n) => /IPPool\(manual\): spec\.assignmentMode: Manual: .*cni\.projectcalico\.org\/ipv4pools.*ipam\.ipv4_pools.*IP=/.test(n)), [true]);
     const only = await setup(pool('manual', '10.5.0.0/24', ', assignmentMode: Manual') + node('n1'));
     await assert.rejects(only.ipam.autoAssign({ handle: 'd', attrs: {}, node: 'n1', num4: 1, num6: 0 }), (e: unknown) => e instanceof IpamError && e.code === 'ipam-no-pool');
+  });
+
+  it('requested pools that do not exist, are disabled or of the other family are refused naming the pool', async () => {
+    const { ipam } = await setup(pool('auto', '10.4.0.0/24') + pool('dis', '10.5.0.0/24', ', disabled: true') + pool('v6', 'fd00:5::/64') + node('n1'));
+    const refused = (ipv4Pools: string[], re: RegExp) => assert.rejects(ipam.autoAssign({ handle: 'x', attrs: {}, node: 'n1', num4: 1, num6: 0, ipv4Pools }),
+      (e: unknown) => e instanceof IpamError && e.code === 'ipam-unknown-pool' && re.test(e.message));
+    await refused(['blue'], /requested IPv4 pool "blue" does not exist/);
+    await refused(['auto', '10.99.0.0/24'], /"10\.99\.0\.0\/24" does not exist/);
+    await refused(['dis'], /"dis" \(10\.5\.0\.0\/24\) is disabled/);
+    await refused(['v6'], /"v6" \(fd00:5::\/64\) is an IPv6 pool/);
+    assert.deepEqual(await ipam.addressesForHandle('x'), [], 'nothing assigned');
+    // A CIDR with host bits names the pool as libcalico-go's ParseCIDR does (masked).
+    assert.match((await ipam.autoAssign({ handle: 'y', attrs: {}, node: 'n1', num4: 1, num6: 0, ipv4Pools: ['10.4.0.9/24'] })).ipv4[0]?.address ?? '', /^10\.4\.0\./);
+  });
+
+  it('assignIp (CNI IP=): that address from any enabled pool, Manual included; refused when taken, outside pools, or another node\'s block under strictAffinity', async () => {
+    const { ipam, store, datastore } = await setup(pool('auto', '10.4.0.0/24', ', blockSize: 28') + pool('manual', '10.5.0.0/24', ', assignmentMode: Manual, blockSize: 28')
+      + pool('tun', '10.6.0.0/24', ', allowedUses: [Tunnel]') + node('n1') + node('n2'));
+    const r = await ipam.assignIp({ handle: 'a', attrs: attrs('a'), node: 'n1', ip: '10.5.0.20' });
+    assert.deepEqual(r, { ipv4: [{ address: '10.5.0.20', block: '10.5.0.16/28' }], ipv6: [] });
+    assert.deepEqual((await ipam.blocksForNode('n1')).map((b) => b.cidr), ['10.5.0.16/28'], 'its block claimed for the node');
+    assert.deepEqual(await ipam.assignIp({ handle: 'a', attrs: attrs('a'), node: 'n1', ip: '10.5.0.20', reuseHandle: true }),
+      { ipv4: [{ address: '10.5.0.20', block: '10.5.0.16/28' }], ipv6: [], reused: true }, 'a retried ADD gets it again');
+    const unavailable = (ip: string, node: string, re: RegExp, i = ipam) => assert.rejects(i.assignIp({ handle: `h-${ip}`, attrs: {}, node, ip }),
+      (e: unknown) => e instanceof IpamError && e.code === 'ipam-address-unavailable' && re.test(e.message));
+    await unavailable('10.5.0.20', 'n1', /10\.5\.0\.20 is already assigned \(handle a\)/);
+    await unavailable('10.77.0.1', 'n1', /not in any enabled IP pool/);
+    await unavailable('10.6.0.1', 'n1', /pool "tun", which does not allow use Workload/);
+    // Another node's block: borrowed without strictAffinity, refused with it.
+    assert.equal((await ipam.assignIp({ handle: 'b', attrs: {}, node: 'n2', ip: '10.5.0.21' })).ipv4[0]?.block, '10.5.0.16/28');
+    const strict = new Ipam({ store, datastore, logger: silentLogger() }, { strictAffinity: true });
+    await unavailable('10.5.0.22', 'n2', /block 10\.5\.0\.16\/28, affine to n1 \(strictAffinity\)/, strict);
+    // The block's FIFO queue no longer offers the requested addresses.
+    const next = await ipam.autoAssign({ handle: 'c', attrs: {}, node: 'n1', num4: 14, num6: 0, ipv4Pools: ['manual'] });
+    assert.ok(!next.ipv4.some((a) => a.address === '10.5.0.20' || a.address === '10.5.0.21'));
+    assert.deepEqual((await checkIpam({ store, datastore })).problems, []);
   });
 
   it('IPReservation: reserved addresses and CIDRs are never handed out, in any block; the rest of the block is', async () => {
@@ -79,14 +119,14 @@ describe('ipam logic', () => {
 
   it('requested pools are used as asked, selectors ignored (libcalico-go determinePools); pools need the use', async () => {
     const { ipam } = await setup(pool('rack9', '10.9.0.0/24', ", nodeSelector: \"rack == 'r9'\"") + pool('lb', '10.11.0.0/24', ', allowedUses: [LoadBalancer]') + node('n1', '{rack: r1}'));
-    assert.match((await ipam.autoAssign({ handle: 'r', attrs: {}, node: 'n1', num4: 1, num6: 0, pools: ['rack9'] })).ipv4[0]?.address ?? '', /^10\.9\.0\./);
-    await assert.rejects(ipam.autoAssign({ handle: 'l', attrs: {}, node: 'n1', num4: 1, num6: 0, pools: ['lb'] }), (e: unknown) => e instanceof IpamError && e.code === 'ipam-no-pool');
+    assert.match((await ipam.autoAssign({ handle: 'r', attrs: {}, node: 'n1', num4: 1, num6: 0, ipv4Pools: ['rack9'] })).ipv4[0]?.address ?? '', /^10\.9\.0\./);
+    await assert.rejects(ipam.autoAssign({ handle: 'l', attrs: {}, node: 'n1', num4: 1, num6: 0, ipv4Pools: ['lb'] }), (e: unknown) => e instanceof IpamError && e.code === 'ipam-no-pool');
   });
 
   it('namespaceSelector: matched on the namespace name (the labels Tortie knows); other labels only by explicit request, reported', async () => {
     const { ipam } = await setup(pool('prod', '10.6.0.0/24', ", namespaceSelector: \"projectcalico.org/name == 'prod'\"")
       + pool('team', '10.7.0.0/24', ", namespaceSelector: \"team == 'x'\"") + node('n1'));
-    const at = (ns: string, pools?: string[]) => ipam.autoAssign({ handle: `h-${ns}-${pools?.join() ?? ''}`, attrs: { pod: 'p', namespace: ns }, node: 'n1', num4: 1, num6: 0, ...(pools === undefined ? {} : { pools }) });
+    const at = (ns: string, pools?: string[]) => ipam.autoAssign({ handle: `h-${ns}-${pools?.join() ?? ''}`, attrs: { pod: 'p', namespace: ns }, node: 'n1', num4: 1, num6: 0, ...(pools === undefined ? {} : { ipv4Pools: pools }) });
     assert.match((await at('prod')).ipv4[0]?.address ?? '', /^10\.6\.0\./);
     await assert.rejects(at('dev'), (e: unknown) => e instanceof IpamError && e.code === 'ipam-no-pool');
     assert.match((await at('dev', ['team'])).ipv4[0]?.address ?? '', /^10\.7\.0\./);

@@ -44,6 +44,8 @@ export class NodeLab {
   readonly nodes = new Map<string, LabNode>();
   /** Extra keys for the plugin's network configuration (etcd_endpoints, agent_wait_ms, ...). */
   cniConfigExtra: Record<string, unknown> = {};
+  /** Extra `KEY=VALUE` pairs appended to CNI_ARGS (e.g. `IP=10.0.0.5`). */
+  cniArgsExtra: string[] = [];
 
   constructor(name: string) {
     this.topo = new Topology(name);
@@ -169,7 +171,7 @@ export class NodeLab {
       agent_socket: join(node.dir, 'cni.sock'), mtu_file: join(node.dir, 'mtu'), ...this.cniConfigExtra };
     const env = [`CNI_COMMAND=${command}`, `CNI_CONTAINERID=ctr-${pod}`, 'CNI_IFNAME=eth0', 'CNI_PATH=/opt/cni/bin',
       `CNI_NETNS=${netns}`, `TORTIE_CNI_LOG=${join(node.dir, 'cni.log')}`,
-      `CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod}`];
+      `CNI_ARGS=${['IgnoreUnknown=1', 'K8S_POD_NAMESPACE=default', `K8S_POD_NAME=${pod}`, ...this.cniArgsExtra].join(';')}`];
     return { args: ['netns', 'exec', node.ns, 'env', ...env, process.execPath, CNI_MAIN], input: JSON.stringify(config) };
   }
 

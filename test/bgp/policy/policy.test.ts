@@ -1,6 +1,6 @@
 /**
  * Policy: prefix-list ge/le against a naive bit-by-bit implementation (fast-check), matchers,
- * actions, rule flow, errors naming the rule, and Calico BGPFilter semantics.
+ * actions, rule flow, errors naming the rule (Calico BGPFilter semantics: test/agent/calc/bgp-filter-rules.test.ts).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +8,6 @@ import fc from 'fast-check';
 import { maskBytes, parsePrefix, type Prefix } from '../../../common/prefix.js';
 import { compilePolicy } from '../../../bgp/policy/compile-policy.js';
 import { compilePrefixList, PolicyError } from '../../../bgp/policy/prefix-list.js';
-import { bgpFilterToPolicy } from '../../../bgp/policy/calico-bgp-filter.js';
 import type { PolicySubject, PrefixListEntry } from '../../../bgp/policy/policy.js';
 import type { PathAttributes } from '../../../bgp/wire/types.js';
 
@@ -114,36 +113,3 @@ describe('policy rules', () => {
   });
 });
 
-describe('Calico BGPFilter', () => {
-  const ev = (rules: Parameters<typeof bgpFilterToPolicy>[1], prefix: string, s: Partial<PolicySubject> = {}) =>
-    compilePolicy(bgpFilterToPolicy('f', rules, 4)).evaluate(p(prefix), base, { ...subj, ...s }).type;
-  it('Equal / NotEqual / In / NotIn with prefixLength, first match decides, no match accepts', () => {
-    assert.equal(ev([{ action: 'Reject', cidr: '10.0.0.0/8', matchOperator: 'Equal' }], '10.0.0.0/8'), 'reject');
-    assert.equal(ev([{ action: 'Reject', cidr: '10.0.0.0/8', matchOperator: 'Equal' }], '10.1.0.0/16'), 'accept');
-    assert.equal(ev([{ action: 'Reject', cidr: '10.0.0.0/8', matchOperator: 'NotEqual' }], '10.1.0.0/16'), 'reject');
-    assert.equal(ev([{ action: 'Reject', cidr: '10.0.0.0/8', matchOperator: 'In' }], '10.1.0.0/16'), 'reject');
-    assert.equal(ev([{ action: 'Reject', cidr: '10.0.0.0/8', matchOperator: 'In', prefixLength: { min: 24, max: 28 } }], '10.1.0.0/16'), 'accept');
-    assert.equal(ev([{ action: 'Reject', cidr: '10.0.0.0/8', matchOperator: 'In', prefixLength: { min: 24, max: 28 } }], '10.1.1.0/26'), 'reject');
-    assert.equal(ev([{ action: 'Reject', cidr: '10.0.0.0/8', matchOperator: 'NotIn' }], '192.168.0.0/16'), 'reject');
-    assert.equal(ev([{ action: 'Accept', cidr: '10.0.0.0/8', matchOperator: 'In' }, { action: 'Reject' }], '10.0.0.0/24'), 'accept');
-    assert.equal(ev([{ action: 'Accept', cidr: '10.0.0.0/8', matchOperator: 'In' }, { action: 'Reject' }], '11.0.0.0/24'), 'reject');
-  });
-  it('source RemotePeers, interface glob and peerType', () => {
-    assert.equal(ev([{ action: 'Reject', source: 'RemotePeers' }], '10.0.0.0/24', { sourceKind: 'local' }), 'accept');
-    assert.equal(ev([{ action: 'Reject', source: 'RemotePeers' }], '10.0.0.0/24'), 'reject');
-    assert.equal(ev([{ action: 'Reject', interface: '*.calico' }], '10.0.0.0/24', { sourceKind: 'local', interface: 'vxlan.calico' }), 'reject');
-    assert.equal(ev([{ action: 'Reject', interface: '*.calico' }], '10.0.0.0/24', { sourceKind: 'local', interface: 'eth0' }), 'accept');
-    assert.equal(ev([{ action: 'Reject', peerType: 'iBGP' }], '10.0.0.0/24'), 'accept');
-  });
-  it('operations on Accept rules; bad rules are refused with their position', () => {
-    const r = compilePolicy(bgpFilterToPolicy('f', [{ action: 'Accept', operations: [{ addCommunity: { value: '65000:7' } }, { prependASPath: { prefix: [65000] } }] }], 4)).evaluate(p('10.0.0.0/24'), base, subj);
-    assert.ok(r.type === 'accept');
-    assert.ok(r.attrs.communities?.includes((65000 << 16 | 7) >>> 0));
-    assert.deepEqual(r.attrs.asPath?.[0]?.asns.slice(0, 2), [65000, 65001]);
-    assert.throws(() => bgpFilterToPolicy('f', [{ action: 'Reject', cidr: '10.0.0.0/8' }], 4), /f\[0\].*cidr and matchOperator must be set together/);
-    assert.throws(() => bgpFilterToPolicy('f', [{ action: 'Reject', cidr: '10.0.0.300/8', matchOperator: 'In' }], 4), /f\[0\]\.cidr/);
-    assert.throws(() => bgpFilterToPolicy('f', [{ action: 'Reject', cidr: '2001:db8::/32', matchOperator: 'In' }], 4), /not IPv4/);
-    assert.throws(() => bgpFilterToPolicy('f', [{ action: 'Reject', operations: [{ addCommunity: { value: '1:2' } }] }], 4), /Accept rules only/);
-    assert.throws(() => bgpFilterToPolicy('f', [{ action: 'Accept', communities: { values: ['70000:1'] } }], 4), /16-bit/);
-  });
-});
