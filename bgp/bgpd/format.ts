@@ -65,12 +65,11 @@ export function formatProtocols(peers: readonly PeerStatus[], all: boolean): str
     }
     const fams = Object.keys(p.familyPrefixes);
     for (const f of fams.length ? fams : p.families.length ? p.families : ['ipv4-unicast']) {
-      const c = p.familyPrefixes[f] ?? { received: 0, accepted: 0 };
+      const c = p.familyPrefixes[f] ?? { received: 0, accepted: 0, exported: 0 };
       lines.push(`  Channel ${f === 'ipv6-unicast' ? 'ipv6' : f === 'ipv4-unicast' ? 'ipv4' : f}`);
       lines.push(`    State:          ${p.state === 'Established' && p.families.includes(f) ? 'UP' : 'DOWN'}`);
-      lines.push(`    Routes:         ${c.accepted} imported, ${c.received - c.accepted} filtered${fams.length <= 1 ? `, ${p.prefixes.advertised} exported` : ''}`);
+      lines.push(`    Routes:         ${c.accepted} imported, ${c.received - c.accepted} filtered, ${c.exported} exported`);
     }
-    if (fams.length > 1) lines.push(`  Exported (all channels): ${p.prefixes.advertised}`);
     lines.push(`  Prefixes:         ${p.prefixes.received} received, ${p.prefixes.accepted} accepted, ${p.prefixes.advertised} advertised`);
     lines.push('');
   }

@@ -117,8 +117,8 @@ export interface PeerStatus {
   readonly outQueueBytes: number;
   readonly families: readonly string[];
   readonly prefixes: { readonly received: number; readonly accepted: number; readonly advertised: number };
-  /** Received/accepted per family (filtered = received - accepted). */
-  readonly familyPrefixes: Readonly<Record<string, { readonly received: number; readonly accepted: number }>>;
+  /** Received/accepted/exported per family (filtered = received - accepted; birdc's per-channel "Routes:" line). */
+  readonly familyPrefixes: Readonly<Record<string, { readonly received: number; readonly accepted: number; readonly exported: number }>>;
   /** Messages by type (OPEN, UPDATE, NOTIFICATION, KEEPALIVE, ROUTE-REFRESH), over the peer's current session. */
   readonly messageTypes?: { readonly in: MessageTypeCounts; readonly out: MessageTypeCounts };
   readonly establishedTransitions: number;
@@ -165,7 +165,7 @@ export function peerStatus(p: Peer, speakerAsn: number, advertised: number): Pee
     inQueueBytes: st.receivedBytes, outQueueBytes: st.queuedBytes,
     families: (n?.families ?? []).map((f) => (f.afi === 2 ? 'ipv6-unicast' : 'ipv4-unicast')),
     prefixes: { received: p.adjIn?.received ?? 0, accepted: p.adjIn?.accepted ?? 0, advertised },
-    familyPrefixes: familyPrefixes(p),
+    familyPrefixes: familyPrefixes(p, advertised),
     messageTypes: st.messageTypes,
     establishedTransitions: t.establishedTransitions,
     messages: {
@@ -385,12 +385,14 @@ function formatAddPath(a: AddPathNegotiated): string {
   return `${formatAfiSafi(a)} ${dirs.join('/')}`;
 }
 
-function familyPrefixes(p: Peer): Record<string, { received: number; accepted: number }> {
+/** `advertised`: the peer's exported total; its update group counts the IPv6 part, the rest is IPv4. */
+function familyPrefixes(p: Peer, advertised: number): Record<string, { received: number; accepted: number; exported: number }> {
   const a = p.adjIn;
   const fams = p.established?.negotiated.families.map((f) => (f.afi === 2 ? 6 : 4) as 4 | 6) ?? [];
-  const out: Record<string, { received: number; accepted: number }> = {};
+  const v6 = p.established?.group?.ug.advertised6(p.config.name) ?? 0;
+  const out: Record<string, { received: number; accepted: number; exported: number }> = {};
   for (const f of new Set<4 | 6>([...fams, ...(a && a.receivedOf(4) > 0 ? [4 as const] : []), ...(a && a.receivedOf(6) > 0 ? [6 as const] : [])])) {
-    out[`ipv${f}-unicast`] = { received: a?.receivedOf(f) ?? 0, accepted: a?.acceptedOf(f) ?? 0 };
+    out[`ipv${f}-unicast`] = { received: a?.receivedOf(f) ?? 0, accepted: a?.acceptedOf(f) ?? 0, exported: f === 6 ? v6 : advertised - v6 };
   }
   return out;
 }
