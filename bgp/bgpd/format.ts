@@ -92,6 +92,11 @@ const family = (r: RouteView): number => (r.prefix.includes(':') ? 6 : 4);
  * birdc's route listing for routes that arrive in batches, already in network order (the
  * daemon streams them so): a table header when the family changes, the network printed once
  * for its paths. Keeps only the last family and network between batches.
+ * Multipath: this is the BGP table, so each path keeps its own line and `*` marks the best, as
+ * in birdc's `show route` of BIRD's master table (scripts reading birdc keep working); the other
+ * members of the equal-cost set the kernel gets are marked `=` (FRR's multipath mark) and say so
+ * in the `all` form. BIRD merges paths only on export to its kernel protocol, which is where it
+ * prints one route with several `via` lines; the kernel's own `ip route` shows the same here.
  */
 export class RouteFormatter {
   private fam = 0;
@@ -108,7 +113,7 @@ export class RouteFormatter {
       const head = r.prefix === this.last ? ''.padEnd(20) : r.prefix.padEnd(20);
       this.last = r.prefix;
       const src = r.from === 'local' ? 'static' : 'unicast';
-      lines.push(`${head} ${src} [${r.from} ${hms(r.since)}${r.pathId !== undefined ? ` path ${r.pathId}` : ''}${r.stale ? ' stale' : ''}]${r.best ? ' *' : ''} (100) [${r.asPath.length ? `AS${r.asPath[r.asPath.length - 1]}` : ''}${ORIGIN_CHAR[r.origin]}]`);
+      lines.push(`${head} ${src} [${r.from} ${hms(r.since)}${r.pathId !== undefined ? ` path ${r.pathId}` : ''}${r.stale ? ' stale' : ''}]${r.best ? ' *' : r.multipath ? ' =' : ''} (100) [${r.asPath.length ? `AS${r.asPath[r.asPath.length - 1]}` : ''}${ORIGIN_CHAR[r.origin]}]`);
       if (r.from !== 'local') lines.push(`\tvia ${r.nextHop}`);
       if (!this.all) continue;
       lines.push(`\tType: ${r.from === 'local' ? 'static' : 'BGP'} univ`);
@@ -126,6 +131,7 @@ export class RouteFormatter {
       if (r.clusterList?.length) lines.push(`\tBGP.cluster_list: ${r.clusterList.join(' ')}`);
       for (const u of r.unknownAttributes ?? []) lines.push(`\tBGP.unknown: ${u}`);
       lines.push(this.filtered ? `\tFiltered: ${r.reason}` : `\tBest: ${r.best ? 'yes' : 'no'} (${r.reason})`);
+      if (r.multipath) lines.push('\tMultipath: yes (in the equal-cost set installed with the best path)');
     }
     return lines;
   }

@@ -59,6 +59,8 @@ export interface RouteView {
   readonly stale?: true;
   /** The path identifier the peer gave it (ADD-PATH receive, RFC 7911); absent when 0. */
   readonly pathId?: number;
+  /** In the prefix's multipath set of two or more equal paths (SpeakerConfig.multipath), the best one included: what ECMP installs. */
+  readonly multipath?: true;
 }
 
 export interface BestPathChange {
@@ -231,10 +233,12 @@ export function routesOf(src: RouteSource, prefix: Prefix, key = formatPrefix(pr
     return [routeView(src, prefix, key, only, best, best ? 'only route' : 'not selected')];
   }
   const ex = rib.explain(prefix);
+  const set = rib.ecmp(prefix);
+  const inSet = (r: Route): boolean => set.length > 1 && set.includes(r);
   const out: RouteView[] = [];
   const first = ex.losers[0];
-  if (ex.best) out.push(routeView(src, prefix, key, ex.best, true, first ? STEP_REASON[first.step] : 'only route'));
-  for (const l of ex.losers) out.push(routeView(src, prefix, key, l.route, false, STEP_REASON[l.step]));
+  if (ex.best) out.push(routeView(src, prefix, key, ex.best, true, first ? STEP_REASON[first.step] : 'only route', inSet(ex.best)));
+  for (const l of ex.losers) out.push(routeView(src, prefix, key, l.route, false, STEP_REASON[l.step], inSet(l.route)));
   return out;
 }
 
@@ -245,7 +249,7 @@ export function bestReason(rib: LocRib, prefix: Prefix): string {
   return first ? STEP_REASON[first.step] : 'only route';
 }
 
-export function routeView(src: RouteSource, prefix: Prefix, key: string, r: Route, best: boolean, reason: string): RouteView {
+export function routeView(src: RouteSource, prefix: Prefix, key: string, r: Route, best: boolean, reason: string, multipath = false): RouteView {
   const s = r.source;
   const local = s.kind === 'local';
   const peer = local ? undefined : src.peers.get(s.id);
@@ -257,6 +261,7 @@ export function routeView(src: RouteSource, prefix: Prefix, key: string, r: Rout
     since: local ? (src.originatedSince(key) ?? 0) : r.since > 0 ? r.since : (peer?.routesSince ?? 0),
     ...(peer?.adjIn !== undefined && peer.adjIn.staleCount > 0 && peer.adjIn.isStale(prefix) ? { stale: true as const } : {}),
     ...(r.pathId !== 0 ? { pathId: r.pathId } : {}),
+    ...(multipath ? { multipath: true as const } : {}),
   };
 }
 
@@ -291,7 +296,7 @@ export function bestPathChange(src: RouteSource, prefix: Prefix, best: Route | u
   const key = formatPrefix(prefix);
   return {
     prefix: key, best: best ? routeView(src, prefix, key, best, true, bestReason(src.rib, prefix)) : undefined,
-    ...(set.length > 1 ? { multipath: set.map((r) => routeView(src, prefix, key, r, r === best, r === best ? 'best' : 'multipath')) } : {}),
+    ...(set.length > 1 ? { multipath: set.map((r) => routeView(src, prefix, key, r, r === best, r === best ? 'best' : 'multipath', true)) } : {}),
   };
 }
 
