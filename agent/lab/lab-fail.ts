@@ -9,7 +9,7 @@
  * (`ip -ts monitor route` timestamps), then heals and waits until the routes are back.
  */
 import { TortieError } from '../../common/errors.js';
-import type { LabState, Progress } from './lab.js';
+import { torExternalRoute, type LabState, type Progress } from './lab.js';
 import { alive, readPid, run, runIn, tryRun, tryRunIn } from './lab-host.js';
 import { torNetnsOf, type NodePlan, type TorIndex } from './lab-plan.js';
 import { RouteMonitor, agentRoutes, waitUntil, type KernelRoute } from './lab-watch.js';
@@ -75,11 +75,12 @@ export function failTor(state: LabState, tor: TorIndex): string[] {
   return all;
 }
 
-/** `tortie-lab heal-tor 1|2`: its links up again. */
+/** `tortie-lab heal-tor 1|2`: its links up again, and its route to the outside network (flushed with its link). */
 export function healTor(state: LabState, tor: TorIndex): string[] {
   const ns = torNetnsOf(state.plan, tor);
   const all = links(ns);
   for (const l of all) run('ip', ['-n', ns, 'link', 'set', l, 'up']);
+  torExternalRoute(state.plan, tor);
   return all;
 }
 

@@ -96,10 +96,15 @@ function makeDualTor(plan: LabPlan): void {
     run('ip', ['-n', ns, 'link', 'set', 'ext0', 'up']);
     run('ip', ['-n', ext, 'addr', 'add', `10.199.${t}.2/30`, 'dev', `eth${t}`]);
     run('ip', ['-n', ext, 'link', 'set', `eth${t}`, 'up']);
-    run('ip', ['-n', ns, 'route', 'add', EXTERNAL_CIDR, 'via', `10.199.${t}.2`]);
+    torExternalRoute(plan, t);
     run('ip', ['-n', ext, 'route', 'add', `10.${99 + t}.0.0/16`, 'via', `10.199.${t}.1`]);
   }
   run('ip', ['-n', ext, 'route', 'add', POOL_CIDR, 'nexthop', 'via', '10.199.1.1', 'nexthop', 'via', '10.199.2.1']);
+}
+
+/** A ToR's route to the outside network (its admin-down links, `fail-tor`, flush it: `heal-tor` puts it back). */
+export function torExternalRoute(plan: LabPlan, tor: TorIndex): void {
+  run('ip', ['-n', torNetnsOf(plan, tor), 'route', 'replace', EXTERNAL_CIDR, 'via', `10.199.${tor}.2`]);
 }
 
 function makeTopology(plan: LabPlan, say: Progress): void {
