@@ -9,9 +9,9 @@
  * (`ip -ts monitor route` timestamps), then heals and waits until the routes are back.
  */
 import { TortieError } from '../../common/errors.js';
-import type { LabState, Progress } from './lab.js';
+import { torExternalRoute, type LabState, type Progress } from './lab.js';
 import { alive, readPid, run, runIn, tryRun, tryRunIn } from './lab-host.js';
-import type { NodePlan } from './lab-plan.js';
+import { torNetnsOf, type NodePlan, type TorIndex } from './lab-plan.js';
 import { RouteMonitor, agentRoutes, waitUntil, type KernelRoute } from './lab-watch.js';
 import { spawnSync } from 'node:child_process';
 
@@ -55,6 +55,33 @@ export function healNode(state: LabState, node: NodePlan): string[] {
   if (pid !== undefined && alive(pid) && processState(pid) === 'T') { process.kill(pid, 'SIGCONT'); undone.push('freeze'); }
   if (tryRunIn(node.netns, 'nft', ['delete', 'table', 'inet', DROP_TABLE]).status === 0) undone.push('drop');
   return undone;
+}
+
+/** Every link of a namespace but lo. */
+function links(ns: string): string[] {
+  const r = tryRun('ip', ['-n', ns, '-j', 'link', 'show']);
+  return (JSON.parse(r.stdout || '[]') as Array<{ ifname?: string }>).map((l) => l.ifname ?? '').filter((n) => n !== '' && n !== 'lo');
+}
+
+/**
+ * `tortie-lab fail-tor 1|2`: a ToR dies as a switch does, every link of its namespace down. Its
+ * BGP and BFD sessions time out, the nodes' uplinks to it lose carrier; the nodes narrow their
+ * ECMP routes to the other ToR. tor1 also carries etcd and the mesh: fail tor2 to watch ECMP alone.
+ */
+export function failTor(state: LabState, tor: TorIndex): string[] {
+  const ns = torNetnsOf(state.plan, tor);
+  const all = links(ns);
+  for (const l of all) run('ip', ['-n', ns, 'link', 'set', l, 'down']);
+  return all;
+}
+
+/** `tortie-lab heal-tor 1|2`: its links up again, and its route to the outside network (flushed with its link). */
+export function healTor(state: LabState, tor: TorIndex): string[] {
+  const ns = torNetnsOf(state.plan, tor);
+  const all = links(ns);
+  for (const l of all) run('ip', ['-n', ns, 'link', 'set', l, 'up']);
+  torExternalRoute(state.plan, tor);
+  return all;
 }
 
 function processState(pid: number): string | undefined {

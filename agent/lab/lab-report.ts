@@ -4,6 +4,7 @@ import { TortieError, describeError } from '../../common/errors.js';
 import { parseNodeStatusResponse, type NodeStatusResponse } from '../ctl/node-status-protocol.js';
 import { type LabState, type Progress, readState, torDir } from './lab.js';
 import { alive, readPid, tryRunIn } from './lab-host.js';
+import { EXTERNAL_CIDR, torNetnsOf, type TorIndex } from './lab-plan.js';
 import { formatMatrix, formatRouteKinds, pingMatrix, routeKinds, type PingResult } from './ping-matrix.js';
 
 export function requireState(stateDir: string): LabState {
@@ -59,13 +60,14 @@ export function nodeStatus(socketPath: string, timeoutMs = 3000): Promise<NodeSt
 }
 
 /** The ToR's BGP neighbours as vtysh (FRR) or birdc (BIRD) report them. */
-export function torSessions(state: LabState): string {
-  const dir = torDir(state.plan);
+export function torSessions(state: LabState, tor: TorIndex = 1): string {
+  const dir = torDir(state.plan, tor);
+  const ns = torNetnsOf(state.plan, tor);
   if (state.options.tor === 'bird') {
-    const r = tryRunIn(state.plan.torNetns, 'birdc', ['-s', `${dir}/bird.ctl`, 'show', 'protocols']);
+    const r = tryRunIn(ns, 'birdc', ['-s', `${dir}/bird.ctl`, 'show', 'protocols']);
     return r.status === 0 ? r.stdout.trimEnd() : `birdc failed: ${r.stderr.trim()}`;
   }
-  const r = tryRunIn(state.plan.torNetns, 'vtysh', ['--vty_socket', dir, '-c', 'show bgp summary json']);
+  const r = tryRunIn(ns, 'vtysh', ['--vty_socket', dir, '-c', 'show bgp summary json']);
   if (r.status !== 0) return `vtysh failed: ${r.stderr.trim()}`;
   const sum = JSON.parse(r.stdout) as { ipv4Unicast?: { peers?: Record<string, { state?: string; pfxRcd?: number; peerUptime?: string }> } };
   const peers = Object.entries(sum.ipv4Unicast?.peers ?? {});
@@ -91,6 +93,13 @@ export async function status(state: LabState, say: Progress): Promise<boolean> {
     }
   }
   say(`ToR ${state.plan.torNetns} (${state.options.tor}) sessions:\n${torSessions(state)}`);
+  if (state.plan.tor2Netns !== undefined) {
+    say(`ToR ${state.plan.tor2Netns} (${state.options.tor}) sessions:\n${torSessions(state, 2)}`);
+    for (const n of state.plan.nodes) {
+      const r = tryRunIn(n.netns, 'ip', ['route', 'show', EXTERNAL_CIDR]);
+      say(`${n.name} ECMP towards both ToRs:\n${r.stdout.trimEnd().split('\n').map((l) => `  ${l}`).join('\n')}`);
+    }
+  }
   say(formatRouteKinds(state.plan.nodes.map((n) => routeKinds(n.netns))));
   for (const n of state.plan.nodes) {
     const r = tryRunIn(n.netns, 'ip', ['route', 'show', 'proto', '80']);

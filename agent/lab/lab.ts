@@ -11,8 +11,8 @@ import { stringify } from 'yaml';
 import { TortieError, describeError } from '../../common/errors.js';
 import { unixAgentClient } from '../cni/agent-client.js';
 import {
-  type LabOptions, type LabPlan, type NodePlan, type PodPlan, ETCD_ADDRESS, ETCD_TOR_ADDRESS, SUBNETS,
-  birdConfig, frrBfddConfig, frrBgpdConfig, frrZebraConfig, labResources, planLab, subnetGateway,
+  type LabOptions, type LabPlan, type NodePlan, type PodPlan, type TorIndex, ETCD_ADDRESS, ETCD_TOR_ADDRESS, EXTERNAL_ADDRESS, EXTERNAL_CIDR, POOL_CIDR, SUBNETS,
+  birdConfig, frrBfddConfig, frrBgpdConfig, frrZebraConfig, labResources, planLab, torGateway, torNetnsOf,
 } from './lab-plan.js';
 import {
   alive, hasCommand, listNamespaces, namespaceExists, namespacePids, readPid, run, runIn, startDetached, stopPid, tryRun, tryRunIn,
@@ -62,18 +62,58 @@ function requireTools(tor: LabOptions['tor']): void {
   }
 }
 
+/** A ToR namespace's forwarding and its bridges, one per node subnet. */
+function makeTor(ns: string, tor: TorIndex): void {
+  runIn(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+  for (let s = 1; s <= SUBNETS; s++) {
+    run('ip', ['-n', ns, 'link', 'add', `br${s}`, 'type', 'bridge']);
+    run('ip', ['-n', ns, 'addr', 'add', `${torGateway(tor, s)}/24`, 'dev', `br${s}`]);
+    run('ip', ['-n', ns, 'link', 'set', `br${s}`, 'up']);
+  }
+}
+
+/**
+ * Dual ToR: each node's eth1 on tor2's bridge, and <p>-ext behind both ToRs. Its way back to the
+ * nodes' uplinks goes to the ToR of that uplink; to the pods over both (ECMP, as the nodes do), a
+ * ToR whose link is down skipped (ignore_routes_with_linkdown), so a failed ToR costs no replies.
+ */
+function makeDualTor(plan: LabPlan): void {
+  const tor2 = torNetnsOf(plan, 2), ext = plan.extNetns!;
+  makeTor(tor2, 2);
+  for (const n of plan.nodes) {
+    const u = n.uplink2!;
+    run('ip', ['link', 'add', 'eth1', 'netns', n.netns, 'type', 'veth', 'peer', 'name', n.torIfname, 'netns', tor2]);
+    run('ip', ['-n', tor2, 'link', 'set', n.torIfname, 'master', `br${n.subnet}`, 'up']);
+    run('ip', ['-n', n.netns, 'addr', 'add', `${u.address}/${n.prefixLength}`, 'dev', 'eth1']);
+    run('ip', ['-n', n.netns, 'link', 'set', 'eth1', 'up']);
+  }
+  runIn(ext, 'sysctl', ['-qw', 'net.ipv4.conf.all.ignore_routes_with_linkdown=1']);
+  run('ip', ['-n', ext, 'addr', 'add', `${EXTERNAL_ADDRESS}/32`, 'dev', 'lo']);
+  for (const t of [1, 2] as const) {
+    const ns = torNetnsOf(plan, t);
+    run('ip', ['link', 'add', 'ext0', 'netns', ns, 'type', 'veth', 'peer', 'name', `eth${t}`, 'netns', ext]);
+    run('ip', ['-n', ns, 'addr', 'add', `10.199.${t}.1/30`, 'dev', 'ext0']);
+    run('ip', ['-n', ns, 'link', 'set', 'ext0', 'up']);
+    run('ip', ['-n', ext, 'addr', 'add', `10.199.${t}.2/30`, 'dev', `eth${t}`]);
+    run('ip', ['-n', ext, 'link', 'set', `eth${t}`, 'up']);
+    torExternalRoute(plan, t);
+    run('ip', ['-n', ext, 'route', 'add', `10.${99 + t}.0.0/16`, 'via', `10.199.${t}.1`]);
+  }
+  run('ip', ['-n', ext, 'route', 'add', POOL_CIDR, 'nexthop', 'via', '10.199.1.1', 'nexthop', 'via', '10.199.2.1']);
+}
+
+/** A ToR's route to the outside network (its admin-down links, `fail-tor`, flush it: `heal-tor` puts it back). */
+export function torExternalRoute(plan: LabPlan, tor: TorIndex): void {
+  run('ip', ['-n', torNetnsOf(plan, tor), 'route', 'replace', EXTERNAL_CIDR, 'via', `10.199.${tor}.2`]);
+}
+
 function makeTopology(plan: LabPlan, say: Progress): void {
-  for (const ns of [plan.torNetns, plan.etcdNetns, ...plan.nodes.map((n) => n.netns)]) {
+  for (const ns of [plan.torNetns, ...(plan.tor2Netns !== undefined ? [plan.tor2Netns, plan.extNetns!] : []), plan.etcdNetns, ...plan.nodes.map((n) => n.netns)]) {
     run('ip', ['netns', 'add', ns]);
     run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
   }
   const tor = plan.torNetns;
-  runIn(tor, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
-  for (let s = 1; s <= SUBNETS; s++) {
-    run('ip', ['-n', tor, 'link', 'add', `br${s}`, 'type', 'bridge']);
-    run('ip', ['-n', tor, 'addr', 'add', `${subnetGateway(s)}/24`, 'dev', `br${s}`]);
-    run('ip', ['-n', tor, 'link', 'set', `br${s}`, 'up']);
-  }
+  makeTor(tor, 1);
   run('ip', ['link', 'add', 'eth0', 'netns', plan.etcdNetns, 'type', 'veth', 'peer', 'name', 'etcd0', 'netns', tor]);
   run('ip', ['-n', tor, 'addr', 'add', `${ETCD_TOR_ADDRESS}/30`, 'dev', 'etcd0']);
   run('ip', ['-n', tor, 'link', 'set', 'etcd0', 'up']);
@@ -88,7 +128,11 @@ function makeTopology(plan: LabPlan, say: Progress): void {
     run('ip', ['-n', n.netns, 'route', 'add', 'default', 'via', n.gateway]);
     runIn(n.netns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
   }
+  if (plan.tor2Netns !== undefined) makeDualTor(plan);
   say(`topology: ${plan.torNetns} (bridges br1 10.100.1.0/24, br2 10.100.2.0/24), ${plan.etcdNetns}, ${plan.nodes.map((n) => `${n.name} ${n.address}`).join(', ')}`);
+  if (plan.tor2Netns !== undefined) {
+    say(`topology: ${plan.tor2Netns} (bridges 10.101.1.0/24, 10.101.2.0/24, each node's eth1), ${plan.extNetns} ${EXTERNAL_ADDRESS} behind both ToRs (${EXTERNAL_CIDR}, ECMP on each node)`);
+  }
 }
 
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
@@ -135,36 +179,39 @@ export function ctl(plan: LabPlan, args: readonly string[], input?: string): str
 function applyResources(plan: LabPlan, say: Progress): void {
   const docs = labResources(plan);
   ctl(plan, ['apply', '-f', '-'], docs.map((d) => stringify(d)).join('---\n'));
-  say(`datastore: ${plan.options.bfd === true ? 'BFDProfile lab-bfd (100 ms x 3) on the mesh and the ToR peers, ' : ''}BGPConfiguration default (AS 64512, mesh on), IPPool lab-pool 10.244.0.0/16 vxlanMode CrossSubnet${plan.options.encap === 'udp' ? ' over the UDP backend' : ''}, ${plan.nodes.length} BGPPeers to the ToR`);
+  say(`datastore: ${plan.options.bfd === true ? 'BFDProfile lab-bfd (100 ms x 3) on the mesh and the ToR peers, ' : ''}BGPConfiguration default (AS 64512, mesh on), IPPool lab-pool 10.244.0.0/16 vxlanMode CrossSubnet${plan.options.encap === 'udp' ? ' over the UDP backend' : ''}, ${plan.nodes.length} BGPPeers to the ToR${plan.tor2Netns !== undefined ? ` and ${plan.nodes.length} to tor2` : ''}`);
 }
 
-export function torDir(plan: LabPlan): string {
-  return `${plan.options.stateDir}/tor`;
+/** Where ToR 1 (or 2) keeps its config, sockets and logs. */
+export function torDir(plan: LabPlan, tor: TorIndex = 1): string {
+  return `${plan.options.stateDir}/${tor === 1 ? 'tor' : 'tor2'}`;
 }
 
-async function startTor(plan: LabPlan, say: Progress): Promise<void> {
-  const dir = torDir(plan);
+async function startTor(plan: LabPlan, say: Progress, tor: TorIndex = 1): Promise<void> {
+  const dir = torDir(plan, tor);
+  const ns = torNetnsOf(plan, tor);
   mkdirSync(dir, { recursive: true });
   if (plan.options.tor === 'bird') {
-    writeFileSync(`${dir}/bird.conf`, birdConfig(plan));
-    runIn(plan.torNetns, 'bird', ['-c', `${dir}/bird.conf`, '-s', `${dir}/bird.ctl`, '-P', `${dir}/bird.pid`]);
-    say(`ToR: BIRD in ${plan.torNetns}, AS 65000${plan.options.bfd === true ? ', protocol bfd' : ''}`);
+    writeFileSync(`${dir}/bird.conf`, birdConfig(plan, tor));
+    runIn(ns, 'bird', ['-c', `${dir}/bird.conf`, '-s', `${dir}/bird.ctl`, '-P', `${dir}/bird.pid`]);
+    say(`ToR: BIRD in ${ns}, AS 65000${plan.options.bfd === true ? ', protocol bfd' : ''}`);
     return;
   }
   chownSync(dir, uid('frr'), gid('frr'));
   chmodSync(plan.options.stateDir, 0o755);
-  writeFileSync(`${dir}/zebra.conf`, frrZebraConfig(plan, `${dir}/zebra.log`));
-  writeFileSync(`${dir}/bgpd.conf`, frrBgpdConfig(plan, `${dir}/bgpd.log`));
+  writeFileSync(`${dir}/zebra.conf`, frrZebraConfig(plan, `${dir}/zebra.log`, tor));
+  writeFileSync(`${dir}/bgpd.conf`, frrBgpdConfig(plan, `${dir}/bgpd.log`, tor));
   const common = ['-z', `${dir}/zserv.api`, '--vty_socket', dir, '-u', 'frr', '-g', 'frr'];
-  runIn(plan.torNetns, '/usr/lib/frr/zebra', ['-d', '-f', `${dir}/zebra.conf`, '-i', `${dir}/zebra.pid`, ...common]);
+  runIn(ns, '/usr/lib/frr/zebra', ['-d', '-f', `${dir}/zebra.conf`, '-i', `${dir}/zebra.pid`, ...common]);
   await waitFor('zebra', 10_000, () => (existsSync(`${dir}/zserv.api`) ? true : undefined));
   if (plan.options.bfd === true) {
-    writeFileSync(`${dir}/bfdd.conf`, frrBfddConfig(plan, `${dir}/bfdd.log`));
-    runIn(plan.torNetns, '/usr/lib/frr/bfdd', ['-d', '-f', `${dir}/bfdd.conf`, '-i', `${dir}/bfdd.pid`, '--bfdctl', `${dir}/bfdd.sock`, ...common]);
+    writeFileSync(`${dir}/bfdd.conf`, frrBfddConfig(plan, `${dir}/bfdd.log`, tor));
+    runIn(ns, '/usr/lib/frr/bfdd', ['-d', '-f', `${dir}/bfdd.conf`, '-i', `${dir}/bfdd.pid`, '--bfdctl', `${dir}/bfdd.sock`, ...common]);
   }
-  runIn(plan.torNetns, '/usr/lib/frr/bgpd', ['-d', '-f', `${dir}/bgpd.conf`, '-i', `${dir}/bgpd.pid`, ...common]);
-  await waitFor('bgpd', 10_000, () => (tryRunIn(plan.torNetns, 'vtysh', ['--vty_socket', dir, '-c', 'show bgp summary json']).status === 0 ? true : undefined));
-  say(`ToR: FRR (zebra + bgpd${plan.options.bfd === true ? ' + bfdd' : ''}) in ${plan.torNetns}, AS 65000, peers ${plan.nodes.map((n) => n.address).join(' ')}`);
+  runIn(ns, '/usr/lib/frr/bgpd', ['-d', '-f', `${dir}/bgpd.conf`, '-i', `${dir}/bgpd.pid`, ...common]);
+  await waitFor('bgpd', 10_000, () => (tryRunIn(ns, 'vtysh', ['--vty_socket', dir, '-c', 'show bgp summary json']).status === 0 ? true : undefined));
+  const peers = plan.nodes.map((n) => (tor === 1 ? n.address : n.uplink2?.address ?? ''));
+  say(`ToR: FRR (zebra + bgpd${plan.options.bfd === true ? ' + bfdd' : ''}) in ${ns}, AS 65000, peers ${peers.join(' ')}`);
 }
 
 function uid(user: string): number {
@@ -286,11 +333,12 @@ export async function up(options: LabOptions, say: Progress): Promise<LabState> 
   mkdirSync(options.stateDir, { recursive: true });
   const state: LabState = { options, plan, pods: [] };
   writeState(state);
-  say(`lab: ${options.nodes} nodes on ${SUBNETS} subnets, ${options.podsPerNode} pods per node, ToR ${options.tor}; state in ${options.stateDir}`);
+  say(`lab: ${options.nodes} nodes on ${SUBNETS} subnets, ${options.podsPerNode} pods per node, ${options.tors === 2 ? 'two ToRs' : 'ToR'} ${options.tor}; state in ${options.stateDir}`);
   makeTopology(plan, say);
   await startEtcd(plan, say);
   applyResources(plan, say);
   await startTor(plan, say);
+  if (plan.tor2Netns !== undefined) await startTor(plan, say, 2);
   for (const n of plan.nodes) say(`tortie-node: ${n.name} started (pid ${startNode(n)}, log ${n.logFile})`);
   await Promise.all(plan.nodes.map((n) => waitNodeReady(n)));
   say(`tortie-node: all ${plan.nodes.length} nodes serve cni.sock`);
@@ -307,7 +355,7 @@ export async function up(options: LabOptions, say: Progress): Promise<LabState> 
 export async function down(stateDir: string, prefix: string, say: Progress): Promise<void> {
   let state: LabState | undefined;
   try { state = readState(stateDir); } catch { state = undefined; }
-  const ours = (ns: string): boolean => ns.startsWith(`${prefix}-`) && /-(node\d+|tor|etcd|pod\d+-\d+)$/.test(ns);
+  const ours = (ns: string): boolean => ns.startsWith(`${prefix}-`) && /-(node\d+|tor2?|ext|etcd|pod\d+-\d+)$/.test(ns);
   const namespaces = new Set([...(state?.plan.namespaces ?? []), ...listNamespaces().filter(ours)]);
   const present = [...namespaces].filter((ns) => listNamespaces().includes(ns));
   // tortie-node first (SIGTERM: clean Cease to its peers), then the rest of what runs in our namespaces.

@@ -6,6 +6,7 @@
  *   tortie-lab status                                       nodes, BGP sessions, routes
  *   tortie-lab restart NODE [--kill] [--upgrade [DIST]]    restart one agent; lost packets, withdrawals, re-convergence
  *   tortie-lab fail NODE link|freeze|drop                   kill a node (lab-fail.ts); `heal NODE` undoes it
+ *   tortie-lab fail-tor 1|2, heal-tor 1|2                   a ToR of a dual-ToR lab (`up --tors 2`) down / up
  *   tortie-lab down                                         remove everything (idempotent)
  * Progress and results are plain lines on stdout; errors on stderr with exit 1.
  */
@@ -16,7 +17,7 @@ import { check, requireState, status } from './lab-report.js';
 import { resolve } from 'node:path';
 import type { LabEncap, TorKind } from './lab-plan.js';
 import { findNode, formatRestart, restartNode } from './lab-restart.js';
-import { FAIL_MODES, failNode, healNode, type FailMode } from './lab-fail.js';
+import { FAIL_MODES, failNode, failTor, healNode, healTor, type FailMode } from './lab-fail.js';
 
 process.noDeprecation = true;
 // `tortie-lab status | head`: a closed stdout ends the output, not the process with a stack.
@@ -49,12 +50,14 @@ function build(setExit: (code: number) => void): Command {
     .option('--tor <kind>', 'ToR BGP router: frr or bird', 'frr')
     .option('--encap <kind>', 'cross-subnet encapsulation: vxlan (kernel) or udp (the userspace UDP backend)', 'vxlan')
     .option('--no-bfd', 'no BFD (default: 100 ms x 3 on the mesh and towards the ToR)')
+    .option('--tors <n>', 'ToRs: 1, or 2 (a second uplink per node, and 10.200.0.0/24 behind both: ECMP on every node)', int('--tors'), 1)
     .option('--converge-timeout <ms>', 'how long to wait for every pod to reach every pod', int('--converge-timeout'), 60_000)
-    .action(async (o: { nodes: number; pods: number; tor: string; encap: string; bfd: boolean; convergeTimeout: number }) => {
+    .action(async (o: { nodes: number; pods: number; tor: string; encap: string; bfd: boolean; tors: number; convergeTimeout: number }) => {
       const c = opts();
       let state;
       try {
-        state = await up({ prefix: c.prefix, stateDir: c.stateDir, nodes: o.nodes, podsPerNode: o.pods, tor: o.tor as TorKind, encap: o.encap as LabEncap, bfd: o.bfd }, say);
+        state = await up({ prefix: c.prefix, stateDir: c.stateDir, nodes: o.nodes, podsPerNode: o.pods, tor: o.tor as TorKind, encap: o.encap as LabEncap, bfd: o.bfd,
+          ...(o.tors !== 1 ? { tors: o.tors as 1 | 2 } : {}) }, say);
       } catch (err) {
         if (err instanceof TortieError && (err.code === 'lab-exists' || err.code === 'lab-options' || err.code === 'lab-root' || err.code === 'lab-tools' || err.code === 'lab-build')) throw err;
         throw new TortieError('lab-up', `${describeError(err)}\nwhat was made is left for inspection (logs under ${c.stateDir}); \`tortie-lab down\` removes it`, { cause: err });
@@ -118,6 +121,26 @@ function build(setExit: (code: number) => void): Command {
       const n = findNode(state, name);
       const undone = healNode(state, n);
       say(undone.length === 0 ? `${n.name}: nothing to heal` : `${n.name}: healed ${undone.join(', ')}`);
+    });
+
+  const torIndex = (v: string): 1 | 2 => {
+    const n = v.replace(/^tor/, '');
+    if (n !== '1' && n !== '2') throw new TortieError('lab-options', `must be 1, 2, tor1 or tor2, got ${JSON.stringify(v)}`, { where: 'TOR' });
+    return n === '1' ? 1 : 2;
+  };
+  program.command('fail-tor <tor>')
+    .description('a ToR of a dual-ToR lab dies (every link of its namespace down); the nodes narrow their ECMP routes to the other one')
+    .action((t: string) => {
+      const tor = torIndex(t);
+      const downed = failTor(requireState(opts().stateDir), tor);
+      say(`tor${tor}: links ${downed.join(' ')} down (\`tortie-lab heal-tor ${tor}\` undoes it)`);
+    });
+
+  program.command('heal-tor <tor>')
+    .description('a failed ToR\'s links up again')
+    .action((t: string) => {
+      const tor = torIndex(t);
+      say(`tor${tor}: links ${healTor(requireState(opts().stateDir), tor).join(' ')} up`);
     });
 
   program.command('down')

@@ -179,7 +179,7 @@ export interface BgpdConfig {
   readonly source: string;
   /** BFD sessions, one per peer with `bfd` enabled, keyed by peer name. */
   readonly bfd: readonly BgpdBfdPeer[];
-  /** Best (or multipath) routes into the kernel (BIRD `protocol kernel`); read at start only. */
+  /** Best (or multipath) routes into the kernel (BIRD `protocol kernel`); reloads apply changes (kernel-export.ts). */
   readonly kernel?: BgpdKernel;
 }
 

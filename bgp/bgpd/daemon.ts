@@ -11,9 +11,12 @@ import { describeError } from '../../common/errors.js';
 import { BgpSpeaker, type SpeakerDeps } from '../speaker/speaker.js';
 import { BfdDriver } from '../bfd/driver.js';
 import { warmUp } from '../speaker/warm-up.js';
-import type { BgpdConfig, BgpdKernel } from './config.js';
-import type { BestPathChange } from '../speaker/views.js';
+import type { BgpdConfig } from './config.js';
 import { startCtlServer } from './ctl-server.js';
+import { KernelExport, type KernelSinkFactory } from './kernel-export.js';
+import { sessionInterfaces } from './session-interface.js';
+
+export type { KernelSink } from './kernel-export.js';
 
 export function realDeps(logger: Logger): SpeakerDeps {
   return {
@@ -29,36 +32,10 @@ export function realDeps(logger: Logger): SpeakerDeps {
   };
 }
 
-/** Longest wait with `kernel.persist` for every peer's End-of-RIB before the kernel is programmed. */
-const PERSIST_WAIT_MS = 30_000;
-
 export interface Daemon { readonly speaker: BgpSpeaker; stop(): Promise<void> }
 
-/**
- * Where the `kernel` section's routes go: main.ts (the daemon's composition root) passes
- * felix/routes GatewayRoutes, the reconciler tortie-node uses; bgp/ itself stays free of netlink.
- */
-export interface KernelSink {
-  start(): Promise<void>;
-  /** Begin writing (and removing) routes; before it, set() only records. */
-  program(): void;
-  /** The next hops of `prefix`, best first; undefined: no route. */
-  set(prefix: string, nextHops: readonly string[] | undefined): void;
-  stop(persist: boolean): Promise<void>;
-}
-
-/** What the kernel gets for a best-path change: learned routes only, the multipath set when merged. */
-export function kernelNextHops(c: BestPathChange, mergePaths: boolean): string[] | undefined {
-  const b = c.best;
-  if (b === undefined || b.from === 'local' || b.nextHop === 'self') return undefined;
-  const family = c.prefix.includes(':') ? 6 : 4;
-  const paths = mergePaths && c.multipath !== undefined ? c.multipath : [b];
-  const hops = [...new Set(paths.filter((r) => r.from !== 'local' && r.nextHop !== 'self' && r.nextHop.includes(':') === (family === 6)).map((r) => r.nextHop))];
-  return hops.length === 0 ? undefined : hops;
-}
-
 export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; ctlGroup?: number; reload: (() => BgpdConfig) | undefined;
-  kernel?: (k: BgpdKernel) => Promise<KernelSink> }, logger: Logger): Promise<Daemon> {
+  kernel?: KernelSinkFactory }, logger: Logger): Promise<Daemon> {
   const startedAt = systemClock.now();
   // Signals are taken from the first moment: one that arrives while the daemon is still starting
   // (its BGP port or control socket may already be open) stops it cleanly once start-up is done,
@@ -68,37 +45,12 @@ export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; ctlGro
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => { if (onStop) onStop(sig); else stopAsked ??= sig; });
   if (cfg.warmUp) await warmUp({ logger });
   const speaker = new BgpSpeaker(realDeps(logger), cfg.speaker);
-  const k = cfg.kernel;
-  const kernel = k !== undefined && opts.kernel !== undefined ? await opts.kernel(k) : undefined;
-  let detachKernel = (): void => undefined;
-  if (k !== undefined && kernel !== undefined) {
-    await kernel.start();
-    const families = new Set(k.families);
-    detachKernel = speaker.onBestPathChange((c) => {
-      if (families.has(c.prefix.includes(':') ? 6 : 4)) kernel.set(c.prefix, kernelNextHops(c, k.mergePaths));
-    });
-    logger.info({ table: k.table, protocol: k.protocol, mergePaths: k.mergePaths, persist: k.persist }, 'kernel routes: exporting best paths');
-  }
+  // The kernel section (BIRD `protocol kernel`): attached before the first session, so every
+  // best-path change reaches it; reloads apply changes to it (kernel-export.ts).
+  const kernel = new KernelExport(speaker, opts.kernel, { logger, clock: systemClock, interfaceOf: sessionInterfaces(speaker) });
+  await kernel.attach(cfg.kernel);
   await speaker.start();
-  let waitForSync: ReturnType<typeof setInterval> | undefined;
-  if (k !== undefined && kernel !== undefined) {
-    if (!k.persist) kernel.program();
-    else {
-      // Routes kept from the last run forward meanwhile: programming starts (and removes what
-      // is no longer learned) once every peer has sent its End-of-RIB, or after PERSIST_WAIT_MS
-      // (BIRD's kernel protocol defers its sync until graceful-restart recovery ends likewise).
-      const t0 = systemClock.now();
-      const timer = waitForSync = setInterval(() => {
-        const peers = speaker.status().filter((p) => p.enabled);
-        const synced = peers.every((p) => p.state === 'Established' && p.eorReceived.length > 0);
-        if (!synced && systemClock.now() - t0 < PERSIST_WAIT_MS) return;
-        clearInterval(timer);
-        logger.info({ synced, waitedMs: systemClock.now() - t0 }, 'kernel routes: programming');
-        kernel.program();
-      }, 200);
-      timer.unref();
-    }
-  }
+  kernel.begin();
   let originated = new Set<string>();
   const applyOriginate = (c: BgpdConfig) => {
     const next = new Set(c.originate.map((o) => o.prefix));
@@ -131,14 +83,14 @@ export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; ctlGro
     for (const [id, spec] of want) bfd.set(id, spec);
   };
   applyBfd(cfg);
-  const reload = (): unknown => {
+  const reload = async (): Promise<unknown> => {
     if (!opts.reload) throw new Error('reload needs a config file (started with the quick command-line form)');
     const next = opts.reload();
     const diff = speaker.reconfigure(next.speaker);
     applyOriginate(next);
     applyBfd(next);
     logger.info(diff, 'configuration reloaded');
-    return diff;
+    return { ...diff, kernel: await kernel.reconfigure(next.kernel) };
   };
   const ctl = await startCtlServer(opts.ctlPath, {
     speaker: () => speaker, reload, startedAt, now: () => systemClock.now(),
@@ -152,14 +104,13 @@ export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; ctlGro
     await bfd?.stop();
     // The kernel keeps what it has while the sessions close (their withdrawals are not ours to
     // program): then `persist` leaves it all, and otherwise stop() removes it all.
-    detachKernel();
-    clearInterval(waitForSync);
+    kernel.detachListener();
     await speaker.stop();
-    if (k !== undefined) await kernel?.stop(k.persist).catch((err: unknown) => logger.warn({ err: describeError(err) }, 'kernel routes: stop failed'));
+    await kernel.stop();
     await new Promise<void>((r) => ctl.close(() => r()));
   };
   process.on('SIGHUP', () => {
-    try { reload(); } catch (err) { logger.error(`reload failed, keeping the running configuration: ${describeError(err)}`); }
+    reload().catch((err: unknown) => logger.error(`reload failed, keeping the running configuration: ${describeError(err)}`));
   });
   onStop = (sig) => {
     logger.info({ signal: sig }, 'shutting down: BFD AdminDown and Cease/2 to every peer');

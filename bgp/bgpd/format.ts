@@ -65,12 +65,11 @@ export function formatProtocols(peers: readonly PeerStatus[], all: boolean): str
     }
     const fams = Object.keys(p.familyPrefixes);
     for (const f of fams.length ? fams : p.families.length ? p.families : ['ipv4-unicast']) {
-      const c = p.familyPrefixes[f] ?? { received: 0, accepted: 0 };
+      const c = p.familyPrefixes[f] ?? { received: 0, accepted: 0, exported: 0 };
       lines.push(`  Channel ${f === 'ipv6-unicast' ? 'ipv6' : f === 'ipv4-unicast' ? 'ipv4' : f}`);
       lines.push(`    State:          ${p.state === 'Established' && p.families.includes(f) ? 'UP' : 'DOWN'}`);
-      lines.push(`    Routes:         ${c.accepted} imported, ${c.received - c.accepted} filtered${fams.length <= 1 ? `, ${p.prefixes.advertised} exported` : ''}`);
+      lines.push(`    Routes:         ${c.accepted} imported, ${c.received - c.accepted} filtered, ${c.exported} exported`);
     }
-    if (fams.length > 1) lines.push(`  Exported (all channels): ${p.prefixes.advertised}`);
     lines.push(`  Prefixes:         ${p.prefixes.received} received, ${p.prefixes.accepted} accepted, ${p.prefixes.advertised} advertised`);
     lines.push('');
   }
@@ -93,6 +92,11 @@ const family = (r: RouteView): number => (r.prefix.includes(':') ? 6 : 4);
  * birdc's route listing for routes that arrive in batches, already in network order (the
  * daemon streams them so): a table header when the family changes, the network printed once
  * for its paths. Keeps only the last family and network between batches.
+ * Multipath: this is the BGP table, so each path keeps its own line and `*` marks the best, as
+ * in birdc's `show route` of BIRD's master table (scripts reading birdc keep working); the other
+ * members of the equal-cost set the kernel gets are marked `=` (FRR's multipath mark) and say so
+ * in the `all` form. BIRD merges paths only on export to its kernel protocol, which is where it
+ * prints one route with several `via` lines; the kernel's own `ip route` shows the same here.
  */
 export class RouteFormatter {
   private fam = 0;
@@ -109,7 +113,7 @@ export class RouteFormatter {
       const head = r.prefix === this.last ? ''.padEnd(20) : r.prefix.padEnd(20);
       this.last = r.prefix;
       const src = r.from === 'local' ? 'static' : 'unicast';
-      lines.push(`${head} ${src} [${r.from} ${hms(r.since)}${r.pathId !== undefined ? ` path ${r.pathId}` : ''}${r.stale ? ' stale' : ''}]${r.best ? ' *' : ''} (100) [${r.asPath.length ? `AS${r.asPath[r.asPath.length - 1]}` : ''}${ORIGIN_CHAR[r.origin]}]`);
+      lines.push(`${head} ${src} [${r.from} ${hms(r.since)}${r.pathId !== undefined ? ` path ${r.pathId}` : ''}${r.stale ? ' stale' : ''}]${r.best ? ' *' : r.multipath ? ' =' : ''} (100) [${r.asPath.length ? `AS${r.asPath[r.asPath.length - 1]}` : ''}${ORIGIN_CHAR[r.origin]}]`);
       if (r.from !== 'local') lines.push(`\tvia ${r.nextHop}`);
       if (!this.all) continue;
       lines.push(`\tType: ${r.from === 'local' ? 'static' : 'BGP'} univ`);
@@ -127,6 +131,7 @@ export class RouteFormatter {
       if (r.clusterList?.length) lines.push(`\tBGP.cluster_list: ${r.clusterList.join(' ')}`);
       for (const u of r.unknownAttributes ?? []) lines.push(`\tBGP.unknown: ${u}`);
       lines.push(this.filtered ? `\tFiltered: ${r.reason}` : `\tBest: ${r.best ? 'yes' : 'no'} (${r.reason})`);
+      if (r.multipath) lines.push('\tMultipath: yes (in the equal-cost set installed with the best path)');
     }
     return lines;
   }

@@ -65,8 +65,13 @@ const kernel = async (k: { table: number; protocol: number; families: ReadonlyAr
   const log = logger.child({ component: 'kernel' });
   // From dist/bgp/bgpd (main.js or the tortie-bgpd.cjs bundle) to the unbundled notification reader.
   const notifyChild = fileURLToPath(new URL('../../felix/netlink/notify-child.js', import.meta.url));
-  return new GatewayRoutes({ netlink: new RtNetlink({ logger: log }, { notifyChild }), clock: systemClock, logger: log },
-    { table: k.table, protocol: k.protocol, families: k.families });
+  const netlink = new RtNetlink({ logger: log }, { notifyChild });
+  const routes = new GatewayRoutes({ netlink, clock: systemClock, logger: log }, { table: k.table, protocol: k.protocol, families: k.families });
+  // A reload that moves the section makes a new sink: the old one's netlink goes with it.
+  return {
+    start: () => routes.start(), program: () => routes.program(), set: (p, hops) => routes.set(p, hops),
+    stop: async (persist) => { try { await routes.stop(persist); } finally { netlink.close(); } },
+  };
 };
 runDaemon(cfg, { ctlPath: o.ctl, ...(ctlGroup !== undefined ? { ctlGroup } : {}), reload, kernel }, logger).catch((err: unknown) => {
   process.stderr.write(`tortie-bgpd: ${describeError(err)}\n`);

@@ -96,7 +96,7 @@ class PathBatch implements GroupBatch {
 }
 
 export class AddPathGroup {
-  private readonly members = new Map<string, { advertised: number }>();
+  private readonly members = new Map<string, { advertised: number; advertised6: number }>();
   /** Export transform and its caches: an UpdateGroup of the same target with no members. */
   private readonly exporter: UpdateGroup;
   private readonly cacheable: boolean;
@@ -121,10 +121,12 @@ export class AddPathGroup {
   transform(prefix: Prefix, route: Route): ExportedAttributes | null { return this.exporter.transform(prefix, route); }
   /** Paths (prefix, id) currently announced to the member. */
   advertised(memberId: string): number { return this.members.get(memberId)?.advertised ?? 0; }
+  /** Of those, IPv6 ones. */
+  advertised6(memberId: string): number { return this.members.get(memberId)?.advertised6 ?? 0; }
 
   addMember(memberId: string): void {
     if (this.pend.length > 0) throw new Error(`add-path group: flush() pending changes before adding member ${memberId}`);
-    if (!this.members.has(memberId)) this.members.set(memberId, { advertised: 0 });
+    if (!this.members.has(memberId)) this.members.set(memberId, { advertised: 0, advertised6: 0 });
   }
 
   removeMember(memberId: string): void { this.members.delete(memberId); }
@@ -173,17 +175,20 @@ export class AddPathGroup {
     const b = new PathBatch();
     const oldSel: Route[] = [], oldAttrs: ExportedAttributes[] = [];
     const newSel = this.sel, newAttrs: ExportedAttributes[] = [];
-    let delta = 0;
-    const own = new Map<string, { delta: number; skip: number[] }>();
-    let lastSrc = '', lastMember = false;
+    let delta = 0, delta6 = 0;
+    const own = new Map<string, { delta: number; delta6: number; skip: number[] }>();
+    let lastSrc = '', lastMember = false, v6 = false;
     const mark = (src: string, d: number): void => {
+      if (v6) delta6 += d;
       if (src !== lastSrc) { lastSrc = src; lastMember = this.members.has(src); }
       if (!lastMember) return;
       let o = own.get(src);
-      if (!o) { o = { delta: 0, skip: [] }; own.set(src, o); }
+      if (!o) { o = { delta: 0, delta6: 0, skip: [] }; own.set(src, o); }
       o.delta += d; o.skip.push(b.pathIds.length - 1);
+      if (v6) o.delta6 += d;
     };
     for (let i = 0; i < n; i++) {
+      v6 = prefixes.family(i) === 6;
       const prefix = !this.cacheable ? prefixes.prefix(i) : prefixes.family(i) === 4 ? ANY_V4 : ANY_V6;
       const pl = prev[i] ?? NONE, cl = cur[i] ?? NONE;
       if (pl.length <= 1 && cl.length <= 1) {
@@ -233,6 +238,7 @@ export class AddPathGroup {
     for (const [id, m] of this.members) {
       const o = own.get(id);
       m.advertised += delta - (o?.delta ?? 0);
+      m.advertised6 += delta6 - (o?.delta6 ?? 0);
       if (o && o.skip.length === b.pathIds.length) continue; // all of it is its own
       emit(id, { base: b, skip: o?.skip ?? EMPTY_SKIP, extra: undefined });
     }
@@ -242,16 +248,17 @@ export class AddPathGroup {
   table(memberId: string, rib: LocRib): MemberBatch {
     const b = new PathBatch();
     const sel: Route[] = [], attrs: ExportedAttributes[] = [];
+    let v6 = 0;
     rib.forEachPaths((prefix, cands) => {
       this.select(prefix, cands, sel, attrs);
       for (let k = 0; k < sel.length; k++) {
         const r = sel[k]!;
-        if (r.source.id !== memberId) b.add(prefix, 0, this.ids.of(r), attrs[k]!);
+        if (r.source.id !== memberId) { b.add(prefix, 0, this.ids.of(r), attrs[k]!); if (prefix.family === 6) v6++; }
       }
     });
     b.finish();
     const m = this.members.get(memberId);
-    if (m) m.advertised = b.pathIds.length;
+    if (m) { m.advertised = b.pathIds.length; m.advertised6 = v6; }
     return { base: b, skip: EMPTY_SKIP, extra: undefined };
   }
 }

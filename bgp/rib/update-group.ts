@@ -128,7 +128,7 @@ class BatchBuilder implements GroupBatch {
 }
 
 export class UpdateGroup {
-  private readonly members = new Map<string, { advertised: number }>();
+  private readonly members = new Map<string, { advertised: number; advertised6: number }>();
   private readonly cacheable: boolean;
   // pending changes since the last flush (arrival order)
   private pend = new PrefixList();
@@ -161,11 +161,13 @@ export class UpdateGroup {
   memberIds(): IterableIterator<string> { return this.members.keys(); }
   /** Prefixes currently announced to the member (as far as the batches it was given go). */
   advertised(memberId: string): number { return this.members.get(memberId)?.advertised ?? 0; }
+  /** Of those, IPv6 ones (the rest are IPv4): birdc's exported count per channel. */
+  advertised6(memberId: string): number { return this.members.get(memberId)?.advertised6 ?? 0; }
 
   /** Add a member; call flush() first, then send it table(). */
   addMember(memberId: string): void {
     if (this.pend.length > 0) throw new Error(`update group: flush() pending changes before adding member ${memberId}`);
-    if (!this.members.has(memberId)) this.members.set(memberId, { advertised: 0 });
+    if (!this.members.has(memberId)) this.members.set(memberId, { advertised: 0, advertised6: 0 });
   }
 
   removeMember(memberId: string): void { this.members.delete(memberId); }
@@ -196,7 +198,7 @@ export class UpdateGroup {
     this.pend = new PrefixList(Math.min(Math.max(64, n), 65536)); this.prev = routeList(); this.cur = routeList();
     if (this.cache4.size + this.cache6.size >= CACHE_LIMIT || this.exported.size >= CACHE_LIMIT) this.resetCaches();
     const generic = new BatchBuilder(prefixes);
-    let genericDelta = 0;
+    let genericDelta = 0, genericDelta6 = 0;
     let genericCount = 0;
     const newA: Array<ExportedAttributes | null> = new Array(n);
     const oldA: Array<ExportedAttributes | null> = new Array(n);
@@ -227,7 +229,10 @@ export class UpdateGroup {
       else if (cs !== undefined || ps !== undefined) { const st = stats((cs ?? ps)!); if (nn !== oo) st.changed++; }
       if (nn === oo) continue;
       genericCount++;
-      if (nn) { generic.add(nn, i); if (!oo) genericDelta++; } else { generic.withdraw.push(i); genericDelta--; }
+      if (nn) generic.add(nn, i); else generic.withdraw.push(i);
+      const d = nn ? (oo ? 0 : 1) : -1;
+      genericDelta += d;
+      if (d !== 0 && prefixes.family(i) === 6) genericDelta6 += d;
     }
     let lists = false;
     for (const id of this.members.keys()) {
@@ -246,7 +251,7 @@ export class UpdateGroup {
     const plain: MemberBatch = { base: generic, skip: EMPTY_SKIP, extra: undefined };
     for (const [id, m] of this.members) {
       if (own.has(id)) continue;
-      m.advertised += genericDelta;
+      m.advertised += genericDelta; m.advertised6 += genericDelta6;
       if (!generic.empty) emit(id, plain);
     }
     for (const [id, m] of this.members) {
@@ -254,17 +259,21 @@ export class UpdateGroup {
       if (!mine) continue; // not a source, or nothing of the shared batch is for it (its count does not change)
       const skip: number[] = [];
       const extra = new BatchBuilder(prefixes);
-      let delta = genericDelta;
+      let delta = genericDelta, delta6 = genericDelta6;
       for (const i of mine) {
         const c = cur[i], p = prev[i];
         const gn = newA[i]!, go = oldA[i]!;
         const nn = c !== undefined && c.source.id === id ? null : gn;
         const oo = p !== undefined && p.source.id === id ? null : go;
-        if (gn !== go) { skip.push(i); if (gn) { if (!go) delta--; } else delta++; }
-        if (nn === oo) continue;
-        if (nn) { extra.add(nn, i); if (!oo) delta++; } else { extra.withdraw.push(i); delta--; }
+        let d = 0;
+        if (gn !== go) { skip.push(i); if (gn) { if (!go) d--; } else d++; }
+        if (nn !== oo) {
+          if (nn) { extra.add(nn, i); if (!oo) d++; } else { extra.withdraw.push(i); d--; }
+        }
+        delta += d;
+        if (d !== 0 && prefixes.family(i) === 6) delta6 += d;
       }
-      m.advertised += delta;
+      m.advertised += delta; m.advertised6 += delta6;
       if (extra.empty && skip.length === genericCount) continue; // nothing of the shared batch is for it
       emit(id, { base: generic, skip, extra: extra.empty ? undefined : extra });
     }
@@ -275,12 +284,13 @@ export class UpdateGroup {
     const m = this.members.get(memberId);
     const prefixes = new PrefixList();
     const b = new BatchBuilder(prefixes);
+    let v6 = 0;
     rib.forEachBest((prefix, best) => {
       if (best.source.id === memberId) return;
       const a = this.transform(prefix, best);
-      if (a) { b.add(a, prefixes.length); prefixes.push(prefix); }
+      if (a) { b.add(a, prefixes.length); prefixes.push(prefix); if (prefix.family === 6) v6++; }
     });
-    if (m) m.advertised = prefixes.length;
+    if (m) { m.advertised = prefixes.length; m.advertised6 = v6; }
     return { base: b, skip: EMPTY_SKIP, extra: undefined };
   }
 

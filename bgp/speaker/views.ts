@@ -59,6 +59,8 @@ export interface RouteView {
   readonly stale?: true;
   /** The path identifier the peer gave it (ADD-PATH receive, RFC 7911); absent when 0. */
   readonly pathId?: number;
+  /** In the prefix's multipath set of two or more equal paths (SpeakerConfig.multipath), the best one included: what ECMP installs. */
+  readonly multipath?: true;
 }
 
 export interface BestPathChange {
@@ -117,8 +119,8 @@ export interface PeerStatus {
   readonly outQueueBytes: number;
   readonly families: readonly string[];
   readonly prefixes: { readonly received: number; readonly accepted: number; readonly advertised: number };
-  /** Received/accepted per family (filtered = received - accepted). */
-  readonly familyPrefixes: Readonly<Record<string, { readonly received: number; readonly accepted: number }>>;
+  /** Received/accepted/exported per family (filtered = received - accepted; birdc's per-channel "Routes:" line). */
+  readonly familyPrefixes: Readonly<Record<string, { readonly received: number; readonly accepted: number; readonly exported: number }>>;
   /** Messages by type (OPEN, UPDATE, NOTIFICATION, KEEPALIVE, ROUTE-REFRESH), over the peer's current session. */
   readonly messageTypes?: { readonly in: MessageTypeCounts; readonly out: MessageTypeCounts };
   readonly establishedTransitions: number;
@@ -165,7 +167,7 @@ export function peerStatus(p: Peer, speakerAsn: number, advertised: number): Pee
     inQueueBytes: st.receivedBytes, outQueueBytes: st.queuedBytes,
     families: (n?.families ?? []).map((f) => (f.afi === 2 ? 'ipv6-unicast' : 'ipv4-unicast')),
     prefixes: { received: p.adjIn?.received ?? 0, accepted: p.adjIn?.accepted ?? 0, advertised },
-    familyPrefixes: familyPrefixes(p),
+    familyPrefixes: familyPrefixes(p, advertised),
     messageTypes: st.messageTypes,
     establishedTransitions: t.establishedTransitions,
     messages: {
@@ -231,10 +233,12 @@ export function routesOf(src: RouteSource, prefix: Prefix, key = formatPrefix(pr
     return [routeView(src, prefix, key, only, best, best ? 'only route' : 'not selected')];
   }
   const ex = rib.explain(prefix);
+  const set = rib.ecmp(prefix);
+  const inSet = (r: Route): boolean => set.length > 1 && set.includes(r);
   const out: RouteView[] = [];
   const first = ex.losers[0];
-  if (ex.best) out.push(routeView(src, prefix, key, ex.best, true, first ? STEP_REASON[first.step] : 'only route'));
-  for (const l of ex.losers) out.push(routeView(src, prefix, key, l.route, false, STEP_REASON[l.step]));
+  if (ex.best) out.push(routeView(src, prefix, key, ex.best, true, first ? STEP_REASON[first.step] : 'only route', inSet(ex.best)));
+  for (const l of ex.losers) out.push(routeView(src, prefix, key, l.route, false, STEP_REASON[l.step], inSet(l.route)));
   return out;
 }
 
@@ -245,7 +249,7 @@ export function bestReason(rib: LocRib, prefix: Prefix): string {
   return first ? STEP_REASON[first.step] : 'only route';
 }
 
-export function routeView(src: RouteSource, prefix: Prefix, key: string, r: Route, best: boolean, reason: string): RouteView {
+export function routeView(src: RouteSource, prefix: Prefix, key: string, r: Route, best: boolean, reason: string, multipath = false): RouteView {
   const s = r.source;
   const local = s.kind === 'local';
   const peer = local ? undefined : src.peers.get(s.id);
@@ -257,6 +261,7 @@ export function routeView(src: RouteSource, prefix: Prefix, key: string, r: Rout
     since: local ? (src.originatedSince(key) ?? 0) : r.since > 0 ? r.since : (peer?.routesSince ?? 0),
     ...(peer?.adjIn !== undefined && peer.adjIn.staleCount > 0 && peer.adjIn.isStale(prefix) ? { stale: true as const } : {}),
     ...(r.pathId !== 0 ? { pathId: r.pathId } : {}),
+    ...(multipath ? { multipath: true as const } : {}),
   };
 }
 
@@ -291,7 +296,7 @@ export function bestPathChange(src: RouteSource, prefix: Prefix, best: Route | u
   const key = formatPrefix(prefix);
   return {
     prefix: key, best: best ? routeView(src, prefix, key, best, true, bestReason(src.rib, prefix)) : undefined,
-    ...(set.length > 1 ? { multipath: set.map((r) => routeView(src, prefix, key, r, r === best, r === best ? 'best' : 'multipath')) } : {}),
+    ...(set.length > 1 ? { multipath: set.map((r) => routeView(src, prefix, key, r, r === best, r === best ? 'best' : 'multipath', true)) } : {}),
   };
 }
 
@@ -385,12 +390,14 @@ function formatAddPath(a: AddPathNegotiated): string {
   return `${formatAfiSafi(a)} ${dirs.join('/')}`;
 }
 
-function familyPrefixes(p: Peer): Record<string, { received: number; accepted: number }> {
+/** `advertised`: the peer's exported total; its update group counts the IPv6 part, the rest is IPv4. */
+function familyPrefixes(p: Peer, advertised: number): Record<string, { received: number; accepted: number; exported: number }> {
   const a = p.adjIn;
   const fams = p.established?.negotiated.families.map((f) => (f.afi === 2 ? 6 : 4) as 4 | 6) ?? [];
-  const out: Record<string, { received: number; accepted: number }> = {};
+  const v6 = p.established?.group?.ug.advertised6(p.config.name) ?? 0;
+  const out: Record<string, { received: number; accepted: number; exported: number }> = {};
   for (const f of new Set<4 | 6>([...fams, ...(a && a.receivedOf(4) > 0 ? [4 as const] : []), ...(a && a.receivedOf(6) > 0 ? [6 as const] : [])])) {
-    out[`ipv${f}-unicast`] = { received: a?.receivedOf(f) ?? 0, accepted: a?.acceptedOf(f) ?? 0 };
+    out[`ipv${f}-unicast`] = { received: a?.receivedOf(f) ?? 0, accepted: a?.acceptedOf(f) ?? 0, exported: f === 6 ? v6 : advertised - v6 };
   }
   return out;
 }

@@ -4,7 +4,8 @@
  * several for ECMP); each next hop goes out of the interface whose connected subnet holds it
  * (longest match, as BIRD resolves a direct gateway), and the routes are programmed by the same
  * RouteTable tortie-node uses. A next hop on no connected subnet leaves its route out (no
- * recursive resolution) until an address appears that covers it. Nothing is written (nor
+ * recursive resolution) until an address appears that covers it, with a warning. An IPv6
+ * link-local next hop comes with its interface ("fe80::1%eth0", the caller's session link). Nothing is written (nor
  * removed) before `program()`: routes a previous run left (`persist`, a crash) stay until the
  * caller has relearned its table. `stop()` removes the routes unless `persist` (BIRD `persist`).
  */
@@ -12,6 +13,7 @@ import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { parseAddress, parsePrefix, prefixContains, type Family, type Prefix } from '../../common/prefix.js';
 import type { Netlink, Unsubscribe } from '../netlink/types.js';
+import { LogLimiter } from '../../common/log-limiter.js';
 import { RouteTable } from './route-table.js';
 import { ecmpRoute, type DesiredNextHop, type DesiredRoute } from './route.js';
 
@@ -37,6 +39,7 @@ export class GatewayRoutes {
   private refreshTimer: TimerHandle | undefined;
   private programming = false;
   private readonly log: Logger;
+  private readonly limiter = new LogLimiter({ burst: 1 });
 
   constructor(private readonly deps: GatewayRoutesDeps, options: GatewayRoutesOptions) {
     this.log = deps.logger.child({ component: 'kernel-routes' });
@@ -88,11 +91,31 @@ export class GatewayRoutes {
   private resolve(prefix: string, nextHops: readonly string[]): DesiredRoute | undefined {
     const hops: DesiredNextHop[] = [];
     for (const nh of nextHops) {
+      const pct = nh.indexOf('%');
+      if (pct >= 0) {
+        // A link-local next hop with its link ("fe80::1%eth0"): the caller knows the link (the
+        // session's interface); no subnet lookup, every interface has fe80::/64.
+        const gateway = nh.slice(0, pct), iface = nh.slice(pct + 1);
+        if (![...this.names.values()].includes(iface)) { this.log.debug({ prefix, nextHop: nh }, 'next hop on a missing interface: left out'); continue; }
+        if (!hops.some((h) => h.gateway === gateway && h.iface === iface)) hops.push({ iface, gateway });
+        continue;
+      }
       const a = parseAddress(nh);
+      if (a.family === 6 && a.bytes[0] === 0xfe && ((a.bytes[1] ?? 0) & 0xc0) === 0x80) {
+        const more = this.limiter.take('link-local');
+        if (more) this.log.warn({ ...more, prefix, nextHop: nh }, 'IPv6 link-local next hop without its interface: left out');
+        continue;
+      }
       let best: Subnet | undefined;
       for (const s of this.subnets) if (s.prefix.family === a.family && prefixContains(s.prefix, a) && (best === undefined || s.prefix.length > best.prefix.length)) best = s;
       const iface = best === undefined ? undefined : this.names.get(best.ifindex);
-      if (iface === undefined) { this.log.debug({ prefix, nextHop: nh }, 'next hop on no connected subnet: left out'); continue; }
+      if (iface === undefined) {
+        // Not resolved recursively (BIRD's `gateway recursive`): a multihop peer's next hop
+        // needs it; one warning line per minute, not one per route.
+        const more = this.limiter.take('unconnected');
+        if (more) this.log.warn({ ...more, prefix, nextHop: nh }, 'next hop on no connected subnet (recursive next hops are not resolved): route left out until a connected subnet covers it');
+        continue;
+      }
       if (!hops.some((h) => h.gateway === nh)) hops.push({ iface, gateway: nh });
     }
     return hops.length === 0 ? undefined : ecmpRoute(prefix, hops);

@@ -80,3 +80,28 @@ test('bfd: a BFDProfile (100 ms x 3) named by the mesh and every ToR peer; the T
   assert.doesNotMatch(frrBgpdConfig(off, '/x'), /bfd/);
   assert.doesNotMatch(birdConfig(off), /bfd/);
 });
+
+test('two ToRs: a second uplink per node, a BGPPeer to tor2 from that uplink (single-hop BFD), tor2 and ext configured', () => {
+  const plan = planLab({ ...base, tors: 2, bfd: true });
+  assert.equal(plan.tor2Netns, 'tortie-tor2');
+  assert.equal(plan.extNetns, 'tortie-ext');
+  assert.deepEqual(plan.nodes.map((n) => [n.uplink2?.address, n.uplink2?.gateway]), [
+    ['10.101.1.11', '10.101.1.1'], ['10.101.1.12', '10.101.1.1'], ['10.101.2.13', '10.101.2.1'],
+  ]);
+  const docs = labResources(plan);
+  for (const d of docs) {
+    const v = validateResource(d);
+    assert.ok(v.ok, `${String(d['kind'])}: ${v.ok ? '' : JSON.stringify(v.issues)}`);
+  }
+  const tor2 = docs.filter((d) => d['kind'] === 'BGPPeer' && String((d['metadata'] as Record<string, unknown>)['name']).startsWith('tor2-'));
+  assert.deepEqual(tor2.map((d) => (d['spec'] as Record<string, unknown>)['sourceAddress']), ['None', 'None', 'None']);
+  const profiles = docs.filter((d) => d['kind'] === 'BFDProfile').map((d) => (d['spec'] as Record<string, unknown>)['multihop']);
+  assert.deepEqual(profiles, [undefined, false]);
+  const frr2 = frrBgpdConfig(plan, '/tmp/bgpd.log', 2);
+  assert.match(frr2, /bgp router-id 10\.101\.1\.1\n/);
+  assert.match(frr2, /neighbor 10\.101\.2\.13 peer-group NODES\n/);
+  assert.match(frr2, /network 10\.200\.0\.0\/24\n/);
+  assert.doesNotMatch(frrBgpdConfig(planLab(base), '/tmp/bgpd.log'), /network 10\.200/, 'one ToR: no outside network');
+  assert.match(birdConfig(plan, 2), /neighbor 10\.101\.1\.11 as 64512/);
+  assert.throws(() => planLab({ ...base, tors: 3 as 2 }), TortieError);
+});

@@ -81,7 +81,7 @@ describe('bgpctl route format', () => {
       fourOctetAs: false, holdTimerLeft: 57.3214, keepaliveTimerLeft: 12.0041, inQueueBytes: 19, outQueueBytes: 4096,
       families: ['ipv4-unicast', 'ipv6-unicast'],
       prefixes: { received: 12, accepted: 9, advertised: 5 },
-      familyPrefixes: { 'ipv4-unicast': { received: 10, accepted: 8 }, 'ipv6-unicast': { received: 2, accepted: 1 } },
+      familyPrefixes: { 'ipv4-unicast': { received: 10, accepted: 8, exported: 4 }, 'ipv6-unicast': { received: 2, accepted: 1, exported: 1 } },
       messageTypes: { in: counts(3), out: counts(4) }, establishedTransitions: 1,
       messages: { messagesIn: 11, messagesOut: 12, updatesIn: 3, updatesOut: 4, notificationsIn: 0, notificationsOut: 0, routeRefreshIn: 0 },
       eorReceived: [],
@@ -97,9 +97,8 @@ describe('bgpctl route format', () => {
     assert.match(text, /^ +UPDATE +3 +4$/m);
     assert.match(text, /^ +KEEPALIVE +7 +7$/m);
     assert.match(text, /^ +total +11 +12$/m);
-    assert.match(text, /Channel ipv4\n +State: +UP\n +Routes: +8 imported, 2 filtered\n/);
-    assert.match(text, /Channel ipv6\n +State: +UP\n +Routes: +1 imported, 1 filtered\n/);
-    assert.match(text, /Exported \(all channels\): 5/);
+    assert.match(text, /Channel ipv4\n +State: +UP\n +Routes: +8 imported, 2 filtered, 4 exported\n/);
+    assert.match(text, /Channel ipv6\n +State: +UP\n +Routes: +1 imported, 1 filtered, 1 exported\n/);
   });
 
   it('counts like birdc show route count', () => {

@@ -183,6 +183,6 @@ describe('route views of two speakers over loopback', () => {
     assert.ok(st.peerCapabilities?.includes('4-octet AS numbers (AS 65001)'), st.peerCapabilities?.join(', '));
     assert.ok(st.peerCapabilities?.some((c) => c.startsWith('graceful restart (restart time')), st.peerCapabilities?.join(', '));
     assert.ok(st.negotiated?.includes('ipv4-unicast') && st.negotiated.includes('4-octet AS numbers') && st.negotiated.includes('route refresh'), st.negotiated?.join(', '));
-    assert.deepEqual(st.familyPrefixes, { 'ipv4-unicast': { received: 2, accepted: 2 } });
+    assert.deepEqual(st.familyPrefixes, { 'ipv4-unicast': { received: 2, accepted: 2, exported: 0 } });
   });
 });
