@@ -46,6 +46,8 @@ export interface BfdSessionView extends BfdSessionSnapshot {
 export interface BfdEngineDeps {
   readonly clock: Clock;
   readonly random: () => number;
+  /** Our C bit (RFC 5880 §4.1): true when the engine does not share fate with the control plane. */
+  readonly controlPlaneIndependent?: boolean;
   readonly send: (id: string, spec: BfdSessionSpec, bytes: Uint8Array) => void;
   readonly onState: (e: BfdStateEvent) => void;
   readonly onDiscard?: (reason: string, from: string) => void;
@@ -84,7 +86,7 @@ export class BfdEngine {
     const k = addrKey(spec.multihop, spec.peer);
     if (this.byAddr.has(k)) throw new Error(`a BFD session to ${spec.peer} (${spec.multihop ? 'multihop' : 'single-hop'}) exists`);
     const e: Entry = {
-      id, spec, session: new BfdSession(this.newDiscr(), spec.params, { random: this.deps.random }),
+      id, spec, session: new BfdSession(this.newDiscr(), spec.params, { random: this.deps.random, controlPlaneIndependent: this.deps.controlPlaneIndependent === true }),
       tx: undefined, detect: undefined, since: this.deps.clock.wallNow(), packetsIn: 0, packetsOut: 0, discarded: 0,
     };
     this.byId.set(id, e);
@@ -203,4 +205,11 @@ export function canonical(address: string): string {
   const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   const a = m ? m[1] ?? address : address;
   try { return formatAddress(parseAddress(a)); } catch { return a.toLowerCase(); }
+}
+
+/** Same timers, role and key: an update would change nothing. */
+export function sameParams(a: BfdSessionParams, b: BfdSessionParams): boolean {
+  return a.desiredMinTxUs === b.desiredMinTxUs && a.requiredMinRxUs === b.requiredMinRxUs && a.detectMult === b.detectMult
+    && a.passive === b.passive && a.auth?.type === b.auth?.type && a.auth?.keyId === b.auth?.keyId
+    && Buffer.from(a.auth?.key ?? []).equals(Buffer.from(b.auth?.key ?? []));
 }

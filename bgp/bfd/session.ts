@@ -35,6 +35,8 @@ export interface BfdSessionParams {
 export interface BfdSessionDeps {
   /** [0, 1): transmit jitter (§6.8.7) and the initial auth sequence. */
   readonly random: () => number;
+  /** The C bit we send (§4.1, RFC 5882 §4.3.2); default clear. */
+  readonly controlPlaneIndependent?: boolean;
 }
 
 export type BfdInput =
@@ -299,7 +301,7 @@ export class BfdSession {
       this.xmitAuthSeq = (this.xmitAuthSeq + 1) >>> 0;
     }
     const packet: BfdControlPacket = {
-      diag: this.localDiag, state: this.sessionState, poll, final, cpi: false, demand: false,
+      diag: this.localDiag, state: this.sessionState, poll, final, cpi: this.deps.controlPlaneIndependent === true, demand: false,
       detectMult: this.params.detectMult, myDiscr: this.localDiscr, yourDiscr: this.remoteDiscr,
       desiredMinTxUs: this.advertised.txUs, requiredMinRxUs: this.advertised.rxUs, requiredMinEchoRxUs: 0,
       ...(a ? { auth: { type: authTypeCode(a), keyId: a.keyId, sequence: seq, digest: new Uint8Array(20) } } : {}),

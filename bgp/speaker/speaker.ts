@@ -274,6 +274,9 @@ export class BgpSpeaker {
     return true;
   }
 
+  /** BFD Up again (after the Down that closed this session): reconnect now, as FRR's BGP_Start on BFD Up. */
+  bfdUp(name: string): void { this.mustPeer(name).session.restartNow(); }
+
   private mustPeer(name: string): Peer {
     const p = this.peers.get(name);
     if (!p) throw new Error(`no such peer ${JSON.stringify(name)} (peers: ${[...this.peers.keys()].join(', ') || 'none'})`);
