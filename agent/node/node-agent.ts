@@ -125,7 +125,7 @@ export class NodeAgent {
 
   constructor(private readonly deps: NodeAgentDeps, readonly options: NodeAgentOptions) {
     this.log = deps.logger.child({ component: 'node-agent' });
-    this.bfd = new NodeBfd({ logger: deps.logger, bfdDown: (peer) => this.speaker?.bfdDown(peer) ?? false,
+    this.bfd = new NodeBfd({ logger: deps.logger, bfdDown: (peer, o) => this.speaker?.bfdDown(peer, o) ?? false,
       bfdUp: (peer) => this.speaker?.bfdUp(peer), ...(deps.bfdEngine ? { engine: deps.bfdEngine } : {}) });
     this.startedAt = deps.clock.now();
     this.convergence = new RestartConvergence(this.startedAt, options.convergeDeadlineMs);

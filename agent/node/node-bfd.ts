@@ -9,7 +9,9 @@
  *     C bit clear: then a crash of the agent looks like a dead node;
  *   - a session going Down from Up, unless the peer said AdminDown, closes that peer's BGP
  *     session at once with Cease/10 "BFD Down" (RFC 9384) and its routes are withdrawn: the
- *     path failed (RFC 5882 §4.3);
+ *     path failed (RFC 5882 §4.3). If the peer is restarting (BGP closed, routes kept stale)
+ *     and its C bit is set (another tortie-node's tortie-bfd), its forwarding failed too: its
+ *     graceful restart ends and its routes go now (§4.3.2);
  *   - a session coming Up again reconnects that peer's BGP now, not after the idle-hold back-off;
  *   - a restart (SIGTERM) leaves the tortie-bfd sessions running for the next agent to claim;
  *     a node leaving for good, or the thread engine, sends AdminDown first (RFC 5882 §3.2).
@@ -35,8 +37,11 @@ export type NodeBfdEngine =
 
 export interface NodeBfdDeps {
   readonly logger: Logger;
-  /** Cease/10 to this BGP peer; false when its session was not up (nothing to tear down). */
-  readonly bfdDown: (peer: string) => boolean;
+  /**
+   * Cease/10 to this BGP peer, or with `forwardingFailed` (its C bit) the end of its graceful
+   * restart; false when there was nothing to tear down.
+   */
+  readonly bfdDown: (peer: string, options: { readonly forwardingFailed: boolean }) => boolean;
   /** Reconnect this BGP peer now (BFD Up again). */
   readonly bfdUp: (peer: string) => void;
   /** Default: a worker thread. */
@@ -95,7 +100,9 @@ export class NodeBfd {
       // RFC 5882 §3.2: the peer's AdminDown is a planned stop, not a failed path.
       if (e.from !== 'Up' || e.to !== 'Down' || e.remoteState === 'AdminDown') return;
       try {
-        if (this.deps.bfdDown(e.id)) this.log.warn({ peer: e.id, diag: e.diagText }, 'BFD Down: BGP session closed (Cease/10), routes withdrawn');
+        if (this.deps.bfdDown(e.id, { forwardingFailed: e.remoteControlPlaneIndependent })) {
+          this.log.warn({ peer: e.id, diag: e.diagText, cBit: e.remoteControlPlaneIndependent }, 'BFD Down: BGP session closed (Cease/10) or its graceful restart ended, routes withdrawn');
+        }
       } catch (err) { this.log.warn({ peer: e.id, err: describeError(err) }, 'BFD Down for a peer the speaker does not have'); }
     });
     return d;

@@ -197,7 +197,8 @@ export function createEngineHost(opts: EngineOptions, post: (m: FromEngine) => v
     if (old && !sameParams(old.params, spec.params)) engine.update(id, spec.params);
     specs.set(id, spec);
     const v = engine.list().find((x) => x.id === id);
-    if (v) post({ type: 'state', event: { id, peer: v.peer, from: v.state, to: v.state, diag: v.localDiag, diagText: diagText(v.localDiag), remoteState: v.remoteState } });
+    if (v) post({ type: 'state', event: { id, peer: v.peer, from: v.state, to: v.state, diag: v.localDiag, diagText: diagText(v.localDiag),
+      remoteState: v.remoteState, remoteControlPlaneIndependent: v.remoteControlPlaneIndependent } });
   };
 
   const handle = (m: ToEngine): void => {

@@ -29,6 +29,11 @@ export interface BfdStateEvent {
   readonly diagText: string;
   /** The peer's state as last received: AdminDown means a planned stop, not a failure (RFC 5882 §3.2). */
   readonly remoteState: BfdStateName;
+  /**
+   * The peer's C bit: set, its BFD does not share fate with its control plane, so a Down means
+   * its forwarding failed even while its BGP is restarting (RFC 5882 §4.3.2).
+   */
+  readonly remoteControlPlaneIndependent: boolean;
 }
 
 export interface BfdSessionView extends BfdSessionSnapshot {
@@ -185,7 +190,11 @@ export class BfdEngine {
       case 'CancelDetectTimer': e.detect?.cancel(); e.detect = undefined; break;
       case 'StateChange':
         e.since = this.deps.clock.wallNow();
-        this.deps.onState({ id: e.id, peer: e.spec.peer, from: o.from, to: o.to, diag: o.diag, diagText: diagText(o.diag), remoteState: e.session.snapshot().remoteState });
+        {
+          const snap = e.session.snapshot();
+          this.deps.onState({ id: e.id, peer: e.spec.peer, from: o.from, to: o.to, diag: o.diag, diagText: diagText(o.diag),
+            remoteState: snap.remoteState, remoteControlPlaneIndependent: snap.remoteControlPlaneIndependent });
+        }
         break;
       case 'Discard': e.discarded++; this.deps.onDiscard?.(o.reason, e.spec.peer); break;
       default: assertNever(o, 'BFD output');

@@ -61,6 +61,8 @@ export type BfdOutput =
 export interface BfdSessionSnapshot {
   readonly state: BfdStateName;
   readonly remoteState: BfdStateName;
+  /** The peer's C bit as last received (kept after a detection timeout: what its BFD said about itself). */
+  readonly remoteControlPlaneIndependent: boolean;
   readonly localDiag: number;
   readonly remoteDiag: number;
   readonly localDiscr: number;
@@ -83,6 +85,7 @@ export class BfdSession {
   // RFC 5880 §6.8.1 state variables (intervals in µs).
   private sessionState: BfdStateValue = BfdState.Down;
   private remoteSessionState: BfdStateValue = BfdState.Down;
+  private remoteCpi = false;
   private remoteDiscr = 0;
   private localDiag = 0;
   private remoteDiag = 0;
@@ -156,7 +159,7 @@ export class BfdSession {
 
   snapshot(): BfdSessionSnapshot {
     return {
-      state: this.state, remoteState: BFD_STATE_NAMES[this.remoteSessionState] ?? 'Down',
+      state: this.state, remoteState: BFD_STATE_NAMES[this.remoteSessionState] ?? 'Down', remoteControlPlaneIndependent: this.remoteCpi,
       localDiag: this.localDiag, remoteDiag: this.remoteDiag,
       localDiscr: this.localDiscr, remoteDiscr: this.remoteDiscr,
       txIntervalUs: this.mayTransmitPeriodic() ? this.txIntervalUs() : 0,
@@ -174,6 +177,7 @@ export class BfdSession {
     const txBefore = this.txIntervalUs();
     this.remoteDiscr = p.myDiscr;
     this.remoteSessionState = p.state;
+    this.remoteCpi = p.cpi;
     this.remoteDiag = p.diag;
     this.remoteMinRxUs = p.requiredMinRxUs;
     this.remoteMinTxUs = p.desiredMinTxUs;
