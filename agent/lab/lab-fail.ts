@@ -108,9 +108,7 @@ function lastDeletion(lines: readonly string[], blocks: readonly string[]): numb
   return last;
 }
 
-/** `downMs`: keep the node dead at least this long after every observer withdrew (default 0: heal at once). */
-export async function measureFailure(state: LabState, node: NodePlan, mode: FailMode, say: Progress, timeoutMs = 200_000,
-  options: { readonly downMs?: number } = {}): Promise<FailReport> {
+export async function measureFailure(state: LabState, node: NodePlan, mode: FailMode, say: Progress, timeoutMs = 200_000): Promise<FailReport> {
   const blocks = nodeBlocks(node);
   if (blocks.length === 0) throw new TortieError('lab-fail', `${node.name} has no blocks (no pods?): nothing to see withdrawn`);
   const others = state.plan.nodes.filter((n) => n !== node);
@@ -134,7 +132,6 @@ export async function measureFailure(state: LabState, node: NodePlan, mode: Fail
       if (t === undefined) throw new TortieError('lab-fail', `${o.name}: the route monitor saw no deletion of ${blocks.join(' ')}`);
       withdrawnMs[o.name] = Math.max(0, Math.round(t - t0));
     });
-    if ((options.downMs ?? 0) > 0) await new Promise((r) => setTimeout(r, Math.max(0, t0 + (options.downMs ?? 0) - Date.now())));
     const tHeal = performance.now();
     healNode(state, node);
     await waitUntil(`every observer to route ${node.name}'s blocks again`, Date.now() + timeoutMs, 100, () => observers.every((o) => has(o.routes())));
