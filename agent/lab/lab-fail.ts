@@ -2,7 +2,8 @@
  * `tortie-lab fail NODE link|freeze|drop` and `tortie-lab heal NODE`: three ways for a node to die
  * as seen from the rest of the cluster, and the measurement bench/failover runs:
  *   link    its port leaves the ToR bridge (the cable is cut at the switch; the node keeps carrier);
- *   freeze  its tortie-node is stopped (SIGSTOP): BGP, BFD and the agent all hang, the kernel forwards on;
+ *   freeze  its tortie-node and its tortie-bfd are stopped (SIGSTOP): BGP, BFD and the agent all hang,
+ *           the kernel forwards on (a kill -9 of the agent alone is a restart, not a dead node: BFD stays Up);
  *   drop    an nft table in the node's namespace drops everything on its uplink, both ways.
  * `heal` undoes all three (each is a no-op when not in place). `measureFailure` times, from the
  * fault, when every other node and the ToR deleted the node's block routes from their kernel
@@ -27,10 +28,20 @@ function agentPid(node: NodePlan): number {
   return pid;
 }
 
+/** The node's tortie-bfd (agent/node/bfd-process.ts writes bfd.pid beside its socket), when one runs. */
+function bfdPid(node: NodePlan): number | undefined {
+  const pid = readPid(`${node.runDir}/bfd.pid`);
+  return pid !== undefined && alive(pid) ? pid : undefined;
+}
+
 export function failNode(state: LabState, node: NodePlan, mode: FailMode): void {
   switch (mode) {
     case 'link': run('ip', ['-n', state.plan.torNetns, 'link', 'set', node.torIfname, 'nomaster']); break;
-    case 'freeze': process.kill(agentPid(node), 'SIGSTOP'); break;
+    case 'freeze': {
+      const pids = [agentPid(node), bfdPid(node)];
+      for (const pid of pids) if (pid !== undefined) process.kill(pid, 'SIGSTOP');
+      break;
+    }
     case 'drop':
       runIn(node.netns, 'nft', ['-f', '-'], [
         `table inet ${DROP_TABLE} {`,
@@ -51,8 +62,9 @@ export function healNode(state: LabState, node: NodePlan): string[] {
     run('ip', ['-n', state.plan.torNetns, 'link', 'set', node.torIfname, 'master', `br${node.subnet}`]);
     undone.push('link');
   }
-  const pid = readPid(node.pidFile);
-  if (pid !== undefined && alive(pid) && processState(pid) === 'T') { process.kill(pid, 'SIGCONT'); undone.push('freeze'); }
+  for (const pid of [readPid(node.pidFile), bfdPid(node)]) {
+    if (pid !== undefined && alive(pid) && processState(pid) === 'T') { process.kill(pid, 'SIGCONT'); if (!undone.includes('freeze')) undone.push('freeze'); }
+  }
   if (tryRunIn(node.netns, 'nft', ['delete', 'table', 'inet', DROP_TABLE]).status === 0) undone.push('drop');
   return undone;
 }
@@ -98,6 +110,8 @@ export interface FailReport {
   readonly allWithdrawnMs: number;
   /** From heal until every observer had the node's routes back. */
   readonly healedMs: number;
+  /** performance.now() of the heal. */
+  readonly healedAt: number;
 }
 
 /** The node's block CIDRs (its blackhole routes, as Calico's). */
@@ -148,7 +162,7 @@ export async function measureFailure(state: LabState, node: NodePlan, mode: Fail
     const tHeal = performance.now();
     healNode(state, node);
     await waitUntil(`every observer to route ${node.name}'s blocks again`, Date.now() + timeoutMs, 100, () => observers.every((o) => has(o.routes())));
-    const report: FailReport = { node: node.name, mode, withdrawnMs, allWithdrawnMs: Math.max(...Object.values(withdrawnMs)), healedMs: Math.round(performance.now() - tHeal) };
+    const report: FailReport = { node: node.name, mode, withdrawnMs, allWithdrawnMs: Math.max(...Object.values(withdrawnMs)), healedMs: Math.round(performance.now() - tHeal), healedAt: tHeal };
     say(formatFail(report));
     return report;
   } finally {

@@ -219,6 +219,9 @@ export function frrBgpdConfig(plan: LabPlan, logFile: string, tor: TorIndex = 1)
     ` neighbor NODES remote-as ${NODE_AS}`,
     ' neighbor NODES timers connect 1',
     ...peers.map((a) => ` neighbor ${a} peer-group NODES`),
+    // No `bfd check-control-plane-failure`: tortie-bfd keeps BFD Up through an agent crash, and
+    // FRR 8.4's bfdd reads the peer's C bit from the F bit's position (BFD_GETCBIT), so with it a
+    // BFD Down during graceful restart is ignored whatever C bit the node sends (bgp/bfd/README.md).
     ...(bfdOn(plan) ? [` neighbor NODES bfd profile ${LAB_BFD.name}`] : []),
     ' address-family ipv4 unicast',
     ...(dualTor(plan) ? [`  network ${EXTERNAL_CIDR}`] : []),

@@ -70,6 +70,8 @@ export interface NodeConfig {
   readonly withdrawOnStop: boolean;
   /** TORTIE_BGP_MAX_PATHS: equal BGP paths installed as one ECMP kernel route (default 16, BIRD's merge paths limit; 1 = best only). */
   readonly bgpMaxPaths: number;
+  /** TORTIE_BFD_ENGINE: BFD in the tortie-bfd process (default; its socket TORTIE_BFD_SOCKET) or a worker `thread`. */
+  readonly bfd: { readonly engine: 'process' | 'thread'; readonly socket: string };
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -190,6 +192,8 @@ export function nodeConfigFromEnv(env: Env = process.env): NodeConfig {
   const rules = (get(env, 'TORTIE_RULES_BACKEND') ?? 'nft').toLowerCase();
   if (rules !== 'nft' && rules !== 'iptables') throw new NodeConfigError('TORTIE_RULES_BACKEND', `must be nft or iptables, got ${JSON.stringify(rules)}`);
   const runDir = get(env, 'TORTIE_RUN_DIR') ?? '/var/run/tortie';
+  const bfdEngine = (get(env, 'TORTIE_BFD_ENGINE') ?? 'process').toLowerCase();
+  if (bfdEngine !== 'process' && bfdEngine !== 'thread') throw new NodeConfigError('TORTIE_BFD_ENGINE', `must be process or thread, got ${JSON.stringify(bfdEngine)}`);
   const stateDir = get(env, 'TORTIE_STATE_DIR') ?? '/var/lib/calico';
   const ip6 = parseIp(env, 6);
   const routerId = get(env, 'CALICO_ROUTER_ID');
@@ -207,5 +211,6 @@ export function nodeConfigFromEnv(env: Env = process.env): NodeConfig {
     bgpReadyThresholdSeconds: int(env, 'TORTIE_BGP_READY_THRESHOLD_SECONDS', 30, 0, 3600),
     withdrawOnStop: bool(env, 'TORTIE_WITHDRAW_ON_STOP', false),
     bgpMaxPaths: int(env, 'TORTIE_BGP_MAX_PATHS', 16, 1, 256),
+    bfd: { engine: bfdEngine, socket: get(env, 'TORTIE_BFD_SOCKET') ?? join(runDir, 'bfd.sock') },
   };
 }

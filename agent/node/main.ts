@@ -53,6 +53,10 @@ import { IptablesBackend } from '../../felix/rules/iptables-backend.js';
 import { RulesProgrammer } from '../../felix/rules/rules-programmer.js';
 import { NftMonitor, watchedTables } from '../../felix/rules/nft-monitor.js';
 import { spawn } from 'node:child_process';
+import { startBfdProcess } from './bfd-process.js';
+
+/** tortie-bfd keeps our BFD sessions this long for a restarting agent: the default graceful-restart time. */
+const BFD_GRACE_MS = 120_000;
 
 /** Routing between pods and the underlay needs IPv4 forwarding in this network namespace. */
 function enableForwarding(log: Logger, v6: boolean): void {
@@ -221,6 +225,8 @@ async function main(): Promise<void> {
       mtu: new PodMtuFile({ logger: log, write: writeMtuFile, detectHostMtu: () => detectHostMtu(netlink, addr?.address) }, cfg.mtuFile, hostMtu),
       ipip: new IpipDevice({ clock, logger: log }, new IpipManager({ netlink, logger: log }, { underlayMtu: hostMtu })),
       ...(udp === undefined ? {} : { udp }),
+      bfdEngine: cfg.bfd.engine === 'thread' ? { kind: 'thread' }
+        : { kind: 'process', socket: cfg.bfd.socket, graceMs: BFD_GRACE_MS, startProcess: () => startBfdProcess(cfg.bfd.socket, BFD_GRACE_MS) },
     }, {
       nodeName: cfg.nodeName, nodeIp: addr?.address, nodeCidr: addr === undefined ? undefined : `${addr.address}/${addr.prefixLength}`,
       bgpReadyThresholdMs: cfg.bgpReadyThresholdSeconds * 1000,

@@ -28,8 +28,7 @@ import type { RulesProgrammer } from '../../felix/rules/rules-programmer.js';
 import { rulesConfig } from '../calc/rules-inputs.js';
 import { bgpSpeakerConfig, type SecretReader } from '../calc/bgp-peers.js';
 import { bfdSessions } from '../calc/bfd-sessions.js';
-import { NodeBfd } from './node-bfd.js';
-import type { WorkerOptions } from '../../bgp/bfd/worker-protocol.js';
+import { NodeBfd, type NodeBfdEngine } from './node-bfd.js';
 import { originatedPrefixes, type Originated } from '../calc/advertise.js';
 import { kernelRoutes, type LocalFacts, type UnderlayRoute, type Workload } from '../calc/kernel-routes.js';
 import type { LearnedRoute, Snapshot } from '../calc/snapshot.js';
@@ -46,8 +45,8 @@ export interface NodeAgentDeps {
   readonly speakerDeps: SpeakerDeps;
   /** BGP passwords (BGPPeer password, nodeMeshPassword) from mounted Secrets; absent: such peers are reported, not configured. */
   readonly secrets?: SecretReader;
-  /** BFD worker ports and priority (tests with several agents in one namespace); default the RFC ports. */
-  readonly bfdWorkerOptions?: WorkerOptions;
+  /** Where BFD runs (agent/node/node-bfd.ts): the tortie-bfd process (main.ts) or, by default, a worker thread. */
+  readonly bfdEngine?: NodeBfdEngine;
   /** vxlan.calico, created lazily once this node has an IPv4 VXLAN tunnel address. */
   readonly vxlan?: () => VxlanManager | undefined;
   /** vxlan-v6.calico (dual stack), created lazily once this node has an IPv6 VXLAN tunnel address. */
@@ -126,8 +125,8 @@ export class NodeAgent {
 
   constructor(private readonly deps: NodeAgentDeps, readonly options: NodeAgentOptions) {
     this.log = deps.logger.child({ component: 'node-agent' });
-    this.bfd = new NodeBfd({ logger: deps.logger, bfdDown: (peer) => this.speaker?.bfdDown(peer) ?? false,
-      ...(deps.bfdWorkerOptions ? { workerOptions: deps.bfdWorkerOptions } : {}) });
+    this.bfd = new NodeBfd({ logger: deps.logger, bfdDown: (peer, o) => this.speaker?.bfdDown(peer, o) ?? false,
+      bfdUp: (peer) => this.speaker?.bfdUp(peer), ...(deps.bfdEngine ? { engine: deps.bfdEngine } : {}) });
     this.startedAt = deps.clock.now();
     this.convergence = new RestartConvergence(this.startedAt, options.convergeDeadlineMs);
   }
@@ -559,7 +558,7 @@ export class NodeAgent {
     this.bgpHealthTimer?.cancel();
     this.unsubscribeLinks?.();
     await this.running;
-    await this.bfd.stop(); // AdminDown before the BGP sessions close (RFC 5882 §3.2): peers keep BGP up for it
+    await this.bfd.stop({ leaving: options.withdraw === true }); // before BGP closes: tortie-bfd runs on, or AdminDown (RFC 5882 §3.2)
     await this.speaker?.stop({ graceful: options.withdraw !== true });
     this.deps.routeTable.stop();
     this.deps.rules?.stop();

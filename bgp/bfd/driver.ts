@@ -1,69 +1,70 @@
 /**
- * Main-thread side of BFD: starts the worker (worker-main.ts) that runs the engine, forwards
- * session adds/updates/removes to it and its state changes to listeners. Nothing here is on a
- * packet's path, so a busy main loop only delays the *reaction* to a Down, never its detection.
+ * The speaker's side of BFD: forwards session adds/updates/removes to the engine host through a
+ * transport (transport.ts: a worker thread, or the tortie-bfd process over a unix socket) and its
+ * state changes to listeners. Nothing here is on a packet's path, so a busy event loop only
+ * delays the *reaction* to a Down, never its detection.
  */
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../common/logger.js';
-import type { BfdSessionSpec, BfdSessionView, BfdStateEvent } from './engine.js';
-import type { BfdSessionParams } from './session.js';
-import type { FromWorker, ToWorker, WorkerOptions } from './worker-protocol.js';
+import { sameParams, type BfdSessionSpec, type BfdSessionView, type BfdStateEvent } from './engine.js';
+import type { EngineOptions, FromEngine, ToEngine } from './engine-protocol.js';
+import { workerTransport, type BfdTransport, type OpenBfdTransport } from './transport.js';
 
 export interface BfdDriverDeps {
   readonly logger: Logger;
-  /** The worker script; default: next to this module (ESM) or to the bundle (tortie-bfd-worker.cjs). */
+  /** How to reach the engine; default a worker thread (workerPath, options). */
+  readonly open?: OpenBfdTransport;
+  /** The worker script; default next to this module (ESM) or to the bundle (tortie-bfd-worker.cjs). */
   readonly workerPath?: string;
-  readonly options?: WorkerOptions;
-}
-
-/**
- * tortie-bgpd ships as one CommonJS bundle with the worker bundled beside it
- * (scripts/bundle.sh); unbundled ESM (tortie-node, tests) finds worker-main.js next to this file.
- */
-export function defaultWorkerPath(): string {
-  if (typeof __filename === 'string' && __filename.endsWith('.cjs')) return join(dirname(__filename), 'tortie-bfd-worker.cjs');
-  return fileURLToPath(new URL('./worker-main.js', import.meta.url));
+  readonly options?: EngineOptions;
+  /** Wait before opening a closed transport again (default 1000 ms). */
+  readonly reopenMs?: number;
 }
 
 export class BfdDriver {
-  private worker: Worker;
+  private transport: BfdTransport | undefined;
+  private readonly open: OpenBfdTransport;
   private readonly listeners: Array<(e: BfdStateEvent) => void> = [];
-  private readonly pending = new Map<number, (m: FromWorker) => void>();
+  private readonly pending = new Map<number, (m: FromEngine) => void>();
   private readonly specs = new Map<string, BfdSessionSpec>();
   private readonly states = new Map<string, BfdStateEvent>();
   private nextReq = 1;
   private stopping = false;
-  private running = false;
+  private lastClose = '';
 
   constructor(private readonly deps: BfdDriverDeps) {
-    this.worker = this.startWorker();
+    this.open = deps.open ?? workerTransport(deps.workerPath, deps.options);
+    this.transport = this.connect();
   }
 
+  /** The engine runs on after this process exits (the tortie-bfd process). */
+  get outlivesUs(): boolean { return this.transport?.outlivesUs ?? false; }
+
   /**
-   * A worker that dies (a bug, not a packet: the engine never throws on input) is started again
-   * after a second with every session re-added; sessions come back Up through the handshake.
+   * A transport that closes (a worker that died of a bug, the tortie-bfd process restarted or
+   * not started yet) is opened again after a pause with every session re-added; the engine
+   * claims those it still runs, the others come Up through the handshake.
    */
-  private startWorker(): Worker {
-    const w = new Worker(this.deps.workerPath ?? defaultWorkerPath(), { workerData: this.deps.options ?? {}, name: 'bfd' });
-    this.running = true;
-    w.on('message', (m: FromWorker) => this.onMessage(m));
-    w.on('error', (err) => this.deps.logger.error({ err: err.message }, 'BFD worker failed'));
-    w.on('exit', (code) => {
-      this.running = false;
-      for (const r of this.pending.values()) r({ type: 'list', req: 0, sessions: [] });
-      this.pending.clear();
-      if (this.stopping) return;
-      this.deps.logger.error({ code }, 'BFD worker exited; restarting it in 1 s');
-      const t = setTimeout(() => {
+  private connect(): BfdTransport {
+    const t: BfdTransport = this.open({
+      message: (m) => { if (this.transport === t) this.onMessage(m); },
+      closed: (reason) => {
+        if (this.transport !== t) return;
+        this.transport = undefined;
+        for (const r of this.pending.values()) r({ type: 'list', req: 0, sessions: [] });
+        this.pending.clear();
         if (this.stopping) return;
-        this.worker = this.startWorker();
-        for (const [id, spec] of this.specs) this.post({ type: 'add', id, spec });
-      }, 1000);
-      t.unref();
+        // Said once per reason: a tortie-bfd that is being started fails the same way a few times.
+        if (reason !== this.lastClose) this.deps.logger.error({ reason }, 'BFD engine out of reach; reconnecting');
+        this.lastClose = reason;
+        const timer = setTimeout(() => {
+          if (this.stopping) return;
+          this.transport = this.connect();
+          for (const [id, spec] of this.specs) this.post({ type: 'add', id, spec });
+        }, this.deps.reopenMs ?? 1000);
+        timer.unref();
+      },
     });
-    return w;
+    return t;
   }
 
   onState(cb: (e: BfdStateEvent) => void): () => void {
@@ -99,17 +100,23 @@ export class BfdDriver {
     return m.type === 'list' ? m.sessions : [];
   }
 
-  /** Planned shutdown: AdminDown to every peer (RFC 5882 §3.2: not a failure), then stop the worker. */
-  async stop(): Promise<void> {
+  /**
+   * Planned shutdown: AdminDown to every peer (RFC 5882 §3.2: not a failure), then the worker
+   * ends or the connection closes. With `detach` and an engine that outlives us (tortie-bfd),
+   * nothing is sent: the sessions run on, and our next start claims them back.
+   */
+  async stop(options: { readonly detach?: boolean } = {}): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    if (!this.running) return;
-    await this.request((req) => ({ type: 'shutdown', req }));
-    await this.worker.terminate();
+    const t = this.transport;
+    if (t === undefined) return;
+    if (!(options.detach === true && t.outlivesUs)) await this.request((req) => ({ type: 'shutdown', req }));
+    this.transport = undefined;
+    await t.close();
   }
 
-  private request(make: (req: number) => ToWorker): Promise<FromWorker> {
-    if (!this.running) return Promise.resolve({ type: 'done', req: 0 });
+  private request(make: (req: number) => ToEngine): Promise<FromEngine> {
+    if (this.transport === undefined) return Promise.resolve({ type: 'done', req: 0 });
     const req = this.nextReq++;
     return new Promise((resolve) => {
       this.pending.set(req, resolve);
@@ -117,15 +124,16 @@ export class BfdDriver {
     });
   }
 
-  private post(m: ToWorker): void {
-    if (this.running) this.worker.postMessage(m);
+  private post(m: ToEngine): void {
+    this.transport?.post(m);
   }
 
-  private onMessage(m: FromWorker): void {
+  private onMessage(m: FromEngine): void {
     switch (m.type) {
       case 'state':
         if (!this.specs.has(m.event.id)) return;
         this.states.set(m.event.id, m.event);
+        this.lastClose = '';
         this.deps.logger.info({ peer: m.event.peer, from: m.event.from, to: m.event.to, diag: m.event.diagText }, 'BFD session state');
         for (const l of [...this.listeners]) l(m.event);
         break;
@@ -136,13 +144,7 @@ export class BfdDriver {
         break;
       }
       case 'log': this.deps.logger[m.level](m.fields, m.msg); break;
-      default: { const never: never = m; this.deps.logger.warn({ m: never }, 'unknown BFD worker message'); }
+      default: { const never: never = m; this.deps.logger.warn({ m: never }, 'unknown BFD engine message'); }
     }
   }
-}
-
-function sameParams(a: BfdSessionParams, b: BfdSessionParams): boolean {
-  return a.desiredMinTxUs === b.desiredMinTxUs && a.requiredMinRxUs === b.requiredMinRxUs && a.detectMult === b.detectMult
-    && a.passive === b.passive && a.auth?.type === b.auth?.type && a.auth?.keyId === b.auth?.keyId
-    && Buffer.from(a.auth?.key ?? []).equals(Buffer.from(b.auth?.key ?? []));
 }

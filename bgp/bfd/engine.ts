@@ -29,6 +29,11 @@ export interface BfdStateEvent {
   readonly diagText: string;
   /** The peer's state as last received: AdminDown means a planned stop, not a failure (RFC 5882 §3.2). */
   readonly remoteState: BfdStateName;
+  /**
+   * The peer's C bit: set, its BFD does not share fate with its control plane, so a Down means
+   * its forwarding failed even while its BGP is restarting (RFC 5882 §4.3.2).
+   */
+  readonly remoteControlPlaneIndependent: boolean;
 }
 
 export interface BfdSessionView extends BfdSessionSnapshot {
@@ -46,6 +51,8 @@ export interface BfdSessionView extends BfdSessionSnapshot {
 export interface BfdEngineDeps {
   readonly clock: Clock;
   readonly random: () => number;
+  /** Our C bit (RFC 5880 §4.1): true when the engine does not share fate with the control plane. */
+  readonly controlPlaneIndependent?: boolean;
   readonly send: (id: string, spec: BfdSessionSpec, bytes: Uint8Array) => void;
   readonly onState: (e: BfdStateEvent) => void;
   readonly onDiscard?: (reason: string, from: string) => void;
@@ -84,7 +91,7 @@ export class BfdEngine {
     const k = addrKey(spec.multihop, spec.peer);
     if (this.byAddr.has(k)) throw new Error(`a BFD session to ${spec.peer} (${spec.multihop ? 'multihop' : 'single-hop'}) exists`);
     const e: Entry = {
-      id, spec, session: new BfdSession(this.newDiscr(), spec.params, { random: this.deps.random }),
+      id, spec, session: new BfdSession(this.newDiscr(), spec.params, { random: this.deps.random, controlPlaneIndependent: this.deps.controlPlaneIndependent === true }),
       tx: undefined, detect: undefined, since: this.deps.clock.wallNow(), packetsIn: 0, packetsOut: 0, discarded: 0,
     };
     this.byId.set(id, e);
@@ -183,7 +190,11 @@ export class BfdEngine {
       case 'CancelDetectTimer': e.detect?.cancel(); e.detect = undefined; break;
       case 'StateChange':
         e.since = this.deps.clock.wallNow();
-        this.deps.onState({ id: e.id, peer: e.spec.peer, from: o.from, to: o.to, diag: o.diag, diagText: diagText(o.diag), remoteState: e.session.snapshot().remoteState });
+        {
+          const snap = e.session.snapshot();
+          this.deps.onState({ id: e.id, peer: e.spec.peer, from: o.from, to: o.to, diag: o.diag, diagText: diagText(o.diag),
+            remoteState: snap.remoteState, remoteControlPlaneIndependent: snap.remoteControlPlaneIndependent });
+        }
         break;
       case 'Discard': e.discarded++; this.deps.onDiscard?.(o.reason, e.spec.peer); break;
       default: assertNever(o, 'BFD output');
@@ -203,4 +214,11 @@ export function canonical(address: string): string {
   const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   const a = m ? m[1] ?? address : address;
   try { return formatAddress(parseAddress(a)); } catch { return a.toLowerCase(); }
+}
+
+/** Same timers, role and key: an update would change nothing. */
+export function sameParams(a: BfdSessionParams, b: BfdSessionParams): boolean {
+  return a.desiredMinTxUs === b.desiredMinTxUs && a.requiredMinRxUs === b.requiredMinRxUs && a.detectMult === b.detectMult
+    && a.passive === b.passive && a.auth?.type === b.auth?.type && a.auth?.keyId === b.auth?.keyId
+    && Buffer.from(a.auth?.key ?? []).equals(Buffer.from(b.auth?.key ?? []));
 }

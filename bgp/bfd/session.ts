@@ -35,6 +35,8 @@ export interface BfdSessionParams {
 export interface BfdSessionDeps {
   /** [0, 1): transmit jitter (§6.8.7) and the initial auth sequence. */
   readonly random: () => number;
+  /** The C bit we send (§4.1, RFC 5882 §4.3.2); default clear. */
+  readonly controlPlaneIndependent?: boolean;
 }
 
 export type BfdInput =
@@ -59,6 +61,8 @@ export type BfdOutput =
 export interface BfdSessionSnapshot {
   readonly state: BfdStateName;
   readonly remoteState: BfdStateName;
+  /** The peer's C bit as last received (kept after a detection timeout: what its BFD said about itself). */
+  readonly remoteControlPlaneIndependent: boolean;
   readonly localDiag: number;
   readonly remoteDiag: number;
   readonly localDiscr: number;
@@ -81,6 +85,7 @@ export class BfdSession {
   // RFC 5880 §6.8.1 state variables (intervals in µs).
   private sessionState: BfdStateValue = BfdState.Down;
   private remoteSessionState: BfdStateValue = BfdState.Down;
+  private remoteCpi = false;
   private remoteDiscr = 0;
   private localDiag = 0;
   private remoteDiag = 0;
@@ -154,7 +159,7 @@ export class BfdSession {
 
   snapshot(): BfdSessionSnapshot {
     return {
-      state: this.state, remoteState: BFD_STATE_NAMES[this.remoteSessionState] ?? 'Down',
+      state: this.state, remoteState: BFD_STATE_NAMES[this.remoteSessionState] ?? 'Down', remoteControlPlaneIndependent: this.remoteCpi,
       localDiag: this.localDiag, remoteDiag: this.remoteDiag,
       localDiscr: this.localDiscr, remoteDiscr: this.remoteDiscr,
       txIntervalUs: this.mayTransmitPeriodic() ? this.txIntervalUs() : 0,
@@ -172,6 +177,7 @@ export class BfdSession {
     const txBefore = this.txIntervalUs();
     this.remoteDiscr = p.myDiscr;
     this.remoteSessionState = p.state;
+    this.remoteCpi = p.cpi;
     this.remoteDiag = p.diag;
     this.remoteMinRxUs = p.requiredMinRxUs;
     this.remoteMinTxUs = p.desiredMinTxUs;
@@ -299,7 +305,7 @@ export class BfdSession {
       this.xmitAuthSeq = (this.xmitAuthSeq + 1) >>> 0;
     }
     const packet: BfdControlPacket = {
-      diag: this.localDiag, state: this.sessionState, poll, final, cpi: false, demand: false,
+      diag: this.localDiag, state: this.sessionState, poll, final, cpi: this.deps.controlPlaneIndependent === true, demand: false,
       detectMult: this.params.detectMult, myDiscr: this.localDiscr, yourDiscr: this.remoteDiscr,
       desiredMinTxUs: this.advertised.txUs, requiredMinRxUs: this.advertised.rxUs, requiredMinEchoRxUs: 0,
       ...(a ? { auth: { type: authTypeCode(a), keyId: a.keyId, sequence: seq, digest: new Uint8Array(20) } } : {}),

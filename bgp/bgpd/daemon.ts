@@ -71,6 +71,7 @@ export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; ctlGro
     if (!bfd) {
       bfd = new BfdDriver({ logger: logger.child({ component: 'bfd' }) });
       bfd.onState((e) => {
+        if (e.to === 'Up' && e.from !== 'Up') { try { speaker.bfdUp(e.id); } catch { /* a peer removed meanwhile */ } return; }
         // RFC 5882 §3.2: a peer's AdminDown is a planned stop, not a failed path.
         if (e.from !== 'Up' || e.to !== 'Down' || e.remoteState === 'AdminDown') return;
         try {

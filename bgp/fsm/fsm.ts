@@ -77,6 +77,18 @@ export class BgpFsm {
   get automaticRestart(): boolean { return this.autoRestart; }
 
   /**
+   * The path to the peer works again (its BFD session came Up after the Down that closed this
+   * session, RFC 5882 §4.3): the input that connects now instead of after the idle-hold back-off
+   * (Idle, waiting to restart) or the connect retry time (Active), with the back-off forgotten.
+   * Undefined when there is nothing to hurry: the session is connecting, up, or stopped by hand.
+   */
+  pathRestored(): FsmInput | undefined {
+    if (this.stateValue === 'Idle' && this.autoRestart) { this.backoffState.reset(); return { type: 'AutomaticStart' }; }
+    if (this.stateValue === 'Active' && !this.passive && this.running.has('connectRetry')) return { type: 'ConnectRetryTimer_Expires' };
+    return undefined;
+  }
+
+  /**
    * After a passive start of a session configured active (restart with a pause): from now on
    * connect ourselves. True when the FSM was waiting passively (Active) and now is not; feed
    * ConnectRetryTimer_Expires to connect at once.

@@ -83,11 +83,11 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
   // ------------------------------------------------------------ public API
 
   get state(): FsmState { return this.main.fsm.state; }
-
   /** The negotiated parameters while OpenConfirm or Established. */
   get negotiated(): NegotiatedSession | undefined { return this.main.fsm.negotiated; }
-
   get peerAddress(): string { return this.config.peerAddress; }
+  /** The path to the peer is back (BFD Up): connect now, not after the back-off (BgpFsm.pathRestored). */
+  restartNow(): void { const i = this.main.fsm.pathRestored(); if (i !== undefined) this.feed(this.main, i); }
 
   get stats(): SessionStats {
     const now = this.deps.clock.now();

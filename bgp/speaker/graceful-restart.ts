@@ -210,6 +210,18 @@ export class GracefulRestartHelper {
   }
 
   /** Forget the helper state (routes flushed, swept, or the peer removed). */
+  /**
+   * The restarting peer's BFD went Down and its C bit said BFD does not share fate with its BGP
+   * (RFC 5882 §4.3.2): its forwarding failed too, so its stale routes go now, not at the end of
+   * the restart time (a node that died while its agent was restarting). False when not restarting.
+   */
+  forwardingFailed(p: Peer): boolean {
+    if (!p.gr) return false;
+    this.finish(p);
+    this.deps.flush(p, 'BFD Down with the C bit set during graceful restart: the peer\'s forwarding failed (RFC 5882 §4.3.2)');
+    return true;
+  }
+
   finish(p: Peer): void {
     if (p.gr) this.cancelTimers(p.gr);
     p.gr = undefined;

@@ -265,15 +265,18 @@ export class BgpSpeaker {
   /**
    * BFD saw the path to this peer fail (RFC 5882 §4.3): Cease/10 "BFD Down" (RFC 9384) at once and
    * its routes withdrawn, then reconnect as after any automatic stop. A session that is not up
-   * yet is left alone: there is nothing to tear down and BFD will say when the path is back.
+   * is left alone, unless the peer restarts (stale routes) and `forwardingFailed` (its C bit).
    */
-  bfdDown(name: string): boolean {
+  bfdDown(name: string, options: { readonly forwardingFailed?: boolean } = {}): boolean {
     const p = this.mustPeer(name);
     const st = p.session.state;
-    if (st === 'Idle' || st === 'Connect' || st === 'Active') return false;
+    if (st === 'Idle' || st === 'Connect' || st === 'Active') return options.forwardingFailed === true && this.gr.forwardingFailed(p);
     p.session.automaticStop(CeaseSubcode.BFD_DOWN, { restart: true, message: 'BFD Down' });
     return true;
   }
+
+  /** BFD Up again (after the Down that closed this session): reconnect now, as FRR's BGP_Start on BFD Up. */
+  bfdUp(name: string): void { this.mustPeer(name).session.restartNow(); }
 
   private mustPeer(name: string): Peer {
     const p = this.peers.get(name);

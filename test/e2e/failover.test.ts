@@ -3,6 +3,9 @@
  * towards the FRR ToR, node1's link cut at the ToR bridge (`tortie-lab fail node1 link`); node2,
  * node3 and the ToR each delete node1's block routes within 1 s (their kernels' own view, `ip -ts
  * monitor route`), and after `heal` the routes come back. BFD Up is checked on FRR bfdd's own view.
+ * After `heal`, BGP comes back as soon as BFD does (the speaker reconnects on BFD Up), not after
+ * the idle-hold back-off that followed the Cease/10: every session Established on node1's and on
+ * FRR's own view within 5 s of the heal, in two rounds back to back (the back-off doubles).
  *
  *   tor (FRR bgpd + bfdd) ── br1 ─┬─ node1 (cut here)     br2 ── node3
  *                                 └─ node2
@@ -15,10 +18,11 @@ import { join } from 'node:path';
 import { pollUntil } from '../helpers/poll.js';
 import { downChecked, labNode, labSkipReason, torVtysh, upConverged } from './lab-fixture.js';
 import { measureFailure } from '../../agent/lab/lab-fail.js';
+import { nodeStatus } from '../../agent/lab/lab-report.js';
 
 const skip = labSkipReason(['etcd', 'vtysh', 'nft']);
 
-test('BFD: node1 cut off at the ToR bridge; every other node and the ToR withdraw its routes within 1 s; heal brings them back', { skip, timeout: 240_000 }, async () => {
+test('BFD: node1 cut off at the ToR bridge; every other node and the ToR withdraw its routes within 1 s; heal brings them back', { skip, timeout: 240_000 }, async (t) => {
   const prefix = `fo${process.pid % 100000}`;
   const stateDir = mkdtempSync(join(tmpdir(), 'tortie-e2e-failover-'));
   const say = (l: string): void => { if (process.env['TORTIE_TEST_VERBOSE'] === '1') process.stderr.write(`${l}\n`); };
@@ -30,9 +34,24 @@ test('BFD: node1 cut off at the ToR bridge; every other node and the ToR withdra
       const up = peers.filter((p) => p.status === 'up' && p['receive-interval'] === 100 && p['transmit-interval'] === 100).map((p) => p.peer).sort();
       return JSON.stringify(up) === JSON.stringify(addresses);
     }, { what: 'FRR bfdd: a session Up at 100 ms with every node', timeoutMs: 20_000 });
-    const r = await measureFailure(lab, labNode(lab, 1), 'link', say, 60_000);
-    assert.deepEqual(Object.keys(r.withdrawnMs).sort(), [labNode(lab, 2).name, labNode(lab, 3).name, 'tor'].sort());
-    assert.ok(r.allWithdrawnMs < 1000, `every observer withdrew node1's routes within 1 s: ${JSON.stringify(r.withdrawnMs)}`);
+    const n1 = labNode(lab, 1);
+    const established = async (): Promise<boolean> => {
+      const st = await nodeStatus(`${n1.runDir}/node.ctl`, 1000);
+      const tor = (JSON.parse(torVtysh(lab, 'show bgp neighbors json')) as Record<string, { bgpState?: string }>)[n1.address]?.bgpState;
+      return st.ok && st.peers.length === 3 && st.peers.every((p) => p.info === 'Established') && tor === 'Established';
+    };
+    // Twice in a row: each Cease/10 doubles the idle-hold back-off (5 s, then 10 s) until a
+    // session stays up for a minute; BFD Up must cut it short both times.
+    for (const round of [1, 2]) {
+      const r = await measureFailure(lab, n1, 'link', say, 60_000);
+      assert.deepEqual(Object.keys(r.withdrawnMs).sort(), [labNode(lab, 2).name, labNode(lab, 3).name, 'tor'].sort());
+      assert.ok(r.allWithdrawnMs < 1000, `round ${round}: every observer withdrew node1's routes within 1 s: ${JSON.stringify(r.withdrawnMs)}`);
+      // measureFailure returned once every observer routes node1 again, so BGP may already be back.
+      await pollUntil(established, { what: () => `round ${round}: node1's sessions Established on its and FRR's view`, timeoutMs: 30_000, intervalMs: 100 });
+      const backMs = Math.round(performance.now() - r.healedAt);
+      t.diagnostic(`round ${round}: routes back ${r.healedMs} ms, every session of node1 Established by ${backMs} ms after the heal`);
+      assert.ok(backMs < 5000, `round ${round}: node1's sessions Established within 5 s of the heal, not after the idle-hold back-off: ${backMs} ms`);
+    }
   } finally {
     await downChecked(stateDir, prefix, say);
   }

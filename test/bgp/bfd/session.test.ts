@@ -165,3 +165,10 @@ test('keyed SHA1: unsigned or wrongly signed packets are discarded, signed ones 
   assert.ok(signed(10).some((o) => o.type === 'Discard'), 'meticulous replay');
   assert.ok(!signed(11).some((o) => o.type === 'Discard'));
 });
+
+test('C bit (RFC 5880 §4.1): set only by an engine independent of the control plane (tortie-bfd)', () => {
+  const cbit = (deps: ConstructorParameters<typeof BfdSession>[2]): boolean[] =>
+    new BfdSession(7, P, deps).process({ type: 'Start' }).flatMap((o) => (o.type === 'Send' ? [decodeControl(o.bytes).cpi] : []));
+  assert.deepEqual(cbit({ random: () => 0 }), [false]);
+  assert.deepEqual(cbit({ random: () => 0, controlPlaneIndependent: true }), [true]);
+});

@@ -109,7 +109,7 @@ describe('bgpctl route format', () => {
   it('show bfd sessions: birdc columns (seconds), and the detail with all', () => {
     const v: BfdSessionView = {
       id: 'tor', peer: '10.0.0.1', local: '10.0.0.2', multihop: false, since: SINCE, packetsIn: 10, packetsOut: 12, discarded: 1,
-      state: 'Up', remoteState: 'Up', localDiag: 1, remoteDiag: 0, localDiscr: 7, remoteDiscr: 9,
+      state: 'Up', remoteState: 'Up', remoteControlPlaneIndependent: false, localDiag: 1, remoteDiag: 0, localDiscr: 7, remoteDiscr: 9,
       txIntervalUs: 100_000, detectTimeUs: 300_000, desiredMinTxUs: 100_000, requiredMinRxUs: 100_000,
       remoteMinTxUs: 100_000, remoteMinRxUs: 50_000, remoteDetectMult: 3, pollPending: false,
     };

@@ -336,6 +336,28 @@ describe('FSM Established', () => {
     assert.deepEqual(timers(o2), []);
     assert.equal(h2.fsm.automaticRestart, false);
   });
+  it('pathRestored (BFD Up after BFD Down): connect now and forget the back-off; nothing to hurry otherwise', () => {
+    const h = new Harness().to('Established');
+    assert.deepEqual(timers(h.feed({ type: 'AutomaticStop', subcode: 10, restart: true })), ['idleHold:5000']);
+    // The path stays bad: each failed try doubles the idle hold.
+    h.feed({ type: 'IdleHoldTimer_Expires' }, { type: 'Tcp_CR_Acked' });
+    assert.deepEqual(timers(h.feed({ type: 'HoldTimer_Expires' })), ['idleHold:10000']);
+    assert.equal(h.fsm.state, 'Idle');
+    const input = h.fsm.pathRestored();
+    assert.deepEqual(input, { type: 'AutomaticStart' });
+    const outs = h.feed(input);
+    assert.ok(has(outs, 'connect'));
+    assert.equal(h.fsm.state, 'Connect');
+    assert.equal(h.fsm.backoff.peek(), 5000, 'back-off back to its minimum');
+    // Active (our connect failed, waiting for the connect retry timer): retry now.
+    const a = new Harness().to('Active');
+    assert.deepEqual(a.fsm.pathRestored(), { type: 'ConnectRetryTimer_Expires' });
+    assert.ok(has(a.feed({ type: 'ConnectRetryTimer_Expires' }), 'connect'));
+    assert.equal(new Harness().to('Established').fsm.pathRestored(), undefined);
+    const stopped = new Harness().to('Established');
+    stopped.feed({ type: 'ManualStop' });
+    assert.equal(stopped.fsm.pathRestored(), undefined, 'a session stopped by hand stays stopped');
+  });
   it('ManualStop subcode 4 → administrative reset with message', () => {
     const h = new Harness().to('Established');
     const outs = h.feed({ type: 'ManualStop', subcode: 4, message: 'config change' });

@@ -189,6 +189,21 @@ describe('BgpSpeaker graceful restart helper', () => {
     await pollUntil(() => routesFrom('r6').length === 0, { what: 'the peer\'s bare Cease/10 flushed' });
     assert.equal(speaker().status().find((s) => s.name === 'r6')?.gracefulRestart, undefined);
   });
+
+  it('BFD Down while the peer restarts (RFC 5882 §4.3.2): stale routes kept for C bit 0, flushed for C bit 1', async () => {
+    const r6 = await reconnect('127.0.6.6', 65106, 0x0a000606, { restartTime: 30 }, 'r6');
+    announce(r6, 65106, ['10.67.1.0/24']);
+    await pollUntil(() => routesFrom('r6').length === 1 && routesFrom('r6')[0]?.stale !== true, { what: 'r6 route, fresh' });
+    r6.destroy(); // its BGP restarts: routes kept stale
+    await pollUntil(() => routesFrom('r6')[0]?.stale === true, { what: 'r6 route stale' });
+    // C bit 0: its BFD shares fate with its BGP, so the Down may be the same restart.
+    assert.equal(speaker().bfdDown('r6', { forwardingFailed: false }), false);
+    assert.equal(routesFrom('r6')[0]?.stale, true, 'still kept');
+    // C bit 1: its BFD runs on without its BGP, so the Down means its forwarding failed.
+    assert.equal(speaker().bfdDown('r6', { forwardingFailed: true }), true);
+    assert.deepEqual(routesFrom('r6'), [], 'flushed at once, not after the 30 s restart time');
+    assert.equal(speaker().status().find((s) => s.name === 'r6')?.gracefulRestart, undefined);
+  });
 });
 
 describe('BgpSpeaker graceful restart capability (restarting speaker)', () => {
