@@ -7,50 +7,29 @@
  * withdraw phases: `MICRO_PROF=/tmp/p node dist/bench/bgp/speaker-micro.js 1 100000` (writes
  * /tmp/p-announce.cpuprofile and /tmp/p-withdraw.cpuprofile; the phase times then include the profiler).
  * MICRO_WARM=N repeats both phases N times after the measured ones (the same speaker, warm).
- * MICRO_WARMUP=1 runs tortie-bgpd's JIT warm-up (bgp/speaker/warm-up.ts) first, as the daemon does.
+ * MICRO_WARMUP=1 runs tortie-bgpd's JIT warm-up (bgp/speaker/warm-up.ts) first, as the daemon does (run node
+ * with the flags of tortie-bgpd's interpreter line, `--max-semi-space-size=8`, to get what it gets).
+ * announceFaults/withdrawFaults: the minor page faults of each phase (fresh memory touched).
+ * MICRO_LIVE=1 (with --expose-gc): a full GC after the announce, to print what stays alive (liveMBAtPeak).
+ * Raw peers and the speaker's TCP deps: bench/lib/raw-peer.ts (shared with bench/ctl).
  */
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { systemClock } from '../../common/clock.js';
 import { silentLogger } from '../../common/logger.js';
 import type { Prefix } from '../../common/prefix.js';
 import { BgpSpeaker } from '../../bgp/speaker/speaker.js';
-import type { PeerConfig } from '../../bgp/speaker/peer-config.js';
-import { MessageFramer } from '../../bgp/wire/framer.js';
 import { countIpv4, countIpv4AddPath, warmUp } from '../../bgp/speaker/warm-up.js';
-import { encodeMessage } from '../../bgp/wire/message.js';
 import { encodeUpdates, encodeWithdraws } from '../../bgp/wire/update-encoder.js';
-import { INITIAL_CONTEXT, type CodecContext } from '../../bgp/wire/types.js';
+import { openRawPeer, rawPeerConfig, rawPeerContext, speakerTcpDeps } from '../lib/raw-peer.js';
 
 const peers = Number(process.argv[2] ?? 1);
 const routes = Number(process.argv[3] ?? 100_000);
 const port = 40000 + (process.pid % 20000);
 /** MICRO_ADD_PATHS=1: ADD-PATH (RFC 7911) send and receive negotiated on every session, as run.js --add-paths. */
 const addPaths = process.env['MICRO_ADD_PATHS'] === '1';
-const ctx: CodecContext = { ...INITIAL_CONTEXT, fourOctetAs: true, ...(addPaths ? { addPathSend: new Set(['1/1']), addPathReceive: new Set(['1/1']) } : {}) };
-
-function peerCfg(name: string, address: string, asn: number): PeerConfig {
-  return { name, address, asn, port: 179, passive: true, holdTime: 240, keepalive: 80, connectRetry: 5, families: ['ipv4-unicast'], nextHopSelf: false, routeReflectorClient: false,
-    ...(addPaths ? { addPaths: { send: true, receive: true } } : {}) };
-}
-
-function open(address: string, asn: number, id: number, onMsg?: (b: Uint8Array) => void): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port, localAddress: address });
-    const f = new MessageFramer(() => ctx);
-    s.on('data', (d: Buffer) => { f.push(d); for (let m = f.next(); m !== undefined; m = f.next()) onMsg?.(m); });
-    s.once('error', reject);
-    s.once('connect', () => {
-      s.write(encodeMessage({ type: 'open', version: 4, myAs: asn, holdTime: 240, bgpId: id, capabilities: [{ type: 'four-octet-as', asn }, { type: 'multiprotocol', afi: 1, safi: 1 },
-        ...(addPaths ? [{ type: 'add-path' as const, families: [{ afi: 1, safi: 1, mode: 3 as const }] }] : [])] }, INITIAL_CONTEXT));
-      s.write(encodeMessage({ type: 'keepalive' }, ctx));
-      resolve(s);
-    });
-  });
-}
+const ctx = rawPeerContext(addPaths);
 
 /** Tester i's pre-encoded UPDATEs (a function, so the Prefix objects are not kept alive by main's frame). */
 function encodePeer(i: number): { announce: Uint8Array[]; withdraw: Uint8Array[] } {
@@ -66,30 +45,29 @@ function encodePeer(i: number): { announce: Uint8Array[]; withdraw: Uint8Array[]
 }
 
 async function main(): Promise<void> {
+  // The tables first: the garbage of encoding them is not the speaker's (the warm-up's GCs take it).
+  const ann: Uint8Array[][] = [], wd: Uint8Array[][] = [];
+  for (let i = 0; i < peers; i++) { const e = encodePeer(i); ann.push(e.announce); wd.push(e.withdraw); }
   const warmed = process.env['MICRO_WARMUP'] ? await warmUp({ logger: silentLogger() }) : undefined;
   if (warmed && !warmed.ok) throw new Error(`warm-up failed: ${warmed.error ?? '?'}`);
-  const cfgPeers = Array.from({ length: peers }, (_, i) => peerCfg(`t${i}`, `127.0.${10 + (i >> 8)}.${(i & 255) + 1}`, 65101 + i));
-  cfgPeers.push(peerCfg('monitor', '127.0.9.1', 65003));
-  const sp = new BgpSpeaker({
-    clock: systemClock, logger: silentLogger(),
-    connect: (o) => connect({ host: o.host, port: o.port }),
-    listen: (o, onConn) => new Promise<Server>((res, rej) => { const s = createServer(onConn); s.once('error', rej); s.listen({ host: o.address, port: o.port }, () => res(s)); }),
-  }, { routerId: '10.0.0.1', asn: 65002, listen: { address: '127.0.0.1', port }, peers: cfgPeers });
+  const cfgPeers = Array.from({ length: peers }, (_, i) => rawPeerConfig(`t${i}`, `127.0.${10 + (i >> 8)}.${(i & 255) + 1}`, 65101 + i, addPaths));
+  cfgPeers.push(rawPeerConfig('monitor', '127.0.9.1', 65003, addPaths));
+  const sp = new BgpSpeaker(speakerTcpDeps(), { routerId: '10.0.0.1', asn: 65002, listen: { address: '127.0.0.1', port }, peers: cfgPeers });
   await sp.start();
   let held = 0;
   let done: (() => void) | undefined;
   let want = -1;
-  const mon = await open('127.0.9.1', 65003, 0x0a000901, (m) => {
+  const mon = await openRawPeer(port, '127.0.9.1', 65003, 0x0a000901, { addPaths, onMessage: (m) => {
     if (m[18] !== 2) return;
     held += addPaths ? countIpv4AddPath(m) : countIpv4(m);
     if (held === want) done?.();
-  });
-  const testers = await Promise.all(cfgPeers.slice(0, peers).map((c, i) => open(c.address, c.asn, 0x0a000a00 + i + 1)));
+  } });
+  const testers = await Promise.all(cfgPeers.slice(0, peers).map((c, i) => openRawPeer(port, c.address, c.asn, 0x0a000a00 + i + 1, { addPaths })));
   while (!sp.status().every((s) => s.state === 'Established')) await new Promise((r) => setTimeout(r, 20));
   await new Promise((r) => setTimeout(r, 200));
-  const ann: Uint8Array[][] = [], wd: Uint8Array[][] = [];
-  for (let i = 0; i < peers; i++) { const e = encodePeer(i); ann.push(e.announce); wd.push(e.withdraw); }
   const cpuS: number[] = [];
+  /** Minor page faults per phase: fresh memory the process touched (costly on some VMs: count it). */
+  const faults: number[] = [];
   const phase = async (bufs: Uint8Array[][], target: number): Promise<number> => {
     want = target;
     const finished = new Promise<void>((r) => { done = r; });
@@ -97,12 +75,14 @@ async function main(): Promise<void> {
     if (prof) { prof.connect(); await prof.post('Profiler.enable'); await prof.post('Profiler.setSamplingInterval', { interval: 100 }); await prof.post('Profiler.start'); }
     const t0 = process.hrtime.bigint();
     const cpu0 = process.cpuUsage();
+    const pf0 = process.resourceUsage().minorPageFault;
     const elu0 = performance.eventLoopUtilization();
     testers.forEach((s, i) => s.write(Buffer.concat(bufs[i]!)));
     await finished;
     const dt = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu = process.cpuUsage(cpu0);
     cpuS.push((cpu.user + cpu.system) / 1e6);
+    faults.push(process.resourceUsage().minorPageFault - pf0);
     if (prof) {
       const { profile } = await prof.post('Profiler.stop');
       const file = `${process.env['MICRO_PROF']}-${target === 0 ? 'withdraw' : 'announce'}${round > 0 ? `-warm${round}` : ''}.cpuprofile`;
@@ -118,8 +98,8 @@ async function main(): Promise<void> {
   // warmAnnounceS/warmWithdrawS (the same process: JIT-compiled code, tables and heap already grown).
   let round = 0;
   const a = await phase(ann, peers * routes);
-  // With --expose-gc: what the speaker (and this process's pre-encoded messages) keeps alive while holding every route.
-  const gc = (globalThis as { gc?: () => void }).gc;
+  // MICRO_LIVE=1 with --expose-gc: what the speaker (and this process's pre-encoded messages) keeps alive while holding every route.
+  const gc = process.env['MICRO_LIVE'] === '1' ? (globalThis as { gc?: () => void }).gc : undefined;
   let liveMB: number | undefined;
   if (gc) { gc(); liveMB = Math.round(process.memoryUsage().heapUsed / 1e6); }
   if (process.env['MICRO_SNAPSHOT']) console.error(`heap snapshot: ${writeHeapSnapshot(process.env['MICRO_SNAPSHOT'])}`);
@@ -127,7 +107,7 @@ async function main(): Promise<void> {
   const warm: Array<[number, number]> = [];
   for (round = 1; round <= Number(process.env['MICRO_WARM'] ?? 0); round++) warm.push([await phase(ann, peers * routes), await phase(wd, 0)]);
   const mu = process.memoryUsage();
-  console.log(JSON.stringify({ peers, routes, announceS: a, withdrawS: w, announceCpuS: cpuS[0], withdrawCpuS: cpuS[1], ...(warmed ? { warmUpCpuMs: warmed.cpuMs, warmUpWallMs: warmed.wallMs } : {}), ...(warm.length ? { warmAnnounceS: warm.map((x) => x[0]), warmWithdrawS: warm.map((x) => x[1]) } : {}), rssMB: Math.round(mu.rss / 1e6), heapMB: Math.round(mu.heapTotal / 1e6), heapUsedMB: Math.round(mu.heapUsed / 1e6), externalMB: Math.round(mu.external / 1e6), arrayBuffersMB: Math.round(mu.arrayBuffers / 1e6), ...(liveMB !== undefined ? { liveMBAtPeak: liveMB } : {}) }));
+  console.log(JSON.stringify({ peers, routes, announceS: a, withdrawS: w, announceCpuS: cpuS[0], withdrawCpuS: cpuS[1], announceFaults: faults[0], withdrawFaults: faults[1], ...(warmed ? { warmUpCpuMs: warmed.cpuMs, warmUpWallMs: warmed.wallMs } : {}), ...(warm.length ? { warmAnnounceS: warm.map((x) => x[0]), warmWithdrawS: warm.map((x) => x[1]) } : {}), rssMB: Math.round(mu.rss / 1e6), heapMB: Math.round(mu.heapTotal / 1e6), heapUsedMB: Math.round(mu.heapUsed / 1e6), externalMB: Math.round(mu.external / 1e6), arrayBuffersMB: Math.round(mu.arrayBuffers / 1e6), ...(liveMB !== undefined ? { liveMBAtPeak: liveMB } : {}) }));
   for (const s of [...testers, mon]) s.destroy();
   await sp.stop();
   process.exit(0);

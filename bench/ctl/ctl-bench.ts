@@ -21,52 +21,26 @@
  * for V8's GC helper threads) but not time it waited for a CPU. Server RSS: peak (VmHWM, reset through /proc/self/clear_refs
  * before each command) and after. Client: wall time and max RSS from /usr/bin/time.
  */
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { systemClock } from '../../common/clock.js';
 import { silentLogger } from '../../common/logger.js';
 import type { Prefix } from '../../common/prefix.js';
 import { BgpSpeaker } from '../../bgp/speaker/speaker.js';
-import type { PeerConfig } from '../../bgp/speaker/peer-config.js';
 import { startCtlServer } from '../../bgp/bgpd/ctl-server.js';
-import { MessageFramer } from '../../bgp/wire/framer.js';
 import { countIpv4 } from '../../bgp/speaker/warm-up.js';
-import { encodeMessage } from '../../bgp/wire/message.js';
 import { encodeUpdates } from '../../bgp/wire/update-encoder.js';
-import { INITIAL_CONTEXT, type CodecContext } from '../../bgp/wire/types.js';
+import { openRawPeer, rawPeerConfig, rawPeerContext, speakerTcpDeps } from '../lib/raw-peer.js';
 
 const argv = process.argv.slice(2);
 const jsonAt = argv.indexOf('--json');
 const jsonFile = jsonAt >= 0 ? argv[jsonAt + 1] : undefined;
 const routes = Number(argv.find((a, i) => /^\d+$/.test(a) && argv[i - 1] !== '--json') ?? 1_000_000);
 const port = 40000 + (process.pid % 20000);
-const ctx: CodecContext = { ...INITIAL_CONTEXT, fourOctetAs: true };
+const ctx = rawPeerContext(false);
 const CTL = new URL('../../bgp/bgpd/tortie-bgpctl.cjs', import.meta.url).pathname;
-
-function peerCfg(name: string, address: string, asn: number): PeerConfig {
-  return { name, address, asn, port: 179, passive: true, holdTime: 240, keepalive: 80, connectRetry: 5, families: ['ipv4-unicast'], nextHopSelf: false, routeReflectorClient: false };
-}
-
-function open(address: string, asn: number, id: number, onMsg?: (b: Uint8Array) => void): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port, localAddress: address });
-    const f = new MessageFramer(() => ctx);
-    s.on('data', (d: Buffer) => { f.push(d); for (let m = f.next(); m !== undefined; m = f.next()) onMsg?.(m); });
-    s.once('error', reject);
-    s.once('connect', () => {
-      s.write(encodeMessage({ type: 'open', version: 4, myAs: asn, holdTime: 240, bgpId: id, capabilities: [{ type: 'four-octet-as', asn }, { type: 'multiprotocol', afi: 1, safi: 1 }] }, INITIAL_CONTEXT));
-      s.write(encodeMessage({ type: 'keepalive' }, ctx));
-      // the bench outlasts the hold time: keepalives as a real peer sends them
-      const ka = setInterval(() => { if (!s.destroyed) s.write(encodeMessage({ type: 'keepalive' }, ctx)); }, 30_000);
-      s.once('close', () => clearInterval(ka));
-      resolve(s);
-    });
-  });
-}
 
 /** The tester's table: ROUTES /24s from 20.0.0.0, ~1000 per UPDATE, in one buffer. */
 function encodeTable(): Buffer {
@@ -160,17 +134,15 @@ async function measure(ctlPath: string, words: readonly string[]): Promise<Resul
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tortie-ctl-bench-'));
   const ctlPath = join(dir, 'bgpd.ctl');
-  const sp = new BgpSpeaker({
-    clock: systemClock, logger: silentLogger(),
-    connect: (o) => connect({ host: o.host, port: o.port }),
-    listen: (o, onConn) => new Promise<Server>((res, rej) => { const s = createServer(onConn); s.once('error', rej); s.listen({ host: o.address, port: o.port }, () => res(s)); }),
-  }, { routerId: '10.0.0.1', asn: 65002, listen: { address: '127.0.0.1', port }, peers: [peerCfg('tester', '127.0.10.1', 65101), peerCfg('monitor', '127.0.9.1', 65003)] });
+  const sp = new BgpSpeaker(speakerTcpDeps(), { routerId: '10.0.0.1', asn: 65002, listen: { address: '127.0.0.1', port },
+    peers: [rawPeerConfig('tester', '127.0.10.1', 65101), rawPeerConfig('monitor', '127.0.9.1', 65003)] });
   await sp.start();
   const ctl = await startCtlServer(ctlPath, { speaker: () => sp, reload: () => ({}), startedAt: 0, now: () => performance.now() }, silentLogger());
   let held = 0;
   let loaded: (() => void) | undefined;
-  const mon = await open('127.0.9.1', 65003, 0x0a000901, (m) => { if (m[18] !== 2) return; held += countIpv4(m); if (held === routes) loaded?.(); });
-  const tester = await open('127.0.10.1', 65101, 0x0a000a01);
+  // the bench outlasts the hold time: keepalives as a real peer sends them
+  const mon = await openRawPeer(port, '127.0.9.1', 65003, 0x0a000901, { keepaliveMs: 30_000, onMessage: (m) => { if (m[18] !== 2) return; held += countIpv4(m); if (held === routes) loaded?.(); } });
+  const tester = await openRawPeer(port, '127.0.10.1', 65101, 0x0a000a01, { keepaliveMs: 30_000 });
   const upBy = performance.now() + 30_000;
   while (!sp.status().every((s) => s.state === 'Established')) {
     if (performance.now() > upBy) throw new Error(`sessions not Established within 30 s: ${JSON.stringify(sp.status().map((s) => [s.name, s.state, s.lastError]))}`);

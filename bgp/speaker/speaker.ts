@@ -9,34 +9,34 @@
  *   graceful-restart.ts     RFC 4724/8538 helper: a GR peer's routes kept stale across its restart
  *   selection-deferral.ts   RFC 4724 §4.1 restarting speaker: advertise only once peers sent End-of-RIB
  *   views.ts                status() and the route views
- * This file: the API and the peer lifecycle.
+ *   peer-sessions.ts        a peer's BgpSession: made, wired, Established and down
+ *   route-flush.ts          a peer's routes removed from the Loc-RIB in slices
+ *   originated.ts           locally originated prefixes
+ * This file: the API and the peer lifecycle (add, update, remove, enable, disable, restart).
  */
 import type { Server, Socket } from 'node:net';
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { describeError } from '../../common/errors.js';
-import { formatPrefix, ipv4ToInt, parseAddress, parsePrefix, type Prefix } from '../../common/prefix.js';
+import { ipv4ToInt, parseAddress } from '../../common/prefix.js';
 import { CeaseSubcode } from '../wire/errors.js';
-import type { PathAttributes } from '../wire/types.js';
-import type { DownReason, NegotiatedSession } from '../fsm/fsm-types.js';
-import { BgpSession, type ConnectOptions } from '../session/session.js';
-import { BgpListener, canonicalAddress } from '../session/listener.js';
-import { compactWireCodec } from '../session/wire-codec-default.js';
+import type { ConnectOptions } from '../session/session.js';
+import { BgpListener } from '../session/listener.js';
 import { LocRib, type BestChanges } from '../rib/loc-rib.js';
-import type { PeerInfo } from '../rib/route.js';
-import { addPathFamilies, importChecks, multipathOptions, peerConfigEquals, peerSocketOptions, type OriginateAttrs, type PeerConfig, type SpeakerConfig } from './peer-config.js';
+import { multipathOptions, peerConfigEquals, type OriginateAttrs, type PeerConfig, type SpeakerConfig } from './peer-config.js';
 import { ListenerSecurity } from './listener-security.js';
-import { sessionInterface } from './link-local.js';
 import { compilePeerPolicy } from './policy-config.js';
 import { Peer } from './peer.js';
-import { EstablishedSession } from './established-session.js';
 import { Outbound } from './outbound.js';
-import { DEFAULT_STALE_TIME, GracefulRestartHelper, gracefulRestartCapability } from './graceful-restart.js';
+import { DEFAULT_STALE_TIME, GracefulRestartHelper } from './graceful-restart.js';
 import { Inbound } from './inbound.js';
 import { StaleRoutes } from './stale-routes.js';
 import { DEFAULT_SELECTION_DEFERRAL_TIME, SelectionDeferral, type SelectionDeferralStatus } from './selection-deferral.js';
+import { PeerSessions } from './peer-sessions.js';
+import { RouteFlush } from './route-flush.js';
+import { Originated } from './originated.js';
 import {
-  bestPathChange, bestRouteViews, downText, peerStatus, routeViews,
+  bestPathChange, bestRouteViews, peerStatus, routeViews,
   routeCount, type BestPathChange, type PeerStatus, type RouteCount, type RouteSource, type RouteView,
 } from './views.js';
 import { streamRoutes, type RouteQuery, type RouteSink, type StreamOptions } from './route-stream.js';
@@ -62,25 +62,18 @@ export interface SpeakerDeps {
  * "No AFI/SAFI activated for peer" instead of Cease/Administrative Reset.
  */
 const RESTART_DELAY_MS = 0;
-/**
- * Prefixes removed per event-loop turn when a peer's routes are flushed: a peer with a million
- * routes must not stall the keepalives of the others (LocRib.removePeerSome).
- */
-const FLUSH_SLICE = 20_000;
-
-interface Originated { readonly prefix: Prefix; readonly attrs: PathAttributes; readonly nextHop: Uint8Array | undefined; readonly since: number }
 
 export class BgpSpeaker {
   private readonly peers = new Map<string, Peer>();
-  private readonly originated = new Map<string, Originated>();
+  private readonly originated = new Originated();
   private readonly listeners: Array<(c: BestPathChange) => void> = [];
   private rib: LocRib;
   private unsubscribeRib: () => void;
   private listener: BgpListener;
   private readonly outbound: Outbound;
   private readonly gr: GracefulRestartHelper;
-  /** Peers whose routes are being removed in slices (by name): finished before the name is used again. */
-  private readonly draining = new Set<string>();
+  private readonly routeFlush: RouteFlush;
+  private readonly sessions: PeerSessions;
   private server: Server | undefined;
   private readonly inbound: Inbound;
   /** RFC 4724 §4.1: after our restart, nothing is advertised until peers sent End-of-RIB. */
@@ -99,9 +92,10 @@ export class BgpSpeaker {
       clock: deps.clock, log: this.log, rib: () => this.rib, stopped: () => this.stopped,
       localAs: (p) => p.config.localAs ?? this.config.asn,
     });
+    this.routeFlush = new RouteFlush({ log: this.log, rib: () => this.rib });
     const stale = new StaleRoutes({ log: this.log, stopped: () => this.stopped });
     this.gr = new GracefulRestartHelper({
-      clock: deps.clock, log: this.log, flush: (p, why) => this.flushRoutes(p, why), sweep: (p, f, why) => stale.sweep(p, f, why),
+      clock: deps.clock, log: this.log, flush: (p, why) => this.routeFlush.flush(p, why), sweep: (p, f, why) => stale.sweep(p, f, why),
       markStale: (p, families, why) => stale.mark(p, families, true, why), longLived: (p, f) => stale.longLived(p, f),
       options: () => ({ helper: this.config.gracefulRestart?.helper ?? true, staleTime: this.config.gracefulRestart?.staleTime ?? DEFAULT_STALE_TIME,
         longLivedHelper: this.config.gracefulRestart?.longLivedHelper ?? true }),
@@ -109,7 +103,7 @@ export class BgpSpeaker {
     const g = config.gracefulRestart;
     this.deferral = new SelectionDeferral({
       clock: deps.clock, log: this.log, peers: () => this.peers.values(),
-      finished: () => { for (const p of this.peers.values()) this.startOutbound(p); },
+      finished: () => { for (const p of this.peers.values()) this.sessions.startOutbound(p); },
     }, g?.restarting === true && g.enabled !== false, g?.selectionDeferralTime ?? DEFAULT_SELECTION_DEFERRAL_TIME);
     this.inbound = new Inbound({
       clock: deps.clock, log: this.log,
@@ -118,6 +112,11 @@ export class BgpSpeaker {
       markStale: (p, family, why) => stale.mark(p, new Set([family]), false, why),
       sweepStale: (p, family, why) => stale.sweep(p, family, why),
       current: (x) => !this.stopped && this.peers.get(x.config.name) === x,
+    });
+    this.sessions = new PeerSessions({
+      clock: deps.clock, logger: deps.logger, log: this.log, connect: deps.connect, config: () => this.config, rib: () => this.rib,
+      listener: this.listener, security: this.security, outbound: this.outbound, gr: this.gr, deferral: () => this.deferral,
+      inbound: this.inbound, flush: this.routeFlush, stopped: () => this.stopped,
     });
   }
 
@@ -152,8 +151,8 @@ export class BgpSpeaker {
 
   addPeer(config: PeerConfig): void {
     if (this.peers.has(config.name)) throw new Error(`peer ${config.name} already exists`);
-    const p = new Peer(config, this.newSession(config));
-    this.attach(p);
+    const p = new Peer(config, this.sessions.newSession(config));
+    this.sessions.attach(p);
     this.peers.set(config.name, p);
     p.session.start();
   }
@@ -164,9 +163,9 @@ export class BgpSpeaker {
     if (!p) { this.addPeer(config); return true; }
     if (peerConfigEquals(p.config, config)) return false;
     if (this.updatePolicies(p, config)) return true;
-    this.retire(p, CeaseSubcode.OTHER_CONFIGURATION_CHANGE);
-    p.replaceSession(config, this.newSession(config));
-    this.attach(p);
+    this.sessions.retire(p, CeaseSubcode.OTHER_CONFIGURATION_CHANGE);
+    p.replaceSession(config, this.sessions.newSession(config));
+    this.sessions.attach(p);
     if (p.enabled) p.session.start();
     return true;
   }
@@ -205,7 +204,7 @@ export class BgpSpeaker {
   removePeer(name: string): void {
     const p = this.peers.get(name);
     if (!p) return;
-    this.retire(p, CeaseSubcode.PEER_DECONFIGURED);
+    this.sessions.retire(p, CeaseSubcode.PEER_DECONFIGURED);
     this.peers.delete(name);
     this.deferral.forget(name);
   }
@@ -219,10 +218,10 @@ export class BgpSpeaker {
       this.config = next;
       this.unsubscribeRib();
       this.outbound.clear();
-      this.draining.clear();
+      this.routeFlush.clear();
       this.rib = this.newRib();
       this.unsubscribeRib = this.rib.onBestChange((c) => this.onBestChange(c));
-      for (const o of this.originated.values()) this.rib.originate(o.prefix, o.attrs, o.nextHop);
+      this.originated.replay(this.rib);
       for (const p of next.peers) { this.addPeer(p); r.added.push(p.name); }
       return r;
     }
@@ -248,7 +247,7 @@ export class BgpSpeaker {
     p.enabled = false;
     this.background(p.session.stop(), name, 'disable');
     // routes kept for a graceful restart are not waited for by a peer we switched off
-    if (p.gr) { this.gr.finish(p); this.flushRoutes(p, 'peer disabled'); }
+    if (p.gr) { this.gr.finish(p); this.routeFlush.flush(p, 'peer disabled'); }
     this.deferral.forget(name);
   }
 
@@ -298,26 +297,9 @@ export class BgpSpeaker {
     return () => { const i = this.listeners.indexOf(cb); if (i >= 0) this.listeners.splice(i, 1); };
   }
 
-  originate(prefixText: string, attrs: OriginateAttrs = {}): void {
-    const prefix = parsePrefix(prefixText);
-    const nh = attrs.nextHop !== undefined ? parseAddress(attrs.nextHop) : undefined;
-    if (nh && nh.family !== prefix.family) throw new Error(`originate ${prefixText}: next hop ${attrs.nextHop} is not an IPv${prefix.family} address`);
-    const a: PathAttributes = {
-      origin: attrs.origin ?? 0, asPath: [],
-      ...(prefix.family === 4 && nh ? { nextHop: nh.bytes } : {}),
-      ...(attrs.med !== undefined ? { med: attrs.med } : {}),
-      ...(attrs.localPref !== undefined ? { localPref: attrs.localPref } : {}),
-      ...(attrs.communities?.length ? { communities: [...attrs.communities] } : {}),
-      ...(attrs.largeCommunities?.length ? { largeCommunities: [...attrs.largeCommunities] } : {}),
-    };
-    this.originated.set(formatPrefix(prefix), { prefix, attrs: a, nextHop: nh?.bytes, since: this.deps.clock.wallNow() });
-    this.rib.originate(prefix, a, nh?.bytes);
-  }
+  originate(prefixText: string, attrs: OriginateAttrs = {}): void { this.originated.originate(this.rib, prefixText, attrs, this.deps.clock.wallNow()); }
 
-  withdraw(prefixText: string): void {
-    const prefix = parsePrefix(prefixText);
-    if (this.originated.delete(formatPrefix(prefix))) this.rib.withdrawOriginated(prefix);
-  }
+  withdraw(prefixText: string): void { this.originated.withdraw(this.rib, prefixText); }
 
   /**
    * Send the UPDATEs that pending changes call for now instead of at the next setImmediate: for an
@@ -366,7 +348,7 @@ export class BgpSpeaker {
   /** `show route count` from the RIBs' counters (no walk). */ routeCount(): RouteCount { return routeCount(this.rib); }
 
   private routeSource(): RouteSource {
-    return { rib: this.rib, peers: this.peers, originatedSince: (k) => this.originated.get(k)?.since };
+    return { rib: this.rib, peers: this.peers, originatedSince: (k) => this.originated.since(k) };
   }
 
   // ------------------------------------------------------------ sessions
@@ -378,137 +360,8 @@ export class BgpSpeaker {
       bestPath: multipathOptions(this.config) });
   }
 
-  private newSession(c: PeerConfig): BgpSession {
-    return new BgpSession({
-      name: c.name, peerAddress: c.address, peerPort: c.port,
-      ...(c.localAddress !== undefined ? { localAddress: c.localAddress } : {}),
-      localAs: c.localAs ?? this.config.asn, peerAs: c.asn, routerId: this.config.routerId,
-      holdTime: c.holdTime, connectRetryTime: c.connectRetry, passive: c.passive,
-      families: c.families.map((f) => (f === 'ipv6-unicast' ? { afi: 2, safi: 1 } : { afi: 1, safi: 1 })),
-      routeRefresh: true, addPath: addPathFamilies(c),
-      gracefulRestart: gracefulRestartCapability(c, this.config.gracefulRestart, () => this.deferral.deferring),
-      socketOptions: peerSocketOptions(c, this.config.asn),
-      ...(c.localRole !== undefined ? { role: { local: c.localRole, strict: c.roleStrict ?? false } } : {}),
-    }, { clock: this.deps.clock, logger: this.deps.logger, codec: compactWireCodec, connect: this.deps.connect });
-  }
-
-  /** Wire a peer's (new) session to the speaker and the listener. */
-  private attach(p: Peer): void {
-    const s = p.session;
-    this.listener.addSession(s);
-    this.secureListener(p, p.config.password, p.config.ttlSecurity);
-    s.on('established', (n) => { if (p.session === s) this.onEstablished(p, n); });
-    s.on('update', (m, info) => { if (p.session === s) this.inbound.update(p, m, info); });
-    s.on('route-refresh', (m) => { if (p.session === s) this.inbound.routeRefresh(p, m.afi, m.safi, m.subtype); });
-    s.on('down', (r) => { if (p.session === s) this.onDown(p, r); });
-  }
-
-  /** Stop a peer's current session for good (Cease/subcode) and drop what it contributed. */
-  private retire(p: Peer, subcode: number): void {
-    const s = p.session;
-    this.listener.removeSession(s);
-    this.secureListener(p, undefined, undefined);
-    s.automaticStop(subcode, { restart: false });
-    this.endSession(p);
-    this.gr.finish(p);
-    this.flushRoutes(p, subcode === CeaseSubcode.PEER_DECONFIGURED ? 'peer removed' : 'configuration changed');
-  }
-
-  private secureListener(p: Peer, password: string | undefined, ttlSecurityHops: number | undefined): void {
-    const problem = this.security.set(p.config.address, password, ttlSecurityHops);
-    if (problem === undefined) return;
-    p.lastError = problem;
-    this.log.error({ peer: p.config.name, err: problem }, 'listener security not set for this peer');
-  }
-
   private background(pr: Promise<void>, name: string, what: string): void {
     pr.catch((err: unknown) => this.log.warn({ peer: name, err: describeError(err) }, `${what} failed`));
-  }
-
-  private onEstablished(p: Peer, n: NegotiatedSession): void {
-    if (this.stopped) return;
-    this.endSession(p);
-    p.lastError = undefined;
-    const e = new EstablishedSession(n, this.deps.clock.wallNow());
-    p.established = e;
-    p.routesSince = e.since;
-    const iface = sessionInterface(canonicalAddress(p.session.connection?.localAddress), p.config.address);
-    const info: PeerInfo = {
-      id: p.config.name, kind: n.ibgp ? 'ibgp' : 'ebgp', asn: p.config.asn, routerId: n.peerBgpId >>> 0,
-      address: parseAddress(p.config.address).bytes,
-      ...(p.config.routeReflectorClient ? { rrClient: true } : {}),
-      ...(iface === undefined ? {} : { interface: iface }),
-    };
-    const kept = p.adjIn;
-    if (kept && (kept.peer.kind !== info.kind || kept.peer.routerId !== info.routerId || kept.peer.asn !== info.asn)) {
-      // The routes kept are tied to the old identity (best path reads it): not the same speaker.
-      this.gr.finish(p);
-      this.flushRoutes(p, 'the peer came back with another BGP identifier or AS');
-    }
-    if (p.adjIn) {
-      this.gr.established(p, n);
-    } else {
-      this.finishDrain(p.config.name);
-      p.adjIn = this.rib.addPeer(info, {
-        ...(p.importPolicy ? { policy: p.importPolicy } : {}),
-        ...(p.config.allowAsIn !== undefined && p.config.allowAsIn > 0 ? { allowAsIn: p.config.allowAsIn } : {}),
-        ...(p.config.localAs !== undefined ? { localAs: p.config.localAs } : {}),
-        ...importChecks(p.config, n.ibgp),
-        now: () => this.deps.clock.wallNow(),
-      });
-    }
-    this.deferral.established(p, n);
-    this.startOutbound(p);
-  }
-
-  /** Send the table and End-of-RIB to an Established peer not yet in an update group, unless deferring. */
-  private startOutbound(p: Peer): void {
-    const e = p.established;
-    if (e && !e.group && !e.isClosed && !this.deferral.deferring && !this.stopped) this.outbound.start(p, e);
-  }
-
-  private onDown(p: Peer, r: DownReason): void {
-    p.lastError = downText(r, p.config.asn);
-    const e = p.established;
-    this.endSession(p);
-    if (e !== undefined && !this.stopped) this.gr.down(p, e.negotiated, r);
-    else if (!p.gr) this.flushRoutes(p, 'session down');
-  }
-
-  /** The Established session is over: out of its update group, its timers cancelled. */
-  private endSession(p: Peer): void {
-    const e = p.established;
-    if (!e) return;
-    p.established = undefined;
-    this.outbound.leaveGroup(p, e);
-    e.close();
-  }
-
-  /**
-   * Remove every route of the peer from the Loc-RIB (other peers get the withdrawals): in
-   * slices of FLUSH_SLICE prefixes, one per event-loop turn, so a large table does not hold
-   * back the other sessions' keepalives.
-   */
-  private flushRoutes(p: Peer, why: string): void {
-    const adj = p.adjIn;
-    if (!adj) return;
-    p.adjIn = undefined;
-    const name = p.config.name;
-    const rib = this.rib;
-    this.log.debug({ peer: name, routes: adj.received, why }, 'removing the peer\'s routes');
-    if (rib.removePeerSome(name, FLUSH_SLICE)) return;
-    this.draining.add(name);
-    const next = (): void => {
-      if (!this.draining.has(name) || this.rib !== rib) return;
-      if (rib.removePeerSome(name, FLUSH_SLICE)) this.draining.delete(name); else setImmediate(next);
-    };
-    setImmediate(next);
-  }
-
-  /** A new Adj-RIB-In under a name still being flushed: finish that first. */
-  private finishDrain(name: string): void {
-    if (!this.draining.delete(name)) return;
-    this.rib.removePeer(name);
   }
 
   // ------------------------------------------------------------ Loc-RIB → update groups, listeners
