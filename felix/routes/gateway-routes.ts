@@ -33,6 +33,9 @@ interface Subnet { readonly prefix: Prefix; readonly ifindex: number }
 
 const MAIN_TABLE = 254;
 
+const hopsKey = (hops: readonly DesiredNextHop[] | undefined): string =>
+  (hops === undefined ? '' : hops.map((h) => `${h.gateway ?? ''}@${h.iface}${h.onlink === true ? '/onlink' : ''}`).join(','));
+
 export class GatewayRoutes {
   readonly routes: RouteTable;
   private readonly wanted = new Map<string, readonly string[]>();
@@ -49,6 +52,9 @@ export class GatewayRoutes {
   /** The main table's routes that may resolve a next hop; read once a next hop needed them. */
   private igp: ResolverTable | undefined;
   private igpWanted = false;
+  /** Recursive next hops seen, with what they resolved to (hopsKey). */
+  private readonly recursed = new Map<string, string>();
+  private refreshAll = false;
 
   constructor(private readonly deps: GatewayRoutesDeps, options: GatewayRoutesOptions) {
     this.log = deps.logger.child({ component: 'kernel-routes' });
@@ -66,7 +72,7 @@ export class GatewayRoutes {
       if (e.type === 'address' || e.type === 'link' || e.type === 'overflow' || e.type === 'subscribed') this.scheduleRefresh();
       // A route that may resolve a next hop changed: resolve again (our own writes do not count).
       else if (e.type === 'route' && this.igp !== undefined && e.route.table === MAIN_TABLE
-        && !(e.route.table === this.own.table && e.route.protocol === this.own.protocol)) this.scheduleRefresh();
+        && !(e.route.table === this.own.table && e.route.protocol === this.own.protocol)) this.scheduleRefresh(true);
     });
   }
 
@@ -152,7 +158,9 @@ export class GatewayRoutes {
       this.scheduleRefresh();
       return undefined;
     }
-    return resolveRecursive(this.igp, a, nh, this.names);
+    const hops = resolveRecursive(this.igp, a, nh, this.names);
+    this.recursed.set(nh, hopsKey(hops));
+    return hops;
   }
 
   private scheduleApply(): void {
@@ -164,11 +172,20 @@ export class GatewayRoutes {
     }, 0);
   }
 
-  private scheduleRefresh(): void {
+  /**
+   * `routesOnly`: only a main-table route changed. Then every prefix is resolved again only if
+   * the way to one of the recursive next hops changed: another protocol's churn in the main
+   * table must not make us walk a large table.
+   */
+  private scheduleRefresh(routesOnly = false): void {
+    if (!routesOnly) this.refreshAll = true;
     if (this.refreshTimer !== undefined) return;
     this.refreshTimer = this.deps.clock.setTimeout(() => {
       this.refreshTimer = undefined;
+      const everything = this.refreshAll;
+      this.refreshAll = false;
       this.refresh().then(() => {
+        if (!everything && [...this.recursed].every(([nh, was]) => hopsKey(this.viaKernel(parseAddress(nh), nh)) === was)) return;
         const all: DesiredRoute[] = [];
         for (const [p, hops] of this.wanted) { const r = this.resolve(p, hops); if (r !== undefined) all.push(r); }
         this.routes.setDesiredRoutes(all);
