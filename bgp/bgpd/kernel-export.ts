@@ -130,8 +130,9 @@ export class KernelExport {
       && sameFamilies(prev.families, next.families)) {
       this.cfg = next;
       if (prev.mergePaths === next.mergePaths) return prev.persist === next.persist ? 'unchanged' : 'updated';
-      // Same routes' home, other next hops: the listener uses `next` from now on; replay the table.
-      this.unlisten();
+      // Same routes' home, other next hops: the listener uses `next` from now on; replay the table
+      // (a `persist` wait for End-of-RIB under way goes on: detach the listener only).
+      this.detachListener();
       this.listen(sink, next);
       await this.replay(sink, next);
       log.info({ mergePaths: next.mergePaths }, 'kernel routes: merge paths changed, table replayed');

@@ -4,11 +4,15 @@
  * Two BIRDs advertise 198.51.100.0/24 (equal paths); ExaBGP advertises fd99::/64 with only a
  * link-local next hop (fe80::99, its side of the link). Reloads turn merge paths on (the table is
  * replayed into the same sink), add IPv6, move the routes to another table and protocol (the old
- * ones go), drop the section (routes removed) and add it back.
+ * ones go), drop the section (routes removed) and add it back. ExaBGP also advertises
+ * 203.0.113.0/24 with next hop 10.8.0.1, on no connected subnet: it is installed through the
+ * kernel's static route to 10.8.0.0/24 (recursive, BIRD `gateway recursive`), not through the
+ * default route, and goes when that static route goes.
  *
  *   bird1 AS65101 10.0.1.1 ─── eth1 10.0.1.2 ┐
  *   bird2 AS65102 10.0.2.1 ─── eth2 10.0.2.2 ├ node (ns n) tortie-bgpd AS65000
- *   exabgp AS65103 fd03::1, fe80::99 ── eth3 fd03::2 ┘   fd99::1 on exabgp's lo
+ *   exabgp AS65103 fd03::1, fe80::99 ── eth3 fd03::2 ┘   fd99::1, 10.8.0.1, 203.0.113.1 on exabgp's lo
+ *                  10.0.3.1             ── eth3 10.0.3.2
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,6 +36,11 @@ const EXA = `neighbor fd03::2 {
   family { ipv6 unicast; }
   static { route fd99::/64 next-hop fe80::99; }
 }
+neighbor 10.0.3.2 {
+  router-id 10.0.3.1; local-address 10.0.3.1; local-as 65103; peer-as 65000; hold-time 30;
+  family { ipv4 unicast; }
+  static { route 203.0.113.0/24 next-hop 10.8.0.1; }
+}
 `;
 
 const config = (kernel: string) => `routerId: 10.0.1.2
@@ -42,6 +51,7 @@ peers:
   - { name: bird1, address: 10.0.1.1, asn: 65101, localAddress: 10.0.1.2, connectRetry: 1 }
   - { name: bird2, address: 10.0.2.1, asn: 65102, localAddress: 10.0.2.2, connectRetry: 1 }
   - { name: exa, address: "fd03::1", asn: 65103, localAddress: "fd03::2", families: [ipv6-unicast], passive: true }
+  - { name: exa4, address: 10.0.3.1, asn: 65103, localAddress: 10.0.3.2, passive: true }
 multipath: { maxPaths: 4, relaxAsPath: true }
 ${kernel}`;
 
@@ -72,8 +82,10 @@ describe('tortie-bgpd kernel section: reloads and link-local next hops', { skip,
     const b1 = topo.ns('b1'), b2 = topo.ns('b2'), x = topo.ns('x');
     topo.link(n, 'eth1', '10.0.1.2/24', b1, 'eth0', '10.0.1.1/24');
     topo.link(n, 'eth2', '10.0.2.2/24', b2, 'eth0', '10.0.2.1/24');
-    topo.link(n, 'eth3', 'fd03::2/64', x, 'eth0', ['fd03::1/64', 'fe80::99/64']);
-    topo.exec(x, 'ip', ['addr', 'add', 'fd99::1/128', 'dev', 'lo']);
+    topo.link(n, 'eth3', ['fd03::2/64', '10.0.3.2/24'], x, 'eth0', ['fd03::1/64', 'fe80::99/64', '10.0.3.1/24']);
+    for (const a of ['fd99::1/128', '10.8.0.1/32', '203.0.113.1/32']) topo.exec(x, 'ip', ['addr', 'add', a, 'dev', 'lo']);
+    // A default route never resolves a BGP next hop (FRR's default, `ip nht resolve-via-default` off).
+    topo.exec(n, 'ip', ['route', 'add', 'default', 'via', '10.0.1.1']);
     topo.exec(n, 'ip', ['route', 'add', '100.64.0.0/24', 'table', '100', 'dev', 'eth1', 'proto', 'static']); // table 100 exists, not ours
     await Promise.all([BirdPeer.start(topo, b1, bird(1)), BirdPeer.start(topo, b2, bird(2))]);
     t = await TortieBgpd.start(topo, n, { yaml: config('kernel: { table: 254, protocol: 186, mergePaths: false, families: [ipv4] }\n') });
@@ -130,5 +142,18 @@ describe('tortie-bgpd kernel section: reloads and link-local next hops', { skip,
     assert.equal(await reload('kernel: { families: [ipv4] }\n'), 'added');
     await pollUntil(() => v4(254, 186).length === 2 || undefined, { what: 'route back in the main table', timeoutMs: 10_000 });
     assert.deepEqual(v4(254, 186), BOTH);
+  });
+
+  it('resolves a next hop on no connected subnet through the kernel\'s route to it, and follows that route', async () => {
+    const v4of = (dst: string) => hops(routes('-4', dst, 'table', '254', 'proto', '186')[0]);
+    await pollUntil(async () => (await t.routes('203.0.113.0/24')).length === 1 || undefined, { what: '203.0.113.0/24 from ExaBGP', timeoutMs: 30_000 });
+    assert.deepEqual(v4of('203.0.113.0/24'), [], 'not through the default route');
+    topo.exec(n, 'ip', ['route', 'add', '10.8.0.0/24', 'via', '10.0.3.1', 'proto', 'static']);
+    await pollUntil(() => v4of('203.0.113.0/24').length === 1 || undefined, { what: '203.0.113.0/24 installed through 10.8.0.0/24', timeoutMs: 10_000 });
+    assert.deepEqual(v4of('203.0.113.0/24'), ['10.0.3.1@eth3']);
+    await pollUntil(() => trySh('ip', ['netns', 'exec', n, 'ping', '-c', '1', '-W', '1', '203.0.113.1']).status === 0 || undefined,
+      { what: 'ping 203.0.113.1 through the resolved next hop', timeoutMs: 10_000 });
+    topo.exec(n, 'ip', ['route', 'del', '10.8.0.0/24', 'proto', 'static']);
+    await pollUntil(() => v4of('203.0.113.0/24').length === 0 || undefined, { what: '203.0.113.0/24 removed with the route to its next hop', timeoutMs: 10_000 });
   });
 });

@@ -128,6 +128,7 @@ describe('AddPathGroup', () => {
         const want = expected(rib, target, limit, ids, id);
         assert.deepEqual(r, want, `member ${id}`);
         assert.equal(group.advertised(id), want.size, `advertised count of ${id}`);
+        assert.equal(group.advertised6(id), [...want.keys()].filter((k) => k.includes(':')).length, `IPv6 advertised count of ${id}`);
       }
     }), { numRuns: 400 });
   });

@@ -98,6 +98,7 @@ describe('UpdateGroup', () => {
         });
         assert.deepEqual(r, want, `member ${id}`);
         assert.equal(group.advertised(id), want.size, `advertised count of ${id}`);
+        assert.equal(group.advertised6(id), [...want.keys()].filter((k) => k.includes(':')).length, `IPv6 advertised count of ${id}`);
       }
     }), { numRuns: 400 });
   });
