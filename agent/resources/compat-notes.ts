@@ -43,7 +43,25 @@ export function bgpConfigurationNotes(name: string, spec: Extract<Resource, { ki
   return out;
 }
 
+/**
+ * BGPFilter `interface` on export rules: Calico's kernel and direct protocols give workload
+ * (cali*) and device routes their interface; Tortie's own routes (blocks, borrowed /32s, service
+ * CIDRs) carry none, so such a rule matches only routes learned over that interface.
+ */
+export function bgpFilterNotes(name: string, spec: Extract<Resource, { kind: 'BGPFilter' }>['spec']): string[] {
+  const out: string[] = [];
+  for (const list of ['exportV4', 'exportV6'] as const) {
+    (spec[list] ?? []).forEach((r, i) => {
+      if (r.interface !== undefined && r.source !== 'RemotePeers') {
+        out.push(`BGPFilter(${name}): spec.${list}[${i}].interface: Tortie reads no kernel or device routes into BGP, so this rule matches routes learned from peers over ${JSON.stringify(r.interface)}, never this node's own (blocks, borrowed /32s, services)`);
+      }
+    });
+  }
+  return out;
+}
+
 export function compatNotes(r: Resource): string[] {
+  if (r.kind === 'BGPFilter') return bgpFilterNotes(r.metadata.name, r.spec);
   if (r.kind === 'BGPPeer') return bgpPeerNotes(r.metadata.name, r.spec);
   if (r.kind === 'BGPConfiguration') return bgpConfigurationNotes(r.metadata.name, r.spec);
   if (r.kind !== 'IPPool') return [];
