@@ -68,7 +68,7 @@ const RESTART_DELAY_MS = 0;
  */
 const FLUSH_SLICE = 20_000;
 
-interface Originated { readonly prefix: Prefix; readonly attrs: PathAttributes; readonly nextHop: Uint8Array | undefined; readonly since: number }
+interface Originated { readonly prefix: Prefix; readonly attrs: PathAttributes; readonly nextHop: Uint8Array | undefined; readonly since: number; readonly iface: string | undefined }
 
 export class BgpSpeaker {
   private readonly peers = new Map<string, Peer>();
@@ -222,7 +222,7 @@ export class BgpSpeaker {
       this.draining.clear();
       this.rib = this.newRib();
       this.unsubscribeRib = this.rib.onBestChange((c) => this.onBestChange(c));
-      for (const o of this.originated.values()) this.rib.originate(o.prefix, o.attrs, o.nextHop);
+      for (const o of this.originated.values()) this.rib.originate(o.prefix, o.attrs, o.nextHop, o.iface);
       for (const p of next.peers) { this.addPeer(p); r.added.push(p.name); }
       return r;
     }
@@ -307,8 +307,8 @@ export class BgpSpeaker {
       ...(attrs.communities?.length ? { communities: [...attrs.communities] } : {}),
       ...(attrs.largeCommunities?.length ? { largeCommunities: [...attrs.largeCommunities] } : {}),
     };
-    this.originated.set(formatPrefix(prefix), { prefix, attrs: a, nextHop: nh?.bytes, since: this.deps.clock.wallNow() });
-    this.rib.originate(prefix, a, nh?.bytes);
+    this.originated.set(formatPrefix(prefix), { prefix, attrs: a, nextHop: nh?.bytes, since: this.deps.clock.wallNow(), iface: attrs.interface });
+    this.rib.originate(prefix, a, nh?.bytes, attrs.interface);
   }
 
   withdraw(prefixText: string): void {
