@@ -14,6 +14,7 @@ import type { BGPFilterSpec } from '../resources/bgp-filter.js';
 import type { Snapshot } from './snapshot.js';
 import { MAX_ROUTE_PRIORITY } from './route-priority.js';
 import { effectiveBgpConfiguration } from '../resources/bgp-configuration.js';
+import { bgpFilterNotes } from '../resources/compat-notes.js';
 
 type Rule = NonNullable<BGPFilterSpec['importV4']>[number];
 
@@ -161,6 +162,7 @@ export function filterRules(s: Snapshot, names: readonly string[], ibgp: boolean
   for (const name of names) {
     const f = s.filters.get(name);
     if (f === undefined) { out.problems.push(`${peer}: BGPFilter ${name} does not exist; ignored`); continue; }
+    out.problems.push(...bgpFilterNotes(name, f));
     const lists = family === 4
       ? [['importV4', f.importV4, out.importRules], ['exportV4', f.exportV4, out.exportRules]] as const
       : [['importV6', f.importV6, out.importRules], ['exportV6', f.exportV6, out.exportRules]] as const;

@@ -448,14 +448,19 @@ export class NodeAgent {
     if (sp === undefined || this.options.nodeIp === undefined) return;
     const next = new Map<string, string>();
     let changed = false;
+    // A borrowed /32 is a workload's: its host interface, as Calico's kernel protocol sees it (BGPFilter `interface`).
+    const ifaceOf = new Map<string, string>();
+    if (routes.some((r) => r.kind === 'borrowed')) for (const ep of this.workloads.values()) for (const a of ep.addresses) ifaceOf.set(a.split('/')[0] ?? a, ep.iface);
     for (const r of routes) {
       // Next hop: the node's address of the prefix's family (v6 prefixes go over v6 sessions).
       const nh = r.prefix.includes(':') ? this.options.nodeIp6 : this.options.nodeIp;
       if (nh === undefined) continue;
-      const key = JSON.stringify([r.communities, r.largeCommunities ?? []]);
+      const iface = r.kind === 'borrowed' ? ifaceOf.get(r.prefix.split('/')[0] ?? '') : undefined;
+      const key = JSON.stringify([r.communities, r.largeCommunities ?? [], iface ?? '']);
       next.set(r.prefix, key);
       if (this.originated.get(r.prefix) !== key) {
-        sp.originate(r.prefix, { nextHop: nh, communities: r.communities, ...(r.largeCommunities === undefined ? {} : { largeCommunities: r.largeCommunities }) });
+        sp.originate(r.prefix, { nextHop: nh, communities: r.communities, ...(r.largeCommunities === undefined ? {} : { largeCommunities: r.largeCommunities }),
+          ...(iface === undefined ? {} : { interface: iface }) });
         changed = true;
       }
     }

@@ -43,7 +43,26 @@ export function bgpConfigurationNotes(name: string, spec: Extract<Resource, { ki
   return out;
 }
 
+/**
+ * BGPFilter `interface` on export Accept rules: in Calico they run before the export rules that
+ * keep a node's workload /32s and device routes (kernel and direct protocols) to itself, so they
+ * can advertise them. Tortie feeds no kernel or device routes into BGP: such a rule sees routes
+ * learned over the interface and this node's borrowed /32s (on their workload interface) only.
+ */
+export function bgpFilterNotes(name: string, spec: Extract<Resource, { kind: 'BGPFilter' }>['spec']): string[] {
+  const out: string[] = [];
+  for (const list of ['exportV4', 'exportV6'] as const) {
+    (spec[list] ?? []).forEach((r, i) => {
+      if (r.interface !== undefined && r.action === 'Accept' && r.source !== 'RemotePeers') {
+        out.push(`BGPFilter(${name}): spec.${list}[${i}].interface: Tortie feeds no kernel or device routes into BGP, so this rule accepts routes learned over ${JSON.stringify(r.interface)} and this node's borrowed /32s on it, not its other workload /32s or device routes as Calico's kernel and direct protocols would`);
+      }
+    });
+  }
+  return out;
+}
+
 export function compatNotes(r: Resource): string[] {
+  if (r.kind === 'BGPFilter') return bgpFilterNotes(r.metadata.name, r.spec);
   if (r.kind === 'BGPPeer') return bgpPeerNotes(r.metadata.name, r.spec);
   if (r.kind === 'BGPConfiguration') return bgpConfigurationNotes(r.metadata.name, r.spec);
   if (r.kind !== 'IPPool') return [];

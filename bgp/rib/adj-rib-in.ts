@@ -138,7 +138,8 @@ export class AdjRibIn {
    * Announce (or implicitly replace) `nlri` with one attribute set, as received in one UPDATE.
    * `nextHop` is the MP_REACH next hop for IPv6 routes (IPv4 uses attrs.nextHop).
    */
-  update(nlri: readonly Nlri[] | Ipv4Prefixes, attrs: PathAttributes, nextHop?: Uint8Array): ImportVerdict {
+  /** `iface`: the interface of originated routes (the local origin only). */
+  update(nlri: readonly Nlri[] | Ipv4Prefixes, attrs: PathAttributes, nextHop?: Uint8Array, iface?: string): ImportVerdict {
     const compact = isCompact(nlri) ? nlri : undefined;
     const list = compact === undefined ? nlri as readonly Nlri[] : undefined;
     const verdict = this.check(attrs);
@@ -170,7 +171,7 @@ export class AdjRibIn {
       const pathId = n !== undefined ? n.pathId ?? 0 : ids !== undefined ? ids[k]! : 0;
       let item: PathItem;
       if (sharedRejected) item = pathId === 0 ? (rejected0 ??= new Rejected(0, a, nextHop)) : new Rejected(pathId, a, nextHop);
-      else if (shared) item = pathId === 0 ? (sharedRoute ??= this.routeFor(shared, nextHop, keep)) : this.routeFor(shared, nextHop, keep, pathId);
+      else if (shared) item = pathId === 0 ? (sharedRoute ??= this.routeFor(shared, nextHop, keep, 0, iface)) : this.routeFor(shared, nextHop, keep, pathId, iface);
       else {
         const r = policy!.evaluate(n ? n.prefix : ipv4PrefixAt(compact!, k), a, subject);
         if (r.type === 'reject') item = pathId === 0 ? (rejected0 ??= new Rejected(0, a, nextHop)) : new Rejected(pathId, a, nextHop);
@@ -179,7 +180,7 @@ export class AdjRibIn {
           let i: PathAttributes;
           if (r.attrs === memoIn && memoOut) { i = memoOut; interner.acquire(i, 1); } else { i = interner.intern(r.attrs, 1); memoIn = r.attrs; memoOut = i; }
           const orig = r.attrs === a ? undefined : a;
-          item = this.routeFor(i, nextHop, orig, pathId);
+          item = this.routeFor(i, nextHop, orig, pathId, iface);
         }
       }
       if (n) this.store(n.prefix, pathId, item); else this.storeV4(compact!.addrs[k]!, compact!.lens[k]!, pathId, item);
@@ -394,18 +395,18 @@ export class AdjRibIn {
    * The Route for these attributes, next hop and path id: the last one made when they are the
    * same (one Route serves the NLRI of an UPDATE, also with ADD-PATH where a path id repeats).
    */
-  private routeFor(attrs: PathAttributes, nextHop: Uint8Array | undefined, received: PathAttributes | undefined, pathId = 0): Route {
+  private routeFor(attrs: PathAttributes, nextHop: Uint8Array | undefined, received: PathAttributes | undefined, pathId = 0, iface?: string): Route {
     const nh = nextHop ?? attrs.nextHop;
     const last = this.lastRoute;
-    if (last && last.attrs === attrs && last.pathId === pathId && this.receivedAttrs.get(last) === received && this.arrival - last.since < SINCE_RESOLUTION_MS
+    if (last && last.attrs === attrs && last.pathId === pathId && last.iface === iface && this.receivedAttrs.get(last) === received && this.arrival - last.since < SINCE_RESOLUTION_MS
       && (last.nextHop === nh || (last.nextHop && nh && bytesEqual(last.nextHop, nh)))) return last;
-    const r = this.newRoute(pathId, attrs, nh, received);
+    const r = this.newRoute(pathId, attrs, nh, received, iface);
     this.lastRoute = r;
     return r;
   }
 
-  private newRoute(pathId: number, attrs: PathAttributes, nextHop: Uint8Array | undefined, received: PathAttributes | undefined): Route {
-    const r = new Route(this.peer, pathId, attrs, nextHop, this.arrival);
+  private newRoute(pathId: number, attrs: PathAttributes, nextHop: Uint8Array | undefined, received: PathAttributes | undefined, iface?: string): Route {
+    const r = new Route(this.peer, pathId, attrs, nextHop, this.arrival, iface);
     if (received !== undefined) this.receivedAttrs.set(r, received);
     return r;
   }

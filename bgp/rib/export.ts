@@ -114,7 +114,8 @@ export function exportRoute(prefix: Prefix, route: Route, t: ExportTarget): Expo
     a = med !== undefined && (t.sendMed || src.kind === 'local') ? { ...rest, med } : rest;
   }
   if (t.policy) {
-    const r = t.policy.evaluate(prefix, a, { sourceKind: src.kind, sourcePeer: src.id, localAs: t.localAs, ...(src.interface === undefined ? {} : { interface: src.interface }) });
+    const iface = src.interface ?? route.iface;
+    const r = t.policy.evaluate(prefix, a, { sourceKind: src.kind, sourcePeer: src.id, localAs: t.localAs, ...(iface === undefined ? {} : { interface: iface }) });
     if (r.type === 'reject') return { type: 'refuse', reason: 'policy', rule: r.rule };
     a = r.attrs;
   }

@@ -132,8 +132,8 @@ export class LocRib implements RibSink {
   }
 
   /** Locally originate `prefix` (e.g. an IPAM block). Replaces an earlier origination. */
-  originate(prefix: Prefix, attrs: PathAttributes, nextHop?: Uint8Array): void {
-    this.local.update([{ prefix }], { origin: 0, ...attrs }, nextHop);
+  originate(prefix: Prefix, attrs: PathAttributes, nextHop?: Uint8Array, iface?: string): void {
+    this.local.update([{ prefix }], { origin: 0, ...attrs }, nextHop, iface);
   }
 
   withdrawOriginated(prefix: Prefix): void { this.local.withdraw([{ prefix }]); }

@@ -44,6 +44,8 @@ export class Route {
     readonly nextHop: Uint8Array | undefined,
     /** Wall ms it arrived (the route's age in the show views); 0: not recorded. */
     readonly since: number = 0,
+    /** An originated route's interface (policy `interface` matches); received routes use source.interface. */
+    readonly iface: string | undefined = undefined,
   ) {
     let n = 0;
     for (const s of attrs.asPath ?? []) {

@@ -8,7 +8,7 @@ import type { PathAttributes } from '../wire/types.js';
 import type { LocRib } from '../rib/loc-rib.js';
 import type { OriginateAttrs } from './peer-config.js';
 
-interface Origination { readonly prefix: Prefix; readonly attrs: PathAttributes; readonly nextHop: Uint8Array | undefined; readonly since: number }
+interface Origination { readonly prefix: Prefix; readonly attrs: PathAttributes; readonly nextHop: Uint8Array | undefined; readonly since: number; readonly iface: string | undefined }
 
 export class Originated {
   private readonly byPrefix = new Map<string, Origination>();
@@ -26,8 +26,8 @@ export class Originated {
       ...(attrs.communities?.length ? { communities: [...attrs.communities] } : {}),
       ...(attrs.largeCommunities?.length ? { largeCommunities: [...attrs.largeCommunities] } : {}),
     };
-    this.byPrefix.set(formatPrefix(prefix), { prefix, attrs: a, nextHop: nh?.bytes, since: now });
-    rib.originate(prefix, a, nh?.bytes);
+    this.byPrefix.set(formatPrefix(prefix), { prefix, attrs: a, nextHop: nh?.bytes, since: now, iface: attrs.interface });
+    rib.originate(prefix, a, nh?.bytes, attrs.interface);
   }
 
   withdraw(rib: LocRib, prefixText: string): void {
@@ -40,6 +40,6 @@ export class Originated {
 
   /** Originate everything again into a new Loc-RIB. */
   replay(rib: LocRib): void {
-    for (const o of this.byPrefix.values()) rib.originate(o.prefix, o.attrs, o.nextHop);
+    for (const o of this.byPrefix.values()) rib.originate(o.prefix, o.attrs, o.nextHop, o.iface);
   }
 }

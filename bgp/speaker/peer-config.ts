@@ -281,6 +281,8 @@ function replacer(_k: string, v: unknown): unknown {
 /** What a caller may set on an originated route (BgpSpeaker.originate). */
 export interface OriginateAttrs {
   readonly nextHop?: string;
+  /** The route's interface, for policy `interface` matches (e.g. a workload's host interface). */
+  readonly interface?: string;
   readonly communities?: readonly number[];
   readonly largeCommunities?: readonly LargeCommunity[];
   readonly med?: number;

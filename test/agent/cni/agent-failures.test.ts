@@ -24,12 +24,7 @@ before(async () => {
   if (skip) return;
   lab = new NodeLab('cnifail');
   await lab.startEtcd();
-  n1 = lab.node('node1', { IP: '10.97.0.1/24', CALICO_IPV4POOL_CIDR: '10.246.0.0/16', CALICO_IPV4POOL_BLOCK_SIZE: '26' });
-  const up = lab.topo.ns('up');
-  lab.topo.link(n1.ns, 'eth0', '10.97.0.1/24', up, 'eth0', '10.97.0.254/24');
-  sh('ip', ['-n', n1.ns, 'route', 'add', 'default', 'via', '10.97.0.254']);
-  lab.start(n1);
-  await pollUntil(() => lab.routes(n1).some((r) => r.type === 'blackhole'), { timeoutMs: 20_000, what: () => `node1 block\n${lab.logs()}` });
+  n1 = await lab.startNodeWithUplink('10.97.0', { CALICO_IPV4POOL_CIDR: '10.246.0.0/16', CALICO_IPV4POOL_BLOCK_SIZE: '26' });
 });
 
 after(async () => { if (lab) await lab.cleanup(); });

@@ -12,7 +12,6 @@
  */
 import { strict as assert } from 'node:assert';
 import { after, before, test } from 'node:test';
-import { pollUntil } from '../../helpers/poll.js';
 import { NodeLab, nodeLabSkipReason, type LabNode } from '../node/node-lab.js';
 
 const skip = nodeLabSkipReason();
@@ -24,11 +23,7 @@ before(async () => {
   if (skip) return;
   lab = new NodeLab('cnipool');
   await lab.startEtcd();
-  n1 = lab.node('node1', { IP: '10.98.0.1/24', CALICO_IPV4POOL_CIDR: '10.246.0.0/16', CALICO_IPV4POOL_BLOCK_SIZE: '26' });
-  const up = lab.topo.ns('up');
-  lab.topo.link(n1.ns, 'eth0', '10.98.0.1/24', up, 'eth0', '10.98.0.254/24');
-  lab.start(n1);
-  await pollUntil(() => lab.routes(n1).some((r) => r.type === 'blackhole'), { timeoutMs: 20_000, what: () => `node1 block\n${lab.logs()}` });
+  n1 = await lab.startNodeWithUplink('10.98.0', { CALICO_IPV4POOL_CIDR: '10.246.0.0/16', CALICO_IPV4POOL_BLOCK_SIZE: '26' });
   // After the default pool exists (tortie-node makes it only when there is no pool, as calico-node).
   lab.putResource('ippools', { apiVersion: v3, kind: 'IPPool', metadata: { name: 'manual' }, spec: { cidr: '10.247.0.0/24', blockSize: 28, assignmentMode: 'Manual' } });
   lab.putResource('ippools', { apiVersion: v3, kind: 'IPPool', metadata: { name: 'closed' }, spec: { cidr: '10.248.0.0/24', disabled: true } });

@@ -12,6 +12,7 @@ import { KvDatastore } from '../../../agent/datastore/datastore.js';
 import { Ipam } from '../../../agent/ipam/ipam.js';
 import { IpamError } from '../../../agent/ipam/ipam-error.js';
 import { beginSplit, splitCidr, splitPools } from '../../../agent/ctl/ipam-split.js';
+import { resourceKey } from '../../../agent/datastore/key-layout.js';
 import { silentLogger } from '../../../common/logger.js';
 import { systemClock } from '../../../common/clock.js';
 
@@ -78,5 +79,14 @@ describe('ipam split: the overlap window', { skip }, () => {
     await assert.rejects(beginSplit({ store, datastore, logger: silentLogger() }, old, splitPools(old, splitCidr(old.spec.cidr, 2))), /conflict|changed|revision/i);
     assert.equal(await datastore.get('IPPool', 'split-race-0'), undefined, 'no new pool');
     assert.notEqual((await datastore.get('IPPool', 'race'))?.spec.disabled, true, 'the old pool untouched');
+  });
+
+  it('ipam check reports other overlapping pools (written around the overlap check) once per pair', async () => {
+    const pool = (name: string, cidr: string) => JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name }, spec: { cidr, blockSize: 28 } });
+    await store.commit([{ op: 'create', key: resourceKey('ippools', 'wide'), value: pool('wide', '10.77.0.0/16') },
+      { op: 'create', key: resourceKey('ippools', 'narrow'), value: pool('narrow', '10.77.3.0/24') }]);
+    const out = ok(await run(['ipam', 'check'])).stdout;
+    assert.equal(out.match(/overlaps/g)?.length, 1, out);
+    assert.match(out, /IPPool (wide \(10\.77\.0\.0\/16\) overlaps narrow|narrow \(10\.77\.3\.0\/24\) overlaps wide): addresses in both pools follow whichever IPAM finds first; delete or shrink one/);
   });
 });

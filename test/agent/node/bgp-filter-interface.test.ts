@@ -9,6 +9,8 @@
  * torA's own view: with `exportV4: [{action: Accept, interface: eth1}]` it has the route (AS path
  * 64512 65096); with `eth?` too; with `eth0` it is withdrawn, while node1's own block stays.
  * Import: `importV4: [{action: Reject, interface: 'eth*'}]` on torB keeps the route out of node1's kernel.
+ * A borrowed /32 (a pod on node1 with an address from a block affine to node `ghost`) has its
+ * workload interface, as Calico's kernel protocol gives it: `Reject interface: cali*` keeps it from torA.
  */
 import { strict as assert } from 'node:assert';
 import { after, before, test } from 'node:test';
@@ -16,6 +18,8 @@ import { pollUntil } from '../../helpers/poll.js';
 import { sh } from '../../helpers/sh.js';
 import { BirdPeer } from '../../helpers/bgp-peers.js';
 import { NodeLab, nodeLabSkipReason, type LabNode } from './node-lab.js';
+import { affinityKey, blockKey } from '../../../agent/datastore/key-layout.js';
+import { newBlock } from '../../../agent/ipam/block.js';
 
 const skip = nodeLabSkipReason('bird', 'birdc');
 let lab: NodeLab;
@@ -79,4 +83,22 @@ test('import: a Reject rule on the interface keeps the route out of the kernel',
   await pollUntil(() => !inKernel(), { timeoutMs: 20_000, what: () => `${ROUTE} gone from node1's kernel\n${lab.logs()}` });
   filter('in-b', { importV4: [{ action: 'Reject', interface: 'eth0' }] });
   await pollUntil(inKernel, { timeoutMs: 20_000, what: `${ROUTE} back (eth0 is not the interface toward torB)` });
+});
+
+test('a borrowed /32 carries its workload interface: Reject interface cali* keeps it from torA', { skip }, async () => {
+  // A block of the pool affine to another node: an address requested from it (IP=) is borrowed.
+  const cidr = '10.249.200.0/26';
+  lab.putResource('nodes', { apiVersion: v3, kind: 'Node', metadata: { name: 'ghost' }, spec: {} });
+  lab.etcdctl(['put', blockKey(4, cidr), JSON.stringify(newBlock(cidr, 'ghost'))]);
+  lab.etcdctl(['put', affinityKey('ghost', 4, cidr), JSON.stringify({ state: 'confirmed' })]);
+  filter('via', {});
+  lab.cniArgsExtra = ['IP=10.249.200.5'];
+  try { lab.addPod(n1, 'bor1'); } finally { lab.cniArgsExtra = []; }
+  const host = '10.249.200.5/32';
+  await pollUntil(() => torAHas(host), { timeoutMs: 20_000, what: () => `borrowed ${host} at torA\n${lab.logs()}` });
+  filter('via', { exportV4: [{ action: 'Reject', interface: 'cali*' }] });
+  await pollUntil(() => !torAHas(host), { timeoutMs: 20_000, what: () => `${host} withdrawn from torA (on a cali interface)\n${lab.logs()}` });
+  assert.ok(torAHas(block() ?? ''), 'the block (a blackhole, no interface) is still exported');
+  filter('via', { exportV4: [{ action: 'Reject', interface: 'eth*' }] });
+  await pollUntil(() => torAHas(host), { timeoutMs: 20_000, what: `${host} at torA again (not on eth*)` });
 });

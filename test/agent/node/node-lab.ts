@@ -106,6 +106,20 @@ export class NodeLab {
   }
 
   /**
+   * One node `node1` at `${net}.1/24` on eth0, with an upstream namespace at `.254` (its default
+   * route; proxy ARP for the pods' 169.254.1.1 gateway needs one), started, once its block is
+   * routed (the default pool from `env`, CALICO_IPV4POOL_CIDR).
+   */
+  async startNodeWithUplink(net: string, env: Record<string, string>): Promise<LabNode> {
+    const n = this.node('node1', { IP: `${net}.1/24`, ...env });
+    this.topo.link(n.ns, 'eth0', `${net}.1/24`, this.topo.ns('up'), 'eth0', `${net}.254/24`);
+    sh('ip', ['-n', n.ns, 'route', 'add', 'default', 'via', `${net}.254`]);
+    this.start(n);
+    await pollUntil(() => this.routes(n).some((r) => r.type === 'blackhole'), { timeoutMs: 20_000, what: () => `${n.name} block\n${this.logs()}` });
+    return n;
+  }
+
+  /**
    * Two nodes on one L2 subnet `${net}.0/24`: node1 `.1`, node2 `.2` on eth0, default route via
    * `.254` (proxy ARP for the pods' 169.254.1.1 gateway needs one). With `net6` (e.g. "fd94:")
    * also `${net6}:1/64` and `${net6}:2/64`, default via `${net6}:fe`. Not started.

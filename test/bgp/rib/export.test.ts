@@ -110,6 +110,21 @@ describe('export transform', () => {
     assert.equal(a.med, 50);
     assert.deepEqual(exportRoute(p('192.168.0.0/16'), route(e1, attrs()), { ...ebgp, policy }), { type: 'refuse', reason: 'policy', rule: 'rest' });
   });
+  it('policy interface: a received route has its neighbour\'s interface, an originated one the interface it was originated with (LocRib keeps it)', () => {
+    const policy = compilePolicy({ rules: [{ name: 'no-cali', match: { interface: 'cali*' }, result: 'reject' }, { name: 'no-eth1', match: { interface: 'eth1' }, result: 'reject' }] });
+    const t = { ...ebgp, policy };
+    assert.equal(exportRoute(P, route(peer('b', 'ebgp', 5, { interface: 'eth1' }), attrs()), t).type, 'refuse');
+    assert.equal(exportRoute(P, route(peer('a', 'ebgp', 6, { interface: 'eth0' }), attrs()), t).type, 'export');
+    const rib = new LocRib({ localAs: LOCAL_AS, routerId: ROUTER_ID });
+    rib.originate(P, { origin: 0, asPath: [] }, undefined, 'cali0a1b2c');
+    const borrowed = rib.best(P);
+    assert.equal(borrowed?.iface, 'cali0a1b2c');
+    assert.deepEqual(exportRoute(P, borrowed!, t), { type: 'refuse', reason: 'policy', rule: 'no-cali' });
+    // The same attributes without an interface: a new route (a change), exported.
+    rib.originate(P, { origin: 0, asPath: [] });
+    assert.notEqual(rib.best(P), borrowed);
+    assert.equal(exportRoute(P, rib.best(P)!, t).type, 'export');
+  });
 });
 
 describe('Adj-RIB-Out and export groups', () => {
