@@ -227,6 +227,8 @@ export function nodeEnv(n: NodePlan): NodeJS.ProcessEnv {
     DATASTORE_TYPE: 'etcdv3', ETCD_ENDPOINTS: `http://${ETCD_ADDRESS}:2379`, NODENAME: n.name,
     IP: `${n.address}/${n.prefixLength}`, CALICO_NETWORKING_BACKEND: 'bird', NO_DEFAULT_POOLS: 'true',
     TORTIE_RUN_DIR: n.runDir, TORTIE_STATE_DIR: n.stateDir, TORTIE_LOG_LEVEL: process.env['TORTIE_LOG_LEVEL'] ?? 'info',
+    // TORTIE_BFD_ENGINE=thread compares with BFD inside the agent (bench/restart --bfd).
+    ...(process.env['TORTIE_BFD_ENGINE'] !== undefined ? { TORTIE_BFD_ENGINE: process.env['TORTIE_BFD_ENGINE'] } : {}),
   };
 }
 

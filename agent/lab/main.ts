@@ -105,7 +105,7 @@ function build(setExit: (code: number) => void): Command {
     });
 
   program.command('fail <node> <how>')
-    .description(`make a node die for the others: ${FAIL_MODES.join('|')} (its ToR port off the bridge | its agent SIGSTOPped | its uplink traffic dropped by nft)`)
+    .description(`make a node die for the others: ${FAIL_MODES.join('|')} (its ToR port off the bridge | its agent and tortie-bfd SIGSTOPped | its uplink traffic dropped by nft)`)
     .action((name: string, how: string) => {
       const state = requireState(opts().stateDir);
       if (!(FAIL_MODES as readonly string[]).includes(how)) throw new TortieError('lab-options', `must be ${FAIL_MODES.join(', ')}, got ${JSON.stringify(how)}`, { where: 'fail <how>' });

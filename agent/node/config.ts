@@ -70,8 +70,12 @@ export interface NodeConfig {
   readonly withdrawOnStop: boolean;
   /** TORTIE_BGP_MAX_PATHS: equal BGP paths installed as one ECMP kernel route (default 16, BIRD's merge paths limit; 1 = best only). */
   readonly bgpMaxPaths: number;
-  /** TORTIE_BFD_ENGINE: BFD in the tortie-bfd process (default; its socket TORTIE_BFD_SOCKET) or a worker `thread`. */
-  readonly bfd: { readonly engine: 'process' | 'thread'; readonly socket: string };
+  /**
+   * TORTIE_BFD_ENGINE: BFD in the tortie-bfd process at TORTIE_BFD_SOCKET, started by the agent when
+   * nothing serves it (`process`, default) or served by the DaemonSet's container / a systemd unit
+   * (`sidecar`: never started here); or a worker `thread` of the agent.
+   */
+  readonly bfd: { readonly engine: 'process' | 'sidecar' | 'thread'; readonly socket: string };
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -193,7 +197,9 @@ export function nodeConfigFromEnv(env: Env = process.env): NodeConfig {
   if (rules !== 'nft' && rules !== 'iptables') throw new NodeConfigError('TORTIE_RULES_BACKEND', `must be nft or iptables, got ${JSON.stringify(rules)}`);
   const runDir = get(env, 'TORTIE_RUN_DIR') ?? '/var/run/tortie';
   const bfdEngine = (get(env, 'TORTIE_BFD_ENGINE') ?? 'process').toLowerCase();
-  if (bfdEngine !== 'process' && bfdEngine !== 'thread') throw new NodeConfigError('TORTIE_BFD_ENGINE', `must be process or thread, got ${JSON.stringify(bfdEngine)}`);
+  if (bfdEngine !== 'process' && bfdEngine !== 'sidecar' && bfdEngine !== 'thread') {
+    throw new NodeConfigError('TORTIE_BFD_ENGINE', `must be process, sidecar or thread, got ${JSON.stringify(bfdEngine)}`);
+  }
   const stateDir = get(env, 'TORTIE_STATE_DIR') ?? '/var/lib/calico';
   const ip6 = parseIp(env, 6);
   const routerId = get(env, 'CALICO_ROUTER_ID');

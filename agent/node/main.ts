@@ -225,8 +225,8 @@ async function main(): Promise<void> {
       mtu: new PodMtuFile({ logger: log, write: writeMtuFile, detectHostMtu: () => detectHostMtu(netlink, addr?.address) }, cfg.mtuFile, hostMtu),
       ipip: new IpipDevice({ clock, logger: log }, new IpipManager({ netlink, logger: log }, { underlayMtu: hostMtu })),
       ...(udp === undefined ? {} : { udp }),
-      bfdEngine: cfg.bfd.engine === 'thread' ? { kind: 'thread' }
-        : { kind: 'process', socket: cfg.bfd.socket, graceMs: BFD_GRACE_MS, startProcess: () => startBfdProcess(cfg.bfd.socket, BFD_GRACE_MS) },
+      bfdEngine: cfg.bfd.engine === 'thread' ? { kind: 'thread' } : { kind: 'process', socket: cfg.bfd.socket, graceMs: BFD_GRACE_MS,
+        ...(cfg.bfd.engine === 'process' ? { startProcess: () => startBfdProcess(cfg.bfd.socket, BFD_GRACE_MS) } : {}) },
     }, {
       nodeName: cfg.nodeName, nodeIp: addr?.address, nodeCidr: addr === undefined ? undefined : `${addr.address}/${addr.prefixLength}`,
       bgpReadyThresholdMs: cfg.bgpReadyThresholdSeconds * 1000,

@@ -30,8 +30,11 @@ export type NodeBfdEngine =
     readonly socket: string;
     /** How long tortie-bfd keeps our sessions for us after we went away (the graceful-restart time). */
     readonly graceMs: number;
-    /** Start tortie-bfd, detached; false when it cannot be (not installed): the worker thread is used instead. */
-    readonly startProcess: () => boolean;
+    /**
+     * Start tortie-bfd, detached; false when it cannot be (not installed): the worker thread is
+     * used instead. Absent: another serves the socket (the DaemonSet's container); wait for it.
+     */
+    readonly startProcess?: () => boolean;
   }
   | { readonly kind: 'thread'; readonly options?: EngineOptions };
 
@@ -111,7 +114,7 @@ export class NodeBfd {
   /** Nothing serves tortie-bfd's socket: start it (detached, so it outlives us), or fall back to the thread. */
   private startProcess(engine: NodeBfdEngine & { kind: 'process' }): void {
     const now = performance.now();
-    if (this.stopped || now - this.lastStart < START_EVERY_MS) return;
+    if (this.stopped || now - this.lastStart < START_EVERY_MS || engine.startProcess === undefined) return;
     this.lastStart = now;
     let started = false;
     try { started = engine.startProcess(); } catch (err) { this.log.warn({ err: describeError(err) }, 'cannot start tortie-bfd'); }

@@ -71,7 +71,7 @@ async function main(): Promise<number> {
       }
     }
     const label: Record<FailMode, string> = {
-      link: 'link cut at the ToR bridge', freeze: 'node frozen (agent SIGSTOP)', drop: 'traffic dropped (nft in the node)',
+      link: 'link cut at the ToR bridge', freeze: 'node frozen (agent and tortie-bfd SIGSTOP)', drop: 'traffic dropped (nft in the node)',
     };
     const rows = args.modes.map((mode) => {
       const t = runs.filter((r) => r.mode === mode).map((r) => r.allWithdrawnMs);

@@ -6,7 +6,10 @@
  * routes withdrawn from the ToR's FIB and the other nodes' kernels, and the time from the signal
  * to every node's routes being as before (full re-convergence).
  *
- * Run (root): node dist/bench/restart/restart-bench.js [--reps 3] [--nodes 3] [--tor frr|bird] [--json FILE]
+ * With `--bfd` the lab runs BFD (100 ms x 3) on the mesh and towards the ToR, each node's engine
+ * in tortie-bfd, which outlives the agent: a kill -9 must lose nothing there either.
+ *
+ * Run (root): node dist/bench/restart/restart-bench.js [--reps 3] [--nodes 3] [--tor frr|bird] [--bfd] [--modes term,kill,upgrade] [--json FILE]
  * Prints a table; writes JSON to bench/results/restart-<time>.json (or --json FILE).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,10 +22,12 @@ import { formatRestart, restartNode, type RestartMode, type RestartReport } from
 import type { TorKind } from '../../agent/lab/lab-plan.js';
 import { waitFor } from '../lib/deadline.js';
 
-interface Args { reps: number; nodes: number; tor: TorKind; json: string | undefined }
+interface Args { reps: number; nodes: number; tor: TorKind; bfd: boolean; modes: RestartMode[]; json: string | undefined }
+
+const MODES: readonly RestartMode[] = ['term', 'kill', 'upgrade'];
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { reps: 3, nodes: 3, tor: 'frr', json: undefined };
+  const a: Args = { reps: 3, nodes: 3, tor: 'frr', bfd: false, modes: [...MODES], json: undefined };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i], v = argv[i + 1];
     const num = (): number => { const n = Number(v); if (!Number.isInteger(n) || n < 1) throw new Error(`${k} needs a positive integer`); i++; return n; };
@@ -30,7 +35,14 @@ function parseArgs(argv: readonly string[]): Args {
     else if (k === '--nodes') a.nodes = num();
     else if (k === '--tor' && (v === 'frr' || v === 'bird')) { a.tor = v; i++; }
     else if (k === '--json' && v !== undefined) { a.json = v; i++; }
-    else throw new Error(`unknown argument ${k} (use --reps N --nodes N --tor frr|bird --json FILE)`);
+    else if (k === '--bfd') a.bfd = true;
+    else if (k === '--modes' && v !== undefined) {
+      const ms = v.split(',');
+      const bad = ms.filter((m) => !(MODES as readonly string[]).includes(m));
+      if (bad.length > 0 || ms.length === 0) throw new Error(`--modes: ${bad.join(', ')} is not one of ${MODES.join(', ')}`);
+      a.modes = ms as RestartMode[];
+      i++;
+    } else throw new Error(`unknown argument ${k} (use --reps N --nodes N --tor frr|bird --bfd --modes term,kill,upgrade --json FILE)`);
   }
   return a;
 }
@@ -47,12 +59,12 @@ async function main(): Promise<number> {
   const takeDown = (): Promise<void> => (takingDown ??= down(stateDir, prefix, () => {}));
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { void takeDown().finally(() => process.exit(130)); });
   try {
-    const lab = await up({ prefix, stateDir, nodes: args.nodes, podsPerNode: 1, tor: args.tor }, say);
+    const lab = await up({ prefix, stateDir, nodes: args.nodes, podsPerNode: 1, tor: args.tor, bfd: args.bfd }, say);
     await waitFor('every pod to reach every pod', 60_000, async () => {
       const r = await check(lab, () => {});
       return r.failed.length + r.unconverged.length === 0 ? true : undefined;
     }, { intervalMs: 250 });
-    const modes: RestartMode[] = ['term', 'kill', 'upgrade'];
+    const modes = args.modes;
     const runs: RestartReport[] = [];
     for (const mode of modes) {
       for (let i = 0; i < args.reps; i++) {
@@ -74,10 +86,10 @@ async function main(): Promise<number> {
       // From the new agent serving to every session Established: what the peers make it wait
       // (an idle-hold back-off, a connect retry), apart from the agent's own start-up.
       const back = rs.map((r) => r.sessionsMs - r.servingMs);
-      return `| ${label[mode]} | ${median(lost)} (max ${Math.max(...lost)}) | ${median(gap)} (max ${Math.max(...gap)}) | ${median(wTor)} / ${median(wNodes)} | ${median(back)} (max ${Math.max(...back)}) | ${median(conv)} (max ${Math.max(...conv)}) |`;
+      return `| ${label[mode]}${args.bfd ? ", BFD on" : ""} | ${median(lost)} (max ${Math.max(...lost)}) | ${median(gap)} (max ${Math.max(...gap)}) | ${median(wTor)} / ${median(wNodes)} | ${median(back)} (max ${Math.max(...back)}) | ${median(conv)} (max ${Math.max(...conv)}) |`;
     });
     const table = [
-      `Restarts of one tortie-node, ${args.reps} per way, rotating over ${args.nodes} nodes (${args.tor} ToR); pods ping every 10 ms on every node pair; medians (max)`,
+      `Restarts of one tortie-node, ${args.reps} per way, rotating over ${args.nodes} nodes (${args.tor} ToR${args.bfd ? ', BFD 100 ms x 3 in tortie-bfd' : ', no BFD'}); pods ping every 10 ms on every node pair; medians (max)`,
       '| restart | lost packets, all pairs | longest outage ms | routes withdrawn: ToR / other nodes | cni.sock served → sessions Established, ms | signal → routes as before, ms |',
       '|---|---:|---:|---:|---:|---:|',
       ...rows,
@@ -85,7 +97,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${table}\n`);
     const file = args.json ?? fileURLToPath(new URL(`../../../bench/results/restart-${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url));
     mkdirSync(join(file, '..'), { recursive: true });
-    writeFileSync(file, `${JSON.stringify({ suite: 'restart', date: new Date().toISOString(), nodes: args.nodes, tor: args.tor, reps: args.reps, runs }, null, 2)}\n`);
+    writeFileSync(file, `${JSON.stringify({ suite: 'restart', date: new Date().toISOString(), nodes: args.nodes, tor: args.tor, bfd: args.bfd, reps: args.reps, runs }, null, 2)}\n`);
     say(`results: ${file}`);
     return 0;
   } catch (err) {

@@ -79,14 +79,17 @@ export class BfdSidecar {
   }
 
   private accept(socket: Socket): void {
-    if (this.client) {
-      this.o.logger.info('a new tortie-node connected; dropping the previous connection');
-      this.client.socket.destroy();
-      this.detached();
-    }
     const c: Client = { socket, graceMs: this.o.graceMs };
+    const old = this.client;
     this.client = c;
-    if (this.grace) { clearTimeout(this.grace); this.grace = undefined; }
+    if (old) {
+      // The agent restarted before its old connection was seen closing: the new one claims again.
+      this.o.logger.info('a new tortie-node connected; dropping the previous connection');
+      old.socket.destroy();
+      this.claimed.clear();
+      this.armGrace(old.graceMs);
+    }
+    // A grace timer still running keeps running: it removes what this agent does not claim in time.
     const read = lineReader((line) => {
       try {
         this.fromAgent(c, decodeLine(line) as ToEngine | Hello);

@@ -4,6 +4,7 @@
  * a restarted agent to claim them. Byte arrays (auth keys) travel as {"$b64": "..."}.
  */
 import { createConnection } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
 import type { FromEngine, ToEngine } from './engine-protocol.js';
 import type { OpenBfdTransport } from './transport.js';
 
@@ -35,8 +36,10 @@ export function decodeLine(line: string): unknown {
 /** Calls `onLine` for each complete line of a stream; false when a line outgrew MAX_LINE_BYTES. */
 export function lineReader(onLine: (line: string) => void): (chunk: Buffer) => boolean {
   let buf = '';
+  // A chunk may end inside a multi-byte character (a peer name in UTF-8).
+  const decoder = new StringDecoder('utf8');
   return (chunk) => {
-    buf += chunk.toString('utf8');
+    buf += decoder.write(chunk);
     let i: number;
     while ((i = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, i);

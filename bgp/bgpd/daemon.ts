@@ -75,7 +75,7 @@ export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; ctlGro
         // RFC 5882 §3.2: a peer's AdminDown is a planned stop, not a failed path.
         if (e.from !== 'Up' || e.to !== 'Down' || e.remoteState === 'AdminDown') return;
         try {
-          if (speaker.bfdDown(e.id)) logger.warn({ peer: e.id, diag: e.diagText }, 'BFD Down: BGP session torn down (Cease/10)');
+          if (speaker.bfdDown(e.id, { forwardingFailed: e.remoteControlPlaneIndependent })) logger.warn({ peer: e.id, diag: e.diagText }, 'BFD Down: BGP session torn down (Cease/10) or its graceful restart ended');
         } catch (err) { logger.warn({ peer: e.id, err: describeError(err) }, 'BFD Down for an unknown peer'); }
       });
     }

@@ -38,9 +38,9 @@ after(async () => {
 });
 
 test('tortie-lab up/check/status/down with a BIRD ToR', { skip, timeout: 180_000 }, async () => {
-  // --no-bfd: the crash below must lose nothing, and with BFD (whose C bit is 0: it dies with the
-  // agent) peers would take a killed agent for a dead node (test/e2e/failover.test.ts covers BFD).
-  const up = await lab('up', '--nodes', '2', '--pods', '1', '--tor', 'bird', '--no-bfd');
+  // BFD on (the default): each agent starts its tortie-bfd, which outlives the restart below;
+  // `down` must remove those too (no process of the lab left).
+  const up = await lab('up', '--nodes', '2', '--pods', '1', '--tor', 'bird');
   assert.equal(up.status, 0, up.out + up.err);
   assert.match(up.out, /ToR: BIRD/);
   assert.match(up.out, /ping: 2\/2 pairs reached \(vxlan 2\)/);

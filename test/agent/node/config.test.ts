@@ -28,6 +28,9 @@ test('defaults follow the contract', () => {
   assert.equal(c.withdrawOnStop, false, 'SIGTERM is a graceful restart by default');
   assert.equal(nodeConfigFromEnv({ NODENAME: 'n1', TORTIE_WITHDRAW_ON_STOP: 'true' }).withdrawOnStop, true);
   assert.equal(nodeConfigFromEnv({ NODENAME: 'n1', TORTIE_BGP_METRICS_PER_PEER: 'false' }).metrics.perPeer, false);
+  assert.deepEqual(c.bfd, { engine: 'process', socket: '/var/run/tortie/bfd.sock' });
+  assert.deepEqual(nodeConfigFromEnv({ NODENAME: 'n1', TORTIE_BFD_ENGINE: 'Sidecar', TORTIE_BFD_SOCKET: '/run/x.sock' }).bfd, { engine: 'sidecar', socket: '/run/x.sock' });
+  assert.throws(() => nodeConfigFromEnv({ NODENAME: 'n1', TORTIE_BFD_ENGINE: 'worker' }), /TORTIE_BFD_ENGINE.*process, sidecar or thread/);
 });
 
 test('explicit values are parsed', () => {
