@@ -14,17 +14,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Topology, topologySkipReason } from '../../helpers/netns.js';
 import { pollUntil } from '../../helpers/poll.js';
-import { BirdPeer } from '../../helpers/bgp-peers.js';
+import type { BirdPeer } from '../../helpers/bgp-peers.js';
+import { birdBfdPair, birdBfdState } from '../../helpers/bird-bfd-pair.js';
 import { Proc } from '../../helpers/sh.js';
 
 const skip = topologySkipReason('bird', 'birdc');
-const BIRD = `router id 10.0.0.1;
-protocol device {}
-protocol bfd bfd1 {
-  interface "*" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; };
-  neighbor 10.0.0.2 dev "veB" local 10.0.0.1;
-}
-`;
 
 describe('tortie-node BFD without a tortie-bfd serving its socket', { skip, timeout: 90_000 }, () => {
   const topo = new Topology('nbfd');
@@ -33,9 +27,7 @@ describe('tortie-node BFD without a tortie-bfd serving its socket', { skip, time
   let dir: string;
   const main = fileURLToPath(new URL('./node-bfd-main.js', import.meta.url));
   before(async () => {
-    const nsB = topo.ns('b'); nsT = topo.ns('t');
-    topo.link(nsB, 'veB', '10.0.0.1/24', nsT, 'veT', '10.0.0.2/24');
-    b = await BirdPeer.start(topo, nsB, BIRD);
+    ({ bird: b, nsT } = await birdBfdPair(topo));
     dir = mkdtempSync(join(tmpdir(), 'tortie-node-bfd-'));
     topo.defer(() => rmSync(dir, { recursive: true, force: true }));
   });
@@ -49,14 +41,14 @@ describe('tortie-node BFD without a tortie-bfd serving its socket', { skip, time
     await pollUntil(() => agent.output.includes('UP p\n'), { what: () => `NodeBfd reports Up: ${agent.output}`, timeoutMs: 20_000 });
     assert.match(agent.output, /started tortie-bfd \(detached, it outlives this process\)/);
     assert.ok(existsSync(join(dir, 'bfd.pid')), 'tortie-bfd wrote bfd.pid beside the socket');
-    await pollUntil(() => b.bfdSessions()[0]?.state === 'Up', { what: () => `BIRD Up: ${JSON.stringify(b.bfdSessions())}`, timeoutMs: 5000 });
+    await birdBfdState(b, 'Up', 5000);
     await agent.stop('SIGKILL');
     const seen = new Set<string>();
     const t0 = Date.now();
     await pollUntil(() => { seen.add(b.bfdSessions()[0]?.state ?? 'missing'); return Date.now() - t0 > 1000; }, { what: 'a second', timeoutMs: 5000, intervalMs: 50 });
     assert.deepEqual([...seen], ['Up'], 'BIRD saw only Up after the agent was killed');
     // Nobody claims it within the 2 s grace period: AdminDown (BIRD shows Down), and tortie-bfd exits.
-    await pollUntil(() => b.bfdSessions()[0]?.state === 'Down', { what: () => `BIRD Down: ${JSON.stringify(b.bfdSessions())}`, timeoutMs: 10_000 });
+    await birdBfdState(b, 'Down', 10_000);
     await pollUntil(() => !existsSync(join(dir, 'bfd.pid')), { what: 'tortie-bfd exited (bfd.pid removed)', timeoutMs: 5000 });
   });
 
@@ -65,7 +57,7 @@ describe('tortie-node BFD without a tortie-bfd serving its socket', { skip, time
     topo.defer(() => agent.stop('SIGKILL'));
     await pollUntil(() => agent.output.includes('UP p\n'), { what: () => `NodeBfd reports Up: ${agent.output}`, timeoutMs: 20_000 });
     assert.match(agent.output, /tortie-bfd is not available: BFD runs in a worker thread of tortie-node \(C bit clear\)/);
-    await pollUntil(() => b.bfdSessions()[0]?.state === 'Up', { what: () => `BIRD Up: ${JSON.stringify(b.bfdSessions())}`, timeoutMs: 5000 });
+    await birdBfdState(b, 'Up', 5000);
     await agent.stop('SIGKILL');
   });
 });

@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Topology, topologySkipReason } from '../../helpers/netns.js';
 import { pollUntil } from '../../helpers/poll.js';
-import { BirdPeer } from '../../helpers/bgp-peers.js';
+import type { BirdPeer } from '../../helpers/bgp-peers.js';
+import { birdBfdPair, birdBfdState } from '../../helpers/bird-bfd-pair.js';
 import { Proc } from '../../helpers/sh.js';
 import { BfdDriver } from '../../../bgp/bfd/driver.js';
 import { socketTransport } from '../../../bgp/bfd/socket-transport.js';
@@ -24,13 +25,6 @@ import { silentLogger } from '../../../common/logger.js';
 
 const skip = topologySkipReason('bird', 'birdc');
 const GRACE_S = 3;
-const BIRD = `router id 10.0.0.1;
-protocol device {}
-protocol bfd bfd1 {
-  interface "*" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; };
-  neighbor 10.0.0.2 dev "veB" local 10.0.0.1;
-}
-`;
 const spec = { peer: '10.0.0.1', local: '10.0.0.2', multihop: false, params: { desiredMinTxUs: 100_000, requiredMinRxUs: 100_000, detectMult: 3, passive: false } };
 
 describe('tortie-bfd: BFD sessions outlive the agent', { skip, timeout: 90_000 }, () => {
@@ -39,9 +33,7 @@ describe('tortie-bfd: BFD sessions outlive the agent', { skip, timeout: 90_000 }
   let nsT: string;
   let dir: string;
   before(async () => {
-    const nsB = topo.ns('b'); nsT = topo.ns('t');
-    topo.link(nsB, 'veB', '10.0.0.1/24', nsT, 'veT', '10.0.0.2/24');
-    b = await BirdPeer.start(topo, nsB, BIRD);
+    ({ bird: b, nsT } = await birdBfdPair(topo));
     dir = mkdtempSync(join(tmpdir(), 'tortie-bfd-sidecar-'));
     topo.defer(() => rmSync(dir, { recursive: true, force: true }));
   });
@@ -64,7 +56,7 @@ describe('tortie-bfd: BFD sessions outlive the agent', { skip, timeout: 90_000 }
     const a1 = agent(ev1);
     a1.set('tor', spec);
     await pollUntil(() => ev1.some((e) => e.to === 'Up'), { what: () => `our session Up: ${JSON.stringify(ev1)} ${bfd.output}`, timeoutMs: 20_000 });
-    await pollUntil(() => b.bfdSessions()[0]?.state === 'Up', { what: () => `BIRD Up: ${JSON.stringify(b.bfdSessions())}`, timeoutMs: 5000 });
+    await birdBfdState(b, 'Up', 5000);
     assert.equal(statSync(join(dir, 'bfd.sock')).mode & 0o777, 0o600, 'the socket is 0600');
     const upSince = (await a1.sessions())[0]?.since;
 
@@ -88,7 +80,7 @@ describe('tortie-bfd: BFD sessions outlive the agent', { skip, timeout: 90_000 }
     // Agent 2 goes away too and nobody claims the session: after the grace period BIRD is told
     // AdminDown (BIRD shows Down), and tortie-bfd, started --exit-when-idle, exits.
     await a2.stop({ detach: true });
-    await pollUntil(() => b.bfdSessions()[0]?.state === 'Down', { what: () => `BIRD Down: ${JSON.stringify(b.bfdSessions())}`, timeoutMs: GRACE_S * 1000 + 5000 });
+    await birdBfdState(b, 'Down', GRACE_S * 1000 + 5000);
     await pollUntil(() => bfd.exited, { what: () => `tortie-bfd to exit: ${bfd.output}`, timeoutMs: 5000 });
     assert.match(bfd.output, /no tortie-node claimed this BFD session within the grace period/);
   });

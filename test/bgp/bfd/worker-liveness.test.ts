@@ -10,26 +10,18 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { Topology, topologySkipReason } from '../../helpers/netns.js';
 import { pollUntil } from '../../helpers/poll.js';
-import { BirdPeer } from '../../helpers/bgp-peers.js';
+import type { BirdPeer } from '../../helpers/bgp-peers.js';
+import { birdBfdPair, birdBfdState } from '../../helpers/bird-bfd-pair.js';
 import { Proc } from '../../helpers/sh.js';
 
 const skip = topologySkipReason('bird', 'birdc');
 const BUSY_MS = 3000;
-const BIRD = `router id 10.0.0.1;
-protocol device {}
-protocol bfd bfd1 {
-  interface "*" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; };
-  neighbor 10.0.0.2 dev "veB" local 10.0.0.1;
-}
-`;
 
 describe('BFD worker liveness: a blocked main thread does not delay BFD', { skip, timeout: 60_000 }, () => {
   const topo = new Topology('bfdl');
   let b: BirdPeer, nsT: string;
   before(async () => {
-    const nsB = topo.ns('b'); nsT = topo.ns('t');
-    topo.link(nsB, 'veB', '10.0.0.1/24', nsT, 'veT', '10.0.0.2/24');
-    b = await BirdPeer.start(topo, nsB, BIRD);
+    ({ bird: b, nsT } = await birdBfdPair(topo));
   });
   after(async () => { await topo.cleanup(); });
 
@@ -39,7 +31,7 @@ describe('BFD worker liveness: a blocked main thread does not delay BFD', { skip
     topo.defer(() => p.stop('SIGKILL'));
     await pollUntil(() => p.output.includes('UP\n') || p.exited, { what: () => `session Up: ${p.output}`, timeoutMs: 20_000 });
     assert.ok(!p.exited, p.output);
-    await pollUntil(() => b.bfdSessions()[0]?.state === 'Up', { what: () => `BIRD Up: ${JSON.stringify(b.bfdSessions())}`, timeoutMs: 3000 });
+    await birdBfdState(b, 'Up', 3000);
     const seen = new Set<string>();
     let polls = 0;
     // BIRD's view while the main thread spins: every sample must be Up.
