@@ -14,7 +14,6 @@ import { warmUp } from '../speaker/warm-up.js';
 import type { BgpdConfig } from './config.js';
 import { startCtlServer } from './ctl-server.js';
 import { KernelExport, type KernelSinkFactory } from './kernel-export.js';
-import { sessionInterfaces } from './session-interface.js';
 
 export type { KernelSink } from './kernel-export.js';
 
@@ -47,7 +46,7 @@ export async function runDaemon(cfg: BgpdConfig, opts: { ctlPath: string; ctlGro
   const speaker = new BgpSpeaker(realDeps(logger), cfg.speaker);
   // The kernel section (BIRD `protocol kernel`): attached before the first session, so every
   // best-path change reaches it; reloads apply changes to it (kernel-export.ts).
-  const kernel = new KernelExport(speaker, opts.kernel, { logger, clock: systemClock, interfaceOf: sessionInterfaces(speaker) });
+  const kernel = new KernelExport(speaker, opts.kernel, { logger, clock: systemClock, interfaceOf: (peer) => speaker.peerInterface(peer) });
   await kernel.attach(cfg.kernel);
   await speaker.start();
   kernel.begin();

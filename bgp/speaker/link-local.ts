@@ -23,12 +23,15 @@ export function sharedSubnetLinkLocal(localText: string | undefined, peerText: s
 }
 
 /**
- * The interface toward a peer, for policy `interface` matches (BIRD's `ifname` of its routes): the
- * one with a subnet holding the peer's address, else the one holding the session's local address
- * (a multihop session). Undefined when neither is known.
+ * The interface toward a peer, worked out once per session: for policy `interface` matches (BIRD's
+ * `ifname` of its routes) and for the kernel section's link-local next hops, which are on the
+ * link of the session (RFC 2545 §3). The one with a subnet holding the peer's address, else the
+ * one holding the session's local address (a multihop session, or a link-local peer: fe80::/64
+ * is on every interface). Undefined when neither is known.
  */
 export function sessionInterface(localText: string | undefined, peerText: string): string | undefined {
-  const peer = isValidAddress(peerText) ? parseAddress(canonicalAddress(peerText) ?? peerText) : undefined;
+  const parsed = isValidAddress(peerText) ? parseAddress(canonicalAddress(peerText) ?? peerText) : undefined;
+  const peer = parsed !== undefined && !isLinkLocal(parsed.bytes) ? parsed : undefined;
   let holder: string | undefined;
   for (const [name, addrs] of Object.entries(networkInterfaces())) {
     if (peer !== undefined && addrs?.some((a) => a.cidr !== null && !a.internal && prefixContains(parsePrefix(a.cidr, { allowHostBits: true }), peer))) return name;

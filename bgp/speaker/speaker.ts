@@ -275,6 +275,9 @@ export class BgpSpeaker {
   }
 
   /** BFD Up again (after the Down that closed this session): reconnect now, as FRR's BGP_Start on BFD Up. */
+  /** The interface the session to `name` runs over, from when it was last Established (link-local.ts). */
+  peerInterface(name: string): string | undefined { return this.peers.get(name)?.adjIn?.peer.interface; }
+
   bfdUp(name: string): void { this.mustPeer(name).session.restartNow(); }
 
   private mustPeer(name: string): Peer {
