@@ -2,8 +2,8 @@
  * Snapshot + the BGP peers → the BFD sessions this node runs (bgp/bfd), one per BGP peer whose
  * source names a BFDProfile: a BGPPeer by its annotation `tortie.io/bfd-profile`, the
  * node-to-node mesh by the same annotation on BGPConfiguration `default`. Single-hop (RFC 5881)
- * when the peer is inside this node's own subnet, multihop (RFC 5883) otherwise, unless the
- * profile says. A profile that does not exist is a problem and no session (BGP carries on).
+ * when the peer is inside this node's own subnet or another subnet connected to the host (a
+ * second uplink to another ToR), multihop (RFC 5883) otherwise, unless the profile says. A profile that does not exist is a problem and no session (BGP carries on).
  */
 import { parsePrefix, prefixContains, parseAddress } from '../../common/prefix.js';
 import type { BfdSessionSpec } from '../../bgp/bfd/engine.js';
@@ -22,7 +22,8 @@ function onLink(cidr: string | undefined, peer: string): boolean {
   try { return prefixContains(parsePrefix(cidr, { allowHostBits: true }), parseAddress(peer)); } catch { return false; }
 }
 
-export function bfdSessions(s: Snapshot, peers: readonly CalcPeer[]): BfdCalcResult {
+/** `connected`: the CIDRs on the host's interfaces (os.networkInterfaces), beside the node's own. */
+export function bfdSessions(s: Snapshot, peers: readonly CalcPeer[], connected: readonly string[] = []): BfdCalcResult {
   const sessions = new Map<string, BfdSessionSpec>();
   const problems: string[] = [];
   const local = s.nodes.get(s.localNode);
@@ -43,7 +44,7 @@ export function bfdSessions(s: Snapshot, peers: readonly CalcPeer[]): BfdCalcRes
     const tx = profile.transmitInterval ?? BFD_DEFAULTS.transmitInterval;
     sessions.set(p.config.name, {
       peer, ...(p.config.localAddress !== undefined ? { local: p.config.localAddress } : {}),
-      multihop: profile.multihop ?? !onLink(cidr, peer),
+      multihop: profile.multihop ?? !(onLink(cidr, peer) || connected.some((c) => onLink(c, peer))),
       params: { desiredMinTxUs: tx * 1000, requiredMinRxUs: rx * 1000, detectMult: profile.detectMultiplier ?? BFD_DEFAULTS.detectMultiplier, passive: profile.passive ?? false },
     });
   }

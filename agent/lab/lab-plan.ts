@@ -50,8 +50,6 @@ export interface LabOptions {
 /** The lab's BFD profile: what the issue asks of a node's death (seen within 300 ms). */
 export const LAB_BFD = { name: 'lab-bfd', intervalMs: 100, multiplier: 3 } as const;
 const bfdOn = (plan: LabPlan): boolean => plan.options.bfd === true;
-/** The same, single-hop, for the sessions to tor2 over each node's second uplink. */
-export const LAB_BFD_UPLINK2 = 'lab-bfd-uplink2';
 
 export const LAB_ENCAPS = ['vxlan', 'udp'] as const;
 export type LabEncap = (typeof LAB_ENCAPS)[number];
@@ -173,14 +171,11 @@ export function subnetGateway(subnet: number): string {
 export function labResources(plan: LabPlan): Array<Record<string, unknown>> {
   // BFD rides on an annotation (tortie.io/bfd-profile), so the Calico resources stay Calico's.
   const bfd = bfdOn(plan);
-  const meta = (name: string, bfdToo = false, profile: string = LAB_BFD.name): Record<string, unknown> =>
-    (bfd && bfdToo ? { name, annotations: { [BFD_PROFILE_ANNOTATION]: profile } } : { name });
+  const meta = (name: string, bfdToo = false): Record<string, unknown> =>
+    (bfd && bfdToo ? { name, annotations: { [BFD_PROFILE_ANNOTATION]: LAB_BFD.name } } : { name });
   const bfdSpec = { receiveInterval: LAB_BFD.intervalMs, transmitInterval: LAB_BFD.intervalMs, detectMultiplier: LAB_BFD.multiplier };
   return [
     ...(bfd ? [{ apiVersion: TORTIE_API_VERSION, kind: 'BFDProfile', metadata: { name: LAB_BFD.name }, spec: bfdSpec }] : []),
-    // The agent takes a peer outside the node IP's subnet for multihop BFD; tor2 is one hop away
-    // on the second uplink (FRR runs single-hop BFD towards it), so its profile says so.
-    ...(bfd && dualTor(plan) ? [{ apiVersion: TORTIE_API_VERSION, kind: 'BFDProfile', metadata: { name: LAB_BFD_UPLINK2 }, spec: { ...bfdSpec, multihop: false } }] : []),
     { apiVersion: 'projectcalico.org/v3', kind: 'BGPConfiguration', metadata: meta('default', true),
       spec: { asNumber: NODE_AS, nodeToNodeMeshEnabled: true, logSeverityScreen: 'Info' } },
     { apiVersion: 'projectcalico.org/v3', kind: 'IPPool',
@@ -192,7 +187,7 @@ export function labResources(plan: LabPlan): Array<Record<string, unknown>> {
     })),
     // The second uplink's session leaves from that uplink's address (sourceAddress None), not the node IP.
     ...plan.nodes.flatMap((n) => (n.uplink2 === undefined ? [] : [{
-      apiVersion: 'projectcalico.org/v3', kind: 'BGPPeer', metadata: meta(`tor2-${n.name}`, true, LAB_BFD_UPLINK2),
+      apiVersion: 'projectcalico.org/v3', kind: 'BGPPeer', metadata: meta(`tor2-${n.name}`, true),
       spec: { node: n.name, peerIP: n.uplink2.gateway, asNumber: TOR_AS, sourceAddress: 'None' },
     }])),
   ];

@@ -28,7 +28,7 @@ import type { RulesProgrammer } from '../../felix/rules/rules-programmer.js';
 import { rulesConfig } from '../calc/rules-inputs.js';
 import { bgpSpeakerConfig, type SecretReader } from '../calc/bgp-peers.js';
 import { bfdSessions } from '../calc/bfd-sessions.js';
-import { NodeBfd, type NodeBfdEngine } from './node-bfd.js';
+import { NodeBfd, connectedCidrs, type NodeBfdEngine } from './node-bfd.js';
 import { originatedPrefixes, type Originated } from '../calc/advertise.js';
 import { kernelRoutes, type LocalFacts, type UnderlayRoute, type Workload } from '../calc/kernel-routes.js';
 import type { LearnedRoute, Snapshot } from '../calc/snapshot.js';
@@ -293,7 +293,7 @@ export class NodeAgent {
           this.schedule(5000);
         }
       }
-      const bfd = bfdSessions(s, calc.peers);
+      const bfd = bfdSessions(s, calc.peers, connectedCidrs());
       problems.push(...bfd.problems);
       this.bfd.apply(this.speaker === undefined ? new Map() : bfd.sessions);
       const orig = originatedPrefixes(s);

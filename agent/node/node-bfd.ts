@@ -16,12 +16,18 @@
  *   - a restart (SIGTERM) leaves the tortie-bfd sessions running for the next agent to claim;
  *     a node leaving for good, or the thread engine, sends AdminDown first (RFC 5882 §3.2).
  */
+import { networkInterfaces } from 'node:os';
 import type { Logger } from '../../common/logger.js';
 import { describeError } from '../../common/errors.js';
 import { BfdDriver } from '../../bgp/bfd/driver.js';
 import type { BfdSessionSpec, BfdSessionView } from '../../bgp/bfd/engine.js';
 import type { EngineOptions } from '../../bgp/bfd/engine-protocol.js';
 import { socketTransport } from '../../bgp/bfd/socket-transport.js';
+
+/** The subnets on this host's interfaces: a BGP peer in one of them gets single-hop BFD (calc/bfd-sessions.ts). */
+export function connectedCidrs(): string[] {
+  return Object.values(networkInterfaces()).flatMap((as) => (as ?? []).filter((a) => !a.internal && a.cidr !== null).map((a) => a.cidr as string));
+}
 
 export type NodeBfdEngine =
   | {

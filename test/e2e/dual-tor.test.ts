@@ -48,6 +48,12 @@ test('dual ToR: both next hops on every node, one left when tor2 fails, traffic 
       { ipv4Unicast?: { peers?: Record<string, { state?: string }> } };
     assert.deepEqual(Object.entries(sum.ipv4Unicast?.peers ?? {}).filter(([, p]) => p.state === 'Established').map(([a]) => a).sort(),
       lab.plan.nodes.map((n) => n.uplink2!.address).sort());
+    // ... and single-hop BFD Up with each of them: the node's profile names no hop count, and the
+    // second uplink's subnet is connected, so the agent runs single-hop as FRR does.
+    const bfdUp = (): string[] => (JSON.parse(sh('ip', ['netns', 'exec', lab.plan.tor2Netns!, 'vtysh', '--vty_socket', torDir(lab.plan, 2), '-c', 'show bfd peers json'])) as
+      Array<{ peer?: string; multihop?: boolean; status?: string }>).filter((p) => p.status === 'up' && p.multihop === false).map((p) => p.peer ?? '').sort();
+    await pollUntil(() => JSON.stringify(bfdUp()) === JSON.stringify(lab.plan.nodes.map((n) => n.uplink2!.address).sort()) || undefined,
+      { what: () => `tor2: single-hop BFD Up with every node (${JSON.stringify(bfdUp())})`, timeoutMs: 10_000 });
     await pollUntil(() => reach() || undefined, { what: `every pod reaches ${EXTERNAL_ADDRESS}`, timeoutMs: 10_000 });
 
     failTor(lab, 2);

@@ -44,3 +44,11 @@ test('profile defaults (300 ms x 3), multihop and passive as the profile says; a
   ]);
   assert.equal(bfdSessions(snap({ peers: [plainPeer] }), bgpSpeakerConfig(snap({ peers: [plainPeer] })).peers).sessions.size, 0);
 });
+
+test('a peer on another subnet connected to the host (a second uplink) is single-hop, not multihop', () => {
+  const tor2: PeerInfo = { name: 'tor2', spec: { peerIP: '10.0.9.1', asNumber: 65000 }, bfdProfile: 'fast' };
+  const s = snap({ peers: [tor2], profiles: { fast: {} } });
+  const calc = bgpSpeakerConfig(s);
+  assert.equal(bfdSessions(s, calc.peers).sessions.get('Global_10_0_9_1')?.multihop, true, 'unknown subnet: multihop');
+  assert.equal(bfdSessions(s, calc.peers, ['10.0.9.11/24', 'fe80::1/64']).sessions.get('Global_10_0_9_1')?.multihop, false, 'connected: single-hop');
+});

@@ -95,8 +95,11 @@ test('two ToRs: a second uplink per node, a BGPPeer to tor2 from that uplink (si
   }
   const tor2 = docs.filter((d) => d['kind'] === 'BGPPeer' && String((d['metadata'] as Record<string, unknown>)['name']).startsWith('tor2-'));
   assert.deepEqual(tor2.map((d) => (d['spec'] as Record<string, unknown>)['sourceAddress']), ['None', 'None', 'None']);
-  const profiles = docs.filter((d) => d['kind'] === 'BFDProfile').map((d) => (d['spec'] as Record<string, unknown>)['multihop']);
-  assert.deepEqual(profiles, [undefined, false]);
+  // One profile for every session: the agent runs single-hop BFD to tor2 over the second uplink
+  // because that subnet is connected to the host (calc/bfd-sessions.ts).
+  const profiles = docs.filter((d) => d['kind'] === 'BFDProfile').map((d) => (d['metadata'] as Record<string, unknown>)['name']);
+  assert.deepEqual(profiles, ['lab-bfd']);
+  assert.deepEqual(tor2.map((d) => ((d['metadata'] as Record<string, unknown>)['annotations'] as Record<string, string>)['tortie.io/bfd-profile']), ['lab-bfd', 'lab-bfd', 'lab-bfd']);
   const frr2 = frrBgpdConfig(plan, '/tmp/bgpd.log', 2);
   assert.match(frr2, /bgp router-id 10\.101\.1\.1\n/);
   assert.match(frr2, /neighbor 10\.101\.2\.13 peer-group NODES\n/);
