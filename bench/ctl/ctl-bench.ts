@@ -11,6 +11,8 @@
  * (the flag tortie-bgpd runs with, see bgp/bgpd/main.ts: it sets the young generation, so the scavenges)
  *
  * CTL_BENCH_COMMANDS="show route count;show route" runs only those (e.g. against an older build).
+ * Last, `join`: a third raw peer connects and takes the whole table (its initial update): the
+ * longest event-loop stall until it holds every route.
  *
  * Stall, two ways: wall clock, perf_hooks.monitorEventLoopDelay (1 ms resolution) max and a
  * timer-lag probe (a 2 ms timer chain: worst lateness), which on a shared, loaded machine also
@@ -131,11 +133,29 @@ async function measure(ctlPath: string, words: readonly string[]): Promise<Resul
   };
 }
 
+/**
+ * A peer coming up next to the loaded table (its initial update, bgp/speaker/table-sync.ts): the
+ * longest event-loop stall (monitorEventLoopDelay) from its connect until it holds every route.
+ */
+async function measureJoin(): Promise<{ wallS: number; maxStallMs: number; p99StallMs: number }> {
+  let held = 0;
+  let all: (() => void) | undefined;
+  const done = new Promise<void>((r) => { all = r; });
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  const t0 = performance.now();
+  const joiner = await openRawPeer(port, '127.0.9.2', 65004, 0x0a000902, { keepaliveMs: 30_000, onMessage: (m) => { if (m[18] !== 2) return; held += countIpv4(m); if (held === routes) all?.(); } });
+  await done;
+  h.disable();
+  joiner.destroy();
+  return { wallS: Math.round((performance.now() - t0) / 10) / 100, maxStallMs: Math.round(h.max / 1e5) / 10, p99StallMs: Math.round(h.percentile(99) / 1e5) / 10 };
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tortie-ctl-bench-'));
   const ctlPath = join(dir, 'bgpd.ctl');
   const sp = new BgpSpeaker(speakerTcpDeps(), { routerId: '10.0.0.1', asn: 65002, listen: { address: '127.0.0.1', port },
-    peers: [rawPeerConfig('tester', '127.0.10.1', 65101), rawPeerConfig('monitor', '127.0.9.1', 65003)] });
+    peers: [rawPeerConfig('tester', '127.0.10.1', 65101), rawPeerConfig('monitor', '127.0.9.1', 65003), rawPeerConfig('joiner', '127.0.9.2', 65004)] });
   await sp.start();
   const ctl = await startCtlServer(ctlPath, { speaker: () => sp, reload: () => ({}), startedAt: 0, now: () => performance.now() }, silentLogger());
   let held = 0;
@@ -144,7 +164,7 @@ async function main(): Promise<void> {
   const mon = await openRawPeer(port, '127.0.9.1', 65003, 0x0a000901, { keepaliveMs: 30_000, onMessage: (m) => { if (m[18] !== 2) return; held += countIpv4(m); if (held === routes) loaded?.(); } });
   const tester = await openRawPeer(port, '127.0.10.1', 65101, 0x0a000a01, { keepaliveMs: 30_000 });
   const upBy = performance.now() + 30_000;
-  while (!sp.status().every((s) => s.state === 'Established')) {
+  while (!sp.status().every((s) => s.state === 'Established' || s.name === 'joiner')) {
     if (performance.now() > upBy) throw new Error(`sessions not Established within 30 s: ${JSON.stringify(sp.status().map((s) => [s.name, s.state, s.lastError]))}`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -166,8 +186,10 @@ async function main(): Promise<void> {
     console.error(JSON.stringify(r));
     results.push(r);
   }
-  const established = sp.status().every((s) => s.state === 'Established' && s.establishedTransitions === 1);
-  const out = { routes, loadS: Math.round(loadS * 10) / 10, node: process.version, execArgv: process.execArgv, sessionsStayedUp: established, results };
+  const joined = await measureJoin();
+  console.error(JSON.stringify({ join: joined }));
+  const established = sp.status().every((s) => s.name === 'joiner' || (s.state === 'Established' && s.establishedTransitions === 1));
+  const out = { routes, loadS: Math.round(loadS * 10) / 10, node: process.version, execArgv: process.execArgv, sessionsStayedUp: established, results, join: joined };
   console.log(JSON.stringify(out, null, 2));
   if (jsonFile) writeFileSync(jsonFile, `${JSON.stringify(out, null, 2)}\n`);
   for (const s of [tester, mon]) s.destroy();

@@ -124,9 +124,10 @@ export class AddPathGroup {
   /** Of those, IPv6 ones. */
   advertised6(memberId: string): number { return this.members.get(memberId)?.advertised6 ?? 0; }
 
-  addMember(memberId: string): void {
+  /** See UpdateGroup.addMember. */
+  addMember(memberId: string, advertised = 0, advertised6 = 0): void {
     if (this.pend.length > 0) throw new Error(`add-path group: flush() pending changes before adding member ${memberId}`);
-    if (!this.members.has(memberId)) this.members.set(memberId, { advertised: 0, advertised6: 0 });
+    if (!this.members.has(memberId)) this.members.set(memberId, { advertised, advertised6 });
   }
 
   removeMember(memberId: string): void { this.members.delete(memberId); }
@@ -242,6 +243,31 @@ export class AddPathGroup {
       if (o && o.skip.length === b.pathIds.length) continue; // all of it is its own
       emit(id, { base: b, skip: o?.skip ?? EMPTY_SKIP, extra: undefined });
     }
+  }
+
+  /** See UpdateGroup.batchFor: the paths of `prefixes` sent to a member; `count`: paths. */
+  batchFor(memberId: string, rib: LocRib, prefixes: readonly Prefix[]): { batch: MemberBatch; count: number; count6: number } {
+    const b = new PathBatch();
+    const sel: Route[] = [], attrs: ExportedAttributes[] = [];
+    let count6 = 0;
+    for (const prefix of prefixes) {
+      this.select(prefix, rib.candidates(prefix), sel, attrs);
+      for (let k = 0; k < sel.length; k++) {
+        const r = sel[k]!;
+        if (r.source.id !== memberId) { b.add(prefix, 0, this.ids.of(r), attrs[k]!); if (prefix.family === 6) count6++; }
+      }
+    }
+    b.finish();
+    return { batch: { base: b, skip: EMPTY_SKIP, extra: undefined }, count: b.pathIds.length, count6 };
+  }
+
+  /** The path ids a member is sent for a prefix with candidates `cands`. */
+  sentIds(memberId: string, prefix: Prefix, cands: readonly Route[]): number[] {
+    const sel: Route[] = [], attrs: ExportedAttributes[] = [];
+    this.select(prefix, cands, sel, attrs);
+    const out: number[] = [];
+    for (const r of sel) if (r.source.id !== memberId) out.push(this.ids.of(r));
+    return out;
   }
 
   /** Every path this group sends, for one member (initial update after Established, route refresh). */

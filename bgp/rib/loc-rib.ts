@@ -159,7 +159,7 @@ export class LocRib implements RibSink {
 
   candidates(prefix: Prefix): readonly Route[] {
     const e = this.table.get(prefix);
-    return e === undefined ? [] : e instanceof Multi ? e.cands : [e];
+    return e === undefined ? NO_ROUTES : e instanceof Multi ? e.cands : e.alone;
   }
 
   /** Best path plus, for each other candidate, the step it lost at. */

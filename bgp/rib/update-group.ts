@@ -164,10 +164,13 @@ export class UpdateGroup {
   /** Of those, IPv6 ones (the rest are IPv4): birdc's exported count per channel. */
   advertised6(memberId: string): number { return this.members.get(memberId)?.advertised6 ?? 0; }
 
-  /** Add a member; call flush() first, then send it table(). */
-  addMember(memberId: string): void {
+  /**
+   * Add a member; call flush() first, then send it table() (or, as a table sync does, send it
+   * the table first and give the prefixes counted as `advertised`, `advertised6` of them IPv6).
+   */
+  addMember(memberId: string, advertised = 0, advertised6 = 0): void {
     if (this.pend.length > 0) throw new Error(`update group: flush() pending changes before adding member ${memberId}`);
-    if (!this.members.has(memberId)) this.members.set(memberId, { advertised: 0, advertised6: 0 });
+    if (!this.members.has(memberId)) this.members.set(memberId, { advertised, advertised6 });
   }
 
   removeMember(memberId: string): void { this.members.delete(memberId); }
@@ -292,6 +295,29 @@ export class UpdateGroup {
     });
     if (m) { m.advertised = prefixes.length; m.advertised6 = v6; }
     return { base: b, skip: EMPTY_SKIP, extra: undefined };
+  }
+
+  /**
+   * The current routes of `prefixes` for a member, as table() gives them (a slice of a table
+   * sync); `count`: the prefixes announced, `count6` of them IPv6. Prefixes without a route are left out.
+   */
+  batchFor(memberId: string, rib: LocRib, prefixes: readonly Prefix[]): { batch: MemberBatch; count: number; count6: number } {
+    const list = new PrefixList(Math.max(64, prefixes.length));
+    const b = new BatchBuilder(list);
+    let count6 = 0;
+    for (const prefix of prefixes) {
+      const best = rib.best(prefix);
+      if (best === undefined || best.source.id === memberId) continue;
+      const a = this.transform(prefix, best);
+      if (a) { b.add(a, list.length); list.push(prefix); if (prefix.family === 6) count6++; }
+    }
+    return { batch: { base: b, skip: EMPTY_SKIP, extra: undefined }, count: list.length, count6 };
+  }
+
+  /** The path ids a member is sent for a prefix whose best route is `best` (one path: id 0, or none). */
+  sentIds(memberId: string, prefix: Prefix, best: readonly Route[]): number[] {
+    const r = best[0];
+    return r !== undefined && r.source.id !== memberId && this.transform(prefix, r) !== null ? [0] : [];
   }
 
   /** Exported attributes for `route` (one object per distinct result), or null when it must not be sent. */

@@ -24,6 +24,7 @@ import { PathIds } from '../rib/path-ids.js';
 import type { EstablishedSession, Group } from './established-session.js';
 import type { Peer } from './peer.js';
 import { addPathSend, nlriBlob, UpdateAssembler, type NlriBlob } from './pack.js';
+import { TableSync } from './table-sync.js';
 
 /** Prepared attribute blocks kept per peer before its cache is reset. */
 const PREPARED_LIMIT = 20_000;
@@ -61,14 +62,24 @@ export class Outbound {
   private skipStamp = 0;
   /** The path ids ADD-PATH groups send (one per source and received id; kept with the Loc-RIB). */
   private pathIds = new PathIds();
+  /** Table syncs under way (table-sync.ts), by session. */
+  private readonly syncs = new Map<EstablishedSession, TableSync>();
+  /** ROUTE-REFRESH requests waiting for (or being answered by) a table sync, by session. */
+  private readonly refreshes = new Map<EstablishedSession, Array<{ readonly afi: number; readonly safi: number; readonly markers: boolean }>>();
 
   constructor(private readonly deps: OutboundDeps) {}
 
   /** Forget every group (the Loc-RIB was replaced; its peers were removed first). */
-  clear(): void { this.groups.clear(); this.pathIds = new PathIds(); }
+  clear(): void {
+    for (const s of this.syncs.values()) s.cancel();
+    this.syncs.clear();
+    this.refreshes.clear();
+    this.groups.clear(); this.pathIds = new PathIds();
+  }
 
   /** Loc-RIB changes: record them in every group; large bursts are flushed at once. */
   apply(changes: BestChanges): void {
+    for (const s of this.syncs.values()) s.changed(changes);
     for (const g of this.groups.values()) {
       g.ug.apply(changes);
       // A burst (many UPDATEs read in one event-loop turn) is passed on in slices rather than
@@ -103,39 +114,95 @@ export class Outbound {
   }
 
   /**
-   * A new Established session: work out our next hops on it, join the update group of its
-   * export target, send the table, then End-of-RIB (RFC 4724 §2) per family.
+   * A new Established session: work out our next hops on it, send it the table in slices
+   * (table-sync.ts), then join the update group of its export target and send End-of-RIB
+   * (RFC 4724 §2) per family.
    */
   start(p: Peer, e: EstablishedSession): void {
+    if (this.syncs.get(e)?.join === true) return; // already on its way
     const localText = canonicalAddress(p.session.connection?.localAddress);
     const local = localText !== undefined ? parseAddress(localText) : undefined;
     e.linkLocal6 = p.config.linkLocalNextHop === false ? undefined : sharedSubnetLinkLocal(localText, p.config.address);
     e.setLocal(local?.family === 4 ? local.bytes : this.otherFamilyNextHop(p, 4, localText),
       local?.family === 6 ? local.bytes : this.otherFamilyNextHop(p, 6, localText));
-    const g = this.joinGroup(p, e);
-    this.sendBatch(p, g.ug.table(p.config.name, this.deps.rib()), undefined);
-    const eor: Uint8Array[] = [];
-    for (const f of e.negotiated.families) if (f.safi === 1 && (f.afi === 1 || f.afi === 2)) eor.push(encodeEndOfRib(f));
-    if (eor.length) p.session.sendEncoded(eor);
+    const g = this.groupFor(p, e);
+    this.sync(p, e, g, true, (count, s) => {
+      this.joinGroup(p, e, g, count, s.sent6);
+      const eor: Uint8Array[] = [];
+      for (const f of e.negotiated.families) if (f.safi === 1 && (f.afi === 1 || f.afi === 2)) eor.push(encodeEndOfRib(f));
+      if (eor.length) p.session.sendEncoded(eor);
+      // a next hop found late: the table again; then the ROUTE-REFRESHes that came while joining
+      const q = this.refreshes.get(e) ?? [];
+      if (s.regroupAfter) this.regroup(p);
+      if (s.resendAfter) q.unshift({ afi: 1, safi: 1, markers: false });
+      if (q.length > 0) { this.refreshes.set(e, q); this.nextRefresh(p, e); }
+    });
   }
 
-  /** ROUTE-REFRESH (RFC 2918) for a family: the whole table again, within BoRR/EoRR (RFC 7313) when negotiated. */
-  refresh(p: Peer, afi: number, safi: number): void {
+  /** Send the table to the session in slices (see table-sync.ts); `done` once it was all sent. */
+  private sync(p: Peer, e: EstablishedSession, g: Group, join: boolean, done: (count: number, s: TableSync) => void): void {
+    this.syncs.get(e)?.cancel();
+    const s: TableSync = new TableSync(g, join, {
+      memberId: p.config.name, rib: this.deps.rib(),
+      live: () => !e.isClosed && p.established === e && !this.deps.stopped() && this.syncs.get(e) === s,
+      send: (grp, b) => this.sendBatch(p, b, undefined, grp),
+      done: (count) => { this.syncs.delete(e); done(count, s); },
+      schedule: (fn) => setImmediate(fn),
+    });
+    this.syncs.set(e, s);
+    s.start();
+  }
+
+  /**
+   * ROUTE-REFRESH (RFC 2918) for a family: the whole table again, within BoRR/EoRR (RFC 7313)
+   * when negotiated. Requests that come while a table is being sent wait for it: each gets its
+   * own table.
+   */
+  refresh(p: Peer, afi: number, safi: number, markers = true): void {
     const e = p.established;
-    const g = e?.group;
-    if (!e || !g) return;
-    const enhanced = e.negotiated.enhancedRouteRefresh;
-    this.flushGroup(g, undefined);
-    if (enhanced) p.session.send({ type: 'route-refresh', afi, safi, subtype: 1 });
-    this.sendBatch(p, g.ug.table(p.config.name, this.deps.rib()), undefined);
-    if (enhanced) p.session.send({ type: 'route-refresh', afi, safi, subtype: 2 });
+    if (!e) return;
+    let q = this.refreshes.get(e);
+    if (!q) { q = []; this.refreshes.set(e, q); }
+    q.push({ afi, safi, markers });
+    if (q.length === 1 && e.group) this.nextRefresh(p, e); // else once it has joined (start)
   }
 
-  /** Routes currently advertised to the peer. */
-  advertised(p: Peer): number { return p.established?.group?.ug.advertised(p.config.name) ?? 0; }
+  private nextRefresh(p: Peer, e: EstablishedSession): void {
+    const q = this.refreshes.get(e);
+    const r = q?.[0];
+    const g = e.group;
+    if (!q || !r || !g || e.isClosed || p.established !== e) { this.refreshes.delete(e); return; }
+    const enhanced = e.negotiated.enhancedRouteRefresh && r.markers;
+    this.flushGroup(g, undefined);
+    if (enhanced) p.session.send({ type: 'route-refresh', afi: r.afi, safi: r.safi, subtype: 1 });
+    this.sync(p, e, g, false, () => {
+      if (enhanced) p.session.send({ type: 'route-refresh', afi: r.afi, safi: r.safi, subtype: 2 });
+      q.shift();
+      if (q.length > 0) this.nextRefresh(p, e); else this.refreshes.delete(e);
+    });
+  }
 
-  /** Put the peer into the update group of its export target (created on demand). */
-  private joinGroup(p: Peer, e: EstablishedSession): Group {
+  /** Routes currently advertised to the peer: in all, and of those IPv6 (the rest are IPv4). */
+  advertised(p: Peer): { total: number; v6: number } {
+    const e = p.established;
+    if (!e) return { total: 0, v6: 0 };
+    const g = e.group, s = this.syncs.get(e);
+    return g ? { total: g.ug.advertised(p.config.name), v6: g.ug.advertised6(p.config.name) } : { total: s?.sent ?? 0, v6: s?.sent6 ?? 0 };
+  }
+
+  /** Put the peer into the update group `g` (or the group of its key now), holding `advertised` routes (`advertised6` IPv6). */
+  private joinGroup(p: Peer, e: EstablishedSession, found: Group, advertised: number, advertised6 = 0): Group {
+    let g = this.groups.get(found.key);
+    if (!g) { g = found; this.groups.set(g.key, g); }
+    this.flushGroup(g, undefined); // the members so far get the pending changes; the new one has the current state
+    g.ug.addMember(p.config.name, advertised, advertised6);
+    g.members.set(p.config.name, p);
+    e.group = g;
+    return g;
+  }
+
+  /** The update group of the peer's export target (created on demand; the peer is not added). */
+  private groupFor(p: Peer, e: EstablishedSession): Group {
     const n = e.negotiated;
     // Placeholder next hops: members on different local addresses share the group.
     const target: ExportTarget = {
@@ -158,20 +225,20 @@ export class Outbound {
       g = { key, ug: limit === undefined ? new UpdateGroup(target, families) : new AddPathGroup(target, families, limit, this.pathIds), members: new Map() };
       this.groups.set(key, g);
     }
-    this.flushGroup(g, undefined); // the members so far get the pending changes; the new one gets the table
-    g.ug.addMember(p.config.name);
-    g.members.set(p.config.name, p);
-    e.group = g;
     return g;
   }
 
-  /** Take the session out of its update group (session down, or before a regroup). */
+  /** Take the session out of its update group (session down, or before a regroup); a sync under way stops. */
   leaveGroup(p: Peer, e: EstablishedSession): void {
-    const g = e.group;
+    const s = this.syncs.get(e);
+    s?.cancel();
+    this.syncs.delete(e);
+    this.refreshes.delete(e);
+    const g = e.group ?? s?.group; // a joining session is not a member yet
     if (!g) return;
     g.ug.removeMember(p.config.name);
     g.members.delete(p.config.name);
-    if (g.members.size === 0) {
+    if (g.members.size === 0 && this.groups.get(g.key) === g && ![...this.syncs.values()].some((x) => x.group === g)) {
       this.groups.delete(g.key);
       if (g.ug instanceof AddPathGroup && ![...this.groups.values()].some((x) => x.ug instanceof AddPathGroup)) this.trackPaths(false);
     }
@@ -206,13 +273,16 @@ export class Outbound {
   /** Move an Established peer to the update group of its (new) export target; send it the difference. */
   regroup(p: Peer): void {
     const e = p.established;
-    const old = e?.group;
-    if (!e || !old) return;
+    if (!e) return;
+    const joining = this.syncs.get(e);
+    if (joining?.join === true) { joining.regroupAfter = true; return; } // once it has joined
+    const old = e.group;
+    if (!old) return;
     const rib = this.deps.rib();
     this.flushGroup(old, undefined);
     const before = old.ug.table(p.config.name, rib);
     this.leaveGroup(p, e);
-    const g = this.joinGroup(p, e);
+    const g = this.joinGroup(p, e, this.groupFor(p, e), 0);
     const after = g.ug.table(p.config.name, rib);
     // what was sent before and is not sent now: by prefix, or by prefix and path id (ADD-PATH)
     const keep = new PrefixTable<Set<number>>();
@@ -239,9 +309,9 @@ export class Outbound {
    * peer's own routes). Members given the same plain batch that encode identically (codec
    * context, next hops, families) reuse the bytes.
    */
-  private sendBatch(p: Peer, mb: MemberBatch, shared: EncodedCache | undefined): void {
+  private sendBatch(p: Peer, mb: MemberBatch, shared: EncodedCache | undefined, group?: Group): void {
     const e = p.established;
-    const g = e?.group;
+    const g = group ?? e?.group;
     if (!e || !g) return;
     const ctx = e.ctx;
     const plain = mb.skip.length === 0 && mb.extra === undefined;
@@ -356,13 +426,14 @@ export class Outbound {
     e.nhRetryDelay = Math.min(60_000, e.nhRetryDelay === 0 ? 500 : e.nhRetryDelay * 2);
     e.nhRetry = this.deps.clock.setTimeout(() => {
       e.nhRetry = undefined;
-      if (e.isClosed || p.established !== e || !e.group || this.deps.stopped()) return;
+      if (e.isClosed || p.established !== e || this.deps.stopped()) return;
+      const joining = this.syncs.get(e);
       const found = this.otherFamilyNextHop(p, family, canonicalAddress(p.session.connection?.localAddress));
       if (!found) { this.noNextHop(p, e, family); return; }
       e.setLocal(family === 4 ? found : e.local4, family === 6 ? found : e.local6);
       this.deps.log.info({ peer: p.config.name, family: `ipv${family}`, nextHop: formatAddress(found) }, 'next hop found on a later look: sending the table again');
-      this.flushGroup(e.group, undefined);
-      this.sendBatch(p, e.group.ug.table(p.config.name, this.deps.rib()), undefined);
+      if (joining?.join === true) { joining.resendAfter = true; return; } // what the join sent so far lacked it
+      this.refresh(p, family === 6 ? 2 : 1, 1, false); // the whole table again, after any refresh under way
     }, e.nhRetryDelay);
   }
 

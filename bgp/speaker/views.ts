@@ -139,7 +139,8 @@ const STEP_REASON: Record<BestPathStep, string> = {
   'peer-address': 'lower neighbor address', 'path-id': 'lower path id',
 };
 
-export function peerStatus(p: Peer, speakerAsn: number, advertised: number): PeerStatus {
+export function peerStatus(p: Peer, speakerAsn: number, exported: { total: number; v6: number }): PeerStatus {
+  const advertised = exported.total;
   const s = p.session;
   const st = s.stats;
   const e = p.established;
@@ -167,7 +168,7 @@ export function peerStatus(p: Peer, speakerAsn: number, advertised: number): Pee
     inQueueBytes: st.receivedBytes, outQueueBytes: st.queuedBytes,
     families: (n?.families ?? []).map((f) => (f.afi === 2 ? 'ipv6-unicast' : 'ipv4-unicast')),
     prefixes: { received: p.adjIn?.received ?? 0, accepted: p.adjIn?.accepted ?? 0, advertised },
-    familyPrefixes: familyPrefixes(p, advertised),
+    familyPrefixes: familyPrefixes(p, exported),
     messageTypes: st.messageTypes,
     establishedTransitions: t.establishedTransitions,
     messages: {
@@ -390,14 +391,13 @@ function formatAddPath(a: AddPathNegotiated): string {
   return `${formatAfiSafi(a)} ${dirs.join('/')}`;
 }
 
-/** `advertised`: the peer's exported total; its update group counts the IPv6 part, the rest is IPv4. */
-function familyPrefixes(p: Peer, advertised: number): Record<string, { received: number; accepted: number; exported: number }> {
+/** `exported`: the peer's exported total and its IPv6 part (the rest is IPv4). */
+function familyPrefixes(p: Peer, exported: { total: number; v6: number }): Record<string, { received: number; accepted: number; exported: number }> {
   const a = p.adjIn;
   const fams = p.established?.negotiated.families.map((f) => (f.afi === 2 ? 6 : 4) as 4 | 6) ?? [];
-  const v6 = p.established?.group?.ug.advertised6(p.config.name) ?? 0;
   const out: Record<string, { received: number; accepted: number; exported: number }> = {};
   for (const f of new Set<4 | 6>([...fams, ...(a && a.receivedOf(4) > 0 ? [4 as const] : []), ...(a && a.receivedOf(6) > 0 ? [6 as const] : [])])) {
-    out[`ipv${f}-unicast`] = { received: a?.receivedOf(f) ?? 0, accepted: a?.acceptedOf(f) ?? 0, exported: f === 6 ? v6 : advertised - v6 };
+    out[`ipv${f}-unicast`] = { received: a?.receivedOf(f) ?? 0, accepted: a?.acceptedOf(f) ?? 0, exported: f === 6 ? exported.v6 : exported.total - exported.v6 };
   }
   return out;
 }

@@ -68,13 +68,15 @@ describe('BgpSpeaker: a peer that stops reading', () => {
     await pollUntil(established('slow'), { what: 'slow peer Established' });
     const sessions = (speaker as unknown as { peers: Map<string, { session: { queuedBytes: number } }> }).peers;
     const queued = (): number => sessions.get('slow')?.session.queuedBytes ?? 0;
+    // a table goes out in slices (table-sync.ts): wait for each one's UPDATEs, or for bytes to stay queued
+    const sentUpdates = (): number => speaker.status().find((s) => s.name === 'slow')?.messages.updatesOut ?? 0;
     let refreshes = 0;
     while (queued() === 0 && refreshes < 40) {
-      const before = speaker.status().find((s) => s.name === 'slow')?.messages.routeRefreshIn ?? 0;
+      const before = sentUpdates();
       slow.send({ type: 'route-refresh', afi: 1, safi: 1, subtype: 0 });
       refreshes++;
-      await pollUntil(() => (speaker.status().find((s) => s.name === 'slow')?.messages.routeRefreshIn ?? 0) > before,
-        { what: `route refresh ${refreshes} handled` });
+      await pollUntil(() => queued() > 0 || sentUpdates() >= before + ROUTES / 1000,
+        { what: `route refresh ${refreshes} answered (a table sent, or bytes queued)`, timeoutMs: 30_000 });
     }
     assert.ok(queued() > 0, `a table stayed queued for the slow peer (after ${refreshes} refreshes)`);
     // one more table for it, then another peer's table, while those bytes wait in its socket
