@@ -62,12 +62,22 @@ function requireTools(tor: LabOptions['tor']): void {
   }
 }
 
-/** A ToR namespace's forwarding and its bridges, one per node subnet. */
+/**
+ * A ToR namespace's forwarding and its bridges, one per node subnet. Each bridge stands for the
+ * ToR's VLAN interface, which stays up while any port of the VLAN is: a veth pair holds one port
+ * up, so a subnet with a single node keeps its interface when that node's port is cut (`fail
+ * link`). Without it the ToR would see its own interface go down and end the session at once
+ * (FRR's fast-external-failover), keeping the node's routes for graceful restart: that measures
+ * the ToR's interface handling, not the detection of a dead node.
+ */
 function makeTor(ns: string, tor: TorIndex): void {
   runIn(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
   for (let s = 1; s <= SUBNETS; s++) {
     run('ip', ['-n', ns, 'link', 'add', `br${s}`, 'type', 'bridge']);
     run('ip', ['-n', ns, 'addr', 'add', `${torGateway(tor, s)}/24`, 'dev', `br${s}`]);
+    run('ip', ['-n', ns, 'link', 'add', `br${s}-hold`, 'type', 'veth', 'peer', 'name', `br${s}-holdp`]);
+    run('ip', ['-n', ns, 'link', 'set', `br${s}-hold`, 'master', `br${s}`, 'up']);
+    run('ip', ['-n', ns, 'link', 'set', `br${s}-holdp`, 'up']);
     run('ip', ['-n', ns, 'link', 'set', `br${s}`, 'up']);
   }
 }
