@@ -10,9 +10,9 @@
  * (`ip -ts monitor route` timestamps), then heals and waits until the routes are back.
  */
 import { TortieError } from '../../common/errors.js';
-import { torExternalRoute, type LabState, type Progress } from './lab.js';
+import { torDir, torExternalRoute, type LabState, type Progress } from './lab.js';
 import { alive, readPid, run, runIn, tryRun, tryRunIn } from './lab-host.js';
-import { torNetnsOf, type NodePlan, type TorIndex } from './lab-plan.js';
+import { LAB_BFD, torNetnsOf, type NodePlan, type TorIndex } from './lab-plan.js';
 import { RouteMonitor, agentRoutes, waitUntil, type KernelRoute } from './lab-watch.js';
 import { spawnSync } from 'node:child_process';
 
@@ -119,6 +119,24 @@ function nodeBlocks(node: NodePlan): string[] {
   return agentRoutes(node.netns).filter((r) => r.type === 'blackhole').map((r) => r.dst);
 }
 
+/**
+ * The ToR's BFD session with the node is Up at the lab's interval both ways. A session just back
+ * Up still runs at 1 s (RFC 5880 §6.8.3) until its Poll Sequence ends: a failure then is seen after
+ * 3 s, which would measure how soon the bench fails a node again, not BFD.
+ */
+function torBfdSettled(state: LabState, node: NodePlan): boolean {
+  const ns = state.plan.torNetns, dir = torDir(state.plan, 1);
+  if (state.options.tor === 'bird') {
+    const r = tryRunIn(ns, 'birdc', ['-s', `${dir}/bird.ctl`, 'show', 'bfd', 'sessions']);
+    const cols = r.stdout.split('\n').map((l) => l.trim().split(/\s+/)).find((c) => c[0] === node.address);
+    return cols !== undefined && cols[2] === 'Up' && Number(cols[4]) * 1000 === LAB_BFD.intervalMs;
+  }
+  const r = tryRunIn(ns, 'vtysh', ['--vty_socket', dir, '-c', 'show bfd peers json']);
+  if (r.status !== 0) return false;
+  const p = (JSON.parse(r.stdout || '[]') as Array<Record<string, unknown>>).find((x) => x['peer'] === node.address);
+  return p !== undefined && p['status'] === 'up' && p['transmit-interval'] === LAB_BFD.intervalMs && p['remote-transmit-interval'] === LAB_BFD.intervalMs;
+}
+
 function torRoutes(state: LabState): KernelRoute[] {
   const r = spawnSync('ip', ['-n', state.plan.torNetns, '-j', 'route', 'show', 'proto', state.options.tor === 'bird' ? 'bird' : 'bgp'], { encoding: 'utf8' });
   return r.status === 0 ? JSON.parse(r.stdout || '[]') as KernelRoute[] : [];
@@ -146,6 +164,7 @@ export async function measureFailure(state: LabState, node: NodePlan, mode: Fail
   ];
   const deadline = Date.now() + timeoutMs;
   await waitUntil(`every observer to route ${node.name}'s blocks ${blocks.join(' ')}`, deadline, 100, () => observers.every((o) => has(o.routes())));
+  if (state.options.bfd === true) await waitUntil(`the ToR's BFD session with ${node.name} Up at ${LAB_BFD.intervalMs} ms`, deadline, 100, () => torBfdSettled(state, node));
   const monitors = observers.map((o) => new RouteMonitor(o.netns));
   try {
     for (const m of monitors) await m.flush();
