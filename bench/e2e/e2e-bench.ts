@@ -18,18 +18,17 @@
  * Run (root): node dist/bench/e2e/e2e-bench.js [--pods 60] [--nodes 3] [--seconds 5] [--json FILE]
  * Prints a table; writes JSON to bench/results/e2e-<time>.json (or --json FILE).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CNI_MAIN, type LabState, ctl, down, runCni, runtimeEnv, up } from '../../agent/lab/lab.js';
-import { check } from '../../agent/lab/lab-report.js';
+import { CNI_MAIN, type LabState, ctl, runCni, runtimeEnv } from '../../agent/lab/lab.js';
 import { run, tryRun, tryRunIn } from '../../agent/lab/lab-host.js';
 import { labResources, type NodePlan, type PodPlan } from '../../agent/lab/lab-plan.js';
 import { pathKind } from '../../agent/lab/ping-matrix.js';
 import { stringify } from 'yaml';
 import { waitFor } from '../lib/deadline.js';
+import { onLab, say } from '../lib/on-lab.js';
 
 interface Args { pods: number; nodes: number; seconds: number; json: string | undefined }
 
@@ -57,7 +56,6 @@ function parseArgs(argv: readonly string[]): Args {
 /** A documentation address (RFC 5737) the monitors must see before measuring starts. */
 const PROBE_ROUTE = '198.51.100.77/32';
 const wallMs = (): number => performance.timeOrigin + performance.now();
-const say = (l: string): void => { process.stderr.write(`${l}\n`); };
 
 /** `ip -ts monitor route` in a namespace: first time each destination was added, wall-clock ms. */
 class RouteMonitor {
@@ -289,30 +287,8 @@ async function iperf(lab: LabState, seconds: number): Promise<Throughput[]> {
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
-  const prefix = `bx${process.pid % 100000}`;
-  const stateDir = mkdtempSync(join(tmpdir(), 'tortie-bench-e2e-'));
-  say(`lab state in ${stateDir}; if this run is interrupted, remove the lab with: `
-    + `node dist/agent/lab/main.js --state-dir ${stateDir} --prefix ${prefix} down`);
-  // Ctrl-C or SIGTERM: take the lab down at once (the run in flight then fails and exits); the
-  // `finally` below then waits for that same take-down instead of starting a second one beside it.
-  let interrupted: string | undefined;
-  let takingDown: Promise<void> | undefined;
-  const takeDown = (): Promise<void> => (takingDown ??= down(stateDir, prefix, () => {}));
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (interrupted !== undefined) return;
-    interrupted = sig;
-    say(`${sig}: taking the lab down`);
-    void takeDown();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    const lab = await up({ prefix, stateDir, nodes: args.nodes, podsPerNode: 1, tor: 'frr', blockSize: 31 }, say);
-    await waitFor('every pod to reach every pod', 30_000, async () => {
-      const r = await check(lab, () => {});
-      return r.failed.length + r.unconverged.length === 0 ? true : undefined;
-    }, { intervalMs: 250 });
-    const conv = await convergence(lab, args.pods, () => interrupted !== undefined);
+  return onLab('e2e', 'bx', { nodes: args.nodes, podsPerNode: 1, tor: 'frr', blockSize: 31 }, 30_000, async (lab, interrupted) => {
+    const conv = await convergence(lab, args.pods, interrupted);
     const startup = processStartup(lab.plan.nodes[0] as NodePlan);
     const thr = await iperf(lab, args.seconds);
     const s1 = stats(conv.fromAddStartMs), s2 = stats(conv.afterAddReturnedMs), s3 = stats(conv.addMs), s4 = stats(conv.originToOthersMs);
@@ -355,15 +331,7 @@ async function main(): Promise<number> {
       throughput: thr,
     }, null, 2)}\n`);
     say(`results: ${file}`);
-    return 0;
-  } catch (err) {
-    if (interrupted !== undefined) { say(`interrupted by ${interrupted}; no results written`); return interrupted === 'SIGINT' ? 130 : 143; }
-    say(`e2e bench failed: ${err instanceof Error ? err.message : String(err)}`);
-    return 1;
-  } finally {
-    await takeDown();
-    rmSync(stateDir, { recursive: true, force: true });
-  }
+  });
 }
 
 process.exitCode = await main();

@@ -9,15 +9,12 @@
  *             [--nodes 3] [--tor frr|bird] [--json FILE]
  * Prints a table (p50/p99/max per way); writes JSON to bench/results/failover-<bfd|nobfd>-<time>.json.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { down, up } from '../../agent/lab/lab.js';
-import { check } from '../../agent/lab/lab-report.js';
 import { FAIL_MODES, measureFailure, type FailMode, type FailReport } from '../../agent/lab/lab-fail.js';
 import type { TorKind } from '../../agent/lab/lab-plan.js';
-import { waitFor } from '../lib/deadline.js';
+import { onLab, say } from '../lib/on-lab.js';
 
 interface Args { reps: number; nodes: number; tor: TorKind; bfd: boolean; modes: FailMode[]; json: string | undefined }
 
@@ -39,7 +36,6 @@ function parseArgs(argv: readonly string[]): Args {
   return a;
 }
 
-const say = (l: string): void => { process.stderr.write(`${l}\n`); };
 /** Nearest-rank percentile. */
 export function percentile(xs: readonly number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -49,18 +45,7 @@ export function percentile(xs: readonly number[], p: number): number {
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
-  const prefix = `fb${process.pid % 100000}`;
-  const stateDir = mkdtempSync(join(tmpdir(), 'tortie-bench-failover-'));
-  say(`lab state in ${stateDir}; if interrupted: node dist/agent/lab/main.js --state-dir ${stateDir} --prefix ${prefix} down`);
-  let takingDown: Promise<void> | undefined;
-  const takeDown = (): Promise<void> => (takingDown ??= down(stateDir, prefix, () => {}));
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { void takeDown().finally(() => process.exit(130)); });
-  try {
-    const lab = await up({ prefix, stateDir, nodes: args.nodes, podsPerNode: 1, tor: args.tor, bfd: args.bfd }, say);
-    await waitFor('every pod to reach every pod', 60_000, async () => {
-      const r = await check(lab, () => {});
-      return r.failed.length + r.unconverged.length === 0 ? true : undefined;
-    }, { intervalMs: 250 });
+  return onLab('failover', 'fb', { nodes: args.nodes, podsPerNode: 1, tor: args.tor, bfd: args.bfd }, 60_000, async (lab) => {
     const runs: FailReport[] = [];
     for (const mode of args.modes) {
       for (let i = 0; i < args.reps; i++) {
@@ -88,14 +73,7 @@ async function main(): Promise<number> {
     mkdirSync(join(file, '..'), { recursive: true });
     writeFileSync(file, `${JSON.stringify({ suite: 'failover', date: new Date().toISOString(), nodes: args.nodes, tor: args.tor, bfd: args.bfd, reps: args.reps, runs }, null, 2)}\n`);
     say(`results: ${file}`);
-    return 0;
-  } catch (err) {
-    say(`failover bench failed: ${err instanceof Error ? err.message : String(err)}`);
-    return 1;
-  } finally {
-    await takeDown();
-    rmSync(stateDir, { recursive: true, force: true });
-  }
+  });
 }
 
 process.exitCode = await main();

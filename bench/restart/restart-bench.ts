@@ -12,15 +12,12 @@
  * Run (root): node dist/bench/restart/restart-bench.js [--reps 3] [--nodes 3] [--tor frr|bird] [--bfd] [--modes term,kill,upgrade] [--json FILE]
  * Prints a table; writes JSON to bench/results/restart-<time>.json (or --json FILE).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { down, up } from '../../agent/lab/lab.js';
-import { check } from '../../agent/lab/lab-report.js';
 import { formatRestart, restartNode, type RestartMode, type RestartReport } from '../../agent/lab/lab-restart.js';
 import type { TorKind } from '../../agent/lab/lab-plan.js';
-import { waitFor } from '../lib/deadline.js';
+import { onLab, say } from '../lib/on-lab.js';
 
 interface Args { reps: number; nodes: number; tor: TorKind; bfd: boolean; modes: RestartMode[]; json: string | undefined }
 
@@ -47,23 +44,11 @@ function parseArgs(argv: readonly string[]): Args {
   return a;
 }
 
-const say = (l: string): void => { process.stderr.write(`${l}\n`); };
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? NaN : (s[Math.floor((s.length - 1) / 2)] ?? NaN); };
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
-  const prefix = `rb${process.pid % 100000}`;
-  const stateDir = mkdtempSync(join(tmpdir(), 'tortie-bench-restart-'));
-  say(`lab state in ${stateDir}; if interrupted: node dist/agent/lab/main.js --state-dir ${stateDir} --prefix ${prefix} down`);
-  let takingDown: Promise<void> | undefined;
-  const takeDown = (): Promise<void> => (takingDown ??= down(stateDir, prefix, () => {}));
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { void takeDown().finally(() => process.exit(130)); });
-  try {
-    const lab = await up({ prefix, stateDir, nodes: args.nodes, podsPerNode: 1, tor: args.tor, bfd: args.bfd }, say);
-    await waitFor('every pod to reach every pod', 60_000, async () => {
-      const r = await check(lab, () => {});
-      return r.failed.length + r.unconverged.length === 0 ? true : undefined;
-    }, { intervalMs: 250 });
+  return onLab('restart', 'rb', { nodes: args.nodes, podsPerNode: 1, tor: args.tor, bfd: args.bfd }, 60_000, async (lab) => {
     const modes = args.modes;
     const runs: RestartReport[] = [];
     for (const mode of modes) {
@@ -99,14 +84,7 @@ async function main(): Promise<number> {
     mkdirSync(join(file, '..'), { recursive: true });
     writeFileSync(file, `${JSON.stringify({ suite: 'restart', date: new Date().toISOString(), nodes: args.nodes, tor: args.tor, bfd: args.bfd, reps: args.reps, runs }, null, 2)}\n`);
     say(`results: ${file}`);
-    return 0;
-  } catch (err) {
-    say(`restart bench failed: ${err instanceof Error ? err.message : String(err)}`);
-    return 1;
-  } finally {
-    await takeDown();
-    rmSync(stateDir, { recursive: true, force: true });
-  }
+  });
 }
 
 process.exitCode = await main();
