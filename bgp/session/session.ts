@@ -17,6 +17,7 @@ import type { FsmConfig, FsmInput, FsmOutput, FsmState, NegotiatedSession, Timer
 import { notification, notificationText } from '../fsm/notifications.js';
 import { decodeShutdownCommunication } from '../wire/notification.js';
 import { Connection, type ConnectionHandlers } from './connection.js';
+import { incomingAction } from './incoming.js';
 import { errorInput, TIMER_INPUT } from './fsm-inputs.js';
 import { formatAddress, intToIpv4 } from '../../common/prefix.js';
 import { LogLimiter } from '../../common/log-limiter.js';
@@ -214,11 +215,7 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
   /** Bytes waiting to go to the peer. */
   get queuedBytes(): number { return this.main.conn?.queuedBytes ?? 0; }
 
-  /**
-   * An accepted TCP connection from this peer (called by the listener). Adopted when the session
-   * is waiting (Connect/Active); run as a second FSM for collision resolution in OpenSent or
-   * OpenConfirm; refused otherwise (Idle: closed; Established: Cease/7).
-   */
+  /** An accepted TCP connection from this peer (called by the listener); what it does: ./incoming.ts. */
   acceptConnection(socket: Socket): void {
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     if (this.config.socketOptions !== undefined) {
@@ -233,43 +230,46 @@ export class BgpSession extends EventEmitter<SessionEventMap> {
       }
     }
     const state = this.state;
-    if (state === 'Active' && this.main.conn === undefined) {
-      this.main.conn = this.wrap(socket, false);
-      this.log.debug({ remote }, 'incoming connection adopted');
-      this.feed(this.main, { type: 'TcpConnectionConfirmed' });
-      return;
+    const now = this.deps.clock.now();
+    const action = incomingAction({ state, hasConnection: this.main.conn !== undefined, hasSecond: this.second !== undefined,
+      peerGracefulRestart: this.negotiated?.peerGracefulRestart !== undefined,
+      establishedForMs: state === 'Established' && this.establishedAt !== undefined ? now - this.establishedAt : undefined });
+    switch (action) {
+      case 'adopt':
+        this.main.conn = this.wrap(socket, false);
+        this.log.debug({ remote }, 'incoming connection adopted');
+        this.feed(this.main, { type: 'TcpConnectionConfirmed' });
+        return;
+      case 'second': {
+        // Like BIRD's separate incoming/outgoing slots: the collision rule picks one, never both dropped.
+        this.log.info({ remote, state }, 'incoming connection while our own attempt is in progress: running both until collision detection');
+        const ep = this.newEndpoint(false);
+        ep.conn = this.wrap(socket, false);
+        this.second = ep;
+        this.feed(ep, { type: 'ManualStart_with_PassiveTcpEstablishment' });
+        this.feed(ep, { type: 'TcpConnectionConfirmed' });
+        return;
+      }
+      case 'restart':
+        // No NOTIFICATION; the GR helper (bgp/speaker/graceful-restart.ts) keeps the peer's routes stale.
+        this.log.info({ remote }, 'peer reconnected while Established: it restarted (graceful restart); replacing the session');
+        this.feed(this.main, { type: 'TcpConnectionFails', error: 'peer restarted (new connection, graceful restart)' });
+        this.feed(this.main, { type: 'AutomaticStart' });
+        this.acceptConnection(socket);
+        return;
+      case 'collision': {
+        this.log.info({ remote, state }, 'incoming connection refused: connection collision with an existing session (Cease/7)');
+        const conn = this.wrap(socket, false);
+        this.write(conn, notification(ErrorCode.CEASE, CeaseSubcode.CONNECTION_COLLISION));
+        conn.close();
+        return;
+      }
+      case 'idle':
+        this.log.info({ remote }, 'incoming connection refused: session is Idle');
+        socket.destroy();
+        return;
+      default: assertNever(action, 'incoming action');
     }
-    if ((state === 'Connect' || state === 'Active' || state === 'OpenSent' || state === 'OpenConfirm') && this.second === undefined) {
-      // Like BIRD's separate incoming/outgoing slots: both connections run until the OPENs
-      // tell us the identifiers, then the collision rule picks one (never both dropped).
-      this.log.info({ remote, state }, 'incoming connection while our own attempt is in progress: running both until collision detection');
-      const ep = this.newEndpoint(false);
-      ep.conn = this.wrap(socket, false);
-      this.second = ep;
-      this.feed(ep, { type: 'ManualStart_with_PassiveTcpEstablishment' });
-      this.feed(ep, { type: 'TcpConnectionConfirmed' });
-      return;
-    }
-    if (state === 'Established' && this.negotiated?.peerGracefulRestart !== undefined && this.second === undefined) {
-      // RFC 4724 §4.2: a new connection from a graceful-restart capable peer means it restarted.
-      // Drop the old session without a NOTIFICATION and negotiate on the new one; the speaker's
-      // GR helper (bgp/speaker/graceful-restart.ts) keeps the routes of the families the peer
-      // preserved, as stale, until its End-of-RIB.
-      this.log.info({ remote }, 'peer reconnected while Established: it restarted (graceful restart); replacing the session');
-      this.feed(this.main, { type: 'TcpConnectionFails', error: 'peer restarted (new connection, graceful restart)' });
-      this.feed(this.main, { type: 'AutomaticStart' });
-      this.acceptConnection(socket);
-      return;
-    }
-    if (state !== 'Idle') {
-      this.log.info({ remote, state }, 'incoming connection refused: connection collision with an existing session (Cease/7)');
-      const conn = this.wrap(socket, false);
-      this.write(conn, notification(ErrorCode.CEASE, CeaseSubcode.CONNECTION_COLLISION));
-      conn.close();
-      return;
-    }
-    this.log.info({ remote }, 'incoming connection refused: session is Idle');
-    socket.destroy();
   }
 
   /** Tear everything down without a NOTIFICATION (process exit, tests). */

@@ -10,6 +10,7 @@ import { pollUntil } from '../../helpers/poll.js';
 import { RawPeer, sessionPair, testLogger } from '../../helpers/bgp-session-peers.js';
 import { BgpSession } from '../../../bgp/session/session.js';
 import { BgpListener } from '../../../bgp/session/listener.js';
+import { COLLISION_WINDOW_MS } from '../../../bgp/session/incoming.js';
 import { wireCodec } from '../../../bgp/session/wire-codec-default.js';
 import { systemClock } from '../../../common/clock.js';
 import type { UpdateMessage } from '../../../bgp/wire/types.js';
@@ -233,18 +234,46 @@ describe('collision detection, deterministic (RFC 4271 §6.8)', () => {
 });
 
 describe('graceful restart', () => {
+  it('a new connection within COLLISION_WINDOW_MS of Established is a collision (Cease/7), not a restart: the session stays', async () => {
+    const l = new BgpListener({ host: '127.0.0.1', port: 0 }, { logger: testLogger('grc') });
+    await l.listen();
+    const s = new BgpSession({ name: 'grc', peerAddress: '127.0.0.2', localAddress: '127.0.0.1', passive: true,
+      localAs: 65001, peerAs: 65002, routerId: '1.1.1.1', gracefulRestart: { restartTime: 120 } },
+    { clock: systemClock, logger: testLogger('grc'), codec: wireCodec });
+    l.addSession(s);
+    const peers: RawPeer[] = [];
+    try {
+      s.start();
+      const p1 = await RawPeer.connect('127.0.0.1', l.port, '127.0.0.2');
+      peers.push(p1);
+      p1.send(GR_OPEN); p1.send({ type: 'keepalive' });
+      await pollUntil(() => established(s), { what: 'Established' });
+      const downs: string[] = [];
+      s.on('down', (r) => downs.push(r.text));
+      // the peer's own attempt that crossed ours, seen only now
+      const p2 = await RawPeer.connect('127.0.0.1', l.port, '127.0.0.2');
+      peers.push(p2);
+      await pollUntil(() => p2.closed, { what: 'crossing connection refused' });
+      const n = p2.received.find((m) => m.type === 'notification');
+      assert.ok(n?.type === 'notification', JSON.stringify(p2.received));
+      assert.deepEqual([n.code, n.subcode], [6, 7]);
+      assert.deepEqual(downs, []);
+      assert.equal(s.state, 'Established');
+      assert.equal(s.stats.establishedTransitions, 1);
+      assert.equal(p1.closed, false);
+    } finally { s.destroy(); for (const p of peers) p.destroy(); await l.close(); }
+  });
+
   it('a new connection from a GR-capable peer while Established replaces the session (RFC 4724 §4.2)', async () => {
     const l = new BgpListener({ host: '127.0.0.1', port: 0 }, { logger: testLogger('gr') });
     await l.listen();
+    let skew = 0; // the session's clock, moved past COLLISION_WINDOW_MS once Established
     const s = new BgpSession({ name: 'gr', peerAddress: '127.0.0.2', localAddress: '127.0.0.1', passive: true,
       localAs: 65001, peerAs: 65002, routerId: '1.1.1.1', gracefulRestart: { restartTime: 120 } },
-    { clock: systemClock, logger: testLogger('gr'), codec: wireCodec });
+    { clock: { ...systemClock, now: () => systemClock.now() + skew }, logger: testLogger('gr'), codec: wireCodec });
     l.addSession(s);
     const peers: RawPeer[] = [];
-    const grOpen = {
-      type: 'open', version: 4, myAs: 65002, holdTime: 90, bgpId: 0x02020202,
-      capabilities: [{ type: 'graceful-restart', restarting: false, notification: false, restartTime: 90, families: [{ afi: 1, safi: 1, forwardingPreserved: true }] }],
-    } as const;
+    const grOpen = GR_OPEN;
     try {
       s.start();
       const p1 = await RawPeer.connect('127.0.0.1', l.port, '127.0.0.2');
@@ -254,6 +283,7 @@ describe('graceful restart', () => {
       assert.equal(s.negotiated?.peerGracefulRestart?.restartTime, 90);
       const downs: Array<{ text: string; gr: number | undefined }> = [];
       s.on('down', (r) => downs.push({ text: r.text, gr: r.session?.peerGracefulRestart?.restartTime }));
+      skew = COLLISION_WINDOW_MS;
       const p2 = await RawPeer.connect('127.0.0.1', l.port, '127.0.0.2');
       peers.push(p2);
       await pollUntil(() => p2.received.some((m) => m.type === 'open'), { what: 'OPEN on the new connection' });
@@ -266,6 +296,11 @@ describe('graceful restart', () => {
     } finally { s.destroy(); for (const p of peers) p.destroy(); await l.close(); }
   });
 });
+
+const GR_OPEN = {
+  type: 'open', version: 4, myAs: 65002, holdTime: 90, bgpId: 0x02020202,
+  capabilities: [{ type: 'graceful-restart', restarting: false, notification: false, restartTime: 90, families: [{ afi: 1, safi: 1, forwardingPreserved: true }] }],
+} as const;
 
 /** A raw OPEN: version, My AS 65002, hold, BGP id 2.2.2.2, then optional parameters as given. */
 function rawOpen(version: number, hold: number, optParams: number[]): Uint8Array {
