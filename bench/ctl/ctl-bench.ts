@@ -148,16 +148,16 @@ interface Result {
   readonly stderr: string;
 }
 
-async function measure(ctlPath: string, words: readonly string[]): Promise<Result> {
-  try { writeFileSync('/proc/self/clear_refs', '5'); } catch { /* older kernels: VmHWM is then the lifetime peak */ }
-  // the probes start once the client is spawned: fork+exec of this big process is the bench's cost, not the daemon's
-  const r = new Promise<{ code: number; stderr: string }>((resolve) => {
-    const c = spawn('/usr/bin/time', ['-f', '%e %M %U %S', process.execPath, CTL, '-s', ctlPath, ...words], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    c.stderr.setEncoding('utf8');
-    c.stderr.on('data', (d: string) => { err += d; });
-    c.on('close', (code) => resolve({ code: code ?? -1, stderr: err }));
-  });
+interface Stalls {
+  readonly maxStallMs: number;
+  readonly p99StallMs: number;
+  readonly timerLagMaxMs: number;
+  readonly cpuStallMaxMs: number;
+  readonly stallLessRunQueueMaxMs: number;
+}
+
+/** The stall probes of the file comment, from now until stop(). */
+function startProbes(): { stop: () => Stalls } {
   const h = monitorEventLoopDelay({ resolution: 1 });
   let lagMax = 0, cpuMax = 0, unqueuedMax = 0;
   let last = performance.now();
@@ -175,17 +175,36 @@ async function measure(ctlPath: string, words: readonly string[]): Promise<Resul
   };
   probe = setTimeout(tick, 2);
   h.enable();
+  return {
+    stop: () => {
+      h.disable();
+      clearTimeout(probe);
+      return { maxStallMs: Math.round(h.max / 1e5) / 10, p99StallMs: Math.round(h.percentile(99) / 1e5) / 10, timerLagMaxMs: Math.round(lagMax * 10) / 10,
+        cpuStallMaxMs: Math.round(cpuMax * 10) / 10, stallLessRunQueueMaxMs: Math.round(unqueuedMax * 10) / 10 };
+    },
+  };
+}
+
+async function measure(ctlPath: string, words: readonly string[]): Promise<Result> {
+  try { writeFileSync('/proc/self/clear_refs', '5'); } catch { /* older kernels: VmHWM is then the lifetime peak */ }
+  // the probes start once the client is spawned: fork+exec of this big process is the bench's cost, not the daemon's
+  const r = new Promise<{ code: number; stderr: string }>((resolve) => {
+    const c = spawn('/usr/bin/time', ['-f', '%e %M %U %S', process.execPath, CTL, '-s', ctlPath, ...words], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    c.stderr.setEncoding('utf8');
+    c.stderr.on('data', (d: string) => { err += d; });
+    c.on('close', (code) => resolve({ code: code ?? -1, stderr: err }));
+  });
+  const probes = startProbes();
   const cpu0 = process.cpuUsage();
   const { code, stderr } = await r;
-  h.disable();
-  clearTimeout(probe);
+  const stalls = probes.stop();
   const [wall, kb, cu, cs] = (stderr.trim().split('\n').at(-1) ?? '').split(' ').map(Number);
   const cpu = process.cpuUsage(cpu0);
   return {
     command: words.join(' '), clientWallS: wall ?? NaN, clientCpuS: Math.round(((cu ?? 0) + (cs ?? 0)) * 100) / 100,
     serverCpuS: Math.round((cpu.user + cpu.system) / 1e4) / 100, clientMaxRssMB: Math.round((kb ?? 0) / 1024),
-    maxStallMs: Math.round(h.max / 1e5) / 10, p99StallMs: Math.round(h.percentile(99) / 1e5) / 10, timerLagMaxMs: Math.round(lagMax * 10) / 10, cpuStallMaxMs: Math.round(cpuMax * 10) / 10,
-    stallLessRunQueueMaxMs: Math.round(unqueuedMax * 10) / 10,
+    ...stalls,
     serverPeakRssMB: Math.round(statusKb('VmHWM') / 1024), serverRssAfterMB: Math.round(statusKb('VmRSS') / 1024),
     exitCode: code, stderr: stderr.trim().split('\n').slice(0, -1).join('\n').slice(0, 300),
   };
@@ -211,7 +230,7 @@ async function measureJoin(): Promise<{ wallS: number; maxStallMs: number; p99St
 
 /**
  * The monitor's export policy changes (speaker.updatePeer with only `export` changed, as a
- * `configure` does): the longest event-loop stall (monitorEventLoopDelay) and the wall time from
+ * `configure` does): the longest event-loop stall (the probes of measure()) and the wall time from
  * the call until the monitor holds exactly the new export (refused routes withdrawn, tagged ones
  * re-announced with TAG); `sentMB`: what the monitor was sent meanwhile.
  */
@@ -225,19 +244,17 @@ async function measureRegroup(sp: BgpSpeaker, cfg: PeerConfig, view: MonitorView
   let all: (() => void) | undefined;
   const done = new Promise<void>((r) => { all = r; });
   onRead.check = () => { if (view.withdrawn >= refused && view.tagged >= toTag) all?.(); };
-  const h = monitorEventLoopDelay({ resolution: 1 });
-  h.enable();
+  const probes = startProbes();
   // the sampler only sees a stall once its timer runs: a stall starting at enable() went unseen
   await new Promise((r) => setTimeout(r, 50));
   const t0 = performance.now();
   const changed = sp.updatePeer({ ...cfg, export: REGROUP_POLICY });
   const callMs = performance.now() - t0;
   await done;
-  h.disable();
+  const stalls = probes.stop();
   onRead.check = undefined;
   const { held, tagged } = view.counts();
-  return { changed, wallS: Math.round((performance.now() - t0) / 10) / 100, callMs: Math.round(callMs * 10) / 10, maxStallMs: Math.round(h.max / 1e5) / 10,
-    p99StallMs: Math.round(h.percentile(99) / 1e5) / 10, sentMB: Math.round(onRead.bytes / 1e5) / 10,
+  return { changed, wallS: Math.round((performance.now() - t0) / 10) / 100, callMs: Math.round(callMs * 10) / 10, ...stalls, sentMB: Math.round(onRead.bytes / 1e5) / 10,
     exact: held === routes - refused && tagged === toTag && view.withdrawn === refused && view.tagged === toTag,
     held, tagged, withdrawnSeen: view.withdrawn, taggedSeen: view.tagged };
 }

@@ -40,6 +40,8 @@ import type { Group } from './established-session.js';
 export const SYNC_SLICE = 5_000;
 /** Time the key scan and sort of the walk may take per turn (ms). */
 const PREPARE_MS = 10;
+/** Time a regroup slice may take (ms): it ends at SYNC_SLICE prefixes or this, whichever comes first. */
+const SLICE_MS = 10;
 
 export interface TableSyncDeps {
   readonly memberId: string;
@@ -168,21 +170,21 @@ export class TableSync {
       this.deps.schedule(() => this.slice());
       return;
     }
-    const batch: Prefix[] = [];
     let end = false;
-    while (batch.length < SYNC_SLICE) {
-      const p = this.walk.next();
-      if (p === undefined) { end = true; break; }
-      if (p.family === 4) this.lastV4 = ipv4ToInt(p.bytes) * 64 + p.length; else this.lastV6 = v6Key(p);
-      if (this.changedIds?.get(p) !== undefined) continue; // sent at the end
-      batch.push(p);
-    }
-    if (batch.length > 0 && this.from !== undefined) this.sendDifference(this.from.group, batch);
-    else if (batch.length > 0) {
-      const { batch: b, count, count6 } = this.group.ug.batchFor(this.deps.memberId, this.deps.rib, batch);
-      this.count += count;
-      this.count6 += count6;
-      this.deps.send(this.group, b);
+    if (this.from !== undefined) end = this.sendDifference(this.from.group);
+    else {
+      const batch: Prefix[] = [];
+      while (batch.length < SYNC_SLICE) {
+        const p = this.next();
+        if (p === undefined) { end = true; break; }
+        if (p !== null) batch.push(p);
+      }
+      if (batch.length > 0) {
+        const { batch: b, count, count6 } = this.group.ug.batchFor(this.deps.memberId, this.deps.rib, batch);
+        this.count += count;
+        this.count6 += count6;
+        this.deps.send(this.group, b);
+      }
     }
     if (!end) { this.deps.schedule(() => this.slice()); return; }
     if (this.changedIds !== undefined) this.sendChanged(this.changedIds);
@@ -190,27 +192,46 @@ export class TableSync {
     this.deps.done(this.count);
   }
 
+  /** The walk's next prefix; null: one changed during a join (sent at the end); undefined: the walk is done. */
+  private next(): Prefix | null | undefined {
+    const p = this.walk.next();
+    if (p === undefined) return undefined;
+    if (p.family === 4) this.lastV4 = ipv4ToInt(p.bytes) * 64 + p.length; else this.lastV6 = v6Key(p);
+    return this.changedIds?.get(p) !== undefined ? null : p;
+  }
+
   /**
    * A regroup slice: for each prefix, the paths the new export sends that the old one did not
-   * send with equal attributes, and withdrawals of the paths it no longer sends.
+   * send with equal attributes, and withdrawals of the paths it no longer sends. Up to
+   * SYNC_SLICE prefixes, fewer when SLICE_MS is up first (two exports per prefix: the first
+   * slices, before V8 has optimised this code, ran several times as long as the later ones).
+   * Returns whether the walk is done.
    */
-  private sendDifference(from: Group, prefixes: readonly Prefix[]): void {
+  private sendDifference(from: Group): boolean {
+    const until = performance.now() + SLICE_MS;
     const id = this.deps.memberId, rib = this.deps.rib, to = this.group;
     const { oldIds, oldAttrs, newIds, newAttrs } = this;
     const b = new DiffBatch(to.ug instanceof AddPathGroup);
-    for (const prefix of prefixes) {
-      from.ug.sentPaths(id, prefix, routesFor(from, rib, prefix), oldIds, oldAttrs);
-      to.ug.sentPaths(id, prefix, routesFor(to, rib, prefix), newIds, newAttrs);
-      for (let k = 0; k < newIds.length; k++) {
-        const j = oldIds.indexOf(newIds[k]!);
-        if (j < 0 || !this.sameAttrs(oldAttrs[j]!, newAttrs[k]!)) b.add(prefix, newIds[k]!, newAttrs[k]!);
+    let end = false;
+    for (let n = 1; n <= SYNC_SLICE; n++) {
+      const prefix = this.next();
+      if (prefix === undefined) { end = true; break; }
+      if (prefix !== null) {
+        from.ug.sentPaths(id, prefix, routesFor(from, rib, prefix), oldIds, oldAttrs);
+        to.ug.sentPaths(id, prefix, routesFor(to, rib, prefix), newIds, newAttrs);
+        for (let k = 0; k < newIds.length; k++) {
+          const j = oldIds.indexOf(newIds[k]!);
+          if (j < 0 || !this.sameAttrs(oldAttrs[j]!, newAttrs[k]!)) b.add(prefix, newIds[k]!, newAttrs[k]!);
+        }
+        for (const old of oldIds) if (!newIds.includes(old)) b.remove(prefix, old);
+        const d = newIds.length - oldIds.length;
+        this.count += d;
+        if (prefix.family === 6) this.count6 += d;
       }
-      for (const old of oldIds) if (!newIds.includes(old)) b.remove(prefix, old);
-      const d = newIds.length - oldIds.length;
-      this.count += d;
-      if (prefix.family === 6) this.count6 += d;
+      if ((n & 127) === 0 && performance.now() >= until) break;
     }
     if (b.prefixes.length > 0) this.deps.send(to, { base: b.batch(), skip: [], extra: undefined });
+    return end;
   }
 
   /** Equal exported attributes (the groups intern their own objects: compared by content). */
