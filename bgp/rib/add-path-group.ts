@@ -104,6 +104,7 @@ export class AddPathGroup {
   private prev: Array<readonly Route[]> = [];
   private cur: Array<readonly Route[]> = [];
   private readonly sel: Route[] = [];
+  private readonly selAttrs: ExportedAttributes[] = [];
 
   /** `limit`: paths per prefix at most (0: every exportable candidate). */
   constructor(readonly target: ExportTarget, readonly families: { readonly v4: boolean; readonly v6: boolean },
@@ -263,11 +264,18 @@ export class AddPathGroup {
 
   /** The path ids a member is sent for a prefix with candidates `cands`. */
   sentIds(memberId: string, prefix: Prefix, cands: readonly Route[]): number[] {
-    const sel: Route[] = [], attrs: ExportedAttributes[] = [];
-    this.select(prefix, cands, sel, attrs);
-    const out: number[] = [];
-    for (const r of sel) if (r.source.id !== memberId) out.push(this.ids.of(r));
-    return out;
+    const ids: number[] = [];
+    this.sentPaths(memberId, prefix, cands, ids, []);
+    return ids;
+  }
+
+  /** What a member is sent for a prefix with candidates `cands`: path ids into `ids`, their attributes into `attrs` (both cleared first). */
+  sentPaths(memberId: string, prefix: Prefix, cands: readonly Route[], ids: number[], attrs: ExportedAttributes[]): void {
+    ids.length = 0; attrs.length = 0;
+    const sel = this.sel, selAttrs = this.selAttrs;
+    this.select(prefix, cands, sel, selAttrs);
+    for (let k = 0; k < sel.length; k++) if (sel[k]!.source.id !== memberId) { ids.push(this.ids.of(sel[k]!)); attrs.push(selAttrs[k]!); }
+    sel.length = 0; selAttrs.length = 0;
   }
 
   /** Every path this group sends, for one member (initial update after Established, route refresh). */

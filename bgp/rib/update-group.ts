@@ -320,6 +320,14 @@ export class UpdateGroup {
     return r !== undefined && r.source.id !== memberId && this.transform(prefix, r) !== null ? [0] : [];
   }
 
+  /** What a member is sent for a prefix whose best route is `best`: into `ids` (0) and `attrs` (cleared first). */
+  sentPaths(memberId: string, prefix: Prefix, best: readonly Route[], ids: number[], attrs: ExportedAttributes[]): void {
+    ids.length = 0; attrs.length = 0;
+    const r = best[0];
+    const a = r !== undefined && r.source.id !== memberId ? this.transform(prefix, r) : null;
+    if (a) { ids.push(0); attrs.push(a); }
+  }
+
   /** Exported attributes for `route` (one object per distinct result), or null when it must not be sent. */
   transform(prefix: Prefix, route: Route): ExportedAttributes | null {
     if (!(prefix.family === 4 ? this.families.v4 : this.families.v6)) return null;

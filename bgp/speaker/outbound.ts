@@ -16,15 +16,13 @@ import type { CodecContext } from '../wire/types.js';
 import { canonicalAddress } from '../session/listener.js';
 import type { BestChanges, LocRib } from '../rib/loc-rib.js';
 import { isSelfNextHop, NEXT_HOP_SELF_V4, NEXT_HOP_SELF_V6, UpdateGroup, type GroupBatch, type MemberBatch } from '../rib/update-group.js';
-import { PrefixList } from '../rib/prefix-list.js';
 import { exportTargetKey, type ExportedAttributes, type ExportTarget } from '../rib/export.js';
-import { PrefixTable } from '../rib/prefix-table.js';
 import { AddPathGroup } from '../rib/add-path-group.js';
 import { PathIds } from '../rib/path-ids.js';
 import type { EstablishedSession, Group } from './established-session.js';
 import type { Peer } from './peer.js';
 import { addPathSend, nlriBlob, UpdateAssembler, type NlriBlob } from './pack.js';
-import { TableSync } from './table-sync.js';
+import { TableSync, type RegroupFrom } from './table-sync.js';
 
 /** Prepared attribute blocks kept per peer before its cache is reset. */
 const PREPARED_LIMIT = 20_000;
@@ -126,21 +124,32 @@ export class Outbound {
     e.setLocal(local?.family === 4 ? local.bytes : this.otherFamilyNextHop(p, 4, localText),
       local?.family === 6 ? local.bytes : this.otherFamilyNextHop(p, 6, localText));
     const g = this.groupFor(p, e);
-    this.sync(p, e, g, true, (count, s) => {
-      this.joinGroup(p, e, g, count, s.sent6);
-      const eor: Uint8Array[] = [];
-      for (const f of e.negotiated.families) if (f.safi === 1 && (f.afi === 1 || f.afi === 2)) eor.push(encodeEndOfRib(f));
-      if (eor.length) p.session.sendEncoded(eor);
-      // a next hop found late: the table again; then the ROUTE-REFRESHes that came while joining
-      const q = this.refreshes.get(e) ?? [];
-      if (s.regroupAfter) this.regroup(p);
+    this.sync(p, e, g, true, (count, s) => this.joined(p, e, g, count, s, true));
+  }
+
+  /**
+   * The end of a join (a new session, `eor`: then End-of-RIB per family) or a regroup: the
+   * session becomes a member of `g`; then what waited for it.
+   */
+  private joined(p: Peer, e: EstablishedSession, g: Group, count: number, s: TableSync, eor: boolean): void {
+    this.joinGroup(p, e, g, count, s.sent6);
+    const eors: Uint8Array[] = [];
+    if (eor) for (const f of e.negotiated.families) if (f.safi === 1 && (f.afi === 1 || f.afi === 2)) eors.push(encodeEndOfRib(f));
+    if (eors.length) p.session.sendEncoded(eors);
+    // a policy change or a next hop found late while joining: regroup or the table again; then the ROUTE-REFRESHes that came meanwhile
+    const q = this.refreshes.get(e) ?? [];
+    if (s.regroupAfter) this.regroup(p);
+    if (this.syncs.get(e)?.join === true) { // regrouping again: it runs the queue when done
       if (s.resendAfter) q.unshift({ afi: 1, safi: 1, markers: false });
-      if (q.length > 0) { this.refreshes.set(e, q); this.nextRefresh(p, e); }
-    });
+      if (q.length > 0) this.refreshes.set(e, q);
+      return;
+    }
+    if (s.resendAfter) q.unshift({ afi: 1, safi: 1, markers: false });
+    if (q.length > 0) { this.refreshes.set(e, q); this.nextRefresh(p, e); }
   }
 
   /** Send the table to the session in slices (see table-sync.ts); `done` once it was all sent. */
-  private sync(p: Peer, e: EstablishedSession, g: Group, join: boolean, done: (count: number, s: TableSync) => void): void {
+  private sync(p: Peer, e: EstablishedSession, g: Group, join: boolean, done: (count: number, s: TableSync) => void, from?: RegroupFrom): void {
     this.syncs.get(e)?.cancel();
     const s: TableSync = new TableSync(g, join, {
       memberId: p.config.name, rib: this.deps.rib(),
@@ -148,7 +157,7 @@ export class Outbound {
       send: (grp, b) => this.sendBatch(p, b, undefined, grp),
       done: (count) => { this.syncs.delete(e); done(count, s); },
       schedule: (fn) => setImmediate(fn),
-    });
+    }, from);
     this.syncs.set(e, s);
     s.start();
   }
@@ -270,37 +279,27 @@ export class Outbound {
     rib.trackPaths = on;
   }
 
-  /** Move an Established peer to the update group of its (new) export target; send it the difference. */
+  /**
+   * Move an Established peer to the update group of its (new) export target and send it the
+   * difference, in slices (table-sync.ts with `from`: a join that starts from the old group's
+   * export); it is a member of no group meanwhile. A ROUTE-REFRESH being answered starts again
+   * afterwards, under the new export.
+   */
   regroup(p: Peer): void {
     const e = p.established;
     if (!e) return;
-    const joining = this.syncs.get(e);
-    if (joining?.join === true) { joining.regroupAfter = true; return; } // once it has joined
+    const under = this.syncs.get(e);
+    if (under?.join === true) { under.regroupAfter = true; return; } // once it has joined (or regrouped)
     const old = e.group;
     if (!old) return;
-    const rib = this.deps.rib();
-    this.flushGroup(old, undefined);
-    const before = old.ug.table(p.config.name, rib);
+    const g = this.groupFor(p, e); // before leaving: the ADD-PATH path tracking stays on when both are add-path groups
+    if (g === old) return;
+    this.flushGroup(old, undefined); // the session now holds the old export of the current table
+    const from: RegroupFrom = { group: old, advertised: old.ug.advertised(p.config.name), advertised6: old.ug.advertised6(p.config.name) };
+    const waiting = this.refreshes.get(e); // a refresh under way is cancelled with the group: sent again after
     this.leaveGroup(p, e);
-    const g = this.joinGroup(p, e, this.groupFor(p, e), 0);
-    const after = g.ug.table(p.config.name, rib);
-    // what was sent before and is not sent now: by prefix, or by prefix and path id (ADD-PATH)
-    const keep = new PrefixTable<Set<number>>();
-    const a = after.base.prefixes, b = before.base.prefixes;
-    const aIds = after.base.pathIds, bIds = before.base.pathIds;
-    for (let i = 0; i < a.length; i++) {
-      const x = a.prefix(i);
-      let s = keep.get(x);
-      if (!s) { s = new Set(); keep.set(x, s); }
-      s.add(aIds?.[i] ?? 0);
-    }
-    const gone = new PrefixList();
-    const goneIds: number[] = [];
-    for (let i = 0; i < b.length; i++) {
-      const x = b.prefix(i), id = bIds?.[i] ?? 0;
-      if (keep.get(x)?.has(id) !== true) { gone.push(x); goneIds.push(id); }
-    }
-    this.sendBatch(p, { base: after.base, skip: [], extra: { prefixes: gone, pathIds: goneIds, announce: [], withdraw: Array.from({ length: gone.length }, (_x, i) => i) } }, undefined);
+    if (waiting !== undefined && waiting.length > 0) this.refreshes.set(e, waiting);
+    this.sync(p, e, g, true, (count, s) => this.joined(p, e, g, count, s, false), from);
   }
 
   /**

@@ -10,7 +10,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
@@ -152,7 +152,62 @@ test('the build stage runs on a clean checkout and produces what the image copie
     assert.equal(ctl.status, 0, ctl.stderr);
     assert.match(ctl.stdout, /apply/);
     assert.ok(existsSync(join(ctx, workdir, 'dist/agent/cni/tortie-cni.cjs')), 'the CNI plugin bundle install-cni.sh copies');
+    checkWrappers(image, join(ctx, workdir, 'dist'), pairs.map((m) => m[0]));
   } finally {
     rmSync(ctx, { recursive: true, force: true });
   }
 });
+
+/** The node flags of a file's interpreter line (`#!/usr/bin/env -S node FLAGS`), as install-bins.sh reads them. */
+function shebangFlags(file: string): string[] {
+  const m = /^#!\/usr\/bin\/env -S node (.*)$/.exec(readFileSync(file, 'utf8').split('\n', 1)[0] ?? '');
+  return m ? (m[1] ?? '').split(/\s+/).filter(Boolean) : [];
+}
+
+/**
+ * The image's command wrappers, written by deploy/install-bins.sh as its RUN step calls it (into a
+ * temporary directory instead of /usr/local/bin, over the build stage's dist): each runs its file
+ * with the node flags of that file's interpreter line, so tortie-bgpd runs with the flags of
+ * bgp/bgpd/main.ts's line (one source: the bin and the image), and they reach the process.
+ */
+function checkWrappers(image: Stage, dist: string, pairs: readonly string[]): void {
+  const run = image.steps.find((s) => s.op === 'RUN' && /install-bins\.sh/.test(s.args));
+  assert.ok(run, 'the image writes its commands with deploy/install-bins.sh');
+  const words = run.args.split(/\s+/);
+  const at = words.findIndex((w) => w.endsWith('install-bins.sh'));
+  assert.ok(image.steps.some((s) => s.op === 'COPY' && copyArgs(s.args).srcs.includes('deploy/install-bins.sh')), 'install-bins.sh is copied into the image');
+  const workdir = image.steps.filter((s) => s.op === 'WORKDIR').at(-1)?.args ?? '/';
+  assert.equal(words[at + 1], posix.join(workdir, 'dist'), 'the wrappers run the image\'s dist');
+  const bin = mkdtempSync(join(tmpdir(), 'tortie-bins-'));
+  try {
+    const r = spawnSync('sh', [join(root, 'deploy/install-bins.sh'), dist, bin, ...pairs], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const execOf = (name: string): { flags: string[]; file: string } => {
+      const line = readFileSync(join(bin, name), 'utf8').split('\n').find((l) => l.startsWith('exec ')) ?? '';
+      const w = line.split(/\s+/); // exec node FLAGS... FILE "$@"
+      assert.equal(w[1], 'node', line);
+      return { flags: w.slice(2, -2), file: w.at(-2) ?? '' };
+    };
+    for (const pair of pairs) {
+      const [name = '', path = ''] = pair.split(':');
+      assert.ok((statSync(join(bin, name)).mode & 0o111) !== 0, `${name} is executable`);
+      const { flags, file } = execOf(name);
+      assert.equal(file, join(dist, path), `${name} runs dist/${path}`);
+      assert.deepEqual(flags, shebangFlags(join(dist, path)), `${name}: the node flags of its interpreter line`);
+    }
+    // tortie-bgpd: the flags of bgp/bgpd/main.ts's line, and the running process has them
+    const want = shebangFlags(join(root, 'bgp/bgpd/main.ts'));
+    assert.ok(want.length > 0, 'bgp/bgpd/main.ts sets node flags on its interpreter line');
+    assert.deepEqual(execOf('tortie-bgpd').flags, want);
+    const probe = join(bin, 'exec-argv.cjs');
+    writeFileSync(probe, 'process.stderr.write(`execArgv=${JSON.stringify(process.execArgv)}\\n`);\n');
+    const started = spawnSync(join(bin, 'tortie-bgpd'), ['--help'], { encoding: 'utf8',
+      env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`, NODE_OPTIONS: `--require ${probe}` } });
+    assert.equal(started.status, 0, started.stderr);
+    assert.match(started.stdout, /tortie-bgpd/);
+    const argv = JSON.parse(/execArgv=(.*)/.exec(started.stderr)?.[1] ?? '[]') as string[];
+    for (const f of want) assert.ok(argv.includes(f), `tortie-bgpd runs with ${f} (execArgv ${JSON.stringify(argv)})`);
+  } finally {
+    rmSync(bin, { recursive: true, force: true });
+  }
+}

@@ -137,13 +137,17 @@ export function passivePeerConfig(name: string, address: string, asn: number, ov
 
 /**
  * A RawPeer connected from `address` to the speaker on 127.0.0.1:`port`, its OPEN (4-octet AS,
- * IPv4 unicast, route refresh) and KEEPALIVE sent; it decodes as an iBGP peer when `ibgp`.
+ * IPv4 unicast, route refresh) and KEEPALIVE sent; it decodes as an iBGP peer when `ibgp`, and
+ * with IPv4 path ids when `addPathReceive` (it offers to receive them: configure the speaker's
+ * peer with `addPaths: { send: true }`).
  */
-export async function openRawPeer(port: number, address: string, asn: number, bgpId: number, opts: { holdTime?: number; ibgp?: boolean } = {}): Promise<RawPeer> {
+export async function openRawPeer(port: number, address: string, asn: number, bgpId: number, opts: { holdTime?: number; ibgp?: boolean; addPathReceive?: boolean } = {}): Promise<RawPeer> {
   const r = await RawPeer.connect('127.0.0.1', port, address);
   r.send({ type: 'open', version: 4, myAs: asn, holdTime: opts.holdTime ?? 0, bgpId,
-    capabilities: [{ type: 'four-octet-as', asn }, { type: 'multiprotocol', afi: 1, safi: 1 }, { type: 'route-refresh' }] });
+    capabilities: [{ type: 'four-octet-as', asn }, { type: 'multiprotocol', afi: 1, safi: 1 }, { type: 'route-refresh' },
+      ...(opts.addPathReceive === true ? [{ type: 'add-path' as const, families: [{ afi: 1, safi: 1, mode: 1 as const }] }] : [])] });
   r.send({ type: 'keepalive' });
-  r.ctx = { ...INITIAL_CONTEXT, fourOctetAs: true, ibgp: opts.ibgp ?? false }; // LOCAL_PREF is kept only on iBGP (RFC 7606)
+  r.ctx = { ...INITIAL_CONTEXT, fourOctetAs: true, ibgp: opts.ibgp ?? false, // LOCAL_PREF is kept only on iBGP (RFC 7606)
+    ...(opts.addPathReceive === true ? { addPathReceive: new Set(['1/1']) } : {}) };
   return r;
 }

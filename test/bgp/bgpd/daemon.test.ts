@@ -126,11 +126,34 @@ describe('tortie-bgpd reload and shutdown', { skip, timeout: 120_000 }, () => {
   const rrRecv = () => (frr.json('show bgp neighbors 10.0.7.2 json') as Record<string, { messageStats?: { routeRefreshRecv?: number } }>)['10.0.7.2']?.messageStats?.routeRefreshRecv ?? 0;
   const EXTRA = '  - { prefix: 10.91.0.0/24 }\n';
 
-  it('an export-policy-only change applies without a reset: FRR sees the new attributes', async () => {
+  /** FRR's view of what we sent it: prefix → MED (null: none). */
+  const fromUs = (): Record<string, number | null> => {
+    const routes = (frr.json('show bgp ipv4 unicast json') as { routes?: Record<string, Array<{ metric?: number; nexthops?: Array<{ ip?: string }> }>> }).routes ?? {};
+    const out: Record<string, number | null> = {};
+    for (const [prefix, paths] of Object.entries(routes)) {
+      const ours = paths.find((x) => x.nexthops?.some((n) => n.ip === '10.0.7.2'));
+      if (ours) out[prefix] = ours.metric ?? null;
+    }
+    return out;
+  };
+
+  it('an export-policy-only change applies without a reset: FRR holds exactly the new export, and the old one after going back', async () => {
     const [f, c0] = [await transitions('frr'), frrNeighbor().connectionsEstablished];
-    t.writeConfig(tortie({ p1Hold: 30, frr: true, extra: EXTRA, frrPolicy: ', export: { rules: [{ action: accept, set: { med: 33 } }], default: accept }' }));
-    assert.match(t.ctl('reload'), /"changed":\["frr"\]/);
-    await pollUntil(() => (frr.json('show bgp ipv4 unicast 10.90.0.0/24 json') as { paths?: Array<{ metric?: number }> }).paths?.[0]?.metric === 33, { what: 'FRR sees MED 33 from the new export policy' });
+    await pollUntil(() => JSON.stringify(fromUs()) === JSON.stringify({ '10.90.0.0/24': null, '10.91.0.0/24': null }), { what: () => `FRR holds our two routes (${JSON.stringify(fromUs())})` });
+    try {
+      t.writeConfig(tortie({ p1Hold: 30, frr: true, extra: EXTRA,
+        frrPolicy: ', export: { rules: [{ match: { prefixes: [{ prefix: 10.91.0.0/24 }] }, action: reject }, { action: accept, set: { med: 33 } }], default: accept }' }));
+      assert.match(t.ctl('reload'), /"changed":\["frr"\]/);
+      await pollUntil(() => JSON.stringify(fromUs()) === JSON.stringify({ '10.90.0.0/24': 33 }),
+        { what: () => `FRR holds 10.90.0.0/24 with MED 33 and no longer 10.91.0.0/24 (holds ${JSON.stringify(fromUs())})` });
+      assert.equal((await t.peer('frr')).prefixes.advertised, 1);
+    } finally {
+      t.writeConfig(tortie({ p1Hold: 30, frr: true, extra: EXTRA }));
+      assert.match(t.ctl('reload'), /"changed":\["frr"\]/);
+    }
+    await pollUntil(() => JSON.stringify(fromUs()) === JSON.stringify({ '10.90.0.0/24': null, '10.91.0.0/24': null }),
+      { what: () => `FRR holds both routes again, without MED (holds ${JSON.stringify(fromUs())})` });
+    assert.equal((await t.peer('frr')).prefixes.advertised, 2);
     assert.equal(await transitions('frr'), f, 'our session to FRR was not reset');
     assert.equal(frrNeighbor().connectionsEstablished, c0, 'FRR saw no reset');
   });

@@ -4,6 +4,7 @@
  * (`addpath-tx-all-paths`; we `addPaths: rx`); we pass them to a second GoBGP (sink) over three
  * sessions: `tx` (all three paths, each under its own path id), `{ send, limit: 2 }` (two) and
  * without ADD-PATH (the best one). FRR dropping one of its paths withdraws that path id only.
+ * An export policy change on `tx` (reload) re-announces the paths under their ids, or withdraws them.
  *
  *   gobgpd src AS65004 10.0.71.1 .3 .5 ──veth── .2 .4 .6 FRR AS65001 10.0.72.1 ──veth── 10.0.72.2 tortie-bgpd AS65002
  *   tortie-bgpd 10.0.73.2 .4 .6 ──veth── 10.0.73.1 .3 .5 gobgpd sink AS65005
@@ -137,5 +138,29 @@ describe('interop: ADD-PATH with FRR (receive) and GoBGP (send)', { skip, timeou
     assert.equal(sinkPaths('10.0.73.4').length, 2, 'limit 2: still two');
     frr.configure('router bgp 65001', 'no neighbor 10.0.71.5 shutdown');
     await pollUntil(() => sinkPaths('10.0.73.2').length === 3, { what: 'the third path back at GoBGP', timeoutMs: 30_000 });
+  });
+
+  it('an export policy change on the ADD-PATH session (reload, no reset): GoBGP sees the new attributes under the same path ids, then none, then the old ones', async () => {
+    const adjIn = (): string[] => sink.cli('neighbor', '10.0.73.2', 'adj-in', '-a', 'ipv4').split('\n').filter((l) => l.includes(PREFIX));
+    const ids = sinkPaths('10.0.73.2').sort();
+    assert.equal(ids.length, 3);
+    const n0 = (await t.peer('sinkall')).establishedTransitions;
+    const withPolicy = (policy: string) => TORTIE.replace('localAddress: 10.0.73.2, connectRetry: 1, addPaths: tx }', `localAddress: 10.0.73.2, connectRetry: 1, addPaths: tx, export: ${policy} }`);
+    try {
+      t.writeConfig(withPolicy('{ rules: [{ action: accept, set: { med: 44 } }], default: accept }'));
+      assert.match(t.ctl('reload'), /"changed":\["sinkall"\]/);
+      await pollUntil(() => { const l = adjIn(); return l.length === 3 && l.every((x) => /Med: 44/.test(x)); }, { what: () => `GoBGP holds three paths with MED 44 (${adjIn().join(' | ')})`, timeoutMs: 20_000 });
+      assert.deepEqual(sinkPaths('10.0.73.2').sort(), ids, 'the same path ids, re-announced with the new attributes');
+      t.writeConfig(withPolicy(`{ rules: [{ match: { prefixes: [{ prefix: ${PREFIX} }] }, action: reject }], default: accept }`));
+      assert.match(t.ctl('reload'), /"changed":\["sinkall"\]/);
+      await pollUntil(() => sinkPaths('10.0.73.2').length === 0, { what: 'the three paths withdrawn at GoBGP', timeoutMs: 20_000 });
+      assert.equal(sinkPaths('10.0.73.4').length, 2, 'the other ADD-PATH session keeps its two paths');
+    } finally {
+      t.writeConfig(TORTIE);
+      t.ctl('reload');
+    }
+    await pollUntil(() => { const l = adjIn(); return l.length === 3 && l.every((x) => !/Med:/.test(x)); }, { what: () => `GoBGP holds three paths without MED again (${adjIn().join(' | ')})`, timeoutMs: 20_000 });
+    assert.deepEqual(sinkPaths('10.0.73.2').sort(), ids, 'under the same path ids');
+    assert.equal((await t.peer('sinkall')).establishedTransitions, n0, 'no session reset');
   });
 });
