@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { BenchLab, cleanupAllLabsSync, hasCommand, tryRun } from '../lib/lab.js';
 import { waitFor } from '../lib/deadline.js';
 import { parseFlags } from '../bgp/flags.js';
+import { shebangNodeArgs } from '../bgp/targets.js';
 import { sampleTree } from '../lib/proc-stats.js';
 import type { BfdSessionView } from '../../bgp/bfd/engine.js';
 import { responseReader } from '../../bgp/bgpd/ctl-protocol.js';
@@ -107,7 +108,7 @@ peers:
 ${PAIRS.map(([b, t], i) => `  - { name: b${i + 1}, address: ${b}, localAddress: ${t}, asn: 65001, passive: true, bfd: { minRx: 100, minTx: 100, multiplier: 3 } }`).join('\n')}
   - { name: inj, address: 10.0.1.1, asn: 65010, passive: true, holdTime: 240 }
 `);
-    const bgpd = lab.spawn('tortie-bgpd', nsT, process.execPath, ['--max-semi-space-size=8', BGPD, '-c', conf, '--ctl', ctlPath]);
+    const bgpd = lab.spawn('tortie-bgpd', nsT, process.execPath, [...shebangNodeArgs(BGPD), BGPD, '-c', conf, '--ctl', ctlPath]);
     const sessions = async () => (await ctl(ctlPath, { cmd: 'show-bfd-sessions' })).data as BfdSessionView[];
     const up = await waitFor('3 BFD sessions Up on both sides', 30_000, async () => {
       if (bgpd.exited) throw new Error(bgpd.exitReason());
