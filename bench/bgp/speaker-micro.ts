@@ -11,6 +11,9 @@
  * with the flags of tortie-bgpd's interpreter line, `--max-semi-space-size=8`, to get what it gets).
  * announceFaults/withdrawFaults: the minor page faults of each phase (fresh memory touched).
  * MICRO_LIVE=1 (with --expose-gc): a full GC after the announce, to print what stays alive (liveMBAtPeak).
+ * MICRO_WINDOWS=1: prints each phase's start, then its CLOCK_MONOTONIC window in µs (`window withdraw ROUND T0 T1`,
+ * the clock of `--cpu-prof` profiles and of `perf record -k CLOCK_MONOTONIC`), to cut a whole-process
+ * profile down to one phase, and a `start` line before it (to place --trace-deopt output).
  * Raw peers and the speaker's TCP deps: bench/lib/raw-peer.ts (shared with bench/ctl).
  */
 import { performance } from 'node:perf_hooks';
@@ -73,13 +76,16 @@ async function main(): Promise<void> {
     const finished = new Promise<void>((r) => { done = r; });
     const prof = process.env['MICRO_PROF'] ? new Session() : undefined;
     if (prof) { prof.connect(); await prof.post('Profiler.enable'); await prof.post('Profiler.setSamplingInterval', { interval: 100 }); await prof.post('Profiler.start'); }
+    if (process.env['MICRO_WINDOWS']) console.error(`start ${target === 0 ? 'withdraw' : 'announce'} ${round}`);
     const t0 = process.hrtime.bigint();
     const cpu0 = process.cpuUsage();
     const pf0 = process.resourceUsage().minorPageFault;
     const elu0 = performance.eventLoopUtilization();
-    testers.forEach((s, i) => s.write(Buffer.concat(bufs[i]!)));
+    testers.forEach((s, i) => { for (const b of bufs[i]!) s.write(b); }); // encoded beforehand: no copy in the timed phase
     await finished;
-    const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+    const t1 = process.hrtime.bigint();
+    const dt = Number(t1 - t0) / 1e9;
+    if (process.env['MICRO_WINDOWS']) console.error(`window ${target === 0 ? 'withdraw' : 'announce'} ${round} ${t0 / 1000n} ${t1 / 1000n}`);
     const cpu = process.cpuUsage(cpu0);
     cpuS.push((cpu.user + cpu.system) / 1e6);
     faults.push(process.resourceUsage().minorPageFault - pf0);

@@ -17,9 +17,9 @@ import type { ExportedAttributes, ExportTarget } from './export.js';
 import type { LocRib } from './loc-rib.js';
 import { PathIds } from './path-ids.js';
 import { PrefixList } from './prefix-list.js';
-import type { Route } from './route.js';
+import type { PeerInfo, Route } from './route.js';
 import { selectBest } from './best-path.js';
-import { UpdateGroup, type GroupBatch, type MemberBatch } from './update-group.js';
+import { routeList, UpdateGroup, type GroupBatch, type MemberBatch } from './update-group.js';
 import { prefixIndependent } from './export.js';
 
 const NONE: readonly Route[] = Object.freeze([]);
@@ -27,6 +27,38 @@ const NONE: readonly Route[] = Object.freeze([]);
 const ANY_V4: Prefix = { family: 4, bytes: new Uint8Array(4), length: 0 };
 const ANY_V6: Prefix = { family: 6, bytes: new Uint8Array(16), length: 0 };
 const EMPTY_SKIP: readonly number[] = [];
+const alone = (r: Route | undefined): readonly Route[] => (r !== undefined ? r.alone : NONE);
+
+/**
+ * A member that is the source of paths in a flush: its advertised-count changes and the batch
+ * entries of its own paths, as runs [start, end) (a peer's own table is one long run).
+ */
+class OwnEntries {
+  delta = 0;
+  delta6 = 0;
+  count = 0;
+  readonly runs: number[] = [];
+  private start = 0;
+  private end = 0;
+
+  /** Entry k (the batch's newest) is this member's own path. */
+  mark(k: number, d: number, v6: boolean): void {
+    this.delta += d;
+    if (v6) this.delta6 += d;
+    this.count++;
+    if (k === this.end && this.end > this.start) { this.end = k + 1; return; }
+    if (this.end > this.start) this.runs.push(this.start, this.end);
+    this.start = k; this.end = k + 1;
+  }
+
+  /** The entries as a skip list (call once, when it is not the whole batch). */
+  skip(): number[] {
+    if (this.end > this.start) { this.runs.push(this.start, this.end); this.start = this.end; }
+    const out: number[] = [];
+    for (let r = 0; r < this.runs.length; r += 2) for (let k = this.runs[r]!; k < this.runs[r + 1]!; k++) out.push(k);
+    return out;
+  }
+}
 
 function copyEntry(from: PrefixList, i: number, to: PrefixList): void {
   if (from.family(i) === 4) to.pushV4(from.addr(i), from.len(i)); else to.push(from.v6At(i));
@@ -100,11 +132,17 @@ export class AddPathGroup {
   /** Export transform and its caches: an UpdateGroup of the same target with no members. */
   private readonly exporter: UpdateGroup;
   private readonly cacheable: boolean;
+  // pending changes since the last flush (arrival order): the routes before and after, and the
+  // candidate lists where a change had several (see apply)
   private pend = new PrefixList();
-  private prev: Array<readonly Route[]> = [];
-  private cur: Array<readonly Route[]> = [];
+  private prev = routeList();
+  private cur = routeList();
+  private lists: Map<number, { readonly prev: readonly Route[]; readonly cur: readonly Route[] }> | undefined;
   private readonly sel: Route[] = [];
   private readonly selAttrs: ExportedAttributes[] = [];
+  /** Advertised-count changes of flushPaths during one flush. */
+  private listDelta = 0;
+  private listDelta6 = 0;
 
   /** `limit`: paths per prefix at most (0: every exportable candidate). */
   constructor(readonly target: ExportTarget, readonly families: { readonly v4: boolean; readonly v6: boolean },
@@ -133,15 +171,29 @@ export class AddPathGroup {
 
   removeMember(memberId: string): void { this.members.delete(memberId); }
 
-  /** Record Loc-RIB changes (made while LocRib.trackPaths was on). */
+  /**
+   * Record Loc-RIB changes (made while LocRib.trackPaths was on). Per changed prefix the routes
+   * before and after, as UpdateGroup keeps them; candidate lists only for the prefixes whose
+   * change carried them (several paths), by pending index.
+   */
   apply(changes: BestChanges): void {
     if (this.members.size === 0) return;
+    const { prefixes, best, previous } = changes;
     const n = changes.length;
     for (let i = 0; i < n; i++) {
-      const had = this.pend.pushUniqueFrom(changes.prefixes, i);
-      if (had >= 0) { this.cur[had] = changes.curPathsAt(i); continue; }
-      this.prev.push(changes.prevPathsAt(i));
-      this.cur.push(changes.curPathsAt(i));
+      const lists = changes.pathsAt(i);
+      const had = this.pend.pushUniqueFrom(prefixes, i);
+      if (had >= 0) {
+        // the prefix changed again before a flush: before stays the first change's, after is this one's
+        this.cur[had] = best[i];
+        const was = this.lists?.get(had);
+        if (lists !== undefined) (this.lists ??= new Map()).set(had, { prev: was !== undefined ? was.prev : alone(this.prev[had]), cur: lists.cur });
+        else if (was !== undefined) this.lists!.set(had, { prev: was.prev, cur: alone(best[i]) });
+        continue;
+      }
+      if (lists !== undefined) (this.lists ??= new Map()).set(this.prev.length, lists);
+      this.prev.push(previous[i]);
+      this.cur.push(best[i]);
     }
   }
 
@@ -172,77 +224,96 @@ export class AddPathGroup {
   flush(emit: (memberId: string, batch: MemberBatch) => void): void {
     const n = this.pend.length;
     if (n === 0) return;
-    const { pend: prefixes, prev, cur } = this;
-    this.pend = new PrefixList(Math.min(Math.max(64, n), 65536)); this.prev = []; this.cur = [];
+    const { pend: prefixes, prev, cur, lists } = this;
+    this.pend = new PrefixList(Math.min(Math.max(64, n), 65536)); this.prev = routeList(); this.cur = routeList(); this.lists = undefined;
+    this.exporter.trimCaches();
     const b = new PathBatch();
     const oldSel: Route[] = [], oldAttrs: ExportedAttributes[] = [];
     const newSel = this.sel, newAttrs: ExportedAttributes[] = [];
     let delta = 0, delta6 = 0;
-    const own = new Map<string, { delta: number; delta6: number; skip: number[] }>();
-    let lastSrc = '', lastMember = false, v6 = false;
-    const mark = (src: string, d: number): void => {
-      if (v6) delta6 += d;
-      if (src !== lastSrc) { lastSrc = src; lastMember = this.members.has(src); }
-      if (!lastMember) return;
-      let o = own.get(src);
-      if (!o) { o = { delta: 0, delta6: 0, skip: [] }; own.set(src, o); }
-      o.delta += d; o.skip.push(b.pathIds.length - 1);
-      if (v6) o.delta6 += d;
+    const own = new Map<string, OwnEntries>();
+    // Sources compared as objects (all routes of one session share its PeerInfo), as in
+    // UpdateGroup.flush: comparing id strings deoptimised this loop on strings of another kind.
+    // Sources that are not members are counted into `others` (never read): every call site then
+    // sees an OwnEntries, so the warm-up's rounds (bgp/speaker/warm-up.ts) give it type feedback
+    // whether or not their source is a member (an optional call left without it deoptimised).
+    const others = new OwnEntries();
+    let lastSrc: PeerInfo | undefined, lastOwn = others;
+    const ownOf = (src: PeerInfo): OwnEntries => {
+      if (src === lastSrc) return lastOwn;
+      lastSrc = src;
+      if (!this.members.has(src.id)) return (lastOwn = others);
+      let o = own.get(src.id);
+      if (o === undefined) { o = new OwnEntries(); own.set(src.id, o); }
+      return (lastOwn = o);
     };
     for (let i = 0; i < n; i++) {
-      v6 = prefixes.family(i) === 6;
-      const prefix = !this.cacheable ? prefixes.prefix(i) : prefixes.family(i) === 4 ? ANY_V4 : ANY_V6;
-      const pl = prev[i] ?? NONE, cl = cur[i] ?? NONE;
-      if (pl.length <= 1 && cl.length <= 1) {
-        // the common case, one path before and after (or none): no selection lists
-        const o = pl[0], c = cl[0];
-        const oa = o !== undefined ? this.exporter.transform(prefix, o) : null;
-        const ca = c !== undefined ? this.exporter.transform(prefix, c) : null;
-        const oid = oa !== null ? this.ids.of(o!) : -1;
-        const cid = ca !== null ? this.ids.of(c!) : -1;
-        if (ca !== null && !(oid === cid && oa === ca)) {
-          b.add(prefixes, i, cid, ca);
-          const d = oid === cid ? 0 : 1;
-          delta += d;
-          mark(c!.source.id, d);
-        }
-        if (oa !== null && oid !== cid) {
-          b.remove(prefixes, i, oid);
-          delta--;
-          mark(o!.source.id, -1);
-        }
-        continue;
+      const v6 = prefixes.family(i) === 6;
+      const prefix = !this.cacheable ? prefixes.prefix(i) : v6 ? ANY_V6 : ANY_V4;
+      let o = prev[i], c = cur[i];
+      const l = lists?.get(i);
+      if (l !== undefined) {
+        if (l.prev.length > 1 || l.cur.length > 1) { this.flushPaths(b, prefixes, i, prefix, v6, l.prev, l.cur, oldSel, oldAttrs, newSel, newAttrs, ownOf); continue; }
+        o = l.prev[0]; c = l.cur[0];
       }
-      this.select(prefix, pl, oldSel, oldAttrs);
-      this.select(prefix, cl, newSel, newAttrs);
-      for (let k = 0; k < newSel.length; k++) {
-        const r = newSel[k]!;
-        const id = this.ids.of(r);
-        let was: ExportedAttributes | undefined;
-        for (let j = 0; j < oldSel.length; j++) if (this.ids.of(oldSel[j]!) === id) { was = oldAttrs[j]; break; }
-        if (was === newAttrs[k]) continue;
-        b.add(prefixes, i, id, newAttrs[k]!);
-        const d = was === undefined ? 1 : 0;
+      // the common case, one path before and after (or none): no selection lists
+      const oa = o !== undefined ? this.exporter.transform(prefix, o) : null;
+      const ca = c !== undefined ? this.exporter.transform(prefix, c) : null;
+      const oid = oa !== null ? this.ids.of(o!) : -1;
+      const cid = ca !== null ? this.ids.of(c!) : -1;
+      if (ca !== null && !(oid === cid && oa === ca)) {
+        b.add(prefixes, i, cid, ca);
+        const d = oid === cid ? 0 : 1;
         delta += d;
-        mark(r.source.id, d);
+        if (v6) delta6 += d;
+        ownOf(c!.source).mark(b.pathIds.length - 1, d, v6);
       }
-      for (const o of oldSel) {
-        const id = this.ids.of(o);
-        if (newSel.some((r) => this.ids.of(r) === id)) continue;
-        b.remove(prefixes, i, id);
+      if (oa !== null && oid !== cid) {
+        b.remove(prefixes, i, oid);
         delta--;
-        mark(o.source.id, -1);
+        if (v6) delta6--;
+        ownOf(o!.source).mark(b.pathIds.length - 1, -1, v6);
       }
     }
     newSel.length = 0;
+    delta += this.listDelta; delta6 += this.listDelta6;
+    this.listDelta = 0; this.listDelta6 = 0;
     if (b.empty) return;
     b.finish();
     for (const [id, m] of this.members) {
       const o = own.get(id);
       m.advertised += delta - (o?.delta ?? 0);
       m.advertised6 += delta6 - (o?.delta6 ?? 0);
-      if (o && o.skip.length === b.pathIds.length) continue; // all of it is its own
-      emit(id, { base: b, skip: o?.skip ?? EMPTY_SKIP, extra: undefined });
+      if (o && o.count === b.pathIds.length) continue; // all of it is its own
+      emit(id, { base: b, skip: o !== undefined ? o.skip() : EMPTY_SKIP, extra: undefined });
+    }
+  }
+
+  /** flush() of a prefix with several paths before or after: the selections of both, the difference. */
+  private flushPaths(b: PathBatch, prefixes: PrefixList, i: number, prefix: Prefix, v6: boolean, pl: readonly Route[], cl: readonly Route[],
+    oldSel: Route[], oldAttrs: ExportedAttributes[], newSel: Route[], newAttrs: ExportedAttributes[],
+    ownOf: (src: PeerInfo) => OwnEntries): void {
+    this.select(prefix, pl, oldSel, oldAttrs);
+    this.select(prefix, cl, newSel, newAttrs);
+    for (let k = 0; k < newSel.length; k++) {
+      const r = newSel[k]!;
+      const id = this.ids.of(r);
+      let was: ExportedAttributes | undefined;
+      for (let j = 0; j < oldSel.length; j++) if (this.ids.of(oldSel[j]!) === id) { was = oldAttrs[j]; break; }
+      if (was === newAttrs[k]) continue;
+      b.add(prefixes, i, id, newAttrs[k]!);
+      const d = was === undefined ? 1 : 0;
+      this.listDelta += d;
+      if (v6) this.listDelta6 += d;
+      ownOf(r.source).mark(b.pathIds.length - 1, d, v6);
+    }
+    for (const o of oldSel) {
+      const id = this.ids.of(o);
+      if (newSel.some((r) => this.ids.of(r) === id)) continue;
+      b.remove(prefixes, i, id);
+      this.listDelta--;
+      if (v6) this.listDelta6--;
+      ownOf(o.source).mark(b.pathIds.length - 1, -1, v6);
     }
   }
 

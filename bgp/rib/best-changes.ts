@@ -68,6 +68,14 @@ export class BestChanges implements Iterable<BestChange> {
     this.push(prefix, best, previous, ecmp);
   }
 
+  /**
+   * Change i's candidate lists before and after when they are not the trivial ones (recorded
+   * while the Loc-RIB tracks paths), else undefined: then they are `previous[i]` and `best[i]` alone.
+   */
+  pathsAt(i: number): { readonly prev: readonly Route[]; readonly cur: readonly Route[] } | undefined {
+    return this.pathsOther?.get(i);
+  }
+
   /** Every candidate of change i's prefix before the change (path tracking on; else the previous best alone). */
   prevPathsAt(i: number): readonly Route[] {
     const o = this.pathsOther?.get(i);

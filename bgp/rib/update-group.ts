@@ -88,7 +88,7 @@ const EMPTY_SKIP: readonly number[] = [];
  * optimised code handles deoptimises it ("not a Smi"), which happened to each new group's first
  * lists (measured with --trace-deopt after tortie-bgpd's warm-up).
  */
-function routeList(): Array<Route | undefined> {
+export function routeList(): Array<Route | undefined> {
   const l: Array<Route | undefined> = [undefined];
   l.length = 0;
   return l;
@@ -199,7 +199,7 @@ export class UpdateGroup {
     if (n === 0) return;
     const { pend: prefixes, prev, cur } = this;
     this.pend = new PrefixList(Math.min(Math.max(64, n), 65536)); this.prev = routeList(); this.cur = routeList();
-    if (this.cache4.size + this.cache6.size >= CACHE_LIMIT || this.exported.size >= CACHE_LIMIT) this.resetCaches();
+    this.trimCaches();
     const generic = new BatchBuilder(prefixes);
     let genericDelta = 0, genericDelta6 = 0;
     let genericCount = 0;
@@ -351,6 +351,15 @@ export class UpdateGroup {
       this.memoRoute = route; this.memoFamily = prefix.family; this.memoOut = out;
     }
     return out;
+  }
+
+  /**
+   * Drop the transform caches once they hold CACHE_LIMIT entries (between batches: flush() calls
+   * it, and so does an AddPathGroup for the UpdateGroup it exports with): they are keyed by Route,
+   * so without a bound they would keep every route ever exported alive.
+   */
+  trimCaches(): void {
+    if (this.cache4.size + this.cache6.size >= CACHE_LIMIT || this.exported.size >= CACHE_LIMIT) this.resetCaches();
   }
 
   private resetCaches(): void {

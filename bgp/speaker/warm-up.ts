@@ -29,8 +29,8 @@ import { MessageFramer } from '../wire/framer.js';
 import { encodeMessage } from '../wire/message.js';
 import { encodeUpdates, encodeWithdraws } from '../wire/update-encoder.js';
 import { INITIAL_CONTEXT, MessageType, type CodecContext, type PathAttributes } from '../wire/types.js';
-import type { PeerConfig } from './peer-config.js';
-import { BgpSpeaker } from './speaker.js';
+import type { PeerConfig, SpeakerConfig } from './peer-config.js';
+import { BgpSpeaker, type SpeakerDeps } from './speaker.js';
 
 export interface WarmUpOptions {
   /** Prefixes per round (default 20000: past that, the measured gain flattens). */
@@ -223,16 +223,19 @@ class Rig {
       families: ['ipv4-unicast'], nextHopSelf: false, routeReflectorClient: false,
       ...(p.addPath === true ? { addPaths: { send: true, receive: true } } : {}),
     });
-    this.speaker = new BgpSpeaker({
+    const deps: SpeakerDeps = {
       clock: systemClock, logger: silentLogger(),
       connect: (o) => connect({ host: o.host, port: o.port }),
       listen: () => Promise.reject(new Error('the warm-up speaker does not listen')),
-    }, { routerId: '10.127.0.1', asn: SPEAKER_AS, listen: { address: '127.0.0.1', port: 0 }, peers: [peer('tester', TESTER, tPort), peer('sink', SINK, sPort), peer('tester-ap', TESTER_AP, taPort), peer('sink-ap', SINK_AP, saPort)] });
+    };
+    const config: Omit<SpeakerConfig, 'peers'> = { routerId: '10.127.0.1', asn: SPEAKER_AS, listen: { address: '127.0.0.1', port: 0 } };
+    this.speaker = new BgpSpeaker(deps, { ...config, peers: [peer('tester', TESTER, tPort), peer('sink', SINK, sPort), peer('tester-ap', TESTER_AP, taPort), peer('sink-ap', SINK_AP, saPort)] });
     await this.speaker.start(); // close() during start stops it: this.speaker is already set
     this.live();
     await Promise.all([this.tester, this.sink, this.testerAp, this.sinkAp].map((p) => p.whenEstablished()));
     const plain = table(this.routes, CTX), ap = table(this.routes, CTX_AP);
     for (let r = 0; r < rounds; r++) {
+      if (r === 1) await otherListener(deps, config);
       const [t, { announce, withdraw }] = r % 2 === 0 ? [this.tester, plain] : [this.testerAp, ap];
       t.write(announce);
       await Promise.all([this.sink.until(this.routes), this.sinkAp.until(this.routes)]);
@@ -251,6 +254,22 @@ class Rig {
     for (const p of [this.tester, this.sink, this.testerAp, this.sinkAp]) p.close();
     await this.speaker?.stop().catch(() => undefined);
   }
+}
+
+/**
+ * The Loc-RIB calls its change listener, a closure of the speaker's, once per UPDATE: code compiled
+ * while only the warm-up's speaker ran calls that closure only and was thrown away at the daemon's
+ * first table ("wrong call target" with --trace-deopt, inside AdjRibIn.update and withdrawV4, so
+ * the rest of the table ran unoptimised). A second speaker (never started) originating and
+ * withdrawing one prefix between the rounds shows that call site another speaker's closure before
+ * the last round compiles it. Not before the first round: V8 allocates type feedback lazily, and
+ * what a call site saw before it had any is not recorded.
+ */
+async function otherListener(deps: SpeakerDeps, config: Omit<SpeakerConfig, 'peers'>): Promise<void> {
+  const other = new BgpSpeaker(deps, { ...config, peers: [] });
+  other.originate('192.0.2.0/24');
+  other.withdraw('192.0.2.0/24');
+  await other.stop();
 }
 
 /**

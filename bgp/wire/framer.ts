@@ -6,7 +6,7 @@
  * returned message stays valid after later pushes.
  */
 import { parseHeader } from './header.js';
-import type { CodecContext } from './types.js';
+import { HEADER_LENGTH, type CodecContext } from './types.js';
 
 export class MessageFramer {
   private buf: Uint8Array = new Uint8Array(0);
@@ -49,11 +49,13 @@ export class MessageFramer {
 
   /** The next whole message (header included), or undefined until more bytes arrive. */
   next(): Uint8Array | undefined {
+    const have = this.end - this.start;
+    if (have < HEADER_LENGTH) return undefined;
     const ctx = typeof this.ctx === 'function' ? this.ctx() : this.ctx;
-    const view = this.start === 0 && this.end === this.buf.length ? this.buf : this.buf.subarray(this.start, this.end);
-    const h = parseHeader(view, 0, ctx);
-    if (h === undefined || view.length < h.length) return undefined;
-    const msg = view.subarray(0, h.length);
+    // the header read in place (no view of the rest per message: a Buffer's subarray is not free)
+    const h = parseHeader(this.buf, this.start, ctx)!;
+    if (have < h.length) return undefined;
+    const msg = this.start === 0 && h.length === this.buf.length ? this.buf : this.buf.subarray(this.start, this.start + h.length);
     this.start += h.length;
     if (this.start === this.end) { this.buf = new Uint8Array(0); this.start = this.end = 0; this.owned = false; }
     return msg;
