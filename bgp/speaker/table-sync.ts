@@ -20,8 +20,8 @@
  * only the difference between the old and the new export of its prefixes (announce where the
  * exported attributes differ, withdraw the paths the new export no longer sends; a route that
  * stays is not sent again), and a prefix that changes before the walk reaches it counts as held
- * under the old export. At a million routes the whole difference in one pass held the loop for
- * over a second.
+ * under the old export. The whole difference in one pass would hold the event loop for a time
+ * that grows with the table (bench/ctl `--only regroup`).
  */
 import type { Prefix } from '../../common/prefix.js';
 import type { BestChanges, LocRib } from '../rib/loc-rib.js';
