@@ -25,7 +25,7 @@
  */
 import type { Prefix } from '../../common/prefix.js';
 import type { BestChanges, LocRib } from '../rib/loc-rib.js';
-import type { GroupBatch, MemberBatch } from '../rib/update-group.js';
+import type { MemberBatch } from '../rib/update-group.js';
 import type { ExportedAttributes } from '../rib/export.js';
 import { attributesKey } from '../rib/attr-intern.js';
 import { PrefixList } from '../rib/prefix-list.js';
@@ -34,6 +34,7 @@ import { ipv4ToInt } from '../../common/prefix.js';
 import type { SortedPrefixWalk } from '../rib/sorted-prefix-walk.js';
 import type { Route } from '../rib/route.js';
 import { AddPathGroup } from '../rib/add-path-group.js';
+import { PathBatch } from '../rib/path-batch.js';
 import type { Group } from './established-session.js';
 
 /** Prefixes sent per slice (one event-loop turn). */
@@ -67,38 +68,6 @@ const NO_ROUTES: readonly Route[] = Object.freeze([]);
 /** The routes a group's export looks at for a prefix: its candidates (ADD-PATH) or its best. */
 function routesFor(g: Group, rib: LocRib, prefix: Prefix): readonly Route[] {
   return g.ug instanceof AddPathGroup ? rib.candidates(prefix) : (rib.best(prefix)?.alone ?? NO_ROUTES);
-}
-
-/**
- * A regroup slice's batch: (prefix, path id) entries, announcements grouped by attribute set,
- * withdrawals; path ids only for an ADD-PATH group (pack.ts sends id 0 otherwise).
- */
-class DiffBatch {
-  readonly prefixes = new PrefixList();
-  private readonly pathIds: number[] = [];
-  private readonly announce: Array<{ attrs: ExportedAttributes; idx: number[] }> = [];
-  private readonly withdraw: number[] = [];
-  private readonly byAttrs = new Map<ExportedAttributes, number[]>();
-
-  constructor(private readonly addPath: boolean) {}
-
-  batch(): GroupBatch {
-    return { prefixes: this.prefixes, ...(this.addPath ? { pathIds: this.pathIds } : {}), announce: this.announce, withdraw: this.withdraw };
-  }
-
-  private entry(prefix: Prefix, id: number): number {
-    this.prefixes.push(prefix);
-    this.pathIds.push(id);
-    return this.prefixes.length - 1;
-  }
-
-  add(prefix: Prefix, id: number, attrs: ExportedAttributes): void {
-    let l = this.byAttrs.get(attrs);
-    if (!l) { l = []; this.byAttrs.set(attrs, l); this.announce.push({ attrs, idx: l }); }
-    l.push(this.entry(prefix, id));
-  }
-
-  remove(prefix: Prefix, id: number): void { this.withdraw.push(this.entry(prefix, id)); }
 }
 
 export class TableSync {
@@ -211,7 +180,7 @@ export class TableSync {
     const until = performance.now() + SLICE_MS;
     const id = this.deps.memberId, rib = this.deps.rib, to = this.group;
     const { oldIds, oldAttrs, newIds, newAttrs } = this;
-    const b = new DiffBatch(to.ug instanceof AddPathGroup);
+    const b = new PathBatch();
     let end = false;
     for (let n = 1; n <= SYNC_SLICE; n++) {
       const prefix = this.next();
@@ -221,16 +190,18 @@ export class TableSync {
         to.ug.sentPaths(id, prefix, routesFor(to, rib, prefix), newIds, newAttrs);
         for (let k = 0; k < newIds.length; k++) {
           const j = oldIds.indexOf(newIds[k]!);
-          if (j < 0 || !this.sameAttrs(oldAttrs[j]!, newAttrs[k]!)) b.add(prefix, newIds[k]!, newAttrs[k]!);
+          if (j < 0 || !this.sameAttrs(oldAttrs[j]!, newAttrs[k]!)) b.add(prefix, 0, newIds[k]!, newAttrs[k]!);
         }
-        for (const old of oldIds) if (!newIds.includes(old)) b.remove(prefix, old);
+        for (const old of oldIds) if (!newIds.includes(old)) b.remove(prefix, 0, old);
         const d = newIds.length - oldIds.length;
         this.count += d;
         if (prefix.family === 6) this.count6 += d;
       }
       if ((n & 127) === 0 && performance.now() >= until) break;
     }
-    if (b.prefixes.length > 0) this.deps.send(to, { base: b.batch(), skip: [], extra: undefined });
+    // path ids only for an ADD-PATH group: a batch without them is one path per prefix
+    const base = to.ug instanceof AddPathGroup ? b : { prefixes: b.prefixes, announce: b.announce, withdraw: b.withdraw };
+    if (!b.empty) this.deps.send(to, { base, skip: [], extra: undefined });
     return end;
   }
 
