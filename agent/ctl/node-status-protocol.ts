@@ -9,12 +9,14 @@
  *   → {"command":"bfd-status"}
  *   ← {"ok":true,"sessions":[{"peerIP":"10.0.3.8","multihop":false,"state":"Up","remoteState":"Up",
  *       "txIntervalMs":100,"detectTimeMs":300,"diag":"No Diagnostic"}]}   (agents without BFD: [])
+ *   → {"command":"bgp-routes"}
+ *   ← {"ok":true,"routes":[...]}   every route the speaker holds (the lab and tests read it)
  * `type` is the calicoctl PEER TYPE column (Mesh_ / Global_ / Node_ sessions); `state` is
  * up|start|down (BIRD's protocol state), `info` the BGP FSM state plus any extra text.
  */
 export const DEFAULT_NODE_CTL_SOCKET = '/var/run/tortie/node.ctl';
 
-export interface NodeStatusRequest { readonly command: 'bgp-status' | 'bfd-status' }
+export interface NodeStatusRequest { readonly command: 'bgp-status' | 'bfd-status' | 'bgp-routes' }
 
 export interface BfdStatus {
   readonly peerIP: string;

@@ -15,7 +15,7 @@ import type { KvStore } from '../datastore/kv-store.js';
 import { STATUS_PREFIX } from '../datastore/key-layout.js';
 
 export async function queryNodeStatus(socketPath: string, timeoutMs = 5000): Promise<NodeStatusResponse | 'not-running'> {
-  const r = await queryLine(socketPath, 'bgp-status', timeoutMs);
+  const r = await queryNodeCtl(socketPath, 'bgp-status', timeoutMs);
   if (r === 'not-running') return r;
   const parsed = parseNodeStatusResponse(r);
   if (typeof parsed === 'string') throw new CtlError(`malformed answer from ${socketPath}: ${parsed}`);
@@ -23,14 +23,15 @@ export async function queryNodeStatus(socketPath: string, timeoutMs = 5000): Pro
 }
 
 export async function queryBfdStatus(socketPath: string, timeoutMs = 5000): Promise<BfdStatus[]> {
-  const r = await queryLine(socketPath, 'bfd-status', timeoutMs);
+  const r = await queryNodeCtl(socketPath, 'bfd-status', timeoutMs);
   if (r === 'not-running') return [];
   const parsed = parseBfdStatusResponse(r);
   if (typeof parsed === 'string') throw new CtlError(`malformed answer from ${socketPath}: ${parsed}`);
   return parsed;
 }
 
-function queryLine(socketPath: string, command: NodeStatusRequest['command'], timeoutMs: number): Promise<unknown> {
+/** One request on node.ctl: its JSON answer, or 'not-running' when nothing listens there. */
+export function queryNodeCtl(socketPath: string, command: NodeStatusRequest['command'], timeoutMs: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const sock = connect(socketPath);
     let buf = '';

@@ -1,7 +1,7 @@
 /** `tortie-lab check` and `status`: the ping matrix, BGP sessions (nodes and ToR) and routes. */
-import { createConnection } from 'node:net';
 import { TortieError, describeError } from '../../common/errors.js';
-import { parseNodeStatusResponse, type NodeStatusResponse } from '../ctl/node-status-protocol.js';
+import type { NodeStatusResponse } from '../ctl/node-status-protocol.js';
+import { queryNodeStatus } from '../ctl/node-status.js';
 import { type LabState, type Progress, readState, torDir } from './lab.js';
 import { alive, readPid, tryRunIn } from './lab-host.js';
 import { EXTERNAL_CIDR, torNetnsOf, type TorIndex } from './lab-plan.js';
@@ -35,28 +35,14 @@ export async function check(state: LabState, say: Progress): Promise<CheckReport
   return { results, failed, unconverged };
 }
 
-/** Ask a node's control socket for its BGP sessions (node.ctl, tortiectl node status protocol). */
-export function nodeStatus(socketPath: string, timeoutMs = 3000): Promise<NodeStatusResponse> {
-  return new Promise((resolve) => {
-    const sock = createConnection(socketPath);
-    let buf = '';
-    const done = (v: NodeStatusResponse): void => { clearTimeout(timer); sock.destroy(); resolve(v); };
-    const timer = setTimeout(() => done({ ok: false, error: `no answer within ${timeoutMs} ms` }), timeoutMs);
-    sock.setEncoding('utf8');
-    sock.on('connect', () => sock.write('{"command":"bgp-status"}\n'));
-    sock.on('data', (d: string) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      try {
-        const parsed = parseNodeStatusResponse(JSON.parse(buf.slice(0, nl)));
-        done(typeof parsed === 'string' ? { ok: false, error: parsed } : parsed);
-      } catch (err) {
-        done({ ok: false, error: `unreadable answer: ${describeError(err)}` });
-      }
-    });
-    sock.on('error', (err) => done({ ok: false, error: err.message }));
-  });
+/** Ask a node's control socket for its BGP sessions (tortiectl node status's query); never throws. */
+export async function nodeStatus(socketPath: string, timeoutMs = 3000): Promise<NodeStatusResponse> {
+  try {
+    const r = await queryNodeStatus(socketPath, timeoutMs);
+    return r === 'not-running' ? { ok: false, error: `nothing listens on ${socketPath}` } : r;
+  } catch (err) {
+    return { ok: false, error: describeError(err) };
+  }
 }
 
 /** The ToR's BGP neighbours as vtysh (FRR) or birdc (BIRD) report them. */

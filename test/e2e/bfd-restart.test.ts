@@ -19,7 +19,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -30,6 +29,7 @@ import { alive, readPid } from '../../agent/lab/lab-host.js';
 import { formatRestart, restartNode } from '../../agent/lab/lab-restart.js';
 import { agentRoutes } from '../../agent/lab/lab-watch.js';
 import type { NodePlan } from '../../agent/lab/lab-plan.js';
+import { queryNodeCtl } from '../../agent/ctl/node-status.js';
 
 const skip = labSkipReason(['etcd', 'vtysh', 'ping']);
 const run = promisify(execFile);
@@ -49,21 +49,10 @@ async function torView(lab: LabState, block: string, address: string): Promise<{
 }
 
 /** The routes node `n`'s speaker holds (node.ctl bgp-routes). */
-function bgpRoutes(n: NodePlan): Promise<Array<{ prefix: string; fromAddress?: string; stale?: boolean }>> {
-  return new Promise((resolve, reject) => {
-    const sock = createConnection(`${n.runDir}/node.ctl`);
-    let buf = '';
-    sock.setEncoding('utf8');
-    sock.on('connect', () => sock.write('{"command":"bgp-routes"}\n'));
-    sock.on('data', (d: string) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      sock.destroy();
-      resolve((JSON.parse(buf.slice(0, nl)) as { routes?: Array<{ prefix: string; fromAddress?: string; stale?: boolean }> }).routes ?? []);
-    });
-    sock.on('error', reject);
-  });
+async function bgpRoutes(n: NodePlan): Promise<Array<{ prefix: string; fromAddress?: string; stale?: boolean }>> {
+  const r = await queryNodeCtl(`${n.runDir}/node.ctl`, 'bgp-routes', 5000);
+  if (r === 'not-running') throw new Error(`${n.name}: nothing listens on node.ctl`);
+  return (r as { routes?: Array<{ prefix: string; fromAddress?: string; stale?: boolean }> }).routes ?? [];
 }
 
 function bfdPid(n: NodePlan): number | undefined {
