@@ -233,21 +233,29 @@ describe('collision detection, deterministic (RFC 4271 §6.8)', () => {
   }
 });
 
+/**
+ * A passive session for 127.0.0.2 with graceful restart, behind a listener on 127.0.0.1, and a
+ * raw peer that brought it to Established with GR_OPEN; `skew` moves the session's clock.
+ */
+async function grEstablished(name: string): Promise<{ l: BgpListener; s: BgpSession; p1: RawPeer; peers: RawPeer[]; clock: { skew: number } }> {
+  const l = new BgpListener({ host: '127.0.0.1', port: 0 }, { logger: testLogger(name) });
+  await l.listen();
+  const clock = { skew: 0 };
+  const s = new BgpSession({ name, peerAddress: '127.0.0.2', localAddress: '127.0.0.1', passive: true,
+    localAs: 65001, peerAs: 65002, routerId: '1.1.1.1', gracefulRestart: { restartTime: 120 } },
+  { clock: { ...systemClock, now: () => systemClock.now() + clock.skew }, logger: testLogger(name), codec: wireCodec });
+  l.addSession(s);
+  s.start();
+  const p1 = await RawPeer.connect('127.0.0.1', l.port, '127.0.0.2');
+  p1.send(GR_OPEN); p1.send({ type: 'keepalive' });
+  await pollUntil(() => established(s), { what: 'Established' });
+  return { l, s, p1, peers: [p1], clock };
+}
+
 describe('graceful restart', () => {
   it('a new connection within COLLISION_WINDOW_MS of Established is a collision (Cease/7), not a restart: the session stays', async () => {
-    const l = new BgpListener({ host: '127.0.0.1', port: 0 }, { logger: testLogger('grc') });
-    await l.listen();
-    const s = new BgpSession({ name: 'grc', peerAddress: '127.0.0.2', localAddress: '127.0.0.1', passive: true,
-      localAs: 65001, peerAs: 65002, routerId: '1.1.1.1', gracefulRestart: { restartTime: 120 } },
-    { clock: systemClock, logger: testLogger('grc'), codec: wireCodec });
-    l.addSession(s);
-    const peers: RawPeer[] = [];
+    const { l, s, p1, peers } = await grEstablished('grc');
     try {
-      s.start();
-      const p1 = await RawPeer.connect('127.0.0.1', l.port, '127.0.0.2');
-      peers.push(p1);
-      p1.send(GR_OPEN); p1.send({ type: 'keepalive' });
-      await pollUntil(() => established(s), { what: 'Established' });
       const downs: string[] = [];
       s.on('down', (r) => downs.push(r.text));
       // the peer's own attempt that crossed ours, seen only now
@@ -265,30 +273,17 @@ describe('graceful restart', () => {
   });
 
   it('a new connection from a GR-capable peer while Established replaces the session (RFC 4724 §4.2)', async () => {
-    const l = new BgpListener({ host: '127.0.0.1', port: 0 }, { logger: testLogger('gr') });
-    await l.listen();
-    let skew = 0; // the session's clock, moved past COLLISION_WINDOW_MS once Established
-    const s = new BgpSession({ name: 'gr', peerAddress: '127.0.0.2', localAddress: '127.0.0.1', passive: true,
-      localAs: 65001, peerAs: 65002, routerId: '1.1.1.1', gracefulRestart: { restartTime: 120 } },
-    { clock: { ...systemClock, now: () => systemClock.now() + skew }, logger: testLogger('gr'), codec: wireCodec });
-    l.addSession(s);
-    const peers: RawPeer[] = [];
-    const grOpen = GR_OPEN;
+    const { l, s, p1, peers, clock } = await grEstablished('gr');
     try {
-      s.start();
-      const p1 = await RawPeer.connect('127.0.0.1', l.port, '127.0.0.2');
-      peers.push(p1);
-      p1.send(grOpen); p1.send({ type: 'keepalive' });
-      await pollUntil(() => established(s), { what: 'Established' });
       assert.equal(s.negotiated?.peerGracefulRestart?.restartTime, 90);
       const downs: Array<{ text: string; gr: number | undefined }> = [];
       s.on('down', (r) => downs.push({ text: r.text, gr: r.session?.peerGracefulRestart?.restartTime }));
-      skew = COLLISION_WINDOW_MS;
+      clock.skew = COLLISION_WINDOW_MS; // the session has been up that long
       const p2 = await RawPeer.connect('127.0.0.1', l.port, '127.0.0.2');
       peers.push(p2);
       await pollUntil(() => p2.received.some((m) => m.type === 'open'), { what: 'OPEN on the new connection' });
       assert.deepEqual(downs, [{ text: 'connection lost: peer restarted (new connection, graceful restart)', gr: 90 }]);
-      p2.send({ ...grOpen, capabilities: [{ ...grOpen.capabilities[0], restarting: true }] }); p2.send({ type: 'keepalive' });
+      p2.send({ ...GR_OPEN, capabilities: [{ ...GR_OPEN.capabilities[0], restarting: true }] }); p2.send({ type: 'keepalive' });
       await pollUntil(() => established(s), { what: 'Established again' });
       assert.equal(s.negotiated?.peerGracefulRestart?.restarting, true);
       assert.equal(s.stats.establishedTransitions, 2);
