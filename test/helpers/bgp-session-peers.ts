@@ -8,7 +8,7 @@ import { systemClock } from '../../common/clock.js';
 import { silentLogger, createLogger, type Logger } from '../../common/logger.js';
 import { BgpListener } from '../../bgp/session/listener.js';
 import type { PeerConfig } from '../../bgp/speaker/peer-config.js';
-import type { SpeakerDeps } from '../../bgp/speaker/speaker.js';
+import { BgpSpeaker, type SpeakerDeps } from '../../bgp/speaker/speaker.js';
 import { BgpSession, type SessionConfig } from '../../bgp/session/session.js';
 import { wireCodec } from '../../bgp/session/wire-codec-default.js';
 import { MessageFramer } from '../../bgp/wire/framer.js';
@@ -125,6 +125,13 @@ export function tcpSpeakerDeps(): SpeakerDeps {
       s.listen({ host: o.address, port: o.port }, () => resolve(s));
     }),
   };
+}
+
+/** A BgpSpeaker over loopback (AS 65000, router id 10.0.0.1) on 127.0.0.1:`port`, started; `status(name)`: one peer's status. */
+export async function startLoopbackSpeaker(port: number, peers: PeerConfig[]): Promise<{ speaker: BgpSpeaker; status: (name: string) => ReturnType<BgpSpeaker['status']>[number] | undefined }> {
+  const speaker = new BgpSpeaker(tcpSpeakerDeps(), { routerId: '10.0.0.1', asn: 65000, listen: { address: '127.0.0.1', port }, peers });
+  await speaker.start();
+  return { speaker, status: (name) => speaker.status().find((x) => x.name === name) };
 }
 
 /** A passive IPv4-unicast peer of the speaker under test (a RawPeer connects from `address`). */

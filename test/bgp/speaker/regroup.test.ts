@@ -15,8 +15,8 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatPrefix, parsePrefix, type Prefix } from '../../../common/prefix.js';
 import { pollUntil } from '../../helpers/poll.js';
-import { openRawPeer, passivePeerConfig, RawPeer, tcpSpeakerDeps } from '../../helpers/bgp-session-peers.js';
-import { BgpSpeaker } from '../../../bgp/speaker/speaker.js';
+import { openRawPeer, passivePeerConfig, RawPeer, startLoopbackSpeaker } from '../../helpers/bgp-session-peers.js';
+import type { BgpSpeaker } from '../../../bgp/speaker/speaker.js';
 import { SYNC_SLICE } from '../../../bgp/speaker/table-sync.js';
 import type { PolicyConfig } from '../../../bgp/speaker/peer-config.js';
 import type { BgpMessage, PathAttributes } from '../../../bgp/wire/types.js';
@@ -60,12 +60,8 @@ describe('BgpSpeaker: an export policy change on an Established session', () => 
     const ROUTES = 60_000;
     const port = 33000 + (process.pid % 20000);
     const monitorCfg = passivePeerConfig('monitor', '127.0.6.2', 65003, { holdTime: 0 });
-    sp = new BgpSpeaker(tcpSpeakerDeps(), { routerId: '10.0.0.1', asn: 65000, listen: { address: '127.0.0.1', port }, peers: [
-      passivePeerConfig('tester', '127.0.6.1', 65101, { holdTime: 0 }), monitorCfg,
-    ] });
-    await sp.start();
-    const speaker = sp;
-    const status = (name: string) => speaker.status().find((s) => s.name === name);
+    const { speaker, status } = await startLoopbackSpeaker(port, [passivePeerConfig('tester', '127.0.6.1', 65101, { holdTime: 0 }), monitorCfg]);
+    sp = speaker;
     const tester = await openRawPeer(port, '127.0.6.1', 65101, 0x0a000601);
     raws.push(tester);
     await pollUntil(() => status('tester')?.state === 'Established', { what: 'tester Established' });
@@ -156,12 +152,10 @@ describe('BgpSpeaker: an export policy change on an ADD-PATH session', () => {
     const ROUTES = 20_000;
     const port = 34000 + (process.pid % 20000);
     const monitorCfg = passivePeerConfig('monitor', '127.0.7.3', 65003, { holdTime: 0, addPaths: { send: true, receive: false } });
-    sp = new BgpSpeaker(tcpSpeakerDeps(), { routerId: '10.0.0.1', asn: 65000, listen: { address: '127.0.0.1', port }, peers: [
+    const { speaker, status } = await startLoopbackSpeaker(port, [
       passivePeerConfig('t1', '127.0.7.1', 65101, { holdTime: 0 }), passivePeerConfig('t2', '127.0.7.2', 65102, { holdTime: 0 }), monitorCfg,
-    ] });
-    await sp.start();
-    const speaker = sp;
-    const status = (name: string) => speaker.status().find((s) => s.name === name);
+    ]);
+    sp = speaker;
     const t1 = await openRawPeer(port, '127.0.7.1', 65101, 0x0a000701);
     const t2 = await openRawPeer(port, '127.0.7.2', 65102, 0x0a000702);
     raws.push(t1, t2);

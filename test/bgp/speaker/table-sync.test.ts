@@ -14,8 +14,8 @@ import assert from 'node:assert/strict';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { formatPrefix, type Prefix } from '../../../common/prefix.js';
 import { pollUntil } from '../../helpers/poll.js';
-import { openRawPeer, passivePeerConfig, RawPeer, tcpSpeakerDeps } from '../../helpers/bgp-session-peers.js';
-import { BgpSpeaker } from '../../../bgp/speaker/speaker.js';
+import { openRawPeer, passivePeerConfig, RawPeer, startLoopbackSpeaker } from '../../helpers/bgp-session-peers.js';
+import type { BgpSpeaker } from '../../../bgp/speaker/speaker.js';
 import { SYNC_SLICE } from '../../../bgp/speaker/table-sync.js';
 import type { BgpMessage, PathAttributes } from '../../../bgp/wire/types.js';
 
@@ -42,12 +42,10 @@ describe('BgpSpeaker: the table for a joining peer', () => {
 
   it('goes out in slices with the event loop running between them, and stays right while routes change', async () => {
     const port = 32000 + (process.pid % 20000);
-    sp = new BgpSpeaker(tcpSpeakerDeps(), { routerId: '10.0.0.1', asn: 65000, listen: { address: '127.0.0.1', port }, peers: [
+    const { speaker, status } = await startLoopbackSpeaker(port, [
       passivePeerConfig('tester', '127.0.5.1', 65101, { holdTime: 0 }), passivePeerConfig('monitor', '127.0.5.2', 65003, { holdTime: 0 }),
-    ] });
-    await sp.start();
-    const speaker = sp;
-    const status = (name: string) => speaker.status().find((s) => s.name === name);
+    ]);
+    sp = speaker;
     const tester = await openRawPeer(port, '127.0.5.1', 65101, 0x0a000501);
     raws.push(tester);
     await pollUntil(() => status('tester')?.state === 'Established', { what: 'tester Established' });
