@@ -316,8 +316,9 @@ export class UpdateGroup {
 
   /** The path ids a member is sent for a prefix whose best route is `best` (one path: id 0, or none). */
   sentIds(memberId: string, prefix: Prefix, best: readonly Route[]): number[] {
-    const r = best[0];
-    return r !== undefined && r.source.id !== memberId && this.transform(prefix, r) !== null ? [0] : [];
+    const ids: number[] = [];
+    this.sentPaths(memberId, prefix, best, ids, []);
+    return ids;
   }
 
   /** What a member is sent for a prefix whose best route is `best`: into `ids` (0) and `attrs` (cleared first). */
